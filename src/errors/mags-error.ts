@@ -1,0 +1,77 @@
+/**
+ * The one error base class of mags. Every error a user can see is a MagsError (or a subclass)
+ * with a stable `code`, an optional `hint` that says what to do next, and structured fields
+ * (sandbox, workspace, HTTP status) so callers never have to parse messages.
+ */
+export interface MagsErrorOptions {
+  code: string;
+  hint?: string;
+  retryable?: boolean;
+  statusCode?: number;
+  sandboxId?: string;
+  workspace?: string;
+  cause?: unknown;
+}
+
+export class MagsError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly retryable: boolean;
+  readonly statusCode: number | undefined;
+  readonly sandboxId: string | undefined;
+  readonly workspace: string | undefined;
+
+  constructor(message: string, options: MagsErrorOptions) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.code = options.code;
+    this.hint = options.hint;
+    this.retryable = options.retryable ?? false;
+    this.statusCode = options.statusCode;
+    this.sandboxId = options.sandboxId;
+    this.workspace = options.workspace;
+  }
+
+  /** The message plus the hint, as the CLI prints it. */
+  toDisplayString(): string {
+    return this.hint ? `${this.message}\n  hint: ${this.hint}` : this.message;
+  }
+}
+
+/** Input from a user or a client failed validation (bad name, bad option, path traversal). */
+export class InvalidInputError extends MagsError {
+  constructor(message: string, options: Omit<MagsErrorOptions, 'code'> & { code?: string } = {}) {
+    super(message, { statusCode: 400, ...options, code: options.code ?? 'invalid_input' });
+  }
+}
+
+/** Something the host needs is missing (overlayfs, user namespaces, the base image, a binary). */
+export class DependencyMissingError extends MagsError {
+  constructor(message: string, options: Omit<MagsErrorOptions, 'code'> & { code?: string } = {}) {
+    super(message, { statusCode: 503, ...options, code: options.code ?? 'dependency_missing' });
+  }
+}
+
+/** A resource is busy (e.g. a workspace already in use by another run). */
+export class ConflictError extends MagsError {
+  constructor(message: string, options: Omit<MagsErrorOptions, 'code'> & { code?: string } = {}) {
+    super(message, { statusCode: 409, ...options, code: options.code ?? 'conflict' });
+  }
+}
+
+export class NotFoundError extends MagsError {
+  constructor(message: string, options: Omit<MagsErrorOptions, 'code'> & { code?: string } = {}) {
+    super(message, { statusCode: 404, ...options, code: options.code ?? 'not_found' });
+  }
+}
+
+/** A runtime was asked for an optional feature it does not have. */
+export class CapabilityUnsupportedError extends MagsError {
+  constructor(runtime: string, capability: string) {
+    super(`The ${runtime} runtime does not support ${capability}.`, {
+      code: 'capability_unsupported',
+      statusCode: 501,
+      hint: 'Choose a runtime that lists this capability (mags runtimes).',
+    });
+  }
+}
