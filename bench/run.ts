@@ -1,0 +1,13 @@
+// `npm run bench [section...]`: every section measures its baseline in the same run and prints
+// ratios, because the machines are shared and noisy.
+import { sandboxStartBenchmark } from './sandbox-start.ts';
+
+const sections: Record<string, () => Promise<void>> = {
+  'sandbox-start': sandboxStartBenchmark,
+};
+
+const wanted = process.argv.slice(2);
+for (const [name, run] of Object.entries(sections)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  await run();
+}

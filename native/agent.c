@@ -1,0 +1,614 @@
+// mags-agent: the guest agent, PID 1 inside a sandbox. It runs commands and streams their
+// stdout and stderr separately with the exit code, and reads and writes files, over one byte
+// stream speaking the protocol in docs/guest-protocol.md. The same static binary serves a unix
+// socket (namespace runtime), virtio-serial (microVMs) or a TCP socket (pods).
+//
+// One single-threaded poll loop; SIGCHLD through a signalfd; every fd non-blocking; output queues
+// are bounded per connection (a slow reader pauses the commands' pipes, never grows memory).
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define PROTOCOL_VERSION 1
+#define MAX_PAYLOAD (1024 * 1024)
+#define CHUNK (64 * 1024)
+#define OUTPUT_HIGH_WATER (4 * 1024 * 1024)
+#define MAX_CONNECTIONS 64
+#define MAX_PROCESSES 256
+#define MAX_FILES 64
+
+enum {
+  // host -> agent
+  T_EXEC = 0x01, T_STDIN = 0x02, T_STDIN_CLOSE = 0x03, T_SIGNAL = 0x04, T_RESIZE = 0x05,
+  T_WRITE_FILE = 0x10, T_WRITE_DATA = 0x11, T_WRITE_END = 0x12, T_READ_FILE = 0x13,
+  T_PING = 0x20, T_SHUTDOWN = 0x21,
+  // agent -> host
+  T_HELLO = 0x80, T_STARTED = 0x81, T_STDOUT = 0x82, T_STDERR = 0x83, T_EXIT = 0x84,
+  T_ERROR = 0x85, T_OK = 0x86, T_FILE_DATA = 0x87, T_FILE_END = 0x88, T_PONG = 0x89,
+};
+
+struct buffer { char *data; size_t start, length, capacity; };
+
+struct connection {
+  int fd, open;
+  struct buffer in, out;
+};
+
+struct process {
+  int used, connection;
+  uint32_t id;
+  pid_t pid;
+  int in_fd, out_fd, err_fd, tty, close_stdin;
+  struct buffer stdin_pending;  // host input the command has not read yet
+};
+
+struct file_transfer {  // a write in progress, or a read being streamed out
+  int used, connection, writing, fd;
+  uint32_t id;
+  char *path, *temporary;
+};
+
+static struct connection connections[MAX_CONNECTIONS];
+static struct process processes[MAX_PROCESSES];
+static struct file_transfer files[MAX_FILES];
+static int single_connection;  // --fd / --stdio: the sandbox ends with its one connection
+
+static void log_error(const char *what) { fprintf(stderr, "mags-agent: %s: %s\n", what, strerror(errno)); }
+
+static void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+// ------------------------------------------------------------------------------ output frames
+
+static void reserve(struct buffer *b, size_t extra) {
+  if (b->start > 0 && b->start + b->length + extra > b->capacity) {
+    memmove(b->data, b->data + b->start, b->length);
+    b->start = 0;
+  }
+  if (b->length + extra > b->capacity) {
+    size_t capacity = b->capacity ? b->capacity : 65536;
+    while (capacity < b->length + extra) capacity *= 2;
+    char *data = realloc(b->data, capacity);
+    if (!data) { fputs("mags-agent: out of memory\n", stderr); _exit(1); }
+    b->data = data;
+    b->capacity = capacity;
+  }
+}
+
+static void put_u32(char *at, uint32_t value) {
+  at[0] = (char)(value >> 24); at[1] = (char)(value >> 16); at[2] = (char)(value >> 8); at[3] = (char)value;
+}
+
+static uint32_t get_u32(const char *at) {
+  const unsigned char *u = (const unsigned char *)at;
+  return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
+}
+
+static void flush(struct connection *c) {
+  while (c->out.length > 0) {
+    ssize_t n = write(c->fd, c->out.data + c->out.start, c->out.length);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) return;
+      c->open = 0;  // the host went away; the main loop cleans up
+      c->out.length = 0;
+      return;
+    }
+    c->out.start += (size_t)n;
+    c->out.length -= (size_t)n;
+  }
+  c->out.start = 0;
+}
+
+static void send_frame(int connection, uint8_t type, uint32_t id, const void *payload, size_t length) {
+  struct connection *c = &connections[connection];
+  if (!c->open) return;
+  reserve(&c->out, 9 + length);
+  char *at = c->out.data + c->out.start + c->out.length;
+  put_u32(at, (uint32_t)(5 + length));
+  at[4] = (char)type;
+  put_u32(at + 5, id);
+  if (length) memcpy(at + 9, payload, length);
+  c->out.length += 9 + length;
+  flush(c);
+}
+
+static void send_error(int connection, uint32_t id, int code, const char *message) {
+  char payload[1024];
+  put_u32(payload, (uint32_t)code);
+  size_t length = strnlen(message, sizeof payload - 4);
+  memcpy(payload + 4, message, length);
+  send_frame(connection, T_ERROR, id, payload, 4 + length);
+}
+
+static void send_errno(int connection, uint32_t id, const char *what, const char *path) {
+  char message[1000];
+  int code = errno;
+  snprintf(message, sizeof message, "%s %s: %s", what, path, strerror(code));
+  send_error(connection, id, code, message);
+}
+
+// ------------------------------------------------------------------------------ input parsing
+
+struct reader { const char *at; size_t left; int ok; };
+
+static uint32_t read_u32(struct reader *r) {
+  if (r->left < 4) { r->ok = 0; return 0; }
+  uint32_t value = get_u32(r->at);
+  r->at += 4;
+  r->left -= 4;
+  return value;
+}
+
+// Strings are u32 length + bytes; returned NUL-terminated (malloc'd). Embedded NULs are refused.
+static char *read_string(struct reader *r) {
+  uint32_t length = read_u32(r);
+  if (!r->ok || length > r->left || memchr(r->at, 0, length)) { r->ok = 0; return NULL; }
+  char *text = strndup(r->at, length);
+  r->at += length;
+  r->left -= length;
+  return text;
+}
+
+static void free_strings(char **list) {
+  if (!list) return;
+  for (char **p = list; *p; p++) free(*p);
+  free(list);
+}
+
+static char **read_string_list(struct reader *r) {
+  uint32_t count = read_u32(r);
+  if (!r->ok || count > r->left / 4) { r->ok = 0; return NULL; }
+  char **list = calloc(count + 1, sizeof *list);
+  for (uint32_t i = 0; i < count && r->ok; i++) list[i] = read_string(r);
+  if (!r->ok) { free_strings(list); return NULL; }
+  return list;
+}
+
+// ------------------------------------------------------------------------------ processes
+
+static struct process *find_process(int connection, uint32_t id) {
+  for (int i = 0; i < MAX_PROCESSES; i++)
+    if (processes[i].used && processes[i].connection == connection && processes[i].id == id) return &processes[i];
+  return NULL;
+}
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+static void start_process(int connection, uint32_t id, struct reader *r) {
+  uint32_t flags = read_u32(r), rows = read_u32(r), cols = read_u32(r);
+  char *cwd = read_string(r);
+  char **argv = read_string_list(r), **env = read_string_list(r);
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, report[2] = {-1, -1}, master = -1;
+  struct process *p = NULL;
+  if (!r->ok || !argv || !argv[0] || !env) { send_error(connection, id, EINVAL, "malformed EXEC"); goto done; }
+  if (find_process(connection, id)) { send_error(connection, id, EEXIST, "exec id already in use"); goto done; }
+  for (int i = 0; i < MAX_PROCESSES && !p; i++) if (!processes[i].used) p = &processes[i];
+  if (!p) { send_error(connection, id, EAGAIN, "too many running commands"); goto done; }
+  int tty = flags & 2;
+  if (tty) {
+    master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) { send_errno(connection, id, "open", "/dev/ptmx"); goto done; }
+    struct winsize size = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+    ioctl(master, TIOCSWINSZ, &size);
+  } else if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+    send_errno(connection, id, "pipe", "");
+    goto done;
+  }
+  if (pipe2(report, O_CLOEXEC) < 0) { send_errno(connection, id, "pipe", ""); goto done; }
+  pid_t pid = fork();
+  if (pid < 0) { send_errno(connection, id, "fork", argv[0]); goto done; }
+  if (pid == 0) {
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+    setsid();  // its own process group, so SIGNAL reaches everything it started
+    if (tty) {
+      int slave = open(ptsname(master), O_RDWR);
+      if (slave < 0) goto fail;
+      ioctl(slave, TIOCSCTTY, 0);
+      dup2(slave, 0); dup2(slave, 1); dup2(slave, 2);
+    } else {
+      dup2(in[0], 0); dup2(out[1], 1); dup2(err[1], 2);
+    }
+    if (chdir(cwd) < 0) goto fail;
+    extern char **environ;
+    environ = env;  // execvp looks PATH up in the command's environment, not the agent's
+    execvp(argv[0], argv);
+  fail:;
+    int code = errno;
+    if (write(report[1], &code, sizeof code) < 0) {}
+    _exit(127);
+  }
+  close_fd(&report[1]);
+  int code = 0;
+  ssize_t n;
+  while ((n = read(report[0], &code, sizeof code)) < 0 && errno == EINTR) {}
+  if (n == sizeof code) {  // exec failed: the child exits 127, reaped by the SIGCHLD handler
+    char message[1000];
+    snprintf(message, sizeof message, "cannot run %s in %s: %s", argv[0], cwd, strerror(code));
+    send_error(connection, id, code, message);
+    goto done;
+  }
+  *p = (struct process){.used = 1, .connection = connection, .id = id, .pid = pid, .tty = tty,
+                        .in_fd = tty ? fcntl(master, F_DUPFD_CLOEXEC, 0) : in[1], .out_fd = tty ? master : out[0], .err_fd = tty ? -1 : err[0]};
+  if (tty) master = -1; else in[1] = out[0] = err[0] = -1;
+  set_nonblocking(p->out_fd);
+  if (p->in_fd >= 0) set_nonblocking(p->in_fd);
+  if (p->err_fd >= 0) set_nonblocking(p->err_fd);
+  if (!(flags & 1) && !tty) close_fd(&p->in_fd);  // no stdin: the command reads EOF at once
+  char payload[4];
+  put_u32(payload, (uint32_t)pid);
+  send_frame(connection, T_STARTED, id, payload, 4);
+done:
+  close_fd(&in[0]); close_fd(&in[1]); close_fd(&out[0]); close_fd(&out[1]); close_fd(&err[0]); close_fd(&err[1]);
+  close_fd(&report[0]); close_fd(&report[1]); close_fd(&master);
+  free(cwd);
+  free_strings(argv);
+  free_strings(env);
+}
+
+// Returns 0 when the stream is finished (EOF, or EIO: a pty whose last writer closed).
+static int pump(struct process *p, int *fd, uint8_t type) {
+  static char chunk[CHUNK];
+  ssize_t n = read(*fd, chunk, sizeof chunk);
+  if (n > 0) { send_frame(p->connection, type, p->id, chunk, (size_t)n); return 1; }
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 1;
+  close_fd(fd);
+  return 0;
+}
+
+static void drain(struct process *p, int *fd, uint8_t type) {
+  static char chunk[CHUNK];
+  while (*fd >= 0) {
+    ssize_t n = read(*fd, chunk, sizeof chunk);
+    if (n > 0) send_frame(p->connection, type, p->id, chunk, (size_t)n);
+    else if (n < 0 && errno == EINTR) continue;
+    else break;  // EOF, EAGAIN (a background process still holds the pipe) or EIO (pty closed)
+  }
+}
+
+static void release_process(struct process *p) {
+  close_fd(&p->in_fd); close_fd(&p->out_fd); close_fd(&p->err_fd);
+  free(p->stdin_pending.data);
+  *p = (struct process){.in_fd = -1, .out_fd = -1, .err_fd = -1};
+}
+
+static void finish_process(struct process *p, int status) {
+  // Everything the command wrote before it exited is in the pipes now: drain it without waiting
+  // for EOF (a background child may hold the pipes open forever), then report the exit.
+  drain(p, &p->out_fd, T_STDOUT);
+  drain(p, &p->err_fd, T_STDERR);
+  char payload[8];
+  put_u32(payload, WIFEXITED(status) ? (uint32_t)WEXITSTATUS(status) : 0xffffffffu);
+  put_u32(payload + 4, WIFSIGNALED(status) ? (uint32_t)WTERMSIG(status) : 0);
+  send_frame(p->connection, T_EXIT, p->id, payload, 8);
+  release_process(p);
+}
+
+static void flush_stdin(struct process *p) {
+  struct buffer *b = &p->stdin_pending;
+  while (b->length > 0 && p->in_fd >= 0) {
+    ssize_t n = write(p->in_fd, b->data + b->start, b->length);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) { close_fd(&p->in_fd); b->length = 0; }  // the command closed its stdin
+      return;
+    }
+    b->start += (size_t)n;
+    b->length -= (size_t)n;
+  }
+  b->start = 0;
+  if (p->close_stdin && p->in_fd >= 0) {
+    if (p->tty) { char eof = 4; if (write(p->in_fd, &eof, 1) < 0) {} p->close_stdin = 0; }  // ^D
+    else close_fd(&p->in_fd);
+  }
+}
+
+static void reap(int signal_fd) {
+  struct signalfd_siginfo info;
+  while (read(signal_fd, &info, sizeof info) == sizeof info) {}
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {  // orphans are ours to reap, too (PID 1)
+    for (int i = 0; i < MAX_PROCESSES; i++)
+      if (processes[i].used && processes[i].pid == pid) finish_process(&processes[i], status);
+  }
+}
+
+// ------------------------------------------------------------------------------ files
+
+static struct file_transfer *find_file(int connection, uint32_t id) {
+  for (int i = 0; i < MAX_FILES; i++)
+    if (files[i].used && files[i].connection == connection && files[i].id == id) return &files[i];
+  return NULL;
+}
+
+static void end_file(struct file_transfer *f, int keep) {
+  close_fd(&f->fd);
+  if (f->writing && !keep) unlink(f->temporary);
+  free(f->path);
+  free(f->temporary);
+  *f = (struct file_transfer){0};
+  f->fd = -1;
+}
+
+static int make_parents(char *path) {
+  for (char *slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+    *slash = 0;
+    int result = mkdir(path, 0755);
+    *slash = '/';
+    if (result < 0 && errno != EEXIST) return -1;
+  }
+  return 0;
+}
+
+static void open_file(int connection, uint32_t id, struct reader *r, int writing) {
+  uint32_t mode = writing ? read_u32(r) : 0;
+  char *path = read_string(r);
+  struct file_transfer *f = NULL;
+  if (!r->ok || !path) { send_error(connection, id, EINVAL, "malformed file request"); free(path); return; }
+  if (path[0] != '/') { send_error(connection, id, EINVAL, "file paths must be absolute"); free(path); return; }
+  for (int i = 0; i < MAX_FILES && !f; i++) if (!files[i].used) f = &files[i];
+  if (!f || find_file(connection, id)) { send_error(connection, id, EAGAIN, "too many file transfers"); free(path); return; }
+  *f = (struct file_transfer){.used = 1, .connection = connection, .writing = writing, .id = id, .path = path, .fd = -1};
+  if (writing) {
+    // Write beside the target and rename at the end: a reader never sees half a file.
+    if (asprintf(&f->temporary, "%s.mags-upload-%u", path, id) < 0) f->temporary = NULL;
+    if (make_parents(path) < 0 || (f->fd = open(f->temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 07777)) < 0) {
+      send_errno(connection, id, "write", path);
+      end_file(f, 0);
+      return;
+    }
+    fchmod(f->fd, mode & 07777);  // the umask must not change the mode asked for
+  } else if ((f->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+    send_errno(connection, id, "read", path);
+    end_file(f, 0);
+  }
+}
+
+static void write_file_data(int connection, uint32_t id, const char *data, size_t length, int end) {
+  struct file_transfer *f = find_file(connection, id);
+  if (!f || !f->writing) { send_error(connection, id, ENOENT, "no file write with this id"); return; }
+  while (length > 0) {
+    ssize_t n = write(f->fd, data, length);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      send_errno(connection, id, "write", f->path);
+      end_file(f, 0);
+      return;
+    }
+    data += n;
+    length -= (size_t)n;
+  }
+  if (!end) return;
+  if (close(f->fd) < 0 || (f->fd = -1, rename(f->temporary, f->path) < 0)) {
+    send_errno(connection, id, "write", f->path);
+    end_file(f, 0);
+    return;
+  }
+  end_file(f, 1);
+  send_frame(connection, T_OK, id, NULL, 0);
+}
+
+static void pump_reads(int connection) {
+  static char chunk[CHUNK];
+  for (int i = 0; i < MAX_FILES; i++) {
+    struct file_transfer *f = &files[i];
+    if (!f->used || f->writing || f->connection != connection) continue;
+    while (connections[connection].out.length < OUTPUT_HIGH_WATER) {
+      ssize_t n = read(f->fd, chunk, sizeof chunk);
+      if (n > 0) { send_frame(connection, T_FILE_DATA, f->id, chunk, (size_t)n); continue; }
+      if (n < 0) send_errno(connection, f->id, "read", f->path);
+      else send_frame(connection, T_FILE_END, f->id, NULL, 0);
+      end_file(f, 0);
+      break;
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------ connections
+
+static void shutdown_all(void) {
+  kill(-1, SIGKILL);  // as PID 1 this reaches every other process in the sandbox
+  _exit(0);
+}
+
+static void close_connection(int index) {
+  struct connection *c = &connections[index];
+  for (int i = 0; i < MAX_PROCESSES; i++) {
+    if (processes[i].used && processes[i].connection == index) {
+      kill(-processes[i].pid, SIGKILL);
+      release_process(&processes[i]);
+    }
+  }
+  for (int i = 0; i < MAX_FILES; i++) if (files[i].used && files[i].connection == index) end_file(&files[i], 0);
+  close(c->fd);
+  free(c->in.data);
+  free(c->out.data);
+  *c = (struct connection){.fd = -1};
+  if (single_connection) shutdown_all();
+}
+
+static void handle_frame(int connection, uint8_t type, uint32_t id, const char *payload, size_t length) {
+  struct reader r = {payload, length, 1};
+  struct process *p;
+  switch (type) {
+    case T_EXEC: start_process(connection, id, &r); break;
+    case T_STDIN:
+    case T_STDIN_CLOSE:
+      if (!(p = find_process(connection, id)) || p->in_fd < 0) break;  // exited already: drop it
+      if (type == T_STDIN_CLOSE) p->close_stdin = 1;
+      else {
+        reserve(&p->stdin_pending, length);
+        memcpy(p->stdin_pending.data + p->stdin_pending.start + p->stdin_pending.length, payload, length);
+        p->stdin_pending.length += length;
+      }
+      flush_stdin(p);
+      break;
+    case T_SIGNAL: {
+      uint32_t number = read_u32(&r);
+      if ((p = find_process(connection, id)) && r.ok && number < NSIG) kill(-p->pid, (int)number);
+      break;
+    }
+    case T_RESIZE: {
+      uint32_t rows = read_u32(&r), cols = read_u32(&r);
+      if ((p = find_process(connection, id)) && p->tty && r.ok) {
+        struct winsize size = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+        ioctl(p->out_fd, TIOCSWINSZ, &size);
+      }
+      break;
+    }
+    case T_WRITE_FILE: open_file(connection, id, &r, 1); break;
+    case T_WRITE_DATA: write_file_data(connection, id, payload, length, 0); break;
+    case T_WRITE_END: write_file_data(connection, id, NULL, 0, 1); break;
+    case T_READ_FILE: open_file(connection, id, &r, 0); break;
+    case T_PING: send_frame(connection, T_PONG, id, payload, length); break;
+    case T_SHUTDOWN: shutdown_all(); break;
+    default: send_error(connection, id, EPROTO, "unknown frame type");
+  }
+}
+
+static void read_connection(int index) {
+  struct connection *c = &connections[index];
+  reserve(&c->in, CHUNK);
+  ssize_t n = read(c->fd, c->in.data + c->in.start + c->in.length, c->in.capacity - c->in.start - c->in.length);
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) { close_connection(index); return; }
+  if (n < 0) return;
+  c->in.length += (size_t)n;
+  while (c->in.length >= 4) {
+    const char *at = c->in.data + c->in.start;
+    uint32_t size = get_u32(at);
+    if (size < 5 || size > MAX_PAYLOAD + 5) {
+      // The stream has lost its framing: nothing after this can be trusted.
+      send_error(index, 0, EPROTO, "malformed frame length; closing the connection");
+      flush(c);
+      close_connection(index);
+      return;
+    }
+    if (c->in.length < 4 + size) { reserve(&c->in, 4 + size - c->in.length); break; }
+    c->in.start += 4 + size;
+    c->in.length -= 4 + size;
+    handle_frame(index, (uint8_t)at[4], get_u32(at + 5), at + 9, size - 5);
+    if (!connections[index].open) return;
+  }
+  if (c->in.length == 0) c->in.start = 0;
+}
+
+static int add_connection(int fd) {
+  for (int i = 0; i < MAX_CONNECTIONS; i++) {
+    if (connections[i].open) continue;
+    set_nonblocking(fd);
+    connections[i] = (struct connection){.fd = fd, .open = 1};
+    char hello[8];
+    put_u32(hello, PROTOCOL_VERSION);
+    put_u32(hello + 4, (uint32_t)getpid());
+    send_frame(i, T_HELLO, 0, hello, 8);
+    return i;
+  }
+  close(fd);
+  return -1;
+}
+
+int main(int argc, char **argv) {
+  int fd = -1, listen_fd = -1;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--fd") && i + 1 < argc) fd = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--listen-fd") && i + 1 < argc) listen_fd = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--stdio")) fd = 0;
+    else { fprintf(stderr, "usage: mags-agent (--fd N | --listen-fd N | --stdio)\n"); return 64; }
+  }
+  if ((fd < 0) == (listen_fd < 0)) { fprintf(stderr, "usage: mags-agent (--fd N | --listen-fd N | --stdio)\n"); return 64; }
+  for (int i = 0; i < MAX_CONNECTIONS; i++) connections[i].fd = -1;
+  for (int i = 0; i < MAX_FILES; i++) files[i].fd = -1;
+  for (int i = 0; i < MAX_PROCESSES; i++) release_process(&processes[i]);
+  signal(SIGPIPE, SIG_IGN);  // a vanished host must be a write error, not our death
+  sigset_t child;
+  sigemptyset(&child);
+  sigaddset(&child, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &child, NULL);
+  int signal_fd = signalfd(-1, &child, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd < 0) { log_error("signalfd"); return 1; }
+  if (fd >= 0) {
+    single_connection = 1;
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if (add_connection(fd) < 0) return 1;
+  } else {
+    fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
+    set_nonblocking(listen_fd);
+  }
+
+  struct pollfd polls[1 + 1 + MAX_CONNECTIONS + 3 * MAX_PROCESSES];
+  int kinds[sizeof polls / sizeof *polls], owners[sizeof polls / sizeof *polls];
+  for (;;) {
+    int count = 0;
+    polls[count] = (struct pollfd){signal_fd, POLLIN, 0}; kinds[count++] = 0;
+    if (listen_fd >= 0) { polls[count] = (struct pollfd){listen_fd, POLLIN, 0}; kinds[count++] = 1; }
+    for (int i = 0; i < MAX_CONNECTIONS; i++) {
+      if (!connections[i].open) continue;
+      pump_reads(i);
+      short events = POLLIN | (connections[i].out.length ? POLLOUT : 0);
+      polls[count] = (struct pollfd){connections[i].fd, events, 0}; kinds[count] = 2; owners[count++] = i;
+    }
+    for (int i = 0; i < MAX_PROCESSES; i++) {
+      struct process *p = &processes[i];
+      // Backpressure: while the host has not taken what we queued, stop reading the command.
+      if (!p->used || connections[p->connection].out.length >= OUTPUT_HIGH_WATER) continue;
+      if (p->out_fd >= 0) { polls[count] = (struct pollfd){p->out_fd, POLLIN, 0}; kinds[count] = 3; owners[count++] = i; }
+      if (p->err_fd >= 0) { polls[count] = (struct pollfd){p->err_fd, POLLIN, 0}; kinds[count] = 4; owners[count++] = i; }
+    }
+    for (int i = 0; i < MAX_PROCESSES; i++) {
+      struct process *p = &processes[i];
+      if (p->used && p->in_fd >= 0 && p->stdin_pending.length) {
+        polls[count] = (struct pollfd){p->in_fd, POLLOUT, 0}; kinds[count] = 5; owners[count++] = i;
+      }
+    }
+    if (poll(polls, (nfds_t)count, -1) < 0) {
+      if (errno == EINTR) continue;
+      log_error("poll");
+      return 1;
+    }
+    for (int k = 0; k < count; k++) {
+      if (!polls[k].revents) continue;
+      int owner = owners[k];
+      switch (kinds[k]) {
+        case 0: reap(signal_fd); break;
+        case 1: {
+          int accepted = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+          if (accepted >= 0) add_connection(accepted);
+          break;
+        }
+        case 2:
+          if (!connections[owner].open || connections[owner].fd != polls[k].fd) break;
+          if (polls[k].revents & POLLOUT) flush(&connections[owner]);
+          if (polls[k].revents & (POLLIN | POLLHUP | POLLERR)) read_connection(owner);
+          if (connections[owner].fd >= 0 && !connections[owner].open) close_connection(owner);
+          break;
+        case 3:
+          if (processes[owner].used && processes[owner].out_fd == polls[k].fd) pump(&processes[owner], &processes[owner].out_fd, T_STDOUT);
+          break;
+        case 4:
+          if (processes[owner].used && processes[owner].err_fd == polls[k].fd) pump(&processes[owner], &processes[owner].err_fd, T_STDERR);
+          break;
+        case 5:
+          if (processes[owner].used && processes[owner].in_fd == polls[k].fd) flush_stdin(&processes[owner]);
+          break;
+      }
+    }
+  }
+}

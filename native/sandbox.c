@@ -1,0 +1,433 @@
+// mags-sandbox: sets up one namespace sandbox and runs the guest agent as its PID 1.
+//
+// Host side (this process, host root): take workspace locks, join the sandbox's cgroups, clone a
+// child into new user/mount/pid/net/ipc/uts/cgroup namespaces, map its ids to an unprivileged
+// range, optionally attach slirp4netns, then wait and exit with the child's status.
+// Child side: mount the overlay root, /proc and a minimal /dev, pivot into it, drop capabilities,
+// set no_new_privs, install the seccomp filter and fexecve the agent (opened before the pivot, so
+// the agent binary is never visible in the sandbox's filesystem).
+//
+// Exit codes: the agent's status (128+signal if killed); 75 a lock is busy; 71 setup failed;
+// 64 usage error. See docs/design.md.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define EXIT_USAGE 64
+#define EXIT_SETUP 71
+#define EXIT_BUSY 75
+#define MAX_LIST 32
+
+struct options {
+  const char *root, *upper, *work, *hostname, *listen_path;
+  const char *lowers[MAX_LIST], *cgroups[MAX_LIST], *locks_exclusive[MAX_LIST], *locks_shared[MAX_LIST];
+  int lower_count, cgroup_count, exclusive_count, shared_count;
+  long uid_base, id_count;
+  int net, fd;
+  char **agent_argv;
+};
+
+static void die(const char *format, ...) {
+  int saved = errno;
+  va_list args;
+  va_start(args, format);
+  fputs("mags-sandbox: ", stderr);
+  vfprintf(stderr, format, args);
+  va_end(args);
+  if (saved) fprintf(stderr, ": %s", strerror(saved));
+  fputc('\n', stderr);
+  _exit(EXIT_SETUP);
+}
+
+static void usage(const char *message) {
+  fprintf(stderr, "mags-sandbox: %s\nusage: mags-sandbox --root DIR --lower DIR... --upper DIR --work DIR "
+                  "[--uid-base N] [--id-count N] [--cgroup DIR]... [--lock-exclusive F]... [--lock-shared F]... "
+                  "[--hostname NAME] [--net] (--fd N | --listen PATH) -- AGENT [ARGS...]\n", message);
+  exit(EXIT_USAGE);
+}
+
+static void add(const char **list, int *count, const char *value) {
+  if (*count >= MAX_LIST) usage("too many repeated options");
+  list[(*count)++] = value;
+}
+
+// Overlay mount options are comma- and colon-separated: such characters in a path would be
+// misparsed (Documentation/filesystems/overlayfs.rst), so refuse them up front.
+static void check_layer_path(const char *path) {
+  if (path[0] != '/' || strpbrk(path, ",:\\")) usage("layer paths must be absolute and contain no ',' ':' or '\\'");
+}
+
+static void parse(int argc, char **argv, struct options *o) {
+  memset(o, 0, sizeof *o);
+  o->uid_base = 100000;
+  o->id_count = 65536;
+  o->hostname = "mags";
+  o->fd = -1;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--")) {
+      if (i + 1 >= argc) usage("missing agent path after --");
+      o->agent_argv = &argv[i + 1];
+      break;
+    }
+    if (!strcmp(a, "--net")) { o->net = 1; continue; }
+    if (i + 1 >= argc) usage("option needs a value");
+    const char *v = argv[++i];
+    if (!strcmp(a, "--root")) o->root = v;
+    else if (!strcmp(a, "--lower")) { check_layer_path(v); add(o->lowers, &o->lower_count, v); }
+    else if (!strcmp(a, "--upper")) { check_layer_path(v); o->upper = v; }
+    else if (!strcmp(a, "--work")) { check_layer_path(v); o->work = v; }
+    else if (!strcmp(a, "--uid-base")) o->uid_base = atol(v);
+    else if (!strcmp(a, "--id-count")) o->id_count = atol(v);
+    else if (!strcmp(a, "--cgroup")) add(o->cgroups, &o->cgroup_count, v);
+    else if (!strcmp(a, "--lock-exclusive")) add(o->locks_exclusive, &o->exclusive_count, v);
+    else if (!strcmp(a, "--lock-shared")) add(o->locks_shared, &o->shared_count, v);
+    else if (!strcmp(a, "--hostname")) o->hostname = v;
+    else if (!strcmp(a, "--listen")) o->listen_path = v;
+    else if (!strcmp(a, "--fd")) o->fd = atoi(v);
+    else usage("unknown option");
+  }
+  if (!o->root || !o->upper || !o->work || o->lower_count == 0 || !o->agent_argv) usage("missing a required option");
+  if ((o->fd < 0) == !o->listen_path) usage("give exactly one of --fd and --listen");
+  // Never map anything onto host root: that is the whole point of the id shift.
+  if (o->uid_base < 1 || o->id_count < 1) usage("--uid-base and --id-count must be positive");
+}
+
+static void take_lock(const char *path, int operation) {
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) die("open lock %s", path);
+  if (flock(fd, operation | LOCK_NB) < 0) {
+    if (errno == EWOULDBLOCK) {
+      fprintf(stderr, "mags-sandbox: busy: %s is locked by another sandbox\n", path);
+      _exit(EXIT_BUSY);
+    }
+    die("flock %s", path);
+  }
+  // Kept open (and close-on-exec) until this launcher exits; the kernel releases it even on SIGKILL.
+}
+
+static void write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) die("open %s", path);
+  ssize_t length = (ssize_t)strlen(text);
+  if (write(fd, text, length) != length) die("write %s", path);
+  close(fd);
+}
+
+static int listen_on(const char *path) {
+  struct sockaddr_un address = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof address.sun_path) usage("--listen path too long");
+  strcpy(address.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);  // no CLOEXEC: the agent inherits it
+  if (fd < 0) die("socket");
+  unlink(path);
+  if (bind(fd, (struct sockaddr *)&address, sizeof address) < 0) die("bind %s", path);
+  if (chmod(path, 0600) < 0) die("chmod %s", path);
+  if (listen(fd, 64) < 0) die("listen %s", path);
+  return fd;
+}
+
+// ---------------------------------------------------------------- child (inside the namespaces)
+
+static void mount_or_die(const char *source, const char *target, const char *type, unsigned long flags, const char *data) {
+  if (mount(source, target, type, flags, data) < 0) die("mount %s on %s", type ? type : source, target);
+}
+
+static void path_join(char *out, size_t size, const char *a, const char *b) {
+  if ((size_t)snprintf(out, size, "%s%s", a, b) >= size) usage("path too long");
+}
+
+// Called with the new root as the working directory; returns with /dev as the working directory.
+static void setup_dev(void) {
+  mount_or_die("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k");
+  if (chdir("dev") < 0) die("chdir /dev");
+  // Device nodes cannot be created in a user namespace; bind-mount the host's harmless ones.
+  static const char *devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
+  for (size_t i = 0; i < sizeof devices / sizeof *devices; i++) {
+    char host[64];
+    snprintf(host, sizeof host, "/dev/%s", devices[i]);
+    int fd = open(devices[i], O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+    if (fd < 0) die("create /dev/%s", devices[i]);
+    close(fd);
+    mount_or_die(host, devices[i], NULL, MS_BIND, NULL);
+  }
+  if (mkdir("pts", 0755) < 0) die("mkdir /dev/pts");
+  mount_or_die("devpts", "pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+  if (mkdir("shm", 01777) < 0) die("mkdir /dev/shm");
+  mount_or_die("tmpfs", "shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  static const char *links[][2] = {{"pts/ptmx", "ptmx"}, {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},
+                                   {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}};
+  for (size_t i = 0; i < sizeof links / sizeof *links; i++) {
+    if (symlink(links[i][0], links[i][1]) < 0) die("symlink /dev/%s", links[i][1]);
+  }
+  // The tmpfs was writable only to set it up.
+  mount_or_die(NULL, ".", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL);
+}
+
+static void bring_up_loopback(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) die("socket for lo");
+  struct ifreq request = {0};
+  strcpy(request.ifr_name, "lo");
+  if (ioctl(fd, SIOCGIFFLAGS, &request) < 0) die("get lo flags");
+  request.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(fd, SIOCSIFFLAGS, &request) < 0) die("bring up lo");
+  close(fd);
+}
+
+// Docker's default capability set; everything else (SYS_ADMIN, NET_ADMIN, SYS_PTRACE, ...) goes,
+// even though these capabilities only ever apply inside the sandbox's own user namespace.
+static const int kept_capabilities[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD,
+                                        CAP_NET_RAW, CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP,
+                                        CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE};
+
+static void drop_capabilities(void) {
+  unsigned long long kept = 0;
+  for (size_t i = 0; i < sizeof kept_capabilities / sizeof *kept_capabilities; i++) kept |= 1ULL << kept_capabilities[i];
+  for (int cap = 0; cap <= 63; cap++) {
+    if (kept & (1ULL << cap)) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) die("drop capability %d", cap);
+  }
+  struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct data[2] = {0};
+  for (int i = 0; i < 2; i++) {
+    data[i].effective = data[i].permitted = data[i].inheritable = (unsigned)(kept >> (32 * i));
+  }
+  if (syscall(SYS_capset, &header, data) < 0) die("capset");
+}
+
+// Syscalls a sandbox has no business making (Docker's default profile, GUIDE §2b): they fail
+// with EPERM so programs that probe for them degrade gracefully.
+static const char *denied_syscalls[] = {
+    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "bpf",
+    "perf_event_open", "keyctl", "add_key", "request_key", "userfaultfd", "acct", "swapon", "swapoff",
+    "reboot", "mount", "umount2", "pivot_root", "setns", "unshare", "open_by_handle_at",
+    "name_to_handle_at", "iopl", "ioperm", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
+    "syslog", "quotactl", "vhangup", "lookup_dcookie", "fsopen", "fsconfig", "fsmount", "fspick",
+    "move_mount", "open_tree", "mount_setattr", "nfsservctl", "process_madvise", "kcmp",
+};
+
+static void install_seccomp(void) {
+  scmp_filter_ctx filter = seccomp_init(SCMP_ACT_ALLOW);
+  if (!filter) die("seccomp_init");
+  // Only the native ABI: a foreign or x32 syscall would bypass every rule below.
+  if (seccomp_attr_set(filter, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) < 0) die("seccomp badarch");
+  for (size_t i = 0; i < sizeof denied_syscalls / sizeof *denied_syscalls; i++) {
+    int number = seccomp_syscall_resolve_name(denied_syscalls[i]);
+    if (number == __NR_SCMP_ERROR) continue;
+    if (seccomp_rule_add(filter, SCMP_ACT_ERRNO(EPERM), number, 0) < 0) die("seccomp rule %s", denied_syscalls[i]);
+  }
+  // New namespaces through clone(): its flags are the first argument on x86_64. One rule per flag,
+  // because a masked comparison can only test "all of these bits", not "any of them".
+  const unsigned long namespace_flags[] = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWPID,   CLONE_NEWNET,
+                                           CLONE_NEWIPC,  CLONE_NEWUTS, CLONE_NEWCGROUP};
+  for (size_t i = 0; i < sizeof namespace_flags / sizeof *namespace_flags; i++) {
+    unsigned long flag = namespace_flags[i];
+    if (seccomp_rule_add(filter, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)) < 0)
+      die("seccomp clone rule");
+  }
+  // clone3 passes its flags in memory, where seccomp cannot look: ENOSYS makes glibc fall back
+  // to clone(), which the rules above do check (the same choice as Docker's profile).
+  if (seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) < 0) die("seccomp clone3");
+  // personality(): no turning off address-space randomization or making data executable for
+  // the sandbox's own exploits (the flags Docker's profile keeps out, one rule per bit).
+  const unsigned long personality_flags[] = {0x0040000 /* ADDR_NO_RANDOMIZE */, 0x0400000 /* READ_IMPLIES_EXEC */};
+  for (size_t i = 0; i < 2; i++) {
+    unsigned long flag = personality_flags[i];
+    if (seccomp_rule_add(filter, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)) < 0)
+      die("seccomp personality");
+  }
+  if (seccomp_load(filter) < 0) die("seccomp load");
+  seccomp_release(filter);
+}
+
+struct child_arguments {
+  struct options *options;
+  int sync_fd;
+  int agent_fd;
+  int stream_fd;
+};
+
+static int child_main(void *argument) {
+  struct child_arguments *c = argument;
+  struct options *o = c->options;
+  char go;
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die("PR_SET_PDEATHSIG");
+  // Wait until the parent has written our id maps (and attached the network).
+  if (read(c->sync_fd, &go, 1) != 1) _exit(EXIT_SETUP);
+  // getppid() is 0 across a pid namespace, so liveness is read off the pipe instead: the launcher
+  // holds its end open until it exits, so a hang-up means it died before PDEATHSIG was armed.
+  struct pollfd parent = {.fd = c->sync_fd, .events = POLLIN};
+  if (poll(&parent, 1, 0) > 0 && (parent.revents & POLLHUP)) _exit(EXIT_SETUP);
+  close(c->sync_fd);
+  if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) die("become root in the user namespace");
+
+  mount_or_die(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+  // Overlayfs inside a user namespace needs "userxattr": trusted.* xattrs are host-root only.
+  // The layers are resolved here, with the sandbox's credentials and in its own mount namespace
+  // (overlayfs clones the upper mount and refuses one from another namespace), so every
+  // directory above them must be traversable by the sandbox's host uid (see docs/design.md).
+  char data[16384], lowers[12288] = "";
+  for (int i = 0; i < o->lower_count; i++) {
+    if (i) strncat(lowers, ":", sizeof lowers - strlen(lowers) - 1);
+    strncat(lowers, o->lowers[i], sizeof lowers - strlen(lowers) - 1);
+  }
+  if ((size_t)snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s,userxattr", lowers, o->upper, o->work) >= sizeof data)
+    usage("overlay options too long");
+  mount_or_die("overlay", o->root, "overlay", 0, data);
+  if (chdir(o->root) < 0) die("chdir into the new root %s", o->root);
+  mount_or_die("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  setup_dev();
+  if (chdir("..") < 0) die("chdir back to the new root");
+
+  // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the new
+  // root, without creating a directory for the old one in the workspace (pivot_root(2) notes).
+  if (syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root");
+  if (umount2(".", MNT_DETACH) < 0) die("detach the host root");
+  if (chdir("/") < 0) die("chdir /");
+
+  if (sethostname(o->hostname, strlen(o->hostname)) < 0) die("sethostname");
+  if (!o->net) bring_up_loopback();  // slirp4netns --configure brings up lo and tap0 itself
+  drop_capabilities();
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("PR_SET_NO_NEW_PRIVS");
+  install_seccomp();
+
+  int argc = 0;
+  while (o->agent_argv[argc]) argc++;
+  char fd_text[16];
+  snprintf(fd_text, sizeof fd_text, "%d", c->stream_fd);
+  char **argv = calloc(argc + 3, sizeof *argv);
+  if (!argv) die("calloc");
+  for (int i = 0; i < argc; i++) argv[i] = o->agent_argv[i];
+  argv[argc] = o->listen_path ? "--listen-fd" : "--fd";
+  argv[argc + 1] = fd_text;
+  char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", NULL};
+  fexecve(c->agent_fd, argv, envp);
+  die("exec the guest agent");
+  return EXIT_SETUP;
+}
+
+// ---------------------------------------------------------------- parent (host side)
+
+static pid_t child_pid;
+
+
+static void forward_signal(int signal_number) {
+  if (child_pid > 0) kill(child_pid, signal_number);
+}
+
+static pid_t start_slirp(pid_t pid, int *exit_write_fd) {
+  int ready[2], exit_pipe[2];
+  if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(exit_pipe, O_CLOEXEC) < 0) die("pipe");
+  pid_t slirp = fork();
+  if (slirp < 0) die("fork slirp4netns");
+  if (slirp == 0) {
+    // The pipe ends slirp4netns needs must survive exec.
+    int ready_fd = dup(ready[1]), exit_fd = dup(exit_pipe[0]);
+    char pid_text[16], ready_arg[32], exit_arg[32];
+    snprintf(pid_text, sizeof pid_text, "%d", pid);
+    snprintf(ready_arg, sizeof ready_arg, "--ready-fd=%d", ready_fd);
+    snprintf(exit_arg, sizeof exit_arg, "--exit-fd=%d", exit_fd);
+    int null = open("/dev/null", O_RDWR);
+    dup2(null, 0);
+    dup2(null, 1);
+    // --disable-host-loopback: 10.0.2.2 must not reach the host's loopback services (GUIDE §2b).
+    execlp("slirp4netns", "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback", ready_arg, exit_arg,
+           pid_text, "tap0", (char *)NULL);
+    fprintf(stderr, "mags-sandbox: --net needs slirp4netns (apt-get install slirp4netns): %s\n", strerror(errno));
+    _exit(EXIT_SETUP);
+  }
+  close(ready[1]);
+  close(exit_pipe[0]);
+  char answer = 0;
+  if (read(ready[0], &answer, 1) != 1 || answer != '1') {
+    int status;
+    waitpid(slirp, &status, 0);
+    errno = 0;
+    die("slirp4netns did not start (is it installed? apt-get install slirp4netns)");
+  }
+  close(ready[0]);
+  *exit_write_fd = exit_pipe[1];
+  return slirp;
+}
+
+int main(int argc, char **argv) {
+  struct options o;
+  parse(argc, argv, &o);
+  for (int i = 0; i < o.exclusive_count; i++) take_lock(o.locks_exclusive[i], LOCK_EX);
+  for (int i = 0; i < o.shared_count; i++) take_lock(o.locks_shared[i], LOCK_SH);
+
+  char pid_text[32];
+  snprintf(pid_text, sizeof pid_text, "%d", getpid());
+  for (int i = 0; i < o.cgroup_count; i++) {
+    char path[4096];
+    path_join(path, sizeof path, o.cgroups[i], "/cgroup.procs");
+    write_file(path, pid_text);
+  }
+
+  struct child_arguments c = {.options = &o};
+
+  c.agent_fd = open(o.agent_argv[0], O_RDONLY | O_CLOEXEC);
+  if (c.agent_fd < 0) die("open the guest agent %s", o.agent_argv[0]);
+  c.stream_fd = o.listen_path ? listen_on(o.listen_path) : o.fd;
+  if (fcntl(c.stream_fd, F_GETFD) < 0) die("stream fd %d", c.stream_fd);
+  int sync[2];
+  if (pipe2(sync, O_CLOEXEC) < 0) die("pipe");
+  c.sync_fd = sync[0];
+
+  static char stack[256 * 1024] __attribute__((aligned(16)));
+  child_pid = clone(child_main, stack + sizeof stack,
+                    CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
+                        CLONE_NEWCGROUP | SIGCHLD,
+                    &c);
+  if (child_pid < 0) die("clone the sandbox (are user namespaces enabled?)");
+  close(sync[0]);
+  if (o.listen_path) close(c.stream_fd);
+
+  char path[64], map[64];
+  snprintf(map, sizeof map, "0 %ld %ld\n", o.uid_base, o.id_count);
+  snprintf(path, sizeof path, "/proc/%d/uid_map", child_pid);
+  write_file(path, map);
+  snprintf(path, sizeof path, "/proc/%d/gid_map", child_pid);
+  write_file(path, map);
+
+  int slirp_exit_fd = -1;
+  pid_t slirp = o.net ? start_slirp(child_pid, &slirp_exit_fd) : 0;
+  struct sigaction action = {.sa_handler = forward_signal, .sa_flags = SA_RESTART};
+  sigaction(SIGTERM, &action, NULL);
+  sigaction(SIGINT, &action, NULL);
+  sigaction(SIGHUP, &action, NULL);
+  if (write(sync[1], "g", 1) != 1) die("release the sandbox");
+  // sync[1] stays open until we exit: the child reads our liveness off it.
+
+  int status;
+  while (waitpid(child_pid, &status, 0) < 0) {
+    if (errno != EINTR) die("waitpid");
+  }
+  if (slirp > 0) {
+    close(slirp_exit_fd);  // slirp4netns exits when its --exit-fd closes
+    waitpid(slirp, NULL, 0);
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}

@@ -1,0 +1,26 @@
+// Builds everything that is not committed: the native launcher and guest agent (make), and the
+// CLI bundle (esbuild). Fast enough to run before every test run.
+import { execFileSync } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { build } from 'esbuild';
+
+execFileSync('make', ['-C', 'native', '--no-print-directory', '--silent'], { stdio: 'inherit' });
+
+await rm('dist', { recursive: true, force: true });
+await build({
+  entryPoints: { cli: 'src/cli/main.ts' },
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node22',
+  packages: 'bundle',
+  minifySyntax: true,
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  // Commander is CommonJS: bundled into ESM, its require() calls need a real require.
+  banner: {
+    js: "import { createRequire as __magsCreateRequire } from 'node:module'; const require = __magsCreateRequire(import.meta.url);",
+  },
+});

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 (or Ubuntu) machine to a real sandbox run:
+# installs the system packages mags needs, the npm dependencies (including Node.js 24),
+# builds the native launcher and guest agent, builds the base image, and runs a demo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "setup: needs root (apt-get, cgroups, subordinate-id maps): sudo scripts/setup.sh" >&2
+  exit 1
+fi
+
+packages=(debootstrap slirp4netns libseccomp-dev bubblewrap gcc make libc6-dev util-linux)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "setup: installing npm dependencies and building (npm ci)"
+npm ci --no-audit --no-fund --loglevel=error
+
+npx mags doctor || true
+npx mags image build
+echo
+echo "setup: demo — a workspace that keeps what a command writes"
+npx mags run -w demo 'echo "written at $(date -u +%T) on $(hostname)" >> notes.txt; node --version; git --version'
+npx mags run -w demo 'cat notes.txt'

@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import { printJson } from '../output.ts';
+
+export function registerDoctorCommand(program: Command): void {
+  program
+    .command('doctor')
+    .description('Check that this host can run sandboxes, and say what to install or run if not.')
+    .option('--json', 'print JSON')
+    .action(async (flags: { json?: boolean }) => {
+      const { createMagsContext } = await import('../../jobs/mags-context.ts');
+      const context = createMagsContext();
+      const check = await context.runtime.check();
+      const image = await context.images.get(context.defaults.image);
+      if (!image) check.problems.push('The base image is not built: run npx mags image build');
+      const ok = check.problems.length === 0;
+      if (flags.json) printJson({ ...check, ok, home: context.home });
+      else {
+        process.stdout.write(`runtime: ${context.runtime.name}\nhome: ${context.home}\n`);
+        for (const problem of check.problems) process.stdout.write(`✗ ${problem}\n`);
+        for (const warning of check.warnings) process.stdout.write(`! ${warning}\n`);
+        if (ok) process.stdout.write('✓ ready to run sandboxes\n');
+      }
+      process.exitCode = ok ? 0 : 1;
+    });
+}

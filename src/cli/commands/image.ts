@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import { formatBytes, printJson, printTable } from '../output.ts';
+
+export function registerImageCommands(program: Command): void {
+  const image = program.command('image').description('Base images that sandboxes run on.');
+  image
+    .command('build')
+    .description(
+      'Build a base image (Debian bookworm, git, Node.js 24, npm) once and cache it; needs root.',
+    )
+    .option('--name <name>', 'image name', 'default')
+    .option(
+      '--force',
+      'rebuild even if the image exists (the old one is used until the new one is ready)',
+    )
+    .option('--json', 'print the image as JSON')
+    .action(async (flags: { name: string; force?: boolean; json?: boolean }) => {
+      const { createMagsContext } = await import('../../jobs/mags-context.ts');
+      const context = createMagsContext();
+      const existing = flags.force ? undefined : await context.images.get(flags.name);
+      if (existing) {
+        process.stderr.write(
+          `Image ${existing.name} is already built (${existing.createdAt}); --force rebuilds it.\n`,
+        );
+        if (flags.json) printJson(existing);
+        return;
+      }
+      const { default: yoctoSpinner } = await import('yocto-spinner');
+      const spinner = yoctoSpinner({
+        text: `Building image ${flags.name}`,
+        stream: process.stderr,
+      }).start();
+      const startedAt = Date.now();
+      try {
+        const info = await context.images.build({
+          name: flags.name,
+          uidBase: context.uidBase,
+          force: flags.force,
+          onProgress: (event) => {
+            const seconds = Math.round((Date.now() - startedAt) / 1000);
+            spinner.text = `Building image ${flags.name}: ${event.step}${event.detail ? ` (${event.detail})` : ''} [${seconds} s]`;
+          },
+        });
+        spinner.success(
+          `Built image ${info.name} in ${Math.round((Date.now() - startedAt) / 1000)} s (${formatBytes(info.sizeBytes)})`,
+        );
+        if (flags.json) printJson(info);
+      } catch (error) {
+        spinner.error(`Image ${flags.name} was not built`);
+        throw error;
+      }
+    });
+  image
+    .command('list')
+    .description('List built images.')
+    .option('--json', 'print JSON')
+    .action(async (flags: { json?: boolean }) => {
+      const { createMagsContext } = await import('../../jobs/mags-context.ts');
+      const images = await createMagsContext().images.list();
+      if (flags.json) return printJson(images);
+      printTable(
+        ['NAME', 'SIZE', 'CREATED'],
+        images.map((info) => [info.name, formatBytes(info.sizeBytes), info.createdAt]),
+      );
+    });
+  image
+    .command('delete')
+    .description('Delete a built image.')
+    .argument('<name>')
+    .action(async (name: string) => {
+      const { createMagsContext } = await import('../../jobs/mags-context.ts');
+      await createMagsContext().images.delete(name);
+    });
+}

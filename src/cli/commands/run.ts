@@ -1,0 +1,146 @@
+import { constants } from 'node:os';
+import { Writable } from 'node:stream';
+import type { Command } from 'commander';
+import { printJson } from '../output.ts';
+import {
+  commandArgv,
+  parseEnvironment,
+  parseMemoryMiB,
+  parsePositiveNumber,
+} from '../parse-options.ts';
+
+interface RunFlags {
+  workspace?: string;
+  base?: string;
+  ephemeral?: boolean;
+  file: string[];
+  env: string[];
+  timeout?: string;
+  cpus?: string;
+  memory?: string;
+  pids?: string;
+  net?: boolean;
+  image?: string;
+  json?: boolean;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description(
+      "Run a command in a new sandbox and stream its output; the exit code is the command's.",
+    )
+    .argument(
+      '<command...>',
+      "one argument runs through /bin/sh -c ('npm test && echo ok'); several are an exact argv",
+    )
+    .option(
+      '-w, --workspace <name>',
+      'named workspace: everything the command writes is there next run',
+    )
+    .option('--base <name>', 'use an existing workspace read-only, below a throw-away layer')
+    .option('-e, --ephemeral', 'discard every write (with -w NAME: same as --base NAME)')
+    .option(
+      '-f, --file <path>',
+      'upload a file into /workspace before running (repeatable)',
+      collect,
+      [],
+    )
+    .option('--env <NAME=value>', 'set an environment variable (repeatable)', collect, [])
+    .option(
+      '--timeout <seconds>',
+      'wall-clock limit; SIGTERM, then everything is killed 2 s later (default 3600)',
+    )
+    .option('--cpus <n>', "CPU limit in cores (default: all of this host's)")
+    .option('--memory <size>', 'memory limit: 512m, 2g (default 2g)')
+    .option('--pids <n>', 'process-count limit (default 4096)')
+    .option('--net', "allow outbound network (never the host's loopback)")
+    .option('--image <name>', 'base image (default "default")')
+    .option('--json', 'print JSON lines: started, stdout/stderr chunks, exit')
+    .passThroughOptions()
+    .action(async (words: string[], flags: RunFlags) => {
+      process.exitCode = await runAction(words, flags);
+    });
+}
+
+async function runAction(words: string[], flags: RunFlags): Promise<number> {
+  const [{ createMagsContext }, { runCommand }] = await Promise.all([
+    import('../../jobs/mags-context.ts'),
+    import('../../jobs/run-command.ts'),
+  ]);
+  const context = createMagsContext();
+  const defaults = context.defaults;
+  const limits = {
+    memoryMiB: flags.memory ? parseMemoryMiB(flags.memory) : defaults.limits.memoryMiB,
+    cpus: flags.cpus ? parsePositiveNumber('--cpus', flags.cpus) : defaults.limits.cpus,
+    pidsMax: flags.pids
+      ? parsePositiveNumber('--pids', flags.pids, { integer: true })
+      : defaults.limits.pidsMax,
+  };
+  const timeoutMs = flags.timeout
+    ? parsePositiveNumber('--timeout', flags.timeout) * 1000
+    : defaults.timeoutMs;
+  const abort = new AbortController();
+  const onInterrupt = () => abort.abort();
+  process.once('SIGINT', onInterrupt);
+  process.once('SIGTERM', onInterrupt);
+  const sinks = flags.json
+    ? { stdout: jsonLines('stdout'), stderr: jsonLines('stderr') }
+    : { stdout: process.stdout, stderr: process.stderr };
+  try {
+    const result = await runCommand(context, {
+      argv: commandArgv(words),
+      workspace: flags.workspace,
+      base: flags.base,
+      ephemeral: flags.ephemeral,
+      files: flags.file,
+      env: parseEnvironment(flags.env),
+      timeoutMs,
+      limits,
+      network: flags.net ?? false,
+      image: flags.image ?? defaults.image,
+      signal: abort.signal,
+      onStarted: (sandbox) => {
+        for (const warning of sandbox.warnings) process.stderr.write(`mags: warning: ${warning}\n`);
+        if (flags.json) printJson({ type: 'started', sandboxId: sandbox.id });
+      },
+      ...sinks,
+    });
+    const exitCode = result.exitCode ?? 128 + signalNumber(result.signal);
+    const reason = result.timedOut
+      ? `timed out after ${timeoutMs / 1000} s (raise it with --timeout)`
+      : result.oomKilled
+        ? `out of memory: a process was killed at the ${limits.memoryMiB} MiB limit (raise it with --memory)`
+        : result.cancelled
+          ? 'cancelled'
+          : undefined;
+    if (flags.json) {
+      printJson({ type: 'exit', ...result, exitCode, reason });
+    } else if (reason) {
+      process.stderr.write(`mags: ${reason}\n`);
+    }
+    return result.timedOut ? 124 : exitCode;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onInterrupt);
+  }
+}
+
+/** `--json` output: chunks as UTF-8 text when they are, base64 when they are binary. */
+function jsonLines(stream: 'stdout' | 'stderr'): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      const text = chunk.toString('utf8');
+      const event = Buffer.from(text, 'utf8').equals(chunk)
+        ? { type: stream, data: text }
+        : { type: stream, base64: chunk.toString('base64') };
+      process.stdout.write(`${JSON.stringify(event)}\n`, () => callback());
+    },
+  });
+}
+
+function signalNumber(signal: string | null): number {
+  return (signal && constants.signals[signal as NodeJS.Signals]) || 1;
+}

@@ -1,0 +1,60 @@
+import { InvalidInputError } from '../errors/mags-error.ts';
+
+const memoryUnits: Record<string, number> = {
+  '': 1,
+  m: 1,
+  mb: 1,
+  mib: 1,
+  g: 1024,
+  gb: 1024,
+  gib: 1024,
+};
+
+/** `512`, `512m`, `2g`, `2GiB` → MiB. */
+export function parseMemoryMiB(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim());
+  const factor = match ? memoryUnits[(match[2] ?? '').toLowerCase()] : undefined;
+  if (!match || factor === undefined) {
+    throw new InvalidInputError(`Invalid --memory ${JSON.stringify(value)}.`, {
+      hint: 'Give MiB or a unit: --memory 512, --memory 512m, --memory 2g.',
+    });
+  }
+  const mebibytes = Math.round(Number(match[1]) * factor);
+  if (mebibytes < 16) throw new InvalidInputError('--memory must be at least 16 MiB.');
+  return mebibytes;
+}
+
+export function parsePositiveNumber(
+  flag: string,
+  value: string,
+  options: { integer?: boolean } = {},
+): number {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number <= 0 || (options.integer && !Number.isInteger(number))) {
+    throw new InvalidInputError(
+      `Invalid ${flag} ${JSON.stringify(value)}: expected a positive ${options.integer ? 'integer' : 'number'}.`,
+    );
+  }
+  return number;
+}
+
+/** `--env K=V`, repeatable. */
+export function parseEnvironment(entries: string[]): Record<string, string> {
+  const environment: Record<string, string> = {};
+  for (const entry of entries) {
+    const index = entry.indexOf('=');
+    if (index <= 0) {
+      throw new InvalidInputError(`Invalid --env ${JSON.stringify(entry)}.`, {
+        hint: 'Use --env NAME=value.',
+      });
+    }
+    environment[entry.slice(0, index)] = entry.slice(index + 1);
+  }
+  return environment;
+}
+
+/** One argument runs through the shell (`mags run 'a && b'`); several are an exact argv. */
+export function commandArgv(words: string[]): string[] {
+  if (words.length === 1) return ['/bin/sh', '-c', words[0] as string];
+  return words;
+}

@@ -1,0 +1,156 @@
+/**
+ * The guest protocol, version 1 (docs/guest-protocol.md): frames of
+ * `u32 length | u8 type | u32 id | payload`, big-endian, `length` counting type + id + payload.
+ */
+export const protocolVersion = 1;
+export const maxPayloadBytes = 1024 * 1024;
+const headerBytes = 9;
+
+export const FrameType = {
+  exec: 0x01,
+  stdin: 0x02,
+  stdinClose: 0x03,
+  signal: 0x04,
+  resize: 0x05,
+  writeFile: 0x10,
+  writeData: 0x11,
+  writeEnd: 0x12,
+  readFile: 0x13,
+  ping: 0x20,
+  shutdown: 0x21,
+  hello: 0x80,
+  started: 0x81,
+  stdout: 0x82,
+  stderr: 0x83,
+  exit: 0x84,
+  error: 0x85,
+  ok: 0x86,
+  fileData: 0x87,
+  fileEnd: 0x88,
+  pong: 0x89,
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+export interface Frame {
+  type: number;
+  id: number;
+  payload: Buffer;
+}
+
+export function encodeFrame(
+  type: FrameType,
+  id: number,
+  payload: Buffer = Buffer.alloc(0),
+): Buffer {
+  if (payload.length > maxPayloadBytes)
+    throw new RangeError(`frame payload of ${payload.length} bytes is over 1 MiB`);
+  const header = Buffer.allocUnsafe(headerBytes);
+  header.writeUInt32BE(payload.length + 5, 0);
+  header.writeUInt8(type, 4);
+  header.writeUInt32BE(id >>> 0, 5);
+  return payload.length === 0 ? header : Buffer.concat([header, payload]);
+}
+
+/** Builds a structured payload: u32 numbers, and strings as u32 length + UTF-8 bytes. */
+export class PayloadWriter {
+  readonly #parts: Buffer[] = [];
+
+  u32(value: number): this {
+    const part = Buffer.allocUnsafe(4);
+    part.writeUInt32BE(value >>> 0, 0);
+    this.#parts.push(part);
+    return this;
+  }
+
+  string(value: string): this {
+    if (value.includes('\0'))
+      throw new RangeError('strings in the guest protocol cannot contain NUL');
+    const bytes = Buffer.from(value, 'utf8');
+    return this.u32(bytes.length).bytes(bytes);
+  }
+
+  strings(values: string[]): this {
+    this.u32(values.length);
+    for (const value of values) this.string(value);
+    return this;
+  }
+
+  bytes(value: Buffer): this {
+    this.#parts.push(value);
+    return this;
+  }
+
+  toBuffer(): Buffer {
+    return Buffer.concat(this.#parts);
+  }
+}
+
+export function encodeExec(request: {
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
+  stdin?: boolean;
+  tty?: { rows: number; cols: number };
+}): Buffer {
+  const flags = (request.stdin ? 1 : 0) | (request.tty ? 2 : 0);
+  return new PayloadWriter()
+    .u32(flags)
+    .u32(request.tty?.rows ?? 0)
+    .u32(request.tty?.cols ?? 0)
+    .string(request.cwd)
+    .strings(request.argv)
+    .strings(Object.entries(request.env).map(([key, value]) => `${key}=${value}`))
+    .toBuffer();
+}
+
+/**
+ * Splits a byte stream into frames. Chunks are kept as a list and joined only when a frame spans
+ * them, so 100 MB of output in 64 KiB frames is never copied twice.
+ */
+export class FrameDecoder {
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+
+  /** Returns the complete frames; throws on a length no valid peer would send. */
+  push(chunk: Buffer): Frame[] {
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    const frames: Frame[] = [];
+    while (this.#buffered >= 4) {
+      const length = this.#peekLength();
+      if (length < 5 || length > maxPayloadBytes + 5) {
+        throw new RangeError(`malformed frame length ${length}`);
+      }
+      if (this.#buffered < length + 4) break;
+      const bytes = this.#take(length + 4);
+      frames.push({
+        type: bytes.readUInt8(4),
+        id: bytes.readUInt32BE(5),
+        payload: bytes.subarray(headerBytes),
+      });
+    }
+    return frames;
+  }
+
+  #peekLength(): number {
+    const first = this.#chunks[0] as Buffer;
+    if (first.length >= 4) return first.readUInt32BE(0);
+    return Buffer.concat(this.#chunks).readUInt32BE(0);
+  }
+
+  #take(count: number): Buffer {
+    const first = this.#chunks[0] as Buffer;
+    let result: Buffer;
+    if (first.length >= count) {
+      result = first.subarray(0, count);
+      if (first.length === count) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(count);
+    } else {
+      const all = Buffer.concat(this.#chunks);
+      result = all.subarray(0, count);
+      this.#chunks = all.length > count ? [all.subarray(count)] : [];
+    }
+    this.#buffered -= count;
+    return result;
+  }
+}

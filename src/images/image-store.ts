@@ -1,0 +1,204 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ConflictError,
+  DependencyMissingError,
+  InvalidInputError,
+  NotFoundError,
+} from '../errors/mags-error.ts';
+import { buildRootfs } from './build-rootfs.ts';
+import { shiftOwnership } from './shift-ownership.ts';
+
+export interface ImageInfo {
+  name: string;
+  /** The image's root filesystem, owned by the sandbox's shifted ids; the overlay's lowest layer. */
+  rootfs: string;
+  createdAt: string;
+  uidBase: number;
+  sizeBytes: number;
+  debianRelease: string;
+  versions: Record<string, string>;
+}
+
+export interface BuildProgress {
+  step: string;
+  detail?: string;
+}
+
+export interface BuildOptions {
+  name?: string;
+  uidBase: number;
+  /** Rebuild even when the image exists; the old one stays usable until the new one is in place. */
+  force?: boolean;
+  onProgress?: (event: BuildProgress) => void;
+}
+
+const namePattern = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+export function validateImageName(name: string): string {
+  if (!namePattern.test(name)) {
+    throw new InvalidInputError(`Invalid image name ${JSON.stringify(name)}.`, {
+      hint: 'Use lowercase letters, digits, ".", "_" and "-", starting with a letter or digit.',
+    });
+  }
+  return name;
+}
+
+/** Base images under `${home}/images/NAME/` (`rootfs/` and `image.json`), built atomically. */
+export class ImageStore {
+  readonly #root: string;
+
+  constructor(options: { home: string }) {
+    this.#root = join(options.home, 'images');
+  }
+
+  async get(name = 'default'): Promise<ImageInfo | undefined> {
+    const directory = join(this.#root, validateImageName(name));
+    const text = await readFile(join(directory, 'image.json'), 'utf8').catch(() => undefined);
+    if (text === undefined) return undefined;
+    return {
+      ...(JSON.parse(text) as Omit<ImageInfo, 'rootfs'>),
+      rootfs: join(directory, 'rootfs'),
+    };
+  }
+
+  async require(name = 'default'): Promise<ImageInfo> {
+    const image = await this.get(name);
+    if (!image) {
+      throw new DependencyMissingError(`The base image ${JSON.stringify(name)} is not built.`, {
+        hint: `Build it once (about two minutes, needs root): npx mags image build${name === 'default' ? '' : ` --name ${name}`}`,
+      });
+    }
+    return image;
+  }
+
+  async list(): Promise<ImageInfo[]> {
+    const names = await readdir(this.#root).catch(() => [] as string[]);
+    const images: ImageInfo[] = [];
+    for (const name of names.sort()) {
+      if (!namePattern.test(name)) continue;
+      const image = await this.get(name).catch(() => undefined);
+      if (image) images.push(image);
+    }
+    return images;
+  }
+
+  async delete(name: string): Promise<void> {
+    const directory = join(this.#root, validateImageName(name));
+    if (!(await this.get(name)))
+      throw new NotFoundError(`Image ${JSON.stringify(name)} does not exist.`);
+    const trash = join(this.#root, `.deleted-${name}-${randomBytes(4).toString('hex')}`);
+    await rename(directory, trash);
+    await rm(trash, { recursive: true, force: true });
+  }
+
+  /**
+   * Builds into `.building-NAME-*` and renames into place only when complete, so a crash never
+   * leaves a half image that `get` would return.
+   */
+  async build(options: BuildOptions): Promise<ImageInfo> {
+    const name = validateImageName(options.name ?? 'default');
+    const existing = await this.get(name);
+    if (existing && !options.force) return existing;
+    if (process.getuid?.() !== 0) {
+      throw new DependencyMissingError(
+        'Building an image needs root (debootstrap, chroot, chown).',
+        {
+          hint: 'Run it as root: sudo npx mags image build',
+        },
+      );
+    }
+    if (!['/usr/sbin/debootstrap', '/usr/bin/debootstrap'].some((path) => existsSync(path))) {
+      throw new DependencyMissingError('debootstrap is not installed.', {
+        hint: 'apt-get install debootstrap',
+      });
+    }
+    await mkdir(this.#root, { recursive: true, mode: 0o711 });
+    await chmod(this.#root, 0o711);
+    const releaseLock = await this.#lock(name);
+    const staging = join(this.#root, `.building-${name}-${randomBytes(4).toString('hex')}`);
+    const progress = options.onProgress ?? (() => {});
+    const scratch = await mkdtemp(join(tmpdir(), 'mags-image-'));
+    try {
+      await this.#removeStale(name);
+      const rootfs = join(staging, 'rootfs');
+      await mkdir(rootfs, { recursive: true });
+      const built = await buildRootfs({
+        rootfs,
+        scratch,
+        cacheDirectory: join(this.#root, '.cache'),
+        logPath: join(this.#root, `${name}.build.log`),
+        onProgress: progress,
+      });
+      progress({ step: 'shifting ownership', detail: `to uid ${options.uidBase}` });
+      await shiftOwnership(rootfs, options.uidBase);
+      const info: Omit<ImageInfo, 'rootfs'> = {
+        name,
+        createdAt: new Date().toISOString(),
+        uidBase: options.uidBase,
+        sizeBytes: built.sizeBytes,
+        debianRelease: built.debianRelease,
+        versions: built.versions,
+      };
+      await writeFile(join(staging, 'image.json'), `${JSON.stringify(info, null, 2)}\n`);
+      // The sandbox's host uid must walk down to rootfs/ (see check-traversable.ts).
+      await chmod(staging, 0o711);
+      progress({ step: 'finalizing' });
+      const target = join(this.#root, name);
+      if (existsSync(target)) {
+        const old = join(this.#root, `.deleted-${name}-${randomBytes(4).toString('hex')}`);
+        await rename(target, old);
+        await rename(staging, target);
+        await rm(old, { recursive: true, force: true });
+      } else {
+        await rename(staging, target);
+      }
+      return { ...info, rootfs: join(target, 'rootfs') };
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+      await rm(scratch, { recursive: true, force: true });
+      await releaseLock();
+    }
+  }
+
+  /** One build per image at a time; a lock left by a dead process is taken over. */
+  async #lock(name: string): Promise<() => Promise<void>> {
+    const path = join(this.#root, `.build-${name}.lock`);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await writeFile(path, String(process.pid), { flag: 'wx' });
+        return () => rm(path, { force: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const owner = Number(await readFile(path, 'utf8').catch(() => '0'));
+        if (owner > 0 && isAlive(owner)) {
+          throw new ConflictError(`Image ${name} is already being built by process ${owner}.`, {
+            hint: 'Wait for that build to finish.',
+          });
+        }
+        await rm(path, { force: true });
+      }
+    }
+    throw new ConflictError(`Could not lock the build of image ${name}.`);
+  }
+
+  async #removeStale(name: string): Promise<void> {
+    for (const entry of await readdir(this.#root)) {
+      if (entry.startsWith(`.building-${name}-`) || entry.startsWith(`.deleted-${name}-`)) {
+        await rm(join(this.#root, entry), { recursive: true, force: true });
+      }
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

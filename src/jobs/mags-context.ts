@@ -1,0 +1,46 @@
+import { availableParallelism } from 'node:os';
+import { resolveMagsHome } from '../config/mags-home.ts';
+import { nativeBinaryPath } from '../config/package-paths.ts';
+import { InvalidInputError } from '../errors/mags-error.ts';
+import { ImageStore } from '../images/image-store.ts';
+import { createNamespaceRuntime, defaultUidBase } from '../runtimes/namespace/namespace-runtime.ts';
+import type { ResourceLimits, Runtime } from '../runtimes/runtime.ts';
+import { WorkspaceStore } from '../workspaces/workspace-store.ts';
+
+/** Everything a local (in-process) mags needs, wired once. Creating it does no I/O. */
+export interface MagsContext {
+  home: string;
+  uidBase: number;
+  runtime: Runtime;
+  images: ImageStore;
+  workspaces: WorkspaceStore;
+  defaults: { limits: ResourceLimits; timeoutMs: number; image: string };
+}
+
+export function createMagsContext(environment: NodeJS.ProcessEnv = process.env): MagsContext {
+  const home = resolveMagsHome(environment);
+  const uidBase = environment.MAGS_UID_BASE ? Number(environment.MAGS_UID_BASE) : defaultUidBase;
+  if (!Number.isInteger(uidBase) || uidBase < 1) {
+    throw new InvalidInputError(
+      `MAGS_UID_BASE must be a positive integer, not ${environment.MAGS_UID_BASE}.`,
+    );
+  }
+  return {
+    home,
+    uidBase,
+    runtime: createNamespaceRuntime({
+      home,
+      uidBase,
+      launcherPath: nativeBinaryPath('mags-sandbox'),
+      agentPath: nativeBinaryPath('mags-agent'),
+    }),
+    images: new ImageStore({ home }),
+    workspaces: new WorkspaceStore({ home, uidBase }),
+    defaults: {
+      // Limits are always on; these defaults suit `npm install` of a large project.
+      limits: { memoryMiB: 2048, cpus: availableParallelism(), pidsMax: 4096 },
+      timeoutMs: 60 * 60 * 1000,
+      image: 'default',
+    },
+  };
+}

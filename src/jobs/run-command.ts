@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Writable } from 'node:stream';
+import { InvalidInputError, MagsError } from '../errors/mags-error.ts';
+import type { ResourceLimits, RootFilesystem, Sandbox, SandboxSpec } from '../runtimes/runtime.ts';
+import type { MagsContext } from './mags-context.ts';
+
+export interface RunCommandOptions {
+  argv: string[];
+  /** A named workspace whose writes are kept (`-w`). */
+  workspace?: string;
+  /** A workspace used read-only below a throw-away layer (`--base`). */
+  base?: string;
+  /** Discard every write; with `workspace` it means the same as `base`. */
+  ephemeral?: boolean;
+  /** Host files uploaded into /workspace before the command starts (`-f`). */
+  files?: string[];
+  env?: Record<string, string>;
+  /** Wall-clock limit; the command gets SIGTERM, then everything is killed after `killGraceMs`. */
+  timeoutMs: number;
+  killGraceMs?: number;
+  limits: ResourceLimits;
+  network: boolean;
+  image: string;
+  stdout: Writable;
+  stderr: Writable;
+  /** Aborting stops the command the same way a timeout does (Ctrl-C in the CLI). */
+  signal?: AbortSignal;
+  /** Called once the sandbox is up, before files are uploaded. */
+  onStarted?: (sandbox: Sandbox) => void;
+}
+
+export interface RunResult {
+  sandboxId: string;
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  cancelled: boolean;
+  /** The kernel's OOM killer killed a process because of the memory limit. */
+  oomKilled: boolean;
+  durationMs: number;
+  warnings: string[];
+}
+
+export const maxUploadBytes = 1024 * 1024 * 1024;
+const environmentKeyPattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Runs one command in a fresh sandbox on the requested layers and tears the sandbox down. */
+export async function runCommand(
+  context: MagsContext,
+  options: RunCommandOptions,
+): Promise<RunResult> {
+  const startedAt = performance.now();
+  if (options.argv.length === 0) throw new InvalidInputError('No command given.');
+  const environment = sandboxEnvironment(options.env ?? {});
+  const uploads = await checkUploads(options.files ?? []);
+  const spec = await resolveSpec(context, options);
+
+  const sandbox = await context.runtime.start(spec);
+  options.onStarted?.(sandbox);
+  let timedOut = false;
+  let cancelled = false;
+  let timer: NodeJS.Timeout | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  try {
+    for (const upload of uploads) {
+      await sandbox.writeFile(
+        `/workspace/${basename(upload.path)}`,
+        createReadStream(upload.path),
+        {
+          mode: upload.mode,
+        },
+      );
+    }
+    const process = sandbox.exec({ argv: options.argv, env: environment, cwd: '/workspace' });
+    process.stdout.pipe(options.stdout, { end: false });
+    process.stderr.pipe(options.stderr, { end: false });
+    const stop = (reason: 'timeout' | 'cancel') => {
+      if (reason === 'timeout') timedOut = true;
+      else cancelled = true;
+      process.signal('SIGTERM');
+      // A command that ignores SIGTERM loses the whole sandbox after the grace period.
+      killTimer ??= setTimeout(() => void sandbox.stop(), options.killGraceMs ?? 2000);
+    };
+    timer = setTimeout(() => stop('timeout'), options.timeoutMs);
+    options.signal?.addEventListener('abort', () => stop('cancel'), { once: true });
+    const result = await process.exited.catch(() => ({ exitCode: null, signal: 'SIGKILL' }));
+    await Promise.all([drained(process.stdout), drained(process.stderr)]);
+    const usage = await sandbox.usage();
+    return {
+      sandboxId: spec.id,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      timedOut,
+      cancelled,
+      oomKilled: usage.oomKills > 0,
+      durationMs: performance.now() - startedAt,
+      warnings: sandbox.warnings,
+    };
+  } finally {
+    clearTimeout(timer);
+    clearTimeout(killTimer);
+    await sandbox.stop();
+    if (options.workspace && !options.ephemeral)
+      await context.workspaces.markRun(options.workspace);
+  }
+}
+
+async function resolveSpec(context: MagsContext, options: RunCommandOptions): Promise<SandboxSpec> {
+  if (options.workspace && options.base) {
+    throw new InvalidInputError(
+      'Use either -w (write to a workspace) or --base (read-only), not both.',
+    );
+  }
+  const image = await context.images.require(options.image);
+  if (image.uidBase !== context.uidBase) {
+    throw new MagsError(
+      `Image ${image.name} was built for sandbox uid base ${image.uidBase}, but this host uses ${context.uidBase}.`,
+      { code: 'image_mismatch', hint: `Rebuild it: mags image build --name ${image.name}` },
+    );
+  }
+  const readOnlyOn = options.base ?? (options.ephemeral ? options.workspace : undefined);
+  let rootfs: RootFilesystem = { lowerDirs: [image.rootfs] };
+  const locks: { exclusive: string[]; shared: string[] } = { exclusive: [], shared: [] };
+  if (readOnlyOn) {
+    await context.workspaces.require(readOnlyOn);
+    const paths = context.workspaces.paths(readOnlyOn);
+    rootfs = { lowerDirs: [paths.upperDir, image.rootfs] };
+    locks.shared.push(paths.lockPath);
+  } else if (options.workspace) {
+    const paths = await context.workspaces.ensure(options.workspace, image.name);
+    rootfs = {
+      lowerDirs: [image.rootfs],
+      writable: { upperDir: paths.upperDir, workDir: paths.workDir },
+    };
+    locks.exclusive.push(paths.lockPath);
+  }
+  return {
+    id: `run-${randomBytes(6).toString('hex')}`,
+    rootfs,
+    limits: options.limits,
+    network: options.network,
+    locks,
+  };
+}
+
+function sandboxEnvironment(user: Record<string, string>): Record<string, string> {
+  for (const key of Object.keys(user)) {
+    if (!environmentKeyPattern.test(key)) {
+      throw new InvalidInputError(`Invalid environment variable name ${JSON.stringify(key)}.`, {
+        hint: 'Use --env NAME=value with NAME made of letters, digits and "_".',
+      });
+    }
+  }
+  return {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: '/root',
+    LANG: 'C.UTF-8',
+    USER: 'root',
+    ...user,
+  };
+}
+
+async function checkUploads(paths: string[]): Promise<Array<{ path: string; mode: number }>> {
+  const uploads: Array<{ path: string; mode: number }> = [];
+  for (const path of paths) {
+    const stats = await stat(path).catch(() => undefined);
+    if (!stats?.isFile()) {
+      throw new InvalidInputError(`Cannot upload ${path}: not a readable regular file.`, {
+        hint: '-f takes a file path on this machine; it lands in /workspace under its own name.',
+      });
+    }
+    if (stats.size > maxUploadBytes) {
+      throw new InvalidInputError(
+        `Cannot upload ${path}: ${stats.size} bytes is over the ${maxUploadBytes}-byte limit.`,
+        {
+          hint: 'Put large data in the workspace once (it persists with -w) instead of uploading it every run.',
+        },
+      );
+    }
+    uploads.push({ path, mode: stats.mode & 0o7777 });
+  }
+  return uploads;
+}
+
+function drained(stream: NodeJS.ReadableStream & { readableEnded?: boolean }): Promise<void> {
+  if (stream.readableEnded) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.once('error', () => resolve());
+  });
+}

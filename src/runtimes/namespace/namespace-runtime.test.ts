@@ -1,0 +1,201 @@
+/**
+ * The namespace runtime: the shared runtime contract, then attacks on the sandbox itself —
+ * every check here is something a hostile command inside would try.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chown, mkdir, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  createTestHome,
+  sandboxSkipReason,
+  type TestHome,
+} from '../../../test/helpers/test-home.ts';
+import { nativeBinaryPath } from '../../config/package-paths.ts';
+import type { Runtime, Sandbox, SandboxSpec } from '../runtime.ts';
+import { collect, runRuntimeContract, shell } from '../runtime-contract.ts';
+import { createNamespaceRuntime, defaultUidBase } from './namespace-runtime.ts';
+
+const skip = sandboxSkipReason();
+if (skip) process.stdout.write(`# skipping namespace runtime tests: ${skip}\n`);
+
+async function setupRuntime(): Promise<{ runtime: Runtime; home: TestHome; imageRootfs: string }> {
+  const home = await createTestHome();
+  const runtime = createNamespaceRuntime({
+    home: home.home,
+    launcherPath: nativeBinaryPath('mags-sandbox'),
+    agentPath: nativeBinaryPath('mags-agent'),
+  });
+  return { runtime, home, imageRootfs: join(home.home, 'images', 'default', 'rootfs') };
+}
+
+runRuntimeContract('namespace', {
+  async setup() {
+    if (skip) return { skip };
+    const { runtime, home, imageRootfs } = await setupRuntime();
+    return { runtime, rootfs: async () => ({ lowerDirs: [imageRootfs] }), cleanup: home.cleanup };
+  },
+});
+
+describe('namespace sandbox isolation (escape attempts)', { skip }, () => {
+  let runtime: Runtime;
+  let home: TestHome;
+  let imageRootfs: string;
+  const sandboxes: Sandbox[] = [];
+  before(async () => {
+    ({ runtime, home, imageRootfs } = await setupRuntime());
+  });
+  after(async () => {
+    await Promise.all(sandboxes.map((sandbox) => sandbox.stop()));
+    await home.cleanup();
+  });
+  async function start(overrides: Partial<SandboxSpec> = {}): Promise<Sandbox> {
+    const sandbox = await runtime.start({
+      id: `escape-${randomBytes(4).toString('hex')}`,
+      rootfs: { lowerDirs: [imageRootfs] },
+      limits: { memoryMiB: 256, cpus: 1, pidsMax: 128 },
+      network: false,
+      ...overrides,
+    });
+    sandboxes.push(sandbox);
+    return sandbox;
+  }
+  const run = async (sandbox: Sandbox, script: string) => collect(sandbox.exec(shell(script)));
+
+  test('no_new_privs, seccomp filter, and only a reduced set of namespaced capabilities', async () => {
+    const sandbox = await start();
+    const status = (
+      await run(sandbox, 'grep -E "^(NoNewPrivs|Seccomp|CapEff|CapBnd):" /proc/self/status')
+    ).stdout.toString();
+    assert.match(status, /NoNewPrivs:\s+1/);
+    assert.match(status, /Seccomp:\s+2/);
+    const bounding = BigInt(`0x${/CapBnd:\s+([0-9a-f]+)/.exec(status)?.[1]}`);
+    const sysAdmin = 1n << 21n;
+    const sysModule = 1n << 16n;
+    assert.equal(bounding & sysAdmin, 0n, 'CAP_SYS_ADMIN must be dropped');
+    assert.equal(bounding & sysModule, 0n, 'CAP_SYS_MODULE must be dropped');
+  });
+
+  test('cannot mount, create namespaces, load modules or use bpf/keyrings', async () => {
+    const sandbox = await start();
+    const result = await run(
+      sandbox,
+      [
+        'mkdir -p /tmp/m; mount -t tmpfs none /tmp/m 2>/dev/null && echo MOUNTED',
+        'unshare -U true 2>/dev/null && echo USERNS',
+        'unshare -m true 2>/dev/null && echo MOUNTNS',
+        // perl-base is in every Debian image: it makes raw syscalls the shell cannot. EPERM (1) is
+        // what the seccomp filter answers; without it these calls fail differently or succeed.
+        `perl -e 'exit(syscall(321, 0, 0, 0) == -1 && $!+0 == 1 ? 0 : 1)' || echo BPF`, // bpf
+        `perl -e 'exit(syscall(250, 0, 0, 0, 0, 0) == -1 && $!+0 == 1 ? 0 : 1)' || echo KEYCTL`, // keyctl
+        `perl -e 'exit(syscall(323, 0) == -1 && $!+0 == 1 ? 0 : 1)' || echo USERFAULTFD`, // userfaultfd
+        `perl -e 'exit(syscall(313, 0, "", 0) == -1 && $!+0 == 1 ? 0 : 1)' || echo FINIT_MODULE`, // finit_module
+        'echo done',
+      ].join('; '),
+    );
+    assert.equal(result.stdout.toString(), 'done\n');
+  });
+
+  test('has a minimal /dev and no /sys', async () => {
+    const sandbox = await start();
+    const result = await run(sandbox, 'ls /dev | sort | tr "\\n" " "; ls /sys 2>/dev/null | wc -l');
+    const [devices, sysEntries] = result.stdout.toString().trim().split('\n');
+    for (const name of (devices ?? '').trim().split(' ')) {
+      assert.ok(
+        [
+          'null',
+          'zero',
+          'full',
+          'random',
+          'urandom',
+          'tty',
+          'pts',
+          'ptmx',
+          'shm',
+          'fd',
+          'stdin',
+          'stdout',
+          'stderr',
+        ].includes(name),
+        `unexpected /dev entry ${name}`,
+      );
+    }
+    assert.equal(sysEntries, '0');
+    const disk = await run(
+      sandbox,
+      'test -e /dev/vda || test -e /dev/sda || test -e /dev/mem || test -e /dev/kmsg && echo FOUND; echo ok',
+    );
+    assert.equal(disk.stdout.toString(), 'ok\n');
+  });
+
+  test('processes run as an unprivileged host uid', async () => {
+    const sandbox = await start();
+    const process = sandbox.exec(shell('echo $$; sleep 5'));
+    const chunks: Buffer[] = [];
+    process.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    while (!Buffer.concat(chunks).includes('\n'))
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    // The sandbox's own pid namespace numbers its processes; find the host pid through the cgroup.
+    const hostPids = new Set<string>();
+    for (const root of ['/sys/fs/cgroup/pids/mags', '/sys/fs/cgroup/mags']) {
+      const procs = await readFile(join(root, sandbox.id, 'cgroup.procs'), 'utf8').catch(() => '');
+      for (const pid of procs.split('\n').filter(Boolean)) hostPids.add(pid);
+    }
+    assert.ok(hostPids.size > 0, 'no processes found in the sandbox cgroup');
+    for (const pid of hostPids) {
+      const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+      const uids = /^Uid:\s+(.*)$/m.exec(status)?.[1]?.split(/\s+/).map(Number) ?? [];
+      if (uids.length === 0) continue; // exited meanwhile
+      // The launcher process stays outside as host root; every process inside maps to the range.
+      const inside =
+        (await readFile(`/proc/${pid}/uid_map`, 'utf8')).trim().split(/\s+/)[1] !== '0';
+      if (inside)
+        for (const uid of uids)
+          assert.ok(uid >= defaultUidBase, `pid ${pid} runs as host uid ${uid}`);
+    }
+    process.signal('SIGKILL');
+  });
+
+  test('cannot write outside the overlay: the image and other workspaces are untouched', async () => {
+    const otherUpper = join(home.home, 'other', 'upper');
+    await mkdir(otherUpper, { recursive: true });
+    await chown(otherUpper, defaultUidBase, defaultUidBase);
+    const sandbox = await start();
+    const result = await run(
+      sandbox,
+      `echo pwned > /etc/passwd; rm -rf /usr/bin/git; echo x > /root/x; ls ${otherUpper} 2>&1 | head -1; ls /proc/1/root/ >/dev/null && echo proc-root`,
+    );
+    assert.match(result.stdout.toString(), /No such file or directory/);
+    assert.ok(existsSync(join(imageRootfs, 'usr', 'bin', 'git')), 'the image lost /usr/bin/git');
+    assert.doesNotMatch(await readFile(join(imageRootfs, 'etc', 'passwd'), 'utf8'), /pwned/);
+    await rm(join(home.home, 'other'), { recursive: true });
+  });
+
+  test('cannot reach a service on the host loopback, without or with --net', async () => {
+    const server = createServer((socket) => socket.end('secret\n'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const attempt = `timeout 5 bash -c 'exec 3<>/dev/tcp/%HOST%/${port} && cat <&3' 2>/dev/null || echo refused`;
+      const offline = await start();
+      const noNet = await run(offline, attempt.replace('%HOST%', '127.0.0.1'));
+      assert.equal(noNet.stdout.toString(), 'refused\n');
+      if (!existsSync('/usr/bin/slirp4netns')) return;
+      const online = await start({ network: true });
+      for (const host of ['127.0.0.1', '10.0.2.2']) {
+        const viaNet = await run(online, attempt.replace('%HOST%', host));
+        assert.equal(viaNet.stdout.toString(), 'refused\n', `host loopback reachable via ${host}`);
+      }
+      const interfaces = await run(
+        online,
+        'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | sort | tr "\\n" " "',
+      );
+      assert.equal(interfaces.stdout.toString().trim(), 'lo tap0');
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -1,0 +1,98 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type {
+  Runtime,
+  RuntimeCapabilities,
+  RuntimeCheck,
+  Sandbox,
+  SandboxSpec,
+} from '../runtime.ts';
+import { startNamespaceSandbox } from './namespace-sandbox.ts';
+
+export interface NamespaceRuntimeOptions {
+  /** The mags data directory; sandboxes keep their run state in `${home}/run/ID`. */
+  home: string;
+  /** Host uid/gid that root inside the sandbox maps to (subordinate ids, never host root). */
+  uidBase?: number;
+  idCount?: number;
+  launcherPath: string;
+  agentPath: string;
+  cgroupRoot?: string;
+  /** How long the sandbox may take to come up before start fails. */
+  startTimeoutMs?: number;
+}
+
+export const defaultUidBase = 100_000;
+export const defaultIdCount = 65_536;
+
+const capabilities: RuntimeCapabilities = {
+  network: true,
+  tty: true,
+  resourceLimits: true,
+  pause: false,
+};
+
+/**
+ * The embedded default runtime: Linux namespaces, an overlay root filesystem and cgroups,
+ * set up by the small C launcher in `native/sandbox.c`. The factory does no I/O.
+ */
+export function createNamespaceRuntime(options: NamespaceRuntimeOptions): Runtime {
+  const resolved = {
+    uidBase: defaultUidBase,
+    idCount: defaultIdCount,
+    cgroupRoot: '/sys/fs/cgroup',
+    startTimeoutMs: 10_000,
+    ...options,
+  };
+  return {
+    specificationVersion: 'runtime-v1',
+    name: 'namespace',
+    capabilities,
+    check: () => checkHost(resolved),
+    start: (spec: SandboxSpec): Promise<Sandbox> => startNamespaceSandbox(resolved, spec),
+  };
+}
+
+async function checkHost(options: Required<NamespaceRuntimeOptions>): Promise<RuntimeCheck> {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  for (const [path, what] of [
+    [options.launcherPath, 'sandbox launcher'],
+    [options.agentPath, 'guest agent'],
+  ] as const) {
+    if (!existsSync(path)) {
+      problems.push(`The ${what} is not built (${path} is missing): run npm run build`);
+    }
+  }
+  if (process.getuid?.() !== 0) {
+    problems.push(
+      'The namespace runtime needs root on the host to map sandbox users to subordinate ids: run mags as root',
+    );
+  }
+  const maxUserNamespaces = await readFile('/proc/sys/user/max_user_namespaces', 'utf8').catch(
+    () => '0',
+  );
+  if (Number(maxUserNamespaces) === 0) {
+    problems.push(
+      'User namespaces are disabled: run sysctl -w user.max_user_namespaces=15000 (and check kernel.unprivileged_userns_clone)',
+    );
+  }
+  const filesystems = await readFile('/proc/filesystems', 'utf8').catch(() => '');
+  if (!/\toverlay$/m.test(filesystems)) {
+    problems.push('The kernel has no overlay filesystem loaded: run modprobe overlay');
+  }
+  if (
+    !existsSync(`${options.cgroupRoot}/cgroup.controllers`) &&
+    !existsSync(`${options.cgroupRoot}/memory`)
+  ) {
+    warnings.push(
+      `No cgroup hierarchy at ${options.cgroupRoot}: resource limits cannot be applied`,
+    );
+  }
+  if (!['/usr/bin/slirp4netns', '/usr/local/bin/slirp4netns'].some((path) => existsSync(path))) {
+    warnings.push(
+      'slirp4netns is not installed: --net is unavailable (apt-get install slirp4netns)',
+    );
+  }
+  return { ok: problems.length === 0, problems, warnings };
+}

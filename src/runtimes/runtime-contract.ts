@@ -1,0 +1,190 @@
+/**
+ * The contract every runtime passes (like Hono's `runTest({ newRouter })`): a runtime's own test
+ * file calls `runRuntimeContract` with a factory, and gets the same checks as every other runtime.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type {
+  ExecRequest,
+  RootFilesystem,
+  Runtime,
+  Sandbox,
+  SandboxProcess,
+  SandboxSpec,
+} from './runtime.ts';
+
+export interface RuntimeContractOptions {
+  /** Creates the runtime, or returns a reason to skip (a missing image, not root, ...). */
+  setup: () => Promise<
+    | { runtime: Runtime; rootfs: () => Promise<RootFilesystem>; cleanup: () => Promise<void> }
+    | { skip: string }
+  >;
+}
+
+export interface Collected {
+  stdout: Buffer;
+  stderr: Buffer;
+  exitCode: number | null;
+  signal: string | null;
+}
+
+export async function collect(process: SandboxProcess): Promise<Collected> {
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  process.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+  process.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+  const result = await process.exited;
+  return { stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr), ...result };
+}
+
+const baseEnvironment = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/root', LANG: 'C.UTF-8' };
+
+export function shell(script: string, extra: Partial<ExecRequest> = {}): ExecRequest {
+  return { argv: ['/bin/sh', '-c', script], env: baseEnvironment, cwd: '/workspace', ...extra };
+}
+
+export function runRuntimeContract(name: string, options: RuntimeContractOptions): void {
+  describe(`runtime contract: ${name}`, () => {
+    let context:
+      | Exclude<Awaited<ReturnType<RuntimeContractOptions['setup']>>, { skip: string }>
+      | undefined;
+    let skipReason: string | undefined;
+    const sandboxes: Sandbox[] = [];
+
+    before(async () => {
+      const result = await options.setup();
+      if ('skip' in result) skipReason = result.skip;
+      else context = result;
+    });
+    after(async () => {
+      await Promise.all(sandboxes.map((sandbox) => sandbox.stop()));
+      await context?.cleanup();
+    });
+
+    async function start(overrides: Partial<SandboxSpec> = {}): Promise<Sandbox> {
+      if (!context) throw new Error('no runtime');
+      const sandbox = await context.runtime.start({
+        id: `contract-${randomBytes(4).toString('hex')}`,
+        rootfs: await context.rootfs(),
+        limits: { memoryMiB: 512, cpus: 1, pidsMax: 256 },
+        network: false,
+        ...overrides,
+      });
+      sandboxes.push(sandbox);
+      return sandbox;
+    }
+
+    const it = (title: string, body: () => Promise<void>) =>
+      test(title, async (t) => {
+        if (skipReason) return t.skip(skipReason);
+        await body();
+      });
+
+    it('declares runtime-v1', async () => {
+      assert.equal(context?.runtime.specificationVersion, 'runtime-v1');
+    });
+
+    it('runs a command with separate stdout and stderr and its exit code', async () => {
+      const sandbox = await start();
+      const result = await collect(sandbox.exec(shell('echo out; echo err >&2; exit 7')));
+      assert.equal(result.stdout.toString(), 'out\n');
+      assert.equal(result.stderr.toString(), 'err\n');
+      assert.equal(result.exitCode, 7);
+    });
+
+    it('passes binary output through unchanged', async () => {
+      const sandbox = await start();
+      const result = await collect(
+        sandbox.exec(
+          shell(
+            'i=0; while [ $i -lt 256 ]; do printf "\\\\$(printf \'%03o\' $i)"; i=$((i+1)); done',
+          ),
+        ),
+      );
+      assert.deepEqual(
+        result.stdout,
+        Buffer.from(Array.from({ length: 256 }, (_, index) => index)),
+      );
+    });
+
+    it('writes and reads files', async () => {
+      const sandbox = await start();
+      const data = randomBytes(3 * 1024 * 1024 + 17);
+      await sandbox.writeFile('/workspace/data.bin', data, { mode: 0o640 });
+      assert.deepEqual(await sandbox.readFile('/workspace/data.bin'), data);
+      const result = await collect(sandbox.exec(shell('sha256sum data.bin; stat -c %a data.bin')));
+      const expected = createHash('sha256').update(data).digest('hex');
+      assert.equal(result.stdout.toString(), `${expected}  data.bin\n640\n`);
+    });
+
+    it('runs as root inside, but root is not root outside', async () => {
+      const sandbox = await start();
+      const result = await collect(sandbox.exec(shell('id -u; cat /proc/self/uid_map')));
+      const [uid, map] = result.stdout.toString().split('\n');
+      assert.equal(uid, '0');
+      const hostUid = Number(map?.trim().split(/\s+/)[1]);
+      assert.ok(hostUid > 0, `sandbox root must map to an unprivileged host uid, got ${map}`);
+    });
+
+    it('does not see host files or host processes', async () => {
+      const sandbox = await start();
+      const marker = `/root/.mags-contract-${randomBytes(4).toString('hex')}`;
+      const { writeFile, rm } = await import('node:fs/promises');
+      await writeFile(marker, 'secret');
+      try {
+        const result = await collect(
+          sandbox.exec(shell(`test -e ${marker} && echo visible; ls /proc | grep -c '^[0-9]'`)),
+        );
+        assert.doesNotMatch(result.stdout.toString(), /visible/);
+        // Only the agent, the shell and ls (and grep): a handful, never the host's hundreds.
+        assert.ok(Number(result.stdout.toString().trim()) < 10, result.stdout.toString());
+      } finally {
+        await rm(marker, { force: true });
+      }
+    });
+
+    it('has no network but loopback unless asked', async () => {
+      const sandbox = await start();
+      const result = await collect(
+        sandbox.exec(shell('cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "')),
+      );
+      assert.equal(result.stdout.toString().trim(), 'lo');
+    });
+
+    it('stops a fork bomb with the process limit', async () => {
+      const sandbox = await start({ limits: { memoryMiB: 512, cpus: 1, pidsMax: 64 } });
+      const result = await collect(
+        sandbox.exec(shell('bomb() { bomb | bomb & }; bomb; sleep 1; echo survived', { cwd: '/' })),
+      );
+      assert.match(result.stdout.toString(), /survived/);
+    });
+
+    it('kills a memory hog at the memory limit and reports it', async () => {
+      const sandbox = await start({ limits: { memoryMiB: 64, cpus: 1, pidsMax: 64 } });
+      const result = await collect(
+        sandbox.exec(shell('head -c 400000000 /dev/zero | tail -c 300000000 > /dev/null; echo $?')),
+      );
+      const usage = await sandbox.usage();
+      assert.ok(
+        usage.oomKills > 0,
+        `expected an OOM kill, got ${JSON.stringify(usage)} / ${result.stdout}`,
+      );
+    });
+
+    it('stop() ends every process, including ones that ignore SIGTERM', async () => {
+      const sandbox = await start();
+      const process = sandbox.exec(shell("trap '' TERM; sleep 1000 & sleep 1000"));
+      await sandbox.stop();
+      const settled = await Promise.race([
+        process.exited.then(
+          () => 'settled',
+          () => 'settled',
+        ),
+        sleep(5000).then(() => 'still running'),
+      ]);
+      assert.equal(settled, 'settled');
+    });
+  });
+}
