@@ -22,6 +22,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Host tuning: without favordynmods every cgroup join waits for an RCU grace period (~20 ms).
+cgroup2_mount=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+if [ -n "$cgroup2_mount" ] && ! grep -q "cgroup2 $cgroup2_mount .*favordynmods" /proc/self/mounts; then
+  mount -o remount,favordynmods "$cgroup2_mount" && echo "setup: enabled favordynmods on $cgroup2_mount (faster sandbox start)" || true
+fi
+
 echo "setup: installing npm dependencies and building (npm ci)"
 npm ci --no-audit --no-fund --loglevel=error
 

@@ -5,6 +5,7 @@ import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
 import { InvalidInputError, MagsError } from '../errors/mags-error.ts';
 import type { ResourceLimits, RootFilesystem, Sandbox, SandboxSpec } from '../runtimes/runtime.ts';
+import { validateWorkspaceName } from '../workspaces/workspace-name.ts';
 import type { MagsContext } from './mags-context.ts';
 
 export interface RunCommandOptions {
@@ -109,7 +110,10 @@ export async function runCommand(
 }
 
 async function resolveSpec(context: MagsContext, options: RunCommandOptions): Promise<SandboxSpec> {
-  if (options.workspace && options.base) {
+  // An empty name is a mistake to report, not a request for no workspace.
+  if (options.workspace !== undefined) validateWorkspaceName(options.workspace);
+  if (options.base !== undefined) validateWorkspaceName(options.base);
+  if (options.workspace !== undefined && options.base !== undefined) {
     throw new InvalidInputError(
       'Use either -w (write to a workspace) or --base (read-only), not both.',
     );
@@ -129,7 +133,7 @@ async function resolveSpec(context: MagsContext, options: RunCommandOptions): Pr
     const paths = context.workspaces.paths(readOnlyOn);
     rootfs = { lowerDirs: [paths.upperDir, image.rootfs] };
     locks.shared.push(paths.lockPath);
-  } else if (options.workspace) {
+  } else if (options.workspace !== undefined) {
     const paths = await context.workspaces.ensure(options.workspace, image.name);
     rootfs = {
       lowerDirs: [image.rootfs],

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveMagsHome } from '../../src/config/mags-home.ts';
@@ -17,6 +17,8 @@ export interface TestHome {
 
 export async function createTestHome(): Promise<TestHome> {
   const home = await mkdtemp(join(tmpdir(), 'mags-test-'));
+  // mkdtemp makes it 0700; the sandbox's host uid must walk through it to the layers.
+  await chmod(home, 0o711);
   const images = join(resolveMagsHome(), 'images');
   if (existsSync(images)) await symlink(images, join(home, 'images'));
   else await mkdir(join(home, 'images'));

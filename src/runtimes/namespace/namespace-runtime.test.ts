@@ -92,7 +92,7 @@ describe('namespace sandbox isolation (escape attempts)', { skip }, () => {
         `perl -e 'exit(syscall(321, 0, 0, 0) == -1 && $!+0 == 1 ? 0 : 1)' || echo BPF`, // bpf
         `perl -e 'exit(syscall(250, 0, 0, 0, 0, 0) == -1 && $!+0 == 1 ? 0 : 1)' || echo KEYCTL`, // keyctl
         `perl -e 'exit(syscall(323, 0) == -1 && $!+0 == 1 ? 0 : 1)' || echo USERFAULTFD`, // userfaultfd
-        `perl -e 'exit(syscall(313, 0, "", 0) == -1 && $!+0 == 1 ? 0 : 1)' || echo FINIT_MODULE`, // finit_module
+        `perl -e 'my $s = ""; exit(syscall(313, 0, $s, 0) == -1 && $!+0 == 1 ? 0 : 1)' || echo FINIT_MODULE`, // finit_module
         'echo done',
       ].join('; '),
     );
@@ -101,7 +101,10 @@ describe('namespace sandbox isolation (escape attempts)', { skip }, () => {
 
   test('has a minimal /dev and no /sys', async () => {
     const sandbox = await start();
-    const result = await run(sandbox, 'ls /dev | sort | tr "\\n" " "; ls /sys 2>/dev/null | wc -l');
+    const result = await run(
+      sandbox,
+      'ls /dev | sort | tr "\\n" " "; echo; ls /sys 2>/dev/null | wc -l',
+    );
     const [devices, sysEntries] = result.stdout.toString().trim().split('\n');
     for (const name of (devices ?? '').trim().split(' ')) {
       assert.ok(

@@ -89,6 +89,15 @@ async function checkHost(options: Required<NamespaceRuntimeOptions>): Promise<Ru
       `No cgroup hierarchy at ${options.cgroupRoot}: resource limits cannot be applied`,
     );
   }
+  const mounts = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
+  const cgroup2 = mounts.split('\n').find((line) => line.split(' ')[2] === 'cgroup2');
+  if (cgroup2 && !cgroup2.includes('favordynmods')) {
+    // Moving a process into a cgroup waits for an RCU grace period unless the (global)
+    // cgroup_threadgroup_rwsem is kept in slow mode (Documentation/admin-guide/cgroup-v2.rst).
+    warnings.push(
+      `Each sandbox start waits ~20 ms for a cgroup migration: run mount -o remount,favordynmods ${cgroup2.split(' ')[1]}`,
+    );
+  }
   if (!['/usr/bin/slirp4netns', '/usr/local/bin/slirp4netns'].some((path) => existsSync(path))) {
     warnings.push(
       'slirp4netns is not installed: --net is unavailable (apt-get install slirp4netns)',

@@ -135,14 +135,16 @@ async function killAndWait(
   exited: Promise<number>,
   cgroup: SandboxCgroup | undefined,
 ): Promise<void> {
-  const graceful = await Promise.race([exited.then(() => true), sleep(2000).then(() => false)]);
-  if (!graceful) {
-    launcher.kill('SIGKILL');
-    await cgroup?.killAll();
-    await exited;
-  }
-  // Processes that escaped the agent's process group are still in the cgroup: never leak them.
+  const graceful = await Promise.race([
+    exited.then(() => true),
+    sleep(2000, undefined, { ref: false }).then(() => false),
+  ]);
+  // A graceful exit needs no sweep: when the agent (PID 1 of the sandbox's pid namespace) exits,
+  // the kernel kills and reaps every other process in it before the launcher's wait returns.
+  if (graceful) return;
+  launcher.kill('SIGKILL');
   await cgroup?.killAll();
+  await exited;
 }
 
 function launcherError(code: number, stderr: string, spec: SandboxSpec): MagsError {
