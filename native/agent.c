@@ -425,7 +425,13 @@ static void pump_reads(int connection) {
 // ------------------------------------------------------------------------------ connections
 
 static void shutdown_all(void) {
-  kill(-1, SIGKILL);  // as PID 1 this reaches every other process in the sandbox
+  if (getpid() == 1) {
+    kill(-1, SIGKILL);  // as PID 1 of its own pid namespace this reaches every process in the sandbox
+  } else {
+    // Not a sandbox's init (e.g. run directly in a test): kill(-1) would hit every process the
+    // caller may signal on the host, so only our own commands' process groups are ended.
+    for (int i = 0; i < MAX_PROCESSES; i++) if (processes[i].used) kill(-processes[i].pid, SIGKILL);
+  }
   _exit(0);
 }
 

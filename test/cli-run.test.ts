@@ -212,6 +212,23 @@ describe('mags run (CLI, namespace runtime)', { skip }, () => {
     assert.equal(createHash('sha256').update(result.stdout).digest('hex'), expected);
   });
 
+  test('--net gives outbound network (DNS through slirp4netns), without it there is none', async () => {
+    const probe = 'getent hosts deb.debian.org >/dev/null && echo resolved || echo no-dns';
+    const offline = await runCli(home, ['run', probe]);
+    assert.equal(offline.stdout.toString(), 'no-dns\n');
+    const online = await runCli(home, ['run', '--net', probe]);
+    if (online.stdout.toString() !== 'resolved\n') {
+      // This machine may itself be offline: only then is a failure here not mags's.
+      const hostCanResolve = await import('node:dns/promises').then((dns) =>
+        dns.lookup('deb.debian.org').then(
+          () => true,
+          () => false,
+        ),
+      );
+      assert.equal(hostCanResolve, false, `--net could not resolve: ${online.stderr}`);
+    }
+  });
+
   test('--json prints machine-readable events', async () => {
     const result = await runCli(home, ['run', '--json', 'echo hi; exit 4']);
     const events = result.stdout
@@ -252,6 +269,20 @@ describe('mags run (CLI, namespace runtime)', { skip }, () => {
 });
 
 describe('mags run without its dependencies', () => {
+  test('missing native binaries say how to build them', { skip }, async () => {
+    const testHome = await createTestHome();
+    try {
+      const result = await runCli(testHome.home, ['run', 'true'], {
+        env: { MAGS_NATIVE_DIR: '/nonexistent' },
+      });
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /cannot run namespace sandboxes/);
+      assert.match(result.stderr, /mags-sandbox is missing\): run npm run build/);
+    } finally {
+      await testHome.cleanup();
+    }
+  });
+
   test('a missing base image says how to build it', async () => {
     const testHome = await createTestHome();
     try {

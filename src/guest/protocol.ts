@@ -135,7 +135,15 @@ export class FrameDecoder {
   #peekLength(): number {
     const first = this.#chunks[0] as Buffer;
     if (first.length >= 4) return first.readUInt32BE(0);
-    return Buffer.concat(this.#chunks).readUInt32BE(0);
+    // Only the first four bytes are needed: joining every chunk here would be quadratic when
+    // a large frame arrives in many small reads.
+    const head = Buffer.alloc(4);
+    let filled = 0;
+    for (const chunk of this.#chunks) {
+      filled += chunk.copy(head, filled, 0, Math.min(chunk.length, 4 - filled));
+      if (filled === 4) break;
+    }
+    return head.readUInt32BE(0);
   }
 
   #take(count: number): Buffer {
@@ -146,9 +154,16 @@ export class FrameDecoder {
       if (first.length === count) this.#chunks.shift();
       else this.#chunks[0] = first.subarray(count);
     } else {
-      const all = Buffer.concat(this.#chunks);
-      result = all.subarray(0, count);
-      this.#chunks = all.length > count ? [all.subarray(count)] : [];
+      // Join just the chunks this frame spans; the rest stay as they are.
+      let spanned = 0;
+      let used = 0;
+      while (used < count) used += (this.#chunks[spanned++] as Buffer).length;
+      const joined = Buffer.concat(this.#chunks.slice(0, spanned), used);
+      result = joined.subarray(0, count);
+      this.#chunks =
+        used > count
+          ? [joined.subarray(count), ...this.#chunks.slice(spanned)]
+          : this.#chunks.slice(spanned);
     }
     this.#buffered -= count;
     return result;

@@ -3,7 +3,12 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
-import { InvalidInputError, MagsError } from '../errors/mags-error.ts';
+import {
+  ConflictError,
+  DependencyMissingError,
+  InvalidInputError,
+  MagsError,
+} from '../errors/mags-error.ts';
 import type { ResourceLimits, RootFilesystem, Sandbox, SandboxSpec } from '../runtimes/runtime.ts';
 import { validateWorkspaceName } from '../workspaces/workspace-name.ts';
 import type { MagsContext } from './mags-context.ts';
@@ -59,7 +64,7 @@ export async function runCommand(
   const uploads = await checkUploads(options.files ?? []);
   const spec = await resolveSpec(context, options);
 
-  const sandbox = await context.runtime.start(spec);
+  const sandbox = await startOrExplain(context, spec);
   options.onStarted?.(sandbox);
   let timedOut = false;
   let cancelled = false;
@@ -106,6 +111,24 @@ export async function runCommand(
     await sandbox.stop();
     if (options.workspace && !options.ephemeral)
       await context.workspaces.markRun(options.workspace);
+  }
+}
+
+/** When a sandbox cannot start, the host check usually says why in words a user can act on. */
+async function startOrExplain(context: MagsContext, spec: SandboxSpec): Promise<Sandbox> {
+  try {
+    return await context.runtime.start(spec);
+  } catch (error) {
+    if (error instanceof ConflictError) throw error;
+    const check = await context.runtime.check();
+    if (check.ok) throw error;
+    throw new DependencyMissingError(
+      `This host cannot run ${context.runtime.name} sandboxes:\n  - ${check.problems.join('\n  - ')}`,
+      {
+        cause: error,
+        hint: 'Fix the above (npx mags doctor checks again).',
+      },
+    );
   }
 }
 
