@@ -28,8 +28,8 @@ if [ -n "$cgroup2_mount" ] && ! grep -q "cgroup2 $cgroup2_mount .*favordynmods" 
   mount -o remount,favordynmods "$cgroup2_mount" && echo "setup: enabled favordynmods on $cgroup2_mount (faster sandbox start)" || true
 fi
 
-echo "setup: installing npm dependencies and building (npm ci)"
-npm ci --no-audit --no-fund --loglevel=error
+echo "setup: installing npm dependencies and building (npm install)"
+npm install --no-audit --no-fund --loglevel=error
 
 npx mags doctor || true
 npx mags image build
