@@ -3,8 +3,10 @@
 // stream speaking the protocol in docs/guest-protocol.md. The same static binary serves a unix
 // socket (namespace runtime), virtio-serial (microVMs) or a TCP socket (pods).
 //
-// One single-threaded poll loop; SIGCHLD through a signalfd; every fd non-blocking; output queues
-// are bounded per connection (a slow reader pauses the commands' pipes, never grows memory).
+// One single-threaded poll loop; SIGCHLD through a signalfd; every fd non-blocking. Memory stays
+// bounded: each exec's output and stdin move under a credit window the peer acknowledges (so one
+// unread command never stalls the others), and a connection whose outbound queue is full is
+// neither read from nor fed more output until the host catches up.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -25,25 +27,27 @@
 #define PROTOCOL_VERSION 1
 #define MAX_PAYLOAD (1024 * 1024)
 #define CHUNK (64 * 1024)
-#define OUTPUT_HIGH_WATER (4 * 1024 * 1024)
+#define OUTPUT_HIGH_WATER (4 * 1024 * 1024)  // per connection: stop producing above this
+#define WINDOW (1024 * 1024)                 // per exec and stream: unacknowledged bytes in flight
+#define DRAIN_LIMIT (4 * 1024 * 1024)        // at exit, read at most this much more per stream
 #define MAX_CONNECTIONS 64
 #define MAX_PROCESSES 256
 #define MAX_FILES 64
 
 enum {
   // host -> agent
-  T_EXEC = 0x01, T_STDIN = 0x02, T_STDIN_CLOSE = 0x03, T_SIGNAL = 0x04, T_RESIZE = 0x05,
+  T_EXEC = 0x01, T_STDIN = 0x02, T_STDIN_CLOSE = 0x03, T_SIGNAL = 0x04, T_RESIZE = 0x05, T_OUTPUT_ACK = 0x06,
   T_WRITE_FILE = 0x10, T_WRITE_DATA = 0x11, T_WRITE_END = 0x12, T_READ_FILE = 0x13,
   T_PING = 0x20, T_SHUTDOWN = 0x21,
   // agent -> host
   T_HELLO = 0x80, T_STARTED = 0x81, T_STDOUT = 0x82, T_STDERR = 0x83, T_EXIT = 0x84,
-  T_ERROR = 0x85, T_OK = 0x86, T_FILE_DATA = 0x87, T_FILE_END = 0x88, T_PONG = 0x89,
+  T_ERROR = 0x85, T_OK = 0x86, T_FILE_DATA = 0x87, T_FILE_END = 0x88, T_PONG = 0x89, T_STDIN_ACK = 0x8a,
 };
 
 struct buffer { char *data; size_t start, length, capacity; };
 
 struct connection {
-  int fd, open;
+  int fd, out_fd, open;  // out_fd differs from fd only for --stdio (read 0, write 1)
   struct buffer in, out;
 };
 
@@ -52,7 +56,8 @@ struct process {
   uint32_t id;
   pid_t pid;
   int in_fd, out_fd, err_fd, tty, close_stdin;
-  struct buffer stdin_pending;  // host input the command has not read yet
+  uint32_t unacked_out, unacked_err;  // output sent that the host has not acknowledged yet
+  struct buffer stdin_pending;        // host input the command has not read yet (at most WINDOW)
 };
 
 struct file_transfer {  // a write in progress, or a read being streamed out
@@ -98,7 +103,7 @@ static uint32_t get_u32(const char *at) {
 
 static void flush(struct connection *c) {
   while (c->out.length > 0) {
-    ssize_t n = write(c->fd, c->out.data + c->out.start, c->out.length);
+    ssize_t n = write(c->out_fd, c->out.data + c->out.start, c->out.length);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) return;
       c->open = 0;  // the host went away; the main loop cleans up
@@ -267,17 +272,22 @@ done:
 static int pump(struct process *p, int *fd, uint8_t type) {
   static char chunk[CHUNK];
   ssize_t n = read(*fd, chunk, sizeof chunk);
-  if (n > 0) { send_frame(p->connection, type, p->id, chunk, (size_t)n); return 1; }
+  if (n > 0) {
+    send_frame(p->connection, type, p->id, chunk, (size_t)n);
+    *(type == T_STDOUT ? &p->unacked_out : &p->unacked_err) += (uint32_t)n;
+    return 1;
+  }
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 1;
   close_fd(fd);
   return 0;
 }
 
+// Bounded: a background process that keeps writing must not keep us here (or grow the queue).
 static void drain(struct process *p, int *fd, uint8_t type) {
   static char chunk[CHUNK];
-  while (*fd >= 0) {
+  for (size_t total = 0; *fd >= 0 && total < DRAIN_LIMIT;) {
     ssize_t n = read(*fd, chunk, sizeof chunk);
-    if (n > 0) send_frame(p->connection, type, p->id, chunk, (size_t)n);
+    if (n > 0) { send_frame(p->connection, type, p->id, chunk, (size_t)n); total += (size_t)n; }
     else if (n < 0 && errno == EINTR) continue;
     else break;  // EOF, EAGAIN (a background process still holds the pipe) or EIO (pty closed)
   }
@@ -301,18 +311,27 @@ static void finish_process(struct process *p, int status) {
   release_process(p);
 }
 
+// Writes what the command will take and tells the host how much it took (its stdin credit), so
+// the host never has more than WINDOW bytes of stdin in flight.
 static void flush_stdin(struct process *p) {
   struct buffer *b = &p->stdin_pending;
+  size_t before = b->length;
   while (b->length > 0 && p->in_fd >= 0) {
     ssize_t n = write(p->in_fd, b->data + b->start, b->length);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) { close_fd(&p->in_fd); b->length = 0; }  // the command closed its stdin
-      return;
+      break;
     }
     b->start += (size_t)n;
     b->length -= (size_t)n;
   }
+  if (b->length < before) {  // bytes dropped because stdin closed count as taken, too
+    char payload[4];
+    put_u32(payload, (uint32_t)(before - b->length));
+    send_frame(p->connection, T_STDIN_ACK, p->id, payload, 4);
+  }
+  if (b->length > 0) return;
   b->start = 0;
   if (p->close_stdin && p->in_fd >= 0) {
     if (p->tty) { char eof = 4; if (write(p->in_fd, &eof, 1) < 0) {} p->close_stdin = 0; }  // ^D
@@ -444,10 +463,11 @@ static void close_connection(int index) {
     }
   }
   for (int i = 0; i < MAX_FILES; i++) if (files[i].used && files[i].connection == index) end_file(&files[i], 0);
+  if (c->out_fd != c->fd) close(c->out_fd);
   close(c->fd);
   free(c->in.data);
   free(c->out.data);
-  *c = (struct connection){.fd = -1};
+  *c = (struct connection){.fd = -1, .out_fd = -1};
   if (single_connection) shutdown_all();
 }
 
@@ -460,7 +480,12 @@ static void handle_frame(int connection, uint8_t type, uint32_t id, const char *
     case T_STDIN_CLOSE:
       if (!(p = find_process(connection, id)) || p->in_fd < 0) break;  // exited already: drop it
       if (type == T_STDIN_CLOSE) p->close_stdin = 1;
-      else {
+      else if (p->stdin_pending.length + length > WINDOW) {
+        // The host ignored its credit; buffering more would let it grow our memory at will.
+        send_error(connection, 0, EPROTO, "stdin beyond the flow-control window; closing the connection");
+        connections[connection].open = 0;
+        break;
+      } else {
         reserve(&p->stdin_pending, length);
         memcpy(p->stdin_pending.data + p->stdin_pending.start + p->stdin_pending.length, payload, length);
         p->stdin_pending.length += length;
@@ -470,6 +495,13 @@ static void handle_frame(int connection, uint8_t type, uint32_t id, const char *
     case T_SIGNAL: {
       uint32_t number = read_u32(&r);
       if ((p = find_process(connection, id)) && r.ok && number < NSIG) kill(-p->pid, (int)number);
+      break;
+    }
+    case T_OUTPUT_ACK: {
+      uint32_t out = read_u32(&r), err = read_u32(&r);
+      if (!(p = find_process(connection, id)) || !r.ok) break;  // finished already: nothing owed
+      p->unacked_out -= out < p->unacked_out ? out : p->unacked_out;
+      p->unacked_err -= err < p->unacked_err ? err : p->unacked_err;
       break;
     }
     case T_RESIZE: {
@@ -516,31 +548,34 @@ static void read_connection(int index) {
   if (c->in.length == 0) c->in.start = 0;
 }
 
-static int add_connection(int fd) {
+static int add_connection(int fd, int out_fd) {
   for (int i = 0; i < MAX_CONNECTIONS; i++) {
-    if (connections[i].open) continue;
+    if (connections[i].fd >= 0) continue;
     set_nonblocking(fd);
-    connections[i] = (struct connection){.fd = fd, .open = 1};
+    set_nonblocking(out_fd);
+    connections[i] = (struct connection){.fd = fd, .out_fd = out_fd, .open = 1};
     char hello[8];
     put_u32(hello, PROTOCOL_VERSION);
     put_u32(hello + 4, (uint32_t)getpid());
     send_frame(i, T_HELLO, 0, hello, 8);
     return i;
   }
+  fputs("mags-agent: too many connections\n", stderr);
+  if (out_fd != fd) close(out_fd);
   close(fd);
   return -1;
 }
 
 int main(int argc, char **argv) {
-  int fd = -1, listen_fd = -1;
+  int fd = -1, out_fd = -1, listen_fd = -1;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--fd") && i + 1 < argc) fd = atoi(argv[++i]);
+    if (!strcmp(argv[i], "--fd") && i + 1 < argc) fd = out_fd = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--listen-fd") && i + 1 < argc) listen_fd = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--stdio")) fd = 0;
+    else if (!strcmp(argv[i], "--stdio")) fd = 0, out_fd = 1;
     else { fprintf(stderr, "usage: mags-agent (--fd N | --listen-fd N | --stdio)\n"); return 64; }
   }
   if ((fd < 0) == (listen_fd < 0)) { fprintf(stderr, "usage: mags-agent (--fd N | --listen-fd N | --stdio)\n"); return 64; }
-  for (int i = 0; i < MAX_CONNECTIONS; i++) connections[i].fd = -1;
+  for (int i = 0; i < MAX_CONNECTIONS; i++) connections[i].fd = connections[i].out_fd = -1;
   for (int i = 0; i < MAX_FILES; i++) files[i].fd = -1;
   for (int i = 0; i < MAX_PROCESSES; i++) release_process(&processes[i]);
   signal(SIGPIPE, SIG_IGN);  // a vanished host must be a write error, not our death
@@ -553,37 +588,50 @@ int main(int argc, char **argv) {
   if (fd >= 0) {
     single_connection = 1;
     fcntl(fd, F_SETFD, FD_CLOEXEC);
-    if (add_connection(fd) < 0) return 1;
+    fcntl(out_fd, F_SETFD, FD_CLOEXEC);
+    if (add_connection(fd, out_fd) < 0) return 1;
   } else {
     fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
     set_nonblocking(listen_fd);
   }
 
-  struct pollfd polls[1 + 1 + MAX_CONNECTIONS + 3 * MAX_PROCESSES];
+  // One poll set rebuilt every turn; `kinds` says what each entry is, `owners` whose it is.
+  enum { SIGNALS, LISTENER, CONNECTION_IN, CONNECTION_OUT, STDOUT_PIPE, STDERR_PIPE, STDIN_PIPE };
+  struct pollfd polls[2 + 2 * MAX_CONNECTIONS + 3 * MAX_PROCESSES];
   int kinds[sizeof polls / sizeof *polls], owners[sizeof polls / sizeof *polls];
   for (;;) {
     int count = 0;
-    polls[count] = (struct pollfd){signal_fd, POLLIN, 0}; kinds[count++] = 0;
-    if (listen_fd >= 0) { polls[count] = (struct pollfd){listen_fd, POLLIN, 0}; kinds[count++] = 1; }
+#define WATCH(fd_, events_, kind_, owner_) \
+  (polls[count] = (struct pollfd){(fd_), (events_), 0}, kinds[count] = (kind_), owners[count++] = (owner_))
+    WATCH(signal_fd, POLLIN, SIGNALS, 0);
+    if (listen_fd >= 0) WATCH(listen_fd, POLLIN, LISTENER, 0);
     for (int i = 0; i < MAX_CONNECTIONS; i++) {
-      if (!connections[i].open) continue;
+      struct connection *c = &connections[i];
+      if (c->fd >= 0 && !c->open) close_connection(i);  // a write failed somewhere: the host is gone
+      if (!c->open) continue;
       pump_reads(i);
-      short events = POLLIN | (connections[i].out.length ? POLLOUT : 0);
-      polls[count] = (struct pollfd){connections[i].fd, events, 0}; kinds[count] = 2; owners[count++] = i;
-    }
-    for (int i = 0; i < MAX_PROCESSES; i++) {
-      struct process *p = &processes[i];
-      // Backpressure: while the host has not taken what we queued, stop reading the command.
-      if (!p->used || connections[p->connection].out.length >= OUTPUT_HIGH_WATER) continue;
-      if (p->out_fd >= 0) { polls[count] = (struct pollfd){p->out_fd, POLLIN, 0}; kinds[count] = 3; owners[count++] = i; }
-      if (p->err_fd >= 0) { polls[count] = (struct pollfd){p->err_fd, POLLIN, 0}; kinds[count] = 4; owners[count++] = i; }
-    }
-    for (int i = 0; i < MAX_PROCESSES; i++) {
-      struct process *p = &processes[i];
-      if (p->used && p->in_fd >= 0 && p->stdin_pending.length) {
-        polls[count] = (struct pollfd){p->in_fd, POLLOUT, 0}; kinds[count] = 5; owners[count++] = i;
+      // Backpressure towards the host: with a full outbound queue, take no new requests either
+      // (each could add output, e.g. a flood of PINGs). POLLHUP/POLLERR are reported regardless.
+      int full = c->out.length >= OUTPUT_HIGH_WATER;
+      if (c->out_fd == c->fd) WATCH(c->fd, (full ? 0 : POLLIN) | (c->out.length ? POLLOUT : 0), CONNECTION_IN, i);
+      else {
+        WATCH(c->fd, full ? 0 : POLLIN, CONNECTION_IN, i);
+        if (c->out.length) WATCH(c->out_fd, POLLOUT, CONNECTION_OUT, i);
       }
     }
+    for (int i = 0; i < MAX_PROCESSES; i++) {
+      struct process *p = &processes[i];
+      // Stop reading a command while its connection's queue is full, or while the host has not
+      // acknowledged a window of that stream (a consumer that does not read pauses only its command).
+      if (!p->used || connections[p->connection].out.length >= OUTPUT_HIGH_WATER) continue;
+      if (p->out_fd >= 0 && p->unacked_out < WINDOW) WATCH(p->out_fd, POLLIN, STDOUT_PIPE, i);
+      if (p->err_fd >= 0 && p->unacked_err < WINDOW) WATCH(p->err_fd, POLLIN, STDERR_PIPE, i);
+    }
+    for (int i = 0; i < MAX_PROCESSES; i++) {
+      struct process *p = &processes[i];
+      if (p->used && p->in_fd >= 0 && p->stdin_pending.length) WATCH(p->in_fd, POLLOUT, STDIN_PIPE, i);
+    }
+#undef WATCH
     if (poll(polls, (nfds_t)count, -1) < 0) {
       if (errno == EINTR) continue;
       log_error("poll");
@@ -592,27 +640,32 @@ int main(int argc, char **argv) {
     for (int k = 0; k < count; k++) {
       if (!polls[k].revents) continue;
       int owner = owners[k];
+      struct connection *c = &connections[owner];
+      struct process *p = &processes[owner];
+      // An entry may be stale: an earlier entry this turn can have closed or replaced its owner.
       switch (kinds[k]) {
-        case 0: reap(signal_fd); break;
-        case 1: {
+        case SIGNALS: reap(signal_fd); break;
+        case LISTENER: {
           int accepted = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-          if (accepted >= 0) add_connection(accepted);
+          if (accepted >= 0) add_connection(accepted, accepted);
           break;
         }
-        case 2:
-          if (!connections[owner].open || connections[owner].fd != polls[k].fd) break;
-          if (polls[k].revents & POLLOUT) flush(&connections[owner]);
-          if (polls[k].revents & (POLLIN | POLLHUP | POLLERR)) read_connection(owner);
-          if (connections[owner].fd >= 0 && !connections[owner].open) close_connection(owner);
+        case CONNECTION_IN:
+        case CONNECTION_OUT:
+          if (!c->open || (kinds[k] == CONNECTION_IN ? c->fd : c->out_fd) != polls[k].fd) break;
+          if (polls[k].revents & POLLOUT) flush(c);
+          if (kinds[k] == CONNECTION_IN && polls[k].revents & (POLLIN | POLLHUP | POLLERR)) read_connection(owner);
+          else if (polls[k].revents & (POLLHUP | POLLERR)) c->open = 0;
+          if (c->fd >= 0 && !c->open) close_connection(owner);
           break;
-        case 3:
-          if (processes[owner].used && processes[owner].out_fd == polls[k].fd) pump(&processes[owner], &processes[owner].out_fd, T_STDOUT);
+        case STDOUT_PIPE:
+          if (p->used && p->out_fd == polls[k].fd) pump(p, &p->out_fd, T_STDOUT);
           break;
-        case 4:
-          if (processes[owner].used && processes[owner].err_fd == polls[k].fd) pump(&processes[owner], &processes[owner].err_fd, T_STDERR);
+        case STDERR_PIPE:
+          if (p->used && p->err_fd == polls[k].fd) pump(p, &p->err_fd, T_STDERR);
           break;
-        case 5:
-          if (processes[owner].used && processes[owner].in_fd == polls[k].fd) flush_stdin(&processes[owner]);
+        case STDIN_PIPE:
+          if (p->used && p->in_fd == polls[k].fd) flush_stdin(p);
           break;
       }
     }

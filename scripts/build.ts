@@ -16,6 +16,8 @@ await build({
   platform: 'node',
   target: 'node22',
   packages: 'bundle',
+  // The AWS SDK is loaded only when an S3 store is used; Node loads it from node_modules then.
+  external: ['@aws-sdk/*', '@smithy/*'],
   minifySyntax: true,
   sourcemap: 'linked',
   logLevel: 'warning',

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerImageCommands } from './commands/image.ts';
 import { registerRunCommand } from './commands/run.ts';
+import { registerSyncCommand } from './commands/sync.ts';
 import { registerWorkspaceCommands } from './commands/workspace.ts';
 import { reportError } from './report-error.ts';
 
@@ -14,6 +15,7 @@ export async function main(argv: string[]): Promise<void> {
   registerRunCommand(program);
   registerImageCommands(program);
   registerWorkspaceCommands(program);
+  registerSyncCommand(program);
   registerDoctorCommand(program);
   try {
     await program.parseAsync(argv);

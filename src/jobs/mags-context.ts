@@ -6,6 +6,8 @@ import { ImageStore } from '../images/image-store.ts';
 import { createNamespaceRuntime, defaultUidBase } from '../runtimes/namespace/namespace-runtime.ts';
 import type { ResourceLimits, Runtime } from '../runtimes/runtime.ts';
 import { WorkspaceStore } from '../workspaces/workspace-store.ts';
+import { WorkspaceSync } from '../workspaces/workspace-sync.ts';
+import { createObjectStore } from '../storage/create-object-store.ts';
 
 /** Everything a local (in-process) mags needs, wired once. Creating it does no I/O. */
 export interface MagsContext {
@@ -14,6 +16,8 @@ export interface MagsContext {
   runtime: Runtime;
   images: ImageStore;
   workspaces: WorkspaceStore;
+  /** Persistent workspaces in object storage (S3, or the filesystem store). */
+  sync: WorkspaceSync;
   defaults: { limits: ResourceLimits; timeoutMs: number; image: string };
 }
 
@@ -25,6 +29,7 @@ export function createMagsContext(environment: NodeJS.ProcessEnv = process.env):
       `MAGS_UID_BASE must be a positive integer, not ${environment.MAGS_UID_BASE}.`,
     );
   }
+  const workspaces = new WorkspaceStore({ home, uidBase });
   return {
     home,
     uidBase,
@@ -35,7 +40,8 @@ export function createMagsContext(environment: NodeJS.ProcessEnv = process.env):
       agentPath: nativeBinaryPath('mags-agent'),
     }),
     images: new ImageStore({ home }),
-    workspaces: new WorkspaceStore({ home, uidBase }),
+    workspaces,
+    sync: new WorkspaceSync({ store: createObjectStore(home, environment), workspaces, home, uidBase }),
     defaults: {
       // Limits are always on; these defaults suit `npm install` of a large project.
       limits: { memoryMiB: 2048, cpus: availableParallelism(), pidsMax: 4096 },

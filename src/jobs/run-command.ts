@@ -11,6 +11,7 @@ import {
 } from '../errors/mags-error.ts';
 import type { ResourceLimits, RootFilesystem, Sandbox, SandboxSpec } from '../runtimes/runtime.ts';
 import { validateWorkspaceName } from '../workspaces/workspace-name.ts';
+import type { PushResult, SyncProgress } from '../workspaces/sync/push-workspace.ts';
 import type { MagsContext } from './mags-context.ts';
 
 export interface RunCommandOptions {
@@ -21,6 +22,11 @@ export interface RunCommandOptions {
   base?: string;
   /** Discard every write; with `workspace` it means the same as `base`. */
   ephemeral?: boolean;
+  /** Restore the workspace from object storage if this host lacks it, and sync it after the run. */
+  persist?: boolean;
+  /** Run read-only on this stored version of `workspace` (`-w name@3`). */
+  version?: number;
+  onSyncProgress?: (progress: SyncProgress) => void;
   /** Host files uploaded into /workspace before the command starts (`-f`). */
   files?: string[];
   env?: Record<string, string>;
@@ -46,6 +52,8 @@ export interface RunResult {
   cancelled: boolean;
   /** The kernel's OOM killer killed a process because of the memory limit. */
   oomKilled: boolean;
+  /** With `persist`: what the sync after the run did. */
+  sync?: PushResult;
   durationMs: number;
   warnings: string[];
 }
@@ -62,6 +70,9 @@ export async function runCommand(
   if (options.argv.length === 0) throw new InvalidInputError('No command given.');
   const environment = sandboxEnvironment(options.env ?? {});
   const uploads = await checkUploads(options.files ?? []);
+  if (options.persist && options.workspace !== undefined && options.version === undefined) {
+    await restoreIfNeeded(context, options.workspace, options.image, options.onSyncProgress);
+  }
   const spec = await resolveSpec(context, options);
 
   const sandbox = await startOrExplain(context, spec);
@@ -95,7 +106,14 @@ export async function runCommand(
     const result = await process.exited.catch(() => ({ exitCode: null, signal: 'SIGKILL' }));
     await Promise.all([drained(process.stdout), drained(process.stderr)]);
     const usage = await sandbox.usage();
+    await sandbox.stop();
+    // Durability does not wait for anything else: the layer is synced as soon as the sandbox is gone.
+    const sync =
+      options.persist && options.workspace !== undefined && !options.ephemeral && options.version === undefined
+        ? await context.sync.push(options.workspace, options.onSyncProgress)
+        : undefined;
     return {
+      sync,
       sandboxId: spec.id,
       exitCode: result.exitCode,
       signal: result.signal,
@@ -111,6 +129,37 @@ export async function runCommand(
     await sandbox.stop();
     if (options.workspace && !options.ephemeral)
       await context.workspaces.markRun(options.workspace);
+  }
+}
+
+/**
+ * A persistent workspace this host has never seen is restored from the store first. One whose
+ * store has moved on (another host synced it) is not silently replaced: the user decides.
+ */
+async function restoreIfNeeded(
+  context: MagsContext,
+  name: string,
+  image: string,
+  onProgress: ((progress: SyncProgress) => void) | undefined,
+): Promise<void> {
+  validateWorkspaceName(name);
+  const local = await context.workspaces.get(name);
+  const versions = await context.sync.versions(name);
+  const latest = versions.at(-1)?.version;
+  if (latest === undefined) return;
+  if (!local) {
+    await context.sync.pull(name, { version: latest, image, onProgress });
+    return;
+  }
+  if ((local.remoteVersion ?? 0) < latest) {
+    throw new ConflictError(
+      `Workspace ${JSON.stringify(name)} has version ${latest} in the store, newer than this host's copy (${local.remoteVersion === undefined ? 'never synced' : `version ${local.remoteVersion}`}).`,
+      {
+        workspace: name,
+        code: 'sync_conflict',
+        hint: `Take the stored version with: mags workspace pull ${name}  (this replaces the local copy), or delete the local copy.`,
+      },
+    );
   }
 }
 
@@ -151,7 +200,10 @@ async function resolveSpec(context: MagsContext, options: RunCommandOptions): Pr
   const readOnlyOn = options.base ?? (options.ephemeral ? options.workspace : undefined);
   let rootfs: RootFilesystem = { lowerDirs: [image.rootfs] };
   const locks: { exclusive: string[]; shared: string[] } = { exclusive: [], shared: [] };
-  if (readOnlyOn) {
+  if (options.workspace !== undefined && options.version !== undefined) {
+    const snapshot = await context.sync.snapshot(options.workspace, options.version, options.onSyncProgress);
+    rootfs = { lowerDirs: [snapshot, image.rootfs] };
+  } else if (readOnlyOn) {
     await context.workspaces.require(readOnlyOn);
     const paths = context.workspaces.paths(readOnlyOn);
     rootfs = { lowerDirs: [paths.upperDir, image.rootfs] };

@@ -23,6 +23,8 @@ export interface WorkspaceInfo {
   image: string;
   createdAt: string;
   lastRunAt: string | undefined;
+  /** The stored version this host's layer was restored from or last synced as. */
+  remoteVersion?: number;
 }
 
 export interface WorkspacePaths {
@@ -102,10 +104,13 @@ export class WorkspaceStore {
   }
 
   async markRun(name: string): Promise<void> {
+    await this.update(name, { lastRunAt: new Date().toISOString() });
+  }
+
+  async update(name: string, patch: Partial<Omit<WorkspaceInfo, 'name'>>): Promise<void> {
     const info = await this.get(name);
     if (!info) return;
-    info.lastRunAt = new Date().toISOString();
-    await writeJsonAtomically(join(this.paths(name).directory, 'workspace.json'), info);
+    await writeJsonAtomically(join(this.paths(name).directory, 'workspace.json'), { ...info, ...patch });
   }
 
   async list(): Promise<Array<WorkspaceInfo & { sizeBytes: number }>> {

@@ -1,7 +1,9 @@
 import { constants } from 'node:os';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
+import { describeSync } from '../describe-sync.ts';
 import { printJson } from '../output.ts';
+import { syncProgressReporter } from '../sync-progress.ts';
 import {
   commandArgv,
   parseEnvironment,
@@ -13,6 +15,7 @@ interface RunFlags {
   workspace?: string;
   base?: string;
   ephemeral?: boolean;
+  persist?: boolean;
   file: string[];
   env: string[];
   timeout?: string;
@@ -42,6 +45,7 @@ export function registerRunCommand(program: Command): void {
     )
     .option('--base <name>', 'use an existing workspace read-only, below a throw-away layer')
     .option('-e, --ephemeral', 'discard every write (with -w NAME: same as --base NAME)')
+    .option('-p, --persist', 'persistent workspace: restored from object storage when missing here, synced there after the run')
     .option(
       '-f, --file <path>',
       'upload a file into /workspace before running (repeatable)',
@@ -79,6 +83,8 @@ async function runAction(words: string[], flags: RunFlags): Promise<number> {
       ? parsePositiveNumber('--pids', flags.pids, { integer: true })
       : defaults.limits.pidsMax,
   };
+  const [workspace, version] = splitVersion(flags.workspace);
+  const progress = syncProgressReporter('sync');
   const timeoutMs = flags.timeout
     ? parsePositiveNumber('--timeout', flags.timeout) * 1000
     : defaults.timeoutMs;
@@ -92,9 +98,12 @@ async function runAction(words: string[], flags: RunFlags): Promise<number> {
   try {
     const result = await runCommand(context, {
       argv: commandArgv(words),
-      workspace: flags.workspace,
+      workspace,
+      version,
       base: flags.base,
       ephemeral: flags.ephemeral,
+      persist: flags.persist,
+      onSyncProgress: progress.update,
       files: flags.file,
       env: parseEnvironment(flags.env),
       timeoutMs,
@@ -116,16 +125,25 @@ async function runAction(words: string[], flags: RunFlags): Promise<number> {
         : result.cancelled
           ? 'cancelled'
           : undefined;
+    progress.done();
     if (flags.json) {
       printJson({ type: 'exit', ...result, exitCode, reason });
-    } else if (reason) {
-      process.stderr.write(`mags: ${reason}\n`);
+    } else {
+      if (reason) process.stderr.write(`mags: ${reason}\n`);
+      if (result.sync) process.stderr.write(`mags: ${describeSync(workspace ?? '', result.sync)}\n`);
     }
     return result.timedOut ? 124 : exitCode;
   } finally {
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);
   }
+}
+
+/** `name@3` → ['name', 3]. */
+function splitVersion(value: string | undefined): [string | undefined, number | undefined] {
+  if (value === undefined) return [undefined, undefined];
+  const match = /^(.*)@(\d+)$/.exec(value);
+  return match ? [match[1], Number(match[2])] : [value, undefined];
 }
 
 /** `--json` output: chunks as UTF-8 text when they are, base64 when they are binary. */

@@ -1,13 +1,4 @@
-import {
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-} from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { InvalidInputError, MagsError } from '../../errors/mags-error.ts';
 import {
   ObjectNotFoundError,
@@ -53,14 +44,25 @@ export function s3OptionsFromEnvironment(
   };
 }
 
-/** An S3 store on `@aws-sdk/client-s3`. The factory does no I/O; the client is made on first use. */
+/**
+ * An S3 store on `@aws-sdk/client-s3`. The factory does no I/O; the SDK is loaded and the client
+ * made on first use (loading the SDK costs more than a whole local sandbox run).
+ */
 export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore {
   if (!options.bucket) throw new InvalidInputError('An S3 store needs a bucket (MAGS_S3_BUCKET).');
   const prefix = options.prefix ? `${options.prefix.replace(/\/+$/, '')}/` : '';
   const location = `s3://${options.bucket}/${prefix}${options.endpoint ? ` at ${options.endpoint}` : ''}`;
-  let client: S3Client | undefined;
+  let client: Promise<S3Client> | undefined;
   const s3 = () => {
-    client ??= new S3Client({
+    client ??= makeClient();
+    return client;
+  };
+  const makeClient = async () => {
+    const [{ S3Client }, { NodeHttpHandler }] = await Promise.all([
+      import('@aws-sdk/client-s3'),
+      import('@smithy/node-http-handler'),
+    ]);
+    return new S3Client({
       region: options.region ?? 'us-east-1',
       endpoint: options.endpoint,
       forcePathStyle: options.forcePathStyle ?? Boolean(options.endpoint),
@@ -76,8 +78,8 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
         requestTimeout: options.requestTimeoutMs ?? 60_000,
       }),
     });
-    return client;
   };
+  const sdk = () => import('@aws-sdk/client-s3');
   const fullKey = (key: string) => `${prefix}${validateKey(key)}`;
 
   async function call<T>(what: string, key: string, operation: () => Promise<T>): Promise<T> {
@@ -96,8 +98,8 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
 
     put: (key, body, putOptions) =>
       call('put', key, async () => {
-        await s3().send(
-          new PutObjectCommand({
+        await (await s3()).send(
+          new (await sdk()).PutObjectCommand({
             Bucket: options.bucket,
             Key: fullKey(key),
             Body: body,
@@ -109,8 +111,8 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
 
     get: (key) =>
       call('get', key, async () => {
-        const response = await s3().send(
-          new GetObjectCommand({ Bucket: options.bucket, Key: fullKey(key) }),
+        const response = await (await s3()).send(
+          new (await sdk()).GetObjectCommand({ Bucket: options.bucket, Key: fullKey(key) }),
         );
         return Buffer.from((await response.Body?.transformToByteArray()) ?? []);
       }),
@@ -118,8 +120,8 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
     head: (key) =>
       call('head', key, async () => {
         try {
-          const response = await s3().send(
-            new HeadObjectCommand({ Bucket: options.bucket, Key: fullKey(key) }),
+          const response = await (await s3()).send(
+            new (await sdk()).HeadObjectCommand({ Bucket: options.bucket, Key: fullKey(key) }),
           );
           return {
             key,
@@ -127,8 +129,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
             lastModified: response.LastModified ?? new Date(0),
           };
         } catch (error) {
-          if (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404)
-            return undefined;
+          if (httpStatus(error) === 404) return undefined;
           throw error;
         }
       }),
@@ -136,9 +137,9 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
     async *list(listPrefix) {
       let token: string | undefined;
       do {
-        const page = await call('list', listPrefix || '(all)', () =>
-          s3().send(
-            new ListObjectsV2Command({
+        const page = await call('list', listPrefix || '(all)', async () =>
+          (await s3()).send(
+            new (await sdk()).ListObjectsV2Command({
               Bucket: options.bucket,
               Prefix: `${prefix}${listPrefix}`,
               ContinuationToken: token,
@@ -161,9 +162,9 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
       // DeleteObjects takes at most 1000 keys a request (S3 API reference).
       for (let index = 0; index < keys.length; index += 1000) {
         const batch = keys.slice(index, index + 1000);
-        await call('delete', batch[0] ?? '', () =>
-          s3().send(
-            new DeleteObjectsCommand({
+        await call('delete', batch[0] ?? '', async () =>
+          (await s3()).send(
+            new (await sdk()).DeleteObjectsCommand({
               Bucket: options.bucket,
               Delete: { Objects: batch.map((key) => ({ Key: fullKey(key) })), Quiet: true },
             }),
@@ -176,8 +177,8 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
 
 function translate(error: unknown, what: string, key: string, location: string): Error {
   if (error instanceof MagsError) return error; // ours already (an invalid key)
-  if (error instanceof S3ServiceException) {
-    const status = error.$metadata.httpStatusCode;
+  const status = httpStatus(error);
+  if (status !== undefined && error instanceof Error) {
     if (status === 404 || error.name === 'NoSuchKey') return new ObjectNotFoundError(key, location);
     // RGW and AWS answer a failed If-None-Match with 412 (or 409 while a racing write is in flight).
     if (status === 412 || (status === 409 && error.name === 'ConditionalRequestConflict'))
@@ -208,4 +209,9 @@ function translate(error: unknown, what: string, key: string, location: string):
       cause: error,
     },
   );
+}
+
+/** The HTTP status of an SDK service error (duck-typed: the SDK module is loaded lazily). */
+function httpStatus(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
 }

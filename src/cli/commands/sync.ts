@@ -1,0 +1,21 @@
+import type { Command } from 'commander';
+import { describeSync } from '../describe-sync.ts';
+import { printJson } from '../output.ts';
+import { syncProgressReporter } from '../sync-progress.ts';
+
+export function registerSyncCommand(program: Command): void {
+  program
+    .command('sync')
+    .description('Sync a workspace to object storage now, as a new version (runs using it go on).')
+    .argument('<name>')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, flags: { json?: boolean }) => {
+      const { createMagsContext } = await import('../../jobs/mags-context.ts');
+      const context = createMagsContext();
+      const progress = syncProgressReporter(`sync ${name}`);
+      const result = await context.sync.push(name, progress.update);
+      progress.done();
+      if (flags.json) printJson(result);
+      else process.stderr.write(`${describeSync(name, result)}\n`);
+    });
+}

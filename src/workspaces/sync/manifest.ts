@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { MagsError } from '../../errors/mags-error.ts';
+
+/**
+ * A workspace version: every entry of the overlay upper layer (files as lists of content-addressed
+ * chunks, directories, symlinks, hard links, whiteouts and opaque directories), with ids relative
+ * to the sandbox (so a host with another uid base restores it correctly).
+ */
+export type ManifestEntry =
+  | { path: string; type: 'directory'; mode: number; uid: number; gid: number; mtimeNs: string; opaque?: true }
+  | {
+      path: string;
+      type: 'file';
+      mode: number;
+      uid: number;
+      gid: number;
+      mtimeNs: string;
+      size: number;
+      chunks: string[];
+      /** Another path of the same inode (a hard link): no chunks of its own. */
+      linkOf?: string;
+    }
+  | { path: string; type: 'symlink'; uid: number; gid: number; mtimeNs: string; target: string }
+  | { path: string; type: 'whiteout' };
+
+export interface Manifest {
+  format: 'mags-workspace-manifest-v1';
+  workspace: string;
+  version: number;
+  parentVersion: number | null;
+  createdAt: string;
+  host: string;
+  totalBytes: number;
+  entries: ManifestEntry[];
+  /** sha256 of the JSON of `entries`: a manifest damaged in the store is refused, not half-used. */
+  entriesSha256: string;
+}
+
+/** Files are cut into pieces of this size; each piece is one chunk (and one object). */
+export const chunkBytes = 8 * 1024 * 1024;
+
+export function manifestKey(workspace: string, version: number): string {
+  return `workspaces/${workspace}/versions/${String(version).padStart(10, '0')}.json.zst`;
+}
+
+export function versionsPrefix(workspace: string): string {
+  return `workspaces/${workspace}/versions/`;
+}
+
+export function versionFromKey(key: string): number | undefined {
+  const match = /\/(\d{10})\.json\.zst$/.exec(key);
+  return match ? Number(match[1]) : undefined;
+}
+
+export function chunkKey(hash: string): string {
+  return `chunks/${hash.slice(0, 2)}/${hash}`;
+}
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function entriesDigest(entries: ManifestEntry[]): string {
+  return createHash('sha256').update(JSON.stringify(entries)).digest('hex');
+}
+
+export function encodeManifest(manifest: Manifest): Buffer {
+  return zstdCompressSync(Buffer.from(JSON.stringify(manifest)));
+}
+
+export function decodeManifest(body: Buffer, key: string): Manifest {
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(zstdDecompressSync(body).toString('utf8')) as Manifest;
+  } catch (error) {
+    throw new MagsError(`The workspace manifest ${key} is corrupted (it does not decode).`, {
+      code: 'manifest_corrupted',
+      cause: error,
+      hint: 'Restore another version (mags workspace versions NAME), or repair the store.',
+    });
+  }
+  if (manifest.format !== 'mags-workspace-manifest-v1' || entriesDigest(manifest.entries ?? []) !== manifest.entriesSha256) {
+    throw new MagsError(`The workspace manifest ${key} is corrupted (its checksum does not match).`, {
+      code: 'manifest_corrupted',
+      hint: 'Restore another version (mags workspace versions NAME), or repair the store.',
+    });
+  }
+  return manifest;
+}

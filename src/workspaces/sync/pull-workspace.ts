@@ -1,0 +1,155 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, copyFile, link, lchown, lutimes, mkdir, open, readFile, rename, symlink, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { zstdDecompress } from 'node:zlib';
+import { promisify } from 'node:util';
+import { nativeBinaryPath } from '../../config/package-paths.ts';
+import { MagsError } from '../../errors/mags-error.ts';
+import { type ObjectStore, ObjectNotFoundError } from '../../storage/object-store.ts';
+import { chunkBytes, chunkKey, type Manifest, sha256 } from './manifest.ts';
+import { mapConcurrent } from './map-concurrent.ts';
+import type { SyncProgress } from './push-workspace.ts';
+
+const decompress = promisify(zstdDecompress);
+
+export interface PullOptions {
+  store: ObjectStore;
+  manifest: Manifest;
+  /** An empty directory that becomes the layer. */
+  targetDirectory: string;
+  /** Verified chunks, shared by every workspace on this host. */
+  cacheDirectory: string;
+  uidBase: number;
+  concurrency?: number;
+  onProgress?: (progress: SyncProgress) => void;
+}
+
+/**
+ * Rebuilds a layer from a manifest: fetches the chunks missing from the local cache in parallel,
+ * verifies every one against its hash before use, and recreates files, links, whiteouts and
+ * opaque directories with their owners, modes and times. A missing or damaged chunk stops the
+ * restore with an error naming the file; it never produces a silently wrong file.
+ */
+export async function pullWorkspace(options: PullOptions): Promise<{ downloadedBytes: number }> {
+  const { manifest, targetDirectory } = options;
+  const files = manifest.entries.filter((entry) => entry.type === 'file');
+  const fileOfChunk = new Map<string, string>();
+  for (const file of files) for (const hash of file.chunks) if (!fileOfChunk.has(hash)) fileOfChunk.set(hash, file.path);
+  const progress: SyncProgress = {
+    phase: 'uploading',
+    files: 0,
+    totalFiles: files.length,
+    bytes: 0,
+    totalBytes: manifest.totalBytes,
+  };
+  let downloadedBytes = 0;
+  const cachePath = (hash: string) => join(options.cacheDirectory, hash.slice(0, 2), hash);
+  const fetchChunk = async (hash: string) => {
+    const cached = await readFile(cachePath(hash)).catch(() => undefined);
+    if (cached && sha256(cached) === hash) return;
+    const body = await options.store.get(chunkKey(hash)).catch((error: unknown) => {
+      if (error instanceof ObjectNotFoundError) throw damaged(fileOfChunk.get(hash) ?? '?', hash, 'is missing from the store');
+      throw error;
+    });
+    downloadedBytes += body.length;
+    const data = await decompress(body).catch(() => {
+      throw damaged(fileOfChunk.get(hash) ?? '?', hash, 'does not decompress');
+    });
+    if (sha256(data) !== hash) throw damaged(fileOfChunk.get(hash) ?? '?', hash, 'does not match its hash');
+    await mkdir(dirname(cachePath(hash)), { recursive: true });
+    const temporary = `${cachePath(hash)}.${randomBytes(4).toString('hex')}`;
+    await writeFile(temporary, data);
+    await rename(temporary, cachePath(hash));
+  };
+  await mapConcurrent([...fileOfChunk.keys()], options.concurrency ?? 32, fetchChunk);
+
+  const markers: Buffer[] = [];
+  await mkdir(targetDirectory, { recursive: true });
+  const host = (id: number) => id + options.uidBase;
+  for (const entry of manifest.entries) {
+    const path = join(targetDirectory, entry.path);
+    if (entry.type === 'directory') {
+      await mkdir(path, { recursive: true });
+      if (entry.opaque) markers.push(Buffer.from(`o\0${path}\0`));
+    } else if (entry.type === 'symlink') {
+      await symlink(entry.target, path);
+    } else if (entry.type === 'whiteout') {
+      markers.push(Buffer.from(`w\0${path}\0`));
+    } else if (entry.linkOf !== undefined) {
+      await link(join(targetDirectory, entry.linkOf), path);
+    } else {
+      await writeFileFromChunks(path, entry.chunks, entry.size, cachePath);
+      progress.files++;
+      progress.bytes += entry.size;
+      options.onProgress?.({ ...progress });
+    }
+  }
+  if (markers.length > 0) await applyMarkers(Buffer.concat(markers));
+
+  // Owners, modes and times last, deepest first, so setting a directory's time is not undone by
+  // writing into it, and a read-only directory does not block its own restore.
+  for (const entry of [...manifest.entries].reverse()) {
+    if (entry.type === 'whiteout' || (entry.type === 'file' && entry.linkOf !== undefined)) continue;
+    const path = join(targetDirectory, entry.path);
+    await lchown(path, host(entry.uid), host(entry.gid));
+    const seconds = Number(BigInt(entry.mtimeNs) / 1000n) / 1e6;
+    if (entry.type === 'symlink') {
+      await lutimes(path, seconds, seconds);
+      continue;
+    }
+    await chmod(path, entry.mode);
+    await utimes(path, seconds, seconds);
+  }
+  return { downloadedBytes };
+}
+
+async function writeFileFromChunks(
+  path: string,
+  chunks: string[],
+  size: number,
+  cachePath: (hash: string) => string,
+): Promise<void> {
+  if (chunks.length === 1) {
+    await copyFile(cachePath(chunks[0] as string), path);
+    return;
+  }
+  const handle = await open(path, 'w');
+  try {
+    for (const [index, hash] of chunks.entries()) {
+      const data = await readFile(cachePath(hash));
+      // All-zero pieces are skipped: the file stays sparse, as a multi-GB sparse file should.
+      if (!isZero(data)) await handle.write(data, 0, data.length, index * chunkBytes);
+    }
+    await handle.truncate(size);
+  } finally {
+    await handle.close();
+  }
+}
+
+function isZero(data: Buffer): boolean {
+  for (let offset = 0; offset < data.length; offset += 8) {
+    if (offset + 8 <= data.length ? data.readBigUInt64LE(offset) !== 0n : data.subarray(offset).some((byte) => byte !== 0)) return false;
+  }
+  return true;
+}
+
+function applyMarkers(records: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(nativeBinaryPath('mags-layer'), ['apply'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`mags-layer apply failed: ${stderr}`))));
+    child.stdin.end(records);
+  });
+}
+
+function damaged(path: string, hash: string, what: string): MagsError {
+  return new MagsError(`Cannot restore ${path}: its chunk ${hash.slice(0, 16)}… ${what}.`, {
+    code: 'chunk_corrupted',
+    hint: 'The store is damaged; restore another version (mags workspace versions NAME) or repair the store.',
+  });
+}

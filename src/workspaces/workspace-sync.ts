@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chown, mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConflictError, MagsError } from '../errors/mags-error.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { chunkKey, manifestKey } from './sync/manifest.ts';
+import { pullWorkspace } from './sync/pull-workspace.ts';
+import { type PushResult, pushWorkspace, type SyncProgress } from './sync/push-workspace.ts';
+import { latestVersion, listVersions, loadManifest, type VersionInfo } from './sync/versions.ts';
+import { acquireLock } from './workspace-lock.ts';
+import { type WorkspaceStore, workspaceBusyError } from './workspace-store.ts';
+
+/**
+ * Persistent workspaces: the local layer synced to an object store as versions, and restored
+ * from it on any host.
+ */
+export class WorkspaceSync {
+  readonly store: ObjectStore;
+  readonly #workspaces: WorkspaceStore;
+  readonly #home: string;
+  readonly #uidBase: number;
+
+  constructor(options: { store: ObjectStore; workspaces: WorkspaceStore; home: string; uidBase: number }) {
+    this.store = options.store;
+    this.#workspaces = options.workspaces;
+    this.#home = options.home;
+    this.#uidBase = options.uidBase;
+  }
+
+  get #cacheDirectory(): string {
+    return join(this.#home, 'cache', 'chunks');
+  }
+
+  versions(name: string): Promise<VersionInfo[]> {
+    this.#workspaces.paths(name);
+    return listVersions(this.store, name);
+  }
+
+  /** Uploads the local layer as a new version (nothing is written when nothing changed). */
+  async push(name: string, onProgress?: (progress: SyncProgress) => void): Promise<PushResult> {
+    const info = await this.#workspaces.require(name);
+    const paths = this.#workspaces.paths(name);
+    // One sync of a workspace at a time on this host; runs may go on meanwhile (files are read
+    // as they are when the sync reaches them).
+    const lock = await acquireLock(join(paths.directory, 'sync.lock'), 'exclusive', () =>
+      new ConflictError(`Workspace ${JSON.stringify(name)} is already being synced.`, { workspace: name }),
+    );
+    try {
+      const result = await pushWorkspace({
+        store: this.store,
+        workspace: name,
+        upperDir: paths.upperDir,
+        stateDirectory: paths.directory,
+        uidBase: this.#uidBase,
+        baseVersion: info.remoteVersion ?? null,
+        onProgress,
+      });
+      await this.#workspaces.update(name, { remoteVersion: result.version });
+      return result;
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
+   * Makes the local workspace the given version (default: the latest). Refused while a sandbox
+   * uses it; the previous local layer is replaced only once the new one is complete.
+   */
+  async pull(name: string, options: { version?: number; image: string; onProgress?: (progress: SyncProgress) => void }): Promise<number> {
+    const version = options.version ?? (await latestVersion(this.store, name));
+    if (version === null) {
+      throw new MagsError(`Workspace ${JSON.stringify(name)} has no versions in ${this.store.location}.`, {
+        code: 'version_not_found',
+        workspace: name,
+      });
+    }
+    const manifest = await loadManifest(this.store, name, version);
+    const paths = await this.#workspaces.ensure(name, options.image);
+    const staging = join(paths.directory, `upper.restoring-${randomBytes(4).toString('hex')}`);
+    try {
+      await pullWorkspace({
+        store: this.store,
+        manifest,
+        targetDirectory: staging,
+        cacheDirectory: this.#cacheDirectory,
+        uidBase: this.#uidBase,
+        onProgress: options.onProgress,
+      });
+      await chown(staging, this.#uidBase, this.#uidBase);
+      const lock = await acquireLock(paths.lockPath, 'exclusive', () => workspaceBusyError(name));
+      try {
+        const old = `${paths.upperDir}.old-${randomBytes(4).toString('hex')}`;
+        if (existsSync(paths.upperDir)) await rename(paths.upperDir, old);
+        await rename(staging, paths.upperDir);
+        // The overlay's work directory belongs to the old layer.
+        await rm(paths.workDir, { recursive: true, force: true });
+        await mkdir(paths.workDir);
+        await chown(paths.workDir, this.#uidBase, this.#uidBase);
+        await rm(join(paths.directory, 'sync-state.json'), { force: true });
+        await this.#workspaces.update(name, { remoteVersion: version });
+        await rm(old, { recursive: true, force: true });
+      } finally {
+        await lock.release();
+      }
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+    return version;
+  }
+
+  /** A read-only copy of one version, for `-w name@N` runs; kept as a cache. */
+  async snapshot(name: string, version: number, onProgress?: (progress: SyncProgress) => void): Promise<string> {
+    this.#workspaces.paths(name);
+    const directory = join(this.#home, 'snapshots', `${name}@${version}`);
+    const upper = join(directory, 'upper');
+    if (existsSync(upper)) return upper;
+    const manifest = await loadManifest(this.store, name, version);
+    const staging = `${directory}.restoring-${randomBytes(4).toString('hex')}`;
+    try {
+      await pullWorkspace({
+        store: this.store,
+        manifest,
+        targetDirectory: join(staging, 'upper'),
+        cacheDirectory: this.#cacheDirectory,
+        uidBase: this.#uidBase,
+        onProgress,
+      });
+      await chown(join(staging, 'upper'), this.#uidBase, this.#uidBase);
+      await mkdir(join(this.#home, 'snapshots'), { recursive: true, mode: 0o711 });
+      await rename(staging, directory);
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+    return upper;
+  }
+
+  /** Removes every version of a workspace from the store (its chunks go at the next gc). */
+  async deleteRemote(name: string): Promise<number> {
+    const versions = await listVersions(this.store, name);
+    await this.store.delete(versions.map((version) => manifestKey(name, version.version)));
+    return versions.length;
+  }
+
+  /**
+   * Deletes chunks no version references. A chunk younger than the grace period is kept even
+   * when unreferenced: a sync in progress uploads its chunks before it commits its manifest.
+   */
+  async garbageCollect(options: { graceMs?: number } = {}): Promise<{ deletedChunks: number; keptChunks: number }> {
+    const graceMs = options.graceMs ?? 60 * 60 * 1000;
+    const referenced = new Set<string>();
+    for await (const object of this.store.list('workspaces/')) {
+      const match = /^workspaces\/([^/]+)\/versions\/(\d{10})\.json\.zst$/.exec(object.key);
+      if (!match) continue;
+      const manifest = await loadManifest(this.store, match[1] as string, Number(match[2]));
+      for (const entry of manifest.entries) if (entry.type === 'file') for (const hash of entry.chunks) referenced.add(hash);
+    }
+    const doomed: string[] = [];
+    let kept = 0;
+    const cutoff = Date.now() - graceMs;
+    for await (const object of this.store.list('chunks/')) {
+      const hash = object.key.split('/').at(-1) ?? '';
+      if (referenced.has(hash) || object.lastModified.getTime() > cutoff) kept++;
+      else doomed.push(chunkKey(hash));
+    }
+    await this.store.delete(doomed);
+    return { deletedChunks: doomed.length, keptChunks: kept };
+  }
+}
