@@ -37,7 +37,7 @@
 enum {
   // host -> agent
   T_EXEC = 0x01, T_STDIN = 0x02, T_STDIN_CLOSE = 0x03, T_SIGNAL = 0x04, T_RESIZE = 0x05, T_OUTPUT_ACK = 0x06,
-  T_WRITE_FILE = 0x10, T_WRITE_DATA = 0x11, T_WRITE_END = 0x12, T_READ_FILE = 0x13,
+  T_WRITE_FILE = 0x10, T_WRITE_DATA = 0x11, T_WRITE_END = 0x12, T_READ_FILE = 0x13, T_WRITE_ABORT = 0x14,
   T_PING = 0x20, T_SHUTDOWN = 0x21,
   // agent -> host
   T_HELLO = 0x80, T_STARTED = 0x81, T_STDOUT = 0x82, T_STDERR = 0x83, T_EXIT = 0x84,
@@ -62,7 +62,7 @@ struct process {
 
 struct file_transfer {  // a write in progress, or a read being streamed out
   int used, connection, writing, fd;
-  uint32_t id;
+  uint32_t id, unacked;  // unacked: FILE_DATA bytes the host has not acknowledged
   char *path, *temporary;
 };
 
@@ -430,9 +430,13 @@ static void pump_reads(int connection) {
   for (int i = 0; i < MAX_FILES; i++) {
     struct file_transfer *f = &files[i];
     if (!f->used || f->writing || f->connection != connection) continue;
-    while (connections[connection].out.length < OUTPUT_HIGH_WATER) {
+    while (connections[connection].out.length < OUTPUT_HIGH_WATER && f->unacked < WINDOW) {
       ssize_t n = read(f->fd, chunk, sizeof chunk);
-      if (n > 0) { send_frame(connection, T_FILE_DATA, f->id, chunk, (size_t)n); continue; }
+      if (n > 0) {
+        send_frame(connection, T_FILE_DATA, f->id, chunk, (size_t)n);
+        f->unacked += (uint32_t)n;
+        continue;
+      }
       if (n < 0) send_errno(connection, f->id, "read", f->path);
       else send_frame(connection, T_FILE_END, f->id, NULL, 0);
       end_file(f, 0);
@@ -456,6 +460,7 @@ static void shutdown_all(void) {
 
 static void close_connection(int index) {
   struct connection *c = &connections[index];
+  flush(c);  // best effort: a last ERROR explaining why we close
   for (int i = 0; i < MAX_PROCESSES; i++) {
     if (processes[i].used && processes[i].connection == index) {
       kill(-processes[i].pid, SIGKILL);
@@ -499,6 +504,8 @@ static void handle_frame(int connection, uint8_t type, uint32_t id, const char *
     }
     case T_OUTPUT_ACK: {
       uint32_t out = read_u32(&r), err = read_u32(&r);
+      struct file_transfer *f = find_file(connection, id);
+      if (f && r.ok) f->unacked -= out < f->unacked ? out : f->unacked;
       if (!(p = find_process(connection, id)) || !r.ok) break;  // finished already: nothing owed
       p->unacked_out -= out < p->unacked_out ? out : p->unacked_out;
       p->unacked_err -= err < p->unacked_err ? err : p->unacked_err;
@@ -516,6 +523,11 @@ static void handle_frame(int connection, uint8_t type, uint32_t id, const char *
     case T_WRITE_DATA: write_file_data(connection, id, payload, length, 0); break;
     case T_WRITE_END: write_file_data(connection, id, NULL, 0, 1); break;
     case T_READ_FILE: open_file(connection, id, &r, 0); break;
+    case T_WRITE_ABORT: {  // the host's data source failed: forget the upload, no reply
+      struct file_transfer *f = find_file(connection, id);
+      if (f && f->writing) end_file(f, 0);
+      break;
+    }
     case T_PING: send_frame(connection, T_PONG, id, payload, length); break;
     case T_SHUTDOWN: shutdown_all(); break;
     default: send_error(connection, id, EPROTO, "unknown frame type");

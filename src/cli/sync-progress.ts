@@ -2,7 +2,10 @@ import type { SyncProgress } from '../workspaces/sync/push-workspace.ts';
 import { formatBytes } from './output.ts';
 
 /** A progress line on stderr for syncs and restores: redrawn on a terminal, sparse otherwise. */
-export function syncProgressReporter(label: string): { update: (progress: SyncProgress) => void; done: () => void } {
+export function syncProgressReporter(label: string): {
+  update: (progress: SyncProgress) => void;
+  done: () => void;
+} {
   const terminal = process.stderr.isTTY;
   let last = 0;
   let shown = false;

@@ -1,7 +1,13 @@
-import { constants } from 'node:os';
-import { type Duplex, PassThrough } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { MagsError } from '../errors/mags-error.ts';
-import type { ExecRequest, ExecResult, SandboxProcess } from '../runtimes/runtime.ts';
+import { CreditedReadable } from './credited-readable.ts';
+import {
+  ExecHandle,
+  GuestError,
+  type GuestExecRequest,
+  type GuestProcess,
+  type RequestChannel,
+} from './guest-process.ts';
 import {
   encodeExec,
   encodeFrame,
@@ -13,30 +19,38 @@ import {
   protocolVersion,
 } from './protocol.ts';
 
-/** An error the guest agent reported (exec failed, file not found, protocol violation). */
-export class GuestError extends MagsError {
-  readonly errno: number;
-  constructor(message: string, errno: number) {
-    super(message, { code: 'guest_error' });
-    this.errno = errno;
-  }
-}
+export {
+  GuestError,
+  type GuestExecRequest,
+  type GuestExitStatus,
+  type GuestProcess,
+} from './guest-process.ts';
 
 interface Pending {
-  onFrame: (frame: Frame) => void;
-  onClose: (error: Error) => void;
+  onFrame(frame: Frame): void;
+  onClose(error: Error): void;
 }
 
-const chunkBytes = 256 * 1024;
+/** Upload frames: big enough to be cheap, small enough to interleave with other requests. */
+const uploadFrameBytes = 256 * 1024;
 
 /**
- * The host side of the guest protocol over any byte stream (a unix socket here, virtio-serial
- * or TCP for other runtimes). Requests are multiplexed by id; output streams honour
- * backpressure: a slow consumer pauses the socket, and the agent then pauses the command.
+ * The host side of the guest protocol (docs/guest-protocol.md) over any byte stream: a unix
+ * socket for the namespace runtime, virtio-serial or TCP for others. Requests are multiplexed
+ * by id on one connection; each exec's output is flow-controlled on its own, so a command whose
+ * output nobody reads pauses only that command.
+ *
+ * ```ts
+ * const guest = await GuestClient.connect(socket);
+ * const process = guest.exec({ argv: ['sh', '-c', 'echo hi'], env: { PATH: '/bin' }, cwd: '/' });
+ * process.stdout.pipe(output);
+ * const { exitCode } = await process.exited;
+ * ```
  */
 export class GuestClient {
+  /** The agent's pid in its own pid namespace (1 inside a sandbox). */
   readonly agentPid: number;
-  /** Resolves when the connection has ended, for whatever reason. */
+  /** Resolves when the connection has ended, for whatever reason; never rejects. */
   readonly closed: Promise<void>;
   readonly #socket: Duplex;
   readonly #pending = new Map<number, Pending>();
@@ -49,10 +63,13 @@ export class GuestClient {
     this.closed = new Promise((resolve) => {
       const finish = (error?: Error) => {
         if (this.#closeError) return;
-        this.#closeError =
-          error ?? new MagsError('The sandbox connection closed.', { code: 'guest_closed' });
+        this.#closeError = new MagsError('The connection to the guest agent closed.', {
+          code: 'guest_closed',
+          cause: error,
+        });
         for (const pending of this.#pending.values()) pending.onClose(this.#closeError);
         this.#pending.clear();
+        socket.destroy();
         resolve();
       };
       socket.on('close', () => finish());
@@ -64,17 +81,26 @@ export class GuestClient {
       try {
         frames = decoder.push(chunk);
       } catch (error) {
-        socket.destroy(error as Error);
+        socket.destroy(error as Error); // the framing is lost: nothing after this can be trusted
         return;
       }
+      // Frames for an id nobody waits for (a request already settled) are dropped on purpose.
       for (const frame of frames) this.#pending.get(frame.id)?.onFrame(frame);
     });
   }
 
-  /** Waits for the agent's HELLO on an already-connected stream. */
+  /**
+   * Waits for the agent's HELLO on an already-connected stream and checks its protocol version.
+   * Rejects with a MagsError: `guest_timeout` (no HELLO within `helloTimeoutMs`, default 10 s),
+   * `guest_closed` or `guest_protocol`.
+   */
   static connect(socket: Duplex, options: { helloTimeoutMs?: number } = {}): Promise<GuestClient> {
     return new Promise((resolve, reject) => {
       const decoder = new FrameDecoder();
+      const fail = (error: Error) => {
+        cleanup();
+        reject(error);
+      };
       const timer = setTimeout(
         () =>
           fail(
@@ -85,22 +111,18 @@ export class GuestClient {
           ),
         options.helloTimeoutMs ?? 10_000,
       );
-      const cleanup = () => {
-        clearTimeout(timer);
-        socket.off('data', onData);
-        socket.off('close', onClose);
-        socket.off('error', fail);
-      };
-      const fail = (error: Error) => {
-        cleanup();
-        reject(error);
-      };
       const onClose = () =>
         fail(
           new MagsError('The guest agent closed the connection before it was ready.', {
             code: 'guest_closed',
           }),
         );
+      const cleanup = () => {
+        clearTimeout(timer);
+        socket.off('data', onData);
+        socket.off('close', onClose);
+        socket.off('error', fail);
+      };
       const onData = (chunk: Buffer) => {
         let frames: Frame[];
         try {
@@ -108,22 +130,24 @@ export class GuestClient {
         } catch (error) {
           return fail(error as Error);
         }
-        const hello = frames.shift();
+        const hello = frames[0];
         if (!hello) return;
-        if (hello.type !== FrameType.hello || hello.payload.readUInt32BE(0) !== protocolVersion) {
+        if (
+          hello.type !== FrameType.hello ||
+          hello.payload.length < 8 ||
+          hello.payload.readUInt32BE(0) !== protocolVersion
+        ) {
+          socket.destroy();
           return fail(
             new MagsError('The guest agent speaks another protocol version.', {
               code: 'guest_protocol',
-              hint: 'Rebuild it: npm run build',
+              hint: 'Rebuild the agent: npm run build',
             }),
           );
         }
         cleanup();
-        socket.pause();
-        const client = new GuestClient(socket, hello.payload.readUInt32BE(4), decoder);
-        socket.resume();
-        resolve(client);
-        // Frames that arrived in the same chunk as the hello (none in practice) would belong to no request.
+        // The agent sends nothing after HELLO until asked, so no frame is lost in the hand-over.
+        resolve(new GuestClient(socket, hello.payload.readUInt32BE(4), decoder));
       };
       socket.on('data', onData);
       socket.once('close', onClose);
@@ -131,149 +155,148 @@ export class GuestClient {
     });
   }
 
-  exec(request: ExecRequest): SandboxProcess {
+  /**
+   * Starts a command. Returns at once; output is buffered from the first byte, so listeners
+   * attached after this call miss nothing. A start failure rejects `exited`.
+   */
+  exec(request: GuestExecRequest): GuestProcess {
+    const payload = encodeExec(request); // validates (NUL bytes, empty argv) before using an id
     const id = this.#allocateId();
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let settle:
-      | { resolve: (result: ExecResult) => void; reject: (error: Error) => void }
-      | undefined;
-    const exited = new Promise<ExecResult>((resolve, reject) => {
-      settle = { resolve, reject };
-    });
-    exited.catch(() => {}); // callers may only look at the streams
-    const end = () => {
-      this.#pending.delete(id);
-      stdout.end();
-      stderr.end();
-    };
-    const write = (target: PassThrough, data: Buffer) => {
-      // Backpressure: stop reading the socket until the consumer catches up.
-      if (!target.write(data)) {
-        this.#socket.pause();
-        target.once('drain', () => this.#socket.resume());
-      }
-    };
-    this.#pending.set(id, {
-      onFrame: (frame) => {
-        if (frame.type === FrameType.stdout) write(stdout, frame.payload);
-        else if (frame.type === FrameType.stderr) write(stderr, frame.payload);
-        else if (frame.type === FrameType.exit) {
-          const code = frame.payload.readUInt32BE(0);
-          const signal = frame.payload.readUInt32BE(4);
-          end();
-          settle?.resolve({
-            exitCode: code === 0xffffffff ? null : code,
-            signal: signal ? signalName(signal) : null,
-          });
-        } else if (frame.type === FrameType.error) {
-          end();
-          settle?.reject(guestError(frame));
-        }
-      },
-      onClose: (error) => {
-        end();
-        settle?.reject(error);
-      },
-    });
-    this.#send(FrameType.exec, id, encodeExec(request));
-    return {
-      stdout,
-      stderr,
-      exited,
-      writeStdin: (data) => {
-        const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-        for (let offset = 0; offset < bytes.length; offset += chunkBytes) {
-          this.#send(FrameType.stdin, id, bytes.subarray(offset, offset + chunkBytes));
-        }
-      },
-      closeStdin: () => this.#send(FrameType.stdinClose, id),
-      signal: (name) =>
-        this.#send(
-          FrameType.signal,
-          id,
-          new PayloadWriter().u32(constants.signals[name]).toBuffer(),
-        ),
-      resize: (rows, cols) =>
-        this.#send(FrameType.resize, id, new PayloadWriter().u32(rows).u32(cols).toBuffer()),
-    };
+    const handle = new ExecHandle(this.#channel(id), request, () => this.#pending.delete(id));
+    if (this.#closeError) {
+      handle.onClose(this.#closeError);
+      return handle;
+    }
+    this.#pending.set(id, handle);
+    this.#send(FrameType.exec, id, payload);
+    return handle;
   }
 
+  /**
+   * Uploads a file atomically (it appears under `path` complete, or not at all) with `mode`
+   * (default 0o644), creating parent directories. `path` must be absolute (the agent rejects
+   * anything else). Rejects with a GuestError carrying the agent's errno text.
+   */
   async writeFile(
     path: string,
     data: Buffer | AsyncIterable<Buffer>,
     options: { mode?: number } = {},
   ): Promise<void> {
+    const header = new PayloadWriter()
+      .u32(options.mode ?? 0o644)
+      .string(path)
+      .toBuffer();
     const id = this.#allocateId();
-    const done = this.#request(id, (frame, resolve, reject) => {
-      if (frame.type === FrameType.ok) resolve(undefined);
-      else if (frame.type === FrameType.error) reject(guestError(frame));
-    });
-    this.#send(
-      FrameType.writeFile,
-      id,
-      new PayloadWriter()
-        .u32(options.mode ?? 0o644)
-        .string(path)
-        .toBuffer(),
-    );
-    const chunks = Buffer.isBuffer(data) ? [data] : data;
     let failed = false;
-    done.catch(() => {
-      failed = true;
-    });
-    for await (const chunk of chunks) {
-      for (let offset = 0; offset < chunk.length && !failed; offset += chunkBytes) {
-        await this.#sendAndDrain(
-          FrameType.writeData,
-          id,
-          chunk.subarray(offset, offset + chunkBytes),
-        );
+    const done = this.#request<void>(id, (frame, resolve, reject) => {
+      if (frame.type === FrameType.ok) resolve();
+      else if (frame.type === FrameType.error) {
+        failed = true;
+        reject(GuestError.fromFrame(frame));
       }
-      if (failed) break;
+    });
+    done.catch(() => {}); // observed below; this only keeps an early failure from going unhandled
+    this.#send(FrameType.writeFile, id, header);
+    try {
+      for await (const chunk of Buffer.isBuffer(data) ? [data] : data) {
+        for (let offset = 0; offset < chunk.length && !failed; offset += uploadFrameBytes) {
+          await this.#sendAndDrain(
+            FrameType.writeData,
+            id,
+            chunk.subarray(offset, offset + uploadFrameBytes),
+          );
+        }
+        if (failed) break;
+      }
+    } catch (error) {
+      // The source failed: abandon the upload (the agent deletes its temporary file).
+      this.#pending.delete(id);
+      if (!failed && !this.#closeError) this.#send(FrameType.writeAbort, id);
+      throw error;
     }
-    if (!failed) this.#send(FrameType.writeEnd, id);
+    if (!failed && !this.#closeError) this.#send(FrameType.writeEnd, id);
     await done;
   }
 
+  /** Reads a whole file into memory. Rejects with a GuestError (e.g. ENOENT) or on close. */
   async readFile(path: string): Promise<Buffer> {
-    const id = this.#allocateId();
     const chunks: Buffer[] = [];
-    const done = this.#request<Buffer>(id, (frame, resolve, reject) => {
-      if (frame.type === FrameType.fileData) chunks.push(frame.payload);
-      else if (frame.type === FrameType.fileEnd) resolve(Buffer.concat(chunks));
-      else if (frame.type === FrameType.error) reject(guestError(frame));
-    });
-    this.#send(FrameType.readFile, id, new PayloadWriter().string(path).toBuffer());
-    return done;
+    for await (const chunk of this.readFileStream(path)) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
   }
 
-  /** Round trip in milliseconds. */
+  /**
+   * Streams a file; flow-controlled like command output. The stream is destroyed with a
+   * GuestError if the file cannot be read.
+   */
+  readFileStream(path: string): Readable {
+    const request = new PayloadWriter().string(path).toBuffer();
+    const id = this.#allocateId();
+    const channel = this.#channel(id);
+    let open = true;
+    const stream = new CreditedReadable((bytes) => {
+      if (open) channel.send(FrameType.outputAck, new PayloadWriter().u32(bytes).u32(0).toBuffer());
+    });
+    const end = (error?: Error) => {
+      open = false;
+      this.#pending.delete(id);
+      if (error) stream.destroy(error);
+      else stream.finish();
+    };
+    if (this.#closeError) {
+      end(this.#closeError);
+      return stream;
+    }
+    this.#pending.set(id, {
+      onFrame: (frame) => {
+        if (frame.type === FrameType.fileData) stream.deliver(frame.payload);
+        else if (frame.type === FrameType.fileEnd) end();
+        else if (frame.type === FrameType.error) end(GuestError.fromFrame(frame));
+      },
+      onClose: (error) => end(error),
+    });
+    this.#send(FrameType.readFile, id, request);
+    return stream;
+  }
+
+  /** Round trip to the agent in milliseconds (health check and latency measurement). */
   async ping(): Promise<number> {
     const id = this.#allocateId();
     const startedAt = performance.now();
-    const done = this.#request(id, (frame, resolve) => {
-      if (frame.type === FrameType.pong) resolve(undefined);
+    const done = this.#request<void>(id, (frame, resolve) => {
+      if (frame.type === FrameType.pong) resolve();
     });
     this.#send(FrameType.ping, id);
     await done;
     return performance.now() - startedAt;
   }
 
-  /** Asks the agent to kill everything and exit. */
+  /** Asks the agent to kill every process and exit; resolves when the connection has closed. */
   async shutdown(): Promise<void> {
-    this.#send(FrameType.shutdown, 0);
+    if (!this.#closeError) this.#send(FrameType.shutdown, 0);
     await this.closed;
   }
 
+  /** Drops the connection. With `--fd`, the agent then kills everything and exits. */
   close(): void {
     this.#socket.destroy();
   }
 
+  #channel(id: number): RequestChannel {
+    return {
+      send: (type, payload) => {
+        // Control frames (acks, signals) after the connection closed have nowhere to go.
+        if (!this.#closeError) this.#send(type, id, payload);
+      },
+    };
+  }
+
   #allocateId(): number {
-    const id = this.#nextId;
-    this.#nextId = this.#nextId >= 0xfffffffe ? 1 : this.#nextId + 1;
-    return id;
+    // Ids are unique among live requests; 0 is reserved for connection-level frames.
+    do {
+      this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
+    } while (this.#pending.has(this.#nextId));
+    return this.#nextId;
   }
 
   #request<T>(
@@ -281,7 +304,8 @@ export class GuestClient {
     onFrame: (frame: Frame, resolve: (value: T) => void, reject: (error: Error) => void) => void,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const finish = (action: () => void) => {
+      if (this.#closeError) return reject(this.#closeError);
+      const settle = (action: () => void) => {
         this.#pending.delete(id);
         action();
       };
@@ -289,8 +313,8 @@ export class GuestClient {
         onFrame: (frame) =>
           onFrame(
             frame,
-            (value) => finish(() => resolve(value)),
-            (error) => finish(() => reject(error)),
+            (value) => settle(() => resolve(value)),
+            (error) => settle(() => reject(error)),
           ),
         onClose: reject,
       });
@@ -304,29 +328,15 @@ export class GuestClient {
   }
 
   async #sendAndDrain(type: FrameType, id: number, payload: Buffer): Promise<void> {
-    if (!this.#send(type, id, payload)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.#socket.off('drain', done);
-          this.#socket.off('close', done);
-          resolve();
-        };
-        this.#socket.once('drain', done);
-        this.#socket.once('close', done);
-      });
-    }
+    if (this.#send(type, id, payload)) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.#socket.off('drain', done);
+        this.#socket.off('close', done);
+        resolve();
+      };
+      this.#socket.on('drain', done);
+      this.#socket.on('close', done);
+    });
   }
-}
-
-function guestError(frame: Frame): GuestError {
-  const errno = frame.payload.length >= 4 ? frame.payload.readUInt32BE(0) : 0;
-  return new GuestError(
-    frame.payload.subarray(4).toString('utf8') || 'the guest agent reported an error',
-    errno,
-  );
-}
-
-function signalName(number: number): string {
-  const entry = Object.entries(constants.signals).find(([, value]) => value === number);
-  return entry ? entry[0] : `SIG${number}`;
 }

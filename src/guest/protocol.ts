@@ -4,6 +4,13 @@
  */
 export const protocolVersion = 1;
 export const maxPayloadBytes = 1024 * 1024;
+/**
+ * Flow control: at most this many unacknowledged bytes per stream of a request (stdout, stderr,
+ * file data, stdin) are in flight. Must match WINDOW in native/agent.c.
+ */
+export const flowWindowBytes = 1024 * 1024;
+/** The EXIT frame's exit code when a signal ended the command. */
+export const exitCodeSignaled = 0xffffffff;
 const headerBytes = 9;
 
 export const FrameType = {
@@ -12,10 +19,12 @@ export const FrameType = {
   stdinClose: 0x03,
   signal: 0x04,
   resize: 0x05,
+  outputAck: 0x06,
   writeFile: 0x10,
   writeData: 0x11,
   writeEnd: 0x12,
   readFile: 0x13,
+  writeAbort: 0x14,
   ping: 0x20,
   shutdown: 0x21,
   hello: 0x80,
@@ -28,9 +37,11 @@ export const FrameType = {
   fileData: 0x87,
   fileEnd: 0x88,
   pong: 0x89,
+  stdinAck: 0x8a,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
+/** A decoded frame; `type` is a plain number because a peer may send any byte. */
 export interface Frame {
   type: number;
   id: number;
@@ -85,13 +96,17 @@ export class PayloadWriter {
   }
 }
 
-export function encodeExec(request: {
+/** Everything an EXEC carries; `env` is the command's complete environment. */
+export interface ExecPayload {
   argv: string[];
   env: Record<string, string>;
   cwd: string;
   stdin?: boolean;
   tty?: { rows: number; cols: number };
-}): Buffer {
+}
+
+export function encodeExec(request: ExecPayload): Buffer {
+  if (request.argv.length === 0) throw new RangeError('an exec needs at least argv[0]');
   const flags = (request.stdin ? 1 : 0) | (request.tty ? 2 : 0);
   return new PayloadWriter()
     .u32(flags)
@@ -101,6 +116,30 @@ export function encodeExec(request: {
     .strings(request.argv)
     .strings(Object.entries(request.env).map(([key, value]) => `${key}=${value}`))
     .toBuffer();
+}
+
+/** Reads the fields of structured payloads; throws a RangeError when the payload is too short. */
+export class PayloadReader {
+  readonly #payload: Buffer;
+  #offset = 0;
+
+  constructor(payload: Buffer) {
+    this.#payload = payload;
+  }
+
+  u32(): number {
+    if (this.#offset + 4 > this.#payload.length) throw new RangeError('payload too short');
+    const value = this.#payload.readUInt32BE(this.#offset);
+    this.#offset += 4;
+    return value;
+  }
+
+  /** Everything not read yet. */
+  rest(): Buffer {
+    const rest = this.#payload.subarray(this.#offset);
+    this.#offset = this.#payload.length;
+    return rest;
+  }
 }
 
 /**

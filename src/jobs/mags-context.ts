@@ -5,9 +5,9 @@ import { InvalidInputError } from '../errors/mags-error.ts';
 import { ImageStore } from '../images/image-store.ts';
 import { createNamespaceRuntime, defaultUidBase } from '../runtimes/namespace/namespace-runtime.ts';
 import type { ResourceLimits, Runtime } from '../runtimes/runtime.ts';
+import { createObjectStore } from '../storage/create-object-store.ts';
 import { WorkspaceStore } from '../workspaces/workspace-store.ts';
 import { WorkspaceSync } from '../workspaces/workspace-sync.ts';
-import { createObjectStore } from '../storage/create-object-store.ts';
 
 /** Everything a local (in-process) mags needs, wired once. Creating it does no I/O. */
 export interface MagsContext {
@@ -41,7 +41,12 @@ export function createMagsContext(environment: NodeJS.ProcessEnv = process.env):
     }),
     images: new ImageStore({ home }),
     workspaces,
-    sync: new WorkspaceSync({ store: createObjectStore(home, environment), workspaces, home, uidBase }),
+    sync: new WorkspaceSync({
+      store: createObjectStore(home, environment),
+      workspaces,
+      home,
+      uidBase,
+    }),
     defaults: {
       // Limits are always on; these defaults suit `npm install` of a large project.
       limits: { memoryMiB: 2048, cpus: availableParallelism(), pidsMax: 4096 },

@@ -10,8 +10,8 @@ import {
   MagsError,
 } from '../errors/mags-error.ts';
 import type { ResourceLimits, RootFilesystem, Sandbox, SandboxSpec } from '../runtimes/runtime.ts';
-import { validateWorkspaceName } from '../workspaces/workspace-name.ts';
 import type { PushResult, SyncProgress } from '../workspaces/sync/push-workspace.ts';
+import { validateWorkspaceName } from '../workspaces/workspace-name.ts';
 import type { MagsContext } from './mags-context.ts';
 
 export interface RunCommandOptions {
@@ -109,7 +109,10 @@ export async function runCommand(
     await sandbox.stop();
     // Durability does not wait for anything else: the layer is synced as soon as the sandbox is gone.
     const sync =
-      options.persist && options.workspace !== undefined && !options.ephemeral && options.version === undefined
+      options.persist &&
+      options.workspace !== undefined &&
+      !options.ephemeral &&
+      options.version === undefined
         ? await context.sync.push(options.workspace, options.onSyncProgress)
         : undefined;
     return {
@@ -201,7 +204,11 @@ async function resolveSpec(context: MagsContext, options: RunCommandOptions): Pr
   let rootfs: RootFilesystem = { lowerDirs: [image.rootfs] };
   const locks: { exclusive: string[]; shared: string[] } = { exclusive: [], shared: [] };
   if (options.workspace !== undefined && options.version !== undefined) {
-    const snapshot = await context.sync.snapshot(options.workspace, options.version, options.onSyncProgress);
+    const snapshot = await context.sync.snapshot(
+      options.workspace,
+      options.version,
+      options.onSyncProgress,
+    );
     rootfs = { lowerDirs: [snapshot, image.rootfs] };
   } else if (readOnlyOn) {
     await context.workspaces.require(readOnlyOn);

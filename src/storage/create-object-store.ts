@@ -7,7 +7,12 @@ import { createS3ObjectStore, s3OptionsFromEnvironment } from './s3/s3-object-st
  * S3 when `MAGS_S3_BUCKET` is set, else the embedded filesystem store: `MAGS_STORE_DIR`
  * (a shared mount, for several hosts) or `${home}/store`.
  */
-export function createObjectStore(home: string, environment: NodeJS.ProcessEnv = process.env): ObjectStore {
+export function createObjectStore(
+  home: string,
+  environment: NodeJS.ProcessEnv = process.env,
+): ObjectStore {
   const s3 = s3OptionsFromEnvironment(environment);
-  return s3 ? createS3ObjectStore(s3) : createFilesystemObjectStore({ root: environment.MAGS_STORE_DIR ?? join(home, 'store') });
+  return s3
+    ? createS3ObjectStore(s3)
+    : createFilesystemObjectStore({ root: environment.MAGS_STORE_DIR ?? join(home, 'store') });
 }

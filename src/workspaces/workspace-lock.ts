@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { ConflictError } from '../errors/mags-error.ts';
+import type { ConflictError } from '../errors/mags-error.ts';
 
 export interface HeldLock {
   release(): Promise<void>;
@@ -10,11 +10,23 @@ export interface HeldLock {
  * util-linux `flock` process holds it until we close its stdin, and the kernel releases it if we
  * die, so a crash never leaves a workspace locked.
  */
-export function acquireLock(path: string, mode: 'exclusive' | 'shared', busyMessage: () => ConflictError): Promise<HeldLock> {
+export function acquireLock(
+  path: string,
+  mode: 'exclusive' | 'shared',
+  busyMessage: () => ConflictError,
+): Promise<HeldLock> {
   return new Promise((resolve, reject) => {
     const holder = spawn(
       'flock',
-      [mode === 'exclusive' ? '--exclusive' : '--shared', '--nonblock', '--conflict-exit-code', '75', path, '-c', 'echo locked; exec cat >/dev/null'],
+      [
+        mode === 'exclusive' ? '--exclusive' : '--shared',
+        '--nonblock',
+        '--conflict-exit-code',
+        '75',
+        path,
+        '-c',
+        'echo locked; exec cat >/dev/null',
+      ],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     );
     const exited = new Promise<void>((done) => holder.on('close', () => done()));

@@ -110,7 +110,10 @@ export class WorkspaceStore {
   async update(name: string, patch: Partial<Omit<WorkspaceInfo, 'name'>>): Promise<void> {
     const info = await this.get(name);
     if (!info) return;
-    await writeJsonAtomically(join(this.paths(name).directory, 'workspace.json'), { ...info, ...patch });
+    await writeJsonAtomically(join(this.paths(name).directory, 'workspace.json'), {
+      ...info,
+      ...patch,
+    });
   }
 
   async list(): Promise<Array<WorkspaceInfo & { sizeBytes: number }>> {

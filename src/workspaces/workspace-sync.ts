@@ -21,7 +21,12 @@ export class WorkspaceSync {
   readonly #home: string;
   readonly #uidBase: number;
 
-  constructor(options: { store: ObjectStore; workspaces: WorkspaceStore; home: string; uidBase: number }) {
+  constructor(options: {
+    store: ObjectStore;
+    workspaces: WorkspaceStore;
+    home: string;
+    uidBase: number;
+  }) {
     this.store = options.store;
     this.#workspaces = options.workspaces;
     this.#home = options.home;
@@ -43,8 +48,13 @@ export class WorkspaceSync {
     const paths = this.#workspaces.paths(name);
     // One sync of a workspace at a time on this host; runs may go on meanwhile (files are read
     // as they are when the sync reaches them).
-    const lock = await acquireLock(join(paths.directory, 'sync.lock'), 'exclusive', () =>
-      new ConflictError(`Workspace ${JSON.stringify(name)} is already being synced.`, { workspace: name }),
+    const lock = await acquireLock(
+      join(paths.directory, 'sync.lock'),
+      'exclusive',
+      () =>
+        new ConflictError(`Workspace ${JSON.stringify(name)} is already being synced.`, {
+          workspace: name,
+        }),
     );
     try {
       const result = await pushWorkspace({
@@ -67,15 +77,22 @@ export class WorkspaceSync {
    * Makes the local workspace the given version (default: the latest). Refused while a sandbox
    * uses it; the previous local layer is replaced only once the new one is complete.
    */
-  async pull(name: string, options: { version?: number; image: string; onProgress?: (progress: SyncProgress) => void }): Promise<number> {
+  async pull(
+    name: string,
+    options: { version?: number; image: string; onProgress?: (progress: SyncProgress) => void },
+  ): Promise<number> {
     const version = options.version ?? (await latestVersion(this.store, name));
     if (version === null) {
-      throw new MagsError(`Workspace ${JSON.stringify(name)} has no versions in ${this.store.location}.`, {
-        code: 'version_not_found',
-        workspace: name,
-      });
+      throw new MagsError(
+        `Workspace ${JSON.stringify(name)} has no versions in ${this.store.location}.`,
+        {
+          code: 'version_not_found',
+          workspace: name,
+        },
+      );
     }
     const manifest = await loadManifest(this.store, name, version);
+    const existed = (await this.#workspaces.get(name)) !== undefined;
     const paths = await this.#workspaces.ensure(name, options.image);
     const staging = join(paths.directory, `upper.restoring-${randomBytes(4).toString('hex')}`);
     try {
@@ -103,6 +120,10 @@ export class WorkspaceSync {
       } finally {
         await lock.release();
       }
+    } catch (error) {
+      // A restore that fails on a host that had no copy leaves none, not an empty workspace.
+      if (!existed) await this.#workspaces.delete(name).catch(() => {});
+      throw error;
     } finally {
       await rm(staging, { recursive: true, force: true });
     }
@@ -110,7 +131,11 @@ export class WorkspaceSync {
   }
 
   /** A read-only copy of one version, for `-w name@N` runs; kept as a cache. */
-  async snapshot(name: string, version: number, onProgress?: (progress: SyncProgress) => void): Promise<string> {
+  async snapshot(
+    name: string,
+    version: number,
+    onProgress?: (progress: SyncProgress) => void,
+  ): Promise<string> {
     this.#workspaces.paths(name);
     const directory = join(this.#home, 'snapshots', `${name}@${version}`);
     const upper = join(directory, 'upper');
@@ -146,14 +171,17 @@ export class WorkspaceSync {
    * Deletes chunks no version references. A chunk younger than the grace period is kept even
    * when unreferenced: a sync in progress uploads its chunks before it commits its manifest.
    */
-  async garbageCollect(options: { graceMs?: number } = {}): Promise<{ deletedChunks: number; keptChunks: number }> {
+  async garbageCollect(
+    options: { graceMs?: number } = {},
+  ): Promise<{ deletedChunks: number; keptChunks: number }> {
     const graceMs = options.graceMs ?? 60 * 60 * 1000;
     const referenced = new Set<string>();
     for await (const object of this.store.list('workspaces/')) {
       const match = /^workspaces\/([^/]+)\/versions\/(\d{10})\.json\.zst$/.exec(object.key);
       if (!match) continue;
       const manifest = await loadManifest(this.store, match[1] as string, Number(match[2]));
-      for (const entry of manifest.entries) if (entry.type === 'file') for (const hash of entry.chunks) referenced.add(hash);
+      for (const entry of manifest.entries)
+        if (entry.type === 'file') for (const hash of entry.chunks) referenced.add(hash);
     }
     const doomed: string[] = [];
     let kept = 0;

@@ -3,13 +3,13 @@ import { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { describeSync } from '../describe-sync.ts';
 import { printJson } from '../output.ts';
-import { syncProgressReporter } from '../sync-progress.ts';
 import {
   commandArgv,
   parseEnvironment,
   parseMemoryMiB,
   parsePositiveNumber,
 } from '../parse-options.ts';
+import { syncProgressReporter } from '../sync-progress.ts';
 
 interface RunFlags {
   workspace?: string;
@@ -45,7 +45,10 @@ export function registerRunCommand(program: Command): void {
     )
     .option('--base <name>', 'use an existing workspace read-only, below a throw-away layer')
     .option('-e, --ephemeral', 'discard every write (with -w NAME: same as --base NAME)')
-    .option('-p, --persist', 'persistent workspace: restored from object storage when missing here, synced there after the run')
+    .option(
+      '-p, --persist',
+      'persistent workspace: restored from object storage when missing here, synced there after the run',
+    )
     .option(
       '-f, --file <path>',
       'upload a file into /workspace before running (repeatable)',
@@ -130,7 +133,8 @@ async function runAction(words: string[], flags: RunFlags): Promise<number> {
       printJson({ type: 'exit', ...result, exitCode, reason });
     } else {
       if (reason) process.stderr.write(`mags: ${reason}\n`);
-      if (result.sync) process.stderr.write(`mags: ${describeSync(workspace ?? '', result.sync)}\n`);
+      if (result.sync)
+        process.stderr.write(`mags: ${describeSync(workspace ?? '', result.sync)}\n`);
     }
     return result.timedOut ? 124 : exitCode;
   } finally {

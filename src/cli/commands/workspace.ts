@@ -24,7 +24,9 @@ export function registerWorkspaceCommands(program: Command): void {
     });
   workspace
     .command('delete')
-    .description('Delete a workspace here and its versions in object storage (refused while a run uses it).')
+    .description(
+      'Delete a workspace here and its versions in object storage (refused while a run uses it).',
+    )
     .argument('<name>')
     .option('--local-only', 'keep the stored versions')
     .action(async (name: string, flags: { localOnly?: boolean }) => {
@@ -62,7 +64,9 @@ export function registerWorkspaceCommands(program: Command): void {
     });
   workspace
     .command('pull')
-    .description('Replace the local copy of a workspace with a stored version (NAME or NAME@N; default the latest).')
+    .description(
+      'Replace the local copy of a workspace with a stored version (NAME or NAME@N; default the latest).',
+    )
     .argument('<name>')
     .action(async (value: string) => {
       const { createMagsContext } = await import('../../jobs/mags-context.ts');
@@ -81,11 +85,17 @@ export function registerWorkspaceCommands(program: Command): void {
     });
   workspace
     .command('gc')
-    .description('Delete stored chunks that no version uses (chunks younger than the grace period are kept).')
+    .description(
+      'Delete stored chunks that no version uses (chunks younger than the grace period are kept).',
+    )
     .option('--grace-minutes <n>', 'keep unreferenced chunks younger than this', '60')
     .action(async (flags: { graceMinutes: string }) => {
       const { createMagsContext } = await import('../../jobs/mags-context.ts');
-      const result = await createMagsContext().sync.garbageCollect({ graceMs: Number(flags.graceMinutes) * 60_000 });
-      process.stderr.write(`Deleted ${result.deletedChunks} unreferenced chunks; kept ${result.keptChunks}\n`);
+      const result = await createMagsContext().sync.garbageCollect({
+        graceMs: Number(flags.graceMinutes) * 60_000,
+      });
+      process.stderr.write(
+        `Deleted ${result.deletedChunks} unreferenced chunks; kept ${result.keptChunks}\n`,
+      );
     });
 }

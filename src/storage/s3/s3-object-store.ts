@@ -213,5 +213,6 @@ function translate(error: unknown, what: string, key: string, location: string):
 
 /** The HTTP status of an SDK service error (duck-typed: the SDK module is loaded lazily). */
 function httpStatus(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
+    ?.httpStatusCode;
 }

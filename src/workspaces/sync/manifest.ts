@@ -5,23 +5,33 @@ import { MagsError } from '../../errors/mags-error.ts';
 /**
  * A workspace version: every entry of the overlay upper layer (files as lists of content-addressed
  * chunks, directories, symlinks, hard links, whiteouts and opaque directories), with ids relative
- * to the sandbox (so a host with another uid base restores it correctly).
+ * to the sandbox (so a host with another uid base restores it correctly). Times are whole
+ * milliseconds: Node sets file times as floating-point seconds, so nanoseconds would not survive a
+ * restore, and a restored workspace must produce the same manifest again.
  */
 export type ManifestEntry =
-  | { path: string; type: 'directory'; mode: number; uid: number; gid: number; mtimeNs: string; opaque?: true }
+  | {
+      path: string;
+      type: 'directory';
+      mode: number;
+      uid: number;
+      gid: number;
+      mtimeMs: number;
+      opaque?: true;
+    }
   | {
       path: string;
       type: 'file';
       mode: number;
       uid: number;
       gid: number;
-      mtimeNs: string;
+      mtimeMs: number;
       size: number;
       chunks: string[];
       /** Another path of the same inode (a hard link): no chunks of its own. */
       linkOf?: string;
     }
-  | { path: string; type: 'symlink'; uid: number; gid: number; mtimeNs: string; target: string }
+  | { path: string; type: 'symlink'; uid: number; gid: number; mtimeMs: number; target: string }
   | { path: string; type: 'whiteout' };
 
 export interface Manifest {
@@ -80,11 +90,17 @@ export function decodeManifest(body: Buffer, key: string): Manifest {
       hint: 'Restore another version (mags workspace versions NAME), or repair the store.',
     });
   }
-  if (manifest.format !== 'mags-workspace-manifest-v1' || entriesDigest(manifest.entries ?? []) !== manifest.entriesSha256) {
-    throw new MagsError(`The workspace manifest ${key} is corrupted (its checksum does not match).`, {
-      code: 'manifest_corrupted',
-      hint: 'Restore another version (mags workspace versions NAME), or repair the store.',
-    });
+  if (
+    manifest.format !== 'mags-workspace-manifest-v1' ||
+    entriesDigest(manifest.entries ?? []) !== manifest.entriesSha256
+  ) {
+    throw new MagsError(
+      `The workspace manifest ${key} is corrupted (its checksum does not match).`,
+      {
+        code: 'manifest_corrupted',
+        hint: 'Restore another version (mags workspace versions NAME), or repair the store.',
+      },
+    );
   }
   return manifest;
 }

@@ -1,12 +1,25 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, copyFile, link, lchown, lutimes, mkdir, open, readFile, rename, symlink, utimes, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  copyFile,
+  lchown,
+  link,
+  lutimes,
+  mkdir,
+  open,
+  readFile,
+  rename,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { zstdDecompress } from 'node:zlib';
 import { promisify } from 'node:util';
+import { zstdDecompress } from 'node:zlib';
 import { nativeBinaryPath } from '../../config/package-paths.ts';
 import { MagsError } from '../../errors/mags-error.ts';
-import { type ObjectStore, ObjectNotFoundError } from '../../storage/object-store.ts';
+import { ObjectNotFoundError, type ObjectStore } from '../../storage/object-store.ts';
 import { chunkBytes, chunkKey, type Manifest, sha256 } from './manifest.ts';
 import { mapConcurrent } from './map-concurrent.ts';
 import type { SyncProgress } from './push-workspace.ts';
@@ -35,7 +48,8 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
   const { manifest, targetDirectory } = options;
   const files = manifest.entries.filter((entry) => entry.type === 'file');
   const fileOfChunk = new Map<string, string>();
-  for (const file of files) for (const hash of file.chunks) if (!fileOfChunk.has(hash)) fileOfChunk.set(hash, file.path);
+  for (const file of files)
+    for (const hash of file.chunks) if (!fileOfChunk.has(hash)) fileOfChunk.set(hash, file.path);
   const progress: SyncProgress = {
     phase: 'uploading',
     files: 0,
@@ -49,14 +63,16 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
     const cached = await readFile(cachePath(hash)).catch(() => undefined);
     if (cached && sha256(cached) === hash) return;
     const body = await options.store.get(chunkKey(hash)).catch((error: unknown) => {
-      if (error instanceof ObjectNotFoundError) throw damaged(fileOfChunk.get(hash) ?? '?', hash, 'is missing from the store');
+      if (error instanceof ObjectNotFoundError)
+        throw damaged(fileOfChunk.get(hash) ?? '?', hash, 'is missing from the store');
       throw error;
     });
     downloadedBytes += body.length;
     const data = await decompress(body).catch(() => {
       throw damaged(fileOfChunk.get(hash) ?? '?', hash, 'does not decompress');
     });
-    if (sha256(data) !== hash) throw damaged(fileOfChunk.get(hash) ?? '?', hash, 'does not match its hash');
+    if (sha256(data) !== hash)
+      throw damaged(fileOfChunk.get(hash) ?? '?', hash, 'does not match its hash');
     await mkdir(dirname(cachePath(hash)), { recursive: true });
     const temporary = `${cachePath(hash)}.${randomBytes(4).toString('hex')}`;
     await writeFile(temporary, data);
@@ -90,10 +106,11 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
   // Owners, modes and times last, deepest first, so setting a directory's time is not undone by
   // writing into it, and a read-only directory does not block its own restore.
   for (const entry of [...manifest.entries].reverse()) {
-    if (entry.type === 'whiteout' || (entry.type === 'file' && entry.linkOf !== undefined)) continue;
+    if (entry.type === 'whiteout' || (entry.type === 'file' && entry.linkOf !== undefined))
+      continue;
     const path = join(targetDirectory, entry.path);
     await lchown(path, host(entry.uid), host(entry.gid));
-    const seconds = Number(BigInt(entry.mtimeNs) / 1000n) / 1e6;
+    const seconds = entry.mtimeMs / 1000;
     if (entry.type === 'symlink') {
       await lutimes(path, seconds, seconds);
       continue;
@@ -129,20 +146,29 @@ async function writeFileFromChunks(
 
 function isZero(data: Buffer): boolean {
   for (let offset = 0; offset < data.length; offset += 8) {
-    if (offset + 8 <= data.length ? data.readBigUInt64LE(offset) !== 0n : data.subarray(offset).some((byte) => byte !== 0)) return false;
+    if (
+      offset + 8 <= data.length
+        ? data.readBigUInt64LE(offset) !== 0n
+        : data.subarray(offset).some((byte) => byte !== 0)
+    )
+      return false;
   }
   return true;
 }
 
 function applyMarkers(records: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(nativeBinaryPath('mags-layer'), ['apply'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn(nativeBinaryPath('mags-layer'), ['apply'], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
     });
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`mags-layer apply failed: ${stderr}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`mags-layer apply failed: ${stderr}`)),
+    );
     child.stdin.end(records);
   });
 }

@@ -1,8 +1,8 @@
-import { open, readFile, rename, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { zstdCompress } from 'node:zlib';
 import { promisify } from 'node:util';
+import { zstdCompress } from 'node:zlib';
 import { ConflictError } from '../../errors/mags-error.ts';
 import { type ObjectStore, PreconditionFailedError } from '../../storage/object-store.ts';
 import { scanLayer } from './layer-scan.ts';
@@ -16,8 +16,8 @@ import {
   manifestKey,
   sha256,
 } from './manifest.ts';
-import { latestVersion, loadManifest } from './versions.ts';
 import { mapConcurrent } from './map-concurrent.ts';
+import { latestVersion, loadManifest } from './versions.ts';
 
 const compress = promisify(zstdCompress);
 
@@ -68,14 +68,27 @@ interface FileState {
 export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
   const { store, workspace } = options;
   const latest = await latestVersion(store, workspace);
-  if (latest !== null && latest !== options.baseVersion) {
-    throw conflict(workspace, options.baseVersion, latest);
-  }
+  const pendingPath = join(options.stateDirectory, 'sync-pending.json');
   const base = latest === null ? undefined : await loadManifest(store, workspace, latest);
-  const known = new Set(base?.entries.flatMap((entry) => (entry.type === 'file' ? entry.chunks : [])) ?? []);
+  if (latest !== null && latest !== options.baseVersion) {
+    // A sync killed between its commit and its local record left this host's own commit behind:
+    // recognised by the digest it wrote down before committing, it is adopted, not a conflict.
+    const pending = JSON.parse(await readFile(pendingPath, 'utf8').catch(() => '{}')) as {
+      version?: number;
+      digest?: string;
+    };
+    if (pending.version !== latest || pending.digest !== base?.entriesSha256) {
+      throw conflict(workspace, options.baseVersion, latest);
+    }
+  }
+  const known = new Set(
+    base?.entries.flatMap((entry) => (entry.type === 'file' ? entry.chunks : [])) ?? [],
+  );
   const statePath = join(options.stateDirectory, 'sync-state.json');
   const previous = new Map<string, FileState>(
-    Object.entries(JSON.parse(await readFile(statePath, 'utf8').catch(() => '{}')) as Record<string, FileState>),
+    Object.entries(
+      JSON.parse(await readFile(statePath, 'utf8').catch(() => '{}')) as Record<string, FileState>,
+    ),
   );
 
   const scanned = await scanLayer(options.upperDir);
@@ -90,7 +103,14 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
   options.onProgress?.({ ...progress, phase: 'scanning' });
 
   const state: Record<string, FileState> = {};
-  const firstPathOfInode = new Map<string, string>();
+  // Hard links: the smallest path of each inode carries the content, the others point at it
+  // (entries are restored in path order, so the target always exists first).
+  const primaryOfInode = new Map<string, string>();
+  for (const file of files) {
+    if (file.links < 2) continue;
+    const current = primaryOfInode.get(file.inode);
+    if (current === undefined || file.path < current) primaryOfInode.set(file.inode, file.path);
+  }
   let uploadedChunks = 0;
   let uploadedBytes = 0;
   const uploading = new Map<string, Promise<void>>();
@@ -113,14 +133,14 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
 
   const chunksByPath = new Map<string, string[]>();
   await mapConcurrent(files, options.concurrency ?? 32, async (file) => {
-    if (file.links > 1) {
-      const first = firstPathOfInode.get(file.inode);
-      if (first !== undefined) return; // a hard link: stored once, under its first path
-      firstPathOfInode.set(file.inode, file.path);
-    }
+    if (file.links > 1 && primaryOfInode.get(file.inode) !== file.path) return; // stored once
     const cached = previous.get(file.path);
     let chunks: string[];
-    const unchanged = cached && cached.size === file.size && cached.mtimeNs === file.mtimeNs && cached.inode === file.inode;
+    const unchanged =
+      cached &&
+      cached.size === file.size &&
+      cached.mtimeNs === file.mtimeNs &&
+      cached.inode === file.inode;
     // Unchanged files are not read again, as long as their chunks are in the base version (a sync
     // interrupted before its commit may have left them out: then they are read and checked).
     if (unchanged && cached.chunks.every((hash) => known.has(hash))) {
@@ -137,25 +157,37 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
   await Promise.all(uploading.values());
 
   const toSandboxId = (id: number) => (id >= options.uidBase ? id - options.uidBase : id);
-  const seenInodes = new Map<string, string>();
   const entries: ManifestEntry[] = [];
   for (const entry of scanned) {
     const owner = { uid: toSandboxId(entry.uid), gid: toSandboxId(entry.gid) };
     if (entry.type === 'd') {
-      entries.push({ path: entry.path, type: 'directory', mode: entry.mode, ...owner, mtimeNs: entry.mtimeNs, ...(entry.opaque ? { opaque: true as const } : {}) });
+      entries.push({
+        path: entry.path,
+        type: 'directory',
+        mode: entry.mode,
+        ...owner,
+        mtimeMs: toMilliseconds(entry.mtimeNs),
+        ...(entry.opaque ? { opaque: true as const } : {}),
+      });
     } else if (entry.type === 'l') {
-      entries.push({ path: entry.path, type: 'symlink', ...owner, mtimeNs: entry.mtimeNs, target: entry.target });
+      entries.push({
+        path: entry.path,
+        type: 'symlink',
+        ...owner,
+        mtimeMs: toMilliseconds(entry.mtimeNs),
+        target: entry.target,
+      });
     } else if (entry.type === 'w') {
       entries.push({ path: entry.path, type: 'whiteout' });
     } else if (entry.type === 'f') {
-      const first = entry.links > 1 ? seenInodes.get(entry.inode) : undefined;
-      if (entry.links > 1 && first === undefined) seenInodes.set(entry.inode, entry.path);
+      const primary = entry.links > 1 ? primaryOfInode.get(entry.inode) : undefined;
+      const first = primary === entry.path ? undefined : primary;
       entries.push({
         path: entry.path,
         type: 'file',
         mode: entry.mode,
         ...owner,
-        mtimeNs: entry.mtimeNs,
+        mtimeMs: toMilliseconds(entry.mtimeNs),
         size: entry.size,
         chunks: first === undefined ? (chunksByPath.get(entry.path) ?? []) : [],
         ...(first === undefined ? {} : { linkOf: first }),
@@ -169,7 +201,13 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
   const digest = entriesDigest(entries);
   if (base && base.entriesSha256 === digest) {
     await saveState(statePath, state);
-    return { version: base.version, committed: false, uploadedChunks, uploadedBytes, totalBytes: progress.totalBytes };
+    return {
+      version: base.version,
+      committed: false,
+      uploadedChunks,
+      uploadedBytes,
+      totalBytes: progress.totalBytes,
+    };
   }
   const version = (latest ?? 0) + 1;
   const manifest: Manifest = {
@@ -184,14 +222,29 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
     entriesSha256: digest,
   };
   options.onProgress?.({ ...progress, phase: 'committing' });
+  await writeFile(pendingPath, JSON.stringify({ version, digest }));
   try {
-    await store.put(manifestKey(workspace, version), encodeManifest(manifest), { ifNoneMatch: '*' });
+    await store.put(manifestKey(workspace, version), encodeManifest(manifest), {
+      ifNoneMatch: '*',
+    });
   } catch (error) {
-    if (error instanceof PreconditionFailedError) throw conflict(workspace, options.baseVersion, version);
+    if (error instanceof PreconditionFailedError)
+      throw conflict(workspace, options.baseVersion, version);
     throw error;
   }
   await saveState(statePath, state);
-  return { version, committed: true, uploadedChunks, uploadedBytes, totalBytes: progress.totalBytes };
+  await rm(pendingPath, { force: true });
+  return {
+    version,
+    committed: true,
+    uploadedChunks,
+    uploadedBytes,
+    totalBytes: progress.totalBytes,
+  };
+}
+
+function toMilliseconds(nanoseconds: string): number {
+  return Math.round(Number(nanoseconds) / 1e6);
 }
 
 async function readAndUpload(

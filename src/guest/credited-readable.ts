@@ -1,0 +1,53 @@
+import { Readable } from 'node:stream';
+import { flowWindowBytes } from './protocol.ts';
+
+/** Acknowledge consumed bytes in batches: one small frame per quarter window, not per chunk. */
+const acknowledgeEveryBytes = flowWindowBytes / 4;
+
+/**
+ * A Readable fed by the agent's data frames (stdout, stderr or file data of one request) that
+ * reports what its consumer has taken, so the agent can send more. The agent never has more than
+ * one window unacknowledged, so this stream buffers at most that much: a consumer that stops
+ * reading pauses only its own command, never the shared connection.
+ */
+export class CreditedReadable extends Readable {
+  readonly #acknowledge: (bytes: number) => void;
+  #pushedBytes = 0;
+  #acknowledgedBytes = 0;
+
+  /** `acknowledge` sends the protocol's OUTPUT_ACK for this stream; it must not throw. */
+  constructor(acknowledge: (bytes: number) => void) {
+    super({ highWaterMark: acknowledgeEveryBytes });
+    this.#acknowledge = acknowledge;
+  }
+
+  /** Adds a data frame's bytes (ignores `push`'s advice: the window already bounds the buffer). */
+  deliver(chunk: Buffer): void {
+    if (this.readableEnded || this.destroyed) return;
+    this.#pushedBytes += chunk.length;
+    this.push(chunk);
+    this.#settle();
+  }
+
+  /** No more data: the request ended. */
+  finish(): void {
+    if (!this.readableEnded && !this.destroyed) this.push(null);
+  }
+
+  // Node calls _read whenever the consumer has taken data and wants more: the moment to give
+  // the agent its credit back.
+  override _read(): void {
+    this.#settle();
+  }
+
+  #settle(): void {
+    const consumed = this.#pushedBytes - this.readableLength;
+    const owed = consumed - this.#acknowledgedBytes;
+    // Batching cannot stall the agent: it stops only with a full window unacknowledged, which
+    // means more than three quarters are still buffered here, and reading them calls _read.
+    if (owed >= acknowledgeEveryBytes) {
+      this.#acknowledgedBytes = consumed;
+      this.#acknowledge(owed);
+    }
+  }
+}
