@@ -7,16 +7,22 @@ import type { S3ObjectStoreOptions } from './s3-object-store.ts';
  * bucket per call; or the reason the S3 tests must skip.
  */
 export async function s3TestBucket(): Promise<S3ObjectStoreOptions | { skip: string }> {
-  const endpoint = process.env.MAGS_TEST_S3_ENDPOINT;
-  if (!endpoint)
+  // MAGS_TEST_S3_* point at any S3 server; without them, the one scripts/ceph-rgw.sh starts.
+  const endpoint = process.env.MAGS_TEST_S3_ENDPOINT ?? 'http://127.0.0.1:7480';
+  const answering = await fetch(endpoint, { signal: AbortSignal.timeout(2000) }).then(
+    () => true,
+    () => false,
+  );
+  if (!answering) {
     return {
-      skip: 'no S3 test server: run scripts/ceph-rgw.sh start and eval "$(scripts/ceph-rgw.sh env)"',
+      skip: `no S3 test server at ${endpoint}: run scripts/ceph-rgw.sh install && scripts/ceph-rgw.sh start`,
     };
+  }
   const options = {
     endpoint,
     region: 'us-east-1',
-    accessKeyId: process.env.MAGS_TEST_S3_ACCESS_KEY_ID ?? '',
-    secretAccessKey: process.env.MAGS_TEST_S3_SECRET_ACCESS_KEY ?? '',
+    accessKeyId: process.env.MAGS_TEST_S3_ACCESS_KEY_ID ?? 'magstest',
+    secretAccessKey: process.env.MAGS_TEST_S3_SECRET_ACCESS_KEY ?? 'magstestsecret',
     forcePathStyle: true,
     bucket: `mags-test-${randomBytes(4).toString('hex')}`,
   };
