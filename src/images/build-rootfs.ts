@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import {
   appendFile,
   chmod,
+  copyFile,
   mkdir,
   readdir,
   readFile,
@@ -53,6 +54,16 @@ export async function buildRootfs(options: BuildRootfsOptions): Promise<{
     rootfs,
     mirror,
   ]);
+
+  // Certificate authorities this host added itself (a company or proxy CA) are trusted inside
+  // too, or --net would fail TLS behind an inspecting proxy. update-ca-certificates, run when
+  // ca-certificates installs, picks them up from this directory.
+  const siteCertificates = '/usr/local/share/ca-certificates';
+  for (const name of await readdir(siteCertificates).catch(() => [] as string[])) {
+    if (!name.endsWith('.crt')) continue;
+    await mkdir(join(rootfs, siteCertificates), { recursive: true });
+    await copyFile(join(siteCertificates, name), join(rootfs, siteCertificates, name));
+  }
 
   onProgress({ step: 'installing packages', detail: 'git, ca-certificates' });
   const chrootEnvironment = { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' };

@@ -245,6 +245,8 @@ function sandboxEnvironment(user: Record<string, string>): Record<string, string
     HOME: '/root',
     LANG: 'C.UTF-8',
     USER: 'root',
+    // Node.js trusts only its built-in roots; the image's bundle includes the host's own CAs.
+    NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
     ...user,
   };
 }
