@@ -120,11 +120,14 @@ describe('mags run (CLI, namespace runtime)', { skip }, () => {
   });
 
   test('invalid workspace names are refused and nothing is created', async () => {
-    for (const name of ['../x', 'a/b', '', 'x'.repeat(101), '.hidden', 'a@1', 'a\nb']) {
+    for (const name of ['../x', 'a/b', '', 'x'.repeat(101), '.hidden', 'a@x', 'a\nb']) {
       const result = await runCli(home, ['run', '-w', name, 'true']);
       assert.equal(result.code, 2, `name ${JSON.stringify(name)}: ${result.stderr}`);
       assert.match(result.stderr, /[Ww]orkspace name/);
     }
+    const noVersion = await runCli(home, ['run', '-w', 'never-synced@1', 'true']);
+    assert.equal(noVersion.code, 1);
+    assert.match(noVersion.stderr, /has no version 1/);
     const names = await readdir(join(home, 'workspaces')).catch(() => [] as string[]);
     assert.ok(!names.some((name) => name.includes('x') && name !== 'keep'), names.join(','));
     assert.ok(!existsSync(join(home, 'x')));
