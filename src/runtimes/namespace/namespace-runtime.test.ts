@@ -162,6 +162,36 @@ describe('namespace sandbox isolation (escape attempts)', { skip }, () => {
     process.signal('SIGKILL');
   });
 
+  test('memory, CPU and process limits are set on the host side, where the sandbox cannot change them', async () => {
+    const sandbox = await start({ limits: { memoryMiB: 300, cpus: 0.5, pidsMax: 77 } });
+    const read = (path: string) =>
+      readFile(path, 'utf8').then(
+        (text) => text.trim(),
+        () => undefined,
+      );
+    const v2 = await read(`/sys/fs/cgroup/mags/${sandbox.id}/cpu.max`);
+    if (v2 !== undefined) {
+      assert.equal(v2, '50000 100000');
+      assert.equal(
+        await read(`/sys/fs/cgroup/mags/${sandbox.id}/memory.max`),
+        String(300 * 1024 * 1024),
+      );
+      assert.equal(await read(`/sys/fs/cgroup/mags/${sandbox.id}/pids.max`), '77');
+    } else {
+      assert.equal(await read(`/sys/fs/cgroup/cpu/mags/${sandbox.id}/cpu.cfs_quota_us`), '50000');
+      assert.equal(
+        await read(`/sys/fs/cgroup/memory/mags/${sandbox.id}/memory.limit_in_bytes`),
+        String(300 * 1024 * 1024),
+      );
+      assert.equal(await read(`/sys/fs/cgroup/pids/mags/${sandbox.id}/pids.max`), '77');
+    }
+    const inside = await run(
+      sandbox,
+      'ls /sys/fs/cgroup 2>&1 | head -1; echo 1 > /proc/sys/kernel/pid_max 2>&1 | head -1',
+    );
+    assert.doesNotMatch(inside.stdout.toString(), /memory|cpu/);
+  });
+
   test('cannot write outside the overlay: the image and other workspaces are untouched', async () => {
     const otherUpper = join(home.home, 'other', 'upper');
     await mkdir(otherUpper, { recursive: true });
