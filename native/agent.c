@@ -589,7 +589,8 @@ int main(int argc, char **argv) {
   if ((fd < 0) == (listen_fd < 0)) { fprintf(stderr, "usage: mags-agent (--fd N | --listen-fd N | --stdio)\n"); return 64; }
   for (int i = 0; i < MAX_CONNECTIONS; i++) connections[i].fd = connections[i].out_fd = -1;
   for (int i = 0; i < MAX_FILES; i++) files[i].fd = -1;
-  for (int i = 0; i < MAX_PROCESSES; i++) release_process(&processes[i]);
+  // Zeroed statics would say fd 0; mark every slot empty without closing anything.
+  for (int i = 0; i < MAX_PROCESSES; i++) processes[i] = (struct process){.in_fd = -1, .out_fd = -1, .err_fd = -1};
   signal(SIGPIPE, SIG_IGN);  // a vanished host must be a write error, not our death
   sigset_t child;
   sigemptyset(&child);
