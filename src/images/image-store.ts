@@ -1,16 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { uniqueSuffix } from '../config/unique-suffix.ts';
 import {
   ConflictError,
   DependencyMissingError,
   InvalidInputError,
   NotFoundError,
 } from '../errors/mags-error.ts';
-import { buildRootfs } from './build-rootfs.ts';
-import { shiftOwnership } from './shift-ownership.ts';
 
 export interface ImageInfo {
   name: string;
@@ -90,7 +88,7 @@ export class ImageStore {
     const directory = join(this.#root, validateImageName(name));
     if (!(await this.get(name)))
       throw new NotFoundError(`Image ${JSON.stringify(name)} does not exist.`);
-    const trash = join(this.#root, `.deleted-${name}-${randomBytes(4).toString('hex')}`);
+    const trash = join(this.#root, `.deleted-${name}-${uniqueSuffix()}`);
     await rename(directory, trash);
     await rm(trash, { recursive: true, force: true });
   }
@@ -118,8 +116,13 @@ export class ImageStore {
     }
     await mkdir(this.#root, { recursive: true, mode: 0o711 });
     await chmod(this.#root, 0o711);
+    // The recipe is loaded only here: running a sandbox never needs it.
+    const [{ buildRootfs }, { shiftOwnership }] = await Promise.all([
+      import('./build-rootfs.ts'),
+      import('./shift-ownership.ts'),
+    ]);
     const releaseLock = await this.#lock(name);
-    const staging = join(this.#root, `.building-${name}-${randomBytes(4).toString('hex')}`);
+    const staging = join(this.#root, `.building-${name}-${uniqueSuffix()}`);
     const progress = options.onProgress ?? (() => {});
     const scratch = await mkdtemp(join(tmpdir(), 'mags-image-'));
     try {
@@ -149,7 +152,7 @@ export class ImageStore {
       progress({ step: 'finalizing' });
       const target = join(this.#root, name);
       if (existsSync(target)) {
-        const old = join(this.#root, `.deleted-${name}-${randomBytes(4).toString('hex')}`);
+        const old = join(this.#root, `.deleted-${name}-${uniqueSuffix()}`);
         await rename(target, old);
         await rename(staging, target);
         await rm(old, { recursive: true, force: true });

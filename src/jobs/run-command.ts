@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
+import { uniqueSuffix } from '../config/unique-suffix.ts';
 import {
   ConflictError,
   DependencyMissingError,
@@ -224,7 +224,7 @@ async function resolveSpec(context: MagsContext, options: RunCommandOptions): Pr
     locks.exclusive.push(paths.lockPath);
   }
   return {
-    id: `run-${randomBytes(6).toString('hex')}`,
+    id: `run-${uniqueSuffix()}`,
     rootfs,
     limits: options.limits,
     network: options.network,

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import {
   chmod,
   chown,
@@ -13,6 +12,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { uniqueSuffix } from '../config/unique-suffix.ts';
 import { ConflictError, NotFoundError } from '../errors/mags-error.ts';
 import { validateWorkspaceName } from './workspace-name.ts';
 
@@ -136,7 +136,7 @@ export class WorkspaceStore {
   async delete(name: string): Promise<void> {
     const paths = this.paths(name);
     await this.require(name);
-    const trash = join(this.#root, `.deleted-${name}-${randomBytes(4).toString('hex')}`);
+    const trash = join(this.#root, `.deleted-${name}-${uniqueSuffix()}`);
     try {
       await execFileAsync('flock', [
         '--nonblock',

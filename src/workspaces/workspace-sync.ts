@@ -1,15 +1,24 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chown, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { uniqueSuffix } from '../config/unique-suffix.ts';
 import { ConflictError, MagsError } from '../errors/mags-error.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { chunkKey, manifestKey } from './sync/manifest.ts';
-import { pullWorkspace } from './sync/pull-workspace.ts';
-import { type PushResult, pushWorkspace, type SyncProgress } from './sync/push-workspace.ts';
-import { latestVersion, listVersions, loadManifest, type VersionInfo } from './sync/versions.ts';
+import type { PushResult, SyncProgress } from './sync/push-workspace.ts';
+import type { VersionInfo } from './sync/versions.ts';
 import { acquireLock } from './workspace-lock.ts';
 import { type WorkspaceStore, workspaceBusyError } from './workspace-store.ts';
+
+/** The sync machinery (hashing, compression), loaded only when a workspace is synced. */
+const engine = async () => {
+  const [manifest, pull, push, versions] = await Promise.all([
+    import('./sync/manifest.ts'),
+    import('./sync/pull-workspace.ts'),
+    import('./sync/push-workspace.ts'),
+    import('./sync/versions.ts'),
+  ]);
+  return { ...manifest, ...pull, ...push, ...versions };
+};
 
 /**
  * Persistent workspaces: the local layer synced to an object store as versions, and restored
@@ -37,8 +46,9 @@ export class WorkspaceSync {
     return join(this.#home, 'cache', 'chunks');
   }
 
-  versions(name: string): Promise<VersionInfo[]> {
+  async versions(name: string): Promise<VersionInfo[]> {
     this.#workspaces.paths(name);
+    const { listVersions } = await engine();
     return listVersions(this.store, name);
   }
 
@@ -46,6 +56,7 @@ export class WorkspaceSync {
   async push(name: string, onProgress?: (progress: SyncProgress) => void): Promise<PushResult> {
     const info = await this.#workspaces.require(name);
     const paths = this.#workspaces.paths(name);
+    const { pushWorkspace } = await engine();
     // One sync of a workspace at a time on this host; runs may go on meanwhile (files are read
     // as they are when the sync reaches them).
     const lock = await acquireLock(
@@ -81,6 +92,7 @@ export class WorkspaceSync {
     name: string,
     options: { version?: number; image: string; onProgress?: (progress: SyncProgress) => void },
   ): Promise<number> {
+    const { latestVersion, loadManifest, pullWorkspace } = await engine();
     const version = options.version ?? (await latestVersion(this.store, name));
     if (version === null) {
       throw new MagsError(
@@ -94,7 +106,7 @@ export class WorkspaceSync {
     const manifest = await loadManifest(this.store, name, version);
     const existed = (await this.#workspaces.get(name)) !== undefined;
     const paths = await this.#workspaces.ensure(name, options.image);
-    const staging = join(paths.directory, `upper.restoring-${randomBytes(4).toString('hex')}`);
+    const staging = join(paths.directory, `upper.restoring-${uniqueSuffix()}`);
     try {
       await pullWorkspace({
         store: this.store,
@@ -107,7 +119,7 @@ export class WorkspaceSync {
       await chown(staging, this.#uidBase, this.#uidBase);
       const lock = await acquireLock(paths.lockPath, 'exclusive', () => workspaceBusyError(name));
       try {
-        const old = `${paths.upperDir}.old-${randomBytes(4).toString('hex')}`;
+        const old = `${paths.upperDir}.old-${uniqueSuffix()}`;
         if (existsSync(paths.upperDir)) await rename(paths.upperDir, old);
         await rename(staging, paths.upperDir);
         // The overlay's work directory belongs to the old layer.
@@ -140,8 +152,9 @@ export class WorkspaceSync {
     const directory = join(this.#home, 'snapshots', `${name}@${version}`);
     const upper = join(directory, 'upper');
     if (existsSync(upper)) return upper;
+    const { loadManifest, pullWorkspace } = await engine();
     const manifest = await loadManifest(this.store, name, version);
-    const staging = `${directory}.restoring-${randomBytes(4).toString('hex')}`;
+    const staging = `${directory}.restoring-${uniqueSuffix()}`;
     try {
       await pullWorkspace({
         store: this.store,
@@ -162,6 +175,7 @@ export class WorkspaceSync {
 
   /** Removes every version of a workspace from the store (its chunks go at the next gc). */
   async deleteRemote(name: string): Promise<number> {
+    const { listVersions, manifestKey } = await engine();
     const versions = await listVersions(this.store, name);
     await this.store.delete(versions.map((version) => manifestKey(name, version.version)));
     return versions.length;
@@ -175,6 +189,7 @@ export class WorkspaceSync {
     options: { graceMs?: number } = {},
   ): Promise<{ deletedChunks: number; keptChunks: number }> {
     const graceMs = options.graceMs ?? 60 * 60 * 1000;
+    const { chunkKey, loadManifest } = await engine();
     const referenced = new Set<string>();
     for await (const object of this.store.list('workspaces/')) {
       const match = /^workspaces\/([^/]+)\/versions\/(\d{10})\.json\.zst$/.exec(object.key);

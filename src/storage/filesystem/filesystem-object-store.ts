@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
+import { uniqueSuffix } from '../../config/unique-suffix.ts';
 import {
   type ObjectInfo,
   ObjectNotFoundError,
@@ -26,7 +26,7 @@ export function createFilesystemObjectStore(options: { root: string }): ObjectSt
     async put(key, body, putOptions) {
       const path = pathOf(key);
       await mkdir(dirname(path), { recursive: true });
-      const temporary = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+      const temporary = `${path}.tmp-${uniqueSuffix()}`;
       const handle = await open(temporary, 'wx');
       try {
         await handle.writeFile(body);
