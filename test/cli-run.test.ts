@@ -35,6 +35,15 @@ describe('mags run (CLI, namespace runtime)', { skip }, () => {
     assert.equal(result.stdout.toString(), 'a b|$HOME|');
   });
 
+  test('a program that does not exist is exit 127 with the reason', async () => {
+    const result = await runCli(home, ['run', '--', 'no-such-program', 'x']);
+    assert.equal(result.code, 127);
+    assert.match(
+      result.stderr,
+      /cannot run no-such-program in \/workspace: No such file or directory/,
+    );
+  });
+
   test('the image has a shell, coreutils, git, Node.js and npm, and /workspace is the cwd', async () => {
     const result = await runCli(home, ['run', 'pwd; git --version; node --version; npm --version']);
     assert.equal(result.code, 0, result.stderr);
@@ -145,7 +154,7 @@ describe('mags run (CLI, namespace runtime)', { skip }, () => {
     }
     const second = await runCli(home, ['run', '-w', 'busy', 'echo 3 >> f']);
     assert.equal(second.code, 1);
-    assert.match(second.stderr, /in use by another run/);
+    assert.match(second.stderr, /Workspace "busy" is in use by another run/);
     assert.equal((await first).code, 0);
     const check = await runCli(home, ['run', '-w', 'busy', 'cat f']);
     assert.equal(check.stdout.toString(), '1\n2\n');

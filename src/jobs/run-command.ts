@@ -12,6 +12,7 @@ import {
 import type { ResourceLimits, RootFilesystem, Sandbox, SandboxSpec } from '../runtimes/runtime.ts';
 import type { PushResult, SyncProgress } from '../workspaces/sync/push-workspace.ts';
 import { validateWorkspaceName } from '../workspaces/workspace-name.ts';
+import { workspaceBusyError } from '../workspaces/workspace-store.ts';
 import type { MagsContext } from './mags-context.ts';
 
 export interface RunCommandOptions {
@@ -75,7 +76,12 @@ export async function runCommand(
   }
   const spec = await resolveSpec(context, options);
 
-  const sandbox = await startOrExplain(context, spec);
+  const sandbox = await startOrExplain(context, spec).catch((error: unknown) => {
+    // The launcher only knows a lock was busy; here we know which workspace that was.
+    const busy = options.base ?? options.workspace;
+    if (error instanceof ConflictError && busy !== undefined) throw workspaceBusyError(busy);
+    throw error;
+  });
   options.onStarted?.(sandbox);
   let timedOut = false;
   let cancelled = false;
@@ -91,20 +97,28 @@ export async function runCommand(
         },
       );
     }
-    const process = sandbox.exec({ argv: options.argv, env: environment, cwd: '/workspace' });
-    process.stdout.pipe(options.stdout, { end: false });
-    process.stderr.pipe(options.stderr, { end: false });
+    const command = sandbox.exec({ argv: options.argv, env: environment, cwd: '/workspace' });
+    command.stdout.pipe(options.stdout, { end: false });
+    command.stderr.pipe(options.stderr, { end: false });
     const stop = (reason: 'timeout' | 'cancel') => {
       if (reason === 'timeout') timedOut = true;
       else cancelled = true;
-      process.signal('SIGTERM');
+      command.signal('SIGTERM');
       // A command that ignores SIGTERM loses the whole sandbox after the grace period.
       killTimer ??= setTimeout(() => void sandbox.stop(), options.killGraceMs ?? 2000);
     };
     timer = setTimeout(() => stop('timeout'), options.timeoutMs);
     options.signal?.addEventListener('abort', () => stop('cancel'), { once: true });
-    const result = await process.exited.catch(() => ({ exitCode: null, signal: 'SIGKILL' }));
-    await Promise.all([drained(process.stdout), drained(process.stderr)]);
+    const result = await command.exited.catch((error: unknown) => {
+      // A program that could not start is the shell's 127, with the runtime's reason (the
+      // runtime contract: exec failures reject with code guest_exec_failed).
+      if (error instanceof MagsError && error.code === 'guest_exec_failed') {
+        options.stderr.write(`mags: ${error.message}\n`);
+        return { exitCode: 127, signal: null };
+      }
+      return { exitCode: null, signal: 'SIGKILL' }; // the sandbox was killed under it
+    });
+    await Promise.all([drained(command.stdout), drained(command.stderr)]);
     const usage = await sandbox.usage();
     await sandbox.stop();
     // Durability does not wait for anything else: the layer is synced as soon as the sandbox is gone.
@@ -130,7 +144,7 @@ export async function runCommand(
     clearTimeout(timer);
     clearTimeout(killTimer);
     await sandbox.stop();
-    if (options.workspace && !options.ephemeral)
+    if (options.workspace !== undefined && !options.ephemeral && options.version === undefined)
       await context.workspaces.markRun(options.workspace);
   }
 }

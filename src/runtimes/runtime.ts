@@ -67,6 +67,10 @@ export interface SandboxProcess {
   closeStdin(): void;
   signal(signal: NodeJS.Signals): void;
   resize(rows: number, cols: number): void;
+  /**
+   * Settles when the command's main process exits. Rejects with a MagsError whose code is
+   * `guest_exec_failed` when the command could not start (missing program, bad cwd).
+   */
   readonly exited: Promise<ExecResult>;
 }
 

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,11 +38,19 @@ export async function startNamespaceSandbox(
     }
   }
 
-  await assertTraversable(
-    [...spec.rootfs.lowerDirs, writable.upperDir, writable.workDir, rootMount],
-    options.uidBase,
-  );
-  const { cgroup, warnings } = await createSandboxCgroup(spec.id, spec.limits, options.cgroupRoot);
+  let setup: Awaited<ReturnType<typeof createSandboxCgroup>>;
+  try {
+    await assertTraversable(
+      [...spec.rootfs.lowerDirs, writable.upperDir, writable.workDir, rootMount],
+      options.uidBase,
+    );
+    setup = await createSandboxCgroup(spec.id, spec.limits, options.cgroupRoot);
+  } catch (error) {
+    // Nothing may be left behind by a sandbox that never started.
+    await rm(runDirectory, { recursive: true, force: true });
+    throw error;
+  }
+  const { cgroup, warnings } = setup;
   const args = [
     '--root',
     rootMount,
@@ -167,7 +176,5 @@ function launcherError(code: number, stderr: string, spec: SandboxSpec): MagsErr
 }
 
 function signalNumber(signal: NodeJS.Signals | null): number {
-  if (!signal) return 0;
-  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2 };
-  return numbers[signal] ?? 1;
+  return signal ? (constants.signals[signal] ?? 1) : 0;
 }
