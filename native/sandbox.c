@@ -402,7 +402,8 @@ int main(int argc, char **argv) {
                     &c);
   if (child_pid < 0) die("clone the sandbox (are user namespaces enabled?)");
   close(sync[0]);
-  if (o.listen_path) close(c.stream_fd);
+  // Only the sandbox keeps its end of the stream: when the agent goes, the host sees EOF at once.
+  close(c.stream_fd);
 
   char path[64], map[64];
   snprintf(map, sizeof map, "0 %ld %ld\n", o.uid_base, o.id_count);
