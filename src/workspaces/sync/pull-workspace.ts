@@ -144,16 +144,10 @@ async function writeFileFromChunks(
   }
 }
 
+const zeroes = Buffer.alloc(chunkBytes);
+
 function isZero(data: Buffer): boolean {
-  for (let offset = 0; offset < data.length; offset += 8) {
-    if (
-      offset + 8 <= data.length
-        ? data.readBigUInt64LE(offset) !== 0n
-        : data.subarray(offset).some((byte) => byte !== 0)
-    )
-      return false;
-  }
-  return true;
+  return data.equals(zeroes.subarray(0, data.length));
 }
 
 function applyMarkers(records: Buffer): Promise<void> {
