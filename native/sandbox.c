@@ -13,7 +13,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <arpa/inet.h>
 #include <net/if.h>
+#include <net/route.h>
 #include <poll.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -195,6 +197,23 @@ static void bring_up_loopback(void) {
   close(fd);
 }
 
+// With --net, the link-local range (169.254.0.0/16: the cloud metadata service at
+// 169.254.169.254) gets a reject route. The sandbox cannot remove it: CAP_NET_ADMIN is dropped.
+static void reject_link_local(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) die("socket for routes");
+  struct rtentry route = {0};
+  struct sockaddr_in *destination = (struct sockaddr_in *)&route.rt_dst;
+  struct sockaddr_in *mask = (struct sockaddr_in *)&route.rt_genmask;
+  destination->sin_family = mask->sin_family = AF_INET;
+  destination->sin_addr.s_addr = htonl(0xa9fe0000);  // 169.254.0.0
+  mask->sin_addr.s_addr = htonl(0xffff0000);         // /16
+  route.rt_flags = RTF_UP | RTF_REJECT;
+  route.rt_dev = "lo";
+  if (ioctl(fd, SIOCADDRT, &route) < 0) die("add the reject route for 169.254.0.0/16");
+  close(fd);
+}
+
 // Docker's default capability set; everything else (SYS_ADMIN, NET_ADMIN, SYS_PTRACE, ...) goes,
 // even though these capabilities only ever apply inside the sandbox's own user namespace.
 static const int kept_capabilities[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD,
@@ -308,6 +327,7 @@ static int child_main(void *argument) {
 
   if (sethostname(o->hostname, strlen(o->hostname)) < 0) die("sethostname");
   if (!o->net) bring_up_loopback();  // slirp4netns --configure brings up lo and tap0 itself
+  else reject_link_local();
   drop_capabilities();
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("PR_SET_NO_NEW_PRIVS");
   install_seccomp();

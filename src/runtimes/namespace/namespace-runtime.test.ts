@@ -227,6 +227,15 @@ describe('namespace sandbox isolation (escape attempts)', { skip }, () => {
         'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | sort | tr "\\n" " "',
       );
       assert.equal(interfaces.stdout.toString().trim(), 'lo tap0');
+      // The cloud metadata address is rejected, and the sandbox cannot take the route away.
+      const metadata = await run(
+        online,
+        "timeout 5 bash -c 'exec 3<>/dev/tcp/169.254.169.254/80' 2>&1 | tail -1; grep -c 0000FEA9 /proc/net/route",
+      );
+      assert.match(metadata.stdout.toString(), /No route to host\n1\n$/);
+      const status = await run(online, 'grep CapEff /proc/self/status');
+      const effective = BigInt(`0x${/CapEff:\s+([0-9a-f]+)/.exec(status.stdout.toString())?.[1]}`);
+      assert.equal(effective & (1n << 12n), 0n, 'CAP_NET_ADMIN must be dropped');
     } finally {
       server.close();
     }
