@@ -2,7 +2,7 @@
 # A real S3 server for tests: a single-node Ceph (one mon, one memstore OSD) with the RADOS
 # Gateway on 127.0.0.1. Test-only: auth none inside the cluster, everything in memory.
 #
-#   scripts/ceph-rgw.sh install   apt packages (ceph-mon ceph-osd radosgw ceph-common)
+#   scripts/ceph-rgw.sh install   apt packages (ceph-mon ceph-osd radosgw ceph-common curl)
 #   scripts/ceph-rgw.sh start     start it (idempotent), wait until S3 answers
 #   scripts/ceph-rgw.sh env       print the MAGS_TEST_S3_* exports for the tests
 #   scripts/ceph-rgw.sh stop      stop it and remove its directory
@@ -18,7 +18,7 @@ ceph_cmd() { ceph -c "$conf" "$@"; }
 
 install() {
   local missing=()
-  for package in ceph-mon ceph-osd radosgw ceph-common; do
+  for package in ceph-mon ceph-osd radosgw ceph-common curl; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
   done
   if [ "${#missing[@]}" -gt 0 ]; then
