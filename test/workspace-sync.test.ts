@@ -3,7 +3,7 @@
  * sharing one store (the filesystem store, and the real S3 server when it runs).
  */
 import assert from 'node:assert/strict';
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -284,6 +284,40 @@ describe('sync faults', { skip }, () => {
       await assert.rejects(down.sync.push('offline'), StoreUnavailableError);
       assert.equal((await local.sync.push('offline')).version, 1);
     } finally {
+      await home.cleanup();
+      await rm(store, { recursive: true, force: true });
+    }
+  });
+
+  test('a full store fails the sync with a clear error, keeps the old version, and a later sync succeeds', async () => {
+    const home = await createTestHome();
+    const store = await mkdtemp(join(tmpdir(), 'mags-full-store-'));
+    // A 4 MiB tmpfs: the first version fits, the second (20 MB of random data) does not.
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', store]);
+    try {
+      const context = createMagsContext({
+        ...process.env,
+        MAGS_HOME: home.home,
+        MAGS_STORE_DIR: store,
+        MAGS_S3_BUCKET: '',
+      });
+      assert.equal((await run(context, 'full', 'echo small > f')).sync?.version, 1);
+      await run(context, 'full', 'head -c 20000000 /dev/urandom > big', { persist: false });
+      await assert.rejects(context.sync.push('full'), (error: unknown) => {
+        assert.ok(error instanceof StoreUnavailableError, String(error));
+        assert.match(error.message, /is full/);
+        return true;
+      });
+      assert.deepEqual(
+        (await context.sync.versions('full')).map((version) => version.version),
+        [1],
+      );
+      const local = await run(context, 'full', 'stat -c %s big', { persist: false });
+      assert.equal(local.stdout, '20000000\n', 'the local workspace is untouched');
+      execFileSync('mount', ['-o', 'remount,size=64m', store]);
+      assert.equal((await context.sync.push('full')).version, 2);
+    } finally {
+      execFileSync('umount', [store]);
       await home.cleanup();
       await rm(store, { recursive: true, force: true });
     }

@@ -6,6 +6,7 @@ import {
   ObjectNotFoundError,
   type ObjectStore,
   PreconditionFailedError,
+  StoreUnavailableError,
   validateKey,
 } from '../object-store.ts';
 
@@ -14,6 +15,24 @@ import {
  * is fsynced and then renamed (or, for conditional writes, hard-linked: link(2) fails with EEXIST
  * atomically), so a crash never leaves a torn object under its key.
  */
+/** A full, read-only or forbidden store is the store's problem, said in words, not a raw errno. */
+function translateWriteError(error: unknown, key: string, root: string): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  const reasons: Record<string, string> = {
+    ENOSPC: 'is full',
+    EDQUOT: 'is over its quota',
+    EROFS: 'is read-only',
+    EACCES: 'is not writable',
+  };
+  const reason = code ? reasons[code] : undefined;
+  if (!reason) return error;
+  return new StoreUnavailableError(`The object store ${root} ${reason} (writing ${key}).`, {
+    retryable: code === 'ENOSPC' || code === 'EDQUOT',
+    hint: 'Free space (mags workspace gc deletes unused chunks) and sync again; nothing local was changed.',
+    cause: error,
+  });
+}
+
 export function createFilesystemObjectStore(options: { root: string }): ObjectStore {
   const root = options.root;
   const pathOf = (key: string) => join(root, ...validateKey(key).split('/'));
@@ -25,16 +44,16 @@ export function createFilesystemObjectStore(options: { root: string }): ObjectSt
 
     async put(key, body, putOptions) {
       const path = pathOf(key);
-      await mkdir(dirname(path), { recursive: true });
       const temporary = `${path}.tmp-${uniqueSuffix()}`;
-      const handle = await open(temporary, 'wx');
       try {
-        await handle.writeFile(body);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      try {
+        await mkdir(dirname(path), { recursive: true });
+        const handle = await open(temporary, 'wx');
+        try {
+          await handle.writeFile(body);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
         if (putOptions?.ifNoneMatch === '*') {
           await link(temporary, path).catch((error: NodeJS.ErrnoException) => {
             if (error.code === 'EEXIST') throw new PreconditionFailedError(key);
@@ -44,13 +63,13 @@ export function createFilesystemObjectStore(options: { root: string }): ObjectSt
         } else {
           await rename(temporary, path);
         }
+        // The new directory entry must survive a crash too.
+        const directory = await open(dirname(path), 'r');
+        await directory.sync().finally(() => directory.close());
       } catch (error) {
         await unlink(temporary).catch(() => {});
-        throw error;
+        throw translateWriteError(error, key, root);
       }
-      // The new directory entry must survive a crash too.
-      const directory = await open(dirname(path), 'r');
-      await directory.sync().finally(() => directory.close());
     },
 
     async get(key) {
