@@ -55,6 +55,8 @@ export function parseEnvironment(entries: string[]): Record<string, string> {
 
 /** One argument runs through the shell (`mags run 'a && b'`); several are an exact argv. */
 export function commandArgv(words: string[]): string[] {
+  // `mags exec dev -- ls -la`: the separator is for mags, not part of the command.
+  if (words[0] === '--') words = words.slice(1);
   if (words.length === 1) return ['/bin/sh', '-c', words[0] as string];
   return words;
 }

@@ -59,6 +59,18 @@ export class ConflictError extends MagsError {
   }
 }
 
+/** A missing, wrong or revoked API token. */
+export class AuthenticationError extends MagsError {
+  constructor(message: string, options: Omit<MagsErrorOptions, 'code'> & { code?: string } = {}) {
+    super(message, {
+      statusCode: 401,
+      hint: 'Send Authorization: Bearer <token> (mags login, or MAGS_API_TOKEN); mags token create makes one.',
+      ...options,
+      code: options.code ?? 'unauthorized',
+    });
+  }
+}
+
 export class NotFoundError extends MagsError {
   constructor(message: string, options: Omit<MagsErrorOptions, 'code'> & { code?: string } = {}) {
     super(message, { statusCode: 404, ...options, code: options.code ?? 'not_found' });

@@ -181,7 +181,7 @@ async function restoreIfNeeded(
 }
 
 /** When a sandbox cannot start, the host check usually says why in words a user can act on. */
-async function startOrExplain(context: MagsContext, spec: SandboxSpec): Promise<Sandbox> {
+export async function startOrExplain(context: MagsContext, spec: SandboxSpec): Promise<Sandbox> {
   try {
     return await context.runtime.start(spec);
   } catch (error) {
@@ -198,7 +198,22 @@ async function startOrExplain(context: MagsContext, spec: SandboxSpec): Promise<
   }
 }
 
-async function resolveSpec(context: MagsContext, options: RunCommandOptions): Promise<SandboxSpec> {
+/** The layers, locks and limits of a sandbox for these options; `idPrefix` names its kind. */
+export async function resolveSpec(
+  context: MagsContext,
+  options: Pick<
+    RunCommandOptions,
+    | 'workspace'
+    | 'base'
+    | 'ephemeral'
+    | 'version'
+    | 'image'
+    | 'limits'
+    | 'network'
+    | 'onSyncProgress'
+  >,
+  idPrefix = 'run',
+): Promise<SandboxSpec> {
   // An empty name is a mistake to report, not a request for no workspace.
   if (options.workspace !== undefined) validateWorkspaceName(options.workspace);
   if (options.base !== undefined) validateWorkspaceName(options.base);
@@ -238,7 +253,7 @@ async function resolveSpec(context: MagsContext, options: RunCommandOptions): Pr
     locks.exclusive.push(paths.lockPath);
   }
   return {
-    id: `run-${uniqueSuffix()}`,
+    id: `${idPrefix}-${uniqueSuffix()}`,
     rootfs,
     limits: options.limits,
     network: options.network,
@@ -246,7 +261,7 @@ async function resolveSpec(context: MagsContext, options: RunCommandOptions): Pr
   };
 }
 
-function sandboxEnvironment(user: Record<string, string>): Record<string, string> {
+export function sandboxEnvironment(user: Record<string, string>): Record<string, string> {
   for (const key of Object.keys(user)) {
     if (!environmentKeyPattern.test(key)) {
       throw new InvalidInputError(`Invalid environment variable name ${JSON.stringify(key)}.`, {

@@ -9,15 +9,16 @@ import { InvalidInputError } from '../errors/mags-error.ts';
 const namePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export const maxWorkspaceNameLength = 100;
 
-export function validateWorkspaceName(name: string): string {
+/** `maxLength` is larger only for the server's owner-prefixed names (`owner.name`). */
+export function validateWorkspaceName(name: string, maxLength = maxWorkspaceNameLength): string {
   if (name.length === 0) {
     throw new InvalidInputError('Workspace name is empty.', {
       hint: 'Name it with letters, digits, ".", "_" or "-", e.g. -w myproject.',
     });
   }
-  if (name.length > maxWorkspaceNameLength) {
+  if (name.length > maxLength) {
     throw new InvalidInputError(
-      `Workspace name is ${name.length} characters long; the limit is ${maxWorkspaceNameLength}.`,
+      `Workspace name is ${name.length} characters long; the limit is ${maxLength}.`,
       { hint: 'Use a shorter name.' },
     );
   }

@@ -1,6 +1,7 @@
 import { constants } from 'node:os';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
+import { InvalidInputError } from '../../errors/mags-error.ts';
 import { describeSync } from '../describe-sync.ts';
 import { printJson } from '../output.ts';
 import {
@@ -67,8 +68,12 @@ export function registerRunCommand(program: Command): void {
     .option('--image <name>', 'base image (default "default")')
     .option('--json', 'print JSON lines: started, stdout/stderr chunks, exit')
     .passThroughOptions()
-    .action(async (words: string[], flags: RunFlags) => {
-      process.exitCode = await runAction(words, flags);
+    .action(async (words: string[], flags: RunFlags, command: Command) => {
+      const { remoteServer } = await import('../client/api-client.ts');
+      const remote = await remoteServer(command.optsWithGlobals<{ url?: string }>().url);
+      process.exitCode = remote
+        ? await runThroughServer(remote, words, flags)
+        : await runAction(words, flags);
     });
 }
 
@@ -141,6 +146,53 @@ async function runAction(words: string[], flags: RunFlags): Promise<number> {
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);
   }
+}
+
+/** The same run through a server's API: output streams back live, the exit code is the same. */
+async function runThroughServer(
+  remote: { url: string; token: string | undefined },
+  words: string[],
+  flags: RunFlags,
+): Promise<number> {
+  const [{ Mags }, { followToExit }] = await Promise.all([
+    import('../../sdk/mags.ts'),
+    import('./sandboxes.ts'),
+  ]);
+  if (flags.file.length > 0) {
+    throw new InvalidInputError('-f uploads only work without a server yet.', {
+      hint: 'With a server: mags new NAME, upload through the API (PUT /v1/sandboxes/NAME/files), then mags exec.',
+    });
+  }
+  const mags = new Mags(remote);
+  const [workspace, version] = splitVersion(flags.workspace);
+  const job = await mags.run(commandArgv(words), {
+    workspace,
+    version,
+    base: flags.base,
+    ephemeral: flags.ephemeral,
+    persist: flags.persist,
+    env: parseEnvironment(flags.env),
+    timeoutSeconds: flags.timeout ? parsePositiveNumber('--timeout', flags.timeout) : undefined,
+    limits: {
+      memoryMiB: flags.memory ? parseMemoryMiB(flags.memory) : undefined,
+      cpus: flags.cpus ? parsePositiveNumber('--cpus', flags.cpus) : undefined,
+      pidsMax: flags.pids
+        ? parsePositiveNumber('--pids', flags.pids, { integer: true })
+        : undefined,
+    },
+    network: flags.net,
+    image: flags.image,
+  });
+  if (!flags.json) return followToExit(mags, job.id);
+  printJson({ type: 'started', jobId: job.id });
+  const stdout = jsonLines('stdout');
+  const stderr = jsonLines('stderr');
+  const ended = await mags.jobs.logs(job.id, {
+    onOutput: (stream, data) => (stream === 'stdout' ? stdout : stderr).write(data),
+  });
+  printJson({ type: 'exit', ...ended });
+  const { jobExitCode } = await import('../client/job-exit.ts');
+  return jobExitCode(ended);
 }
 
 /** `name@3` → ['name', 3]. */

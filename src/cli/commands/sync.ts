@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { remoteClient } from '../client/api-client.ts';
 import { describeSync } from '../describe-sync.ts';
 import { printJson } from '../output.ts';
 import { syncProgressReporter } from '../sync-progress.ts';
@@ -9,7 +10,14 @@ export function registerSyncCommand(program: Command): void {
     .description('Sync a workspace to object storage now, as a new version (runs using it go on).')
     .argument('<name>')
     .option('--json', 'print the result as JSON')
-    .action(async (name: string, flags: { json?: boolean }) => {
+    .action(async (name: string, flags: { json?: boolean }, command: Command) => {
+      const mags = await remoteClient(command);
+      if (mags) {
+        const result = await mags.workspaces.sync(name);
+        if (flags.json) return printJson(result);
+        process.stderr.write(`${describeSync(name, { ...result, uploadedChunks: 0 })}\n`);
+        return;
+      }
       const { createMagsContext } = await import('../../jobs/mags-context.ts');
       const context = createMagsContext();
       const progress = syncProgressReporter(`sync ${name}`);

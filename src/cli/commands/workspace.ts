@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { remoteClient } from '../client/api-client.ts';
 import { formatBytes, printJson, printTable } from '../output.ts';
 
 export function registerWorkspaceCommands(program: Command): void {
@@ -7,7 +8,21 @@ export function registerWorkspaceCommands(program: Command): void {
     .command('list')
     .description('List workspaces with the size of what they hold.')
     .option('--json', 'print JSON')
-    .action(async (flags: { json?: boolean }) => {
+    .action(async (flags: { json?: boolean }, command: Command) => {
+      const mags = await remoteClient(command);
+      if (mags) {
+        const workspaces = await mags.workspaces.list();
+        if (flags.json) return printJson(workspaces);
+        return printTable(
+          ['NAME', 'SIZE', 'CREATED', 'LAST USED'],
+          workspaces.map((info) => [
+            info.name,
+            info.sizeBytes === null ? '-' : formatBytes(info.sizeBytes),
+            info.createdAt,
+            info.lastUsedAt,
+          ]),
+        );
+      }
       const { createMagsContext } = await import('../../jobs/mags-context.ts');
       const workspaces = await createMagsContext().workspaces.list();
       if (flags.json) return printJson(workspaces);
@@ -29,7 +44,13 @@ export function registerWorkspaceCommands(program: Command): void {
     )
     .argument('<name>')
     .option('--local-only', 'keep the stored versions')
-    .action(async (name: string, flags: { localOnly?: boolean }) => {
+    .action(async (name: string, flags: { localOnly?: boolean }, command: Command) => {
+      const mags = await remoteClient(command);
+      if (mags) {
+        await mags.workspaces.delete(name);
+        process.stderr.write(`Deleted workspace ${name} and its stored versions\n`);
+        return;
+      }
       const { createMagsContext } = await import('../../jobs/mags-context.ts');
       const context = createMagsContext();
       const local = await context.workspaces.get(name);
@@ -46,7 +67,20 @@ export function registerWorkspaceCommands(program: Command): void {
     .description('List the versions of a workspace in object storage.')
     .argument('<name>')
     .option('--json', 'print JSON')
-    .action(async (name: string, flags: { json?: boolean }) => {
+    .action(async (name: string, flags: { json?: boolean }, command: Command) => {
+      const mags = await remoteClient(command);
+      if (mags) {
+        const versions = await mags.workspaces.versions(name);
+        if (flags.json) return printJson(versions);
+        return printTable(
+          ['VERSION', 'COMMITTED', 'MANIFEST'],
+          versions.map((info) => [
+            String(info.version),
+            info.committedAt,
+            formatBytes(info.sizeBytes),
+          ]),
+        );
+      }
       const { createMagsContext } = await import('../../jobs/mags-context.ts');
       const context = createMagsContext();
       const versions = await context.sync.versions(name);

@@ -1,0 +1,130 @@
+import type { Command } from 'commander';
+import type { Job, SandboxInfo } from '../../server/schemas.ts';
+import { apiClient } from '../client/api-client.ts';
+import { jobEndNote, writeOutput } from '../client/job-exit.ts';
+import { printJson, printTable } from '../output.ts';
+import { parsePositiveNumber } from '../parse-options.ts';
+
+const isJobId = (value: string) => value.startsWith('job_');
+const url = (command: Command) => command.optsWithGlobals<{ url?: string }>().url;
+
+export function registerJobCommands(program: Command): void {
+  program
+    .command('list')
+    .description('List jobs, newest first (or sandboxes with --sandboxes).')
+    .option('--sandboxes', 'list long-lived sandboxes instead')
+    .option('--status <status>', 'only jobs in this state: queued running succeeded failed stopped')
+    .option('-w, --workspace <name>', 'only jobs on this workspace')
+    .option('--limit <n>', 'how many (default 20)')
+    .option('--json', 'print JSON')
+    .action(async (flags, command: Command) => {
+      const mags = await requireClient(url(command));
+      if (flags.sandboxes) {
+        const sandboxes = await mags.sandboxes.list();
+        if (flags.json) return printJson(sandboxes);
+        return printSandboxes(sandboxes);
+      }
+      const page = await mags.jobs.list({
+        status: flags.status,
+        workspace: flags.workspace,
+        limit: flags.limit ? parsePositiveNumber('--limit', flags.limit, { integer: true }) : 20,
+      });
+      if (flags.json) return printJson(page);
+      printTable(
+        ['ID', 'STATUS', 'EXIT', 'WORKSPACE', 'CREATED', 'COMMAND'],
+        page.jobs.map((job) => [
+          job.id,
+          job.status,
+          job.exitCode === null ? '-' : String(job.exitCode),
+          job.sandbox ? `(${job.sandbox})` : (job.workspace ?? '-'),
+          job.createdAt,
+          describeCommand(job.command),
+        ]),
+      );
+    });
+
+  program
+    .command('status')
+    .description('Show a job (job_...) or a sandbox (by name).')
+    .argument('<id-or-name>')
+    .option('--json', 'print JSON')
+    .action(async (target: string, flags: { json?: boolean }, command: Command) => {
+      const mags = await requireClient(url(command));
+      const value = isJobId(target)
+        ? await mags.jobs.get(target)
+        : await mags.sandboxes.get(target);
+      if (flags.json) return printJson(value);
+      for (const [key, field] of Object.entries(value)) {
+        const shown = Array.isArray(field) ? describeCommand(field) : String(field ?? '-');
+        process.stdout.write(`${`${key}:`.padEnd(12)} ${shown}\n`);
+      }
+    });
+
+  program
+    .command('logs')
+    .description("A job's output (stdout to stdout, stderr to stderr); -f follows it live.")
+    .argument('<id>')
+    .option('-f, --follow', 'keep streaming until the job ends')
+    .option('--offset <bytes>', 'start at this byte offset of the output')
+    .action(async (id: string, flags: { follow?: boolean; offset?: string }, command: Command) => {
+      const mags = await requireClient(url(command));
+      const abort = new AbortController();
+      process.once('SIGINT', () => abort.abort());
+      const job = await mags.jobs
+        .logs(id, {
+          follow: flags.follow ?? false,
+          offset: flags.offset ? Number.parseInt(flags.offset, 10) : 0,
+          onOutput: writeOutput,
+          signal: abort.signal,
+        })
+        .catch((error: unknown) => {
+          if (abort.signal.aborted) return undefined;
+          throw error;
+        });
+      const note = job && flags.follow ? jobEndNote(job) : undefined;
+      if (note) process.stderr.write(`mags: ${note}\n`);
+    });
+
+  program
+    .command('stop')
+    .description('Stop a job (job_...) or a sandbox (by name; its workspace stays).')
+    .argument('<id-or-name>')
+    .action(async (target: string, _flags: unknown, command: Command) => {
+      const mags = await requireClient(url(command));
+      if (isJobId(target)) {
+        const job = await mags.jobs.stop(target);
+        process.stderr.write(
+          `mags: ${job.id} ${job.status}${job.reason ? ` (${job.reason})` : ''}\n`,
+        );
+      } else {
+        await mags.sandboxes.stop(target);
+        process.stderr.write(`mags: sandbox ${target} stopped\n`);
+      }
+    });
+}
+
+export async function requireClient(url: string | undefined) {
+  return (await apiClient(url)) as NonNullable<Awaited<ReturnType<typeof apiClient>>>;
+}
+
+export function printSandboxes(sandboxes: SandboxInfo[]): void {
+  printTable(
+    ['NAME', 'STATUS', 'WORKSPACE', 'CREATED', 'LAST ACTIVE'],
+    sandboxes.map((sandbox) => [
+      sandbox.name,
+      sandbox.status,
+      sandbox.workspace ?? '-',
+      sandbox.createdAt,
+      sandbox.lastActiveAt,
+    ]),
+  );
+}
+
+function describeCommand(argv: Job['command']): string {
+  const text =
+    argv[0] === '/bin/sh' && argv[1] === '-c' && argv.length === 3
+      ? (argv[2] as string)
+      : argv.map((word) => (/^[\w./=:@-]+$/.test(word) ? word : JSON.stringify(word))).join(' ');
+  const line = text.replace(/\s+/g, ' ');
+  return line.length > 60 ? `${line.slice(0, 57)}...` : line;
+}

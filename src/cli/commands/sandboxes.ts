@@ -1,0 +1,127 @@
+import type { Command } from 'commander';
+import { CommandUsageError } from '../client/command-usage-error.ts';
+import { jobEndNote, jobExitCode, writeOutput } from '../client/job-exit.ts';
+import { openShell } from '../client/open-shell.ts';
+import {
+  commandArgv,
+  parseEnvironment,
+  parseMemoryMiB,
+  parsePositiveNumber,
+} from '../parse-options.ts';
+import { requireClient } from './jobs.ts';
+
+const url = (command: Command) => command.optsWithGlobals<{ url?: string }>().url;
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function registerSandboxCommands(program: Command): void {
+  program
+    .command('new')
+    .description(
+      'Start a long-lived sandbox for exec and shell (its workspace is NAME by default).',
+    )
+    .argument('<name>')
+    .option('-w, --workspace <name>', 'the workspace it writes to (default: the sandbox name)')
+    .option('-e, --ephemeral', 'keep nothing it writes')
+    .option('--net', "allow outbound network (never the host's loopback)")
+    .option('--cpus <n>', 'CPU limit in cores')
+    .option('--memory <size>', 'memory limit: 512m, 2g (default 2g)')
+    .option('--pids <n>', 'process-count limit (default 4096)')
+    .option('--image <name>', 'base image (default "default")')
+    .action(async (name: string, flags, command: Command) => {
+      const mags = await requireClient(url(command));
+      const sandbox = await mags.sandboxes.create({
+        name,
+        workspace: flags.workspace,
+        ephemeral: flags.ephemeral,
+        network: flags.net,
+        image: flags.image,
+        limits: {
+          memoryMiB: flags.memory ? parseMemoryMiB(flags.memory) : undefined,
+          cpus: flags.cpus ? parsePositiveNumber('--cpus', flags.cpus) : undefined,
+          pidsMax: flags.pids
+            ? parsePositiveNumber('--pids', flags.pids, { integer: true })
+            : undefined,
+        },
+      });
+      process.stderr.write(
+        `mags: sandbox ${sandbox.name} is running${sandbox.workspace ? ` on workspace ${sandbox.workspace}` : ''}; mags shell ${name} / mags exec ${name} CMD\n`,
+      );
+    });
+
+  program
+    .command('exec')
+    .description(
+      "Run a command in a sandbox and stream its output; the exit code is the command's.",
+    )
+    .argument('<name>')
+    .argument('<command...>', 'one argument runs through /bin/sh -c; several are an exact argv')
+    .option('--env <NAME=value>', 'set an environment variable (repeatable)', collect, [])
+    .option('--cwd <path>', 'working directory (default /workspace)')
+    .option('--timeout <seconds>', 'wall-clock limit (default 3600)')
+    .option('-d, --detach', 'print the job id and return at once (follow with mags logs -f)')
+    .passThroughOptions()
+    .action(async (name: string, words: string[], flags, command: Command) => {
+      const mags = await requireClient(url(command));
+      const job = await mags.sandboxes.exec(name, commandArgv(words), {
+        env: parseEnvironment(flags.env),
+        cwd: flags.cwd,
+        timeoutSeconds: flags.timeout ? parsePositiveNumber('--timeout', flags.timeout) : undefined,
+      });
+      if (flags.detach) {
+        process.stdout.write(`${job.id}\n`);
+        return;
+      }
+      process.exitCode = await followToExit(mags, job.id);
+    });
+
+  program
+    .command('shell')
+    .description('Open an interactive shell (a real terminal) in a sandbox.')
+    .argument('<name>')
+    .action(async (name: string, _flags: unknown, command: Command) => {
+      const mags = await requireClient(url(command));
+      process.exitCode = await openShell(mags, name);
+    });
+
+  program
+    .command('start')
+    .description('Start a stopped sandbox again, on the same workspace.')
+    .argument('<name>')
+    .action(async (name: string, _flags: unknown, command: Command) => {
+      const mags = await requireClient(url(command));
+      await mags.sandboxes.start(name);
+      process.stderr.write(`mags: sandbox ${name} is running\n`);
+    });
+
+  program
+    .command('delete')
+    .description('Stop and delete a sandbox (its workspace stays: mags workspace delete).')
+    .argument('<name>')
+    .action(async (name: string, _flags: unknown, command: Command) => {
+      if (name.startsWith('job_')) {
+        throw new CommandUsageError('Jobs are kept as history; mags stop ends a running one.');
+      }
+      const mags = await requireClient(url(command));
+      await mags.sandboxes.delete(name);
+      process.stderr.write(`mags: sandbox ${name} deleted\n`);
+    });
+}
+
+/** Streams a job's output here until it ends; Ctrl-C stops the job. Returns its exit code. */
+export async function followToExit(
+  mags: Awaited<ReturnType<typeof requireClient>>,
+  id: string,
+): Promise<number> {
+  const onInterrupt = () => void mags.jobs.stop(id).catch(() => {});
+  process.on('SIGINT', onInterrupt);
+  process.on('SIGTERM', onInterrupt);
+  try {
+    const job = await mags.jobs.logs(id, { follow: true, onOutput: writeOutput });
+    const note = jobEndNote(job);
+    if (note) process.stderr.write(`mags: ${note}\n`);
+    return jobExitCode(job);
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onInterrupt);
+  }
+}

@@ -1,0 +1,375 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { ConflictError, MagsError, NotFoundError } from '../errors/mags-error.ts';
+import type { ResourceLimits, SandboxProcess } from '../runtimes/runtime.ts';
+import type {
+  JobFilter,
+  JobRecord,
+  JobStatus,
+  LogChunk,
+  StateRepository,
+} from '../state/state-repository.ts';
+import { JobLog, type JobLogOptions } from './job-log.ts';
+import type { MagsContext } from './mags-context.ts';
+import { ownerWorkspaceName } from './owner-workspace.ts';
+import { type RunResult, runCommand, sandboxEnvironment } from './run-command.ts';
+import { Semaphore } from './semaphore.ts';
+
+export interface RunJobRequest {
+  argv: string[];
+  workspace?: string;
+  base?: string;
+  ephemeral?: boolean;
+  persist?: boolean;
+  version?: number;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  limits?: Partial<ResourceLimits>;
+  network?: boolean;
+  image?: string;
+}
+
+export interface ExecJobRequest {
+  argv: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+export interface JobManagerOptions {
+  context: MagsContext;
+  repository: StateRepository;
+  /** Runs beyond this wait as `queued` (exec jobs in running sandboxes do not count). */
+  maxConcurrentJobs?: number;
+  log?: JobLogOptions;
+  killGraceMs?: number;
+}
+
+interface LiveJob {
+  record: JobRecord;
+  log: JobLog;
+  abort: AbortController;
+  done: Promise<JobRecord>;
+}
+
+/**
+ * Runs jobs in the background and keeps their state and output in the repository: `run` jobs in
+ * a fresh sandbox each (through `runCommand`, the same path as the CLI), `exec` jobs in a
+ * long-lived sandbox. Output is readable and followable while it is produced.
+ */
+export class JobManager {
+  readonly #context: MagsContext;
+  readonly #repository: StateRepository;
+  readonly #slots: Semaphore;
+  readonly #logOptions: JobLogOptions;
+  readonly #killGraceMs: number;
+  readonly #live = new Map<string, LiveJob>();
+
+  constructor(options: JobManagerOptions) {
+    this.#context = options.context;
+    this.#repository = options.repository;
+    this.#slots = new Semaphore(options.maxConcurrentJobs ?? 32);
+    this.#logOptions = options.log ?? {};
+    this.#killGraceMs = options.killGraceMs ?? 2000;
+  }
+
+  get counts(): { running: number; queued: number; maxConcurrent: number } {
+    return {
+      running: this.#slots.active,
+      queued: this.#slots.waiting,
+      maxConcurrent: this.#slots.limit,
+    };
+  }
+
+  async submitRun(owner: string, request: RunJobRequest): Promise<JobRecord> {
+    // Names are checked (and made the owner's) before anything is recorded.
+    const workspace = request.workspace ?? request.base;
+    const internal = {
+      workspace: request.workspace && ownerWorkspaceName(owner, request.workspace),
+      base: request.base && ownerWorkspaceName(owner, request.base),
+    };
+    if (request.workspace && !request.ephemeral && request.version === undefined) {
+      for (const live of this.#live.values()) {
+        if (
+          live.record.owner === owner &&
+          live.record.kind === 'run' &&
+          live.record.workspace === request.workspace &&
+          !live.abort.signal.aborted
+        ) {
+          throw new ConflictError(
+            `Workspace ${JSON.stringify(request.workspace)} is in use by job ${live.record.id}.`,
+            {
+              workspace: request.workspace,
+              code: 'workspace_busy',
+              hint: 'Wait for it (mags logs -f ID) or stop it (mags stop ID); readers can use --base.',
+            },
+          );
+        }
+      }
+    }
+    const record = newJob(owner, 'run', request.argv, workspace ?? null, null);
+    return this.#start(record, async (log, signal) => {
+      const defaults = this.#context.defaults;
+      const result = await runCommand(this.#context, {
+        argv: request.argv,
+        workspace: internal.workspace,
+        base: internal.base,
+        ephemeral: request.ephemeral,
+        persist: request.persist,
+        version: request.version,
+        env: request.env,
+        timeoutMs: request.timeoutMs ?? defaults.timeoutMs,
+        killGraceMs: this.#killGraceMs,
+        limits: { ...defaults.limits, ...request.limits },
+        network: request.network ?? false,
+        image: request.image ?? defaults.image,
+        stdout: logWriter(log, 'stdout'),
+        stderr: logWriter(log, 'stderr'),
+        signal,
+      });
+      if (workspace) await this.#repository.touchWorkspace(owner, workspace, now());
+      return outcome(result);
+    });
+  }
+
+  /** Runs a command in a long-lived sandbox; `start` returns the command's process. */
+  async submitExec(
+    owner: string,
+    sandbox: string,
+    request: ExecJobRequest,
+    start: (request: {
+      argv: string[];
+      env: Record<string, string>;
+      cwd: string;
+    }) => SandboxProcess,
+  ): Promise<JobRecord> {
+    const env = sandboxEnvironment(request.env ?? {});
+    const record = newJob(owner, 'exec', request.argv, null, sandbox);
+    return this.#start(
+      record,
+      async (log, signal) => {
+        const command = start({ argv: request.argv, env, cwd: request.cwd ?? '/workspace' });
+        command.stdout.on('data', (chunk: Buffer) => log.append('stdout', chunk));
+        command.stderr.on('data', (chunk: Buffer) => log.append('stderr', chunk));
+        let timedOut = false;
+        const stop = () => {
+          command.signal('SIGTERM');
+          killTimer ??= setTimeout(() => command.signal('SIGKILL'), this.#killGraceMs);
+        };
+        let killTimer: NodeJS.Timeout | undefined;
+        const timer = setTimeout(() => {
+          timedOut = true;
+          stop();
+        }, request.timeoutMs ?? this.#context.defaults.timeoutMs);
+        signal.addEventListener('abort', stop, { once: true });
+        try {
+          const result = await command.exited;
+          await Promise.all([ended(command.stdout), ended(command.stderr)]);
+          return outcome({ ...result, timedOut, cancelled: signal.aborted, oomKilled: false });
+        } catch (error) {
+          if (error instanceof MagsError && error.code === 'guest_exec_failed') {
+            log.append('stderr', Buffer.from(`mags: ${error.message}\n`));
+            return { status: 'failed', exitCode: 127, signal: null, reason: error.message };
+          }
+          throw error;
+        } finally {
+          clearTimeout(timer);
+          clearTimeout(killTimer);
+        }
+      },
+      { queued: false },
+    );
+  }
+
+  async get(owner: string, id: string): Promise<JobRecord> {
+    const live = this.#live.get(id);
+    if (live && live.record.owner === owner)
+      return { ...live.record, logBytes: live.log.endOffset };
+    const record = await this.#repository.getJob(owner, id);
+    if (!record) throw jobNotFound(id);
+    return record;
+  }
+
+  list(filter: JobFilter): Promise<{ jobs: JobRecord[]; nextCursor: string | null }> {
+    return this.#repository.listJobs(filter);
+  }
+
+  /** Settles when the job has finished, with its final record. */
+  async wait(owner: string, id: string): Promise<JobRecord> {
+    const live = this.#live.get(id);
+    if (live && live.record.owner === owner) return live.done;
+    return this.get(owner, id);
+  }
+
+  /** Stops a queued or running job (SIGTERM, then everything after the grace period). */
+  async stop(owner: string, id: string): Promise<JobRecord> {
+    const live = this.#live.get(id);
+    if (!live || live.record.owner !== owner) return this.get(owner, id); // already finished
+    live.abort.abort();
+    return live.done;
+  }
+
+  /**
+   * The job's output from `offset` on. With `follow`, it keeps going until the job ends (or
+   * `signal` aborts: the client went away); without, it ends at what exists now.
+   */
+  async *readLog(
+    owner: string,
+    id: string,
+    options: { offset: number; follow: boolean; signal?: AbortSignal },
+  ): AsyncGenerator<LogChunk> {
+    await this.get(owner, id); // ownership, and 404
+    let offset = options.offset;
+    while (!options.signal?.aborted) {
+      const live = this.#live.get(id);
+      const log = live?.log ?? new JobLog(this.#repository, id);
+      const chunks = await log.read(offset, 1024 * 1024);
+      for (const chunk of chunks) {
+        yield chunk;
+        offset = chunk.offset + chunk.data.length;
+      }
+      if (chunks.length > 0) continue;
+      if (!live || !options.follow || (live.log.finished && offset >= live.log.endOffset)) return;
+      await live.log.waitBeyond(offset, options.signal);
+    }
+  }
+
+  /** Stops every job (a server shutting down) and records them as stopped. */
+  async shutdown(): Promise<void> {
+    const live = [...this.#live.values()];
+    for (const job of live) job.abort.abort('shutdown');
+    await Promise.allSettled(live.map((job) => job.done));
+  }
+
+  async #start(
+    record: JobRecord,
+    body: (log: JobLog, signal: AbortSignal) => Promise<Outcome>,
+    options: { queued: boolean } = { queued: true },
+  ): Promise<JobRecord> {
+    const log = new JobLog(this.#repository, record.id, this.#logOptions);
+    const abort = new AbortController();
+    await this.#repository.insertJob(record);
+    const live: LiveJob = { record, log, abort, done: Promise.resolve(record) };
+    this.#live.set(record.id, live);
+    const update = async (patch: Partial<JobRecord>) => {
+      Object.assign(record, patch);
+      await this.#repository.updateJob(record.id, patch);
+    };
+    live.done = (async () => {
+      const release = options.queued ? await this.#slots.acquire() : () => {};
+      let result: Outcome;
+      try {
+        if (abort.signal.aborted) {
+          result = { status: 'stopped', exitCode: null, signal: null, reason: stopReason(abort) };
+        } else {
+          await update({ status: 'running', startedAt: now() });
+          result = await body(log, abort.signal);
+          if (result.status === 'stopped') result.reason = stopReason(abort);
+        }
+      } catch (error) {
+        const message = error instanceof MagsError ? error.toDisplayString() : String(error);
+        log.append('stderr', Buffer.from(`mags: ${message}\n`));
+        result = {
+          status: 'failed',
+          exitCode: null,
+          signal: null,
+          reason: error instanceof MagsError ? error.message : String(error),
+        };
+      } finally {
+        release();
+      }
+      try {
+        await log.finish();
+      } finally {
+        await update({ ...result, finishedAt: now(), logBytes: log.endOffset });
+        this.#live.delete(record.id);
+      }
+      return { ...record };
+    })();
+    // The returned copy is the state at submission: queued (or running, for exec).
+    if (!options.queued) Object.assign(record, { status: 'running', startedAt: now() });
+    return { ...record };
+  }
+}
+
+interface Outcome {
+  status: JobStatus;
+  exitCode: number | null;
+  signal: string | null;
+  reason: string | null;
+}
+
+function outcome(
+  result: Pick<RunResult, 'exitCode' | 'signal' | 'timedOut' | 'cancelled' | 'oomKilled'>,
+): Outcome {
+  const base = { exitCode: result.exitCode, signal: result.signal };
+  if (result.cancelled) return { ...base, status: 'stopped', reason: 'stopped on request' };
+  if (result.timedOut) return { ...base, status: 'failed', reason: 'timed out' };
+  if (result.oomKilled)
+    return { ...base, status: 'failed', reason: 'out of memory: a process hit the memory limit' };
+  if (result.exitCode === 0) return { ...base, status: 'succeeded', reason: null };
+  return {
+    ...base,
+    status: 'failed',
+    reason:
+      result.exitCode === null
+        ? `killed by ${result.signal ?? 'a signal'}`
+        : `exited with code ${result.exitCode}`,
+  };
+}
+
+function stopReason(abort: AbortController): string {
+  return abort.signal.reason === 'shutdown' ? 'the server shut down' : 'stopped on request';
+}
+
+function newJob(
+  owner: string,
+  kind: JobRecord['kind'],
+  argv: string[],
+  workspace: string | null,
+  sandbox: string | null,
+): JobRecord {
+  return {
+    id: `job_${randomBytes(12).toString('base64url')}`,
+    owner,
+    kind,
+    sandbox,
+    argv,
+    workspace,
+    status: 'queued',
+    exitCode: null,
+    signal: null,
+    reason: null,
+    createdAt: now(),
+    startedAt: null,
+    finishedAt: null,
+    logBytes: 0,
+  };
+}
+
+export function jobNotFound(id: string): NotFoundError {
+  return new NotFoundError(`No job ${JSON.stringify(id)}.`, {
+    code: 'job_not_found',
+    hint: 'mags list shows your jobs.',
+  });
+}
+
+function logWriter(log: JobLog, stream: LogChunk['stream']): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      log.append(stream, chunk);
+      callback();
+    },
+  });
+}
+
+function ended(stream: NodeJS.ReadableStream & { readableEnded?: boolean }): Promise<void> {
+  if (stream.readableEnded) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.once('error', () => resolve());
+  });
+}
+
+const now = () => new Date().toISOString();

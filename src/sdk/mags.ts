@@ -1,0 +1,246 @@
+import type {
+  CreateSandboxBody,
+  ExecBody,
+  Health,
+  Job,
+  JobList,
+  RunJobBody,
+  SandboxInfo,
+  SyncResult,
+  WorkspaceInfo,
+  WorkspaceVersion,
+} from '../server/schemas.ts';
+import { errorFromResponse, unreachableError } from './api-error.ts';
+import { type FollowOptions, followJobLogs } from './log-stream.ts';
+
+export interface MagsOptions {
+  /** The server, e.g. http://127.0.0.1:7070 */
+  url: string;
+  token?: string;
+  /** Replaces the global fetch (tests, proxies). */
+  fetch?: typeof fetch;
+}
+
+export type RunOptions = Omit<RunJobBody, 'command'>;
+export type StreamCallbacks = Pick<FollowOptions, 'onOutput' | 'onStdout' | 'onStderr' | 'signal'>;
+
+export interface CompletedJob {
+  job: Job;
+  /** The exit code, or null when the command did not exit by itself (killed, stopped). */
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+type Query = Record<string, string | number | boolean | undefined>;
+
+/**
+ * The TypeScript SDK: everything the REST API does, typed from the server's own schemas.
+ * Errors are MagsError subclasses chosen by HTTP status (`errorFromResponse`).
+ *
+ *     const mags = new Mags({ url: 'http://127.0.0.1:7070', token: process.env.MAGS_API_TOKEN });
+ *     const { exitCode, stdout } = await mags.runAndWait('npm test', { workspace: 'app' });
+ */
+export class Mags {
+  readonly url: string;
+  readonly #token: string | undefined;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: MagsOptions) {
+    this.url = options.url.replace(/\/+$/, '');
+    this.#token = options.token;
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  health(): Promise<Health> {
+    return this.#json('GET', '/health');
+  }
+
+  whoami(): Promise<{ owner: string; tokenId: string }> {
+    return this.#json('GET', '/v1/whoami');
+  }
+
+  /** Starts a command in a new sandbox and returns at once; stream it with `jobs.logs`. */
+  run(command: string | string[], options: RunOptions = {}): Promise<Job> {
+    return this.#json('POST', '/v1/jobs', { ...options, command });
+  }
+
+  /** Runs a command and waits for it, streaming its output to the callbacks as it comes. */
+  async runAndWait(
+    command: string | string[],
+    options: RunOptions & StreamCallbacks = {},
+  ): Promise<CompletedJob> {
+    const { onOutput, onStdout, onStderr, signal, ...body } = options;
+    const job = await this.run(command, body);
+    return this.#wait(job.id, { onOutput, onStdout, onStderr, signal });
+  }
+
+  readonly jobs = {
+    get: (id: string): Promise<Job> => this.#json('GET', `/v1/jobs/${encodeURIComponent(id)}`),
+    list: (
+      query: {
+        status?: Job['status'];
+        workspace?: string;
+        sandbox?: string;
+        limit?: number;
+        cursor?: string;
+      } = {},
+    ): Promise<JobList> => this.#json('GET', `/v1/jobs${queryString(query)}`),
+    /** Stops the job and resolves once it has ended. */
+    stop: (id: string): Promise<Job> =>
+      this.#json('POST', `/v1/jobs/${encodeURIComponent(id)}/stop`),
+    /** Streams the output (following by default); resolves with the job when the stream ends. */
+    logs: (id: string, options: FollowOptions = {}): Promise<Job> =>
+      followJobLogs((path, signal) => this.#send('GET', path, undefined, signal), id, options),
+    /** Waits for the job, collecting its output. */
+    wait: (id: string, callbacks: StreamCallbacks = {}): Promise<CompletedJob> =>
+      this.#wait(id, callbacks),
+  };
+
+  readonly sandboxes = {
+    create: (body: CreateSandboxBody): Promise<SandboxInfo> =>
+      this.#json('POST', '/v1/sandboxes', body),
+    get: (name: string): Promise<SandboxInfo> => this.#json('GET', sandboxPath(name)),
+    list: async (): Promise<SandboxInfo[]> =>
+      (await this.#json<{ sandboxes: SandboxInfo[] }>('GET', '/v1/sandboxes')).sandboxes,
+    start: (name: string): Promise<SandboxInfo> => this.#json('POST', `${sandboxPath(name)}/start`),
+    stop: (name: string): Promise<SandboxInfo> => this.#json('POST', `${sandboxPath(name)}/stop`),
+    delete: async (name: string): Promise<void> => {
+      await this.#send('DELETE', sandboxPath(name));
+    },
+    /** Starts a command in the sandbox; the job streams like any other. */
+    exec: (name: string, command: string | string[], options: Omit<ExecBody, 'command'> = {}) =>
+      this.#json<Job>('POST', `${sandboxPath(name)}/exec`, { ...options, command }),
+    execAndWait: async (
+      name: string,
+      command: string | string[],
+      options: Omit<ExecBody, 'command'> & StreamCallbacks = {},
+    ): Promise<CompletedJob> => {
+      const { onOutput, onStdout, onStderr, signal, ...body } = options;
+      const job = await this.sandboxes.exec(name, command, body);
+      return this.#wait(job.id, { onOutput, onStdout, onStderr, signal });
+    },
+    files: {
+      read: async (name: string, path: string): Promise<Uint8Array> => {
+        const response = await this.#send(
+          'GET',
+          `${sandboxPath(name)}/files${queryString({ path })}`,
+        );
+        return new Uint8Array(await response.arrayBuffer());
+      },
+      write: async (
+        name: string,
+        path: string,
+        data: Uint8Array | string,
+        options: { mode?: number } = {},
+      ): Promise<void> => {
+        const mode = options.mode?.toString(8);
+        await this.#send(
+          'PUT',
+          `${sandboxPath(name)}/files${queryString({ path, mode })}`,
+          typeof data === 'string' ? new TextEncoder().encode(data) : data,
+        );
+      },
+    },
+    /** The WebSocket URL of an interactive shell (see the API docs for the frame format). */
+    shellUrl: (name: string, size: { rows: number; cols: number; term?: string }): string =>
+      `${this.url.replace(/^http/, 'ws')}${sandboxPath(name)}/shell${queryString(size)}`,
+  };
+
+  readonly workspaces = {
+    list: async (): Promise<WorkspaceInfo[]> =>
+      (await this.#json<{ workspaces: WorkspaceInfo[] }>('GET', '/v1/workspaces')).workspaces,
+    versions: async (name: string): Promise<WorkspaceVersion[]> =>
+      (
+        await this.#json<{ versions: WorkspaceVersion[] }>(
+          'GET',
+          `/v1/workspaces/${encodeURIComponent(name)}/versions`,
+        )
+      ).versions,
+    sync: (name: string): Promise<SyncResult> =>
+      this.#json('POST', `/v1/workspaces/${encodeURIComponent(name)}/sync`),
+    delete: async (name: string): Promise<void> => {
+      await this.#send('DELETE', `/v1/workspaces/${encodeURIComponent(name)}`);
+    },
+  };
+
+  /** The headers a WebSocket client needs (Node's WebSocket cannot set them: use `protocols`). */
+  get authorization(): string | undefined {
+    return this.#token && `Bearer ${this.#token}`;
+  }
+
+  async #wait(id: string, callbacks: StreamCallbacks): Promise<CompletedJob> {
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const job = await followJobLogs(
+      (path, signal) => this.#send('GET', path, undefined, signal),
+      id,
+      {
+        ...callbacks,
+        onStdout: (text) => {
+          stdout.push(text);
+          callbacks.onStdout?.(text);
+        },
+        onStderr: (text) => {
+          stderr.push(text);
+          callbacks.onStderr?.(text);
+        },
+      },
+    );
+    return { job, exitCode: job.exitCode, stdout: stdout.join(''), stderr: stderr.join('') };
+  }
+
+  async #json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.#send(method, path, body === undefined ? undefined : body);
+    return (await response.json()) as T;
+  }
+
+  async #send(
+    method: string,
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    let payload: Uint8Array | string | undefined;
+    if (body instanceof Uint8Array) {
+      payload = body;
+      headers['content-type'] = 'application/octet-stream';
+    } else if (body !== undefined) {
+      payload = JSON.stringify(body);
+      headers['content-type'] = 'application/json';
+    }
+    let response: Response;
+    try {
+      response = await this.#fetch(`${this.url}${path}`, {
+        method,
+        headers,
+        body: payload,
+        signal,
+      });
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw unreachableError(this.url, error);
+    }
+    if (!response.ok) {
+      const text = await response.text();
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = { error: { message: text.slice(0, 500) || undefined } };
+      }
+      throw errorFromResponse(response.status, parsed);
+    }
+    return response;
+  }
+}
+
+const sandboxPath = (name: string) => `/v1/sandboxes/${encodeURIComponent(name)}`;
+
+function queryString(query: Query): string {
+  const entries = Object.entries(query).filter(([, value]) => value !== undefined);
+  if (entries.length === 0) return '';
+  return `?${new URLSearchParams(entries.map(([key, value]): [string, string] => [key, String(value)])).toString()}`;
+}

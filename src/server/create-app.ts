@@ -1,0 +1,62 @@
+import { createNodeWebSocket } from '@hono/node-ws';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { requestId } from 'hono/request-id';
+import { errorResponse, validationResponse } from './error-response.ts';
+import { requireToken } from './middleware/authenticate.ts';
+import { registerJobRoutes } from './routes/job-routes.ts';
+import { registerSandboxRoutes } from './routes/sandbox-routes.ts';
+import { registerSystemRoutes } from './routes/system-routes.ts';
+import { registerWorkspaceRoutes } from './routes/workspace-routes.ts';
+import type { ServerEnv, ServerServices } from './server-env.ts';
+
+export type ServerApp = OpenAPIHono<ServerEnv>;
+
+/**
+ * The REST API (`/v1`) as a Hono app: middleware per concern (request id, body limit, token),
+ * routes per resource, every input validated by the schemas in `schemas.ts`. No I/O here; the
+ * app is served by `start-server.ts` and exercised in-process with `app.request()` in tests.
+ */
+export function createApp(services: ServerServices): {
+  app: ServerApp;
+  injectWebSocket: ReturnType<typeof createNodeWebSocket>['injectWebSocket'];
+} {
+  const app = new OpenAPIHono<ServerEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) return validationResponse(result.target, result.error, c);
+    },
+  });
+  app.use(requestId());
+  app.onError(errorResponse);
+  app.notFound((c) => errorResponse(new HTTPException(404, { message: 'No such route.' }), c));
+  // JSON bodies are small; file uploads have their own, larger limit.
+  app.use('/v1/*', async (c, next) => {
+    if (c.req.path.endsWith('/files')) return next();
+    return bodyLimit({
+      maxSize: services.limits.maxJsonBytes,
+      onError: () => {
+        throw new HTTPException(413, {
+          message: `Request body over the ${services.limits.maxJsonBytes}-byte limit.`,
+        });
+      },
+    })(c, next);
+  });
+  app.use('/v1/*', requireToken(services.repository));
+  registerSystemRoutes(app, services); // /health is outside /v1: no token needed
+  registerJobRoutes(app, services);
+  // The shell's WebSocket upgrade needs the Node server; injectWebSocket attaches it there.
+  const webSockets = createNodeWebSocket({ app });
+  registerSandboxRoutes(app, services, webSockets.upgradeWebSocket);
+  registerWorkspaceRoutes(app, services);
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+  });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'mags API', version: services.version },
+    security: [{ bearer: [] }],
+  });
+  return { app, injectWebSocket: webSockets.injectWebSocket };
+}

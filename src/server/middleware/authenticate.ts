@@ -1,0 +1,14 @@
+import { createMiddleware } from 'hono/factory';
+import type { StateRepository } from '../../state/state-repository.ts';
+import type { ServerEnv } from '../server-env.ts';
+import { authenticate } from '../tokens.ts';
+
+/** Every `/v1` route but health needs a live token; the token's owner scopes everything after. */
+export function requireToken(repository: StateRepository) {
+  return createMiddleware<ServerEnv>(async (c, next) => {
+    const token = await authenticate(repository, c.req.header('authorization'));
+    c.set('owner', token.owner);
+    c.set('tokenId', token.id);
+    await next();
+  });
+}

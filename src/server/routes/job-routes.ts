@@ -1,0 +1,153 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { streamSSE } from 'hono/streaming';
+import type { JobRecord } from '../../state/state-repository.ts';
+import type { ServerApp } from '../create-app.ts';
+import {
+  ErrorSchema,
+  JobIdSchema,
+  JobListQuerySchema,
+  JobListSchema,
+  JobSchema,
+  LogQuerySchema,
+  RunJobBodySchema,
+} from '../schemas.ts';
+import type { ServerServices } from '../server-env.ts';
+import { toArgv } from './command-argv.ts';
+
+const errors = {
+  400: { content: { 'application/json': { schema: ErrorSchema } }, description: 'Invalid input' },
+  401: { content: { 'application/json': { schema: ErrorSchema } }, description: 'No valid token' },
+  404: { content: { 'application/json': { schema: ErrorSchema } }, description: 'Not found' },
+};
+const jobResponse = (description: string) => ({
+  content: { 'application/json': { schema: JobSchema } },
+  description,
+});
+const idParams = z.object({ id: JobIdSchema });
+
+const createJob = createRoute({
+  method: 'post',
+  path: '/v1/jobs',
+  summary: 'Run a command in a new sandbox (starts in the background)',
+  request: {
+    body: { content: { 'application/json': { schema: RunJobBodySchema } }, required: true },
+  },
+  responses: { 201: jobResponse('The job, queued or running'), ...errors },
+});
+
+const listJobs = createRoute({
+  method: 'get',
+  path: '/v1/jobs',
+  summary: 'List jobs, newest first',
+  request: { query: JobListQuerySchema },
+  responses: {
+    200: { content: { 'application/json': { schema: JobListSchema } }, description: 'A page' },
+    ...errors,
+  },
+});
+
+const getJob = createRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}',
+  summary: 'A job and its status',
+  request: { params: idParams },
+  responses: { 200: jobResponse('The job'), ...errors },
+});
+
+const stopJob = createRoute({
+  method: 'post',
+  path: '/v1/jobs/{id}/stop',
+  summary: 'Stop a job: SIGTERM, then everything after 2 s; returns once it has ended',
+  request: { params: idParams },
+  responses: { 200: jobResponse('The stopped (or already finished) job'), ...errors },
+});
+
+const jobLogs = createRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}/logs',
+  summary: 'Output as Server-Sent Events, from a byte offset; `follow` streams until the job ends',
+  description:
+    'Events `stdout` and `stderr` carry `{"offset":N,"text":"..."}` (or `"base64"` for bytes ' +
+    'that are not UTF-8); their `id` is the offset after the chunk, so a client resumes with ' +
+    '`?offset=` or `Last-Event-ID`. A final `end` event carries the job.',
+  request: { params: idParams, query: LogQuerySchema },
+  responses: { 200: { description: 'text/event-stream' }, ...errors },
+});
+
+export function toJobView(record: JobRecord): z.infer<typeof JobSchema> {
+  const { owner: _owner, argv, ...rest } = record;
+  return { ...rest, command: argv };
+}
+
+export function registerJobRoutes(app: ServerApp, { jobs }: ServerServices): void {
+  app.openapi(createJob, async (c) => {
+    const body = c.req.valid('json');
+    const job = await jobs.submitRun(c.var.owner, {
+      argv: toArgv(body.command),
+      workspace: body.workspace,
+      base: body.base,
+      ephemeral: body.ephemeral,
+      persist: body.persist,
+      version: body.version,
+      env: body.env,
+      timeoutMs: body.timeoutSeconds === undefined ? undefined : body.timeoutSeconds * 1000,
+      limits: body.limits,
+      network: body.network,
+      image: body.image,
+    });
+    return c.json(toJobView(job), 201);
+  });
+
+  app.openapi(listJobs, async (c) => {
+    const query = c.req.valid('query');
+    const page = await jobs.list({ owner: c.var.owner, ...query });
+    return c.json({ jobs: page.jobs.map(toJobView), nextCursor: page.nextCursor }, 200);
+  });
+
+  app.openapi(getJob, async (c) =>
+    c.json(toJobView(await jobs.get(c.var.owner, c.req.valid('param').id)), 200),
+  );
+
+  app.openapi(stopJob, async (c) =>
+    c.json(toJobView(await jobs.stop(c.var.owner, c.req.valid('param').id)), 200),
+  );
+
+  app.openapi(jobLogs, async (c) => {
+    const owner = c.var.owner;
+    const { id } = c.req.valid('param');
+    const query = c.req.valid('query');
+    const lastEventId = Number(c.req.header('last-event-id'));
+    const offset = query.offset ?? (Number.isSafeInteger(lastEventId) ? lastEventId : 0);
+    await jobs.get(owner, id); // a 404 before the stream starts, not inside it
+    return streamSSE(c, async (stream) => {
+      const gone = new AbortController();
+      stream.onAbort(() => gone.abort());
+      // Comments keep proxies from closing a quiet stream; they carry no data.
+      const keepAlive = setInterval(() => void stream.write(': keep-alive\n\n'), 15_000);
+      try {
+        const chunks = jobs.readLog(owner, id, {
+          offset,
+          follow: query.follow ?? false,
+          signal: gone.signal,
+        });
+        for await (const chunk of chunks) {
+          const text = chunk.data.toString('utf8');
+          const payload = Buffer.from(text, 'utf8').equals(chunk.data)
+            ? { offset: chunk.offset, text }
+            : { offset: chunk.offset, base64: chunk.data.toString('base64') };
+          await stream.writeSSE({
+            event: chunk.stream,
+            id: String(chunk.offset + chunk.data.length),
+            data: JSON.stringify(payload),
+          });
+        }
+        if (!gone.signal.aborted) {
+          const job = await jobs.get(owner, id);
+          await stream.writeSSE({ event: 'end', data: JSON.stringify(toJobView(job)) });
+        }
+      } finally {
+        clearInterval(keepAlive);
+      }
+    });
+  });
+}

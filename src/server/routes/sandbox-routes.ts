@@ -1,0 +1,274 @@
+import { Readable } from 'node:stream';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { UpgradeWebSocket } from 'hono/ws';
+import { InvalidInputError } from '../../errors/mags-error.ts';
+import { sandboxEnvironment } from '../../jobs/run-command.ts';
+import type { SandboxProcess } from '../../runtimes/runtime.ts';
+import type { SandboxRecord } from '../../state/state-repository.ts';
+import type { ServerApp } from '../create-app.ts';
+import {
+  CreateSandboxBodySchema,
+  ErrorSchema,
+  ExecBodySchema,
+  FileQuerySchema,
+  JobSchema,
+  SandboxListSchema,
+  SandboxNameSchema,
+  SandboxSchema,
+} from '../schemas.ts';
+import type { ServerServices } from '../server-env.ts';
+import { toArgv } from './command-argv.ts';
+import { toJobView } from './job-routes.ts';
+
+const errors = {
+  400: { content: { 'application/json': { schema: ErrorSchema } }, description: 'Invalid input' },
+  401: { content: { 'application/json': { schema: ErrorSchema } }, description: 'No valid token' },
+  404: { content: { 'application/json': { schema: ErrorSchema } }, description: 'Not found' },
+  409: { content: { 'application/json': { schema: ErrorSchema } }, description: 'Conflict' },
+};
+const sandboxResponse = (description: string) => ({
+  content: { 'application/json': { schema: SandboxSchema } },
+  description,
+});
+const nameParams = z.object({ name: SandboxNameSchema });
+
+const create = createRoute({
+  method: 'post',
+  path: '/v1/sandboxes',
+  summary: 'Start a long-lived sandbox (mags new)',
+  request: {
+    body: { content: { 'application/json': { schema: CreateSandboxBodySchema } }, required: true },
+  },
+  responses: { 201: sandboxResponse('Running'), ...errors },
+});
+const list = createRoute({
+  method: 'get',
+  path: '/v1/sandboxes',
+  summary: 'List sandboxes',
+  responses: {
+    200: { content: { 'application/json': { schema: SandboxListSchema } }, description: 'All' },
+    ...errors,
+  },
+});
+const get = createRoute({
+  method: 'get',
+  path: '/v1/sandboxes/{name}',
+  summary: 'A sandbox',
+  request: { params: nameParams },
+  responses: { 200: sandboxResponse('The sandbox'), ...errors },
+});
+const action = (verb: 'start' | 'stop', summary: string) =>
+  createRoute({
+    method: 'post',
+    path: `/v1/sandboxes/{name}/${verb}`,
+    summary,
+    request: { params: nameParams },
+    responses: { 200: sandboxResponse('The sandbox'), ...errors },
+  });
+const start = action('start', 'Start a stopped sandbox again, on the same workspace');
+const stop = action('stop', 'Stop every process; the workspace stays');
+const remove = createRoute({
+  method: 'delete',
+  path: '/v1/sandboxes/{name}',
+  summary: 'Stop and forget a sandbox (its workspace stays)',
+  request: { params: nameParams },
+  responses: { 204: { description: 'Deleted' }, ...errors },
+});
+const exec = createRoute({
+  method: 'post',
+  path: '/v1/sandboxes/{name}/exec',
+  summary: 'Run a command in the sandbox; follow it as a job (/v1/jobs/{id}/logs)',
+  request: {
+    params: nameParams,
+    body: { content: { 'application/json': { schema: ExecBodySchema } }, required: true },
+  },
+  responses: {
+    201: { content: { 'application/json': { schema: JobSchema } }, description: 'Running' },
+    ...errors,
+  },
+});
+const upload = createRoute({
+  method: 'put',
+  path: '/v1/sandboxes/{name}/files',
+  summary: 'Write a file (the raw body), atomically: a failed upload leaves nothing behind',
+  request: { params: nameParams, query: FileQuerySchema },
+  responses: { 204: { description: 'Written' }, 413: { description: 'Too large' }, ...errors },
+});
+const download = createRoute({
+  method: 'get',
+  path: '/v1/sandboxes/{name}/files',
+  summary: 'Read a file (application/octet-stream)',
+  request: { params: nameParams, query: FileQuerySchema.pick({ path: true }) },
+  responses: { 200: { description: 'The bytes' }, ...errors },
+});
+
+export function toSandboxView(record: SandboxRecord): z.infer<typeof SandboxSchema> {
+  return {
+    name: record.name,
+    status: record.status,
+    workspace: record.workspace,
+    reason: record.reason,
+    createdAt: record.createdAt,
+    lastActiveAt: record.lastActiveAt,
+  };
+}
+
+export function registerSandboxRoutes(
+  app: ServerApp,
+  services: ServerServices,
+  upgradeWebSocket?: UpgradeWebSocket,
+): void {
+  const { sandboxes, jobs } = services;
+  app.openapi(create, async (c) => {
+    const record = await sandboxes.create(c.var.owner, c.req.valid('json'));
+    return c.json(toSandboxView(record), 201);
+  });
+  app.openapi(list, async (c) =>
+    c.json({ sandboxes: (await sandboxes.list(c.var.owner)).map(toSandboxView) }, 200),
+  );
+  app.openapi(get, async (c) =>
+    c.json(toSandboxView(await sandboxes.get(c.var.owner, c.req.valid('param').name)), 200),
+  );
+  app.openapi(start, async (c) =>
+    c.json(toSandboxView(await sandboxes.start(c.var.owner, c.req.valid('param').name)), 200),
+  );
+  app.openapi(stop, async (c) =>
+    c.json(toSandboxView(await sandboxes.stop(c.var.owner, c.req.valid('param').name)), 200),
+  );
+  app.openapi(remove, async (c) => {
+    await sandboxes.delete(c.var.owner, c.req.valid('param').name);
+    return c.body(null, 204);
+  });
+  app.openapi(exec, async (c) => {
+    const { name } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const sandbox = await sandboxes.require(c.var.owner, name);
+    const job = await jobs.submitExec(
+      c.var.owner,
+      name,
+      {
+        argv: toArgv(body.command),
+        env: body.env,
+        cwd: body.cwd,
+        timeoutMs: body.timeoutSeconds === undefined ? undefined : body.timeoutSeconds * 1000,
+      },
+      (request) => sandbox.exec(request),
+    );
+    return c.json(toJobView(job), 201);
+  });
+
+  app.openapi(upload, async (c) => {
+    const { name } = c.req.valid('param');
+    const { path, mode } = c.req.valid('query');
+    const maxBytes = services.limits.maxUploadBytes;
+    const declared = Number(c.req.header('content-length') ?? Number.NaN);
+    if (declared > maxBytes) throw uploadTooLarge(maxBytes);
+    const sandbox = await sandboxes.require(c.var.owner, name);
+    const body = c.req.raw.body;
+    // Counted as it streams, since a chunked upload declares no length.
+    async function* limited(): AsyncGenerator<Buffer> {
+      let total = 0;
+      if (!body) return;
+      for await (const chunk of Readable.fromWeb(body as never) as AsyncIterable<Buffer>) {
+        total += chunk.length;
+        if (total > maxBytes) throw uploadTooLarge(maxBytes);
+        yield chunk;
+      }
+    }
+    await sandbox.writeFile(path, limited(), {
+      mode: mode === undefined ? undefined : Number.parseInt(mode, 8),
+    });
+    return c.body(null, 204);
+  });
+  app.openapi(download, async (c) => {
+    const { name } = c.req.valid('param');
+    const sandbox = await sandboxes.require(c.var.owner, name);
+    const data = await sandbox.readFile(c.req.valid('query').path);
+    return c.body(new Uint8Array(data), 200, { 'content-type': 'application/octet-stream' });
+  });
+
+  if (!upgradeWebSocket) return;
+  const shellQuery = z.strictObject({
+    rows: z.coerce.number().int().min(1).max(1000).default(24),
+    cols: z.coerce.number().int().min(1).max(1000).default(80),
+    term: z
+      .string()
+      .regex(/^[A-Za-z0-9._+-]{1,64}$/)
+      .default('xterm-256color'),
+  });
+  /**
+   * An interactive shell on a PTY. Binary frames are terminal bytes both ways; text frames are
+   * JSON control messages: `{"type":"resize","rows","cols"}` from the client,
+   * `{"type":"exit","exitCode","signal"}` from the server just before it closes.
+   */
+  app.get(
+    '/v1/sandboxes/:name/shell',
+    async (c, next) => {
+      const name = SandboxNameSchema.safeParse(c.req.param('name'));
+      const query = shellQuery.safeParse(c.req.query());
+      if (!name.success) throw new InvalidInputError(`name: ${name.error.issues[0]?.message}`);
+      if (!query.success) throw new InvalidInputError(`query: ${query.error.message}`);
+      await sandboxes.require(c.var.owner, name.data); // 404 / 409 before the upgrade
+      await next();
+    },
+    upgradeWebSocket(async (c) => {
+      const query = shellQuery.parse(c.req.query());
+      const sandbox = await sandboxes.require(c.var.owner, c.req.param('name') as string);
+      let shell: SandboxProcess | undefined;
+      return {
+        onOpen(_event, ws) {
+          shell = sandbox.exec({
+            argv: ['/bin/bash', '-l'],
+            env: sandboxEnvironment({ TERM: query.term }),
+            cwd: '/workspace',
+            stdin: true,
+            tty: { rows: query.rows, cols: query.cols },
+          });
+          shell.stdout.on('data', (chunk: Buffer) => ws.send(new Uint8Array(chunk)));
+          shell.stderr.on('data', (chunk: Buffer) => ws.send(new Uint8Array(chunk)));
+          shell.exited.then(
+            (result) => {
+              ws.send(JSON.stringify({ type: 'exit', ...result }));
+              ws.close(1000, 'exited');
+            },
+            (error: unknown) => {
+              ws.send(JSON.stringify({ type: 'error', message: String(error) }));
+              ws.close(1011, 'shell failed');
+            },
+          );
+        },
+        onMessage(event) {
+          if (typeof event.data !== 'string') {
+            shell?.writeStdin(Buffer.from(event.data as ArrayBuffer));
+            return;
+          }
+          const message = safeJson(event.data) as { type?: string; rows?: number; cols?: number };
+          if (message?.type === 'resize' && message.rows && message.cols) {
+            shell?.resize(message.rows, message.cols);
+          }
+        },
+        onClose() {
+          // A closed terminal hangs up its shell, like an ssh session that drops.
+          shell?.signal('SIGHUP');
+          shell?.closeStdin();
+        },
+      };
+    }),
+  );
+}
+
+function uploadTooLarge(maxBytes: number): InvalidInputError {
+  return new InvalidInputError(`Upload over the ${maxBytes}-byte limit.`, {
+    code: 'too_large',
+    statusCode: 413,
+    hint: 'Put large data in the workspace once (it persists) instead of uploading it each time.',
+  });
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

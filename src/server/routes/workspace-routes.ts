@@ -1,0 +1,152 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { NotFoundError } from '../../errors/mags-error.ts';
+import { localOwner, ownerWorkspaceName } from '../../jobs/owner-workspace.ts';
+import type { ServerApp } from '../create-app.ts';
+import {
+  ErrorSchema,
+  SyncResultSchema,
+  WorkspaceNameSchema,
+  WorkspaceSchema,
+  WorkspaceVersionSchema,
+} from '../schemas.ts';
+import type { ServerServices } from '../server-env.ts';
+
+const errors = {
+  400: { content: { 'application/json': { schema: ErrorSchema } }, description: 'Invalid input' },
+  401: { content: { 'application/json': { schema: ErrorSchema } }, description: 'No valid token' },
+  404: { content: { 'application/json': { schema: ErrorSchema } }, description: 'Not found' },
+  409: { content: { 'application/json': { schema: ErrorSchema } }, description: 'In use' },
+};
+const nameParams = z.object({
+  name: WorkspaceNameSchema.openapi({ param: { name: 'name', in: 'path' } }),
+});
+
+const list = createRoute({
+  method: 'get',
+  path: '/v1/workspaces',
+  summary: 'Workspaces on this host, with their size',
+  responses: {
+    200: {
+      content: {
+        'application/json': { schema: z.object({ workspaces: z.array(WorkspaceSchema) }) },
+      },
+      description: 'All',
+    },
+    ...errors,
+  },
+});
+const versions = createRoute({
+  method: 'get',
+  path: '/v1/workspaces/{name}/versions',
+  summary: 'Versions in object storage',
+  request: { params: nameParams },
+  responses: {
+    200: {
+      content: {
+        'application/json': { schema: z.object({ versions: z.array(WorkspaceVersionSchema) }) },
+      },
+      description: 'Oldest first',
+    },
+    ...errors,
+  },
+});
+const sync = createRoute({
+  method: 'post',
+  path: '/v1/workspaces/{name}/sync',
+  summary: 'Sync the workspace to object storage as a new version (none if unchanged)',
+  request: { params: nameParams },
+  responses: {
+    200: { content: { 'application/json': { schema: SyncResultSchema } }, description: 'Synced' },
+    ...errors,
+  },
+});
+const remove = createRoute({
+  method: 'delete',
+  path: '/v1/workspaces/{name}',
+  summary: 'Delete a workspace here and its stored versions (refused while in use)',
+  request: { params: nameParams },
+  responses: { 204: { description: 'Deleted' }, ...errors },
+});
+
+const notFound = (name: string) =>
+  new NotFoundError(`No workspace ${JSON.stringify(name)}.`, {
+    code: 'workspace_not_found',
+    hint: 'mags workspace list shows yours; mags run -w NAME creates one.',
+  });
+
+export function registerWorkspaceRoutes(app: ServerApp, { context, repository }: ServerServices) {
+  app.openapi(list, async (c) => {
+    const owner = c.var.owner;
+    const records = await repository.listWorkspaces(owner);
+    const onDisk = new Map((await context.workspaces.list()).map((info) => [info.name, info]));
+    const names = new Set(records.map((record) => record.name));
+    if (owner === localOwner) {
+      // The host's own workspaces include those the CLI made in-process, minus other owners'.
+      const owners = new Set((await repository.listTokens()).map((token) => token.owner));
+      for (const name of onDisk.keys()) {
+        const prefix = /^([a-z0-9-]+)\./.exec(name)?.[1];
+        if (!prefix || !owners.has(prefix) || prefix === localOwner) names.add(name);
+      }
+    }
+    const workspaces = [...names].sort().map((name) => {
+      const record = records.find((entry) => entry.name === name);
+      const disk = onDisk.get(ownerWorkspaceName(owner, name));
+      return {
+        name,
+        createdAt: record?.createdAt ?? disk?.createdAt ?? '',
+        lastUsedAt: record?.lastUsedAt ?? disk?.lastRunAt ?? disk?.createdAt ?? '',
+        sizeBytes: disk?.sizeBytes ?? null,
+        remoteVersion: disk?.remoteVersion ?? null,
+      };
+    });
+    return c.json({ workspaces }, 200);
+  });
+
+  app.openapi(versions, async (c) => {
+    const { name } = c.req.valid('param');
+    const stored = await context.sync.versions(ownerWorkspaceName(c.var.owner, name));
+    if (
+      stored.length === 0 &&
+      !(await context.workspaces.get(ownerWorkspaceName(c.var.owner, name)))
+    )
+      throw notFound(name);
+    return c.json(
+      {
+        versions: stored.map((info) => ({
+          version: info.version,
+          sizeBytes: info.sizeBytes,
+          committedAt: info.committedAt.toISOString(),
+        })),
+      },
+      200,
+    );
+  });
+
+  app.openapi(sync, async (c) => {
+    const { name } = c.req.valid('param');
+    const internal = ownerWorkspaceName(c.var.owner, name);
+    if (!(await context.workspaces.get(internal))) throw notFound(name);
+    const result = await context.sync.push(internal);
+    return c.json(
+      {
+        version: result.version,
+        committed: result.committed,
+        uploadedBytes: result.uploadedBytes,
+        totalBytes: result.totalBytes,
+      },
+      200,
+    );
+  });
+
+  app.openapi(remove, async (c) => {
+    const { name } = c.req.valid('param');
+    const internal = ownerWorkspaceName(c.var.owner, name);
+    const local = await context.workspaces.get(internal);
+    const remote = await context.sync.versions(internal);
+    if (!local && remote.length === 0) throw notFound(name);
+    if (local) await context.workspaces.delete(internal);
+    if (remote.length > 0) await context.sync.deleteRemote(internal);
+    await repository.deleteWorkspace(c.var.owner, name);
+    return c.body(null, 204);
+  });
+}

@@ -1,0 +1,225 @@
+/**
+ * The API's schemas: every request body, parameter and response of `/v1`. The server validates
+ * with them, the OpenAPI document is generated from them, and the SDK's types are inferred from
+ * them (type-only imports, so the SDK does not ship zod).
+ */
+import { z } from '@hono/zod-openapi';
+
+const name = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .max(100)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, `${what}: letters, digits, ".", "_", "-" only`)
+    .refine((value) => !value.includes('..'), `${what} must not contain ".."`);
+
+export const WorkspaceNameSchema = name('workspace name').openapi({ example: 'myproject' });
+export const SandboxNameSchema = name('sandbox name')
+  .max(63)
+  .openapi({ param: { name: 'name', in: 'path' }, example: 'dev' });
+export const JobIdSchema = z
+  .string()
+  .regex(/^job_[A-Za-z0-9_-]{1,40}$/, 'not a job id')
+  .openapi({ param: { name: 'id', in: 'path' }, example: 'job_3kTMd9bX1VvJf2Qw' });
+
+/** One string runs through `/bin/sh -c`; an array is the exact argv. */
+export const CommandSchema = z
+  .union([z.string().min(1).max(65_536), z.array(z.string().max(65_536)).min(1).max(4096)])
+  .openapi({ example: 'npm test' });
+
+const EnvironmentSchema = z
+  .record(
+    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names: letters, digits, _'),
+    z.string().max(65_536),
+  )
+  .refine((value) => Object.keys(value).length <= 256, 'at most 256 environment variables');
+
+export const LimitsSchema = z.strictObject({
+  memoryMiB: z.number().int().min(16).max(1_048_576).optional(),
+  cpus: z.number().positive().max(1024).optional(),
+  pidsMax: z.number().int().min(8).max(4_194_304).optional(),
+});
+
+const TimeoutSchema = z
+  .number()
+  .positive()
+  .max(7 * 24 * 3600)
+  .openapi({ description: 'Wall-clock limit in seconds: SIGTERM, then everything 2 s later.' });
+
+export const RunJobBodySchema = z
+  .strictObject({
+    command: CommandSchema,
+    workspace: WorkspaceNameSchema.optional().openapi({
+      description: 'Everything the command writes is kept in this workspace.',
+    }),
+    base: WorkspaceNameSchema.optional().openapi({
+      description: 'A workspace used read-only below a throw-away layer.',
+    }),
+    ephemeral: z.boolean().optional(),
+    persist: z.boolean().optional().openapi({
+      description: 'Restore the workspace from object storage when missing; sync it after.',
+    }),
+    version: z.number().int().positive().optional(),
+    env: EnvironmentSchema.optional(),
+    timeoutSeconds: TimeoutSchema.optional(),
+    limits: LimitsSchema.optional(),
+    network: z.boolean().optional(),
+    image: WorkspaceNameSchema.optional(),
+  })
+  .openapi('RunJobRequest');
+
+export const JobStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'stopped']);
+
+export const JobSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(['run', 'exec']),
+    sandbox: z.string().nullable(),
+    command: z.array(z.string()),
+    workspace: z.string().nullable(),
+    status: JobStatusSchema,
+    exitCode: z.number().int().nullable(),
+    signal: z.string().nullable(),
+    reason: z.string().nullable(),
+    createdAt: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    logBytes: z.number().int(),
+  })
+  .openapi('Job');
+
+export const JobListSchema = z
+  .object({ jobs: z.array(JobSchema), nextCursor: z.string().nullable() })
+  .openapi('JobList');
+
+export const JobListQuerySchema = z.strictObject({
+  status: JobStatusSchema.optional(),
+  workspace: WorkspaceNameSchema.optional(),
+  sandbox: SandboxNameSchema.optional().openapi({ param: { name: 'sandbox', in: 'query' } }),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().regex(/^\d+$/, 'not a cursor from a previous page').optional(),
+});
+
+const booleanQuery = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((value) => value === 'true' || value === '1');
+
+export const LogQuerySchema = z.strictObject({
+  offset: z.coerce.number().int().min(0).optional().openapi({
+    description: 'Byte offset to resume from (the `id` of the last event received).',
+  }),
+  follow: booleanQuery.optional().openapi({ description: 'Keep streaming until the job ends.' }),
+});
+
+export const ExecBodySchema = z
+  .strictObject({
+    command: CommandSchema,
+    env: EnvironmentSchema.optional(),
+    cwd: z.string().startsWith('/').max(4096).optional(),
+    timeoutSeconds: TimeoutSchema.optional(),
+  })
+  .openapi('ExecRequest');
+
+export const CreateSandboxBodySchema = z
+  .strictObject({
+    name: SandboxNameSchema,
+    workspace: WorkspaceNameSchema.optional().openapi({
+      description: 'The workspace it writes to; defaults to one named like the sandbox.',
+    }),
+    ephemeral: z.boolean().optional(),
+    image: WorkspaceNameSchema.optional(),
+    limits: LimitsSchema.optional(),
+    network: z.boolean().optional(),
+  })
+  .openapi('CreateSandboxRequest');
+
+export const SandboxSchema = z
+  .object({
+    name: z.string(),
+    status: z.enum(['running', 'stopped']),
+    workspace: z.string().nullable(),
+    reason: z.string().nullable(),
+    createdAt: z.string(),
+    lastActiveAt: z.string(),
+  })
+  .openapi('Sandbox');
+
+export const SandboxListSchema = z
+  .object({ sandboxes: z.array(SandboxSchema) })
+  .openapi('SandboxList');
+
+/** A path inside the sandbox: absolute, no `..`, no NUL. */
+export const SandboxPathSchema = z
+  .string()
+  .min(2)
+  .max(4096)
+  .startsWith('/', 'path must be absolute, e.g. /workspace/data.csv')
+  .refine((value) => !value.split('/').includes('..'), 'path must not contain ".." segments')
+  .refine((value) => !value.includes('\0'), 'path must not contain NUL')
+  .refine((value) => !value.endsWith('/'), 'path must name a file, not a directory');
+
+export const FileQuerySchema = z.strictObject({
+  path: SandboxPathSchema,
+  mode: z
+    .string()
+    .regex(/^[0-7]{3,4}$/, 'mode is octal, e.g. 644 or 0755')
+    .optional(),
+});
+
+export const WorkspaceSchema = z
+  .object({
+    name: z.string(),
+    createdAt: z.string(),
+    lastUsedAt: z.string(),
+    sizeBytes: z.number().nullable(),
+    remoteVersion: z.number().nullable(),
+  })
+  .openapi('Workspace');
+
+export const WorkspaceVersionSchema = z
+  .object({ version: z.number().int(), committedAt: z.string(), sizeBytes: z.number() })
+  .openapi('WorkspaceVersion');
+
+export const SyncResultSchema = z
+  .object({
+    version: z.number().int(),
+    committed: z.boolean(),
+    uploadedBytes: z.number(),
+    totalBytes: z.number(),
+  })
+  .openapi('SyncResult');
+
+export const HealthSchema = z
+  .object({
+    status: z.literal('ok'),
+    version: z.string(),
+    runtime: z.string(),
+    jobs: z.object({ running: z.number(), queued: z.number(), maxConcurrent: z.number() }),
+    sandboxes: z.object({ running: z.number() }),
+  })
+  .openapi('Health');
+
+export const WhoamiSchema = z.object({ owner: z.string(), tokenId: z.string() }).openapi('Whoami');
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      hint: z.string().optional(),
+      requestId: z.string().optional(),
+    }),
+  })
+  .openapi('Error');
+
+export type Job = z.infer<typeof JobSchema>;
+export type JobList = z.infer<typeof JobListSchema>;
+export type RunJobBody = z.input<typeof RunJobBodySchema>;
+export type ExecBody = z.input<typeof ExecBodySchema>;
+export type CreateSandboxBody = z.input<typeof CreateSandboxBodySchema>;
+export type SandboxInfo = z.infer<typeof SandboxSchema>;
+export type WorkspaceInfo = z.infer<typeof WorkspaceSchema>;
+export type WorkspaceVersion = z.infer<typeof WorkspaceVersionSchema>;
+export type SyncResult = z.infer<typeof SyncResultSchema>;
+export type Health = z.infer<typeof HealthSchema>;
+export type ApiError = z.infer<typeof ErrorSchema>;

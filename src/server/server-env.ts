@@ -1,0 +1,19 @@
+import type { JobManager } from '../jobs/job-manager.ts';
+import type { MagsContext } from '../jobs/mags-context.ts';
+import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
+import type { StateRepository } from '../state/state-repository.ts';
+
+/** What the routes work with; one set per server process. */
+export interface ServerServices {
+  context: MagsContext;
+  repository: StateRepository;
+  jobs: JobManager;
+  sandboxes: SandboxManager;
+  limits: { maxJsonBytes: number; maxUploadBytes: number };
+  version: string;
+}
+
+/** Hono's per-request variables, set by the middleware. */
+export interface ServerEnv {
+  Variables: { owner: string; tokenId: string; requestId: string };
+}

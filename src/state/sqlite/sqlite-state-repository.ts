@@ -1,0 +1,351 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { DependencyMissingError } from '../../errors/mags-error.ts';
+import type {
+  JobFilter,
+  JobRecord,
+  JobUpdate,
+  LogChunk,
+  SandboxRecord,
+  StateRepository,
+  TokenRecord,
+  WorkspaceRecord,
+} from '../state-repository.ts';
+
+// Version 1 of the schema; later versions migrate from `PRAGMA user_version`.
+const schema = `
+CREATE TABLE IF NOT EXISTS tokens (
+  id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL, revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS jobs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
+  kind TEXT NOT NULL, sandbox TEXT, argv TEXT NOT NULL, workspace TEXT, status TEXT NOT NULL,
+  exit_code INTEGER, signal TEXT, reason TEXT, created_at TEXT NOT NULL, started_at TEXT,
+  finished_at TEXT, log_bytes INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner, seq);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
+CREATE TABLE IF NOT EXISTS job_logs (
+  job_id TEXT NOT NULL, offset INTEGER NOT NULL, stream TEXT NOT NULL, data BLOB NOT NULL,
+  PRIMARY KEY (job_id, offset)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sandboxes (
+  owner TEXT NOT NULL, name TEXT NOT NULL, runtime_id TEXT, workspace TEXT, status TEXT NOT NULL,
+  options TEXT NOT NULL, reason TEXT, created_at TEXT NOT NULL, last_active_at TEXT NOT NULL,
+  PRIMARY KEY (owner, name)
+);
+CREATE TABLE IF NOT EXISTS workspaces (
+  owner TEXT NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL, last_used_at TEXT NOT NULL,
+  PRIMARY KEY (owner, name)
+);
+PRAGMA user_version = 1;
+`;
+
+type Row = Record<string, SQLInputValue>;
+
+/**
+ * The embedded default: one SQLite file (Node's built-in `node:sqlite`, no native dependency).
+ * WAL mode lets the CLI read while a server writes; `synchronous = NORMAL` keeps every committed
+ * transaction through a process crash (SIGKILL), which is the failure the server must survive.
+ */
+export function createSqliteStateRepository(path: string): StateRepository {
+  let database: DatabaseSync;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    database = new DatabaseSync(path);
+    database.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+    database.exec('PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;');
+    database.exec(schema);
+  } catch (error) {
+    throw new DependencyMissingError(`Cannot open the state database ${path}: ${String(error)}`, {
+      cause: error,
+      code: 'state_unavailable',
+      hint: 'Check that the directory is writable and the disk is not full (MAGS_HOME sets where it lives).',
+    });
+  }
+  const statement = (sql: string) => database.prepare(sql);
+  const insertToken = statement(
+    'INSERT INTO tokens (id, owner, name, hash, created_at) VALUES (?, ?, ?, ?, ?)',
+  );
+  const tokenByHash = statement('SELECT * FROM tokens WHERE hash = ?');
+  const insertJob = statement(
+    `INSERT INTO jobs (id, owner, kind, sandbox, argv, workspace, status, exit_code, signal, reason,
+     created_at, started_at, finished_at, log_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const jobById = statement('SELECT * FROM jobs WHERE owner = ? AND id = ?');
+  const insertLog = statement(
+    'INSERT INTO job_logs (job_id, offset, stream, data) VALUES (?, ?, ?, ?)',
+  );
+  const setLogBytes = statement('UPDATE jobs SET log_bytes = ? WHERE id = ?');
+  const readLog = statement(
+    // The chunk that contains `fromOffset` starts before it, hence the first SELECT.
+    `SELECT * FROM (SELECT offset, stream, data FROM job_logs WHERE job_id = $job AND offset <= $from
+       ORDER BY offset DESC LIMIT 1)
+     UNION ALL
+     SELECT * FROM (SELECT offset, stream, data FROM job_logs WHERE job_id = $job AND offset > $from
+       ORDER BY offset LIMIT $limit)`,
+  );
+  const upsertSandbox = statement(
+    `INSERT INTO sandboxes (owner, name, runtime_id, workspace, status, options, reason, created_at,
+     last_active_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (owner, name) DO UPDATE SET runtime_id = excluded.runtime_id,
+     workspace = excluded.workspace, status = excluded.status, options = excluded.options,
+     reason = excluded.reason, last_active_at = excluded.last_active_at`,
+  );
+  const touchWorkspace = statement(
+    `INSERT INTO workspaces (owner, name, created_at, last_used_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (owner, name) DO UPDATE SET last_used_at = excluded.last_used_at`,
+  );
+
+  const transaction = (work: () => void) => {
+    database.exec('BEGIN IMMEDIATE');
+    try {
+      work();
+      database.exec('COMMIT');
+    } catch (error) {
+      database.exec('ROLLBACK');
+      throw error;
+    }
+  };
+
+  return {
+    specificationVersion: 'state-v1',
+
+    async insertToken(token) {
+      insertToken.run(token.id, token.owner, token.name, token.hash, token.createdAt);
+    },
+    async findTokenByHash(hash) {
+      const row = tokenByHash.get(hash) as Row | undefined;
+      return row && toToken(row);
+    },
+    async listTokens(owner) {
+      const rows =
+        owner === undefined
+          ? statement('SELECT * FROM tokens ORDER BY created_at').all()
+          : statement('SELECT * FROM tokens WHERE owner = ? ORDER BY created_at').all(owner);
+      return (rows as Row[]).map(toToken);
+    },
+    async revokeToken(id, revokedAt) {
+      const result = statement(
+        'UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+      ).run(revokedAt, id);
+      return Number(result.changes) > 0;
+    },
+
+    async insertJob(job) {
+      insertJob.run(
+        job.id,
+        job.owner,
+        job.kind,
+        job.sandbox,
+        JSON.stringify(job.argv),
+        job.workspace,
+        job.status,
+        job.exitCode,
+        job.signal,
+        job.reason,
+        job.createdAt,
+        job.startedAt,
+        job.finishedAt,
+        job.logBytes,
+      );
+    },
+    async updateJob(id, update) {
+      const columns = Object.entries(update)
+        .filter(([, value]) => value !== undefined)
+        .map(([key, value]) => [jobColumns[key as keyof JobUpdate], value] as const);
+      if (columns.length === 0) return;
+      statement(
+        `UPDATE jobs SET ${columns.map(([column]) => `${column} = ?`).join(', ')} WHERE id = ?`,
+      ).run(...columns.map(([, value]) => value as SQLInputValue), id);
+    },
+    async getJob(owner, id) {
+      const row = jobById.get(owner, id) as Row | undefined;
+      return row && toJob(row);
+    },
+    async listJobs(filter: JobFilter) {
+      const where = ['owner = $owner'];
+      const parameters: Record<string, SQLInputValue> = {
+        owner: filter.owner,
+        limit: filter.limit + 1,
+      };
+      for (const key of ['status', 'workspace', 'sandbox'] as const) {
+        if (filter[key] === undefined) continue;
+        where.push(`${key} = $${key}`);
+        parameters[key] = filter[key];
+      }
+      if (filter.cursor !== undefined) {
+        where.push('seq < $cursor');
+        parameters.cursor = Number(filter.cursor);
+      }
+      const rows = statement(
+        `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT $limit`,
+      ).all(parameters) as Row[];
+      const page = rows.slice(0, filter.limit);
+      const last = page.at(-1);
+      return {
+        jobs: page.map(toJob),
+        nextCursor: rows.length > filter.limit && last ? String(last.seq) : null,
+      };
+    },
+    async appendLog(jobId, chunks) {
+      const last = chunks.at(-1);
+      if (!last) return;
+      transaction(() => {
+        for (const chunk of chunks) insertLog.run(jobId, chunk.offset, chunk.stream, chunk.data);
+        setLogBytes.run(last.offset + last.data.length, jobId);
+      });
+    },
+    async readLog(jobId, fromOffset, maxBytes) {
+      // Stored chunks are at most a flush's worth each, so a row count bounds the bytes.
+      const rows = readLog.all({
+        job: jobId,
+        from: fromOffset,
+        limit: Math.max(1, Math.ceil(maxBytes / 16_384)),
+      }) as Row[];
+      const chunks: LogChunk[] = [];
+      let bytes = 0;
+      for (const row of rows) {
+        const data = row.data as Uint8Array;
+        const chunk: LogChunk = {
+          offset: Number(row.offset),
+          stream: row.stream as LogChunk['stream'],
+          data: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+        };
+        if (chunk.offset + chunk.data.length <= fromOffset) continue;
+        chunks.push(chunk);
+        bytes += chunk.data.length;
+        if (bytes >= maxBytes) break;
+      }
+      return chunks;
+    },
+
+    async upsertSandbox(sandbox) {
+      upsertSandbox.run(
+        sandbox.owner,
+        sandbox.name,
+        sandbox.runtimeId,
+        sandbox.workspace,
+        sandbox.status,
+        JSON.stringify(sandbox.options),
+        sandbox.reason,
+        sandbox.createdAt,
+        sandbox.lastActiveAt,
+      );
+    },
+    async getSandbox(owner, name) {
+      const row = statement('SELECT * FROM sandboxes WHERE owner = ? AND name = ?').get(
+        owner,
+        name,
+      ) as Row | undefined;
+      return row && toSandbox(row);
+    },
+    async listSandboxes(owner) {
+      const rows = statement('SELECT * FROM sandboxes WHERE owner = ? ORDER BY name').all(owner);
+      return (rows as Row[]).map(toSandbox);
+    },
+    async deleteSandbox(owner, name) {
+      statement('DELETE FROM sandboxes WHERE owner = ? AND name = ?').run(owner, name);
+    },
+
+    async touchWorkspace(owner, name, at) {
+      touchWorkspace.run(owner, name, at, at);
+    },
+    async listWorkspaces(owner) {
+      const rows = statement('SELECT * FROM workspaces WHERE owner = ? ORDER BY name').all(owner);
+      return (rows as Row[]).map(
+        (row): WorkspaceRecord => ({
+          owner: String(row.owner),
+          name: String(row.name),
+          createdAt: String(row.created_at),
+          lastUsedAt: String(row.last_used_at),
+        }),
+      );
+    },
+    async deleteWorkspace(owner, name) {
+      statement('DELETE FROM workspaces WHERE owner = ? AND name = ?').run(owner, name);
+    },
+
+    async recoverInterrupted(reason, at) {
+      let jobs = 0;
+      let sandboxes = 0;
+      transaction(() => {
+        jobs = Number(
+          statement(
+            `UPDATE jobs SET status = 'failed', reason = ?, finished_at = ?
+             WHERE status IN ('queued', 'running')`,
+          ).run(reason, at).changes,
+        );
+        sandboxes = Number(
+          statement(
+            `UPDATE sandboxes SET status = 'stopped', reason = ?, runtime_id = NULL
+             WHERE status = 'running'`,
+          ).run(reason).changes,
+        );
+      });
+      return { jobs, sandboxes };
+    },
+    async close() {
+      if (database.isOpen) database.close();
+    },
+  };
+}
+
+const jobColumns: Record<keyof JobUpdate, string> = {
+  status: 'status',
+  exitCode: 'exit_code',
+  signal: 'signal',
+  reason: 'reason',
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+  logBytes: 'log_bytes',
+};
+
+const text = (value: SQLInputValue | undefined) =>
+  value === null || value === undefined ? null : String(value);
+
+function toToken(row: Row): TokenRecord {
+  return {
+    id: String(row.id),
+    owner: String(row.owner),
+    name: String(row.name),
+    hash: String(row.hash),
+    createdAt: String(row.created_at),
+    revokedAt: text(row.revoked_at),
+  };
+}
+
+function toJob(row: Row): JobRecord {
+  return {
+    id: String(row.id),
+    owner: String(row.owner),
+    kind: row.kind as JobRecord['kind'],
+    sandbox: text(row.sandbox),
+    argv: JSON.parse(String(row.argv)) as string[],
+    workspace: text(row.workspace),
+    status: row.status as JobRecord['status'],
+    exitCode: row.exit_code === null ? null : Number(row.exit_code),
+    signal: text(row.signal),
+    reason: text(row.reason),
+    createdAt: String(row.created_at),
+    startedAt: text(row.started_at),
+    finishedAt: text(row.finished_at),
+    logBytes: Number(row.log_bytes),
+  };
+}
+
+function toSandbox(row: Row): SandboxRecord {
+  return {
+    owner: String(row.owner),
+    name: String(row.name),
+    runtimeId: text(row.runtime_id),
+    workspace: text(row.workspace),
+    status: row.status as SandboxRecord['status'],
+    options: JSON.parse(String(row.options)) as Record<string, unknown>,
+    reason: text(row.reason),
+    createdAt: String(row.created_at),
+    lastActiveAt: String(row.last_active_at),
+  };
+}

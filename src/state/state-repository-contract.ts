@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { JobRecord, StateRepository } from './state-repository.ts';
+
+/**
+ * The contract every StateRepository (SQLite, PostgreSQL) passes. `createRepository` returns a
+ * fresh, empty repository; `reopen` (optional) opens the same storage again, as a restarted
+ * server would.
+ */
+export function runStateRepositoryContract(options: {
+  name: string;
+  createRepository: () => Promise<StateRepository>;
+  reopen?: (previous: StateRepository) => Promise<StateRepository>;
+}): void {
+  describe(`state repository contract: ${options.name}`, () => {
+    let repository: StateRepository;
+    before(async () => {
+      repository = await options.createRepository();
+    });
+    after(() => repository.close());
+
+    const job = (id: string, overrides: Partial<JobRecord> = {}): JobRecord => ({
+      id,
+      owner: 'alice',
+      kind: 'run',
+      sandbox: null,
+      argv: ['sh', '-c', `echo ${id}`],
+      workspace: null,
+      status: 'running',
+      exitCode: null,
+      signal: null,
+      reason: null,
+      createdAt: new Date().toISOString(),
+      startedAt: null,
+      finishedAt: null,
+      logBytes: 0,
+      ...overrides,
+    });
+
+    test('tokens are found by hash, listed per owner and revoked once', async () => {
+      const createdAt = new Date().toISOString();
+      await repository.insertToken({
+        id: 't1',
+        owner: 'alice',
+        name: 'laptop',
+        hash: 'h1',
+        createdAt,
+        revokedAt: null,
+      });
+      await repository.insertToken({
+        id: 't2',
+        owner: 'bob',
+        name: 'ci',
+        hash: 'h2',
+        createdAt,
+        revokedAt: null,
+      });
+      assert.equal((await repository.findTokenByHash('h1'))?.owner, 'alice');
+      assert.equal(await repository.findTokenByHash('nope'), undefined);
+      assert.deepEqual(
+        (await repository.listTokens('bob')).map((token) => token.id),
+        ['t2'],
+      );
+      assert.equal(await repository.revokeToken('t1', createdAt), true);
+      assert.equal(await repository.revokeToken('t1', createdAt), false);
+      assert.equal((await repository.findTokenByHash('h1'))?.revokedAt, createdAt);
+    });
+
+    test('jobs are owned: another owner cannot get them or see them listed', async () => {
+      await repository.insertJob(job('j-own', { owner: 'alice' }));
+      assert.equal((await repository.getJob('alice', 'j-own'))?.id, 'j-own');
+      assert.equal(await repository.getJob('bob', 'j-own'), undefined);
+      const bobs = await repository.listJobs({ owner: 'bob', limit: 100 });
+      assert.ok(bobs.jobs.every((record) => record.owner === 'bob'));
+    });
+
+    test('job updates persist and the argv round-trips exactly', async () => {
+      const argv = ['printf', '%s\n', 'a b', "it's", 'ünïcode', ''];
+      await repository.insertJob(job('j-update', { argv }));
+      await repository.updateJob('j-update', {
+        status: 'failed',
+        exitCode: 3,
+        reason: 'exited with 3',
+        finishedAt: '2026-01-01T00:00:00.000Z',
+      });
+      const stored = await repository.getJob('alice', 'j-update');
+      assert.deepEqual(stored?.argv, argv);
+      assert.equal(stored?.status, 'failed');
+      assert.equal(stored?.exitCode, 3);
+      assert.equal(stored?.finishedAt, '2026-01-01T00:00:00.000Z');
+    });
+
+    test('listing pages newest first, with filters, and never repeats a job', async () => {
+      for (let index = 0; index < 25; index++) {
+        await repository.insertJob(
+          job(`j-page-${index}`, {
+            owner: 'carol',
+            workspace: index % 2 === 0 ? 'even' : 'odd',
+            status: index % 5 === 0 ? 'succeeded' : 'running',
+          }),
+        );
+      }
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await repository.listJobs({ owner: 'carol', limit: 10, cursor });
+        assert.ok(page.jobs.length <= 10);
+        seen.push(...page.jobs.map((record) => record.id));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      assert.equal(seen.length, 25);
+      assert.equal(new Set(seen).size, 25);
+      assert.equal(seen[0], 'j-page-24');
+      const even = await repository.listJobs({ owner: 'carol', workspace: 'even', limit: 100 });
+      assert.equal(even.jobs.length, 13);
+      const done = await repository.listJobs({ owner: 'carol', status: 'succeeded', limit: 100 });
+      assert.deepEqual(
+        done.jobs.map((record) => record.id),
+        ['j-page-20', 'j-page-15', 'j-page-10', 'j-page-5', 'j-page-0'],
+      );
+    });
+
+    test('logs are read back from any offset, including the middle of a chunk', async () => {
+      await repository.insertJob(job('j-log'));
+      const bytes = Buffer.from('hello world, this is stderr\u0000\u00ff binary');
+      await repository.appendLog('j-log', [
+        { offset: 0, stream: 'stdout', data: bytes.subarray(0, 12) },
+        { offset: 12, stream: 'stderr', data: bytes.subarray(12, 28) },
+      ]);
+      await repository.appendLog('j-log', [
+        { offset: 28, stream: 'stdout', data: bytes.subarray(28) },
+      ]);
+      assert.equal((await repository.getJob('alice', 'j-log'))?.logBytes, bytes.length);
+      for (const from of [0, 5, 12, 20, 28, bytes.length]) {
+        const chunks = await repository.readLog('j-log', from, 1 << 20);
+        const joined = Buffer.concat(chunks.map((chunk) => chunk.data));
+        const start = chunks[0]?.offset ?? bytes.length;
+        assert.ok(start <= from, `the first chunk starts at or before ${from}`);
+        assert.deepEqual(joined.subarray(from - start), bytes.subarray(from));
+      }
+      const streams = (await repository.readLog('j-log', 0, 1 << 20)).map((chunk) => chunk.stream);
+      assert.deepEqual(streams, ['stdout', 'stderr', 'stdout']);
+    });
+
+    test('sandboxes and workspaces are per owner', async () => {
+      const at = new Date().toISOString();
+      await repository.upsertSandbox({
+        owner: 'alice',
+        name: 'dev',
+        runtimeId: 'sb-1',
+        workspace: 'dev',
+        status: 'running',
+        options: { network: true },
+        reason: null,
+        createdAt: at,
+        lastActiveAt: at,
+      });
+      assert.deepEqual((await repository.getSandbox('alice', 'dev'))?.options, { network: true });
+      assert.equal(await repository.getSandbox('bob', 'dev'), undefined);
+      await repository.touchWorkspace('alice', 'dev', at);
+      await repository.touchWorkspace('alice', 'dev', at);
+      assert.equal((await repository.listWorkspaces('alice')).length, 1);
+      assert.equal((await repository.listWorkspaces('bob')).length, 0);
+    });
+
+    test('interrupted jobs and sandboxes are marked with the reason', async () => {
+      await repository.insertJob(job('j-interrupted', { status: 'running' }));
+      await repository.insertJob(job('j-queued', { status: 'queued' }));
+      await repository.insertJob(job('j-finished', { status: 'succeeded', exitCode: 0 }));
+      const changed = await repository.recoverInterrupted('server restarted', 'now');
+      assert.ok(changed.jobs >= 2);
+      assert.ok(changed.sandboxes >= 1);
+      const interrupted = await repository.getJob('alice', 'j-interrupted');
+      assert.equal(interrupted?.status, 'failed');
+      assert.equal(interrupted?.reason, 'server restarted');
+      assert.equal((await repository.getJob('alice', 'j-finished'))?.status, 'succeeded');
+      assert.equal((await repository.getSandbox('alice', 'dev'))?.status, 'stopped');
+    });
+
+    if (options.reopen) {
+      const reopen = options.reopen;
+      test('everything committed survives reopening', async () => {
+        await repository.insertJob(job('j-durable', { status: 'succeeded', exitCode: 0 }));
+        await repository.appendLog('j-durable', [
+          { offset: 0, stream: 'stdout', data: Buffer.from('kept\n') },
+        ]);
+        repository = await reopen(repository);
+        assert.equal((await repository.getJob('alice', 'j-durable'))?.status, 'succeeded');
+        const chunks = await repository.readLog('j-durable', 0, 1024);
+        assert.equal(Buffer.concat(chunks.map((chunk) => chunk.data)).toString(), 'kept\n');
+      });
+    }
+  });
+}

@@ -1,0 +1,123 @@
+/**
+ * Durable control-plane state (`state-v1`): tokens, jobs and their logs, long-lived sandboxes and
+ * workspace ownership. The embedded default is SQLite (`sqlite/`); PostgreSQL, for several hosts
+ * sharing state, implements the same interface and runs the same contract suite
+ * (`state-repository-contract.ts`). Every method is async so a networked database fits.
+ */
+
+export type JobKind = 'run' | 'exec';
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped';
+export const finishedJobStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'stopped'];
+
+export interface JobRecord {
+  id: string;
+  owner: string;
+  kind: JobKind;
+  /** The long-lived sandbox an `exec` job ran in. */
+  sandbox: string | null;
+  argv: string[];
+  workspace: string | null;
+  status: JobStatus;
+  exitCode: number | null;
+  signal: string | null;
+  /** Why a job failed or stopped, in words (timeout, out of memory, server restart...). */
+  reason: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** Bytes of output stored so far (stdout and stderr interleaved, one offset space). */
+  logBytes: number;
+}
+
+export type JobUpdate = Partial<
+  Pick<
+    JobRecord,
+    'status' | 'exitCode' | 'signal' | 'reason' | 'startedAt' | 'finishedAt' | 'logBytes'
+  >
+>;
+
+export interface JobFilter {
+  owner: string;
+  status?: JobStatus;
+  workspace?: string;
+  sandbox?: string;
+  /** Page size; the newest jobs come first. */
+  limit: number;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface LogChunk {
+  /** Byte offset of the chunk's first byte in the job's output. */
+  offset: number;
+  stream: 'stdout' | 'stderr';
+  data: Buffer;
+}
+
+export type SandboxStatus = 'running' | 'stopped';
+
+export interface SandboxRecord {
+  owner: string;
+  name: string;
+  /** The runtime's id of the current incarnation (changes on every start). */
+  runtimeId: string | null;
+  workspace: string | null;
+  status: SandboxStatus;
+  /** The options it was created with, replayed when it is started again. */
+  options: Record<string, unknown>;
+  reason: string | null;
+  createdAt: string;
+  lastActiveAt: string;
+}
+
+export interface TokenRecord {
+  id: string;
+  owner: string;
+  name: string;
+  /** SHA-256 of the secret; the secret itself is shown once and never stored. */
+  hash: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface WorkspaceRecord {
+  owner: string;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string;
+}
+
+export interface StateRepository {
+  readonly specificationVersion: 'state-v1';
+
+  insertToken(token: TokenRecord): Promise<void>;
+  findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
+  listTokens(owner?: string): Promise<TokenRecord[]>;
+  /** Returns false when no such live token exists. */
+  revokeToken(id: string, revokedAt: string): Promise<boolean>;
+
+  insertJob(job: JobRecord): Promise<void>;
+  updateJob(id: string, update: JobUpdate): Promise<void>;
+  getJob(owner: string, id: string): Promise<JobRecord | undefined>;
+  listJobs(filter: JobFilter): Promise<{ jobs: JobRecord[]; nextCursor: string | null }>;
+  /** Appends output in one transaction and moves the job's `logBytes` to the end of it. */
+  appendLog(jobId: string, chunks: LogChunk[]): Promise<void>;
+  /** Chunks that end after `fromOffset`, in order, up to about `maxBytes`. */
+  readLog(jobId: string, fromOffset: number, maxBytes: number): Promise<LogChunk[]>;
+
+  upsertSandbox(sandbox: SandboxRecord): Promise<void>;
+  getSandbox(owner: string, name: string): Promise<SandboxRecord | undefined>;
+  listSandboxes(owner: string): Promise<SandboxRecord[]>;
+  deleteSandbox(owner: string, name: string): Promise<void>;
+
+  touchWorkspace(owner: string, name: string, at: string): Promise<void>;
+  listWorkspaces(owner: string): Promise<WorkspaceRecord[]>;
+  deleteWorkspace(owner: string, name: string): Promise<void>;
+
+  /**
+   * After a crash: jobs still queued or running become failed and running sandboxes stopped,
+   * with `reason`. Returns how many of each it changed.
+   */
+  recoverInterrupted(reason: string, at: string): Promise<{ jobs: number; sandboxes: number }>;
+  close(): Promise<void>;
+}
