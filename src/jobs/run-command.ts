@@ -108,7 +108,9 @@ export async function runCommand(
       killTimer ??= setTimeout(() => void sandbox.stop(), options.killGraceMs ?? 2000);
     };
     timer = setTimeout(() => stop('timeout'), options.timeoutMs);
-    options.signal?.addEventListener('abort', () => stop('cancel'), { once: true });
+    // Aborted while the sandbox was starting: the listener would never fire.
+    if (options.signal?.aborted) stop('cancel');
+    else options.signal?.addEventListener('abort', () => stop('cancel'), { once: true });
     const result = await command.exited.catch((error: unknown) => {
       // A program that could not start is the shell's 127, with the runtime's reason (the
       // runtime contract: exec failures reject with code guest_exec_failed).

@@ -20,6 +20,8 @@ export function errorResponse(error: unknown, c: Context): Response {
     console.error(`[${requestId}]`, error);
     body = { code: 'internal', message: 'Internal server error; the server log has the details.' };
   }
+  // A refused body may be partly unread: the connection cannot carry another request.
+  if (status === 413) c.header('connection', 'close');
   return c.json({ error: { ...body, requestId } }, status);
 }
 

@@ -161,23 +161,38 @@ export function registerSandboxRoutes(
     const { name } = c.req.valid('param');
     const { path, mode } = c.req.valid('query');
     const maxBytes = services.limits.maxUploadBytes;
-    const declared = Number(c.req.header('content-length') ?? Number.NaN);
-    if (declared > maxBytes) throw uploadTooLarge(maxBytes);
-    const sandbox = await sandboxes.require(c.var.owner, name);
     const body = c.req.raw.body;
+    // One iterator, stepped by hand: a refused upload's rest is still drained from it afterwards.
+    const chunks = (body ? Readable.fromWeb(body as never) : Readable.from([]))[
+      Symbol.asyncIterator
+    ]() as AsyncIterator<Buffer>;
+    const declared = Number(c.req.header('content-length') ?? Number.NaN);
+    if (declared > maxBytes) {
+      await discard(chunks, maxBytes);
+      throw uploadTooLarge(maxBytes);
+    }
+    const sandbox = await sandboxes.require(c.var.owner, name);
+    let tooLarge = false;
     // Counted as it streams, since a chunked upload declares no length.
     async function* limited(): AsyncGenerator<Buffer> {
       let total = 0;
-      if (!body) return;
-      for await (const chunk of Readable.fromWeb(body as never) as AsyncIterable<Buffer>) {
-        total += chunk.length;
-        if (total > maxBytes) throw uploadTooLarge(maxBytes);
-        yield chunk;
+      for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+        total += next.value.length;
+        if (total > maxBytes) {
+          tooLarge = true;
+          throw uploadTooLarge(maxBytes);
+        }
+        yield next.value;
       }
     }
-    await sandbox.writeFile(path, limited(), {
-      mode: mode === undefined ? undefined : Number.parseInt(mode, 8),
-    });
+    try {
+      await sandbox.writeFile(path, limited(), {
+        mode: mode === undefined ? undefined : Number.parseInt(mode, 8),
+      });
+    } catch (error) {
+      if (tooLarge) await discard(chunks, maxBytes);
+      throw error;
+    }
     return c.body(null, 204);
   });
   app.openapi(download, async (c) => {
@@ -263,6 +278,18 @@ function uploadTooLarge(maxBytes: number): InvalidInputError {
     statusCode: 413,
     hint: 'Put large data in the workspace once (it persists) instead of uploading it each time.',
   });
+}
+
+/**
+ * Reads and drops the rest of a refused upload (up to `maxBytes` more), so the client, still
+ * sending, gets to read the 413 instead of a reset connection; a larger one is cut off.
+ */
+async function discard(chunks: AsyncIterator<Buffer>, maxBytes: number): Promise<void> {
+  let dropped = 0;
+  for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+    dropped += next.value.length;
+    if (dropped > maxBytes) break;
+  }
 }
 
 function safeJson(text: string): unknown {

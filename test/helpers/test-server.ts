@@ -1,0 +1,41 @@
+import { createMagsContext } from '../../src/jobs/mags-context.ts';
+import { Mags } from '../../src/sdk/mags.ts';
+import {
+  type RunningServer,
+  type StartServerOptions,
+  startServer,
+} from '../../src/server/start-server.ts';
+import { createToken } from '../../src/server/tokens.ts';
+import { createTestHome, type TestHome } from './test-home.ts';
+
+export interface TestServer {
+  server: RunningServer;
+  testHome: TestHome;
+  url: string;
+  /** A new token for `owner`, and an SDK client using it. */
+  client(owner: string): Promise<{ token: string; tokenId: string; mags: Mags }>;
+  close(): Promise<void>;
+}
+
+/** A real `mags server` on a free loopback port, in-process, on a throw-away MAGS_HOME. */
+export async function startTestServer(options: StartServerOptions = {}): Promise<TestServer> {
+  const testHome = await createTestHome();
+  const server = await startServer({
+    port: 0,
+    context: createMagsContext({ ...process.env, MAGS_HOME: testHome.home }),
+    ...options,
+  });
+  return {
+    server,
+    testHome,
+    url: server.url,
+    async client(owner) {
+      const { token, record } = await createToken(server.services.repository, owner, 'test');
+      return { token, tokenId: record.id, mags: new Mags({ url: server.url, token }) };
+    },
+    async close() {
+      await server.close();
+      await testHome.cleanup();
+    },
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * The CLI as a client of a real `mags server` process (and of the local server it starts on
+ * demand), and the server surviving SIGKILL: state stays consistent and nothing leaks.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { packageRoot } from '../src/config/package-paths.ts';
+import { Mags } from '../src/sdk/index.ts';
+import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
+
+const skip = sandboxSkipReason();
+if (skip) process.stdout.write(`# skipping server CLI tests: ${skip}\n`);
+
+describe('the CLI through mags server', { skip }, () => {
+  let testHome: TestHome;
+  let home: string;
+  let server: { child: ChildProcess; url: string };
+  let token: string;
+  let env: Record<string, string>;
+  before(async () => {
+    testHome = await createTestHome();
+    home = testHome.home;
+    server = await startServerProcess(home);
+    const created = await runCli(home, ['token', 'create', '--owner', 'alice']);
+    assert.equal(created.code, 0, created.stderr);
+    token = created.stdout.toString().trim();
+    env = { MAGS_URL: server.url, MAGS_API_TOKEN: token, XDG_CONFIG_HOME: join(home, 'config') };
+  });
+  after(async () => {
+    server.child.kill('SIGKILL');
+    const local = await readFile(join(home, 'local-server.json'), 'utf8').catch(() => undefined);
+    if (local) process.kill((JSON.parse(local) as { pid: number }).pid, 'SIGKILL');
+    await testHome.cleanup();
+  });
+
+  test('run, list, status and logs give the same output and exit codes', async () => {
+    const run = await runCli(home, ['run', 'echo hi; echo oops >&2; exit 3'], { env });
+    assert.equal(run.stdout.toString(), 'hi\n');
+    assert.match(run.stderr, /oops/);
+    assert.equal(run.code, 3);
+    const list = await runCli(home, ['list', '--json'], { env });
+    const jobs = (JSON.parse(list.stdout.toString()) as { jobs: Array<{ id: string }> }).jobs;
+    const id = jobs[0]?.id as string;
+    const status = await runCli(home, ['status', id], { env });
+    assert.match(status.stdout.toString(), /status: +failed/);
+    assert.match(status.stdout.toString(), /exitCode: +3/);
+    const logs = await runCli(home, ['logs', id], { env });
+    assert.equal(logs.stdout.toString(), 'hi\n');
+    assert.equal(logs.stderr, 'oops\n');
+    const timeout = await runCli(home, ['run', '--timeout', '0.5', 'sleep 30'], { env });
+    assert.equal(timeout.code, 124);
+    assert.match(timeout.stderr, /timed out/);
+  });
+
+  test('new, exec, status, stop work through the server', async () => {
+    assert.equal((await runCli(home, ['new', 'dev'], { env })).code, 0);
+    const exec = await runCli(home, ['exec', 'dev', 'echo in $(hostname); exit 7'], { env });
+    assert.equal(exec.stdout.toString(), 'in dev\n');
+    assert.equal(exec.code, 7);
+    assert.match((await runCli(home, ['status', 'dev'], { env })).stdout.toString(), /running/);
+    assert.equal((await runCli(home, ['stop', 'dev'], { env })).code, 0);
+    const refused = await runCli(home, ['exec', 'dev', 'true'], { env });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /stopped[\s\S]*mags start dev/);
+  });
+
+  test('a wrong token is refused with a hint; mags login saves a checked token', async () => {
+    const wrong = await runCli(home, ['list'], {
+      env: { ...env, MAGS_API_TOKEN: `mags_${'y'.repeat(32)}` },
+    });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /Invalid API token[\s\S]*hint/);
+    const config = { XDG_CONFIG_HOME: join(home, 'login-config') };
+    const login = await runCli(home, ['login', '--url', server.url], { env: config, input: token });
+    assert.equal(login.code, 0, login.stderr);
+    assert.match(login.stderr, /as alice/);
+    const list = await runCli(home, ['list'], { env: config });
+    assert.equal(list.code, 0);
+    assert.match(list.stdout.toString(), /echo hi/);
+  });
+
+  test('without a URL, new/exec/list go to a local server started on demand', async () => {
+    const local = { XDG_CONFIG_HOME: join(home, 'no-config') };
+    assert.equal((await runCli(home, ['new', 'here', '-e'], { env: local })).code, 0);
+    const exec = await runCli(home, ['exec', 'here', 'echo local'], { env: local });
+    assert.equal(exec.stdout.toString(), 'local\n');
+    const list = await runCli(home, ['list', '--sandboxes'], { env: local });
+    assert.match(list.stdout.toString(), /here +running/);
+    // Stopping the local server stops its sandboxes and removes its address file.
+    const { pid } = JSON.parse(await readFile(join(home, 'local-server.json'), 'utf8'));
+    process.kill(pid, 'SIGTERM');
+    await waitUntil(async () => (await sandboxProcesses(home)).length === 0);
+    await waitUntil(async () => !existsSync(join(home, 'local-server.json')));
+  });
+
+  test('SIGKILL while jobs run: after a restart state is consistent and nothing leaked', async () => {
+    const mags = new Mags({ url: server.url, token });
+    const finished = await mags.runAndWait('echo kept');
+    const running = await mags.run('sleep 60');
+    while ((await mags.jobs.get(running.id)).status !== 'running') {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    server.child.kill('SIGKILL');
+    await new Promise((resolve) => server.child.once('exit', resolve));
+    // The sandboxes die with their server (parent-death signal): none may be left.
+    await waitUntil(async () => (await sandboxProcesses(home)).length === 0).catch(() => {});
+    assert.deepEqual(await sandboxProcesses(home), []);
+
+    server = await startServerProcess(home);
+    const after = new Mags({ url: server.url, token });
+    assert.equal((await after.health()).status, 'ok');
+    const kept = await after.jobs.get(finished.job.id);
+    assert.equal(kept.status, 'succeeded');
+    let output = '';
+    await after.jobs.logs(finished.job.id, { onStdout: (text) => (output += text) });
+    assert.equal(output, 'kept\n');
+    const interrupted = await after.jobs.get(running.id);
+    assert.equal(interrupted.status, 'failed');
+    assert.match(interrupted.reason ?? '', /server stopped/);
+    assert.equal((await after.sandboxes.get('dev')).status, 'stopped');
+    // And it works: a new job runs.
+    assert.equal((await after.runAndWait('echo alive')).stdout, 'alive\n');
+  });
+});
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function startServerProcess(home: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    [join(packageRoot(), 'bin', 'mags.js'), 'server', '--port', '0'],
+    { env: { ...process.env, MAGS_HOME: home }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(log);
+      if (match) resolve(match[1] as string);
+    });
+    child.once('exit', () => reject(new Error(`mags server exited: ${log}`)));
+  });
+  return { child, url };
+}
+
+/** Processes whose command line mentions this test's home: launchers, agents, slirp. */
+async function sandboxProcesses(home: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (command.includes(`${home}/run`)) found.push(`${pid}: ${command.replaceAll('\0', ' ')}`);
+  }
+  return found;
+}
