@@ -1,11 +1,13 @@
 // `npm run bench [section...]`: every section measures its baseline in the same run and prints
 // ratios, because the machines are shared and noisy.
 import { sandboxStartBenchmark } from './sandbox-start.ts';
+import { serverApiBenchmark } from './server-api.ts';
 import { workspaceSyncBenchmark } from './workspace-sync.ts';
 
 const sections: Record<string, () => Promise<void>> = {
   'sandbox-start': sandboxStartBenchmark,
   'workspace-sync': workspaceSyncBenchmark,
+  'server-api': serverApiBenchmark,
 };
 
 const wanted = process.argv.slice(2);

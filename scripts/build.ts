@@ -8,7 +8,8 @@ execFileSync('make', ['-C', 'native', '--no-print-directory', '--silent'], { std
 
 await rm('dist', { recursive: true, force: true });
 await build({
-  entryPoints: { cli: 'src/cli/main.ts' },
+  // The SDK is its own entry point (the package's main export): it never loads the CLI or server.
+  entryPoints: { cli: 'src/cli/main.ts', sdk: 'src/sdk/index.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,
