@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { ConflictError, MagsError, NotFoundError } from '../errors/mags-error.ts';
+import {
+  ConflictError,
+  InvalidInputError,
+  MagsError,
+  NotFoundError,
+} from '../errors/mags-error.ts';
 import type { ResourceLimits, SandboxProcess } from '../runtimes/runtime.ts';
 import type {
   JobFilter,
@@ -82,7 +87,15 @@ export class JobManager {
   }
 
   async submitRun(owner: string, request: RunJobRequest): Promise<JobRecord> {
-    // Names are checked (and made the owner's) before anything is recorded.
+    // Everything that can be checked now is, before anything is recorded.
+    if (request.workspace !== undefined && request.base !== undefined) {
+      throw new InvalidInputError(
+        'Give either workspace (read-write) or base (read-only), not both.',
+      );
+    }
+    if (request.version !== undefined && request.workspace === undefined) {
+      throw new InvalidInputError('version needs the workspace it is a version of.');
+    }
     const workspace = request.workspace ?? request.base;
     const internal = {
       workspace: request.workspace && ownerWorkspaceName(owner, request.workspace),
