@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -6,6 +6,7 @@ import { packageRoot } from '../src/config/package-paths.ts';
 import { createMagsContext } from '../src/jobs/mags-context.ts';
 import { runCommand } from '../src/jobs/run-command.ts';
 import { Mags } from '../src/sdk/mags.ts';
+import { startServerProcess } from '../test/helpers/server-process.ts';
 import { createTestHome, sandboxSkipReason } from '../test/helpers/test-home.ts';
 import { measure, printTable, summarize } from './stats.ts';
 
@@ -25,7 +26,7 @@ export async function serverApiBenchmark(): Promise<void> {
   const testHome = await createTestHome();
   const environment = { ...process.env, MAGS_HOME: testHome.home };
   const cli = join(packageRoot(), 'bin', 'mags.js');
-  const server = await startServer(cli, environment);
+  const server = await startServerProcess(environment);
   try {
     const tokens = Array.from({ length: 10 }, (_, index) => {
       const result = spawnSync(
@@ -93,26 +94,6 @@ export async function serverApiBenchmark(): Promise<void> {
     await new Promise((resolve) => server.child.once('exit', resolve));
     await testHome.cleanup();
   }
-}
-
-async function startServer(
-  cli: string,
-  environment: NodeJS.ProcessEnv,
-): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [cli, 'server', '--port', '0'], {
-    env: environment,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr?.on('data', (chunk: Buffer) => {
-      log += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(log);
-      if (match) resolve(match[1] as string);
-    });
-    child.once('exit', () => reject(new Error(`mags server exited: ${log}`)));
-  });
-  return { child, url };
 }
 
 async function memory(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<string> {

@@ -10,6 +10,7 @@ import {
   type Mags,
   NotFoundError,
 } from '../src/sdk/index.ts';
+import { waitUntil } from './helpers/server-process.ts';
 import { sandboxSkipReason } from './helpers/test-home.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
 
@@ -236,7 +237,7 @@ describe('mags server REST API', { skip }, () => {
 
   test('stop ends a running job as stopped; the workspace is usable again', async () => {
     const job = await alice.mags.run('sleep 60', { workspace: 'stoppable' });
-    await waitFor(async () => (await alice.mags.jobs.get(job.id)).status === 'running');
+    await waitUntil(async () => (await alice.mags.jobs.get(job.id)).status === 'running', 10_000);
     const busy = await call('/v1/jobs', {
       method: 'POST',
       body: JSON.stringify({ command: 'true', workspace: 'stoppable' }),
@@ -281,7 +282,7 @@ describe('mags server REST API', { skip }, () => {
       await new Promise((resolve) => socket.addEventListener('open', resolve));
       const type = (text: string) => socket.send(new TextEncoder().encode(text));
       type('stty size; sleep 100\n');
-      await waitFor(async () => output.includes('30 90'));
+      await waitUntil(async () => output.includes('30 90'), 10_000);
       type('\x03'); // Ctrl-C interrupts the sleep, not the shell
       socket.send(JSON.stringify({ type: 'resize', rows: 40, cols: 120 }));
       type('stty size; printf "\\033[31mred\\033[0m\\n"; exit 5\n');
@@ -306,11 +307,3 @@ describe('mags server REST API', { skip }, () => {
     assert.ok(document.components.schemas.RunJobRequest);
   });
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}

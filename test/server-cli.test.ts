@@ -3,13 +3,13 @@
  * demand), and the server surviving SIGKILL: state stays consistent and nothing leaks.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { packageRoot } from '../src/config/package-paths.ts';
 import { Mags } from '../src/sdk/index.ts';
+import { startServerProcess, waitUntil } from './helpers/server-process.ts';
 import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 
 const skip = sandboxSkipReason();
@@ -24,7 +24,7 @@ describe('the CLI through mags server', { skip }, () => {
   before(async () => {
     testHome = await createTestHome();
     home = testHome.home;
-    server = await startServerProcess(home);
+    server = await startServerProcess({ ...process.env, MAGS_HOME: home });
     const created = await runCli(home, ['token', 'create', '--owner', 'alice']);
     assert.equal(created.code, 0, created.stderr);
     token = created.stdout.toString().trim();
@@ -93,24 +93,22 @@ describe('the CLI through mags server', { skip }, () => {
     // Stopping the local server stops its sandboxes and removes its address file.
     const { pid } = JSON.parse(await readFile(join(home, 'local-server.json'), 'utf8'));
     process.kill(pid, 'SIGTERM');
-    await waitUntil(async () => (await sandboxProcesses(home)).length === 0);
-    await waitUntil(async () => !existsSync(join(home, 'local-server.json')));
+    await waitUntil(async () => (await sandboxProcesses(home)).length === 0, 5000);
+    await waitUntil(async () => !existsSync(join(home, 'local-server.json')), 5000);
   });
 
   test('SIGKILL while jobs run: after a restart state is consistent and nothing leaked', async () => {
     const mags = new Mags({ url: server.url, token });
     const finished = await mags.runAndWait('echo kept');
     const running = await mags.run('sleep 60');
-    while ((await mags.jobs.get(running.id)).status !== 'running') {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitUntil(async () => (await mags.jobs.get(running.id)).status === 'running', 10_000);
     server.child.kill('SIGKILL');
     await new Promise((resolve) => server.child.once('exit', resolve));
     // The sandboxes die with their server (parent-death signal): none may be left.
-    await waitUntil(async () => (await sandboxProcesses(home)).length === 0).catch(() => {});
+    await waitUntil(async () => (await sandboxProcesses(home)).length === 0, 5000).catch(() => {});
     assert.deepEqual(await sandboxProcesses(home), []);
 
-    server = await startServerProcess(home);
+    server = await startServerProcess({ ...process.env, MAGS_HOME: home });
     const after = new Mags({ url: server.url, token });
     assert.equal((await after.health()).status, 'ok');
     const kept = await after.jobs.get(finished.job.id);
@@ -126,32 +124,6 @@ describe('the CLI through mags server', { skip }, () => {
     assert.equal((await after.runAndWait('echo alive')).stdout, 'alive\n');
   });
 });
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function startServerProcess(home: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    [join(packageRoot(), 'bin', 'mags.js'), 'server', '--port', '0'],
-    { env: { ...process.env, MAGS_HOME: home }, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let log = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr?.on('data', (chunk: Buffer) => {
-      log += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(log);
-      if (match) resolve(match[1] as string);
-    });
-    child.once('exit', () => reject(new Error(`mags server exited: ${log}`)));
-  });
-  return { child, url };
-}
 
 /** Processes whose command line mentions this test's home: launchers, agents, slirp. */
 async function sandboxProcesses(home: string): Promise<string[]> {

@@ -1,4 +1,21 @@
 import { InvalidInputError } from '../errors/mags-error.ts';
+import type { ResourceLimits } from '../runtimes/runtime.ts';
+
+/** Commander's accumulator for repeatable options (`--env A=1 --env B=2`). */
+export const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** `--memory`, `--cpus`, `--pids` as given; what is not given stays undefined (the default). */
+export function parseLimitFlags(flags: {
+  memory?: string;
+  cpus?: string;
+  pids?: string;
+}): Partial<ResourceLimits> {
+  return {
+    memoryMiB: flags.memory ? parseMemoryMiB(flags.memory) : undefined,
+    cpus: flags.cpus ? parsePositiveNumber('--cpus', flags.cpus) : undefined,
+    pidsMax: flags.pids ? parsePositiveNumber('--pids', flags.pids, { integer: true }) : undefined,
+  };
+}
 
 const memoryUnits: Record<string, number> = {
   '': 1,

@@ -17,7 +17,7 @@ import type {
 import { JobLog, type JobLogOptions } from './job-log.ts';
 import type { MagsContext } from './mags-context.ts';
 import { ownerWorkspaceName } from './owner-workspace.ts';
-import { type RunResult, runCommand, sandboxEnvironment } from './run-command.ts';
+import { drained, type RunResult, runCommand, sandboxEnvironment } from './run-command.ts';
 import { Semaphore } from './semaphore.ts';
 
 export interface RunJobRequest {
@@ -177,7 +177,7 @@ export class JobManager {
         signal.addEventListener('abort', stop, { once: true });
         try {
           const result = await command.exited;
-          await Promise.all([ended(command.stdout), ended(command.stderr)]);
+          await Promise.all([drained(command.stdout), drained(command.stderr)]);
           return outcome({ ...result, timedOut, cancelled: signal.aborted, oomKilled: false });
         } catch (error) {
           if (error instanceof MagsError && error.code === 'guest_exec_failed') {
@@ -373,15 +373,6 @@ function logWriter(log: JobLog, stream: LogChunk['stream']): Writable {
       log.append(stream, chunk);
       callback();
     },
-  });
-}
-
-function ended(stream: NodeJS.ReadableStream & { readableEnded?: boolean }): Promise<void> {
-  if (stream.readableEnded) return Promise.resolve();
-  return new Promise((resolve) => {
-    stream.once('end', resolve);
-    stream.once('close', resolve);
-    stream.once('error', () => resolve());
   });
 }
 

@@ -304,7 +304,10 @@ async function checkUploads(paths: string[]): Promise<Array<{ path: string; mode
   return uploads;
 }
 
-function drained(stream: NodeJS.ReadableStream & { readableEnded?: boolean }): Promise<void> {
+/** Settles once a command's output stream has ended (or failed): all its output was read. */
+export function drained(
+  stream: NodeJS.ReadableStream & { readableEnded?: boolean },
+): Promise<void> {
   if (stream.readableEnded) return Promise.resolve();
   return new Promise((resolve) => {
     stream.once('end', resolve);

@@ -6,7 +6,6 @@ import { printJson, printTable } from '../output.ts';
 import { parsePositiveNumber } from '../parse-options.ts';
 
 const isJobId = (value: string) => value.startsWith('job_');
-const url = (command: Command) => command.optsWithGlobals<{ url?: string }>().url;
 
 export function registerJobCommands(program: Command): void {
   program
@@ -18,7 +17,7 @@ export function registerJobCommands(program: Command): void {
     .option('--limit <n>', 'how many (default 20)')
     .option('--json', 'print JSON')
     .action(async (flags, command: Command) => {
-      const mags = await requireClient(url(command));
+      const mags = await apiClient(command);
       if (flags.sandboxes) {
         const sandboxes = await mags.sandboxes.list();
         if (flags.json) return printJson(sandboxes);
@@ -49,7 +48,7 @@ export function registerJobCommands(program: Command): void {
     .argument('<id-or-name>')
     .option('--json', 'print JSON')
     .action(async (target: string, flags: { json?: boolean }, command: Command) => {
-      const mags = await requireClient(url(command));
+      const mags = await apiClient(command);
       const value = isJobId(target)
         ? await mags.jobs.get(target)
         : await mags.sandboxes.get(target);
@@ -67,7 +66,7 @@ export function registerJobCommands(program: Command): void {
     .option('-f, --follow', 'keep streaming until the job ends')
     .option('--offset <bytes>', 'start at this byte offset of the output')
     .action(async (id: string, flags: { follow?: boolean; offset?: string }, command: Command) => {
-      const mags = await requireClient(url(command));
+      const mags = await apiClient(command);
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
       const job = await mags.jobs
@@ -90,7 +89,7 @@ export function registerJobCommands(program: Command): void {
     .description('Stop a job (job_...) or a sandbox (by name; its workspace stays).')
     .argument('<id-or-name>')
     .action(async (target: string, _flags: unknown, command: Command) => {
-      const mags = await requireClient(url(command));
+      const mags = await apiClient(command);
       if (isJobId(target)) {
         const job = await mags.jobs.stop(target);
         process.stderr.write(
@@ -101,10 +100,6 @@ export function registerJobCommands(program: Command): void {
         process.stderr.write(`mags: sandbox ${target} stopped\n`);
       }
     });
-}
-
-export async function requireClient(url: string | undefined) {
-  return (await apiClient(url)) as NonNullable<Awaited<ReturnType<typeof apiClient>>>;
 }
 
 export function printSandboxes(sandboxes: SandboxInfo[]): void {

@@ -2,12 +2,14 @@ import { constants } from 'node:os';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../errors/mags-error.ts';
+import type { Mags } from '../../sdk/mags.ts';
 import { describeSync } from '../describe-sync.ts';
 import { printJson } from '../output.ts';
 import {
+  collect,
   commandArgv,
   parseEnvironment,
-  parseMemoryMiB,
+  parseLimitFlags,
   parsePositiveNumber,
 } from '../parse-options.ts';
 import { syncProgressReporter } from '../sync-progress.ts';
@@ -27,8 +29,6 @@ interface RunFlags {
   image?: string;
   json?: boolean;
 }
-
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function registerRunCommand(program: Command): void {
   program
@@ -69,10 +69,10 @@ export function registerRunCommand(program: Command): void {
     .option('--json', 'print JSON lines: started, stdout/stderr chunks, exit')
     .passThroughOptions()
     .action(async (words: string[], flags: RunFlags, command: Command) => {
-      const { remoteServer } = await import('../client/api-client.ts');
-      const remote = await remoteServer(command.optsWithGlobals<{ url?: string }>().url);
-      process.exitCode = remote
-        ? await runThroughServer(remote, words, flags)
+      const { remoteClient } = await import('../client/api-client.ts');
+      const mags = await remoteClient(command);
+      process.exitCode = mags
+        ? await runThroughServer(mags, words, flags)
         : await runAction(words, flags);
     });
 }
@@ -84,13 +84,13 @@ async function runAction(words: string[], flags: RunFlags): Promise<number> {
   ]);
   const context = createMagsContext();
   const defaults = context.defaults;
+  const given = parseLimitFlags(flags);
   const limits = {
-    memoryMiB: flags.memory ? parseMemoryMiB(flags.memory) : defaults.limits.memoryMiB,
-    cpus: flags.cpus ? parsePositiveNumber('--cpus', flags.cpus) : defaults.limits.cpus,
-    pidsMax: flags.pids
-      ? parsePositiveNumber('--pids', flags.pids, { integer: true })
-      : defaults.limits.pidsMax,
+    memoryMiB: given.memoryMiB ?? defaults.limits.memoryMiB,
+    cpus: given.cpus ?? defaults.limits.cpus,
+    pidsMax: given.pidsMax ?? defaults.limits.pidsMax,
   };
+
   const [workspace, version] = splitVersion(flags.workspace);
   const progress = syncProgressReporter('sync');
   const timeoutMs = flags.timeout
@@ -149,21 +149,13 @@ async function runAction(words: string[], flags: RunFlags): Promise<number> {
 }
 
 /** The same run through a server's API: output streams back live, the exit code is the same. */
-async function runThroughServer(
-  remote: { url: string; token: string | undefined },
-  words: string[],
-  flags: RunFlags,
-): Promise<number> {
-  const [{ Mags }, { followToExit }] = await Promise.all([
-    import('../../sdk/mags.ts'),
-    import('./sandboxes.ts'),
-  ]);
+async function runThroughServer(mags: Mags, words: string[], flags: RunFlags): Promise<number> {
+  const { followToExit } = await import('./sandboxes.ts');
   if (flags.file.length > 0) {
     throw new InvalidInputError('-f uploads only work without a server yet.', {
       hint: 'With a server: mags new NAME, upload through the API (PUT /v1/sandboxes/NAME/files), then mags exec.',
     });
   }
-  const mags = new Mags(remote);
   const [workspace, version] = splitVersion(flags.workspace);
   const job = await mags.run(commandArgv(words), {
     workspace,
@@ -173,13 +165,7 @@ async function runThroughServer(
     persist: flags.persist,
     env: parseEnvironment(flags.env),
     timeoutSeconds: flags.timeout ? parsePositiveNumber('--timeout', flags.timeout) : undefined,
-    limits: {
-      memoryMiB: flags.memory ? parseMemoryMiB(flags.memory) : undefined,
-      cpus: flags.cpus ? parsePositiveNumber('--cpus', flags.cpus) : undefined,
-      pidsMax: flags.pids
-        ? parsePositiveNumber('--pids', flags.pids, { integer: true })
-        : undefined,
-    },
+    limits: parseLimitFlags(flags),
     network: flags.net,
     image: flags.image,
   });

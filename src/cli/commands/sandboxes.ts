@@ -1,17 +1,16 @@
 import type { Command } from 'commander';
+import type { Mags } from '../../sdk/mags.ts';
+import { apiClient } from '../client/api-client.ts';
 import { CommandUsageError } from '../client/command-usage-error.ts';
 import { jobEndNote, jobExitCode, writeOutput } from '../client/job-exit.ts';
 import { openShell } from '../client/open-shell.ts';
 import {
+  collect,
   commandArgv,
   parseEnvironment,
-  parseMemoryMiB,
+  parseLimitFlags,
   parsePositiveNumber,
 } from '../parse-options.ts';
-import { requireClient } from './jobs.ts';
-
-const url = (command: Command) => command.optsWithGlobals<{ url?: string }>().url;
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function registerSandboxCommands(program: Command): void {
   program
@@ -28,20 +27,14 @@ export function registerSandboxCommands(program: Command): void {
     .option('--pids <n>', 'process-count limit (default 4096)')
     .option('--image <name>', 'base image (default "default")')
     .action(async (name: string, flags, command: Command) => {
-      const mags = await requireClient(url(command));
+      const mags = await apiClient(command);
       const sandbox = await mags.sandboxes.create({
         name,
         workspace: flags.workspace,
         ephemeral: flags.ephemeral,
         network: flags.net,
         image: flags.image,
-        limits: {
-          memoryMiB: flags.memory ? parseMemoryMiB(flags.memory) : undefined,
-          cpus: flags.cpus ? parsePositiveNumber('--cpus', flags.cpus) : undefined,
-          pidsMax: flags.pids
-            ? parsePositiveNumber('--pids', flags.pids, { integer: true })
-            : undefined,
-        },
+        limits: parseLimitFlags(flags),
       });
       process.stderr.write(
         `mags: sandbox ${sandbox.name} is running${sandbox.workspace ? ` on workspace ${sandbox.workspace}` : ''}; mags shell ${name} / mags exec ${name} CMD\n`,
@@ -61,7 +54,7 @@ export function registerSandboxCommands(program: Command): void {
     .option('-d, --detach', 'print the job id and return at once (follow with mags logs -f)')
     .passThroughOptions()
     .action(async (name: string, words: string[], flags, command: Command) => {
-      const mags = await requireClient(url(command));
+      const mags = await apiClient(command);
       const job = await mags.sandboxes.exec(name, commandArgv(words), {
         env: parseEnvironment(flags.env),
         cwd: flags.cwd,
@@ -79,7 +72,7 @@ export function registerSandboxCommands(program: Command): void {
     .description('Open an interactive shell (a real terminal) in a sandbox.')
     .argument('<name>')
     .action(async (name: string, _flags: unknown, command: Command) => {
-      const mags = await requireClient(url(command));
+      const mags = await apiClient(command);
       process.exitCode = await openShell(mags, name);
     });
 
@@ -88,7 +81,7 @@ export function registerSandboxCommands(program: Command): void {
     .description('Start a stopped sandbox again, on the same workspace.')
     .argument('<name>')
     .action(async (name: string, _flags: unknown, command: Command) => {
-      const mags = await requireClient(url(command));
+      const mags = await apiClient(command);
       await mags.sandboxes.start(name);
       process.stderr.write(`mags: sandbox ${name} is running\n`);
     });
@@ -101,17 +94,14 @@ export function registerSandboxCommands(program: Command): void {
       if (name.startsWith('job_')) {
         throw new CommandUsageError('Jobs are kept as history; mags stop ends a running one.');
       }
-      const mags = await requireClient(url(command));
+      const mags = await apiClient(command);
       await mags.sandboxes.delete(name);
       process.stderr.write(`mags: sandbox ${name} deleted\n`);
     });
 }
 
 /** Streams a job's output here until it ends; Ctrl-C stops the job. Returns its exit code. */
-export async function followToExit(
-  mags: Awaited<ReturnType<typeof requireClient>>,
-  id: string,
-): Promise<number> {
+export async function followToExit(mags: Mags, id: string): Promise<number> {
   const onInterrupt = () => void mags.jobs.stop(id).catch(() => {});
   process.on('SIGINT', onInterrupt);
   process.on('SIGTERM', onInterrupt);

@@ -3,7 +3,6 @@ import { streamSSE } from 'hono/streaming';
 import type { JobRecord } from '../../state/state-repository.ts';
 import type { ServerApp } from '../create-app.ts';
 import {
-  ErrorSchema,
   JobIdSchema,
   JobListQuerySchema,
   JobListSchema,
@@ -13,12 +12,9 @@ import {
 } from '../schemas.ts';
 import type { ServerServices } from '../server-env.ts';
 import { toArgv } from './command-argv.ts';
+import { errorResponses } from './error-responses.ts';
 
-const errors = {
-  400: { content: { 'application/json': { schema: ErrorSchema } }, description: 'Invalid input' },
-  401: { content: { 'application/json': { schema: ErrorSchema } }, description: 'No valid token' },
-  404: { content: { 'application/json': { schema: ErrorSchema } }, description: 'Not found' },
-};
+const errors = errorResponses();
 const jobResponse = (description: string) => ({
   content: { 'application/json': { schema: JobSchema } },
   description,
@@ -32,7 +28,10 @@ const createJob = createRoute({
   request: {
     body: { content: { 'application/json': { schema: RunJobBodySchema } }, required: true },
   },
-  responses: { 201: jobResponse('The job, queued or running'), ...errors },
+  responses: {
+    201: jobResponse('The job, queued or running'),
+    ...errorResponses('Workspace in use by another job'),
+  },
 });
 
 const listJobs = createRoute({

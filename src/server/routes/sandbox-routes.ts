@@ -8,7 +8,6 @@ import type { SandboxRecord } from '../../state/state-repository.ts';
 import type { ServerApp } from '../create-app.ts';
 import {
   CreateSandboxBodySchema,
-  ErrorSchema,
   ExecBodySchema,
   FileQuerySchema,
   JobSchema,
@@ -18,14 +17,10 @@ import {
 } from '../schemas.ts';
 import type { ServerServices } from '../server-env.ts';
 import { toArgv } from './command-argv.ts';
+import { errorResponses } from './error-responses.ts';
 import { toJobView } from './job-routes.ts';
 
-const errors = {
-  400: { content: { 'application/json': { schema: ErrorSchema } }, description: 'Invalid input' },
-  401: { content: { 'application/json': { schema: ErrorSchema } }, description: 'No valid token' },
-  404: { content: { 'application/json': { schema: ErrorSchema } }, description: 'Not found' },
-  409: { content: { 'application/json': { schema: ErrorSchema } }, description: 'Conflict' },
-};
+const errors = errorResponses('Conflict');
 const sandboxResponse = (description: string) => ({
   content: { 'application/json': { schema: SandboxSchema } },
   description,

@@ -3,20 +3,15 @@ import { NotFoundError } from '../../errors/mags-error.ts';
 import { localOwner, ownerWorkspaceName } from '../../jobs/owner-workspace.ts';
 import type { ServerApp } from '../create-app.ts';
 import {
-  ErrorSchema,
   SyncResultSchema,
   WorkspaceNameSchema,
   WorkspaceSchema,
   WorkspaceVersionSchema,
 } from '../schemas.ts';
 import type { ServerServices } from '../server-env.ts';
+import { errorResponses } from './error-responses.ts';
 
-const errors = {
-  400: { content: { 'application/json': { schema: ErrorSchema } }, description: 'Invalid input' },
-  401: { content: { 'application/json': { schema: ErrorSchema } }, description: 'No valid token' },
-  404: { content: { 'application/json': { schema: ErrorSchema } }, description: 'Not found' },
-  409: { content: { 'application/json': { schema: ErrorSchema } }, description: 'In use' },
-};
+const errors = errorResponses('In use');
 const nameParams = z.object({
   name: WorkspaceNameSchema.openapi({ param: { name: 'name', in: 'path' } }),
 });
@@ -79,7 +74,8 @@ export function registerWorkspaceRoutes(app: ServerApp, { context, repository }:
     const owner = c.var.owner;
     const records = await repository.listWorkspaces(owner);
     const onDisk = new Map((await context.workspaces.list()).map((info) => [info.name, info]));
-    const names = new Set(records.map((record) => record.name));
+    const byName = new Map(records.map((record) => [record.name, record]));
+    const names = new Set(byName.keys());
     if (owner === localOwner) {
       // The host's own workspaces include those the CLI made in-process, minus other owners'.
       const owners = new Set((await repository.listTokens()).map((token) => token.owner));
@@ -89,7 +85,7 @@ export function registerWorkspaceRoutes(app: ServerApp, { context, repository }:
       }
     }
     const workspaces = [...names].sort().map((name) => {
-      const record = records.find((entry) => entry.name === name);
+      const record = byName.get(name);
       const disk = onDisk.get(ownerWorkspaceName(owner, name));
       return {
         name,

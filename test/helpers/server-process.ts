@@ -1,0 +1,33 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/config/package-paths.ts';
+
+/** A real `mags server` process on a free loopback port, as a user would start it. */
+export async function startServerProcess(
+  environment: NodeJS.ProcessEnv,
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    [join(packageRoot(), 'bin', 'mags.js'), 'server', '--port', '0'],
+    { env: environment, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(log);
+      if (match) resolve(match[1] as string);
+    });
+    child.once('exit', () => reject(new Error(`mags server exited: ${log}`)));
+  });
+  return { child, url };
+}
+
+/** Polls `check` until it holds; throws when `timeoutMs` passes first. */
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
