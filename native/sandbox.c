@@ -7,6 +7,10 @@
 // set no_new_privs, install the seccomp filter and fexecve the agent (opened before the pivot, so
 // the agent binary is never visible in the sandbox's filesystem).
 //
+// With --attach-fd N the launcher stops before the layers: a pooled sandbox, created ahead of
+// time, waits with its namespaces and cgroups in place until the attach message on fd N names
+// its layers, locks, hostname and network (see read_attach).
+//
 // Exit codes: the agent's status (128+signal if killed); 75 a lock is busy; 71 setup failed;
 // 64 usage error. See docs/design.md.
 #define _GNU_SOURCE
@@ -21,6 +25,7 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +50,7 @@ struct options {
   const char *lowers[MAX_LIST], *cgroups[MAX_LIST], *locks_exclusive[MAX_LIST], *locks_shared[MAX_LIST];
   int lower_count, cgroup_count, exclusive_count, shared_count;
   long uid_base, id_count;
-  int net, fd;
+  int net, fd, attach_fd;
   char **agent_argv;
 };
 
@@ -79,12 +84,31 @@ static void check_layer_path(const char *path) {
   if (path[0] != '/' || strpbrk(path, ",:\\")) usage("layer paths must be absolute and contain no ',' ':' or '\\'");
 }
 
+// The options that say what a sandbox runs on (its layers, locks, hostname, network). They come
+// from the command line, or, for a sandbox started ahead of time (--attach-fd), later from the
+// attach message. Returns 0 for an option that is not one of them.
+static int parse_attachable(struct options *o, const char *a, const char *v) {
+  if (!strcmp(a, "--lower")) { check_layer_path(v); add(o->lowers, &o->lower_count, v); }
+  else if (!strcmp(a, "--upper")) { check_layer_path(v); o->upper = v; }
+  else if (!strcmp(a, "--work")) { check_layer_path(v); o->work = v; }
+  else if (!strcmp(a, "--lock-exclusive")) add(o->locks_exclusive, &o->exclusive_count, v);
+  else if (!strcmp(a, "--lock-shared")) add(o->locks_shared, &o->shared_count, v);
+  else if (!strcmp(a, "--hostname")) o->hostname = v;
+  else return 0;
+  return 1;
+}
+
+static void check_layers(const struct options *o) {
+  if (!o->upper || !o->work || o->lower_count == 0) usage("missing --lower, --upper or --work");
+}
+
 static void parse(int argc, char **argv, struct options *o) {
   memset(o, 0, sizeof *o);
   o->uid_base = 100000;
   o->id_count = 65536;
   o->hostname = "mags";
   o->fd = -1;
+  o->attach_fd = -1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--")) {
@@ -95,24 +119,58 @@ static void parse(int argc, char **argv, struct options *o) {
     if (!strcmp(a, "--net")) { o->net = 1; continue; }
     if (i + 1 >= argc) usage("option needs a value");
     const char *v = argv[++i];
+    if (parse_attachable(o, a, v)) continue;
     if (!strcmp(a, "--root")) o->root = v;
-    else if (!strcmp(a, "--lower")) { check_layer_path(v); add(o->lowers, &o->lower_count, v); }
-    else if (!strcmp(a, "--upper")) { check_layer_path(v); o->upper = v; }
-    else if (!strcmp(a, "--work")) { check_layer_path(v); o->work = v; }
     else if (!strcmp(a, "--uid-base")) o->uid_base = atol(v);
     else if (!strcmp(a, "--id-count")) o->id_count = atol(v);
     else if (!strcmp(a, "--cgroup")) add(o->cgroups, &o->cgroup_count, v);
-    else if (!strcmp(a, "--lock-exclusive")) add(o->locks_exclusive, &o->exclusive_count, v);
-    else if (!strcmp(a, "--lock-shared")) add(o->locks_shared, &o->shared_count, v);
-    else if (!strcmp(a, "--hostname")) o->hostname = v;
     else if (!strcmp(a, "--listen")) o->listen_path = v;
     else if (!strcmp(a, "--fd")) o->fd = atoi(v);
+    else if (!strcmp(a, "--attach-fd")) o->attach_fd = atoi(v);
     else usage("unknown option");
   }
-  if (!o->root || !o->upper || !o->work || o->lower_count == 0 || !o->agent_argv) usage("missing a required option");
+  if (!o->root || !o->agent_argv) usage("missing a required option");
+  if (o->attach_fd < 0) check_layers(o);
   if ((o->fd < 0) == !o->listen_path) usage("give exactly one of --fd and --listen");
   // Never map anything onto host root: that is the whole point of the id shift.
   if (o->uid_base < 1 || o->id_count < 1) usage("--uid-base and --id-count must be positive");
+}
+
+// The attach message: a 4-byte length (the host's byte order: little-endian on x86_64 and arm64), then NUL-terminated option/value strings
+// (`--upper\0/path\0...`; `--net` takes the value `1`). The strings stay allocated for the
+// sandbox's life: the options point into them.
+#define MAX_ATTACH (64 * 1024)
+
+static int read_full(int fd, void *buffer, size_t length) {
+  size_t done = 0;
+  while (done < length) {
+    ssize_t n = read(fd, (char *)buffer + done, length - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    done += (size_t)n;
+  }
+  return 0;
+}
+
+static char *read_attach(int fd, uint32_t *length) {
+  if (read_full(fd, length, sizeof *length) < 0) return NULL;
+  if (*length > MAX_ATTACH) usage("attach message too long");
+  char *message = calloc(1, *length + 1);
+  if (!message) die("calloc");
+  if (read_full(fd, message, *length) < 0) return NULL;
+  return message;
+}
+
+static void apply_attach(struct options *o, char *message, uint32_t length) {
+  char *end = message + length, *a = message;
+  while (a < end) {
+    char *v = a + strlen(a) + 1;
+    if (v >= end) usage("attach message: option without a value");
+    if (!strcmp(a, "--net")) o->net = 1;
+    else if (!parse_attachable(o, a, v)) usage("attach message: unknown option");
+    a = v + strlen(v) + 1;
+  }
+  check_layers(o);
 }
 
 static void take_lock(const char *path, int operation) {
@@ -290,10 +348,13 @@ struct child_arguments {
 static int child_main(void *argument) {
   struct child_arguments *c = argument;
   struct options *o = c->options;
-  char go;
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die("PR_SET_PDEATHSIG");
-  // Wait until the parent has written our id maps (and attached the network).
-  if (read(c->sync_fd, &go, 1) != 1) _exit(EXIT_SETUP);
+  // Wait until the parent has written our id maps (and attached the network); in attach mode
+  // the parent passes the attach message on, which is how this copy of the options gets it.
+  uint32_t length;
+  char *message = read_attach(c->sync_fd, &length);
+  if (!message) _exit(EXIT_SETUP);
+  if (o->attach_fd >= 0) apply_attach(o, message, length);
   // getppid() is 0 across a pid namespace, so liveness is read off the pipe instead: the launcher
   // holds its end open until it exits, so a hang-up means it died before PDEATHSIG was armed.
   struct pollfd parent = {.fd = c->sync_fd, .events = POLLIN};
@@ -391,11 +452,16 @@ static pid_t start_slirp(pid_t pid, int *exit_write_fd) {
   return slirp;
 }
 
+static void take_locks(const struct options *o) {
+  for (int i = 0; i < o->exclusive_count; i++) take_lock(o->locks_exclusive[i], LOCK_EX);
+  for (int i = 0; i < o->shared_count; i++) take_lock(o->locks_shared[i], LOCK_SH);
+}
+
 int main(int argc, char **argv) {
   struct options o;
   parse(argc, argv, &o);
-  for (int i = 0; i < o.exclusive_count; i++) take_lock(o.locks_exclusive[i], LOCK_EX);
-  for (int i = 0; i < o.shared_count; i++) take_lock(o.locks_shared[i], LOCK_SH);
+  if (o.attach_fd < 0) take_locks(&o);
+  else if (fcntl(o.attach_fd, F_SETFD, FD_CLOEXEC) < 0) die("attach fd %d", o.attach_fd);
 
   char pid_text[32];
   snprintf(pid_text, sizeof pid_text, "%d", getpid());
@@ -432,13 +498,25 @@ int main(int argc, char **argv) {
   snprintf(path, sizeof path, "/proc/%d/gid_map", child_pid);
   write_file(path, map);
 
+  // Everything above is what a pooled sandbox has done ahead of time: a process, its namespaces,
+  // its cgroups. It waits here until it is claimed (or, at EOF, its pool went away).
+  uint32_t length = 0;
+  char *message = "";
+  if (o.attach_fd >= 0) {
+    message = read_attach(o.attach_fd, &length);
+    if (!message) _exit(EXIT_SETUP);
+    apply_attach(&o, message, length);
+    close(o.attach_fd);
+    take_locks(&o);
+  }
   int slirp_exit_fd = -1;
   pid_t slirp = o.net ? start_slirp(child_pid, &slirp_exit_fd) : 0;
   struct sigaction action = {.sa_handler = forward_signal, .sa_flags = SA_RESTART};
   sigaction(SIGTERM, &action, NULL);
   sigaction(SIGINT, &action, NULL);
   sigaction(SIGHUP, &action, NULL);
-  if (write(sync[1], "g", 1) != 1) die("release the sandbox");
+  if (write(sync[1], &length, sizeof length) != sizeof length || write(sync[1], message, length) != (ssize_t)length)
+    die("release the sandbox");
   // sync[1] stays open until we exit: the child reads our liveness off it.
 
   int status;

@@ -5,6 +5,7 @@ import { InvalidInputError } from '../errors/mags-error.ts';
 import { ImageStore } from '../images/image-store.ts';
 import { createNamespaceRuntime, defaultUidBase } from '../runtimes/namespace/namespace-runtime.ts';
 import type { ResourceLimits, Runtime } from '../runtimes/runtime.ts';
+import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import { createObjectStore } from '../storage/create-object-store.ts';
 import { WorkspaceStore } from '../workspaces/workspace-store.ts';
 import { WorkspaceSync } from '../workspaces/workspace-sync.ts';
@@ -19,6 +20,8 @@ export interface MagsContext {
   /** Persistent workspaces in object storage (S3, or the filesystem store). */
   sync: WorkspaceSync;
   defaults: { limits: ResourceLimits; timeoutMs: number; image: string };
+  /** A server's pool and warm cache; in-process CLI runs start and stop their own sandboxes. */
+  scheduler?: SandboxScheduler;
 }
 
 export function createMagsContext(environment: NodeJS.ProcessEnv = process.env): MagsContext {

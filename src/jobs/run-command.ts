@@ -74,14 +74,37 @@ export async function runCommand(
   if (options.persist && options.workspace !== undefined && options.version === undefined) {
     await restoreIfNeeded(context, options.workspace, options.image, options.onSyncProgress);
   }
-  const spec = await resolveSpec(context, options);
-
-  const sandbox = await startOrExplain(context, spec).catch((error: unknown) => {
-    // The launcher only knows a lock was busy; here we know which workspace that was.
-    const busy = options.base ?? options.workspace;
-    if (error instanceof ConflictError && busy !== undefined) throw workspaceBusyError(busy);
-    throw error;
-  });
+  // Only a run that writes to a workspace can park its sandbox for the next run of it.
+  const parkAs =
+    context.scheduler &&
+    options.workspace !== undefined &&
+    !options.ephemeral &&
+    options.version === undefined
+      ? options.workspace
+      : undefined;
+  const terms = { image: options.image, network: options.network };
+  const parked =
+    parkAs === undefined
+      ? undefined
+      : await context.scheduler?.takeParked(parkAs, terms, options.limits);
+  let sandboxId = parked?.sandbox.id;
+  let lockPath = parked?.lockPath;
+  let sandbox = parked?.sandbox;
+  if (!sandbox) {
+    const spec = await resolveSpec(context, options);
+    sandboxId = spec.id;
+    lockPath = spec.locks?.exclusive?.[0];
+    sandbox = await startOrExplain(context, spec, options.image).catch((error: unknown) => {
+      // The launcher only knows a lock was busy; here we know which workspace that was.
+      const busy = options.base ?? options.workspace;
+      if (error instanceof ConflictError && busy !== undefined) throw workspaceBusyError(busy);
+      throw error;
+    });
+  }
+  const oomKillsBefore = parked?.oomKills ?? 0;
+  let reusable: string | true = 'not_finished';
+  const writes = options.workspace !== undefined && !options.ephemeral && options.version === undefined;
+  let marking: Promise<void> | undefined;
   options.onStarted?.(sandbox);
   let timedOut = false;
   let cancelled = false;
@@ -121,8 +144,14 @@ export async function runCommand(
       return { exitCode: null, signal: 'SIGKILL' }; // the sandbox was killed under it
     });
     await Promise.all([drained(command.stdout), drained(command.stderr)]);
+    // Bookkeeping runs beside the teardown or parking: a warm run's end waits for neither alone.
+    if (writes && options.workspace !== undefined)
+      marking = context.workspaces.markRun(options.workspace);
     const usage = await sandbox.usage();
-    await sandbox.stop();
+    reusable =
+      timedOut || cancelled ? 'stopped' : reusability(sandbox.isRunning(), usage.processes);
+    // Without parking, the sandbox goes before the sync: the layer is quiet either way.
+    if (parkAs === undefined || reusable !== true) await sandbox.stop();
     // Durability does not wait for anything else: the layer is synced as soon as the sandbox is gone.
     const sync =
       options.persist &&
@@ -131,23 +160,34 @@ export async function runCommand(
       options.version === undefined
         ? await context.sync.push(options.workspace, options.onSyncProgress)
         : undefined;
+    if (parkAs !== undefined && lockPath !== undefined) {
+      await context.scheduler?.park(parkAs, {
+        sandbox,
+        ...terms,
+        lockPath,
+        oomKills: usage.oomKills,
+        memoryBytes: usage.memoryBytes ?? 0,
+        reusable,
+      });
+      reusable = 'parked';
+    }
     return {
       sync,
-      sandboxId: spec.id,
+      sandboxId: sandboxId ?? sandbox.id,
       exitCode: result.exitCode,
       signal: result.signal,
       timedOut,
       cancelled,
-      oomKilled: usage.oomKills > 0,
+      oomKilled: usage.oomKills > oomKillsBefore,
       durationMs: performance.now() - startedAt,
       warnings: sandbox.warnings,
     };
   } finally {
     clearTimeout(timer);
     clearTimeout(killTimer);
-    await sandbox.stop();
-    if (options.workspace !== undefined && !options.ephemeral && options.version === undefined)
-      await context.workspaces.markRun(options.workspace);
+    if (reusable !== 'parked') await sandbox.stop();
+    if (writes && options.workspace !== undefined)
+      await (marking ?? context.workspaces.markRun(options.workspace));
   }
 }
 
@@ -182,10 +222,24 @@ async function restoreIfNeeded(
   }
 }
 
+/**
+ * Whether a sandbox can serve its workspace's next run (the parking policy, README): not if it
+ * died, and not if the run left processes behind, which the next run must not meet.
+ */
+function reusability(running: boolean, processes: number | undefined): string | true {
+  if (!running) return 'died';
+  if (processes === undefined) return 'unknown_processes';
+  return processes > 0 ? 'processes_left' : true;
+}
+
 /** When a sandbox cannot start, the host check usually says why in words a user can act on. */
-export async function startOrExplain(context: MagsContext, spec: SandboxSpec): Promise<Sandbox> {
+export async function startOrExplain(
+  context: MagsContext,
+  spec: SandboxSpec,
+  image: string,
+): Promise<Sandbox> {
   try {
-    return await context.runtime.start(spec);
+    return await (context.scheduler?.start(spec, image) ?? context.runtime.start(spec));
   } catch (error) {
     if (error instanceof ConflictError) throw error;
     const check = await context.runtime.check();

@@ -15,6 +15,8 @@ export interface RuntimeCapabilities {
   resourceLimits: boolean;
   /** The sandbox can be frozen and thawed. */
   pause: boolean;
+  /** Sandboxes can be started ahead of time and attached to their layers later (`prepare`). */
+  prepare: boolean;
 }
 
 /** The sandbox's root filesystem: read-only layers below one writable layer. */
@@ -80,6 +82,13 @@ export interface SandboxExit {
   peakMemoryBytes: number | undefined;
 }
 
+export interface SandboxUsage extends SandboxExit {
+  /** Memory the sandbox holds now, when the runtime can tell. */
+  memoryBytes: number | undefined;
+  /** Processes running besides the guest agent, when the runtime can tell (0 when idle). */
+  processes: number | undefined;
+}
+
 export interface Sandbox {
   readonly id: string;
   /** Limits that could not be applied on this host, already in words for the user. */
@@ -92,11 +101,31 @@ export interface Sandbox {
   ): Promise<void>;
   readFile(path: string): Promise<Buffer>;
   /** Counters a caller reads after a command to explain how it ended (e.g. OOM kills). */
-  usage(): Promise<SandboxExit>;
+  usage(): Promise<SandboxUsage>;
+  /** False once the sandbox has ended, whether stopped or died (its agent killed, say). */
+  isRunning(): boolean;
+  /** Changes the resource limits of a running sandbox; returns limits it could not apply. */
+  setLimits?(limits: ResourceLimits): Promise<string[]>;
   /** Ends every process and releases every resource; safe to call twice. */
   stop(): Promise<SandboxExit>;
+  /** Freezes every process; memory may be reclaimed. Calls on a paused sandbox resume it first. */
   pause?(): Promise<void>;
   resume?(): Promise<void>;
+}
+
+/** What a prepared sandbox is given when it is claimed: everything of a spec but its identity. */
+export type AttachSpec = Omit<SandboxSpec, 'id'>;
+
+/**
+ * A sandbox started ahead of time (for a pool) that has no root filesystem yet. It becomes a
+ * `Sandbox` once attached; a prepared sandbox is attached at most once.
+ */
+export interface PreparedSandbox {
+  readonly id: string;
+  /** False once it died or was discarded (it is then of no use). */
+  isAlive(): boolean;
+  attach(spec: AttachSpec): Promise<Sandbox>;
+  discard(): Promise<void>;
 }
 
 export interface RuntimeCheck {
@@ -113,4 +142,11 @@ export interface Runtime {
   /** Checks the host (kernel features, binaries) without starting anything. */
   check(): Promise<RuntimeCheck>;
   start(spec: SandboxSpec): Promise<Sandbox>;
+  /**
+   * Removes what sandboxes of processes that died (a killed server) left on the host, checking
+   * each for liveness; returns how many it removed.
+   */
+  sweep?(): Promise<number>;
+  /** Starts a sandbox up to the point where it needs its layers (capability `prepare`). */
+  prepare?(options: { id: string; limits: ResourceLimits }): Promise<PreparedSandbox>;
 }

@@ -15,6 +15,23 @@ export interface CreateSandboxRequest {
   image?: string;
   limits?: Partial<ResourceLimits>;
   network?: boolean;
+  /** Freeze it when idle (default true). */
+  sleep?: boolean;
+}
+
+export interface SandboxManagerOptions {
+  context: MagsContext;
+  repository: StateRepository;
+  /** Idle time after which a sandbox that allows it is frozen; 0 never freezes. */
+  sleepAfterMs?: number;
+}
+
+interface SandboxOptions {
+  image?: string;
+  limits: Partial<ResourceLimits>;
+  network: boolean;
+  /** Absent in records from before sleep existed: they sleep like new ones. */
+  sleep?: boolean;
 }
 
 const sandboxNamePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -31,24 +48,44 @@ export function validateSandboxName(name: string): string {
 interface LiveSandbox {
   record: SandboxRecord;
   sandbox: Sandbox;
+  /** Execs and shells running now: a sandbox in use never sleeps. */
+  inUse: number;
+  /** A freeze or thaw under way; the next one waits for it. */
+  transition: Promise<void>;
 }
 
 /**
  * Long-lived sandboxes (`mags new`): started once, then used by many `exec`s, file transfers
  * and shells until stopped. A stopped sandbox keeps its workspace and starts again on request.
+ * One idle for `sleepAfterMs` (no request, no exec or shell running) is frozen, and any use of
+ * it (`require`) thaws it first.
  */
 export class SandboxManager {
   readonly #context: MagsContext;
   readonly #repository: StateRepository;
   readonly #live = new Map<string, LiveSandbox>();
+  readonly #sleepAfterMs: number;
+  readonly #sleepTimer: NodeJS.Timeout | undefined;
 
-  constructor(options: { context: MagsContext; repository: StateRepository }) {
+  constructor(options: SandboxManagerOptions) {
     this.#context = options.context;
     this.#repository = options.repository;
+    this.#sleepAfterMs = options.sleepAfterMs ?? 10 * 60 * 1000;
+    if (this.#sleepAfterMs > 0) {
+      const every = Math.max(100, Math.min(this.#sleepAfterMs / 4, 30_000));
+      this.#sleepTimer = setInterval(() => void this.#sleepIdle(), every);
+      this.#sleepTimer.unref();
+    }
   }
 
   get runningCount(): number {
     return this.#live.size;
+  }
+
+  get sleepingCount(): number {
+    let count = 0;
+    for (const live of this.#live.values()) if (live.record.status === 'sleeping') count++;
+    return count;
   }
 
   async create(owner: string, request: CreateSandboxRequest): Promise<SandboxRecord> {
@@ -72,7 +109,8 @@ export class SandboxManager {
         image: request.image,
         limits: request.limits ?? {},
         network: request.network ?? false,
-      },
+        sleep: request.sleep ?? true,
+      } satisfies SandboxOptions,
       reason: null,
       createdAt: at,
       lastActiveAt: at,
@@ -99,7 +137,7 @@ export class SandboxManager {
     return this.#repository.listSandboxes(owner);
   }
 
-  /** The running sandbox, for exec, files and shells; marks it active. */
+  /** The running sandbox, for exec, files and shells; marks it active and wakes it. */
   async require(owner: string, name: string): Promise<Sandbox> {
     const live = this.#live.get(key(owner, name));
     if (!live) {
@@ -110,13 +148,39 @@ export class SandboxManager {
       });
     }
     live.record.lastActiveAt = new Date().toISOString();
+    await this.#wake(live);
     return live.sandbox;
+  }
+
+  /** Marks the sandbox in use until the returned function is called (a running exec or shell). */
+  hold(owner: string, name: string): () => void {
+    const live = this.#live.get(key(owner, name));
+    if (!live) return () => {};
+    live.inUse++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      live.inUse--;
+      live.record.lastActiveAt = new Date().toISOString();
+    };
+  }
+
+  /** Turns sleeping when idle on or off (`mags set NAME --sleep/--no-sleep`). */
+  async update(owner: string, name: string, patch: { sleep: boolean }): Promise<SandboxRecord> {
+    const live = this.#live.get(key(owner, name));
+    const record = live?.record ?? (await this.get(owner, name));
+    record.options = { ...record.options, sleep: patch.sleep };
+    if (live && !patch.sleep) await this.#wake(live);
+    await this.#repository.upsertSandbox(record);
+    return { ...record };
   }
 
   async stop(owner: string, name: string, reason = 'stopped on request'): Promise<SandboxRecord> {
     const live = this.#live.get(key(owner, name));
     if (!live) return this.get(owner, name);
     this.#live.delete(key(owner, name));
+    await live.transition;
     await live.sandbox.stop();
     const record = { ...live.record, status: 'stopped' as const, runtimeId: null, reason };
     await this.#repository.upsertSandbox(record);
@@ -130,6 +194,7 @@ export class SandboxManager {
   }
 
   async shutdown(): Promise<void> {
+    clearInterval(this.#sleepTimer);
     await Promise.allSettled(
       [...this.#live.values()].map(({ record }) =>
         this.stop(record.owner, record.name, 'the server shut down'),
@@ -138,11 +203,7 @@ export class SandboxManager {
   }
 
   async #launch(record: SandboxRecord): Promise<SandboxRecord> {
-    const options = record.options as {
-      image?: string;
-      limits: Partial<ResourceLimits>;
-      network: boolean;
-    };
+    const options = record.options as unknown as SandboxOptions;
     const defaults = this.#context.defaults;
     const workspace = record.workspace && ownerWorkspaceName(record.owner, record.workspace);
     const spec = await resolveSpec(
@@ -156,7 +217,8 @@ export class SandboxManager {
       'sb',
     );
     spec.hostname = record.name;
-    const sandbox = await startOrExplain(this.#context, spec).catch((error: unknown) => {
+    const image = options.image ?? defaults.image;
+    const sandbox = await startOrExplain(this.#context, spec, image).catch((error: unknown) => {
       if (error instanceof ConflictError && record.workspace) {
         throw workspaceBusyError(record.workspace);
       }
@@ -170,10 +232,49 @@ export class SandboxManager {
       reason: null,
       lastActiveAt: at,
     };
-    this.#live.set(key(record.owner, record.name), { record: running, sandbox });
+    this.#live.set(key(record.owner, record.name), {
+      record: running,
+      sandbox,
+      inUse: 0,
+      transition: Promise.resolve(),
+    });
     await this.#repository.upsertSandbox(running);
     if (record.workspace) await this.#repository.touchWorkspace(record.owner, record.workspace, at);
     return running;
+  }
+
+  /** Freezes the sandboxes that allow it and have been idle for `sleepAfterMs`. */
+  async #sleepIdle(): Promise<void> {
+    const cutoff = Date.now() - this.#sleepAfterMs;
+    for (const live of this.#live.values()) {
+      const { record, sandbox } = live;
+      const allows = (record.options as unknown as SandboxOptions).sleep !== false;
+      if (record.status !== 'running' || !allows || live.inUse > 0 || !sandbox.pause) continue;
+      if (Date.parse(record.lastActiveAt) > cutoff) continue;
+      live.transition = live.transition.then(async () => {
+        if (record.status !== 'running' || live.inUse > 0) return;
+        await sandbox.pause?.();
+        record.status = 'sleeping';
+        this.#context.scheduler?.metrics.sleeps.inc();
+        await this.#repository.upsertSandbox(record);
+      });
+      await live.transition.catch(() => {}); // a sandbox that cannot freeze stays awake
+    }
+  }
+
+  async #wake(live: LiveSandbox): Promise<void> {
+    await live.transition.catch(() => {});
+    if (live.record.status !== 'sleeping') return;
+    const startedAt = performance.now();
+    live.transition = (async () => {
+      await live.sandbox.resume?.();
+      live.record.status = 'running';
+      const metrics = this.#context.scheduler?.metrics;
+      metrics?.wakes.inc();
+      metrics?.wakeSeconds.observe((performance.now() - startedAt) / 1000);
+      await this.#repository.upsertSandbox(live.record);
+    })();
+    await live.transition;
   }
 }
 

@@ -130,13 +130,21 @@ export const CreateSandboxBodySchema = z
     image: WorkspaceNameSchema.optional(),
     limits: LimitsSchema.optional(),
     network: z.boolean().optional(),
+    sleep: z.boolean().optional().openapi({
+      description: 'Freeze it when idle (default true); any use wakes it.',
+    }),
   })
   .openapi('CreateSandboxRequest');
+
+export const UpdateSandboxBodySchema = z
+  .strictObject({ sleep: z.boolean() })
+  .openapi('UpdateSandboxRequest');
 
 export const SandboxSchema = z
   .object({
     name: z.string(),
-    status: z.enum(['running', 'stopped']),
+    status: z.enum(['running', 'sleeping', 'stopped']),
+    sleep: z.boolean().openapi({ description: 'Frozen after being idle (woken by any use).' }),
     workspace: z.string().nullable(),
     reason: z.string().nullable(),
     createdAt: z.string(),
@@ -199,6 +207,41 @@ export const HealthSchema = z
   })
   .openapi('Health');
 
+const Counts = z.record(z.string(), z.number());
+
+export const PoolStatusSchema = z
+  .object({
+    pool: z.object({
+      size: z.number(),
+      image: z.string(),
+      idle: z.number(),
+      starting: z.number(),
+      error: z.string().nullable(),
+    }),
+    warm: z.object({
+      parked: z.number(),
+      memoryBytes: z.number(),
+      maxCount: z.number(),
+      maxMemoryBytes: z.number(),
+      ttlMs: z.number(),
+    }),
+    busy: z.number(),
+    sleeping: z.number(),
+    total: z.number(),
+    counters: z.object({
+      poolHits: z.number(),
+      poolMisses: Counts,
+      poolRefillFailures: z.number(),
+      warmHits: z.number(),
+      warmMisses: Counts,
+      warmEvictions: Counts,
+      notParked: Counts,
+      sleeps: z.number(),
+      wakes: z.number(),
+    }),
+  })
+  .openapi('PoolStatus');
+
 export const WhoamiSchema = z.object({ owner: z.string(), tokenId: z.string() }).openapi('Whoami');
 
 export const ErrorSchema = z
@@ -222,4 +265,5 @@ export type WorkspaceInfo = z.infer<typeof WorkspaceSchema>;
 export type WorkspaceVersion = z.infer<typeof WorkspaceVersionSchema>;
 export type SyncResult = z.infer<typeof SyncResultSchema>;
 export type Health = z.infer<typeof HealthSchema>;
+export type PoolStatusInfo = z.infer<typeof PoolStatusSchema>;
 export type ApiError = z.infer<typeof ErrorSchema>;

@@ -1,6 +1,7 @@
 import type { JobManager } from '../jobs/job-manager.ts';
 import type { MagsContext } from '../jobs/mags-context.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
+import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { StateRepository } from '../state/state-repository.ts';
 
 /** What the routes work with; one set per server process. */
@@ -9,6 +10,7 @@ export interface ServerServices {
   repository: StateRepository;
   jobs: JobManager;
   sandboxes: SandboxManager;
+  scheduler: SandboxScheduler;
   limits: { maxJsonBytes: number; maxUploadBytes: number };
   version: string;
 }

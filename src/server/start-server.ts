@@ -1,9 +1,11 @@
 import type { AddressInfo } from 'node:net';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { JobManager } from '../jobs/job-manager.ts';
 import { createMagsContext, type MagsContext } from '../jobs/mags-context.ts';
 import { SandboxManager } from '../sandboxes/sandbox-manager.ts';
+import { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import { createSqliteStateRepository } from '../state/sqlite/sqlite-state-repository.ts';
 import type { StateRepository } from '../state/state-repository.ts';
 import { createApp } from './create-app.ts';
@@ -19,13 +21,32 @@ export interface StartServerOptions {
   maxConcurrentJobs?: number;
   maxUploadBytes?: number;
   version?: string;
+  scheduling?: SchedulingOptions;
+}
+
+/** The pool, the warm cache and sleep; every number has a default that suits one host. */
+export interface SchedulingOptions {
+  /** Idle pooled sandboxes kept ready (default 2; 0 turns the pool off). */
+  poolSize?: number;
+  /** The image pooled sandboxes serve (default: the default image). */
+  poolImage?: string;
+  /** The pool stops refilling above this host memory use, in percent (default 90). */
+  poolMaxHostMemoryPercent?: number;
+  /** How long a finished run's sandbox stays parked (default 5 minutes; 0 turns parking off). */
+  parkTtlMs?: number;
+  /** Parked sandboxes at most (default 256). */
+  parkMaxCount?: number;
+  /** Memory all parked sandboxes may hold (default a tenth of the host's memory). */
+  parkMaxMemoryBytes?: number;
+  /** Idle time before a long-lived sandbox is frozen (default 10 minutes; 0 never). */
+  sleepAfterMs?: number;
 }
 
 export interface RunningServer {
   url: string;
   services: ServerServices;
   /** Recovery done at start: jobs and sandboxes a previous process left running. */
-  recovered: { jobs: number; sandboxes: number };
+  recovered: { jobs: number; sandboxes: number; swept: number };
   /** Stops jobs and sandboxes (recorded as stopped by a shutdown), then the listener. */
   close(): Promise<void>;
 }
@@ -40,11 +61,43 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     'the server stopped while this was running (crash or kill)',
     new Date().toISOString(),
   );
+  // Their run directories and cgroups are not: swept here, checked one by one for liveness
+  // (other processes on this host, CLI runs or another server, may share MAGS_HOME).
+  const swept = (await context.runtime.sweep?.()) ?? 0;
+  const scheduling = options.scheduling ?? {};
+  const scheduler = new SandboxScheduler({
+    runtime: context.runtime,
+    pool: {
+      size: scheduling.poolSize ?? 2,
+      image: scheduling.poolImage ?? context.defaults.image,
+      limits: context.defaults.limits,
+      maxHostMemoryPercent: scheduling.poolMaxHostMemoryPercent,
+      ready: async () => {
+        await context.images.require(scheduling.poolImage ?? context.defaults.image);
+      },
+    },
+    warm: {
+      ttlMs: scheduling.parkTtlMs ?? 5 * 60 * 1000,
+      maxCount: scheduling.parkMaxCount ?? 256,
+      maxMemoryBytes: scheduling.parkMaxMemoryBytes ?? Math.round(totalmem() / 10),
+    },
+  });
+  context.scheduler = scheduler;
+  const sandboxes = new SandboxManager({
+    context,
+    repository,
+    sleepAfterMs: scheduling.sleepAfterMs,
+  });
+  scheduler.metrics.gauge('mags_sandboxes_sleeping', 'Long-lived sandboxes frozen.', () => {
+    return sandboxes.sleepingCount;
+  });
+  scheduler.open();
   const services: ServerServices = {
     context,
     repository,
     jobs: new JobManager({ context, repository, maxConcurrentJobs: options.maxConcurrentJobs }),
-    sandboxes: new SandboxManager({ context, repository }),
+    sandboxes,
+    scheduler,
     limits: { maxJsonBytes: 1024 * 1024, maxUploadBytes: options.maxUploadBytes ?? 1024 ** 3 },
     version: options.version ?? '0.1.0',
   };
@@ -62,10 +115,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   return {
     url: `http://${host}:${address.port}`,
     services,
-    recovered,
+    recovered: { ...recovered, swept },
     async close() {
       await services.jobs.shutdown();
       await services.sandboxes.shutdown();
+      await scheduler.close();
+      if (context.scheduler === scheduler) context.scheduler = undefined;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Followers of log streams would hold the listener open; they are told the job ended.

@@ -54,7 +54,8 @@ export interface LogChunk {
   data: Buffer;
 }
 
-export type SandboxStatus = 'running' | 'stopped';
+/** `sleeping`: running but frozen after being idle; any use wakes it. */
+export type SandboxStatus = 'running' | 'sleeping' | 'stopped';
 
 export interface SandboxRecord {
   owner: string;

@@ -7,7 +7,8 @@ import type {
   Sandbox,
   SandboxSpec,
 } from '../runtime.ts';
-import { startNamespaceSandbox } from './namespace-sandbox.ts';
+import { prepareNamespaceSandbox, startNamespaceSandbox } from './namespace-sandbox.ts';
+import { sweepLeftovers } from './sweep-leftovers.ts';
 
 export interface NamespaceRuntimeOptions {
   /** The mags data directory; sandboxes keep their run state in `${home}/run/ID`. */
@@ -29,7 +30,8 @@ const capabilities: RuntimeCapabilities = {
   network: true,
   tty: true,
   resourceLimits: true,
-  pause: false,
+  pause: true,
+  prepare: true,
 };
 
 /**
@@ -50,6 +52,8 @@ export function createNamespaceRuntime(options: NamespaceRuntimeOptions): Runtim
     capabilities,
     check: () => checkHost(resolved),
     start: (spec: SandboxSpec): Promise<Sandbox> => startNamespaceSandbox(resolved, spec),
+    prepare: (prepareOptions) => prepareNamespaceSandbox(resolved, prepareOptions),
+    sweep: () => sweepLeftovers(resolved.home, resolved.cgroupRoot),
   };
 }
 

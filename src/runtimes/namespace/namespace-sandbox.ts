@@ -4,12 +4,20 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConflictError, MagsError } from '../../errors/mags-error.ts';
+import { CapabilityUnsupportedError, ConflictError, MagsError } from '../../errors/mags-error.ts';
 import { GuestClient } from '../../guest/guest-client.ts';
-import type { Sandbox, SandboxExit, SandboxSpec } from '../runtime.ts';
+import type {
+  AttachSpec,
+  PreparedSandbox,
+  ResourceLimits,
+  Sandbox,
+  SandboxExit,
+  SandboxSpec,
+} from '../runtime.ts';
 import { assertTraversable } from './check-traversable.ts';
 import type { NamespaceRuntimeOptions } from './namespace-runtime.ts';
 import { createSandboxCgroup, type SandboxCgroup } from './sandbox-cgroup.ts';
+import { writeRunOwner } from './sweep-leftovers.ts';
 
 /** Exit codes reserved by `mags-sandbox` for its own failures (see native/sandbox.c). */
 const launcherBusy = 75;
@@ -21,122 +29,239 @@ export async function startNamespaceSandbox(
   options: Required<NamespaceRuntimeOptions>,
   spec: SandboxSpec,
 ): Promise<Sandbox> {
-  const runDirectory = join(options.home, 'run', spec.id);
+  const prepared = await prepareNamespaceSandbox(options, spec);
+  return prepared.attach(spec);
+}
+
+/**
+ * Starts the launcher up to the point where it needs layers: run directory, cgroup, process and
+ * namespaces exist, and it waits for the attach message (`--attach-fd`, native/sandbox.c). A
+ * plain start is a prepare followed at once by an attach, so both paths are the same code.
+ */
+export async function prepareNamespaceSandbox(
+  options: Required<NamespaceRuntimeOptions>,
+  { id, limits }: { id: string; limits: ResourceLimits },
+): Promise<PreparedSandbox> {
+  const runDirectory = join(options.home, 'run', id);
   const rootMount = join(runDirectory, 'root');
   // 0711: sandbox root (an unprivileged host uid) must traverse it to reach its mountpoint.
   await mkdir(rootMount, { recursive: true, mode: 0o711 });
   await chmod(runDirectory, 0o711);
   await chmod(join(options.home, 'run'), 0o711);
-
+  await writeRunOwner(runDirectory);
   // A throw-away sandbox still needs a writable layer; it lives and dies with the run directory.
-  let writable = spec.rootfs.writable;
-  if (!writable) {
-    writable = { upperDir: join(runDirectory, 'upper'), workDir: join(runDirectory, 'work') };
-    for (const directory of [writable.upperDir, writable.workDir]) {
-      await mkdir(directory, { recursive: true });
-      await chown(directory, options.uidBase, options.uidBase);
-    }
-  }
+  const scratch = { upperDir: join(runDirectory, 'upper'), workDir: join(runDirectory, 'work') };
 
   let setup: Awaited<ReturnType<typeof createSandboxCgroup>>;
   try {
-    await assertTraversable(
-      [...spec.rootfs.lowerDirs, writable.upperDir, writable.workDir, rootMount],
-      options.uidBase,
-    );
-    setup = await createSandboxCgroup(spec.id, spec.limits, options.cgroupRoot);
+    for (const directory of [scratch.upperDir, scratch.workDir]) {
+      await mkdir(directory, { recursive: true });
+      await chown(directory, options.uidBase, options.uidBase);
+    }
+    await assertTraversable([rootMount], options.uidBase);
+    setup = await createSandboxCgroup(id, limits, options.cgroupRoot);
   } catch (error) {
     // Nothing may be left behind by a sandbox that never started.
     await rm(runDirectory, { recursive: true, force: true });
     throw error;
   }
-  const { cgroup, warnings } = setup;
+  const { cgroup } = setup;
+  let warnings = setup.warnings;
+  let appliedLimits = limits;
   const args = [
     '--root',
     rootMount,
-    ...spec.rootfs.lowerDirs.flatMap((directory) => ['--lower', directory]),
-    '--upper',
-    writable.upperDir,
-    '--work',
-    writable.workDir,
     '--uid-base',
     String(options.uidBase),
     '--id-count',
     String(options.idCount),
-    '--hostname',
-    spec.hostname ?? 'mags',
     ...(cgroup?.joinPaths ?? []).flatMap((path) => ['--cgroup', path]),
-    ...(spec.locks?.exclusive ?? []).flatMap((path) => ['--lock-exclusive', path]),
-    ...(spec.locks?.shared ?? []).flatMap((path) => ['--lock-shared', path]),
-    ...(spec.network ? ['--net'] : []),
     '--fd',
     '3',
+    '--attach-fd',
+    '4',
     '--',
     options.agentPath,
   ];
-  // fd 3 is a 'pipe', which libuv creates as a unix socketpair: the agent's byte stream.
+  // fd 3 and 4 are 'pipe's, which libuv creates as unix socketpairs: the agent's byte stream and
+  // the attach channel.
   const launcher = spawn(options.launcherPath, args, {
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
   });
   let stderrTail = '';
   launcher.stderr?.setEncoding('utf8');
   launcher.stderr?.on('data', (chunk: string) => {
     stderrTail = (stderrTail + chunk).slice(-stderrTailBytes);
   });
+  let exited = false;
   const launcherExit = new Promise<number>((resolve) => {
     launcher.on('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
     launcher.on('error', () => resolve(launcherSetupFailed));
+  }).finally(() => {
+    exited = true;
   });
+  const attachChannel = launcher.stdio[4] as Duplex;
+  attachChannel.on('error', () => {}); // a launcher that died is reported through its exit code
 
-  const cleanup = async (): Promise<SandboxExit> => {
-    await killAndWait(launcher, launcherExit, cgroup);
-    const exit: SandboxExit = {
-      oomKills: (await cgroup?.oomKillCount()) ?? 0,
-      peakMemoryBytes: await cgroup?.peakMemoryBytes(),
-    };
-    await cgroup?.remove();
-    await rm(runDirectory, { recursive: true, force: true });
-    return exit;
-  };
-
-  let client: GuestClient;
-  try {
-    const socket = launcher.stdio[3] as Duplex;
-    const failed = launcherExit.then((code) => {
-      throw launcherError(code, stderrTail, spec);
-    });
-    client = await Promise.race([
-      GuestClient.connect(socket, { helloTimeoutMs: options.startTimeoutMs }),
-      failed,
-    ]);
-    failed.catch(() => {});
-  } catch (error) {
-    await cleanup();
-    throw error;
-  }
-
-  let stopping: Promise<SandboxExit> | undefined;
-  return {
-    id: spec.id,
-    warnings,
-    exec: (request) => client.exec(request),
-    writeFile: (path, data, writeOptions) => client.writeFile(path, data, writeOptions),
-    readFile: (path) => client.readFile(path),
-    async usage() {
-      return {
+  let cleaning: Promise<SandboxExit> | undefined;
+  const cleanup = () => {
+    cleaning ??= (async () => {
+      attachChannel.destroy();
+      await killAndWait(launcher, launcherExit, cgroup);
+      const exit: SandboxExit = {
         oomKills: (await cgroup?.oomKillCount()) ?? 0,
         peakMemoryBytes: await cgroup?.peakMemoryBytes(),
       };
-    },
-    stop() {
-      stopping ??= (async () => {
-        // Closing the agent's stream ends the agent (PID 1), and with it every process inside.
-        client.close();
-        return cleanup();
-      })();
-      return stopping;
+      await cgroup?.remove();
+      await rm(runDirectory, { recursive: true, force: true });
+      return exit;
+    })();
+    return cleaning;
+  };
+
+  let attached = false;
+  const attach = async (spec: AttachSpec): Promise<Sandbox> => {
+    if (attached) throw new MagsError(`Sandbox ${id} is already attached.`, { code: 'internal' });
+    attached = true;
+    const writable = spec.rootfs.writable ?? scratch;
+    let client: GuestClient;
+    let baseline: number | undefined;
+    try {
+      if (exited) throw launcherError(await launcherExit, stderrTail, id);
+      if (!sameLimits(spec.limits, appliedLimits) && cgroup) {
+        warnings = await cgroup.applyLimits(spec.limits);
+        appliedLimits = spec.limits;
+      }
+      await assertTraversable(
+        [...spec.rootfs.lowerDirs, writable.upperDir, writable.workDir],
+        options.uidBase,
+      );
+      attachChannel.end(attachMessage(spec, writable));
+      const socket = launcher.stdio[3] as Duplex;
+      const failed = launcherExit.then((code) => {
+        throw launcherError(code, stderrTail, id);
+      });
+      client = await Promise.race([
+        GuestClient.connect(socket, { helloTimeoutMs: options.startTimeoutMs }),
+        failed,
+      ]);
+      failed.catch(() => {});
+      // The launcher, the agent (and slirp4netns with a network): what an idle sandbox counts.
+      baseline = await cgroup?.processCount();
+    } catch (error) {
+      await cleanup();
+      throw error;
+    }
+
+    let paused = false;
+    const awake = async () => {
+      if (!paused) return;
+      paused = false;
+      await cgroup?.thaw();
+    };
+    let stopping: Promise<SandboxExit> | undefined;
+    return {
+      id,
+      get warnings() {
+        return warnings;
+      },
+      exec: (request) => {
+        // A frozen agent reads the request once thawed: the socket holds it until then.
+        if (paused) awake().catch(() => {});
+        return client.exec(request);
+      },
+      writeFile: async (path, data, writeOptions) => {
+        await awake();
+        return client.writeFile(path, data, writeOptions);
+      },
+      readFile: async (path) => {
+        await awake();
+        return client.readFile(path);
+      },
+      async usage() {
+        const [processes, oomKills, peakMemoryBytes, memoryBytes] = await Promise.all([
+          cgroup?.processCount(),
+          cgroup?.oomKillCount(),
+          cgroup?.peakMemoryBytes(),
+          cgroup?.memoryBytes(),
+        ]);
+        return {
+          oomKills: oomKills ?? 0,
+          peakMemoryBytes,
+          memoryBytes,
+          processes:
+            processes === undefined || baseline === undefined
+              ? undefined
+              : Math.max(0, processes - baseline),
+        };
+      },
+      isRunning: () => !exited && stopping === undefined,
+      async setLimits(limits) {
+        if (!cgroup || sameLimits(limits, appliedLimits)) return warnings;
+        warnings = await cgroup.applyLimits(limits);
+        appliedLimits = limits;
+        return warnings;
+      },
+      async pause() {
+        if (paused) return;
+        if (!(await cgroup?.freeze())) {
+          throw new CapabilityUnsupportedError(
+            'namespace',
+            'pause (this host has no cgroup freezer)',
+          );
+        }
+        paused = true;
+        await cgroup?.reclaim();
+      },
+      resume: awake,
+      stop() {
+        stopping ??= (async () => {
+          // A frozen sandbox cannot act on the agent's EOF; thaw it so it can end itself.
+          await awake();
+          // Closing the agent's stream ends the agent (PID 1), and with it every process inside.
+          client.close();
+          return cleanup();
+        })();
+        return stopping;
+      },
+    };
+  };
+
+  return {
+    id,
+    isAlive: () => !exited && !attached && cleaning === undefined,
+    attach,
+    discard: async () => {
+      attached = true;
+      await cleanup();
     },
   };
+}
+
+/** The attach message read by `read_attach` in native/sandbox.c. */
+function attachMessage(spec: AttachSpec, writable: { upperDir: string; workDir: string }): Buffer {
+  const pairs = [
+    ...spec.rootfs.lowerDirs.map((directory) => ['--lower', directory]),
+    ['--upper', writable.upperDir],
+    ['--work', writable.workDir],
+    ['--hostname', spec.hostname ?? 'mags'],
+    ...(spec.locks?.exclusive ?? []).map((path) => ['--lock-exclusive', path]),
+    ...(spec.locks?.shared ?? []).map((path) => ['--lock-shared', path]),
+    ...(spec.network ? [['--net', '1']] : []),
+  ];
+  const body = Buffer.from(
+    pairs
+      .flat()
+      .map((text) => `${text}\0`)
+      .join(''),
+  );
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(body.length);
+  return Buffer.concat([length, body]);
+}
+
+function sameLimits(a: ResourceLimits, b: ResourceLimits): boolean {
+  return a.memoryMiB === b.memoryMiB && a.cpus === b.cpus && a.pidsMax === b.pidsMax;
 }
 
 async function killAndWait(
@@ -156,11 +281,11 @@ async function killAndWait(
   await exited;
 }
 
-function launcherError(code: number, stderr: string, spec: SandboxSpec): MagsError {
+function launcherError(code: number, stderr: string, sandboxId: string): MagsError {
   const detail = stderr.trim().split('\n').slice(-5).join('\n');
   if (code === launcherBusy) {
     return new ConflictError('The workspace is in use by another run.', {
-      sandboxId: spec.id,
+      sandboxId,
       hint: 'Wait for the other run to finish, or run read-only on top of it with --base NAME.',
     });
   }
@@ -170,7 +295,7 @@ function launcherError(code: number, stderr: string, spec: SandboxSpec): MagsErr
       : `exited with code ${code} before it was ready`;
   return new MagsError(`The sandbox ${what}: ${detail || '(no message)'}`, {
     code: 'sandbox_start_failed',
-    sandboxId: spec.id,
+    sandboxId,
     hint: 'Run: npx mags doctor   to check what this host is missing.',
   });
 }

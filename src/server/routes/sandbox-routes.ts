@@ -14,6 +14,7 @@ import {
   SandboxListSchema,
   SandboxNameSchema,
   SandboxSchema,
+  UpdateSandboxBodySchema,
 } from '../schemas.ts';
 import type { ServerServices } from '../server-env.ts';
 import { toArgv } from './command-argv.ts';
@@ -50,6 +51,16 @@ const get = createRoute({
   path: '/v1/sandboxes/{name}',
   summary: 'A sandbox',
   request: { params: nameParams },
+  responses: { 200: sandboxResponse('The sandbox'), ...errors },
+});
+const update = createRoute({
+  method: 'patch',
+  path: '/v1/sandboxes/{name}',
+  summary: 'Change whether it sleeps when idle (mags set NAME --sleep/--no-sleep)',
+  request: {
+    params: nameParams,
+    body: { content: { 'application/json': { schema: UpdateSandboxBodySchema } }, required: true },
+  },
   responses: { 200: sandboxResponse('The sandbox'), ...errors },
 });
 const action = (verb: 'start' | 'stop', summary: string) =>
@@ -101,6 +112,7 @@ export function toSandboxView(record: SandboxRecord): z.infer<typeof SandboxSche
   return {
     name: record.name,
     status: record.status,
+    sleep: record.options.sleep !== false,
     workspace: record.workspace,
     reason: record.reason,
     createdAt: record.createdAt,
@@ -124,6 +136,11 @@ export function registerSandboxRoutes(
   app.openapi(get, async (c) =>
     c.json(toSandboxView(await sandboxes.get(c.var.owner, c.req.valid('param').name)), 200),
   );
+  app.openapi(update, async (c) => {
+    const { name } = c.req.valid('param');
+    const record = await sandboxes.update(c.var.owner, name, c.req.valid('json'));
+    return c.json(toSandboxView(record), 200);
+  });
   app.openapi(start, async (c) =>
     c.json(toSandboxView(await sandboxes.start(c.var.owner, c.req.valid('param').name)), 200),
   );
@@ -138,17 +155,24 @@ export function registerSandboxRoutes(
     const { name } = c.req.valid('param');
     const body = c.req.valid('json');
     const sandbox = await sandboxes.require(c.var.owner, name);
-    const job = await jobs.submitExec(
-      c.var.owner,
-      name,
-      {
-        argv: toArgv(body.command),
-        env: body.env,
-        cwd: body.cwd,
-        timeoutMs: body.timeoutSeconds === undefined ? undefined : body.timeoutSeconds * 1000,
-      },
-      (request) => sandbox.exec(request),
-    );
+    const release = sandboxes.hold(c.var.owner, name);
+    const job = await jobs
+      .submitExec(
+        c.var.owner,
+        name,
+        {
+          argv: toArgv(body.command),
+          env: body.env,
+          cwd: body.cwd,
+          timeoutMs: body.timeoutSeconds === undefined ? undefined : body.timeoutSeconds * 1000,
+        },
+        (request) => sandbox.exec(request),
+      )
+      .catch((error: unknown) => {
+        release();
+        throw error;
+      });
+    void jobs.wait(c.var.owner, job.id).finally(release);
     return c.json(toJobView(job), 201);
   });
 
@@ -223,10 +247,13 @@ export function registerSandboxRoutes(
     },
     upgradeWebSocket(async (c) => {
       const query = shellQuery.parse(c.req.query());
-      const sandbox = await sandboxes.require(c.var.owner, c.req.param('name') as string);
+      const name = c.req.param('name') as string;
+      const sandbox = await sandboxes.require(c.var.owner, name);
       let shell: SandboxProcess | undefined;
+      let release = () => {};
       return {
         onOpen(_event, ws) {
+          release = sandboxes.hold(c.var.owner, name);
           shell = sandbox.exec({
             argv: ['/bin/bash', '-l'],
             env: sandboxEnvironment({ TERM: query.term }),
@@ -258,6 +285,7 @@ export function registerSandboxRoutes(
           }
         },
         onClose() {
+          release();
           // A closed terminal hangs up its shell, like an ssh session that drops.
           shell?.signal('SIGHUP');
           shell?.closeStdin();

@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { ServerApp } from '../create-app.ts';
-import { ErrorSchema, HealthSchema, WhoamiSchema } from '../schemas.ts';
+import { ErrorSchema, HealthSchema, PoolStatusSchema, WhoamiSchema } from '../schemas.ts';
 import type { ServerServices } from '../server-env.ts';
 
 const health = createRoute({
@@ -23,6 +23,16 @@ const whoami = createRoute({
   },
 });
 
+const pool = createRoute({
+  method: 'get',
+  path: '/v1/pool',
+  summary: 'The pool, the warm cache and sleeping sandboxes: sizes and counters (mags pool status)',
+  responses: {
+    200: { content: { 'application/json': { schema: PoolStatusSchema } }, description: 'OK' },
+    401: { content: { 'application/json': { schema: ErrorSchema } }, description: 'No token' },
+  },
+});
+
 export function registerSystemRoutes(app: ServerApp, services: ServerServices): void {
   app.openapi(health, (c) =>
     c.json(
@@ -37,4 +47,14 @@ export function registerSystemRoutes(app: ServerApp, services: ServerServices): 
     ),
   );
   app.openapi(whoami, (c) => c.json({ owner: c.var.owner, tokenId: c.var.tokenId }, 200));
+  app.openapi(pool, async (c) => {
+    const status = await services.scheduler.status();
+    return c.json({ ...status, sleeping: services.sandboxes.sleepingCount }, 200);
+  });
+  // Prometheus text format. Outside /v1 and without a token, like /health: scrapers send none,
+  // and it holds host-wide counts only, nothing of any owner's.
+  app.get('/metrics', async (c) => {
+    const { registry } = services.scheduler.metrics;
+    return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
+  });
 }

@@ -69,7 +69,8 @@ const notFound = (name: string) =>
     hint: 'mags workspace list shows yours; mags run -w NAME creates one.',
   });
 
-export function registerWorkspaceRoutes(app: ServerApp, { context, repository }: ServerServices) {
+export function registerWorkspaceRoutes(app: ServerApp, services: ServerServices) {
+  const { context, repository } = services;
   app.openapi(list, async (c) => {
     const owner = c.var.owner;
     const records = await repository.listWorkspaces(owner);
@@ -140,7 +141,10 @@ export function registerWorkspaceRoutes(app: ServerApp, { context, repository }:
     const local = await context.workspaces.get(internal);
     const remote = await context.sync.versions(internal);
     if (!local && remote.length === 0) throw notFound(name);
-    if (local) await context.workspaces.delete(internal);
+    if (local) {
+      await services.scheduler.invalidate(internal); // its parked sandbox holds the workspace
+      await context.workspaces.delete(internal);
+    }
     if (remote.length > 0) await context.sync.deleteRemote(internal);
     await repository.deleteWorkspace(c.var.owner, name);
     return c.body(null, 204);

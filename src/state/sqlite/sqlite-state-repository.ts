@@ -281,7 +281,7 @@ export function createSqliteStateRepository(path: string): StateRepository {
         sandboxes = Number(
           statement(
             `UPDATE sandboxes SET status = 'stopped', reason = ?, runtime_id = NULL
-             WHERE status = 'running'`,
+             WHERE status IN ('running', 'sleeping')`,
           ).run(reason).changes,
         );
       });

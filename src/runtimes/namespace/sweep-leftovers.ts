@@ -1,0 +1,65 @@
+import { readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * Run directories record the process that made them (`owner`: pid and start time, so a reused
+ * pid is not mistaken for it). Everything of a sandbox whose owner is gone can go: its processes
+ * died with their owner (parent-death signal, or EOF on the agent's stream).
+ */
+export async function writeRunOwner(runDirectory: string): Promise<void> {
+  ownStartTime ??= startTime(process.pid);
+  await writeFile(join(runDirectory, 'owner'), `${process.pid} ${await ownStartTime}\n`);
+}
+
+let ownStartTime: Promise<string> | undefined;
+
+/** A run directory without an owner file is left alone this long (it may be being set up). */
+const unownedGraceMs = 60_000;
+
+export async function sweepLeftovers(home: string, cgroupRoot: string): Promise<number> {
+  const runRoot = join(home, 'run');
+  const ids = await readdir(runRoot).catch(() => [] as string[]);
+  let removed = 0;
+  for (const id of ids) {
+    const runDirectory = join(runRoot, id);
+    if (!(await ownerIsGone(runDirectory))) continue;
+    const cgroups = cgroupDirectories(cgroupRoot, id);
+    if (await anyProcesses(cgroups)) continue; // still running after all: not ours to judge
+    await Promise.all(cgroups.map((directory) => rmdir(directory).catch(() => {})));
+    await rm(runDirectory, { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}
+
+async function ownerIsGone(runDirectory: string): Promise<boolean> {
+  const text = await readFile(join(runDirectory, 'owner'), 'utf8').catch(() => undefined);
+  if (text === undefined) {
+    const stats = await stat(runDirectory).catch(() => undefined);
+    return stats !== undefined && Date.now() - stats.mtimeMs > unownedGraceMs;
+  }
+  const [pid, started] = text.trim().split(' ');
+  return (await startTime(Number(pid))) !== started;
+}
+
+/** The process's start time in clock ticks since boot (/proc/PID/stat field 22), or ''. */
+async function startTime(pid: number): Promise<string> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
+  return text.slice(text.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+}
+
+function cgroupDirectories(root: string, id: string): string[] {
+  return [
+    join(root, 'mags', id),
+    ...['memory', 'cpu', 'pids', 'freezer'].map((controller) => join(root, controller, 'mags', id)),
+  ];
+}
+
+async function anyProcesses(directories: string[]): Promise<boolean> {
+  for (const directory of directories) {
+    const procs = await readFile(join(directory, 'cgroup.procs'), 'utf8').catch(() => '');
+    if (procs.trim() !== '') return true;
+  }
+  return false;
+}

@@ -1,0 +1,183 @@
+import { ConflictError } from '../errors/mags-error.ts';
+import type { ResourceLimits, Runtime, Sandbox, SandboxSpec } from '../runtimes/runtime.ts';
+import { type PoolStatus, SandboxPool } from './sandbox-pool.ts';
+import { SchedulerMetrics } from './scheduler-metrics.ts';
+import { type Parked, type ParkingTerms, WarmCache } from './warm-cache.ts';
+
+export interface SandboxSchedulerOptions {
+  runtime: Runtime;
+  pool: {
+    size: number;
+    image: string;
+    limits: ResourceLimits;
+    maxHostMemoryPercent?: number;
+    ready: () => Promise<void>;
+  };
+  warm: { ttlMs: number; maxCount: number; maxMemoryBytes: number };
+}
+
+export interface SchedulerStatus {
+  pool: PoolStatus;
+  warm: ReturnType<WarmCache['status']>;
+  /** Sandboxes handed out and running (jobs and long-lived sandboxes). */
+  busy: number;
+  total: number;
+  counters: {
+    poolHits: number;
+    poolMisses: Record<string, number>;
+    poolRefillFailures: number;
+    warmHits: number;
+    warmMisses: Record<string, number>;
+    warmEvictions: Record<string, number>;
+    notParked: Record<string, number>;
+    sleeps: number;
+    wakes: number;
+  };
+}
+
+/**
+ * Where a server's sandboxes come from and go to: a parked sandbox of the same workspace
+ * (warm cache), else a pooled one attached to its layers, else a fresh start; after a run, back
+ * into the warm cache or stopped. In-process CLI runs do without one (start and stop).
+ */
+export class SandboxScheduler {
+  readonly metrics = new SchedulerMetrics();
+  readonly pool: SandboxPool;
+  readonly warm: WarmCache;
+  readonly #runtime: Runtime;
+  readonly #handedOut = new Set<Sandbox>();
+
+  constructor(options: SandboxSchedulerOptions) {
+    this.#runtime = options.runtime;
+    this.pool = new SandboxPool({
+      ...options.pool,
+      runtime: options.runtime,
+      metrics: this.metrics,
+    });
+    this.warm = new WarmCache({ ...options.warm, metrics: this.metrics });
+    const { metrics } = this;
+    metrics.gauge(
+      'mags_pool_idle',
+      'Pooled sandboxes ready to be claimed.',
+      () => this.pool.status().idle,
+    );
+    metrics.gauge(
+      'mags_pool_size',
+      'Pooled sandboxes the pool keeps ready.',
+      () => this.pool.status().size,
+    );
+    metrics.gauge('mags_sandboxes_busy', 'Sandboxes handed out and running.', () => this.#busy());
+    metrics.gauge('mags_warm_cache_parked', 'Parked sandboxes.', () => this.warm.status().parked);
+    metrics.gauge(
+      'mags_warm_cache_memory_bytes',
+      'Memory held by parked sandboxes.',
+      () => this.warm.status().memoryBytes,
+    );
+  }
+
+  /** Starts filling the pool in the background. */
+  open(): void {
+    this.pool.start();
+  }
+
+  /**
+   * A running sandbox for `spec`: claimed from the pool when one serves `image`, else started.
+   * A parked sandbox holding a lock the spec needs is evicted first (its workspace is wanted).
+   */
+  async start(spec: SandboxSpec, image: string): Promise<Sandbox> {
+    const locks = [...(spec.locks?.exclusive ?? []), ...(spec.locks?.shared ?? [])];
+    if (locks.length > 0) await this.warm.evictHolding(locks, 'invalidated');
+    const startedAt = performance.now();
+    let path: 'pool' | 'start' = 'start';
+    let sandbox: Sandbox | undefined;
+    const { size } = this.pool.status();
+    const prepared = size > 0 && image === this.pool.image ? this.pool.take() : undefined;
+    if (prepared) {
+      try {
+        sandbox = await prepared.attach(spec);
+        path = 'pool';
+        this.metrics.poolHits.inc();
+      } catch (error) {
+        if (error instanceof ConflictError) throw error; // the workspace is busy either way
+        this.metrics.poolMisses.inc({ reason: 'attach_failed' });
+      }
+    } else {
+      const reason = size === 0 ? 'disabled' : image !== this.pool.image ? 'image' : 'empty';
+      this.metrics.poolMisses.inc({ reason });
+    }
+    sandbox ??= await this.#runtime.start(spec);
+    this.metrics.startSeconds.observe({ path }, (performance.now() - startedAt) / 1000);
+    this.#handedOut.add(sandbox);
+    return sandbox;
+  }
+
+  /** The workspace's parked sandbox, ready for the next run with `limits`; undefined on a miss. */
+  async takeParked(
+    workspace: string,
+    terms: ParkingTerms,
+    limits: ResourceLimits,
+  ): Promise<Parked | undefined> {
+    const startedAt = performance.now();
+    const parked = await this.warm.take(workspace, terms);
+    if (!parked) return undefined;
+    await parked.sandbox.setLimits?.(limits);
+    this.#handedOut.add(parked.sandbox);
+    this.metrics.startSeconds.observe({ path: 'warm' }, (performance.now() - startedAt) / 1000);
+    return parked;
+  }
+
+  /**
+   * After a run on a workspace: parks the sandbox if it is fit to serve the workspace again,
+   * otherwise stops it. Policy: a run that left processes behind, or whose sandbox died, is not
+   * parked (the next run must start clean); everything the run wrote is in the workspace anyway.
+   */
+  async park(workspace: string, parked: Parked & { reusable: string | true }): Promise<boolean> {
+    this.#handedOut.delete(parked.sandbox);
+    if (parked.reusable !== true) {
+      this.metrics.notParked.inc({ reason: parked.reusable });
+      await parked.sandbox.stop();
+      return false;
+    }
+    return this.warm.park(workspace, parked);
+  }
+
+  /** The workspace is about to change (deleted, restored, used elsewhere): drop its sandbox. */
+  invalidate(workspace: string): Promise<void> {
+    return this.warm.evict(workspace, 'invalidated');
+  }
+
+  async status(): Promise<SchedulerStatus> {
+    const { metrics } = this;
+    const pool = this.pool.status();
+    const warm = this.warm.status();
+    const busy = this.#busy();
+    return {
+      pool,
+      warm,
+      busy,
+      total: pool.idle + pool.starting + warm.parked + busy,
+      counters: {
+        poolHits: await SchedulerMetrics.total(metrics.poolHits),
+        poolMisses: await SchedulerMetrics.byLabel(metrics.poolMisses, 'reason'),
+        poolRefillFailures: await SchedulerMetrics.total(metrics.poolRefillFailures),
+        warmHits: await SchedulerMetrics.total(metrics.warmHits),
+        warmMisses: await SchedulerMetrics.byLabel(metrics.warmMisses, 'reason'),
+        warmEvictions: await SchedulerMetrics.byLabel(metrics.warmEvictions, 'reason'),
+        notParked: await SchedulerMetrics.byLabel(metrics.notParked, 'reason'),
+        sleeps: await SchedulerMetrics.total(metrics.sleeps),
+        wakes: await SchedulerMetrics.total(metrics.wakes),
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.pool.close(), this.warm.close()]);
+  }
+
+  #busy(): number {
+    for (const sandbox of this.#handedOut) {
+      if (!sandbox.isRunning()) this.#handedOut.delete(sandbox);
+    }
+    return this.#handedOut.size;
+  }
+}

@@ -1,0 +1,154 @@
+import type { Sandbox } from '../runtimes/runtime.ts';
+import type { SchedulerMetrics } from './scheduler-metrics.ts';
+
+export interface WarmCacheOptions {
+  /** How long a parked sandbox waits for its workspace's next run. 0 turns parking off. */
+  ttlMs: number;
+  /** Parked sandboxes at most; the oldest go first. */
+  maxCount: number;
+  /** Memory all parked sandboxes may hold together; the oldest go first. */
+  maxMemoryBytes: number;
+  metrics: SchedulerMetrics;
+}
+
+/** What a run needs to match for a parked sandbox to be reused. */
+export interface ParkingTerms {
+  image: string;
+  network: boolean;
+}
+
+export interface Parked extends ParkingTerms {
+  sandbox: Sandbox;
+  /** The workspace lock the sandbox holds: whatever else needs the workspace evicts it first. */
+  lockPath: string;
+  /** OOM kills so far: the next run reports only its own. */
+  oomKills: number;
+  memoryBytes: number;
+}
+
+interface Entry extends Parked {
+  parkedAt: number;
+  timer: NodeJS.Timeout;
+}
+
+export type EvictionReason = 'expired' | 'count' | 'memory' | 'invalidated' | 'died' | 'shutdown';
+
+/**
+ * Sandboxes parked after a run with their workspace still mounted, one per workspace (keyed by
+ * the owner-qualified workspace name, so a parked sandbox only ever serves its own workspace
+ * and owner). Kept in parking order, so eviction takes the oldest first.
+ */
+export class WarmCache {
+  readonly #options: WarmCacheOptions;
+  readonly #entries = new Map<string, Entry>();
+
+  constructor(options: WarmCacheOptions) {
+    this.#options = options;
+  }
+
+  get enabled(): boolean {
+    return this.#options.ttlMs > 0 && this.#options.maxCount > 0;
+  }
+
+  status(): {
+    parked: number;
+    memoryBytes: number;
+    maxCount: number;
+    maxMemoryBytes: number;
+    ttlMs: number;
+  } {
+    return {
+      parked: this.#entries.size,
+      memoryBytes: this.#memoryBytes(),
+      maxCount: this.#options.maxCount,
+      maxMemoryBytes: this.#options.maxMemoryBytes,
+      ttlMs: this.#options.ttlMs,
+    };
+  }
+
+  /** The workspace's parked sandbox if it matches `terms` and still runs; it leaves the cache. */
+  async take(workspace: string, terms: ParkingTerms): Promise<Parked | undefined> {
+    const entry = this.#entries.get(workspace);
+    const { metrics } = this.#options;
+    if (!entry) {
+      metrics.warmMisses.inc({ reason: 'none' });
+      return undefined;
+    }
+    this.#remove(workspace, entry);
+    if (!entry.sandbox.isRunning()) {
+      metrics.warmMisses.inc({ reason: 'died' });
+      metrics.warmEvictions.inc({ reason: 'died' });
+      await entry.sandbox.stop();
+      return undefined;
+    }
+    if (entry.image !== terms.image || entry.network !== terms.network) {
+      metrics.warmMisses.inc({ reason: 'changed' });
+      metrics.warmEvictions.inc({ reason: 'invalidated' });
+      await entry.sandbox.stop();
+      return undefined;
+    }
+    metrics.warmHits.inc();
+    return entry;
+  }
+
+  /**
+   * Parks a sandbox whose run has ended, evicting the oldest to stay within the limits; a
+   * sandbox that cannot fit is stopped. Returns whether it was parked.
+   */
+  async park(workspace: string, parked: Parked): Promise<boolean> {
+    const { maxCount, maxMemoryBytes, ttlMs, metrics } = this.#options;
+    await this.evict(workspace, 'invalidated'); // cannot happen while its lock is held; be sure
+    if (!this.enabled || parked.memoryBytes > maxMemoryBytes) {
+      metrics.notParked.inc({ reason: this.enabled ? 'memory' : 'disabled' });
+      await parked.sandbox.stop();
+      return false;
+    }
+    const evictions: Promise<unknown>[] = [];
+    for (const [key, entry] of this.#entries) {
+      const overCount = this.#entries.size >= maxCount;
+      const overMemory = this.#memoryBytes() + parked.memoryBytes > maxMemoryBytes;
+      if (!overCount && !overMemory) break;
+      this.#remove(key, entry);
+      metrics.warmEvictions.inc({ reason: overCount ? 'count' : 'memory' });
+      evictions.push(entry.sandbox.stop());
+    }
+    const timer = setTimeout(() => void this.evict(workspace, 'expired'), ttlMs);
+    timer.unref();
+    this.#entries.set(workspace, { ...parked, parkedAt: Date.now(), timer });
+    await Promise.allSettled(evictions);
+    return true;
+  }
+
+  /** Stops the workspace's parked sandbox, if any (its workspace is about to change). */
+  async evict(workspace: string, reason: EvictionReason): Promise<void> {
+    const entry = this.#entries.get(workspace);
+    if (!entry) return;
+    this.#remove(workspace, entry);
+    this.#options.metrics.warmEvictions.inc({ reason });
+    await entry.sandbox.stop();
+  }
+
+  /** Evicts the parked sandboxes holding any of these workspace locks. */
+  async evictHolding(lockPaths: string[], reason: EvictionReason): Promise<void> {
+    const evictions: Promise<void>[] = [];
+    for (const [workspace, entry] of this.#entries) {
+      if (lockPaths.includes(entry.lockPath)) evictions.push(this.evict(workspace, reason));
+    }
+    await Promise.all(evictions);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#entries.keys()].map((key) => this.evict(key, 'shutdown')));
+  }
+
+  #remove(workspace: string, entry: Entry): void {
+    clearTimeout(entry.timer);
+    this.#entries.delete(workspace);
+  }
+
+  #memoryBytes(): number {
+    let total = 0;
+    for (const entry of this.#entries.values()) total += entry.memoryBytes;
+    return total;
+  }
+}
