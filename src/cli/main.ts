@@ -3,6 +3,7 @@ import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerImageCommands } from './commands/image.ts';
 import { registerJobCommands } from './commands/jobs.ts';
 import { registerLoginCommand } from './commands/login.ts';
+import { registerPoolCommands } from './commands/pool.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerSandboxCommands } from './commands/sandboxes.ts';
 import { registerServerCommand } from './commands/server.ts';
@@ -26,6 +27,7 @@ export async function main(argv: string[]): Promise<void> {
   registerSyncCommand(program);
   registerDoctorCommand(program);
   registerServerCommand(program);
+  registerPoolCommands(program);
   registerTokenCommands(program);
   registerLoginCommand(program);
   try {

@@ -28,16 +28,16 @@ const memoryUnits: Record<string, number> = {
 };
 
 /** `512`, `512m`, `2g`, `2GiB` → MiB. */
-export function parseMemoryMiB(value: string): number {
+export function parseMemoryMiB(value: string, flag = '--memory'): number {
   const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim());
   const factor = match ? memoryUnits[(match[2] ?? '').toLowerCase()] : undefined;
   if (!match || factor === undefined) {
-    throw new InvalidInputError(`Invalid --memory ${JSON.stringify(value)}.`, {
-      hint: 'Give MiB or a unit: --memory 512, --memory 512m, --memory 2g.',
+    throw new InvalidInputError(`Invalid ${flag} ${JSON.stringify(value)}.`, {
+      hint: `Give MiB or a unit: ${flag} 512, ${flag} 512m, ${flag} 2g.`,
     });
   }
   const mebibytes = Math.round(Number(match[1]) * factor);
-  if (mebibytes < 16) throw new InvalidInputError('--memory must be at least 16 MiB.');
+  if (mebibytes < 16) throw new InvalidInputError(`${flag} must be at least 16 MiB.`);
   return mebibytes;
 }
 

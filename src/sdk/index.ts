@@ -13,6 +13,7 @@ export type {
   Health,
   Job,
   JobList,
+  PoolStatusInfo,
   RunJobBody,
   SandboxInfo,
   SyncResult,

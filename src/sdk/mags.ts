@@ -4,6 +4,7 @@ import type {
   Health,
   Job,
   JobList,
+  PoolStatusInfo,
   RunJobBody,
   SandboxInfo,
   SyncResult,
@@ -11,6 +12,9 @@ import type {
   WorkspaceVersion,
 } from '../server/schemas.ts';
 import { errorFromResponse, unreachableError } from './api-error.ts';
+
+export type { PoolStatusInfo };
+
 import { type FollowOptions, followJobLogs } from './log-stream.ts';
 
 export interface MagsOptions {
@@ -60,6 +64,11 @@ export class Mags {
     return this.#json('GET', '/v1/whoami');
   }
 
+  /** The server's pool, warm cache and sleeping sandboxes, with hit/miss counters. */
+  pool(): Promise<PoolStatusInfo> {
+    return this.#json('GET', '/v1/pool');
+  }
+
   /** Starts a command in a new sandbox and returns at once; stream it with `jobs.logs`. */
   run(command: string | string[], options: RunOptions = {}): Promise<Job> {
     return this.#json('POST', '/v1/jobs', { ...options, command });
@@ -105,6 +114,9 @@ export class Mags {
       (await this.#json<{ sandboxes: SandboxInfo[] }>('GET', '/v1/sandboxes')).sandboxes,
     start: (name: string): Promise<SandboxInfo> => this.#json('POST', `${sandboxPath(name)}/start`),
     stop: (name: string): Promise<SandboxInfo> => this.#json('POST', `${sandboxPath(name)}/stop`),
+    /** Whether it sleeps (is frozen) when idle; a sleeping one is woken by any use. */
+    update: (name: string, patch: { sleep: boolean }): Promise<SandboxInfo> =>
+      this.#json('PATCH', sandboxPath(name), patch),
     delete: async (name: string): Promise<void> => {
       await this.#send('DELETE', sandboxPath(name));
     },

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { resolveMagsHome } from '../../config/mags-home.ts';
 import type { Mags } from '../../sdk/mags.ts';
 import { readCliConfig } from './cli-config.ts';
-import { ensureLocalServer } from './local-server.ts';
+import { ensureLocalServer, findLocalServer } from './local-server.ts';
 
 /** The server the user chose: --url, then MAGS_URL, then what mags login saved. */
 async function remoteServer(
@@ -22,6 +22,19 @@ export async function remoteClient(command: Command): Promise<Mags | undefined> 
   if (!remote) return undefined;
   const { Mags } = await import('../../sdk/mags.ts');
   return new Mags(remote);
+}
+
+/**
+ * The client `mags run` uses: the chosen remote server, else this host's local server when one
+ * is already running (so runs share its pool and warm sandboxes), else none: run in-process.
+ */
+export async function runClient(command: Command): Promise<Mags | undefined> {
+  const remote = await remoteClient(command);
+  if (remote) return remote;
+  const local = await findLocalServer(resolveMagsHome());
+  if (!local) return undefined;
+  const { Mags } = await import('../../sdk/mags.ts');
+  return new Mags(local);
 }
 
 /**

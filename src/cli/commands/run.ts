@@ -69,8 +69,10 @@ export function registerRunCommand(program: Command): void {
     .option('--json', 'print JSON lines: started, stdout/stderr chunks, exit')
     .passThroughOptions()
     .action(async (words: string[], flags: RunFlags, command: Command) => {
-      const { remoteClient } = await import('../client/api-client.ts');
-      const mags = await remoteClient(command);
+      const { remoteClient, runClient } = await import('../client/api-client.ts');
+      // Uploads (-f) need this process's files: in-process, unless a remote server was chosen
+      // (which refuses them with a hint).
+      const mags = flags.file.length > 0 ? await remoteClient(command) : await runClient(command);
       process.exitCode = mags
         ? await runThroughServer(mags, words, flags)
         : await runAction(words, flags);

@@ -26,6 +26,7 @@ export function registerSandboxCommands(program: Command): void {
     .option('--memory <size>', 'memory limit: 512m, 2g (default 2g)')
     .option('--pids <n>', 'process-count limit (default 4096)')
     .option('--image <name>', 'base image (default "default")')
+    .option('--no-sleep', 'never freeze it when idle (by default an idle sandbox sleeps)')
     .action(async (name: string, flags, command: Command) => {
       const mags = await apiClient(command);
       const sandbox = await mags.sandboxes.create({
@@ -35,9 +36,27 @@ export function registerSandboxCommands(program: Command): void {
         network: flags.net,
         image: flags.image,
         limits: parseLimitFlags(flags),
+        sleep: flags.sleep,
       });
       process.stderr.write(
         `mags: sandbox ${sandbox.name} is running${sandbox.workspace ? ` on workspace ${sandbox.workspace}` : ''}; mags shell ${name} / mags exec ${name} CMD\n`,
+      );
+    });
+
+  program
+    .command('set')
+    .description('Change a sandbox: whether it sleeps (is frozen) when idle.')
+    .argument('<name>')
+    .option('--sleep', 'freeze it when idle; any use wakes it (the default)')
+    .option('--no-sleep', 'never freeze it')
+    .action(async (name: string, flags: { sleep?: boolean }, command: Command) => {
+      if (flags.sleep === undefined) {
+        throw new CommandUsageError('Nothing to set: give --sleep or --no-sleep.');
+      }
+      const mags = await apiClient(command);
+      const sandbox = await mags.sandboxes.update(name, { sleep: flags.sleep });
+      process.stderr.write(
+        `mags: sandbox ${sandbox.name} ${sandbox.sleep ? 'sleeps when idle' : 'never sleeps'} (now ${sandbox.status})\n`,
       );
     });
 
