@@ -173,6 +173,76 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
       );
     });
 
+    it('counts processes left running besides the agent, and reports an ended sandbox', async () => {
+      const sandbox = await start();
+      assert.equal(sandbox.isRunning(), true);
+      await collect(sandbox.exec(shell('true')));
+      const idle = await sandbox.usage();
+      if (idle.processes === undefined) return; // the runtime cannot tell: callers never reuse
+      assert.equal(idle.processes, 0);
+      await collect(sandbox.exec(shell('sleep 1000 > /dev/null 2>&1 &')));
+      assert.equal((await sandbox.usage()).processes, 1);
+      await sandbox.stop();
+      assert.equal(sandbox.isRunning(), false);
+    });
+
+    it('prepare then attach: a sandbox started ahead of time runs on the layers it is given', async (t) => {
+      if (!context?.runtime.capabilities.prepare || !context.runtime.prepare) {
+        return t.skip?.('the runtime cannot prepare sandboxes');
+      }
+      const prepared = await context.runtime.prepare({
+        id: `contract-${randomBytes(4).toString('hex')}`,
+        limits: { memoryMiB: 512, cpus: 1, pidsMax: 256 },
+      });
+      assert.equal(prepared.isAlive(), true);
+      const sandbox = await prepared.attach({
+        rootfs: await context.rootfs(),
+        limits: { memoryMiB: 256, cpus: 1, pidsMax: 128 },
+        network: false,
+        hostname: 'attached',
+      });
+      sandboxes.push(sandbox);
+      assert.equal(prepared.isAlive(), false); // attached at most once
+      await assert.rejects(
+        prepared.attach({
+          rootfs: await context.rootfs(),
+          limits: { memoryMiB: 256, cpus: 1, pidsMax: 128 },
+          network: false,
+        }),
+      );
+      const result = await collect(
+        sandbox.exec(shell('hostname; echo written > /workspace/file; cat /workspace/file')),
+      );
+      assert.equal(result.stdout.toString(), 'attached\nwritten\n');
+      const discarded = await context.runtime.prepare({
+        id: `contract-${randomBytes(4).toString('hex')}`,
+        limits: { memoryMiB: 512, cpus: 1, pidsMax: 256 },
+      });
+      await discarded.discard();
+      assert.equal(discarded.isAlive(), false);
+    });
+
+    it('pause freezes every process and resume (or any use) thaws them', async (t) => {
+      if (!context?.runtime.capabilities.pause) return t.skip?.('the runtime cannot pause');
+      const sandbox = await start();
+      const counter = sandbox.exec(
+        shell('i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.01; done'),
+      );
+      await sleep(200);
+      await sandbox.pause?.();
+      const frozenAt = (await sandbox.readFile('/tmp/count')).toString(); // a use: wakes it
+      await sandbox.pause?.();
+      await sleep(1000);
+      await sandbox.resume?.();
+      const afterResume = Number((await sandbox.readFile('/tmp/count')).toString());
+      // Frozen for a second, the loop (a step per 10-15 ms awake) moved on only by what ran
+      // between readFile's wake-up and the second pause.
+      assert.ok(afterResume - Number(frozenAt) < 25, `${frozenAt} -> ${afterResume}`);
+      await sleep(200);
+      assert.ok(Number((await sandbox.readFile('/tmp/count')).toString()) > afterResume + 5);
+      counter.signal('SIGKILL');
+    });
+
     it('stop() ends every process, including ones that ignore SIGTERM', async () => {
       const sandbox = await start();
       const process = sandbox.exec(shell("trap '' TERM; sleep 1000 & sleep 1000"));
