@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Mags } from '../src/sdk/index.ts';
-import { startServerProcess, waitUntil } from './helpers/server-process.ts';
+import { sandboxProcesses, startServerProcess, waitUntil } from './helpers/server-process.ts';
 import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 
 const skip = sandboxSkipReason();
@@ -124,14 +124,3 @@ describe('the CLI through mags server', { skip }, () => {
     assert.equal((await after.runAndWait('echo alive')).stdout, 'alive\n');
   });
 });
-
-/** Processes whose command line mentions this test's home: launchers, agents, slirp. */
-async function sandboxProcesses(home: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (command.includes(`${home}/run`)) found.push(`${pid}: ${command.replaceAll('\0', ' ')}`);
-  }
-  return found;
-}

@@ -103,7 +103,8 @@ export async function runCommand(
   }
   const oomKillsBefore = parked?.oomKills ?? 0;
   let reusable: string | true = 'not_finished';
-  const writes = options.workspace !== undefined && !options.ephemeral && options.version === undefined;
+  const writes =
+    options.workspace !== undefined && !options.ephemeral && options.version === undefined;
   let marking: Promise<void> | undefined;
   options.onStarted?.(sandbox);
   let timedOut = false;

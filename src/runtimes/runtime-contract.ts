@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   ExecRequest,
@@ -76,10 +76,10 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
       return sandbox;
     }
 
-    const it = (title: string, body: () => Promise<void>) =>
+    const it = (title: string, body: (t: TestContext) => Promise<void>) =>
       test(title, async (t) => {
         if (skipReason) return t.skip(skipReason);
-        await body();
+        await body(t);
       });
 
     it('declares runtime-v1', async () => {
@@ -188,7 +188,7 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
 
     it('prepare then attach: a sandbox started ahead of time runs on the layers it is given', async (t) => {
       if (!context?.runtime.capabilities.prepare || !context.runtime.prepare) {
-        return t.skip?.('the runtime cannot prepare sandboxes');
+        return t.skip('the runtime cannot prepare sandboxes');
       }
       const prepared = await context.runtime.prepare({
         id: `contract-${randomBytes(4).toString('hex')}`,
@@ -223,7 +223,7 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
     });
 
     it('pause freezes every process and resume (or any use) thaws them', async (t) => {
-      if (!context?.runtime.capabilities.pause) return t.skip?.('the runtime cannot pause');
+      if (!context?.runtime.capabilities.pause) return t.skip('the runtime cannot pause');
       const sandbox = await start();
       const counter = sandbox.exec(
         shell('i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.01; done'),

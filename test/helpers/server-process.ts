@@ -1,14 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/config/package-paths.ts';
 
 /** A real `mags server` process on a free loopback port, as a user would start it. */
 export async function startServerProcess(
   environment: NodeJS.ProcessEnv,
+  flags: string[] = [],
 ): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
-    [join(packageRoot(), 'bin', 'mags.js'), 'server', '--port', '0'],
+    [join(packageRoot(), 'bin', 'mags.js'), 'server', '--port', '0', ...flags],
     { env: environment, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let log = '';
@@ -21,6 +23,17 @@ export async function startServerProcess(
     child.once('exit', () => reject(new Error(`mags server exited: ${log}`)));
   });
   return { child, url };
+}
+
+/** Processes whose command line mentions this home's run directory: launchers (and slirp). */
+export async function sandboxProcesses(home: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (command.includes(`${home}/run`)) found.push(`${pid}: ${command.replaceAll('\0', ' ')}`);
+  }
+  return found;
 }
 
 /** Polls `check` until it holds; throws when `timeoutMs` passes first. */

@@ -153,6 +153,12 @@ export async function prepareNamespaceSandbox(
       throw error;
     }
 
+    // The agent's stream closes as soon as the agent dies; the launcher exits only once the
+    // kernel has torn the sandbox down (which can take a while: overlayfs syncs on unmount).
+    let agentGone = false;
+    void client.closed.then(() => {
+      agentGone = true;
+    });
     let paused = false;
     const awake = async () => {
       if (!paused) return;
@@ -195,7 +201,7 @@ export async function prepareNamespaceSandbox(
               : Math.max(0, processes - baseline),
         };
       },
-      isRunning: () => !exited && stopping === undefined,
+      isRunning: () => !exited && !agentGone && stopping === undefined,
       async setLimits(limits) {
         if (!cgroup || sameLimits(limits, appliedLimits)) return warnings;
         warnings = await cgroup.applyLimits(limits);

@@ -1,10 +1,13 @@
 import { readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Run directories record the process that made them (`owner`: pid and start time, so a reused
- * pid is not mistaken for it). Everything of a sandbox whose owner is gone can go: its processes
- * died with their owner (parent-death signal, or EOF on the agent's stream).
+ * pid is not mistaken for it). Everything of a sandbox whose owner is gone can go. Its processes
+ * normally died with their owner (parent-death signal, or EOF on the agent's stream), but not a
+ * frozen (sleeping) one: a frozen task cannot act on EOF and, under the cgroup v1 freezer, not
+ * even on SIGKILL. Those are thawed and killed here.
  */
 export async function writeRunOwner(runDirectory: string): Promise<void> {
   ownStartTime ??= startTime(process.pid);
@@ -24,7 +27,7 @@ export async function sweepLeftovers(home: string, cgroupRoot: string): Promise<
     const runDirectory = join(runRoot, id);
     if (!(await ownerIsGone(runDirectory))) continue;
     const cgroups = cgroupDirectories(cgroupRoot, id);
-    if (await anyProcesses(cgroups)) continue; // still running after all: not ours to judge
+    await killOrphans(cgroups);
     await Promise.all(cgroups.map((directory) => rmdir(directory).catch(() => {})));
     await rm(runDirectory, { recursive: true, force: true });
     removed++;
@@ -56,10 +59,23 @@ function cgroupDirectories(root: string, id: string): string[] {
   ];
 }
 
-async function anyProcesses(directories: string[]): Promise<boolean> {
-  for (const directory of directories) {
-    const procs = await readFile(join(directory, 'cgroup.procs'), 'utf8').catch(() => '');
-    if (procs.trim() !== '') return true;
+async function killOrphans(directories: string[]): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const pids: number[] = [];
+    for (const directory of directories) {
+      const procs = await readFile(join(directory, 'cgroup.procs'), 'utf8').catch(() => '');
+      pids.push(...procs.split('\n').filter(Boolean).map(Number));
+    }
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+    for (const directory of directories) {
+      await writeFile(join(directory, 'freezer.state'), 'THAWED').catch(() => {});
+      await writeFile(join(directory, 'cgroup.freeze'), '0').catch(() => {});
+    }
+    await sleep(20);
   }
-  return false;
 }
