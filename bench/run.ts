@@ -1,5 +1,6 @@
 // `npm run bench [section...]`: every section measures its baseline in the same run and prints
 // ratios, because the machines are shared and noisy.
+import { latencyBenchmark } from './latency.ts';
 import { sandboxStartBenchmark } from './sandbox-start.ts';
 import { serverApiBenchmark } from './server-api.ts';
 import { workspaceSyncBenchmark } from './workspace-sync.ts';
@@ -8,6 +9,7 @@ const sections: Record<string, () => Promise<void>> = {
   'sandbox-start': sandboxStartBenchmark,
   'workspace-sync': workspaceSyncBenchmark,
   'server-api': serverApiBenchmark,
+  latency: latencyBenchmark,
 };
 
 const wanted = process.argv.slice(2);

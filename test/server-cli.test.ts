@@ -15,6 +15,9 @@ import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './help
 const skip = sandboxSkipReason();
 if (skip) process.stdout.write(`# skipping server CLI tests: ${skip}\n`);
 
+// The main server keeps no pool, so the processes counted below are only the ones under test.
+const noPool = ['--pool-size', '0'];
+
 describe('the CLI through mags server', { skip }, () => {
   let testHome: TestHome;
   let home: string;
@@ -24,7 +27,7 @@ describe('the CLI through mags server', { skip }, () => {
   before(async () => {
     testHome = await createTestHome();
     home = testHome.home;
-    server = await startServerProcess({ ...process.env, MAGS_HOME: home });
+    server = await startServerProcess({ ...process.env, MAGS_HOME: home }, noPool);
     const created = await runCli(home, ['token', 'create', '--owner', 'alice']);
     assert.equal(created.code, 0, created.stderr);
     token = created.stdout.toString().trim();
@@ -108,7 +111,7 @@ describe('the CLI through mags server', { skip }, () => {
     await waitUntil(async () => (await sandboxProcesses(home)).length === 0, 5000).catch(() => {});
     assert.deepEqual(await sandboxProcesses(home), []);
 
-    server = await startServerProcess({ ...process.env, MAGS_HOME: home });
+    server = await startServerProcess({ ...process.env, MAGS_HOME: home }, noPool);
     const after = new Mags({ url: server.url, token });
     assert.equal((await after.health()).status, 'ok');
     const kept = await after.jobs.get(finished.job.id);

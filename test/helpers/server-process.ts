@@ -6,7 +6,7 @@ import { packageRoot } from '../../src/config/package-paths.ts';
 /** A real `mags server` process on a free loopback port, as a user would start it. */
 export async function startServerProcess(
   environment: NodeJS.ProcessEnv,
-  flags: string[] = [],
+  flags: readonly string[] = [],
 ): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
