@@ -110,6 +110,11 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     listening.once('error', reject);
   });
   injectWebSocket(server);
+  // Clients (the SDK's fetch) keep connections open between requests; a server that closes an
+  // idle one just as a client reuses it fails that request. Outlive the clients' idle timeout.
+  const http = server as unknown as { keepAliveTimeout: number; headersTimeout: number };
+  http.keepAliveTimeout = 65_000;
+  http.headersTimeout = 66_000;
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { resolveMagsHome } from '../../config/mags-home.ts';
 import type { Mags } from '../../sdk/mags.ts';
 import { readCliConfig } from './cli-config.ts';
+import { httpFetch } from './http-fetch.ts';
 import { ensureLocalServer, findLocalServer } from './local-server.ts';
 
 /** The server the user chose: --url, then MAGS_URL, then what mags login saved. */
@@ -21,7 +22,7 @@ export async function remoteClient(command: Command): Promise<Mags | undefined> 
   const remote = await remoteServer(command);
   if (!remote) return undefined;
   const { Mags } = await import('../../sdk/mags.ts');
-  return new Mags(remote);
+  return new Mags({ ...remote, fetch: httpFetch });
 }
 
 /**
@@ -34,7 +35,7 @@ export async function runClient(command: Command): Promise<Mags | undefined> {
   const local = await findLocalServer(resolveMagsHome());
   if (!local) return undefined;
   const { Mags } = await import('../../sdk/mags.ts');
-  return new Mags(local);
+  return new Mags({ ...local, fetch: httpFetch });
 }
 
 /**
@@ -45,5 +46,5 @@ export async function apiClient(command: Command): Promise<Mags> {
   const remote = await remoteClient(command);
   if (remote) return remote;
   const { Mags } = await import('../../sdk/mags.ts');
-  return new Mags(await ensureLocalServer(resolveMagsHome()));
+  return new Mags({ ...(await ensureLocalServer(resolveMagsHome())), fetch: httpFetch });
 }

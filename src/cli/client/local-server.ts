@@ -3,6 +3,7 @@ import { openSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DependencyMissingError } from '../../errors/mags-error.ts';
+import { httpFetch } from './http-fetch.ts';
 
 /** Where a local server says how to reach it (mode 0600: it holds the local owner's token). */
 export const localServerFile = (home: string) => join(home, 'local-server.json');
@@ -49,7 +50,10 @@ export async function findLocalServer(home: string): Promise<LocalServerAddress 
   let address: LocalServerAddress;
   try {
     address = JSON.parse(text) as LocalServerAddress;
-    const response = await fetch(`${address.url}/health`, { signal: AbortSignal.timeout(2000) });
+    const response = await httpFetch(`${address.url}/health`, {
+      signal: AbortSignal.timeout(2000),
+    });
+    await response.arrayBuffer();
     if (response.ok) return address;
   } catch {}
   await rm(localServerFile(home), { force: true });

@@ -8,17 +8,19 @@ export function registerLoginCommand(program: Command): void {
     .requiredOption('--url <url>', 'the server, e.g. http://build-host:7070')
     .option('--token <token>', 'the API token (default: read from stdin, or MAGS_API_TOKEN)')
     .action(async (flags: { url: string; token?: string }) => {
-      const [{ Mags }, { cliConfigPath, readCliConfig, writeCliConfig }] = await Promise.all([
-        import('../../sdk/mags.ts'),
-        import('../client/cli-config.ts'),
-      ]);
+      const [{ Mags }, { cliConfigPath, readCliConfig, writeCliConfig }, { httpFetch }] =
+        await Promise.all([
+          import('../../sdk/mags.ts'),
+          import('../client/cli-config.ts'),
+          import('../client/http-fetch.ts'),
+        ]);
       const token = (flags.token ?? process.env.MAGS_API_TOKEN ?? (await readStdin())).trim();
       if (!token) {
         throw new InvalidInputError('No token given.', {
           hint: 'Pipe it in (mags token create ... | mags login --url URL) or pass --token.',
         });
       }
-      const who = await new Mags({ url: flags.url, token }).whoami();
+      const who = await new Mags({ url: flags.url, token, fetch: httpFetch }).whoami();
       await writeCliConfig({ ...(await readCliConfig()), url: flags.url, token });
       process.stderr.write(
         `mags: logged in to ${flags.url} as ${who.owner} (saved in ${cliConfigPath()})\n`,
