@@ -68,11 +68,15 @@ export async function latencyBenchmark(): Promise<void> {
       const mags = await serve(mode.flags);
       const cliEnvironment = { ...environment, MAGS_URL: server?.url, MAGS_API_TOKEN: token };
       for (const workspace of ['small', 'modules']) {
-        // The pool refills in the background: each run waits for a ready sandbox first, so
-        // what is timed is a claim, not a refill.
+        // The pool refills in the background: each run waits for a full pool first, so what
+        // is timed is a claim, not a refill running beside it.
         const ready = async () => {
           if (mode.key !== 'b') return;
-          while ((await mags.pool()).pool.idle < 1) await sleep(5);
+          for (;;) {
+            const { pool } = await mags.pool();
+            if (pool.idle >= pool.size) return;
+            await sleep(5);
+          }
         };
         const api = await measure(
           `${mode.key}) API ${mode.label}: -w ${workspace}`,

@@ -74,14 +74,12 @@ export async function runCommand(
   if (options.persist && options.workspace !== undefined && options.version === undefined) {
     await restoreIfNeeded(context, options.workspace, options.image, options.onSyncProgress);
   }
-  // Only a run that writes to a workspace can park its sandbox for the next run of it.
-  const parkAs =
-    context.scheduler &&
-    options.workspace !== undefined &&
-    !options.ephemeral &&
-    options.version === undefined
+  // The workspace this run writes to, if any: only such a run can park its sandbox for the next.
+  const writes =
+    options.workspace !== undefined && !options.ephemeral && options.version === undefined
       ? options.workspace
       : undefined;
+  const parkAs = context.scheduler ? writes : undefined;
   const terms = { image: options.image, network: options.network };
   const parked =
     parkAs === undefined
@@ -103,8 +101,6 @@ export async function runCommand(
   }
   const oomKillsBefore = parked?.oomKills ?? 0;
   let reusable: string | true = 'not_finished';
-  const writes =
-    options.workspace !== undefined && !options.ephemeral && options.version === undefined;
   let marking: Promise<void> | undefined;
   options.onStarted?.(sandbox);
   let timedOut = false;
@@ -146,8 +142,7 @@ export async function runCommand(
     });
     await Promise.all([drained(command.stdout), drained(command.stderr)]);
     // Bookkeeping runs beside the teardown or parking: a warm run's end waits for neither alone.
-    if (writes && options.workspace !== undefined)
-      marking = context.workspaces.markRun(options.workspace);
+    if (writes !== undefined) marking = context.workspaces.markRun(writes);
     const usage = await sandbox.usage();
     reusable =
       timedOut || cancelled ? 'stopped' : reusability(sandbox.isRunning(), usage.processes);
@@ -155,11 +150,8 @@ export async function runCommand(
     if (parkAs === undefined || reusable !== true) await sandbox.stop();
     // Durability does not wait for anything else: the layer is synced as soon as the sandbox is gone.
     const sync =
-      options.persist &&
-      options.workspace !== undefined &&
-      !options.ephemeral &&
-      options.version === undefined
-        ? await context.sync.push(options.workspace, options.onSyncProgress)
+      options.persist && writes !== undefined
+        ? await context.sync.push(writes, options.onSyncProgress)
         : undefined;
     if (parkAs !== undefined && lockPath !== undefined) {
       await context.scheduler?.park(parkAs, {
@@ -187,8 +179,7 @@ export async function runCommand(
     clearTimeout(timer);
     clearTimeout(killTimer);
     if (reusable !== 'parked') await sandbox.stop();
-    if (writes && options.workspace !== undefined)
-      await (marking ?? context.workspaces.markRun(options.workspace));
+    if (writes !== undefined) await (marking ?? context.workspaces.markRun(writes));
   }
 }
 

@@ -180,7 +180,7 @@ export class SandboxManager {
     const live = this.#live.get(key(owner, name));
     if (!live) return this.get(owner, name);
     this.#live.delete(key(owner, name));
-    await live.transition;
+    await live.transition.catch(() => {});
     await live.sandbox.stop();
     const record = { ...live.record, status: 'stopped' as const, runtimeId: null, reason };
     await this.#repository.upsertSandbox(record);

@@ -31,6 +31,7 @@ export interface PoolStatus {
 }
 
 const maxBackoffMs = 30_000;
+const refillDelayMs = 50;
 
 /**
  * Sandboxes started ahead of time, up to their layers (`Runtime.prepare`), so a run claims one
@@ -44,6 +45,7 @@ export class SandboxPool {
   #error: string | null = null;
   #closed = false;
   #retryTimer: NodeJS.Timeout | undefined;
+  #refillTimer: NodeJS.Timeout | undefined;
   #backoffMs = 500;
 
   constructor(options: SandboxPoolOptions) {
@@ -74,13 +76,18 @@ export class SandboxPool {
   take(): PreparedSandbox | undefined {
     this.#dropDead();
     const prepared = this.#idle.shift();
-    this.#refill();
+    // Refill a moment later, not now: spawning blocks this process's event loop for a few
+    // milliseconds, which the run that just claimed a sandbox would otherwise pay for.
+    clearTimeout(this.#refillTimer);
+    this.#refillTimer = setTimeout(() => this.#refill(), refillDelayMs);
+    this.#refillTimer.unref();
     return prepared;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#refillTimer);
     const idle = this.#idle.splice(0);
     await Promise.allSettled(idle.map((prepared) => prepared.discard()));
   }

@@ -120,7 +120,14 @@ export class SandboxScheduler {
     const startedAt = performance.now();
     const parked = await this.warm.take(workspace, terms);
     if (!parked) return undefined;
-    await parked.sandbox.setLimits?.(limits);
+    try {
+      await parked.sandbox.setLimits?.(limits);
+    } catch {
+      // E.g. a memory limit below what the sandbox holds now: a fresh sandbox it is.
+      this.metrics.warmMisses.inc({ reason: 'limits' });
+      await parked.sandbox.stop();
+      return undefined;
+    }
     this.#handedOut.add(parked.sandbox);
     this.metrics.startSeconds.observe({ path: 'warm' }, (performance.now() - startedAt) / 1000);
     return parked;

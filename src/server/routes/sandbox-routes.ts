@@ -172,7 +172,7 @@ export function registerSandboxRoutes(
         release();
         throw error;
       });
-    void jobs.wait(c.var.owner, job.id).finally(release);
+    jobs.wait(c.var.owner, job.id).then(release, release);
     return c.json(toJobView(job), 201);
   });
 
