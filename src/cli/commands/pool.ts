@@ -30,7 +30,7 @@ export function formatPoolStatus(status: PoolStatusInfo): string {
   const sum = (counts: Record<string, number>) =>
     Object.values(counts).reduce((total, value) => total + value, 0);
   const lines = [
-    `sandboxes   ${status.total} total: ${pool.idle} idle in the pool, ${status.busy} busy, ${warm.parked} parked, ${status.sleeping} sleeping`,
+    `sandboxes   ${status.total} total: ${pool.idle} idle in the pool, ${status.busy} busy (${status.sleeping} of them sleeping), ${warm.parked} parked`,
     `pool        ${pool.idle}/${pool.size} ready on image ${pool.image}${pool.starting ? `, ${pool.starting} starting` : ''}`,
     ...(pool.error ? [`pool error  ${pool.error.replace(/\n/g, '\n            ')}`] : []),
     `warm cache  ${warm.parked}/${warm.maxCount} parked, ${mib(warm.memoryBytes)} of ${mib(warm.maxMemoryBytes)}, kept ${Math.round(warm.ttlMs / 1000)} s`,
