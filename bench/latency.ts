@@ -127,7 +127,10 @@ export async function latencyBenchmark(): Promise<void> {
         { summary: b.cli, floor: node },
         { summary: c.cli, floor: node, target: '≤ 2× node -e 0' },
       ]);
-      const ratio = (x: Summary, y: Summary) => (x.medianMs / y.medianMs).toFixed(3);
+      const ratio = (x: Summary, y: Summary) => {
+        const value = x.medianMs / y.medianMs;
+        return value < 0.01 ? `1/${Math.round(1 / value)}` : value.toFixed(3);
+      };
       process.stdout.write(
         [
           '',
