@@ -159,7 +159,7 @@ export class WorkspaceStore {
 export function workspaceBusyError(name: string): ConflictError {
   return new ConflictError(`Workspace ${JSON.stringify(name)} is in use by another run.`, {
     workspace: name,
-    hint: `Wait for that run to finish, or run read-only on top of it: mags run --base ${name} '...'. A mags server on this host also keeps a workspace's sandbox parked for a few minutes after a run: go through that server (mags run does when it is this host's local server), or stop it.`,
+    hint: `Wait for that run to finish (or stop the sandbox using it), or run read-only on top of it: mags run --base ${name} '...'. A mags server on this host also keeps a workspace's sandbox parked for a few minutes after a run; runs through that server take it over.`,
   });
 }
 
