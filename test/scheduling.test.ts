@@ -143,6 +143,46 @@ describe('pool, warm cache and sleep', { skip }, () => {
     assert.equal((await mags.pool()).warm.parked, 0);
   });
 
+  test('a sync from another host invalidates the parked sandbox, so the pull it asks for works', async () => {
+    const storeHome = await createTestHome();
+    const env = { MAGS_STORE_DIR: join(storeHome.home, 'store'), MAGS_S3_BUCKET: '' };
+    const server = await startTestServer({ scheduling: { poolSize: 0 } }, env);
+    servers.push(server);
+    const { mags } = await server.client('alice');
+    const first = await mags.runAndWait('echo 1 > version', { workspace: 'shared', persist: true });
+    assert.equal(first.exitCode, 0, first.stderr);
+    assert.equal((await mags.pool()).warm.parked, 1);
+    // Another host takes the workspace (stored as alice.shared) and commits version 2.
+    const other = await createTestHome();
+    try {
+      const otherEnv = { ...env, XDG_CONFIG_HOME: join(other.home, 'config') };
+      const moved = await runCli(
+        other.home,
+        ['run', '-p', '-w', 'alice.shared', 'echo 2 > version'],
+        {
+          env: otherEnv,
+        },
+      );
+      assert.equal(moved.code, 0, moved.stderr);
+    } finally {
+      await other.cleanup();
+    }
+    const stale = await mags.runAndWait('cat version', { workspace: 'shared', persist: true });
+    assert.equal(stale.job.status, 'failed');
+    assert.match(stale.stderr, /newer than this host's copy/);
+    const status = await mags.pool();
+    assert.equal(status.warm.parked, 0);
+    assert.equal(status.counters.warmEvictions.invalidated, 1);
+    // The lock is free: the pull the error asks for works on this host, and so does the run.
+    const pulled = await runCli(server.testHome.home, ['workspace', 'pull', 'alice.shared'], {
+      env: { ...env, XDG_CONFIG_HOME: join(server.testHome.home, 'config') },
+    });
+    assert.equal(pulled.code, 0, pulled.stderr);
+    const fresh = await mags.runAndWait('cat version', { workspace: 'shared', persist: true });
+    assert.equal(fresh.stdout, '2\n');
+    await storeHome.cleanup();
+  });
+
   test('200 parked sandboxes and a stream of runs stay within the memory limit', async () => {
     const limit = 48 * 1024 * 1024;
     const { server, mags } = await serve({

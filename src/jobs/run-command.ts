@@ -72,7 +72,15 @@ export async function runCommand(
   const environment = sandboxEnvironment(options.env ?? {});
   const uploads = await checkUploads(options.files ?? []);
   if (options.persist && options.workspace !== undefined && options.version === undefined) {
-    await restoreIfNeeded(context, options.workspace, options.image, options.onSyncProgress);
+    const name = options.workspace;
+    await restoreIfNeeded(context, name, options.image, options.onSyncProgress).catch(
+      async (error: unknown) => {
+        // Another host moved the workspace on: this host's parked sandbox of it is stale, and
+        // would hold the lock the pull the user is told to run needs.
+        if (error instanceof ConflictError) await context.scheduler?.invalidate(name);
+        throw error;
+      },
+    );
   }
   // The workspace this run writes to, if any: only such a run can park its sandbox for the next.
   const writes =

@@ -18,11 +18,14 @@ export interface TestServer {
 }
 
 /** A real `mags server` on a free loopback port, in-process, on a throw-away MAGS_HOME. */
-export async function startTestServer(options: StartServerOptions = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: StartServerOptions = {},
+  environment: Record<string, string> = {},
+): Promise<TestServer> {
   const testHome = await createTestHome();
   const server = await startServer({
     port: 0,
-    context: createMagsContext({ ...process.env, MAGS_HOME: testHome.home }),
+    context: createMagsContext({ ...process.env, ...environment, MAGS_HOME: testHome.home }),
     ...options,
   });
   return {
