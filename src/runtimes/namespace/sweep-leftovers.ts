@@ -32,7 +32,26 @@ export async function sweepLeftovers(home: string, cgroupRoot: string): Promise<
     await rm(runDirectory, { recursive: true, force: true });
     removed++;
   }
+  await removeEmptyCgroups(cgroupRoot);
   return removed;
+}
+
+/**
+ * Cgroups whose run directory is gone with its whole MAGS_HOME (a test's, say) are found only
+ * here: an empty one older than the grace period is dead (a live sandbox always has its
+ * launcher in it), and rmdir refuses one that has processes anyway.
+ */
+async function removeEmptyCgroups(root: string): Promise<void> {
+  const parents = [join(root, 'mags'), ...controllers.map((name) => join(root, name, 'mags'))];
+  for (const parent of parents) {
+    for (const id of await readdir(parent).catch(() => [] as string[])) {
+      const directory = join(parent, id);
+      const stats = await stat(directory).catch(() => undefined);
+      if (!stats?.isDirectory() || Date.now() - stats.mtimeMs < unownedGraceMs) continue;
+      const procs = await readFile(join(directory, 'cgroup.procs'), 'utf8').catch(() => 'x');
+      if (procs.trim() === '') await rmdir(directory).catch(() => {});
+    }
+  }
 }
 
 async function ownerIsGone(runDirectory: string): Promise<boolean> {
@@ -52,10 +71,12 @@ async function startTime(pid: number): Promise<string> {
   return text.slice(text.lastIndexOf(')') + 2).split(' ')[19] ?? '';
 }
 
+const controllers = ['memory', 'cpu', 'pids', 'freezer'];
+
 function cgroupDirectories(root: string, id: string): string[] {
   return [
     join(root, 'mags', id),
-    ...['memory', 'cpu', 'pids', 'freezer'].map((controller) => join(root, controller, 'mags', id)),
+    ...controllers.map((controller) => join(root, controller, 'mags', id)),
   ];
 }
 
