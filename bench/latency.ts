@@ -9,6 +9,7 @@ import { runCommand } from '../src/jobs/run-command.ts';
 import { Mags } from '../src/sdk/mags.ts';
 import { startServerProcess } from '../test/helpers/server-process.ts';
 import { createTestHome, sandboxSkipReason } from '../test/helpers/test-home.ts';
+import { measureFloors, spawnOrThrow } from './floors.ts';
 import { measure, printTable, type Summary } from './stats.ts';
 
 const iterations = Number(process.env.MAGS_BENCH_ITERATIONS ?? 30);
@@ -42,12 +43,7 @@ export async function latencyBenchmark(): Promise<void> {
     return new Mags({ url: server.url, token });
   };
   try {
-    const bwrap = await measure('bwrap --unshare-all --ro-bind / / true', iterations, () =>
-      spawnOrThrow('bwrap', ['--unshare-all', '--ro-bind', '/', '/', 'true']),
-    );
-    const node = await measure('node -e 0', iterations, () =>
-      spawnOrThrow(process.execPath, ['-e', '0']),
-    );
+    const { bwrap, node } = await measureFloors(iterations);
     // The workspaces, made once: a small one and a node_modules-shaped one (10,000 files).
     const setup = await serve(['--pool-size', '0', '--park-seconds', '0']);
     await setup.runAndWait('echo small > README', { workspace: 'small' });
@@ -244,9 +240,4 @@ async function stop(child: ChildProcess | undefined): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   await exited;
-}
-
-function spawnOrThrow(command: string, args: string[], env?: NodeJS.ProcessEnv): void {
-  const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
 }

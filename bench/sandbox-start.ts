@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -6,14 +5,10 @@ import { packageRoot } from '../src/config/package-paths.ts';
 import { createMagsContext } from '../src/jobs/mags-context.ts';
 import { runCommand } from '../src/jobs/run-command.ts';
 import { createTestHome, sandboxSkipReason } from '../test/helpers/test-home.ts';
+import { measureFloors, spawnOrThrow } from './floors.ts';
 import { measure, printTable } from './stats.ts';
 
 const iterations = Number(process.env.MAGS_BENCH_ITERATIONS ?? 30);
-
-function spawnOrThrow(command: string, args: string[], env?: NodeJS.ProcessEnv): void {
-  const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
-}
 
 /** Issue 2: start-to-exit of `true` in a sandbox, in-process and through the CLI, beside the floors. */
 export async function sandboxStartBenchmark(): Promise<void> {
@@ -41,12 +36,7 @@ export async function sandboxStartBenchmark(): Promise<void> {
   await run(workspace);
   const cli = join(packageRoot(), 'bin', 'mags.js');
   try {
-    const bwrap = await measure('bwrap --unshare-all --ro-bind / / true', iterations, () =>
-      spawnOrThrow('bwrap', ['--unshare-all', '--ro-bind', '/', '/', 'true']),
-    );
-    const node = await measure('node -e 0', iterations, () =>
-      spawnOrThrow(process.execPath, ['-e', '0']),
-    );
+    const { bwrap, node } = await measureFloors(iterations);
     const runtimeCold = await measure(
       'runtime API: run true (fresh layer)',
       iterations,

@@ -20,7 +20,7 @@ export function summarize(name: string, samplesMs: number[]): Summary {
 export async function measure(
   name: string,
   iterations: number,
-  operation: () => Promise<number | undefined | void> | number | undefined | void,
+  operation: () => unknown,
   warmup = 3,
 ): Promise<Summary> {
   for (let index = 0; index < warmup; index++) await operation();

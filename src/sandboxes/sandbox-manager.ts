@@ -248,8 +248,8 @@ export class SandboxManager {
     const cutoff = Date.now() - this.#sleepAfterMs;
     for (const live of this.#live.values()) {
       const { record, sandbox } = live;
-      const allows = (record.options as unknown as SandboxOptions).sleep !== false;
-      if (record.status !== 'running' || !allows || live.inUse > 0 || !sandbox.pause) continue;
+      if (record.status !== 'running' || !sleepsWhenIdle(record)) continue;
+      if (live.inUse > 0 || !sandbox.pause) continue;
       if (Date.parse(record.lastActiveAt) > cutoff) continue;
       live.transition = live.transition.then(async () => {
         if (record.status !== 'running' || live.inUse > 0) return;
@@ -279,6 +279,11 @@ export class SandboxManager {
 }
 
 const key = (owner: string, name: string) => `${owner}/${name}`;
+
+/** Whether the sandbox is frozen when idle: the default, also for records from before sleep. */
+export function sleepsWhenIdle(record: SandboxRecord): boolean {
+  return (record.options as unknown as SandboxOptions).sleep !== false;
+}
 
 export function sandboxNotFound(name: string): NotFoundError {
   return new NotFoundError(`No sandbox ${JSON.stringify(name)}.`, {

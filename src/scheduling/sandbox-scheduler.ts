@@ -125,9 +125,11 @@ export class SandboxScheduler {
     } catch {
       // E.g. a memory limit below what the sandbox holds now: a fresh sandbox it is.
       this.metrics.warmMisses.inc({ reason: 'limits' });
+      this.metrics.warmEvictions.inc({ reason: 'invalidated' });
       await parked.sandbox.stop();
       return undefined;
     }
+    this.metrics.warmHits.inc();
     this.#handedOut.add(parked.sandbox);
     this.metrics.startSeconds.observe({ path: 'warm' }, (performance.now() - startedAt) / 1000);
     return parked;

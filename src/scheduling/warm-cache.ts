@@ -66,7 +66,10 @@ export class WarmCache {
     };
   }
 
-  /** The workspace's parked sandbox if it matches `terms` and still runs; it leaves the cache. */
+  /**
+   * The workspace's parked sandbox if it matches `terms` and still runs; it leaves the cache.
+   * Misses are counted here, the hit by the caller once the sandbox is ready for the run.
+   */
   async take(workspace: string, terms: ParkingTerms): Promise<Parked | undefined> {
     const entry = this.#entries.get(workspace);
     const { metrics } = this.#options;
@@ -87,7 +90,6 @@ export class WarmCache {
       await entry.sandbox.stop();
       return undefined;
     }
-    metrics.warmHits.inc();
     return entry;
   }
 

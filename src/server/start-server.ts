@@ -65,15 +65,16 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   // (other processes on this host, CLI runs or another server, may share MAGS_HOME).
   const swept = (await context.runtime.sweep?.()) ?? 0;
   const scheduling = options.scheduling ?? {};
+  const poolImage = scheduling.poolImage ?? context.defaults.image;
   const scheduler = new SandboxScheduler({
     runtime: context.runtime,
     pool: {
       size: scheduling.poolSize ?? 2,
-      image: scheduling.poolImage ?? context.defaults.image,
+      image: poolImage,
       limits: context.defaults.limits,
       maxHostMemoryPercent: scheduling.poolMaxHostMemoryPercent,
       ready: async () => {
-        await context.images.require(scheduling.poolImage ?? context.defaults.image);
+        await context.images.require(poolImage);
       },
     },
     warm: {

@@ -68,6 +68,13 @@ export async function prepareNamespaceSandbox(
   const { cgroup } = setup;
   let warnings = setup.warnings;
   let appliedLimits = limits;
+  // Limits are set at prepare time; an attach or a reuse that asks for others rewrites them.
+  const setLimits = async (wanted: ResourceLimits): Promise<string[]> => {
+    if (!cgroup || sameLimits(wanted, appliedLimits)) return warnings;
+    warnings = await cgroup.applyLimits(wanted);
+    appliedLimits = wanted;
+    return warnings;
+  };
   const args = [
     '--root',
     rootMount,
@@ -128,10 +135,7 @@ export async function prepareNamespaceSandbox(
     let baseline: number | undefined;
     try {
       if (exited) throw launcherError(await launcherExit, stderrTail, id);
-      if (!sameLimits(spec.limits, appliedLimits) && cgroup) {
-        warnings = await cgroup.applyLimits(spec.limits);
-        appliedLimits = spec.limits;
-      }
+      await setLimits(spec.limits);
       await assertTraversable(
         [...spec.rootfs.lowerDirs, writable.upperDir, writable.workDir],
         options.uidBase,
@@ -202,12 +206,7 @@ export async function prepareNamespaceSandbox(
         };
       },
       isRunning: () => !exited && !agentGone && stopping === undefined,
-      async setLimits(limits) {
-        if (!cgroup || sameLimits(limits, appliedLimits)) return warnings;
-        warnings = await cgroup.applyLimits(limits);
-        appliedLimits = limits;
-        return warnings;
-      },
+      setLimits,
       async pause() {
         if (paused) return;
         if (!(await cgroup?.freeze())) {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -43,6 +43,60 @@ export interface CgroupSetup {
 const cgroupRoot = '/sys/fs/cgroup';
 const parentName = 'mags';
 const cpuPeriodUs = 100_000;
+/** The v1 hierarchies a sandbox gets a directory in (v2 has one directory for all). */
+const v1Controllers = ['memory', 'cpu', 'pids', 'freezer'];
+
+/** Every directory the cgroup of sandbox `id` can have, v2 and v1 alike. */
+function sandboxCgroupDirectories(id: string, root: string): string[] {
+  return [
+    join(root, parentName, id),
+    ...v1Controllers.map((controller) => join(root, controller, parentName, id)),
+  ];
+}
+
+/**
+ * Ends whatever is left in the cgroup of a sandbox whose owner is gone, and removes it. A frozen
+ * (sleeping) sandbox's processes act on SIGKILL only once thawed under the cgroup v1 freezer, so
+ * each round kills, then thaws.
+ */
+export async function removeLeftoverCgroup(id: string, root = cgroupRoot): Promise<void> {
+  const directories = sandboxCgroupDirectories(id, root);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const killed = await Promise.all(directories.map((directory) => killProcs(directory)));
+    if (killed.every((count) => count === 0)) break;
+    for (const directory of directories) {
+      await writeOptional(join(directory, 'freezer.state'), 'THAWED');
+      await writeOptional(join(directory, 'cgroup.freeze'), '0');
+    }
+    await sleep(20);
+  }
+  // Best effort: a sweep at start-up must not fail the start.
+  await Promise.all(directories.map((directory) => removeDirectory(directory).catch(() => {})));
+}
+
+/**
+ * Removes sandbox cgroups that are empty and older than `minAgeMs` (their MAGS_HOME went, a
+ * test's, say). A live sandbox always has its launcher in its cgroup, and rmdir refuses a cgroup
+ * with processes anyway; the age covers one being set up right now.
+ */
+export async function removeEmptySandboxCgroups(
+  minAgeMs: number,
+  root = cgroupRoot,
+): Promise<void> {
+  const parents = [
+    join(root, parentName),
+    ...v1Controllers.map((name) => join(root, name, parentName)),
+  ];
+  for (const parent of parents) {
+    for (const id of await readdir(parent).catch(() => [] as string[])) {
+      const directory = join(parent, id);
+      const stats = await stat(directory).catch(() => undefined);
+      if (!stats?.isDirectory() || Date.now() - stats.mtimeMs < minAgeMs) continue;
+      const procs = await readFile(join(directory, 'cgroup.procs'), 'utf8').catch(() => 'x');
+      if (procs.trim() === '') await rmdir(directory).catch(() => {});
+    }
+  }
+}
 
 /**
  * Creates the cgroup of a sandbox with its limits. A host without usable cgroups still runs
@@ -70,7 +124,7 @@ export async function createSandboxCgroup(
 async function createV1(id: string, root: string): Promise<SandboxCgroup> {
   const missing: string[] = [];
   const directories = new Map<string, string>();
-  for (const controller of ['memory', 'cpu', 'pids', 'freezer']) {
+  for (const controller of v1Controllers) {
     const base = join(root, controller);
     if (!existsSync(join(base, 'cgroup.procs'))) {
       if (controller !== 'freezer') missing.push(`cgroup v1 ${controller} controller missing`);
@@ -236,15 +290,18 @@ async function readKeyedNumber(path: string, key: string): Promise<number> {
   return line ? Number(line.slice(key.length + 1)) : 0;
 }
 
-async function killProcs(directory: string): Promise<void> {
+/** SIGKILLs every process in the cgroup; returns how many there were. */
+async function killProcs(directory: string): Promise<number> {
   const text = await readFile(join(directory, 'cgroup.procs'), 'utf8').catch(() => '');
-  for (const pid of text.split('\n').filter(Boolean)) {
+  const pids = text.split('\n').filter(Boolean);
+  for (const pid of pids) {
     try {
       process.kill(Number(pid), 'SIGKILL');
     } catch {
       // Already gone.
     }
   }
+  return pids.length;
 }
 
 /** rmdir fails with EBUSY while the kernel is still tearing down the last processes. */

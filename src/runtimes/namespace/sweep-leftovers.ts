@@ -1,13 +1,13 @@
-import { readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { removeEmptySandboxCgroups, removeLeftoverCgroup } from './sandbox-cgroup.ts';
 
 /**
  * Run directories record the process that made them (`owner`: pid and start time, so a reused
  * pid is not mistaken for it). Everything of a sandbox whose owner is gone can go. Its processes
  * normally died with their owner (parent-death signal, or EOF on the agent's stream), but not a
  * frozen (sleeping) one: a frozen task cannot act on EOF and, under the cgroup v1 freezer, not
- * even on SIGKILL. Those are thawed and killed here.
+ * even on SIGKILL. `removeLeftoverCgroup` ends those.
  */
 export async function writeRunOwner(runDirectory: string): Promise<void> {
   ownStartTime ??= startTime(process.pid);
@@ -26,32 +26,13 @@ export async function sweepLeftovers(home: string, cgroupRoot: string): Promise<
   for (const id of ids) {
     const runDirectory = join(runRoot, id);
     if (!(await ownerIsGone(runDirectory))) continue;
-    const cgroups = cgroupDirectories(cgroupRoot, id);
-    await killOrphans(cgroups);
-    await Promise.all(cgroups.map((directory) => rmdir(directory).catch(() => {})));
+    await removeLeftoverCgroup(id, cgroupRoot);
     await rm(runDirectory, { recursive: true, force: true });
     removed++;
   }
-  await removeEmptyCgroups(cgroupRoot);
+  // Cgroups whose run directory went with its whole MAGS_HOME are found only this way.
+  await removeEmptySandboxCgroups(unownedGraceMs, cgroupRoot);
   return removed;
-}
-
-/**
- * Cgroups whose run directory is gone with its whole MAGS_HOME (a test's, say) are found only
- * here: an empty one older than the grace period is dead (a live sandbox always has its
- * launcher in it), and rmdir refuses one that has processes anyway.
- */
-async function removeEmptyCgroups(root: string): Promise<void> {
-  const parents = [join(root, 'mags'), ...controllers.map((name) => join(root, name, 'mags'))];
-  for (const parent of parents) {
-    for (const id of await readdir(parent).catch(() => [] as string[])) {
-      const directory = join(parent, id);
-      const stats = await stat(directory).catch(() => undefined);
-      if (!stats?.isDirectory() || Date.now() - stats.mtimeMs < unownedGraceMs) continue;
-      const procs = await readFile(join(directory, 'cgroup.procs'), 'utf8').catch(() => 'x');
-      if (procs.trim() === '') await rmdir(directory).catch(() => {});
-    }
-  }
 }
 
 async function ownerIsGone(runDirectory: string): Promise<boolean> {
@@ -69,34 +50,4 @@ async function startTime(pid: number): Promise<string> {
   const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
   return text.slice(text.lastIndexOf(')') + 2).split(' ')[19] ?? '';
-}
-
-const controllers = ['memory', 'cpu', 'pids', 'freezer'];
-
-function cgroupDirectories(root: string, id: string): string[] {
-  return [
-    join(root, 'mags', id),
-    ...controllers.map((controller) => join(root, controller, 'mags', id)),
-  ];
-}
-
-async function killOrphans(directories: string[]): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const pids: number[] = [];
-    for (const directory of directories) {
-      const procs = await readFile(join(directory, 'cgroup.procs'), 'utf8').catch(() => '');
-      pids.push(...procs.split('\n').filter(Boolean).map(Number));
-    }
-    if (pids.length === 0) return;
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {}
-    }
-    for (const directory of directories) {
-      await writeFile(join(directory, 'freezer.state'), 'THAWED').catch(() => {});
-      await writeFile(join(directory, 'cgroup.freeze'), '0').catch(() => {});
-    }
-    await sleep(20);
-  }
 }

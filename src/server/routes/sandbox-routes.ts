@@ -4,6 +4,7 @@ import type { UpgradeWebSocket } from 'hono/ws';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 import { sandboxEnvironment } from '../../jobs/run-command.ts';
 import type { SandboxProcess } from '../../runtimes/runtime.ts';
+import { sleepsWhenIdle } from '../../sandboxes/sandbox-manager.ts';
 import type { SandboxRecord } from '../../state/state-repository.ts';
 import type { ServerApp } from '../create-app.ts';
 import {
@@ -112,7 +113,7 @@ export function toSandboxView(record: SandboxRecord): z.infer<typeof SandboxSche
   return {
     name: record.name,
     status: record.status,
-    sleep: record.options.sleep !== false,
+    sleep: sleepsWhenIdle(record),
     workspace: record.workspace,
     reason: record.reason,
     createdAt: record.createdAt,
