@@ -301,7 +301,7 @@ function conflict(workspace: string, base: number | null, found: number): Confli
     {
       workspace,
       code: 'sync_conflict',
-      hint: `Nothing was overwritten and the local copy is untouched. Keep the other host's version with: mags workspace pull ${workspace} --force  (this discards local changes)`,
+      hint: `Nothing was overwritten and the local copy is untouched. Keep the other host's version with: mags workspace pull ${workspace}  (this discards local changes)`,
     },
   );
 }
