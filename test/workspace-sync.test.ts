@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import type { MagsError } from '../src/errors/mags-error.ts';
 import { createMagsContext, type MagsContext } from '../src/jobs/mags-context.ts';
 import { runCommand } from '../src/jobs/run-command.ts';
 import { StoreUnavailableError } from '../src/storage/object-store.ts';
@@ -176,7 +177,12 @@ function describeStore(
       await b.sync.pull('race', { image: 'default' });
       await run(a, 'race', 'echo from-a > f');
       await run(b, 'race', 'echo from-b > f', { persist: false });
-      await assert.rejects(b.sync.push('race'), /another host synced it meanwhile/);
+      await assert.rejects(b.sync.push('race'), (error: unknown) => {
+        assert.match(String(error), /another host synced it meanwhile/);
+        // The command the hint names must exist as written (it once had a --force that did not).
+        assert.match((error as MagsError).hint ?? '', /: mags workspace pull race {2}\(/);
+        return true;
+      });
       const versions = await a.sync.versions('race');
       assert.deepEqual(
         versions.map((version) => version.version),

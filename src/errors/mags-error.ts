@@ -64,7 +64,7 @@ export class AuthenticationError extends MagsError {
   constructor(message: string, options: Omit<MagsErrorOptions, 'code'> & { code?: string } = {}) {
     super(message, {
       statusCode: 401,
-      hint: 'Send Authorization: Bearer <token> (mags login, or MAGS_API_TOKEN); mags token create makes one.',
+      hint: 'Send Authorization: Bearer <token> (mags login --url URL, or MAGS_API_TOKEN); mags token create --owner NAME makes one.',
       ...options,
       code: options.code ?? 'unauthorized',
     });
@@ -83,7 +83,7 @@ export class CapabilityUnsupportedError extends MagsError {
     super(`The ${runtime} runtime does not support ${capability}.`, {
       code: 'capability_unsupported',
       statusCode: 501,
-      hint: 'Choose a runtime that lists this capability (mags runtimes).',
+      hint: 'Use a runtime that has it (mags doctor shows the runtime and what this host lacks).',
     });
   }
 }

@@ -173,12 +173,16 @@ async function writeJsonAtomically(path: string, value: unknown): Promise<void> 
 async function directorySize(root: string): Promise<number> {
   let total = 0;
   const seen = new Set<string>();
-  const pending = [root];
+  // Buffer paths: names in a layer are bytes and need not be UTF-8 (a decoded name may not exist).
+  const pending = [Buffer.from(root)];
+  const slash = Buffer.from('/');
   while (pending.length > 0) {
-    const directory = pending.pop() as string;
-    const entries = await readdir(directory, { withFileTypes: true }).catch(() => []);
+    const directory = pending.pop() as Buffer;
+    const entries = await readdir(directory, { withFileTypes: true, encoding: 'buffer' }).catch(
+      () => [],
+    );
     for (const entry of entries) {
-      const path = join(directory, entry.name);
+      const path = Buffer.concat([directory, slash, entry.name]);
       if (entry.isDirectory()) pending.push(path);
       else if (entry.isFile()) {
         const stats = await lstat(path);

@@ -21,7 +21,7 @@ export async function readCliConfig(path = cliConfigPath()): Promise<CliConfig> 
     return JSON.parse(text) as CliConfig;
   } catch {
     throw new InvalidInputError(`${path} is not valid JSON.`, {
-      hint: 'Fix it, or delete it and run mags login again.',
+      hint: 'Fix it, or delete it and log in again: mags login --url URL',
     });
   }
 }

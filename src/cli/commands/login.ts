@@ -17,7 +17,7 @@ export function registerLoginCommand(program: Command): void {
       const token = (flags.token ?? process.env.MAGS_API_TOKEN ?? (await readStdin())).trim();
       if (!token) {
         throw new InvalidInputError('No token given.', {
-          hint: 'Pipe it in (mags token create ... | mags login --url URL) or pass --token.',
+          hint: 'Pipe it in (mags token create --owner NAME | mags login --url URL) or pass --token.',
         });
       }
       const who = await new Mags({ url: flags.url, token, fetch: httpFetch }).whoami();

@@ -155,7 +155,7 @@ async function runThroughServer(mags: Mags, words: string[], flags: RunFlags): P
   const { followToExit } = await import('./sandboxes.ts');
   if (flags.file.length > 0) {
     throw new InvalidInputError('-f uploads only work without a server yet.', {
-      hint: 'With a server: mags new NAME, upload through the API (PUT /v1/sandboxes/NAME/files), then mags exec.',
+      hint: 'With a server: mags new NAME, upload through the API (PUT /v1/sandboxes/NAME/files), then mags exec NAME CMD.',
     });
   }
   const [workspace, version] = splitVersion(flags.workspace);

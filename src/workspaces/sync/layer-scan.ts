@@ -5,7 +5,8 @@ import { nativeBinaryPath } from '../../config/package-paths.ts';
 const execFileAsync = promisify(execFile);
 
 export interface LayerEntry {
-  path: string;
+  /** Relative to the layer, as the bytes the kernel returned: names need not be UTF-8. */
+  path: Buffer;
   type: 'f' | 'd' | 'l' | 'w' | 'o';
   mode: number;
   uid: number;
@@ -15,7 +16,8 @@ export interface LayerEntry {
   inode: string;
   links: number;
   opaque: boolean;
-  target: string;
+  /** A symlink's target, as bytes (empty for other types). */
+  target: Buffer;
 }
 
 const fieldsPerEntry = 11;
@@ -26,24 +28,35 @@ export async function scanLayer(directory: string): Promise<LayerEntry[]> {
     encoding: 'buffer',
     maxBuffer: 1024 * 1024 * 1024,
   });
-  // Paths are bytes on Linux; names that are not UTF-8 are rare enough to accept lossy decoding.
-  const fields = stdout.toString('utf8').split('\0');
+  // Paths are bytes on Linux: the fields are split as bytes, and only the numbers become text.
+  const fields = splitOnNul(stdout);
   const entries: LayerEntry[] = [];
   for (let index = 0; index + fieldsPerEntry <= fields.length; index += fieldsPerEntry) {
-    const f = (offset: number) => fields[index + offset] as string;
+    const bytes = (offset: number) => fields[index + offset] as Buffer;
+    const text = (offset: number) => bytes(offset).toString('latin1');
     entries.push({
-      path: f(0),
-      type: f(1) as LayerEntry['type'],
-      mode: Number(f(2)),
-      uid: Number(f(3)),
-      gid: Number(f(4)),
-      size: Number(f(5)),
-      mtimeNs: f(6),
-      inode: f(7),
-      links: Number(f(8)),
-      opaque: f(9) === '1',
-      target: f(10),
+      path: bytes(0),
+      type: text(1) as LayerEntry['type'],
+      mode: Number(text(2)),
+      uid: Number(text(3)),
+      gid: Number(text(4)),
+      size: Number(text(5)),
+      mtimeNs: text(6),
+      inode: text(7),
+      links: Number(text(8)),
+      opaque: text(9) === '1',
+      target: bytes(10),
     });
   }
   return entries;
+}
+
+function splitOnNul(data: Buffer): Buffer[] {
+  const fields: Buffer[] = [];
+  let start = 0;
+  for (let end = data.indexOf(0, start); end !== -1; end = data.indexOf(0, start)) {
+    fields.push(data.subarray(start, end));
+    start = end + 1;
+  }
+  return fields;
 }

@@ -1,17 +1,20 @@
 import { createHash } from 'node:crypto';
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { MagsError } from '../../errors/mags-error.ts';
+import type { ManifestPath } from './manifest-path.ts';
 
 /**
  * A workspace version: every entry of the overlay upper layer (files as lists of content-addressed
  * chunks, directories, symlinks, hard links, whiteouts and opaque directories), with ids relative
  * to the sandbox (so a host with another uid base restores it correctly). Times are whole
  * milliseconds: Node sets file times as floating-point seconds, so nanoseconds would not survive a
- * restore, and a restored workspace must produce the same manifest again.
+ * restore, and a restored workspace must produce the same manifest again. Paths and symlink
+ * targets are bytes, stored as text when they are UTF-8 and as base64 otherwise (ManifestPath);
+ * entries are in byte order of their paths.
  */
 export type ManifestEntry =
   | {
-      path: string;
+      path: ManifestPath;
       type: 'directory';
       mode: number;
       uid: number;
@@ -20,7 +23,7 @@ export type ManifestEntry =
       opaque?: true;
     }
   | {
-      path: string;
+      path: ManifestPath;
       type: 'file';
       mode: number;
       uid: number;
@@ -29,10 +32,17 @@ export type ManifestEntry =
       size: number;
       chunks: string[];
       /** Another path of the same inode (a hard link): no chunks of its own. */
-      linkOf?: string;
+      linkOf?: ManifestPath;
     }
-  | { path: string; type: 'symlink'; uid: number; gid: number; mtimeMs: number; target: string }
-  | { path: string; type: 'whiteout' };
+  | {
+      path: ManifestPath;
+      type: 'symlink';
+      uid: number;
+      gid: number;
+      mtimeMs: number;
+      target: ManifestPath;
+    }
+  | { path: ManifestPath; type: 'whiteout' };
 
 export interface Manifest {
   format: 'mags-workspace-manifest-v1';

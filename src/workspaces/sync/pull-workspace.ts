@@ -21,6 +21,7 @@ import { nativeBinaryPath } from '../../config/package-paths.ts';
 import { MagsError } from '../../errors/mags-error.ts';
 import { ObjectNotFoundError, type ObjectStore } from '../../storage/object-store.ts';
 import { chunkBytes, chunkKey, type Manifest, sha256 } from './manifest.ts';
+import { decodeManifestPath, displayPath, pathBelow } from './manifest-path.ts';
 import { mapConcurrent } from './map-concurrent.ts';
 import type { SyncProgress } from './push-workspace.ts';
 
@@ -49,7 +50,8 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
   const files = manifest.entries.filter((entry) => entry.type === 'file');
   const fileOfChunk = new Map<string, string>();
   for (const file of files)
-    for (const hash of file.chunks) if (!fileOfChunk.has(hash)) fileOfChunk.set(hash, file.path);
+    for (const hash of file.chunks)
+      if (!fileOfChunk.has(hash)) fileOfChunk.set(hash, displayPath(file.path));
   const progress: SyncProgress = {
     phase: 'uploading',
     files: 0,
@@ -84,16 +86,17 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
   await mkdir(targetDirectory, { recursive: true });
   const host = (id: number) => id + options.uidBase;
   for (const entry of manifest.entries) {
-    const path = join(targetDirectory, entry.path);
+    // Buffer paths throughout: names need not be UTF-8 (see manifest-path.ts).
+    const path = pathBelow(targetDirectory, entry.path);
     if (entry.type === 'directory') {
       await mkdir(path, { recursive: true });
-      if (entry.opaque) markers.push(Buffer.from(`o\0${path}\0`));
+      if (entry.opaque) markers.push(marker('o', path));
     } else if (entry.type === 'symlink') {
-      await symlink(entry.target, path);
+      await symlink(decodeManifestPath(entry.target), path);
     } else if (entry.type === 'whiteout') {
-      markers.push(Buffer.from(`w\0${path}\0`));
+      markers.push(marker('w', path));
     } else if (entry.linkOf !== undefined) {
-      await link(join(targetDirectory, entry.linkOf), path);
+      await link(pathBelow(targetDirectory, entry.linkOf), path);
     } else {
       await writeFileFromChunks(path, entry.chunks, entry.size, cachePath);
       progress.files++;
@@ -108,7 +111,7 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
   for (const entry of [...manifest.entries].reverse()) {
     if (entry.type === 'whiteout' || (entry.type === 'file' && entry.linkOf !== undefined))
       continue;
-    const path = join(targetDirectory, entry.path);
+    const path = pathBelow(targetDirectory, entry.path);
     await lchown(path, host(entry.uid), host(entry.gid));
     const seconds = entry.mtimeMs / 1000;
     if (entry.type === 'symlink') {
@@ -122,7 +125,7 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
 }
 
 async function writeFileFromChunks(
-  path: string,
+  path: Buffer,
   chunks: string[],
   size: number,
   cachePath: (hash: string) => string,
@@ -148,6 +151,11 @@ const zeroes = Buffer.alloc(chunkBytes);
 
 function isZero(data: Buffer): boolean {
   return data.equals(zeroes.subarray(0, data.length));
+}
+
+/** A record for `mags-layer apply`: kind, NUL, the path's bytes, NUL. */
+function marker(kind: 'o' | 'w', path: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${kind}\0`), path, Buffer.from('\0')]);
 }
 
 function applyMarkers(records: Buffer): Promise<void> {

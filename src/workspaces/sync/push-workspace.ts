@@ -16,6 +16,7 @@ import {
   manifestKey,
   sha256,
 } from './manifest.ts';
+import { encodeManifestPath, pathKey } from './manifest-path.ts';
 import { mapConcurrent } from './map-concurrent.ts';
 import { latestVersion, loadManifest } from './versions.ts';
 
@@ -91,7 +92,11 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
     ),
   );
 
-  const scanned = await scanLayer(options.upperDir);
+  // Directory listing order differs between hosts; the manifest must not. Byte order of the paths
+  // puts every parent before its children.
+  const scanned = (await scanLayer(options.upperDir)).sort((a, b) =>
+    Buffer.compare(a.path, b.path),
+  );
   const files = scanned.filter((entry) => entry.type === 'f');
   const progress: SyncProgress = {
     phase: 'uploading',
@@ -103,14 +108,13 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
   options.onProgress?.({ ...progress, phase: 'scanning' });
 
   const state: Record<string, FileState> = {};
-  // Hard links: the smallest path of each inode carries the content, the others point at it
-  // (entries are restored in path order, so the target always exists first).
-  const primaryOfInode = new Map<string, string>();
-  for (const file of files) {
-    if (file.links < 2) continue;
-    const current = primaryOfInode.get(file.inode);
-    if (current === undefined || file.path < current) primaryOfInode.set(file.inode, file.path);
-  }
+  // Hard links: the first path of each inode carries the content, the others point at it
+  // (entries are restored in path order, so the target always exists first). Paths are compared
+  // by identity below: the map holds the very Buffers of `files`.
+  const primaryOfInode = new Map<string, Buffer>();
+  for (const file of files)
+    if (file.links > 1 && !primaryOfInode.has(file.inode))
+      primaryOfInode.set(file.inode, file.path);
   let uploadedChunks = 0;
   let uploadedBytes = 0;
   const uploading = new Map<string, Promise<void>>();
@@ -134,7 +138,8 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
   const chunksByPath = new Map<string, string[]>();
   await mapConcurrent(files, options.concurrency ?? 32, async (file) => {
     if (file.links > 1 && primaryOfInode.get(file.inode) !== file.path) return; // stored once
-    const cached = previous.get(file.path);
+    const key = pathKey(file.path);
+    const cached = previous.get(key);
     let chunks: string[];
     const unchanged =
       cached &&
@@ -146,10 +151,11 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
     if (unchanged && cached.chunks.every((hash) => known.has(hash))) {
       chunks = cached.chunks;
     } else {
-      chunks = await readAndUpload(join(options.upperDir, file.path), file.size, upload);
+      const path = Buffer.concat([Buffer.from(`${options.upperDir}/`), file.path]);
+      chunks = await readAndUpload(path, file.size, upload);
     }
-    chunksByPath.set(file.path, chunks);
-    state[file.path] = { size: file.size, mtimeNs: file.mtimeNs, inode: file.inode, chunks };
+    chunksByPath.set(key, chunks);
+    state[key] = { size: file.size, mtimeNs: file.mtimeNs, inode: file.inode, chunks };
     progress.files++;
     progress.bytes += file.size;
     options.onProgress?.({ ...progress });
@@ -160,9 +166,10 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
   const entries: ManifestEntry[] = [];
   for (const entry of scanned) {
     const owner = { uid: toSandboxId(entry.uid), gid: toSandboxId(entry.gid) };
+    const path = encodeManifestPath(entry.path);
     if (entry.type === 'd') {
       entries.push({
-        path: entry.path,
+        path,
         type: 'directory',
         mode: entry.mode,
         ...owner,
@@ -171,33 +178,31 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
       });
     } else if (entry.type === 'l') {
       entries.push({
-        path: entry.path,
+        path,
         type: 'symlink',
         ...owner,
         mtimeMs: toMilliseconds(entry.mtimeNs),
-        target: entry.target,
+        target: encodeManifestPath(entry.target),
       });
     } else if (entry.type === 'w') {
-      entries.push({ path: entry.path, type: 'whiteout' });
+      entries.push({ path, type: 'whiteout' });
     } else if (entry.type === 'f') {
       const primary = entry.links > 1 ? primaryOfInode.get(entry.inode) : undefined;
       const first = primary === entry.path ? undefined : primary;
       entries.push({
-        path: entry.path,
+        path,
         type: 'file',
         mode: entry.mode,
         ...owner,
         mtimeMs: toMilliseconds(entry.mtimeNs),
         size: entry.size,
-        chunks: first === undefined ? (chunksByPath.get(entry.path) ?? []) : [],
-        ...(first === undefined ? {} : { linkOf: first }),
+        chunks: first === undefined ? (chunksByPath.get(pathKey(entry.path)) ?? []) : [],
+        ...(first === undefined ? {} : { linkOf: encodeManifestPath(first) }),
       });
     }
     // Sockets, fifos and device nodes cannot be stored portably; they are left out.
   }
 
-  // Directory listing order differs between hosts; the manifest must not.
-  entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const digest = entriesDigest(entries);
   if (base && base.entriesSha256 === digest) {
     await saveState(statePath, state);
@@ -261,7 +266,7 @@ function toMilliseconds(nanoseconds: string): number {
 }
 
 async function readAndUpload(
-  path: string,
+  path: Buffer,
   size: number,
   upload: (hash: string, data: Buffer) => Promise<void>,
 ): Promise<string[]> {
@@ -296,7 +301,7 @@ function conflict(workspace: string, base: number | null, found: number): Confli
     {
       workspace,
       code: 'sync_conflict',
-      hint: `Nothing was overwritten and the local copy is untouched. Keep the other host's version with: mags workspace pull ${workspace} --force  (this discards local changes)`,
+      hint: `Nothing was overwritten and the local copy is untouched. Keep the other host's version with: mags workspace pull ${workspace}  (this discards local changes)`,
     },
   );
 }
