@@ -3,14 +3,20 @@ import { maxWorkspaceNameLength, validateWorkspaceName } from '../workspaces/wor
 
 /**
  * The owner of everything the CLI does in-process and of the host's local server: its workspaces
- * keep their plain names, so `mags run -w W` and the local server see the same W.
+ * keep their plain names, so `mags run -w W` and the local server see the same W. That also
+ * lets it name any owner's workspace (`alice.app`), as the host's root can anyway: the name is
+ * reserved (no `mags token create --owner local`), and only the local server's own admin token
+ * carries it (`createLocalServerToken`).
  */
 export const localOwner = 'local';
 
 const ownerPattern = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 
+/** Owners have no ".", so `owner.name` splits one way only: no two owners' names ever meet. */
+export const isValidOwner = (owner: string) => ownerPattern.test(owner);
+
 export function validateOwner(owner: string): string {
-  if (!ownerPattern.test(owner)) {
+  if (!isValidOwner(owner)) {
     throw new InvalidInputError(`Invalid owner ${JSON.stringify(owner)}.`, {
       hint: 'An owner is 1-32 lower-case letters, digits and "-", e.g. --owner alice.',
     });

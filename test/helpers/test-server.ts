@@ -12,8 +12,11 @@ export interface TestServer {
   server: RunningServer;
   testHome: TestHome;
   url: string;
-  /** A new token for `owner`, and an SDK client using it. */
-  client(owner: string): Promise<{ token: string; tokenId: string; mags: Mags }>;
+  /** A new token for `owner` (an admin token with `admin`), and an SDK client using it. */
+  client(
+    owner: string,
+    options?: { admin?: boolean },
+  ): Promise<{ token: string; tokenId: string; mags: Mags }>;
   close(): Promise<void>;
 }
 
@@ -32,8 +35,9 @@ export async function startTestServer(
     server,
     testHome,
     url: server.url,
-    async client(owner) {
-      const { token, record } = await createToken(server.services.repository, owner, 'test');
+    async client(owner, options) {
+      const { repository } = server.services;
+      const { token, record } = await createToken(repository, owner, 'test', options);
       return { token, tokenId: record.id, mags: new Mags({ url: server.url, token }) };
     },
     async close() {

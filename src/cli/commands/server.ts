@@ -85,12 +85,11 @@ export function registerServerCommand(program: Command): void {
       );
       let discovery: string | undefined;
       if (flags.local) {
-        const [{ createToken }, { localServerFile }, { localOwner }] = await Promise.all([
+        const [{ createLocalServerToken }, { localServerFile }] = await Promise.all([
           import('../../server/tokens.ts'),
           import('../client/local-server.ts'),
-          import('../../jobs/owner-workspace.ts'),
         ]);
-        const { token } = await createToken(repository, localOwner, `local-server-${process.pid}`);
+        const { token } = await createLocalServerToken(repository, `local-server-${process.pid}`);
         discovery = localServerFile(context.home);
         const temporary = `${discovery}.${process.pid}.tmp`;
         await writeFile(temporary, JSON.stringify({ url: server.url, token, pid: process.pid }), {
