@@ -243,7 +243,7 @@ export class Mags {
       } catch {
         parsed = { error: { message: text.slice(0, 500) || undefined } };
       }
-      throw errorFromResponse(response.status, parsed);
+      throw errorFromResponse(response.status, parsed, response.headers);
     }
     return response;
   }
