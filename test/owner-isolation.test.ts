@@ -132,4 +132,38 @@ describe('the cross-owner attack of issue 10', { skip }, () => {
       assert.doesNotMatch(run.stdout + run.stderr, /alice-secret/);
     }
   });
+
+  test('/v1/pool shows an owner only its own figures; the host-wide ones need an admin token', async () => {
+    const bob = await server.client('bob');
+    const admin = await server.client('ops', { admin: true });
+    await alice.mags.sandboxes.create({ name: 'dev', ephemeral: true });
+    try {
+      const alices = await alice.mags.pool();
+      assert.equal(alices.host, null);
+      assert.equal(alices.owner.name, 'alice');
+      assert.equal(alices.owner.parked, 1, "alice's aws sandbox is parked");
+      assert.equal(alices.owner.sandboxes.running, 1);
+      assert.equal(alices.owner.sandboxes.max, 16);
+      assert.equal(alices.owner.jobs.maxRunning, 8);
+      const bobs = await bob.mags.pool();
+      assert.equal(bobs.host, null);
+      assert.deepEqual(
+        { parked: bobs.owner.parked, sandboxes: bobs.owner.sandboxes.running },
+        { parked: 0, sandboxes: 0 },
+      );
+      const { formatPoolStatus } = await import('../src/cli/commands/pool.ts');
+      assert.doesNotMatch(formatPoolStatus(bobs), /warm cache|pool +\d/);
+      const host = await admin.mags.pool();
+      assert.equal(host.owner.parked, 0);
+      assert.ok(host.host, 'an admin sees the host');
+      assert.equal(host.host.warm.parked, 1);
+      assert.equal(host.host.busy, 1);
+      assert.match(formatPoolStatus(host), /warm cache +1\/256 parked/);
+      // The metrics endpoint (no token) is host-wide counts only: no owner or workspace names.
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      assert.doesNotMatch(metrics, /alice|aws|dev"/);
+    } finally {
+      await alice.mags.sandboxes.delete('dev');
+    }
+  });
 });

@@ -47,6 +47,14 @@ export class FairQueue {
     this.limit = options.limit;
   }
 
+  get perOwnerActive(): number {
+    return this.#options.perOwnerActive;
+  }
+
+  get perOwnerWaiting(): number {
+    return this.#options.perOwnerWaiting;
+  }
+
   get active(): number {
     return this.#active;
   }

@@ -95,6 +95,11 @@ export class JobManager {
     };
   }
 
+  /** What one owner may have running (execs included) and queued; Infinity: no limit. */
+  get perOwnerLimits(): { running: number; queued: number } {
+    return { running: this.#slots.perOwnerActive, queued: this.#slots.perOwnerWaiting };
+  }
+
   /** One owner's jobs: running (execs included) and queued. */
   countsFor(owner: string): { running: number; queued: number } {
     const { active, waiting } = this.#slots.countsFor(owner);

@@ -34,3 +34,15 @@ export function ownerWorkspaceName(owner: string, name: string): string {
   if (owner === localOwner) return name;
   return validateWorkspaceName(`${validateOwner(owner)}.${name}`, maxWorkspaceNameLength + 33);
 }
+
+/**
+ * Whether a storage name (`ownerWorkspaceName`) is one of `owner`'s workspaces. The local owner's
+ * are the names not in the `owner.name` form (its own `a.b` counts as owner a's here: local is an
+ * admin and sees the host's figures anyway).
+ */
+export function ownsStorageName(owner: string, storageName: string): boolean {
+  const dot = storageName.indexOf('.');
+  const prefix = dot < 0 ? undefined : storageName.slice(0, dot);
+  if (owner === localOwner) return prefix === undefined || !isValidOwner(prefix);
+  return prefix === owner;
+}

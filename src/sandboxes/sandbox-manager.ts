@@ -73,14 +73,15 @@ export class SandboxManager {
   readonly #live = new Map<string, LiveSandbox>();
   readonly #sleepAfterMs: number;
   readonly #sleepTimer: NodeJS.Timeout | undefined;
-  readonly #maxPerOwner: number;
+  /** Sandboxes one owner may have running or sleeping; Infinity: no limit. */
+  readonly maxPerOwner: number;
   /** Starts under way per owner: they count against the limit before they are live. */
   readonly #starting = new Map<string, number>();
 
   constructor(options: SandboxManagerOptions) {
     this.#context = options.context;
     this.#repository = options.repository;
-    this.#maxPerOwner = options.maxSandboxesPerOwner ?? 16;
+    this.maxPerOwner = options.maxSandboxesPerOwner ?? 16;
     this.#sleepAfterMs = options.sleepAfterMs ?? 10 * 60 * 1000;
     if (this.#sleepAfterMs > 0) {
       const every = Math.max(100, Math.min(this.#sleepAfterMs / 4, 30_000));
@@ -230,13 +231,13 @@ export class SandboxManager {
     const { owner } = record;
     const starting = this.#starting.get(owner) ?? 0;
     const live = this.countsFor(owner).running + starting;
-    if (live >= this.#maxPerOwner) {
+    if (live >= this.maxPerOwner) {
       throw new RateLimitError(
         `Owner ${JSON.stringify(owner)} already has ${live} sandboxes running, the most one owner may.`,
         {
           code: 'owner_limit_reached',
           limit: 'sandboxes',
-          limitValue: this.#maxPerOwner,
+          limitValue: this.maxPerOwner,
           // Nothing frees one by itself soon (sleeping ones still count): ask again later.
           retryAfterSeconds: 30,
           hint: 'Stop or delete one you no longer use (mags list --sandboxes; mags stop NAME).',

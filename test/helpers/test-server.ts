@@ -1,5 +1,5 @@
 import { createMagsContext } from '../../src/jobs/mags-context.ts';
-import { Mags } from '../../src/sdk/mags.ts';
+import { type HostPoolStatusInfo, Mags } from '../../src/sdk/mags.ts';
 import {
   type RunningServer,
   type StartServerOptions,
@@ -45,4 +45,11 @@ export async function startTestServer(
       await testHome.cleanup();
     },
   };
+}
+
+/** The host-wide figures of `/v1/pool`, which only an admin token sees. */
+export async function hostPool(mags: Mags): Promise<HostPoolStatusInfo> {
+  const { host } = await mags.pool();
+  if (!host) throw new Error('/v1/pool showed no host figures: the client needs an admin token');
+  return host;
 }
