@@ -9,6 +9,7 @@ import { runCommand } from '../src/jobs/run-command.ts';
 import { Mags } from '../src/sdk/mags.ts';
 import { startServerProcess } from '../test/helpers/server-process.ts';
 import { createTestHome, sandboxSkipReason } from '../test/helpers/test-home.ts';
+import { hostPool } from '../test/helpers/test-server.ts';
 import { measureFloors, spawnOrThrow } from './floors.ts';
 import { measure, printTable, type Summary } from './stats.ts';
 
@@ -31,9 +32,13 @@ export async function latencyBenchmark(): Promise<void> {
   const testHome = await createTestHome();
   const environment = { ...process.env, MAGS_HOME: testHome.home };
   const cli = join(packageRoot(), 'bin', 'mags.js');
-  const token = spawnSync(process.execPath, [cli, 'token', 'create', '--owner', 'bench'], {
-    env: environment,
-  })
+  const token = spawnSync(
+    process.execPath,
+    [cli, 'token', 'create', '--owner', 'bench', '--admin'],
+    {
+      env: environment,
+    },
+  )
     .stdout.toString()
     .trim();
   let server: { child: ChildProcess; url: string } | undefined;
@@ -74,7 +79,7 @@ export async function latencyBenchmark(): Promise<void> {
         const ready = async () => {
           if (mode.key !== 'b') return;
           for (;;) {
-            const { pool } = await mags.pool();
+            const { pool } = await hostPool(mags);
             if (pool.idle >= pool.size) return;
             await sleep(5);
           }
@@ -102,7 +107,7 @@ export async function latencyBenchmark(): Promise<void> {
         );
         results.set(`${mode.key}-${workspace}`, { api, cli: viaCli });
       }
-      const status = await mags.pool();
+      const status = await hostPool(mags);
       process.stdout.write(
         `\n${mode.key}) counters: pool ${status.counters.poolHits} hits / ${JSON.stringify(status.counters.poolMisses)} misses; warm ${status.counters.warmHits} hits / ${JSON.stringify(status.counters.warmMisses)} misses\n`,
       );
@@ -212,7 +217,7 @@ async function density(mags: Mags): Promise<void> {
   }
   await sleep(500);
   const after = await memAvailable();
-  const status = await mags.pool();
+  const status = await hostPool(mags);
   const hostPer = (before - after) / status.warm.parked;
   const chargedPer = status.warm.memoryBytes / status.warm.parked;
   const fit = (bytes: number) => Math.floor((4096 * mib) / bytes);

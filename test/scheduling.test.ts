@@ -15,7 +15,7 @@ import { Mags } from '../src/sdk/index.ts';
 import type { SchedulingOptions } from '../src/server/start-server.ts';
 import { sandboxProcesses, startServerProcess, waitUntil } from './helpers/server-process.ts';
 import { createTestHome, runCli, sandboxSkipReason } from './helpers/test-home.ts';
-import { startTestServer, type TestServer } from './helpers/test-server.ts';
+import { hostPool, startTestServer, type TestServer } from './helpers/test-server.ts';
 
 const skip = sandboxSkipReason();
 if (skip) process.stdout.write(`# skipping scheduling tests: ${skip}\n`);
@@ -28,7 +28,7 @@ describe('pool, warm cache and sleep', { skip }, () => {
   async function serve(scheduling: SchedulingOptions): Promise<{ server: TestServer; mags: Mags }> {
     const server = await startTestServer({ scheduling });
     servers.push(server);
-    return { server, mags: (await server.client('alice')).mags };
+    return { server, mags: (await server.client('alice', { admin: true })).mags };
   }
   after(async () => {
     await Promise.all(servers.map((server) => server.close()));
@@ -54,7 +54,7 @@ describe('pool, warm cache and sleep', { skip }, () => {
       network: true,
     });
     assert.equal(changed.stdout, 'none\nmine\n');
-    const status = await mags.pool();
+    const status = await hostPool(mags);
     assert.equal(status.counters.warmHits, 1);
     assert.equal(status.counters.warmMisses.changed, 1);
     assert.ok((status.counters.warmMisses.none ?? 0) >= 3);
@@ -69,7 +69,7 @@ describe('pool, warm cache and sleep', { skip }, () => {
     );
     assert.equal(left.stdout, 'started\n');
     assert.equal((await mags.runAndWait(readMarker, { workspace: 'bg' })).stdout, 'none\n');
-    assert.equal((await mags.pool()).counters.notParked.processes_left, 1);
+    assert.equal((await hostPool(mags)).counters.notParked.processes_left, 1);
 
     // Killing everything it can (PID 1 ignores it): the sandbox survives and is reused.
     const killer = await mags.runAndWait('kill -9 1; kill -9 -1; echo after', {
@@ -98,27 +98,27 @@ describe('pool, warm cache and sleep', { skip }, () => {
     await sleep(100);
     const revived = await mags.runAndWait('cat victim-marker', { workspace: 'victim' });
     assert.equal(revived.stdout, 'victim\n', revived.stderr);
-    assert.equal((await mags.pool()).counters.warmMisses.died, 1);
+    assert.equal((await hostPool(mags)).counters.warmMisses.died, 1);
   });
 
   test('the pool hands out fresh sandboxes; one that cannot fill says why and runs still start', async () => {
     const { mags } = await serve({ poolSize: 2 });
-    await waitUntil(async () => (await mags.pool()).pool.idle === 2, 10_000);
+    await waitUntil(async () => (await hostPool(mags)).pool.idle === 2, 10_000);
     const run = await mags.runAndWait(`${readMarker}; hostname`, { workspace: 'pooled' });
     assert.equal(run.stdout, 'none\nmags\n');
-    const status = await mags.pool();
+    const status = await hostPool(mags);
     assert.equal(status.counters.poolHits, 1);
     assert.equal(status.pool.error, null);
 
     const broken = (await serve({ poolSize: 2, poolImage: 'missing-image' })).mags;
-    await waitUntil(async () => (await broken.pool()).pool.error !== null, 10_000);
-    const failing = await broken.pool();
+    await waitUntil(async () => (await hostPool(broken)).pool.error !== null, 10_000);
+    const failing = await hostPool(broken);
     assert.match(failing.pool.error ?? '', /missing-image/);
-    assert.match(formatPoolStatus(failing), /pool error +.*missing-image/);
+    assert.match(formatPoolStatus(await broken.pool()), /pool error +.*missing-image/);
     assert.equal(failing.pool.idle, 0);
     const fallback = await broken.runAndWait('echo fell back');
     assert.equal(fallback.stdout, 'fell back\n');
-    const after = await broken.pool();
+    const after = await hostPool(broken);
     assert.equal(after.counters.poolMisses.image, 1);
     assert.ok(after.counters.poolRefillFailures >= 1);
   });
@@ -128,19 +128,19 @@ describe('pool, warm cache and sleep', { skip }, () => {
     for (const name of ['a', 'b', 'c']) {
       await mags.runAndWait('echo kept > /dev/shm/marker', { workspace: name });
     }
-    const status = await mags.pool();
+    const status = await hostPool(mags);
     assert.equal(status.warm.parked, 2);
     assert.equal(status.counters.warmEvictions.count, 1);
     assert.equal((await mags.runAndWait(readMarker, { workspace: 'a' })).stdout, 'none\n');
     assert.equal((await mags.runAndWait(readMarker, { workspace: 'c' })).stdout, 'kept\n');
     // Parked now: a (parked after its miss, evicting b) and c. A reader on top of a parked
     // workspace, and deleting one: the parked sandbox lets go of it.
-    assert.equal((await mags.pool()).warm.parked, 2);
+    assert.equal((await hostPool(mags)).warm.parked, 2);
     const reader = await mags.runAndWait('echo read', { base: 'c' });
     assert.equal(reader.stdout, 'read\n');
-    assert.equal((await mags.pool()).warm.parked, 1);
+    assert.equal((await hostPool(mags)).warm.parked, 1);
     await mags.workspaces.delete('a');
-    assert.equal((await mags.pool()).warm.parked, 0);
+    assert.equal((await hostPool(mags)).warm.parked, 0);
   });
 
   test('a sync from another host invalidates the parked sandbox, so the pull it asks for works', async () => {
@@ -148,10 +148,10 @@ describe('pool, warm cache and sleep', { skip }, () => {
     const env = { MAGS_STORE_DIR: join(storeHome.home, 'store'), MAGS_S3_BUCKET: '' };
     const server = await startTestServer({ scheduling: { poolSize: 0 } }, env);
     servers.push(server);
-    const { mags } = await server.client('alice');
+    const { mags } = await server.client('alice', { admin: true });
     const first = await mags.runAndWait('echo 1 > version', { workspace: 'shared', persist: true });
     assert.equal(first.exitCode, 0, first.stderr);
-    assert.equal((await mags.pool()).warm.parked, 1);
+    assert.equal((await hostPool(mags)).warm.parked, 1);
     // Another host takes the workspace (stored as alice.shared) and commits version 2.
     const other = await createTestHome();
     try {
@@ -170,7 +170,7 @@ describe('pool, warm cache and sleep', { skip }, () => {
     const stale = await mags.runAndWait('cat version', { workspace: 'shared', persist: true });
     assert.equal(stale.job.status, 'failed');
     assert.match(stale.stderr, /newer than this host's copy/);
-    const status = await mags.pool();
+    const status = await hostPool(mags);
     assert.equal(status.warm.parked, 0);
     assert.equal(status.counters.warmEvictions.invalidated, 1);
     // The lock is free: the pull the error asks for works on this host, and so does the run.
@@ -198,10 +198,10 @@ describe('pool, warm cache and sleep', { skip }, () => {
         batch.map((workspace) => mags.runAndWait('echo ok', { workspace })),
       );
       for (const result of results) assert.equal(result.stdout, 'ok\n');
-      const { warm } = await mags.pool();
+      const { warm } = await hostPool(mags);
       assert.ok(warm.memoryBytes <= limit, `${warm.memoryBytes} > ${limit}`);
     }
-    const status = await mags.pool();
+    const status = await hostPool(mags);
     assert.ok((status.counters.warmEvictions.memory ?? 0) > 0, 'the memory limit was binding');
     assert.ok(status.warm.parked >= 10, `${status.warm.parked} parked`);
     // What the kernel charges the parked sandboxes now, not what was recorded at parking.
@@ -243,7 +243,7 @@ describe('pool, warm cache and sleep', { skip }, () => {
     await waitUntil(async () => (await mags.sandboxes.get('napper')).status === 'sleeping', 10_000);
     const set = await mags.sandboxes.update('napper', { sleep: false });
     assert.equal(set.status, 'running');
-    const status = await mags.pool();
+    const status = await hostPool(mags);
     assert.ok(status.counters.sleeps >= 3);
     assert.ok(status.counters.wakes >= 2);
     assert.equal(status.sleeping, 1);
@@ -284,7 +284,7 @@ describe('a killed server’s pooled, parked and sleeping sandboxes', { skip }, 
     const environment = { ...process.env, MAGS_HOME: home };
     const flags = ['--pool-size', '2', '--sleep-after', '1'];
     server = await startServerProcess(environment, flags);
-    const created = await runCli(home, ['token', 'create', '--owner', 'alice']);
+    const created = await runCli(home, ['token', 'create', '--owner', 'alice', '--admin']);
     const mags = new Mags({ url: server.url, token: created.stdout.toString().trim() });
     await mags.runAndWait('true', { workspace: 'parked' });
     await mags.sandboxes.create({ name: 'sleeper' });
@@ -292,7 +292,7 @@ describe('a killed server’s pooled, parked and sleeping sandboxes', { skip }, 
       async () => (await mags.sandboxes.get('sleeper')).status === 'sleeping',
       10_000,
     );
-    await waitUntil(async () => (await mags.pool()).pool.idle === 2, 10_000);
+    await waitUntil(async () => (await hostPool(mags)).pool.idle === 2, 10_000);
     const before = await readdir(join(home, 'run'));
     assert.equal(before.length, 4, `pool 2 + parked + sleeper: ${before}`);
     // Each pooled sandbox is a launcher and its clone (not yet the agent); the others a launcher.

@@ -77,6 +77,37 @@ export class NotFoundError extends MagsError {
   }
 }
 
+/**
+ * Over a limit that frees up with time (an owner's running or queued jobs, its sandboxes): HTTP
+ * 429 with `Retry-After`. Retryable: the same request may succeed `retryAfterSeconds` later.
+ */
+export class RateLimitError extends MagsError {
+  readonly retryAfterSeconds: number;
+  /** Which limit (`running_jobs`, `queued_jobs`, `sandboxes`) and its value, when known. */
+  readonly limit: string | undefined;
+  readonly limitValue: number | undefined;
+
+  constructor(
+    message: string,
+    options: Omit<MagsErrorOptions, 'code'> & {
+      code?: string;
+      retryAfterSeconds: number;
+      limit?: string;
+      limitValue?: number;
+    },
+  ) {
+    super(message, {
+      statusCode: 429,
+      retryable: true,
+      ...options,
+      code: options.code ?? 'rate_limited',
+    });
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.limit = options.limit;
+    this.limitValue = options.limitValue;
+  }
+}
+
 /** A runtime was asked for an optional feature it does not have. */
 export class CapabilityUnsupportedError extends MagsError {
   constructor(runtime: string, capability: string) {

@@ -14,11 +14,11 @@ import type {
   LogChunk,
   StateRepository,
 } from '../state/state-repository.ts';
+import { FairQueue, type Ticket } from './fair-queue.ts';
 import { JobLog, type JobLogOptions } from './job-log.ts';
 import type { MagsContext } from './mags-context.ts';
 import { ownerWorkspaceName } from './owner-workspace.ts';
 import { drained, type RunResult, runCommand, sandboxEnvironment } from './run-command.ts';
-import { Semaphore } from './semaphore.ts';
 
 export interface RunJobRequest {
   argv: string[];
@@ -46,6 +46,10 @@ export interface JobManagerOptions {
   repository: StateRepository;
   /** Runs beyond this wait as `queued` (exec jobs in running sandboxes do not count). */
   maxConcurrentJobs?: number;
+  /** Jobs one owner may have running at once, execs included (default 8); more wait. */
+  maxJobsPerOwner?: number;
+  /** Runs one owner may have waiting (default 64); one more is refused with a 429. */
+  maxQueuedJobsPerOwner?: number;
   log?: JobLogOptions;
   killGraceMs?: number;
 }
@@ -65,7 +69,7 @@ interface LiveJob {
 export class JobManager {
   readonly #context: MagsContext;
   readonly #repository: StateRepository;
-  readonly #slots: Semaphore;
+  readonly #slots: FairQueue;
   readonly #logOptions: JobLogOptions;
   readonly #killGraceMs: number;
   readonly #live = new Map<string, LiveJob>();
@@ -73,7 +77,12 @@ export class JobManager {
   constructor(options: JobManagerOptions) {
     this.#context = options.context;
     this.#repository = options.repository;
-    this.#slots = new Semaphore(options.maxConcurrentJobs ?? 32);
+    // Free slots go round-robin across owners: one owner's backlog never starves another's job.
+    this.#slots = new FairQueue({
+      limit: options.maxConcurrentJobs ?? 32,
+      perOwnerActive: options.maxJobsPerOwner ?? 8,
+      perOwnerWaiting: options.maxQueuedJobsPerOwner ?? 64,
+    });
     this.#logOptions = options.log ?? {};
     this.#killGraceMs = options.killGraceMs ?? 2000;
   }
@@ -84,6 +93,17 @@ export class JobManager {
       queued: this.#slots.waiting,
       maxConcurrent: this.#slots.limit,
     };
+  }
+
+  /** What one owner may have running (execs included) and queued; Infinity: no limit. */
+  get perOwnerLimits(): { running: number; queued: number } {
+    return { running: this.#slots.perOwnerActive, queued: this.#slots.perOwnerWaiting };
+  }
+
+  /** One owner's jobs: running (execs included) and queued. */
+  countsFor(owner: string): { running: number; queued: number } {
+    const { active, waiting } = this.#slots.countsFor(owner);
+    return { running: active, queued: waiting };
   }
 
   async submitRun(owner: string, request: RunJobRequest): Promise<JobRecord> {
@@ -121,7 +141,9 @@ export class JobManager {
       }
     }
     const record = newJob(owner, 'run', request.argv, workspace ?? null, null);
-    return this.#start(record, async (log, signal) => {
+    // Taken before anything is recorded: over the owner's limits is a 429 and leaves no job.
+    const ticket = this.#slots.enqueue(owner);
+    return this.#start(record, ticket, async (log, signal) => {
       const defaults = this.#context.defaults;
       const result = await runCommand(this.#context, {
         argv: request.argv,
@@ -158,8 +180,11 @@ export class JobManager {
   ): Promise<JobRecord> {
     const env = sandboxEnvironment(request.env ?? {});
     const record = newJob(owner, 'exec', request.argv, null, sandbox);
+    // No host slot (the sandbox already runs), but it counts against the owner's running jobs.
+    const ticket = this.#slots.enter(owner);
     return this.#start(
       record,
+      ticket,
       async (log, signal) => {
         const command = start({ argv: request.argv, env, cwd: request.cwd ?? '/workspace' });
         command.stdout.on('data', (chunk: Buffer) => log.append('stdout', chunk));
@@ -256,12 +281,18 @@ export class JobManager {
 
   async #start(
     record: JobRecord,
+    ticket: Ticket,
     body: (log: JobLog, signal: AbortSignal) => Promise<Outcome>,
     options: { queued: boolean } = { queued: true },
   ): Promise<JobRecord> {
     const log = new JobLog(this.#repository, record.id, this.#logOptions);
     const abort = new AbortController();
-    await this.#repository.insertJob(record);
+    try {
+      await this.#repository.insertJob(record);
+    } catch (error) {
+      ticket.release();
+      throw error;
+    }
     const live: LiveJob = { record, log, abort, done: Promise.resolve(record) };
     this.#live.set(record.id, live);
     const update = async (patch: Partial<JobRecord>) => {
@@ -269,9 +300,10 @@ export class JobManager {
       await this.#repository.updateJob(record.id, patch);
     };
     live.done = (async () => {
-      const release = options.queued ? await this.#slots.acquire() : () => {};
       let result: Outcome;
       try {
+        // A job stopped while queued leaves the queue at once instead of waiting for a slot.
+        await grantedOrAborted(ticket, abort.signal);
         if (abort.signal.aborted) {
           result = { status: 'stopped', exitCode: null, signal: null, reason: stopReason(abort) };
         } else {
@@ -289,7 +321,7 @@ export class JobManager {
           reason: error instanceof MagsError ? error.message : String(error),
         };
       } finally {
-        release();
+        ticket.release();
       }
       try {
         await log.finish();
@@ -329,6 +361,18 @@ function outcome(
         ? `killed by ${result.signal ?? 'a signal'}`
         : `exited with code ${result.exitCode}`,
   };
+}
+
+function grantedOrAborted(ticket: Ticket, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  let onAbort = () => {};
+  const aborted = new Promise<void>((resolve) => {
+    onAbort = resolve;
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([ticket.granted, aborted]).finally(() =>
+    signal.removeEventListener('abort', onAbort),
+  );
 }
 
 function stopReason(abort: AbortController): string {

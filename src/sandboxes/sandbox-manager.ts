@@ -1,4 +1,9 @@
-import { ConflictError, InvalidInputError, NotFoundError } from '../errors/mags-error.ts';
+import {
+  ConflictError,
+  InvalidInputError,
+  NotFoundError,
+  RateLimitError,
+} from '../errors/mags-error.ts';
 import type { MagsContext } from '../jobs/mags-context.ts';
 import { ownerWorkspaceName } from '../jobs/owner-workspace.ts';
 import { resolveSpec, startOrExplain } from '../jobs/run-command.ts';
@@ -24,6 +29,8 @@ export interface SandboxManagerOptions {
   repository: StateRepository;
   /** Idle time after which a sandbox that allows it is frozen; 0 never freezes. */
   sleepAfterMs?: number;
+  /** Sandboxes one owner may have running or sleeping at once (default 16). */
+  maxSandboxesPerOwner?: number;
 }
 
 interface SandboxOptions {
@@ -66,10 +73,15 @@ export class SandboxManager {
   readonly #live = new Map<string, LiveSandbox>();
   readonly #sleepAfterMs: number;
   readonly #sleepTimer: NodeJS.Timeout | undefined;
+  /** Sandboxes one owner may have running or sleeping; Infinity: no limit. */
+  readonly maxPerOwner: number;
+  /** Starts under way per owner: they count against the limit before they are live. */
+  readonly #starting = new Map<string, number>();
 
   constructor(options: SandboxManagerOptions) {
     this.#context = options.context;
     this.#repository = options.repository;
+    this.maxPerOwner = options.maxSandboxesPerOwner ?? 16;
     this.#sleepAfterMs = options.sleepAfterMs ?? 10 * 60 * 1000;
     if (this.#sleepAfterMs > 0) {
       const every = Math.max(100, Math.min(this.#sleepAfterMs / 4, 30_000));
@@ -86,6 +98,18 @@ export class SandboxManager {
     let count = 0;
     for (const live of this.#live.values()) if (live.record.status === 'sleeping') count++;
     return count;
+  }
+
+  /** One owner's live sandboxes: running (sleeping ones included) and sleeping. */
+  countsFor(owner: string): { running: number; sleeping: number } {
+    let running = 0;
+    let sleeping = 0;
+    for (const live of this.#live.values()) {
+      if (live.record.owner !== owner) continue;
+      running++;
+      if (live.record.status === 'sleeping') sleeping++;
+    }
+    return { running, sleeping };
   }
 
   async create(owner: string, request: CreateSandboxRequest): Promise<SandboxRecord> {
@@ -203,6 +227,34 @@ export class SandboxManager {
   }
 
   async #launch(record: SandboxRecord): Promise<SandboxRecord> {
+    // Counted and reserved before the first await, so a burst of creates cannot overshoot.
+    const { owner } = record;
+    const starting = this.#starting.get(owner) ?? 0;
+    const live = this.countsFor(owner).running + starting;
+    if (live >= this.maxPerOwner) {
+      throw new RateLimitError(
+        `Owner ${JSON.stringify(owner)} already has ${live} sandboxes running, the most one owner may.`,
+        {
+          code: 'owner_limit_reached',
+          limit: 'sandboxes',
+          limitValue: this.maxPerOwner,
+          // Nothing frees one by itself soon (sleeping ones still count): ask again later.
+          retryAfterSeconds: 30,
+          hint: 'Stop or delete one you no longer use (mags list --sandboxes; mags stop NAME).',
+        },
+      );
+    }
+    this.#starting.set(owner, starting + 1);
+    try {
+      return await this.#startRecord(record);
+    } finally {
+      const left = (this.#starting.get(owner) ?? 1) - 1;
+      if (left === 0) this.#starting.delete(owner);
+      else this.#starting.set(owner, left);
+    }
+  }
+
+  async #startRecord(record: SandboxRecord): Promise<SandboxRecord> {
     const options = record.options as unknown as SandboxOptions;
     const defaults = this.#context.defaults;
     const workspace = record.workspace && ownerWorkspaceName(record.owner, record.workspace);

@@ -66,6 +66,11 @@ export class WarmCache {
     };
   }
 
+  /** The (owner-qualified) names of the workspaces with a parked sandbox. */
+  parkedWorkspaces(): string[] {
+    return [...this.#entries.keys()];
+  }
+
   /**
    * The workspace's parked sandbox if it matches `terms` and still runs; it leaves the cache.
    * Misses are counted here, the hit by the caller once the sandbox is ready for the run.

@@ -5,10 +5,14 @@ import {
   InvalidInputError,
   MagsError,
   NotFoundError,
+  RateLimitError,
 } from '../errors/mags-error.ts';
 
-/** The one place that maps an HTTP status and error body to the error class a caller catches. */
-export function errorFromResponse(status: number, body: unknown): MagsError {
+/**
+ * The one place that maps an HTTP status and error body (and, for 429, the Retry-After header)
+ * to the error class a caller catches.
+ */
+export function errorFromResponse(status: number, body: unknown, headers?: Headers): MagsError {
   const error = (body as { error?: { code?: string; message?: string; hint?: string } })?.error;
   const message = error?.message ?? `The server answered HTTP ${status}.`;
   const options = { code: error?.code, hint: error?.hint, statusCode: status };
@@ -16,6 +20,14 @@ export function errorFromResponse(status: number, body: unknown): MagsError {
   if (status === 401 || status === 403) return new AuthenticationError(message, options);
   if (status === 404) return new NotFoundError(message, options);
   if (status === 409) return new ConflictError(message, options);
+  if (status === 429) {
+    // Retry-After is seconds here (RFC 9110 also allows a date, which mags never sends).
+    const seconds = Number(headers?.get('retry-after'));
+    return new RateLimitError(message, {
+      ...options,
+      retryAfterSeconds: Number.isFinite(seconds) && seconds >= 0 ? seconds : 1,
+    });
+  }
   if (status === 503) return new DependencyMissingError(message, { ...options, retryable: true });
   return new MagsError(message, {
     ...options,

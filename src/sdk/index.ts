@@ -6,13 +6,16 @@ export {
   InvalidInputError,
   MagsError,
   NotFoundError,
+  RateLimitError,
 } from '../errors/mags-error.ts';
 export type {
   CreateSandboxBody,
   ExecBody,
   Health,
+  HostPoolStatusInfo,
   Job,
   JobList,
+  OwnerUsageInfo,
   PoolStatusInfo,
   RunJobBody,
   SandboxInfo,

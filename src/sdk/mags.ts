@@ -2,8 +2,10 @@ import type {
   CreateSandboxBody,
   ExecBody,
   Health,
+  HostPoolStatusInfo,
   Job,
   JobList,
+  OwnerUsageInfo,
   PoolStatusInfo,
   RunJobBody,
   SandboxInfo,
@@ -13,7 +15,7 @@ import type {
 } from '../server/schemas.ts';
 import { errorFromResponse, unreachableError } from './api-error.ts';
 
-export type { PoolStatusInfo };
+export type { HostPoolStatusInfo, OwnerUsageInfo, PoolStatusInfo };
 
 import { type FollowOptions, followJobLogs } from './log-stream.ts';
 
@@ -64,7 +66,10 @@ export class Mags {
     return this.#json('GET', '/v1/whoami');
   }
 
-  /** The server's pool, warm cache and sleeping sandboxes, with hit/miss counters. */
+  /**
+   * The caller's own jobs, sandboxes and parked sandboxes against its limits (`owner`); with an
+   * admin token also the host's pool, warm cache and counters (`host`, else null).
+   */
   pool(): Promise<PoolStatusInfo> {
     return this.#json('GET', '/v1/pool');
   }
@@ -243,7 +248,7 @@ export class Mags {
       } catch {
         parsed = { error: { message: text.slice(0, 500) || undefined } };
       }
-      throw errorFromResponse(response.status, parsed);
+      throw errorFromResponse(response.status, parsed, response.headers);
     }
     return response;
   }

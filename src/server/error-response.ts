@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
-import { MagsError } from '../errors/mags-error.ts';
+import { MagsError, RateLimitError } from '../errors/mags-error.ts';
 import type { ApiError } from './schemas.ts';
 
 /** Every error leaves the server as `{ error: { code, message, hint?, requestId } }`. */
@@ -22,6 +22,7 @@ export function errorResponse(error: unknown, c: Context): Response {
   }
   // A refused body may be partly unread: the connection cannot carry another request.
   if (status === 413) c.header('connection', 'close');
+  if (error instanceof RateLimitError) c.header('retry-after', String(error.retryAfterSeconds));
   return c.json({ error: { ...body, requestId } }, status);
 }
 

@@ -209,7 +209,25 @@ export const HealthSchema = z
 
 const Counts = z.record(z.string(), z.number());
 
-export const PoolStatusSchema = z
+/** A per-owner limit; null when there is none (the local server's own owner). */
+const Limit = z.number().nullable();
+
+export const OwnerUsageSchema = z
+  .object({
+    name: z.string(),
+    jobs: z.object({
+      running: z.number(),
+      queued: z.number(),
+      maxRunning: Limit,
+      maxQueued: Limit,
+    }),
+    sandboxes: z.object({ running: z.number(), sleeping: z.number(), max: Limit }),
+    /** This owner's sandboxes parked in the warm cache. */
+    parked: z.number(),
+  })
+  .openapi('OwnerUsage');
+
+export const HostPoolStatusSchema = z
   .object({
     pool: z.object({
       size: z.number(),
@@ -239,6 +257,15 @@ export const PoolStatusSchema = z
       sleeps: z.number(),
       wakes: z.number(),
     }),
+    jobs: z.object({ running: z.number(), queued: z.number(), maxConcurrent: z.number() }),
+  })
+  .openapi('HostPoolStatus');
+
+/** What `/v1/pool` shows: always the caller's own figures; the host's only to an admin token. */
+export const PoolStatusSchema = z
+  .object({
+    owner: OwnerUsageSchema,
+    host: HostPoolStatusSchema.nullable(),
   })
   .openapi('PoolStatus');
 
@@ -266,4 +293,6 @@ export type WorkspaceVersion = z.infer<typeof WorkspaceVersionSchema>;
 export type SyncResult = z.infer<typeof SyncResultSchema>;
 export type Health = z.infer<typeof HealthSchema>;
 export type PoolStatusInfo = z.infer<typeof PoolStatusSchema>;
+export type HostPoolStatusInfo = z.infer<typeof HostPoolStatusSchema>;
+export type OwnerUsageInfo = z.infer<typeof OwnerUsageSchema>;
 export type ApiError = z.infer<typeof ErrorSchema>;

@@ -17,5 +17,11 @@ export interface ServerServices {
 
 /** Hono's per-request variables, set by the middleware. */
 export interface ServerEnv {
-  Variables: { owner: string; tokenId: string; requestId: string };
+  Variables: {
+    owner: string;
+    tokenId: string;
+    /** The token may read host-wide figures (`/v1/pool`); its reach stays its owner's. */
+    admin: boolean;
+    requestId: string;
+  };
 }

@@ -19,9 +19,20 @@ export interface StartServerOptions {
   /** Defaults to SQLite at `$MAGS_HOME/state.db`. */
   repository?: StateRepository;
   maxConcurrentJobs?: number;
+  /** What one owner may hold, so no owner can take the server from the others. */
+  perOwner?: PerOwnerLimits;
   maxUploadBytes?: number;
   version?: string;
   scheduling?: SchedulingOptions;
+}
+
+export interface PerOwnerLimits {
+  /** Jobs running at once, execs included (default 8); more wait as queued. */
+  runningJobs?: number;
+  /** Jobs waiting (default 64); one more is refused with 429 and Retry-After. */
+  queuedJobs?: number;
+  /** Long-lived sandboxes running or sleeping (default 16); one more is a 429. */
+  sandboxes?: number;
 }
 
 /** The pool, the warm cache and sleep; every number has a default that suits one host. */
@@ -88,6 +99,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     context,
     repository,
     sleepAfterMs: scheduling.sleepAfterMs,
+    maxSandboxesPerOwner: options.perOwner?.sandboxes,
   });
   scheduler.metrics.gauge('mags_sandboxes_sleeping', 'Long-lived sandboxes frozen.', () => {
     return sandboxes.sleepingCount;
@@ -96,7 +108,13 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const services: ServerServices = {
     context,
     repository,
-    jobs: new JobManager({ context, repository, maxConcurrentJobs: options.maxConcurrentJobs }),
+    jobs: new JobManager({
+      context,
+      repository,
+      maxConcurrentJobs: options.maxConcurrentJobs,
+      maxJobsPerOwner: options.perOwner?.runningJobs,
+      maxQueuedJobsPerOwner: options.perOwner?.queuedJobs,
+    }),
     sandboxes,
     scheduler,
     limits: { maxJsonBytes: 1024 * 1024, maxUploadBytes: options.maxUploadBytes ?? 1024 ** 3 },

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { AuthenticationError, NotFoundError } from '../errors/mags-error.ts';
-import { validateOwner } from '../jobs/owner-workspace.ts';
+import { AuthenticationError, InvalidInputError, NotFoundError } from '../errors/mags-error.ts';
+import { isValidOwner, localOwner, validateOwner } from '../jobs/owner-workspace.ts';
 import type { StateRepository, TokenRecord } from '../state/state-repository.ts';
 
 const tokenPattern = /^mags_[A-Za-z0-9_-]{32}$/;
@@ -11,12 +11,44 @@ const tokenPattern = /^mags_[A-Za-z0-9_-]{32}$/;
  */
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
+/**
+ * A token for a real owner (`mags token create`). The `local` owner is the host itself, whose
+ * workspaces keep their plain names and can therefore name any owner's (`alice.app`): no token
+ * for it is made here, only by `createLocalServerToken`.
+ */
 export async function createToken(
   repository: StateRepository,
   owner: string,
   name: string,
+  options: { admin?: boolean } = {},
 ): Promise<{ token: string; record: TokenRecord }> {
   validateOwner(owner);
+  if (owner === localOwner) {
+    throw new InvalidInputError(
+      `The owner name "${localOwner}" is reserved for this host's own server.`,
+      {
+        code: 'owner_reserved',
+        hint: 'Create the token for a real owner (mags token create --owner alice); add --admin for host-wide figures.',
+      },
+    );
+  }
+  return insertNewToken(repository, owner, name, options.admin ?? false);
+}
+
+/** The host's own server's token (`mags server --local`): owner `local`, admin. */
+export function createLocalServerToken(
+  repository: StateRepository,
+  name: string,
+): Promise<{ token: string; record: TokenRecord }> {
+  return insertNewToken(repository, localOwner, name, true);
+}
+
+async function insertNewToken(
+  repository: StateRepository,
+  owner: string,
+  name: string,
+  admin: boolean,
+): Promise<{ token: string; record: TokenRecord }> {
   const token = `mags_${randomBytes(24).toString('base64url')}`;
   const record: TokenRecord = {
     id: `tok_${randomBytes(6).toString('hex')}`,
@@ -25,6 +57,7 @@ export async function createToken(
     hash: hashToken(token),
     createdAt: new Date().toISOString(),
     revokedAt: null,
+    admin,
   };
   await repository.insertToken(record);
   return { token, record };
@@ -52,5 +85,22 @@ export async function authenticate(
   const record = await repository.findTokenByHash(hashToken(token));
   if (!record) throw new AuthenticationError('Invalid API token.');
   if (record.revokedAt) throw new AuthenticationError('This API token was revoked.');
+  // Before owner `local` was reserved, `mags token create --owner local` made tokens that could
+  // name every owner's workspaces (`alice.app`); only the host's own server holds one now.
+  if (record.owner === localOwner && !record.admin) {
+    throw new AuthenticationError(
+      `API token ${record.id} is for the reserved owner "${localOwner}" and no longer accepted.`,
+      {
+        code: 'owner_reserved',
+        hint: `Revoke it (mags token revoke ${record.id}) and create one for a real owner: mags token create --owner NAME.`,
+      },
+    );
+  }
+  // A row written by hand (or by an older mags) with an owner that could name another's storage.
+  if (record.owner !== localOwner && !isValidOwner(record.owner)) {
+    throw new AuthenticationError(`API token ${record.id} has an invalid owner.`, {
+      hint: `Revoke it (mags token revoke ${record.id}) and create a new one.`,
+    });
+  }
   return record;
 }

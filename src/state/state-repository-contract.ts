@@ -46,6 +46,7 @@ export function runStateRepositoryContract(options: {
         hash: 'h1',
         createdAt,
         revokedAt: null,
+        admin: false,
       });
       await repository.insertToken({
         id: 't2',
@@ -54,8 +55,11 @@ export function runStateRepositoryContract(options: {
         hash: 'h2',
         createdAt,
         revokedAt: null,
+        admin: true,
       });
       assert.equal((await repository.findTokenByHash('h1'))?.owner, 'alice');
+      assert.equal((await repository.findTokenByHash('h1'))?.admin, false);
+      assert.equal((await repository.findTokenByHash('h2'))?.admin, true);
       assert.equal(await repository.findTokenByHash('nope'), undefined);
       assert.deepEqual(
         (await repository.listTokens('bob')).map((token) => token.id),

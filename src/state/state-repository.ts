@@ -79,6 +79,11 @@ export interface TokenRecord {
   hash: string;
   createdAt: string;
   revokedAt: string | null;
+  /**
+   * Sees host-wide figures (`/v1/pool`) besides its owner's own. Never more reach into other
+   * owners' jobs, sandboxes or workspaces: those stay scoped by `owner`.
+   */
+  admin: boolean;
 }
 
 export interface WorkspaceRecord {

@@ -1,5 +1,5 @@
 import { createMagsContext } from '../../src/jobs/mags-context.ts';
-import { Mags } from '../../src/sdk/mags.ts';
+import { type HostPoolStatusInfo, Mags } from '../../src/sdk/mags.ts';
 import {
   type RunningServer,
   type StartServerOptions,
@@ -12,8 +12,11 @@ export interface TestServer {
   server: RunningServer;
   testHome: TestHome;
   url: string;
-  /** A new token for `owner`, and an SDK client using it. */
-  client(owner: string): Promise<{ token: string; tokenId: string; mags: Mags }>;
+  /** A new token for `owner` (an admin token with `admin`), and an SDK client using it. */
+  client(
+    owner: string,
+    options?: { admin?: boolean },
+  ): Promise<{ token: string; tokenId: string; mags: Mags }>;
   close(): Promise<void>;
 }
 
@@ -32,8 +35,9 @@ export async function startTestServer(
     server,
     testHome,
     url: server.url,
-    async client(owner) {
-      const { token, record } = await createToken(server.services.repository, owner, 'test');
+    async client(owner, options) {
+      const { repository } = server.services;
+      const { token, record } = await createToken(repository, owner, 'test', options);
       return { token, tokenId: record.id, mags: new Mags({ url: server.url, token }) };
     },
     async close() {
@@ -41,4 +45,11 @@ export async function startTestServer(
       await testHome.cleanup();
     },
   };
+}
+
+/** The host-wide figures of `/v1/pool`, which only an admin token sees. */
+export async function hostPool(mags: Mags): Promise<HostPoolStatusInfo> {
+  const { host } = await mags.pool();
+  if (!host) throw new Error('/v1/pool showed no host figures: the client needs an admin token');
+  return host;
 }

@@ -1,15 +1,19 @@
 import type { Command } from 'commander';
-import type { PoolStatusInfo } from '../../sdk/mags.ts';
+import type { HostPoolStatusInfo, PoolStatusInfo } from '../../sdk/mags.ts';
 import { apiClient } from '../client/api-client.ts';
 import { printJson } from '../output.ts';
 
 export function registerPoolCommands(program: Command): void {
   const pool = program
     .command('pool')
-    .description("The server's pool of ready sandboxes, its warm cache and sleeping sandboxes.");
+    .description(
+      'Your jobs and sandboxes on the server; with an admin token also its pool, warm cache and counters.',
+    );
   pool
     .command('status')
-    .description('Idle, busy and parked sandboxes, with hit, miss and eviction counts.')
+    .description(
+      'Your running and queued jobs and sandboxes against your limits; an admin also sees the host: idle, busy and parked sandboxes, hits, misses and evictions.',
+    )
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }, command: Command) => {
       const status = await (await apiClient(command)).pool();
@@ -19,7 +23,19 @@ export function registerPoolCommands(program: Command): void {
 }
 
 export function formatPoolStatus(status: PoolStatusInfo): string {
-  const { pool, warm, counters } = status;
+  const { owner, host } = status;
+  const of = (count: number, limit: number | null) =>
+    limit === null ? `${count}` : `${count}/${limit}`;
+  const lines = [
+    `owner       ${owner.name}: ${of(owner.jobs.running, owner.jobs.maxRunning)} jobs running, ${of(owner.jobs.queued, owner.jobs.maxQueued)} queued; ${of(owner.sandboxes.running, owner.sandboxes.max)} sandboxes (${owner.sandboxes.sleeping} sleeping), ${owner.parked} parked`,
+    ...(host ? formatHost(host) : []),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** The host-wide figures an admin token sees. */
+function formatHost(host: HostPoolStatusInfo): string[] {
+  const { pool, warm, counters } = host;
   const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
   const reasons = (counts: Record<string, number>) => {
     const entries = Object.entries(counts).filter(([, value]) => value > 0);
@@ -29,8 +45,9 @@ export function formatPoolStatus(status: PoolStatusInfo): string {
   };
   const sum = (counts: Record<string, number>) =>
     Object.values(counts).reduce((total, value) => total + value, 0);
-  const lines = [
-    `sandboxes   ${status.total} total: ${pool.idle} idle in the pool, ${status.busy} busy (${status.sleeping} of them sleeping), ${warm.parked} parked`,
+  return [
+    `jobs        ${host.jobs.running}/${host.jobs.maxConcurrent} running on this host, ${host.jobs.queued} queued`,
+    `sandboxes   ${host.total} total: ${pool.idle} idle in the pool, ${host.busy} busy (${host.sleeping} of them sleeping), ${warm.parked} parked`,
     `pool        ${pool.idle}/${pool.size} ready on image ${pool.image}${pool.starting ? `, ${pool.starting} starting` : ''}`,
     ...(pool.error ? [`pool error  ${pool.error.replace(/\n/g, '\n            ')}`] : []),
     `warm cache  ${warm.parked}/${warm.maxCount} parked, ${mib(warm.memoryBytes)} of ${mib(warm.maxMemoryBytes)}, kept ${Math.round(warm.ttlMs / 1000)} s`,
@@ -39,5 +56,4 @@ export function formatPoolStatus(status: PoolStatusInfo): string {
     `not parked  ${sum(counters.notParked)}${reasons(counters.notParked)}`,
     `sleep       ${counters.sleeps} sleeps, ${counters.wakes} wakes`,
   ];
-  return `${lines.join('\n')}\n`;
 }

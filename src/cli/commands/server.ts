@@ -7,6 +7,9 @@ interface ServerFlags {
   host: string;
   port: string;
   maxJobs?: string;
+  maxJobsPerOwner?: string;
+  maxQueuedPerOwner?: string;
+  maxSandboxesPerOwner?: string;
   maxUploadMib?: string;
   local?: boolean;
   poolSize: string;
@@ -24,6 +27,18 @@ export function registerServerCommand(program: Command): void {
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port)', '7070')
     .option('--max-jobs <n>', 'jobs running at once; more wait as queued (default 32)')
+    .option(
+      '--max-jobs-per-owner <n>',
+      'jobs one owner may have running at once, execs included; more wait (default 8)',
+    )
+    .option(
+      '--max-queued-per-owner <n>',
+      'jobs one owner may have queued; more are refused with 429 (default 64)',
+    )
+    .option(
+      '--max-sandboxes-per-owner <n>',
+      'long-lived sandboxes one owner may have running or sleeping (default 16)',
+    )
     .option('--max-upload-mib <n>', 'largest file upload (default 1024)')
     .option('--pool-size <n>', 'sandboxes kept started and ready to claim (0: no pool)', '2')
     .option('--pool-image <name>', 'the image pooled sandboxes serve (default "default")')
@@ -54,6 +69,7 @@ export function registerServerCommand(program: Command): void {
         maxConcurrentJobs: flags.maxJobs
           ? parsePositiveNumber('--max-jobs', flags.maxJobs, { integer: true })
           : undefined,
+        perOwner: perOwnerLimits(flags),
         maxUploadBytes: flags.maxUploadMib
           ? parsePositiveNumber('--max-upload-mib', flags.maxUploadMib) * 1024 * 1024
           : undefined,
@@ -85,12 +101,11 @@ export function registerServerCommand(program: Command): void {
       );
       let discovery: string | undefined;
       if (flags.local) {
-        const [{ createToken }, { localServerFile }, { localOwner }] = await Promise.all([
+        const [{ createLocalServerToken }, { localServerFile }] = await Promise.all([
           import('../../server/tokens.ts'),
           import('../client/local-server.ts'),
-          import('../../jobs/owner-workspace.ts'),
         ]);
-        const { token } = await createToken(repository, localOwner, `local-server-${process.pid}`);
+        const { token } = await createLocalServerToken(repository, `local-server-${process.pid}`);
         discovery = localServerFile(context.home);
         const temporary = `${discovery}.${process.pid}.tmp`;
         await writeFile(temporary, JSON.stringify({ url: server.url, token, pid: process.pid }), {
@@ -110,6 +125,22 @@ export function registerServerCommand(program: Command): void {
       process.once('SIGINT', () => void shutdown());
       process.once('SIGTERM', () => void shutdown());
     });
+}
+
+/**
+ * The local server has one owner (this host), for whom limits on running jobs and sandboxes
+ * would only cap the host's own use of itself: off there unless given. The queue stays bounded.
+ */
+function perOwnerLimits(flags: ServerFlags) {
+  const limit = (flag: string, value: string | undefined, offWhenLocal: boolean) => {
+    if (value !== undefined) return parsePositiveNumber(flag, value, { integer: true });
+    return flags.local && offWhenLocal ? Number.POSITIVE_INFINITY : undefined;
+  };
+  return {
+    runningJobs: limit('--max-jobs-per-owner', flags.maxJobsPerOwner, true),
+    queuedJobs: limit('--max-queued-per-owner', flags.maxQueuedPerOwner, false),
+    sandboxes: limit('--max-sandboxes-per-owner', flags.maxSandboxesPerOwner, true),
+  };
 }
 
 /** A whole number that may be 0 (0 turns the feature off). */

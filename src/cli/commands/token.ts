@@ -20,16 +20,25 @@ export function registerTokenCommands(program: Command): void {
     .description('Create a token for an owner; it is printed once and stored only as a hash.')
     .requiredOption('--owner <owner>', 'whose sandboxes, jobs and workspaces the token reaches')
     .option('--name <name>', 'a label to recognise it by', 'default')
+    .option('--admin', "may also read the host's figures across owners (mags pool status)")
     .option('--json', 'print JSON')
-    .action(async (flags: { owner: string; name: string; json?: boolean }) => {
+    .action(async (flags: { owner: string; name: string; admin?: boolean; json?: boolean }) => {
       const { createToken } = await import('../../server/tokens.ts');
       const repository = await openRepository();
-      const { token: secret, record } = await createToken(repository, flags.owner, flags.name);
-      await repository.close();
-      if (flags.json) return printJson({ id: record.id, owner: record.owner, token: secret });
+      const { token: secret, record } = await createToken(repository, flags.owner, flags.name, {
+        admin: flags.admin,
+      }).finally(() => repository.close());
+      if (flags.json) {
+        return printJson({
+          id: record.id,
+          owner: record.owner,
+          admin: record.admin,
+          token: secret,
+        });
+      }
       process.stdout.write(`${secret}\n`);
       process.stderr.write(
-        `mags: token ${record.id} for owner ${record.owner}; it is not shown again.\n  use it: mags login --url URL  (or MAGS_API_TOKEN=...)\n`,
+        `mags: ${record.admin ? 'admin ' : ''}token ${record.id} for owner ${record.owner}; it is not shown again.\n  use it: mags login --url URL  (or MAGS_API_TOKEN=...)\n`,
       );
     });
   token
@@ -44,8 +53,15 @@ export function registerTokenCommands(program: Command): void {
       const rows = tokens.map(({ hash: _hash, ...rest }) => rest);
       if (flags.json) return printJson(rows);
       printTable(
-        ['ID', 'OWNER', 'NAME', 'CREATED', 'REVOKED'],
-        rows.map((row) => [row.id, row.owner, row.name, row.createdAt, row.revokedAt ?? '-']),
+        ['ID', 'OWNER', 'NAME', 'ADMIN', 'CREATED', 'REVOKED'],
+        rows.map((row) => [
+          row.id,
+          row.owner,
+          row.name,
+          row.admin ? 'yes' : 'no',
+          row.createdAt,
+          row.revokedAt ?? '-',
+        ]),
       );
     });
   token

@@ -9,6 +9,7 @@ export function requireToken(repository: StateRepository) {
     const token = await authenticate(repository, c.req.header('authorization'));
     c.set('owner', token.owner);
     c.set('tokenId', token.id);
+    c.set('admin', token.admin);
     await next();
   });
 }

@@ -14,3 +14,11 @@ export function errorResponses(conflict?: string) {
     ...(conflict === undefined ? {} : { 409: errorResponse(conflict) }),
   };
 }
+
+/** A 429 for routes that start jobs or sandboxes, which count against the owner's limits. */
+export const rateLimitResponse = {
+  429: {
+    ...errorResponse("Over one of the owner's limits; retry after the Retry-After seconds"),
+    headers: { 'retry-after': { schema: { type: 'integer' as const } } },
+  },
+};

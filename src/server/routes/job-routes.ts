@@ -12,7 +12,7 @@ import {
 } from '../schemas.ts';
 import type { ServerServices } from '../server-env.ts';
 import { toArgv } from './command-argv.ts';
-import { errorResponses } from './error-responses.ts';
+import { errorResponses, rateLimitResponse } from './error-responses.ts';
 
 const errors = errorResponses();
 const jobResponse = (description: string) => ({
@@ -31,6 +31,7 @@ const createJob = createRoute({
   responses: {
     201: jobResponse('The job, queued or running'),
     ...errorResponses('Workspace in use by another job'),
+    ...rateLimitResponse,
   },
 });
 

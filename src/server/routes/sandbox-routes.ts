@@ -19,7 +19,7 @@ import {
 } from '../schemas.ts';
 import type { ServerServices } from '../server-env.ts';
 import { toArgv } from './command-argv.ts';
-import { errorResponses } from './error-responses.ts';
+import { errorResponses, rateLimitResponse } from './error-responses.ts';
 import { toJobView } from './job-routes.ts';
 
 const errors = errorResponses('Conflict');
@@ -36,7 +36,7 @@ const create = createRoute({
   request: {
     body: { content: { 'application/json': { schema: CreateSandboxBodySchema } }, required: true },
   },
-  responses: { 201: sandboxResponse('Running'), ...errors },
+  responses: { 201: sandboxResponse('Running'), ...errors, ...rateLimitResponse },
 });
 const list = createRoute({
   method: 'get',
@@ -70,7 +70,7 @@ const action = (verb: 'start' | 'stop', summary: string) =>
     path: `/v1/sandboxes/{name}/${verb}`,
     summary,
     request: { params: nameParams },
-    responses: { 200: sandboxResponse('The sandbox'), ...errors },
+    responses: { 200: sandboxResponse('The sandbox'), ...errors, ...rateLimitResponse },
   });
 const start = action('start', 'Start a stopped sandbox again, on the same workspace');
 const stop = action('stop', 'Stop every process; the workspace stays');
@@ -92,6 +92,7 @@ const exec = createRoute({
   responses: {
     201: { content: { 'application/json': { schema: JobSchema } }, description: 'Running' },
     ...errors,
+    ...rateLimitResponse,
   },
 });
 const upload = createRoute({

@@ -1,6 +1,13 @@
 import { createRoute } from '@hono/zod-openapi';
+import { ownsStorageName } from '../../jobs/owner-workspace.ts';
 import type { ServerApp } from '../create-app.ts';
-import { ErrorSchema, HealthSchema, PoolStatusSchema, WhoamiSchema } from '../schemas.ts';
+import {
+  ErrorSchema,
+  HealthSchema,
+  type OwnerUsageInfo,
+  PoolStatusSchema,
+  WhoamiSchema,
+} from '../schemas.ts';
 import type { ServerServices } from '../server-env.ts';
 
 const health = createRoute({
@@ -26,7 +33,8 @@ const whoami = createRoute({
 const pool = createRoute({
   method: 'get',
   path: '/v1/pool',
-  summary: 'The pool, the warm cache and sleeping sandboxes: sizes and counters (mags pool status)',
+  summary:
+    "The caller's own jobs, sandboxes and parked sandboxes; with an admin token also the host's pool, warm cache and counters (mags pool status)",
   responses: {
     200: { content: { 'application/json': { schema: PoolStatusSchema } }, description: 'OK' },
     401: { content: { 'application/json': { schema: ErrorSchema } }, description: 'No token' },
@@ -48,13 +56,36 @@ export function registerSystemRoutes(app: ServerApp, services: ServerServices): 
   );
   app.openapi(whoami, (c) => c.json({ owner: c.var.owner, tokenId: c.var.tokenId }, 200));
   app.openapi(pool, async (c) => {
+    // Another owner's activity is none of an owner's business: host-wide figures are an admin's.
+    const owner = ownerUsage(services, c.var.owner);
+    if (!c.var.admin) return c.json({ owner, host: null }, 200);
     const status = await services.scheduler.status();
-    return c.json({ ...status, sleeping: services.sandboxes.sleepingCount }, 200);
+    const host = {
+      ...status,
+      sleeping: services.sandboxes.sleepingCount,
+      jobs: services.jobs.counts,
+    };
+    return c.json({ owner, host }, 200);
   });
   // Prometheus text format. Outside /v1 and without a token, like /health: scrapers send none,
-  // and it holds host-wide counts only, nothing of any owner's.
+  // and it holds host-wide counts only (labels are reasons and paths, never an owner or a name).
   app.get('/metrics', async (c) => {
     const { registry } = services.scheduler.metrics;
     return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
   });
+}
+
+function ownerUsage(services: ServerServices, owner: string): OwnerUsageInfo {
+  const jobs = services.jobs.countsFor(owner);
+  const sandboxes = services.sandboxes.countsFor(owner);
+  const limits = services.jobs.perOwnerLimits;
+  const finite = (limit: number) => (Number.isFinite(limit) ? limit : null);
+  return {
+    name: owner,
+    jobs: { ...jobs, maxRunning: finite(limits.running), maxQueued: finite(limits.queued) },
+    sandboxes: { ...sandboxes, max: finite(services.sandboxes.maxPerOwner) },
+    parked: services.scheduler.warm
+      .parkedWorkspaces()
+      .filter((name) => ownsStorageName(owner, name)).length,
+  };
 }

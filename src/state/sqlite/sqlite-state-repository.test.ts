@@ -28,3 +28,27 @@ test('an unusable database path is a clear error naming the path', () => {
     (error: MagsError) => error.message.includes(blocked) && /writable/.test(error.hint ?? ''),
   );
 });
+
+test('a version 1 database migrates to version 2: existing tokens are not admin', async () => {
+  const { DatabaseSync } = await import('node:sqlite');
+  const { sqliteMigrations } = await import('./sqlite-migrations.ts');
+  const old = join(directory, 'version-1.db');
+  const database = new DatabaseSync(old);
+  database.exec(sqliteMigrations[0] as string);
+  database.exec('PRAGMA user_version = 1');
+  database.exec(
+    "INSERT INTO tokens (id, owner, name, hash, created_at) VALUES ('t-old', 'local', 'x', 'h-old', 'now')",
+  );
+  database.close();
+  const repository = createSqliteStateRepository(old);
+  assert.equal((await repository.findTokenByHash('h-old'))?.admin, false);
+  await repository.close();
+  const reopened = new DatabaseSync(old);
+  const { user_version } = reopened.prepare('PRAGMA user_version').get() as {
+    user_version: number;
+  };
+  reopened.close();
+  assert.equal(user_version, sqliteMigrations.length);
+  // Opening it again runs no step twice (ALTER TABLE ADD COLUMN would fail the second time).
+  await createSqliteStateRepository(old).close();
+});

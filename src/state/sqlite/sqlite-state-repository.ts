@@ -12,36 +12,7 @@ import type {
   TokenRecord,
   WorkspaceRecord,
 } from '../state-repository.ts';
-
-// Version 1 of the schema; later versions migrate from `PRAGMA user_version`.
-const schema = `
-CREATE TABLE IF NOT EXISTS tokens (
-  id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,
-  created_at TEXT NOT NULL, revoked_at TEXT
-);
-CREATE TABLE IF NOT EXISTS jobs (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
-  kind TEXT NOT NULL, sandbox TEXT, argv TEXT NOT NULL, workspace TEXT, status TEXT NOT NULL,
-  exit_code INTEGER, signal TEXT, reason TEXT, created_at TEXT NOT NULL, started_at TEXT,
-  finished_at TEXT, log_bytes INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner, seq);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
-CREATE TABLE IF NOT EXISTS job_logs (
-  job_id TEXT NOT NULL, offset INTEGER NOT NULL, stream TEXT NOT NULL, data BLOB NOT NULL,
-  PRIMARY KEY (job_id, offset)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sandboxes (
-  owner TEXT NOT NULL, name TEXT NOT NULL, runtime_id TEXT, workspace TEXT, status TEXT NOT NULL,
-  options TEXT NOT NULL, reason TEXT, created_at TEXT NOT NULL, last_active_at TEXT NOT NULL,
-  PRIMARY KEY (owner, name)
-);
-CREATE TABLE IF NOT EXISTS workspaces (
-  owner TEXT NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL, last_used_at TEXT NOT NULL,
-  PRIMARY KEY (owner, name)
-);
-PRAGMA user_version = 1;
-`;
+import { migrateSqlite } from './sqlite-migrations.ts';
 
 type Row = Record<string, SQLInputValue>;
 
@@ -57,7 +28,7 @@ export function createSqliteStateRepository(path: string): StateRepository {
     database = new DatabaseSync(path);
     database.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
     database.exec('PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;');
-    database.exec(schema);
+    migrateSqlite(database);
   } catch (error) {
     throw new DependencyMissingError(`Cannot open the state database ${path}: ${String(error)}`, {
       cause: error,
@@ -67,7 +38,7 @@ export function createSqliteStateRepository(path: string): StateRepository {
   }
   const statement = (sql: string) => database.prepare(sql);
   const insertToken = statement(
-    'INSERT INTO tokens (id, owner, name, hash, created_at) VALUES (?, ?, ?, ?, ?)',
+    'INSERT INTO tokens (id, owner, name, hash, created_at, admin) VALUES (?, ?, ?, ?, ?, ?)',
   );
   const tokenByHash = statement('SELECT * FROM tokens WHERE hash = ?');
   const insertJob = statement(
@@ -114,7 +85,14 @@ export function createSqliteStateRepository(path: string): StateRepository {
     specificationVersion: 'state-v1',
 
     async insertToken(token) {
-      insertToken.run(token.id, token.owner, token.name, token.hash, token.createdAt);
+      insertToken.run(
+        token.id,
+        token.owner,
+        token.name,
+        token.hash,
+        token.createdAt,
+        token.admin ? 1 : 0,
+      );
     },
     async findTokenByHash(hash) {
       const row = tokenByHash.get(hash) as Row | undefined;
@@ -314,6 +292,7 @@ function toToken(row: Row): TokenRecord {
     hash: String(row.hash),
     createdAt: String(row.created_at),
     revokedAt: text(row.revoked_at),
+    admin: Number(row.admin) === 1,
   };
 }
 
