@@ -15,6 +15,7 @@ import type {
   StateRepository,
 } from '../state/state-repository.ts';
 import { JobLog, type JobLogOptions } from './job-log.ts';
+import type { LogRetention } from './log-retention.ts';
 import type { MagsContext } from './mags-context.ts';
 import { ownerWorkspaceName } from './owner-workspace.ts';
 import { drained, type RunResult, runCommand, sandboxEnvironment } from './run-command.ts';
@@ -47,6 +48,8 @@ export interface JobManagerOptions {
   /** Runs beyond this wait as `queued` (exec jobs in running sandboxes do not count). */
   maxConcurrentJobs?: number;
   log?: JobLogOptions;
+  /** Bounds stored output by owner and in total (none when absent). */
+  retention?: LogRetention;
   killGraceMs?: number;
 }
 
@@ -67,6 +70,7 @@ export class JobManager {
   readonly #repository: StateRepository;
   readonly #slots: Semaphore;
   readonly #logOptions: JobLogOptions;
+  readonly #retention: LogRetention | undefined;
   readonly #killGraceMs: number;
   readonly #live = new Map<string, LiveJob>();
 
@@ -75,6 +79,7 @@ export class JobManager {
     this.#repository = options.repository;
     this.#slots = new Semaphore(options.maxConcurrentJobs ?? 32);
     this.#logOptions = options.log ?? {};
+    this.#retention = options.retention;
     this.#killGraceMs = options.killGraceMs ?? 2000;
   }
 
@@ -222,6 +227,21 @@ export class JobManager {
     return live.done;
   }
 
+  /** Deletes a finished job and its output; a queued or running one is a conflict. */
+  async delete(owner: string, id: string): Promise<void> {
+    const live = this.#live.get(id);
+    const record = live?.record.owner === owner ? live.record : await this.get(owner, id);
+    if (live?.record.owner === owner || !(await this.#repository.deleteJob(owner, id))) {
+      throw new ConflictError(
+        `Job ${id} is ${record.status}: only a finished job can be deleted.`,
+        {
+          code: 'job_not_finished',
+          hint: `Stop it first: mags stop ${id}`,
+        },
+      );
+    }
+  }
+
   /**
    * The job's output from `offset` on. With `follow`, it keeps going until the job ends (or
    * `signal` aborts: the client went away); without, it ends at what exists now.
@@ -259,7 +279,8 @@ export class JobManager {
     body: (log: JobLog, signal: AbortSignal) => Promise<Outcome>,
     options: { queued: boolean } = { queued: true },
   ): Promise<JobRecord> {
-    const log = new JobLog(this.#repository, record.id, this.#logOptions);
+    const quota = this.#retention?.forJob(record.owner);
+    const log = new JobLog(this.#repository, record.id, { ...this.#logOptions, ...quota });
     const abort = new AbortController();
     await this.#repository.insertJob(record);
     const live: LiveJob = { record, log, abort, done: Promise.resolve(record) };
@@ -294,6 +315,7 @@ export class JobManager {
       try {
         await log.finish();
       } finally {
+        quota?.close(); // its output now counts as finished output, which retention may remove
         await update({ ...result, finishedAt: now(), logBytes: log.endOffset });
         this.#live.delete(record.id);
       }
@@ -357,6 +379,8 @@ function newJob(
     startedAt: null,
     finishedAt: null,
     logBytes: 0,
+    logsRemovedAt: null,
+    logsRemovedReason: null,
   };
 }
 

@@ -15,6 +15,9 @@ interface ServerFlags {
   parkMax: string;
   parkMemory?: string;
   sleepAfter: string;
+  logRetentionDays: string;
+  logOwnerQuota: string;
+  logMaxTotal: string;
 }
 
 export function registerServerCommand(program: Command): void {
@@ -43,6 +46,21 @@ export function registerServerCommand(program: Command): void {
       '600',
     )
     .option(
+      '--log-retention-days <n>',
+      "finished jobs' output is removed after this many days (0: kept until a size limit)",
+      '7',
+    )
+    .option(
+      '--log-owner-quota <size>',
+      "stored output per owner: 512m, 2g; their oldest finished jobs' output goes first",
+      '2g',
+    )
+    .option(
+      '--log-max-total <size>',
+      "stored output of all owners together; the oldest finished jobs' output goes first",
+      '10g',
+    )
+    .option(
       '--local',
       "this host's own server for the CLI: loopback, a free port, found via $MAGS_HOME",
     )
@@ -66,6 +84,11 @@ export function registerServerCommand(program: Command): void {
             ? parseMemoryMiB(flags.parkMemory, '--park-memory') * 1024 * 1024
             : undefined,
           sleepAfterMs: parseCount('--sleep-after', flags.sleepAfter) * 1000,
+        },
+        logRetention: {
+          maxAgeMs: parseCount('--log-retention-days', flags.logRetentionDays) * 24 * 3600 * 1000,
+          maxOwnerBytes: parseMemoryMiB(flags.logOwnerQuota, '--log-owner-quota') * 1024 * 1024,
+          maxTotalBytes: parseMemoryMiB(flags.logMaxTotal, '--log-max-total') * 1024 * 1024,
         },
       });
       const { repository, context } = server.services;
