@@ -83,6 +83,10 @@ export class JobManager {
     this.#killGraceMs = options.killGraceMs ?? 2000;
   }
 
+  get retention(): LogRetention | undefined {
+    return this.#retention;
+  }
+
   get counts(): { running: number; queued: number; maxConcurrent: number } {
     return {
       running: this.#slots.active,

@@ -1,6 +1,7 @@
 import { rename, rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../errors/mags-error.ts';
+import { formatBytes } from '../../jobs/log-retention.ts';
 import { parseMemoryMiB, parsePositiveNumber } from '../parse-options.ts';
 
 interface ServerFlags {
@@ -122,6 +123,13 @@ export function registerServerCommand(program: Command): void {
         await rename(temporary, discovery);
       } else if ((await repository.listTokens()).every((token) => token.revokedAt)) {
         say('no API tokens yet: create one with  mags token create --owner NAME');
+      }
+      const retention = server.services.jobs.retention;
+      if (retention) {
+        const age = retention.maxAgeMs > 0 ? `${flags.logRetentionDays} days` : 'no age limit';
+        say(
+          `job output: kept ${age}, ${formatBytes(retention.maxOwnerBytes)} an owner, ${formatBytes(retention.maxTotalBytes)} in all`,
+        );
       }
       say(`listening on ${server.url} (state: ${context.home}/state.db)`);
       const shutdown = async () => {
