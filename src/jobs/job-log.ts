@@ -5,6 +5,13 @@ export interface JobLogOptions {
   flushDelayMs?: number;
   /** Output beyond this is dropped (with one notice on stderr) so a runaway job cannot fill the disk. */
   maxBytes?: number;
+  /**
+   * Asked before more output is kept (the owner's quota, see log-retention.ts): returns why it
+   * may not be, and the output is truncated there like at `maxBytes`; undefined keeps it.
+   */
+  refuse?: (bytes: number) => string | undefined;
+  /** Told after a batch is stored, with its size. */
+  onStored?: (bytes: number) => void;
 }
 
 /** Stored rows are capped at this size so readers can page through them. */
@@ -21,6 +28,8 @@ export class JobLog {
   readonly #repository: StateRepository;
   readonly #flushDelayMs: number;
   readonly #maxBytes: number;
+  readonly #refuse: JobLogOptions['refuse'];
+  readonly #onStored: JobLogOptions['onStored'];
   /** Appended but not yet committed; `#flushing` is being committed right now. */
   #pending: LogChunk[] = [];
   #flushing: LogChunk[] = [];
@@ -36,6 +45,8 @@ export class JobLog {
     this.jobId = jobId;
     this.#flushDelayMs = options.flushDelayMs ?? 50;
     this.#maxBytes = options.maxBytes ?? 1024 * 1024 * 1024;
+    this.#refuse = options.refuse;
+    this.#onStored = options.onStored;
   }
 
   get endOffset(): number {
@@ -47,12 +58,15 @@ export class JobLog {
   }
 
   append(stream: LogChunk['stream'], data: Buffer): void {
-    if (this.#finished || data.length === 0) return;
-    if (this.#end + data.length > this.#maxBytes) {
-      if (this.#truncated) return;
+    if (this.#finished || data.length === 0 || this.#truncated) return;
+    const refused =
+      this.#end + data.length > this.#maxBytes
+        ? `the limit of one job's output`
+        : this.#refuse?.(data.length);
+    if (refused !== undefined) {
       this.#truncated = true;
       data = Buffer.from(
-        `\nmags: output truncated at ${this.#maxBytes} bytes; the rest was discarded\n`,
+        `\nmags: output truncated at ${this.#end} bytes (${refused}); the rest was discarded\n`,
       );
       stream = 'stderr';
     }
@@ -78,6 +92,7 @@ export class JobLog {
       this.#pending = [];
       try {
         await this.#repository.appendLog(this.jobId, this.#flushing);
+        this.#onStored?.(this.#flushing.reduce((sum, chunk) => sum + chunk.data.length, 0));
       } catch (error) {
         // Keep the batch for the next flush; a full disk must not lose what was produced.
         this.#pending = [...this.#flushing, ...this.#pending];

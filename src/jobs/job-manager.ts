@@ -16,6 +16,7 @@ import type {
 } from '../state/state-repository.ts';
 import { FairQueue, type Ticket } from './fair-queue.ts';
 import { JobLog, type JobLogOptions } from './job-log.ts';
+import type { LogRetention } from './log-retention.ts';
 import type { MagsContext } from './mags-context.ts';
 import { ownerWorkspaceName } from './owner-workspace.ts';
 import { drained, type RunResult, runCommand, sandboxEnvironment } from './run-command.ts';
@@ -51,6 +52,8 @@ export interface JobManagerOptions {
   /** Runs one owner may have waiting (default 64); one more is refused with a 429. */
   maxQueuedJobsPerOwner?: number;
   log?: JobLogOptions;
+  /** Bounds stored output by owner and in total (none when absent). */
+  retention?: LogRetention;
   killGraceMs?: number;
 }
 
@@ -71,6 +74,7 @@ export class JobManager {
   readonly #repository: StateRepository;
   readonly #slots: FairQueue;
   readonly #logOptions: JobLogOptions;
+  readonly #retention: LogRetention | undefined;
   readonly #killGraceMs: number;
   readonly #live = new Map<string, LiveJob>();
 
@@ -84,7 +88,12 @@ export class JobManager {
       perOwnerWaiting: options.maxQueuedJobsPerOwner ?? 64,
     });
     this.#logOptions = options.log ?? {};
+    this.#retention = options.retention;
     this.#killGraceMs = options.killGraceMs ?? 2000;
+  }
+
+  get retention(): LogRetention | undefined {
+    return this.#retention;
   }
 
   get counts(): { running: number; queued: number; maxConcurrent: number } {
@@ -247,6 +256,21 @@ export class JobManager {
     return live.done;
   }
 
+  /** Deletes a finished job and its output; a queued or running one is a conflict. */
+  async delete(owner: string, id: string): Promise<void> {
+    const live = this.#live.get(id);
+    const record = live?.record.owner === owner ? live.record : await this.get(owner, id);
+    if (live?.record.owner === owner || !(await this.#repository.deleteJob(owner, id))) {
+      throw new ConflictError(
+        `Job ${id} is ${record.status}: only a finished job can be deleted.`,
+        {
+          code: 'job_not_finished',
+          hint: `Stop it first: mags stop ${id}`,
+        },
+      );
+    }
+  }
+
   /**
    * The job's output from `offset` on. With `follow`, it keeps going until the job ends (or
    * `signal` aborts: the client went away); without, it ends at what exists now.
@@ -285,7 +309,8 @@ export class JobManager {
     body: (log: JobLog, signal: AbortSignal) => Promise<Outcome>,
     options: { queued: boolean } = { queued: true },
   ): Promise<JobRecord> {
-    const log = new JobLog(this.#repository, record.id, this.#logOptions);
+    const quota = this.#retention?.forJob(record.owner);
+    const log = new JobLog(this.#repository, record.id, { ...this.#logOptions, ...quota });
     const abort = new AbortController();
     try {
       await this.#repository.insertJob(record);
@@ -326,6 +351,7 @@ export class JobManager {
       try {
         await log.finish();
       } finally {
+        quota?.close(); // its output now counts as finished output, which retention may remove
         await update({ ...result, finishedAt: now(), logBytes: log.endOffset });
         this.#live.delete(record.id);
       }
@@ -401,6 +427,8 @@ function newJob(
     startedAt: null,
     finishedAt: null,
     logBytes: 0,
+    logsRemovedAt: null,
+    logsRemovedReason: null,
   };
 }
 

@@ -103,6 +103,10 @@ export class Mags {
     /** Stops the job and resolves once it has ended. */
     stop: (id: string): Promise<Job> =>
       this.#json('POST', `/v1/jobs/${encodeURIComponent(id)}/stop`),
+    /** Deletes a finished job and its stored output (a running one is a ConflictError). */
+    delete: async (id: string): Promise<void> => {
+      await this.#send('DELETE', `/v1/jobs/${encodeURIComponent(id)}`);
+    },
     /** Streams the output (following by default); resolves with the job when the stream ends. */
     logs: (id: string, options: FollowOptions = {}): Promise<Job> =>
       followJobLogs((path, signal) => this.#send('GET', path, undefined, signal), id, options),

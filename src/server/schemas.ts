@@ -85,6 +85,11 @@ export const JobSchema = z
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),
     logBytes: z.number().int(),
+    logsRemovedAt: z.string().nullable().openapi({
+      description:
+        'When log retention or a quota removed the output (the job stays); null while it is kept.',
+    }),
+    logsRemovedReason: z.string().nullable(),
   })
   .openapi('Job');
 

@@ -3,6 +3,7 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { JobManager } from '../jobs/job-manager.ts';
+import { LogRetention, type LogRetentionOptions } from '../jobs/log-retention.ts';
 import { createMagsContext, type MagsContext } from '../jobs/mags-context.ts';
 import { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
@@ -24,6 +25,8 @@ export interface StartServerOptions {
   maxUploadBytes?: number;
   version?: string;
   scheduling?: SchedulingOptions;
+  /** How long and how much job output is kept (defaults: 7 days, 2 GiB an owner, 10 GiB). */
+  logRetention?: LogRetentionOptions;
 }
 
 export interface PerOwnerLimits {
@@ -105,6 +108,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     return sandboxes.sleepingCount;
   });
   scheduler.open();
+  const retention = new LogRetention(repository, options.logRetention);
   const services: ServerServices = {
     context,
     repository,
@@ -114,6 +118,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       maxConcurrentJobs: options.maxConcurrentJobs,
       maxJobsPerOwner: options.perOwner?.runningJobs,
       maxQueuedJobsPerOwner: options.perOwner?.queuedJobs,
+      retention,
     }),
     sandboxes,
     scheduler,
@@ -129,6 +134,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     listening.once('error', reject);
   });
   injectWebSocket(server);
+  // At start (what a stopped server's retention missed) and periodically after.
+  retention.start();
   // Clients (the SDK's fetch) keep connections open between requests; a server that closes an
   // idle one just as a client reuses it fails that request. Outlive the clients' idle timeout.
   const http = server as unknown as { keepAliveTimeout: number; headersTimeout: number };
@@ -141,6 +148,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     services,
     recovered: { ...recovered, swept },
     async close() {
+      retention.stop();
       await services.jobs.shutdown();
       await services.sandboxes.shutdown();
       await scheduler.close();

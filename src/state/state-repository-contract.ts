@@ -34,6 +34,8 @@ export function runStateRepositoryContract(options: {
       startedAt: null,
       finishedAt: null,
       logBytes: 0,
+      logsRemovedAt: null,
+      logsRemovedReason: null,
       ...overrides,
     });
 
@@ -144,6 +146,68 @@ export function runStateRepositoryContract(options: {
       }
       const streams = (await repository.readLog('j-log', 0, 1 << 20)).map((chunk) => chunk.stream);
       assert.deepEqual(streams, ['stdout', 'stderr', 'stdout']);
+    });
+
+    test('finished output is listed oldest first, removed with a reason, and no longer read', async () => {
+      const output = (id: string, text: string) =>
+        repository.appendLog(id, [{ offset: 0, stream: 'stdout', data: Buffer.from(text) }]);
+      const finished = (id: string, finishedAt: string) =>
+        job(id, { owner: 'dave', status: 'succeeded', exitCode: 0, finishedAt });
+      await repository.insertJob(finished('j-old', '2026-01-01T00:00:00.000Z'));
+      await repository.insertJob(finished('j-new', '2026-01-03T00:00:00.000Z'));
+      await repository.insertJob(job('j-running', { owner: 'dave' }));
+      await output('j-old', 'old output');
+      await output('j-new', 'new output!');
+      await output('j-running', 'running');
+      assert.equal(await repository.storedLogBytes('dave'), 10 + 11 + 7);
+      assert.ok((await repository.storedLogOwners()).includes('dave'));
+      const listed = await repository.listStoredLogs({ owner: 'dave', limit: 10 });
+      assert.deepEqual(
+        listed.map((log) => [log.id, log.bytes]),
+        [
+          ['j-old', 10],
+          ['j-new', 11],
+        ],
+      );
+      const before = await repository.listStoredLogs({
+        owner: 'dave',
+        finishedBefore: '2026-01-02T00:00:00.000Z',
+        limit: 10,
+      });
+      assert.deepEqual(
+        before.map((log) => log.id),
+        ['j-old'],
+      );
+      // A running job's output is never removed, whatever the caller asks.
+      const removed = await repository.removeLogs(['j-old', 'j-running'], 'at-1', 'too old');
+      assert.deepEqual(
+        removed.map((log) => [log.id, log.owner, log.bytes]),
+        [['j-old', 'dave', 10]],
+      );
+      assert.deepEqual(await repository.removeLogs(['j-old'], 'at-2', 'again'), []);
+      const old = await repository.getJob('dave', 'j-old');
+      assert.equal(old?.logsRemovedAt, 'at-1');
+      assert.equal(old?.logsRemovedReason, 'too old');
+      assert.equal(old?.logBytes, 10, 'the record still says how much there was');
+      assert.deepEqual(await repository.readLog('j-old', 0, 1024), []);
+      assert.equal(await repository.storedLogBytes('dave'), 11 + 7);
+      assert.equal((await repository.getJob('dave', 'j-running'))?.logsRemovedAt, null);
+    });
+
+    test('a finished job is deleted with its output; a running or foreign one is not', async () => {
+      await repository.insertJob(job('j-delete', { owner: 'erin', status: 'failed' }));
+      await repository.insertJob(job('j-busy', { owner: 'erin', status: 'running' }));
+      for (const id of ['j-delete', 'j-busy']) {
+        await repository.appendLog(id, [{ offset: 0, stream: 'stderr', data: Buffer.from(id) }]);
+      }
+      assert.equal(await repository.deleteJob('alice', 'j-delete'), false);
+      assert.equal(await repository.deleteJob('erin', 'j-busy'), false);
+      assert.equal(await repository.deleteJob('erin', 'j-delete'), true);
+      assert.equal(await repository.getJob('erin', 'j-delete'), undefined);
+      assert.deepEqual(await repository.readLog('j-delete', 0, 1024), []);
+      assert.equal(await repository.deleteJob('erin', 'j-delete'), false);
+      assert.equal((await repository.getJob('erin', 'j-busy'))?.status, 'running');
+      assert.equal(await repository.storedLogBytes('erin'), 'j-busy'.length);
     });
 
     test('sandboxes and workspaces are per owner', async () => {

@@ -27,6 +27,10 @@ export interface JobRecord {
   finishedAt: string | null;
   /** Bytes of output stored so far (stdout and stderr interleaved, one offset space). */
   logBytes: number;
+  /** When retention or a quota removed the output (the record stays); null while it is kept. */
+  logsRemovedAt: string | null;
+  /** Why, in words: its age, the owner's quota, the server's total. */
+  logsRemovedReason: string | null;
 }
 
 export type JobUpdate = Partial<
@@ -45,6 +49,14 @@ export interface JobFilter {
   limit: number;
   /** The `nextCursor` of the previous page. */
   cursor?: string;
+}
+
+/** A finished job whose output is still stored: what retention may remove. */
+export interface StoredLog {
+  id: string;
+  owner: string;
+  bytes: number;
+  finishedAt: string;
 }
 
 export interface LogChunk {
@@ -110,6 +122,23 @@ export interface StateRepository {
   appendLog(jobId: string, chunks: LogChunk[]): Promise<void>;
   /** Chunks that end after `fromOffset`, in order, up to about `maxBytes`. */
   readLog(jobId: string, fromOffset: number, maxBytes: number): Promise<LogChunk[]>;
+  /** Bytes of output still stored (running jobs included), for one owner or for everyone. */
+  storedLogBytes(owner?: string): Promise<number>;
+  /** The owners that have output stored. */
+  storedLogOwners(): Promise<string[]>;
+  /** Finished jobs whose output is still stored, oldest finished first. */
+  listStoredLogs(filter: {
+    owner?: string;
+    finishedBefore?: string;
+    limit: number;
+  }): Promise<StoredLog[]>;
+  /**
+   * Removes the stored output of these jobs if they are finished (a running job's is never
+   * removed), marks them with when and why, and gives the space back. Returns what it removed.
+   */
+  removeLogs(jobIds: string[], at: string, reason: string): Promise<StoredLog[]>;
+  /** Deletes a finished job and its output; false when the owner has no such finished job. */
+  deleteJob(owner: string, id: string): Promise<boolean>;
 
   upsertSandbox(sandbox: SandboxRecord): Promise<void>;
   getSandbox(owner: string, name: string): Promise<SandboxRecord | undefined>;

@@ -80,6 +80,14 @@ export function registerJobCommands(program: Command): void {
           if (abort.signal.aborted) return undefined;
           throw error;
         });
+      if (job?.logsRemovedAt) {
+        // An empty output would look like a job that printed nothing.
+        process.stderr.write(
+          `mags: the output of ${id} was removed at ${job.logsRemovedAt}: ${job.logsRemovedReason ?? 'log retention'}\n`,
+        );
+        process.exitCode = 1;
+        return;
+      }
       const note = job && flags.follow ? jobEndNote(job) : undefined;
       if (note) process.stderr.write(`mags: ${note}\n`);
     });

@@ -107,13 +107,17 @@ export function registerSandboxCommands(program: Command): void {
 
   program
     .command('delete')
-    .description('Stop and delete a sandbox (its workspace stays: mags workspace delete).')
-    .argument('<name>')
+    .description(
+      'Stop and delete a sandbox (its workspace stays: mags workspace delete), or delete a finished job (job_...) and its output.',
+    )
+    .argument('<name-or-job-id>')
     .action(async (name: string, _flags: unknown, command: Command) => {
-      if (name.startsWith('job_')) {
-        throw new CommandUsageError('Jobs are kept as history; mags stop ends a running one.');
-      }
       const mags = await apiClient(command);
+      if (name.startsWith('job_')) {
+        await mags.jobs.delete(name);
+        process.stderr.write(`mags: job ${name} and its output deleted\n`);
+        return;
+      }
       await mags.sandboxes.delete(name);
       process.stderr.write(`mags: sandbox ${name} deleted\n`);
     });

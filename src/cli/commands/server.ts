@@ -1,6 +1,7 @@
 import { rename, rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../errors/mags-error.ts';
+import { formatBytes } from '../../jobs/log-retention.ts';
 import { parseMemoryMiB, parsePositiveNumber } from '../parse-options.ts';
 
 interface ServerFlags {
@@ -18,6 +19,9 @@ interface ServerFlags {
   parkMax: string;
   parkMemory?: string;
   sleepAfter: string;
+  logRetentionDays: string;
+  logOwnerQuota: string;
+  logMaxTotal: string;
 }
 
 export function registerServerCommand(program: Command): void {
@@ -58,6 +62,21 @@ export function registerServerCommand(program: Command): void {
       '600',
     )
     .option(
+      '--log-retention-days <n>',
+      "finished jobs' output is removed after this many days (0: kept until a size limit)",
+      '7',
+    )
+    .option(
+      '--log-owner-quota <size>',
+      "stored output per owner: 512m, 2g; their oldest finished jobs' output goes first",
+      '2g',
+    )
+    .option(
+      '--log-max-total <size>',
+      "stored output of all owners together; the oldest finished jobs' output goes first",
+      '10g',
+    )
+    .option(
       '--local',
       "this host's own server for the CLI: loopback, a free port, found via $MAGS_HOME",
     )
@@ -82,6 +101,11 @@ export function registerServerCommand(program: Command): void {
             ? parseMemoryMiB(flags.parkMemory, '--park-memory') * 1024 * 1024
             : undefined,
           sleepAfterMs: parseCount('--sleep-after', flags.sleepAfter) * 1000,
+        },
+        logRetention: {
+          maxAgeMs: parseCount('--log-retention-days', flags.logRetentionDays) * 24 * 3600 * 1000,
+          maxOwnerBytes: parseMemoryMiB(flags.logOwnerQuota, '--log-owner-quota') * 1024 * 1024,
+          maxTotalBytes: parseMemoryMiB(flags.logMaxTotal, '--log-max-total') * 1024 * 1024,
         },
       });
       const { repository, context } = server.services;
@@ -114,6 +138,13 @@ export function registerServerCommand(program: Command): void {
         await rename(temporary, discovery);
       } else if ((await repository.listTokens()).every((token) => token.revokedAt)) {
         say('no API tokens yet: create one with  mags token create --owner NAME');
+      }
+      const retention = server.services.jobs.retention;
+      if (retention) {
+        const age = retention.maxAgeMs > 0 ? `${flags.logRetentionDays} days` : 'no age limit';
+        say(
+          `job output: kept ${age}, ${formatBytes(retention.maxOwnerBytes)} an owner, ${formatBytes(retention.maxTotalBytes)} in all`,
+        );
       }
       say(`listening on ${server.url} (state: ${context.home}/state.db)`);
       const shutdown = async () => {

@@ -62,6 +62,17 @@ const stopJob = createRoute({
   responses: { 200: jobResponse('The stopped (or already finished) job'), ...errors },
 });
 
+const deleteJob = createRoute({
+  method: 'delete',
+  path: '/v1/jobs/{id}',
+  summary: 'Delete a finished job: its record and its stored output',
+  request: { params: idParams },
+  responses: {
+    204: { description: 'Deleted' },
+    ...errorResponses('The job is queued or running: stop it first'),
+  },
+});
+
 const jobLogs = createRoute({
   method: 'get',
   path: '/v1/jobs/{id}/logs',
@@ -111,6 +122,11 @@ export function registerJobRoutes(app: ServerApp, { jobs }: ServerServices): voi
   app.openapi(stopJob, async (c) =>
     c.json(toJobView(await jobs.stop(c.var.owner, c.req.valid('param').id)), 200),
   );
+
+  app.openapi(deleteJob, async (c) => {
+    await jobs.delete(c.var.owner, c.req.valid('param').id);
+    return c.body(null, 204);
+  });
 
   app.openapi(jobLogs, async (c) => {
     const owner = c.var.owner;

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
 import type { MagsError } from '../../errors/mags-error.ts';
+import type { JobRecord } from '../state-repository.ts';
 import { runStateRepositoryContract } from '../state-repository-contract.ts';
+import { sqliteMigrations } from './sqlite-migrations.ts';
 import { createSqliteStateRepository } from './sqlite-state-repository.ts';
 
 const directory = await mkdtemp(join(tmpdir(), 'mags-state-'));
@@ -31,10 +35,9 @@ test('an unusable database path is a clear error naming the path', () => {
 
 test('a version 1 database migrates to version 2: existing tokens are not admin', async () => {
   const { DatabaseSync } = await import('node:sqlite');
-  const { sqliteMigrations } = await import('./sqlite-migrations.ts');
-  const old = join(directory, 'version-1.db');
+  const old = join(directory, 'version-1-tokens.db');
   const database = new DatabaseSync(old);
-  database.exec(sqliteMigrations[0] as string);
+  database.exec((sqliteMigrations[0] as { sql: string }).sql);
   database.exec('PRAGMA user_version = 1');
   database.exec(
     "INSERT INTO tokens (id, owner, name, hash, created_at) VALUES ('t-old', 'local', 'x', 'h-old', 'now')",
@@ -52,3 +55,89 @@ test('a version 1 database migrates to version 2: existing tokens are not admin'
   // Opening it again runs no step twice (ALTER TABLE ADD COLUMN would fail the second time).
   await createSqliteStateRepository(old).close();
 });
+
+const fileBytes = (file: string) =>
+  ['', '-wal'].reduce(
+    (sum, suffix) => sum + (statSync(file + suffix, { throwIfNoEntry: false })?.size ?? 0),
+    0,
+  );
+const mebibyte = 1024 * 1024;
+
+test('removed output gives its space back to the filesystem', async () => {
+  const file = join(directory, 'reclaim.db');
+  const repository = createSqliteStateRepository(file);
+  try {
+    await repository.insertJob(finishedJob('j-big'));
+    // The way a job's log stores it: 64 KiB rows, a transaction per batch.
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    for (let offset = 0; offset < 64 * mebibyte; offset += chunk.length * 4) {
+      await repository.appendLog(
+        'j-big',
+        [0, 1, 2, 3].map((index) => ({
+          offset: offset + index * chunk.length,
+          stream: 'stdout' as const,
+          data: chunk,
+        })),
+      );
+    }
+    assert.ok(fileBytes(file) > 64 * mebibyte);
+    await repository.removeLogs(['j-big'], new Date().toISOString(), 'test');
+    // The bound: what is left of the log (at most its size limit, 8 MiB) and a few MiB of
+    // freed pages the last checkpoint has not yet cut off.
+    assert.ok(fileBytes(file) < 20 * mebibyte, `${fileBytes(file)} bytes left`);
+  } finally {
+    await repository.close();
+  }
+});
+
+test('a version 1 database is migrated in place and keeps its data', async () => {
+  const file = join(directory, 'version-1.db');
+  const old = new DatabaseSync(file);
+  old.exec('PRAGMA journal_mode = WAL;');
+  old.exec(`${(sqliteMigrations[0] as { sql: string }).sql} PRAGMA user_version = 1;`);
+  old
+    .prepare(
+      `INSERT INTO jobs (id, owner, kind, argv, status, created_at, log_bytes)
+       VALUES ('j-v1', 'alice', 'run', '["true"]', 'succeeded', 'then', 4)`,
+    )
+    .run();
+  old.prepare("INSERT INTO job_logs VALUES ('j-v1', 0, 'stdout', X'6f6b210a')").run();
+  old.close();
+  const repository = createSqliteStateRepository(file);
+  try {
+    const job = await repository.getJob('alice', 'j-v1');
+    assert.equal(job?.logsRemovedAt, null);
+    const chunks = await repository.readLog('j-v1', 0, 1024);
+    assert.equal(Buffer.concat(chunks.map((chunk) => chunk.data)).toString(), 'ok!\n');
+  } finally {
+    await repository.close();
+  }
+  const upgraded = new DatabaseSync(file);
+  const pragma = (name: string) => Object.values(upgraded.prepare(`PRAGMA ${name}`).get() ?? {})[0];
+  assert.equal(pragma('user_version'), sqliteMigrations.length);
+  assert.equal(pragma('auto_vacuum'), 2, 'incremental');
+  const columns = upgraded.prepare('PRAGMA table_info(tokens)').all();
+  assert.ok(columns.some((column) => column.name === 'admin'));
+  upgraded.close();
+});
+
+function finishedJob(id: string): JobRecord {
+  return {
+    id,
+    owner: 'alice',
+    kind: 'run',
+    sandbox: null,
+    argv: ['true'],
+    workspace: null,
+    status: 'succeeded',
+    exitCode: 0,
+    signal: null,
+    reason: null,
+    createdAt: new Date().toISOString(),
+    startedAt: null,
+    finishedAt: new Date().toISOString(),
+    logBytes: 0,
+    logsRemovedAt: null,
+    logsRemovedReason: null,
+  };
+}

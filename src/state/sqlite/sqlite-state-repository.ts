@@ -2,17 +2,20 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { DependencyMissingError } from '../../errors/mags-error.ts';
-import type {
-  JobFilter,
-  JobRecord,
-  JobUpdate,
-  LogChunk,
-  SandboxRecord,
-  StateRepository,
-  TokenRecord,
-  WorkspaceRecord,
+import {
+  finishedJobStatuses,
+  type JobFilter,
+  type JobRecord,
+  type JobUpdate,
+  type LogChunk,
+  type SandboxRecord,
+  type StateRepository,
+  type StoredLog,
+  type TokenRecord,
+  type WorkspaceRecord,
 } from '../state-repository.ts';
 import { migrateSqlite } from './sqlite-migrations.ts';
+import { createSpaceReclaimer } from './sqlite-space-reclaimer.ts';
 
 type Row = Record<string, SQLInputValue>;
 
@@ -27,6 +30,9 @@ export function createSqliteStateRepository(path: string): StateRepository {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     database = new DatabaseSync(path);
     database.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+    // A checkpoint cuts the write-ahead log back to this size; without a limit it keeps the
+    // largest size it ever reached (a purge or a migration's VACUUM writes a lot at once).
+    database.exec(`PRAGMA journal_size_limit = ${8 * 1024 * 1024};`);
     database.exec('PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;');
     migrateSqlite(database);
   } catch (error) {
@@ -43,7 +49,8 @@ export function createSqliteStateRepository(path: string): StateRepository {
   const tokenByHash = statement('SELECT * FROM tokens WHERE hash = ?');
   const insertJob = statement(
     `INSERT INTO jobs (id, owner, kind, sandbox, argv, workspace, status, exit_code, signal, reason,
-     created_at, started_at, finished_at, log_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     created_at, started_at, finished_at, log_bytes, logs_removed_at, logs_removed_reason)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const jobById = statement('SELECT * FROM jobs WHERE owner = ? AND id = ?');
   const insertLog = statement(
@@ -69,6 +76,9 @@ export function createSqliteStateRepository(path: string): StateRepository {
     `INSERT INTO workspaces (owner, name, created_at, last_used_at) VALUES (?, ?, ?, ?)
      ON CONFLICT (owner, name) DO UPDATE SET last_used_at = excluded.last_used_at`,
   );
+
+  const finished = finishedJobStatuses.map((status) => `'${status}'`).join(', ');
+  const reclaimSpace = createSpaceReclaimer(database);
 
   const transaction = (work: () => void) => {
     database.exec('BEGIN IMMEDIATE');
@@ -128,6 +138,8 @@ export function createSqliteStateRepository(path: string): StateRepository {
         job.startedAt,
         job.finishedAt,
         job.logBytes,
+        job.logsRemovedAt,
+        job.logsRemovedReason,
       );
     },
     async updateJob(id, update) {
@@ -198,6 +210,68 @@ export function createSqliteStateRepository(path: string): StateRepository {
         if (bytes >= maxBytes) break;
       }
       return chunks;
+    },
+    async storedLogBytes(owner) {
+      const where = owner === undefined ? '' : 'AND owner = ?';
+      const row = statement(
+        `SELECT COALESCE(SUM(log_bytes), 0) AS bytes FROM jobs
+         WHERE logs_removed_at IS NULL ${where}`,
+      ).get(...(owner === undefined ? [] : [owner])) as Row;
+      return Number(row.bytes);
+    },
+    async storedLogOwners() {
+      const rows = statement(
+        'SELECT DISTINCT owner FROM jobs WHERE logs_removed_at IS NULL AND log_bytes > 0',
+      ).all() as Row[];
+      return rows.map((row) => String(row.owner));
+    },
+    async listStoredLogs(filter) {
+      const where = [`status IN (${finished})`, 'logs_removed_at IS NULL', 'log_bytes > 0'];
+      const parameters: Record<string, SQLInputValue> = { limit: filter.limit };
+      if (filter.owner !== undefined) {
+        where.push('owner = $owner');
+        parameters.owner = filter.owner;
+      }
+      if (filter.finishedBefore !== undefined) {
+        where.push('finished_at < $before');
+        parameters.before = filter.finishedBefore;
+      }
+      const rows = statement(
+        `SELECT id, owner, log_bytes, finished_at FROM jobs WHERE ${where.join(' AND ')}
+         ORDER BY finished_at, seq LIMIT $limit`,
+      ).all(parameters) as Row[];
+      return rows.map(toStoredLog);
+    },
+    async removeLogs(jobIds, at, reason) {
+      const removed: StoredLog[] = [];
+      transaction(() => {
+        const mark = statement(
+          `UPDATE jobs SET logs_removed_at = ?, logs_removed_reason = ?
+           WHERE id = ? AND status IN (${finished}) AND logs_removed_at IS NULL
+           RETURNING id, owner, log_bytes, finished_at`,
+        );
+        const remove = statement('DELETE FROM job_logs WHERE job_id = ?');
+        for (const id of jobIds) {
+          const row = mark.get(at, reason, id) as Row | undefined;
+          if (!row) continue;
+          remove.run(id);
+          removed.push(toStoredLog(row));
+        }
+      });
+      if (removed.length > 0) await reclaimSpace();
+      return removed;
+    },
+    async deleteJob(owner, id) {
+      let deleted = false;
+      transaction(() => {
+        const result = statement(
+          `DELETE FROM jobs WHERE owner = ? AND id = ? AND status IN (${finished})`,
+        ).run(owner, id);
+        deleted = Number(result.changes) > 0;
+        if (deleted) statement('DELETE FROM job_logs WHERE job_id = ?').run(id);
+      });
+      if (deleted) await reclaimSpace();
+      return deleted;
     },
 
     async upsertSandbox(sandbox) {
@@ -281,6 +355,15 @@ const jobColumns: Record<keyof JobUpdate, string> = {
   logBytes: 'log_bytes',
 };
 
+function toStoredLog(row: Row): StoredLog {
+  return {
+    id: String(row.id),
+    owner: String(row.owner),
+    bytes: Number(row.log_bytes),
+    finishedAt: String(row.finished_at),
+  };
+}
+
 const text = (value: SQLInputValue | undefined) =>
   value === null || value === undefined ? null : String(value);
 
@@ -312,6 +395,8 @@ function toJob(row: Row): JobRecord {
     startedAt: text(row.started_at),
     finishedAt: text(row.finished_at),
     logBytes: Number(row.log_bytes),
+    logsRemovedAt: text(row.logs_removed_at),
+    logsRemovedReason: text(row.logs_removed_reason),
   };
 }
 
