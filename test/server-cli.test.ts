@@ -69,9 +69,11 @@ describe('the CLI through mags server', { skip }, () => {
     const refused = await runCli(home, ['exec', 'dev', 'true'], { env });
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /stopped[\s\S]*mags start dev/);
-    const deleted = await runCli(home, ['delete', 'dev'], { env });
+    // "dev" stays (stopped) for the restart test below; delete one of its own.
+    assert.equal((await runCli(home, ['new', 'gone', '-e'], { env })).code, 0);
+    const deleted = await runCli(home, ['delete', 'gone'], { env });
     assert.equal(deleted.code, 0, deleted.stderr);
-    assert.equal(deleted.stderr, 'mags: sandbox dev deleted\n', 'the message ends its line');
+    assert.equal(deleted.stderr, 'mags: sandbox gone deleted\n', 'the message ends its line');
   });
 
   test('a wrong token is refused with a hint; mags login saves a checked token', async () => {
