@@ -20,6 +20,8 @@ export interface StartServerOptions {
   repository?: StateRepository;
   maxConcurrentJobs?: number;
   maxUploadBytes?: number;
+  /** The largest file a download streams (default 1 GiB, like uploads). */
+  maxDownloadBytes?: number;
   version?: string;
   scheduling?: SchedulingOptions;
 }
@@ -99,7 +101,11 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     jobs: new JobManager({ context, repository, maxConcurrentJobs: options.maxConcurrentJobs }),
     sandboxes,
     scheduler,
-    limits: { maxJsonBytes: 1024 * 1024, maxUploadBytes: options.maxUploadBytes ?? 1024 ** 3 },
+    limits: {
+      maxJsonBytes: 1024 * 1024,
+      maxUploadBytes: options.maxUploadBytes ?? 1024 ** 3,
+      maxDownloadBytes: options.maxDownloadBytes ?? 1024 ** 3,
+    },
     version: options.version ?? '0.1.0',
   };
   const { app, injectWebSocket } = createApp(services);

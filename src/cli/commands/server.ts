@@ -8,6 +8,7 @@ interface ServerFlags {
   port: string;
   maxJobs?: string;
   maxUploadMib?: string;
+  maxDownloadMib?: string;
   local?: boolean;
   poolSize: string;
   poolImage?: string;
@@ -25,6 +26,7 @@ export function registerServerCommand(program: Command): void {
     .option('--port <port>', 'port to listen on (0: any free port)', '7070')
     .option('--max-jobs <n>', 'jobs running at once; more wait as queued (default 32)')
     .option('--max-upload-mib <n>', 'largest file upload (default 1024)')
+    .option('--max-download-mib <n>', 'largest file download, streamed (default 1024)')
     .option('--pool-size <n>', 'sandboxes kept started and ready to claim (0: no pool)', '2')
     .option('--pool-image <name>', 'the image pooled sandboxes serve (default "default")')
     .option(
@@ -56,6 +58,9 @@ export function registerServerCommand(program: Command): void {
           : undefined,
         maxUploadBytes: flags.maxUploadMib
           ? parsePositiveNumber('--max-upload-mib', flags.maxUploadMib) * 1024 * 1024
+          : undefined,
+        maxDownloadBytes: flags.maxDownloadMib
+          ? parsePositiveNumber('--max-download-mib', flags.maxDownloadMib) * 1024 * 1024
           : undefined,
         scheduling: {
           poolSize: parseCount('--pool-size', flags.poolSize),
