@@ -6,8 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Mags } from '../src/sdk/index.ts';
 import { startServerProcess } from './helpers/server-process.ts';
@@ -55,6 +57,7 @@ function partialRequest(
       }
     });
     socket.on('error', reject);
+    socket.on('close', () => reject(new Error(`closed without an answer: ${answer}`)));
   });
 }
 
@@ -156,6 +159,17 @@ describe('files API and body limits on a real server process', { skip, timeout: 
     assert.equal(await response.text(), 'small\n');
   });
 
+  test('the SDK downloads to a local file, streamed; a refused one leaves no file', async () => {
+    const destination = join(testHome.home, 'small.copy');
+    assert.equal(await mags.sandboxes.files.download(sandbox, '/workspace/small', destination), 6);
+    assert.equal(await readFile(destination, 'utf8'), 'small\n');
+    const refused = join(testHome.home, 'over.copy');
+    await assert.rejects(mags.sandboxes.files.download(sandbox, '/workspace/over', refused), {
+      statusCode: 413,
+    });
+    assert.equal(existsSync(refused), false);
+  });
+
   test('an oversized body is 413 before it is read, on every route but the upload', async () => {
     const startRss = await rssBytes(serverPid);
     const declared = 700 * mebibyte;
@@ -174,12 +188,15 @@ describe('files API and body limits on a real server process', { skip, timeout: 
       assert.match(status, /^HTTP\/1\.1 413 /, `${method} ${path}`);
     }
     // Without a declared length the body is counted as it comes and refused at the JSON limit.
+    let sentMiB = 0;
     const chunked = await fetch(`${server.url}/v1/sandboxes/files`, {
       method: 'PATCH',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: new ReadableStream({
+        // 8 MiB in all, so the request ends even if the refusal is only read at its end.
         pull(controller) {
           controller.enqueue(new Uint8Array(mebibyte).fill(0x20));
+          if (++sentMiB === 8) controller.close();
         },
       }),
       duplex: 'half',
