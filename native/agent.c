@@ -38,10 +38,11 @@ enum {
   // host -> agent
   T_EXEC = 0x01, T_STDIN = 0x02, T_STDIN_CLOSE = 0x03, T_SIGNAL = 0x04, T_RESIZE = 0x05, T_OUTPUT_ACK = 0x06,
   T_WRITE_FILE = 0x10, T_WRITE_DATA = 0x11, T_WRITE_END = 0x12, T_READ_FILE = 0x13, T_WRITE_ABORT = 0x14,
-  T_PING = 0x20, T_SHUTDOWN = 0x21,
+  T_READ_ABORT = 0x15, T_PING = 0x20, T_SHUTDOWN = 0x21,
   // agent -> host
   T_HELLO = 0x80, T_STARTED = 0x81, T_STDOUT = 0x82, T_STDERR = 0x83, T_EXIT = 0x84,
   T_ERROR = 0x85, T_OK = 0x86, T_FILE_DATA = 0x87, T_FILE_END = 0x88, T_PONG = 0x89, T_STDIN_ACK = 0x8a,
+  T_FILE_INFO = 0x8b,
 };
 
 struct buffer { char *data; size_t start, length, capacity; };
@@ -63,6 +64,7 @@ struct process {
 struct file_transfer {  // a write in progress, or a read being streamed out
   int used, connection, writing, fd;
   uint32_t id, unacked;  // unacked: FILE_DATA bytes the host has not acknowledged
+  uint64_t remaining;    // a read sends exactly the size it announced in FILE_INFO, no more
   char *path, *temporary;
 };
 
@@ -377,6 +379,45 @@ static int make_parents(char *path) {
   return 0;
 }
 
+static const char *file_kind(mode_t mode) {
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+// Only regular files are read, and only as many bytes as they had when opened: /dev/zero or a
+// file that grows while it is read must not stream forever. O_NONBLOCK keeps a FIFO without a
+// writer from blocking this single-threaded agent in open(2) (a socket fails there with ENXIO).
+static void open_read(int connection, struct file_transfer *f) {
+  struct stat info;
+  if ((f->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) < 0 || fstat(f->fd, &info) < 0) {
+    send_errno(connection, f->id, "read", f->path);
+    end_file(f, 0);
+    return;
+  }
+  if (S_ISDIR(info.st_mode)) {
+    errno = EISDIR;
+    send_errno(connection, f->id, "read", f->path);
+    end_file(f, 0);
+    return;
+  }
+  if (!S_ISREG(info.st_mode)) {
+    char message[1000];
+    snprintf(message, sizeof message, "read %s: %s; only regular files can be read", f->path, file_kind(info.st_mode));
+    send_error(connection, f->id, EINVAL, message);
+    end_file(f, 0);
+    return;
+  }
+  f->remaining = (uint64_t)info.st_size;
+  char payload[12];
+  put_u32(payload, (uint32_t)(f->remaining >> 32));
+  put_u32(payload + 4, (uint32_t)f->remaining);
+  put_u32(payload + 8, (uint32_t)info.st_mode);
+  send_frame(connection, T_FILE_INFO, f->id, payload, sizeof payload);
+}
+
 static void open_file(int connection, uint32_t id, struct reader *r, int writing) {
   uint32_t mode = writing ? read_u32(r) : 0;
   char *path = read_string(r);
@@ -395,9 +436,8 @@ static void open_file(int connection, uint32_t id, struct reader *r, int writing
       return;
     }
     fchmod(f->fd, mode & 07777);  // the umask must not change the mode asked for
-  } else if ((f->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-    send_errno(connection, id, "read", path);
-    end_file(f, 0);
+  } else {
+    open_read(connection, f);
   }
 }
 
@@ -431,14 +471,26 @@ static void pump_reads(int connection) {
     struct file_transfer *f = &files[i];
     if (!f->used || f->writing || f->connection != connection) continue;
     while (connections[connection].out.length < OUTPUT_HIGH_WATER && f->unacked < WINDOW) {
-      ssize_t n = read(f->fd, chunk, sizeof chunk);
+      if (f->remaining == 0) {  // all it had when opened; what it grew by since is not sent
+        send_frame(connection, T_FILE_END, f->id, NULL, 0);
+        end_file(f, 0);
+        break;
+      }
+      size_t want = f->remaining < sizeof chunk ? (size_t)f->remaining : sizeof chunk;
+      ssize_t n = read(f->fd, chunk, want);
       if (n > 0) {
         send_frame(connection, T_FILE_DATA, f->id, chunk, (size_t)n);
         f->unacked += (uint32_t)n;
+        f->remaining -= (uint64_t)n;
         continue;
       }
+      if (n < 0 && errno == EINTR) continue;
       if (n < 0) send_errno(connection, f->id, "read", f->path);
-      else send_frame(connection, T_FILE_END, f->id, NULL, 0);
+      else {  // end of file before the size it announced
+        char message[1000];
+        snprintf(message, sizeof message, "read %s: the file shrank while it was read", f->path);
+        send_error(connection, f->id, EIO, message);
+      }
       end_file(f, 0);
       break;
     }
@@ -523,9 +575,10 @@ static void handle_frame(int connection, uint8_t type, uint32_t id, const char *
     case T_WRITE_DATA: write_file_data(connection, id, payload, length, 0); break;
     case T_WRITE_END: write_file_data(connection, id, NULL, 0, 1); break;
     case T_READ_FILE: open_file(connection, id, &r, 0); break;
-    case T_WRITE_ABORT: {  // the host's data source failed: forget the upload, no reply
+    case T_WRITE_ABORT:  // the host's data source failed: forget the upload, no reply
+    case T_READ_ABORT: {  // the host's reader went away: close the file, freeing its slot, no reply
       struct file_transfer *f = find_file(connection, id);
-      if (f && f->writing) end_file(f, 0);
+      if (f && f->writing == (type == T_WRITE_ABORT)) end_file(f, 0);
       break;
     }
     case T_PING: send_frame(connection, T_PONG, id, payload, length); break;

@@ -194,7 +194,7 @@ describe('guest agent over a socketpair', { skip }, () => {
     await assert.rejects(guest.writeFile('relative/path', Buffer.from('x')), /must be absolute/);
     await assert.rejects(guest.readFile('relative'), /must be absolute/);
     await assert.rejects(guest.readFile(join(directory, 'missing')), {
-      code: 'guest_error',
+      code: 'file_not_found',
       errno: 2,
       message: `read ${join(directory, 'missing')}: No such file or directory`,
     });

@@ -12,13 +12,24 @@ const acknowledgeEveryBytes = flowWindowBytes / 4;
  */
 export class CreditedReadable extends Readable {
   readonly #acknowledge: (bytes: number) => void;
+  readonly #onDestroy: (() => void) | undefined;
   #pushedBytes = 0;
   #acknowledgedBytes = 0;
 
-  /** `acknowledge` sends the protocol's OUTPUT_ACK for this stream; it must not throw. */
-  constructor(acknowledge: (bytes: number) => void) {
+  /**
+   * `acknowledge` sends the protocol's OUTPUT_ACK for this stream; `onDestroy` runs when the
+   * stream is destroyed (by its consumer, or after an error), so a request nobody reads any more
+   * can be cancelled. Neither may throw.
+   */
+  constructor(acknowledge: (bytes: number) => void, onDestroy?: () => void) {
     super({ highWaterMark: acknowledgeEveryBytes });
     this.#acknowledge = acknowledge;
+    this.#onDestroy = onDestroy;
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#onDestroy?.();
+    callback(error);
   }
 
   /** Adds a data frame's bytes (ignores `push`'s advice: the window already bounds the buffer). */

@@ -1,9 +1,9 @@
 import type { Duplex, Readable } from 'node:stream';
 import { MagsError } from '../errors/mags-error.ts';
 import { CreditedReadable } from './credited-readable.ts';
+import { fileErrorFromFrame } from './file-error.ts';
 import {
   ExecHandle,
-  GuestError,
   type GuestExecRequest,
   type GuestProcess,
   type RequestChannel,
@@ -15,6 +15,7 @@ import {
   FrameDecoder,
   FrameType,
   maxPayloadBytes,
+  PayloadReader,
   PayloadWriter,
   protocolVersion,
 } from './protocol.ts';
@@ -33,6 +34,16 @@ interface Pending {
 
 /** Upload frames: big enough to be cheap, small enough to interleave with other requests. */
 const uploadFrameBytes = 256 * 1024;
+/** What `readFile` holds in memory at most unless told otherwise; larger files are streamed. */
+const smallReadMaxBytes = 64 * 1024 * 1024;
+
+/** A file being read: its size and mode when it was opened, and its bytes as they come. */
+export interface GuestFileRead {
+  sizeBytes: number;
+  /** `st_mode`: type and permission bits. */
+  mode: number;
+  stream: Readable;
+}
 
 /**
  * The host side of the guest protocol (docs/guest-protocol.md) over any byte stream: a unix
@@ -192,7 +203,7 @@ export class GuestClient {
       if (frame.type === FrameType.ok) resolve();
       else if (frame.type === FrameType.error) {
         failed = true;
-        reject(GuestError.fromFrame(frame));
+        reject(fileErrorFromFrame(frame));
       }
     });
     done.catch(() => {}); // observed below; this only keeps an early failure from going unhandled
@@ -218,45 +229,82 @@ export class GuestClient {
     await done;
   }
 
-  /** Reads a whole file into memory. Rejects with a GuestError (e.g. ENOENT) or on close. */
-  async readFile(path: string): Promise<Buffer> {
+  /**
+   * Reads a whole file into memory: for small files only, so `maxBytes` defaults to 64 MiB.
+   * Rejects like `readFileStream`.
+   */
+  async readFile(path: string, options: { maxBytes?: number } = {}): Promise<Buffer> {
+    const { stream } = await this.readFileStream(path, {
+      maxBytes: options.maxBytes ?? smallReadMaxBytes,
+    });
     const chunks: Buffer[] = [];
-    for await (const chunk of this.readFileStream(path)) chunks.push(chunk as Buffer);
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks);
   }
 
   /**
-   * Streams a file; flow-controlled like command output. The stream is destroyed with a
-   * GuestError if the file cannot be read.
+   * Opens a regular file for a streamed, flow-controlled read. Resolves once the agent has
+   * announced the file's size and mode, before any data is taken: the stream then delivers
+   * exactly `sizeBytes` bytes (a file that grows meanwhile is cut there). Rejects with a
+   * GuestError whose `statusCode` says whose fault it is (404 ENOENT, 400 for a directory or
+   * anything not a regular file, ...), or with a 413 `file_too_large` when the file is over
+   * `maxBytes` (nothing was read). Destroying the stream before its end cancels the read in the
+   * agent, which frees its file slot; the stream is destroyed with a GuestError if a read fails.
    */
-  readFileStream(path: string): Readable {
+  readFileStream(path: string, options: { maxBytes?: number } = {}): Promise<GuestFileRead> {
     const request = new PayloadWriter().string(path).toBuffer();
     const id = this.#allocateId();
     const channel = this.#channel(id);
     let open = true;
-    const stream = new CreditedReadable((bytes) => {
-      if (open) channel.send(FrameType.outputAck, new PayloadWriter().u32(bytes).u32(0).toBuffer());
-    });
-    const end = (error?: Error) => {
+    // Ends the request on this side; the agent is told only when it has not ended it itself.
+    const close = (cancel: boolean) => {
+      if (!open) return;
       open = false;
       this.#pending.delete(id);
-      if (error) stream.destroy(error);
-      else stream.finish();
+      if (cancel) channel.send(FrameType.readAbort);
     };
-    if (this.#closeError) {
-      end(this.#closeError);
-      return stream;
-    }
-    this.#pending.set(id, {
-      onFrame: (frame) => {
-        if (frame.type === FrameType.fileData) stream.deliver(frame.payload);
-        else if (frame.type === FrameType.fileEnd) end();
-        else if (frame.type === FrameType.error) end(GuestError.fromFrame(frame));
+    const stream = new CreditedReadable(
+      (bytes) => {
+        if (open)
+          channel.send(FrameType.outputAck, new PayloadWriter().u32(bytes).u32(0).toBuffer());
       },
-      onClose: (error) => end(error),
+      () => close(true),
+    );
+    return new Promise((resolve, reject) => {
+      let announced = false;
+      const fail = (error: Error) => {
+        close(false);
+        if (announced) stream.destroy(error);
+        else {
+          stream.destroy();
+          reject(error);
+        }
+      };
+      if (this.#closeError) return fail(this.#closeError);
+      this.#pending.set(id, {
+        onFrame: (frame) => {
+          if (frame.type === FrameType.fileData) stream.deliver(frame.payload);
+          else if (frame.type === FrameType.fileInfo) {
+            const reader = new PayloadReader(frame.payload);
+            const sizeBytes = reader.u64();
+            const mode = reader.u32();
+            if (options.maxBytes !== undefined && sizeBytes > options.maxBytes) {
+              close(true);
+              stream.destroy();
+              return reject(fileTooLarge(path, sizeBytes, options.maxBytes));
+            }
+            announced = true;
+            resolve({ sizeBytes, mode, stream });
+          } else if (frame.type === FrameType.fileEnd) {
+            if (!announced) return fail(protocolError('FILE_END before FILE_INFO'));
+            close(false);
+            stream.finish();
+          } else if (frame.type === FrameType.error) fail(fileErrorFromFrame(frame));
+        },
+        onClose: fail,
+      });
+      this.#send(FrameType.readFile, id, request);
     });
-    this.#send(FrameType.readFile, id, request);
-    return stream;
   }
 
   /** Round trip to the agent in milliseconds (health check and latency measurement). */
@@ -339,4 +387,19 @@ export class GuestClient {
       this.#socket.on('close', done);
     });
   }
+}
+
+function fileTooLarge(path: string, sizeBytes: number, maxBytes: number): MagsError {
+  return new MagsError(`${path} is ${sizeBytes} bytes, over the ${maxBytes}-byte limit.`, {
+    code: 'file_too_large',
+    statusCode: 413,
+    hint: 'Split it inside the sandbox (split -b 512M FILE) and read the parts, or ask for a higher limit (mags server --max-download-mib).',
+  });
+}
+
+function protocolError(what: string): MagsError {
+  return new MagsError(`The guest agent broke the protocol: ${what}.`, {
+    code: 'guest_protocol',
+    hint: 'Rebuild the agent: npm run build',
+  });
 }

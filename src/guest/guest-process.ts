@@ -48,8 +48,13 @@ export interface GuestProcess {
 export class GuestError extends MagsError {
   /** The errno the agent reported (e.g. 2 for ENOENT), 0 when none applies. */
   readonly errno: number;
-  constructor(message: string, errno: number, code = 'guest_error') {
-    super(message, { code });
+  constructor(
+    message: string,
+    errno: number,
+    code = 'guest_error',
+    options: { statusCode?: number; hint?: string } = {},
+  ) {
+    super(message, { code, ...options });
     this.errno = errno;
   }
 

@@ -25,6 +25,7 @@ export const FrameType = {
   writeEnd: 0x12,
   readFile: 0x13,
   writeAbort: 0x14,
+  readAbort: 0x15,
   ping: 0x20,
   shutdown: 0x21,
   hello: 0x80,
@@ -38,6 +39,7 @@ export const FrameType = {
   fileEnd: 0x88,
   pong: 0x89,
   stdinAck: 0x8a,
+  fileInfo: 0x8b,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -132,6 +134,12 @@ export class PayloadReader {
     const value = this.#payload.readUInt32BE(this.#offset);
     this.#offset += 4;
     return value;
+  }
+
+  /** A u64 (two u32 halves, high first), as a number: exact up to 2^53, which covers file sizes. */
+  u64(): number {
+    const high = this.u32();
+    return high * 2 ** 32 + this.u32();
   }
 
   /** Everything not read yet. */

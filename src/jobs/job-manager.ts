@@ -18,6 +18,7 @@ import { FairQueue, type Ticket } from './fair-queue.ts';
 import { JobLog, type JobLogOptions } from './job-log.ts';
 import type { LogRetention } from './log-retention.ts';
 import type { MagsContext } from './mags-context.ts';
+import { ownerFacingError } from './owner-facing-error.ts';
 import { ownerWorkspaceName } from './owner-workspace.ts';
 import { drained, type RunResult, runCommand, sandboxEnvironment } from './run-command.ts';
 
@@ -337,14 +338,15 @@ export class JobManager {
           if (result.status === 'stopped') result.reason = stopReason(abort);
         }
       } catch (error) {
-        const message = error instanceof MagsError ? error.toDisplayString() : String(error);
-        log.append('stderr', Buffer.from(`mags: ${message}\n`));
-        result = {
-          status: 'failed',
-          exitCode: null,
-          signal: null,
-          reason: error instanceof MagsError ? error.message : String(error),
-        };
+        // The job's log and reason are read by its owner: in their words, without host details.
+        const facing = ownerFacingError(error, record.owner, {
+          home: this.#context.home,
+          store: this.#context.sync.store.location,
+        });
+        if (facing.withheld) console.error(`[job ${record.id}] owner ${record.owner}:`, error);
+        const hint = facing.hint ? `\n  hint: ${facing.hint}` : '';
+        log.append('stderr', Buffer.from(`mags: ${facing.message}${hint}\n`));
+        result = { status: 'failed', exitCode: null, signal: null, reason: facing.message };
       } finally {
         ticket.release();
       }

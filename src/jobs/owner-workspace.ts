@@ -46,3 +46,14 @@ export function ownsStorageName(owner: string, storageName: string): boolean {
   if (owner === localOwner) return prefix === undefined || !isValidOwner(prefix);
   return prefix === owner;
 }
+
+/**
+ * The inverse of `ownerWorkspaceName`: the name `owner` knows an internal workspace name by, or
+ * undefined when it is not one of theirs. Errors raised below the API speak of internal names;
+ * this is how they are put back into the owner's words.
+ */
+export function ownerWorkspaceDisplayName(owner: string, internal: string): string | undefined {
+  if (owner === localOwner) return internal;
+  const prefix = `${owner}.`;
+  return internal.startsWith(prefix) ? internal.slice(prefix.length) : undefined;
+}

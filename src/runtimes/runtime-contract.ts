@@ -119,6 +119,22 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
       assert.equal(result.stdout.toString(), `${expected}  data.bin\n640\n`);
     });
 
+    it('streams a regular file with its size first; refuses the rest; a cancelled read ends', async () => {
+      const sandbox = await start();
+      await collect(sandbox.exec(shell('truncate -s 3G sparse && mkfifo fifo && echo hi > small')));
+      const file = await sandbox.readFileStream('/workspace/sparse');
+      assert.equal(file.sizeBytes, 3 * 1024 ** 3);
+      file.stream.destroy(); // cancelled after nothing: the sandbox's agent lets go of it
+      await assert.rejects(sandbox.readFileStream('/workspace/sparse', { maxBytes: 1024 }), {
+        statusCode: 413,
+      });
+      for (const path of ['/dev/zero', '/workspace/fifo', '/workspace']) {
+        await assert.rejects(sandbox.readFileStream(path), { statusCode: 400 }, path);
+      }
+      await assert.rejects(sandbox.readFileStream('/workspace/missing'), { statusCode: 404 });
+      assert.deepEqual(await sandbox.readFile('/workspace/small'), Buffer.from('hi\n'));
+    });
+
     it('runs as root inside, but root is not root outside', async () => {
       const sandbox = await start();
       const result = await collect(sandbox.exec(shell('id -u; cat /proc/self/uid_map')));

@@ -76,6 +76,14 @@ export interface SandboxProcess {
   readonly exited: Promise<ExecResult>;
 }
 
+/** A file being read out of a sandbox (`Sandbox.readFileStream`). */
+export interface FileRead {
+  sizeBytes: number;
+  /** `st_mode`: type and permission bits. */
+  mode: number;
+  stream: Readable;
+}
+
 export interface SandboxExit {
   /** Processes the kernel's OOM killer killed inside the sandbox. */
   oomKills: number;
@@ -99,7 +107,16 @@ export interface Sandbox {
     data: Buffer | AsyncIterable<Buffer>,
     options?: { mode?: number },
   ): Promise<void>;
-  readFile(path: string): Promise<Buffer>;
+  /**
+   * Streams a regular file out of the sandbox: `sizeBytes` is its size when opened, and the
+   * stream delivers exactly that many bytes (a file that grows meanwhile is cut there). Rejects
+   * before any byte is read when the file is over `maxBytes` (413 `file_too_large`), missing
+   * (404 `file_not_found`) or not a regular file (400: a directory, `/dev/zero`, a FIFO, a
+   * socket). Destroying the stream early cancels the read inside the sandbox.
+   */
+  readFileStream(path: string, options?: { maxBytes?: number }): Promise<FileRead>;
+  /** Reads a small file whole (built on `readFileStream`; `maxBytes` defaults to 64 MiB). */
+  readFile(path: string, options?: { maxBytes?: number }): Promise<Buffer>;
   /** Counters a caller reads after a command to explain how it ended (e.g. OOM kills). */
   usage(): Promise<SandboxUsage>;
   /** False once the sandbox has ended, whether stopped or died (its agent killed, say). */

@@ -1,3 +1,4 @@
+import { MagsError } from '../errors/mags-error.ts';
 import type {
   CreateSandboxBody,
   ExecBody,
@@ -142,12 +143,65 @@ export class Mags {
       return this.#wait(job.id, { onOutput, onStdout, onStderr, signal });
     },
     files: {
+      /** Reads a small file whole into memory; `stream` or `download` for large ones. */
       read: async (name: string, path: string): Promise<Uint8Array> => {
+        const { body } = await this.sandboxes.files.stream(name, path);
+        return new Uint8Array(await new Response(body).arrayBuffer());
+      },
+      /**
+       * Streams a regular file: its size (known before any byte) and its bytes as they come.
+       * Cancelling the stream (or `signal`) ends the read inside the sandbox too.
+       */
+      stream: async (
+        name: string,
+        path: string,
+        options: { signal?: AbortSignal } = {},
+      ): Promise<{ sizeBytes: number; body: ReadableStream<Uint8Array> }> => {
         const response = await this.#send(
           'GET',
           `${sandboxPath(name)}/files${queryString({ path })}`,
+          undefined,
+          options.signal,
         );
-        return new Uint8Array(await response.arrayBuffer());
+        return {
+          sizeBytes: Number(response.headers.get('content-length')),
+          // A 200 always has a body (an empty one for an empty file).
+          body: response.body ?? new ReadableStream({ start: (controller) => controller.close() }),
+        };
+      },
+      /**
+       * Copies a file of the sandbox to a local file, streamed (memory stays small whatever the
+       * size); returns the bytes written. A transfer cut short rejects and removes the partial file.
+       */
+      download: async (name: string, path: string, destination: string): Promise<number> => {
+        const [{ createWriteStream }, { rm }, { Readable }, { pipeline }] = await Promise.all([
+          import('node:fs'),
+          import('node:fs/promises'),
+          import('node:stream'),
+          import('node:stream/promises'),
+        ]);
+        const { sizeBytes, body } = await this.sandboxes.files.stream(name, path);
+        let written = 0;
+        const source = Readable.fromWeb(body as import('node:stream/web').ReadableStream);
+        source.on('data', (chunk: Buffer) => {
+          written += chunk.length;
+        });
+        try {
+          await pipeline(source, createWriteStream(destination));
+          if (written !== sizeBytes) {
+            throw new MagsError(
+              `The download of ${path} ended after ${written} of ${sizeBytes} bytes.`,
+              {
+                code: 'download_incomplete',
+                retryable: true,
+              },
+            );
+          }
+        } catch (error) {
+          await rm(destination, { force: true });
+          throw error;
+        }
+        return written;
       },
       write: async (
         name: string,

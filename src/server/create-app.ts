@@ -3,7 +3,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
-import { errorResponse, validationResponse } from './error-response.ts';
+import { errorHandler, validationResponse } from './error-response.ts';
 import { requireToken } from './middleware/authenticate.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
 import { registerSandboxRoutes } from './routes/sandbox-routes.ts';
@@ -28,11 +28,16 @@ export function createApp(services: ServerServices): {
     },
   });
   app.use(requestId());
+  const errorResponse = errorHandler({
+    home: services.context.home,
+    store: services.context.sync.store.location,
+  });
   app.onError(errorResponse);
   app.notFound((c) => errorResponse(new HTTPException(404, { message: 'No such route.' }), c));
-  // JSON bodies are small; file uploads have their own, larger limit.
+  // JSON bodies are small; only the file upload streams a larger body, under its own limit. A
+  // declared Content-Length over the limit is answered at once, without reading the body.
   app.use('/v1/*', async (c, next) => {
-    if (c.req.path.endsWith('/files')) return next();
+    if (streamsItsBody(c.req.method, c.req.path)) return next();
     return bodyLimit({
       maxSize: services.limits.maxJsonBytes,
       onError: () => {
@@ -59,4 +64,16 @@ export function createApp(services: ServerServices): {
     security: [{ bearer: [] }],
   });
   return { app, injectWebSocket: webSockets.injectWebSocket };
+}
+
+/**
+ * The routes that read their own body as a stream (with their own limit), by method and exact
+ * route: a path that merely ends like one (`PATCH /v1/sandboxes/files`) is not one of them.
+ */
+const streamedBodyRoutes: { method: string; path: RegExp }[] = [
+  { method: 'PUT', path: /^\/v1\/sandboxes\/[^/]+\/files$/ },
+];
+
+export function streamsItsBody(method: string, path: string): boolean {
+  return streamedBodyRoutes.some((route) => route.method === method && route.path.test(path));
 }

@@ -2,28 +2,36 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
-import { MagsError, RateLimitError } from '../errors/mags-error.ts';
+import { RateLimitError } from '../errors/mags-error.ts';
+import { ownerFacingError, type ServerLocations } from '../jobs/owner-facing-error.ts';
 import type { ApiError } from './schemas.ts';
 
-/** Every error leaves the server as `{ error: { code, message, hint?, requestId } }`. */
-export function errorResponse(error: unknown, c: Context): Response {
-  const requestId = c.get('requestId') as string | undefined;
-  let status: ContentfulStatusCode = 500;
-  let body: ApiError['error'];
-  if (error instanceof MagsError) {
-    status = (error.statusCode ?? 500) as ContentfulStatusCode;
-    body = { code: error.code, message: error.message, hint: error.hint };
-  } else if (error instanceof HTTPException) {
-    status = error.status as ContentfulStatusCode;
-    body = { code: httpCode(error.status), message: error.message || 'Bad request.' };
-  } else {
-    console.error(`[${requestId}]`, error);
-    body = { code: 'internal', message: 'Internal server error; the server log has the details.' };
-  }
-  // A refused body may be partly unread: the connection cannot carry another request.
-  if (status === 413) c.header('connection', 'close');
-  if (error instanceof RateLimitError) c.header('retry-after', String(error.retryAfterSeconds));
-  return c.json({ error: { ...body, requestId } }, status);
+/**
+ * Every error leaves the server as `{ error: { code, message, hint?, requestId } }`, in the
+ * requesting owner's words: a client's own mistakes keep their text (with the owner's workspace
+ * names, and no host paths), anything else is only its code and status. What was withheld goes
+ * to the server's log under the request id.
+ */
+export function errorHandler(locations: ServerLocations) {
+  return (error: unknown, c: Context): Response => {
+    const requestId = c.get('requestId') as string | undefined;
+    let status: ContentfulStatusCode;
+    let body: ApiError['error'];
+    if (error instanceof HTTPException) {
+      status = error.status as ContentfulStatusCode;
+      body = { code: httpCode(error.status), message: error.message || 'Bad request.' };
+    } else {
+      const owner = c.get('owner') as string | undefined;
+      const facing = ownerFacingError(error, owner, locations);
+      if (facing.withheld) console.error(`[${requestId}] owner ${owner ?? '-'}:`, error);
+      status = facing.statusCode as ContentfulStatusCode;
+      body = { code: facing.code, message: facing.message, hint: facing.hint };
+    }
+    // A refused body may be partly unread: the connection cannot carry another request.
+    if (status === 413) c.header('connection', 'close');
+    if (error instanceof RateLimitError) c.header('retry-after', String(error.retryAfterSeconds));
+    return c.json({ error: { ...body, requestId } }, status);
+  };
 }
 
 /** A schema failure names the field: `body.limits.memoryMiB: Too big: expected <= 1048576`. */

@@ -11,7 +11,7 @@ export interface ServerServices {
   jobs: JobManager;
   sandboxes: SandboxManager;
   scheduler: SandboxScheduler;
-  limits: { maxJsonBytes: number; maxUploadBytes: number };
+  limits: { maxJsonBytes: number; maxUploadBytes: number; maxDownloadBytes: number };
   version: string;
 }
 

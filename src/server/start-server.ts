@@ -23,6 +23,8 @@ export interface StartServerOptions {
   /** What one owner may hold, so no owner can take the server from the others. */
   perOwner?: PerOwnerLimits;
   maxUploadBytes?: number;
+  /** The largest file a download streams (default 1 GiB, like uploads). */
+  maxDownloadBytes?: number;
   version?: string;
   scheduling?: SchedulingOptions;
   /** How long and how much job output is kept (defaults: 7 days, 2 GiB an owner, 10 GiB). */
@@ -122,7 +124,11 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     }),
     sandboxes,
     scheduler,
-    limits: { maxJsonBytes: 1024 * 1024, maxUploadBytes: options.maxUploadBytes ?? 1024 ** 3 },
+    limits: {
+      maxJsonBytes: 1024 * 1024,
+      maxUploadBytes: options.maxUploadBytes ?? 1024 ** 3,
+      maxDownloadBytes: options.maxDownloadBytes ?? 1024 ** 3,
+    },
     version: options.version ?? '0.1.0',
   };
   const { app, injectWebSocket } = createApp(services);

@@ -97,10 +97,7 @@ export class WorkspaceSync {
     if (version === null) {
       throw new MagsError(
         `Workspace ${JSON.stringify(name)} has no versions in ${this.store.location}.`,
-        {
-          code: 'version_not_found',
-          workspace: name,
-        },
+        { code: 'version_not_found', statusCode: 404, workspace: name },
       );
     }
     const manifest = await loadManifest(this.store, name, version);

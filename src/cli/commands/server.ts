@@ -12,6 +12,7 @@ interface ServerFlags {
   maxQueuedPerOwner?: string;
   maxSandboxesPerOwner?: string;
   maxUploadMib?: string;
+  maxDownloadMib?: string;
   local?: boolean;
   poolSize: string;
   poolImage?: string;
@@ -44,6 +45,7 @@ export function registerServerCommand(program: Command): void {
       'long-lived sandboxes one owner may have running or sleeping (default 16)',
     )
     .option('--max-upload-mib <n>', 'largest file upload (default 1024)')
+    .option('--max-download-mib <n>', 'largest file download, streamed (default 1024)')
     .option('--pool-size <n>', 'sandboxes kept started and ready to claim (0: no pool)', '2')
     .option('--pool-image <name>', 'the image pooled sandboxes serve (default "default")')
     .option(
@@ -91,6 +93,9 @@ export function registerServerCommand(program: Command): void {
         perOwner: perOwnerLimits(flags),
         maxUploadBytes: flags.maxUploadMib
           ? parsePositiveNumber('--max-upload-mib', flags.maxUploadMib) * 1024 * 1024
+          : undefined,
+        maxDownloadBytes: flags.maxDownloadMib
+          ? parsePositiveNumber('--max-download-mib', flags.maxDownloadMib) * 1024 * 1024
           : undefined,
         scheduling: {
           poolSize: parseCount('--pool-size', flags.poolSize),

@@ -184,9 +184,13 @@ export async function prepareNamespaceSandbox(
         await awake();
         return client.writeFile(path, data, writeOptions);
       },
-      readFile: async (path) => {
+      readFileStream: async (path, readOptions) => {
         await awake();
-        return client.readFile(path);
+        return client.readFileStream(path, readOptions);
+      },
+      readFile: async (path, readOptions) => {
+        await awake();
+        return client.readFile(path, readOptions);
       },
       async usage() {
         const [processes, oomKills, peakMemoryBytes, memoryBytes] = await Promise.all([

@@ -3,7 +3,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 import { sandboxEnvironment } from '../../jobs/run-command.ts';
-import type { SandboxProcess } from '../../runtimes/runtime.ts';
+import type { FileRead, SandboxProcess } from '../../runtimes/runtime.ts';
 import { sleepsWhenIdle } from '../../sandboxes/sandbox-manager.ts';
 import type { SandboxRecord } from '../../state/state-repository.ts';
 import type { ServerApp } from '../create-app.ts';
@@ -105,9 +105,15 @@ const upload = createRoute({
 const download = createRoute({
   method: 'get',
   path: '/v1/sandboxes/{name}/files',
-  summary: 'Read a file (application/octet-stream)',
+  summary:
+    'Read a regular file, streamed (application/octet-stream with Content-Length); directories and devices are refused',
   request: { params: nameParams, query: FileQuerySchema.pick({ path: true }) },
-  responses: { 200: { description: 'The bytes' }, ...errors },
+  responses: {
+    200: { description: 'The bytes' },
+    403: { description: 'Not readable in the sandbox' },
+    413: { description: 'Over the download limit' },
+    ...errors,
+  },
 });
 
 export function toSandboxView(record: SandboxRecord): z.infer<typeof SandboxSchema> {
@@ -219,8 +225,25 @@ export function registerSandboxRoutes(
   app.openapi(download, async (c) => {
     const { name } = c.req.valid('param');
     const sandbox = await sandboxes.require(c.var.owner, name);
-    const data = await sandbox.readFile(c.req.valid('query').path);
-    return c.body(new Uint8Array(data), 200, { 'content-type': 'application/octet-stream' });
+    // Streamed: the server holds about one flow-control window per download, whatever the
+    // file's size. Refusals (too large, missing, not a regular file) come before any byte.
+    const release = sandboxes.hold(c.var.owner, name); // no sleeping in the middle of a download
+    let file: FileRead;
+    try {
+      file = await sandbox.readFileStream(c.req.valid('query').path, {
+        maxBytes: services.limits.maxDownloadBytes,
+      });
+    } catch (error) {
+      release();
+      throw error;
+    }
+    // A client that goes away cancels the stream (Hono's node server cancels the web stream),
+    // which destroys this one and so ends the read inside the sandbox.
+    file.stream.once('close', release);
+    return c.body(Readable.toWeb(file.stream) as ReadableStream<Uint8Array>, 200, {
+      'content-type': 'application/octet-stream',
+      'content-length': String(file.sizeBytes),
+    });
   });
 
   if (!upgradeWebSocket) return;
