@@ -45,8 +45,16 @@ export class CreditedReadable extends Readable {
     if (!this.readableEnded && !this.destroyed) this.push(null);
   }
 
-  // Node calls _read whenever the consumer has taken data and wants more: the moment to give
-  // the agent its credit back.
+  // Credit goes back as the consumer takes data. `_read` alone is not enough: Node calls it once
+  // and then not again until the next push, so a consumer that starts after a whole window is
+  // buffered (nothing more can come until we acknowledge) would drain it and wait forever.
+  // Every consumer, flowing or paused or async-iterating, takes data through read().
+  override read(size?: number): unknown {
+    const chunk = super.read(size);
+    this.#settle();
+    return chunk;
+  }
+
   override _read(): void {
     this.#settle();
   }
