@@ -38,6 +38,16 @@ export const LimitsSchema = z.strictObject({
   memoryMiB: z.number().int().min(16).max(1_048_576).optional(),
   cpus: z.number().positive().max(1024).optional(),
   pidsMax: z.number().int().min(8).max(4_194_304).optional(),
+  diskMiB: z
+    .number()
+    .int()
+    .min(32)
+    .max(64 * 1024 * 1024)
+    .optional()
+    .openapi({
+      description:
+        "Size of the workspace's disk (of the throw-away layer without a workspace). A new workspace gets it (default: the server's, 10 GiB); an existing one grows to it, never shrinks.",
+    }),
 });
 
 const TimeoutSchema = z

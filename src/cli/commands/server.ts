@@ -1,7 +1,7 @@
 import { rename, rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../errors/mags-error.ts';
-import { parseMemoryMiB, parsePositiveNumber } from '../parse-options.ts';
+import { parseDiskMiB, parseMemoryMiB, parsePositiveNumber } from '../parse-options.ts';
 
 interface ServerFlags {
   host: string;
@@ -15,6 +15,7 @@ interface ServerFlags {
   parkMax: string;
   parkMemory?: string;
   sleepAfter: string;
+  disk?: string;
 }
 
 export function registerServerCommand(program: Command): void {
@@ -43,12 +44,23 @@ export function registerServerCommand(program: Command): void {
       '600',
     )
     .option(
+      '--disk <size>',
+      "the disk of a new workspace (and of a run's throw-away layer) when a request gives none: 20g (default 10g, or MAGS_DISK)",
+    )
+    .option(
       '--local',
       "this host's own server for the CLI: loopback, a free port, found via $MAGS_HOME",
     )
     .action(async (flags: ServerFlags) => {
-      const { startServer } = await import('../../server/start-server.ts');
+      const [{ startServer }, { createMagsContext }] = await Promise.all([
+        import('../../server/start-server.ts'),
+        import('../../jobs/mags-context.ts'),
+      ]);
+      if (flags.disk) parseDiskMiB(flags.disk);
       const server = await startServer({
+        context: createMagsContext(
+          flags.disk ? { ...process.env, MAGS_DISK: flags.disk } : process.env,
+        ),
         host: flags.local ? '127.0.0.1' : flags.host,
         port: flags.local ? 0 : parsePort(flags.port),
         maxConcurrentJobs: flags.maxJobs
