@@ -189,7 +189,13 @@ export const WorkspaceSchema = z
     name: z.string(),
     createdAt: z.string(),
     lastUsedAt: z.string(),
-    sizeBytes: z.number().nullable(),
+    sizeBytes: z.number().nullable().openapi({
+      description: "Bytes the workspace's layer uses on this host (on its disk, when it has one).",
+    }),
+    diskBytes: z.number().nullable().openapi({
+      description:
+        "The size of the workspace's disk; null without one (no limit, or not on this host).",
+    }),
     remoteVersion: z.number().nullable(),
   })
   .openapi('Workspace');
