@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import { readFile, statfs } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
+import { waitUntil } from './helpers/server-process.ts';
 import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
+import { startTestServer } from './helpers/test-server.ts';
 
 const skip = sandboxSkipReason();
 if (skip) process.stdout.write(`# skipping workspace disk tests: ${skip}\n`);
@@ -110,5 +112,29 @@ describe('workspace disks (--disk)', { skip }, () => {
     const deleted = await runCli(home, ['workspace', 'delete', 'doomed', '--local-only']);
     assert.equal(deleted.code, 0, deleted.stderr);
     assert.doesNotMatch(await readFile('/proc/self/mountinfo', 'utf8'), /doomed/);
+  });
+});
+
+describe('workspace disks through a server and its pool', { skip }, () => {
+  test('a pooled sandbox, prepared before the disk was made, runs on it; the job says when it filled', async () => {
+    const server = await startTestServer({ scheduling: { poolSize: 1 } });
+    try {
+      const { mags } = await server.client('alice');
+      // The pooled sandbox's namespace exists before the workspace (and its disk) does.
+      await waitUntil(async () => (await mags.pool()).pool.idle === 1, 30_000);
+      const full = await mags.runAndWait(
+        'echo kept > f; dd if=/dev/zero of=big bs=1M count=100 2>/dev/null',
+        { workspace: 'fresh', limits: { diskMiB: 64 } },
+      );
+      assert.notEqual(full.exitCode, 0);
+      assert.match(full.job.reason ?? '', /the workspace's disk is full \(--disk 64M\)/);
+      assert.equal((await mags.pool()).counters.poolHits, 1);
+      const again = await mags.runAndWait('rm big && cat f', { workspace: 'fresh' });
+      assert.equal(again.stdout, 'kept\n', again.stderr);
+      const [listed] = (await mags.workspaces.list()).filter((entry) => entry.name === 'fresh');
+      assert.equal(listed?.diskBytes, 64 * mebibyte);
+    } finally {
+      await server.close();
+    }
   });
 });
