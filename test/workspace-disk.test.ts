@@ -106,6 +106,37 @@ describe('workspace disks (--disk)', { skip }, () => {
     assert.match(result.stdout.toString(), /exit 1/);
   });
 
+  test('restoring a stored version larger than the disk fails clearly and leaves no copy', async () => {
+    const stored = await runCli(home, [
+      'run',
+      '-w',
+      'large',
+      '-p',
+      '--disk',
+      '256m',
+      'dd if=/dev/zero of=big bs=1M count=100 2>/dev/null',
+    ]);
+    assert.equal(stored.code, 0, stored.stderr);
+    const deleted = await runCli(home, ['workspace', 'delete', 'large', '--local-only']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    const pulled = await runCli(home, ['workspace', 'pull', 'large', '--disk', '64m']);
+    assert.equal(pulled.code, 1);
+    assert.match(
+      pulled.stderr,
+      /Version 1 of workspace "large" holds 100\.0 MiB, more than its 64M disk/,
+    );
+    assert.match(pulled.stderr, /mags workspace pull large --disk 125M/);
+    const listed = await runCli(home, ['workspace', 'list', '--json']);
+    assert.equal(
+      (JSON.parse(listed.stdout.toString()) as Array<{ name: string }>).some(
+        (entry) => entry.name === 'large',
+      ),
+      false,
+    );
+    const restored = await runCli(home, ['workspace', 'pull', 'large', '--disk', '256m']);
+    assert.equal(restored.code, 0, restored.stderr);
+  });
+
   test('deleting a workspace unmounts and removes its disk', async () => {
     const created = await runCli(home, ['run', '-w', 'doomed', '--disk', '64m', 'echo x > f']);
     assert.equal(created.code, 0, created.stderr);

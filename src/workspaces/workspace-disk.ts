@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { open, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DependencyMissingError, InvalidInputError, MagsError } from '../errors/mags-error.ts';
 
@@ -166,6 +168,26 @@ export function diskTooSmallError(workspace: string, currentMiB: number, wantedM
 
 export function formatMiB(mebibytes: number): string {
   return mebibytes % 1024 === 0 ? `${mebibytes / 1024}G` : `${mebibytes}M`;
+}
+
+/** The programs workspace disks use that this host lacks (none on a host set up by setup.sh). */
+export function missingDiskTools(): string[] {
+  const directories = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
+    .split(':')
+    .concat(['/usr/sbin', '/sbin']);
+  const tools = [
+    'mkfs.ext4',
+    'e2fsck',
+    'resize2fs',
+    'mount',
+    'umount',
+    'mountpoint',
+    'findmnt',
+    'flock',
+  ];
+  return tools.filter(
+    (tool) => !directories.some((directory) => existsSync(join(directory, tool))),
+  );
 }
 
 async function runTool(command: string, args: string[]) {
