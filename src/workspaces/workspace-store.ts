@@ -9,6 +9,7 @@ import {
   readFile,
   rename,
   rm,
+  stat,
   writeFile,
 } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -143,6 +144,8 @@ export class WorkspaceStore {
   }
 
   async #mount(paths: WorkspacePaths): Promise<void> {
+    // The common case, a disk already mounted, costs two stat calls instead of two processes.
+    if (await isMountPoint(paths.layerDirectory, paths.directory)) return;
     await this.prepareMounts();
     // Not the workspace's lock: a running sandbox holds that one for its whole life.
     const mountLock = join(paths.directory, 'mount.lock');
@@ -290,6 +293,12 @@ export function workspaceBusyError(name: string): ConflictError {
     workspace: name,
     hint: `Wait for that run to finish (or stop the sandbox using it), or run read-only on top of it: mags run --base ${name} '...'. A mags server on this host also keeps a workspace's sandbox parked for a few minutes after a run; runs through that server take it over.`,
   });
+}
+
+/** A mount point sits on another device than its parent (the disk, not the host's disk). */
+async function isMountPoint(path: string, parent: string): Promise<boolean> {
+  const [inner, outer] = await Promise.all([stat(path).catch(() => undefined), stat(parent)]);
+  return inner !== undefined && inner.dev !== outer.dev;
 }
 
 async function writeJsonAtomically(path: string, value: unknown): Promise<void> {
