@@ -46,7 +46,7 @@
 #define MAX_LIST 32
 
 struct options {
-  const char *root, *upper, *work, *hostname, *listen_path;
+  const char *root, *upper, *work, *hostname, *listen_path, *scratch, *scratch_bytes;
   const char *lowers[MAX_LIST], *cgroups[MAX_LIST], *locks_exclusive[MAX_LIST], *locks_shared[MAX_LIST];
   int lower_count, cgroup_count, exclusive_count, shared_count;
   long uid_base, id_count;
@@ -67,9 +67,9 @@ static void die(const char *format, ...) {
 }
 
 static void usage(const char *message) {
-  fprintf(stderr, "mags-sandbox: %s\nusage: mags-sandbox --root DIR --lower DIR... --upper DIR --work DIR "
+  fprintf(stderr, "mags-sandbox: %s\nusage: mags-sandbox --root DIR --lower DIR... (--upper DIR --work DIR | --scratch DIR --scratch-bytes N) "
                   "[--uid-base N] [--id-count N] [--cgroup DIR]... [--lock-exclusive F]... [--lock-shared F]... "
-                  "[--hostname NAME] [--net] (--fd N | --listen PATH) -- AGENT [ARGS...]\n", message);
+                  "[--scratch DIR --scratch-bytes N] [--hostname NAME] [--net] (--fd N | --listen PATH) -- AGENT [ARGS...]\n", message);
   exit(EXIT_USAGE);
 }
 
@@ -80,6 +80,9 @@ static void add(const char **list, int *count, const char *value) {
 
 // Overlay mount options are comma- and colon-separated: such characters in a path would be
 // misparsed (Documentation/filesystems/overlayfs.rst), so refuse them up front.
+static void mount_or_die(const char *source, const char *target, const char *type, unsigned long flags, const char *data);
+static void path_join(char *out, size_t size, const char *a, const char *b);
+
 static void check_layer_path(const char *path) {
   if (path[0] != '/' || strpbrk(path, ",:\\")) usage("layer paths must be absolute and contain no ',' ':' or '\\'");
 }
@@ -94,12 +97,33 @@ static int parse_attachable(struct options *o, const char *a, const char *v) {
   else if (!strcmp(a, "--lock-exclusive")) add(o->locks_exclusive, &o->exclusive_count, v);
   else if (!strcmp(a, "--lock-shared")) add(o->locks_shared, &o->shared_count, v);
   else if (!strcmp(a, "--hostname")) o->hostname = v;
+  else if (!strcmp(a, "--scratch")) { check_layer_path(v); o->scratch = v; }
+  else if (!strcmp(a, "--scratch-bytes")) o->scratch_bytes = v;
   else return 0;
   return 1;
 }
 
 static void check_layers(const struct options *o) {
-  if (!o->upper || !o->work || o->lower_count == 0) usage("missing --lower, --upper or --work");
+  if (o->lower_count == 0) usage("missing --lower");
+  if (!o->scratch && (!o->upper || !o->work)) usage("missing --upper and --work, or --scratch");
+  if (o->scratch && (o->upper || o->work || !o->scratch_bytes)) usage("--scratch takes --scratch-bytes and no --upper or --work");
+  if (o->scratch_bytes && strspn(o->scratch_bytes, "0123456789") != strlen(o->scratch_bytes)) usage("--scratch-bytes takes a number");
+}
+
+// A throw-away sandbox's writable layer (--scratch DIR --scratch-bytes N): a tmpfs of N bytes
+// mounted on DIR in the sandbox's own mount namespace, so a writer past N gets ENOSPC and the
+// host's disk is never touched. tmpfs mounts in a user namespace and has user.* xattrs (which
+// overlayfs's "userxattr" needs) since Linux 6.6; its pages are charged to the sandbox's memory
+// cgroup, so the layer also counts against --memory.
+static void mount_scratch(struct options *o) {
+  static char upper[4096], work[4096], data[64];
+  snprintf(data, sizeof data, "size=%s,mode=0755", o->scratch_bytes);
+  mount_or_die("tmpfs", o->scratch, "tmpfs", MS_NOSUID | MS_NODEV, data);
+  path_join(upper, sizeof upper, o->scratch, "/upper");
+  path_join(work, sizeof work, o->scratch, "/work");
+  if (mkdir(upper, 0755) < 0 || mkdir(work, 0755) < 0) die("mkdir the scratch layer in %s", o->scratch);
+  o->upper = upper;
+  o->work = work;
 }
 
 static void parse(int argc, char **argv, struct options *o) {
@@ -362,7 +386,11 @@ static int child_main(void *argument) {
   close(c->sync_fd);
   if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) die("become root in the user namespace");
 
+  // Only now, after the attach: until here the namespace, a copy of the host's, still receives
+  // mounts made on the host under a shared mount (a workspace's disk mounted after this sandbox
+  // was prepared for a pool: src/workspaces/workspace-disk.ts). From here on nothing propagates.
   mount_or_die(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+  if (o->scratch) mount_scratch(o);
   // Overlayfs inside a user namespace needs "userxattr": trusted.* xattrs are host-root only.
   // The layers are resolved here, with the sandbox's credentials and in its own mount namespace
   // (overlayfs clones the upper mount and refuses one from another namespace), so every

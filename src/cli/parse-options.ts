@@ -1,16 +1,21 @@
 import { InvalidInputError } from '../errors/mags-error.ts';
 import type { ResourceLimits } from '../runtimes/runtime.ts';
+import { parseDiskMiB } from '../workspaces/workspace-disk.ts';
+
+export { parseDiskMiB };
 
 /** Commander's accumulator for repeatable options (`--env A=1 --env B=2`). */
 export const collect = (value: string, previous: string[]) => [...previous, value];
 
-/** `--memory`, `--cpus`, `--pids` as given; what is not given stays undefined (the default). */
+/** `--memory`, `--cpus`, `--pids`, `--disk` as given; what is not given stays undefined. */
 export function parseLimitFlags(flags: {
   memory?: string;
   cpus?: string;
   pids?: string;
+  disk?: string;
 }): Partial<ResourceLimits> {
   return {
+    diskMiB: flags.disk ? parseDiskMiB(flags.disk) : undefined,
     memoryMiB: flags.memory ? parseMemoryMiB(flags.memory) : undefined,
     cpus: flags.cpus ? parsePositiveNumber('--cpus', flags.cpus) : undefined,
     pidsMax: flags.pids ? parsePositiveNumber('--pids', flags.pids, { integer: true }) : undefined,

@@ -373,7 +373,9 @@ interface Outcome {
 }
 
 function outcome(
-  result: Pick<RunResult, 'exitCode' | 'signal' | 'timedOut' | 'cancelled' | 'oomKilled'>,
+  result: Pick<RunResult, 'exitCode' | 'signal' | 'timedOut' | 'cancelled' | 'oomKilled'> & {
+    diskFull?: string;
+  },
 ): Outcome {
   const base = { exitCode: result.exitCode, signal: result.signal };
   if (result.cancelled) return { ...base, status: 'stopped', reason: 'stopped on request' };
@@ -381,6 +383,7 @@ function outcome(
   if (result.oomKilled)
     return { ...base, status: 'failed', reason: 'out of memory: a process hit the memory limit' };
   if (result.exitCode === 0) return { ...base, status: 'succeeded', reason: null };
+  if (result.diskFull) return { ...base, status: 'failed', reason: result.diskFull };
   return {
     ...base,
     status: 'failed',

@@ -7,6 +7,7 @@ import { createNamespaceRuntime, defaultUidBase } from '../runtimes/namespace/na
 import type { ResourceLimits, Runtime } from '../runtimes/runtime.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import { createObjectStore } from '../storage/create-object-store.ts';
+import { parseDiskMiB } from '../workspaces/workspace-disk.ts';
 import { WorkspaceStore } from '../workspaces/workspace-store.ts';
 import { WorkspaceSync } from '../workspaces/workspace-sync.ts';
 
@@ -32,7 +33,13 @@ export function createMagsContext(environment: NodeJS.ProcessEnv = process.env):
       `MAGS_UID_BASE must be a positive integer, not ${environment.MAGS_UID_BASE}.`,
     );
   }
-  const workspaces = new WorkspaceStore({ home, uidBase });
+  const workspaces = new WorkspaceStore({
+    home,
+    uidBase,
+    defaultDiskMiB: environment.MAGS_DISK
+      ? parseDiskMiB(environment.MAGS_DISK, 'MAGS_DISK')
+      : undefined,
+  });
   return {
     home,
     uidBase,

@@ -11,6 +11,7 @@ import {
 } from '../errors/mags-error.ts';
 import type { ResourceLimits, RootFilesystem, Sandbox, SandboxSpec } from '../runtimes/runtime.ts';
 import type { PushResult, SyncProgress } from '../workspaces/sync/push-workspace.ts';
+import { formatMiB, isFull } from '../workspaces/workspace-disk.ts';
 import { validateWorkspaceName } from '../workspaces/workspace-name.ts';
 import { workspaceBusyError } from '../workspaces/workspace-store.ts';
 import type { MagsContext } from './mags-context.ts';
@@ -55,6 +56,8 @@ export interface RunResult {
   oomKilled: boolean;
   /** With `persist`: what the sync after the run did. */
   sync?: PushResult;
+  /** The workspace's disk was full when the command ended: what to tell the user. */
+  diskFull?: string;
   durationMs: number;
   warnings: string[];
 }
@@ -89,6 +92,13 @@ export async function runCommand(
       : undefined;
   const parkAs = context.scheduler ? writes : undefined;
   const terms = { image: options.image, network: options.network };
+  // A larger --disk grows the disk, which needs it unused: a parked sandbox of it goes first.
+  if (writes !== undefined && options.limits.diskMiB !== undefined) {
+    const info = await context.workspaces.get(writes);
+    if (info?.diskMiB !== undefined && options.limits.diskMiB > info.diskMiB) {
+      await context.scheduler?.invalidate(writes);
+    }
+  }
   const parked =
     parkAs === undefined
       ? undefined
@@ -149,6 +159,7 @@ export async function runCommand(
       return { exitCode: null, signal: 'SIGKILL' }; // the sandbox was killed under it
     });
     await Promise.all([drained(command.stdout), drained(command.stderr)]);
+    const diskFull = writes === undefined ? undefined : await diskFullNotice(context, writes);
     // Bookkeeping runs beside the teardown or parking: a warm run's end waits for neither alone.
     if (writes !== undefined) marking = context.workspaces.markRun(writes);
     const usage = await sandbox.usage();
@@ -174,6 +185,7 @@ export async function runCommand(
     }
     return {
       sync,
+      diskFull,
       sandboxId: sandboxId ?? sandbox.id,
       exitCode: result.exitCode,
       signal: result.signal,
@@ -220,6 +232,15 @@ async function restoreIfNeeded(
       },
     );
   }
+}
+
+/** Says so when a run ended with its workspace's disk (nearly) full; undefined otherwise. */
+async function diskFullNotice(context: MagsContext, name: string): Promise<string | undefined> {
+  const usage = await context.workspaces.diskUsage(name).catch(() => undefined);
+  if (!usage || !isFull(usage)) return undefined;
+  const info = await context.workspaces.get(name);
+  const size = info?.diskMiB === undefined ? '' : ` (--disk ${formatMiB(info.diskMiB)})`;
+  return `the workspace's disk is full${size}: writes failed with "No space left on device". Delete files in it, or run again with a larger --disk`;
 }
 
 /**
@@ -296,12 +317,15 @@ export async function resolveSpec(
     );
     rootfs = { lowerDirs: [snapshot, image.rootfs] };
   } else if (readOnlyOn) {
-    await context.workspaces.require(readOnlyOn);
-    const paths = context.workspaces.paths(readOnlyOn);
+    const paths = await context.workspaces.open(readOnlyOn);
     rootfs = { lowerDirs: [paths.upperDir, image.rootfs] };
     locks.shared.push(paths.lockPath);
   } else if (options.workspace !== undefined) {
-    const paths = await context.workspaces.ensure(options.workspace, image.name);
+    const paths = await context.workspaces.ensure(
+      options.workspace,
+      image.name,
+      options.limits.diskMiB,
+    );
     rootfs = {
       lowerDirs: [image.rootfs],
       writable: { upperDir: paths.upperDir, workDir: paths.workDir },
@@ -311,7 +335,11 @@ export async function resolveSpec(
   return {
     id: `${idPrefix}-${uniqueSuffix()}`,
     rootfs,
-    limits: options.limits,
+    // The runtime's scratch layer (a run without a workspace to write) gets the default disk.
+    limits: {
+      ...options.limits,
+      diskMiB: options.limits.diskMiB ?? context.workspaces.defaultDiskMiB,
+    },
     network: options.network,
     locks,
   };

@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { statfs } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type {
@@ -37,6 +39,12 @@ export async function collect(process: SandboxProcess): Promise<Collected> {
   process.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
   const result = await process.exited;
   return { stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr), ...result };
+}
+
+/** Free bytes of the filesystem the runtime's state lives on (the host's disk). */
+async function hostFreeBytes(): Promise<number> {
+  const stats = await statfs(tmpdir());
+  return stats.bavail * stats.bsize;
 }
 
 const baseEnvironment = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/root', LANG: 'C.UTF-8' };
@@ -187,6 +195,29 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
         usage.oomKills > 0,
         `expected an OOM kill, got ${JSON.stringify(usage)} / ${result.stdout}`,
       );
+    });
+
+    it('limits the throw-away layer to diskMiB: ENOSPC past it, usable again after deleting', async () => {
+      const hostFreeBefore = await hostFreeBytes();
+      const sandbox = await start({
+        limits: { memoryMiB: 512, cpus: 1, pidsMax: 64, diskMiB: 64 },
+      });
+      const full = await collect(
+        sandbox.exec(shell('dd if=/dev/zero of=/big bs=1M count=100 2>&1; echo "exit $?"')),
+      );
+      assert.match(full.stdout.toString(), /No space left on device/);
+      assert.match(full.stdout.toString(), /exit [1-9]/);
+      const hostDropBytes = hostFreeBefore - (await hostFreeBytes());
+      assert.ok(
+        hostDropBytes <= 64 * 1024 * 1024,
+        `the host lost ${hostDropBytes} bytes of free disk, more than the 64 MiB limit`,
+      );
+      const again = await collect(
+        sandbox.exec(
+          shell('rm /big && dd if=/dev/zero of=/small bs=1M count=8 2>/dev/null && echo ok'),
+        ),
+      );
+      assert.equal(again.stdout.toString(), 'ok\n');
     });
 
     it('counts processes left running besides the agent, and reports an ended sandbox', async () => {

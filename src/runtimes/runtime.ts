@@ -34,6 +34,12 @@ export interface ResourceLimits {
   memoryMiB: number;
   cpus: number;
   pidsMax: number;
+  /**
+   * The size of the writable layer. The runtime enforces it on the scratch layer it makes for a
+   * throw-away sandbox (a writer past it gets ENOSPC); a `writable` layer given in the spec is
+   * the caller's, limited by the filesystem it lives on (a workspace's disk).
+   */
+  diskMiB?: number;
 }
 
 export interface SandboxSpec {

@@ -38,6 +38,16 @@ export const LimitsSchema = z.strictObject({
   memoryMiB: z.number().int().min(16).max(1_048_576).optional(),
   cpus: z.number().positive().max(1024).optional(),
   pidsMax: z.number().int().min(8).max(4_194_304).optional(),
+  diskMiB: z
+    .number()
+    .int()
+    .min(32)
+    .max(64 * 1024 * 1024)
+    .optional()
+    .openapi({
+      description:
+        "Size of the workspace's disk (of the throw-away layer without a workspace). A new workspace gets it (default: the server's, 10 GiB); an existing one grows to it, never shrinks.",
+    }),
 });
 
 const TimeoutSchema = z
@@ -184,7 +194,13 @@ export const WorkspaceSchema = z
     name: z.string(),
     createdAt: z.string(),
     lastUsedAt: z.string(),
-    sizeBytes: z.number().nullable(),
+    sizeBytes: z.number().nullable().openapi({
+      description: "Bytes the workspace's layer uses on this host (on its disk, when it has one).",
+    }),
+    diskBytes: z.number().nullable().openapi({
+      description:
+        "The size of the workspace's disk; null without one (no limit, or not on this host).",
+    }),
     remoteVersion: z.number().nullable(),
   })
   .openapi('Workspace');

@@ -91,6 +91,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       maxHostMemoryPercent: scheduling.poolMaxHostMemoryPercent,
       ready: async () => {
         await context.images.require(poolImage);
+        // Before any pooled sandbox exists: the disks of workspaces attached to it later must
+        // propagate into its mount namespace.
+        await context.workspaces.prepareMounts();
       },
     },
     warm: {

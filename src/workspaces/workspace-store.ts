@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import {
   chmod,
   chown,
@@ -8,12 +9,25 @@ import {
   readFile,
   rename,
   rm,
+  stat,
   writeFile,
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { uniqueSuffix } from '../config/unique-suffix.ts';
 import { ConflictError, NotFoundError } from '../errors/mags-error.ts';
+import {
+  createDisk,
+  type DiskUsage,
+  diskTooSmallError,
+  diskUsage,
+  ensureSharedMount,
+  freeBytes,
+  growDisk,
+  mountDisk,
+  unmountDisk,
+} from './workspace-disk.ts';
+import { acquireLock } from './workspace-lock.ts';
 import { validateWorkspaceName } from './workspace-name.ts';
 
 const execFileAsync = promisify(execFile);
@@ -25,40 +39,71 @@ export interface WorkspaceInfo {
   lastRunAt: string | undefined;
   /** The stored version this host's layer was restored from or last synced as. */
   remoteVersion?: number;
+  /**
+   * The size of the workspace's disk (its layer's filesystem). Absent for workspaces made before
+   * disks existed: their layer is a plain directory on the host's disk, without a limit.
+   */
+  diskMiB?: number;
 }
 
-export interface WorkspacePaths {
+export interface WorkspaceLocation {
   directory: string;
-  /** The overlay upper directory: everything the sandbox wrote. */
-  upperDir: string;
-  workDir: string;
   /** Held exclusively by the one sandbox writing the workspace, shared by read-only users. */
   lockPath: string;
 }
 
+export interface WorkspacePaths extends WorkspaceLocation {
+  /** Where the layers live: the disk's mount point (or, without a disk, the directory itself). */
+  layerDirectory: string;
+  /** The overlay upper directory: everything the sandbox wrote. */
+  upperDir: string;
+  workDir: string;
+}
+
+export type WorkspaceListEntry = WorkspaceInfo & {
+  sizeBytes: number;
+  /** The disk's size, or null for a workspace without one (no limit). */
+  diskBytes: number | null;
+};
+
 /** Exit status `flock -E` returns when the lock is held: the launcher uses the same number. */
 const busyExitCode = 75;
 
+/** The default size of a new workspace's disk (`--disk`), unless the host sets another. */
+export const defaultDiskMiB = 10 * 1024;
+
 /**
- * Named workspaces on local disk, under `${home}/workspaces/NAME/`:
- * `upper/` and `work/` (the overlay layers), `lock`, and `workspace.json`.
+ * Named workspaces on local disk, under `${home}/workspaces/NAME/`: `disk.ext4` (the workspace's
+ * disk, mounted on `layer/`, which holds the overlay's `upper/` and `work/`), `lock`, and
+ * `workspace.json`. Workspaces made before disks existed keep `upper/` and `work/` directly in
+ * the directory, without a limit.
  */
 export class WorkspaceStore {
   readonly #root: string;
   readonly #uidBase: number;
+  readonly defaultDiskMiB: number;
 
-  constructor(options: { home: string; uidBase: number }) {
+  constructor(options: { home: string; uidBase: number; defaultDiskMiB?: number }) {
     this.#root = join(options.home, 'workspaces');
     this.#uidBase = options.uidBase;
+    this.defaultDiskMiB = options.defaultDiskMiB ?? defaultDiskMiB;
   }
 
-  paths(name: string): WorkspacePaths {
+  paths(name: string): WorkspaceLocation {
     const directory = join(this.#root, validateWorkspaceName(name));
+    return { directory, lockPath: join(directory, 'lock') };
+  }
+
+  /** Where the layers of a workspace are; with a disk, only once it is mounted (`open`). */
+  #layerPaths(name: string, info: Pick<WorkspaceInfo, 'diskMiB'>): WorkspacePaths {
+    const location = this.paths(name);
+    const layerDirectory =
+      info.diskMiB === undefined ? location.directory : join(location.directory, 'layer');
     return {
-      directory,
-      upperDir: join(directory, 'upper'),
-      workDir: join(directory, 'work'),
-      lockPath: join(directory, 'lock'),
+      ...location,
+      layerDirectory,
+      upperDir: join(layerDirectory, 'upper'),
+      workDir: join(layerDirectory, 'work'),
     };
   }
 
@@ -81,14 +126,66 @@ export class WorkspaceStore {
     return info;
   }
 
-  /** Creates the workspace on first use; its layers belong to the sandbox's root user. */
-  async ensure(name: string, image: string): Promise<WorkspacePaths> {
-    const paths = this.paths(name);
-    if (await this.get(name)) return paths;
+  /**
+   * The layers of an existing workspace, its disk mounted (disks stay mounted on the host once
+   * used: mounting again after a reboot costs ~10 ms, keeping it mounted costs nothing).
+   */
+  async open(name: string): Promise<WorkspacePaths & { info: WorkspaceInfo }> {
+    const info = await this.require(name);
+    const paths = this.#layerPaths(name, info);
+    if (info.diskMiB !== undefined) await this.#mount(paths);
+    return { ...paths, info };
+  }
+
+  /** Makes disks mounted from now on appear in sandboxes prepared before (a server's pool). */
+  async prepareMounts(): Promise<void> {
+    await mkdir(this.#root, { recursive: true, mode: 0o711 });
+    await ensureSharedMount(this.#root, join(this.#root, '.mount.lock'));
+  }
+
+  async #mount(paths: WorkspacePaths): Promise<void> {
+    // The common case, a disk already mounted, costs two stat calls instead of two processes.
+    if (await isMountPoint(paths.layerDirectory, paths.directory)) return;
+    await this.prepareMounts();
+    // Not the workspace's lock: a running sandbox holds that one for its whole life.
+    const mountLock = join(paths.directory, 'mount.lock');
+    await mountDisk(join(paths.directory, 'disk.ext4'), paths.layerDirectory, mountLock);
+  }
+
+  /**
+   * Creates the workspace on first use, with a disk of `diskMiB` (default: the host's default);
+   * its layers belong to the sandbox's root user. An existing workspace's disk grows to a larger
+   * `diskMiB`; a smaller one is refused.
+   */
+  async ensure(name: string, image: string, diskMiB?: number): Promise<WorkspacePaths> {
+    const existing = await this.get(name);
+    if (existing) {
+      const current = existing.diskMiB;
+      if (diskMiB === undefined || current === undefined || diskMiB === current) {
+        return this.open(name);
+      }
+      if (diskMiB < current) throw diskTooSmallError(name, current, diskMiB);
+      await this.#grow(name, diskMiB);
+      return this.open(name);
+    }
+    const size = diskMiB ?? this.defaultDiskMiB;
+    const paths = this.#layerPaths(name, { diskMiB: size });
     // 0711: the sandbox's host uid walks through to the layers, but cannot list anything here.
-    await mkdir(paths.directory, { recursive: true, mode: 0o711 });
+    await mkdir(paths.layerDirectory, { recursive: true, mode: 0o711 });
     await chmod(this.#root, 0o711);
     await chmod(paths.directory, 0o711);
+    const imagePath = join(paths.directory, 'disk.ext4');
+    if (!existsSync(imagePath)) {
+      // Made under another name and renamed: a crash never leaves half a filesystem behind.
+      const partial = `${imagePath}.${uniqueSuffix()}`;
+      try {
+        await createDisk(partial, size, this.#uidBase);
+        await rename(partial, imagePath);
+      } finally {
+        await rm(partial, { force: true });
+      }
+    }
+    await this.#mount(paths);
     for (const directory of [paths.upperDir, paths.workDir]) {
       await mkdir(directory, { recursive: true, mode: 0o755 });
       await chown(directory, this.#uidBase, this.#uidBase);
@@ -98,9 +195,23 @@ export class WorkspaceStore {
       image,
       createdAt: new Date().toISOString(),
       lastRunAt: undefined,
+      diskMiB: size,
     };
     await writeJsonAtomically(join(paths.directory, 'workspace.json'), info);
     return paths;
+  }
+
+  /** Grows a disk while no sandbox uses it (the lock a writer or reader holds is free). */
+  async #grow(name: string, diskMiB: number): Promise<void> {
+    const paths = this.#layerPaths(name, { diskMiB });
+    const lock = await acquireLock(paths.lockPath, 'exclusive', () => workspaceBusyError(name));
+    try {
+      await unmountDisk(paths.layerDirectory);
+      await growDisk(join(paths.directory, 'disk.ext4'), diskMiB);
+      await this.update(name, { diskMiB });
+    } finally {
+      await lock.release();
+    }
   }
 
   async markRun(name: string): Promise<void> {
@@ -116,22 +227,41 @@ export class WorkspaceStore {
     });
   }
 
-  async list(): Promise<Array<WorkspaceInfo & { sizeBytes: number }>> {
+  /** Use and size of a workspace's disk, or undefined for a workspace without one. */
+  async diskUsage(name: string): Promise<(DiskUsage & { freeBytes: number }) | undefined> {
+    const paths = await this.open(name);
+    if (paths.info.diskMiB === undefined) return undefined;
+    const usage = await diskUsage(paths.layerDirectory);
+    return { ...usage, freeBytes: await freeBytes(paths.layerDirectory) };
+  }
+
+  async list(): Promise<WorkspaceListEntry[]> {
     const names = await readdir(this.#root).catch(() => [] as string[]);
-    const result: Array<WorkspaceInfo & { sizeBytes: number }> = [];
+    const result: WorkspaceListEntry[] = [];
     for (const name of names.sort()) {
       if (name.startsWith('.')) continue;
       const info = await this.get(name).catch(() => undefined);
       if (!info) continue;
-      result.push({ ...info, sizeBytes: await directorySize(this.paths(name).upperDir) });
+      if (info.diskMiB === undefined) {
+        const paths = this.#layerPaths(name, info);
+        result.push({ ...info, sizeBytes: await directorySize(paths.upperDir), diskBytes: null });
+        continue;
+      }
+      const usage = await this.diskUsage(name);
+      result.push({
+        ...info,
+        sizeBytes: usage?.usedBytes ?? 0,
+        diskBytes: info.diskMiB * 1024 * 1024,
+      });
     }
     return result;
   }
 
   /**
    * Deletes a workspace that no sandbox is using. The directory is renamed away while the lock is
-   * held (util-linux `flock`, the same lock the sandbox launcher takes), then removed, so a run
-   * starting at the same moment either sees the whole workspace or none of it.
+   * held (util-linux `flock`, the same lock the sandbox launcher takes), then its disk unmounted
+   * and removed, so a run starting at the same moment either sees the whole workspace or none of
+   * it.
    */
   async delete(name: string): Promise<void> {
     const paths = this.paths(name);
@@ -152,6 +282,8 @@ export class WorkspaceStore {
       if ((error as { code?: unknown }).code === busyExitCode) throw workspaceBusyError(name);
       throw error;
     }
+    // Never remove files through a mounted disk: unmount first (the image then goes whole).
+    await unmountDisk(join(trash, 'layer'));
     await rm(trash, { recursive: true, force: true });
   }
 }
@@ -161,6 +293,12 @@ export function workspaceBusyError(name: string): ConflictError {
     workspace: name,
     hint: `Wait for that run to finish (or stop the sandbox using it), or run read-only on top of it: mags run --base ${name} '...'. A mags server on this host also keeps a workspace's sandbox parked for a few minutes after a run; runs through that server take it over.`,
   });
+}
+
+/** A mount point sits on another device than its parent (the disk, not the host's disk). */
+async function isMountPoint(path: string, parent: string): Promise<boolean> {
+  const [inner, outer] = await Promise.all([stat(path).catch(() => undefined), stat(parent)]);
+  return inner !== undefined && inner.dev !== outer.dev;
 }
 
 async function writeJsonAtomically(path: string, value: unknown): Promise<void> {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { uniqueSuffix } from '../config/unique-suffix.ts';
 import { ConflictError, MagsError } from '../errors/mags-error.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { checkFits, diskFullError } from './restore-fits.ts';
 import type { PushResult, SyncProgress } from './sync/push-workspace.ts';
 import type { VersionInfo } from './sync/versions.ts';
 import { acquireLock } from './workspace-lock.ts';
@@ -54,8 +55,8 @@ export class WorkspaceSync {
 
   /** Uploads the local layer as a new version (nothing is written when nothing changed). */
   async push(name: string, onProgress?: (progress: SyncProgress) => void): Promise<PushResult> {
-    const info = await this.#workspaces.require(name);
-    const paths = this.#workspaces.paths(name);
+    const paths = await this.#workspaces.open(name);
+    const { info } = paths;
     const { pushWorkspace } = await engine();
     // One sync of a workspace at a time on this host; runs may go on meanwhile (files are read
     // as they are when the sync reaches them).
@@ -90,7 +91,13 @@ export class WorkspaceSync {
    */
   async pull(
     name: string,
-    options: { version?: number; image: string; onProgress?: (progress: SyncProgress) => void },
+    options: {
+      version?: number;
+      image: string;
+      /** The disk of a workspace this host does not have yet (default: the host's default). */
+      diskMiB?: number;
+      onProgress?: (progress: SyncProgress) => void;
+    },
   ): Promise<number> {
     const { latestVersion, loadManifest, pullWorkspace } = await engine();
     const version = options.version ?? (await latestVersion(this.store, name));
@@ -101,10 +108,13 @@ export class WorkspaceSync {
       );
     }
     const manifest = await loadManifest(this.store, name, version);
-    const existed = (await this.#workspaces.get(name)) !== undefined;
-    const paths = await this.#workspaces.ensure(name, options.image);
-    const staging = join(paths.directory, `upper.restoring-${uniqueSuffix()}`);
+    const local = await this.#workspaces.get(name);
+    const existed = local !== undefined;
+    const paths = await this.#workspaces.ensure(name, options.image, options.diskMiB);
+    // On the workspace's disk, beside the layer it replaces: the swap is a rename.
+    const staging = join(paths.layerDirectory, `upper.restoring-${uniqueSuffix()}`);
     try {
+      await checkFits(this.#workspaces, name, version, manifest.totalBytes);
       await pullWorkspace({
         store: this.store,
         manifest,
@@ -132,6 +142,12 @@ export class WorkspaceSync {
     } catch (error) {
       // A restore that fails on a host that had no copy leaves none, not an empty workspace.
       if (!existed) await this.#workspaces.delete(name).catch(() => {});
+      if ((error as { code?: unknown }).code === 'ENOSPC') {
+        const diskMiB = local
+          ? local.diskMiB
+          : (options.diskMiB ?? this.#workspaces.defaultDiskMiB);
+        throw diskFullError(name, version, manifest.totalBytes, diskMiB, error);
+      }
       throw error;
     } finally {
       await rm(staging, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveMagsHome } from '../../src/config/mags-home.ts';
@@ -22,7 +22,34 @@ export async function createTestHome(): Promise<TestHome> {
   const images = join(resolveMagsHome(), 'images');
   if (existsSync(images)) await symlink(images, join(home, 'images'));
   else await mkdir(join(home, 'images'));
-  return { home, cleanup: () => rm(home, { recursive: true, force: true }) };
+  return {
+    home,
+    cleanup: async () => {
+      // Workspace disks stay mounted by design; removing files through a mount would empty the
+      // disk and then fail on its mount point.
+      await unmountUnder(home);
+      await rm(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Unmounts every mount under `directory`, deepest first (workspace disks, the shared root). */
+async function unmountUnder(directory: string): Promise<void> {
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
+  const points = mountinfo
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    // mountinfo escapes space, tab, newline and backslash as octal (proc(5)).
+    .map((point) =>
+      point.replace(/\\([0-7]{3})/g, (_, octal) => String.fromCharCode(parseInt(octal, 8))),
+    )
+    .filter((point) => point.startsWith(`${directory}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const point of points) {
+    await new Promise<void>((resolve) => {
+      spawn('umount', ['--lazy', point], { stdio: 'ignore' }).on('close', () => resolve());
+    });
+  }
 }
 
 /** Why sandbox tests cannot run on this machine, or undefined when they can. */

@@ -12,6 +12,13 @@ export function registerDoctorCommand(program: Command): void {
       const check = await context.runtime.check();
       const image = await context.images.get(context.defaults.image);
       if (!image) check.problems.push('The base image is not built: run npx mags image build');
+      const { missingDiskTools } = await import('../../workspaces/workspace-disk.ts');
+      const missing = missingDiskTools();
+      if (missing.length > 0) {
+        check.problems.push(
+          `Workspace disks need ${missing.join(', ')}: apt-get install e2fsprogs util-linux`,
+        );
+      }
       const ok = check.problems.length === 0;
       if (flags.json) printJson({ ...check, ok, home: context.home });
       else {

@@ -25,6 +25,7 @@ interface RunFlags {
   cpus?: string;
   memory?: string;
   pids?: string;
+  disk?: string;
   net?: boolean;
   image?: string;
   json?: boolean;
@@ -64,6 +65,10 @@ export function registerRunCommand(program: Command): void {
     .option('--cpus <n>', "CPU limit in cores (default: all of this host's)")
     .option('--memory <size>', 'memory limit: 512m, 2g (default 2g)')
     .option('--pids <n>', 'process-count limit (default 4096)')
+    .option(
+      '--disk <size>',
+      "size of the workspace's disk (or of the throw-away layer): 512m, 20g (default 10g; an existing workspace's disk only grows)",
+    )
     .option('--net', "allow outbound network (never the host's loopback)")
     .option('--image <name>', 'base image (default "default")')
     .option('--json', 'print JSON lines: started, stdout/stderr chunks, exit')
@@ -91,6 +96,8 @@ async function runAction(words: string[], flags: RunFlags): Promise<number> {
     memoryMiB: given.memoryMiB ?? defaults.limits.memoryMiB,
     cpus: given.cpus ?? defaults.limits.cpus,
     pidsMax: given.pidsMax ?? defaults.limits.pidsMax,
+    // Only a --disk given changes an existing workspace's disk; the default is for new ones.
+    diskMiB: given.diskMiB,
   };
 
   const [workspace, version] = splitVersion(flags.workspace);
@@ -134,7 +141,7 @@ async function runAction(words: string[], flags: RunFlags): Promise<number> {
         ? `out of memory: a process was killed at the ${limits.memoryMiB} MiB limit (raise it with --memory)`
         : result.cancelled
           ? 'cancelled'
-          : undefined;
+          : result.diskFull;
     progress.done();
     if (flags.json) {
       printJson({ type: 'exit', ...result, exitCode, reason });

@@ -25,6 +25,10 @@ export function registerSandboxCommands(program: Command): void {
     .option('--cpus <n>', 'CPU limit in cores')
     .option('--memory <size>', 'memory limit: 512m, 2g (default 2g)')
     .option('--pids <n>', 'process-count limit (default 4096)')
+    .option(
+      '--disk <size>',
+      "size of the workspace's disk: 512m, 20g (default 10g; an existing workspace's disk only grows)",
+    )
     .option('--image <name>', 'base image (default "default")')
     .option('--no-sleep', 'never freeze it when idle (by default an idle sandbox sleeps)')
     .action(async (name: string, flags, command: Command) => {

@@ -2,7 +2,7 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 import { formatBytes } from '../../jobs/log-retention.ts';
-import { parseMemoryMiB, parsePositiveNumber } from '../parse-options.ts';
+import { parseDiskMiB, parseMemoryMiB, parsePositiveNumber } from '../parse-options.ts';
 
 interface ServerFlags {
   host: string;
@@ -23,6 +23,7 @@ interface ServerFlags {
   logRetentionDays: string;
   logOwnerQuota: string;
   logMaxTotal: string;
+  disk?: string;
 }
 
 export function registerServerCommand(program: Command): void {
@@ -79,12 +80,23 @@ export function registerServerCommand(program: Command): void {
       '10g',
     )
     .option(
+      '--disk <size>',
+      "the disk of a new workspace (and of a run's throw-away layer) when a request gives none: 20g (default 10g, or MAGS_DISK)",
+    )
+    .option(
       '--local',
       "this host's own server for the CLI: loopback, a free port, found via $MAGS_HOME",
     )
     .action(async (flags: ServerFlags) => {
-      const { startServer } = await import('../../server/start-server.ts');
+      const [{ startServer }, { createMagsContext }] = await Promise.all([
+        import('../../server/start-server.ts'),
+        import('../../jobs/mags-context.ts'),
+      ]);
+      if (flags.disk) parseDiskMiB(flags.disk);
       const server = await startServer({
+        context: createMagsContext(
+          flags.disk ? { ...process.env, MAGS_DISK: flags.disk } : process.env,
+        ),
         host: flags.local ? '127.0.0.1' : flags.host,
         port: flags.local ? 0 : parsePort(flags.port),
         maxConcurrentJobs: flags.maxJobs

@@ -1,6 +1,25 @@
 import type { Command } from 'commander';
 import { remoteClient } from '../client/api-client.ts';
 import { formatBytes, printJson, printTable } from '../output.ts';
+import { parseDiskMiB } from '../parse-options.ts';
+
+/** Use against the disk (`48.0 MiB 75%` of `64.0 MiB`), or `no limit` without a disk. */
+function formatDisk(info: { sizeBytes: number | null; diskBytes: number | null }): string {
+  if (info.diskBytes === null) return info.sizeBytes === null ? '-' : 'no limit';
+  const percent =
+    info.sizeBytes === null ? '' : ` (${Math.round((100 * info.sizeBytes) / info.diskBytes)} %)`;
+  return `${formatBytes(info.diskBytes)}${percent}`;
+}
+
+/** Workspaces made before disks existed have none: say how to give them one. */
+function printNoLimitHint(
+  workspaces: Array<{ sizeBytes: number | null; diskBytes: number | null }>,
+) {
+  if (!workspaces.some((info) => info.diskBytes === null && info.sizeBytes !== null)) return;
+  process.stderr.write(
+    'hint: "no limit": made before workspace disks; to give one a disk, sync it (mags sync NAME), delete the local copy (mags workspace delete NAME --local-only) and pull it back (mags workspace pull NAME --disk SIZE)\n',
+  );
+}
 
 export function registerWorkspaceCommands(program: Command): void {
   const workspace = program.command('workspace').description('Named workspaces on this host.');
@@ -13,29 +32,33 @@ export function registerWorkspaceCommands(program: Command): void {
       if (mags) {
         const workspaces = await mags.workspaces.list();
         if (flags.json) return printJson(workspaces);
-        return printTable(
-          ['NAME', 'SIZE', 'CREATED', 'LAST USED'],
+        printTable(
+          ['NAME', 'USED', 'DISK', 'CREATED', 'LAST USED'],
           workspaces.map((info) => [
             info.name,
             info.sizeBytes === null ? '-' : formatBytes(info.sizeBytes),
+            formatDisk(info),
             info.createdAt,
             info.lastUsedAt,
           ]),
         );
+        return printNoLimitHint(workspaces);
       }
       const { createMagsContext } = await import('../../jobs/mags-context.ts');
       const workspaces = await createMagsContext().workspaces.list();
       if (flags.json) return printJson(workspaces);
       printTable(
-        ['NAME', 'SIZE', 'IMAGE', 'CREATED', 'LAST RUN'],
+        ['NAME', 'USED', 'DISK', 'IMAGE', 'CREATED', 'LAST RUN'],
         workspaces.map((info) => [
           info.name,
           formatBytes(info.sizeBytes),
+          formatDisk(info),
           info.image,
           info.createdAt,
           info.lastRunAt ?? '-',
         ]),
       );
+      printNoLimitHint(workspaces);
     });
   workspace
     .command('delete')
@@ -102,7 +125,11 @@ export function registerWorkspaceCommands(program: Command): void {
       'Replace the local copy of a workspace with a stored version (NAME or NAME@N; default the latest).',
     )
     .argument('<name>')
-    .action(async (value: string) => {
+    .option(
+      '--disk <size>',
+      "size of the workspace's disk: a new copy gets it (default 10g), an existing one grows to it",
+    )
+    .action(async (value: string, flags: { disk?: string }) => {
       const { createMagsContext } = await import('../../jobs/mags-context.ts');
       const { syncProgressReporter } = await import('../sync-progress.ts');
       const context = createMagsContext();
@@ -112,6 +139,7 @@ export function registerWorkspaceCommands(program: Command): void {
       const version = await context.sync.pull(name, {
         version: match ? Number(match[2]) : undefined,
         image: context.defaults.image,
+        diskMiB: flags.disk ? parseDiskMiB(flags.disk) : undefined,
         onProgress: progress.update,
       });
       progress.done();

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -49,16 +49,14 @@ export async function prepareNamespaceSandbox(
   await chmod(runDirectory, 0o711);
   await chmod(join(options.home, 'run'), 0o711);
   await writeRunOwner(runDirectory);
-  // A throw-away sandbox still needs a writable layer; it lives and dies with the run directory.
-  const scratch = { upperDir: join(runDirectory, 'upper'), workDir: join(runDirectory, 'work') };
+  // A throw-away sandbox still needs a writable layer: a tmpfs the launcher mounts here, in the
+  // sandbox's own mount namespace, sized by `limits.diskMiB` (it dies with the sandbox).
+  const scratchDirectory = join(runDirectory, 'scratch');
 
   let setup: Awaited<ReturnType<typeof createSandboxCgroup>>;
   try {
-    for (const directory of [scratch.upperDir, scratch.workDir]) {
-      await mkdir(directory, { recursive: true });
-      await chown(directory, options.uidBase, options.uidBase);
-    }
-    await assertTraversable([rootMount], options.uidBase);
+    await mkdir(scratchDirectory, { mode: 0o711 });
+    await assertTraversable([rootMount, scratchDirectory], options.uidBase);
     setup = await createSandboxCgroup(id, limits, options.cgroupRoot);
   } catch (error) {
     // Nothing may be left behind by a sandbox that never started.
@@ -130,17 +128,17 @@ export async function prepareNamespaceSandbox(
   const attach = async (spec: AttachSpec): Promise<Sandbox> => {
     if (attached) throw new MagsError(`Sandbox ${id} is already attached.`, { code: 'internal' });
     attached = true;
-    const writable = spec.rootfs.writable ?? scratch;
+    const writable = spec.rootfs.writable;
     let client: GuestClient;
     let baseline: number | undefined;
     try {
       if (exited) throw launcherError(await launcherExit, stderrTail, id);
       await setLimits(spec.limits);
       await assertTraversable(
-        [...spec.rootfs.lowerDirs, writable.upperDir, writable.workDir],
+        [...spec.rootfs.lowerDirs, ...(writable ? [writable.upperDir, writable.workDir] : [])],
         options.uidBase,
       );
-      attachChannel.end(attachMessage(spec, writable));
+      attachChannel.end(attachMessage(spec, writable ?? { scratchDirectory }));
       const socket = launcher.stdio[3] as Duplex;
       const failed = launcherExit.then((code) => {
         throw launcherError(code, stderrTail, id);
@@ -247,12 +245,26 @@ export async function prepareNamespaceSandbox(
   };
 }
 
+/** The size of a scratch layer when a spec gives none (the workspace disks' default). */
+const defaultScratchMiB = 10 * 1024;
+
 /** The attach message read by `read_attach` in native/sandbox.c. */
-function attachMessage(spec: AttachSpec, writable: { upperDir: string; workDir: string }): Buffer {
+function attachMessage(
+  spec: AttachSpec,
+  writable: { upperDir: string; workDir: string } | { scratchDirectory: string },
+): Buffer {
+  const scratchBytes = (spec.limits.diskMiB ?? defaultScratchMiB) * 1024 * 1024;
   const pairs = [
     ...spec.rootfs.lowerDirs.map((directory) => ['--lower', directory]),
-    ['--upper', writable.upperDir],
-    ['--work', writable.workDir],
+    ...('scratchDirectory' in writable
+      ? [
+          ['--scratch', writable.scratchDirectory],
+          ['--scratch-bytes', String(scratchBytes)],
+        ]
+      : [
+          ['--upper', writable.upperDir],
+          ['--work', writable.workDir],
+        ]),
     ['--hostname', spec.hostname ?? 'mags'],
     ...(spec.locks?.exclusive ?? []).map((path) => ['--lock-exclusive', path]),
     ...(spec.locks?.shared ?? []).map((path) => ['--lock-shared', path]),

@@ -93,6 +93,7 @@ export function registerWorkspaceRoutes(app: ServerApp, services: ServerServices
         createdAt: record?.createdAt ?? disk?.createdAt ?? '',
         lastUsedAt: record?.lastUsedAt ?? disk?.lastRunAt ?? disk?.createdAt ?? '',
         sizeBytes: disk?.sizeBytes ?? null,
+        diskBytes: disk?.diskBytes ?? null,
         remoteVersion: disk?.remoteVersion ?? null,
       };
     });

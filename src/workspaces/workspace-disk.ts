@@ -1,0 +1,208 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { open, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { DependencyMissingError, InvalidInputError, MagsError } from '../errors/mags-error.ts';
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * A workspace's disk: a sparse ext4 image, loop-mounted on the host and kept mounted, that holds
+ * the overlay's `upper/` and `work/`. The filesystem is the quota: a writer past its size gets
+ * ENOSPC, and the host never loses more than the image's size.
+ */
+export interface DiskUsage {
+  usedBytes: number;
+  sizeBytes: number;
+}
+
+const mebibyte = 1024 * 1024;
+
+/** The smallest disk mkfs.ext4 makes with a journal and room left for files. */
+export const minimumDiskMiB = 32;
+
+const sizeUnits: Record<string, number> = {
+  '': 1,
+  m: 1,
+  mb: 1,
+  mib: 1,
+  g: 1024,
+  gb: 1024,
+  gib: 1024,
+  t: 1024 * 1024,
+  tb: 1024 * 1024,
+  tib: 1024 * 1024,
+};
+
+/** `--disk` (or `MAGS_DISK`): `512m`, `20g`, `1t`, plain MiB; at least what ext4 needs. */
+export function parseDiskMiB(value: string, flag = '--disk'): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim());
+  const factor = match ? sizeUnits[(match[2] ?? '').toLowerCase()] : undefined;
+  if (!match || factor === undefined) {
+    throw new InvalidInputError(`Invalid ${flag} ${JSON.stringify(value)}.`, {
+      hint: `Give MiB or a unit: ${flag} 512m, ${flag} 20g.`,
+    });
+  }
+  const mebibytes = Math.round(Number(match[1]) * factor);
+  if (mebibytes < minimumDiskMiB) {
+    throw new InvalidInputError(`${flag} must be at least ${minimumDiskMiB} MiB.`);
+  }
+  return mebibytes;
+}
+
+/**
+ * Creates the image and its filesystem. Sparse with lazy initialisation, so a 10 GiB disk costs a
+ * few MiB of host disk and ~50 ms until something is written; no reserved blocks (`-m 0`): the
+ * size given is what the sandbox gets. The root belongs to the sandbox's root user.
+ */
+export async function createDisk(imagePath: string, sizeMiB: number, uidBase: number) {
+  const file = await open(imagePath, 'wx', 0o600);
+  try {
+    await file.truncate(sizeMiB * mebibyte);
+  } finally {
+    await file.close();
+  }
+  await runTool('mkfs.ext4', [
+    '-q',
+    '-F',
+    '-m',
+    '0',
+    '-E',
+    `lazy_itable_init=1,lazy_journal_init=1,root_owner=${uidBase}:${uidBase}`,
+    imagePath,
+  ]);
+}
+
+/**
+ * Mounts the image once, however many processes ask at the same time (a CLI run beside a server):
+ * the check and the mount happen under one flock. `discard` hands the blocks of deleted files
+ * back to the host (the loop driver punches holes in the image).
+ */
+export async function mountDisk(imagePath: string, mountPoint: string, lockPath: string) {
+  await runTool('flock', [
+    lockPath,
+    'sh',
+    '-c',
+    'mountpoint -q "$1" || mount -o loop,discard,nosuid,nodev "$2" "$1"',
+    'sh',
+    mountPoint,
+    imagePath,
+  ]);
+}
+
+/** Unmounts the disk if it is mounted. */
+export async function unmountDisk(mountPoint: string) {
+  await runTool('sh', ['-c', '! mountpoint -q "$1" || umount "$1"', 'sh', mountPoint]);
+}
+
+/**
+ * Makes `directory` a shared mount (once): a disk mounted under it later then also appears in the
+ * mount namespaces of sandboxes started before (a server's pool prepares them ahead of time and
+ * attaches the layers later), and unmounting it on the host unmounts it there too. The launcher
+ * makes its namespace private only after the attach (native/sandbox.c), so what propagates stops
+ * at that point. Measured here: a mount under the shared directory is visible in a namespace
+ * cloned before it, and its umount propagates (mount_namespaces(7), "shared subtrees").
+ */
+export async function ensureSharedMount(directory: string, lockPath: string) {
+  await runTool('flock', [
+    lockPath,
+    'sh',
+    '-c',
+    [
+      'test "$(findmnt -n -o PROPAGATION --mountpoint "$1")" = shared && exit 0',
+      'mountpoint -q "$1" || mount --rbind "$1" "$1"',
+      'mount --make-rshared "$1"',
+    ].join('\n'),
+    'sh',
+    directory,
+  ]);
+}
+
+/**
+ * Grows an unmounted disk: the image first, then the filesystem (resize2fs wants a checked
+ * filesystem). Not online: ext4's online resize needs CAP_SYS_RESOURCE, which root lacks in
+ * some containers (this build machine's, for one), so the caller unmounts under the workspace's
+ * lock instead.
+ */
+export async function growDisk(imagePath: string, sizeMiB: number) {
+  const file = await open(imagePath, 'r+');
+  try {
+    await file.truncate(sizeMiB * mebibyte);
+  } finally {
+    await file.close();
+  }
+  await runTool('e2fsck', ['-f', '-p', imagePath]);
+  await runTool('resize2fs', [imagePath]);
+}
+
+/** Use against size, from the mounted filesystem (what `df` shows). */
+export async function diskUsage(mountPoint: string): Promise<DiskUsage> {
+  const stats = await statfs(mountPoint);
+  return {
+    usedBytes: (stats.blocks - stats.bfree) * stats.bsize,
+    sizeBytes: stats.blocks * stats.bsize,
+  };
+}
+
+/** Whether a disk is (nearly) full: less free than one MiB or half a percent, whichever is more. */
+export function isFull(usage: DiskUsage & { freeBytes: number }): boolean {
+  return usage.freeBytes < Math.max(mebibyte, usage.sizeBytes / 200);
+}
+
+export async function freeBytes(mountPoint: string): Promise<number> {
+  const stats = await statfs(mountPoint);
+  return stats.bavail * stats.bsize;
+}
+
+export function diskTooSmallError(workspace: string, currentMiB: number, wantedMiB: number) {
+  return new InvalidInputError(
+    `Workspace ${JSON.stringify(workspace)} has a ${formatMiB(currentMiB)} disk; --disk ${formatMiB(wantedMiB)} would shrink it, and disks only grow.`,
+    {
+      workspace,
+      code: 'disk_shrink_refused',
+      hint: `Run with --disk ${formatMiB(currentMiB)} or more (or without --disk), or make a new workspace with the smaller disk and copy what you need into it.`,
+    },
+  );
+}
+
+export function formatMiB(mebibytes: number): string {
+  return mebibytes % 1024 === 0 ? `${mebibytes / 1024}G` : `${mebibytes}M`;
+}
+
+/** The programs workspace disks use that this host lacks (none on a host set up by setup.sh). */
+export function missingDiskTools(): string[] {
+  const directories = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
+    .split(':')
+    .concat(['/usr/sbin', '/sbin']);
+  const tools = [
+    'mkfs.ext4',
+    'e2fsck',
+    'resize2fs',
+    'mount',
+    'umount',
+    'mountpoint',
+    'findmnt',
+    'flock',
+  ];
+  return tools.filter(
+    (tool) => !directories.some((directory) => existsSync(join(directory, tool))),
+  );
+}
+
+async function runTool(command: string, args: string[]) {
+  try {
+    return await execFileAsync(command, args);
+  } catch (error) {
+    const failure = error as { code?: unknown; stderr?: string };
+    if (failure.code === 'ENOENT') {
+      throw new DependencyMissingError(`${command} is not installed: workspace disks need it.`, {
+        hint: 'apt-get install e2fsprogs util-linux (or run scripts/setup.sh)',
+      });
+    }
+    throw new MagsError(`${command} failed: ${(failure.stderr ?? String(error)).trim()}`, {
+      code: 'workspace_disk_failed',
+      cause: error,
+    });
+  }
+}
