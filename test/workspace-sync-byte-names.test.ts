@@ -160,7 +160,7 @@ function describeStore(
         { env },
       );
       assert.equal(write.code, 0, write.stderr);
-      const upperA = join(hostA.home, 'workspaces', 'names', 'upper');
+      const upperA = join(hostA.home, 'workspaces', 'names', 'layer', 'upper');
       addMarkers(upperA);
       const original = await describeLayer(upperA);
       // Not vacuous: every class made a file, a hard link, a directory (and its file), a symlink
@@ -173,7 +173,9 @@ function describeStore(
       assert.equal(sync.code, 0, sync.stderr);
       const pull = await runCli(hostB.home, ['workspace', 'pull', 'names'], { env });
       assert.equal(pull.code, 0, pull.stderr);
-      const restored = await describeLayer(join(hostB.home, 'workspaces', 'names', 'upper'));
+      const restored = await describeLayer(
+        join(hostB.home, 'workspaces', 'names', 'layer', 'upper'),
+      );
       assert.deepEqual(restored, original);
 
       // The sandbox sees the same names and targets, and the restore syncs as unchanged.
@@ -190,9 +192,10 @@ function describeStore(
       assert.match(again.stderr, /unchanged since version 1/);
       const workspaces = await runCli(hostB.home, ['workspace', 'list', '--json'], { env });
       assert.equal(workspaces.code, 0, workspaces.stderr);
-      // Every file counted once: its label, and "inner" in each directory (hard links once).
-      const expectedBytes = byteClasses.reduce((sum, [label]) => sum + label.length + 5, 0);
-      assert.equal(JSON.parse(workspaces.stdout.toString())[0].sizeBytes, expectedBytes);
+      // Listing reads the layer (it failed with ENOENT on such names); with a disk, the size is
+      // the disk's use, so only that it was measured is checked here.
+      const [listed] = JSON.parse(workspaces.stdout.toString()) as Array<{ sizeBytes: number }>;
+      assert.ok((listed?.sizeBytes ?? 0) > 0);
     });
   });
 }

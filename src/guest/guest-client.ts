@@ -393,7 +393,7 @@ function fileTooLarge(path: string, sizeBytes: number, maxBytes: number): MagsEr
   return new MagsError(`${path} is ${sizeBytes} bytes, over the ${maxBytes}-byte limit.`, {
     code: 'file_too_large',
     statusCode: 413,
-    hint: 'Split it inside the sandbox (split -b 512M FILE) and read the parts, or ask for a higher limit (mags server --max-download-mib).',
+    hint: 'Split it inside the sandbox (split -b 512M FILE) and read the parts, or ask for a higher limit (mags server --max-download-mib 4096).',
   });
 }
 
