@@ -84,7 +84,7 @@ describe('stored job output', { skip }, () => {
     for (const size of sizes) assert.ok(size < quotaBytes + 40 * mebibyte, `${size} bytes`);
     const first = await alice.jobs.get(jobs[0]?.id ?? '');
     assert.equal(first.logBytes, 100 * mebibyte, 'the record keeps the size');
-    assert.match(first.logsRemovedReason ?? '', /quota of 200 MiB/);
+    assert.match(first.logsRemovedReason ?? '', /quota of 200.0 MiB/);
     assert.ok(first.logsRemovedAt);
     const latest = await alice.jobs.get(jobs[4]?.id ?? '');
     assert.equal(latest.logsRemovedAt, null);
@@ -117,7 +117,7 @@ describe('stored job output', { skip }, () => {
     });
     assert.match(
       notice,
-      /output truncated at \d+ bytes \(your stored output reached its quota of 200 MiB\)/,
+      /output truncated at \d+ bytes \(your stored output reached its quota of 200.0 MiB\)/,
     );
     assert.ok(stateBytes() < quotaBytes + 40 * mebibyte);
   });

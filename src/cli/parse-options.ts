@@ -1,3 +1,4 @@
+import { parseSizeMiB } from '../config/byte-sizes.ts';
 import { InvalidInputError } from '../errors/mags-error.ts';
 import type { ResourceLimits } from '../runtimes/runtime.ts';
 import { parseDiskMiB } from '../workspaces/workspace-disk.ts';
@@ -22,28 +23,9 @@ export function parseLimitFlags(flags: {
   };
 }
 
-const memoryUnits: Record<string, number> = {
-  '': 1,
-  m: 1,
-  mb: 1,
-  mib: 1,
-  g: 1024,
-  gb: 1024,
-  gib: 1024,
-};
-
 /** `512`, `512m`, `2g`, `2GiB` → MiB. */
 export function parseMemoryMiB(value: string, flag = '--memory'): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim());
-  const factor = match ? memoryUnits[(match[2] ?? '').toLowerCase()] : undefined;
-  if (!match || factor === undefined) {
-    throw new InvalidInputError(`Invalid ${flag} ${JSON.stringify(value)}.`, {
-      hint: `Give MiB or a unit: ${flag} 512, ${flag} 512m, ${flag} 2g.`,
-    });
-  }
-  const mebibytes = Math.round(Number(match[1]) * factor);
-  if (mebibytes < 16) throw new InvalidInputError(`${flag} must be at least 16 MiB.`);
-  return mebibytes;
+  return parseSizeMiB(value, flag, 16);
 }
 
 export function parsePositiveNumber(

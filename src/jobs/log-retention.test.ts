@@ -60,7 +60,7 @@ test("an owner over the quota loses their oldest finished output first, nobody e
   const third = await finishedJob('alice', 400, start - 1000);
   const bobs = await finishedJob('bob', 900, start - 5000);
   assert.deepEqual(await retention.enforce(), { jobs: 1, bytes: 400 });
-  assert.match((await removedReason('alice', first)) ?? '', /quota of 1000 bytes/);
+  assert.match((await removedReason('alice', first)) ?? '', /quota of 1000 B/);
   for (const id of [second, third]) assert.equal(await removedReason('alice', id), null);
   assert.equal(await removedReason('bob', bobs), null);
   assert.equal(await repository.storedLogBytes('alice'), 800);
@@ -94,7 +94,7 @@ test("a running job's output follows the owner quota: older output goes, then it
   assert.equal(last?.stream, 'stderr');
   assert.match(
     last?.data.toString() ?? '',
-    /output truncated at 1048576 bytes \(your stored output reached its quota of 1 MiB\)/,
+    /output truncated at 1048576 bytes \(your stored output reached its quota of 1.0 MiB\)/,
   );
   assert.equal(log.endOffset, quota + (last?.data.length ?? 0));
   assert.match((await removedReason('alice', older)) ?? '', /quota/);

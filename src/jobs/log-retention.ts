@@ -1,3 +1,4 @@
+import { formatBytes } from '../config/byte-sizes.ts';
 import type { StateRepository, StoredLog } from '../state/state-repository.ts';
 import type { JobLogOptions } from './job-log.ts';
 
@@ -188,15 +189,4 @@ export class LogRetention {
 function formatDays(milliseconds: number): string {
   const days = milliseconds / day;
   return Number.isInteger(days) ? `${days} days` : `${Math.round(milliseconds / 1000)} s`;
-}
-
-export function formatBytes(bytes: number): string {
-  for (const [unit, size] of [
-    ['GiB', gibibyte],
-    ['MiB', 1024 ** 2],
-    ['KiB', 1024],
-  ] as const) {
-    if (bytes >= size) return `${Number((bytes / size).toFixed(1))} ${unit}`;
-  }
-  return `${bytes} bytes`;
 }

@@ -1,3 +1,4 @@
+import { formatBytes } from '../config/byte-sizes.ts';
 import { InvalidInputError } from '../errors/mags-error.ts';
 import { formatMiB } from './workspace-disk.ts';
 import type { WorkspaceStore } from './workspace-store.ts';
@@ -50,9 +51,4 @@ export function diskFullError(
 function suggestedMiB(bytes: number): string {
   const mebibytes = Math.ceil((bytes * 1.25) / 1024 / 1024);
   return mebibytes > 1024 ? `${Math.ceil(mebibytes / 1024)}G` : `${Math.max(mebibytes, 64)}M`;
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
-  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { open, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { parseSizeMiB } from '../config/byte-sizes.ts';
 import { DependencyMissingError, InvalidInputError, MagsError } from '../errors/mags-error.ts';
 
 const execFileAsync = promisify(execFile);
@@ -22,33 +23,9 @@ const mebibyte = 1024 * 1024;
 /** The smallest disk mkfs.ext4 makes with a journal and room left for files. */
 export const minimumDiskMiB = 32;
 
-const sizeUnits: Record<string, number> = {
-  '': 1,
-  m: 1,
-  mb: 1,
-  mib: 1,
-  g: 1024,
-  gb: 1024,
-  gib: 1024,
-  t: 1024 * 1024,
-  tb: 1024 * 1024,
-  tib: 1024 * 1024,
-};
-
 /** `--disk` (or `MAGS_DISK`): `512m`, `20g`, `1t`, plain MiB; at least what ext4 needs. */
 export function parseDiskMiB(value: string, flag = '--disk'): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim());
-  const factor = match ? sizeUnits[(match[2] ?? '').toLowerCase()] : undefined;
-  if (!match || factor === undefined) {
-    throw new InvalidInputError(`Invalid ${flag} ${JSON.stringify(value)}.`, {
-      hint: `Give MiB or a unit: ${flag} 512m, ${flag} 20g.`,
-    });
-  }
-  const mebibytes = Math.round(Number(match[1]) * factor);
-  if (mebibytes < minimumDiskMiB) {
-    throw new InvalidInputError(`${flag} must be at least ${minimumDiskMiB} MiB.`);
-  }
-  return mebibytes;
+  return parseSizeMiB(value, flag, minimumDiskMiB);
 }
 
 /**

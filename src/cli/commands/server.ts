@@ -1,7 +1,7 @@
 import { rename, rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { formatBytes, parseSizeMiB } from '../../config/byte-sizes.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
-import { formatBytes } from '../../jobs/log-retention.ts';
 import { parseDiskMiB, parseMemoryMiB, parsePositiveNumber } from '../parse-options.ts';
 
 interface ServerFlags {
@@ -121,8 +121,8 @@ export function registerServerCommand(program: Command): void {
         },
         logRetention: {
           maxAgeMs: parseCount('--log-retention-days', flags.logRetentionDays) * 24 * 3600 * 1000,
-          maxOwnerBytes: parseMemoryMiB(flags.logOwnerQuota, '--log-owner-quota') * 1024 * 1024,
-          maxTotalBytes: parseMemoryMiB(flags.logMaxTotal, '--log-max-total') * 1024 * 1024,
+          maxOwnerBytes: parseSizeMiB(flags.logOwnerQuota, '--log-owner-quota', 1) * 1024 * 1024,
+          maxTotalBytes: parseSizeMiB(flags.logMaxTotal, '--log-max-total', 1) * 1024 * 1024,
         },
       });
       const { repository, context } = server.services;
