@@ -7,7 +7,7 @@ import { packageRoot } from '../src/config/package-paths.ts';
 import { createMagsContext } from '../src/jobs/mags-context.ts';
 import { runCommand } from '../src/jobs/run-command.ts';
 import { Mags } from '../src/sdk/mags.ts';
-import { startServerProcess } from '../test/helpers/server-process.ts';
+import { startServerProcess, stopServerProcess } from '../test/helpers/server-process.ts';
 import { createTestHome, sandboxSkipReason } from '../test/helpers/test-home.ts';
 import { hostPool } from '../test/helpers/test-server.ts';
 import { measureFloors, spawnOrThrow } from './floors.ts';
@@ -43,7 +43,7 @@ export async function latencyBenchmark(): Promise<void> {
     .trim();
   let server: { child: ChildProcess; url: string } | undefined;
   const serve = async (flags: readonly string[]) => {
-    await stop(server?.child);
+    await stopServerProcess(server?.child);
     server = await startServerProcess(environment, flags);
     return new Mags({ url: server.url, token });
   };
@@ -159,7 +159,7 @@ export async function latencyBenchmark(): Promise<void> {
       ]),
     );
   } finally {
-    await stop(server?.child);
+    await stopServerProcess(server?.child);
     await testHome.cleanup();
   }
 }
@@ -238,11 +238,4 @@ async function density(mags: Mags): Promise<void> {
 async function memAvailable(): Promise<number> {
   const text = await readFile('/proc/meminfo', 'utf8');
   return Number(/^MemAvailable:\s+(\d+)/m.exec(text)?.[1] ?? 0) * 1024;
-}
-
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
 }

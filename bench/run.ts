@@ -1,5 +1,6 @@
 // `npm run bench [section...]`: every section measures its baseline in the same run and prints
 // ratios, because the machines are shared and noisy.
+import { hardeningBenchmark } from './hardening.ts';
 import { latencyBenchmark } from './latency.ts';
 import { sandboxStartBenchmark } from './sandbox-start.ts';
 import { serverApiBenchmark } from './server-api.ts';
@@ -10,6 +11,7 @@ const sections: Record<string, () => Promise<void>> = {
   'workspace-sync': workspaceSyncBenchmark,
   'server-api': serverApiBenchmark,
   latency: latencyBenchmark,
+  hardening: hardeningBenchmark,
 };
 
 const wanted = process.argv.slice(2);

@@ -53,3 +53,18 @@ export function printTable(
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
+
+/** Prints a markdown table of figures already formatted, under a `##` title. */
+export function printRows(
+  title: string,
+  headers: readonly string[],
+  rows: readonly string[][],
+): void {
+  const lines = [
+    `\n## ${title}\n`,
+    `| ${headers.join(' | ')} |`,
+    `| ${headers.map((_, index) => (index === 0 ? '---' : '---:')).join(' | ')} |`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Mags } from '../src/sdk/index.ts';
+import { rssBytes } from './helpers/host-measures.ts';
+import { partialRequest } from './helpers/partial-request.ts';
 import { startServerProcess } from './helpers/server-process.ts';
 import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 
@@ -25,41 +26,6 @@ const mebibyte = 1024 * 1024;
  * collector's slack and nothing for a buffered file (the 2 GiB file alone would be 2048 MiB).
  */
 const rssGrowthBoundBytes = 200 * mebibyte;
-
-async function rssBytes(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) * 1024;
-}
-
-/** Sends headers declaring `declaredBytes` and only `sentBytes` of body; returns the status line. */
-function partialRequest(
-  url: string,
-  request: { method: string; path: string; token: string },
-  declaredBytes: number,
-  sentBytes: number,
-): Promise<string> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => {
-      socket.write(
-        `${request.method} ${request.path} HTTP/1.1\r\nhost: ${hostname}\r\n` +
-          `authorization: Bearer ${request.token}\r\ncontent-type: application/json\r\n` +
-          `content-length: ${declaredBytes}\r\n\r\n`,
-      );
-      socket.write(Buffer.alloc(sentBytes, 0x20));
-    });
-    let answer = '';
-    socket.on('data', (chunk: Buffer) => {
-      answer += chunk.toString('latin1');
-      if (answer.includes('\r\n')) {
-        socket.destroy();
-        resolve(answer.slice(0, answer.indexOf('\r\n')));
-      }
-    });
-    socket.on('error', reject);
-    socket.on('close', () => reject(new Error(`closed without an answer: ${answer}`)));
-  });
-}
 
 describe('files API and body limits on a real server process', { skip, timeout: 600_000 }, () => {
   let testHome: TestHome;

@@ -5,8 +5,9 @@
  * shows use against the disk. Writes stay modest: a 64 MiB disk, 100 MiB written.
  */
 import assert from 'node:assert/strict';
-import { readFile, statfs } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
+import { freeBytes } from './helpers/host-measures.ts';
 import { waitUntil } from './helpers/server-process.ts';
 import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 import { hostPool, startTestServer } from './helpers/test-server.ts';
@@ -15,11 +16,6 @@ const skip = sandboxSkipReason();
 if (skip) process.stdout.write(`# skipping workspace disk tests: ${skip}\n`);
 
 const mebibyte = 1024 * 1024;
-
-async function freeBytes(path: string): Promise<number> {
-  const stats = await statfs(path);
-  return stats.bavail * stats.bsize;
-}
 
 describe('workspace disks (--disk)', { skip }, () => {
   let testHome: TestHome;

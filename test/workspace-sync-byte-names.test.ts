@@ -10,8 +10,8 @@ import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { nativeBinaryPath } from '../src/config/package-paths.ts';
-import { s3TestBucket } from '../src/storage/s3/s3-test-server.ts';
 import { scanLayer } from '../src/workspaces/sync/layer-scan.ts';
+import { s3StoreEnvironment } from './helpers/s3-store-environment.ts';
 import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 
 const skip = sandboxSkipReason();
@@ -205,13 +205,4 @@ describeStore('the filesystem store', async (scratch) => ({
   MAGS_S3_BUCKET: '',
 }));
 
-describeStore('S3 (Ceph RGW)', async () => {
-  const bucket = await s3TestBucket();
-  if ('skip' in bucket) return bucket;
-  return {
-    MAGS_S3_BUCKET: bucket.bucket,
-    MAGS_S3_ENDPOINT: bucket.endpoint ?? '',
-    MAGS_S3_ACCESS_KEY_ID: bucket.accessKeyId ?? '',
-    MAGS_S3_SECRET_ACCESS_KEY: bucket.secretAccessKey ?? '',
-  };
-});
+describeStore('S3 (Ceph RGW)', s3StoreEnvironment);

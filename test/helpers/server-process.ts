@@ -25,6 +25,14 @@ export async function startServerProcess(
   return { child, url };
 }
 
+/** Stops a server started by `startServerProcess` and waits for it to exit (a no-op if it has). */
+export async function stopServerProcess(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
 /** Processes whose command line mentions this home's run directory: launchers (and slirp). */
 export async function sandboxProcesses(home: string): Promise<string[]> {
   const found: string[] = [];
