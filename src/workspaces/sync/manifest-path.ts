@@ -34,7 +34,8 @@ export function displayPath(path: ManifestPath | Buffer): string {
 /**
  * `directory/relative` as bytes, for the fs calls (they all take Buffer paths). The relative path
  * comes from a manifest, so it is checked first: a path with an empty, `.` or `..` component
- * could write outside the layer being restored.
+ * could write outside the layer being restored (pull-workspace.ts also refuses a path through a
+ * symlink the same restore made).
  */
 export function pathBelow(directory: string, relative: ManifestPath): Buffer {
   const bytes = decodeManifestPath(relative);

@@ -21,7 +21,7 @@ import { nativeBinaryPath } from '../../config/package-paths.ts';
 import { MagsError } from '../../errors/mags-error.ts';
 import { ObjectNotFoundError, type ObjectStore } from '../../storage/object-store.ts';
 import { chunkBytes, chunkKey, type Manifest, sha256 } from './manifest.ts';
-import { decodeManifestPath, displayPath, pathBelow } from './manifest-path.ts';
+import { decodeManifestPath, displayPath, type ManifestPath, pathBelow } from './manifest-path.ts';
 import { mapConcurrent } from './map-concurrent.ts';
 import type { SyncProgress } from './push-workspace.ts';
 
@@ -85,9 +85,17 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
   const markers: Buffer[] = [];
   await mkdir(targetDirectory, { recursive: true });
   const host = (id: number) => id + options.uidBase;
+  // The symlinks restored so far: no later entry may go through one (a crafted manifest's
+  // `a -> /etc`, then `a/passwd`, would otherwise write outside the layer, as root).
+  const symlinks = new Set<string>();
   for (const entry of manifest.entries) {
     // Buffer paths throughout: names need not be UTF-8 (see manifest-path.ts).
     const path = pathBelow(targetDirectory, entry.path);
+    refuseThroughSymlink(entry.path, symlinks);
+    if (entry.type === 'file' && entry.linkOf !== undefined) {
+      refuseThroughSymlink(entry.linkOf, symlinks);
+    }
+    if (entry.type === 'symlink') symlinks.add(decodeManifestPath(entry.path).toString('latin1'));
     if (entry.type === 'directory') {
       await mkdir(path, { recursive: true });
       if (entry.opaque) markers.push(marker('o', path));
@@ -180,4 +188,21 @@ function damaged(path: string, hash: string, what: string): MagsError {
     code: 'chunk_corrupted',
     hint: 'The store is damaged; restore another version (mags workspace versions NAME) or repair the store.',
   });
+}
+
+/** Throws when a proper prefix of `relative` is a symlink this restore made (see its caller). */
+function refuseThroughSymlink(relative: ManifestPath, symlinks: ReadonlySet<string>): void {
+  if (symlinks.size === 0) return;
+  // latin1: one character per byte, so '/' is exactly byte 0x2F and prefixes compare as bytes.
+  const text = decodeManifestPath(relative).toString('latin1');
+  for (let slash = text.indexOf('/'); slash >= 0; slash = text.indexOf('/', slash + 1)) {
+    if (!symlinks.has(text.slice(0, slash))) continue;
+    throw new MagsError(
+      `The workspace manifest writes through a symlink (${JSON.stringify(displayPath(relative))}): the store is corrupted.`,
+      {
+        code: 'manifest_corrupted',
+        hint: 'Restore another version (mags workspace versions NAME), or repair the store.',
+      },
+    );
+  }
 }
