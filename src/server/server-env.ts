@@ -11,7 +11,13 @@ export interface ServerServices {
   jobs: JobManager;
   sandboxes: SandboxManager;
   scheduler: SandboxScheduler;
-  limits: { maxJsonBytes: number; maxUploadBytes: number; maxDownloadBytes: number };
+  limits: {
+    maxJsonBytes: number;
+    maxUploadBytes: number;
+    maxDownloadBytes: number;
+    /** A download whose client takes no byte for this long is cut off. */
+    downloadIdleTimeoutMs: number;
+  };
   version: string;
 }
 
