@@ -63,6 +63,8 @@ interface LiveJob {
   log: JobLog;
   abort: AbortController;
   done: Promise<JobRecord>;
+  /** Its command has ended; its output and final state are being stored. */
+  finishing: boolean;
 }
 
 /**
@@ -259,7 +261,13 @@ export class JobManager {
 
   /** Deletes a finished job and its output; a queued or running one is a conflict. */
   async delete(owner: string, id: string): Promise<void> {
-    const live = this.#live.get(id);
+    let live = this.#live.get(id);
+    // A job whose command has ended is only storing its output and final state (its status may
+    // already read final): that is a moment's work, waited for rather than refused.
+    if (live?.record.owner === owner && live.finishing) {
+      await live.done.catch(() => {});
+      live = undefined;
+    }
     const record = live?.record.owner === owner ? live.record : await this.get(owner, id);
     if (live?.record.owner === owner || !(await this.#repository.deleteJob(owner, id))) {
       throw new ConflictError(
@@ -319,7 +327,13 @@ export class JobManager {
       ticket.release();
       throw error;
     }
-    const live: LiveJob = { record, log, abort, done: Promise.resolve(record) };
+    const live: LiveJob = {
+      record,
+      log,
+      abort,
+      done: Promise.resolve(record),
+      finishing: false,
+    };
     this.#live.set(record.id, live);
     const update = async (patch: Partial<JobRecord>) => {
       Object.assign(record, patch);
@@ -350,6 +364,7 @@ export class JobManager {
       } finally {
         ticket.release();
       }
+      live.finishing = true;
       try {
         await log.finish();
       } finally {
