@@ -19,6 +19,8 @@ export interface ServerServices {
     downloadIdleTimeoutMs: number;
   };
   version: string;
+  /** This is the host's local server: it accepts the `local` owner's token (and only it does). */
+  acceptLocalOwner: boolean;
 }
 
 /** Hono's per-request variables, set by the middleware. */

@@ -28,6 +28,11 @@ export interface StartServerOptions {
   /** A download whose client takes no byte for this long is cut off (default 60 s). */
   downloadIdleTimeoutMs?: number;
   version?: string;
+  /**
+   * The host's local server (`mags server --local`): accepts tokens for the owner `local`, which
+   * every other server refuses (default false).
+   */
+  acceptLocalOwner?: boolean;
   scheduling?: SchedulingOptions;
   /** How long and how much job output is kept (defaults: 7 days, 2 GiB an owner, 10 GiB). */
   logRetention?: LogRetentionOptions;
@@ -136,6 +141,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       downloadIdleTimeoutMs: options.downloadIdleTimeoutMs ?? 60_000,
     },
     version: options.version ?? '0.1.0',
+    acceptLocalOwner: options.acceptLocalOwner ?? false,
   };
   const { app, injectWebSocket } = createApp(services);
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
