@@ -7,7 +7,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { isValidOwner, localOwner, ownerWorkspaceName } from '../src/jobs/owner-workspace.ts';
 import { AuthenticationError, type Mags, Mags as MagsClient } from '../src/sdk/index.ts';
-import { createLocalServerToken, createToken, hashToken } from '../src/server/tokens.ts';
+import {
+  createLocalServerToken,
+  createToken,
+  hashToken,
+  revokeStaleLocalServerTokens,
+} from '../src/server/tokens.ts';
 import { runCli, sandboxSkipReason } from './helpers/test-home.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
 
@@ -46,6 +51,15 @@ test('token creation refuses the reserved and every colliding owner name', async
     const { record } = await createLocalServerToken(repository, 'local-server-1');
     assert.equal(record.owner, localOwner);
     assert.equal(record.admin, true);
+    // A local server that died left its token: the next one revokes it, not a live server's.
+    const { record: running } = await createLocalServerToken(repository, 'local-server-2');
+    const revoked = await revokeStaleLocalServerTokens(repository, (pid) => pid === 2);
+    assert.equal(revoked, 1);
+    const live = (await repository.listTokens(localOwner)).filter((token) => !token.revokedAt);
+    assert.deepEqual(
+      live.map((token) => token.id),
+      [running.id],
+    );
   } finally {
     await repository.close();
   }

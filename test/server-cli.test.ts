@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Mags } from '../src/sdk/index.ts';
+import { createSqliteStateRepository } from '../src/state/sqlite/sqlite-state-repository.ts';
 import { sandboxProcesses, startServerProcess, waitUntil } from './helpers/server-process.ts';
 import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 
@@ -98,11 +99,25 @@ describe('the CLI through mags server', { skip }, () => {
     assert.equal(exec.stdout.toString(), 'local\n');
     const list = await runCli(home, ['list', '--sandboxes'], { env: local });
     assert.match(list.stdout.toString(), /here +running/);
-    // Stopping the local server stops its sandboxes and removes its address file.
-    const { pid } = JSON.parse(await readFile(join(home, 'local-server.json'), 'utf8'));
-    process.kill(pid, 'SIGTERM');
+    const discovery = JSON.parse(await readFile(join(home, 'local-server.json'), 'utf8'));
+    // The local server's token (owner `local`, admin) is refused by the public server that
+    // shares its state.db.
+    const refused = await fetch(`${server.url}/v1/jobs`, {
+      headers: { authorization: `Bearer ${discovery.token}` },
+    });
+    assert.equal(refused.status, 401);
+    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'local_token');
+    // Stopping the local server stops its sandboxes, removes its address file, revokes its token.
+    process.kill(discovery.pid, 'SIGTERM');
     await waitUntil(async () => (await sandboxProcesses(home)).length === 0, 5000);
     await waitUntil(async () => !existsSync(join(home, 'local-server.json')), 5000);
+    const repository = createSqliteStateRepository(join(home, 'state.db'));
+    try {
+      const live = (await repository.listTokens('local')).filter((token) => !token.revokedAt);
+      assert.deepEqual(live, []);
+    } finally {
+      await repository.close();
+    }
   });
 
   test('SIGKILL while jobs run: after a restart state is consistent and nothing leaked', async () => {

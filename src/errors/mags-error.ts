@@ -71,6 +71,16 @@ export class AuthenticationError extends MagsError {
   }
 }
 
+/**
+ * The token is fine but the action is not allowed: a file the sandbox may not read or write
+ * (`permission_denied`), a read-only filesystem (`read_only`). Asking again will not help.
+ */
+export class PermissionDeniedError extends MagsError {
+  constructor(message: string, options: Omit<MagsErrorOptions, 'code'> & { code?: string } = {}) {
+    super(message, { statusCode: 403, ...options, code: options.code ?? 'permission_denied' });
+  }
+}
+
 export class NotFoundError extends MagsError {
   constructor(message: string, options: Omit<MagsErrorOptions, 'code'> & { code?: string } = {}) {
     super(message, { statusCode: 404, ...options, code: options.code ?? 'not_found' });

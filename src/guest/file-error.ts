@@ -9,7 +9,10 @@ const { errno } = constants;
  * directory or a device the caller's 400, and only what nobody can fix by asking differently
  * (EIO, a full disk) stays a server-side error.
  */
-const byErrno = new Map<number, { code: string; statusCode: number; hint?: string }>([
+const byErrno = new Map<
+  number,
+  { code: string; statusCode: number; hint?: string; retryable?: boolean }
+>([
   [errno.ENOENT, { code: 'file_not_found', statusCode: 404 }],
   [errno.ENOTDIR, { code: 'file_not_found', statusCode: 404 }],
   [errno.EISDIR, { code: 'is_a_directory', statusCode: 400 }],
@@ -30,6 +33,17 @@ const byErrno = new Map<number, { code: string; statusCode: number; hint?: strin
     errno.EDQUOT,
     { code: 'no_space', statusCode: 507, hint: 'Delete files in the sandbox and try again.' },
   ],
+  // The agent's file slots (MAX_FILES in native/agent.c) are all taken by transfers under way:
+  // one ends, a slot frees, so the same request can succeed a moment later.
+  [
+    errno.EAGAIN,
+    {
+      code: 'too_many_transfers',
+      statusCode: 503,
+      retryable: true,
+      hint: 'Too many file transfers at once in this sandbox: retry when some have finished.',
+    },
+  ],
 ]);
 
 /** The agent's ERROR for a file read or write, with the status and code its errno calls for. */
@@ -40,5 +54,6 @@ export function fileErrorFromFrame(frame: Frame): GuestError {
   return new GuestError(error.message, error.errno, known.code, {
     statusCode: known.statusCode,
     hint: known.hint,
+    retryable: known.retryable,
   });
 }

@@ -52,7 +52,7 @@ export class GuestError extends MagsError {
     message: string,
     errno: number,
     code = 'guest_error',
-    options: { statusCode?: number; hint?: string } = {},
+    options: { statusCode?: number; hint?: string; retryable?: boolean } = {},
   ) {
     super(message, { code, ...options });
     this.errno = errno;

@@ -1,26 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import {
-  ConflictError,
-  InvalidInputError,
-  MagsError,
-  NotFoundError,
-} from '../errors/mags-error.ts';
+import { ConflictError, InvalidInputError, MagsError } from '../errors/mags-error.ts';
 import type { ResourceLimits, SandboxProcess } from '../runtimes/runtime.ts';
-import type {
-  JobFilter,
-  JobRecord,
-  JobStatus,
-  LogChunk,
-  StateRepository,
-} from '../state/state-repository.ts';
+import type { JobFilter, JobRecord, LogChunk, StateRepository } from '../state/state-repository.ts';
 import { FairQueue, type Ticket } from './fair-queue.ts';
 import { JobLog, type JobLogOptions } from './job-log.ts';
+import { type Outcome, outcome, stopReason } from './job-outcome.ts';
 import type { LogRetention } from './log-retention.ts';
 import type { MagsContext } from './mags-context.ts';
+import { jobNotFound, newJob } from './new-job.ts';
 import { ownerFacingError } from './owner-facing-error.ts';
 import { ownerWorkspaceName } from './owner-workspace.ts';
-import { drained, type RunResult, runCommand, sandboxEnvironment } from './run-command.ts';
+import { drained, runCommand, sandboxEnvironment } from './run-command.ts';
 
 export interface RunJobRequest {
   argv: string[];
@@ -63,6 +53,8 @@ interface LiveJob {
   log: JobLog;
   abort: AbortController;
   done: Promise<JobRecord>;
+  /** Its command has ended; its output and final state are being stored. */
+  finishing: boolean;
 }
 
 /**
@@ -259,7 +251,13 @@ export class JobManager {
 
   /** Deletes a finished job and its output; a queued or running one is a conflict. */
   async delete(owner: string, id: string): Promise<void> {
-    const live = this.#live.get(id);
+    let live = this.#live.get(id);
+    // A job whose command has ended is only storing its output and final state (its status may
+    // already read final): that is a moment's work, waited for rather than refused.
+    if (live?.record.owner === owner && live.finishing) {
+      await live.done.catch(() => {});
+      live = undefined;
+    }
     const record = live?.record.owner === owner ? live.record : await this.get(owner, id);
     if (live?.record.owner === owner || !(await this.#repository.deleteJob(owner, id))) {
       throw new ConflictError(
@@ -319,7 +317,13 @@ export class JobManager {
       ticket.release();
       throw error;
     }
-    const live: LiveJob = { record, log, abort, done: Promise.resolve(record) };
+    const live: LiveJob = {
+      record,
+      log,
+      abort,
+      done: Promise.resolve(record),
+      finishing: false,
+    };
     this.#live.set(record.id, live);
     const update = async (patch: Partial<JobRecord>) => {
       Object.assign(record, patch);
@@ -350,6 +354,7 @@ export class JobManager {
       } finally {
         ticket.release();
       }
+      live.finishing = true;
       try {
         await log.finish();
       } finally {
@@ -365,35 +370,6 @@ export class JobManager {
   }
 }
 
-interface Outcome {
-  status: JobStatus;
-  exitCode: number | null;
-  signal: string | null;
-  reason: string | null;
-}
-
-function outcome(
-  result: Pick<RunResult, 'exitCode' | 'signal' | 'timedOut' | 'cancelled' | 'oomKilled'> & {
-    diskFull?: string;
-  },
-): Outcome {
-  const base = { exitCode: result.exitCode, signal: result.signal };
-  if (result.cancelled) return { ...base, status: 'stopped', reason: 'stopped on request' };
-  if (result.timedOut) return { ...base, status: 'failed', reason: 'timed out' };
-  if (result.oomKilled)
-    return { ...base, status: 'failed', reason: 'out of memory: a process hit the memory limit' };
-  if (result.exitCode === 0) return { ...base, status: 'succeeded', reason: null };
-  if (result.diskFull) return { ...base, status: 'failed', reason: result.diskFull };
-  return {
-    ...base,
-    status: 'failed',
-    reason:
-      result.exitCode === null
-        ? `killed by ${result.signal ?? 'a signal'}`
-        : `exited with code ${result.exitCode}`,
-  };
-}
-
 function grantedOrAborted(ticket: Ticket, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   let onAbort = () => {};
@@ -404,44 +380,6 @@ function grantedOrAborted(ticket: Ticket, signal: AbortSignal): Promise<void> {
   return Promise.race([ticket.granted, aborted]).finally(() =>
     signal.removeEventListener('abort', onAbort),
   );
-}
-
-function stopReason(abort: AbortController): string {
-  return abort.signal.reason === 'shutdown' ? 'the server shut down' : 'stopped on request';
-}
-
-function newJob(
-  owner: string,
-  kind: JobRecord['kind'],
-  argv: string[],
-  workspace: string | null,
-  sandbox: string | null,
-): JobRecord {
-  return {
-    id: `job_${randomBytes(12).toString('base64url')}`,
-    owner,
-    kind,
-    sandbox,
-    argv,
-    workspace,
-    status: 'queued',
-    exitCode: null,
-    signal: null,
-    reason: null,
-    createdAt: now(),
-    startedAt: null,
-    finishedAt: null,
-    logBytes: 0,
-    logsRemovedAt: null,
-    logsRemovedReason: null,
-  };
-}
-
-export function jobNotFound(id: string): NotFoundError {
-  return new NotFoundError(`No job ${JSON.stringify(id)}.`, {
-    code: 'job_not_found',
-    hint: 'mags list shows your jobs.',
-  });
 }
 
 function logWriter(log: JobLog, stream: LogChunk['stream']): Writable {

@@ -5,6 +5,7 @@ import {
   InvalidInputError,
   MagsError,
   NotFoundError,
+  PermissionDeniedError,
   RateLimitError,
 } from '../errors/mags-error.ts';
 
@@ -17,7 +18,9 @@ export function errorFromResponse(status: number, body: unknown, headers?: Heade
   const message = error?.message ?? `The server answered HTTP ${status}.`;
   const options = { code: error?.code, hint: error?.hint, statusCode: status };
   if (status === 400 || status === 413) return new InvalidInputError(message, options);
-  if (status === 401 || status === 403) return new AuthenticationError(message, options);
+  if (status === 401) return new AuthenticationError(message, options);
+  // 403 is never about the token (that is 401): a file the sandbox may not touch, a read-only one.
+  if (status === 403) return new PermissionDeniedError(message, options);
   if (status === 404) return new NotFoundError(message, options);
   if (status === 409) return new ConflictError(message, options);
   if (status === 429) {

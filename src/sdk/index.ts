@@ -6,6 +6,7 @@ export {
   InvalidInputError,
   MagsError,
   NotFoundError,
+  PermissionDeniedError,
   RateLimitError,
 } from '../errors/mags-error.ts';
 export type {

@@ -47,7 +47,10 @@ export function createApp(services: ServerServices): {
       },
     })(c, next);
   });
-  app.use('/v1/*', requireToken(services.repository));
+  app.use(
+    '/v1/*',
+    requireToken(services.repository, { acceptLocalOwner: services.acceptLocalOwner }),
+  );
   registerSystemRoutes(app, services); // /health is outside /v1: no token needed
   registerJobRoutes(app, services);
   // The shell's WebSocket upgrade needs the Node server; injectWebSocket attaches it there.

@@ -11,8 +11,16 @@ export interface ServerServices {
   jobs: JobManager;
   sandboxes: SandboxManager;
   scheduler: SandboxScheduler;
-  limits: { maxJsonBytes: number; maxUploadBytes: number; maxDownloadBytes: number };
+  limits: {
+    maxJsonBytes: number;
+    maxUploadBytes: number;
+    maxDownloadBytes: number;
+    /** A download whose client takes no byte for this long is cut off. */
+    downloadIdleTimeoutMs: number;
+  };
   version: string;
+  /** This is the host's local server: it accepts the `local` owner's token (and only it does). */
+  acceptLocalOwner: boolean;
 }
 
 /** Hono's per-request variables, set by the middleware. */

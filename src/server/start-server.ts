@@ -25,7 +25,14 @@ export interface StartServerOptions {
   maxUploadBytes?: number;
   /** The largest file a download streams (default 1 GiB, like uploads). */
   maxDownloadBytes?: number;
+  /** A download whose client takes no byte for this long is cut off (default 60 s). */
+  downloadIdleTimeoutMs?: number;
   version?: string;
+  /**
+   * The host's local server (`mags server --local`): accepts tokens for the owner `local`, which
+   * every other server refuses (default false).
+   */
+  acceptLocalOwner?: boolean;
   scheduling?: SchedulingOptions;
   /** How long and how much job output is kept (defaults: 7 days, 2 GiB an owner, 10 GiB). */
   logRetention?: LogRetentionOptions;
@@ -131,8 +138,10 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       maxJsonBytes: 1024 * 1024,
       maxUploadBytes: options.maxUploadBytes ?? 1024 ** 3,
       maxDownloadBytes: options.maxDownloadBytes ?? 1024 ** 3,
+      downloadIdleTimeoutMs: options.downloadIdleTimeoutMs ?? 60_000,
     },
     version: options.version ?? '0.1.0',
+    acceptLocalOwner: options.acceptLocalOwner ?? false,
   };
   const { app, injectWebSocket } = createApp(services);
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

@@ -72,10 +72,40 @@ export async function revokeToken(repository: StateRepository, id: string): Prom
   }
 }
 
-/** The token record behind an `Authorization` header, or an AuthenticationError. */
+/** What the local server's tokens are named: `local-server-PID`. */
+const localServerTokenPrefix = 'local-server-';
+
+export const localServerTokenName = (pid: number) => `${localServerTokenPrefix}${pid}`;
+
+/**
+ * Revokes the tokens of local servers that are gone (killed, or stopped by an older mags that
+ * left its token behind): `isRunning(pid)` says whether a server process still lives. Returns
+ * how many were revoked.
+ */
+export async function revokeStaleLocalServerTokens(
+  repository: StateRepository,
+  isRunning: (pid: number) => boolean,
+): Promise<number> {
+  let revoked = 0;
+  for (const token of await repository.listTokens(localOwner)) {
+    if (token.revokedAt || !token.name.startsWith(localServerTokenPrefix)) continue;
+    const pid = Number(token.name.slice(localServerTokenPrefix.length));
+    if (Number.isSafeInteger(pid) && pid > 0 && isRunning(pid)) continue;
+    if (await repository.revokeToken(token.id, new Date().toISOString())) revoked++;
+  }
+  return revoked;
+}
+
+/**
+ * The token record behind an `Authorization` header, or an AuthenticationError. A token for the
+ * host's own owner `local` is accepted only by a server that is the host's local one
+ * (`acceptLocalOwner`): on a public server sharing the same state.db it would be an admin token
+ * that names every owner's workspaces.
+ */
 export async function authenticate(
   repository: StateRepository,
   header: string | undefined,
+  options: { acceptLocalOwner?: boolean } = {},
 ): Promise<TokenRecord> {
   if (!header) throw new AuthenticationError('Missing API token.');
   const match = /^Bearer\s+(\S+)$/i.exec(header);
@@ -93,6 +123,15 @@ export async function authenticate(
       {
         code: 'owner_reserved',
         hint: `Revoke it (mags token revoke ${record.id}) and create one for a real owner: mags token create --owner NAME.`,
+      },
+    );
+  }
+  if (record.owner === localOwner && !options.acceptLocalOwner) {
+    throw new AuthenticationError(
+      `API token ${record.id} belongs to this host's local server and is not accepted here.`,
+      {
+        code: 'local_token',
+        hint: 'Use a token for a real owner with this server: mags token create --owner NAME.',
       },
     );
   }

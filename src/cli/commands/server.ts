@@ -99,6 +99,7 @@ export function registerServerCommand(program: Command): void {
         ),
         host: flags.local ? '127.0.0.1' : flags.host,
         port: flags.local ? 0 : parsePort(flags.port),
+        acceptLocalOwner: flags.local ?? false,
         maxConcurrentJobs: flags.maxJobs
           ? parsePositiveNumber('--max-jobs', flags.maxJobs, { integer: true })
           : undefined,
@@ -141,12 +142,19 @@ export function registerServerCommand(program: Command): void {
         `pool: ${pool.size} ready sandboxes on image ${pool.image}; warm cache: parks for ${warm.ttlMs / 1000} s, at most ${warm.maxCount} / ${Math.round(warm.maxMemoryBytes / 1024 / 1024)} MiB`,
       );
       let discovery: string | undefined;
+      let revokeLocalToken = async () => {};
       if (flags.local) {
-        const [{ createLocalServerToken }, { localServerFile }] = await Promise.all([
+        const [tokens, { localServerFile }] = await Promise.all([
           import('../../server/tokens.ts'),
           import('../client/local-server.ts'),
         ]);
-        const { token } = await createLocalServerToken(repository, `local-server-${process.pid}`);
+        // Those of local servers that died without revoking theirs (SIGKILL, a crash).
+        await tokens.revokeStaleLocalServerTokens(repository, processRuns);
+        const { token, record } = await tokens.createLocalServerToken(
+          repository,
+          tokens.localServerTokenName(process.pid),
+        );
+        revokeLocalToken = () => tokens.revokeToken(repository, record.id).catch(() => {});
         discovery = localServerFile(context.home);
         const temporary = `${discovery}.${process.pid}.tmp`;
         await writeFile(temporary, JSON.stringify({ url: server.url, token, pid: process.pid }), {
@@ -167,6 +175,7 @@ export function registerServerCommand(program: Command): void {
       const shutdown = async () => {
         say('shutting down: stopping jobs and sandboxes');
         if (discovery) await rm(discovery, { force: true });
+        await revokeLocalToken();
         await server.close();
         process.exit(0);
       };
@@ -206,4 +215,14 @@ function parsePort(value: string): number {
     throw new InvalidInputError(`Invalid --port ${JSON.stringify(value)}: expected 0-65535.`);
   }
   return port;
+}
+
+/** Whether a process with this id exists (signal 0 only checks; EPERM: it exists, not ours). */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

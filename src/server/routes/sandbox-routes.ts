@@ -19,6 +19,7 @@ import {
 } from '../schemas.ts';
 import type { ServerServices } from '../server-env.ts';
 import { toArgv } from './command-argv.ts';
+import { destroyWhenIdle } from './destroy-when-idle.ts';
 import { errorResponses, rateLimitResponse } from './error-responses.ts';
 import { toJobView } from './job-routes.ts';
 
@@ -237,13 +238,23 @@ export function registerSandboxRoutes(
       release();
       throw error;
     }
-    // A client that goes away cancels the stream (Hono's node server cancels the web stream),
-    // which destroys this one and so ends the read inside the sandbox.
+    // Every way out of a read destroys the stream, which ends the read inside the sandbox (and
+    // frees its file slot) and releases the hold.
     file.stream.once('close', release);
-    return c.body(Readable.toWeb(file.stream) as ReadableStream<Uint8Array>, 200, {
+    const headers = {
       'content-type': 'application/octet-stream',
       'content-length': String(file.sizeBytes),
-    });
+    };
+    // Hono answers HEAD by running this GET and dropping the body without cancelling it: the
+    // read would stay open for ever. A HEAD is answered here, from FILE_INFO alone.
+    if (c.req.method === 'HEAD') {
+      file.stream.destroy();
+      return c.body(null, 200, headers);
+    }
+    // A client that goes away cancels the stream (Hono's node server cancels the web stream);
+    // one that stays but stops reading is cut off after the idle timeout.
+    destroyWhenIdle(file.stream, services.limits.downloadIdleTimeoutMs);
+    return c.body(Readable.toWeb(file.stream) as ReadableStream<Uint8Array>, 200, headers);
   });
 
   if (!upgradeWebSocket) return;

@@ -7,10 +7,15 @@ import type { DatabaseSync } from 'node:sqlite';
  * version appends a step; a step is never edited once released, because databases in the field
  * are at every version in between.
  */
-interface Migration {
+export interface Migration {
   sql: string;
   /** VACUUM cannot run inside a transaction. */
   outsideTransaction?: true;
+  /**
+   * The step only improves the database, so its failure is logged and the version still moves
+   * on: what is logged says what was not done and what it costs.
+   */
+  optional?: string;
 }
 
 export const sqliteMigrations: readonly Migration[] = [
@@ -58,6 +63,10 @@ CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at) WHERE logs_remove
   {
     sql: 'PRAGMA auto_vacuum = INCREMENTAL; VACUUM; PRAGMA wal_checkpoint(TRUNCATE);',
     outsideTransaction: true,
+    // VACUUM rewrites the whole file and needs about twice its size free: on the nearly full
+    // disk that retention exists for it fails (SQLITE_FULL), and the server must still start.
+    optional:
+      'could not switch to incremental auto-vacuum (VACUUM needs about twice the database in free disk); removed job output is reused inside state.db but the file does not shrink',
   },
 ];
 
@@ -69,8 +78,12 @@ CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at) WHERE logs_remove
  * harmless to repeat). A database newer than this code is refused rather than written to with an
  * older idea of the schema.
  */
-export function migrateSqlite(database: DatabaseSync): void {
-  const latest = sqliteMigrations.length;
+export function migrateSqlite(
+  database: DatabaseSync,
+  migrations: readonly Migration[] = sqliteMigrations,
+  log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): void {
+  const latest = migrations.length;
   for (;;) {
     database.exec('BEGIN IMMEDIATE');
     try {
@@ -85,10 +98,18 @@ export function migrateSqlite(database: DatabaseSync): void {
         database.exec('COMMIT');
         return;
       }
-      const migration = sqliteMigrations[version] as Migration;
+      const migration = migrations[version] as Migration;
       if (migration.outsideTransaction) {
         database.exec('COMMIT');
-        database.exec(migration.sql);
+        try {
+          database.exec(migration.sql);
+        } catch (error) {
+          if (!migration.optional) throw error;
+          if (database.isTransaction) database.exec('ROLLBACK');
+          log(
+            `mags: state.db migration ${version + 1}: ${migration.optional} (${(error as Error).message})`,
+          );
+        }
         database.exec('BEGIN IMMEDIATE');
         const again = database.prepare('PRAGMA user_version').get() as { user_version: number };
         if (Number(again.user_version) !== version) {

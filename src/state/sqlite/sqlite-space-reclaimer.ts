@@ -15,8 +15,12 @@ const pagesPerStep = 2048;
 export function createSpaceReclaimer(database: DatabaseSync): () => Promise<void> {
   const freePages = database.prepare('PRAGMA freelist_count');
   const count = () => Number((freePages.get() as { freelist_count: number }).freelist_count);
+  const autoVacuum = database.prepare('PRAGMA auto_vacuum');
   let running: Promise<void> | undefined;
   const reclaim = async () => {
+    // 2 is INCREMENTAL. A database whose switch failed (migration 4 on a full disk) keeps its
+    // free pages for reuse by new rows; incremental_vacuum would do nothing there.
+    if (Number((autoVacuum.get() as { auto_vacuum: number }).auto_vacuum) !== 2) return;
     let left = count();
     while (left > 0) {
       database.exec(`PRAGMA incremental_vacuum(${pagesPerStep})`);
@@ -24,8 +28,7 @@ export function createSpaceReclaimer(database: DatabaseSync): () => Promise<void
       if (!database.isOpen) return;
       const before = left;
       left = count();
-      // Not in incremental mode (a database the migration could not VACUUM): nothing to do.
-      if (left >= before) return;
+      if (left >= before) return; // nothing more it can free
     }
   };
   return () => {
