@@ -1,9 +1,11 @@
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 import { RateLimitError } from '../errors/mags-error.ts';
 import { ownerFacingError, type ServerLocations } from '../jobs/owner-facing-error.ts';
+import { lingerAfterAnswer } from './linger-after-answer.ts';
 import type { ApiError } from './schemas.ts';
 
 /**
@@ -28,7 +30,10 @@ export function errorHandler(locations: ServerLocations) {
       body = { code: facing.code, message: facing.message, hint: facing.hint };
     }
     // A refused body may be partly unread: the connection cannot carry another request.
-    if (status === 413) c.header('connection', 'close');
+    if (status === 413) {
+      c.header('connection', 'close');
+      lingerAfterAnswer((c.env as { incoming?: IncomingMessage } | undefined)?.incoming);
+    }
     if (error instanceof RateLimitError) c.header('retry-after', String(error.retryAfterSeconds));
     return c.json({ error: { ...body, requestId } }, status);
   };
