@@ -5,6 +5,7 @@ import {
   InvalidInputError,
   MagsError,
   NotFoundError,
+  QuotaExceededError,
   RateLimitError,
 } from '../errors/mags-error.ts';
 
@@ -19,6 +20,9 @@ export function errorFromResponse(status: number, body: unknown, headers?: Heade
   if (status === 400 || status === 413) return new InvalidInputError(message, options);
   if (status === 401 || status === 403) return new AuthenticationError(message, options);
   if (status === 404) return new NotFoundError(message, options);
+  if (status === 409 && error?.code === 'owner_disk_quota') {
+    return new QuotaExceededError(message, options);
+  }
   if (status === 409) return new ConflictError(message, options);
   if (status === 429) {
     // Retry-After is seconds here (RFC 9110 also allows a date, which mags never sends).

@@ -6,6 +6,7 @@ export {
   InvalidInputError,
   MagsError,
   NotFoundError,
+  QuotaExceededError,
   RateLimitError,
 } from '../errors/mags-error.ts';
 export type {

@@ -3,6 +3,7 @@ import type { MagsContext } from '../jobs/mags-context.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { StateRepository } from '../state/state-repository.ts';
+import type { DiskLimits } from './disk-limits.ts';
 
 /** What the routes work with; one set per server process. */
 export interface ServerServices {
@@ -12,6 +13,8 @@ export interface ServerServices {
   sandboxes: SandboxManager;
   scheduler: SandboxScheduler;
   limits: { maxJsonBytes: number; maxUploadBytes: number; maxDownloadBytes: number };
+  /** What requests may ask of workspace disks. */
+  disks: DiskLimits;
   version: string;
 }
 
