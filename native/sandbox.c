@@ -107,7 +107,10 @@ static void check_layers(const struct options *o) {
   if (o->lower_count == 0) usage("missing --lower");
   if (!o->scratch && (!o->upper || !o->work)) usage("missing --upper and --work, or --scratch");
   if (o->scratch && (o->upper || o->work || !o->scratch_bytes)) usage("--scratch takes --scratch-bytes and no --upper or --work");
-  if (o->scratch_bytes && strspn(o->scratch_bytes, "0123456789") != strlen(o->scratch_bytes)) usage("--scratch-bytes takes a number");
+  // tmpfs reads size=0 as "no limit": an empty or zero size must never reach the mount.
+  if (o->scratch_bytes && (strspn(o->scratch_bytes, "0123456789") != strlen(o->scratch_bytes) ||
+                           strspn(o->scratch_bytes, "0") == strlen(o->scratch_bytes)))
+    usage("--scratch-bytes takes a number above 0");
 }
 
 // A throw-away sandbox's writable layer (--scratch DIR --scratch-bytes N): a tmpfs of N bytes

@@ -102,6 +102,21 @@ describe('workspace disks (--disk)', { skip }, () => {
     assert.match(result.stdout.toString(), /exit 1/);
   });
 
+  test('a throw-away layer larger than the memory fills with ENOSPC, not an OOM kill', async () => {
+    // The layer is a tmpfs charged to --memory: it is sized to three quarters of it (96 MiB).
+    const result = await runCli(home, [
+      'run',
+      '--memory',
+      '128m',
+      '--disk',
+      '256m',
+      'dd if=/dev/zero of=/big bs=1M count=200 2>&1; echo "exit $?"',
+    ]);
+    assert.match(result.stdout.toString(), /No space left on device/);
+    assert.match(result.stdout.toString(), /exit 1/);
+    assert.doesNotMatch(result.stderr, /out of memory/);
+  });
+
   test('restoring a stored version larger than the disk fails clearly and leaves no copy', async () => {
     const stored = await runCli(home, [
       'run',

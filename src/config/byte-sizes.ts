@@ -32,6 +32,11 @@ export function parseSizeMiB(value: string, flag: string, minimumMiB: number): n
   return mebibytes;
 }
 
+/** A size as `--disk` and `--memory` take it (`64M`, `10G`): the inverse of `parseSizeMiB`. */
+export function formatMiB(mebibytes: number): string {
+  return mebibytes % 1024 === 0 ? `${mebibytes / 1024}G` : `${mebibytes}M`;
+}
+
 /** `1.5 KiB`, `64.0 MiB`: one decimal from KiB up, so columns of sizes line up. */
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

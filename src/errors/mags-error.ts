@@ -59,6 +59,16 @@ export class ConflictError extends MagsError {
   }
 }
 
+/**
+ * Over a quota that only frees up when the owner removes something (the disks of their
+ * workspaces): a 409 that retrying does not help, unlike a 429.
+ */
+export class QuotaExceededError extends ConflictError {
+  constructor(message: string, options: Omit<MagsErrorOptions, 'code'> & { code?: string } = {}) {
+    super(message, { ...options, code: options.code ?? 'quota_exceeded' });
+  }
+}
+
 /** A missing, wrong or revoked API token. */
 export class AuthenticationError extends MagsError {
   constructor(message: string, options: Omit<MagsErrorOptions, 'code'> & { code?: string } = {}) {

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
+import { formatMiB } from '../config/byte-sizes.ts';
 import { uniqueSuffix } from '../config/unique-suffix.ts';
 import {
   ConflictError,
@@ -11,7 +12,7 @@ import {
 } from '../errors/mags-error.ts';
 import type { ResourceLimits, RootFilesystem, Sandbox, SandboxSpec } from '../runtimes/runtime.ts';
 import type { PushResult, SyncProgress } from '../workspaces/sync/push-workspace.ts';
-import { formatMiB, isFull } from '../workspaces/workspace-disk.ts';
+import { isFull } from '../workspaces/workspace-disk.ts';
 import { validateWorkspaceName } from '../workspaces/workspace-name.ts';
 import { workspaceBusyError } from '../workspaces/workspace-store.ts';
 import type { MagsContext } from './mags-context.ts';

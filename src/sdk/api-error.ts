@@ -6,6 +6,7 @@ import {
   MagsError,
   NotFoundError,
   PermissionDeniedError,
+  QuotaExceededError,
   RateLimitError,
 } from '../errors/mags-error.ts';
 
@@ -22,6 +23,9 @@ export function errorFromResponse(status: number, body: unknown, headers?: Heade
   // 403 is never about the token (that is 401): a file the sandbox may not touch, a read-only one.
   if (status === 403) return new PermissionDeniedError(message, options);
   if (status === 404) return new NotFoundError(message, options);
+  if (status === 409 && error?.code === 'owner_disk_quota') {
+    return new QuotaExceededError(message, options);
+  }
   if (status === 409) return new ConflictError(message, options);
   if (status === 429) {
     // Retry-After is seconds here (RFC 9110 also allows a date, which mags never sends).

@@ -7,6 +7,7 @@ export {
   MagsError,
   NotFoundError,
   PermissionDeniedError,
+  QuotaExceededError,
   RateLimitError,
 } from '../errors/mags-error.ts';
 export type {

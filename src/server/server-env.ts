@@ -3,6 +3,7 @@ import type { MagsContext } from '../jobs/mags-context.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { StateRepository } from '../state/state-repository.ts';
+import type { DiskLimits } from './disk-limits.ts';
 
 /** What the routes work with; one set per server process. */
 export interface ServerServices {
@@ -18,6 +19,8 @@ export interface ServerServices {
     /** A download whose client takes no byte for this long is cut off. */
     downloadIdleTimeoutMs: number;
   };
+  /** What requests may ask of workspace disks. */
+  disks: DiskLimits;
   version: string;
   /** This is the host's local server: it accepts the `local` owner's token (and only it does). */
   acceptLocalOwner: boolean;

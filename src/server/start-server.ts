@@ -10,6 +10,7 @@ import { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import { createSqliteStateRepository } from '../state/sqlite/sqlite-state-repository.ts';
 import type { StateRepository } from '../state/state-repository.ts';
 import { createApp } from './create-app.ts';
+import { type DiskLimits, defaultDiskLimits } from './disk-limits.ts';
 import type { ServerServices } from './server-env.ts';
 
 export interface StartServerOptions {
@@ -23,6 +24,8 @@ export interface StartServerOptions {
   /** What one owner may hold, so no owner can take the server from the others. */
   perOwner?: PerOwnerLimits;
   maxUploadBytes?: number;
+  /** Workspace disks: the largest one a request may ask for, and an owner's total (README). */
+  disks?: Partial<DiskLimits>;
   /** The largest file a download streams (default 1 GiB, like uploads). */
   maxDownloadBytes?: number;
   /** A download whose client takes no byte for this long is cut off (default 60 s). */
@@ -139,6 +142,10 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       maxUploadBytes: options.maxUploadBytes ?? 1024 ** 3,
       maxDownloadBytes: options.maxDownloadBytes ?? 1024 ** 3,
       downloadIdleTimeoutMs: options.downloadIdleTimeoutMs ?? 60_000,
+    },
+    disks: {
+      maxDiskMiB: options.disks?.maxDiskMiB ?? defaultDiskLimits.maxDiskMiB,
+      ownerDiskQuotaMiB: options.disks?.ownerDiskQuotaMiB ?? defaultDiskLimits.ownerDiskQuotaMiB,
     },
     version: options.version ?? '0.1.0',
     acceptLocalOwner: options.acceptLocalOwner ?? false,

@@ -1,6 +1,5 @@
-import { formatBytes } from '../config/byte-sizes.ts';
+import { formatBytes, formatMiB } from '../config/byte-sizes.ts';
 import { InvalidInputError } from '../errors/mags-error.ts';
-import { formatMiB } from './workspace-disk.ts';
 import type { WorkspaceStore } from './workspace-store.ts';
 
 /**

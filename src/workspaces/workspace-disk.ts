@@ -1,10 +1,16 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { open, statfs } from 'node:fs/promises';
+import { open, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseSizeMiB } from '../config/byte-sizes.ts';
-import { DependencyMissingError, InvalidInputError, MagsError } from '../errors/mags-error.ts';
+import { formatMiB, parseSizeMiB } from '../config/byte-sizes.ts';
+import {
+  type ConflictError,
+  DependencyMissingError,
+  InvalidInputError,
+  MagsError,
+} from '../errors/mags-error.ts';
+import { acquireLock } from './workspace-lock.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -97,20 +103,59 @@ export async function ensureSharedMount(directory: string, lockPath: string) {
 }
 
 /**
- * Grows an unmounted disk: the image first, then the filesystem (resize2fs wants a checked
- * filesystem). Not online: ext4's online resize needs CAP_SYS_RESOURCE, which root lacks in
- * some containers (this build machine's, for one), so the caller unmounts under the workspace's
- * lock instead.
+ * Grows a disk: unmounts it, then grows the image and its filesystem (resize2fs wants a checked
+ * filesystem). Not online: ext4's online resize needs CAP_SYS_RESOURCE, which root lacks in some
+ * containers (this build machine's, for one). The caller holds the workspace's lock (no sandbox
+ * uses the disk); this holds `lockPath`, the lock `mountDisk` takes, for the whole of it, so no
+ * other request (a run, a listing on another server process) mounts the image half resized.
  */
-export async function growDisk(imagePath: string, sizeMiB: number) {
-  const file = await open(imagePath, 'r+');
+export async function growDisk(
+  imagePath: string,
+  mountPoint: string,
+  lockPath: string,
+  sizeMiB: number,
+  busyError: () => ConflictError,
+) {
+  const lock = await acquireLock(lockPath, 'exclusive', busyError, { wait: true });
   try {
-    await file.truncate(sizeMiB * mebibyte);
+    await unmountDisk(mountPoint);
+    // A loop device still on the image (a mount elsewhere, a `losetup` by hand) would see its
+    // filesystem change underneath it: e2fsck and resize2fs only ever run on an unused image.
+    const { stdout } = await runTool('losetup', ['--associated', imagePath]);
+    if (stdout.trim() !== '') throw busyError();
+    const file = await open(imagePath, 'r+');
+    try {
+      await file.truncate(sizeMiB * mebibyte);
+    } finally {
+      await file.close();
+    }
+    await checkFilesystem(imagePath);
+    await runTool('resize2fs', [imagePath]);
   } finally {
-    await file.close();
+    await lock.release();
   }
-  await runTool('e2fsck', ['-f', '-p', imagePath]);
-  await runTool('resize2fs', [imagePath]);
+}
+
+/**
+ * `e2fsck -f -p`: exit 0 is clean and 1 is "errors corrected" (a journal replayed after an
+ * unclean unmount, a group's free count fixed), both fine to resize; 2 and up (a reboot wanted,
+ * errors left, a failure of e2fsck itself) are not (e2fsck(8), "EXIT CODE").
+ */
+async function checkFilesystem(imagePath: string) {
+  try {
+    await runTool('e2fsck', ['-f', '-p', imagePath]);
+  } catch (error) {
+    const status = (error as { cause?: { code?: unknown } }).cause?.code;
+    if (status === 1) return;
+    throw new MagsError(
+      `e2fsck found errors it could not repair in ${imagePath} (exit ${String(status)}), so the disk was not grown: ${(error as Error).message}`,
+      {
+        code: 'workspace_disk_failed',
+        cause: error,
+        hint: `Repair it by hand with: e2fsck -f ${imagePath}  (the workspace's files are on it), then run again.`,
+      },
+    );
+  }
 }
 
 /** Use against size, from the mounted filesystem (what `df` shows). */
@@ -120,6 +165,15 @@ export async function diskUsage(mountPoint: string): Promise<DiskUsage> {
     usedBytes: (stats.blocks - stats.bfree) * stats.bsize,
     sizeBytes: stats.blocks * stats.bsize,
   };
+}
+
+/**
+ * What a disk that is not mounted holds, without mounting it: the blocks the sparse image has on
+ * the host. An upper bound of the filesystem's own figure (the journal and inode tables written
+ * so far count too, a few MiB on a new disk); `discard` keeps it close after files are deleted.
+ */
+export async function allocatedBytes(imagePath: string): Promise<number> {
+  return (await stat(imagePath)).blocks * 512;
 }
 
 /** Whether a disk is (nearly) full: less free than one MiB or half a percent, whichever is more. */
@@ -143,10 +197,6 @@ export function diskTooSmallError(workspace: string, currentMiB: number, wantedM
   );
 }
 
-export function formatMiB(mebibytes: number): string {
-  return mebibytes % 1024 === 0 ? `${mebibytes / 1024}G` : `${mebibytes}M`;
-}
-
 /** The programs workspace disks use that this host lacks (none on a host set up by setup.sh). */
 export function missingDiskTools(): string[] {
   const directories = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
@@ -161,6 +211,7 @@ export function missingDiskTools(): string[] {
     'mountpoint',
     'findmnt',
     'flock',
+    'losetup',
   ];
   return tools.filter(
     (tool) => !directories.some((directory) => existsSync(join(directory, tool))),

@@ -14,13 +14,15 @@ export function acquireLock(
   path: string,
   mode: 'exclusive' | 'shared',
   busyMessage: () => ConflictError,
+  options: { wait?: boolean } = {},
 ): Promise<HeldLock> {
   return new Promise((resolve, reject) => {
     const holder = spawn(
       'flock',
       [
         mode === 'exclusive' ? '--exclusive' : '--shared',
-        '--nonblock',
+        // Waiting suits locks held for moments (a mount); a workspace's is held for a whole run.
+        ...(options.wait ? [] : ['--nonblock']),
         '--conflict-exit-code',
         '75',
         path,

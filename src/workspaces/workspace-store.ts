@@ -1,21 +1,11 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import {
-  chmod,
-  chown,
-  lstat,
-  mkdir,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  writeFile,
-} from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { uniqueSuffix } from '../config/unique-suffix.ts';
 import { ConflictError, NotFoundError } from '../errors/mags-error.ts';
+import { isMountPoint, layerUsage } from './layer-usage.ts';
 import {
   createDisk,
   type DiskUsage,
@@ -61,7 +51,8 @@ export interface WorkspacePaths extends WorkspaceLocation {
 }
 
 export type WorkspaceListEntry = WorkspaceInfo & {
-  sizeBytes: number;
+  /** Bytes the layer uses (`layerUsage`), or null when they could not be read. */
+  sizeBytes: number | null;
   /** The disk's size, or null for a workspace without one (no limit). */
   diskBytes: number | null;
 };
@@ -204,10 +195,17 @@ export class WorkspaceStore {
   /** Grows a disk while no sandbox uses it (the lock a writer or reader holds is free). */
   async #grow(name: string, diskMiB: number): Promise<void> {
     const paths = this.#layerPaths(name, { diskMiB });
-    const lock = await acquireLock(paths.lockPath, 'exclusive', () => workspaceBusyError(name));
+    const busy = () => workspaceBusyError(name);
+    const lock = await acquireLock(paths.lockPath, 'exclusive', busy);
     try {
-      await unmountDisk(paths.layerDirectory);
-      await growDisk(join(paths.directory, 'disk.ext4'), diskMiB);
+      const mountLock = join(paths.directory, 'mount.lock');
+      await growDisk(
+        join(paths.directory, 'disk.ext4'),
+        paths.layerDirectory,
+        mountLock,
+        diskMiB,
+        busy,
+      );
       await this.update(name, { diskMiB });
     } finally {
       await lock.release();
@@ -235,23 +233,25 @@ export class WorkspaceStore {
     return { ...usage, freeBytes: await freeBytes(paths.layerDirectory) };
   }
 
-  async list(): Promise<WorkspaceListEntry[]> {
+  /**
+   * The workspaces on this host (those `include` accepts: a server lists one owner's), with their
+   * use. Read-only: nothing is mounted (`layerUsage`). One that vanishes meanwhile (deleted by
+   * another request) is left out; one whose use cannot be read is listed with `sizeBytes` null.
+   */
+  async list(include: (name: string) => boolean = () => true): Promise<WorkspaceListEntry[]> {
     const names = await readdir(this.#root).catch(() => [] as string[]);
     const result: WorkspaceListEntry[] = [];
     for (const name of names.sort()) {
-      if (name.startsWith('.')) continue;
+      if (name.startsWith('.') || !include(name)) continue;
       const info = await this.get(name).catch(() => undefined);
       if (!info) continue;
-      if (info.diskMiB === undefined) {
-        const paths = this.#layerPaths(name, info);
-        result.push({ ...info, sizeBytes: await directorySize(paths.upperDir), diskBytes: null });
-        continue;
-      }
-      const usage = await this.diskUsage(name);
+      const hasDisk = info.diskMiB !== undefined;
+      const sizeBytes = await layerUsage(this.paths(name).directory, hasDisk).catch(() => null);
+      if (sizeBytes === null && !(await this.get(name).catch(() => undefined))) continue;
       result.push({
         ...info,
-        sizeBytes: usage?.usedBytes ?? 0,
-        diskBytes: info.diskMiB * 1024 * 1024,
+        sizeBytes,
+        diskBytes: hasDisk ? (info.diskMiB as number) * 1024 * 1024 : null,
       });
     }
     return result;
@@ -295,41 +295,8 @@ export function workspaceBusyError(name: string): ConflictError {
   });
 }
 
-/** A mount point sits on another device than its parent (the disk, not the host's disk). */
-async function isMountPoint(path: string, parent: string): Promise<boolean> {
-  const [inner, outer] = await Promise.all([stat(path).catch(() => undefined), stat(parent)]);
-  return inner !== undefined && inner.dev !== outer.dev;
-}
-
 async function writeJsonAtomically(path: string, value: unknown): Promise<void> {
   const temporary = `${path}.${process.pid}.tmp`;
   await writeFile(temporary, `${JSON.stringify(value, null, 2)}\n`);
   await rename(temporary, path);
-}
-
-/** Bytes used by a layer (apparent sizes; hard links counted once). */
-async function directorySize(root: string): Promise<number> {
-  let total = 0;
-  const seen = new Set<string>();
-  // Buffer paths: names in a layer are bytes and need not be UTF-8 (a decoded name may not exist).
-  const pending = [Buffer.from(root)];
-  const slash = Buffer.from('/');
-  while (pending.length > 0) {
-    const directory = pending.pop() as Buffer;
-    const entries = await readdir(directory, { withFileTypes: true, encoding: 'buffer' }).catch(
-      () => [],
-    );
-    for (const entry of entries) {
-      const path = Buffer.concat([directory, slash, entry.name]);
-      if (entry.isDirectory()) pending.push(path);
-      else if (entry.isFile()) {
-        const stats = await lstat(path);
-        const key = `${stats.dev}:${stats.ino}`;
-        if (stats.nlink > 1 && seen.has(key)) continue;
-        seen.add(key);
-        total += stats.size;
-      }
-    }
-  }
-  return total;
 }

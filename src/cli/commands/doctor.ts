@@ -1,3 +1,4 @@
+import { release } from 'node:os';
 import type { Command } from 'commander';
 import { printJson } from '../output.ts';
 
@@ -17,6 +18,16 @@ export function registerDoctorCommand(program: Command): void {
       if (missing.length > 0) {
         check.problems.push(
           `Workspace disks need ${missing.join(', ')}: apt-get install e2fsprogs util-linux`,
+        );
+      }
+      // Throw-away layers are a tmpfs under overlayfs's userxattr, which needs user.* xattrs on
+      // tmpfs: Linux 6.6 and later (native/sandbox.c, mount_scratch).
+      const [major = 0, minor = 0] = release()
+        .split('.')
+        .map((part) => Number.parseInt(part, 10));
+      if (major < 6 || (major === 6 && minor < 6)) {
+        check.warnings.push(
+          `Linux ${release()} is older than 6.6 (no user xattrs on tmpfs): runs without a workspace to write (-e, --base, none) will fail to mount their throw-away layer; runs on a workspace work`,
         );
       }
       const ok = check.problems.length === 0;

@@ -24,6 +24,8 @@ interface ServerFlags {
   logOwnerQuota: string;
   logMaxTotal: string;
   disk?: string;
+  maxDisk?: string;
+  ownerDiskQuota?: string;
 }
 
 export function registerServerCommand(program: Command): void {
@@ -84,6 +86,14 @@ export function registerServerCommand(program: Command): void {
       "the disk of a new workspace (and of a run's throw-away layer) when a request gives none: 20g (default 10g, or MAGS_DISK)",
     )
     .option(
+      '--max-disk <size>',
+      'the largest disk a request may ask for (larger: 400); default 100g, none with --local',
+    )
+    .option(
+      '--owner-disk-quota <size>',
+      "the disks of one owner's workspaces together (more: 409 owner_disk_quota); default 200g, none with --local",
+    )
+    .option(
       '--local',
       "this host's own server for the CLI: loopback, a free port, found via $MAGS_HOME",
     )
@@ -104,6 +114,7 @@ export function registerServerCommand(program: Command): void {
           ? parsePositiveNumber('--max-jobs', flags.maxJobs, { integer: true })
           : undefined,
         perOwner: perOwnerLimits(flags),
+        disks: diskLimits(flags),
         maxUploadBytes: flags.maxUploadMib
           ? parsePositiveNumber('--max-upload-mib', flags.maxUploadMib) * 1024 * 1024
           : undefined,
@@ -197,6 +208,18 @@ function perOwnerLimits(flags: ServerFlags) {
     runningJobs: limit('--max-jobs-per-owner', flags.maxJobsPerOwner, true),
     queuedJobs: limit('--max-queued-per-owner', flags.maxQueuedPerOwner, false),
     sandboxes: limit('--max-sandboxes-per-owner', flags.maxSandboxesPerOwner, true),
+  };
+}
+
+/** Workspace disks; like the other per-owner limits, off for the host's own server unless given. */
+function diskLimits(flags: ServerFlags) {
+  const limit = (flag: string, value: string | undefined) => {
+    if (value !== undefined) return parseDiskMiB(value, flag);
+    return flags.local ? Number.POSITIVE_INFINITY : undefined;
+  };
+  return {
+    maxDiskMiB: limit('--max-disk', flags.maxDisk),
+    ownerDiskQuotaMiB: limit('--owner-disk-quota', flags.ownerDiskQuota),
   };
 }
 

@@ -51,7 +51,7 @@ export function registerWorkspaceCommands(program: Command): void {
         ['NAME', 'USED', 'DISK', 'IMAGE', 'CREATED', 'LAST RUN'],
         workspaces.map((info) => [
           info.name,
-          formatBytes(info.sizeBytes),
+          info.sizeBytes === null ? '-' : formatBytes(info.sizeBytes),
           formatDisk(info),
           info.image,
           info.createdAt,

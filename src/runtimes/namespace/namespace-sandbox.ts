@@ -245,15 +245,29 @@ export async function prepareNamespaceSandbox(
   };
 }
 
-/** The size of a scratch layer when a spec gives none (the workspace disks' default). */
-const defaultScratchMiB = 10 * 1024;
+/**
+ * The size of a throw-away sandbox's scratch layer: its disk, but at most three quarters of its
+ * memory. The layer is a tmpfs, whose pages count against the sandbox's memory cgroup (and cannot
+ * be reclaimed without swap): a layer as large as the memory limit or larger would end a large
+ * write in an OOM kill instead of ENOSPC. The last quarter is left to the processes.
+ */
+export function scratchLayerMiB(limits: Pick<ResourceLimits, 'memoryMiB' | 'diskMiB'>): {
+  mebibytes: number;
+  bound: 'disk' | 'memory';
+} {
+  const memoryBoundMiB = Math.max(1, Math.floor((limits.memoryMiB * 3) / 4));
+  const diskMiB = limits.diskMiB ?? Number.POSITIVE_INFINITY;
+  return diskMiB <= memoryBoundMiB
+    ? { mebibytes: diskMiB, bound: 'disk' }
+    : { mebibytes: memoryBoundMiB, bound: 'memory' };
+}
 
 /** The attach message read by `read_attach` in native/sandbox.c. */
 function attachMessage(
   spec: AttachSpec,
   writable: { upperDir: string; workDir: string } | { scratchDirectory: string },
 ): Buffer {
-  const scratchBytes = (spec.limits.diskMiB ?? defaultScratchMiB) * 1024 * 1024;
+  const scratchBytes = scratchLayerMiB(spec.limits).mebibytes * 1024 * 1024;
   const pairs = [
     ...spec.rootfs.lowerDirs.map((directory) => ['--lower', directory]),
     ...('scratchDirectory' in writable

@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import type { JobRecord } from '../../state/state-repository.ts';
 import type { ServerApp } from '../create-app.ts';
+import { checkDiskRequest } from '../disk-limits.ts';
 import {
   JobIdSchema,
   JobListQuerySchema,
@@ -30,7 +31,7 @@ const createJob = createRoute({
   },
   responses: {
     201: jobResponse('The job, queued or running'),
-    ...errorResponses('Workspace in use by another job'),
+    ...errorResponses('Workspace in use by another job; owner_disk_quota: over the disk quota'),
     ...rateLimitResponse,
   },
 });
@@ -90,9 +91,15 @@ export function toJobView(record: JobRecord): z.infer<typeof JobSchema> {
   return { ...rest, command: argv };
 }
 
-export function registerJobRoutes(app: ServerApp, { jobs }: ServerServices): void {
+export function registerJobRoutes(app: ServerApp, { jobs, context, disks }: ServerServices): void {
   app.openapi(createJob, async (c) => {
     const body = c.req.valid('json');
+    // A run that writes a workspace makes or grows its disk; a read-only or throw-away one does not.
+    const writes = body.ephemeral || body.version !== undefined ? undefined : body.workspace;
+    await checkDiskRequest(context, disks, c.var.owner, {
+      workspace: writes,
+      diskMiB: body.limits?.diskMiB,
+    });
     const job = await jobs.submitRun(c.var.owner, {
       argv: toArgv(body.command),
       workspace: body.workspace,

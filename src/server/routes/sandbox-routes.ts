@@ -7,6 +7,7 @@ import type { FileRead, SandboxProcess } from '../../runtimes/runtime.ts';
 import { sleepsWhenIdle } from '../../sandboxes/sandbox-manager.ts';
 import type { SandboxRecord } from '../../state/state-repository.ts';
 import type { ServerApp } from '../create-app.ts';
+import { checkDiskRequest } from '../disk-limits.ts';
 import {
   CreateSandboxBodySchema,
   ExecBodySchema,
@@ -136,7 +137,12 @@ export function registerSandboxRoutes(
 ): void {
   const { sandboxes, jobs } = services;
   app.openapi(create, async (c) => {
-    const record = await sandboxes.create(c.var.owner, c.req.valid('json'));
+    const body = c.req.valid('json');
+    await checkDiskRequest(services.context, services.disks, c.var.owner, {
+      workspace: body.ephemeral ? undefined : (body.workspace ?? body.name),
+      diskMiB: body.limits?.diskMiB,
+    });
+    const record = await sandboxes.create(c.var.owner, body);
     return c.json(toSandboxView(record), 201);
   });
   app.openapi(list, async (c) =>

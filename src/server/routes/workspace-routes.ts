@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { NotFoundError } from '../../errors/mags-error.ts';
-import { localOwner, ownerWorkspaceName } from '../../jobs/owner-workspace.ts';
+import { localOwner, ownerWorkspaceName, ownsStorageName } from '../../jobs/owner-workspace.ts';
 import type { ServerApp } from '../create-app.ts';
 import {
   SyncResultSchema,
@@ -74,7 +74,9 @@ export function registerWorkspaceRoutes(app: ServerApp, services: ServerServices
   app.openapi(list, async (c) => {
     const owner = c.var.owner;
     const records = await repository.listWorkspaces(owner);
-    const onDisk = new Map((await context.workspaces.list()).map((info) => [info.name, info]));
+    // Only this owner's workspaces are read (the local owner, an admin, sees the host's).
+    const mine = owner === localOwner ? undefined : (name: string) => ownsStorageName(owner, name);
+    const onDisk = new Map((await context.workspaces.list(mine)).map((info) => [info.name, info]));
     const byName = new Map(records.map((record) => [record.name, record]));
     const names = new Set(byName.keys());
     if (owner === localOwner) {

@@ -1,0 +1,62 @@
+import { formatMiB } from '../config/byte-sizes.ts';
+import { InvalidInputError, QuotaExceededError } from '../errors/mags-error.ts';
+import type { MagsContext } from '../jobs/mags-context.ts';
+import { ownerWorkspaceName, ownsStorageName } from '../jobs/owner-workspace.ts';
+
+/** What a server lets a client ask of workspace disks (`mags server --max-disk`, `--owner-disk-quota`). */
+export interface DiskLimits {
+  /** The largest `diskMiB` one request may give (default 100 GiB). */
+  maxDiskMiB: number;
+  /** The disks of all of one owner's workspaces on this host together (default 200 GiB). */
+  ownerDiskQuotaMiB: number;
+}
+
+export const defaultDiskLimits: DiskLimits = {
+  maxDiskMiB: 100 * 1024,
+  ownerDiskQuotaMiB: 200 * 1024,
+};
+
+/**
+ * Refuses a request whose disk is over the server's maximum (400), or that would make a new
+ * workspace, or grow one, past the owner's quota: the sum of the sizes of their workspaces' disks
+ * (409 `owner_disk_quota`). Sizes, not use: a disk's size is what it may take of the host. Checked
+ * when the request arrives; requests of one owner arriving at the same moment may together pass
+ * the quota by one request's disk.
+ */
+export async function checkDiskRequest(
+  context: MagsContext,
+  limits: DiskLimits,
+  owner: string,
+  request: { workspace: string | undefined; diskMiB: number | undefined },
+): Promise<void> {
+  const { diskMiB } = request;
+  if (diskMiB !== undefined && diskMiB > limits.maxDiskMiB) {
+    throw new InvalidInputError(
+      `A disk of ${formatMiB(diskMiB)} is more than this server allows (${formatMiB(limits.maxDiskMiB)}).`,
+      {
+        code: 'disk_too_large',
+        hint: `Ask for --disk ${formatMiB(limits.maxDiskMiB)} or less (the server's --max-disk).`,
+      },
+    );
+  }
+  if (request.workspace === undefined) return;
+  const internal = ownerWorkspaceName(owner, request.workspace);
+  const existing = await context.workspaces.get(internal);
+  const currentMiB = existing?.diskMiB;
+  const wantedMiB = existing
+    ? (diskMiB ?? currentMiB)
+    : (diskMiB ?? context.workspaces.defaultDiskMiB);
+  if (wantedMiB === undefined || currentMiB === wantedMiB || (currentMiB ?? 0) > wantedMiB) return;
+  const workspaces = await context.workspaces.list((name) => ownsStorageName(owner, name));
+  const provisionedMiB = workspaces.reduce((total, info) => total + (info.diskMiB ?? 0), 0);
+  const afterMiB = provisionedMiB - (currentMiB ?? 0) + wantedMiB;
+  if (afterMiB <= limits.ownerDiskQuotaMiB) return;
+  throw new QuotaExceededError(
+    `Workspace ${JSON.stringify(request.workspace)} would take your workspaces' disks to ${formatMiB(afterMiB)}, over your quota of ${formatMiB(limits.ownerDiskQuotaMiB)} (${formatMiB(provisionedMiB)} now, in ${workspaces.length} workspaces).`,
+    {
+      code: 'owner_disk_quota',
+      workspace: request.workspace,
+      hint: 'Free space by deleting workspaces you no longer need: mags workspace list, then mags workspace delete NAME (or ask for a smaller --disk).',
+    },
+  );
+}
