@@ -195,7 +195,10 @@ describe('pool, warm cache and sleep', { skip }, () => {
     for (let index = 0; index < stream.length; index += 8) {
       const batch = stream.slice(index, index + 8);
       const results = await Promise.all(
-        batch.map((workspace) => mags.runAndWait('echo ok', { workspace })),
+        // Small disks: 200 workspaces of the default size would pass the owner's disk quota.
+        batch.map((workspace) =>
+          mags.runAndWait('echo ok', { workspace, limits: { diskMiB: 64 } }),
+        ),
       );
       for (const result of results) assert.equal(result.stdout, 'ok\n');
       const { warm } = await hostPool(mags);

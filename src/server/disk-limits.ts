@@ -7,13 +7,13 @@ import { ownerWorkspaceName, ownsStorageName } from '../jobs/owner-workspace.ts'
 export interface DiskLimits {
   /** The largest `diskMiB` one request may give (default 100 GiB). */
   maxDiskMiB: number;
-  /** The disks of all of one owner's workspaces on this host together (default 200 GiB). */
+  /** The disks of all of one owner's workspaces on this host together (default 1 TiB: a hundred of the default size). */
   ownerDiskQuotaMiB: number;
 }
 
 export const defaultDiskLimits: DiskLimits = {
   maxDiskMiB: 100 * 1024,
-  ownerDiskQuotaMiB: 200 * 1024,
+  ownerDiskQuotaMiB: 1024 * 1024,
 };
 
 /**
@@ -55,7 +55,7 @@ export async function checkDiskRequest(
     `Workspace ${JSON.stringify(request.workspace)} would take your workspaces' disks to ${formatMiB(afterMiB)}, over your quota of ${formatMiB(limits.ownerDiskQuotaMiB)} (${formatMiB(provisionedMiB)} now, in ${workspaces.length} workspaces).`,
     {
       code: 'owner_disk_quota',
-      workspace: request.workspace,
+      workspace: internal, // the internal name; errors are put back into the owner's words on the way out
       hint: 'Free space by deleting workspaces you no longer need: mags workspace list, then mags workspace delete NAME (or ask for a smaller --disk).',
     },
   );

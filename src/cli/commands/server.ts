@@ -91,7 +91,7 @@ export function registerServerCommand(program: Command): void {
     )
     .option(
       '--owner-disk-quota <size>',
-      "the disks of one owner's workspaces together (more: 409 owner_disk_quota); default 200g, none with --local",
+      "the disks of one owner's workspaces together (more: 409 owner_disk_quota); default 1t, none with --local",
     )
     .option(
       '--local',
