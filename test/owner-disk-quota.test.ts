@@ -53,6 +53,8 @@ describe('workspace disk limits of a server', { skip }, () => {
       assert.equal(error.statusCode, 409);
       assert.equal(error.code, 'owner_disk_quota');
       assert.match(error.message, /over your quota of 192M/);
+      // In the owner's words: their own name, never the server's storage name or a stand-in.
+      assert.match(error.message, /^Workspace "(one|three|box)" would take/);
       assert.match(error.hint ?? '', /mags workspace delete NAME/);
       return true;
     };
