@@ -239,9 +239,7 @@ async function restoreIfNeeded(
 async function diskFullNotice(context: MagsContext, name: string): Promise<string | undefined> {
   const usage = await context.workspaces.diskUsage(name).catch(() => undefined);
   if (!usage || !isFull(usage)) return undefined;
-  const info = await context.workspaces.get(name);
-  const size = info?.diskMiB === undefined ? '' : ` (--disk ${formatMiB(info.diskMiB)})`;
-  return `the workspace's disk is full${size}: writes failed with "No space left on device". Delete files in it, or run again with a larger --disk`;
+  return `the workspace's disk is full (--disk ${formatMiB(usage.diskMiB)}): writes failed with "No space left on device". Delete files in it, or run again with a larger --disk`;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { allocatedBytes, diskUsage } from './workspace-disk.ts';
+import { allocatedBytes, diskFiles, diskUsage } from './workspace-disk.ts';
 
 /**
  * Bytes a workspace's layer uses, for listings: never mounts anything (a listing must not race a
@@ -10,9 +10,9 @@ import { allocatedBytes, diskUsage } from './workspace-disk.ts';
  */
 export async function layerUsage(directory: string, hasDisk: boolean): Promise<number> {
   if (!hasDisk) return directorySize(join(directory, 'upper'));
-  const mountPoint = join(directory, 'layer');
+  const { mountPoint, imagePath } = diskFiles(directory);
   if (await isMountPoint(mountPoint, directory)) return (await diskUsage(mountPoint)).usedBytes;
-  return allocatedBytes(join(directory, 'disk.ext4'));
+  return allocatedBytes(imagePath);
 }
 
 /** A mount point sits on another device than its parent (the disk, not the host's disk). */

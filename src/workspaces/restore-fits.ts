@@ -13,12 +13,10 @@ export async function checkFits(
   version: number,
   totalBytes: number,
 ): Promise<void> {
-  const info = await workspaces.get(name);
-  if (info?.diskMiB === undefined) return;
   const usage = await workspaces.diskUsage(name);
   if (!usage || totalBytes <= usage.sizeBytes) return;
   throw new InvalidInputError(
-    `Version ${version} of workspace ${JSON.stringify(name)} holds ${formatBytes(totalBytes)}, more than its ${formatMiB(info.diskMiB)} disk.`,
+    `Version ${version} of workspace ${JSON.stringify(name)} holds ${formatBytes(totalBytes)}, more than its ${formatMiB(usage.diskMiB)} disk.`,
     {
       workspace: name,
       code: 'disk_too_small',

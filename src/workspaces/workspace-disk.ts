@@ -22,9 +22,24 @@ const execFileAsync = promisify(execFile);
 export interface DiskUsage {
   usedBytes: number;
   sizeBytes: number;
+  /** What an unprivileged writer can still write (no blocks are reserved for root: `-m 0`). */
+  freeBytes: number;
 }
 
 const mebibyte = 1024 * 1024;
+
+/**
+ * The disk's files in a workspace's directory: the image, where it is mounted (holding `upper/`
+ * and `work/`), and the lock under which it is mounted, grown or checked. Not the workspace's own
+ * lock: a running sandbox holds that one for its whole life.
+ */
+export function diskFiles(directory: string) {
+  return {
+    imagePath: join(directory, 'disk.ext4'),
+    mountPoint: join(directory, 'layer'),
+    mountLockPath: join(directory, 'mount.lock'),
+  };
+}
 
 /** The smallest disk mkfs.ext4 makes with a journal and room left for files. */
 export const minimumDiskMiB = 32;
@@ -158,12 +173,13 @@ async function checkFilesystem(imagePath: string) {
   }
 }
 
-/** Use against size, from the mounted filesystem (what `df` shows). */
+/** Use, size and free space, from the mounted filesystem (what `df` shows), in one statfs. */
 export async function diskUsage(mountPoint: string): Promise<DiskUsage> {
   const stats = await statfs(mountPoint);
   return {
     usedBytes: (stats.blocks - stats.bfree) * stats.bsize,
     sizeBytes: stats.blocks * stats.bsize,
+    freeBytes: stats.bavail * stats.bsize,
   };
 }
 
@@ -177,13 +193,8 @@ export async function allocatedBytes(imagePath: string): Promise<number> {
 }
 
 /** Whether a disk is (nearly) full: less free than one MiB or half a percent, whichever is more. */
-export function isFull(usage: DiskUsage & { freeBytes: number }): boolean {
+export function isFull(usage: DiskUsage): boolean {
   return usage.freeBytes < Math.max(mebibyte, usage.sizeBytes / 200);
-}
-
-export async function freeBytes(mountPoint: string): Promise<number> {
-  const stats = await statfs(mountPoint);
-  return stats.bavail * stats.bsize;
 }
 
 export function diskTooSmallError(workspace: string, currentMiB: number, wantedMiB: number) {

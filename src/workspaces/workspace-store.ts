@@ -9,10 +9,10 @@ import { isMountPoint, layerUsage } from './layer-usage.ts';
 import {
   createDisk,
   type DiskUsage,
+  diskFiles,
   diskTooSmallError,
   diskUsage,
   ensureSharedMount,
-  freeBytes,
   growDisk,
   mountDisk,
   unmountDisk,
@@ -89,7 +89,7 @@ export class WorkspaceStore {
   #layerPaths(name: string, info: Pick<WorkspaceInfo, 'diskMiB'>): WorkspacePaths {
     const location = this.paths(name);
     const layerDirectory =
-      info.diskMiB === undefined ? location.directory : join(location.directory, 'layer');
+      info.diskMiB === undefined ? location.directory : diskFiles(location.directory).mountPoint;
     return {
       ...location,
       layerDirectory,
@@ -138,9 +138,8 @@ export class WorkspaceStore {
     // The common case, a disk already mounted, costs two stat calls instead of two processes.
     if (await isMountPoint(paths.layerDirectory, paths.directory)) return;
     await this.prepareMounts();
-    // Not the workspace's lock: a running sandbox holds that one for its whole life.
-    const mountLock = join(paths.directory, 'mount.lock');
-    await mountDisk(join(paths.directory, 'disk.ext4'), paths.layerDirectory, mountLock);
+    const { imagePath, mountLockPath } = diskFiles(paths.directory);
+    await mountDisk(imagePath, paths.layerDirectory, mountLockPath);
   }
 
   /**
@@ -165,7 +164,7 @@ export class WorkspaceStore {
     await mkdir(paths.layerDirectory, { recursive: true, mode: 0o711 });
     await chmod(this.#root, 0o711);
     await chmod(paths.directory, 0o711);
-    const imagePath = join(paths.directory, 'disk.ext4');
+    const { imagePath } = diskFiles(paths.directory);
     if (!existsSync(imagePath)) {
       // Made under another name and renamed: a crash never leaves half a filesystem behind.
       const partial = `${imagePath}.${uniqueSuffix()}`;
@@ -198,14 +197,8 @@ export class WorkspaceStore {
     const busy = () => workspaceBusyError(name);
     const lock = await acquireLock(paths.lockPath, 'exclusive', busy);
     try {
-      const mountLock = join(paths.directory, 'mount.lock');
-      await growDisk(
-        join(paths.directory, 'disk.ext4'),
-        paths.layerDirectory,
-        mountLock,
-        diskMiB,
-        busy,
-      );
+      const { imagePath, mountLockPath } = diskFiles(paths.directory);
+      await growDisk(imagePath, paths.layerDirectory, mountLockPath, diskMiB, busy);
       await this.update(name, { diskMiB });
     } finally {
       await lock.release();
@@ -225,12 +218,12 @@ export class WorkspaceStore {
     });
   }
 
-  /** Use and size of a workspace's disk, or undefined for a workspace without one. */
-  async diskUsage(name: string): Promise<(DiskUsage & { freeBytes: number }) | undefined> {
+  /** Use and size of a workspace's disk (and the `--disk` it was given), or undefined without one. */
+  async diskUsage(name: string): Promise<(DiskUsage & { diskMiB: number }) | undefined> {
     const paths = await this.open(name);
-    if (paths.info.diskMiB === undefined) return undefined;
-    const usage = await diskUsage(paths.layerDirectory);
-    return { ...usage, freeBytes: await freeBytes(paths.layerDirectory) };
+    const { diskMiB } = paths.info;
+    if (diskMiB === undefined) return undefined;
+    return { ...(await diskUsage(paths.layerDirectory)), diskMiB };
   }
 
   /**
@@ -283,7 +276,7 @@ export class WorkspaceStore {
       throw error;
     }
     // Never remove files through a mounted disk: unmount first (the image then goes whole).
-    await unmountDisk(join(trash, 'layer'));
+    await unmountDisk(diskFiles(trash).mountPoint);
     await rm(trash, { recursive: true, force: true });
   }
 }
