@@ -8,7 +8,7 @@ import { type Outcome, outcome, stopReason } from './job-outcome.ts';
 import type { LogRetention } from './log-retention.ts';
 import type { MagsContext } from './mags-context.ts';
 import { jobNotFound, newJob } from './new-job.ts';
-import { ownerFacingError } from './owner-facing-error.ts';
+import { ownerFacingError, serverLocations } from './owner-facing-error.ts';
 import { ownerWorkspaceName } from './owner-workspace.ts';
 import { drained, runCommand, sandboxEnvironment } from './run-command.ts';
 
@@ -251,23 +251,15 @@ export class JobManager {
 
   /** Deletes a finished job and its output; a queued or running one is a conflict. */
   async delete(owner: string, id: string): Promise<void> {
-    let live = this.#live.get(id);
-    // A job whose command has ended is only storing its output and final state (its status may
-    // already read final): that is a moment's work, waited for rather than refused.
-    if (live?.record.owner === owner && live.finishing) {
+    const live = this.#live.get(id);
+    if (live?.record.owner === owner) {
+      if (!live.finishing) throw jobNotFinished(id, live.record.status);
+      // Its command has ended and it is only storing its output and final state (its status may
+      // already read final): that is a moment's work, waited for rather than refused.
       await live.done.catch(() => {});
-      live = undefined;
     }
-    const record = live?.record.owner === owner ? live.record : await this.get(owner, id);
-    if (live?.record.owner === owner || !(await this.#repository.deleteJob(owner, id))) {
-      throw new ConflictError(
-        `Job ${id} is ${record.status}: only a finished job can be deleted.`,
-        {
-          code: 'job_not_finished',
-          hint: `Stop it first: mags stop ${id}`,
-        },
-      );
-    }
+    const record = await this.get(owner, id); // another owner's job is a 404
+    if (!(await this.#repository.deleteJob(owner, id))) throw jobNotFinished(id, record.status);
   }
 
   /**
@@ -343,10 +335,7 @@ export class JobManager {
         }
       } catch (error) {
         // The job's log and reason are read by its owner: in their words, without host details.
-        const facing = ownerFacingError(error, record.owner, {
-          home: this.#context.home,
-          store: this.#context.sync.store.location,
-        });
+        const facing = ownerFacingError(error, record.owner, serverLocations(this.#context));
         if (facing.withheld) console.error(`[job ${record.id}] owner ${record.owner}:`, error);
         const hint = facing.hint ? `\n  hint: ${facing.hint}` : '';
         log.append('stderr', Buffer.from(`mags: ${facing.message}${hint}\n`));
@@ -368,6 +357,13 @@ export class JobManager {
     if (!options.queued) Object.assign(record, { status: 'running', startedAt: now() });
     return { ...record };
   }
+}
+
+function jobNotFinished(id: string, status: string): ConflictError {
+  return new ConflictError(`Job ${id} is ${status}: only a finished job can be deleted.`, {
+    code: 'job_not_finished',
+    hint: `Stop it first: mags stop ${id}`,
+  });
 }
 
 function grantedOrAborted(ticket: Ticket, signal: AbortSignal): Promise<void> {

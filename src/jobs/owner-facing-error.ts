@@ -1,4 +1,5 @@
 import { MagsError } from '../errors/mags-error.ts';
+import type { MagsContext } from './mags-context.ts';
 import { localOwner, ownerWorkspaceDisplayName } from './owner-workspace.ts';
 
 /** An error as one owner may see it (an API response, a job's `reason`). */
@@ -17,6 +18,11 @@ export interface ServerLocations {
   home: string;
   /** The object store's location (`s3://bucket/prefix`, or a directory). */
   store: string;
+}
+
+/** This server's locations, which every error shown to an owner is cleaned of. */
+export function serverLocations(context: Pick<MagsContext, 'home' | 'sync'>): ServerLocations {
+  return { home: context.home, store: context.sync.store.location };
 }
 
 /**

@@ -3,6 +3,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
+import { serverLocations } from '../jobs/owner-facing-error.ts';
 import { errorHandler, validationResponse } from './error-response.ts';
 import { requireToken } from './middleware/authenticate.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
@@ -28,10 +29,7 @@ export function createApp(services: ServerServices): {
     },
   });
   app.use(requestId());
-  const errorResponse = errorHandler({
-    home: services.context.home,
-    store: services.context.sync.store.location,
-  });
+  const errorResponse = errorHandler(serverLocations(services.context));
   app.onError(errorResponse);
   app.notFound((c) => errorResponse(new HTTPException(404, { message: 'No such route.' }), c));
   // JSON bodies are small; only the file upload streams a larger body, under its own limit. A
