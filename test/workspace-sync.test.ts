@@ -16,6 +16,7 @@ import { StoreUnavailableError } from '../src/storage/object-store.ts';
 import { s3TestBucket } from '../src/storage/s3/s3-test-server.ts';
 import { chunkKey, manifestKey } from '../src/workspaces/sync/manifest.ts';
 import { loadManifest } from '../src/workspaces/sync/versions.ts';
+import { processesMentioning, waitUntil } from './helpers/server-process.ts';
 import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 
 const skip = sandboxSkipReason();
@@ -357,6 +358,10 @@ describe('sync faults', { skip }, () => {
         await new Promise((resolve) => setTimeout(resolve, 20 + round * 60));
         child.kill('SIGKILL');
         await new Promise((resolve) => child.on('exit', resolve));
+        // The killed sync's lock is held by a `flock` process (workspace-lock.ts) that lets go
+        // when it sees its parent's pipe close: a moment after the kill, not at once.
+        const syncLock = join(home.home, 'workspaces', 'killed', 'sync.lock');
+        await waitUntil(async () => (await processesMentioning(syncLock)).length === 0, 5000);
         const versions = await context.sync.versions('killed');
         // Whatever the store holds must restore completely and verify.
         for (const { version } of versions) {

@@ -34,12 +34,17 @@ export async function stopServerProcess(child: ChildProcess | undefined): Promis
 }
 
 /** Processes whose command line mentions this home's run directory: launchers (and slirp). */
-export async function sandboxProcesses(home: string): Promise<string[]> {
+export function sandboxProcesses(home: string): Promise<string[]> {
+  return processesMentioning(`${home}/run`);
+}
+
+/** Processes (other than this one) whose command line contains `text`, as `pid: command`. */
+export async function processesMentioning(text: string): Promise<string[]> {
   const found: string[] = [];
   for (const pid of await readdir('/proc')) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (command.includes(`${home}/run`)) found.push(`${pid}: ${command.replaceAll('\0', ' ')}`);
+    if (command.includes(text)) found.push(`${pid}: ${command.replaceAll('\0', ' ')}`);
   }
   return found;
 }
