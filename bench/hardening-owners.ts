@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { localOwner } from '../src/jobs/owner-workspace.ts';
 import { Mags } from '../src/sdk/mags.ts';
 import { hashToken } from '../src/server/tokens.ts';
 import { createSqliteStateRepository } from '../src/state/sqlite/sqlite-state-repository.ts';
+import { localOwner } from '../src/workspaces/owner-workspace.ts';
 import { startServerProcess, stopServerProcess } from '../test/helpers/server-process.ts';
 import { runCli } from '../test/helpers/test-home.ts';
 import { type BenchHome, benchToken } from './hardening-setup.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { packageRoot } from '../src/config/package-paths.ts';
-import { createMagsContext } from '../src/jobs/mags-context.ts';
+import { createMagsContext } from '../src/context/mags-context.ts';
 import { runCommand } from '../src/jobs/run-command.ts';
 import { Mags } from '../src/sdk/mags.ts';
 import { startServerProcess, stopServerProcess } from '../test/helpers/server-process.ts';

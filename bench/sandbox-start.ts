@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { packageRoot } from '../src/config/package-paths.ts';
-import { createMagsContext } from '../src/jobs/mags-context.ts';
+import { createMagsContext } from '../src/context/mags-context.ts';
 import { runCommand } from '../src/jobs/run-command.ts';
 import { createTestHome, sandboxSkipReason } from '../test/helpers/test-home.ts';
 import { measureFloors, spawnOrThrow } from './floors.ts';

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { packageRoot } from '../src/config/package-paths.ts';
-import { createMagsContext } from '../src/jobs/mags-context.ts';
+import { createMagsContext } from '../src/context/mags-context.ts';
 import { runCommand } from '../src/jobs/run-command.ts';
 import { Mags } from '../src/sdk/mags.ts';
 import { startServerProcess } from '../test/helpers/server-process.ts';

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createMagsContext } from '../src/jobs/mags-context.ts';
+import { createMagsContext } from '../src/context/mags-context.ts';
 import { s3TestBucket } from '../src/storage/s3/s3-test-server.ts';
 import { createTestHome, sandboxSkipReason } from '../test/helpers/test-home.ts';
 

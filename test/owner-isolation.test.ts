@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { isValidOwner, localOwner, ownerWorkspaceName } from '../src/jobs/owner-workspace.ts';
 import { AuthenticationError, type Mags, Mags as MagsClient } from '../src/sdk/index.ts';
 import {
   createLocalServerToken,
@@ -13,6 +12,7 @@ import {
   hashToken,
   revokeStaleLocalServerTokens,
 } from '../src/server/tokens.ts';
+import { isValidOwner, localOwner, ownerWorkspaceName } from '../src/workspaces/owner-workspace.ts';
 import { runCli, sandboxSkipReason } from './helpers/test-home.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
 

@@ -1,6 +1,6 @@
+import type { MagsContext } from '../context/mags-context.ts';
 import { MagsError } from '../errors/mags-error.ts';
-import type { MagsContext } from './mags-context.ts';
-import { localOwner, ownerWorkspaceDisplayName } from './owner-workspace.ts';
+import { localOwner, ownerWorkspaceDisplayName } from '../workspaces/owner-workspace.ts';
 
 /** An error as one owner may see it (an API response, a job's `reason`). */
 export interface OwnerFacingError {

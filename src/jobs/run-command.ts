@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
 import { formatMiB } from '../config/byte-sizes.ts';
 import { uniqueSuffix } from '../config/unique-suffix.ts';
+import type { MagsContext } from '../context/mags-context.ts';
 import {
   ConflictError,
   DependencyMissingError,
@@ -15,7 +16,6 @@ import type { PushResult, SyncProgress } from '../workspaces/sync/push-workspace
 import { isFull } from '../workspaces/workspace-disk.ts';
 import { validateWorkspaceName } from '../workspaces/workspace-name.ts';
 import { workspaceBusyError } from '../workspaces/workspace-store.ts';
-import type { MagsContext } from './mags-context.ts';
 
 export interface RunCommandOptions {
   argv: string[];

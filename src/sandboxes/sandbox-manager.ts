@@ -1,14 +1,14 @@
+import type { MagsContext } from '../context/mags-context.ts';
 import {
   ConflictError,
   InvalidInputError,
   NotFoundError,
   RateLimitError,
 } from '../errors/mags-error.ts';
-import type { MagsContext } from '../jobs/mags-context.ts';
-import { ownerWorkspaceName } from '../jobs/owner-workspace.ts';
 import { resolveSpec, startOrExplain } from '../jobs/run-command.ts';
 import type { ResourceLimits, Sandbox } from '../runtimes/runtime.ts';
 import type { SandboxRecord, StateRepository } from '../state/state-repository.ts';
+import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import { workspaceBusyError } from '../workspaces/workspace-store.ts';
 
 export interface CreateSandboxRequest {

@@ -1,7 +1,7 @@
 import { formatMiB } from '../config/byte-sizes.ts';
+import type { MagsContext } from '../context/mags-context.ts';
 import { InvalidInputError, QuotaExceededError } from '../errors/mags-error.ts';
-import type { MagsContext } from '../jobs/mags-context.ts';
-import { ownerWorkspaceName, ownsStorageName } from '../jobs/owner-workspace.ts';
+import { ownerWorkspaceName, ownsStorageName } from '../workspaces/owner-workspace.ts';
 
 /** What a server lets a client ask of workspace disks (`mags server --max-disk`, `--owner-disk-quota`). */
 export interface DiskLimits {

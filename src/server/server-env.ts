@@ -1,5 +1,5 @@
+import type { MagsContext } from '../context/mags-context.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
-import type { MagsContext } from '../jobs/mags-context.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { StateRepository } from '../state/state-repository.ts';

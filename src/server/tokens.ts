@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AuthenticationError, InvalidInputError, NotFoundError } from '../errors/mags-error.ts';
-import { isValidOwner, localOwner, validateOwner } from '../jobs/owner-workspace.ts';
 import type { StateRepository, TokenRecord } from '../state/state-repository.ts';
+import { isValidOwner, localOwner, validateOwner } from '../workspaces/owner-workspace.ts';
 
 const tokenPattern = /^mags_[A-Za-z0-9_-]{32}$/;
 

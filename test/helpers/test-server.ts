@@ -1,4 +1,4 @@
-import { createMagsContext } from '../../src/jobs/mags-context.ts';
+import { createMagsContext } from '../../src/context/mags-context.ts';
 import { type HostPoolStatusInfo, Mags } from '../../src/sdk/mags.ts';
 import {
   type RunningServer,

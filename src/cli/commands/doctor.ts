@@ -8,7 +8,7 @@ export function registerDoctorCommand(program: Command): void {
     .description('Check that this host can run sandboxes, and say what to install or run if not.')
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }) => {
-      const { createMagsContext } = await import('../../jobs/mags-context.ts');
+      const { createMagsContext } = await import('../../context/mags-context.ts');
       const context = createMagsContext();
       const check = await context.runtime.check();
       const image = await context.images.get(context.defaults.image);

@@ -15,7 +15,7 @@ export function registerImageCommands(program: Command): void {
     )
     .option('--json', 'print the image as JSON')
     .action(async (flags: { name: string; force?: boolean; json?: boolean }) => {
-      const { createMagsContext } = await import('../../jobs/mags-context.ts');
+      const { createMagsContext } = await import('../../context/mags-context.ts');
       const context = createMagsContext();
       const existing = flags.force ? undefined : await context.images.get(flags.name);
       if (existing) {
@@ -55,7 +55,7 @@ export function registerImageCommands(program: Command): void {
     .description('List built images.')
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }) => {
-      const { createMagsContext } = await import('../../jobs/mags-context.ts');
+      const { createMagsContext } = await import('../../context/mags-context.ts');
       const images = await createMagsContext().images.list();
       if (flags.json) return printJson(images);
       printTable(
@@ -68,7 +68,7 @@ export function registerImageCommands(program: Command): void {
     .description('Delete a built image.')
     .argument('<name>')
     .action(async (name: string) => {
-      const { createMagsContext } = await import('../../jobs/mags-context.ts');
+      const { createMagsContext } = await import('../../context/mags-context.ts');
       await createMagsContext().images.delete(name);
     });
 }

@@ -86,7 +86,7 @@ export function registerRunCommand(program: Command): void {
 
 async function runAction(words: string[], flags: RunFlags): Promise<number> {
   const [{ createMagsContext }, { runCommand }] = await Promise.all([
-    import('../../jobs/mags-context.ts'),
+    import('../../context/mags-context.ts'),
     import('../../jobs/run-command.ts'),
   ]);
   const context = createMagsContext();

@@ -100,7 +100,7 @@ export function registerServerCommand(program: Command): void {
     .action(async (flags: ServerFlags) => {
       const [{ startServer }, { createMagsContext }] = await Promise.all([
         import('../../server/start-server.ts'),
-        import('../../jobs/mags-context.ts'),
+        import('../../context/mags-context.ts'),
       ]);
       if (flags.disk) parseDiskMiB(flags.disk);
       const server = await startServer({

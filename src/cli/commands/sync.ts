@@ -18,7 +18,7 @@ export function registerSyncCommand(program: Command): void {
         process.stderr.write(`${describeSync(name, { ...result, uploadedChunks: 0 })}\n`);
         return;
       }
-      const { createMagsContext } = await import('../../jobs/mags-context.ts');
+      const { createMagsContext } = await import('../../context/mags-context.ts');
       const context = createMagsContext();
       const progress = syncProgressReporter(`sync ${name}`);
       const result = await context.sync.push(name, progress.update);

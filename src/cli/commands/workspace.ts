@@ -44,7 +44,7 @@ export function registerWorkspaceCommands(program: Command): void {
         );
         return printNoLimitHint(workspaces);
       }
-      const { createMagsContext } = await import('../../jobs/mags-context.ts');
+      const { createMagsContext } = await import('../../context/mags-context.ts');
       const workspaces = await createMagsContext().workspaces.list();
       if (flags.json) return printJson(workspaces);
       printTable(
@@ -74,7 +74,7 @@ export function registerWorkspaceCommands(program: Command): void {
         process.stderr.write(`Deleted workspace ${name} and its stored versions\n`);
         return;
       }
-      const { createMagsContext } = await import('../../jobs/mags-context.ts');
+      const { createMagsContext } = await import('../../context/mags-context.ts');
       const context = createMagsContext();
       const local = await context.workspaces.get(name);
       const remote = flags.localOnly ? [] : await context.sync.versions(name);
@@ -104,7 +104,7 @@ export function registerWorkspaceCommands(program: Command): void {
           ]),
         );
       }
-      const { createMagsContext } = await import('../../jobs/mags-context.ts');
+      const { createMagsContext } = await import('../../context/mags-context.ts');
       const context = createMagsContext();
       const versions = await context.sync.versions(name);
       const local = await context.workspaces.get(name);
@@ -130,7 +130,7 @@ export function registerWorkspaceCommands(program: Command): void {
       "size of the workspace's disk: a new copy gets it (default 10g), an existing one grows to it",
     )
     .action(async (value: string, flags: { disk?: string }) => {
-      const { createMagsContext } = await import('../../jobs/mags-context.ts');
+      const { createMagsContext } = await import('../../context/mags-context.ts');
       const { syncProgressReporter } = await import('../sync-progress.ts');
       const context = createMagsContext();
       const match = /^(.*)@(\d+)$/.exec(value);
@@ -152,7 +152,7 @@ export function registerWorkspaceCommands(program: Command): void {
     )
     .option('--grace-minutes <n>', 'keep unreferenced chunks younger than this', '60')
     .action(async (flags: { graceMinutes: string }) => {
-      const { createMagsContext } = await import('../../jobs/mags-context.ts');
+      const { createMagsContext } = await import('../../context/mags-context.ts');
       const result = await createMagsContext().sync.garbageCollect({
         graceMs: Number(flags.graceMinutes) * 60_000,
       });

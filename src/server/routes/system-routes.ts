@@ -1,5 +1,5 @@
 import { createRoute } from '@hono/zod-openapi';
-import { ownsStorageName } from '../../jobs/owner-workspace.ts';
+import { ownsStorageName } from '../../workspaces/owner-workspace.ts';
 import type { ServerApp } from '../create-app.ts';
 import {
   ErrorSchema,

@@ -1,6 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { NotFoundError } from '../../errors/mags-error.ts';
-import { localOwner, ownerWorkspaceName, ownsStorageName } from '../../jobs/owner-workspace.ts';
+import {
+  localOwner,
+  ownerWorkspaceName,
+  ownsStorageName,
+} from '../../workspaces/owner-workspace.ts';
 import type { ServerApp } from '../create-app.ts';
 import {
   SyncResultSchema,
