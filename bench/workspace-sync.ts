@@ -103,7 +103,7 @@ export async function workspaceSyncBenchmark(): Promise<void> {
     const a = createMagsContext({ ...environment, MAGS_HOME: hostA.home });
     const b = createMagsContext({ ...environment, MAGS_HOME: hostB.home });
     const paths = await a.workspaces.ensure('bench', 'default');
-    const shape = await writeNodeModules(paths.upperDir, a.uidBase);
+    const shape = await writeNodeModules(paths.upperDir, a.workspaces.idMapping.toHost(0));
     const remote = `:s3:${bucket.bucket}`;
     // The same parallelism for both: mags pushes 32 chunks at a time.
     const rcloneFlags = [
@@ -142,7 +142,7 @@ export async function workspaceSyncBenchmark(): Promise<void> {
     const rcloneIncremental: number[] = [];
     for (let round = 0; round < 10; round++) {
       await writeFile(changed, fakeSource(1000 + round, 5_000));
-      await chown(changed, a.uidBase, a.uidBase);
+      await chown(changed, a.workspaces.idMapping.toHost(0), a.workspaces.idMapping.toHost(0));
       magsIncremental.push(await timedAsync(() => a.sync.push('bench')));
       rcloneIncremental.push(timed(() => rcloneRun(paths.upperDir, `${remote}/rclone`)));
     }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { ConflictError } from '../src/errors/mags-error.ts';
+import { createShiftedIdMapping } from '../src/runtimes/namespace/id-mapping.ts';
 import { missingDiskTools } from '../src/workspaces/workspace-disk.ts';
 import { WorkspaceStore } from '../src/workspaces/workspace-store.ts';
 import { createTestHome, type TestHome } from './helpers/test-home.ts';
@@ -40,7 +41,11 @@ describe('workspace disk lifecycle', { skip }, () => {
 
   before(async () => {
     testHome = await createTestHome();
-    store = new WorkspaceStore({ home: testHome.home, uidBase: 100000, defaultDiskMiB: 64 });
+    store = new WorkspaceStore({
+      home: testHome.home,
+      idMapping: createShiftedIdMapping({ uidBase: 100000 }),
+      defaultDiskMiB: 64,
+    });
   });
   after(() => testHome.cleanup());
 

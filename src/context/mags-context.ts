@@ -3,7 +3,8 @@ import { resolveMagsHome } from '../config/mags-home.ts';
 import { nativeBinaryPath } from '../config/package-paths.ts';
 import { InvalidInputError } from '../errors/mags-error.ts';
 import { ImageStore } from '../images/image-store.ts';
-import { createNamespaceRuntime, defaultUidBase } from '../runtimes/namespace/namespace-runtime.ts';
+import { createShiftedIdMapping, defaultUidBase } from '../runtimes/namespace/id-mapping.ts';
+import { createNamespaceRuntime } from '../runtimes/namespace/namespace-runtime.ts';
 import type { ResourceLimits, Runtime } from '../runtimes/runtime.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import { createObjectStore } from '../storage/create-object-store.ts';
@@ -14,7 +15,6 @@ import { WorkspaceSync } from '../workspaces/workspace-sync.ts';
 /** Everything a local (in-process) mags needs, wired once. Creating it does no I/O. */
 export interface MagsContext {
   home: string;
-  uidBase: number;
   runtime: Runtime;
   images: ImageStore;
   workspaces: WorkspaceStore;
@@ -33,30 +33,30 @@ export function createMagsContext(environment: NodeJS.ProcessEnv = process.env):
       `MAGS_UID_BASE must be a positive integer, not ${environment.MAGS_UID_BASE}.`,
     );
   }
+  // Sandbox ids are the runtime's business (namespace: shifted to subordinate host ids); the
+  // stores that write files sandboxes see get the same mapping from here.
+  const idMapping = createShiftedIdMapping({ uidBase });
+  const images = new ImageStore({ home, idMapping });
   const workspaces = new WorkspaceStore({
     home,
-    uidBase,
+    idMapping,
     defaultDiskMiB: environment.MAGS_DISK
       ? parseDiskMiB(environment.MAGS_DISK, 'MAGS_DISK')
       : undefined,
   });
+  const sync = new WorkspaceSync({ store: createObjectStore(home, environment), workspaces, home });
   return {
     home,
-    uidBase,
     runtime: createNamespaceRuntime({
       home,
-      uidBase,
+      idMapping,
+      stores: { images, workspaces, sync },
       launcherPath: nativeBinaryPath('mags-sandbox'),
       agentPath: nativeBinaryPath('mags-agent'),
     }),
-    images: new ImageStore({ home }),
+    images,
     workspaces,
-    sync: new WorkspaceSync({
-      store: createObjectStore(home, environment),
-      workspaces,
-      home,
-      uidBase,
-    }),
+    sync,
     defaults: {
       // Limits are always on; these defaults suit `npm install` of a large project.
       limits: { memoryMiB: 2048, cpus: availableParallelism(), pidsMax: 4096 },

@@ -130,11 +130,22 @@ export class RateLimitError extends MagsError {
 
 /** A runtime was asked for an optional feature it does not have. */
 export class CapabilityUnsupportedError extends MagsError {
-  constructor(runtime: string, capability: string) {
-    super(`The ${runtime} runtime does not support ${capability}.`, {
-      code: 'capability_unsupported',
-      statusCode: 501,
-      hint: 'Use a runtime that has it (mags doctor shows the runtime and what this host lacks).',
-    });
+  /** The runtime asked (`namespace`, `qemu`, ...). */
+  readonly runtime: string;
+  /** The capability it lacks, as `RuntimeCapabilities` names it (`pause`, `reattach`, ...). */
+  readonly capability: string;
+
+  /** `reason` says why, when the runtime has the capability but this host cannot provide it. */
+  constructor(runtime: string, capability: string, options: { reason?: string } = {}) {
+    super(
+      `The ${runtime} runtime does not support ${capability}${options.reason ? ` (${options.reason})` : ''}.`,
+      {
+        code: 'capability_unsupported',
+        statusCode: 501,
+        hint: 'Use a runtime that has it (mags doctor shows the runtime and what this host lacks).',
+      },
+    );
+    this.runtime = runtime;
+    this.capability = capability;
   }
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { IdMapping } from '../config/id-mapping.ts';
 import { uniqueSuffix } from '../config/unique-suffix.ts';
 import {
   ConflictError,
@@ -15,6 +16,7 @@ export interface ImageInfo {
   /** The image's root filesystem, owned by the sandbox's shifted ids; the overlay's lowest layer. */
   rootfs: string;
   createdAt: string;
+  /** The host uid that owns the image's root directory (sandbox root, as the runtime maps it). */
   uidBase: number;
   sizeBytes: number;
   debianRelease: string;
@@ -28,7 +30,6 @@ export interface BuildProgress {
 
 export interface BuildOptions {
   name?: string;
-  uidBase: number;
   /** Rebuild even when the image exists; the old one stays usable until the new one is in place. */
   force?: boolean;
   onProgress?: (event: BuildProgress) => void;
@@ -48,9 +49,12 @@ export function validateImageName(name: string): string {
 /** Base images under `${home}/images/NAME/` (`rootfs/` and `image.json`), built atomically. */
 export class ImageStore {
   readonly #root: string;
+  /** How the runtime maps sandbox ids: a built image's files belong to the sandbox's ids. */
+  readonly #idMapping: IdMapping;
 
-  constructor(options: { home: string }) {
+  constructor(options: { home: string; idMapping: IdMapping }) {
     this.#root = join(options.home, 'images');
+    this.#idMapping = options.idMapping;
   }
 
   async get(name = 'default'): Promise<ImageInfo | undefined> {
@@ -136,12 +140,13 @@ export class ImageStore {
         logPath: join(this.#root, `${name}.build.log`),
         onProgress: progress,
       });
-      progress({ step: 'shifting ownership', detail: `to uid ${options.uidBase}` });
-      await shiftOwnership(rootfs, options.uidBase);
+      const uidBase = this.#idMapping.toHost(0);
+      progress({ step: 'shifting ownership', detail: `to uid ${uidBase}` });
+      await shiftOwnership(rootfs, this.#idMapping);
       const info: Omit<ImageInfo, 'rootfs'> = {
         name,
         createdAt: new Date().toISOString(),
-        uidBase: options.uidBase,
+        uidBase,
         sizeBytes: built.sizeBytes,
         debianRelease: built.debianRelease,
         versions: built.versions,

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import type { MagsContext } from '../context/mags-context.ts';
 import { ConflictError, InvalidInputError, MagsError } from '../errors/mags-error.ts';
 import type { ResourceLimits, SandboxProcess } from '../runtimes/runtime.ts';
+import { sandboxEnvironment } from '../sandboxes/sandbox-spec.ts';
 import type { JobFilter, JobRecord, LogChunk, StateRepository } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import { FairQueue, type Ticket } from './fair-queue.ts';
@@ -10,7 +11,7 @@ import { type Outcome, outcome, stopReason } from './job-outcome.ts';
 import type { LogRetention } from './log-retention.ts';
 import { jobNotFound, newJob } from './new-job.ts';
 import { ownerFacingError, serverLocations } from './owner-facing-error.ts';
-import { drained, runCommand, sandboxEnvironment } from './run-command.ts';
+import { drained, runCommand } from './run-command.ts';
 
 export interface RunJobRequest {
   argv: string[];

@@ -3,15 +3,10 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
 import { formatMiB } from '../config/byte-sizes.ts';
-import { uniqueSuffix } from '../config/unique-suffix.ts';
 import type { MagsContext } from '../context/mags-context.ts';
-import {
-  ConflictError,
-  DependencyMissingError,
-  InvalidInputError,
-  MagsError,
-} from '../errors/mags-error.ts';
-import type { ResourceLimits, RootFilesystem, Sandbox, SandboxSpec } from '../runtimes/runtime.ts';
+import { ConflictError, InvalidInputError, MagsError } from '../errors/mags-error.ts';
+import type { ResourceLimits, Sandbox } from '../runtimes/runtime.ts';
+import { resolveSpec, sandboxEnvironment, startOrExplain } from '../sandboxes/sandbox-spec.ts';
 import type { PushResult, SyncProgress } from '../workspaces/sync/push-workspace.ts';
 import { isFull } from '../workspaces/workspace-disk.ts';
 import { validateWorkspaceName } from '../workspaces/workspace-name.ts';
@@ -64,7 +59,6 @@ export interface RunResult {
 }
 
 export const maxUploadBytes = 1024 * 1024 * 1024;
-const environmentKeyPattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Runs one command in a fresh sandbox on the requested layers and tears the sandbox down. */
 export async function runCommand(
@@ -104,14 +98,19 @@ export async function runCommand(
     parkAs === undefined
       ? undefined
       : await context.scheduler?.takeParked(parkAs, terms, options.limits);
-  let sandboxId = parked?.sandbox.id;
-  let lockPath = parked?.lockPath;
   let sandbox = parked?.sandbox;
   if (!sandbox) {
-    const spec = await resolveSpec(context, options);
-    sandboxId = spec.id;
-    lockPath = spec.locks?.exclusive?.[0];
-    sandbox = await startOrExplain(context, spec, options.image).catch((error: unknown) => {
+    const spec = resolveSpec(context, options);
+    if (spec.workspace?.version !== undefined && options.onSyncProgress) {
+      // The runtime fetches a stored version itself, silently; fetched here first (into the
+      // host's cache, where it finds it), a user watching sees the download's progress.
+      await context.sync.snapshot(
+        spec.workspace.name,
+        spec.workspace.version,
+        options.onSyncProgress,
+      );
+    }
+    sandbox = await startOrExplain(context, spec).catch((error: unknown) => {
       // The launcher only knows a lock was busy; here we know which workspace that was.
       const busy = options.base ?? options.workspace;
       if (error instanceof ConflictError && busy !== undefined) throw workspaceBusyError(busy);
@@ -173,11 +172,10 @@ export async function runCommand(
       options.persist && writes !== undefined
         ? await context.sync.push(writes, options.onSyncProgress)
         : undefined;
-    if (parkAs !== undefined && lockPath !== undefined) {
+    if (parkAs !== undefined) {
       await context.scheduler?.park(parkAs, {
         sandbox,
         ...terms,
-        lockPath,
         oomKills: usage.oomKills,
         memoryBytes: usage.memoryBytes ?? 0,
         reusable,
@@ -187,7 +185,7 @@ export async function runCommand(
     return {
       sync,
       diskFull,
-      sandboxId: sandboxId ?? sandbox.id,
+      sandboxId: sandbox.id,
       exitCode: result.exitCode,
       signal: result.signal,
       timedOut,
@@ -250,117 +248,6 @@ function reusability(running: boolean, processes: number | undefined): string | 
   if (!running) return 'died';
   if (processes === undefined) return 'unknown_processes';
   return processes > 0 ? 'processes_left' : true;
-}
-
-/** When a sandbox cannot start, the host check usually says why in words a user can act on. */
-export async function startOrExplain(
-  context: MagsContext,
-  spec: SandboxSpec,
-  image: string,
-): Promise<Sandbox> {
-  try {
-    return await (context.scheduler?.start(spec, image) ?? context.runtime.start(spec));
-  } catch (error) {
-    if (error instanceof ConflictError) throw error;
-    const check = await context.runtime.check();
-    if (check.ok) throw error;
-    throw new DependencyMissingError(
-      `This host cannot run ${context.runtime.name} sandboxes:\n  - ${check.problems.join('\n  - ')}`,
-      {
-        cause: error,
-        hint: 'Fix the above (npx mags doctor checks again).',
-      },
-    );
-  }
-}
-
-/** The layers, locks and limits of a sandbox for these options; `idPrefix` names its kind. */
-export async function resolveSpec(
-  context: MagsContext,
-  options: Pick<
-    RunCommandOptions,
-    | 'workspace'
-    | 'base'
-    | 'ephemeral'
-    | 'version'
-    | 'image'
-    | 'limits'
-    | 'network'
-    | 'onSyncProgress'
-  >,
-  idPrefix = 'run',
-): Promise<SandboxSpec> {
-  // An empty name is a mistake to report, not a request for no workspace.
-  if (options.workspace !== undefined) validateWorkspaceName(options.workspace);
-  if (options.base !== undefined) validateWorkspaceName(options.base);
-  if (options.workspace !== undefined && options.base !== undefined) {
-    throw new InvalidInputError(
-      'Use either -w (write to a workspace) or --base (read-only), not both.',
-    );
-  }
-  const image = await context.images.require(options.image);
-  if (image.uidBase !== context.uidBase) {
-    throw new MagsError(
-      `Image ${image.name} was built for sandbox uid base ${image.uidBase}, but this host uses ${context.uidBase}.`,
-      { code: 'image_mismatch', hint: `Rebuild it: mags image build --name ${image.name}` },
-    );
-  }
-  const readOnlyOn = options.base ?? (options.ephemeral ? options.workspace : undefined);
-  let rootfs: RootFilesystem = { lowerDirs: [image.rootfs] };
-  const locks: { exclusive: string[]; shared: string[] } = { exclusive: [], shared: [] };
-  if (options.workspace !== undefined && options.version !== undefined) {
-    const snapshot = await context.sync.snapshot(
-      options.workspace,
-      options.version,
-      options.onSyncProgress,
-    );
-    rootfs = { lowerDirs: [snapshot, image.rootfs] };
-  } else if (readOnlyOn) {
-    const paths = await context.workspaces.open(readOnlyOn);
-    rootfs = { lowerDirs: [paths.upperDir, image.rootfs] };
-    locks.shared.push(paths.lockPath);
-  } else if (options.workspace !== undefined) {
-    const paths = await context.workspaces.ensure(
-      options.workspace,
-      image.name,
-      options.limits.diskMiB,
-    );
-    rootfs = {
-      lowerDirs: [image.rootfs],
-      writable: { upperDir: paths.upperDir, workDir: paths.workDir },
-    };
-    locks.exclusive.push(paths.lockPath);
-  }
-  return {
-    id: `${idPrefix}-${uniqueSuffix()}`,
-    rootfs,
-    // The runtime's scratch layer (a run without a workspace to write) gets the default disk.
-    limits: {
-      ...options.limits,
-      diskMiB: options.limits.diskMiB ?? context.workspaces.defaultDiskMiB,
-    },
-    network: options.network,
-    locks,
-  };
-}
-
-export function sandboxEnvironment(user: Record<string, string>): Record<string, string> {
-  for (const key of Object.keys(user)) {
-    if (!environmentKeyPattern.test(key)) {
-      throw new InvalidInputError(`Invalid environment variable name ${JSON.stringify(key)}.`, {
-        hint: 'Use --env NAME=value with NAME made of letters, digits and "_".',
-      });
-    }
-  }
-  return {
-    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-    HOME: '/root',
-    LANG: 'C.UTF-8',
-    USER: 'root',
-    // Node.js trusts only its built-in roots; the image's bundle includes the host's own CAs.
-    NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
-    ...user,
-  };
 }
 
 async function checkUploads(paths: string[]): Promise<Array<{ path: string; mode: number }>> {

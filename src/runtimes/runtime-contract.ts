@@ -8,9 +8,11 @@ import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CapabilityUnsupportedError } from '../errors/mags-error.ts';
+import { sandboxOperation } from './require-capability.ts';
 import type {
   ExecRequest,
-  RootFilesystem,
+  ImageReference,
   Runtime,
   Sandbox,
   SandboxProcess,
@@ -18,10 +20,12 @@ import type {
 } from './runtime.ts';
 
 export interface RuntimeContractOptions {
-  /** Creates the runtime, or returns a reason to skip (a missing image, not root, ...). */
+  /**
+   * Creates the runtime and names an image it can start (the runtime's layer provider finds it),
+   * or returns a reason to skip (a missing image, not root, ...).
+   */
   setup: () => Promise<
-    | { runtime: Runtime; rootfs: () => Promise<RootFilesystem>; cleanup: () => Promise<void> }
-    | { skip: string }
+    { runtime: Runtime; image: ImageReference; cleanup: () => Promise<void> } | { skip: string }
   >;
 }
 
@@ -75,9 +79,9 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
       if (!context) throw new Error('no runtime');
       const sandbox = await context.runtime.start({
         id: `contract-${randomBytes(4).toString('hex')}`,
-        rootfs: await context.rootfs(),
+        image: context.image,
         limits: { memoryMiB: 512, cpus: 1, pidsMax: 256 },
-        network: false,
+        network: { egress: 'none' },
         ...overrides,
       });
       sandboxes.push(sandbox);
@@ -90,8 +94,34 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
         await body(t);
       });
 
-    it('declares runtime-v1', async () => {
-      assert.equal(context?.runtime.specificationVersion, 'runtime-v1');
+    it('declares runtime-v2', async () => {
+      assert.equal(context?.runtime.specificationVersion, 'runtime-v2');
+    });
+
+    it('keeps the labels of its spec; a capability it lacks throws with runtime and capability', async () => {
+      const sandbox = await start({ labels: { kind: 'contract', owner: 'alice' } });
+      assert.deepEqual(sandbox.labels, { kind: 'contract', owner: 'alice' });
+      assert.equal(sandbox.workspace, undefined);
+      const runtime = context?.runtime as Runtime;
+      const lacking = { ...runtime, capabilities: { ...runtime.capabilities, pause: false } };
+      assert.throws(
+        () => sandboxOperation(lacking, sandbox, 'pause'),
+        (error: unknown) =>
+          error instanceof CapabilityUnsupportedError &&
+          error.runtime === runtime.name &&
+          error.capability === 'pause',
+      );
+      for (const member of ['setLimits', 'pause', 'resume', 'detach'] as const) {
+        const capability =
+          member === 'resume' ? 'pause' : member === 'detach' ? 'reattach' : member;
+        // A declared capability has its member; an undeclared one is refused, never a no-op.
+        if (runtime.capabilities[capability]) assert.equal(typeof sandbox[member], 'function');
+        else
+          assert.throws(
+            () => sandboxOperation(runtime, sandbox, member),
+            CapabilityUnsupportedError,
+          );
+      }
     });
 
     it('runs a command with separate stdout and stderr and its exit code', async () => {
@@ -243,18 +273,18 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
       });
       assert.equal(prepared.isAlive(), true);
       const sandbox = await prepared.attach({
-        rootfs: await context.rootfs(),
+        image: context.image,
         limits: { memoryMiB: 256, cpus: 1, pidsMax: 128 },
-        network: false,
+        network: { egress: 'none' },
         hostname: 'attached',
       });
       sandboxes.push(sandbox);
       assert.equal(prepared.isAlive(), false); // attached at most once
       await assert.rejects(
         prepared.attach({
-          rootfs: await context.rootfs(),
+          image: context.image,
           limits: { memoryMiB: 256, cpus: 1, pidsMax: 128 },
-          network: false,
+          network: { egress: 'none' },
         }),
       );
       const result = await collect(
@@ -272,15 +302,17 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
     it('pause freezes every process and resume (or any use) thaws them', async (t) => {
       if (!context?.runtime.capabilities.pause) return t.skip('the runtime cannot pause');
       const sandbox = await start();
+      const pause = sandboxOperation(context.runtime, sandbox, 'pause');
+      const resume = sandboxOperation(context.runtime, sandbox, 'resume');
       const counter = sandbox.exec(
         shell('i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.01; done'),
       );
       await sleep(200);
-      await sandbox.pause?.();
+      await pause();
       const frozenAt = (await sandbox.readFile('/tmp/count')).toString(); // a use: wakes it
-      await sandbox.pause?.();
+      await pause();
       await sleep(1000);
-      await sandbox.resume?.();
+      await resume();
       const afterResume = Number((await sandbox.readFile('/tmp/count')).toString());
       // Frozen for a second, the loop (a step per 10-15 ms awake) moved on only by what ran
       // between readFile's wake-up and the second pause.

@@ -1,33 +1,57 @@
 /**
- * The runtime contract (`runtime-v1`): every isolation driver (namespaces, microVMs, Kubernetes)
+ * The runtime contract (`runtime-v2`): every isolation driver (namespaces, microVMs, Kubernetes)
  * implements it and passes the shared contract suite in `runtime-contract.ts`.
- * Optional features are optional members; callers check `capabilities` first and a missing one
- * throws `CapabilityUnsupportedError`.
+ * A spec speaks of references (an image, a workspace), never of host paths: each runtime's own
+ * layer provider materialises them (overlay directories and locks for `namespace`).
+ * Optional features are optional members, each behind a capability flag; callers check
+ * `capabilities` first, or use `requireCapability` (require-capability.ts), which throws
+ * `CapabilityUnsupportedError`: never a silent `?.()` no-op.
  */
 import type { Readable } from 'node:stream';
 
 export interface RuntimeCapabilities {
-  /** Egress networking on request (`network: true`). */
+  /** Egress networking on request (`network.egress: 'all'`). */
   network: boolean;
   /** Interactive terminals (`tty` on exec). */
   tty: boolean;
-  /** Memory, CPU and process-count limits are enforced. */
+  /** Memory, CPU and process-count limits are enforced from the start. */
   resourceLimits: boolean;
-  /** The sandbox can be frozen and thawed. */
+  /** `Sandbox.setLimits`: limits of a running sandbox can change. */
+  setLimits: boolean;
+  /** `Sandbox.pause`/`resume`: the sandbox can be frozen and thawed. */
   pause: boolean;
-  /** Sandboxes can be started ahead of time and attached to their layers later (`prepare`). */
+  /** `Runtime.prepare`: sandboxes can be started ahead of time and given their layers later. */
   prepare: boolean;
+  /**
+   * `Runtime.list`/`attach` and `Sandbox.detach`: sandboxes outlive the process that started
+   * them, and another process connects to them again by id.
+   */
+  reattach: boolean;
+  /** `Runtime.sweep`: what sandboxes of dead processes left on the host can be removed. */
+  sweep: boolean;
 }
 
-/** The sandbox's root filesystem: read-only layers below one writable layer. */
-export interface RootFilesystem {
-  /** Read-only layers, the top-most first (a base workspace's layer above the image). */
-  lowerDirs: string[];
+/** A base image, by name (e.g. `{ name: 'default' }`); only the runtime knows where it is. */
+export interface ImageReference {
+  name: string;
+}
+
+/** A workspace, by name; only the runtime's layer provider knows its disk, layers and locks. */
+export interface WorkspaceReference {
+  /** Storage name (owner-prefixed, as the WorkspaceStore knows it). */
+  name: string;
   /**
-   * The writable layer. Omitted for a throw-away sandbox: the runtime then creates a scratch layer
-   * and deletes it when the sandbox stops.
+   * `writable`: the sandbox's writes land in the workspace (one writer at a time);
+   * `read-only`: it sees the workspace below a throw-away layer (readers shared).
    */
-  writable?: { upperDir: string; workDir: string };
+  access: 'writable' | 'read-only';
+  /** A stored version (object storage), always read-only. */
+  version?: number;
+}
+
+/** Network access; allow-lists come later (issue 16). */
+export interface NetworkPolicy {
+  egress: 'none' | 'all';
 }
 
 export interface ResourceLimits {
@@ -35,9 +59,9 @@ export interface ResourceLimits {
   cpus: number;
   pidsMax: number;
   /**
-   * The size of the writable layer. The runtime enforces it on the scratch layer it makes for a
-   * throw-away sandbox (a writer past it gets ENOSPC); a `writable` layer given in the spec is
-   * the caller's, limited by the filesystem it lives on (a workspace's disk).
+   * The size of the writable layer. For a throw-away layer (no workspace, or a read-only one) the
+   * runtime enforces it on the scratch layer it makes (a writer past it gets ENOSPC); for a
+   * writable workspace it is the size its disk grows to (undefined: the disk as it is).
    */
   diskMiB?: number;
 }
@@ -45,12 +69,17 @@ export interface ResourceLimits {
 export interface SandboxSpec {
   /** Unique, `[a-z0-9-]`; the runtime names its resources after it. */
   id: string;
-  rootfs: RootFilesystem;
+  image: ImageReference;
+  /** None: a throw-away sandbox on a scratch layer, deleted when it stops. */
+  workspace?: WorkspaceReference;
   limits: ResourceLimits;
-  network: boolean;
+  network: NetworkPolicy;
   hostname?: string;
-  /** Lock files held for the sandbox's whole life: one writer per workspace, readers shared. */
-  locks?: { exclusive?: string[]; shared?: string[] };
+  /**
+   * Free-form labels the runtime keeps with the sandbox and returns from `list()`/`attach()`
+   * (owner, sandbox name, kind), so a new server process can tell what a sandbox is.
+   */
+  labels?: Record<string, string>;
 }
 
 export interface ExecRequest {
@@ -105,6 +134,9 @@ export interface SandboxUsage extends SandboxExit {
 
 export interface Sandbox {
   readonly id: string;
+  /** The workspace it runs on, as its spec named it. */
+  readonly workspace?: WorkspaceReference;
+  readonly labels: Record<string, string>;
   /** Limits that could not be applied on this host, already in words for the user. */
   readonly warnings: string[];
   exec(request: ExecRequest): SandboxProcess;
@@ -127,13 +159,33 @@ export interface Sandbox {
   usage(): Promise<SandboxUsage>;
   /** False once the sandbox has ended, whether stopped or died (its agent killed, say). */
   isRunning(): boolean;
-  /** Changes the resource limits of a running sandbox; returns limits it could not apply. */
+  /**
+   * Changes the resource limits of a running sandbox; returns limits it could not apply
+   * (capability `setLimits`).
+   */
   setLimits?(limits: ResourceLimits): Promise<string[]>;
   /** Ends every process and releases every resource; safe to call twice. */
   stop(): Promise<SandboxExit>;
-  /** Freezes every process; memory may be reclaimed. Calls on a paused sandbox resume it first. */
+  /**
+   * Freezes every process; memory may be reclaimed. Calls on a paused sandbox resume it first
+   * (capability `pause`, as `resume`).
+   */
   pause?(): Promise<void>;
   resume?(): Promise<void>;
+  /**
+   * Drops this process's connection and leaves the sandbox running, for `Runtime.attach` from
+   * another process (capability `reattach`).
+   */
+  detach?(): Promise<void>;
+}
+
+/** A running sandbox as `Runtime.list` reports it. */
+export interface SandboxInfo {
+  id: string;
+  labels: Record<string, string>;
+  workspace?: WorkspaceReference;
+  /** ISO 8601. */
+  startedAt: string;
 }
 
 /** What a prepared sandbox is given when it is claimed: everything of a spec but its identity. */
@@ -159,7 +211,7 @@ export interface RuntimeCheck {
 }
 
 export interface Runtime {
-  readonly specificationVersion: 'runtime-v1';
+  readonly specificationVersion: 'runtime-v2';
   readonly name: string;
   readonly capabilities: RuntimeCapabilities;
   /** Checks the host (kernel features, binaries) without starting anything. */
@@ -167,9 +219,13 @@ export interface Runtime {
   start(spec: SandboxSpec): Promise<Sandbox>;
   /**
    * Removes what sandboxes of processes that died (a killed server) left on the host, checking
-   * each for liveness; returns how many it removed.
+   * each for liveness; returns how many it removed (capability `sweep`).
    */
   sweep?(): Promise<number>;
   /** Starts a sandbox up to the point where it needs its layers (capability `prepare`). */
   prepare?(options: { id: string; limits: ResourceLimits }): Promise<PreparedSandbox>;
+  /** The sandboxes of this runtime running on this host (capability `reattach`). */
+  list?(): Promise<SandboxInfo[]>;
+  /** Connects to a running sandbox again, e.g. after a server restart (capability `reattach`). */
+  attach?(id: string): Promise<Sandbox>;
 }

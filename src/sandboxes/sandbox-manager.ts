@@ -5,11 +5,12 @@ import {
   NotFoundError,
   RateLimitError,
 } from '../errors/mags-error.ts';
-import { resolveSpec, startOrExplain } from '../jobs/run-command.ts';
+import { sandboxOperation } from '../runtimes/require-capability.ts';
 import type { ResourceLimits, Sandbox } from '../runtimes/runtime.ts';
 import type { SandboxRecord, StateRepository } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import { workspaceBusyError } from '../workspaces/workspace-store.ts';
+import { resolveSpec, startOrExplain } from './sandbox-spec.ts';
 
 export interface CreateSandboxRequest {
   name: string;
@@ -258,19 +259,19 @@ export class SandboxManager {
     const options = record.options as unknown as SandboxOptions;
     const defaults = this.#context.defaults;
     const workspace = record.workspace && ownerWorkspaceName(record.owner, record.workspace);
-    const spec = await resolveSpec(
+    const spec = resolveSpec(
       this.#context,
       {
         workspace: workspace ?? undefined,
         image: options.image ?? defaults.image,
         limits: { ...defaults.limits, ...options.limits },
         network: options.network,
+        hostname: record.name,
+        labels: { kind: 'sandbox', owner: record.owner, name: record.name },
       },
       'sb',
     );
-    spec.hostname = record.name;
-    const image = options.image ?? defaults.image;
-    const sandbox = await startOrExplain(this.#context, spec, image).catch((error: unknown) => {
+    const sandbox = await startOrExplain(this.#context, spec).catch((error: unknown) => {
       if (error instanceof ConflictError && record.workspace) {
         throw workspaceBusyError(record.workspace);
       }
@@ -301,11 +302,12 @@ export class SandboxManager {
     for (const live of this.#live.values()) {
       const { record, sandbox } = live;
       if (record.status !== 'running' || !sleepsWhenIdle(record)) continue;
-      if (live.inUse > 0 || !sandbox.pause) continue;
+      // A runtime that cannot freeze keeps its sandboxes awake.
+      if (live.inUse > 0 || !this.#context.runtime.capabilities.pause) continue;
       if (Date.parse(record.lastActiveAt) > cutoff) continue;
       live.transition = live.transition.then(async () => {
         if (record.status !== 'running' || live.inUse > 0) return;
-        await sandbox.pause?.();
+        await sandboxOperation(this.#context.runtime, sandbox, 'pause')();
         record.status = 'sleeping';
         this.#context.scheduler?.metrics.sleeps.inc();
         await this.#repository.upsertSandbox(record);
@@ -319,7 +321,8 @@ export class SandboxManager {
     if (live.record.status !== 'sleeping') return;
     const startedAt = performance.now();
     live.transition = (async () => {
-      await live.sandbox.resume?.();
+      // Only a paused sandbox sleeps, so its runtime can resume it.
+      await sandboxOperation(this.#context.runtime, live.sandbox, 'resume')();
       live.record.status = 'running';
       const metrics = this.#context.scheduler?.metrics;
       metrics?.wakes.inc();

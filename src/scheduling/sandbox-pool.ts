@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { uniqueSuffix } from '../config/unique-suffix.ts';
 import { MagsError } from '../errors/mags-error.ts';
+import { runtimeOperation } from '../runtimes/require-capability.ts';
 import type { PreparedSandbox, ResourceLimits, Runtime } from '../runtimes/runtime.ts';
 import type { SchedulerMetrics } from './scheduler-metrics.ts';
 
@@ -112,7 +113,7 @@ export class SandboxPool {
     const { runtime, limits } = this.#options;
     this.#starting++;
     try {
-      if (!runtime.prepare) {
+      if (!runtime.capabilities.prepare) {
         throw new MagsError(`The ${runtime.name} runtime cannot start sandboxes ahead of time.`, {
           code: 'pool_unsupported',
         });
@@ -126,7 +127,8 @@ export class SandboxPool {
         );
       }
       await this.#options.ready();
-      const prepared = await runtime.prepare({ id: `pool-${uniqueSuffix()}`, limits });
+      const prepare = runtimeOperation(runtime, 'prepare');
+      const prepared = await prepare({ id: `pool-${uniqueSuffix()}`, limits });
       if (this.#closed) {
         await prepared.discard();
         return;

@@ -1,4 +1,5 @@
-import { ConflictError } from '../errors/mags-error.ts';
+import { ConflictError, NotFoundError } from '../errors/mags-error.ts';
+import { sandboxOperation } from '../runtimes/require-capability.ts';
 import type { ResourceLimits, Runtime, Sandbox, SandboxSpec } from '../runtimes/runtime.ts';
 import { type PoolStatus, SandboxPool } from './sandbox-pool.ts';
 import { SchedulerMetrics } from './scheduler-metrics.ts';
@@ -81,12 +82,12 @@ export class SandboxScheduler {
   }
 
   /**
-   * A running sandbox for `spec`: claimed from the pool when one serves `image`, else started.
-   * A parked sandbox holding a lock the spec needs is evicted first (its workspace is wanted).
+   * A running sandbox for `spec`: claimed from the pool when one serves its image, else started.
+   * A parked sandbox of the workspace the spec uses is evicted first (it holds the workspace).
    */
-  async start(spec: SandboxSpec, image: string): Promise<Sandbox> {
-    const locks = [...(spec.locks?.exclusive ?? []), ...(spec.locks?.shared ?? [])];
-    if (locks.length > 0) await this.warm.evictHolding(locks, 'invalidated');
+  async start(spec: SandboxSpec): Promise<Sandbox> {
+    if (spec.workspace) await this.warm.evict(spec.workspace.name, 'invalidated');
+    const image = spec.image.name;
     const startedAt = performance.now();
     let path: 'pool' | 'start' = 'start';
     let sandbox: Sandbox | undefined;
@@ -98,7 +99,8 @@ export class SandboxScheduler {
         path = 'pool';
         this.metrics.poolHits.inc();
       } catch (error) {
-        if (error instanceof ConflictError) throw error; // the workspace is busy either way
+        // The workspace is busy or missing either way: a fresh start would fail the same.
+        if (error instanceof ConflictError || error instanceof NotFoundError) throw error;
         this.metrics.poolMisses.inc({ reason: 'attach_failed' });
       }
     } else {
@@ -120,10 +122,19 @@ export class SandboxScheduler {
     const startedAt = performance.now();
     const parked = await this.warm.take(workspace, terms);
     if (!parked) return undefined;
-    try {
-      await parked.sandbox.setLimits?.(limits);
-    } catch {
-      // E.g. a memory limit below what the sandbox holds now: a fresh sandbox it is.
+    // A runtime that cannot change a running sandbox's limits serves every run a fresh one.
+    const limitsSet =
+      this.#runtime.capabilities.setLimits &&
+      (await sandboxOperation(
+        this.#runtime,
+        parked.sandbox,
+        'setLimits',
+      )(limits).then(
+        () => true,
+        // E.g. a memory limit below what the sandbox holds now: a fresh sandbox it is.
+        () => false,
+      ));
+    if (!limitsSet) {
       this.metrics.warmMisses.inc({ reason: 'limits' });
       this.metrics.warmEvictions.inc({ reason: 'invalidated' });
       await parked.sandbox.stop();
@@ -150,7 +161,10 @@ export class SandboxScheduler {
     return this.warm.park(workspace, parked);
   }
 
-  /** The workspace is about to change (deleted, restored, used elsewhere): drop its sandbox. */
+  /**
+   * The workspace (its storage name) is about to change (deleted, restored, used elsewhere):
+   * drop its parked sandbox.
+   */
   invalidate(workspace: string): Promise<void> {
     return this.warm.evict(workspace, 'invalidated');
   }

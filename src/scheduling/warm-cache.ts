@@ -19,8 +19,6 @@ export interface ParkingTerms {
 
 export interface Parked extends ParkingTerms {
   sandbox: Sandbox;
-  /** The workspace lock the sandbox holds: whatever else needs the workspace evicts it first. */
-  lockPath: string;
   /** OOM kills so far: the next run reports only its own. */
   oomKills: number;
   memoryBytes: number;
@@ -126,22 +124,16 @@ export class WarmCache {
     return true;
   }
 
-  /** Stops the workspace's parked sandbox, if any (its workspace is about to change). */
+  /**
+   * Stops the workspace's parked sandbox, if any: its workspace is about to change, or another
+   * sandbox needs it (a parked sandbox holds its workspace, writable).
+   */
   async evict(workspace: string, reason: EvictionReason): Promise<void> {
     const entry = this.#entries.get(workspace);
     if (!entry) return;
     this.#remove(workspace, entry);
     this.#options.metrics.warmEvictions.inc({ reason });
     await entry.sandbox.stop();
-  }
-
-  /** Evicts the parked sandboxes holding any of these workspace locks. */
-  async evictHolding(lockPaths: string[], reason: EvictionReason): Promise<void> {
-    const evictions: Promise<void>[] = [];
-    for (const [workspace, entry] of this.#entries) {
-      if (lockPaths.includes(entry.lockPath)) evictions.push(this.evict(workspace, reason));
-    }
-    await Promise.all(evictions);
   }
 
   async close(): Promise<void> {

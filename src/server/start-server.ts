@@ -5,6 +5,7 @@ import { serve } from '@hono/node-server';
 import { createMagsContext, type MagsContext } from '../context/mags-context.ts';
 import { JobManager } from '../jobs/job-manager.ts';
 import { LogRetention, type LogRetentionOptions } from '../jobs/log-retention.ts';
+import { runtimeOperation } from '../runtimes/require-capability.ts';
 import { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import { createSqliteStateRepository } from '../state/sqlite/sqlite-state-repository.ts';
@@ -89,7 +90,10 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   );
   // Their run directories and cgroups are not: swept here, checked one by one for liveness
   // (other processes on this host, CLI runs or another server, may share MAGS_HOME).
-  const swept = (await context.runtime.sweep?.()) ?? 0;
+  // A runtime without leftovers to sweep (capability `sweep`) has nothing to do here.
+  const swept = context.runtime.capabilities.sweep
+    ? await runtimeOperation(context.runtime, 'sweep')()
+    : 0;
   const scheduling = options.scheduling ?? {};
   const poolImage = scheduling.poolImage ?? context.defaults.image;
   const scheduler = new SandboxScheduler({

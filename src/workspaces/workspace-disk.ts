@@ -54,7 +54,7 @@ export function parseDiskMiB(value: string, flag = '--disk'): number {
  * few MiB of host disk and ~50 ms until something is written; no reserved blocks (`-m 0`): the
  * size given is what the sandbox gets. The root belongs to the sandbox's root user.
  */
-export async function createDisk(imagePath: string, sizeMiB: number, uidBase: number) {
+export async function createDisk(imagePath: string, sizeMiB: number, rootOwner: number) {
   const file = await open(imagePath, 'wx', 0o600);
   try {
     await file.truncate(sizeMiB * mebibyte);
@@ -67,7 +67,7 @@ export async function createDisk(imagePath: string, sizeMiB: number, uidBase: nu
     '-m',
     '0',
     '-E',
-    `lazy_itable_init=1,lazy_journal_init=1,root_owner=${uidBase}:${uidBase}`,
+    `lazy_itable_init=1,lazy_journal_init=1,root_owner=${rootOwner}:${rootOwner}`,
     imagePath,
   ]);
 }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { IdMapping } from '../config/id-mapping.ts';
 import { uniqueSuffix } from '../config/unique-suffix.ts';
 import { ConflictError, NotFoundError } from '../errors/mags-error.ts';
 import { isMountPoint, layerUsage } from './layer-usage.ts';
@@ -48,6 +49,11 @@ export interface WorkspacePaths extends WorkspaceLocation {
   /** The overlay upper directory: everything the sandbox wrote. */
   upperDir: string;
   workDir: string;
+  /**
+   * Read-only layers below `upperDir`, the top-most first (a fork's chain of its sources'
+   * snapshots); empty for a workspace that is not a fork.
+   */
+  lowerDirs: string[];
 }
 
 export type WorkspaceListEntry = WorkspaceInfo & {
@@ -71,12 +77,13 @@ export const defaultDiskMiB = 10 * 1024;
  */
 export class WorkspaceStore {
   readonly #root: string;
-  readonly #uidBase: number;
+  /** How the runtime maps sandbox ids: a new layer belongs to the sandbox's root. */
+  readonly idMapping: IdMapping;
   readonly defaultDiskMiB: number;
 
-  constructor(options: { home: string; uidBase: number; defaultDiskMiB?: number }) {
+  constructor(options: { home: string; idMapping: IdMapping; defaultDiskMiB?: number }) {
     this.#root = join(options.home, 'workspaces');
-    this.#uidBase = options.uidBase;
+    this.idMapping = options.idMapping;
     this.defaultDiskMiB = options.defaultDiskMiB ?? defaultDiskMiB;
   }
 
@@ -95,6 +102,7 @@ export class WorkspaceStore {
       layerDirectory,
       upperDir: join(layerDirectory, 'upper'),
       workDir: join(layerDirectory, 'work'),
+      lowerDirs: [],
     };
   }
 
@@ -169,7 +177,7 @@ export class WorkspaceStore {
       // Made under another name and renamed: a crash never leaves half a filesystem behind.
       const partial = `${imagePath}.${uniqueSuffix()}`;
       try {
-        await createDisk(partial, size, this.#uidBase);
+        await createDisk(partial, size, this.idMapping.toHost(0));
         await rename(partial, imagePath);
       } finally {
         await rm(partial, { force: true });
@@ -178,7 +186,7 @@ export class WorkspaceStore {
     await this.#mount(paths);
     for (const directory of [paths.upperDir, paths.workDir]) {
       await mkdir(directory, { recursive: true, mode: 0o755 });
-      await chown(directory, this.#uidBase, this.#uidBase);
+      await chown(directory, this.idMapping.toHost(0), this.idMapping.toHost(0));
     }
     const info: WorkspaceInfo = {
       name,

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { chown, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { IdMapping } from '../config/id-mapping.ts';
 import { uniqueSuffix } from '../config/unique-suffix.ts';
 import { ConflictError, MagsError } from '../errors/mags-error.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
@@ -29,18 +30,20 @@ export class WorkspaceSync {
   readonly store: ObjectStore;
   readonly #workspaces: WorkspaceStore;
   readonly #home: string;
-  readonly #uidBase: number;
 
-  constructor(options: {
-    store: ObjectStore;
-    workspaces: WorkspaceStore;
-    home: string;
-    uidBase: number;
-  }) {
+  constructor(options: { store: ObjectStore; workspaces: WorkspaceStore; home: string }) {
     this.store = options.store;
     this.#workspaces = options.workspaces;
     this.#home = options.home;
-    this.#uidBase = options.uidBase;
+  }
+
+  /** The runtime's id mapping, as the workspace store has it: restored files get sandbox ids. */
+  get #idMapping(): IdMapping {
+    return this.#workspaces.idMapping;
+  }
+
+  get #rootOwner(): number {
+    return this.#idMapping.toHost(0);
   }
 
   get #cacheDirectory(): string {
@@ -74,7 +77,7 @@ export class WorkspaceSync {
         workspace: name,
         upperDir: paths.upperDir,
         stateDirectory: paths.directory,
-        uidBase: this.#uidBase,
+        idMapping: this.#idMapping,
         baseVersion: info.remoteVersion ?? null,
         onProgress,
       });
@@ -120,10 +123,10 @@ export class WorkspaceSync {
         manifest,
         targetDirectory: staging,
         cacheDirectory: this.#cacheDirectory,
-        uidBase: this.#uidBase,
+        idMapping: this.#idMapping,
         onProgress: options.onProgress,
       });
-      await chown(staging, this.#uidBase, this.#uidBase);
+      await chown(staging, this.#rootOwner, this.#rootOwner);
       const lock = await acquireLock(paths.lockPath, 'exclusive', () => workspaceBusyError(name));
       try {
         const old = `${paths.upperDir}.old-${uniqueSuffix()}`;
@@ -132,7 +135,7 @@ export class WorkspaceSync {
         // The overlay's work directory belongs to the old layer.
         await rm(paths.workDir, { recursive: true, force: true });
         await mkdir(paths.workDir);
-        await chown(paths.workDir, this.#uidBase, this.#uidBase);
+        await chown(paths.workDir, this.#rootOwner, this.#rootOwner);
         await rm(join(paths.directory, 'sync-state.json'), { force: true });
         await this.#workspaces.update(name, { remoteVersion: version });
         await rm(old, { recursive: true, force: true });
@@ -174,10 +177,10 @@ export class WorkspaceSync {
         manifest,
         targetDirectory: join(staging, 'upper'),
         cacheDirectory: this.#cacheDirectory,
-        uidBase: this.#uidBase,
+        idMapping: this.#idMapping,
         onProgress,
       });
-      await chown(join(staging, 'upper'), this.#uidBase, this.#uidBase);
+      await chown(join(staging, 'upper'), this.#rootOwner, this.#rootOwner);
       await mkdir(join(this.#home, 'snapshots'), { recursive: true, mode: 0o711 });
       await rename(staging, directory);
     } finally {

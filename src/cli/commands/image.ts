@@ -34,7 +34,6 @@ export function registerImageCommands(program: Command): void {
       try {
         const info = await context.images.build({
           name: flags.name,
-          uidBase: context.uidBase,
           force: flags.force,
           onProgress: (event) => {
             const seconds = Math.round((Date.now() - startedAt) / 1000);

@@ -15,8 +15,13 @@ import {
   type TestHome,
 } from '../../../test/helpers/test-home.ts';
 import { nativeBinaryPath } from '../../config/package-paths.ts';
+import { ImageStore } from '../../images/image-store.ts';
+import { createFilesystemObjectStore } from '../../storage/filesystem/filesystem-object-store.ts';
+import { WorkspaceStore } from '../../workspaces/workspace-store.ts';
+import { WorkspaceSync } from '../../workspaces/workspace-sync.ts';
 import type { Runtime, Sandbox, SandboxSpec } from '../runtime.ts';
 import { collect, runRuntimeContract, shell } from '../runtime-contract.ts';
+import { createShiftedIdMapping } from './id-mapping.ts';
 import { createNamespaceRuntime, defaultUidBase } from './namespace-runtime.ts';
 
 const skip = sandboxSkipReason();
@@ -24,8 +29,21 @@ if (skip) process.stdout.write(`# skipping namespace runtime tests: ${skip}\n`);
 
 async function setupRuntime(): Promise<{ runtime: Runtime; home: TestHome; imageRootfs: string }> {
   const home = await createTestHome();
+  // The stores the composition root would wire, on the test home (images shared, see test-home).
+  const idMapping = createShiftedIdMapping();
+  const workspaces = new WorkspaceStore({ home: home.home, idMapping });
   const runtime = createNamespaceRuntime({
     home: home.home,
+    idMapping,
+    stores: {
+      images: new ImageStore({ home: home.home, idMapping }),
+      workspaces,
+      sync: new WorkspaceSync({
+        store: createFilesystemObjectStore({ root: join(home.home, 'store') }),
+        workspaces,
+        home: home.home,
+      }),
+    },
     launcherPath: nativeBinaryPath('mags-sandbox'),
     agentPath: nativeBinaryPath('mags-agent'),
   });
@@ -35,8 +53,8 @@ async function setupRuntime(): Promise<{ runtime: Runtime; home: TestHome; image
 runRuntimeContract('namespace', {
   async setup() {
     if (skip) return { skip };
-    const { runtime, home, imageRootfs } = await setupRuntime();
-    return { runtime, rootfs: async () => ({ lowerDirs: [imageRootfs] }), cleanup: home.cleanup };
+    const { runtime, home } = await setupRuntime();
+    return { runtime, image: { name: 'default' }, cleanup: home.cleanup };
   },
 });
 
@@ -55,9 +73,9 @@ describe('namespace sandbox isolation (escape attempts)', { skip }, () => {
   async function start(overrides: Partial<SandboxSpec> = {}): Promise<Sandbox> {
     const sandbox = await runtime.start({
       id: `escape-${randomBytes(4).toString('hex')}`,
-      rootfs: { lowerDirs: [imageRootfs] },
+      image: { name: 'default' },
       limits: { memoryMiB: 256, cpus: 1, pidsMax: 128 },
-      network: false,
+      network: { egress: 'none' },
       ...overrides,
     });
     sandboxes.push(sandbox);
@@ -217,7 +235,7 @@ describe('namespace sandbox isolation (escape attempts)', { skip }, () => {
       const noNet = await run(offline, attempt.replace('%HOST%', '127.0.0.1'));
       assert.equal(noNet.stdout.toString(), 'refused\n');
       if (!existsSync('/usr/bin/slirp4netns')) return;
-      const online = await start({ network: true });
+      const online = await start({ network: { egress: 'all' } });
       for (const host of ['127.0.0.1', '10.0.2.2']) {
         const viaNet = await run(online, attempt.replace('%HOST%', host));
         assert.equal(viaNet.stdout.toString(), 'refused\n', `host loopback reachable via ${host}`);

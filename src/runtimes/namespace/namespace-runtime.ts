@@ -7,15 +7,27 @@ import type {
   Sandbox,
   SandboxSpec,
 } from '../runtime.ts';
+import { createShiftedIdMapping, type ShiftedIdMapping } from './id-mapping.ts';
 import { prepareNamespaceSandbox, startNamespaceSandbox } from './namespace-sandbox.ts';
+import {
+  createOverlayLayerProvider,
+  type OverlayLayerProvider,
+  type OverlayLayerStores,
+} from './overlay-layers.ts';
 import { sweepLeftovers } from './sweep-leftovers.ts';
+
+export { defaultIdCount, defaultUidBase } from './id-mapping.ts';
 
 export interface NamespaceRuntimeOptions {
   /** The mags data directory; sandboxes keep their run state in `${home}/run/ID`. */
   home: string;
-  /** Host uid/gid that root inside the sandbox maps to (subordinate ids, never host root). */
-  uidBase?: number;
-  idCount?: number;
+  /**
+   * How sandbox ids map to host ids (root inside is an unprivileged host uid, never host root).
+   * The composition root makes one and hands the same object to the image and workspace stores.
+   */
+  idMapping?: ShiftedIdMapping;
+  /** Where images, workspaces and stored versions are: the layer provider's sources. */
+  stores: OverlayLayerStores;
   launcherPath: string;
   agentPath: string;
   cgroupRoot?: string;
@@ -23,15 +35,28 @@ export interface NamespaceRuntimeOptions {
   startTimeoutMs?: number;
 }
 
-export const defaultUidBase = 100_000;
-export const defaultIdCount = 65_536;
+/** The options with every default filled in, as the sandbox code uses them. */
+export interface ResolvedNamespaceOptions {
+  home: string;
+  uidBase: number;
+  idCount: number;
+  layers: OverlayLayerProvider;
+  launcherPath: string;
+  agentPath: string;
+  cgroupRoot: string;
+  startTimeoutMs: number;
+}
 
 const capabilities: RuntimeCapabilities = {
   network: true,
   tty: true,
   resourceLimits: true,
+  setLimits: true,
   pause: true,
   prepare: true,
+  // Sandboxes die with the process that started them, for now.
+  reattach: false,
+  sweep: true,
 };
 
 /**
@@ -39,15 +64,19 @@ const capabilities: RuntimeCapabilities = {
  * set up by the small C launcher in `native/sandbox.c`. The factory does no I/O.
  */
 export function createNamespaceRuntime(options: NamespaceRuntimeOptions): Runtime {
-  const resolved = {
-    uidBase: defaultUidBase,
-    idCount: defaultIdCount,
-    cgroupRoot: '/sys/fs/cgroup',
-    startTimeoutMs: 10_000,
-    ...options,
+  const idMapping = options.idMapping ?? createShiftedIdMapping();
+  const resolved: ResolvedNamespaceOptions = {
+    home: options.home,
+    uidBase: idMapping.uidBase,
+    idCount: idMapping.idCount,
+    layers: createOverlayLayerProvider({ stores: options.stores, idMapping }),
+    launcherPath: options.launcherPath,
+    agentPath: options.agentPath,
+    cgroupRoot: options.cgroupRoot ?? '/sys/fs/cgroup',
+    startTimeoutMs: options.startTimeoutMs ?? 10_000,
   };
   return {
-    specificationVersion: 'runtime-v1',
+    specificationVersion: 'runtime-v2',
     name: 'namespace',
     capabilities,
     check: () => checkHost(resolved),
@@ -57,7 +86,7 @@ export function createNamespaceRuntime(options: NamespaceRuntimeOptions): Runtim
   };
 }
 
-async function checkHost(options: Required<NamespaceRuntimeOptions>): Promise<RuntimeCheck> {
+async function checkHost(options: ResolvedNamespaceOptions): Promise<RuntimeCheck> {
   const problems: string[] = [];
   const warnings: string[] = [];
   for (const [path, what] of [

@@ -15,7 +15,8 @@ import type {
   SandboxSpec,
 } from '../runtime.ts';
 import { assertTraversable } from './check-traversable.ts';
-import type { NamespaceRuntimeOptions } from './namespace-runtime.ts';
+import type { ResolvedNamespaceOptions } from './namespace-runtime.ts';
+import type { OverlayLayers } from './overlay-layers.ts';
 import { createSandboxCgroup, type SandboxCgroup } from './sandbox-cgroup.ts';
 import { writeRunOwner } from './sweep-leftovers.ts';
 
@@ -26,7 +27,7 @@ const launcherUsage = 64;
 const stderrTailBytes = 16 * 1024;
 
 export async function startNamespaceSandbox(
-  options: Required<NamespaceRuntimeOptions>,
+  options: ResolvedNamespaceOptions,
   spec: SandboxSpec,
 ): Promise<Sandbox> {
   const prepared = await prepareNamespaceSandbox(options, spec);
@@ -39,7 +40,7 @@ export async function startNamespaceSandbox(
  * plain start is a prepare followed at once by an attach, so both paths are the same code.
  */
 export async function prepareNamespaceSandbox(
-  options: Required<NamespaceRuntimeOptions>,
+  options: ResolvedNamespaceOptions,
   { id, limits }: { id: string; limits: ResourceLimits },
 ): Promise<PreparedSandbox> {
   const runDirectory = join(options.home, 'run', id);
@@ -128,17 +129,14 @@ export async function prepareNamespaceSandbox(
   const attach = async (spec: AttachSpec): Promise<Sandbox> => {
     if (attached) throw new MagsError(`Sandbox ${id} is already attached.`, { code: 'internal' });
     attached = true;
-    const writable = spec.rootfs.writable;
     let client: GuestClient;
     let baseline: number | undefined;
     try {
       if (exited) throw launcherError(await launcherExit, stderrTail, id);
       await setLimits(spec.limits);
-      await assertTraversable(
-        [...spec.rootfs.lowerDirs, ...(writable ? [writable.upperDir, writable.workDir] : [])],
-        options.uidBase,
-      );
-      attachChannel.end(attachMessage(spec, writable ?? { scratchDirectory }));
+      // The layer provider turns the spec's references into directories and locks.
+      const layers = await options.layers.materialise(spec);
+      attachChannel.end(attachMessage(spec, layers, layers.writable ?? { scratchDirectory }));
       const socket = launcher.stdio[3] as Duplex;
       const failed = launcherExit.then((code) => {
         throw launcherError(code, stderrTail, id);
@@ -170,6 +168,8 @@ export async function prepareNamespaceSandbox(
     let stopping: Promise<SandboxExit> | undefined;
     return {
       id,
+      workspace: spec.workspace,
+      labels: spec.labels ?? {},
       get warnings() {
         return warnings;
       },
@@ -212,10 +212,9 @@ export async function prepareNamespaceSandbox(
       async pause() {
         if (paused) return;
         if (!(await cgroup?.freeze())) {
-          throw new CapabilityUnsupportedError(
-            'namespace',
-            'pause (this host has no cgroup freezer)',
-          );
+          throw new CapabilityUnsupportedError('namespace', 'pause', {
+            reason: 'this host has no cgroup freezer',
+          });
         }
         paused = true;
         await cgroup?.reclaim();
@@ -265,11 +264,12 @@ export function scratchLayerMiB(limits: Pick<ResourceLimits, 'memoryMiB' | 'disk
 /** The attach message read by `read_attach` in native/sandbox.c. */
 function attachMessage(
   spec: AttachSpec,
+  layers: OverlayLayers,
   writable: { upperDir: string; workDir: string } | { scratchDirectory: string },
 ): Buffer {
   const scratchBytes = scratchLayerMiB(spec.limits).mebibytes * 1024 * 1024;
   const pairs = [
-    ...spec.rootfs.lowerDirs.map((directory) => ['--lower', directory]),
+    ...layers.lowerDirs.map((directory) => ['--lower', directory]),
     ...('scratchDirectory' in writable
       ? [
           ['--scratch', writable.scratchDirectory],
@@ -280,9 +280,9 @@ function attachMessage(
           ['--work', writable.workDir],
         ]),
     ['--hostname', spec.hostname ?? 'mags'],
-    ...(spec.locks?.exclusive ?? []).map((path) => ['--lock-exclusive', path]),
-    ...(spec.locks?.shared ?? []).map((path) => ['--lock-shared', path]),
-    ...(spec.network ? [['--net', '1']] : []),
+    ...layers.locks.exclusive.map((path) => ['--lock-exclusive', path]),
+    ...layers.locks.shared.map((path) => ['--lock-shared', path]),
+    ...(spec.network.egress === 'all' ? [['--net', '1']] : []),
   ];
   const body = Buffer.from(
     pairs

@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { identityIdMapping } from '../../config/id-mapping.ts';
 import { MagsError } from '../../errors/mags-error.ts';
 import { createFilesystemObjectStore } from '../../storage/filesystem/filesystem-object-store.ts';
 import { entriesDigest, type Manifest, type ManifestEntry } from './manifest.ts';
@@ -57,7 +58,7 @@ test('a crafted manifest cannot write through a symlink it restored (a -> outsid
         manifest: manifest(entries),
         targetDirectory: target,
         cacheDirectory: join(directory, 'cache'),
-        uidBase: process.getuid?.() ?? 0,
+        idMapping: identityIdMapping,
       }),
       (error: unknown) => error instanceof MagsError && error.code === 'manifest_corrupted',
     );

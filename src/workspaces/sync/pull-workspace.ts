@@ -17,6 +17,7 @@ import {
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { zstdDecompress } from 'node:zlib';
+import type { IdMapping } from '../../config/id-mapping.ts';
 import { nativeBinaryPath } from '../../config/package-paths.ts';
 import { MagsError } from '../../errors/mags-error.ts';
 import { ObjectNotFoundError, type ObjectStore } from '../../storage/object-store.ts';
@@ -34,7 +35,8 @@ export interface PullOptions {
   targetDirectory: string;
   /** Verified chunks, shared by every workspace on this host. */
   cacheDirectory: string;
-  uidBase: number;
+  /** How sandbox ids are stored on the host (the manifest holds sandbox ids). */
+  idMapping: IdMapping;
   concurrency?: number;
   onProgress?: (progress: SyncProgress) => void;
 }
@@ -84,7 +86,7 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
 
   const markers: Buffer[] = [];
   await mkdir(targetDirectory, { recursive: true });
-  const host = (id: number) => id + options.uidBase;
+  const host = (id: number) => options.idMapping.toHost(id);
   // The symlinks restored so far: no later entry may go through one (a crafted manifest's
   // `a -> /etc`, then `a/passwd`, would otherwise write outside the layer, as root).
   const symlinks = new Set<string>();

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { zstdCompress } from 'node:zlib';
+import type { IdMapping } from '../../config/id-mapping.ts';
 import { ConflictError } from '../../errors/mags-error.ts';
 import { type ObjectStore, PreconditionFailedError } from '../../storage/object-store.ts';
 import { scanLayer } from './layer-scan.ts';
@@ -36,7 +37,8 @@ export interface PushOptions {
   upperDir: string;
   /** Where the local sync state lives (the workspace directory). */
   stateDirectory: string;
-  uidBase: number;
+  /** How sandbox ids are stored on the host (the manifest holds sandbox ids). */
+  idMapping: IdMapping;
   /** The version the local layer was restored from or last synced as. */
   baseVersion: number | null;
   concurrency?: number;
@@ -162,7 +164,7 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
   });
   await Promise.all(uploading.values());
 
-  const toSandboxId = (id: number) => (id >= options.uidBase ? id - options.uidBase : id);
+  const toSandboxId = (id: number) => options.idMapping.toSandbox(id);
   const entries: ManifestEntry[] = [];
   for (const entry of scanned) {
     const owner = { uid: toSandboxId(entry.uid), gid: toSandboxId(entry.gid) };
