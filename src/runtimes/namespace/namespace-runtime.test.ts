@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, readFile, rm } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +15,7 @@ import {
   type TestHome,
 } from '../../../test/helpers/test-home.ts';
 import { nativeBinaryPath } from '../../config/package-paths.ts';
+import { ConflictError, NotFoundError } from '../../errors/mags-error.ts';
 import { ImageStore } from '../../images/image-store.ts';
 import { createFilesystemObjectStore } from '../../storage/filesystem/filesystem-object-store.ts';
 import { WorkspaceStore } from '../../workspaces/workspace-store.ts';
@@ -56,6 +57,73 @@ runRuntimeContract('namespace', {
     const { runtime, home } = await setupRuntime();
     return { runtime, image: { name: 'default' }, cleanup: home.cleanup };
   },
+});
+
+describe('overlay layer provider: workspace references', { skip }, () => {
+  let runtime: Runtime;
+  let home: TestHome;
+  const sandboxes: Sandbox[] = [];
+  before(async () => {
+    ({ runtime, home } = await setupRuntime());
+  });
+  after(async () => {
+    await Promise.all(sandboxes.map((sandbox) => sandbox.stop()));
+    await home.cleanup();
+  });
+  async function start(workspace: SandboxSpec['workspace']): Promise<Sandbox> {
+    const sandbox = await runtime.start({
+      id: `layers-${randomBytes(4).toString('hex')}`,
+      image: { name: 'default' },
+      workspace,
+      limits: { memoryMiB: 256, cpus: 1, pidsMax: 128 },
+      network: { egress: 'none' },
+    });
+    sandboxes.push(sandbox);
+    return sandbox;
+  }
+  const run = async (sandbox: Sandbox, script: string) =>
+    (await collect(sandbox.exec(shell(script)))).stdout.toString();
+
+  test('writable: one writer at a time, its writes kept; read-only: readers share it, writes thrown away', async () => {
+    const writer = await start({ name: 'ws', access: 'writable' });
+    assert.deepEqual(writer.workspace, { name: 'ws', access: 'writable' });
+    assert.equal(await run(writer, 'echo kept > /workspace/file; echo ok'), 'ok\n');
+    // The exclusive lock: a second writer is refused while the first runs.
+    await assert.rejects(start({ name: 'ws', access: 'writable' }), ConflictError);
+    await writer.stop();
+    const readers = [
+      await start({ name: 'ws', access: 'read-only' }),
+      await start({ name: 'ws', access: 'read-only' }),
+    ];
+    for (const reader of readers) {
+      assert.equal(await run(reader, 'cat /workspace/file; echo lost > /workspace/file'), 'kept\n');
+    }
+    // Readers hold the lock shared: no writer meanwhile.
+    await assert.rejects(start({ name: 'ws', access: 'writable' }), ConflictError);
+    await Promise.all(readers.map((reader) => reader.stop()));
+    const again = await start({ name: 'ws', access: 'writable' });
+    assert.equal(await run(again, 'cat /workspace/file'), 'kept\n');
+    await again.stop();
+  });
+
+  test('a missing read-only workspace or image is an error, not an empty layer', async () => {
+    await assert.rejects(start({ name: 'never-made', access: 'read-only' }), NotFoundError);
+    await assert.rejects(
+      runtime.start({
+        id: `layers-${randomBytes(4).toString('hex')}`,
+        image: { name: 'no-such-image' },
+        limits: { memoryMiB: 256, cpus: 1, pidsMax: 128 },
+        network: { egress: 'none' },
+      }),
+      /not built/,
+    );
+    // Nothing is left of sandboxes that never started.
+    const left = await readdir(join(home.home, 'run')).catch(() => []);
+    assert.deepEqual(
+      left.filter((name) => !sandboxes.some((sandbox) => sandbox.id === name)),
+      [],
+    );
+  });
 });
 
 describe('namespace sandbox isolation (escape attempts)', { skip }, () => {

@@ -30,7 +30,10 @@ export async function startNamespaceSandbox(
   options: ResolvedNamespaceOptions,
   spec: SandboxSpec,
 ): Promise<Sandbox> {
-  const prepared = await prepareNamespaceSandbox(options, spec);
+  // Materialised before the sandbox's mount namespace exists, so a workspace disk mounted for it
+  // now is there without a shared mount (a pooled sandbox relies on `prepareMounts` instead).
+  const layers = await options.layers.materialise(spec);
+  const prepared = await prepareNamespaceSandbox(options, spec, layers);
   return prepared.attach(spec);
 }
 
@@ -42,7 +45,10 @@ export async function startNamespaceSandbox(
 export async function prepareNamespaceSandbox(
   options: ResolvedNamespaceOptions,
   { id, limits }: { id: string; limits: ResourceLimits },
+  materialised?: OverlayLayers,
 ): Promise<PreparedSandbox> {
+  // Layers that come later (a pooled sandbox's) need the host readied before the namespace exists.
+  if (!materialised) await options.layers.prepareHost();
   const runDirectory = join(options.home, 'run', id);
   const rootMount = join(runDirectory, 'root');
   // 0711: sandbox root (an unprivileged host uid) must traverse it to reach its mountpoint.
@@ -135,7 +141,7 @@ export async function prepareNamespaceSandbox(
       if (exited) throw launcherError(await launcherExit, stderrTail, id);
       await setLimits(spec.limits);
       // The layer provider turns the spec's references into directories and locks.
-      const layers = await options.layers.materialise(spec);
+      const layers = materialised ?? (await options.layers.materialise(spec));
       attachChannel.end(attachMessage(spec, layers, layers.writable ?? { scratchDirectory }));
       const socket = launcher.stdio[3] as Duplex;
       const failed = launcherExit.then((code) => {
@@ -144,7 +150,12 @@ export async function prepareNamespaceSandbox(
       client = await Promise.race([
         GuestClient.connect(socket, { helloTimeoutMs: options.startTimeoutMs }),
         failed,
-      ]);
+      ]).catch(async (error: unknown) => {
+        // The agent's stream closes as the launcher exits (a busy lock, say), often before its
+        // exit is seen here: its exit code, when it comes at once, says why.
+        const code = await Promise.race([launcherExit, sleep(1000, undefined, { ref: false })]);
+        throw code === undefined ? error : launcherError(code, stderrTail, id);
+      });
       failed.catch(() => {});
       // The launcher, the agent (and slirp4netns with a network): what an idle sandbox counts.
       baseline = await cgroup?.processCount();

@@ -9,7 +9,7 @@ import type { ShiftedIdMapping } from './id-mapping.ts';
 /** The host stores the namespace runtime materialises references from (injected: no I/O here). */
 export interface OverlayLayerStores {
   images: Pick<ImageStore, 'require'>;
-  workspaces: Pick<WorkspaceStore, 'open' | 'ensure'>;
+  workspaces: Pick<WorkspaceStore, 'open' | 'ensure' | 'prepareMounts'>;
   /** Stored versions (`-w name@3`): a read-only copy of one, kept on this host. */
   sync: Pick<WorkspaceSync, 'snapshot'>;
 }
@@ -25,6 +25,11 @@ export interface OverlayLayers {
 }
 
 export interface OverlayLayerProvider {
+  /**
+   * Readies the host before a sandbox is prepared whose layers come later (a pool's): workspace
+   * disks mounted after its mount namespace exists must still appear in it.
+   */
+  prepareHost(): Promise<void>;
   /** Turns a spec's references into host directories and locks (mounting a workspace's disk). */
   materialise(spec: Pick<AttachSpec, 'image' | 'workspace' | 'limits'>): Promise<OverlayLayers>;
 }
@@ -41,6 +46,7 @@ export function createOverlayLayerProvider(options: {
 }): OverlayLayerProvider {
   const { stores, idMapping } = options;
   return {
+    prepareHost: () => stores.workspaces.prepareMounts(),
     async materialise(spec) {
       const image = await stores.images.require(spec.image.name);
       // Files of an image built for other ids would belong to nobody the sandbox knows.
