@@ -317,19 +317,21 @@ export async function resolveSpec(
     rootfs = { lowerDirs: [snapshot, image.rootfs] };
   } else if (readOnlyOn) {
     const paths = await context.workspaces.open(readOnlyOn);
-    rootfs = { lowerDirs: [paths.upperDir, image.rootfs] };
-    locks.shared.push(paths.lockPath);
+    rootfs = { lowerDirs: [paths.upperDir, ...paths.lowerDirs, image.rootfs] };
+    locks.shared.push(paths.lockPath, ...paths.layerLockPaths);
   } else if (options.workspace !== undefined) {
     const paths = await context.workspaces.ensure(
       options.workspace,
       image.name,
       options.limits.diskMiB,
     );
+    // A fork's chain (frozen layers of its source) sits between its own layer and the image.
     rootfs = {
-      lowerDirs: [image.rootfs],
+      lowerDirs: [...paths.lowerDirs, image.rootfs],
       writable: { upperDir: paths.upperDir, workDir: paths.workDir },
     };
     locks.exclusive.push(paths.lockPath);
+    locks.shared.push(...paths.layerLockPaths);
   }
   return {
     id: `${idPrefix}-${uniqueSuffix()}`,
