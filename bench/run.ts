@@ -4,11 +4,13 @@ import { hardeningBenchmark } from './hardening.ts';
 import { latencyBenchmark } from './latency.ts';
 import { sandboxStartBenchmark } from './sandbox-start.ts';
 import { serverApiBenchmark } from './server-api.ts';
+import { workspaceForkBenchmark } from './workspace-fork.ts';
 import { workspaceSyncBenchmark } from './workspace-sync.ts';
 
 const sections: Record<string, () => Promise<void>> = {
   'sandbox-start': sandboxStartBenchmark,
   'workspace-sync': workspaceSyncBenchmark,
+  'workspace-fork': workspaceForkBenchmark,
   'server-api': serverApiBenchmark,
   latency: latencyBenchmark,
   hardening: hardeningBenchmark,

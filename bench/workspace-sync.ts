@@ -40,7 +40,7 @@ function fakeSource(seed: number, bytes: number): Buffer {
 }
 
 /** A node_modules-shaped tree: 10,000 files, about 155 MB, owned by the sandbox's root. */
-async function writeNodeModules(
+export async function writeNodeModules(
   root: string,
   uidBase: number,
 ): Promise<{ files: number; bytes: number }> {

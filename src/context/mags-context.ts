@@ -9,6 +9,7 @@ import type { ResourceLimits, Runtime } from '../runtimes/runtime.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import { createObjectStore } from '../storage/create-object-store.ts';
 import { parseDiskMiB } from '../workspaces/workspace-disk.ts';
+import { WorkspaceManager } from '../workspaces/workspace-manager.ts';
 import { WorkspaceStore } from '../workspaces/workspace-store.ts';
 import { WorkspaceSync } from '../workspaces/workspace-sync.ts';
 
@@ -20,6 +21,8 @@ export interface MagsContext {
   workspaces: WorkspaceStore;
   /** Persistent workspaces in object storage (S3, or the filesystem store). */
   sync: WorkspaceSync;
+  /** Workspaces by owner: listing, fork, delete, sync; drops a parked sandbox before a change. */
+  workspaceManager: WorkspaceManager;
   defaults: { limits: ResourceLimits; timeoutMs: number; image: string };
   /** A server's pool and warm cache; in-process CLI runs start and stop their own sandboxes. */
   scheduler?: SandboxScheduler;
@@ -45,7 +48,7 @@ export function createMagsContext(environment: NodeJS.ProcessEnv = process.env):
       : undefined,
   });
   const sync = new WorkspaceSync({ store: createObjectStore(home, environment), workspaces, home });
-  return {
+  const context: MagsContext = {
     home,
     runtime: createNamespaceRuntime({
       home,
@@ -57,6 +60,14 @@ export function createMagsContext(environment: NodeJS.ProcessEnv = process.env):
     images,
     workspaces,
     sync,
+    // The scheduler is set later, by a server: looked up at the time of each change.
+    workspaceManager: new WorkspaceManager({
+      store: workspaces,
+      sync,
+      invalidate: async (name) => {
+        await context.scheduler?.invalidate(name);
+      },
+    }),
     defaults: {
       // Limits are always on; these defaults suit `npm install` of a large project.
       limits: { memoryMiB: 2048, cpus: availableParallelism(), pidsMax: 4096 },
@@ -64,4 +75,5 @@ export function createMagsContext(environment: NodeJS.ProcessEnv = process.env):
       image: 'default',
     },
   };
+  return context;
 }

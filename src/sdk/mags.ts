@@ -237,6 +237,9 @@ export class Mags {
     delete: async (name: string): Promise<void> => {
       await this.#send('DELETE', `/v1/workspaces/${encodeURIComponent(name)}`);
     },
+    /** A new workspace `target` that starts as a copy of `source` (copy-on-write; `source` idle). */
+    fork: (source: string, target: string): Promise<WorkspaceInfo> =>
+      this.#json('POST', `/v1/workspaces/${encodeURIComponent(source)}/fork`, { name: target }),
   };
 
   /** The headers a WebSocket client needs (Node's WebSocket cannot set them: use `protocols`). */

@@ -202,8 +202,15 @@ export const WorkspaceSchema = z
         "The size of the workspace's disk; null without one (no limit, or not on this host).",
     }),
     remoteVersion: z.number().nullable(),
+    forkedFrom: z.string().nullable().openapi({
+      description: 'The workspace this one was forked from; null if it is not a fork.',
+    }),
   })
   .openapi('Workspace');
+
+export const ForkWorkspaceRequestSchema = z
+  .object({ name: WorkspaceNameSchema.openapi({ description: 'The new workspace.' }) })
+  .openapi('ForkWorkspaceRequest');
 
 export const WorkspaceVersionSchema = z
   .object({ version: z.number().int(), committedAt: z.string(), sizeBytes: z.number() })
@@ -311,6 +318,7 @@ export type CreateSandboxBody = z.input<typeof CreateSandboxBodySchema>;
 export type SandboxInfo = z.infer<typeof SandboxSchema>;
 export type WorkspaceInfo = z.infer<typeof WorkspaceSchema>;
 export type WorkspaceVersion = z.infer<typeof WorkspaceVersionSchema>;
+export type ForkWorkspaceRequest = z.infer<typeof ForkWorkspaceRequestSchema>;
 export type SyncResult = z.infer<typeof SyncResultSchema>;
 export type Health = z.infer<typeof HealthSchema>;
 export type PoolStatusInfo = z.infer<typeof PoolStatusSchema>;

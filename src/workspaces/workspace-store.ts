@@ -1,11 +1,9 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { IdMapping } from '../config/id-mapping.ts';
 import { uniqueSuffix } from '../config/unique-suffix.ts';
-import { ConflictError, NotFoundError } from '../errors/mags-error.ts';
+import { ConflictError, InvalidInputError, NotFoundError } from '../errors/mags-error.ts';
 import { isMountPoint, layerUsage } from './layer-usage.ts';
 import {
   createDisk,
@@ -18,10 +16,23 @@ import {
   mountDisk,
   unmountDisk,
 } from './workspace-disk.ts';
+import {
+  chainBrokenError,
+  forkBusyError,
+  WorkspaceHasForksError,
+  workspaceExistsError,
+} from './workspace-fork-errors.ts';
+import {
+  type FrozenLayer,
+  freezeUpper,
+  frozenLayersDirectory,
+  isEmptyLayer,
+  layersLockPath,
+  maxChainLength,
+  pruneFrozenLayers,
+} from './workspace-layers.ts';
 import { acquireLock } from './workspace-lock.ts';
 import { validateWorkspaceName } from './workspace-name.ts';
-
-const execFileAsync = promisify(execFile);
 
 export interface WorkspaceInfo {
   name: string;
@@ -35,6 +46,13 @@ export interface WorkspaceInfo {
    * disks existed: their layer is a plain directory on the host's disk, without a limit.
    */
   diskMiB?: number;
+  /**
+   * Read-only layers below the workspace's own upper layer, the top-most first: its own layers
+   * frozen by forks, then those of the workspace it was forked from. Absent: none.
+   */
+  lowerLayers?: FrozenLayer[];
+  /** The workspace this one was forked from (storage name). */
+  forkedFrom?: string;
 }
 
 export interface WorkspaceLocation {
@@ -49,11 +67,20 @@ export interface WorkspacePaths extends WorkspaceLocation {
   /** The overlay upper directory: everything the sandbox wrote. */
   upperDir: string;
   workDir: string;
+}
+
+/** An opened workspace: its own layers, and the read-only chain below them. */
+export interface OpenWorkspace extends WorkspacePaths {
+  info: WorkspaceInfo;
   /**
-   * Read-only layers below `upperDir`, the top-most first (a fork's chain of its sources'
-   * snapshots); empty for a workspace that is not a fork.
+   * Read-only layers below `upperDir`, the top-most first: a fork's chain of frozen layers (its
+   * own, then its sources'), each source's disk mounted. Empty for a workspace that is not a fork.
    */
   lowerDirs: string[];
+  /** The same, each with a key naming the layer (`workspace/layer`), stable while it exists. */
+  chain: Array<{ directory: string; key: string }>;
+  /** Held shared by a sandbox reading the chain: the source workspaces cannot go meanwhile. */
+  layerLockPaths: string[];
 }
 
 export type WorkspaceListEntry = WorkspaceInfo & {
@@ -62,9 +89,6 @@ export type WorkspaceListEntry = WorkspaceInfo & {
   /** The disk's size, or null for a workspace without one (no limit). */
   diskBytes: number | null;
 };
-
-/** Exit status `flock -E` returns when the lock is held: the launcher uses the same number. */
-const busyExitCode = 75;
 
 /** The default size of a new workspace's disk (`--disk`), unless the host sets another. */
 export const defaultDiskMiB = 10 * 1024;
@@ -102,7 +126,6 @@ export class WorkspaceStore {
       layerDirectory,
       upperDir: join(layerDirectory, 'upper'),
       workDir: join(layerDirectory, 'work'),
-      lowerDirs: [],
     };
   }
 
@@ -129,11 +152,40 @@ export class WorkspaceStore {
    * The layers of an existing workspace, its disk mounted (disks stay mounted on the host once
    * used: mounting again after a reboot costs ~10 ms, keeping it mounted costs nothing).
    */
-  async open(name: string): Promise<WorkspacePaths & { info: WorkspaceInfo }> {
+  async open(name: string): Promise<OpenWorkspace> {
     const info = await this.require(name);
     const paths = this.#layerPaths(name, info);
     if (info.diskMiB !== undefined) await this.#mount(paths);
-    return { ...paths, info };
+    return { ...paths, info, ...(await this.#chain(name, info, paths)) };
+  }
+
+  /** The directories of a workspace's chain, each source's disk mounted, and their locks. */
+  async #chain(name: string, info: WorkspaceInfo, own: WorkspacePaths) {
+    const chain: Array<{ directory: string; key: string }> = [];
+    const sources = new Map<string, WorkspacePaths>([[name, own]]);
+    for (const { workspace, layer } of info.lowerLayers ?? []) {
+      let source = sources.get(workspace);
+      if (!source) {
+        const sourceInfo = await this.get(workspace);
+        if (!sourceInfo) throw chainBrokenError(name, workspace);
+        source = this.#layerPaths(workspace, sourceInfo);
+        if (sourceInfo.diskMiB !== undefined) await this.#mount(source);
+        sources.set(workspace, source);
+      }
+      const directory = join(frozenLayersDirectory(source.layerDirectory), layer);
+      if (!existsSync(directory)) {
+        // An own layer recorded by a fork that stopped before its rename: the upper still holds it.
+        if (workspace === name) continue;
+        throw chainBrokenError(name, workspace);
+      }
+      chain.push({ directory, key: `${workspace}/${layer}` });
+    }
+    const layerLockPaths = (info.lowerLayers ?? []).length === 0 ? [] : [...sources.values()];
+    return {
+      chain,
+      lowerDirs: chain.map((layer) => layer.directory),
+      layerLockPaths: layerLockPaths.map((paths) => layersLockPath(paths.directory)),
+    };
   }
 
   /** Makes disks mounted from now on appear in sandboxes prepared before (a server's pool). */
@@ -155,7 +207,7 @@ export class WorkspaceStore {
    * its layers belong to the sandbox's root user. An existing workspace's disk grows to a larger
    * `diskMiB`; a smaller one is refused.
    */
-  async ensure(name: string, image: string, diskMiB?: number): Promise<WorkspacePaths> {
+  async ensure(name: string, image: string, diskMiB?: number): Promise<OpenWorkspace> {
     const existing = await this.get(name);
     if (existing) {
       const current = existing.diskMiB;
@@ -166,7 +218,17 @@ export class WorkspaceStore {
       await this.#grow(name, diskMiB);
       return this.open(name);
     }
-    const size = diskMiB ?? this.defaultDiskMiB;
+    await this.#create(name, image, diskMiB ?? this.defaultDiskMiB, {});
+    return this.open(name);
+  }
+
+  /** Makes a new workspace's directory, disk and empty layers, then records it (last). */
+  async #create(
+    name: string,
+    image: string,
+    size: number,
+    extra: Pick<WorkspaceInfo, 'lowerLayers' | 'forkedFrom'>,
+  ): Promise<WorkspacePaths> {
     const paths = this.#layerPaths(name, { diskMiB: size });
     // 0711: the sandbox's host uid walks through to the layers, but cannot list anything here.
     await mkdir(paths.layerDirectory, { recursive: true, mode: 0o711 });
@@ -194,6 +256,7 @@ export class WorkspaceStore {
       createdAt: new Date().toISOString(),
       lastRunAt: undefined,
       diskMiB: size,
+      ...extra,
     };
     await writeJsonAtomically(join(paths.directory, 'workspace.json'), info);
     return paths;
@@ -204,11 +267,19 @@ export class WorkspaceStore {
     const paths = this.#layerPaths(name, { diskMiB });
     const busy = () => workspaceBusyError(name);
     const lock = await acquireLock(paths.lockPath, 'exclusive', busy);
+    // Forks read frozen layers on this disk: it is not unmounted under them.
+    const readers = await acquireLock(layersLockPath(paths.directory), 'exclusive', busy).catch(
+      async (error: unknown) => {
+        await lock.release();
+        throw error;
+      },
+    );
     try {
       const { imagePath, mountLockPath } = diskFiles(paths.directory);
       await growDisk(imagePath, paths.layerDirectory, mountLockPath, diskMiB, busy);
       await this.update(name, { diskMiB });
     } finally {
+      await readers.release();
       await lock.release();
     }
   }
@@ -240,10 +311,9 @@ export class WorkspaceStore {
    * another request) is left out; one whose use cannot be read is listed with `sizeBytes` null.
    */
   async list(include: (name: string) => boolean = () => true): Promise<WorkspaceListEntry[]> {
-    const names = await readdir(this.#root).catch(() => [] as string[]);
     const result: WorkspaceListEntry[] = [];
-    for (const name of names.sort()) {
-      if (name.startsWith('.') || !include(name)) continue;
+    for (const name of await this.#names()) {
+      if (!include(name)) continue;
       const info = await this.get(name).catch(() => undefined);
       if (!info) continue;
       const hasDisk = info.diskMiB !== undefined;
@@ -259,33 +329,129 @@ export class WorkspaceStore {
   }
 
   /**
-   * Deletes a workspace that no sandbox is using. The directory is renamed away while the lock is
-   * held (util-linux `flock`, the same lock the sandbox launcher takes), then its disk unmounted
-   * and removed, so a run starting at the same moment either sees the whole workspace or none of
-   * it.
+   * Deletes a workspace that no sandbox is using and no fork builds on (their names are in the
+   * error). The directory is renamed away while the workspace's lock and its layers' lock are held
+   * (the locks the sandbox launcher takes), then its disk unmounted and removed, so a run starting
+   * at the same moment either sees the whole workspace or none of it.
    */
   async delete(name: string): Promise<void> {
     const paths = this.paths(name);
-    await this.require(name);
+    const info = await this.require(name);
     const trash = join(this.#root, `.deleted-${name}-${uniqueSuffix()}`);
+    const busy = () => workspaceBusyError(name);
+    const lock = await acquireLock(paths.lockPath, 'exclusive', busy);
     try {
-      await execFileAsync('flock', [
-        '--nonblock',
-        '--conflict-exit-code',
-        String(busyExitCode),
-        paths.lockPath,
-        'mv',
-        '--no-target-directory',
-        paths.directory,
-        trash,
-      ]);
-    } catch (error) {
-      if ((error as { code?: unknown }).code === busyExitCode) throw workspaceBusyError(name);
-      throw error;
+      // Under the lock: a fork of this workspace takes it too, so none appears meanwhile.
+      const forks = await this.forksOf(name);
+      if (forks.length > 0) throw new WorkspaceHasForksError(name, forks);
+      const readers = await acquireLock(layersLockPath(paths.directory), 'exclusive', busy);
+      try {
+        await rename(paths.directory, trash);
+      } finally {
+        await readers.release();
+      }
+    } finally {
+      await lock.release();
     }
     // Never remove files through a mounted disk: unmount first (the image then goes whole).
     await unmountDisk(diskFiles(trash).mountPoint);
     await rm(trash, { recursive: true, force: true });
+    for (const source of new Set((info.lowerLayers ?? []).map((layer) => layer.workspace))) {
+      if (source !== name) await this.pruneLayers(source);
+    }
+  }
+
+  /** The workspaces whose chain holds a layer of `name` (forks, forks of forks), sorted. */
+  async forksOf(name: string): Promise<string[]> {
+    const forks: string[] = [];
+    for (const other of await this.#names()) {
+      if (other === name) continue;
+      const info = await this.get(other).catch(() => undefined);
+      if (info?.lowerLayers?.some((layer) => layer.workspace === name)) forks.push(other);
+    }
+    return forks;
+  }
+
+  async #names(): Promise<string[]> {
+    const names = await readdir(this.#root).catch(() => [] as string[]);
+    return names.filter((name) => !name.startsWith('.')).sort();
+  }
+
+  /**
+   * A new workspace `target` that starts as a copy of `source`, in O(1): the source's upper layer
+   * is frozen into a read-only layer on its own disk (a rename), the source goes on writing to a
+   * fresh upper above it, and the fork gets a disk of its own (the source's size) whose upper
+   * sits above the same chain. Later writes of either never reach the other. The source must be
+   * idle: no sandbox may have its upper mounted while it moves.
+   */
+  async fork(source: string, target: string): Promise<WorkspaceInfo> {
+    validateWorkspaceName(target);
+    if (source === target) {
+      throw new InvalidInputError(`A workspace cannot be forked onto itself (${source}).`, {
+        workspace: source,
+        hint: `Name the fork differently: mags workspace fork ${source} ${source}-2`,
+      });
+    }
+    const sourceInfo = await this.require(source);
+    if (await this.get(target)) throw workspaceExistsError(target);
+    if ((sourceInfo.lowerLayers?.length ?? 0) >= maxChainLength) {
+      throw new ConflictError(
+        `Workspace ${JSON.stringify(source)} already sits on ${maxChainLength} frozen layers (forks of forks); a fork would exceed what a sandbox can mount.`,
+        {
+          workspace: source,
+          code: 'fork_chain_too_long',
+          hint: `Flatten it first: sync it (mags sync ${source}), delete the local copy (mags workspace delete ${source} --local-only) and pull it back (mags workspace pull ${source}).`,
+        },
+      );
+    }
+    const lock = await acquireLock(this.paths(source).lockPath, 'exclusive', () =>
+      forkBusyError(source),
+    );
+    try {
+      const paths = await this.open(source);
+      let chain = paths.info.lowerLayers ?? [];
+      if (!(await isEmptyLayer(paths.upperDir))) {
+        const layer = uniqueSuffix();
+        chain = [{ workspace: source, layer }, ...chain];
+        // Recorded first: a crash before the rename leaves a layer `open` skips, never a lost one.
+        await this.update(source, { lowerLayers: chain });
+        await freezeUpper(paths, layer, this.idMapping.toHost(0));
+      }
+      if (await this.get(target)) throw workspaceExistsError(target);
+      await this.#create(target, paths.info.image, paths.info.diskMiB ?? this.defaultDiskMiB, {
+        lowerLayers: chain,
+        forkedFrom: source,
+      });
+      return this.require(target);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
+   * Removes the workspace's frozen layers no chain refers to any more (a fork deleted, the
+   * workspace itself pulled back as one layer). Skipped while the workspace is in use or being
+   * forked: its lock keeps a fork from adding a layer between the check and the removal.
+   */
+  async pruneLayers(name: string): Promise<number> {
+    const info = await this.get(name);
+    if (!info) return 0;
+    const lock = await acquireLock(this.paths(name).lockPath, 'exclusive', () =>
+      workspaceBusyError(name),
+    ).catch(() => undefined);
+    if (!lock) return 0;
+    try {
+      const referenced = new Set<string>();
+      for (const other of await this.#names()) {
+        const chain = (await this.get(other).catch(() => undefined))?.lowerLayers ?? [];
+        for (const layer of chain) if (layer.workspace === name) referenced.add(layer.layer);
+      }
+      const paths = this.#layerPaths(name, info);
+      if (info.diskMiB !== undefined) await this.#mount(paths);
+      return await pruneFrozenLayers(paths.layerDirectory, referenced);
+    } finally {
+      await lock.release();
+    }
   }
 }
 

@@ -76,6 +76,8 @@ export class WorkspaceSync {
         store: this.store,
         workspace: name,
         upperDir: paths.upperDir,
+        // A fork's files are mostly in its chain: the version is the merged view of all layers.
+        lowerLayers: paths.chain,
         stateDirectory: paths.directory,
         idMapping: this.#idMapping,
         baseVersion: info.remoteVersion ?? null,
@@ -137,10 +139,19 @@ export class WorkspaceSync {
         await mkdir(paths.workDir);
         await chown(paths.workDir, this.#rootOwner, this.#rootOwner);
         await rm(join(paths.directory, 'sync-state.json'), { force: true });
-        await this.#workspaces.update(name, { remoteVersion: version });
+        // The version is whole: the workspace no longer builds on any frozen layer.
+        await this.#workspaces.update(name, {
+          remoteVersion: version,
+          lowerLayers: undefined,
+          forkedFrom: undefined,
+        });
         await rm(old, { recursive: true, force: true });
       } finally {
         await lock.release();
+      }
+      if (local?.lowerLayers?.length) {
+        for (const source of new Set(local.lowerLayers.map((layer) => layer.workspace)))
+          await this.#workspaces.pruneLayers(source);
       }
     } catch (error) {
       // A restore that fails on a host that had no copy leaves none, not an empty workspace.

@@ -18,10 +18,16 @@ export function registerSyncCommand(program: Command): void {
         process.stderr.write(`${describeSync(name, { ...result, uploadedChunks: 0 })}\n`);
         return;
       }
-      const { createMagsContext } = await import('../../context/mags-context.ts');
-      const context = createMagsContext();
+      const [{ createMagsContext }, { localOwner }] = await Promise.all([
+        import('../../context/mags-context.ts'),
+        import('../../workspaces/owner-workspace.ts'),
+      ]);
       const progress = syncProgressReporter(`sync ${name}`);
-      const result = await context.sync.push(name, progress.update);
+      const result = await createMagsContext().workspaceManager.push(
+        localOwner,
+        name,
+        progress.update,
+      );
       progress.done();
       if (flags.json) printJson(result);
       else process.stderr.write(`${describeSync(name, result)}\n`);

@@ -21,6 +21,16 @@ function printNoLimitHint(
   );
 }
 
+/** The in-process workspace manager, as the local owner (plain names). */
+async function inProcess() {
+  const [{ createMagsContext }, { localOwner }] = await Promise.all([
+    import('../../context/mags-context.ts'),
+    import('../../workspaces/owner-workspace.ts'),
+  ]);
+  const context = createMagsContext();
+  return { context, manager: context.workspaceManager, owner: localOwner };
+}
+
 export function registerWorkspaceCommands(program: Command): void {
   const workspace = program.command('workspace').description('Named workspaces on this host.');
   workspace
@@ -33,29 +43,31 @@ export function registerWorkspaceCommands(program: Command): void {
         const workspaces = await mags.workspaces.list();
         if (flags.json) return printJson(workspaces);
         printTable(
-          ['NAME', 'USED', 'DISK', 'CREATED', 'LAST USED'],
+          ['NAME', 'USED', 'DISK', 'CREATED', 'LAST USED', 'FORKED FROM'],
           workspaces.map((info) => [
             info.name,
             info.sizeBytes === null ? '-' : formatBytes(info.sizeBytes),
             formatDisk(info),
             info.createdAt,
             info.lastUsedAt,
+            info.forkedFrom ?? '-',
           ]),
         );
         return printNoLimitHint(workspaces);
       }
-      const { createMagsContext } = await import('../../context/mags-context.ts');
-      const workspaces = await createMagsContext().workspaces.list();
+      const { manager, owner } = await inProcess();
+      const workspaces = await manager.list(owner);
       if (flags.json) return printJson(workspaces);
       printTable(
-        ['NAME', 'USED', 'DISK', 'IMAGE', 'CREATED', 'LAST RUN'],
+        ['NAME', 'USED', 'DISK', 'IMAGE', 'CREATED', 'LAST RUN', 'FORKED FROM'],
         workspaces.map((info) => [
           info.name,
           info.sizeBytes === null ? '-' : formatBytes(info.sizeBytes),
           formatDisk(info),
-          info.image,
+          info.image ?? '-',
           info.createdAt,
           info.lastRunAt ?? '-',
+          info.forkedFrom ?? '-',
         ]),
       );
       printNoLimitHint(workspaces);
@@ -74,15 +86,11 @@ export function registerWorkspaceCommands(program: Command): void {
         process.stderr.write(`Deleted workspace ${name} and its stored versions\n`);
         return;
       }
-      const { createMagsContext } = await import('../../context/mags-context.ts');
-      const context = createMagsContext();
-      const local = await context.workspaces.get(name);
-      const remote = flags.localOnly ? [] : await context.sync.versions(name);
-      if (!local && remote.length === 0) await context.workspaces.require(name);
-      if (local) await context.workspaces.delete(name);
-      if (remote.length > 0) await context.sync.deleteRemote(name);
+      const { manager, owner } = await inProcess();
+      const deleted = await manager.delete(owner, name, { localOnly: flags.localOnly });
+      const stored = deleted.storedVersions;
       process.stderr.write(
-        `Deleted workspace ${name}${remote.length > 0 ? ` and its ${remote.length} stored versions (chunks go at the next mags workspace gc)` : ''}\n`,
+        `Deleted workspace ${name}${stored > 0 ? ` and its ${stored} stored versions (chunks go at the next mags workspace gc)` : ''}\n`,
       );
     });
   workspace
@@ -104,10 +112,9 @@ export function registerWorkspaceCommands(program: Command): void {
           ]),
         );
       }
-      const { createMagsContext } = await import('../../context/mags-context.ts');
-      const context = createMagsContext();
-      const versions = await context.sync.versions(name);
-      const local = await context.workspaces.get(name);
+      const { manager, owner } = await inProcess();
+      const versions = await manager.versions(owner, name, { missingIsEmpty: true });
+      const local = await manager.store.get(name);
       if (flags.json) return printJson(versions);
       printTable(
         ['VERSION', 'COMMITTED', 'MANIFEST', 'HERE'],
@@ -130,13 +137,12 @@ export function registerWorkspaceCommands(program: Command): void {
       "size of the workspace's disk: a new copy gets it (default 10g), an existing one grows to it",
     )
     .action(async (value: string, flags: { disk?: string }) => {
-      const { createMagsContext } = await import('../../context/mags-context.ts');
       const { syncProgressReporter } = await import('../sync-progress.ts');
-      const context = createMagsContext();
+      const { manager, owner, context } = await inProcess();
       const match = /^(.*)@(\d+)$/.exec(value);
       const name = match ? (match[1] as string) : value;
       const progress = syncProgressReporter(`restore ${name}`);
-      const version = await context.sync.pull(name, {
+      const version = await manager.pull(owner, name, {
         version: match ? Number(match[2]) : undefined,
         image: context.defaults.image,
         diskMiB: flags.disk ? parseDiskMiB(flags.disk) : undefined,
@@ -144,6 +150,27 @@ export function registerWorkspaceCommands(program: Command): void {
       });
       progress.done();
       process.stderr.write(`Restored ${name} version ${version}\n`);
+    });
+  workspace
+    .command('fork')
+    .description(
+      'Make a new workspace that starts as a copy of SOURCE (copy-on-write: instant, whatever its size; SOURCE must be idle).',
+    )
+    .argument('<source>')
+    .argument('<name>', 'the new workspace')
+    .option('--json', 'print the new workspace as JSON')
+    .action(async (source: string, name: string, flags: { json?: boolean }, command: Command) => {
+      const mags = await remoteClient(command);
+      const forked = mags
+        ? await mags.workspaces.fork(source, name)
+        : await (async () => {
+            const { manager, owner } = await inProcess();
+            return manager.fork(owner, source, name);
+          })();
+      if (flags.json) return printJson(forked);
+      process.stderr.write(
+        `Forked ${source} as ${name}: later changes to either stay their own (run it with: mags run -w ${name} '...')\n`,
+      );
     });
   workspace
     .command('gc')

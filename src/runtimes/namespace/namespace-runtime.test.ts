@@ -18,6 +18,8 @@ import { nativeBinaryPath } from '../../config/package-paths.ts';
 import { ConflictError, NotFoundError } from '../../errors/mags-error.ts';
 import { ImageStore } from '../../images/image-store.ts';
 import { createFilesystemObjectStore } from '../../storage/filesystem/filesystem-object-store.ts';
+import { layersLockPath } from '../../workspaces/workspace-layers.ts';
+import { acquireLock } from '../../workspaces/workspace-lock.ts';
 import { WorkspaceStore } from '../../workspaces/workspace-store.ts';
 import { WorkspaceSync } from '../../workspaces/workspace-sync.ts';
 import type { Runtime, Sandbox, SandboxSpec } from '../runtime.ts';
@@ -28,7 +30,12 @@ import { createNamespaceRuntime, defaultUidBase } from './namespace-runtime.ts';
 const skip = sandboxSkipReason();
 if (skip) process.stdout.write(`# skipping namespace runtime tests: ${skip}\n`);
 
-async function setupRuntime(): Promise<{ runtime: Runtime; home: TestHome; imageRootfs: string }> {
+async function setupRuntime(): Promise<{
+  runtime: Runtime;
+  home: TestHome;
+  imageRootfs: string;
+  workspaces: WorkspaceStore;
+}> {
   const home = await createTestHome();
   // The stores the composition root would wire, on the test home (images shared, see test-home).
   const idMapping = createShiftedIdMapping();
@@ -48,7 +55,12 @@ async function setupRuntime(): Promise<{ runtime: Runtime; home: TestHome; image
     launcherPath: nativeBinaryPath('mags-sandbox'),
     agentPath: nativeBinaryPath('mags-agent'),
   });
-  return { runtime, home, imageRootfs: join(home.home, 'images', 'default', 'rootfs') };
+  return {
+    runtime,
+    home,
+    imageRootfs: join(home.home, 'images', 'default', 'rootfs'),
+    workspaces,
+  };
 }
 
 runRuntimeContract('namespace', {
@@ -62,9 +74,10 @@ runRuntimeContract('namespace', {
 describe('overlay layer provider: workspace references', { skip }, () => {
   let runtime: Runtime;
   let home: TestHome;
+  let workspaces: WorkspaceStore;
   const sandboxes: Sandbox[] = [];
   before(async () => {
-    ({ runtime, home } = await setupRuntime());
+    ({ runtime, home, workspaces } = await setupRuntime());
   });
   after(async () => {
     await Promise.all(sandboxes.map((sandbox) => sandbox.stop()));
@@ -103,6 +116,44 @@ describe('overlay layer provider: workspace references', { skip }, () => {
     await Promise.all(readers.map((reader) => reader.stop()));
     const again = await start({ name: 'ws', access: 'writable' });
     assert.equal(await run(again, 'cat /workspace/file'), 'kept\n');
+    await again.stop();
+  });
+
+  test("a fork: writable and read-only sandboxes see its source's frozen layer, held shared", async () => {
+    const source = await start({ name: 'fork-source', access: 'writable' });
+    assert.equal(await run(source, 'echo base > /workspace/file; echo ok'), 'ok\n');
+    await source.stop();
+    await workspaces.fork('fork-source', 'fork');
+    // The source's disk holds the frozen layer both read; a writer past it would take this lock.
+    const sourceLayersLock = layersLockPath(workspaces.paths('fork-source').directory);
+    const lockHeld = async () => {
+      const lock = await acquireLock(
+        sourceLayersLock,
+        'exclusive',
+        () => new ConflictError('held'),
+      ).catch((error: unknown) => {
+        if (error instanceof ConflictError) return undefined;
+        throw error;
+      });
+      await lock?.release();
+      return lock === undefined;
+    };
+    assert.equal(await lockHeld(), false);
+
+    const writer = await start({ name: 'fork', access: 'writable' });
+    assert.equal(await run(writer, 'cat /workspace/file; echo mine > /workspace/file'), 'base\n');
+    assert.equal(await lockHeld(), true);
+    await writer.stop();
+    assert.equal(await lockHeld(), false);
+
+    const reader = await start({ name: 'fork', access: 'read-only' });
+    assert.equal(await run(reader, 'cat /workspace/file'), 'mine\n');
+    assert.equal(await lockHeld(), true);
+    await reader.stop();
+
+    // The fork's writes never reached its source.
+    const again = await start({ name: 'fork-source', access: 'writable' });
+    assert.equal(await run(again, 'cat /workspace/file'), 'base\n');
     await again.stop();
   });
 

@@ -36,9 +36,11 @@ export interface OverlayLayerProvider {
 
 /**
  * The namespace runtime's layer provider: an image is its rootfs directory; a writable workspace
- * is its upper and work directories on its disk, below which its own read-only layers (a fork's
- * chain; none yet) and the image lie, with an exclusive lock; a read-only one is its layer as a
- * lower directory with a shared lock; a stored version is its snapshot directory.
+ * is its upper and work directories on its disk, below which its chain of frozen layers (a
+ * fork's: its own, then its sources', on their disks) and the image lie, with an exclusive lock;
+ * a read-only one is its layer above the same chain, with a shared lock; a stored version is its
+ * snapshot directory. A chain's layers are held with their disks' `layers.lock` shared, so no
+ * source workspace is deleted or its disk grown (unmounted) under the sandbox.
  */
 export function createOverlayLayerProvider(options: {
   stores: OverlayLayerStores;
@@ -83,11 +85,12 @@ async function workspaceLayers(
   }
   if (workspace.access === 'read-only') {
     const paths = await stores.workspaces.open(workspace.name);
-    locks.shared.push(paths.lockPath);
+    locks.shared.push(paths.lockPath, ...paths.layerLockPaths);
     return { lowerDirs: [paths.upperDir, ...paths.lowerDirs, imageRootfs], locks };
   }
   const paths = await stores.workspaces.ensure(workspace.name, image.name, limits.diskMiB);
   locks.exclusive.push(paths.lockPath);
+  locks.shared.push(...paths.layerLockPaths);
   return {
     lowerDirs: [...paths.lowerDirs, imageRootfs],
     writable: { upperDir: paths.upperDir, workDir: paths.workDir },

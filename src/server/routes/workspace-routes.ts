@@ -1,12 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { NotFoundError } from '../../errors/mags-error.ts';
-import {
-  localOwner,
-  ownerWorkspaceName,
-  ownsStorageName,
-} from '../../workspaces/owner-workspace.ts';
+import type { WorkspaceSummary } from '../../workspaces/workspace-manager.ts';
 import type { ServerApp } from '../create-app.ts';
+import { checkDiskRequest } from '../disk-limits.ts';
 import {
+  ForkWorkspaceRequestSchema,
   SyncResultSchema,
   WorkspaceNameSchema,
   WorkspaceSchema,
@@ -15,7 +12,7 @@ import {
 import type { ServerServices } from '../server-env.ts';
 import { errorResponses } from './error-responses.ts';
 
-const errors = errorResponses('In use');
+const errors = errorResponses('In use, or (delete) forks build on it');
 const nameParams = z.object({
   name: WorkspaceNameSchema.openapi({ param: { name: 'name', in: 'path' } }),
 });
@@ -67,53 +64,46 @@ const remove = createRoute({
   responses: { 204: { description: 'Deleted' }, ...errors },
 });
 
-const notFound = (name: string) =>
-  new NotFoundError(`No workspace ${JSON.stringify(name)}.`, {
-    code: 'workspace_not_found',
-    hint: 'mags workspace list shows yours; mags run -w NAME creates one.',
-  });
+const fork = createRoute({
+  method: 'post',
+  path: '/v1/workspaces/{name}/fork',
+  summary: 'Fork a workspace: a new one that starts as a copy of it (copy-on-write)',
+  request: {
+    params: nameParams,
+    body: {
+      content: { 'application/json': { schema: ForkWorkspaceRequestSchema } },
+      required: true,
+    },
+  },
+  responses: {
+    201: { content: { 'application/json': { schema: WorkspaceSchema } }, description: 'The fork' },
+    ...errorResponses(
+      'The source is in use (a fork needs it idle), the new name is taken, or owner_disk_quota',
+    ),
+  },
+});
+
+const toWorkspace = (summary: WorkspaceSummary) => ({
+  name: summary.name,
+  createdAt: summary.createdAt,
+  lastUsedAt: summary.lastUsedAt,
+  sizeBytes: summary.sizeBytes,
+  diskBytes: summary.diskBytes,
+  remoteVersion: summary.remoteVersion,
+  forkedFrom: summary.forkedFrom,
+});
 
 export function registerWorkspaceRoutes(app: ServerApp, services: ServerServices) {
   const { context, repository } = services;
+  const workspaces = context.workspaceManager.withRecords(repository);
   app.openapi(list, async (c) => {
-    const owner = c.var.owner;
-    const records = await repository.listWorkspaces(owner);
-    // Only this owner's workspaces are read (the local owner, an admin, sees the host's).
-    const mine = owner === localOwner ? undefined : (name: string) => ownsStorageName(owner, name);
-    const onDisk = new Map((await context.workspaces.list(mine)).map((info) => [info.name, info]));
-    const byName = new Map(records.map((record) => [record.name, record]));
-    const names = new Set(byName.keys());
-    if (owner === localOwner) {
-      // The host's own workspaces include those the CLI made in-process, minus other owners'.
-      const owners = new Set((await repository.listTokens()).map((token) => token.owner));
-      for (const name of onDisk.keys()) {
-        const prefix = /^([a-z0-9-]+)\./.exec(name)?.[1];
-        if (!prefix || !owners.has(prefix) || prefix === localOwner) names.add(name);
-      }
-    }
-    const workspaces = [...names].sort().map((name) => {
-      const record = byName.get(name);
-      const disk = onDisk.get(ownerWorkspaceName(owner, name));
-      return {
-        name,
-        createdAt: record?.createdAt ?? disk?.createdAt ?? '',
-        lastUsedAt: record?.lastUsedAt ?? disk?.lastRunAt ?? disk?.createdAt ?? '',
-        sizeBytes: disk?.sizeBytes ?? null,
-        diskBytes: disk?.diskBytes ?? null,
-        remoteVersion: disk?.remoteVersion ?? null,
-      };
-    });
-    return c.json({ workspaces }, 200);
+    const summaries = await workspaces.list(c.var.owner);
+    return c.json({ workspaces: summaries.map(toWorkspace) }, 200);
   });
 
   app.openapi(versions, async (c) => {
     const { name } = c.req.valid('param');
-    const stored = await context.sync.versions(ownerWorkspaceName(c.var.owner, name));
-    if (
-      stored.length === 0 &&
-      !(await context.workspaces.get(ownerWorkspaceName(c.var.owner, name)))
-    )
-      throw notFound(name);
+    const stored = await workspaces.versions(c.var.owner, name);
     return c.json(
       {
         versions: stored.map((info) => ({
@@ -128,9 +118,7 @@ export function registerWorkspaceRoutes(app: ServerApp, services: ServerServices
 
   app.openapi(sync, async (c) => {
     const { name } = c.req.valid('param');
-    const internal = ownerWorkspaceName(c.var.owner, name);
-    if (!(await context.workspaces.get(internal))) throw notFound(name);
-    const result = await context.sync.push(internal);
+    const result = await workspaces.push(c.var.owner, name);
     return c.json(
       {
         version: result.version,
@@ -142,18 +130,24 @@ export function registerWorkspaceRoutes(app: ServerApp, services: ServerServices
     );
   });
 
+  app.openapi(fork, async (c) => {
+    const { name } = c.req.valid('param');
+    const target = c.req.valid('json').name;
+    const owner = c.var.owner;
+    // The fork's disk is the source's size, counted against the owner's quota like any other.
+    const source = await context.workspaces.get(workspaces.storageName(owner, name));
+    if (source) {
+      await checkDiskRequest(context, services.disks, owner, {
+        workspace: target,
+        diskMiB: source.diskMiB ?? context.workspaces.defaultDiskMiB,
+      });
+    }
+    return c.json(toWorkspace(await workspaces.fork(owner, name, target)), 201);
+  });
+
   app.openapi(remove, async (c) => {
     const { name } = c.req.valid('param');
-    const internal = ownerWorkspaceName(c.var.owner, name);
-    const local = await context.workspaces.get(internal);
-    const remote = await context.sync.versions(internal);
-    if (!local && remote.length === 0) throw notFound(name);
-    if (local) {
-      await services.scheduler.invalidate(internal); // its parked sandbox holds the workspace
-      await context.workspaces.delete(internal);
-    }
-    if (remote.length > 0) await context.sync.deleteRemote(internal);
-    await repository.deleteWorkspace(c.var.owner, name);
+    await workspaces.delete(c.var.owner, name);
     return c.body(null, 204);
   });
 }

@@ -6,7 +6,6 @@ import { zstdCompress } from 'node:zlib';
 import type { IdMapping } from '../../config/id-mapping.ts';
 import { ConflictError } from '../../errors/mags-error.ts';
 import { type ObjectStore, PreconditionFailedError } from '../../storage/object-store.ts';
-import { scanLayer } from './layer-scan.ts';
 import {
   chunkBytes,
   chunkKey,
@@ -19,6 +18,7 @@ import {
 } from './manifest.ts';
 import { encodeManifestPath, pathKey } from './manifest-path.ts';
 import { mapConcurrent } from './map-concurrent.ts';
+import { type LowerLayer, scanWorkspaceLayers } from './merge-layers.ts';
 import { latestVersion, loadManifest } from './versions.ts';
 
 const compress = promisify(zstdCompress);
@@ -35,6 +35,8 @@ export interface PushOptions {
   store: ObjectStore;
   workspace: string;
   upperDir: string;
+  /** A fork's read-only chain below `upperDir`, the top-most first: synced merged with it. */
+  lowerLayers?: LowerLayer[];
   /** Where the local sync state lives (the workspace directory). */
   stateDirectory: string;
   /** How sandbox ids are stored on the host (the manifest holds sandbox ids). */
@@ -96,8 +98,8 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
 
   // Directory listing order differs between hosts; the manifest must not. Byte order of the paths
   // puts every parent before its children.
-  const scanned = (await scanLayer(options.upperDir)).sort((a, b) =>
-    Buffer.compare(a.path, b.path),
+  const scanned = (await scanWorkspaceLayers(options.upperDir, options.lowerLayers ?? [])).sort(
+    (a, b) => Buffer.compare(a.path, b.path),
   );
   const files = scanned.filter((entry) => entry.type === 'f');
   const progress: SyncProgress = {
@@ -153,7 +155,7 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
     if (unchanged && cached.chunks.every((hash) => known.has(hash))) {
       chunks = cached.chunks;
     } else {
-      const path = Buffer.concat([Buffer.from(`${options.upperDir}/`), file.path]);
+      const path = Buffer.concat([Buffer.from(`${file.directory}/`), file.path]);
       chunks = await readAndUpload(path, file.size, upload);
     }
     chunksByPath.set(key, chunks);
