@@ -168,7 +168,7 @@ describe('mags run (CLI, namespace runtime)', { skip }, () => {
   });
 
   test('a command that ignores SIGTERM is killed at the timeout', async () => {
-    const started = Date.now();
+    // Killed, not waited for: `sleep 30` would otherwise end and print "never".
     const result = await runCli(home, [
       'run',
       '--timeout',
@@ -178,7 +178,6 @@ describe('mags run (CLI, namespace runtime)', { skip }, () => {
     assert.equal(result.code, 124);
     assert.equal(result.stdout.toString(), 'start\n');
     assert.match(result.stderr, /timed out after 1 s/);
-    assert.ok(Date.now() - started < 15_000);
   });
 
   test('a memory hog is killed and the run says so', async () => {

@@ -8,12 +8,14 @@ import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type ContractSkip, namedSkips } from '../config/contract-skips.ts';
 import { CapabilityUnsupportedError } from '../errors/mags-error.ts';
-import { sandboxOperation } from './require-capability.ts';
+import { runtimeOperation, sandboxOperation } from './require-capability.ts';
 import type {
   ExecRequest,
   ImageReference,
   Runtime,
+  RuntimeCapabilities,
   Sandbox,
   SandboxProcess,
   SandboxSpec,
@@ -22,11 +24,16 @@ import type {
 export interface RuntimeContractOptions {
   /**
    * Creates the runtime and names an image it can start (the runtime's layer provider finds it),
-   * or returns a reason to skip (a missing image, not root, ...).
+   * or returns a reason to skip the whole suite on this host (a missing image, not root, ...).
    */
   setup: () => Promise<
     { runtime: Runtime; image: ImageReference; cleanup: () => Promise<void> } | { skip: string }
   >;
+  /**
+   * Tests this runtime cannot pass, by title, with the reason. Tests of an optional feature skip
+   * by themselves when the runtime does not declare its capability.
+   */
+  skip?: ContractSkip[];
 }
 
 export interface Collected {
@@ -88,9 +95,17 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
       return sandbox;
     }
 
-    const it = (title: string, body: (t: TestContext) => Promise<void>) =>
-      test(title, async (t) => {
+    const skips = namedSkips(options.skip);
+    const it = (
+      title: string,
+      body: (t: TestContext) => Promise<void>,
+      requires?: keyof RuntimeCapabilities,
+    ) =>
+      test(title, { skip: skips.reasonFor(title) ?? false }, async (t) => {
         if (skipReason) return t.skip(skipReason);
+        if (requires && !context?.runtime.capabilities[requires]) {
+          return t.skip(`the runtime does not declare the capability ${requires}`);
+        }
         await body(t);
       });
 
@@ -207,120 +222,177 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
       assert.equal(result.stdout.toString().trim(), 'lo');
     });
 
-    it('stops a fork bomb with the process limit', async () => {
-      const sandbox = await start({ limits: { memoryMiB: 512, cpus: 1, pidsMax: 64 } });
-      const result = await collect(
-        sandbox.exec(shell('bomb() { bomb | bomb & }; bomb; sleep 1; echo survived', { cwd: '/' })),
-      );
-      assert.match(result.stdout.toString(), /survived/);
-    });
+    it(
+      'stops a fork bomb with the process limit',
+      async () => {
+        const sandbox = await start({ limits: { memoryMiB: 512, cpus: 1, pidsMax: 64 } });
+        const result = await collect(
+          sandbox.exec(
+            shell('bomb() { bomb | bomb & }; bomb; sleep 1; echo survived', { cwd: '/' }),
+          ),
+        );
+        assert.match(result.stdout.toString(), /survived/);
+      },
+      'resourceLimits',
+    );
 
-    it('kills a memory hog at the memory limit and reports it', async () => {
-      const sandbox = await start({ limits: { memoryMiB: 64, cpus: 1, pidsMax: 64 } });
-      const result = await collect(
-        sandbox.exec(shell('head -c 400000000 /dev/zero | tail -c 300000000 > /dev/null; echo $?')),
-      );
-      const usage = await sandbox.usage();
-      assert.ok(
-        usage.oomKills > 0,
-        `expected an OOM kill, got ${JSON.stringify(usage)} / ${result.stdout}`,
-      );
-    });
+    it(
+      'kills a memory hog at the memory limit and reports it',
+      async () => {
+        const sandbox = await start({ limits: { memoryMiB: 64, cpus: 1, pidsMax: 64 } });
+        const result = await collect(
+          sandbox.exec(
+            shell('head -c 400000000 /dev/zero | tail -c 300000000 > /dev/null; echo $?'),
+          ),
+        );
+        const usage = await sandbox.usage();
+        assert.ok(
+          usage.oomKills > 0,
+          `expected an OOM kill, got ${JSON.stringify(usage)} / ${result.stdout}`,
+        );
+      },
+      'resourceLimits',
+    );
 
-    it('limits the throw-away layer to diskMiB: ENOSPC past it, usable again after deleting', async () => {
-      const hostFreeBefore = await hostFreeBytes();
-      const sandbox = await start({
-        limits: { memoryMiB: 512, cpus: 1, pidsMax: 64, diskMiB: 64 },
-      });
-      const full = await collect(
-        sandbox.exec(shell('dd if=/dev/zero of=/big bs=1M count=100 2>&1; echo "exit $?"')),
-      );
-      assert.match(full.stdout.toString(), /No space left on device/);
-      assert.match(full.stdout.toString(), /exit [1-9]/);
-      const hostDropBytes = hostFreeBefore - (await hostFreeBytes());
-      assert.ok(
-        hostDropBytes <= 64 * 1024 * 1024,
-        `the host lost ${hostDropBytes} bytes of free disk, more than the 64 MiB limit`,
-      );
-      const again = await collect(
-        sandbox.exec(
-          shell('rm /big && dd if=/dev/zero of=/small bs=1M count=8 2>/dev/null && echo ok'),
-        ),
-      );
-      assert.equal(again.stdout.toString(), 'ok\n');
-    });
+    it(
+      'limits the throw-away layer to diskMiB: ENOSPC past it, usable again after deleting',
+      async () => {
+        const hostFreeBefore = await hostFreeBytes();
+        const sandbox = await start({
+          limits: { memoryMiB: 512, cpus: 1, pidsMax: 64, diskMiB: 64 },
+        });
+        const full = await collect(
+          sandbox.exec(shell('dd if=/dev/zero of=/big bs=1M count=100 2>&1; echo "exit $?"')),
+        );
+        assert.match(full.stdout.toString(), /No space left on device/);
+        assert.match(full.stdout.toString(), /exit [1-9]/);
+        const hostDropBytes = hostFreeBefore - (await hostFreeBytes());
+        assert.ok(
+          hostDropBytes <= 64 * 1024 * 1024,
+          `the host lost ${hostDropBytes} bytes of free disk, more than the 64 MiB limit`,
+        );
+        const again = await collect(
+          sandbox.exec(
+            shell('rm /big && dd if=/dev/zero of=/small bs=1M count=8 2>/dev/null && echo ok'),
+          ),
+        );
+        assert.equal(again.stdout.toString(), 'ok\n');
+      },
+      'resourceLimits',
+    );
 
     it('counts processes left running besides the agent, and reports an ended sandbox', async () => {
+      // A runtime that cannot count them lists this test as skipped: callers then never reuse
+      // its sandboxes (the parking policy), which this test does not check.
       const sandbox = await start();
       assert.equal(sandbox.isRunning(), true);
       await collect(sandbox.exec(shell('true')));
-      const idle = await sandbox.usage();
-      if (idle.processes === undefined) return; // the runtime cannot tell: callers never reuse
-      assert.equal(idle.processes, 0);
+      assert.equal((await sandbox.usage()).processes, 0);
       await collect(sandbox.exec(shell('sleep 1000 > /dev/null 2>&1 &')));
       assert.equal((await sandbox.usage()).processes, 1);
       await sandbox.stop();
       assert.equal(sandbox.isRunning(), false);
     });
 
-    it('prepare then attach: a sandbox started ahead of time runs on the layers it is given', async (t) => {
-      if (!context?.runtime.capabilities.prepare || !context.runtime.prepare) {
-        return t.skip('the runtime cannot prepare sandboxes');
-      }
-      const prepared = await context.runtime.prepare({
-        id: `contract-${randomBytes(4).toString('hex')}`,
-        limits: { memoryMiB: 512, cpus: 1, pidsMax: 256 },
-      });
-      assert.equal(prepared.isAlive(), true);
-      const sandbox = await prepared.attach({
-        image: context.image,
-        limits: { memoryMiB: 256, cpus: 1, pidsMax: 128 },
-        network: { egress: 'none' },
-        hostname: 'attached',
-      });
-      sandboxes.push(sandbox);
-      assert.equal(prepared.isAlive(), false); // attached at most once
-      await assert.rejects(
-        prepared.attach({
+    it(
+      'prepare then attach: a sandbox started ahead of time runs on the layers it is given',
+      async () => {
+        if (!context) throw new Error('no runtime');
+        const { runtime, image } = context;
+        const prepare = () =>
+          runtimeOperation(
+            runtime,
+            'prepare',
+          )({
+            id: `contract-${randomBytes(4).toString('hex')}`,
+            limits: { memoryMiB: 512, cpus: 1, pidsMax: 256 },
+          });
+        const attachSpec = {
+          image,
+          limits: { memoryMiB: 256, cpus: 1, pidsMax: 128 },
+          network: { egress: 'none' },
+          labels: { kind: 'pooled' },
+        } as const;
+        const prepared = await prepare();
+        assert.equal(prepared.isAlive(), true);
+        const sandbox = await prepared.attach(attachSpec);
+        sandboxes.push(sandbox);
+        assert.equal(prepared.isAlive(), false); // attached at most once
+        await assert.rejects(prepared.attach(attachSpec));
+        assert.deepEqual(sandbox.labels, { kind: 'pooled' });
+        const result = await collect(sandbox.exec(shell('echo written > file; cat file')));
+        assert.equal(result.stdout.toString(), 'written\n');
+        assert.deepEqual(await sandbox.readFile('/workspace/file'), Buffer.from('written\n'));
+        const discarded = await prepare();
+        await discarded.discard();
+        assert.equal(discarded.isAlive(), false);
+      },
+      'prepare',
+    );
+
+    it('a sandbox has the hostname its spec gives', async () => {
+      const sandbox = await start({ hostname: 'contract-host' });
+      const result = await collect(sandbox.exec(shell('hostname')));
+      assert.equal(result.stdout.toString(), 'contract-host\n');
+    });
+
+    it(
+      'a prepared sandbox has the hostname its attach spec gives',
+      async () => {
+        if (!context) throw new Error('no runtime');
+        const prepared = await runtimeOperation(
+          context.runtime,
+          'prepare',
+        )({
+          id: `contract-${randomBytes(4).toString('hex')}`,
+          limits: { memoryMiB: 512, cpus: 1, pidsMax: 256 },
+        });
+        const sandbox = await prepared.attach({
           image: context.image,
           limits: { memoryMiB: 256, cpus: 1, pidsMax: 128 },
           network: { egress: 'none' },
-        }),
-      );
-      const result = await collect(
-        sandbox.exec(shell('hostname; echo written > /workspace/file; cat /workspace/file')),
-      );
-      assert.equal(result.stdout.toString(), 'attached\nwritten\n');
-      const discarded = await context.runtime.prepare({
-        id: `contract-${randomBytes(4).toString('hex')}`,
-        limits: { memoryMiB: 512, cpus: 1, pidsMax: 256 },
-      });
-      await discarded.discard();
-      assert.equal(discarded.isAlive(), false);
-    });
+          hostname: 'attached',
+        });
+        sandboxes.push(sandbox);
+        const result = await collect(sandbox.exec(shell('hostname')));
+        assert.equal(result.stdout.toString(), 'attached\n');
+      },
+      'prepare',
+    );
 
-    it('pause freezes every process and resume (or any use) thaws them', async (t) => {
-      if (!context?.runtime.capabilities.pause) return t.skip('the runtime cannot pause');
-      const sandbox = await start();
-      const pause = sandboxOperation(context.runtime, sandbox, 'pause');
-      const resume = sandboxOperation(context.runtime, sandbox, 'resume');
-      const counter = sandbox.exec(
-        shell('i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.01; done'),
-      );
-      await sleep(200);
-      await pause();
-      const frozenAt = (await sandbox.readFile('/tmp/count')).toString(); // a use: wakes it
-      await pause();
-      await sleep(1000);
-      await resume();
-      const afterResume = Number((await sandbox.readFile('/tmp/count')).toString());
-      // Frozen for a second, the loop (a step per 10-15 ms awake) moved on only by what ran
-      // between readFile's wake-up and the second pause.
-      assert.ok(afterResume - Number(frozenAt) < 25, `${frozenAt} -> ${afterResume}`);
-      await sleep(200);
-      assert.ok(Number((await sandbox.readFile('/tmp/count')).toString()) > afterResume + 5);
-      counter.signal('SIGKILL');
-    });
+    it(
+      'pause freezes every process and resume (or any use) thaws them',
+      async () => {
+        if (!context) throw new Error('no runtime');
+        const sandbox = await start();
+        const pause = sandboxOperation(context.runtime, sandbox, 'pause');
+        const resume = sandboxOperation(context.runtime, sandbox, 'resume');
+        const counter = sandbox.exec(
+          shell('i=0; while true; do i=$((i+1)); echo $i > count; sleep 0.01; done'),
+        );
+        await sleep(200);
+        await pause();
+        const frozenAt = (await sandbox.readFile('/workspace/count')).toString(); // a use: wakes it
+        await pause();
+        await sleep(1000);
+        await resume();
+        const afterResume = Number((await sandbox.readFile('/workspace/count')).toString());
+        // Frozen for a second, the loop (a step per 10-15 ms awake) moved on only by what ran
+        // between readFile's wake-up and the second pause.
+        assert.ok(afterResume - Number(frozenAt) < 25, `${frozenAt} -> ${afterResume}`);
+        // Thawed, it counts on: polled (an empty read is the shell between truncating and
+        // writing), with a deadline far beyond a loaded host's delays rather than a fixed wait.
+        const deadline = Date.now() + 10_000;
+        let counted = afterResume;
+        while (counted <= afterResume + 5 && Date.now() < deadline) {
+          await sleep(50);
+          counted = Number((await sandbox.readFile('/workspace/count')).toString());
+        }
+        assert.ok(counted > afterResume + 5, `${afterResume} -> ${counted} after resume`);
+        counter.signal('SIGKILL');
+      },
+      'pause',
+    );
 
     it('stop() ends every process, including ones that ignore SIGTERM', async () => {
       const sandbox = await start();
@@ -335,5 +407,7 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
       ]);
       assert.equal(settled, 'settled');
     });
+
+    skips.registerCheck();
   });
 }

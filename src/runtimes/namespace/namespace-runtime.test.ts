@@ -344,19 +344,38 @@ describe('namespace sandbox isolation (escape attempts)', { skip }, () => {
     await rm(join(home.home, 'other'), { recursive: true });
   });
 
-  test('cannot reach a service on the host loopback, without or with --net', async () => {
+  /** A loopback service that answers `secret`, and the shell line that tries to read it. */
+  async function withLoopbackService(use: (attempt: (host: string) => string) => Promise<void>) {
     const server = createServer((socket) => socket.end('secret\n'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as { port: number }).port;
     try {
-      const attempt = `timeout 5 bash -c 'exec 3<>/dev/tcp/%HOST%/${port} && cat <&3' 2>/dev/null || echo refused`;
+      await use(
+        (host) =>
+          `timeout 5 bash -c 'exec 3<>/dev/tcp/${host}/${port} && cat <&3' 2>/dev/null || echo refused`,
+      );
+    } finally {
+      server.close();
+    }
+  }
+
+  test('cannot reach a service on the host loopback without --net', async () => {
+    await withLoopbackService(async (attempt) => {
       const offline = await start();
-      const noNet = await run(offline, attempt.replace('%HOST%', '127.0.0.1'));
+      const noNet = await run(offline, attempt('127.0.0.1'));
       assert.equal(noNet.stdout.toString(), 'refused\n');
-      if (!existsSync('/usr/bin/slirp4netns')) return;
+    });
+  });
+
+  test('with --net: egress only, no host loopback, no metadata address, no CAP_NET_ADMIN', {
+    skip: existsSync('/usr/bin/slirp4netns')
+      ? false
+      : '/usr/bin/slirp4netns is not installed: --net cannot start here',
+  }, async () => {
+    await withLoopbackService(async (attempt) => {
       const online = await start({ network: { egress: 'all' } });
       for (const host of ['127.0.0.1', '10.0.2.2']) {
-        const viaNet = await run(online, attempt.replace('%HOST%', host));
+        const viaNet = await run(online, attempt(host));
         assert.equal(viaNet.stdout.toString(), 'refused\n', `host loopback reachable via ${host}`);
       }
       const interfaces = await run(
@@ -373,8 +392,6 @@ describe('namespace sandbox isolation (escape attempts)', { skip }, () => {
       const status = await run(online, 'grep CapEff /proc/self/status');
       const effective = BigInt(`0x${/CapEff:\s+([0-9a-f]+)/.exec(status.stdout.toString())?.[1]}`);
       assert.equal(effective & (1n << 12n), 0n, 'CAP_NET_ADMIN must be dropped');
-    } finally {
-      server.close();
-    }
+    });
   });
 });

@@ -14,7 +14,7 @@ runObjectStoreContract('s3 (Ceph RGW)', async () => {
   return { store: createS3ObjectStore(bucket), cleanup: async () => {} };
 });
 
-test('an endpoint that refuses connections fails fast with StoreUnavailableError', async () => {
+test('an endpoint that refuses connections is StoreUnavailableError after its attempts', async () => {
   const store = createS3ObjectStore({
     bucket: 'b',
     endpoint: 'http://127.0.0.1:9',
@@ -22,13 +22,11 @@ test('an endpoint that refuses connections fails fast with StoreUnavailableError
     secretAccessKey: 'y',
     maxAttempts: 2,
   });
-  const startedAt = Date.now();
   await assert.rejects(store.put('k', Buffer.from('v')), (error: unknown) => {
     assert.ok(error instanceof StoreUnavailableError);
     assert.match(error.message, /unreachable .*127\.0\.0\.1:9/);
     return true;
   });
-  assert.ok(Date.now() - startedAt < 10_000);
 });
 
 test('503s are retried with backoff, then reported (fake server answering 503, a recorded fault)', async () => {

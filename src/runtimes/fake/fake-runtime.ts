@@ -1,0 +1,136 @@
+/**
+ * A runtime without isolation, for tests that run as any user: commands are plain child
+ * processes (see `fake-sandbox.ts`), `/workspace` a directory per workspace name found through
+ * the same stores as the namespace runtime (`fake-layers.ts`). It is honest about what it is: it
+ * declares no network, terminal, resource-limit, setLimits, reattach or sweep capability, and
+ * passes only the parts of the runtime contract that need none of those (its test file lists the
+ * rest as named skips, with the reason).
+ */
+import { ConflictError, MagsError } from '../../errors/mags-error.ts';
+import type {
+  AttachSpec,
+  PreparedSandbox,
+  ResourceLimits,
+  Runtime,
+  RuntimeCheck,
+  Sandbox,
+  SandboxSpec,
+} from '../runtime.ts';
+import { acquireFakeLayer, type FakeLayerStores } from './fake-layers.ts';
+import { FakeSandbox } from './fake-sandbox.ts';
+
+export interface FakeRuntime extends Runtime {
+  start(spec: SandboxSpec): Promise<FakeSandbox>;
+  /** Sandboxes started and not yet stopped. */
+  readonly running: ReadonlySet<FakeSandbox>;
+  /** Every spec `start` (or a prepared sandbox's attach) was given, oldest first. */
+  readonly specs: readonly SandboxSpec[];
+}
+
+/** Creating it does no I/O (like every runtime factory). */
+export function createFakeRuntime(options: { stores?: FakeLayerStores } = {}): FakeRuntime {
+  const stores = options.stores ?? {};
+  const running = new Set<FakeSandbox>();
+  const specs: SandboxSpec[] = [];
+  // Per workspace name, one writer or any number of readers, as the namespace launcher's flock
+  // gives; a stored version is immutable and takes no lock.
+  const writers = new Map<string, string>();
+  const readers = new Map<string, Set<string>>();
+
+  function takeLock(spec: SandboxSpec): () => void {
+    const workspace = spec.workspace;
+    if (workspace === undefined || workspace.version !== undefined) return () => {};
+    const { name } = workspace;
+    const writes = workspace.access === 'writable';
+    const busy = writers.has(name) || (writes && (readers.get(name)?.size ?? 0) > 0);
+    if (busy) {
+      throw new ConflictError('The workspace is in use by another run.', {
+        sandboxId: spec.id,
+        hint: 'Wait for the other run to finish, or run read-only on top of it with --base NAME.',
+      });
+    }
+    if (writes) {
+      writers.set(name, spec.id);
+      return () => writers.delete(name);
+    }
+    const holders = readers.get(name) ?? new Set<string>();
+    holders.add(spec.id);
+    readers.set(name, holders);
+    return () => holders.delete(spec.id);
+  }
+
+  async function start(spec: SandboxSpec): Promise<FakeSandbox> {
+    const releaseLock = takeLock(spec);
+    try {
+      const layer = await acquireFakeLayer(stores, spec);
+      specs.push(spec);
+      const sandbox: FakeSandbox = new FakeSandbox({
+        id: spec.id,
+        workspace: spec.workspace,
+        labels: spec.labels ?? {},
+        layer,
+        onStop: () => {
+          releaseLock();
+          running.delete(sandbox);
+        },
+      });
+      running.add(sandbox);
+      return sandbox;
+    } catch (error) {
+      releaseLock();
+      throw error;
+    }
+  }
+
+  return {
+    specificationVersion: 'runtime-v2',
+    name: 'fake',
+    capabilities: {
+      network: false,
+      tty: false,
+      resourceLimits: false,
+      // Limits are not enforced at all, so changing them would be a no-op passed off as done.
+      setLimits: false,
+      pause: true,
+      prepare: true,
+      // Its sandboxes are child processes of this process: they end with it.
+      reattach: false,
+      // Nothing outlives the process but temp directories, which are removed on stop.
+      sweep: false,
+    },
+    running,
+    specs,
+    async check(): Promise<RuntimeCheck> {
+      return {
+        ok: true,
+        problems: [],
+        warnings: ['the fake runtime isolates nothing: for tests only'],
+      };
+    },
+    start,
+    async prepare(prepareOptions: {
+      id: string;
+      limits: ResourceLimits;
+    }): Promise<PreparedSandbox> {
+      let state: 'idle' | 'attached' | 'discarded' = 'idle';
+      return {
+        id: prepareOptions.id,
+        isAlive: () => state === 'idle',
+        async attach(spec: AttachSpec): Promise<Sandbox> {
+          if (state !== 'idle') {
+            throw new MagsError(`Prepared sandbox ${prepareOptions.id} is ${state}.`, {
+              code: 'sandbox_start_failed',
+              sandboxId: prepareOptions.id,
+            });
+          }
+          const sandbox = await start({ ...spec, id: prepareOptions.id });
+          state = 'attached';
+          return sandbox;
+        },
+        async discard() {
+          if (state === 'idle') state = 'discarded';
+        },
+      };
+    },
+  };
+}

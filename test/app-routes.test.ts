@@ -1,0 +1,359 @@
+/**
+ * Every route of the API in-process (`app.request()`, no socket), on the fake runtime, as any
+ * user: a token is required, one owner never reaches another's jobs, sandboxes or workspaces,
+ * bad input is a 400 naming the field, a missing resource is a 404. The tables below must cover
+ * every route the app registers: a new route without its rows fails the first test.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { revokeToken } from '../src/server/tokens.ts';
+import { createTestApp, type TestApp } from './helpers/test-app.ts';
+
+/** A route as Hono registers it, and a request to it that would succeed for alice. */
+interface RouteRow {
+  route: string;
+  request: (ids: { job: string }) => { method: string; path: string; body?: unknown };
+}
+
+const routes: RouteRow[] = [
+  { route: 'GET /v1/whoami', request: () => ({ method: 'GET', path: '/v1/whoami' }) },
+  { route: 'GET /v1/pool', request: () => ({ method: 'GET', path: '/v1/pool' }) },
+  {
+    route: 'POST /v1/jobs',
+    request: () => ({ method: 'POST', path: '/v1/jobs', body: { command: 'true' } }),
+  },
+  { route: 'GET /v1/jobs', request: () => ({ method: 'GET', path: '/v1/jobs' }) },
+  { route: 'GET /v1/jobs/:id', request: ({ job }) => ({ method: 'GET', path: `/v1/jobs/${job}` }) },
+  {
+    route: 'POST /v1/jobs/:id/stop',
+    request: ({ job }) => ({ method: 'POST', path: `/v1/jobs/${job}/stop` }),
+  },
+  {
+    route: 'DELETE /v1/jobs/:id',
+    request: ({ job }) => ({ method: 'DELETE', path: `/v1/jobs/${job}` }),
+  },
+  {
+    route: 'GET /v1/jobs/:id/logs',
+    request: ({ job }) => ({ method: 'GET', path: `/v1/jobs/${job}/logs` }),
+  },
+  {
+    route: 'POST /v1/sandboxes',
+    request: () => ({ method: 'POST', path: '/v1/sandboxes', body: { name: 'another' } }),
+  },
+  { route: 'GET /v1/sandboxes', request: () => ({ method: 'GET', path: '/v1/sandboxes' }) },
+  {
+    route: 'GET /v1/sandboxes/:name',
+    request: () => ({ method: 'GET', path: '/v1/sandboxes/dev' }),
+  },
+  {
+    route: 'PATCH /v1/sandboxes/:name',
+    request: () => ({ method: 'PATCH', path: '/v1/sandboxes/dev', body: { sleep: false } }),
+  },
+  {
+    route: 'POST /v1/sandboxes/:name/start',
+    request: () => ({ method: 'POST', path: '/v1/sandboxes/dev/start' }),
+  },
+  {
+    route: 'POST /v1/sandboxes/:name/stop',
+    request: () => ({ method: 'POST', path: '/v1/sandboxes/dev/stop' }),
+  },
+  {
+    route: 'DELETE /v1/sandboxes/:name',
+    request: () => ({ method: 'DELETE', path: '/v1/sandboxes/dev' }),
+  },
+  {
+    route: 'POST /v1/sandboxes/:name/exec',
+    request: () => ({ method: 'POST', path: '/v1/sandboxes/dev/exec', body: { command: 'true' } }),
+  },
+  {
+    route: 'PUT /v1/sandboxes/:name/files',
+    request: () => ({
+      method: 'PUT',
+      path: '/v1/sandboxes/dev/files?path=/workspace/f',
+      body: 'data',
+    }),
+  },
+  {
+    route: 'GET /v1/sandboxes/:name/files',
+    request: () => ({ method: 'GET', path: '/v1/sandboxes/dev/files?path=/workspace/f' }),
+  },
+  {
+    route: 'GET /v1/sandboxes/:name/shell',
+    request: () => ({ method: 'GET', path: '/v1/sandboxes/dev/shell' }),
+  },
+  { route: 'GET /v1/workspaces', request: () => ({ method: 'GET', path: '/v1/workspaces' }) },
+  {
+    route: 'GET /v1/workspaces/:name/versions',
+    request: () => ({ method: 'GET', path: '/v1/workspaces/w/versions' }),
+  },
+  {
+    route: 'POST /v1/workspaces/:name/sync',
+    request: () => ({ method: 'POST', path: '/v1/workspaces/w/sync' }),
+  },
+  {
+    route: 'DELETE /v1/workspaces/:name',
+    request: () => ({ method: 'DELETE', path: '/v1/workspaces/w' }),
+  },
+];
+
+/** Routes outside /v1 that need no token, and why. */
+const publicRoutes: Record<string, string> = {
+  'GET /health': 'a load balancer checks it without a token',
+  'GET /metrics': 'scrapers send no token; it holds host-wide counts only',
+  'GET /openapi.json': 'the API description is public',
+};
+
+/** Routes taking one of alice's resources: bob gets a 404 for each, as for a missing one. */
+const ownedRoutes = routes.filter((row) => row.route.includes(':'));
+
+/** For each route with input: a bad request, and what the 400's message must say. */
+const invalid: Record<string, { method: string; path: string; body?: unknown; message: RegExp }[]> =
+  {
+    'POST /v1/jobs': [
+      { method: 'POST', path: '/v1/jobs', body: {}, message: /^body\.command: / },
+      {
+        method: 'POST',
+        path: '/v1/jobs',
+        body: { command: 'true', workspace: '../x' },
+        message: /^body\.workspace: /,
+      },
+      {
+        method: 'POST',
+        path: '/v1/jobs',
+        body: { command: 'true', surprise: 1 },
+        message: /surprise/,
+      },
+    ],
+    'GET /v1/jobs': [{ method: 'GET', path: '/v1/jobs?limit=0', message: /^query\.limit: / }],
+    'GET /v1/jobs/:id': [{ method: 'GET', path: '/v1/jobs/nope', message: /not a job id/ }],
+    'POST /v1/jobs/:id/stop': [
+      { method: 'POST', path: '/v1/jobs/nope/stop', message: /not a job id/ },
+    ],
+    'DELETE /v1/jobs/:id': [{ method: 'DELETE', path: '/v1/jobs/nope', message: /not a job id/ }],
+    'GET /v1/jobs/:id/logs': [
+      { method: 'GET', path: '/v1/jobs/job_x/logs?offset=-1', message: /^query\.offset: / },
+    ],
+    'POST /v1/sandboxes': [
+      { method: 'POST', path: '/v1/sandboxes', body: { name: '-bad' }, message: /^body\.name: / },
+    ],
+    'GET /v1/sandboxes/:name': [
+      { method: 'GET', path: '/v1/sandboxes/-bad', message: /^param\.name: / },
+    ],
+    'PATCH /v1/sandboxes/:name': [
+      {
+        method: 'PATCH',
+        path: '/v1/sandboxes/dev',
+        body: { sleep: 'yes' },
+        message: /^body\.sleep: /,
+      },
+    ],
+    'POST /v1/sandboxes/:name/start': [
+      { method: 'POST', path: '/v1/sandboxes/-bad/start', message: /^param\.name: / },
+    ],
+    'POST /v1/sandboxes/:name/stop': [
+      { method: 'POST', path: '/v1/sandboxes/-bad/stop', message: /^param\.name: / },
+    ],
+    'DELETE /v1/sandboxes/:name': [
+      { method: 'DELETE', path: '/v1/sandboxes/-bad', message: /^param\.name: / },
+    ],
+    'POST /v1/sandboxes/:name/exec': [
+      {
+        method: 'POST',
+        path: '/v1/sandboxes/dev/exec',
+        body: { command: 'true', cwd: 'relative' },
+        message: /^body\.cwd: /,
+      },
+    ],
+    'PUT /v1/sandboxes/:name/files': [
+      {
+        method: 'PUT',
+        path: '/v1/sandboxes/dev/files?path=/workspace/f&mode=999',
+        body: 'x',
+        message: /mode is octal/,
+      },
+    ],
+    'GET /v1/sandboxes/:name/files': [
+      { method: 'GET', path: '/v1/sandboxes/dev/files', message: /^query\.path: / },
+    ],
+    'GET /v1/sandboxes/:name/shell': [
+      { method: 'GET', path: '/v1/sandboxes/-bad/shell', message: /^name: / },
+      { method: 'GET', path: '/v1/sandboxes/dev/shell?rows=0', message: /^query: / },
+    ],
+    'GET /v1/workspaces/:name/versions': [
+      { method: 'GET', path: '/v1/workspaces/-bad/versions', message: /^param\.name: / },
+    ],
+    'POST /v1/workspaces/:name/sync': [
+      { method: 'POST', path: '/v1/workspaces/-bad/sync', message: /^param\.name: / },
+    ],
+    'DELETE /v1/workspaces/:name': [
+      { method: 'DELETE', path: '/v1/workspaces/-bad', message: /^param\.name: / },
+    ],
+  };
+/** Routes that take no input at all (nothing to get wrong). */
+const noInput = ['GET /v1/whoami', 'GET /v1/pool', 'GET /v1/sandboxes', 'GET /v1/workspaces'];
+
+/** Each owned route on a resource that does not exist. */
+const missing = (route: string) =>
+  route
+    .replace(':id', 'job_missing')
+    .replace('/v1/sandboxes/:name', '/v1/sandboxes/missing')
+    .replace('/v1/workspaces/:name', '/v1/workspaces/missing');
+
+describe('API routes in-process (fake runtime, any user)', () => {
+  let api: TestApp;
+  let alice: string;
+  let bob: string;
+  let ids: { job: string };
+  before(async () => {
+    api = await createTestApp();
+    alice = (await api.token('alice')).token;
+    bob = (await api.token('bob')).token;
+    // alice's resources: a finished job, a running sandbox `dev`, a workspace `w`.
+    const job = await api.request(alice, 'POST', '/v1/jobs', {
+      command: 'echo hi',
+      workspace: 'w',
+    });
+    assert.equal(job.status, 201);
+    ids = { job: ((await job.json()) as { id: string }).id };
+    await api.services.jobs.wait('alice', ids.job);
+    const sandbox = await api.request(alice, 'POST', '/v1/sandboxes', { name: 'dev' });
+    assert.equal(sandbox.status, 201, await sandbox.clone().text());
+  });
+  after(() => api.close());
+
+  test('the tables cover every route the app registers', () => {
+    const registered = new Set(
+      api.app.routes
+        .filter((route) => route.method !== 'ALL')
+        .map((route) => `${route.method} ${route.path}`),
+    );
+    const covered = new Set([...routes.map((row) => row.route), ...Object.keys(publicRoutes)]);
+    assert.deepEqual([...registered].sort(), [...covered].sort());
+    const withInput = new Set([...Object.keys(invalid), ...noInput]);
+    assert.deepEqual(
+      routes.map((row) => row.route).filter((route) => !withInput.has(route)),
+      [],
+      'every route has a validation row or is listed as taking no input',
+    );
+  });
+
+  test('the OpenAPI document describes every /v1 route but the shell (a WebSocket)', async () => {
+    const response = await api.request(undefined, 'GET', '/openapi.json');
+    const document = (await response.json()) as {
+      paths: Record<string, Record<string, unknown>>;
+      components: { schemas: Record<string, unknown> };
+    };
+    const undocumented = ['GET /v1/sandboxes/:name/shell'];
+    for (const { route } of routes) {
+      if (undocumented.includes(route)) continue;
+      const [method = '', path = ''] = route.split(' ');
+      const openApiPath = path.replace(/:(\w+)/g, '{$1}');
+      assert.ok(document.paths[openApiPath]?.[method.toLowerCase()], `${route} is not described`);
+    }
+    assert.ok(document.components.schemas.RunJobRequest);
+  });
+
+  test('public routes answer without a token', async () => {
+    for (const route of Object.keys(publicRoutes)) {
+      const [method = '', path = ''] = route.split(' ');
+      const response = await api.request(undefined, method, path);
+      assert.equal(response.status, 200, route);
+    }
+  });
+
+  test('every /v1 route refuses a missing, malformed, unknown or revoked token with 401', async () => {
+    const revoked = await api.token('carol');
+    await revokeToken(api.services.repository, revoked.id);
+    const tokens: Array<[string, string | undefined]> = [
+      ['missing', undefined],
+      ['malformed', 'not-a-token'],
+      ['unknown', `mags_${'x'.repeat(32)}`],
+      ['revoked', revoked.token],
+    ];
+    for (const row of routes) {
+      const { method, path, body } = row.request(ids);
+      for (const [kind, token] of tokens) {
+        const response = await api.request(token, method, path, body);
+        assert.equal(response.status, 401, `${row.route} with a ${kind} token`);
+        const { error } = (await response.json()) as { error: { code: string } };
+        assert.equal(error.code, 'unauthorized', `${row.route} with a ${kind} token`);
+      }
+    }
+  });
+
+  test("bob gets a 404 for each of alice's jobs, sandboxes and workspaces, and they stay hers", async () => {
+    for (const row of ownedRoutes) {
+      const { method, path, body } = row.request(ids);
+      const response = await api.request(bob, method, path, body);
+      assert.equal(response.status, 404, `${row.route}: ${await response.clone().text()}`);
+    }
+    const lists = async (token: string) => ({
+      jobs: ((await (await api.request(token, 'GET', '/v1/jobs')).json()) as { jobs: unknown[] })
+        .jobs.length,
+      sandboxes: (
+        (await (await api.request(token, 'GET', '/v1/sandboxes')).json()) as {
+          sandboxes: unknown[];
+        }
+      ).sandboxes.length,
+      workspaces: (
+        (await (await api.request(token, 'GET', '/v1/workspaces')).json()) as {
+          workspaces: Array<{ name: string }>;
+        }
+      ).workspaces.map((workspace) => workspace.name),
+    });
+    assert.deepEqual(await lists(bob), { jobs: 0, sandboxes: 0, workspaces: [] });
+    const hers = await lists(alice);
+    assert.equal(hers.jobs, 1);
+    assert.equal(hers.sandboxes, 1);
+    assert.deepEqual(hers.workspaces, ['dev', 'w']);
+    const whoami = (await (await api.request(bob, 'GET', '/v1/whoami')).json()) as {
+      owner: string;
+    };
+    assert.equal(whoami.owner, 'bob');
+    const pool = (await (await api.request(bob, 'GET', '/v1/pool')).json()) as {
+      host: unknown;
+    };
+    assert.equal(pool.host, null, 'host-wide figures are for admin tokens');
+  });
+
+  test('bad input is a 400 naming the field, before anything is done', async () => {
+    for (const [route, rows] of Object.entries(invalid)) {
+      for (const row of rows) {
+        const response = await api.request(alice, row.method, row.path, row.body);
+        const { error } = (await response.json()) as { error: { code: string; message: string } };
+        assert.equal(response.status, 400, `${route} ${row.path}: ${error.message}`);
+        assert.equal(error.code, 'invalid_input', route);
+        assert.match(error.message, row.message, route);
+      }
+    }
+    const { jobs } = (await (await api.request(alice, 'GET', '/v1/jobs')).json()) as {
+      jobs: unknown[];
+    };
+    assert.equal(jobs.length, 1, 'no job was made by a refused request');
+  });
+
+  test('a missing job, sandbox or workspace is a 404 on every route that names one', async () => {
+    for (const row of ownedRoutes) {
+      const { method, body } = row.request(ids);
+      const [, routePath = ''] = row.route.split(' ');
+      const query = row.request(ids).path.split('?')[1];
+      const path = missing(routePath) + (query ? `?${query}` : '');
+      const response = await api.request(alice, method, path, body);
+      assert.equal(response.status, 404, `${row.route}: ${await response.clone().text()}`);
+    }
+  });
+
+  test("alice's requests succeed on her own resources (the rows are real requests)", async () => {
+    // In an order where each leaves what the next needs: the deletes come last.
+    const order = [...routes].sort(
+      (a, b) => Number(a.route.startsWith('DELETE')) - Number(b.route.startsWith('DELETE')),
+    );
+    for (const row of order) {
+      if (row.route === 'GET /v1/sandboxes/:name/shell') continue; // needs a WebSocket upgrade
+      if (row.route === 'POST /v1/sandboxes/:name/stop') continue; // would stop what follows
+      const { method, path, body } = row.request(ids);
+      const response = await api.request(alice, method, path, body);
+      assert.ok(response.status < 300, `${row.route}: ${response.status} ${await response.text()}`);
+    }
+  });
+});

@@ -1,0 +1,94 @@
+/**
+ * The API app (`createApp`) wired like `startServer` does, on the fake runtime and a throw-away
+ * SQLite database, without a listening socket: requests go through `app.request()`.
+ */
+import { join } from 'node:path';
+import { JobManager } from '../../src/jobs/job-manager.ts';
+import { SandboxManager } from '../../src/sandboxes/sandbox-manager.ts';
+import { SandboxScheduler } from '../../src/scheduling/sandbox-scheduler.ts';
+import { createApp, type ServerApp } from '../../src/server/create-app.ts';
+import { defaultDiskLimits } from '../../src/server/disk-limits.ts';
+import type { ServerServices } from '../../src/server/server-env.ts';
+import { createToken } from '../../src/server/tokens.ts';
+import { createSqliteStateRepository } from '../../src/state/sqlite/sqlite-state-repository.ts';
+import { createTestContext, type FakeTestContext } from './test-context.ts';
+
+export interface TestApp {
+  app: ServerApp;
+  services: ServerServices;
+  fake: FakeTestContext;
+  /** A new token for `owner`, and its id. */
+  token(owner: string, options?: { admin?: boolean }): Promise<{ token: string; id: string }>;
+  /** `app.request` with the token as a bearer and a JSON body when given one. */
+  request(
+    token: string | undefined,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function createTestApp(): Promise<TestApp> {
+  const fake = await createTestContext();
+  const { context } = fake;
+  const repository = createSqliteStateRepository(join(fake.home, 'state.db'));
+  // What startServer wires (src/server/start-server.ts), minus the listener, the pool's refill
+  // and the background timers: those belong to a running server, not to a route.
+  const scheduler = new SandboxScheduler({
+    runtime: context.runtime,
+    pool: {
+      size: 0,
+      image: context.defaults.image,
+      limits: context.defaults.limits,
+      ready: async () => {},
+    },
+    warm: { ttlMs: 60_000, maxCount: 16, maxMemoryBytes: 1024 ** 3 },
+  });
+  context.scheduler = scheduler;
+  const services: ServerServices = {
+    context,
+    repository,
+    jobs: new JobManager({ context, repository, killGraceMs: 100 }),
+    sandboxes: new SandboxManager({ context, repository, sleepAfterMs: 0 }),
+    scheduler,
+    limits: {
+      maxJsonBytes: 1024 * 1024,
+      maxUploadBytes: 1024 * 1024,
+      maxDownloadBytes: 1024 * 1024,
+      downloadIdleTimeoutMs: 10_000,
+    },
+    disks: defaultDiskLimits,
+    version: '0.0.0-test',
+    acceptLocalOwner: false,
+  };
+  const { app } = createApp(services);
+  return {
+    app,
+    services,
+    fake,
+    async token(owner, options) {
+      const { token, record } = await createToken(repository, owner, 'test', options);
+      return { token, id: record.id };
+    },
+    request(token, method, path, body) {
+      const headers: Record<string, string> = {};
+      if (token !== undefined) headers.authorization = `Bearer ${token}`;
+      let payload: RequestInit['body'];
+      if (typeof body === 'string' || body instanceof Uint8Array)
+        payload = body as RequestInit['body'];
+      else if (body !== undefined) {
+        headers['content-type'] = 'application/json';
+        payload = JSON.stringify(body);
+      }
+      return Promise.resolve(app.request(path, { method, headers, body: payload }));
+    },
+    async close() {
+      await services.jobs.shutdown();
+      await services.sandboxes.shutdown();
+      await scheduler.close();
+      await repository.close();
+      await fake.cleanup();
+    },
+  };
+}

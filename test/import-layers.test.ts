@@ -1,0 +1,103 @@
+/**
+ * The import graph layers cleanly (README, "Layout"): a folder of src/ imports only from its own
+ * layer or those below it, never upward. Test files are left out (a test may assemble anything);
+ * type-only imports count (they couple the layers' interfaces the same way).
+ */
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { test } from 'node:test';
+import { packageRoot } from '../src/config/package-paths.ts';
+
+/** Lowest first; folders on one line share a layer. */
+const layers: string[][] = [
+  ['config', 'errors'],
+  ['state', 'storage', 'guest', 'images'],
+  ['workspaces'],
+  ['runtimes'],
+  ['scheduling'],
+  ['sandboxes', 'jobs'],
+  ['context'],
+  ['server'],
+  // The SDK is the CLI's client library, but may itself import only `sdkMayImport`.
+  ['sdk'],
+  ['cli'],
+];
+/** The SDK runs in clients: it may use only these, whatever their layer. */
+const sdkMayImport = new Set(['config', 'errors']);
+
+/**
+ * Upward imports that exist today, each to be removed by issue 11's redesign (the lead empties
+ * this list as they go). The test fails on any other, and on an entry that no longer occurs.
+ */
+const knownViolations: Record<string, string> = {
+  'jobs/job-manager.ts -> context/mags-context.ts':
+    'the managers take the whole MagsContext (a type from the composition root above them)',
+  'jobs/owner-facing-error.ts -> context/mags-context.ts': 'the same: MagsContext',
+  'jobs/run-command.ts -> context/mags-context.ts': 'the same: MagsContext',
+  'sandboxes/sandbox-manager.ts -> context/mags-context.ts': 'the same: MagsContext',
+  'sdk/index.ts -> server/schemas.ts':
+    "the SDK's types come from the server's zod schemas, which live in server/",
+  'sdk/log-stream.ts -> server/schemas.ts': 'the same: schemas in server/',
+  'sdk/mags.ts -> server/schemas.ts': 'the same: schemas in server/',
+};
+
+const source = join(packageRoot(), 'src');
+const rank = new Map(layers.flatMap((folders, index) => folders.map((name) => [name, index])));
+
+async function sourceFiles(directory: string): Promise<string[]> {
+  const files: string[] = [];
+  for (const entry of await readdir(directory, { withFileTypes: true })) {
+    const path = join(directory, entry.name);
+    if (entry.isDirectory()) files.push(...(await sourceFiles(path)));
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) files.push(path);
+  }
+  return files;
+}
+
+/** Module specifiers of static imports, re-exports and dynamic imports. */
+function importsOf(text: string): string[] {
+  const pattern = /(?:\bfrom\s+|\bimport\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/gm;
+  return [...text.matchAll(pattern)].map((match) => match[1] as string);
+}
+
+const folderOf = (path: string) => relative(source, path).split(sep)[0] ?? '';
+
+test('no module of src/ imports from a layer above its own', async (t) => {
+  for (const [edge, reason] of Object.entries(knownViolations)) {
+    t.diagnostic(`known upward import (to be removed): ${edge}: ${reason}`);
+  }
+  const violations = new Set<string>();
+  const unknownFolders = new Set<string>();
+  for (const file of await sourceFiles(source)) {
+    const from = folderOf(file);
+    for (const specifier of importsOf(await readFile(file, 'utf8'))) {
+      if (!specifier.startsWith('.')) continue; // packages and node: builtins
+      const target = resolve(dirname(file), specifier);
+      if (!target.startsWith(`${source}${sep}`)) continue; // test helpers, package.json
+      const to = folderOf(target);
+      if (from === to) continue;
+      const edge = `${relative(source, file)} -> ${relative(source, target)}`;
+      if (from === 'sdk') {
+        if (!sdkMayImport.has(to)) violations.add(edge);
+        continue;
+      }
+      const fromRank = rank.get(from);
+      const toRank = rank.get(to);
+      if (fromRank === undefined) unknownFolders.add(from);
+      if (toRank === undefined) unknownFolders.add(to);
+      if (fromRank !== undefined && toRank !== undefined && toRank > fromRank) violations.add(edge);
+    }
+  }
+  assert.deepEqual([...unknownFolders], [], 'every folder of src/ has a layer in this test');
+  assert.deepEqual(
+    [...violations].filter((edge) => !(edge in knownViolations)).sort(),
+    [],
+    'imports from a lower layer up to a higher one',
+  );
+  assert.deepEqual(
+    Object.keys(knownViolations).filter((edge) => !violations.has(edge)),
+    [],
+    'known violations that no longer occur: remove them from the list',
+  );
+});
