@@ -94,7 +94,15 @@ const routes: RouteRow[] = [
     route: 'DELETE /v1/workspaces/:name',
     request: () => ({ method: 'DELETE', path: '/v1/workspaces/w' }),
   },
+  {
+    route: 'POST /v1/workspaces/:name/fork',
+    request: () => ({ method: 'POST', path: '/v1/workspaces/w/fork', body: { name: 'w2' } }),
+  },
 ];
+
+/** Rows whose success needs more than the fake runtime: their own test, skipped with a reason. */
+const forkNeedsRoot =
+  process.getuid?.() === 0 ? false : 'a fork makes its own disk image (mkfs, mount): needs root';
 
 /** Routes outside /v1 that need no token, and why. */
 const publicRoutes: Record<string, string> = {
@@ -184,6 +192,15 @@ const invalid: Record<string, { method: string; path: string; body?: unknown; me
     ],
     'POST /v1/workspaces/:name/sync': [
       { method: 'POST', path: '/v1/workspaces/-bad/sync', message: /^param\.name: / },
+    ],
+    'POST /v1/workspaces/:name/fork': [
+      { method: 'POST', path: '/v1/workspaces/w/fork', body: {}, message: /^body\.name: / },
+      {
+        method: 'POST',
+        path: '/v1/workspaces/w/fork',
+        body: { name: '../x' },
+        message: /^body\.name: /,
+      },
     ],
     'DELETE /v1/workspaces/:name': [
       { method: 'DELETE', path: '/v1/workspaces/-bad', message: /^param\.name: / },
@@ -343,6 +360,19 @@ describe('API routes in-process (fake runtime, any user)', () => {
     }
   });
 
+  test("alice's fork of her workspace succeeds, and bob's list does not show it", {
+    skip: forkNeedsRoot,
+  }, async () => {
+    const forked = await api.request(alice, 'POST', '/v1/workspaces/w/fork', { name: 'w2' });
+    assert.equal(forked.status, 201, await forked.clone().text());
+    const bobs = (await (await api.request(bob, 'GET', '/v1/workspaces')).json()) as {
+      workspaces: unknown[];
+    };
+    assert.deepEqual(bobs.workspaces, []);
+    const deleted = await api.request(alice, 'DELETE', '/v1/workspaces/w2');
+    assert.ok(deleted.status < 300, await deleted.text());
+  });
+
   test("alice's requests succeed on her own resources (the rows are real requests)", async () => {
     // In an order where each leaves what the next needs: the deletes come last.
     const order = [...routes].sort(
@@ -351,6 +381,7 @@ describe('API routes in-process (fake runtime, any user)', () => {
     for (const row of order) {
       if (row.route === 'GET /v1/sandboxes/:name/shell') continue; // needs a WebSocket upgrade
       if (row.route === 'POST /v1/sandboxes/:name/stop') continue; // would stop what follows
+      if (row.route === 'POST /v1/workspaces/:name/fork') continue; // its own test (needs root)
       const { method, path, body } = row.request(ids);
       const response = await api.request(alice, method, path, body);
       assert.ok(response.status < 300, `${row.route}: ${response.status} ${await response.text()}`);

@@ -13,9 +13,10 @@ import type { MagsContext } from '../../src/context/mags-context.ts';
 import { ImageStore } from '../../src/images/image-store.ts';
 import { createFakeRuntime, type FakeRuntime } from '../../src/runtimes/fake/fake-runtime.ts';
 import { createFilesystemObjectStore } from '../../src/storage/filesystem/filesystem-object-store.ts';
+import { WorkspaceManager } from '../../src/workspaces/workspace-manager.ts';
 import {
+  type OpenWorkspace,
   type WorkspaceInfo,
-  type WorkspacePaths,
   WorkspaceStore,
 } from '../../src/workspaces/workspace-store.ts';
 import { WorkspaceSync } from '../../src/workspaces/workspace-sync.ts';
@@ -26,7 +27,7 @@ import { WorkspaceSync } from '../../src/workspaces/workspace-sync.ts';
  * creating one needs neither mkfs, mount nor chown. A requested disk size is not applied.
  */
 export class DirectoryWorkspaceStore extends WorkspaceStore {
-  override async ensure(name: string, image: string, diskMiB?: number): Promise<WorkspacePaths> {
+  override async ensure(name: string, image: string, diskMiB?: number): Promise<OpenWorkspace> {
     if (await this.get(name)) return super.ensure(name, image, diskMiB);
     const { directory } = this.paths(name);
     await mkdir(join(directory, 'upper'), { recursive: true });
@@ -93,6 +94,13 @@ export async function createTestContext(
     images,
     workspaces,
     sync,
+    workspaceManager: new WorkspaceManager({
+      store: workspaces,
+      sync,
+      invalidate: async (name) => {
+        await context.scheduler?.invalidate(name);
+      },
+    }),
     defaults: {
       limits: { memoryMiB: 256, cpus: 1, pidsMax: 256 },
       timeoutMs: 60_000,
