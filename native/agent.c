@@ -809,9 +809,9 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--fd") && i + 1 < argc) fd = out_fd = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--listen-fd") && i + 1 < argc) listen_fd = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--stdio")) fd = 0, out_fd = 1;
-    else { fprintf(stderr, "usage: mags-agent (--fd N | --listen-fd N | --stdio)\n"); return 64; }
+    else { fprintf(stderr, "usage: mags-agent [--fd N | --stdio] [--listen-fd N]\n"); return 64; }
   }
-  if ((fd < 0) == (listen_fd < 0)) { fprintf(stderr, "usage: mags-agent (--fd N | --listen-fd N | --stdio)\n"); return 64; }
+  if (fd < 0 && listen_fd < 0) { fprintf(stderr, "usage: mags-agent [--fd N | --stdio] [--listen-fd N]\n"); return 64; }
   for (int i = 0; i < MAX_CONNECTIONS; i++) connections[i].fd = connections[i].out_fd = -1;
   for (int i = 0; i < MAX_FILES; i++) files[i].fd = -1;
   // Zeroed statics would say fd 0; mark every slot empty without closing anything.
@@ -824,11 +824,14 @@ int main(int argc, char **argv) {
   int signal_fd = signalfd(-1, &child, SFD_NONBLOCK | SFD_CLOEXEC);
   if (signal_fd < 0) { log_error("signalfd"); return 1; }
   if (fd >= 0) {
-    single_connection = 1;
+    // Alone, the first connection is the sandbox's life; with a listening socket beside it, the
+    // sandbox outlives it (a restarted host connects again) and ends only on SHUTDOWN.
+    single_connection = listen_fd < 0;
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     fcntl(out_fd, F_SETFD, FD_CLOEXEC);
     if (add_connection(fd, out_fd) < 0) return 1;
-  } else {
+  }
+  if (listen_fd >= 0) {
     fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
     set_nonblocking(listen_fd);
   }

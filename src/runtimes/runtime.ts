@@ -17,6 +17,24 @@ export interface RuntimeCapabilities {
   pause: boolean;
   /** Sandboxes can be started ahead of time and attached to their layers later (`prepare`). */
   prepare: boolean;
+  /** Sandboxes outlive the process that started them: `list`, `attach`, `Sandbox.detach`. */
+  reattach: boolean;
+}
+
+/** What a sandbox works on, by name (runtime-v2's reference; here only recorded and listed). */
+export interface WorkspaceReference {
+  name: string;
+  access: 'writable' | 'read-only';
+  version?: number;
+}
+
+/** A running sandbox as `Runtime.list` finds it. */
+export interface SandboxInfo {
+  id: string;
+  labels: Record<string, string>;
+  workspace?: WorkspaceReference;
+  /** ISO time it came up. */
+  startedAt: string;
 }
 
 /** The sandbox's root filesystem: read-only layers below one writable layer. */
@@ -51,12 +69,23 @@ export interface SandboxSpec {
   hostname?: string;
   /** Lock files held for the sandbox's whole life: one writer per workspace, readers shared. */
   locks?: { exclusive?: string[]; shared?: string[] };
+  /**
+   * Free-form labels the runtime keeps with the sandbox and returns from `list`/`attach` (owner,
+   * sandbox name, kind), so a new server process can tell what a sandbox is.
+   */
+  labels?: Record<string, string>;
+  workspace?: WorkspaceReference;
 }
 
 export interface ExecRequest {
   argv: string[];
   env: Record<string, string>;
   cwd: string;
+  /**
+   * Makes the exec durable (capability `reattach`): it survives a detach or a crash of this
+   * process, and `Sandbox.resume(key, offsets)` picks it up again. Unique within the sandbox.
+   */
+  key?: string;
   /** Open stdin for `writeStdin`; otherwise the command reads an empty stdin. */
   stdin?: boolean;
   tty?: { rows: number; cols: number };
@@ -82,6 +111,27 @@ export interface SandboxProcess {
   readonly exited: Promise<ExecResult>;
 }
 
+/** A durable exec picked up again: `resumed` says where its replay starts. */
+export interface ResumedProcess extends SandboxProcess {
+  /**
+   * Offsets the replay starts at: those asked for, or higher when bytes were lost (acknowledged
+   * to the process that went away but not kept by it).
+   */
+  readonly resumed: Promise<{ pid: number; stdoutOffset: number; stderrOffset: number }>;
+}
+
+export interface DurableExecInfo {
+  key: string;
+  pid: number;
+  exited: boolean;
+  /** Another connection holds it (another live server process). */
+  attached: boolean;
+  exitCode: number | null;
+  signal: string | null;
+  stdoutBytes: number;
+  stderrBytes: number;
+}
+
 /** A file being read out of a sandbox (`Sandbox.readFileStream`). */
 export interface FileRead {
   sizeBytes: number;
@@ -105,6 +155,8 @@ export interface SandboxUsage extends SandboxExit {
 
 export interface Sandbox {
   readonly id: string;
+  readonly labels: Record<string, string>;
+  readonly workspace?: WorkspaceReference;
   /** Limits that could not be applied on this host, already in words for the user. */
   readonly warnings: string[];
   exec(request: ExecRequest): SandboxProcess;
@@ -131,6 +183,24 @@ export interface Sandbox {
   setLimits?(limits: ResourceLimits): Promise<string[]>;
   /** Ends every process and releases every resource; safe to call twice. */
   stop(): Promise<SandboxExit>;
+  /**
+   * Drops this process's hold on the sandbox and leaves it running, for another process to
+   * `attach` (capability `reattach`). Execs started without a `key` end; durable ones run on.
+   * The object is of no use afterwards.
+   */
+  detach?(): Promise<void>;
+  /**
+   * Picks a durable exec (started with `key`) up again after a detach or a crash (capability
+   * `reattach`): its output is replayed from the given offsets (the bytes of each stream the
+   * caller already has). `exited` rejects with errno 2 when the sandbox no longer knows the key
+   * (its end was delivered to the process that went away).
+   */
+  resumeExec?(
+    key: string,
+    offsets?: { stdoutOffset?: number; stderrOffset?: number },
+  ): ResumedProcess;
+  /** The durable execs the sandbox holds, running or ended (capability `reattach`). */
+  listExecs?(): Promise<DurableExecInfo[]>;
   /** Freezes every process; memory may be reclaimed. Calls on a paused sandbox resume it first. */
   pause?(): Promise<void>;
   resume?(): Promise<void>;
@@ -172,4 +242,11 @@ export interface Runtime {
   sweep?(): Promise<number>;
   /** Starts a sandbox up to the point where it needs its layers (capability `prepare`). */
   prepare?(options: { id: string; limits: ResourceLimits }): Promise<PreparedSandbox>;
+  /** Sandboxes of this runtime running on this host (capability `reattach`). */
+  list?(): Promise<SandboxInfo[]>;
+  /**
+   * Connects to a running sandbox again, e.g. after a server restart (capability `reattach`).
+   * Rejects with a 404 `sandbox_not_found` MagsError when no such sandbox is running.
+   */
+  attach?(id: string): Promise<Sandbox>;
 }

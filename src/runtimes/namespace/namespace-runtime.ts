@@ -7,6 +7,7 @@ import type {
   Sandbox,
   SandboxSpec,
 } from '../runtime.ts';
+import { attachNamespaceSandbox, listNamespaceSandboxes } from './attach-namespace-sandbox.ts';
 import { prepareNamespaceSandbox, startNamespaceSandbox } from './namespace-sandbox.ts';
 import { sweepLeftovers } from './sweep-leftovers.ts';
 
@@ -32,6 +33,7 @@ const capabilities: RuntimeCapabilities = {
   resourceLimits: true,
   pause: true,
   prepare: true,
+  reattach: true,
 };
 
 /**
@@ -54,6 +56,8 @@ export function createNamespaceRuntime(options: NamespaceRuntimeOptions): Runtim
     start: (spec: SandboxSpec): Promise<Sandbox> => startNamespaceSandbox(resolved, spec),
     prepare: (prepareOptions) => prepareNamespaceSandbox(resolved, prepareOptions),
     sweep: () => sweepLeftovers(resolved.home, resolved.cgroupRoot),
+    list: () => listNamespaceSandboxes(resolved.home),
+    attach: (id) => attachNamespaceSandbox(resolved, id),
   };
 }
 
