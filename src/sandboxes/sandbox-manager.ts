@@ -1,3 +1,4 @@
+import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import {
   ConflictError,
@@ -31,6 +32,8 @@ export interface SandboxManagerOptions {
   sleepAfterMs?: number;
   /** Sandboxes one owner may have running or sleeping at once (default 16). */
   maxSandboxesPerOwner?: number;
+  /** The server process holding the sandboxes, recorded on each (recovery after a restart). */
+  instance?: ServerInstance;
 }
 
 interface SandboxOptions {
@@ -77,12 +80,14 @@ export class SandboxManager {
   readonly maxPerOwner: number;
   /** Starts under way per owner: they count against the limit before they are live. */
   readonly #starting = new Map<string, number>();
+  readonly #instance: ServerInstance | undefined;
 
   constructor(options: SandboxManagerOptions) {
     this.#context = options.context;
     this.#repository = options.repository;
     this.maxPerOwner = options.maxSandboxesPerOwner ?? 16;
     this.#sleepAfterMs = options.sleepAfterMs ?? 10 * 60 * 1000;
+    this.#instance = options.instance;
     if (this.#sleepAfterMs > 0) {
       const every = Math.max(100, Math.min(this.#sleepAfterMs / 4, 30_000));
       this.#sleepTimer = setInterval(() => void this.#sleepIdle(), every);
@@ -217,6 +222,43 @@ export class SandboxManager {
     await this.#repository.deleteSandbox(owner, name);
   }
 
+  /**
+   * A running sandbox a gone server process started, attached again: live here from now on, in
+   * the state it was recorded in (a sleeping one stays asleep), idle since it was last used.
+   */
+  adopt(record: SandboxRecord, sandbox: Sandbox): void {
+    this.#live.set(key(record.owner, record.name), {
+      record: { ...record, ...this.#instance },
+      sandbox,
+      inUse: 0,
+      transition: Promise.resolve(),
+    });
+  }
+
+  /** A sandbox recorded as running whose runtime sandbox is gone: stopped, with why. */
+  async markGone(record: SandboxRecord, reason: string): Promise<void> {
+    await this.#repository.upsertSandbox({
+      ...record,
+      ...this.#instance,
+      status: 'stopped',
+      runtimeId: null,
+      reason,
+    });
+  }
+
+  /** Lets go of every sandbox, leaving it running for the next server process (capability reattach). */
+  async detach(): Promise<void> {
+    clearInterval(this.#sleepTimer);
+    const live = [...this.#live.values()];
+    this.#live.clear();
+    await Promise.allSettled(
+      live.map(async ({ sandbox, transition }) => {
+        await transition.catch(() => {});
+        await sandbox.detach?.();
+      }),
+    );
+  }
+
   async shutdown(): Promise<void> {
     clearInterval(this.#sleepTimer);
     await Promise.allSettled(
@@ -269,6 +311,13 @@ export class SandboxManager {
       'sb',
     );
     spec.hostname = record.name;
+    // What a restarted server needs to tell which record this sandbox belongs to.
+    spec.labels = {
+      ...(this.#instance ? { server: this.#instance.server } : {}),
+      kind: 'long-lived',
+      owner: record.owner,
+      name: record.name,
+    };
     const image = options.image ?? defaults.image;
     const sandbox = await startOrExplain(this.#context, spec, image).catch((error: unknown) => {
       if (error instanceof ConflictError && record.workspace) {
@@ -279,6 +328,7 @@ export class SandboxManager {
     const at = new Date().toISOString();
     const running: SandboxRecord = {
       ...record,
+      ...this.#instance,
       status: 'running',
       runtimeId: sandbox.id,
       reason: null,

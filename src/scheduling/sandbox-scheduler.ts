@@ -150,6 +150,19 @@ export class SandboxScheduler {
     return this.warm.park(workspace, parked);
   }
 
+  /** A sandbox a gone server process handed out (a run it started), now this one's. */
+  adopt(sandbox: Sandbox): void {
+    this.#handedOut.add(sandbox);
+  }
+
+  /**
+   * Lets go of every parked sandbox without stopping it (a detaching shutdown: the next server
+   * process parks them again); the pool's sandboxes are discarded (they never ran anything).
+   */
+  async detach(): Promise<void> {
+    await Promise.all([this.pool.close(), this.warm.detach()]);
+  }
+
   /** The workspace is about to change (deleted, restored, used elsewhere): drop its sandbox. */
   invalidate(workspace: string): Promise<void> {
     return this.warm.evict(workspace, 'invalidated');

@@ -144,6 +144,13 @@ export class WarmCache {
     await Promise.all(evictions);
   }
 
+  /** Lets go of every parked sandbox, leaving it running (capability reattach). */
+  async detach(): Promise<void> {
+    const entries = [...this.#entries];
+    for (const [key, entry] of entries) this.#remove(key, entry);
+    await Promise.allSettled(entries.map(([, entry]) => entry.sandbox.detach?.()));
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([...this.#entries.keys()].map((key) => this.evict(key, 'shutdown')));
   }

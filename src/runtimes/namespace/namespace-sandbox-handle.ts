@@ -108,6 +108,9 @@ export function namespaceSandboxHandle(parts: SandboxParts): Sandbox {
     },
     resume: awake,
     stop() {
+      // Another process holds it now (or will): stopping it is no longer this handle's to do.
+      if (detached && !stopping)
+        return Promise.resolve({ oomKills: 0, peakMemoryBytes: undefined });
       stopping ??= (async () => {
         // A frozen sandbox cannot act on SHUTDOWN; thaw it so it can end itself.
         await awake();
