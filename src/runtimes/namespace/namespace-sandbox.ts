@@ -158,7 +158,15 @@ export async function prepareNamespaceSandbox(
         throw launcherError(code, await stderrTail(), id);
       });
       client = await Promise.race([
-        GuestClient.connect(socket, { helloTimeoutMs: options.startTimeoutMs }),
+        GuestClient.connect(socket, { helloTimeoutMs: options.startTimeoutMs }).catch(
+          async (error: unknown) => {
+            // A launcher that fails (a busy workspace lock) closes the agent's stream too; its
+            // exit, which says why, may be seen a moment after the close.
+            const code = await Promise.race([launcherExit, sleep(1000).then(() => undefined)]);
+            if (code !== undefined) throw launcherError(code, await stderrTail(), id);
+            throw error;
+          },
+        ),
         failed,
       ]);
       failed.catch(() => {});
