@@ -24,7 +24,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define PROTOCOL_VERSION 1
+#define PROTOCOL_VERSION 2
 #define MAX_PAYLOAD (1024 * 1024)
 #define CHUNK (64 * 1024)
 #define OUTPUT_HIGH_WATER (4 * 1024 * 1024)  // per connection: stop producing above this
@@ -33,16 +33,19 @@
 #define MAX_CONNECTIONS 64
 #define MAX_PROCESSES 256
 #define MAX_FILES 64
+#define RETAIN_LIMIT (8 * 1024 * 1024)      // per detached exec and stream: output kept for a host to come back
+#define MAX_KEY 256
 
 enum {
   // host -> agent
   T_EXEC = 0x01, T_STDIN = 0x02, T_STDIN_CLOSE = 0x03, T_SIGNAL = 0x04, T_RESIZE = 0x05, T_OUTPUT_ACK = 0x06,
   T_WRITE_FILE = 0x10, T_WRITE_DATA = 0x11, T_WRITE_END = 0x12, T_READ_FILE = 0x13, T_WRITE_ABORT = 0x14,
+  T_RESUME = 0x07, T_LIST_EXECS = 0x08,
   T_READ_ABORT = 0x15, T_PING = 0x20, T_SHUTDOWN = 0x21,
   // agent -> host
   T_HELLO = 0x80, T_STARTED = 0x81, T_STDOUT = 0x82, T_STDERR = 0x83, T_EXIT = 0x84,
   T_ERROR = 0x85, T_OK = 0x86, T_FILE_DATA = 0x87, T_FILE_END = 0x88, T_PONG = 0x89, T_STDIN_ACK = 0x8a,
-  T_FILE_INFO = 0x8b,
+  T_FILE_INFO = 0x8b, T_RESUMED = 0x8c, T_EXECS = 0x8d,
 };
 
 struct buffer { char *data; size_t start, length, capacity; };
@@ -52,13 +55,23 @@ struct connection {
   struct buffer in, out;
 };
 
+// One output stream of an exec. `retained` holds every byte the host has not acknowledged,
+// starting at absolute offset `base`; bytes below `sent` went out on the current connection.
+// A host that reconnects (RESUME) says how much it has, and the rest is sent again.
+struct stream {
+  int fd;
+  uint64_t base, sent;
+  struct buffer retained;
+};
+
 struct process {
-  int used, connection;
-  uint32_t id;
+  int used, connection;  // connection -1: detached (a keyed exec whose host went away)
+  uint32_t id;           // the request id on `connection`
   pid_t pid;
-  int in_fd, out_fd, err_fd, tty, close_stdin;
-  uint32_t unacked_out, unacked_err;  // output sent that the host has not acknowledged yet
-  struct buffer stdin_pending;        // host input the command has not read yet (at most WINDOW)
+  int in_fd, tty, close_stdin, exited, status;
+  char *key;                   // non-NULL: a durable exec, found again by RESUME after a disconnect
+  struct stream out, err;
+  struct buffer stdin_pending; // host input the command has not read yet (at most WINDOW)
 };
 
 struct file_transfer {  // a write in progress, or a read being streamed out
@@ -119,6 +132,7 @@ static void flush(struct connection *c) {
 }
 
 static void send_frame(int connection, uint8_t type, uint32_t id, const void *payload, size_t length) {
+  if (connection < 0) return;  // a detached exec: nobody to tell
   struct connection *c = &connections[connection];
   if (!c->open) return;
   reserve(&c->out, 9 + length);
@@ -191,19 +205,34 @@ static struct process *find_process(int connection, uint32_t id) {
   return NULL;
 }
 
+static struct process *find_key(const char *key) {
+  for (int i = 0; i < MAX_PROCESSES; i++)
+    if (processes[i].used && processes[i].key && !strcmp(processes[i].key, key)) return &processes[i];
+  return NULL;
+}
+
 static void close_fd(int *fd) {
   if (*fd >= 0) close(*fd);
   *fd = -1;
+}
+
+static void put_u64(char *at, uint64_t value) {
+  put_u32(at, (uint32_t)(value >> 32));
+  put_u32(at + 4, (uint32_t)value);
 }
 
 static void start_process(int connection, uint32_t id, struct reader *r) {
   uint32_t flags = read_u32(r), rows = read_u32(r), cols = read_u32(r);
   char *cwd = read_string(r);
   char **argv = read_string_list(r), **env = read_string_list(r);
+  char *key = read_string(r);
   int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, report[2] = {-1, -1}, master = -1;
   struct process *p = NULL;
-  if (!r->ok || !argv || !argv[0] || !env) { send_error(connection, id, EINVAL, "malformed EXEC"); goto done; }
+  if (!r->ok || !argv || !argv[0] || !env || !key) { send_error(connection, id, EINVAL, "malformed EXEC"); goto done; }
+  if (strlen(key) > MAX_KEY) { send_error(connection, id, EINVAL, "exec key longer than 256 bytes"); goto done; }
+  if (!key[0]) { free(key); key = NULL; }  // no key: the exec lives and dies with this connection
   if (find_process(connection, id)) { send_error(connection, id, EEXIST, "exec id already in use"); goto done; }
+  if (key && find_key(key)) { send_error(connection, id, EEXIST, "exec key already in use"); goto done; }
   for (int i = 0; i < MAX_PROCESSES && !p; i++) if (!processes[i].used) p = &processes[i];
   if (!p) { send_error(connection, id, EAGAIN, "too many running commands"); goto done; }
   int tty = flags & 2;
@@ -252,12 +281,14 @@ static void start_process(int connection, uint32_t id, struct reader *r) {
     send_error(connection, id, code, message);
     goto done;
   }
-  *p = (struct process){.used = 1, .connection = connection, .id = id, .pid = pid, .tty = tty,
-                        .in_fd = tty ? fcntl(master, F_DUPFD_CLOEXEC, 0) : in[1], .out_fd = tty ? master : out[0], .err_fd = tty ? -1 : err[0]};
+  *p = (struct process){.used = 1, .connection = connection, .id = id, .pid = pid, .tty = tty, .key = key,
+                        .in_fd = tty ? fcntl(master, F_DUPFD_CLOEXEC, 0) : in[1],
+                        .out = {.fd = tty ? master : out[0]}, .err = {.fd = tty ? -1 : err[0]}};
+  key = NULL;
   if (tty) master = -1; else in[1] = out[0] = err[0] = -1;
-  set_nonblocking(p->out_fd);
+  set_nonblocking(p->out.fd);
   if (p->in_fd >= 0) set_nonblocking(p->in_fd);
-  if (p->err_fd >= 0) set_nonblocking(p->err_fd);
+  if (p->err.fd >= 0) set_nonblocking(p->err.fd);
   if (!(flags & 1) && !tty) close_fd(&p->in_fd);  // no stdin: the command reads EOF at once
   char payload[4];
   put_u32(payload, (uint32_t)pid);
@@ -266,51 +297,108 @@ done:
   close_fd(&in[0]); close_fd(&in[1]); close_fd(&out[0]); close_fd(&out[1]); close_fd(&err[0]); close_fd(&err[1]);
   close_fd(&report[0]); close_fd(&report[1]); close_fd(&master);
   free(cwd);
+  free(key);
   free_strings(argv);
   free_strings(env);
 }
 
-// Returns 0 when the stream is finished (EOF, or EIO: a pty whose last writer closed).
-static int pump(struct process *p, int *fd, uint8_t type) {
+static int connected(const struct process *p) { return p->connection >= 0 && connections[p->connection].open; }
+
+// Sends what the host has not been sent yet: within the credit window, or everything when
+// `all` (a finished exec: its output is bounded, and its EXIT must follow it).
+static void send_retained(struct process *p, struct stream *s, uint8_t type, int all) {
+  while (connected(p) && s->sent < s->base + s->retained.length) {
+    if (!all && (s->sent - s->base >= WINDOW || connections[p->connection].out.length >= OUTPUT_HIGH_WATER)) return;
+    size_t offset = (size_t)(s->sent - s->base), length = s->retained.length - offset;
+    if (length > CHUNK) length = CHUNK;
+    send_frame(p->connection, type, p->id, s->retained.data + s->retained.start + offset, length);
+    s->sent += length;
+  }
+}
+
+// How much output an exec may hold: one window while a host reads it, more while none does.
+static size_t retain_limit(const struct process *p) { return connected(p) ? WINDOW : RETAIN_LIMIT; }
+
+// Reads the pipe into the stream's retained bytes; returns 0 when the stream is finished (EOF, or
+// EIO: a pty whose last writer closed).
+static int pump(struct process *p, struct stream *s, uint8_t type) {
   static char chunk[CHUNK];
-  ssize_t n = read(*fd, chunk, sizeof chunk);
+  size_t room = retain_limit(p) > s->retained.length ? retain_limit(p) - s->retained.length : 0;
+  if (room == 0) return 1;
+  ssize_t n = read(s->fd, chunk, room < sizeof chunk ? room : sizeof chunk);
   if (n > 0) {
-    send_frame(p->connection, type, p->id, chunk, (size_t)n);
-    *(type == T_STDOUT ? &p->unacked_out : &p->unacked_err) += (uint32_t)n;
+    reserve(&s->retained, (size_t)n);
+    memcpy(s->retained.data + s->retained.start + s->retained.length, chunk, (size_t)n);
+    s->retained.length += (size_t)n;
+    send_retained(p, s, type, 0);
     return 1;
   }
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 1;
-  close_fd(fd);
+  close_fd(&s->fd);
   return 0;
 }
 
-// Bounded: a background process that keeps writing must not keep us here (or grow the queue).
-static void drain(struct process *p, int *fd, uint8_t type) {
+// The host has `count` more bytes of this stream: they need not be kept any longer.
+static void discard(struct stream *s, uint64_t count) {
+  if (count > s->retained.length) count = s->retained.length;
+  s->base += count;
+  s->retained.start += (size_t)count;
+  s->retained.length -= (size_t)count;
+  if (s->retained.length == 0) s->retained.start = 0;
+}
+
+// OUTPUT_ACK: only bytes that were sent can have been consumed.
+static void acknowledge(struct stream *s, uint64_t count) {
+  discard(s, count < s->sent - s->base ? count : s->sent - s->base);
+}
+
+// Bounded: a background process that keeps writing must not keep us here (or grow memory).
+static void drain(struct stream *s) {
   static char chunk[CHUNK];
-  for (size_t total = 0; *fd >= 0 && total < DRAIN_LIMIT;) {
-    ssize_t n = read(*fd, chunk, sizeof chunk);
-    if (n > 0) { send_frame(p->connection, type, p->id, chunk, (size_t)n); total += (size_t)n; }
-    else if (n < 0 && errno == EINTR) continue;
+  for (size_t total = 0; s->fd >= 0 && total < DRAIN_LIMIT;) {
+    ssize_t n = read(s->fd, chunk, sizeof chunk);
+    if (n > 0) {
+      reserve(&s->retained, (size_t)n);
+      memcpy(s->retained.data + s->retained.start + s->retained.length, chunk, (size_t)n);
+      s->retained.length += (size_t)n;
+      total += (size_t)n;
+    } else if (n < 0 && errno == EINTR) continue;
     else break;  // EOF, EAGAIN (a background process still holds the pipe) or EIO (pty closed)
   }
 }
 
 static void release_process(struct process *p) {
-  close_fd(&p->in_fd); close_fd(&p->out_fd); close_fd(&p->err_fd);
+  close_fd(&p->in_fd); close_fd(&p->out.fd); close_fd(&p->err.fd);
   free(p->stdin_pending.data);
-  *p = (struct process){.in_fd = -1, .out_fd = -1, .err_fd = -1};
+  free(p->out.retained.data);
+  free(p->err.retained.data);
+  free(p->key);
+  *p = (struct process){.in_fd = -1, .out = {.fd = -1}, .err = {.fd = -1}};
+}
+
+// A finished exec with a host: everything it wrote goes out, then its EXIT, and it is forgotten.
+static void report_exit(struct process *p) {
+  send_retained(p, &p->out, T_STDOUT, 1);
+  send_retained(p, &p->err, T_STDERR, 1);
+  char payload[8];
+  put_u32(payload, WIFEXITED(p->status) ? (uint32_t)WEXITSTATUS(p->status) : 0xffffffffu);
+  put_u32(payload + 4, WIFSIGNALED(p->status) ? (uint32_t)WTERMSIG(p->status) : 0);
+  send_frame(p->connection, T_EXIT, p->id, payload, 8);
+  release_process(p);
 }
 
 static void finish_process(struct process *p, int status) {
   // Everything the command wrote before it exited is in the pipes now: drain it without waiting
   // for EOF (a background child may hold the pipes open forever), then report the exit.
-  drain(p, &p->out_fd, T_STDOUT);
-  drain(p, &p->err_fd, T_STDERR);
-  char payload[8];
-  put_u32(payload, WIFEXITED(status) ? (uint32_t)WEXITSTATUS(status) : 0xffffffffu);
-  put_u32(payload + 4, WIFSIGNALED(status) ? (uint32_t)WTERMSIG(status) : 0);
-  send_frame(p->connection, T_EXIT, p->id, payload, 8);
-  release_process(p);
+  drain(&p->out);
+  drain(&p->err);
+  close_fd(&p->out.fd);
+  close_fd(&p->err.fd);
+  close_fd(&p->in_fd);
+  p->exited = 1;
+  p->status = status;
+  // Detached: kept (output and status) until a host RESUMEs it.
+  if (connected(p)) report_exit(p);
 }
 
 // Writes what the command will take and tells the host how much it took (its stdin credit), so
@@ -328,7 +416,7 @@ static void flush_stdin(struct process *p) {
     b->start += (size_t)n;
     b->length -= (size_t)n;
   }
-  if (b->length < before) {  // bytes dropped because stdin closed count as taken, too
+  if (b->length < before && connected(p)) {  // bytes dropped because stdin closed count as taken, too
     char payload[4];
     put_u32(payload, (uint32_t)(before - b->length));
     send_frame(p->connection, T_STDIN_ACK, p->id, payload, 4);
@@ -348,8 +436,84 @@ static void reap(int signal_fd) {
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {  // orphans are ours to reap, too (PID 1)
     for (int i = 0; i < MAX_PROCESSES; i++)
-      if (processes[i].used && processes[i].pid == pid) finish_process(&processes[i], status);
+      if (processes[i].used && !processes[i].exited && processes[i].pid == pid) finish_process(&processes[i], status);
   }
+}
+
+// The host of a keyed exec went away: the exec keeps running and its output is kept (up to
+// RETAIN_LIMIT a stream; then the agent stops reading the pipe and the command blocks on write)
+// until a host RESUMEs it. Its stdin closes: nobody is left to type into it.
+static void detach_process(struct process *p) {
+  p->connection = -1;
+  p->out.sent = p->out.base;
+  p->err.sent = p->err.base;
+  p->stdin_pending.length = p->stdin_pending.start = 0;
+  if (!p->tty) close_fd(&p->in_fd);
+}
+
+// RESUME: `string key`, `u64 stdout offset`, `u64 stderr offset` (bytes of each stream the host
+// already has). Answers RESUMED (`u32 pid`, `u64`, `u64`: where the replay starts; above the
+// offsets asked for when the host asks for bytes it had acknowledged), then the exec's frames.
+static void resume_process(int connection, uint32_t id, struct reader *r) {
+  char *key = read_string(r);
+  uint32_t out_high = read_u32(r), out_low = read_u32(r), err_high = read_u32(r), err_low = read_u32(r);
+  uint64_t offsets[2] = {(uint64_t)out_high << 32 | out_low, (uint64_t)err_high << 32 | err_low};
+  struct process *p = r->ok && key ? find_key(key) : NULL;
+  if (!r->ok || !key) send_error(connection, id, EINVAL, "malformed RESUME");
+  else if (!p) send_error(connection, id, ENOENT, "no exec with this key (it never ran, or its end was already delivered)");
+  else if (p->connection >= 0 && connections[p->connection].open) send_error(connection, id, EBUSY, "the exec is attached to another connection");
+  else if (find_process(connection, id)) send_error(connection, id, EEXIST, "exec id already in use");
+  else if (offsets[0] > p->out.base + p->out.retained.length || offsets[1] > p->err.base + p->err.retained.length)
+    send_error(connection, id, EINVAL, "RESUME offset beyond the output the exec has produced");
+  else {
+    p->connection = connection;
+    p->id = id;
+    struct stream *streams[2] = {&p->out, &p->err};
+    for (int i = 0; i < 2; i++) {
+      struct stream *s = streams[i];
+      if (offsets[i] > s->base) discard(s, offsets[i] - s->base);
+      s->sent = s->base;
+    }
+    char payload[20];
+    put_u32(payload, (uint32_t)p->pid);
+    put_u64(payload + 4, p->out.base);
+    put_u64(payload + 12, p->err.base);
+    send_frame(connection, T_RESUMED, id, payload, sizeof payload);
+    if (p->exited) report_exit(p);
+    else {
+      send_retained(p, &p->out, T_STDOUT, 0);
+      send_retained(p, &p->err, T_STDERR, 0);
+    }
+  }
+  free(key);
+}
+
+// EXECS: `u32 count`, then per keyed exec `string key`, `u32 pid`, `u32 flags` (bit 0: exited,
+// bit 1: attached to an open connection), `u32 exit code`, `u32 signal`, `u64 stdout bytes`,
+// `u64 stderr bytes` produced so far.
+static void list_processes(int connection, uint32_t id) {
+  // Static: up to 256 keys of 256 bytes is more than the agent's stack should carry.
+  static char payload[4 + MAX_PROCESSES * (4 + MAX_KEY + 32)];
+  size_t at = 4;
+  uint32_t count = 0;
+  for (int i = 0; i < MAX_PROCESSES; i++) {
+    struct process *p = &processes[i];
+    if (!p->used || !p->key) continue;
+    size_t length = strlen(p->key);
+    put_u32(payload + at, (uint32_t)length);
+    memcpy(payload + at + 4, p->key, length);
+    at += 4 + length;
+    put_u32(payload + at, (uint32_t)p->pid);
+    put_u32(payload + at + 4, (uint32_t)(p->exited | (connected(p) ? 2 : 0)));
+    put_u32(payload + at + 8, p->exited && WIFEXITED(p->status) ? (uint32_t)WEXITSTATUS(p->status) : p->exited ? 0xffffffffu : 0);
+    put_u32(payload + at + 12, p->exited && WIFSIGNALED(p->status) ? (uint32_t)WTERMSIG(p->status) : 0);
+    put_u64(payload + at + 16, p->out.base + p->out.retained.length);
+    put_u64(payload + at + 24, p->err.base + p->err.retained.length);
+    at += 32;
+    count++;
+  }
+  put_u32(payload, count);
+  send_frame(connection, T_EXECS, id, payload, at);
 }
 
 // ------------------------------------------------------------------------------ files
@@ -514,10 +678,14 @@ static void close_connection(int index) {
   struct connection *c = &connections[index];
   flush(c);  // best effort: a last ERROR explaining why we close
   for (int i = 0; i < MAX_PROCESSES; i++) {
-    if (processes[i].used && processes[i].connection == index) {
-      kill(-processes[i].pid, SIGKILL);
-      release_process(&processes[i]);
+    struct process *p = &processes[i];
+    if (!p->used || p->connection != index) continue;
+    if (p->key && !single_connection) {
+      detach_process(p);  // a durable exec outlives its host's connection
+      continue;
     }
+    if (!p->exited) kill(-p->pid, SIGKILL);
+    release_process(p);
   }
   for (int i = 0; i < MAX_FILES; i++) if (files[i].used && files[i].connection == index) end_file(&files[i], 0);
   if (c->out_fd != c->fd) close(c->out_fd);
@@ -559,15 +727,17 @@ static void handle_frame(int connection, uint8_t type, uint32_t id, const char *
       struct file_transfer *f = find_file(connection, id);
       if (f && r.ok) f->unacked -= out < f->unacked ? out : f->unacked;
       if (!(p = find_process(connection, id)) || !r.ok) break;  // finished already: nothing owed
-      p->unacked_out -= out < p->unacked_out ? out : p->unacked_out;
-      p->unacked_err -= err < p->unacked_err ? err : p->unacked_err;
+      acknowledge(&p->out, out);
+      acknowledge(&p->err, err);
+      send_retained(p, &p->out, T_STDOUT, 0);
+      send_retained(p, &p->err, T_STDERR, 0);
       break;
     }
     case T_RESIZE: {
       uint32_t rows = read_u32(&r), cols = read_u32(&r);
       if ((p = find_process(connection, id)) && p->tty && r.ok) {
         struct winsize size = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
-        ioctl(p->out_fd, TIOCSWINSZ, &size);
+        ioctl(p->out.fd, TIOCSWINSZ, &size);
       }
       break;
     }
@@ -581,6 +751,8 @@ static void handle_frame(int connection, uint8_t type, uint32_t id, const char *
       if (f && f->writing == (type == T_WRITE_ABORT)) end_file(f, 0);
       break;
     }
+    case T_RESUME: resume_process(connection, id, &r); break;
+    case T_LIST_EXECS: list_processes(connection, id); break;
     case T_PING: send_frame(connection, T_PONG, id, payload, length); break;
     case T_SHUTDOWN: shutdown_all(); break;
     default: send_error(connection, id, EPROTO, "unknown frame type");
@@ -637,13 +809,13 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--fd") && i + 1 < argc) fd = out_fd = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--listen-fd") && i + 1 < argc) listen_fd = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--stdio")) fd = 0, out_fd = 1;
-    else { fprintf(stderr, "usage: mags-agent (--fd N | --listen-fd N | --stdio)\n"); return 64; }
+    else { fprintf(stderr, "usage: mags-agent [--fd N | --stdio] [--listen-fd N]\n"); return 64; }
   }
-  if ((fd < 0) == (listen_fd < 0)) { fprintf(stderr, "usage: mags-agent (--fd N | --listen-fd N | --stdio)\n"); return 64; }
+  if (fd < 0 && listen_fd < 0) { fprintf(stderr, "usage: mags-agent [--fd N | --stdio] [--listen-fd N]\n"); return 64; }
   for (int i = 0; i < MAX_CONNECTIONS; i++) connections[i].fd = connections[i].out_fd = -1;
   for (int i = 0; i < MAX_FILES; i++) files[i].fd = -1;
   // Zeroed statics would say fd 0; mark every slot empty without closing anything.
-  for (int i = 0; i < MAX_PROCESSES; i++) processes[i] = (struct process){.in_fd = -1, .out_fd = -1, .err_fd = -1};
+  for (int i = 0; i < MAX_PROCESSES; i++) processes[i] = (struct process){.in_fd = -1, .out = {.fd = -1}, .err = {.fd = -1}};
   signal(SIGPIPE, SIG_IGN);  // a vanished host must be a write error, not our death
   sigset_t child;
   sigemptyset(&child);
@@ -652,11 +824,14 @@ int main(int argc, char **argv) {
   int signal_fd = signalfd(-1, &child, SFD_NONBLOCK | SFD_CLOEXEC);
   if (signal_fd < 0) { log_error("signalfd"); return 1; }
   if (fd >= 0) {
-    single_connection = 1;
+    // Alone, the first connection is the sandbox's life; with a listening socket beside it, the
+    // sandbox outlives it (a restarted host connects again) and ends only on SHUTDOWN.
+    single_connection = listen_fd < 0;
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     fcntl(out_fd, F_SETFD, FD_CLOEXEC);
     if (add_connection(fd, out_fd) < 0) return 1;
-  } else {
+  }
+  if (listen_fd >= 0) {
     fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
     set_nonblocking(listen_fd);
   }
@@ -689,9 +864,15 @@ int main(int argc, char **argv) {
       struct process *p = &processes[i];
       // Stop reading a command while its connection's queue is full, or while the host has not
       // acknowledged a window of that stream (a consumer that does not read pauses only its command).
-      if (!p->used || connections[p->connection].out.length >= OUTPUT_HIGH_WATER) continue;
-      if (p->out_fd >= 0 && p->unacked_out < WINDOW) WATCH(p->out_fd, POLLIN, STDOUT_PIPE, i);
-      if (p->err_fd >= 0 && p->unacked_err < WINDOW) WATCH(p->err_fd, POLLIN, STDERR_PIPE, i);
+      // A detached exec is read until RETAIN_LIMIT is kept for its host to come back for.
+      if (!p->used || p->exited) continue;
+      if (connected(p)) {  // a replay after RESUME, or output held back while the queue was full
+        send_retained(p, &p->out, T_STDOUT, 0);
+        send_retained(p, &p->err, T_STDERR, 0);
+        if (connections[p->connection].out.length >= OUTPUT_HIGH_WATER) continue;
+      }
+      if (p->out.fd >= 0 && p->out.retained.length < retain_limit(p)) WATCH(p->out.fd, POLLIN, STDOUT_PIPE, i);
+      if (p->err.fd >= 0 && p->err.retained.length < retain_limit(p)) WATCH(p->err.fd, POLLIN, STDERR_PIPE, i);
     }
     for (int i = 0; i < MAX_PROCESSES; i++) {
       struct process *p = &processes[i];
@@ -725,10 +906,10 @@ int main(int argc, char **argv) {
           if (c->fd >= 0 && !c->open) close_connection(owner);
           break;
         case STDOUT_PIPE:
-          if (p->used && p->out_fd == polls[k].fd) pump(p, &p->out_fd, T_STDOUT);
+          if (p->used && p->out.fd == polls[k].fd) pump(p, &p->out, T_STDOUT);
           break;
         case STDERR_PIPE:
-          if (p->used && p->err_fd == polls[k].fd) pump(p, &p->err_fd, T_STDERR);
+          if (p->used && p->err.fd == polls[k].fd) pump(p, &p->err, T_STDERR);
           break;
         case STDIN_PIPE:
           if (p->used && p->in_fd == polls[k].fd) flush_stdin(p);

@@ -69,7 +69,7 @@ static void die(const char *format, ...) {
 static void usage(const char *message) {
   fprintf(stderr, "mags-sandbox: %s\nusage: mags-sandbox --root DIR --lower DIR... (--upper DIR --work DIR | --scratch DIR --scratch-bytes N) "
                   "[--uid-base N] [--id-count N] [--cgroup DIR]... [--lock-exclusive F]... [--lock-shared F]... "
-                  "[--scratch DIR --scratch-bytes N] [--hostname NAME] [--net] (--fd N | --listen PATH) -- AGENT [ARGS...]\n", message);
+                  "[--scratch DIR --scratch-bytes N] [--hostname NAME] [--net] [--fd N] [--listen PATH] -- AGENT [ARGS...]\n", message);
   exit(EXIT_USAGE);
 }
 
@@ -158,7 +158,7 @@ static void parse(int argc, char **argv, struct options *o) {
   }
   if (!o->root || !o->agent_argv) usage("missing a required option");
   if (o->attach_fd < 0) check_layers(o);
-  if ((o->fd < 0) == !o->listen_path) usage("give exactly one of --fd and --listen");
+  if (o->fd < 0 && !o->listen_path) usage("give --fd, --listen, or both");
   // Never map anything onto host root: that is the whole point of the id shift.
   if (o->uid_base < 1 || o->id_count < 1) usage("--uid-base and --id-count must be positive");
 }
@@ -369,7 +369,8 @@ struct child_arguments {
   struct options *options;
   int sync_fd;
   int agent_fd;
-  int stream_fd;
+  int stream_fd;  // the first connection (--fd), or -1
+  int listen_fd;  // the socket later connections come through (--listen), or -1
 };
 
 static int child_main(void *argument) {
@@ -426,13 +427,14 @@ static int child_main(void *argument) {
 
   int argc = 0;
   while (o->agent_argv[argc]) argc++;
-  char fd_text[16];
+  char fd_text[16], listen_text[16];
   snprintf(fd_text, sizeof fd_text, "%d", c->stream_fd);
-  char **argv = calloc(argc + 3, sizeof *argv);
+  snprintf(listen_text, sizeof listen_text, "%d", c->listen_fd);
+  char **argv = calloc(argc + 5, sizeof *argv);
   if (!argv) die("calloc");
   for (int i = 0; i < argc; i++) argv[i] = o->agent_argv[i];
-  argv[argc] = o->listen_path ? "--listen-fd" : "--fd";
-  argv[argc + 1] = fd_text;
+  if (c->stream_fd >= 0) { argv[argc++] = "--fd"; argv[argc++] = fd_text; }
+  if (c->listen_fd >= 0) { argv[argc++] = "--listen-fd"; argv[argc++] = listen_text; }
   char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", NULL};
   fexecve(c->agent_fd, argv, envp);
   die("exec the guest agent");
@@ -506,8 +508,9 @@ int main(int argc, char **argv) {
 
   c.agent_fd = open(o.agent_argv[0], O_RDONLY | O_CLOEXEC);
   if (c.agent_fd < 0) die("open the guest agent %s", o.agent_argv[0]);
-  c.stream_fd = o.listen_path ? listen_on(o.listen_path) : o.fd;
-  if (fcntl(c.stream_fd, F_GETFD) < 0) die("stream fd %d", c.stream_fd);
+  c.stream_fd = o.fd;
+  c.listen_fd = o.listen_path ? listen_on(o.listen_path) : -1;
+  if (c.stream_fd >= 0 && fcntl(c.stream_fd, F_GETFD) < 0) die("stream fd %d", c.stream_fd);
   int sync[2];
   if (pipe2(sync, O_CLOEXEC) < 0) die("pipe");
   c.sync_fd = sync[0];
@@ -520,7 +523,8 @@ int main(int argc, char **argv) {
   if (child_pid < 0) die("clone the sandbox (are user namespaces enabled?)");
   close(sync[0]);
   // Only the sandbox keeps its end of the stream: when the agent goes, the host sees EOF at once.
-  close(c.stream_fd);
+  if (c.stream_fd >= 0) close(c.stream_fd);
+  if (c.listen_fd >= 0) close(c.listen_fd);
 
   char path[64], map[64];
   snprintf(map, sizeof map, "0 %ld %ld\n", o.uid_base, o.id_count);

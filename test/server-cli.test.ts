@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Mags } from '../src/sdk/index.ts';
@@ -107,10 +107,21 @@ describe('the CLI through mags server', { skip }, () => {
     });
     assert.equal(refused.status, 401);
     assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'local_token');
-    // Stopping the local server stops its sandboxes, removes its address file, revokes its token.
+    // Stopping the local server removes its address file and revokes its token; its sandboxes
+    // run on, and the next command's local server picks them up.
     process.kill(discovery.pid, 'SIGTERM');
-    await waitUntil(async () => (await sandboxProcesses(home)).length === 0, 5000);
     await waitUntil(async () => !existsSync(join(home, 'local-server.json')), 5000);
+    await waitUntil(async () => !existsSync(`/proc/${discovery.pid}`), 5000);
+    const running = await readdir(join(home, 'run'));
+    const labels = await Promise.all(
+      running.map(async (id) => {
+        const text = await readFile(join(home, 'run', id, 'sandbox.json'), 'utf8').catch(
+          () => '{}',
+        );
+        return (JSON.parse(text) as { labels?: { name?: string } }).labels?.name;
+      }),
+    );
+    assert.ok(labels.includes('here'), `still running: ${running.join(', ')}`);
     const repository = createSqliteStateRepository(join(home, 'state.db'));
     try {
       const live = (await repository.listTokens('local')).filter((token) => !token.revokedAt);
@@ -118,18 +129,26 @@ describe('the CLI through mags server', { skip }, () => {
     } finally {
       await repository.close();
     }
+    const again = await runCli(home, ['exec', 'here', 'echo still here'], { env: local });
+    assert.equal(again.stdout.toString(), 'still here\n', again.stderr);
+    const listed = await runCli(home, ['list', '--sandboxes'], { env: local });
+    assert.match(listed.stdout.toString(), /here +running/);
+    assert.equal((await runCli(home, ['stop', 'here'], { env: local })).code, 0);
   });
 
-  test('SIGKILL while jobs run: after a restart state is consistent and nothing leaked', async () => {
+  test('SIGKILL while jobs run: after a restart state is consistent and the work goes on', async () => {
     const mags = new Mags({ url: server.url, token });
     const finished = await mags.runAndWait('echo kept');
-    const running = await mags.run('sleep 60');
-    await waitUntil(async () => (await mags.jobs.get(running.id)).status === 'running', 10_000);
+    const running = await mags.run('echo started; sleep 60');
+    await waitUntil(async () => (await mags.jobs.get(running.id)).logBytes > 0, 10_000);
     server.child.kill('SIGKILL');
     await new Promise((resolve) => server.child.once('exit', resolve));
-    // The sandboxes die with their server (parent-death signal): none may be left.
-    await waitUntil(async () => (await sandboxProcesses(home)).length === 0, 5000).catch(() => {});
-    assert.deepEqual(await sandboxProcesses(home), []);
+    // The sandboxes outlive their server.
+    const launchers = await sandboxProcesses(home);
+    assert.ok(
+      launchers.some((line) => line.includes('/run/run-')),
+      launchers.join('\n'),
+    );
 
     server = await startServerProcess({ ...process.env, MAGS_HOME: home }, noPool);
     const after = new Mags({ url: server.url, token });
@@ -139,9 +158,13 @@ describe('the CLI through mags server', { skip }, () => {
     let output = '';
     await after.jobs.logs(finished.job.id, { onStdout: (text) => (output += text) });
     assert.equal(output, 'kept\n');
-    const interrupted = await after.jobs.get(running.id);
-    assert.equal(interrupted.status, 'failed');
-    assert.match(interrupted.reason ?? '', /server stopped/);
+    // The job is still running, in the same sandbox; stopping it works as ever.
+    assert.equal((await after.jobs.get(running.id)).status, 'running');
+    const stopped = await after.jobs.stop(running.id);
+    assert.equal(stopped.status, 'stopped');
+    output = '';
+    await after.jobs.logs(running.id, { onStdout: (text) => (output += text) });
+    assert.equal(output, 'started\n');
     assert.equal((await after.sandboxes.get('dev')).status, 'stopped');
     // And it works: a new job runs.
     assert.equal((await after.runAndWait('echo alive')).stdout, 'alive\n');

@@ -4,13 +4,17 @@ import { CreditedReadable } from './credited-readable.ts';
 import { fileErrorFromFrame } from './file-error.ts';
 import {
   ExecHandle,
+  type GuestExecInfo,
   type GuestExecRequest,
   type GuestProcess,
+  type GuestResumePoint,
   type RequestChannel,
+  signalName,
 } from './guest-process.ts';
 import {
   encodeExec,
   encodeFrame,
+  exitCodeSignaled,
   type Frame,
   FrameDecoder,
   FrameType,
@@ -22,10 +26,18 @@ import {
 
 export {
   GuestError,
+  type GuestExecInfo,
   type GuestExecRequest,
   type GuestExitStatus,
   type GuestProcess,
+  type GuestResumePoint,
 } from './guest-process.ts';
+
+/** A durable exec picked up again on a new connection. */
+export interface ResumedGuestProcess extends GuestProcess {
+  /** Where the replay starts; rejects like `exited` when the agent refused the RESUME. */
+  readonly resumed: Promise<GuestResumePoint>;
+}
 
 interface Pending {
   onFrame(frame: Frame): void;
@@ -184,6 +196,79 @@ export class GuestClient {
   }
 
   /**
+   * Picks a durable exec (one started with a `key`) up again, e.g. after the host process that
+   * started it was restarted: the agent replays its output from the given offsets (the bytes
+   * of each stream the caller already has), then streams on; an exec that ended meanwhile
+   * replays and then reports its exit. Stdin is closed (the agent closed it at the disconnect).
+   * `exited` rejects with a GuestError: errno 2 (ENOENT) for a key the agent does not know,
+   * 16 (EBUSY) when another connection holds the exec.
+   */
+  resume(
+    key: string,
+    offsets: { stdoutOffset?: number; stderrOffset?: number } = {},
+    options: { tty?: boolean } = {},
+  ): ResumedGuestProcess {
+    const payload = new PayloadWriter()
+      .string(key)
+      .u64(offsets.stdoutOffset ?? 0)
+      .u64(offsets.stderrOffset ?? 0)
+      .toBuffer();
+    const id = this.#allocateId();
+    const request = {
+      argv: ['(resumed)'],
+      env: {},
+      cwd: '/',
+      ...(options.tty ? { tty: { rows: 0, cols: 0 } } : {}),
+    };
+    const handle = new ExecHandle(this.#channel(id), request, () => this.#pending.delete(id));
+    const resumed = Promise.race([
+      handle.resumed,
+      handle.exited.then(() => {
+        throw protocolError('EXIT before RESUMED');
+      }),
+    ]);
+    resumed.catch(() => {});
+    if (this.#closeError) {
+      handle.onClose(this.#closeError);
+    } else {
+      this.#pending.set(id, handle);
+      this.#send(FrameType.resume, id, payload);
+    }
+    return Object.assign(handle, { resumed });
+  }
+
+  /** The durable execs (started with a `key`) the agent holds, running or ended. */
+  async listExecs(): Promise<GuestExecInfo[]> {
+    const id = this.#allocateId();
+    const done = this.#request<Frame>(id, (frame, resolve) => {
+      if (frame.type === FrameType.execs) resolve(frame);
+    });
+    this.#send(FrameType.listExecs, id);
+    const reader = new PayloadReader((await done).payload);
+    const count = reader.u32();
+    const execs: GuestExecInfo[] = [];
+    for (let index = 0; index < count; index++) {
+      const key = reader.string();
+      const pid = reader.u32();
+      const flags = reader.u32();
+      const code = reader.u32();
+      const signal = reader.u32();
+      const exited = (flags & 1) !== 0;
+      execs.push({
+        key,
+        pid,
+        exited,
+        attached: (flags & 2) !== 0,
+        exitCode: exited && code !== exitCodeSignaled ? code : null,
+        signal: signal ? signalName(signal) : null,
+        stdoutBytes: reader.u64(),
+        stderrBytes: reader.u64(),
+      });
+    }
+    return execs;
+  }
+
+  /**
    * Uploads a file atomically (it appears under `path` complete, or not at all) with `mode`
    * (default 0o644), creating parent directories. `path` must be absolute (the agent rejects
    * anything else). Rejects with a GuestError carrying the agent's errno text.
@@ -325,7 +410,10 @@ export class GuestClient {
     await this.closed;
   }
 
-  /** Drops the connection. With `--fd`, the agent then kills everything and exits. */
+  /**
+   * Drops the connection. With `--fd`, the agent then kills everything and exits; on a listening
+   * agent, execs without a key are killed and durable ones (with a key) run on.
+   */
   close(): void {
     this.#socket.destroy();
   }

@@ -22,6 +22,33 @@ export interface GuestExitStatus {
   signal: string | null;
 }
 
+/** Where a RESUMEd exec's replay starts (docs/guest-protocol.md, RESUMED). */
+export interface GuestResumePoint {
+  /** The command's pid in the sandbox. */
+  pid: number;
+  /**
+   * Byte offsets of stdout and stderr the replay starts at: the offsets asked for, or more when
+   * the agent no longer had bytes the host had acknowledged before it went away (a gap).
+   */
+  stdoutOffset: number;
+  stderrOffset: number;
+}
+
+/** A durable exec the agent knows (LIST_EXECS). */
+export interface GuestExecInfo {
+  key: string;
+  pid: number;
+  /** The command has ended; its status waits for a host to RESUME it. */
+  exited: boolean;
+  /** Another open connection holds it. */
+  attached: boolean;
+  exitCode: number | null;
+  signal: string | null;
+  /** Bytes the command has written to each stream so far. */
+  stdoutBytes: number;
+  stderrBytes: number;
+}
+
 /** A command running in the guest. Output streams buffer from the start: no data is missed. */
 export interface GuestProcess {
   /** The command's stdout (with `tty`, the terminal's output). Ends when the command exits. */
@@ -93,7 +120,14 @@ export class ExecHandle implements GuestProcess {
   // 'closing': closeStdin was called but queued data is still ahead of the STDIN_CLOSE frame.
   #stdinState: 'open' | 'closing' | 'closed' = 'open';
 
+  /** Settles once a RESUMEd exec's RESUMED frame came (never for a plain exec). */
+  readonly resumed: Promise<GuestResumePoint>;
+  #onResumed: (point: GuestResumePoint) => void = () => {};
+
   constructor(channel: RequestChannel, request: GuestExecRequest, done: () => void) {
+    this.resumed = new Promise((resolve) => {
+      this.#onResumed = resolve;
+    });
     this.#channel = channel;
     this.#acceptsStdin = Boolean(request.stdin || request.tty);
     this.#done = done;
@@ -141,6 +175,15 @@ export class ExecHandle implements GuestProcess {
         this.#finish();
         this.#reject(GuestError.fromFrame(frame, 'guest_exec_failed'));
         break;
+      case FrameType.resumed: {
+        const reader = new PayloadReader(frame.payload);
+        this.#onResumed({
+          pid: reader.u32(),
+          stdoutOffset: reader.u64(),
+          stderrOffset: reader.u64(),
+        });
+        break;
+      }
       // STARTED (the command's pid) needs no action.
     }
   }
@@ -212,7 +255,7 @@ export class ExecHandle implements GuestProcess {
   }
 }
 
-function signalName(number: number): string {
+export function signalName(number: number): string {
   const entry = Object.entries(constants.signals).find(([, value]) => value === number);
   return entry ? entry[0] : `SIG${number}`;
 }

@@ -1,8 +1,8 @@
 /**
- * The guest protocol, version 1 (docs/guest-protocol.md): frames of
+ * The guest protocol, version 2 (docs/guest-protocol.md): frames of
  * `u32 length | u8 type | u32 id | payload`, big-endian, `length` counting type + id + payload.
  */
-export const protocolVersion = 1;
+export const protocolVersion = 2;
 export const maxPayloadBytes = 1024 * 1024;
 /**
  * Flow control: at most this many unacknowledged bytes per stream of a request (stdout, stderr,
@@ -20,6 +20,8 @@ export const FrameType = {
   signal: 0x04,
   resize: 0x05,
   outputAck: 0x06,
+  resume: 0x07,
+  listExecs: 0x08,
   writeFile: 0x10,
   writeData: 0x11,
   writeEnd: 0x12,
@@ -40,6 +42,8 @@ export const FrameType = {
   pong: 0x89,
   stdinAck: 0x8a,
   fileInfo: 0x8b,
+  resumed: 0x8c,
+  execs: 0x8d,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -75,6 +79,11 @@ export class PayloadWriter {
     return this;
   }
 
+  /** A u64 as two u32 halves, high first (exact up to 2^53). */
+  u64(value: number): this {
+    return this.u32(Math.floor(value / 2 ** 32)).u32(value % 2 ** 32);
+  }
+
   string(value: string): this {
     if (value.includes('\0'))
       throw new RangeError('strings in the guest protocol cannot contain NUL');
@@ -105,6 +114,11 @@ export interface ExecPayload {
   cwd: string;
   stdin?: boolean;
   tty?: { rows: number; cols: number };
+  /**
+   * Makes the exec durable: it outlives this connection (its output is kept for a host that
+   * comes back with RESUME), and is found again by this key. Unique among the agent's execs.
+   */
+  key?: string;
 }
 
 export function encodeExec(request: ExecPayload): Buffer {
@@ -117,6 +131,7 @@ export function encodeExec(request: ExecPayload): Buffer {
     .string(request.cwd)
     .strings(request.argv)
     .strings(Object.entries(request.env).map(([key, value]) => `${key}=${value}`))
+    .string(request.key ?? '')
     .toBuffer();
 }
 
@@ -140,6 +155,14 @@ export class PayloadReader {
   u64(): number {
     const high = this.u32();
     return high * 2 ** 32 + this.u32();
+  }
+
+  string(): string {
+    const length = this.u32();
+    if (this.#offset + length > this.#payload.length) throw new RangeError('payload too short');
+    const value = this.#payload.toString('utf8', this.#offset, this.#offset + length);
+    this.#offset += length;
+    return value;
   }
 
   /** Everything not read yet. */

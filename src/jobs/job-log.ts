@@ -12,6 +12,8 @@ export interface JobLogOptions {
   refuse?: (bytes: number) => string | undefined;
   /** Told after a batch is stored, with its size. */
   onStored?: (bytes: number) => void;
+  /** Bytes already stored (a job another server process started): appends continue after them. */
+  startOffset?: number;
 }
 
 /** Stored rows are capped at this size so readers can page through them. */
@@ -47,6 +49,7 @@ export class JobLog {
     this.#maxBytes = options.maxBytes ?? 1024 * 1024 * 1024;
     this.#refuse = options.refuse;
     this.#onStored = options.onStored;
+    this.#end = options.startOffset ?? 0;
   }
 
   get endOffset(): number {

@@ -1,10 +1,13 @@
 import { Writable } from 'node:stream';
+import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { ConflictError, InvalidInputError, MagsError } from '../errors/mags-error.ts';
-import type { ResourceLimits, SandboxProcess } from '../runtimes/runtime.ts';
+import { sandboxOperation } from '../runtimes/require-capability.ts';
+import type { ExecRequest, ResourceLimits, Sandbox, SandboxProcess } from '../runtimes/runtime.ts';
 import { sandboxEnvironment } from '../sandboxes/sandbox-spec.ts';
 import type { JobFilter, JobRecord, LogChunk, StateRepository } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
+import { continueRun, type StoredRunOptions } from './continue-run.ts';
 import { FairQueue, type Ticket } from './fair-queue.ts';
 import { JobLog, type JobLogOptions } from './job-log.ts';
 import { type Outcome, outcome, stopReason } from './job-outcome.ts';
@@ -47,6 +50,8 @@ export interface JobManagerOptions {
   /** Bounds stored output by owner and in total (none when absent). */
   retention?: LogRetention;
   killGraceMs?: number;
+  /** The server process running the jobs, recorded on each (recovery after a restart). */
+  instance?: ServerInstance;
 }
 
 interface LiveJob {
@@ -71,6 +76,9 @@ export class JobManager {
   readonly #retention: LogRetention | undefined;
   readonly #killGraceMs: number;
   readonly #live = new Map<string, LiveJob>();
+  readonly #instance: ServerInstance | undefined;
+  /** The server is letting go (a detaching shutdown): running jobs stay recorded as running. */
+  #detached = false;
 
   constructor(options: JobManagerOptions) {
     this.#context = options.context;
@@ -84,6 +92,7 @@ export class JobManager {
     this.#logOptions = options.log ?? {};
     this.#retention = options.retention;
     this.#killGraceMs = options.killGraceMs ?? 2000;
+    this.#instance = options.instance;
   }
 
   get retention(): LogRetention | undefined {
@@ -143,12 +152,30 @@ export class JobManager {
         }
       }
     }
-    const record = newJob(owner, 'run', request.argv, workspace ?? null, null);
+    const defaults = this.#context.defaults;
+    const writes =
+      request.workspace && !request.ephemeral && request.version === undefined
+        ? internal.workspace
+        : undefined;
+    const runOptions: StoredRunOptions = {
+      ...(writes ? { writes } : {}),
+      ...(request.persist ? { persist: true } : {}),
+      image: request.image ?? defaults.image,
+      network: request.network ?? false,
+      timeoutMs: request.timeoutMs ?? defaults.timeoutMs,
+    };
+    const record: JobRecord = {
+      ...newJob(owner, 'run', request.argv, workspace ?? null, null),
+      ...this.#instance,
+      runOptions: { ...runOptions },
+    };
     // Taken before anything is recorded: over the owner's limits is a 429 and leaves no job.
     const ticket = this.#slots.enqueue(owner);
     return this.#start(record, ticket, async (log, signal) => {
-      const defaults = this.#context.defaults;
       const result = await runCommand(this.#context, {
+        // A restarted server finds the sandbox by its labels and the command by its key.
+        labels: this.#labels({ kind: 'run', owner, job: record.id }),
+        ...this.#durable(record.id, (key) => ({ execKey: key })),
         argv: request.argv,
         workspace: internal.workspace,
         base: internal.base,
@@ -175,51 +202,172 @@ export class JobManager {
     owner: string,
     sandbox: string,
     request: ExecJobRequest,
-    start: (request: {
-      argv: string[];
-      env: Record<string, string>;
-      cwd: string;
-    }) => SandboxProcess,
+    start: (request: ExecRequest) => SandboxProcess,
   ): Promise<JobRecord> {
     const env = sandboxEnvironment(request.env ?? {});
-    const record = newJob(owner, 'exec', request.argv, null, sandbox);
+    const timeoutMs = request.timeoutMs ?? this.#context.defaults.timeoutMs;
+    const record: JobRecord = {
+      ...newJob(owner, 'exec', request.argv, null, sandbox),
+      ...this.#instance,
+      runOptions: { timeoutMs },
+    };
     // No host slot (the sandbox already runs), but it counts against the owner's running jobs.
     const ticket = this.#slots.enter(owner);
     return this.#start(
       record,
       ticket,
-      async (log, signal) => {
-        const command = start({ argv: request.argv, env, cwd: request.cwd ?? '/workspace' });
-        command.stdout.on('data', (chunk: Buffer) => log.append('stdout', chunk));
-        command.stderr.on('data', (chunk: Buffer) => log.append('stderr', chunk));
-        let timedOut = false;
-        const stop = () => {
-          command.signal('SIGTERM');
-          killTimer ??= setTimeout(() => command.signal('SIGKILL'), this.#killGraceMs);
-        };
-        let killTimer: NodeJS.Timeout | undefined;
-        const timer = setTimeout(() => {
-          timedOut = true;
-          stop();
-        }, request.timeoutMs ?? this.#context.defaults.timeoutMs);
-        signal.addEventListener('abort', stop, { once: true });
-        try {
-          const result = await command.exited;
-          await Promise.all([drained(command.stdout), drained(command.stderr)]);
-          return outcome({ ...result, timedOut, cancelled: signal.aborted, oomKilled: false });
-        } catch (error) {
-          if (error instanceof MagsError && error.code === 'guest_exec_failed') {
-            log.append('stderr', Buffer.from(`mags: ${error.message}\n`));
-            return { status: 'failed', exitCode: 127, signal: null, reason: error.message };
-          }
-          throw error;
-        } finally {
-          clearTimeout(timer);
-          clearTimeout(killTimer);
-        }
+      (log, signal) => {
+        // Durable (keyed by the job id): a restarted server picks the command up again.
+        const command = start({
+          argv: request.argv,
+          env,
+          cwd: request.cwd ?? '/workspace',
+          ...this.#durable(record.id, (key) => ({ key })),
+        });
+        return this.#followExec(command, log, signal, timeoutMs);
       },
       { queued: false },
     );
+  }
+
+  /**
+   * Continues an exec job a gone server process started, in its sandbox (attached again): the
+   * command's output is replayed from where the stored log ends.
+   */
+  adoptExec(record: JobRecord, sandbox: Sandbox): JobRecord {
+    const startedAt = Date.parse(record.startedAt ?? record.createdAt);
+    const timeoutMs = Number(record.runOptions?.timeoutMs ?? this.#context.defaults.timeoutMs);
+    return this.#adopt(record, async (log, signal) => {
+      const offsets = await this.#repository.logStreamBytes(record.id);
+      const resumeExec = sandboxOperation(this.#context.runtime, sandbox, 'resumeExec');
+      const command = resumeExec(record.id, {
+        stdoutOffset: offsets.stdout,
+        stderrOffset: offsets.stderr,
+      });
+      const lost = await command.resumed.then(
+        (point) => point.stdoutOffset - offsets.stdout + (point.stderrOffset - offsets.stderr),
+        (error: unknown) => error,
+      );
+      if (typeof lost !== 'number') return lostOutcome(log, lost);
+      if (lost > 0) log.append('stderr', Buffer.from(lostNotice(lost)));
+      return this.#followExec(command, log, signal, startedAt + timeoutMs - Date.now());
+    });
+  }
+
+  /**
+   * Continues a run job a gone server process started, in its sandbox (attached again): the
+   * command is picked up where the stored log ends, then the sandbox is torn down or parked and
+   * the workspace synced, as the run would have done.
+   */
+  adoptRun(record: JobRecord, sandbox: Sandbox): JobRecord {
+    const run = record.runOptions as unknown as StoredRunOptions;
+    this.#context.scheduler?.adopt(sandbox);
+    return this.#adopt(record, async (log, signal) => {
+      const offsets = await this.#repository.logStreamBytes(record.id);
+      try {
+        const result = await continueRun(this.#context, {
+          sandbox,
+          key: record.id,
+          offsets: { stdoutOffset: offsets.stdout, stderrOffset: offsets.stderr },
+          run,
+          startedAt: record.startedAt ?? record.createdAt,
+          killGraceMs: this.#killGraceMs,
+          stdout: logWriter(log, 'stdout'),
+          stderr: logWriter(log, 'stderr'),
+          signal,
+        });
+        if (record.workspace)
+          await this.#repository.touchWorkspace(record.owner, record.workspace, now());
+        return outcome(result);
+      } catch (error) {
+        if (error instanceof MagsError && error.code === 'job_lost') return lostOutcome(log, error);
+        throw error;
+      }
+    });
+  }
+
+  /** A job a gone server process left that cannot continue: failed, with why, in its log too. */
+  async failAdopted(record: JobRecord, reason: string): Promise<void> {
+    const log = new JobLog(this.#repository, record.id, { startOffset: record.logBytes });
+    log.append('stderr', Buffer.from(`mags: ${reason}\n`));
+    await log.finish();
+    await this.#repository.updateJob(record.id, {
+      status: 'failed',
+      exitCode: null,
+      signal: null,
+      reason,
+      finishedAt: now(),
+      logBytes: log.endOffset,
+    });
+  }
+
+  /**
+   * The server process is letting go of its jobs (a detaching shutdown): what they printed so far
+   * is stored, and from now on nothing is recorded as their end; their commands run on and the
+   * next server process picks them up.
+   */
+  async detach(): Promise<void> {
+    this.#detached = true;
+    await Promise.allSettled([...this.#live.values()].map((job) => job.log.flush()));
+  }
+
+  /**
+   * A durable exec's key (the job's id), on a runtime whose sandboxes outlive this process
+   * (capability reattach); elsewhere nothing (the command ends with its server anyway).
+   */
+  #durable<Field>(id: string, field: (key: string) => Field): Field | undefined {
+    return this.#context.runtime.capabilities.reattach ? field(id) : undefined;
+  }
+
+  #labels(labels: Record<string, string>): Record<string, string> {
+    return this.#instance ? { server: this.#instance.server, ...labels } : labels;
+  }
+
+  #adopt(
+    record: JobRecord,
+    body: (log: JobLog, signal: AbortSignal) => Promise<Outcome>,
+  ): JobRecord {
+    // It already runs: no queue, but it counts against its owner's running jobs.
+    const ticket = this.#slots.enter(record.owner);
+    return this.#track({ ...record, status: 'running' }, ticket, body, { adopted: true });
+  }
+
+  async #followExec(
+    command: SandboxProcess,
+    log: JobLog,
+    signal: AbortSignal,
+    timeoutMs: number,
+  ): Promise<Outcome> {
+    command.stdout.on('data', (chunk: Buffer) => log.append('stdout', chunk));
+    command.stderr.on('data', (chunk: Buffer) => log.append('stderr', chunk));
+    let timedOut = false;
+    const stop = () => {
+      command.signal('SIGTERM');
+      killTimer ??= setTimeout(() => command.signal('SIGKILL'), this.#killGraceMs);
+    };
+    let killTimer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        stop();
+      },
+      Math.max(0, timeoutMs),
+    );
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      const result = await command.exited;
+      await Promise.all([drained(command.stdout), drained(command.stderr)]);
+      return outcome({ ...result, timedOut, cancelled: signal.aborted, oomKilled: false });
+    } catch (error) {
+      if (error instanceof MagsError && error.code === 'guest_exec_failed') {
+        log.append('stderr', Buffer.from(`mags: ${error.message}\n`));
+        return { status: 'failed', exitCode: 127, signal: null, reason: error.message };
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      clearTimeout(killTimer);
+    }
   }
 
   async get(owner: string, id: string): Promise<JobRecord> {
@@ -301,15 +449,28 @@ export class JobManager {
     body: (log: JobLog, signal: AbortSignal) => Promise<Outcome>,
     options: { queued: boolean } = { queued: true },
   ): Promise<JobRecord> {
-    const quota = this.#retention?.forJob(record.owner);
-    const log = new JobLog(this.#repository, record.id, { ...this.#logOptions, ...quota });
-    const abort = new AbortController();
     try {
       await this.#repository.insertJob(record);
     } catch (error) {
       ticket.release();
       throw error;
     }
+    return this.#track(record, ticket, body, { queued: options.queued, adopted: false });
+  }
+
+  #track(
+    record: JobRecord,
+    ticket: Ticket,
+    body: (log: JobLog, signal: AbortSignal) => Promise<Outcome>,
+    options: { queued?: boolean; adopted: boolean },
+  ): JobRecord {
+    const quota = this.#retention?.forJob(record.owner);
+    const log = new JobLog(this.#repository, record.id, {
+      ...this.#logOptions,
+      ...quota,
+      startOffset: record.logBytes,
+    });
+    const abort = new AbortController();
     const live: LiveJob = {
       record,
       log,
@@ -330,11 +491,12 @@ export class JobManager {
         if (abort.signal.aborted) {
           result = { status: 'stopped', exitCode: null, signal: null, reason: stopReason(abort) };
         } else {
-          await update({ status: 'running', startedAt: now() });
+          if (!options.adopted) await update({ status: 'running', startedAt: now() });
           result = await body(log, abort.signal);
           if (result.status === 'stopped') result.reason = stopReason(abort);
         }
       } catch (error) {
+        if (this.#detached) return { ...record }; // its command runs on; the next server finishes it
         // The job's log and reason are read by its owner: in their words, without host details.
         const facing = ownerFacingError(error, record.owner, serverLocations(this.#context));
         if (facing.withheld) console.error(`[job ${record.id}] owner ${record.owner}:`, error);
@@ -344,6 +506,8 @@ export class JobManager {
       } finally {
         ticket.release();
       }
+      // Let go of (a detaching shutdown): recorded as running, for the next server process.
+      if (this.#detached) return { ...record };
       live.finishing = true;
       try {
         await log.finish();
@@ -355,9 +519,24 @@ export class JobManager {
       return { ...record };
     })();
     // The returned copy is the state at submission: queued (or running, for exec).
-    if (!options.queued) Object.assign(record, { status: 'running', startedAt: now() });
+    if (options.queued === false) Object.assign(record, { status: 'running', startedAt: now() });
     return { ...record };
   }
+}
+
+const lostNotice = (bytes: number) =>
+  `mags: ${bytes} bytes of output were lost while the server restarted (read but not yet stored when it stopped)\n`;
+
+/** The command's end went to the server process that died (or it cannot be picked up again). */
+function lostOutcome(log: JobLog, error: unknown): Outcome {
+  const reason =
+    (error as { errno?: number }).errno === 2
+      ? 'the server stopped just as the command ended, before it recorded how: its exit status is lost'
+      : error instanceof MagsError && error.code === 'job_lost'
+        ? error.message
+        : `the command could not be picked up again after the server restarted: ${(error as Error).message}`;
+  log.append('stderr', Buffer.from(`mags: ${reason}\n`));
+  return { status: 'failed', exitCode: null, signal: null, reason };
 }
 
 function jobNotFinished(id: string, status: string): ConflictError {

@@ -40,6 +40,10 @@ export interface RunCommandOptions {
   signal?: AbortSignal;
   /** Called once the sandbox is up, before files are uploaded. */
   onStarted?: (sandbox: Sandbox) => void;
+  /** Labels of a fresh sandbox (a server's: who started it and for which job). */
+  labels?: Record<string, string>;
+  /** Makes the command durable (ExecRequest.key): a restarted server picks it up again. */
+  execKey?: string;
 }
 
 export interface RunResult {
@@ -135,7 +139,12 @@ export async function runCommand(
         },
       );
     }
-    const command = sandbox.exec({ argv: options.argv, env: environment, cwd: '/workspace' });
+    const command = sandbox.exec({
+      argv: options.argv,
+      env: environment,
+      cwd: '/workspace',
+      ...(options.execKey ? { key: options.execKey } : {}),
+    });
     command.stdout.pipe(options.stdout, { end: false });
     command.stderr.pipe(options.stderr, { end: false });
     const stop = (reason: 'timeout' | 'cancel') => {
@@ -234,7 +243,10 @@ async function restoreIfNeeded(
 }
 
 /** Says so when a run ended with its workspace's disk (nearly) full; undefined otherwise. */
-async function diskFullNotice(context: MagsContext, name: string): Promise<string | undefined> {
+export async function diskFullNotice(
+  context: MagsContext,
+  name: string,
+): Promise<string | undefined> {
   const usage = await context.workspaces.diskUsage(name).catch(() => undefined);
   if (!usage || !isFull(usage)) return undefined;
   return `the workspace's disk is full (--disk ${formatMiB(usage.diskMiB)}): writes failed with "No space left on device". Delete files in it, or run again with a larger --disk`;
@@ -244,7 +256,7 @@ async function diskFullNotice(context: MagsContext, name: string): Promise<strin
  * Whether a sandbox can serve its workspace's next run (the parking policy, README): not if it
  * died, and not if the run left processes behind, which the next run must not meet.
  */
-function reusability(running: boolean, processes: number | undefined): string | true {
+export function reusability(running: boolean, processes: number | undefined): string | true {
   if (!running) return 'died';
   if (processes === undefined) return 'unknown_processes';
   return processes > 0 ? 'processes_left' : true;

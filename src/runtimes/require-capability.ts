@@ -1,7 +1,13 @@
 import { CapabilityUnsupportedError } from '../errors/mags-error.ts';
 import type { Runtime, RuntimeCapabilities, Sandbox } from './runtime.ts';
 
-type OptionalSandboxMember = 'setLimits' | 'pause' | 'resume' | 'detach';
+type OptionalSandboxMember =
+  | 'setLimits'
+  | 'pause'
+  | 'resume'
+  | 'detach'
+  | 'resumeExec'
+  | 'listExecs';
 type OptionalRuntimeMember = 'prepare' | 'list' | 'attach' | 'sweep';
 
 /** The capability flag that guards each optional member. */
@@ -10,6 +16,8 @@ const capabilityOf = {
   pause: 'pause',
   resume: 'pause',
   detach: 'reattach',
+  resumeExec: 'reattach',
+  listExecs: 'reattach',
   prepare: 'prepare',
   list: 'reattach',
   attach: 'reattach',

@@ -126,9 +126,18 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
           error.runtime === runtime.name &&
           error.capability === 'pause',
       );
-      for (const member of ['setLimits', 'pause', 'resume', 'detach'] as const) {
-        const capability =
-          member === 'resume' ? 'pause' : member === 'detach' ? 'reattach' : member;
+      const capabilityOf = {
+        setLimits: 'setLimits',
+        pause: 'pause',
+        resume: 'pause',
+        detach: 'reattach',
+        resumeExec: 'reattach',
+        listExecs: 'reattach',
+      } as const;
+      for (const [member, capability] of Object.entries(capabilityOf) as [
+        keyof typeof capabilityOf,
+        keyof RuntimeCapabilities,
+      ][]) {
         // A declared capability has its member; an undeclared one is refused, never a no-op.
         if (runtime.capabilities[capability]) assert.equal(typeof sandbox[member], 'function');
         else
@@ -136,6 +145,10 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
             () => sandboxOperation(runtime, sandbox, member),
             CapabilityUnsupportedError,
           );
+      }
+      for (const member of ['list', 'attach'] as const) {
+        if (runtime.capabilities.reattach) assert.equal(typeof runtime[member], 'function');
+        else assert.throws(() => runtimeOperation(runtime, member), CapabilityUnsupportedError);
       }
     });
 
@@ -392,6 +405,81 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
         counter.signal('SIGKILL');
       },
       'pause',
+    );
+
+    it(
+      'detach, list, attach: a detached sandbox runs on, is listed with its labels, and is attached again',
+      async () => {
+        if (!context) throw new Error('no runtime');
+        const { runtime } = context;
+        const labels = { kind: 'contract', owner: 'alice', name: 'outlives' };
+        const first = await start({ labels });
+        await collect(first.exec(shell('echo kept > /workspace/mark')));
+        await sandboxOperation(runtime, first, 'detach')();
+        assert.equal(first.isRunning(), false, 'a detached handle is of no use');
+        const listed = (await runtimeOperation(runtime, 'list')()).find(
+          (info) => info.id === first.id,
+        );
+        assert.deepEqual(listed?.labels, labels);
+        assert.ok(!Number.isNaN(Date.parse(listed?.startedAt ?? '')), listed?.startedAt);
+        const second = await runtimeOperation(runtime, 'attach')(first.id);
+        sandboxes.push(second);
+        assert.equal(second.id, first.id);
+        assert.deepEqual(second.labels, labels);
+        assert.equal(second.isRunning(), true);
+        const result = await collect(second.exec(shell('cat mark; echo again')));
+        assert.equal(result.stdout.toString(), 'kept\nagain\n');
+        assert.equal(result.exitCode, 0);
+        await second.stop();
+        assert.equal(second.isRunning(), false);
+        assert.equal(
+          (await runtimeOperation(runtime, 'list')()).some((info) => info.id === first.id),
+          false,
+          'a stopped sandbox is no longer listed',
+        );
+        await assert.rejects(runtimeOperation(runtime, 'attach')(first.id), {
+          code: 'sandbox_not_found',
+        });
+      },
+      'reattach',
+    );
+
+    it(
+      'a durable exec (key) runs on across a detach and is resumed from the offsets the caller has',
+      async () => {
+        if (!context) throw new Error('no runtime');
+        const { runtime } = context;
+        const first = await start();
+        const job = first.exec(
+          shell('echo one; while [ ! -e /workspace/go ]; do sleep 0.01; done; echo two; exit 3', {
+            key: 'contract-job',
+          }),
+        );
+        // This handle's view of it ends with the detach (the command runs on).
+        job.exited.catch(() => {});
+        // Its first line is here before the detach: the resume starts after it.
+        await new Promise<void>((resolve) => {
+          job.stdout.once('data', () => resolve());
+        });
+        await sandboxOperation(runtime, first, 'detach')();
+        const second = await runtimeOperation(runtime, 'attach')(first.id);
+        sandboxes.push(second);
+        const listed = await sandboxOperation(runtime, second, 'listExecs')();
+        assert.deepEqual(
+          listed.map((exec) => [exec.key, exec.exited]),
+          [['contract-job', false]],
+        );
+        const resumeExec = sandboxOperation(runtime, second, 'resumeExec');
+        const resumed = resumeExec('contract-job', {
+          stdoutOffset: 'one\n'.length,
+        });
+        await second.writeFile('/workspace/go', Buffer.from(''));
+        const rest = await collect(resumed);
+        assert.equal(rest.stdout.toString(), 'two\n');
+        assert.equal(rest.exitCode, 3);
+        assert.equal((await resumed.resumed).stdoutOffset, 'one\n'.length);
+      },
+      'reattach',
     );
 
     it('stop() ends every process, including ones that ignore SIGTERM', async () => {

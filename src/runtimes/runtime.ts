@@ -86,6 +86,11 @@ export interface ExecRequest {
   argv: string[];
   env: Record<string, string>;
   cwd: string;
+  /**
+   * Makes the exec durable (capability `reattach`): it survives a detach or a crash of this
+   * process, and `Sandbox.resumeExec(key, offsets)` picks it up again. Unique within the sandbox.
+   */
+  key?: string;
   /** Open stdin for `writeStdin`; otherwise the command reads an empty stdin. */
   stdin?: boolean;
   tty?: { rows: number; cols: number };
@@ -109,6 +114,27 @@ export interface SandboxProcess {
    * `guest_exec_failed` when the command could not start (missing program, bad cwd).
    */
   readonly exited: Promise<ExecResult>;
+}
+
+/** A durable exec picked up again: `resumed` says where its replay starts. */
+export interface ResumedProcess extends SandboxProcess {
+  /**
+   * Offsets the replay starts at: those asked for, or higher when bytes were lost (acknowledged
+   * to the process that went away but not kept by it).
+   */
+  readonly resumed: Promise<{ pid: number; stdoutOffset: number; stderrOffset: number }>;
+}
+
+export interface DurableExecInfo {
+  key: string;
+  pid: number;
+  exited: boolean;
+  /** Another connection holds it (another live server process). */
+  attached: boolean;
+  exitCode: number | null;
+  signal: string | null;
+  stdoutBytes: number;
+  stderrBytes: number;
 }
 
 /** A file being read out of a sandbox (`Sandbox.readFileStream`). */
@@ -173,10 +199,23 @@ export interface Sandbox {
   pause?(): Promise<void>;
   resume?(): Promise<void>;
   /**
-   * Drops this process's connection and leaves the sandbox running, for `Runtime.attach` from
-   * another process (capability `reattach`).
+   * Drops this process's hold on the sandbox and leaves it running, for `Runtime.attach` from
+   * another process (capability `reattach`). Execs started without a `key` end; durable ones run
+   * on. The object is of no use afterwards.
    */
   detach?(): Promise<void>;
+  /**
+   * Picks a durable exec (started with `key`) up again after a detach or a crash (capability
+   * `reattach`): its output is replayed from the given offsets (the bytes of each stream the
+   * caller already has). `exited` rejects with errno 2 when the sandbox no longer knows the key
+   * (its end was delivered to the process that went away).
+   */
+  resumeExec?(
+    key: string,
+    offsets?: { stdoutOffset?: number; stderrOffset?: number },
+  ): ResumedProcess;
+  /** The durable execs the sandbox holds, running or ended (capability `reattach`). */
+  listExecs?(): Promise<DurableExecInfo[]>;
 }
 
 /** A running sandbox as `Runtime.list` reports it. */
@@ -226,6 +265,9 @@ export interface Runtime {
   prepare?(options: { id: string; limits: ResourceLimits }): Promise<PreparedSandbox>;
   /** The sandboxes of this runtime running on this host (capability `reattach`). */
   list?(): Promise<SandboxInfo[]>;
-  /** Connects to a running sandbox again, e.g. after a server restart (capability `reattach`). */
+  /**
+   * Connects to a running sandbox again, e.g. after a server restart (capability `reattach`).
+   * Rejects with a 404 `sandbox_not_found` MagsError when no such sandbox is running.
+   */
   attach?(id: string): Promise<Sandbox>;
 }

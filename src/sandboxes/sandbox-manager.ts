@@ -1,3 +1,4 @@
+import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import {
   ConflictError,
@@ -5,7 +6,7 @@ import {
   NotFoundError,
   RateLimitError,
 } from '../errors/mags-error.ts';
-import { sandboxOperation } from '../runtimes/require-capability.ts';
+import { requireCapability, sandboxOperation } from '../runtimes/require-capability.ts';
 import type { ResourceLimits, Sandbox } from '../runtimes/runtime.ts';
 import type { SandboxRecord, StateRepository } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
@@ -32,6 +33,8 @@ export interface SandboxManagerOptions {
   sleepAfterMs?: number;
   /** Sandboxes one owner may have running or sleeping at once (default 16). */
   maxSandboxesPerOwner?: number;
+  /** The server process holding the sandboxes, recorded on each (recovery after a restart). */
+  instance?: ServerInstance;
 }
 
 interface SandboxOptions {
@@ -78,12 +81,14 @@ export class SandboxManager {
   readonly maxPerOwner: number;
   /** Starts under way per owner: they count against the limit before they are live. */
   readonly #starting = new Map<string, number>();
+  readonly #instance: ServerInstance | undefined;
 
   constructor(options: SandboxManagerOptions) {
     this.#context = options.context;
     this.#repository = options.repository;
     this.maxPerOwner = options.maxSandboxesPerOwner ?? 16;
     this.#sleepAfterMs = options.sleepAfterMs ?? 10 * 60 * 1000;
+    this.#instance = options.instance;
     if (this.#sleepAfterMs > 0) {
       const every = Math.max(100, Math.min(this.#sleepAfterMs / 4, 30_000));
       this.#sleepTimer = setInterval(() => void this.#sleepIdle(), every);
@@ -218,6 +223,47 @@ export class SandboxManager {
     await this.#repository.deleteSandbox(owner, name);
   }
 
+  /**
+   * A running sandbox a gone server process started, attached again: live here from now on, in
+   * the state it was recorded in (a sleeping one stays asleep), idle since it was last used.
+   */
+  adopt(record: SandboxRecord, sandbox: Sandbox): void {
+    this.#live.set(key(record.owner, record.name), {
+      record: { ...record, ...this.#instance },
+      sandbox,
+      inUse: 0,
+      transition: Promise.resolve(),
+    });
+  }
+
+  /** A sandbox recorded as running whose runtime sandbox is gone: stopped, with why. */
+  async markGone(record: SandboxRecord, reason: string): Promise<void> {
+    await this.#repository.upsertSandbox({
+      ...record,
+      ...this.#instance,
+      status: 'stopped',
+      runtimeId: null,
+      reason,
+    });
+  }
+
+  /**
+   * Lets go of every sandbox, leaving it running for the next server process. Throws
+   * `CapabilityUnsupportedError`, letting go of nothing, unless the runtime has `reattach`.
+   */
+  async detach(): Promise<void> {
+    requireCapability(this.#context.runtime, 'reattach');
+    clearInterval(this.#sleepTimer);
+    const live = [...this.#live.values()];
+    this.#live.clear();
+    await Promise.allSettled(
+      live.map(async ({ sandbox, transition }) => {
+        await transition.catch(() => {});
+        await sandboxOperation(this.#context.runtime, sandbox, 'detach')();
+      }),
+    );
+  }
+
   async shutdown(): Promise<void> {
     clearInterval(this.#sleepTimer);
     await Promise.allSettled(
@@ -267,7 +313,13 @@ export class SandboxManager {
         limits: { ...defaults.limits, ...options.limits },
         network: options.network,
         hostname: record.name,
-        labels: { kind: 'sandbox', owner: record.owner, name: record.name },
+        // What a restarted server needs to tell which record this sandbox belongs to.
+        labels: {
+          ...(this.#instance ? { server: this.#instance.server } : {}),
+          kind: 'long-lived',
+          owner: record.owner,
+          name: record.name,
+        },
       },
       'sb',
     );
@@ -280,6 +332,7 @@ export class SandboxManager {
     const at = new Date().toISOString();
     const running: SandboxRecord = {
       ...record,
+      ...this.#instance,
       status: 'running',
       runtimeId: sandbox.id,
       reason: null,

@@ -1,5 +1,5 @@
 import { ConflictError, NotFoundError } from '../errors/mags-error.ts';
-import { sandboxOperation } from '../runtimes/require-capability.ts';
+import { requireCapability, sandboxOperation } from '../runtimes/require-capability.ts';
 import type { ResourceLimits, Runtime, Sandbox, SandboxSpec } from '../runtimes/runtime.ts';
 import { type PoolStatus, SandboxPool } from './sandbox-pool.ts';
 import { SchedulerMetrics } from './scheduler-metrics.ts';
@@ -159,6 +159,27 @@ export class SandboxScheduler {
       return false;
     }
     return this.warm.park(workspace, parked);
+  }
+
+  /** A sandbox a gone server process handed out (a run it started), now this one's. */
+  adopt(sandbox: Sandbox): void {
+    this.#handedOut.add(sandbox);
+  }
+
+  /**
+   * Lets go of every parked sandbox without stopping it (a detaching shutdown: the next server
+   * process parks them again); the pool's sandboxes are discarded (they never ran anything).
+   * Throws `CapabilityUnsupportedError`, letting go of nothing, unless the runtime has `reattach`.
+   */
+  async detach(): Promise<void> {
+    requireCapability(this.#runtime, 'reattach');
+    const parked = this.warm.letGo();
+    await Promise.all([
+      this.pool.close(),
+      Promise.allSettled(
+        parked.map((sandbox) => sandboxOperation(this.#runtime, sandbox, 'detach')()),
+      ),
+    ]);
   }
 
   /**

@@ -136,6 +136,16 @@ export class WarmCache {
     await entry.sandbox.stop();
   }
 
+  /**
+   * Empties the cache without stopping anything and returns the sandboxes it held: the caller
+   * detaches them, leaving them running for the next server process (capability reattach).
+   */
+  letGo(): Sandbox[] {
+    const entries = [...this.#entries];
+    for (const [key, entry] of entries) this.#remove(key, entry);
+    return entries.map(([, entry]) => entry.sandbox);
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([...this.#entries.keys()].map((key) => this.evict(key, 'shutdown')));
   }

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
+import { currentServerInstance, type ServerInstance } from '../config/server-instance.ts';
 import { createMagsContext, type MagsContext } from '../context/mags-context.ts';
 import { JobManager } from '../jobs/job-manager.ts';
 import { LogRetention, type LogRetentionOptions } from '../jobs/log-retention.ts';
@@ -12,6 +13,7 @@ import { createSqliteStateRepository } from '../state/sqlite/sqlite-state-reposi
 import type { StateRepository } from '../state/state-repository.ts';
 import { createApp } from './create-app.ts';
 import { type DiskLimits, defaultDiskLimits } from './disk-limits.ts';
+import { type RecoveryReport, recoverWork } from './recover-work.ts';
 import type { ServerServices } from './server-env.ts';
 
 export interface StartServerOptions {
@@ -40,6 +42,8 @@ export interface StartServerOptions {
   scheduling?: SchedulingOptions;
   /** How long and how much job output is kept (defaults: 7 days, 2 GiB an owner, 10 GiB). */
   logRetention?: LogRetentionOptions;
+  /** This process as recorded on its jobs and sandboxes (default: this host and process). */
+  instance?: ServerInstance;
 }
 
 export interface PerOwnerLimits {
@@ -72,24 +76,35 @@ export interface SchedulingOptions {
 export interface RunningServer {
   url: string;
   services: ServerServices;
-  /** Recovery done at start: jobs and sandboxes a previous process left running. */
-  recovered: { jobs: number; sandboxes: number; swept: number };
+  /**
+   * Recovery done at start: `jobs`/`sandboxes` recorded before servers recorded their host,
+   * marked failed/stopped; `swept`: what dead sandboxes left; the rest is what gone server
+   * processes of this host left (RecoveryReport).
+   */
+  recovered: { jobs: number; sandboxes: number; swept: number } & RecoveryReport;
   /** Stops jobs and sandboxes (recorded as stopped by a shutdown), then the listener. */
   close(): Promise<void>;
+  /**
+   * Lets go of jobs and sandboxes, leaving them running for the next server process on this
+   * host (which picks them up: recovery), then closes the listener and the state. For a process
+   * about to exit: its connections to the sandboxes end with it.
+   */
+  detach(): Promise<void>;
 }
 
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
   const context = options.context ?? createMagsContext();
   const repository =
     options.repository ?? createSqliteStateRepository(join(context.home, 'state.db'));
-  // A previous server that died took its sandboxes with it (they are its children and die with
-  // it); what it had recorded as running is therefore over, and is marked so with the reason.
+  const instance = options.instance ?? currentServerInstance();
+  // Servers from before host and server were recorded took their sandboxes with them: what they
+  // had recorded as running is over, and is marked so with the reason.
   const recovered = await repository.recoverInterrupted(
     'the server stopped while this was running (crash or kill)',
     new Date().toISOString(),
   );
-  // Their run directories and cgroups are not: swept here, checked one by one for liveness
-  // (other processes on this host, CLI runs or another server, may share MAGS_HOME).
+  // What dead sandboxes left (run directories, cgroups), checked one by one for liveness: a live
+  // sandbox is never touched, whoever started it (the work of gone servers is recovered below).
   // A runtime without leftovers to sweep (capability `sweep`) has nothing to do here.
   const swept = context.runtime.capabilities.sweep
     ? await runtimeOperation(context.runtime, 'sweep')()
@@ -122,23 +137,28 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     repository,
     sleepAfterMs: scheduling.sleepAfterMs,
     maxSandboxesPerOwner: options.perOwner?.sandboxes,
+    instance,
   });
   scheduler.metrics.gauge('mags_sandboxes_sleeping', 'Long-lived sandboxes frozen.', () => {
     return sandboxes.sleepingCount;
   });
-  scheduler.open();
   const retention = new LogRetention(repository, options.logRetention);
+  const jobs = new JobManager({
+    context,
+    repository,
+    maxConcurrentJobs: options.maxConcurrentJobs,
+    maxJobsPerOwner: options.perOwner?.runningJobs,
+    maxQueuedJobsPerOwner: options.perOwner?.queuedJobs,
+    retention,
+    instance,
+  });
+  // Before the pool fills: parked sandboxes found again count against the host's memory first.
+  const report = await recoverWork({ context, repository, jobs, sandboxes, instance });
+  scheduler.open();
   const services: ServerServices = {
     context,
     repository,
-    jobs: new JobManager({
-      context,
-      repository,
-      maxConcurrentJobs: options.maxConcurrentJobs,
-      maxJobsPerOwner: options.perOwner?.runningJobs,
-      maxQueuedJobsPerOwner: options.perOwner?.queuedJobs,
-      retention,
-    }),
+    jobs,
     sandboxes,
     scheduler,
     limits: {
@@ -172,22 +192,38 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   http.headersTimeout = 66_000;
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const close = async (): Promise<void> => {
+    retention.stop();
+    await services.jobs.shutdown();
+    await services.sandboxes.shutdown();
+    await scheduler.close();
+    if (context.scheduler === scheduler) context.scheduler = undefined;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // Followers of log streams would hold the listener open; they are told the job ended.
+      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+    });
+    await repository.close();
+  };
   return {
     url: `http://${host}:${address.port}`,
     services,
-    recovered: { ...recovered, swept },
-    async close() {
+    recovered: { ...recovered, swept, ...report },
+    async detach() {
+      // Sandboxes that cannot outlive this process (no capability reattach) are stopped instead.
+      if (!context.runtime.capabilities.reattach) return close();
       retention.stop();
-      await services.jobs.shutdown();
-      await services.sandboxes.shutdown();
-      await scheduler.close();
+      // What the jobs printed so far is stored first: the next server continues after it.
+      await services.jobs.detach();
+      await services.sandboxes.detach();
+      await scheduler.detach();
       if (context.scheduler === scheduler) context.scheduler = undefined;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        // Followers of log streams would hold the listener open; they are told the job ended.
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
       await repository.close();
     },
+    close,
   };
 }

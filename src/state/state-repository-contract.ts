@@ -251,6 +251,106 @@ export function runStateRepositoryContract(options: {
       assert.equal((await repository.getSandbox('alice', 'dev'))?.status, 'stopped');
     });
 
+    test('host and server are recorded; recovery without a host leaves hosted work alone', async () => {
+      const at = new Date().toISOString();
+      await repository.insertJob(
+        job('j-hosted', { host: 'h-keep', server: 's-keep', runOptions: { persist: true } }),
+      );
+      await repository.upsertSandbox({
+        owner: 'alice',
+        name: 'hosted',
+        runtimeId: 'sb-h',
+        workspace: null,
+        status: 'sleeping',
+        options: {},
+        reason: null,
+        createdAt: at,
+        lastActiveAt: at,
+        host: 'h-keep',
+        server: 's-keep',
+      });
+      const stored = await repository.getJob('alice', 'j-hosted');
+      assert.deepEqual(
+        [stored?.host, stored?.server, stored?.runOptions],
+        ['h-keep', 's-keep', { persist: true }],
+      );
+      assert.equal((await repository.getJob('alice', 'j-update'))?.host, null);
+      const sandbox = await repository.getSandbox('alice', 'hosted');
+      assert.deepEqual([sandbox?.host, sandbox?.server], ['h-keep', 's-keep']);
+      await repository.recoverInterrupted('old server gone', at);
+      assert.equal((await repository.getJob('alice', 'j-hosted'))?.status, 'running');
+      assert.equal((await repository.getSandbox('alice', 'hosted'))?.status, 'sleeping');
+    });
+
+    test("a gone server's work is taken over once, by one successor, per host", async () => {
+      const at = new Date().toISOString();
+      const sandbox = (name: string, host: string, server: string) =>
+        repository.upsertSandbox({
+          owner: 'frank',
+          name,
+          runtimeId: `rt-${name}`,
+          workspace: null,
+          status: 'running',
+          options: {},
+          reason: null,
+          createdAt: at,
+          lastActiveAt: at,
+          host,
+          server,
+        });
+      await repository.insertJob(job('j-a1', { owner: 'frank', host: 'h1', server: 'a' }));
+      await repository.insertJob(
+        job('j-a2', { owner: 'frank', host: 'h1', server: 'a', status: 'queued' }),
+      );
+      await repository.insertJob(
+        job('j-a-done', { owner: 'frank', host: 'h1', server: 'a', status: 'succeeded' }),
+      );
+      await repository.insertJob(job('j-b', { owner: 'frank', host: 'h1', server: 'b' }));
+      await repository.insertJob(job('j-other-host', { owner: 'frank', host: 'h2', server: 'a' }));
+      await sandbox('sb-a', 'h1', 'a');
+      await sandbox('sb-b', 'h1', 'b');
+      assert.deepEqual((await repository.unfinishedServers('h1')).sort(), ['a', 'b']);
+      assert.deepEqual(await repository.unfinishedServers('h3'), []);
+
+      const taken = await repository.takeOverServer({
+        server: 'a',
+        host: 'h1',
+        successor: 'c',
+        at,
+      });
+      assert.deepEqual(taken?.jobs.map((record) => record.id).sort(), ['j-a1', 'j-a2']);
+      assert.deepEqual(
+        taken?.sandboxes.map((record) => [record.name, record.server]),
+        [['sb-a', 'c']],
+      );
+      assert.equal(
+        await repository.takeOverServer({ server: 'a', host: 'h1', successor: 'd', at }),
+        undefined,
+        'only once',
+      );
+      assert.equal((await repository.getJob('frank', 'j-a1'))?.server, 'c');
+      assert.equal((await repository.getJob('frank', 'j-a-done'))?.server, 'a');
+      assert.equal((await repository.getJob('frank', 'j-b'))?.server, 'b');
+      assert.equal((await repository.getJob('frank', 'j-other-host'))?.server, 'a');
+      assert.equal(await repository.serverSuccessor('a'), 'c');
+      assert.equal(await repository.serverSuccessor('b'), undefined);
+      // The successor goes too: what it had taken over moves on with its own work.
+      await repository.takeOverServer({ server: 'c', host: 'h1', successor: 'e', at });
+      assert.equal(await repository.serverSuccessor('a'), 'e');
+      assert.equal((await repository.getSandbox('frank', 'sb-a'))?.server, 'e');
+    });
+
+    test('stored output is counted per stream', async () => {
+      await repository.insertJob(job('j-streams'));
+      await repository.appendLog('j-streams', [
+        { offset: 0, stream: 'stdout', data: Buffer.from('12345') },
+        { offset: 5, stream: 'stderr', data: Buffer.from('ab') },
+        { offset: 7, stream: 'stdout', data: Buffer.from('678') },
+      ]);
+      assert.deepEqual(await repository.logStreamBytes('j-streams'), { stdout: 8, stderr: 2 });
+      assert.deepEqual(await repository.logStreamBytes('j-none'), { stdout: 0, stderr: 0 });
+    });
+
     test('everything committed survives reopening', async () => {
       // A repository that cannot be reopened (in memory) lists this test as skipped.
       if (!options.reopen) throw new Error('no reopen() given to the contract');

@@ -31,6 +31,15 @@ export interface JobRecord {
   logsRemovedAt: string | null;
   /** Why, in words: its age, the owner's quota, the server's total. */
   logsRemovedReason: string | null;
+  /**
+   * The host (hostname) and server process (`ServerInstance.id`) that runs the job: recovery
+   * after a restart touches only its own host's jobs of servers that are gone. Null (or absent
+   * when inserting) for jobs recorded before sandboxes outlived their server.
+   */
+  host?: string | null;
+  server?: string | null;
+  /** What a run job asked for that another server process needs to finish it (JSON object). */
+  runOptions?: Record<string, unknown> | null;
 }
 
 export type JobUpdate = Partial<
@@ -81,6 +90,17 @@ export interface SandboxRecord {
   reason: string | null;
   createdAt: string;
   lastActiveAt: string;
+  /** The host and server process holding it while it runs (see JobRecord.host). */
+  host?: string | null;
+  server?: string | null;
+}
+
+/** Another server process's unfinished work, now this one's (`takeOverServer`). */
+export interface TakenOver {
+  /** Its jobs that were queued or running. */
+  jobs: JobRecord[];
+  /** Its sandboxes that were running or sleeping. */
+  sandboxes: SandboxRecord[];
 }
 
 export interface TokenRecord {
@@ -149,10 +169,29 @@ export interface StateRepository {
   listWorkspaces(owner: string): Promise<WorkspaceRecord[]>;
   deleteWorkspace(owner: string, name: string): Promise<void>;
 
+  /** Bytes of each stream stored for a job (what a resumed command's output continues after). */
+  logStreamBytes(jobId: string): Promise<{ stdout: number; stderr: number }>;
+
   /**
-   * After a crash: jobs still queued or running become failed and running sandboxes stopped,
+   * Jobs still queued or running and sandboxes running or sleeping that were recorded without a
+   * host (before sandboxes outlived their server: they died with it) become failed and stopped,
    * with `reason`. Returns how many of each it changed.
    */
   recoverInterrupted(reason: string, at: string): Promise<{ jobs: number; sandboxes: number }>;
+  /** The server processes of `host` with unfinished work recorded: queued or running jobs, running or sleeping sandboxes. */
+  unfinishedServers(host: string): Promise<string[]>;
+  /**
+   * Hands a gone server process's work to `successor`, once: in one transaction its unfinished
+   * jobs and live sandboxes move to the successor (and are returned), and so does whatever it had
+   * taken over itself. Undefined when another process took it over first.
+   */
+  takeOverServer(takeover: {
+    server: string;
+    host: string;
+    successor: string;
+    at: string;
+  }): Promise<TakenOver | undefined>;
+  /** The server process that took over `server`'s work (followed to the end), if one did. */
+  serverSuccessor(server: string): Promise<string | undefined>;
   close(): Promise<void>;
 }

@@ -1,10 +1,16 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveMagsHome } from '../../src/config/mags-home.ts';
 import { nativeBinaryPath, packageRoot } from '../../src/config/package-paths.ts';
+import { removeLeftoverCgroup } from '../../src/runtimes/namespace/sandbox-cgroup.ts';
+import {
+  startTime,
+  sweepLeftovers,
+  waitForProcessExit,
+} from '../../src/runtimes/namespace/sweep-leftovers.ts';
 
 /**
  * A throw-away MAGS_HOME for one test file that shares the developer's built images (building one
@@ -27,10 +33,33 @@ export async function createTestHome(): Promise<TestHome> {
     cleanup: async () => {
       // Workspace disks stay mounted by design; removing files through a mount would empty the
       // disk and then fail on its mount point.
+      await stopSandboxesUnder(home);
       await unmountUnder(home);
       await rm(home, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Sandboxes outlive the process that started them (a SIGKILLed test server leaves its sandboxes
+ * running): end every launcher under the home, then sweep what they leave (frozen ones too).
+ */
+async function stopSandboxesUnder(home: string): Promise<void> {
+  const runRoot = join(home, 'run');
+  for (const id of await readdir(runRoot).catch(() => [] as string[])) {
+    const owner = await readFile(join(runRoot, id, 'owner'), 'utf8').catch(() => '');
+    const [pid, started] = owner.trim().split(' ');
+    if (pid && Number(pid) !== process.pid && (await startTime(Number(pid))) === started) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {}
+      // A sleeping sandbox's launcher is frozen with it and cannot act even on SIGKILL: its
+      // cgroup is thawed and emptied (which ends the launcher too).
+      await removeLeftoverCgroup(id, '/sys/fs/cgroup');
+      await waitForProcessExit(Number(pid), started ?? '', 2000);
+    }
+  }
+  await sweepLeftovers(home, '/sys/fs/cgroup');
 }
 
 /** Unmounts every mount under `directory`, deepest first (workspace disks, the shared root). */

@@ -24,12 +24,15 @@ export async function openShell(mags: Mags, name: string): Promise<number> {
   const stdin = process.stdin;
   const wasRaw = stdin.isTTY ? stdin.isRaw : false;
   let exitCode = 1;
+  let ended = false;
+  let opened = false;
   const forwardInput = (chunk: Buffer) => {
     if (socket.readyState === WebSocket.OPEN) socket.send(new Uint8Array(chunk));
   };
   const onResize = () => socket.send(JSON.stringify({ type: 'resize', ...size() }));
   return new Promise<number>((resolve, reject) => {
     socket.addEventListener('open', () => {
+      opened = true;
       if (stdin.isTTY) stdin.setRawMode(true);
       stdin.on('data', forwardInput);
       stdin.resume();
@@ -40,17 +43,38 @@ export async function openShell(mags: Mags, name: string): Promise<number> {
         process.stdout.write(new Uint8Array(event.data as ArrayBuffer));
         return;
       }
-      const message = JSON.parse(event.data) as { type: string; exitCode?: number | null };
-      if (message.type === 'exit') exitCode = message.exitCode ?? 129;
+      const message = JSON.parse(event.data) as {
+        type: string;
+        exitCode?: number | null;
+        message?: string;
+      };
+      if (message.type === 'error') {
+        process.stderr.write(`\r\nmags: the shell failed: ${message.message}\n`);
+        ended = true;
+      }
+      if (message.type === 'exit') {
+        exitCode = message.exitCode ?? 129;
+        ended = true;
+      }
     });
-    socket.addEventListener('error', () =>
-      reject(new ConflictError(`The shell connection to ${name} failed.`, { hint: url })),
-    );
+    // Once open, a connection that breaks is reported by 'close' (which always follows).
+    socket.addEventListener('error', () => {
+      if (!opened)
+        reject(new ConflictError(`The shell connection to ${name} failed.`, { hint: url }));
+    });
     socket.addEventListener('close', () => {
       if (stdin.isTTY) stdin.setRawMode(wasRaw);
       stdin.off('data', forwardInput);
       stdin.pause();
       process.stdout.off('resize', onResize);
+      if (!ended) {
+        // The server went away (stopped, restarted, upgraded): a shell is not a durable command,
+        // so it ended with the server's connection to the sandbox. The sandbox itself runs on.
+        process.stderr.write(
+          `\r\nmags: the connection to the server was lost (it stopped or restarted); the shell ended with it. Sandbox ${name} keeps running: mags shell ${name} opens a new one.\n`,
+        );
+        exitCode = 255;
+      }
       resolve(exitCode);
     });
   });

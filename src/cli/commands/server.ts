@@ -26,6 +26,7 @@ interface ServerFlags {
   disk?: string;
   maxDisk?: string;
   ownerDiskQuota?: string;
+  stopSandboxesOnExit?: boolean;
 }
 
 export function registerServerCommand(program: Command): void {
@@ -94,6 +95,10 @@ export function registerServerCommand(program: Command): void {
       "the disks of one owner's workspaces together (more: 409 owner_disk_quota); default 1t, none with --local",
     )
     .option(
+      '--stop-sandboxes-on-exit',
+      'on SIGTERM/SIGINT stop every job and sandbox (default: leave them running; the next server on this host picks them up)',
+    )
+    .option(
       '--local',
       "this host's own server for the CLI: loopback, a free port, found via $MAGS_HOME",
     )
@@ -145,6 +150,16 @@ export function registerServerCommand(program: Command): void {
           `marked ${recovered.jobs} jobs failed and ${recovered.sandboxes} sandboxes stopped that a previous server left running`,
         );
       }
+      if (recovered.jobsContinued + recovered.sandboxesReattached + recovered.parked > 0) {
+        say(
+          `picked up what a previous server left: ${recovered.jobsContinued} jobs continue, ${recovered.sandboxesReattached} sandboxes attached again, ${recovered.parked} parked`,
+        );
+      }
+      if (recovered.jobsFailed + recovered.sandboxesGone > 0) {
+        say(
+          `${recovered.jobsFailed} jobs failed and ${recovered.sandboxesGone} sandboxes marked stopped: their sandboxes ended while no server was running`,
+        );
+      }
       if (recovered.swept > 0) {
         say(`removed what ${recovered.swept} sandboxes of a previous server left on disk`);
       }
@@ -184,10 +199,18 @@ export function registerServerCommand(program: Command): void {
       }
       say(`listening on ${server.url} (state: ${context.home}/state.db)`);
       const shutdown = async () => {
-        say('shutting down: stopping jobs and sandboxes');
+        // Sandboxes outlive the server: by default they and their jobs run on, and the next
+        // server on this host (a restart, an upgrade; for --local the CLI's next command starts
+        // one) attaches them again and applies the sleep policy from their last use.
+        say(
+          flags.stopSandboxesOnExit
+            ? 'shutting down: stopping jobs and sandboxes'
+            : 'shutting down: jobs and sandboxes keep running; the next server on this host picks them up (--stop-sandboxes-on-exit stops them)',
+        );
         if (discovery) await rm(discovery, { force: true });
         await revokeLocalToken();
-        await server.close();
+        if (flags.stopSandboxesOnExit) await server.close();
+        else await server.detach();
         process.exit(0);
       };
       process.once('SIGINT', () => void shutdown());

@@ -7,6 +7,7 @@ import type {
   Sandbox,
   SandboxSpec,
 } from '../runtime.ts';
+import { attachNamespaceSandbox, listNamespaceSandboxes } from './attach-namespace-sandbox.ts';
 import { createShiftedIdMapping, type ShiftedIdMapping } from './id-mapping.ts';
 import { prepareNamespaceSandbox, startNamespaceSandbox } from './namespace-sandbox.ts';
 import {
@@ -54,8 +55,8 @@ const capabilities: RuntimeCapabilities = {
   setLimits: true,
   pause: true,
   prepare: true,
-  // Sandboxes die with the process that started them, for now.
-  reattach: false,
+  // The launcher runs in its own session and the agent listens on run/ID/agent.sock.
+  reattach: true,
   sweep: true,
 };
 
@@ -83,6 +84,8 @@ export function createNamespaceRuntime(options: NamespaceRuntimeOptions): Runtim
     start: (spec: SandboxSpec): Promise<Sandbox> => startNamespaceSandbox(resolved, spec),
     prepare: (prepareOptions) => prepareNamespaceSandbox(resolved, prepareOptions),
     sweep: () => sweepLeftovers(resolved.home, resolved.cgroupRoot),
+    list: () => listNamespaceSandboxes(resolved.home),
+    attach: (id) => attachNamespaceSandbox(resolved, id),
   };
 }
 

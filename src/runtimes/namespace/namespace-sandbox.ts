@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CapabilityUnsupportedError, ConflictError, MagsError } from '../../errors/mags-error.ts';
+import { ConflictError, MagsError } from '../../errors/mags-error.ts';
 import { GuestClient } from '../../guest/guest-client.ts';
 import type {
   AttachSpec,
@@ -16,7 +16,9 @@ import type {
 } from '../runtime.ts';
 import { assertTraversable } from './check-traversable.ts';
 import type { ResolvedNamespaceOptions } from './namespace-runtime.ts';
+import { namespaceSandboxHandle } from './namespace-sandbox-handle.ts';
 import type { OverlayLayers } from './overlay-layers.ts';
+import { agentSocketName, launcherLogName, writeRunRecord } from './run-record.ts';
 import { createSandboxCgroup, type SandboxCgroup } from './sandbox-cgroup.ts';
 import { writeRunOwner } from './sweep-leftovers.ts';
 
@@ -88,23 +90,35 @@ export async function prepareNamespaceSandbox(
     '--id-count',
     String(options.idCount),
     ...(cgroup?.joinPaths ?? []).flatMap((path) => ['--cgroup', path]),
+    // The server's own connection (a socketpair: no connect round trip at start), and a socket
+    // in the run directory for whoever comes next (a restarted server: Runtime.attach).
     '--fd',
     '3',
+    '--listen',
+    join(runDirectory, agentSocketName),
     '--attach-fd',
     '4',
     '--',
     options.agentPath,
   ];
   // fd 3 and 4 are 'pipe's, which libuv creates as unix socketpairs: the agent's byte stream and
-  // the attach channel.
+  // the attach channel. The launcher outlives this process: its own session (no signal to the
+  // server's process group reaches it), stderr to a file (no pipe to break when we die).
+  const logPath = join(runDirectory, launcherLogName);
+  const log = await open(logPath, 'a', 0o600);
   const launcher = spawn(options.launcherPath, args, {
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+    stdio: ['ignore', 'ignore', log.fd, 'pipe', 'pipe'],
+    detached: true,
   });
-  let stderrTail = '';
-  launcher.stderr?.setEncoding('utf8');
-  launcher.stderr?.on('data', (chunk: string) => {
-    stderrTail = (stderrTail + chunk).slice(-stderrTailBytes);
-  });
+  void log.close();
+  const stderrTail = async () => {
+    const text = await readFile(logPath, 'utf8').catch(() => '');
+    return text.slice(-stderrTailBytes);
+  };
+  // From here on the launcher's life is the sandbox's (sweep-leftovers.ts).
+  const ownerWritten = launcher.pid
+    ? writeRunOwner(runDirectory, launcher.pid).catch(() => {})
+    : Promise.resolve();
   let exited = false;
   const launcherExit = new Promise<number>((resolve) => {
     launcher.on('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
@@ -138,110 +152,61 @@ export async function prepareNamespaceSandbox(
     let client: GuestClient;
     let baseline: number | undefined;
     try {
-      if (exited) throw launcherError(await launcherExit, stderrTail, id);
+      if (exited) throw launcherError(await launcherExit, await stderrTail(), id);
       await setLimits(spec.limits);
       // The layer provider turns the spec's references into directories and locks.
       const layers = materialised ?? (await options.layers.materialise(spec));
       attachChannel.end(attachMessage(spec, layers, layers.writable ?? { scratchDirectory }));
       const socket = launcher.stdio[3] as Duplex;
-      const failed = launcherExit.then((code) => {
-        throw launcherError(code, stderrTail, id);
+      const failed = launcherExit.then(async (code) => {
+        throw launcherError(code, await stderrTail(), id);
       });
       client = await Promise.race([
         GuestClient.connect(socket, { helloTimeoutMs: options.startTimeoutMs }),
         failed,
       ]).catch(async (error: unknown) => {
         // The agent's stream closes as the launcher exits (a busy lock, say), often before its
-        // exit is seen here: its exit code, when it comes at once, says why.
+        // exit is seen here (its stderr is a file, read once it has exited): its exit code, when
+        // it comes at once, says why.
         const code = await Promise.race([launcherExit, sleep(1000, undefined, { ref: false })]);
-        throw code === undefined ? error : launcherError(code, stderrTail, id);
+        throw code === undefined ? error : launcherError(code, await stderrTail(), id);
       });
       failed.catch(() => {});
       // The launcher, the agent (and slirp4netns with a network): what an idle sandbox counts.
       baseline = await cgroup?.processCount();
+      await ownerWritten;
+      await writeRunRecord(runDirectory, {
+        id,
+        labels: spec.labels ?? {},
+        ...(spec.workspace ? { workspace: spec.workspace } : {}),
+        launcherPid: launcher.pid ?? 0,
+        startedAt: new Date().toISOString(),
+        limits: spec.limits,
+        warnings,
+        ...(baseline === undefined ? {} : { baselineProcesses: baseline }),
+      });
     } catch (error) {
       await cleanup();
       throw error;
     }
-
-    // The agent's stream closes as soon as the agent dies; the launcher exits only once the
-    // kernel has torn the sandbox down (which can take a while: overlayfs syncs on unmount).
-    let agentGone = false;
-    void client.closed.then(() => {
-      agentGone = true;
-    });
-    let paused = false;
-    const awake = async () => {
-      if (!paused) return;
-      paused = false;
-      await cgroup?.thaw();
-    };
-    let stopping: Promise<SandboxExit> | undefined;
-    return {
+    return namespaceSandboxHandle({
       id,
-      workspace: spec.workspace,
       labels: spec.labels ?? {},
-      get warnings() {
-        return warnings;
-      },
-      exec: (request) => {
-        // A frozen agent reads the request once thawed: the socket holds it until then.
-        if (paused) awake().catch(() => {});
-        return client.exec(request);
-      },
-      writeFile: async (path, data, writeOptions) => {
-        await awake();
-        return client.writeFile(path, data, writeOptions);
-      },
-      readFileStream: async (path, readOptions) => {
-        await awake();
-        return client.readFileStream(path, readOptions);
-      },
-      readFile: async (path, readOptions) => {
-        await awake();
-        return client.readFile(path, readOptions);
-      },
-      async usage() {
-        const [processes, oomKills, peakMemoryBytes, memoryBytes] = await Promise.all([
-          cgroup?.processCount(),
-          cgroup?.oomKillCount(),
-          cgroup?.peakMemoryBytes(),
-          cgroup?.memoryBytes(),
-        ]);
-        return {
-          oomKills: oomKills ?? 0,
-          peakMemoryBytes,
-          memoryBytes,
-          processes:
-            processes === undefined || baseline === undefined
-              ? undefined
-              : Math.max(0, processes - baseline),
-        };
-      },
-      isRunning: () => !exited && !agentGone && stopping === undefined,
+      ...(spec.workspace ? { workspace: spec.workspace } : {}),
+      client,
+      cgroup,
+      baselineProcesses: baseline,
+      warnings: () => warnings,
       setLimits,
-      async pause() {
-        if (paused) return;
-        if (!(await cgroup?.freeze())) {
-          throw new CapabilityUnsupportedError('namespace', 'pause', {
-            reason: 'this host has no cgroup freezer',
-          });
-        }
-        paused = true;
-        await cgroup?.reclaim();
+      paused: false,
+      launcherGone: () => exited,
+      cleanup,
+      release: () => {
+        attachChannel.destroy();
+        (launcher.stdio[3] as Duplex | null)?.destroy();
+        launcher.unref();
       },
-      resume: awake,
-      stop() {
-        stopping ??= (async () => {
-          // A frozen sandbox cannot act on the agent's EOF; thaw it so it can end itself.
-          await awake();
-          // Closing the agent's stream ends the agent (PID 1), and with it every process inside.
-          client.close();
-          return cleanup();
-        })();
-        return stopping;
-      },
-    };
+    });
   };
 
   return {

@@ -121,6 +121,28 @@ export async function createSandboxCgroup(
   };
 }
 
+/**
+ * The cgroup of a sandbox that is already running (started by another process: a server that
+ * was restarted), as it is: limits untouched. Undefined on a host without cgroups.
+ */
+export async function openSandboxCgroup(
+  id: string,
+  root = cgroupRoot,
+): Promise<SandboxCgroup | undefined> {
+  if (existsSync(join(root, 'cgroup.controllers'))) return createV2(id, root);
+  if (existsSync(join(root, 'memory', 'cgroup.procs'))) return createV1(id, root);
+  return undefined;
+}
+
+/** Whether the sandbox's cgroup is frozen (it sleeps). */
+export async function isSandboxFrozen(id: string, root = cgroupRoot): Promise<boolean> {
+  const [v1, v2] = await Promise.all([
+    readFile(join(root, 'freezer', parentName, id, 'freezer.state'), 'utf8').catch(() => ''),
+    readFile(join(root, parentName, id, 'cgroup.freeze'), 'utf8').catch(() => ''),
+  ]);
+  return v1.trim() !== '' ? v1.trim() !== 'THAWED' : v2.trim() === '1';
+}
+
 async function createV1(id: string, root: string): Promise<SandboxCgroup> {
   const missing: string[] = [];
   const directories = new Map<string, string>();

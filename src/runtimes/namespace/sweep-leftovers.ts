@@ -3,15 +3,18 @@ import { join } from 'node:path';
 import { removeEmptySandboxCgroups, removeLeftoverCgroup } from './sandbox-cgroup.ts';
 
 /**
- * Run directories record the process that made them (`owner`: pid and start time, so a reused
- * pid is not mistaken for it). Everything of a sandbox whose owner is gone can go. Its processes
- * normally died with their owner (parent-death signal, or EOF on the agent's stream), but not a
- * frozen (sleeping) one: a frozen task cannot act on EOF and, under the cgroup v1 freezer, not
- * even on SIGKILL. `removeLeftoverCgroup` ends those.
+ * Run directories record the process whose life is the sandbox's (`owner`: pid and start time,
+ * so a reused pid is not mistaken for it): the server process while it sets the sandbox up, then
+ * the sandbox's launcher, which outlives the server (a restarted server finds the sandbox again).
+ * Everything of a sandbox whose owner is gone can go; a live one is never touched, whoever
+ * started it. Its processes normally died with their launcher (parent-death signal), but not a
+ * frozen (sleeping) one: a frozen task cannot act and, under the cgroup v1 freezer, not even on
+ * SIGKILL. `removeLeftoverCgroup` ends those.
  */
-export async function writeRunOwner(runDirectory: string): Promise<void> {
-  ownStartTime ??= startTime(process.pid);
-  await writeFile(join(runDirectory, 'owner'), `${process.pid} ${await ownStartTime}\n`);
+export async function writeRunOwner(runDirectory: string, pid = process.pid): Promise<void> {
+  if (pid === process.pid) ownStartTime ??= startTime(pid);
+  const started = pid === process.pid && ownStartTime ? ownStartTime : startTime(pid);
+  await writeFile(join(runDirectory, 'owner'), `${pid} ${await started}\n`);
 }
 
 let ownStartTime: Promise<string> | undefined;
@@ -35,7 +38,7 @@ export async function sweepLeftovers(home: string, cgroupRoot: string): Promise<
   return removed;
 }
 
-async function ownerIsGone(runDirectory: string): Promise<boolean> {
+export async function ownerIsGone(runDirectory: string): Promise<boolean> {
   const text = await readFile(join(runDirectory, 'owner'), 'utf8').catch(() => undefined);
   if (text === undefined) {
     const stats = await stat(runDirectory).catch(() => undefined);
@@ -45,9 +48,24 @@ async function ownerIsGone(runDirectory: string): Promise<boolean> {
   return (await startTime(Number(pid))) !== started;
 }
 
-/** The process's start time in clock ticks since boot (/proc/PID/stat field 22), or ''. */
-async function startTime(pid: number): Promise<string> {
+/** Waits until process `pid` (started at `started`) is gone; false after `timeoutMs`. */
+export async function waitForProcessExit(
+  pid: number,
+  started: string,
+  timeoutMs: number,
+): Promise<boolean> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
+    if ((await startTime(pid)) !== started) return true;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return (await startTime(pid)) !== started;
+}
+
+/** The process's start time in clock ticks since boot (/proc/PID/stat field 22), or '' when it is gone. */
+export async function startTime(pid: number): Promise<string> {
   const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
-  return text.slice(text.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // A zombie (field 3, state Z) has ended; only its parent has not collected it yet.
+  return fields[0] === 'Z' ? '' : (fields[19] ?? '');
 }

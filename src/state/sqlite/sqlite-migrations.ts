@@ -68,6 +68,21 @@ CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at) WHERE logs_remove
     optional:
       'could not switch to incremental auto-vacuum (VACUUM needs about twice the database in free disk); removed job output is reused inside state.db but the file does not shrink',
   },
+  // 5: sandboxes outlive the server: which host and which server process owns each job and
+  // sandbox (rows from before have none and are recovered the old way); what a run job needs to
+  // be finished by another server process; which server took over a dead one's work.
+  {
+    sql: `
+ALTER TABLE jobs ADD COLUMN host TEXT;
+ALTER TABLE jobs ADD COLUMN server TEXT;
+ALTER TABLE jobs ADD COLUMN run_options TEXT;
+ALTER TABLE sandboxes ADD COLUMN host TEXT;
+ALTER TABLE sandboxes ADD COLUMN server TEXT;
+CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (host, server) WHERE status IN ('queued', 'running');
+CREATE TABLE IF NOT EXISTS server_takeovers (
+  server TEXT PRIMARY KEY, host TEXT NOT NULL, successor TEXT NOT NULL, at TEXT NOT NULL
+);`,
+  },
 ];
 
 /**

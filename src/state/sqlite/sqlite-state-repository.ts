@@ -11,6 +11,7 @@ import {
   type SandboxRecord,
   type StateRepository,
   type StoredLog,
+  type TakenOver,
   type TokenRecord,
   type WorkspaceRecord,
 } from '../state-repository.ts';
@@ -49,8 +50,9 @@ export function createSqliteStateRepository(path: string): StateRepository {
   const tokenByHash = statement('SELECT * FROM tokens WHERE hash = ?');
   const insertJob = statement(
     `INSERT INTO jobs (id, owner, kind, sandbox, argv, workspace, status, exit_code, signal, reason,
-     created_at, started_at, finished_at, log_bytes, logs_removed_at, logs_removed_reason)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     created_at, started_at, finished_at, log_bytes, logs_removed_at, logs_removed_reason, host,
+     server, run_options)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const jobById = statement('SELECT * FROM jobs WHERE owner = ? AND id = ?');
   const insertLog = statement(
@@ -67,10 +69,11 @@ export function createSqliteStateRepository(path: string): StateRepository {
   );
   const upsertSandbox = statement(
     `INSERT INTO sandboxes (owner, name, runtime_id, workspace, status, options, reason, created_at,
-     last_active_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     last_active_at, host, server) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (owner, name) DO UPDATE SET runtime_id = excluded.runtime_id,
      workspace = excluded.workspace, status = excluded.status, options = excluded.options,
-     reason = excluded.reason, last_active_at = excluded.last_active_at`,
+     reason = excluded.reason, last_active_at = excluded.last_active_at, host = excluded.host,
+     server = excluded.server`,
   );
   const touchWorkspace = statement(
     `INSERT INTO workspaces (owner, name, created_at, last_used_at) VALUES (?, ?, ?, ?)
@@ -140,6 +143,9 @@ export function createSqliteStateRepository(path: string): StateRepository {
         job.logBytes,
         job.logsRemovedAt,
         job.logsRemovedReason,
+        job.host ?? null,
+        job.server ?? null,
+        job.runOptions ? JSON.stringify(job.runOptions) : null,
       );
     },
     async updateJob(id, update) {
@@ -285,6 +291,8 @@ export function createSqliteStateRepository(path: string): StateRepository {
         sandbox.reason,
         sandbox.createdAt,
         sandbox.lastActiveAt,
+        sandbox.host ?? null,
+        sandbox.server ?? null,
       );
     },
     async getSandbox(owner, name) {
@@ -320,6 +328,15 @@ export function createSqliteStateRepository(path: string): StateRepository {
       statement('DELETE FROM workspaces WHERE owner = ? AND name = ?').run(owner, name);
     },
 
+    async logStreamBytes(jobId) {
+      const rows = statement(
+        'SELECT stream, SUM(length(data)) AS bytes FROM job_logs WHERE job_id = ? GROUP BY stream',
+      ).all(jobId) as Row[];
+      const bytes = { stdout: 0, stderr: 0 };
+      for (const row of rows) bytes[row.stream as 'stdout' | 'stderr'] = Number(row.bytes);
+      return bytes;
+    },
+
     async recoverInterrupted(reason, at) {
       let jobs = 0;
       let sandboxes = 0;
@@ -327,17 +344,59 @@ export function createSqliteStateRepository(path: string): StateRepository {
         jobs = Number(
           statement(
             `UPDATE jobs SET status = 'failed', reason = ?, finished_at = ?
-             WHERE status IN ('queued', 'running')`,
+             WHERE status IN ('queued', 'running') AND host IS NULL`,
           ).run(reason, at).changes,
         );
         sandboxes = Number(
           statement(
             `UPDATE sandboxes SET status = 'stopped', reason = ?, runtime_id = NULL
-             WHERE status IN ('running', 'sleeping')`,
+             WHERE status IN ('running', 'sleeping') AND host IS NULL`,
           ).run(reason).changes,
         );
       });
       return { jobs, sandboxes };
+    },
+    async unfinishedServers(host) {
+      const rows = statement(
+        `SELECT server FROM jobs WHERE host = $host AND server IS NOT NULL
+           AND status IN ('queued', 'running')
+         UNION SELECT server FROM sandboxes WHERE host = $host AND server IS NOT NULL
+           AND status IN ('running', 'sleeping')`,
+      ).all({ host }) as Row[];
+      return rows.map((row) => String(row.server));
+    },
+    async takeOverServer({ server, host, successor, at }) {
+      let taken: TakenOver | undefined;
+      transaction(() => {
+        // The primary key makes this once only: a second process taking over the same server
+        // inserts nothing and gets nothing.
+        const inserted = statement(
+          `INSERT INTO server_takeovers (server, host, successor, at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (server) DO NOTHING`,
+        ).run(server, host, successor, at);
+        if (Number(inserted.changes) === 0) return;
+        // What the gone server had taken over itself is the successor's now (no chains).
+        statement('UPDATE server_takeovers SET successor = ? WHERE successor = ?').run(
+          successor,
+          server,
+        );
+        const jobs = statement(
+          `UPDATE jobs SET server = ? WHERE host = ? AND server = ?
+           AND status IN ('queued', 'running') RETURNING *`,
+        ).all(successor, host, server) as Row[];
+        const sandboxes = statement(
+          `UPDATE sandboxes SET server = ? WHERE host = ? AND server = ?
+           AND status IN ('running', 'sleeping') RETURNING *`,
+        ).all(successor, host, server) as Row[];
+        taken = { jobs: jobs.map(toJob), sandboxes: sandboxes.map(toSandbox) };
+      });
+      return taken;
+    },
+    async serverSuccessor(server) {
+      const row = statement('SELECT successor FROM server_takeovers WHERE server = ?').get(
+        server,
+      ) as Row | undefined;
+      return row ? String(row.successor) : undefined;
     },
     async close() {
       if (database.isOpen) database.close();
@@ -397,6 +456,12 @@ function toJob(row: Row): JobRecord {
     logBytes: Number(row.log_bytes),
     logsRemovedAt: text(row.logs_removed_at),
     logsRemovedReason: text(row.logs_removed_reason),
+    host: text(row.host),
+    server: text(row.server),
+    runOptions:
+      row.run_options === null || row.run_options === undefined
+        ? null
+        : (JSON.parse(String(row.run_options)) as Record<string, unknown>),
   };
 }
 
@@ -411,5 +476,7 @@ function toSandbox(row: Row): SandboxRecord {
     reason: text(row.reason),
     createdAt: String(row.created_at),
     lastActiveAt: String(row.last_active_at),
+    host: text(row.host),
+    server: text(row.server),
   };
 }

@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+
+/**
+ * Which host, and which server process on it, owns a job or a sandbox (recorded in state, and as
+ * the `server` label of the sandboxes it starts). The id names this process incarnation exactly:
+ * `BOOT:PID:START` (the kernel's boot id, the pid, and the process's start time in clock ticks
+ * since boot), so a reused pid or a reboot is never mistaken for a live server.
+ */
+export interface ServerInstance {
+  host: string;
+  server: string;
+}
+
+export function currentServerInstance(): ServerInstance {
+  return {
+    host: hostname(),
+    server: `${bootId()}:${process.pid}:${processStartTicks(process.pid)}`,
+  };
+}
+
+/** Whether the server process `server` (an id of this host) still runs. */
+export function serverIsAlive(server: string): boolean {
+  const [boot, pid, start] = server.split(':');
+  if (boot !== bootId() || !pid || !start) return false;
+  return processStartTicks(Number(pid)) === start;
+}
+
+function bootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().slice(0, 8);
+  } catch {
+    return 'noboot';
+  }
+}
+
+/** /proc/PID/stat field 22; '' when the process is gone (a zombie has ended too). */
+function processStartTicks(pid: number): string {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return '';
+  }
+  // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return fields[0] === 'Z' ? '' : (fields[19] ?? '');
+}

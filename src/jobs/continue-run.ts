@@ -1,0 +1,135 @@
+import type { Writable } from 'node:stream';
+import type { MagsContext } from '../context/mags-context.ts';
+import { MagsError } from '../errors/mags-error.ts';
+import { sandboxOperation } from '../runtimes/require-capability.ts';
+import type { Sandbox } from '../runtimes/runtime.ts';
+import type { PushResult } from '../workspaces/sync/push-workspace.ts';
+import { diskFullNotice, drained, type RunResult, reusability } from './run-command.ts';
+
+/** What a run job recorded (JobRecord.runOptions) so that another server process can finish it. */
+export interface StoredRunOptions {
+  /** The (owner-qualified) workspace the run writes to: synced with `persist`, and parked. */
+  writes?: string;
+  persist?: boolean;
+  image: string;
+  network: boolean;
+  timeoutMs: number;
+}
+
+export interface ContinueRunOptions {
+  sandbox: Sandbox;
+  /** The command's durable exec key (the job id). */
+  key: string;
+  /** Bytes of each stream the job's log already holds: the replay starts after them. */
+  offsets: { stdoutOffset: number; stderrOffset: number };
+  run: StoredRunOptions;
+  /** When the job started: its timeout counts from there. */
+  startedAt: string;
+  killGraceMs: number;
+  stdout: Writable;
+  stderr: Writable;
+  signal: AbortSignal;
+}
+
+/**
+ * The second half of `runCommand` for a run another server process started and died in the
+ * middle of: picks its command up again (RESUME from the stored offsets), waits for it, then
+ * tears down or parks the sandbox and syncs the workspace, as the run would have.
+ */
+export async function continueRun(
+  context: MagsContext,
+  options: ContinueRunOptions,
+): Promise<RunResult> {
+  const startedAt = performance.now();
+  const { sandbox, run } = options;
+  // CapabilityUnsupportedError on a runtime whose sandboxes do not outlive their server.
+  const resumeExec = sandboxOperation(context.runtime, sandbox, 'resumeExec');
+  const command = resumeExec(options.key, options.offsets);
+  const point = await command.resumed.catch((error: unknown) => {
+    throw lostCommand(error);
+  });
+  const lost =
+    point.stdoutOffset -
+    options.offsets.stdoutOffset +
+    (point.stderrOffset - options.offsets.stderrOffset);
+  if (lost > 0) {
+    options.stderr.write(
+      `mags: ${lost} bytes of output were lost while the server restarted (read but not yet stored when it stopped)\n`,
+    );
+  }
+  command.stdout.pipe(options.stdout, { end: false });
+  command.stderr.pipe(options.stderr, { end: false });
+  const parkAs = context.scheduler ? run.writes : undefined;
+  let reusable: string | true = 'not_finished';
+  let marking: Promise<void> | undefined;
+  let timedOut = false;
+  let cancelled = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const stop = (reason: 'timeout' | 'cancel') => {
+    if (reason === 'timeout') timedOut = true;
+    else cancelled = true;
+    command.signal('SIGTERM');
+    killTimer ??= setTimeout(() => void sandbox.stop(), options.killGraceMs);
+  };
+  const deadline = Date.parse(options.startedAt) + run.timeoutMs;
+  const timer = setTimeout(() => stop('timeout'), Math.max(0, deadline - Date.now()));
+  if (options.signal.aborted) stop('cancel');
+  else options.signal.addEventListener('abort', () => stop('cancel'), { once: true });
+  try {
+    const result = await command.exited.catch((error: unknown) => {
+      if (error instanceof MagsError && error.code === 'guest_exec_failed')
+        throw lostCommand(error);
+      return { exitCode: null, signal: 'SIGKILL' }; // the sandbox was killed under it
+    });
+    await Promise.all([drained(command.stdout), drained(command.stderr)]);
+    const writes = run.writes;
+    const diskFull = writes === undefined ? undefined : await diskFullNotice(context, writes);
+    if (writes !== undefined) marking = context.workspaces.markRun(writes);
+    const usage = await sandbox.usage();
+    reusable =
+      timedOut || cancelled ? 'stopped' : reusability(sandbox.isRunning(), usage.processes);
+    if (parkAs === undefined || reusable !== true) await sandbox.stop();
+    const sync: PushResult | undefined =
+      run.persist && writes !== undefined ? await context.sync.push(writes) : undefined;
+    if (parkAs !== undefined) {
+      await context.scheduler?.park(parkAs, {
+        sandbox,
+        image: run.image,
+        network: run.network,
+        oomKills: usage.oomKills,
+        memoryBytes: usage.memoryBytes ?? 0,
+        reusable,
+      });
+      reusable = 'parked';
+    }
+    return {
+      sync,
+      diskFull,
+      sandboxId: sandbox.id,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      timedOut,
+      cancelled,
+      // Kills before the restart count too: a parked sandbox's earlier ones are not told apart.
+      oomKilled: usage.oomKills > 0,
+      durationMs: performance.now() - startedAt,
+      warnings: sandbox.warnings,
+    };
+  } finally {
+    clearTimeout(timer);
+    clearTimeout(killTimer);
+    if (reusable !== 'parked') await sandbox.stop();
+    if (run.writes !== undefined) await (marking ?? context.workspaces.markRun(run.writes));
+  }
+}
+
+/** The sandbox no longer knows the command (errno 2): its end went to the server that died. */
+function lostCommand(error: unknown): MagsError {
+  const errno = (error as { errno?: number }).errno;
+  return new MagsError(
+    errno === 2
+      ? 'the server stopped just as the command ended, before it recorded how: its exit status is lost'
+      : `the command could not be picked up again after the server restarted: ${(error as Error).message}`,
+    { code: 'job_lost', cause: error },
+  );
+}

@@ -1,0 +1,112 @@
+import { readdir, rm } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { MagsError, NotFoundError } from '../../errors/mags-error.ts';
+import { GuestClient } from '../../guest/guest-client.ts';
+import type { ResourceLimits, Sandbox, SandboxExit, SandboxInfo } from '../runtime.ts';
+import type { ResolvedNamespaceOptions } from './namespace-runtime.ts';
+import { namespaceSandboxHandle } from './namespace-sandbox-handle.ts';
+import { agentSocketName, readRunRecord, sandboxInfo } from './run-record.ts';
+import { isSandboxFrozen, openSandboxCgroup } from './sandbox-cgroup.ts';
+import { ownerIsGone, startTime, waitForProcessExit } from './sweep-leftovers.ts';
+
+/** Running sandboxes of this MAGS_HOME: a run record, and a launcher that is alive. */
+export async function listNamespaceSandboxes(home: string): Promise<SandboxInfo[]> {
+  const runRoot = join(home, 'run');
+  const ids = await readdir(runRoot).catch(() => [] as string[]);
+  const found: SandboxInfo[] = [];
+  for (const id of ids) {
+    const runDirectory = join(runRoot, id);
+    const record = await readRunRecord(runDirectory);
+    if (record && !(await ownerIsGone(runDirectory))) found.push(sandboxInfo(record));
+  }
+  return found;
+}
+
+/**
+ * Connects to a sandbox another process started (a server that was restarted): through the
+ * agent's socket in its run directory. Its cgroup is opened as it is; a frozen (sleeping)
+ * sandbox is thawed just long enough for the agent to say hello, then frozen again.
+ */
+export async function attachNamespaceSandbox(
+  options: ResolvedNamespaceOptions,
+  id: string,
+): Promise<Sandbox> {
+  const runDirectory = join(options.home, 'run', id);
+  const record = await readRunRecord(runDirectory);
+  if (!record || (await ownerIsGone(runDirectory))) {
+    throw new NotFoundError(`No running sandbox ${id} on this host.`, {
+      code: 'sandbox_not_found',
+      sandboxId: id,
+      hint: 'It ended while no server was there, or it runs on another host.',
+    });
+  }
+  const launcherStarted = await startTime(record.launcherPid);
+  const cgroup = await openSandboxCgroup(id, options.cgroupRoot);
+  const frozen = await isSandboxFrozen(id, options.cgroupRoot);
+  if (frozen) await cgroup?.thaw();
+  let client: GuestClient;
+  try {
+    client = await GuestClient.connect(createConnection(join(runDirectory, agentSocketName)), {
+      helloTimeoutMs: options.startTimeoutMs,
+    });
+  } catch (error) {
+    throw new MagsError(`Sandbox ${id} is running but its agent does not answer.`, {
+      code: 'sandbox_unreachable',
+      sandboxId: id,
+      cause: error,
+      hint: `Stop it (mags stop ${id}) or look at ${join(runDirectory, 'launcher.log')}.`,
+    });
+  } finally {
+    if (frozen) {
+      await cgroup?.freeze();
+      await cgroup?.reclaim();
+    }
+  }
+  let warnings = record.warnings;
+  let appliedLimits = record.limits;
+  const setLimits = async (wanted: ResourceLimits): Promise<string[]> => {
+    if (!cgroup || JSON.stringify(wanted) === JSON.stringify(appliedLimits)) return warnings;
+    warnings = await cgroup.applyLimits(wanted);
+    appliedLimits = wanted;
+    return warnings;
+  };
+  let launcherGone = false;
+  let cleaning: Promise<SandboxExit> | undefined;
+  const cleanup = () => {
+    cleaning ??= (async () => {
+      // The launcher is not our child: its exit is read off /proc.
+      const graceful = await waitForProcessExit(record.launcherPid, launcherStarted, 2000);
+      if (!graceful) {
+        try {
+          process.kill(record.launcherPid, 'SIGKILL');
+        } catch {}
+        await cgroup?.killAll();
+        await waitForProcessExit(record.launcherPid, launcherStarted, 2000);
+      }
+      launcherGone = true;
+      const exit: SandboxExit = {
+        oomKills: (await cgroup?.oomKillCount()) ?? 0,
+        peakMemoryBytes: await cgroup?.peakMemoryBytes(),
+      };
+      await cgroup?.remove();
+      await rm(runDirectory, { recursive: true, force: true });
+      return exit;
+    })();
+    return cleaning;
+  };
+  return namespaceSandboxHandle({
+    id,
+    labels: record.labels,
+    ...(record.workspace ? { workspace: record.workspace } : {}),
+    client,
+    cgroup,
+    baselineProcesses: record.baselineProcesses,
+    warnings: () => warnings,
+    setLimits,
+    paused: frozen,
+    launcherGone: () => launcherGone,
+    cleanup,
+    release: () => {},
+  });
+}

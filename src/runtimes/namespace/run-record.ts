@@ -1,0 +1,52 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ResourceLimits, SandboxInfo, WorkspaceReference } from '../runtime.ts';
+
+/**
+ * What a server process needs to find a running sandbox again (`Runtime.attach`) after the one
+ * that started it went away: `$MAGS_HOME/run/ID/sandbox.json`, written once the sandbox is up.
+ * The agent's socket (`agent.sock`) and the launcher's log (`launcher.log`) sit beside it; the
+ * `owner` file names the launcher (pid and start time), whose life is the sandbox's.
+ */
+export interface RunRecord {
+  id: string;
+  labels: Record<string, string>;
+  workspace?: WorkspaceReference;
+  launcherPid: number;
+  /** ISO time the sandbox came up. */
+  startedAt: string;
+  limits: ResourceLimits;
+  warnings: string[];
+  /** Processes an idle sandbox counts (launcher, agent, maybe slirp4netns). */
+  baselineProcesses?: number;
+}
+
+export const runRecordName = 'sandbox.json';
+export const agentSocketName = 'agent.sock';
+export const launcherLogName = 'launcher.log';
+
+export async function writeRunRecord(runDirectory: string, record: RunRecord): Promise<void> {
+  // Written beside and renamed: a reader never sees half a record.
+  const temporary = join(runDirectory, `${runRecordName}.tmp`);
+  await writeFile(temporary, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+  await rename(temporary, join(runDirectory, runRecordName));
+}
+
+export async function readRunRecord(runDirectory: string): Promise<RunRecord | undefined> {
+  const text = await readFile(join(runDirectory, runRecordName), 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as RunRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export function sandboxInfo(record: RunRecord): SandboxInfo {
+  return {
+    id: record.id,
+    labels: record.labels,
+    startedAt: record.startedAt,
+    ...(record.workspace ? { workspace: record.workspace } : {}),
+  };
+}

@@ -1,0 +1,200 @@
+import { type ServerInstance, serverIsAlive } from '../config/server-instance.ts';
+import type { MagsContext } from '../context/mags-context.ts';
+import type { StoredRunOptions } from '../jobs/continue-run.ts';
+import type { JobManager } from '../jobs/job-manager.ts';
+import { runtimeOperation, sandboxOperation } from '../runtimes/require-capability.ts';
+import type { Sandbox, SandboxInfo } from '../runtimes/runtime.ts';
+import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
+import type { JobRecord, StateRepository, TakenOver } from '../state/state-repository.ts';
+
+/** What a starting server found of the work gone server processes on its host left. */
+export interface RecoveryReport {
+  /** Jobs whose commands were picked up again, and long-lived sandboxes attached again. */
+  jobsContinued: number;
+  sandboxesReattached: number;
+  /** Finished runs' sandboxes put back into the warm cache. */
+  parked: number;
+  /** Jobs failed and sandboxes marked stopped because what they ran in was gone. */
+  jobsFailed: number;
+  sandboxesGone: number;
+  /** Sandboxes of a gone server that nothing needs any more, stopped. */
+  stopped: number;
+}
+
+export const sandboxGoneReason =
+  'its sandbox ended while no server was running (it was killed, or the host restarted)';
+
+/**
+ * Takes over the work of this host's server processes that are gone (killed, crashed, upgraded,
+ * or shut down with their sandboxes left running), never that of a live one or of another host:
+ * their long-lived sandboxes are attached again (a sleeping one stays asleep), their jobs go on
+ * where their stored output ends, a finished run's parked sandbox goes back to the warm cache,
+ * and whatever ran in a sandbox that is gone is failed with that reason.
+ */
+export async function recoverWork(options: {
+  context: MagsContext;
+  repository: StateRepository;
+  jobs: JobManager;
+  sandboxes: SandboxManager;
+  instance: ServerInstance;
+  log?: (line: string) => void;
+}): Promise<RecoveryReport> {
+  const { context, repository, jobs, sandboxes, instance } = options;
+  const log = options.log ?? ((line: string) => process.stderr.write(`mags server: ${line}\n`));
+  const report: RecoveryReport = {
+    jobsContinued: 0,
+    sandboxesReattached: 0,
+    parked: 0,
+    jobsFailed: 0,
+    sandboxesGone: 0,
+    stopped: 0,
+  };
+  const { runtime } = context;
+  const listed = runtime.capabilities.reattach ? await runtimeOperation(runtime, 'list')() : [];
+  // Whose each running sandbox is now: the server that started it, or whoever took that over.
+  const ownerOf = new Map<string, string>();
+  const candidates = new Set(await repository.unfinishedServers(instance.host));
+  for (const info of listed) {
+    const labelled = info.labels.server;
+    if (!labelled) continue; // not a server's (an in-process CLI run): never ours to touch
+    const owner = (await repository.serverSuccessor(labelled)) ?? labelled;
+    ownerOf.set(info.id, owner);
+    candidates.add(owner);
+  }
+  const taken: TakenOver = { jobs: [], sandboxes: [] };
+  const ours = new Set<string>();
+  for (const server of candidates) {
+    if (server === instance.server || serverIsAlive(server)) continue;
+    const got = await repository.takeOverServer({
+      server,
+      host: instance.host,
+      successor: instance.server,
+      at: new Date().toISOString(),
+    });
+    if (!got) continue; // another server process starting now was first
+    ours.add(server);
+    taken.jobs.push(...got.jobs);
+    taken.sandboxes.push(...got.sandboxes);
+  }
+
+  const attached = new Map<string, { info: SandboxInfo; sandbox: Sandbox }>();
+  for (const info of listed) {
+    if (!ours.has(ownerOf.get(info.id) ?? '')) continue;
+    try {
+      attached.set(info.id, {
+        info,
+        sandbox: await runtimeOperation(runtime, 'attach')(info.id),
+      });
+    } catch (error) {
+      log(`cannot attach sandbox ${info.id} again: ${(error as Error).message}`);
+    }
+  }
+
+  // Long-lived sandboxes: by their record's runtime id.
+  const longLived = new Map<string, Sandbox>();
+  for (const record of taken.sandboxes) {
+    const found = record.runtimeId ? attached.get(record.runtimeId) : undefined;
+    if (!found) {
+      await sandboxes.markGone(record, sandboxGoneReason);
+      report.sandboxesGone++;
+      continue;
+    }
+    attached.delete(found.info.id);
+    sandboxes.adopt(record, found.sandbox);
+    longLived.set(`${record.owner}/${record.name}`, found.sandbox);
+    report.sandboxesReattached++;
+  }
+
+  // Durable commands by key (a job's id). A sleeping sandbox runs none (a sandbox in use never
+  // sleeps), and asking would wake it.
+  const byKey = new Map<string, Sandbox>();
+  const awake = [
+    ...[...attached.values()].map(({ sandbox }) => sandbox),
+    ...taken.sandboxes
+      .filter((record) => record.status === 'running')
+      .map((record) => longLived.get(`${record.owner}/${record.name}`))
+      .filter((sandbox): sandbox is Sandbox => sandbox !== undefined),
+  ];
+  for (const sandbox of awake) {
+    const execs = await sandboxOperation(runtime, sandbox, 'listExecs')().catch(() => []);
+    for (const exec of execs) byKey.set(exec.key, sandbox);
+  }
+
+  const fail = async (record: JobRecord, reason: string) => {
+    await jobs.failAdopted(record, reason);
+    report.jobsFailed++;
+  };
+  for (const record of taken.jobs) {
+    if (record.status === 'queued') {
+      await fail(record, 'the server stopped before this job started');
+      continue;
+    }
+    const sandbox = byKey.get(record.id);
+    if (record.kind === 'exec') {
+      const holder = longLived.get(`${record.owner}/${record.sandbox}`);
+      if (sandbox && sandbox === holder && record.sandbox) {
+        const release = sandboxes.hold(record.owner, record.sandbox);
+        jobs.adoptExec(record, sandbox);
+        jobs.wait(record.owner, record.id).then(release, release);
+        report.jobsContinued++;
+      } else {
+        await fail(record, holder ? lostCommandReason : sandboxGoneReason);
+      }
+      continue;
+    }
+    const labelled = [...attached.values()].find(({ info }) => info.labels.job === record.id);
+    if (sandbox) {
+      for (const [id, entry] of attached) if (entry.sandbox === sandbox) attached.delete(id);
+      jobs.adoptRun(record, sandbox);
+      report.jobsContinued++;
+    } else if (labelled) {
+      attached.delete(labelled.info.id);
+      await labelled.sandbox.stop();
+      await fail(
+        record,
+        'the server stopped while this job was starting or ending, before its command ran or before it recorded how it ended',
+      );
+    } else {
+      await fail(record, sandboxGoneReason);
+    }
+  }
+
+  // What is left: finished runs' sandboxes (parked, or on their way to be), and leftovers.
+  for (const { info, sandbox } of attached.values()) {
+    if (await parkAgain(context, repository, info, sandbox)) report.parked++;
+    else {
+      await sandbox.stop();
+      report.stopped++;
+    }
+  }
+  return report;
+}
+
+const lostCommandReason =
+  'the server stopped just as the command ended, before it recorded how: its exit status is lost';
+
+/** A run's sandbox whose job is over goes back to the warm cache if it is fit to serve again. */
+async function parkAgain(
+  context: MagsContext,
+  repository: StateRepository,
+  info: SandboxInfo,
+  sandbox: Sandbox,
+): Promise<boolean> {
+  const scheduler = context.scheduler;
+  const { kind, owner, job } = info.labels;
+  if (!scheduler || kind !== 'run' || !owner || !job) return false;
+  const record = await repository.getJob(owner, job);
+  const run = record?.runOptions as StoredRunOptions | null | undefined;
+  if (!run?.writes || record?.status === 'queued' || record?.status === 'running') return false;
+  const usage = await sandbox.usage();
+  if (!sandbox.isRunning() || usage.processes !== 0) return false;
+  scheduler.adopt(sandbox);
+  return scheduler.park(run.writes, {
+    sandbox,
+    image: run.image,
+    network: run.network,
+    oomKills: usage.oomKills,
+    memoryBytes: usage.memoryBytes ?? 0,
+    reusable: true,
+  });
+}
