@@ -6,12 +6,23 @@ import {
   NotFoundError,
   RateLimitError,
 } from '../errors/mags-error.ts';
+import type { ExecJobRequest } from '../jobs/job-manager.ts';
 import { requireCapability, sandboxOperation } from '../runtimes/require-capability.ts';
-import type { ResourceLimits, Sandbox } from '../runtimes/runtime.ts';
-import type { SandboxRecord, StateRepository } from '../state/state-repository.ts';
+import type { FileRead, ResourceLimits, Sandbox } from '../runtimes/runtime.ts';
+import type { JobRecord, SandboxRecord, StateRepository } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import { workspaceBusyError } from '../workspaces/workspace-store.ts';
+import { type ExecJobs, submitExecJob } from './sandbox-exec-job.ts';
+import {
+  type ReadFileRequest,
+  readSandboxFile,
+  refuseDeclaredUpload,
+  type WriteFileRequest,
+  writeSandboxFile,
+} from './sandbox-files.ts';
+import { openSandboxShell, type ShellRequest, type ShellSession } from './sandbox-shell.ts';
 import { resolveSpec, startOrExplain } from './sandbox-spec.ts';
+import type { SandboxUse } from './sandbox-use.ts';
 
 export interface CreateSandboxRequest {
   name: string;
@@ -91,7 +102,7 @@ export class SandboxManager {
     this.#instance = options.instance;
     if (this.#sleepAfterMs > 0) {
       const every = Math.max(100, Math.min(this.#sleepAfterMs / 4, 30_000));
-      this.#sleepTimer = setInterval(() => void this.#sleepIdle(), every);
+      this.#sleepTimer = setInterval(() => void this.sleepIdle(), every);
       this.#sleepTimer.unref();
     }
   }
@@ -167,19 +178,63 @@ export class SandboxManager {
     return this.#repository.listSandboxes(owner);
   }
 
-  /** The running sandbox, for exec, files and shells; marks it active and wakes it. */
-  async require(owner: string, name: string): Promise<Sandbox> {
-    const live = this.#live.get(key(owner, name));
-    if (!live) {
-      await this.get(owner, name); // 404 when it does not exist at all
-      throw new ConflictError(`Sandbox ${JSON.stringify(name)} is stopped.`, {
-        code: 'sandbox_stopped',
-        hint: `Start it again: mags start ${name}`,
-      });
-    }
+  /**
+   * The running sandbox's record, woken and marked active: a 404 when it does not exist, a 409
+   * when it is stopped. What a caller checks before it commits to a use (a shell's upgrade).
+   */
+  async wake(owner: string, name: string): Promise<SandboxRecord> {
+    const live = await this.#running(owner, name);
     live.record.lastActiveAt = new Date().toISOString();
     await this.#wake(live);
-    return live.sandbox;
+    return { ...live.record };
+  }
+
+  /**
+   * The running sandbox for one use (an exec job, a file transfer, a shell): held in use (it
+   * does not sleep) until `release` is called, marked active, and woken first if it sleeps.
+   * The data-plane operations below are built on it; each releases its hold itself.
+   */
+  async use(owner: string, name: string): Promise<SandboxUse> {
+    const live = await this.#running(owner, name);
+    // Held before the wake is awaited: a sleep tick meanwhile sees it in use.
+    const release = this.hold(owner, name);
+    live.record.lastActiveAt = new Date().toISOString();
+    try {
+      await this.#wake(live);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    return { sandbox: live.sandbox, release };
+  }
+
+  /** Runs a command in the sandbox as an exec job of `jobs`; in use until the job ends. */
+  async submitExec(
+    owner: string,
+    name: string,
+    request: ExecJobRequest,
+    jobs: ExecJobs,
+  ): Promise<JobRecord> {
+    return submitExecJob(await this.use(owner, name), { owner, name, request, jobs });
+  }
+
+  /**
+   * Writes a file into the sandbox, atomically (a failed upload leaves nothing behind); over
+   * `maxBytes`, declared or counted as it streams, it is refused (413 `too_large`).
+   */
+  async writeFile(owner: string, name: string, request: WriteFileRequest): Promise<void> {
+    refuseDeclaredUpload(request); // before the sandbox is looked up or woken
+    return writeSandboxFile(await this.use(owner, name), request);
+  }
+
+  /** Streams a regular file out of the sandbox; in use until the stream closes. */
+  async readFile(owner: string, name: string, request: ReadFileRequest): Promise<FileRead> {
+    return readSandboxFile(await this.use(owner, name), request);
+  }
+
+  /** An interactive login shell on a terminal; in use until it exits or is hung up. */
+  async openShell(owner: string, name: string, request: ShellRequest): Promise<ShellSession> {
+    return openSandboxShell(await this.use(owner, name), request);
   }
 
   /** Marks the sandbox in use until the returned function is called (a running exec or shell). */
@@ -273,6 +328,17 @@ export class SandboxManager {
     );
   }
 
+  /** The live sandbox: a 404 when it does not exist, a 409 when it is stopped. */
+  async #running(owner: string, name: string): Promise<LiveSandbox> {
+    const live = this.#live.get(key(owner, name));
+    if (live) return live;
+    await this.get(owner, name); // 404 when it does not exist at all
+    throw new ConflictError(`Sandbox ${JSON.stringify(name)} is stopped.`, {
+      code: 'sandbox_stopped',
+      hint: `Start it again: mags start ${name}`,
+    });
+  }
+
   async #launch(record: SandboxRecord): Promise<SandboxRecord> {
     // Counted and reserved before the first await, so a burst of creates cannot overshoot.
     const { owner } = record;
@@ -349,8 +415,11 @@ export class SandboxManager {
     return running;
   }
 
-  /** Freezes the sandboxes that allow it and have been idle for `sleepAfterMs`. */
-  async #sleepIdle(): Promise<void> {
+  /**
+   * Freezes the sandboxes that allow it, are not in use and have been idle for `sleepAfterMs`.
+   * A timer calls it; calling it directly makes the check happen now.
+   */
+  async sleepIdle(): Promise<void> {
     const cutoff = Date.now() - this.#sleepAfterMs;
     for (const live of this.#live.values()) {
       const { record, sandbox } = live;

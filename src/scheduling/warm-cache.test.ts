@@ -56,6 +56,8 @@ test('a parked sandbox goes to its own workspace once, on the same terms', async
   const entry = await parked();
   assert.equal(await warm.park('alice.app', entry), true);
   assert.deepEqual(warm.parkedWorkspaces(), ['alice.app']);
+  assert.equal(warm.parkedCountFor('alice'), 1);
+  assert.equal(warm.parkedCountFor('bob'), 0);
   assert.equal(await warm.take('bob.app', terms), undefined);
   assert.equal((await warm.take('alice.app', terms))?.sandbox, entry.sandbox);
   assert.equal(await warm.take('alice.app', terms), undefined);

@@ -1,4 +1,5 @@
 import type { Sandbox } from '../runtimes/runtime.ts';
+import { ownsStorageName } from '../workspaces/owner-workspace.ts';
 import type { SchedulerMetrics } from './scheduler-metrics.ts';
 
 export interface WarmCacheOptions {
@@ -67,6 +68,11 @@ export class WarmCache {
   /** The (owner-qualified) names of the workspaces with a parked sandbox. */
   parkedWorkspaces(): string[] {
     return [...this.#entries.keys()];
+  }
+
+  /** How many parked sandboxes hold workspaces of `owner` (what `/v1/pool` shows them). */
+  parkedCountFor(owner: string): number {
+    return this.parkedWorkspaces().filter((name) => ownsStorageName(owner, name)).length;
   }
 
   /**

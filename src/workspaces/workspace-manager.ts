@@ -156,6 +156,15 @@ export class WorkspaceManager {
   }
 
   /**
+   * The disk a fork of the owner's `source` gets: the source's size (the host's default for one
+   * from before disks). Undefined when there is no such workspace (its fork is a 404).
+   */
+  async forkDiskMiB(owner: string, source: string): Promise<number | undefined> {
+    const info = await this.store.get(ownerWorkspaceName(owner, source));
+    return info && (info.diskMiB ?? this.store.defaultDiskMiB);
+  }
+
+  /**
    * A new workspace `target` of the owner's that starts as a copy of their `source`
    * (`WorkspaceStore.fork`). A parked sandbox of the source is dropped first; one running on it
    * makes this a 409.

@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
 import { createRoute, z } from '@hono/zod-openapi';
-import type { UpgradeWebSocket } from 'hono/ws';
+import type { UpgradeWebSocket, WSContext } from 'hono/ws';
 import { InvalidInputError } from '../../errors/mags-error.ts';
-import type { FileRead, SandboxProcess } from '../../runtimes/runtime.ts';
+import { isUploadTooLarge } from '../../sandboxes/sandbox-files.ts';
 import { sleepsWhenIdle } from '../../sandboxes/sandbox-manager.ts';
-import { sandboxEnvironment } from '../../sandboxes/sandbox-spec.ts';
+import type { ShellSession } from '../../sandboxes/sandbox-shell.ts';
 import type { SandboxRecord } from '../../state/state-repository.ts';
 import type { ServerApp } from '../create-app.ts';
 import { checkDiskRequest } from '../disk-limits.ts';
@@ -167,32 +167,22 @@ export function registerSandboxRoutes(
     return c.body(null, 204);
   });
   app.openapi(exec, async (c) => {
-    const { name } = c.req.valid('param');
     const body = c.req.valid('json');
-    const sandbox = await sandboxes.require(c.var.owner, name);
-    const release = sandboxes.hold(c.var.owner, name);
-    const job = await jobs
-      .submitExec(
-        c.var.owner,
-        name,
-        {
-          argv: toArgv(body.command),
-          env: body.env,
-          cwd: body.cwd,
-          timeoutMs: body.timeoutSeconds === undefined ? undefined : body.timeoutSeconds * 1000,
-        },
-        (request) => sandbox.exec(request),
-      )
-      .catch((error: unknown) => {
-        release();
-        throw error;
-      });
-    jobs.wait(c.var.owner, job.id).then(release, release);
+    const job = await sandboxes.submitExec(
+      c.var.owner,
+      c.req.valid('param').name,
+      {
+        argv: toArgv(body.command),
+        env: body.env,
+        cwd: body.cwd,
+        timeoutMs: body.timeoutSeconds === undefined ? undefined : body.timeoutSeconds * 1000,
+      },
+      jobs,
+    );
     return c.json(toJobView(job), 201);
   });
 
   app.openapi(upload, async (c) => {
-    const { name } = c.req.valid('param');
     const { path, mode } = c.req.valid('query');
     const maxBytes = services.limits.maxUploadBytes;
     const body = c.req.raw.body;
@@ -201,52 +191,27 @@ export function registerSandboxRoutes(
       Symbol.asyncIterator
     ]() as AsyncIterator<Buffer>;
     const declared = Number(c.req.header('content-length') ?? Number.NaN);
-    if (declared > maxBytes) {
-      await discard(chunks, maxBytes);
-      throw uploadTooLarge(maxBytes);
-    }
-    const sandbox = await sandboxes.require(c.var.owner, name);
-    let tooLarge = false;
-    // Counted as it streams, since a chunked upload declares no length.
-    async function* limited(): AsyncGenerator<Buffer> {
-      let total = 0;
-      for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
-        total += next.value.length;
-        if (total > maxBytes) {
-          tooLarge = true;
-          throw uploadTooLarge(maxBytes);
-        }
-        yield next.value;
-      }
-    }
     try {
-      await sandbox.writeFile(path, limited(), {
+      await sandboxes.writeFile(c.var.owner, c.req.valid('param').name, {
+        path,
+        data: chunks,
         mode: mode === undefined ? undefined : Number.parseInt(mode, 8),
+        maxBytes,
+        declaredBytes: Number.isNaN(declared) ? undefined : declared,
       });
     } catch (error) {
-      if (tooLarge) await discard(chunks, maxBytes);
+      if (isUploadTooLarge(error)) await discard(chunks, maxBytes);
       throw error;
     }
     return c.body(null, 204);
   });
   app.openapi(download, async (c) => {
-    const { name } = c.req.valid('param');
-    const sandbox = await sandboxes.require(c.var.owner, name);
     // Streamed: the server holds about one flow-control window per download, whatever the
-    // file's size. Refusals (too large, missing, not a regular file) come before any byte.
-    const release = sandboxes.hold(c.var.owner, name); // no sleeping in the middle of a download
-    let file: FileRead;
-    try {
-      file = await sandbox.readFileStream(c.req.valid('query').path, {
-        maxBytes: services.limits.maxDownloadBytes,
-      });
-    } catch (error) {
-      release();
-      throw error;
-    }
-    // Every way out of a read destroys the stream, which ends the read inside the sandbox (and
-    // frees its file slot) and releases the hold.
-    file.stream.once('close', release);
+    // file's size. The sandbox stays awake until the stream closes, however it ends.
+    const file = await sandboxes.readFile(c.var.owner, c.req.valid('param').name, {
+      path: c.req.valid('query').path,
+      maxBytes: services.limits.maxDownloadBytes,
+    });
     const headers = {
       'content-type': 'application/octet-stream',
       'content-length': String(file.sizeBytes),
@@ -284,65 +249,70 @@ export function registerSandboxRoutes(
       const query = shellQuery.safeParse(c.req.query());
       if (!name.success) throw new InvalidInputError(`name: ${name.error.issues[0]?.message}`);
       if (!query.success) throw new InvalidInputError(`query: ${query.error.message}`);
-      await sandboxes.require(c.var.owner, name.data); // 404 / 409 before the upgrade
+      await sandboxes.wake(c.var.owner, name.data); // 404 / 409 before the upgrade
       await next();
     },
-    upgradeWebSocket(async (c) => {
+    upgradeWebSocket((c) => {
       const query = shellQuery.parse(c.req.query());
       const name = c.req.param('name') as string;
-      const sandbox = await sandboxes.require(c.var.owner, name);
-      let shell: SandboxProcess | undefined;
-      let release = () => {};
+      const owner = c.var.owner;
+      // Settles once the shell runs (undefined when it could not start, or the socket closed
+      // first); terminal input and resizes wait for it, in the order they came.
+      let session: Promise<ShellSession | undefined> = Promise.resolve(undefined);
+      let closed = false;
       return {
         onOpen(_event, ws) {
-          release = sandboxes.hold(c.var.owner, name);
-          shell = sandbox.exec({
-            argv: ['/bin/bash', '-l'],
-            env: sandboxEnvironment({ TERM: query.term }),
-            cwd: '/workspace',
-            stdin: true,
-            tty: { rows: query.rows, cols: query.cols },
-          });
-          shell.stdout.on('data', (chunk: Buffer) => ws.send(new Uint8Array(chunk)));
-          shell.stderr.on('data', (chunk: Buffer) => ws.send(new Uint8Array(chunk)));
-          shell.exited.then(
-            (result) => {
-              ws.send(JSON.stringify({ type: 'exit', ...result }));
-              ws.close(1000, 'exited');
+          session = sandboxes.openShell(owner, name, query).then(
+            (shell) => {
+              if (closed) {
+                shell.hangUp();
+                return undefined;
+              }
+              const terminal = shell.process;
+              terminal.stdout.on('data', (chunk: Buffer) => ws.send(new Uint8Array(chunk)));
+              terminal.stderr.on('data', (chunk: Buffer) => ws.send(new Uint8Array(chunk)));
+              terminal.exited.then(
+                (result) => {
+                  ws.send(JSON.stringify({ type: 'exit', ...result }));
+                  ws.close(1000, 'exited');
+                },
+                (error: unknown) => shellFailed(ws, error),
+              );
+              return shell;
             },
             (error: unknown) => {
-              ws.send(JSON.stringify({ type: 'error', message: String(error) }));
-              ws.close(1011, 'shell failed');
+              shellFailed(ws, error);
+              return undefined;
             },
           );
         },
         onMessage(event) {
-          if (typeof event.data !== 'string') {
-            shell?.writeStdin(Buffer.from(event.data as ArrayBuffer));
-            return;
-          }
-          const message = safeJson(event.data) as { type?: string; rows?: number; cols?: number };
-          if (message?.type === 'resize' && message.rows && message.cols) {
-            shell?.resize(message.rows, message.cols);
-          }
+          const data = event.data;
+          void session.then((shell) => {
+            if (!shell) return;
+            if (typeof data !== 'string') {
+              shell.process.writeStdin(Buffer.from(data as ArrayBuffer));
+              return;
+            }
+            const message = safeJson(data) as { type?: string; rows?: number; cols?: number };
+            if (message?.type === 'resize' && message.rows && message.cols) {
+              shell.process.resize(message.rows, message.cols);
+            }
+          });
         },
         onClose() {
-          release();
+          closed = true;
           // A closed terminal hangs up its shell, like an ssh session that drops.
-          shell?.signal('SIGHUP');
-          shell?.closeStdin();
+          void session.then((shell) => shell?.hangUp());
         },
       };
     }),
   );
 }
 
-function uploadTooLarge(maxBytes: number): InvalidInputError {
-  return new InvalidInputError(`Upload over the ${maxBytes}-byte limit.`, {
-    code: 'too_large',
-    statusCode: 413,
-    hint: 'Put large data in the workspace once (it persists) instead of uploading it each time.',
-  });
+function shellFailed(ws: WSContext, error: unknown): void {
+  ws.send(JSON.stringify({ type: 'error', message: String(error) }));
+  ws.close(1011, 'shell failed');
 }
 
 /**

@@ -1,5 +1,4 @@
 import { createRoute } from '@hono/zod-openapi';
-import { ownsStorageName } from '../../workspaces/owner-workspace.ts';
 import type { ServerApp } from '../create-app.ts';
 import {
   ErrorSchema,
@@ -84,8 +83,6 @@ function ownerUsage(services: ServerServices, owner: string): OwnerUsageInfo {
     name: owner,
     jobs: { ...jobs, maxRunning: finite(limits.running), maxQueued: finite(limits.queued) },
     sandboxes: { ...sandboxes, max: finite(services.sandboxes.maxPerOwner) },
-    parked: services.scheduler.warm
-      .parkedWorkspaces()
-      .filter((name) => ownsStorageName(owner, name)).length,
+    parked: services.scheduler.warm.parkedCountFor(owner),
   };
 }

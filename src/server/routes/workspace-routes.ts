@@ -135,12 +135,9 @@ export function registerWorkspaceRoutes(app: ServerApp, services: ServerServices
     const target = c.req.valid('json').name;
     const owner = c.var.owner;
     // The fork's disk is the source's size, counted against the owner's quota like any other.
-    const source = await context.workspaces.get(workspaces.storageName(owner, name));
-    if (source) {
-      await checkDiskRequest(context, services.disks, owner, {
-        workspace: target,
-        diskMiB: source.diskMiB ?? context.workspaces.defaultDiskMiB,
-      });
+    const diskMiB = await workspaces.forkDiskMiB(owner, name);
+    if (diskMiB !== undefined) {
+      await checkDiskRequest(context, services.disks, owner, { workspace: target, diskMiB });
     }
     return c.json(toWorkspace(await workspaces.fork(owner, name, target)), 201);
   });
