@@ -1,8 +1,8 @@
 import { readdir, rm } from 'node:fs/promises';
-import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { MagsError, NotFoundError } from '../../errors/mags-error.ts';
-import { GuestClient } from '../../guest/guest-client.ts';
+import { connectGuest, type GuestTransport } from '../../guest/connect-guest.ts';
+import type { GuestClient } from '../../guest/guest-client.ts';
 import type { ResourceLimits, Sandbox, SandboxExit, SandboxInfo } from '../runtime.ts';
 import type { ResolvedNamespaceOptions } from './namespace-runtime.ts';
 import { namespaceSandboxHandle } from './namespace-sandbox-handle.ts';
@@ -21,6 +21,15 @@ export async function listNamespaceSandboxes(home: string): Promise<SandboxInfo[
     if (record && !(await ownerIsGone(runDirectory))) found.push(sandboxInfo(record));
   }
   return found;
+}
+
+/**
+ * How to reach the agent of a running sandbox of this MAGS_HOME from outside the process that
+ * started it: its socket in the run directory. Anything that can carry a byte stream from there
+ * (a TCP relay on this host, say) makes it reachable from elsewhere.
+ */
+export function namespaceGuestTransport(home: string, id: string): GuestTransport {
+  return { kind: 'unix', socketPath: join(home, 'run', id, agentSocketName) };
 }
 
 /**
@@ -47,7 +56,7 @@ export async function attachNamespaceSandbox(
   if (frozen) await cgroup?.thaw();
   let client: GuestClient;
   try {
-    client = await GuestClient.connect(createConnection(join(runDirectory, agentSocketName)), {
+    client = await connectGuest(namespaceGuestTransport(options.home, id), {
       helloTimeoutMs: options.startTimeoutMs,
     });
   } catch (error) {

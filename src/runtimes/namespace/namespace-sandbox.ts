@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConflictError, MagsError } from '../../errors/mags-error.ts';
-import { GuestClient } from '../../guest/guest-client.ts';
+import { connectGuest } from '../../guest/connect-guest.ts';
+import type { GuestClient } from '../../guest/guest-client.ts';
 import type {
   AttachSpec,
   PreparedSandbox,
@@ -162,7 +163,10 @@ export async function prepareNamespaceSandbox(
         throw launcherError(code, await stderrTail(), id);
       });
       client = await Promise.race([
-        GuestClient.connect(socket, { helloTimeoutMs: options.startTimeoutMs }),
+        connectGuest(
+          { kind: 'stream', stream: socket },
+          { helloTimeoutMs: options.startTimeoutMs },
+        ),
         failed,
       ]).catch(async (error: unknown) => {
         // The agent's stream closes as the launcher exits (a busy lock, say), often before its
