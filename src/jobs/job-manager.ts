@@ -1,30 +1,22 @@
 import { Writable } from 'node:stream';
 import type { MagsContext } from '../context/mags-context.ts';
 import { ConflictError, InvalidInputError, MagsError } from '../errors/mags-error.ts';
-import type { ResourceLimits, SandboxProcess } from '../runtimes/runtime.ts';
+import type { SandboxProcess } from '../runtimes/runtime.ts';
 import type { JobFilter, JobRecord, LogChunk, StateRepository } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
+import { commandDeadline } from './command-deadline.ts';
 import { FairQueue, type Ticket } from './fair-queue.ts';
 import { JobLog, type JobLogOptions } from './job-log.ts';
-import { type Outcome, outcome, stopReason } from './job-outcome.ts';
+import { failedOutcome, type Outcome, outcome, stopReason } from './job-outcome.ts';
 import type { LogRetention } from './log-retention.ts';
 import { jobNotFound, newJob } from './new-job.ts';
 import { ownerFacingError, serverLocations } from './owner-facing-error.ts';
 import { drained, runCommand, sandboxEnvironment } from './run-command.ts';
+import type { RunOptions } from './run-options.ts';
+import type { UploadStore } from './upload-store.ts';
 
-export interface RunJobRequest {
-  argv: string[];
-  workspace?: string;
-  base?: string;
-  ephemeral?: boolean;
-  persist?: boolean;
-  version?: number;
-  env?: Record<string, string>;
-  timeoutMs?: number;
-  limits?: Partial<ResourceLimits>;
-  network?: boolean;
-  image?: string;
-}
+/** A run as the API takes it (`RunOptions`, the schema's type), with the command as an argv. */
+export type RunJobRequest = RunOptions & { argv: string[] };
 
 export interface ExecJobRequest {
   argv: string[];
@@ -46,6 +38,8 @@ export interface JobManagerOptions {
   /** Bounds stored output by owner and in total (none when absent). */
   retention?: LogRetention;
   killGraceMs?: number;
+  /** Where the files runs take (`files`) are staged; without it, runs take none. */
+  uploads?: UploadStore;
 }
 
 interface LiveJob {
@@ -69,6 +63,7 @@ export class JobManager {
   readonly #logOptions: JobLogOptions;
   readonly #retention: LogRetention | undefined;
   readonly #killGraceMs: number;
+  readonly #uploads: UploadStore | undefined;
   readonly #live = new Map<string, LiveJob>();
 
   constructor(options: JobManagerOptions) {
@@ -83,6 +78,7 @@ export class JobManager {
     this.#logOptions = options.log ?? {};
     this.#retention = options.retention;
     this.#killGraceMs = options.killGraceMs ?? 2000;
+    this.#uploads = options.uploads;
   }
 
   get retention(): LogRetention | undefined {
@@ -142,31 +138,63 @@ export class JobManager {
         }
       }
     }
+    const files = request.files ?? [];
+    const uploadIds = files.map((file) => file.upload);
+    if (files.length > 0 && !this.#uploads) {
+      throw new InvalidInputError('This server takes no uploads.');
+    }
+    // An unknown upload is refused now, before a job exists.
+    const sources = this.#uploads ? await this.#uploads.resolve(owner, uploadIds) : [];
     const record = newJob(owner, 'run', request.argv, workspace ?? null, null);
     // Taken before anything is recorded: over the owner's limits is a 429 and leaves no job.
     const ticket = this.#slots.enqueue(owner);
-    return this.#start(record, ticket, async (log, signal) => {
-      const defaults = this.#context.defaults;
-      const result = await runCommand(this.#context, {
-        argv: request.argv,
-        workspace: internal.workspace,
-        base: internal.base,
-        ephemeral: request.ephemeral,
-        persist: request.persist,
-        version: request.version,
-        env: request.env,
-        timeoutMs: request.timeoutMs ?? defaults.timeoutMs,
-        killGraceMs: this.#killGraceMs,
-        limits: { ...defaults.limits, ...request.limits },
-        network: request.network ?? false,
-        image: request.image ?? defaults.image,
-        stdout: logWriter(log, 'stdout'),
-        stderr: logWriter(log, 'stderr'),
-        signal,
-      });
-      if (workspace) await this.#repository.touchWorkspace(owner, workspace, now());
-      return outcome(result);
-    });
+    const defaults = this.#context.defaults;
+    const timeoutMs =
+      request.timeoutSeconds === undefined ? defaults.timeoutMs : request.timeoutSeconds * 1000;
+    // A limit given as undefined keeps the default.
+    const given = Object.entries(request.limits ?? {}).filter(([, value]) => value !== undefined);
+    const limits = { ...defaults.limits, ...Object.fromEntries(given) };
+    const removeUploads = () => this.#uploads?.remove(owner, uploadIds);
+    return this.#start(
+      record,
+      ticket,
+      async (log, signal) => {
+        const stderr = logWriter(log, 'stderr');
+        const result = await runCommand(this.#context, {
+          argv: request.argv,
+          workspace: internal.workspace,
+          base: internal.base,
+          ephemeral: request.ephemeral,
+          persist: request.persist,
+          version: request.version,
+          env: request.env,
+          files: files.map((file, index) => ({
+            source: sources[index] as string,
+            name: file.name,
+            mode: file.mode ?? 0o644,
+          })),
+          timeoutMs,
+          killGraceMs: this.#killGraceMs,
+          limits,
+          network: request.network ?? false,
+          image: request.image ?? defaults.image,
+          stdout: logWriter(log, 'stdout'),
+          stderr,
+          signal,
+          onStarted: (sandbox) => {
+            for (const warning of sandbox.warnings) stderr.write(`mags: warning: ${warning}\n`);
+          },
+        });
+        if (workspace) await this.#repository.touchWorkspace(owner, workspace, now());
+        return outcome({
+          ...result,
+          timeoutMs,
+          memoryMiB: limits.memoryMiB,
+          workspace: request.workspace,
+        });
+      },
+      { queued: true, finally: removeUploads },
+    );
   }
 
   /** Runs a command in a long-lived sandbox; `start` returns the command's process. */
@@ -191,30 +219,32 @@ export class JobManager {
         const command = start({ argv: request.argv, env, cwd: request.cwd ?? '/workspace' });
         command.stdout.on('data', (chunk: Buffer) => log.append('stdout', chunk));
         command.stderr.on('data', (chunk: Buffer) => log.append('stderr', chunk));
-        let timedOut = false;
-        const stop = () => {
-          command.signal('SIGTERM');
-          killTimer ??= setTimeout(() => command.signal('SIGKILL'), this.#killGraceMs);
-        };
-        let killTimer: NodeJS.Timeout | undefined;
-        const timer = setTimeout(() => {
-          timedOut = true;
-          stop();
-        }, request.timeoutMs ?? this.#context.defaults.timeoutMs);
-        signal.addEventListener('abort', stop, { once: true });
+        const timeoutMs = request.timeoutMs ?? this.#context.defaults.timeoutMs;
+        const deadline = commandDeadline({
+          timeoutMs,
+          killGraceMs: this.#killGraceMs,
+          signal,
+          terminate: () => command.signal('SIGTERM'),
+          kill: () => command.signal('SIGKILL'),
+        });
         try {
           const result = await command.exited;
           await Promise.all([drained(command.stdout), drained(command.stderr)]);
-          return outcome({ ...result, timedOut, cancelled: signal.aborted, oomKilled: false });
+          return outcome({
+            ...result,
+            timedOut: deadline.timedOut,
+            cancelled: deadline.stopped,
+            oomKilled: false,
+            timeoutMs,
+          });
         } catch (error) {
           if (error instanceof MagsError && error.code === 'guest_exec_failed') {
             log.append('stderr', Buffer.from(`mags: ${error.message}\n`));
-            return { status: 'failed', exitCode: 127, signal: null, reason: error.message };
+            return failedOutcome(error.message, 127);
           }
           throw error;
         } finally {
-          clearTimeout(timer);
-          clearTimeout(killTimer);
+          deadline.clear();
         }
       },
       { queued: false },
@@ -298,7 +328,7 @@ export class JobManager {
     record: JobRecord,
     ticket: Ticket,
     body: (log: JobLog, signal: AbortSignal) => Promise<Outcome>,
-    options: { queued: boolean } = { queued: true },
+    options: { queued: boolean; finally?: () => Promise<unknown> | undefined } = { queued: true },
   ): Promise<JobRecord> {
     const quota = this.#retention?.forJob(record.owner);
     const log = new JobLog(this.#repository, record.id, { ...this.#logOptions, ...quota });
@@ -307,6 +337,7 @@ export class JobManager {
       await this.#repository.insertJob(record);
     } catch (error) {
       ticket.release();
+      await options.finally?.();
       throw error;
     }
     const live: LiveJob = {
@@ -327,11 +358,23 @@ export class JobManager {
         // A job stopped while queued leaves the queue at once instead of waiting for a slot.
         await grantedOrAborted(ticket, abort.signal);
         if (abort.signal.aborted) {
-          result = { status: 'stopped', exitCode: null, signal: null, reason: stopReason(abort) };
+          const reason = stopReason(abort);
+          result = {
+            status: 'stopped',
+            exitCode: null,
+            signal: null,
+            endReason: 'stopped',
+            reason,
+            message: reason,
+          };
         } else {
           await update({ status: 'running', startedAt: now() });
           result = await body(log, abort.signal);
-          if (result.status === 'stopped') result.reason = stopReason(abort);
+          if (result.status === 'stopped') {
+            const reason = stopReason(abort);
+            result.message = result.message?.replace(result.reason ?? '', reason) ?? reason;
+            result.reason = reason;
+          }
         }
       } catch (error) {
         // The job's log and reason are read by its owner: in their words, without host details.
@@ -339,9 +382,11 @@ export class JobManager {
         if (facing.withheld) console.error(`[job ${record.id}] owner ${record.owner}:`, error);
         const hint = facing.hint ? `\n  hint: ${facing.hint}` : '';
         log.append('stderr', Buffer.from(`mags: ${facing.message}${hint}\n`));
-        result = { status: 'failed', exitCode: null, signal: null, reason: facing.message };
+        // Its output already says so (above): clients that print the message skip a failure's.
+        result = failedOutcome(facing.message);
       } finally {
         ticket.release();
+        await options.finally?.()?.catch(() => {});
       }
       live.finishing = true;
       try {

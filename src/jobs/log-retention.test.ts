@@ -119,6 +119,8 @@ function record(
     exitCode: status === 'succeeded' ? 0 : null,
     signal: null,
     reason: null,
+    endReason: null,
+    message: null,
     createdAt: new Date(start - day).toISOString(),
     startedAt: null,
     finishedAt,

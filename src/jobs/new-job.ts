@@ -21,6 +21,8 @@ export function newJob(
     exitCode: null,
     signal: null,
     reason: null,
+    endReason: null,
+    message: null,
     createdAt: new Date().toISOString(),
     startedAt: null,
     finishedAt: null,

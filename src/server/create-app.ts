@@ -1,4 +1,4 @@
-import { createNodeWebSocket } from '@hono/node-ws';
+import type { createNodeWebSocket } from '@hono/node-ws';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
@@ -9,6 +9,7 @@ import { requireToken } from './middleware/authenticate.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
 import { registerSandboxRoutes } from './routes/sandbox-routes.ts';
 import { registerSystemRoutes } from './routes/system-routes.ts';
+import { registerUploadRoutes } from './routes/upload-routes.ts';
 import { registerWorkspaceRoutes } from './routes/workspace-routes.ts';
 import type { ServerEnv, ServerServices } from './server-env.ts';
 
@@ -19,7 +20,16 @@ export type ServerApp = OpenAPIHono<ServerEnv>;
  * routes per resource, every input validated by the schemas in `schemas.ts`. No I/O here; the
  * app is served by `start-server.ts` and exercised in-process with `app.request()` in tests.
  */
-export function createApp(services: ServerServices): {
+export function createApp(
+  services: ServerServices,
+  options: {
+    /**
+     * `createNodeWebSocket` of `@hono/node-ws`, for the shell's WebSocket: a server with a
+     * listener passes it; the CLI's embedded server has no listener and does not load it.
+     */
+    createWebSockets?: typeof createNodeWebSocket;
+  } = {},
+): {
   app: ServerApp;
   injectWebSocket: ReturnType<typeof createNodeWebSocket>['injectWebSocket'];
 } {
@@ -47,13 +57,17 @@ export function createApp(services: ServerServices): {
   });
   app.use(
     '/v1/*',
-    requireToken(services.repository, { acceptLocalOwner: services.acceptLocalOwner }),
+    requireToken(services.repository, {
+      acceptLocalOwner: services.acceptLocalOwner,
+      inProcessOwner: services.inProcessOwner,
+    }),
   );
   registerSystemRoutes(app, services); // /health is outside /v1: no token needed
   registerJobRoutes(app, services);
+  registerUploadRoutes(app, services);
   // The shell's WebSocket upgrade needs the Node server; injectWebSocket attaches it there.
-  const webSockets = createNodeWebSocket({ app });
-  registerSandboxRoutes(app, services, webSockets.upgradeWebSocket);
+  const webSockets = options.createWebSockets?.({ app });
+  registerSandboxRoutes(app, services, webSockets?.upgradeWebSocket);
   registerWorkspaceRoutes(app, services);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
@@ -64,7 +78,7 @@ export function createApp(services: ServerServices): {
     info: { title: 'mags API', version: services.version },
     security: [{ bearer: [] }],
   });
-  return { app, injectWebSocket: webSockets.injectWebSocket };
+  return { app, injectWebSocket: webSockets?.injectWebSocket ?? (() => {}) };
 }
 
 /**
@@ -73,6 +87,7 @@ export function createApp(services: ServerServices): {
  */
 const streamedBodyRoutes: { method: string; path: RegExp }[] = [
   { method: 'PUT', path: /^\/v1\/sandboxes\/[^/]+\/files$/ },
+  { method: 'POST', path: /^\/v1\/uploads$/ },
 ];
 
 export function streamsItsBody(method: string, path: string): boolean {

@@ -1,5 +1,6 @@
 import type { MagsContext } from '../context/mags-context.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
+import type { UploadStore } from '../jobs/upload-store.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { StateRepository } from '../state/state-repository.ts';
@@ -10,8 +11,11 @@ export interface ServerServices {
   context: MagsContext;
   repository: StateRepository;
   jobs: JobManager;
+  /** Files staged for runs (`POST /v1/uploads`). */
+  uploads: UploadStore;
   sandboxes: SandboxManager;
-  scheduler: SandboxScheduler;
+  /** The pool and warm cache; the CLI's embedded server (one run, then gone) has none. */
+  scheduler?: SandboxScheduler;
   limits: {
     maxJsonBytes: number;
     maxUploadBytes: number;
@@ -24,6 +28,11 @@ export interface ServerServices {
   version: string;
   /** This is the host's local server: it accepts the `local` owner's token (and only it does). */
   acceptLocalOwner: boolean;
+  /**
+   * The CLI's embedded server: reachable only from its own process (no listener), so every
+   * request is this owner's without a token.
+   */
+  inProcessOwner?: string;
 }
 
 /** Hono's per-request variables, set by the middleware. */

@@ -2,16 +2,16 @@ import type { AddressInfo } from 'node:net';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
+import { createNodeWebSocket } from '@hono/node-ws';
 import { createMagsContext, type MagsContext } from '../context/mags-context.ts';
-import { JobManager } from '../jobs/job-manager.ts';
 import { LogRetention, type LogRetentionOptions } from '../jobs/log-retention.ts';
-import { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import { createSqliteStateRepository } from '../state/sqlite/sqlite-state-repository.ts';
 import type { StateRepository } from '../state/state-repository.ts';
 import { createApp } from './create-app.ts';
-import { type DiskLimits, defaultDiskLimits } from './disk-limits.ts';
+import type { DiskLimits } from './disk-limits.ts';
 import type { ServerServices } from './server-env.ts';
+import { createServerServices } from './server-services.ts';
 
 export interface StartServerOptions {
   host?: string;
@@ -71,6 +71,7 @@ export interface SchedulingOptions {
 export interface RunningServer {
   url: string;
   services: ServerServices;
+  scheduler: SandboxScheduler;
   /** Recovery done at start: jobs and sandboxes a previous process left running. */
   recovered: { jobs: number; sandboxes: number; swept: number };
   /** Stops jobs and sandboxes (recorded as stopped by a shutdown), then the listener. */
@@ -113,44 +114,21 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     },
   });
   context.scheduler = scheduler;
-  const sandboxes = new SandboxManager({
+  const retention = new LogRetention(repository, options.logRetention);
+  const services = createServerServices({
+    ...options,
     context,
     repository,
+    scheduler,
+    retention,
     sleepAfterMs: scheduling.sleepAfterMs,
-    maxSandboxesPerOwner: options.perOwner?.sandboxes,
   });
+  const sandboxes = services.sandboxes;
   scheduler.metrics.gauge('mags_sandboxes_sleeping', 'Long-lived sandboxes frozen.', () => {
     return sandboxes.sleepingCount;
   });
   scheduler.open();
-  const retention = new LogRetention(repository, options.logRetention);
-  const services: ServerServices = {
-    context,
-    repository,
-    jobs: new JobManager({
-      context,
-      repository,
-      maxConcurrentJobs: options.maxConcurrentJobs,
-      maxJobsPerOwner: options.perOwner?.runningJobs,
-      maxQueuedJobsPerOwner: options.perOwner?.queuedJobs,
-      retention,
-    }),
-    sandboxes,
-    scheduler,
-    limits: {
-      maxJsonBytes: 1024 * 1024,
-      maxUploadBytes: options.maxUploadBytes ?? 1024 ** 3,
-      maxDownloadBytes: options.maxDownloadBytes ?? 1024 ** 3,
-      downloadIdleTimeoutMs: options.downloadIdleTimeoutMs ?? 60_000,
-    },
-    disks: {
-      maxDiskMiB: options.disks?.maxDiskMiB ?? defaultDiskLimits.maxDiskMiB,
-      ownerDiskQuotaMiB: options.disks?.ownerDiskQuotaMiB ?? defaultDiskLimits.ownerDiskQuotaMiB,
-    },
-    version: options.version ?? '0.1.0',
-    acceptLocalOwner: options.acceptLocalOwner ?? false,
-  };
-  const { app, injectWebSocket } = createApp(services);
+  const { app, injectWebSocket } = createApp(services, { createWebSockets: createNodeWebSocket });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const listening = serve(
       { fetch: app.fetch, hostname: options.host ?? '127.0.0.1', port: options.port ?? 7070 },
@@ -171,6 +149,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   return {
     url: `http://${host}:${address.port}`,
     services,
+    scheduler,
     recovered: { ...recovered, swept },
     async close() {
       retention.stop();

@@ -30,6 +30,8 @@ export function runStateRepositoryContract(options: {
       exitCode: null,
       signal: null,
       reason: null,
+      endReason: null,
+      message: null,
       createdAt: new Date().toISOString(),
       startedAt: null,
       finishedAt: null,

@@ -1,8 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
-import type { JobRecord } from '../../state/state-repository.ts';
 import type { ServerApp } from '../create-app.ts';
 import { checkDiskRequest } from '../disk-limits.ts';
+import { toJobView } from '../job-view.ts';
 import {
   JobIdSchema,
   JobListQuerySchema,
@@ -86,10 +86,7 @@ const jobLogs = createRoute({
   responses: { 200: { description: 'text/event-stream' }, ...errors },
 });
 
-export function toJobView(record: JobRecord): z.infer<typeof JobSchema> {
-  const { owner: _owner, argv, ...rest } = record;
-  return { ...rest, command: argv };
-}
+export { toJobView };
 
 export function registerJobRoutes(app: ServerApp, { jobs, context, disks }: ServerServices): void {
   app.openapi(createJob, async (c) => {
@@ -100,19 +97,8 @@ export function registerJobRoutes(app: ServerApp, { jobs, context, disks }: Serv
       workspace: writes,
       diskMiB: body.limits?.diskMiB,
     });
-    const job = await jobs.submitRun(c.var.owner, {
-      argv: toArgv(body.command),
-      workspace: body.workspace,
-      base: body.base,
-      ephemeral: body.ephemeral,
-      persist: body.persist,
-      version: body.version,
-      env: body.env,
-      timeoutMs: body.timeoutSeconds === undefined ? undefined : body.timeoutSeconds * 1000,
-      limits: body.limits,
-      network: body.network,
-      image: body.image,
-    });
+    const { command, ...options } = body;
+    const job = await jobs.submitRun(c.var.owner, { ...options, argv: toArgv(command) });
     return c.json(toJobView(job), 201);
   });
 

@@ -68,6 +68,21 @@ CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at) WHERE logs_remove
     optional:
       'could not switch to incremental auto-vacuum (VACUUM needs about twice the database in free disk); removed job output is reused inside state.db but the file does not shrink',
   },
+  // 5: how a job ended as an enum (end-reason.ts) and what to tell a person about it; older
+  // finished jobs get the enum their status implies.
+  {
+    sql: `
+ALTER TABLE jobs ADD COLUMN end_reason TEXT;
+ALTER TABLE jobs ADD COLUMN message TEXT;
+UPDATE jobs SET end_reason = CASE
+  WHEN status = 'succeeded' THEN 'exited'
+  WHEN status = 'stopped' THEN 'stopped'
+  WHEN reason = 'timed out' THEN 'timed_out'
+  WHEN reason LIKE 'out of memory%' THEN 'oom_killed'
+  WHEN exit_code IS NOT NULL THEN 'exited'
+  ELSE 'failed' END
+WHERE status IN ('succeeded', 'failed', 'stopped');`,
+  },
 ];
 
 /**

@@ -133,6 +133,8 @@ function finishedJob(id: string): JobRecord {
     exitCode: 0,
     signal: null,
     reason: null,
+    endReason: null,
+    message: null,
     createdAt: new Date().toISOString(),
     startedAt: null,
     finishedAt: new Date().toISOString(),

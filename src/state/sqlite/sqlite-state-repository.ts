@@ -326,9 +326,9 @@ export function createSqliteStateRepository(path: string): StateRepository {
       transaction(() => {
         jobs = Number(
           statement(
-            `UPDATE jobs SET status = 'failed', reason = ?, finished_at = ?
-             WHERE status IN ('queued', 'running')`,
-          ).run(reason, at).changes,
+            `UPDATE jobs SET status = 'failed', end_reason = 'failed', reason = ?, message = ?,
+             finished_at = ? WHERE status IN ('queued', 'running')`,
+          ).run(reason, reason, at).changes,
         );
         sandboxes = Number(
           statement(
@@ -350,6 +350,8 @@ const jobColumns: Record<keyof JobUpdate, string> = {
   exitCode: 'exit_code',
   signal: 'signal',
   reason: 'reason',
+  endReason: 'end_reason',
+  message: 'message',
   startedAt: 'started_at',
   finishedAt: 'finished_at',
   logBytes: 'log_bytes',
@@ -391,6 +393,8 @@ function toJob(row: Row): JobRecord {
     exitCode: row.exit_code === null ? null : Number(row.exit_code),
     signal: text(row.signal),
     reason: text(row.reason),
+    endReason: text(row.end_reason) as JobRecord['endReason'],
+    message: text(row.message),
     createdAt: String(row.created_at),
     startedAt: text(row.started_at),
     finishedAt: text(row.finished_at),
