@@ -83,7 +83,14 @@ describe('mags run --json: embedded and through a server alike', { skip }, () =>
   before(async () => {
     testHome = await createTestHome();
     const home = testHome.home;
-    const base = { ...process.env, MAGS_HOME: home, XDG_CONFIG_HOME: join(home, 'config') };
+    const base = {
+      ...process.env,
+      MAGS_HOME: home,
+      XDG_CONFIG_HOME: join(home, 'config'),
+      // -p syncs to a directory store (no S3 needed).
+      MAGS_STORE_DIR: join(home, 'store'),
+      MAGS_S3_BUCKET: '',
+    };
     server = await startServerProcess(base, ['--pool-size', '0']);
     const created = await runCli(home, ['token', 'create', '--owner', 'alice']);
     assert.equal(created.code, 0, created.stderr);
@@ -161,6 +168,9 @@ describe('mags run --json: embedded and through a server alike', { skip }, () =>
       testCase.check(inProcess);
       testCase.check(throughServer);
       assert.equal(inProcess.events[0]?.type, 'started');
+      // Both name the run's sandbox (the job records it when the sandbox starts).
+      assert.equal(typeof inProcess.events[0]?.sandboxId, 'string');
+      assert.equal(typeof throughServer.events[0]?.sandboxId, 'string');
       assert.deepEqual(shape(inProcess), shape(throughServer), inProcess.stderr);
     });
   }
@@ -221,8 +231,24 @@ describe('mags run --json: embedded and through a server alike', { skip }, () =>
       const job = await repository.getJob('local', String(run.events[0]?.jobId));
       assert.equal(job?.status, 'succeeded');
       assert.equal(job?.endReason, 'exited');
+      assert.equal(job?.sandboxId, run.events[0]?.sandboxId);
     } finally {
       await repository.close();
+    }
+  });
+
+  test('-p shows the sync progress and summary, embedded and through a server alike', async () => {
+    for (const [environment, workspace] of [
+      [embedded, 'progress-here'],
+      [remote, 'progress-there'],
+    ] as const) {
+      const run = await runCli(testHome.home, ['run', '-w', workspace, '-p', 'echo 1 > a'], {
+        env: environment as Record<string, string>,
+      });
+      assert.equal(run.code, 0, run.stderr);
+      // Not a terminal: the progress is a line now and then, and always the last one.
+      assert.match(run.stderr, /^sync: (\d+)\/\1 files, /m, run.stderr);
+      assert.match(run.stderr, new RegExp(`synced ${workspace} as version 1`), run.stderr);
     }
   });
 });

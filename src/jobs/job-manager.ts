@@ -4,6 +4,7 @@ import { ConflictError, InvalidInputError, MagsError } from '../errors/mags-erro
 import type { SandboxProcess } from '../runtimes/runtime.ts';
 import type { JobFilter, JobRecord, LogChunk, StateRepository } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
+import type { SyncProgress } from '../workspaces/sync/push-workspace.ts';
 import { commandDeadline } from './command-deadline.ts';
 import { FairQueue, type Ticket } from './fair-queue.ts';
 import { JobLog, type JobLogOptions } from './job-log.ts';
@@ -14,6 +15,14 @@ import { ownerFacingError, serverLocations } from './owner-facing-error.ts';
 import { drained, runCommand, sandboxEnvironment } from './run-command.ts';
 import type { RunOptions } from './run-options.ts';
 import type { UploadStore } from './upload-store.ts';
+
+/**
+ * What a running job tells those following it besides its output: its sandbox is up (its id is
+ * on the job from then on), and how the sync of a persistent workspace is getting on.
+ */
+export type JobEvent =
+  | { type: 'started'; sandboxId: string }
+  | { type: 'progress'; progress: SyncProgress };
 
 /** A run as the API takes it (`RunOptions`, the schema's type), with the command as an argv. */
 export type RunJobRequest = RunOptions & { argv: string[] };
@@ -49,6 +58,7 @@ interface LiveJob {
   done: Promise<JobRecord>;
   /** Its command has ended; its output and final state are being stored. */
   finishing: boolean;
+  watchers: Set<(event: JobEvent) => void>;
 }
 
 /**
@@ -158,7 +168,7 @@ export class JobManager {
     return this.#start(
       record,
       ticket,
-      async (log, signal) => {
+      async (log, signal, announce) => {
         const stderr = logWriter(log, 'stderr');
         const result = await runCommand(this.#context, {
           argv: request.argv,
@@ -182,8 +192,10 @@ export class JobManager {
           stderr,
           signal,
           onStarted: (sandbox) => {
+            announce({ type: 'started', sandboxId: sandbox.id });
             for (const warning of sandbox.warnings) stderr.write(`mags: warning: ${warning}\n`);
           },
+          onSyncProgress: (progress) => announce({ type: 'progress', progress }),
         });
         if (workspace) await this.#repository.touchWorkspace(owner, workspace, now());
         return outcome({
@@ -317,6 +329,24 @@ export class JobManager {
     }
   }
 
+  /**
+   * Tells `watcher` of the job's events (`JobEvent`) until the returned function is called: at
+   * once that its sandbox started when it already has (a finished job's too), then as they come.
+   */
+  async watch(owner: string, id: string, watcher: (event: JobEvent) => void): Promise<() => void> {
+    const live = this.#live.get(id);
+    if (live && live.record.owner === owner) {
+      if (live.record.sandboxId !== null) {
+        watcher({ type: 'started', sandboxId: live.record.sandboxId });
+      }
+      live.watchers.add(watcher);
+      return () => live.watchers.delete(watcher);
+    }
+    const record = await this.get(owner, id); // ownership, and 404
+    if (record.sandboxId !== null) watcher({ type: 'started', sandboxId: record.sandboxId });
+    return () => {};
+  }
+
   /** Stops every job (a server shutting down) and records them as stopped. */
   async shutdown(): Promise<void> {
     const live = [...this.#live.values()];
@@ -327,7 +357,11 @@ export class JobManager {
   async #start(
     record: JobRecord,
     ticket: Ticket,
-    body: (log: JobLog, signal: AbortSignal) => Promise<Outcome>,
+    body: (
+      log: JobLog,
+      signal: AbortSignal,
+      announce: (event: JobEvent) => void,
+    ) => Promise<Outcome>,
     options: { queued: boolean; finally?: () => Promise<unknown> | undefined } = { queued: true },
   ): Promise<JobRecord> {
     const quota = this.#retention?.forJob(record.owner);
@@ -346,12 +380,14 @@ export class JobManager {
       abort,
       done: Promise.resolve(record),
       finishing: false,
+      watchers: new Set(),
     };
     this.#live.set(record.id, live);
     const update = async (patch: Partial<JobRecord>) => {
       Object.assign(record, patch);
       await this.#repository.updateJob(record.id, patch);
     };
+    let updating: Promise<void> = Promise.resolve();
     live.done = (async () => {
       let result: Outcome;
       try {
@@ -369,7 +405,13 @@ export class JobManager {
           };
         } else {
           await update({ status: 'running', startedAt: now() });
-          result = await body(log, abort.signal);
+          result = await body(log, abort.signal, (event) => {
+            if (event.type === 'started') {
+              // On the job as soon as it is known; the job's end is recorded after this write.
+              updating = update({ sandboxId: event.sandboxId });
+            }
+            for (const watcher of live.watchers) watcher(event);
+          });
           if (result.status === 'stopped') {
             const reason = stopReason(abort);
             result.message = result.message?.replace(result.reason ?? '', reason) ?? reason;
@@ -393,6 +435,7 @@ export class JobManager {
         await log.finish();
       } finally {
         quota?.close(); // its output now counts as finished output, which retention may remove
+        await updating.catch(() => {});
         await update({ ...result, finishedAt: now(), logBytes: log.endOffset });
         this.#live.delete(record.id);
       }

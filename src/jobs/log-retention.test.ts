@@ -120,6 +120,7 @@ function record(
     signal: null,
     reason: null,
     endReason: null,
+    sandboxId: null,
     message: null,
     createdAt: new Date(start - day).toISOString(),
     startedAt: null,

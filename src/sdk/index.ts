@@ -28,7 +28,7 @@ export type {
   WorkspaceVersion,
 } from '../server/schemas.ts';
 export { errorFromResponse } from './api-error.ts';
-export type { FollowOptions, OutputStream } from './log-stream.ts';
+export type { FollowOptions, OutputStream, SyncProgressEvent } from './log-stream.ts';
 export {
   type CompletedJob,
   Mags,

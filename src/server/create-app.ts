@@ -1,4 +1,4 @@
-import type { createNodeWebSocket } from '@hono/node-ws';
+import { createNodeWebSocket } from '@hono/node-ws';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
@@ -20,16 +20,7 @@ export type ServerApp = OpenAPIHono<ServerEnv>;
  * routes per resource, every input validated by the schemas in `schemas.ts`. No I/O here; the
  * app is served by `start-server.ts` and exercised in-process with `app.request()` in tests.
  */
-export function createApp(
-  services: ServerServices,
-  options: {
-    /**
-     * `createNodeWebSocket` of `@hono/node-ws`, for the shell's WebSocket: a server with a
-     * listener passes it; the CLI's embedded server has no listener and does not load it.
-     */
-    createWebSockets?: typeof createNodeWebSocket;
-  } = {},
-): {
+export function createApp(services: ServerServices): {
   app: ServerApp;
   injectWebSocket: ReturnType<typeof createNodeWebSocket>['injectWebSocket'];
 } {
@@ -57,17 +48,14 @@ export function createApp(
   });
   app.use(
     '/v1/*',
-    requireToken(services.repository, {
-      acceptLocalOwner: services.acceptLocalOwner,
-      inProcessOwner: services.inProcessOwner,
-    }),
+    requireToken(services.repository, { acceptLocalOwner: services.acceptLocalOwner }),
   );
   registerSystemRoutes(app, services); // /health is outside /v1: no token needed
   registerJobRoutes(app, services);
   registerUploadRoutes(app, services);
   // The shell's WebSocket upgrade needs the Node server; injectWebSocket attaches it there.
-  const webSockets = options.createWebSockets?.({ app });
-  registerSandboxRoutes(app, services, webSockets?.upgradeWebSocket);
+  const webSockets = createNodeWebSocket({ app });
+  registerSandboxRoutes(app, services, webSockets.upgradeWebSocket);
   registerWorkspaceRoutes(app, services);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
@@ -78,7 +66,7 @@ export function createApp(
     info: { title: 'mags API', version: services.version },
     security: [{ bearer: [] }],
   });
-  return { app, injectWebSocket: webSockets?.injectWebSocket ?? (() => {}) };
+  return { app, injectWebSocket: webSockets.injectWebSocket };
 }
 
 /**

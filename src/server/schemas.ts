@@ -73,6 +73,10 @@ export const JobSchema = z
     id: z.string(),
     kind: z.enum(['run', 'exec']),
     sandbox: z.string().nullable(),
+    sandboxId: z.string().nullable().openapi({
+      description:
+        "A run job's own sandbox, from when it has started (null before, and for exec jobs).",
+    }),
     command: z.array(z.string()),
     workspace: z.string().nullable(),
     status: JobStatusSchema,

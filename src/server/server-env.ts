@@ -14,8 +14,7 @@ export interface ServerServices {
   /** Files staged for runs (`POST /v1/uploads`). */
   uploads: UploadStore;
   sandboxes: SandboxManager;
-  /** The pool and warm cache; the CLI's embedded server (one run, then gone) has none. */
-  scheduler?: SandboxScheduler;
+  scheduler: SandboxScheduler;
   limits: {
     maxJsonBytes: number;
     maxUploadBytes: number;
@@ -28,11 +27,6 @@ export interface ServerServices {
   version: string;
   /** This is the host's local server: it accepts the `local` owner's token (and only it does). */
   acceptLocalOwner: boolean;
-  /**
-   * The CLI's embedded server: reachable only from its own process (no listener), so every
-   * request is this owner's without a token.
-   */
-  inProcessOwner?: string;
 }
 
 /** Hono's per-request variables, set by the middleware. */

@@ -2,16 +2,17 @@ import type { AddressInfo } from 'node:net';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
-import { createNodeWebSocket } from '@hono/node-ws';
 import { createMagsContext, type MagsContext } from '../context/mags-context.ts';
+import { JobManager } from '../jobs/job-manager.ts';
 import { LogRetention, type LogRetentionOptions } from '../jobs/log-retention.ts';
+import { UploadStore } from '../jobs/upload-store.ts';
+import { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import { createSqliteStateRepository } from '../state/sqlite/sqlite-state-repository.ts';
 import type { StateRepository } from '../state/state-repository.ts';
 import { createApp } from './create-app.ts';
-import type { DiskLimits } from './disk-limits.ts';
+import { type DiskLimits, defaultDiskLimits } from './disk-limits.ts';
 import type { ServerServices } from './server-env.ts';
-import { createServerServices } from './server-services.ts';
 
 export interface StartServerOptions {
   host?: string;
@@ -71,7 +72,6 @@ export interface SchedulingOptions {
 export interface RunningServer {
   url: string;
   services: ServerServices;
-  scheduler: SandboxScheduler;
   /** Recovery done at start: jobs and sandboxes a previous process left running. */
   recovered: { jobs: number; sandboxes: number; swept: number };
   /** Stops jobs and sandboxes (recorded as stopped by a shutdown), then the listener. */
@@ -114,21 +114,51 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     },
   });
   context.scheduler = scheduler;
-  const retention = new LogRetention(repository, options.logRetention);
-  const services = createServerServices({
-    ...options,
+  const sandboxes = new SandboxManager({
     context,
     repository,
-    scheduler,
-    retention,
     sleepAfterMs: scheduling.sleepAfterMs,
+    maxSandboxesPerOwner: options.perOwner?.sandboxes,
   });
-  const sandboxes = services.sandboxes;
   scheduler.metrics.gauge('mags_sandboxes_sleeping', 'Long-lived sandboxes frozen.', () => {
     return sandboxes.sleepingCount;
   });
   scheduler.open();
-  const { app, injectWebSocket } = createApp(services, { createWebSockets: createNodeWebSocket });
+  const retention = new LogRetention(repository, options.logRetention);
+  const maxUploadBytes = options.maxUploadBytes ?? 1024 ** 3;
+  const uploads = new UploadStore({
+    directory: join(context.home, 'uploads'),
+    maxFileBytes: maxUploadBytes,
+  });
+  const services: ServerServices = {
+    context,
+    repository,
+    jobs: new JobManager({
+      context,
+      repository,
+      maxConcurrentJobs: options.maxConcurrentJobs,
+      maxJobsPerOwner: options.perOwner?.runningJobs,
+      maxQueuedJobsPerOwner: options.perOwner?.queuedJobs,
+      retention,
+      uploads,
+    }),
+    uploads,
+    sandboxes,
+    scheduler,
+    limits: {
+      maxJsonBytes: 1024 * 1024,
+      maxUploadBytes,
+      maxDownloadBytes: options.maxDownloadBytes ?? 1024 ** 3,
+      downloadIdleTimeoutMs: options.downloadIdleTimeoutMs ?? 60_000,
+    },
+    disks: {
+      maxDiskMiB: options.disks?.maxDiskMiB ?? defaultDiskLimits.maxDiskMiB,
+      ownerDiskQuotaMiB: options.disks?.ownerDiskQuotaMiB ?? defaultDiskLimits.ownerDiskQuotaMiB,
+    },
+    version: options.version ?? '0.1.0',
+    acceptLocalOwner: options.acceptLocalOwner ?? false,
+  };
+  const { app, injectWebSocket } = createApp(services);
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const listening = serve(
       { fetch: app.fetch, hostname: options.host ?? '127.0.0.1', port: options.port ?? 7070 },
@@ -149,7 +179,6 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   return {
     url: `http://${host}:${address.port}`,
     services,
-    scheduler,
     recovered: { ...recovered, swept },
     async close() {
       retention.stop();

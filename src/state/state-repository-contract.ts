@@ -31,6 +31,7 @@ export function runStateRepositoryContract(options: {
       signal: null,
       reason: null,
       endReason: null,
+      sandboxId: null,
       message: null,
       createdAt: new Date().toISOString(),
       startedAt: null,

@@ -24,6 +24,8 @@ export interface JobRecord {
   signal: string | null;
   /** Why a job failed or stopped, in words (timeout, out of memory, server restart...). */
   reason: string | null;
+  /** The sandbox a run job runs in, from when it has started (null before, and for exec jobs). */
+  sandboxId: string | null;
   /** How it ended (null while queued or running). */
   endReason: EndReason | null;
   /** What to tell a person about how it ended (hints, disk full, sync summary); null: nothing. */
@@ -48,6 +50,7 @@ export type JobUpdate = Partial<
     | 'reason'
     | 'endReason'
     | 'message'
+    | 'sandboxId'
     | 'startedAt'
     | 'finishedAt'
     | 'logBytes'

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { RunOptions } from '../../jobs/run-options.ts';
 import type { Mags } from '../../sdk/mags.ts';
 import type { Job } from '../../server/schemas.ts';
+import type { SyncProgress } from '../../workspaces/sync/push-workspace.ts';
 
 /** A host file `-f` uploads: its path here, the name it gets in /workspace, its mode. */
 export interface LocalFile {
@@ -10,19 +11,26 @@ export interface LocalFile {
   mode: number;
 }
 
+/** What a followed run reports besides how it ended. */
+export interface RunFollower {
+  onOutput(stream: 'stdout' | 'stderr', data: Uint8Array): void;
+  /** Its sandbox is up: once, before its command's output. */
+  onStarted(sandboxId: string): void;
+  /** A persistent workspace's sync (or restore) is under way. */
+  onSyncProgress(progress: SyncProgress): void;
+}
+
 /**
  * What `mags run` asks of the job system, the same whether it is a server (remote or this host's
  * local one, through the SDK) or embedded in this process: submit a run job with its files,
- * follow its output to the end, stop it.
+ * follow it to the end, stop it.
  */
 export interface RunSession {
   submit(argv: string[], options: RunOptions, files: LocalFile[]): Promise<Job>;
   /** Resolves with the finished job once its output has all been delivered. */
-  follow(
-    jobId: string,
-    onOutput: (stream: 'stdout' | 'stderr', data: Uint8Array) => void,
-  ): Promise<Job>;
+  follow(jobId: string, follower: RunFollower): Promise<Job>;
   stop(jobId: string): Promise<void>;
+  /** The run is over and this process leaves right after. */
   close(): Promise<void>;
 }
 
@@ -38,7 +46,13 @@ export function serverSession(mags: Mags): RunSession {
           mode: file.mode,
         })),
       }),
-    follow: (jobId, onOutput) => mags.jobs.logs(jobId, { follow: true, onOutput }),
+    follow: (jobId, follower) =>
+      mags.jobs.logs(jobId, {
+        follow: true,
+        onOutput: follower.onOutput,
+        onStarted: follower.onStarted,
+        onSyncProgress: follower.onSyncProgress,
+      }),
     stop: async (jobId) => {
       await mags.jobs.stop(jobId);
     },
@@ -55,9 +69,7 @@ export async function embeddedSession(): Promise<RunSession> {
     import('../../server/embedded-server.ts'),
     import('../../server/job-view.ts'),
   ]);
-  const server = startEmbeddedServer();
-  const { jobs, uploads } = server.services;
-  const owner = server.owner;
+  const { jobs, uploads, owner, close } = startEmbeddedServer();
   return {
     async submit(argv, options, files) {
       const staged = [];
@@ -72,15 +84,25 @@ export async function embeddedSession(): Promise<RunSession> {
       });
       return toJobView(record);
     },
-    async follow(jobId, onOutput) {
-      for await (const chunk of jobs.readLog(owner, jobId, { offset: 0, follow: true })) {
-        onOutput(chunk.stream, chunk.data);
+    async follow(jobId, follower) {
+      const unwatch = await jobs.watch(owner, jobId, (event) => {
+        if (event.type === 'started') follower.onStarted(event.sandboxId);
+        else follower.onSyncProgress(event.progress);
+      });
+      try {
+        for await (const chunk of jobs.readLog(owner, jobId, { offset: 0, follow: true })) {
+          follower.onOutput(chunk.stream, chunk.data);
+        }
+        return toJobView(await jobs.wait(owner, jobId));
+      } finally {
+        unwatch();
       }
-      return toJobView(await jobs.wait(owner, jobId));
     },
     async stop(jobId) {
       await jobs.stop(owner, jobId);
     },
-    close: () => server.close(),
+    // The job is recorded by now; the process exits next, and closing the database would only
+    // add a checkpoint (see EmbeddedServer.close).
+    close: () => close({ leaveDatabaseOpen: true }),
   };
 }

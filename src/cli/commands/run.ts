@@ -15,6 +15,7 @@ import {
   parseLimitFlags,
   parsePositiveNumber,
 } from '../parse-options.ts';
+import { syncProgressReporter } from '../sync-progress.ts';
 
 interface RunFlags {
   workspace?: string;
@@ -76,7 +77,12 @@ export function registerRunCommand(program: Command): void {
     .option('--json', 'print JSON lines: started, stdout/stderr chunks, exit')
     .passThroughOptions()
     .action(async (words: string[], flags: RunFlags, command: Command) => {
-      process.exitCode = await runAction(words, flags, command);
+      const code = await runAction(words, flags, command);
+      // The run is over and recorded: leave now, once the output is out, rather than through
+      // Node's teardown, which would also close the state database (a checkpoint, with fsyncs,
+      // that the next process to open it does instead).
+      await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+      process.exit(code);
     });
 }
 
@@ -103,13 +109,21 @@ async function runAction(words: string[], flags: RunFlags, command: Command): Pr
   let job: Job | undefined;
   process.on('SIGINT', onInterrupt);
   process.on('SIGTERM', onInterrupt);
+  const progress = syncProgressReporter('sync');
   try {
     job = await session.submit(argv, options, files);
-    if (flags.json) printJson({ type: 'started', jobId: job.id });
+    const jobId = job.id;
     const output = flags.json
       ? { write: jsonLine, stderrTail: () => '' }
       : (await import('../client/job-exit.ts')).outputWriter();
-    const ended = await session.follow(job.id, output.write);
+    const ended = await session.follow(jobId, {
+      onOutput: output.write,
+      onStarted: (sandboxId) => {
+        if (flags.json) printJson({ type: 'started', jobId, sandboxId });
+      },
+      onSyncProgress: progress.update,
+    });
+    progress.done();
     await stopping;
     const result = {
       exitCode: ended.exitCode,
@@ -199,4 +213,9 @@ function jsonLine(stream: 'stdout' | 'stderr', chunk: Uint8Array): void {
     ? { type: stream, data: text }
     : { type: stream, base64: data.toString('base64') };
   process.stdout.write(`${JSON.stringify(event)}\n`);
+}
+
+/** Settles once everything written to `stream` so far has been handed to the system. */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.write('', () => resolve()));
 }

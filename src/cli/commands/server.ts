@@ -148,7 +148,7 @@ export function registerServerCommand(program: Command): void {
       if (recovered.swept > 0) {
         say(`removed what ${recovered.swept} sandboxes of a previous server left on disk`);
       }
-      const { pool, warm } = await server.scheduler.status();
+      const { pool, warm } = await server.services.scheduler.status();
       say(
         `pool: ${pool.size} ready sandboxes on image ${pool.image}; warm cache: parks for ${warm.ttlMs / 1000} s, at most ${warm.maxCount} / ${Math.round(warm.maxMemoryBytes / 1024 / 1024)} MiB`,
       );

@@ -10,16 +10,9 @@ import { authenticate } from '../tokens.ts';
  */
 export function requireToken(
   repository: StateRepository,
-  options: { acceptLocalOwner?: boolean; inProcessOwner?: string } = {},
+  options: { acceptLocalOwner?: boolean } = {},
 ) {
   return createMiddleware<ServerEnv>(async (c, next) => {
-    // The embedded server has no listener: only its own process can send it a request.
-    if (options.inProcessOwner !== undefined) {
-      c.set('owner', options.inProcessOwner);
-      c.set('tokenId', 'in-process');
-      c.set('admin', true);
-      return next();
-    }
     const token = await authenticate(repository, c.req.header('authorization'), options);
     c.set('owner', token.owner);
     c.set('tokenId', token.id);

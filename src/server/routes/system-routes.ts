@@ -58,8 +58,7 @@ export function registerSystemRoutes(app: ServerApp, services: ServerServices): 
   app.openapi(pool, async (c) => {
     // Another owner's activity is none of an owner's business: host-wide figures are an admin's.
     const owner = ownerUsage(services, c.var.owner);
-    // The CLI's embedded server has no pool or warm cache: no host figures either.
-    if (!c.var.admin || !services.scheduler) return c.json({ owner, host: null }, 200);
+    if (!c.var.admin) return c.json({ owner, host: null }, 200);
     const status = await services.scheduler.status();
     const host = {
       ...status,
@@ -71,7 +70,6 @@ export function registerSystemRoutes(app: ServerApp, services: ServerServices): 
   // Prometheus text format. Outside /v1 and without a token, like /health: scrapers send none,
   // and it holds host-wide counts only (labels are reasons and paths, never an owner or a name).
   app.get('/metrics', async (c) => {
-    if (!services.scheduler) return c.notFound();
     const { registry } = services.scheduler.metrics;
     return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
   });
@@ -86,8 +84,8 @@ function ownerUsage(services: ServerServices, owner: string): OwnerUsageInfo {
     name: owner,
     jobs: { ...jobs, maxRunning: finite(limits.running), maxQueued: finite(limits.queued) },
     sandboxes: { ...sandboxes, max: finite(services.sandboxes.maxPerOwner) },
-    parked: (services.scheduler?.warm.parkedWorkspaces() ?? []).filter((name) =>
-      ownsStorageName(owner, name),
-    ).length,
+    parked: services.scheduler.warm
+      .parkedWorkspaces()
+      .filter((name) => ownsStorageName(owner, name)).length,
   };
 }

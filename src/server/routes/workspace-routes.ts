@@ -149,7 +149,7 @@ export function registerWorkspaceRoutes(app: ServerApp, services: ServerServices
     const remote = await context.sync.versions(internal);
     if (!local && remote.length === 0) throw notFound(name);
     if (local) {
-      await services.scheduler?.invalidate(internal); // its parked sandbox holds the workspace
+      await services.scheduler.invalidate(internal); // its parked sandbox holds the workspace
       await context.workspaces.delete(internal);
     }
     if (remote.length > 0) await context.sync.deleteRemote(internal);

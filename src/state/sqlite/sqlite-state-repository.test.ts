@@ -134,6 +134,7 @@ function finishedJob(id: string): JobRecord {
     signal: null,
     reason: null,
     endReason: null,
+    sandboxId: null,
     message: null,
     createdAt: new Date().toISOString(),
     startedAt: null,
