@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { randomId } from '../config/random-id.ts';
 import { InvalidInputError, NotFoundError, QuotaExceededError } from '../errors/mags-error.ts';
 
 export interface UploadStoreOptions {
@@ -17,6 +17,9 @@ export interface UploadStoreOptions {
   /** A staged file no job took within this time is removed (default 1 hour). */
   maxAgeMs?: number;
 }
+
+/** What `receive` makes: `upl_` and 16 base64url characters (the API's UploadIdSchema). */
+const uploadIdPattern = /^upl_[A-Za-z0-9_-]{1,40}$/;
 
 /**
  * Files a client uploads for its next run (`mags run -f`, the SDK's `files`): streamed to disk
@@ -64,7 +67,7 @@ export class UploadStore {
       );
     }
     const room = Math.min(this.maxFileBytes, this.#maxBytes - staged.bytes);
-    const id = `upl_${randomBytes(12).toString('base64url')}`;
+    const id = randomId('upl_');
     const path = join(directory, id);
     let sizeBytes = 0;
     const limit = this.maxFileBytes;
@@ -94,7 +97,7 @@ export class UploadStore {
   async resolve(owner: string, ids: string[]): Promise<string[]> {
     const paths: string[] = [];
     for (const id of ids) {
-      const path = join(this.#directory, owner, id);
+      const path = this.#path(owner, id);
       const stats = await stat(path).catch(() => undefined);
       if (!stats?.isFile()) {
         throw new NotFoundError(`No upload ${JSON.stringify(id)}.`, {
@@ -109,7 +112,18 @@ export class UploadStore {
 
   /** Removes staged files (a job took them, or could not). */
   async remove(owner: string, ids: string[]): Promise<void> {
-    await Promise.all(ids.map((id) => rm(join(this.#directory, owner, id), { force: true })));
+    await Promise.all(ids.map((id) => rm(this.#path(owner, id), { force: true })));
+  }
+
+  /** Where an upload is; an id that is not one this store made names no file (no `../`). */
+  #path(owner: string, id: string): string {
+    if (!uploadIdPattern.test(id) || owner.includes('/') || owner.startsWith('.')) {
+      throw new InvalidInputError(`${JSON.stringify(id)} is not an upload id.`, {
+        code: 'invalid_upload',
+        hint: 'Use the id POST /v1/uploads returned (upl_...).',
+      });
+    }
+    return join(this.#directory, owner, id);
   }
 
   /** What the owner has staged, after removing what has waited too long. */
