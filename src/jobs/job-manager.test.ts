@@ -165,14 +165,14 @@ describe('JobManager on the fake runtime', () => {
 
   test('a timeout ends the command, and the sandbox when it ignores SIGTERM', async () => {
     const jobs = manager();
-    const polite = await jobs.submitRun('alice', { argv: ['sleep', '30'], timeoutMs: 200 });
+    const polite = await jobs.submitRun('alice', { argv: ['sleep', '30'], timeoutSeconds: 0.2 });
     const politeDone = await jobs.wait('alice', polite.id);
     assert.equal(politeDone.status, 'failed');
     assert.equal(politeDone.reason, 'timed out');
     assert.equal(politeDone.signal, 'SIGTERM');
     const stubborn = await jobs.submitRun('alice', {
       argv: sh("trap '' TERM; sleep 30 & wait; sleep 30"),
-      timeoutMs: 200,
+      timeoutSeconds: 0.2,
     });
     const stubbornDone = await jobs.wait('alice', stubborn.id);
     assert.equal(stubbornDone.reason, 'timed out');
