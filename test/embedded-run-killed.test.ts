@@ -3,7 +3,8 @@
  * sandbox outlives that process (the launcher has its own session), so a run that is SIGKILLed
  * mid-command leaves a sandbox and a job that reads running. The next embedded run stops that
  * sandbox (which holds the workspace it may want) and fails the job; a server started instead
- * continues the job to its end, as it does with a killed server's work.
+ * continues the job to its end, as it does with a killed server's work. A run interrupted with
+ * Ctrl-C, even twice, stops its sandbox before it exits.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -20,11 +21,15 @@ import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './help
 const skip = sandboxSkipReason();
 if (skip) process.stdout.write(`# skipping killed embedded run tests: ${skip}\n`);
 
-/** `mags run --json ARGS` with no server, SIGKILLed once its stdout shows `text`: its job id. */
-async function killRunAfter(
+/**
+ * `mags run --json ARGS` with no server, sent `signals` (one after the other) once its stdout
+ * shows `text`: its job id, once it has exited.
+ */
+async function signalRunAfter(
   environment: NodeJS.ProcessEnv,
   args: string[],
   text: string,
+  signals: NodeJS.Signals[] = ['SIGKILL'],
 ): Promise<string> {
   const child = spawn(
     process.execPath,
@@ -44,7 +49,12 @@ async function killRunAfter(
     });
     child.once('exit', () => reject(new Error(`mags run ended first: ${stdout} ${stderr}`)));
   });
-  child.kill('SIGKILL');
+  for (const [index, signal] of signals.entries()) {
+    // Signals sent at once may arrive as one (a pending signal is not queued twice): the next
+    // goes once the process has had time to handle this one.
+    if (index > 0) await new Promise((resolve) => setTimeout(resolve, 500));
+    child.kill(signal);
+  }
   await exited;
   const first = JSON.parse(stdout.split('\n')[0] as string) as { type: string; jobId: string };
   assert.equal(first.type, 'started');
@@ -79,7 +89,7 @@ describe('a mags run killed mid-run (no server)', { skip }, () => {
 
   test('the next run stops its sandbox (freeing its workspace) and fails its job', async () => {
     const { home } = testHome;
-    const id = await killRunAfter(
+    const id = await signalRunAfter(
       environment,
       ['-w', 'kept', 'echo started; sleep 600'],
       '"data":"started',
@@ -100,10 +110,25 @@ describe('a mags run killed mid-run (no server)', { skip }, () => {
     assert.deepEqual(await sandboxProcesses(home), [], 'no sandbox is left');
   });
 
+  test('Ctrl-C twice leaves at once, but stops its sandbox first', async () => {
+    const { home } = testHome;
+    // The command ignores SIGTERM: the first Ctrl-C alone would take the grace period.
+    const id = await signalRunAfter(
+      environment,
+      ["trap '' TERM; echo started; sleep 600"],
+      '"data":"started',
+      ['SIGINT', 'SIGINT'],
+    );
+    assert.deepEqual(await sandboxProcesses(home), [], 'no sandbox outlives the run');
+    const stopped = await job(home, id);
+    assert.equal(stopped?.status, 'stopped');
+    assert.equal(stopped?.endReason, 'stopped');
+  });
+
   test('a server started after it continues the run to its end', async () => {
     const { home } = testHome;
     const lines = Array.from({ length: 200 }, (_, index) => index + 1);
-    const id = await killRunAfter(
+    const id = await signalRunAfter(
       environment,
       [`for i in $(seq 1 200); do echo $i; sleep 0.02; done`],
       '3\\n',

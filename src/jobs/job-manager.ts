@@ -72,6 +72,8 @@ interface LiveJob {
   /** Its command has ended; its output and final state are being stored. */
   finishing: boolean;
   watchers: Set<(event: JobEvent) => void>;
+  /** A run job's sandbox, once it is up (`kill` ends it at once). */
+  sandbox?: Sandbox;
 }
 
 /**
@@ -225,6 +227,8 @@ export class JobManager {
           stderr,
           signal,
           onStarted: (sandbox) => {
+            const live = this.#live.get(record.id);
+            if (live) live.sandbox = sandbox;
             announce({ type: 'started', sandboxId: sandbox.id });
             for (const warning of sandbox.warnings) stderr.write(`mags: warning: ${warning}\n`);
           },
@@ -450,6 +454,19 @@ export class JobManager {
     const live = this.#live.get(id);
     if (!live || live.record.owner !== owner) return this.get(owner, id); // already finished
     live.abort.abort();
+    return live.done;
+  }
+
+  /**
+   * Stops a job at once: recorded as stopped on request like `stop`, but a run's sandbox goes now,
+   * without SIGTERM's grace period. For a client that cannot wait, whose process exits next (a
+   * second Ctrl-C of a run embedded in the CLI, whose sandbox would outlive it).
+   */
+  async kill(owner: string, id: string): Promise<JobRecord> {
+    const live = this.#live.get(id);
+    if (!live || live.record.owner !== owner) return this.get(owner, id);
+    live.abort.abort();
+    await live.sandbox?.stop();
     return live.done;
   }
 

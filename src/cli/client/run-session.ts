@@ -30,6 +30,12 @@ export interface RunSession {
   /** Resolves with the finished job once its output has all been delivered. */
   follow(jobId: string, follower: RunFollower): Promise<Job>;
   stop(jobId: string): Promise<void>;
+  /**
+   * The user insists on leaving (a second Ctrl-C): what this process itself runs ends now. A
+   * server carries out the stop already asked for; the embedded job system stops the run's
+   * sandbox at once, which would otherwise outlive this process.
+   */
+  abandon(jobId: string): Promise<void>;
   /** The run is over and this process leaves right after. */
   close(): Promise<void>;
 }
@@ -56,6 +62,7 @@ export function serverSession(mags: Mags): RunSession {
     stop: async (jobId) => {
       await mags.jobs.stop(jobId);
     },
+    abandon: async () => {},
     close: async () => {},
   };
 }
@@ -102,6 +109,9 @@ export async function embeddedSession(): Promise<RunSession> {
     },
     async stop(jobId) {
       await jobs.stop(owner, jobId);
+    },
+    async abandon(jobId) {
+      await jobs.kill(owner, jobId);
     },
     // The job is recorded by now; the process exits next, and closing the database would only
     // add a checkpoint (see EmbeddedServer.close).

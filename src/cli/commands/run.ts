@@ -99,11 +99,26 @@ async function runAction(words: string[], flags: RunFlags, command: Command): Pr
   const mags = await runClient(command);
   const sessions = await import('../client/run-session.ts');
   const session = mags ? sessions.serverSession(mags) : await sessions.embeddedSession();
+  let interrupts = 0;
   const onInterrupt = () => {
     // Ctrl-C stops the job (SIGTERM, then everything after the grace period); its end is still
-    // followed and reported. A second one leaves at once.
-    if (stopping) process.exit(130);
-    stopping = job ? session.stop(job.id).catch(() => {}) : undefined;
+    // followed and reported. One before the job exists stops it as soon as it does (below).
+    interrupts += 1;
+    if (!job) {
+      if (interrupts > 1) process.exit(130);
+      return;
+    }
+    if (interrupts === 1) stopping = session.stop(job.id).catch(() => {});
+    else if (interrupts === 2) {
+      // A second one leaves now, but an embedded run's sandbox (which would outlive this
+      // process) goes first; a moment at most, and a third Ctrl-C does not wait for it.
+      const leave = () => process.exit(130);
+      void session
+        .abandon(job.id)
+        .catch(() => {})
+        .then(leave);
+      setTimeout(leave, 2000).unref();
+    } else process.exit(130);
   };
   let stopping: Promise<void> | undefined;
   let job: Job | undefined;
@@ -113,6 +128,7 @@ async function runAction(words: string[], flags: RunFlags, command: Command): Pr
   try {
     job = await session.submit(argv, options, files);
     const jobId = job.id;
+    if (interrupts > 0) stopping = session.stop(jobId).catch(() => {});
     const output = flags.json
       ? { write: jsonLine, stderrTail: () => '' }
       : (await import('../client/job-exit.ts')).outputWriter();
