@@ -98,6 +98,10 @@ const routes: RouteRow[] = [
     route: 'POST /v1/workspaces/:name/fork',
     request: () => ({ method: 'POST', path: '/v1/workspaces/w/fork', body: { name: 'w2' } }),
   },
+  {
+    route: 'POST /v1/uploads',
+    request: () => ({ method: 'POST', path: '/v1/uploads', body: 'data' }),
+  },
 ];
 
 /** Rows whose success needs more than the fake runtime: their own test, skipped with a reason. */
@@ -130,6 +134,12 @@ const invalid: Record<string, { method: string; path: string; body?: unknown; me
         path: '/v1/jobs',
         body: { command: 'true', surprise: 1 },
         message: /surprise/,
+      },
+      {
+        method: 'POST',
+        path: '/v1/jobs',
+        body: { command: 'true', files: [{ upload: '../etc/passwd', name: 'f' }] },
+        message: /^body\.files\.0\.upload: /,
       },
     ],
     'GET /v1/jobs': [{ method: 'GET', path: '/v1/jobs?limit=0', message: /^query\.limit: / }],
@@ -206,8 +216,17 @@ const invalid: Record<string, { method: string; path: string; body?: unknown; me
       { method: 'DELETE', path: '/v1/workspaces/-bad', message: /^param\.name: / },
     ],
   };
-/** Routes that take no input at all (nothing to get wrong). */
-const noInput = ['GET /v1/whoami', 'GET /v1/pool', 'GET /v1/sandboxes', 'GET /v1/workspaces'];
+/**
+ * Routes that take no input at all (nothing to get wrong), or any bytes (an upload's body: only
+ * its size can be wrong, a 413 that the upload store's unit tests cover).
+ */
+const noInput = [
+  'GET /v1/whoami',
+  'GET /v1/pool',
+  'GET /v1/sandboxes',
+  'GET /v1/workspaces',
+  'POST /v1/uploads',
+];
 
 /** Each owned route on a resource that does not exist. */
 const missing = (route: string) =>

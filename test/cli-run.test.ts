@@ -249,6 +249,8 @@ describe('mags run (CLI, namespace runtime)', { skip }, () => {
       .split('\n')
       .map((line) => JSON.parse(line));
     assert.equal(events[0].type, 'started');
+    assert.match(events[0].sandboxId, /^run-/);
+    assert.match(events[0].jobId, /^job_/);
     assert.deepEqual(events[1], { type: 'stdout', data: 'hi\n' });
     assert.equal(events.at(-1).type, 'exit');
     assert.equal(events.at(-1).exitCode, 4);

@@ -193,11 +193,17 @@ describe('mags server REST API', { skip }, () => {
     const response = await call(`/v1/jobs/${job.id}/logs?follow=true`, { signal: abort.signal });
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     let text = '';
-    while ((text.match(/\n\n/g) ?? []).length < 3) {
+    // Complete output events: they carry an id (the offset after them), `started` does not.
+    const outputEvents = () =>
+      text
+        .split('\n\n')
+        .slice(0, -1)
+        .filter((event) => /^id: /m.test(event));
+    while (outputEvents().length < 3) {
       text += new TextDecoder().decode((await reader.read()).value);
     }
     abort.abort();
-    for (const event of text.split('\n\n').slice(0, 3)) {
+    for (const event of outputEvents().slice(0, 3)) {
       const id = /^id: (\d+)$/m.exec(event)?.[1];
       const data = /^data: (.*)$/m.exec(event)?.[1];
       received += (JSON.parse(data as string) as { text: string }).text;

@@ -101,9 +101,11 @@ describe('a server restart keeps the work running', { skip }, () => {
 
     const run = await mags.jobs.wait(runJob.id);
     assert.equal(run.job.status, 'succeeded', `${run.job.reason} ${run.stderr}`);
+    assert.equal(run.job.endReason, 'exited');
     assert.equal(run.stdout, numbers(400), 'every line, once, in order');
     const exec = await mags.jobs.wait(execJob.id);
     assert.equal(exec.job.status, 'succeeded', `${exec.job.reason} ${exec.stderr}`);
+    assert.equal(exec.job.endReason, 'exited');
     assert.equal(exec.stdout, numbers(300));
 
     assert.equal((await mags.sandboxes.get('dev')).status, 'running');
@@ -117,6 +119,24 @@ describe('a server restart keeps the work running', { skip }, () => {
       workspace: 'parked',
     });
     assert.equal(reused.stdout, 'warm\n', 'the parked sandbox served the next run');
+  });
+
+  test('a run continued after a restart still ends at its timeout, counted from its start', async () => {
+    const home = (testHome as TestHome).home;
+    const created = await runCli(home, ['token', 'create', '--owner', 'timer']);
+    const token = created.stdout.toString().trim();
+    let server = await serve(home);
+    let mags = new Mags({ url: server.url, token });
+    const job = await mags.run('echo go; sleep 600', { timeoutSeconds: 4 });
+    await waitUntil(async () => (await mags.jobs.get(job.id)).logBytes > 0, 15_000);
+    await kill(server);
+    server = await serve(home);
+    mags = new Mags({ url: server.url, token });
+    const ended = await mags.jobs.wait(job.id);
+    assert.equal(ended.job.status, 'failed', `${ended.job.reason} ${ended.stderr}`);
+    assert.equal(ended.job.endReason, 'timed_out');
+    assert.match(ended.job.message ?? '', /^timed out after 4 s/);
+    assert.equal(ended.stdout, 'go\n');
   });
 
   test('a shell session says why it ended when the server goes; a new one works after', async () => {

@@ -397,6 +397,7 @@ describe('sync faults', { skip }, () => {
       const first = await runCli(home.home, ['run', '-w', 'cli', '-p', 'echo 1 > a'], { env });
       assert.equal(first.code, 0, first.stderr);
       assert.match(first.stderr, /synced cli as version 1/);
+      assert.match(first.stderr, /^sync: (\d+)\/\1 files, /m); // the progress, not a terminal
       const again = await runCli(home.home, ['sync', 'cli'], { env });
       assert.match(again.stderr, /unchanged since version 1/);
       const versions = await runCli(home.home, ['workspace', 'versions', 'cli', '--json'], { env });

@@ -3,7 +3,7 @@ import { reportError } from './report-error.ts';
 
 export async function main(argv: string[]): Promise<void> {
   try {
-    await createProgram().parseAsync(argv);
+    await createProgram(argv).parseAsync(argv);
   } catch (error) {
     process.exitCode = reportError(error);
   }

@@ -12,15 +12,25 @@ export interface ServerInstance {
   server: string;
 }
 
-export function currentServerInstance(): ServerInstance {
-  return {
-    host: hostname(),
-    server: `${bootId()}:${process.pid}:${processStartTicks(process.pid)}`,
-  };
+/**
+ * This process. `embedded`: the job system of one `mags run` (no server running), whose id ends
+ * in `:embedded` so that the next such run can tell its work from a server's (`isEmbedded`).
+ */
+export function currentServerInstance(options: { embedded?: boolean } = {}): ServerInstance {
+  const server = `${bootId()}:${process.pid}:${processStartTicks(process.pid)}`;
+  return { host: hostname(), server: options.embedded ? `${server}${embeddedMark}` : server };
+}
+
+const embeddedMark = ':embedded';
+
+/** Whether `server` is a `mags run`'s embedded job system rather than a server. */
+export function isEmbedded(server: string): boolean {
+  return server.endsWith(embeddedMark);
 }
 
 /** Whether the server process `server` (an id of this host) still runs. */
 export function serverIsAlive(server: string): boolean {
+  // An embedded job system's id has one more field (its mark), not used here.
   const [boot, pid, start] = server.split(':');
   if (boot !== bootId() || !pid || !start) return false;
   return processStartTicks(Number(pid)) === start;

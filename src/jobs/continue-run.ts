@@ -3,17 +3,23 @@ import type { MagsContext } from '../context/mags-context.ts';
 import { MagsError } from '../errors/mags-error.ts';
 import { sandboxOperation } from '../runtimes/require-capability.ts';
 import type { Sandbox } from '../runtimes/runtime.ts';
+import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import type { PushResult } from '../workspaces/sync/push-workspace.ts';
+import { commandDeadline } from './command-deadline.ts';
 import { diskFullNotice, drained, type RunResult, reusability } from './run-command.ts';
+import type { StoredRunOptions } from './run-options.ts';
 
-/** What a run job recorded (JobRecord.runOptions) so that another server process can finish it. */
-export interface StoredRunOptions {
-  /** The (owner-qualified) workspace the run writes to: synced with `persist`, and parked. */
-  writes?: string;
-  persist?: boolean;
-  image: string;
-  network: boolean;
-  timeoutMs: number;
+/**
+ * The workspace (its storage name, owner-qualified) a run writes to, if any: the one it syncs
+ * with `persist` and parks its sandbox for. A read-only, throw-away or versioned run writes none.
+ */
+export function runWrites(
+  owner: string,
+  run: Pick<StoredRunOptions, 'workspace' | 'ephemeral' | 'version'>,
+): string | undefined {
+  return run.workspace !== undefined && !run.ephemeral && run.version === undefined
+    ? ownerWorkspaceName(owner, run.workspace)
+    : undefined;
 }
 
 export interface ContinueRunOptions {
@@ -23,6 +29,8 @@ export interface ContinueRunOptions {
   /** Bytes of each stream the job's log already holds: the replay starts after them. */
   offsets: { stdoutOffset: number; stderrOffset: number };
   run: StoredRunOptions;
+  /** Whose run it is (its workspace's storage name is the owner's). */
+  owner: string;
   /** When the job started: its timeout counts from there. */
   startedAt: string;
   killGraceMs: number;
@@ -59,22 +67,21 @@ export async function continueRun(
   }
   command.stdout.pipe(options.stdout, { end: false });
   command.stderr.pipe(options.stderr, { end: false });
-  const parkAs = context.scheduler ? run.writes : undefined;
+  const writes = runWrites(options.owner, run);
+  const parkAs = context.scheduler ? writes : undefined;
   let reusable: string | true = 'not_finished';
   let marking: Promise<void> | undefined;
-  let timedOut = false;
-  let cancelled = false;
-  let killTimer: NodeJS.Timeout | undefined;
-  const stop = (reason: 'timeout' | 'cancel') => {
-    if (reason === 'timeout') timedOut = true;
-    else cancelled = true;
-    command.signal('SIGTERM');
-    killTimer ??= setTimeout(() => void sandbox.stop(), options.killGraceMs);
-  };
-  const deadline = Date.parse(options.startedAt) + run.timeoutMs;
-  const timer = setTimeout(() => stop('timeout'), Math.max(0, deadline - Date.now()));
-  if (options.signal.aborted) stop('cancel');
-  else options.signal.addEventListener('abort', () => stop('cancel'), { once: true });
+  // The run's one timeout (commandDeadline, as in runCommand), counted from the job's start: the
+  // time before the restart counts.
+  const timeoutMs = run.timeoutSeconds * 1000;
+  const deadline = commandDeadline({
+    timeoutMs: Math.max(0, Date.parse(options.startedAt) + timeoutMs - Date.now()),
+    killGraceMs: options.killGraceMs,
+    signal: options.signal,
+    terminate: () => command.signal('SIGTERM'),
+    // A command that ignores SIGTERM loses the whole sandbox after the grace period.
+    kill: () => void sandbox.stop(),
+  });
   try {
     const result = await command.exited.catch((error: unknown) => {
       if (error instanceof MagsError && error.code === 'guest_exec_failed')
@@ -82,10 +89,11 @@ export async function continueRun(
       return { exitCode: null, signal: 'SIGKILL' }; // the sandbox was killed under it
     });
     await Promise.all([drained(command.stdout), drained(command.stderr)]);
-    const writes = run.writes;
     const diskFull = writes === undefined ? undefined : await diskFullNotice(context, writes);
     if (writes !== undefined) marking = context.workspaces.markRun(writes);
     const usage = await sandbox.usage();
+    deadline.clear();
+    const { timedOut, stopped: cancelled } = deadline;
     reusable =
       timedOut || cancelled ? 'stopped' : reusability(sandbox.isRunning(), usage.processes);
     if (parkAs === undefined || reusable !== true) await sandbox.stop();
@@ -116,10 +124,9 @@ export async function continueRun(
       warnings: sandbox.warnings,
     };
   } finally {
-    clearTimeout(timer);
-    clearTimeout(killTimer);
+    deadline.clear();
     if (reusable !== 'parked') await sandbox.stop();
-    if (run.writes !== undefined) await (marking ?? context.workspaces.markRun(run.writes));
+    if (writes !== undefined) await (marking ?? context.workspaces.markRun(writes));
   }
 }
 

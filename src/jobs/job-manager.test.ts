@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { waitUntil } from '../../test/helpers/server-process.ts';
 import { createTestContext, type FakeTestContext } from '../../test/helpers/test-context.ts';
 import { createSqliteStateRepository } from '../state/sqlite/sqlite-state-repository.ts';
-import type { StateRepository } from '../state/state-repository.ts';
+import type { JobRecord, StateRepository } from '../state/state-repository.ts';
 import { JobManager, type JobManagerOptions } from './job-manager.ts';
 import { LogRetention } from './log-retention.ts';
 
@@ -165,18 +165,99 @@ describe('JobManager on the fake runtime', () => {
 
   test('a timeout ends the command, and the sandbox when it ignores SIGTERM', async () => {
     const jobs = manager();
-    const polite = await jobs.submitRun('alice', { argv: ['sleep', '30'], timeoutMs: 200 });
+    const polite = await jobs.submitRun('alice', { argv: ['sleep', '30'], timeoutSeconds: 0.2 });
     const politeDone = await jobs.wait('alice', polite.id);
     assert.equal(politeDone.status, 'failed');
     assert.equal(politeDone.reason, 'timed out');
     assert.equal(politeDone.signal, 'SIGTERM');
     const stubborn = await jobs.submitRun('alice', {
       argv: sh("trap '' TERM; sleep 30 & wait; sleep 30"),
-      timeoutMs: 200,
+      timeoutSeconds: 0.2,
     });
     const stubbornDone = await jobs.wait('alice', stubborn.id);
     assert.equal(stubbornDone.reason, 'timed out');
     assert.equal(fake.runtime.running.size, 0, 'the sandbox went with it');
+  });
+
+  test('the stored options are one shape: the request with the defaults filled in, no env', async () => {
+    const jobs = manager({ instance: { host: 'h1', server: 's1' } });
+    const submitted = await jobs.submitRun('alice', {
+      argv: ['true'],
+      workspace: 'opts',
+      env: { SECRET: 'x' },
+      limits: { memoryMiB: 300 },
+    });
+    await jobs.wait('alice', submitted.id);
+    const stored = await repository.getJob('alice', submitted.id);
+    assert.deepEqual([stored?.host, stored?.server], ['h1', 's1']);
+    const defaults = fake.context.defaults;
+    assert.deepEqual(stored?.runOptions, {
+      workspace: 'opts',
+      limits: { ...defaults.limits, memoryMiB: 300 },
+      image: defaults.image,
+      network: false,
+      timeoutSeconds: defaults.timeoutMs / 1000,
+    });
+    assert.equal(stored?.endReason, 'exited');
+    assert.notEqual(stored?.sandboxId, null, 'its sandbox is named');
+  });
+
+  test("a job recovery cannot continue ends 'failed' with the reason as its message", async () => {
+    const jobs = manager();
+    const now = new Date().toISOString();
+    await repository.insertJob({
+      id: 'job_left',
+      owner: 'alice',
+      kind: 'run',
+      sandbox: null,
+      argv: ['true'],
+      workspace: null,
+      status: 'running',
+      exitCode: null,
+      signal: null,
+      reason: null,
+      endReason: null,
+      sandboxId: 'run-gone',
+      message: null,
+      createdAt: now,
+      startedAt: now,
+      finishedAt: null,
+      logBytes: 0,
+      logsRemovedAt: null,
+      logsRemovedReason: null,
+    });
+    const left = (await repository.getJob('alice', 'job_left')) as JobRecord;
+    await jobs.failAdopted(left, 'its sandbox ended while no server was running');
+    const failed = await jobs.get('alice', 'job_left');
+    assert.deepEqual(
+      [failed.status, failed.endReason, failed.reason, failed.message],
+      [
+        'failed',
+        'failed',
+        'its sandbox ended while no server was running',
+        'its sandbox ended while no server was running',
+      ],
+    );
+    assert.equal(
+      (await output(jobs, 'alice', 'job_left')).stderr,
+      'mags: its sandbox ended while no server was running\n',
+    );
+  });
+
+  test('kill stops a run at once: its sandbox goes without the grace period', async () => {
+    // A grace period no test waits for: only kill can end this run in time.
+    const jobs = manager({ killGraceMs: 60_000 });
+    const submitted = await jobs.submitRun('alice', {
+      argv: sh("trap '' TERM; echo up; sleep 30 & wait; sleep 30"),
+    });
+    await waitUntil(
+      async () => (await output(jobs, 'alice', submitted.id)).stdout === 'up\n',
+      10_000,
+    );
+    const killed = await jobs.kill('alice', submitted.id);
+    assert.equal(killed.status, 'stopped');
+    assert.equal(killed.endReason, 'stopped');
+    assert.equal(fake.runtime.running.size, 0, 'its sandbox is gone');
   });
 
   test('delete: a running job is refused, a foreign one is not found, a finished one goes', async () => {

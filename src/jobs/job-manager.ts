@@ -3,32 +3,33 @@ import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { ConflictError, InvalidInputError, MagsError } from '../errors/mags-error.ts';
 import { sandboxOperation } from '../runtimes/require-capability.ts';
-import type { ExecRequest, ResourceLimits, Sandbox, SandboxProcess } from '../runtimes/runtime.ts';
+import type { ExecRequest, Sandbox, SandboxProcess } from '../runtimes/runtime.ts';
 import { sandboxEnvironment } from '../sandboxes/sandbox-spec.ts';
 import type { JobFilter, JobRecord, LogChunk, StateRepository } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
-import { continueRun, type StoredRunOptions } from './continue-run.ts';
+import type { SyncProgress } from '../workspaces/sync/push-workspace.ts';
+import { commandDeadline } from './command-deadline.ts';
+import { continueRun } from './continue-run.ts';
 import { FairQueue, type Ticket } from './fair-queue.ts';
 import { JobLog, type JobLogOptions } from './job-log.ts';
-import { type Outcome, outcome, stopReason } from './job-outcome.ts';
+import { failedOutcome, type Outcome, outcome, stopReason } from './job-outcome.ts';
 import type { LogRetention } from './log-retention.ts';
 import { jobNotFound, newJob } from './new-job.ts';
 import { ownerFacingError, serverLocations } from './owner-facing-error.ts';
 import { drained, runCommand } from './run-command.ts';
+import type { RunOptions, StoredRunOptions } from './run-options.ts';
+import type { UploadStore } from './upload-store.ts';
 
-export interface RunJobRequest {
-  argv: string[];
-  workspace?: string;
-  base?: string;
-  ephemeral?: boolean;
-  persist?: boolean;
-  version?: number;
-  env?: Record<string, string>;
-  timeoutMs?: number;
-  limits?: Partial<ResourceLimits>;
-  network?: boolean;
-  image?: string;
-}
+/**
+ * What a running job tells those following it besides its output: its sandbox is up (its id is
+ * on the job from then on), and how the sync of a persistent workspace is getting on.
+ */
+export type JobEvent =
+  | { type: 'started'; sandboxId: string }
+  | { type: 'progress'; progress: SyncProgress };
+
+/** A run as the API takes it (`RunOptions`, the schema's type), with the command as an argv. */
+export type RunJobRequest = RunOptions & { argv: string[] };
 
 export interface ExecJobRequest {
   argv: string[];
@@ -52,7 +53,16 @@ export interface JobManagerOptions {
   killGraceMs?: number;
   /** The server process running the jobs, recorded on each (recovery after a restart). */
   instance?: ServerInstance;
+  /** Where the files runs take (`files`) are staged; without it, runs take none. */
+  uploads?: UploadStore;
 }
+
+/** What a job does: runs its command, following `signal` (a stop), telling of its events. */
+type JobBody = (
+  log: JobLog,
+  signal: AbortSignal,
+  announce: (event: JobEvent) => void,
+) => Promise<Outcome>;
 
 interface LiveJob {
   record: JobRecord;
@@ -61,6 +71,9 @@ interface LiveJob {
   done: Promise<JobRecord>;
   /** Its command has ended; its output and final state are being stored. */
   finishing: boolean;
+  watchers: Set<(event: JobEvent) => void>;
+  /** A run job's sandbox, once it is up (`kill` ends it at once). */
+  sandbox?: Sandbox;
 }
 
 /**
@@ -75,6 +88,7 @@ export class JobManager {
   readonly #logOptions: JobLogOptions;
   readonly #retention: LogRetention | undefined;
   readonly #killGraceMs: number;
+  readonly #uploads: UploadStore | undefined;
   readonly #live = new Map<string, LiveJob>();
   readonly #instance: ServerInstance | undefined;
   /** The server is letting go (a detaching shutdown): running jobs stay recorded as running. */
@@ -93,6 +107,7 @@ export class JobManager {
     this.#retention = options.retention;
     this.#killGraceMs = options.killGraceMs ?? 2000;
     this.#instance = options.instance;
+    this.#uploads = options.uploads;
   }
 
   get retention(): LogRetention | undefined {
@@ -152,49 +167,83 @@ export class JobManager {
         }
       }
     }
+    const files = request.files ?? [];
+    const uploadIds = files.map((file) => file.upload);
+    if (files.length > 0 && !this.#uploads) {
+      throw new InvalidInputError('This server takes no uploads.');
+    }
+    // An unknown upload is refused now, before a job exists.
+    const sources = this.#uploads ? await this.#uploads.resolve(owner, uploadIds) : [];
     const defaults = this.#context.defaults;
-    const writes =
-      request.workspace && !request.ephemeral && request.version === undefined
-        ? internal.workspace
-        : undefined;
+    const timeoutMs =
+      request.timeoutSeconds === undefined ? defaults.timeoutMs : request.timeoutSeconds * 1000;
+    // A limit given as undefined keeps the default.
+    const given = Object.entries(request.limits ?? {}).filter(([, value]) => value !== undefined);
+    const limits = { ...defaults.limits, ...Object.fromEntries(given) };
+    // Stored on the job: what another server process needs to finish it after a restart.
+    const { env: _env, files: _files, argv: _argv, ...asked } = request;
     const runOptions: StoredRunOptions = {
-      ...(writes ? { writes } : {}),
-      ...(request.persist ? { persist: true } : {}),
+      ...asked,
       image: request.image ?? defaults.image,
       network: request.network ?? false,
-      timeoutMs: request.timeoutMs ?? defaults.timeoutMs,
+      timeoutSeconds: timeoutMs / 1000,
+      limits,
     };
     const record: JobRecord = {
       ...newJob(owner, 'run', request.argv, workspace ?? null, null),
       ...this.#instance,
-      runOptions: { ...runOptions },
+      runOptions,
     };
     // Taken before anything is recorded: over the owner's limits is a 429 and leaves no job.
     const ticket = this.#slots.enqueue(owner);
-    return this.#start(record, ticket, async (log, signal) => {
-      const result = await runCommand(this.#context, {
-        // A restarted server finds the sandbox by its labels and the command by its key.
-        labels: this.#labels({ kind: 'run', owner, job: record.id }),
-        ...this.#durable(record.id, (key) => ({ execKey: key })),
-        argv: request.argv,
-        workspace: internal.workspace,
-        base: internal.base,
-        ephemeral: request.ephemeral,
-        persist: request.persist,
-        version: request.version,
-        env: request.env,
-        timeoutMs: request.timeoutMs ?? defaults.timeoutMs,
-        killGraceMs: this.#killGraceMs,
-        limits: { ...defaults.limits, ...request.limits },
-        network: request.network ?? false,
-        image: request.image ?? defaults.image,
-        stdout: logWriter(log, 'stdout'),
-        stderr: logWriter(log, 'stderr'),
-        signal,
-      });
-      if (workspace) await this.#repository.touchWorkspace(owner, workspace, now());
-      return outcome(result);
-    });
+    const removeUploads = () => this.#uploads?.remove(owner, uploadIds);
+    return this.#start(
+      record,
+      ticket,
+      async (log, signal, announce) => {
+        const stderr = logWriter(log, 'stderr');
+        const result = await runCommand(this.#context, {
+          // A restarted server finds the sandbox by its labels and the command by its key.
+          labels: this.#labels({ kind: 'run', owner, job: record.id }),
+          ...this.#durable(record.id, (key) => ({ execKey: key })),
+          argv: request.argv,
+          workspace: internal.workspace,
+          base: internal.base,
+          ephemeral: request.ephemeral,
+          persist: request.persist,
+          version: request.version,
+          env: request.env,
+          files: files.map((file, index) => ({
+            source: sources[index] as string,
+            name: file.name,
+            mode: file.mode ?? 0o644,
+          })),
+          timeoutMs,
+          killGraceMs: this.#killGraceMs,
+          limits,
+          network: runOptions.network,
+          image: runOptions.image,
+          stdout: logWriter(log, 'stdout'),
+          stderr,
+          signal,
+          onStarted: (sandbox) => {
+            const live = this.#live.get(record.id);
+            if (live) live.sandbox = sandbox;
+            announce({ type: 'started', sandboxId: sandbox.id });
+            for (const warning of sandbox.warnings) stderr.write(`mags: warning: ${warning}\n`);
+          },
+          onSyncProgress: (progress) => announce({ type: 'progress', progress }),
+        });
+        if (workspace) await this.#repository.touchWorkspace(owner, workspace, now());
+        return outcome({
+          ...result,
+          timeoutMs,
+          memoryMiB: limits.memoryMiB,
+          workspace: request.workspace,
+        });
+      },
+      { queued: true, finally: removeUploads },
+    );
   }
 
   /** Runs a command in a long-lived sandbox; `start` returns the command's process. */
@@ -209,7 +258,8 @@ export class JobManager {
     const record: JobRecord = {
       ...newJob(owner, 'exec', request.argv, null, sandbox),
       ...this.#instance,
-      runOptions: { timeoutMs },
+      // What a server that continues it after a restart needs (StoredExecOptionsSchema).
+      runOptions: { timeoutSeconds: timeoutMs / 1000 },
     };
     // No host slot (the sandbox already runs), but it counts against the owner's running jobs.
     const ticket = this.#slots.enter(owner);
@@ -224,7 +274,7 @@ export class JobManager {
           cwd: request.cwd ?? '/workspace',
           ...this.#durable(record.id, (key) => ({ key })),
         });
-        return this.#followExec(command, log, signal, timeoutMs);
+        return this.#followExec(command, log, signal, { timeoutMs, remainingMs: timeoutMs });
       },
       { queued: false },
     );
@@ -232,11 +282,12 @@ export class JobManager {
 
   /**
    * Continues an exec job a gone server process started, in its sandbox (attached again): the
-   * command's output is replayed from where the stored log ends.
+   * command's output is replayed from where the stored log ends. Its timeout counts from the
+   * job's start (`stored`: its options as `StoredExecOptionsSchema` reads them).
    */
-  adoptExec(record: JobRecord, sandbox: Sandbox): JobRecord {
-    const startedAt = Date.parse(record.startedAt ?? record.createdAt);
-    const timeoutMs = Number(record.runOptions?.timeoutMs ?? this.#context.defaults.timeoutMs);
+  adoptExec(record: JobRecord, sandbox: Sandbox, stored: { timeoutSeconds: number }): JobRecord {
+    const timeoutMs = stored.timeoutSeconds * 1000;
+    const endsAt = Date.parse(record.startedAt ?? record.createdAt) + timeoutMs;
     return this.#adopt(record, async (log, signal) => {
       const offsets = await this.#repository.logStreamBytes(record.id);
       const resumeExec = sandboxOperation(this.#context.runtime, sandbox, 'resumeExec');
@@ -250,17 +301,20 @@ export class JobManager {
       );
       if (typeof lost !== 'number') return lostOutcome(log, lost);
       if (lost > 0) log.append('stderr', Buffer.from(lostNotice(lost)));
-      return this.#followExec(command, log, signal, startedAt + timeoutMs - Date.now());
+      return this.#followExec(command, log, signal, {
+        timeoutMs,
+        remainingMs: endsAt - Date.now(),
+      });
     });
   }
 
   /**
    * Continues a run job a gone server process started, in its sandbox (attached again): the
    * command is picked up where the stored log ends, then the sandbox is torn down or parked and
-   * the workspace synced, as the run would have done.
+   * the workspace synced, as the run would have done. `run`: the job's stored options
+   * (`StoredRunOptionsSchema`).
    */
-  adoptRun(record: JobRecord, sandbox: Sandbox): JobRecord {
-    const run = record.runOptions as unknown as StoredRunOptions;
+  adoptRun(record: JobRecord, sandbox: Sandbox, run: StoredRunOptions): JobRecord {
     this.#context.scheduler?.adopt(sandbox);
     return this.#adopt(record, async (log, signal) => {
       const offsets = await this.#repository.logStreamBytes(record.id);
@@ -270,6 +324,7 @@ export class JobManager {
           key: record.id,
           offsets: { stdoutOffset: offsets.stdout, stderrOffset: offsets.stderr },
           run,
+          owner: record.owner,
           startedAt: record.startedAt ?? record.createdAt,
           killGraceMs: this.#killGraceMs,
           stdout: logWriter(log, 'stdout'),
@@ -278,7 +333,12 @@ export class JobManager {
         });
         if (record.workspace)
           await this.#repository.touchWorkspace(record.owner, record.workspace, now());
-        return outcome(result);
+        return outcome({
+          ...result,
+          timeoutMs: run.timeoutSeconds * 1000,
+          memoryMiB: run.limits.memoryMiB,
+          workspace: run.workspace,
+        });
       } catch (error) {
         if (error instanceof MagsError && error.code === 'job_lost') return lostOutcome(log, error);
         throw error;
@@ -286,16 +346,16 @@ export class JobManager {
     });
   }
 
-  /** A job a gone server process left that cannot continue: failed, with why, in its log too. */
+  /**
+   * A job a gone process left that cannot continue: failed (end reason `failed`, `reason` as its
+   * message), with why in its log too.
+   */
   async failAdopted(record: JobRecord, reason: string): Promise<void> {
     const log = new JobLog(this.#repository, record.id, { startOffset: record.logBytes });
     log.append('stderr', Buffer.from(`mags: ${reason}\n`));
     await log.finish();
     await this.#repository.updateJob(record.id, {
-      status: 'failed',
-      exitCode: null,
-      signal: null,
-      reason,
+      ...failedOutcome(reason),
       finishedAt: now(),
       logBytes: log.endOffset,
     });
@@ -323,50 +383,49 @@ export class JobManager {
     return this.#instance ? { server: this.#instance.server, ...labels } : labels;
   }
 
-  #adopt(
-    record: JobRecord,
-    body: (log: JobLog, signal: AbortSignal) => Promise<Outcome>,
-  ): JobRecord {
+  #adopt(record: JobRecord, body: JobBody): JobRecord {
     // It already runs: no queue, but it counts against its owner's running jobs.
     const ticket = this.#slots.enter(record.owner);
     return this.#track({ ...record, status: 'running' }, ticket, body, { adopted: true });
   }
 
+  /**
+   * Follows an exec job's command to its end. `timeoutMs` is its limit (named in the message);
+   * `remainingMs` what is left of it (less for a command picked up again after a restart).
+   */
   async #followExec(
     command: SandboxProcess,
     log: JobLog,
     signal: AbortSignal,
-    timeoutMs: number,
+    { timeoutMs, remainingMs }: { timeoutMs: number; remainingMs: number },
   ): Promise<Outcome> {
     command.stdout.on('data', (chunk: Buffer) => log.append('stdout', chunk));
     command.stderr.on('data', (chunk: Buffer) => log.append('stderr', chunk));
-    let timedOut = false;
-    const stop = () => {
-      command.signal('SIGTERM');
-      killTimer ??= setTimeout(() => command.signal('SIGKILL'), this.#killGraceMs);
-    };
-    let killTimer: NodeJS.Timeout | undefined;
-    const timer = setTimeout(
-      () => {
-        timedOut = true;
-        stop();
-      },
-      Math.max(0, timeoutMs),
-    );
-    signal.addEventListener('abort', stop, { once: true });
+    const deadline = commandDeadline({
+      timeoutMs: Math.max(0, remainingMs),
+      killGraceMs: this.#killGraceMs,
+      signal,
+      terminate: () => command.signal('SIGTERM'),
+      kill: () => command.signal('SIGKILL'),
+    });
     try {
       const result = await command.exited;
       await Promise.all([drained(command.stdout), drained(command.stderr)]);
-      return outcome({ ...result, timedOut, cancelled: signal.aborted, oomKilled: false });
+      return outcome({
+        ...result,
+        timedOut: deadline.timedOut,
+        cancelled: deadline.stopped,
+        oomKilled: false,
+        timeoutMs,
+      });
     } catch (error) {
       if (error instanceof MagsError && error.code === 'guest_exec_failed') {
         log.append('stderr', Buffer.from(`mags: ${error.message}\n`));
-        return { status: 'failed', exitCode: 127, signal: null, reason: error.message };
+        return failedOutcome(error.message, 127);
       }
       throw error;
     } finally {
-      clearTimeout(timer);
-      clearTimeout(killTimer);
+      deadline.clear();
     }
   }
 
@@ -395,6 +454,19 @@ export class JobManager {
     const live = this.#live.get(id);
     if (!live || live.record.owner !== owner) return this.get(owner, id); // already finished
     live.abort.abort();
+    return live.done;
+  }
+
+  /**
+   * Stops a job at once: recorded as stopped on request like `stop`, but a run's sandbox goes now,
+   * without SIGTERM's grace period. For a client that cannot wait, whose process exits next (a
+   * second Ctrl-C of a run embedded in the CLI, whose sandbox would outlive it).
+   */
+  async kill(owner: string, id: string): Promise<JobRecord> {
+    const live = this.#live.get(id);
+    if (!live || live.record.owner !== owner) return this.get(owner, id);
+    live.abort.abort();
+    await live.sandbox?.stop();
     return live.done;
   }
 
@@ -436,6 +508,24 @@ export class JobManager {
     }
   }
 
+  /**
+   * Tells `watcher` of the job's events (`JobEvent`) until the returned function is called: at
+   * once that its sandbox started when it already has (a finished job's too), then as they come.
+   */
+  async watch(owner: string, id: string, watcher: (event: JobEvent) => void): Promise<() => void> {
+    const live = this.#live.get(id);
+    if (live && live.record.owner === owner) {
+      if (live.record.sandboxId !== null) {
+        watcher({ type: 'started', sandboxId: live.record.sandboxId });
+      }
+      live.watchers.add(watcher);
+      return () => live.watchers.delete(watcher);
+    }
+    const record = await this.get(owner, id); // ownership, and 404
+    if (record.sandboxId !== null) watcher({ type: 'started', sandboxId: record.sandboxId });
+    return () => {};
+  }
+
   /** Stops every job (a server shutting down) and records them as stopped. */
   async shutdown(): Promise<void> {
     const live = [...this.#live.values()];
@@ -446,23 +536,24 @@ export class JobManager {
   async #start(
     record: JobRecord,
     ticket: Ticket,
-    body: (log: JobLog, signal: AbortSignal) => Promise<Outcome>,
-    options: { queued: boolean } = { queued: true },
+    body: JobBody,
+    options: { queued: boolean; finally?: () => Promise<unknown> | undefined } = { queued: true },
   ): Promise<JobRecord> {
     try {
       await this.#repository.insertJob(record);
     } catch (error) {
       ticket.release();
+      await options.finally?.();
       throw error;
     }
-    return this.#track(record, ticket, body, { queued: options.queued, adopted: false });
+    return this.#track(record, ticket, body, { ...options, adopted: false });
   }
 
   #track(
     record: JobRecord,
     ticket: Ticket,
-    body: (log: JobLog, signal: AbortSignal) => Promise<Outcome>,
-    options: { queued?: boolean; adopted: boolean },
+    body: JobBody,
+    options: { queued?: boolean; adopted: boolean; finally?: () => Promise<unknown> | undefined },
   ): JobRecord {
     const quota = this.#retention?.forJob(record.owner);
     const log = new JobLog(this.#repository, record.id, {
@@ -477,23 +568,44 @@ export class JobManager {
       abort,
       done: Promise.resolve(record),
       finishing: false,
+      watchers: new Set(),
     };
     this.#live.set(record.id, live);
     const update = async (patch: Partial<JobRecord>) => {
       Object.assign(record, patch);
       await this.#repository.updateJob(record.id, patch);
     };
+    let updating: Promise<void> = Promise.resolve();
     live.done = (async () => {
       let result: Outcome;
       try {
         // A job stopped while queued leaves the queue at once instead of waiting for a slot.
         await grantedOrAborted(ticket, abort.signal);
         if (abort.signal.aborted) {
-          result = { status: 'stopped', exitCode: null, signal: null, reason: stopReason(abort) };
+          const reason = stopReason(abort);
+          result = {
+            status: 'stopped',
+            exitCode: null,
+            signal: null,
+            endReason: 'stopped',
+            reason,
+            message: reason,
+          };
         } else {
+          // An adopted job is running already, since its first server started it.
           if (!options.adopted) await update({ status: 'running', startedAt: now() });
-          result = await body(log, abort.signal);
-          if (result.status === 'stopped') result.reason = stopReason(abort);
+          result = await body(log, abort.signal, (event) => {
+            if (event.type === 'started') {
+              // On the job as soon as it is known; the job's end is recorded after this write.
+              updating = update({ sandboxId: event.sandboxId });
+            }
+            for (const watcher of live.watchers) watcher(event);
+          });
+          if (result.status === 'stopped') {
+            const reason = stopReason(abort);
+            result.message = result.message?.replace(result.reason ?? '', reason) ?? reason;
+            result.reason = reason;
+          }
         }
       } catch (error) {
         if (this.#detached) return { ...record }; // its command runs on; the next server finishes it
@@ -502,9 +614,11 @@ export class JobManager {
         if (facing.withheld) console.error(`[job ${record.id}] owner ${record.owner}:`, error);
         const hint = facing.hint ? `\n  hint: ${facing.hint}` : '';
         log.append('stderr', Buffer.from(`mags: ${facing.message}${hint}\n`));
-        result = { status: 'failed', exitCode: null, signal: null, reason: facing.message };
+        // Its output already says so (above): clients that print the message skip a failure's.
+        result = failedOutcome(facing.message);
       } finally {
         ticket.release();
+        await options.finally?.()?.catch(() => {});
       }
       // Let go of (a detaching shutdown): recorded as running, for the next server process.
       if (this.#detached) return { ...record };
@@ -513,6 +627,7 @@ export class JobManager {
         await log.finish();
       } finally {
         quota?.close(); // its output now counts as finished output, which retention may remove
+        await updating.catch(() => {});
         await update({ ...result, finishedAt: now(), logBytes: log.endOffset });
         this.#live.delete(record.id);
       }
@@ -536,7 +651,7 @@ function lostOutcome(log: JobLog, error: unknown): Outcome {
         ? error.message
         : `the command could not be picked up again after the server restarted: ${(error as Error).message}`;
   log.append('stderr', Buffer.from(`mags: ${reason}\n`));
-  return { status: 'failed', exitCode: null, signal: null, reason };
+  return failedOutcome(reason);
 }
 
 function jobNotFinished(id: string, status: string): ConflictError {

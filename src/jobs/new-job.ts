@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomId } from '../config/random-id.ts';
 import { NotFoundError } from '../errors/mags-error.ts';
 import type { JobRecord } from '../state/state-repository.ts';
 
@@ -11,7 +11,7 @@ export function newJob(
   sandbox: string | null,
 ): JobRecord {
   return {
-    id: `job_${randomBytes(12).toString('base64url')}`,
+    id: randomId('job_'),
     owner,
     kind,
     sandbox,
@@ -21,6 +21,9 @@ export function newJob(
     exitCode: null,
     signal: null,
     reason: null,
+    endReason: null,
+    sandboxId: null,
+    message: null,
     createdAt: new Date().toISOString(),
     startedAt: null,
     finishedAt: null,

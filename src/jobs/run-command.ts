@@ -1,6 +1,4 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
 import { formatMiB } from '../config/byte-sizes.ts';
 import type { MagsContext } from '../context/mags-context.ts';
@@ -11,23 +9,21 @@ import type { PushResult, SyncProgress } from '../workspaces/sync/push-workspace
 import { isFull } from '../workspaces/workspace-disk.ts';
 import { validateWorkspaceName } from '../workspaces/workspace-name.ts';
 import { workspaceBusyError } from '../workspaces/workspace-store.ts';
+import { type CommandDeadline, commandDeadline } from './command-deadline.ts';
+import type { RunOptions } from './run-options.ts';
 
-export interface RunCommandOptions {
+/**
+ * One run as the job system performs it: the client's options (`RunOptions`, the API schema)
+ * with every default filled in and the output's destinations.
+ */
+export type RunCommandOptions = Pick<
+  RunOptions,
+  'workspace' | 'base' | 'ephemeral' | 'persist' | 'version' | 'env'
+> & {
   argv: string[];
-  /** A named workspace whose writes are kept (`-w`). */
-  workspace?: string;
-  /** A workspace used read-only below a throw-away layer (`--base`). */
-  base?: string;
-  /** Discard every write; with `workspace` it means the same as `base`. */
-  ephemeral?: boolean;
-  /** Restore the workspace from object storage if this host lacks it, and sync it after the run. */
-  persist?: boolean;
-  /** Run read-only on this stored version of `workspace` (`-w name@3`). */
-  version?: number;
   onSyncProgress?: (progress: SyncProgress) => void;
-  /** Host files uploaded into /workspace before the command starts (`-f`). */
-  files?: string[];
-  env?: Record<string, string>;
+  /** Files written into /workspace before the command starts (staged uploads, host files). */
+  files?: RunUpload[];
   /** Wall-clock limit; the command gets SIGTERM, then everything is killed after `killGraceMs`. */
   timeoutMs: number;
   killGraceMs?: number;
@@ -36,7 +32,7 @@ export interface RunCommandOptions {
   image: string;
   stdout: Writable;
   stderr: Writable;
-  /** Aborting stops the command the same way a timeout does (Ctrl-C in the CLI). */
+  /** Aborting stops the command the same way a timeout does (a stop request). */
   signal?: AbortSignal;
   /** Called once the sandbox is up, before files are uploaded. */
   onStarted?: (sandbox: Sandbox) => void;
@@ -44,6 +40,13 @@ export interface RunCommandOptions {
   labels?: Record<string, string>;
   /** Makes the command durable (ExecRequest.key): a restarted server picks it up again. */
   execKey?: string;
+};
+
+/** A file on this host that a run writes into its /workspace as `name`. */
+export interface RunUpload {
+  source: string;
+  name: string;
+  mode: number;
 }
 
 export interface RunResult {
@@ -62,8 +65,6 @@ export interface RunResult {
   warnings: string[];
 }
 
-export const maxUploadBytes = 1024 * 1024 * 1024;
-
 /** Runs one command in a fresh sandbox on the requested layers and tears the sandbox down. */
 export async function runCommand(
   context: MagsContext,
@@ -72,7 +73,7 @@ export async function runCommand(
   const startedAt = performance.now();
   if (options.argv.length === 0) throw new InvalidInputError('No command given.');
   const environment = sandboxEnvironment(options.env ?? {});
-  const uploads = await checkUploads(options.files ?? []);
+  const uploads = options.files ?? [];
   if (options.persist && options.workspace !== undefined && options.version === undefined) {
     const name = options.workspace;
     await restoreIfNeeded(context, name, options.image, options.onSyncProgress).catch(
@@ -125,19 +126,12 @@ export async function runCommand(
   let reusable: string | true = 'not_finished';
   let marking: Promise<void> | undefined;
   options.onStarted?.(sandbox);
-  let timedOut = false;
-  let cancelled = false;
-  let timer: NodeJS.Timeout | undefined;
-  let killTimer: NodeJS.Timeout | undefined;
+  let deadline: CommandDeadline | undefined;
   try {
     for (const upload of uploads) {
-      await sandbox.writeFile(
-        `/workspace/${basename(upload.path)}`,
-        createReadStream(upload.path),
-        {
-          mode: upload.mode,
-        },
-      );
+      await sandbox.writeFile(`/workspace/${upload.name}`, createReadStream(upload.source), {
+        mode: upload.mode,
+      });
     }
     const command = sandbox.exec({
       argv: options.argv,
@@ -147,17 +141,15 @@ export async function runCommand(
     });
     command.stdout.pipe(options.stdout, { end: false });
     command.stderr.pipe(options.stderr, { end: false });
-    const stop = (reason: 'timeout' | 'cancel') => {
-      if (reason === 'timeout') timedOut = true;
-      else cancelled = true;
-      command.signal('SIGTERM');
+    const running = sandbox;
+    deadline = commandDeadline({
+      timeoutMs: options.timeoutMs,
+      killGraceMs: options.killGraceMs ?? 2000,
+      signal: options.signal,
+      terminate: () => command.signal('SIGTERM'),
       // A command that ignores SIGTERM loses the whole sandbox after the grace period.
-      killTimer ??= setTimeout(() => void sandbox.stop(), options.killGraceMs ?? 2000);
-    };
-    timer = setTimeout(() => stop('timeout'), options.timeoutMs);
-    // Aborted while the sandbox was starting: the listener would never fire.
-    if (options.signal?.aborted) stop('cancel');
-    else options.signal?.addEventListener('abort', () => stop('cancel'), { once: true });
+      kill: () => void running.stop(),
+    });
     const result = await command.exited.catch((error: unknown) => {
       // A program that could not start is the shell's 127, with the runtime's reason (the
       // runtime contract: exec failures reject with code guest_exec_failed).
@@ -172,6 +164,8 @@ export async function runCommand(
     // Bookkeeping runs beside the teardown or parking: a warm run's end waits for neither alone.
     if (writes !== undefined) marking = context.workspaces.markRun(writes);
     const usage = await sandbox.usage();
+    deadline.clear();
+    const { timedOut, stopped: cancelled } = deadline;
     reusable =
       timedOut || cancelled ? 'stopped' : reusability(sandbox.isRunning(), usage.processes);
     // Without parking, the sandbox goes before the sync: the layer is quiet either way.
@@ -204,8 +198,7 @@ export async function runCommand(
       warnings: sandbox.warnings,
     };
   } finally {
-    clearTimeout(timer);
-    clearTimeout(killTimer);
+    deadline?.clear();
     if (reusable !== 'parked') await sandbox.stop();
     if (writes !== undefined) await (marking ?? context.workspaces.markRun(writes));
   }
@@ -260,28 +253,6 @@ export function reusability(running: boolean, processes: number | undefined): st
   if (!running) return 'died';
   if (processes === undefined) return 'unknown_processes';
   return processes > 0 ? 'processes_left' : true;
-}
-
-async function checkUploads(paths: string[]): Promise<Array<{ path: string; mode: number }>> {
-  const uploads: Array<{ path: string; mode: number }> = [];
-  for (const path of paths) {
-    const stats = await stat(path).catch(() => undefined);
-    if (!stats?.isFile()) {
-      throw new InvalidInputError(`Cannot upload ${path}: not a readable regular file.`, {
-        hint: '-f takes a file path on this machine; it lands in /workspace under its own name.',
-      });
-    }
-    if (stats.size > maxUploadBytes) {
-      throw new InvalidInputError(
-        `Cannot upload ${path}: ${stats.size} bytes is over the ${maxUploadBytes}-byte limit.`,
-        {
-          hint: 'Put large data in the workspace once (it persists with -w) instead of uploading it every run.',
-        },
-      );
-    }
-    uploads.push({ path, mode: stats.mode & 0o7777 });
-  }
-  return uploads;
 }
 
 /** Settles once a command's output stream has ended (or failed): all its output was read. */

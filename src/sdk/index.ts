@@ -17,14 +17,23 @@ export type {
   HostPoolStatusInfo,
   Job,
   JobList,
+  JobResult,
   OwnerUsageInfo,
   PoolStatusInfo,
   RunJobBody,
   SandboxInfo,
   SyncResult,
+  Upload,
   WorkspaceInfo,
   WorkspaceVersion,
 } from '../server/schemas.ts';
 export { errorFromResponse } from './api-error.ts';
-export type { FollowOptions, OutputStream } from './log-stream.ts';
-export { type CompletedJob, Mags, type MagsOptions, type RunOptions } from './mags.ts';
+export type { FollowOptions, OutputStream, SyncProgressEvent } from './log-stream.ts';
+export {
+  type CompletedJob,
+  Mags,
+  type MagsOptions,
+  type RunFile,
+  type RunOptions,
+  type UploadData,
+} from './mags.ts';

@@ -3,6 +3,15 @@ import type { Job } from '../server/schemas.ts';
 
 export type OutputStream = 'stdout' | 'stderr';
 
+/** How a persistent workspace's sync (after a run) or restore (before it) is getting on. */
+export interface SyncProgressEvent {
+  phase: 'scanning' | 'uploading' | 'committing';
+  files: number;
+  totalFiles: number;
+  bytes: number;
+  totalBytes: number;
+}
+
 export interface FollowOptions {
   /** Byte offset to start from (0: the beginning). */
   offset?: number;
@@ -12,6 +21,10 @@ export interface FollowOptions {
   onOutput?: (stream: OutputStream, data: Uint8Array) => void;
   onStdout?: (text: string) => void;
   onStderr?: (text: string) => void;
+  /** A run's sandbox is up (once, before its command's output): its id. */
+  onStarted?: (sandboxId: string) => void;
+  /** A run's sync or restore of its persistent workspace is under way. */
+  onSyncProgress?: (progress: SyncProgressEvent) => void;
   signal?: AbortSignal;
   /** Reconnections after a dropped stream before giving up (default 10). */
   maxReconnects?: number;
@@ -32,11 +45,22 @@ export async function followJobLogs(
   let offset = options.offset ?? 0;
   const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
   let failures = 0;
+  let started = false; // a reconnection hears of the start again
   for (;;) {
     let ended: Job | undefined;
     const deliver = (event: EventSourceMessage) => {
       if (event.event === 'end') {
         ended = JSON.parse(event.data) as Job;
+        return;
+      }
+      if (event.event === 'started') {
+        if (!started)
+          options.onStarted?.((JSON.parse(event.data) as { sandboxId: string }).sandboxId);
+        started = true;
+        return;
+      }
+      if (event.event === 'progress') {
+        options.onSyncProgress?.(JSON.parse(event.data) as SyncProgressEvent);
         return;
       }
       if (event.event !== 'stdout' && event.event !== 'stderr') return;

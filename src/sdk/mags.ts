@@ -11,6 +11,7 @@ import type {
   RunJobBody,
   SandboxInfo,
   SyncResult,
+  Upload,
   WorkspaceInfo,
   WorkspaceVersion,
 } from '../server/schemas.ts';
@@ -28,7 +29,19 @@ export interface MagsOptions {
   fetch?: typeof fetch;
 }
 
-export type RunOptions = Omit<RunJobBody, 'command'>;
+/** A file's bytes: whole, or streamed (a Node stream, a web ReadableStream, any async iterable). */
+export type UploadData = Uint8Array | string | AsyncIterable<Uint8Array>;
+
+/** A file a run gets in its /workspace before its command starts. */
+export interface RunFile {
+  name: string;
+  data: UploadData;
+  /** Permission bits (default 0o644). */
+  mode?: number;
+}
+
+/** The API's run options (the server's schema), with files given as their bytes. */
+export type RunOptions = Omit<RunJobBody, 'command' | 'files'> & { files?: RunFile[] };
 export type StreamCallbacks = Pick<FollowOptions, 'onOutput' | 'onStdout' | 'onStderr' | 'signal'>;
 
 export interface CompletedJob {
@@ -76,9 +89,27 @@ export class Mags {
   }
 
   /** Starts a command in a new sandbox and returns at once; stream it with `jobs.logs`. */
-  run(command: string | string[], options: RunOptions = {}): Promise<Job> {
-    return this.#json('POST', '/v1/jobs', { ...options, command });
+  async run(command: string | string[], options: RunOptions = {}): Promise<Job> {
+    const { files, ...rest } = options;
+    const staged = [];
+    // Each file is streamed to the server first; the job writes them into /workspace.
+    for (const file of files ?? []) {
+      const upload = await this.uploads.create(file.data);
+      staged.push({ upload: upload.id, name: file.name, mode: file.mode });
+    }
+    const body: RunJobBody = { ...rest, command, ...(staged.length > 0 ? { files: staged } : {}) };
+    return this.#json('POST', '/v1/jobs', body);
   }
+
+  readonly uploads = {
+    /** Stages a file for one run (`files: [{ upload: id, name }]` in the API's run body). */
+    create: (data: UploadData): Promise<Upload> =>
+      this.#json(
+        'POST',
+        '/v1/uploads',
+        typeof data === 'string' ? new TextEncoder().encode(data) : data,
+      ),
+  };
 
   /** Runs a command and waits for it, streaming its output to the callbacks as it comes. */
   async runAndWait(
@@ -281,8 +312,8 @@ export class Mags {
   ): Promise<Response> {
     const headers: Record<string, string> = {};
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
-    let payload: Uint8Array | string | undefined;
-    if (body instanceof Uint8Array) {
+    let payload: Uint8Array | string | AsyncIterable<Uint8Array> | undefined;
+    if (body instanceof Uint8Array || isAsyncIterable(body)) {
       payload = body;
       headers['content-type'] = 'application/octet-stream';
     } else if (body !== undefined) {
@@ -294,9 +325,11 @@ export class Mags {
       response = await this.#fetch(`${this.url}${path}`, {
         method,
         headers,
-        body: payload,
+        body: payload as RequestInit['body'],
         signal,
-      });
+        // A streamed body (an upload) is sent as it is read.
+        ...(isAsyncIterable(payload) ? { duplex: 'half' } : {}),
+      } as RequestInit);
     } catch (error) {
       if (signal?.aborted) throw error;
       throw unreachableError(this.url, error);
@@ -313,6 +346,12 @@ export class Mags {
     }
     return response;
   }
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array> {
+  return (
+    typeof (value as AsyncIterable<Uint8Array> | undefined)?.[Symbol.asyncIterator] === 'function'
+  );
 }
 
 const sandboxPath = (name: string) => `/v1/sandboxes/${encodeURIComponent(name)}`;

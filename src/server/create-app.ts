@@ -9,6 +9,7 @@ import { requireToken } from './middleware/authenticate.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
 import { registerSandboxRoutes } from './routes/sandbox-routes.ts';
 import { registerSystemRoutes } from './routes/system-routes.ts';
+import { registerUploadRoutes } from './routes/upload-routes.ts';
 import { registerWorkspaceRoutes } from './routes/workspace-routes.ts';
 import type { ServerEnv, ServerServices } from './server-env.ts';
 
@@ -51,6 +52,7 @@ export function createApp(services: ServerServices): {
   );
   registerSystemRoutes(app, services); // /health is outside /v1: no token needed
   registerJobRoutes(app, services);
+  registerUploadRoutes(app, services);
   // The shell's WebSocket upgrade needs the Node server; injectWebSocket attaches it there.
   const webSockets = createNodeWebSocket({ app });
   registerSandboxRoutes(app, services, webSockets.upgradeWebSocket);
@@ -73,6 +75,7 @@ export function createApp(services: ServerServices): {
  */
 const streamedBodyRoutes: { method: string; path: RegExp }[] = [
   { method: 'PUT', path: /^\/v1\/sandboxes\/[^/]+\/files$/ },
+  { method: 'POST', path: /^\/v1\/uploads$/ },
 ];
 
 export function streamsItsBody(method: string, path: string): boolean {

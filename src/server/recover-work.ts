@@ -1,7 +1,8 @@
 import { type ServerInstance, serverIsAlive } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
-import type { StoredRunOptions } from '../jobs/continue-run.ts';
+import { runWrites } from '../jobs/continue-run.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
+import { StoredExecOptionsSchema, StoredRunOptionsSchema } from '../jobs/run-options.ts';
 import { runtimeOperation, sandboxOperation } from '../runtimes/require-capability.ts';
 import type { Sandbox, SandboxInfo } from '../runtimes/runtime.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
@@ -56,7 +57,9 @@ export async function recoverWork(options: {
   const candidates = new Set(await repository.unfinishedServers(instance.host));
   for (const info of listed) {
     const labelled = info.labels.server;
-    if (!labelled) continue; // not a server's (an in-process CLI run): never ours to touch
+    // Every job system labels its sandboxes with its process (a server, or the one embedded in a
+    // `mags run`): one without is not a job system's, never ours to touch.
+    if (!labelled) continue;
     const owner = (await repository.serverSuccessor(labelled)) ?? labelled;
     ownerOf.set(info.id, owner);
     candidates.add(owner);
@@ -132,20 +135,33 @@ export async function recoverWork(options: {
     const sandbox = byKey.get(record.id);
     if (record.kind === 'exec') {
       const holder = longLived.get(`${record.owner}/${record.sandbox}`);
-      if (sandbox && sandbox === holder && record.sandbox) {
+      const stored = StoredExecOptionsSchema.safeParse(record.runOptions);
+      if (sandbox && sandbox === holder && record.sandbox && stored.success) {
         const release = sandboxes.hold(record.owner, record.sandbox);
-        jobs.adoptExec(record, sandbox);
+        jobs.adoptExec(record, sandbox, stored.data);
         jobs.wait(record.owner, record.id).then(release, release);
         report.jobsContinued++;
       } else {
-        await fail(record, holder ? lostCommandReason : sandboxGoneReason);
+        await fail(
+          record,
+          !holder
+            ? sandboxGoneReason
+            : sandbox === holder && !stored.success
+              ? unreadableReason
+              : lostCommandReason,
+        );
       }
       continue;
     }
     const labelled = [...attached.values()].find(({ info }) => info.labels.job === record.id);
-    if (sandbox) {
+    const run = StoredRunOptionsSchema.safeParse(record.runOptions);
+    if (sandbox && !run.success) {
       for (const [id, entry] of attached) if (entry.sandbox === sandbox) attached.delete(id);
-      jobs.adoptRun(record, sandbox);
+      await sandbox.stop();
+      await fail(record, unreadableReason);
+    } else if (sandbox && run.success) {
+      for (const [id, entry] of attached) if (entry.sandbox === sandbox) attached.delete(id);
+      jobs.adoptRun(record, sandbox, run.data);
       report.jobsContinued++;
     } else if (labelled) {
       attached.delete(labelled.info.id);
@@ -172,6 +188,8 @@ export async function recoverWork(options: {
 
 const lostCommandReason =
   'the server stopped just as the command ended, before it recorded how: its exit status is lost';
+const unreadableReason =
+  'the server stopped while this job was running, and what it recorded to continue it cannot be read (recorded by another version of mags?)';
 
 /** A run's sandbox whose job is over goes back to the warm cache if it is fit to serve again. */
 async function parkAgain(
@@ -184,12 +202,15 @@ async function parkAgain(
   const { kind, owner, job } = info.labels;
   if (!scheduler || kind !== 'run' || !owner || !job) return false;
   const record = await repository.getJob(owner, job);
-  const run = record?.runOptions as StoredRunOptions | null | undefined;
-  if (!run?.writes || record?.status === 'queued' || record?.status === 'running') return false;
+  const stored = StoredRunOptionsSchema.safeParse(record?.runOptions);
+  if (!record || !stored.success) return false;
+  const run = stored.data;
+  const writes = runWrites(owner, run);
+  if (!writes || record.status === 'queued' || record.status === 'running') return false;
   const usage = await sandbox.usage();
   if (!sandbox.isRunning() || usage.processes !== 0) return false;
   scheduler.adopt(sandbox);
-  return scheduler.park(run.writes, {
+  return scheduler.park(writes, {
     sandbox,
     image: run.image,
     network: run.network,

@@ -4,17 +4,19 @@
  * them (type-only imports, so the SDK does not ship zod).
  */
 import { z } from '@hono/zod-openapi';
+import {
+  EnvironmentSchema,
+  LimitsSchema,
+  RunOptionsSchema,
+  resourceName,
+  TimeoutSchema,
+  UploadIdSchema,
+  WorkspaceNameSchema,
+} from '../jobs/run-options.ts';
+import { EndReasonSchema } from '../state/end-reason.ts';
 
-const name = (what: string) =>
-  z
-    .string()
-    .min(1)
-    .max(100)
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, `${what}: letters, digits, ".", "_", "-" only`)
-    .refine((value) => !value.includes('..'), `${what} must not contain ".."`);
-
-export const WorkspaceNameSchema = name('workspace name').openapi({ example: 'myproject' });
-export const SandboxNameSchema = name('sandbox name')
+export { WorkspaceNameSchema };
+export const SandboxNameSchema = resourceName('sandbox name')
   .max(63)
   .openapi({ param: { name: 'name', in: 'path' }, example: 'dev' });
 export const JobIdSchema = z
@@ -27,56 +29,42 @@ export const CommandSchema = z
   .union([z.string().min(1).max(65_536), z.array(z.string().max(65_536)).min(1).max(4096)])
   .openapi({ example: 'npm test' });
 
-const EnvironmentSchema = z
-  .record(
-    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names: letters, digits, _'),
-    z.string().max(65_536),
-  )
-  .refine((value) => Object.keys(value).length <= 256, 'at most 256 environment variables');
+export const RunJobBodySchema = z
+  .strictObject({ command: CommandSchema, ...RunOptionsSchema.shape })
+  .openapi('RunJobRequest');
 
-export const LimitsSchema = z.strictObject({
-  memoryMiB: z.number().int().min(16).max(1_048_576).optional(),
-  cpus: z.number().positive().max(1024).optional(),
-  pidsMax: z.number().int().min(8).max(4_194_304).optional(),
-  diskMiB: z
-    .number()
-    .int()
-    .min(32)
-    .max(64 * 1024 * 1024)
-    .optional()
-    .openapi({
+/**
+ * How a job ended, the same for every client: the server's job record, the SDK, and both outputs
+ * of `mags run` (its `--json` exit event and the exit code it maps `endReason` to).
+ */
+export const JobResultSchema = z
+  .object({
+    exitCode: z.number().int().nullable(),
+    signal: z.string().nullable(),
+    endReason: EndReasonSchema,
+    message: z.string().nullable().openapi({
       description:
-        "Size of the workspace's disk (of the throw-away layer without a workspace). A new workspace gets it (default: the server's, 10 GiB); an existing one grows to it, never shrinks.",
+        'What to tell a person about how it ended (a hint, the disk being full, the sync after the run), one line each; null: nothing.',
     }),
+  })
+  .openapi('JobResult');
+
+/** On a job: null while it is queued or running. */
+const jobResultFields = () => ({
+  endReason: EndReasonSchema.nullable(),
+  message: JobResultSchema.shape.message,
 });
 
-const TimeoutSchema = z
-  .number()
-  .positive()
-  .max(7 * 24 * 3600)
-  .openapi({ description: 'Wall-clock limit in seconds: SIGTERM, then everything 2 s later.' });
+export const UploadSchema = z
+  .object({ id: UploadIdSchema, sizeBytes: z.number().int() })
+  .openapi('Upload');
 
-export const RunJobBodySchema = z
-  .strictObject({
-    command: CommandSchema,
-    workspace: WorkspaceNameSchema.optional().openapi({
-      description: 'Everything the command writes is kept in this workspace.',
-    }),
-    base: WorkspaceNameSchema.optional().openapi({
-      description: 'A workspace used read-only below a throw-away layer.',
-    }),
-    ephemeral: z.boolean().optional(),
-    persist: z.boolean().optional().openapi({
-      description: 'Restore the workspace from object storage when missing; sync it after.',
-    }),
-    version: z.number().int().positive().optional(),
-    env: EnvironmentSchema.optional(),
-    timeoutSeconds: TimeoutSchema.optional(),
-    limits: LimitsSchema.optional(),
-    network: z.boolean().optional(),
-    image: WorkspaceNameSchema.optional(),
-  })
-  .openapi('RunJobRequest');
+export const UploadQuerySchema = z.strictObject({
+  mode: z
+    .string()
+    .regex(/^[0-7]{3,4}$/, 'mode is octal, e.g. 644 or 0755')
+    .optional(),
+});
 
 export const JobStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'stopped']);
 
@@ -85,12 +73,17 @@ export const JobSchema = z
     id: z.string(),
     kind: z.enum(['run', 'exec']),
     sandbox: z.string().nullable(),
+    sandboxId: z.string().nullable().openapi({
+      description:
+        "A run job's own sandbox, from when it has started (null before, and for exec jobs).",
+    }),
     command: z.array(z.string()),
     workspace: z.string().nullable(),
     status: JobStatusSchema,
     exitCode: z.number().int().nullable(),
     signal: z.string().nullable(),
     reason: z.string().nullable(),
+    ...jobResultFields(),
     createdAt: z.string(),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),
@@ -313,6 +306,8 @@ export const ErrorSchema = z
 export type Job = z.infer<typeof JobSchema>;
 export type JobList = z.infer<typeof JobListSchema>;
 export type RunJobBody = z.input<typeof RunJobBodySchema>;
+export type JobResult = z.infer<typeof JobResultSchema>;
+export type Upload = z.infer<typeof UploadSchema>;
 export type ExecBody = z.input<typeof ExecBodySchema>;
 export type CreateSandboxBody = z.input<typeof CreateSandboxBodySchema>;
 export type SandboxInfo = z.infer<typeof SandboxSchema>;

@@ -1,5 +1,6 @@
 import type { MagsContext } from '../context/mags-context.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
+import type { UploadStore } from '../jobs/upload-store.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { StateRepository } from '../state/state-repository.ts';
@@ -10,6 +11,8 @@ export interface ServerServices {
   context: MagsContext;
   repository: StateRepository;
   jobs: JobManager;
+  /** Files staged for runs (`POST /v1/uploads`). */
+  uploads: UploadStore;
   sandboxes: SandboxManager;
   scheduler: SandboxScheduler;
   limits: {

@@ -6,6 +6,7 @@ import { currentServerInstance, type ServerInstance } from '../config/server-ins
 import { createMagsContext, type MagsContext } from '../context/mags-context.ts';
 import { JobManager } from '../jobs/job-manager.ts';
 import { LogRetention, type LogRetentionOptions } from '../jobs/log-retention.ts';
+import { UploadStore } from '../jobs/upload-store.ts';
 import { runtimeOperation } from '../runtimes/require-capability.ts';
 import { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
@@ -143,6 +144,11 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     return sandboxes.sleepingCount;
   });
   const retention = new LogRetention(repository, options.logRetention);
+  const maxUploadBytes = options.maxUploadBytes ?? 1024 ** 3;
+  const uploads = new UploadStore({
+    directory: join(context.home, 'uploads'),
+    maxFileBytes: maxUploadBytes,
+  });
   const jobs = new JobManager({
     context,
     repository,
@@ -151,6 +157,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     maxQueuedJobsPerOwner: options.perOwner?.queuedJobs,
     retention,
     instance,
+    uploads,
   });
   // Before the pool fills: parked sandboxes found again count against the host's memory first.
   const report = await recoverWork({ context, repository, jobs, sandboxes, instance });
@@ -159,11 +166,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     context,
     repository,
     jobs,
+    uploads,
     sandboxes,
     scheduler,
     limits: {
       maxJsonBytes: 1024 * 1024,
-      maxUploadBytes: options.maxUploadBytes ?? 1024 ** 3,
+      maxUploadBytes,
       maxDownloadBytes: options.maxDownloadBytes ?? 1024 ** 3,
       downloadIdleTimeoutMs: options.downloadIdleTimeoutMs ?? 60_000,
     },

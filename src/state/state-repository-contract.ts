@@ -36,6 +36,9 @@ export function runStateRepositoryContract(options: {
       exitCode: null,
       signal: null,
       reason: null,
+      endReason: null,
+      sandboxId: null,
+      message: null,
       createdAt: new Date().toISOString(),
       startedAt: null,
       finishedAt: null,
@@ -100,6 +103,40 @@ export function runStateRepositoryContract(options: {
       assert.equal(stored?.status, 'failed');
       assert.equal(stored?.exitCode, 3);
       assert.equal(stored?.finishedAt, '2026-01-01T00:00:00.000Z');
+    });
+
+    test('how a job ended, its message and its sandbox are stored, on insert and on update', async () => {
+      await repository.insertJob(job('j-ended', { status: 'queued' }));
+      assert.deepEqual(
+        pick(await repository.getJob('alice', 'j-ended')),
+        [null, null, null],
+        'unset while it has not ended',
+      );
+      await repository.updateJob('j-ended', { status: 'running', sandboxId: 'run-abc' });
+      await repository.updateJob('j-ended', {
+        status: 'failed',
+        endReason: 'timed_out',
+        message: 'timed out after 1 s',
+      });
+      assert.deepEqual(pick(await repository.getJob('alice', 'j-ended')), [
+        'timed_out',
+        'timed out after 1 s',
+        'run-abc',
+      ]);
+      await repository.insertJob(
+        job('j-inserted-ended', {
+          status: 'succeeded',
+          exitCode: 0,
+          endReason: 'exited',
+          message: 'synced',
+          sandboxId: 'run-def',
+        }),
+      );
+      assert.deepEqual(pick(await repository.getJob('alice', 'j-inserted-ended')), [
+        'exited',
+        'synced',
+        'run-def',
+      ]);
     });
 
     test('listing pages newest first, with filters, and never repeats a job', async () => {
@@ -247,6 +284,8 @@ export function runStateRepositoryContract(options: {
       const interrupted = await repository.getJob('alice', 'j-interrupted');
       assert.equal(interrupted?.status, 'failed');
       assert.equal(interrupted?.reason, 'server restarted');
+      assert.equal(interrupted?.endReason, 'failed');
+      assert.equal(interrupted?.message, 'server restarted');
       assert.equal((await repository.getJob('alice', 'j-finished'))?.status, 'succeeded');
       assert.equal((await repository.getSandbox('alice', 'dev'))?.status, 'stopped');
     });
@@ -367,3 +406,9 @@ export function runStateRepositoryContract(options: {
     skips.registerCheck();
   });
 }
+
+const pick = (record: JobRecord | undefined) => [
+  record?.endReason,
+  record?.message,
+  record?.sandboxId,
+];

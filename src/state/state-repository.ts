@@ -5,6 +5,8 @@
  * (`state-repository-contract.ts`). Every method is async so a networked database fits.
  */
 
+import type { EndReason } from './end-reason.ts';
+
 export type JobKind = 'run' | 'exec';
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped';
 export const finishedJobStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'stopped'];
@@ -22,6 +24,12 @@ export interface JobRecord {
   signal: string | null;
   /** Why a job failed or stopped, in words (timeout, out of memory, server restart...). */
   reason: string | null;
+  /** The sandbox a run job runs in, from when it has started (null before, and for exec jobs). */
+  sandboxId: string | null;
+  /** How it ended (null while queued or running). */
+  endReason: EndReason | null;
+  /** What to tell a person about how it ended (hints, disk full, sync summary); null: nothing. */
+  message: string | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -45,7 +53,16 @@ export interface JobRecord {
 export type JobUpdate = Partial<
   Pick<
     JobRecord,
-    'status' | 'exitCode' | 'signal' | 'reason' | 'startedAt' | 'finishedAt' | 'logBytes'
+    | 'status'
+    | 'exitCode'
+    | 'signal'
+    | 'reason'
+    | 'endReason'
+    | 'message'
+    | 'sandboxId'
+    | 'startedAt'
+    | 'finishedAt'
+    | 'logBytes'
   >
 >;
 

@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { JobManager } from '../../src/jobs/job-manager.ts';
+import { UploadStore } from '../../src/jobs/upload-store.ts';
 import { SandboxManager } from '../../src/sandboxes/sandbox-manager.ts';
 import { SandboxScheduler } from '../../src/scheduling/sandbox-scheduler.ts';
 import { createApp, type ServerApp } from '../../src/server/create-app.ts';
@@ -46,10 +47,15 @@ export async function createTestApp(): Promise<TestApp> {
     warm: { ttlMs: 60_000, maxCount: 16, maxMemoryBytes: 1024 ** 3 },
   });
   context.scheduler = scheduler;
+  const uploads = new UploadStore({
+    directory: join(fake.home, 'uploads'),
+    maxFileBytes: 1024 * 1024,
+  });
   const services: ServerServices = {
     context,
     repository,
-    jobs: new JobManager({ context, repository, killGraceMs: 100 }),
+    jobs: new JobManager({ context, repository, killGraceMs: 100, uploads }),
+    uploads,
     sandboxes: new SandboxManager({ context, repository, sleepAfterMs: 0 }),
     scheduler,
     limits: {

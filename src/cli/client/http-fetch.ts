@@ -14,7 +14,7 @@ export const httpFetch = (async (input: string | URL, init: RequestInit = {}) =>
   const { request } = process.getBuiltinModule(
     url.protocol === 'https:' ? 'node:https' : 'node:http',
   ) as typeof import('node:http');
-  const body = init.body as string | Uint8Array | undefined | null;
+  const body = init.body as string | Uint8Array | AsyncIterable<Uint8Array> | undefined | null;
   return new Promise<HttpResponse>((resolve, reject) => {
     const outgoing = request(
       url,
@@ -35,7 +35,24 @@ export const httpFetch = (async (input: string | URL, init: RequestInit = {}) =>
           : Object.assign(new TypeError('fetch failed'), { cause: error }),
       );
     });
-    outgoing.end(body ?? undefined);
+    if (
+      body === null ||
+      body === undefined ||
+      typeof body === 'string' ||
+      body instanceof Uint8Array
+    ) {
+      outgoing.end(body ?? undefined);
+    } else {
+      // A streamed upload: written as it is read, waiting whenever the socket is full.
+      void (async () => {
+        for await (const chunk of body) {
+          if (!outgoing.write(chunk)) {
+            await new Promise((resolve) => outgoing.once('drain', resolve));
+          }
+        }
+        outgoing.end();
+      })().catch((error: unknown) => outgoing.destroy(error as Error));
+    }
   });
 }) as unknown as typeof fetch;
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Job, SandboxInfo } from '../../server/schemas.ts';
 import { apiClient } from '../client/api-client.ts';
-import { jobEndNote, writeOutput } from '../client/job-exit.ts';
+import { jobEndNotes, outputWriter } from '../client/job-exit.ts';
 import { printJson, printTable } from '../output.ts';
 import { parsePositiveNumber } from '../parse-options.ts';
 
@@ -69,11 +69,12 @@ export function registerJobCommands(program: Command): void {
       const mags = await apiClient(command);
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
+      const output = outputWriter();
       const job = await mags.jobs
         .logs(id, {
           follow: flags.follow ?? false,
           offset: flags.offset ? Number.parseInt(flags.offset, 10) : 0,
-          onOutput: writeOutput,
+          onOutput: output.write,
           signal: abort.signal,
         })
         .catch((error: unknown) => {
@@ -88,8 +89,8 @@ export function registerJobCommands(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      const note = job && flags.follow ? jobEndNote(job) : undefined;
-      if (note) process.stderr.write(`mags: ${note}\n`);
+      const notes = job && flags.follow ? jobEndNotes(job, output.stderrTail()) : [];
+      for (const note of notes) process.stderr.write(`mags: ${note}\n`);
     });
 
   program

@@ -1,9 +1,12 @@
-import { constants } from 'node:os';
-import { Writable } from 'node:stream';
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../errors/mags-error.ts';
-import type { Mags } from '../../sdk/mags.ts';
-import { describeSync } from '../describe-sync.ts';
+import type { RunOptions } from '../../jobs/run-options.ts';
+import { sandboxEnvironment } from '../../sandboxes/sandbox-spec.ts';
+import type { Job, JobResult } from '../../server/schemas.ts';
+import { validateWorkspaceName } from '../../workspaces/workspace-name.ts';
+import type { LocalFile } from '../client/run-session.ts';
 import { printJson } from '../output.ts';
 import {
   collect,
@@ -74,121 +77,142 @@ export function registerRunCommand(program: Command): void {
     .option('--json', 'print JSON lines: started, stdout/stderr chunks, exit')
     .passThroughOptions()
     .action(async (words: string[], flags: RunFlags, command: Command) => {
-      const { remoteClient, runClient } = await import('../client/api-client.ts');
-      // Uploads (-f) need this process's files: in-process, unless a remote server was chosen
-      // (which refuses them with a hint).
-      const mags = flags.file.length > 0 ? await remoteClient(command) : await runClient(command);
-      process.exitCode = mags
-        ? await runThroughServer(mags, words, flags)
-        : await runAction(words, flags);
+      const code = await runAction(words, flags, command);
+      // The run is over and recorded: leave now, once the output is out, rather than through
+      // Node's teardown, which would also close the state database (a checkpoint, with fsyncs,
+      // that the next process to open it does instead).
+      await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+      process.exit(code);
     });
 }
 
-async function runAction(words: string[], flags: RunFlags): Promise<number> {
-  const [{ createMagsContext }, { runCommand }] = await Promise.all([
-    import('../../context/mags-context.ts'),
-    import('../../jobs/run-command.ts'),
-  ]);
-  const context = createMagsContext();
-  const defaults = context.defaults;
-  const given = parseLimitFlags(flags);
-  const limits = {
-    memoryMiB: given.memoryMiB ?? defaults.limits.memoryMiB,
-    cpus: given.cpus ?? defaults.limits.cpus,
-    pidsMax: given.pidsMax ?? defaults.limits.pidsMax,
-    // Only a --disk given changes an existing workspace's disk; the default is for new ones.
-    diskMiB: given.diskMiB,
-  };
-
-  const [workspace, version] = splitVersion(flags.workspace);
-  const progress = syncProgressReporter('sync');
-  const timeoutMs = flags.timeout
-    ? parsePositiveNumber('--timeout', flags.timeout) * 1000
-    : defaults.timeoutMs;
-  const abort = new AbortController();
-  const onInterrupt = () => abort.abort();
-  process.once('SIGINT', onInterrupt);
-  process.once('SIGTERM', onInterrupt);
-  const sinks = flags.json
-    ? { stdout: jsonLines('stdout'), stderr: jsonLines('stderr') }
-    : { stdout: process.stdout, stderr: process.stderr };
-  try {
-    const result = await runCommand(context, {
-      argv: commandArgv(words),
-      workspace,
-      version,
-      base: flags.base,
-      ephemeral: flags.ephemeral,
-      persist: flags.persist,
-      onSyncProgress: progress.update,
-      files: flags.file,
-      env: parseEnvironment(flags.env),
-      timeoutMs,
-      limits,
-      network: flags.net ?? false,
-      image: flags.image ?? defaults.image,
-      signal: abort.signal,
-      onStarted: (sandbox) => {
-        for (const warning of sandbox.warnings) process.stderr.write(`mags: warning: ${warning}\n`);
-        if (flags.json) printJson({ type: 'started', sandboxId: sandbox.id });
-      },
-      ...sinks,
-    });
-    const exitCode = result.exitCode ?? 128 + signalNumber(result.signal);
-    const reason = result.timedOut
-      ? `timed out after ${timeoutMs / 1000} s (raise it with --timeout)`
-      : result.oomKilled
-        ? `out of memory: a process was killed at the ${limits.memoryMiB} MiB limit (raise it with --memory)`
-        : result.cancelled
-          ? 'cancelled'
-          : result.diskFull;
-    progress.done();
-    if (flags.json) {
-      printJson({ type: 'exit', ...result, exitCode, reason });
-    } else {
-      if (reason) process.stderr.write(`mags: ${reason}\n`);
-      if (result.sync)
-        process.stderr.write(`mags: ${describeSync(workspace ?? '', result.sync)}\n`);
+/**
+ * A run is always a job: on the server the user chose, else on this host's local server when one
+ * runs (its pool and warm sandboxes), else on a job system embedded in this process for this
+ * one run. The output, the `--json` events and the exit code are the same on all three.
+ */
+async function runAction(words: string[], flags: RunFlags, command: Command): Promise<number> {
+  const argv = commandArgv(words);
+  const options = runOptionsFromFlags(flags);
+  const files = await localFiles(flags.file);
+  const { runClient } = await import('../client/api-client.ts');
+  const mags = await runClient(command);
+  const sessions = await import('../client/run-session.ts');
+  const session = mags ? sessions.serverSession(mags) : await sessions.embeddedSession();
+  let interrupts = 0;
+  const onInterrupt = () => {
+    // Ctrl-C stops the job (SIGTERM, then everything after the grace period); its end is still
+    // followed and reported. One before the job exists stops it as soon as it does (below).
+    interrupts += 1;
+    if (!job) {
+      if (interrupts > 1) process.exit(130);
+      return;
     }
-    return result.timedOut ? 124 : exitCode;
+    if (interrupts === 1) stopping = session.stop(job.id).catch(() => {});
+    else if (interrupts === 2) {
+      // A second one leaves now, but an embedded run's sandbox (which would outlive this
+      // process) goes first; a moment at most, and a third Ctrl-C does not wait for it.
+      const leave = () => process.exit(130);
+      void session
+        .abandon(job.id)
+        .catch(() => {})
+        .then(leave);
+      setTimeout(leave, 2000).unref();
+    } else process.exit(130);
+  };
+  let stopping: Promise<void> | undefined;
+  let job: Job | undefined;
+  process.on('SIGINT', onInterrupt);
+  process.on('SIGTERM', onInterrupt);
+  const progress = syncProgressReporter('sync');
+  try {
+    job = await session.submit(argv, options, files);
+    const jobId = job.id;
+    if (interrupts > 0) stopping = session.stop(jobId).catch(() => {});
+    const output = flags.json
+      ? { write: jsonLine, stderrTail: () => '' }
+      : (await import('../client/job-exit.ts')).outputWriter();
+    const ended = await session.follow(jobId, {
+      onOutput: output.write,
+      onStarted: (sandboxId) => {
+        if (flags.json) printJson({ type: 'started', jobId, sandboxId });
+      },
+      onSyncProgress: progress.update,
+    });
+    progress.done();
+    await stopping;
+    const result = {
+      exitCode: ended.exitCode,
+      signal: ended.signal,
+      endReason: ended.endReason ?? 'failed',
+      message: ended.message,
+    } satisfies JobResult;
+    const { jobEndNotes, jobExitCode } = await import('../client/job-exit.ts');
+    if (flags.json) printJson({ type: 'exit', jobId: job.id, ...result });
+    else {
+      for (const note of jobEndNotes(result, output.stderrTail())) {
+        process.stderr.write(`mags: ${note}\n`);
+      }
+    }
+    return jobExitCode(result);
   } finally {
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);
+    await session.close();
   }
 }
 
-/** The same run through a server's API: output streams back live, the exit code is the same. */
-async function runThroughServer(mags: Mags, words: string[], flags: RunFlags): Promise<number> {
-  const { followToExit } = await import('./sandboxes.ts');
-  if (flags.file.length > 0) {
-    throw new InvalidInputError('-f uploads only work without a server yet.', {
-      hint: 'With a server: mags new NAME, upload through the API (PUT /v1/sandboxes/NAME/files), then mags exec NAME CMD.',
-    });
-  }
+/** The flags as the API's run options (its schema's type); names and values checked here. */
+function runOptionsFromFlags(flags: RunFlags): RunOptions {
   const [workspace, version] = splitVersion(flags.workspace);
-  const job = await mags.run(commandArgv(words), {
+  if (workspace !== undefined) validateWorkspaceName(workspace);
+  if (flags.base !== undefined) validateWorkspaceName(flags.base);
+  if (workspace !== undefined && flags.base !== undefined) {
+    throw new InvalidInputError(
+      'Use either -w (write to a workspace) or --base (read-only), not both.',
+    );
+  }
+  const env = parseEnvironment(flags.env);
+  sandboxEnvironment(env); // refuses bad names before anything starts
+  const given = Object.entries(parseLimitFlags(flags)).filter(([, value]) => value !== undefined);
+  return {
     workspace,
     version,
     base: flags.base,
     ephemeral: flags.ephemeral,
     persist: flags.persist,
-    env: parseEnvironment(flags.env),
+    env,
     timeoutSeconds: flags.timeout ? parsePositiveNumber('--timeout', flags.timeout) : undefined,
-    limits: parseLimitFlags(flags),
+    limits: given.length > 0 ? Object.fromEntries(given) : undefined,
     network: flags.net,
     image: flags.image,
-  });
-  if (!flags.json) return followToExit(mags, job.id);
-  printJson({ type: 'started', jobId: job.id });
-  const stdout = jsonLines('stdout');
-  const stderr = jsonLines('stderr');
-  const ended = await mags.jobs.logs(job.id, {
-    onOutput: (stream, data) => (stream === 'stdout' ? stdout : stderr).write(data),
-  });
-  printJson({ type: 'exit', ...ended });
-  const { jobExitCode } = await import('../client/job-exit.ts');
-  return jobExitCode(ended);
+  };
 }
+
+/** `-f` files: checked here (a regular file, within the limit) before anything is sent. */
+async function localFiles(paths: string[]): Promise<LocalFile[]> {
+  const files: LocalFile[] = [];
+  for (const path of paths) {
+    const stats = await stat(path).catch(() => undefined);
+    if (!stats?.isFile()) {
+      throw new InvalidInputError(`Cannot upload ${path}: not a readable regular file.`, {
+        hint: '-f takes a file path on this machine; it lands in /workspace under its own name.',
+      });
+    }
+    if (stats.size > maxUploadBytes) {
+      throw new InvalidInputError(
+        `Cannot upload ${path}: ${stats.size} bytes is over the ${maxUploadBytes}-byte limit.`,
+        {
+          hint: 'Put large data in the workspace once (it persists with -w) instead of uploading it every run.',
+        },
+      );
+    }
+    files.push({ path, name: basename(path), mode: stats.mode & 0o7777 });
+  }
+  return files;
+}
+
+const maxUploadBytes = 1024 ** 3;
 
 /** `name@3` → ['name', 3]. */
 function splitVersion(value: string | undefined): [string | undefined, number | undefined] {
@@ -198,18 +222,16 @@ function splitVersion(value: string | undefined): [string | undefined, number | 
 }
 
 /** `--json` output: chunks as UTF-8 text when they are, base64 when they are binary. */
-function jsonLines(stream: 'stdout' | 'stderr'): Writable {
-  return new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      const text = chunk.toString('utf8');
-      const event = Buffer.from(text, 'utf8').equals(chunk)
-        ? { type: stream, data: text }
-        : { type: stream, base64: chunk.toString('base64') };
-      process.stdout.write(`${JSON.stringify(event)}\n`, () => callback());
-    },
-  });
+function jsonLine(stream: 'stdout' | 'stderr', chunk: Uint8Array): void {
+  const data = Buffer.from(chunk);
+  const text = data.toString('utf8');
+  const event = Buffer.from(text, 'utf8').equals(data)
+    ? { type: stream, data: text }
+    : { type: stream, base64: data.toString('base64') };
+  process.stdout.write(`${JSON.stringify(event)}\n`);
 }
 
-function signalNumber(signal: string | null): number {
-  return (signal && constants.signals[signal as NodeJS.Signals]) || 1;
+/** Settles once everything written to `stream` so far has been handed to the system. */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.write('', () => resolve()));
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Mags } from '../../sdk/mags.ts';
 import { apiClient } from '../client/api-client.ts';
 import { CommandUsageError } from '../client/command-usage-error.ts';
-import { jobEndNote, jobExitCode, writeOutput } from '../client/job-exit.ts';
+import { jobEndNotes, jobExitCode, outputWriter } from '../client/job-exit.ts';
 import { openShell } from '../client/open-shell.ts';
 import {
   collect,
@@ -133,10 +133,11 @@ export async function followToExit(mags: Mags, id: string): Promise<number> {
   process.on('SIGINT', onInterrupt);
   process.on('SIGTERM', onInterrupt);
   try {
-    const job = await mags.jobs.logs(id, { follow: true, onOutput: writeOutput });
-    const note = jobEndNote(job);
-    if (note) process.stderr.write(`mags: ${note}\n`);
-    return jobExitCode(job);
+    const output = outputWriter();
+    const job = await mags.jobs.logs(id, { follow: true, onOutput: output.write });
+    for (const note of jobEndNotes(job, output.stderrTail()))
+      process.stderr.write(`mags: ${note}\n`);
+    return job.endReason ? jobExitCode({ ...job, endReason: job.endReason }) : 1;
   } finally {
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);

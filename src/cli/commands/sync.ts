@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
+import { describeSync } from '../../workspaces/sync/describe-sync.ts';
 import { remoteClient } from '../client/api-client.ts';
-import { describeSync } from '../describe-sync.ts';
 import { printJson } from '../output.ts';
 import { syncProgressReporter } from '../sync-progress.ts';
 

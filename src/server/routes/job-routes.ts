@@ -1,8 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
-import type { JobRecord } from '../../state/state-repository.ts';
 import type { ServerApp } from '../create-app.ts';
 import { checkDiskRequest } from '../disk-limits.ts';
+import { toJobView } from '../job-view.ts';
 import {
   JobIdSchema,
   JobListQuerySchema,
@@ -81,15 +81,14 @@ const jobLogs = createRoute({
   description:
     'Events `stdout` and `stderr` carry `{"offset":N,"text":"..."}` (or `"base64"` for bytes ' +
     'that are not UTF-8); their `id` is the offset after the chunk, so a client resumes with ' +
-    '`?offset=` or `Last-Event-ID`. A final `end` event carries the job.',
+    '`?offset=` or `Last-Event-ID`. A run sends `started` `{"sandboxId":"..."}` when its sandbox ' +
+    'is up (at once when it already is), and `progress` (files and bytes) while it syncs or ' +
+    'restores a persistent workspace. A final `end` event carries the job.',
   request: { params: idParams, query: LogQuerySchema },
   responses: { 200: { description: 'text/event-stream' }, ...errors },
 });
 
-export function toJobView(record: JobRecord): z.infer<typeof JobSchema> {
-  const { owner: _owner, argv, ...rest } = record;
-  return { ...rest, command: argv };
-}
+export { toJobView };
 
 export function registerJobRoutes(app: ServerApp, { jobs, context, disks }: ServerServices): void {
   app.openapi(createJob, async (c) => {
@@ -100,19 +99,8 @@ export function registerJobRoutes(app: ServerApp, { jobs, context, disks }: Serv
       workspace: writes,
       diskMiB: body.limits?.diskMiB,
     });
-    const job = await jobs.submitRun(c.var.owner, {
-      argv: toArgv(body.command),
-      workspace: body.workspace,
-      base: body.base,
-      ephemeral: body.ephemeral,
-      persist: body.persist,
-      version: body.version,
-      env: body.env,
-      timeoutMs: body.timeoutSeconds === undefined ? undefined : body.timeoutSeconds * 1000,
-      limits: body.limits,
-      network: body.network,
-      image: body.image,
-    });
+    const { command, ...options } = body;
+    const job = await jobs.submitRun(c.var.owner, { ...options, argv: toArgv(command) });
     return c.json(toJobView(job), 201);
   });
 
@@ -147,6 +135,11 @@ export function registerJobRoutes(app: ServerApp, { jobs, context, disks }: Serv
       stream.onAbort(() => gone.abort());
       // Comments keep proxies from closing a quiet stream; they carry no data.
       const keepAlive = setInterval(() => void stream.write(': keep-alive\n\n'), 15_000);
+      // A run's start and its sync progress, as they happen (a started one's start at once).
+      const unwatch = await jobs.watch(owner, id, (event) => {
+        const data = event.type === 'started' ? { sandboxId: event.sandboxId } : event.progress;
+        void stream.writeSSE({ event: event.type, data: JSON.stringify(data) });
+      });
       try {
         const chunks = jobs.readLog(owner, id, {
           offset,
@@ -169,6 +162,7 @@ export function registerJobRoutes(app: ServerApp, { jobs, context, disks }: Serv
           await stream.writeSSE({ event: 'end', data: JSON.stringify(toJobView(job)) });
         }
       } finally {
+        unwatch();
         clearInterval(keepAlive);
       }
     });

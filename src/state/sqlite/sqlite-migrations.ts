@@ -83,6 +83,23 @@ CREATE TABLE IF NOT EXISTS server_takeovers (
   server TEXT PRIMARY KEY, host TEXT NOT NULL, successor TEXT NOT NULL, at TEXT NOT NULL
 );`,
   },
+  // 6: how a job ended as an enum (end-reason.ts) and what to tell a person about it (older
+  // finished jobs get the enum their status implies); the sandbox a run job runs in, recorded
+  // when it starts (`mags run --json` reports it).
+  {
+    sql: `
+ALTER TABLE jobs ADD COLUMN end_reason TEXT;
+ALTER TABLE jobs ADD COLUMN message TEXT;
+ALTER TABLE jobs ADD COLUMN sandbox_id TEXT;
+UPDATE jobs SET end_reason = CASE
+  WHEN status = 'succeeded' THEN 'exited'
+  WHEN status = 'stopped' THEN 'stopped'
+  WHEN reason = 'timed out' THEN 'timed_out'
+  WHEN reason LIKE 'out of memory%' THEN 'oom_killed'
+  WHEN exit_code IS NOT NULL THEN 'exited'
+  ELSE 'failed' END
+WHERE status IN ('succeeded', 'failed', 'stopped');`,
+  },
 ];
 
 /**
@@ -99,11 +116,13 @@ export function migrateSqlite(
   log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): void {
   const latest = migrations.length;
+  // The usual case, a database already at the latest version, is one read of the header and
+  // no write lock (every process that opens the database comes here: each CLI run does).
+  if (userVersion(database) === latest) return;
   for (;;) {
     database.exec('BEGIN IMMEDIATE');
     try {
-      const row = database.prepare('PRAGMA user_version').get() as { user_version: number };
-      const version = Number(row.user_version);
+      const version = userVersion(database);
       if (version > latest) {
         throw new Error(
           `the database is at schema version ${version}, newer than this mags (${latest}); upgrade mags`,
@@ -126,8 +145,7 @@ export function migrateSqlite(
           );
         }
         database.exec('BEGIN IMMEDIATE');
-        const again = database.prepare('PRAGMA user_version').get() as { user_version: number };
-        if (Number(again.user_version) !== version) {
+        if (userVersion(database) !== version) {
           database.exec('COMMIT');
           continue; // another process finished this step meanwhile
         }
@@ -141,4 +159,9 @@ export function migrateSqlite(
       throw error;
     }
   }
+}
+
+function userVersion(database: DatabaseSync): number {
+  const row = database.prepare('PRAGMA user_version').get() as { user_version: number };
+  return Number(row.user_version);
 }

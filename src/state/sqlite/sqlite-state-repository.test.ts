@@ -121,6 +121,52 @@ test('a version 1 database is migrated in place and keeps its data', async () =>
   upgraded.close();
 });
 
+test('a database at every earlier version upgrades to the latest, keeping its jobs', async () => {
+  for (let version = 1; version < sqliteMigrations.length; version++) {
+    const file = join(directory, `at-version-${version}.db`);
+    const old = new DatabaseSync(file);
+    for (const migration of sqliteMigrations.slice(0, version)) old.exec(migration.sql);
+    old.exec(`PRAGMA user_version = ${version}`);
+    // Jobs as that version stored them (the columns of the first schema are in every one).
+    const insert = old.prepare(
+      `INSERT INTO jobs (id, owner, kind, argv, status, exit_code, reason, created_at, log_bytes)
+       VALUES (?, 'alice', 'run', '["true"]', ?, ?, ?, 'then', 0)`,
+    );
+    insert.run('j-ok', 'succeeded', 0, null);
+    insert.run('j-timeout', 'failed', null, 'timed out');
+    insert.run('j-code', 'failed', 3, 'exited with code 3');
+    insert.run('j-broken', 'failed', null, 'could not start');
+    insert.run('j-stopped', 'stopped', null, 'stopped on request');
+    insert.run('j-running', 'running', null, null);
+    old.close();
+    const repository = createSqliteStateRepository(file);
+    try {
+      const endReason = async (id: string) => (await repository.getJob('alice', id))?.endReason;
+      assert.deepEqual(
+        await Promise.all(
+          ['j-ok', 'j-timeout', 'j-code', 'j-broken', 'j-stopped', 'j-running'].map(endReason),
+        ),
+        ['exited', 'timed_out', 'exited', 'failed', 'stopped', null],
+        `from version ${version}`,
+      );
+      const running = await repository.getJob('alice', 'j-running');
+      assert.deepEqual([running?.host, running?.sandboxId, running?.message], [null, null, null]);
+      // What the later versions added is usable: a job with a host, and a takeover.
+      await repository.insertJob({ ...finishedJob('j-new'), host: 'h', server: 's' });
+      assert.equal((await repository.getJob('alice', 'j-new'))?.host, 'h');
+      assert.ok(
+        await repository.takeOverServer({ server: 's', host: 'h', successor: 't', at: 'now' }),
+      );
+    } finally {
+      await repository.close();
+    }
+    const upgraded = new DatabaseSync(file);
+    const row = upgraded.prepare('PRAGMA user_version').get() as { user_version: number };
+    assert.equal(Number(row.user_version), sqliteMigrations.length, `from version ${version}`);
+    upgraded.close();
+  }
+});
+
 function finishedJob(id: string): JobRecord {
   return {
     id,
@@ -133,6 +179,9 @@ function finishedJob(id: string): JobRecord {
     exitCode: 0,
     signal: null,
     reason: null,
+    endReason: null,
+    sandboxId: null,
+    message: null,
     createdAt: new Date().toISOString(),
     startedAt: null,
     finishedAt: new Date().toISOString(),

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { DependencyMissingError } from '../../errors/mags-error.ts';
 import {
   finishedJobStatuses,
@@ -20,21 +20,37 @@ import { createSpaceReclaimer } from './sqlite-space-reclaimer.ts';
 
 type Row = Record<string, SQLInputValue>;
 
+export interface SqliteStateRepositoryOptions {
+  /**
+   * Pages in the write-ahead log that trigger a checkpoint (SQLite's default: 1000). A process
+   * that exits without closing the database (the CLI after a run: a close checkpoints, with
+   * fsyncs) leaves the log to the next opener, which reads it all once; a smaller bound keeps
+   * that read short.
+   */
+  walAutocheckpointPages?: number;
+}
+
 /**
  * The embedded default: one SQLite file (Node's built-in `node:sqlite`, no native dependency).
  * WAL mode lets the CLI read while a server writes; `synchronous = NORMAL` keeps every committed
  * transaction through a process crash (SIGKILL), which is the failure the server must survive.
  */
-export function createSqliteStateRepository(path: string): StateRepository {
+export function createSqliteStateRepository(
+  path: string,
+  options: SqliteStateRepositoryOptions = {},
+): StateRepository {
   let database: DatabaseSync;
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     database = new DatabaseSync(path);
-    database.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
-    // A checkpoint cuts the write-ahead log back to this size; without a limit it keeps the
-    // largest size it ever reached (a purge or a migration's VACUUM writes a lot at once).
-    database.exec(`PRAGMA journal_size_limit = ${8 * 1024 * 1024};`);
-    database.exec('PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;');
+    // A checkpoint cuts the write-ahead log back to `journal_size_limit`; without a limit it
+    // keeps the largest size it ever reached (a purge or a migration's VACUUM writes a lot).
+    database.exec(
+      `PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+       PRAGMA journal_size_limit = ${8 * 1024 * 1024};
+       PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;
+       ${options.walAutocheckpointPages === undefined ? '' : `PRAGMA wal_autocheckpoint = ${options.walAutocheckpointPages};`}`,
+    );
     migrateSqlite(database);
   } catch (error) {
     throw new DependencyMissingError(`Cannot open the state database ${path}: ${String(error)}`, {
@@ -44,22 +60,31 @@ export function createSqliteStateRepository(path: string): StateRepository {
     });
   }
   const statement = (sql: string) => database.prepare(sql);
-  const insertToken = statement(
+  // Prepared on first use, then kept: a short-lived process (a CLI run) prepares only what it
+  // uses.
+  const prepared = (sql: string) => {
+    let kept: StatementSync | undefined;
+    return () => {
+      kept ??= database.prepare(sql);
+      return kept;
+    };
+  };
+  const insertToken = prepared(
     'INSERT INTO tokens (id, owner, name, hash, created_at, admin) VALUES (?, ?, ?, ?, ?, ?)',
   );
-  const tokenByHash = statement('SELECT * FROM tokens WHERE hash = ?');
-  const insertJob = statement(
+  const tokenByHash = prepared('SELECT * FROM tokens WHERE hash = ?');
+  const insertJob = prepared(
     `INSERT INTO jobs (id, owner, kind, sandbox, argv, workspace, status, exit_code, signal, reason,
-     created_at, started_at, finished_at, log_bytes, logs_removed_at, logs_removed_reason, host,
-     server, run_options)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     end_reason, message, sandbox_id, created_at, started_at, finished_at, log_bytes,
+     logs_removed_at, logs_removed_reason, host, server, run_options)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  const jobById = statement('SELECT * FROM jobs WHERE owner = ? AND id = ?');
-  const insertLog = statement(
+  const jobById = prepared('SELECT * FROM jobs WHERE owner = ? AND id = ?');
+  const insertLog = prepared(
     'INSERT INTO job_logs (job_id, offset, stream, data) VALUES (?, ?, ?, ?)',
   );
-  const setLogBytes = statement('UPDATE jobs SET log_bytes = ? WHERE id = ?');
-  const readLog = statement(
+  const setLogBytes = prepared('UPDATE jobs SET log_bytes = ? WHERE id = ?');
+  const readLog = prepared(
     // The chunk that contains `fromOffset` starts before it, hence the first SELECT.
     `SELECT * FROM (SELECT offset, stream, data FROM job_logs WHERE job_id = $job AND offset <= $from
        ORDER BY offset DESC LIMIT 1)
@@ -67,7 +92,7 @@ export function createSqliteStateRepository(path: string): StateRepository {
      SELECT * FROM (SELECT offset, stream, data FROM job_logs WHERE job_id = $job AND offset > $from
        ORDER BY offset LIMIT $limit)`,
   );
-  const upsertSandbox = statement(
+  const upsertSandbox = prepared(
     `INSERT INTO sandboxes (owner, name, runtime_id, workspace, status, options, reason, created_at,
      last_active_at, host, server) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (owner, name) DO UPDATE SET runtime_id = excluded.runtime_id,
@@ -75,13 +100,19 @@ export function createSqliteStateRepository(path: string): StateRepository {
      reason = excluded.reason, last_active_at = excluded.last_active_at, host = excluded.host,
      server = excluded.server`,
   );
-  const touchWorkspace = statement(
+  const touchWorkspace = prepared(
     `INSERT INTO workspaces (owner, name, created_at, last_used_at) VALUES (?, ?, ?, ?)
      ON CONFLICT (owner, name) DO UPDATE SET last_used_at = excluded.last_used_at`,
   );
 
   const finished = finishedJobStatuses.map((status) => `'${status}'`).join(', ');
-  const reclaimSpace = createSpaceReclaimer(database);
+  // A job's updates set a few column sets again and again: each is prepared once.
+  const jobUpdates = new Map<string, StatementSync>();
+  let reclaimer: (() => Promise<void>) | undefined;
+  const reclaimSpace = () => {
+    reclaimer ??= createSpaceReclaimer(database);
+    return reclaimer();
+  };
 
   const transaction = (work: () => void) => {
     database.exec('BEGIN IMMEDIATE');
@@ -98,7 +129,7 @@ export function createSqliteStateRepository(path: string): StateRepository {
     specificationVersion: 'state-v1',
 
     async insertToken(token) {
-      insertToken.run(
+      insertToken().run(
         token.id,
         token.owner,
         token.name,
@@ -108,7 +139,7 @@ export function createSqliteStateRepository(path: string): StateRepository {
       );
     },
     async findTokenByHash(hash) {
-      const row = tokenByHash.get(hash) as Row | undefined;
+      const row = tokenByHash().get(hash) as Row | undefined;
       return row && toToken(row);
     },
     async listTokens(owner) {
@@ -126,7 +157,7 @@ export function createSqliteStateRepository(path: string): StateRepository {
     },
 
     async insertJob(job) {
-      insertJob.run(
+      insertJob().run(
         job.id,
         job.owner,
         job.kind,
@@ -137,6 +168,9 @@ export function createSqliteStateRepository(path: string): StateRepository {
         job.exitCode,
         job.signal,
         job.reason,
+        job.endReason,
+        job.message,
+        job.sandboxId,
         job.createdAt,
         job.startedAt,
         job.finishedAt,
@@ -153,12 +187,16 @@ export function createSqliteStateRepository(path: string): StateRepository {
         .filter(([, value]) => value !== undefined)
         .map(([key, value]) => [jobColumns[key as keyof JobUpdate], value] as const);
       if (columns.length === 0) return;
-      statement(
-        `UPDATE jobs SET ${columns.map(([column]) => `${column} = ?`).join(', ')} WHERE id = ?`,
-      ).run(...columns.map(([, value]) => value as SQLInputValue), id);
+      const sql = `UPDATE jobs SET ${columns.map(([column]) => `${column} = ?`).join(', ')} WHERE id = ?`;
+      let prepared = jobUpdates.get(sql);
+      if (!prepared) {
+        prepared = statement(sql);
+        jobUpdates.set(sql, prepared);
+      }
+      prepared.run(...columns.map(([, value]) => value as SQLInputValue), id);
     },
     async getJob(owner, id) {
-      const row = jobById.get(owner, id) as Row | undefined;
+      const row = jobById().get(owner, id) as Row | undefined;
       return row && toJob(row);
     },
     async listJobs(filter: JobFilter) {
@@ -190,13 +228,13 @@ export function createSqliteStateRepository(path: string): StateRepository {
       const last = chunks.at(-1);
       if (!last) return;
       transaction(() => {
-        for (const chunk of chunks) insertLog.run(jobId, chunk.offset, chunk.stream, chunk.data);
-        setLogBytes.run(last.offset + last.data.length, jobId);
+        for (const chunk of chunks) insertLog().run(jobId, chunk.offset, chunk.stream, chunk.data);
+        setLogBytes().run(last.offset + last.data.length, jobId);
       });
     },
     async readLog(jobId, fromOffset, maxBytes) {
       // Stored chunks are at most a flush's worth each, so a row count bounds the bytes.
-      const rows = readLog.all({
+      const rows = readLog().all({
         job: jobId,
         from: fromOffset,
         limit: Math.max(1, Math.ceil(maxBytes / 16_384)),
@@ -281,7 +319,7 @@ export function createSqliteStateRepository(path: string): StateRepository {
     },
 
     async upsertSandbox(sandbox) {
-      upsertSandbox.run(
+      upsertSandbox().run(
         sandbox.owner,
         sandbox.name,
         sandbox.runtimeId,
@@ -311,7 +349,7 @@ export function createSqliteStateRepository(path: string): StateRepository {
     },
 
     async touchWorkspace(owner, name, at) {
-      touchWorkspace.run(owner, name, at, at);
+      touchWorkspace().run(owner, name, at, at);
     },
     async listWorkspaces(owner) {
       const rows = statement('SELECT * FROM workspaces WHERE owner = ? ORDER BY name').all(owner);
@@ -343,9 +381,9 @@ export function createSqliteStateRepository(path: string): StateRepository {
       transaction(() => {
         jobs = Number(
           statement(
-            `UPDATE jobs SET status = 'failed', reason = ?, finished_at = ?
-             WHERE status IN ('queued', 'running') AND host IS NULL`,
-          ).run(reason, at).changes,
+            `UPDATE jobs SET status = 'failed', end_reason = 'failed', reason = ?, message = ?,
+             finished_at = ? WHERE status IN ('queued', 'running') AND host IS NULL`,
+          ).run(reason, reason, at).changes,
         );
         sandboxes = Number(
           statement(
@@ -409,6 +447,9 @@ const jobColumns: Record<keyof JobUpdate, string> = {
   exitCode: 'exit_code',
   signal: 'signal',
   reason: 'reason',
+  endReason: 'end_reason',
+  message: 'message',
+  sandboxId: 'sandbox_id',
   startedAt: 'started_at',
   finishedAt: 'finished_at',
   logBytes: 'log_bytes',
@@ -450,6 +491,9 @@ function toJob(row: Row): JobRecord {
     exitCode: row.exit_code === null ? null : Number(row.exit_code),
     signal: text(row.signal),
     reason: text(row.reason),
+    endReason: text(row.end_reason) as JobRecord['endReason'],
+    message: text(row.message),
+    sandboxId: text(row.sandbox_id),
     createdAt: String(row.created_at),
     startedAt: text(row.started_at),
     finishedAt: text(row.finished_at),

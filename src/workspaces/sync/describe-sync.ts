@@ -1,6 +1,7 @@
-import type { PushResult } from '../workspaces/sync/push-workspace.ts';
-import { formatBytes } from './output.ts';
+import { formatBytes } from '../../config/byte-sizes.ts';
+import type { PushResult } from './push-workspace.ts';
 
+/** One line on what a sync did: the sync command's output, and a persistent run's message. */
 export function describeSync(name: string, result: PushResult): string {
   return result.committed
     ? `synced ${name} as version ${result.version} (${formatBytes(result.totalBytes)}; uploaded ${result.uploadedChunks} new chunks, ${formatBytes(result.uploadedBytes)})`

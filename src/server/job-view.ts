@@ -1,0 +1,18 @@
+import type { JobRecord } from '../state/state-repository.ts';
+import type { Job } from './schemas.ts';
+
+/**
+ * A job as its owner sees it (the API's `Job`): no owner field, the argv as `command`, and none
+ * of what only the job system uses (the host and server process running it, its stored options).
+ */
+export function toJobView(record: JobRecord): Job {
+  const {
+    owner: _owner,
+    argv,
+    host: _host,
+    server: _server,
+    runOptions: _runOptions,
+    ...rest
+  } = record;
+  return { ...rest, command: argv };
+}
