@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import type { StoredRunOptions } from '../api/run-options.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { MagsError } from '../errors/mags-error.ts';
 import { sandboxOperation } from '../runtimes/require-capability.ts';
@@ -7,7 +8,6 @@ import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import type { PushResult } from '../workspaces/sync/push-workspace.ts';
 import { commandDeadline } from './command-deadline.ts';
 import { diskFullNotice, drained, type RunResult, reusability } from './run-command.ts';
-import type { StoredRunOptions } from './run-options.ts';
 
 /**
  * The workspace (its storage name, owner-qualified) a run writes to, if any: the one it syncs

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import type { RunOptions, StoredRunOptions } from '../api/run-options.ts';
 import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { ConflictError, InvalidInputError, MagsError } from '../errors/mags-error.ts';
@@ -17,7 +18,6 @@ import type { LogRetention } from './log-retention.ts';
 import { jobNotFound, newJob } from './new-job.ts';
 import { ownerFacingError, serverLocations } from './owner-facing-error.ts';
 import { drained, runCommand } from './run-command.ts';
-import type { RunOptions, StoredRunOptions } from './run-options.ts';
 import type { UploadStore } from './upload-store.ts';
 
 /**

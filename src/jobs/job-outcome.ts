@@ -1,4 +1,4 @@
-import type { EndReason } from '../state/end-reason.ts';
+import type { EndReason } from '../api/end-reason.ts';
 import type { JobStatus } from '../state/state-repository.ts';
 import { describeSync } from '../workspaces/sync/describe-sync.ts';
 import type { RunResult } from './run-command.ts';

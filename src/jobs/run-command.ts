@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { Writable } from 'node:stream';
+import type { RunOptions } from '../api/run-options.ts';
 import { formatMiB } from '../config/byte-sizes.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { ConflictError, InvalidInputError, MagsError } from '../errors/mags-error.ts';
@@ -10,7 +11,6 @@ import { isFull } from '../workspaces/workspace-disk.ts';
 import { validateWorkspaceName } from '../workspaces/workspace-name.ts';
 import { workspaceBusyError } from '../workspaces/workspace-store.ts';
 import { type CommandDeadline, commandDeadline } from './command-deadline.ts';
-import type { RunOptions } from './run-options.ts';
 
 /**
  * One run as the job system performs it: the client's options (`RunOptions`, the API schema)

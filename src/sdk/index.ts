@@ -1,15 +1,5 @@
 /** The mags TypeScript SDK: `import { Mags } from 'mags'`. Independent of the CLI. */
-export {
-  AuthenticationError,
-  ConflictError,
-  DependencyMissingError,
-  InvalidInputError,
-  MagsError,
-  NotFoundError,
-  PermissionDeniedError,
-  QuotaExceededError,
-  RateLimitError,
-} from '../errors/mags-error.ts';
+
 export type {
   CreateSandboxBody,
   ExecBody,
@@ -26,7 +16,18 @@ export type {
   Upload,
   WorkspaceInfo,
   WorkspaceVersion,
-} from '../server/schemas.ts';
+} from '../api/schemas.ts';
+export {
+  AuthenticationError,
+  ConflictError,
+  DependencyMissingError,
+  InvalidInputError,
+  MagsError,
+  NotFoundError,
+  PermissionDeniedError,
+  QuotaExceededError,
+  RateLimitError,
+} from '../errors/mags-error.ts';
 export { errorFromResponse } from './api-error.ts';
 export type { FollowOptions, OutputStream, SyncProgressEvent } from './log-stream.ts';
 export {

@@ -1,5 +1,5 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import type { Job } from '../server/schemas.ts';
+import type { Job } from '../api/schemas.ts';
 
 export type OutputStream = 'stdout' | 'stderr';
 

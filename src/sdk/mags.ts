@@ -1,4 +1,3 @@
-import { MagsError } from '../errors/mags-error.ts';
 import type {
   CreateSandboxBody,
   ExecBody,
@@ -14,7 +13,8 @@ import type {
   Upload,
   WorkspaceInfo,
   WorkspaceVersion,
-} from '../server/schemas.ts';
+} from '../api/schemas.ts';
+import { MagsError } from '../errors/mags-error.ts';
 import { errorFromResponse, unreachableError } from './api-error.ts';
 
 export type { HostPoolStatusInfo, OwnerUsageInfo, PoolStatusInfo };

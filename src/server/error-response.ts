@@ -3,10 +3,10 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
+import type { ApiError } from '../api/schemas.ts';
 import { RateLimitError } from '../errors/mags-error.ts';
 import { ownerFacingError, type ServerLocations } from '../jobs/owner-facing-error.ts';
 import { lingerAfterAnswer } from './linger-after-answer.ts';
-import type { ApiError } from './schemas.ts';
 
 /**
  * Every error leaves the server as `{ error: { code, message, hint?, requestId } }`, in the

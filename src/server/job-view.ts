@@ -1,5 +1,5 @@
+import type { Job } from '../api/schemas.ts';
 import type { JobRecord } from '../state/state-repository.ts';
-import type { Job } from './schemas.ts';
 
 /**
  * A job as its owner sees it (the API's `Job`): no owner field, the argv as `command`, and none

@@ -1,8 +1,8 @@
+import { StoredExecOptionsSchema, StoredRunOptionsSchema } from '../api/run-options.ts';
 import { type ServerInstance, serverIsAlive } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { runWrites } from '../jobs/continue-run.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
-import { StoredExecOptionsSchema, StoredRunOptionsSchema } from '../jobs/run-options.ts';
 import { runtimeOperation, sandboxOperation } from '../runtimes/require-capability.ts';
 import type { Sandbox, SandboxInfo } from '../runtimes/runtime.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';

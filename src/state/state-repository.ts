@@ -5,7 +5,7 @@
  * (`state-repository-contract.ts`). Every method is async so a networked database fits.
  */
 
-import type { EndReason } from './end-reason.ts';
+import type { EndReason } from '../api/end-reason.ts';
 
 export type JobKind = 'run' | 'exec';
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped';

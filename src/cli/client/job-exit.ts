@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import type { Job, JobResult } from '../../server/schemas.ts';
+import type { Job, JobResult } from '../../api/schemas.ts';
 
 /**
  * The shell's convention, from the end reason alone: 124 for a timeout, the command's code, or

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
-import type { RunOptions } from '../../jobs/run-options.ts';
+import type { RunOptions } from '../../api/run-options.ts';
+import type { Job } from '../../api/schemas.ts';
 import type { Mags } from '../../sdk/mags.ts';
-import type { Job } from '../../server/schemas.ts';
 import type { SyncProgress } from '../../workspaces/sync/push-workspace.ts';
 
 /** A host file `-f` uploads: its path here, the name it gets in /workspace, its mode. */

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Job, SandboxInfo } from '../../server/schemas.ts';
+import type { Job, SandboxInfo } from '../../api/schemas.ts';
 import { apiClient } from '../client/api-client.ts';
 import { jobEndNotes, outputWriter } from '../client/job-exit.ts';
 import { printJson, printTable } from '../output.ts';

@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
+import type { RunOptions } from '../../api/run-options.ts';
+import type { Job, JobResult } from '../../api/schemas.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
-import type { RunOptions } from '../../jobs/run-options.ts';
 import { sandboxEnvironment } from '../../sandboxes/sandbox-spec.ts';
-import type { Job, JobResult } from '../../server/schemas.ts';
 import { validateWorkspaceName } from '../../workspaces/workspace-name.ts';
 import type { LocalFile } from '../client/run-session.ts';
 import { printJson } from '../output.ts';

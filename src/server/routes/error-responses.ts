@@ -1,4 +1,4 @@
-import { ErrorSchema } from '../schemas.ts';
+import { ErrorSchema } from '../../api/schemas.ts';
 
 const errorResponse = (description: string) => ({
   content: { 'application/json': { schema: ErrorSchema } },

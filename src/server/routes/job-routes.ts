@@ -1,8 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
-import type { ServerApp } from '../create-app.ts';
-import { checkDiskRequest } from '../disk-limits.ts';
-import { toJobView } from '../job-view.ts';
 import {
   JobIdSchema,
   JobListQuerySchema,
@@ -10,7 +7,10 @@ import {
   JobSchema,
   LogQuerySchema,
   RunJobBodySchema,
-} from '../schemas.ts';
+} from '../../api/schemas.ts';
+import type { ServerApp } from '../create-app.ts';
+import { checkDiskRequest } from '../disk-limits.ts';
+import { toJobView } from '../job-view.ts';
 import type { ServerServices } from '../server-env.ts';
 import { toArgv } from './command-argv.ts';
 import { errorResponses, rateLimitResponse } from './error-responses.ts';

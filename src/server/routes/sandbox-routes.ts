@@ -1,13 +1,6 @@
 import { Readable } from 'node:stream';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { UpgradeWebSocket, WSContext } from 'hono/ws';
-import { InvalidInputError } from '../../errors/mags-error.ts';
-import { isUploadTooLarge } from '../../sandboxes/sandbox-files.ts';
-import { sleepsWhenIdle } from '../../sandboxes/sandbox-manager.ts';
-import type { ShellSession } from '../../sandboxes/sandbox-shell.ts';
-import type { SandboxRecord } from '../../state/state-repository.ts';
-import type { ServerApp } from '../create-app.ts';
-import { checkDiskRequest } from '../disk-limits.ts';
 import {
   CreateSandboxBodySchema,
   ExecBodySchema,
@@ -17,7 +10,14 @@ import {
   SandboxNameSchema,
   SandboxSchema,
   UpdateSandboxBodySchema,
-} from '../schemas.ts';
+} from '../../api/schemas.ts';
+import { InvalidInputError } from '../../errors/mags-error.ts';
+import { isUploadTooLarge } from '../../sandboxes/sandbox-files.ts';
+import { sleepsWhenIdle } from '../../sandboxes/sandbox-manager.ts';
+import type { ShellSession } from '../../sandboxes/sandbox-shell.ts';
+import type { SandboxRecord } from '../../state/state-repository.ts';
+import type { ServerApp } from '../create-app.ts';
+import { checkDiskRequest } from '../disk-limits.ts';
 import type { ServerServices } from '../server-env.ts';
 import { toArgv } from './command-argv.ts';
 import { destroyWhenIdle } from './destroy-when-idle.ts';

@@ -1,12 +1,12 @@
 import { createRoute } from '@hono/zod-openapi';
-import type { ServerApp } from '../create-app.ts';
 import {
   ErrorSchema,
   HealthSchema,
   type OwnerUsageInfo,
   PoolStatusSchema,
   WhoamiSchema,
-} from '../schemas.ts';
+} from '../../api/schemas.ts';
+import type { ServerApp } from '../create-app.ts';
 import type { ServerServices } from '../server-env.ts';
 
 const health = createRoute({

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { createRoute } from '@hono/zod-openapi';
+import { UploadSchema } from '../../api/schemas.ts';
 import type { ServerApp } from '../create-app.ts';
-import { UploadSchema } from '../schemas.ts';
 import type { ServerServices } from '../server-env.ts';
 import { errorResponses } from './error-responses.ts';
 

@@ -1,14 +1,14 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import type { WorkspaceSummary } from '../../workspaces/workspace-manager.ts';
-import type { ServerApp } from '../create-app.ts';
-import { checkDiskRequest } from '../disk-limits.ts';
 import {
   ForkWorkspaceRequestSchema,
   SyncResultSchema,
   WorkspaceNameSchema,
   WorkspaceSchema,
   WorkspaceVersionSchema,
-} from '../schemas.ts';
+} from '../../api/schemas.ts';
+import type { WorkspaceSummary } from '../../workspaces/workspace-manager.ts';
+import type { ServerApp } from '../create-app.ts';
+import { checkDiskRequest } from '../disk-limits.ts';
 import type { ServerServices } from '../server-env.ts';
 import { errorResponses } from './error-responses.ts';
 

@@ -4,6 +4,7 @@
  * them (type-only imports, so the SDK does not ship zod).
  */
 import { z } from '@hono/zod-openapi';
+import { EndReasonSchema } from './end-reason.ts';
 import {
   EnvironmentSchema,
   LimitsSchema,
@@ -12,8 +13,7 @@ import {
   TimeoutSchema,
   UploadIdSchema,
   WorkspaceNameSchema,
-} from '../jobs/run-options.ts';
-import { EndReasonSchema } from '../state/end-reason.ts';
+} from './run-options.ts';
 
 export { WorkspaceNameSchema };
 export const SandboxNameSchema = resourceName('sandbox name')
