@@ -1,10 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { resolveMagsHome } from '../config/mags-home.ts';
-import { nativeBinaryPath } from '../config/package-paths.ts';
 import { InvalidInputError } from '../errors/mags-error.ts';
 import { ImageStore } from '../images/image-store.ts';
 import { createShiftedIdMapping, defaultUidBase } from '../runtimes/namespace/id-mapping.ts';
-import { createNamespaceRuntime } from '../runtimes/namespace/namespace-runtime.ts';
 import type { ResourceLimits, Runtime } from '../runtimes/runtime.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import { createObjectStore } from '../storage/create-object-store.ts';
@@ -12,6 +10,7 @@ import { parseDiskMiB } from '../workspaces/workspace-disk.ts';
 import { WorkspaceManager } from '../workspaces/workspace-manager.ts';
 import { WorkspaceStore } from '../workspaces/workspace-store.ts';
 import { WorkspaceSync } from '../workspaces/workspace-sync.ts';
+import { chooseRuntime } from './choose-runtime.ts';
 
 /** Everything a local (in-process) mags needs, wired once. Creating it does no I/O. */
 export interface MagsContext {
@@ -50,12 +49,10 @@ export function createMagsContext(environment: NodeJS.ProcessEnv = process.env):
   const sync = new WorkspaceSync({ store: createObjectStore(home, environment), workspaces, home });
   const context: MagsContext = {
     home,
-    runtime: createNamespaceRuntime({
+    runtime: chooseRuntime(environment.MAGS_RUNTIME, {
       home,
       idMapping,
       stores: { images, workspaces, sync },
-      launcherPath: nativeBinaryPath('mags-sandbox'),
-      agentPath: nativeBinaryPath('mags-agent'),
     }),
     images,
     workspaces,
