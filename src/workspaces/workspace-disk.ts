@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { open, stat, statfs } from 'node:fs/promises';
+import { open, readFile, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { formatMiB, parseSizeMiB } from '../config/byte-sizes.ts';
@@ -103,6 +103,9 @@ export async function unmountDisk(mountPoint: string) {
  * cloned before it, and its umount propagates (mount_namespaces(7), "shared subtrees").
  */
 export async function ensureSharedMount(directory: string, lockPath: string) {
+  // Once shared it stays shared: the common case is one read of mountinfo, not three processes
+  // (it is on the path of every prepared sandbox, a CLI run's head start included).
+  if (await isSharedMountPoint(directory)) return;
   await runTool('flock', [
     lockPath,
     'sh',
@@ -115,6 +118,24 @@ export async function ensureSharedMount(directory: string, lockPath: string) {
     'sh',
     directory,
   ]);
+}
+
+/** Whether `directory` is a mount point with shared propagation (proc(5), /proc/self/mountinfo). */
+async function isSharedMountPoint(directory: string): Promise<boolean> {
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  // Fields: id, parent, major:minor, root, mount point, options, optional fields..., "-", ...
+  // The last line for a mount point is the mount on top, the one that counts.
+  let shared = false;
+  for (const line of mountinfo.split('\n')) {
+    const fields = line.split(' ');
+    const mountPoint = fields[4]?.replace(/\\([0-7]{3})/g, (_, octal: string) =>
+      String.fromCharCode(Number.parseInt(octal, 8)),
+    );
+    if (mountPoint !== directory) continue;
+    const optional = fields.slice(6, fields.indexOf('-'));
+    shared = optional.some((field) => field.startsWith('shared:'));
+  }
+  return shared;
 }
 
 /**
