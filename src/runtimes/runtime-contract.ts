@@ -8,7 +8,7 @@ import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ContractSkip, namedSkips } from '../config/contract-skips.ts';
+import { type ContractSkip, namedSkips } from '../testing/contract-skips.ts';
 import { CapabilityUnsupportedError } from '../errors/mags-error.ts';
 import { runtimeOperation, sandboxOperation } from './require-capability.ts';
 import type {
