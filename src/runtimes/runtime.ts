@@ -8,8 +8,14 @@
  * `CapabilityUnsupportedError`: never a silent `?.()` no-op.
  */
 import type { Readable } from 'node:stream';
+import type { RuntimeCapabilityName } from '../errors/mags-error.ts';
 
-export interface RuntimeCapabilities {
+/**
+ * Every name of `RuntimeCapabilityName` is a flag here (the `Record`), and no flag is missing
+ * from it (`requireCapability` hands `keyof RuntimeCapabilities` to the error, which takes only
+ * those names).
+ */
+export interface RuntimeCapabilities extends Record<RuntimeCapabilityName, boolean> {
   /** Egress networking on request (`network.egress: 'all'`). */
   network: boolean;
   /** Interactive terminals (`tty` on exec). */
