@@ -42,7 +42,11 @@ export interface ImageReference {
   name: string;
 }
 
-/** A workspace, by name; only the runtime's layer provider knows its disk, layers and locks. */
+/**
+ * A workspace, by name; only the runtime's layer provider knows its disk, layers and locks. A
+ * fork is named like any workspace: its chain of source layers is the store's record, not the
+ * reference's (docs/design.md, "The runtime interface").
+ */
 export interface WorkspaceReference {
   /** Storage name (owner-prefixed, as the WorkspaceStore knows it). */
   name: string;
