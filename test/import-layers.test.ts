@@ -11,7 +11,8 @@ import { packageRoot } from '../src/config/package-paths.ts';
 
 /** Lowest first; folders on one line share a layer. */
 const layers: string[][] = [
-  ['config', 'errors'],
+  // `testing`: what the contract suites of the layers above share (named skips, on node:test).
+  ['config', 'errors', 'testing'],
   // The API's wire contract (zod schemas): the server validates with it, the SDK infers its types.
   ['api'],
   ['state', 'storage', 'guest', 'images'],

@@ -195,6 +195,8 @@ describe('mags run --json: embedded and through a server alike', { skip }, () =>
       env: remote as Record<string, string>,
     });
     assert.equal(stopped.code, 0, stopped.stderr);
+    // The job's end sentence (its message), as the run itself prints it.
+    assert.equal(stopped.stderr, `mags: ${jobId} stopped\nmags: stopped on request\n`);
     const run = await running;
     assert.equal(run.events.at(-1)?.endReason, 'stopped');
     assert.equal(run.code, 143);

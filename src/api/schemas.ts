@@ -82,7 +82,10 @@ export const JobSchema = z
     status: JobStatusSchema,
     exitCode: z.number().int().nullable(),
     signal: z.string().nullable(),
-    reason: z.string().nullable(),
+    reason: z.string().nullable().openapi({
+      description:
+        "The job's state in a few words, for lists and status lines ('timed out', 'exited with code 3', 'stopped on request'); null while queued or running and after a success. Kept for compatibility: what to tell a person is `message`, how it ended is `endReason`.",
+    }),
     ...jobResultFields(),
     createdAt: z.string(),
     startedAt: z.string().nullable(),

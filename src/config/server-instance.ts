@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { processStartTicks } from './process-start-time.ts';
 
 /**
  * Which host, and which server process on it, owns a job or a sandbox (recorded in state, and as
@@ -42,17 +43,4 @@ function bootId(): string {
   } catch {
     return 'noboot';
   }
-}
-
-/** /proc/PID/stat field 22; '' when the process is gone (a zombie has ended too). */
-function processStartTicks(pid: number): string {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return '';
-  }
-  // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return fields[0] === 'Z' ? '' : (fields[19] ?? '');
 }

@@ -1,9 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { resolveMagsHome } from '../config/mags-home.ts';
-import { InvalidInputError } from '../errors/mags-error.ts';
 import { ImageStore } from '../images/image-store.ts';
-import { createShiftedIdMapping, defaultUidBase } from '../runtimes/namespace/id-mapping.ts';
 import type { ResourceLimits, Runtime } from '../runtimes/runtime.ts';
+import type { HostStores } from '../runtimes/runtime-factory.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import { createObjectStore } from '../storage/create-object-store.ts';
 import { parseDiskMiB } from '../workspaces/workspace-disk.ts';
@@ -27,17 +26,16 @@ export interface MagsContext {
   scheduler?: SandboxScheduler;
 }
 
+/** What a context is assembled from: a home, its stores and a runtime over them, the defaults. */
+export type MagsContextParts = HostStores & Pick<MagsContext, 'home' | 'runtime' | 'defaults'>;
+
+/** The host's context from the environment (`MAGS_HOME`, `MAGS_RUNTIME` and the runtime's own). */
 export function createMagsContext(environment: NodeJS.ProcessEnv = process.env): MagsContext {
   const home = resolveMagsHome(environment);
-  const uidBase = environment.MAGS_UID_BASE ? Number(environment.MAGS_UID_BASE) : defaultUidBase;
-  if (!Number.isInteger(uidBase) || uidBase < 1) {
-    throw new InvalidInputError(
-      `MAGS_UID_BASE must be a positive integer, not ${environment.MAGS_UID_BASE}.`,
-    );
-  }
+  const runtime = chooseRuntime(environment.MAGS_RUNTIME);
   // Sandbox ids are the runtime's business (namespace: shifted to subordinate host ids); the
-  // stores that write files sandboxes see get the same mapping from here.
-  const idMapping = createShiftedIdMapping({ uidBase });
+  // stores that write files its sandboxes see take the mapping it asks for.
+  const idMapping = runtime.idMapping(environment);
   const images = new ImageStore({ home, idMapping });
   const workspaces = new WorkspaceStore({
     home,
@@ -47,30 +45,35 @@ export function createMagsContext(environment: NodeJS.ProcessEnv = process.env):
       : undefined,
   });
   const sync = new WorkspaceSync({ store: createObjectStore(home, environment), workspaces, home });
-  const context: MagsContext = {
+  const stores = { images, workspaces, sync };
+  return assembleMagsContext({
     home,
-    runtime: chooseRuntime(environment.MAGS_RUNTIME, {
-      home,
-      idMapping,
-      stores: { images, workspaces, sync },
-    }),
-    images,
-    workspaces,
-    sync,
-    // The scheduler is set later, by a server: looked up at the time of each change.
-    workspaceManager: new WorkspaceManager({
-      store: workspaces,
-      sync,
-      invalidate: async (name) => {
-        await context.scheduler?.invalidate(name);
-      },
-    }),
+    ...stores,
+    runtime: runtime.create({ home, environment, stores }),
     defaults: {
       // Limits are always on; these defaults suit `npm install` of a large project.
       limits: { memoryMiB: 2048, cpus: availableParallelism(), pidsMax: 4096 },
       timeoutMs: 60 * 60 * 1000,
       image: 'default',
     },
+  });
+}
+
+/**
+ * A context from parts made elsewhere (the tests' fake runtime and directory workspaces): the
+ * workspace manager over its stores, which drops a server's parked sandbox of a workspace before
+ * a change (the scheduler is set later, by a server, and looked up at each change).
+ */
+export function assembleMagsContext(parts: MagsContextParts): MagsContext {
+  const context: MagsContext = {
+    ...parts,
+    workspaceManager: new WorkspaceManager({
+      store: parts.workspaces,
+      sync: parts.sync,
+      invalidate: async (name) => {
+        await context.scheduler?.invalidate(name);
+      },
+    }),
   };
   return context;
 }

@@ -128,15 +128,33 @@ export class RateLimitError extends MagsError {
   }
 }
 
+/**
+ * The capabilities a runtime declares: the keys of `RuntimeCapabilities` (runtimes/runtime.ts,
+ * which is checked against this list), named here because errors sit below the runtimes.
+ */
+export type RuntimeCapabilityName =
+  | 'network'
+  | 'tty'
+  | 'resourceLimits'
+  | 'setLimits'
+  | 'pause'
+  | 'prepare'
+  | 'reattach'
+  | 'sweep';
+
 /** A runtime was asked for an optional feature it does not have. */
 export class CapabilityUnsupportedError extends MagsError {
   /** The runtime asked (`namespace`, `qemu`, ...). */
   readonly runtime: string;
-  /** The capability it lacks, as `RuntimeCapabilities` names it (`pause`, `reattach`, ...). */
-  readonly capability: string;
+  /** The capability it lacks (`pause`, `reattach`, ...). */
+  readonly capability: RuntimeCapabilityName;
 
   /** `reason` says why, when the runtime has the capability but this host cannot provide it. */
-  constructor(runtime: string, capability: string, options: { reason?: string } = {}) {
+  constructor(
+    runtime: string,
+    capability: RuntimeCapabilityName,
+    options: { reason?: string } = {},
+  ) {
     super(
       `The ${runtime} runtime does not support ${capability}${options.reason ? ` (${options.reason})` : ''}.`,
       {

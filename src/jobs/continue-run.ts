@@ -5,9 +5,9 @@ import { MagsError } from '../errors/mags-error.ts';
 import { sandboxOperation } from '../runtimes/require-capability.ts';
 import type { Sandbox } from '../runtimes/runtime.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
-import type { PushResult } from '../workspaces/sync/push-workspace.ts';
 import { commandDeadline } from './command-deadline.ts';
-import { diskFullNotice, drained, type RunResult, reusability } from './run-command.ts';
+import type { RunResult } from './run-command.ts';
+import { RunEnding } from './run-ending.ts';
 
 /**
  * The workspace (its storage name, owner-qualified) a run writes to, if any: the one it syncs
@@ -68,9 +68,12 @@ export async function continueRun(
   command.stdout.pipe(options.stdout, { end: false });
   command.stderr.pipe(options.stderr, { end: false });
   const writes = runWrites(options.owner, run);
-  const parkAs = context.scheduler ? writes : undefined;
-  let reusable: string | true = 'not_finished';
-  let marking: Promise<void> | undefined;
+  const ending = new RunEnding(context, {
+    sandbox,
+    writes,
+    parkAs: context.scheduler ? writes : undefined,
+    terms: { image: run.image, network: run.network },
+  });
   // The run's one timeout (commandDeadline, as in runCommand), counted from the job's start: the
   // time before the restart counts.
   const timeoutMs = run.timeoutSeconds * 1000;
@@ -88,45 +91,18 @@ export async function continueRun(
         throw lostCommand(error);
       return { exitCode: null, signal: 'SIGKILL' }; // the sandbox was killed under it
     });
-    await Promise.all([drained(command.stdout), drained(command.stderr)]);
-    const diskFull = writes === undefined ? undefined : await diskFullNotice(context, writes);
-    if (writes !== undefined) marking = context.workspaces.markRun(writes);
-    const usage = await sandbox.usage();
-    deadline.clear();
-    const { timedOut, stopped: cancelled } = deadline;
-    reusable =
-      timedOut || cancelled ? 'stopped' : reusability(sandbox.isRunning(), usage.processes);
-    if (parkAs === undefined || reusable !== true) await sandbox.stop();
-    const sync: PushResult | undefined =
-      run.persist && writes !== undefined ? await context.sync.push(writes) : undefined;
-    if (parkAs !== undefined) {
-      await context.scheduler?.park(parkAs, {
-        sandbox,
-        image: run.image,
-        network: run.network,
-        oomKills: usage.oomKills,
-        memoryBytes: usage.memoryBytes ?? 0,
-        reusable,
-      });
-      reusable = 'parked';
-    }
-    return {
-      sync,
-      diskFull,
-      sandboxId: sandbox.id,
-      exitCode: result.exitCode,
-      signal: result.signal,
-      timedOut,
-      cancelled,
+    return await ending.finish({
+      command,
+      result,
+      deadline,
+      persist: run.persist,
       // Kills before the restart count too: a parked sandbox's earlier ones are not told apart.
-      oomKilled: usage.oomKills > 0,
-      durationMs: performance.now() - startedAt,
-      warnings: sandbox.warnings,
-    };
+      oomKillsBefore: 0,
+      startedAt,
+    });
   } finally {
     deadline.clear();
-    if (reusable !== 'parked') await sandbox.stop();
-    if (writes !== undefined) await (marking ?? context.workspaces.markRun(writes));
+    await ending.release();
   }
 }
 

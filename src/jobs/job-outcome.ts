@@ -9,7 +9,7 @@ export interface Outcome {
   exitCode: number | null;
   signal: string | null;
   endReason: EndReason;
-  /** The short reason on the job record ("timed out", "exited with code 3"). */
+  /** The short state line on the job record ("timed out", "exited with code 3"): the API's `reason`. */
   reason: string | null;
   /** What to tell a person, one line each (hints, disk full, the sync summary); null: nothing. */
   message: string | null;

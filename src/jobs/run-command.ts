@@ -1,16 +1,18 @@
 import { createReadStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { RunOptions } from '../api/run-options.ts';
-import { formatMiB } from '../config/byte-sizes.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { ConflictError, InvalidInputError, MagsError } from '../errors/mags-error.ts';
 import type { ResourceLimits, Sandbox } from '../runtimes/runtime.ts';
 import { resolveSpec, sandboxEnvironment, startOrExplain } from '../sandboxes/sandbox-spec.ts';
 import type { PushResult, SyncProgress } from '../workspaces/sync/push-workspace.ts';
-import { isFull } from '../workspaces/workspace-disk.ts';
 import { validateWorkspaceName } from '../workspaces/workspace-name.ts';
 import { workspaceBusyError } from '../workspaces/workspace-store.ts';
 import { type CommandDeadline, commandDeadline } from './command-deadline.ts';
+import { RunEnding } from './run-ending.ts';
+
+// The job manager reads a command's output to its end the same way.
+export { drained } from './run-ending.ts';
 
 /**
  * One run as the job system performs it: the client's options (`RunOptions`, the API schema)
@@ -122,9 +124,7 @@ export async function runCommand(
       throw error;
     });
   }
-  const oomKillsBefore = parked?.oomKills ?? 0;
-  let reusable: string | true = 'not_finished';
-  let marking: Promise<void> | undefined;
+  const ending = new RunEnding(context, { sandbox, writes, parkAs, terms });
   options.onStarted?.(sandbox);
   let deadline: CommandDeadline | undefined;
   try {
@@ -159,48 +159,18 @@ export async function runCommand(
       }
       return { exitCode: null, signal: 'SIGKILL' }; // the sandbox was killed under it
     });
-    await Promise.all([drained(command.stdout), drained(command.stderr)]);
-    const diskFull = writes === undefined ? undefined : await diskFullNotice(context, writes);
-    // Bookkeeping runs beside the teardown or parking: a warm run's end waits for neither alone.
-    if (writes !== undefined) marking = context.workspaces.markRun(writes);
-    const usage = await sandbox.usage();
-    deadline.clear();
-    const { timedOut, stopped: cancelled } = deadline;
-    reusable =
-      timedOut || cancelled ? 'stopped' : reusability(sandbox.isRunning(), usage.processes);
-    // Without parking, the sandbox goes before the sync: the layer is quiet either way.
-    if (parkAs === undefined || reusable !== true) await sandbox.stop();
-    // Durability does not wait for anything else: the layer is synced as soon as the sandbox is gone.
-    const sync =
-      options.persist && writes !== undefined
-        ? await context.sync.push(writes, options.onSyncProgress)
-        : undefined;
-    if (parkAs !== undefined) {
-      await context.scheduler?.park(parkAs, {
-        sandbox,
-        ...terms,
-        oomKills: usage.oomKills,
-        memoryBytes: usage.memoryBytes ?? 0,
-        reusable,
-      });
-      reusable = 'parked';
-    }
-    return {
-      sync,
-      diskFull,
-      sandboxId: sandbox.id,
-      exitCode: result.exitCode,
-      signal: result.signal,
-      timedOut,
-      cancelled,
-      oomKilled: usage.oomKills > oomKillsBefore,
-      durationMs: performance.now() - startedAt,
-      warnings: sandbox.warnings,
-    };
+    return await ending.finish({
+      command,
+      result,
+      deadline,
+      persist: options.persist,
+      onSyncProgress: options.onSyncProgress,
+      oomKillsBefore: parked?.oomKills ?? 0,
+      startedAt,
+    });
   } finally {
     deadline?.clear();
-    if (reusable !== 'parked') await sandbox.stop();
-    if (writes !== undefined) await (marking ?? context.workspaces.markRun(writes));
+    await ending.release();
   }
 }
 
@@ -233,36 +203,4 @@ async function restoreIfNeeded(
       },
     );
   }
-}
-
-/** Says so when a run ended with its workspace's disk (nearly) full; undefined otherwise. */
-export async function diskFullNotice(
-  context: MagsContext,
-  name: string,
-): Promise<string | undefined> {
-  const usage = await context.workspaces.diskUsage(name).catch(() => undefined);
-  if (!usage || !isFull(usage)) return undefined;
-  return `the workspace's disk is full (--disk ${formatMiB(usage.diskMiB)}): writes failed with "No space left on device". Delete files in it, or run again with a larger --disk`;
-}
-
-/**
- * Whether a sandbox can serve its workspace's next run (the parking policy, README): not if it
- * died, and not if the run left processes behind, which the next run must not meet.
- */
-export function reusability(running: boolean, processes: number | undefined): string | true {
-  if (!running) return 'died';
-  if (processes === undefined) return 'unknown_processes';
-  return processes > 0 ? 'processes_left' : true;
-}
-
-/** Settles once a command's output stream has ended (or failed): all its output was read. */
-export function drained(
-  stream: NodeJS.ReadableStream & { readableEnded?: boolean },
-): Promise<void> {
-  if (stream.readableEnded) return Promise.resolve();
-  return new Promise((resolve) => {
-    stream.once('end', resolve);
-    stream.once('close', resolve);
-    stream.once('error', () => resolve());
-  });
 }

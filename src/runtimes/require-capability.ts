@@ -1,31 +1,34 @@
 import { CapabilityUnsupportedError } from '../errors/mags-error.ts';
 import type { Runtime, RuntimeCapabilities, Sandbox } from './runtime.ts';
 
-type OptionalSandboxMember =
+export type OptionalSandboxMember =
   | 'setLimits'
   | 'pause'
   | 'resume'
   | 'detach'
   | 'resumeExec'
   | 'listExecs';
-type OptionalRuntimeMember = 'prepare' | 'list' | 'attach' | 'sweep';
+export type OptionalRuntimeMember = 'prepare' | 'list' | 'attach' | 'sweep';
 
-/** The capability flag that guards each optional member. */
-const capabilityOf = {
+/** The capability flag that guards each optional member of a sandbox. */
+export const sandboxCapabilityOf = {
   setLimits: 'setLimits',
   pause: 'pause',
   resume: 'pause',
   detach: 'reattach',
   resumeExec: 'reattach',
   listExecs: 'reattach',
+} as const satisfies Record<OptionalSandboxMember, keyof RuntimeCapabilities>;
+
+/** The capability flag that guards each optional member of a runtime. */
+export const runtimeCapabilityOf = {
   prepare: 'prepare',
   list: 'reattach',
   attach: 'reattach',
   sweep: 'sweep',
-} as const satisfies Record<
-  OptionalSandboxMember | OptionalRuntimeMember,
-  keyof RuntimeCapabilities
->;
+} as const satisfies Record<OptionalRuntimeMember, keyof RuntimeCapabilities>;
+
+const capabilityOf = { ...sandboxCapabilityOf, ...runtimeCapabilityOf };
 
 type RuntimeIdentity = Pick<Runtime, 'name' | 'capabilities'>;
 

@@ -8,8 +8,14 @@
  * `CapabilityUnsupportedError`: never a silent `?.()` no-op.
  */
 import type { Readable } from 'node:stream';
+import type { RuntimeCapabilityName } from '../errors/mags-error.ts';
 
-export interface RuntimeCapabilities {
+/**
+ * Every name of `RuntimeCapabilityName` is a flag here (the `Record`), and no flag is missing
+ * from it (`requireCapability` hands `keyof RuntimeCapabilities` to the error, which takes only
+ * those names).
+ */
+export interface RuntimeCapabilities extends Record<RuntimeCapabilityName, boolean> {
   /** Egress networking on request (`network.egress: 'all'`). */
   network: boolean;
   /** Interactive terminals (`tty` on exec). */
@@ -36,7 +42,11 @@ export interface ImageReference {
   name: string;
 }
 
-/** A workspace, by name; only the runtime's layer provider knows its disk, layers and locks. */
+/**
+ * A workspace, by name; only the runtime's layer provider knows its disk, layers and locks. A
+ * fork is named like any workspace: its chain of source layers is the store's record, not the
+ * reference's (docs/design.md, "The runtime interface").
+ */
 export interface WorkspaceReference {
   /** Storage name (owner-prefixed, as the WorkspaceStore knows it). */
   name: string;

@@ -1,17 +1,18 @@
 import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
-import {
-  ConflictError,
-  InvalidInputError,
-  NotFoundError,
-  RateLimitError,
-} from '../errors/mags-error.ts';
+import { ConflictError } from '../errors/mags-error.ts';
 import type { ExecJobRequest } from '../jobs/job-manager.ts';
 import { requireCapability, sandboxOperation } from '../runtimes/require-capability.ts';
-import type { FileRead, ResourceLimits, Sandbox } from '../runtimes/runtime.ts';
+import type { FileRead, Sandbox } from '../runtimes/runtime.ts';
 import type { JobRecord, SandboxRecord, StateRepository } from '../state/state-repository.ts';
-import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
-import { workspaceBusyError } from '../workspaces/workspace-store.ts';
+import {
+  freezeSandbox,
+  type LiveSandbox,
+  liveSandbox,
+  type SleepServices,
+  wakeSandbox,
+} from './live-sandbox.ts';
+import { OwnerStartLimit } from './owner-start-limit.ts';
 import { type ExecJobs, submitExecJob } from './sandbox-exec-job.ts';
 import {
   type ReadFileRequest,
@@ -20,22 +21,17 @@ import {
   type WriteFileRequest,
   writeSandboxFile,
 } from './sandbox-files.ts';
+import {
+  type CreateSandboxRequest,
+  newSandboxRecord,
+  sandboxNotFound,
+  sleepsWhenIdle,
+} from './sandbox-record.ts';
 import { openSandboxShell, type ShellRequest, type ShellSession } from './sandbox-shell.ts';
-import { resolveSpec, startOrExplain } from './sandbox-spec.ts';
 import type { SandboxUse } from './sandbox-use.ts';
+import { startLongLivedSandbox } from './start-long-lived-sandbox.ts';
 
-export interface CreateSandboxRequest {
-  name: string;
-  /** The workspace it writes to; defaults to one named like the sandbox. */
-  workspace?: string;
-  /** Nothing it writes is kept (no workspace). */
-  ephemeral?: boolean;
-  image?: string;
-  limits?: Partial<ResourceLimits>;
-  network?: boolean;
-  /** Freeze it when idle (default true). */
-  sleep?: boolean;
-}
+export type { CreateSandboxRequest } from './sandbox-record.ts';
 
 export interface SandboxManagerOptions {
   context: MagsContext;
@@ -46,34 +42,6 @@ export interface SandboxManagerOptions {
   maxSandboxesPerOwner?: number;
   /** The server process holding the sandboxes, recorded on each (recovery after a restart). */
   instance?: ServerInstance;
-}
-
-interface SandboxOptions {
-  image?: string;
-  limits: Partial<ResourceLimits>;
-  network: boolean;
-  /** Absent in records from before sleep existed: they sleep like new ones. */
-  sleep?: boolean;
-}
-
-const sandboxNamePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-
-export function validateSandboxName(name: string): string {
-  if (!sandboxNamePattern.test(name)) {
-    throw new InvalidInputError(`Invalid sandbox name ${JSON.stringify(name)}.`, {
-      hint: 'Use 1-63 letters, digits, ".", "_" and "-", starting with a letter or digit.',
-    });
-  }
-  return name;
-}
-
-interface LiveSandbox {
-  record: SandboxRecord;
-  sandbox: Sandbox;
-  /** Execs and shells running now: a sandbox in use never sleeps. */
-  inUse: number;
-  /** A freeze or thaw under way; the next one waits for it. */
-  transition: Promise<void>;
 }
 
 /**
@@ -88,16 +56,20 @@ export class SandboxManager {
   readonly #live = new Map<string, LiveSandbox>();
   readonly #sleepAfterMs: number;
   readonly #sleepTimer: NodeJS.Timeout | undefined;
-  /** Sandboxes one owner may have running or sleeping; Infinity: no limit. */
-  readonly maxPerOwner: number;
-  /** Starts under way per owner: they count against the limit before they are live. */
-  readonly #starting = new Map<string, number>();
+  readonly #startLimit: OwnerStartLimit;
   readonly #instance: ServerInstance | undefined;
+  readonly #sleepServices: SleepServices;
 
   constructor(options: SandboxManagerOptions) {
     this.#context = options.context;
     this.#repository = options.repository;
-    this.maxPerOwner = options.maxSandboxesPerOwner ?? 16;
+    this.#startLimit = new OwnerStartLimit(options.maxSandboxesPerOwner ?? 16);
+    this.#sleepServices = {
+      runtime: options.context.runtime,
+      repository: options.repository,
+      // The scheduler is set later, by a server: looked up at each sleep and wake.
+      metrics: () => options.context.scheduler?.metrics,
+    };
     this.#sleepAfterMs = options.sleepAfterMs ?? 10 * 60 * 1000;
     this.#instance = options.instance;
     if (this.#sleepAfterMs > 0) {
@@ -105,6 +77,11 @@ export class SandboxManager {
       this.#sleepTimer = setInterval(() => void this.sleepIdle(), every);
       this.#sleepTimer.unref();
     }
+  }
+
+  /** Sandboxes one owner may have running or sleeping; Infinity: no limit. */
+  get maxPerOwner(): number {
+    return this.#startLimit.maxPerOwner;
   }
 
   get runningCount(): number {
@@ -130,32 +107,13 @@ export class SandboxManager {
   }
 
   async create(owner: string, request: CreateSandboxRequest): Promise<SandboxRecord> {
-    validateSandboxName(request.name);
-    const workspace = request.ephemeral ? null : (request.workspace ?? request.name);
-    if (workspace !== null) ownerWorkspaceName(owner, workspace); // a bad name fails first
+    const record = newSandboxRecord(owner, request); // a bad name fails first
     if (await this.#repository.getSandbox(owner, request.name)) {
       throw new ConflictError(`Sandbox ${JSON.stringify(request.name)} already exists.`, {
         code: 'sandbox_exists',
         hint: `Use it (mags exec ${request.name} ...), or delete it first (mags delete ${request.name}).`,
       });
     }
-    const at = new Date().toISOString();
-    const record: SandboxRecord = {
-      owner,
-      name: request.name,
-      runtimeId: null,
-      workspace,
-      status: 'stopped',
-      options: {
-        image: request.image,
-        limits: request.limits ?? {},
-        network: request.network ?? false,
-        sleep: request.sleep ?? true,
-      } satisfies SandboxOptions,
-      reason: null,
-      createdAt: at,
-      lastActiveAt: at,
-    };
     return this.#launch(record);
   }
 
@@ -283,12 +241,10 @@ export class SandboxManager {
    * the state it was recorded in (a sleeping one stays asleep), idle since it was last used.
    */
   adopt(record: SandboxRecord, sandbox: Sandbox): void {
-    this.#live.set(key(record.owner, record.name), {
-      record: { ...record, ...this.#instance },
-      sandbox,
-      inUse: 0,
-      transition: Promise.resolve(),
-    });
+    this.#live.set(
+      key(record.owner, record.name),
+      liveSandbox({ ...record, ...this.#instance }, sandbox),
+    );
   }
 
   /** A sandbox recorded as running whose runtime sandbox is gone: stopped, with why. */
@@ -340,61 +296,16 @@ export class SandboxManager {
   }
 
   async #launch(record: SandboxRecord): Promise<SandboxRecord> {
-    // Counted and reserved before the first await, so a burst of creates cannot overshoot.
-    const { owner } = record;
-    const starting = this.#starting.get(owner) ?? 0;
-    const live = this.countsFor(owner).running + starting;
-    if (live >= this.maxPerOwner) {
-      throw new RateLimitError(
-        `Owner ${JSON.stringify(owner)} already has ${live} sandboxes running, the most one owner may.`,
-        {
-          code: 'owner_limit_reached',
-          limit: 'sandboxes',
-          limitValue: this.maxPerOwner,
-          // Nothing frees one by itself soon (sleeping ones still count): ask again later.
-          retryAfterSeconds: 30,
-          hint: 'Stop or delete one you no longer use (mags list --sandboxes; mags stop NAME).',
-        },
-      );
-    }
-    this.#starting.set(owner, starting + 1);
+    const release = this.#startLimit.reserve(record.owner, this.countsFor(record.owner).running);
     try {
       return await this.#startRecord(record);
     } finally {
-      const left = (this.#starting.get(owner) ?? 1) - 1;
-      if (left === 0) this.#starting.delete(owner);
-      else this.#starting.set(owner, left);
+      release();
     }
   }
 
   async #startRecord(record: SandboxRecord): Promise<SandboxRecord> {
-    const options = record.options as unknown as SandboxOptions;
-    const defaults = this.#context.defaults;
-    const workspace = record.workspace && ownerWorkspaceName(record.owner, record.workspace);
-    const spec = resolveSpec(
-      this.#context,
-      {
-        workspace: workspace ?? undefined,
-        image: options.image ?? defaults.image,
-        limits: { ...defaults.limits, ...options.limits },
-        network: options.network,
-        hostname: record.name,
-        // What a restarted server needs to tell which record this sandbox belongs to.
-        labels: {
-          ...(this.#instance ? { server: this.#instance.server } : {}),
-          kind: 'long-lived',
-          owner: record.owner,
-          name: record.name,
-        },
-      },
-      'sb',
-    );
-    const sandbox = await startOrExplain(this.#context, spec).catch((error: unknown) => {
-      if (error instanceof ConflictError && record.workspace) {
-        throw workspaceBusyError(record.workspace);
-      }
-      throw error;
-    });
+    const sandbox = await startLongLivedSandbox(this.#context, record, this.#instance);
     const at = new Date().toISOString();
     const running: SandboxRecord = {
       ...record,
@@ -404,12 +315,7 @@ export class SandboxManager {
       reason: null,
       lastActiveAt: at,
     };
-    this.#live.set(key(record.owner, record.name), {
-      record: running,
-      sandbox,
-      inUse: 0,
-      transition: Promise.resolve(),
-    });
+    this.#live.set(key(record.owner, record.name), liveSandbox(running, sandbox));
     await this.#repository.upsertSandbox(running);
     if (record.workspace) await this.#repository.touchWorkspace(record.owner, record.workspace, at);
     return running;
@@ -422,49 +328,18 @@ export class SandboxManager {
   async sleepIdle(): Promise<void> {
     const cutoff = Date.now() - this.#sleepAfterMs;
     for (const live of this.#live.values()) {
-      const { record, sandbox } = live;
+      const { record } = live;
       if (record.status !== 'running' || !sleepsWhenIdle(record)) continue;
       // A runtime that cannot freeze keeps its sandboxes awake.
       if (live.inUse > 0 || !this.#context.runtime.capabilities.pause) continue;
       if (Date.parse(record.lastActiveAt) > cutoff) continue;
-      live.transition = live.transition.then(async () => {
-        if (record.status !== 'running' || live.inUse > 0) return;
-        await sandboxOperation(this.#context.runtime, sandbox, 'pause')();
-        record.status = 'sleeping';
-        this.#context.scheduler?.metrics.sleeps.inc();
-        await this.#repository.upsertSandbox(record);
-      });
-      await live.transition.catch(() => {}); // a sandbox that cannot freeze stays awake
+      await freezeSandbox(live, this.#sleepServices).catch(() => {}); // it stays awake
     }
   }
 
-  async #wake(live: LiveSandbox): Promise<void> {
-    await live.transition.catch(() => {});
-    if (live.record.status !== 'sleeping') return;
-    const startedAt = performance.now();
-    live.transition = (async () => {
-      // Only a paused sandbox sleeps, so its runtime can resume it.
-      await sandboxOperation(this.#context.runtime, live.sandbox, 'resume')();
-      live.record.status = 'running';
-      const metrics = this.#context.scheduler?.metrics;
-      metrics?.wakes.inc();
-      metrics?.wakeSeconds.observe((performance.now() - startedAt) / 1000);
-      await this.#repository.upsertSandbox(live.record);
-    })();
-    await live.transition;
+  #wake(live: LiveSandbox): Promise<void> {
+    return wakeSandbox(live, this.#sleepServices);
   }
 }
 
 const key = (owner: string, name: string) => `${owner}/${name}`;
-
-/** Whether the sandbox is frozen when idle: the default, also for records from before sleep. */
-export function sleepsWhenIdle(record: SandboxRecord): boolean {
-  return (record.options as unknown as SandboxOptions).sleep !== false;
-}
-
-export function sandboxNotFound(name: string): NotFoundError {
-  return new NotFoundError(`No sandbox ${JSON.stringify(name)}.`, {
-    code: 'sandbox_not_found',
-    hint: 'mags list --sandboxes shows yours; mags new NAME creates one.',
-  });
-}

@@ -1,3 +1,4 @@
+import { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -183,10 +184,10 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     acceptLocalOwner: options.acceptLocalOwner ?? false,
   };
   const { app, injectWebSocket } = createApp(services);
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+  const server = await new Promise<Server>((resolve, reject) => {
     const listening = serve(
       { fetch: app.fetch, hostname: options.host ?? '127.0.0.1', port: options.port ?? 7070 },
-      () => resolve(listening),
+      () => resolve(http1(listening)),
     );
     listening.once('error', reject);
   });
@@ -195,22 +196,23 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   retention.start();
   // Clients (the SDK's fetch) keep connections open between requests; a server that closes an
   // idle one just as a client reuses it fails that request. Outlive the clients' idle timeout.
-  const http = server as unknown as { keepAliveTimeout: number; headersTimeout: number };
-  http.keepAliveTimeout = 65_000;
-  http.headersTimeout = 66_000;
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const closeListener = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // Followers of log streams would hold the listener open; they are told the job ended.
+      server.closeAllConnections();
+    });
   const close = async (): Promise<void> => {
     retention.stop();
     await services.jobs.shutdown();
     await services.sandboxes.shutdown();
     await scheduler.close();
     if (context.scheduler === scheduler) context.scheduler = undefined;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      // Followers of log streams would hold the listener open; they are told the job ended.
-      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-    });
+    await closeListener();
     await repository.close();
   };
   return {
@@ -226,12 +228,15 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       await services.sandboxes.detach();
       await scheduler.detach();
       if (context.scheduler === scheduler) context.scheduler = undefined;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      });
+      await closeListener();
       await repository.close();
     },
     close,
   };
+}
+
+/** `serve` makes an HTTP/1 server unless given another `createServer` (this file never does). */
+function http1(server: ReturnType<typeof serve>): Server {
+  if (server instanceof Server) return server;
+  throw new Error('mags serves HTTP/1: @hono/node-server returned another kind of server');
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test as nodeTest, type TestContext } from 'node:test';
-import { type ContractSkip, namedSkips } from '../config/contract-skips.ts';
+import { type ContractSkip, namedSkips } from '../testing/contract-skips.ts';
 import type { JobRecord, StateRepository } from './state-repository.ts';
 
 /**

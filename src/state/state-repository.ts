@@ -22,7 +22,10 @@ export interface JobRecord {
   status: JobStatus;
   exitCode: number | null;
   signal: string | null;
-  /** Why a job failed or stopped, in words (timeout, out of memory, server restart...). */
+  /**
+   * The job's state in a few words ("timed out", "exited with code 3"): the API's `reason`, kept
+   * for compatibility. What to tell a person is `message`; how it ended, `endReason`.
+   */
   reason: string | null;
   /** The sandbox a run job runs in, from when it has started (null before, and for exec jobs). */
   sandboxId: string | null;

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { type ContractSkip, namedSkips } from '../config/contract-skips.ts';
 import { InvalidInputError } from '../errors/mags-error.ts';
+import { type ContractSkip, namedSkips } from '../testing/contract-skips.ts';
 import { ObjectNotFoundError, type ObjectStore, PreconditionFailedError } from './object-store.ts';
 
 export type ObjectStoreFactory = () => Promise<

@@ -9,11 +9,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { identityIdMapping } from '../../src/config/id-mapping.ts';
-import type { MagsContext } from '../../src/context/mags-context.ts';
+import { assembleMagsContext, type MagsContext } from '../../src/context/mags-context.ts';
 import { ImageStore } from '../../src/images/image-store.ts';
 import { createFakeRuntime, type FakeRuntime } from '../../src/runtimes/fake/fake-runtime.ts';
 import { createFilesystemObjectStore } from '../../src/storage/filesystem/filesystem-object-store.ts';
-import { WorkspaceManager } from '../../src/workspaces/workspace-manager.ts';
 import {
   type OpenWorkspace,
   type WorkspaceInfo,
@@ -88,26 +87,19 @@ export async function createTestContext(
     home,
   });
   const runtime = createFakeRuntime({ stores: { images, workspaces, sync } });
-  const context: MagsContext = {
+  const context = assembleMagsContext({
     home,
     runtime,
     images,
     workspaces,
     sync,
-    workspaceManager: new WorkspaceManager({
-      store: workspaces,
-      sync,
-      invalidate: async (name) => {
-        await context.scheduler?.invalidate(name);
-      },
-    }),
     defaults: {
       limits: { memoryMiB: 256, cpus: 1, pidsMax: 256 },
       timeoutMs: 60_000,
       image: 'default',
       ...options.defaults,
     },
-  };
+  });
   return {
     context,
     runtime,

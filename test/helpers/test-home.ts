@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveMagsHome } from '../../src/config/mags-home.ts';
 import { nativeBinaryPath, packageRoot } from '../../src/config/package-paths.ts';
+import { readProcessStartTicks } from '../../src/config/process-start-time.ts';
 import { removeLeftoverCgroup } from '../../src/runtimes/namespace/sandbox-cgroup.ts';
 import {
-  startTime,
   sweepLeftovers,
   waitForProcessExit,
 } from '../../src/runtimes/namespace/sweep-leftovers.ts';
@@ -49,7 +49,11 @@ async function stopSandboxesUnder(home: string): Promise<void> {
   for (const id of await readdir(runRoot).catch(() => [] as string[])) {
     const owner = await readFile(join(runRoot, id, 'owner'), 'utf8').catch(() => '');
     const [pid, started] = owner.trim().split(' ');
-    if (pid && Number(pid) !== process.pid && (await startTime(Number(pid))) === started) {
+    if (
+      pid &&
+      Number(pid) !== process.pid &&
+      (await readProcessStartTicks(Number(pid))) === started
+    ) {
       try {
         process.kill(Number(pid), 'SIGKILL');
       } catch {}

@@ -101,9 +101,9 @@ export function registerJobCommands(program: Command): void {
       const mags = await apiClient(command);
       if (isJobId(target)) {
         const job = await mags.jobs.stop(target);
-        process.stderr.write(
-          `mags: ${job.id} ${job.status}${job.reason ? ` (${job.reason})` : ''}\n`,
-        );
+        // The end sentence, as `mags run` and `mags logs -f` print it (not the short `reason`).
+        process.stderr.write(`mags: ${job.id} ${job.status}\n`);
+        for (const note of jobEndNotes(job)) process.stderr.write(`mags: ${note}\n`);
       } else {
         await mags.sandboxes.stop(target);
         process.stderr.write(`mags: sandbox ${target} stopped\n`);

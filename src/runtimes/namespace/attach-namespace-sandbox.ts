@@ -1,14 +1,16 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readProcessStartTicks } from '../../config/process-start-time.ts';
 import { MagsError, NotFoundError } from '../../errors/mags-error.ts';
 import { connectGuest, type GuestTransport } from '../../guest/connect-guest.ts';
 import type { GuestClient } from '../../guest/guest-client.ts';
-import type { ResourceLimits, Sandbox, SandboxExit, SandboxInfo } from '../runtime.ts';
+import type { Sandbox, SandboxExit, SandboxInfo } from '../runtime.ts';
+import { cgroupLimits } from './cgroup-limits.ts';
 import type { ResolvedNamespaceOptions } from './namespace-runtime.ts';
 import { namespaceSandboxHandle } from './namespace-sandbox-handle.ts';
 import { agentSocketName, readRunRecord, sandboxInfo } from './run-record.ts';
 import { isSandboxFrozen, openSandboxCgroup } from './sandbox-cgroup.ts';
-import { ownerIsGone, startTime, waitForProcessExit } from './sweep-leftovers.ts';
+import { ownerIsGone, waitForProcessExit } from './sweep-leftovers.ts';
 
 /** Running sandboxes of this MAGS_HOME: a run record, and a launcher that is alive. */
 export async function listNamespaceSandboxes(home: string): Promise<SandboxInfo[]> {
@@ -50,7 +52,7 @@ export async function attachNamespaceSandbox(
       hint: 'It ended while no server was there, or it runs on another host.',
     });
   }
-  const launcherStarted = await startTime(record.launcherPid);
+  const launcherStarted = await readProcessStartTicks(record.launcherPid);
   const cgroup = await openSandboxCgroup(id, options.cgroupRoot);
   const frozen = await isSandboxFrozen(id, options.cgroupRoot);
   if (frozen) await cgroup?.thaw();
@@ -72,14 +74,6 @@ export async function attachNamespaceSandbox(
       await cgroup?.reclaim();
     }
   }
-  let warnings = record.warnings;
-  let appliedLimits = record.limits;
-  const setLimits = async (wanted: ResourceLimits): Promise<string[]> => {
-    if (!cgroup || JSON.stringify(wanted) === JSON.stringify(appliedLimits)) return warnings;
-    warnings = await cgroup.applyLimits(wanted);
-    appliedLimits = wanted;
-    return warnings;
-  };
   let launcherGone = false;
   let cleaning: Promise<SandboxExit> | undefined;
   const cleanup = () => {
@@ -111,8 +105,7 @@ export async function attachNamespaceSandbox(
     client,
     cgroup,
     baselineProcesses: record.baselineProcesses,
-    warnings: () => warnings,
-    setLimits,
+    ...cgroupLimits(cgroup, record.limits, record.warnings),
     paused: frozen,
     launcherGone: () => launcherGone,
     cleanup,

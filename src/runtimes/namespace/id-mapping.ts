@@ -1,4 +1,5 @@
 import type { IdMapping } from '../../config/id-mapping.ts';
+import { InvalidInputError } from '../../errors/mags-error.ts';
 
 export const defaultUidBase = 100_000;
 export const defaultIdCount = 65_536;
@@ -21,4 +22,18 @@ export function createShiftedIdMapping(
     toHost: (id) => id + uidBase,
     toSandbox: (id) => (id >= uidBase ? id - uidBase : id),
   };
+}
+
+/**
+ * The mapping the namespace runtime's settings ask for: `MAGS_UID_BASE` (default 100000) is the
+ * host uid root inside a sandbox maps to. The composition root makes the stores with it, and the
+ * runtime's factory reads the same setting, so both agree.
+ */
+export function namespaceIdMapping(environment: NodeJS.ProcessEnv): ShiftedIdMapping {
+  const setting = environment.MAGS_UID_BASE;
+  const uidBase = setting ? Number(setting) : defaultUidBase;
+  if (!Number.isInteger(uidBase) || uidBase < 1) {
+    throw new InvalidInputError(`MAGS_UID_BASE must be a positive integer, not ${setting}.`);
+  }
+  return createShiftedIdMapping({ uidBase });
 }

@@ -24,7 +24,8 @@ export interface NamespaceRuntimeOptions {
   home: string;
   /**
    * How sandbox ids map to host ids (root inside is an unprivileged host uid, never host root).
-   * The composition root makes one and hands the same object to the image and workspace stores.
+   * The stores it is given must write files with the same one: `namespaceRuntimeFactory` makes
+   * both from `MAGS_UID_BASE` (`namespaceIdMapping`).
    */
   idMapping?: ShiftedIdMapping;
   /** Where images, workspaces and stored versions are: the layer provider's sources. */

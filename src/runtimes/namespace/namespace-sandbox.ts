@@ -15,6 +15,7 @@ import type {
   SandboxExit,
   SandboxSpec,
 } from '../runtime.ts';
+import { cgroupLimits } from './cgroup-limits.ts';
 import { assertTraversable } from './check-traversable.ts';
 import type { ResolvedNamespaceOptions } from './namespace-runtime.ts';
 import { namespaceSandboxHandle } from './namespace-sandbox-handle.ts';
@@ -74,15 +75,9 @@ export async function prepareNamespaceSandbox(
     throw error;
   }
   const { cgroup } = setup;
-  let warnings = setup.warnings;
-  let appliedLimits = limits;
   // Limits are set at prepare time; an attach or a reuse that asks for others rewrites them.
-  const setLimits = async (wanted: ResourceLimits): Promise<string[]> => {
-    if (!cgroup || sameLimits(wanted, appliedLimits)) return warnings;
-    warnings = await cgroup.applyLimits(wanted);
-    appliedLimits = wanted;
-    return warnings;
-  };
+  const limitState = cgroupLimits(cgroup, limits, setup.warnings);
+  const { setLimits } = limitState;
   const args = [
     '--root',
     rootMount,
@@ -186,7 +181,7 @@ export async function prepareNamespaceSandbox(
         launcherPid: launcher.pid ?? 0,
         startedAt: new Date().toISOString(),
         limits: spec.limits,
-        warnings,
+        warnings: limitState.warnings(),
         ...(baseline === undefined ? {} : { baselineProcesses: baseline }),
       });
     } catch (error) {
@@ -200,8 +195,7 @@ export async function prepareNamespaceSandbox(
       client,
       cgroup,
       baselineProcesses: baseline,
-      warnings: () => warnings,
-      setLimits,
+      ...limitState,
       paused: false,
       launcherGone: () => exited,
       cleanup,
@@ -273,10 +267,6 @@ function attachMessage(
   const length = Buffer.alloc(4);
   length.writeUInt32LE(body.length);
   return Buffer.concat([length, body]);
-}
-
-function sameLimits(a: ResourceLimits, b: ResourceLimits): boolean {
-  return a.memoryMiB === b.memoryMiB && a.cpus === b.cpus && a.pidsMax === b.pidsMax;
 }
 
 async function killAndWait(

@@ -1,5 +1,6 @@
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readProcessStartTicks } from '../../config/process-start-time.ts';
 import { removeEmptySandboxCgroups, removeLeftoverCgroup } from './sandbox-cgroup.ts';
 
 /**
@@ -12,8 +13,8 @@ import { removeEmptySandboxCgroups, removeLeftoverCgroup } from './sandbox-cgrou
  * SIGKILL. `removeLeftoverCgroup` ends those.
  */
 export async function writeRunOwner(runDirectory: string, pid = process.pid): Promise<void> {
-  if (pid === process.pid) ownStartTime ??= startTime(pid);
-  const started = pid === process.pid && ownStartTime ? ownStartTime : startTime(pid);
+  if (pid === process.pid) ownStartTime ??= readProcessStartTicks(pid);
+  const started = pid === process.pid && ownStartTime ? ownStartTime : readProcessStartTicks(pid);
   await writeFile(join(runDirectory, 'owner'), `${pid} ${await started}\n`);
 }
 
@@ -45,7 +46,7 @@ export async function ownerIsGone(runDirectory: string): Promise<boolean> {
     return stats !== undefined && Date.now() - stats.mtimeMs > unownedGraceMs;
   }
   const [pid, started] = text.trim().split(' ');
-  return (await startTime(Number(pid))) !== started;
+  return (await readProcessStartTicks(Number(pid))) !== started;
 }
 
 /** Waits until process `pid` (started at `started`) is gone; false after `timeoutMs`. */
@@ -55,17 +56,8 @@ export async function waitForProcessExit(
   timeoutMs: number,
 ): Promise<boolean> {
   for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
-    if ((await startTime(pid)) !== started) return true;
+    if ((await readProcessStartTicks(pid)) !== started) return true;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  return (await startTime(pid)) !== started;
-}
-
-/** The process's start time in clock ticks since boot (/proc/PID/stat field 22), or '' when it is gone. */
-export async function startTime(pid: number): Promise<string> {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // A zombie (field 3, state Z) has ended; only its parent has not collected it yet.
-  return fields[0] === 'Z' ? '' : (fields[19] ?? '');
+  return (await readProcessStartTicks(pid)) !== started;
 }

@@ -13,7 +13,7 @@ import {
 } from '../../api/schemas.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 import { isUploadTooLarge } from '../../sandboxes/sandbox-files.ts';
-import { sleepsWhenIdle } from '../../sandboxes/sandbox-manager.ts';
+import { sleepsWhenIdle } from '../../sandboxes/sandbox-record.ts';
 import type { ShellSession } from '../../sandboxes/sandbox-shell.ts';
 import type { SandboxRecord } from '../../state/state-repository.ts';
 import type { ServerApp } from '../create-app.ts';

@@ -1,0 +1,51 @@
+import type { TestContext } from 'node:test';
+import type {
+  ExecRequest,
+  ImageReference,
+  Runtime,
+  RuntimeCapabilities,
+  Sandbox,
+  SandboxProcess,
+  SandboxSpec,
+} from '../runtime.ts';
+
+/** What the contract's topic files get from `runRuntimeContract` to register their tests. */
+export interface ContractHarness {
+  /**
+   * Registers one test: skipped when the runtime lists it by name, when the whole suite is
+   * skipped on this host, or when the runtime does not declare `requires`.
+   */
+  it(
+    title: string,
+    body: (t: TestContext) => Promise<void>,
+    requires?: keyof RuntimeCapabilities,
+  ): void;
+  /** Starts a sandbox of the runtime under test on its image; stopped after the suite. */
+  start(overrides?: Partial<SandboxSpec>): Promise<Sandbox>;
+  /** The runtime under test and the image it starts (inside a test body). */
+  subject(): { runtime: Runtime; image: ImageReference };
+  /** Stops a sandbox a test got other than from `start` (attached, say) after the suite. */
+  track(sandbox: Sandbox): void;
+}
+
+export interface Collected {
+  stdout: Buffer;
+  stderr: Buffer;
+  exitCode: number | null;
+  signal: string | null;
+}
+
+export async function collect(process: SandboxProcess): Promise<Collected> {
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  process.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+  process.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+  const result = await process.exited;
+  return { stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr), ...result };
+}
+
+const baseEnvironment = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/root', LANG: 'C.UTF-8' };
+
+export function shell(script: string, extra: Partial<ExecRequest> = {}): ExecRequest {
+  return { argv: ['/bin/sh', '-c', script], env: baseEnvironment, cwd: '/workspace', ...extra };
+}

@@ -1,0 +1,94 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { DependencyMissingError } from '../../errors/mags-error.ts';
+import { migrateSqlite } from './sqlite-migrations.ts';
+import { createSpaceReclaimer } from './sqlite-space-reclaimer.ts';
+
+export type Row = Record<string, SQLInputValue>;
+
+/** A nullable text column. */
+export const text = (value: SQLInputValue | undefined) =>
+  value === null || value === undefined ? null : String(value);
+
+export interface SqliteStateRepositoryOptions {
+  /**
+   * Pages in the write-ahead log that trigger a checkpoint (SQLite's default: 1000). A process
+   * that exits without closing the database (the CLI after a run: a close checkpoints, with
+   * fsyncs) leaves the log to the next opener, which reads it all once; a smaller bound keeps
+   * that read short.
+   */
+  walAutocheckpointPages?: number;
+}
+
+/** What the statement groups of the repository share: the database and ways to run SQL on it. */
+export interface SqliteDatabase {
+  database: DatabaseSync;
+  /** Prepares `sql` now (a statement whose text varies, or one used rarely). */
+  statement(sql: string): StatementSync;
+  /**
+   * Prepared on first use, then kept: a short-lived process (a CLI run) prepares only what it
+   * uses.
+   */
+  prepared(sql: string): () => StatementSync;
+  /** Runs `work` in one write transaction (`BEGIN IMMEDIATE`), rolled back if it throws. */
+  transaction(work: () => void): void;
+  /** Gives freed pages back to the filesystem, in steps (sqlite-space-reclaimer.ts). */
+  reclaimSpace(): Promise<void>;
+}
+
+/**
+ * Opens (creating) the database with the pragmas `createSqliteStateRepository` explains, and
+ * brings its schema up to date.
+ */
+export function openSqliteDatabase(
+  path: string,
+  options: SqliteStateRepositoryOptions,
+): SqliteDatabase {
+  let database: DatabaseSync;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    database = new DatabaseSync(path);
+    // A checkpoint cuts the write-ahead log back to `journal_size_limit`; without a limit it
+    // keeps the largest size it ever reached (a purge or a migration's VACUUM writes a lot).
+    database.exec(
+      `PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+       PRAGMA journal_size_limit = ${8 * 1024 * 1024};
+       PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;
+       ${options.walAutocheckpointPages === undefined ? '' : `PRAGMA wal_autocheckpoint = ${options.walAutocheckpointPages};`}`,
+    );
+    migrateSqlite(database);
+  } catch (error) {
+    throw new DependencyMissingError(`Cannot open the state database ${path}: ${String(error)}`, {
+      cause: error,
+      code: 'state_unavailable',
+      hint: 'Check that the directory is writable and the disk is not full (MAGS_HOME sets where it lives).',
+    });
+  }
+  let reclaimer: (() => Promise<void>) | undefined;
+  return {
+    database,
+    statement: (sql) => database.prepare(sql),
+    prepared(sql) {
+      let kept: StatementSync | undefined;
+      return () => {
+        kept ??= database.prepare(sql);
+        return kept;
+      };
+    },
+    transaction(work) {
+      database.exec('BEGIN IMMEDIATE');
+      try {
+        work();
+        database.exec('COMMIT');
+      } catch (error) {
+        database.exec('ROLLBACK');
+        throw error;
+      }
+    },
+    reclaimSpace() {
+      reclaimer ??= createSpaceReclaimer(database);
+      return reclaimer();
+    },
+  };
+}

@@ -1,0 +1,155 @@
+import type { SQLInputValue, StatementSync } from 'node:sqlite';
+import {
+  finishedJobStatuses,
+  type JobFilter,
+  type JobRecord,
+  type JobUpdate,
+  type StateRepository,
+} from '../state-repository.ts';
+import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
+
+type JobMethods = Pick<
+  StateRepository,
+  'insertJob' | 'updateJob' | 'getJob' | 'listJobs' | 'deleteJob'
+>;
+
+/** `status IN (...)` of a finished job, as SQL. */
+export const finishedStatusesSql = finishedJobStatuses.map((status) => `'${status}'`).join(', ');
+
+export function sqliteJobStatements(sqlite: SqliteDatabase): JobMethods {
+  const { statement, transaction } = sqlite;
+  const insertJob = sqlite.prepared(
+    `INSERT INTO jobs (id, owner, kind, sandbox, argv, workspace, status, exit_code, signal, reason,
+     end_reason, message, sandbox_id, created_at, started_at, finished_at, log_bytes,
+     logs_removed_at, logs_removed_reason, host, server, run_options)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const jobById = sqlite.prepared('SELECT * FROM jobs WHERE owner = ? AND id = ?');
+  // A job's updates set a few column sets again and again: each is prepared once.
+  const jobUpdates = new Map<string, StatementSync>();
+  return {
+    async insertJob(job) {
+      insertJob().run(
+        job.id,
+        job.owner,
+        job.kind,
+        job.sandbox,
+        JSON.stringify(job.argv),
+        job.workspace,
+        job.status,
+        job.exitCode,
+        job.signal,
+        job.reason,
+        job.endReason,
+        job.message,
+        job.sandboxId,
+        job.createdAt,
+        job.startedAt,
+        job.finishedAt,
+        job.logBytes,
+        job.logsRemovedAt,
+        job.logsRemovedReason,
+        job.host ?? null,
+        job.server ?? null,
+        job.runOptions ? JSON.stringify(job.runOptions) : null,
+      );
+    },
+    async updateJob(id, update) {
+      const columns = Object.entries(update)
+        .filter(([, value]) => value !== undefined)
+        .map(([key, value]) => [jobColumns[key as keyof JobUpdate], value] as const);
+      if (columns.length === 0) return;
+      const sql = `UPDATE jobs SET ${columns.map(([column]) => `${column} = ?`).join(', ')} WHERE id = ?`;
+      let prepared = jobUpdates.get(sql);
+      if (!prepared) {
+        prepared = statement(sql);
+        jobUpdates.set(sql, prepared);
+      }
+      prepared.run(...columns.map(([, value]) => value as SQLInputValue), id);
+    },
+    async getJob(owner, id) {
+      const row = jobById().get(owner, id) as Row | undefined;
+      return row && toJob(row);
+    },
+    async listJobs(filter: JobFilter) {
+      const where = ['owner = $owner'];
+      const parameters: Record<string, SQLInputValue> = {
+        owner: filter.owner,
+        limit: filter.limit + 1,
+      };
+      for (const key of ['status', 'workspace', 'sandbox'] as const) {
+        if (filter[key] === undefined) continue;
+        where.push(`${key} = $${key}`);
+        parameters[key] = filter[key];
+      }
+      if (filter.cursor !== undefined) {
+        where.push('seq < $cursor');
+        parameters.cursor = Number(filter.cursor);
+      }
+      const rows = statement(
+        `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT $limit`,
+      ).all(parameters) as Row[];
+      const page = rows.slice(0, filter.limit);
+      const last = page.at(-1);
+      return {
+        jobs: page.map(toJob),
+        nextCursor: rows.length > filter.limit && last ? String(last.seq) : null,
+      };
+    },
+    async deleteJob(owner, id) {
+      let deleted = false;
+      transaction(() => {
+        const result = statement(
+          `DELETE FROM jobs WHERE owner = ? AND id = ? AND status IN (${finishedStatusesSql})`,
+        ).run(owner, id);
+        deleted = Number(result.changes) > 0;
+        if (deleted) statement('DELETE FROM job_logs WHERE job_id = ?').run(id);
+      });
+      if (deleted) await sqlite.reclaimSpace();
+      return deleted;
+    },
+  };
+}
+
+const jobColumns: Record<keyof JobUpdate, string> = {
+  status: 'status',
+  exitCode: 'exit_code',
+  signal: 'signal',
+  reason: 'reason',
+  endReason: 'end_reason',
+  message: 'message',
+  sandboxId: 'sandbox_id',
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+  logBytes: 'log_bytes',
+};
+
+export function toJob(row: Row): JobRecord {
+  return {
+    id: String(row.id),
+    owner: String(row.owner),
+    kind: row.kind as JobRecord['kind'],
+    sandbox: text(row.sandbox),
+    argv: JSON.parse(String(row.argv)) as string[],
+    workspace: text(row.workspace),
+    status: row.status as JobRecord['status'],
+    exitCode: row.exit_code === null ? null : Number(row.exit_code),
+    signal: text(row.signal),
+    reason: text(row.reason),
+    endReason: text(row.end_reason) as JobRecord['endReason'],
+    message: text(row.message),
+    sandboxId: text(row.sandbox_id),
+    createdAt: String(row.created_at),
+    startedAt: text(row.started_at),
+    finishedAt: text(row.finished_at),
+    logBytes: Number(row.log_bytes),
+    logsRemovedAt: text(row.logs_removed_at),
+    logsRemovedReason: text(row.logs_removed_reason),
+    host: text(row.host),
+    server: text(row.server),
+    runOptions:
+      row.run_options === null || row.run_options === undefined
+        ? null
+        : (JSON.parse(String(row.run_options)) as Record<string, unknown>),
+  };
+}

@@ -1,0 +1,94 @@
+import type { SandboxRecord, StateRepository, WorkspaceRecord } from '../state-repository.ts';
+import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
+
+type SandboxMethods = Pick<
+  StateRepository,
+  | 'upsertSandbox'
+  | 'getSandbox'
+  | 'listSandboxes'
+  | 'deleteSandbox'
+  | 'touchWorkspace'
+  | 'listWorkspaces'
+  | 'deleteWorkspace'
+>;
+
+/** Long-lived sandboxes, and the workspaces each owner has used. */
+export function sqliteSandboxStatements({ statement, prepared }: SqliteDatabase): SandboxMethods {
+  const upsertSandbox = prepared(
+    `INSERT INTO sandboxes (owner, name, runtime_id, workspace, status, options, reason, created_at,
+     last_active_at, host, server) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (owner, name) DO UPDATE SET runtime_id = excluded.runtime_id,
+     workspace = excluded.workspace, status = excluded.status, options = excluded.options,
+     reason = excluded.reason, last_active_at = excluded.last_active_at, host = excluded.host,
+     server = excluded.server`,
+  );
+  const touchWorkspace = prepared(
+    `INSERT INTO workspaces (owner, name, created_at, last_used_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (owner, name) DO UPDATE SET last_used_at = excluded.last_used_at`,
+  );
+  return {
+    async upsertSandbox(sandbox) {
+      upsertSandbox().run(
+        sandbox.owner,
+        sandbox.name,
+        sandbox.runtimeId,
+        sandbox.workspace,
+        sandbox.status,
+        JSON.stringify(sandbox.options),
+        sandbox.reason,
+        sandbox.createdAt,
+        sandbox.lastActiveAt,
+        sandbox.host ?? null,
+        sandbox.server ?? null,
+      );
+    },
+    async getSandbox(owner, name) {
+      const row = statement('SELECT * FROM sandboxes WHERE owner = ? AND name = ?').get(
+        owner,
+        name,
+      ) as Row | undefined;
+      return row && toSandbox(row);
+    },
+    async listSandboxes(owner) {
+      const rows = statement('SELECT * FROM sandboxes WHERE owner = ? ORDER BY name').all(owner);
+      return (rows as Row[]).map(toSandbox);
+    },
+    async deleteSandbox(owner, name) {
+      statement('DELETE FROM sandboxes WHERE owner = ? AND name = ?').run(owner, name);
+    },
+
+    async touchWorkspace(owner, name, at) {
+      touchWorkspace().run(owner, name, at, at);
+    },
+    async listWorkspaces(owner) {
+      const rows = statement('SELECT * FROM workspaces WHERE owner = ? ORDER BY name').all(owner);
+      return (rows as Row[]).map(
+        (row): WorkspaceRecord => ({
+          owner: String(row.owner),
+          name: String(row.name),
+          createdAt: String(row.created_at),
+          lastUsedAt: String(row.last_used_at),
+        }),
+      );
+    },
+    async deleteWorkspace(owner, name) {
+      statement('DELETE FROM workspaces WHERE owner = ? AND name = ?').run(owner, name);
+    },
+  };
+}
+
+export function toSandbox(row: Row): SandboxRecord {
+  return {
+    owner: String(row.owner),
+    name: String(row.name),
+    runtimeId: text(row.runtime_id),
+    workspace: text(row.workspace),
+    status: row.status as SandboxRecord['status'],
+    options: JSON.parse(String(row.options)) as Record<string, unknown>,
+    reason: text(row.reason),
+    createdAt: String(row.created_at),
+    lastActiveAt: String(row.last_active_at),
+    host: text(row.host),
+    server: text(row.server),
+  };
+}

@@ -1,0 +1,55 @@
+import type { StateRepository, TokenRecord } from '../state-repository.ts';
+import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
+
+type TokenMethods = Pick<
+  StateRepository,
+  'insertToken' | 'findTokenByHash' | 'listTokens' | 'revokeToken'
+>;
+
+export function sqliteTokenStatements({ statement, prepared }: SqliteDatabase): TokenMethods {
+  const insertToken = prepared(
+    'INSERT INTO tokens (id, owner, name, hash, created_at, admin) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  const tokenByHash = prepared('SELECT * FROM tokens WHERE hash = ?');
+  return {
+    async insertToken(token) {
+      insertToken().run(
+        token.id,
+        token.owner,
+        token.name,
+        token.hash,
+        token.createdAt,
+        token.admin ? 1 : 0,
+      );
+    },
+    async findTokenByHash(hash) {
+      const row = tokenByHash().get(hash) as Row | undefined;
+      return row && toToken(row);
+    },
+    async listTokens(owner) {
+      const rows =
+        owner === undefined
+          ? statement('SELECT * FROM tokens ORDER BY created_at').all()
+          : statement('SELECT * FROM tokens WHERE owner = ? ORDER BY created_at').all(owner);
+      return (rows as Row[]).map(toToken);
+    },
+    async revokeToken(id, revokedAt) {
+      const result = statement(
+        'UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+      ).run(revokedAt, id);
+      return Number(result.changes) > 0;
+    },
+  };
+}
+
+function toToken(row: Row): TokenRecord {
+  return {
+    id: String(row.id),
+    owner: String(row.owner),
+    name: String(row.name),
+    hash: String(row.hash),
+    createdAt: String(row.created_at),
+    revokedAt: text(row.revoked_at),
+    admin: Number(row.admin) === 1,
+  };
+}
