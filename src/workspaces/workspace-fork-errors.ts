@@ -1,4 +1,5 @@
 import { ConflictError, MagsError } from '../errors/mags-error.ts';
+import { maxChainLength } from './workspace-layers.ts';
 
 /** Deleting a workspace that forks build on would break them: refused, with the forks named. */
 export class WorkspaceHasForksError extends ConflictError {
@@ -45,4 +46,31 @@ export function chainBrokenError(name: string, source: string): MagsError {
       hint: `Restore ${name} from object storage if it was synced (mags workspace pull ${name}), or delete it.`,
     },
   );
+}
+
+/**
+ * A fork that would sit on more frozen layers than a sandbox can mount (`maxChainLength`): a
+ * chain of forks of forks, each adding a layer of its own. `forks` are the workspaces building on
+ * the source (they keep its local copy from being replaced); `shown` the same in the caller's
+ * words.
+ */
+export class ForkChainTooLongError extends ConflictError {
+  readonly layers: number;
+  readonly forks: string[];
+  constructor(name: string, layers: number, forks: string[], shown: string[] = forks) {
+    const flatten = `sync it (mags sync ${name}), delete its local copy (mags workspace delete ${name} --local-only) and pull it back as one layer (mags workspace pull ${name}), then fork it again`;
+    super(
+      `Workspace ${JSON.stringify(name)} builds on a chain of forks of forks ${layers} layers deep; a fork of it would sit on more than ${maxChainLength}, which is more than a sandbox can mount.`,
+      {
+        workspace: name,
+        code: 'fork_chain_too_long',
+        hint:
+          shown.length === 0
+            ? `Flatten it: ${flatten}.`
+            : `Flatten it: ${flatten}. Its local copy cannot be replaced while forks build on it (${shown.map((fork) => JSON.stringify(fork)).join(', ')}): delete or flatten those first the same way.`,
+      },
+    );
+    this.layers = layers;
+    this.forks = forks;
+  }
 }
