@@ -49,28 +49,23 @@ export function chainBrokenError(name: string, source: string): MagsError {
 }
 
 /**
- * A fork that would sit on more frozen layers than a sandbox can mount (`maxChainLength`): a
- * chain of forks of forks, each adding a layer of its own. `forks` are the workspaces building on
- * the source (they keep its local copy from being replaced); `shown` the same in the caller's
- * words.
+ * A fork that would sit on more frozen layers (`layers`) than a sandbox can mount
+ * (`maxChainLength`): a chain of forks of forks, each adding a layer of its own. The source's own
+ * layers were merged into one first, so this happens only to a source with none of its own in
+ * its chain, which no fork therefore builds on: its local copy can always be replaced by one
+ * whole layer (a pull), which the hint says how.
  */
 export class ForkChainTooLongError extends ConflictError {
   readonly layers: number;
-  readonly forks: string[];
-  constructor(name: string, layers: number, forks: string[], shown: string[] = forks) {
-    const flatten = `sync it (mags sync ${name}), delete its local copy (mags workspace delete ${name} --local-only) and pull it back as one layer (mags workspace pull ${name}), then fork it again`;
+  constructor(name: string, layers: number) {
     super(
-      `Workspace ${JSON.stringify(name)} builds on a chain of forks of forks ${layers} layers deep; a fork of it would sit on more than ${maxChainLength}, which is more than a sandbox can mount.`,
+      `A fork of workspace ${JSON.stringify(name)} would sit on ${layers} frozen layers (a chain of forks of forks), more than a sandbox can mount (${maxChainLength}).`,
       {
         workspace: name,
         code: 'fork_chain_too_long',
-        hint:
-          shown.length === 0
-            ? `Flatten it: ${flatten}.`
-            : `Flatten it: ${flatten}. Its local copy cannot be replaced while forks build on it (${shown.map((fork) => JSON.stringify(fork)).join(', ')}): delete or flatten those first the same way.`,
+        hint: `Flatten it first: sync it (mags sync ${name}), delete its local copy (mags workspace delete ${name} --local-only) and pull it back as one layer (mags workspace pull ${name}), then fork it again.`,
       },
     );
     this.layers = layers;
-    this.forks = forks;
   }
 }

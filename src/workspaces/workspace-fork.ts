@@ -118,8 +118,9 @@ export class WorkspaceForks {
       const length = chain.length + (freezes ? 1 : 0);
       // Merging the source's own layers into one is the only shortening there is (the others
       // lie on other disks): refused before anything changes when even that is not enough.
-      if (length - Math.max(own - 1, 0) > maxChainLength) {
-        throw new ForkChainTooLongError(source, length, await this.forksOf(source));
+      const shortest = length - Math.max(own - 1, 0);
+      if (shortest > maxChainLength) {
+        throw new ForkChainTooLongError(source, shortest);
       }
       if (freezes) {
         const layer = uniqueSuffix();

@@ -8,7 +8,7 @@ import {
 } from './owner-workspace.ts';
 import type { PushResult, SyncProgress } from './sync/push-workspace.ts';
 import type { VersionInfo } from './sync/versions.ts';
-import { ForkChainTooLongError, WorkspaceHasForksError } from './workspace-fork-errors.ts';
+import { WorkspaceHasForksError } from './workspace-fork-errors.ts';
 import type { WorkspaceStore } from './workspace-store.ts';
 import type { WorkspaceSync } from './workspace-sync.ts';
 
@@ -173,10 +173,7 @@ export class WorkspaceManager {
     const targetName = ownerWorkspaceName(owner, target);
     if (!(await this.store.get(sourceName))) throw notFound(source);
     await this.#invalidate(sourceName);
-    await this.store.fork(sourceName, targetName).catch((error: unknown) => {
-      if (!(error instanceof ForkChainTooLongError)) throw error;
-      throw new ForkChainTooLongError(sourceName, error.layers, error.forks, shown(owner, error));
-    });
+    await this.store.fork(sourceName, targetName);
     const forked = (await this.list(owner)).find((summary) => summary.name === target);
     if (!forked) throw notFound(target); // deleted by another request meanwhile
     return forked;
@@ -200,20 +197,16 @@ export class WorkspaceManager {
       await this.store.delete(storageName).catch((error: unknown) => {
         if (!(error instanceof WorkspaceHasForksError)) throw error;
         // In the owner's words; another owner's fork (only the local admin makes those) unnamed.
-        throw new WorkspaceHasForksError(storageName, error.forks, shown(owner, error));
+        const shown = error.forks.map(
+          (fork) => ownerWorkspaceDisplayName(owner, fork) ?? "another owner's workspace",
+        );
+        throw new WorkspaceHasForksError(storageName, error.forks, shown);
       });
     }
     if (remote.length > 0) await this.sync.deleteRemote(storageName);
     await this.#records?.deleteWorkspace(owner, name);
     return { local: local !== undefined, storedVersions: remote.length };
   }
-}
-
-/** The forks an error names, in the owner's words; another owner's (only the local admin makes those) unnamed. */
-function shown(owner: string, error: { forks: string[] }): string[] {
-  return error.forks.map(
-    (fork) => ownerWorkspaceDisplayName(owner, fork) ?? "another owner's workspace",
-  );
 }
 
 function notFound(name: string): NotFoundError {
