@@ -71,4 +71,25 @@ describe('workspace disk limits of a server', { skip }, () => {
     await alice.workspaces.delete('two');
     await make(alice, 'four', 96);
   });
+
+  test("two forks at once cannot both pass an owner's quota that has room for one", async () => {
+    // Bob: 56 + 56 = 112 of 192; one fork of 56 fits, two do not.
+    await bob.workspaces.delete('one');
+    await make(bob, 'p', 56);
+    await make(bob, 'q', 56);
+    const results = await Promise.allSettled([
+      bob.workspaces.fork('p', 'p2'),
+      bob.workspaces.fork('q', 'q2'),
+    ]);
+    const made = results.filter((result) => result.status === 'fulfilled');
+    const refused = results.flatMap((result) =>
+      result.status === 'rejected' ? [result.reason] : [],
+    );
+    assert.equal(made.length, 1, JSON.stringify(results));
+    assert.equal(refused.length, 1);
+    assert.ok(refused[0] instanceof QuotaExceededError, String(refused[0]));
+    assert.equal(refused[0].code, 'owner_disk_quota');
+    const names = (await bob.workspaces.list()).map((workspace) => workspace.name).sort();
+    assert.equal(names.filter((name) => name === 'p2' || name === 'q2').length, 1, names.join());
+  });
 });

@@ -16,18 +16,73 @@ export const defaultDiskLimits: DiskLimits = {
   ownerDiskQuotaMiB: 1024 * 1024,
 };
 
+type DiskRequest = { workspace: string | undefined; diskMiB: number | undefined };
+
+/** Per context (one server's workspaces), per owner: the tail of their disk checks in progress. */
+const ownerTails = new WeakMap<MagsContext, Map<string, Promise<unknown>>>();
+
+/**
+ * Runs `work` after the owner's earlier checks in this process are done, and before later ones:
+ * what a check counts cannot change under it through another request of the same owner that
+ * holds this turn too (a fork's check and its new disk, `checkAndMakeDisk`).
+ */
+async function inOwnersTurn<Result>(
+  context: MagsContext,
+  owner: string,
+  work: () => Promise<Result>,
+): Promise<Result> {
+  const tails = ownerTails.get(context) ?? new Map<string, Promise<unknown>>();
+  ownerTails.set(context, tails);
+  const before = tails.get(owner) ?? Promise.resolve();
+  const turn = before.catch(() => {}).then(work);
+  const tail = turn.catch(() => {});
+  tails.set(owner, tail);
+  try {
+    return await turn;
+  } finally {
+    if (tails.get(owner) === tail) tails.delete(owner);
+  }
+}
+
 /**
  * Refuses a request whose disk is over the server's maximum (400), or that would make a new
  * workspace, or grow one, past the owner's quota: the sum of the sizes of their workspaces' disks
  * (409 `owner_disk_quota`). Sizes, not use: a disk's size is what it may take of the host. Checked
- * when the request arrives; requests of one owner arriving at the same moment may together pass
- * the quota by one request's disk.
+ * when the request arrives, in the owner's turn (after a fork's disk in progress is made); a run's
+ * disk is made later, when its sandbox starts, so runs of one owner arriving at the same moment
+ * may together pass the quota by one request's disk.
  */
-export async function checkDiskRequest(
+export function checkDiskRequest(
   context: MagsContext,
   limits: DiskLimits,
   owner: string,
-  request: { workspace: string | undefined; diskMiB: number | undefined },
+  request: DiskRequest,
+): Promise<void> {
+  return inOwnersTurn(context, owner, () => checkInTurn(context, limits, owner, request));
+}
+
+/**
+ * Checks a request and makes its disk (`make`) in one turn of the owner's: two forks of one
+ * owner at the same moment cannot both pass a quota that has room for one.
+ */
+export function checkAndMakeDisk<Result>(
+  context: MagsContext,
+  limits: DiskLimits,
+  owner: string,
+  request: DiskRequest,
+  make: () => Promise<Result>,
+): Promise<Result> {
+  return inOwnersTurn(context, owner, async () => {
+    await checkInTurn(context, limits, owner, request);
+    return make();
+  });
+}
+
+async function checkInTurn(
+  context: MagsContext,
+  limits: DiskLimits,
+  owner: string,
+  request: DiskRequest,
 ): Promise<void> {
   const { diskMiB } = request;
   if (diskMiB !== undefined && diskMiB > limits.maxDiskMiB) {

@@ -1,4 +1,5 @@
 import { ConflictError, MagsError } from '../errors/mags-error.ts';
+import { maxChainLength } from './workspace-layers.ts';
 
 /** Deleting a workspace that forks build on would break them: refused, with the forks named. */
 export class WorkspaceHasForksError extends ConflictError {
@@ -45,4 +46,26 @@ export function chainBrokenError(name: string, source: string): MagsError {
       hint: `Restore ${name} from object storage if it was synced (mags workspace pull ${name}), or delete it.`,
     },
   );
+}
+
+/**
+ * A fork that would sit on more frozen layers (`layers`) than a sandbox can mount
+ * (`maxChainLength`): a chain of forks of forks, each adding a layer of its own. The source's own
+ * layers were merged into one first, so this happens only to a source with none of its own in
+ * its chain, which no fork therefore builds on: its local copy can always be replaced by one
+ * whole layer (a pull), which the hint says how.
+ */
+export class ForkChainTooLongError extends ConflictError {
+  readonly layers: number;
+  constructor(name: string, layers: number) {
+    super(
+      `A fork of workspace ${JSON.stringify(name)} would sit on ${layers} frozen layers (a chain of forks of forks), more than a sandbox can mount (${maxChainLength}).`,
+      {
+        workspace: name,
+        code: 'fork_chain_too_long',
+        hint: `Flatten it first: sync it (mags sync ${name}), delete its local copy (mags workspace delete ${name} --local-only) and pull it back as one layer (mags workspace pull ${name}), then fork it again.`,
+      },
+    );
+    this.layers = layers;
+  }
 }

@@ -20,6 +20,15 @@ export interface FrozenLayer {
  */
 export const maxChainLength = 24;
 
+/**
+ * How many of its own frozen layers a workspace keeps in its chain: each fork of a changed source
+ * freezes one more, and the fork that would keep more merges them into one (hard links on the
+ * source's disk, `mergeFrozenLayers`). Low enough that forking one source again and again leaves
+ * every chain short (a sandbox of it or of its forks mounts at most this many of its layers),
+ * high enough that most forks stay a rename.
+ */
+export const maxOwnLayers = 4;
+
 /** Where frozen layers live, in a workspace's layer directory (its disk's mount point). */
 export function frozenLayersDirectory(layerDirectory: string): string {
   return join(layerDirectory, 'layers');
@@ -55,8 +64,18 @@ export async function freezeUpper(
   await rm(paths.workDir, { recursive: true, force: true });
   for (const directory of [paths.upperDir, paths.workDir]) {
     await mkdir(directory, { mode: 0o755 });
-    await chown(directory, rootHostId, rootHostId);
+    await giveToSandboxRoot(directory, rootHostId);
   }
+}
+
+/**
+ * Gives a fresh layer directory to the sandbox's root (`rootHostId`). A store run without root
+ * (the root-free tests' directory workspaces, whose sandboxes are plain processes of the same
+ * user) cannot give files away, and keeps them.
+ */
+export async function giveToSandboxRoot(directory: string, rootHostId: number): Promise<void> {
+  if (process.getuid?.() !== 0 && rootHostId !== process.getuid?.()) return;
+  await chown(directory, rootHostId, rootHostId);
 }
 
 /** Removes a workspace's frozen layers that no chain refers to any more (after a pull, a delete). */

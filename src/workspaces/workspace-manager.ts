@@ -156,12 +156,11 @@ export class WorkspaceManager {
   }
 
   /**
-   * The disk a fork of the owner's `source` gets: the source's size (the host's default for one
-   * from before disks). Undefined when there is no such workspace (its fork is a 404).
+   * The disk a fork of the owner's `source` gets: the source's size. Undefined when the source
+   * has no disk (its fork has none either) or does not exist (its fork is a 404).
    */
   async forkDiskMiB(owner: string, source: string): Promise<number | undefined> {
-    const info = await this.store.get(ownerWorkspaceName(owner, source));
-    return info && (info.diskMiB ?? this.store.defaultDiskMiB);
+    return (await this.store.get(ownerWorkspaceName(owner, source)))?.diskMiB;
   }
 
   /**

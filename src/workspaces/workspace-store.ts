@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { IdMapping } from '../config/id-mapping.ts';
 import { uniqueSuffix } from '../config/unique-suffix.ts';
-import { ConflictError, InvalidInputError, NotFoundError } from '../errors/mags-error.ts';
+import { ConflictError, NotFoundError } from '../errors/mags-error.ts';
 import { isMountPoint, layerUsage } from './layer-usage.ts';
 import {
   createDisk,
@@ -16,72 +16,24 @@ import {
   mountDisk,
   unmountDisk,
 } from './workspace-disk.ts';
-import {
-  chainBrokenError,
-  forkBusyError,
-  WorkspaceHasForksError,
-  workspaceExistsError,
-} from './workspace-fork-errors.ts';
-import {
-  type FrozenLayer,
-  freezeUpper,
-  frozenLayersDirectory,
-  isEmptyLayer,
-  layersLockPath,
-  maxChainLength,
-  pruneFrozenLayers,
-} from './workspace-layers.ts';
+import { WorkspaceForks } from './workspace-fork.ts';
+import { WorkspaceHasForksError } from './workspace-fork-errors.ts';
+import type {
+  OpenWorkspace,
+  WorkspaceInfo,
+  WorkspaceLocation,
+  WorkspacePaths,
+} from './workspace-info.ts';
+import { giveToSandboxRoot, layersLockPath } from './workspace-layers.ts';
 import { acquireLock } from './workspace-lock.ts';
 import { validateWorkspaceName } from './workspace-name.ts';
 
-export interface WorkspaceInfo {
-  name: string;
-  image: string;
-  createdAt: string;
-  lastRunAt: string | undefined;
-  /** The stored version this host's layer was restored from or last synced as. */
-  remoteVersion?: number;
-  /**
-   * The size of the workspace's disk (its layer's filesystem). Absent for workspaces made before
-   * disks existed: their layer is a plain directory on the host's disk, without a limit.
-   */
-  diskMiB?: number;
-  /**
-   * Read-only layers below the workspace's own upper layer, the top-most first: its own layers
-   * frozen by forks, then those of the workspace it was forked from. Absent: none.
-   */
-  lowerLayers?: FrozenLayer[];
-  /** The workspace this one was forked from (storage name). */
-  forkedFrom?: string;
-}
-
-export interface WorkspaceLocation {
-  directory: string;
-  /** Held exclusively by the one sandbox writing the workspace, shared by read-only users. */
-  lockPath: string;
-}
-
-export interface WorkspacePaths extends WorkspaceLocation {
-  /** Where the layers live: the disk's mount point (or, without a disk, the directory itself). */
-  layerDirectory: string;
-  /** The overlay upper directory: everything the sandbox wrote. */
-  upperDir: string;
-  workDir: string;
-}
-
-/** An opened workspace: its own layers, and the read-only chain below them. */
-export interface OpenWorkspace extends WorkspacePaths {
-  info: WorkspaceInfo;
-  /**
-   * Read-only layers below `upperDir`, the top-most first: a fork's chain of frozen layers (its
-   * own, then its sources'), each source's disk mounted. Empty for a workspace that is not a fork.
-   */
-  lowerDirs: string[];
-  /** The same, each with a key naming the layer (`workspace/layer`), stable while it exists. */
-  chain: Array<{ directory: string; key: string }>;
-  /** Held shared by a sandbox reading the chain: the source workspaces cannot go meanwhile. */
-  layerLockPaths: string[];
-}
+export type {
+  OpenWorkspace,
+  WorkspaceInfo,
+  WorkspaceLocation,
+  WorkspacePaths,
+} from './workspace-info.ts';
 
 export type WorkspaceListEntry = WorkspaceInfo & {
   /** Bytes the layer uses (`layerUsage`), or null when they could not be read. */
@@ -104,11 +56,28 @@ export class WorkspaceStore {
   /** How the runtime maps sandbox ids: a new layer belongs to the sandbox's root. */
   readonly idMapping: IdMapping;
   readonly defaultDiskMiB: number;
+  readonly #forks: WorkspaceForks;
 
   constructor(options: { home: string; idMapping: IdMapping; defaultDiskMiB?: number }) {
     this.#root = join(options.home, 'workspaces');
     this.idMapping = options.idMapping;
     this.defaultDiskMiB = options.defaultDiskMiB ?? defaultDiskMiB;
+    this.#forks = new WorkspaceForks({
+      get: (name) => this.get(name),
+      require: (name) => this.require(name),
+      update: (name, patch) => this.update(name, patch),
+      open: (name) => this.open(name),
+      lockPath: (name) => this.paths(name).lockPath,
+      mountedLayers: async (name, info) => {
+        const paths = this.#layerPaths(name, info);
+        if (info.diskMiB !== undefined) await this.#mount(paths);
+        return paths;
+      },
+      create: (name, image, diskMiB, extra) => this.#create(name, image, diskMiB, extra),
+      names: () => this.#names(),
+      rootHostId: () => this.idMapping.toHost(0),
+      busyError: workspaceBusyError,
+    });
   }
 
   paths(name: string): WorkspaceLocation {
@@ -156,36 +125,7 @@ export class WorkspaceStore {
     const info = await this.require(name);
     const paths = this.#layerPaths(name, info);
     if (info.diskMiB !== undefined) await this.#mount(paths);
-    return { ...paths, info, ...(await this.#chain(name, info, paths)) };
-  }
-
-  /** The directories of a workspace's chain, each source's disk mounted, and their locks. */
-  async #chain(name: string, info: WorkspaceInfo, own: WorkspacePaths) {
-    const chain: Array<{ directory: string; key: string }> = [];
-    const sources = new Map<string, WorkspacePaths>([[name, own]]);
-    for (const { workspace, layer } of info.lowerLayers ?? []) {
-      let source = sources.get(workspace);
-      if (!source) {
-        const sourceInfo = await this.get(workspace);
-        if (!sourceInfo) throw chainBrokenError(name, workspace);
-        source = this.#layerPaths(workspace, sourceInfo);
-        if (sourceInfo.diskMiB !== undefined) await this.#mount(source);
-        sources.set(workspace, source);
-      }
-      const directory = join(frozenLayersDirectory(source.layerDirectory), layer);
-      if (!existsSync(directory)) {
-        // An own layer recorded by a fork that stopped before its rename: the upper still holds it.
-        if (workspace === name) continue;
-        throw chainBrokenError(name, workspace);
-      }
-      chain.push({ directory, key: `${workspace}/${layer}` });
-    }
-    const layerLockPaths = (info.lowerLayers ?? []).length === 0 ? [] : [...sources.values()];
-    return {
-      chain,
-      lowerDirs: chain.map((layer) => layer.directory),
-      layerLockPaths: layerLockPaths.map((paths) => layersLockPath(paths.directory)),
-    };
+    return { ...paths, info, ...(await this.#forks.chain(name, info, paths)) };
   }
 
   /** Makes disks mounted from now on appear in sandboxes prepared before (a server's pool). */
@@ -222,11 +162,14 @@ export class WorkspaceStore {
     return this.open(name);
   }
 
-  /** Makes a new workspace's directory, disk and empty layers, then records it (last). */
+  /**
+   * Makes a new workspace's directory, disk (of `size`; none when undefined: a fork of a workspace
+   * without one) and empty layers, then records it (last).
+   */
   async #create(
     name: string,
     image: string,
-    size: number,
+    size: number | undefined,
     extra: Pick<WorkspaceInfo, 'lowerLayers' | 'forkedFrom'>,
   ): Promise<WorkspacePaths> {
     const paths = this.#layerPaths(name, { diskMiB: size });
@@ -234,28 +177,30 @@ export class WorkspaceStore {
     await mkdir(paths.layerDirectory, { recursive: true, mode: 0o711 });
     await chmod(this.#root, 0o711);
     await chmod(paths.directory, 0o711);
-    const { imagePath } = diskFiles(paths.directory);
-    if (!existsSync(imagePath)) {
-      // Made under another name and renamed: a crash never leaves half a filesystem behind.
-      const partial = `${imagePath}.${uniqueSuffix()}`;
-      try {
-        await createDisk(partial, size, this.idMapping.toHost(0));
-        await rename(partial, imagePath);
-      } finally {
-        await rm(partial, { force: true });
+    if (size !== undefined) {
+      const { imagePath } = diskFiles(paths.directory);
+      if (!existsSync(imagePath)) {
+        // Made under another name and renamed: a crash never leaves half a filesystem behind.
+        const partial = `${imagePath}.${uniqueSuffix()}`;
+        try {
+          await createDisk(partial, size, this.idMapping.toHost(0));
+          await rename(partial, imagePath);
+        } finally {
+          await rm(partial, { force: true });
+        }
       }
+      await this.#mount(paths);
     }
-    await this.#mount(paths);
     for (const directory of [paths.upperDir, paths.workDir]) {
       await mkdir(directory, { recursive: true, mode: 0o755 });
-      await chown(directory, this.idMapping.toHost(0), this.idMapping.toHost(0));
+      await giveToSandboxRoot(directory, this.idMapping.toHost(0));
     }
     const info: WorkspaceInfo = {
       name,
       image,
       createdAt: new Date().toISOString(),
       lastRunAt: undefined,
-      diskMiB: size,
+      ...(size === undefined ? {} : { diskMiB: size }),
       ...extra,
     };
     await writeJsonAtomically(join(paths.directory, 'workspace.json'), info);
@@ -362,96 +307,22 @@ export class WorkspaceStore {
   }
 
   /** The workspaces whose chain holds a layer of `name` (forks, forks of forks), sorted. */
-  async forksOf(name: string): Promise<string[]> {
-    const forks: string[] = [];
-    for (const other of await this.#names()) {
-      if (other === name) continue;
-      const info = await this.get(other).catch(() => undefined);
-      if (info?.lowerLayers?.some((layer) => layer.workspace === name)) forks.push(other);
-    }
-    return forks;
+  forksOf(name: string): Promise<string[]> {
+    return this.#forks.forksOf(name);
   }
 
   async #names(): Promise<string[]> {
     const names = await readdir(this.#root).catch(() => [] as string[]);
     return names.filter((name) => !name.startsWith('.')).sort();
   }
-
-  /**
-   * A new workspace `target` that starts as a copy of `source`, in O(1): the source's upper layer
-   * is frozen into a read-only layer on its own disk (a rename), the source goes on writing to a
-   * fresh upper above it, and the fork gets a disk of its own (the source's size) whose upper
-   * sits above the same chain. Later writes of either never reach the other. The source must be
-   * idle: no sandbox may have its upper mounted while it moves.
-   */
-  async fork(source: string, target: string): Promise<WorkspaceInfo> {
-    validateWorkspaceName(target);
-    if (source === target) {
-      throw new InvalidInputError(`A workspace cannot be forked onto itself (${source}).`, {
-        workspace: source,
-        hint: `Name the fork differently: mags workspace fork ${source} ${source}-2`,
-      });
-    }
-    const sourceInfo = await this.require(source);
-    if (await this.get(target)) throw workspaceExistsError(target);
-    if ((sourceInfo.lowerLayers?.length ?? 0) >= maxChainLength) {
-      throw new ConflictError(
-        `Workspace ${JSON.stringify(source)} already sits on ${maxChainLength} frozen layers (forks of forks); a fork would exceed what a sandbox can mount.`,
-        {
-          workspace: source,
-          code: 'fork_chain_too_long',
-          hint: `Flatten it first: sync it (mags sync ${source}), delete the local copy (mags workspace delete ${source} --local-only) and pull it back (mags workspace pull ${source}).`,
-        },
-      );
-    }
-    const lock = await acquireLock(this.paths(source).lockPath, 'exclusive', () =>
-      forkBusyError(source),
-    );
-    try {
-      const paths = await this.open(source);
-      let chain = paths.info.lowerLayers ?? [];
-      if (!(await isEmptyLayer(paths.upperDir))) {
-        const layer = uniqueSuffix();
-        chain = [{ workspace: source, layer }, ...chain];
-        // Recorded first: a crash before the rename leaves a layer `open` skips, never a lost one.
-        await this.update(source, { lowerLayers: chain });
-        await freezeUpper(paths, layer, this.idMapping.toHost(0));
-      }
-      if (await this.get(target)) throw workspaceExistsError(target);
-      await this.#create(target, paths.info.image, paths.info.diskMiB ?? this.defaultDiskMiB, {
-        lowerLayers: chain,
-        forkedFrom: source,
-      });
-      return this.require(target);
-    } finally {
-      await lock.release();
-    }
+  /** A new workspace `target` that starts as a copy of `source` (`WorkspaceForks.fork`). */
+  fork(source: string, target: string): Promise<WorkspaceInfo> {
+    return this.#forks.fork(source, target);
   }
 
-  /**
-   * Removes the workspace's frozen layers no chain refers to any more (a fork deleted, the
-   * workspace itself pulled back as one layer). Skipped while the workspace is in use or being
-   * forked: its lock keeps a fork from adding a layer between the check and the removal.
-   */
-  async pruneLayers(name: string): Promise<number> {
-    const info = await this.get(name);
-    if (!info) return 0;
-    const lock = await acquireLock(this.paths(name).lockPath, 'exclusive', () =>
-      workspaceBusyError(name),
-    ).catch(() => undefined);
-    if (!lock) return 0;
-    try {
-      const referenced = new Set<string>();
-      for (const other of await this.#names()) {
-        const chain = (await this.get(other).catch(() => undefined))?.lowerLayers ?? [];
-        for (const layer of chain) if (layer.workspace === name) referenced.add(layer.layer);
-      }
-      const paths = this.#layerPaths(name, info);
-      if (info.diskMiB !== undefined) await this.#mount(paths);
-      return await pruneFrozenLayers(paths.layerDirectory, referenced);
-    } finally {
-      await lock.release();
-    }
+  /** Removes the workspace's frozen layers no chain refers to any more (`WorkspaceForks`). */
+  pruneLayers(name: string): Promise<number> {
+    return this.#forks.pruneLayers(name);
   }
 }
 

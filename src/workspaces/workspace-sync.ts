@@ -8,6 +8,7 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { checkFits, diskFullError } from './restore-fits.ts';
 import type { PushResult, SyncProgress } from './sync/push-workspace.ts';
 import type { VersionInfo } from './sync/versions.ts';
+import { giveToSandboxRoot } from './workspace-layers.ts';
 import { acquireLock } from './workspace-lock.ts';
 import { type WorkspaceStore, workspaceBusyError } from './workspace-store.ts';
 
@@ -128,7 +129,7 @@ export class WorkspaceSync {
         idMapping: this.#idMapping,
         onProgress: options.onProgress,
       });
-      await chown(staging, this.#rootOwner, this.#rootOwner);
+      await giveToSandboxRoot(staging, this.#rootOwner);
       const lock = await acquireLock(paths.lockPath, 'exclusive', () => workspaceBusyError(name));
       try {
         const old = `${paths.upperDir}.old-${uniqueSuffix()}`;
@@ -137,7 +138,7 @@ export class WorkspaceSync {
         // The overlay's work directory belongs to the old layer.
         await rm(paths.workDir, { recursive: true, force: true });
         await mkdir(paths.workDir);
-        await chown(paths.workDir, this.#rootOwner, this.#rootOwner);
+        await giveToSandboxRoot(paths.workDir, this.#rootOwner);
         await rm(join(paths.directory, 'sync-state.json'), { force: true });
         // The version is whole: the workspace no longer builds on any frozen layer.
         await this.#workspaces.update(name, {

@@ -8,7 +8,7 @@ import {
 } from '../../api/schemas.ts';
 import type { WorkspaceSummary } from '../../workspaces/workspace-manager.ts';
 import type { ServerApp } from '../create-app.ts';
-import { checkDiskRequest } from '../disk-limits.ts';
+import { checkAndMakeDisk } from '../disk-limits.ts';
 import type { ServerServices } from '../server-env.ts';
 import { errorResponses } from './error-responses.ts';
 
@@ -134,12 +134,21 @@ export function registerWorkspaceRoutes(app: ServerApp, services: ServerServices
     const { name } = c.req.valid('param');
     const target = c.req.valid('json').name;
     const owner = c.var.owner;
-    // The fork's disk is the source's size, counted against the owner's quota like any other.
+    // The fork's disk is the source's size, counted against the owner's quota like any other:
+    // checked and made in one turn of the owner's (none for a source without a disk).
     const diskMiB = await workspaces.forkDiskMiB(owner, name);
-    if (diskMiB !== undefined) {
-      await checkDiskRequest(context, services.disks, owner, { workspace: target, diskMiB });
-    }
-    return c.json(toWorkspace(await workspaces.fork(owner, name, target)), 201);
+    const fork = () => workspaces.fork(owner, name, target);
+    const forked =
+      diskMiB === undefined
+        ? await fork()
+        : await checkAndMakeDisk(
+            context,
+            services.disks,
+            owner,
+            { workspace: target, diskMiB },
+            fork,
+          );
+    return c.json(toWorkspace(forked), 201);
   });
 
   app.openapi(remove, async (c) => {
