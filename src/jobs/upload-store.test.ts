@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, utimes } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -153,5 +154,46 @@ test('an id that is not an upload id names no file, not even outside the store',
       return true;
     });
     await assert.rejects(uploads.remove('alice', [id]), InvalidInputError);
+  }
+});
+
+test('a host file staged in place is hard-linked, not copied; the job removes the link only', async () => {
+  const { root, uploads } = await store({ maxFileBytes: 10 });
+  const file = join(root, 'notes.txt');
+  await writeFile(file, 'my notes');
+  const staged = await uploads.stageLocal('alice', file);
+  assert.equal(staged.sizeBytes, 8);
+  const [claimed] = await uploads.claim('alice', [staged.id], 'job_1');
+  assert.ok(claimed);
+  assert.notEqual(claimed.path, file);
+  assert.equal((await stat(claimed.path)).ino, (await stat(file)).ino, 'the same file, linked');
+  await assert.rejects(uploads.claim('alice', [staged.id], 'job_2'), NotFoundError);
+  await uploads.release([claimed]);
+  assert.equal(existsSync(claimed.path), false);
+  assert.equal(await readFile(file, 'utf8'), 'my notes', "the user's file stays");
+  // The per-file limit and regular files only, as for an upload.
+  await writeFile(file, '12345678901');
+  await assert.rejects(uploads.stageLocal('alice', file), { code: 'too_large' });
+  await mkdir(join(root, 'folder'));
+  await assert.rejects(uploads.stageLocal('alice', join(root, 'folder')), { code: 'not_a_file' });
+});
+
+test('a host file on another filesystem is used where it is, and never removed', async (t) => {
+  const { root, uploads } = await store();
+  const elsewhere = '/dev/shm';
+  if (!existsSync(elsewhere) || (await stat(elsewhere)).dev === (await stat(root)).dev) {
+    t.skip('no second filesystem (/dev/shm) beside the temporary directory');
+    return;
+  }
+  const file = join(await mkdtemp(join(elsewhere, 'mags-upload-')), 'data.bin');
+  try {
+    await writeFile(file, 'data');
+    const staged = await uploads.stageLocal('alice', file);
+    const [claimed] = await uploads.claim('alice', [staged.id], 'job_1');
+    assert.deepEqual(claimed, { id: staged.id, path: file, sizeBytes: 4, removable: false });
+    await uploads.release(claimed ? [claimed] : []);
+    assert.equal(await readFile(file, 'utf8'), 'data');
+  } finally {
+    await rm(join(file, '..'), { recursive: true, force: true });
   }
 });

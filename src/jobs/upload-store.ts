@@ -174,9 +174,15 @@ export class UploadStore {
     );
   }
 
-  /** Removes staged files nobody claimed. */
+  /** Removes staged files nobody claimed (a host file staged in place is only forgotten). */
   async remove(owner: string, ids: string[]): Promise<void> {
     const paths = ids.map((id) => this.#path(owner, id));
+    for (const id of ids) {
+      const local = this.#local.get(`${owner}/${id}`);
+      if (!local) continue;
+      this.#local.delete(`${owner}/${id}`);
+      if (local.removable) await rm(local.path, { force: true });
+    }
     const ledger = this.#ledger.of(owner);
     await ledger.locked(async () => {
       for (const path of paths) {
