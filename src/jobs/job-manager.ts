@@ -166,11 +166,12 @@ export class JobManager {
       ticket,
       (log, signal) => {
         // Durable (keyed by the job id): a restarted server picks the command up again.
+        const key = durableKey(this.#context, record.id);
         const command = start({
           argv: request.argv,
           env,
           cwd: request.cwd ?? '/workspace',
-          ...(durableKey(this.#context, record.id) ? { key: record.id } : {}),
+          ...(key ? { key } : {}),
         });
         return followExec(command, log, signal, {
           timeoutMs,
