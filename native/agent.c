@@ -24,7 +24,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define PROTOCOL_VERSION 2
+#define PROTOCOL_VERSION 3
 #define MAX_PAYLOAD (1024 * 1024)
 #define CHUNK (64 * 1024)
 #define OUTPUT_HIGH_WATER (4 * 1024 * 1024)  // per connection: stop producing above this
@@ -35,12 +35,13 @@
 #define MAX_FILES 64
 #define RETAIN_LIMIT (8 * 1024 * 1024)      // per detached exec and stream: output kept for a host to come back
 #define MAX_KEY 256
+#define MAX_FINISHED_DETACHED 16            // ended durable execs kept for a host that has not come back
 
 enum {
   // host -> agent
   T_EXEC = 0x01, T_STDIN = 0x02, T_STDIN_CLOSE = 0x03, T_SIGNAL = 0x04, T_RESIZE = 0x05, T_OUTPUT_ACK = 0x06,
   T_WRITE_FILE = 0x10, T_WRITE_DATA = 0x11, T_WRITE_END = 0x12, T_READ_FILE = 0x13, T_WRITE_ABORT = 0x14,
-  T_RESUME = 0x07, T_LIST_EXECS = 0x08,
+  T_RESUME = 0x07, T_LIST_EXECS = 0x08, T_FORGET = 0x09,
   T_READ_ABORT = 0x15, T_PING = 0x20, T_SHUTDOWN = 0x21,
   // agent -> host
   T_HELLO = 0x80, T_STARTED = 0x81, T_STDOUT = 0x82, T_STDERR = 0x83, T_EXIT = 0x84,
@@ -69,6 +70,7 @@ struct process {
   uint32_t id;           // the request id on `connection`
   pid_t pid;
   int in_fd, tty, close_stdin, exited, status;
+  uint64_t ended;              // the order in which detached execs ended (oldest dropped first)
   char *key;                   // non-NULL: a durable exec, found again by RESUME after a disconnect
   struct stream out, err;
   struct buffer stdin_pending; // host input the command has not read yet (at most WINDOW)
@@ -85,6 +87,7 @@ static struct connection connections[MAX_CONNECTIONS];
 static struct process processes[MAX_PROCESSES];
 static struct file_transfer files[MAX_FILES];
 static int single_connection;  // --fd / --stdio: the sandbox ends with its one connection
+static uint64_t ends;          // counts execs that ended while detached (struct process.ended)
 
 static void log_error(const char *what) { fprintf(stderr, "mags-agent: %s: %s\n", what, strerror(errno)); }
 
@@ -387,6 +390,24 @@ static void report_exit(struct process *p) {
   release_process(p);
 }
 
+// Ended durable execs no host came back for are kept for one, but not without bound (each holds
+// a process slot and up to RETAIN_LIMIT per stream): past MAX_FINISHED_DETACHED the one that
+// ended first is dropped, and a RESUME of it gets ENOENT like an end already delivered.
+static void limit_finished_detached(void) {
+  for (;;) {
+    int count = 0;
+    struct process *oldest = NULL;
+    for (int i = 0; i < MAX_PROCESSES; i++) {
+      struct process *p = &processes[i];
+      if (!p->used || !p->exited || connected(p)) continue;
+      count++;
+      if (!oldest || p->ended < oldest->ended) oldest = p;
+    }
+    if (count <= MAX_FINISHED_DETACHED) return;
+    release_process(oldest);
+  }
+}
+
 static void finish_process(struct process *p, int status) {
   // Everything the command wrote before it exited is in the pipes now: drain it without waiting
   // for EOF (a background child may hold the pipes open forever), then report the exit.
@@ -397,8 +418,13 @@ static void finish_process(struct process *p, int status) {
   close_fd(&p->in_fd);
   p->exited = 1;
   p->status = status;
-  // Detached: kept (output and status) until a host RESUMEs it.
+  // Detached: kept (output and status) until a host RESUMEs or FORGETs it, or it is the oldest
+  // of too many.
   if (connected(p)) report_exit(p);
+  else {
+    p->ended = ++ends;
+    limit_finished_detached();
+  }
 }
 
 // Writes what the command will take and tells the host how much it took (its stdin credit), so
@@ -484,6 +510,23 @@ static void resume_process(int connection, uint32_t id, struct reader *r) {
       send_retained(p, &p->out, T_STDOUT, 0);
       send_retained(p, &p->err, T_STDERR, 0);
     }
+  }
+  free(key);
+}
+
+// FORGET: `string key`. Releases a durable exec no connection holds: a running one is killed (its
+// whole process group), an ended one's kept output and status are dropped. Answers OK, or ERROR
+// (ENOENT: no such key; EBUSY: an open connection holds it, and signals it there instead).
+static void forget_process(int connection, uint32_t id, struct reader *r) {
+  char *key = read_string(r);
+  struct process *p = r->ok && key ? find_key(key) : NULL;
+  if (!r->ok || !key) send_error(connection, id, EINVAL, "malformed FORGET");
+  else if (!p) send_error(connection, id, ENOENT, "no exec with this key (it never ran, or its end was already delivered)");
+  else if (connected(p)) send_error(connection, id, EBUSY, "the exec is attached to an open connection");
+  else {
+    if (!p->exited) kill(-p->pid, SIGKILL);  // reaped later by reap(), which no longer finds it
+    release_process(p);
+    send_frame(connection, T_OK, id, NULL, 0);
   }
   free(key);
 }
@@ -753,6 +796,7 @@ static void handle_frame(int connection, uint8_t type, uint32_t id, const char *
     }
     case T_RESUME: resume_process(connection, id, &r); break;
     case T_LIST_EXECS: list_processes(connection, id); break;
+    case T_FORGET: forget_process(connection, id, &r); break;
     case T_PING: send_frame(connection, T_PONG, id, payload, length); break;
     case T_SHUTDOWN: shutdown_all(); break;
     default: send_error(connection, id, EPROTO, "unknown frame type");

@@ -228,8 +228,12 @@ static int listen_on(const char *path) {
   int fd = socket(AF_UNIX, SOCK_STREAM, 0);  // no CLOEXEC: the agent inherits it
   if (fd < 0) die("socket");
   unlink(path);
-  if (bind(fd, (struct sockaddr *)&address, sizeof address) < 0) die("bind %s", path);
-  if (chmod(path, 0600) < 0) die("chmod %s", path);
+  // Created 0600 by bind itself: a chmod after bind would leave a moment in which the socket
+  // has the process umask's mode (0777 with umask 0) and anyone could connect to the agent.
+  mode_t umask_before = umask(0177);
+  int bound = bind(fd, (struct sockaddr *)&address, sizeof address);
+  umask(umask_before);
+  if (bound < 0) die("bind %s", path);
   if (listen(fd, 64) < 0) die("listen %s", path);
   return fd;
 }

@@ -54,6 +54,15 @@ async function waitFor(check: () => Promise<boolean>, what: string): Promise<voi
   assert.fail(`timed out waiting for ${what}`);
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe('guest agent: durable execs across connections', { skip }, () => {
   const agents: ChildProcess[] = [];
   let directory = '';
@@ -209,6 +218,70 @@ describe('guest agent: durable execs across connections', { skip }, () => {
     assert.equal((await held.exited).signal, 'SIGTERM');
   });
 
+  test('FORGET kills a running detached exec and drops an ended one; unknown is false, held is EBUSY', async () => {
+    const connect = await startListeningAgent();
+    const first = await connect();
+    assert.equal(first.agentProtocolVersion, 3);
+    const pidFile = join(directory, 'forgotten.pid');
+    const running = first.exec(sh(`echo $$ > ${pidFile}; echo ready; exec sleep 30`, 'running'));
+    await until(running, [], 'ready');
+    const pid = Number(await readFile(pidFile, 'utf8'));
+    const ended = first.exec({ ...sh('read line; echo kept', 'ended'), stdin: true });
+    await first.ping();
+    first.close();
+    await first.closed;
+    running.exited.catch(() => {});
+    ended.exited.catch(() => {});
+    const second = await connect();
+    await waitFor(
+      async () => (await second.listExecs()).find((exec) => exec.key === 'ended')?.exited === true,
+      'the exec reading stdin to end',
+    );
+    assert.equal(await second.forget('ended'), true);
+    assert.equal(await second.forget('running'), true);
+    assert.deepEqual(await second.listExecs(), [], 'both released');
+    await waitFor(async () => !isAlive(pid), 'the running exec to be killed');
+    await assert.rejects(second.resume('ended').exited, { errno: 2 });
+    assert.equal(await second.forget('ended'), false, 'already released');
+    assert.equal(await second.forget('nobody'), false);
+    // A host following an exec stops it with SIGNAL; FORGET is for execs nobody holds.
+    const held = second.exec(sh('sleep 30', 'held'));
+    const third = await connect();
+    await assert.rejects(third.forget('held'), { errno: 16 });
+    await assert.rejects(second.forget('held'), { errno: 16 });
+    held.signal('SIGKILL');
+    assert.equal((await held.exited).signal, 'SIGKILL');
+  });
+
+  test('at most 16 ended execs are kept for a host: the one that ended first is dropped', async () => {
+    const connect = await startListeningAgent();
+    // One at a time, so the order they end in is known: each reads stdin, which closes when its
+    // host goes away.
+    for (let index = 0; index < 18; index++) {
+      const host = await connect();
+      const job = host.exec({ ...sh(`read line; echo ${index}`, `ended-${index}`), stdin: true });
+      await host.ping(); // the EXEC was handled before this round trip came back
+      host.close();
+      await host.closed;
+      job.exited.catch(() => {});
+      const check = await connect();
+      await waitFor(
+        async () =>
+          (await check.listExecs()).find((exec) => exec.key === `ended-${index}`)?.exited === true,
+        `ended-${index} to end`,
+      );
+      check.close();
+      await check.closed;
+    }
+    const host = await connect();
+    const kept = (await host.listExecs()).map((exec) => exec.key).sort();
+    const expected = Array.from({ length: 16 }, (_, index) => `ended-${index + 2}`).sort();
+    assert.deepEqual(kept, expected);
+    await assert.rejects(host.resume('ended-1').exited, { errno: 2 });
+    const oldestKept = await collect(host.resume('ended-2'));
+    assert.deepEqual(oldestKept, { stdout: '2\n', exitCode: 0, signal: null });
+  });
+
   test('an exec without a key still ends with its connection', async () => {
     const connect = await startListeningAgent();
     const first = await connect();
@@ -219,16 +292,8 @@ describe('guest agent: durable execs across connections', { skip }, () => {
     first.close();
     await first.closed;
     plain.exited.catch(() => {});
-    const alive = () => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     // Reaped by the agent, so the pid is gone once it handled the disconnect.
-    await waitFor(async () => !alive(), 'the plain exec to be killed');
+    await waitFor(async () => !isAlive(pid), 'the plain exec to be killed');
     const second = await connect();
     assert.deepEqual(await second.listExecs(), []);
   });

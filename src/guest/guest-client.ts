@@ -1,6 +1,12 @@
 import type { Duplex } from 'node:stream';
 import { GuestConnection } from './guest-connection.ts';
-import { listExecs, type ResumedGuestProcess, resumeExec, startExec } from './guest-execs.ts';
+import {
+  forgetExec,
+  listExecs,
+  type ResumedGuestProcess,
+  resumeExec,
+  startExec,
+} from './guest-execs.ts';
 import {
   type GuestFileRead,
   readGuestFile,
@@ -38,6 +44,8 @@ export {
 export class GuestClient {
   /** The agent's pid in its own pid namespace (1 inside a sandbox). */
   readonly agentPid: number;
+  /** The protocol version the agent speaks (its HELLO): 2 or 3 (FORGET). */
+  readonly agentProtocolVersion: number;
   /** Resolves when the connection has ended, for whatever reason; never rejects. */
   readonly closed: Promise<void>;
   readonly #connection: GuestConnection;
@@ -45,6 +53,7 @@ export class GuestClient {
   private constructor(connection: GuestConnection) {
     this.#connection = connection;
     this.agentPid = connection.agentPid;
+    this.agentProtocolVersion = connection.agentProtocolVersion;
     this.closed = connection.closed;
   }
 
@@ -87,6 +96,16 @@ export class GuestClient {
   /** The durable execs (started with a `key`) the agent holds, running or ended. */
   listExecs(): Promise<GuestExecInfo[]> {
     return listExecs(this.#connection);
+  }
+
+  /**
+   * Releases a durable exec the agent keeps for a host that will never resume it (FORGET): a
+   * running one is killed, an ended one's kept output and exit status are dropped. Resolves true
+   * when released, false when the agent does not know the key (or, of protocol version 2,
+   * cannot forget); rejects with a GuestError (errno 16, EBUSY) when an open connection holds it.
+   */
+  forget(key: string): Promise<boolean> {
+    return forgetExec(this.#connection, key);
   }
 
   /**

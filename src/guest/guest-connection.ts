@@ -7,6 +7,7 @@ import {
   FrameDecoder,
   FrameType,
   maxPayloadBytes,
+  oldestProtocolVersion,
   protocolVersion,
 } from './protocol.ts';
 
@@ -24,6 +25,8 @@ export interface PendingRequest {
 export class GuestConnection {
   /** The agent's pid in its own pid namespace (1 inside a sandbox). */
   readonly agentPid: number;
+  /** The protocol version the agent speaks (its HELLO): 2 or 3. */
+  readonly agentProtocolVersion: number;
   /** Resolves when the connection has ended, for whatever reason; never rejects. */
   readonly closed: Promise<void>;
   readonly #socket: Duplex;
@@ -31,9 +34,14 @@ export class GuestConnection {
   #nextId = 1;
   #closeError: Error | undefined;
 
-  private constructor(socket: Duplex, agentPid: number, decoder: FrameDecoder) {
+  private constructor(
+    socket: Duplex,
+    hello: { agentPid: number; version: number },
+    decoder: FrameDecoder,
+  ) {
     this.#socket = socket;
-    this.agentPid = agentPid;
+    this.agentPid = hello.agentPid;
+    this.agentProtocolVersion = hello.version;
     this.closed = new Promise((resolve) => {
       const finish = (error?: Error) => {
         if (this.#closeError) return;
@@ -106,10 +114,11 @@ export class GuestConnection {
         }
         const hello = frames[0];
         if (!hello) return;
+        const version = hello.payload.length >= 8 ? hello.payload.readUInt32BE(0) : 0;
         if (
           hello.type !== FrameType.hello ||
-          hello.payload.length < 8 ||
-          hello.payload.readUInt32BE(0) !== protocolVersion
+          version < oldestProtocolVersion ||
+          version > protocolVersion
         ) {
           socket.destroy();
           return fail(
@@ -121,7 +130,13 @@ export class GuestConnection {
         }
         cleanup();
         // The agent sends nothing after HELLO until asked, so no frame is lost in the hand-over.
-        resolve(new GuestConnection(socket, hello.payload.readUInt32BE(4), decoder));
+        resolve(
+          new GuestConnection(
+            socket,
+            { agentPid: hello.payload.readUInt32BE(4), version },
+            decoder,
+          ),
+        );
       };
       socket.on('data', onData);
       socket.once('close', onClose);

@@ -2,6 +2,7 @@ import type { GuestConnection } from './guest-connection.ts';
 import { protocolError } from './guest-connection.ts';
 import {
   ExecHandle,
+  GuestError,
   type GuestExecInfo,
   type GuestExecRequest,
   type GuestProcess,
@@ -102,4 +103,26 @@ export async function listExecs(connection: GuestConnection): Promise<GuestExecI
     });
   }
   return execs;
+}
+
+/**
+ * `GuestClient.forget`: releases a durable exec the agent keeps for a host that will never
+ * resume it (FORGET). True when released, false when the agent does not know the key or, of
+ * protocol version 2, cannot forget; rejects with a GuestError (errno 16) when an open
+ * connection holds it.
+ */
+export async function forgetExec(connection: GuestConnection, key: string): Promise<boolean> {
+  if (connection.agentProtocolVersion < 3) return false;
+  const payload = new PayloadWriter().string(key).toBuffer();
+  const id = connection.allocateId();
+  const done = connection.request<boolean>(id, (frame, resolve, reject) => {
+    if (frame.type === FrameType.ok) resolve(true);
+    else if (frame.type === FrameType.error) {
+      const error = GuestError.fromFrame(frame);
+      if (error.errno === 2) resolve(false);
+      else reject(error);
+    }
+  });
+  connection.send(FrameType.forget, id, payload);
+  return done;
 }

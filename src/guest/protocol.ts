@@ -1,8 +1,10 @@
 /**
- * The guest protocol, version 2 (docs/guest-protocol.md): frames of
+ * The guest protocol, version 3 (docs/guest-protocol.md): frames of
  * `u32 length | u8 type | u32 id | payload`, big-endian, `length` counting type + id + payload.
  */
-export const protocolVersion = 2;
+export const protocolVersion = 3;
+/** The oldest agent a host still talks to: version 2 lacks only FORGET (a sandbox started before an upgrade). */
+export const oldestProtocolVersion = 2;
 export const maxPayloadBytes = 1024 * 1024;
 /**
  * Flow control: at most this many unacknowledged bytes per stream of a request (stdout, stderr,
@@ -22,6 +24,7 @@ export const FrameType = {
   outputAck: 0x06,
   resume: 0x07,
   listExecs: 0x08,
+  forget: 0x09,
   writeFile: 0x10,
   writeData: 0x11,
   writeEnd: 0x12,

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { waitUntil } from '../../test/helpers/server-process.ts';
 import { createTestContext, type FakeTestContext } from '../../test/helpers/test-context.ts';
@@ -11,6 +12,7 @@ import { createSqliteStateRepository } from '../state/sqlite/sqlite-state-reposi
 import type { JobRecord, StateRepository } from '../state/state-repository.ts';
 import { JobManager, type JobManagerOptions } from './job-manager.ts';
 import { LogRetention } from './log-retention.ts';
+import { UploadStore } from './upload-store.ts';
 
 const sh = (script: string) => ['/bin/sh', '-c', script];
 
@@ -242,6 +244,23 @@ describe('JobManager on the fake runtime', () => {
       (await output(jobs, 'alice', 'job_left')).stderr,
       'mags: its sandbox ended while no server was running\n',
     );
+  });
+
+  test('an upload serves the one job that named it first: a second job naming it is a 404', async () => {
+    const uploads = new UploadStore({ directory: join(fake.home, 'uploads-claim') });
+    const jobs = manager({ uploads });
+    const upload = await uploads.receive('alice', Readable.from([Buffer.from('payload')]));
+    const files = [{ upload: upload.id, name: 'in.txt' }];
+    // Queued behind nothing, the first job has claimed the file by the time submitRun returns.
+    const first = await jobs.submitRun('alice', { argv: ['cat', 'in.txt'], files });
+    await assert.rejects(jobs.submitRun('alice', { argv: ['cat', 'in.txt'], files }), {
+      code: 'upload_not_found',
+      statusCode: 404,
+    });
+    assert.equal(jobs.countsFor('alice').queued + jobs.countsFor('alice').running, 1);
+    const done = await jobs.wait('alice', first.id);
+    assert.equal(done.exitCode, 0);
+    assert.equal((await output(jobs, 'alice', first.id)).stdout, 'payload');
   });
 
   test('kill stops a run at once: its sandbox goes without the grace period', async () => {

@@ -7,7 +7,8 @@ export type OptionalSandboxMember =
   | 'resume'
   | 'detach'
   | 'resumeExec'
-  | 'listExecs';
+  | 'listExecs'
+  | 'forgetExec';
 export type OptionalRuntimeMember = 'prepare' | 'list' | 'attach' | 'sweep';
 
 /** The capability flag that guards each optional member of a sandbox. */
@@ -18,6 +19,7 @@ export const sandboxCapabilityOf = {
   detach: 'reattach',
   resumeExec: 'reattach',
   listExecs: 'reattach',
+  forgetExec: 'reattach',
 } as const satisfies Record<OptionalSandboxMember, keyof RuntimeCapabilities>;
 
 /** The capability flag that guards each optional member of a runtime. */

@@ -226,6 +226,13 @@ export interface Sandbox {
   ): ResumedProcess;
   /** The durable execs the sandbox holds, running or ended (capability `reattach`). */
   listExecs?(): Promise<DurableExecInfo[]>;
+  /**
+   * Releases a durable exec nobody will resume (its job was failed or deleted; capability
+   * `reattach`): a running one is killed, an ended one's kept output and status are dropped.
+   * Resolves false when the sandbox does not know the key (never ran, already delivered or
+   * released); rejects when another process is following it.
+   */
+  forgetExec?(key: string): Promise<boolean>;
 }
 
 /** A running sandbox as `Runtime.list` reports it. */

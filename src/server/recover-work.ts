@@ -20,17 +20,28 @@ export interface RecoveryReport {
   sandboxesGone: number;
   /** Sandboxes of a gone server that nothing needs any more, stopped. */
   stopped: number;
+  /**
+   * Jobs and sandboxes whose recovery failed (each logged, and failed or marked stopped with the
+   * reason where that could still be recorded): the rest was recovered regardless.
+   */
+  failures: number;
 }
 
 export const sandboxGoneReason =
   'its sandbox ended while no server was running (it was killed, or the host restarted)';
+
+/** Why a job or sandbox whose recovery threw is failed (or marked stopped). */
+export const recoveryFailedReason = (message: string) =>
+  `the server restarted and could not take this over again: ${message}`;
 
 /**
  * Takes over the work of this host's server processes that are gone (killed, crashed, upgraded,
  * or shut down with their sandboxes left running), never that of a live one or of another host:
  * their long-lived sandboxes are attached again (a sleeping one stays asleep), their jobs go on
  * where their stored output ends, a finished run's parked sandbox goes back to the warm cache,
- * and whatever ran in a sandbox that is gone is failed with that reason.
+ * and whatever ran in a sandbox that is gone is failed with that reason. Once work is taken over,
+ * nothing one job or sandbox does can stop the server from starting: each item's failure is
+ * logged, recorded on it where possible, and the rest goes on.
  */
 export async function recoverWork(options: {
   context: MagsContext;
@@ -49,6 +60,24 @@ export async function recoverWork(options: {
     jobsFailed: 0,
     sandboxesGone: 0,
     stopped: 0,
+    failures: 0,
+  };
+  /** Runs one item's recovery; a failure is logged and handed to `recordFailure`, never thrown. */
+  const attempt = async (
+    what: string,
+    action: () => Promise<void>,
+    recordFailure?: (reason: string) => Promise<void>,
+  ): Promise<void> => {
+    try {
+      await action();
+    } catch (error) {
+      report.failures++;
+      const message = (error as Error).message;
+      log(`${what}: ${message}`);
+      await recordFailure?.(recoveryFailedReason(message)).catch((again: unknown) => {
+        log(`${what}, and recording that failed too: ${(again as Error).message}`);
+      });
+    }
   };
   const { runtime } = context;
   const listed = runtime.capabilities.reattach ? await runtimeOperation(runtime, 'list')() : [];
@@ -68,16 +97,18 @@ export async function recoverWork(options: {
   const ours = new Set<string>();
   for (const server of candidates) {
     if (server === instance.server || serverIsAlive(server)) continue;
-    const got = await repository.takeOverServer({
-      server,
-      host: instance.host,
-      successor: instance.server,
-      at: new Date().toISOString(),
+    await attempt(`cannot take over the work of server ${server}`, async () => {
+      const got = await repository.takeOverServer({
+        server,
+        host: instance.host,
+        successor: instance.server,
+        at: new Date().toISOString(),
+      });
+      if (!got) return; // another server process starting now was first
+      ours.add(server);
+      taken.jobs.push(...got.jobs);
+      taken.sandboxes.push(...got.sandboxes);
     });
-    if (!got) continue; // another server process starting now was first
-    ours.add(server);
-    taken.jobs.push(...got.jobs);
-    taken.sandboxes.push(...got.sandboxes);
   }
 
   const attached = new Map<string, { info: SandboxInfo; sandbox: Sandbox }>();
@@ -98,8 +129,10 @@ export async function recoverWork(options: {
   for (const record of taken.sandboxes) {
     const found = record.runtimeId ? attached.get(record.runtimeId) : undefined;
     if (!found) {
-      await sandboxes.markGone(record, sandboxGoneReason);
-      report.sandboxesGone++;
+      await attempt(`cannot mark sandbox ${record.owner}/${record.name} stopped`, async () => {
+        await sandboxes.markGone(record, sandboxGoneReason);
+        report.sandboxesGone++;
+      });
       continue;
     }
     attached.delete(found.info.id);
@@ -123,67 +156,103 @@ export async function recoverWork(options: {
     for (const exec of execs) byKey.set(exec.key, sandbox);
   }
 
-  const fail = async (record: JobRecord, reason: string) => {
-    await jobs.failAdopted(record, reason);
+  const fail = async (record: JobRecord, reason: string, sandbox?: Sandbox) => {
+    // Its command, if its sandbox still keeps it, is released there: nobody will resume it.
+    await jobs.failAdopted(record, reason, sandbox);
     report.jobsFailed++;
   };
+  const recovery: JobRecovery = { attached, byKey, longLived, sandboxes, jobs, report, fail };
   for (const record of taken.jobs) {
-    if (record.status === 'queued') {
-      await fail(record, 'the server stopped before this job started');
-      continue;
-    }
-    const sandbox = byKey.get(record.id);
-    if (record.kind === 'exec') {
-      const holder = longLived.get(`${record.owner}/${record.sandbox}`);
-      const stored = StoredExecOptionsSchema.safeParse(record.runOptions);
-      if (sandbox && sandbox === holder && record.sandbox && stored.success) {
-        const release = sandboxes.hold(record.owner, record.sandbox);
-        jobs.adoptExec(record, sandbox, stored.data);
-        jobs.wait(record.owner, record.id).then(release, release);
-        report.jobsContinued++;
-      } else {
-        await fail(
-          record,
-          !holder
-            ? sandboxGoneReason
-            : sandbox === holder && !stored.success
-              ? unreadableReason
-              : lostCommandReason,
-        );
-      }
-      continue;
-    }
-    const labelled = [...attached.values()].find(({ info }) => info.labels.job === record.id);
-    const run = StoredRunOptionsSchema.safeParse(record.runOptions);
-    if (sandbox && !run.success) {
-      for (const [id, entry] of attached) if (entry.sandbox === sandbox) attached.delete(id);
-      await sandbox.stop();
-      await fail(record, unreadableReason);
-    } else if (sandbox && run.success) {
-      for (const [id, entry] of attached) if (entry.sandbox === sandbox) attached.delete(id);
-      jobs.adoptRun(record, sandbox, run.data);
-      report.jobsContinued++;
-    } else if (labelled) {
-      attached.delete(labelled.info.id);
-      await labelled.sandbox.stop();
-      await fail(
-        record,
-        'the server stopped while this job was starting or ending, before its command ran or before it recorded how it ended',
-      );
-    } else {
-      await fail(record, sandboxGoneReason);
-    }
+    await attempt(
+      `cannot continue job ${record.id}`,
+      () => recoverJob(recovery, record),
+      async (reason) => {
+        const sandbox = byKey.get(record.id);
+        // An exec's command is released in its long-lived sandbox; a run's sandbox has no use.
+        await jobs.failAdopted(record, reason, record.kind === 'exec' ? sandbox : undefined);
+        if (record.kind === 'run') await sandbox?.stop();
+      },
+    );
   }
 
   // What is left: finished runs' sandboxes (parked, or on their way to be), and leftovers.
   for (const { info, sandbox } of attached.values()) {
-    if (await parkAgain(context, repository, info, sandbox)) report.parked++;
-    else {
-      await sandbox.stop();
-      report.stopped++;
-    }
+    await attempt(
+      `cannot park or stop sandbox ${info.id}`,
+      async () => {
+        if (await parkAgain(context, repository, info, sandbox)) report.parked++;
+        else {
+          await sandbox.stop();
+          report.stopped++;
+        }
+      },
+      async () => {
+        await sandbox.stop();
+      },
+    );
   }
   return report;
+}
+
+interface JobRecovery {
+  attached: Map<string, { info: SandboxInfo; sandbox: Sandbox }>;
+  byKey: Map<string, Sandbox>;
+  longLived: Map<string, Sandbox>;
+  sandboxes: SandboxManager;
+  jobs: JobManager;
+  report: RecoveryReport;
+  fail(record: JobRecord, reason: string, sandbox?: Sandbox): Promise<void>;
+}
+
+/** One job a gone server left: continued where its sandbox and command still are, else failed. */
+async function recoverJob(recovery: JobRecovery, record: JobRecord): Promise<void> {
+  const { attached, byKey, longLived, sandboxes, jobs, report, fail } = recovery;
+  if (record.status === 'queued') {
+    await fail(record, 'the server stopped before this job started');
+    return;
+  }
+  const sandbox = byKey.get(record.id);
+  if (record.kind === 'exec') {
+    const holder = longLived.get(`${record.owner}/${record.sandbox}`);
+    const stored = StoredExecOptionsSchema.safeParse(record.runOptions);
+    if (sandbox && sandbox === holder && record.sandbox && stored.success) {
+      const release = sandboxes.hold(record.owner, record.sandbox);
+      jobs.adoptExec(record, sandbox, stored.data);
+      jobs.wait(record.owner, record.id).then(release, release);
+      report.jobsContinued++;
+    } else {
+      await fail(
+        record,
+        !holder
+          ? sandboxGoneReason
+          : sandbox === holder && !stored.success
+            ? unreadableReason
+            : lostCommandReason,
+        sandbox,
+      );
+    }
+    return;
+  }
+  const labelled = [...attached.values()].find(({ info }) => info.labels.job === record.id);
+  const run = StoredRunOptionsSchema.safeParse(record.runOptions);
+  if (sandbox && !run.success) {
+    for (const [id, entry] of attached) if (entry.sandbox === sandbox) attached.delete(id);
+    await sandbox.stop();
+    await fail(record, unreadableReason);
+  } else if (sandbox && run.success) {
+    for (const [id, entry] of attached) if (entry.sandbox === sandbox) attached.delete(id);
+    jobs.adoptRun(record, sandbox, run.data);
+    report.jobsContinued++;
+  } else if (labelled) {
+    attached.delete(labelled.info.id);
+    await labelled.sandbox.stop();
+    await fail(
+      record,
+      'the server stopped while this job was starting or ending, before its command ran or before it recorded how it ended',
+    );
+  } else {
+    await fail(record, sandboxGoneReason);
+  }
 }
 
 const lostCommandReason =

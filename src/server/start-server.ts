@@ -159,6 +159,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     retention,
     instance,
     uploads,
+    execSandboxes: sandboxes,
   });
   // Before the pool fills: parked sandboxes found again count against the host's memory first.
   const report = await recoverWork({ context, repository, jobs, sandboxes, instance });

@@ -81,17 +81,27 @@ export async function embeddedSession(): Promise<RunSession> {
   await sweep();
   return {
     async submit(argv, options, files) {
+      // Staged without a copy (a hard link, or the file read where it is by the job): this
+      // process's own job system runs on this host.
       const staged = [];
-      for (const file of files) {
-        const upload = await uploads.receive(owner, createReadStream(file.path));
-        staged.push({ upload: upload.id, name: file.name, mode: file.mode });
+      try {
+        for (const file of files) {
+          const upload = await uploads.stageLocal(owner, file.path);
+          staged.push({ upload: upload.id, name: file.name, mode: file.mode });
+        }
+        const record = await jobs.submitRun(owner, {
+          ...options,
+          argv,
+          ...(staged.length > 0 ? { files: staged } : {}),
+        });
+        return toJobView(record);
+      } catch (error) {
+        await uploads.remove(
+          owner,
+          staged.map((file) => file.upload),
+        );
+        throw error;
       }
-      const record = await jobs.submitRun(owner, {
-        ...options,
-        argv,
-        ...(staged.length > 0 ? { files: staged } : {}),
-      });
-      return toJobView(record);
     },
     async follow(jobId, follower) {
       const unwatch = await jobs.watch(owner, jobId, (event) => {

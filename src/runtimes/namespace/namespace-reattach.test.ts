@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -99,6 +99,29 @@ describe('namespace sandboxes outlive their server process', { skip }, () => {
     const result = await collect(sandbox.exec(shell('echo awake', { cwd: '/' })));
     assert.equal(result.stdout.toString(), 'awake\n');
     assert.equal(await isSandboxFrozen(id), false);
+  });
+
+  test('the agent socket is 0600 and root-owned from the moment it exists, even with umask 0', async () => {
+    const id = `umask-${randomBytes(4).toString('hex')}`;
+    // The launcher inherits this process's umask: 0 would make a socket created by bind 0777.
+    const umaskBefore = process.umask(0);
+    let sandbox: Sandbox;
+    try {
+      sandbox = await runtime.start({
+        id,
+        image: { name: 'default' },
+        limits: { memoryMiB: 256, cpus: 1, pidsMax: 128 },
+        network: { egress: 'none' },
+      });
+    } finally {
+      process.umask(umaskBefore);
+    }
+    attached.push(sandbox);
+    const socket = await stat(join(home.home, 'run', id, 'agent.sock'));
+    assert.ok(socket.isSocket());
+    assert.equal((socket.mode & 0o777).toString(8), '600');
+    assert.equal(socket.uid, 0);
+    assert.equal(socket.gid, 0);
   });
 
   test('detach in-process, attach again; stop removes it; a dead one is swept and not found', async () => {

@@ -63,6 +63,10 @@ export function namespaceSandboxHandle(parts: SandboxParts): Sandbox {
       await awake();
       return client.listExecs();
     },
+    forgetExec: async (key) => {
+      await awake();
+      return client.forget(key);
+    },
     writeFile: async (path, data, writeOptions) => {
       await awake();
       return client.writeFile(path, data, writeOptions);
