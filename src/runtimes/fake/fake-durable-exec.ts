@@ -137,7 +137,9 @@ export class DurableExec {
       stdoutOffset: this.#output.stdout.base,
       stderrOffset: this.#output.stderr.base,
     });
-    this.#pump();
+    // The replay comes after the answer, as frames over a connection do: a caller that reads
+    // the streams once `resumed` settles misses nothing.
+    setImmediate(() => this.#pump());
     return connection;
   }
 
