@@ -8,37 +8,23 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
-import { type FakeServer, FakeServerHost } from '../../test/helpers/fake-server-host.ts';
+import { describe, test } from 'node:test';
+import {
+  fakeServerHosts,
+  jobOutput as output,
+  sh,
+  storedBeyond,
+  waitForFile as waitFor,
+} from '../../test/helpers/fake-server-host.ts';
 import { waitUntil } from '../../test/helpers/server-process.ts';
 import { newJob } from './new-job.ts';
 
-const sh = (script: string) => ['/bin/sh', '-c', script];
 const numbers = (from: number, to: number) =>
   Array.from({ length: to - from + 1 }, (_, index) => `${from + index}\n`).join('');
 const print = (from: number, to: number) => `for i in $(seq ${from} ${to}); do echo $i; done`;
-/** Waits for a file of the host (a fake sandbox's commands see the host's files). */
-const waitFor = (path: string) => `while [ ! -e ${path} ]; do sleep 0.01; done`;
-
-async function output(server: FakeServer, owner: string, id: string) {
-  const streams = { stdout: '', stderr: '' };
-  for await (const chunk of server.jobs.readLog(owner, id, { offset: 0, follow: false })) {
-    streams[chunk.stream] += chunk.data.toString();
-  }
-  return streams;
-}
-
-const storedBytes = async (server: FakeServer, owner: string, id: string) =>
-  (await server.jobs.get(owner, id)).logBytes;
 
 describe('jobs continued by the next server process (fake runtime, any user)', () => {
-  const hosts: FakeServerHost[] = [];
-  after(() => Promise.all(hosts.map((host) => host.cleanup())));
-  const newHost = async () => {
-    const host = await FakeServerHost.create();
-    hosts.push(host);
-    return host;
-  };
+  const newHost = fakeServerHosts();
 
   test('a run whose command ended while no server was there: its whole output, in order, then its end', async () => {
     const host = await newHost();
@@ -48,7 +34,7 @@ describe('jobs continued by the next server process (fake runtime, any user)', (
       argv: sh(`${print(1, 100)}; ${waitFor(gate)}; ${print(101, 400)}; exit 0`),
       workspace: 'printing',
     });
-    await waitUntil(async () => (await storedBytes(first, 'alice', job.id)) > 50, 10_000);
+    await storedBeyond(first, 'alice', job.id, 50);
     const { sandboxId } = await first.jobs.get('alice', job.id);
     assert.ok(sandboxId);
     await first.kill();
@@ -95,7 +81,7 @@ describe('jobs continued by the next server process (fake runtime, any user)', (
       argv: sh('echo go; sleep 600'),
       timeoutSeconds: 2,
     });
-    await waitUntil(async () => (await storedBytes(first, 'timer', job.id)) > 0, 10_000);
+    await storedBeyond(first, 'timer', job.id, 0);
     await first.kill();
     const second = await host.start();
     assert.equal(second.report.jobsContinued, 1);
@@ -117,7 +103,7 @@ describe('jobs continued by the next server process (fake runtime, any user)', (
       { argv: sh(`${print(1, 100)}; echo err >&2; ${waitFor(gate)}; ${print(101, 300)}; exit 4`) },
       first.jobs,
     );
-    await waitUntil(async () => (await storedBytes(first, 'alice', job.id)) > 50, 10_000);
+    await storedBeyond(first, 'alice', job.id, 50);
     await first.kill();
 
     const second = await host.start();

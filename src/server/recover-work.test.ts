@@ -10,16 +10,20 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { after, describe, test } from 'node:test';
-import { type FakeServer, FakeServerHost } from '../../test/helpers/fake-server-host.ts';
+import { describe, test } from 'node:test';
+import {
+  type FakeServer,
+  fakeServerHosts,
+  jobOutput as output,
+  sh,
+  storedBeyond,
+  waitForFile as waitFor,
+} from '../../test/helpers/fake-server-host.ts';
 import { waitUntil } from '../../test/helpers/server-process.ts';
 import { currentServerInstance } from '../config/server-instance.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import { lostCommandReason, sandboxGoneReason, unreadableReason } from './recover-work.ts';
 
-const sh = (script: string) => ['/bin/sh', '-c', script];
-/** Waits for a file of the host (a fake sandbox's commands see the host's files). */
-const waitFor = (path: string) => `while [ ! -e ${path} ]; do sleep 0.01; done`;
 const nothing = {
   jobsContinued: 0,
   sandboxesReattached: 0,
@@ -29,16 +33,7 @@ const nothing = {
   stopped: 0,
 };
 
-async function output(server: FakeServer, owner: string, id: string) {
-  const streams = { stdout: '', stderr: '' };
-  for await (const chunk of server.jobs.readLog(owner, id, { offset: 0, follow: false })) {
-    streams[chunk.stream] += chunk.data.toString();
-  }
-  return streams;
-}
-
-const printed = (server: FakeServer, owner: string, id: string) =>
-  waitUntil(async () => (await server.jobs.get(owner, id)).logBytes > 0, 10_000);
+const printed = (server: FakeServer, owner: string, id: string) => storedBeyond(server, owner, id);
 
 /** An exec job in a long-lived sandbox, waited for; its stdout. */
 async function execIn(server: FakeServer, owner: string, name: string, script: string) {
@@ -47,14 +42,23 @@ async function execIn(server: FakeServer, owner: string, name: string, script: s
   return (await output(server, owner, job.id)).stdout;
 }
 
+/**
+ * Alice's exec job in a long-lived sandbox `dev` and a run job (on `workspace`, if given), both
+ * printing `started` and then waiting for `gate`; with the run's sandbox id.
+ */
+async function gatedJobs(server: FakeServer, gate: string, workspace?: string) {
+  const script = sh(`echo started; ${waitFor(gate)}`);
+  await server.sandboxes.create('alice', { name: 'dev', ephemeral: true, sleep: false });
+  const exec = await server.sandboxes.submitExec('alice', 'dev', { argv: script }, server.jobs);
+  const run = await server.jobs.submitRun('alice', { argv: script, workspace });
+  await printed(server, 'alice', exec.id);
+  await printed(server, 'alice', run.id);
+  const { sandboxId } = await server.jobs.get('alice', run.id);
+  return { exec, run, sandboxId };
+}
+
 describe('recoverWork: a starting server takes over what gone servers left (fake runtime)', () => {
-  const hosts: FakeServerHost[] = [];
-  after(() => Promise.all(hosts.map((host) => host.cleanup())));
-  const newHost = async () => {
-    const host = await FakeServerHost.create();
-    hosts.push(host);
-    return host;
-  };
+  const newHost = fakeServerHosts();
 
   test('a queued job is failed with why; the running one before it goes on', async () => {
     const host = await newHost();
@@ -124,21 +128,8 @@ describe('recoverWork: a starting server takes over what gone servers left (fake
     const host = await newHost();
     const gate = join(host.fake.home, 'gate');
     const first = await host.start();
-    await first.sandboxes.create('alice', { name: 'dev', ephemeral: true, sleep: false });
-    const exec = await first.sandboxes.submitExec(
-      'alice',
-      'dev',
-      { argv: sh(`echo started; ${waitFor(gate)}`) },
-      first.jobs,
-    );
     // A run on a workspace: its sandbox is parked once the command ends.
-    const run = await first.jobs.submitRun('alice', {
-      argv: sh(`echo started; ${waitFor(gate)}`),
-      workspace: 'w',
-    });
-    await printed(first, 'alice', exec.id);
-    await printed(first, 'alice', run.id);
-    const { sandboxId } = await first.jobs.get('alice', run.id);
+    const { exec, run, sandboxId } = await gatedJobs(first, gate, 'w');
     // It dies just as both commands end: their ends are received, never recorded.
     await first.kill(async () => {
       await writeFile(gate, '');
@@ -175,17 +166,7 @@ describe('recoverWork: a starting server takes over what gone servers left (fake
     const host = await newHost();
     const gate = join(host.fake.home, 'gate');
     const first = await host.start();
-    await first.sandboxes.create('alice', { name: 'dev', ephemeral: true, sleep: false });
-    const exec = await first.sandboxes.submitExec(
-      'alice',
-      'dev',
-      { argv: sh(`echo started; ${waitFor(gate)}`) },
-      first.jobs,
-    );
-    const run = await first.jobs.submitRun('alice', { argv: sh(`echo started; ${waitFor(gate)}`) });
-    await printed(first, 'alice', exec.id);
-    await printed(first, 'alice', run.id);
-    const { sandboxId } = await first.jobs.get('alice', run.id);
+    const { exec, run, sandboxId } = await gatedJobs(first, gate);
     await first.kill();
     const database = new DatabaseSync(join(host.fake.home, 'state.db'));
     try {

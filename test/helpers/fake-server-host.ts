@@ -13,6 +13,7 @@
  * next; `currentServerInstance()` (this very process) is the one id that is alive.
  */
 import { join } from 'node:path';
+import { after } from 'node:test';
 import { currentServerInstance, type ServerInstance } from '../../src/config/server-instance.ts';
 import type { MagsContext } from '../../src/context/mags-context.ts';
 import { JobManager, type JobManagerOptions } from '../../src/jobs/job-manager.ts';
@@ -24,6 +25,7 @@ import { SandboxScheduler } from '../../src/scheduling/sandbox-scheduler.ts';
 import { type RecoveryReport, recoverWork } from '../../src/server/recover-work.ts';
 import { createSqliteStateRepository } from '../../src/state/sqlite/sqlite-state-repository.ts';
 import type { StateRepository } from '../../src/state/state-repository.ts';
+import { waitUntil } from './server-process.ts';
 import { createTestContext, type FakeTestContext } from './test-context.ts';
 
 export interface FakeServer {
@@ -51,6 +53,35 @@ export interface FakeServerOptions {
   /** Long-lived sandboxes freeze after this long idle (default: never). */
   sleepAfterMs?: number;
   jobs?: Partial<JobManagerOptions>;
+}
+
+export const sh = (script: string) => ['/bin/sh', '-c', script];
+
+/** A shell loop waiting for a file of the host (a fake sandbox's commands see the host's files). */
+export const waitForFile = (path: string) => `while [ ! -e ${path} ]; do sleep 0.01; done`;
+
+/** A job's stored output, per stream. */
+export async function jobOutput(server: FakeServer, owner: string, id: string) {
+  const streams = { stdout: '', stderr: '' };
+  for await (const chunk of server.jobs.readLog(owner, id, { offset: 0, follow: false })) {
+    streams[chunk.stream] += chunk.data.toString();
+  }
+  return streams;
+}
+
+/** Until more than `bytes` of the job's output are stored. */
+export const storedBeyond = (server: FakeServer, owner: string, id: string, bytes = 0) =>
+  waitUntil(async () => (await server.jobs.get(owner, id)).logBytes > bytes, 10_000);
+
+/** Makes hosts for the tests of a file and cleans them all up after them. */
+export function fakeServerHosts(): () => Promise<FakeServerHost> {
+  const hosts: FakeServerHost[] = [];
+  after(() => Promise.all(hosts.map((host) => host.cleanup())));
+  return async () => {
+    const host = await FakeServerHost.create();
+    hosts.push(host);
+    return host;
+  };
 }
 
 /** A host: one fake runtime and state database, on which servers start, die and restart. */
