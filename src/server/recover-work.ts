@@ -255,9 +255,9 @@ async function recoverJob(recovery: JobRecovery, record: JobRecord): Promise<voi
   }
 }
 
-const lostCommandReason =
+export const lostCommandReason =
   'the server stopped just as the command ended, before it recorded how: its exit status is lost';
-const unreadableReason =
+export const unreadableReason =
   'the server stopped while this job was running, and what it recorded to continue it cannot be read (recorded by another version of mags?)';
 
 /** A run's sandbox whose job is over goes back to the warm cache if it is fit to serve again. */

@@ -106,7 +106,8 @@ export async function createTestContext(
     workspaces,
     home,
     async cleanup() {
-      await Promise.allSettled([...runtime.running].map((sandbox) => sandbox.stop()));
+      // Detached sandboxes too: they outlive their handles (capability reattach).
+      await runtime.stopAll();
       await rm(home, { recursive: true, force: true });
     },
   };

@@ -98,7 +98,9 @@ export function registerLifecycleContract({ it, start, subject, track }: Contrac
       const { runtime } = subject();
       const labels = { kind: 'contract', owner: 'alice', name: 'outlives' };
       const first = await start({ labels });
-      await collect(first.exec(shell('echo kept > /workspace/mark')));
+      // Paths relative to the cwd (/workspace): a runtime without a root filesystem of its own
+      // (the fake) maps only that and the file calls' paths.
+      await collect(first.exec(shell('echo kept > mark')));
       await sandboxOperation(runtime, first, 'detach')();
       assert.equal(first.isRunning(), false, 'a detached handle is of no use');
       const listed = (await runtimeOperation(runtime, 'list')()).find(
@@ -134,7 +136,7 @@ export function registerLifecycleContract({ it, start, subject, track }: Contrac
       const { runtime } = subject();
       const first = await start();
       const job = first.exec(
-        shell('echo one; while [ ! -e /workspace/go ]; do sleep 0.01; done; echo two; exit 3', {
+        shell('echo one; while [ ! -e go ]; do sleep 0.01; done; echo two; exit 3', {
           key: 'contract-job',
         }),
       );

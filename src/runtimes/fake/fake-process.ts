@@ -1,38 +1,27 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { InvalidInputError, MagsError } from '../../errors/mags-error.ts';
 import type { ExecResult, SandboxProcess } from '../runtime.ts';
 
-/**
- * One command of a fake sandbox: a plain child process of this process, in a session of its own
- * (`detached`), so that the processes it leaves behind can be counted and killed by session id,
- * the way a real runtime's agent finds them in its pid namespace.
- */
-export function spawnCommand(request: {
+export interface CommandRequest {
   argv: string[];
   env: Record<string, string>;
   cwd: string;
   stdin: boolean;
   /** Each started command's session id (= its pid), for counting and killing what it leaves. */
   onSession: (sessionId: number) => void;
-}): SandboxProcess {
+}
+
+/**
+ * Starts a command as a plain child process of this process, in a session of its own
+ * (`detached`), so that the processes it leaves behind can be counted and killed by session id,
+ * the way a real runtime's agent finds them in its pid namespace. Undefined without a program;
+ * a child without a pid could not start (its `error` event says why: `childExit`).
+ */
+export function spawnChild(request: CommandRequest): ChildProcessWithoutNullStreams | undefined {
   const [program, ...args] = request.argv;
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  if (program === undefined) {
-    stdout.end();
-    stderr.end();
-    return {
-      stdout,
-      stderr,
-      exited: Promise.reject(execFailed('no program given')),
-      writeStdin: () => {},
-      closeStdin: () => {},
-      signal: () => {},
-      resize: () => {},
-    };
-  }
+  if (program === undefined) return undefined;
   const child = spawn(program, args, {
     cwd: request.cwd,
     env: request.env,
@@ -43,17 +32,51 @@ export function spawnCommand(request: {
   // Without `stdin` the command reads an empty stdin (the runtime contract).
   if (!request.stdin) child.stdin.end();
   child.stdin.on('error', () => {}); // a command that exits before reading its stdin: EPIPE
-  child.stdout.pipe(stdout);
-  child.stderr.pipe(stderr);
+  return child;
+}
+
+/** How the child's main process ended; rejects (`guest_exec_failed`) when it could not start. */
+export function childExit(
+  child: ChildProcessWithoutNullStreams,
+  program: string,
+): Promise<ExecResult> {
   const exited = new Promise<ExecResult>((resolve, reject) => {
     child.once('error', (error: NodeJS.ErrnoException) => {
-      stdout.end();
-      stderr.end();
       reject(execFailed(`${program}: ${error.code ?? error.message}`));
     });
     child.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
   });
   exited.catch(() => {}); // read by the caller; never an unhandled rejection here
+  return exited;
+}
+
+/** One command of a fake sandbox, without a key: it ends with the handle that started it. */
+export function spawnCommand(request: CommandRequest): SandboxProcess {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const child = spawnChild(request);
+  if (child === undefined) {
+    stdout.end();
+    stderr.end();
+    const exited = Promise.reject(execFailed('no program given'));
+    exited.catch(() => {});
+    return {
+      stdout,
+      stderr,
+      exited,
+      writeStdin: () => {},
+      closeStdin: () => {},
+      signal: () => {},
+      resize: () => {},
+    };
+  }
+  child.stdout.pipe(stdout);
+  child.stderr.pipe(stderr);
+  const exited = childExit(child, request.argv[0] as string);
+  exited.catch(() => {
+    stdout.end();
+    stderr.end();
+  });
   return {
     stdout,
     stderr,
@@ -71,11 +94,11 @@ export function spawnCommand(request: {
   };
 }
 
-function execFailed(message: string): MagsError {
+export function execFailed(message: string): MagsError {
   return new MagsError(`The command could not start: ${message}.`, { code: 'guest_exec_failed' });
 }
 
-function signalGroup(groupId: number, signal: NodeJS.Signals): void {
+export function signalGroup(groupId: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-groupId, signal);
   } catch {

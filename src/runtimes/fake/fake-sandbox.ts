@@ -5,21 +5,28 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CapabilityUnsupportedError, MagsError } from '../../errors/mags-error.ts';
 import type {
+  DurableExecInfo,
   ExecRequest,
   FileRead,
+  ResumedProcess,
   Sandbox,
   SandboxExit,
   SandboxProcess,
   SandboxUsage,
   WorkspaceReference,
 } from '../runtime.ts';
-import type { FakeLayer } from './fake-layers.ts';
+import { ExecConnection } from './exec-connection.ts';
+import { DurableExec, refusal } from './fake-durable-exec.ts';
 import {
+  type CommandRequest,
+  childExit,
+  execFailed,
   processesInSessions,
   residentBytes,
-  signalProcesses,
+  spawnChild,
   spawnCommand,
 } from './fake-process.ts';
+import type { FakeSandboxState } from './fake-sandbox-state.ts';
 
 const defaultReadMaxBytes = 64 * 1024 * 1024;
 
@@ -28,37 +35,37 @@ const defaultReadMaxBytes = 64 * 1024 * 1024;
  * process with `/workspace` (as cwd, and in file paths) mapped to a host directory; every other
  * path is the host's own, read-only for the file calls. What it does do, it does for real:
  * streams, exit codes, signals, stdin, files, counting and killing what commands leave behind,
- * freezing them (SIGSTOP) for pause.
+ * freezing them (SIGSTOP) for pause, durable execs that outlive the handle (`detach`, then
+ * `Runtime.attach` gives another handle on the same sandbox: `FakeSandboxState`).
  */
 export class FakeSandbox implements Sandbox {
   readonly id: string;
   readonly workspace?: WorkspaceReference;
   readonly labels: Record<string, string>;
   readonly warnings: string[] = [];
-  readonly #layer: FakeLayer;
-  readonly #onStop: () => void;
-  readonly #sessions = new Set<number>();
-  #running = true;
-  #paused = false;
-  #stopping: Promise<SandboxExit> | undefined;
+  readonly #state: FakeSandboxState;
+  readonly #onDetach: () => void;
+  /** Commands started without a key through this handle: they end when it detaches. */
+  readonly #plain = new Set<SandboxProcess>();
+  #detached = false;
 
-  constructor(options: {
-    id: string;
-    workspace: WorkspaceReference | undefined;
-    labels: Record<string, string>;
-    layer: FakeLayer;
-    onStop: () => void;
-  }) {
-    this.id = options.id;
-    if (options.workspace !== undefined) this.workspace = options.workspace;
-    this.labels = options.labels;
-    this.#layer = options.layer;
-    this.#onStop = options.onStop;
+  constructor(options: { state: FakeSandboxState; onDetach: () => void }) {
+    const { state } = options;
+    this.id = state.id;
+    if (state.workspace !== undefined) this.workspace = state.workspace;
+    this.labels = state.labels;
+    this.#state = state;
+    this.#onDetach = options.onDetach;
   }
 
   /** The host directory standing for `/workspace` (for tests that look behind the sandbox). */
   get workspaceDirectory(): string {
-    return this.#layer.directory;
+    return this.#state.layer.directory;
+  }
+
+  /** Frozen (paused, or asleep): for tests that check a sandbox was left asleep. */
+  get paused(): boolean {
+    return this.#state.paused;
   }
 
   exec(request: ExecRequest): SandboxProcess {
@@ -66,14 +73,88 @@ export class FakeSandbox implements Sandbox {
     if (request.tty) {
       throw new CapabilityUnsupportedError('fake', 'tty');
     }
-    this.#thaw();
-    return spawnCommand({
+    this.#state.thaw();
+    const command = {
       argv: request.argv,
       env: request.env,
       cwd: this.#hostPath(request.cwd),
       stdin: request.stdin ?? false,
-      onSession: (session) => this.#sessions.add(session),
+      onSession: (session: number) => this.#state.sessions.add(session),
+    };
+    if (request.key !== undefined) return this.#execDurable(request.key, command);
+    const process = spawnCommand(command);
+    this.#plain.add(process);
+    const forget = () => this.#plain.delete(process);
+    process.exited.then(forget, forget);
+    return process;
+  }
+
+  resumeExec(
+    key: string,
+    offsets: { stdoutOffset?: number; stderrOffset?: number } = {},
+  ): ResumedProcess {
+    this.#assertRunning();
+    this.#state.thaw();
+    const exec = this.#state.execs.get(key);
+    if (exec === undefined) {
+      return new ExecConnection(this, { stdin: false }).refuse(refusal.unknownKey());
+    }
+    return exec.resume(this, offsets);
+  }
+
+  async listExecs(): Promise<DurableExecInfo[]> {
+    this.#assertRunning();
+    this.#state.thaw();
+    return [...this.#state.execs.values()].map((exec) => exec.info());
+  }
+
+  /**
+   * Releases a durable exec nobody will resume (FORGET): true when released (a running one is
+   * killed), false for a key the sandbox does not know; rejects (errno 16, EBUSY) while a
+   * handle holds it.
+   */
+  async forgetExec(key: string): Promise<boolean> {
+    this.#assertRunning();
+    this.#state.thaw();
+    const exec = this.#state.execs.get(key);
+    if (exec === undefined) return false;
+    exec.release();
+    return true;
+  }
+
+  /**
+   * Lets go of the sandbox, which runs on: commands started without a key through this handle
+   * end, durable ones run on with their output kept, and this handle is of no use any more.
+   */
+  async detach(): Promise<void> {
+    if (this.#detached || !this.#state.running) return;
+    this.#detached = true;
+    for (const process of this.#plain) process.signal('SIGKILL');
+    for (const exec of this.#state.execs.values()) exec.detach(this);
+    this.#onDetach();
+  }
+
+  #execDurable(key: string, command: CommandRequest): SandboxProcess {
+    const connection = new ExecConnection(this, { stdin: command.stdin });
+    if (this.#state.execs.has(key)) return connection.refuse(refusal.keyInUse());
+    const child = spawnChild(command);
+    if (child === undefined) return connection.refuse(execFailed('no program given'));
+    if (child.pid === undefined) {
+      childExit(child, command.argv[0] as string).catch((error: Error) => {
+        connection.refuse(error);
+      });
+      return connection;
+    }
+    const exec = new DurableExec({
+      key,
+      child,
+      connection,
+      forget: () => {
+        if (this.#state.execs.get(key) === exec) this.#state.execs.delete(key);
+      },
     });
+    this.#state.execs.set(key, exec);
+    return connection;
   }
 
   async writeFile(
@@ -82,7 +163,7 @@ export class FakeSandbox implements Sandbox {
     options: { mode?: number } = {},
   ): Promise<void> {
     this.#assertRunning();
-    this.#thaw();
+    this.#state.thaw();
     const target = this.#hostPath(path);
     if (!this.#inWorkspace(path)) {
       throw new MagsError(`The fake runtime writes files only under /workspace, not ${path}.`, {
@@ -98,7 +179,7 @@ export class FakeSandbox implements Sandbox {
 
   async readFileStream(path: string, options: { maxBytes?: number } = {}): Promise<FileRead> {
     this.#assertRunning();
-    this.#thaw();
+    this.#state.thaw();
     // Non-blocking: opening a FIFO must not wait for a writer before it can be refused.
     const handle = await open(
       this.#hostPath(path),
@@ -139,7 +220,7 @@ export class FakeSandbox implements Sandbox {
   }
 
   async usage(): Promise<SandboxUsage> {
-    const pids = this.#running ? await processesInSessions(this.#sessions) : [];
+    const pids = this.#state.running ? await processesInSessions(this.#state.sessions) : [];
     return {
       oomKills: 0, // no memory limit, so no OOM kill of its making
       peakMemoryBytes: undefined,
@@ -149,63 +230,32 @@ export class FakeSandbox implements Sandbox {
   }
 
   isRunning(): boolean {
-    return this.#running;
+    return this.#state.running && !this.#detached;
   }
 
   async pause(): Promise<void> {
     this.#assertRunning();
-    signalProcesses(await processesInSessions(this.#sessions), 'SIGSTOP');
-    this.#paused = true;
+    await this.#state.freeze();
   }
 
   async resume(): Promise<void> {
-    this.#thaw();
+    this.#state.thaw();
   }
 
   stop(): Promise<SandboxExit> {
-    this.#stopping ??= this.#stop();
-    return this.#stopping;
+    // Let go of: stopping it is no longer this handle's to do (another one holds it, or will).
+    if (this.#detached) return Promise.resolve({ oomKills: 0, peakMemoryBytes: undefined });
+    return this.#state.stop();
   }
 
   /** Ends every process as if the sandbox died under its caller (for tests of that case). */
   async crash(): Promise<void> {
-    this.#running = false;
-    await this.#killAll();
-  }
-
-  async #stop(): Promise<SandboxExit> {
-    this.#running = false;
-    await this.#killAll();
-    await this.#layer.release();
-    this.#onStop();
-    return { oomKills: 0, peakMemoryBytes: undefined };
-  }
-
-  /** SIGKILL (which also ends stopped processes) until nothing of its sessions is left. */
-  async #killAll(): Promise<void> {
-    for (;;) {
-      const pids = await processesInSessions(this.#sessions);
-      if (pids.length === 0) return;
-      signalProcesses(pids, 'SIGKILL');
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  }
-
-  #thaw(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    // Synchronous from here on: a /proc scan would let a command see the sandbox still frozen.
-    for (const session of this.#sessions) {
-      try {
-        process.kill(-session, 'SIGCONT');
-      } catch {
-        // The group is gone.
-      }
-    }
+    this.#state.running = false;
+    await this.#state.killAll();
   }
 
   #assertRunning(): void {
-    if (!this.#running) {
+    if (!this.isRunning()) {
       throw new MagsError(`Sandbox ${this.id} has ended.`, {
         code: 'sandbox_ended',
         sandboxId: this.id,
@@ -221,7 +271,7 @@ export class FakeSandbox implements Sandbox {
   #hostPath(path: string): string {
     const normalized = normalize(path);
     if (!this.#inWorkspace(normalized)) return normalized;
-    return join(this.#layer.directory, normalized.slice('/workspace'.length));
+    return join(this.#state.layer.directory, normalized.slice('/workspace'.length));
   }
 }
 
