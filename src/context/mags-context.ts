@@ -3,6 +3,7 @@ import { resolveMagsHome } from '../config/mags-home.ts';
 import { ImageStore } from '../images/image-store.ts';
 import type { ResourceLimits, Runtime } from '../runtimes/runtime.ts';
 import type { HostStores } from '../runtimes/runtime-factory.ts';
+import type { HeadStart } from '../scheduling/head-start.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import { createObjectStore } from '../storage/create-object-store.ts';
 import { parseDiskMiB } from '../workspaces/workspace-disk.ts';
@@ -24,6 +25,8 @@ export interface MagsContext {
   defaults: { limits: ResourceLimits; timeoutMs: number; image: string };
   /** A server's pool and warm cache; in-process CLI runs start and stop their own sandboxes. */
   scheduler?: SandboxScheduler;
+  /** The one sandbox a CLI's embedded run prepared ahead (it has no scheduler). */
+  headStart?: HeadStart;
 }
 
 /** What a context is assembled from: a home, its stores and a runtime over them, the defaults. */

@@ -7,6 +7,7 @@ import type {
   SandboxSpec,
   WorkspaceReference,
 } from '../runtimes/runtime.ts';
+import type { HeadStart } from '../scheduling/head-start.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import { validateWorkspaceName } from '../workspaces/workspace-name.ts';
 
@@ -79,11 +80,12 @@ function workspaceReference(options: SpecOptions): WorkspaceReference | undefine
 
 /** When a sandbox cannot start, the host check usually says why in words a user can act on. */
 export async function startOrExplain(
-  context: { runtime: Runtime; scheduler?: SandboxScheduler },
+  context: { runtime: Runtime; scheduler?: SandboxScheduler; headStart?: HeadStart },
   spec: SandboxSpec,
 ): Promise<Sandbox> {
   try {
-    return await (context.scheduler?.start(spec) ?? context.runtime.start(spec));
+    const starter = context.scheduler ?? context.headStart ?? context.runtime;
+    return await starter.start(spec);
   } catch (error) {
     if (error instanceof ConflictError) throw error;
     const check = await context.runtime.check();

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { RunOptions } from '../../api/run-options.ts';
 import type { Job } from '../../api/schemas.ts';
+import type { ResourceLimits } from '../../runtimes/runtime.ts';
 import type { Mags } from '../../sdk/mags.ts';
 import type { SyncProgress } from '../../workspaces/sync/push-workspace.ts';
 
@@ -71,12 +72,26 @@ export function serverSession(mags: Mags): RunSession {
  * The embedded server: the job manager of this process, on the host's state database. Its files
  * are staged like a server's uploads, and its job is read back as the API shows it.
  */
-export async function embeddedSession(): Promise<RunSession> {
+export async function embeddedSession(options: RunOptions): Promise<RunSession> {
+  const [{ createMagsContext }, { HeadStart }] = await Promise.all([
+    import('../../context/mags-context.ts'),
+    import('../../scheduling/head-start.ts'),
+  ]);
+  const context = createMagsContext();
+  // The sandbox's launcher sets up its namespaces while this process loads the job system and
+  // records the job; the run then attaches its layers (or starts afresh: another image).
+  const headStart = new HeadStart({
+    runtime: context.runtime,
+    image: options.image ?? context.defaults.image,
+    limits: { ...context.defaults.limits, ...definedLimits(options.limits) },
+  });
+  context.headStart = headStart;
+  await headStart.spawned();
   const [{ startEmbeddedServer }, { toJobView }] = await Promise.all([
     import('../../server/embedded-server.ts'),
     import('../../server/job-view.ts'),
   ]);
-  const { jobs, uploads, owner, sweep, close } = startEmbeddedServer();
+  const { jobs, uploads, owner, sweep, close } = startEmbeddedServer({ context });
   // What a killed run left (a sandbox holding the workspace this run may want) goes first.
   await sweep();
   return {
@@ -125,6 +140,16 @@ export async function embeddedSession(): Promise<RunSession> {
     },
     // The job is recorded by now; the process exits next, and closing the database would only
     // add a checkpoint (see EmbeddedServer.close).
-    close: () => close({ leaveDatabaseOpen: true }),
+    async close() {
+      await headStart.close();
+      await close({ leaveDatabaseOpen: true });
+    },
   };
+}
+
+/** The limits given, without the ones left to the defaults. */
+function definedLimits(limits: RunOptions['limits']): Partial<ResourceLimits> {
+  return Object.fromEntries(
+    Object.entries(limits ?? {}).filter(([, value]) => value !== undefined),
+  ) as Partial<ResourceLimits>;
 }

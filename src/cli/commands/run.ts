@@ -96,7 +96,7 @@ async function runAction(words: string[], flags: RunFlags, command: Command): Pr
   const { runClient } = await import('../client/api-client.ts');
   const mags = await runClient(command);
   const sessions = await import('../client/run-session.ts');
-  const session = mags ? sessions.serverSession(mags) : await sessions.embeddedSession();
+  const session = mags ? sessions.serverSession(mags) : await sessions.embeddedSession(options);
   let interrupts = 0;
   const onInterrupt = () => {
     // Ctrl-C stops the job (SIGTERM, then everything after the grace period); its end is still

@@ -55,25 +55,31 @@ export async function prepareNamespaceSandbox(
   if (!materialised) await options.layers.prepareHost();
   const runDirectory = join(options.home, 'run', id);
   const rootMount = join(runDirectory, 'root');
-  // 0711: sandbox root (an unprivileged host uid) must traverse it to reach its mountpoint.
-  await mkdir(rootMount, { recursive: true, mode: 0o711 });
-  await chmod(runDirectory, 0o711);
-  await chmod(join(options.home, 'run'), 0o711);
-  await writeRunOwner(runDirectory);
   // A throw-away sandbox still needs a writable layer: a tmpfs the launcher mounts here, in the
   // sandbox's own mount namespace, sized by `limits.diskMiB` (it dies with the sandbox).
   const scratchDirectory = join(runDirectory, 'scratch');
-
-  let setup: Awaited<ReturnType<typeof createSandboxCgroup>>;
-  try {
+  const directories = async () => {
+    // 0711: sandbox root (an unprivileged host uid) must traverse it to reach its mountpoint.
+    await mkdir(rootMount, { recursive: true, mode: 0o711 });
+    await chmod(runDirectory, 0o711);
+    await chmod(join(options.home, 'run'), 0o711);
+    await writeRunOwner(runDirectory);
     await mkdir(scratchDirectory, { mode: 0o711 });
     await assertTraversable([rootMount, scratchDirectory], options.uidBase);
-    setup = await createSandboxCgroup(id, limits, options.cgroupRoot);
-  } catch (error) {
+  };
+  // The run directory and the cgroup are independent: made side by side (a start waits for
+  // the slower one, not for both in turn).
+  const [made, created] = await Promise.allSettled([
+    directories(),
+    createSandboxCgroup(id, limits, options.cgroupRoot),
+  ]);
+  if (made.status === 'rejected' || created.status === 'rejected') {
     // Nothing may be left behind by a sandbox that never started.
+    if (created.status === 'fulfilled') await created.value.cgroup?.remove();
     await rm(runDirectory, { recursive: true, force: true });
-    throw error;
+    throw made.status === 'rejected' ? made.reason : (created as PromiseRejectedResult).reason;
   }
+  const setup = created.value;
   const { cgroup } = setup;
   // Limits are set at prepare time; an attach or a reuse that asks for others rewrites them.
   const limitState = cgroupLimits(cgroup, limits, setup.warnings);
