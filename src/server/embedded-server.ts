@@ -18,13 +18,8 @@ export interface EmbeddedServer {
    * (`sweepGoneRuns`); before this one's run, whose workspace one of them may hold.
    */
   sweep(): Promise<JobRecord[]>;
-  /**
-   * Stops what still runs (recorded as stopped). With `leaveDatabaseOpen`, for a process about
-   * to exit, the state database is not closed: a close checkpoints its write-ahead log (fsyncs)
-   * and removes it, which the next process to write would create again (fsyncs); the log's
-   * committed transactions are as safe without it, and the next opener or a server checkpoints.
-   */
-  close(options?: { leaveDatabaseOpen?: boolean }): Promise<void>;
+  /** Stops what still runs (recorded as stopped) and closes the state database. */
+  close(): Promise<void>;
 }
 
 /**
@@ -61,9 +56,9 @@ export function startEmbeddedServer(
     uploads,
     owner: localOwner,
     sweep: () => sweepGoneRuns({ context, repository, jobs, instance }),
-    async close({ leaveDatabaseOpen = false } = {}) {
+    async close() {
       await jobs.shutdown();
-      if (!leaveDatabaseOpen) await repository.close();
+      await repository.close();
     },
   };
 }

@@ -138,11 +138,9 @@ export async function embeddedSession(options: RunOptions): Promise<RunSession> 
     async abandon(jobId) {
       await jobs.kill(owner, jobId);
     },
-    // The job is recorded by now; the process exits next, and closing the database would only
-    // add a checkpoint (see EmbeddedServer.close).
     async close() {
       await headStart.close();
-      await close({ leaveDatabaseOpen: true });
+      await close();
     },
   };
 }
