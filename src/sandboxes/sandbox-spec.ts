@@ -87,7 +87,8 @@ export async function startOrExplain(
     const starter = context.scheduler ?? context.headStart ?? context.runtime;
     return await starter.start(spec);
   } catch (error) {
-    if (error instanceof ConflictError) throw error;
+    // A busy workspace, or something missing that the error already names (an image not built).
+    if (error instanceof ConflictError || error instanceof DependencyMissingError) throw error;
     const check = await context.runtime.check();
     if (check.ok) throw error;
     throw new DependencyMissingError(
