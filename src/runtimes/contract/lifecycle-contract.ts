@@ -167,6 +167,32 @@ export function registerLifecycleContract({ it, start, subject, track }: Contrac
     'reattach',
   );
 
+  it(
+    'forgetExec releases a durable exec nobody will resume: a running one is killed',
+    async () => {
+      const { runtime } = subject();
+      const first = await start();
+      const job = first.exec(
+        shell('echo started; while true; do sleep 0.05; done', { key: 'contract-forget' }),
+      );
+      job.exited.catch(() => {});
+      await new Promise<void>((resolve) => {
+        job.stdout.once('data', () => resolve());
+      });
+      await sandboxOperation(runtime, first, 'detach')();
+      const second = await runtimeOperation(runtime, 'attach')(first.id);
+      track(second);
+      const forgetExec = sandboxOperation(runtime, second, 'forgetExec');
+      assert.equal(await forgetExec('contract-forget'), true);
+      assert.deepEqual(await sandboxOperation(runtime, second, 'listExecs')(), []);
+      assert.equal(await forgetExec('contract-forget'), false, 'an unknown key is no error');
+      // Its loop is gone: nothing but the new command runs in the sandbox.
+      const ps = await collect(second.exec(shell('ps -eo args | grep -c "[s]leep 0.05" || true')));
+      assert.equal(ps.stdout.toString().trim(), '0');
+    },
+    'reattach',
+  );
+
   it('stop() ends every process, including ones that ignore SIGTERM', async () => {
     const sandbox = await start();
     const process = sandbox.exec(shell("trap '' TERM; sleep 1000 & sleep 1000"));
