@@ -40,8 +40,22 @@ export async function collect(process: SandboxProcess): Promise<Collected> {
   const stderr: Buffer[] = [];
   process.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
   process.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-  const result = await process.exited;
+  // All of the output: the exit can be known before the last chunks have been emitted.
+  const [result] = await Promise.all([
+    process.exited,
+    streamEnded(process.stdout),
+    streamEnded(process.stderr),
+  ]);
   return { stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr), ...result };
+}
+
+function streamEnded(stream: NodeJS.ReadableStream & { readableEnded?: boolean }): Promise<void> {
+  if (stream.readableEnded) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.once('error', () => resolve());
+  });
 }
 
 const baseEnvironment = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/root', LANG: 'C.UTF-8' };
