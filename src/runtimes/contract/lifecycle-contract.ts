@@ -66,9 +66,15 @@ export function registerLifecycleContract({ it, start, subject, track }: Contrac
       const pause = sandboxOperation(runtime, sandbox, 'pause');
       const resume = sandboxOperation(runtime, sandbox, 'resume');
       const counter = sandbox.exec(
-        shell('i=0; while true; do i=$((i+1)); echo $i > count; sleep 0.01; done'),
+        // Written aside and renamed: a read never sees the file between truncation and write.
+        shell('i=0; while true; do i=$((i+1)); echo $i > next; mv next count; sleep 0.01; done'),
       );
-      await sleep(200);
+      // Counting before it is paused (a loaded host may take a while to start it).
+      const counting = Date.now() + 10_000;
+      while (!(await sandbox.readFile('/workspace/count').catch(() => undefined))) {
+        if (Date.now() > counting) assert.fail('the counter never started');
+        await sleep(20);
+      }
       await pause();
       const frozenAt = (await sandbox.readFile('/workspace/count')).toString(); // a use: wakes it
       await pause();
@@ -78,8 +84,8 @@ export function registerLifecycleContract({ it, start, subject, track }: Contrac
       // Frozen for a second, the loop (a step per 10-15 ms awake) moved on only by what ran
       // between readFile's wake-up and the second pause.
       assert.ok(afterResume - Number(frozenAt) < 25, `${frozenAt} -> ${afterResume}`);
-      // Thawed, it counts on: polled (an empty read is the shell between truncating and
-      // writing), with a deadline far beyond a loaded host's delays rather than a fixed wait.
+      // Thawed, it counts on: polled, with a deadline far beyond a loaded host's delays rather
+      // than a fixed wait.
       const deadline = Date.now() + 10_000;
       let counted = afterResume;
       while (counted <= afterResume + 5 && Date.now() < deadline) {
