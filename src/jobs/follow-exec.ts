@@ -3,7 +3,7 @@ import type { SandboxProcess } from '../runtimes/runtime.ts';
 import { commandDeadline } from './command-deadline.ts';
 import type { JobLog } from './job-log.ts';
 import { failedOutcome, type Outcome, outcome } from './job-outcome.ts';
-import { drained } from './run-command.ts';
+import { drained } from './run-ending.ts';
 
 /** An exec job's limits: `remainingMs` is what is left of `timeoutMs` (less after a restart). */
 export interface FollowExecOptions {

@@ -11,9 +11,6 @@ import { workspaceBusyError } from '../workspaces/workspace-store.ts';
 import { type CommandDeadline, commandDeadline } from './command-deadline.ts';
 import { RunEnding } from './run-ending.ts';
 
-// The job manager reads a command's output to its end the same way.
-export { drained } from './run-ending.ts';
-
 /**
  * One run as the job system performs it: the client's options (`RunOptions`, the API schema)
  * with every default filled in and the output's destinations.
