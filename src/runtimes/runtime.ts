@@ -9,6 +9,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { RuntimeCapabilityName } from '../errors/mags-error.ts';
+import type { GuestExecInfo } from '../guest/guest-process.ts';
 
 /**
  * Every name of `RuntimeCapabilityName` is a flag here (the `Record`), and no flag is missing
@@ -135,17 +136,8 @@ export interface ResumedProcess extends SandboxProcess {
   readonly resumed: Promise<{ pid: number; stdoutOffset: number; stderrOffset: number }>;
 }
 
-export interface DurableExecInfo {
-  key: string;
-  pid: number;
-  exited: boolean;
-  /** Another connection holds it (another live server process). */
-  attached: boolean;
-  exitCode: number | null;
-  signal: string | null;
-  stdoutBytes: number;
-  stderrBytes: number;
-}
+/** A durable exec as the sandbox's agent reports it (the guest protocol's LIST_EXECS). */
+export type DurableExecInfo = GuestExecInfo;
 
 /** A file being read out of a sandbox (`Sandbox.readFileStream`). */
 export interface FileRead {

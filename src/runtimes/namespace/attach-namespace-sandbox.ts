@@ -1,4 +1,4 @@
-import { readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readProcessStartTicks } from '../../config/process-start-time.ts';
 import { MagsError, NotFoundError } from '../../errors/mags-error.ts';
@@ -8,7 +8,7 @@ import type { Sandbox, SandboxExit, SandboxInfo } from '../runtime.ts';
 import { cgroupLimits } from './cgroup-limits.ts';
 import type { ResolvedNamespaceOptions } from './namespace-runtime.ts';
 import { namespaceSandboxHandle } from './namespace-sandbox-handle.ts';
-import { agentSocketName, readRunRecord, sandboxInfo } from './run-record.ts';
+import { agentSocketName, readRunRecord, removeEndedSandbox, sandboxInfo } from './run-record.ts';
 import { isSandboxFrozen, openSandboxCgroup } from './sandbox-cgroup.ts';
 import { ownerIsGone, waitForProcessExit } from './sweep-leftovers.ts';
 
@@ -88,13 +88,7 @@ export async function attachNamespaceSandbox(
         await waitForProcessExit(record.launcherPid, launcherStarted, 2000);
       }
       launcherGone = true;
-      const exit: SandboxExit = {
-        oomKills: (await cgroup?.oomKillCount()) ?? 0,
-        peakMemoryBytes: await cgroup?.peakMemoryBytes(),
-      };
-      await cgroup?.remove();
-      await rm(runDirectory, { recursive: true, force: true });
-      return exit;
+      return removeEndedSandbox(cgroup, runDirectory);
     })();
     return cleaning;
   };

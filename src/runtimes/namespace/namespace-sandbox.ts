@@ -20,7 +20,12 @@ import { assertTraversable } from './check-traversable.ts';
 import type { ResolvedNamespaceOptions } from './namespace-runtime.ts';
 import { namespaceSandboxHandle } from './namespace-sandbox-handle.ts';
 import type { OverlayLayers } from './overlay-layers.ts';
-import { agentSocketName, launcherLogName, writeRunRecord } from './run-record.ts';
+import {
+  agentSocketName,
+  launcherLogName,
+  removeEndedSandbox,
+  writeRunRecord,
+} from './run-record.ts';
 import { createSandboxCgroup, type SandboxCgroup } from './sandbox-cgroup.ts';
 import { writeRunOwner } from './sweep-leftovers.ts';
 
@@ -136,13 +141,7 @@ export async function prepareNamespaceSandbox(
     cleaning ??= (async () => {
       attachChannel.destroy();
       await killAndWait(launcher, launcherExit, cgroup);
-      const exit: SandboxExit = {
-        oomKills: (await cgroup?.oomKillCount()) ?? 0,
-        peakMemoryBytes: await cgroup?.peakMemoryBytes(),
-      };
-      await cgroup?.remove();
-      await rm(runDirectory, { recursive: true, force: true });
-      return exit;
+      return removeEndedSandbox(cgroup, runDirectory);
     })();
     return cleaning;
   };

@@ -1,6 +1,7 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ResourceLimits, SandboxInfo, WorkspaceReference } from '../runtime.ts';
+import type { ResourceLimits, SandboxExit, SandboxInfo, WorkspaceReference } from '../runtime.ts';
+import type { SandboxCgroup } from './sandbox-cgroup.ts';
 
 /**
  * What a server process needs to find a running sandbox again (`Runtime.attach`) after the one
@@ -49,4 +50,21 @@ export function sandboxInfo(record: RunRecord): SandboxInfo {
     startedAt: record.startedAt,
     ...(record.workspace ? { workspace: record.workspace } : {}),
   };
+}
+
+/**
+ * What an ended sandbox leaves, once its launcher is gone: its last counters are read, then its
+ * cgroup and run directory are removed.
+ */
+export async function removeEndedSandbox(
+  cgroup: SandboxCgroup | undefined,
+  runDirectory: string,
+): Promise<SandboxExit> {
+  const exit: SandboxExit = {
+    oomKills: (await cgroup?.oomKillCount()) ?? 0,
+    peakMemoryBytes: await cgroup?.peakMemoryBytes(),
+  };
+  await cgroup?.remove();
+  await rm(runDirectory, { recursive: true, force: true });
+  return exit;
 }
