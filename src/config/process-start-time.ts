@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
  * names one process exactly (a reused pid starts later). '' when the process is gone, a zombie
  * (state Z: it has ended, only its parent has not collected it yet) included.
  */
-export function startTicksFromStat(stat: string): string {
+function startTicksFromStat(stat: string): string {
   // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return fields[0] === 'Z' ? '' : (fields[19] ?? '');

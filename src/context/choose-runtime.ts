@@ -11,7 +11,7 @@ const runtimes: Record<string, RuntimeFactory> = {
   namespace: namespaceRuntimeFactory,
 };
 
-export const defaultRuntimeName = 'namespace';
+const defaultRuntimeName = 'namespace';
 
 /** The factory of the runtime `MAGS_RUNTIME` names (default `namespace`). */
 export function chooseRuntime(name: string | undefined): RuntimeFactory {

@@ -57,7 +57,7 @@ function open(transport: Exclude<GuestTransport, { kind: 'stream' }>): Promise<S
 }
 
 /** The transport in a few words, for messages. */
-export function describeGuestTransport(transport: GuestTransport): string {
+function describeGuestTransport(transport: GuestTransport): string {
   if (transport.kind === 'unix') return transport.socketPath;
   if (transport.kind === 'tcp') return `${transport.host}:${transport.port}`;
   return 'a byte stream';

@@ -135,11 +135,7 @@ export async function failAdopted(
  * and up to 8 MiB a stream). Best effort: a sandbox that cannot be asked keeps it until it
  * stops, or until newer ended commands push it out.
  */
-export async function releaseCommand(
-  context: MagsContext,
-  sandbox: Sandbox,
-  key: string,
-): Promise<void> {
+async function releaseCommand(context: MagsContext, sandbox: Sandbox, key: string): Promise<void> {
   if (!context.runtime.capabilities.reattach) return;
   try {
     await sandboxOperation(context.runtime, sandbox, 'forgetExec')(key);

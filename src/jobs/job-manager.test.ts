@@ -10,7 +10,8 @@ import { waitUntil } from '../../test/helpers/server-process.ts';
 import { createTestContext, type FakeTestContext } from '../../test/helpers/test-context.ts';
 import { createSqliteStateRepository } from '../state/sqlite/sqlite-state-repository.ts';
 import type { JobRecord, StateRepository } from '../state/state-repository.ts';
-import { JobManager, type JobManagerOptions } from './job-manager.ts';
+import { JobManager } from './job-manager.ts';
+import type { JobManagerOptions } from './job-manager-options.ts';
 import { LogRetention } from './log-retention.ts';
 import { UploadStore } from './upload-store.ts';
 

@@ -30,10 +30,6 @@ import {
 } from './run-job.ts';
 import type { UploadStore } from './upload-store.ts';
 
-export type { JobEvent } from './job-body.ts';
-export type { ExecJobRequest, JobManagerOptions } from './job-manager-options.ts';
-export type { RunJobRequest } from './run-job.ts';
-
 /**
  * Runs jobs in the background and keeps their state and output in the repository: `run` jobs in
  * a fresh sandbox each (through `runCommand`, the same path as the CLI), `exec` jobs in a

@@ -95,10 +95,7 @@ export class RunEnding {
 }
 
 /** Says so when a run ended with its workspace's disk (nearly) full; undefined otherwise. */
-export async function diskFullNotice(
-  context: MagsContext,
-  name: string,
-): Promise<string | undefined> {
+async function diskFullNotice(context: MagsContext, name: string): Promise<string | undefined> {
   const usage = await context.workspaces.diskUsage(name).catch(() => undefined);
   if (!usage || !isFull(usage)) return undefined;
   return `the workspace's disk is full (--disk ${formatMiB(usage.diskMiB)}): writes failed with "No space left on device". Delete files in it, or run again with a larger --disk`;
@@ -108,7 +105,7 @@ export async function diskFullNotice(
  * Whether a sandbox can serve its workspace's next run (the parking policy, README): not if it
  * died, and not if the run left processes behind, which the next run must not meet.
  */
-export function reusability(running: boolean, processes: number | undefined): string | true {
+function reusability(running: boolean, processes: number | undefined): string | true {
   if (!running) return 'died';
   if (processes === undefined) return 'unknown_processes';
   return processes > 0 ? 'processes_left' : true;

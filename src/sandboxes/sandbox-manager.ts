@@ -1,7 +1,7 @@
 import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { ConflictError } from '../errors/mags-error.ts';
-import type { ExecJobRequest } from '../jobs/job-manager.ts';
+import type { ExecJobRequest } from '../jobs/job-manager-options.ts';
 import { requireCapability, sandboxOperation } from '../runtimes/require-capability.ts';
 import type { FileRead, Sandbox } from '../runtimes/runtime.ts';
 import type { JobRecord, SandboxRecord, StateRepository } from '../state/state-repository.ts';
@@ -30,8 +30,6 @@ import {
 import { openSandboxShell, type ShellRequest, type ShellSession } from './sandbox-shell.ts';
 import type { SandboxUse } from './sandbox-use.ts';
 import { startLongLivedSandbox } from './start-long-lived-sandbox.ts';
-
-export type { CreateSandboxRequest } from './sandbox-record.ts';
 
 export interface SandboxManagerOptions {
   context: MagsContext;

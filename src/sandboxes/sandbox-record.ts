@@ -36,7 +36,7 @@ export function sleepsWhenIdle(record: SandboxRecord): boolean {
 
 const sandboxNamePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
-export function validateSandboxName(name: string): string {
+function validateSandboxName(name: string): string {
   if (!sandboxNamePattern.test(name)) {
     throw new InvalidInputError(`Invalid sandbox name ${JSON.stringify(name)}.`, {
       hint: 'Use 1-63 letters, digits, ".", "_" and "-", starting with a letter or digit.',

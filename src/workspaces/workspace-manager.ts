@@ -69,11 +69,6 @@ export class WorkspaceManager {
     });
   }
 
-  /** Where `owner`'s workspace `name` is stored (validates the name). */
-  storageName(owner: string, name: string): string {
-    return ownerWorkspaceName(owner, name);
-  }
-
   /**
    * The owner's workspaces: those on this host's disk (only theirs are read; the local owner, an
    * admin, sees the host's, minus those of owners with tokens) and those the state records.

@@ -22,7 +22,7 @@ export interface RunRecord {
   baselineProcesses?: number;
 }
 
-export const runRecordName = 'sandbox.json';
+const runRecordName = 'sandbox.json';
 export const agentSocketName = 'agent.sock';
 export const launcherLogName = 'launcher.log';
 

@@ -88,8 +88,6 @@ const jobLogs = createRoute({
   responses: { 200: { description: 'text/event-stream' }, ...errors },
 });
 
-export { toJobView };
-
 export function registerJobRoutes(app: ServerApp, { jobs, context, disks }: ServerServices): void {
   app.openapi(createJob, async (c) => {
     const body = c.req.valid('json');

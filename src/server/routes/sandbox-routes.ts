@@ -18,11 +18,11 @@ import type { ShellSession } from '../../sandboxes/sandbox-shell.ts';
 import type { SandboxRecord } from '../../state/state-repository.ts';
 import type { ServerApp } from '../create-app.ts';
 import { checkDiskRequest } from '../disk-limits.ts';
+import { toJobView } from '../job-view.ts';
 import type { ServerServices } from '../server-env.ts';
 import { toArgv } from './command-argv.ts';
 import { destroyWhenIdle } from './destroy-when-idle.ts';
 import { errorResponses, rateLimitResponse } from './error-responses.ts';
-import { toJobView } from './job-routes.ts';
 
 const errors = errorResponses('Conflict');
 const sandboxResponse = (description: string) => ({
