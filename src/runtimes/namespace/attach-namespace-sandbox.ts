@@ -8,7 +8,13 @@ import type { Sandbox, SandboxExit, SandboxInfo } from '../runtime.ts';
 import { cgroupLimits } from './cgroup-limits.ts';
 import type { ResolvedNamespaceOptions } from './namespace-runtime.ts';
 import { namespaceSandboxHandle } from './namespace-sandbox-handle.ts';
-import { agentSocketName, readRunRecord, removeEndedSandbox, sandboxInfo } from './run-record.ts';
+import {
+  agentSocketName,
+  launcherLogName,
+  readRunRecord,
+  removeEndedSandbox,
+  sandboxInfo,
+} from './run-record.ts';
 import { isSandboxFrozen, openSandboxCgroup } from './sandbox-cgroup.ts';
 import { ownerIsGone, waitForProcessExit } from './sweep-leftovers.ts';
 
@@ -66,7 +72,7 @@ export async function attachNamespaceSandbox(
       code: 'sandbox_unreachable',
       sandboxId: id,
       cause: error,
-      hint: `Stop it (mags stop ${id}) or look at ${join(runDirectory, 'launcher.log')}.`,
+      hint: `Stop it (mags stop ${id}) or look at ${join(runDirectory, launcherLogName)}.`,
     });
   } finally {
     if (frozen) {

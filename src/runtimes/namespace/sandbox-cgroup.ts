@@ -107,11 +107,7 @@ export async function createSandboxCgroup(
   limits: CgroupLimits,
   root = cgroupRoot,
 ): Promise<CgroupSetup> {
-  const cgroup = existsSync(join(root, 'cgroup.controllers'))
-    ? await createV2(id, root)
-    : existsSync(join(root, 'memory', 'cgroup.procs'))
-      ? await createV1(id, root)
-      : undefined;
+  const cgroup = await openSandboxCgroup(id, root);
   if (cgroup) return { cgroup, warnings: await cgroup.applyLimits(limits) };
   return {
     cgroup: undefined,
