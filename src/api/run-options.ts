@@ -5,6 +5,7 @@
  * job layer can name its types without importing upward.)
  */
 import { z } from '@hono/zod-openapi';
+import { uploadIdPattern } from './uploads.ts';
 
 const name = (what: string) =>
   z
@@ -50,7 +51,7 @@ export const TimeoutSchema = z
 /** An upload staged with `POST /v1/uploads`, taken (and removed) by the job that names it. */
 export const UploadIdSchema = z
   .string()
-  .regex(/^upl_[A-Za-z0-9_-]{1,40}$/, 'not an upload id')
+  .regex(uploadIdPattern, 'not an upload id')
   .openapi({ example: 'upl_Qd2pX0e7Lk3mZr8a' });
 
 /** A file name in /workspace: one path segment. */

@@ -1,4 +1,5 @@
 import type { RunOptions, StoredRunOptions } from '../api/run-options.ts';
+import { definedFields } from '../config/defined-fields.ts';
 import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { ConflictError, InvalidInputError } from '../errors/mags-error.ts';
@@ -48,8 +49,7 @@ export function planRunJob(
   const timeoutMs =
     request.timeoutSeconds === undefined ? defaults.timeoutMs : request.timeoutSeconds * 1000;
   // A limit given as undefined keeps the default.
-  const given = Object.entries(request.limits ?? {}).filter(([, value]) => value !== undefined);
-  const limits = { ...defaults.limits, ...Object.fromEntries(given) };
+  const limits = { ...defaults.limits, ...definedFields(request.limits) };
   const { env: _env, files: _files, argv: _argv, ...asked } = request;
   const runOptions: StoredRunOptions = {
     ...asked,

@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { link, mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { defaultMaxUploadBytes, uploadIdPattern } from '../api/uploads.ts';
 import { randomId } from '../config/random-id.ts';
 import { InvalidInputError, NotFoundError, QuotaExceededError } from '../errors/mags-error.ts';
 import { type OwnerLedger, UploadLedger } from './upload-ledger.ts';
@@ -28,8 +29,6 @@ export interface ClaimedUpload {
   removable: boolean;
 }
 
-/** What `receive` makes: `upl_` and 16 base64url characters (the API's UploadIdSchema). */
-const uploadIdPattern = /^upl_[A-Za-z0-9_-]{1,40}$/;
 /** Files jobs took, under each owner's directory; no upload id can name it. */
 const claimedDirectory = 'claimed';
 /** A claimed file whose job never removed it (its server process died) goes after this. */
@@ -55,7 +54,7 @@ export class UploadStore {
 
   constructor(options: UploadStoreOptions) {
     this.#directory = options.directory;
-    this.maxFileBytes = options.maxFileBytes ?? 1024 ** 3;
+    this.maxFileBytes = options.maxFileBytes ?? defaultMaxUploadBytes;
     this.#maxFiles = options.maxFilesPerOwner ?? 64;
     this.#maxBytes = options.maxBytesPerOwner ?? 4 * 1024 ** 3;
     this.#maxAgeMs = options.maxAgeMs ?? 60 * 60 * 1000;

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
+import { defaultMaxUploadBytes } from '../api/uploads.ts';
 import { currentServerInstance, type ServerInstance } from '../config/server-instance.ts';
 import { createMagsContext, type MagsContext } from '../context/mags-context.ts';
 import { JobManager } from '../jobs/job-manager.ts';
@@ -145,7 +146,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     return sandboxes.sleepingCount;
   });
   const retention = new LogRetention(repository, options.logRetention);
-  const maxUploadBytes = options.maxUploadBytes ?? 1024 ** 3;
+  const maxUploadBytes = options.maxUploadBytes ?? defaultMaxUploadBytes;
   const uploads = new UploadStore({
     directory: join(context.home, 'uploads'),
     maxFileBytes: maxUploadBytes,

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { RunOptions } from '../../api/run-options.ts';
 import type { Job } from '../../api/schemas.ts';
-import type { ResourceLimits } from '../../runtimes/runtime.ts';
+import { definedFields } from '../../config/defined-fields.ts';
 import type { Mags } from '../../sdk/mags.ts';
 import type { SyncProgress } from '../../workspaces/sync/push-workspace.ts';
 
@@ -83,7 +83,7 @@ export async function embeddedSession(options: RunOptions): Promise<RunSession> 
   const headStart = new HeadStart({
     runtime: context.runtime,
     image: options.image ?? context.defaults.image,
-    limits: { ...context.defaults.limits, ...definedLimits(options.limits) },
+    limits: { ...context.defaults.limits, ...definedFields(options.limits) },
   });
   context.headStart = headStart;
   await headStart.spawned();
@@ -143,11 +143,4 @@ export async function embeddedSession(options: RunOptions): Promise<RunSession> 
       await close();
     },
   };
-}
-
-/** The limits given, without the ones left to the defaults. */
-function definedLimits(limits: RunOptions['limits']): Partial<ResourceLimits> {
-  return Object.fromEntries(
-    Object.entries(limits ?? {}).filter(([, value]) => value !== undefined),
-  ) as Partial<ResourceLimits>;
 }

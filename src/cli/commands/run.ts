@@ -3,6 +3,8 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import type { RunOptions } from '../../api/run-options.ts';
 import type { Job, JobResult } from '../../api/schemas.ts';
+import { defaultMaxUploadBytes } from '../../api/uploads.ts';
+import { definedFields } from '../../config/defined-fields.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 import { sandboxEnvironment } from '../../sandboxes/sandbox-spec.ts';
 import { validateWorkspaceName } from '../../workspaces/workspace-name.ts';
@@ -172,7 +174,7 @@ function runOptionsFromFlags(flags: RunFlags): RunOptions {
   }
   const env = parseEnvironment(flags.env);
   sandboxEnvironment(env); // refuses bad names before anything starts
-  const given = Object.entries(parseLimitFlags(flags)).filter(([, value]) => value !== undefined);
+  const limits = definedFields(parseLimitFlags(flags));
   return {
     workspace,
     version,
@@ -181,7 +183,7 @@ function runOptionsFromFlags(flags: RunFlags): RunOptions {
     persist: flags.persist,
     env,
     timeoutSeconds: flags.timeout ? parsePositiveNumber('--timeout', flags.timeout) : undefined,
-    limits: given.length > 0 ? Object.fromEntries(given) : undefined,
+    limits: Object.keys(limits).length > 0 ? limits : undefined,
     network: flags.net,
     image: flags.image,
   };
@@ -197,9 +199,9 @@ async function localFiles(paths: string[]): Promise<LocalFile[]> {
         hint: '-f takes a file path on this machine; it lands in /workspace under its own name.',
       });
     }
-    if (stats.size > maxUploadBytes) {
+    if (stats.size > defaultMaxUploadBytes) {
       throw new InvalidInputError(
-        `Cannot upload ${path}: ${stats.size} bytes is over the ${maxUploadBytes}-byte limit.`,
+        `Cannot upload ${path}: ${stats.size} bytes is over the ${defaultMaxUploadBytes}-byte limit.`,
         {
           hint: 'Put large data in the workspace once (it persists with -w) instead of uploading it every run.',
         },
@@ -209,8 +211,6 @@ async function localFiles(paths: string[]): Promise<LocalFile[]> {
   }
   return files;
 }
-
-const maxUploadBytes = 1024 ** 3;
 
 /** `name@3` → ['name', 3]. */
 function splitVersion(value: string | undefined): [string | undefined, number | undefined] {
