@@ -61,9 +61,7 @@ export async function continueRun(
     options.offsets.stdoutOffset +
     (point.stderrOffset - options.offsets.stderrOffset);
   if (lost > 0) {
-    options.stderr.write(
-      `mags: ${lost} bytes of output were lost while the server restarted (read but not yet stored when it stopped)\n`,
-    );
+    options.stderr.write(lostOutputNotice(lost));
   }
   command.stdout.pipe(options.stdout, { end: false });
   command.stderr.pipe(options.stderr, { end: false });
@@ -106,12 +104,20 @@ export async function continueRun(
   }
 }
 
+/** Why a job ends failed when its command's end went to the server process that died. */
+export const lostCommandReason =
+  'the server stopped just as the command ended, before it recorded how: its exit status is lost';
+
+/** What a resumed job's output says when bytes read by the dead server were never stored. */
+export const lostOutputNotice = (bytes: number) =>
+  `mags: ${bytes} bytes of output were lost while the server restarted (read but not yet stored when it stopped)\n`;
+
 /** The sandbox no longer knows the command (errno 2): its end went to the server that died. */
-function lostCommand(error: unknown): MagsError {
+export function lostCommand(error: unknown): MagsError {
   const errno = (error as { errno?: number }).errno;
   return new MagsError(
     errno === 2
-      ? 'the server stopped just as the command ended, before it recorded how: its exit status is lost'
+      ? lostCommandReason
       : `the command could not be picked up again after the server restarted: ${(error as Error).message}`,
     { code: 'job_lost', cause: error },
   );

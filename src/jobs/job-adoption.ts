@@ -4,7 +4,7 @@ import { MagsError } from '../errors/mags-error.ts';
 import { sandboxOperation } from '../runtimes/require-capability.ts';
 import type { Sandbox } from '../runtimes/runtime.ts';
 import type { JobRecord, StateRepository } from '../state/state-repository.ts';
-import { continueRun } from './continue-run.ts';
+import { continueRun, lostCommand, lostOutputNotice } from './continue-run.ts';
 import { followExec } from './follow-exec.ts';
 import { type JobBody, logWriter } from './job-body.ts';
 import { JobLog } from './job-log.ts';
@@ -56,7 +56,7 @@ export function adoptExec(
       (error: unknown) => error,
     );
     if (typeof lost !== 'number') return lostOutcome(log, lost);
-    if (lost > 0) log.append('stderr', Buffer.from(lostNotice(lost)));
+    if (lost > 0) log.append('stderr', Buffer.from(lostOutputNotice(lost)));
     return followExec(command, log, signal, {
       timeoutMs,
       remainingMs: endsAt - Date.now(),
@@ -165,17 +165,12 @@ export async function releaseDeletedCommand(
   }
 }
 
-const lostNotice = (bytes: number) =>
-  `mags: ${bytes} bytes of output were lost while the server restarted (read but not yet stored when it stopped)\n`;
-
 /** The command's end went to the server process that died (or it cannot be picked up again). */
 function lostOutcome(log: JobLog, error: unknown): Outcome {
   const reason =
-    (error as { errno?: number }).errno === 2
-      ? 'the server stopped just as the command ended, before it recorded how: its exit status is lost'
-      : error instanceof MagsError && error.code === 'job_lost'
-        ? error.message
-        : `the command could not be picked up again after the server restarted: ${(error as Error).message}`;
+    error instanceof MagsError && error.code === 'job_lost'
+      ? error.message
+      : lostCommand(error).message;
   log.append('stderr', Buffer.from(`mags: ${reason}\n`));
   return failedOutcome(reason);
 }

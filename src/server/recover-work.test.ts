@@ -21,8 +21,9 @@ import {
 } from '../../test/helpers/fake-server-host.ts';
 import { waitUntil } from '../../test/helpers/server-process.ts';
 import { currentServerInstance } from '../config/server-instance.ts';
+import { lostCommandReason } from '../jobs/continue-run.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
-import { lostCommandReason, sandboxGoneReason, unreadableReason } from './recover-work.ts';
+import { sandboxGoneReason, unreadableReason } from './recover-work.ts';
 
 const nothing = {
   jobsContinued: 0,

@@ -1,7 +1,7 @@
 import { StoredExecOptionsSchema, StoredRunOptionsSchema } from '../api/run-options.ts';
 import { type ServerInstance, serverIsAlive } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
-import { runWrites } from '../jobs/continue-run.ts';
+import { lostCommandReason, runWrites } from '../jobs/continue-run.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
 import { runtimeOperation, sandboxOperation } from '../runtimes/require-capability.ts';
 import type { Sandbox, SandboxInfo } from '../runtimes/runtime.ts';
@@ -255,8 +255,6 @@ async function recoverJob(recovery: JobRecovery, record: JobRecord): Promise<voi
   }
 }
 
-export const lostCommandReason =
-  'the server stopped just as the command ended, before it recorded how: its exit status is lost';
 export const unreadableReason =
   'the server stopped while this job was running, and what it recorded to continue it cannot be read (recorded by another version of mags?)';
 
