@@ -1,6 +1,5 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readProcessStartTicks } from '../../config/process-start-time.ts';
 import { MagsError, NotFoundError } from '../../errors/mags-error.ts';
 import { connectGuest, type GuestTransport } from '../../guest/connect-guest.ts';
 import type { GuestClient } from '../../guest/guest-client.ts';
@@ -16,7 +15,7 @@ import {
   sandboxInfo,
 } from './run-record.ts';
 import { isSandboxFrozen, openSandboxCgroup } from './sandbox-cgroup.ts';
-import { ownerIsGone, waitForProcessExit } from './sweep-leftovers.ts';
+import { liveRunOwner, ownerIsGone, waitForProcessExit } from './sweep-leftovers.ts';
 
 /** Running sandboxes of this MAGS_HOME: a run record, and a launcher that is alive. */
 export async function listNamespaceSandboxes(home: string): Promise<SandboxInfo[]> {
@@ -51,14 +50,16 @@ export async function attachNamespaceSandbox(
 ): Promise<Sandbox> {
   const runDirectory = join(options.home, 'run', id);
   const record = await readRunRecord(runDirectory);
-  if (!record || (await ownerIsGone(runDirectory))) {
+  // The launcher's start time as its owner file recorded it: a pid reused later never matches.
+  const launcher = record && (await liveRunOwner(runDirectory));
+  if (!record || !launcher) {
     throw new NotFoundError(`No running sandbox ${id} on this host.`, {
       code: 'sandbox_not_found',
       sandboxId: id,
       hint: 'It ended while no server was there, or it runs on another host.',
     });
   }
-  const launcherStarted = await readProcessStartTicks(record.launcherPid);
+  const launcherStarted = launcher.started;
   const cgroup = await openSandboxCgroup(id, options.cgroupRoot);
   const frozen = await isSandboxFrozen(id, options.cgroupRoot);
   if (frozen) await cgroup?.thaw();

@@ -40,13 +40,30 @@ export async function sweepLeftovers(home: string, cgroupRoot: string): Promise<
 }
 
 export async function ownerIsGone(runDirectory: string): Promise<boolean> {
-  const text = await readFile(join(runDirectory, 'owner'), 'utf8').catch(() => undefined);
+  const text = await readOwnerFile(runDirectory);
   if (text === undefined) {
     const stats = await stat(runDirectory).catch(() => undefined);
     return stats !== undefined && Date.now() - stats.mtimeMs > unownedGraceMs;
   }
-  const [pid, started] = text.trim().split(' ');
-  return (await readProcessStartTicks(Number(pid))) !== started;
+  return (await liveOwner(text)) === undefined;
+}
+
+/** The process a run directory names as its owner (its launcher), while that process lives. */
+export async function liveRunOwner(
+  runDirectory: string,
+): Promise<{ pid: number; started: string } | undefined> {
+  const text = await readOwnerFile(runDirectory);
+  return text === undefined ? undefined : liveOwner(text);
+}
+
+const readOwnerFile = (runDirectory: string) =>
+  readFile(join(runDirectory, 'owner'), 'utf8').catch(() => undefined);
+
+/** `PID START` names a live process when the process with that pid started at START. */
+async function liveOwner(text: string): Promise<{ pid: number; started: string } | undefined> {
+  const [pid = '', started = ''] = text.trim().split(' ');
+  const alive = (await readProcessStartTicks(Number(pid))) === started;
+  return alive ? { pid: Number(pid), started } : undefined;
 }
 
 /** Waits until process `pid` (started at `started`) is gone; false after `timeoutMs`. */
