@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chown, mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { IdMapping } from '../config/id-mapping.ts';
 import { uniqueSuffix } from '../config/unique-suffix.ts';
@@ -192,7 +192,7 @@ export class WorkspaceSync {
         idMapping: this.#idMapping,
         onProgress,
       });
-      await chown(join(staging, 'upper'), this.#rootOwner, this.#rootOwner);
+      await giveToSandboxRoot(join(staging, 'upper'), this.#rootOwner);
       await mkdir(join(this.#home, 'snapshots'), { recursive: true, mode: 0o711 });
       await rename(staging, directory);
     } finally {
