@@ -235,12 +235,13 @@ async function recoverJob(recovery: JobRecovery, record: JobRecord): Promise<voi
   }
   const labelled = [...attached.values()].find(({ info }) => info.labels.job === record.id);
   const run = StoredRunOptionsSchema.safeParse(record.runOptions);
-  if (sandbox && !run.success) {
+  if (sandbox) {
     for (const [id, entry] of attached) if (entry.sandbox === sandbox) attached.delete(id);
+  }
+  if (sandbox && !run.success) {
     await sandbox.stop();
     await fail(record, unreadableReason);
   } else if (sandbox && run.success) {
-    for (const [id, entry] of attached) if (entry.sandbox === sandbox) attached.delete(id);
     jobs.adoptRun(record, sandbox, run.data);
     report.jobsContinued++;
   } else if (labelled) {
