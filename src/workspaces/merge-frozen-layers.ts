@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { lstat, rename, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { nativeBinaryPath } from '../config/package-paths.ts';
 import { uniqueSuffix } from '../config/unique-suffix.ts';
+import { applyMarkers, marker } from './sync/layer-markers.ts';
 import { scanLayer } from './sync/layer-scan.ts';
 
 const execFileAsync = promisify(execFile);
@@ -39,23 +39,13 @@ export async function mergeFrozenLayers(layers: string[], target: string): Promi
         await rm(path, { recursive: true, force: true });
       }
       await execFileAsync('cp', ['-al', '--remove-destination', '--', `${layer}/.`, `${staging}/`]);
-      if (opaque.length > 0) await markOpaque(opaque);
+      // The overlay's opaque mark (`user.overlay.opaque`, as sandboxes' overlays write it).
+      if (opaque.length > 0) {
+        await applyMarkers(Buffer.concat(opaque.map((directory) => marker('o', directory))));
+      }
     }
     await rename(staging, target);
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
-}
-
-/** Sets the overlay's opaque mark (`user.overlay.opaque`, as sandboxes' overlays write it). */
-async function markOpaque(directories: Buffer[]): Promise<void> {
-  const records = Buffer.concat(
-    directories.flatMap((directory) => [Buffer.from('o\0'), directory, Buffer.from('\0')]),
-  );
-  await new Promise<void>((resolve, reject) => {
-    const child = execFile(nativeBinaryPath('mags-layer'), ['apply'], (error) =>
-      error ? reject(error) : resolve(),
-    );
-    child.stdin?.end(records);
-  });
 }

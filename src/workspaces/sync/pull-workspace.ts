@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmod,
@@ -18,9 +17,9 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { zstdDecompress } from 'node:zlib';
 import type { IdMapping } from '../../config/id-mapping.ts';
-import { nativeBinaryPath } from '../../config/package-paths.ts';
 import { MagsError } from '../../errors/mags-error.ts';
 import { ObjectNotFoundError, type ObjectStore } from '../../storage/object-store.ts';
+import { applyMarkers, marker } from './layer-markers.ts';
 import { chunkBytes, chunkKey, type Manifest, sha256 } from './manifest.ts';
 import { decodeManifestPath, displayPath, type ManifestPath, pathBelow } from './manifest-path.ts';
 import { mapConcurrent } from './map-concurrent.ts';
@@ -161,28 +160,6 @@ const zeroes = Buffer.alloc(chunkBytes);
 
 function isZero(data: Buffer): boolean {
   return data.equals(zeroes.subarray(0, data.length));
-}
-
-/** A record for `mags-layer apply`: kind, NUL, the path's bytes, NUL. */
-function marker(kind: 'o' | 'w', path: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`${kind}\0`), path, Buffer.from('\0')]);
-}
-
-function applyMarkers(records: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(nativeBinaryPath('mags-layer'), ['apply'], {
-      stdio: ['pipe', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new Error(`mags-layer apply failed: ${stderr}`)),
-    );
-    child.stdin.end(records);
-  });
 }
 
 function damaged(path: string, hash: string, what: string): MagsError {
