@@ -6,7 +6,7 @@ import { sandboxOperation } from '../runtimes/require-capability.ts';
 import type { Sandbox } from '../runtimes/runtime.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import { commandDeadline } from './command-deadline.ts';
-import type { RunResult } from './run-command.ts';
+import { type RunResult, writtenWorkspace } from './run-command.ts';
 import { RunEnding } from './run-ending.ts';
 
 /**
@@ -17,9 +17,8 @@ export function runWrites(
   owner: string,
   run: Pick<StoredRunOptions, 'workspace' | 'ephemeral' | 'version'>,
 ): string | undefined {
-  return run.workspace !== undefined && !run.ephemeral && run.version === undefined
-    ? ownerWorkspaceName(owner, run.workspace)
-    : undefined;
+  const workspace = writtenWorkspace(run);
+  return workspace === undefined ? undefined : ownerWorkspaceName(owner, workspace);
 }
 
 export interface ContinueRunOptions {

@@ -64,6 +64,15 @@ export interface RunResult {
   warnings: string[];
 }
 
+/** The workspace a run writes to: none for a read-only, throw-away or versioned run. */
+export function writtenWorkspace(
+  run: Pick<RunOptions, 'workspace' | 'ephemeral' | 'version'>,
+): string | undefined {
+  return run.workspace !== undefined && !run.ephemeral && run.version === undefined
+    ? run.workspace
+    : undefined;
+}
+
 /** Runs one command in a fresh sandbox on the requested layers and tears the sandbox down. */
 export async function runCommand(
   context: MagsContext,
@@ -85,10 +94,7 @@ export async function runCommand(
     );
   }
   // The workspace this run writes to, if any: only such a run can park its sandbox for the next.
-  const writes =
-    options.workspace !== undefined && !options.ephemeral && options.version === undefined
-      ? options.workspace
-      : undefined;
+  const writes = writtenWorkspace(options);
   const parkAs = context.scheduler ? writes : undefined;
   const terms = { image: options.image, network: options.network };
   // A larger --disk grows the disk, which needs it unused: a parked sandbox of it goes first.

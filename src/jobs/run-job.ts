@@ -9,7 +9,7 @@ import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import { type JobBody, logWriter } from './job-body.ts';
 import { outcome } from './job-outcome.ts';
 import { newJob } from './new-job.ts';
-import { type RunUpload, runCommand } from './run-command.ts';
+import { type RunUpload, runCommand, writtenWorkspace } from './run-command.ts';
 import type { UploadStore } from './upload-store.ts';
 
 /** A run as the API takes it (`RunOptions`, the schema's type), with the command as an argv. */
@@ -132,8 +132,8 @@ export function refuseBusyWorkspace(
   request: RunJobRequest,
   active: Iterable<JobRecord>,
 ): void {
-  const workspace = request.workspace;
-  if (!workspace || request.ephemeral || request.version !== undefined) return;
+  const workspace = writtenWorkspace(request);
+  if (!workspace) return;
   for (const record of active) {
     if (record.owner !== owner || record.kind !== 'run' || record.workspace !== workspace) continue;
     throw new ConflictError(
