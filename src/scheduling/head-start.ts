@@ -1,5 +1,4 @@
 import { uniqueSuffix } from '../config/unique-suffix.ts';
-import { ConflictError, NotFoundError } from '../errors/mags-error.ts';
 import { runtimeOperation } from '../runtimes/require-capability.ts';
 import type {
   PreparedSandbox,
@@ -8,6 +7,7 @@ import type {
   Sandbox,
   SandboxSpec,
 } from '../runtimes/runtime.ts';
+import { attachPrepared } from './sandbox-pool.ts';
 
 /**
  * One sandbox prepared ahead of the one run a process makes (`mags run` with no server): its
@@ -43,12 +43,8 @@ export class HeadStart {
   async start(spec: SandboxSpec): Promise<Sandbox> {
     const prepared = spec.image.name === this.#image ? await this.#take() : undefined;
     if (prepared?.isAlive()) {
-      try {
-        return await prepared.attach(spec);
-      } catch (error) {
-        // The workspace is busy or missing: a fresh start would fail the same way.
-        if (error instanceof ConflictError || error instanceof NotFoundError) throw error;
-      }
+      const sandbox = await attachPrepared(prepared, spec);
+      if (sandbox) return sandbox;
     } else {
       await prepared?.discard();
     }

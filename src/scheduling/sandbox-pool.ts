@@ -1,8 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { uniqueSuffix } from '../config/unique-suffix.ts';
-import { MagsError } from '../errors/mags-error.ts';
+import { ConflictError, MagsError, NotFoundError } from '../errors/mags-error.ts';
 import { runtimeOperation } from '../runtimes/require-capability.ts';
-import type { PreparedSandbox, ResourceLimits, Runtime } from '../runtimes/runtime.ts';
+import type {
+  PreparedSandbox,
+  ResourceLimits,
+  Runtime,
+  Sandbox,
+  SandboxSpec,
+} from '../runtimes/runtime.ts';
 import type { SchedulerMetrics } from './scheduler-metrics.ts';
 
 export interface SandboxPoolOptions {
@@ -160,4 +166,21 @@ export async function hostMemoryPercent(): Promise<number> {
   const read = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? 0);
   const total = read('MemTotal');
   return total > 0 ? (100 * (total - read('MemAvailable'))) / total : 0;
+}
+
+/**
+ * A prepared sandbox attached to `spec`'s layers; undefined when the attach failed for a reason
+ * of its own (the caller starts a fresh sandbox). A busy or missing workspace is thrown: a fresh
+ * start would fail the same way.
+ */
+export async function attachPrepared(
+  prepared: PreparedSandbox,
+  spec: SandboxSpec,
+): Promise<Sandbox | undefined> {
+  try {
+    return await prepared.attach(spec);
+  } catch (error) {
+    if (error instanceof ConflictError || error instanceof NotFoundError) throw error;
+    return undefined;
+  }
 }

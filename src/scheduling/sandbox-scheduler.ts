@@ -1,7 +1,6 @@
-import { ConflictError, NotFoundError } from '../errors/mags-error.ts';
 import { requireCapability, sandboxOperation } from '../runtimes/require-capability.ts';
 import type { ResourceLimits, Runtime, Sandbox, SandboxSpec } from '../runtimes/runtime.ts';
-import { type PoolStatus, SandboxPool } from './sandbox-pool.ts';
+import { attachPrepared, type PoolStatus, SandboxPool } from './sandbox-pool.ts';
 import { SchedulerMetrics } from './scheduler-metrics.ts';
 import { type Parked, type ParkingTerms, WarmCache } from './warm-cache.ts';
 
@@ -94,13 +93,11 @@ export class SandboxScheduler {
     const { size } = this.pool.status();
     const prepared = size > 0 && image === this.pool.image ? this.pool.take() : undefined;
     if (prepared) {
-      try {
-        sandbox = await prepared.attach(spec);
+      sandbox = await attachPrepared(prepared, spec);
+      if (sandbox) {
         path = 'pool';
         this.metrics.poolHits.inc();
-      } catch (error) {
-        // The workspace is busy or missing either way: a fresh start would fail the same.
-        if (error instanceof ConflictError || error instanceof NotFoundError) throw error;
+      } else {
         this.metrics.poolMisses.inc({ reason: 'attach_failed' });
       }
     } else {
