@@ -21,7 +21,10 @@ const layers: string[][] = [
   ['scheduling'],
   // The host's services wired once (runtime, stores, workspace manager): what the managers take.
   ['context'],
-  ['sandboxes', 'jobs'],
+  // `agents`: the agent interface (agent-v1) and the built-in loop; its tools act on a sandbox.
+  ['sandboxes', 'jobs', 'agents'],
+  // GUIDE §5: projects import repositories into workspaces; tickets run agents on their forks.
+  ['projects', 'tickets'],
   ['server'],
   // The SDK is the CLI's client library, but may itself import only `sdkMayImport`.
   ['sdk'],

@@ -6,6 +6,14 @@
  */
 
 import type { EndReason } from '../api/end-reason.ts';
+import type { Project } from '../api/projects.ts';
+import type {
+  Evidence,
+  Ticket,
+  TicketEvent,
+  TicketEventData,
+  TicketStatus,
+} from '../api/tickets.ts';
 
 export type JobKind = 'run' | 'exec';
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped';
@@ -145,6 +153,48 @@ export interface WorkspaceRecord {
   lastUsedAt: string;
 }
 
+/** A project as stored: the API's view plus whose it is. */
+export interface ProjectRecord extends Project {
+  owner: string;
+}
+
+export type ProjectUpdate = Partial<
+  Pick<
+    ProjectRecord,
+    | 'repo'
+    | 'ref'
+    | 'commit'
+    | 'setup'
+    | 'test'
+    | 'model'
+    | 'config'
+    | 'status'
+    | 'reason'
+    | 'updatedAt'
+  >
+>;
+
+/** A ticket as stored: the API's view plus whose it is and what its agent needs to continue. */
+export interface TicketRecord extends Ticket {
+  owner: string;
+  /**
+   * The agent's conversation so far (its own serialisable messages, JSON), so that a
+   * `request-changes` attempt continues with the previous attempt's history.
+   */
+  history: unknown[];
+  /** The host and server process running it while `running` (see JobRecord.host). */
+  host?: string | null;
+  server?: string | null;
+}
+
+export type TicketUpdate = Partial<Omit<TicketRecord, 'id' | 'owner' | 'project' | 'createdAt'>>;
+
+export interface TicketFilter {
+  owner: string;
+  project?: string;
+  status?: TicketStatus;
+}
+
 export interface StateRepository {
   readonly specificationVersion: 'state-v1';
 
@@ -188,6 +238,38 @@ export interface StateRepository {
   touchWorkspace(owner: string, name: string, at: string): Promise<void>;
   listWorkspaces(owner: string): Promise<WorkspaceRecord[]>;
   deleteWorkspace(owner: string, name: string): Promise<void>;
+
+  insertProject(project: ProjectRecord): Promise<void>;
+  updateProject(owner: string, name: string, update: ProjectUpdate): Promise<void>;
+  getProject(owner: string, name: string): Promise<ProjectRecord | undefined>;
+  listProjects(owner: string): Promise<ProjectRecord[]>;
+  /** Deletes the project and every ticket of it (their events, evidence and bundles). */
+  deleteProject(owner: string, name: string): Promise<void>;
+
+  insertTicket(ticket: TicketRecord): Promise<void>;
+  updateTicket(id: string, update: TicketUpdate): Promise<void>;
+  getTicket(owner: string, id: string): Promise<TicketRecord | undefined>;
+  /** Newest first. */
+  listTickets(filter: TicketFilter): Promise<TicketRecord[]>;
+  /** Every owner's tickets in these statuses (what a starting server recovers). */
+  ticketsInStatus(statuses: TicketStatus[]): Promise<TicketRecord[]>;
+  /**
+   * Appends one event durably and returns it with its id: the next of this ticket's, from 1,
+   * assigned in the same transaction (ids never repeat or go back, whoever appends).
+   */
+  appendTicketEvent(
+    ticketId: string,
+    event: { attempt: number; at: string; data: TicketEventData },
+  ): Promise<TicketEvent>;
+  /** Events with an id after `afterId`, in order, at most `limit`. */
+  readTicketEvents(ticketId: string, afterId: number, limit: number): Promise<TicketEvent[]>;
+  /** Stores (or replaces) one attempt's evidence. */
+  putEvidence(evidence: Evidence): Promise<void>;
+  /** The evidence of an attempt, by default the latest one stored. */
+  getEvidence(ticketId: string, attempt?: number): Promise<Evidence | undefined>;
+  /** The approved result as a git bundle (`mags ticket apply` fetches it). */
+  putTicketBundle(ticketId: string, bundle: Buffer): Promise<void>;
+  getTicketBundle(ticketId: string): Promise<Buffer | undefined>;
 
   /** Bytes of each stream stored for a job (what a resumed command's output continues after). */
   logStreamBytes(jobId: string): Promise<{ stdout: number; stderr: number }>;

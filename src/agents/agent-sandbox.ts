@@ -1,0 +1,24 @@
+/**
+ * What an agent's tools may do: only this, and only inside the ticket's sandbox. Paths are inside
+ * the sandbox (relative ones from /workspace); nothing here can name a host path.
+ */
+export interface AgentCommandResult {
+  exitCode: number | null;
+  /** stdout and stderr interleaved as they came, whole (the caller truncates for a model). */
+  output: string;
+  /** Size of the whole output in bytes. */
+  outputBytes: number;
+  durationMs: number;
+  timedOut: boolean;
+}
+
+export interface AgentSandbox {
+  /** Runs `command` through /bin/sh -c, in /workspace unless `cwd` says otherwise. */
+  exec(
+    command: string,
+    options: { timeoutMs: number; cwd?: string; signal?: AbortSignal },
+  ): Promise<AgentCommandResult>;
+  /** Rejects with a `MagsError` (404 `file_not_found`, 413 `file_too_large`) the tool reports. */
+  readFile(path: string, options?: { maxBytes?: number }): Promise<Buffer>;
+  writeFile(path: string, data: Buffer | string): Promise<void>;
+}
