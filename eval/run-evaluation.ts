@@ -4,13 +4,17 @@
  * and the platform's checks are done the hidden tests are copied into the ticket's sandbox and
  * run there, graded as SWE-bench does. Everything goes through the API, as a client would.
  */
+
+import type { z } from 'zod';
 import type { AgentSandbox } from '../src/agents/agent-sandbox.ts';
-import type { CreateProjectBody, Project } from '../src/api/projects.ts';
+import type { CreateProjectBodySchema, Project } from '../src/api/projects.ts';
 import type { CreateTicketBody, Evidence, Ticket } from '../src/api/tickets.ts';
 import type { EvaluationRow } from './evaluation-report.ts';
 import type { Fixture } from './fixture.ts';
 import { createFixtureRepository } from './fixture-repository.ts';
 import { gradeWithHiddenTests } from './grade.ts';
+
+type CreateProjectBody = z.input<typeof CreateProjectBodySchema>;
 
 /** What the evaluation asks of a mags server (the SDK's projects, tickets and sandboxes). */
 export interface EvaluationApi {
