@@ -15,12 +15,16 @@ export function ticketStateContract(test: ContractTest, repository: () => StateR
     const state = repository();
     await state.insertProject(project('pat', 'webapp'));
     await state.insertProject(project('pat', 'api'));
-    await state.insertProject(project('quinn', 'webapp', { repo: '/srv/quinn.git' }));
+    await state.insertProject(
+      project('quinn', 'webapp', { repo: 'https://example.com/quinn.git', network: true }),
+    );
     assert.deepEqual(
       (await state.listProjects('pat')).map((record) => record.name),
       ['api', 'webapp'],
     );
-    assert.equal((await state.getProject('quinn', 'webapp'))?.repo, '/srv/quinn.git');
+    const quinns = await state.getProject('quinn', 'webapp');
+    assert.deepEqual([quinns?.repo, quinns?.network], ['https://example.com/quinn.git', true]);
+    assert.equal((await state.getProject('pat', 'webapp'))?.network, false);
     assert.equal(await state.getProject('rosa', 'webapp'), undefined);
     await state.updateProject('pat', 'webapp', {
       status: 'failed',

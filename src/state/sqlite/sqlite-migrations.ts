@@ -109,7 +109,7 @@ WHERE status IN ('succeeded', 'failed', 'stopped');`,
 CREATE TABLE IF NOT EXISTS projects (
   owner TEXT NOT NULL, name TEXT NOT NULL, repo TEXT NOT NULL, ref TEXT, workspace TEXT NOT NULL,
   commit_id TEXT, setup TEXT, test TEXT, model TEXT, config TEXT NOT NULL, status TEXT NOT NULL,
-  reason TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  reason TEXT, network INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
   PRIMARY KEY (owner, name)
 );
 CREATE TABLE IF NOT EXISTS tickets (

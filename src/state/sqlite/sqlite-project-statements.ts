@@ -16,7 +16,8 @@ export function sqliteProjectStatements({
 }: SqliteDatabase): ProjectMethods {
   const insertProject = prepared(
     `INSERT INTO projects (owner, name, repo, ref, workspace, commit_id, setup, test, model, config,
-     status, reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     status, reason, network, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const projectByName = prepared('SELECT * FROM projects WHERE owner = ? AND name = ?');
   return {
@@ -34,6 +35,7 @@ export function sqliteProjectStatements({
         JSON.stringify(project.config),
         project.status,
         project.reason,
+        project.network ? 1 : 0,
         project.createdAt,
         project.updatedAt,
       );
@@ -43,7 +45,13 @@ export function sqliteProjectStatements({
         .filter(([, value]) => value !== undefined)
         .map(([key, value]) => {
           const column = projectColumns[key as keyof ProjectUpdate];
-          return [column, column === 'config' ? JSON.stringify(value) : value] as const;
+          const stored =
+            column === 'config'
+              ? JSON.stringify(value)
+              : column === 'network'
+                ? Number(value)
+                : value;
+          return [column, stored] as const;
         });
       if (columns.length === 0) return;
       statement(
@@ -82,6 +90,7 @@ const projectColumns: Record<keyof ProjectUpdate, string> = {
   config: 'config',
   status: 'status',
   reason: 'reason',
+  network: 'network',
   updatedAt: 'updated_at',
 };
 
@@ -99,6 +108,7 @@ function toProject(row: Row): ProjectRecord {
     config: JSON.parse(String(row.config)) as ProjectConfig,
     status: row.status as ProjectRecord['status'],
     reason: text(row.reason),
+    network: Number(row.network) === 1,
     createdAt: String(row.created_at),
     updatedAt: String(row.updated_at),
   };
