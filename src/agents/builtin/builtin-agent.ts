@@ -55,7 +55,8 @@ async function runBuiltinAgent(
     message,
     ...(finished ? { summary: finished.summary, claims: finished.claims } : {}),
     usage,
-    history: messages,
+    // Plain JSON (the SDK's messages carry undefined fields): stored, then sent back next attempt.
+    history: JSON.parse(JSON.stringify(messages)),
   });
 
   const wallTime = new AbortController();
