@@ -15,9 +15,11 @@ export type ModelEnvironment = Readonly<Record<string, string | undefined>>;
 interface ModelProvider {
   /** The variable holding the key; none for local servers that need no key. */
   keyVariable?: string;
-  /** The variable holding the base URL, and the URL without it (none: the variable is required). */
+  /** The variable holding the base URL (without it: the package's own default, or `defaultBaseUrl`). */
   baseUrlVariable: string;
   defaultBaseUrl?: string;
+  /** A generic server has no default address: the variable must be set. */
+  baseUrlRequired?: boolean;
   /** What the key or URL is for, for the error's hint. */
   describe: string;
   create(settings: {
@@ -71,6 +73,7 @@ export const modelProviders: Readonly<Record<string, ModelProvider>> = {
   },
   'openai-compatible': {
     baseUrlVariable: 'MAGS_OPENAI_COMPATIBLE_BASE_URL',
+    baseUrlRequired: true,
     describe:
       'the URL of an OpenAI-compatible server (vLLM, llama.cpp, ...), e.g. http://host:8000/v1',
     create: compatible('openai-compatible'),
@@ -126,7 +129,7 @@ export function checkModel(id: string, env: ModelEnvironment = process.env): voi
       },
     );
   }
-  if (!provider.defaultBaseUrl && !env[provider.baseUrlVariable]) {
+  if (provider.baseUrlRequired && !env[provider.baseUrlVariable]) {
     throw new DependencyMissingError(
       `The model ${id} needs ${provider.describe} in ${provider.baseUrlVariable}, which is not set.`,
       {
