@@ -1,0 +1,155 @@
+/**
+ * The built-in agent (agent-v1) on the Vercel AI SDK: one streamed model call per step, with the
+ * role's tools acting only in the ticket's sandbox. Before each step a person's comments join
+ * the conversation; after it the budget is checked. It ends on `finish`, a budget, a stop, or a
+ * provider error that retries did not cure — and hands back the conversation to continue from.
+ */
+import type { LanguageModel, ModelMessage } from 'ai';
+import type { CriterionClaim, TicketEventData, TokenUsage } from '../../api/tickets.ts';
+import type { Agent, AgentEndReason, AgentOutcome, AgentSession, AgentTask } from '../agent.ts';
+import { costOf } from '../model-prices.ts';
+import { resolveModel as resolveModelFromEnvironment } from '../resolve-model.ts';
+import { addUsage, exceededBudget, wallTimeStop } from './agent-budget.ts';
+import { runModelStep } from './model-step.ts';
+import { defaultRetryPolicy, type RetryPolicy } from './provider-retry.ts';
+import { commentPrompt, continuePrompt, feedbackPrompt, taskPrompt } from './task-prompt.ts';
+import { createAgentTools } from './tools/agent-tools.ts';
+import type { ToolContext } from './tools/tool-context.ts';
+
+export interface BuiltinAgentOptions {
+  /** `provider:model` to a model (default: the provider packages, keys from process.env). */
+  resolveModel?: (id: string) => LanguageModel | Promise<LanguageModel>;
+  retry?: Partial<RetryPolicy>;
+  /** run_command's timeout when the model gives none, and the most it may ask for. */
+  commandTimeoutMs?: { default: number; max: number };
+}
+
+export const defaultCommandTimeoutMs = { default: 120_000, max: 600_000 };
+
+export function createBuiltinAgent(options: BuiltinAgentOptions = {}): Agent {
+  return {
+    specificationVersion: 'agent-v1',
+    name: 'builtin',
+    run: (task, session) => runBuiltinAgent(task, session, options),
+  };
+}
+
+async function runBuiltinAgent(
+  task: AgentTask,
+  session: AgentSession,
+  options: BuiltinAgentOptions,
+): Promise<AgentOutcome> {
+  const startedMs = performance.now();
+  const elapsedMs = () => performance.now() - startedMs;
+  const retry = { ...defaultRetryPolicy, ...options.retry };
+  // The conversation so far (JSON from an earlier attempt) plus what starts this one.
+  const messages: ModelMessage[] = [...(task.history as ModelMessage[])];
+  if (messages.length === 0) messages.push({ role: 'user', content: taskPrompt(task) });
+  if (task.feedback) messages.push({ role: 'user', content: feedbackPrompt(task.feedback) });
+
+  let usage: TokenUsage = { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 };
+  let finished: { summary: string; claims: CriterionClaim[] } | undefined;
+  let step = task.usageSoFar.steps;
+  const end = (reason: AgentEndReason, message: string): AgentOutcome => ({
+    reason,
+    message,
+    ...(finished ? { summary: finished.summary, claims: finished.claims } : {}),
+    usage,
+    // Plain JSON (the SDK's messages carry undefined fields): stored, then sent back next attempt.
+    history: JSON.parse(JSON.stringify(messages)),
+  });
+
+  const wallTime = new AbortController();
+  const wallTimer = setTimeout(
+    () => wallTime.abort(),
+    Math.max(0, task.budget.maxWallMs - elapsedMs()),
+  );
+  const signal = AbortSignal.any([session.signal, wallTime.signal]);
+  const stopped = (): AgentOutcome =>
+    session.signal.aborted
+      ? end('stopped', 'stopped by a person')
+      : (() => {
+          const stop = wallTimeStop(task.budget.maxWallMs, elapsedMs());
+          return end(stop.reason, stop.message);
+        })();
+
+  const emit = async (event: TicketEventData) => {
+    await session.emit(event);
+  };
+  const executed = new Set<string>();
+  const context: ToolContext = {
+    sandbox: session.sandbox,
+    emit,
+    step: () => step,
+    signal,
+    criteria: task.ticket.criteria,
+    commandTimeoutMs: options.commandTimeoutMs ?? defaultCommandTimeoutMs,
+    finished: (result) => {
+      finished = result;
+    },
+  };
+  const tools = createAgentTools(task.role.tools, context, (id) => executed.add(id));
+
+  try {
+    let model: LanguageModel;
+    try {
+      model = await (options.resolveModel ?? resolveModelFromEnvironment)(task.model);
+    } catch (error) {
+      return end('provider_error', `cannot use the model ${task.model}: ${errorText(error)}`);
+    }
+    for (;;) {
+      if (signal.aborted) return stopped();
+      const over = exceededBudget(task.budget, addUsage(task.usageSoFar, usage), elapsedMs());
+      if (over) return end(over.reason, over.message);
+      for (const comment of session.takeComments()) {
+        messages.push({ role: 'user', content: commentPrompt(comment) });
+      }
+      step++;
+      const result = await runModelStep({
+        model,
+        system: task.role.systemPrompt,
+        messages,
+        tools,
+        step,
+        signal,
+        retry,
+        emit,
+        executed: (id) => executed.has(id),
+      });
+      if (result.kind === 'aborted') return stopped();
+      if (result.kind === 'provider_error') return end('provider_error', result.message);
+      messages.push(...result.messages);
+      if (!result.calledTools && !finished)
+        messages.push({ role: 'user', content: continuePrompt });
+      const stepUsage = {
+        inputTokens: result.inputTokens,
+        outputTokens: result.outputTokens,
+        costUsd: costOf(task.model, result, task.prices),
+        steps: 1,
+      };
+      usage = addUsage(usage, stepUsage);
+      await emit({
+        type: 'usage',
+        step,
+        model: task.model,
+        inputTokens: stepUsage.inputTokens,
+        outputTokens: stepUsage.outputTokens,
+        costUsd: stepUsage.costUsd,
+        total: addUsage(task.usageSoFar, usage),
+      });
+      if (finished) {
+        return end('finished', `finished after ${usage.steps} step${usage.steps === 1 ? '' : 's'}`);
+      }
+    }
+  } finally {
+    clearTimeout(wallTimer);
+  }
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    const hint = (error as { hint?: unknown }).hint;
+    return typeof hint === 'string' ? `${error.message} ${hint}` : error.message;
+  }
+  return String(error);
+}

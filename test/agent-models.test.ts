@@ -1,0 +1,134 @@
+/** Model ids and keys, roles, prices and the retry rules of the built-in agent. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { APICallError } from 'ai';
+import { builtinRoles, resolveRole } from '../src/agents/builtin/builtin-roles.ts';
+import {
+  classifyProviderError,
+  retryAfterMs,
+  retryDelayMs,
+} from '../src/agents/builtin/provider-retry.ts';
+import { costOf, defaultPrices } from '../src/agents/model-prices.ts';
+import { checkModel, parseModelId, resolveModel } from '../src/agents/resolve-model.ts';
+import { DependencyMissingError, InvalidInputError } from '../src/errors/mags-error.ts';
+
+test('model ids: provider:model, split at the first colon', () => {
+  assert.deepEqual(parseModelId('ollama:qwen3:8b'), { provider: 'ollama', model: 'qwen3:8b' });
+  assert.throws(() => parseModelId('gpt-5'), InvalidInputError);
+});
+
+test('an unknown provider is an InvalidInputError listing the known ones', () => {
+  assert.throws(
+    () => checkModel('mistral:large', {}),
+    (error: unknown) =>
+      error instanceof InvalidInputError &&
+      /mistral/.test(error.message) &&
+      /anthropic, openai, xai, ollama, lmstudio, openai-compatible/.test(error.hint ?? ''),
+  );
+});
+
+test('a missing key names the variable and the alternatives', () => {
+  assert.throws(
+    () => checkModel('anthropic:claude-sonnet-4-5', { OPENAI_API_KEY: 'x' }),
+    (error: unknown) =>
+      error instanceof DependencyMissingError &&
+      error.code === 'model_key_missing' &&
+      /ANTHROPIC_API_KEY/.test(error.message) &&
+      /openai \(OPENAI_API_KEY\)/.test(error.hint ?? '') &&
+      /ollama \(OLLAMA_BASE_URL\)/.test(error.hint ?? ''),
+  );
+  checkModel('anthropic:claude-sonnet-4-5', { ANTHROPIC_API_KEY: 'sk-test' });
+  checkModel('xai:grok-4', { XAI_API_KEY: 'xai-test' });
+  // Local servers need no key; ollama and lmstudio have a default URL, a generic server not.
+  checkModel('ollama:qwen3', {});
+  checkModel('lmstudio:qwen3', {});
+  assert.throws(() => checkModel('openai-compatible:llama', {}), /MAGS_OPENAI_COMPATIBLE_BASE_URL/);
+  checkModel('openai-compatible:llama', { MAGS_OPENAI_COMPATIBLE_BASE_URL: 'http://h:8000/v1' });
+});
+
+test('resolveModel builds the provider’s model without any request', () => {
+  const model = resolveModel('openai:gpt-5', { OPENAI_API_KEY: 'sk-test' });
+  assert.equal(typeof model, 'object');
+  assert.equal((model as { modelId: string }).modelId, 'gpt-5');
+  const local = resolveModel('ollama:qwen3:8b', {});
+  assert.equal((local as { modelId: string }).modelId, 'qwen3:8b');
+  assert.throws(() => resolveModel('openai:gpt-5', {}), /OPENAI_API_KEY/);
+});
+
+test('roles: built-ins, a project’s own (always with finish), and a clear error', () => {
+  assert.equal(resolveRole('developer').tools.length, 7);
+  assert.ok(!resolveRole('reviewer').tools.includes('edit_file'));
+  const own = resolveRole('docs', {
+    docs: {
+      systemPrompt: 'Write docs.',
+      tools: ['read_file', 'write_file'],
+      model: 'openai:gpt-5',
+    },
+  });
+  assert.deepEqual(own.tools, ['read_file', 'write_file', 'finish']);
+  assert.equal(own.model, 'openai:gpt-5');
+  const overridden = resolveRole('developer', { developer: { systemPrompt: 'Ours.' } });
+  assert.equal(overridden.systemPrompt, 'Ours.');
+  assert.throws(
+    () => resolveRole('architect', { docs: { systemPrompt: 'x' } }),
+    (error: unknown) =>
+      error instanceof InvalidInputError &&
+      /architect/.test(error.message) &&
+      /docs, developer, tester, reviewer/.test(error.hint ?? ''),
+  );
+  assert.throws(() => resolveRole('constructor'), InvalidInputError);
+  assert.equal(Object.keys(builtinRoles).length, 3);
+});
+
+test('costOf: the built-in table, extended and overridden by the task’s', () => {
+  const usage = { inputTokens: 1_000_000, outputTokens: 100_000 };
+  assert.equal(costOf('anthropic:claude-sonnet-4-5', usage), 3 + 1.5);
+  assert.equal(costOf('ollama:qwen3', usage), 0);
+  assert.equal(
+    costOf('ollama:qwen3', usage, {
+      'ollama:qwen3': { inputPerMillionUsd: 1, outputPerMillionUsd: 1 },
+    }),
+    1.1,
+  );
+  assert.equal(
+    costOf('openai:gpt-5', usage, {
+      'openai:gpt-5': { inputPerMillionUsd: 0, outputPerMillionUsd: 0 },
+    }),
+    0,
+  );
+  assert.equal(costOf('constructor', usage), 0);
+  assert.ok(Object.keys(defaultPrices).length >= 8);
+});
+
+test('retries: 429 and 5xx, Retry-After in seconds, as a date, or in ms; backoff otherwise', () => {
+  const error = (statusCode: number, headers: Record<string, string> = {}) =>
+    new APICallError({
+      message: 'm',
+      url: 'u',
+      requestBodyValues: {},
+      statusCode,
+      responseHeaders: headers,
+    });
+  assert.equal(classifyProviderError(error(429)).retryable, true);
+  assert.equal(classifyProviderError(error(503)).retryable, true);
+  assert.equal(classifyProviderError(error(400)).retryable, false);
+  assert.equal(classifyProviderError(error(401)).retryable, false);
+  // The SDK calls 408/409 retryable; a provider's 409 is not what we retry.
+  assert.equal(classifyProviderError(error(409)).retryable, false);
+  assert.equal(classifyProviderError(new Error('bug')).retryable, false);
+  assert.equal(retryAfterMs({ 'retry-after': '7' }), 7000);
+  assert.equal(retryAfterMs({ 'retry-after-ms': '250', 'retry-after': '7' }), 250);
+  const inAMinute = new Date(Date.now() + 60_000).toUTCString();
+  const fromDate = retryAfterMs({ 'retry-after': inAMinute }) ?? 0;
+  assert.ok(fromDate > 55_000 && fromDate <= 60_000, String(fromDate));
+  const policy = { maxRetries: 5, initialDelayMs: 100, maxDelayMs: 1000 };
+  const plain = classifyProviderError(error(500));
+  assert.deepEqual(
+    [1, 2, 3, 4, 5].map((retry) => retryDelayMs(plain, retry, policy)),
+    [100, 200, 400, 800, 1000],
+  );
+  assert.equal(
+    retryDelayMs(classifyProviderError(error(429, { 'retry-after': '0.5' })), 3, policy),
+    500,
+  );
+});
