@@ -202,8 +202,11 @@ function cell(text: string): string {
 /** Inline code that survives backticks inside it and sits in a table cell. */
 function code(text: string): string {
   const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((match) => match[0].length));
+  const body = inline(text).replaceAll('|', '\\|');
+  if (longest === 0) return `\`${body}\``;
+  // Spaces keep a backtick at either end apart from the fence (CommonMark strips one each side).
   const ticks = '`'.repeat(longest + 1);
-  return `${ticks} ${inline(text).replaceAll('|', '\\|')} ${ticks}`;
+  return `${ticks} ${body} ${ticks}`;
 }
 
 /** A fenced block longer than any backtick run inside it. */
