@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import type { AgentOutcome } from '../src/agents/agent.ts';
 import type { AgentSandbox } from '../src/agents/agent-sandbox.ts';
 import { runtimeAgentSandbox } from '../src/agents/runtime-agent-sandbox.ts';
-import type { Criterion, TicketEventData } from '../src/api/tickets.ts';
+import type { Criterion, Evidence, TicketEventData } from '../src/api/tickets.ts';
 import { applyTicketBundle } from '../src/cli/client/apply-ticket-bundle.ts';
 import { nativeBinaryPath } from '../src/config/package-paths.ts';
 import { ImageStore } from '../src/images/image-store.ts';
@@ -134,6 +134,8 @@ describe('ticket evidence and review in a sandbox', { skip }, () => {
   let base: string;
   let fixtureBundle: Buffer;
   let hostDirectory: string;
+  /** What the reviewer sees after the fix: its diff is what approving must commit. */
+  let reviewed: Evidence;
 
   const sh = async (script: string, timeoutMs = 60_000) => {
     const result = await sandbox.exec(script, { timeoutMs });
@@ -234,8 +236,9 @@ describe('ticket evidence and review in a sandbox', { skip }, () => {
   test('the diff is exactly the change: modified, untracked, deleted, binary; ignored files left out', async () => {
     await sh(changeScript);
     const statusBefore = await sh('git status --porcelain');
-    const { diff, files } = await takeDiff(sandbox, base);
+    const { diff, files, tree } = await takeDiff(sandbox, base);
     assert.deepEqual(files, expectedFiles);
+    assert.match(tree, /^[0-9a-f]{40}$/);
     assert.equal(diff.replace(/^index [0-9a-f]+\.\.[0-9a-f]+.*\n/gm, ''), expectedPatch);
     assert.doesNotMatch(diff, /node_modules|debug\.log/);
     // The repository's own index and working tree are as they were: nothing staged by the diff.
@@ -281,6 +284,7 @@ describe('ticket evidence and review in a sandbox', { skip }, () => {
       },
       timeouts: { checkMs: 1500 },
     });
+    reviewed = evidence;
     assert.deepEqual(
       evidence.criteria.map((criterion) => criterion.status),
       ['met', 'not_met', 'needs_person', 'not_met'],
@@ -308,9 +312,11 @@ describe('ticket evidence and review in a sandbox', { skip }, () => {
   });
 
   test('approve: one commit on mags/<id> over the base, bundled, applied in a fresh host clone', async () => {
+    // What a test run might leave after the evidence was taken (not ignored): not reviewed.
+    await sh('echo "lines: 100%" > coverage.txt');
     const headBefore = await sh('git rev-parse HEAD');
     const statusBefore = await sh('git status --porcelain');
-    const { commit, bundle } = await commitApproved(sandbox, {
+    const { commit, tree, bundle } = await commitApproved(sandbox, {
       baseCommit: base,
       branch: 'mags/tkt_oracle',
       message: 'Fix add\n\nTicket tkt_oracle, approved.\n',
@@ -330,7 +336,18 @@ describe('ticket evidence and review in a sandbox', { skip }, () => {
     // The commit holds everything the diff shows, and nothing ignored.
     const committed = (await sh(`git diff --no-renames --numstat ${base} ${commit}`)).trim();
     assert.equal(committed, '-\t-\timage.bin\n1\t1\tmath.mjs\n0\t1\told.txt\n1\t0\tsrc/new.txt');
-    const tree = (await sh(`git rev-parse ${commit}^{tree}`)).trim();
+    assert.equal(await sh(`git diff --no-renames ${base} ${commit}`), reviewed.diff);
+    assert.equal((await sh(`git rev-parse ${commit}^{tree}`)).trim(), tree);
+    // Asked for the working tree as it is now, the coverage file is in.
+    const now = await commitApproved(sandbox, {
+      baseCommit: base,
+      branch: 'mags/tkt_workspace',
+      message: 'as it is now',
+      authorName: 'Rita Reviewer',
+      authorEmail: 'rita@example.com',
+      from: 'workspace',
+    });
+    assert.match(await sh(`git diff --name-only ${base} ${now.commit}`), /^coverage\.txt$/m);
 
     // A fresh clone of the fixture repository on the host.
     const fixturePath = join(hostDirectory, 'fixture.bundle');

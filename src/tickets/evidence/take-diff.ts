@@ -2,6 +2,10 @@ import type { AgentSandbox } from '../../agents/agent-sandbox.ts';
 import type { Evidence } from '../../api/tickets.ts';
 import { gitTemporaryIndexScript } from './git-script.ts';
 import { runGitScript } from './run-git-script.ts';
+import { shellQuote } from './shell-quote.ts';
+
+/** Where `assembleEvidence` records the tree it reviewed; `commitApproved` commits that tree. */
+export const evidenceRef = 'refs/mags/evidence';
 
 export type DiffStatFile = Evidence['diffStat']['files'][number];
 
@@ -17,11 +21,20 @@ export const defaultDiffTimeoutMs = 120_000;
 export async function takeDiff(
   sandbox: AgentSandbox,
   baseCommit: string,
-  options: { repository?: string; timeoutMs?: number; signal?: AbortSignal } = {},
-): Promise<{ diff: string; files: DiffStatFile[] }> {
-  // --numstat -z then -p: the per-file counts (NUL-terminated records, "-" for binary files),
-  // an empty record, then the patch. --no-renames: a rename is a deletion and an addition, as
-  // the stat shows it.
+  options: {
+    repository?: string;
+    timeoutMs?: number;
+    signal?: AbortSignal;
+    /**
+     * A ref (e.g. `evidenceRef`) to point at the tree the diff was taken from, so that approving
+     * commits exactly what was reviewed, not what later commands left in the working tree.
+     */
+    recordAs?: string;
+  } = {},
+): Promise<{ diff: string; files: DiffStatFile[]; tree: string }> {
+  // The tree id on its own line; then --numstat -z and -p: the per-file counts (NUL-terminated
+  // records, "-" for binary files), an empty record, then the patch. --no-renames: a rename is a
+  // deletion and an addition, as the stat shows it.
   const output = await runGitScript(sandbox, {
     what: 'diff',
     baseCommit,
@@ -29,10 +42,14 @@ export async function takeDiff(
     timeoutMs: options.timeoutMs ?? defaultDiffTimeoutMs,
     signal: options.signal,
     script: `${gitTemporaryIndexScript}
+tree=$(g write-tree 2>"$work/err") || fail 73 'write-tree'
+${options.recordAs ? `g update-ref ${shellQuote(options.recordAs)} "$tree" 2>"$work/err" || fail 73 'update-ref'` : ''}
+printf '%s\\n' "$tree"
 g diff --cached --no-renames --no-ext-diff --no-textconv --no-color --numstat -z -p "$base" -- 2>"$work/err" || fail 73 'diff'
 `,
   });
-  return parseNumstatPatch(output);
+  const newline = output.indexOf('\n');
+  return { tree: output.slice(0, newline), ...parseNumstatPatch(output.slice(newline + 1)) };
 }
 
 /** Splits `git diff --numstat -z -p` output into the stat and the patch. */
