@@ -169,7 +169,7 @@ function countsFormat(evidence: Evidence): string {
   return evidence.tests?.counts ? ` (read from ${evidence.tests.counts.format} output)` : '';
 }
 
-export function duration(milliseconds: number): string {
+function duration(milliseconds: number): string {
   if (milliseconds < 1000) return `${Math.round(milliseconds)} ms`;
   const seconds = milliseconds / 1000;
   if (seconds < 60) return `${seconds.toFixed(1)} s`;
