@@ -1,0 +1,89 @@
+/**
+ * What can go wrong between a ticket's repository and git: in the ticket's sandbox (the diff, the
+ * approved commit) and in the user's checkout (`mags ticket apply`). Each error carries the facts
+ * (path, commit, branch) as fields and says what to do next.
+ */
+import { ConflictError, MagsError, NotFoundError } from '../../errors/mags-error.ts';
+
+/** The directory is not inside a git repository (the ticket's /workspace, or the user's cwd). */
+export class NotAGitRepositoryError extends MagsError {
+  readonly path: string;
+  constructor(path: string, options: { hint: string; cause?: unknown }) {
+    super(`${path} is not in a git repository.`, {
+      code: 'not_a_git_repository',
+      statusCode: 409,
+      ...options,
+    });
+    this.path = path;
+  }
+}
+
+/** The commit a ticket started from is not in its repository, so nothing can be compared to it. */
+export class BaseCommitMissingError extends NotFoundError {
+  readonly commit: string;
+  constructor(commit: string) {
+    super(`The ticket's base commit ${commit} is not in its workspace's repository.`, {
+      code: 'base_commit_missing',
+      hint: "The workspace's history was rewritten or its .git replaced (by the agent?): the diff cannot be taken against where the ticket started. Close the ticket and create a new one from the project.",
+    });
+    this.commit = commit;
+  }
+}
+
+/** A bundle builds on commits the user's repository does not have. */
+export class BundlePrerequisiteMissingError extends ConflictError {
+  readonly commits: string[];
+  constructor(commits: string[]) {
+    super(
+      `The ticket's bundle needs commit ${commits.join(', ')}, which this repository does not have.`,
+      {
+        code: 'bundle_prerequisite_missing',
+        hint: "Run it in a clone of the project's repository, after fetching its latest commits (git fetch), so that the commit the ticket started from is here.",
+      },
+    );
+    this.commits = commits;
+  }
+}
+
+/** The branch exists in the user's repository with other commits (or is checked out). */
+export class BranchExistsError extends ConflictError {
+  readonly branch: string;
+  readonly existing: string;
+  readonly incoming: string;
+  constructor(
+    branch: string,
+    existing: string,
+    incoming: string,
+    options: { checkedOut: boolean },
+  ) {
+    super(
+      options.checkedOut
+        ? `Branch ${branch} is checked out here (at ${existing}); the ticket's commit is ${incoming}.`
+        : `Branch ${branch} already exists here at ${existing}, not at the ticket's commit ${incoming}.`,
+      {
+        code: 'branch_exists',
+        hint: options.checkedOut
+          ? 'Switch to another branch first (git switch -), then apply again with --force to replace it.'
+          : `Apply again with --force to replace it, or delete it first (git branch -D ${branch}).`,
+      },
+    );
+    this.branch = branch;
+    this.existing = existing;
+    this.incoming = incoming;
+  }
+}
+
+/** A git command failed for a reason not covered above; its own words are in the message. */
+export class GitCommandError extends MagsError {
+  readonly command: string;
+  readonly exitCode: number | null;
+  constructor(command: string, exitCode: number | null, output: string, hint?: string) {
+    super(`git ${command} failed (exit ${exitCode ?? 'none'}): ${output.trim().slice(0, 2000)}`, {
+      code: 'git_failed',
+      statusCode: 500,
+      hint,
+    });
+    this.command = command;
+    this.exitCode = exitCode;
+  }
+}

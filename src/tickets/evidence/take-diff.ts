@@ -1,0 +1,76 @@
+import type { AgentSandbox } from '../../agents/agent-sandbox.ts';
+import type { Evidence } from '../../api/tickets.ts';
+import { gitTemporaryIndexScript } from './git-script.ts';
+import { runGitScript } from './run-git-script.ts';
+import { shellQuote } from './shell-quote.ts';
+
+/** Where `assembleEvidence` records the tree it reviewed; `commitApproved` commits that tree. */
+export const evidenceRef = 'refs/mags/evidence';
+
+export type DiffStatFile = Evidence['diffStat']['files'][number];
+
+export const defaultDiffTimeoutMs = 120_000;
+
+/**
+ * What the ticket changed since `baseCommit`: modified, added (untracked) and deleted files, and
+ * binary files named ("Binary files a/x and b/x differ"), whether the agent committed its work or
+ * left it in the working tree; ignored files (node_modules, build output) are left out. One
+ * command in the sandbox, through a temporary index, so the repository's own index, HEAD and
+ * working tree are untouched.
+ */
+export async function takeDiff(
+  sandbox: AgentSandbox,
+  baseCommit: string,
+  options: {
+    repository?: string;
+    timeoutMs?: number;
+    signal?: AbortSignal;
+    /**
+     * A ref (e.g. `evidenceRef`) to point at the tree the diff was taken from, so that approving
+     * commits exactly what was reviewed, not what later commands left in the working tree.
+     */
+    recordAs?: string;
+  } = {},
+): Promise<{ diff: string; files: DiffStatFile[]; tree: string }> {
+  // The tree id on its own line; then --numstat -z and -p: the per-file counts (NUL-terminated
+  // records, "-" for binary files), an empty record, then the patch. --no-renames: a rename is a
+  // deletion and an addition, as the stat shows it.
+  const output = await runGitScript(sandbox, {
+    what: 'diff',
+    baseCommit,
+    repository: options.repository,
+    timeoutMs: options.timeoutMs ?? defaultDiffTimeoutMs,
+    signal: options.signal,
+    script: `${gitTemporaryIndexScript}
+tree=$(g write-tree 2>"$work/err") || fail 73 'write-tree'
+${options.recordAs ? `g update-ref ${shellQuote(options.recordAs)} "$tree" 2>"$work/err" || fail 73 'update-ref'` : ''}
+printf '%s\\n' "$tree"
+g diff --cached --no-renames --no-ext-diff --no-textconv --no-color --numstat -z -p "$base" -- 2>"$work/err" || fail 73 'diff'
+`,
+  });
+  const newline = output.indexOf('\n');
+  return { tree: output.slice(0, newline), ...parseNumstatPatch(output.slice(newline + 1)) };
+}
+
+/** Splits `git diff --numstat -z -p` output into the stat and the patch. */
+export function parseNumstatPatch(output: string): { diff: string; files: DiffStatFile[] } {
+  const end = output.indexOf('\0\0');
+  const stat = end === -1 ? output : output.slice(0, end);
+  const diff = end === -1 ? '' : output.slice(end + 2);
+  const files: DiffStatFile[] = [];
+  for (const record of stat.split('\0')) {
+    const first = record.indexOf('\t');
+    const second = record.indexOf('\t', first + 1);
+    if (first === -1 || second === -1) continue;
+    const added = record.slice(0, first);
+    const removed = record.slice(first + 1, second);
+    const binary = added === '-' && removed === '-';
+    files.push({
+      path: record.slice(second + 1),
+      added: binary ? null : Number(added),
+      removed: binary ? null : Number(removed),
+      binary,
+    });
+  }
+  return { diff, files };
+}
