@@ -82,7 +82,7 @@ export const projectGit = {
     if (result.exitCode !== 0) {
       throw new MagsError(`Could not bring branch ${branch} into the project: ${result.tail}`, {
         code: 'project_import_branch_failed',
-        hint: 'The bundle must be a git bundle based on a commit of the project (mags ticket approve makes one).',
+        hint: 'The bundle must be a git bundle based on a commit of the project (approving a ticket makes one).',
       });
     }
     return result.tail.trim().split('\n').at(-1) ?? '';

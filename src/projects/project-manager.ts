@@ -211,7 +211,7 @@ export class ProjectManager {
           `Project ${name} has ${running.length} running ticket(s): ${running.map((ticket) => ticket.id).join(', ')}.`,
           {
             code: 'project_busy',
-            hint: 'Stop them first (mags ticket stop ID), then delete the project.',
+            hint: 'Stop those tickets first, then delete the project.',
           },
         );
       }
