@@ -102,6 +102,31 @@ const routes: RouteRow[] = [
     route: 'POST /v1/uploads',
     request: () => ({ method: 'POST', path: '/v1/uploads', body: 'data' }),
   },
+  {
+    route: 'POST /v1/projects',
+    request: () => ({
+      method: 'POST',
+      path: '/v1/projects',
+      body: { name: 'another', repo: '/srv/another' },
+    }),
+  },
+  { route: 'GET /v1/projects', request: () => ({ method: 'GET', path: '/v1/projects' }) },
+  {
+    route: 'GET /v1/projects/:name',
+    request: () => ({ method: 'GET', path: '/v1/projects/webapp' }),
+  },
+  {
+    route: 'PATCH /v1/projects/:name',
+    request: () => ({ method: 'PATCH', path: '/v1/projects/webapp', body: { test: 'true' } }),
+  },
+  {
+    route: 'POST /v1/projects/:name/refresh',
+    request: () => ({ method: 'POST', path: '/v1/projects/webapp/refresh' }),
+  },
+  {
+    route: 'DELETE /v1/projects/:name',
+    request: () => ({ method: 'DELETE', path: '/v1/projects/webapp' }),
+  },
 ];
 
 /** Routes outside /v1 that need no token, and why. */
@@ -211,6 +236,31 @@ const invalid: Record<string, { method: string; path: string; body?: unknown; me
     'DELETE /v1/workspaces/:name': [
       { method: 'DELETE', path: '/v1/workspaces/-bad', message: /^param\.name: / },
     ],
+    'POST /v1/projects': [
+      {
+        method: 'POST',
+        path: '/v1/projects',
+        body: { name: '-bad', repo: '/x' },
+        message: /^body\.name: /,
+      },
+    ],
+    'GET /v1/projects/:name': [
+      { method: 'GET', path: '/v1/projects/-bad', message: /^param\.name: / },
+    ],
+    'PATCH /v1/projects/:name': [
+      {
+        method: 'PATCH',
+        path: '/v1/projects/webapp',
+        body: { model: 'no-provider' },
+        message: /^body\.model: /,
+      },
+    ],
+    'POST /v1/projects/:name/refresh': [
+      { method: 'POST', path: '/v1/projects/-bad/refresh', message: /^param\.name: / },
+    ],
+    'DELETE /v1/projects/:name': [
+      { method: 'DELETE', path: '/v1/projects/-bad', message: /^param\.name: / },
+    ],
   };
 /**
  * Routes that take no input at all (nothing to get wrong), or any bytes (an upload's body: only
@@ -222,6 +272,7 @@ const noInput = [
   'GET /v1/sandboxes',
   'GET /v1/workspaces',
   'POST /v1/uploads',
+  'GET /v1/projects',
 ];
 
 /** Each owned route on a resource that does not exist. */
@@ -229,7 +280,8 @@ const missing = (route: string) =>
   route
     .replace(':id', 'job_missing')
     .replace('/v1/sandboxes/:name', '/v1/sandboxes/missing')
-    .replace('/v1/workspaces/:name', '/v1/workspaces/missing');
+    .replace('/v1/workspaces/:name', '/v1/workspaces/missing')
+    .replace('/v1/projects/:name', '/v1/projects/missing');
 
 describe('API routes in-process (fake runtime, any user)', () => {
   let api: TestApp;
@@ -250,6 +302,25 @@ describe('API routes in-process (fake runtime, any user)', () => {
     await api.services.jobs.wait('alice', ids.job);
     const sandbox = await api.request(alice, 'POST', '/v1/sandboxes', { name: 'dev' });
     assert.equal(sandbox.status, 201, await sandbox.clone().text());
+    // A project `webapp`, recorded as imported (importing runs git in a sandbox: the fake
+    // runtime runs on the host, so that is test/projects.test.ts, on the namespace runtime).
+    const at = new Date().toISOString();
+    await api.services.repository.insertProject({
+      owner: 'alice',
+      name: 'webapp',
+      repo: '/srv/webapp',
+      ref: null,
+      workspace: 'project.webapp',
+      commit: 'c0ffee',
+      setup: null,
+      test: null,
+      model: null,
+      config: {},
+      status: 'ready',
+      reason: null,
+      createdAt: at,
+      updatedAt: at,
+    });
   });
   after(() => api.close());
 
@@ -396,6 +467,10 @@ describe('API routes in-process (fake runtime, any user)', () => {
       if (row.route === 'GET /v1/sandboxes/:name/shell') continue; // needs a WebSocket upgrade
       if (row.route === 'POST /v1/sandboxes/:name/stop') continue; // would stop what follows
       if (row.route === 'POST /v1/workspaces/:name/fork') continue; // its own test (above): a fork left would keep w from being deleted
+      // Imports and refreshes run git in a sandbox, which the fake runtime runs on the host:
+      // test/projects.test.ts does them on the namespace runtime.
+      if (row.route === 'POST /v1/projects' || row.route === 'POST /v1/projects/:name/refresh')
+        continue;
       const { method, path, body } = row.request(ids);
       const response = await api.request(alice, method, path, body);
       assert.ok(response.status < 300, `${row.route}: ${response.status} ${await response.text()}`);

@@ -4,6 +4,7 @@ import { registerImageCommands } from './commands/image.ts';
 import { registerJobCommands } from './commands/jobs.ts';
 import { registerLoginCommand } from './commands/login.ts';
 import { registerPoolCommands } from './commands/pool.ts';
+import { registerProjectCommands } from './commands/project.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerSandboxCommands } from './commands/sandboxes.ts';
 import { registerServerCommand } from './commands/server.ts';
@@ -34,6 +35,7 @@ export function createProgram(argv: readonly string[] = []): Command {
   registerDoctorCommand(program);
   registerServerCommand(program);
   registerPoolCommands(program);
+  registerProjectCommands(program);
   registerTokenCommands(program);
   registerLoginCommand(program);
   refuseUnknownCommands(program);

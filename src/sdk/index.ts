@@ -38,3 +38,4 @@ export {
   type RunOptions,
   type UploadData,
 } from './mags.ts';
+export type { CreateProjectBody, Project, UpdateProjectBody } from './projects-client.ts';

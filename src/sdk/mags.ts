@@ -20,6 +20,7 @@ import { errorFromResponse, unreachableError } from './api-error.ts';
 export type { HostPoolStatusInfo, OwnerUsageInfo, PoolStatusInfo };
 
 import { type FollowOptions, followJobLogs } from './log-stream.ts';
+import { projectsClient } from './projects-client.ts';
 
 export interface MagsOptions {
   /** The server, e.g. http://127.0.0.1:7070 */
@@ -272,6 +273,11 @@ export class Mags {
     fork: (source: string, target: string): Promise<WorkspaceInfo> =>
       this.#json('POST', `/v1/workspaces/${encodeURIComponent(source)}/fork`, { name: target }),
   };
+
+  readonly projects = projectsClient(
+    (method, path, body) => this.#json(method, path, body),
+    (method, path) => this.#send(method, path),
+  );
 
   /** The headers a WebSocket client needs (Node's WebSocket cannot set them: use `protocols`). */
   get authorization(): string | undefined {

@@ -7,6 +7,7 @@ import { serverLocations } from '../jobs/owner-facing-error.ts';
 import { errorHandler, validationResponse } from './error-response.ts';
 import { requireToken } from './middleware/authenticate.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
+import { registerProjectRoutes } from './routes/project-routes.ts';
 import { registerSandboxRoutes } from './routes/sandbox-routes.ts';
 import { registerSystemRoutes } from './routes/system-routes.ts';
 import { registerUploadRoutes } from './routes/upload-routes.ts';
@@ -57,6 +58,7 @@ export function createApp(services: ServerServices): {
   const webSockets = createNodeWebSocket({ app });
   registerSandboxRoutes(app, services, webSockets.upgradeWebSocket);
   registerWorkspaceRoutes(app, services);
+  registerProjectRoutes(app, services);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',

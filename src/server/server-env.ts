@@ -1,6 +1,7 @@
 import type { MagsContext } from '../context/mags-context.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
 import type { UploadStore } from '../jobs/upload-store.ts';
+import type { ProjectManager } from '../projects/project-manager.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { StateRepository } from '../state/state-repository.ts';
@@ -14,6 +15,8 @@ export interface ServerServices {
   /** Files staged for runs (`POST /v1/uploads`). */
   uploads: UploadStore;
   sandboxes: SandboxManager;
+  /** Repositories imported into project workspaces (GUIDE §5). */
+  projects: ProjectManager;
   scheduler: SandboxScheduler;
   limits: {
     maxJsonBytes: number;

@@ -9,6 +9,7 @@ import { createMagsContext, type MagsContext } from '../context/mags-context.ts'
 import { JobManager } from '../jobs/job-manager.ts';
 import { LogRetention, type LogRetentionOptions } from '../jobs/log-retention.ts';
 import { UploadStore } from '../jobs/upload-store.ts';
+import { ProjectManager } from '../projects/project-manager.ts';
 import { runtimeOperation } from '../runtimes/require-capability.ts';
 import { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
@@ -171,6 +172,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     jobs,
     uploads,
     sandboxes,
+    projects: new ProjectManager({ context, repository }),
     scheduler,
     limits: {
       maxJsonBytes: 1024 * 1024,

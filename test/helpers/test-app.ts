@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { JobManager } from '../../src/jobs/job-manager.ts';
 import { UploadStore } from '../../src/jobs/upload-store.ts';
+import { ProjectManager } from '../../src/projects/project-manager.ts';
 import { SandboxManager } from '../../src/sandboxes/sandbox-manager.ts';
 import { SandboxScheduler } from '../../src/scheduling/sandbox-scheduler.ts';
 import { createApp, type ServerApp } from '../../src/server/create-app.ts';
@@ -57,6 +58,7 @@ export async function createTestApp(): Promise<TestApp> {
     jobs: new JobManager({ context, repository, killGraceMs: 100, uploads }),
     uploads,
     sandboxes: new SandboxManager({ context, repository, sleepAfterMs: 0 }),
+    projects: new ProjectManager({ context, repository }),
     scheduler,
     limits: {
       maxJsonBytes: 1024 * 1024,
