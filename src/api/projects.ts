@@ -105,6 +105,8 @@ export const ProjectSchema = z
     status: ProjectStatusSchema,
     /** Why it failed (the setup's exit and the tail of its output), or null. */
     reason: z.string().nullable(),
+    /** The clone and the setup get outbound network (a URL repository, a setup that downloads). */
+    network: z.boolean().optional(),
     createdAt: z.string(),
     updatedAt: z.string(),
   })

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test as nodeTest, type TestContext } from 'node:test';
 import { type ContractSkip, namedSkips } from '../testing/contract-skips.ts';
 import type { JobRecord, StateRepository } from './state-repository.ts';
+import { ticketStateContract } from './state-repository-ticket-contract.ts';
 
 /**
  * The contract every StateRepository (SQLite, PostgreSQL) passes. `createRepository` returns a
@@ -390,6 +391,8 @@ export function runStateRepositoryContract(options: {
       assert.deepEqual(await repository.logStreamBytes('j-none'), { stdout: 0, stderr: 0 });
     });
 
+    ticketStateContract(test, () => repository);
+
     test('everything committed survives reopening', async () => {
       // A repository that cannot be reopened (in memory) lists this test as skipped.
       if (!options.reopen) throw new Error('no reopen() given to the contract');
@@ -397,8 +400,15 @@ export function runStateRepositoryContract(options: {
       await repository.appendLog('j-durable', [
         { offset: 0, stream: 'stdout', data: Buffer.from('kept\n') },
       ]);
+      const event = await repository.appendTicketEvent('tkt_durable', {
+        attempt: 1,
+        at: 'then',
+        data: { type: 'comment', author: 'alice', text: 'kept' },
+      });
       repository = await options.reopen(repository);
       assert.equal((await repository.getJob('alice', 'j-durable'))?.status, 'succeeded');
+      assert.deepEqual(await repository.readTicketEvents('tkt_durable', 0, 10), [event]);
+      assert.equal((await repository.getProject('pat', 'api'))?.workspace, 'project.api');
       const chunks = await repository.readLog('j-durable', 0, 1024);
       assert.equal(Buffer.concat(chunks.map((chunk) => chunk.data)).toString(), 'kept\n');
     });

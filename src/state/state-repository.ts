@@ -170,6 +170,7 @@ export type ProjectUpdate = Partial<
     | 'config'
     | 'status'
     | 'reason'
+    | 'network'
     | 'updatedAt'
   >
 >;

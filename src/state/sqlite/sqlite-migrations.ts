@@ -100,6 +100,38 @@ UPDATE jobs SET end_reason = CASE
   ELSE 'failed' END
 WHERE status IN ('succeeded', 'failed', 'stopped');`,
   },
+  // 7: projects and tickets (GUIDE §5). A ticket's rows in the other tables go with it; no
+  // foreign keys, so a store without them (or a ticket written before its project in a test)
+  // behaves the same: deleteProject removes them in one transaction. `seq` orders tickets
+  // newest first; JSON columns hold what the API's schemas describe.
+  {
+    sql: `
+CREATE TABLE IF NOT EXISTS projects (
+  owner TEXT NOT NULL, name TEXT NOT NULL, repo TEXT NOT NULL, ref TEXT, workspace TEXT NOT NULL,
+  commit_id TEXT, setup TEXT, test TEXT, model TEXT, config TEXT NOT NULL, status TEXT NOT NULL,
+  reason TEXT, network INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (owner, name)
+);
+CREATE TABLE IF NOT EXISTS tickets (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
+  project TEXT NOT NULL, title TEXT NOT NULL, request TEXT NOT NULL, criteria TEXT NOT NULL,
+  role TEXT NOT NULL, model TEXT, budget TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,
+  workspace TEXT, base_commit TEXT, attempt INTEGER NOT NULL, usage TEXT NOT NULL, branch TEXT,
+  commit_id TEXT, history TEXT NOT NULL, host TEXT, server TEXT, created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tickets_owner ON tickets (owner, project, seq);
+CREATE INDEX IF NOT EXISTS tickets_status ON tickets (status);
+CREATE TABLE IF NOT EXISTS ticket_events (
+  ticket_id TEXT NOT NULL, id INTEGER NOT NULL, attempt INTEGER NOT NULL, at TEXT NOT NULL,
+  data TEXT NOT NULL, PRIMARY KEY (ticket_id, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ticket_evidence (
+  ticket_id TEXT NOT NULL, attempt INTEGER NOT NULL, evidence TEXT NOT NULL,
+  PRIMARY KEY (ticket_id, attempt)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ticket_bundles (ticket_id TEXT PRIMARY KEY, bundle BLOB NOT NULL);`,
+  },
 ];
 
 /**

@@ -146,7 +146,11 @@ test('a database at every earlier version upgrades to the latest, keeping its jo
         await Promise.all(
           ['j-ok', 'j-timeout', 'j-code', 'j-broken', 'j-stopped', 'j-running'].map(endReason),
         ),
-        ['exited', 'timed_out', 'exited', 'failed', 'stopped', null],
+        // Step 6 derives the end reason of jobs stored before it; from version 6 on, a job
+        // keeps the one it was stored with (none here).
+        version < 6
+          ? ['exited', 'timed_out', 'exited', 'failed', 'stopped', null]
+          : [null, null, null, null, null, null],
         `from version ${version}`,
       );
       const running = await repository.getJob('alice', 'j-running');
@@ -190,3 +194,60 @@ function finishedJob(id: string): JobRecord {
     logsRemovedReason: null,
   };
 }
+
+test('a version 6 database migrates to 7 keeping its data, and holds projects and tickets', async () => {
+  const file = join(directory, 'version-6.db');
+  const old = new DatabaseSync(file);
+  for (const migration of sqliteMigrations.slice(0, 6)) old.exec(migration.sql);
+  old.exec('PRAGMA user_version = 6');
+  old.exec(
+    `INSERT INTO tokens (id, owner, name, hash, created_at, admin)
+       VALUES ('t-6', 'alice', 'laptop', 'h-6', 'then', 1);
+     INSERT INTO jobs (id, owner, kind, argv, status, exit_code, end_reason, created_at, log_bytes)
+       VALUES ('j-6', 'alice', 'run', '["true"]', 'succeeded', 0, 'exited', 'then', 3);
+     INSERT INTO job_logs VALUES ('j-6', 0, 'stdout', X'6f6b0a');
+     INSERT INTO sandboxes (owner, name, status, options, created_at, last_active_at)
+       VALUES ('alice', 'dev', 'stopped', '{"network":true}', 'then', 'then');
+     INSERT INTO workspaces VALUES ('alice', 'dev', 'then', 'then');`,
+  );
+  old.close();
+  const repository = createSqliteStateRepository(file);
+  try {
+    assert.equal((await repository.findTokenByHash('h-6'))?.admin, true);
+    assert.equal((await repository.getJob('alice', 'j-6'))?.endReason, 'exited');
+    const chunks = await repository.readLog('j-6', 0, 1024);
+    assert.equal(Buffer.concat(chunks.map((chunk) => chunk.data)).toString(), 'ok\n');
+    assert.deepEqual((await repository.getSandbox('alice', 'dev'))?.options, { network: true });
+    assert.equal((await repository.listWorkspaces('alice')).length, 1);
+    assert.deepEqual(await repository.listProjects('alice'), []);
+    await repository.insertProject({
+      owner: 'alice',
+      name: 'webapp',
+      repo: '/srv/webapp',
+      ref: null,
+      workspace: 'project.webapp',
+      commit: null,
+      setup: null,
+      test: null,
+      model: null,
+      config: {},
+      status: 'importing',
+      reason: null,
+      createdAt: 'now',
+      updatedAt: 'now',
+    });
+    assert.equal((await repository.getProject('alice', 'webapp'))?.status, 'importing');
+    const event = await repository.appendTicketEvent('tkt_v6', {
+      attempt: 1,
+      at: 'now',
+      data: { type: 'evidence', summary: 'ok' },
+    });
+    assert.equal(event.id, 1);
+  } finally {
+    await repository.close();
+  }
+  const upgraded = new DatabaseSync(file);
+  const row = upgraded.prepare('PRAGMA user_version').get() as { user_version: number };
+  assert.equal(Number(row.user_version), 7);
+  upgraded.close();
+});

@@ -2,8 +2,11 @@ import type { StateRepository } from '../state-repository.ts';
 import { openSqliteDatabase, type SqliteStateRepositoryOptions } from './sqlite-database.ts';
 import { sqliteJobStatements } from './sqlite-job-statements.ts';
 import { sqliteLogStatements } from './sqlite-log-statements.ts';
+import { sqliteProjectStatements } from './sqlite-project-statements.ts';
 import { sqliteRecoveryStatements } from './sqlite-recovery-statements.ts';
 import { sqliteSandboxStatements } from './sqlite-sandbox-statements.ts';
+import { sqliteTicketEventStatements } from './sqlite-ticket-event-statements.ts';
+import { sqliteTicketStatements } from './sqlite-ticket-statements.ts';
 import { sqliteTokenStatements } from './sqlite-token-statements.ts';
 
 export type { SqliteStateRepositoryOptions } from './sqlite-database.ts';
@@ -13,7 +16,7 @@ export type { SqliteStateRepositoryOptions } from './sqlite-database.ts';
  * WAL mode lets the CLI read while a server writes; `synchronous = NORMAL` keeps every committed
  * transaction through a process crash (SIGKILL), which is the failure the server must survive.
  * The statements are grouped by what they store: tokens, jobs, their logs, sandboxes and
- * workspaces, and the recovery of gone server processes' work.
+ * workspaces, the recovery of gone server processes' work, projects, tickets and their events.
  */
 export function createSqliteStateRepository(
   path: string,
@@ -27,6 +30,9 @@ export function createSqliteStateRepository(
     ...sqliteLogStatements(sqlite),
     ...sqliteSandboxStatements(sqlite),
     ...sqliteRecoveryStatements(sqlite),
+    ...sqliteProjectStatements(sqlite),
+    ...sqliteTicketStatements(sqlite),
+    ...sqliteTicketEventStatements(sqlite),
     async close() {
       if (sqlite.database.isOpen) sqlite.database.close();
     },

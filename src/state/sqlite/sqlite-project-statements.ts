@@ -1,0 +1,115 @@
+import type { SQLInputValue } from 'node:sqlite';
+import type { ProjectConfig } from '../../api/projects.ts';
+import type { ProjectRecord, ProjectUpdate, StateRepository } from '../state-repository.ts';
+import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
+
+type ProjectMethods = Pick<
+  StateRepository,
+  'insertProject' | 'updateProject' | 'getProject' | 'listProjects' | 'deleteProject'
+>;
+
+/** Projects, and the removal of a project with every ticket of it. */
+export function sqliteProjectStatements({
+  statement,
+  prepared,
+  transaction,
+}: SqliteDatabase): ProjectMethods {
+  const insertProject = prepared(
+    `INSERT INTO projects (owner, name, repo, ref, workspace, commit_id, setup, test, model, config,
+     status, reason, network, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const projectByName = prepared('SELECT * FROM projects WHERE owner = ? AND name = ?');
+  return {
+    async insertProject(project) {
+      insertProject().run(
+        project.owner,
+        project.name,
+        project.repo,
+        project.ref,
+        project.workspace,
+        project.commit,
+        project.setup,
+        project.test,
+        project.model,
+        JSON.stringify(project.config),
+        project.status,
+        project.reason,
+        project.network ? 1 : 0,
+        project.createdAt,
+        project.updatedAt,
+      );
+    },
+    async updateProject(owner, name, update) {
+      const columns = Object.entries(update)
+        .filter(([, value]) => value !== undefined)
+        .map(([key, value]) => {
+          const column = projectColumns[key as keyof ProjectUpdate];
+          const stored =
+            column === 'config'
+              ? JSON.stringify(value)
+              : column === 'network'
+                ? Number(value)
+                : value;
+          return [column, stored] as const;
+        });
+      if (columns.length === 0) return;
+      statement(
+        `UPDATE projects SET ${columns.map(([column]) => `${column} = ?`).join(', ')}
+         WHERE owner = ? AND name = ?`,
+      ).run(...columns.map(([, value]) => value as SQLInputValue), owner, name);
+    },
+    async getProject(owner, name) {
+      const row = projectByName().get(owner, name) as Row | undefined;
+      return row && toProject(row);
+    },
+    async listProjects(owner) {
+      const rows = statement('SELECT * FROM projects WHERE owner = ? ORDER BY name').all(owner);
+      return (rows as Row[]).map(toProject);
+    },
+    async deleteProject(owner, name) {
+      transaction(() => {
+        const tickets = 'SELECT id FROM tickets WHERE owner = ? AND project = ?';
+        for (const table of ['ticket_events', 'ticket_evidence', 'ticket_bundles']) {
+          statement(`DELETE FROM ${table} WHERE ticket_id IN (${tickets})`).run(owner, name);
+        }
+        statement('DELETE FROM tickets WHERE owner = ? AND project = ?').run(owner, name);
+        statement('DELETE FROM projects WHERE owner = ? AND name = ?').run(owner, name);
+      });
+    },
+  };
+}
+
+const projectColumns: Record<keyof ProjectUpdate, string> = {
+  repo: 'repo',
+  ref: 'ref',
+  commit: 'commit_id',
+  setup: 'setup',
+  test: 'test',
+  model: 'model',
+  config: 'config',
+  status: 'status',
+  reason: 'reason',
+  network: 'network',
+  updatedAt: 'updated_at',
+};
+
+function toProject(row: Row): ProjectRecord {
+  return {
+    owner: String(row.owner),
+    name: String(row.name),
+    repo: String(row.repo),
+    ref: text(row.ref),
+    workspace: String(row.workspace),
+    commit: text(row.commit_id),
+    setup: text(row.setup),
+    test: text(row.test),
+    model: text(row.model),
+    config: JSON.parse(String(row.config)) as ProjectConfig,
+    status: row.status as ProjectRecord['status'],
+    reason: text(row.reason),
+    network: Number(row.network) === 1,
+    createdAt: String(row.created_at),
+    updatedAt: String(row.updated_at),
+  };
+}

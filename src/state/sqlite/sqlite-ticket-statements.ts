@@ -1,0 +1,132 @@
+import type { SQLInputValue } from 'node:sqlite';
+import type { Budget, Criterion, TokenUsage } from '../../api/tickets.ts';
+import type { StateRepository, TicketRecord, TicketUpdate } from '../state-repository.ts';
+import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
+
+type TicketMethods = Pick<
+  StateRepository,
+  'insertTicket' | 'updateTicket' | 'getTicket' | 'listTickets' | 'ticketsInStatus'
+>;
+
+/** Tickets themselves; their events, evidence and bundles are in sqlite-ticket-event-statements. */
+export function sqliteTicketStatements({ statement, prepared }: SqliteDatabase): TicketMethods {
+  const insertTicket = prepared(
+    `INSERT INTO tickets (id, owner, project, title, request, criteria, role, model, budget, status,
+     reason, workspace, base_commit, attempt, usage, branch, commit_id, history, host, server,
+     created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const ticketById = prepared('SELECT * FROM tickets WHERE owner = ? AND id = ?');
+  return {
+    async insertTicket(ticket) {
+      insertTicket().run(
+        ticket.id,
+        ticket.owner,
+        ticket.project,
+        ticket.title,
+        ticket.request,
+        JSON.stringify(ticket.criteria),
+        ticket.role,
+        ticket.model,
+        JSON.stringify(ticket.budget),
+        ticket.status,
+        ticket.reason,
+        ticket.workspace,
+        ticket.baseCommit,
+        ticket.attempt,
+        JSON.stringify(ticket.usage),
+        ticket.branch,
+        ticket.commit,
+        JSON.stringify(ticket.history),
+        ticket.host ?? null,
+        ticket.server ?? null,
+        ticket.createdAt,
+        ticket.updatedAt,
+      );
+    },
+    async updateTicket(id, update) {
+      const columns = Object.entries(update)
+        .filter(([, value]) => value !== undefined)
+        .map(([key, value]) => {
+          const column = ticketColumns[key as keyof TicketUpdate];
+          return [column, jsonColumns.has(column) ? JSON.stringify(value) : value] as const;
+        });
+      if (columns.length === 0) return;
+      statement(
+        `UPDATE tickets SET ${columns.map(([column]) => `${column} = ?`).join(', ')} WHERE id = ?`,
+      ).run(...columns.map(([, value]) => value as SQLInputValue), id);
+    },
+    async getTicket(owner, id) {
+      const row = ticketById().get(owner, id) as Row | undefined;
+      return row && toTicket(row);
+    },
+    async listTickets(filter) {
+      const where = ['owner = $owner'];
+      const parameters: Record<string, SQLInputValue> = { owner: filter.owner };
+      for (const key of ['project', 'status'] as const) {
+        if (filter[key] === undefined) continue;
+        where.push(`${key} = $${key}`);
+        parameters[key] = filter[key];
+      }
+      const rows = statement(
+        `SELECT * FROM tickets WHERE ${where.join(' AND ')} ORDER BY seq DESC`,
+      ).all(parameters) as Row[];
+      return rows.map(toTicket);
+    },
+    async ticketsInStatus(statuses) {
+      if (statuses.length === 0) return [];
+      const rows = statement(
+        `SELECT * FROM tickets WHERE status IN (${statuses.map(() => '?').join(', ')}) ORDER BY seq`,
+      ).all(...statuses) as Row[];
+      return rows.map(toTicket);
+    },
+  };
+}
+
+const ticketColumns: Record<keyof TicketUpdate, string> = {
+  title: 'title',
+  request: 'request',
+  criteria: 'criteria',
+  role: 'role',
+  model: 'model',
+  budget: 'budget',
+  status: 'status',
+  reason: 'reason',
+  workspace: 'workspace',
+  baseCommit: 'base_commit',
+  attempt: 'attempt',
+  usage: 'usage',
+  branch: 'branch',
+  commit: 'commit_id',
+  history: 'history',
+  host: 'host',
+  server: 'server',
+  updatedAt: 'updated_at',
+};
+const jsonColumns = new Set(['criteria', 'budget', 'usage', 'history']);
+
+function toTicket(row: Row): TicketRecord {
+  return {
+    id: String(row.id),
+    owner: String(row.owner),
+    project: String(row.project),
+    title: String(row.title),
+    request: String(row.request),
+    criteria: JSON.parse(String(row.criteria)) as Criterion[],
+    role: String(row.role),
+    model: text(row.model),
+    budget: JSON.parse(String(row.budget)) as Budget,
+    status: row.status as TicketRecord['status'],
+    reason: text(row.reason),
+    workspace: text(row.workspace),
+    baseCommit: text(row.base_commit),
+    attempt: Number(row.attempt),
+    usage: JSON.parse(String(row.usage)) as TokenUsage,
+    branch: text(row.branch),
+    commit: text(row.commit_id),
+    history: JSON.parse(String(row.history)) as unknown[],
+    host: text(row.host),
+    server: text(row.server),
+    createdAt: String(row.created_at),
+    updatedAt: String(row.updated_at),
+  };
+}
