@@ -85,7 +85,7 @@ export async function runTicketAttempt(
     }
   }
   try {
-    await ensureTicketSandbox(sandboxes, repository, ticket);
+    await ensureTicketSandbox(sandboxes, repository, ticket, project.network === true);
   } catch (error) {
     return fail(`the sandbox could not start: ${(error as Error).message}`);
   }
@@ -129,14 +129,15 @@ export async function ensureTicketSandbox(
   sandboxes: SandboxManager,
   repository: StateRepository,
   ticket: TicketRecord,
+  network: boolean,
 ): Promise<void> {
   const existing = await repository.getSandbox(ticket.owner, ticket.id);
   if (!existing) {
-    // Network stays off: nothing in a project asks for it yet (GUIDE §2b, no network unless asked).
+    // No network unless the project asks for it (GUIDE §2b).
     await sandboxes.create(ticket.owner, {
       name: ticket.id,
       workspace: ticket.workspace ?? undefined,
-      network: false,
+      network,
     });
   } else if (existing.status === 'stopped') {
     await sandboxes.start(ticket.owner, ticket.id);

@@ -242,7 +242,13 @@ export class TicketManager {
     }
     this.#busy.add(id);
     try {
-      await ensureTicketSandbox(this.#sandboxes, this.#repository, ticket);
+      const project = await this.#projects.get(owner, ticket.project);
+      await ensureTicketSandbox(
+        this.#sandboxes,
+        this.#repository,
+        ticket,
+        project.network === true,
+      );
       const use = await this.#sandboxes.use(owner, id);
       const branch = `mags/${id}`;
       let committed: { commit: string; bundle: Buffer };
