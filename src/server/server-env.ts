@@ -4,6 +4,7 @@ import type { UploadStore } from '../jobs/upload-store.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { StateRepository } from '../state/state-repository.ts';
+import type { TicketManager } from '../tickets/ticket-manager.ts';
 import type { DiskLimits } from './disk-limits.ts';
 
 /** What the routes work with; one set per server process. */
@@ -15,6 +16,8 @@ export interface ServerServices {
   uploads: UploadStore;
   sandboxes: SandboxManager;
   scheduler: SandboxScheduler;
+  /** Tickets worked by agents (GUIDE §5). */
+  tickets: TicketManager;
   limits: {
     maxJsonBytes: number;
     maxUploadBytes: number;
