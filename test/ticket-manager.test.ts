@@ -353,4 +353,26 @@ describe('tickets on the namespace runtime', { skip }, () => {
     await assert.rejects(tickets.approve('alice', draft.id), ConflictError);
     assert.deepEqual(await tickets.list('bob'), []);
   });
+
+  test('a restarted server fails what a gone server was running and runs what it had queued', async () => {
+    scripts.recovered = async (_task, session) => {
+      await agentCommand(session, 'echo recovered > /workspace/fixed.txt');
+      return { reason: 'finished' };
+    };
+    const gone = { host: (await import('node:os')).hostname(), server: 'deadbeef:1:1' };
+    const running = await create('recovered');
+    const queued = await create('recovered');
+    await repository.updateTicket(running.id, { status: 'running', attempt: 1, ...gone });
+    await repository.updateTicket(queued.id, { status: 'queued', attempt: 1, ...gone });
+    assert.deepEqual(await tickets.recover(), { queued: 1, failed: 1 });
+    const failed = await tickets.get('alice', running.id);
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.reason, 'the server stopped while the agent ran; run it again');
+    await assert.rejects(tickets.evidence('alice', running.id), NotFoundError);
+    const ran = await tickets.wait('alice', queued.id);
+    assert.equal(ran.status, 'awaiting_review');
+    assert.equal((await tickets.evidence('alice', queued.id)).criteria[0]?.status, 'met');
+    // Taken over once: a second look finds nothing of a gone server.
+    assert.deepEqual(await tickets.recover(), { queued: 0, failed: 0 });
+  });
 });

@@ -21,7 +21,7 @@ export function chooseModel(
   if (model) return model;
   throw new InvalidInputError('No model to run this ticket with.', {
     code: 'model_missing',
-    hint: "Give one (--model anthropic:claude-sonnet-4-5), set the project's (mags project update --model) or its role's, or start the server with MAGS_DEFAULT_MODEL.",
+    hint: "Give one (--model anthropic:claude-sonnet-4-5), or set a default: the role's, the project's (model in its .mags/project.json), or the server's (MAGS_DEFAULT_MODEL).",
   });
 }
 
