@@ -9,6 +9,7 @@ import { registerRunCommand } from './commands/run.ts';
 import { registerSandboxCommands } from './commands/sandboxes.ts';
 import { registerServerCommand } from './commands/server.ts';
 import { registerSyncCommand } from './commands/sync.ts';
+import { registerTicketCommands } from './commands/ticket.ts';
 import { registerTokenCommands } from './commands/token.ts';
 import { registerWorkspaceCommands } from './commands/workspace.ts';
 import { refuseUnknownCommands } from './unknown-command.ts';
@@ -31,6 +32,7 @@ export function createProgram(argv: readonly string[] = []): Command {
   registerSandboxCommands(program);
   registerImageCommands(program);
   registerWorkspaceCommands(program);
+  registerTicketCommands(program);
   registerSyncCommand(program);
   registerDoctorCommand(program);
   registerServerCommand(program);

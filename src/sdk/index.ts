@@ -17,6 +17,14 @@ export type {
   WorkspaceInfo,
   WorkspaceVersion,
 } from '../api/schemas.ts';
+export type {
+  CreateTicketBody,
+  Evidence,
+  Ticket,
+  TicketEvent,
+  TicketEventData,
+  TicketStatus,
+} from '../api/tickets.ts';
 export {
   AuthenticationError,
   ConflictError,
@@ -39,3 +47,5 @@ export {
   type UploadData,
 } from './mags.ts';
 export type { CreateProjectBody, Project, UpdateProjectBody } from './projects-client.ts';
+export type { TicketEventsOptions } from './ticket-events.ts';
+export type { TicketsClient } from './tickets-client.ts';

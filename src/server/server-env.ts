@@ -5,6 +5,7 @@ import type { ProjectManager } from '../projects/project-manager.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { StateRepository } from '../state/state-repository.ts';
+import type { TicketManager } from '../tickets/ticket-manager.ts';
 import type { DiskLimits } from './disk-limits.ts';
 
 /** What the routes work with; one set per server process. */
@@ -18,6 +19,8 @@ export interface ServerServices {
   /** Repositories imported into project workspaces (GUIDE §5). */
   projects: ProjectManager;
   scheduler: SandboxScheduler;
+  /** Tickets worked by agents (GUIDE §5). */
+  tickets: TicketManager;
   limits: {
     maxJsonBytes: number;
     maxUploadBytes: number;

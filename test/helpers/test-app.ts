@@ -13,6 +13,11 @@ import { defaultDiskLimits } from '../../src/server/disk-limits.ts';
 import type { ServerServices } from '../../src/server/server-env.ts';
 import { createToken } from '../../src/server/tokens.ts';
 import { createSqliteStateRepository } from '../../src/state/sqlite/sqlite-state-repository.ts';
+import { TicketManager } from '../../src/tickets/ticket-manager.ts';
+import {
+  unwiredTicketParts,
+  unwiredTicketProjects,
+} from '../../src/tickets/unwired-ticket-parts.ts';
 import { createTestContext, type FakeTestContext } from './test-context.ts';
 
 export interface TestApp {
@@ -52,14 +57,25 @@ export async function createTestApp(): Promise<TestApp> {
     directory: join(fake.home, 'uploads'),
     maxFileBytes: 1024 * 1024,
   });
+  const sandboxes = new SandboxManager({ context, repository, sleepAfterMs: 0 });
   const services: ServerServices = {
     context,
     repository,
     jobs: new JobManager({ context, repository, killGraceMs: 100, uploads }),
     uploads,
-    sandboxes: new SandboxManager({ context, repository, sleepAfterMs: 0 }),
+    sandboxes,
     projects: new ProjectManager({ context, repository }),
     scheduler,
+    // In-process routes read and change stored tickets; running one needs the real parts (a
+    // server: test/ticket-api.test.ts).
+    tickets: new TicketManager({
+      repository,
+      sandboxes,
+      projects: unwiredTicketProjects,
+      parts: unwiredTicketParts,
+      environment: {},
+      log: () => {},
+    }),
     limits: {
       maxJsonBytes: 1024 * 1024,
       maxUploadBytes: 1024 * 1024,
