@@ -208,7 +208,8 @@ describe('tickets through a server', { skip }, () => {
     assert.match(show.stdout.toString(), /^ {2}1\. says goodbye {2}\[check: grep -q goodbye/m);
     const evidence = await runCli(home, ['ticket', 'evidence', fileId], { env });
     assert.equal(evidence.code, 0, evidence.stderr);
-    assert.match(evidence.stdout.toString(), /^ {2}met +says goodbye$/m);
+    assert.match(evidence.stdout.toString(), /^ {2}✔ 1\. says goodbye$/m);
+    assert.match(evidence.stdout.toString(), /^ {6}met \(exit 0\) — check: grep -q goodbye/m);
   });
 });
 

@@ -118,37 +118,6 @@ export function renderTicket(ticket: Ticket): string {
   ].join('\n');
 }
 
-/** The evidence in the terminal: verified results beside the agent's own claims. */
-export function renderEvidenceText(evidence: Evidence): string {
-  const lines = [
-    `ticket ${evidence.ticket}, attempt ${evidence.attempt}: the agent ended ${evidence.agentEnd} (${evidence.agentMessage})`,
-  ];
-  if (evidence.summary) lines.push(`agent's summary: ${evidence.summary}`);
-  lines.push('criteria (checked by the platform):');
-  for (const criterion of evidence.criteria) {
-    const claim = criterion.claim
-      ? ` — agent claimed ${criterion.claim.met ? 'met' : 'not met'}`
-      : '';
-    lines.push(`  ${criterion.status.replace('_', ' ').padEnd(12)} ${criterion.text}${claim}`);
-  }
-  if (evidence.tests) {
-    const counts = evidence.tests.counts;
-    lines.push(
-      `tests: ${evidence.tests.command} → ${evidence.tests.timedOut ? 'timed out' : `exit ${evidence.tests.exitCode}`}${counts ? ` (${counts.passed} passed, ${counts.failed} failed)` : ''}`,
-    );
-  }
-  lines.push(`changed files (${evidence.diffStat.files.length}):`);
-  for (const file of evidence.diffStat.files) {
-    lines.push(
-      `  ${file.path}${file.binary ? ' (binary)' : ` +${file.added ?? '?'} -${file.removed ?? '?'}`}`,
-    );
-  }
-  lines.push(
-    `cost $${evidence.usage.costUsd.toFixed(4)}, ${evidence.usage.inputTokens + evidence.usage.outputTokens} tokens, ${formatMs(evidence.durationMs)}`,
-  );
-  return `${lines.join('\n')}\n`;
-}
-
 function headAndTail(output: string): string[] {
   const lines = output.replace(/\n$/, '').split('\n');
   if (lines.length === 1 && lines[0] === '') return [];

@@ -15,10 +15,10 @@ import { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import { createSqliteStateRepository } from '../state/sqlite/sqlite-state-repository.ts';
 import type { StateRepository } from '../state/state-repository.ts';
+import { builtinTicketParts } from '../tickets/builtin-ticket-parts.ts';
 import { TicketManager } from '../tickets/ticket-manager.ts';
 import type { TicketAgentParts, TicketProjects } from '../tickets/ticket-parts.ts';
 import type { TicketSettings } from '../tickets/ticket-settings.ts';
-import { unwiredTicketParts, unwiredTicketProjects } from '../tickets/unwired-ticket-parts.ts';
 import { createApp } from './create-app.ts';
 import { type DiskLimits, defaultDiskLimits } from './disk-limits.ts';
 import { type RecoveryReport, recoverWork } from './recover-work.ts';
@@ -176,11 +176,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     uploads,
     execSandboxes: sandboxes,
   });
+  const projects = new ProjectManager({ context, repository });
   const tickets = new TicketManager({
     repository,
     sandboxes,
-    projects: options.tickets?.projects ?? unwiredTicketProjects,
-    parts: options.tickets?.parts ?? unwiredTicketParts,
+    projects: options.tickets?.projects ?? projects,
+    parts: options.tickets?.parts ?? builtinTicketParts(),
     workspaces: context.workspaceManager,
     settings: options.tickets?.settings,
     instance,
@@ -196,7 +197,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     jobs,
     uploads,
     sandboxes,
-    projects: new ProjectManager({ context, repository }),
+    projects,
     scheduler,
     tickets,
     limits: {

@@ -12,7 +12,7 @@ import type { TicketSettings } from './ticket-settings.ts';
  */
 export function chooseModel(
   ticket: Pick<TicketRecord, 'model'>,
-  role: { model?: string },
+  role: { model?: string | null },
   project: ProjectRecord,
   settings: Pick<TicketSettings, 'defaultModel'>,
 ): string {
@@ -26,7 +26,7 @@ export function chooseModel(
 }
 
 export interface TicketChoices {
-  role: AgentRole & { model?: string };
+  role: AgentRole & { model?: string | null };
   model: string;
 }
 

@@ -36,7 +36,7 @@ export type CheckModel = (id: string, environment: NodeJS.ProcessEnv) => unknown
 export type ResolveRole = (
   name: string,
   projectRoles: ProjectConfig['roles'],
-) => AgentRole & { model?: string };
+) => AgentRole & { model?: string | null };
 
 export interface AssembleEvidenceInput {
   sandbox: AgentSandbox;

@@ -13,11 +13,8 @@ import { defaultDiskLimits } from '../../src/server/disk-limits.ts';
 import type { ServerServices } from '../../src/server/server-env.ts';
 import { createToken } from '../../src/server/tokens.ts';
 import { createSqliteStateRepository } from '../../src/state/sqlite/sqlite-state-repository.ts';
+import { builtinTicketParts } from '../../src/tickets/builtin-ticket-parts.ts';
 import { TicketManager } from '../../src/tickets/ticket-manager.ts';
-import {
-  unwiredTicketParts,
-  unwiredTicketProjects,
-} from '../../src/tickets/unwired-ticket-parts.ts';
 import { createTestContext, type FakeTestContext } from './test-context.ts';
 
 export interface TestApp {
@@ -58,21 +55,22 @@ export async function createTestApp(): Promise<TestApp> {
     maxFileBytes: 1024 * 1024,
   });
   const sandboxes = new SandboxManager({ context, repository, sleepAfterMs: 0 });
+  const projects = new ProjectManager({ context, repository });
   const services: ServerServices = {
     context,
     repository,
     jobs: new JobManager({ context, repository, killGraceMs: 100, uploads }),
     uploads,
     sandboxes,
-    projects: new ProjectManager({ context, repository }),
+    projects,
     scheduler,
     // In-process routes read and change stored tickets; running one needs the real parts (a
     // server: test/ticket-api.test.ts).
     tickets: new TicketManager({
       repository,
       sandboxes,
-      projects: unwiredTicketProjects,
-      parts: unwiredTicketParts,
+      projects,
+      parts: builtinTicketParts(),
       environment: {},
       log: () => {},
     }),

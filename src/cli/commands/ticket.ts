@@ -1,19 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Budget, CreateTicketBody, Criterion, Ticket } from '../../api/tickets.ts';
-import { DependencyMissingError, InvalidInputError } from '../../errors/mags-error.ts';
+import { InvalidInputError } from '../../errors/mags-error.ts';
+import {
+  renderEvidenceMarkdown,
+  renderEvidenceText,
+} from '../../tickets/evidence/render-evidence.ts';
 import { apiClient } from '../client/api-client.ts';
+import { applyTicketBundle } from '../client/apply-ticket-bundle.ts';
 import { CommandUsageError } from '../client/command-usage-error.ts';
 import { parseTicketFile, ticketBody } from '../client/ticket-file.ts';
 import { printJson, printTable } from '../output.ts';
 import { parsePositiveNumber } from '../parse-options.ts';
-import {
-  costLine,
-  newWatchState,
-  renderEvidenceText,
-  renderTicket,
-  renderTicketEvent,
-} from '../ticket-render.ts';
+import { costLine, newWatchState, renderTicket, renderTicketEvent } from '../ticket-render.ts';
 
 export function registerTicketCommands(program: Command): void {
   const ticket = program
@@ -224,14 +223,8 @@ export function registerTicketCommands(program: Command): void {
         : undefined;
       const evidence = await mags.tickets.evidence(id, attempt);
       if (flags.json) return printJson(evidence);
-      if (flags.markdown) {
-        // The evidence layer's Markdown renderer (tickets/evidence/render-evidence.ts) is wired
-        // here when it lands; until then the text form, in a code block, is valid Markdown.
-        process.stdout.write(`\`\`\`\n${renderEvidenceText(evidence)}\`\`\`\n`);
-        return;
-      }
-      process.stdout.write(renderEvidenceText(evidence));
-      if (flags.diff && evidence.diff) process.stdout.write(`\n${evidence.diff}`);
+      if (flags.markdown) return void process.stdout.write(renderEvidenceMarkdown(evidence));
+      process.stdout.write(renderEvidenceText(evidence, { diff: Boolean(flags.diff) }));
     });
 
   ticket
@@ -239,17 +232,19 @@ export function registerTicketCommands(program: Command): void {
     .description('In your own checkout: fetch an approved ticket as branch mags/<id> (no network).')
     .argument('<id>')
     .option('--force', 'replace an existing mags/<id> branch with other commits')
-    .action(async (id: string, _flags, command: Command) => {
+    .action(async (id: string, flags: { force?: boolean }, command: Command) => {
       const mags = await apiClient(command);
+      const ticket = await mags.tickets.get(id);
       const bundle = Buffer.from(await mags.tickets.bundle(id));
-      // The bundle is verified and fetched into refs/heads/mags/<id> by applyTicketBundle
-      // (src/cli/client/apply-ticket-bundle.ts, the review layer's), wired here when it lands.
-      throw new DependencyMissingError(
-        `Fetched the ${bundle.length}-byte bundle of ${id}, but this build cannot apply it yet.`,
-        {
-          code: 'apply_missing',
-          hint: `Approve and fetch from the project repository instead (branch mags/${id}).`,
-        },
+      const branch = ticket.branch ?? `mags/${id}`;
+      const { commit } = await applyTicketBundle({
+        cwd: process.cwd(),
+        bundle,
+        branch,
+        force: flags.force,
+      });
+      process.stderr.write(
+        `mags: branch ${branch} is at ${commit.slice(0, 12)} in this repository; merge it with: git merge ${branch}\n`,
       );
     });
 }
