@@ -12,7 +12,11 @@ import { createTestApp, type TestApp } from './helpers/test-app.ts';
 /** A route as Hono registers it, and a request to it that would succeed for alice. */
 interface RouteRow {
   route: string;
-  request: (ids: { job: string }) => { method: string; path: string; body?: unknown };
+  request: (ids: { job: string; ticket: string }) => {
+    method: string;
+    path: string;
+    body?: unknown;
+  };
 }
 
 const routes: RouteRow[] = [
@@ -102,6 +106,74 @@ const routes: RouteRow[] = [
     route: 'POST /v1/uploads',
     request: () => ({ method: 'POST', path: '/v1/uploads', body: 'data' }),
   },
+  {
+    route: 'POST /v1/projects',
+    request: () => ({
+      method: 'POST',
+      path: '/v1/projects',
+      body: { name: 'another', repo: '/srv/another' },
+    }),
+  },
+  { route: 'GET /v1/projects', request: () => ({ method: 'GET', path: '/v1/projects' }) },
+  {
+    route: 'GET /v1/projects/:name',
+    request: () => ({ method: 'GET', path: '/v1/projects/webapp' }),
+  },
+  {
+    route: 'PATCH /v1/projects/:name',
+    request: () => ({ method: 'PATCH', path: '/v1/projects/webapp', body: { test: 'true' } }),
+  },
+  {
+    route: 'POST /v1/projects/:name/refresh',
+    request: () => ({ method: 'POST', path: '/v1/projects/webapp/refresh' }),
+  },
+  {
+    route: 'DELETE /v1/projects/:name',
+    request: () => ({ method: 'DELETE', path: '/v1/projects/webapp' }),
+  },
+  ...ticketRows(),
+];
+
+/** The ticket routes, on alice's ticket `ticket` (a draft with evidence and a bundle stored). */
+function ticketRows(): RouteRow[] {
+  const on = (method: string, path: string, body?: unknown): RouteRow => ({
+    route: `${method} /v1/tickets/:id${path}`,
+    request: ({ ticket }) => ({ method, path: `/v1/tickets/${ticket}${path}`, body }),
+  });
+  return [
+    {
+      route: 'POST /v1/tickets',
+      request: () => ({
+        method: 'POST',
+        path: '/v1/tickets',
+        body: { project: 'app', title: 't', request: 'r', criteria: [{ text: 'c' }] },
+      }),
+    },
+    { route: 'GET /v1/tickets', request: () => ({ method: 'GET', path: '/v1/tickets' }) },
+    on('GET', ''),
+    on('POST', '/run'),
+    on('POST', '/stop'),
+    on('POST', '/comments', { text: 'hi' }),
+    on('POST', '/request-changes', { text: 'again' }),
+    on('POST', '/approve'),
+    on('POST', '/close'),
+    on('GET', '/events'),
+    on('GET', '/evidence'),
+    on('GET', '/bundle'),
+  ];
+}
+
+/**
+ * Ticket routes whose success needs a project and an agent (a real server with scripted parts
+ * runs them: test/ticket-api.test.ts), or a ticket in another status than the draft here.
+ */
+const ticketRoutesTestedElsewhere = [
+  'POST /v1/tickets',
+  'POST /v1/tickets/:id/run',
+  'POST /v1/tickets/:id/stop',
+  'POST /v1/tickets/:id/request-changes',
+  'POST /v1/tickets/:id/approve',
+  'POST /v1/tickets/:id/close',
 ];
 
 /** Routes outside /v1 that need no token, and why. */
@@ -211,6 +283,68 @@ const invalid: Record<string, { method: string; path: string; body?: unknown; me
     'DELETE /v1/workspaces/:name': [
       { method: 'DELETE', path: '/v1/workspaces/-bad', message: /^param\.name: / },
     ],
+    'POST /v1/projects': [
+      {
+        method: 'POST',
+        path: '/v1/projects',
+        body: { name: '-bad', repo: '/x' },
+        message: /^body\.name: /,
+      },
+    ],
+    'GET /v1/projects/:name': [
+      { method: 'GET', path: '/v1/projects/-bad', message: /^param\.name: / },
+    ],
+    'PATCH /v1/projects/:name': [
+      {
+        method: 'PATCH',
+        path: '/v1/projects/webapp',
+        body: { model: 'no-provider' },
+        message: /^body\.model: /,
+      },
+    ],
+    'POST /v1/projects/:name/refresh': [
+      { method: 'POST', path: '/v1/projects/-bad/refresh', message: /^param\.name: / },
+    ],
+    'DELETE /v1/projects/:name': [
+      { method: 'DELETE', path: '/v1/projects/-bad', message: /^param\.name: / },
+    ],
+    'POST /v1/tickets': [
+      {
+        method: 'POST',
+        path: '/v1/tickets',
+        body: { project: 'app', title: 't', request: 'r', criteria: [] },
+        message: /^body\.criteria: a ticket needs at least one criterion/,
+      },
+      {
+        method: 'POST',
+        path: '/v1/tickets',
+        body: { project: 'app', title: 't', request: 'r', criteria: [{ text: 'c' }], model: 'x' },
+        message: /^body\.model: /,
+      },
+    ],
+    'GET /v1/tickets': [
+      { method: 'GET', path: '/v1/tickets?status=bogus', message: /^query\.status: / },
+    ],
+    ...Object.fromEntries(
+      ['', '/run', '/stop', '/close', '/approve', '/events', '/evidence', '/bundle'].map((path) => {
+        const method = ['', '/events', '/evidence', '/bundle'].includes(path) ? 'GET' : 'POST';
+        return [
+          `${method} /v1/tickets/:id${path}`,
+          [{ method, path: `/v1/tickets/nope${path}`, message: /not a ticket id/ }],
+        ];
+      }),
+    ),
+    'POST /v1/tickets/:id/comments': [
+      { method: 'POST', path: '/v1/tickets/tkt_x/comments', body: {}, message: /^body\.text: / },
+    ],
+    'POST /v1/tickets/:id/request-changes': [
+      {
+        method: 'POST',
+        path: '/v1/tickets/tkt_x/request-changes',
+        body: { text: ' ' },
+        message: /^body\.text: /,
+      },
+    ],
   };
 /**
  * Routes that take no input at all (nothing to get wrong), or any bytes (an upload's body: only
@@ -222,20 +356,23 @@ const noInput = [
   'GET /v1/sandboxes',
   'GET /v1/workspaces',
   'POST /v1/uploads',
+  'GET /v1/projects',
 ];
 
 /** Each owned route on a resource that does not exist. */
 const missing = (route: string) =>
   route
+    .replace('/v1/tickets/:id', '/v1/tickets/tkt_missing')
     .replace(':id', 'job_missing')
     .replace('/v1/sandboxes/:name', '/v1/sandboxes/missing')
-    .replace('/v1/workspaces/:name', '/v1/workspaces/missing');
+    .replace('/v1/workspaces/:name', '/v1/workspaces/missing')
+    .replace('/v1/projects/:name', '/v1/projects/missing');
 
 describe('API routes in-process (fake runtime, any user)', () => {
   let api: TestApp;
   let alice: string;
   let bob: string;
-  let ids: { job: string };
+  let ids: { job: string; ticket: string };
   before(async () => {
     api = await createTestApp();
     alice = (await api.token('alice')).token;
@@ -246,10 +383,29 @@ describe('API routes in-process (fake runtime, any user)', () => {
       workspace: 'w',
     });
     assert.equal(job.status, 201);
-    ids = { job: ((await job.json()) as { id: string }).id };
+    ids = { job: ((await job.json()) as { id: string }).id, ticket: await aliceTicket(api) };
     await api.services.jobs.wait('alice', ids.job);
     const sandbox = await api.request(alice, 'POST', '/v1/sandboxes', { name: 'dev' });
     assert.equal(sandbox.status, 201, await sandbox.clone().text());
+    // A project `webapp`, recorded as imported (importing runs git in a sandbox: the fake
+    // runtime runs on the host, so that is test/projects.test.ts, on the namespace runtime).
+    const at = new Date().toISOString();
+    await api.services.repository.insertProject({
+      owner: 'alice',
+      name: 'webapp',
+      repo: '/srv/webapp',
+      ref: null,
+      workspace: 'project.webapp',
+      commit: 'c0ffee',
+      setup: null,
+      test: null,
+      model: null,
+      config: {},
+      status: 'ready',
+      reason: null,
+      createdAt: at,
+      updatedAt: at,
+    });
   });
   after(() => api.close());
 
@@ -396,9 +552,61 @@ describe('API routes in-process (fake runtime, any user)', () => {
       if (row.route === 'GET /v1/sandboxes/:name/shell') continue; // needs a WebSocket upgrade
       if (row.route === 'POST /v1/sandboxes/:name/stop') continue; // would stop what follows
       if (row.route === 'POST /v1/workspaces/:name/fork') continue; // its own test (above): a fork left would keep w from being deleted
+      // Imports and refreshes run git in a sandbox, which the fake runtime runs on the host:
+      // test/projects.test.ts does them on the namespace runtime.
+      if (row.route === 'POST /v1/projects' || row.route === 'POST /v1/projects/:name/refresh')
+        continue;
+      if (ticketRoutesTestedElsewhere.includes(row.route)) continue;
       const { method, path, body } = row.request(ids);
       const response = await api.request(alice, method, path, body);
       assert.ok(response.status < 300, `${row.route}: ${response.status} ${await response.text()}`);
     }
   });
 });
+
+/** A draft ticket of alice's, stored as a server would, with evidence and a bundle. */
+async function aliceTicket(api: TestApp): Promise<string> {
+  const at = new Date().toISOString();
+  const id = 'tkt_alice1';
+  const usage = { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 };
+  await api.services.repository.insertTicket({
+    id,
+    owner: 'alice',
+    project: 'app',
+    title: 't',
+    request: 'r',
+    criteria: [{ text: 'c' }],
+    role: 'developer',
+    model: null,
+    budget: {},
+    status: 'draft',
+    reason: null,
+    workspace: null,
+    baseCommit: null,
+    attempt: 0,
+    usage,
+    branch: null,
+    commit: null,
+    createdAt: at,
+    updatedAt: at,
+    history: [],
+  });
+  await api.services.repository.putEvidence({
+    ticket: id,
+    attempt: 1,
+    agentEnd: 'finished',
+    agentMessage: 'finished',
+    summary: null,
+    baseCommit: null,
+    diff: '',
+    diffStat: { files: [] },
+    tests: null,
+    criteria: [],
+    usage,
+    startedAt: at,
+    finishedAt: at,
+    durationMs: 0,
+  });
+  await api.services.repository.putTicketBundle(id, Buffer.from('bundle'));
+  return id;
+}

@@ -15,9 +15,9 @@ describe('mags usage', () => {
 
   test('an unknown command is an error, also with --help after it, with a suggestion when one is close', async () => {
     const cases: Array<[string[], string, string | undefined]> = [
-      [['ticket', 'create', '--help'], 'ticket', undefined],
-      [['ticket'], 'ticket', undefined],
-      [['--url', 'http://127.0.0.1:9', 'ticket', '--help'], 'ticket', undefined],
+      [['plan', 'create', '--help'], 'plan', undefined],
+      [['plan'], 'plan', undefined],
+      [['--url', 'http://127.0.0.1:9', 'plan', '--help'], 'plan', undefined],
       [['workspce', 'list', '--help'], 'workspce', 'workspace'],
       [['workspace', 'pul', '--help'], 'pul', 'pull'],
       [['runn', 'x'], 'runn', 'run'],

@@ -109,7 +109,8 @@ export const TicketSchema = z
 export type Ticket = z.infer<typeof TicketSchema>;
 
 export const TicketListQuerySchema = z.object({
-  project: ProjectNameSchema.optional(),
+  // Its own parameter name: ProjectNameSchema describes the `{name}` path parameter of projects.
+  project: ProjectNameSchema.openapi({ param: { name: 'project', in: 'query' } }).optional(),
   status: TicketStatusSchema.optional(),
 });
 export const TicketListSchema = z.object({ tickets: z.array(TicketSchema) }).openapi('TicketList');
@@ -293,3 +294,13 @@ export const ApproveBodySchema = z
     authorEmail: z.string().min(3).max(320).optional(),
   })
   .openapi('ApproveRequest');
+
+/** `POST /v1/tickets/{id}/stop` (the body is optional): why, recorded with who. */
+export const StopTicketBodySchema = z
+  .strictObject({ reason: z.string().trim().min(1).max(10_000).optional() })
+  .openapi('StopTicketRequest');
+
+export const EvidenceQuerySchema = z.object({
+  /** The attempt (default: the latest with evidence). */
+  attempt: z.coerce.number().int().min(1).optional(),
+});

@@ -17,6 +17,14 @@ export type {
   WorkspaceInfo,
   WorkspaceVersion,
 } from '../api/schemas.ts';
+export type {
+  CreateTicketBody,
+  Evidence,
+  Ticket,
+  TicketEvent,
+  TicketEventData,
+  TicketStatus,
+} from '../api/tickets.ts';
 export {
   AuthenticationError,
   ConflictError,
@@ -38,3 +46,6 @@ export {
   type RunOptions,
   type UploadData,
 } from './mags.ts';
+export type { CreateProjectBody, Project, UpdateProjectBody } from './projects-client.ts';
+export type { TicketEventsOptions } from './ticket-events.ts';
+export type { TicketsClient } from './tickets-client.ts';

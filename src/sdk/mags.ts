@@ -20,6 +20,8 @@ import { errorFromResponse, unreachableError } from './api-error.ts';
 export type { HostPoolStatusInfo, OwnerUsageInfo, PoolStatusInfo };
 
 import { type FollowOptions, followJobLogs } from './log-stream.ts';
+import { projectsClient } from './projects-client.ts';
+import { ticketsClient } from './tickets-client.ts';
 
 export interface MagsOptions {
   /** The server, e.g. http://127.0.0.1:7070 */
@@ -272,6 +274,16 @@ export class Mags {
     fork: (source: string, target: string): Promise<WorkspaceInfo> =>
       this.#json('POST', `/v1/workspaces/${encodeURIComponent(source)}/fork`, { name: target }),
   };
+
+  readonly projects = projectsClient(
+    (method, path, body) => this.#json(method, path, body),
+    (method, path) => this.#send(method, path),
+  );
+  /** Tickets worked by agents: create, follow their events, review their evidence. */
+  readonly tickets = ticketsClient({
+    json: (method, path, body) => this.#json(method, path, body),
+    send: (path, signal) => this.#send('GET', path, undefined, signal),
+  });
 
   /** The headers a WebSocket client needs (Node's WebSocket cannot set them: use `protocols`). */
   get authorization(): string | undefined {

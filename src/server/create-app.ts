@@ -7,8 +7,10 @@ import { serverLocations } from '../jobs/owner-facing-error.ts';
 import { errorHandler, validationResponse } from './error-response.ts';
 import { requireToken } from './middleware/authenticate.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
+import { registerProjectRoutes } from './routes/project-routes.ts';
 import { registerSandboxRoutes } from './routes/sandbox-routes.ts';
 import { registerSystemRoutes } from './routes/system-routes.ts';
+import { registerTicketRoutes } from './routes/ticket-routes.ts';
 import { registerUploadRoutes } from './routes/upload-routes.ts';
 import { registerWorkspaceRoutes } from './routes/workspace-routes.ts';
 import type { ServerEnv, ServerServices } from './server-env.ts';
@@ -57,6 +59,8 @@ export function createApp(services: ServerServices): {
   const webSockets = createNodeWebSocket({ app });
   registerSandboxRoutes(app, services, webSockets.upgradeWebSocket);
   registerWorkspaceRoutes(app, services);
+  registerProjectRoutes(app, services);
+  registerTicketRoutes(app, services);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',

@@ -1,9 +1,11 @@
 import type { MagsContext } from '../context/mags-context.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
 import type { UploadStore } from '../jobs/upload-store.ts';
+import type { ProjectManager } from '../projects/project-manager.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { StateRepository } from '../state/state-repository.ts';
+import type { TicketManager } from '../tickets/ticket-manager.ts';
 import type { DiskLimits } from './disk-limits.ts';
 
 /** What the routes work with; one set per server process. */
@@ -14,7 +16,11 @@ export interface ServerServices {
   /** Files staged for runs (`POST /v1/uploads`). */
   uploads: UploadStore;
   sandboxes: SandboxManager;
+  /** Repositories imported into project workspaces (GUIDE §5). */
+  projects: ProjectManager;
   scheduler: SandboxScheduler;
+  /** Tickets worked by agents (GUIDE §5). */
+  tickets: TicketManager;
   limits: {
     maxJsonBytes: number;
     maxUploadBytes: number;

@@ -9,11 +9,16 @@ import { createMagsContext, type MagsContext } from '../context/mags-context.ts'
 import { JobManager } from '../jobs/job-manager.ts';
 import { LogRetention, type LogRetentionOptions } from '../jobs/log-retention.ts';
 import { UploadStore } from '../jobs/upload-store.ts';
+import { ProjectManager } from '../projects/project-manager.ts';
 import { runtimeOperation } from '../runtimes/require-capability.ts';
 import { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import { createSqliteStateRepository } from '../state/sqlite/sqlite-state-repository.ts';
 import type { StateRepository } from '../state/state-repository.ts';
+import { builtinTicketParts } from '../tickets/builtin-ticket-parts.ts';
+import { TicketManager } from '../tickets/ticket-manager.ts';
+import type { TicketAgentParts, TicketProjects } from '../tickets/ticket-parts.ts';
+import type { TicketSettings } from '../tickets/ticket-settings.ts';
 import { createApp } from './create-app.ts';
 import { type DiskLimits, defaultDiskLimits } from './disk-limits.ts';
 import { type RecoveryReport, recoverWork } from './recover-work.ts';
@@ -47,6 +52,12 @@ export interface StartServerOptions {
   logRetention?: LogRetentionOptions;
   /** This process as recorded on its jobs and sandboxes (default: this host and process). */
   instance?: ServerInstance;
+  /** Tickets: their settings (budgets, concurrency, retention) and, for tests, their parts. */
+  tickets?: {
+    settings?: Partial<TicketSettings>;
+    projects?: TicketProjects;
+    parts?: TicketAgentParts;
+  };
 }
 
 export interface PerOwnerLimits {
@@ -84,7 +95,10 @@ export interface RunningServer {
    * marked failed/stopped; `swept`: what dead sandboxes left; the rest is what gone server
    * processes of this host left (RecoveryReport).
    */
-  recovered: { jobs: number; sandboxes: number; swept: number } & RecoveryReport;
+  recovered: { jobs: number; sandboxes: number; swept: number } & RecoveryReport & {
+      /** Tickets of gone servers: queued again, or failed (they were running). */
+      tickets: { queued: number; failed: number };
+    };
   /** Stops jobs and sandboxes (recorded as stopped by a shutdown), then the listener. */
   close(): Promise<void>;
   /**
@@ -162,8 +176,20 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     uploads,
     execSandboxes: sandboxes,
   });
+  const projects = new ProjectManager({ context, repository });
+  const tickets = new TicketManager({
+    repository,
+    sandboxes,
+    projects: options.tickets?.projects ?? projects,
+    parts: options.tickets?.parts ?? builtinTicketParts(),
+    workspaces: context.workspaceManager,
+    settings: options.tickets?.settings,
+    instance,
+  });
   // Before the pool fills: parked sandboxes found again count against the host's memory first.
   const report = await recoverWork({ context, repository, jobs, sandboxes, instance });
+  // After the sandboxes: a recovered ticket's sandbox is attached again first.
+  const ticketsRecovered = await tickets.recover();
   scheduler.open();
   const services: ServerServices = {
     context,
@@ -171,7 +197,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     jobs,
     uploads,
     sandboxes,
+    projects,
     scheduler,
+    tickets,
     limits: {
       maxJsonBytes: 1024 * 1024,
       maxUploadBytes,
@@ -196,6 +224,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   injectWebSocket(server);
   // At start (what a stopped server's retention missed) and periodically after.
   retention.start();
+  tickets.start();
   // Clients (the SDK's fetch) keep connections open between requests; a server that closes an
   // idle one just as a client reuses it fails that request. Outlive the clients' idle timeout.
   server.keepAliveTimeout = 65_000;
@@ -210,6 +239,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     });
   const close = async (): Promise<void> => {
     retention.stop();
+    await tickets.shutdown();
     await services.jobs.shutdown();
     await services.sandboxes.shutdown();
     await scheduler.close();
@@ -220,11 +250,13 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   return {
     url: `http://${host}:${address.port}`,
     services,
-    recovered: { ...recovered, swept, ...report },
+    recovered: { ...recovered, swept, ...report, tickets: ticketsRecovered },
     async detach() {
       // Sandboxes that cannot outlive this process (no capability reattach) are stopped instead.
       if (!context.runtime.capabilities.reattach) return close();
       retention.stop();
+      // Running agents end here (their conversation is not durable); queued tickets wait.
+      await tickets.shutdown();
       // What the jobs printed so far is stored first: the next server continues after it.
       await services.jobs.detach();
       await services.sandboxes.detach();

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { JobManager } from '../../src/jobs/job-manager.ts';
 import { UploadStore } from '../../src/jobs/upload-store.ts';
+import { ProjectManager } from '../../src/projects/project-manager.ts';
 import { SandboxManager } from '../../src/sandboxes/sandbox-manager.ts';
 import { SandboxScheduler } from '../../src/scheduling/sandbox-scheduler.ts';
 import { createApp, type ServerApp } from '../../src/server/create-app.ts';
@@ -12,6 +13,8 @@ import { defaultDiskLimits } from '../../src/server/disk-limits.ts';
 import type { ServerServices } from '../../src/server/server-env.ts';
 import { createToken } from '../../src/server/tokens.ts';
 import { createSqliteStateRepository } from '../../src/state/sqlite/sqlite-state-repository.ts';
+import { builtinTicketParts } from '../../src/tickets/builtin-ticket-parts.ts';
+import { TicketManager } from '../../src/tickets/ticket-manager.ts';
 import { createTestContext, type FakeTestContext } from './test-context.ts';
 
 export interface TestApp {
@@ -51,13 +54,26 @@ export async function createTestApp(): Promise<TestApp> {
     directory: join(fake.home, 'uploads'),
     maxFileBytes: 1024 * 1024,
   });
+  const sandboxes = new SandboxManager({ context, repository, sleepAfterMs: 0 });
+  const projects = new ProjectManager({ context, repository });
   const services: ServerServices = {
     context,
     repository,
     jobs: new JobManager({ context, repository, killGraceMs: 100, uploads }),
     uploads,
-    sandboxes: new SandboxManager({ context, repository, sleepAfterMs: 0 }),
+    sandboxes,
+    projects,
     scheduler,
+    // In-process routes read and change stored tickets; running one needs the real parts (a
+    // server: test/ticket-api.test.ts).
+    tickets: new TicketManager({
+      repository,
+      sandboxes,
+      projects,
+      parts: builtinTicketParts(),
+      environment: {},
+      log: () => {},
+    }),
     limits: {
       maxJsonBytes: 1024 * 1024,
       maxUploadBytes: 1024 * 1024,

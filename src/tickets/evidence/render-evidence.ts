@@ -73,7 +73,7 @@ export function renderEvidenceMarkdown(evidence: Evidence): string {
     out.push('| File | Added | Removed |', '| - | -: | -: |');
     for (const file of evidence.diffStat.files) {
       out.push(
-        `| ${code(file.path)} | ${file.binary ? 'binary' : file.added} | ${file.binary ? '' : file.removed} |`,
+        `| ${code(file.path)} | ${file.binary ? 'binary' : (file.added ?? '?')} | ${file.binary ? '' : (file.removed ?? '?')} |`,
       );
     }
     out.push(
@@ -139,7 +139,9 @@ export function renderEvidenceText(evidence: Evidence, options: { diff?: boolean
     `Changes against ${evidence.baseCommit?.slice(0, 12) ?? 'the start'}: ${files.length} ${files.length === 1 ? 'file' : 'files'}`,
   );
   for (const file of files) {
-    out.push(`  ${file.path}  ${file.binary ? '(binary)' : `+${file.added} -${file.removed}`}`);
+    out.push(
+      `  ${file.path}  ${file.binary ? '(binary)' : `+${file.added ?? '?'} -${file.removed ?? '?'}`}`,
+    );
   }
   out.push('', "The agent's summary (its own word):");
   out.push(evidence.summary ? indent(evidence.summary) : '  (none)');

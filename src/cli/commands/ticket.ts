@@ -1,0 +1,262 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import type { Budget, CreateTicketBody, Criterion, Ticket } from '../../api/tickets.ts';
+import { InvalidInputError } from '../../errors/mags-error.ts';
+import {
+  renderEvidenceMarkdown,
+  renderEvidenceText,
+} from '../../tickets/evidence/render-evidence.ts';
+import { apiClient } from '../client/api-client.ts';
+import { applyTicketBundle } from '../client/apply-ticket-bundle.ts';
+import { CommandUsageError } from '../client/command-usage-error.ts';
+import { parseTicketFile, ticketBody } from '../client/ticket-file.ts';
+import { printJson, printTable } from '../output.ts';
+import { parsePositiveNumber } from '../parse-options.ts';
+import { costLine, newWatchState, renderTicket, renderTicketEvent } from '../ticket-render.ts';
+
+export function registerTicketCommands(program: Command): void {
+  const ticket = program
+    .command('ticket')
+    .description(
+      'Tickets: a request plus acceptance criteria, worked by an AI agent in a sandbox.',
+    );
+
+  // --criterion and --check pair up in the order given: commander calls these in argv order.
+  let criteria: Criterion[] = [];
+  let strayCheck: string | undefined;
+  ticket
+    .command('create')
+    .description('Create a ticket of a project (a draft; --run queues it at once).')
+    .option('-p, --project <name>', 'the project')
+    .option('--title <text>', 'a one-line title')
+    .option('--request <text>', 'what to do, in words')
+    .option('--criterion <text>', 'an acceptance criterion (repeatable)', (text: string) => {
+      criteria.push({ text });
+      return criteria;
+    })
+    .option(
+      '--check <command>',
+      'a command that must exit 0, for the --criterion before it',
+      (command: string) => {
+        const last = criteria.at(-1);
+        if (!last) strayCheck ??= command;
+        else last.check = command;
+        return command;
+      },
+    )
+    .option(
+      '--file <path>',
+      'a ticket.md: YAML front matter (project, title, criteria, ...) and the request',
+    )
+    .option('--role <name>', 'developer, tester, reviewer, or one of the project')
+    .option('--model <provider:model>', 'e.g. anthropic:claude-sonnet-4-5')
+    .option('--max-steps <n>', 'budget: model steps')
+    .option('--max-tokens <n>', 'budget: tokens')
+    .option('--max-cost <usd>', 'budget: cost in USD')
+    .option('--max-time <duration>', 'budget: wall time (90s, 30m, 2h)')
+    .option('--run', 'queue it at once')
+    .option('--json', 'print JSON')
+    .action(async (flags, command: Command) => {
+      const given = criteria;
+      const stray = strayCheck;
+      criteria = [];
+      strayCheck = undefined;
+      if (stray !== undefined) {
+        throw new CommandUsageError(
+          `--check ${JSON.stringify(stray)} comes before any --criterion.`,
+          {
+            hint: 'Each --check belongs to the --criterion before it: --criterion TEXT --check CMD.',
+          },
+        );
+      }
+      const file = flags.file
+        ? parseTicketFile(await readFile(flags.file, 'utf8'), flags.file)
+        : {};
+      const budget: Budget = {
+        ...file.budget,
+        ...(flags.maxSteps && {
+          maxSteps: parsePositiveNumber('--max-steps', flags.maxSteps, { integer: true }),
+        }),
+        ...(flags.maxTokens && {
+          maxTokens: parsePositiveNumber('--max-tokens', flags.maxTokens, { integer: true }),
+        }),
+        ...(flags.maxCost && { maxCostUsd: parsePositiveNumber('--max-cost', flags.maxCost) }),
+        ...(flags.maxTime && { maxWallMs: parseDurationMs(flags.maxTime) }),
+      };
+      const body: Partial<CreateTicketBody> = {
+        ...file,
+        ...(flags.project && { project: flags.project }),
+        ...(flags.title && { title: flags.title }),
+        ...(flags.request && { request: flags.request }),
+        ...(given.length > 0 && { criteria: given }),
+        ...(flags.role && { role: flags.role }),
+        ...(flags.model && { model: flags.model }),
+        ...(Object.keys(budget).length > 0 && { budget }),
+        ...(flags.run && { run: true }),
+      };
+      const mags = await apiClient(command);
+      const created = await mags.tickets.create(ticketBody(body));
+      if (flags.json) return printJson(created);
+      process.stdout.write(`${created.id}\n`);
+      process.stderr.write(
+        `mags: ticket ${created.id} is ${created.status}; ${created.status === 'draft' ? `mags ticket run ${created.id}` : `mags ticket watch ${created.id}`}\n`,
+      );
+    });
+
+  ticket
+    .command('list')
+    .description('List tickets, newest first.')
+    .option('-p, --project <name>', 'only this project')
+    .option('--status <status>', 'only this status')
+    .option('--json', 'print JSON')
+    .action(async (flags, command: Command) => {
+      const mags = await apiClient(command);
+      const tickets = await mags.tickets.list({ project: flags.project, status: flags.status });
+      if (flags.json) return printJson(tickets);
+      printTable(
+        ['ID', 'PROJECT', 'STATUS', 'ATTEMPT', 'COST', 'TITLE'],
+        tickets.map((each) => [
+          each.id,
+          each.project,
+          each.status,
+          String(each.attempt),
+          `$${each.usage.costUsd.toFixed(2)}`,
+          each.title,
+        ]),
+      );
+    });
+
+  const simple = (
+    name: string,
+    description: string,
+    act: (
+      mags: Awaited<ReturnType<typeof apiClient>>,
+      id: string,
+      flags: Record<string, string>,
+    ) => Promise<Ticket>,
+  ) =>
+    ticket
+      .command(name)
+      .description(description)
+      .argument('<id>')
+      .option('--json', 'print JSON')
+      .action(async (id: string, flags, command: Command) => {
+        const mags = await apiClient(command);
+        const result = await act(mags, id, flags);
+        if (flags.json) return printJson(result);
+        process.stdout.write(renderTicket(result));
+      });
+
+  simple('show', 'Show a ticket.', (mags, id) => mags.tickets.get(id));
+  simple('run', 'Queue the next attempt of a draft, failed or stopped ticket.', (mags, id) =>
+    mags.tickets.run(id),
+  );
+  simple(
+    'stop',
+    'Stop a queued or running ticket (its evidence is still assembled).',
+    (mags, id, flags) => mags.tickets.stop(id, { reason: flags.reason }),
+  ).option('--reason <text>', 'why, recorded with who');
+  simple(
+    'approve',
+    'Approve it: a commit on branch mags/<id> in the project repository.',
+    (mags, id, flags) => mags.tickets.approve(id, { message: flags.message }),
+  ).option('-m, --message <text>', 'the commit message (default: from the ticket)');
+  simple(
+    'request-changes',
+    'Send it back: a new attempt with your feedback.',
+    (mags, id, flags) => {
+      if (!flags.message) throw new CommandUsageError('Say what to change: -m TEXT.');
+      return mags.tickets.requestChanges(id, flags.message);
+    },
+  ).option('-m, --message <text>', 'the feedback');
+  simple('close', 'Close it; its workspace is deleted after the retention period.', (mags, id) =>
+    mags.tickets.close(id),
+  );
+
+  ticket
+    .command('comment')
+    .description('Comment on a ticket; a running agent reads it at its next step.')
+    .argument('<id>')
+    .argument('<text...>')
+    .action(async (id: string, words: string[], _flags, command: Command) => {
+      const mags = await apiClient(command);
+      await mags.tickets.comment(id, words.join(' '));
+      process.stderr.write(`mags: comment added to ${id}\n`);
+    });
+
+  ticket
+    .command('watch')
+    .description('Follow a ticket live: model text, commands, file changes, checks, cost.')
+    .argument('<id>')
+    .option('--after <event-id>', 'start after this event (default: from the first)')
+    .option('--json', 'one JSON event per line')
+    .action(async (id: string, flags, command: Command) => {
+      const mags = await apiClient(command);
+      const state = newWatchState();
+      const after = flags.after
+        ? parsePositiveNumber('--after', flags.after, { integer: true })
+        : 0;
+      for await (const event of mags.tickets.events(id, { after, follow: true })) {
+        if (flags.json) printJson(event);
+        else process.stdout.write(renderTicketEvent(event, state));
+      }
+      if (flags.json) return;
+      const final = await mags.tickets.get(id);
+      process.stdout.write(
+        `${state.midText ? '\n' : ''}${final.id} is ${final.status}${final.reason ? `: ${final.reason}` : ''}\n`,
+      );
+      if (state.steps > 0) process.stdout.write(`${costLine(state)}\n`);
+    });
+
+  ticket
+    .command('evidence')
+    .description('The evidence of an attempt: criteria checked by the platform, tests, diff, cost.')
+    .argument('<id>')
+    .option('--attempt <n>', 'which attempt (default: the latest)')
+    .option('--json', 'print JSON')
+    .option('--markdown', 'print Markdown (for a pull request or a review)')
+    .option('--diff', 'print the diff after the summary')
+    .action(async (id: string, flags, command: Command) => {
+      const mags = await apiClient(command);
+      const attempt = flags.attempt
+        ? parsePositiveNumber('--attempt', flags.attempt, { integer: true })
+        : undefined;
+      const evidence = await mags.tickets.evidence(id, attempt);
+      if (flags.json) return printJson(evidence);
+      if (flags.markdown) return void process.stdout.write(renderEvidenceMarkdown(evidence));
+      process.stdout.write(renderEvidenceText(evidence, { diff: Boolean(flags.diff) }));
+    });
+
+  ticket
+    .command('apply')
+    .description('In your own checkout: fetch an approved ticket as branch mags/<id> (no network).')
+    .argument('<id>')
+    .option('--force', 'replace an existing mags/<id> branch with other commits')
+    .action(async (id: string, flags: { force?: boolean }, command: Command) => {
+      const mags = await apiClient(command);
+      const ticket = await mags.tickets.get(id);
+      const bundle = Buffer.from(await mags.tickets.bundle(id));
+      const branch = ticket.branch ?? `mags/${id}`;
+      const { commit } = await applyTicketBundle({
+        cwd: process.cwd(),
+        bundle,
+        branch,
+        force: flags.force,
+      });
+      process.stderr.write(
+        `mags: branch ${branch} is at ${commit.slice(0, 12)} in this repository; merge it with: git merge ${branch}\n`,
+      );
+    });
+}
+
+/** `90s`, `30m`, `2h`, or plain seconds → milliseconds. */
+export function parseDurationMs(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(value.trim());
+  if (!match) {
+    throw new InvalidInputError(`Invalid --max-time ${JSON.stringify(value)}.`, {
+      hint: 'Use seconds, or 90s, 30m, 2h.',
+    });
+  }
+  const unit = { s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 's' | 'm' | 'h'];
+  return Math.round(Number(match[1]) * unit);
+}

@@ -1,0 +1,142 @@
+import type { Evidence, Ticket, TicketEvent } from '../api/tickets.ts';
+
+/** Lines of a command's output shown in the terminal (all of it is in the event). */
+const maxOutputLines = 12;
+
+/** Model text arrives in pieces: a renderer keeps whether a line is open. */
+export interface WatchState {
+  /** Text was written without its newline yet. */
+  midText: boolean;
+  costUsd: number;
+  inputTokens: number;
+  outputTokens: number;
+  steps: number;
+}
+
+export const newWatchState = (): WatchState => ({
+  midText: false,
+  costUsd: 0,
+  inputTokens: 0,
+  outputTokens: 0,
+  steps: 0,
+});
+
+/**
+ * One event as `mags ticket watch` shows it: model text as it arrives, each command with its
+ * exit code and the head and tail of its output, file changes, checks, status changes, and a
+ * cost line after each step's usage.
+ */
+export function renderTicketEvent(event: TicketEvent, state: WatchState): string {
+  const data = event.data;
+  if (data.type === 'text') {
+    state.midText = !data.text.endsWith('\n');
+    return data.text;
+  }
+  const lines: string[] = [];
+  const line = (text: string) => lines.push(text);
+  switch (data.type) {
+    case 'status':
+      line(`── ${data.to}${data.reason ? `: ${data.reason}` : ''} (attempt ${event.attempt})`);
+      break;
+    case 'tool_call':
+      line(`→ ${data.tool} ${compact(data.input)}`);
+      break;
+    case 'tool_result':
+      if (data.isError) line(`✗ ${data.tool}: ${firstLine(data.output)}`);
+      break;
+    case 'command': {
+      const exit = data.timedOut ? 'timed out' : `exit ${data.exitCode ?? '?'}`;
+      line(`$ ${data.command}  [${data.source}, ${exit}, ${formatMs(data.durationMs)}]`);
+      for (const shown of headAndTail(data.output)) line(`  ${shown}`);
+      break;
+    }
+    case 'file_change':
+      line(`✎ ${data.change} ${data.path}`);
+      break;
+    case 'usage':
+      state.costUsd = data.total.costUsd;
+      state.inputTokens = data.total.inputTokens;
+      state.outputTokens = data.total.outputTokens;
+      state.steps = data.total.steps;
+      line(costLine(state));
+      break;
+    case 'comment':
+      line(`💬 ${data.author}: ${data.text}`);
+      break;
+    case 'finish':
+      line(`✔ the agent says it is done: ${firstLine(data.summary)}`);
+      for (const claim of data.claims) {
+        line(`  claims criterion ${claim.criterion + 1} ${claim.met ? 'met' : 'not met'}`);
+      }
+      break;
+    case 'retry':
+      line(`↻ retry ${data.attempt} in ${formatMs(data.delayMs)}: ${data.message}`);
+      break;
+    case 'check':
+      line(`☐ criterion ${data.criterion + 1}: ${data.status.replace('_', ' ')}`);
+      break;
+    case 'evidence':
+      line(`▣ evidence: ${data.summary}`);
+      break;
+  }
+  const text = `${lines.join('\n')}\n`;
+  const prefix = state.midText ? '\n' : '';
+  state.midText = false;
+  return prefix + text;
+}
+
+export function costLine(state: WatchState): string {
+  return `  $${state.costUsd.toFixed(4)} · ${state.inputTokens} in / ${state.outputTokens} out tokens · ${state.steps} steps`;
+}
+
+/** `mags ticket show`: the fields a person reads. */
+export function renderTicket(ticket: Ticket): string {
+  const rows: Array<[string, string]> = [
+    ['id', ticket.id],
+    ['project', ticket.project],
+    ['title', ticket.title],
+    ['status', ticket.status + (ticket.reason ? ` (${ticket.reason})` : '')],
+    ['role', ticket.role],
+    ['model', ticket.model ?? '(default)'],
+    ['attempt', String(ticket.attempt)],
+    ['workspace', ticket.workspace ?? '-'],
+    ['base', ticket.baseCommit ?? '-'],
+    ['usage', `$${ticket.usage.costUsd.toFixed(4)}, ${ticket.usage.steps} steps`],
+  ];
+  if (ticket.branch) rows.push(['branch', `${ticket.branch} ${ticket.commit ?? ''}`]);
+  const criteria = ticket.criteria.map(
+    (criterion, index) =>
+      `  ${index + 1}. ${criterion.text}${criterion.check ? `  [check: ${criterion.check}]` : ''}`,
+  );
+  return [
+    ...rows.map(([key, value]) => `${`${key}:`.padEnd(11)}${value}`),
+    'criteria:',
+    ...criteria,
+    'request:',
+    ...ticket.request.split('\n').map((text) => `  ${text}`),
+    '',
+  ].join('\n');
+}
+
+function headAndTail(output: string): string[] {
+  const lines = output.replace(/\n$/, '').split('\n');
+  if (lines.length === 1 && lines[0] === '') return [];
+  if (lines.length <= maxOutputLines) return lines;
+  const half = maxOutputLines / 2;
+  return [
+    ...lines.slice(0, half),
+    `… ${lines.length - maxOutputLines} more lines …`,
+    ...lines.slice(-half),
+  ];
+}
+
+function compact(value: unknown): string {
+  const text = JSON.stringify(value) ?? '';
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+const firstLine = (text: string) => text.split('\n')[0] ?? '';
+
+function formatMs(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}

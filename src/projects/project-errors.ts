@@ -1,0 +1,41 @@
+import { ConflictError, InvalidInputError, NotFoundError } from '../errors/mags-error.ts';
+
+export function projectNotFoundError(name: string): NotFoundError {
+  return new NotFoundError(`Project ${JSON.stringify(name)} does not exist.`, {
+    code: 'project_not_found',
+    hint: 'mags project list shows yours; mags project create NAME --repo PATH makes one.',
+  });
+}
+
+export function projectExistsError(name: string): ConflictError {
+  return new ConflictError(`Project ${JSON.stringify(name)} already exists.`, {
+    code: 'project_exists',
+    hint: `Choose another name, or mags project refresh ${name} to pull new commits into it.`,
+  });
+}
+
+/** A repository that cannot be imported: not a git repository, no commits, a bad ref. */
+export class ProjectRepositoryError extends InvalidInputError {
+  readonly repo: string;
+
+  constructor(repo: string, message: string, hint: string) {
+    super(message, { code: 'project_repository_invalid', hint });
+    this.repo = repo;
+  }
+}
+
+/** `.mags/project.json` in the repository is not JSON, or a field of it is wrong. */
+export class ProjectConfigError extends InvalidInputError {
+  readonly file: string;
+  /** The field at fault (`roles.developer.tools`), or null when the file is not JSON at all. */
+  readonly field: string | null;
+
+  constructor(message: string, options: { file: string; field: string | null }) {
+    super(message, {
+      code: 'project_config_invalid',
+      hint: `Fix ${options.file} in the repository (fields: setup, test, model, roles, prices), commit, and try again.`,
+    });
+    this.file = options.file;
+    this.field = options.field;
+  }
+}

@@ -1,0 +1,152 @@
+import { createReadStream } from 'node:fs';
+import { MagsError } from '../errors/mags-error.ts';
+import { ProjectRepositoryError } from './project-errors.ts';
+import type { SessionCommandResult, WorkspaceSession } from './workspace-session.ts';
+
+/** Where a host repository's bundle is put in the sandbox while it is cloned or fetched. */
+export const sandboxBundlePath = '/tmp/mags-import.bundle';
+
+type Output = ((text: string) => void) | undefined;
+
+/**
+ * The git steps of a project workspace, each run inside its sandbox: the first clone, a refresh's
+ * fetch and checkout, the commit it is at, and a branch brought in from a bundle.
+ */
+export const projectGit = {
+  /** Copies a bundle made on the host into the sandbox (streamed: a large repository is fine). */
+  async putBundle(session: WorkspaceSession, file: string): Promise<void> {
+    await session.runtimeSandbox.writeFile(sandboxBundlePath, createReadStream(file));
+  },
+
+  /** Clones `source` (the bundle's path, or a URL) into the empty /workspace and checks out `ref`. */
+  async clone(
+    session: WorkspaceSession,
+    options: { source: string; repo: string; ref: string | null; onOutput: Output },
+  ): Promise<void> {
+    const cloned = await session.run(['git', 'clone', '--progress', options.source, '.'], {
+      onOutput: options.onOutput,
+    });
+    ensure(cloned, options.repo, `Cloning ${options.repo} failed`);
+    if (options.ref !== null) await checkout(session, options.repo, options.ref, options.onOutput);
+  },
+
+  /**
+   * Fetches every branch and tag of `source` and moves the workspace to the new commit: `ref`
+   * again when one was asked for, else the branch it is on follows its upstream. Untracked files
+   * (what setup installed) stay; tracked files are reset to the new commit.
+   */
+  async fetch(
+    session: WorkspaceSession,
+    options: { source: string; repo: string; ref: string | null; onOutput: Output },
+  ): Promise<void> {
+    const run = (argv: string[]) => session.run(argv, { onOutput: options.onOutput });
+    ensure(
+      await run(['git', 'remote', 'set-url', 'origin', options.source]),
+      options.repo,
+      'The project workspace has no git remote',
+    );
+    ensure(
+      await run([
+        'git',
+        'fetch',
+        '--progress',
+        '--force',
+        '--tags',
+        'origin',
+        '+refs/heads/*:refs/remotes/origin/*',
+      ]),
+      options.repo,
+      `Fetching from ${options.repo} failed`,
+    );
+    const moved = await run(['/bin/sh', '-c', moveToNewCommit, 'sh', options.ref ?? '']);
+    ensure(moved, options.repo, 'Moving the project workspace to the new commit failed');
+  },
+
+  async head(session: WorkspaceSession): Promise<string> {
+    const result = await session.run(['git', 'rev-parse', 'HEAD']);
+    if (result.exitCode !== 0) {
+      throw new MagsError(`git rev-parse HEAD failed in the project workspace: ${result.tail}`, {
+        code: 'project_git_failed',
+      });
+    }
+    return result.tail.trim();
+  },
+
+  /**
+   * Makes `branch` in /workspace's repository point at the (first) head of a bundle put at
+   * `sandboxBundlePath`; returns its commit. The bundle's prerequisites (the commit a ticket
+   * started from) are in the repository already.
+   */
+  async importBranch(session: WorkspaceSession, branch: string): Promise<string> {
+    const result = await session.run(['/bin/sh', '-c', fetchBundleHead, 'sh', branch]);
+    if (result.exitCode !== 0) {
+      throw new MagsError(`Could not bring branch ${branch} into the project: ${result.tail}`, {
+        code: 'project_import_branch_failed',
+        hint: 'The bundle must be a git bundle based on a commit of the project (approving a ticket makes one).',
+      });
+    }
+    return result.tail.trim().split('\n').at(-1) ?? '';
+  },
+
+  async removeBundle(session: WorkspaceSession): Promise<void> {
+    await session.run(['rm', '-f', sandboxBundlePath]);
+  },
+};
+
+async function checkout(
+  session: WorkspaceSession,
+  repo: string,
+  ref: string,
+  onOutput: Output,
+): Promise<void> {
+  const result = await session.run(
+    ['git', '-c', 'advice.detachedHead=false', 'checkout', '-q', ref, '--'],
+    { onOutput },
+  );
+  if (result.exitCode !== 0) {
+    throw new ProjectRepositoryError(
+      repo,
+      `${repo} has no branch, tag or commit ${JSON.stringify(ref)}: ${result.tail.trim()}`,
+      'Check the name with git branch -a / git tag in the repository, or leave --ref out for its HEAD.',
+    );
+  }
+}
+
+// $1: the ref asked for, or empty. A branch of that name on the remote wins over a tag or a
+// commit; with none asked for, the branch checked out follows its upstream.
+const moveToNewCommit = `set -e
+if [ -n "$1" ]; then
+  if git rev-parse -q --verify "refs/remotes/origin/$1^{commit}" >/dev/null; then
+    target="refs/remotes/origin/$1"
+  else
+    target="$1"
+  fi
+elif git rev-parse -q --verify '@{upstream}' >/dev/null; then
+  target='@{upstream}'
+else
+  target=refs/remotes/origin/HEAD
+fi
+if git symbolic-ref -q HEAD >/dev/null; then
+  git reset -q --hard "$target"
+else
+  git -c advice.detachedHead=false checkout -q -f --detach "$target"
+fi`;
+
+// $1: the branch to make. The bundle's first head is what is brought in.
+const fetchBundleHead = `set -e
+git check-ref-format --branch "$1" >/dev/null
+head=$(git bundle list-heads ${sandboxBundlePath} | head -n 1 | cut -d ' ' -f 2)
+[ -n "$head" ] || { echo 'the bundle has no head' >&2; exit 1; }
+git fetch -q ${sandboxBundlePath} "+$head:refs/heads/$1"
+rm -f ${sandboxBundlePath}
+git rev-parse "refs/heads/$1"`;
+
+function ensure(result: SessionCommandResult, repo: string, what: string): void {
+  if (result.exitCode === 0) return;
+  const how = result.timedOut ? 'timed out' : `exited with code ${result.exitCode}`;
+  throw new ProjectRepositoryError(
+    repo,
+    `${what} (${how}): ${result.tail.trim()}`,
+    'Check that the repository and the ref exist and are readable (a URL needs --net).',
+  );
+}

@@ -1,0 +1,274 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { streamSSE } from 'hono/streaming';
+import {
+  ApproveBodySchema,
+  CommentBodySchema,
+  CreateTicketBodySchema,
+  EvidenceQuerySchema,
+  EvidenceSchema,
+  RequestChangesBodySchema,
+  StopTicketBodySchema,
+  TicketEventSchema,
+  TicketEventsQuerySchema,
+  TicketIdSchema,
+  TicketListQuerySchema,
+  TicketListSchema,
+  TicketSchema,
+} from '../../api/tickets.ts';
+import { InvalidInputError } from '../../errors/mags-error.ts';
+import { toTicketView } from '../../tickets/ticket-view.ts';
+import type { ServerApp } from '../create-app.ts';
+import type { ServerServices } from '../server-env.ts';
+import { errorResponses } from './error-responses.ts';
+
+const errors = errorResponses('The ticket is in a status that does not allow this');
+const ticketResponse = (description: string) => ({
+  content: { 'application/json': { schema: TicketSchema } },
+  description,
+});
+const params = z.object({ id: TicketIdSchema });
+const json = <T extends z.ZodType>(schema: T, required: boolean) => ({
+  content: { 'application/json': { schema } },
+  required,
+});
+
+/** A POST on one ticket: `/v1/tickets/{id}/<action>`. */
+const action = (path: string, summary: string, body?: z.ZodType) =>
+  createRoute({
+    method: 'post',
+    path: `/v1/tickets/{id}/${path}`,
+    summary,
+    request: { params, ...(body ? { body: json(body, false) } : {}) },
+    responses: { 200: ticketResponse('The ticket'), ...errors },
+  });
+
+const create = createRoute({
+  method: 'post',
+  path: '/v1/tickets',
+  summary: 'Create a ticket of a project: a draft, or queued with `run`',
+  request: { body: json(CreateTicketBodySchema, true) },
+  responses: { 201: ticketResponse('The ticket'), ...errors },
+});
+
+const list = createRoute({
+  method: 'get',
+  path: '/v1/tickets',
+  summary: 'List tickets, newest first',
+  request: { query: TicketListQuerySchema },
+  responses: {
+    200: { content: { 'application/json': { schema: TicketListSchema } }, description: 'Tickets' },
+    ...errors,
+  },
+});
+
+const get = createRoute({
+  method: 'get',
+  path: '/v1/tickets/{id}',
+  summary: 'A ticket',
+  request: { params },
+  responses: { 200: ticketResponse('The ticket'), ...errors },
+});
+
+const run = action('run', 'Queue the next attempt of a draft, failed or stopped ticket');
+const stop = action(
+  'stop',
+  'Stop a queued or running ticket (evidence is still assembled); returns once it stopped',
+  StopTicketBodySchema,
+);
+const requestChanges = createRoute({
+  method: 'post',
+  path: '/v1/tickets/{id}/request-changes',
+  summary: 'Send it back: a new attempt in the same workspace with this feedback and the history',
+  request: { params, body: json(RequestChangesBodySchema, true) },
+  responses: { 200: ticketResponse('The ticket, queued for its next attempt'), ...errors },
+});
+const approve = action(
+  'approve',
+  'Approve it: a commit on branch mags/<id> in the project repository, and a bundle to apply',
+  ApproveBodySchema,
+);
+const close = action(
+  'close',
+  'Close it (stopped first if running); its workspace is deleted after the retention period',
+);
+
+const comment = createRoute({
+  method: 'post',
+  path: '/v1/tickets/{id}/comments',
+  summary: 'Comment: a running agent reads it at its next step',
+  request: { params, body: json(CommentBodySchema, true) },
+  responses: {
+    201: {
+      content: { 'application/json': { schema: TicketEventSchema } },
+      description: 'The comment event',
+    },
+    ...errors,
+  },
+});
+
+const events = createRoute({
+  method: 'get',
+  path: '/v1/tickets/{id}/events',
+  summary:
+    'Its events as Server-Sent Events; `follow` streams until it is neither queued nor running',
+  description:
+    'Each event is named after its `data.type` and carries a TicketEvent as JSON; its `id` is ' +
+    "the event's id, so a client resumes with `?after=` or `Last-Event-ID`. A final `end` event " +
+    'carries the ticket.',
+  request: { params, query: TicketEventsQuerySchema },
+  responses: { 200: { description: 'text/event-stream' }, ...errors },
+});
+
+const evidence = createRoute({
+  method: 'get',
+  path: '/v1/tickets/{id}/evidence',
+  summary: 'The evidence of an attempt (the latest by default)',
+  request: { params, query: EvidenceQuerySchema },
+  responses: {
+    200: { content: { 'application/json': { schema: EvidenceSchema } }, description: 'Evidence' },
+    ...errors,
+  },
+});
+
+const bundle = createRoute({
+  method: 'get',
+  path: '/v1/tickets/{id}/bundle',
+  summary: 'The approved result as a git bundle (what `mags ticket apply` fetches)',
+  request: { params },
+  responses: {
+    200: {
+      content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } },
+      description: 'A git bundle of branch mags/<id>',
+    },
+    ...errors,
+  },
+});
+
+export function registerTicketRoutes(app: ServerApp, { tickets }: ServerServices): void {
+  app.openapi(create, async (c) => {
+    const ticket = await tickets.create(c.var.owner, c.req.valid('json'));
+    return c.json(toTicketView(ticket), 201);
+  });
+
+  app.openapi(list, async (c) => {
+    const found = await tickets.list(c.var.owner, c.req.valid('query'));
+    return c.json({ tickets: found.map(toTicketView) }, 200);
+  });
+
+  app.openapi(get, async (c) =>
+    c.json(toTicketView(await tickets.get(c.var.owner, c.req.valid('param').id)), 200),
+  );
+
+  app.openapi(run, async (c) =>
+    c.json(toTicketView(await tickets.run(c.var.owner, c.req.valid('param').id)), 200),
+  );
+
+  app.openapi(stop, async (c) => {
+    const body = await optionalJson(c.req.raw, StopTicketBodySchema);
+    const stopped = await tickets.stop(c.var.owner, c.req.valid('param').id, {
+      by: c.var.owner,
+      reason: body?.reason,
+    });
+    return c.json(toTicketView(stopped), 200);
+  });
+
+  app.openapi(comment, async (c) => {
+    const { text } = c.req.valid('json');
+    const event = await tickets.comment(c.var.owner, c.req.valid('param').id, {
+      author: c.var.owner,
+      text,
+    });
+    return c.json(event, 201);
+  });
+
+  app.openapi(requestChanges, async (c) => {
+    const { text } = c.req.valid('json');
+    const ticket = await tickets.requestChanges(c.var.owner, c.req.valid('param').id, {
+      author: c.var.owner,
+      text,
+    });
+    return c.json(toTicketView(ticket), 200);
+  });
+
+  app.openapi(approve, async (c) => {
+    const body = await optionalJson(c.req.raw, ApproveBodySchema);
+    const ticket = await tickets.approve(c.var.owner, c.req.valid('param').id, body ?? {});
+    return c.json(toTicketView(ticket), 200);
+  });
+
+  app.openapi(close, async (c) => {
+    const ticket = await tickets.close(c.var.owner, c.req.valid('param').id, { by: c.var.owner });
+    return c.json(toTicketView(ticket), 200);
+  });
+
+  app.openapi(evidence, async (c) => {
+    const { attempt } = c.req.valid('query');
+    return c.json(await tickets.evidence(c.var.owner, c.req.valid('param').id, attempt), 200);
+  });
+
+  app.openapi(bundle, async (c) => {
+    const bytes = await tickets.bundle(c.var.owner, c.req.valid('param').id);
+    return c.body(new Uint8Array(bytes), 200, { 'content-type': 'application/octet-stream' });
+  });
+
+  app.openapi(events, async (c) => {
+    const owner = c.var.owner;
+    const { id } = c.req.valid('param');
+    const query = c.req.valid('query');
+    const lastEventId = Number(c.req.header('last-event-id'));
+    const after = query.after ?? (Number.isSafeInteger(lastEventId) ? lastEventId : 0);
+    await tickets.get(owner, id); // a 404 before the stream starts, not inside it
+    return streamSSE(c, async (stream) => {
+      const gone = new AbortController();
+      stream.onAbort(() => gone.abort());
+      // Comments keep proxies from closing a quiet stream; they carry no data.
+      const keepAlive = setInterval(() => void stream.write(': keep-alive\n\n'), 15_000);
+      try {
+        const follow = query.follow === 'true';
+        for await (const event of tickets.events(owner, id, {
+          after,
+          follow,
+          signal: gone.signal,
+        })) {
+          await stream.writeSSE({
+            event: event.data.type,
+            id: String(event.id),
+            data: JSON.stringify(event),
+          });
+        }
+        if (!gone.signal.aborted) {
+          const ticket = toTicketView(await tickets.get(owner, id));
+          await stream.writeSSE({ event: 'end', data: JSON.stringify(ticket) });
+        }
+      } finally {
+        clearInterval(keepAlive);
+      }
+    });
+  });
+}
+
+/**
+ * An optional JSON body (stop, approve): none, or an empty one, is `undefined`; a bad one is a
+ * 400 through the schema, like every other body.
+ */
+async function optionalJson<T extends z.ZodType>(
+  request: Request,
+  schema: T,
+): Promise<z.infer<T> | undefined> {
+  const text = await request.clone().text();
+  if (text.trim() === '') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new InvalidInputError('The body is not JSON.', { hint: 'Send a JSON object, or none.' });
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidInputError(
+      `body${issue?.path.length ? `.${issue.path.join('.')}` : ''}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+  return parsed.data;
+}

@@ -1,0 +1,252 @@
+import { randomUUID } from 'node:crypto';
+import type { AgentOutcome, AgentTask } from '../agents/agent.ts';
+import { runtimeAgentSandbox } from '../agents/runtime-agent-sandbox.ts';
+import type { Evidence, TicketEventData, TicketStatus, TokenUsage } from '../api/tickets.ts';
+import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
+import type { SandboxUse } from '../sandboxes/sandbox-use.ts';
+import type { ProjectRecord, StateRepository, TicketRecord } from '../state/state-repository.ts';
+import { resolveTicketChoices, type TicketChoices } from './new-ticket.ts';
+import type { TicketAgentParts, TicketProjects } from './ticket-parts.ts';
+import type { TicketSettings } from './ticket-settings.ts';
+
+/** Why a ticket that was running when its server went away (or shut down) failed. */
+export const serverStoppedReason = 'the server stopped while the agent ran; run it again';
+
+/** What a running attempt is steered by: a person's stop and comments, the server's shutdown. */
+export interface AttemptControl {
+  readonly abort: AbortController;
+  /** Who stopped it and why, in words ("stopped by alice: wrong approach"). */
+  stoppedBy?: string;
+  /** The server is shutting down: no evidence, the ticket fails with `serverStoppedReason`. */
+  shutdown: boolean;
+  /** Comments not yet taken by the agent, oldest first. */
+  readonly comments: string[];
+  /** A reviewer's request-changes text that starts this attempt. */
+  feedback?: string;
+}
+
+/** What an attempt needs of its TicketManager. */
+export interface AttemptServices {
+  repository: StateRepository;
+  sandboxes: SandboxManager;
+  projects: TicketProjects;
+  parts: TicketAgentParts;
+  settings: TicketSettings;
+  environment: NodeJS.ProcessEnv;
+  /** Stores the event (in order) and announces it; resolves once stored. */
+  emit(ticket: TicketRecord, data: TicketEventData): Promise<void>;
+  /** A status change: its event, then the record. Returns the updated record. */
+  transition(
+    ticket: TicketRecord,
+    to: TicketStatus,
+    reason: string | null,
+    update?: Partial<TicketRecord>,
+  ): Promise<TicketRecord>;
+}
+
+/**
+ * One attempt of a queued ticket, to its end: the ticket's own workspace (forked from the
+ * project's on the first attempt), its long-lived sandbox (named like the ticket, so its owner
+ * can `mags exec`/`mags shell` into it), the agent, then the platform's evidence and the status
+ * it leads to. Never throws: whatever goes wrong ends the attempt `failed` with the reason.
+ */
+export async function runTicketAttempt(
+  services: AttemptServices,
+  queued: TicketRecord,
+  control: AttemptControl,
+): Promise<TicketRecord> {
+  const { repository, sandboxes, projects, parts, settings } = services;
+  const startedAt = new Date().toISOString();
+  let ticket = await services.transition(queued, 'running', `attempt ${queued.attempt}`);
+  const fail = (reason: string) => services.transition(ticket, 'failed', reason);
+
+  let project: ProjectRecord;
+  let choices: TicketChoices;
+  try {
+    project = await projects.get(ticket.owner, ticket.project);
+    choices = resolveTicketChoices(ticket, project, parts, settings, services.environment);
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+  if (!ticket.workspace) {
+    try {
+      const forked = await projects.forkForTicket(
+        ticket.owner,
+        ticket.project,
+        `${ticket.id}-${randomUUID()}`,
+      );
+      ticket = { ...ticket, workspace: forked.workspace, baseCommit: forked.commit };
+      await repository.updateTicket(ticket.id, {
+        workspace: forked.workspace,
+        baseCommit: forked.commit,
+      });
+    } catch (error) {
+      return fail(`could not fork the project workspace: ${(error as Error).message}`);
+    }
+  }
+  try {
+    await ensureTicketSandbox(sandboxes, repository, ticket, project.network === true);
+  } catch (error) {
+    return fail(`the sandbox could not start: ${(error as Error).message}`);
+  }
+  if (control.abort.signal.aborted) return ended(services, ticket, control, null);
+  let use: SandboxUse;
+  try {
+    use = await sandboxes.use(ticket.owner, ticket.id);
+  } catch (error) {
+    return fail(`the sandbox could not start: ${(error as Error).message}`);
+  }
+  try {
+    const sandbox = runtimeAgentSandbox(use.sandbox);
+    const outcome = await runAgent(services, ticket, control, choices, project, sandbox);
+    const usage = addUsage(ticket.usage, outcome.usage);
+    ticket = { ...ticket, usage, history: outcome.history };
+    await repository.updateTicket(ticket.id, { usage, history: outcome.history });
+    if (control.shutdown) return services.transition(ticket, 'failed', serverStoppedReason);
+    let evidence: Evidence;
+    try {
+      evidence = await parts.assembleEvidence({
+        sandbox,
+        ticket,
+        test: project.test,
+        outcome,
+        startedAt,
+        emit: (data) => services.emit(ticket, data),
+        timeouts: settings.evidenceTimeouts,
+      });
+      await repository.putEvidence(evidence);
+    } catch (error) {
+      return fail(`the evidence could not be assembled: ${(error as Error).message}`);
+    }
+    return ended(services, ticket, control, { outcome, evidence });
+  } finally {
+    use.release();
+  }
+}
+
+/** The ticket's sandbox, running: made on its workspace the first time, started if stopped. */
+export async function ensureTicketSandbox(
+  sandboxes: SandboxManager,
+  repository: StateRepository,
+  ticket: TicketRecord,
+  network: boolean,
+): Promise<void> {
+  const existing = await repository.getSandbox(ticket.owner, ticket.id);
+  if (!existing) {
+    // No network unless the project asks for it (GUIDE §2b).
+    await sandboxes.create(ticket.owner, {
+      name: ticket.id,
+      workspace: ticket.workspace ?? undefined,
+      network,
+    });
+  } else if (existing.status === 'stopped') {
+    await sandboxes.start(ticket.owner, ticket.id);
+  }
+}
+
+async function runAgent(
+  services: AttemptServices,
+  ticket: TicketRecord,
+  control: AttemptControl,
+  choices: TicketChoices,
+  project: ProjectRecord,
+  sandbox: ReturnType<typeof runtimeAgentSandbox>,
+): Promise<AgentOutcome> {
+  const { settings } = services;
+  const task: AgentTask = {
+    ticket: {
+      id: ticket.id,
+      title: ticket.title,
+      request: ticket.request,
+      criteria: ticket.criteria,
+    },
+    project: { name: project.name, test: project.test },
+    role: {
+      name: choices.role.name,
+      systemPrompt: choices.role.systemPrompt,
+      tools: choices.role.tools,
+    },
+    model: choices.model,
+    budget: { ...settings.budget, ...ticket.budget },
+    history: ticket.history,
+    ...(control.feedback ? { feedback: control.feedback } : {}),
+    usageSoFar: ticket.usage,
+    prices: { ...settings.prices, ...project.config.prices },
+  };
+  const session = {
+    sandbox,
+    emit: (data: TicketEventData) => services.emit(ticket, data),
+    takeComments: () => control.comments.splice(0),
+    signal: control.abort.signal,
+  };
+  const noUsage: TokenUsage = { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 };
+  try {
+    return await services.parts.agent.run(task, session);
+  } catch (error) {
+    // An agent should end with an outcome; one that throws is treated as the provider failing,
+    // unless it was being stopped.
+    const stopped = control.abort.signal.aborted;
+    return {
+      reason: stopped ? 'stopped' : 'provider_error',
+      message: stopped ? 'stopped' : `the agent failed: ${(error as Error).message}`,
+      usage: noUsage,
+      history: ticket.history,
+    };
+  }
+}
+
+/** The status an attempt ends in, with its reason in words. */
+function ended(
+  services: AttemptServices,
+  ticket: TicketRecord,
+  control: AttemptControl,
+  result: { outcome: AgentOutcome; evidence: Evidence } | null,
+): Promise<TicketRecord> {
+  if (control.shutdown) return services.transition(ticket, 'failed', serverStoppedReason);
+  if (!result || control.stoppedBy || result.outcome.reason === 'stopped') {
+    return services.transition(
+      ticket,
+      'stopped',
+      control.stoppedBy ?? result?.outcome.message ?? 'stopped',
+    );
+  }
+  const { outcome, evidence } = result;
+  if (outcome.reason === 'provider_error') {
+    return services.transition(ticket, 'failed', outcome.message);
+  }
+  return services.transition(ticket, 'awaiting_review', reviewReason(outcome, evidence));
+}
+
+/** "1 of 3 criteria not met; tests failed (exit 1)", or "all 3 criteria met; tests passed". */
+export function reviewReason(outcome: AgentOutcome, evidence: Evidence): string {
+  const total = evidence.criteria.length;
+  const count = (status: string) =>
+    evidence.criteria.filter((criterion) => criterion.status === status).length;
+  const notMet = count('not_met');
+  const needsPerson = count('needs_person');
+  const parts: string[] = [];
+  if (outcome.reason !== 'finished') parts.push(outcome.message);
+  if (notMet > 0) parts.push(`${notMet} of ${total} criteria not met`);
+  else if (needsPerson === 0) parts.push(`all ${total} criteria met`);
+  else parts.push(`${total - needsPerson} of ${total} criteria met`);
+  if (needsPerson > 0) parts.push(`${needsPerson} for a person to check`);
+  if (evidence.tests) {
+    parts.push(
+      evidence.tests.exitCode === 0
+        ? 'tests passed'
+        : evidence.tests.timedOut
+          ? 'tests timed out'
+          : `tests failed (exit ${evidence.tests.exitCode})`,
+    );
+  }
+  return parts.join('; ');
+}
+
+export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
+  return {
+    inputTokens: a.inputTokens + b.inputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    costUsd: a.costUsd + b.costUsd,
+    steps: a.steps + b.steps,
+  };
+}

@@ -1,0 +1,35 @@
+import type { TicketStatus } from '../api/tickets.ts';
+import { ConflictError, NotFoundError } from '../errors/mags-error.ts';
+
+export function ticketNotFound(id: string): NotFoundError {
+  return new NotFoundError(`No ticket ${JSON.stringify(id)}.`, {
+    code: 'ticket_not_found',
+    hint: 'mags ticket list shows yours.',
+  });
+}
+
+/** What a person can do with a ticket in each status, for the hint of a refused action. */
+const nextSteps: Record<TicketStatus, string> = {
+  draft: 'run it (mags ticket run ID) or close it',
+  queued: 'wait for it to start, or stop it (mags ticket stop ID)',
+  running: 'watch it (mags ticket watch ID), comment, or stop it',
+  awaiting_review: 'review it (mags ticket evidence ID), then approve, request changes or close it',
+  approved: 'apply it in your checkout (mags ticket apply ID), or close it',
+  changes_requested: 'wait for the next attempt to start',
+  closed: 'create a new ticket',
+  failed: 'run it again (mags ticket run ID), request changes, or close it',
+  stopped: 'run it again (mags ticket run ID), request changes, or close it',
+};
+
+/** An action the ticket's status does not allow: a 409 saying what it allows instead. */
+export function wrongStatus(
+  id: string,
+  action: string,
+  status: TicketStatus,
+  allowed: readonly TicketStatus[],
+): ConflictError {
+  return new ConflictError(
+    `Cannot ${action} ticket ${id}: it is ${status} (${action} needs ${allowed.join(' or ')}).`,
+    { code: 'ticket_status', hint: `You can ${nextSteps[status].replaceAll('ID', id)}.` },
+  );
+}

@@ -1,0 +1,91 @@
+import type { TicketEvent, TicketEventData } from '../api/tickets.ts';
+import type { StateRepository } from '../state/state-repository.ts';
+
+/**
+ * A ticket's events: each appended durably (in the order they were emitted, whether or not the
+ * emitter awaited the previous one), then announced to live followers. A follower reads from the
+ * repository and waits here for the next append, so what it sees is always what is stored.
+ */
+export class TicketEventLog {
+  readonly #repository: StateRepository;
+  /** Per ticket: the last append in flight, so the next waits for it. */
+  readonly #tails = new Map<string, Promise<unknown>>();
+  /** Per ticket: bumped after each stored event; followers compare it. */
+  readonly #versions = new Map<string, number>();
+  readonly #waiters = new Map<string, Set<() => void>>();
+
+  constructor(repository: StateRepository) {
+    this.#repository = repository;
+  }
+
+  append(ticketId: string, attempt: number, data: TicketEventData): Promise<TicketEvent> {
+    const previous = this.#tails.get(ticketId) ?? Promise.resolve();
+    const stored = previous
+      .catch(() => {})
+      .then(() =>
+        this.#repository.appendTicketEvent(ticketId, {
+          attempt,
+          at: new Date().toISOString(),
+          data,
+        }),
+      );
+    this.#tails.set(ticketId, stored);
+    const settle = () => {
+      if (this.#tails.get(ticketId) === stored) this.#tails.delete(ticketId);
+      this.#announce(ticketId);
+    };
+    stored.then(settle, settle);
+    return stored;
+  }
+
+  /** Resolves once every event appended so far for the ticket is stored (or failed). */
+  async flushed(ticketId: string): Promise<void> {
+    await this.#tails.get(ticketId)?.catch(() => {});
+  }
+
+  /** A number that changes whenever an event of the ticket is stored. */
+  version(ticketId: string): number {
+    return this.#versions.get(ticketId) ?? 0;
+  }
+
+  /**
+   * Resolves when an event has been stored since `version` was read, or after `timeoutMs` (an
+   * event stored by another server process is seen at the next look), or on `signal`.
+   */
+  changed(
+    ticketId: string,
+    version: number,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<void> {
+    if (this.version(ticketId) !== version || options.signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      let waiters = this.#waiters.get(ticketId);
+      if (!waiters) {
+        waiters = new Set();
+        this.#waiters.set(ticketId, waiters);
+      }
+      const done = () => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', done);
+        waiters.delete(done);
+        if (waiters.size === 0 && this.#waiters.get(ticketId) === waiters) {
+          this.#waiters.delete(ticketId);
+        }
+        resolve();
+      };
+      const timer = setTimeout(done, options.timeoutMs);
+      options.signal?.addEventListener('abort', done, { once: true });
+      waiters.add(done);
+    });
+  }
+
+  /** Wakes the ticket's followers without a new event (its record changed). */
+  touch(ticketId: string): void {
+    this.#announce(ticketId);
+  }
+
+  #announce(ticketId: string): void {
+    this.#versions.set(ticketId, this.version(ticketId) + 1);
+    for (const waiter of [...(this.#waiters.get(ticketId) ?? [])]) waiter();
+  }
+}

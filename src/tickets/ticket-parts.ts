@@ -1,0 +1,76 @@
+/**
+ * What the ticket layer is built from, each behind a small interface so that a test (or another
+ * implementation) can hand in its own: the projects it forks, the agent that works a ticket, the
+ * model and role checks, and the evidence and review mechanics. A server wires the real ones
+ * (`start-server.ts`); the TicketManager never names an implementation.
+ */
+
+import type { Agent, AgentOutcome, AgentRole } from '../agents/agent.ts';
+import type { AgentSandbox } from '../agents/agent-sandbox.ts';
+import type { ProjectConfig } from '../api/projects.ts';
+import type { Evidence, TicketEventData } from '../api/tickets.ts';
+import type { ProjectRecord, TicketRecord } from '../state/state-repository.ts';
+
+/** The projects tickets start from (`ProjectManager` implements it). */
+export interface TicketProjects {
+  /** The owner's project; a NotFoundError for another owner's or a missing one. */
+  get(owner: string, name: string): Promise<ProjectRecord>;
+  /** A ticket's own workspace `target`, a fork of the project workspace, and its commit. */
+  forkForTicket(
+    owner: string,
+    name: string,
+    target: string,
+  ): Promise<{ workspace: string; commit: string }>;
+  /** An approved ticket's git bundle, brought into the project repository as `branch`. */
+  importBranch(
+    owner: string,
+    name: string,
+    options: { bundle: Buffer; branch: string },
+  ): Promise<{ commit: string }>;
+}
+
+/** Throws a clear error for an unknown provider or a missing key (the built-in agent's). */
+export type CheckModel = (id: string, environment: NodeJS.ProcessEnv) => unknown;
+
+/** A role by name (built-in, or from the project's config); throws for an unknown one. */
+export type ResolveRole = (
+  name: string,
+  projectRoles: ProjectConfig['roles'],
+) => AgentRole & { model?: string | null };
+
+export interface AssembleEvidenceInput {
+  sandbox: AgentSandbox;
+  ticket: Pick<TicketRecord, 'id' | 'attempt' | 'criteria' | 'baseCommit' | 'usage'>;
+  /** The project's test command. */
+  test: string | null;
+  outcome: AgentOutcome;
+  /** When this attempt started. */
+  startedAt: string;
+  emit(event: TicketEventData): void | Promise<void>;
+  timeouts?: { testMs?: number; checkMs?: number };
+  signal?: AbortSignal;
+}
+
+/** The platform's own checks after the agent: diff, tests, each criterion (helper C's). */
+export type AssembleEvidence = (input: AssembleEvidenceInput) => Promise<Evidence>;
+
+/** The approved result as a commit on `branch` in the ticket's sandbox, and a bundle of it. */
+export type CommitApproved = (
+  sandbox: AgentSandbox,
+  options: {
+    baseCommit: string;
+    branch: string;
+    message: string;
+    authorName: string;
+    authorEmail: string;
+  },
+) => Promise<{ commit: string; bundle: Buffer }>;
+
+/** Everything but the projects: what `start-server.ts` wires in one place. */
+export interface TicketAgentParts {
+  agent: Agent;
+  checkModel: CheckModel;
+  resolveRole: ResolveRole;
+  assembleEvidence: AssembleEvidence;
+  commitApproved: CommitApproved;
+}

@@ -1,0 +1,107 @@
+/**
+ * `mags project` against a real `mags server` process on the namespace runtime: create from a
+ * fixture repository, list and show (readable and --json), another owner's project is not found.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startServerProcess, stopServerProcess } from './helpers/server-process.ts';
+import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
+
+const skip = sandboxSkipReason();
+if (skip) process.stdout.write(`# skipping project CLI tests: ${skip}\n`);
+
+describe('mags project through mags server', { skip }, () => {
+  let testHome: TestHome;
+  let server: Awaited<ReturnType<typeof startServerProcess>>;
+  let alice: Record<string, string>;
+  let bob: Record<string, string>;
+  let repo: string;
+  before(async () => {
+    testHome = await createTestHome();
+    const { home } = testHome;
+    server = await startServerProcess({ ...process.env, MAGS_HOME: home, MAGS_DISK: '128M' }, [
+      '--pool-size',
+      '0',
+    ]);
+    const env = async (owner: string) => {
+      const created = await runCli(home, ['token', 'create', '--owner', owner]);
+      assert.equal(created.code, 0, created.stderr);
+      return {
+        MAGS_URL: server.url,
+        MAGS_API_TOKEN: created.stdout.toString().trim(),
+        XDG_CONFIG_HOME: join(home, 'config'),
+      };
+    };
+    alice = await env('alice');
+    bob = await env('bob');
+    repo = join(home, 'fixture');
+    await mkdir(repo);
+    execFileSync('git', ['-C', repo, 'init', '-q', '-b', 'main']);
+    await writeFile(join(repo, 'package.json'), '{"scripts":{"test":"node --test"}}\n');
+    execFileSync('git', ['-C', repo, 'add', '.']);
+    execFileSync('git', [
+      '-C',
+      repo,
+      '-c',
+      'user.name=T',
+      '-c',
+      'user.email=t@e.com',
+      'commit',
+      '-qm',
+      'first',
+    ]);
+  });
+  after(async () => {
+    await stopServerProcess(server?.child);
+    await testHome?.cleanup();
+  });
+
+  test('create, list and show round-trip; another owner does not see it', async () => {
+    const { home } = testHome;
+    const created = await runCli(
+      home,
+      [
+        'project',
+        'create',
+        'web',
+        '--repo',
+        repo,
+        '--setup',
+        'touch .set-up',
+        '--test',
+        'npm test',
+        '--json',
+      ],
+      { env: alice },
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const project = JSON.parse(created.stdout.toString()) as Record<string, unknown>;
+    const head = execFileSync('git', ['-C', repo, 'rev-parse', 'HEAD'], {
+      encoding: 'utf8',
+    }).trim();
+    assert.deepEqual([project.name, project.status, project.commit], ['web', 'ready', head]);
+    const list = await runCli(home, ['project', 'list'], { env: alice });
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(
+      list.stdout.toString(),
+      /^NAME\s+STATUS\s+COMMIT\s+REPOSITORY\nweb\s+ready\s+\w{12}\s+\//,
+    );
+    const show = await runCli(home, ['project', 'show', 'web'], { env: alice });
+    assert.match(show.stdout.toString(), /^test:\s+npm test$/m);
+    assert.match(show.stdout.toString(), /^workspace:\s+project\.web$/m);
+    const shownJson = await runCli(home, ['project', 'show', 'web', '--json'], { env: alice });
+    assert.deepEqual(JSON.parse(shownJson.stdout.toString()), project);
+    const hidden = await runCli(home, ['project', 'show', 'web'], { env: bob });
+    assert.equal(hidden.code === 0, false);
+    assert.match(hidden.stderr, /Project "web" does not exist/);
+    const bobs = await runCli(home, ['project', 'list', '--json'], { env: bob });
+    assert.deepEqual(JSON.parse(bobs.stdout.toString()), { projects: [] });
+    const deleted = await runCli(home, ['project', 'delete', 'web'], { env: alice });
+    assert.equal(deleted.code, 0, deleted.stderr);
+    const after = await runCli(home, ['project', 'list', '--json'], { env: alice });
+    assert.deepEqual(JSON.parse(after.stdout.toString()), { projects: [] });
+  });
+});

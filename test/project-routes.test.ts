@@ -1,0 +1,115 @@
+/**
+ * The project routes in-process (`app.request`), on the fake runtime: owners are isolated (another
+ * owner's project is a 404 for every route), bad input is a 400 that creates nothing. Nothing here
+ * reaches a sandbox: importing for real is test/projects.test.ts, on the namespace runtime.
+ */
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { createTestApp, type TestApp } from './helpers/test-app.ts';
+
+let app: TestApp;
+let alice: string;
+let bob: string;
+before(async () => {
+  app = await createTestApp();
+  alice = (await app.token('alice')).token;
+  bob = (await app.token('bob')).token;
+  const at = new Date().toISOString();
+  await app.services.repository.insertProject({
+    owner: 'alice',
+    name: 'webapp',
+    repo: '/srv/webapp',
+    ref: null,
+    workspace: 'project.webapp',
+    commit: 'c0ffee',
+    setup: 'npm ci',
+    test: 'npm test',
+    model: null,
+    config: { test: 'npm test' },
+    status: 'ready',
+    reason: null,
+    network: false,
+    createdAt: at,
+    updatedAt: at,
+  });
+});
+after(() => app.close());
+
+test("the owner sees the project; another owner's is a 404 on every route", async () => {
+  const own = await app.request(alice, 'GET', '/v1/projects/webapp');
+  assert.equal(own.status, 200);
+  const body = (await own.json()) as Record<string, unknown>;
+  assert.equal(body.name, 'webapp');
+  assert.equal(body.commit, 'c0ffee');
+  assert.equal('owner' in body, false);
+  const list = (await (await app.request(alice, 'GET', '/v1/projects')).json()) as {
+    projects: { name: string }[];
+  };
+  assert.deepEqual(
+    list.projects.map((project) => project.name),
+    ['webapp'],
+  );
+  const bobs = (await (await app.request(bob, 'GET', '/v1/projects')).json()) as {
+    projects: unknown[];
+  };
+  assert.deepEqual(bobs.projects, []);
+  for (const [method, path, payload] of [
+    ['GET', '/v1/projects/webapp', undefined],
+    ['PATCH', '/v1/projects/webapp', { test: 'true' }],
+    ['POST', '/v1/projects/webapp/refresh', undefined],
+    ['DELETE', '/v1/projects/webapp', undefined],
+  ] as const) {
+    const response = await app.request(bob, method, path, payload);
+    assert.equal(response.status, 404, `${method} ${path}`);
+    const error = (await response.json()) as { error: { code: string } };
+    assert.equal(error.error.code, 'project_not_found');
+  }
+  assert.equal((await app.services.repository.getProject('alice', 'webapp'))?.test, 'npm test');
+});
+
+test('update changes a command; null falls back to the repository file', async () => {
+  const changed = await app.request(alice, 'PATCH', '/v1/projects/webapp', {
+    test: 'npm run check',
+    model: 'openai:gpt-5',
+  });
+  assert.equal(changed.status, 200);
+  const body = (await changed.json()) as { test: string; model: string };
+  assert.deepEqual([body.test, body.model], ['npm run check', 'openai:gpt-5']);
+  const back = (await (
+    await app.request(alice, 'PATCH', '/v1/projects/webapp', { test: null })
+  ).json()) as { test: string };
+  assert.equal(back.test, 'npm test');
+});
+
+test('bad input is a 400 and creates nothing', async () => {
+  const badName = await app.request(alice, 'POST', '/v1/projects', { name: '../x', repo: '/x' });
+  assert.equal(badName.status, 400);
+  const plain = join(app.fake.home, 'not-a-repository');
+  await mkdir(plain);
+  const notGit = await app.request(alice, 'POST', '/v1/projects', { name: 'plain', repo: plain });
+  assert.equal(notGit.status, 400);
+  const error = (await notGit.json()) as { error: { code: string; message: string } };
+  assert.equal(error.error.code, 'project_repository_invalid');
+  assert.match(error.error.message, /not a git repository/);
+  assert.equal(await app.services.repository.getProject('alice', 'plain'), undefined);
+  const exists = await app.request(alice, 'POST', '/v1/projects', {
+    name: 'webapp',
+    repo: plain,
+  });
+  assert.equal(exists.status, 409);
+});
+
+test('the OpenAPI document describes the project routes', async () => {
+  const document = (await (await app.request(undefined, 'GET', '/openapi.json')).json()) as {
+    paths: Record<string, Record<string, unknown>>;
+  };
+  assert.deepEqual(Object.keys(document.paths['/v1/projects'] ?? {}).sort(), ['get', 'post']);
+  assert.deepEqual(Object.keys(document.paths['/v1/projects/{name}'] ?? {}).sort(), [
+    'delete',
+    'get',
+    'patch',
+  ]);
+  assert.ok(document.paths['/v1/projects/{name}/refresh']?.post);
+});

@@ -1,0 +1,274 @@
+/**
+ * Projects on the real namespace runtime (the image has git and node): a fixture repository made
+ * here (a checkout and a bare clone of it), imported, set up, refreshed, forked for a ticket,
+ * given a branch back, and deleted. The host repository is only read (bundled); every git
+ * command runs inside a sandbox on the project workspace.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createMagsContext, type MagsContext } from '../src/context/mags-context.ts';
+import { ProjectConfigError, ProjectRepositoryError } from '../src/projects/project-errors.ts';
+import { ProjectManager } from '../src/projects/project-manager.ts';
+import { withWorkspaceSession } from '../src/projects/workspace-session.ts';
+import { createSqliteStateRepository } from '../src/state/sqlite/sqlite-state-repository.ts';
+import type { StateRepository, TicketRecord } from '../src/state/state-repository.ts';
+import { ownerWorkspaceName } from '../src/workspaces/owner-workspace.ts';
+import { createTestHome, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
+
+const skip = sandboxSkipReason();
+if (skip) process.stdout.write(`# skipping project tests: ${skip}\n`);
+
+const setup = 'mkdir -p node_modules && date > node_modules/.installed';
+
+describe('projects (namespace runtime)', { skip }, () => {
+  let testHome: TestHome;
+  let context: MagsContext;
+  let repository: StateRepository;
+  let projects: ProjectManager;
+  let fixtures: string;
+  let checkout: string;
+  let bare: string;
+  const git = (cwd: string, ...args: string[]) =>
+    execFileSync('git', ['-C', cwd, ...args], { encoding: 'utf8' }).trim();
+  const commitAll = (cwd: string, message: string) =>
+    git(cwd, '-c', 'user.name=T', '-c', 'user.email=t@example.com', 'commit', '-qam', message);
+  /** Runs a shell command in a sandbox on one of alice's workspaces. */
+  const inWorkspace = (workspace: string, command: string) =>
+    withWorkspaceSession(
+      context,
+      { workspace: ownerWorkspaceName('alice', workspace) },
+      (sandbox) => sandbox.exec(command, { timeoutMs: 30_000 }),
+    );
+
+  before(async () => {
+    testHome = await createTestHome();
+    context = createMagsContext({ ...process.env, MAGS_HOME: testHome.home, MAGS_DISK: '128M' });
+    repository = createSqliteStateRepository(join(testHome.home, 'state.db'));
+    projects = new ProjectManager({ context, repository });
+    fixtures = await mkdtemp(join(testHome.home, 'fixtures-'));
+    checkout = join(fixtures, 'app');
+    await mkdir(checkout);
+    git(checkout, 'init', '-q', '-b', 'main');
+    await writeFile(
+      join(checkout, 'package.json'),
+      JSON.stringify({ name: 'app', scripts: { test: 'node --test' } }),
+    );
+    await writeFile(
+      join(checkout, 'sum.test.js'),
+      "require('node:test')('sum', () => require('node:assert').equal(1 + 1, 2));\n",
+    );
+    git(checkout, 'add', '.');
+    commitAll(checkout, 'first');
+    git(checkout, 'branch', 'feature');
+    bare = join(fixtures, 'app.git');
+    execFileSync('git', ['clone', '-q', '--bare', checkout, bare]);
+  });
+  after(async () => {
+    await repository?.close();
+    await testHome?.cleanup();
+  });
+
+  test('a checkout is imported at its HEAD and its setup result stays in the workspace', async () => {
+    const output: string[] = [];
+    const project = await projects.create(
+      'alice',
+      { name: 'app', repo: checkout, setup, test: 'npm test' },
+      { onOutput: (text) => output.push(text) },
+    );
+    assert.equal(project.status, 'ready', project.reason ?? '');
+    assert.equal(project.commit, git(checkout, 'rev-parse', 'HEAD'));
+    assert.equal(project.workspace, 'project.app');
+    assert.deepEqual([project.setup, project.test], [setup, 'npm test']);
+    assert.match(output.join(''), /\$ mkdir -p node_modules/);
+    const inside = await inWorkspace(
+      'project.app',
+      'cat node_modules/.installed >/dev/null && git rev-parse HEAD && git status --porcelain --untracked-files=no && ls /tmp',
+    );
+    assert.equal(inside.exitCode, 0, inside.output);
+    assert.equal(inside.output.split('\n')[0], project.commit);
+    assert.doesNotMatch(inside.output, /mags-import/, 'the bundle is removed');
+    assert.deepEqual(
+      (await projects.list('alice')).map((each) => each.name),
+      ['app'],
+    );
+    assert.equal((await projects.list('bob')).length, 0);
+  });
+
+  test('a bare repository is imported, at the ref asked for', async () => {
+    git(checkout, 'checkout', '-q', 'feature');
+    await writeFile(join(checkout, 'feature.txt'), 'feature\n');
+    git(checkout, 'add', 'feature.txt');
+    commitAll(checkout, 'feature work');
+    git(checkout, 'push', '-q', bare, 'feature');
+    git(checkout, 'checkout', '-q', 'main');
+    const fromBare = await projects.create('alice', { name: 'bare', repo: bare });
+    assert.equal(fromBare.status, 'ready');
+    assert.equal(fromBare.commit, git(bare, 'rev-parse', 'main'));
+    const onFeature = await projects.create('alice', { name: 'feat', repo: bare, ref: 'feature' });
+    assert.equal(onFeature.commit, git(bare, 'rev-parse', 'feature'));
+    const file = await inWorkspace('project.feat', 'cat feature.txt');
+    assert.equal(file.output, 'feature\n');
+  });
+
+  test('a failing setup leaves the project failed with the exit code and the output', async () => {
+    const project = await projects.create('alice', {
+      name: 'broken',
+      repo: checkout,
+      setup: 'echo installing; echo "no such package" >&2; exit 3',
+    });
+    assert.equal(project.status, 'failed');
+    assert.match(project.reason ?? '', /exited with code 3/);
+    assert.match(project.reason ?? '', /no such package/);
+    assert.equal((await projects.get('alice', 'broken')).status, 'failed');
+    await assert.rejects(projects.forkForTicket('alice', 'broken', 'tkt_x-1'), {
+      code: 'project_not_ready',
+    });
+  });
+
+  test('a directory that is not a git repository is refused; nothing is created', async () => {
+    const plain = join(fixtures, 'plain');
+    await mkdir(plain);
+    await assert.rejects(
+      projects.create('alice', { name: 'plain', repo: plain }),
+      (error: ProjectRepositoryError) =>
+        error instanceof ProjectRepositoryError && /is not a git repository/.test(error.message),
+    );
+    await assert.rejects(projects.create('alice', { name: 'rel', repo: 'app' }), /not absolute/);
+    await assert.rejects(
+      projects.create('alice', { name: 'url', repo: 'https://example.com/x.git' }),
+      /needs network/,
+    );
+    for (const name of ['plain', 'rel', 'url']) {
+      assert.equal(await repository.getProject('alice', name), undefined);
+      assert.equal(
+        await context.workspaces.get(ownerWorkspaceName('alice', `project.${name}`)),
+        undefined,
+      );
+    }
+  });
+
+  test('a bad .mags/project.json is an error naming the file and the field; nothing is created', async () => {
+    const configured = join(fixtures, 'configured');
+    execFileSync('git', ['clone', '-q', checkout, configured]);
+    await mkdir(join(configured, '.mags'));
+    await writeFile(join(configured, '.mags', 'project.json'), '{"setup": 5}');
+    git(configured, 'add', '.mags');
+    commitAll(configured, 'bad config');
+    await assert.rejects(
+      projects.create('alice', { name: 'badcfg', repo: configured }),
+      (error: ProjectConfigError) =>
+        error instanceof ProjectConfigError &&
+        error.field === 'setup' &&
+        error.message.includes('.mags/project.json'),
+    );
+    assert.equal(await repository.getProject('alice', 'badcfg'), undefined);
+    assert.equal(
+      await context.workspaces.get(ownerWorkspaceName('alice', 'project.badcfg')),
+      undefined,
+    );
+    await writeFile(join(configured, '.mags', 'project.json'), '{"setup": ');
+    commitAll(configured, 'not json');
+    await assert.rejects(
+      projects.create('alice', { name: 'badcfg', repo: configured }),
+      (error: ProjectConfigError) => error.field === null && /not valid JSON/.test(error.message),
+    );
+    // A good file: its values are used, and a flag wins over it.
+    await writeFile(
+      join(configured, '.mags', 'project.json'),
+      JSON.stringify({ setup: 'touch from-config', test: 'npm test', model: 'openai:gpt-5' }),
+    );
+    commitAll(configured, 'good config');
+    const project = await projects.create('alice', {
+      name: 'goodcfg',
+      repo: configured,
+      model: 'anthropic:claude-sonnet-4-5',
+    });
+    assert.deepEqual(
+      [project.setup, project.test, project.model, project.config.model],
+      ['touch from-config', 'npm test', 'anthropic:claude-sonnet-4-5', 'openai:gpt-5'],
+    );
+    assert.equal((await inWorkspace('project.goodcfg', 'test -f from-config')).exitCode, 0);
+  });
+
+  test('refresh picks up a new commit and re-runs the setup', async () => {
+    await writeFile(join(checkout, 'later.txt'), 'later\n');
+    git(checkout, 'add', 'later.txt');
+    commitAll(checkout, 'later');
+    await inWorkspace('project.app', 'rm node_modules/.installed');
+    const refreshed = await projects.refresh('alice', 'app');
+    assert.equal(refreshed.status, 'ready', refreshed.reason ?? '');
+    assert.equal(refreshed.commit, git(checkout, 'rev-parse', 'HEAD'));
+    const inside = await inWorkspace('project.app', 'cat later.txt node_modules/.installed');
+    assert.equal(inside.exitCode, 0, inside.output);
+    assert.match(inside.output, /^later\n/);
+  });
+
+  test("a ticket's fork does not reach the project; its bundle comes back as a branch", async () => {
+    const project = await projects.get('alice', 'app');
+    const fork = await projects.forkForTicket('alice', 'app', 'tkt_abc-0001');
+    assert.deepEqual(fork, { workspace: 'tkt_abc-0001', commit: project.commit });
+    const work = await inWorkspace(
+      'tkt_abc-0001',
+      `echo fixed > fix.txt && git add fix.txt && git -c user.name=A -c user.email=a@example.com commit -qm fix && git bundle create -q /workspace/.result.bundle ${project.commit}..HEAD && git rev-parse HEAD && test -f node_modules/.installed`,
+    );
+    assert.equal(work.exitCode, 0, work.output);
+    const forkCommit = work.output.trim().split('\n').at(-1);
+    const untouched = await inWorkspace('project.app', 'test ! -e fix.txt && git rev-parse HEAD');
+    assert.equal(untouched.exitCode, 0, 'the fix is not in the project workspace');
+    assert.equal(untouched.output.trim(), project.commit);
+    const bundle = await withWorkspaceSession(
+      context,
+      { workspace: ownerWorkspaceName('alice', 'tkt_abc-0001') },
+      (sandbox) => sandbox.readFile('/workspace/.result.bundle'),
+    );
+    const imported = await projects.importBranch('alice', 'app', {
+      bundle,
+      branch: 'mags/tkt_abc',
+    });
+    assert.equal(imported.commit, forkCommit);
+    const branch = await inWorkspace(
+      'project.app',
+      'git rev-parse mags/tkt_abc && git rev-parse HEAD',
+    );
+    assert.deepEqual(branch.output.trim().split('\n'), [forkCommit, project.commit]);
+  });
+
+  test('delete is refused while a ticket runs, then removes the workspaces and the record', async () => {
+    const at = new Date().toISOString();
+    const ticket: TicketRecord = {
+      id: 'tkt_abc',
+      owner: 'alice',
+      project: 'app',
+      title: 'Fix',
+      request: 'Fix it',
+      criteria: [{ text: 'fixed' }],
+      role: 'developer',
+      model: null,
+      budget: {},
+      status: 'running',
+      reason: null,
+      workspace: 'tkt_abc-0001',
+      baseCommit: null,
+      attempt: 1,
+      usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 },
+      branch: null,
+      commit: null,
+      history: [],
+      createdAt: at,
+      updatedAt: at,
+    };
+    await repository.insertTicket(ticket);
+    await assert.rejects(projects.delete('alice', 'app'), { code: 'project_busy' });
+    await assert.rejects(projects.delete('bob', 'app'), { code: 'project_not_found' });
+    await repository.updateTicket('tkt_abc', { status: 'awaiting_review' });
+    await projects.delete('alice', 'app');
+    await assert.rejects(projects.get('alice', 'app'), { code: 'project_not_found' });
+    assert.equal(await repository.getTicket('alice', 'tkt_abc'), undefined);
+    for (const workspace of ['project.app', 'tkt_abc-0001']) {
+      assert.equal(await context.workspaces.get(ownerWorkspaceName('alice', workspace)), undefined);
+    }
+  });
+});

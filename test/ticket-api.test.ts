@@ -1,0 +1,220 @@
+/**
+ * Tickets through a real server (namespace runtime, a fixture project, a scripted agent): the
+ * SDK's create/run/events/evidence/approve/bundle, the events' SSE stream resumed by
+ * Last-Event-ID, another owner's ticket a 404, and the CLI's create/list/show/watch as a user
+ * runs them.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { NotFoundError } from '../src/errors/mags-error.ts';
+import type { Mags } from '../src/sdk/mags.ts';
+import type { TicketProjects } from '../src/tickets/ticket-parts.ts';
+import { runCli, sandboxSkipReason } from './helpers/test-home.ts';
+import { startTestServer, type TestServer } from './helpers/test-server.ts';
+import {
+  agentCommand,
+  fixtureParts,
+  fixtureProject,
+  scriptedAgent,
+} from './helpers/ticket-fixtures.ts';
+
+const skip = sandboxSkipReason();
+if (skip) process.stdout.write(`# skipping ticket API tests: ${skip}\n`);
+
+const agent = scriptedAgent(async (task, session) => {
+  await session.emit({ type: 'text', step: 1, text: 'Fixing ' });
+  await session.emit({ type: 'text', step: 1, text: 'it.\n' });
+  await agentCommand(session, 'echo goodbye >> /workspace/greeting.txt && seq 1 30');
+  await session.emit({
+    type: 'usage',
+    step: 1,
+    model: task.model,
+    inputTokens: 10,
+    outputTokens: 5,
+    costUsd: 0.001,
+    total: { inputTokens: 10, outputTokens: 5, costUsd: 0.001, steps: 1 },
+  });
+  return { reason: 'finished', summary: 'said goodbye' };
+});
+
+describe('tickets through a server', { skip }, () => {
+  let server: TestServer;
+  let alice: Mags;
+  let aliceToken: string;
+  let bob: Mags;
+  // The server's own sandboxes and workspaces hold the fixture project: set once it runs.
+  let projects: TicketProjects | undefined;
+  const forward: TicketProjects = {
+    get: (...args) => (projects as TicketProjects).get(...args),
+    forkForTicket: (...args) => (projects as TicketProjects).forkForTicket(...args),
+    importBranch: (...args) => (projects as TicketProjects).importBranch(...args),
+  };
+
+  before(async () => {
+    server = await startTestServer(
+      {
+        scheduling: { poolSize: 0 },
+        tickets: {
+          projects: forward,
+          parts: fixtureParts(agent),
+          settings: { defaultModel: 'scripted:oracle' },
+        },
+      },
+      { MAGS_DISK: '64M' },
+    );
+    const { context, sandboxes } = server.server.services;
+    projects = (await fixtureProject(context, sandboxes, 'alice', 'app')).projects;
+    const client = await server.client('alice');
+    alice = client.mags;
+    aliceToken = client.token;
+    bob = (await server.client('bob')).mags;
+  });
+  after(() => server?.close());
+
+  const body = {
+    project: 'app',
+    title: 'Say goodbye',
+    request: 'Add goodbye to the greeting.',
+    criteria: [{ text: 'says goodbye', check: 'grep -q goodbye /workspace/greeting.txt' }],
+  };
+
+  test('SDK: run, follow events, evidence, approve, bundle; the SSE stream resumes by Last-Event-ID', async () => {
+    const created = await alice.tickets.create({ ...body, run: true });
+    assert.equal(created.status, 'queued');
+    const followed = [];
+    for await (const event of alice.tickets.events(created.id, { follow: true })) {
+      followed.push(event);
+    }
+    const last = followed.at(-1)?.data;
+    assert.equal(last?.type === 'status' && last.to, 'awaiting_review');
+    const ticket = await alice.tickets.get(created.id);
+    assert.equal(ticket.status, 'awaiting_review');
+    assert.equal(ticket.reason, 'all 1 criteria met');
+    assert.equal('history' in ticket, false, 'the API view has no agent history');
+
+    // Raw SSE with Last-Event-ID: only the events after it, each with its id; then `end`.
+    const response = await fetch(`${server.url}/v1/tickets/${created.id}/events`, {
+      headers: { authorization: `Bearer ${aliceToken}`, 'last-event-id': '3' },
+    });
+    assert.equal(response.headers.get('content-type'), 'text/event-stream');
+    const text = await response.text();
+    const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((match) => Number(match[1]));
+    assert.deepEqual(
+      ids,
+      followed.slice(3).map((event) => event.id),
+    );
+    assert.match(text, /^event: end$/m);
+    assert.deepEqual(
+      (await collect(alice, created.id, followed.length - 2)).map((event) => event.id),
+      followed.slice(-2).map((event) => event.id),
+    );
+
+    const evidence = await alice.tickets.evidence(created.id);
+    assert.equal(evidence.criteria[0]?.status, 'met');
+    assert.match(evidence.diff, /^\+goodbye$/m);
+    const approved = await alice.tickets.approve(created.id);
+    assert.equal(approved.status, 'approved');
+    assert.equal(approved.branch, `mags/${created.id}`);
+    const bundle = Buffer.from(await alice.tickets.bundle(created.id));
+    assert.ok(bundle.toString('latin1').startsWith('# v2 git bundle\n'), 'a git bundle');
+
+    // Another owner's ticket is a 404 on every route, and not in their list.
+    await assert.rejects(bob.tickets.get(created.id), NotFoundError);
+    await assert.rejects(bob.tickets.evidence(created.id), NotFoundError);
+    await assert.rejects(bob.tickets.comment(created.id, 'mine?'), NotFoundError);
+    await assert.rejects(collect(bob, created.id, 0), NotFoundError);
+    assert.deepEqual(await bob.tickets.list(), []);
+  });
+
+  test('CLI: create from flags and from ticket.md, list, show, watch', async () => {
+    const home = server.testHome.home;
+    const env = { MAGS_URL: server.url, MAGS_API_TOKEN: aliceToken };
+    const stray = await runCli(home, ['ticket', 'create', '-p', 'app', '--check', 'true'], { env });
+    assert.equal(stray.code, 2, stray.stderr);
+    assert.match(stray.stderr, /--check "true" comes before any --criterion/);
+
+    const created = await runCli(
+      home,
+      [
+        'ticket',
+        'create',
+        '-p',
+        'app',
+        '--title',
+        'From flags',
+        '--request',
+        'Say goodbye.',
+        '--criterion',
+        'says goodbye',
+        '--check',
+        'grep -q goodbye /workspace/greeting.txt',
+        '--criterion',
+        'reads well',
+        '--max-steps',
+        '5',
+      ],
+      { env },
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const id = created.stdout.toString().trim();
+    const ticket = await alice.tickets.get(id);
+    assert.deepEqual(ticket.criteria, [
+      { text: 'says goodbye', check: 'grep -q goodbye /workspace/greeting.txt' },
+      { text: 'reads well' },
+    ]);
+    assert.deepEqual(ticket.budget, { maxSteps: 5 });
+    assert.equal(ticket.status, 'draft');
+
+    const file = join(home, 'ticket.md');
+    await writeFile(
+      file,
+      '---\nproject: app\ntitle: From a file\ncriteria:\n  - text: says goodbye\n    check: grep -q goodbye greeting.txt\n---\nSay goodbye, please.\n',
+    );
+    const fromFile = await runCli(home, ['ticket', 'create', '--file', file, '--run'], { env });
+    assert.equal(fromFile.code, 0, fromFile.stderr);
+    const fileId = fromFile.stdout.toString().trim();
+    const fileTicket = await alice.tickets.get(fileId);
+    assert.equal(fileTicket.request, 'Say goodbye, please.');
+    assert.equal(fileTicket.title, 'From a file');
+
+    await writeFile(file, '---\nproject: app\ntitle: [unclosed\n---\nbody\n');
+    const bad = await runCli(home, ['ticket', 'create', '--file', file], { env });
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /ticket\.md, line 3: bad front matter/);
+
+    const watch = await runCli(home, ['ticket', 'watch', fileId], { env });
+    assert.equal(watch.code, 0, watch.stderr);
+    const shown = watch.stdout.toString();
+    assert.match(shown, /── running: attempt 1/);
+    assert.match(shown, /^Fixing it\.$/m);
+    assert.match(
+      shown,
+      /\$ echo goodbye >> \/workspace\/greeting\.txt && seq 1 30 {2}\[agent, exit 0, /,
+    );
+    assert.match(shown, /… 18 more lines …/);
+    assert.match(shown, /\$0\.0010 · 10 in \/ 5 out tokens · 1 steps/);
+    assert.match(shown, /☐ criterion 1: met/);
+    assert.match(shown, new RegExp(`${fileId} is awaiting_review: all 1 criteria met`));
+
+    const list = await runCli(home, ['ticket', 'list', '-p', 'app'], { env });
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout.toString(), new RegExp(`^${fileId} +app +awaiting_review +1 `, 'm'));
+    assert.match(list.stdout.toString(), new RegExp(`^${id} +app +draft +0 `, 'm'));
+    const show = await runCli(home, ['ticket', 'show', id], { env });
+    assert.equal(show.code, 0, show.stderr);
+    assert.match(show.stdout.toString(), /^status: +draft$/m);
+    assert.match(show.stdout.toString(), /^ {2}1\. says goodbye {2}\[check: grep -q goodbye/m);
+    const evidence = await runCli(home, ['ticket', 'evidence', fileId], { env });
+    assert.equal(evidence.code, 0, evidence.stderr);
+    assert.match(evidence.stdout.toString(), /^ {2}✔ 1\. says goodbye$/m);
+    assert.match(evidence.stdout.toString(), /^ {6}met \(exit 0\) — check: grep -q goodbye/m);
+  });
+});
+
+async function collect(mags: Mags, id: string, after: number) {
+  const events = [];
+  for await (const event of mags.tickets.events(id, { after })) events.push(event);
+  return events;
+}
