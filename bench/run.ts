@@ -4,6 +4,7 @@ import { hardeningBenchmark } from './hardening.ts';
 import { latencyBenchmark } from './latency.ts';
 import { sandboxStartBenchmark } from './sandbox-start.ts';
 import { serverApiBenchmark } from './server-api.ts';
+import { ticketsBenchmark } from './tickets.ts';
 import { workspaceForkBenchmark } from './workspace-fork.ts';
 import { workspaceSyncBenchmark } from './workspace-sync.ts';
 
@@ -14,6 +15,7 @@ const sections: Record<string, () => Promise<void>> = {
   'server-api': serverApiBenchmark,
   latency: latencyBenchmark,
   hardening: hardeningBenchmark,
+  tickets: ticketsBenchmark,
 };
 
 const wanted = process.argv.slice(2);

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Fixture } from './fixture.ts';
+import type { FixtureFile } from './fixture.ts';
 
 const run = promisify(execFile);
 
@@ -23,12 +23,14 @@ const gitEnvironment = {
   GIT_CONFIG_GLOBAL: '/dev/null',
 };
 
+/** `files` committed in a new repository under `parent` (a temporary directory by default). */
 export async function createFixtureRepository(
-  fixture: Fixture,
+  name: string,
+  files: readonly FixtureFile[],
   parent?: string,
 ): Promise<{ path: string; commit: string }> {
-  const path = await mkdtemp(join(parent ?? tmpdir(), `mags-eval-${fixture.name}-`));
-  for (const file of fixture.repository) {
+  const path = await mkdtemp(join(parent ?? tmpdir(), `mags-eval-${name}-`));
+  for (const file of files) {
     const target = join(path, file.path);
     await mkdir(dirname(target), { recursive: true });
     await writeFile(target, file.content);
@@ -37,7 +39,7 @@ export async function createFixtureRepository(
     run('git', args, { cwd: path, env: { ...process.env, ...gitEnvironment } });
   await git('init', '--quiet', '--initial-branch=main');
   await git('add', '--all');
-  await git('commit', '--quiet', '--message', `${fixture.name}: the repository before the ticket`);
+  await git('commit', '--quiet', '--message', `${name}: the repository before the ticket`);
   const { stdout } = await git('rev-parse', 'HEAD');
   return { path, commit: stdout.trim() };
 }

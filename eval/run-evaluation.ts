@@ -75,7 +75,11 @@ async function evaluateFixture(
     note: null,
   };
   try {
-    const repository = await createFixtureRepository(fixture, options.workDirectory);
+    const repository = await createFixtureRepository(
+      fixture.name,
+      fixture.repository,
+      options.workDirectory,
+    );
     const project = await api.createProject({ name: fixture.name, repo: repository.path });
     if (project.status !== 'ready') {
       row.status = `project ${project.status}`;
