@@ -8,7 +8,11 @@ import type { Agent } from '../src/agents/agent.ts';
 import { checkModel, resolveModel } from '../src/agents/resolve-model.ts';
 import { createMagsContext } from '../src/context/mags-context.ts';
 import { Mags } from '../src/sdk/mags.ts';
-import { type RunningServer, startServer } from '../src/server/start-server.ts';
+import {
+  type PerOwnerLimits,
+  type RunningServer,
+  startServer,
+} from '../src/server/start-server.ts';
 import { createToken } from '../src/server/tokens.ts';
 import { builtinTicketParts } from '../src/tickets/builtin-ticket-parts.ts';
 import type { TicketSettings } from '../src/tickets/ticket-settings.ts';
@@ -24,6 +28,8 @@ export interface EvaluationServerOptions {
   tickets?: Partial<TicketSettings>;
   /** Pooled sandboxes kept ready (the server's default when absent). */
   poolSize?: number;
+  /** Each ticket keeps its sandbox: many tickets of one owner need more than the default. */
+  perOwner?: PerOwnerLimits;
 }
 
 export interface EvaluationServer {
@@ -54,6 +60,7 @@ export async function startEvaluationServer(
       port: 0,
       context: createMagsContext({ ...process.env, MAGS_HOME: testHome.home }),
       ...(options.poolSize !== undefined ? { scheduling: { poolSize: options.poolSize } } : {}),
+      ...(options.perOwner ? { perOwner: options.perOwner } : {}),
       tickets: {
         settings: options.tickets,
         parts: {
