@@ -20,55 +20,26 @@ export function runtimeAgentSandbox(
   const maxOutputBytes = options.maxOutputBytes ?? defaultMaxOutputBytes;
   return {
     async exec(command, { timeoutMs, cwd, signal }): Promise<AgentCommandResult> {
-      const started = performance.now();
-      const process = sandbox.exec({
-        argv: ['/bin/sh', '-c', command],
-        env,
-        cwd: resolveInSandbox(cwd ?? '/workspace'),
-      });
       const chunks: Buffer[] = [];
       let kept = 0;
       let outputBytes = 0;
-      const collect = (chunk: Buffer) => {
-        outputBytes += chunk.length;
-        if (kept >= maxOutputBytes) return;
-        const part = chunk.subarray(0, maxOutputBytes - kept);
-        chunks.push(part);
-        kept += part.length;
-      };
-      process.stdout.on('data', collect);
-      process.stderr.on('data', collect);
-      let timedOut = false;
-      let killTimer: NodeJS.Timeout | undefined;
-      const end = () => {
-        process.signal('SIGTERM');
-        killTimer = setTimeout(() => process.signal('SIGKILL'), killGraceMs);
-      };
-      const deadline = setTimeout(() => {
-        timedOut = true;
-        end();
-      }, timeoutMs);
-      signal?.addEventListener('abort', end, { once: true });
-      try {
-        const result = await process.exited;
-        // The streams may still hold the last bytes when the exit arrives.
-        await Promise.all([drained(process.stdout), drained(process.stderr)]);
-        let output = Buffer.concat(chunks).toString('utf8');
-        if (outputBytes > kept) {
-          output += `\n[output cut at ${kept} of ${outputBytes} bytes]`;
-        }
-        return {
-          exitCode: result.exitCode,
-          output,
-          outputBytes,
-          durationMs: performance.now() - started,
-          timedOut,
-        };
-      } finally {
-        clearTimeout(deadline);
-        clearTimeout(killTimer);
-        signal?.removeEventListener('abort', end);
-      }
+      const ended = await execInSandbox(sandbox, {
+        argv: ['/bin/sh', '-c', command],
+        env,
+        cwd: resolveInSandbox(cwd ?? '/workspace'),
+        timeoutMs,
+        signal,
+        onOutput: (chunk) => {
+          outputBytes += chunk.length;
+          if (kept >= maxOutputBytes) return;
+          const part = chunk.subarray(0, maxOutputBytes - kept);
+          chunks.push(part);
+          kept += part.length;
+        },
+      });
+      let output = Buffer.concat(chunks).toString('utf8');
+      if (outputBytes > kept) output += `\n[output cut at ${kept} of ${outputBytes} bytes]`;
+      return { ...ended, output, outputBytes };
     },
     readFile(path, readOptions) {
       return sandbox.readFile(resolveInSandbox(path), readOptions);
@@ -77,6 +48,48 @@ export function runtimeAgentSandbox(
       return sandbox.writeFile(resolveInSandbox(path), Buffer.from(data));
     },
   };
+}
+
+/**
+ * Runs an exact argv in the sandbox to its end, handing stdout and stderr to `onOutput` as they
+ * come (interleaved); past `timeoutMs`, or when `signal` aborts, SIGTERM and then SIGKILL.
+ */
+export async function execInSandbox(
+  sandbox: Sandbox,
+  options: {
+    argv: string[];
+    env: Record<string, string>;
+    cwd: string;
+    timeoutMs: number;
+    signal?: AbortSignal;
+    onOutput(chunk: Buffer): void;
+  },
+): Promise<{ exitCode: number | null; durationMs: number; timedOut: boolean }> {
+  const started = performance.now();
+  const process = sandbox.exec({ argv: options.argv, env: options.env, cwd: options.cwd });
+  process.stdout.on('data', options.onOutput);
+  process.stderr.on('data', options.onOutput);
+  let timedOut = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const end = () => {
+    process.signal('SIGTERM');
+    killTimer = setTimeout(() => process.signal('SIGKILL'), killGraceMs);
+  };
+  const deadline = setTimeout(() => {
+    timedOut = true;
+    end();
+  }, options.timeoutMs);
+  options.signal?.addEventListener('abort', end, { once: true });
+  try {
+    const result = await process.exited;
+    // The streams may still hold the last bytes when the exit arrives.
+    await Promise.all([drained(process.stdout), drained(process.stderr)]);
+    return { exitCode: result.exitCode, durationMs: performance.now() - started, timedOut };
+  } finally {
+    clearTimeout(deadline);
+    clearTimeout(killTimer);
+    options.signal?.removeEventListener('abort', end);
+  }
 }
 
 /** A relative path is taken from /workspace, as a shell in the sandbox would. */

@@ -1,4 +1,4 @@
-import type { Evidence, Ticket, TicketEvent } from '../api/tickets.ts';
+import type { Ticket, TicketEvent } from '../api/tickets.ts';
 
 /** Lines of a command's output shown in the terminal (all of it is in the event). */
 const maxOutputLines = 12;

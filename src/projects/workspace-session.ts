@@ -1,5 +1,5 @@
 import type { AgentSandbox } from '../agents/agent-sandbox.ts';
-import { runtimeAgentSandbox } from '../agents/runtime-agent-sandbox.ts';
+import { execInSandbox, runtimeAgentSandbox } from '../agents/runtime-agent-sandbox.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { ConflictError } from '../errors/mags-error.ts';
 import type { Sandbox } from '../runtimes/runtime.ts';
@@ -83,32 +83,19 @@ export async function openWorkspaceSession(
     sandbox: runtimeAgentSandbox(runtimeSandbox, { env: options.env ?? {} }),
     runtimeSandbox,
     async run(argv, runOptions = {}) {
-      const process = runtimeSandbox.exec({
+      let tail = '';
+      const ended = await execInSandbox(runtimeSandbox, {
         argv,
         env: { ...environment, ...runOptions.env },
         cwd: runOptions.cwd ?? '/workspace',
-      });
-      let tail = '';
-      const collect = (chunk: Buffer) => {
-        const text = chunk.toString('utf8');
-        runOptions.onOutput?.(text);
-        tail = (tail + text).slice(-tailBytes);
-      };
-      process.stdout.on('data', collect);
-      process.stderr.on('data', collect);
-      let timedOut = false;
-      const deadline = setTimeout(() => {
-        timedOut = true;
-        process.signal('SIGKILL');
-      }, runOptions.timeoutMs ?? context.defaults.timeoutMs);
-      try {
-        const result = await process.exited.catch(() => ({ exitCode: null }));
-        // The streams may still hold the last bytes when the exit arrives.
-        await Promise.all([drained(process.stdout), drained(process.stderr)]);
-        return { exitCode: result.exitCode, timedOut, tail };
-      } finally {
-        clearTimeout(deadline);
-      }
+        timeoutMs: runOptions.timeoutMs ?? context.defaults.timeoutMs,
+        onOutput: (chunk) => {
+          const text = chunk.toString('utf8');
+          runOptions.onOutput?.(text);
+          tail = (tail + text).slice(-tailBytes);
+        },
+      }).catch(() => ({ exitCode: null, timedOut: false }));
+      return { exitCode: ended.exitCode, timedOut: ended.timedOut, tail };
     },
     close: async () => {
       closed ??= runtimeSandbox.stop();
@@ -129,13 +116,4 @@ export async function withWorkspaceSession<T>(
   } finally {
     await session.close();
   }
-}
-
-function drained(stream: NodeJS.ReadableStream & { readableEnded?: boolean }): Promise<void> {
-  if (stream.readableEnded) return Promise.resolve();
-  return new Promise((resolve) => {
-    stream.once('end', resolve);
-    stream.once('close', resolve);
-    stream.once('error', () => resolve());
-  });
 }

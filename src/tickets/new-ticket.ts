@@ -1,4 +1,5 @@
 import type { AgentRole } from '../agents/agent.ts';
+import { noUsage } from '../agents/token-usage.ts';
 import type { CreateTicketBody } from '../api/tickets.ts';
 import { randomId } from '../config/random-id.ts';
 import { InvalidInputError } from '../errors/mags-error.ts';
@@ -66,7 +67,7 @@ export function newTicketRecord(
     workspace: null,
     baseCommit: null,
     attempt: 0,
-    usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 },
+    usage: noUsage,
     branch: null,
     commit: null,
     createdAt: at,

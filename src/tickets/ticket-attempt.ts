@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentOutcome, AgentTask } from '../agents/agent.ts';
 import { runtimeAgentSandbox } from '../agents/runtime-agent-sandbox.ts';
-import type { Evidence, TicketEventData, TicketStatus, TokenUsage } from '../api/tickets.ts';
+import { addUsage, noUsage } from '../agents/token-usage.ts';
+import type { Evidence, TicketEventData, TicketStatus } from '../api/tickets.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { SandboxUse } from '../sandboxes/sandbox-use.ts';
 import type { ProjectRecord, StateRepository, TicketRecord } from '../state/state-repository.ts';
@@ -179,7 +180,6 @@ async function runAgent(
     takeComments: () => control.comments.splice(0),
     signal: control.abort.signal,
   };
-  const noUsage: TokenUsage = { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 };
   try {
     return await services.parts.agent.run(task, session);
   } catch (error) {
@@ -240,13 +240,4 @@ export function reviewReason(outcome: AgentOutcome, evidence: Evidence): string 
     );
   }
   return parts.join('; ');
-}
-
-export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
-  return {
-    inputTokens: a.inputTokens + b.inputTokens,
-    outputTokens: a.outputTokens + b.outputTokens,
-    costUsd: a.costUsd + b.costUsd,
-    steps: a.steps + b.steps,
-  };
 }

@@ -5,11 +5,12 @@
  * (`start-server.ts`); the TicketManager never names an implementation.
  */
 
-import type { Agent, AgentOutcome, AgentRole } from '../agents/agent.ts';
+import type { Agent, AgentRole } from '../agents/agent.ts';
 import type { AgentSandbox } from '../agents/agent-sandbox.ts';
 import type { ProjectConfig } from '../api/projects.ts';
-import type { Evidence, TicketEventData } from '../api/tickets.ts';
-import type { ProjectRecord, TicketRecord } from '../state/state-repository.ts';
+import type { Evidence } from '../api/tickets.ts';
+import type { ProjectRecord } from '../state/state-repository.ts';
+import type { AssembleEvidenceInput } from './evidence/assemble-evidence.ts';
 
 /** The projects tickets start from (`ProjectManager` implements it). */
 export interface TicketProjects {
@@ -37,19 +38,6 @@ export type ResolveRole = (
   name: string,
   projectRoles: ProjectConfig['roles'],
 ) => AgentRole & { model?: string | null };
-
-export interface AssembleEvidenceInput {
-  sandbox: AgentSandbox;
-  ticket: Pick<TicketRecord, 'id' | 'attempt' | 'criteria' | 'baseCommit' | 'usage'>;
-  /** The project's test command. */
-  test: string | null;
-  outcome: AgentOutcome;
-  /** When this attempt started. */
-  startedAt: string;
-  emit(event: TicketEventData): void | Promise<void>;
-  timeouts?: { testMs?: number; checkMs?: number };
-  signal?: AbortSignal;
-}
 
 /** The platform's own checks after the agent: diff, tests, each criterion (helper C's). */
 export type AssembleEvidence = (input: AssembleEvidenceInput) => Promise<Evidence>;

@@ -13,11 +13,8 @@ import type { MagsContext } from '../../src/context/mags-context.ts';
 import { InvalidInputError, NotFoundError } from '../../src/errors/mags-error.ts';
 import type { SandboxManager } from '../../src/sandboxes/sandbox-manager.ts';
 import type { ProjectRecord } from '../../src/state/state-repository.ts';
-import type {
-  AssembleEvidenceInput,
-  TicketAgentParts,
-  TicketProjects,
-} from '../../src/tickets/ticket-parts.ts';
+import type { AssembleEvidenceInput } from '../../src/tickets/evidence/assemble-evidence.ts';
+import type { TicketAgentParts, TicketProjects } from '../../src/tickets/ticket-parts.ts';
 
 const git = 'git -c user.name=fixture -c user.email=fixture@example.com';
 

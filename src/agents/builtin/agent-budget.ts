@@ -44,12 +44,3 @@ export function wallTimeStop(maxWallMs: number, elapsedMs: number): BudgetStop {
     message: `stopped after ${Math.round(elapsedMs / 1000)} s (budget: ${Math.round(maxWallMs / 1000)} s of wall time)`,
   };
 }
-
-export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
-  return {
-    inputTokens: a.inputTokens + b.inputTokens,
-    outputTokens: a.outputTokens + b.outputTokens,
-    costUsd: a.costUsd + b.costUsd,
-    steps: a.steps + b.steps,
-  };
-}

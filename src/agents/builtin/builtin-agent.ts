@@ -9,7 +9,8 @@ import type { CriterionClaim, TicketEventData, TokenUsage } from '../../api/tick
 import type { Agent, AgentEndReason, AgentOutcome, AgentSession, AgentTask } from '../agent.ts';
 import { costOf } from '../model-prices.ts';
 import { resolveModel as resolveModelFromEnvironment } from '../resolve-model.ts';
-import { addUsage, exceededBudget, wallTimeStop } from './agent-budget.ts';
+import { addUsage, noUsage } from '../token-usage.ts';
+import { exceededBudget, wallTimeStop } from './agent-budget.ts';
 import { runModelStep } from './model-step.ts';
 import { defaultRetryPolicy, type RetryPolicy } from './provider-retry.ts';
 import { commentPrompt, continuePrompt, feedbackPrompt, taskPrompt } from './task-prompt.ts';
@@ -47,7 +48,7 @@ async function runBuiltinAgent(
   if (messages.length === 0) messages.push({ role: 'user', content: taskPrompt(task) });
   if (task.feedback) messages.push({ role: 'user', content: feedbackPrompt(task.feedback) });
 
-  let usage: TokenUsage = { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 };
+  let usage: TokenUsage = noUsage;
   let finished: { summary: string; claims: CriterionClaim[] } | undefined;
   let step = task.usageSoFar.steps;
   const end = (reason: AgentEndReason, message: string): AgentOutcome => ({
