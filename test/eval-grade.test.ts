@@ -1,6 +1,7 @@
 /** SWE-bench grading of the hidden tests (eval/grade.ts), from node's TAP output. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { scriptedExpectationFailures } from '../eval/evaluation-expectations.ts';
 import { gradeResults, parseTapResults } from '../eval/grade.ts';
 
 const tap = [
@@ -47,4 +48,34 @@ test('FULL, PARTIAL and NO as SWE-bench grades them', () => {
   const missing = grade(['fixes a'], ['never ran']);
   assert.equal(missing.grade, 'NO');
   assert.deepEqual(missing.failing, ['never ran']);
+});
+
+test('the scripted models are held to FULL (oracle) and NO with claims refused (liar)', () => {
+  const row = (grade: 'FULL' | 'NO', met: number) => ({
+    fixture: 'f',
+    ticket: 'tkt_1',
+    status: 'awaiting_review',
+    grade: gradeResults(
+      { failToPass: ['fixes a'], passToPass: [] },
+      new Map([['fixes a', grade === 'FULL']]),
+    ),
+    criteria: { met, total: 2 },
+    steps: 1,
+    tokens: 10,
+    costUsd: 0,
+    durationMs: 1,
+    note: null,
+  });
+  assert.deepEqual(scriptedExpectationFailures('oracle', [row('FULL', 2)]), []);
+  assert.deepEqual(scriptedExpectationFailures('liar', [row('NO', 1)]), []);
+  assert.equal(scriptedExpectationFailures('oracle', [row('NO', 2)]).length, 1);
+  assert.equal(scriptedExpectationFailures('oracle', [row('FULL', 1)]).length, 1);
+  assert.equal(scriptedExpectationFailures('liar', [row('FULL', 1)]).length, 1);
+  // The platform believed the liar: every criterion met is a failure even with a NO grade.
+  assert.equal(scriptedExpectationFailures('liar', [row('NO', 2)]).length, 1);
+  assert.equal(
+    scriptedExpectationFailures('liar', [{ ...row('NO', 0), grade: null, status: 'failed' }])
+      .length,
+    2,
+  );
 });
