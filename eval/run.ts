@@ -27,16 +27,22 @@ import { oracleModel } from './scripted/oracle-model.ts';
 const usage =
   'usage: npm run eval -- (--model provider:model | --scripted oracle|liar) [--fixture NAME]... [--concurrency N] [--json]';
 
-const { values } = parseArgs({
-  options: {
-    model: { type: 'string' },
-    scripted: { type: 'string' },
-    fixture: { type: 'string', multiple: true },
-    concurrency: { type: 'string' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        model: { type: 'string' },
+        scripted: { type: 'string' },
+        fixture: { type: 'string', multiple: true },
+        concurrency: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    return fail(`${(error as Error).message}\n${usage}`);
+  }
+})();
 if (values.help) {
   process.stdout.write(`${usage}\n`);
   process.exit(0);
