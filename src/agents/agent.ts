@@ -34,6 +34,8 @@ export interface AgentTask {
   /** Usage before this attempt, counted against the budget. */
   usageSoFar: TokenUsage;
   prices: ModelPriceTable;
+  /** Where the model's provider keys and addresses are read (default process.env). */
+  environment?: NodeJS.ProcessEnv;
 }
 
 export interface AgentRole {

@@ -279,6 +279,11 @@ export const EvidenceSchema = z
     startedAt: z.string(),
     finishedAt: z.string(),
     durationMs: z.number(),
+    /**
+     * What happened in this attempt, in order: status changes, each command with its exit code
+     * and duration, the agent's finish, the checks. Absent in evidence stored before it existed.
+     */
+    timeline: z.array(z.object({ at: z.string(), event: z.string() })).optional(),
   })
   .openapi('Evidence');
 export type Evidence = z.infer<typeof EvidenceSchema>;

@@ -1,4 +1,4 @@
-import type { Ticket, TicketEvent } from '../api/tickets.ts';
+import type { Evidence, Ticket, TicketEvent } from '../api/tickets.ts';
 
 /** Lines of a command's output shown in the terminal (all of it is in the event). */
 const maxOutputLines = 12;
@@ -29,8 +29,10 @@ export const newWatchState = (): WatchState => ({
 export function renderTicketEvent(event: TicketEvent, state: WatchState): string {
   const data = event.data;
   if (data.type === 'text') {
-    state.midText = !data.text.endsWith('\n');
-    return data.text;
+    const text = terminalSafe(data.text);
+    if (text === '') return '';
+    state.midText = !text.endsWith('\n');
+    return text;
   }
   const lines: string[] = [];
   const line = (text: string) => lines.push(text);
@@ -79,11 +81,38 @@ export function renderTicketEvent(event: TicketEvent, state: WatchState): string
       line(`▣ evidence: ${data.summary}`);
       break;
   }
-  const text = `${lines.join('\n')}\n`;
+  const text = terminalSafe(`${lines.join('\n')}\n`);
   const prefix = state.midText ? '\n' : '';
   state.midText = false;
   return prefix + text;
 }
+
+/**
+ * Model output, command output, file names and reasons come from the agent and whatever it ran:
+ * escape sequences in them could move the cursor, rewrite what was printed, retitle the window
+ * or worse. They are taken out whole (not just their ESC), with every other control character
+ * but newline and tab.
+ */
+export function terminalSafe(text: string): string {
+  return text
+    .replace(stringSequences, '')
+    .replace(controlSequences, '')
+    .replace(otherEscapes, '')
+    .replace(controlCharacters, '');
+}
+
+// OSC, DCS, SOS, PM, APC: up to BEL or ST (or the end, if unterminated).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const stringSequences = /\x1b[\]PX^_][\s\S]*?(?:\x07|\x1b\\|$)/g;
+// CSI (ESC [ or its one-byte form): parameters, intermediates, a final byte.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const controlSequences = /(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?/g;
+// Any other escape: ESC and the byte after it.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const otherEscapes = /\x1b[\s\S]?/g;
+// C0 but tab and newline, DEL, C1.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const controlCharacters = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
 
 export function costLine(state: WatchState): string {
   return `  $${state.costUsd.toFixed(4)} · ${state.inputTokens} in / ${state.outputTokens} out tokens · ${state.steps} steps`;
@@ -108,14 +137,16 @@ export function renderTicket(ticket: Ticket): string {
     (criterion, index) =>
       `  ${index + 1}. ${criterion.text}${criterion.check ? `  [check: ${criterion.check}]` : ''}`,
   );
-  return [
-    ...rows.map(([key, value]) => `${`${key}:`.padEnd(11)}${value}`),
-    'criteria:',
-    ...criteria,
-    'request:',
-    ...ticket.request.split('\n').map((text) => `  ${text}`),
-    '',
-  ].join('\n');
+  return terminalSafe(
+    [
+      ...rows.map(([key, value]) => `${`${key}:`.padEnd(11)}${value}`),
+      'criteria:',
+      ...criteria,
+      'request:',
+      ...ticket.request.split('\n').map((text) => `  ${text}`),
+      '',
+    ].join('\n'),
+  );
 }
 
 function headAndTail(output: string): string[] {
@@ -139,4 +170,16 @@ const firstLine = (text: string) => text.split('\n')[0] ?? '';
 
 function formatMs(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** `mags ticket evidence --timeline`: when each thing happened, from the attempt's start. */
+export function renderTimeline(evidence: Evidence): string {
+  const timeline = evidence.timeline;
+  if (!timeline) return 'timeline: not recorded for this attempt (older evidence)\n';
+  const start = Date.parse(evidence.startedAt);
+  const lines = timeline.map(({ at, event }) => {
+    const seconds = ((Date.parse(at) - start) / 1000).toFixed(1);
+    return `  +${seconds.padStart(6)}s  ${event}`;
+  });
+  return terminalSafe(`timeline (attempt ${evidence.attempt}):\n${lines.join('\n')}\n`);
 }

@@ -18,7 +18,7 @@ import type { StateRepository } from '../state/state-repository.ts';
 import { builtinTicketParts } from '../tickets/builtin-ticket-parts.ts';
 import { TicketManager } from '../tickets/ticket-manager.ts';
 import type { TicketAgentParts, TicketProjects } from '../tickets/ticket-parts.ts';
-import type { TicketSettings } from '../tickets/ticket-settings.ts';
+import { type TicketSettings, ticketSettings } from '../tickets/ticket-settings.ts';
 import { createApp } from './create-app.ts';
 import { type DiskLimits, defaultDiskLimits } from './disk-limits.ts';
 import { type RecoveryReport, recoverWork } from './recover-work.ts';
@@ -110,6 +110,8 @@ export interface RunningServer {
 }
 
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
+  // First: a bad MAGS_TICKET_* or MAGS_MODEL_PRICES is a clear error before anything starts.
+  const ticketConfiguration = ticketSettings(options.tickets?.settings);
   const context = options.context ?? createMagsContext();
   const repository =
     options.repository ?? createSqliteStateRepository(join(context.home, 'state.db'));
@@ -183,7 +185,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     projects: options.tickets?.projects ?? projects,
     parts: options.tickets?.parts ?? builtinTicketParts(),
     workspaces: context.workspaceManager,
-    settings: options.tickets?.settings,
+    settings: ticketConfiguration,
     instance,
   });
   // Before the pool fills: parked sandboxes found again count against the host's memory first.

@@ -1,43 +1,59 @@
-import type { TicketStatus } from '../api/tickets.ts';
 import { type ServerInstance, serverIsAlive } from '../config/server-instance.ts';
-import type { StateRepository, TicketRecord } from '../state/state-repository.ts';
+import type { StateRepository } from '../state/state-repository.ts';
 import { serverStoppedReason } from './ticket-attempt.ts';
+import type { TicketLock } from './ticket-lock.ts';
+import type { TicketQueue } from './ticket-queue.ts';
+import type { TicketRecorder } from './ticket-recorder.ts';
 
 /**
- * The tickets a gone server process of this host left queued or running (a live one's, another
- * host's and this process's own are left alone). A queued one is queued here; a running one
- * fails with `serverStoppedReason`: its agent's conversation is not durable in the middle of a
- * step, and pretending to continue it would not be honest. No evidence is assembled for it.
+ * The tickets a gone server process of this host left queued, running or (older servers) in
+ * `changes_requested` (a live one's, another host's and this process's own are left alone). A
+ * queued one is queued here; one in changes_requested gets the attempt it was promised; a running
+ * one fails with `serverStoppedReason`: its agent's conversation is not durable in the middle of
+ * a step, and pretending to continue it would not be honest. No evidence is assembled for it.
+ * Each under the ticket's lock, after reading it again.
  */
 export async function recoverTickets(options: {
   repository: StateRepository;
   instance: ServerInstance;
-  queue(ticket: TicketRecord): void;
-  transition(
-    ticket: TicketRecord,
-    to: TicketStatus,
-    reason: string | null,
-    update?: Partial<TicketRecord>,
-  ): Promise<TicketRecord>;
+  lock: TicketLock;
+  recorder: TicketRecorder;
+  queue: TicketQueue;
   log(line: string): void;
 }): Promise<{ queued: number; failed: number }> {
-  const { repository, instance } = options;
+  const { repository, instance, recorder, queue } = options;
   const report = { queued: 0, failed: 0 };
-  for (const ticket of await repository.ticketsInStatus(['queued', 'running'])) {
-    if (ticket.host && ticket.host !== instance.host) continue;
-    if (ticket.server === instance.server) continue;
-    if (ticket.server && serverIsAlive(ticket.server)) continue;
+  const left = await repository.ticketsInStatus(['queued', 'running', 'changes_requested']);
+  for (const found of left) {
     try {
-      if (ticket.status === 'queued') {
-        await repository.updateTicket(ticket.id, { host: instance.host, server: instance.server });
-        options.queue({ ...ticket, host: instance.host, server: instance.server });
-        report.queued++;
-      } else {
-        await options.transition(ticket, 'failed', serverStoppedReason);
-        report.failed++;
-      }
+      await options.lock.run(found.id, async () => {
+        const ticket = await repository.getTicket(found.owner, found.id);
+        if (!ticket || ticket.status !== found.status) return;
+        if (ticket.host && ticket.host !== instance.host) return;
+        if (ticket.server === instance.server) return;
+        if (ticket.server && serverIsAlive(ticket.server)) return;
+        if (ticket.status === 'queued') {
+          const mine = { host: instance.host, server: instance.server };
+          await repository.updateTicket(ticket.id, mine);
+          queue.schedule({ ...ticket, ...mine });
+          report.queued++;
+        } else if (ticket.status === 'changes_requested') {
+          try {
+            await queue.queueAttempt(ticket);
+            report.queued++;
+          } catch (error) {
+            // Its model or role is off now: it must not wait for an attempt that never comes.
+            const reason = `the requested changes could not be queued: ${(error as Error).message}`;
+            await recorder.transition(ticket, 'failed', reason);
+            report.failed++;
+          }
+        } else {
+          await recorder.transition(ticket, 'failed', serverStoppedReason);
+          report.failed++;
+        }
+      });
     } catch (error) {
-      options.log(`cannot recover ticket ${ticket.id}: ${(error as Error).message}`);
+      options.log(`cannot recover ticket ${found.id}: ${(error as Error).message}`);
     }
   }
   return report;

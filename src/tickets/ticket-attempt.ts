@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { AgentOutcome, AgentTask } from '../agents/agent.ts';
 import { runtimeAgentSandbox } from '../agents/runtime-agent-sandbox.ts';
 import { addUsage, noUsage } from '../agents/token-usage.ts';
-import type { Evidence, TicketEventData, TicketStatus } from '../api/tickets.ts';
+import type { Evidence, TicketEvent, TicketEventData, TicketStatus } from '../api/tickets.ts';
+import { NotFoundError } from '../errors/mags-error.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { SandboxUse } from '../sandboxes/sandbox-use.ts';
 import type { ProjectRecord, StateRepository, TicketRecord } from '../state/state-repository.ts';
+import { attemptTimeline } from './attempt-timeline.ts';
 import { resolveTicketChoices, type TicketChoices } from './new-ticket.ts';
 import type { TicketAgentParts, TicketProjects } from './ticket-parts.ts';
 import type { TicketSettings } from './ticket-settings.ts';
@@ -15,15 +17,36 @@ export const serverStoppedReason = 'the server stopped while the agent ran; run 
 
 /** What a running attempt is steered by: a person's stop and comments, the server's shutdown. */
 export interface AttemptControl {
+  /** Aborts the agent (`haltAttempt`). */
   readonly abort: AbortController;
+  /**
+   * Set while the evidence is assembled: a stop or shutdown then ends that too. A stop during
+   * the agent's work does not skip the evidence: what the agent did is still checked.
+   */
+  evidence?: AbortController;
   /** Who stopped it and why, in words ("stopped by alice: wrong approach"). */
   stoppedBy?: string;
   /** The server is shutting down: no evidence, the ticket fails with `serverStoppedReason`. */
   shutdown: boolean;
-  /** Comments not yet taken by the agent, oldest first. */
+  /** Comments not yet taken by the agent, oldest first (from the log at start, then live). */
   readonly comments: string[];
   /** A reviewer's request-changes text that starts this attempt. */
   feedback?: string;
+}
+
+export function newAttemptControl(): AttemptControl {
+  return { abort: new AbortController(), shutdown: false, comments: [] };
+}
+
+/** Stops the attempt: a person's stop (`stoppedBy`) or the server's shutdown. */
+export function haltAttempt(
+  control: AttemptControl,
+  why: { stoppedBy: string } | { shutdown: true },
+): void {
+  if ('shutdown' in why) control.shutdown = true;
+  else control.stoppedBy = why.stoppedBy;
+  control.abort.abort();
+  control.evidence?.abort();
 }
 
 /** What an attempt needs of its TicketManager. */
@@ -34,32 +57,57 @@ export interface AttemptServices {
   parts: TicketAgentParts;
   settings: TicketSettings;
   environment: NodeJS.ProcessEnv;
-  /** Stores the event (in order) and announces it; resolves once stored. */
+  log(line: string): void;
+  /** Stores the event (in order) and announces it; model text is stored shortly after. */
   emit(ticket: TicketRecord, data: TicketEventData): Promise<void>;
-  /** A status change: its event, then the record. Returns the updated record. */
-  transition(
-    ticket: TicketRecord,
-    to: TicketStatus,
-    reason: string | null,
-    update?: Partial<TicketRecord>,
-  ): Promise<TicketRecord>;
+  /** Every event of the ticket stored so far. */
+  allEvents(id: string): Promise<TicketEvent[]>;
+  /** The attempt's end: `running` → `to` under the ticket's lock. Returns the updated record. */
+  finish(ticket: TicketRecord, to: TicketStatus, reason: string): Promise<TicketRecord>;
+}
+
+/** How an attempt ends. */
+interface AttemptEnd {
+  to: TicketStatus;
+  reason: string;
 }
 
 /**
- * One attempt of a queued ticket, to its end: the ticket's own workspace (forked from the
- * project's on the first attempt), its long-lived sandbox (named like the ticket, so its owner
- * can `mags exec`/`mags shell` into it), the agent, then the platform's evidence and the status
- * it leads to. Never throws: whatever goes wrong ends the attempt `failed` with the reason.
+ * One attempt of a ticket the queue has just moved to `running`, to its end: the ticket's own
+ * workspace (forked from the project's on the first attempt), its long-lived sandbox (named like
+ * the ticket, so its owner can `mags exec`/`mags shell` into it while it runs), the agent, then
+ * the platform's evidence and the status it leads to. Never throws: whatever goes wrong ends the
+ * attempt `failed` with the reason.
  */
 export async function runTicketAttempt(
   services: AttemptServices,
-  queued: TicketRecord,
+  running: TicketRecord,
   control: AttemptControl,
 ): Promise<TicketRecord> {
+  const end = await work(services, running, control);
+  // The sandbox stops before the status says the attempt is over, so that it holds none of the
+  // owner's sandboxes while the ticket waits for review; approving or the next attempt starts it
+  // again (`ensureTicketSandbox`). A shutdown leaves sandboxes to the server's own shutdown.
+  if (!control.shutdown) {
+    await services.sandboxes
+      .stop(running.owner, running.id, 'its ticket attempt ended')
+      .catch((error: unknown) => {
+        if (error instanceof NotFoundError) return; // it never started
+        services.log(`ticket ${running.id}: its sandbox did not stop: ${(error as Error).message}`);
+      });
+  }
+  return services.finish(running, end.to, end.reason);
+}
+
+async function work(
+  services: AttemptServices,
+  running: TicketRecord,
+  control: AttemptControl,
+): Promise<AttemptEnd> {
   const { repository, sandboxes, projects, parts, settings } = services;
-  const startedAt = new Date().toISOString();
-  let ticket = await services.transition(queued, 'running', `attempt ${queued.attempt}`);
-  const fail = (reason: string) => services.transition(ticket, 'failed', reason);
+  const startedAt = running.updatedAt;
+  let ticket = running;
+  const fail = (reason: string): AttemptEnd => ({ to: 'failed', reason });
 
   let project: ProjectRecord;
   let choices: TicketChoices;
@@ -90,7 +138,7 @@ export async function runTicketAttempt(
   } catch (error) {
     return fail(`the sandbox could not start: ${(error as Error).message}`);
   }
-  if (control.abort.signal.aborted) return ended(services, ticket, control, null);
+  if (control.abort.signal.aborted) return endOf(control, null);
   let use: SandboxUse;
   try {
     use = await sandboxes.use(ticket.owner, ticket.id);
@@ -103,10 +151,12 @@ export async function runTicketAttempt(
     const usage = addUsage(ticket.usage, outcome.usage);
     ticket = { ...ticket, usage, history: outcome.history };
     await repository.updateTicket(ticket.id, { usage, history: outcome.history });
-    if (control.shutdown) return services.transition(ticket, 'failed', serverStoppedReason);
-    let evidence: Evidence;
+    if (control.shutdown) return endOf(control, null);
+    const evidenceStop = new AbortController();
+    control.evidence = evidenceStop;
+    let evidence: Evidence | null = null;
     try {
-      evidence = await parts.assembleEvidence({
+      const assembled = await parts.assembleEvidence({
         sandbox,
         ticket,
         test: project.test,
@@ -114,12 +164,20 @@ export async function runTicketAttempt(
         startedAt,
         emit: (data) => services.emit(ticket, data),
         timeouts: settings.evidenceTimeouts,
+        signal: evidenceStop.signal,
       });
+      const timeline = attemptTimeline(await services.allEvents(ticket.id), ticket.attempt);
+      evidence = { ...assembled, timeline };
       await repository.putEvidence(evidence);
     } catch (error) {
-      return fail(`the evidence could not be assembled: ${(error as Error).message}`);
+      // Stopped while assembling it: the ticket is stopped, not failed.
+      if (!evidenceStop.signal.aborted) {
+        return fail(`the evidence could not be assembled: ${(error as Error).message}`);
+      }
+    } finally {
+      control.evidence = undefined;
     }
-    return ended(services, ticket, control, { outcome, evidence });
+    return endOf(control, { outcome, evidence });
   } finally {
     use.release();
   }
@@ -173,6 +231,7 @@ async function runAgent(
     ...(control.feedback ? { feedback: control.feedback } : {}),
     usageSoFar: ticket.usage,
     prices: { ...settings.prices, ...project.config.prices },
+    environment: services.environment,
   };
   const session = {
     sandbox,
@@ -196,25 +255,20 @@ async function runAgent(
 }
 
 /** The status an attempt ends in, with its reason in words. */
-function ended(
-  services: AttemptServices,
-  ticket: TicketRecord,
+function endOf(
   control: AttemptControl,
-  result: { outcome: AgentOutcome; evidence: Evidence } | null,
-): Promise<TicketRecord> {
-  if (control.shutdown) return services.transition(ticket, 'failed', serverStoppedReason);
-  if (!result || control.stoppedBy || result.outcome.reason === 'stopped') {
-    return services.transition(
-      ticket,
-      'stopped',
-      control.stoppedBy ?? result?.outcome.message ?? 'stopped',
-    );
+  result: { outcome: AgentOutcome; evidence: Evidence | null } | null,
+): AttemptEnd {
+  if (control.shutdown) return { to: 'failed', reason: serverStoppedReason };
+  if (!result || control.stoppedBy || result.outcome.reason === 'stopped' || !result.evidence) {
+    return {
+      to: 'stopped',
+      reason: control.stoppedBy ?? result?.outcome.message ?? 'stopped',
+    };
   }
   const { outcome, evidence } = result;
-  if (outcome.reason === 'provider_error') {
-    return services.transition(ticket, 'failed', outcome.message);
-  }
-  return services.transition(ticket, 'awaiting_review', reviewReason(outcome, evidence));
+  if (outcome.reason === 'provider_error') return { to: 'failed', reason: outcome.message };
+  return { to: 'awaiting_review', reason: reviewReason(outcome, evidence) };
 }
 
 /** "1 of 3 criteria not met; tests failed (exit 1)", or "all 3 criteria met; tests passed". */

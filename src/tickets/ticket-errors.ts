@@ -8,6 +8,24 @@ export function ticketNotFound(id: string): NotFoundError {
   });
 }
 
+/** The statuses each action on a ticket is allowed in. */
+export const allowedStatuses = {
+  run: ['draft', 'failed', 'stopped'],
+  requestChanges: ['awaiting_review', 'failed', 'stopped'],
+  approve: ['awaiting_review'],
+  stop: ['queued', 'running'],
+  // Everything but approved and closed; changes_requested only in records of older servers.
+  comment: [
+    'draft',
+    'queued',
+    'running',
+    'awaiting_review',
+    'changes_requested',
+    'failed',
+    'stopped',
+  ],
+} satisfies Record<string, TicketStatus[]>;
+
 /** What a person can do with a ticket in each status, for the hint of a refused action. */
 const nextSteps: Record<TicketStatus, string> = {
   draft: 'run it (mags ticket run ID) or close it',

@@ -1,24 +1,75 @@
 import type { TicketEvent, TicketEventData } from '../api/tickets.ts';
 import type { StateRepository } from '../state/state-repository.ts';
 
+/** Model text not stored yet: the deltas of one step, merged. */
+interface PendingText {
+  attempt: number;
+  step: number;
+  text: string;
+  timer: NodeJS.Timeout;
+}
+
+/** How long model text is gathered before it is stored as one event (at most one per this). */
+export const textFlushMs = 50;
+
 /**
  * A ticket's events: each appended durably (in the order they were emitted, whether or not the
  * emitter awaited the previous one), then announced to live followers. A follower reads from the
  * repository and waits here for the next append, so what it sees is always what is stored.
+ *
+ * Model text streams in many small deltas; one stored event (one SQLite transaction) each would
+ * cost more than the model's tokens are worth. Consecutive deltas of one step are merged and
+ * stored every `textFlushMs`, and always before any other event of the ticket (so the order is
+ * kept) and on `flushed`.
  */
 export class TicketEventLog {
   readonly #repository: StateRepository;
+  readonly #log: (line: string) => void;
   /** Per ticket: the last append in flight, so the next waits for it. */
   readonly #tails = new Map<string, Promise<unknown>>();
   /** Per ticket: bumped after each stored event; followers compare it. */
   readonly #versions = new Map<string, number>();
   readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #texts = new Map<string, PendingText>();
 
-  constructor(repository: StateRepository) {
+  constructor(repository: StateRepository, log: (line: string) => void = () => {}) {
     this.#repository = repository;
+    this.#log = log;
   }
 
   append(ticketId: string, attempt: number, data: TicketEventData): Promise<TicketEvent> {
+    this.#flushText(ticketId);
+    return this.#store(ticketId, attempt, data);
+  }
+
+  /**
+   * Model text: merged with the pending text of the same attempt and step, stored within
+   * `textFlushMs` or before the ticket's next other event. Returns at once.
+   */
+  appendText(ticketId: string, attempt: number, data: { step: number; text: string }): void {
+    const pending = this.#texts.get(ticketId);
+    if (pending && pending.attempt === attempt && pending.step === data.step) {
+      pending.text += data.text;
+      return;
+    }
+    this.#flushText(ticketId);
+    const timer = setTimeout(() => this.#flushText(ticketId), textFlushMs);
+    timer.unref();
+    this.#texts.set(ticketId, { attempt, step: data.step, text: data.text, timer });
+  }
+
+  #flushText(ticketId: string): void {
+    const pending = this.#texts.get(ticketId);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    this.#texts.delete(ticketId);
+    const data = { type: 'text' as const, step: pending.step, text: pending.text };
+    this.#store(ticketId, pending.attempt, data).catch((error: unknown) => {
+      this.#log(`ticket ${ticketId}: model text not stored: ${(error as Error).message}`);
+    });
+  }
+
+  #store(ticketId: string, attempt: number, data: TicketEventData): Promise<TicketEvent> {
     const previous = this.#tails.get(ticketId) ?? Promise.resolve();
     const stored = previous
       .catch(() => {})
@@ -40,6 +91,7 @@ export class TicketEventLog {
 
   /** Resolves once every event appended so far for the ticket is stored (or failed). */
   async flushed(ticketId: string): Promise<void> {
+    this.#flushText(ticketId);
     await this.#tails.get(ticketId)?.catch(() => {});
   }
 

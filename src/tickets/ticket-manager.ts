@@ -1,30 +1,26 @@
-import { runtimeAgentSandbox } from '../agents/runtime-agent-sandbox.ts';
-import type {
-  CreateTicketBody,
-  Evidence,
-  TicketEvent,
-  TicketEventData,
-  TicketStatus,
-} from '../api/tickets.ts';
+import type { CreateTicketBody, Evidence, TicketEvent } from '../api/tickets.ts';
 import { currentServerInstance, type ServerInstance } from '../config/server-instance.ts';
-import { ConflictError, NotFoundError } from '../errors/mags-error.ts';
-import { FairQueue, type Ticket as QueueSlot } from '../jobs/fair-queue.ts';
+import { NotFoundError } from '../errors/mags-error.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { StateRepository, TicketFilter, TicketRecord } from '../state/state-repository.ts';
 import type { WorkspaceManager } from '../workspaces/workspace-manager.ts';
 import { followTicketEvents } from './follow-ticket-events.ts';
 import { newTicketRecord, resolveTicketChoices } from './new-ticket.ts';
 import { recoverTickets } from './recover-tickets.ts';
-import {
-  type AttemptControl,
-  type AttemptServices,
-  ensureTicketSandbox,
-  runTicketAttempt,
-} from './ticket-attempt.ts';
-import { ticketNotFound, wrongStatus } from './ticket-errors.ts';
+import { allowedStatuses, ticketNotFound } from './ticket-errors.ts';
 import { TicketEventLog } from './ticket-event-log.ts';
+import { TicketLock } from './ticket-lock.ts';
 import type { TicketAgentParts, TicketProjects } from './ticket-parts.ts';
+import { TicketQueue } from './ticket-queue.ts';
+import { TicketRecorder } from './ticket-recorder.ts';
 import { sweepClosedTickets } from './ticket-retention.ts';
+import {
+  approveTicket,
+  closeTicket,
+  type ReviewServices,
+  requestTicketChanges,
+  type StopStep,
+} from './ticket-review.ts';
 import { type TicketSettings, ticketSettings } from './ticket-settings.ts';
 
 export interface TicketManagerOptions {
@@ -36,36 +32,14 @@ export interface TicketManagerOptions {
   /** Deletes a closed ticket's workspace after its retention. */
   workspaces?: Pick<WorkspaceManager, 'delete'>;
   settings?: Partial<TicketSettings>;
-  /** Where MAGS_DEFAULT_MODEL and the providers' keys are read (default process.env). */
+  /**
+   * Where MAGS_DEFAULT_MODEL, the MAGS_TICKET_* settings and the providers' keys are read
+   * (default process.env); a bad setting throws here, at the server's start.
+   */
   environment?: NodeJS.ProcessEnv;
   instance?: ServerInstance;
   log?: (line: string) => void;
 }
-
-/** A ticket queued or running in this process. */
-interface ActiveTicket {
-  control: AttemptControl;
-  slot: QueueSlot;
-  started: boolean;
-  done: Promise<void>;
-  finish(): void;
-}
-
-const allowed = {
-  run: ['draft', 'failed', 'stopped'],
-  requestChanges: ['awaiting_review', 'failed', 'stopped'],
-  approve: ['awaiting_review'],
-  stop: ['queued', 'running'],
-  comment: [
-    'draft',
-    'queued',
-    'running',
-    'awaiting_review',
-    'changes_requested',
-    'failed',
-    'stopped',
-  ],
-} satisfies Record<string, TicketStatus[]>;
 
 /**
  * Tickets (GUIDE §5): created as drafts or queued, run by an agent one attempt at a time in their
@@ -73,6 +47,10 @@ const allowed = {
  * owner), every step stored as an event and streamed, evidence assembled by the platform after
  * each attempt, then reviewed: approved into a branch, sent back with changes requested, or
  * closed. Another owner's ticket is a 404, like a missing one.
+ *
+ * Every change of a ticket's status is made under its lock (`TicketLock`) after reading the
+ * status it changes from, so two actions on one ticket never both act: a second `run` of a queued
+ * ticket is a 409 (`ticket_status`: it is queued), not a second attempt.
  */
 export class TicketManager {
   readonly settings: TicketSettings;
@@ -85,11 +63,10 @@ export class TicketManager {
   readonly #instance: ServerInstance;
   readonly #log: (line: string) => void;
   readonly #events: TicketEventLog;
-  readonly #queue: FairQueue;
-  readonly #active = new Map<string, ActiveTicket>();
-  /** Tickets with a review action under way (approve), so two never overlap. */
-  readonly #busy = new Set<string>();
-  readonly #services: AttemptServices;
+  readonly #recorder: TicketRecorder;
+  readonly #lock = new TicketLock();
+  readonly #queue: TicketQueue;
+  readonly #review: ReviewServices;
   #sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(options: TicketManagerOptions) {
@@ -102,24 +79,47 @@ export class TicketManager {
     this.settings = ticketSettings(options.settings, this.#environment);
     this.#instance = options.instance ?? currentServerInstance();
     this.#log = options.log ?? ((line) => process.stderr.write(`mags server: ${line}\n`));
-    this.#events = new TicketEventLog(options.repository);
-    this.#queue = new FairQueue({
-      limit: this.settings.maxRunning,
-      perOwnerActive: this.settings.maxRunningPerOwner,
-      // A ticket waits as `queued` as long as it takes; none is refused for waiting.
-      perOwnerWaiting: Number.POSITIVE_INFINITY,
-    });
-    this.#services = {
+    this.#events = new TicketEventLog(options.repository, this.#log);
+    this.#recorder = new TicketRecorder(options.repository, this.#events);
+    const common = {
       repository: this.#repository,
       sandboxes: this.#sandboxes,
       projects: this.#projects,
       parts: this.#parts,
       settings: this.settings,
-      environment: this.#environment,
-      emit: async (ticket, data) => {
-        await this.#emit(ticket, data);
+      log: this.#log,
+    };
+    this.#queue = new TicketQueue({
+      maxRunning: this.settings.maxRunning,
+      maxRunningPerOwner: this.settings.maxRunningPerOwner,
+      repository: this.#repository,
+      lock: this.#lock,
+      recorder: this.#recorder,
+      instance: this.#instance,
+      checkRunnable: (ticket) => this.#checkRunnable(ticket),
+      log: this.#log,
+      attempts: {
+        ...common,
+        environment: this.#environment,
+        emit: (ticket, data) => this.#recorder.emitFromAgent(ticket, data),
+        allEvents: (id) => this.#recorder.allEvents(id),
+        // An attempt's end, under the lock like every status change; from `running` only.
+        finish: (ticket, to, reason) =>
+          this.#lock.run(ticket.id, async () => {
+            const current = await this.#recorder.require(ticket.owner, ticket.id, 'end', [
+              'running',
+            ]);
+            return this.#recorder.transition(current, to, reason);
+          }),
       },
-      transition: (ticket, to, reason, update) => this.#transition(ticket, to, reason, update),
+    });
+    this.#review = {
+      ...common,
+      lock: this.#lock,
+      recorder: this.#recorder,
+      queueAttempt: (ticket) => this.#queue.queueAttempt(ticket),
+      checkRunnable: (ticket) => this.#checkRunnable(ticket),
+      stopLocked: (ticket, stoppedBy) => this.#queue.stopLocked(ticket, stoppedBy),
     };
   }
 
@@ -131,10 +131,13 @@ export class TicketManager {
     const project = await this.#projects.get(owner, body.project);
     const record = newTicketRecord(owner, body, this.settings);
     resolveTicketChoices(record, project, this.#parts, this.settings, this.#environment);
-    await this.#repository.insertTicket(record);
-    await this.#emit(record, { type: 'status', from: null, to: 'draft', reason: null });
-    if (!body.run) return record;
-    return this.#queueAttempt(record, {});
+    // Locked from before it exists: a `run` of it meanwhile waits, then finds it queued.
+    return this.#lock.run(record.id, async () => {
+      await this.#repository.insertTicket(record);
+      await this.#recorder.emit(record, { type: 'status', from: null, to: 'draft', reason: null });
+      if (!body.run) return record;
+      return this.#queue.queueAttempt(record);
+    });
   }
 
   list(owner: string, filter: Omit<TicketFilter, 'owner'> = {}): Promise<TicketRecord[]> {
@@ -147,149 +150,75 @@ export class TicketManager {
     return record;
   }
 
-  /** Queues the next attempt of a draft, failed or stopped ticket. */
-  async run(owner: string, id: string): Promise<TicketRecord> {
-    const ticket = await this.#require(owner, id, 'run', allowed.run);
-    return this.#queueAttempt(ticket, {});
+  /** Queues the next attempt of a draft, failed or stopped ticket (a queued one: a 409). */
+  run(owner: string, id: string): Promise<TicketRecord> {
+    return this.#lock.run(id, async () =>
+      this.#queue.queueAttempt(await this.#recorder.require(owner, id, 'run', allowedStatuses.run)),
+    );
   }
 
   /**
    * Stops a queued or running ticket: a running agent is aborted and the evidence of what it did
-   * is still assembled. Resolves once it has stopped. Stopping a stopped ticket changes nothing.
+   * is still assembled (a stop while it is assembled ends that too). Resolves once it has
+   * stopped. Stopping a stopped ticket changes nothing.
    */
   async stop(
     owner: string,
     id: string,
     options: { by: string; reason?: string },
   ): Promise<TicketRecord> {
-    const ticket = await this.get(owner, id);
-    if (ticket.status === 'stopped') return ticket;
-    if (!allowed.stop.includes(ticket.status as 'queued')) {
-      throw wrongStatus(id, 'stop', ticket.status, allowed.stop);
-    }
     const stoppedBy = `stopped by ${options.by}${options.reason ? `: ${options.reason}` : ''}`;
-    const active = this.#active.get(id);
-    if (active) {
-      active.control.stoppedBy = stoppedBy;
-      active.control.abort.abort();
-      if (!active.started) this.#leaveQueue(id, active);
-      else {
-        await active.done;
-        return this.get(owner, id);
-      }
-    }
-    // Queued here, or queued or running in no live process (its server is gone): nothing runs.
-    return this.#transition(ticket, 'stopped', stoppedBy);
+    const step = await this.#lock.run(id, async (): Promise<StopStep> => {
+      const ticket = await this.get(owner, id);
+      if (ticket.status === 'stopped') return { ticket };
+      await this.#recorder.require(owner, id, 'stop', allowedStatuses.stop);
+      return this.#queue.stopLocked(ticket, stoppedBy);
+    });
+    if ('ticket' in step) return step.ticket;
+    await step.wait;
+    return this.get(owner, id);
   }
 
   /**
-   * A person's comment: stored as an event; a queued or running agent reads it at its next step.
-   * A closed or approved ticket takes no more comments.
+   * A person's comment, stored as an event. A running agent reads it at its next step; any other
+   * attempt reads the comments it has not seen at its start (`unseenComments`), so one on a
+   * draft, a queued ticket or one in review reaches the next attempt. A closed or approved ticket
+   * takes no more comments.
    */
-  async comment(
+  comment(
     owner: string,
     id: string,
     comment: { author: string; text: string },
   ): Promise<TicketEvent> {
-    const ticket = await this.#require(owner, id, 'comment on', allowed.comment);
-    const event = await this.#emit(ticket, { type: 'comment', ...comment });
-    this.#active.get(id)?.control.comments.push(comment.text);
-    return event;
+    return this.#lock.run(id, async () => {
+      const ticket = await this.#recorder.require(owner, id, 'comment on', allowedStatuses.comment);
+      const event = await this.#recorder.emit(ticket, { type: 'comment', ...comment });
+      this.#queue.commented(id, comment.text);
+      return event;
+    });
   }
 
-  /**
-   * Sends a reviewed (or failed, or stopped) attempt back: a new attempt in the same workspace,
-   * given the feedback and the previous attempts' history.
-   */
-  async requestChanges(
+  /** Sends it back: a new attempt in the same workspace with the feedback (`ticket-review.ts`). */
+  requestChanges(
     owner: string,
     id: string,
     request: { author: string; text: string },
   ): Promise<TicketRecord> {
-    const ticket = await this.#require(owner, id, 'request changes on', allowed.requestChanges);
-    await this.#checkRunnable(ticket); // before anything changes
-    await this.#emit(ticket, { type: 'comment', ...request });
-    const sent = await this.#transition(
-      ticket,
-      'changes_requested',
-      `changes requested by ${request.author}: ${request.text}`,
-    );
-    return this.#queueAttempt(sent, { feedback: request.text });
+    return requestTicketChanges(this.#review, owner, id, request);
   }
 
-  /**
-   * Approves the result: a commit of the ticket's changes on `mags/<id>` made in its sandbox,
-   * stored as a bundle (what `mags ticket apply` fetches) and brought into the project's
-   * repository as that branch.
-   */
-  async approve(
+  /** Approves the result as branch `mags/<id>` (`ticket-review.ts`). */
+  approve(
     owner: string,
     id: string,
     options: { message?: string; authorName?: string; authorEmail?: string } = {},
   ): Promise<TicketRecord> {
-    const ticket = await this.#require(owner, id, 'approve', allowed.approve);
-    if (this.#busy.has(id)) {
-      throw new ConflictError(`Ticket ${id} is being approved already.`, {
-        code: 'ticket_busy',
-        hint: `Wait for it (mags ticket show ${id}).`,
-      });
-    }
-    if (!ticket.baseCommit || !ticket.workspace) {
-      throw new ConflictError(`Ticket ${id} has no workspace to approve.`, {
-        code: 'ticket_status',
-        hint: `Run it first (mags ticket run ${id}).`,
-      });
-    }
-    this.#busy.add(id);
-    try {
-      const project = await this.#projects.get(owner, ticket.project);
-      await ensureTicketSandbox(
-        this.#sandboxes,
-        this.#repository,
-        ticket,
-        project.network === true,
-      );
-      const use = await this.#sandboxes.use(owner, id);
-      const branch = `mags/${id}`;
-      let committed: { commit: string; bundle: Buffer };
-      try {
-        committed = await this.#parts.commitApproved(runtimeAgentSandbox(use.sandbox), {
-          baseCommit: ticket.baseCommit,
-          branch,
-          message: options.message ?? `${ticket.title}\n\n${ticket.request}\n\nTicket: ${id}\n`,
-          authorName: options.authorName ?? this.settings.author.name,
-          authorEmail: options.authorEmail ?? this.settings.author.email,
-        });
-      } finally {
-        use.release();
-      }
-      await this.#repository.putTicketBundle(id, committed.bundle);
-      await this.#projects.importBranch(owner, ticket.project, {
-        bundle: committed.bundle,
-        branch,
-      });
-      return await this.#transition(ticket, 'approved', `approved as ${branch}`, {
-        branch,
-        commit: committed.commit,
-      });
-    } finally {
-      this.#busy.delete(id);
-    }
+    return approveTicket(this.#review, owner, id, options);
   }
 
-  /**
-   * Closes it (a queued or running one is stopped first). Its sandbox stops now; it and the
-   * workspace are deleted after the retention period (`sweepClosed`).
-   */
-  async close(owner: string, id: string, options: { by: string }): Promise<TicketRecord> {
-    let ticket = await this.get(owner, id);
-    if (ticket.status === 'closed') return ticket;
-    if (ticket.status === 'queued' || ticket.status === 'running') {
-      ticket = await this.stop(owner, id, { by: options.by, reason: 'closing it' });
-    }
-    const closed = await this.#transition(ticket, 'closed', `closed by ${options.by}`);
-    await this.#sandboxes.stop(owner, id, 'its ticket was closed').catch(() => {});
-    return closed;
+  /** Closes it, stopping it first if it runs (`ticket-review.ts`). */
+  close(owner: string, id: string, options: { by: string }): Promise<TicketRecord> {
+    return closeTicket(this.#review, owner, id, options.by);
   }
 
   /** The ticket's events after `after`; with `follow`, until it is neither queued nor running. */
@@ -334,20 +263,22 @@ export class TicketManager {
 
   /** Resolves when the ticket is queued or running in this process no more. */
   async wait(owner: string, id: string): Promise<TicketRecord> {
-    await this.#active.get(id)?.done;
+    await this.#queue.idle(id);
     return this.get(owner, id);
   }
 
   /**
-   * Takes up the tickets this host's gone server processes left: queued ones are queued here,
-   * running ones fail (an agent's conversation is not durable mid-step). Call once at start.
+   * Takes up the tickets this host's gone server processes left: queued ones (and ones left in
+   * `changes_requested` by older servers) are queued here, running ones fail (an agent's
+   * conversation is not durable mid-step). Call once at start.
    */
   async recover(): Promise<{ queued: number; failed: number }> {
     return recoverTickets({
       repository: this.#repository,
       instance: this.#instance,
-      queue: (ticket) => this.#schedule(ticket, newControl({})),
-      transition: (ticket, to, reason, update) => this.#transition(ticket, to, reason, update),
+      lock: this.#lock,
+      recorder: this.#recorder,
+      queue: this.#queue,
       log: this.#log,
     });
   }
@@ -378,31 +309,13 @@ export class TicketManager {
   }
 
   /**
-   * The server is going away: running agents are aborted and their tickets fail with the reason
-   * (no evidence); queued ones stay queued for the next server process.
+   * The server is going away: running agents (and evidence being assembled) are aborted and their
+   * tickets fail with the reason; queued ones stay queued for the next server process.
    */
   async shutdown(): Promise<void> {
     clearInterval(this.#sweepTimer);
     this.#sweepTimer = undefined;
-    const running: Promise<void>[] = [];
-    for (const [id, active] of this.#active) {
-      active.control.shutdown = true;
-      active.control.abort.abort();
-      if (active.started) running.push(active.done);
-      else this.#leaveQueue(id, active);
-    }
-    await Promise.all(running);
-  }
-
-  async #require(
-    owner: string,
-    id: string,
-    action: string,
-    statuses: readonly TicketStatus[],
-  ): Promise<TicketRecord> {
-    const ticket = await this.get(owner, id);
-    if (!statuses.includes(ticket.status)) throw wrongStatus(id, action, ticket.status, statuses);
-    return ticket;
+    await this.#queue.shutdown();
   }
 
   /** The project, role and model of a ticket about to be queued (a clear error if one is off). */
@@ -410,95 +323,4 @@ export class TicketManager {
     const project = await this.#projects.get(ticket.owner, ticket.project);
     resolveTicketChoices(ticket, project, this.#parts, this.settings, this.#environment);
   }
-
-  async #queueAttempt(ticket: TicketRecord, options: { feedback?: string }): Promise<TicketRecord> {
-    await this.#checkRunnable(ticket);
-    const queued = await this.#transition(ticket, 'queued', null, {
-      attempt: ticket.attempt + 1,
-      host: this.#instance.host,
-      server: this.#instance.server,
-    });
-    this.#schedule(queued, newControl(options));
-    return queued;
-  }
-
-  /** Waits for a slot in the queue, then runs the attempt. */
-  #schedule(ticket: TicketRecord, control: AttemptControl): void {
-    const slot = this.#queue.enqueue(ticket.owner);
-    let finish!: () => void;
-    const done = new Promise<void>((resolve) => {
-      finish = resolve;
-    });
-    const active: ActiveTicket = { control, slot, started: false, done, finish };
-    this.#active.set(ticket.id, active);
-    void slot.granted.then(async () => {
-      if (control.abort.signal.aborted) return; // stopped while queued: stop did the rest
-      active.started = true;
-      try {
-        const current = await this.#repository.getTicket(ticket.owner, ticket.id);
-        if (current?.status === 'queued') {
-          await runTicketAttempt(this.#services, current, control);
-        }
-      } catch (error) {
-        this.#log(`ticket ${ticket.id}: ${(error as Error).message}`);
-      } finally {
-        slot.release();
-        if (this.#active.get(ticket.id) === active) this.#active.delete(ticket.id);
-        finish();
-      }
-    });
-  }
-
-  #leaveQueue(id: string, active: ActiveTicket): void {
-    active.slot.release();
-    if (this.#active.get(id) === active) this.#active.delete(id);
-    active.finish();
-  }
-
-  /** Stores the event in order and announces it; a `usage` event also moves the ticket's totals. */
-  #emit(ticket: TicketRecord, data: TicketEventData): Promise<TicketEvent> {
-    const stored = this.#events.append(ticket.id, ticket.attempt, data);
-    if (data.type !== 'usage') return stored;
-    return stored.then(async (event) => {
-      await this.#repository.updateTicket(ticket.id, { usage: data.total });
-      return event;
-    });
-  }
-
-  /**
-   * A status change: its event first, then the record (a follower that sees the record changed
-   * has the event already). Returns the updated record.
-   */
-  async #transition(
-    ticket: TicketRecord,
-    to: TicketStatus,
-    reason: string | null,
-    update: Partial<TicketRecord> = {},
-  ): Promise<TicketRecord> {
-    const next: TicketRecord = {
-      ...ticket,
-      ...update,
-      status: to,
-      reason,
-      updatedAt: new Date().toISOString(),
-    };
-    await this.#emit(next, { type: 'status', from: ticket.status, to, reason });
-    await this.#repository.updateTicket(ticket.id, {
-      ...update,
-      status: to,
-      reason,
-      updatedAt: next.updatedAt,
-    });
-    this.#events.touch(ticket.id);
-    return next;
-  }
-}
-
-function newControl(options: { feedback?: string }): AttemptControl {
-  return {
-    abort: new AbortController(),
-    shutdown: false,
-    comments: [],
-    ...(options.feedback ? { feedback: options.feedback } : {}),
-  };
 }

@@ -1,5 +1,6 @@
 import type { ModelPriceTable } from '../agents/model-prices.ts';
 import type { Budget } from '../api/tickets.ts';
+import { ticketSettingsFromEnvironment } from './ticket-settings-environment.ts';
 
 /** How a server runs tickets; every field has a default that suits one host. */
 export interface TicketSettings {
@@ -42,15 +43,20 @@ export const defaultTicketSettings: TicketSettings = {
   prices: {},
 };
 
-/** The defaults, what the environment says (MAGS_DEFAULT_MODEL), then what is given. */
+/**
+ * The defaults, what the environment says (MAGS_DEFAULT_MODEL and the MAGS_TICKET_* variables,
+ * `ticketSettingsFromEnvironment`), then what is given. Throws a clear error for a bad variable.
+ */
 export function ticketSettings(
   given: Partial<TicketSettings> = {},
   environment: NodeJS.ProcessEnv = process.env,
 ): TicketSettings {
+  const fromEnvironment = ticketSettingsFromEnvironment(environment);
   return {
     ...defaultTicketSettings,
     defaultModel: environment.MAGS_DEFAULT_MODEL || undefined,
+    ...fromEnvironment,
     ...given,
-    budget: { ...defaultTicketSettings.budget, ...given.budget },
+    budget: { ...defaultTicketSettings.budget, ...fromEnvironment.budget, ...given.budget },
   };
 }

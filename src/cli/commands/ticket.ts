@@ -1,18 +1,26 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Budget, CreateTicketBody, Criterion, Ticket } from '../../api/tickets.ts';
+import { parseDurationMs } from '../../config/duration.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 import {
   renderEvidenceMarkdown,
   renderEvidenceText,
 } from '../../tickets/evidence/render-evidence.ts';
+import { parseAuthor } from '../../tickets/ticket-settings-environment.ts';
 import { apiClient } from '../client/api-client.ts';
 import { applyTicketBundle } from '../client/apply-ticket-bundle.ts';
 import { CommandUsageError } from '../client/command-usage-error.ts';
 import { parseTicketFile, ticketBody } from '../client/ticket-file.ts';
 import { printJson, printTable } from '../output.ts';
 import { parsePositiveNumber } from '../parse-options.ts';
-import { costLine, newWatchState, renderTicket, renderTicketEvent } from '../ticket-render.ts';
+import {
+  costLine,
+  newWatchState,
+  renderTicket,
+  renderTicketEvent,
+  renderTimeline,
+} from '../ticket-render.ts';
 
 export function registerTicketCommands(program: Command): void {
   const ticket = program
@@ -81,7 +89,7 @@ export function registerTicketCommands(program: Command): void {
           maxTokens: parsePositiveNumber('--max-tokens', flags.maxTokens, { integer: true }),
         }),
         ...(flags.maxCost && { maxCostUsd: parsePositiveNumber('--max-cost', flags.maxCost) }),
-        ...(flags.maxTime && { maxWallMs: parseDurationMs(flags.maxTime) }),
+        ...(flags.maxTime && { maxWallMs: parseMaxTime(flags.maxTime) }),
       };
       const body: Partial<CreateTicketBody> = {
         ...file,
@@ -159,8 +167,27 @@ export function registerTicketCommands(program: Command): void {
   simple(
     'approve',
     'Approve it: a commit on branch mags/<id> in the project repository.',
-    (mags, id, flags) => mags.tickets.approve(id, { message: flags.message }),
-  ).option('-m, --message <text>', 'the commit message (default: from the ticket)');
+    (mags, id, flags) => {
+      const author = flags.author ? parseAuthor(flags.author) : undefined;
+      if (flags.author && !author) {
+        throw new CommandUsageError(
+          `--author ${JSON.stringify(flags.author)} is not Name <email>.`,
+          {
+            hint: 'For example: --author "Ada Lovelace <ada@example.com>".',
+          },
+        );
+      }
+      return mags.tickets.approve(id, {
+        ...(flags.message && { message: flags.message }),
+        ...(author && { authorName: author.name, authorEmail: author.email }),
+      });
+    },
+  )
+    .option('-m, --message <text>', 'the commit message (default: from the ticket)')
+    .option(
+      '--author <name-and-email>',
+      'the commit\'s author, "Name <email>" (default: the server\'s)',
+    );
   simple(
     'request-changes',
     'Send it back: a new attempt with your feedback.',
@@ -216,6 +243,7 @@ export function registerTicketCommands(program: Command): void {
     .option('--json', 'print JSON')
     .option('--markdown', 'print Markdown (for a pull request or a review)')
     .option('--diff', 'print the diff after the summary')
+    .option('--timeline', 'print what happened when (status changes, commands, checks) after it')
     .action(async (id: string, flags, command: Command) => {
       const mags = await apiClient(command);
       const attempt = flags.attempt
@@ -225,6 +253,7 @@ export function registerTicketCommands(program: Command): void {
       if (flags.json) return printJson(evidence);
       if (flags.markdown) return void process.stdout.write(renderEvidenceMarkdown(evidence));
       process.stdout.write(renderEvidenceText(evidence, { diff: Boolean(flags.diff) }));
+      if (flags.timeline) process.stdout.write(`\n${renderTimeline(evidence)}`);
     });
 
   ticket
@@ -249,14 +278,13 @@ export function registerTicketCommands(program: Command): void {
     });
 }
 
-/** `90s`, `30m`, `2h`, or plain seconds → milliseconds. */
-export function parseDurationMs(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(value.trim());
-  if (!match) {
+/** `--max-time`: `90s`, `30m`, `2h`, or plain seconds → milliseconds. */
+function parseMaxTime(value: string): number {
+  const ms = parseDurationMs(value);
+  if (ms === undefined) {
     throw new InvalidInputError(`Invalid --max-time ${JSON.stringify(value)}.`, {
       hint: 'Use seconds, or 90s, 30m, 2h.',
     });
   }
-  const unit = { s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 's' | 'm' | 'h'];
-  return Math.round(Number(match[1]) * unit);
+  return ms;
 }
