@@ -9,18 +9,23 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { AgentSession, AgentTask } from '../src/agents/agent.ts';
-import type { TicketEvent } from '../src/api/tickets.ts';
+import type { Evidence, TicketEvent } from '../src/api/tickets.ts';
 import { createMagsContext, type MagsContext } from '../src/context/mags-context.ts';
 import { ConflictError, InvalidInputError, NotFoundError } from '../src/errors/mags-error.ts';
 import { SandboxManager } from '../src/sandboxes/sandbox-manager.ts';
 import { createSqliteStateRepository } from '../src/state/sqlite/sqlite-state-repository.ts';
 import type { StateRepository } from '../src/state/state-repository.ts';
+import {
+  type AssembleEvidenceInput,
+  assembleEvidence,
+} from '../src/tickets/evidence/assemble-evidence.ts';
 import { TicketManager } from '../src/tickets/ticket-manager.ts';
 import { createTestHome, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 import {
   agentCommand,
   fixtureParts,
   fixtureProject,
+  gitEvidence,
   inWorkspace,
   must,
   scriptedAgent,
@@ -37,6 +42,9 @@ const agent = scriptedAgent(async (task, session) => {
   if (!script) throw new Error(`no script for ${task.ticket.title}`);
   return (await script(task, session)) as { reason: 'finished' };
 });
+
+/** Per ticket id: its evidence, when not the fixture's git evidence (a hook, or the real one). */
+const evidenceFor: Record<string, (input: AssembleEvidenceInput) => Promise<Evidence>> = {};
 
 const waitUntil = async (check: () => Promise<boolean>) => {
   for (let i = 0; i < 600; i++) {
@@ -65,10 +73,13 @@ describe('tickets on the namespace runtime', { skip }, () => {
       repository,
       sandboxes,
       projects: fixture.projects,
-      parts: fixtureParts(agent),
+      parts: {
+        ...fixtureParts(agent),
+        assembleEvidence: (input) => (evidenceFor[input.ticket.id] ?? gitEvidence)(input),
+      },
       workspaces: context.workspaceManager,
       settings: { defaultModel: 'scripted:oracle', maxRunning: 4, maxRunningPerOwner: 4 },
-      environment: {},
+      environment: { MAGS_TICKET_AUTHOR: 'Ticket Bot <bot@example.com>' },
       log: () => {},
     });
   });
@@ -168,9 +179,26 @@ describe('tickets on the namespace runtime', { skip }, () => {
       evidence.diffStat.files.map((file) => file.path),
       ['fixed.txt'],
     );
-    // The owner can look into the ticket's sandbox: it is named like the ticket.
+    // What happened when, from the attempt's own events.
+    assert.deepEqual(
+      evidence.timeline?.map((entry) => entry.event.replace(/ in [\d.]+ m?s$/, ' in T')),
+      [
+        'queued',
+        'running: attempt 1',
+        'agent $ echo done > /workspace/fixed.txt → exit 0 in T',
+        'the agent finished: fixed',
+        'criterion 1: met (exit 0)',
+        'criterion 2: not met (exit 1)',
+      ],
+    );
+    // The ticket's sandbox is named like it (its owner can look in) and, the attempt over,
+    // stopped: it holds none of the owner's sandboxes while the ticket waits for review.
     const sandbox = await sandboxes.get('alice', draft.id);
     assert.equal(sandbox.workspace, done.workspace);
+    assert.equal(sandbox.status, 'stopped');
+    // The agent resolves its model from the manager's environment, not the process's.
+    const task = agent.tasks.find((each) => each.ticket.id === draft.id);
+    assert.equal(task?.environment?.MAGS_TICKET_AUTHOR, 'Ticket Bot <bot@example.com>');
   });
 
   test('two tickets of one project in parallel see only their own changes; the project is unchanged', async () => {
@@ -308,12 +336,19 @@ describe('tickets on the namespace runtime', { skip }, () => {
       '2:awaiting_review',
     ]);
 
-    // Approve: a commit on mags/<id> in its sandbox, the bundle stored, the branch imported.
+    // Approve: a commit on mags/<id> in its sandbox (started again for it, stopped after), by
+    // the server's author (MAGS_TICKET_AUTHOR), the bundle stored, the branch imported.
+    assert.equal((await sandboxes.get('alice', ticket.id)).status, 'stopped');
     const approved = await tickets.approve('alice', ticket.id);
     assert.equal(approved.status, 'approved');
     assert.equal(approved.branch, `mags/${ticket.id}`);
     assert.match(approved.commit ?? '', /^[0-9a-f]{40}$/);
     assert.ok((await tickets.bundle('alice', ticket.id)).length > 0);
+    assert.equal((await sandboxes.get('alice', ticket.id)).status, 'stopped');
+    const author = await inWorkspace(sandboxes, 'alice', first.workspace ?? '', (sandbox) =>
+      must(sandbox, `cd /workspace && git log -1 --format='%an <%ae>' mags/${ticket.id}`),
+    );
+    assert.equal(author, 'Ticket Bot <bot@example.com>\n');
     const closed = await tickets.close('alice', ticket.id, { by: 'alice' });
     assert.equal(closed.status, 'closed');
     await assert.rejects(
@@ -374,5 +409,190 @@ describe('tickets on the namespace runtime', { skip }, () => {
     assert.equal((await tickets.evidence('alice', queued.id)).criteria[0]?.status, 'met');
     // Taken over once: a second look finds nothing of a gone server.
     assert.deepEqual(await tickets.recover(), { queued: 0, failed: 0 });
+  });
+
+  test('two runs at once queue one attempt; the others are a 409 saying it is queued', async () => {
+    scripts.twice = async (_task, session) => {
+      await agentCommand(session, 'echo once >> /workspace/fixed.txt');
+      return { reason: 'finished' };
+    };
+    const draft = await create('twice');
+    const results = await Promise.allSettled([
+      tickets.run('alice', draft.id),
+      tickets.run('alice', draft.id),
+      tickets.run('alice', draft.id),
+    ]);
+    const queued = results.filter((result) => result.status === 'fulfilled');
+    assert.equal(queued.length, 1);
+    assert.equal(queued[0]?.value.attempt, 1);
+    for (const result of results) {
+      if (result.status === 'fulfilled') continue;
+      assert.ok(result.reason instanceof ConflictError);
+      assert.equal(result.reason.code, 'ticket_status');
+      assert.match(result.reason.message, /: it is (queued|running) \(run needs/);
+    }
+    const done = await tickets.wait('alice', draft.id);
+    assert.equal(done.status, 'awaiting_review');
+    assert.equal(done.attempt, 1);
+    assert.equal(agent.tasks.filter((task) => task.ticket.id === draft.id).length, 1);
+    assert.match((await tickets.evidence('alice', draft.id)).diff, /^\+once$/m);
+  });
+
+  test('close and request-changes during an approve wait for it: approved, then closed; the request is a 409', async () => {
+    scripts.race = async (_task, session) => {
+      await agentCommand(session, 'echo done > /workspace/fixed.txt');
+      return { reason: 'finished' };
+    };
+    const ticket = await create('race', { run: true });
+    assert.equal((await tickets.wait('alice', ticket.id)).status, 'awaiting_review');
+    const [approved, closed, changed] = await Promise.allSettled([
+      tickets.approve('alice', ticket.id),
+      tickets.close('alice', ticket.id, { by: 'alice' }),
+      tickets.requestChanges('alice', ticket.id, { author: 'alice', text: 'more' }),
+    ]);
+    assert.equal(approved.status === 'fulfilled' && approved.value.status, 'approved');
+    assert.equal(closed.status === 'fulfilled' && closed.value.status, 'closed');
+    assert.ok(changed.status === 'rejected' && changed.reason instanceof ConflictError);
+    assert.match(changed.reason.message, /it is closed/);
+    const final = await tickets.get('alice', ticket.id);
+    assert.equal(final.status, 'closed');
+    assert.equal(final.branch, `mags/${ticket.id}`);
+    const statuses = (await collect(ticket.id)).flatMap((event) =>
+      event.data.type === 'status' ? [event.data.to] : [],
+    );
+    assert.deepEqual(statuses.slice(-3), ['awaiting_review', 'approved', 'closed']);
+    assert.equal(agent.tasks.filter((task) => task.ticket.id === ticket.id).length, 1);
+  });
+
+  test('a stop while the evidence is assembled ends it at once (a check that would sleep 10 minutes)', {
+    timeout: 120_000,
+  }, async () => {
+    scripts['slow check'] = async (_task, session) => {
+      await agentCommand(session, 'echo done > /workspace/fixed.txt');
+      return { reason: 'finished' };
+    };
+    const draft = await create('slow check', {
+      criteria: [{ text: 'takes its time', check: 'sleep 600' }],
+    });
+    evidenceFor[draft.id] = assembleEvidence; // the platform's own, with its stop signal
+    await tickets.run('alice', draft.id);
+    // The project's test runs before the checks: once it is reported, the evidence phase is on.
+    await waitUntil(async () =>
+      (await collect(draft.id)).some(
+        (event) => event.data.type === 'command' && event.data.source === 'test',
+      ),
+    );
+    const stopped = await tickets.stop('alice', draft.id, { by: 'alice', reason: 'too slow' });
+    assert.equal(stopped.status, 'stopped');
+    assert.equal(stopped.reason, 'stopped by alice: too slow');
+    const evidence = await tickets.evidence('alice', draft.id);
+    assert.notEqual(evidence.criteria[0]?.status, 'met');
+    assert.deepEqual(
+      evidence.diffStat.files.map((file) => file.path),
+      ['fixed.txt'],
+    );
+  });
+
+  test('comments reach the next attempt: on a draft, after the last model step, during the evidence, in review', async () => {
+    const seen: Array<{ comments: string[]; feedback?: string }> = [];
+    let commentedLate = false;
+    scripts.durable = async (task, session) => {
+      seen.push({ comments: session.takeComments(), feedback: task.feedback });
+      const total = { inputTokens: 1, outputTokens: 1, costUsd: 0, steps: seen.length };
+      await session.emit({
+        type: 'usage',
+        step: 1,
+        model: task.model,
+        inputTokens: 1,
+        outputTokens: 1,
+        costUsd: 0,
+        total,
+      });
+      // The last model step is over; a comment now comes too late for this attempt.
+      if (seen.length === 1) await waitUntil(async () => commentedLate);
+      return { reason: 'finished' };
+    };
+    const draft = await create('durable');
+    evidenceFor[draft.id] = async (input) => {
+      if (input.ticket.attempt === 1) {
+        await tickets.comment('alice', draft.id, { author: 'alice', text: 'during the evidence' });
+      }
+      return gitEvidence(input);
+    };
+    await tickets.comment('alice', draft.id, { author: 'alice', text: 'on the draft' });
+    await tickets.run('alice', draft.id);
+    await waitUntil(async () =>
+      (await collect(draft.id)).some((event) => event.data.type === 'usage'),
+    );
+    await tickets.comment('alice', draft.id, { author: 'alice', text: 'after the last step' });
+    commentedLate = true;
+    assert.equal((await tickets.wait('alice', draft.id)).status, 'awaiting_review');
+    await tickets.comment('alice', draft.id, { author: 'bob', text: 'in review' });
+    await tickets.requestChanges('alice', draft.id, { author: 'alice', text: 'try again' });
+    assert.equal((await tickets.wait('alice', draft.id)).status, 'awaiting_review');
+    assert.deepEqual(seen, [
+      { comments: ['on the draft'], feedback: undefined },
+      {
+        comments: ['after the last step', 'during the evidence', 'in review'],
+        feedback: 'try again',
+      },
+    ]);
+  });
+
+  test('model text is stored merged per step, in order with the other events', async () => {
+    scripts.chatty = async (_task, session) => {
+      // Not awaited, as an agent may: the deltas still keep their order.
+      for (let index = 0; index < 100; index++) {
+        void session.emit({ type: 'text', step: 1, text: `${index} ` });
+      }
+      await agentCommand(session, 'true');
+      for (let index = 0; index < 50; index++)
+        void session.emit({ type: 'text', step: 2, text: 'b' });
+      void session.emit({ type: 'text', step: 3, text: 'c' });
+      return { reason: 'finished' };
+    };
+    const ticket = await create('chatty', { run: true });
+    await tickets.wait('alice', ticket.id);
+    const shown = (await collect(ticket.id))
+      .filter((event) => event.attempt === 1 && ['text', 'command'].includes(event.data.type))
+      .map((event) =>
+        event.data.type === 'text' ? `${event.data.step}:${event.data.text}` : event.data.type,
+      );
+    const first = Array.from({ length: 100 }, (_, index) => `${index} `).join('');
+    assert.deepEqual(shown, [`1:${first}`, 'command', `2:${'b'.repeat(50)}`, '3:c']);
+  });
+
+  test('a ticket an older server left in changes_requested is queued, with its feedback from the log', async () => {
+    scripts.promised = async (task, session) => {
+      await agentCommand(session, `echo '${task.feedback ?? 'none'}' > /workspace/fixed.txt`);
+      return { reason: 'finished' };
+    };
+    const ticket = await create('promised', { run: true });
+    assert.equal((await tickets.wait('alice', ticket.id)).status, 'awaiting_review');
+    // Requested in two steps by a server that died between them.
+    const at = new Date().toISOString();
+    await repository.appendTicketEvent(ticket.id, {
+      attempt: 1,
+      at,
+      data: { type: 'comment', author: 'alice', text: 'be brief' },
+    });
+    await repository.appendTicketEvent(ticket.id, {
+      attempt: 1,
+      at,
+      data: {
+        type: 'status',
+        from: 'awaiting_review',
+        to: 'changes_requested',
+        reason: 'changes requested by alice: be brief',
+      },
+    });
+    const gone = { host: (await import('node:os')).hostname(), server: 'deadbeef:2:2' };
+    await repository.updateTicket(ticket.id, { status: 'changes_requested', ...gone });
+    assert.deepEqual(await tickets.recover(), { queued: 1, failed: 0 });
+    const done = await tickets.wait('alice', ticket.id);
+    assert.equal(done.status, 'awaiting_review');
+    assert.equal(done.attempt, 2);
+    const task = agent.tasks.filter((each) => each.ticket.id === ticket.id)[1];
+    assert.equal(task?.feedback, 'be brief');
   });
 });
