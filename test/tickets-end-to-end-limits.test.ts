@@ -1,8 +1,9 @@
 /**
  * Tickets end to end at their limits, with the real parts (a real server on the namespace
- * runtime, the fixture project, the built-in agent on scripted models): provider errors retried
- * or failing the ticket, an agent reaching for the host's files, a stop with a reason, and bad
- * input through the API and the CLI — clear errors, and no ticket left behind.
+ * runtime, the fixture project, the built-in agent on scripted models): two tickets of one
+ * project at once, provider errors retried or failing the ticket, an agent reaching for the
+ * host's files, a stop with a reason, and bad input through the API and the CLI — clear errors,
+ * and no ticket left behind.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -16,7 +17,10 @@ import {
   call,
   type EndToEndServer,
   finish,
+  fixedSum,
   followTicket,
+  git,
+  inProjectWorkspace,
   serverEnvironment,
   startEndToEndServer,
 } from './helpers/end-to-end-tickets.ts';
@@ -43,6 +47,55 @@ describe('tickets end to end at their limits (real parts, scripted models)', { s
     e2e = await startEndToEndServer();
   });
   after(() => e2e?.close());
+
+  test('two tickets of one project at once each see only their own changes; the project is unchanged', async () => {
+    // Both models wait in their first step until both tickets are there: they run side by side.
+    const arrivals: Array<() => void> = [];
+    const both = new Promise<void>((resolve) => {
+      arrivals.push(resolve);
+    });
+    let arrived = 0;
+    const meet = async (entry: ScriptEntry) => {
+      if (++arrived === 2) arrivals[0]?.();
+      await both;
+      return entry;
+    };
+    const fixer = e2e.model(async (index) =>
+      index === 0
+        ? meet(call('edit_file', { path: 'sum.js', oldText: 'a - b', newText: 'a + b' }))
+        : finish('fixed', true),
+    );
+    const writer = e2e.model(async (index) =>
+      index === 0
+        ? meet(call('write_file', { path: 'NOTES.md', content: 'notes\n' }))
+        : call('run_command', { command: 'cat sum.js; ls' }),
+    );
+    const [first, second] = await Promise.all([
+      e2e.alice.tickets.create(e2e.body(fixer.id)),
+      e2e.alice.tickets.create(e2e.body(writer.id, { budget: { maxSteps: 2 } })),
+    ]);
+    await Promise.all([first, second].map((ticket) => followTicket(e2e.alice, ticket.id)));
+
+    const fixed = await e2e.alice.tickets.evidence(first.id);
+    assert.equal(fixed.diff, e2e.fixDiff);
+    assert.equal(fixed.criteria[0]?.status, 'met');
+    const noted = await e2e.alice.tickets.evidence(second.id);
+    assert.deepEqual(
+      noted.diffStat.files.map((file) => file.path),
+      ['NOTES.md'],
+    );
+    assert.equal(noted.criteria[0]?.status, 'not_met', "the other ticket's fix is not here");
+    const seen = (await followTicket(e2e.alice, second.id)).find(
+      (event) => event.data.type === 'command' && event.data.source === 'agent',
+    )?.data;
+    assert.ok(seen?.type === 'command' && seen.output.includes('a - b'), 'its own sum.js');
+    assert.ok(seen.output.includes('NOTES.md'));
+    assert.ok(!seen.output.includes(fixedSum.trim()));
+
+    // The project's workspace is where both started: at the fixture's commit, clean.
+    const project = await inProjectWorkspace(e2e, 'git rev-parse HEAD; git status --porcelain');
+    assert.equal(project, `${git(e2e.checkout, 'rev-parse', 'HEAD')}`);
+  });
 
   test("a provider failing with 500 forever: retried, then failed with the provider's message", async () => {
     const down = e2e.model(() => ({ error: providerError(500, 'The server had an error') }));

@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runtimeAgentSandbox } from '../src/agents/runtime-agent-sandbox.ts';
 import {
   call,
   type EndToEndServer,
@@ -19,6 +18,7 @@ import {
   fixedSum,
   followTicket,
   git,
+  inProjectWorkspace,
   scriptedPrice,
   startEndToEndServer,
   statusChanges,
@@ -253,19 +253,3 @@ describe('tickets end to end (real parts, scripted models)', { skip }, () => {
     assert.equal((await e2e.alice.tickets.get(created.id)).status, 'awaiting_review');
   });
 });
-
-/** A command's output in a throw-away sandbox on alice's project workspace. */
-async function inProjectWorkspace(e2e: EndToEndServer, command: string): Promise<string> {
-  const { sandboxes } = e2e.server.server.services;
-  const name = `look-${Math.random().toString(36).slice(2, 8)}`;
-  await sandboxes.create('alice', { name, workspace: 'project.calc', sleep: false });
-  const use = await sandboxes.use('alice', name);
-  try {
-    const result = await runtimeAgentSandbox(use.sandbox).exec(command, { timeoutMs: 30_000 });
-    assert.equal(result.exitCode, 0, result.output);
-    return result.output;
-  } finally {
-    use.release();
-    await sandboxes.delete('alice', name);
-  }
-}

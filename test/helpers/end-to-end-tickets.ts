@@ -5,10 +5,13 @@
  * tiny node project whose `sum` subtracts, a `node --test` test command, and a criterion whose
  * check runs the fixed behaviour.
  */
+
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LanguageModel } from 'ai';
+import { runtimeAgentSandbox } from '../../src/agents/runtime-agent-sandbox.ts';
 import type { CreateTicketBody, TicketEvent } from '../../src/api/tickets.ts';
 import type { Mags } from '../../src/sdk/mags.ts';
 import { builtinTicketParts } from '../../src/tickets/builtin-ticket-parts.ts';
@@ -165,3 +168,19 @@ export const call = (tool: string, input: unknown): ScriptEntry => ({
 /** A step that calls finish with one claim for criterion 0. */
 export const finish = (summary: string, met: boolean, note?: string): ScriptEntry =>
   call('finish', { summary, claims: [{ criterion: 0, met, ...(note ? { note } : {}) }] });
+
+/** A command's output in a throw-away sandbox on alice's project workspace. */
+export async function inProjectWorkspace(e2e: EndToEndServer, command: string): Promise<string> {
+  const { sandboxes } = e2e.server.server.services;
+  const name = `look-${Math.random().toString(36).slice(2, 8)}`;
+  await sandboxes.create('alice', { name, workspace: 'project.calc', sleep: false });
+  const use = await sandboxes.use('alice', name);
+  try {
+    const result = await runtimeAgentSandbox(use.sandbox).exec(command, { timeoutMs: 30_000 });
+    assert.equal(result.exitCode, 0, result.output);
+    return result.output;
+  } finally {
+    use.release();
+    await sandboxes.delete('alice', name);
+  }
+}
