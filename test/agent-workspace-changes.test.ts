@@ -8,7 +8,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createBuiltinAgent } from '../src/agents/builtin/builtin-agent.ts';
-import { startWorkspaceChanges } from '../src/agents/workspace-changes.ts';
+import {
+  fileChangeEvents,
+  parseSnapshot,
+  startWorkspaceChanges,
+} from '../src/agents/workspace-changes.ts';
 import type { TicketEventData } from '../src/api/tickets.ts';
 import { agentTestSession, agentTestTask } from './helpers/agent-session.ts';
 import { type AgentTestSandbox, startAgentTestSandbox } from './helpers/agent-test-sandbox.ts';
@@ -17,6 +21,40 @@ import { sandboxSkipReason } from './helpers/test-home.ts';
 
 const skip = sandboxSkipReason();
 const timeoutMs = 30_000;
+
+test('a snapshot’s diff cut at its cap: complete files keep their diffs, the rest get a note', () => {
+  const tree = 'a'.repeat(40);
+  const raw = (status: string, path: string) =>
+    `:100644 100644 ${'1'.repeat(40)} ${'2'.repeat(40)} ${status}\0${path}\0`;
+  const section = (path: string) =>
+    `diff --git a/${path} b/${path}\n--- a/${path}\n+++ b/${path}\n@@ -1 +1 @@\n-x\n+y\n`;
+  const whole = `tree ${tree}\n${raw('M', 'a.txt')}${raw('D', 'b.txt')}\0${section('a.txt')}${section('b.txt')}\0mags-diff-end`;
+  const parsed = parseSnapshot(whole);
+  assert.equal(parsed?.patchCut, false);
+  assert.deepEqual(
+    fileChangeEvents(parsed ?? assert.fail('not parsed'), 2).map((event) =>
+      event.type === 'file_change' ? [event.path, event.change, event.diff] : [],
+    ),
+    [
+      ['a.txt', 'modified', section('a.txt')],
+      ['b.txt', 'deleted', section('b.txt')],
+    ],
+  );
+  // Cut in b.txt's section: a.txt is whole, b.txt's part comes with a note.
+  const cut = parseSnapshot(whole.slice(0, whole.indexOf('+++ b/b.txt')));
+  const events = fileChangeEvents(cut ?? assert.fail('not parsed'), 2);
+  assert.equal(events[0]?.type === 'file_change' && events[0].diff, section('a.txt'));
+  assert.match(
+    events[1]?.type === 'file_change' ? events[1].diff : '',
+    /^--- a\/b\.txt\n\n\[diff left out/m,
+  );
+  // Cut in the list of paths itself: the complete records only, without diffs.
+  const listCut = parseSnapshot(
+    `tree ${tree}\n${raw('A', 'c.txt')}${raw('A', 'd.txt').slice(0, 30)}`,
+  );
+  assert.deepEqual(listCut?.changes, [{ status: 'A', path: 'c.txt' }]);
+  assert.equal(listCut?.patchCut, true);
+});
 
 describe('file changes from any tool', { skip }, () => {
   let box: AgentTestSandbox;

@@ -21,8 +21,8 @@ import type { AgentSandbox } from './agent-sandbox.ts';
 const privateDirectory = '/tmp/.mags-workspace-changes';
 /** The repository whose changes are reported. */
 const repository = '/workspace';
-/** The most patch text one snapshot reads; the rest of the files get a note instead. */
-const maxPatchBytes = 1024 * 1024;
+/** The most diff output one snapshot reads; the files past it get a note instead of a diff. */
+const maxDiffOutputBytes = 2 * 1024 * 1024;
 /** The most diff text one event carries. */
 const maxDiffBytesPerFile = 64 * 1024;
 /** The most `file_change` events one snapshot emits (a `notice` counts the rest). */
@@ -47,25 +47,31 @@ export async function startWorkspaceChanges(
   const started = await sandbox
     .exec(startScript, { timeoutMs: snapshotTimeoutMs, cwd: repository, signal: options.signal })
     .catch(() => undefined);
-  const match = started?.exitCode === 0 ? /^tree ([0-9a-f]{40,64})$/m.exec(started.output) : null;
-  if (!match?.[1]) return { enabled: false, record: async () => {} };
-  let tree = match[1];
+  const match =
+    started?.exitCode === 0
+      ? /^objects (\/.*)\ntree ([0-9a-f]{40,64})$/m.exec(started.output)
+      : null;
+  if (!match?.[1] || !match[2]) return { enabled: false, record: async () => {} };
+  const objects = match[1];
+  let tree = match[2];
   let queue: Promise<void> = Promise.resolve();
   const snapshot = async (step: number | null) => {
     if (options.signal?.aborted) return;
     const result = await sandbox
-      .exec(stepScript(tree), {
+      .exec(stepScript(objects, tree), {
         timeoutMs: snapshotTimeoutMs,
         cwd: repository,
         signal: options.signal,
       })
       .catch(() => undefined);
-    // A failed snapshot (the repository removed, a timeout) reports nothing; the next compares
-    // with the last good one.
-    if (result?.exitCode !== 0) return;
-    const parsed = parseSnapshot(result.output);
+    // No tree (the repository removed, a timeout): nothing reported, the next snapshot compares
+    // with the last good one. A tree but no diff (the last snapshot's objects gone with a wiped
+    // /tmp): this step's changes go unreported, later ones compare with this tree.
+    const treeLine = result ? /^tree ([0-9a-f]{40,64})\n/.exec(result.output) : null;
+    if (!result || !treeLine?.[1]) return;
+    tree = treeLine[1];
+    const parsed = result.exitCode === 0 ? parseSnapshot(result.output) : undefined;
     if (!parsed) return;
-    tree = parsed.tree;
     for (const event of fileChangeEvents(parsed, step)) await options.emit(event);
   };
   return {
@@ -79,12 +85,14 @@ export async function startWorkspaceChanges(
 
 const environment = `export GIT_INDEX_FILE=${privateDirectory}/index GIT_OBJECT_DIRECTORY=${privateDirectory}/objects
 export GIT_NO_REPLACE_OBJECTS=1 GIT_TERMINAL_PROMPT=0 GIT_OPTIONAL_LOCKS=0
-g() { git -c safe.directory='*' -c core.fsmonitor=false -c core.quotePath=false "$@" 2>/dev/null; }
+g() { git -c safe.directory='*' -c core.fsmonitor=false -c core.untrackedCache=true -c core.quotePath=false "$@" 2>/dev/null; }
 `;
 
 /**
  * The first snapshot: a fresh private index from a copy of the repository's own (its stat cache
- * saves hashing every file), the repository's objects as the alternate; prints `tree <id>`.
+ * saves hashing every file) with git's untracked cache on (later snapshots then read only the
+ * directories that changed), the repository's objects as the alternate; prints
+ * `objects <the repository's object directory>` and `tree <id>`.
  */
 const startScript = `top=$(git -c safe.directory='*' rev-parse --show-toplevel 2>/dev/null) || exit 3
 [ "$top" = "$(pwd -P)" ] || exit 3
@@ -92,35 +100,34 @@ objects=$(git -c safe.directory='*' rev-parse --git-path objects 2>/dev/null) ||
 index=$(git -c safe.directory='*' rev-parse --git-path index 2>/dev/null) || exit 3
 objects=$(cd "$objects" && pwd -P) || exit 3
 rm -rf ${privateDirectory} && mkdir -p ${privateDirectory}/objects || exit 3
-printf '%s\\n' "$objects" > ${privateDirectory}/alternate
 if [ -f "$index" ]; then cp "$index" ${privateDirectory}/index || exit 3; fi
 ${environment}export GIT_ALTERNATE_OBJECT_DIRECTORIES="$objects"
+g update-index --untracked-cache
 g add -A || exit 3
 tree=$(g write-tree) || exit 3
-printf 'tree %s\\n' "$tree"
+printf 'objects %s\\ntree %s\\n' "$objects" "$tree"
 `;
 
 /**
- * A later snapshot: `tree <id>`, then (when it differs from `previous`) the changed paths from
- * `diff-tree --name-status -z`, a NUL, the patch's size in bytes and a NUL, then the patch (cut at
- * `maxPatchBytes`).
+ * A later snapshot: `tree <id>`, then (when it differs from `previous`) what changed between the
+ * two trees in one `diff-tree --raw -p -z`: a NUL-terminated `:<modes> <ids> <status>` and path per
+ * file, a NUL, then the patch; all of it cut at `maxDiffOutputBytes`, and followed by `endMarker`
+ * when it was not cut.
  */
-function stepScript(previous: string): string {
-  return `${environment}[ -f ${privateDirectory}/alternate ] || exit 3
-export GIT_ALTERNATE_OBJECT_DIRECTORIES="$(cat ${privateDirectory}/alternate)"
+function stepScript(objects: string, previous: string): string {
+  return `${environment}export GIT_ALTERNATE_OBJECT_DIRECTORIES=${shellQuote(objects)}
 previous=${shellQuote(previous)}
+[ -d ${privateDirectory}/objects ] || mkdir -p ${privateDirectory}/objects || exit 3
 g add -A || exit 3
 tree=$(g write-tree) || exit 3
 printf 'tree %s\\n' "$tree"
 [ "$tree" = "$previous" ] && exit 0
-g diff-tree -r -z --no-renames --name-status "$previous" "$tree" || exit 3
-patch=${privateDirectory}/patch
-g diff-tree -r -p --no-renames --no-ext-diff --no-textconv --no-color "$previous" "$tree" >"$patch" || exit 3
-printf '\\0%s\\0' "$(wc -c <"$patch")"
-head -c ${maxPatchBytes} "$patch"
-rm -f "$patch"
+{ g diff-tree -r -z --raw -p --no-renames --no-ext-diff --no-textconv --no-color "$previous" "$tree" && printf '\\0mags-diff-end'; } | head -c ${maxDiffOutputBytes}
 `;
 }
+
+/** Ends a step script's diff output that was not cut (printed by the script's printf). */
+const endMarker = '\0mags-diff-end';
 
 interface Snapshot {
   tree: string;
@@ -133,27 +140,26 @@ interface Snapshot {
 
 /** Reads a step script's output; undefined when it is not what the script prints. */
 export function parseSnapshot(output: string): Snapshot | undefined {
-  const newline = output.indexOf('\n');
-  const match = /^tree ([0-9a-f]{40,64})$/.exec(
-    output.slice(0, newline === -1 ? undefined : newline),
-  );
+  const match = /^tree ([0-9a-f]{40,64})\n/.exec(output);
   if (!match?.[1]) return undefined;
   const tree = match[1];
-  const rest = newline === -1 ? '' : output.slice(newline + 1);
+  let rest = output.slice(match[0].length);
   if (rest === '') return { tree, changes: [], patch: '', patchCut: false };
-  // The name-status records end with a NUL each; the script adds one more before the size.
+  const whole = rest.endsWith(endMarker);
+  if (whole) rest = rest.slice(0, -endMarker.length);
+  // The raw records' last NUL, then the NUL that separates them from the patch.
   const end = rest.indexOf('\0\0');
-  if (end === -1) return undefined;
-  const fields = rest.slice(0, end).split('\0');
+  const fields = (end === -1 ? rest : rest.slice(0, end + 1)).split('\0');
+  // The last field is what follows the last NUL: empty, or a record cut in the middle.
+  fields.pop();
   const changes: Snapshot['changes'] = [];
   for (let index = 0; index + 1 < fields.length; index += 2) {
-    changes.push({ status: fields[index] ?? '', path: fields[index + 1] ?? '' });
+    const status = fields[index]?.slice(-1) ?? '';
+    changes.push({ status, path: fields[index + 1] ?? '' });
   }
-  const afterSize = rest.indexOf('\0', end + 2);
-  if (afterSize === -1) return undefined;
-  const patchBytes = Number(rest.slice(end + 2, afterSize).trim());
-  const patch = rest.slice(afterSize + 1);
-  return { tree, changes, patch, patchCut: patchBytes > maxPatchBytes };
+  if (changes.length === 0) return undefined;
+  const patch = end === -1 ? '' : rest.slice(end + 2);
+  return { tree, changes, patch, patchCut: !whole };
 }
 
 /**
@@ -181,7 +187,7 @@ export function fileChangeEvents(
       change: status === 'A' ? 'created' : status === 'D' ? 'deleted' : 'modified',
       diff: complete
         ? capDiff(own.join(''))
-        : `${own.join('')}${own.length > 0 ? '\n' : ''}[diff left out: this step changed more than ${maxPatchBytes} bytes of text; the evidence has the whole diff]`,
+        : `${own.join('')}${own.length > 0 ? '\n' : ''}[diff left out: this step's diff is over ${maxDiffOutputBytes} bytes; the evidence has the whole diff]`,
     });
   }
   const more = snapshot.changes.length - maxEventsPerSnapshot;
