@@ -77,8 +77,10 @@ export async function startWorkspaceChanges(
   return {
     enabled: true,
     record(step) {
-      queue = queue.then(() => snapshot(step));
-      return queue;
+      const next = queue.then(() => snapshot(step));
+      // A failed emit fails its own call, not the snapshots queued after it.
+      queue = next.catch(() => {});
+      return next;
     },
   };
 }
