@@ -78,6 +78,9 @@ export function renderTicketEvent(event: TicketEvent, state: WatchState): string
     case 'evidence':
       line(`▣ evidence: ${data.summary}`);
       break;
+    case 'notice':
+      line(`! ${data.message}`);
+      break;
   }
   const text = `${lines.join('\n')}\n`;
   const prefix = state.midText ? '\n' : '';
