@@ -294,6 +294,7 @@ function evidence(ticketId: string, attempt: number, summary: string): Evidence 
     agentMessage: 'done',
     summary,
     baseCommit: 'c0ffee',
+    tree: null,
     diff: '--- a/x\n+++ b/x\n',
     diffStat: { files: [{ path: 'x', added: 1, removed: 0, binary: false }] },
     tests: null,

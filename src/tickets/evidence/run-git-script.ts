@@ -23,6 +23,8 @@ export async function runGitScript(
     repository?: string;
     timeoutMs: number;
     signal?: AbortSignal;
+    /** The script's own failure exits (beyond `gitScriptExit`'s), each the error it means. */
+    failures?: Record<number, (output: string) => Error>;
   },
 ): Promise<string> {
   if (!commitPattern.test(input.baseCommit)) {
@@ -52,5 +54,7 @@ export async function runGitScript(
   if (result.exitCode === gitScriptExit.baseMissing) {
     throw new BaseCommitMissingError(input.baseCommit);
   }
+  const failure = result.exitCode === null ? undefined : input.failures?.[result.exitCode];
+  if (failure) throw failure(result.output);
   throw new GitCommandError(input.what, result.exitCode, result.output);
 }
