@@ -98,6 +98,8 @@ export interface RunningServer {
   recovered: { jobs: number; sandboxes: number; swept: number } & RecoveryReport & {
       /** Tickets of gone servers: queued again, or failed (they were running). */
       tickets: { queued: number; failed: number };
+      /** Projects a gone server left `importing`: marked failed (a refresh imports them). */
+      projectsInterrupted: number;
     };
   /** Stops jobs and sandboxes (recorded as stopped by a shutdown), then the listener. */
   close(): Promise<void>;
@@ -176,7 +178,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     uploads,
     execSandboxes: sandboxes,
   });
-  const projects = new ProjectManager({ context, repository });
+  const projects = new ProjectManager({ context, repository, sandboxes });
   const tickets = new TicketManager({
     repository,
     sandboxes,
@@ -190,6 +192,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const report = await recoverWork({ context, repository, jobs, sandboxes, instance });
   // After the sandboxes: a recovered ticket's sandbox is attached again first.
   const ticketsRecovered = await tickets.recover();
+  // Imports a stopped server left `importing` (POST /v1/projects answers only when done).
+  const projectsInterrupted = await projects.recoverInterrupted();
   scheduler.open();
   const services: ServerServices = {
     context,
@@ -250,7 +254,13 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   return {
     url: `http://${host}:${address.port}`,
     services,
-    recovered: { ...recovered, swept, ...report, tickets: ticketsRecovered },
+    recovered: {
+      ...recovered,
+      swept,
+      ...report,
+      tickets: ticketsRecovered,
+      projectsInterrupted: projectsInterrupted.length,
+    },
     async detach() {
       // Sandboxes that cannot outlive this process (no capability reattach) are stopped instead.
       if (!context.runtime.capabilities.reattach) return close();
