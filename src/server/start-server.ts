@@ -57,6 +57,8 @@ export interface StartServerOptions {
     settings?: Partial<TicketSettings>;
     projects?: TicketProjects;
     parts?: TicketAgentParts;
+    /** Where the providers' keys and MAGS_DEFAULT_MODEL are read (default process.env). */
+    environment?: NodeJS.ProcessEnv;
   };
 }
 
@@ -186,6 +188,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     parts: options.tickets?.parts ?? builtinTicketParts(),
     workspaces: context.workspaceManager,
     settings: options.tickets?.settings,
+    environment: options.tickets?.environment,
     instance,
   });
   // Before the pool fills: parked sandboxes found again count against the host's memory first.
