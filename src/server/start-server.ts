@@ -47,6 +47,11 @@ export interface StartServerOptions {
    * every other server refuses (default false).
    */
   acceptLocalOwner?: boolean;
+  /**
+   * Where owners other than `local` may import host repositories from (default: the
+   * colon-separated MAGS_PROJECT_ROOTS; none: only URLs).
+   */
+  projectRoots?: string[];
   scheduling?: SchedulingOptions;
   /** How long and how much job output is kept (defaults: 7 days, 2 GiB an owner, 10 GiB). */
   logRetention?: LogRetentionOptions;
@@ -180,7 +185,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     uploads,
     execSandboxes: sandboxes,
   });
-  const projects = new ProjectManager({ context, repository, sandboxes });
+  const projects = new ProjectManager({
+    context,
+    repository,
+    sandboxes,
+    roots: options.projectRoots,
+  });
   const tickets = new TicketManager({
     repository,
     sandboxes,
