@@ -16,7 +16,7 @@ import {
   unpricedModelNotice,
 } from '../src/agents/model-prices.ts';
 import { checkModel, parseModelId, resolveModel } from '../src/agents/resolve-model.ts';
-import { DependencyMissingError, InvalidInputError } from '../src/errors/mags-error.ts';
+import { InvalidInputError } from '../src/errors/mags-error.ts';
 
 test('model ids: provider:model, split at the first colon', () => {
   assert.deepEqual(parseModelId('ollama:qwen3:8b'), { provider: 'ollama', model: 'qwen3:8b' });
@@ -37,7 +37,7 @@ test('a missing key names the variable and the alternatives', () => {
   assert.throws(
     () => checkModel('anthropic:claude-sonnet-4-5', { OPENAI_API_KEY: 'x' }),
     (error: unknown) =>
-      error instanceof DependencyMissingError &&
+      error instanceof InvalidInputError &&
       error.code === 'model_key_missing' &&
       /ANTHROPIC_API_KEY/.test(error.message) &&
       /openai \(OPENAI_API_KEY\)/.test(error.hint ?? '') &&

@@ -255,6 +255,8 @@ export const EvidenceSchema = z
     agentMessage: z.string(),
     summary: z.string().nullable(),
     baseCommit: z.string().nullable(),
+    /** The git tree the diff shows (null without a base commit): approving commits this tree. */
+    tree: z.string().nullable(),
     diff: z.string(),
     diffStat: z.object({
       files: z.array(
