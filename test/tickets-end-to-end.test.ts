@@ -204,7 +204,7 @@ describe('tickets end to end (real parts, scripted models)', { skip }, () => {
     assert.equal(ticket.status, 'awaiting_review');
     assert.equal(
       ticket.reason,
-      'stopped after 3 steps (budget: 3 steps); 1 of 1 criteria not met (1. sum adds); tests failed (exit 1)',
+      'stopped after 3 steps in this attempt (budget: 3 steps per attempt); 1 of 1 criteria not met (1. sum adds); tests failed (exit 1)',
     );
     assert.equal(endless.prompts().length, 3);
     assert.equal(ticket.usage.steps, 3);

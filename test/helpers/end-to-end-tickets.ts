@@ -165,9 +165,9 @@ export const call = (tool: string, input: unknown): ScriptEntry => ({
   toolCalls: [{ tool, input }],
 });
 
-/** A step that calls finish with one claim for criterion 0. */
+/** A step that calls finish with one claim for criterion 1 (the model numbers them from 1). */
 export const finish = (summary: string, met: boolean, note?: string): ScriptEntry =>
-  call('finish', { summary, claims: [{ criterion: 0, met, ...(note ? { note } : {}) }] });
+  call('finish', { summary, claims: [{ criterion: 1, met, ...(note ? { note } : {}) }] });
 
 /** A command's output in a throw-away sandbox on alice's project workspace. */
 export async function inProjectWorkspace(e2e: EndToEndServer, command: string): Promise<string> {
