@@ -1,5 +1,6 @@
 // `npm run bench [section...]`: every section measures its baseline in the same run and prints
 // ratios, because the machines are shared and noisy.
+import { agentChangesBenchmark } from './agent-changes.ts';
 import { hardeningBenchmark } from './hardening.ts';
 import { latencyBenchmark } from './latency.ts';
 import { sandboxStartBenchmark } from './sandbox-start.ts';
@@ -16,6 +17,7 @@ const sections: Record<string, () => Promise<void>> = {
   latency: latencyBenchmark,
   hardening: hardeningBenchmark,
   tickets: ticketsBenchmark,
+  'agent-changes': agentChangesBenchmark,
 };
 
 const wanted = process.argv.slice(2);

@@ -53,7 +53,7 @@ export function benchModel(timings: TicketTimings, trueSteps: number) {
       return { toolCalls: [{ tool: 'run_command', input: { command: 'true' } }] };
     return {
       toolCalls: [
-        { tool: 'finish', input: { summary: 'done', claims: [{ criterion: 0, met: true }] } },
+        { tool: 'finish', input: { summary: 'done', claims: [{ criterion: 1, met: true }] } },
       ],
     };
   });

@@ -3,6 +3,7 @@
  * MAGS_HOME that shares the built images: the real ticket layer, the real built-in agent loop,
  * with scripted models answering for `scripted:NAME` ids (real providers for the rest).
  */
+import { tmpdir } from 'node:os';
 import type { LanguageModel } from 'ai';
 import type { Agent } from '../src/agents/agent.ts';
 import { checkModel, resolveModel } from '../src/agents/resolve-model.ts';
@@ -59,6 +60,9 @@ export async function startEvaluationServer(
     server = await startServer({
       port: 0,
       context: createMagsContext({ ...process.env, MAGS_HOME: testHome.home }),
+      // The fixture repositories are made in a temporary directory (eval/run.ts): a throw-away
+      // server of this process, not a shared one.
+      projectRoots: [tmpdir()],
       ...(options.poolSize !== undefined ? { scheduling: { poolSize: options.poolSize } } : {}),
       ...(options.perOwner ? { perOwner: options.perOwner } : {}),
       tickets: {

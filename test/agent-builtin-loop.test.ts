@@ -8,7 +8,11 @@ import { after, before, describe, test } from 'node:test';
 import { APICallError } from 'ai';
 import { createBuiltinAgent } from '../src/agents/builtin/builtin-agent.ts';
 import { agentTestSession, agentTestTask } from './helpers/agent-session.ts';
-import { type AgentTestSandbox, startAgentTestSandbox } from './helpers/agent-test-sandbox.ts';
+import {
+  type AgentTestSandbox,
+  initWorkspaceRepository,
+  startAgentTestSandbox,
+} from './helpers/agent-test-sandbox.ts';
 import { type ScriptEntry, scriptedModel } from './helpers/scripted-model.ts';
 import { sandboxSkipReason } from './helpers/test-home.ts';
 
@@ -26,13 +30,14 @@ function apiError(statusCode: number, message: string, headers: Record<string, s
 }
 
 const finishAll = (met = true): ScriptEntry => ({
-  toolCalls: [{ tool: 'finish', input: { summary: 'done', claims: [{ criterion: 0, met }] } }],
+  toolCalls: [{ tool: 'finish', input: { summary: 'done', claims: [{ criterion: 1, met }] } }],
 });
 
 describe('built-in agent loop', { skip }, () => {
   let box: AgentTestSandbox;
   before(async () => {
     box = await startAgentTestSandbox();
+    await initWorkspaceRepository(box.sandbox);
   });
   after(async () => {
     await box?.cleanup();
@@ -77,6 +82,7 @@ describe('built-in agent loop', { skip }, () => {
     assert.deepEqual(
       events.map((event) => event.type),
       [
+        'notice',
         'text',
         'text',
         'tool_call',
@@ -101,6 +107,14 @@ describe('built-in agent loop', { skip }, () => {
     assert.match(change?.diff ?? '', /^\+hello$/m);
     // The model saw the numbered file at step 2.
     assert.match(prompts[1] ?? '', /1\\thelo/);
+    // Criteria are numbered from 1 in the prompt, as finish takes them.
+    assert.match(prompts[0] ?? '', /\\n1\. hello\.txt says hello\\n/);
+    // mock:scripted has no price: said once, at the start.
+    assert.deepEqual(events[0], {
+      type: 'notice',
+      message:
+        "no price for mock:scripted; its cost counts as 0 — add it to MAGS_MODEL_PRICES or the project's prices",
+    });
     const usage = events.filter((event) => event.type === 'usage');
     assert.deepEqual(usage.at(-1)?.total, {
       inputTokens: 300,
@@ -128,7 +142,10 @@ describe('built-in agent loop', { skip }, () => {
       { task: { budget: { maxSteps: 3, maxTokens: 1e9, maxCostUsd: 100, maxWallMs: 600_000 } } },
     );
     assert.equal(outcome.reason, 'budget_steps');
-    assert.match(outcome.message, /3 steps/);
+    assert.equal(
+      outcome.message,
+      'stopped after 3 steps in this attempt (budget: 3 steps per attempt)',
+    );
     assert.equal(outcome.usage.steps, 3);
     const commands = events.filter((event) => event.type === 'command');
     assert.equal(commands.length, 3);

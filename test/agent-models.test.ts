@@ -8,9 +8,15 @@ import {
   retryAfterMs,
   retryDelayMs,
 } from '../src/agents/builtin/provider-retry.ts';
-import { costOf, defaultPrices } from '../src/agents/model-prices.ts';
+import {
+  costOf,
+  defaultPrices,
+  modelFamily,
+  priceOf,
+  unpricedModelNotice,
+} from '../src/agents/model-prices.ts';
 import { checkModel, parseModelId, resolveModel } from '../src/agents/resolve-model.ts';
-import { DependencyMissingError, InvalidInputError } from '../src/errors/mags-error.ts';
+import { InvalidInputError } from '../src/errors/mags-error.ts';
 
 test('model ids: provider:model, split at the first colon', () => {
   assert.deepEqual(parseModelId('ollama:qwen3:8b'), { provider: 'ollama', model: 'qwen3:8b' });
@@ -31,7 +37,7 @@ test('a missing key names the variable and the alternatives', () => {
   assert.throws(
     () => checkModel('anthropic:claude-sonnet-4-5', { OPENAI_API_KEY: 'x' }),
     (error: unknown) =>
-      error instanceof DependencyMissingError &&
+      error instanceof InvalidInputError &&
       error.code === 'model_key_missing' &&
       /ANTHROPIC_API_KEY/.test(error.message) &&
       /openai \(OPENAI_API_KEY\)/.test(error.hint ?? '') &&
@@ -98,6 +104,40 @@ test('costOf: the built-in table, extended and overridden by the task’s', () =
   );
   assert.equal(costOf('constructor', usage), 0);
   assert.ok(Object.keys(defaultPrices).length >= 8);
+});
+
+test('a dated model id is priced like its family; local models are free; others have no price', () => {
+  assert.equal(modelFamily('anthropic:claude-sonnet-4-5-20250929'), 'anthropic:claude-sonnet-4-5');
+  assert.equal(modelFamily('openai:gpt-4.1-2025-04-14'), 'openai:gpt-4.1');
+  // Only a whole trailing date: version numbers and other suffixes stay.
+  assert.equal(modelFamily('anthropic:claude-sonnet-4-5'), undefined);
+  assert.equal(modelFamily('openai:gpt-5-2025'), undefined);
+  assert.equal(modelFamily('openai:o3-20250416-preview'), undefined);
+  const usage = { inputTokens: 1_000_000, outputTokens: 100_000 };
+  assert.equal(costOf('anthropic:claude-sonnet-4-5-20250929', usage), 3 + 1.5);
+  assert.equal(costOf('anthropic:claude-sonnet-4-20250514', usage), 3 + 1.5);
+  assert.equal(costOf('openai:gpt-4o-mini-2024-07-18', usage), 0.15 + 0.06);
+  // The dated id's own price wins over its family's, and a table's family over the built-in one.
+  const table = {
+    'anthropic:claude-sonnet-4-5-20250929': { inputPerMillionUsd: 1, outputPerMillionUsd: 1 },
+    'openai:gpt-5': { inputPerMillionUsd: 2, outputPerMillionUsd: 0 },
+  };
+  assert.equal(costOf('anthropic:claude-sonnet-4-5-20250929', usage, table), 1.1);
+  assert.equal(costOf('openai:gpt-5-2025-08-07', usage, table), 2);
+  assert.deepEqual(priceOf('ollama:qwen3:8b'), { inputPerMillionUsd: 0, outputPerMillionUsd: 0 });
+  assert.equal(priceOf('anthropic:claude-future-9'), undefined);
+  assert.equal(unpricedModelNotice('ollama:qwen3:8b'), undefined);
+  assert.equal(unpricedModelNotice('openai:gpt-5-2025-08-07'), undefined);
+  assert.equal(
+    unpricedModelNotice('anthropic:claude-future-9'),
+    "no price for anthropic:claude-future-9; its cost counts as 0 — add it to MAGS_MODEL_PRICES or the project's prices",
+  );
+  assert.equal(
+    unpricedModelNotice('anthropic:claude-future-9', {
+      'anthropic:claude-future-9': { inputPerMillionUsd: 0, outputPerMillionUsd: 0 },
+    }),
+    undefined,
+  );
 });
 
 test('retries: 429 and 5xx, Retry-After in seconds, as a date, or in ms; backoff otherwise', () => {

@@ -16,7 +16,11 @@ import { createBuiltinAgent } from '../src/agents/builtin/builtin-agent.ts';
 import { costOf } from '../src/agents/model-prices.ts';
 import { resolveModel } from '../src/agents/resolve-model.ts';
 import { agentTestSession, agentTestTask } from './helpers/agent-session.ts';
-import { type AgentTestSandbox, startAgentTestSandbox } from './helpers/agent-test-sandbox.ts';
+import {
+  type AgentTestSandbox,
+  initWorkspaceRepository,
+  startAgentTestSandbox,
+} from './helpers/agent-test-sandbox.ts';
 import { sandboxSkipReason } from './helpers/test-home.ts';
 
 const skip = sandboxSkipReason();
@@ -62,6 +66,7 @@ describe('provider wire formats drive the built-in agent (recorded exchanges)', 
 
   before(async () => {
     box = await startAgentTestSandbox();
+    await initWorkspaceRepository(box.sandbox);
     server = createServer((request, response) => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -116,7 +121,7 @@ describe('provider wire formats drive the built-in agent (recorded exchanges)', 
       replayBody(options.format, options.model, 'call_write_1', 'write_file', { path, content }),
       replayBody(options.format, options.model, 'call_finish_2', 'finish', {
         summary: 'Wrote the file.',
-        claims: [{ criterion: 0, met: true }],
+        claims: [{ criterion: 1, met: true }],
       }),
     ];
     const agent = createBuiltinAgent({ resolveModel: options.resolve, retry: { maxRetries: 0 } });
@@ -137,7 +142,7 @@ describe('provider wire formats drive the built-in agent (recorded exchanges)', 
     const change = session.events.find((event) => event.type === 'file_change');
     assert.equal(change?.path, path);
     // The second request carries the tool's result back to the provider.
-    assert.match(JSON.stringify(requests[1]?.body), /Created \/workspace\/wire/);
+    assert.match(JSON.stringify(requests[1]?.body), /Wrote \/workspace\/wire/);
     assert.match(JSON.stringify(requests[0]?.body), /write_file/);
     return { requests, outcome };
   }
@@ -237,7 +242,7 @@ describe('provider wire formats drive the built-in agent (recorded exchanges)', 
       rateLimited,
       replayBody('anthropic-messages', model, 'call_finish_1', 'finish', {
         summary: 'Nothing to do.',
-        claims: [{ criterion: 0, met: false, note: 'did not try' }],
+        claims: [{ criterion: 1, met: false, note: 'did not try' }],
       }),
     ];
     const agent = createBuiltinAgent({

@@ -50,6 +50,7 @@ describe('agent tools in a namespace sandbox', { skip }, () => {
       signal: new AbortController().signal,
       criteria: [{ text: 'one' }, { text: 'two' }],
       commandTimeoutMs: { default: 5000, max: 10_000 },
+      recordChanges: async () => {},
       finished: (result) => {
         finished = result;
       },
@@ -97,20 +98,22 @@ describe('agent tools in a namespace sandbox', { skip }, () => {
     assert.equal((await box.sandbox.readFile(`/${name}`)).toString(), 'out?\n');
   });
 
-  test('write_file makes parent directories and logs a diff; edit_file errors say how to fix', async () => {
-    events.length = 0;
+  test('write_file makes parent directories; edit_file says where it replaced, and errors say how to fix', async () => {
     const created = await writeFileTool.run(
       { path: 'deep/er/new.txt', content: 'one\ntwo\n' },
       call,
       context,
     );
     assert.equal(created.isError, false, created.text);
+    assert.equal(created.text, 'Wrote /workspace/deep/er/new.txt (8 bytes, 2 lines).');
     assert.equal((await box.sandbox.readFile('deep/er/new.txt')).toString(), 'one\ntwo\n');
-    const change = events.find((event) => event.type === 'file_change');
-    assert.equal(change?.change, 'created');
-    assert.equal(change?.path, 'deep/er/new.txt');
-    assert.equal(change?.step, 7);
-    assert.match(change?.diff ?? '', /^\+one$/m);
+    const edited = await editFileTool.run(
+      { path: 'deep/er/new.txt', oldText: 'two', newText: 'deux' },
+      call,
+      context,
+    );
+    assert.equal(edited.text, 'Replaced 1 occurrence in deep/er/new.txt (at line 2).');
+    assert.equal((await box.sandbox.readFile('deep/er/new.txt')).toString(), 'one\ndeux\n');
 
     const none = await editFileTool.run(
       { path: 'deep/er/new.txt', oldText: 'three', newText: 'x' },
@@ -207,33 +210,49 @@ describe('agent tools in a namespace sandbox', { skip }, () => {
     assert.match(bad.text, /exit code 2/);
   });
 
-  test('finish wants a claim for every criterion', async () => {
+  test('finish numbers criteria from 1, wants a claim for each, and stores them from 0', async () => {
+    events.length = 0;
     const partial = await finishTool.run(
-      { summary: 's', claims: [{ criterion: 0, met: true }] },
+      { summary: 's', claims: [{ criterion: 1, met: true }] },
       call,
       context,
     );
     assert.equal(partial.isError, true);
-    assert.match(partial.text, /no claim for criterion 1/);
-    const outside = await finishTool.run(
-      { summary: 's', claims: [{ criterion: 5, met: true }] },
-      call,
-      context,
-    );
-    assert.match(outside.text, /no criterion 5/);
+    assert.match(partial.text, /no claim for criterion 2/);
+    for (const number of [0, 3]) {
+      const outside = await finishTool.run(
+        { summary: 's', claims: [{ criterion: number, met: true }] },
+        call,
+        context,
+      );
+      assert.equal(outside.isError, true);
+      assert.match(
+        outside.text,
+        new RegExp(`numbers 1 to 2\\); there is no criterion ${number}\\.`),
+      );
+    }
     assert.equal(finished, undefined);
+    assert.equal(events.length, 0);
     const done = await finishTool.run(
       {
         summary: 's',
         claims: [
-          { criterion: 0, met: true },
-          { criterion: 1, met: false, note: 'not yet' },
+          { criterion: 1, met: true },
+          { criterion: 2, met: false, note: 'not yet' },
         ],
       },
       call,
       context,
     );
     assert.equal(done.isError, false);
+    const stored = [
+      { criterion: 0, met: true },
+      { criterion: 1, met: false, note: 'not yet' },
+    ];
+    assert.deepEqual(
+      events.find((event) => event.type === 'finish'),
+      { type: 'finish', summary: 's', claims: stored },
+    );
     assert.deepEqual(finished, {
       summary: 's',
       claims: [

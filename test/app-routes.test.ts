@@ -598,6 +598,7 @@ async function aliceTicket(api: TestApp): Promise<string> {
     agentMessage: 'finished',
     summary: null,
     baseCommit: null,
+    tree: null,
     diff: '',
     diffStat: { files: [] },
     tests: null,

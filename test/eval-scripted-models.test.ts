@@ -12,7 +12,7 @@ import { liarModel } from '../eval/scripted/liar-model.ts';
 import { oracleModel } from '../eval/scripted/oracle-model.ts';
 import { createBuiltinAgent } from '../src/agents/builtin/builtin-agent.ts';
 import { agentTestSession, agentTestTask } from './helpers/agent-session.ts';
-import { startAgentTestSandbox } from './helpers/agent-test-sandbox.ts';
+import { initWorkspaceRepository, startAgentTestSandbox } from './helpers/agent-test-sandbox.ts';
 import { sandboxSkipReason } from './helpers/test-home.ts';
 
 const skip = sandboxSkipReason();
@@ -29,6 +29,8 @@ for (const [name, model] of Object.entries(models)) {
         await box.sandbox.exec(`mkdir -p '${directory}'`, { timeoutMs: 10_000 });
         await box.sandbox.writeFile(`/workspace/${file.path}`, file.content);
       }
+      // A ticket's workspace is a git repository: what the agent changes is reported from it.
+      await initWorkspaceRepository(box.sandbox);
       const session = agentTestSession(box.sandbox);
       const agent = createBuiltinAgent({ resolveModel: () => model });
       const { ticket } = fixture;

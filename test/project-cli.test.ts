@@ -22,10 +22,16 @@ describe('mags project through mags server', { skip }, () => {
   before(async () => {
     testHome = await createTestHome();
     const { home } = testHome;
-    server = await startServerProcess({ ...process.env, MAGS_HOME: home, MAGS_DISK: '128M' }, [
-      '--pool-size',
-      '0',
-    ]);
+    // Owners may import host paths under the test's home only.
+    server = await startServerProcess(
+      {
+        ...process.env,
+        MAGS_HOME: home,
+        MAGS_DISK: '128M',
+        MAGS_PROJECT_ROOTS: `/nonexistent:${home}`,
+      },
+      ['--pool-size', '0'],
+    );
     const env = async (owner: string) => {
       const created = await runCli(home, ['token', 'create', '--owner', owner]);
       assert.equal(created.code, 0, created.stderr);
@@ -78,6 +84,7 @@ describe('mags project through mags server', { skip }, () => {
       { env: alice },
     );
     assert.equal(created.code, 0, created.stderr);
+    assert.equal(created.stderr, '', 'with --json, no waiting line');
     const project = JSON.parse(created.stdout.toString()) as Record<string, unknown>;
     const head = execFileSync('git', ['-C', repo, 'rev-parse', 'HEAD'], {
       encoding: 'utf8',
@@ -99,9 +106,30 @@ describe('mags project through mags server', { skip }, () => {
     assert.match(hidden.stderr, /Project "web" does not exist/);
     const bobs = await runCli(home, ['project', 'list', '--json'], { env: bob });
     assert.deepEqual(JSON.parse(bobs.stdout.toString()), { projects: [] });
+    const refreshed = await runCli(home, ['project', 'refresh', 'web'], { env: alice });
+    assert.equal(refreshed.code, 0, refreshed.stderr);
+    // Not a terminal: one line at once (and one every 30 s while it waits).
+    assert.match(refreshed.stderr, /^mags: refreshing project web and running its setup\.\.\.$/m);
     const deleted = await runCli(home, ['project', 'delete', 'web'], { env: alice });
     assert.equal(deleted.code, 0, deleted.stderr);
     const after = await runCli(home, ['project', 'list', '--json'], { env: alice });
     assert.deepEqual(JSON.parse(after.stdout.toString()), { projects: [] });
+  });
+
+  test("a path outside the server's roots is refused; a relative one is not sent to a remote server", async () => {
+    const { home } = testHome;
+    const outside = await runCli(home, ['project', 'create', 'etc', '--repo', '/etc'], {
+      env: bob,
+    });
+    assert.equal(outside.code === 0, false);
+    assert.match(outside.stderr, /\/etc is not under a directory this server imports from/);
+    assert.match(outside.stderr, /--net/);
+    const relative = await runCli(home, ['project', 'create', 'rel', '--repo', 'fixture'], {
+      env: bob,
+    });
+    assert.equal(relative.code, 2, relative.stderr);
+    assert.match(relative.stderr, /absolute path there, or the repository's URL with --net/);
+    const bobs = await runCli(home, ['project', 'list', '--json'], { env: bob });
+    assert.deepEqual(JSON.parse(bobs.stdout.toString()), { projects: [] });
   });
 });

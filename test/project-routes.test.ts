@@ -4,9 +4,15 @@
  * reaches a sandbox: importing for real is test/projects.test.ts, on the namespace runtime.
  */
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { InvalidInputError } from '../src/errors/mags-error.ts';
+import { checkHostPathAllowed } from '../src/projects/host-repository.ts';
+import { ProjectPathNotAllowedError } from '../src/projects/project-errors.ts';
+import { errorFromResponse } from '../src/sdk/api-error.ts';
+import { localOwner } from '../src/workspaces/owner-workspace.ts';
 import { createTestApp, type TestApp } from './helpers/test-app.ts';
 
 let app: TestApp;
@@ -99,6 +105,81 @@ test('bad input is a 400 and creates nothing', async () => {
     repo: plain,
   });
   assert.equal(exists.status, 409);
+});
+
+test("a host path outside the server's project roots is refused, symlinks resolved first", async () => {
+  // The test app allows paths under its home only (MAGS_PROJECT_ROOTS on a real server).
+  const outside = await mkdtemp(join(tmpdir(), 'mags-outside-'));
+  try {
+    const expectRefused = async (repo: string, name: string) => {
+      const response = await app.request(bob, 'POST', '/v1/projects', { name, repo });
+      assert.equal(response.status, 403, repo);
+      const { error } = (await response.json()) as { error: { code: string; hint: string } };
+      assert.equal(error.code, 'project_path_not_allowed');
+      assert.match(error.hint, /--net/);
+      assert.match(error.hint, /MAGS_PROJECT_ROOTS/);
+      assert.equal(await app.services.repository.getProject('bob', name), undefined);
+    };
+    await expectRefused(outside, 'outside');
+    await expectRefused('/etc', 'etc');
+    // Refused whether or not it exists: nothing is learnt about the host.
+    await expectRefused(join(outside, 'missing'), 'missing');
+    // A symlink under the root to a directory outside it.
+    const link = join(app.fake.home, 'escape');
+    await symlink(outside, link);
+    await expectRefused(link, 'escape');
+    await expectRefused(join(app.fake.home, '..', 'x'), 'dotdot');
+    // Changing a project's repository to such a path is refused too.
+    const patched = await app.request(alice, 'PATCH', '/v1/projects/webapp', { repo: link });
+    assert.equal(patched.status, 403);
+    assert.equal(
+      (await app.services.repository.getProject('alice', 'webapp'))?.repo,
+      '/srv/webapp',
+    );
+  } finally {
+    await rm(outside, { recursive: true, force: true });
+  }
+});
+
+test('on a shared server without roots only the local owner may import a host path', async () => {
+  const repo = await mkdtemp(join(tmpdir(), 'mags-repo-'));
+  try {
+    await assert.rejects(
+      checkHostPathAllowed('bob', repo, []),
+      (error: unknown) =>
+        error instanceof ProjectPathNotAllowedError &&
+        error.statusCode === 403 &&
+        /imports no paths/.test(error.message) &&
+        /--net/.test(error.hint ?? ''),
+    );
+    // The host's own local server (mags server --local): its user's files.
+    const real = await checkHostPathAllowed(localOwner, repo, []);
+    assert.equal(real, repo);
+    // Under a root: allowed, as its real path.
+    assert.equal(await checkHostPathAllowed('bob', repo, [tmpdir()]), repo);
+    await assert.rejects(checkHostPathAllowed('bob', repo, [join(tmpdir(), 'other')]), {
+      code: 'project_path_not_allowed',
+    });
+  } finally {
+    await rm(repo, { recursive: true, force: true });
+  }
+});
+
+test('a model whose provider key the server lacks is a 400 that trying again does not fix', async () => {
+  const response = await app.request(alice, 'POST', '/v1/tickets', {
+    project: 'webapp',
+    title: 'Fix it',
+    request: 'Fix it.',
+    criteria: [{ text: 'fixed' }],
+    model: 'anthropic:claude-sonnet-4-5',
+  });
+  assert.equal(response.status, 400);
+  const body = (await response.json()) as { error: { code: string; hint: string } };
+  assert.equal(body.error.code, 'model_key_missing');
+  assert.match(body.error.hint, /ANTHROPIC_API_KEY/);
+  const error = errorFromResponse(response.status, body);
+  assert.ok(error instanceof InvalidInputError);
+  assert.equal(error.retryable, false);
 });
 
 test('the OpenAPI document describes the project routes', async () => {

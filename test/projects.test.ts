@@ -13,6 +13,7 @@ import { createMagsContext, type MagsContext } from '../src/context/mags-context
 import { ProjectConfigError, ProjectRepositoryError } from '../src/projects/project-errors.ts';
 import { ProjectManager } from '../src/projects/project-manager.ts';
 import { withWorkspaceSession } from '../src/projects/workspace-session.ts';
+import { SandboxManager } from '../src/sandboxes/sandbox-manager.ts';
 import { createSqliteStateRepository } from '../src/state/sqlite/sqlite-state-repository.ts';
 import type { StateRepository, TicketRecord } from '../src/state/state-repository.ts';
 import { ownerWorkspaceName } from '../src/workspaces/owner-workspace.ts';
@@ -28,6 +29,7 @@ describe('projects (namespace runtime)', { skip }, () => {
   let context: MagsContext;
   let repository: StateRepository;
   let projects: ProjectManager;
+  let sandboxes: SandboxManager;
   let fixtures: string;
   let checkout: string;
   let bare: string;
@@ -47,7 +49,13 @@ describe('projects (namespace runtime)', { skip }, () => {
     testHome = await createTestHome();
     context = createMagsContext({ ...process.env, MAGS_HOME: testHome.home, MAGS_DISK: '128M' });
     repository = createSqliteStateRepository(join(testHome.home, 'state.db'));
-    projects = new ProjectManager({ context, repository });
+    sandboxes = new SandboxManager({ context, repository, sleepAfterMs: 0 });
+    projects = new ProjectManager({
+      context,
+      repository,
+      sandboxes,
+      roots: [testHome.home],
+    });
     fixtures = await mkdtemp(join(testHome.home, 'fixtures-'));
     checkout = join(fixtures, 'app');
     await mkdir(checkout);
@@ -67,6 +75,7 @@ describe('projects (namespace runtime)', { skip }, () => {
     execFileSync('git', ['clone', '-q', '--bare', checkout, bare]);
   });
   after(async () => {
+    await sandboxes?.shutdown();
     await repository?.close();
     await testHome?.cleanup();
   });
@@ -236,39 +245,110 @@ describe('projects (namespace runtime)', { skip }, () => {
     assert.deepEqual(branch.output.trim().split('\n'), [forkCommit, project.commit]);
   });
 
-  test('delete is refused while a ticket runs, then removes the workspaces and the record', async () => {
+  test("delete is refused while a ticket is queued or running, or another sandbox uses a workspace; then removes the tickets' sandboxes, workspaces and records", async () => {
     const at = new Date().toISOString();
-    const ticket: TicketRecord = {
-      id: 'tkt_abc',
-      owner: 'alice',
-      project: 'app',
-      title: 'Fix',
-      request: 'Fix it',
-      criteria: [{ text: 'fixed' }],
-      role: 'developer',
-      model: null,
-      budget: {},
-      status: 'running',
-      reason: null,
-      workspace: 'tkt_abc-0001',
-      baseCommit: null,
-      attempt: 1,
-      usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 },
-      branch: null,
-      commit: null,
-      history: [],
-      createdAt: at,
-      updatedAt: at,
+    const ticket = (id: string, status: TicketRecord['status'], workspace: string | null) =>
+      ({
+        id,
+        owner: 'alice',
+        project: 'app',
+        title: 'Fix',
+        request: 'Fix it',
+        criteria: [{ text: 'fixed' }],
+        role: 'developer',
+        model: null,
+        budget: {},
+        status,
+        reason: null,
+        workspace,
+        baseCommit: null,
+        attempt: 1,
+        usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 },
+        branch: null,
+        commit: null,
+        history: [],
+        createdAt: at,
+        updatedAt: at,
+      }) satisfies TicketRecord;
+    // The earlier test's fork, now a ticket awaiting review whose sandbox is still up and holds it.
+    await repository.insertTicket(ticket('tkt_abc', 'awaiting_review', 'tkt_abc-0001'));
+    await repository.insertTicket(ticket('tkt_waits', 'queued', null));
+    await repository.insertTicket(ticket('tkt_runs', 'running', null));
+    await sandboxes.create('alice', { name: 'tkt_abc', workspace: 'tkt_abc-0001' });
+    const unchanged = async () => {
+      assert.ok(await projects.get('alice', 'app'));
+      assert.ok(await repository.getTicket('alice', 'tkt_abc'));
+      assert.equal((await sandboxes.get('alice', 'tkt_abc')).status, 'running');
+      for (const workspace of ['project.app', 'tkt_abc-0001']) {
+        assert.ok(await context.workspaces.get(ownerWorkspaceName('alice', workspace)), workspace);
+      }
     };
-    await repository.insertTicket(ticket);
-    await assert.rejects(projects.delete('alice', 'app'), { code: 'project_busy' });
+
+    await assert.rejects(projects.delete('alice', 'app'), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'project_busy');
+      assert.match(error.message, /tkt_waits \(queued\)/);
+      assert.match(error.message, /tkt_runs \(running\)/);
+      return true;
+    });
+    await unchanged();
     await assert.rejects(projects.delete('bob', 'app'), { code: 'project_not_found' });
-    await repository.updateTicket('tkt_abc', { status: 'awaiting_review' });
+    await repository.updateTicket('tkt_waits', { status: 'stopped' });
+    await repository.updateTicket('tkt_runs', { status: 'failed' });
+
+    // A sandbox of the owner's own on the project's workspace: named, and nothing is deleted.
+    await sandboxes.create('alice', { name: 'mine', workspace: 'project.app' });
+    await assert.rejects(projects.delete('alice', 'app'), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'project_busy');
+      assert.match(error.message, /mine \(on project\.app\)/);
+      return true;
+    });
+    await unchanged();
+    await sandboxes.delete('alice', 'mine');
+
     await projects.delete('alice', 'app');
     await assert.rejects(projects.get('alice', 'app'), { code: 'project_not_found' });
     assert.equal(await repository.getTicket('alice', 'tkt_abc'), undefined);
+    assert.equal(await repository.getSandbox('alice', 'tkt_abc'), undefined);
+    assert.equal(sandboxes.countsFor('alice').running, 0);
     for (const workspace of ['project.app', 'tkt_abc-0001']) {
       assert.equal(await context.workspaces.get(ownerWorkspaceName('alice', workspace)), undefined);
     }
+  });
+
+  test('a project a stopped server left importing is marked failed, with why', async () => {
+    const at = new Date().toISOString();
+    await repository.insertProject({
+      owner: 'alice',
+      name: 'halfway',
+      repo: checkout,
+      ref: null,
+      workspace: 'project.halfway',
+      commit: null,
+      setup: null,
+      test: null,
+      model: null,
+      config: {},
+      status: 'importing',
+      reason: null,
+      network: false,
+      createdAt: at,
+      updatedAt: at,
+    });
+    const recovered = await projects.recoverInterrupted();
+    assert.deepEqual(
+      recovered.map((project) => project.name),
+      ['halfway'],
+    );
+    const failed = await projects.get('alice', 'halfway');
+    assert.equal(failed.status, 'failed');
+    assert.match(
+      failed.reason ?? '',
+      /server stopped while importing.*mags project delete halfway/,
+    );
+    assert.deepEqual(await projects.recoverInterrupted(), []);
+    // As the reason says: deleted, then created again.
+    await projects.delete('alice', 'halfway');
+    const again = await projects.create('alice', { name: 'halfway', repo: checkout });
+    assert.equal(again.status, 'ready', again.reason ?? '');
   });
 });

@@ -27,6 +27,7 @@ import {
   BranchExistsError,
   BundlePrerequisiteMissingError,
   NotAGitRepositoryError,
+  ReviewedTreeMissingError,
 } from '../src/tickets/evidence/git-errors.ts';
 import { takeDiff } from '../src/tickets/evidence/take-diff.ts';
 import { commitApproved } from '../src/tickets/review/commit-approved.ts';
@@ -114,6 +115,13 @@ const liar: AgentOutcome = {
   usage,
   history: [],
 };
+
+const approval = (branch: string) => ({
+  branch,
+  message: 'approved',
+  authorName: 'Rita Reviewer',
+  authorEmail: 'rita@example.com',
+});
 
 function hostGit(cwd: string, args: string[]): string {
   return execFileSync(
@@ -265,6 +273,41 @@ describe('ticket evidence and review in a sandbox', { skip }, () => {
     );
   });
 
+  test('files hidden from git by the agent still show: .git/info/exclude, core.excludesFile, assume-unchanged', async () => {
+    await sh(String.raw`set -e
+printf 'export const secret = 1;\n' > hidden.mjs
+printf 'hidden.mjs\n' >> .git/info/exclude
+printf '*.cfg\n' > /tmp/agent-excludes
+git config core.excludesFile /tmp/agent-excludes
+printf 'token=1\n' > app.cfg
+git update-index --assume-unchanged test/math.test.mjs
+printf '// loaded by the tests, unseen by git status\n' >> test/math.test.mjs`);
+    // git itself no longer sees them: what the agent meant to hide.
+    assert.doesNotMatch(await sh('git status --porcelain'), /hidden\.mjs|app\.cfg|math\.test/);
+    const hiding = await takeDiff(sandbox, base);
+    assert.deepEqual(
+      hiding.files.map((file) => file.path),
+      [
+        'app.cfg',
+        'hidden.mjs',
+        ...expectedFiles.map((file) => file.path),
+        'test/math.test.mjs',
+      ].sort(),
+    );
+    assert.match(hiding.diff, /\+export const secret = 1;/);
+    assert.match(hiding.diff, /\+\/\/ loaded by the tests/);
+    // The repository's own .gitignore still counts: the reviewer sees it in the diff.
+    assert.doesNotMatch(hiding.diff, /node_modules|debug\.log/);
+
+    await sh(`set -e
+git update-index --no-assume-unchanged test/math.test.mjs
+git checkout -q -- test/math.test.mjs
+git config --unset core.excludesFile
+rm hidden.mjs app.cfg /tmp/agent-excludes
+: > .git/info/exclude`);
+    assert.deepEqual((await takeDiff(sandbox, base)).files, expectedFiles);
+  });
+
   test('after the fix: checks met, a hanging check timed out and not met, tests counted', async () => {
     const events: TicketEventData[] = [];
     const evidence = await assembleEvidence({
@@ -276,7 +319,9 @@ describe('ticket evidence and review in a sandbox', { skip }, () => {
         baseCommit: base,
         usage,
       },
-      test: 'node --test',
+      // Passes, then (agent code: the tests are the repository's) changes a file and tries to
+      // point what gets approved at a tree of its own, through a ref, the index and HEAD.
+      test: String.raw`node --test && printf 'pwned\n' > src/new.txt && git add -A && evil=$(git write-tree) && git update-ref refs/mags/evidence "$evil" && git update-ref refs/heads/mags/tkt_oracle "$(git commit-tree "$evil" -p HEAD -m evil)" && git reset -q`,
       outcome: { ...liar, claims: [{ criterion: 1, met: false, note: 'no notes yet' }] },
       startedAt: new Date().toISOString(),
       emit: (event) => {
@@ -300,6 +345,8 @@ describe('ticket evidence and review in a sandbox', { skip }, () => {
     assert.equal(evidence.criteria[1]?.timedOut, false);
     assert.deepEqual(evidence.tests?.counts, { passed: 1, failed: 0, skipped: 0, format: 'node' });
     assert.deepEqual(evidence.diffStat.files, expectedFiles);
+    assert.match(evidence.tree ?? '', /^[0-9a-f]{40}$/);
+    assert.equal(await sh('cat src/new.txt'), 'pwned\n');
     const hang = events.find(
       (event) => event.type === 'command' && event.command === 'sleep 600; echo never',
     );
@@ -322,8 +369,12 @@ describe('ticket evidence and review in a sandbox', { skip }, () => {
       message: 'Fix add\n\nTicket tkt_oracle, approved.\n',
       authorName: 'Rita Reviewer',
       authorEmail: 'rita@example.com',
+      tree: reviewed.tree,
     });
     assert.match(commit, /^[0-9a-f]{40}$/);
+    // Exactly the reviewed tree: not the ref, the branch or the file the test command moved.
+    assert.equal(tree, reviewed.tree);
+    assert.equal(await sh(`git show ${commit}:src/new.txt`), 'hello\n');
     // The workspace is as it was: same HEAD, same status; only the branch was added.
     assert.equal(await sh('git rev-parse HEAD'), headBefore);
     assert.equal(await sh('git status --porcelain'), statusBefore);
@@ -338,16 +389,38 @@ describe('ticket evidence and review in a sandbox', { skip }, () => {
     assert.equal(committed, '-\t-\timage.bin\n1\t1\tmath.mjs\n0\t1\told.txt\n1\t0\tsrc/new.txt');
     assert.equal(await sh(`git diff --no-renames ${base} ${commit}`), reviewed.diff);
     assert.equal((await sh(`git rev-parse ${commit}^{tree}`)).trim(), tree);
-    // Asked for the working tree as it is now, the coverage file is in.
+    // Without a reviewed tree, the working tree as it is now: the coverage file and the change.
     const now = await commitApproved(sandbox, {
       baseCommit: base,
       branch: 'mags/tkt_workspace',
       message: 'as it is now',
       authorName: 'Rita Reviewer',
       authorEmail: 'rita@example.com',
-      from: 'workspace',
     });
     assert.match(await sh(`git diff --name-only ${base} ${now.commit}`), /^coverage\.txt$/m);
+    assert.equal(await sh(`git show ${now.commit}:src/new.txt`), 'pwned\n');
+
+    // A tree id that is not in the repository (pruned after the review), or not a tree: refused.
+    await assert.rejects(
+      commitApproved(sandbox, {
+        baseCommit: base,
+        ...approval('mags/tkt_gone'),
+        tree: 'ab'.repeat(20),
+      }),
+      (error: unknown) =>
+        error instanceof ReviewedTreeMissingError &&
+        error.tree === 'ab'.repeat(20) &&
+        /Request changes/.test(error.hint ?? ''),
+    );
+    await assert.rejects(
+      commitApproved(sandbox, { baseCommit: base, ...approval('mags/tkt_blob'), tree: commit }),
+      (error: unknown) =>
+        error instanceof ReviewedTreeMissingError && /a commit/.test(error.message),
+    );
+    await assert.rejects(
+      commitApproved(sandbox, { baseCommit: base, ...approval('mags/tkt_bad'), tree: 'HEAD' }),
+      /is not a tree id/,
+    );
 
     // A fresh clone of the fixture repository on the host.
     const fixturePath = join(hostDirectory, 'fixture.bundle');

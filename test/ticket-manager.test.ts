@@ -134,7 +134,7 @@ describe('tickets on the namespace runtime', { skip }, () => {
     const events = await collect(draft.id, { follow: true });
     const done = await tickets.wait('alice', draft.id);
     assert.equal(done.status, 'awaiting_review');
-    assert.equal(done.reason, '1 of 3 criteria not met; 1 for a person to check');
+    assert.equal(done.reason, '1 of 3 criteria not met (2. says goodbye); 1 for a person to check');
     assert.match(done.workspace ?? '', new RegExp(`^${draft.id}-[0-9a-f-]{36}$`));
     assert.match(done.baseCommit ?? '', /^[0-9a-f]{40}$/);
     assert.deepEqual(done.usage, { inputTokens: 10, outputTokens: 5, costUsd: 0.001, steps: 1 });

@@ -20,8 +20,9 @@ export function finishClaimingAll(fixture: Fixture, summary: string) {
     tool: 'finish',
     input: {
       summary,
-      claims: fixture.ticket.criteria.map((_, criterion) => ({
-        criterion,
+      // Criteria are numbered from 1, as the ticket's prompt lists them.
+      claims: fixture.ticket.criteria.map((_, index) => ({
+        criterion: index + 1,
         met: true,
         note: 'done',
       })),

@@ -31,10 +31,17 @@ export interface AgentTask {
   history: unknown[];
   /** A reviewer's `request-changes` text that starts this attempt, if it is not the first. */
   feedback?: string;
-  /** Usage before this attempt, counted against the budget. */
+  /**
+   * The ticket's usage before this attempt. Tokens and cost are budgets of the whole ticket, so
+   * they count from here; steps and wall time are budgets of each attempt, so a request-changes
+   * attempt gets its own.
+   */
   usageSoFar: TokenUsage;
   prices: ModelPriceTable;
-  /** Where the model's provider keys and addresses are read (default process.env). */
+  /**
+   * Where the model's keys and base URLs come from (default `process.env`): the same environment
+   * the ticket layer checked the model against (`checkModel`), a server's or a test's own.
+   */
   environment?: NodeJS.ProcessEnv;
 }
 
@@ -56,6 +63,11 @@ export interface AgentSession {
   takeComments(): string[];
   /** Aborted when a person stops the ticket. */
   signal: AbortSignal;
+  /**
+   * Stores the conversation so far (the `AgentOutcome.history` it would end with), called after
+   * each step, so that a server that goes away mid-attempt loses at most the step it was in.
+   */
+  saveHistory?(history: unknown[]): void | Promise<void>;
 }
 
 export const agentEndReasons = [

@@ -8,7 +8,7 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { createXai } from '@ai-sdk/xai';
 import { createProviderRegistry, type LanguageModel } from 'ai';
-import { DependencyMissingError, InvalidInputError } from '../errors/mags-error.ts';
+import { InvalidInputError } from '../errors/mags-error.ts';
 
 export type ModelEnvironment = Readonly<Record<string, string | undefined>>;
 
@@ -109,8 +109,9 @@ function providerOf(id: string): { name: string; provider: ModelProvider; model:
 
 /**
  * Throws when `id` cannot be used with `env`: an unknown provider (InvalidInputError listing the
- * known ones) or a missing key or base URL (DependencyMissingError naming the variable). Does no
- * I/O: whether the key is valid shows on the first call.
+ * known ones) or a missing key or base URL (InvalidInputError naming the variable: a 400 that
+ * trying again does not fix, with a hint the owner sees). Does no I/O: whether the key is valid
+ * shows on the first call.
  */
 export function checkModel(id: string, env: ModelEnvironment = process.env): void {
   const { name, provider } = providerOf(id);
@@ -121,7 +122,7 @@ export function checkModel(id: string, env: ModelEnvironment = process.env): voi
     )
     .join(', ');
   if (provider.keyVariable && !env[provider.keyVariable]) {
-    throw new DependencyMissingError(
+    throw new InvalidInputError(
       `The model ${id} needs ${provider.describe} in ${provider.keyVariable}, which is not set.`,
       {
         code: 'model_key_missing',
@@ -130,7 +131,7 @@ export function checkModel(id: string, env: ModelEnvironment = process.env): voi
     );
   }
   if (provider.baseUrlRequired && !env[provider.baseUrlVariable]) {
-    throw new DependencyMissingError(
+    throw new InvalidInputError(
       `The model ${id} needs ${provider.describe} in ${provider.baseUrlVariable}, which is not set.`,
       {
         code: 'model_base_url_missing',

@@ -19,17 +19,19 @@ export function runtimeAgentSandbox(
   const env = sandboxEnvironment(options.env ?? {});
   const maxOutputBytes = options.maxOutputBytes ?? defaultMaxOutputBytes;
   return {
-    async exec(command, { timeoutMs, cwd, signal }): Promise<AgentCommandResult> {
+    async exec(command, execOptions): Promise<AgentCommandResult> {
+      const { timeoutMs, cwd, signal, onOutput } = execOptions;
       const chunks: Buffer[] = [];
       let kept = 0;
       let outputBytes = 0;
       const ended = await execInSandbox(sandbox, {
         argv: ['/bin/sh', '-c', command],
-        env,
+        env: execOptions.env ? sandboxEnvironment({ ...options.env, ...execOptions.env }) : env,
         cwd: resolveInSandbox(cwd ?? '/workspace'),
         timeoutMs,
         signal,
         onOutput: (chunk) => {
+          onOutput?.(chunk);
           outputBytes += chunk.length;
           if (kept >= maxOutputBytes) return;
           const part = chunk.subarray(0, maxOutputBytes - kept);

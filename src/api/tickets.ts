@@ -202,6 +202,8 @@ export const TicketEventDataSchema = z.discriminatedUnion('type', [
     exitCode: z.number().int().nullable(),
   }),
   z.object({ type: z.literal('evidence'), summary: z.string() }),
+  /** Something a person should know that is not an error (a model with no price counts $0). */
+  z.object({ type: z.literal('notice'), message: z.string() }),
 ]);
 export type TicketEventData = z.infer<typeof TicketEventDataSchema>;
 
@@ -253,6 +255,8 @@ export const EvidenceSchema = z
     agentMessage: z.string(),
     summary: z.string().nullable(),
     baseCommit: z.string().nullable(),
+    /** The git tree the diff shows (null without a base commit): approving commits this tree. */
+    tree: z.string().nullable(),
     diff: z.string(),
     diffStat: z.object({
       files: z.array(

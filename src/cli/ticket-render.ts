@@ -80,6 +80,9 @@ export function renderTicketEvent(event: TicketEvent, state: WatchState): string
     case 'evidence':
       line(`▣ evidence: ${data.summary}`);
       break;
+    case 'notice':
+      line(`! ${data.message}`);
+      break;
   }
   const text = terminalSafe(`${lines.join('\n')}\n`);
   const prefix = state.midText ? '\n' : '';

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
-import { ProjectRepositoryError } from './project-errors.ts';
+import { localOwner } from '../workspaces/owner-workspace.ts';
+import { ProjectPathNotAllowedError, ProjectRepositoryError } from './project-errors.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -35,6 +36,46 @@ export function checkRepositoryLocation(repo: string, network: boolean): void {
 }
 
 /**
+ * The directories a shared server imports host repositories from: MAGS_PROJECT_ROOTS, absolute
+ * paths separated by colons (relative ones are ignored: they would depend on the server's cwd).
+ */
+export function projectRoots(environment: NodeJS.ProcessEnv = process.env): string[] {
+  return (environment.MAGS_PROJECT_ROOTS ?? '')
+    .split(':')
+    .filter((root) => root !== '' && isAbsolute(root));
+}
+
+/**
+ * Whether `owner` may import the repository at the host path `repo`, and its real path (the one
+ * to read). A path on the server is the server's files: the host's own local server (the owner
+ * `local`, this host's user) reads any; on a shared server an owner may read only under the roots
+ * its admin configured, checked on the real path (a symlink out of a root is refused). A path
+ * outside them is refused whether or not it exists, so nothing is learnt about the host.
+ */
+export async function checkHostPathAllowed(
+  owner: string,
+  repo: string,
+  roots: readonly string[],
+): Promise<string> {
+  const real = await realpath(repo).catch(() => undefined);
+  if (owner === localOwner) return real ?? repo;
+  const under = (path: string, root: string) => {
+    const inside = relative(root, path);
+    return (
+      inside === '' || (!inside.startsWith(`..${sep}`) && inside !== '..' && !isAbsolute(inside))
+    );
+  };
+  const realRoots = await Promise.all(
+    roots.map((root) => realpath(root).catch(() => resolve(root))),
+  );
+  // A missing path under a root is the owner's own mistake: the import says it does not exist.
+  const path = real ?? resolve(repo);
+  if (!realRoots.some((root) => under(path, root)))
+    throw new ProjectPathNotAllowedError(repo, roots);
+  return path;
+}
+
+/**
  * The whole repository at `path` on this host as a git bundle (`git bundle create --all`), so
  * the sandbox clones from a file and the host never writes into a workspace itself. The caller
  * removes the bundle's directory (`cleanup`).
@@ -52,11 +93,24 @@ export async function bundleHostRepository(
   if (!info?.isDirectory()) throw notRepository(' (no such directory)');
   const real = await realpath(path);
   // The server often runs as root and the repository is a user's: git's ownership check would
-  // refuse to read it; reading is all that is done here.
+  // refuse to read it, so it is waived for this one path. The repository's own config is not
+  // trusted (CVE-2022-24765): no fsmonitor or hook command of it runs.
   const git = (...args: string[]) =>
-    execFileAsync('git', ['-c', 'safe.directory=*', '-C', real, ...args], {
-      maxBuffer: 1024 * 1024,
-    });
+    execFileAsync(
+      'git',
+      [
+        '-c',
+        `safe.directory=${real}`,
+        '-c',
+        'core.fsmonitor=false',
+        '-c',
+        'core.hooksPath=/dev/null',
+        '-C',
+        real,
+        ...args,
+      ],
+      { maxBuffer: 1024 * 1024 },
+    );
   const where = await git('rev-parse', '--is-bare-repository', '--absolute-git-dir').catch(
     () => undefined,
   );

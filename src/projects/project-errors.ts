@@ -1,4 +1,9 @@
-import { ConflictError, InvalidInputError, NotFoundError } from '../errors/mags-error.ts';
+import {
+  ConflictError,
+  InvalidInputError,
+  NotFoundError,
+  PermissionDeniedError,
+} from '../errors/mags-error.ts';
 
 export function projectNotFoundError(name: string): NotFoundError {
   return new NotFoundError(`Project ${JSON.stringify(name)} does not exist.`, {
@@ -37,5 +42,29 @@ export class ProjectConfigError extends InvalidInputError {
     });
     this.file = options.file;
     this.field = options.field;
+  }
+}
+
+/**
+ * A path on the server that this owner may not import: only the host's own local server (the
+ * owner `local`) reads any path; on a shared server, only paths under the roots its admin set.
+ */
+export class ProjectPathNotAllowedError extends PermissionDeniedError {
+  readonly repo: string;
+
+  constructor(repo: string, roots: readonly string[]) {
+    super(
+      roots.length === 0
+        ? `This server imports no paths on it for you: ${repo} is not allowed.`
+        : `${repo} is not under a directory this server imports from (${roots.join(', ')}).`,
+      {
+        code: 'project_path_not_allowed',
+        hint:
+          roots.length === 0
+            ? 'Give the URL of the repository with --net (API: "network": true), or ask the server\'s admin to allow a directory (MAGS_PROJECT_ROOTS).'
+            : 'Put the repository under one of those directories, give its URL with --net (API: "network": true), or ask the server\'s admin to allow its directory (MAGS_PROJECT_ROOTS).',
+      },
+    );
+    this.repo = repo;
   }
 }

@@ -2,13 +2,16 @@ import type { z } from '@hono/zod-openapi';
 import type { CreateProjectBodySchema, UpdateProjectBodySchema } from '../api/projects.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { ConflictError, NotFoundError } from '../errors/mags-error.ts';
+import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { ProjectRecord, StateRepository } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import type { WorkspaceManager } from '../workspaces/workspace-manager.ts';
 import {
   bundleHostRepository,
+  checkHostPathAllowed,
   checkRepositoryLocation,
   isRepositoryUrl,
+  projectRoots,
 } from './host-repository.ts';
 import { readProjectConfig } from './project-config.ts';
 import { projectExistsError, projectNotFoundError } from './project-errors.ts';
@@ -37,16 +40,32 @@ export const projectWorkspaceName = (project: string) => `project.${project}`;
  * repository (a bundle of it); every git command and the setup run inside a sandbox on the
  * project workspace. Imports, refreshes, forks and deletion of one project never overlap.
  */
+export interface ProjectManagerOptions {
+  context: MagsContext;
+  repository: StateRepository;
+  /** Where tickets' sandboxes live (named like the ticket): deleting a project deletes them. */
+  sandboxes?: Pick<SandboxManager, 'delete'>;
+  /**
+   * The directories other owners than `local` may import host repositories from (default:
+   * MAGS_PROJECT_ROOTS); with none, only the host's own local server imports paths.
+   */
+  roots?: readonly string[];
+}
+
 export class ProjectManager {
   readonly #context: MagsContext;
   readonly #repository: StateRepository;
   readonly #workspaces: WorkspaceManager;
+  readonly #sandboxes: Pick<SandboxManager, 'delete'> | undefined;
+  readonly #roots: readonly string[];
   readonly #locks = new ProjectLocks();
 
-  constructor(options: { context: MagsContext; repository: StateRepository }) {
+  constructor(options: ProjectManagerOptions) {
     this.#context = options.context;
     this.#repository = options.repository;
     this.#workspaces = options.context.workspaceManager.withRecords(options.repository);
+    this.#sandboxes = options.sandboxes;
+    this.#roots = options.roots ?? projectRoots();
   }
 
   list(owner: string): Promise<ProjectRecord[]> {
@@ -75,8 +94,7 @@ export class ProjectManager {
         });
       }
       const network = body.network ?? false;
-      checkRepositoryLocation(body.repo, network);
-      const bundle = isRepositoryUrl(body.repo) ? undefined : await bundleHostRepository(body.repo);
+      const bundle = await this.#readRepository(owner, body.repo, network);
       const now = new Date().toISOString();
       const record: ProjectRecord = {
         owner,
@@ -137,7 +155,10 @@ export class ProjectManager {
   update(owner: string, name: string, body: UpdateProjectBody): Promise<ProjectRecord> {
     return this.#locks.run(owner, name, async () => {
       const project = await this.get(owner, name);
-      if (body.repo !== undefined) checkRepositoryLocation(body.repo, project.network ?? false);
+      if (body.repo !== undefined) {
+        checkRepositoryLocation(body.repo, project.network ?? false);
+        if (!isRepositoryUrl(body.repo)) await checkHostPathAllowed(owner, body.repo, this.#roots);
+      }
       const fallback = (field: 'setup' | 'test' | 'model') => {
         const value = body[field];
         if (value === undefined) return project[field];
@@ -159,10 +180,7 @@ export class ProjectManager {
     return this.#locks.run(owner, name, async () => {
       const project = await this.get(owner, name);
       const network = project.network ?? false;
-      checkRepositoryLocation(project.repo, network);
-      const bundle = isRepositoryUrl(project.repo)
-        ? undefined
-        : await bundleHostRepository(project.repo);
+      const bundle = await this.#readRepository(owner, project.repo, network);
       try {
         return await withWorkspaceSession(
           this.#context,
@@ -200,23 +218,69 @@ export class ProjectManager {
     });
   }
 
-  /** Deletes the project, its workspace and its tickets' (refused while one of them runs). */
+  /**
+   * Deletes the project, its workspace, and its tickets: their sandboxes, workspaces and records.
+   * Everything that would stop it is checked before anything is deleted: a ticket queued or
+   * running, another sandbox on one of these workspaces, a fork of the project's workspace that
+   * is not a ticket's.
+   */
   delete(owner: string, name: string): Promise<void> {
     return this.#locks.run(owner, name, async () => {
       const project = await this.get(owner, name);
       const tickets = await this.#repository.listTickets({ owner, project: name });
-      const running = tickets.filter((ticket) => ticket.status === 'running');
-      if (running.length > 0) {
+      const active = tickets.filter(
+        (ticket) => ticket.status === 'queued' || ticket.status === 'running',
+      );
+      if (active.length > 0) {
         throw new ConflictError(
-          `Project ${name} has ${running.length} running ticket(s): ${running.map((ticket) => ticket.id).join(', ')}.`,
+          `Project ${name} has ${active.length} queued or running ticket(s): ${active.map((ticket) => `${ticket.id} (${ticket.status})`).join(', ')}.`,
           {
             code: 'project_busy',
-            hint: 'Stop those tickets first, then delete the project.',
+            hint: `Stop those tickets first (mags ticket stop ${active[0]?.id}), then delete the project.`,
           },
         );
       }
-      // Tickets' workspaces are forks of the project's, which cannot go while they build on it.
+      const ticketIds = new Set(tickets.map((ticket) => ticket.id));
+      const workspaces = new Set([
+        project.workspace,
+        ...tickets.flatMap((ticket) => (ticket.workspace ? [ticket.workspace] : [])),
+      ]);
+      const users = (await this.#repository.listSandboxes(owner)).filter(
+        (sandbox) =>
+          sandbox.status !== 'stopped' &&
+          sandbox.workspace !== null &&
+          workspaces.has(sandbox.workspace) &&
+          !ticketIds.has(sandbox.name),
+      );
+      if (users.length > 0) {
+        throw new ConflictError(
+          `Project ${name}'s workspaces are in use by sandbox(es) ${users.map((sandbox) => `${sandbox.name} (on ${sandbox.workspace})`).join(', ')}.`,
+          {
+            code: 'project_busy',
+            hint: `Delete those sandboxes first (mags delete ${users[0]?.name}), then delete the project.`,
+          },
+        );
+      }
+      const ownName = (storageName: string) =>
+        storageName.startsWith(`${owner}.`) ? storageName.slice(owner.length + 1) : storageName;
+      const forks = (
+        await this.#context.workspaces.forksOf(ownerWorkspaceName(owner, project.workspace))
+      )
+        .map(ownName)
+        .filter((fork) => !workspaces.has(fork));
+      if (forks.length > 0) {
+        throw new ConflictError(
+          `Project ${name}'s workspace has forks that are not its tickets': ${forks.join(', ')}.`,
+          {
+            code: 'project_busy',
+            hint: `Delete them first (mags workspace delete ${forks[0]}), then delete the project.`,
+          },
+        );
+      }
+      // Each ticket's sandbox holds its workspace, and tickets' workspaces are forks of the
+      // project's, which cannot go while they build on it.
       for (const ticket of tickets) {
+        await this.#sandboxes?.delete(owner, ticket.id).catch(ignoreNotFound);
         if (ticket.workspace) await this.#deleteWorkspace(owner, ticket.workspace);
       }
       await this.#deleteWorkspace(owner, project.workspace);
@@ -267,6 +331,34 @@ export class ProjectManager {
     });
   }
 
+  /**
+   * Projects left `importing` by a server that stopped mid-import (it answers only when done):
+   * marked failed with why (its workspace may hold half a clone: deleting it and creating it
+   * again is the way back). Called once as the server starts.
+   */
+  async recoverInterrupted(): Promise<ProjectRecord[]> {
+    const interrupted = await this.#repository.projectsInStatus(['importing']);
+    for (const project of interrupted) {
+      await this.#markFailed(
+        project,
+        new Error(
+          `The server stopped while importing it: delete it (mags project delete ${project.name}) and create it again.`,
+        ),
+      );
+    }
+    return interrupted;
+  }
+
+  /**
+   * Checks where the repository is and that this owner may read it; a host path is bundled
+   * (the caller removes the bundle), a URL is cloned in the sandbox (undefined).
+   */
+  async #readRepository(owner: string, repo: string, network: boolean) {
+    checkRepositoryLocation(repo, network);
+    if (isRepositoryUrl(repo)) return undefined;
+    return bundleHostRepository(await checkHostPathAllowed(owner, repo, this.#roots));
+  }
+
   async #markFailed(project: ProjectRecord, error: unknown): Promise<void> {
     await this.#repository.updateProject(project.owner, project.name, {
       status: 'failed',
@@ -282,10 +374,12 @@ export class ProjectManager {
   }
 
   async #deleteWorkspace(owner: string, workspace: string): Promise<void> {
-    await this.#workspaces.delete(owner, workspace).catch((error: unknown) => {
-      if (!(error instanceof NotFoundError)) throw error;
-    });
+    await this.#workspaces.delete(owner, workspace).catch(ignoreNotFound);
   }
 }
+
+const ignoreNotFound = (error: unknown) => {
+  if (!(error instanceof NotFoundError)) throw error;
+};
 
 const labels = (owner: string, project: string) => ({ kind: 'project', owner, name: project });

@@ -47,6 +47,11 @@ export interface StartServerOptions {
    * every other server refuses (default false).
    */
   acceptLocalOwner?: boolean;
+  /**
+   * Where owners other than `local` may import host repositories from (default: the
+   * colon-separated MAGS_PROJECT_ROOTS; none: only URLs).
+   */
+  projectRoots?: string[];
   scheduling?: SchedulingOptions;
   /** How long and how much job output is kept (defaults: 7 days, 2 GiB an owner, 10 GiB). */
   logRetention?: LogRetentionOptions;
@@ -57,6 +62,8 @@ export interface StartServerOptions {
     settings?: Partial<TicketSettings>;
     projects?: TicketProjects;
     parts?: TicketAgentParts;
+    /** Where the providers' keys and MAGS_DEFAULT_MODEL are read (default process.env). */
+    environment?: NodeJS.ProcessEnv;
   };
 }
 
@@ -98,6 +105,8 @@ export interface RunningServer {
   recovered: { jobs: number; sandboxes: number; swept: number } & RecoveryReport & {
       /** Tickets of gone servers: queued again, or failed (they were running). */
       tickets: { queued: number; failed: number };
+      /** Projects a gone server left `importing`: marked failed (a refresh imports them). */
+      projectsInterrupted: number;
     };
   /** Stops jobs and sandboxes (recorded as stopped by a shutdown), then the listener. */
   close(): Promise<void>;
@@ -111,7 +120,10 @@ export interface RunningServer {
 
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
   // First: a bad MAGS_TICKET_* or MAGS_MODEL_PRICES is a clear error before anything starts.
-  const ticketConfiguration = ticketSettings(options.tickets?.settings);
+  const ticketConfiguration = ticketSettings(
+    options.tickets?.settings,
+    options.tickets?.environment,
+  );
   const context = options.context ?? createMagsContext();
   const repository =
     options.repository ?? createSqliteStateRepository(join(context.home, 'state.db'));
@@ -178,7 +190,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     uploads,
     execSandboxes: sandboxes,
   });
-  const projects = new ProjectManager({ context, repository });
+  const projects = new ProjectManager({
+    context,
+    repository,
+    sandboxes,
+    roots: options.projectRoots,
+  });
   const tickets = new TicketManager({
     repository,
     sandboxes,
@@ -186,12 +203,15 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     parts: options.tickets?.parts ?? builtinTicketParts(),
     workspaces: context.workspaceManager,
     settings: ticketConfiguration,
+    environment: options.tickets?.environment,
     instance,
   });
   // Before the pool fills: parked sandboxes found again count against the host's memory first.
   const report = await recoverWork({ context, repository, jobs, sandboxes, instance });
   // After the sandboxes: a recovered ticket's sandbox is attached again first.
   const ticketsRecovered = await tickets.recover();
+  // Imports a stopped server left `importing` (POST /v1/projects answers only when done).
+  const projectsInterrupted = await projects.recoverInterrupted();
   scheduler.open();
   const services: ServerServices = {
     context,
@@ -252,7 +272,13 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   return {
     url: `http://${host}:${address.port}`,
     services,
-    recovered: { ...recovered, swept, ...report, tickets: ticketsRecovered },
+    recovered: {
+      ...recovered,
+      swept,
+      ...report,
+      tickets: ticketsRecovered,
+      projectsInterrupted: projectsInterrupted.length,
+    },
     async detach() {
       // Sandboxes that cannot outlive this process (no capability reattach) are stopped instead.
       if (!context.runtime.capabilities.reattach) return close();

@@ -43,6 +43,15 @@ export function ticketStateContract(test: ContractTest, repository: () => StateR
     assert.equal(updated?.test, 'npm test', 'fields not in the update stay as they were');
     const other = await state.getProject('quinn', 'webapp');
     assert.deepEqual([other?.status, other?.commit], ['ready', null]);
+    await state.insertProject(project('quinn', 'stuck', { status: 'importing' }));
+    const importing = await state.projectsInStatus(['importing']);
+    assert.deepEqual(
+      importing
+        .filter((record) => ['pat', 'quinn'].includes(record.owner))
+        .map((record) => record.name),
+      ['stuck'],
+    );
+    assert.ok(importing.every((record) => record.status === 'importing'));
   });
 
   test('tickets are per owner and listed newest first, by project and by status', async () => {
@@ -294,6 +303,7 @@ function evidence(ticketId: string, attempt: number, summary: string): Evidence 
     agentMessage: 'done',
     summary,
     baseCommit: 'c0ffee',
+    tree: null,
     diff: '--- a/x\n+++ b/x\n',
     diffStat: { files: [{ path: 'x', added: 1, removed: 0, binary: false }] },
     tests: null,

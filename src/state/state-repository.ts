@@ -244,6 +244,8 @@ export interface StateRepository {
   updateProject(owner: string, name: string, update: ProjectUpdate): Promise<void>;
   getProject(owner: string, name: string): Promise<ProjectRecord | undefined>;
   listProjects(owner: string): Promise<ProjectRecord[]>;
+  /** Every owner's projects in these statuses (what a starting server recovers). */
+  projectsInStatus(statuses: ProjectRecord['status'][]): Promise<ProjectRecord[]>;
   /** Deletes the project and every ticket of it (their events, evidence and bundles). */
   deleteProject(owner: string, name: string): Promise<void>;
 

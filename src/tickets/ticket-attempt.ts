@@ -271,7 +271,11 @@ function endOf(
   return { to: 'awaiting_review', reason: reviewReason(outcome, evidence) };
 }
 
-/** "1 of 3 criteria not met; tests failed (exit 1)", or "all 3 criteria met; tests passed". */
+/**
+ * "1 of 3 criteria not met (2. says goodbye); tests failed (exit 1)", or "all 3 criteria met;
+ * tests passed". The failures are named (numbered from 1, as `mags ticket show` lists them), so
+ * the list of tickets says what to look at.
+ */
 export function reviewReason(outcome: AgentOutcome, evidence: Evidence): string {
   const total = evidence.criteria.length;
   const count = (status: string) =>
@@ -280,8 +284,12 @@ export function reviewReason(outcome: AgentOutcome, evidence: Evidence): string 
   const needsPerson = count('needs_person');
   const parts: string[] = [];
   if (outcome.reason !== 'finished') parts.push(outcome.message);
-  if (notMet > 0) parts.push(`${notMet} of ${total} criteria not met`);
-  else if (needsPerson === 0) parts.push(`all ${total} criteria met`);
+  if (notMet > 0) {
+    const named = evidence.criteria
+      .filter((criterion) => criterion.status === 'not_met')
+      .map((criterion) => `${criterion.criterion + 1}. ${shorten(criterion.text, 60)}`);
+    parts.push(`${notMet} of ${total} criteria not met (${named.join(', ')})`);
+  } else if (needsPerson === 0) parts.push(`all ${total} criteria met`);
   else parts.push(`${total - needsPerson} of ${total} criteria met`);
   if (needsPerson > 0) parts.push(`${needsPerson} for a person to check`);
   if (evidence.tests) {
@@ -294,4 +302,9 @@ export function reviewReason(outcome: AgentOutcome, evidence: Evidence): string 
     );
   }
   return parts.join('; ');
+}
+
+function shorten(text: string, maxChars: number): string {
+  const line = text.split('\n')[0] ?? '';
+  return line.length > maxChars ? `${line.slice(0, maxChars - 1)}…` : line;
 }

@@ -51,6 +51,8 @@ export type CommitApproved = (
     message: string;
     authorName: string;
     authorEmail: string;
+    /** The reviewed evidence's tree (`Evidence.tree`): committed exactly, not the working tree. */
+    tree?: string | null;
   },
 ) => Promise<{ commit: string; bundle: Buffer }>;
 

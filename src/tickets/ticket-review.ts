@@ -53,6 +53,8 @@ export function approveTicket(
       });
     }
     const project = await services.projects.get(owner, ticket.project);
+    // What the reviewer saw: the latest evidence's tree is committed, not whatever is there now.
+    const reviewed = await repository.getEvidence(id);
     const branch = `mags/${id}`;
     let committed: { commit: string; bundle: Buffer };
     try {
@@ -65,6 +67,7 @@ export function approveTicket(
           message: options.message ?? `${ticket.title}\n\n${ticket.request}\n\nTicket: ${id}\n`,
           authorName: options.authorName ?? settings.author.name,
           authorEmail: options.authorEmail ?? settings.author.email,
+          tree: reviewed?.tree ?? null,
         });
       } finally {
         use.release();

@@ -61,3 +61,15 @@ export async function startAgentTestSandbox(): Promise<AgentTestSandbox> {
     },
   };
 }
+
+/**
+ * Makes /workspace a git repository with one commit of what it holds (the agent reports file
+ * changes only in a repository, as a ticket's workspace always is).
+ */
+export async function initWorkspaceRepository(sandbox: AgentSandbox): Promise<void> {
+  const result = await sandbox.exec(
+    'git init -q . && git add -A && git -c user.name=test -c user.email=test@example.com commit -q --allow-empty -m base',
+    { timeoutMs: 30_000 },
+  );
+  if (result.exitCode !== 0) throw new Error(`git init failed: ${result.output}`);
+}

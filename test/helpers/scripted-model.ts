@@ -15,8 +15,12 @@ export interface ScriptedStep {
 /** A step, a provider error to throw, or a function of the step number (0-based). */
 export type ScriptEntry = ScriptedStep | { error: unknown };
 
+/**
+ * A function may answer later (a promise): the step waits on it, e.g. until a test has done
+ * something while the ticket is known to be mid-step.
+ */
 export function scriptedModel(
-  script: ScriptEntry[] | ((call: number) => ScriptEntry),
+  script: ScriptEntry[] | ((call: number) => ScriptEntry | Promise<ScriptEntry>),
   options: { provider?: string; modelId?: string } = {},
 ) {
   let call = 0;
@@ -25,7 +29,7 @@ export function scriptedModel(
     modelId: options.modelId ?? 'scripted',
     doStream: async () => {
       const index = call++;
-      const entry = typeof script === 'function' ? script(index) : script[index];
+      const entry = await (typeof script === 'function' ? script(index) : script[index]);
       if (!entry) throw new Error(`the script has no step ${index}`);
       if ('error' in entry) throw entry.error;
       const parts: unknown[] = [{ type: 'stream-start', warnings: [] }];

@@ -55,7 +55,8 @@ export async function createTestApp(): Promise<TestApp> {
     maxFileBytes: 1024 * 1024,
   });
   const sandboxes = new SandboxManager({ context, repository, sleepAfterMs: 0 });
-  const projects = new ProjectManager({ context, repository });
+  // Host paths: only under the test's home (as MAGS_PROJECT_ROOTS would allow on a shared server).
+  const projects = new ProjectManager({ context, repository, sandboxes, roots: [fake.home] });
   const services: ServerServices = {
     context,
     repository,

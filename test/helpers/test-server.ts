@@ -29,6 +29,8 @@ export async function startTestServer(
   const server = await startServer({
     port: 0,
     context: createMagsContext({ ...process.env, ...environment, MAGS_HOME: testHome.home }),
+    // Owners may import the fixture repositories made under the test's home.
+    projectRoots: [testHome.home],
     ...options,
   });
   return {

@@ -211,6 +211,7 @@ export async function gitEvidence(input: AssembleEvidenceInput): Promise<Evidenc
     agentMessage: outcome.message,
     summary: outcome.summary ?? null,
     baseCommit: ticket.baseCommit,
+    tree: null,
     diff,
     diffStat: { files },
     tests: null,

@@ -1,25 +1,33 @@
 /**
  * The built-in agent (agent-v1) on the Vercel AI SDK: one streamed model call per step, with the
  * role's tools acting only in the ticket's sandbox. Before each step a person's comments join
- * the conversation; after it the budget is checked. It ends on `finish`, a budget, a stop, or a
- * provider error that retries did not cure — and hands back the conversation to continue from.
+ * the conversation; after it the conversation is saved and the budget checked. It ends on
+ * `finish`, a budget, a stop, or a provider error that retries did not cure — and hands back the
+ * conversation to continue from.
  */
 import type { LanguageModel, ModelMessage } from 'ai';
 import type { CriterionClaim, TicketEventData, TokenUsage } from '../../api/tickets.ts';
 import type { Agent, AgentEndReason, AgentOutcome, AgentSession, AgentTask } from '../agent.ts';
-import { costOf } from '../model-prices.ts';
+import { costOf, unpricedModelNotice } from '../model-prices.ts';
 import { resolveModel as resolveModelFromEnvironment } from '../resolve-model.ts';
 import { addUsage, noUsage } from '../token-usage.ts';
+import { startWorkspaceChanges, type WorkspaceChanges } from '../workspace-changes.ts';
 import { exceededBudget, wallTimeStop } from './agent-budget.ts';
 import { runModelStep } from './model-step.ts';
 import { defaultRetryPolicy, type RetryPolicy } from './provider-retry.ts';
 import { commentPrompt, continuePrompt, feedbackPrompt, taskPrompt } from './task-prompt.ts';
 import { createAgentTools } from './tools/agent-tools.ts';
-import type { ToolContext } from './tools/tool-context.ts';
+import { describeError, type ToolContext } from './tools/tool-context.ts';
 
 export interface BuiltinAgentOptions {
-  /** `provider:model` to a model (default: the provider packages, keys from process.env). */
-  resolveModel?: (id: string) => LanguageModel | Promise<LanguageModel>;
+  /**
+   * `provider:model` to a model (default: the provider packages, with keys and base URLs from
+   * `environment`: the task's, else process.env).
+   */
+  resolveModel?: (
+    id: string,
+    environment: NodeJS.ProcessEnv,
+  ) => LanguageModel | Promise<LanguageModel>;
   retry?: Partial<RetryPolicy>;
   /** run_command's timeout when the model gives none, and the most it may ask for. */
   commandTimeoutMs?: { default: number; max: number };
@@ -50,14 +58,16 @@ async function runBuiltinAgent(
 
   let usage: TokenUsage = noUsage;
   let finished: { summary: string; claims: CriterionClaim[] } | undefined;
+  // Steps are numbered across the ticket's attempts (as its usage totals count them).
   let step = task.usageSoFar.steps;
+  // Plain JSON (the SDK's messages carry undefined fields): stored, then sent back next attempt.
+  const history = (): unknown[] => JSON.parse(JSON.stringify(messages));
   const end = (reason: AgentEndReason, message: string): AgentOutcome => ({
     reason,
     message,
     ...(finished ? { summary: finished.summary, claims: finished.claims } : {}),
     usage,
-    // Plain JSON (the SDK's messages carry undefined fields): stored, then sent back next attempt.
-    history: JSON.parse(JSON.stringify(messages)),
+    history: history(),
   });
 
   const wallTime = new AbortController();
@@ -78,6 +88,7 @@ async function runBuiltinAgent(
     await session.emit(event);
   };
   const executed = new Set<string>();
+  let changes: WorkspaceChanges | undefined;
   const context: ToolContext = {
     sandbox: session.sandbox,
     emit,
@@ -85,6 +96,9 @@ async function runBuiltinAgent(
     signal,
     criteria: task.ticket.criteria,
     commandTimeoutMs: options.commandTimeoutMs ?? defaultCommandTimeoutMs,
+    recordChanges: async () => {
+      await changes?.record(step);
+    },
     finished: (result) => {
       finished = result;
     },
@@ -94,13 +108,24 @@ async function runBuiltinAgent(
   try {
     let model: LanguageModel;
     try {
-      model = await (options.resolveModel ?? resolveModelFromEnvironment)(task.model);
+      model = await (options.resolveModel ?? resolveModelFromEnvironment)(
+        task.model,
+        task.environment ?? process.env,
+      );
     } catch (error) {
-      return end('provider_error', `cannot use the model ${task.model}: ${errorText(error)}`);
+      return end('provider_error', `cannot use the model ${task.model}: ${describeError(error)}`);
     }
+    const unpriced = unpricedModelNotice(task.model, task.prices);
+    if (unpriced) await emit({ type: 'notice', message: unpriced });
+    // The first snapshot: what the tools change is reported from here.
+    changes = await startWorkspaceChanges(session.sandbox, { emit, signal });
     for (;;) {
       if (signal.aborted) return stopped();
-      const over = exceededBudget(task.budget, addUsage(task.usageSoFar, usage), elapsedMs());
+      const over = exceededBudget(
+        task.budget,
+        { attempt: usage, ticket: addUsage(task.usageSoFar, usage) },
+        elapsedMs(),
+      );
       if (over) return end(over.reason, over.message);
       for (const comment of session.takeComments()) {
         messages.push({ role: 'user', content: commentPrompt(comment) });
@@ -138,6 +163,7 @@ async function runBuiltinAgent(
         costUsd: stepUsage.costUsd,
         total: addUsage(task.usageSoFar, usage),
       });
+      await session.saveHistory?.(history());
       if (finished) {
         return end('finished', `finished after ${usage.steps} step${usage.steps === 1 ? '' : 's'}`);
       }
@@ -145,12 +171,4 @@ async function runBuiltinAgent(
   } finally {
     clearTimeout(wallTimer);
   }
-}
-
-function errorText(error: unknown): string {
-  if (error instanceof Error) {
-    const hint = (error as { hint?: unknown }).hint;
-    return typeof hint === 'string' ? `${error.message} ${hint}` : error.message;
-  }
-  return String(error);
 }

@@ -1,11 +1,12 @@
 /** The words the loop adds to the conversation: the ticket, a reviewer's feedback, comments. */
 import type { AgentTask } from '../agent.ts';
 
+/** Criteria are numbered from 1, as a person sees them (watch, evidence); `finish` takes these. */
 export function taskPrompt(task: AgentTask): string {
   const criteria = task.ticket.criteria
     .map(
       (criterion, index) =>
-        `${index}. ${criterion.text}${criterion.check ? `\n   (the platform checks it with: ${criterion.check})` : ''}`,
+        `${index + 1}. ${criterion.text}${criterion.check ? `\n   (the platform checks it with: ${criterion.check})` : ''}`,
     )
     .join('\n');
   const tests = task.project.test

@@ -9,6 +9,7 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DependencyMissingError, InvalidInputError } from '../../errors/mags-error.ts';
+import { checkBranchName } from '../../tickets/evidence/branch-name.ts';
 import {
   BranchExistsError,
   BundlePrerequisiteMissingError,
@@ -31,9 +32,7 @@ export async function applyTicketBundle(
 ): Promise<{ commit: string }> {
   const cwd = resolve(input.cwd);
   const ref = `refs/heads/${input.branch}`;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(input.branch) || input.branch.includes('..')) {
-    throw new InvalidInputError(`${JSON.stringify(input.branch)} is not a branch name.`);
-  }
+  checkBranchName(input.branch);
   const header = readBundleHeader(input.bundle);
   const commit = header.refs.get(ref);
   if (!commit) {

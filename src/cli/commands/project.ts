@@ -1,13 +1,43 @@
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { Mags } from '../../sdk/mags.ts';
 import type { Project } from '../../sdk/projects-client.ts';
-import { apiClient } from '../client/api-client.ts';
+import { apiClient, remoteClient } from '../client/api-client.ts';
 import { CommandUsageError } from '../client/command-usage-error.ts';
 import { printJson, printTable } from '../output.ts';
+import { waitingLine } from '../waiting-line.ts';
 
-/** A URL is sent as it is; a path is resolved against the user's directory, not the server's. */
-const repositoryArgument = (repo: string) =>
-  /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) ? repo : resolve(repo);
+/**
+ * The client, and the repository as the server is to read it. A URL is sent as it is. A path is
+ * a directory on the server: on this host's local server, the user's own directory, so a relative
+ * one is resolved here; a remote server (--url, MAGS_URL, mags login) has other files, so only an
+ * absolute path (of the server's) is sent, never one resolved against this host's directory.
+ */
+async function clientFor(
+  command: Command,
+  repo: string | undefined,
+): Promise<{ mags: Mags; repo: string | undefined }> {
+  const remote = await remoteClient(command);
+  const mags = remote ?? (await apiClient(command));
+  if (repo === undefined || /^[a-z][a-z0-9+.-]*:\/\//i.test(repo)) return { mags, repo };
+  if (!remote) return { mags, repo: resolve(repo) };
+  if (!isAbsolute(repo)) {
+    throw new CommandUsageError(
+      `--repo ${repo} is a path on the server (a remote one here): give its absolute path there, or the repository's URL with --net.`,
+    );
+  }
+  return { mags, repo };
+}
+
+/** Runs `request` with a waiting line on stderr (not with --json, whose output is read). */
+async function waitingFor<T>(label: string, quiet: boolean, request: Promise<T>): Promise<T> {
+  const line = quiet ? undefined : waitingLine(label);
+  try {
+    return await request;
+  } finally {
+    line?.stop();
+  }
+}
 
 export function registerProjectCommands(program: Command): void {
   const project = program
@@ -31,18 +61,21 @@ export function registerProjectCommands(program: Command): void {
     .option('--model <provider:model>', "the tickets' default model")
     .option('--json', 'print the project as JSON')
     .action(async (name: string, flags, command: Command) => {
-      const mags = await apiClient(command);
-      if (!flags.json)
-        process.stderr.write(`mags: importing ${flags.repo} as project ${name}...\n`);
-      const created = await mags.projects.create({
-        name,
-        repo: repositoryArgument(flags.repo),
-        ref: flags.ref,
-        network: flags.net,
-        setup: flags.setup,
-        test: flags.test,
-        model: flags.model,
-      });
+      const { mags, repo } = await clientFor(command, flags.repo);
+      // The server answers when the clone and the setup are done (minutes for a large setup).
+      const created = await waitingFor(
+        `importing ${repo} as project ${name} and running its setup`,
+        flags.json === true,
+        mags.projects.create({
+          name,
+          repo: repo ?? flags.repo,
+          ref: flags.ref,
+          network: flags.net,
+          setup: flags.setup,
+          test: flags.test,
+          model: flags.model,
+        }),
+      );
       if (flags.json) return printJson(created);
       printProject(created);
       if (created.status === 'failed') process.exitCode = 1;
@@ -86,16 +119,17 @@ export function registerProjectCommands(program: Command): void {
     .action(async (name: string, flags, command: Command) => {
       const field = (value: string | undefined) =>
         value === undefined ? undefined : value === '' ? null : value;
+      const fields = ['repo', 'setup', 'test', 'model'] as const;
+      if (fields.every((each) => flags[each] === undefined)) {
+        throw new CommandUsageError('Nothing to update: give --repo, --setup, --test or --model.');
+      }
+      const { mags, repo } = await clientFor(command, flags.repo);
       const patch = {
-        ...(flags.repo !== undefined ? { repo: repositoryArgument(flags.repo) } : {}),
+        ...(repo !== undefined ? { repo } : {}),
         ...(flags.setup !== undefined ? { setup: field(flags.setup) } : {}),
         ...(flags.test !== undefined ? { test: field(flags.test) } : {}),
         ...(flags.model !== undefined ? { model: field(flags.model) } : {}),
       };
-      if (Object.keys(patch).length === 0) {
-        throw new CommandUsageError('Nothing to update: give --repo, --setup, --test or --model.');
-      }
-      const mags = await apiClient(command);
       const updated = await mags.projects.update(name, patch);
       if (flags.json) return printJson(updated);
       printProject(updated);
@@ -108,7 +142,11 @@ export function registerProjectCommands(program: Command): void {
     .option('--json', 'print the project as JSON')
     .action(async (name: string, flags: { json?: boolean }, command: Command) => {
       const mags = await apiClient(command);
-      const refreshed = await mags.projects.refresh(name);
+      const refreshed = await waitingFor(
+        `refreshing project ${name} and running its setup`,
+        flags.json === true,
+        mags.projects.refresh(name),
+      );
       if (flags.json) return printJson(refreshed);
       printProject(refreshed);
       if (refreshed.status === 'failed') process.exitCode = 1;
@@ -116,7 +154,9 @@ export function registerProjectCommands(program: Command): void {
 
   project
     .command('delete')
-    .description("Delete a project, its workspace and its tickets' (refused while a ticket runs).")
+    .description(
+      'Delete a project, its workspace, and its tickets with their sandboxes and workspaces (refused while a ticket is queued or running).',
+    )
     .argument('<name>')
     .action(async (name: string, _flags: unknown, command: Command) => {
       const mags = await apiClient(command);

@@ -12,7 +12,7 @@ import type { ServerServices } from '../server-env.ts';
 import { errorResponses } from './error-responses.ts';
 
 const errors = errorResponses(
-  'The name is taken, the project is busy (a running ticket), or its workspace is in use',
+  'The name is taken, the project is busy (a queued or running ticket), or its workspace is in use',
 );
 const nameParams = z.object({ name: ProjectNameSchema });
 const projectResponse = (description: string) => ({
@@ -23,8 +23,11 @@ const projectResponse = (description: string) => ({
 const create = createRoute({
   method: 'post',
   path: '/v1/projects',
+  // Blocking on purpose: the clone and the setup are one request (minutes for a large setup);
+  // the CLI shows a waiting line. A server that stops meanwhile leaves it `importing`, which the
+  // next start marks failed.
   summary:
-    'Import a repository into a project workspace and run its setup (answers when done; a failed setup is status failed)',
+    'Import a repository into a project workspace and run its setup (answers when done; a failed setup is status failed). A path on the server: only for the local server or under MAGS_PROJECT_ROOTS (403 otherwise)',
   request: {
     body: { content: { 'application/json': { schema: CreateProjectBodySchema } }, required: true },
   },
@@ -66,7 +69,8 @@ const refresh = createRoute({
 const remove = createRoute({
   method: 'delete',
   path: '/v1/projects/{name}',
-  summary: 'Delete a project, its workspace and its tickets (refused while one runs)',
+  summary:
+    'Delete a project, its workspace and its tickets with their sandboxes and workspaces (refused, changing nothing, while a ticket is queued or running or another sandbox uses one of its workspaces)',
   request: { params: nameParams },
   responses: { 204: { description: 'Deleted' }, ...errors },
 });

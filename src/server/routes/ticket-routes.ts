@@ -164,7 +164,7 @@ export function registerTicketRoutes(app: ServerApp, { tickets }: ServerServices
   );
 
   app.openapi(stop, async (c) => {
-    const body = await optionalJson(c.req.raw, StopTicketBodySchema);
+    const body = await optionalJson(c.req, StopTicketBodySchema);
     const stopped = await tickets.stop(c.var.owner, c.req.valid('param').id, {
       by: c.var.owner,
       reason: body?.reason,
@@ -191,7 +191,7 @@ export function registerTicketRoutes(app: ServerApp, { tickets }: ServerServices
   });
 
   app.openapi(approve, async (c) => {
-    const body = await optionalJson(c.req.raw, ApproveBodySchema);
+    const body = await optionalJson(c.req, ApproveBodySchema);
     const ticket = await tickets.approve(c.var.owner, c.req.valid('param').id, body ?? {});
     return c.json(toTicketView(ticket), 200);
   });
@@ -249,13 +249,14 @@ export function registerTicketRoutes(app: ServerApp, { tickets }: ServerServices
 
 /**
  * An optional JSON body (stop, approve): none, or an empty one, is `undefined`; a bad one is a
- * 400 through the schema, like every other body.
+ * 400 through the schema, like every other body. Read through Hono's request, which caches the
+ * body: the route's validator has already consumed the raw one when it came as JSON.
  */
 async function optionalJson<T extends z.ZodType>(
-  request: Request,
+  request: { text(): Promise<string> },
   schema: T,
 ): Promise<z.infer<T> | undefined> {
-  const text = await request.clone().text();
+  const text = await request.text();
   if (text.trim() === '') return undefined;
   let value: unknown;
   try {

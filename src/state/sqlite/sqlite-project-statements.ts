@@ -5,7 +5,12 @@ import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
 
 type ProjectMethods = Pick<
   StateRepository,
-  'insertProject' | 'updateProject' | 'getProject' | 'listProjects' | 'deleteProject'
+  | 'insertProject'
+  | 'updateProject'
+  | 'getProject'
+  | 'listProjects'
+  | 'projectsInStatus'
+  | 'deleteProject'
 >;
 
 /** Projects, and the removal of a project with every ticket of it. */
@@ -65,6 +70,13 @@ export function sqliteProjectStatements({
     },
     async listProjects(owner) {
       const rows = statement('SELECT * FROM projects WHERE owner = ? ORDER BY name').all(owner);
+      return (rows as Row[]).map(toProject);
+    },
+    async projectsInStatus(statuses) {
+      if (statuses.length === 0) return [];
+      const rows = statement(
+        `SELECT * FROM projects WHERE status IN (${statuses.map(() => '?').join(', ')}) ORDER BY owner, name`,
+      ).all(...statuses);
       return (rows as Row[]).map(toProject);
     },
     async deleteProject(owner, name) {

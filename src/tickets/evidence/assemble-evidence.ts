@@ -10,7 +10,7 @@ import type { TicketRecord } from '../../state/state-repository.ts';
 import { capText } from './cap-text.ts';
 import { parseTestCounts } from './parse-test-counts.ts';
 import { summarizeEvidence } from './summarize-evidence.ts';
-import { evidenceRef, takeDiff } from './take-diff.ts';
+import { takeDiff } from './take-diff.ts';
 
 export const defaultEvidenceTimeouts = { testMs: 15 * 60_000, checkMs: 5 * 60_000 };
 
@@ -49,10 +49,10 @@ export async function assembleEvidence(input: AssembleEvidenceInput): Promise<Ev
   const checkMs = input.timeouts?.checkMs ?? defaultEvidenceTimeouts.checkMs;
 
   // The diff first: the test command and the checks may write files (build output, coverage)
-  // that are not the agent's work. Its tree is recorded (`evidenceRef`): approving commits it.
-  const { diff, files } = ticket.baseCommit
-    ? await takeDiff(sandbox, ticket.baseCommit, { repository, signal, recordAs: evidenceRef })
-    : { diff: '', files: [] };
+  // that are not the agent's work. Its tree id is kept in the evidence: approving commits it.
+  const { diff, files, tree } = ticket.baseCommit
+    ? await takeDiff(sandbox, ticket.baseCommit, { repository, signal })
+    : { diff: '', files: [], tree: null };
 
   const run = async (
     source: (typeof commandSources)[number],
@@ -145,6 +145,7 @@ export async function assembleEvidence(input: AssembleEvidenceInput): Promise<Ev
     agentMessage: outcome.message,
     summary: outcome.summary ?? null,
     baseCommit: ticket.baseCommit,
+    tree,
     diff: capText(diff, maxDiffBytes),
     diffStat,
     tests,

@@ -30,6 +30,24 @@ export class BaseCommitMissingError extends NotFoundError {
   }
 }
 
+/**
+ * The tree the reviewer saw (the evidence's diff) is no longer in the ticket's repository, or is
+ * not a tree: something in the sandbox pruned or replaced it after the diff was taken.
+ */
+export class ReviewedTreeMissingError extends ConflictError {
+  readonly tree: string;
+  constructor(tree: string, output: string) {
+    super(
+      `The reviewed tree ${tree} is not in the ticket's repository: ${output.trim().slice(0, 500)}`,
+      {
+        code: 'reviewed_tree_missing',
+        hint: 'Something in its sandbox removed it after the evidence was taken (git gc --prune?). Request changes so that the evidence is taken again, then review and approve that.',
+      },
+    );
+    this.tree = tree;
+  }
+}
+
 /** A bundle builds on commits the user's repository does not have. */
 export class BundlePrerequisiteMissingError extends ConflictError {
   readonly commits: string[];

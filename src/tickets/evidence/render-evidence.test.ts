@@ -10,6 +10,7 @@ const evidence: Evidence = EvidenceSchema.parse({
   agentMessage: 'the agent finished',
   summary: 'Fixed add.\nAll criteria met.',
   baseCommit: 'a0c47af747a855a9de02c8b0a083018b58ca03dc',
+  tree: '9f2ad2c8a5f4e0c8a3e0f6f1c1a52b3d8d0b2a41',
   diff: 'diff --git a/math.mjs b/math.mjs\n--- a/math.mjs\n+++ b/math.mjs\n@@ -1 +1 @@\n-a - b\n+a + b\n',
   diffStat: {
     files: [

@@ -1,8 +1,8 @@
 import type { AgentSandbox } from '../../agents/agent-sandbox.ts';
+import { shellQuote } from '../../config/shell-quote.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 import { BaseCommitMissingError, GitCommandError, NotAGitRepositoryError } from './git-errors.ts';
 import { gitScriptExit, gitScriptPreamble } from './git-script.ts';
-import { shellQuote } from './shell-quote.ts';
 
 /** The repository of a ticket's workspace, inside its sandbox. */
 export const ticketRepository = '/workspace';
@@ -23,6 +23,8 @@ export async function runGitScript(
     repository?: string;
     timeoutMs: number;
     signal?: AbortSignal;
+    /** The script's own failure exits (beyond `gitScriptExit`'s), each the error it means. */
+    failures?: Record<number, (output: string) => Error>;
   },
 ): Promise<string> {
   if (!commitPattern.test(input.baseCommit)) {
@@ -52,5 +54,7 @@ export async function runGitScript(
   if (result.exitCode === gitScriptExit.baseMissing) {
     throw new BaseCommitMissingError(input.baseCommit);
   }
+  const failure = result.exitCode === null ? undefined : input.failures?.[result.exitCode];
+  if (failure) throw failure(result.output);
   throw new GitCommandError(input.what, result.exitCode, result.output);
 }

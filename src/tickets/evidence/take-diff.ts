@@ -1,11 +1,8 @@
 import type { AgentSandbox } from '../../agents/agent-sandbox.ts';
 import type { Evidence } from '../../api/tickets.ts';
-import { gitTemporaryIndexScript } from './git-script.ts';
+import { GitCommandError } from './git-errors.ts';
+import { gitTemporaryIndexScript, objectIdPattern } from './git-script.ts';
 import { runGitScript } from './run-git-script.ts';
-import { shellQuote } from './shell-quote.ts';
-
-/** Where `assembleEvidence` records the tree it reviewed; `commitApproved` commits that tree. */
-export const evidenceRef = 'refs/mags/evidence';
 
 export type DiffStatFile = Evidence['diffStat']['files'][number];
 
@@ -14,9 +11,10 @@ export const defaultDiffTimeoutMs = 120_000;
 /**
  * What the ticket changed since `baseCommit`: modified, added (untracked) and deleted files, and
  * binary files named ("Binary files a/x and b/x differ"), whether the agent committed its work or
- * left it in the working tree; ignored files (node_modules, build output) are left out. One
+ * left it in the working tree; files the tree's `.gitignore` files ignore (node_modules, build output) are left out. One
  * command in the sandbox, through a temporary index, so the repository's own index, HEAD and
- * working tree are untouched.
+ * working tree are untouched. `tree` is the id of the tree the diff shows: the evidence keeps it,
+ * and approving commits exactly that tree (nothing in the sandbox can point it elsewhere).
  */
 export async function takeDiff(
   sandbox: AgentSandbox,
@@ -25,11 +23,6 @@ export async function takeDiff(
     repository?: string;
     timeoutMs?: number;
     signal?: AbortSignal;
-    /**
-     * A ref (e.g. `evidenceRef`) to point at the tree the diff was taken from, so that approving
-     * commits exactly what was reviewed, not what later commands left in the working tree.
-     */
-    recordAs?: string;
   } = {},
 ): Promise<{ diff: string; files: DiffStatFile[]; tree: string }> {
   // The tree id on its own line; then --numstat -z and -p: the per-file counts (NUL-terminated
@@ -43,13 +36,16 @@ export async function takeDiff(
     signal: options.signal,
     script: `${gitTemporaryIndexScript}
 tree=$(g write-tree 2>"$work/err") || fail 73 'write-tree'
-${options.recordAs ? `g update-ref ${shellQuote(options.recordAs)} "$tree" 2>"$work/err" || fail 73 'update-ref'` : ''}
 printf '%s\\n' "$tree"
 g diff --cached --no-renames --no-ext-diff --no-textconv --no-color --numstat -z -p "$base" -- 2>"$work/err" || fail 73 'diff'
 `,
   });
   const newline = output.indexOf('\n');
-  return { tree: output.slice(0, newline), ...parseNumstatPatch(output.slice(newline + 1)) };
+  const tree = output.slice(0, newline);
+  if (!objectIdPattern.test(tree)) {
+    throw new GitCommandError('write-tree', 0, `printed no tree id: ${output.slice(0, 200)}`);
+  }
+  return { tree, ...parseNumstatPatch(output.slice(newline + 1)) };
 }
 
 /** Splits `git diff --numstat -z -p` output into the stat and the patch. */

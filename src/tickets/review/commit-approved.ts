@@ -1,18 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { AgentSandbox } from '../../agents/agent-sandbox.ts';
+import { shellQuote } from '../../config/shell-quote.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
-import { GitCommandError } from '../evidence/git-errors.ts';
-import { gitTemporaryIndexScript } from '../evidence/git-script.ts';
+import { checkBranchName } from '../evidence/branch-name.ts';
+import { GitCommandError, ReviewedTreeMissingError } from '../evidence/git-errors.ts';
+import { gitScriptExit, gitTemporaryIndexScript, objectIdPattern } from '../evidence/git-script.ts';
 import { runGitScript } from '../evidence/run-git-script.ts';
-import { shellQuote } from '../evidence/shell-quote.ts';
-import { evidenceRef } from '../evidence/take-diff.ts';
 
 export const defaultCommitTimeoutMs = 300_000;
 /** A bundle is read out of the sandbox whole and stored in the state database; past this, approving fails (413). */
 const maxBundleBytes = 256 * 1024 * 1024;
-
-/** Branch names `mags ticket approve` makes (`mags/<ticket id>`), checked again by git. */
-const branchPattern = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
 
 export interface CommitApprovedInput {
   baseCommit: string;
@@ -24,30 +21,35 @@ export interface CommitApprovedInput {
   /** Author and committer date (ISO 8601); now when absent. */
   date?: string;
   /**
-   * `evidence` (the default): the tree the last evidence's diff was taken from (`evidenceRef`),
-   * what the reviewer saw, whatever the tests and checks wrote after it; the working tree when no
-   * evidence was recorded. `workspace`: the working tree as it is now.
+   * The tree the reviewed evidence's diff shows (`Evidence.tree`): committed exactly, whatever
+   * the tests, the checks or anything else in the sandbox did after the diff was taken. Without
+   * one (no evidence), the working tree as it is now.
    */
-  from?: 'evidence' | 'workspace';
+  tree?: string | null;
   repository?: string;
   timeoutMs?: number;
 }
 
 /**
  * Turns an approved ticket's work into one commit on `refs/heads/<branch>` whose parent is the
- * base commit and whose tree is everything the reviewed diff showed (committed by the agent or
- * not, untracked files included, ignored ones left out), authored and committed by the given person;
+ * base commit and whose tree is the reviewed one (`tree`: the id the evidence's diff was taken
+ * from, given by the caller, never read from a ref the agent's code could move), authored and
+ * committed by the given person;
  * then a git bundle of that branch with the base commit as its prerequisite (the user's clone has
  * it), read out of the sandbox. The workspace's HEAD, index and working tree are left as they were
- * (a temporary index, `commit-tree` and `update-ref`): only the branch and its objects are added.
+ * (`commit-tree` and `update-ref`): only the branch and its objects are added. An id names its
+ * content: an object file changed in the sandbox cannot pass as the reviewed tree, since the
+ * receiving git (`git fetch` from the bundle) hashes every object again.
  */
 export async function commitApproved(
   sandbox: AgentSandbox,
   input: CommitApprovedInput,
 ): Promise<{ commit: string; tree: string; bundle: Buffer }> {
-  if (!branchPattern.test(input.branch) || input.branch.includes('..')) {
-    throw new InvalidInputError(`${JSON.stringify(input.branch)} is not a branch name.`, {
-      hint: 'Ticket branches are named mags/<ticket id>.',
+  checkBranchName(input.branch);
+  const reviewed = input.tree ?? null;
+  if (reviewed !== null && !objectIdPattern.test(reviewed)) {
+    throw new InvalidInputError(`${JSON.stringify(reviewed)} is not a tree id.`, {
+      hint: 'The tree is the id git write-tree printed for the reviewed diff (the evidence has it).',
     });
   }
   const token = randomBytes(8).toString('hex');
@@ -71,6 +73,11 @@ export async function commitApproved(
     .join('\n');
   try {
     const output = await runGitScript(sandbox, {
+      failures: reviewed
+        ? {
+            [gitScriptExit.treeMissing]: (output) => new ReviewedTreeMissingError(reviewed, output),
+          }
+        : undefined,
       what: 'commit of the approved ticket',
       baseCommit: input.baseCommit,
       repository: input.repository,
@@ -78,12 +85,15 @@ export async function commitApproved(
       script: `branch=${shellQuote(input.branch)}
 message=${shellQuote(messagePath)}
 bundle=${shellQuote(bundlePath)}
-from=${shellQuote(input.from ?? 'evidence')}
-evidence=${shellQuote(evidenceRef)}
+reviewed=${shellQuote(reviewed ?? '')}
 ${identity}
 g check-ref-format "refs/heads/$branch" 2>"$work/err" || fail 73 "not a branch name: $branch"
 g cat-file -e "$base^{commit}" 2>"$work/err" || fail 72 'base commit missing'
-if [ "$from" = evidence ] && tree=$(g rev-parse --verify --quiet "$evidence^{tree}"); then :; else
+if [ -n "$reviewed" ]; then
+  type=$(g cat-file -t "$reviewed" 2>"$work/err") || fail ${gitScriptExit.treeMissing} 'reviewed tree missing'
+  [ "$type" = tree ] || { printf 'a %s\n' "$type" >"$work/err"; fail ${gitScriptExit.treeMissing} 'not a tree'; }
+  tree=$reviewed
+else
 ${gitTemporaryIndexScript}
 tree=$(g write-tree 2>"$work/err") || fail 73 'write-tree'
 fi
@@ -94,7 +104,7 @@ printf '%s\\n' "$tree" "$commit"
 `,
     });
     const [tree = '', commit = ''] = output.trim().split('\n').slice(-2);
-    if (!/^[0-9a-f]{40,64}$/.test(commit)) {
+    if (!objectIdPattern.test(commit)) {
       throw new GitCommandError('commit-tree', 0, `printed no commit id: ${output}`);
     }
     const bundle = await sandbox.readFile(bundlePath, { maxBytes: maxBundleBytes });

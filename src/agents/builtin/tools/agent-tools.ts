@@ -1,7 +1,7 @@
 /**
  * The built-in tools as an AI SDK tool set, each call wrapped so that it emits `tool_call`, then
- * what it did (`command`, `file_change`, `finish`), then `tool_result`, in that order, and never
- * throws at the loop.
+ * what it did (`command`, `finish`, then a `file_change` per file a tool changed), then
+ * `tool_result`, in that order, and never throws at the loop.
  */
 import { type ToolSet, tool } from 'ai';
 import type { agentToolNames } from '../../../api/projects.ts';
@@ -33,6 +33,9 @@ const definitions: Record<AgentToolName, AgentToolDefinition<any>> = {
   finish: finishTool,
 };
 
+/** Tools that may change files: a workspace snapshot follows each of their calls. */
+const changingTools: ReadonlySet<string> = new Set(['run_command', 'write_file', 'edit_file']);
+
 /** The tool set for a role's tool names (unknown names are left out; roles are validated). */
 export function createAgentTools(
   names: readonly string[],
@@ -59,6 +62,8 @@ export function createAgentTools(
         } catch (error) {
           output = failed(describeError(error));
         }
+        // Even a failed command may have changed files.
+        if (changingTools.has(name)) await context.recordChanges();
         await context.emit({
           type: 'tool_result',
           step,

@@ -1,6 +1,11 @@
 import { z } from 'zod';
-import { emitFileChange, readExisting } from './file-change.ts';
-import { type AgentToolDefinition, describeError, failed, succeeded } from './tool-context.ts';
+import {
+  type AgentToolDefinition,
+  describeError,
+  failed,
+  succeeded,
+  type ToolContext,
+} from './tool-context.ts';
 import { writeWithParents } from './write-file-tool.ts';
 
 export const editFileInput = z.strictObject({
@@ -29,7 +34,20 @@ function occurrenceLines(haystack: string, needle: string): number[] {
   return lines;
 }
 
-/** Replaces exact text in a file: one match unless `replaceAll`; none or several is an error. */
+/** The file's text, or null when it does not exist (any other error is thrown). */
+async function readExisting(context: ToolContext, path: string): Promise<string | null> {
+  try {
+    return (await context.sandbox.readFile(path, { maxBytes: 8 * 1024 * 1024 })).toString('utf8');
+  } catch (error) {
+    if ((error as { code?: string }).code === 'file_not_found') return null;
+    throw error;
+  }
+}
+
+/**
+ * Replaces exact text in a file: one match unless `replaceAll`; none or several is an error. Its
+ * diff reaches the log from the workspace snapshot after the call (`workspace-changes.ts`).
+ */
 export const editFileTool: AgentToolDefinition<z.infer<typeof editFileInput>> = {
   description:
     'Replace exact text in an existing file. oldText must match exactly once (copy it from read_file without the line numbers, with enough surrounding lines to be unique), or set replaceAll.',
@@ -58,9 +76,8 @@ export const editFileTool: AgentToolDefinition<z.infer<typeof editFileInput>> = 
         : before.replace(oldText, () => newText);
       if (after === before) return succeeded(`${path} already has that text; nothing changed.`);
       await writeWithParents(context, path, after);
-      const { added, removed } = await emitFileChange(context, path, before, after);
       return succeeded(
-        `Replaced ${lines.length === 1 ? '1 occurrence' : `${lines.length} occurrences`} in ${path} (+${added} -${removed} lines).`,
+        `Replaced ${lines.length === 1 ? '1 occurrence' : `${lines.length} occurrences`} in ${path} (at line${lines.length === 1 ? '' : 's'} ${lines.join(', ')}).`,
       );
     } catch (error) {
       return failed(`cannot edit ${path}: ${describeError(error)}`);

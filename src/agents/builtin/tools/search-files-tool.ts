@@ -1,11 +1,6 @@
 import { z } from 'zod';
-import {
-  type AgentToolDefinition,
-  describeError,
-  failed,
-  shellQuote,
-  succeeded,
-} from './tool-context.ts';
+import { shellQuote } from '../../../config/shell-quote.ts';
+import { type AgentToolDefinition, describeError, failed, succeeded } from './tool-context.ts';
 
 const maxMatches = 200;
 const maxLineChars = 300;

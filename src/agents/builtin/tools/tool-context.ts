@@ -23,6 +23,11 @@ export interface ToolContext {
   signal: AbortSignal;
   criteria: readonly Criterion[];
   commandTimeoutMs: { default: number; max: number };
+  /**
+   * Snapshots the workspace and emits a `file_change` per path changed since the last snapshot
+   * (`workspace-changes.ts`); called after each tool that may change files.
+   */
+  recordChanges(): Promise<void>;
   /** `finish` records the agent's summary and claims here; the loop ends after the step. */
   finished(result: { summary: string; claims: CriterionClaim[] }): void;
 }
@@ -46,9 +51,4 @@ export function describeError(error: unknown): string {
   if (error instanceof MagsError)
     return error.hint ? `${error.message} ${error.hint}` : error.message;
   return error instanceof Error ? error.message : String(error);
-}
-
-/** `value` as one shell word (single quotes, with embedded ones closed and escaped). */
-export function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
 }

@@ -1,12 +1,11 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
+import { shellQuote } from '../../../config/shell-quote.ts';
 import { resolveInSandbox } from '../../runtime-agent-sandbox.ts';
-import { emitFileChange, readExisting } from './file-change.ts';
 import {
   type AgentToolDefinition,
   describeError,
   failed,
-  shellQuote,
   succeeded,
   type ToolContext,
 } from './tool-context.ts';
@@ -35,21 +34,27 @@ export async function writeWithParents(
   }
 }
 
-/** Creates or replaces a whole file; the change goes into the log as a unified diff. */
+/**
+ * Creates or replaces a whole file. Its diff reaches the log like any tool's change: from the
+ * workspace snapshot after the call (`workspace-changes.ts`).
+ */
 export const writeFileTool: AgentToolDefinition<z.infer<typeof writeFileInput>> = {
   description:
     'Create a file or replace its whole content (parent directories are created). For a small change to an existing file prefer edit_file.',
   inputSchema: writeFileInput,
   async run({ path, content }, _call, context) {
     try {
-      const before = await readExisting(context, path);
       await writeWithParents(context, path, content);
-      const { added, removed } = await emitFileChange(context, path, before, content);
       return succeeded(
-        `${before === null ? 'Created' : 'Wrote'} ${resolveInSandbox(path)} (${Buffer.byteLength(content)} bytes, +${added} -${removed} lines).`,
+        `Wrote ${resolveInSandbox(path)} (${Buffer.byteLength(content)} bytes, ${lineCount(content)} lines).`,
       );
     } catch (error) {
       return failed(`cannot write ${path}: ${describeError(error)}`);
     }
   },
 };
+
+function lineCount(text: string): number {
+  if (text === '') return 0;
+  return text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+}
