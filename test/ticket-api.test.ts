@@ -5,12 +5,13 @@
  * runs them.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { NotFoundError } from '../src/errors/mags-error.ts';
 import type { Mags } from '../src/sdk/mags.ts';
-import type { TicketProjects } from '../src/tickets/ticket-parts.ts';
+import type { TicketAgentParts, TicketProjects } from '../src/tickets/ticket-parts.ts';
 import { runCli, sandboxSkipReason } from './helpers/test-home.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
 import {
@@ -23,10 +24,25 @@ import {
 const skip = sandboxSkipReason();
 if (skip) process.stdout.write(`# skipping ticket API tests: ${skip}\n`);
 
+/** What each approval asked to commit (the author and message the CLI sent). */
+const approvals: Array<Parameters<TicketAgentParts['commitApproved']>[1]> = [];
+const parts = (): TicketAgentParts => {
+  const base = fixtureParts(agent);
+  return {
+    ...base,
+    commitApproved: (sandbox, options) => {
+      approvals.push(options);
+      return base.commitApproved(sandbox, options);
+    },
+  };
+};
+
 const agent = scriptedAgent(async (task, session) => {
   await session.emit({ type: 'text', step: 1, text: 'Fixing ' });
   await session.emit({ type: 'text', step: 1, text: 'it.\n' });
   await agentCommand(session, 'echo goodbye >> /workspace/greeting.txt && seq 1 30');
+  // Output that would clear the screen and retitle the window, were it printed as it is.
+  await agentCommand(session, "printf 'plain \\033[2J\\033]0;pwned\\007red\\n'");
   await session.emit({
     type: 'usage',
     step: 1,
@@ -58,7 +74,7 @@ describe('tickets through a server', { skip }, () => {
         scheduling: { poolSize: 0 },
         tickets: {
           projects: forward,
-          parts: fixtureParts(agent),
+          parts: parts(),
           settings: { defaultModel: 'scripted:oracle' },
         },
       },
@@ -210,7 +226,64 @@ describe('tickets through a server', { skip }, () => {
     assert.equal(evidence.code, 0, evidence.stderr);
     assert.match(evidence.stdout.toString(), /^ {2}✔ 1\. says goodbye$/m);
     assert.match(evidence.stdout.toString(), /^ {6}met \(exit 0\) — check: grep -q goodbye/m);
+    assert.doesNotMatch(evidence.stdout.toString(), /^timeline/m);
+
+    // Escape sequences from the agent's commands are not printed; their text is.
+    assert.ok(!shown.includes('\x1b'), JSON.stringify(shown));
+    assert.match(shown, /^ {2}plain red$/m);
+
+    const timeline = await runCli(home, ['ticket', 'evidence', fileId, '--timeline'], { env });
+    assert.equal(timeline.code, 0, timeline.stderr);
+    const timelineText = timeline.stdout.toString();
+    assert.match(timelineText, /^timeline \(attempt 1\):$/m);
+    assert.match(timelineText, /^ {2}\+ +\d+\.\ds {2}running: attempt 1$/m);
+    assert.match(
+      timelineText,
+      /^ {2}\+ +\d+\.\ds {2}agent \$ echo goodbye >> \/workspace\/greeting\.txt && seq 1 30 → exit 0 in /m,
+    );
+    assert.match(timelineText, /^ {2}\+ +\d+\.\ds {2}criterion 1: met \(exit 0\)$/m);
+
+    const badAuthor = await runCli(home, ['ticket', 'approve', fileId, '--author', 'nobody'], {
+      env,
+    });
+    assert.equal(badAuthor.code, 2, badAuthor.stderr);
+    assert.match(badAuthor.stderr, /--author "nobody" is not Name <email>/);
+    const approve = await runCli(
+      home,
+      ['ticket', 'approve', fileId, '--author', 'Ada Lovelace <ada@example.com>', '-m', 'Say it'],
+      { env },
+    );
+    assert.equal(approve.code, 0, approve.stderr);
+    assert.match(approve.stdout.toString(), /^status: +approved/m);
+    const approval = approvals.at(-1);
+    assert.equal(approval?.authorName, 'Ada Lovelace');
+    assert.equal(approval?.authorEmail, 'ada@example.com');
+    assert.equal(approval?.message, 'Say it');
   });
+});
+
+test('a server does not start with a bad MAGS_TICKET_* setting or price file; it says which', async () => {
+  const home = await mkdtemp(join(tmpdir(), 'mags-test-'));
+  try {
+    const wall = await runCli(home, ['server', '--port', '0'], {
+      env: { MAGS_TICKET_MAX_WALL: 'forever' },
+    });
+    assert.equal(wall.code, 1, wall.stderr);
+    assert.match(wall.stderr, /^mags: MAGS_TICKET_MAX_WALL="forever" is not valid\./m);
+    assert.match(wall.stderr, /hint: Set it to a duration from 1s to 7d/);
+    const prices = join(home, 'prices.json');
+    await writeFile(prices, '{"acme:big": {"inputPerMillionUsd": "cheap"}}');
+    const bad = await runCli(home, ['server', '--port', '0'], {
+      env: { MAGS_MODEL_PRICES: prices },
+    });
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(
+      bad.stderr,
+      /^mags: MAGS_MODEL_PRICES: \S+prices\.json at acme:big\.inputPerMillionUsd: /m,
+    );
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
 });
 
 async function collect(mags: Mags, id: string, after: number) {
