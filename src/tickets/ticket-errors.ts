@@ -51,3 +51,25 @@ export function wrongStatus(
     { code: 'ticket_status', hint: `You can ${nextSteps[status].replaceAll('ID', id)}.` },
   );
 }
+
+export function evidenceNotFound(id: string, attempt: number | undefined): NotFoundError {
+  return new NotFoundError(
+    attempt === undefined
+      ? `Ticket ${id} has no evidence yet.`
+      : `Ticket ${id} has no evidence of attempt ${attempt}.`,
+    {
+      code: 'evidence_not_found',
+      hint: `It comes when an attempt ends (mags ticket watch ${id}).`,
+    },
+  );
+}
+
+export function bundleNotFound(ticket: { id: string; status: TicketStatus }): NotFoundError {
+  return new NotFoundError(`Ticket ${ticket.id} is not approved, so it has no bundle.`, {
+    code: 'bundle_not_found',
+    hint:
+      ticket.status === 'awaiting_review'
+        ? `Review it, then approve it (mags ticket approve ${ticket.id}).`
+        : `It is ${ticket.status}.`,
+  });
+}

@@ -1,19 +1,24 @@
 import type { CreateTicketBody, Evidence, TicketEvent } from '../api/tickets.ts';
 import { currentServerInstance, type ServerInstance } from '../config/server-instance.ts';
-import { NotFoundError } from '../errors/mags-error.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { StateRepository, TicketFilter, TicketRecord } from '../state/state-repository.ts';
 import type { WorkspaceManager } from '../workspaces/workspace-manager.ts';
 import { followTicketEvents } from './follow-ticket-events.ts';
 import { newTicketRecord, resolveTicketChoices } from './new-ticket.ts';
 import { recoverTickets } from './recover-tickets.ts';
-import { allowedStatuses, ticketNotFound } from './ticket-errors.ts';
+import {
+  allowedStatuses,
+  bundleNotFound,
+  evidenceNotFound,
+  ticketNotFound,
+  wrongStatus,
+} from './ticket-errors.ts';
 import { TicketEventLog } from './ticket-event-log.ts';
 import { TicketLock } from './ticket-lock.ts';
 import type { TicketAgentParts, TicketProjects } from './ticket-parts.ts';
 import { TicketQueue } from './ticket-queue.ts';
 import { TicketRecorder } from './ticket-recorder.ts';
-import { sweepClosedTickets } from './ticket-retention.ts';
+import { ClosedTicketSweeper } from './ticket-retention.ts';
 import {
   approveTicket,
   closeTicket,
@@ -58,7 +63,6 @@ export class TicketManager {
   readonly #sandboxes: SandboxManager;
   readonly #projects: TicketProjects;
   readonly #parts: TicketAgentParts;
-  readonly #workspaces: Pick<WorkspaceManager, 'delete'> | undefined;
   readonly #environment: NodeJS.ProcessEnv;
   readonly #instance: ServerInstance;
   readonly #log: (line: string) => void;
@@ -67,14 +71,13 @@ export class TicketManager {
   readonly #lock = new TicketLock();
   readonly #queue: TicketQueue;
   readonly #review: ReviewServices;
-  #sweepTimer: NodeJS.Timeout | undefined;
+  readonly #sweeper: ClosedTicketSweeper;
 
   constructor(options: TicketManagerOptions) {
     this.#repository = options.repository;
     this.#sandboxes = options.sandboxes;
     this.#projects = options.projects;
     this.#parts = options.parts;
-    this.#workspaces = options.workspaces;
     this.#environment = options.environment ?? process.env;
     this.settings = ticketSettings(options.settings, this.#environment);
     this.#instance = options.instance ?? currentServerInstance();
@@ -103,16 +106,19 @@ export class TicketManager {
         environment: this.#environment,
         emit: (ticket, data) => this.#recorder.emitFromAgent(ticket, data),
         allEvents: (id) => this.#recorder.allEvents(id),
-        // An attempt's end, under the lock like every status change; from `running` only.
-        finish: (ticket, to, reason) =>
-          this.#lock.run(ticket.id, async () => {
-            const current = await this.#recorder.require(ticket.owner, ticket.id, 'end', [
-              'running',
-            ]);
-            return this.#recorder.transition(current, to, reason);
-          }),
       },
     });
+    this.#sweeper = new ClosedTicketSweeper(
+      {
+        repository: this.#repository,
+        sandboxes: this.#sandboxes,
+        workspaces: options.workspaces,
+        host: this.#instance.host,
+        retentionMs: this.settings.closedRetentionMs,
+      },
+      this.settings.sweepEveryMs,
+      this.#log,
+    );
     this.#review = {
       ...common,
       lock: this.#lock,
@@ -171,7 +177,9 @@ export class TicketManager {
     const step = await this.#lock.run(id, async (): Promise<StopStep> => {
       const ticket = await this.get(owner, id);
       if (ticket.status === 'stopped') return { ticket };
-      await this.#recorder.require(owner, id, 'stop', allowedStatuses.stop);
+      if (!allowedStatuses.stop.includes(ticket.status as 'queued')) {
+        throw wrongStatus(id, 'stop', ticket.status, allowedStatuses.stop);
+      }
       return this.#queue.stopLocked(ticket, stoppedBy);
     });
     if ('ticket' in step) return step.ticket;
@@ -236,15 +244,7 @@ export class TicketManager {
     await this.get(owner, id);
     const evidence = await this.#repository.getEvidence(id, attempt);
     if (evidence) return evidence;
-    throw new NotFoundError(
-      attempt === undefined
-        ? `Ticket ${id} has no evidence yet.`
-        : `Ticket ${id} has no evidence of attempt ${attempt}.`,
-      {
-        code: 'evidence_not_found',
-        hint: `It comes when an attempt ends (mags ticket watch ${id}).`,
-      },
-    );
+    throw evidenceNotFound(id, attempt);
   }
 
   /** The approved result as a git bundle. */
@@ -252,13 +252,7 @@ export class TicketManager {
     const ticket = await this.get(owner, id);
     const bundle = await this.#repository.getTicketBundle(id);
     if (bundle) return bundle;
-    throw new NotFoundError(`Ticket ${id} is not approved, so it has no bundle.`, {
-      code: 'bundle_not_found',
-      hint:
-        ticket.status === 'awaiting_review'
-          ? `Review it, then approve it (mags ticket approve ${id}).`
-          : `It is ${ticket.status}.`,
-    });
+    throw bundleNotFound(ticket);
   }
 
   /** Resolves when the ticket is queued or running in this process no more. */
@@ -285,27 +279,12 @@ export class TicketManager {
 
   /** Starts the periodic sweep of closed tickets past their retention (now, then every so often). */
   start(): void {
-    if (this.#sweepTimer) return;
-    const sweep = () => {
-      this.sweepClosed().catch((error: unknown) => {
-        this.#log(`sweeping closed tickets failed: ${(error as Error).message}`);
-      });
-    };
-    sweep();
-    this.#sweepTimer = setInterval(sweep, this.settings.sweepEveryMs);
-    this.#sweepTimer.unref();
+    this.#sweeper.start();
   }
 
   /** Deletes the sandboxes and workspaces of tickets closed longer ago than the retention. */
   sweepClosed(now = Date.now()): Promise<number> {
-    return sweepClosedTickets({
-      repository: this.#repository,
-      sandboxes: this.#sandboxes,
-      workspaces: this.#workspaces,
-      host: this.#instance.host,
-      retentionMs: this.settings.closedRetentionMs,
-      now,
-    });
+    return this.#sweeper.sweep(now);
   }
 
   /**
@@ -313,8 +292,7 @@ export class TicketManager {
    * tickets fail with the reason; queued ones stay queued for the next server process.
    */
   async shutdown(): Promise<void> {
-    clearInterval(this.#sweepTimer);
-    this.#sweepTimer = undefined;
+    this.#sweeper.stop();
     await this.#queue.shutdown();
   }
 

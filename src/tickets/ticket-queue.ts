@@ -32,7 +32,8 @@ export interface TicketQueueOptions {
   lock: TicketLock;
   recorder: TicketRecorder;
   instance: ServerInstance;
-  attempts: AttemptServices;
+  /** What attempts need (their end, under the ticket's lock, is added here). */
+  attempts: Omit<AttemptServices, 'finish'>;
   /** The project, role and model of a ticket about to be queued (a clear error if one is off). */
   checkRunnable(ticket: TicketRecord): Promise<void>;
   log(line: string): void;
@@ -48,9 +49,20 @@ export class TicketQueue {
   readonly #queue: FairQueue;
   readonly #active = new Map<string, ActiveTicket>();
   readonly #options: TicketQueueOptions;
+  readonly #attempts: AttemptServices;
 
   constructor(options: TicketQueueOptions) {
     this.#options = options;
+    const { lock, recorder } = options;
+    this.#attempts = {
+      ...options.attempts,
+      // An attempt's end, under the lock like every status change; from `running` only.
+      finish: (ticket, to, reason) =>
+        lock.run(ticket.id, async () => {
+          const current = await recorder.require(ticket.owner, ticket.id, 'end', ['running']);
+          return recorder.transition(current, to, reason);
+        }),
+    };
     this.#queue = new FairQueue({
       limit: options.maxRunning,
       perOwnerActive: options.maxRunningPerOwner,
@@ -147,7 +159,7 @@ export class TicketQueue {
       active.started = true;
       return recorder.transition(current, 'running', `attempt ${current.attempt}`);
     });
-    if (running) await runTicketAttempt(this.#options.attempts, running, control);
+    if (running) await runTicketAttempt(this.#attempts, running, control);
   }
 
   /** Frees its slot (or its place in the line) and forgets it. */

@@ -36,3 +36,43 @@ export async function sweepClosedTickets(options: {
   }
   return cleaned;
 }
+
+/** The periodic sweep of closed tickets past their retention (`sweepClosedTickets`). */
+export class ClosedTicketSweeper {
+  readonly #options: Omit<Parameters<typeof sweepClosedTickets>[0], 'now'>;
+  readonly #everyMs: number;
+  readonly #log: (line: string) => void;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    options: Omit<Parameters<typeof sweepClosedTickets>[0], 'now'>,
+    everyMs: number,
+    log: (line: string) => void,
+  ) {
+    this.#options = options;
+    this.#everyMs = everyMs;
+    this.#log = log;
+  }
+
+  /** Sweeps now, then every `everyMs` until `stop`. */
+  start(): void {
+    if (this.#timer) return;
+    const sweep = () => {
+      this.sweep().catch((error: unknown) => {
+        this.#log(`sweeping closed tickets failed: ${(error as Error).message}`);
+      });
+    };
+    sweep();
+    this.#timer = setInterval(sweep, this.#everyMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  sweep(now = Date.now()): Promise<number> {
+    return sweepClosedTickets({ ...this.#options, now });
+  }
+}

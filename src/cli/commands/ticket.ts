@@ -202,7 +202,9 @@ export function registerTicketCommands(program: Command): void {
 
   ticket
     .command('comment')
-    .description('Comment on a ticket; a running agent reads it at its next step.')
+    .description(
+      'Comment on a ticket; a running agent reads it at its next step, otherwise the next attempt does.',
+    )
     .argument('<id>')
     .argument('<text...>')
     .action(async (id: string, words: string[], _flags, command: Command) => {

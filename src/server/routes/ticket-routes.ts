@@ -69,7 +69,10 @@ const get = createRoute({
   responses: { 200: ticketResponse('The ticket'), ...errors },
 });
 
-const run = action('run', 'Queue the next attempt of a draft, failed or stopped ticket');
+const run = action(
+  'run',
+  'Queue the next attempt of a draft, failed or stopped ticket (a queued or running one is a 409)',
+);
 const stop = action(
   'stop',
   'Stop a queued or running ticket (evidence is still assembled); returns once it stopped',
@@ -95,7 +98,8 @@ const close = action(
 const comment = createRoute({
   method: 'post',
   path: '/v1/tickets/{id}/comments',
-  summary: 'Comment: a running agent reads it at its next step',
+  summary:
+    'Comment: a running agent reads it at its next step; otherwise the next attempt, at its start',
   request: { params, body: json(CommentBodySchema, true) },
   responses: {
     201: {
