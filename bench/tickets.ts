@@ -78,6 +78,8 @@ export async function ticketsBenchmark(): Promise<void> {
     // The same `true`, exec'd directly on a ticket's sandbox (no loop, no events, no API).
     const last = (await mags.tickets.list({ project: 'bench' })).at(0);
     if (!last) throw new Error('no ticket');
+    // Its attempt's end stopped it: started again, as approving or the next attempt would.
+    await server.server.services.sandboxes.start(owner, last.id);
     const use = await server.server.services.sandboxes.use(owner, last.id);
     let direct: ReturnType<typeof summarize>;
     try {
