@@ -20,6 +20,7 @@ import {
   assembleEvidence,
 } from '../src/tickets/evidence/assemble-evidence.ts';
 import { TicketManager } from '../src/tickets/ticket-manager.ts';
+import type { TicketProjects } from '../src/tickets/ticket-parts.ts';
 import { createTestHome, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 import {
   agentCommand,
@@ -61,6 +62,7 @@ describe('tickets on the namespace runtime', { skip }, () => {
   let sandboxes: SandboxManager;
   let tickets: TicketManager;
   let projectWorkspace: string;
+  let projects: TicketProjects;
 
   before(async () => {
     testHome = await createTestHome();
@@ -69,6 +71,7 @@ describe('tickets on the namespace runtime', { skip }, () => {
     sandboxes = new SandboxManager({ context, repository, sleepAfterMs: 0 });
     const fixture = await fixtureProject(context, sandboxes, 'alice', 'app');
     projectWorkspace = fixture.project.workspace;
+    projects = fixture.projects;
     tickets = new TicketManager({
       repository,
       sandboxes,
@@ -491,6 +494,41 @@ describe('tickets on the namespace runtime', { skip }, () => {
       evidence.diffStat.files.map((file) => file.path),
       ['fixed.txt'],
     );
+  });
+
+  test('a shutdown while the evidence is assembled ends it at once; the ticket fails with the reason', {
+    timeout: 120_000,
+  }, async () => {
+    scripts['slow shutdown'] = async (_task, session) => {
+      await agentCommand(session, 'echo done > /workspace/fixed.txt');
+      return { reason: 'finished' };
+    };
+    // A server of its own, to shut down (the shared one keeps going).
+    const server = new TicketManager({
+      repository,
+      sandboxes,
+      projects,
+      parts: { ...fixtureParts(agent), assembleEvidence },
+      settings: { defaultModel: 'scripted:oracle' },
+      environment: {},
+      log: () => {},
+    });
+    const ticket = await server.create('alice', {
+      project: 'app',
+      title: 'slow shutdown',
+      request: 'Take your time.',
+      criteria: [{ text: 'takes its time', check: 'sleep 600' }],
+      run: true,
+    });
+    await waitUntil(async () =>
+      (await collect(ticket.id)).some(
+        (event) => event.data.type === 'command' && event.data.source === 'test',
+      ),
+    );
+    await server.shutdown();
+    const failed = await tickets.get('alice', ticket.id);
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.reason, 'the server stopped while the agent ran; run it again');
   });
 
   test('comments reach the next attempt: on a draft, after the last model step, during the evidence, in review', async () => {
