@@ -414,6 +414,19 @@ describe('tickets on the namespace runtime', { skip }, () => {
     assert.deepEqual(await tickets.recover(), { queued: 0, failed: 0 });
   });
 
+  test('the conversation is stored after each step, before the attempt ends (what a restart continues from)', async () => {
+    let storedMidway: unknown[] | undefined;
+    scripts.saving = async (task, session) => {
+      await session.saveHistory?.([{ role: 'user', content: 'after step 1' }]);
+      storedMidway = (await repository.getTicket('alice', task.ticket.id))?.history;
+      return { reason: 'finished' };
+    };
+    const draft = await create('saving');
+    await tickets.run('alice', draft.id);
+    await tickets.wait('alice', draft.id);
+    assert.deepEqual(storedMidway, [{ role: 'user', content: 'after step 1' }]);
+  });
+
   test('two runs at once queue one attempt; the others are a 409 saying it is queued', async () => {
     scripts.twice = async (_task, session) => {
       await agentCommand(session, 'echo once >> /workspace/fixed.txt');

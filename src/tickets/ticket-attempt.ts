@@ -239,6 +239,8 @@ async function runAgent(
     emit: (data: TicketEventData) => services.emit(ticket, data),
     takeComments: () => control.comments.splice(0),
     signal: control.abort.signal,
+    // After each step, so a restart's next attempt continues from the last step, not the start.
+    saveHistory: (history: unknown[]) => services.repository.updateTicket(ticket.id, { history }),
   };
   try {
     return await services.parts.agent.run(task, session);
