@@ -146,6 +146,24 @@ export function checkModel(
   }
 }
 
+/**
+ * What to check when a model's server gave no answer at all (connection refused, DNS): for a
+ * local server (Ollama, LM Studio, a compatible one) or a base URL set by a variable, where it was
+ * reached and the variable that moves it; undefined for a provider's own default address.
+ */
+export function unreachableModelHint(
+  id: string,
+  env: ModelEnvironment = process.env,
+): string | undefined {
+  const { name, provider } = providerOf(id);
+  const set = env[provider.baseUrlVariable];
+  const url = set || provider.defaultBaseUrl;
+  if (!url) return undefined;
+  return set
+    ? `is ${name}'s server running at ${url} (${provider.baseUrlVariable})?`
+    : `is ${name}'s server running at ${url}? (${provider.baseUrlVariable} sets another address)`;
+}
+
 /** The language model for `id` (checked first; the providers do no I/O until called). */
 export function resolveModel(id: string, env: ModelEnvironment = process.env): LanguageModel {
   checkModel(id, env);
