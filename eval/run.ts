@@ -55,7 +55,11 @@ if (scripted !== undefined && scripted !== 'oracle' && scripted !== 'liar') {
 }
 if (values.model !== undefined) {
   try {
-    checkModel(values.model, process.env);
+    checkModel(
+      values.model,
+      process.env,
+      'your environment (the evaluation runs its server in this process)',
+    );
   } catch (error) {
     const hint = (error as { hint?: string }).hint;
     fail(`${(error as Error).message}${hint ? `\n  hint: ${hint}` : ''}`);
@@ -72,6 +76,12 @@ const server = await startEvaluationServer({
   tickets: { maxRunning: concurrency, maxRunningPerOwner: concurrency },
 });
 const workDirectory = await mkdtemp(join(tmpdir(), 'mags-eval-'));
+if (!values.json) {
+  // A real model takes minutes per fixture: say what runs before the first row comes.
+  process.stderr.write(
+    `eval: ${fixtures.length} fixture${fixtures.length === 1 ? '' : 's'} with ${model}, ${Math.min(concurrency, fixtures.length)} at once; a line per fixture as it is graded\n`,
+  );
+}
 let rows: EvaluationRow[];
 try {
   const mags = await server.client('eval');
@@ -102,6 +112,14 @@ const problems = scripted
       .filter((row) => row.grade === null)
       .map((row) => `${row.fixture}: not graded (${row.note})`);
 for (const problem of problems) process.stderr.write(`eval: ${problem}\n`);
+if (scripted && problems.length === 0) {
+  // The table alone reads as a score; for the liar, 0% is the expected result.
+  process.stderr.write(
+    scripted === 'oracle'
+      ? 'eval: as expected: the oracle graded FULL with every criterion met on every fixture\n'
+      : 'eval: as expected: the liar graded NO on every fixture and its claims were not taken\n',
+  );
+}
 process.exitCode = problems.length > 0 ? 1 : 0;
 
 function fail(message: string): never {

@@ -4,6 +4,7 @@
  * ambiguous edits, a person's comment, a stop, budgets, and a continued attempt.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { APICallError } from 'ai';
 import { createBuiltinAgent } from '../src/agents/builtin/builtin-agent.ts';
@@ -333,6 +334,32 @@ describe('built-in agent loop', { skip }, () => {
     assert.ok(second.outcome.history.length > history.length);
     // Steps are numbered across the ticket's attempts.
     assert.equal(second.events.find((event) => event.type === 'usage')?.step, 3);
+  });
+
+  test('a local model server that is not running: provider_error saying where it was looked for', async () => {
+    // A port that was just free: nothing listens there, so the connection is refused.
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+    const agent = createBuiltinAgent({ retry: { maxRetries: 1, initialDelayMs: 1 } });
+    const outcome = await agent.run(
+      agentTestTask({
+        model: 'ollama:qwen3',
+        environment: { OLLAMA_BASE_URL: `http://127.0.0.1:${port}/v1` },
+      }),
+      agentTestSession(box.sandbox),
+    );
+    assert.equal(outcome.reason, 'provider_error');
+    assert.match(outcome.message, /^the model provider failed 2 times: .*ECONNREFUSED/);
+    assert.ok(
+      outcome.message.endsWith(
+        `: is ollama's server running at http://127.0.0.1:${port}/v1 (OLLAMA_BASE_URL)?`,
+      ),
+      outcome.message,
+    );
   });
 
   test('an unknown model is a provider_error outcome naming it', async () => {

@@ -15,7 +15,12 @@ import {
   priceOf,
   unpricedModelNotice,
 } from '../src/agents/model-prices.ts';
-import { checkModel, parseModelId, resolveModel } from '../src/agents/resolve-model.ts';
+import {
+  checkModel,
+  parseModelId,
+  resolveModel,
+  unreachableModelHint,
+} from '../src/agents/resolve-model.ts';
 import { InvalidInputError } from '../src/errors/mags-error.ts';
 
 test('model ids: provider:model, split at the first colon', () => {
@@ -170,5 +175,38 @@ test('retries: 429 and 5xx, Retry-After in seconds, as a date, or in ms; backoff
   assert.equal(
     retryDelayMs(classifyProviderError(error(429, { 'retry-after': '0.5' })), 3, policy),
     500,
+  );
+});
+
+test('a model server that gave no answer: where it was looked for, and the variable that moves it', () => {
+  const refused = new APICallError({
+    message: 'Cannot connect to API: connect ECONNREFUSED 127.0.0.1:11434',
+    url: 'http://127.0.0.1:11434/v1/chat/completions',
+    requestBodyValues: {},
+    isRetryable: true,
+  });
+  assert.equal(classifyProviderError(refused).unreachable, true);
+  const answered = new APICallError({
+    message: 'm',
+    url: 'u',
+    requestBodyValues: {},
+    statusCode: 500,
+  });
+  assert.equal(classifyProviderError(answered).unreachable, false);
+  assert.equal(
+    unreachableModelHint('ollama:qwen3', {}),
+    "is ollama's server running at http://127.0.0.1:11434/v1? (OLLAMA_BASE_URL sets another address)",
+  );
+  assert.equal(
+    unreachableModelHint('lmstudio:m', { LMSTUDIO_BASE_URL: 'http://box:1234/v1' }),
+    "is lmstudio's server running at http://box:1234/v1 (LMSTUDIO_BASE_URL)?",
+  );
+  // A hosted provider at its own address: nothing to point at.
+  assert.equal(unreachableModelHint('anthropic:claude-sonnet-4-5', {}), undefined);
+  assert.match(
+    unreachableModelHint('anthropic:claude-sonnet-4-5', {
+      ANTHROPIC_BASE_URL: 'http://proxy:8080',
+    }) ?? '',
+    /http:\/\/proxy:8080 \(ANTHROPIC_BASE_URL\)/,
   );
 });

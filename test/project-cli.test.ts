@@ -110,6 +110,22 @@ describe('mags project through mags server', { skip }, () => {
     assert.equal(refreshed.code, 0, refreshed.stderr);
     // Not a terminal: one line at once (and one every 30 s while it waits).
     assert.match(refreshed.stderr, /^mags: refreshing project web and running its setup\.\.\.$/m);
+    // Nothing runs on update: the new setup waits for the next refresh, and it says so.
+    const updated = await runCli(home, ['project', 'update', 'web', '--setup', 'exit 3'], {
+      env: alice,
+    });
+    assert.equal(updated.code, 0, updated.stderr);
+    assert.match(
+      updated.stderr,
+      /^mags: the new setup takes effect at the next refresh: mags project refresh web$/m,
+    );
+    const failed = await runCli(home, ['project', 'refresh', 'web'], { env: alice });
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.match(failed.stdout.toString(), /^reason:\s+setup exited with code 3/m);
+    assert.match(
+      failed.stderr,
+      /^mags: project web failed; fix the setup \(in the repository, or mags project update web --setup CMD\) and run mags project refresh web$/m,
+    );
     const deleted = await runCli(home, ['project', 'delete', 'web'], { env: alice });
     assert.equal(deleted.code, 0, deleted.stderr);
     const after = await runCli(home, ['project', 'list', '--json'], { env: alice });

@@ -198,7 +198,20 @@ describe('tickets through a server', { skip }, () => {
     await writeFile(file, '---\nproject: app\ntitle: [unclosed\n---\nbody\n');
     const bad = await runCli(home, ['ticket', 'create', '--file', file], { env });
     assert.equal(bad.code, 2, bad.stderr);
-    assert.match(bad.stderr, /ticket\.md, line 3: bad front matter/);
+    // The file's own line and column, not YAML's count from the front matter's first line.
+    assert.match(bad.stderr, /ticket\.md, line 3, column \d+: bad front matter: /);
+    assert.doesNotMatch(bad.stderr, /at line 2/);
+    const missing = await runCli(
+      home,
+      ['ticket', 'create', '--file', join(home, 'no-such-ticket.md')],
+      { env },
+    );
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(
+      missing.stderr,
+      /^mags: Cannot read the ticket file \S+no-such-ticket\.md: no such file\.$/m,
+    );
+    assert.doesNotMatch(missing.stderr, /unexpected error|at async/);
 
     const watch = await runCli(home, ['ticket', 'watch', fileId], { env });
     assert.equal(watch.code, 0, watch.stderr);
@@ -210,8 +223,8 @@ describe('tickets through a server', { skip }, () => {
       /\$ echo goodbye >> \/workspace\/greeting\.txt && seq 1 30 {2}\[agent, exit 0, /,
     );
     assert.match(shown, /… 18 more lines …/);
-    assert.match(shown, /\$0\.0010 · 10 in \/ 5 out tokens · 1 steps/);
-    assert.match(shown, /☐ criterion 1: met/);
+    assert.match(shown, /\$0\.0010 · 10 in \/ 5 out tokens · 1 step$/m);
+    assert.match(shown, /^✔ criterion 1: met \(exit 0\)$/m);
     assert.match(shown, new RegExp(`${fileId} is awaiting_review: all 1 criteria met`));
 
     const list = await runCli(home, ['ticket', 'list', '-p', 'app'], { env });
@@ -221,6 +234,10 @@ describe('tickets through a server', { skip }, () => {
     const show = await runCli(home, ['ticket', 'show', id], { env });
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout.toString(), /^status: +draft$/m);
+    assert.match(show.stdout.toString(), /^budget: +5 steps \(the rest: the server's defaults\)$/m);
+    const noEvidence = await runCli(home, ['ticket', 'evidence', id], { env });
+    assert.equal(noEvidence.code, 1, noEvidence.stderr);
+    assert.match(noEvidence.stderr, new RegExp(`run it first \\(mags ticket run ${id}\\)`));
     assert.match(show.stdout.toString(), /^ {2}1\. says goodbye {2}\[check: grep -q goodbye/m);
     const evidence = await runCli(home, ['ticket', 'evidence', fileId], { env });
     assert.equal(evidence.code, 0, evidence.stderr);

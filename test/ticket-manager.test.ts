@@ -358,7 +358,10 @@ describe('tickets on the namespace runtime', { skip }, () => {
       tickets.comment('alice', ticket.id, { author: 'alice', text: 'late' }),
       (error: unknown) => {
         assert.ok(error instanceof ConflictError);
-        assert.match(error.message, /^Cannot comment on ticket tkt_\S+: it is closed/);
+        assert.match(
+          error.message,
+          /^Cannot comment on ticket tkt_\S+: it is closed \(allowed when it is draft, queued, running, awaiting_review, changes_requested, failed or stopped\)\.$/,
+        );
         return true;
       },
     );
@@ -445,7 +448,10 @@ describe('tickets on the namespace runtime', { skip }, () => {
       if (result.status === 'fulfilled') continue;
       assert.ok(result.reason instanceof ConflictError);
       assert.equal(result.reason.code, 'ticket_status');
-      assert.match(result.reason.message, /: it is (queued|running) \(run needs/);
+      assert.match(
+        result.reason.message,
+        /: it is (queued|running) \(allowed when it is draft, failed or stopped\)/,
+      );
     }
     const done = await tickets.wait('alice', draft.id);
     assert.equal(done.status, 'awaiting_review');

@@ -261,7 +261,7 @@ describe('tickets end to end at their limits (real parts, scripted models)', { s
       env: { MAGS_URL: e2e.server.url, MAGS_API_TOKEN: e2e.aliceToken },
     });
     assert.equal(cli.code, 2, cli.stderr);
-    assert.match(cli.stderr, /bad-ticket\.md, line 4: bad front matter/);
+    assert.match(cli.stderr, /bad-ticket\.md, line 4, column \d+: bad front matter/);
 
     assert.deepEqual(
       (await e2e.alice.tickets.list()).map((ticket) => ticket.id),

@@ -113,7 +113,12 @@ function providerOf(id: string): { name: string; provider: ModelProvider; model:
  * trying again does not fix, with a hint the owner sees). Does no I/O: whether the key is valid
  * shows on the first call.
  */
-export function checkModel(id: string, env: ModelEnvironment = process.env): void {
+export function checkModel(
+  id: string,
+  env: ModelEnvironment = process.env,
+  /** Where the variable is to be set, for the hint: a server's, or a command's own. */
+  where = "the server's environment",
+): void {
   const { name, provider } = providerOf(id);
   const others = Object.entries(modelProviders)
     .filter(([other]) => other !== name)
@@ -126,7 +131,7 @@ export function checkModel(id: string, env: ModelEnvironment = process.env): voi
       `The model ${id} needs ${provider.describe} in ${provider.keyVariable}, which is not set.`,
       {
         code: 'model_key_missing',
-        hint: `Set ${provider.keyVariable} in the server's environment, or choose a model of another provider: ${others}.`,
+        hint: `Set ${provider.keyVariable} in ${where}, or choose a model of another provider: ${others}.`,
       },
     );
   }
@@ -135,10 +140,28 @@ export function checkModel(id: string, env: ModelEnvironment = process.env): voi
       `The model ${id} needs ${provider.describe} in ${provider.baseUrlVariable}, which is not set.`,
       {
         code: 'model_base_url_missing',
-        hint: `Set ${provider.baseUrlVariable} (and ${compatibleKeyVariable} if the server wants a key), or choose a model of another provider: ${others}.`,
+        hint: `Set ${provider.baseUrlVariable} in ${where} (and ${compatibleKeyVariable} if the model's server wants a key), or choose a model of another provider: ${others}.`,
       },
     );
   }
+}
+
+/**
+ * What to check when a model's server gave no answer at all (connection refused, DNS): for a
+ * local server (Ollama, LM Studio, a compatible one) or a base URL set by a variable, where it was
+ * reached and the variable that moves it; undefined for a provider's own default address.
+ */
+export function unreachableModelHint(
+  id: string,
+  env: ModelEnvironment = process.env,
+): string | undefined {
+  const { name, provider } = providerOf(id);
+  const set = env[provider.baseUrlVariable];
+  const url = set || provider.defaultBaseUrl;
+  if (!url) return undefined;
+  return set
+    ? `is ${name}'s server running at ${url} (${provider.baseUrlVariable})?`
+    : `is ${name}'s server running at ${url}? (${provider.baseUrlVariable} sets another address)`;
 }
 
 /** The language model for `id` (checked first; the providers do no I/O until called). */

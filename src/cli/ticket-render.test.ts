@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { TicketEvent } from '../api/tickets.ts';
-import { newWatchState, renderTicketEvent, terminalSafe } from './ticket-render.ts';
+import type { Evidence, TicketEvent } from '../api/tickets.ts';
+import {
+  newWatchState,
+  renderTicket,
+  renderTicketEvent,
+  renderTimeline,
+  terminalSafe,
+} from './ticket-render.ts';
 
 const event = (data: TicketEvent['data']): TicketEvent => ({
   id: 1,
@@ -40,4 +46,50 @@ test('watch takes escape sequences and control characters out of what the agent 
   assert.equal(state.midText, true);
   assert.equal(terminalSafe('a\x1b'), 'a');
   assert.equal(terminalSafe('tab\tand\nnewline'), 'tab\tand\nnewline');
+});
+
+test('the timeline counts an event before the attempt started down to it, never as -0.0s', () => {
+  const evidence = {
+    attempt: 2,
+    startedAt: '2025-01-01T00:00:10.000Z',
+    timeline: [
+      { at: '2025-01-01T00:00:07.500Z', event: 'queued' },
+      { at: '2025-01-01T00:00:09.990Z', event: 'queued again' },
+      { at: '2025-01-01T00:00:11.250Z', event: 'running: attempt 2' },
+    ],
+  } as Evidence;
+  assert.equal(
+    renderTimeline(evidence),
+    'timeline (attempt 2):\n  -   2.5s  queued\n  +   0.0s  queued again\n  +   1.3s  running: attempt 2\n',
+  );
+});
+
+test('show: the budget the ticket sets, and a check in watch with its mark and exit code', () => {
+  const shown = renderTicket({
+    id: 'tkt_1',
+    project: 'app',
+    title: 'T',
+    request: 'R',
+    criteria: [{ text: 'c' }],
+    role: 'developer',
+    model: null,
+    budget: { maxSteps: 1, maxWallMs: 90_000 },
+    status: 'draft',
+    reason: null,
+    workspace: null,
+    baseCommit: null,
+    attempt: 0,
+    usage: { inputTokens: 3, outputTokens: 4, costUsd: 0, steps: 1 },
+    branch: null,
+    commit: null,
+    createdAt: '2025-01-01T00:00:00.000Z',
+    updatedAt: '2025-01-01T00:00:00.000Z',
+  });
+  assert.match(shown, /^budget: {4}1 step, 90s \(the rest: the server's defaults\)$/m);
+  assert.match(shown, /^usage: {5}\$0\.0000, 3 in \/ 4 out tokens, 1 step$/m);
+  const check = (status: 'met' | 'not_met' | 'needs_person', exitCode: number | null) =>
+    renderTicketEvent(event({ type: 'check', criterion: 0, status, exitCode }), newWatchState());
+  assert.equal(check('met', 0), '✔ criterion 1: met (exit 0)\n');
+  assert.equal(check('not_met', 2), '✖ criterion 1: not met (exit 2)\n');
+  assert.equal(check('needs_person', null), '? criterion 1: needs a person\n');
 });

@@ -1,4 +1,8 @@
 import type { Evidence, Ticket, TicketEvent } from '../api/tickets.ts';
+import {
+  criterionStatusMarks,
+  criterionStatusWords,
+} from '../tickets/evidence/criterion-status-words.ts';
 
 /** Lines of a command's output shown in the terminal (all of it is in the event). */
 const maxOutputLines = 12;
@@ -75,7 +79,9 @@ export function renderTicketEvent(event: TicketEvent, state: WatchState): string
       line(`↻ retry ${data.attempt} in ${formatMs(data.delayMs)}: ${data.message}`);
       break;
     case 'check':
-      line(`☐ criterion ${data.criterion + 1}: ${data.status.replace('_', ' ')}`);
+      line(
+        `${criterionStatusMarks[data.status]} criterion ${data.criterion + 1}: ${criterionStatusWords[data.status]}${data.exitCode === null ? '' : ` (exit ${data.exitCode})`}`,
+      );
       break;
     case 'evidence':
       line(`▣ evidence: ${data.summary}`);
@@ -118,7 +124,7 @@ const otherEscapes = /\x1b[\s\S]?/g;
 const controlCharacters = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
 
 export function costLine(state: WatchState): string {
-  return `  $${state.costUsd.toFixed(4)} · ${state.inputTokens} in / ${state.outputTokens} out tokens · ${state.steps} steps`;
+  return `  $${state.costUsd.toFixed(4)} · ${state.inputTokens} in / ${state.outputTokens} out tokens · ${plural(state.steps, 'step')}`;
 }
 
 /** `mags ticket show`: the fields a person reads. */
@@ -133,7 +139,11 @@ export function renderTicket(ticket: Ticket): string {
     ['attempt', String(ticket.attempt)],
     ['workspace', ticket.workspace ?? '-'],
     ['base', ticket.baseCommit ?? '-'],
-    ['usage', `$${ticket.usage.costUsd.toFixed(4)}, ${ticket.usage.steps} steps`],
+    ['budget', describeBudget(ticket.budget)],
+    [
+      'usage',
+      `$${ticket.usage.costUsd.toFixed(4)}, ${ticket.usage.inputTokens} in / ${ticket.usage.outputTokens} out tokens, ${plural(ticket.usage.steps, 'step')}`,
+    ],
   ];
   if (ticket.branch) rows.push(['branch', `${ticket.branch} ${ticket.commit ?? ''}`]);
   const criteria = ticket.criteria.map(
@@ -151,6 +161,28 @@ export function renderTicket(ticket: Ticket): string {
     ].join('\n'),
   );
 }
+
+/** The limits the ticket sets itself; the server's defaults fill the rest. */
+function describeBudget(budget: Ticket['budget']): string {
+  const limits = [
+    budget.maxSteps !== undefined && plural(budget.maxSteps, 'step'),
+    budget.maxTokens !== undefined && plural(budget.maxTokens, 'token'),
+    budget.maxCostUsd !== undefined && `$${budget.maxCostUsd}`,
+    budget.maxWallMs !== undefined && formatWall(budget.maxWallMs),
+  ].filter((limit) => limit !== false);
+  return limits.length === 0
+    ? "the server's defaults"
+    : `${limits.join(', ')} (the rest: the server's defaults)`;
+}
+
+/** A wall-time budget as it is given: 90s, 30m, 2h. */
+function formatWall(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${ms / 1000}s`;
+}
+
+const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
 
 function headAndTail(output: string): string[] {
   const lines = output.replace(/\n$/, '').split('\n');
@@ -181,8 +213,11 @@ export function renderTimeline(evidence: Evidence): string {
   if (!timeline) return 'timeline: not recorded for this attempt (older evidence)\n';
   const start = Date.parse(evidence.startedAt);
   const lines = timeline.map(({ at, event }) => {
-    const seconds = ((Date.parse(at) - start) / 1000).toFixed(1);
-    return `  +${seconds.padStart(6)}s  ${event}`;
+    // An event before the attempt's start (its time in the queue) counts down to it.
+    const ms = Date.parse(at) - start;
+    const seconds = (Math.abs(ms) / 1000).toFixed(1);
+    const sign = ms < 0 && seconds !== '0.0' ? '-' : '+';
+    return `  ${sign}${seconds.padStart(6)}s  ${event}`;
   });
   return terminalSafe(`timeline (attempt ${evidence.attempt}):\n${lines.join('\n')}\n`);
 }

@@ -1,4 +1,5 @@
 import type { Evidence, TicketEvent } from '../api/tickets.ts';
+import { criterionStatusWords } from './evidence/criterion-status-words.ts';
 
 export type Timeline = NonNullable<Evidence['timeline']>;
 
@@ -35,7 +36,7 @@ export function attemptTimeline(events: readonly TicketEvent[], attempt: number)
         event = `the agent finished: ${data.summary.split('\n')[0] ?? ''}`;
         break;
       case 'check':
-        event = `criterion ${data.criterion + 1}: ${data.status.replace('_', ' ')}${data.exitCode === null ? '' : ` (exit ${data.exitCode})`}`;
+        event = `criterion ${data.criterion + 1}: ${criterionStatusWords[data.status]}${data.exitCode === null ? '' : ` (exit ${data.exitCode})`}`;
         break;
     }
     if (event !== undefined) timeline.push({ at, event });

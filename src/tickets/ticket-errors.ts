@@ -47,19 +47,33 @@ export function wrongStatus(
   allowed: readonly TicketStatus[],
 ): ConflictError {
   return new ConflictError(
-    `Cannot ${action} ticket ${id}: it is ${status} (${action} needs ${allowed.join(' or ')}).`,
+    `Cannot ${action} ticket ${id}: it is ${status} (allowed when it is ${listWords(allowed)}).`,
     { code: 'ticket_status', hint: `You can ${nextSteps[status].replaceAll('ID', id)}.` },
   );
 }
 
-export function evidenceNotFound(id: string, attempt: number | undefined): NotFoundError {
+/** `a`, `a or b`, `a, b or c`. */
+function listWords(words: readonly string[]): string {
+  return words.length < 2
+    ? (words[0] ?? '')
+    : `${words.slice(0, -1).join(', ')} or ${words.at(-1)}`;
+}
+
+export function evidenceNotFound(
+  ticket: { id: string; status: TicketStatus },
+  attempt: number | undefined,
+): NotFoundError {
+  const { id } = ticket;
   return new NotFoundError(
     attempt === undefined
       ? `Ticket ${id} has no evidence yet.`
       : `Ticket ${id} has no evidence of attempt ${attempt}.`,
     {
       code: 'evidence_not_found',
-      hint: `It comes when an attempt ends (mags ticket watch ${id}).`,
+      hint:
+        ticket.status === 'draft'
+          ? `It comes when an attempt ends: run it first (mags ticket run ${id}).`
+          : `It comes when an attempt ends (mags ticket watch ${id}).`,
     },
   );
 }

@@ -241,10 +241,10 @@ export class TicketManager {
 
   /** The evidence of an attempt (the latest by default). */
   async evidence(owner: string, id: string, attempt?: number): Promise<Evidence> {
-    await this.get(owner, id);
+    const ticket = await this.get(owner, id);
     const evidence = await this.#repository.getEvidence(id, attempt);
     if (evidence) return evidence;
-    throw evidenceNotFound(id, attempt);
+    throw evidenceNotFound(ticket, attempt);
   }
 
   /** The approved result as a git bundle. */

@@ -9,7 +9,10 @@ import type { LanguageModel, ModelMessage } from 'ai';
 import type { CriterionClaim, TicketEventData, TokenUsage } from '../../api/tickets.ts';
 import type { Agent, AgentEndReason, AgentOutcome, AgentSession, AgentTask } from '../agent.ts';
 import { costOf, unpricedModelNotice } from '../model-prices.ts';
-import { resolveModel as resolveModelFromEnvironment } from '../resolve-model.ts';
+import {
+  resolveModel as resolveModelFromEnvironment,
+  unreachableModelHint,
+} from '../resolve-model.ts';
 import { addUsage, noUsage } from '../token-usage.ts';
 import { startWorkspaceChanges, type WorkspaceChanges } from '../workspace-changes.ts';
 import { exceededBudget, wallTimeStop } from './agent-budget.ts';
@@ -143,7 +146,12 @@ async function runBuiltinAgent(
         executed: (id) => executed.has(id),
       });
       if (result.kind === 'aborted') return stopped();
-      if (result.kind === 'provider_error') return end('provider_error', result.message);
+      if (result.kind === 'provider_error') {
+        const hint = result.unreachable
+          ? unreachableHint(task.model, task.environment ?? process.env)
+          : undefined;
+        return end('provider_error', hint ? `${result.message}: ${hint}` : result.message);
+      }
       messages.push(...result.messages);
       if (!result.calledTools && !finished)
         messages.push({ role: 'user', content: continuePrompt });
@@ -170,5 +178,14 @@ async function runBuiltinAgent(
     }
   } finally {
     clearTimeout(wallTimer);
+  }
+}
+
+/** Where a model's server was looked for; nothing for a model id this host cannot resolve. */
+function unreachableHint(model: string, env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    return unreachableModelHint(model, env);
+  } catch {
+    return undefined;
   }
 }

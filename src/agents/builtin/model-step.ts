@@ -18,7 +18,7 @@ export type StepResult =
       calledTools: boolean;
     }
   | { kind: 'aborted' }
-  | { kind: 'provider_error'; message: string };
+  | { kind: 'provider_error'; message: string; unreachable: boolean };
 
 export interface StepOptions {
   model: LanguageModel;
@@ -44,6 +44,7 @@ export async function runModelStep(options: StepOptions): Promise<StepResult> {
       return {
         kind: 'provider_error',
         message: `the model provider failed${tries > 1 ? ` ${tries} times` : ''}: ${failure.message}`,
+        unreachable: failure.unreachable,
       };
     }
     const delayMs = retryDelayMs(failure, retry + 1, options.retry);

@@ -24,6 +24,8 @@ export const defaultRetryPolicy: RetryPolicy = {
 export interface ProviderFailure {
   retryable: boolean;
   statusCode: number | undefined;
+  /** No HTTP answer at all (refused, reset, DNS): the address may be wrong or the server down. */
+  unreachable: boolean;
   /** The provider's own message (and status), for the ticket's reason. */
   message: string;
   /** What the provider asked to wait, from Retry-After or retry-after-ms. */
@@ -48,6 +50,7 @@ export function classifyProviderError(error: unknown): ProviderFailure {
   return {
     retryable,
     statusCode,
+    unreachable: statusCode === undefined && APICallError.isInstance(error),
     message: statusCode !== undefined ? `${message} (HTTP ${statusCode})` : message,
     retryAfterMs: retryAfterMs(fields.responseHeaders),
   };

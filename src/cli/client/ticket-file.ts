@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { z } from '@hono/zod-openapi';
 import { parseDocument } from 'yaml';
 import { type CreateTicketBody, CreateTicketBodySchema } from '../../api/tickets.ts';
@@ -32,12 +33,15 @@ export function parseTicketFile(text: string, file: string): TicketFile {
   const document = parseDocument(match[1] as string);
   const error = document.errors[0];
   if (error) {
-    // The front matter starts on the file's second line.
-    const line = (error.linePos?.[0]?.line ?? 0) + 1;
-    throw new InvalidInputError(
-      `${file}, line ${line}: bad front matter: ${error.message.split('\n')[0]}`,
-      { hint: 'The front matter is YAML: key: value lines, criteria as a list of {text, check}.' },
-    );
+    // The front matter starts on the file's second line; YAML's own position (counted from the
+    // front matter's first line) would contradict it, so it is left out of the message.
+    const position = error.linePos?.[0];
+    const line = (position?.line ?? 0) + 1;
+    const where = position ? `line ${line}, column ${position.col}` : `line ${line}`;
+    const message = (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+    throw new InvalidInputError(`${file}, ${where}: bad front matter: ${message}.`, {
+      hint: 'The front matter is YAML: key: value lines, criteria as a list of {text, check}.',
+    });
   }
   const parsed = FrontMatterSchema.safeParse(document.toJS() ?? {});
   if (!parsed.success) {
@@ -51,6 +55,28 @@ export function parseTicketFile(text: string, file: string): TicketFile {
   }
   const request = text.slice(match[0].length).trim();
   return { ...parsed.data, ...(request ? { request } : {}) };
+}
+
+/** `--file PATH`, read and parsed; a file that cannot be read is an error naming it and why. */
+export async function readTicketFile(file: string): Promise<TicketFile> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : (error as Error).message;
+    throw new InvalidInputError(`Cannot read the ticket file ${file}: ${why}.`, {
+      hint: 'Give the path of a ticket.md (YAML front matter between --- lines, then the request).',
+    });
+  }
+  return parseTicketFile(text, file);
 }
 
 /** The file's fields with the command line's on top; what is still missing is a clear error. */

@@ -78,7 +78,7 @@ export function registerProjectCommands(program: Command): void {
       );
       if (flags.json) return printJson(created);
       printProject(created);
-      if (created.status === 'failed') process.exitCode = 1;
+      if (created.status === 'failed') failedProject(created);
     });
 
   project
@@ -112,7 +112,10 @@ export function registerProjectCommands(program: Command): void {
     .description('Change the setup or test command, the model or the repository.')
     .argument('<name>')
     .option('--repo <path-or-url>', 'a new repository (used by the next refresh)')
-    .option('--setup <command>', 'the setup command ("" : back to .mags/project.json)')
+    .option(
+      '--setup <command>',
+      'the setup command, run at the next refresh ("" : back to .mags/project.json)',
+    )
     .option('--test <command>', 'the test command ("" : back to .mags/project.json)')
     .option('--model <provider:model>', 'the default model ("" : back to .mags/project.json)')
     .option('--json', 'print the project as JSON')
@@ -133,6 +136,14 @@ export function registerProjectCommands(program: Command): void {
       const updated = await mags.projects.update(name, patch);
       if (flags.json) return printJson(updated);
       printProject(updated);
+      // Nothing runs on update: a new repository or setup takes effect at the next refresh.
+      const later = [repo !== undefined && 'repository', flags.setup !== undefined && 'setup'];
+      const changed = later.filter((each) => each !== false).join(' and ');
+      if (changed) {
+        process.stderr.write(
+          `mags: the new ${changed} take${changed.includes(' and ') ? '' : 's'} effect at the next refresh: mags project refresh ${name}\n`,
+        );
+      }
     });
 
   project
@@ -149,7 +160,7 @@ export function registerProjectCommands(program: Command): void {
       );
       if (flags.json) return printJson(refreshed);
       printProject(refreshed);
-      if (refreshed.status === 'failed') process.exitCode = 1;
+      if (refreshed.status === 'failed') failedProject(refreshed);
     });
 
   project
@@ -163,6 +174,18 @@ export function registerProjectCommands(program: Command): void {
       await mags.projects.delete(name);
       process.stderr.write(`mags: project ${name} deleted\n`);
     });
+}
+
+/** A failed project (its setup, most often): say how to try again, and exit 1. */
+function failedProject(project: Project): void {
+  const { name } = project;
+  const fix = project.reason?.startsWith('setup ')
+    ? `fix the setup (in the repository, or mags project update ${name} --setup CMD)`
+    : 'fix the cause';
+  process.stderr.write(
+    `mags: project ${name} failed; ${fix} and run mags project refresh ${name}\n`,
+  );
+  process.exitCode = 1;
 }
 
 const short = (commit: string | null) => commit?.slice(0, 12) ?? '-';

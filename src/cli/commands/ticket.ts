@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Budget, CreateTicketBody, Criterion, Ticket } from '../../api/tickets.ts';
 import { parseDurationMs } from '../../config/duration.ts';
@@ -11,7 +10,8 @@ import { parseAuthor } from '../../tickets/ticket-settings-environment.ts';
 import { apiClient } from '../client/api-client.ts';
 import { applyTicketBundle } from '../client/apply-ticket-bundle.ts';
 import { CommandUsageError } from '../client/command-usage-error.ts';
-import { parseTicketFile, ticketBody } from '../client/ticket-file.ts';
+import { withLocalServerEnvironmentHint } from '../client/local-server-environment.ts';
+import { readTicketFile, ticketBody } from '../client/ticket-file.ts';
 import { printJson, printTable } from '../output.ts';
 import { parsePositiveNumber } from '../parse-options.ts';
 import {
@@ -77,9 +77,7 @@ export function registerTicketCommands(program: Command): void {
           },
         );
       }
-      const file = flags.file
-        ? parseTicketFile(await readFile(flags.file, 'utf8'), flags.file)
-        : {};
+      const file = flags.file ? await readTicketFile(flags.file) : {};
       const budget: Budget = {
         ...file.budget,
         ...(flags.maxSteps && {
@@ -103,7 +101,9 @@ export function registerTicketCommands(program: Command): void {
         ...(flags.run && { run: true }),
       };
       const mags = await apiClient(command);
-      const created = await mags.tickets.create(ticketBody(body));
+      const created = await mags.tickets.create(ticketBody(body)).catch(async (error: unknown) => {
+        throw await withLocalServerEnvironmentHint(error, command);
+      });
       if (flags.json) return printJson(created);
       process.stdout.write(`${created.id}\n`);
       process.stderr.write(

@@ -4,17 +4,13 @@
  * claims stand beside them, labelled as its word.
  */
 import type { CriterionResult, Evidence } from '../../api/tickets.ts';
+import { criterionStatusMarks, criterionStatusWords } from './criterion-status-words.ts';
 import { describeTests, summarizeEvidence } from './summarize-evidence.ts';
 
 /** Lines of a log or a failed check's output shown (its end, where the failures are reported). */
 const logTailLines = 60;
 const checkTailLines = 20;
 
-const statusWords: Record<CriterionResult['status'], string> = {
-  met: 'met',
-  not_met: 'not met',
-  needs_person: 'needs a person',
-};
 const statusMarks: Record<CriterionResult['status'], string> = {
   met: '✅',
   not_met: '❌',
@@ -110,7 +106,7 @@ export function renderEvidenceText(evidence: Evidence, options: { diff?: boolean
   out.push(`Agent ended: ${evidence.agentEnd} (${evidence.agentMessage})`, '');
   out.push('Criteria (verified by running their checks):');
   for (const criterion of evidence.criteria) {
-    const mark = { met: '✔', not_met: '✖', needs_person: '?' }[criterion.status];
+    const mark = criterionStatusMarks[criterion.status];
     out.push(`  ${mark} ${criterion.criterion + 1}. ${criterion.text}`);
     out.push(
       `      ${resultWords(criterion)}${criterion.check ? ` — check: ${criterion.check}` : ''}`,
@@ -157,8 +153,8 @@ export function renderEvidenceText(evidence: Evidence, options: { diff?: boolean
 function resultWords(criterion: CriterionResult): string {
   if (criterion.status === 'needs_person') return 'needs a person (no check command)';
   if (criterion.timedOut)
-    return `${statusWords[criterion.status]} (timed out after ${duration(criterion.durationMs)})`;
-  return `${statusWords[criterion.status]} (exit ${criterion.exitCode ?? 'none'})`;
+    return `${criterionStatusWords[criterion.status]} (timed out after ${duration(criterion.durationMs)})`;
+  return `${criterionStatusWords[criterion.status]} (exit ${criterion.exitCode ?? 'none'})`;
 }
 
 function claimWords(criterion: CriterionResult): string {
