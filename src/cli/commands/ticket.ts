@@ -20,6 +20,7 @@ import {
   renderTicket,
   renderTicketEvent,
   renderTimeline,
+  terminalSafe,
 } from '../ticket-render.ts';
 
 export function registerTicketCommands(program: Command): void {
@@ -232,7 +233,7 @@ export function registerTicketCommands(program: Command): void {
       if (flags.json) return;
       const final = await mags.tickets.get(id);
       process.stdout.write(
-        `${state.midText ? '\n' : ''}${final.id} is ${final.status}${final.reason ? `: ${final.reason}` : ''}\n`,
+        `${state.midText ? '\n' : ''}${final.id} is ${final.status}${final.reason ? `: ${terminalSafe(final.reason)}` : ''}\n`,
       );
       if (state.steps > 0) process.stdout.write(`${costLine(state)}\n`);
     });
@@ -253,8 +254,17 @@ export function registerTicketCommands(program: Command): void {
         : undefined;
       const evidence = await mags.tickets.evidence(id, attempt);
       if (flags.json) return printJson(evidence);
-      if (flags.markdown) return void process.stdout.write(renderEvidenceMarkdown(evidence));
-      process.stdout.write(renderEvidenceText(evidence, { diff: Boolean(flags.diff) }));
+      // The evidence quotes the agent and what ran in its sandbox (its message and summary,
+      // check and test output, the diff): escape sequences there could erase or rewrite lines of
+      // what the reviewer reads. Text is for reading and always made safe; Markdown goes to a
+      // pull request or a file as it is, and is made safe only on a terminal.
+      if (flags.markdown) {
+        const markdown = renderEvidenceMarkdown(evidence);
+        return void process.stdout.write(process.stdout.isTTY ? terminalSafe(markdown) : markdown);
+      }
+      process.stdout.write(
+        terminalSafe(renderEvidenceText(evidence, { diff: Boolean(flags.diff) })),
+      );
       if (flags.timeline) process.stdout.write(`\n${renderTimeline(evidence)}`);
     });
 
