@@ -402,10 +402,17 @@ describe('tickets on the namespace runtime', { skip }, () => {
     const queued = await create('recovered');
     await repository.updateTicket(running.id, { status: 'running', attempt: 1, ...gone });
     await repository.updateTicket(queued.id, { status: 'queued', attempt: 1, ...gone });
+    // The gone server's ticket sandbox, found running again by the sandboxes' recovery.
+    await sandboxes.create('alice', { name: running.id, workspace: `${running.id}-gone` });
     assert.deepEqual(await tickets.recover(), { queued: 1, failed: 1 });
     const failed = await tickets.get('alice', running.id);
     assert.equal(failed.status, 'failed');
     assert.equal(failed.reason, 'the server stopped while the agent ran; run it again');
+    assert.equal(
+      (await repository.getSandbox('alice', running.id))?.status,
+      'stopped',
+      'the failed ticket’s sandbox is stopped',
+    );
     await assert.rejects(tickets.evidence('alice', running.id), NotFoundError);
     const ran = await tickets.wait('alice', queued.id);
     assert.equal(ran.status, 'awaiting_review');
@@ -542,6 +549,8 @@ describe('tickets on the namespace runtime', { skip }, () => {
     const failed = await tickets.get('alice', ticket.id);
     assert.equal(failed.status, 'failed');
     assert.equal(failed.reason, 'the server stopped while the agent ran; run it again');
+    // A server that detaches leaves sandboxes running; a failed ticket's must not be one.
+    assert.equal((await repository.getSandbox('alice', ticket.id))?.status, 'stopped');
   });
 
   test('comments reach the next attempt: on a draft, after the last model step, during the evidence, in review', async () => {

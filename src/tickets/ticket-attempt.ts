@@ -88,16 +88,22 @@ export async function runTicketAttempt(
   const end = await work(services, running, control);
   // The sandbox stops before the status says the attempt is over, so that it holds none of the
   // owner's sandboxes while the ticket waits for review; approving or the next attempt starts it
-  // again (`ensureTicketSandbox`). A shutdown leaves sandboxes to the server's own shutdown.
-  if (!control.shutdown) {
-    await services.sandboxes
-      .stop(running.owner, running.id, 'its ticket attempt ended')
-      .catch((error: unknown) => {
-        if (error instanceof NotFoundError) return; // it never started
-        services.log(`ticket ${running.id}: its sandbox did not stop: ${(error as Error).message}`);
-      });
-  }
+  // again (`ensureTicketSandbox`). On a shutdown too: a server that detaches leaves its sandboxes
+  // running for the next one, and nothing would ever stop a failed ticket's.
+  await stopTicketSandbox(services, running, 'its ticket attempt ended');
   return services.finish(running, end.to, end.reason);
+}
+
+/** Stops the ticket's sandbox if it runs (one that never started is fine); logs a failure. */
+export async function stopTicketSandbox(
+  services: Pick<AttemptServices, 'sandboxes' | 'log'>,
+  ticket: Pick<TicketRecord, 'owner' | 'id'>,
+  reason: string,
+): Promise<void> {
+  await services.sandboxes.stop(ticket.owner, ticket.id, reason).catch((error: unknown) => {
+    if (error instanceof NotFoundError) return;
+    services.log(`ticket ${ticket.id}: its sandbox did not stop: ${(error as Error).message}`);
+  });
 }
 
 async function work(

@@ -269,6 +269,7 @@ export class TicketManager {
   async recover(): Promise<{ queued: number; failed: number }> {
     return recoverTickets({
       repository: this.#repository,
+      sandboxes: this.#sandboxes,
       instance: this.#instance,
       lock: this.#lock,
       recorder: this.#recorder,
