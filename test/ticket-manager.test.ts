@@ -599,6 +599,59 @@ describe('tickets on the namespace runtime', { skip }, () => {
     ]);
   });
 
+  test('a comment is neither lost nor given twice: posted during a last step, taken by a failed step, taken before a crash', async () => {
+    const seen: Array<{ comments: string[]; feedback?: string }> = [];
+    let commented = false;
+    scripts.delivery = async (task, session) => {
+      const attempt = seen.length + 1;
+      const usage = async () =>
+        session.emit({
+          type: 'usage',
+          step: attempt,
+          model: task.model,
+          inputTokens: 1,
+          outputTokens: 1,
+          costUsd: 0,
+          total: { inputTokens: 1, outputTokens: 1, costUsd: 0, steps: attempt },
+        });
+      if (attempt === 1) {
+        // A comment comes while the last step runs; the agent finishes without taking it.
+        seen.push({ comments: [], feedback: task.feedback });
+        await session.emit({ type: 'text', step: 1, text: 'working' });
+        await waitUntil(async () => commented);
+        await usage();
+        return { reason: 'finished' };
+      }
+      seen.push({ comments: session.takeComments(), feedback: task.feedback });
+      // Attempt 2's step fails after taking them (its history holds them, as a stop's would);
+      // attempt 3 crashes (throws) before it saved a history with them.
+      if (attempt === 2) return { reason: 'provider_error', message: 'the provider failed' };
+      if (attempt === 3) throw new Error('the agent crashed');
+      await usage();
+      return { reason: 'finished' };
+    };
+    const ticket = await create('delivery', { run: true });
+    await waitUntil(async () =>
+      (await collect(ticket.id)).some((event) => event.data.type === 'text'),
+    );
+    await tickets.comment('alice', ticket.id, { author: 'alice', text: 'during the last step' });
+    commented = true;
+    assert.equal((await tickets.wait('alice', ticket.id)).status, 'awaiting_review');
+    await tickets.requestChanges('alice', ticket.id, { author: 'alice', text: 'again' });
+    assert.equal((await tickets.wait('alice', ticket.id)).status, 'failed');
+    await tickets.comment('alice', ticket.id, { author: 'alice', text: 'after the failure' });
+    await tickets.run('alice', ticket.id);
+    assert.equal((await tickets.wait('alice', ticket.id)).status, 'failed');
+    await tickets.run('alice', ticket.id);
+    assert.equal((await tickets.wait('alice', ticket.id)).status, 'awaiting_review');
+    assert.deepEqual(seen, [
+      { comments: [], feedback: undefined },
+      { comments: ['during the last step'], feedback: 'again' },
+      { comments: ['after the failure'], feedback: undefined },
+      { comments: ['after the failure'], feedback: undefined },
+    ]);
+  });
+
   test('model text is stored merged per step, in order with the other events', async () => {
     scripts.chatty = async (_task, session) => {
       // Not awaited, as an agent may: the deltas still keep their order.

@@ -201,7 +201,7 @@ export class TicketManager {
     return this.#lock.run(id, async () => {
       const ticket = await this.#recorder.require(owner, id, 'comment on', allowedStatuses.comment);
       const event = await this.#recorder.emit(ticket, { type: 'comment', ...comment });
-      this.#queue.commented(id, comment.text);
+      this.#queue.commented(id, { id: event.id, text: comment.text });
       return event;
     });
   }

@@ -11,7 +11,7 @@ import {
 import type { TicketLock } from './ticket-lock.ts';
 import type { TicketRecorder } from './ticket-recorder.ts';
 import type { StopStep } from './ticket-review.ts';
-import { unseenComments } from './unseen-comments.ts';
+import { type PendingComment, unseenComments } from './unseen-comments.ts';
 
 /** A ticket queued or running in this process. */
 interface ActiveTicket {
@@ -110,9 +110,9 @@ export class TicketQueue {
    * A person's comment on a ticket, stored: handed to its agent if an attempt runs here (before
    * its start, an attempt reads the comments from the log). The caller holds the ticket's lock.
    */
-  commented(id: string, text: string): void {
+  commented(id: string, comment: PendingComment): void {
     const active = this.#active.get(id);
-    if (active?.started) active.control.comments.push(text);
+    if (active?.started) active.control.comments.push(comment);
   }
 
   /** Stops a queued or running ticket; the caller holds its lock. */
@@ -153,7 +153,10 @@ export class TicketQueue {
       if (control.abort.signal.aborted) return undefined;
       const current = await repository.getTicket(ticket.owner, ticket.id);
       if (current?.status !== 'queued') return undefined;
-      const told = unseenComments(await recorder.allEvents(ticket.id));
+      const told = unseenComments(
+        await recorder.allEvents(ticket.id),
+        current.commentsDeliveredThrough,
+      );
       control.comments.push(...told.comments);
       if (told.feedback !== undefined) control.feedback = told.feedback;
       active.started = true;
