@@ -11,7 +11,13 @@ import { after, before, describe, test } from 'node:test';
 import type { AgentSession, AgentTask } from '../src/agents/agent.ts';
 import type { Evidence, TicketEvent } from '../src/api/tickets.ts';
 import { createMagsContext, type MagsContext } from '../src/context/mags-context.ts';
-import { ConflictError, InvalidInputError, NotFoundError } from '../src/errors/mags-error.ts';
+import {
+  ConflictError,
+  InvalidInputError,
+  type MagsError,
+  NotFoundError,
+} from '../src/errors/mags-error.ts';
+import { ProjectLocks } from '../src/projects/project-lock.ts';
 import { SandboxManager } from '../src/sandboxes/sandbox-manager.ts';
 import { createSqliteStateRepository } from '../src/state/sqlite/sqlite-state-repository.ts';
 import type { StateRepository } from '../src/state/state-repository.ts';
@@ -551,6 +557,140 @@ describe('tickets on the namespace runtime', { skip }, () => {
     assert.equal(failed.reason, 'the server stopped while the agent ran; run it again');
     // A server that detaches leaves sandboxes running; a failed ticket's must not be one.
     assert.equal((await repository.getSandbox('alice', ticket.id))?.status, 'stopped');
+  });
+
+  /** A server of its own whose approvals wait in the sandbox until `release` (to shut down). */
+  const holdingApprovals = (options: { projects?: TicketProjects } = {}) => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const approving: string[] = [];
+    const base = fixtureParts(agent);
+    const server = new TicketManager({
+      repository,
+      sandboxes,
+      projects: options.projects ?? projects,
+      parts: {
+        ...base,
+        commitApproved: async (sandbox, approval) => {
+          approving.push(approval.branch);
+          await released;
+          return base.commitApproved(sandbox, approval);
+        },
+      },
+      settings: { defaultModel: 'scripted:oracle' },
+      environment: {},
+      log: () => {},
+    });
+    const reviewed = async (title: string) => {
+      const ticket = await server.create('alice', {
+        project: 'app',
+        title,
+        request: 'Say goodbye.',
+        criteria: [{ text: 'says goodbye', check: 'grep -q goodbye /workspace/greeting.txt' }],
+        run: true,
+      });
+      assert.equal((await server.wait('alice', ticket.id)).status, 'awaiting_review');
+      return ticket;
+    };
+    return { server, release, approving, reviewed };
+  };
+  scripts.goodbye = async (_task, session) => {
+    await agentCommand(session, 'echo goodbye >> /workspace/greeting.txt');
+    return { reason: 'finished' };
+  };
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+
+  test('a shutdown refuses new runs (503) and waits for an approval in progress', async () => {
+    const { server, release, approving, reviewed } = holdingApprovals();
+    const ticket = await reviewed('goodbye');
+    const draft = await server.create('alice', {
+      project: 'app',
+      title: 'goodbye',
+      request: 'Say goodbye.',
+      criteria: [],
+    });
+    const order: string[] = [];
+    const approval = server.approve('alice', ticket.id).then((approved) => {
+      order.push('approved');
+      return approved;
+    });
+    await waitUntil(async () => approving.length > 0);
+    const shutdown = server.shutdown().then(() => order.push('shut down'));
+    await assert.rejects(server.run('alice', draft.id), (error: MagsError) => {
+      assert.equal(error.code, 'server_shutting_down');
+      assert.equal(error.statusCode, 503);
+      return true;
+    });
+    assert.equal((await tickets.get('alice', draft.id)).status, 'draft');
+    await settle(); // a shutdown that does not wait for the approval is over by now
+    release();
+    assert.equal((await approval).status, 'approved');
+    await shutdown;
+    assert.deepEqual(order, ['approved', 'shut down']);
+  });
+
+  test('a project deletion waits for an approval in progress, and its tickets’ actions are a 409 meanwhile', async () => {
+    const { server, release, approving, reviewed } = holdingApprovals();
+    const ticket = await reviewed('goodbye');
+    const other = await reviewed('goodbye');
+    const order: string[] = [];
+    const approval = server.approve('alice', ticket.id).then(() => order.push('approved'));
+    await waitUntil(async () => approving.length > 0);
+    const deletion = server.whileDeletingProject('alice', 'app', async () => {
+      order.push('deleted');
+    });
+    await assert.rejects(
+      server.requestChanges('alice', other.id, { author: 'alice', text: 'more' }),
+      (error: MagsError) => error.code === 'project_deleting',
+    );
+    await assert.rejects(
+      server.create('alice', { project: 'app', title: 'goodbye', request: 'x', criteria: [] }),
+      (error: MagsError) => error.code === 'project_deleting',
+    );
+    await settle();
+    release();
+    await Promise.all([approval, deletion]);
+    assert.deepEqual(order, ['approved', 'deleted']);
+    await server.shutdown();
+  });
+
+  test('an attempt waiting for the project (a refresh holds it) does not hold up a shutdown', {
+    timeout: 60_000,
+  }, async () => {
+    // The ProjectManager's lock, held by a refresh that takes its time.
+    const locks = new ProjectLocks();
+    let refreshed!: () => void;
+    const refresh = locks.run(
+      'alice',
+      'app',
+      () =>
+        new Promise<void>((resolve) => {
+          refreshed = resolve;
+        }),
+    );
+    const waiting: TicketProjects = {
+      ...projects,
+      forkForTicket: (owner, name, target, options) =>
+        locks.run(owner, name, () => projects.forkForTicket(owner, name, target), options?.signal),
+    };
+    const { server } = holdingApprovals({ projects: waiting });
+    const ticket = await server.create('alice', {
+      project: 'app',
+      title: 'goodbye',
+      request: 'Say goodbye.',
+      criteria: [],
+      run: true,
+    });
+    await waitUntil(async () => (await tickets.get('alice', ticket.id)).status === 'running');
+    await server.shutdown();
+    const failed = await tickets.get('alice', ticket.id);
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.reason, 'the server stopped while the agent ran; run it again');
+    assert.equal(failed.workspace, null, 'nothing was forked');
+    refreshed();
+    await refresh;
   });
 
   test('comments reach the next attempt: on a draft, after the last model step, during the evidence, in review', async () => {

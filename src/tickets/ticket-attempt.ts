@@ -128,10 +128,12 @@ async function work(
   }
   if (!ticket.workspace) {
     try {
+      // Waits for a refresh of the project, but not past a stop or a shutdown.
       const forked = await projects.forkForTicket(
         ticket.owner,
         ticket.project,
         `${ticket.id}-${randomUUID()}`,
+        { signal: control.abort.signal },
       );
       ticket = { ...ticket, workspace: forked.workspace, baseCommit: forked.commit };
       await repository.updateTicket(ticket.id, {
@@ -139,6 +141,7 @@ async function work(
         baseCommit: forked.commit,
       });
     } catch (error) {
+      if (control.abort.signal.aborted) return endOf(control, null);
       return fail(`could not fork the project workspace: ${(error as Error).message}`);
     }
   }

@@ -50,6 +50,8 @@ export class TicketQueue {
   readonly #active = new Map<string, ActiveTicket>();
   readonly #options: TicketQueueOptions;
   readonly #attempts: AttemptServices;
+  /** Shutting down: a ticket queued now stays queued for the next server process. */
+  #closing = false;
 
   constructor(options: TicketQueueOptions) {
     this.#options = options;
@@ -86,6 +88,7 @@ export class TicketQueue {
 
   /** Waits for a slot for a queued ticket, then grants it (unless stopped while waiting). */
   schedule(ticket: TicketRecord): void {
+    if (this.#closing) return;
     const control = newAttemptControl();
     const slot = this.#queue.enqueue(ticket.owner);
     let finish!: () => void;
@@ -130,8 +133,12 @@ export class TicketQueue {
     await this.#active.get(id)?.done;
   }
 
-  /** Aborts every running attempt (they fail) and waits for them; queued tickets stay queued. */
+  /**
+   * Aborts every running attempt (they fail) and waits for them; queued tickets stay queued, as
+   * do those queued from now on (for the next server process to take up).
+   */
   async shutdown(): Promise<void> {
+    this.#closing = true;
     const running: Promise<void>[] = [];
     for (const [id, active] of this.#active) {
       haltAttempt(active.control, { shutdown: true });
