@@ -493,6 +493,31 @@ describe('tickets on the namespace runtime', { skip }, () => {
     assert.equal(agent.tasks.filter((task) => task.ticket.id === ticket.id).length, 1);
   });
 
+  test('closing a running ticket stops it without assembling its evidence', async () => {
+    scripts['closed while running'] = async (_task, session) => {
+      await session.emit({ type: 'text', step: 1, text: 'working' });
+      await new Promise((resolve) => session.signal.addEventListener('abort', resolve));
+      return { reason: 'stopped' };
+    };
+    const ticket = await create('closed while running', { run: true });
+    let assembled = false;
+    evidenceFor[ticket.id] = async (input) => {
+      assembled = true;
+      return gitEvidence(input);
+    };
+    await waitUntil(async () =>
+      (await collect(ticket.id)).some((event) => event.data.type === 'text'),
+    );
+    const closed = await tickets.close('alice', ticket.id, { by: 'alice' });
+    assert.equal(closed.status, 'closed');
+    assert.equal(assembled, false, 'no evidence for a ticket nobody will review');
+    await assert.rejects(tickets.evidence('alice', ticket.id), NotFoundError);
+    const statuses = (await collect(ticket.id)).flatMap((event) =>
+      event.data.type === 'status' ? [event.data.to] : [],
+    );
+    assert.deepEqual(statuses.slice(-2), ['stopped', 'closed']);
+  });
+
   test('a stop while the evidence is assembled ends it at once (a check that would sleep 10 minutes)', {
     timeout: 120_000,
   }, async () => {

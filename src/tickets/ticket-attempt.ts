@@ -29,6 +29,8 @@ export interface AttemptControl {
   evidence?: AbortController;
   /** Who stopped it and why, in words ("stopped by alice: wrong approach"). */
   stoppedBy?: string;
+  /** Stopped to be closed: no evidence is assembled (nobody will review it). */
+  skipEvidence?: boolean;
   /** The server is shutting down: no evidence, the ticket fails with `serverStoppedReason`. */
   shutdown: boolean;
   /** Comments not yet taken by the agent, oldest first (from the log at start, then live). */
@@ -44,10 +46,13 @@ export function newAttemptControl(): AttemptControl {
 /** Stops the attempt: a person's stop (`stoppedBy`) or the server's shutdown. */
 export function haltAttempt(
   control: AttemptControl,
-  why: { stoppedBy: string } | { shutdown: true },
+  why: { stoppedBy: string; skipEvidence?: boolean } | { shutdown: true },
 ): void {
   if ('shutdown' in why) control.shutdown = true;
-  else control.stoppedBy = why.stoppedBy;
+  else {
+    control.stoppedBy = why.stoppedBy;
+    if (why.skipEvidence) control.skipEvidence = true;
+  }
   control.abort.abort();
   control.evidence?.abort();
 }
@@ -174,7 +179,7 @@ async function work(
       history: outcome.history,
       commentsDeliveredThrough,
     });
-    if (control.shutdown) return endOf(control, null);
+    if (control.shutdown || control.skipEvidence) return endOf(control, null);
     const evidenceStop = new AbortController();
     control.evidence = evidenceStop;
     let evidence: Evidence | null = null;

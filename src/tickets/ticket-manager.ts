@@ -127,7 +127,8 @@ export class TicketManager {
       recorder: this.#recorder,
       queueAttempt: (ticket) => this.#queue.queueAttempt(ticket),
       checkRunnable: (ticket) => this.#checkRunnable(ticket),
-      stopLocked: (ticket, stoppedBy) => this.#queue.stopLocked(ticket, stoppedBy),
+      stopLocked: (ticket, stoppedBy, options) =>
+        this.#queue.stopLocked(ticket, stoppedBy, options),
     };
   }
 

@@ -118,10 +118,17 @@ export class TicketQueue {
     if (active?.started) active.control.comments.push(comment);
   }
 
-  /** Stops a queued or running ticket; the caller holds its lock. */
-  async stopLocked(ticket: TicketRecord, stoppedBy: string): Promise<StopStep> {
+  /**
+   * Stops a queued or running ticket; the caller holds its lock. With `skipEvidence` (it is being
+   * closed), a running attempt assembles no evidence, or stops assembling it.
+   */
+  async stopLocked(
+    ticket: TicketRecord,
+    stoppedBy: string,
+    options: { skipEvidence?: boolean } = {},
+  ): Promise<StopStep> {
     const active = this.#active.get(ticket.id);
-    if (active) haltAttempt(active.control, { stoppedBy });
+    if (active) haltAttempt(active.control, { stoppedBy, ...options });
     if (active?.started) return { wait: active.done };
     if (active) this.#leave(ticket.id, active);
     // Queued here, or queued or running in no live process (its server is gone): nothing runs.

@@ -27,8 +27,12 @@ export interface ReviewServices {
   queueAttempt(ticket: TicketRecord): Promise<TicketRecord>;
   /** The project, role and model of a ticket about to be queued (a clear error if one is off). */
   checkRunnable(ticket: TicketRecord): Promise<void>;
-  /** Stops a queued or running ticket; the caller holds its lock. */
-  stopLocked(ticket: TicketRecord, stoppedBy: string): Promise<StopStep>;
+  /** Stops a queued or running ticket; the caller holds its lock (`TicketQueue.stopLocked`). */
+  stopLocked(
+    ticket: TicketRecord,
+    stoppedBy: string,
+    options?: { skipEvidence?: boolean },
+  ): Promise<StopStep>;
 }
 
 /**
@@ -124,7 +128,8 @@ export function requestTicketChanges(
 }
 
 /**
- * Closes it (a queued or running one is stopped first, its attempt waited for outside the lock).
+ * Closes it (a queued or running one is stopped first without its evidence, its attempt waited
+ * for outside the lock).
  * Its sandbox stops now; it and the workspace are deleted after the retention period.
  */
 export async function closeTicket(
@@ -139,7 +144,10 @@ export async function closeTicket(
       let ticket = await recorder.require(owner, id, 'close', ticketStatuses);
       if (ticket.status === 'closed') return { ticket };
       if (ticket.status === 'queued' || ticket.status === 'running') {
-        const stopped = await services.stopLocked(ticket, `stopped by ${by}: closing it`);
+        // Nobody reviews a closed ticket: its evidence is not assembled (or stops being).
+        const stopped = await services.stopLocked(ticket, `stopped by ${by}: closing it`, {
+          skipEvidence: true,
+        });
         if ('wait' in stopped) return stopped;
         ticket = stopped.ticket;
       }
