@@ -257,6 +257,14 @@ describe('tickets through a server', { skip }, () => {
     );
     assert.match(timelineText, /^ {2}\+ +\d+\.\ds {2}criterion 1: met \(exit 0\)$/m);
 
+    // A new budget with the run, merged into the ticket's (--max-steps 5 from its creation).
+    const rerun = await runCli(home, ['ticket', 'run', id, '--max-cost', '2.5'], { env });
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.deepEqual((await alice.tickets.get(id)).budget, { maxSteps: 5, maxCostUsd: 2.5 });
+    for await (const _event of alice.tickets.events(id, { follow: true })) {
+      // until it is neither queued nor running
+    }
+
     const badAuthor = await runCli(home, ['ticket', 'approve', fileId, '--author', 'nobody'], {
       env,
     });

@@ -493,6 +493,36 @@ describe('tickets on the namespace runtime', { skip }, () => {
     assert.equal(agent.tasks.filter((task) => task.ticket.id === ticket.id).length, 1);
   });
 
+  test('run and request-changes raise the budget: merged into the ticket’s, given to the agent', async () => {
+    const budgets: unknown[] = [];
+    scripts.budgeted = async (task) => {
+      budgets.push(task.budget);
+      return { reason: 'budget_cost', message: 'stopped at $0.10 (budget)' };
+    };
+    const draft = await create('budgeted', { budget: { maxSteps: 5, maxCostUsd: 0.1 } });
+    const queued = await tickets.run('alice', draft.id, { budget: { maxCostUsd: 2 } });
+    assert.deepEqual(queued.budget, { maxSteps: 5, maxCostUsd: 2 });
+    await tickets.wait('alice', draft.id);
+    await tickets.requestChanges('alice', draft.id, {
+      author: 'alice',
+      text: 'go on',
+      budget: { maxTokens: 50_000 },
+    });
+    await tickets.wait('alice', draft.id);
+    const final = await tickets.get('alice', draft.id);
+    assert.deepEqual(final.budget, { maxSteps: 5, maxCostUsd: 2, maxTokens: 50_000 });
+    assert.deepEqual(
+      budgets.map((budget) => {
+        const { maxSteps, maxCostUsd, maxTokens } = budget as Record<string, number>;
+        return [maxSteps, maxCostUsd, maxTokens];
+      }),
+      [
+        [5, 2, tickets.settings.budget.maxTokens],
+        [5, 2, 50_000],
+      ],
+    );
+  });
+
   test('closing a running ticket stops it without assembling its evidence', async () => {
     scripts['closed while running'] = async (_task, session) => {
       await session.emit({ type: 'text', step: 1, text: 'working' });

@@ -1,4 +1,4 @@
-import type { CreateTicketBody, Evidence, TicketEvent } from '../api/tickets.ts';
+import type { Budget, CreateTicketBody, Evidence, TicketEvent } from '../api/tickets.ts';
 import { currentServerInstance, type ServerInstance } from '../config/server-instance.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { StateRepository, TicketFilter, TicketRecord } from '../state/state-repository.ts';
@@ -26,6 +26,7 @@ import {
   type ReviewServices,
   requestTicketChanges,
   type StopStep,
+  withBudget,
 } from './ticket-review.ts';
 import { type TicketSettings, ticketSettings } from './ticket-settings.ts';
 
@@ -125,7 +126,7 @@ export class TicketManager {
       ...common,
       lock: this.#lock,
       recorder: this.#recorder,
-      queueAttempt: (ticket) => this.#queue.queueAttempt(ticket),
+      queueAttempt: (ticket, update) => this.#queue.queueAttempt(ticket, update),
       checkRunnable: (ticket) => this.#checkRunnable(ticket),
       stopLocked: (ticket, stoppedBy, options) =>
         this.#queue.stopLocked(ticket, stoppedBy, options),
@@ -167,14 +168,17 @@ export class TicketManager {
     return record;
   }
 
-  /** Queues the next attempt of a draft, failed or stopped ticket (a queued one: a 409). */
-  run(owner: string, id: string): Promise<TicketRecord> {
+  /**
+   * Queues the next attempt of a draft, failed or stopped ticket (a queued one: a 409). A
+   * `budget` is merged into the ticket's, with the status change: a token or cost budget counts
+   * the whole ticket, so one it hit must be raised for another attempt to get anywhere.
+   */
+  run(owner: string, id: string, options: { budget?: Budget } = {}): Promise<TicketRecord> {
     return this.#act(owner, id, 'starts_work', `run ticket ${id}`, () =>
-      this.#lock.run(id, async () =>
-        this.#queue.queueAttempt(
-          await this.#recorder.require(owner, id, 'run', allowedStatuses.run),
-        ),
-      ),
+      this.#lock.run(id, async () => {
+        const ticket = await this.#recorder.require(owner, id, 'run', allowedStatuses.run);
+        return this.#queue.queueAttempt(ticket, withBudget(ticket, options.budget));
+      }),
     );
   }
 
@@ -236,7 +240,7 @@ export class TicketManager {
   requestChanges(
     owner: string,
     id: string,
-    request: { author: string; text: string },
+    request: { author: string; text: string; budget?: Budget },
   ): Promise<TicketRecord> {
     return this.#act(owner, id, 'starts_work', `request changes on ticket ${id}`, () =>
       requestTicketChanges(this.#review, owner, id, request),

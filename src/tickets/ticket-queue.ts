@@ -73,11 +73,18 @@ export class TicketQueue {
     });
   }
 
-  /** Queues the next attempt; the caller holds the ticket's lock and has checked its status. */
-  async queueAttempt(ticket: TicketRecord): Promise<TicketRecord> {
+  /**
+   * Queues the next attempt; the caller holds the ticket's lock and has checked its status.
+   * `update` (a new budget) is written with the status.
+   */
+  async queueAttempt(
+    ticket: TicketRecord,
+    update: Partial<TicketRecord> = {},
+  ): Promise<TicketRecord> {
     const { instance } = this.#options;
     await this.#options.checkRunnable(ticket);
     const queued = await this.#options.recorder.transition(ticket, 'queued', null, {
+      ...update,
       attempt: ticket.attempt + 1,
       host: instance.host,
       server: instance.server,
