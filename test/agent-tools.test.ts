@@ -184,6 +184,16 @@ describe('agent tools in a namespace sandbox', { skip }, () => {
     assert.match(timedOut.text, /timed out after 1 s.*started/s);
   });
 
+  test('a command whose stop came before it does not run (exec with an aborted signal)', async () => {
+    const result = await box.sandbox.exec('touch /workspace/ran-after-stop', {
+      timeoutMs: 5000,
+      signal: AbortSignal.abort(),
+    });
+    assert.equal(result.exitCode, null);
+    const look = await box.sandbox.exec('test -e /workspace/ran-after-stop', { timeoutMs: 5000 });
+    assert.equal(look.exitCode, 1, 'the command ran although its signal was aborted');
+  });
+
   test('list_files and search_files', async () => {
     await box.sandbox.writeFile('search/a.ts', 'const needle = 1;\n').catch(async () => {
       await box.sandbox.exec('mkdir -p search', { timeoutMs: 5000 });

@@ -43,6 +43,8 @@ const agent = scriptedAgent(async (task, session) => {
   await agentCommand(session, 'echo goodbye >> /workspace/greeting.txt && seq 1 30');
   // Output that would clear the screen and retitle the window, were it printed as it is.
   await agentCommand(session, "printf 'plain \\033[2J\\033]0;pwned\\007red\\n'");
+  // A file whose diff, shown to the reviewer, would erase the line before it.
+  await agentCommand(session, "printf 'hidden\\n\\033[1A\\033[2Kshown\\n' > /workspace/note.txt");
   await session.emit({
     type: 'usage',
     step: 1,
@@ -52,7 +54,7 @@ const agent = scriptedAgent(async (task, session) => {
     costUsd: 0.001,
     total: { inputTokens: 10, outputTokens: 5, costUsd: 0.001, steps: 1 },
   });
-  return { reason: 'finished', summary: 'said goodbye' };
+  return { reason: 'finished', summary: 'said goodbye\x1b]0;pwned\x07' };
 });
 
 describe('tickets through a server', { skip }, () => {
@@ -244,6 +246,18 @@ describe('tickets through a server', { skip }, () => {
     assert.match(evidence.stdout.toString(), /^ {2}✔ 1\. says goodbye$/m);
     assert.match(evidence.stdout.toString(), /^ {6}met \(exit 0\) — check: grep -q goodbye/m);
     assert.doesNotMatch(evidence.stdout.toString(), /^timeline/m);
+    // The agent's summary and the diff are the agent's: their escape sequences are not printed.
+    const withDiff = await runCli(home, ['ticket', 'evidence', fileId, '--diff'], { env });
+    assert.equal(withDiff.code, 0, withDiff.stderr);
+    const withDiffText = withDiff.stdout.toString();
+    assert.ok(!withDiffText.includes('\x1b'), JSON.stringify(withDiffText));
+    assert.match(withDiffText, /^\+hidden$/m);
+    assert.match(withDiffText, /^\+shown$/m);
+    assert.match(withDiffText, /said goodbye/);
+    // Markdown written to a file (not a terminal) is the evidence as it is.
+    const markdown = await runCli(home, ['ticket', 'evidence', fileId, '--markdown'], { env });
+    assert.equal(markdown.code, 0, markdown.stderr);
+    assert.ok(markdown.stdout.toString().includes('\x1b[2Kshown'), 'Markdown to a file is raw');
 
     // Escape sequences from the agent's commands are not printed; their text is.
     assert.ok(!shown.includes('\x1b'), JSON.stringify(shown));
@@ -259,6 +273,14 @@ describe('tickets through a server', { skip }, () => {
       /^ {2}\+ +\d+\.\ds {2}agent \$ echo goodbye >> \/workspace\/greeting\.txt && seq 1 30 → exit 0 in /m,
     );
     assert.match(timelineText, /^ {2}\+ +\d+\.\ds {2}criterion 1: met \(exit 0\)$/m);
+
+    // A new budget with the run, merged into the ticket's (--max-steps 5 from its creation).
+    const rerun = await runCli(home, ['ticket', 'run', id, '--max-cost', '2.5'], { env });
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.deepEqual((await alice.tickets.get(id)).budget, { maxSteps: 5, maxCostUsd: 2.5 });
+    for await (const _event of alice.tickets.events(id, { follow: true })) {
+      // until it is neither queued nor running
+    }
 
     const badAuthor = await runCli(home, ['ticket', 'approve', fileId, '--author', 'nobody'], {
       env,

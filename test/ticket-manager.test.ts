@@ -11,7 +11,13 @@ import { after, before, describe, test } from 'node:test';
 import type { AgentSession, AgentTask } from '../src/agents/agent.ts';
 import type { Evidence, TicketEvent } from '../src/api/tickets.ts';
 import { createMagsContext, type MagsContext } from '../src/context/mags-context.ts';
-import { ConflictError, InvalidInputError, NotFoundError } from '../src/errors/mags-error.ts';
+import {
+  ConflictError,
+  InvalidInputError,
+  type MagsError,
+  NotFoundError,
+} from '../src/errors/mags-error.ts';
+import { ProjectLocks } from '../src/projects/project-lock.ts';
 import { SandboxManager } from '../src/sandboxes/sandbox-manager.ts';
 import { createSqliteStateRepository } from '../src/state/sqlite/sqlite-state-repository.ts';
 import type { StateRepository } from '../src/state/state-repository.ts';
@@ -405,10 +411,17 @@ describe('tickets on the namespace runtime', { skip }, () => {
     const queued = await create('recovered');
     await repository.updateTicket(running.id, { status: 'running', attempt: 1, ...gone });
     await repository.updateTicket(queued.id, { status: 'queued', attempt: 1, ...gone });
+    // The gone server's ticket sandbox, found running again by the sandboxes' recovery.
+    await sandboxes.create('alice', { name: running.id, workspace: `${running.id}-gone` });
     assert.deepEqual(await tickets.recover(), { queued: 1, failed: 1 });
     const failed = await tickets.get('alice', running.id);
     assert.equal(failed.status, 'failed');
     assert.equal(failed.reason, 'the server stopped while the agent ran; run it again');
+    assert.equal(
+      (await repository.getSandbox('alice', running.id))?.status,
+      'stopped',
+      'the failed ticket’s sandbox is stopped',
+    );
     await assert.rejects(tickets.evidence('alice', running.id), NotFoundError);
     const ran = await tickets.wait('alice', queued.id);
     assert.equal(ran.status, 'awaiting_review');
@@ -486,6 +499,61 @@ describe('tickets on the namespace runtime', { skip }, () => {
     assert.equal(agent.tasks.filter((task) => task.ticket.id === ticket.id).length, 1);
   });
 
+  test('run and request-changes raise the budget: merged into the ticket’s, given to the agent', async () => {
+    const budgets: unknown[] = [];
+    scripts.budgeted = async (task) => {
+      budgets.push(task.budget);
+      return { reason: 'budget_cost', message: 'stopped at $0.10 (budget)' };
+    };
+    const draft = await create('budgeted', { budget: { maxSteps: 5, maxCostUsd: 0.1 } });
+    const queued = await tickets.run('alice', draft.id, { budget: { maxCostUsd: 2 } });
+    assert.deepEqual(queued.budget, { maxSteps: 5, maxCostUsd: 2 });
+    await tickets.wait('alice', draft.id);
+    await tickets.requestChanges('alice', draft.id, {
+      author: 'alice',
+      text: 'go on',
+      budget: { maxTokens: 50_000 },
+    });
+    await tickets.wait('alice', draft.id);
+    const final = await tickets.get('alice', draft.id);
+    assert.deepEqual(final.budget, { maxSteps: 5, maxCostUsd: 2, maxTokens: 50_000 });
+    assert.deepEqual(
+      budgets.map((budget) => {
+        const { maxSteps, maxCostUsd, maxTokens } = budget as Record<string, number>;
+        return [maxSteps, maxCostUsd, maxTokens];
+      }),
+      [
+        [5, 2, tickets.settings.budget.maxTokens],
+        [5, 2, 50_000],
+      ],
+    );
+  });
+
+  test('closing a running ticket stops it without assembling its evidence', async () => {
+    scripts['closed while running'] = async (_task, session) => {
+      await session.emit({ type: 'text', step: 1, text: 'working' });
+      await new Promise((resolve) => session.signal.addEventListener('abort', resolve));
+      return { reason: 'stopped' };
+    };
+    const ticket = await create('closed while running', { run: true });
+    let assembled = false;
+    evidenceFor[ticket.id] = async (input) => {
+      assembled = true;
+      return gitEvidence(input);
+    };
+    await waitUntil(async () =>
+      (await collect(ticket.id)).some((event) => event.data.type === 'text'),
+    );
+    const closed = await tickets.close('alice', ticket.id, { by: 'alice' });
+    assert.equal(closed.status, 'closed');
+    assert.equal(assembled, false, 'no evidence for a ticket nobody will review');
+    await assert.rejects(tickets.evidence('alice', ticket.id), NotFoundError);
+    const statuses = (await collect(ticket.id)).flatMap((event) =>
+      event.data.type === 'status' ? [event.data.to] : [],
+    );
+    assert.deepEqual(statuses.slice(-2), ['stopped', 'closed']);
+  });
+
   test('a stop while the evidence is assembled ends it at once (a check that would sleep 10 minutes)', {
     timeout: 120_000,
   }, async () => {
@@ -548,6 +616,142 @@ describe('tickets on the namespace runtime', { skip }, () => {
     const failed = await tickets.get('alice', ticket.id);
     assert.equal(failed.status, 'failed');
     assert.equal(failed.reason, 'the server stopped while the agent ran; run it again');
+    // A server that detaches leaves sandboxes running; a failed ticket's must not be one.
+    assert.equal((await repository.getSandbox('alice', ticket.id))?.status, 'stopped');
+  });
+
+  /** A server of its own whose approvals wait in the sandbox until `release` (to shut down). */
+  const holdingApprovals = (options: { projects?: TicketProjects } = {}) => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const approving: string[] = [];
+    const base = fixtureParts(agent);
+    const server = new TicketManager({
+      repository,
+      sandboxes,
+      projects: options.projects ?? projects,
+      parts: {
+        ...base,
+        commitApproved: async (sandbox, approval) => {
+          approving.push(approval.branch);
+          await released;
+          return base.commitApproved(sandbox, approval);
+        },
+      },
+      settings: { defaultModel: 'scripted:oracle' },
+      environment: {},
+      log: () => {},
+    });
+    const reviewed = async (title: string) => {
+      const ticket = await server.create('alice', {
+        project: 'app',
+        title,
+        request: 'Say goodbye.',
+        criteria: [{ text: 'says goodbye', check: 'grep -q goodbye /workspace/greeting.txt' }],
+        run: true,
+      });
+      assert.equal((await server.wait('alice', ticket.id)).status, 'awaiting_review');
+      return ticket;
+    };
+    return { server, release, approving, reviewed };
+  };
+  scripts.goodbye = async (_task, session) => {
+    await agentCommand(session, 'echo goodbye >> /workspace/greeting.txt');
+    return { reason: 'finished' };
+  };
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+
+  test('a shutdown refuses new runs (503) and waits for an approval in progress', async () => {
+    const { server, release, approving, reviewed } = holdingApprovals();
+    const ticket = await reviewed('goodbye');
+    const draft = await server.create('alice', {
+      project: 'app',
+      title: 'goodbye',
+      request: 'Say goodbye.',
+      criteria: [],
+    });
+    const order: string[] = [];
+    const approval = server.approve('alice', ticket.id).then((approved) => {
+      order.push('approved');
+      return approved;
+    });
+    await waitUntil(async () => approving.length > 0);
+    const shutdown = server.shutdown().then(() => order.push('shut down'));
+    await assert.rejects(server.run('alice', draft.id), (error: MagsError) => {
+      assert.equal(error.code, 'server_shutting_down');
+      assert.equal(error.statusCode, 503);
+      return true;
+    });
+    assert.equal((await tickets.get('alice', draft.id)).status, 'draft');
+    await settle(); // a shutdown that does not wait for the approval is over by now
+    release();
+    assert.equal((await approval).status, 'approved');
+    await shutdown;
+    assert.deepEqual(order, ['approved', 'shut down']);
+  });
+
+  test('a project deletion waits for an approval in progress, and its tickets’ actions are a 409 meanwhile', async () => {
+    const { server, release, approving, reviewed } = holdingApprovals();
+    const ticket = await reviewed('goodbye');
+    const other = await reviewed('goodbye');
+    const order: string[] = [];
+    const approval = server.approve('alice', ticket.id).then(() => order.push('approved'));
+    await waitUntil(async () => approving.length > 0);
+    const deletion = server.whileDeletingProject('alice', 'app', async () => {
+      order.push('deleted');
+    });
+    await assert.rejects(
+      server.requestChanges('alice', other.id, { author: 'alice', text: 'more' }),
+      (error: MagsError) => error.code === 'project_deleting',
+    );
+    await assert.rejects(
+      server.create('alice', { project: 'app', title: 'goodbye', request: 'x', criteria: [] }),
+      (error: MagsError) => error.code === 'project_deleting',
+    );
+    await settle();
+    release();
+    await Promise.all([approval, deletion]);
+    assert.deepEqual(order, ['approved', 'deleted']);
+    await server.shutdown();
+  });
+
+  test('an attempt waiting for the project (a refresh holds it) does not hold up a shutdown', {
+    timeout: 60_000,
+  }, async () => {
+    // The ProjectManager's lock, held by a refresh that takes its time.
+    const locks = new ProjectLocks();
+    let refreshed!: () => void;
+    const refresh = locks.run(
+      'alice',
+      'app',
+      () =>
+        new Promise<void>((resolve) => {
+          refreshed = resolve;
+        }),
+    );
+    const waiting: TicketProjects = {
+      ...projects,
+      forkForTicket: (owner, name, target, options) =>
+        locks.run(owner, name, () => projects.forkForTicket(owner, name, target), options?.signal),
+    };
+    const { server } = holdingApprovals({ projects: waiting });
+    const ticket = await server.create('alice', {
+      project: 'app',
+      title: 'goodbye',
+      request: 'Say goodbye.',
+      criteria: [],
+      run: true,
+    });
+    await waitUntil(async () => (await tickets.get('alice', ticket.id)).status === 'running');
+    await server.shutdown();
+    const failed = await tickets.get('alice', ticket.id);
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.reason, 'the server stopped while the agent ran; run it again');
+    assert.equal(failed.workspace, null, 'nothing was forked');
+    refreshed();
+    await refresh;
   });
 
   test('comments reach the next attempt: on a draft, after the last model step, during the evidence, in review', async () => {
@@ -593,6 +797,59 @@ describe('tickets on the namespace runtime', { skip }, () => {
         comments: ['after the last step', 'during the evidence', 'in review'],
         feedback: 'try again',
       },
+    ]);
+  });
+
+  test('a comment is neither lost nor given twice: posted during a last step, taken by a failed step, taken before a crash', async () => {
+    const seen: Array<{ comments: string[]; feedback?: string }> = [];
+    let commented = false;
+    scripts.delivery = async (task, session) => {
+      const attempt = seen.length + 1;
+      const usage = async () =>
+        session.emit({
+          type: 'usage',
+          step: attempt,
+          model: task.model,
+          inputTokens: 1,
+          outputTokens: 1,
+          costUsd: 0,
+          total: { inputTokens: 1, outputTokens: 1, costUsd: 0, steps: attempt },
+        });
+      if (attempt === 1) {
+        // A comment comes while the last step runs; the agent finishes without taking it.
+        seen.push({ comments: [], feedback: task.feedback });
+        await session.emit({ type: 'text', step: 1, text: 'working' });
+        await waitUntil(async () => commented);
+        await usage();
+        return { reason: 'finished' };
+      }
+      seen.push({ comments: session.takeComments(), feedback: task.feedback });
+      // Attempt 2's step fails after taking them (its history holds them, as a stop's would);
+      // attempt 3 crashes (throws) before it saved a history with them.
+      if (attempt === 2) return { reason: 'provider_error', message: 'the provider failed' };
+      if (attempt === 3) throw new Error('the agent crashed');
+      await usage();
+      return { reason: 'finished' };
+    };
+    const ticket = await create('delivery', { run: true });
+    await waitUntil(async () =>
+      (await collect(ticket.id)).some((event) => event.data.type === 'text'),
+    );
+    await tickets.comment('alice', ticket.id, { author: 'alice', text: 'during the last step' });
+    commented = true;
+    assert.equal((await tickets.wait('alice', ticket.id)).status, 'awaiting_review');
+    await tickets.requestChanges('alice', ticket.id, { author: 'alice', text: 'again' });
+    assert.equal((await tickets.wait('alice', ticket.id)).status, 'failed');
+    await tickets.comment('alice', ticket.id, { author: 'alice', text: 'after the failure' });
+    await tickets.run('alice', ticket.id);
+    assert.equal((await tickets.wait('alice', ticket.id)).status, 'failed');
+    await tickets.run('alice', ticket.id);
+    assert.equal((await tickets.wait('alice', ticket.id)).status, 'awaiting_review');
+    assert.deepEqual(seen, [
+      { comments: [], feedback: undefined },
+      { comments: ['during the last step'], feedback: 'again' },
+      { comments: ['after the failure'], feedback: undefined },
+      { comments: ['after the failure'], feedback: undefined },
     ]);
   });
 

@@ -59,7 +59,14 @@ export interface AgentSession {
    * Awaiting it is optional; events keep their order either way.
    */
   emit(event: TicketEventData): void | Promise<void>;
-  /** A person's comments that arrived since the last call, oldest first (each returned once). */
+  /**
+   * A person's comments that arrived since the last call, oldest first (each returned once).
+   * What it returns is part of the conversation from then on: the history passed to the next
+   * `saveHistory`, and the `AgentOutcome.history` the agent ends with, hold it (as they hold
+   * `AgentTask.feedback`). The ticket layer stores which comments that history holds with it and
+   * gives the next attempt exactly the rest: one the agent never took (posted during its last
+   * step, or before a budget stop) comes again, one it took does not.
+   */
   takeComments(): string[];
   /** Aborted when a person stops the ticket. */
   signal: AbortSignal;

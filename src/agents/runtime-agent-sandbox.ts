@@ -67,6 +67,9 @@ export async function execInSandbox(
     onOutput(chunk: Buffer): void;
   },
 ): Promise<{ exitCode: number | null; durationMs: number; timedOut: boolean }> {
+  // A stop that came before the command (between two of an agent's or the evidence's commands)
+  // must not let it start: the abort event has fired already and would never end it.
+  if (options.signal?.aborted) return { exitCode: null, durationMs: 0, timedOut: false };
   const started = performance.now();
   const process = sandbox.exec({ argv: options.argv, env: options.env, cwd: options.cwd });
   process.stdout.on('data', options.onOutput);

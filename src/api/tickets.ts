@@ -295,7 +295,17 @@ export type Evidence = z.infer<typeof EvidenceSchema>;
 export const CommentBodySchema = z
   .strictObject({ text: z.string().trim().min(1).max(100_000) })
   .openapi('CommentRequest');
-export const RequestChangesBodySchema = CommentBodySchema.openapi('RequestChangesRequest');
+/**
+ * `request-changes`: the feedback, and optionally a new budget (merged into the ticket's: a
+ * token or cost budget is the whole ticket's, so one that stopped it must be raised to go on).
+ */
+export const RequestChangesBodySchema = z
+  .strictObject({ text: z.string().trim().min(1).max(100_000), budget: BudgetSchema.optional() })
+  .openapi('RequestChangesRequest');
+/** `POST /v1/tickets/{id}/run` (the body is optional): a new budget, merged into the ticket's. */
+export const RunTicketBodySchema = z
+  .strictObject({ budget: BudgetSchema.optional() })
+  .openapi('RunTicketRequest');
 export const ApproveBodySchema = z
   .strictObject({
     message: z.string().min(1).max(100_000).optional(),

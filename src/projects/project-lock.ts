@@ -7,7 +7,13 @@
 export class ProjectLocks {
   readonly #tails = new Map<string, Promise<void>>();
 
-  async run<T>(owner: string, project: string, work: () => Promise<T>): Promise<T> {
+  /** Runs `work` in its turn; one that gives up waiting (`signal`) throws its reason, unrun. */
+  async run<T>(
+    owner: string,
+    project: string,
+    work: () => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     const key = `${owner}\u0000${project}`;
     const previous = this.#tails.get(key) ?? Promise.resolve();
     let release = () => {};
@@ -16,7 +22,14 @@ export class ProjectLocks {
     });
     const tail = previous.then(() => mine);
     this.#tails.set(key, tail);
-    await previous;
+    try {
+      await untilAborted(previous, signal);
+    } catch (error) {
+      // Its turn passes at once: the ones after it still wait for those before.
+      release();
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+      throw error;
+    }
     try {
       return await work();
     } finally {
@@ -24,4 +37,15 @@ export class ProjectLocks {
       if (this.#tails.get(key) === tail) this.#tails.delete(key);
     }
   }
+}
+
+/** `promise`, or the signal's reason as soon as it aborts (before it settles). */
+function untilAborted(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
 }

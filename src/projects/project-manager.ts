@@ -50,6 +50,16 @@ export interface ProjectManagerOptions {
    * MAGS_PROJECT_ROOTS); with none, only the host's own local server imports paths.
    */
   roots?: readonly string[];
+  /**
+   * The tickets' actions (the TicketManager): a deletion runs once none on the project's tickets
+   * is in progress, and refuses new ones meanwhile (an approval writing its bundle, a `run`
+   * starting a ticket's sandbox on a workspace about to go).
+   */
+  tickets?: ProjectTicketActions;
+}
+
+export interface ProjectTicketActions {
+  whileDeletingProject<T>(owner: string, project: string, action: () => Promise<T>): Promise<T>;
 }
 
 export class ProjectManager {
@@ -58,6 +68,7 @@ export class ProjectManager {
   readonly #workspaces: WorkspaceManager;
   readonly #sandboxes: Pick<SandboxManager, 'delete'> | undefined;
   readonly #roots: readonly string[];
+  readonly #tickets: ProjectTicketActions | undefined;
   readonly #locks = new ProjectLocks();
 
   constructor(options: ProjectManagerOptions) {
@@ -66,6 +77,7 @@ export class ProjectManager {
     this.#workspaces = options.context.workspaceManager.withRecords(options.repository);
     this.#sandboxes = options.sandboxes;
     this.#roots = options.roots ?? projectRoots();
+    this.#tickets = options.tickets;
   }
 
   list(owner: string): Promise<ProjectRecord[]> {
@@ -225,6 +237,14 @@ export class ProjectManager {
    * is not a ticket's.
    */
   delete(owner: string, name: string): Promise<void> {
+    // The tickets' actions first, then the project's lock (an approval takes them in that order).
+    if (this.#tickets) {
+      return this.#tickets.whileDeletingProject(owner, name, () => this.#delete(owner, name));
+    }
+    return this.#delete(owner, name);
+  }
+
+  #delete(owner: string, name: string): Promise<void> {
     return this.#locks.run(owner, name, async () => {
       const project = await this.get(owner, name);
       const tickets = await this.#repository.listTickets({ owner, project: name });
@@ -290,26 +310,33 @@ export class ProjectManager {
 
   /**
    * A ticket's own workspace: a fork of the project workspace (copy-on-write), taken while
-   * nothing writes the project workspace; returns the commit it was forked at.
+   * nothing writes the project workspace; returns the commit it was forked at. With `signal`,
+   * it stops waiting for a refresh (its setup can take minutes) when the signal aborts.
    */
   forkForTicket(
     owner: string,
     name: string,
     target: string,
+    options: { signal?: AbortSignal } = {},
   ): Promise<{ workspace: string; commit: string }> {
-    return this.#locks.run(owner, name, async () => {
-      const project = await this.get(owner, name);
-      if (project.status !== 'ready' || project.commit === null) {
-        throw new ConflictError(`Project ${name} is not ready (${project.status}).`, {
-          code: 'project_not_ready',
-          hint: project.reason
-            ? `${project.reason}\nFix it and run mags project refresh ${name}.`
-            : `Wait for its import to finish (mags project show ${name}).`,
-        });
-      }
-      await this.#workspaces.fork(owner, project.workspace, target);
-      return { workspace: target, commit: project.commit };
-    });
+    return this.#locks.run(
+      owner,
+      name,
+      async () => {
+        const project = await this.get(owner, name);
+        if (project.status !== 'ready' || project.commit === null) {
+          throw new ConflictError(`Project ${name} is not ready (${project.status}).`, {
+            code: 'project_not_ready',
+            hint: project.reason
+              ? `${project.reason}\nFix it and run mags project refresh ${name}.`
+              : `Wait for its import to finish (mags project show ${name}).`,
+          });
+        }
+        await this.#workspaces.fork(owner, project.workspace, target);
+        return { workspace: target, commit: project.commit };
+      },
+      options.signal,
+    );
   }
 
   /** Brings an approved ticket's git bundle into the project repository as `branch`. */

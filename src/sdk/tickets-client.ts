@@ -1,4 +1,5 @@
 import type {
+  Budget,
   CreateTicketBody,
   Evidence,
   Ticket,
@@ -30,7 +31,13 @@ export function ticketsClient(transport: TicketTransport) {
       return (await json<{ tickets: Ticket[] }>('GET', path)).tickets;
     },
     get: (id: string): Promise<Ticket> => json('GET', ticketPath(id)),
-    run: (id: string): Promise<Ticket> => json('POST', `${ticketPath(id)}/run`),
+    /** Queues its next attempt; `budget` is merged into the ticket's (to raise one it hit). */
+    run: (id: string, options: { budget?: Budget } = {}): Promise<Ticket> =>
+      json(
+        'POST',
+        `${ticketPath(id)}/run`,
+        options.budget ? { budget: options.budget } : undefined,
+      ),
     /** Stops it (the evidence of what its agent did is still assembled); resolves once stopped. */
     stop: (id: string, options: { reason?: string } = {}): Promise<Ticket> =>
       json(
@@ -41,8 +48,16 @@ export function ticketsClient(transport: TicketTransport) {
     /** A comment; a running agent reads it at its next step. */
     comment: (id: string, text: string): Promise<TicketEvent> =>
       json('POST', `${ticketPath(id)}/comments`, { text }),
-    requestChanges: (id: string, text: string): Promise<Ticket> =>
-      json('POST', `${ticketPath(id)}/request-changes`, { text }),
+    /** Sends it back with feedback; `budget` is merged into the ticket's. */
+    requestChanges: (
+      id: string,
+      text: string,
+      options: { budget?: Budget } = {},
+    ): Promise<Ticket> =>
+      json('POST', `${ticketPath(id)}/request-changes`, {
+        text,
+        ...(options.budget && { budget: options.budget }),
+      }),
     approve: (
       id: string,
       options: { message?: string; authorName?: string; authorEmail?: string } = {},

@@ -190,13 +190,18 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     uploads,
     execSandboxes: sandboxes,
   });
-  const projects = new ProjectManager({
+  const projects: ProjectManager = new ProjectManager({
     context,
     repository,
     sandboxes,
     roots: options.projectRoots,
+    // A deletion waits for the actions on the project's tickets and refuses new ones meanwhile.
+    tickets: {
+      whileDeletingProject: <T>(owner: string, name: string, action: () => Promise<T>) =>
+        tickets.whileDeletingProject(owner, name, action),
+    },
   });
-  const tickets = new TicketManager({
+  const tickets: TicketManager = new TicketManager({
     repository,
     sandboxes,
     projects: options.tickets?.projects ?? projects,
@@ -261,6 +266,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     });
   const close = async (): Promise<void> => {
     retention.stop();
+    // First, while the sandboxes still run: from its first moment a ticket run or approval is a
+    // 503 (a run queued meanwhile stays queued); an approval in progress is answered before the
+    // listener closes.
     await tickets.shutdown();
     await services.jobs.shutdown();
     await services.sandboxes.shutdown();

@@ -83,6 +83,7 @@ export function ticketStateContract(test: ContractTest, repository: () => StateR
       baseCommit: 'c0ffee',
       usage: { inputTokens: 10, outputTokens: 5, costUsd: 0.25, steps: 2 },
       history,
+      commentsDeliveredThrough: 12,
       host: 'h1',
       server: 's1',
       budget: { maxSteps: 7 },
@@ -94,6 +95,7 @@ export function ticketStateContract(test: ContractTest, repository: () => StateR
     );
     assert.deepEqual(stored?.usage, { inputTokens: 10, outputTokens: 5, costUsd: 0.25, steps: 2 });
     assert.deepEqual(stored?.history, history);
+    assert.equal(stored?.commentsDeliveredThrough, 12);
     assert.deepEqual(stored?.budget, { maxSteps: 7 });
     assert.deepEqual(stored?.criteria, ticket('x', 'sam', 'webapp').criteria);
     assert.equal((await state.getTicket('sam', 'tkt_upd2'))?.status, 'draft');

@@ -183,6 +183,12 @@ export interface TicketRecord extends Ticket {
    * `request-changes` attempt continues with the previous attempt's history.
    */
   history: unknown[];
+  /**
+   * The id of the ticket's event up to which every comment (and request-changes feedback) is in
+   * `history`, written together with it (0 or absent: none). The comments after it are the ones
+   * the next attempt is given, so none is lost or given twice (`unseenComments`).
+   */
+  commentsDeliveredThrough?: number;
   /** The host and server process running it while `running` (see JobRecord.host). */
   host?: string | null;
   server?: string | null;

@@ -1,6 +1,7 @@
 import { type ServerInstance, serverIsAlive } from '../config/server-instance.ts';
+import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { StateRepository } from '../state/state-repository.ts';
-import { serverStoppedReason } from './ticket-attempt.ts';
+import { serverStoppedReason, stopTicketSandbox } from './ticket-attempt.ts';
 import type { TicketLock } from './ticket-lock.ts';
 import type { TicketQueue } from './ticket-queue.ts';
 import type { TicketRecorder } from './ticket-recorder.ts';
@@ -10,11 +11,13 @@ import type { TicketRecorder } from './ticket-recorder.ts';
  * `changes_requested` (a live one's, another host's and this process's own are left alone). A
  * queued one is queued here; one in changes_requested gets the attempt it was promised; a running
  * one fails with `serverStoppedReason`: its agent's conversation is not durable in the middle of
- * a step, and pretending to continue it would not be honest. No evidence is assembled for it.
+ * a step, and pretending to continue it would not be honest. No evidence is assembled for it,
+ * and its sandbox (found running again by the sandboxes' own recovery) is stopped.
  * Each under the ticket's lock, after reading it again.
  */
 export async function recoverTickets(options: {
   repository: StateRepository;
+  sandboxes: SandboxManager;
   instance: ServerInstance;
   lock: TicketLock;
   recorder: TicketRecorder;
@@ -48,6 +51,7 @@ export async function recoverTickets(options: {
             report.failed++;
           }
         } else {
+          await stopTicketSandbox(options, ticket, 'its ticket failed: the server stopped');
           await recorder.transition(ticket, 'failed', serverStoppedReason);
           report.failed++;
         }

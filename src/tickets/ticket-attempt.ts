@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AgentOutcome, AgentTask } from '../agents/agent.ts';
+import type { AgentOutcome, AgentSession, AgentTask } from '../agents/agent.ts';
 import { runtimeAgentSandbox } from '../agents/runtime-agent-sandbox.ts';
 import { addUsage, noUsage } from '../agents/token-usage.ts';
 import type { Evidence, TicketEvent, TicketEventData, TicketStatus } from '../api/tickets.ts';
@@ -8,10 +8,12 @@ import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { SandboxUse } from '../sandboxes/sandbox-use.ts';
 import type { ProjectRecord, StateRepository, TicketRecord } from '../state/state-repository.ts';
 import { attemptTimeline } from './attempt-timeline.ts';
+import { CommentDelivery } from './comment-delivery.ts';
 import { resolveTicketChoices, type TicketChoices } from './new-ticket.ts';
 import { reviewReason } from './review-reason.ts';
 import type { TicketAgentParts, TicketProjects } from './ticket-parts.ts';
 import type { TicketSettings } from './ticket-settings.ts';
+import type { PendingComment } from './unseen-comments.ts';
 
 /** Why a ticket that was running when its server went away (or shut down) failed. */
 export const serverStoppedReason = 'the server stopped while the agent ran; run it again';
@@ -27,12 +29,14 @@ export interface AttemptControl {
   evidence?: AbortController;
   /** Who stopped it and why, in words ("stopped by alice: wrong approach"). */
   stoppedBy?: string;
+  /** Stopped to be closed: no evidence is assembled (nobody will review it). */
+  skipEvidence?: boolean;
   /** The server is shutting down: no evidence, the ticket fails with `serverStoppedReason`. */
   shutdown: boolean;
   /** Comments not yet taken by the agent, oldest first (from the log at start, then live). */
-  readonly comments: string[];
+  readonly comments: PendingComment[];
   /** A reviewer's request-changes text that starts this attempt. */
-  feedback?: string;
+  feedback?: PendingComment;
 }
 
 export function newAttemptControl(): AttemptControl {
@@ -42,10 +46,13 @@ export function newAttemptControl(): AttemptControl {
 /** Stops the attempt: a person's stop (`stoppedBy`) or the server's shutdown. */
 export function haltAttempt(
   control: AttemptControl,
-  why: { stoppedBy: string } | { shutdown: true },
+  why: { stoppedBy: string; skipEvidence?: boolean } | { shutdown: true },
 ): void {
   if ('shutdown' in why) control.shutdown = true;
-  else control.stoppedBy = why.stoppedBy;
+  else {
+    control.stoppedBy = why.stoppedBy;
+    if (why.skipEvidence) control.skipEvidence = true;
+  }
   control.abort.abort();
   control.evidence?.abort();
 }
@@ -88,16 +95,22 @@ export async function runTicketAttempt(
   const end = await work(services, running, control);
   // The sandbox stops before the status says the attempt is over, so that it holds none of the
   // owner's sandboxes while the ticket waits for review; approving or the next attempt starts it
-  // again (`ensureTicketSandbox`). A shutdown leaves sandboxes to the server's own shutdown.
-  if (!control.shutdown) {
-    await services.sandboxes
-      .stop(running.owner, running.id, 'its ticket attempt ended')
-      .catch((error: unknown) => {
-        if (error instanceof NotFoundError) return; // it never started
-        services.log(`ticket ${running.id}: its sandbox did not stop: ${(error as Error).message}`);
-      });
-  }
+  // again (`ensureTicketSandbox`). On a shutdown too: a server that detaches leaves its sandboxes
+  // running for the next one, and nothing would ever stop a failed ticket's.
+  await stopTicketSandbox(services, running, 'its ticket attempt ended');
   return services.finish(running, end.to, end.reason);
+}
+
+/** Stops the ticket's sandbox if it runs (one that never started is fine); logs a failure. */
+export async function stopTicketSandbox(
+  services: Pick<AttemptServices, 'sandboxes' | 'log'>,
+  ticket: Pick<TicketRecord, 'owner' | 'id'>,
+  reason: string,
+): Promise<void> {
+  await services.sandboxes.stop(ticket.owner, ticket.id, reason).catch((error: unknown) => {
+    if (error instanceof NotFoundError) return;
+    services.log(`ticket ${ticket.id}: its sandbox did not stop: ${(error as Error).message}`);
+  });
 }
 
 async function work(
@@ -120,10 +133,12 @@ async function work(
   }
   if (!ticket.workspace) {
     try {
+      // Waits for a refresh of the project, but not past a stop or a shutdown.
       const forked = await projects.forkForTicket(
         ticket.owner,
         ticket.project,
         `${ticket.id}-${randomUUID()}`,
+        { signal: control.abort.signal },
       );
       ticket = { ...ticket, workspace: forked.workspace, baseCommit: forked.commit };
       await repository.updateTicket(ticket.id, {
@@ -131,6 +146,7 @@ async function work(
         baseCommit: forked.commit,
       });
     } catch (error) {
+      if (control.abort.signal.aborted) return endOf(control, null);
       return fail(`could not fork the project workspace: ${(error as Error).message}`);
     }
   }
@@ -148,11 +164,22 @@ async function work(
   }
   try {
     const sandbox = runtimeAgentSandbox(use.sandbox);
-    const outcome = await runAgent(services, ticket, control, choices, project, sandbox);
+    const { outcome, commentsDeliveredThrough } = await runAgent(
+      services,
+      ticket,
+      control,
+      choices,
+      project,
+      sandbox,
+    );
     const usage = addUsage(ticket.usage, outcome.usage);
-    ticket = { ...ticket, usage, history: outcome.history };
-    await repository.updateTicket(ticket.id, { usage, history: outcome.history });
-    if (control.shutdown) return endOf(control, null);
+    ticket = { ...ticket, usage, history: outcome.history, commentsDeliveredThrough };
+    await repository.updateTicket(ticket.id, {
+      usage,
+      history: outcome.history,
+      commentsDeliveredThrough,
+    });
+    if (control.shutdown || control.skipEvidence) return endOf(control, null);
     const evidenceStop = new AbortController();
     control.evidence = evidenceStop;
     let evidence: Evidence | null = null;
@@ -211,7 +238,7 @@ async function runAgent(
   choices: TicketChoices,
   project: ProjectRecord,
   sandbox: ReturnType<typeof runtimeAgentSandbox>,
-): Promise<AgentOutcome> {
+): Promise<{ outcome: AgentOutcome; commentsDeliveredThrough: number }> {
   const { settings } = services;
   const task: AgentTask = {
     ticket: {
@@ -229,30 +256,49 @@ async function runAgent(
     model: choices.model,
     budget: { ...settings.budget, ...ticket.budget },
     history: ticket.history,
-    ...(control.feedback ? { feedback: control.feedback } : {}),
+    ...(control.feedback ? { feedback: control.feedback.text } : {}),
     usageSoFar: ticket.usage,
     prices: { ...settings.prices, ...project.config.prices },
     environment: services.environment,
   };
-  const session = {
+  // Which comments are in the history is stored with it, so the next attempt is given exactly
+  // the others (`unseenComments`).
+  const delivery = new CommentDelivery(
+    control.comments,
+    ticket.commentsDeliveredThrough ?? 0,
+    control.feedback,
+  );
+  let saved = { history: ticket.history, through: ticket.commentsDeliveredThrough ?? 0 };
+  const session: AgentSession = {
     sandbox,
     emit: (data: TicketEventData) => services.emit(ticket, data),
-    takeComments: () => control.comments.splice(0),
+    takeComments: () => delivery.take(),
     signal: control.abort.signal,
     // After each step, so a restart's next attempt continues from the last step, not the start.
-    saveHistory: (history: unknown[]) => services.repository.updateTicket(ticket.id, { history }),
+    saveHistory: async (history: unknown[]) => {
+      const through = delivery.through();
+      await services.repository.updateTicket(ticket.id, {
+        history,
+        commentsDeliveredThrough: through,
+      });
+      saved = { history, through };
+    },
   };
   try {
-    return await services.parts.agent.run(task, session);
+    const outcome = await services.parts.agent.run(task, session);
+    return { outcome, commentsDeliveredThrough: delivery.through() };
   } catch (error) {
     // An agent should end with an outcome; one that throws is treated as the provider failing,
-    // unless it was being stopped.
+    // unless it was being stopped. It continues from the last history it saved.
     const stopped = control.abort.signal.aborted;
     return {
-      reason: stopped ? 'stopped' : 'provider_error',
-      message: stopped ? 'stopped' : `the agent failed: ${(error as Error).message}`,
-      usage: noUsage,
-      history: ticket.history,
+      outcome: {
+        reason: stopped ? 'stopped' : 'provider_error',
+        message: stopped ? 'stopped' : `the agent failed: ${(error as Error).message}`,
+        usage: noUsage,
+        history: saved.history,
+      },
+      commentsDeliveredThrough: saved.through,
     };
   }
 }

@@ -1,5 +1,5 @@
 import type { TicketStatus } from '../api/tickets.ts';
-import { ConflictError, NotFoundError } from '../errors/mags-error.ts';
+import { ConflictError, DependencyMissingError, NotFoundError } from '../errors/mags-error.ts';
 
 export function ticketNotFound(id: string): NotFoundError {
   return new NotFoundError(`No ticket ${JSON.stringify(id)}.`, {
@@ -85,5 +85,25 @@ export function bundleNotFound(ticket: { id: string; status: TicketStatus }): No
       ticket.status === 'awaiting_review'
         ? `Review it, then approve it (mags ticket approve ${ticket.id}).`
         : `It is ${ticket.status}.`,
+  });
+}
+
+/**
+ * A run, approval or request-changes while the server shuts down: a 503 (the class the SDK makes
+ * of one) to try again later.
+ */
+export function serverShuttingDown(action: string): DependencyMissingError {
+  return new DependencyMissingError(`Cannot ${action} now: the server is shutting down.`, {
+    code: 'server_shutting_down',
+    retryable: true,
+    hint: 'Try again once it is back (queued tickets wait for it).',
+  });
+}
+
+/** An action on a ticket of a project being deleted. */
+export function projectBeingDeleted(project: string): ConflictError {
+  return new ConflictError(`Project ${project} is being deleted, with its tickets.`, {
+    code: 'project_deleting',
+    hint: `mags project show ${project} says whether it is gone.`,
   });
 }

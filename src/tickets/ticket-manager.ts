@@ -1,4 +1,4 @@
-import type { CreateTicketBody, Evidence, TicketEvent } from '../api/tickets.ts';
+import type { Budget, CreateTicketBody, Evidence, TicketEvent } from '../api/tickets.ts';
 import { currentServerInstance, type ServerInstance } from '../config/server-instance.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { StateRepository, TicketFilter, TicketRecord } from '../state/state-repository.ts';
@@ -6,6 +6,7 @@ import type { WorkspaceManager } from '../workspaces/workspace-manager.ts';
 import { followTicketEvents } from './follow-ticket-events.ts';
 import { newTicketRecord, resolveTicketChoices } from './new-ticket.ts';
 import { recoverTickets } from './recover-tickets.ts';
+import { TicketActions } from './ticket-actions.ts';
 import {
   allowedStatuses,
   bundleNotFound,
@@ -25,6 +26,7 @@ import {
   type ReviewServices,
   requestTicketChanges,
   type StopStep,
+  withBudget,
 } from './ticket-review.ts';
 import { type TicketSettings, ticketSettings } from './ticket-settings.ts';
 
@@ -69,6 +71,7 @@ export class TicketManager {
   readonly #events: TicketEventLog;
   readonly #recorder: TicketRecorder;
   readonly #lock = new TicketLock();
+  readonly #actions = new TicketActions();
   readonly #queue: TicketQueue;
   readonly #review: ReviewServices;
   readonly #sweeper: ClosedTicketSweeper;
@@ -123,9 +126,10 @@ export class TicketManager {
       ...common,
       lock: this.#lock,
       recorder: this.#recorder,
-      queueAttempt: (ticket) => this.#queue.queueAttempt(ticket),
+      queueAttempt: (ticket, update) => this.#queue.queueAttempt(ticket, update),
       checkRunnable: (ticket) => this.#checkRunnable(ticket),
-      stopLocked: (ticket, stoppedBy) => this.#queue.stopLocked(ticket, stoppedBy),
+      stopLocked: (ticket, stoppedBy, options) =>
+        this.#queue.stopLocked(ticket, stoppedBy, options),
     };
   }
 
@@ -133,16 +137,24 @@ export class TicketManager {
    * A new ticket of the owner's project: a draft, or queued with `run`. The project, the role and
    * the model (its provider and key) are checked first; on any error nothing is stored.
    */
-  async create(owner: string, body: CreateTicketBody): Promise<TicketRecord> {
-    const project = await this.#projects.get(owner, body.project);
-    const record = newTicketRecord(owner, body, this.settings);
-    resolveTicketChoices(record, project, this.#parts, this.settings, this.#environment);
-    // Locked from before it exists: a `run` of it meanwhile waits, then finds it queued.
-    return this.#lock.run(record.id, async () => {
-      await this.#repository.insertTicket(record);
-      await this.#recorder.emit(record, { type: 'status', from: null, to: 'draft', reason: null });
-      if (!body.run) return record;
-      return this.#queue.queueAttempt(record);
+  create(owner: string, body: CreateTicketBody): Promise<TicketRecord> {
+    const kind = body.run ? 'starts_work' : 'other';
+    return this.#actions.run(owner, body.project, kind, 'run a ticket', async () => {
+      const project = await this.#projects.get(owner, body.project);
+      const record = newTicketRecord(owner, body, this.settings);
+      resolveTicketChoices(record, project, this.#parts, this.settings, this.#environment);
+      // Locked from before it exists: a `run` of it meanwhile waits, then finds it queued.
+      return this.#lock.run(record.id, async () => {
+        await this.#repository.insertTicket(record);
+        await this.#recorder.emit(record, {
+          type: 'status',
+          from: null,
+          to: 'draft',
+          reason: null,
+        });
+        if (!body.run) return record;
+        return this.#queue.queueAttempt(record);
+      });
     });
   }
 
@@ -156,10 +168,17 @@ export class TicketManager {
     return record;
   }
 
-  /** Queues the next attempt of a draft, failed or stopped ticket (a queued one: a 409). */
-  run(owner: string, id: string): Promise<TicketRecord> {
-    return this.#lock.run(id, async () =>
-      this.#queue.queueAttempt(await this.#recorder.require(owner, id, 'run', allowedStatuses.run)),
+  /**
+   * Queues the next attempt of a draft, failed or stopped ticket (a queued one: a 409). A
+   * `budget` is merged into the ticket's, with the status change: a token or cost budget counts
+   * the whole ticket, so one it hit must be raised for another attempt to get anywhere.
+   */
+  run(owner: string, id: string, options: { budget?: Budget } = {}): Promise<TicketRecord> {
+    return this.#act(owner, id, 'starts_work', `run ticket ${id}`, () =>
+      this.#lock.run(id, async () => {
+        const ticket = await this.#recorder.require(owner, id, 'run', allowedStatuses.run);
+        return this.#queue.queueAttempt(ticket, withBudget(ticket, options.budget));
+      }),
     );
   }
 
@@ -168,7 +187,11 @@ export class TicketManager {
    * is still assembled (a stop while it is assembled ends that too). Resolves once it has
    * stopped. Stopping a stopped ticket changes nothing.
    */
-  async stop(
+  stop(owner: string, id: string, options: { by: string; reason?: string }): Promise<TicketRecord> {
+    return this.#act(owner, id, 'other', `stop ticket ${id}`, () => this.#stop(owner, id, options));
+  }
+
+  async #stop(
     owner: string,
     id: string,
     options: { by: string; reason?: string },
@@ -198,21 +221,30 @@ export class TicketManager {
     id: string,
     comment: { author: string; text: string },
   ): Promise<TicketEvent> {
-    return this.#lock.run(id, async () => {
-      const ticket = await this.#recorder.require(owner, id, 'comment on', allowedStatuses.comment);
-      const event = await this.#recorder.emit(ticket, { type: 'comment', ...comment });
-      this.#queue.commented(id, comment.text);
-      return event;
-    });
+    return this.#act(owner, id, 'other', `comment on ticket ${id}`, () =>
+      this.#lock.run(id, async () => {
+        const ticket = await this.#recorder.require(
+          owner,
+          id,
+          'comment on',
+          allowedStatuses.comment,
+        );
+        const event = await this.#recorder.emit(ticket, { type: 'comment', ...comment });
+        this.#queue.commented(id, { id: event.id, text: comment.text });
+        return event;
+      }),
+    );
   }
 
   /** Sends it back: a new attempt in the same workspace with the feedback (`ticket-review.ts`). */
   requestChanges(
     owner: string,
     id: string,
-    request: { author: string; text: string },
+    request: { author: string; text: string; budget?: Budget },
   ): Promise<TicketRecord> {
-    return requestTicketChanges(this.#review, owner, id, request);
+    return this.#act(owner, id, 'starts_work', `request changes on ticket ${id}`, () =>
+      requestTicketChanges(this.#review, owner, id, request),
+    );
   }
 
   /** Approves the result as branch `mags/<id>` (`ticket-review.ts`). */
@@ -221,12 +253,16 @@ export class TicketManager {
     id: string,
     options: { message?: string; authorName?: string; authorEmail?: string } = {},
   ): Promise<TicketRecord> {
-    return approveTicket(this.#review, owner, id, options);
+    return this.#act(owner, id, 'starts_work', `approve ticket ${id}`, () =>
+      approveTicket(this.#review, owner, id, options),
+    );
   }
 
   /** Closes it, stopping it first if it runs (`ticket-review.ts`). */
   close(owner: string, id: string, options: { by: string }): Promise<TicketRecord> {
-    return closeTicket(this.#review, owner, id, options.by);
+    return this.#act(owner, id, 'other', `close ticket ${id}`, () =>
+      closeTicket(this.#review, owner, id, options.by),
+    );
   }
 
   /** The ticket's events after `after`; with `follow`, until it is neither queued nor running. */
@@ -269,6 +305,7 @@ export class TicketManager {
   async recover(): Promise<{ queued: number; failed: number }> {
     return recoverTickets({
       repository: this.#repository,
+      sandboxes: this.#sandboxes,
       instance: this.#instance,
       lock: this.#lock,
       recorder: this.#recorder,
@@ -288,12 +325,37 @@ export class TicketManager {
   }
 
   /**
-   * The server is going away: running agents (and evidence being assembled) are aborted and their
-   * tickets fail with the reason; queued ones stay queued for the next server process.
+   * Runs `action` — the deletion of the owner's project — once no action on the project's tickets
+   * is in progress; until it is done, each new one is a 409 (`project_deleting`). The
+   * ProjectManager deletes through this (`ProjectManagerOptions.tickets`).
+   */
+  whileDeletingProject<T>(owner: string, project: string, action: () => Promise<T>): Promise<T> {
+    return this.#actions.whileDeleting(owner, project, action);
+  }
+
+  /**
+   * The server is going away: from now on a run, approval or request-changes is a 503 and a
+   * ticket queued meanwhile stays queued; running agents (and evidence being assembled) are
+   * aborted and their tickets fail with the reason; queued ones stay queued for the next server
+   * process; an approval in progress is waited for.
    */
   async shutdown(): Promise<void> {
+    this.#actions.close();
     this.#sweeper.stop();
     await this.#queue.shutdown();
+    await this.#actions.drained();
+  }
+
+  /** An action on the owner's ticket `id`, tracked per project (`TicketActions`). */
+  async #act<T>(
+    owner: string,
+    id: string,
+    kind: 'starts_work' | 'other',
+    what: string,
+    action: () => Promise<T>,
+  ): Promise<T> {
+    const { project } = await this.get(owner, id);
+    return this.#actions.run(owner, project, kind, what, action);
   }
 
   /** The project, role and model of a ticket about to be queued (a clear error if one is off). */

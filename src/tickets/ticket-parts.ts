@@ -16,11 +16,15 @@ import type { AssembleEvidenceInput } from './evidence/assemble-evidence.ts';
 export interface TicketProjects {
   /** The owner's project; a NotFoundError for another owner's or a missing one. */
   get(owner: string, name: string): Promise<ProjectRecord>;
-  /** A ticket's own workspace `target`, a fork of the project workspace, and its commit. */
+  /**
+   * A ticket's own workspace `target`, a fork of the project workspace, and its commit. When
+   * `signal` aborts (a stop, a shutdown) before the fork began, it throws and forks nothing.
+   */
   forkForTicket(
     owner: string,
     name: string,
     target: string,
+    options?: { signal?: AbortSignal },
   ): Promise<{ workspace: string; commit: string }>;
   /** An approved ticket's git bundle, brought into the project repository as `branch`. */
   importBranch(

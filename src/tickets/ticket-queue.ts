@@ -11,7 +11,7 @@ import {
 import type { TicketLock } from './ticket-lock.ts';
 import type { TicketRecorder } from './ticket-recorder.ts';
 import type { StopStep } from './ticket-review.ts';
-import { unseenComments } from './unseen-comments.ts';
+import { type PendingComment, unseenComments } from './unseen-comments.ts';
 
 /** A ticket queued or running in this process. */
 interface ActiveTicket {
@@ -50,6 +50,8 @@ export class TicketQueue {
   readonly #active = new Map<string, ActiveTicket>();
   readonly #options: TicketQueueOptions;
   readonly #attempts: AttemptServices;
+  /** Shutting down: a ticket queued now stays queued for the next server process. */
+  #closing = false;
 
   constructor(options: TicketQueueOptions) {
     this.#options = options;
@@ -71,11 +73,18 @@ export class TicketQueue {
     });
   }
 
-  /** Queues the next attempt; the caller holds the ticket's lock and has checked its status. */
-  async queueAttempt(ticket: TicketRecord): Promise<TicketRecord> {
+  /**
+   * Queues the next attempt; the caller holds the ticket's lock and has checked its status.
+   * `update` (a new budget) is written with the status.
+   */
+  async queueAttempt(
+    ticket: TicketRecord,
+    update: Partial<TicketRecord> = {},
+  ): Promise<TicketRecord> {
     const { instance } = this.#options;
     await this.#options.checkRunnable(ticket);
     const queued = await this.#options.recorder.transition(ticket, 'queued', null, {
+      ...update,
       attempt: ticket.attempt + 1,
       host: instance.host,
       server: instance.server,
@@ -86,6 +95,7 @@ export class TicketQueue {
 
   /** Waits for a slot for a queued ticket, then grants it (unless stopped while waiting). */
   schedule(ticket: TicketRecord): void {
+    if (this.#closing) return;
     const control = newAttemptControl();
     const slot = this.#queue.enqueue(ticket.owner);
     let finish!: () => void;
@@ -110,15 +120,22 @@ export class TicketQueue {
    * A person's comment on a ticket, stored: handed to its agent if an attempt runs here (before
    * its start, an attempt reads the comments from the log). The caller holds the ticket's lock.
    */
-  commented(id: string, text: string): void {
+  commented(id: string, comment: PendingComment): void {
     const active = this.#active.get(id);
-    if (active?.started) active.control.comments.push(text);
+    if (active?.started) active.control.comments.push(comment);
   }
 
-  /** Stops a queued or running ticket; the caller holds its lock. */
-  async stopLocked(ticket: TicketRecord, stoppedBy: string): Promise<StopStep> {
+  /**
+   * Stops a queued or running ticket; the caller holds its lock. With `skipEvidence` (it is being
+   * closed), a running attempt assembles no evidence, or stops assembling it.
+   */
+  async stopLocked(
+    ticket: TicketRecord,
+    stoppedBy: string,
+    options: { skipEvidence?: boolean } = {},
+  ): Promise<StopStep> {
     const active = this.#active.get(ticket.id);
-    if (active) haltAttempt(active.control, { stoppedBy });
+    if (active) haltAttempt(active.control, { stoppedBy, ...options });
     if (active?.started) return { wait: active.done };
     if (active) this.#leave(ticket.id, active);
     // Queued here, or queued or running in no live process (its server is gone): nothing runs.
@@ -130,8 +147,12 @@ export class TicketQueue {
     await this.#active.get(id)?.done;
   }
 
-  /** Aborts every running attempt (they fail) and waits for them; queued tickets stay queued. */
+  /**
+   * Aborts every running attempt (they fail) and waits for them; queued tickets stay queued, as
+   * do those queued from now on (for the next server process to take up).
+   */
   async shutdown(): Promise<void> {
+    this.#closing = true;
     const running: Promise<void>[] = [];
     for (const [id, active] of this.#active) {
       haltAttempt(active.control, { shutdown: true });
@@ -153,7 +174,10 @@ export class TicketQueue {
       if (control.abort.signal.aborted) return undefined;
       const current = await repository.getTicket(ticket.owner, ticket.id);
       if (current?.status !== 'queued') return undefined;
-      const told = unseenComments(await recorder.allEvents(ticket.id));
+      const told = unseenComments(
+        await recorder.allEvents(ticket.id),
+        current.commentsDeliveredThrough,
+      );
       control.comments.push(...told.comments);
       if (told.feedback !== undefined) control.feedback = told.feedback;
       active.started = true;

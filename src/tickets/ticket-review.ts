@@ -1,5 +1,5 @@
 import { runtimeAgentSandbox } from '../agents/runtime-agent-sandbox.ts';
-import { ticketStatuses } from '../api/tickets.ts';
+import { type Budget, ticketStatuses } from '../api/tickets.ts';
 import { ConflictError } from '../errors/mags-error.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { StateRepository, TicketRecord } from '../state/state-repository.ts';
@@ -23,12 +23,19 @@ export interface ReviewServices {
   lock: TicketLock;
   recorder: TicketRecorder;
   log(line: string): void;
-  /** Queues the ticket's next attempt; the caller holds its lock and has checked its status. */
-  queueAttempt(ticket: TicketRecord): Promise<TicketRecord>;
+  /**
+   * Queues the ticket's next attempt, writing `update` with the status; the caller holds its
+   * lock and has checked its status.
+   */
+  queueAttempt(ticket: TicketRecord, update?: Partial<TicketRecord>): Promise<TicketRecord>;
   /** The project, role and model of a ticket about to be queued (a clear error if one is off). */
   checkRunnable(ticket: TicketRecord): Promise<void>;
-  /** Stops a queued or running ticket; the caller holds its lock. */
-  stopLocked(ticket: TicketRecord, stoppedBy: string): Promise<StopStep>;
+  /** Stops a queued or running ticket; the caller holds its lock (`TicketQueue.stopLocked`). */
+  stopLocked(
+    ticket: TicketRecord,
+    stoppedBy: string,
+    options?: { skipEvidence?: boolean },
+  ): Promise<StopStep>;
 }
 
 /**
@@ -100,7 +107,7 @@ export function requestTicketChanges(
   services: ReviewServices,
   owner: string,
   id: string,
-  request: { author: string; text: string },
+  request: { author: string; text: string; budget?: Budget },
 ): Promise<TicketRecord> {
   const { recorder } = services;
   return services.lock.run(id, async () => {
@@ -111,7 +118,7 @@ export function requestTicketChanges(
       allowedStatuses.requestChanges,
     );
     await services.checkRunnable(ticket); // before anything changes
-    await recorder.emit(ticket, { type: 'comment', ...request });
+    await recorder.emit(ticket, { type: 'comment', author: request.author, text: request.text });
     const reason = `changes requested by ${request.author}: ${request.text}`;
     await recorder.emit(ticket, {
       type: 'status',
@@ -119,12 +126,17 @@ export function requestTicketChanges(
       to: 'changes_requested',
       reason,
     });
-    return services.queueAttempt({ ...ticket, status: 'changes_requested', reason });
+    // A new budget goes with it: one the last attempt hit would end this one at its first step.
+    return services.queueAttempt(
+      { ...ticket, status: 'changes_requested', reason },
+      withBudget(ticket, request.budget),
+    );
   });
 }
 
 /**
- * Closes it (a queued or running one is stopped first, its attempt waited for outside the lock).
+ * Closes it (a queued or running one is stopped first without its evidence, its attempt waited
+ * for outside the lock).
  * Its sandbox stops now; it and the workspace are deleted after the retention period.
  */
 export async function closeTicket(
@@ -139,7 +151,10 @@ export async function closeTicket(
       let ticket = await recorder.require(owner, id, 'close', ticketStatuses);
       if (ticket.status === 'closed') return { ticket };
       if (ticket.status === 'queued' || ticket.status === 'running') {
-        const stopped = await services.stopLocked(ticket, `stopped by ${by}: closing it`);
+        // Nobody reviews a closed ticket: its evidence is not assembled (or stops being).
+        const stopped = await services.stopLocked(ticket, `stopped by ${by}: closing it`, {
+          skipEvidence: true,
+        });
         if ('wait' in stopped) return stopped;
         ticket = stopped.ticket;
       }
@@ -150,4 +165,12 @@ export async function closeTicket(
     if ('ticket' in step) return step.ticket;
     await step.wait; // then close what it ended as
   }
+}
+
+/** The ticket's budget with `budget`'s limits over it, as an update (none without one). */
+export function withBudget(
+  ticket: TicketRecord,
+  budget: Budget | undefined,
+): Partial<TicketRecord> {
+  return budget ? { budget: { ...ticket.budget, ...budget } } : {};
 }

@@ -3,7 +3,14 @@ import type { TicketRecord } from '../state/state-repository.ts';
 
 /** The API's view of a stored ticket: without its owner, the agent's history and its server. */
 export function toTicketView(record: TicketRecord): Ticket {
-  const { owner: _owner, history: _history, host: _host, server: _server, ...ticket } = record;
+  const {
+    owner: _owner,
+    history: _history,
+    commentsDeliveredThrough: _delivered,
+    host: _host,
+    server: _server,
+    ...ticket
+  } = record;
   return ticket;
 }
 

@@ -16,28 +16,26 @@ export async function readAllTicketEvents(
   }
 }
 
+/** A person's comment as an attempt is given it: its event's id, and its text. */
+export interface PendingComment {
+  id: number;
+  text: string;
+}
+
 /**
- * What an attempt about to start is told from the ticket's log, so that nothing a person wrote
- * is lost to a step that had already begun, the evidence phase, a budget stop, or a restart:
- * - `comments`: the comments the agent has not seen, i.e. those after the last `usage` event
- *   (the end of the last model step; an agent takes comments at the start of each step). One
- *   posted while the last step ran counts as seen by it; one taken by a step that never ended is
- *   given again.
- * - `feedback`: the request-changes text that queued it, when no model step came since (the
- *   comment just before the last `changes_requested` status event); not repeated as a comment.
+ * What an attempt about to start is told from the ticket's log: the events after
+ * `deliveredThrough` (`TicketRecord.commentsDeliveredThrough`, stored with the history that holds
+ * everything up to it), so that nothing a person wrote is lost to a step that had already begun,
+ * the evidence phase, a budget stop or a restart, nor given twice after a stop or a provider error:
+ * - `comments`: the comments after it, oldest first;
+ * - `feedback`: the request-changes text that queued it (the comment just before the last
+ *   `changes_requested` status event), if it is after it too; not repeated as a comment.
  */
-export function unseenComments(events: readonly TicketEvent[]): {
-  comments: string[];
-  feedback?: string;
-} {
-  let start = 0;
-  for (let index = events.length - 1; index >= 0; index--) {
-    if (events[index]?.data.type === 'usage') {
-      start = index + 1;
-      break;
-    }
-  }
-  const after = events.slice(start);
+export function unseenComments(
+  events: readonly TicketEvent[],
+  deliveredThrough = 0,
+): { comments: PendingComment[]; feedback?: PendingComment } {
+  const after = events.filter((event) => event.id > deliveredThrough);
   let feedbackIndex = -1;
   for (let index = after.length - 1; index >= 0; index--) {
     const data = after[index]?.data;
@@ -51,12 +49,13 @@ export function unseenComments(events: readonly TicketEvent[]): {
       break;
     }
   }
-  const comments: string[] = [];
-  let feedback: string | undefined;
+  const comments: PendingComment[] = [];
+  let feedback: PendingComment | undefined;
   after.forEach((event, index) => {
     if (event.data.type !== 'comment') return;
-    if (index === feedbackIndex) feedback = event.data.text;
-    else comments.push(event.data.text);
+    const comment = { id: event.id, text: event.data.text };
+    if (index === feedbackIndex) feedback = comment;
+    else comments.push(comment);
   });
   return feedback === undefined ? { comments } : { comments, feedback };
 }

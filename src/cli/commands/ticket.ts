@@ -20,6 +20,7 @@ import {
   renderTicket,
   renderTicketEvent,
   renderTimeline,
+  terminalSafe,
 } from '../ticket-render.ts';
 
 export function registerTicketCommands(program: Command): void {
@@ -78,17 +79,7 @@ export function registerTicketCommands(program: Command): void {
         );
       }
       const file = flags.file ? await readTicketFile(flags.file) : {};
-      const budget: Budget = {
-        ...file.budget,
-        ...(flags.maxSteps && {
-          maxSteps: parsePositiveNumber('--max-steps', flags.maxSteps, { integer: true }),
-        }),
-        ...(flags.maxTokens && {
-          maxTokens: parsePositiveNumber('--max-tokens', flags.maxTokens, { integer: true }),
-        }),
-        ...(flags.maxCost && { maxCostUsd: parsePositiveNumber('--max-cost', flags.maxCost) }),
-        ...(flags.maxTime && { maxWallMs: parseMaxTime(flags.maxTime) }),
-      };
+      const budget: Budget = { ...file.budget, ...budgetFlags(flags) };
       const body: Partial<CreateTicketBody> = {
         ...file,
         ...(flags.project && { project: flags.project }),
@@ -156,8 +147,12 @@ export function registerTicketCommands(program: Command): void {
       });
 
   simple('show', 'Show a ticket.', (mags, id) => mags.tickets.get(id));
-  simple('run', 'Queue the next attempt of a draft, failed or stopped ticket.', (mags, id) =>
-    mags.tickets.run(id),
+  withBudgetFlags(
+    simple(
+      'run',
+      'Queue the next attempt of a draft, failed or stopped ticket (--max-* raise its budget).',
+      (mags, id, flags) => mags.tickets.run(id, budgetOption(flags)),
+    ),
   );
   simple(
     'stop',
@@ -188,14 +183,16 @@ export function registerTicketCommands(program: Command): void {
       '--author <name-and-email>',
       'the commit\'s author, "Name <email>" (default: the server\'s)',
     );
-  simple(
-    'request-changes',
-    'Send it back: a new attempt with your feedback.',
-    (mags, id, flags) => {
-      if (!flags.message) throw new CommandUsageError('Say what to change: -m TEXT.');
-      return mags.tickets.requestChanges(id, flags.message);
-    },
-  ).option('-m, --message <text>', 'the feedback');
+  withBudgetFlags(
+    simple(
+      'request-changes',
+      'Send it back: a new attempt with your feedback (--max-* raise its budget).',
+      (mags, id, flags) => {
+        if (!flags.message) throw new CommandUsageError('Say what to change: -m TEXT.');
+        return mags.tickets.requestChanges(id, flags.message, budgetOption(flags));
+      },
+    ).option('-m, --message <text>', 'the feedback'),
+  );
   simple('close', 'Close it; its workspace is deleted after the retention period.', (mags, id) =>
     mags.tickets.close(id),
   );
@@ -232,7 +229,7 @@ export function registerTicketCommands(program: Command): void {
       if (flags.json) return;
       const final = await mags.tickets.get(id);
       process.stdout.write(
-        `${state.midText ? '\n' : ''}${final.id} is ${final.status}${final.reason ? `: ${final.reason}` : ''}\n`,
+        `${state.midText ? '\n' : ''}${final.id} is ${final.status}${final.reason ? `: ${terminalSafe(final.reason)}` : ''}\n`,
       );
       if (state.steps > 0) process.stdout.write(`${costLine(state)}\n`);
     });
@@ -253,8 +250,17 @@ export function registerTicketCommands(program: Command): void {
         : undefined;
       const evidence = await mags.tickets.evidence(id, attempt);
       if (flags.json) return printJson(evidence);
-      if (flags.markdown) return void process.stdout.write(renderEvidenceMarkdown(evidence));
-      process.stdout.write(renderEvidenceText(evidence, { diff: Boolean(flags.diff) }));
+      // The evidence quotes the agent and what ran in its sandbox (its message and summary,
+      // check and test output, the diff): escape sequences there could erase or rewrite lines of
+      // what the reviewer reads. Text is for reading and always made safe; Markdown goes to a
+      // pull request or a file as it is, and is made safe only on a terminal.
+      if (flags.markdown) {
+        const markdown = renderEvidenceMarkdown(evidence);
+        return void process.stdout.write(process.stdout.isTTY ? terminalSafe(markdown) : markdown);
+      }
+      process.stdout.write(
+        terminalSafe(renderEvidenceText(evidence, { diff: Boolean(flags.diff) })),
+      );
       if (flags.timeline) process.stdout.write(`\n${renderTimeline(evidence)}`);
     });
 
@@ -289,4 +295,33 @@ function parseMaxTime(value: string): number {
     });
   }
   return ms;
+}
+
+/** The budget flags of `create`, `run` and `request-changes`. */
+function withBudgetFlags(command: Command): Command {
+  return command
+    .option('--max-steps <n>', 'budget: model steps')
+    .option('--max-tokens <n>', 'budget: tokens')
+    .option('--max-cost <usd>', 'budget: cost in USD')
+    .option('--max-time <duration>', 'budget: wall time (90s, 30m, 2h)');
+}
+
+/** The limits given as --max-* flags. */
+function budgetFlags(flags: Record<string, string | undefined>): Budget {
+  return {
+    ...(flags.maxSteps && {
+      maxSteps: parsePositiveNumber('--max-steps', flags.maxSteps, { integer: true }),
+    }),
+    ...(flags.maxTokens && {
+      maxTokens: parsePositiveNumber('--max-tokens', flags.maxTokens, { integer: true }),
+    }),
+    ...(flags.maxCost && { maxCostUsd: parsePositiveNumber('--max-cost', flags.maxCost) }),
+    ...(flags.maxTime && { maxWallMs: parseMaxTime(flags.maxTime) }),
+  };
+}
+
+/** `{ budget }` for the API when a --max-* flag is given (a budget to merge into the ticket's). */
+function budgetOption(flags: Record<string, string | undefined>): { budget?: Budget } {
+  const budget = budgetFlags(flags);
+  return Object.keys(budget).length > 0 ? { budget } : {};
 }

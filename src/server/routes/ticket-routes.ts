@@ -7,6 +7,7 @@ import {
   EvidenceQuerySchema,
   EvidenceSchema,
   RequestChangesBodySchema,
+  RunTicketBodySchema,
   StopTicketBodySchema,
   TicketEventSchema,
   TicketEventsQuerySchema,
@@ -72,6 +73,7 @@ const get = createRoute({
 const run = action(
   'run',
   'Queue the next attempt of a draft, failed or stopped ticket (a queued or running one is a 409)',
+  RunTicketBodySchema,
 );
 const stop = action(
   'stop',
@@ -163,9 +165,11 @@ export function registerTicketRoutes(app: ServerApp, { tickets }: ServerServices
     c.json(toTicketView(await tickets.get(c.var.owner, c.req.valid('param').id)), 200),
   );
 
-  app.openapi(run, async (c) =>
-    c.json(toTicketView(await tickets.run(c.var.owner, c.req.valid('param').id)), 200),
-  );
+  app.openapi(run, async (c) => {
+    const body = await optionalJson(c.req, RunTicketBodySchema);
+    const ticket = await tickets.run(c.var.owner, c.req.valid('param').id, body ?? {});
+    return c.json(toTicketView(ticket), 200);
+  });
 
   app.openapi(stop, async (c) => {
     const body = await optionalJson(c.req, StopTicketBodySchema);
@@ -186,10 +190,11 @@ export function registerTicketRoutes(app: ServerApp, { tickets }: ServerServices
   });
 
   app.openapi(requestChanges, async (c) => {
-    const { text } = c.req.valid('json');
+    const { text, budget } = c.req.valid('json');
     const ticket = await tickets.requestChanges(c.var.owner, c.req.valid('param').id, {
       author: c.var.owner,
       text,
+      ...(budget && { budget }),
     });
     return c.json(toTicketView(ticket), 200);
   });

@@ -117,8 +117,8 @@ CREATE TABLE IF NOT EXISTS tickets (
   project TEXT NOT NULL, title TEXT NOT NULL, request TEXT NOT NULL, criteria TEXT NOT NULL,
   role TEXT NOT NULL, model TEXT, budget TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,
   workspace TEXT, base_commit TEXT, attempt INTEGER NOT NULL, usage TEXT NOT NULL, branch TEXT,
-  commit_id TEXT, history TEXT NOT NULL, host TEXT, server TEXT, created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL
+  commit_id TEXT, history TEXT NOT NULL, comments_through INTEGER NOT NULL DEFAULT 0, host TEXT,
+  server TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tickets_owner ON tickets (owner, project, seq);
 CREATE INDEX IF NOT EXISTS tickets_status ON tickets (status);

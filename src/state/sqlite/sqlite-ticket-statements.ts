@@ -12,8 +12,9 @@ type TicketMethods = Pick<
 export function sqliteTicketStatements({ statement, prepared }: SqliteDatabase): TicketMethods {
   const insertTicket = prepared(
     `INSERT INTO tickets (id, owner, project, title, request, criteria, role, model, budget, status,
-     reason, workspace, base_commit, attempt, usage, branch, commit_id, history, host, server,
-     created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     reason, workspace, base_commit, attempt, usage, branch, commit_id, history, comments_through,
+     host, server, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const ticketById = prepared('SELECT * FROM tickets WHERE owner = ? AND id = ?');
   return {
@@ -37,6 +38,7 @@ export function sqliteTicketStatements({ statement, prepared }: SqliteDatabase):
         ticket.branch,
         ticket.commit,
         JSON.stringify(ticket.history),
+        ticket.commentsDeliveredThrough ?? 0,
         ticket.host ?? null,
         ticket.server ?? null,
         ticket.createdAt,
@@ -98,6 +100,7 @@ const ticketColumns: Record<keyof TicketUpdate, string> = {
   branch: 'branch',
   commit: 'commit_id',
   history: 'history',
+  commentsDeliveredThrough: 'comments_through',
   host: 'host',
   server: 'server',
   updatedAt: 'updated_at',
@@ -124,6 +127,7 @@ function toTicket(row: Row): TicketRecord {
     branch: text(row.branch),
     commit: text(row.commit_id),
     history: JSON.parse(String(row.history)) as unknown[],
+    commentsDeliveredThrough: Number(row.comments_through),
     host: text(row.host),
     server: text(row.server),
     createdAt: String(row.created_at),
