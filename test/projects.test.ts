@@ -10,7 +10,11 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createMagsContext, type MagsContext } from '../src/context/mags-context.ts';
-import { ProjectConfigError, ProjectRepositoryError } from '../src/projects/project-errors.ts';
+import {
+  ApprovedCommitMismatchError,
+  ProjectConfigError,
+  ProjectRepositoryError,
+} from '../src/projects/project-errors.ts';
 import { ProjectManager } from '../src/projects/project-manager.ts';
 import { withWorkspaceSession } from '../src/projects/workspace-session.ts';
 import { SandboxManager } from '../src/sandboxes/sandbox-manager.ts';
@@ -215,34 +219,96 @@ describe('projects (namespace runtime)', { skip }, () => {
     assert.match(inside.output, /^later\n/);
   });
 
-  test("a ticket's fork does not reach the project; its bundle comes back as a branch", async () => {
+  test("a ticket's fork does not reach the project; its bundle comes back as a branch, once checked", async () => {
     const project = await projects.get('alice', 'app');
     const fork = await projects.forkForTicket('alice', 'app', 'tkt_abc-0001');
     assert.deepEqual(fork, { workspace: 'tkt_abc-0001', commit: project.commit });
+    const base = project.commit ?? '';
+    // The approved commit on mags/tkt_abc; then what a hostile sandbox could bundle instead: a
+    // commit on top of another (not on the base), and two branches at once.
     const work = await inWorkspace(
       'tkt_abc-0001',
-      `echo fixed > fix.txt && git add fix.txt && git -c user.name=A -c user.email=a@example.com commit -qm fix && git bundle create -q /workspace/.result.bundle ${project.commit}..HEAD && git rev-parse HEAD && test -f node_modules/.installed`,
+      `set -e
+c() { git -c user.name=A -c user.email=a@example.com "$@"; }
+git switch -q -c mags/tkt_abc
+echo fixed > fix.txt && git add fix.txt && c commit -qm fix
+git bundle create -q /workspace/.result.bundle refs/heads/mags/tkt_abc ^${base}
+echo more > more.txt && git add more.txt && c commit -qm more
+git bundle create -q /workspace/.on-top.bundle refs/heads/mags/tkt_abc ^${base}
+git branch -q other HEAD~1
+git bundle create -q /workspace/.two.bundle refs/heads/mags/tkt_abc refs/heads/other ^${base}
+git rev-parse HEAD~1 HEAD~1^{tree} HEAD HEAD^{tree}
+test -f node_modules/.installed`,
     );
     assert.equal(work.exitCode, 0, work.output);
-    const forkCommit = work.output.trim().split('\n').at(-1);
+    const [forkCommit = '', forkTree = '', onTop = '', onTopTree = ''] = work.output
+      .trim()
+      .split('\n')
+      .slice(-4);
     const untouched = await inWorkspace('project.app', 'test ! -e fix.txt && git rev-parse HEAD');
     assert.equal(untouched.exitCode, 0, 'the fix is not in the project workspace');
-    assert.equal(untouched.output.trim(), project.commit);
-    const bundle = await withWorkspaceSession(
-      context,
-      { workspace: ownerWorkspaceName('alice', 'tkt_abc-0001') },
-      (sandbox) => sandbox.readFile('/workspace/.result.bundle'),
+    assert.equal(untouched.output.trim(), base);
+    const read = (file: string) =>
+      withWorkspaceSession(
+        context,
+        { workspace: ownerWorkspaceName('alice', 'tkt_abc-0001') },
+        (sandbox) => sandbox.readFile(`/workspace/${file}`),
+      );
+    const bundle = await read('.result.bundle');
+    const approved = { branch: 'mags/tkt_abc', commit: forkCommit, baseCommit: base };
+    const mismatch = (pattern: RegExp) => (error: unknown) =>
+      error instanceof ApprovedCommitMismatchError &&
+      error.branch === 'mags/tkt_abc' &&
+      pattern.test(error.message);
+    // Not the commit the approval made, not the reviewed tree, not on the base alone, two refs:
+    // refused, and no branch is made.
+    await assert.rejects(
+      projects.importBranch('alice', 'app', { bundle, ...approved, commit: onTop, tree: null }),
+      mismatch(
+        new RegExp(
+          `holds ${forkCommit} refs/heads/mags/tkt_abc, not refs/heads/mags/tkt_abc at ${onTop}`,
+        ),
+      ),
     );
+    await assert.rejects(
+      projects.importBranch('alice', 'app', { bundle, ...approved, tree: onTopTree }),
+      mismatch(new RegExp(`tree is ${forkTree}, not the reviewed tree ${onTopTree}`)),
+    );
+    await assert.rejects(
+      projects.importBranch('alice', 'app', {
+        bundle: await read('.on-top.bundle'),
+        ...approved,
+        commit: onTop,
+        tree: onTopTree,
+      }),
+      mismatch(new RegExp(`parents are ${forkCommit}, not the base commit ${base}`)),
+    );
+    await assert.rejects(
+      projects.importBranch('alice', 'app', {
+        bundle: await read('.two.bundle'),
+        ...approved,
+        commit: onTop,
+        tree: onTopTree,
+      }),
+      mismatch(/refs\/heads\/other/),
+    );
+    const none = await inWorkspace(
+      'project.app',
+      'git rev-parse -q --verify refs/heads/mags/tkt_abc',
+    );
+    assert.notEqual(none.exitCode, 0, 'no branch was made');
+
     const imported = await projects.importBranch('alice', 'app', {
       bundle,
-      branch: 'mags/tkt_abc',
+      ...approved,
+      tree: forkTree,
     });
     assert.equal(imported.commit, forkCommit);
     const branch = await inWorkspace(
       'project.app',
       'git rev-parse mags/tkt_abc && git rev-parse HEAD',
     );
-    assert.deepEqual(branch.output.trim().split('\n'), [forkCommit, project.commit]);
+    assert.deepEqual(branch.output.trim().split('\n'), [forkCommit, base]);
   });
 
   test("delete is refused while a ticket is queued or running, or another sandbox uses a workspace; then removes the tickets' sandboxes, workspaces and records", async () => {

@@ -15,7 +15,7 @@ import {
 } from './host-repository.ts';
 import { readProjectConfig } from './project-config.ts';
 import { projectExistsError, projectNotFoundError } from './project-errors.ts';
-import { projectGit, sandboxBundlePath } from './project-git.ts';
+import { type ImportBranchOptions, projectGit, sandboxBundlePath } from './project-git.ts';
 import { ProjectLocks } from './project-lock.ts';
 import { settleProjectFields, setUpProject } from './project-setup.ts';
 import { withWorkspaceSession } from './workspace-session.ts';
@@ -312,11 +312,14 @@ export class ProjectManager {
     });
   }
 
-  /** Brings an approved ticket's git bundle into the project repository as `branch`. */
+  /**
+   * Brings an approved ticket's git bundle into the project repository as `branch`, once git
+   * there has checked that it holds `commit`, on `baseCommit`, with the reviewed `tree`.
+   */
   importBranch(
     owner: string,
     name: string,
-    options: { bundle: Buffer; branch: string },
+    options: ImportBranchOptions,
   ): Promise<{ commit: string }> {
     return this.#locks.run(owner, name, async () => {
       const project = await this.get(owner, name);
@@ -325,7 +328,7 @@ export class ProjectManager {
         { workspace: ownerWorkspaceName(owner, project.workspace), labels: labels(owner, name) },
         async (_sandbox, session) => {
           await session.runtimeSandbox.writeFile(sandboxBundlePath, options.bundle);
-          return { commit: await projectGit.importBranch(session, options.branch) };
+          return { commit: await projectGit.importBranch(session, options) };
         },
       );
     });
