@@ -6,10 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createMagsContext, type MagsContext } from '../src/context/mags-context.ts';
+import { bundleHostRepository } from '../src/projects/host-repository.ts';
 import {
   ApprovedCommitMismatchError,
   ProjectConfigError,
@@ -204,6 +206,98 @@ describe('projects (namespace runtime)', { skip }, () => {
       ['touch from-config', 'npm test', 'anthropic:claude-sonnet-4-5', 'openai:gpt-5'],
     );
     assert.equal((await inWorkspace('project.goodcfg', 'test -f from-config')).exitCode, 0);
+  });
+
+  test('a repository under a root that makes git read another one outside it is refused; nothing is created', async () => {
+    // A repository outside the roots (the server's own, say), and directories under a root that
+    // point git at it in each way git allows.
+    const secret = await mkdtemp(join(tmpdir(), 'mags-test-secret-'));
+    try {
+      git(secret, 'init', '-q', '-b', 'main');
+      await writeFile(join(secret, 'secret.txt'), 'the server key\n');
+      git(secret, 'add', '.');
+      commitAll(secret, 'secret');
+      const secretCommit = git(secret, 'rev-parse', 'HEAD');
+      const outside = join(fixtures, 'outside');
+      await mkdir(outside);
+      const plainRepository = async (name: string) => {
+        const directory = join(outside, name);
+        git(outside, 'init', '-q', '-b', 'main', name);
+        return directory;
+      };
+      const cases: Array<[string, () => Promise<string>, RegExp]> = [
+        [
+          'redirect',
+          async () => {
+            const directory = join(outside, 'redirect');
+            await mkdir(directory);
+            await writeFile(join(directory, '.git'), `gitdir: ${join(secret, '.git')}\n`);
+            return directory;
+          },
+          /\.git is a file, not a directory/,
+        ],
+        [
+          'linked',
+          async () => {
+            const directory = join(outside, 'linked');
+            await mkdir(directory);
+            await symlink(join(secret, '.git'), join(directory, '.git'));
+            return directory;
+          },
+          /\.git is a link/,
+        ],
+        [
+          'borrowing',
+          async () => {
+            const directory = await plainRepository('borrowing');
+            await writeFile(
+              join(directory, '.git/objects/info/alternates'),
+              `${join(secret, '.git/objects')}\n`,
+            );
+            git(directory, 'update-ref', 'refs/heads/main', secretCommit);
+            return directory;
+          },
+          /it has \.git\/objects\/info\/alternates/,
+        ],
+        [
+          'common',
+          async () => {
+            const directory = await plainRepository('common');
+            await writeFile(join(directory, '.git/commondir'), `${join(secret, '.git')}\n`);
+            return directory;
+          },
+          /it has \.git\/commondir/,
+        ],
+        [
+          'objects',
+          async () => {
+            const directory = await plainRepository('objects');
+            await rm(join(directory, '.git/objects'), { recursive: true });
+            await symlink(join(secret, '.git/objects'), join(directory, '.git/objects'));
+            await writeFile(join(directory, '.git/refs/heads/main'), `${secretCommit}\n`);
+            return directory;
+          },
+          /\.git\/objects links outside it/,
+        ],
+      ];
+      for (const [name, make, why] of cases) {
+        const directory = await make();
+        await assert.rejects(
+          projects.create('alice', { name, repo: directory }),
+          (error: unknown) =>
+            error instanceof ProjectRepositoryError &&
+            /not wholly under the directories this server imports from/.test(error.message) &&
+            why.test(error.message),
+          name,
+        );
+        assert.equal(await repository.getProject('alice', name), undefined, name);
+      }
+      // The host's own local server reads any path: a .git file (a linked worktree's) is fine.
+      const local = await bundleHostRepository(join(outside, 'redirect'));
+      await local.cleanup();
+    } finally {
+      await rm(secret, { recursive: true, force: true });
+    }
   });
 
   test('refresh picks up a new commit and re-runs the setup', async () => {

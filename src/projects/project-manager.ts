@@ -4,7 +4,7 @@ import type { MagsContext } from '../context/mags-context.ts';
 import { ConflictError, NotFoundError } from '../errors/mags-error.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { ProjectRecord, StateRepository } from '../state/state-repository.ts';
-import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
+import { localOwner, ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import type { WorkspaceManager } from '../workspaces/workspace-manager.ts';
 import {
   bundleHostRepository,
@@ -359,7 +359,9 @@ export class ProjectManager {
   async #readRepository(owner: string, repo: string, network: boolean) {
     checkRepositoryLocation(repo, network);
     if (isRepositoryUrl(repo)) return undefined;
-    return bundleHostRepository(await checkHostPathAllowed(owner, repo, this.#roots));
+    return bundleHostRepository(await checkHostPathAllowed(owner, repo, this.#roots), {
+      confined: owner !== localOwner,
+    });
   }
 
   async #markFailed(project: ProjectRecord, error: unknown): Promise<void> {
