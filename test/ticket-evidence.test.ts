@@ -524,7 +524,7 @@ git config gpg.program /tmp/agent-gpg`);
 
       // What a hook or a replaced git in the sandbox could hand back instead: another commit on
       // the branch, a second branch, a commit built on another one. The host refuses each.
-      const ids = await sh(String.raw`set -e
+      const ids = await sh(`set -e
 g() { git -c core.hooksPath=/dev/null "$@"; }
 forged=$(g commit-tree "${base}^{tree}" -p ${base} -m forged)
 g update-ref refs/heads/mags/tkt_forged "$forged"
