@@ -6,11 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createMagsContext, type MagsContext } from '../src/context/mags-context.ts';
-import { ProjectConfigError, ProjectRepositoryError } from '../src/projects/project-errors.ts';
+import { bundleHostRepository } from '../src/projects/host-repository.ts';
+import {
+  ApprovedCommitMismatchError,
+  ProjectConfigError,
+  ProjectRepositoryError,
+} from '../src/projects/project-errors.ts';
 import { ProjectManager } from '../src/projects/project-manager.ts';
 import { withWorkspaceSession } from '../src/projects/workspace-session.ts';
 import { SandboxManager } from '../src/sandboxes/sandbox-manager.ts';
@@ -202,6 +208,98 @@ describe('projects (namespace runtime)', { skip }, () => {
     assert.equal((await inWorkspace('project.goodcfg', 'test -f from-config')).exitCode, 0);
   });
 
+  test('a repository under a root that makes git read another one outside it is refused; nothing is created', async () => {
+    // A repository outside the roots (the server's own, say), and directories under a root that
+    // point git at it in each way git allows.
+    const secret = await mkdtemp(join(tmpdir(), 'mags-test-secret-'));
+    try {
+      git(secret, 'init', '-q', '-b', 'main');
+      await writeFile(join(secret, 'secret.txt'), 'the server key\n');
+      git(secret, 'add', '.');
+      commitAll(secret, 'secret');
+      const secretCommit = git(secret, 'rev-parse', 'HEAD');
+      const outside = join(fixtures, 'outside');
+      await mkdir(outside);
+      const plainRepository = async (name: string) => {
+        const directory = join(outside, name);
+        git(outside, 'init', '-q', '-b', 'main', name);
+        return directory;
+      };
+      const cases: Array<[string, () => Promise<string>, RegExp]> = [
+        [
+          'redirect',
+          async () => {
+            const directory = join(outside, 'redirect');
+            await mkdir(directory);
+            await writeFile(join(directory, '.git'), `gitdir: ${join(secret, '.git')}\n`);
+            return directory;
+          },
+          /\.git is a file, not a directory/,
+        ],
+        [
+          'linked',
+          async () => {
+            const directory = join(outside, 'linked');
+            await mkdir(directory);
+            await symlink(join(secret, '.git'), join(directory, '.git'));
+            return directory;
+          },
+          /\.git is a link/,
+        ],
+        [
+          'borrowing',
+          async () => {
+            const directory = await plainRepository('borrowing');
+            await writeFile(
+              join(directory, '.git/objects/info/alternates'),
+              `${join(secret, '.git/objects')}\n`,
+            );
+            git(directory, 'update-ref', 'refs/heads/main', secretCommit);
+            return directory;
+          },
+          /it has \.git\/objects\/info\/alternates/,
+        ],
+        [
+          'common',
+          async () => {
+            const directory = await plainRepository('common');
+            await writeFile(join(directory, '.git/commondir'), `${join(secret, '.git')}\n`);
+            return directory;
+          },
+          /it has \.git\/commondir/,
+        ],
+        [
+          'objects',
+          async () => {
+            const directory = await plainRepository('objects');
+            await rm(join(directory, '.git/objects'), { recursive: true });
+            await symlink(join(secret, '.git/objects'), join(directory, '.git/objects'));
+            await writeFile(join(directory, '.git/refs/heads/main'), `${secretCommit}\n`);
+            return directory;
+          },
+          /\.git\/objects links outside it/,
+        ],
+      ];
+      for (const [name, make, why] of cases) {
+        const directory = await make();
+        await assert.rejects(
+          projects.create('alice', { name, repo: directory }),
+          (error: unknown) =>
+            error instanceof ProjectRepositoryError &&
+            /not wholly under the directories this server imports from/.test(error.message) &&
+            why.test(error.message),
+          name,
+        );
+        assert.equal(await repository.getProject('alice', name), undefined, name);
+      }
+      // The host's own local server reads any path: a .git file (a linked worktree's) is fine.
+      const local = await bundleHostRepository(join(outside, 'redirect'));
+      await local.cleanup();
+    } finally {
+      await rm(secret, { recursive: true, force: true });
+    }
+  });
+
   test('refresh picks up a new commit and re-runs the setup', async () => {
     await writeFile(join(checkout, 'later.txt'), 'later\n');
     git(checkout, 'add', 'later.txt');
@@ -215,34 +313,96 @@ describe('projects (namespace runtime)', { skip }, () => {
     assert.match(inside.output, /^later\n/);
   });
 
-  test("a ticket's fork does not reach the project; its bundle comes back as a branch", async () => {
+  test("a ticket's fork does not reach the project; its bundle comes back as a branch, once checked", async () => {
     const project = await projects.get('alice', 'app');
     const fork = await projects.forkForTicket('alice', 'app', 'tkt_abc-0001');
     assert.deepEqual(fork, { workspace: 'tkt_abc-0001', commit: project.commit });
+    const base = project.commit ?? '';
+    // The approved commit on mags/tkt_abc; then what a hostile sandbox could bundle instead: a
+    // commit on top of another (not on the base), and two branches at once.
     const work = await inWorkspace(
       'tkt_abc-0001',
-      `echo fixed > fix.txt && git add fix.txt && git -c user.name=A -c user.email=a@example.com commit -qm fix && git bundle create -q /workspace/.result.bundle ${project.commit}..HEAD && git rev-parse HEAD && test -f node_modules/.installed`,
+      `set -e
+c() { git -c user.name=A -c user.email=a@example.com "$@"; }
+git switch -q -c mags/tkt_abc
+echo fixed > fix.txt && git add fix.txt && c commit -qm fix
+git bundle create -q /workspace/.result.bundle refs/heads/mags/tkt_abc ^${base}
+echo more > more.txt && git add more.txt && c commit -qm more
+git bundle create -q /workspace/.on-top.bundle refs/heads/mags/tkt_abc ^${base}
+git branch -q other HEAD~1
+git bundle create -q /workspace/.two.bundle refs/heads/mags/tkt_abc refs/heads/other ^${base}
+git rev-parse HEAD~1 HEAD~1^{tree} HEAD HEAD^{tree}
+test -f node_modules/.installed`,
     );
     assert.equal(work.exitCode, 0, work.output);
-    const forkCommit = work.output.trim().split('\n').at(-1);
+    const [forkCommit = '', forkTree = '', onTop = '', onTopTree = ''] = work.output
+      .trim()
+      .split('\n')
+      .slice(-4);
     const untouched = await inWorkspace('project.app', 'test ! -e fix.txt && git rev-parse HEAD');
     assert.equal(untouched.exitCode, 0, 'the fix is not in the project workspace');
-    assert.equal(untouched.output.trim(), project.commit);
-    const bundle = await withWorkspaceSession(
-      context,
-      { workspace: ownerWorkspaceName('alice', 'tkt_abc-0001') },
-      (sandbox) => sandbox.readFile('/workspace/.result.bundle'),
+    assert.equal(untouched.output.trim(), base);
+    const read = (file: string) =>
+      withWorkspaceSession(
+        context,
+        { workspace: ownerWorkspaceName('alice', 'tkt_abc-0001') },
+        (sandbox) => sandbox.readFile(`/workspace/${file}`),
+      );
+    const bundle = await read('.result.bundle');
+    const approved = { branch: 'mags/tkt_abc', commit: forkCommit, baseCommit: base };
+    const mismatch = (pattern: RegExp) => (error: unknown) =>
+      error instanceof ApprovedCommitMismatchError &&
+      error.branch === 'mags/tkt_abc' &&
+      pattern.test(error.message);
+    // Not the commit the approval made, not the reviewed tree, not on the base alone, two refs:
+    // refused, and no branch is made.
+    await assert.rejects(
+      projects.importBranch('alice', 'app', { bundle, ...approved, commit: onTop, tree: null }),
+      mismatch(
+        new RegExp(
+          `holds ${forkCommit} refs/heads/mags/tkt_abc, not refs/heads/mags/tkt_abc at ${onTop}`,
+        ),
+      ),
     );
+    await assert.rejects(
+      projects.importBranch('alice', 'app', { bundle, ...approved, tree: onTopTree }),
+      mismatch(new RegExp(`tree is ${forkTree}, not the reviewed tree ${onTopTree}`)),
+    );
+    await assert.rejects(
+      projects.importBranch('alice', 'app', {
+        bundle: await read('.on-top.bundle'),
+        ...approved,
+        commit: onTop,
+        tree: onTopTree,
+      }),
+      mismatch(new RegExp(`parents are ${forkCommit}, not the base commit ${base}`)),
+    );
+    await assert.rejects(
+      projects.importBranch('alice', 'app', {
+        bundle: await read('.two.bundle'),
+        ...approved,
+        commit: onTop,
+        tree: onTopTree,
+      }),
+      mismatch(/refs\/heads\/other/),
+    );
+    const none = await inWorkspace(
+      'project.app',
+      'git rev-parse -q --verify refs/heads/mags/tkt_abc',
+    );
+    assert.notEqual(none.exitCode, 0, 'no branch was made');
+
     const imported = await projects.importBranch('alice', 'app', {
       bundle,
-      branch: 'mags/tkt_abc',
+      ...approved,
+      tree: forkTree,
     });
     assert.equal(imported.commit, forkCommit);
     const branch = await inWorkspace(
       'project.app',
       'git rev-parse mags/tkt_abc && git rev-parse HEAD',
     );
-    assert.deepEqual(branch.output.trim().split('\n'), [forkCommit, project.commit]);
+    assert.deepEqual(branch.output.trim().split('\n'), [forkCommit, base]);
   });
 
   test("delete is refused while a ticket is queued or running, or another sandbox uses a workspace; then removes the tickets' sandboxes, workspaces and records", async () => {

@@ -17,6 +17,7 @@ import type { Criterion, Evidence, TicketEventData } from '../src/api/tickets.ts
 import { applyTicketBundle } from '../src/cli/client/apply-ticket-bundle.ts';
 import { nativeBinaryPath } from '../src/config/package-paths.ts';
 import { ImageStore } from '../src/images/image-store.ts';
+import { ApprovedCommitMismatchError } from '../src/projects/project-errors.ts';
 import { createShiftedIdMapping } from '../src/runtimes/namespace/id-mapping.ts';
 import { createNamespaceRuntime } from '../src/runtimes/namespace/namespace-runtime.ts';
 import type { Sandbox } from '../src/runtimes/runtime.ts';
@@ -26,11 +27,14 @@ import {
   BaseCommitMissingError,
   BranchExistsError,
   BundlePrerequisiteMissingError,
+  HiddenGitAttributesError,
   NotAGitRepositoryError,
   ReviewedTreeMissingError,
 } from '../src/tickets/evidence/git-errors.ts';
 import { takeDiff } from '../src/tickets/evidence/take-diff.ts';
+import { readBundleHeader } from '../src/tickets/review/bundle-header.ts';
 import { commitApproved } from '../src/tickets/review/commit-approved.ts';
+import { verifyApprovedBundle } from '../src/tickets/review/verify-approved-bundle.ts';
 import { WorkspaceStore } from '../src/workspaces/workspace-store.ts';
 import { WorkspaceSync } from '../src/workspaces/workspace-sync.ts';
 import { createTestHome, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
@@ -485,5 +489,157 @@ rm hidden.mjs app.cfg /tmp/agent-excludes
       applyTicketBundle({ cwd: plain, bundle, branch: 'mags/tkt_oracle' }),
       (error: unknown) => error instanceof NotAGitRepositoryError && error.path === plain,
     );
+  });
+  test("approve runs no hook or signing program of the ticket's repository; the host refuses a bundle that is not the commit made", async () => {
+    // What the agent leaves behind (not in any diff): a hook that moves the approved branch to a
+    // commit of its own as it is written, and a "signing program" that would run at commit-tree.
+    await sh(String.raw`set -e
+cat > .git/hooks/reference-transaction <<'HOOK'
+#!/bin/sh
+[ "$1" = committed ] && [ -z "$FORGING" ] || exit 0
+export FORGING=1
+touch /tmp/hook-ran
+forged=$(git commit-tree "$(git rev-parse HEAD^{tree})" -p HEAD -m forged)
+git update-ref refs/heads/mags/tkt_hooked "$forged"
+HOOK
+chmod +x .git/hooks/reference-transaction
+printf '#!/bin/sh\ntouch /tmp/gpg-ran\nexit 1\n' > /tmp/agent-gpg
+chmod +x /tmp/agent-gpg
+git config commit.gpgSign true
+git config gpg.program /tmp/agent-gpg`);
+    try {
+      const { commit, bundle } = await commitApproved(sandbox, {
+        baseCommit: base,
+        ...approval('mags/tkt_hooked'),
+        tree: reviewed.tree,
+      });
+      assert.equal(await sh('ls /tmp/hook-ran /tmp/gpg-ran 2>/dev/null; true'), '');
+      assert.deepEqual(
+        [...readBundleHeader(bundle).refs],
+        [['refs/heads/mags/tkt_hooked', commit]],
+      );
+      assert.equal((await sh('git rev-parse refs/heads/mags/tkt_hooked')).trim(), commit);
+      assert.equal((await sh(`git rev-parse ${commit}^{tree}`)).trim(), reviewed.tree);
+      verifyApprovedBundle(bundle, { branch: 'mags/tkt_hooked', commit, baseCommit: base });
+
+      // What a hook or a replaced git in the sandbox could hand back instead: another commit on
+      // the branch, a second branch, a commit built on another one. The host refuses each.
+      const ids = await sh(`set -e
+g() { git -c core.hooksPath=/dev/null "$@"; }
+forged=$(g commit-tree "${base}^{tree}" -p ${base} -m forged)
+g update-ref refs/heads/mags/tkt_forged "$forged"
+g bundle create -q /tmp/forged.bundle refs/heads/mags/tkt_forged ^${base}
+g bundle create -q /tmp/two.bundle refs/heads/mags/tkt_hooked refs/heads/mags/tkt_forged ^${base}
+on=$(g commit-tree ${reviewed.tree} -p "$forged" -m 'on the forged one')
+g update-ref refs/heads/mags/tkt_on "$on"
+g bundle create -q /tmp/on.bundle refs/heads/mags/tkt_on ^"$forged"
+echo "$forged $on"`);
+      const [forged = '', on = ''] = ids.trim().split(' ');
+      const refused = (pattern: RegExp) => (error: unknown) =>
+        error instanceof ApprovedCommitMismatchError && pattern.test(error.message);
+      assert.throws(
+        () =>
+          verifyApprovedBundle(Buffer.from('not a bundle'), { branch: 'mags/tkt_hooked', commit }),
+        refused(/not a git bundle/),
+      );
+      const forgedBundle = await sandbox.readFile('/tmp/forged.bundle');
+      assert.throws(
+        () => verifyApprovedBundle(forgedBundle, { branch: 'mags/tkt_hooked', commit }),
+        refused(/holds refs\/heads\/mags\/tkt_forged/),
+      );
+      assert.throws(
+        () => verifyApprovedBundle(forgedBundle, { branch: 'mags/tkt_forged', commit }),
+        refused(new RegExp(`holds refs/heads/mags/tkt_forged at ${forged}, not ${commit}`)),
+      );
+      const twoBundle = await sandbox.readFile('/tmp/two.bundle');
+      const onBundle = await sandbox.readFile('/tmp/on.bundle');
+      assert.throws(
+        () =>
+          verifyApprovedBundle(twoBundle, {
+            branch: 'mags/tkt_hooked',
+            commit,
+          }),
+        refused(/not refs\/heads\/mags\/tkt_hooked alone/),
+      );
+      assert.throws(
+        () =>
+          verifyApprovedBundle(onBundle, {
+            branch: 'mags/tkt_on',
+            commit: on,
+            baseCommit: base,
+          }),
+        refused(new RegExp(`builds on ${forged}, not on the base commit`)),
+      );
+    } finally {
+      await sh(
+        'rm -f .git/hooks/reference-transaction /tmp/agent-gpg /tmp/hook-ran /tmp/gpg-ran && git config --unset commit.gpgSign && git config --unset gpg.program',
+      );
+    }
+  });
+
+  test('attributes and filters git reads but the diff does not show cannot change the evidence', async () => {
+    const before = await takeDiff(sandbox, base);
+    const math = (diff: Awaited<ReturnType<typeof takeDiff>>) =>
+      diff.files.find((file) => file.path === 'math.mjs');
+    assert.deepEqual(math(before), { path: 'math.mjs', added: 1, removed: 1, binary: false });
+
+    // A clean filter (configured in .git/config, which no diff shows) that would put the bug
+    // back into the tree while the tests ran on the fixed file; required, so git may not skip it.
+    await sh(String.raw`set -e
+git config filter.evil.clean 'sed s/a\ +\ b/a\ -\ b/'
+git config filter.evil.required true
+printf 'math.mjs filter=evil\n' > .gitattributes
+cp math.mjs /tmp/math.mjs && rm math.mjs && mv /tmp/math.mjs math.mjs # hashed again, not cached`);
+    const filtered = await takeDiff(sandbox, base);
+    assert.deepEqual(math(filtered), math(before));
+    assert.match(filtered.diff, /\+export const add = \(a, b\) => a \+ b;/);
+    assert.equal(await sh(`git cat-file -p ${filtered.tree}:math.mjs`), await sh('cat math.mjs'));
+    const approved = await commitApproved(sandbox, {
+      baseCommit: base,
+      ...approval('mags/tkt_filtered'),
+    });
+    assert.equal(await sh(`git show ${approved.commit}:math.mjs`), await sh('cat math.mjs'));
+    await sh('git config --remove-section filter.evil && rm .gitattributes');
+
+    // The sandbox's global attributes (no config names them: git's default place), and a
+    // .gitignore that ignores itself and the .gitattributes beside it: a text file shown as
+    // binary, its rules nowhere in the diff.
+    await sh(String.raw`set -e
+mkdir -p ~/.config/git lib
+printf 'math.mjs -diff\n' > ~/.config/git/attributes
+printf '.gitignore\n.gitattributes\n' > lib/.gitignore
+printf '*.js -diff\n' > lib/.gitattributes
+printf 'steal();\n' > lib/evil.js`);
+    const hidden = await takeDiff(sandbox, base);
+    assert.deepEqual(math(hidden), math(before));
+    // Every rule that shaped the diff is in it: the self-ignored files are shown.
+    assert.deepEqual(
+      hidden.files.filter((file) => file.path.startsWith('lib/')),
+      [
+        { path: 'lib/.gitattributes', added: 1, removed: 0, binary: false },
+        { path: 'lib/.gitignore', added: 2, removed: 0, binary: false },
+        { path: 'lib/evil.js', added: null, removed: null, binary: true },
+      ],
+    );
+    assert.match(hidden.diff, /\+\*\.js -diff/);
+    await sh('rm -r ~/.config/git/attributes lib');
+
+    // Attributes only .git holds, or a driver its config makes binary: the evidence is refused.
+    await sh(`printf '# a comment is fine\\n' > .git/info/attributes`);
+    assert.deepEqual(math(await takeDiff(sandbox, base)), math(before));
+    await sh(`printf 'math.mjs -diff\\n' >> .git/info/attributes`);
+    const refused = (setting: string) => (error: unknown) =>
+      error instanceof HiddenGitAttributesError &&
+      error.setting === setting &&
+      /Request changes/.test(error.hint ?? '');
+    await assert.rejects(takeDiff(sandbox, base), refused('.git/info/attributes'));
+    await assert.rejects(
+      commitApproved(sandbox, { baseCommit: base, ...approval('mags/tkt_info') }),
+      refused('.git/info/attributes'),
+    );
+    await sh('rm .git/info/attributes && git config diff.secret.binary true');
+    await assert.rejects(takeDiff(sandbox, base), refused('diff.<driver>.binary'));
+    await sh('git config --remove-section diff.secret');
+    assert.deepEqual((await takeDiff(sandbox, base)).files, before.files);
   });
 });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, realpath, rm, stat } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
@@ -59,18 +59,12 @@ export async function checkHostPathAllowed(
 ): Promise<string> {
   const real = await realpath(repo).catch(() => undefined);
   if (owner === localOwner) return real ?? repo;
-  const under = (path: string, root: string) => {
-    const inside = relative(root, path);
-    return (
-      inside === '' || (!inside.startsWith(`..${sep}`) && inside !== '..' && !isAbsolute(inside))
-    );
-  };
   const realRoots = await Promise.all(
     roots.map((root) => realpath(root).catch(() => resolve(root))),
   );
   // A missing path under a root is the owner's own mistake: the import says it does not exist.
   const path = real ?? resolve(repo);
-  if (!realRoots.some((root) => under(path, root)))
+  if (!realRoots.some((root) => isUnder(path, root)))
     throw new ProjectPathNotAllowedError(repo, roots);
   return path;
 }
@@ -79,9 +73,16 @@ export async function checkHostPathAllowed(
  * The whole repository at `path` on this host as a git bundle (`git bundle create --all`), so
  * the sandbox clones from a file and the host never writes into a workspace itself. The caller
  * removes the bundle's directory (`cleanup`).
+ *
+ * `confined` (an owner of a shared server, allowed only under its roots): every file git reads
+ * must be under `path` too. A repository is more than its directory: a `.git` file or link
+ * (`gitdir: /root/secret/.git`), a `commondir` file, alternates or a link inside `.git` make git
+ * read another repository, which `--all` would bundle. Each is refused before git runs, and the
+ * git directory git reports is checked again after.
  */
 export async function bundleHostRepository(
   path: string,
+  options: { confined?: boolean } = {},
 ): Promise<{ file: string; cleanup(): Promise<void> }> {
   const notRepository = (detail: string) =>
     new ProjectRepositoryError(
@@ -92,9 +93,14 @@ export async function bundleHostRepository(
   const info = await stat(path).catch(() => undefined);
   if (!info?.isDirectory()) throw notRepository(' (no such directory)');
   const real = await realpath(path);
+  if (options.confined) await checkRepositoryConfined(path, real);
   // The server often runs as root and the repository is a user's: git's ownership check would
   // refuse to read it, so it is waived for this one path. The repository's own config is not
-  // trusted (CVE-2022-24765): no fsmonitor or hook command of it runs.
+  // trusted (CVE-2022-24765): no fsmonitor or hook command of it runs. Nor does the server's
+  // environment say where the repository is (GIT_DIR, GIT_ALTERNATE_OBJECT_DIRECTORIES...).
+  const environment = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('GIT_')),
+  );
   const git = (...args: string[]) =>
     execFileAsync(
       'git',
@@ -109,13 +115,17 @@ export async function bundleHostRepository(
         real,
         ...args,
       ],
-      { maxBuffer: 1024 * 1024 },
+      { maxBuffer: 1024 * 1024, env: environment },
     );
-  const where = await git('rev-parse', '--is-bare-repository', '--absolute-git-dir').catch(
-    () => undefined,
-  );
+  const where = await git(
+    'rev-parse',
+    '--path-format=absolute',
+    '--is-bare-repository',
+    '--absolute-git-dir',
+    '--git-common-dir',
+  ).catch(() => undefined);
   if (!where) throw notRepository('');
-  const [bare, gitDirectory] = where.stdout.trim().split('\n');
+  const [bare, gitDirectory = '', commonDirectory = ''] = where.stdout.trim().split('\n');
   const top =
     bare === 'true'
       ? gitDirectory
@@ -123,6 +133,13 @@ export async function bundleHostRepository(
   // A directory inside a repository is not that repository: importing the enclosing one would
   // surprise whoever named the directory.
   if (top !== real) throw notRepository(top ? ` (it is inside ${top})` : '');
+  if (options.confined) {
+    const own = [real, join(real, '.git')];
+    for (const directory of [gitDirectory, commonDirectory]) {
+      const resolved = await realpath(directory).catch(() => directory);
+      if (!own.includes(resolved)) throw readsOutside(path, 'its git directory is elsewhere');
+    }
+  }
   const directory = await mkdtemp(join(tmpdir(), 'mags-import-'));
   const file = join(directory, 'repository.bundle');
   const cleanup = () => rm(directory, { recursive: true, force: true });
@@ -145,4 +162,49 @@ export async function bundleHostRepository(
     );
   }
   return { file, cleanup };
+}
+
+/**
+ * What makes git read outside `real` (its real path), refused before git runs: `.git` that is not
+ * a directory (a `gitdir:` file, a link), a `commondir` file (a linked worktree's), alternates,
+ * and links in the git directory that resolve outside `real`.
+ */
+async function checkRepositoryConfined(path: string, real: string): Promise<void> {
+  const dotGit = join(real, '.git');
+  const entry = await lstat(dotGit).catch(() => undefined);
+  if (entry && !entry.isDirectory()) {
+    throw readsOutside(
+      path,
+      `.git is a ${entry.isSymbolicLink() ? 'link' : 'file'}, not a directory`,
+    );
+  }
+  const gitDirectory = entry ? dotGit : real;
+  for (const file of ['commondir', 'objects/info/alternates', 'objects/info/http-alternates']) {
+    if (await lstat(join(gitDirectory, file)).catch(() => undefined)) {
+      throw readsOutside(path, `it has ${relative(real, join(gitDirectory, file))}`);
+    }
+  }
+  for (const found of await readdir(gitDirectory, { recursive: true, withFileTypes: true })) {
+    if (!found.isSymbolicLink()) continue;
+    const link = join(found.parentPath, found.name);
+    const target = await realpath(link).catch(() => undefined);
+    if (target === undefined || !isUnder(target, real)) {
+      throw readsOutside(path, `${relative(real, link)} links outside it`);
+    }
+  }
+}
+
+const isUnder = (path: string, root: string) => {
+  const inside = relative(root, path);
+  return (
+    inside === '' || (!inside.startsWith(`..${sep}`) && inside !== '..' && !isAbsolute(inside))
+  );
+};
+
+function readsOutside(path: string, why: string): ProjectRepositoryError {
+  return new ProjectRepositoryError(
+    path,
+    `${path} is not wholly under the directories this server imports from: ${why}.`,
+    'Give a plain clone (git clone --no-hardlinks, without --shared or --reference; not a linked worktree) whose .git is a directory inside it.',
+  );
 }

@@ -68,3 +68,20 @@ export class ProjectPathNotAllowedError extends PermissionDeniedError {
     this.repo = repo;
   }
 }
+
+/**
+ * What an approval brought back from the ticket's sandbox is not the commit the platform asked
+ * for: a bundle with other refs, a commit whose tree is not the reviewed one or whose parent is
+ * not the base. Something in the sandbox (a git hook, a replaced git) changed it; nothing was
+ * stored or published.
+ */
+export class ApprovedCommitMismatchError extends ConflictError {
+  readonly branch: string;
+  constructor(branch: string, problem: string) {
+    super(`The approved commit for ${branch} is not what was reviewed: ${problem}.`, {
+      code: 'approved_commit_mismatch',
+      hint: "Nothing was published. Something in the ticket's sandbox changed the commit (a git hook?): look at its workspace, then request changes or close the ticket.",
+    });
+    this.branch = branch;
+  }
+}

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { MagsError } from '../errors/mags-error.ts';
-import { ProjectRepositoryError } from './project-errors.ts';
+import { ApprovedCommitMismatchError, ProjectRepositoryError } from './project-errors.ts';
 import type { SessionCommandResult, WorkspaceSession } from './workspace-session.ts';
 
 /** Where a host repository's bundle is put in the sandbox while it is cloned or fetched. */
@@ -8,9 +8,23 @@ export const sandboxBundlePath = '/tmp/mags-import.bundle';
 
 type Output = ((text: string) => void) | undefined;
 
+/** An approved ticket's branch to bring into the project, and what it must hold. */
+export interface ImportBranchOptions {
+  /** The approval's git bundle (made in the ticket's sandbox: checked, not trusted). */
+  bundle: Buffer;
+  /** `mags/<ticket id>`. */
+  branch: string;
+  /** The commit the approval made: the branch's only ref in the bundle. */
+  commit: string;
+  /** The commit the ticket started from: the approved commit's one parent. */
+  baseCommit: string;
+  /** The reviewed evidence's tree (`Evidence.tree`), or null when there was none. */
+  tree: string | null;
+}
+
 /**
  * The git steps of a project workspace, each run inside its sandbox: the first clone, a refresh's
- * fetch and checkout, the commit it is at, and a branch brought in from a bundle.
+ * fetch and checkout, the commit it is at, and an approved branch brought in from a bundle.
  */
 export const projectGit = {
   /** Copies a bundle made on the host into the sandbox (streamed: a large repository is fine). */
@@ -73,17 +87,40 @@ export const projectGit = {
   },
 
   /**
-   * Makes `branch` in /workspace's repository point at the (first) head of a bundle put at
-   * `sandboxBundlePath`; returns its commit. The bundle's prerequisites (the commit a ticket
-   * started from) are in the repository already.
+   * Makes `branch` in /workspace's repository point at `commit`, brought in from the bundle put
+   * at `sandboxBundlePath`, after checking what the bundle holds where git hashes it (the ticket's
+   * sandbox made it, and nothing there is trusted): that branch alone, at `commit`, whose one
+   * parent is `baseCommit` and whose tree is `tree` (the reviewed one; null: not checked). The
+   * bundle's prerequisite (the commit a ticket started from) is in the repository already.
    */
-  async importBranch(session: WorkspaceSession, branch: string): Promise<string> {
-    const result = await session.run(['/bin/sh', '-c', fetchBundleHead, 'sh', branch]);
+  async importBranch(
+    session: WorkspaceSession,
+    options: Omit<ImportBranchOptions, 'bundle'>,
+  ): Promise<string> {
+    const result = await session.run([
+      '/bin/sh',
+      '-c',
+      fetchBundleHead,
+      'sh',
+      options.branch,
+      options.commit,
+      options.baseCommit,
+      options.tree ?? '',
+    ]);
+    if (result.exitCode === mismatchExit) {
+      throw new ApprovedCommitMismatchError(
+        options.branch,
+        result.tail.trim().split('\n').at(-1) ?? 'it differs',
+      );
+    }
     if (result.exitCode !== 0) {
-      throw new MagsError(`Could not bring branch ${branch} into the project: ${result.tail}`, {
-        code: 'project_import_branch_failed',
-        hint: 'The bundle must be a git bundle based on a commit of the project (approving a ticket makes one).',
-      });
+      throw new MagsError(
+        `Could not bring branch ${options.branch} into the project: ${result.tail}`,
+        {
+          code: 'project_import_branch_failed',
+          hint: 'The bundle must be a git bundle based on a commit of the project (approving a ticket makes one).',
+        },
+      );
     }
     return result.tail.trim().split('\n').at(-1) ?? '';
   },
@@ -132,14 +169,27 @@ else
   git -c advice.detachedHead=false checkout -q -f --detach "$target"
 fi`;
 
-// $1: the branch to make. The bundle's first head is what is brought in.
+const mismatchExit = 3;
+
+// $1: the branch to make; $2: the commit it must be; $3: its one parent; $4: its tree (or empty).
+// The objects are fetched without a ref, checked, and only then is the branch made. No hook of
+// the repository runs.
 const fetchBundleHead = `set -e
-git check-ref-format --branch "$1" >/dev/null
-head=$(git bundle list-heads ${sandboxBundlePath} | head -n 1 | cut -d ' ' -f 2)
-[ -n "$head" ] || { echo 'the bundle has no head' >&2; exit 1; }
-git fetch -q ${sandboxBundlePath} "+$head:refs/heads/$1"
+g() { git -c core.hooksPath=/dev/null "$@"; }
+mismatch() { echo "$1" >&2; exit ${mismatchExit}; }
+g check-ref-format --branch "$1" >/dev/null
+heads=$(g bundle list-heads ${sandboxBundlePath})
+[ "$heads" = "$2 refs/heads/$1" ] || mismatch "its bundle holds $(echo $heads), not refs/heads/$1 at $2 alone"
+g fetch -q --no-tags --no-write-fetch-head ${sandboxBundlePath} "refs/heads/$1"
+parents=$(g rev-list --parents -n 1 "$2^{commit}")
+[ "$parents" = "$2 $3" ] || mismatch "its parents are $(echo $parents | cut -d ' ' -f 2-), not the base commit $3 alone"
+if [ -n "$4" ]; then
+  tree=$(g rev-parse "$2^{tree}")
+  [ "$tree" = "$4" ] || mismatch "its tree is $tree, not the reviewed tree $4"
+fi
+g update-ref "refs/heads/$1" "$2"
 rm -f ${sandboxBundlePath}
-git rev-parse "refs/heads/$1"`;
+g rev-parse "refs/heads/$1"`;
 
 function ensure(result: SessionCommandResult, repo: string, what: string): void {
   if (result.exitCode === 0) return;

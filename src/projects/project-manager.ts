@@ -4,7 +4,7 @@ import type { MagsContext } from '../context/mags-context.ts';
 import { ConflictError, NotFoundError } from '../errors/mags-error.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { ProjectRecord, StateRepository } from '../state/state-repository.ts';
-import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
+import { localOwner, ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import type { WorkspaceManager } from '../workspaces/workspace-manager.ts';
 import {
   bundleHostRepository,
@@ -15,7 +15,7 @@ import {
 } from './host-repository.ts';
 import { readProjectConfig } from './project-config.ts';
 import { projectExistsError, projectNotFoundError } from './project-errors.ts';
-import { projectGit, sandboxBundlePath } from './project-git.ts';
+import { type ImportBranchOptions, projectGit, sandboxBundlePath } from './project-git.ts';
 import { ProjectLocks } from './project-lock.ts';
 import { settleProjectFields, setUpProject } from './project-setup.ts';
 import { withWorkspaceSession } from './workspace-session.ts';
@@ -339,11 +339,14 @@ export class ProjectManager {
     );
   }
 
-  /** Brings an approved ticket's git bundle into the project repository as `branch`. */
+  /**
+   * Brings an approved ticket's git bundle into the project repository as `branch`, once git
+   * there has checked that it holds `commit`, on `baseCommit`, with the reviewed `tree`.
+   */
   importBranch(
     owner: string,
     name: string,
-    options: { bundle: Buffer; branch: string },
+    options: ImportBranchOptions,
   ): Promise<{ commit: string }> {
     return this.#locks.run(owner, name, async () => {
       const project = await this.get(owner, name);
@@ -352,7 +355,7 @@ export class ProjectManager {
         { workspace: ownerWorkspaceName(owner, project.workspace), labels: labels(owner, name) },
         async (_sandbox, session) => {
           await session.runtimeSandbox.writeFile(sandboxBundlePath, options.bundle);
-          return { commit: await projectGit.importBranch(session, options.branch) };
+          return { commit: await projectGit.importBranch(session, options) };
         },
       );
     });
@@ -383,7 +386,9 @@ export class ProjectManager {
   async #readRepository(owner: string, repo: string, network: boolean) {
     checkRepositoryLocation(repo, network);
     if (isRepositoryUrl(repo)) return undefined;
-    return bundleHostRepository(await checkHostPathAllowed(owner, repo, this.#roots));
+    return bundleHostRepository(await checkHostPathAllowed(owner, repo, this.#roots), {
+      confined: owner !== localOwner,
+    });
   }
 
   async #markFailed(project: ProjectRecord, error: unknown): Promise<void> {

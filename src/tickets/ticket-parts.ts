@@ -9,6 +9,7 @@ import type { Agent, AgentRole } from '../agents/agent.ts';
 import type { AgentSandbox } from '../agents/agent-sandbox.ts';
 import type { ProjectConfig } from '../api/projects.ts';
 import type { Evidence } from '../api/tickets.ts';
+import type { ImportBranchOptions } from '../projects/project-git.ts';
 import type { ProjectRecord } from '../state/state-repository.ts';
 import type { AssembleEvidenceInput } from './evidence/assemble-evidence.ts';
 
@@ -26,11 +27,11 @@ export interface TicketProjects {
     target: string,
     options?: { signal?: AbortSignal },
   ): Promise<{ workspace: string; commit: string }>;
-  /** An approved ticket's git bundle, brought into the project repository as `branch`. */
+  /** An approved ticket's git bundle, checked and brought into the project repository as `branch`. */
   importBranch(
     owner: string,
     name: string,
-    options: { bundle: Buffer; branch: string },
+    options: ImportBranchOptions,
   ): Promise<{ commit: string }>;
 }
 

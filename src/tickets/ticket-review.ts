@@ -3,6 +3,7 @@ import { type Budget, ticketStatuses } from '../api/tickets.ts';
 import { ConflictError } from '../errors/mags-error.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { StateRepository, TicketRecord } from '../state/state-repository.ts';
+import { verifyApprovedBundle } from './review/verify-approved-bundle.ts';
 import { ensureTicketSandbox } from './ticket-attempt.ts';
 import { allowedStatuses } from './ticket-errors.ts';
 import type { TicketLock } from './ticket-lock.ts';
@@ -85,11 +86,21 @@ export function approveTicket(
         services.log(`ticket ${id}: its sandbox did not stop: ${(error as Error).message}`);
       });
     }
-    await repository.putTicketBundle(id, committed.bundle);
+    // The sandbox was the agent's: what it returned is checked on the host (the bundle's one
+    // ref) and by git in the project's workspace (tree, parent) before anything is stored.
+    verifyApprovedBundle(committed.bundle, {
+      branch,
+      commit: committed.commit,
+      baseCommit: ticket.baseCommit,
+    });
     await services.projects.importBranch(owner, ticket.project, {
       bundle: committed.bundle,
       branch,
+      commit: committed.commit,
+      baseCommit: ticket.baseCommit,
+      tree: reviewed?.tree ?? null,
     });
+    await repository.putTicketBundle(id, committed.bundle);
     return recorder.transition(ticket, 'approved', `approved as ${branch}`, {
       branch,
       commit: committed.commit,

@@ -48,6 +48,25 @@ export class ReviewedTreeMissingError extends ConflictError {
   }
 }
 
+/**
+ * The ticket's repository holds git attributes the diff would not show (`.git/info/attributes`,
+ * a `diff.<driver>.binary` setting): they could make a changed text file look binary, so the
+ * evidence is not taken over them.
+ */
+export class HiddenGitAttributesError extends ConflictError {
+  readonly setting: string;
+  constructor(setting: string, output: string) {
+    super(
+      `The ticket's repository has ${setting}, which changes what its diff shows without being in it: ${output.trim().slice(0, 500)}`,
+      {
+        code: 'hidden_git_attributes',
+        hint: `Request changes asking the agent to remove it (rm .git/info/attributes; git config --unset-all diff.<driver>.binary), or put the attributes in a .gitattributes file, which the diff shows; then review the new evidence.`,
+      },
+    );
+    this.setting = setting;
+  }
+}
+
 /** A bundle builds on commits the user's repository does not have. */
 export class BundlePrerequisiteMissingError extends ConflictError {
   readonly commits: string[];

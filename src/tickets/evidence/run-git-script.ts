@@ -1,7 +1,12 @@
 import type { AgentSandbox } from '../../agents/agent-sandbox.ts';
 import { shellQuote } from '../../config/shell-quote.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
-import { BaseCommitMissingError, GitCommandError, NotAGitRepositoryError } from './git-errors.ts';
+import {
+  BaseCommitMissingError,
+  GitCommandError,
+  HiddenGitAttributesError,
+  NotAGitRepositoryError,
+} from './git-errors.ts';
 import { gitScriptExit, gitScriptPreamble } from './git-script.ts';
 
 /** The repository of a ticket's workspace, inside its sandbox. */
@@ -53,6 +58,10 @@ export async function runGitScript(
   }
   if (result.exitCode === gitScriptExit.baseMissing) {
     throw new BaseCommitMissingError(input.baseCommit);
+  }
+  if (result.exitCode === gitScriptExit.hiddenAttributes) {
+    const [setting = 'git attributes', ...rest] = result.output.split('\n');
+    throw new HiddenGitAttributesError(setting, rest.join('\n'));
   }
   const failure = result.exitCode === null ? undefined : input.failures?.[result.exitCode];
   if (failure) throw failure(result.output);

@@ -27,7 +27,10 @@ export async function takeDiff(
 ): Promise<{ diff: string; files: DiffStatFile[]; tree: string }> {
   // The tree id on its own line; then --numstat -z and -p: the per-file counts (NUL-terminated
   // records, "-" for binary files), an empty record, then the patch. --no-renames: a rename is a
-  // deletion and an addition, as the stat shows it.
+  // deletion and an addition, as the stat shows it. The diff runs over an empty working tree, so
+  // the attributes that decide what it shows (a file marked `-diff` is shown as binary) come from
+  // the `.gitattributes` files of the tree itself (git reads them relative to its directory, so it runs there), which the diff shows, never from files that
+  // are in the working tree but not in the diff.
   const output = await runGitScript(sandbox, {
     what: 'diff',
     baseCommit,
@@ -37,7 +40,10 @@ export async function takeDiff(
     script: `${gitTemporaryIndexScript}
 tree=$(g write-tree 2>"$work/err") || fail 73 'write-tree'
 printf '%s\\n' "$tree"
-g diff --cached --no-renames --no-ext-diff --no-textconv --no-color --numstat -z -p "$base" -- 2>"$work/err" || fail 73 'diff'
+gitdir=$(g rev-parse --absolute-git-dir 2>"$work/err") || fail 73 'rev-parse --absolute-git-dir'
+mkdir "$work/empty" || fail 73 'mkdir'
+cd "$work/empty" || fail 73 'cd'
+GIT_DIR=$gitdir GIT_WORK_TREE=$work/empty g diff --cached --no-renames --no-ext-diff --no-textconv --no-color --numstat -z -p "$base" -- 2>"$work/err" || fail 73 'diff'
 `,
   });
   const newline = output.indexOf('\n');

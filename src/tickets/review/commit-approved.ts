@@ -6,6 +6,7 @@ import { checkBranchName } from '../evidence/branch-name.ts';
 import { GitCommandError, ReviewedTreeMissingError } from '../evidence/git-errors.ts';
 import { gitScriptExit, gitTemporaryIndexScript, objectIdPattern } from '../evidence/git-script.ts';
 import { runGitScript } from '../evidence/run-git-script.ts';
+import { verifyApprovedBundle } from './verify-approved-bundle.ts';
 
 export const defaultCommitTimeoutMs = 300_000;
 /** A bundle is read out of the sandbox whole and stored in the state database; past this, approving fails (413). */
@@ -37,7 +38,9 @@ export interface CommitApprovedInput {
  * committed by the given person;
  * then a git bundle of that branch with the base commit as its prerequisite (the user's clone has
  * it), read out of the sandbox. The workspace's HEAD, index and working tree are left as they were
- * (`commit-tree` and `update-ref`): only the branch and its objects are added. An id names its
+ * (`commit-tree` and `update-ref`): only the branch and its objects are added; no hook or signing
+ * program of the repository runs (`gitScriptPreamble`, `--no-gpg-sign`), and the bundle is
+ * checked on the host to hold that branch alone, at that commit. An id names its
  * content: an object file changed in the sandbox cannot pass as the reviewed tree, since the
  * receiving git (`git fetch` from the bundle) hashes every object again.
  */
@@ -97,7 +100,7 @@ else
 ${gitTemporaryIndexScript}
 tree=$(g write-tree 2>"$work/err") || fail 73 'write-tree'
 fi
-commit=$(g commit-tree "$tree" -p "$base" -F "$message" 2>"$work/err") || fail 73 'commit-tree'
+commit=$(g commit-tree --no-gpg-sign "$tree" -p "$base" -F "$message" 2>"$work/err") || fail 73 'commit-tree'
 g update-ref -m 'mags: ticket approved' "refs/heads/$branch" "$commit" 2>"$work/err" || fail 73 'update-ref'
 g bundle create "$bundle" "refs/heads/$branch" "^$base" 2>"$work/err" || fail 73 'bundle create'
 printf '%s\\n' "$tree" "$commit"
@@ -108,6 +111,11 @@ printf '%s\\n' "$tree" "$commit"
       throw new GitCommandError('commit-tree', 0, `printed no commit id: ${output}`);
     }
     const bundle = await sandbox.readFile(bundlePath, { maxBytes: maxBundleBytes });
+    verifyApprovedBundle(bundle, {
+      branch: input.branch,
+      commit,
+      baseCommit: input.baseCommit,
+    });
     return { commit, tree, bundle };
   } finally {
     await sandbox
