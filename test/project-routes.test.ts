@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { InvalidInputError } from '../src/errors/mags-error.ts';
 import { checkHostPathAllowed } from '../src/projects/host-repository.ts';
-import { ProjectPathNotAllowedError } from '../src/projects/project-errors.ts';
+import { parseProjectConfig } from '../src/projects/project-config.ts';
+import { ProjectConfigError, ProjectPathNotAllowedError } from '../src/projects/project-errors.ts';
 import { errorFromResponse } from '../src/sdk/api-error.ts';
 import { localOwner } from '../src/workspaces/owner-workspace.ts';
 import { createTestApp, type TestApp } from './helpers/test-app.ts';
@@ -105,6 +106,51 @@ test('bad input is a 400 and creates nothing', async () => {
     repo: plain,
   });
   assert.equal(exists.status, 409);
+});
+
+test('an unknown model provider is a 400 listing the providers, on create, update and in .mags/project.json', async () => {
+  const expectUnknown = async (response: Response) => {
+    assert.equal(response.status, 400);
+    const { error } = (await response.json()) as { error: { code: string; hint: string } };
+    assert.equal(error.code, 'unknown_model_provider');
+    assert.match(error.hint, /anthropic, openai, xai/);
+  };
+  // No key is needed for that check: a key may be set on the server later.
+  await expectUnknown(
+    await app.request(alice, 'POST', '/v1/projects', {
+      name: 'bogus',
+      repo: join(app.fake.home, 'anywhere'),
+      model: 'bogus:x',
+    }),
+  );
+  assert.equal(await app.services.repository.getProject('alice', 'bogus'), undefined);
+  await expectUnknown(
+    await app.request(alice, 'PATCH', '/v1/projects/webapp', { model: 'bogus:x', test: 'x' }),
+  );
+  const kept = await app.services.repository.getProject('alice', 'webapp');
+  assert.notEqual(kept?.model, 'bogus:x');
+  assert.notEqual(kept?.test, 'x');
+  // A known provider without its key is stored.
+  const keyless = await app.request(alice, 'PATCH', '/v1/projects/webapp', { model: 'xai:grok-4' });
+  assert.equal(keyless.status, 200);
+  assert.throws(
+    () => parseProjectConfig(JSON.stringify({ model: 'bogus:x' })),
+    (error: unknown) =>
+      error instanceof ProjectConfigError &&
+      error.field === 'model' &&
+      /Unknown model provider "bogus"/.test(error.message) &&
+      /anthropic, openai, xai/.test(error.message),
+  );
+  assert.throws(
+    () =>
+      parseProjectConfig(
+        JSON.stringify({ roles: { tester: { systemPrompt: 'Test.', model: 'nosuch:m' } } }),
+      ),
+    (error: unknown) => error instanceof ProjectConfigError && error.field === 'roles.tester.model',
+  );
+  assert.deepEqual(parseProjectConfig(JSON.stringify({ model: 'ollama:qwen3:8b' })), {
+    model: 'ollama:qwen3:8b',
+  });
 });
 
 test("a host path outside the server's project roots is refused, symlinks resolved first", async () => {

@@ -108,6 +108,14 @@ function providerOf(id: string): { name: string; provider: ModelProvider; model:
 }
 
 /**
+ * Throws when `id` names no known provider (InvalidInputError listing them): what a project's
+ * default model is checked for when stored, since its key may be set only later.
+ */
+export function checkModelProvider(id: string): void {
+  providerOf(id);
+}
+
+/**
  * Throws when `id` cannot be used with `env`: an unknown provider (InvalidInputError listing the
  * known ones) or a missing key or base URL (InvalidInputError naming the variable: a 400 that
  * trying again does not fix, with a hint the owner sees). Does no I/O: whether the key is valid

@@ -1,4 +1,5 @@
 import type { AgentSandbox } from '../agents/agent-sandbox.ts';
+import { checkModelProvider } from '../agents/resolve-model.ts';
 import { type ProjectConfig, ProjectConfigSchema } from '../api/projects.ts';
 import { MagsError } from '../errors/mags-error.ts';
 import { ProjectConfigError } from './project-errors.ts';
@@ -29,7 +30,10 @@ export function parseProjectConfig(text: string): ProjectConfig {
     );
   }
   const parsed = ProjectConfigSchema.safeParse(value);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    checkConfigModels(parsed.data);
+    return parsed.data;
+  }
   const issue = parsed.error.issues[0];
   const field = issue?.path.join('.') || null;
   const problems = parsed.error.issues
@@ -39,4 +43,27 @@ export function parseProjectConfig(text: string): ProjectConfig {
     file: projectConfigFile,
     field,
   });
+}
+
+/** An unknown provider is refused when the file is read, not when a ticket first uses it. */
+function checkConfigModels(config: ProjectConfig): void {
+  const models: [string, string | undefined][] = [
+    ['model', config.model],
+    ...Object.entries(config.roles ?? {}).map(([name, role]): [string, string | undefined] => [
+      `roles.${name}.model`,
+      role.model,
+    ]),
+  ];
+  for (const [field, model] of models) {
+    if (model === undefined) continue;
+    try {
+      checkModelProvider(model);
+    } catch (error) {
+      const hint = error instanceof MagsError && error.hint ? ` ${error.hint}` : '';
+      throw new ProjectConfigError(
+        `${projectConfigFile} has a bad field: ${field}: ${(error as Error).message}${hint}`,
+        { file: projectConfigFile, field },
+      );
+    }
+  }
 }

@@ -1,4 +1,5 @@
 import type { z } from '@hono/zod-openapi';
+import { checkModelProvider } from '../agents/resolve-model.ts';
 import type { CreateProjectBodySchema, UpdateProjectBodySchema } from '../api/projects.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { ConflictError, NotFoundError } from '../errors/mags-error.ts';
@@ -96,6 +97,8 @@ export class ProjectManager {
    */
   create(owner: string, body: CreateProjectBody, progress: ProjectProgress = {}) {
     return this.#locks.run(owner, body.name, async (): Promise<ProjectRecord> => {
+      // The provider now (its key may be set later), not at the first ticket after the import.
+      if (body.model) checkModelProvider(body.model);
       if (await this.#repository.getProject(owner, body.name)) throw projectExistsError(body.name);
       const workspace = projectWorkspaceName(body.name);
       const storageName = ownerWorkspaceName(owner, workspace);
@@ -166,6 +169,7 @@ export class ProjectManager {
   /** Changes the commands, model or repository; `null` falls back to the repository's file. */
   update(owner: string, name: string, body: UpdateProjectBody): Promise<ProjectRecord> {
     return this.#locks.run(owner, name, async () => {
+      if (body.model) checkModelProvider(body.model);
       const project = await this.get(owner, name);
       if (body.repo !== undefined) {
         checkRepositoryLocation(body.repo, project.network ?? false);
