@@ -1,5 +1,6 @@
 import type { TicketStatus } from '../api/tickets.ts';
 import { ConflictError, DependencyMissingError, NotFoundError } from '../errors/mags-error.ts';
+import type { ProjectRecord } from '../state/state-repository.ts';
 
 export function ticketNotFound(id: string): NotFoundError {
   return new NotFoundError(`No ticket ${JSON.stringify(id)}.`, {
@@ -106,4 +107,24 @@ export function projectBeingDeleted(project: string): ConflictError {
     code: 'project_deleting',
     hint: `mags project show ${project} says whether it is gone.`,
   });
+}
+
+/**
+ * A ticket cannot start work on a project that is not `ready` (its import or setup failed, or is
+ * still going): its workspace could not be forked. Said when it is queued, not when its attempt
+ * fails later; `then` is what to do once the project is ready.
+ */
+export function checkProjectReady(project: ProjectRecord, then: string): void {
+  if (project.status === 'ready' && project.commit !== null) return;
+  const { name, status } = project;
+  throw new ConflictError(
+    `Project ${name} is not ready (${status}): its tickets cannot run until it is.`,
+    {
+      code: 'project_not_ready',
+      hint:
+        status === 'importing'
+          ? `Wait for its import to finish (mags project show ${name}; if it failed, mags project refresh ${name}), then ${then}.`
+          : `mags project show ${name} says why; fix that and run mags project refresh ${name}, then ${then}.`,
+    },
+  );
 }

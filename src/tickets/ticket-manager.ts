@@ -10,6 +10,7 @@ import { TicketActions } from './ticket-actions.ts';
 import {
   allowedStatuses,
   bundleNotFound,
+  checkProjectReady,
   evidenceNotFound,
   ticketNotFound,
   wrongStatus,
@@ -143,6 +144,10 @@ export class TicketManager {
       const project = await this.#projects.get(owner, body.project);
       const record = newTicketRecord(owner, body, this.settings);
       resolveTicketChoices(record, project, this.#parts, this.settings, this.#environment);
+      // A draft may wait for its project; a queued ticket would only fail to fork it.
+      if (body.run) {
+        checkProjectReady(project, 'create the ticket again (or create it as a draft now)');
+      }
       // Locked from before it exists: a `run` of it meanwhile waits, then finds it queued.
       return this.#lock.run(record.id, async () => {
         await this.#repository.insertTicket(record);
@@ -158,7 +163,9 @@ export class TicketManager {
     });
   }
 
-  list(owner: string, filter: Omit<TicketFilter, 'owner'> = {}): Promise<TicketRecord[]> {
+  /** The owner's tickets; a project in the filter that is not theirs is a 404, not an empty list. */
+  async list(owner: string, filter: Omit<TicketFilter, 'owner'> = {}): Promise<TicketRecord[]> {
+    if (filter.project !== undefined) await this.#projects.get(owner, filter.project);
     return this.#repository.listTickets({ owner, ...filter });
   }
 
@@ -362,5 +369,7 @@ export class TicketManager {
   async #checkRunnable(ticket: TicketRecord): Promise<void> {
     const project = await this.#projects.get(ticket.owner, ticket.project);
     resolveTicketChoices(ticket, project, this.#parts, this.settings, this.#environment);
+    // Only the first attempt forks the project; later ones go on in the ticket's own workspace.
+    if (!ticket.workspace) checkProjectReady(project, `mags ticket run ${ticket.id}`);
   }
 }

@@ -97,9 +97,19 @@ export function registerTicketCommands(program: Command): void {
       });
       if (flags.json) return printJson(created);
       process.stdout.write(`${created.id}\n`);
-      process.stderr.write(
-        `mags: ticket ${created.id} is ${created.status}; ${created.status === 'draft' ? `mags ticket run ${created.id}` : `mags ticket watch ${created.id}`}\n`,
-      );
+      // A draft of a project that is not ready cannot run yet (`run` would be refused): say so.
+      // Only a note: the ticket is made whatever the project's route answers.
+      const project =
+        created.status === 'draft'
+          ? await mags.projects.get(created.project).catch(() => null)
+          : null;
+      const next =
+        project && project.status !== 'ready'
+          ? `its project ${project.name} is ${project.status}: once it is ready (mags project refresh ${project.name}), mags ticket run ${created.id}`
+          : created.status === 'draft'
+            ? `mags ticket run ${created.id}`
+            : `mags ticket watch ${created.id}`;
+      process.stderr.write(`mags: ticket ${created.id} is ${created.status}; ${next}\n`);
     });
 
   ticket
