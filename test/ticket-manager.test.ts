@@ -264,6 +264,8 @@ describe('tickets on the namespace runtime', { skip }, () => {
     assert.equal(stopped.reason, 'stopped by alice: wrong way');
     const evidence = await tickets.evidence('alice', ticket.id);
     assert.equal(evidence.agentEnd, 'stopped');
+    // The agent knew only that it was stopped: the evidence says who and why, like the ticket.
+    assert.equal(evidence.agentMessage, 'stopped by alice: wrong way');
     assert.equal(evidence.criteria[0]?.status, 'met');
     // Stopping again changes nothing; a stopped ticket can run again (attempt 2).
     assert.equal((await tickets.stop('alice', ticket.id, { by: 'alice' })).reason, stopped.reason);

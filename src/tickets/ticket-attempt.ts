@@ -164,14 +164,9 @@ async function work(
   }
   try {
     const sandbox = runtimeAgentSandbox(use.sandbox);
-    const { outcome, commentsDeliveredThrough } = await runAgent(
-      services,
-      ticket,
-      control,
-      choices,
-      project,
-      sandbox,
-    );
+    const ran = await runAgent(services, ticket, control, choices, project, sandbox);
+    const { commentsDeliveredThrough } = ran;
+    const outcome = withStopReason(ran.outcome, control);
     const usage = addUsage(ticket.usage, outcome.usage);
     ticket = { ...ticket, usage, history: outcome.history, commentsDeliveredThrough };
     await repository.updateTicket(ticket.id, {
@@ -301,6 +296,15 @@ async function runAgent(
       commentsDeliveredThrough: saved.through,
     };
   }
+}
+
+/**
+ * An agent stopped by a person knows only that it was stopped: the evidence says who stopped it
+ * and why, as the ticket's reason does.
+ */
+function withStopReason(outcome: AgentOutcome, control: AttemptControl): AgentOutcome {
+  if (outcome.reason !== 'stopped' || !control.stoppedBy) return outcome;
+  return { ...outcome, message: control.stoppedBy };
 }
 
 /** The status an attempt ends in, with its reason in words. */
