@@ -332,6 +332,17 @@ describe('tickets on the namespace runtime', { skip }, () => {
       'feedback: also say goodbye',
     );
     assert.equal((await tickets.evidence('alice', ticket.id, 1)).attempt, 1);
+    // Attempt 2's timeline starts with the request that queued it: who asked, and what.
+    assert.deepEqual(
+      (await tickets.evidence('alice', ticket.id)).timeline
+        ?.slice(0, 3)
+        .map((entry) => entry.event),
+      [
+        'changes_requested: changes requested by alice: also say goodbye',
+        'queued',
+        'running: attempt 2',
+      ],
+    );
     assert.equal((await tickets.get('alice', ticket.id)).usage.steps, 2);
     const statuses = (await collect(ticket.id))
       .filter((event) => event.data.type === 'status')

@@ -9,12 +9,15 @@ const maxCommandChars = 200;
 /**
  * The timeline of one attempt from its stored events: status changes, each command with its exit
  * code and duration, retries, the agent's finish and each criterion's check. Model text, tool
- * calls and file changes are in the events and the diff, not here.
+ * calls and file changes are in the events and the diff, not here. An attempt queued by a
+ * request for changes starts with that request (who asked, and what).
  */
 export function attemptTimeline(events: readonly TicketEvent[], attempt: number): Timeline {
   const timeline: Timeline = [];
-  for (const { at, attempt: of, data } of events) {
-    if (of !== attempt) continue;
+  const cause = changesRequestedBefore(events, attempt);
+  for (const item of events) {
+    const { at, attempt: of, data } = item;
+    if (of !== attempt && item !== cause) continue;
     let event: string | undefined;
     switch (data.type) {
       case 'status':
@@ -42,6 +45,23 @@ export function attemptTimeline(events: readonly TicketEvent[], attempt: number)
     if (event !== undefined) timeline.push({ at, event });
   }
   return timeline;
+}
+
+/**
+ * The `changes_requested` status that queued `attempt`, if one did: it is recorded under the
+ * attempt reviewed (its number is the old one), just before the new attempt's first event.
+ */
+function changesRequestedBefore(
+  events: readonly TicketEvent[],
+  attempt: number,
+): TicketEvent | undefined {
+  const first = events.findIndex((event) => event.attempt === attempt);
+  for (let index = first - 1; index >= 0; index--) {
+    const event = events[index];
+    if (event?.data.type !== 'status') continue;
+    return event.data.to === 'changes_requested' ? event : undefined;
+  }
+  return undefined;
 }
 
 function formatMs(ms: number): string {
