@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Evidence, TicketEvent } from '../api/tickets.ts';
+import { type Evidence, type TicketEvent, TicketStatusSchema } from '../api/tickets.ts';
 import {
   newWatchState,
   renderTicket,
   renderTicketEvent,
   renderTimeline,
   terminalSafe,
+  watchExitCode,
 } from './ticket-render.ts';
 
 const event = (data: TicketEvent['data']): TicketEvent => ({
@@ -92,4 +93,21 @@ test('show: the budget the ticket sets, and a check in watch with its mark and e
   assert.equal(check('met', 0), '✔ criterion 1: met (exit 0)\n');
   assert.equal(check('not_met', 2), '✖ criterion 1: not met (exit 2)\n');
   assert.equal(check('needs_person', null), '? criterion 1: needs a person\n');
+});
+
+test('watch exits 1 for a failed ticket, 3 for a stopped one, 0 for any other end', () => {
+  const codes = Object.fromEntries(
+    TicketStatusSchema.options.map((status) => [status, watchExitCode(status)]),
+  );
+  assert.deepEqual(codes, {
+    draft: 0,
+    queued: 0,
+    running: 0,
+    awaiting_review: 0,
+    changes_requested: 0,
+    approved: 0,
+    closed: 0,
+    failed: 1,
+    stopped: 3,
+  });
 });

@@ -1,4 +1,4 @@
-import type { Evidence, Ticket, TicketEvent } from '../api/tickets.ts';
+import type { Evidence, Ticket, TicketEvent, TicketStatus } from '../api/tickets.ts';
 import {
   criterionStatusMarks,
   criterionStatusWords,
@@ -24,6 +24,16 @@ export const newWatchState = (): WatchState => ({
   outputTokens: 0,
   steps: 0,
 });
+
+/**
+ * `mags ticket watch`'s exit code once the ticket stops moving, so a script can tell how it
+ * ended: 1 failed, 3 stopped (2 is a usage error), 0 otherwise (in review, approved, closed).
+ */
+export function watchExitCode(status: TicketStatus): number {
+  if (status === 'failed') return 1;
+  if (status === 'stopped') return 3;
+  return 0;
+}
 
 /**
  * One event as `mags ticket watch` shows it: model text as it arrives, each command with its

@@ -21,6 +21,7 @@ import {
   renderTicketEvent,
   renderTimeline,
   terminalSafe,
+  watchExitCode,
 } from '../ticket-render.ts';
 
 export function registerTicketCommands(program: Command): void {
@@ -222,7 +223,9 @@ export function registerTicketCommands(program: Command): void {
 
   ticket
     .command('watch')
-    .description('Follow a ticket live: model text, commands, file changes, checks, cost.')
+    .description(
+      'Follow a ticket live: model text, commands, file changes, checks, cost. Exits 1 if it ends failed, 3 if stopped.',
+    )
     .argument('<id>')
     .option('--after <event-id>', 'start after this event (default: from the first)')
     .option('--json', 'one JSON event per line')
@@ -236,8 +239,9 @@ export function registerTicketCommands(program: Command): void {
         if (flags.json) printJson(event);
         else process.stdout.write(renderTicketEvent(event, state));
       }
-      if (flags.json) return;
       const final = await mags.tickets.get(id);
+      process.exitCode = watchExitCode(final.status);
+      if (flags.json) return;
       process.stdout.write(
         `${state.midText ? '\n' : ''}${final.id} is ${final.status}${final.reason ? `: ${terminalSafe(final.reason)}` : ''}\n`,
       );
