@@ -23,6 +23,7 @@ import type { StateRepository } from '../src/state/state-repository.ts';
 import { SetupTreeMissingError } from '../src/tickets/evidence/git-errors.ts';
 import { takeDiff } from '../src/tickets/evidence/take-diff.ts';
 import { commitApproved } from '../src/tickets/review/commit-approved.ts';
+import { verifyApprovedBundle } from '../src/tickets/review/verify-approved-bundle.ts';
 import { ownerWorkspaceName } from '../src/workspaces/owner-workspace.ts';
 import { createTestHome, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 
@@ -197,6 +198,22 @@ describe('what a project setup changed is not the ticket change (namespace runti
     });
 
     const { committed, whole, reviewed } = approved;
+    // On the host: the branch and the reviewed ref, exactly, at the commits the approval made.
+    const expected = { branch: 'mags/tkt_app', commit: committed.commit, baseCommit: base };
+    verifyApprovedBundle(committed.bundle, {
+      ...expected,
+      reviewedCommit: committed.reviewedCommit,
+    });
+    assert.throws(
+      () => verifyApprovedBundle(committed.bundle, { ...expected, reviewedCommit: null }),
+      /refs\/mags\/reviewed\/tkt_app at .*, not refs\/heads\/mags\/tkt_app alone/,
+    );
+    assert.throws(
+      () => verifyApprovedBundle(committed.bundle, { ...expected, reviewedCommit: base }),
+      (error: unknown) =>
+        error instanceof ApprovedCommitMismatchError &&
+        error.message.includes(`not ${committed.commit} and ${base}`),
+    );
     const options = {
       baseCommit: base,
       tree: reviewed,
