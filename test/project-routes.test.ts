@@ -31,6 +31,7 @@ before(async () => {
     ref: null,
     workspace: 'project.webapp',
     commit: 'c0ffee',
+    setupTree: null,
     setup: 'npm ci',
     test: 'npm test',
     model: null,

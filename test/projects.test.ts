@@ -316,7 +316,11 @@ describe('projects (namespace runtime)', { skip }, () => {
   test("a ticket's fork does not reach the project; its bundle comes back as a branch, once checked", async () => {
     const project = await projects.get('alice', 'app');
     const fork = await projects.forkForTicket('alice', 'app', 'tkt_abc-0001');
-    assert.deepEqual(fork, { workspace: 'tkt_abc-0001', commit: project.commit });
+    assert.deepEqual(fork, {
+      workspace: 'tkt_abc-0001',
+      commit: project.commit,
+      tree: project.setupTree,
+    });
     const base = project.commit ?? '';
     // The approved commit on mags/tkt_abc; then what a hostile sandbox could bundle instead: a
     // commit on top of another (not on the base), and two branches at once.
@@ -422,6 +426,7 @@ test -f node_modules/.installed`,
         reason: null,
         workspace,
         baseCommit: null,
+        baseTree: null,
         attempt: 1,
         usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 },
         branch: null,
@@ -483,6 +488,7 @@ test -f node_modules/.installed`,
       repo: checkout,
       ref: null,
       workspace: 'project.halfway',
+      setupTree: null,
       commit: null,
       setup: null,
       test: null,

@@ -139,6 +139,48 @@ describe('tickets end to end (real parts, scripted models)', { skip }, () => {
     );
   });
 
+  test("a setup that writes files .gitignore does not cover: the evidence and the approved commit are the agent's change alone", async () => {
+    // `npm install` without a lockfile writes package-lock.json; the setup also changes a
+    // tracked file. Neither is the agent's.
+    const project = await e2e.alice.projects.create({
+      name: 'calc-setup',
+      repo: e2e.checkout,
+      setup:
+        'npm install --no-audit --no-fund --offline && test -f package-lock.json && echo "// set up" >> sum.test.js',
+      test: 'node --test',
+    });
+    assert.equal(project.status, 'ready', project.reason ?? '');
+    assert.match(project.setupTree ?? '', /^[0-9a-f]{40}$/);
+    assert.notEqual(project.setupTree, git(e2e.checkout, 'rev-parse', 'HEAD^{tree}').trim());
+    const oracle = e2e.model([fix, finish('sum adds now', true)]);
+    const created = await e2e.alice.tickets.create(e2e.body(oracle.id, { project: 'calc-setup' }));
+    await followTicket(e2e.alice, created.id);
+    const ticket = await e2e.alice.tickets.get(created.id);
+    assert.equal(ticket.status, 'awaiting_review', ticket.reason ?? '');
+    assert.equal(ticket.baseTree, project.setupTree);
+    const evidence = await e2e.alice.tickets.evidence(created.id);
+    assert.equal(evidence.diff, e2e.fixDiff);
+    assert.deepEqual(
+      evidence.diffStat.files.map((file) => file.path),
+      ['sum.js'],
+    );
+    const approved = await e2e.alice.tickets.approve(created.id, {});
+    assert.equal(approved.status, 'approved', approved.reason ?? '');
+    const fresh = join(e2e.server.testHome.home, `fresh-${created.id}`);
+    execFileSync('git', ['clone', '-q', e2e.checkout, fresh]);
+    const applied = await runCli(e2e.server.testHome.home, ['ticket', 'apply', created.id], {
+      env: { MAGS_URL: e2e.server.url, MAGS_API_TOKEN: e2e.aliceToken },
+      cwd: fresh,
+    });
+    assert.equal(applied.code, 0, applied.stderr);
+    const branch = `mags/${created.id}`;
+    assert.equal(git(fresh, 'diff', '--no-color', 'main', branch), e2e.fixDiff);
+    assert.equal(
+      git(fresh, 'rev-parse', `${branch}^`).trim(),
+      git(fresh, 'rev-parse', 'main').trim(),
+    );
+  });
+
   test('a liar is not believed; request-changes continues in the same workspace with feedback and history', async () => {
     const liar = e2e.model([
       finish('fixed everything', true, 'trust me'),

@@ -97,6 +97,12 @@ export const ProjectSchema = z
     workspace: z.string(),
     /** The commit the workspace is at: what tickets start from. */
     commit: z.string().nullable(),
+    /**
+     * The git tree of the workspace's files after the setup ran (what .gitignore does not cover),
+     * or null before it ran: the commit's own tree when the setup changed nothing. A ticket's
+     * diff is taken against it, so what the setup made is not shown as the agent's work.
+     */
+    setupTree: z.string().nullable(),
     setup: z.string().nullable(),
     test: z.string().nullable(),
     model: ModelIdSchema.nullable(),

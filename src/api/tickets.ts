@@ -96,6 +96,12 @@ export const TicketSchema = z
     workspace: z.string().nullable(),
     /** The commit the workspace was forked at: what the diff is taken against. */
     baseCommit: z.string().nullable(),
+    /**
+     * The project's `setupTree` when the workspace was forked: the files as the setup left them,
+     * which the evidence's diff is taken against (null: against `baseCommit`). Approving commits
+     * only what changed since it, on `baseCommit`.
+     */
+    baseTree: z.string().nullable(),
     /** 1 for the first run; each `request-changes` starts the next. */
     attempt: z.number().int().min(0),
     usage: TokenUsageSchema,

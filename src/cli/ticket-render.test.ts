@@ -79,6 +79,7 @@ test('show: the budget the ticket sets, and a check in watch with its mark and e
     reason: null,
     workspace: null,
     baseCommit: null,
+    baseTree: null,
     attempt: 0,
     usage: { inputTokens: 3, outputTokens: 4, costUsd: 0, steps: 1 },
     branch: null,

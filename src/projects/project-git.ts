@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { MagsError } from '../errors/mags-error.ts';
+import { overlayTreeFunction, reviewedRef } from '../tickets/review/overlay-tree-script.ts';
 import { ApprovedCommitMismatchError, ProjectRepositoryError } from './project-errors.ts';
 import type { SessionCommandResult, WorkspaceSession } from './workspace-session.ts';
 
@@ -20,6 +21,13 @@ export interface ImportBranchOptions {
   baseCommit: string;
   /** The reviewed evidence's tree (`Evidence.tree`), or null when there was none. */
   tree: string | null;
+  /**
+   * The ticket's `baseTree` (the project's files after its setup, which the diff was taken
+   * against), or null. With it and `tree`, the commit's tree must be the base commit's with what
+   * changed between the two laid over it, computed here; `reviewedRef(branch)` in the bundle
+   * carries their objects.
+   */
+  setupTree?: string | null;
 }
 
 /**
@@ -90,8 +98,11 @@ export const projectGit = {
    * Makes `branch` in /workspace's repository point at `commit`, brought in from the bundle put
    * at `sandboxBundlePath`, after checking what the bundle holds where git hashes it (the ticket's
    * sandbox made it, and nothing there is trusted): that branch alone, at `commit`, whose one
-   * parent is `baseCommit` and whose tree is `tree` (the reviewed one; null: not checked). The
-   * bundle's prerequisite (the commit a ticket started from) is in the repository already.
+   * parent is `baseCommit` and whose tree is `tree` (the reviewed one; null: not checked), or,
+   * with a `setupTree`, the base commit's tree with what changed between `setupTree` and `tree`
+   * laid over it (the same overlay the approval made, computed again here from the ids the host
+   * knows). The bundle's prerequisite (the commit a ticket started from) is in the repository
+   * already.
    */
   async importBranch(
     session: WorkspaceSession,
@@ -106,6 +117,8 @@ export const projectGit = {
       options.commit,
       options.baseCommit,
       options.tree ?? '',
+      options.setupTree ?? '',
+      reviewedRef(options.branch),
     ]);
     if (result.exitCode === mismatchExit) {
       throw new ApprovedCommitMismatchError(
@@ -171,21 +184,32 @@ fi`;
 
 const mismatchExit = 3;
 
-// $1: the branch to make; $2: the commit it must be; $3: its one parent; $4: its tree (or empty).
-// The objects are fetched without a ref, checked, and only then is the branch made. No hook of
-// the repository runs.
+// $1: the branch to make; $2: the commit it must be; $3: its one parent; $4: its tree, or the
+// reviewed tree with $5 (or empty: not checked); $5: the setup's tree (or empty); $6: the ref that
+// may carry the reviewed tree. The objects are fetched without a ref, checked, and only then is
+// the branch made. No hook of the repository runs.
 const fetchBundleHead = `set -e
 g() { git -c core.hooksPath=/dev/null "$@"; }
 mismatch() { echo "$1" >&2; exit ${mismatchExit}; }
+${overlayTreeFunction}
 g check-ref-format --branch "$1" >/dev/null
 heads=$(g bundle list-heads ${sandboxBundlePath})
-[ "$heads" = "$2 refs/heads/$1" ] || mismatch "its bundle holds $(echo $heads), not refs/heads/$1 at $2 alone"
-g fetch -q --no-tags --no-write-fetch-head ${sandboxBundlePath} "refs/heads/$1"
+reviewed=$(printf '%s\\n' "$heads" | while read -r id ref; do [ "$ref" != "$6" ] || echo "$id"; done)
+expected="$2 refs/heads/$1"
+if [ -n "$reviewed" ]; then expected=$(printf '%s\\n%s %s' "$expected" "$reviewed" "$6"); fi
+[ "$(printf '%s\\n' "$heads" | sort)" = "$(printf '%s\\n' "$expected" | sort)" ] || mismatch "its bundle holds $(echo $heads), not refs/heads/$1 at $2 alone"
+g fetch -q --no-tags --no-write-fetch-head ${sandboxBundlePath} "refs/heads/$1" \${reviewed:+"$6"}
 parents=$(g rev-list --parents -n 1 "$2^{commit}")
 [ "$parents" = "$2 $3" ] || mismatch "its parents are $(echo $parents | cut -d ' ' -f 2-), not the base commit $3 alone"
 if [ -n "$4" ]; then
   tree=$(g rev-parse "$2^{tree}")
-  [ "$tree" = "$4" ] || mismatch "its tree is $tree, not the reviewed tree $4"
+  want=$4
+  if [ -n "$5" ]; then
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    want=$(overlay "$3" "$5" "$4" "$work/index" 2>"$work/err") || mismatch "the reviewed tree $4 or the setup's tree $5 is not in it: $(tail -n 3 "$work/err")"
+  fi
+  [ "$tree" = "$want" ] || mismatch "its tree is $tree, not the reviewed tree $want"
 fi
 g update-ref "refs/heads/$1" "$2"
 rm -f ${sandboxBundlePath}

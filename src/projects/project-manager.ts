@@ -118,6 +118,7 @@ export class ProjectManager {
         ref: body.ref ?? null,
         workspace,
         commit: null,
+        setupTree: null,
         setup: body.setup ?? null,
         test: body.test ?? null,
         model: body.model ?? null,
@@ -314,7 +315,8 @@ export class ProjectManager {
 
   /**
    * A ticket's own workspace: a fork of the project workspace (copy-on-write), taken while
-   * nothing writes the project workspace; returns the commit it was forked at. With `signal`,
+   * nothing writes the project workspace; returns the commit it was forked at and the tree of its
+   * files after the setup (`setupTree`, null for a project set up before it was recorded). With `signal`,
    * it stops waiting for a refresh (its setup can take minutes) when the signal aborts.
    */
   forkForTicket(
@@ -322,7 +324,7 @@ export class ProjectManager {
     name: string,
     target: string,
     options: { signal?: AbortSignal } = {},
-  ): Promise<{ workspace: string; commit: string }> {
+  ): Promise<{ workspace: string; commit: string; tree: string | null }> {
     return this.#locks.run(
       owner,
       name,
@@ -337,7 +339,7 @@ export class ProjectManager {
           });
         }
         await this.#workspaces.fork(owner, project.workspace, target);
-        return { workspace: target, commit: project.commit };
+        return { workspace: target, commit: project.commit, tree: project.setupTree };
       },
       options.signal,
     );

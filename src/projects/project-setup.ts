@@ -1,5 +1,6 @@
 import type { ProjectConfig } from '../api/projects.ts';
 import type { ProjectRecord, StateRepository } from '../state/state-repository.ts';
+import { setupTreeRef, writeWorkingTree } from '../tickets/evidence/write-working-tree.ts';
 import type { WorkspaceSession } from './workspace-session.ts';
 
 /** What a failed setup's reason quotes of its output. */
@@ -28,6 +29,9 @@ export function settleProjectFields(
 /**
  * Runs the setup once in /workspace (what it installs stays in the workspace: tickets fork it)
  * and records the outcome: `ready`, or `failed` with the exit code and the tail of the output.
+ * A ready project records the tree of its files as the setup left them (`setupTree`): a lockfile
+ * `npm install` wrote, a file it changed, are there before any agent starts, so a ticket's diff
+ * is taken against this tree and its approved commit leaves them out.
  */
 export async function setUpProject(
   repository: StateRepository,
@@ -46,14 +50,26 @@ export async function setUpProject(
       reason = `setup ${how}: ${result.tail.slice(-reasonTailCharacters).trim()}`;
     }
   }
+  let setupTree: string | null = null;
+  if (status === 'ready' && project.commit !== null) {
+    try {
+      setupTree = await writeWorkingTree(session.sandbox, project.commit, { ref: setupTreeRef });
+    } catch (error) {
+      // Every ticket's diff would fail the same way (it reads the files by the same rules).
+      status = 'failed';
+      reason = `reading the files after the setup failed: ${(error as Error).message}`;
+    }
+  }
   const settled: ProjectRecord = {
     ...project,
+    setupTree,
     status,
     reason,
     updatedAt: new Date().toISOString(),
   };
   await repository.updateProject(project.owner, project.name, {
     commit: settled.commit,
+    setupTree,
     config: settled.config,
     setup: settled.setup,
     test: settled.test,

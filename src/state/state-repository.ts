@@ -164,6 +164,7 @@ export type ProjectUpdate = Partial<
     | 'repo'
     | 'ref'
     | 'commit'
+    | 'setupTree'
     | 'setup'
     | 'test'
     | 'model'

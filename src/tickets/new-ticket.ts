@@ -76,6 +76,7 @@ export function newTicketRecord(
     reason: null,
     workspace: null,
     baseCommit: null,
+    baseTree: null,
     attempt: 0,
     usage: noUsage,
     branch: null,

@@ -140,10 +140,16 @@ async function work(
         `${ticket.id}-${randomUUID()}`,
         { signal: control.abort.signal },
       );
-      ticket = { ...ticket, workspace: forked.workspace, baseCommit: forked.commit };
+      ticket = {
+        ...ticket,
+        workspace: forked.workspace,
+        baseCommit: forked.commit,
+        baseTree: forked.tree,
+      };
       await repository.updateTicket(ticket.id, {
         workspace: forked.workspace,
         baseCommit: forked.commit,
+        baseTree: forked.tree,
       });
     } catch (error) {
       if (control.abort.signal.aborted) return endOf(control, null);

@@ -18,7 +18,8 @@ export interface TicketProjects {
   /** The owner's project; a NotFoundError for another owner's or a missing one. */
   get(owner: string, name: string): Promise<ProjectRecord>;
   /**
-   * A ticket's own workspace `target`, a fork of the project workspace, and its commit. When
+   * A ticket's own workspace `target`, a fork of the project workspace, its commit and the tree
+   * of its files after the setup (the project's `setupTree`). When
    * `signal` aborts (a stop, a shutdown) before the fork began, it throws and forks nothing.
    */
   forkForTicket(
@@ -26,7 +27,7 @@ export interface TicketProjects {
     name: string,
     target: string,
     options?: { signal?: AbortSignal },
-  ): Promise<{ workspace: string; commit: string }>;
+  ): Promise<{ workspace: string; commit: string; tree: string | null }>;
   /** An approved ticket's git bundle, checked and brought into the project repository as `branch`. */
   importBranch(
     owner: string,
@@ -58,8 +59,10 @@ export type CommitApproved = (
     authorEmail: string;
     /** The reviewed evidence's tree (`Evidence.tree`): committed exactly, not the working tree. */
     tree?: string | null;
+    /** The ticket's `baseTree`: only what changed since it is committed, on `baseCommit`. */
+    setupTree?: string | null;
   },
-) => Promise<{ commit: string; bundle: Buffer }>;
+) => Promise<{ commit: string; bundle: Buffer; reviewedCommit?: string | null }>;
 
 /** Everything but the projects: what `start-server.ts` wires in one place. */
 export interface TicketAgentParts {

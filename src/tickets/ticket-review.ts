@@ -64,7 +64,7 @@ export function approveTicket(
     // What the reviewer saw: the latest evidence's tree is committed, not whatever is there now.
     const reviewed = await repository.getEvidence(id);
     const branch = `mags/${id}`;
-    let committed: { commit: string; bundle: Buffer };
+    let committed: { commit: string; bundle: Buffer; reviewedCommit?: string | null };
     try {
       await ensureTicketSandbox(sandboxes, repository, ticket, project.network === true);
       const use = await sandboxes.use(owner, id);
@@ -76,6 +76,7 @@ export function approveTicket(
           authorName: options.authorName ?? settings.author.name,
           authorEmail: options.authorEmail ?? settings.author.email,
           tree: reviewed?.tree ?? null,
+          setupTree: ticket.baseTree,
         });
       } finally {
         use.release();
@@ -86,12 +87,15 @@ export function approveTicket(
         services.log(`ticket ${id}: its sandbox did not stop: ${(error as Error).message}`);
       });
     }
-    // The sandbox was the agent's: what it returned is checked on the host (the bundle's one
-    // ref) and by git in the project's workspace (tree, parent) before anything is stored.
+    // The sandbox was the agent's: what it returned is checked on the host (the bundle's refs)
+    // and by git in the project's workspace (tree, parent) before anything is stored. The tree
+    // is checked against the ids the host holds (the reviewed tree, the ticket's setup tree),
+    // whatever the sandbox said it did.
     verifyApprovedBundle(committed.bundle, {
       branch,
       commit: committed.commit,
       baseCommit: ticket.baseCommit,
+      reviewedCommit: committed.reviewedCommit ?? null,
     });
     await services.projects.importBranch(owner, ticket.project, {
       bundle: committed.bundle,
@@ -99,6 +103,7 @@ export function approveTicket(
       commit: committed.commit,
       baseCommit: ticket.baseCommit,
       tree: reviewed?.tree ?? null,
+      setupTree: ticket.baseTree,
     });
     await repository.putTicketBundle(id, committed.bundle);
     return recorder.transition(ticket, 'approved', `approved as ${branch}`, {

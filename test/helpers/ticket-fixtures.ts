@@ -71,6 +71,7 @@ export async function fixtureProject(
     ref: null,
     workspace,
     commit,
+    setupTree: null,
     setup: null,
     test: 'sh test.sh',
     model: null,
@@ -98,7 +99,7 @@ export async function fixtureProject(
       const fork = forks.then(() => context.workspaceManager.fork(owner, workspace, target));
       forks = fork.catch(() => {});
       await fork;
-      return { workspace: target, commit };
+      return { workspace: target, commit, tree: null };
     },
     async importBranch(asOwner, asName, { bundle, branch }) {
       await this.get(asOwner, asName);

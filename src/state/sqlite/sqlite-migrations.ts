@@ -108,7 +108,7 @@ WHERE status IN ('succeeded', 'failed', 'stopped');`,
     sql: `
 CREATE TABLE IF NOT EXISTS projects (
   owner TEXT NOT NULL, name TEXT NOT NULL, repo TEXT NOT NULL, ref TEXT, workspace TEXT NOT NULL,
-  commit_id TEXT, setup TEXT, test TEXT, model TEXT, config TEXT NOT NULL, status TEXT NOT NULL,
+  commit_id TEXT, setup_tree TEXT, setup TEXT, test TEXT, model TEXT, config TEXT NOT NULL, status TEXT NOT NULL,
   reason TEXT, network INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
   PRIMARY KEY (owner, name)
 );
@@ -116,7 +116,7 @@ CREATE TABLE IF NOT EXISTS tickets (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
   project TEXT NOT NULL, title TEXT NOT NULL, request TEXT NOT NULL, criteria TEXT NOT NULL,
   role TEXT NOT NULL, model TEXT, budget TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,
-  workspace TEXT, base_commit TEXT, attempt INTEGER NOT NULL, usage TEXT NOT NULL, branch TEXT,
+  workspace TEXT, base_commit TEXT, base_tree TEXT, attempt INTEGER NOT NULL, usage TEXT NOT NULL, branch TEXT,
   commit_id TEXT, history TEXT NOT NULL, comments_through INTEGER NOT NULL DEFAULT 0, host TEXT,
   server TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
 );

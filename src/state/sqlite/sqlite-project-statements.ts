@@ -20,9 +20,9 @@ export function sqliteProjectStatements({
   transaction,
 }: SqliteDatabase): ProjectMethods {
   const insertProject = prepared(
-    `INSERT INTO projects (owner, name, repo, ref, workspace, commit_id, setup, test, model, config,
+    `INSERT INTO projects (owner, name, repo, ref, workspace, commit_id, setup_tree, setup, test, model, config,
      status, reason, network, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const projectByName = prepared('SELECT * FROM projects WHERE owner = ? AND name = ?');
   return {
@@ -34,6 +34,7 @@ export function sqliteProjectStatements({
         project.ref,
         project.workspace,
         project.commit,
+        project.setupTree,
         project.setup,
         project.test,
         project.model,
@@ -96,6 +97,7 @@ const projectColumns: Record<keyof ProjectUpdate, string> = {
   repo: 'repo',
   ref: 'ref',
   commit: 'commit_id',
+  setupTree: 'setup_tree',
   setup: 'setup',
   test: 'test',
   model: 'model',
@@ -114,6 +116,7 @@ function toProject(row: Row): ProjectRecord {
     ref: text(row.ref),
     workspace: String(row.workspace),
     commit: text(row.commit_id),
+    setupTree: text(row.setup_tree),
     setup: text(row.setup),
     test: text(row.test),
     model: text(row.model),

@@ -227,6 +227,7 @@ test('a version 6 database migrates to 7 keeping its data, and holds projects an
       ref: null,
       workspace: 'project.webapp',
       commit: null,
+      setupTree: null,
       setup: null,
       test: null,
       model: null,

@@ -12,9 +12,9 @@ type TicketMethods = Pick<
 export function sqliteTicketStatements({ statement, prepared }: SqliteDatabase): TicketMethods {
   const insertTicket = prepared(
     `INSERT INTO tickets (id, owner, project, title, request, criteria, role, model, budget, status,
-     reason, workspace, base_commit, attempt, usage, branch, commit_id, history, comments_through,
+     reason, workspace, base_commit, base_tree, attempt, usage, branch, commit_id, history, comments_through,
      host, server, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const ticketById = prepared('SELECT * FROM tickets WHERE owner = ? AND id = ?');
   return {
@@ -33,6 +33,7 @@ export function sqliteTicketStatements({ statement, prepared }: SqliteDatabase):
         ticket.reason,
         ticket.workspace,
         ticket.baseCommit,
+        ticket.baseTree ?? null,
         ticket.attempt,
         JSON.stringify(ticket.usage),
         ticket.branch,
@@ -95,6 +96,7 @@ const ticketColumns: Record<keyof TicketUpdate, string> = {
   reason: 'reason',
   workspace: 'workspace',
   baseCommit: 'base_commit',
+  baseTree: 'base_tree',
   attempt: 'attempt',
   usage: 'usage',
   branch: 'branch',
@@ -122,6 +124,7 @@ function toTicket(row: Row): TicketRecord {
     reason: text(row.reason),
     workspace: text(row.workspace),
     baseCommit: text(row.base_commit),
+    baseTree: text(row.base_tree),
     attempt: Number(row.attempt),
     usage: JSON.parse(String(row.usage)) as TokenUsage,
     branch: text(row.branch),

@@ -22,7 +22,8 @@ const maxDiffBytes = 4 * 1024 * 1024;
 
 export interface AssembleEvidenceInput {
   sandbox: AgentSandbox;
-  ticket: Pick<TicketRecord, 'id' | 'attempt' | 'criteria' | 'baseCommit' | 'usage'>;
+  ticket: Pick<TicketRecord, 'id' | 'attempt' | 'criteria' | 'baseCommit' | 'usage'> &
+    Partial<Pick<TicketRecord, 'baseTree'>>;
   /** The project's test command; null when it has none. */
   test: string | null;
   outcome: AgentOutcome;
@@ -51,7 +52,11 @@ export async function assembleEvidence(input: AssembleEvidenceInput): Promise<Ev
   // The diff first: the test command and the checks may write files (build output, coverage)
   // that are not the agent's work. Its tree id is kept in the evidence: approving commits it.
   const { diff, files, tree } = ticket.baseCommit
-    ? await takeDiff(sandbox, ticket.baseCommit, { repository, signal })
+    ? await takeDiff(sandbox, ticket.baseCommit, {
+        setupTree: ticket.baseTree,
+        repository,
+        signal,
+      })
     : { diff: '', files: [], tree: null };
 
   const run = async (

@@ -49,6 +49,24 @@ export class ReviewedTreeMissingError extends ConflictError {
 }
 
 /**
+ * The tree of the project's files after its setup (the ticket's `baseTree`, which its diff is
+ * taken against and its approval builds on) is not in the ticket's repository, or is not a tree.
+ */
+export class SetupTreeMissingError extends ConflictError {
+  readonly tree: string;
+  constructor(tree: string, output: string) {
+    super(
+      `The tree of the project's files after its setup, ${tree}, is not in the ticket's repository: ${output.trim().slice(0, 500)}`,
+      {
+        code: 'setup_tree_missing',
+        hint: 'Something in its sandbox removed it (git update-ref -d refs/mags/setup-tree, git gc --prune?): close the ticket and create a new one from the project.',
+      },
+    );
+    this.tree = tree;
+  }
+}
+
+/**
  * The ticket's repository holds git attributes the diff would not show (`.git/info/attributes`,
  * a `diff.<driver>.binary` setting): they could make a changed text file look binary, so the
  * evidence is not taken over them.

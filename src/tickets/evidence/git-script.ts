@@ -29,7 +29,22 @@ export const gitScriptExit = {
   failed: 73,
   treeMissing: 74,
   hiddenAttributes: 75,
+  setupTreeMissing: 76,
 } as const;
+
+/**
+ * Sets `$against`, what the work is compared with: the tree `$setup_tree` (the project's files
+ * after its setup) when it is set, checked to be a tree in the repository; else the base commit.
+ */
+export const gitAgainstScript = `
+if [ -n "$setup_tree" ]; then
+  type=$(g cat-file -t "$setup_tree" 2>"$work/err") || fail ${gitScriptExit.setupTreeMissing} 'setup tree missing'
+  [ "$type" = tree ] || { printf 'a %s\\n' "$type" >"$work/err"; fail ${gitScriptExit.setupTreeMissing} 'not a tree'; }
+  against=$setup_tree
+else
+  against=$base
+fi
+`;
 
 /** A whole object id as git prints it: SHA-1 (40 hex digits) or SHA-256 (64). */
 export const objectIdPattern = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;

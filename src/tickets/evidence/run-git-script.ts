@@ -6,8 +6,9 @@ import {
   GitCommandError,
   HiddenGitAttributesError,
   NotAGitRepositoryError,
+  SetupTreeMissingError,
 } from './git-errors.ts';
-import { gitScriptExit, gitScriptPreamble } from './git-script.ts';
+import { gitScriptExit, gitScriptPreamble, objectIdPattern } from './git-script.ts';
 
 /** The repository of a ticket's workspace, inside its sandbox. */
 export const ticketRepository = '/workspace';
@@ -16,14 +17,16 @@ export const ticketRepository = '/workspace';
 const commitPattern = /^[0-9a-f]{4,64}$/;
 
 /**
- * Runs a git script (after `gitScriptPreamble`, with `$base` set) in the sandbox's repository in
- * one command, and turns its failure exits into errors that say what happened. Returns stdout.
+ * Runs a git script (after `gitScriptPreamble`, with `$base` and `$setup_tree` set, the latter
+ * empty without one) in the sandbox's repository in one command, and turns its failure exits into errors that say what happened. Returns stdout.
  */
 export async function runGitScript(
   sandbox: AgentSandbox,
   input: {
     what: string;
     baseCommit: string;
+    /** The ticket's `baseTree` (the project's files after its setup), or none. */
+    setupTree?: string | null;
     script: string;
     repository?: string;
     timeoutMs: number;
@@ -37,9 +40,15 @@ export async function runGitScript(
       hint: 'A base commit is the hexadecimal id git prints (git rev-parse HEAD).',
     });
   }
+  const setupTree = input.setupTree ?? '';
+  if (setupTree !== '' && !objectIdPattern.test(setupTree)) {
+    throw new InvalidInputError(`${JSON.stringify(setupTree)} is not a tree id.`, {
+      hint: "A setup tree is the id git write-tree printed for the project's files after its setup.",
+    });
+  }
   const repository = input.repository ?? ticketRepository;
   const result = await sandbox.exec(
-    `base=${shellQuote(input.baseCommit)}\n${gitScriptPreamble}${input.script}`,
+    `base=${shellQuote(input.baseCommit)}\nsetup_tree=${shellQuote(setupTree)}\n${gitScriptPreamble}${input.script}`,
     { timeoutMs: input.timeoutMs, cwd: repository, signal: input.signal },
   );
   if (result.exitCode === 0 && !result.timedOut) return result.output;
@@ -62,6 +71,9 @@ export async function runGitScript(
   if (result.exitCode === gitScriptExit.hiddenAttributes) {
     const [setting = 'git attributes', ...rest] = result.output.split('\n');
     throw new HiddenGitAttributesError(setting, rest.join('\n'));
+  }
+  if (result.exitCode === gitScriptExit.setupTreeMissing) {
+    throw new SetupTreeMissingError(setupTree, result.output);
   }
   const failure = result.exitCode === null ? undefined : input.failures?.[result.exitCode];
   if (failure) throw failure(result.output);

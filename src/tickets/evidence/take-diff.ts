@@ -1,7 +1,7 @@
 import type { AgentSandbox } from '../../agents/agent-sandbox.ts';
 import type { Evidence } from '../../api/tickets.ts';
 import { GitCommandError } from './git-errors.ts';
-import { gitTemporaryIndexScript, objectIdPattern } from './git-script.ts';
+import { gitAgainstScript, gitTemporaryIndexScript, objectIdPattern } from './git-script.ts';
 import { runGitScript } from './run-git-script.ts';
 
 export type DiffStatFile = Evidence['diffStat']['files'][number];
@@ -9,7 +9,8 @@ export type DiffStatFile = Evidence['diffStat']['files'][number];
 export const defaultDiffTimeoutMs = 120_000;
 
 /**
- * What the ticket changed since `baseCommit`: modified, added (untracked) and deleted files, and
+ * What the ticket changed since `baseCommit`, or since `setupTree` (the project's files after its
+ * setup, on that commit) when given, so that what the setup wrote is not shown as the agent's: modified, added (untracked) and deleted files, and
  * binary files named ("Binary files a/x and b/x differ"), whether the agent committed its work or
  * left it in the working tree; files the tree's `.gitignore` files ignore (node_modules, build output) are left out. One
  * command in the sandbox, through a temporary index, so the repository's own index, HEAD and
@@ -20,6 +21,8 @@ export async function takeDiff(
   sandbox: AgentSandbox,
   baseCommit: string,
   options: {
+    /** The ticket's `baseTree`: the diff is taken against it instead of the base commit. */
+    setupTree?: string | null;
     repository?: string;
     timeoutMs?: number;
     signal?: AbortSignal;
@@ -34,16 +37,17 @@ export async function takeDiff(
   const output = await runGitScript(sandbox, {
     what: 'diff',
     baseCommit,
+    setupTree: options.setupTree,
     repository: options.repository,
     timeoutMs: options.timeoutMs ?? defaultDiffTimeoutMs,
     signal: options.signal,
-    script: `${gitTemporaryIndexScript}
+    script: `${gitTemporaryIndexScript}${gitAgainstScript}
 tree=$(g write-tree 2>"$work/err") || fail 73 'write-tree'
 printf '%s\\n' "$tree"
 gitdir=$(g rev-parse --absolute-git-dir 2>"$work/err") || fail 73 'rev-parse --absolute-git-dir'
 mkdir "$work/empty" || fail 73 'mkdir'
 cd "$work/empty" || fail 73 'cd'
-GIT_DIR=$gitdir GIT_WORK_TREE=$work/empty g diff --cached --no-renames --no-ext-diff --no-textconv --no-color --numstat -z -p "$base" -- 2>"$work/err" || fail 73 'diff'
+GIT_DIR=$gitdir GIT_WORK_TREE=$work/empty g diff --cached --no-renames --no-ext-diff --no-textconv --no-color --numstat -z -p "$against" -- 2>"$work/err" || fail 73 'diff'
 `,
   });
   const newline = output.indexOf('\n');

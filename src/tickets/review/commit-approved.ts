@@ -4,8 +4,14 @@ import { shellQuote } from '../../config/shell-quote.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 import { checkBranchName } from '../evidence/branch-name.ts';
 import { GitCommandError, ReviewedTreeMissingError } from '../evidence/git-errors.ts';
-import { gitScriptExit, gitTemporaryIndexScript, objectIdPattern } from '../evidence/git-script.ts';
+import {
+  gitAgainstScript,
+  gitScriptExit,
+  gitTemporaryIndexScript,
+  objectIdPattern,
+} from '../evidence/git-script.ts';
 import { runGitScript } from '../evidence/run-git-script.ts';
+import { overlayTreeFunction, reviewedRef } from './overlay-tree-script.ts';
 import { verifyApprovedBundle } from './verify-approved-bundle.ts';
 
 export const defaultCommitTimeoutMs = 300_000;
@@ -27,8 +33,27 @@ export interface CommitApprovedInput {
    * one (no evidence), the working tree as it is now.
    */
   tree?: string | null;
+  /**
+   * The ticket's `baseTree` (the project's files after its setup, which the diff was taken
+   * against). When it is not the base commit's tree, the commit holds the base commit's files
+   * with only what changed between it and the reviewed tree laid over them.
+   */
+  setupTree?: string | null;
   repository?: string;
   timeoutMs?: number;
+}
+
+export interface ApprovedCommit {
+  commit: string;
+  /** The committed tree: the reviewed one, or the base's with the reviewed changes laid over. */
+  tree: string;
+  /**
+   * With a setup that changed files: the commit on `reviewedRef(branch)` in the bundle, whose
+   * tree is the reviewed one and whose parent's is the setup's, so that the project's workspace
+   * can compute the same overlay and check the commit's tree against it. Otherwise null.
+   */
+  reviewedCommit: string | null;
+  bundle: Buffer;
 }
 
 /**
@@ -47,7 +72,7 @@ export interface CommitApprovedInput {
 export async function commitApproved(
   sandbox: AgentSandbox,
   input: CommitApprovedInput,
-): Promise<{ commit: string; tree: string; bundle: Buffer }> {
+): Promise<ApprovedCommit> {
   checkBranchName(input.branch);
   const reviewed = input.tree ?? null;
   if (reviewed !== null && !objectIdPattern.test(reviewed)) {
@@ -83,9 +108,11 @@ export async function commitApproved(
         : undefined,
       what: 'commit of the approved ticket',
       baseCommit: input.baseCommit,
+      setupTree: input.setupTree,
       repository: input.repository,
       timeoutMs: input.timeoutMs ?? defaultCommitTimeoutMs,
       script: `branch=${shellQuote(input.branch)}
+reviewed_ref=${shellQuote(reviewedRef(input.branch))}
 message=${shellQuote(messagePath)}
 bundle=${shellQuote(bundlePath)}
 reviewed=${shellQuote(reviewed ?? '')}
@@ -100,14 +127,31 @@ else
 ${gitTemporaryIndexScript}
 tree=$(g write-tree 2>"$work/err") || fail 73 'write-tree'
 fi
-commit=$(g commit-tree --no-gpg-sign "$tree" -p "$base" -F "$message" 2>"$work/err") || fail 73 'commit-tree'
+${gitAgainstScript}${overlayTreeFunction}
+final=$tree
+reviewed_commit=-
+if [ "$against" != "$base" ] && [ "$(g rev-parse "$base^{tree}" 2>"$work/err")" != "$against" ]; then
+  final=$(overlay "$base" "$against" "$tree" "$work/overlay-index" 2>"$work/err") || fail 73 'overlay the reviewed changes on the base'
+  setup_commit=$(g commit-tree --no-gpg-sign "$against" -p "$base" -m "mags: the project's files after its setup" 2>"$work/err") || fail 73 'commit-tree (setup)'
+  reviewed_commit=$(g commit-tree --no-gpg-sign "$tree" -p "$setup_commit" -m 'mags: the reviewed files' 2>"$work/err") || fail 73 'commit-tree (reviewed)'
+  g update-ref "$reviewed_ref" "$reviewed_commit" 2>"$work/err" || fail 73 'update-ref (reviewed)'
+fi
+commit=$(g commit-tree --no-gpg-sign "$final" -p "$base" -F "$message" 2>"$work/err") || fail 73 'commit-tree'
 g update-ref -m 'mags: ticket approved' "refs/heads/$branch" "$commit" 2>"$work/err" || fail 73 'update-ref'
-g bundle create "$bundle" "refs/heads/$branch" "^$base" 2>"$work/err" || fail 73 'bundle create'
-printf '%s\\n' "$tree" "$commit"
+if [ "$reviewed_commit" = - ]; then
+  g bundle create "$bundle" "refs/heads/$branch" "^$base" 2>"$work/err" || fail 73 'bundle create'
+else
+  g bundle create "$bundle" "refs/heads/$branch" "$reviewed_ref" "^$base" 2>"$work/err" || fail 73 'bundle create'
+fi
+printf '%s\\n' "$final" "$commit" "$reviewed_commit"
 `,
     });
-    const [tree = '', commit = ''] = output.trim().split('\n').slice(-2);
-    if (!objectIdPattern.test(commit)) {
+    const [tree = '', commit = '', reviewedOutput = ''] = output.trim().split('\n').slice(-3);
+    const reviewedCommit = reviewedOutput === '-' ? null : reviewedOutput;
+    if (
+      !objectIdPattern.test(commit) ||
+      (reviewedCommit && !objectIdPattern.test(reviewedCommit))
+    ) {
       throw new GitCommandError('commit-tree', 0, `printed no commit id: ${output}`);
     }
     const bundle = await sandbox.readFile(bundlePath, { maxBytes: maxBundleBytes });
@@ -115,8 +159,9 @@ printf '%s\\n' "$tree" "$commit"
       branch: input.branch,
       commit,
       baseCommit: input.baseCommit,
+      reviewedCommit,
     });
-    return { commit, tree, bundle };
+    return { commit, tree, reviewedCommit, bundle };
   } finally {
     await sandbox
       .exec(`rm -f ${shellQuote(messagePath)} ${shellQuote(bundlePath)}`, { timeoutMs: 30_000 })
