@@ -24,6 +24,7 @@ const project = (name: string, fields: Partial<ProjectRecord>): ProjectRecord =>
     ref: null,
     workspace: `project.${name}`,
     commit: 'c0ffee',
+    setupTree: null,
     setup: null,
     test: null,
     model: null,
