@@ -15,6 +15,7 @@ import {
   projectRoots,
 } from './host-repository.ts';
 import { readProjectConfig } from './project-config.ts';
+import { checkProjectDeletable } from './project-delete-checks.ts';
 import { projectExistsError, projectNotFoundError } from './project-errors.ts';
 import { type ImportBranchOptions, projectGit, sandboxBundlePath } from './project-git.ts';
 import { ProjectLocks } from './project-lock.ts';
@@ -35,12 +36,6 @@ export interface ProjectProgress {
  */
 export const projectWorkspaceName = (project: string) => `project.${project}`;
 
-/**
- * Projects (GUIDE §5): a repository imported into a project workspace, its setup run there once,
- * so that tickets fork a workspace with dependencies installed. The host only reads the
- * repository (a bundle of it); every git command and the setup run inside a sandbox on the
- * project workspace. Imports, refreshes, forks and deletion of one project never overlap.
- */
 export interface ProjectManagerOptions {
   context: MagsContext;
   repository: StateRepository;
@@ -63,6 +58,12 @@ export interface ProjectTicketActions {
   whileDeletingProject<T>(owner: string, project: string, action: () => Promise<T>): Promise<T>;
 }
 
+/**
+ * Projects (GUIDE §5): a repository imported into a project workspace, its setup run there once,
+ * so that tickets fork a workspace with dependencies installed. The host only reads the
+ * repository (a bundle of it); every git command and the setup run inside a sandbox on the
+ * project workspace. Imports, refreshes, forks and deletion of one project never overlap.
+ */
 export class ProjectManager {
   readonly #context: MagsContext;
   readonly #repository: StateRepository;
@@ -253,55 +254,13 @@ export class ProjectManager {
     return this.#locks.run(owner, name, async () => {
       const project = await this.get(owner, name);
       const tickets = await this.#repository.listTickets({ owner, project: name });
-      const active = tickets.filter(
-        (ticket) => ticket.status === 'queued' || ticket.status === 'running',
-      );
-      if (active.length > 0) {
-        throw new ConflictError(
-          `Project ${name} has ${active.length} queued or running ticket(s): ${active.map((ticket) => `${ticket.id} (${ticket.status})`).join(', ')}.`,
-          {
-            code: 'project_busy',
-            hint: `Stop those tickets first (mags ticket stop ${active[0]?.id}), then delete the project.`,
-          },
-        );
-      }
-      const ticketIds = new Set(tickets.map((ticket) => ticket.id));
-      const workspaces = new Set([
-        project.workspace,
-        ...tickets.flatMap((ticket) => (ticket.workspace ? [ticket.workspace] : [])),
-      ]);
-      const users = (await this.#repository.listSandboxes(owner)).filter(
-        (sandbox) =>
-          sandbox.status !== 'stopped' &&
-          sandbox.workspace !== null &&
-          workspaces.has(sandbox.workspace) &&
-          !ticketIds.has(sandbox.name),
-      );
-      if (users.length > 0) {
-        throw new ConflictError(
-          `Project ${name}'s workspaces are in use by sandbox(es) ${users.map((sandbox) => `${sandbox.name} (on ${sandbox.workspace})`).join(', ')}.`,
-          {
-            code: 'project_busy',
-            hint: `Delete those sandboxes first (mags delete ${users[0]?.name}), then delete the project.`,
-          },
-        );
-      }
-      const ownName = (storageName: string) =>
-        storageName.startsWith(`${owner}.`) ? storageName.slice(owner.length + 1) : storageName;
-      const forks = (
-        await this.#context.workspaces.forksOf(ownerWorkspaceName(owner, project.workspace))
-      )
-        .map(ownName)
-        .filter((fork) => !workspaces.has(fork));
-      if (forks.length > 0) {
-        throw new ConflictError(
-          `Project ${name}'s workspace has forks that are not its tickets': ${forks.join(', ')}.`,
-          {
-            code: 'project_busy',
-            hint: `Delete them first (mags workspace delete ${forks[0]}), then delete the project.`,
-          },
-        );
-      }
+      await checkProjectDeletable({
+        owner,
+        project,
+        tickets,
+        sandboxes: await this.#repository.listSandboxes(owner),
+        forks: await this.#context.workspaces.forksOf(ownerWorkspaceName(owner, project.workspace)),
+      });
       // Each ticket's sandbox holds its workspace, and tickets' workspaces are forks of the
       // project's, which cannot go while they build on it.
       for (const ticket of tickets) {
