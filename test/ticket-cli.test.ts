@@ -100,7 +100,7 @@ describe('ticket CLI: projects not ready, unknown filters, watch exit codes', { 
     // A draft of a ready project: the usual next step.
     const ready = await runCli(home, createArgs('app'), { env });
     assert.equal(ready.code, 0, ready.stderr);
-    assert.match(ready.stderr, /is draft; mags ticket run tkt_\w+$/m);
+    assert.match(ready.stderr, /is draft; mags ticket run tkt_[\w-]+$/m);
   });
 
   test('ticket list -p with a project that is not yours is an error, not an empty table', async () => {
