@@ -93,8 +93,9 @@ export class UploadStore {
         yield chunk;
       }
     };
+    const file = createWriteStream(partial, { mode: 0o600 });
     try {
-      await pipeline(counted.call(this), createWriteStream(partial, { mode: 0o600 }));
+      await pipeline(counted.call(this), file);
       // Waiting under its final name from here on: the ledger counts it as staged at once.
       await ledger.locked(async () => {
         await rename(partial, join(directory, id));
@@ -103,6 +104,9 @@ export class UploadStore {
       });
       return { id, sizeBytes };
     } catch (error) {
+      // The pipeline destroys the file stream, but its open may still be under way: removed
+      // before it ends, the file would be created after the rm and stay behind.
+      if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
       await rm(partial, { force: true });
       throw error;
     } finally {
