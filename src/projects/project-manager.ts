@@ -1,6 +1,11 @@
 import type { z } from '@hono/zod-openapi';
+import type { AgentSandbox } from '../agents/agent-sandbox.ts';
 import { checkModelProvider } from '../agents/resolve-model.ts';
-import type { CreateProjectBodySchema, UpdateProjectBodySchema } from '../api/projects.ts';
+import type {
+  CreateProjectBodySchema,
+  ProjectConfig,
+  UpdateProjectBodySchema,
+} from '../api/projects.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { ConflictError, NotFoundError } from '../errors/mags-error.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
@@ -20,7 +25,7 @@ import { projectExistsError, projectNotFoundError } from './project-errors.ts';
 import { type ImportBranchOptions, projectGit, sandboxBundlePath } from './project-git.ts';
 import { ProjectLocks } from './project-lock.ts';
 import { settleProjectFields, setUpProject } from './project-setup.ts';
-import { withWorkspaceSession } from './workspace-session.ts';
+import { type WorkspaceSession, withWorkspaceSession } from './workspace-session.ts';
 
 export type CreateProjectBody = z.infer<typeof CreateProjectBodySchema>;
 export type UpdateProjectBody = z.infer<typeof UpdateProjectBodySchema>;
@@ -137,16 +142,12 @@ export class ProjectManager {
           this.#context,
           { workspace: storageName, network, labels: labels(owner, body.name) },
           async (sandbox, session) => {
-            if (bundle) await projectGit.putBundle(session, bundle.file);
-            await projectGit.clone(session, {
-              source: bundle ? sandboxBundlePath : body.repo,
+            const { commit, config } = await pullRepository(sandbox, session, 'clone', {
+              bundle,
               repo: body.repo,
               ref: record.ref,
               onOutput: progress.onOutput,
             });
-            if (bundle) await projectGit.removeBundle(session);
-            const commit = await projectGit.head(session);
-            const config = await readProjectConfig(sandbox);
             usable = true;
             // Flags win over the repository's file.
             const settled = {
@@ -208,16 +209,12 @@ export class ProjectManager {
             labels: labels(owner, name),
           },
           async (sandbox, session) => {
-            if (bundle) await projectGit.putBundle(session, bundle.file);
-            await projectGit.fetch(session, {
-              source: bundle ? sandboxBundlePath : project.repo,
+            const { commit, config } = await pullRepository(sandbox, session, 'fetch', {
+              bundle,
               repo: project.repo,
               ref: project.ref,
               onOutput: progress.onOutput,
             });
-            if (bundle) await projectGit.removeBundle(session);
-            const commit = await projectGit.head(session);
-            const config = await readProjectConfig(sandbox);
             const settled = {
               ...project,
               commit,
@@ -378,5 +375,32 @@ export class ProjectManager {
 const ignoreNotFound = (error: unknown) => {
   if (!(error instanceof NotFoundError)) throw error;
 };
+
+/**
+ * Brings the repository into the session's /workspace (a clone on import, a fetch on refresh),
+ * from the host's bundle or the URL, and reads what it then says of itself (.mags/project.json).
+ */
+async function pullRepository(
+  sandbox: AgentSandbox,
+  session: WorkspaceSession,
+  how: 'clone' | 'fetch',
+  options: {
+    bundle: { file: string } | undefined;
+    repo: string;
+    ref: string | null;
+    onOutput: ProjectProgress['onOutput'];
+  },
+): Promise<{ commit: string; config: ProjectConfig }> {
+  const { bundle } = options;
+  if (bundle) await projectGit.putBundle(session, bundle.file);
+  await projectGit[how](session, {
+    source: bundle ? sandboxBundlePath : options.repo,
+    repo: options.repo,
+    ref: options.ref,
+    onOutput: options.onOutput,
+  });
+  if (bundle) await projectGit.removeBundle(session);
+  return { commit: await projectGit.head(session), config: await readProjectConfig(sandbox) };
+}
 
 const labels = (owner: string, project: string) => ({ kind: 'project', owner, name: project });
