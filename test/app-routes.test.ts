@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { revokeToken } from '../src/server/tokens.ts';
+import { projectRecord } from './helpers/project-record.ts';
 import { createTestApp, type TestApp } from './helpers/test-app.ts';
 
 /** A route as Hono registers it, and a request to it that would succeed for alice. */
@@ -389,24 +390,7 @@ describe('API routes in-process (fake runtime, any user)', () => {
     assert.equal(sandbox.status, 201, await sandbox.clone().text());
     // A project `webapp`, recorded as imported (importing runs git in a sandbox: the fake
     // runtime runs on the host, so that is test/projects.test.ts, on the namespace runtime).
-    const at = new Date().toISOString();
-    await api.services.repository.insertProject({
-      owner: 'alice',
-      name: 'webapp',
-      repo: '/srv/webapp',
-      ref: null,
-      workspace: 'project.webapp',
-      commit: 'c0ffee',
-      setupTree: null,
-      setup: null,
-      test: null,
-      model: null,
-      config: {},
-      status: 'ready',
-      reason: null,
-      createdAt: at,
-      updatedAt: at,
-    });
+    await api.services.repository.insertProject(projectRecord('webapp'));
   });
   after(() => api.close());
 

@@ -14,6 +14,7 @@ import { parseProjectConfig } from '../src/projects/project-config.ts';
 import { ProjectConfigError, ProjectPathNotAllowedError } from '../src/projects/project-errors.ts';
 import { errorFromResponse } from '../src/sdk/api-error.ts';
 import { localOwner } from '../src/workspaces/owner-workspace.ts';
+import { projectRecord } from './helpers/project-record.ts';
 import { createTestApp, type TestApp } from './helpers/test-app.ts';
 
 let app: TestApp;
@@ -23,25 +24,9 @@ before(async () => {
   app = await createTestApp();
   alice = (await app.token('alice')).token;
   bob = (await app.token('bob')).token;
-  const at = new Date().toISOString();
-  await app.services.repository.insertProject({
-    owner: 'alice',
-    name: 'webapp',
-    repo: '/srv/webapp',
-    ref: null,
-    workspace: 'project.webapp',
-    commit: 'c0ffee',
-    setupTree: null,
-    setup: 'npm ci',
-    test: 'npm test',
-    model: null,
-    config: { test: 'npm test' },
-    status: 'ready',
-    reason: null,
-    network: false,
-    createdAt: at,
-    updatedAt: at,
-  });
+  await app.services.repository.insertProject(
+    projectRecord('webapp', { setup: 'npm ci', test: 'npm test', config: { test: 'npm test' } }),
+  );
 });
 after(() => app.close());
 

@@ -7,36 +7,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Mags } from '../src/sdk/mags.ts';
-import type { ProjectRecord } from '../src/state/state-repository.ts';
+import { projectRecord } from './helpers/project-record.ts';
 import { runCli, sandboxSkipReason } from './helpers/test-home.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
 
 // A real server starts its runtime: the namespace one needs what sandbox tests need.
 const skip = sandboxSkipReason();
 if (skip) process.stdout.write(`# skipping ticket CLI tests: ${skip}\n`);
-
-const project = (name: string, fields: Partial<ProjectRecord>): ProjectRecord => {
-  const at = new Date().toISOString();
-  return {
-    owner: 'alice',
-    name,
-    repo: `/srv/${name}`,
-    ref: null,
-    workspace: `project.${name}`,
-    commit: 'c0ffee',
-    setupTree: null,
-    setup: null,
-    test: null,
-    model: null,
-    config: {},
-    status: 'ready',
-    reason: null,
-    network: false,
-    createdAt: at,
-    updatedAt: at,
-    ...fields,
-  };
-};
 
 describe('ticket CLI: projects not ready, unknown filters, watch exit codes', { skip }, () => {
   let server: TestServer;
@@ -51,9 +28,9 @@ describe('ticket CLI: projects not ready, unknown filters, watch exit codes', { 
     env = { MAGS_URL: server.url, MAGS_API_TOKEN: client.token };
     home = server.testHome.home;
     const { repository } = server.server.services;
-    await repository.insertProject(project('app', {}));
+    await repository.insertProject(projectRecord('app', {}));
     await repository.insertProject(
-      project('broken', { status: 'failed', commit: null, reason: 'setup exited 1' }),
+      projectRecord('broken', { status: 'failed', commit: null, reason: 'setup exited 1' }),
     );
   });
   after(() => server?.close());

@@ -7,46 +7,23 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { ProjectRecord } from '../src/state/state-repository.ts';
+import { projectRecord } from './helpers/project-record.ts';
 import { createTestApp, type TestApp } from './helpers/test-app.ts';
 
 let app: TestApp;
 let alice: string;
 let bob: string;
 
-const project = (name: string, fields: Partial<ProjectRecord>): ProjectRecord => {
-  const at = new Date().toISOString();
-  return {
-    owner: 'alice',
-    name,
-    repo: `/srv/${name}`,
-    ref: null,
-    workspace: `project.${name}`,
-    commit: 'c0ffee',
-    setupTree: null,
-    setup: null,
-    test: null,
-    model: null,
-    config: {},
-    status: 'ready',
-    reason: null,
-    network: false,
-    createdAt: at,
-    updatedAt: at,
-    ...fields,
-  };
-};
-
 before(async () => {
   app = await createTestApp();
   alice = (await app.token('alice')).token;
   bob = (await app.token('bob')).token;
   const { repository } = app.services;
-  await repository.insertProject(project('app', {}));
+  await repository.insertProject(projectRecord('app', {}));
   await repository.insertProject(
-    project('broken', { status: 'failed', commit: null, reason: 'setup exited 1' }),
+    projectRecord('broken', { status: 'failed', commit: null, reason: 'setup exited 1' }),
   );
-  await repository.insertProject(project('loading', { status: 'importing', commit: null }));
+  await repository.insertProject(projectRecord('loading', { status: 'importing', commit: null }));
 });
 after(() => app.close());
 
