@@ -7,6 +7,7 @@
  */
 import type { Agent, AgentOutcome, AgentSession, AgentTask } from '../../src/agents/agent.ts';
 import type { AgentSandbox } from '../../src/agents/agent-sandbox.ts';
+import { commandEvent } from '../../src/agents/command-event.ts';
 import { runtimeAgentSandbox } from '../../src/agents/runtime-agent-sandbox.ts';
 import type { Evidence } from '../../src/api/tickets.ts';
 import type { MagsContext } from '../../src/context/mags-context.ts';
@@ -138,18 +139,7 @@ export function scriptedAgent(
 /** One command through the sandbox, reported like an agent's tool would. */
 export async function agentCommand(session: AgentSession, command: string, step = 1) {
   const result = await session.sandbox.exec(command, { timeoutMs: 60_000, signal: session.signal });
-  await session.emit({
-    type: 'command',
-    step,
-    toolCallId: null,
-    source: 'agent',
-    command,
-    exitCode: result.exitCode,
-    durationMs: result.durationMs,
-    timedOut: result.timedOut,
-    output: result.output,
-    outputBytes: result.outputBytes,
-  });
+  await session.emit(commandEvent({ command, source: 'agent', step, toolCallId: null }, result));
   return result;
 }
 

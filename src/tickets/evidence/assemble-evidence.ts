@@ -1,5 +1,6 @@
 import type { AgentOutcome } from '../../agents/agent.ts';
 import type { AgentCommandResult, AgentSandbox } from '../../agents/agent-sandbox.ts';
+import { commandEvent } from '../../agents/command-event.ts';
 import type {
   CriterionResult,
   commandSources,
@@ -73,18 +74,13 @@ export async function assembleEvidence(input: AssembleEvidenceInput): Promise<Ev
           timedOut: false,
         }
       : await sandbox.exec(command, { timeoutMs, cwd: repository, signal });
-    await input.emit({
-      type: 'command',
-      step: null,
-      toolCallId: null,
-      source,
-      command,
-      exitCode: result.exitCode,
-      durationMs: result.durationMs,
-      timedOut: result.timedOut,
-      output: capText(result.output, maxEventOutputBytes),
-      outputBytes: result.outputBytes,
-    });
+    await input.emit(
+      commandEvent(
+        { command, source, step: null, toolCallId: null },
+        result,
+        capText(result.output, maxEventOutputBytes),
+      ),
+    );
     return result;
   };
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { commandEvent } from '../../command-event.ts';
 import { type AgentToolDefinition, describeError, failed, succeeded } from './tool-context.ts';
 import { truncateForModel } from './truncate-output.ts';
 
@@ -41,18 +42,9 @@ export const runCommandTool: AgentToolDefinition<z.infer<typeof runCommandInput>
     } catch (error) {
       return failed(`the command could not be started: ${describeError(error)}`);
     }
-    await context.emit({
-      type: 'command',
-      step: context.step(),
-      toolCallId,
-      source: 'agent',
-      command,
-      exitCode: result.exitCode,
-      durationMs: result.durationMs,
-      timedOut: result.timedOut,
-      output: result.output,
-      outputBytes: result.outputBytes,
-    });
+    await context.emit(
+      commandEvent({ command, source: 'agent', step: context.step(), toolCallId }, result),
+    );
     const seconds = (result.durationMs / 1000).toFixed(1);
     const output = truncateForModel(result.output) || '(no output)';
     if (result.timedOut) {
