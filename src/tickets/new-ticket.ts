@@ -2,7 +2,7 @@ import type { AgentRole } from '../agents/agent.ts';
 import { noUsage } from '../agents/token-usage.ts';
 import type { CreateTicketBody } from '../api/tickets.ts';
 import { randomId } from '../config/random-id.ts';
-import { InvalidInputError, MagsError } from '../errors/mags-error.ts';
+import { InvalidInputError } from '../errors/mags-error.ts';
 import type { ProjectRecord, TicketRecord } from '../state/state-repository.ts';
 import type { CheckModel, ResolveRole } from './ticket-parts.ts';
 import type { TicketSettings } from './ticket-settings.ts';
@@ -41,17 +41,7 @@ export function resolveTicketChoices(
 ): TicketChoices {
   const role = parts.resolveRole(ticket.role, project.config.roles);
   const model = chooseModel(ticket, role, project, settings);
-  try {
-    parts.checkModel(model, environment);
-  } catch (error) {
-    // A model this server cannot call (its key or address is not set here) is for the request
-    // to change: its owner is told which variable is missing and which providers would do, where
-    // a server-side (5xx) error would reach them as only its code.
-    if (error instanceof MagsError && (error.statusCode ?? 500) >= 500) {
-      throw new InvalidInputError(error.message, { code: error.code, hint: error.hint });
-    }
-    throw error;
-  }
+  parts.checkModel(model, environment);
   return { role, model };
 }
 

@@ -36,7 +36,10 @@ export interface TicketProjects {
   ): Promise<{ commit: string }>;
 }
 
-/** Throws a clear error for an unknown provider or a missing key (the built-in agent's). */
+/**
+ * Throws a clear error for an unknown provider or a missing key (the built-in agent's): a 4xx, since
+ * it is the request's model to change, and a 5xx would reach its owner as only a code.
+ */
 export type CheckModel = (id: string, environment: NodeJS.ProcessEnv) => unknown;
 
 /** A role by name (built-in, or from the project's config); throws for an unknown one. */
