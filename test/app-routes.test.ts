@@ -573,6 +573,7 @@ async function aliceTicket(api: TestApp): Promise<string> {
     usage,
     branch: null,
     commit: null,
+    plan: null,
     createdAt: at,
     updatedAt: at,
     history: [],

@@ -25,6 +25,10 @@ const layers: string[][] = [
   ['sandboxes', 'jobs', 'agents'],
   // GUIDE §5: projects import repositories into workspaces; tickets run agents on their forks.
   ['projects', 'tickets'],
+  // Plans dispatch tickets; cron jobs are schedules of jobs.
+  ['plans', 'cron'],
+  // Triggers create tickets or plans.
+  ['triggers'],
   ['server'],
   // The SDK is the CLI's client library, but may itself import only `sdkMayImport`.
   ['sdk'],

@@ -105,6 +105,8 @@ export const TicketSchema = z
     /** 1 for the first run; each `request-changes` starts the next. */
     attempt: z.number().int().min(0),
     usage: TokenUsageSchema,
+    /** The plan it belongs to (`pln_…`), or null for a ticket of its own. */
+    plan: z.string().nullable(),
     /** After approval: the branch `mags/<id>` and its commit in the project's repository. */
     branch: z.string().nullable(),
     commit: z.string().nullable(),
@@ -118,6 +120,11 @@ export const TicketListQuerySchema = z.object({
   // Its own parameter name: ProjectNameSchema describes the `{name}` path parameter of projects.
   project: ProjectNameSchema.openapi({ param: { name: 'project', in: 'query' } }).optional(),
   status: TicketStatusSchema.optional(),
+  plan: z
+    .string()
+    .regex(/^pln_[A-Za-z0-9_-]{1,40}$/, 'not a plan id')
+    .openapi({ param: { name: 'plan', in: 'query' } })
+    .optional(),
 });
 export const TicketListSchema = z.object({ tickets: z.array(TicketSchema) }).openapi('TicketList');
 

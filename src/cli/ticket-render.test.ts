@@ -84,6 +84,7 @@ test('show: the budget the ticket sets, and a check in watch with its mark and e
     usage: { inputTokens: 3, outputTokens: 4, costUsd: 0, steps: 1 },
     branch: null,
     commit: null,
+    plan: null,
     createdAt: '2025-01-01T00:00:00.000Z',
     updatedAt: '2025-01-01T00:00:00.000Z',
   });

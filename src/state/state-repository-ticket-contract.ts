@@ -292,6 +292,7 @@ function ticket(
     usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 },
     branch: null,
     commit: null,
+    plan: null,
     history: [],
     createdAt: at,
     updatedAt: at,

@@ -6,6 +6,7 @@
  */
 
 import type { EndReason } from '../api/end-reason.ts';
+import type { Plan, PlanEvent, PlanEventData, PlanEvidence, PlanStatus } from '../api/plans.ts';
 import type { Project } from '../api/projects.ts';
 import type {
   Evidence,
@@ -201,6 +202,24 @@ export interface TicketFilter {
   owner: string;
   project?: string;
   status?: TicketStatus;
+  /** The tickets of this plan. */
+  plan?: string;
+}
+
+/** A plan as stored: the API's view plus whose it is and which server process drives it. */
+export interface PlanRecord extends Plan {
+  owner: string;
+  /** The host and server process dispatching it while `planning`, `running` or `integrating`. */
+  host?: string | null;
+  server?: string | null;
+}
+
+export type PlanUpdate = Partial<Omit<PlanRecord, 'id' | 'owner' | 'project' | 'createdAt'>>;
+
+export interface PlanFilter {
+  owner: string;
+  project?: string;
+  status?: PlanStatus;
 }
 
 export interface StateRepository {
@@ -253,7 +272,7 @@ export interface StateRepository {
   listProjects(owner: string): Promise<ProjectRecord[]>;
   /** Every owner's projects in these statuses (what a starting server recovers). */
   projectsInStatus(statuses: ProjectRecord['status'][]): Promise<ProjectRecord[]>;
-  /** Deletes the project and every ticket of it (their events, evidence and bundles). */
+  /** Deletes the project and every ticket and plan of it (their events, evidence and bundles). */
   deleteProject(owner: string, name: string): Promise<void>;
 
   insertTicket(ticket: TicketRecord): Promise<void>;
@@ -280,6 +299,21 @@ export interface StateRepository {
   /** The approved result as a git bundle (`mags ticket apply` fetches it). */
   putTicketBundle(ticketId: string, bundle: Buffer): Promise<void>;
   getTicketBundle(ticketId: string): Promise<Buffer | undefined>;
+
+  insertPlan(plan: PlanRecord): Promise<void>;
+  updatePlan(id: string, update: PlanUpdate): Promise<void>;
+  getPlan(owner: string, id: string): Promise<PlanRecord | undefined>;
+  /** Newest first. */
+  listPlans(filter: PlanFilter): Promise<PlanRecord[]>;
+  /** Every owner's plans in these statuses (what a starting server recovers). */
+  plansInStatus(statuses: PlanStatus[]): Promise<PlanRecord[]>;
+  /** Like `appendTicketEvent`: the next id of this plan's, from 1, in the same transaction. */
+  appendPlanEvent(planId: string, event: { at: string; data: PlanEventData }): Promise<PlanEvent>;
+  readPlanEvents(planId: string, afterId: number, limit: number): Promise<PlanEvent[]>;
+  putPlanEvidence(evidence: PlanEvidence): Promise<void>;
+  getPlanEvidence(planId: string): Promise<PlanEvidence | undefined>;
+  putPlanBundle(planId: string, bundle: Buffer): Promise<void>;
+  getPlanBundle(planId: string): Promise<Buffer | undefined>;
 
   /** Bytes of each stream stored for a job (what a resumed command's output continues after). */
   logStreamBytes(jobId: string): Promise<{ stdout: number; stderr: number }>;

@@ -76,5 +76,6 @@ export function newTicketRecord(
     history: [],
     host: null,
     server: null,
+    plan: null,
   };
 }

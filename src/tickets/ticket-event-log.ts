@@ -9,6 +9,9 @@ interface PendingText {
   timer: NodeJS.Timeout;
 }
 
+/** Told of each stored event; it must not throw or block (it is called synchronously). */
+export type TicketEventListener = (ticketId: string, event: TicketEvent) => void;
+
 /** How long model text is gathered before it is stored as one event (at most one per this). */
 export const textFlushMs = 50;
 
@@ -31,6 +34,7 @@ export class TicketEventLog {
   readonly #versions = new Map<string, number>();
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #texts = new Map<string, PendingText>();
+  readonly #listeners = new Set<TicketEventListener>();
 
   constructor(repository: StateRepository, log: (line: string) => void = () => {}) {
     this.#repository = repository;
@@ -81,12 +85,32 @@ export class TicketEventLog {
         }),
       );
     this.#tails.set(ticketId, stored);
+    stored.then((event) => this.#tell(ticketId, event)).catch(() => {});
     const settle = () => {
       if (this.#tails.get(ticketId) === stored) this.#tails.delete(ticketId);
       this.#announce(ticketId);
     };
     stored.then(settle, settle);
     return stored;
+  }
+
+  /**
+   * Calls `listener` with every event stored from now on by this process, in each ticket's
+   * order (plans and triggers react to their tickets this way). Returns the unsubscribe.
+   */
+  subscribe(listener: TicketEventListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #tell(ticketId: string, event: TicketEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(ticketId, event);
+      } catch (error) {
+        this.#log(`ticket ${ticketId}: an event listener failed: ${(error as Error).message}`);
+      }
+    }
   }
 
   /** Resolves once every event appended so far for the ticket is stored (or failed). */

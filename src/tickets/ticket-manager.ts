@@ -15,7 +15,7 @@ import {
   ticketNotFound,
   wrongStatus,
 } from './ticket-errors.ts';
-import { TicketEventLog } from './ticket-event-log.ts';
+import { type TicketEventListener, TicketEventLog } from './ticket-event-log.ts';
 import { TicketLock } from './ticket-lock.ts';
 import type { TicketAgentParts, TicketProjects } from './ticket-parts.ts';
 import { TicketQueue } from './ticket-queue.ts';
@@ -280,6 +280,15 @@ export class TicketManager {
   ): AsyncGenerator<TicketEvent> {
     await this.get(owner, id);
     yield* followTicketEvents(this.#repository, this.#events, { owner, id }, options);
+  }
+
+  /**
+   * Tells `listener` of every event of every ticket as it is stored by this server process
+   * (status changes included), in each ticket's order: what plans and triggers react to.
+   * Returns the unsubscribe.
+   */
+  onEvent(listener: TicketEventListener): () => void {
+    return this.#events.subscribe(listener);
   }
 
   /** The evidence of an attempt (the latest by default). */

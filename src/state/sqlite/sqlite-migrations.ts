@@ -132,6 +132,63 @@ CREATE TABLE IF NOT EXISTS ticket_evidence (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ticket_bundles (ticket_id TEXT PRIMARY KEY, bundle BLOB NOT NULL);`,
   },
+  // 8: plans of tickets (issue 13); a ticket records the plan it belongs to.
+  {
+    sql: `
+CREATE TABLE IF NOT EXISTS plans (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
+  project TEXT NOT NULL, request TEXT NOT NULL, summary TEXT, status TEXT NOT NULL, reason TEXT,
+  model TEXT, auto INTEGER NOT NULL, auto_approve INTEGER NOT NULL, max_parallel INTEGER NOT NULL,
+  budget TEXT NOT NULL, usage TEXT NOT NULL, tickets TEXT NOT NULL, base_commit TEXT,
+  integration TEXT, branch TEXT, commit_id TEXT, approved_at TEXT, host TEXT, server TEXT,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS plans_owner ON plans (owner, project, seq);
+CREATE INDEX IF NOT EXISTS plans_status ON plans (status);
+CREATE TABLE IF NOT EXISTS plan_events (
+  plan_id TEXT NOT NULL, id INTEGER NOT NULL, at TEXT NOT NULL, data TEXT NOT NULL,
+  PRIMARY KEY (plan_id, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS plan_evidence (plan_id TEXT PRIMARY KEY, evidence TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS plan_bundles (plan_id TEXT PRIMARY KEY, bundle BLOB NOT NULL);
+ALTER TABLE tickets ADD COLUMN plan_id TEXT;
+CREATE INDEX IF NOT EXISTS tickets_plan ON tickets (plan_id);`,
+  },
+  // 9: triggers (background agents) and what each firing did; webhook deliveries seen, against replays.
+  {
+    sql: `
+CREATE TABLE IF NOT EXISTS triggers (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
+  name TEXT NOT NULL, project TEXT NOT NULL, kind TEXT NOT NULL, spec TEXT NOT NULL, secret TEXT,
+  paused INTEGER NOT NULL DEFAULT 0, last_fired_at TEXT, next_fire_at TEXT,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (owner, name)
+);
+CREATE TABLE IF NOT EXISTS trigger_firings (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, trigger_id TEXT NOT NULL,
+  owner TEXT NOT NULL, at TEXT NOT NULL, source TEXT NOT NULL, dedupe_key TEXT,
+  status TEXT NOT NULL, reason TEXT, ticket_id TEXT, plan_id TEXT, payload TEXT
+);
+CREATE INDEX IF NOT EXISTS trigger_firings_trigger ON trigger_firings (trigger_id, seq);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+  trigger_id TEXT NOT NULL, delivery TEXT NOT NULL, at TEXT NOT NULL,
+  PRIMARY KEY (trigger_id, delivery)
+) WITHOUT ROWID;`,
+  },
+  // 10: cron jobs and their runs (each run an ordinary job).
+  {
+    sql: `
+CREATE TABLE IF NOT EXISTS cron_jobs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
+  name TEXT NOT NULL, spec TEXT NOT NULL, paused INTEGER NOT NULL DEFAULT 0, last_run_at TEXT,
+  next_run_at TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (owner, name)
+);
+CREATE TABLE IF NOT EXISTS cron_runs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, cron_id TEXT NOT NULL,
+  owner TEXT NOT NULL, scheduled_at TEXT NOT NULL, at TEXT NOT NULL, status TEXT NOT NULL,
+  reason TEXT, job_id TEXT
+);
+CREATE INDEX IF NOT EXISTS cron_runs_cron ON cron_runs (cron_id, seq);`,
+  },
 ];
 
 /**

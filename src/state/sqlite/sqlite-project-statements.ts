@@ -87,6 +87,11 @@ export function sqliteProjectStatements({
           statement(`DELETE FROM ${table} WHERE ticket_id IN (${tickets})`).run(owner, name);
         }
         statement('DELETE FROM tickets WHERE owner = ? AND project = ?').run(owner, name);
+        const plans = 'SELECT id FROM plans WHERE owner = ? AND project = ?';
+        for (const table of ['plan_events', 'plan_evidence', 'plan_bundles']) {
+          statement(`DELETE FROM ${table} WHERE plan_id IN (${plans})`).run(owner, name);
+        }
+        statement('DELETE FROM plans WHERE owner = ? AND project = ?').run(owner, name);
         statement('DELETE FROM projects WHERE owner = ? AND name = ?').run(owner, name);
       });
     },

@@ -2,6 +2,7 @@ import type { StateRepository } from '../state-repository.ts';
 import { openSqliteDatabase, type SqliteStateRepositoryOptions } from './sqlite-database.ts';
 import { sqliteJobStatements } from './sqlite-job-statements.ts';
 import { sqliteLogStatements } from './sqlite-log-statements.ts';
+import { sqlitePlanStatements } from './sqlite-plan-statements.ts';
 import { sqliteProjectStatements } from './sqlite-project-statements.ts';
 import { sqliteRecoveryStatements } from './sqlite-recovery-statements.ts';
 import { sqliteSandboxStatements } from './sqlite-sandbox-statements.ts';
@@ -33,6 +34,7 @@ export function createSqliteStateRepository(
     ...sqliteProjectStatements(sqlite),
     ...sqliteTicketStatements(sqlite),
     ...sqliteTicketEventStatements(sqlite),
+    ...sqlitePlanStatements(sqlite),
     async close() {
       if (sqlite.database.isOpen) sqlite.database.close();
     },

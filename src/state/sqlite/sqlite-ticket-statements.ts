@@ -13,8 +13,8 @@ export function sqliteTicketStatements({ statement, prepared }: SqliteDatabase):
   const insertTicket = prepared(
     `INSERT INTO tickets (id, owner, project, title, request, criteria, role, model, budget, status,
      reason, workspace, base_commit, base_tree, attempt, usage, branch, commit_id, history, comments_through,
-     host, server, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     host, server, created_at, updated_at, plan_id)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const ticketById = prepared('SELECT * FROM tickets WHERE owner = ? AND id = ?');
   return {
@@ -44,6 +44,7 @@ export function sqliteTicketStatements({ statement, prepared }: SqliteDatabase):
         ticket.server ?? null,
         ticket.createdAt,
         ticket.updatedAt,
+        ticket.plan ?? null,
       );
     },
     async updateTicket(id, update) {
@@ -65,9 +66,9 @@ export function sqliteTicketStatements({ statement, prepared }: SqliteDatabase):
     async listTickets(filter) {
       const where = ['owner = $owner'];
       const parameters: Record<string, SQLInputValue> = { owner: filter.owner };
-      for (const key of ['project', 'status'] as const) {
+      for (const key of ['project', 'status', 'plan'] as const) {
         if (filter[key] === undefined) continue;
-        where.push(`${key} = $${key}`);
+        where.push(`${key === 'plan' ? 'plan_id' : key} = $${key}`);
         parameters[key] = filter[key];
       }
       const rows = statement(
@@ -106,6 +107,7 @@ const ticketColumns: Record<keyof TicketUpdate, string> = {
   host: 'host',
   server: 'server',
   updatedAt: 'updated_at',
+  plan: 'plan_id',
 };
 const jsonColumns = new Set(['criteria', 'budget', 'usage', 'history']);
 
@@ -135,5 +137,6 @@ function toTicket(row: Row): TicketRecord {
     server: text(row.server),
     createdAt: String(row.created_at),
     updatedAt: String(row.updated_at),
+    plan: text(row.plan_id),
   };
 }

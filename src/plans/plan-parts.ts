@@ -1,0 +1,96 @@
+/**
+ * What plans are built from, each behind a small interface (as for tickets, `ticket-parts.ts`):
+ * the planner that turns a request into a plan, and the git work on the project's repository
+ * that starts a ticket from its dependencies' results and integrates the plan. A server wires the
+ * real ones; the PlanManager never names an implementation.
+ */
+import type { PlanSpec } from '../api/plans.ts';
+import type { Evidence, TokenUsage } from '../api/tickets.ts';
+import { ConflictError } from '../errors/mags-error.ts';
+import type { ProjectRecord } from '../state/state-repository.ts';
+
+/** An approved ticket's commit, as merged into a dependent's workspace or the integration. */
+export interface ApprovedResult {
+  key: string;
+  ticket: string;
+  commit: string;
+}
+
+/** A fresh workspace with results merged in: what a ticket starts from (its base). */
+export interface MergedWorkspace {
+  workspace: string;
+  /** The merge (or the one result's commit): the ticket's `baseCommit`. */
+  commit: string;
+  /** Its files with the project's setup laid over (the ticket's `baseTree`); null: `commit`'s. */
+  tree: string | null;
+}
+
+export interface PlanGit {
+  /**
+   * Forks the owner's project workspace into `target` with `results` merged in order on the
+   * project's commit (their commits are in its repository as `mags/<ticket>` branches since they
+   * were approved), the merge checked out over the project's setup files and HEAD at it. Throws
+   * `MergeConflictError` (and leaves no workspace behind) when two results change the same lines.
+   */
+  forkMerged(
+    owner: string,
+    project: string,
+    target: string,
+    results: ApprovedResult[],
+    options?: { signal?: AbortSignal },
+  ): Promise<MergedWorkspace>;
+  /**
+   * The plan's integration: every result merged in order into `target` (as `forkMerged`), the
+   * project's test command run there, and the combined diff against `baseCommit` with the
+   * project's setup files (what one review of the whole plan shows).
+   */
+  integrate(
+    owner: string,
+    project: string,
+    target: string,
+    input: { baseCommit: string; results: ApprovedResult[]; signal?: AbortSignal },
+  ): Promise<
+    MergedWorkspace & Pick<Evidence, 'diff' | 'diffStat' | 'tests'> & { durationMs: number }
+  >;
+  /**
+   * Makes `branch` (`mags/plan-<id>`) point at the integration commit in the project's
+   * repository and returns a git bundle of it with `baseCommit` as its prerequisite (what
+   * `mags plan apply` fetches, as for tickets).
+   */
+  approveIntegration(
+    owner: string,
+    project: string,
+    input: { branch: string; commit: string; baseCommit: string },
+  ): Promise<{ commit: string; bundle: Buffer }>;
+}
+
+/** Two results change the same lines: named, never resolved silently. */
+export class MergeConflictError extends ConflictError {
+  readonly files: string[];
+  constructor(what: string, files: string[], hint?: string) {
+    super(
+      `${what}: the results conflict in ${files.length === 1 ? '1 file' : `${files.length} files`}: ${files.join(', ')}`,
+      {
+        code: 'merge_conflict',
+        hint:
+          hint ??
+          'Change one of the tickets (mags ticket request-changes) so they no longer touch the same lines, then mags plan retry.',
+      },
+    );
+    this.files = files;
+  }
+}
+
+/**
+ * Writes a plan for a request: the structured output of a model, validated (`PlanSpecSchema` and
+ * `checkPlanGraph`) and asked again with the reason when it is not valid, up to a limit; then a
+ * clear error. `onAttempt` is told of each try (the plan's `planner` events).
+ */
+export type Planner = (input: {
+  project: ProjectRecord;
+  request: string;
+  model: string;
+  signal?: AbortSignal;
+  environment: NodeJS.ProcessEnv;
+  onAttempt(attempt: { attempt: number; accepted: boolean; message: string }): void;
+}) => Promise<{ spec: PlanSpec; usage: TokenUsage }>;
