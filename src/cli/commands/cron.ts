@@ -34,7 +34,7 @@ export function registerCronCommands(program: Command): void {
     .argument('<name>')
     .argument(
       '<command...>',
-      "one argument runs through /bin/sh -c ('backup && echo ok'); several are an exact argv",
+      "one argument runs through /bin/sh -c ('backup && echo ok'); several, after --, are an exact argv",
     )
     .requiredOption(
       '--schedule <cron>',
@@ -54,7 +54,6 @@ export function registerCronCommands(program: Command): void {
       'times missed while no server ran: skip (default: recorded as missed) or once (run once at start); alone: once',
     )
     .option('--json', 'print the cron job as JSON')
-    .passThroughOptions()
     .action(async (name: string, words: string[], flags: AddFlags, command: Command) => {
       const catchUp = flags.catchUp === true ? 'once' : (flags.catchUp ?? 'skip');
       if (catchUp !== 'skip' && catchUp !== 'once') {
