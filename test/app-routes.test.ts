@@ -133,7 +133,33 @@ const routes: RouteRow[] = [
     request: () => ({ method: 'DELETE', path: '/v1/projects/webapp' }),
   },
   ...ticketRows(),
+  ...cronRows(),
 ];
+
+/** The cron routes, on alice's cron job `nightly`. */
+function cronRows(): RouteRow[] {
+  const on = (method: string, path: string): RouteRow => ({
+    route: `${method} /v1/cron/:name${path}`,
+    request: () => ({ method, path: `/v1/cron/nightly${path}` }),
+  });
+  return [
+    {
+      route: 'POST /v1/cron',
+      request: () => ({
+        method: 'POST',
+        path: '/v1/cron',
+        body: { name: 'another', schedule: '0 4 * * *', command: 'true' },
+      }),
+    },
+    { route: 'GET /v1/cron', request: () => ({ method: 'GET', path: '/v1/cron' }) },
+    on('GET', ''),
+    on('DELETE', ''),
+    on('POST', '/pause'),
+    on('POST', '/resume'),
+    on('POST', '/run'),
+    on('GET', '/runs'),
+  ];
+}
 
 /** The ticket routes, on alice's ticket `ticket` (a draft with evidence and a bundle stored). */
 function ticketRows(): RouteRow[] {
@@ -346,6 +372,37 @@ const invalid: Record<string, { method: string; path: string; body?: unknown; me
         message: /^body\.text: /,
       },
     ],
+    'POST /v1/cron': [
+      {
+        method: 'POST',
+        path: '/v1/cron',
+        body: { name: '-bad', schedule: '* * * * *', command: 'true' },
+        message: /^body\.name: /,
+      },
+      {
+        method: 'POST',
+        path: '/v1/cron',
+        body: { name: 'x', schedule: '* * * * *', command: 'true', catchUp: 'always' },
+        message: /^body\.catchUp: /,
+      },
+    ],
+    ...Object.fromEntries(
+      [
+        ['GET', ''],
+        ['POST', '/pause'],
+        ['POST', '/resume'],
+        ['POST', '/run'],
+      ].map(([method = '', path]) => [
+        `${method} /v1/cron/:name${path}`,
+        [{ method, path: `/v1/cron/-bad${path}`, message: /^param\.name: / }],
+      ]),
+    ),
+    'DELETE /v1/cron/:name': [
+      { method: 'DELETE', path: '/v1/cron/nightly?stop=maybe', message: /^query\.stop: / },
+    ],
+    'GET /v1/cron/:name/runs': [
+      { method: 'GET', path: '/v1/cron/nightly/runs?limit=0', message: /^query\.limit: / },
+    ],
   };
 /**
  * Routes that take no input at all (nothing to get wrong), or any bytes (an upload's body: only
@@ -358,6 +415,7 @@ const noInput = [
   'GET /v1/workspaces',
   'POST /v1/uploads',
   'GET /v1/projects',
+  'GET /v1/cron',
 ];
 
 /** Each owned route on a resource that does not exist. */
@@ -367,7 +425,8 @@ const missing = (route: string) =>
     .replace(':id', 'job_missing')
     .replace('/v1/sandboxes/:name', '/v1/sandboxes/missing')
     .replace('/v1/workspaces/:name', '/v1/workspaces/missing')
-    .replace('/v1/projects/:name', '/v1/projects/missing');
+    .replace('/v1/projects/:name', '/v1/projects/missing')
+    .replace('/v1/cron/:name', '/v1/cron/missing');
 
 describe('API routes in-process (fake runtime, any user)', () => {
   let api: TestApp;
@@ -391,6 +450,13 @@ describe('API routes in-process (fake runtime, any user)', () => {
     // A project `webapp`, recorded as imported (importing runs git in a sandbox: the fake
     // runtime runs on the host, so that is test/projects.test.ts, on the namespace runtime).
     await api.services.repository.insertProject(projectRecord('webapp'));
+    // A cron job `nightly` (it fires at 03:00 UTC: not during the test).
+    const cron = await api.request(alice, 'POST', '/v1/cron', {
+      name: 'nightly',
+      schedule: '0 3 * * *',
+      command: 'true',
+    });
+    assert.equal(cron.status, 201, await cron.clone().text());
   });
   after(() => api.close());
 

@@ -96,6 +96,10 @@ export const JobSchema = z
         'When log retention or a quota removed the output (the job stays); null while it is kept.',
     }),
     logsRemovedReason: z.string().nullable(),
+    origin: z.string().nullable().openapi({
+      description:
+        "What started it besides a request of its owner's: `cron:NAME` for a cron job's run; null: none.",
+    }),
   })
   .openapi('Job');
 

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerCronCommands } from './commands/cron.ts';
 import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerImageCommands } from './commands/image.ts';
 import { registerJobCommands } from './commands/jobs.ts';
@@ -38,6 +39,7 @@ export function createProgram(argv: readonly string[] = []): Command {
   registerServerCommand(program);
   registerPoolCommands(program);
   registerProjectCommands(program);
+  registerCronCommands(program);
   registerTokenCommands(program);
   registerLoginCommand(program);
   refuseUnknownCommands(program);

@@ -101,9 +101,15 @@ export class JobManager {
     return { running: active, queued: waiting };
   }
 
-  async submitRun(owner: string, request: RunJobRequest): Promise<JobRecord> {
+  /** `origin`: what started it besides its owner's request (`cron:NAME`), shown on the job. */
+  async submitRun(
+    owner: string,
+    request: RunJobRequest,
+    options: { origin?: string } = {},
+  ): Promise<JobRecord> {
     // Everything that can be checked now is, before anything is recorded.
     const plan = planRunJob(this.#context, owner, request, this.#instance);
+    if (options.origin !== undefined) plan.record.origin = options.origin;
     refuseBusyWorkspace(
       owner,
       request,

@@ -37,6 +37,14 @@ export {
   RateLimitError,
 } from '../errors/mags-error.ts';
 export { errorFromResponse } from './api-error.ts';
+export type {
+  CreateCronBody,
+  CronJob,
+  CronRun,
+  CronRunList,
+  CronRunStatus,
+  CronRunTrigger,
+} from './cron-client.ts';
 export type { FollowOptions, OutputStream, SyncProgressEvent } from './log-stream.ts';
 export {
   type CompletedJob,

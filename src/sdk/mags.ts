@@ -19,6 +19,7 @@ import { errorFromResponse, unreachableError } from './api-error.ts';
 
 export type { HostPoolStatusInfo, OwnerUsageInfo, PoolStatusInfo };
 
+import { cronClient } from './cron-client.ts';
 import { type FollowOptions, followJobLogs } from './log-stream.ts';
 import { projectsClient } from './projects-client.ts';
 import { ticketsClient } from './tickets-client.ts';
@@ -276,6 +277,11 @@ export class Mags {
   };
 
   readonly projects = projectsClient(
+    (method, path, body) => this.#json(method, path, body),
+    (method, path) => this.#send(method, path),
+  );
+  /** Cron jobs: commands run as jobs on a schedule while the server runs. */
+  readonly cron = cronClient(
     (method, path, body) => this.#json(method, path, body),
     (method, path) => this.#send(method, path),
   );

@@ -6,6 +6,7 @@ import { requestId } from 'hono/request-id';
 import { serverLocations } from '../jobs/owner-facing-error.ts';
 import { errorHandler, validationResponse } from './error-response.ts';
 import { requireToken } from './middleware/authenticate.ts';
+import { registerCronRoutes } from './routes/cron-routes.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
 import { registerProjectRoutes } from './routes/project-routes.ts';
 import { registerSandboxRoutes } from './routes/sandbox-routes.ts';
@@ -61,6 +62,7 @@ export function createApp(services: ServerServices): {
   registerWorkspaceRoutes(app, services);
   registerProjectRoutes(app, services);
   registerTicketRoutes(app, services);
+  registerCronRoutes(app, services);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',

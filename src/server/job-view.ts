@@ -12,7 +12,8 @@ export function toJobView(record: JobRecord): Job {
     host: _host,
     server: _server,
     runOptions: _runOptions,
+    origin,
     ...rest
   } = record;
-  return { ...rest, command: argv };
+  return { ...rest, command: argv, origin: origin ?? null };
 }

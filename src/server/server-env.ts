@@ -1,4 +1,5 @@
 import type { MagsContext } from '../context/mags-context.ts';
+import type { CronManager } from '../cron/cron-manager.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
 import type { UploadStore } from '../jobs/upload-store.ts';
 import type { ProjectManager } from '../projects/project-manager.ts';
@@ -21,6 +22,8 @@ export interface ServerServices {
   scheduler: SandboxScheduler;
   /** Tickets worked by agents (GUIDE §5). */
   tickets: TicketManager;
+  /** Commands run as jobs on a schedule (`mags cron`). */
+  cron: CronManager;
   limits: {
     maxJsonBytes: number;
     maxUploadBytes: number;

@@ -6,6 +6,8 @@ import { serve } from '@hono/node-server';
 import { defaultMaxUploadBytes } from '../api/uploads.ts';
 import { currentServerInstance, type ServerInstance } from '../config/server-instance.ts';
 import { createMagsContext, type MagsContext } from '../context/mags-context.ts';
+import { CronManager } from '../cron/cron-manager.ts';
+import type { CronSettings } from '../cron/cron-settings.ts';
 import { JobManager } from '../jobs/job-manager.ts';
 import { LogRetention, type LogRetentionOptions } from '../jobs/log-retention.ts';
 import { UploadStore } from '../jobs/upload-store.ts';
@@ -19,10 +21,12 @@ import { builtinTicketParts } from '../tickets/builtin-ticket-parts.ts';
 import { TicketManager } from '../tickets/ticket-manager.ts';
 import type { TicketAgentParts, TicketProjects } from '../tickets/ticket-parts.ts';
 import { type TicketSettings, ticketSettings } from '../tickets/ticket-settings.ts';
+import { localOwner } from '../workspaces/owner-workspace.ts';
 import { createApp } from './create-app.ts';
 import { type DiskLimits, defaultDiskLimits } from './disk-limits.ts';
 import { type RecoveryReport, recoverWork } from './recover-work.ts';
 import type { ServerServices } from './server-env.ts';
+import { submitRunJob } from './submit-run-job.ts';
 
 export interface StartServerOptions {
   host?: string;
@@ -65,6 +69,8 @@ export interface StartServerOptions {
     /** Where the providers' keys and MAGS_DEFAULT_MODEL are read (default process.env). */
     environment?: NodeJS.ProcessEnv;
   };
+  /** Cron jobs' per-owner limits (default: the MAGS_CRON_* variables, then cron-settings.ts). */
+  cron?: Partial<CronSettings>;
 }
 
 export interface PerOwnerLimits {
@@ -107,6 +113,8 @@ export interface RunningServer {
       tickets: { queued: number; failed: number };
       /** Projects a gone server left `importing`: marked failed (a refresh imports them). */
       projectsInterrupted: number;
+      /** Cron jobs armed, and those whose times missed meanwhile were recorded or run once. */
+      cron: { armed: number; missed: number; caughtUp: number };
     };
   /** Stops jobs and sandboxes (recorded as stopped by a shutdown), then the listener. */
   close(): Promise<void>;
@@ -218,6 +226,23 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   // Imports a stopped server left `importing` (POST /v1/projects answers only when done).
   const projectsInterrupted = await projects.recoverInterrupted();
   scheduler.open();
+  const acceptLocalOwner = options.acceptLocalOwner ?? false;
+  const disks: DiskLimits = {
+    maxDiskMiB: options.disks?.maxDiskMiB ?? defaultDiskLimits.maxDiskMiB,
+    ownerDiskQuotaMiB: options.disks?.ownerDiskQuotaMiB ?? defaultDiskLimits.ownerDiskQuotaMiB,
+  };
+  // After the jobs' recovery: a run a previous server left running counts for overlap.
+  const cron = new CronManager({
+    repository,
+    jobs,
+    submit: (owner, body, submitted) =>
+      submitRunJob({ jobs, context, disks }, owner, body, submitted),
+    settings: options.cron,
+    // The host's own owner's cron jobs fire on its local server only, the others' on any.
+    firesFor: (owner) => owner !== localOwner || acceptLocalOwner,
+    unlimited: (owner) => owner === localOwner,
+  });
+  const cronStarted = await cron.start();
   const services: ServerServices = {
     context,
     repository,
@@ -233,12 +258,10 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       maxDownloadBytes: options.maxDownloadBytes ?? 1024 ** 3,
       downloadIdleTimeoutMs: options.downloadIdleTimeoutMs ?? 60_000,
     },
-    disks: {
-      maxDiskMiB: options.disks?.maxDiskMiB ?? defaultDiskLimits.maxDiskMiB,
-      ownerDiskQuotaMiB: options.disks?.ownerDiskQuotaMiB ?? defaultDiskLimits.ownerDiskQuotaMiB,
-    },
+    disks,
     version: options.version ?? '0.1.0',
-    acceptLocalOwner: options.acceptLocalOwner ?? false,
+    acceptLocalOwner,
+    cron,
   };
   const { app, injectWebSocket } = createApp(services);
   const server = await new Promise<Server>((resolve, reject) => {
@@ -266,6 +289,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     });
   const close = async (): Promise<void> => {
     retention.stop();
+    await cron.stop();
     // First, while the sandboxes still run: from its first moment a ticket run or approval is a
     // 503 (a run queued meanwhile stays queued); an approval in progress is answered before the
     // listener closes.
@@ -286,11 +310,13 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       ...report,
       tickets: ticketsRecovered,
       projectsInterrupted: projectsInterrupted.length,
+      cron: cronStarted,
     },
     async detach() {
       // Sandboxes that cannot outlive this process (no capability reattach) are stopped instead.
       if (!context.runtime.capabilities.reattach) return close();
       retention.stop();
+      await cron.stop();
       // Running agents end here (their conversation is not durable); queued tickets wait.
       await tickets.shutdown();
       // What the jobs printed so far is stored first: the next server continues after it.

@@ -5,6 +5,7 @@
  * (`state-repository-contract.ts`). Every method is async so a networked database fits.
  */
 
+import type { CronJob, CronRun } from '../api/cron.ts';
 import type { EndReason } from '../api/end-reason.ts';
 import type { Plan, PlanEvent, PlanEventData, PlanEvidence, PlanStatus } from '../api/plans.ts';
 import type { Project } from '../api/projects.ts';
@@ -60,6 +61,8 @@ export interface JobRecord {
   server?: string | null;
   /** What a run job asked for that another server process needs to finish it (JSON object). */
   runOptions?: Record<string, unknown> | null;
+  /** What started it besides a request of its owner's: `cron:NAME` (a cron job's run); null: none. */
+  origin?: string | null;
 }
 
 export type JobUpdate = Partial<
@@ -222,6 +225,27 @@ export interface PlanFilter {
   status?: PlanStatus;
 }
 
+// Cron jobs
+
+/** A cron job as stored: the API's view plus whose it is and when it was last resumed. */
+export interface CronJobRecord extends CronJob {
+  owner: string;
+  /** When it was last resumed: times before it are not caught up after a restart. */
+  resumedAt: string | null;
+}
+
+export type CronJobUpdate = Partial<
+  Pick<CronJobRecord, 'paused' | 'lastRunAt' | 'nextRunAt' | 'resumedAt' | 'updatedAt'>
+>;
+
+/** A run as stored: without the job's current state (read from the job when shown). */
+export interface CronRunRecord extends Omit<CronRun, 'job'> {
+  cronId: string;
+  owner: string;
+}
+
+export type CronRunUpdate = Partial<Pick<CronRunRecord, 'status' | 'reason' | 'jobId'>>;
+
 export interface StateRepository {
   readonly specificationVersion: 'state-v1';
 
@@ -314,6 +338,40 @@ export interface StateRepository {
   getPlanEvidence(planId: string): Promise<PlanEvidence | undefined>;
   putPlanBundle(planId: string, bundle: Buffer): Promise<void>;
   getPlanBundle(planId: string): Promise<Buffer | undefined>;
+
+  insertCronJob(cron: CronJobRecord): Promise<void>;
+  updateCronJob(id: string, update: CronJobUpdate): Promise<void>;
+  getCronJob(owner: string, name: string): Promise<CronJobRecord | undefined>;
+  /** Oldest first. */
+  listCronJobs(owner: string): Promise<CronJobRecord[]>;
+  countCronJobs(owner: string): Promise<number>;
+  /** Every owner's unpaused cron jobs (what a starting server arms). */
+  activeCronJobs(): Promise<CronJobRecord[]>;
+  /** Deletes the cron job and its runs; false when the owner has none of that name. */
+  deleteCronJob(owner: string, name: string): Promise<boolean>;
+  /**
+   * Claims a scheduled time of an unpaused cron job, once: in one transaction, when its
+   * `lastRunAt` is before `run.scheduledAt` (or `until`, the last time a missed run covers), moves
+   * `lastRunAt` there and `nextRunAt` to `nextRunAt`, and records the run. False (nothing
+   * written) when the time was already handled (by this process or another on the same state)
+   * or the cron job was paused or removed meanwhile.
+   */
+  claimCronRun(run: CronRunRecord, nextRunAt: string | null): Promise<boolean>;
+  /** Records a run that claims no scheduled time (a manual run). */
+  insertCronRun(run: CronRunRecord): Promise<void>;
+  updateCronRun(id: string, update: CronRunUpdate): Promise<void>;
+  /** Newest first; the page's `nextCursor` continues with older runs. */
+  listCronRuns(
+    cronId: string,
+    page: { limit: number; cursor?: string },
+  ): Promise<{ runs: CronRunRecord[]; nextCursor: string | null }>;
+  /** The newest run of the cron job that has a job (the one a new run may overlap). */
+  lastCronRunWithJob(cronId: string): Promise<CronRunRecord | undefined>;
+  /**
+   * Runs recorded as started before `before` whose job was never recorded (the server stopped
+   * between the claim and the job's submission) become failed to start, with `reason`.
+   */
+  failUnsubmittedCronRuns(before: string, reason: string): Promise<number>;
 
   /** Bytes of each stream stored for a job (what a resumed command's output continues after). */
   logStreamBytes(jobId: string): Promise<{ stdout: number; stderr: number }>;

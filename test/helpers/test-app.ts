@@ -3,6 +3,8 @@
  * SQLite database, without a listening socket: requests go through `app.request()`.
  */
 import { join } from 'node:path';
+import { CronManager } from '../../src/cron/cron-manager.ts';
+import type { CronSettings } from '../../src/cron/cron-settings.ts';
 import { JobManager } from '../../src/jobs/job-manager.ts';
 import { UploadStore } from '../../src/jobs/upload-store.ts';
 import { ProjectManager } from '../../src/projects/project-manager.ts';
@@ -11,6 +13,7 @@ import { SandboxScheduler } from '../../src/scheduling/sandbox-scheduler.ts';
 import { createApp, type ServerApp } from '../../src/server/create-app.ts';
 import { defaultDiskLimits } from '../../src/server/disk-limits.ts';
 import type { ServerServices } from '../../src/server/server-env.ts';
+import { submitRunJob } from '../../src/server/submit-run-job.ts';
 import { createToken } from '../../src/server/tokens.ts';
 import { createSqliteStateRepository } from '../../src/state/sqlite/sqlite-state-repository.ts';
 import { builtinTicketParts } from '../../src/tickets/builtin-ticket-parts.ts';
@@ -33,7 +36,9 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(): Promise<TestApp> {
+export async function createTestApp(
+  options: { cron?: Partial<CronSettings> } = {},
+): Promise<TestApp> {
   const fake = await createTestContext();
   const { context } = fake;
   const repository = createSqliteStateRepository(join(fake.home, 'state.db'));
@@ -57,10 +62,21 @@ export async function createTestApp(): Promise<TestApp> {
   const sandboxes = new SandboxManager({ context, repository, sleepAfterMs: 0 });
   // Host paths: only under the test's home (as MAGS_PROJECT_ROOTS would allow on a shared server).
   const projects = new ProjectManager({ context, repository, sandboxes, roots: [fake.home] });
+  const jobs = new JobManager({ context, repository, killGraceMs: 100, uploads });
+  // Armed as its cron jobs are added (startServer also arms the stored ones at start).
+  const cron = new CronManager({
+    repository,
+    jobs,
+    submit: (owner, body, submitted) =>
+      submitRunJob({ jobs, context, disks: defaultDiskLimits }, owner, body, submitted),
+    settings: options.cron,
+    environment: {},
+    log: () => {},
+  });
   const services: ServerServices = {
     context,
     repository,
-    jobs: new JobManager({ context, repository, killGraceMs: 100, uploads }),
+    jobs,
     uploads,
     sandboxes,
     projects,
@@ -84,6 +100,7 @@ export async function createTestApp(): Promise<TestApp> {
     disks: defaultDiskLimits,
     version: '0.0.0-test',
     acceptLocalOwner: false,
+    cron,
   };
   const { app } = createApp(services);
   return {
@@ -107,6 +124,7 @@ export async function createTestApp(): Promise<TestApp> {
       return Promise.resolve(app.request(path, { method, headers, body: payload }));
     },
     async close() {
+      await cron.stop();
       await services.jobs.shutdown();
       await services.sandboxes.shutdown();
       await scheduler.close();

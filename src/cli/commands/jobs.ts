@@ -37,7 +37,10 @@ export function registerJobCommands(program: Command): void {
           job.exitCode === null ? '-' : String(job.exitCode),
           job.sandbox ? `(${job.sandbox})` : (job.workspace ?? '-'),
           job.createdAt,
-          describeCommand(job.command),
+          // A cron job's run says so (`mags cron history NAME` lists them).
+          job.origin
+            ? `[${job.origin}] ${describeCommand(job.command)}`
+            : describeCommand(job.command),
         ]),
       );
     });

@@ -160,6 +160,11 @@ export function registerServerCommand(program: Command): void {
           `${recovered.jobsFailed} jobs failed and ${recovered.sandboxesGone} sandboxes marked stopped: their sandboxes ended while no server was running`,
         );
       }
+      if (recovered.cron.armed > 0) {
+        say(
+          `cron: ${recovered.cron.armed} cron jobs armed; missed times: ${recovered.cron.missed} recorded as missed, ${recovered.cron.caughtUp} run once`,
+        );
+      }
       if (recovered.swept > 0) {
         say(`removed what ${recovered.swept} sandboxes of a previous server left on disk`);
       }

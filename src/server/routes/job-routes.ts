@@ -9,10 +9,9 @@ import {
   RunJobBodySchema,
 } from '../../api/schemas.ts';
 import type { ServerApp } from '../create-app.ts';
-import { checkDiskRequest } from '../disk-limits.ts';
 import { toJobView } from '../job-view.ts';
 import type { ServerServices } from '../server-env.ts';
-import { toArgv } from './command-argv.ts';
+import { submitRunJob } from '../submit-run-job.ts';
 import { errorResponses, rateLimitResponse } from './error-responses.ts';
 
 const errors = errorResponses();
@@ -90,15 +89,7 @@ const jobLogs = createRoute({
 
 export function registerJobRoutes(app: ServerApp, { jobs, context, disks }: ServerServices): void {
   app.openapi(createJob, async (c) => {
-    const body = c.req.valid('json');
-    // A run that writes a workspace makes or grows its disk; a read-only or throw-away one does not.
-    const writes = body.ephemeral || body.version !== undefined ? undefined : body.workspace;
-    await checkDiskRequest(context, disks, c.var.owner, {
-      workspace: writes,
-      diskMiB: body.limits?.diskMiB,
-    });
-    const { command, ...options } = body;
-    const job = await jobs.submitRun(c.var.owner, { ...options, argv: toArgv(command) });
+    const job = await submitRunJob({ jobs, context, disks }, c.var.owner, c.req.valid('json'));
     return c.json(toJobView(job), 201);
   });
 

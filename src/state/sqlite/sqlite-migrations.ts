@@ -174,20 +174,22 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
   PRIMARY KEY (trigger_id, delivery)
 ) WITHOUT ROWID;`,
   },
-  // 10: cron jobs and their runs (each run an ordinary job).
+  // 10: cron jobs and their runs (each run an ordinary job, whose origin names the cron job).
   {
     sql: `
 CREATE TABLE IF NOT EXISTS cron_jobs (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
   name TEXT NOT NULL, spec TEXT NOT NULL, paused INTEGER NOT NULL DEFAULT 0, last_run_at TEXT,
-  next_run_at TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (owner, name)
+  next_run_at TEXT, resumed_at TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  UNIQUE (owner, name)
 );
 CREATE TABLE IF NOT EXISTS cron_runs (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, cron_id TEXT NOT NULL,
   owner TEXT NOT NULL, scheduled_at TEXT NOT NULL, at TEXT NOT NULL, status TEXT NOT NULL,
-  reason TEXT, job_id TEXT
+  trigger TEXT NOT NULL, reason TEXT, missed_count INTEGER, missed_until TEXT, job_id TEXT
 );
-CREATE INDEX IF NOT EXISTS cron_runs_cron ON cron_runs (cron_id, seq);`,
+CREATE INDEX IF NOT EXISTS cron_runs_cron ON cron_runs (cron_id, seq);
+ALTER TABLE jobs ADD COLUMN origin TEXT;`,
   },
 ];
 

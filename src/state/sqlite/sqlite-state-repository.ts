@@ -1,4 +1,5 @@
 import type { StateRepository } from '../state-repository.ts';
+import { sqliteCronStatements } from './sqlite-cron-statements.ts';
 import { openSqliteDatabase, type SqliteStateRepositoryOptions } from './sqlite-database.ts';
 import { sqliteJobStatements } from './sqlite-job-statements.ts';
 import { sqliteLogStatements } from './sqlite-log-statements.ts';
@@ -35,6 +36,7 @@ export function createSqliteStateRepository(
     ...sqliteTicketStatements(sqlite),
     ...sqliteTicketEventStatements(sqlite),
     ...sqlitePlanStatements(sqlite),
+    ...sqliteCronStatements(sqlite),
     async close() {
       if (sqlite.database.isOpen) sqlite.database.close();
     },

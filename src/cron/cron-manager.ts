@@ -1,0 +1,347 @@
+import type { z } from '@hono/zod-openapi';
+import type { CreateCronBodySchema, CronRun, CronRunTrigger } from '../api/cron.ts';
+import type { RunJobBody } from '../api/schemas.ts';
+import { type CronSchedule, parseCronSchedule } from '../config/cron-schedule.ts';
+import { randomId } from '../config/random-id.ts';
+import { ScheduleTimer } from '../config/schedule-timer.ts';
+import { ConflictError, NotFoundError, QuotaExceededError } from '../errors/mags-error.ts';
+import type { JobManager } from '../jobs/job-manager.ts';
+import type {
+  CronJobRecord,
+  CronRunRecord,
+  JobRecord,
+  StateRepository,
+} from '../state/state-repository.ts';
+import { catchUpAtStart } from './cron-catch-up.ts';
+import { cronJobBody, cronOrigin, newCronRun, showTime, toCronRunView } from './cron-runs.ts';
+import { type CronSettings, cronSettings } from './cron-settings.ts';
+import { checkCronSpec } from './cron-spec-checks.ts';
+
+export type CreateCronRequest = z.infer<typeof CreateCronBodySchema>;
+
+export interface CronManagerOptions {
+  repository: StateRepository;
+  /** Where the runs' jobs are read and stopped. */
+  jobs: Pick<JobManager, 'get' | 'stop'>;
+  /** Starts a run job as `POST /v1/jobs` does (the server's `submitRunJob`). */
+  submit(owner: string, body: RunJobBody, options: { origin: string }): Promise<JobRecord>;
+  settings?: Partial<CronSettings>;
+  /** Where the MAGS_CRON_* variables are read (default process.env). */
+  environment?: NodeJS.ProcessEnv;
+  /**
+   * Whether this server fires `owner`'s cron jobs (default all): the host's own `local` owner's
+   * only on its local server, the one the CLI talks to without a URL.
+   */
+  firesFor?: (owner: string) => boolean;
+  /** Owners the minimum interval does not apply to (the host's own). */
+  unlimited?: (owner: string) => boolean;
+  log?: (line: string) => void;
+  now?: () => number;
+}
+
+interface Armed {
+  record: CronJobRecord;
+  schedule: CronSchedule;
+  timer: ScheduleTimer;
+}
+
+const unsubmittedReason = 'the server stopped before the run was submitted as a job';
+
+/**
+ * Cron jobs (`mags cron`): one ScheduleTimer per unpaused cron job of this server; at each time
+ * the run is claimed in the state (once, whichever server process on the same state gets there
+ * first) and submitted as an ordinary job, unless the previous run's job is still queued or
+ * running (then it is recorded as skipped, with the reason). At start, times that passed while no
+ * server ran are handled by each cron job's catch-up policy (`cron-catch-up.ts`).
+ */
+export class CronManager {
+  readonly #repository: StateRepository;
+  readonly #jobs: CronManagerOptions['jobs'];
+  readonly #submit: CronManagerOptions['submit'];
+  readonly #settings: CronSettings;
+  readonly #firesFor: (owner: string) => boolean;
+  readonly #unlimited: (owner: string) => boolean;
+  readonly #log: (line: string) => void;
+  readonly #now: () => number;
+  readonly #armed = new Map<string, Armed>();
+  /** Per cron job, the tail of its runs being handled: one at a time, so two never both start. */
+  readonly #turns = new Map<string, Promise<unknown>>();
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #stopped = false;
+
+  constructor(options: CronManagerOptions) {
+    this.#repository = options.repository;
+    this.#jobs = options.jobs;
+    this.#submit = options.submit;
+    this.#settings = cronSettings(options.settings, options.environment);
+    this.#firesFor = options.firesFor ?? (() => true);
+    this.#unlimited = options.unlimited ?? (() => false);
+    this.#log = options.log ?? ((line) => process.stderr.write(`mags server: ${line}\n`));
+    this.#now = options.now ?? Date.now;
+  }
+
+  get settings(): CronSettings {
+    return this.#settings;
+  }
+
+  /**
+   * Arms every unpaused cron job this server fires, after handling the times missed while no
+   * server ran. Returns how many it armed and what it caught up.
+   */
+  async start(): Promise<{ armed: number; missed: number; caughtUp: number }> {
+    const now = new Date(this.#now());
+    // A run claimed by a server that stopped before submitting its job (a moment's window).
+    await this.#repository.failUnsubmittedCronRuns(
+      new Date(now.getTime() - 60_000).toISOString(),
+      unsubmittedReason,
+    );
+    const report = { armed: 0, missed: 0, caughtUp: 0 };
+    for (const record of await this.#repository.activeCronJobs()) {
+      if (!this.#firesFor(record.owner)) continue;
+      const schedule = parseCronSchedule(record.schedule, record.timezone);
+      const caught = await catchUpAtStart(record, schedule, now, {
+        repository: this.#repository,
+        run: (scheduledAt, reason) => this.#handle(record, scheduledAt, 'catch-up', reason),
+      });
+      if (caught === 'missed') report.missed++;
+      if (caught === 'run') report.caughtUp++;
+      await this.#arm(record, schedule);
+      report.armed++;
+    }
+    return report;
+  }
+
+  /** Stops every timer and waits for the runs being handled (a server shutting down). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const armed of this.#armed.values()) armed.timer.stop();
+    this.#armed.clear();
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  async create(owner: string, request: CreateCronRequest): Promise<CronJobRecord> {
+    const { name, ...spec } = request;
+    const now = new Date(this.#now());
+    const schedule = checkCronSpec(spec, {
+      minIntervalSeconds: this.#unlimited(owner) ? 0 : this.#settings.minIntervalSeconds,
+      now,
+    });
+    if (await this.#repository.getCronJob(owner, name)) throw cronExists(name);
+    const count = await this.#repository.countCronJobs(owner);
+    if (count >= this.#settings.maxPerOwner) {
+      throw new QuotaExceededError(
+        `You have ${count} cron jobs, the most this server allows an owner (${this.#settings.maxPerOwner}).`,
+        {
+          code: 'cron_limit',
+          hint: 'Remove one you no longer need (mags cron remove NAME); the server sets the limit with MAGS_CRON_MAX_PER_OWNER.',
+        },
+      );
+    }
+    const record: CronJobRecord = {
+      id: randomId('crn_'),
+      owner,
+      name,
+      ...spec,
+      paused: false,
+      lastRunAt: null,
+      nextRunAt: schedule.nextAfter(now)?.toISOString() ?? null,
+      resumedAt: null,
+      createdAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+    };
+    // The name's uniqueness is the database's: of two creations at once, one is refused here.
+    await this.#repository.insertCronJob(record).catch((error: unknown) => {
+      throw /UNIQUE/i.test(String(error)) ? cronExists(name) : error;
+    });
+    if (this.#firesFor(owner)) await this.#arm(record, schedule);
+    return this.get(owner, name);
+  }
+
+  list(owner: string): Promise<CronJobRecord[]> {
+    return this.#repository.listCronJobs(owner);
+  }
+
+  async get(owner: string, name: string): Promise<CronJobRecord> {
+    const record = await this.#repository.getCronJob(owner, name);
+    if (!record) throw cronNotFound(name);
+    return record;
+  }
+
+  /**
+   * Removes the cron job and its history. Its run still queued or running is left to finish
+   * (an ordinary job), or stopped with `stop`.
+   */
+  async remove(owner: string, name: string, options: { stop?: boolean } = {}): Promise<void> {
+    const record = await this.get(owner, name);
+    this.#disarm(record.id);
+    await this.#inTurn(record.id, async () => {
+      const last = await this.#repository.lastCronRunWithJob(record.id);
+      await this.#repository.deleteCronJob(owner, name);
+      if (options.stop && last?.jobId) await this.#jobs.stop(owner, last.jobId);
+    });
+  }
+
+  async pause(owner: string, name: string): Promise<CronJobRecord> {
+    const record = await this.get(owner, name);
+    this.#disarm(record.id);
+    await this.#repository.updateCronJob(record.id, {
+      paused: true,
+      nextRunAt: null,
+      updatedAt: new Date(this.#now()).toISOString(),
+    });
+    return this.get(owner, name);
+  }
+
+  /** Arms it again from now: what it missed while paused is not run. */
+  async resume(owner: string, name: string): Promise<CronJobRecord> {
+    const record = await this.get(owner, name);
+    if (!record.paused) return record;
+    const now = new Date(this.#now()).toISOString();
+    await this.#repository.updateCronJob(record.id, {
+      paused: false,
+      resumedAt: now,
+      updatedAt: now,
+    });
+    const resumed = await this.get(owner, name);
+    if (this.#firesFor(owner)) {
+      await this.#arm(resumed, parseCronSchedule(resumed.schedule, resumed.timezone));
+    }
+    return this.get(owner, name);
+  }
+
+  /** A run now, outside the schedule, under the same overlap rule. */
+  async runNow(owner: string, name: string): Promise<CronRun> {
+    const record = await this.get(owner, name);
+    const run = await this.#handle(record, new Date(this.#now()), 'manual');
+    if (!run) throw cronNotFound(name); // removed meanwhile
+    return this.#view(run);
+  }
+
+  /** Its runs, newest first, each with its job's state now. */
+  async runs(
+    owner: string,
+    name: string,
+    page: { limit: number; cursor?: string },
+  ): Promise<{ runs: CronRun[]; nextCursor: string | null }> {
+    const record = await this.get(owner, name);
+    const { runs, nextCursor } = await this.#repository.listCronRuns(record.id, page);
+    return { runs: await Promise.all(runs.map((run) => this.#view(run))), nextCursor };
+  }
+
+  async #view(run: CronRunRecord): Promise<CronRun> {
+    const job = run.jobId
+      ? await this.#jobs.get(run.owner, run.jobId).catch(() => undefined)
+      : undefined;
+    return toCronRunView(run, job);
+  }
+
+  async #arm(record: CronJobRecord, schedule: CronSchedule): Promise<void> {
+    if (this.#stopped) return;
+    this.#disarm(record.id);
+    const timer = new ScheduleTimer(
+      schedule,
+      (scheduledAt) => this.#handle(record, scheduledAt, 'schedule').then(() => {}),
+      { now: this.#now },
+    );
+    this.#armed.set(record.id, { record, schedule, timer });
+    timer.start();
+    await this.#repository.updateCronJob(record.id, {
+      nextRunAt: timer.next?.toISOString() ?? null,
+    });
+  }
+
+  #disarm(id: string): void {
+    this.#armed.get(id)?.timer.stop();
+    this.#armed.delete(id);
+  }
+
+  /**
+   * Handles one time of the cron job: skipped while its previous run's job is queued or running
+   * (unless it allows overlap), else started as a job. A scheduled or catch-up time is claimed in
+   * the state first, with its run, so it is handled once; undefined when it was already (or the
+   * cron job is gone or paused).
+   */
+  #handle(
+    record: CronJobRecord,
+    scheduledAt: Date,
+    trigger: CronRunTrigger,
+    note?: string,
+  ): Promise<CronRunRecord | undefined> {
+    const handled = this.#inTurn(record.id, async () => {
+      const now = new Date(this.#now());
+      const busy = record.allowOverlap ? undefined : await this.#busyRun(record);
+      const run = newCronRun(record, {
+        scheduledAt,
+        at: now,
+        status: busy ? 'skipped' : 'started',
+        trigger,
+        reason: busy ?? note ?? null,
+      });
+      if (trigger === 'manual') {
+        await this.#repository.insertCronRun(run);
+      } else {
+        const armed = this.#armed.get(record.id)?.schedule;
+        const next = armed?.nextAfter(scheduledAt > now ? scheduledAt : now) ?? null;
+        if (!(await this.#repository.claimCronRun(run, next?.toISOString() ?? null))) return;
+      }
+      if (run.status === 'started') await this.#start(record, run);
+      return run;
+    });
+    this.#inFlight.add(handled);
+    void handled.finally(() => this.#inFlight.delete(handled)).catch(() => {});
+    return handled.catch((error: unknown) => {
+      this.#log(`cron job ${record.name} (${record.owner}): ${(error as Error).message}`);
+      return undefined;
+    });
+  }
+
+  /** Submits the run's job and records it on the run, or why it could not start. */
+  async #start(record: CronJobRecord, run: CronRunRecord): Promise<void> {
+    try {
+      const job = await this.#submit(record.owner, cronJobBody(record), {
+        origin: cronOrigin(record),
+      });
+      run.jobId = job.id;
+      await this.#repository.updateCronRun(run.id, { jobId: job.id });
+    } catch (error) {
+      run.status = 'failed_to_start';
+      run.reason = (error as Error).message;
+      await this.#repository.updateCronRun(run.id, { status: run.status, reason: run.reason });
+    }
+  }
+
+  /** Why a new run would overlap the previous one (its job still queued or running), or undefined. */
+  async #busyRun(record: CronJobRecord): Promise<string | undefined> {
+    const last = await this.#repository.lastCronRunWithJob(record.id);
+    if (!last?.jobId) return undefined;
+    const job = await this.#jobs.get(record.owner, last.jobId).catch(() => undefined);
+    if (!job || (job.status !== 'queued' && job.status !== 'running')) return undefined;
+    const time = last.trigger === 'manual' ? 'the manual run' : 'the run';
+    return `${time} of ${showTime(last.scheduledAt)} (job ${job.id}) is still ${job.status}`;
+  }
+
+  #inTurn<Result>(id: string, work: () => Promise<Result>): Promise<Result> {
+    const before = this.#turns.get(id) ?? Promise.resolve();
+    const turn = before.catch(() => {}).then(work);
+    const tail = turn.catch(() => {});
+    this.#turns.set(id, tail);
+    void tail.then(() => {
+      if (this.#turns.get(id) === tail) this.#turns.delete(id);
+    });
+    return turn;
+  }
+}
+
+function cronNotFound(name: string): NotFoundError {
+  return new NotFoundError(`No cron job ${JSON.stringify(name)}.`, {
+    code: 'cron_not_found',
+    hint: 'mags cron list shows your cron jobs.',
+  });
+}
+
+function cronExists(name: string): ConflictError {
+  return new ConflictError(`A cron job named ${JSON.stringify(name)} exists already.`, {
+    code: 'cron_exists',
+    hint: `Pick another name, or remove it first (mags cron remove ${name}).`,
+  });
+}
