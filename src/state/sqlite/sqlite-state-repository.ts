@@ -9,6 +9,7 @@ import { sqliteSandboxStatements } from './sqlite-sandbox-statements.ts';
 import { sqliteTicketEventStatements } from './sqlite-ticket-event-statements.ts';
 import { sqliteTicketStatements } from './sqlite-ticket-statements.ts';
 import { sqliteTokenStatements } from './sqlite-token-statements.ts';
+import { sqliteTriggerStatements } from './sqlite-trigger-statements.ts';
 
 export type { SqliteStateRepositoryOptions } from './sqlite-database.ts';
 
@@ -35,6 +36,7 @@ export function createSqliteStateRepository(
     ...sqliteTicketStatements(sqlite),
     ...sqliteTicketEventStatements(sqlite),
     ...sqlitePlanStatements(sqlite),
+    ...sqliteTriggerStatements(sqlite),
     async close() {
       if (sqlite.database.isOpen) sqlite.database.close();
     },
