@@ -11,6 +11,7 @@ import { registerProjectRoutes } from './routes/project-routes.ts';
 import { registerSandboxRoutes } from './routes/sandbox-routes.ts';
 import { registerSystemRoutes } from './routes/system-routes.ts';
 import { registerTicketRoutes } from './routes/ticket-routes.ts';
+import { hookPath, registerTriggerRoutes } from './routes/trigger-routes.ts';
 import { registerUploadRoutes } from './routes/upload-routes.ts';
 import { registerWorkspaceRoutes } from './routes/workspace-routes.ts';
 import type { ServerEnv, ServerServices } from './server-env.ts';
@@ -48,9 +49,12 @@ export function createApp(services: ServerServices): {
       },
     })(c, next);
   });
-  app.use(
-    '/v1/*',
-    requireToken(services.repository, { acceptLocalOwner: services.acceptLocalOwner }),
+  const tokenCheck = requireToken(services.repository, {
+    acceptLocalOwner: services.acceptLocalOwner,
+  });
+  // A webhook carries no token: its signature, checked by the route, says whose trigger it is.
+  app.use('/v1/*', (c, next) =>
+    c.req.method === 'POST' && hookPath.test(c.req.path) ? next() : tokenCheck(c, next),
   );
   registerSystemRoutes(app, services); // /health is outside /v1: no token needed
   registerJobRoutes(app, services);
@@ -61,6 +65,7 @@ export function createApp(services: ServerServices): {
   registerWorkspaceRoutes(app, services);
   registerProjectRoutes(app, services);
   registerTicketRoutes(app, services);
+  registerTriggerRoutes(app, services);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',
@@ -80,6 +85,7 @@ export function createApp(services: ServerServices): {
 const streamedBodyRoutes: { method: string; path: RegExp }[] = [
   { method: 'PUT', path: /^\/v1\/sandboxes\/[^/]+\/files$/ },
   { method: 'POST', path: /^\/v1\/uploads$/ },
+  { method: 'POST', path: hookPath }, // read under its own 256 KiB limit
 ];
 
 export function streamsItsBody(method: string, path: string): boolean {

@@ -15,6 +15,7 @@ import { createToken } from '../../src/server/tokens.ts';
 import { createSqliteStateRepository } from '../../src/state/sqlite/sqlite-state-repository.ts';
 import { builtinTicketParts } from '../../src/tickets/builtin-ticket-parts.ts';
 import { TicketManager } from '../../src/tickets/ticket-manager.ts';
+import { TriggerManager } from '../../src/triggers/trigger-manager.ts';
 import { createTestContext, type FakeTestContext } from './test-context.ts';
 
 export interface TestApp {
@@ -57,6 +58,16 @@ export async function createTestApp(): Promise<TestApp> {
   const sandboxes = new SandboxManager({ context, repository, sleepAfterMs: 0 });
   // Host paths: only under the test's home (as MAGS_PROJECT_ROOTS would allow on a shared server).
   const projects = new ProjectManager({ context, repository, sandboxes, roots: [fake.home] });
+  // In-process routes read and change stored tickets; running one needs the real parts (a
+  // server: test/ticket-api.test.ts).
+  const tickets = new TicketManager({
+    repository,
+    sandboxes,
+    projects,
+    parts: builtinTicketParts(),
+    environment: {},
+    log: () => {},
+  });
   const services: ServerServices = {
     context,
     repository,
@@ -65,16 +76,9 @@ export async function createTestApp(): Promise<TestApp> {
     sandboxes,
     projects,
     scheduler,
-    // In-process routes read and change stored tickets; running one needs the real parts (a
-    // server: test/ticket-api.test.ts).
-    tickets: new TicketManager({
-      repository,
-      sandboxes,
-      projects,
-      parts: builtinTicketParts(),
-      environment: {},
-      log: () => {},
-    }),
+    tickets,
+    // Not started: no schedules armed, no events heard (a running server's: test/triggers*.test.ts).
+    triggers: new TriggerManager({ repository, tickets, log: () => {} }),
     limits: {
       maxJsonBytes: 1024 * 1024,
       maxUploadBytes: 1024 * 1024,
