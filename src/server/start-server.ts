@@ -219,7 +219,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   // Imports a stopped server left `importing` (POST /v1/projects answers only when done).
   const projectsInterrupted = await projects.recoverInterrupted();
   // After the tickets are recovered: schedules armed (what was missed while down recorded).
-  const triggers = new TriggerManager({ repository, tickets, jobs });
+  const triggers = new TriggerManager({ repository, tickets, jobs, projects });
   await triggers.start();
   scheduler.open();
   const services: ServerServices = {

@@ -23,6 +23,8 @@ export interface TriggerManagerOptions {
   jobs?: TriggerJobs;
   /** Without it, `creates: 'plan'` is refused when the trigger is added. */
   plans?: TriggerPlans;
+  /** The trigger's project must be the owner's (a 404 otherwise), checked when it is added. */
+  projects?: { get(owner: string, name: string): Promise<unknown> };
   log?: (line: string) => void;
   now?: () => Date;
 }
@@ -37,6 +39,7 @@ export interface TriggerManagerOptions {
 export class TriggerManager {
   readonly #repository: StateRepository;
   readonly #plans: TriggerPlans | undefined;
+  readonly #projects: TriggerManagerOptions['projects'];
   readonly #now: () => Date;
   readonly #firer: TriggerFirer;
   readonly #schedules: TriggerSchedules;
@@ -47,6 +50,7 @@ export class TriggerManager {
     const log = options.log ?? ((line) => process.stderr.write(`mags server: ${line}\n`));
     this.#repository = options.repository;
     this.#plans = options.plans;
+    this.#projects = options.projects;
     this.#now = options.now ?? (() => new Date());
     this.#firer = new TriggerFirer({
       repository: options.repository,
@@ -85,6 +89,7 @@ export class TriggerManager {
       throw new InvalidInputError(`${issue?.path.join('.') || 'trigger'}: ${issue?.message}`);
     }
     const body = parsed.data;
+    await this.#projects?.get(owner, body.project);
     parseTriggerTemplate(body.template, body.project);
     if (body.dedupeKey) checkKeyTemplate(body.dedupeKey);
     if (body.schedule) parseCronSchedule(body.schedule.cron, body.schedule.timezone);

@@ -78,7 +78,7 @@ export async function createTestApp(): Promise<TestApp> {
     scheduler,
     tickets,
     // Not started: no schedules armed, no events heard (a running server's: test/triggers*.test.ts).
-    triggers: new TriggerManager({ repository, tickets, log: () => {} }),
+    triggers: new TriggerManager({ repository, tickets, projects, log: () => {} }),
     limits: {
       maxJsonBytes: 1024 * 1024,
       maxUploadBytes: 1024 * 1024,
