@@ -123,7 +123,11 @@ export class TriggerEvents {
     const payload = {
       job: record.id,
       workspace: record.workspace,
-      command: record.argv.join(' '),
+      // A string command runs as `/bin/sh -c COMMAND`: the command is what the person typed.
+      command:
+        record.argv[0] === '/bin/sh' && record.argv[1] === '-c' && record.argv.length === 3
+          ? record.argv[2]
+          : record.argv.join(' '),
       exitCode: record.exitCode,
       reason: record.message ?? record.reason,
     };
