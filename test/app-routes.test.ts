@@ -134,6 +134,7 @@ const routes: RouteRow[] = [
   },
   ...ticketRows(),
   ...cronRows(),
+  ...triggerRows(),
 ];
 
 /** The cron routes, on alice's cron job `nightly`. */
@@ -160,6 +161,34 @@ function cronRows(): RouteRow[] {
     on('GET', '/runs'),
   ];
 }
+
+/** The trigger routes, on alice's webhook trigger `nightly` (named, as the CLI names it). */
+function triggerRows(): RouteRow[] {
+  const on = (method: string, path: string, body?: unknown): RouteRow => ({
+    route: `${method} /v1/triggers/:id${path}`,
+    request: () => ({ method, path: `/v1/triggers/nightly${path}`, body }),
+  });
+  return [
+    {
+      route: 'POST /v1/triggers',
+      request: () => ({
+        method: 'POST',
+        path: '/v1/triggers',
+        body: { name: 'another', project: 'webapp', template: triggerTemplate, webhook: true },
+      }),
+    },
+    { route: 'GET /v1/triggers', request: () => ({ method: 'GET', path: '/v1/triggers' }) },
+    on('GET', ''),
+    on('GET', '/firings'),
+    on('POST', '/pause'),
+    on('POST', '/resume'),
+    on('POST', '/fire', { payload: { n: 1 } }),
+    on('DELETE', ''),
+  ];
+}
+
+const triggerTemplate =
+  '---\ntitle: Issue {{payload.n}}\ncriteria: [{text: done}]\n---\nLook at it.\n';
 
 /** The ticket routes, on alice's ticket `ticket` (a draft with evidence and a bundle stored). */
 function ticketRows(): RouteRow[] {
@@ -208,6 +237,12 @@ const publicRoutes: Record<string, string> = {
   'GET /health': 'a load balancer checks it without a token',
   'GET /metrics': 'scrapers send no token; it holds host-wide counts only',
   'GET /openapi.json': 'the API description is public',
+};
+
+/** Routes under /v1 that a signature authenticates instead of a token (their own tests). */
+const signedRoutes: Record<string, string> = {
+  'POST /v1/hooks/:id':
+    "a webhook delivery, signed with its trigger's secret (test/triggers-webhooks.test.ts)",
 };
 
 /** Routes taking one of alice's resources: bob gets a 404 for each, as for a missing one. */
@@ -352,6 +387,31 @@ const invalid: Record<string, { method: string; path: string; body?: unknown; me
     'GET /v1/tickets': [
       { method: 'GET', path: '/v1/tickets?status=bogus', message: /^query\.status: / },
     ],
+    'POST /v1/triggers': [
+      {
+        method: 'POST',
+        path: '/v1/triggers',
+        body: { name: 'x', project: 'webapp', webhook: true },
+        message: /^body\.template: /,
+      },
+    ],
+    'GET /v1/triggers/:id/firings': [
+      { method: 'GET', path: '/v1/triggers/nightly/firings?limit=0', message: /^query\.limit: / },
+    ],
+    'POST /v1/triggers/:id/fire': [
+      { method: 'POST', path: '/v1/triggers/nightly/fire', body: { pay: 1 }, message: /^body: / },
+    ],
+    ...Object.fromEntries(
+      [
+        ['GET', ''],
+        ['POST', '/pause'],
+        ['POST', '/resume'],
+        ['DELETE', ''],
+      ].map(([method, path]) => [
+        `${method} /v1/triggers/:id${path}`,
+        [{ method, path: `/v1/triggers/${'x'.repeat(101)}${path}`, message: /^param\.id: / }],
+      ]),
+    ),
     ...Object.fromEntries(
       ['', '/run', '/stop', '/close', '/approve', '/events', '/evidence', '/bundle'].map((path) => {
         const method = ['', '/events', '/evidence', '/bundle'].includes(path) ? 'GET' : 'POST';
@@ -416,12 +476,14 @@ const noInput = [
   'POST /v1/uploads',
   'GET /v1/projects',
   'GET /v1/cron',
+  'GET /v1/triggers',
 ];
 
 /** Each owned route on a resource that does not exist. */
 const missing = (route: string) =>
   route
     .replace('/v1/tickets/:id', '/v1/tickets/tkt_missing')
+    .replace('/v1/triggers/:id', '/v1/triggers/missing')
     .replace(':id', 'job_missing')
     .replace('/v1/sandboxes/:name', '/v1/sandboxes/missing')
     .replace('/v1/workspaces/:name', '/v1/workspaces/missing')
@@ -457,6 +519,13 @@ describe('API routes in-process (fake runtime, any user)', () => {
       command: 'true',
     });
     assert.equal(cron.status, 201, await cron.clone().text());
+    const trigger = await api.request(alice, 'POST', '/v1/triggers', {
+      name: 'nightly',
+      project: 'webapp',
+      template: triggerTemplate,
+      webhook: true,
+    });
+    assert.equal(trigger.status, 201, await trigger.clone().text());
   });
   after(() => api.close());
 
@@ -466,7 +535,11 @@ describe('API routes in-process (fake runtime, any user)', () => {
         .filter((route) => route.method !== 'ALL')
         .map((route) => `${route.method} ${route.path}`),
     );
-    const covered = new Set([...routes.map((row) => row.route), ...Object.keys(publicRoutes)]);
+    const covered = new Set([
+      ...routes.map((row) => row.route),
+      ...Object.keys(publicRoutes),
+      ...Object.keys(signedRoutes),
+    ]);
     assert.deepEqual([...registered].sort(), [...covered].sort());
     const withInput = new Set([...Object.keys(invalid), ...noInput]);
     assert.deepEqual(

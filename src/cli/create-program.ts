@@ -12,6 +12,7 @@ import { registerServerCommand } from './commands/server.ts';
 import { registerSyncCommand } from './commands/sync.ts';
 import { registerTicketCommands } from './commands/ticket.ts';
 import { registerTokenCommands } from './commands/token.ts';
+import { registerTriggerCommands } from './commands/trigger.ts';
 import { registerWorkspaceCommands } from './commands/workspace.ts';
 import { refuseUnknownCommands } from './unknown-command.ts';
 
@@ -34,6 +35,7 @@ export function createProgram(argv: readonly string[] = []): Command {
   registerImageCommands(program);
   registerWorkspaceCommands(program);
   registerTicketCommands(program);
+  registerTriggerCommands(program);
   registerSyncCommand(program);
   registerDoctorCommand(program);
   registerServerCommand(program);

@@ -50,6 +50,7 @@ export class JobManager {
   readonly #adoption: AdoptionHost;
   /** The server is letting go (a detaching shutdown): running jobs stay recorded as running. */
   #detached = false;
+  readonly #finishedListeners = new Set<(record: JobRecord) => void>();
 
   constructor(options: JobManagerOptions) {
     this.#context = options.context;
@@ -76,6 +77,15 @@ export class JobManager {
         return this.#track({ ...record, status: 'running' }, ticket, body, { adopted: true });
       },
     };
+  }
+
+  /**
+   * Tells `listener` of each job that finishes in this process, with its final record (what
+   * `job.failed` triggers react to). It must not block; returns the unsubscribe.
+   */
+  onFinished(listener: (record: JobRecord) => void): () => void {
+    this.#finishedListeners.add(listener);
+    return () => this.#finishedListeners.delete(listener);
   }
 
   get retention(): LogRetention | undefined {
@@ -401,6 +411,11 @@ export class JobManager {
         await updating.catch(() => {});
         await update({ ...result, finishedAt: now(), logBytes: log.endOffset });
         this.#live.delete(record.id);
+        for (const listener of this.#finishedListeners) {
+          try {
+            listener({ ...record });
+          } catch {} // a listener's mistake is not the job's
+        }
       }
       return { ...record };
     })();

@@ -25,6 +25,12 @@ export type {
   TicketEventData,
   TicketStatus,
 } from '../api/tickets.ts';
+export type {
+  CreatedTrigger,
+  CreateTriggerBody,
+  Trigger,
+  TriggerFiring,
+} from '../api/triggers.ts';
 export {
   AuthenticationError,
   ConflictError,
@@ -57,3 +63,4 @@ export {
 export type { CreateProjectBody, Project, UpdateProjectBody } from './projects-client.ts';
 export type { TicketEventsOptions } from './ticket-events.ts';
 export type { TicketsClient } from './tickets-client.ts';
+export type { TriggersClient } from './triggers-client.ts';

@@ -23,6 +23,7 @@ import { cronClient } from './cron-client.ts';
 import { type FollowOptions, followJobLogs } from './log-stream.ts';
 import { projectsClient } from './projects-client.ts';
 import { ticketsClient } from './tickets-client.ts';
+import { triggersClient } from './triggers-client.ts';
 
 export interface MagsOptions {
   /** The server, e.g. http://127.0.0.1:7070 */
@@ -290,6 +291,11 @@ export class Mags {
     json: (method, path, body) => this.#json(method, path, body),
     send: (path, signal) => this.#send('GET', path, undefined, signal),
   });
+  /** Background agents: triggers on schedules, webhooks and events. */
+  readonly triggers = triggersClient(
+    (method, path, body) => this.#json(method, path, body),
+    (method, path) => this.#send(method, path),
+  );
 
   /** The headers a WebSocket client needs (Node's WebSocket cannot set them: use `protocols`). */
   get authorization(): string | undefined {

@@ -12,6 +12,7 @@ import { registerProjectRoutes } from './routes/project-routes.ts';
 import { registerSandboxRoutes } from './routes/sandbox-routes.ts';
 import { registerSystemRoutes } from './routes/system-routes.ts';
 import { registerTicketRoutes } from './routes/ticket-routes.ts';
+import { hookPath, registerTriggerRoutes } from './routes/trigger-routes.ts';
 import { registerUploadRoutes } from './routes/upload-routes.ts';
 import { registerWorkspaceRoutes } from './routes/workspace-routes.ts';
 import type { ServerEnv, ServerServices } from './server-env.ts';
@@ -49,9 +50,12 @@ export function createApp(services: ServerServices): {
       },
     })(c, next);
   });
-  app.use(
-    '/v1/*',
-    requireToken(services.repository, { acceptLocalOwner: services.acceptLocalOwner }),
+  const tokenCheck = requireToken(services.repository, {
+    acceptLocalOwner: services.acceptLocalOwner,
+  });
+  // A webhook carries no token: its signature, checked by the route, says whose trigger it is.
+  app.use('/v1/*', (c, next) =>
+    c.req.method === 'POST' && hookPath.test(c.req.path) ? next() : tokenCheck(c, next),
   );
   registerSystemRoutes(app, services); // /health is outside /v1: no token needed
   registerJobRoutes(app, services);
@@ -63,6 +67,7 @@ export function createApp(services: ServerServices): {
   registerProjectRoutes(app, services);
   registerTicketRoutes(app, services);
   registerCronRoutes(app, services);
+  registerTriggerRoutes(app, services);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',
@@ -82,6 +87,7 @@ export function createApp(services: ServerServices): {
 const streamedBodyRoutes: { method: string; path: RegExp }[] = [
   { method: 'PUT', path: /^\/v1\/sandboxes\/[^/]+\/files$/ },
   { method: 'POST', path: /^\/v1\/uploads$/ },
+  { method: 'POST', path: hookPath }, // read under its own 256 KiB limit
 ];
 
 export function streamsItsBody(method: string, path: string): boolean {

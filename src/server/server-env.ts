@@ -7,6 +7,7 @@ import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { StateRepository } from '../state/state-repository.ts';
 import type { TicketManager } from '../tickets/ticket-manager.ts';
+import type { TriggerManager } from '../triggers/trigger-manager.ts';
 import type { DiskLimits } from './disk-limits.ts';
 
 /** What the routes work with; one set per server process. */
@@ -24,6 +25,8 @@ export interface ServerServices {
   tickets: TicketManager;
   /** Commands run as jobs on a schedule (`mags cron`). */
   cron: CronManager;
+  /** Background agents: triggers on schedules, webhooks and events (issue 13). */
+  triggers: TriggerManager;
   limits: {
     maxJsonBytes: number;
     maxUploadBytes: number;

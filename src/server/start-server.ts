@@ -21,6 +21,7 @@ import { builtinTicketParts } from '../tickets/builtin-ticket-parts.ts';
 import { TicketManager } from '../tickets/ticket-manager.ts';
 import type { TicketAgentParts, TicketProjects } from '../tickets/ticket-parts.ts';
 import { type TicketSettings, ticketSettings } from '../tickets/ticket-settings.ts';
+import { TriggerManager } from '../triggers/trigger-manager.ts';
 import { localOwner } from '../workspaces/owner-workspace.ts';
 import { createApp } from './create-app.ts';
 import { type DiskLimits, defaultDiskLimits } from './disk-limits.ts';
@@ -225,6 +226,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const ticketsRecovered = await tickets.recover();
   // Imports a stopped server left `importing` (POST /v1/projects answers only when done).
   const projectsInterrupted = await projects.recoverInterrupted();
+  // After the tickets are recovered: schedules armed (what was missed while down recorded).
+  const triggers = new TriggerManager({ repository, tickets, jobs, projects });
+  await triggers.start();
   scheduler.open();
   const acceptLocalOwner = options.acceptLocalOwner ?? false;
   const disks: DiskLimits = {
@@ -252,6 +256,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     projects,
     scheduler,
     tickets,
+    triggers,
     limits: {
       maxJsonBytes: 1024 * 1024,
       maxUploadBytes,
@@ -290,6 +295,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const close = async (): Promise<void> => {
     retention.stop();
     await cron.stop();
+    await triggers.stop();
     // First, while the sandboxes still run: from its first moment a ticket run or approval is a
     // 503 (a run queued meanwhile stays queued); an approval in progress is answered before the
     // listener closes.
@@ -317,6 +323,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       if (!context.runtime.capabilities.reattach) return close();
       retention.stop();
       await cron.stop();
+      await triggers.stop();
       // Running agents end here (their conversation is not durable); queued tickets wait.
       await tickets.shutdown();
       // What the jobs printed so far is stored first: the next server continues after it.

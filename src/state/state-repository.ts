@@ -16,6 +16,13 @@ import type {
   TicketEventData,
   TicketStatus,
 } from '../api/tickets.ts';
+import type {
+  FiringSource,
+  FiringStatus,
+  TriggerEvent,
+  TriggerKind,
+  TriggerSchedule,
+} from '../api/triggers.ts';
 
 export type JobKind = 'run' | 'exec';
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped';
@@ -245,6 +252,68 @@ export interface CronRunRecord extends Omit<CronRun, 'job'> {
 }
 
 export type CronRunUpdate = Partial<Pick<CronRunRecord, 'status' | 'reason' | 'jobId'>>;
+// Triggers (background agents): a template fired by a schedule, a webhook or an event.
+
+/** What a trigger is set to do, stored whole (one JSON column): everything but its state. */
+export interface TriggerSpec {
+  creates: 'ticket' | 'plan';
+  /** The ticket.md text, placeholders and all. */
+  template: string;
+  schedule: TriggerSchedule | null;
+  event: TriggerEvent | null;
+  allowOverlap: boolean;
+  maxConcurrent: number;
+  dailyBudgetUsd: number | null;
+  maxFiringsPerDay: number | null;
+  autoApprove: boolean;
+  dedupeKey: string | null;
+}
+
+export interface TriggerRecord {
+  id: string;
+  owner: string;
+  name: string;
+  project: string;
+  kind: TriggerKind;
+  spec: TriggerSpec;
+  /** A webhook's signing secret (`whsec_…`); null for other kinds. Kept: every delivery is checked with it. */
+  secret: string | null;
+  paused: boolean;
+  lastFiredAt: string | null;
+  nextFireAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type TriggerUpdate = Partial<
+  Pick<TriggerRecord, 'paused' | 'lastFiredAt' | 'nextFireAt' | 'secret' | 'updatedAt'>
+>;
+
+export interface FiringRecord {
+  id: string;
+  trigger: string;
+  owner: string;
+  at: string;
+  scheduledAt: string | null;
+  source: FiringSource;
+  key: string | null;
+  status: FiringStatus;
+  reason: string | null;
+  ticket: string | null;
+  plan: string | null;
+  payload: unknown;
+}
+
+export interface FiringFilter {
+  trigger: string;
+  /** Only firings at or after this time. */
+  since?: string;
+  status?: FiringStatus;
+  /** Only firings of this dedupe key. */
+  key?: string;
+  /** Newest first; at most this many. */
+  limit: number;
+}
 
 export interface StateRepository {
   readonly specificationVersion: 'state-v1';
@@ -372,6 +441,28 @@ export interface StateRepository {
    * between the claim and the job's submission) become failed to start, with `reason`.
    */
   failUnsubmittedCronRuns(before: string, reason: string): Promise<number>;
+  /** False (and nothing stored) when the owner has a trigger of that name already. */
+  insertTrigger(trigger: TriggerRecord): Promise<boolean>;
+  updateTrigger(id: string, update: TriggerUpdate): Promise<void>;
+  /** The owner's trigger by id or by name. */
+  findTrigger(owner: string, idOrName: string): Promise<TriggerRecord | undefined>;
+  /** By id alone: a webhook delivery names no owner (its signature says whose it is). */
+  getTriggerById(id: string): Promise<TriggerRecord | undefined>;
+  /** Oldest first; every owner's without `owner` (what a starting server arms). */
+  listTriggers(filter?: { owner?: string; kind?: TriggerKind }): Promise<TriggerRecord[]>;
+  /** Deletes it with its firings and webhook deliveries; false when the owner has no such one. */
+  deleteTrigger(owner: string, id: string): Promise<boolean>;
+  insertFiring(firing: FiringRecord): Promise<void>;
+  listFirings(filter: FiringFilter): Promise<FiringRecord[]>;
+  /** The firing that created this ticket, if a trigger's did. */
+  firingOfTicket(ticketId: string): Promise<FiringRecord | undefined>;
+  /**
+   * Records the keys of a webhook delivery (its id, its signature) in one transaction; false,
+   * recording nothing, when any of them was recorded before for this trigger (a replay).
+   */
+  recordDelivery(triggerId: string, keys: string[], at: string): Promise<boolean>;
+  /** Forgets the trigger's deliveries recorded before `before`; returns how many. */
+  pruneDeliveries(triggerId: string, before: string): Promise<number>;
 
   /** Bytes of each stream stored for a job (what a resumed command's output continues after). */
   logStreamBytes(jobId: string): Promise<{ stdout: number; stderr: number }>;

@@ -18,6 +18,7 @@ import { createToken } from '../../src/server/tokens.ts';
 import { createSqliteStateRepository } from '../../src/state/sqlite/sqlite-state-repository.ts';
 import { builtinTicketParts } from '../../src/tickets/builtin-ticket-parts.ts';
 import { TicketManager } from '../../src/tickets/ticket-manager.ts';
+import { TriggerManager } from '../../src/triggers/trigger-manager.ts';
 import { createTestContext, type FakeTestContext } from './test-context.ts';
 
 export interface TestApp {
@@ -73,6 +74,16 @@ export async function createTestApp(
     environment: {},
     log: () => {},
   });
+  // In-process routes read and change stored tickets; running one needs the real parts (a
+  // server: test/ticket-api.test.ts).
+  const tickets = new TicketManager({
+    repository,
+    sandboxes,
+    projects,
+    parts: builtinTicketParts(),
+    environment: {},
+    log: () => {},
+  });
   const services: ServerServices = {
     context,
     repository,
@@ -81,16 +92,9 @@ export async function createTestApp(
     sandboxes,
     projects,
     scheduler,
-    // In-process routes read and change stored tickets; running one needs the real parts (a
-    // server: test/ticket-api.test.ts).
-    tickets: new TicketManager({
-      repository,
-      sandboxes,
-      projects,
-      parts: builtinTicketParts(),
-      environment: {},
-      log: () => {},
-    }),
+    tickets,
+    // Not started: no schedules armed, no events heard (a running server's: test/triggers*.test.ts).
+    triggers: new TriggerManager({ repository, tickets, projects, log: () => {} }),
     limits: {
       maxJsonBytes: 1024 * 1024,
       maxUploadBytes: 1024 * 1024,

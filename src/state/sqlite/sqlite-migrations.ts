@@ -165,10 +165,11 @@ CREATE TABLE IF NOT EXISTS triggers (
 );
 CREATE TABLE IF NOT EXISTS trigger_firings (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, trigger_id TEXT NOT NULL,
-  owner TEXT NOT NULL, at TEXT NOT NULL, source TEXT NOT NULL, dedupe_key TEXT,
+  owner TEXT NOT NULL, at TEXT NOT NULL, scheduled_at TEXT, source TEXT NOT NULL, dedupe_key TEXT,
   status TEXT NOT NULL, reason TEXT, ticket_id TEXT, plan_id TEXT, payload TEXT
 );
 CREATE INDEX IF NOT EXISTS trigger_firings_trigger ON trigger_firings (trigger_id, seq);
+CREATE INDEX IF NOT EXISTS trigger_firings_ticket ON trigger_firings (ticket_id) WHERE ticket_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS webhook_deliveries (
   trigger_id TEXT NOT NULL, delivery TEXT NOT NULL, at TEXT NOT NULL,
   PRIMARY KEY (trigger_id, delivery)

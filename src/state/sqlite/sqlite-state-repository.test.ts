@@ -8,6 +8,7 @@ import { after, test } from 'node:test';
 import type { MagsError } from '../../errors/mags-error.ts';
 import type { JobRecord } from '../state-repository.ts';
 import { runStateRepositoryContract } from '../state-repository-contract.ts';
+import { runTriggerStateContract } from '../state-repository-trigger-contract.ts';
 import { sqliteMigrations } from './sqlite-migrations.ts';
 import { createSqliteStateRepository } from './sqlite-state-repository.ts';
 
@@ -22,6 +23,11 @@ runStateRepositoryContract({
     await previous.close();
     return createSqliteStateRepository(path);
   },
+});
+
+runTriggerStateContract({
+  name: 'sqlite',
+  createRepository: async () => createSqliteStateRepository(join(directory, 'triggers.db')),
 });
 
 test('an unusable database path is a clear error naming the path', () => {

@@ -10,6 +10,7 @@ import { sqliteSandboxStatements } from './sqlite-sandbox-statements.ts';
 import { sqliteTicketEventStatements } from './sqlite-ticket-event-statements.ts';
 import { sqliteTicketStatements } from './sqlite-ticket-statements.ts';
 import { sqliteTokenStatements } from './sqlite-token-statements.ts';
+import { sqliteTriggerStatements } from './sqlite-trigger-statements.ts';
 
 export type { SqliteStateRepositoryOptions } from './sqlite-database.ts';
 
@@ -37,6 +38,7 @@ export function createSqliteStateRepository(
     ...sqliteTicketEventStatements(sqlite),
     ...sqlitePlanStatements(sqlite),
     ...sqliteCronStatements(sqlite),
+    ...sqliteTriggerStatements(sqlite),
     async close() {
       if (sqlite.database.isOpen) sqlite.database.close();
     },

@@ -1,0 +1,216 @@
+import {
+  type CreateTriggerBody,
+  CreateTriggerBodySchema,
+  type TriggerKind,
+} from '../api/triggers.ts';
+import { parseCronSchedule } from '../config/cron-schedule.ts';
+import { randomId } from '../config/random-id.ts';
+import { InvalidInputError } from '../errors/mags-error.ts';
+import type { FiringRecord, StateRepository, TriggerRecord } from '../state/state-repository.ts';
+import { triggerExists, triggerNotFound } from './trigger-errors.ts';
+import { TriggerEvents, type TriggerJobs } from './trigger-events.ts';
+import { TriggerFirer } from './trigger-firing.ts';
+import { TriggerSchedules } from './trigger-schedules.ts';
+import { checkKeyTemplate, parseTriggerTemplate } from './trigger-template.ts';
+import type { TriggerPlans, TriggerTickets } from './trigger-work.ts';
+import { receiveWebhook, type WebhookRequest } from './webhook-delivery.ts';
+import { newWebhookSecret } from './webhook-signature.ts';
+
+export interface TriggerManagerOptions {
+  repository: StateRepository;
+  tickets: TriggerTickets;
+  /** `job.failed` triggers hear of jobs through it. */
+  jobs?: TriggerJobs;
+  /** Without it, `creates: 'plan'` is refused when the trigger is added. */
+  plans?: TriggerPlans;
+  /** The trigger's project must be the owner's (a 404 otherwise), checked when it is added. */
+  projects?: { get(owner: string, name: string): Promise<unknown> };
+  log?: (line: string) => void;
+  now?: () => Date;
+}
+
+/**
+ * Background agents (issue 13 part 5): triggers that create a ticket (or a plan) from a template
+ * on a schedule, a signed webhook or an event, within their own limits, and run it unattended;
+ * the results wait for review unless the trigger approves what is verified. Another owner's
+ * trigger is a 404, like a missing one. `start` arms the schedules and listens to the events;
+ * `stop` stops them (the server's shutdown).
+ */
+export class TriggerManager {
+  readonly #repository: StateRepository;
+  readonly #plans: TriggerPlans | undefined;
+  readonly #projects: TriggerManagerOptions['projects'];
+  readonly #now: () => Date;
+  readonly #firer: TriggerFirer;
+  readonly #schedules: TriggerSchedules;
+  readonly #events: TriggerEvents;
+  #started = false;
+
+  constructor(options: TriggerManagerOptions) {
+    const log = options.log ?? ((line) => process.stderr.write(`mags server: ${line}\n`));
+    this.#repository = options.repository;
+    this.#plans = options.plans;
+    this.#projects = options.projects;
+    this.#now = options.now ?? (() => new Date());
+    this.#firer = new TriggerFirer({
+      repository: options.repository,
+      tickets: options.tickets,
+      plans: options.plans,
+      log,
+      now: this.#now,
+    });
+    this.#schedules = new TriggerSchedules({
+      repository: options.repository,
+      firer: this.#firer,
+      log,
+      now: this.#now,
+    });
+    this.#events = new TriggerEvents({
+      repository: options.repository,
+      tickets: options.tickets,
+      jobs: options.jobs,
+      firer: this.#firer,
+      log,
+    });
+  }
+
+  /**
+   * A new trigger, checked whole before it is stored: the template (placeholders only in the
+   * title and request), the schedule, the dedupe key. A webhook trigger's secret is returned
+   * here, once.
+   */
+  async add(
+    owner: string,
+    input: CreateTriggerBody,
+  ): Promise<{ trigger: TriggerRecord; secret: string | null }> {
+    const parsed = CreateTriggerBodySchema.safeParse(input);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new InvalidInputError(`${issue?.path.join('.') || 'trigger'}: ${issue?.message}`);
+    }
+    const body = parsed.data;
+    await this.#projects?.get(owner, body.project);
+    parseTriggerTemplate(body.template, body.project);
+    if (body.dedupeKey) checkKeyTemplate(body.dedupeKey);
+    if (body.schedule) parseCronSchedule(body.schedule.cron, body.schedule.timezone);
+    if (body.creates === 'plan' && !this.#plans) {
+      throw new InvalidInputError('This server cannot create plans from triggers.', {
+        code: 'plans_unavailable',
+        hint: 'Leave out creates: plan (--creates plan): the trigger creates a ticket.',
+      });
+    }
+    const kind: TriggerKind = body.schedule ? 'schedule' : body.webhook ? 'webhook' : 'event';
+    const secret = kind === 'webhook' ? newWebhookSecret() : null;
+    const at = this.#now().toISOString();
+    const record: TriggerRecord = {
+      id: randomId('trg_'),
+      owner,
+      name: body.name,
+      project: body.project,
+      kind,
+      spec: {
+        creates: body.creates,
+        template: body.template,
+        schedule: body.schedule ?? null,
+        event: body.event ?? null,
+        allowOverlap: body.allowOverlap,
+        maxConcurrent: body.maxConcurrent,
+        dailyBudgetUsd: body.dailyBudgetUsd,
+        maxFiringsPerDay: body.maxFiringsPerDay,
+        autoApprove: body.autoApprove,
+        dedupeKey: body.dedupeKey,
+      },
+      secret,
+      paused: false,
+      lastFiredAt: null,
+      nextFireAt: null,
+      createdAt: at,
+      updatedAt: at,
+    };
+    if (!(await this.#repository.insertTrigger(record))) throw triggerExists(body.name);
+    if (kind === 'schedule' && this.#started) await this.#schedules.arm(record);
+    return { trigger: await this.get(owner, record.id), secret };
+  }
+
+  list(owner: string): Promise<TriggerRecord[]> {
+    return this.#repository.listTriggers({ owner });
+  }
+
+  /** By id or name. */
+  async get(owner: string, ref: string): Promise<TriggerRecord> {
+    const record = await this.#repository.findTrigger(owner, ref);
+    if (!record) throw triggerNotFound(ref);
+    return record;
+  }
+
+  /** Its firings, newest first. */
+  async firings(owner: string, ref: string, limit = 50): Promise<FiringRecord[]> {
+    const trigger = await this.get(owner, ref);
+    return this.#repository.listFirings({ trigger: trigger.id, limit });
+  }
+
+  /** Paused: a schedule stops; a webhook or event firing is recorded as skipped. */
+  async pause(owner: string, ref: string): Promise<TriggerRecord> {
+    const trigger = await this.get(owner, ref);
+    this.#schedules.disarm(trigger.id);
+    await this.#repository.updateTrigger(trigger.id, {
+      paused: true,
+      nextFireAt: null,
+      updatedAt: this.#now().toISOString(),
+    });
+    return this.get(owner, trigger.id);
+  }
+
+  /** Resumed: a schedule goes on from now (the times it was paused are not missed times). */
+  async resume(owner: string, ref: string): Promise<TriggerRecord> {
+    const trigger = await this.get(owner, ref);
+    await this.#repository.updateTrigger(trigger.id, {
+      paused: false,
+      updatedAt: this.#now().toISOString(),
+    });
+    const resumed = await this.get(owner, trigger.id);
+    if (resumed.kind === 'schedule' && this.#started) await this.#schedules.arm(resumed);
+    return this.get(owner, trigger.id);
+  }
+
+  /** Removes it and its history; the tickets and plans it created stay. */
+  async remove(owner: string, ref: string): Promise<void> {
+    const trigger = await this.get(owner, ref);
+    this.#schedules.disarm(trigger.id);
+    if (!(await this.#repository.deleteTrigger(owner, trigger.id))) throw triggerNotFound(ref);
+  }
+
+  /** A manual firing, through the same limits as any. */
+  async fire(owner: string, ref: string, payload?: unknown): Promise<FiringRecord> {
+    const trigger = await this.get(owner, ref);
+    return this.#firer.fire(trigger, { source: 'manual', payload });
+  }
+
+  /** A webhook delivery (`POST /v1/hooks/{id}`, no token: its signature says it is the owner's). */
+  async hook(id: string, request: WebhookRequest): Promise<FiringRecord> {
+    const trigger = await this.#repository.getTriggerById(id);
+    const payload = await receiveWebhook(trigger, request, this.#repository, this.#now());
+    return this.#firer.fire(trigger as TriggerRecord, { source: 'webhook', payload });
+  }
+
+  /** Arms the schedules (recording what was missed while the server was down) and listens to events. */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    this.#events.start();
+    await this.#schedules.start();
+  }
+
+  /** Resolves when what the events so far set off (firings, automatic approvals) is done. */
+  settled(): Promise<void> {
+    return this.#events.settled();
+  }
+
+  /** Stops the timers and the listeners (the server is going away). */
+  async stop(): Promise<void> {
+    this.#started = false;
+    this.#schedules.stop();
+    this.#events.stop();
+    await this.#events.settled();
+  }
+}

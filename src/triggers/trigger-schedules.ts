@@ -1,0 +1,115 @@
+import { parseCronSchedule } from '../config/cron-schedule.ts';
+import { ScheduleTimer } from '../config/schedule-timer.ts';
+import type { StateRepository, TriggerRecord } from '../state/state-repository.ts';
+import type { TriggerFirer } from './trigger-firing.ts';
+
+/** Missed times counted at most (a per-second schedule down for days would count forever). */
+const maxMissedCounted = 100_000;
+
+/**
+ * One ScheduleTimer per active schedule trigger. The time each waits for is stored as the
+ * trigger's `nextFireAt`, so a server started after downtime knows which times it missed and
+ * applies the trigger's policy once: `skip` records one `missed` firing with their count, `once`
+ * fires one `catch_up` firing; then the timer goes on from now.
+ */
+export class TriggerSchedules {
+  readonly #repository: StateRepository;
+  readonly #firer: TriggerFirer;
+  readonly #log: (line: string) => void;
+  readonly #now: () => Date;
+  readonly #timers = new Map<string, ScheduleTimer>();
+
+  constructor(options: {
+    repository: StateRepository;
+    firer: TriggerFirer;
+    log: (line: string) => void;
+    now?: () => Date;
+  }) {
+    this.#repository = options.repository;
+    this.#firer = options.firer;
+    this.#log = options.log;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** Arms every unpaused schedule trigger, after recording what was missed while down. */
+  async start(): Promise<void> {
+    for (const trigger of await this.#repository.listTriggers({ kind: 'schedule' })) {
+      if (trigger.paused) continue;
+      try {
+        await this.#catchUp(trigger);
+        await this.arm(trigger);
+      } catch (error) {
+        this.#log(`trigger ${trigger.id}: schedule not armed: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  /** Starts (or restarts) its timer from now, and stores the time it waits for. */
+  async arm(trigger: TriggerRecord): Promise<void> {
+    const spec = trigger.spec.schedule;
+    if (!spec) return;
+    this.disarm(trigger.id);
+    const schedule = parseCronSchedule(spec.cron, spec.timezone);
+    const timer = new ScheduleTimer(schedule, async (scheduledAt) => {
+      // The next time is stored first: a server stopped during this firing does not count this
+      // time as missed.
+      const now = this.#now();
+      const next = schedule.nextAfter(new Date(Math.max(scheduledAt.getTime(), now.getTime())));
+      await this.#repository.updateTrigger(trigger.id, { nextFireAt: next?.toISOString() ?? null });
+      try {
+        await this.#firer.fire(trigger, { source: 'schedule', scheduledAt });
+      } catch (error) {
+        this.#log(`trigger ${trigger.id}: scheduled firing failed: ${(error as Error).message}`);
+      }
+    });
+    this.#timers.set(trigger.id, timer);
+    timer.start(this.#now());
+    await this.#repository.updateTrigger(trigger.id, {
+      nextFireAt: timer.next?.toISOString() ?? null,
+    });
+  }
+
+  disarm(triggerId: string): void {
+    this.#timers.get(triggerId)?.stop();
+    this.#timers.delete(triggerId);
+  }
+
+  stop(): void {
+    for (const timer of this.#timers.values()) timer.stop();
+    this.#timers.clear();
+  }
+
+  async #catchUp(trigger: TriggerRecord): Promise<void> {
+    const spec = trigger.spec.schedule;
+    if (!spec || !trigger.nextFireAt) return;
+    const now = this.#now();
+    const first = new Date(trigger.nextFireAt);
+    if (first > now) return;
+    const schedule = parseCronSchedule(spec.cron, spec.timezone);
+    let last = first;
+    let count = 1;
+    for (
+      let next = schedule.nextAfter(first);
+      next && next <= now;
+      next = schedule.nextAfter(next)
+    ) {
+      last = next;
+      if (++count >= maxMissedCounted) break;
+    }
+    const times = `${count} scheduled time${count === 1 ? '' : 's'} (${first.toISOString()}${count > 1 ? ` to ${last.toISOString()}` : ''})`;
+    if (spec.catchUp === 'once') {
+      await this.#firer.fire(trigger, {
+        source: 'catch_up',
+        scheduledAt: last,
+        payload: { missed: count, from: first.toISOString(), to: last.toISOString() },
+      });
+      return;
+    }
+    await this.#firer.record(trigger, {
+      source: 'schedule',
+      status: 'missed',
+      reason: `${times} passed while the server was down; catchUp is skip`,
+      scheduledAt: last,
+    });
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * `mags trigger` against a real server: add (a webhook: the secret and a signing example printed
+ * once), list, show, fire with a payload file, history, pause, resume, remove; usage errors.
+ * The signing example printed is run through openssl and curl's equivalent here (fetch), so it
+ * is known to sign the way the server checks.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { projectRecord } from './helpers/project-record.ts';
+import { runCli } from './helpers/test-home.ts';
+import { startTestServer, type TestServer } from './helpers/test-server.ts';
+
+describe('mags trigger (CLI against a server)', () => {
+  let server: TestServer;
+  let env: Record<string, string>;
+  let home: string;
+  before(async () => {
+    server = await startTestServer({ scheduling: { poolSize: 0 } });
+    home = server.testHome.home;
+    const client = await server.client('alice');
+    env = { MAGS_URL: server.url, MAGS_API_TOKEN: client.token };
+    await server.server.services.repository.insertProject({
+      ...projectRecord('app'),
+      owner: 'alice',
+    });
+    await writeFile(
+      join(home, 'ticket.md'),
+      '---\ntitle: "Issue {{payload.issue.title}}"\ncriteria: [{text: done, check: "true"}]\n---\nLook at {{payload.issue.title}}.\n',
+    );
+    await writeFile(join(home, 'payload.json'), '{"issue":{"title":"broken"}}');
+  });
+  after(() => server?.close());
+
+  const mags = async (...args: string[]) => {
+    const result = await runCli(home, args, { env });
+    return { code: result.code, stdout: result.stdout.toString(), stderr: result.stderr };
+  };
+
+  test('add, list, show, fire, history, pause, resume, remove', async () => {
+    const added = await mags(
+      'trigger',
+      'add',
+      'issues',
+      '-p',
+      'app',
+      '--template',
+      join(home, 'ticket.md'),
+      '--webhook',
+      '--dedupe-key',
+      '{{payload.issue.title}}',
+    );
+    assert.equal(added.code, 0, added.stderr);
+    const secret = /secret: (whsec_\S+)/.exec(added.stdout)?.[1];
+    assert.ok(secret, added.stdout);
+    assert.match(added.stdout, /openssl dgst -sha256 -hmac/);
+    // The example's signature is the server's: openssl over "<ts>.<body>" with the secret.
+    const body = '{"issue":{"title":"x"}}';
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const digest = execFileSync('openssl', ['dgst', '-sha256', '-hmac', secret], {
+      input: `${timestamp}.${body}`,
+      encoding: 'utf8',
+    })
+      .replace(/^.* /, '')
+      .trim();
+    const id = /\((trg_[^)]+)\)/.exec(added.stdout)?.[1] as string;
+    const delivered = await fetch(`${server.url}/v1/hooks/${id}`, {
+      method: 'POST',
+      headers: {
+        'x-mags-signature': `sha256=${digest}`,
+        'x-mags-timestamp': timestamp,
+        'x-mags-delivery': 'cli-1',
+      },
+      body,
+    });
+    assert.equal(delivered.status, 202, await delivered.text());
+
+    const list = await mags('trigger', 'list');
+    assert.match(list.stdout, /issues\s+trg_\S+\s+app\s+webhook/);
+    assert.equal(list.stdout.includes(secret), false);
+    const shown = await mags('trigger', 'show', 'issues', '--json');
+    assert.equal(JSON.parse(shown.stdout).dedupeKey, '{{payload.issue.title}}');
+
+    // This server's project has no model key: the firing fails with the reason, and says so.
+    const fired = await mags('trigger', 'fire', 'issues', '--payload', join(home, 'payload.json'));
+    assert.equal(fired.code, 1);
+    assert.match(fired.stdout, /^failed: /);
+    const history = await mags('trigger', 'history', 'issues', '--json');
+    const firings = JSON.parse(history.stdout) as Array<{ source: string; payload: unknown }>;
+    assert.deepEqual(
+      firings.map((firing) => firing.source),
+      ['manual', 'webhook'],
+    );
+    assert.deepEqual(firings[0]?.payload, { issue: { title: 'broken' } });
+
+    assert.match((await mags('trigger', 'pause', 'issues')).stdout, /issues \(trg_\S+\) paused/);
+    const skipped = await mags('trigger', 'fire', 'issues');
+    assert.match(skipped.stdout, /^skipped: the trigger is paused/);
+    assert.doesNotMatch((await mags('trigger', 'resume', 'issues')).stdout, /paused/);
+    assert.equal((await mags('trigger', 'remove', 'issues')).code, 0);
+    const gone = await mags('trigger', 'show', 'issues');
+    assert.notEqual(gone.code, 0);
+    assert.match(gone.stderr, /No trigger issues/);
+  });
+
+  test('usage errors: no kind or two, a bad --on, a placeholder in a check', async () => {
+    const template = join(home, 'ticket.md');
+    const none = await mags('trigger', 'add', 'x', '-p', 'app', '--template', template);
+    assert.match(none.stderr, /exactly one of --schedule, --webhook or --on/);
+    const two = await mags(
+      'trigger',
+      'add',
+      'x',
+      '-p',
+      'app',
+      '--template',
+      template,
+      '--webhook',
+      '--schedule',
+      '* * * * *',
+    );
+    assert.match(two.stderr, /exactly one/);
+    const badEvent = await mags(
+      'trigger',
+      'add',
+      'x',
+      '-p',
+      'app',
+      '--template',
+      template,
+      '--on',
+      'job.done',
+    );
+    assert.match(badEvent.stderr, /--on job\.done: not an event/);
+    const badCron = await mags(
+      'trigger',
+      'add',
+      'x',
+      '-p',
+      'app',
+      '--template',
+      template,
+      '--schedule',
+      'every day',
+    );
+    assert.match(badCron.stderr, /is not a cron schedule/);
+    await writeFile(
+      join(home, 'evil.md'),
+      '---\ntitle: t\ncriteria: [{text: done, check: "echo {{payload.cmd}}"}]\n---\nbody\n',
+    );
+    const evil = await mags(
+      'trigger',
+      'add',
+      'x',
+      '-p',
+      'app',
+      '--template',
+      join(home, 'evil.md'),
+      '--webhook',
+    );
+    assert.match(evil.stderr, /placeholder in criteria\.0\.check/);
+    assert.match((await mags('trigger', 'list')).stdout, /^NAME/);
+    assert.doesNotMatch((await mags('trigger', 'list')).stdout, /\bx\b/);
+  });
+});
