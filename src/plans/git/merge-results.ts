@@ -18,11 +18,11 @@ const conflictMarker = 'mags-merge-conflict';
 
 /**
  * Merges approved results, in order, in the repository of the sandbox's /workspace (the project
- * workspace): the first result's commit, each next one merged onto it with `git merge-tree
+ * workspace): a result already in another one is left out (a dependent's result holds its
+ * dependencies': the integration of A, B and C, where C started from A and B, is C), then the
+ * first one left is the start and each next one is merged onto it with `git merge-tree
  * --write-tree` (git's own merge, no working tree or index touched) and a merge commit made with
- * `commit-tree` by `mergeIdentity`; a result already in the merge adds nothing, and a merge
- * already in a result moves to it (a dependent that started from a merge of A and B, merged with
- * A again, is its own commit). The merge is kept at `ref` and returned. Two results changing the
+ * `commit-tree` by `mergeIdentity`; one that holds the merge so far moves it there. The merge is kept at `ref` and returned. Two results changing the
  * same lines are a `MergeConflictError` with the paths git lists, and the ref is not touched.
  * No hook, signing program or filter of the repository runs (`gitScriptPreamble`).
  */
@@ -39,10 +39,11 @@ export async function mergeResults(
     `GIT_COMMITTER_NAME=${shellQuote(mergeIdentity.name)}`,
     `GIT_COMMITTER_EMAIL=${shellQuote(mergeIdentity.email)}`,
   ];
+  const all = input.results.map((result, index) => `${index} ${result.commit}`).join('\n');
   const steps = input.results
     .map(
       (result, index) =>
-        `merge_one ${index} ${shellQuote(result.commit)} ${shellQuote(`mags/${result.ticket} (${result.key})`)}`,
+        `contained ${shellQuote(result.commit)} ${index} || merge_one ${index} ${shellQuote(result.commit)} ${shellQuote(`mags/${result.ticket} (${result.key})`)}`,
     )
     .join('\n');
   const output = await runGitScript(sandbox, {
@@ -61,8 +62,21 @@ export async function mergeResults(
     script: `export ${identity.join(' ')}
 ref=${shellQuote(input.ref)}
 g check-ref-format "$ref" 2>"$work/err" || fail 73 "not a ref name: $ref"
+all='${all}'
 current=
 merged=
+# Whether result $2 (commit $1) is in another one (or an earlier one is the same commit): a
+# dependent's result holds its dependencies', and merging them again would only add merges.
+contained() {
+  printf '%s\n' "$all" | {
+    while read -r index commit; do
+      [ "$index" != "$2" ] || continue
+      if [ "$commit" = "$1" ]; then [ "$index" -gt "$2" ] || exit 0; continue; fi
+      g merge-base --is-ancestor "$1" "$commit" 2>/dev/null && exit 0
+    done
+    exit 1
+  }
+}
 merge_one() {
   g cat-file -e "$2^{commit}" 2>"$work/err" || fail ${missingExit} "missing $1"
   if [ -z "$current" ]; then current=$2; merged=$3; return 0; fi
