@@ -34,7 +34,7 @@ if (skip) process.stdout.write(`# skipping plan git tests: ${skip}\n`);
 /** A setup that writes a file `.gitignore` does not cover, and installs into an ignored one. */
 const setup = 'echo x > generated.txt && mkdir -p node_modules && echo dep > node_modules/dep.txt';
 /** TAP with one passing and one failing test; fails unless c.txt says "done". */
-const testScript = String.raw`echo 'TAP version 13'
+const testScript = `echo 'TAP version 13'
 echo '1..2'
 echo 'ok 1 - runs'
 if grep -q done c.txt 2>/dev/null; then echo 'ok 2 - c is done'; exit 0; fi

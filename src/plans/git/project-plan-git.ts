@@ -200,7 +200,8 @@ export class ProjectPlanGit implements PlanGit {
     try {
       return await work();
     } catch (error) {
-      // The error that matters is the first one; a fork that cannot go now is named by it.
+      // The first error is the one to report; a fork that cannot be deleted now (a sandbox
+      // still on it) is left for the caller's own clean-up of the workspace it named.
       await this.#workspaces.delete(owner, target).catch(() => {});
       throw error;
     }
