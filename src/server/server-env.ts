@@ -1,6 +1,7 @@
 import type { MagsContext } from '../context/mags-context.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
 import type { UploadStore } from '../jobs/upload-store.ts';
+import type { PlanManager } from '../plans/plan-manager.ts';
 import type { ProjectManager } from '../projects/project-manager.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
@@ -21,6 +22,8 @@ export interface ServerServices {
   scheduler: SandboxScheduler;
   /** Tickets worked by agents (GUIDE §5). */
   tickets: TicketManager;
+  /** Plans of tickets run in parallel (issue 13). */
+  plans: PlanManager;
   limits: {
     maxJsonBytes: number;
     maxUploadBytes: number;
