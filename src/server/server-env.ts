@@ -2,6 +2,7 @@ import type { MagsContext } from '../context/mags-context.ts';
 import type { CronManager } from '../cron/cron-manager.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
 import type { UploadStore } from '../jobs/upload-store.ts';
+import type { PlanManager } from '../plans/plan-manager.ts';
 import type { ProjectManager } from '../projects/project-manager.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
@@ -27,6 +28,8 @@ export interface ServerServices {
   cron: CronManager;
   /** Background agents: triggers on schedules, webhooks and events (issue 13). */
   triggers: TriggerManager;
+  /** Plans of tickets run in parallel (issue 13). */
+  plans: PlanManager;
   limits: {
     maxJsonBytes: number;
     maxUploadBytes: number;

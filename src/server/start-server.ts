@@ -11,6 +11,11 @@ import type { CronSettings } from '../cron/cron-settings.ts';
 import { JobManager } from '../jobs/job-manager.ts';
 import { LogRetention, type LogRetentionOptions } from '../jobs/log-retention.ts';
 import { UploadStore } from '../jobs/upload-store.ts';
+import { ProjectPlanGit } from '../plans/git/project-plan-git.ts';
+import { PlanManager } from '../plans/plan-manager.ts';
+import type { PlanGit, Planner } from '../plans/plan-parts.ts';
+import type { PlanSettings } from '../plans/plan-settings.ts';
+import { createModelPlanner } from '../plans/planner/model-planner.ts';
 import { ProjectManager } from '../projects/project-manager.ts';
 import { runtimeOperation } from '../runtimes/require-capability.ts';
 import { SandboxManager } from '../sandboxes/sandbox-manager.ts';
@@ -72,6 +77,8 @@ export interface StartServerOptions {
   };
   /** Cron jobs' per-owner limits (default: the MAGS_CRON_* variables, then cron-settings.ts). */
   cron?: Partial<CronSettings>;
+  /** Plans: their settings and, for tests, their planner and git (default: the real ones). */
+  plans?: { settings?: Partial<PlanSettings>; planner?: Planner; git?: PlanGit };
 }
 
 export interface PerOwnerLimits {
@@ -112,6 +119,8 @@ export interface RunningServer {
   recovered: { jobs: number; sandboxes: number; swept: number } & RecoveryReport & {
       /** Tickets of gone servers: queued again, or failed (they were running). */
       tickets: { queued: number; failed: number };
+      /** Plans of gone servers: driven here again, or failed (they were planning). */
+      plans: { resumed: number; failed: number };
       /** Projects a gone server left `importing`: marked failed (a refresh imports them). */
       projectsInterrupted: number;
       /** Cron jobs armed, and those whose times missed meanwhile were recorded or run once. */
@@ -210,11 +219,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
         tickets.whileDeletingProject(owner, name, action),
     },
   });
+  const ticketParts = options.tickets?.parts ?? builtinTicketParts();
   const tickets: TicketManager = new TicketManager({
     repository,
     sandboxes,
     projects: options.tickets?.projects ?? projects,
-    parts: options.tickets?.parts ?? builtinTicketParts(),
+    parts: ticketParts,
     workspaces: context.workspaceManager,
     settings: ticketConfiguration,
     environment: options.tickets?.environment,
@@ -224,10 +234,23 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const report = await recoverWork({ context, repository, jobs, sandboxes, instance });
   // After the sandboxes: a recovered ticket's sandbox is attached again first.
   const ticketsRecovered = await tickets.recover();
+  const plans = new PlanManager({
+    repository,
+    tickets,
+    projects,
+    git: options.plans?.git ?? new ProjectPlanGit({ context, repository, projects }),
+    planner: options.plans?.planner ?? createModelPlanner({ prices: ticketConfiguration.prices }),
+    checkModel: ticketParts.checkModel,
+    environment: options.tickets?.environment,
+    settings: options.plans?.settings,
+    instance,
+  });
+  // After the tickets: a plan's items follow what the ticket recovery made of its tickets.
+  const plansRecovered = await plans.recover();
   // Imports a stopped server left `importing` (POST /v1/projects answers only when done).
   const projectsInterrupted = await projects.recoverInterrupted();
   // After the tickets are recovered: schedules armed (what was missed while down recorded).
-  const triggers = new TriggerManager({ repository, tickets, jobs, projects });
+  const triggers = new TriggerManager({ repository, tickets, jobs, projects, plans });
   await triggers.start();
   scheduler.open();
   const acceptLocalOwner = options.acceptLocalOwner ?? false;
@@ -257,6 +280,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     scheduler,
     tickets,
     triggers,
+    plans,
     limits: {
       maxJsonBytes: 1024 * 1024,
       maxUploadBytes,
@@ -280,6 +304,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   // At start (what a stopped server's retention missed) and periodically after.
   retention.start();
   tickets.start();
+  plans.start();
   // Clients (the SDK's fetch) keep connections open between requests; a server that closes an
   // idle one just as a client reuses it fails that request. Outlive the clients' idle timeout.
   server.keepAliveTimeout = 65_000;
@@ -296,6 +321,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     retention.stop();
     await cron.stop();
     await triggers.stop();
+    // Plans before tickets: they stop reacting before their tickets are stopped (recovery takes
+    // them up); after triggers, which create plans.
+    await plans.shutdown();
     // First, while the sandboxes still run: from its first moment a ticket run or approval is a
     // 503 (a run queued meanwhile stays queued); an approval in progress is answered before the
     // listener closes.
@@ -315,6 +343,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       swept,
       ...report,
       tickets: ticketsRecovered,
+      plans: plansRecovered,
       projectsInterrupted: projectsInterrupted.length,
       cron: cronStarted,
     },
@@ -324,6 +353,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       retention.stop();
       await cron.stop();
       await triggers.stop();
+      await plans.shutdown();
       // Running agents end here (their conversation is not durable); queued tickets wait.
       await tickets.shutdown();
       // What the jobs printed so far is stored first: the next server continues after it.

@@ -167,6 +167,7 @@ export class TriggerFirer {
           project: trigger.project,
           request: `${title}\n\n${request}`,
           auto: true,
+          autoApprove: trigger.spec.autoApprove,
           ...(template.model && { model: template.model }),
           ...(limits.remainingUsd !== null && { budget: { maxCostUsd: limits.remainingUsd } }),
         });

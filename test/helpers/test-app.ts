@@ -7,6 +7,9 @@ import { CronManager } from '../../src/cron/cron-manager.ts';
 import type { CronSettings } from '../../src/cron/cron-settings.ts';
 import { JobManager } from '../../src/jobs/job-manager.ts';
 import { UploadStore } from '../../src/jobs/upload-store.ts';
+import { ProjectPlanGit } from '../../src/plans/git/project-plan-git.ts';
+import { PlanManager } from '../../src/plans/plan-manager.ts';
+import { createModelPlanner } from '../../src/plans/planner/model-planner.ts';
 import { ProjectManager } from '../../src/projects/project-manager.ts';
 import { SandboxManager } from '../../src/sandboxes/sandbox-manager.ts';
 import { SandboxScheduler } from '../../src/scheduling/sandbox-scheduler.ts';
@@ -74,13 +77,24 @@ export async function createTestApp(
     environment: {},
     log: () => {},
   });
+  const parts = builtinTicketParts();
   // In-process routes read and change stored tickets; running one needs the real parts (a
   // server: test/ticket-api.test.ts).
   const tickets = new TicketManager({
     repository,
     sandboxes,
     projects,
-    parts: builtinTicketParts(),
+    parts,
+    environment: {},
+    log: () => {},
+  });
+  const plans = new PlanManager({
+    repository,
+    tickets,
+    projects,
+    git: new ProjectPlanGit({ context, repository, projects }),
+    planner: createModelPlanner(),
+    checkModel: parts.checkModel,
     environment: {},
     log: () => {},
   });
@@ -94,7 +108,8 @@ export async function createTestApp(
     scheduler,
     tickets,
     // Not started: no schedules armed, no events heard (a running server's: test/triggers*.test.ts).
-    triggers: new TriggerManager({ repository, tickets, projects, log: () => {} }),
+    triggers: new TriggerManager({ repository, tickets, projects, plans, log: () => {} }),
+    plans,
     limits: {
       maxJsonBytes: 1024 * 1024,
       maxUploadBytes: 1024 * 1024,
