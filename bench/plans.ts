@@ -1,0 +1,9 @@
+/**
+ * `npm run bench plans` (issue 13): the git work of a plan (`plans-git.ts`) and a whole plan run
+ * with scripted models (`plans-run.ts`).
+ */
+import { planGitBenchmark } from './plans-git.ts';
+
+export async function plansBenchmark(): Promise<void> {
+  await planGitBenchmark();
+}
