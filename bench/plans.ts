@@ -3,7 +3,9 @@
  * with scripted models (`plans-run.ts`).
  */
 import { planGitBenchmark } from './plans-git.ts';
+import { planRunBenchmark } from './plans-run.ts';
 
 export async function plansBenchmark(): Promise<void> {
+  await planRunBenchmark();
   await planGitBenchmark();
 }
