@@ -3,6 +3,7 @@
 import { agentChangesBenchmark } from './agent-changes.ts';
 import { hardeningBenchmark } from './hardening.ts';
 import { latencyBenchmark } from './latency.ts';
+import { plansBenchmark } from './plans.ts';
 import { sandboxStartBenchmark } from './sandbox-start.ts';
 import { serverApiBenchmark } from './server-api.ts';
 import { ticketsBenchmark } from './tickets.ts';
@@ -18,6 +19,7 @@ const sections: Record<string, () => Promise<void>> = {
   hardening: hardeningBenchmark,
   tickets: ticketsBenchmark,
   'agent-changes': agentChangesBenchmark,
+  plans: plansBenchmark,
 };
 
 const wanted = process.argv.slice(2);

@@ -24,8 +24,8 @@ import { SandboxManager } from '../src/sandboxes/sandbox-manager.ts';
 import { createSqliteStateRepository } from '../src/state/sqlite/sqlite-state-repository.ts';
 import type { StateRepository } from '../src/state/state-repository.ts';
 import { takeDiff } from '../src/tickets/evidence/take-diff.ts';
-import { commitApproved } from '../src/tickets/review/commit-approved.ts';
 import { ownerWorkspaceName } from '../src/workspaces/owner-workspace.ts';
+import { approveResult } from './helpers/approve-result.ts';
 import { createTestHome, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 
 const skip = sandboxSkipReason();
@@ -71,46 +71,20 @@ describe('plan git: merged forks, integration and the plan branch (namespace run
       sh(sandbox, 'git rev-parse HEAD && git for-each-ref && git status --porcelain'),
     );
 
-  /**
-   * A ticket's life on a workspace that starts at `base`: `work` run in it, the diff taken
-   * against its base tree, the real approval (commitApproved in a sandbox on it, then
-   * ProjectManager.importBranch, which checks the commit again in the project workspace).
-   */
+  /** A ticket's result by the real approval path (approveResult), kept by its key. */
   async function approve(
     key: string,
     base: { workspace: string; commit: string; tree: string | null },
     work: string,
   ): Promise<ApprovedResult> {
-    const ticket = `tkt_${key}`;
-    const branch = `mags/${ticket}`;
-    const approved = await onWorkspace(base.workspace, async (sandbox) => {
-      await sh(sandbox, work);
-      const diff = await takeDiff(sandbox, base.commit, { setupTree: base.tree });
-      assert.ok(
-        diff.files.every((file) => file.path !== 'generated.txt' || work.includes('generated')),
-        `the setup's file is not in ${key}'s diff: ${diff.diff}`,
-      );
-      const committed = await commitApproved(sandbox, {
-        baseCommit: base.commit,
-        branch,
-        message: `ticket ${key}`,
-        authorName: 'Rita Reviewer',
-        authorEmail: 'rita@example.com',
-        tree: diff.tree,
-        setupTree: base.tree,
-      });
-      return { ...committed, reviewed: diff.tree };
-    });
-    const imported = await projects.importBranch('alice', 'app', {
-      bundle: approved.bundle,
-      branch,
-      commit: approved.commit,
-      baseCommit: base.commit,
-      tree: approved.reviewed,
-      setupTree: base.tree,
-    });
-    assert.equal(imported.commit, approved.commit);
-    const result = { key, ticket, commit: approved.commit };
+    const result = await approveResult(
+      { context, projects, owner: 'alice', project: 'app', key, base, work },
+      (diff) =>
+        assert.ok(
+          diff.files.every((file) => file.path !== 'generated.txt' || work.includes('generated')),
+          `the setup's file is not in ${key}'s diff: ${diff.diff}`,
+        ),
+    );
     results[key] = result;
     return result;
   }
