@@ -167,7 +167,7 @@ export async function workspaceSyncBenchmark(): Promise<void> {
     const row = (name: string, mags: number, baseline: number, target: string) =>
       `| ${name} | ${mags.toFixed(0)} | ${baseline.toFixed(0)} | ${(baseline / mags).toFixed(2)}× | ${target} |`;
     process.stdout.write(
-      [
+      `${[
         `\n## workspace sync (${shape.files} files, ${(shape.bytes / 1e6).toFixed(0)} MB, Ceph RGW on loopback, rclone --transfers 32)\n`,
         '| operation | mags ms | rclone ms | rclone / mags | target |',
         '| --- | ---: | ---: | ---: | --- |',
@@ -181,7 +181,7 @@ export async function workspaceSyncBenchmark(): Promise<void> {
         ),
         '',
         `Stored by mags after ${versions} versions (one file changed in each): ${(storedBytes / 1e6).toFixed(1)} MB, chunks and manifests (compressed), vs ${(firstVersionBytes / 1e6).toFixed(1)} MB of chunks for version 1 alone: ${(storedBytes / firstVersionBytes).toFixed(3)}×.`,
-      ].join('\n') + '\n',
+      ].join('\n')}\n`,
     );
   } finally {
     await hostA.cleanup();
