@@ -3,6 +3,7 @@ import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerImageCommands } from './commands/image.ts';
 import { registerJobCommands } from './commands/jobs.ts';
 import { registerLoginCommand } from './commands/login.ts';
+import { registerPlanCommands } from './commands/plan.ts';
 import { registerPoolCommands } from './commands/pool.ts';
 import { registerProjectCommands } from './commands/project.ts';
 import { registerRunCommand } from './commands/run.ts';
@@ -33,6 +34,7 @@ export function createProgram(argv: readonly string[] = []): Command {
   registerImageCommands(program);
   registerWorkspaceCommands(program);
   registerTicketCommands(program);
+  registerPlanCommands(program);
   registerSyncCommand(program);
   registerDoctorCommand(program);
   registerServerCommand(program);

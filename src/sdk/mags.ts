@@ -20,6 +20,7 @@ import { errorFromResponse, unreachableError } from './api-error.ts';
 export type { HostPoolStatusInfo, OwnerUsageInfo, PoolStatusInfo };
 
 import { type FollowOptions, followJobLogs } from './log-stream.ts';
+import { plansClient } from './plans-client.ts';
 import { projectsClient } from './projects-client.ts';
 import { ticketsClient } from './tickets-client.ts';
 
@@ -281,6 +282,11 @@ export class Mags {
   );
   /** Tickets worked by agents: create, follow their events, review their evidence. */
   readonly tickets = ticketsClient({
+    json: (method, path, body) => this.#json(method, path, body),
+    send: (path, signal) => this.#send('GET', path, undefined, signal),
+  });
+  /** Plans of tickets run in parallel: create, approve, follow, review the integration. */
+  readonly plans = plansClient({
     json: (method, path, body) => this.#json(method, path, body),
     send: (path, signal) => this.#send('GET', path, undefined, signal),
   });

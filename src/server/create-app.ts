@@ -7,6 +7,7 @@ import { serverLocations } from '../jobs/owner-facing-error.ts';
 import { errorHandler, validationResponse } from './error-response.ts';
 import { requireToken } from './middleware/authenticate.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
+import { registerPlanRoutes } from './routes/plan-routes.ts';
 import { registerProjectRoutes } from './routes/project-routes.ts';
 import { registerSandboxRoutes } from './routes/sandbox-routes.ts';
 import { registerSystemRoutes } from './routes/system-routes.ts';
@@ -61,6 +62,7 @@ export function createApp(services: ServerServices): {
   registerWorkspaceRoutes(app, services);
   registerProjectRoutes(app, services);
   registerTicketRoutes(app, services);
+  registerPlanRoutes(app, services);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',

@@ -7,6 +7,7 @@ import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { StateRepository } from '../state/state-repository.ts';
 import type { TicketManager } from '../tickets/ticket-manager.ts';
 import type { DiskLimits } from './disk-limits.ts';
+import type { PlanService } from './plan-service.ts';
 
 /** What the routes work with; one set per server process. */
 export interface ServerServices {
@@ -21,6 +22,8 @@ export interface ServerServices {
   scheduler: SandboxScheduler;
   /** Tickets worked by agents (GUIDE §5). */
   tickets: TicketManager;
+  /** Plans of tickets run in parallel (issue 13): the PlanManager. */
+  plans: PlanService;
   limits: {
     maxJsonBytes: number;
     maxUploadBytes: number;
