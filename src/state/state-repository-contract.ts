@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test as nodeTest, type TestContext } from 'node:test';
 import { type ContractSkip, namedSkips } from '../testing/contract-skips.ts';
 import type { JobRecord, StateRepository } from './state-repository.ts';
+import { planStateContract } from './state-repository-plan-contract.ts';
 import { ticketStateContract } from './state-repository-ticket-contract.ts';
 
 /**
@@ -392,6 +393,7 @@ export function runStateRepositoryContract(options: {
     });
 
     ticketStateContract(test, () => repository);
+    planStateContract(test, () => repository);
 
     test('everything committed survives reopening', async () => {
       // A repository that cannot be reopened (in memory) lists this test as skipped.
