@@ -286,16 +286,36 @@ export class ProjectManager {
       name,
       async () => {
         const project = await this.get(owner, name);
-        if (project.status !== 'ready' || project.commit === null) {
-          throw new ConflictError(`Project ${name} is not ready (${project.status}).`, {
-            code: 'project_not_ready',
-            hint: project.reason
-              ? `${project.reason}\nFix it and run mags project refresh ${name}.`
-              : `Wait for its import to finish (mags project show ${name}).`,
-          });
-        }
+        const commit = checkProjectReady(project);
         await this.#workspaces.fork(owner, project.workspace, target);
-        return { workspace: target, commit: project.commit, tree: project.setupTree };
+        return { workspace: target, commit, tree: project.setupTree };
+      },
+      options.signal,
+    );
+  }
+
+  /**
+   * Runs `work` in a session on the owner's ready project workspace, under the project's lock (no
+   * import, refresh, fork or approval meanwhile): the plan's git steps (merging approved results,
+   * making a plan's branch) run here. The session has no network: only git runs in it.
+   */
+  inProjectWorkspace<T>(
+    owner: string,
+    name: string,
+    work: (session: WorkspaceSession, project: ProjectRecord) => Promise<T>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<T> {
+    return this.#locks.run(
+      owner,
+      name,
+      async () => {
+        const project = await this.get(owner, name);
+        checkProjectReady(project);
+        return withWorkspaceSession(
+          this.#context,
+          { workspace: ownerWorkspaceName(owner, project.workspace), labels: labels(owner, name) },
+          (_sandbox, session) => work(session, project),
+        );
       },
       options.signal,
     );
@@ -370,6 +390,19 @@ export class ProjectManager {
   async #deleteWorkspace(owner: string, workspace: string): Promise<void> {
     await this.#workspaces.delete(owner, workspace).catch(ignoreNotFound);
   }
+}
+
+/** A project tickets and plans can start from: ready, at a commit (returned). */
+function checkProjectReady(project: ProjectRecord): string {
+  if (project.status !== 'ready' || project.commit === null) {
+    throw new ConflictError(`Project ${project.name} is not ready (${project.status}).`, {
+      code: 'project_not_ready',
+      hint: project.reason
+        ? `${project.reason}\nFix it and run mags project refresh ${project.name}.`
+        : `Wait for its import to finish (mags project show ${project.name}).`,
+    });
+  }
+  return project.commit;
 }
 
 const ignoreNotFound = (error: unknown) => {

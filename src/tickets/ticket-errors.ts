@@ -9,6 +9,17 @@ export function ticketNotFound(id: string): NotFoundError {
   });
 }
 
+/** A person's run of a plan's ticket that never ran: its plan starts it when it is ready. */
+export function planTicketWaiting(id: string, plan: string): ConflictError {
+  return new ConflictError(
+    `Ticket ${id} is a ticket of plan ${plan}: the plan starts it once its dependencies are approved.`,
+    {
+      code: 'plan_ticket_waiting',
+      hint: `mags plan show ${plan} says what it waits for; mags plan retry ${plan} ${id} runs a failed or stopped one again.`,
+    },
+  );
+}
+
 /** The statuses each action on a ticket is allowed in. */
 export const allowedStatuses = {
   run: ['draft', 'failed', 'stopped'],

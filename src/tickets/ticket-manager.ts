@@ -12,6 +12,7 @@ import {
   bundleNotFound,
   checkProjectReady,
   evidenceNotFound,
+  planTicketWaiting,
   ticketNotFound,
   wrongStatus,
 } from './ticket-errors.ts';
@@ -30,6 +31,15 @@ import {
   withBudget,
 } from './ticket-review.ts';
 import { type TicketSettings, ticketSettings } from './ticket-settings.ts';
+
+/** A workspace a ticket starts from instead of a fork of its project (a plan's `MergedWorkspace`). */
+export interface TicketStart {
+  workspace: string;
+  /** Its `baseCommit`. */
+  commit: string;
+  /** Its `baseTree` (null: the commit's). */
+  tree: string | null;
+}
 
 export interface TicketManagerOptions {
   repository: StateRepository;
@@ -136,13 +146,18 @@ export class TicketManager {
 
   /**
    * A new ticket of the owner's project: a draft, or queued with `run`. The project, the role and
-   * the model (its provider and key) are checked first; on any error nothing is stored.
+   * the model (its provider and key) are checked first; on any error nothing is stored. `plan`:
+   * the plan it is a ticket of (its plan starts it: `run` with `plan`).
    */
-  create(owner: string, body: CreateTicketBody): Promise<TicketRecord> {
+  create(
+    owner: string,
+    body: CreateTicketBody,
+    options: { plan?: string } = {},
+  ): Promise<TicketRecord> {
     const kind = body.run ? 'starts_work' : 'other';
     return this.#actions.run(owner, body.project, kind, 'run a ticket', async () => {
       const project = await this.#projects.get(owner, body.project);
-      const record = newTicketRecord(owner, body, this.settings);
+      const record = { ...newTicketRecord(owner, body, this.settings), plan: options.plan ?? null };
       resolveTicketChoices(record, project, this.#parts, this.settings, this.#environment);
       // A draft may wait for its project; a queued ticket would only fail to fork it.
       if (body.run) {
@@ -163,6 +178,16 @@ export class TicketManager {
     });
   }
 
+  /**
+   * Throws the error `create` would for this body (the project, the role, the model and its key),
+   * storing nothing: a plan checks all its tickets before it creates any.
+   */
+  async check(owner: string, body: CreateTicketBody): Promise<void> {
+    const project = await this.#projects.get(owner, body.project);
+    const record = newTicketRecord(owner, body, this.settings);
+    resolveTicketChoices(record, project, this.#parts, this.settings, this.#environment);
+  }
+
   /** The owner's tickets; a project in the filter that is not theirs is a 404, not an empty list. */
   async list(owner: string, filter: Omit<TicketFilter, 'owner'> = {}): Promise<TicketRecord[]> {
     if (filter.project !== undefined) await this.#projects.get(owner, filter.project);
@@ -179,12 +204,34 @@ export class TicketManager {
    * Queues the next attempt of a draft, failed or stopped ticket (a queued one: a 409). A
    * `budget` is merged into the ticket's, with the status change: a token or cost budget counts
    * the whole ticket, so one it hit must be raised for another attempt to get anywhere.
+   *
+   * A plan's ticket that never ran is started by its plan only (`plan`: the plan starting it),
+   * once its dependencies are approved; `start` is then the workspace their results were merged
+   * into, which a ticket without a workspace starts from instead of a fork of the project.
    */
-  run(owner: string, id: string, options: { budget?: Budget } = {}): Promise<TicketRecord> {
+  run(
+    owner: string,
+    id: string,
+    options: { budget?: Budget; start?: TicketStart; plan?: string } = {},
+  ): Promise<TicketRecord> {
     return this.#act(owner, id, 'starts_work', `run ticket ${id}`, () =>
       this.#lock.run(id, async () => {
         const ticket = await this.#recorder.require(owner, id, 'run', allowedStatuses.run);
-        return this.#queue.queueAttempt(ticket, withBudget(ticket, options.budget));
+        if (ticket.plan !== null && ticket.status === 'draft' && options.plan !== ticket.plan) {
+          throw planTicketWaiting(ticket.id, ticket.plan);
+        }
+        const start: Partial<TicketRecord> =
+          options.start && !ticket.workspace
+            ? {
+                workspace: options.start.workspace,
+                baseCommit: options.start.commit,
+                baseTree: options.start.tree,
+              }
+            : {};
+        return this.#queue.queueAttempt(
+          { ...ticket, ...start },
+          { ...start, ...withBudget(ticket, options.budget) },
+        );
       }),
     );
   }

@@ -160,7 +160,7 @@ describe('the model planner (scripted models)', () => {
     assert.equal(error.attempts, 3);
     assert.match(
       error.message,
-      /refused 3 times; the last time because .*cycle: dark-flag → dark-styles → dark-flag/,
+      /refused 3 times\. The last reason: .*cycle: dark-flag → dark-styles → dark-flag/,
     );
     assert.ok(error.hint);
     const { costUsd, ...tokens } = error.usage;

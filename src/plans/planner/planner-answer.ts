@@ -113,7 +113,7 @@ export class PlannerRefusedError extends MagsError {
   readonly usage: TokenUsage;
   constructor(attempts: number, reason: string, usage: TokenUsage) {
     super(
-      `The planner's plan was refused ${attempts === 1 ? 'once' : `${attempts} times`}; the last time because ${reason}`,
+      `The planner's plan was refused ${attempts === 1 ? 'once' : `${attempts} times`}. The last reason: ${reason.charAt(0).toUpperCase()}${reason.slice(1)}`,
       {
         code: 'planner_refused',
         statusCode: 422,

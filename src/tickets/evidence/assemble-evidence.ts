@@ -9,17 +9,16 @@ import type {
 } from '../../api/tickets.ts';
 import type { TicketRecord } from '../../state/state-repository.ts';
 import { capText } from './cap-text.ts';
-import { parseTestCounts } from './parse-test-counts.ts';
 import { summarizeEvidence } from './summarize-evidence.ts';
 import { takeDiff } from './take-diff.ts';
+import { testEvidence } from './test-evidence.ts';
 
 export const defaultEvidenceTimeouts = { testMs: 15 * 60_000, checkMs: 5 * 60_000 };
 
 /** What is kept of each output: in the evidence (stored) and in a `command` event (streamed). */
-const maxTestLogBytes = 1024 * 1024;
 const maxCheckOutputBytes = 64 * 1024;
 const maxEventOutputBytes = 256 * 1024;
-const maxDiffBytes = 4 * 1024 * 1024;
+export const maxDiffBytes = 4 * 1024 * 1024;
 
 export interface AssembleEvidenceInput {
   sandbox: AgentSandbox;
@@ -86,16 +85,7 @@ export async function assembleEvidence(input: AssembleEvidenceInput): Promise<Ev
 
   let tests: Evidence['tests'] = null;
   if (input.test) {
-    const result = await run('test', input.test, testMs);
-    tests = {
-      command: input.test,
-      exitCode: result.exitCode,
-      timedOut: result.timedOut,
-      durationMs: result.durationMs,
-      // Counted from the whole output: the summary is at its end, past any cut.
-      counts: parseTestCounts(result.output),
-      log: capText(result.output, maxTestLogBytes),
-    };
+    tests = testEvidence(input.test, await run('test', input.test, testMs));
   }
 
   const criteria: CriterionResult[] = [];

@@ -1,0 +1,127 @@
+import type { PlanEvent, PlanEventData, PlanStatus } from '../api/plans.ts';
+import type { StateRepository } from '../state/state-repository.ts';
+
+/**
+ * A plan's events: each appended durably in the order it was asked for (one chain per plan, which
+ * other work on the log can join: `enqueue`), then announced to live followers, who read from
+ * the repository and wait here for the next append (as `TicketEventLog` does for tickets).
+ */
+export class PlanEventLog {
+  readonly #repository: StateRepository;
+  readonly #tails = new Map<string, Promise<unknown>>();
+  readonly #versions = new Map<string, number>();
+  readonly #waiters = new Map<string, Set<() => void>>();
+
+  constructor(repository: StateRepository) {
+    this.#repository = repository;
+  }
+
+  append(planId: string, data: PlanEventData): Promise<PlanEvent> {
+    return this.enqueue(planId, () => this.appendNow(planId, data));
+  }
+
+  /**
+   * Stores one event now; only for work that `enqueue` runs (it holds the plan's turn), so that
+   * the order of the chain is kept.
+   */
+  async appendNow(planId: string, data: PlanEventData): Promise<PlanEvent> {
+    try {
+      return await this.#repository.appendPlanEvent(planId, { at: new Date().toISOString(), data });
+    } finally {
+      this.touch(planId);
+    }
+  }
+
+  /** Runs `work` in the plan's turn: after every append (and work) asked for before it. */
+  enqueue<T>(planId: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#tails.get(planId) ?? Promise.resolve();
+    const turn = previous.catch(() => {}).then(work);
+    this.#tails.set(planId, turn);
+    const settle = () => {
+      if (this.#tails.get(planId) === turn) this.#tails.delete(planId);
+    };
+    turn.then(settle, settle);
+    return turn;
+  }
+
+  /** Resolves once everything asked of the plan's chain so far is done. */
+  async flushed(planId: string): Promise<void> {
+    await this.#tails.get(planId)?.catch(() => {});
+  }
+
+  version(planId: string): number {
+    return this.#versions.get(planId) ?? 0;
+  }
+
+  /** Resolves when the plan changed since `version` was read, after `timeoutMs`, or on `signal`. */
+  changed(
+    planId: string,
+    version: number,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<void> {
+    if (this.version(planId) !== version || options.signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      let waiters = this.#waiters.get(planId);
+      if (!waiters) {
+        waiters = new Set();
+        this.#waiters.set(planId, waiters);
+      }
+      const done = () => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', done);
+        waiters.delete(done);
+        if (waiters.size === 0 && this.#waiters.get(planId) === waiters) {
+          this.#waiters.delete(planId);
+        }
+        resolve();
+      };
+      const timer = setTimeout(done, options.timeoutMs);
+      options.signal?.addEventListener('abort', done, { once: true });
+      waiters.add(done);
+    });
+  }
+
+  /** Wakes the plan's followers (an event was stored, or its record changed). */
+  touch(planId: string): void {
+    this.#versions.set(planId, this.version(planId) + 1);
+    for (const waiter of [...(this.#waiters.get(planId) ?? [])]) waiter();
+  }
+}
+
+/** Statuses in which a plan is still moving on its own: followers and `wait` wait through them. */
+export const movingPlanStatuses: readonly PlanStatus[] = ['planning', 'running', 'integrating'];
+
+const pageSize = 500;
+/** How long a follower waits before looking again without news (another process may append). */
+const pollMs = 2000;
+
+/**
+ * A plan's stored events after `after`, in order; with `follow`, also those appended later,
+ * until the plan is settled (not planning, running or integrating). The caller checked the owner.
+ */
+export async function* followPlanEvents(
+  repository: StateRepository,
+  log: PlanEventLog,
+  plan: { owner: string; id: string },
+  options: { after?: number; follow?: boolean; signal?: AbortSignal },
+): AsyncGenerator<PlanEvent> {
+  let cursor = options.after ?? 0;
+  for (;;) {
+    // Read before the page: an event stored while the page is read changes it, and is not missed.
+    const version = log.version(plan.id);
+    const page = await repository.readPlanEvents(plan.id, cursor, pageSize);
+    for (const event of page) {
+      yield event;
+      cursor = event.id;
+    }
+    if (page.length === pageSize) continue;
+    if (!options.follow || options.signal?.aborted) return;
+    const record = await repository.getPlan(plan.owner, plan.id);
+    if (!record || !movingPlanStatuses.includes(record.status)) {
+      // Its status event is stored before its record: what is left is read to the end.
+      yield* await repository.readPlanEvents(plan.id, cursor, Number.MAX_SAFE_INTEGER);
+      return;
+    }
+    await log.changed(plan.id, version, { timeoutMs: pollMs, signal: options.signal });
+  }
+}
