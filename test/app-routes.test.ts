@@ -20,6 +20,14 @@ interface RouteRow {
   };
 }
 
+/** A plan of one ticket, as a body of `POST /v1/plans` and `PUT .../spec`. */
+const planSpec = {
+  summary: 's',
+  tickets: [
+    { key: 'one', title: 't', request: 'r', criteria: [{ text: 'c' }], model: 'ollama:qwen3' },
+  ],
+};
+
 const routes: RouteRow[] = [
   { route: 'GET /v1/whoami', request: () => ({ method: 'GET', path: '/v1/whoami' }) },
   { route: 'GET /v1/pool', request: () => ({ method: 'GET', path: '/v1/pool' }) },
@@ -136,7 +144,7 @@ const routes: RouteRow[] = [
   ...planRows(),
 ];
 
-/** The plan routes, on alice's plan `plan` (awaiting review, with evidence and a bundle stored). */
+/** The plan routes, on alice's plan `plan` (approved, with evidence and a bundle stored). */
 function planRows(): RouteRow[] {
   const on = (method: string, path: string, body?: unknown): RouteRow => ({
     route: `${method} /v1/plans/:id${path}`,
@@ -164,13 +172,8 @@ function planRows(): RouteRow[] {
   ];
 }
 
-const planSpec = {
-  summary: 's',
-  tickets: [{ key: 'one', title: 't', request: 'r', criteria: [{ text: 'c' }] }],
-};
-
 /**
- * Plan routes whose success needs a plan in another status than the one here (awaiting review):
+ * Plan routes whose success needs a plan in another status than the one here (approved):
  * test/plan-routes.test.ts runs each on a plan where it succeeds, and the refused ones.
  */
 const planRoutesTestedElsewhere = [
@@ -178,6 +181,7 @@ const planRoutesTestedElsewhere = [
   'POST /v1/plans/:id/approve',
   'POST /v1/plans/:id/retry',
   'POST /v1/plans/:id/stop',
+  'POST /v1/plans/:id/close',
 ];
 
 /** The ticket routes, on alice's ticket `ticket` (a draft with evidence and a bundle stored). */
@@ -685,7 +689,7 @@ async function aliceTicket(api: TestApp): Promise<string> {
   return id;
 }
 
-/** A plan of alice's awaiting review, stored as a server would, with evidence and a bundle. */
+/** An approved plan of alice's, stored as a server would, with evidence and a bundle. */
 async function alicePlan(api: TestApp): Promise<string> {
   const at = new Date().toISOString();
   const id = 'pln_alice1';
@@ -696,7 +700,7 @@ async function alicePlan(api: TestApp): Promise<string> {
     project: 'webapp',
     request: 'r',
     summary: 's',
-    status: 'awaiting_review',
+    status: 'approved',
     reason: null,
     model: null,
     auto: false,
@@ -721,15 +725,15 @@ async function alicePlan(api: TestApp): Promise<string> {
     ],
     baseCommit: 'c0ffee',
     integration: { workspace: 'plan-pln_alice1', commit: 'c1', tree: null },
-    branch: null,
-    commit: null,
+    branch: 'mags/plan-pln_alice1',
+    commit: 'c1',
     approvedAt: at,
     createdAt: at,
     updatedAt: at,
   });
   await api.services.repository.appendPlanEvent(id, {
     at,
-    data: { type: 'plan_status', from: 'integrating', to: 'awaiting_review', reason: null },
+    data: { type: 'plan_status', from: 'awaiting_review', to: 'approved', reason: null },
   });
   await api.services.repository.putPlanEvidence({
     plan: id,

@@ -1,13 +1,13 @@
 import type { MagsContext } from '../context/mags-context.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
 import type { UploadStore } from '../jobs/upload-store.ts';
+import type { PlanManager } from '../plans/plan-manager.ts';
 import type { ProjectManager } from '../projects/project-manager.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { StateRepository } from '../state/state-repository.ts';
 import type { TicketManager } from '../tickets/ticket-manager.ts';
 import type { DiskLimits } from './disk-limits.ts';
-import type { PlanService } from './plan-service.ts';
 
 /** What the routes work with; one set per server process. */
 export interface ServerServices {
@@ -23,7 +23,7 @@ export interface ServerServices {
   /** Tickets worked by agents (GUIDE §5). */
   tickets: TicketManager;
   /** Plans of tickets run in parallel (issue 13): the PlanManager. */
-  plans: PlanService;
+  plans: PlanManager;
   limits: {
     maxJsonBytes: number;
     maxUploadBytes: number;

@@ -9,6 +9,11 @@ import { createMagsContext, type MagsContext } from '../context/mags-context.ts'
 import { JobManager } from '../jobs/job-manager.ts';
 import { LogRetention, type LogRetentionOptions } from '../jobs/log-retention.ts';
 import { UploadStore } from '../jobs/upload-store.ts';
+import { ProjectPlanGit } from '../plans/git/project-plan-git.ts';
+import { PlanManager } from '../plans/plan-manager.ts';
+import type { PlanGit, Planner } from '../plans/plan-parts.ts';
+import type { PlanSettings } from '../plans/plan-settings.ts';
+import { createModelPlanner } from '../plans/planner/model-planner.ts';
 import { ProjectManager } from '../projects/project-manager.ts';
 import { runtimeOperation } from '../runtimes/require-capability.ts';
 import { SandboxManager } from '../sandboxes/sandbox-manager.ts';
@@ -65,6 +70,8 @@ export interface StartServerOptions {
     /** Where the providers' keys and MAGS_DEFAULT_MODEL are read (default process.env). */
     environment?: NodeJS.ProcessEnv;
   };
+  /** Plans: their settings and, for tests, a planner (scripted models) and their git. */
+  plans?: { settings?: Partial<PlanSettings>; planner?: Planner; git?: PlanGit };
 }
 
 export interface PerOwnerLimits {
@@ -105,6 +112,8 @@ export interface RunningServer {
   recovered: { jobs: number; sandboxes: number; swept: number } & RecoveryReport & {
       /** Tickets of gone servers: queued again, or failed (they were running). */
       tickets: { queued: number; failed: number };
+      /** Plans of gone servers: taken up again (`resumed`), or failed. */
+      plans: { resumed: number; failed: number };
       /** Projects a gone server left `importing`: marked failed (a refresh imports them). */
       projectsInterrupted: number;
     };
@@ -201,11 +210,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
         tickets.whileDeletingProject(owner, name, action),
     },
   });
+  const ticketParts = options.tickets?.parts ?? builtinTicketParts();
   const tickets: TicketManager = new TicketManager({
     repository,
     sandboxes,
     projects: options.tickets?.projects ?? projects,
-    parts: options.tickets?.parts ?? builtinTicketParts(),
+    parts: ticketParts,
     workspaces: context.workspaceManager,
     settings: ticketConfiguration,
     environment: options.tickets?.environment,
@@ -215,6 +225,19 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const report = await recoverWork({ context, repository, jobs, sandboxes, instance });
   // After the sandboxes: a recovered ticket's sandbox is attached again first.
   const ticketsRecovered = await tickets.recover();
+  const plans = new PlanManager({
+    repository,
+    tickets,
+    projects: options.tickets?.projects ?? projects,
+    git: options.plans?.git ?? new ProjectPlanGit({ context, repository, projects }),
+    planner: options.plans?.planner ?? createModelPlanner(),
+    checkModel: ticketParts.checkModel,
+    environment: options.tickets?.environment,
+    settings: options.plans?.settings,
+    instance,
+  });
+  // After the tickets: a plan taken up again finds its tickets as recovered.
+  const plansRecovered = await plans.recover();
   // Imports a stopped server left `importing` (POST /v1/projects answers only when done).
   const projectsInterrupted = await projects.recoverInterrupted();
   scheduler.open();
@@ -227,6 +250,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     projects,
     scheduler,
     tickets,
+    plans,
     limits: {
       maxJsonBytes: 1024 * 1024,
       maxUploadBytes,
@@ -252,6 +276,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   // At start (what a stopped server's retention missed) and periodically after.
   retention.start();
   tickets.start();
+  plans.start();
   // Clients (the SDK's fetch) keep connections open between requests; a server that closes an
   // idle one just as a client reuses it fails that request. Outlive the clients' idle timeout.
   server.keepAliveTimeout = 65_000;
@@ -269,6 +294,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     // First, while the sandboxes still run: from its first moment a ticket run or approval is a
     // 503 (a run queued meanwhile stays queued); an approval in progress is answered before the
     // listener closes.
+    await plans.shutdown();
     await tickets.shutdown();
     await services.jobs.shutdown();
     await services.sandboxes.shutdown();
@@ -285,6 +311,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       swept,
       ...report,
       tickets: ticketsRecovered,
+      plans: plansRecovered,
       projectsInterrupted: projectsInterrupted.length,
     },
     async detach() {
@@ -292,6 +319,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       if (!context.runtime.capabilities.reattach) return close();
       retention.stop();
       // Running agents end here (their conversation is not durable); queued tickets wait.
+      await plans.shutdown();
       await tickets.shutdown();
       // What the jobs printed so far is stored first: the next server continues after it.
       await services.jobs.detach();

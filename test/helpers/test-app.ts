@@ -5,6 +5,9 @@
 import { join } from 'node:path';
 import { JobManager } from '../../src/jobs/job-manager.ts';
 import { UploadStore } from '../../src/jobs/upload-store.ts';
+import { ProjectPlanGit } from '../../src/plans/git/project-plan-git.ts';
+import { PlanManager } from '../../src/plans/plan-manager.ts';
+import { createModelPlanner } from '../../src/plans/planner/model-planner.ts';
 import { ProjectManager } from '../../src/projects/project-manager.ts';
 import { SandboxManager } from '../../src/sandboxes/sandbox-manager.ts';
 import { SandboxScheduler } from '../../src/scheduling/sandbox-scheduler.ts';
@@ -57,6 +60,28 @@ export async function createTestApp(): Promise<TestApp> {
   const sandboxes = new SandboxManager({ context, repository, sleepAfterMs: 0 });
   // Host paths: only under the test's home (as MAGS_PROJECT_ROOTS would allow on a shared server).
   const projects = new ProjectManager({ context, repository, sandboxes, roots: [fake.home] });
+  // In-process routes read and change stored tickets; running one needs the real parts (a
+  // server: test/ticket-api.test.ts).
+  const parts = builtinTicketParts();
+  const tickets = new TicketManager({
+    repository,
+    sandboxes,
+    projects,
+    parts,
+    environment: {},
+    log: () => {},
+  });
+  // Plans likewise: created, edited and listed here; running one is a server's (plan tests).
+  const plans = new PlanManager({
+    repository,
+    tickets,
+    projects,
+    git: new ProjectPlanGit({ context, repository, projects }),
+    planner: createModelPlanner(),
+    checkModel: parts.checkModel,
+    environment: {},
+    log: () => {},
+  });
   const services: ServerServices = {
     context,
     repository,
@@ -65,16 +90,8 @@ export async function createTestApp(): Promise<TestApp> {
     sandboxes,
     projects,
     scheduler,
-    // In-process routes read and change stored tickets; running one needs the real parts (a
-    // server: test/ticket-api.test.ts).
-    tickets: new TicketManager({
-      repository,
-      sandboxes,
-      projects,
-      parts: builtinTicketParts(),
-      environment: {},
-      log: () => {},
-    }),
+    tickets,
+    plans,
     limits: {
       maxJsonBytes: 1024 * 1024,
       maxUploadBytes: 1024 * 1024,
@@ -107,6 +124,7 @@ export async function createTestApp(): Promise<TestApp> {
       return Promise.resolve(app.request(path, { method, headers, body: payload }));
     },
     async close() {
+      await plans.shutdown();
       await services.jobs.shutdown();
       await services.sandboxes.shutdown();
       await scheduler.close();
