@@ -13,7 +13,7 @@ export function planBudgetExceeded(
   now = Date.now(),
 ): string | null {
   if (budget.maxCostUsd !== undefined && usage.costUsd > budget.maxCostUsd) {
-    return `plan budget: $${usage.costUsd.toFixed(2)} of $${budget.maxCostUsd.toFixed(2)} spent`;
+    return `plan budget: ${dollars(usage.costUsd)} of ${dollars(budget.maxCostUsd)} spent`;
   }
   const tokens = usage.inputTokens + usage.outputTokens;
   if (budget.maxTokens !== undefined && tokens > budget.maxTokens) {
@@ -40,4 +40,9 @@ export function wallTimeLeftMs(
 
 function seconds(ms: number): string {
   return `${Math.round(ms / 1000)} s`;
+}
+
+/** Cents, or tenths of a cent below one cent (a scripted ticket costs fractions of one). */
+function dollars(amount: number): string {
+  return `$${amount >= 0.01 ? amount.toFixed(2) : amount.toFixed(4)}`;
 }

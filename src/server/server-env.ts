@@ -22,7 +22,7 @@ export interface ServerServices {
   scheduler: SandboxScheduler;
   /** Tickets worked by agents (GUIDE §5). */
   tickets: TicketManager;
-  /** Plans of tickets run in parallel (issue 13): the PlanManager. */
+  /** Plans of tickets run in parallel (issue 13). */
   plans: PlanManager;
   limits: {
     maxJsonBytes: number;

@@ -70,7 +70,7 @@ export interface StartServerOptions {
     /** Where the providers' keys and MAGS_DEFAULT_MODEL are read (default process.env). */
     environment?: NodeJS.ProcessEnv;
   };
-  /** Plans: their settings and, for tests, a planner (scripted models) and their git. */
+  /** Plans: their settings and, for tests, their planner and git (default: the real ones). */
   plans?: { settings?: Partial<PlanSettings>; planner?: Planner; git?: PlanGit };
 }
 
@@ -112,7 +112,7 @@ export interface RunningServer {
   recovered: { jobs: number; sandboxes: number; swept: number } & RecoveryReport & {
       /** Tickets of gone servers: queued again, or failed (they were running). */
       tickets: { queued: number; failed: number };
-      /** Plans of gone servers: taken up again (`resumed`), or failed. */
+      /** Plans of gone servers: driven here again, or failed (they were planning). */
       plans: { resumed: number; failed: number };
       /** Projects a gone server left `importing`: marked failed (a refresh imports them). */
       projectsInterrupted: number;
@@ -228,15 +228,15 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const plans = new PlanManager({
     repository,
     tickets,
-    projects: options.tickets?.projects ?? projects,
+    projects,
     git: options.plans?.git ?? new ProjectPlanGit({ context, repository, projects }),
-    planner: options.plans?.planner ?? createModelPlanner(),
+    planner: options.plans?.planner ?? createModelPlanner({ prices: ticketConfiguration.prices }),
     checkModel: ticketParts.checkModel,
     environment: options.tickets?.environment,
     settings: options.plans?.settings,
     instance,
   });
-  // After the tickets: a plan taken up again finds its tickets as recovered.
+  // After the tickets: a plan's items follow what the ticket recovery made of its tickets.
   const plansRecovered = await plans.recover();
   // Imports a stopped server left `importing` (POST /v1/projects answers only when done).
   const projectsInterrupted = await projects.recoverInterrupted();
@@ -291,10 +291,11 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     });
   const close = async (): Promise<void> => {
     retention.stop();
+    // Plans first: they stop reacting before their tickets are stopped (recovery takes them up).
+    await plans.shutdown();
     // First, while the sandboxes still run: from its first moment a ticket run or approval is a
     // 503 (a run queued meanwhile stays queued); an approval in progress is answered before the
     // listener closes.
-    await plans.shutdown();
     await tickets.shutdown();
     await services.jobs.shutdown();
     await services.sandboxes.shutdown();
@@ -318,8 +319,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       // Sandboxes that cannot outlive this process (no capability reattach) are stopped instead.
       if (!context.runtime.capabilities.reattach) return close();
       retention.stop();
-      // Running agents end here (their conversation is not durable); queued tickets wait.
       await plans.shutdown();
+      // Running agents end here (their conversation is not durable); queued tickets wait.
       await tickets.shutdown();
       // What the jobs printed so far is stored first: the next server continues after it.
       await services.jobs.detach();

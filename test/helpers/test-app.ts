@@ -60,25 +60,14 @@ export async function createTestApp(): Promise<TestApp> {
   const sandboxes = new SandboxManager({ context, repository, sleepAfterMs: 0 });
   // Host paths: only under the test's home (as MAGS_PROJECT_ROOTS would allow on a shared server).
   const projects = new ProjectManager({ context, repository, sandboxes, roots: [fake.home] });
+  const parts = builtinTicketParts();
   // In-process routes read and change stored tickets; running one needs the real parts (a
   // server: test/ticket-api.test.ts).
-  const parts = builtinTicketParts();
   const tickets = new TicketManager({
     repository,
     sandboxes,
     projects,
     parts,
-    environment: {},
-    log: () => {},
-  });
-  // Plans likewise: created, edited and listed here; running one is a server's (plan tests).
-  const plans = new PlanManager({
-    repository,
-    tickets,
-    projects,
-    git: new ProjectPlanGit({ context, repository, projects }),
-    planner: createModelPlanner(),
-    checkModel: parts.checkModel,
     environment: {},
     log: () => {},
   });
@@ -91,7 +80,16 @@ export async function createTestApp(): Promise<TestApp> {
     projects,
     scheduler,
     tickets,
-    plans,
+    plans: new PlanManager({
+      repository,
+      tickets,
+      projects,
+      git: new ProjectPlanGit({ context, repository, projects }),
+      planner: createModelPlanner(),
+      checkModel: parts.checkModel,
+      environment: {},
+      log: () => {},
+    }),
     limits: {
       maxJsonBytes: 1024 * 1024,
       maxUploadBytes: 1024 * 1024,
@@ -124,7 +122,6 @@ export async function createTestApp(): Promise<TestApp> {
       return Promise.resolve(app.request(path, { method, headers, body: payload }));
     },
     async close() {
-      await plans.shutdown();
       await services.jobs.shutdown();
       await services.sandboxes.shutdown();
       await scheduler.close();
