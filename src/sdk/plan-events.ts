@@ -44,15 +44,15 @@ export interface WaitForPlanOptions {
   /** Events after this id (0: from the first). */
   after?: number;
   signal?: AbortSignal;
-  /** Whether the plan is where the caller waits for it (default `isPlanSettled`). */
+  /** Whether the plan is where the caller waits for it (default: settled, `isPlanSettled`). */
   until?(status: PlanStatus): boolean;
   onEvent?(event: PlanEvent): void;
 }
 
 /**
- * Follows a plan until it is settled (`isPlanSettled`, or `until` when given: `plan create` waits
- * only for the planner) and returns it as it is then; each event goes to `onEvent` on the way (a
- * progress line, a live table).
+ * Follows a plan's events (from `after`) until it is settled (`isPlanSettled`, or `until` when
+ * given: `plan create` waits only for the planner) and returns it as it is then; each event goes
+ * to `onEvent` on the way (a progress line, a live table).
  */
 export async function waitForPlan(
   input: {
@@ -62,20 +62,20 @@ export async function waitForPlan(
   planId: string,
   options: WaitForPlanOptions = {},
 ): Promise<Plan> {
-  const done = options.until ?? isPlanSettled;
-  const plan = await input.get(planId);
-  if (done(plan.status)) return plan;
+  const until = options.until;
+  // Followed even when it is settled already: `onEvent` sees what happened (a planner that was
+  // done before the caller asked still shows its tries). The server ends the stream once the plan
+  // is settled; an `until` of the caller's own is checked on each status change, against the plan
+  // as it is now (a replayed event may be an old status).
   for await (const event of followPlanEvents(input.request, planId, {
     after: options.after,
     follow: true,
     signal: options.signal,
   })) {
     options.onEvent?.(event);
-    // Replayed events pass through old statuses (a plan blocked, then retried): only the plan as
-    // it is now says whether it settled.
-    if (event.data.type === 'plan_status' && done(event.data.to)) {
+    if (until && event.data.type === 'plan_status' && until(event.data.to)) {
       const now = await input.get(planId);
-      if (done(now.status)) return now;
+      if (until(now.status)) return now;
     }
   }
   return input.get(planId);
