@@ -16,6 +16,7 @@ import { PlanEventLog } from './plan-event-log.ts';
 import { planEvidence } from './plan-evidence.ts';
 import { checkPlanGraph } from './plan-graph.ts';
 import {
+  followTicketStatus,
   type ItemChange,
   inFlight,
   planProgress,
@@ -230,7 +231,7 @@ export class PlanDispatch {
     const ticket = await this.#repository.getTicket(entry.owner, ticketId);
     if (!ticket) return;
     const before = item.ticketStatus;
-    item.ticketStatus = ticket.status;
+    followTicketStatus(item, ticket);
     if (!sameUsage(item.usage, ticket.usage)) {
       plan.usage = addUsage(plan.usage, difference(ticket.usage, item.usage));
       item.usage = ticket.usage;

@@ -28,6 +28,21 @@ export function specOf(item: PlanTicket): PlanTicketSpec {
   return { key, title, request, criteria, role, model, budget, dependsOn };
 }
 
+/**
+ * A dispatched item follows its ticket's status; the reason of a ticket that failed, was
+ * stopped or closed becomes the item's (what blocks its dependents, in its own words).
+ */
+export function followTicketStatus(
+  item: PlanTicket,
+  ticket: { status: NonNullable<PlanTicket['ticketStatus']>; reason: string | null },
+): void {
+  item.ticketStatus = ticket.status;
+  if (item.state !== 'dispatched') return;
+  const dead =
+    ticket.status === 'failed' || ticket.status === 'stopped' || ticket.status === 'closed';
+  item.reason = dead ? ticket.reason : null;
+}
+
 /** Queued, running or about to be (its results being merged): what the parallel limits count. */
 export function inFlight(item: PlanTicket): boolean {
   if (item.state === 'merging') return true;

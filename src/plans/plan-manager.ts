@@ -31,7 +31,7 @@ import {
 } from './plan-errors.ts';
 import { followPlanEvents, movingPlanStatuses } from './plan-event-log.ts';
 import { checkPlanGraph } from './plan-graph.ts';
-import { deadEnd, pendingItems } from './plan-items.ts';
+import { deadEnd, followTicketStatus, pendingItems } from './plan-items.ts';
 import type { PlanGit, Planner } from './plan-parts.ts';
 import { type PlanSettings, planSettings } from './plan-settings.ts';
 import { recoverPlans } from './recover-plans.ts';
@@ -233,7 +233,7 @@ export class PlanManager {
           budget: options.budget,
           plan: id,
         });
-        item.ticketStatus = queued.status;
+        followTicketStatus(item, queued);
         await this.#dispatch.saveItems(plan, []);
       } else if (!everyApproved) {
         throw new ConflictError(

@@ -4,7 +4,7 @@ import type { PlanRecord, StateRepository } from '../state/state-repository.ts';
 import { serverStoppedReason } from '../tickets/ticket-attempt.ts';
 import type { TicketManager } from '../tickets/ticket-manager.ts';
 import type { PlanDispatch } from './plan-dispatch.ts';
-import type { ItemChange } from './plan-items.ts';
+import { followTicketStatus, type ItemChange } from './plan-items.ts';
 
 /** Why a plan the server stopped while its planner wrote it failed. */
 export const plannerStoppedReason = 'the server stopped while planning; create it again';
@@ -61,7 +61,7 @@ export async function recoverPlans(options: {
           if (ticket?.reason !== serverStoppedReason) continue;
           try {
             const queued = await options.tickets.run(plan.owner, item.ticket, { plan: plan.id });
-            item.ticketStatus = queued.status;
+            followTicketStatus(item, queued);
             await dispatch.notice(
               plan.id,
               `ticket ${item.key} (${item.ticket}) was running when the server stopped: it runs again`,
@@ -102,7 +102,7 @@ async function followTickets(repository: StateRepository, plan: PlanRecord): Pro
     if (!item.ticket) continue;
     const ticket = await repository.getTicket(plan.owner, item.ticket);
     if (!ticket) continue;
-    item.ticketStatus = ticket.status;
+    followTicketStatus(item, ticket);
     const added = {
       inputTokens: ticket.usage.inputTokens - item.usage.inputTokens,
       outputTokens: ticket.usage.outputTokens - item.usage.outputTokens,
