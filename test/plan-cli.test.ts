@@ -129,6 +129,8 @@ describe('plan CLI end to end (real parts, scripted models)', { skip }, () => {
       new RegExp(`plan ${id} is draft; approve it: mags plan approve ${id}`),
     );
     assert.match(out, /^status: +draft/m);
+    assert.match(out, /^budget: +\$5$/m);
+    assert.match(out, /^approve: +each ticket whose criteria are met, by itself$/m);
     assert.match(out, /^fix +· pending +- +- +- +Ticket fix$/m);
     assert.match(out, /^ {2}notes +· pending +- +fix +- +Ticket notes$/m);
 
