@@ -1,5 +1,8 @@
+import { readFile } from 'node:fs/promises';
+import { parsePlanFile } from '../../api/plan-file.ts';
 import type { Plan, PlanSpec, PlanTicketSpec } from '../../api/plans.ts';
 import type { Criterion } from '../../api/tickets.ts';
+import { InvalidInputError } from '../../errors/mags-error.ts';
 import { CommandUsageError } from './command-usage-error.ts';
 
 /** The plan as data a person edits (`PUT /v1/plans/{id}/spec`): its summary and tickets. */
@@ -56,4 +59,15 @@ function ticketOf(spec: PlanSpec, key: string, flag: string): PlanTicketSpec {
     });
   }
   return found;
+}
+
+/** `--file plan.yaml`, read and parsed; errors name the file and the field. */
+export async function readPlanFile(path: string): Promise<PlanSpec> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new InvalidInputError(`Cannot read ${path}: ${(error as Error).message}.`);
+  }
+  return parsePlanFile(text, path);
 }

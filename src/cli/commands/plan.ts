@@ -1,20 +1,18 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { parsePlanFile, renderPlanFile } from '../../api/plan-file.ts';
-import type { CreatePlanBody, Plan, PlanBudget, PlanSpec } from '../../api/plans.ts';
-import type { Criterion } from '../../api/tickets.ts';
+import { renderPlanFile } from '../../api/plan-file.ts';
+import type { CreatePlanBody, PlanBudget } from '../../api/plans.ts';
 import { parseDurationMs } from '../../config/duration.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 import { parseAuthor } from '../../tickets/ticket-settings-environment.ts';
 import { apiClient } from '../client/api-client.ts';
 import { applyTicketBundle } from '../client/apply-ticket-bundle.ts';
 import { CommandUsageError } from '../client/command-usage-error.ts';
-import { editInEditor } from '../client/edit-in-editor.ts';
 import { withLocalServerEnvironmentHint } from '../client/local-server-environment.ts';
-import { addCriterion, planSpecOf, removeTicket } from '../client/plan-edits.ts';
+import { planSpecOf, readPlanFile } from '../client/plan-edits.ts';
 import { printJson, printTable } from '../output.ts';
 import { parsePositiveNumber } from '../parse-options.ts';
 import { renderPlanEvidence } from '../plan-evidence-render.ts';
+import { nextStep, reportPlan } from '../plan-next-step.ts';
 import {
   firstLine,
   formatUsd,
@@ -25,9 +23,8 @@ import {
   renderPlanCriteria,
 } from '../plan-render.ts';
 import { terminalSafe } from '../ticket-render.ts';
+import { registerPlanEditCommand } from './plan-edit.ts';
 import { registerPlanWatchCommand } from './plan-watch.ts';
-
-type Client = Awaited<ReturnType<typeof apiClient>>;
 
 export function registerPlanCommands(program: Command): void {
   const plan = program
@@ -143,7 +140,7 @@ export function registerPlanCommands(program: Command): void {
       if (found.tickets.length > 0) process.stdout.write(`\n${renderPlanCriteria(found)}`);
     });
 
-  registerEditCommand(plan);
+  registerPlanEditCommand(plan);
 
   plan
     .command('approve')
@@ -172,7 +169,7 @@ export function registerPlanCommands(program: Command): void {
         ...(flags.message && { message: flags.message }),
         ...(author && { authorName: author.name, authorEmail: author.email }),
       });
-      report(approved, flags.json);
+      reportPlan(approved, flags.json);
     });
 
   const budgetFlags = (command: Command) =>
@@ -206,7 +203,7 @@ export function registerPlanCommands(program: Command): void {
         ticket,
         Object.keys(budget).length > 0 ? { budget } : {},
       );
-      report(retried, flags.json);
+      reportPlan(retried, flags.json);
     });
 
   plan
@@ -217,7 +214,7 @@ export function registerPlanCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (id: string, flags, command: Command) => {
       const mags = await apiClient(command);
-      report(await mags.plans.stop(id, { reason: flags.reason }), flags.json);
+      reportPlan(await mags.plans.stop(id, { reason: flags.reason }), flags.json);
     });
 
   plan
@@ -227,7 +224,7 @@ export function registerPlanCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (id: string, flags, command: Command) => {
       const mags = await apiClient(command);
-      report(await mags.plans.close(id), flags.json);
+      reportPlan(await mags.plans.close(id), flags.json);
     });
 
   plan
@@ -272,159 +269,6 @@ export function registerPlanCommands(program: Command): void {
     });
 
   registerPlanWatchCommand(plan);
-}
-
-/**
- * `mags plan edit ID`: the plan file in $VISUAL/$EDITOR, or `--file`, or quick edits
- * (`--remove KEY`, `--criterion KEY TEXT [--check CMD]`); a draft only (the server says so).
- */
-function registerEditCommand(plan: Command): void {
-  // --criterion takes KEY and TEXT; --check belongs to the --criterion before it. Commander calls
-  // these in argv order, one value at a time.
-  let criterionWords: string[] = [];
-  let checks = new Map<number, string>();
-  let strayCheck: string | undefined;
-  plan
-    .command('edit')
-    .description(
-      'Edit a draft plan: in $VISUAL/$EDITOR as YAML (like git commit), from --file, or by quick edits.',
-    )
-    .argument('<id>')
-    .option('--file <path>', 'the whole plan from a plan.yaml (see mags plan show --yaml)')
-    .option(
-      '--remove <key>',
-      'take this ticket out (repeatable)',
-      (key: string, previous: string[] = []) => [...previous, key],
-    )
-    .option(
-      '--criterion <key-and-text...>',
-      'add a criterion to a ticket: --criterion KEY TEXT (repeatable)',
-      (word: string) => {
-        criterionWords.push(word);
-        return criterionWords;
-      },
-    )
-    .option(
-      '--check <command>',
-      'a command that must exit 0, for the --criterion before it',
-      (check: string) => {
-        const index = criterionWords.length / 2 - 1;
-        if (criterionWords.length === 0 || !Number.isInteger(index)) strayCheck ??= check;
-        else checks.set(index, check);
-        return check;
-      },
-    )
-    .option('--json', 'print JSON')
-    .action(async (id: string, flags, command: Command) => {
-      const words = criterionWords;
-      const givenChecks = checks;
-      const stray = strayCheck;
-      criterionWords = [];
-      checks = new Map();
-      strayCheck = undefined;
-      if (stray !== undefined) {
-        throw new CommandUsageError(
-          `--check ${JSON.stringify(stray)} comes before its --criterion KEY TEXT.`,
-          {
-            hint: 'Each --check belongs to the --criterion before it: --criterion KEY TEXT --check CMD.',
-          },
-        );
-      }
-      if (words.length % 2 !== 0) {
-        throw new CommandUsageError('--criterion takes a ticket key and the criterion’s text.', {
-          hint: 'For example: --criterion api "GET /users answers 200" --check "npm test" (quote the text).',
-        });
-      }
-      const criteria: Array<{ key: string; criterion: Criterion }> = [];
-      for (let index = 0; index < words.length / 2; index++) {
-        const check = givenChecks.get(index);
-        criteria.push({
-          key: words[index * 2] as string,
-          criterion: { text: words[index * 2 + 1] as string, ...(check && { check }) },
-        });
-      }
-      const removals: string[] = flags.remove ?? [];
-      const mags = await apiClient(command);
-      let spec: PlanSpec;
-      if (flags.file) {
-        spec = await readPlanFile(flags.file);
-      } else if (removals.length > 0 || criteria.length > 0) {
-        spec = planSpecOf(await mags.plans.get(id));
-        for (const key of removals) spec = removeTicket(spec, key);
-        for (const { key, criterion } of criteria) spec = addCriterion(spec, key, criterion);
-      } else {
-        const saved = await editPlanInEditor(mags, id);
-        if (!saved) {
-          process.stderr.write(
-            `mags: the plan file was saved unchanged; plan ${id} is as it was\n`,
-          );
-          return;
-        }
-        spec = saved;
-      }
-      const edited = await mags.plans.editSpec(id, spec);
-      if (flags.json) return printJson(edited);
-      process.stdout.write(renderPlan(edited));
-      process.stderr.write(`mags: plan ${edited.id} edited; ${nextStep(edited)}\n`);
-    });
-}
-
-/** The plan file in the user's editor; undefined when they saved it unchanged. */
-async function editPlanInEditor(mags: Client, id: string): Promise<PlanSpec | undefined> {
-  const found = await mags.plans.get(id);
-  if (found.status !== 'draft') {
-    throw new CommandUsageError(`Plan ${id} is ${found.status}: only a draft can be edited.`);
-  }
-  const before = renderPlanFile(planSpecOf(found), {
-    header: `Plan ${id} of ${found.project}. Save and quit to apply; an unchanged file changes nothing.`,
-  });
-  const after = await editInEditor(before, { name: `${id}.yaml` });
-  if (after === before) return undefined;
-  return parsePlanFile(after, `${id}.yaml`);
-}
-
-/** What to do next with a plan in this status, for the line after a command. */
-function nextStep(plan: Plan): string {
-  switch (plan.status) {
-    case 'draft':
-      return `approve it: mags plan approve ${plan.id}, or edit it: mags plan edit ${plan.id}`;
-    case 'planning':
-    case 'running':
-    case 'integrating':
-      return `follow it: mags plan watch ${plan.id}`;
-    case 'awaiting_review':
-      return `review: mags plan evidence ${plan.id}, then mags plan approve ${plan.id}`;
-    case 'approved':
-      return `fetch branch ${plan.branch ?? `mags/plan-${plan.id}`}: mags plan apply ${plan.id}`;
-    case 'blocked':
-      return `${plan.reason ?? 'a ticket needs a person'}; then mags plan retry ${plan.id} TICKET`;
-    case 'failed':
-      return plan.reason ?? 'see mags plan show';
-    default:
-      return `see mags plan show ${plan.id}`;
-  }
-}
-
-/** After an action: the plan's new status and what next, or the plan as JSON. */
-function report(plan: Plan, json: boolean | undefined): void {
-  if (json) {
-    printJson(plan);
-    return;
-  }
-  process.stderr.write(
-    `mags: plan ${plan.id} is ${plan.status}; ${terminalSafe(nextStep(plan))}\n`,
-  );
-}
-
-/** `--file plan.yaml`, read and parsed; errors name the file and the field. */
-async function readPlanFile(path: string): Promise<PlanSpec> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new InvalidInputError(`Cannot read ${path}: ${(error as Error).message}.`);
-  }
-  return parsePlanFile(text, path);
 }
 
 /** The plan-level budget flags of `create`. */
