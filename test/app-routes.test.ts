@@ -13,12 +13,20 @@ import { createTestApp, type TestApp } from './helpers/test-app.ts';
 /** A route as Hono registers it, and a request to it that would succeed for alice. */
 interface RouteRow {
   route: string;
-  request: (ids: { job: string; ticket: string }) => {
+  request: (ids: { job: string; ticket: string; plan: string }) => {
     method: string;
     path: string;
     body?: unknown;
   };
 }
+
+/** A plan of one ticket, as a body of `POST /v1/plans` and `PUT .../spec`. */
+const planSpec = {
+  summary: 's',
+  tickets: [
+    { key: 'one', title: 't', request: 'r', criteria: [{ text: 'c' }], model: 'ollama:qwen3' },
+  ],
+};
 
 const routes: RouteRow[] = [
   { route: 'GET /v1/whoami', request: () => ({ method: 'GET', path: '/v1/whoami' }) },
@@ -135,6 +143,47 @@ const routes: RouteRow[] = [
   ...ticketRows(),
   ...cronRows(),
   ...triggerRows(),
+  ...planRows(),
+];
+
+/** The plan routes, on alice's plan `plan` (approved, with evidence and a bundle stored). */
+function planRows(): RouteRow[] {
+  const on = (method: string, path: string, body?: unknown): RouteRow => ({
+    route: `${method} /v1/plans/:id${path}`,
+    request: ({ plan }) => ({ method, path: `/v1/plans/${plan}${path}`, body }),
+  });
+  return [
+    {
+      route: 'POST /v1/plans',
+      request: () => ({
+        method: 'POST',
+        path: '/v1/plans',
+        body: { project: 'webapp', request: 'r', spec: planSpec },
+      }),
+    },
+    { route: 'GET /v1/plans', request: () => ({ method: 'GET', path: '/v1/plans' }) },
+    on('GET', ''),
+    on('PUT', '/spec', planSpec),
+    on('POST', '/approve'),
+    on('POST', '/retry', { ticket: 'one' }),
+    on('POST', '/stop'),
+    on('POST', '/close'),
+    on('GET', '/events'),
+    on('GET', '/evidence'),
+    on('GET', '/bundle'),
+  ];
+}
+
+/**
+ * Plan routes whose success needs a plan in another status than the one here (approved):
+ * test/plan-routes.test.ts runs each on a plan where it succeeds, and the refused ones.
+ */
+const planRoutesTestedElsewhere = [
+  'PUT /v1/plans/:id/spec',
+  'POST /v1/plans/:id/approve',
+  'POST /v1/plans/:id/retry',
+  'POST /v1/plans/:id/stop',
+  'POST /v1/plans/:id/close',
 ];
 
 /** The cron routes, on alice's cron job `nightly`. */
@@ -421,6 +470,41 @@ const invalid: Record<string, { method: string; path: string; body?: unknown; me
         ];
       }),
     ),
+    'POST /v1/plans': [
+      {
+        method: 'POST',
+        path: '/v1/plans',
+        body: { project: 'webapp', request: 'r', spec: { summary: 's', tickets: [] } },
+        message: /^body\.spec\.tickets: a plan needs at least one ticket/,
+      },
+      { method: 'POST', path: '/v1/plans', body: { request: 'r' }, message: /^body\.project: / },
+    ],
+    'GET /v1/plans': [
+      { method: 'GET', path: '/v1/plans?status=bogus', message: /^query\.status: / },
+    ],
+    ...Object.fromEntries(
+      ['', '/approve', '/stop', '/close', '/events', '/evidence', '/bundle'].map((path) => {
+        const method = ['', '/events', '/evidence', '/bundle'].includes(path) ? 'GET' : 'POST';
+        return [
+          `${method} /v1/plans/:id${path}`,
+          [{ method, path: `/v1/plans/nope${path}`, message: /not a plan id/ }],
+        ];
+      }),
+    ),
+    'PUT /v1/plans/:id/spec': [
+      {
+        method: 'PUT',
+        path: '/v1/plans/pln_x/spec',
+        body: {
+          summary: 's',
+          tickets: [{ key: 'Bad Key', title: 't', request: 'r', criteria: [{ text: 'c' }] }],
+        },
+        message: /^body\.tickets\.0\.key: /,
+      },
+    ],
+    'POST /v1/plans/:id/retry': [
+      { method: 'POST', path: '/v1/plans/pln_x/retry', body: {}, message: /^body\.ticket: / },
+    ],
     'POST /v1/tickets/:id/comments': [
       { method: 'POST', path: '/v1/tickets/tkt_x/comments', body: {}, message: /^body\.text: / },
     ],
@@ -484,6 +568,7 @@ const missing = (route: string) =>
   route
     .replace('/v1/tickets/:id', '/v1/tickets/tkt_missing')
     .replace('/v1/triggers/:id', '/v1/triggers/missing')
+    .replace('/v1/plans/:id', '/v1/plans/pln_missing')
     .replace(':id', 'job_missing')
     .replace('/v1/sandboxes/:name', '/v1/sandboxes/missing')
     .replace('/v1/workspaces/:name', '/v1/workspaces/missing')
@@ -494,7 +579,7 @@ describe('API routes in-process (fake runtime, any user)', () => {
   let api: TestApp;
   let alice: string;
   let bob: string;
-  let ids: { job: string; ticket: string };
+  let ids: { job: string; ticket: string; plan: string };
   before(async () => {
     api = await createTestApp();
     alice = (await api.token('alice')).token;
@@ -505,7 +590,11 @@ describe('API routes in-process (fake runtime, any user)', () => {
       workspace: 'w',
     });
     assert.equal(job.status, 201);
-    ids = { job: ((await job.json()) as { id: string }).id, ticket: await aliceTicket(api) };
+    ids = {
+      job: ((await job.json()) as { id: string }).id,
+      ticket: await aliceTicket(api),
+      plan: await alicePlan(api),
+    };
     await api.services.jobs.wait('alice', ids.job);
     const sandbox = await api.request(alice, 'POST', '/v1/sandboxes', { name: 'dev' });
     assert.equal(sandbox.status, 201, await sandbox.clone().text());
@@ -681,6 +770,7 @@ describe('API routes in-process (fake runtime, any user)', () => {
       if (row.route === 'POST /v1/projects' || row.route === 'POST /v1/projects/:name/refresh')
         continue;
       if (ticketRoutesTestedElsewhere.includes(row.route)) continue;
+      if (planRoutesTestedElsewhere.includes(row.route)) continue;
       const { method, path, body } = row.request(ids);
       const response = await api.request(alice, method, path, body);
       assert.ok(response.status < 300, `${row.route}: ${response.status} ${await response.text()}`);
@@ -735,5 +825,70 @@ async function aliceTicket(api: TestApp): Promise<string> {
     durationMs: 0,
   });
   await api.services.repository.putTicketBundle(id, Buffer.from('bundle'));
+  return id;
+}
+
+/** An approved plan of alice's, stored as a server would, with evidence and a bundle. */
+async function alicePlan(api: TestApp): Promise<string> {
+  const at = new Date().toISOString();
+  const id = 'pln_alice1';
+  const usage = { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 };
+  await api.services.repository.insertPlan({
+    id,
+    owner: 'alice',
+    project: 'webapp',
+    request: 'r',
+    summary: 's',
+    status: 'approved',
+    reason: null,
+    model: null,
+    auto: false,
+    autoApprove: false,
+    maxParallel: 4,
+    budget: {},
+    usage,
+    tickets: [
+      {
+        key: 'one',
+        title: 't',
+        request: 'r',
+        criteria: [{ text: 'c' }],
+        dependsOn: [],
+        state: 'dispatched',
+        reason: null,
+        ticket: 'tkt_alice1',
+        ticketStatus: 'approved',
+        usage,
+        conflictFiles: [],
+      },
+    ],
+    baseCommit: 'c0ffee',
+    integration: { workspace: 'plan-pln_alice1', commit: 'c1', tree: null },
+    branch: 'mags/plan-pln_alice1',
+    commit: 'c1',
+    approvedAt: at,
+    createdAt: at,
+    updatedAt: at,
+  });
+  await api.services.repository.appendPlanEvent(id, {
+    at,
+    data: { type: 'plan_status', from: 'awaiting_review', to: 'approved', reason: null },
+  });
+  await api.services.repository.putPlanEvidence({
+    plan: id,
+    baseCommit: 'c0ffee',
+    commit: 'c1',
+    tree: null,
+    mergeOrder: ['one'],
+    diff: '',
+    diffStat: { files: [] },
+    tests: null,
+    tickets: [],
+    usage,
+    startedAt: at,
+    finishedAt: at,
+    durationMs: 0,
+  });
+  await api.services.repository.putPlanBundle(id, Buffer.from('bundle'));
   return id;
 }

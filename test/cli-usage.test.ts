@@ -15,9 +15,9 @@ describe('mags usage', () => {
 
   test('an unknown command is an error, also with --help after it, with a suggestion when one is close', async () => {
     const cases: Array<[string[], string, string | undefined]> = [
-      [['plan', 'create', '--help'], 'plan', undefined],
-      [['plan'], 'plan', undefined],
-      [['--url', 'http://127.0.0.1:9', 'plan', '--help'], 'plan', undefined],
+      [['deploy', 'create', '--help'], 'deploy', undefined],
+      [['deploy'], 'deploy', undefined],
+      [['--url', 'http://127.0.0.1:9', 'deploy', '--help'], 'deploy', undefined],
       [['workspce', 'list', '--help'], 'workspce', 'workspace'],
       [['workspace', 'pul', '--help'], 'pul', 'pull'],
       [['runn', 'x'], 'runn', 'run'],
@@ -41,6 +41,7 @@ describe('mags usage', () => {
       ['workspace', '--help'],
       ['workspace', 'pull', '--help'],
       ['help', 'run'],
+      ['plan', 'create', '--help'],
     ]) {
       const result = await runCli(testHome.home, args);
       assert.equal(result.code, 0, `mags ${args.join(' ')}: ${result.stderr}`);

@@ -4,6 +4,7 @@ import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerImageCommands } from './commands/image.ts';
 import { registerJobCommands } from './commands/jobs.ts';
 import { registerLoginCommand } from './commands/login.ts';
+import { registerPlanCommands } from './commands/plan.ts';
 import { registerPoolCommands } from './commands/pool.ts';
 import { registerProjectCommands } from './commands/project.ts';
 import { registerRunCommand } from './commands/run.ts';
@@ -36,6 +37,7 @@ export function createProgram(argv: readonly string[] = []): Command {
   registerWorkspaceCommands(program);
   registerTicketCommands(program);
   registerTriggerCommands(program);
+  registerPlanCommands(program);
   registerSyncCommand(program);
   registerDoctorCommand(program);
   registerServerCommand(program);

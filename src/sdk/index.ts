@@ -1,6 +1,20 @@
 /** The mags TypeScript SDK: `import { Mags } from 'mags'`. Independent of the CLI. */
 
 export type {
+  CreatePlanBody,
+  EditPlanBody,
+  Plan,
+  PlanBudget,
+  PlanEvent,
+  PlanEventData,
+  PlanEvidence,
+  PlanSpec,
+  PlanStatus,
+  PlanTicket,
+  PlanTicketSpec,
+  PlanTicketState,
+} from '../api/plans.ts';
+export type {
   CreateSandboxBody,
   ExecBody,
   Health,
@@ -60,7 +74,14 @@ export {
   type RunOptions,
   type UploadData,
 } from './mags.ts';
+export {
+  isPlanSettled,
+  type PlanEventsOptions,
+  type WaitForPlanOptions,
+} from './plan-events.ts';
+export type { PlansClient } from './plans-client.ts';
 export type { CreateProjectBody, Project, UpdateProjectBody } from './projects-client.ts';
+export type { StoredEventsOptions } from './stored-events.ts';
 export type { TicketEventsOptions } from './ticket-events.ts';
 export type { TicketsClient } from './tickets-client.ts';
 export type { TriggersClient } from './triggers-client.ts';

@@ -21,6 +21,7 @@ export type { HostPoolStatusInfo, OwnerUsageInfo, PoolStatusInfo };
 
 import { cronClient } from './cron-client.ts';
 import { type FollowOptions, followJobLogs } from './log-stream.ts';
+import { plansClient } from './plans-client.ts';
 import { projectsClient } from './projects-client.ts';
 import { ticketsClient } from './tickets-client.ts';
 import { triggersClient } from './triggers-client.ts';
@@ -296,6 +297,11 @@ export class Mags {
     (method, path, body) => this.#json(method, path, body),
     (method, path) => this.#send(method, path),
   );
+  /** Plans of tickets run in parallel: create, approve, follow, review the integration. */
+  readonly plans = plansClient({
+    json: (method, path, body) => this.#json(method, path, body),
+    send: (path, signal) => this.#send('GET', path, undefined, signal),
+  });
 
   /** The headers a WebSocket client needs (Node's WebSocket cannot set them: use `protocols`). */
   get authorization(): string | undefined {

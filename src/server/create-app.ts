@@ -8,6 +8,7 @@ import { errorHandler, validationResponse } from './error-response.ts';
 import { requireToken } from './middleware/authenticate.ts';
 import { registerCronRoutes } from './routes/cron-routes.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
+import { registerPlanRoutes } from './routes/plan-routes.ts';
 import { registerProjectRoutes } from './routes/project-routes.ts';
 import { registerSandboxRoutes } from './routes/sandbox-routes.ts';
 import { registerSystemRoutes } from './routes/system-routes.ts';
@@ -68,6 +69,7 @@ export function createApp(services: ServerServices): {
   registerTicketRoutes(app, services);
   registerCronRoutes(app, services);
   registerTriggerRoutes(app, services);
+  registerPlanRoutes(app, services);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',

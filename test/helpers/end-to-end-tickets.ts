@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { LanguageModel } from 'ai';
 import { runtimeAgentSandbox } from '../../src/agents/runtime-agent-sandbox.ts';
 import type { CreateTicketBody, TicketEvent } from '../../src/api/tickets.ts';
+import type { Planner } from '../../src/plans/plan-parts.ts';
 import type { Mags } from '../../src/sdk/mags.ts';
 import { builtinTicketParts } from '../../src/tickets/builtin-ticket-parts.ts';
 import { type ScriptEntry, scriptedModel } from './scripted-model.ts';
@@ -56,7 +57,10 @@ export interface EndToEndServer {
 export const git = (cwd: string, ...args: string[]) =>
   execFileSync('git', ['-C', cwd, ...args], { encoding: 'utf8' });
 
-export async function startEndToEndServer(): Promise<EndToEndServer> {
+/** `planner`: the plans' planner (a scripted model's), when the test makes plans with one. */
+export async function startEndToEndServer(
+  options: { planner?: Planner } = {},
+): Promise<EndToEndServer> {
   const models = new Map<string, LanguageModel>();
   const prices: Record<string, typeof scriptedPrice> = {};
   const server = await startTestServer(
@@ -75,6 +79,7 @@ export async function startEndToEndServer(): Promise<EndToEndServer> {
         environment: serverEnvironment,
         settings: { prices },
       },
+      ...(options.planner && { plans: { planner: options.planner } }),
     },
     { MAGS_DISK: '64M' },
   );

@@ -10,7 +10,7 @@ export class ResultCommitMissingError extends ConflictError {
       `Ticket ${ticket}'s approved commit ${commit} is not in the project's repository: ${output.trim().slice(0, 500)}`,
       {
         code: 'result_commit_missing',
-        hint: `Approving a ticket brings its commit into the project as mags/${ticket}; was the project deleted and made again since? Retry the ticket (mags plan retry) so that it is approved again.`,
+        hint: `Approving a ticket brings its commit into the project as mags/${ticket}; was the project deleted and made again since? Retry the ticket (mags plan retry PLAN TICKET) so that it is approved again.`,
       },
     );
     this.ticket = ticket;

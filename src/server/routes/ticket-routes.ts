@@ -1,5 +1,4 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { streamSSE } from 'hono/streaming';
 import {
   ApproveBodySchema,
   CommentBodySchema,
@@ -16,11 +15,12 @@ import {
   TicketListSchema,
   TicketSchema,
 } from '../../api/tickets.ts';
-import { InvalidInputError } from '../../errors/mags-error.ts';
 import { toTicketView } from '../../tickets/ticket-view.ts';
 import type { ServerApp } from '../create-app.ts';
 import type { ServerServices } from '../server-env.ts';
 import { errorResponses } from './error-responses.ts';
+import { eventStreamResponse, resumePoint } from './event-stream-response.ts';
+import { optionalJson } from './optional-json.ts';
 
 const errors = errorResponses('The ticket is in a status that does not allow this');
 const ticketResponse = (description: string) => ({
@@ -224,61 +224,12 @@ export function registerTicketRoutes(app: ServerApp, { tickets }: ServerServices
     const owner = c.var.owner;
     const { id } = c.req.valid('param');
     const query = c.req.valid('query');
-    const lastEventId = Number(c.req.header('last-event-id'));
-    const after = query.after ?? (Number.isSafeInteger(lastEventId) ? lastEventId : 0);
+    const after = resumePoint(c, query.after);
     await tickets.get(owner, id); // a 404 before the stream starts, not inside it
-    return streamSSE(c, async (stream) => {
-      const gone = new AbortController();
-      stream.onAbort(() => gone.abort());
-      // Comments keep proxies from closing a quiet stream; they carry no data.
-      const keepAlive = setInterval(() => void stream.write(': keep-alive\n\n'), 15_000);
-      try {
-        const follow = query.follow === 'true';
-        for await (const event of tickets.events(owner, id, {
-          after,
-          follow,
-          signal: gone.signal,
-        })) {
-          await stream.writeSSE({
-            event: event.data.type,
-            id: String(event.id),
-            data: JSON.stringify(event),
-          });
-        }
-        if (!gone.signal.aborted) {
-          const ticket = toTicketView(await tickets.get(owner, id));
-          await stream.writeSSE({ event: 'end', data: JSON.stringify(ticket) });
-        }
-      } finally {
-        clearInterval(keepAlive);
-      }
+    return eventStreamResponse(c, {
+      events: (signal) =>
+        tickets.events(owner, id, { after, follow: query.follow === 'true', signal }),
+      end: async () => toTicketView(await tickets.get(owner, id)),
     });
   });
-}
-
-/**
- * An optional JSON body (stop, approve): none, or an empty one, is `undefined`; a bad one is a
- * 400 through the schema, like every other body. Read through Hono's request, which caches the
- * body: the route's validator has already consumed the raw one when it came as JSON.
- */
-async function optionalJson<T extends z.ZodType>(
-  request: { text(): Promise<string> },
-  schema: T,
-): Promise<z.infer<T> | undefined> {
-  const text = await request.text();
-  if (text.trim() === '') return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new InvalidInputError('The body is not JSON.', { hint: 'Send a JSON object, or none.' });
-  }
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InvalidInputError(
-      `body${issue?.path.length ? `.${issue.path.join('.')}` : ''}: ${issue?.message ?? 'invalid'}`,
-    );
-  }
-  return parsed.data;
 }

@@ -1,0 +1,205 @@
+import type { Plan, PlanEvent, PlanTicket } from '../api/plans.ts';
+import type { TicketEvent } from '../api/tickets.ts';
+import {
+  firstLine,
+  formatDuration,
+  formatUsd,
+  planMark,
+  plannerLine,
+  planTicketWord,
+  ticketsByDependencies,
+} from './plan-render.ts';
+import { terminalSafe } from './ticket-render.ts';
+
+/** One ticket's row in `mags plan watch`. */
+interface WatchRow {
+  ticket: PlanTicket;
+  /** What it does now or did last: a tool call, a command with its exit code, a check. */
+  activity: string;
+}
+
+/** What `mags plan watch` knows of the plan: the plan as fetched, moved on by each event. */
+export interface PlanWatchState {
+  plan: Plan;
+  rows: Map<string, WatchRow>;
+}
+
+export function newPlanWatchState(plan: Plan): PlanWatchState {
+  const copy = structuredClone(plan);
+  return {
+    plan: copy,
+    rows: new Map(copy.tickets.map((ticket) => [ticket.key, { ticket, activity: '' }])),
+  };
+}
+
+/**
+ * Moves the state on by one event and returns the lines that say what changed (what watch prints
+ * without a terminal, one per change): plan and ticket statuses, planner tries, commands, checks,
+ * merges, notices. Model text, tool results and per-step usage change the table, not the lines.
+ */
+export function applyPlanEvent(state: PlanWatchState, event: PlanEvent): string[] {
+  const data = event.data;
+  const lines: string[] = [];
+  switch (data.type) {
+    case 'plan_status':
+      state.plan.status = data.to;
+      state.plan.reason = data.reason;
+      lines.push(`plan ${data.to}${data.reason ? `: ${data.reason}` : ''}`);
+      break;
+    case 'planner':
+      lines.push(plannerLine(data));
+      break;
+    case 'ticket_state': {
+      const row = rowOf(state, data.key);
+      row.ticket.state = data.to;
+      row.ticket.reason = data.reason;
+      if (data.ticket) row.ticket.ticket = data.ticket;
+      if (data.to !== 'dispatched') row.activity = data.reason ?? '';
+      lines.push(
+        `${data.key}: ${data.to}${data.ticket && data.to === 'dispatched' ? ` as ${data.ticket}` : ''}${data.reason ? ` (${data.reason})` : ''}`,
+      );
+      break;
+    }
+    case 'ticket_event': {
+      const line = applyTicketEvent(rowOf(state, data.key), data.event);
+      if (line) lines.push(`${data.key}: ${line}`);
+      break;
+    }
+    case 'merge': {
+      const what = data.key ? `${data.key}: ` : 'integration: ';
+      lines.push(
+        data.result === 'merged'
+          ? `${what}merged ${plural(data.commits.length, 'result')}`
+          : `${what}conflict in ${data.files.join(', ')}`,
+      );
+      if (data.key && data.result === 'conflict') {
+        const row = rowOf(state, data.key);
+        row.ticket.conflictFiles = data.files;
+      }
+      break;
+    }
+    case 'usage':
+      state.plan.usage = data.total;
+      break;
+    case 'notice':
+      lines.push(`! ${data.message}`);
+      break;
+  }
+  return lines.map((line) => terminalSafe(line));
+}
+
+/** A ticket's own event on its row; the line to print for it, if it is a change worth one. */
+function applyTicketEvent(row: WatchRow, event: TicketEvent): string | undefined {
+  const data = event.data;
+  switch (data.type) {
+    case 'status':
+      row.ticket.ticketStatus = data.to;
+      row.activity = data.reason ?? '';
+      return `ticket ${data.to}${data.reason ? `: ${data.reason}` : ''}`;
+    case 'tool_call':
+      row.activity = `→ ${data.tool}`;
+      return undefined;
+    case 'command': {
+      const exit = data.timedOut ? 'timed out' : `exit ${data.exitCode ?? '?'}`;
+      row.activity = `$ ${firstLine(data.command)} (${exit})`;
+      return row.activity;
+    }
+    case 'file_change':
+      row.activity = `✎ ${data.change} ${data.path}`;
+      return undefined;
+    case 'usage':
+      row.ticket.usage = data.total;
+      return undefined;
+    case 'check':
+      row.activity = `check ${data.criterion + 1}: ${data.status.replace('_', ' ')}`;
+      return row.activity;
+    case 'finish':
+      row.activity = 'the agent says it is done';
+      return row.activity;
+    case 'evidence':
+      row.activity = `evidence: ${firstLine(data.summary)}`;
+      return row.activity;
+    case 'notice':
+      return `! ${data.message}`;
+    default:
+      return undefined;
+  }
+}
+
+/** A row for a key the plan did not have when fetched (an edit in between): made on sight. */
+function rowOf(state: PlanWatchState, key: string): WatchRow {
+  let row = state.rows.get(key);
+  if (!row) {
+    const ticket: PlanTicket = {
+      key,
+      title: key,
+      request: '',
+      criteria: [],
+      dependsOn: [],
+      state: 'pending',
+      reason: null,
+      ticket: null,
+      ticketStatus: null,
+      usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 },
+      conflictFiles: [],
+    };
+    state.plan.tickets.push(ticket);
+    row = { ticket, activity: '' };
+    state.rows.set(key, row);
+  }
+  return row;
+}
+
+/**
+ * The live table `mags plan watch` redraws on a terminal: a header with the plan's status,
+ * progress, cost and time, then one row per ticket (indented by its dependencies) with its mark
+ * and status, cost, and what it does now. Every line is cut to `columns` so none wraps (a wrapped
+ * line would throw off the redraw's count of lines).
+ */
+export function renderPlanBoard(
+  state: PlanWatchState,
+  options: { columns: number; now: number },
+): string[] {
+  const { plan } = state;
+  const tickets = [...state.rows.values()].map((row) => row.ticket);
+  const approved = tickets.filter((ticket) => planTicketWord(ticket) === 'approved').length;
+  const elapsed = formatDuration(Math.max(0, options.now - Date.parse(plan.createdAt)));
+  const header = `${plan.id}  ${planMark(plan.status)} ${plan.status}  ${approved}/${tickets.length} approved  ${formatUsd(plan.usage.costUsd)}  ${elapsed}`;
+  const lines = [header];
+  if (plan.reason) lines.push(`  ${plan.reason}`);
+  const rows = ticketsByDependencies(tickets).map(({ ticket, depth }) => {
+    const word = planTicketWord(ticket);
+    const activity =
+      state.rows.get(ticket.key)?.activity ||
+      (word === 'waiting' && ticket.dependsOn.length > 0
+        ? `waits for ${ticket.dependsOn.join(', ')}`
+        : '');
+    return [
+      `${'  '.repeat(depth)}${ticket.key}`,
+      `${planMark(word)} ${word}`,
+      ticket.usage.costUsd > 0 ? formatUsd(ticket.usage.costUsd) : '-',
+      activity,
+    ];
+  });
+  const widths = [0, 1, 2].map((column) =>
+    Math.max(...rows.map((row) => (row[column] ?? '').length), 3),
+  );
+  for (const row of rows) {
+    lines.push(
+      `  ${row
+        .map((cell, column) => (column < 3 ? cell.padEnd(widths[column] ?? 0) : cell))
+        .join('  ')
+        .trimEnd()}`,
+    );
+  }
+  return lines.map((line) => cut(terminalSafe(line), options.columns));
+}
+
+/** A line cut to fit the terminal's width, with an ellipsis when it was longer. */
+function cut(line: string, columns: number): string {
+  const width = Math.max(columns - 1, 10);
+  const characters = [...line];
+  return characters.length <= width ? line : `${characters.slice(0, width - 1).join('')}…`;
+}
+
+const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;

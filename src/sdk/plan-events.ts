@@ -1,0 +1,82 @@
+import type { Plan, PlanEvent, PlanStatus } from '../api/plans.ts';
+import type { LogRequest } from './log-stream.ts';
+import { followStoredEvents, type StoredEventsOptions } from './stored-events.ts';
+
+/** `follow`: keep streaming until the plan stops moving (see `isPlanSettled`). */
+export type PlanEventsOptions = StoredEventsOptions;
+
+/** Statuses in which a plan moves by itself: the planner writes it, tickets run, or it integrates. */
+const movingStatuses: readonly PlanStatus[] = ['planning', 'running', 'integrating'];
+
+/**
+ * A plan is settled when nothing happens to it until a person acts (a draft to approve, a
+ * blocked plan to retry, a result to review) or it has ended (approved, failed, stopped, closed).
+ */
+export function isPlanSettled(status: PlanStatus): boolean {
+  return !movingStatuses.includes(status);
+}
+
+/**
+ * A plan's events, each once and in order. Followed: Server-Sent Events from
+ * `GET /v1/plans/{id}/events?follow=true`, resumed after the last event received when the
+ * connection drops; otherwise the stored ones as a JSON list.
+ */
+export async function* followPlanEvents(
+  request: LogRequest,
+  planId: string,
+  options: PlanEventsOptions = {},
+): AsyncGenerator<PlanEvent> {
+  const path = `/v1/plans/${encodeURIComponent(planId)}/events`;
+  if (!options.follow) {
+    const response = await request(`${path}?after=${options.after ?? 0}`, options.signal);
+    yield* ((await response.json()) as { events: PlanEvent[] }).events;
+    return;
+  }
+  yield* followStoredEvents<PlanEvent>(
+    request,
+    (after) => `${path}?after=${after}&follow=true`,
+    'plan',
+    options,
+  );
+}
+
+export interface WaitForPlanOptions {
+  /** Events after this id (0: from the first). */
+  after?: number;
+  signal?: AbortSignal;
+  /** Whether the plan is where the caller waits for it (default: settled, `isPlanSettled`). */
+  until?(status: PlanStatus): boolean;
+  onEvent?(event: PlanEvent): void;
+}
+
+/**
+ * Follows a plan's events (from `after`) until it is settled (`isPlanSettled`, or `until` when
+ * given: `plan create` waits only for the planner) and returns it as it is then; each event goes
+ * to `onEvent` on the way (a progress line, a live table).
+ */
+export async function waitForPlan(
+  input: {
+    request: LogRequest;
+    get(id: string): Promise<Plan>;
+  },
+  planId: string,
+  options: WaitForPlanOptions = {},
+): Promise<Plan> {
+  const until = options.until;
+  // Followed even when it is settled already: `onEvent` sees what happened (a planner that was
+  // done before the caller asked still shows its tries). The server ends the stream once the plan
+  // is settled; an `until` of the caller's own is checked on each status change, against the plan
+  // as it is now (a replayed event may be an old status).
+  for await (const event of followPlanEvents(input.request, planId, {
+    after: options.after,
+    follow: true,
+    signal: options.signal,
+  })) {
+    options.onEvent?.(event);
+    if (until && event.data.type === 'plan_status' && until(event.data.to)) {
+      const now = await input.get(planId);
+      if (until(now.status)) return now;
+    }
+  }
+  return input.get(planId);
+}

@@ -1,0 +1,74 @@
+import type {
+  CreatePlanBody,
+  EditPlanBody,
+  Plan,
+  PlanEvent,
+  PlanEvidence,
+  PlanStatus,
+} from '../api/plans.ts';
+import type { Budget } from '../api/tickets.ts';
+import {
+  followPlanEvents,
+  type PlanEventsOptions,
+  type WaitForPlanOptions,
+  waitForPlan,
+} from './plan-events.ts';
+import type { TicketTransport } from './tickets-client.ts';
+
+const planPath = (id: string) => `/v1/plans/${encodeURIComponent(id)}`;
+
+/** `mags.plans`: plans of tickets run in parallel (`/v1/plans`), typed from the server's schemas. */
+export function plansClient(transport: TicketTransport) {
+  const { json } = transport;
+  const get = (id: string): Promise<Plan> => json('GET', planPath(id));
+  return {
+    /**
+     * A plan of a request: `planning` while the planner model writes it, then a `draft` to
+     * approve (or running at once with `auto`); with `spec`, a draft at once.
+     */
+    create: (body: CreatePlanBody): Promise<Plan> => json('POST', '/v1/plans', body),
+    list: async (filter: { project?: string; status?: PlanStatus } = {}): Promise<Plan[]> => {
+      const query = new URLSearchParams(
+        Object.entries(filter).filter((entry): entry is [string, string] => entry[1] !== undefined),
+      ).toString();
+      return (await json<{ plans: Plan[] }>('GET', `/v1/plans${query ? `?${query}` : ''}`)).plans;
+    },
+    get,
+    /** Replaces a draft's summary and tickets (checked as the planner's are). */
+    editSpec: (id: string, spec: EditPlanBody): Promise<Plan> =>
+      json('PUT', `${planPath(id)}/spec`, spec),
+    /** A draft starts running; a plan awaiting review becomes branch `mags/plan-<id>`. */
+    approve: (
+      id: string,
+      options: { message?: string; authorName?: string; authorEmail?: string } = {},
+    ): Promise<Plan> =>
+      json('POST', `${planPath(id)}/approve`, Object.keys(options).length ? options : undefined),
+    /** Runs one of its tickets again, by key or ticket id; `budget` is merged into the ticket's. */
+    retry: (id: string, ticket: string, options: { budget?: Budget } = {}): Promise<Plan> =>
+      json('POST', `${planPath(id)}/retry`, {
+        ticket,
+        ...(options.budget && { budget: options.budget }),
+      }),
+    stop: (id: string, options: { reason?: string } = {}): Promise<Plan> =>
+      json('POST', `${planPath(id)}/stop`, options.reason ? { reason: options.reason } : undefined),
+    close: (id: string): Promise<Plan> => json('POST', `${planPath(id)}/close`),
+    /** The integration's evidence: combined diff, tests, every ticket's criteria. */
+    evidence: (id: string): Promise<PlanEvidence> => json('GET', `${planPath(id)}/evidence`),
+    /** The approved plan as git bundle bytes (branch `mags/plan-<id>`). */
+    bundle: async (id: string): Promise<Uint8Array> => {
+      const response = await transport.send(`${planPath(id)}/bundle`, undefined);
+      return new Uint8Array(await response.arrayBuffer());
+    },
+    /** Its events in order; with `follow`, live until it is settled. */
+    events: (id: string, options: PlanEventsOptions = {}): AsyncGenerator<PlanEvent> =>
+      followPlanEvents(transport.send, id, options),
+    /**
+     * Resolves with the plan once it is settled: a draft to approve, blocked, awaiting review, or
+     * ended (approved, failed, stopped, closed).
+     */
+    wait: (id: string, options: WaitForPlanOptions = {}): Promise<Plan> =>
+      waitForPlan({ request: transport.send, get }, id, options),
+  };
+}
+
+export type PlansClient = ReturnType<typeof plansClient>;

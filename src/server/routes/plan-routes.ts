@@ -1,0 +1,244 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import {
+  CreatePlanBodySchema,
+  EditPlanBodySchema,
+  type Plan,
+  PlanEventSchema,
+  PlanEvidenceSchema,
+  PlanIdSchema,
+  PlanListQuerySchema,
+  PlanListSchema,
+  PlanSchema,
+  RetryPlanTicketBodySchema,
+} from '../../api/plans.ts';
+import {
+  ApproveBodySchema,
+  StopTicketBodySchema,
+  TicketEventsQuerySchema,
+} from '../../api/tickets.ts';
+import type { PlanRecord } from '../../state/state-repository.ts';
+import type { ServerApp } from '../create-app.ts';
+import type { ServerServices } from '../server-env.ts';
+import { errorResponses } from './error-responses.ts';
+import { eventStreamResponse, resumePoint } from './event-stream-response.ts';
+import { optionalJson } from './optional-json.ts';
+
+const errors = errorResponses('The plan is in a status that does not allow this');
+const planResponse = (description: string) => ({
+  content: { 'application/json': { schema: PlanSchema } },
+  description,
+});
+const params = z.object({ id: PlanIdSchema });
+const json = <T extends z.ZodType>(schema: T, required: boolean) => ({
+  content: { 'application/json': { schema } },
+  required,
+});
+
+/** A POST on one plan: `/v1/plans/{id}/<action>`. */
+const action = (path: string, summary: string, body?: z.ZodType) =>
+  createRoute({
+    method: 'post',
+    path: `/v1/plans/{id}/${path}`,
+    summary,
+    request: { params, ...(body ? { body: json(body, false) } : {}) },
+    responses: { 200: planResponse('The plan'), ...errors },
+  });
+
+const create = createRoute({
+  method: 'post',
+  path: '/v1/plans',
+  summary:
+    'Plan a request to a project: a planner model writes it in the background (`planning`, then ' +
+    '`draft`), or `spec` gives it at once; `auto` approves it as soon as it is written',
+  request: { body: json(CreatePlanBodySchema, true) },
+  responses: { 201: planResponse('The plan'), ...errors },
+});
+
+const list = createRoute({
+  method: 'get',
+  path: '/v1/plans',
+  summary: 'List plans, newest first',
+  request: { query: PlanListQuerySchema },
+  responses: {
+    200: { content: { 'application/json': { schema: PlanListSchema } }, description: 'Plans' },
+    ...errors,
+  },
+});
+
+const get = createRoute({
+  method: 'get',
+  path: '/v1/plans/{id}',
+  summary: 'A plan, with its tickets, their states and usage',
+  request: { params },
+  responses: { 200: planResponse('The plan'), ...errors },
+});
+
+const editSpec = createRoute({
+  method: 'put',
+  path: '/v1/plans/{id}/spec',
+  summary:
+    "Replace a draft's plan (summary and tickets), checked as the planner's is: unique keys, " +
+    'known dependencies, no cycle',
+  request: { params, body: json(EditPlanBodySchema, true) },
+  responses: { 200: planResponse('The plan'), ...errors },
+});
+
+const approve = action(
+  'approve',
+  'Approve it: a draft starts running its tickets; a plan awaiting review becomes branch ' +
+    'mags/plan-<id> in the project repository, and a bundle to apply',
+  ApproveBodySchema,
+);
+const retry = createRoute({
+  method: 'post',
+  path: '/v1/plans/{id}/retry',
+  summary:
+    'Run one of its failed, stopped or blocked tickets again (by key or ticket id); a blocked or ' +
+    'stopped plan runs again',
+  request: { params, body: json(RetryPlanTicketBodySchema, true) },
+  responses: { 200: planResponse('The plan'), ...errors },
+});
+const stop = action(
+  'stop',
+  'Stop it: its queued and running tickets are stopped, nothing new starts',
+  StopTicketBodySchema,
+);
+const close = action('close', 'Close it (stopped first if it runs)');
+
+const events = createRoute({
+  method: 'get',
+  path: '/v1/plans/{id}/events',
+  summary:
+    "Its events: plan and ticket states, planner tries, merges, and each ticket's own events",
+  description:
+    'Without `follow=true`: a JSON list of the events after `after`. With it: Server-Sent ' +
+    'Events, each named after its `data.type` and carrying a PlanEvent as JSON, its `id` the ' +
+    "event's id, so a client resumes with `?after=` or `Last-Event-ID`; the stream ends when the " +
+    'plan stops moving, with an `end` event that carries the plan.',
+  request: { params, query: TicketEventsQuerySchema },
+  responses: {
+    200: {
+      content: {
+        'application/json': { schema: z.object({ events: z.array(PlanEventSchema) }) },
+        'text/event-stream': { schema: z.string() },
+      },
+      description: 'The events',
+    },
+    ...errors,
+  },
+});
+
+const evidence = createRoute({
+  method: 'get',
+  path: '/v1/plans/{id}/evidence',
+  summary:
+    "The integration's evidence: every ticket merged in order, the combined diff, the project's " +
+    "tests there, every ticket's verified criteria",
+  request: { params },
+  responses: {
+    200: {
+      content: { 'application/json': { schema: PlanEvidenceSchema } },
+      description: 'Evidence',
+    },
+    ...errors,
+  },
+});
+
+const bundle = createRoute({
+  method: 'get',
+  path: '/v1/plans/{id}/bundle',
+  summary: 'The approved plan as a git bundle (what `mags plan apply` fetches)',
+  request: { params },
+  responses: {
+    200: {
+      content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } },
+      description: 'A git bundle of branch mags/plan-<id>',
+    },
+    ...errors,
+  },
+});
+
+/** The API's view of a stored plan: without its owner and the server that drives it. */
+export function toPlanView(record: PlanRecord): Plan {
+  const { owner: _owner, host: _host, server: _server, ...plan } = record;
+  return plan;
+}
+
+export function registerPlanRoutes(app: ServerApp, { plans }: ServerServices): void {
+  app.openapi(create, async (c) => {
+    const plan = await plans.create(c.var.owner, c.req.valid('json'));
+    return c.json(toPlanView(plan), 201);
+  });
+
+  app.openapi(list, async (c) => {
+    const found = await plans.list(c.var.owner, c.req.valid('query'));
+    return c.json({ plans: found.map(toPlanView) }, 200);
+  });
+
+  app.openapi(get, async (c) =>
+    c.json(toPlanView(await plans.get(c.var.owner, c.req.valid('param').id)), 200),
+  );
+
+  app.openapi(editSpec, async (c) => {
+    const plan = await plans.editSpec(c.var.owner, c.req.valid('param').id, c.req.valid('json'));
+    return c.json(toPlanView(plan), 200);
+  });
+
+  app.openapi(approve, async (c) => {
+    const body = await optionalJson(c.req, ApproveBodySchema);
+    const plan = await plans.approve(c.var.owner, c.req.valid('param').id, {
+      ...body,
+      by: c.var.owner,
+    });
+    return c.json(toPlanView(plan), 200);
+  });
+
+  app.openapi(retry, async (c) => {
+    const { ticket, budget } = c.req.valid('json');
+    const plan = await plans.retry(c.var.owner, c.req.valid('param').id, {
+      ticket,
+      ...(budget && { budget }),
+    });
+    return c.json(toPlanView(plan), 200);
+  });
+
+  app.openapi(stop, async (c) => {
+    const body = await optionalJson(c.req, StopTicketBodySchema);
+    const plan = await plans.stop(c.var.owner, c.req.valid('param').id, {
+      by: c.var.owner,
+      ...(body?.reason && { reason: body.reason }),
+    });
+    return c.json(toPlanView(plan), 200);
+  });
+
+  app.openapi(close, async (c) => {
+    const plan = await plans.close(c.var.owner, c.req.valid('param').id, { by: c.var.owner });
+    return c.json(toPlanView(plan), 200);
+  });
+
+  app.openapi(evidence, async (c) =>
+    c.json(await plans.evidence(c.var.owner, c.req.valid('param').id), 200),
+  );
+
+  app.openapi(bundle, async (c) => {
+    const bytes = await plans.bundle(c.var.owner, c.req.valid('param').id);
+    return c.body(new Uint8Array(bytes), 200, { 'content-type': 'application/octet-stream' });
+  });
+
+  app.openapi(events, async (c) => {
+    const owner = c.var.owner;
+    const { id } = c.req.valid('param');
+    const query = c.req.valid('query');
+    const after = resumePoint(c, query.after);
+    await plans.get(owner, id); // a 404 before the stream starts, not inside it
+    if (query.follow !== 'true') {
+      const found = [];
+      for await (const event of plans.events(owner, id, { after })) found.push(event);
+      return c.json({ events: found }, 200);
+    }
+    return eventStreamResponse(c, {
+      events: (signal) => plans.events(owner, id, { after, follow: true, signal }),
+      end: async () => toPlanView(await plans.get(owner, id)),
+    });
+  });
+}
