@@ -16,6 +16,7 @@ import { PlanManager } from '../plans/plan-manager.ts';
 import type { PlanGit, Planner } from '../plans/plan-parts.ts';
 import type { PlanSettings } from '../plans/plan-settings.ts';
 import { createModelPlanner } from '../plans/planner/model-planner.ts';
+import { checkPlannerSettings } from '../plans/planner/planner-settings.ts';
 import { ProjectManager } from '../projects/project-manager.ts';
 import { runtimeOperation } from '../runtimes/require-capability.ts';
 import { SandboxManager } from '../sandboxes/sandbox-manager.ts';
@@ -142,6 +143,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     options.tickets?.settings,
     options.tickets?.environment,
   );
+  checkPlannerSettings(options.tickets?.environment);
   const context = options.context ?? createMagsContext();
   const repository =
     options.repository ?? createSqliteStateRepository(join(context.home, 'state.db'));

@@ -1,47 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { APICallError } from 'ai';
-import { MockLanguageModelV4 } from 'ai/test';
+import type { MockLanguageModelV4 } from 'ai/test';
 import { projectRecord } from '../../../test/helpers/project-record.ts';
+import { scriptedPlannerModel } from '../../../test/helpers/scripted-planner-model.ts';
 import { MagsError } from '../../errors/mags-error.ts';
-import { createModelPlanner, plannerAttempts } from './model-planner.ts';
+import { createModelPlanner } from './model-planner.ts';
 import { PlannerRefusedError } from './planner-answer.ts';
 
-/** Each call answers the next text of the script (or throws its error), with token counts. */
-function scriptedPlanner(
-  script: Array<string | { error: unknown }>,
-  tokens = { inputTokens: 1000, outputTokens: 200 },
-) {
-  let call = 0;
-  const model = new MockLanguageModelV4({
-    provider: 'mock',
-    modelId: 'planner',
-    doGenerate: async () => {
-      const entry = script[call++];
-      if (entry === undefined) throw new Error(`the script has no answer ${call - 1}`);
-      if (typeof entry !== 'string') throw entry.error;
-      return {
-        content: [{ type: 'text', text: entry }],
-        finishReason: { unified: 'stop', raw: 'stop' },
-        usage: {
-          inputTokens: {
-            total: tokens.inputTokens,
-            noCache: undefined,
-            cacheRead: undefined,
-            cacheWrite: undefined,
-          },
-          outputTokens: { total: tokens.outputTokens, text: undefined, reasoning: undefined },
-        },
-        warnings: [],
-      };
-    },
-  });
-  return {
-    model,
-    /** The messages of each call, as JSON text. */
-    prompts: () => model.doGenerateCalls.map((options) => JSON.stringify(options.prompt)),
-  };
-}
+const scriptedPlanner = scriptedPlannerModel;
 
 const validPlan = {
   summary: 'Dark mode: a flag, then styles that use it.',
@@ -277,13 +244,7 @@ describe('the model planner (scripted models)', () => {
     );
   });
 
-  test('MAGS_PLAN_PLANNER_ATTEMPTS sets the tries; a bad value names the variable', async () => {
-    assert.equal(plannerAttempts({}), 3);
-    assert.equal(plannerAttempts({ MAGS_PLAN_PLANNER_ATTEMPTS: '5' }), 5);
-    assert.throws(
-      () => plannerAttempts({ MAGS_PLAN_PLANNER_ATTEMPTS: '0' }),
-      /MAGS_PLAN_PLANNER_ATTEMPTS is "0"/,
-    );
+  test('MAGS_PLAN_PLANNER_ATTEMPTS sets the tries', async () => {
     const { model } = scriptedPlanner(['not json']);
     const { result, attempts } = run(model, { environment: { MAGS_PLAN_PLANNER_ATTEMPTS: '1' } });
     await assert.rejects(result, PlannerRefusedError);

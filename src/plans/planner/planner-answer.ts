@@ -7,9 +7,10 @@ import { resolveRole } from '../../agents/builtin/builtin-roles.ts';
 import { formatFieldPath, planSpecProblems } from '../../api/plan-file.ts';
 import { type PlanSpec, PlanSpecSchema } from '../../api/plans.ts';
 import type { ProjectConfig } from '../../api/projects.ts';
-import type { TokenUsage } from '../../api/tickets.ts';
-import { MagsError } from '../../errors/mags-error.ts';
+import type { MagsError } from '../../errors/mags-error.ts';
 import { checkPlanGraph } from '../plan-graph.ts';
+
+export { PlannerRefusedError } from './planner-errors.ts';
 
 /**
  * What the provider is asked to produce. Not `PlanSpecSchema` itself: OpenAI's strict structured
@@ -103,25 +104,4 @@ function withoutNulls(value: unknown): unknown {
       .filter(([, field]) => field !== null)
       .map(([key, field]) => [key, withoutNulls(field)]),
   );
-}
-
-/** The planner gave up: every try was refused. The last reason is in the message. */
-export class PlannerRefusedError extends MagsError {
-  readonly attempts: number;
-  readonly reason: string;
-  /** What the refused tries cost, summed (a failed plan still counts it). */
-  readonly usage: TokenUsage;
-  constructor(attempts: number, reason: string, usage: TokenUsage) {
-    super(
-      `The planner's plan was refused ${attempts === 1 ? 'once' : `${attempts} times`}. The last reason: ${reason.charAt(0).toUpperCase()}${reason.slice(1)}`,
-      {
-        code: 'planner_refused',
-        statusCode: 422,
-        hint: 'Try again (perhaps with a stronger model: --model), make the request more specific, or write the plan yourself (mags plan create --file plan.yaml).',
-      },
-    );
-    this.attempts = attempts;
-    this.reason = reason;
-    this.usage = usage;
-  }
 }
