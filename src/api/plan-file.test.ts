@@ -116,7 +116,11 @@ test('missing, unknown and badly formed fields are each named', () => {
 
 test('broken YAML names its line and column', () => {
   const error = invalid('summary: s\ntickets:\n  - key: a\n   title: [unclosed\n');
-  assert.match(error.message, /^plan\.yaml, line \d+, column \d+: not valid YAML: /);
+  // Each YAML error (here two: the bad indent, then the unclosed list) with its position.
+  assert.match(
+    error.message,
+    /^plan\.yaml has 2 problems:\n {2}line 4, column 1: not valid YAML: .+\n {2}line 5, column 1: not valid YAML: /,
+  );
   const tabs = invalid('summary: s\ntickets:\n\t- key: a\n');
   assert.match(tabs.message, /line 3, column 1: not valid YAML/);
 });
@@ -127,4 +131,46 @@ test('field paths read as a person writes them', () => {
     'tickets[2].criteria[0].check',
   );
   assert.equal(formatFieldPath([]), '(the plan)');
+});
+
+test('every problem is listed, each with its line and path, up to ten', () => {
+  const text = [
+    'tickets:',
+    '  - key: Bad Key',
+    '    title: ""',
+    '    request: r',
+    '    criteria: []',
+    '  - key: b',
+    '    title: t',
+    '    request: r',
+    '    criteria: [{ text: c, check: "" }]',
+    '    depends: [a]',
+  ].join('\n');
+  const error = invalid(text);
+  const lines = error.message.split('\n');
+  assert.match(lines[0] ?? '', /^plan\.yaml has \d+ problems:$/);
+  const listed = lines.slice(1).map((line) => line.trim());
+  assert.equal(listed.length, Number(/has (\d+) problems/.exec(lines[0] ?? '')?.[1]));
+  for (const [pattern, description] of [
+    [/^line 1: summary: /, 'the missing summary'],
+    [/^line 2: tickets\[0\]\.key: a ticket key is/, 'the bad key'],
+    [/^line 3: tickets\[0\]\.title: /, 'the empty title'],
+    [/^line 5: tickets\[0\]\.criteria: a ticket needs at least one criterion/, 'no criteria'],
+    [/^line 9: tickets\[1\]\.criteria\[0\]\.check: /, 'the empty check'],
+    [/^line 6: tickets\[1\]: unknown field depends/, 'the unknown field'],
+  ] as const) {
+    assert.ok(
+      listed.some((line) => pattern.test(line)),
+      `${description} is not listed:\n${error.message}`,
+    );
+  }
+
+  const many = `summary: s\ntickets:\n${Array.from(
+    { length: 12 },
+    (_, index) => `  - key: k${index}\n    title: t\n    request: r\n    criteria: []\n`,
+  ).join('')}`;
+  const capped = invalid(many).message.split('\n');
+  assert.equal(capped[0], 'plan.yaml has 12 problems:');
+  assert.equal(capped.length, 1 + 10 + 1);
+  assert.equal(capped.at(-1), '  (and 2 more)');
 });

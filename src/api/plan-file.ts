@@ -43,33 +43,63 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
+/** The most problems one error lists (a file wrong throughout would bury the first ones). */
+export const maxListedProblems = 10;
+
 /**
  * The plan in `text`, checked against `PlanSpecSchema` (the graph — unknown keys in `dependsOn`,
  * cycles — is the server's to check, as for a planner's plan). Broken YAML names its line and
- * column; a wrong field names its path and line. `file` names the source in messages.
+ * column; a wrong field names its path and line. Every problem is listed (up to
+ * `maxListedProblems`), so that one edit fixes them all. `file` names the source in messages.
  */
 export function parsePlanFile(text: string, file = 'the plan file'): PlanSpec {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false });
-  const error = document.errors[0];
-  if (error) {
-    const position = lineCounter.linePos(error.pos[0]);
-    const message = (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
-    throw new InvalidInputError(
-      `${file}, line ${position.line}, column ${position.col}: not valid YAML: ${message}.`,
-      { code: 'invalid_plan_file', hint: fieldsHint },
+  if (document.errors.length > 0) {
+    throw planFileError(
+      file,
+      document.errors.map((error) => {
+        const position = lineCounter.linePos(error.pos[0]);
+        const message = (error.message.split('\n')[0] ?? '').replace(
+          / at line \d+, column \d+:?$/,
+          '',
+        );
+        return `line ${position.line}, column ${position.col}: not valid YAML: ${message}.`;
+      }),
     );
   }
   const value = document.toJS() ?? {};
-  const problem = planSpecProblems(value)[0];
-  if (problem) {
-    const line = lineOf(document, lineCounter, problem.path);
-    throw new InvalidInputError(
-      `${file}${line ? `, line ${line}` : ''}: ${formatFieldPath(problem.path)}: ${problem.message}`,
-      { code: 'invalid_plan_file', hint: fieldsHint },
+  const problems = planSpecProblems(value);
+  if (problems.length > 0) {
+    throw planFileError(
+      file,
+      problems.map((problem) => {
+        const line = lineOf(document, lineCounter, problem.path);
+        return `${line ? `line ${line}: ` : ''}${formatFieldPath(problem.path)}: ${problem.message}`;
+      }),
     );
   }
   return PlanSpecSchema.parse(value);
+}
+
+/** One problem as `file, line N: ...`; several as a list under `file has N problems:`. */
+function planFileError(file: string, problems: string[]): InvalidInputError {
+  const [first] = problems;
+  if (problems.length === 1 && first !== undefined) {
+    return new InvalidInputError(`${file}${first.startsWith('line ') ? ', ' : ': '}${first}`, {
+      code: 'invalid_plan_file',
+      hint: fieldsHint,
+    });
+  }
+  const listed = problems.slice(0, maxListedProblems).map((problem) => `\n  ${problem}`);
+  const more =
+    problems.length > maxListedProblems
+      ? `\n  (and ${problems.length - maxListedProblems} more)`
+      : '';
+  return new InvalidInputError(
+    `${file} has ${problems.length} problems:${listed.join('')}${more}`,
+    { code: 'invalid_plan_file', hint: fieldsHint },
+  );
 }
 
 /** The line of the deepest node of `path` the document has (a missing field: its parent's). */
