@@ -299,6 +299,11 @@ describe('plan CLI end to end (real parts, scripted models)', { skip }, () => {
     await writeFile(file, 'summary: x\ntickets:\n  - key: Bad Key\n    title: t\n');
     const bad = await cli(['plan', 'create', '-p', 'calc', '--file', file]);
     assert.equal(bad.code, 1, bad.stderr);
-    assert.match(bad.stderr, /hand\.yaml, line 3: tickets\[0\]\.key: a ticket key is/);
+    // Every problem of the file, listed: the bad key and the missing fields.
+    assert.match(
+      bad.stderr,
+      /hand\.yaml has \d+ problems:\n[\s\S]*line 3: tickets\[0\]\.key: a ticket key is/,
+    );
+    assert.match(bad.stderr, /line 3: tickets\[0\]\.request: /);
   });
 });
