@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { PlanEvidence, PlanTicket } from '../api/plans.ts';
-import type {
-  PlanRecord,
-  ProjectRecord,
-  StateRepository,
-  TicketRecord,
-} from './state-repository.ts';
+import { projectRecord, ticketRecord } from './record-fixtures.ts';
+import type { PlanRecord, ProjectRecord, StateRepository } from './state-repository.ts';
 
 type ContractTest = (title: string, body: (t: TestContext) => Promise<void>) => void;
 
@@ -352,56 +348,7 @@ function planEvidence(planId: string, commit: string): PlanEvidence {
 }
 
 function project(owner: string, name: string): ProjectRecord {
-  const at = new Date().toISOString();
-  return {
-    owner,
-    name,
-    repo: `/srv/${name}`,
-    ref: null,
-    workspace: `project.${name}`,
-    commit: null,
-    setupTree: null,
-    setup: null,
-    test: 'npm test',
-    model: null,
-    config: {},
-    status: 'ready',
-    reason: null,
-    createdAt: at,
-    updatedAt: at,
-  };
+  return projectRecord(name, { owner, commit: null, test: 'npm test' });
 }
 
-function ticket(
-  id: string,
-  owner: string,
-  projectName: string,
-  overrides: Partial<TicketRecord> = {},
-): TicketRecord {
-  const at = new Date().toISOString();
-  return {
-    id,
-    owner,
-    project: projectName,
-    title: `Fix ${id}`,
-    request: 'Make the test pass.',
-    criteria: [{ text: 'tests pass', check: 'npm test' }],
-    role: 'developer',
-    model: null,
-    budget: {},
-    status: 'draft',
-    reason: null,
-    workspace: null,
-    baseCommit: null,
-    baseTree: null,
-    attempt: 0,
-    usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 },
-    branch: null,
-    commit: null,
-    plan: null,
-    history: [],
-    createdAt: at,
-    updatedAt: at,
-    ...overrides,
-  };
-}
+const ticket = ticketRecord;

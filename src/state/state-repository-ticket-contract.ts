@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { Evidence } from '../api/tickets.ts';
+import { evidenceRecord, projectRecord, ticketRecord } from './record-fixtures.ts';
 import type { ProjectRecord, StateRepository, TicketRecord } from './state-repository.ts';
 
 type ContractTest = (title: string, body: (t: TestContext) => Promise<void>) => void;
@@ -240,82 +241,35 @@ export function ticketStateContract(test: ContractTest, repository: () => StateR
   });
 }
 
+/** The contract's project: with a setup, a test command and a model. */
 function project(
   owner: string,
   name: string,
   overrides: Partial<ProjectRecord> = {},
 ): ProjectRecord {
-  const at = new Date().toISOString();
-  return {
+  return projectRecord(name, {
     owner,
-    name,
-    repo: `/srv/${name}`,
-    ref: null,
-    workspace: `project.${name}`,
     commit: null,
-    setupTree: null,
     setup: 'npm ci',
     test: 'npm test',
     model: 'anthropic:claude-sonnet-4-5',
-    config: {},
-    status: 'ready',
-    reason: null,
-    createdAt: at,
-    updatedAt: at,
     ...overrides,
-  };
+  });
 }
 
+/** The contract's ticket: a checked criterion and one a person judges. */
 function ticket(
   id: string,
   owner: string,
   projectName: string,
   overrides: Partial<TicketRecord> = {},
 ): TicketRecord {
-  const at = new Date().toISOString();
-  return {
-    id,
-    owner,
-    project: projectName,
-    title: `Fix ${id}`,
-    request: 'Make the test pass.',
+  return ticketRecord(id, owner, projectName, {
     criteria: [{ text: 'tests pass', check: 'npm test' }, { text: 'readable' }],
-    role: 'developer',
-    model: null,
-    budget: {},
-    status: 'draft',
-    reason: null,
-    workspace: null,
-    baseCommit: null,
-    baseTree: null,
-    attempt: 0,
-    usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 },
-    branch: null,
-    commit: null,
-    plan: null,
-    history: [],
-    createdAt: at,
-    updatedAt: at,
     ...overrides,
-  };
+  });
 }
 
 function evidence(ticketId: string, attempt: number, summary: string): Evidence {
-  return {
-    ticket: ticketId,
-    attempt,
-    agentEnd: 'finished',
-    agentMessage: 'done',
-    summary,
-    baseCommit: 'c0ffee',
-    tree: null,
-    diff: '--- a/x\n+++ b/x\n',
-    diffStat: { files: [{ path: 'x', added: 1, removed: 0, binary: false }] },
-    tests: null,
-    criteria: [],
-    usage: { inputTokens: 1, outputTokens: 1, costUsd: 0, steps: 1 },
-    startedAt: 'then',
-    finishedAt: 'now',
-    durationMs: 5,
-  };
+  return evidenceRecord(ticketId, attempt, { summary });
 }
