@@ -1,6 +1,7 @@
 /**
  * `npm run eval:planner`: the planner with a real model over eval/planner-cases.ts, one row per
- * case (tickets, criteria with checks, tries, tokens, cost, time).
+ * case (tickets, criteria with checks that can fail, expected dependencies met, tries, tokens,
+ * cost, time).
  *
  *     npm run eval:planner -- --model anthropic:claude-sonnet-4-5    that model (its key in the environment)
  *     npm run eval:planner                                            the first provider with a key set, else skipped
@@ -11,7 +12,8 @@
 import { parseArgs } from 'node:util';
 import { checkModel } from '../src/agents/resolve-model.ts';
 import { createModelPlanner } from '../src/plans/planner/model-planner.ts';
-import { gradePlan, plannerCases } from './planner-cases.ts';
+import { projectRecord } from '../src/state/record-fixtures.ts';
+import { gradePlan, plannerCaseRequest, plannerCases } from './planner-cases.ts';
 
 /** The model tried when none is given, by the key that is set. */
 const defaultModels: ReadonlyArray<[variable: string, model: string]> = [
@@ -47,30 +49,20 @@ if (cases.length === 0) {
 
 const planner = createModelPlanner();
 const rows: string[][] = [
-  ['case', 'result', 'tickets', 'parallel', 'checks', 'tries', 'tokens', 'cost', 'time'],
+  ['case', 'result', 'tickets', 'parallel', 'checks', 'deps', 'tries', 'tokens', 'cost', 'time'],
 ];
 let failed = 0;
 for (const plannerCase of cases) {
   const startedMs = performance.now();
   let tries = 0;
-  const at = new Date().toISOString();
   try {
     const { spec, usage } = await planner({
-      project: {
+      project: projectRecord(plannerCase.project.name, {
         owner: 'eval',
         ...plannerCase.project,
-        ref: null,
-        workspace: `project.${plannerCase.project.name}`,
         commit: null,
-        setupTree: null,
-        model: null,
-        config: {},
-        status: 'ready',
-        reason: null,
-        createdAt: at,
-        updatedAt: at,
-      },
-      request: plannerCase.request,
+      }),
+      request: plannerCaseRequest(plannerCase),
       model,
       environment: process.env,
       onAttempt: (attempt) => {
@@ -90,6 +82,7 @@ for (const plannerCase of cases) {
       String(grade.tickets),
       String(grade.independent),
       `${grade.checkedCriteria}/${grade.codeCriteria}`,
+      `${grade.dependenciesMet}/${plannerCase.dependencies.length}`,
       String(tries),
       String(usage.inputTokens + usage.outputTokens),
       `$${usage.costUsd.toFixed(4)}`,
@@ -101,6 +94,7 @@ for (const plannerCase of cases) {
     rows.push([
       plannerCase.name,
       'FAIL',
+      '-',
       '-',
       '-',
       '-',
