@@ -243,10 +243,11 @@ export class ProjectManager {
   }
 
   /**
-   * Deletes the project, its workspace, and its tickets: their sandboxes, workspaces and records.
-   * Everything that would stop it is checked before anything is deleted: a ticket queued or
-   * running, another sandbox on one of these workspaces, a fork of the project's workspace that
-   * is not a ticket's.
+   * Deletes the project, its workspace, its tickets (their sandboxes, workspaces and records) and
+   * its plans (their records and forks). Everything that would stop it is checked before anything
+   * is deleted (`checkProjectDeletable`): a ticket queued or running, a plan at work, another
+   * sandbox on one of these workspaces, a fork of the project's workspace that is neither a
+   * ticket's nor a plan's.
    */
   delete(owner: string, name: string): Promise<void> {
     // The tickets' actions first, then the project's lock (an approval takes them in that order).
@@ -260,10 +261,11 @@ export class ProjectManager {
     return this.#locks.run(owner, name, async () => {
       const project = await this.get(owner, name);
       const tickets = await this.#repository.listTickets({ owner, project: name });
-      await checkProjectDeletable({
+      const { planForks } = checkProjectDeletable({
         owner,
         project,
         tickets,
+        plans: await this.#repository.listPlans({ owner, project: name }),
         sandboxes: await this.#repository.listSandboxes(owner),
         forks: await this.#context.workspaces.forksOf(ownerWorkspaceName(owner, project.workspace)),
       });
@@ -273,6 +275,8 @@ export class ProjectManager {
         await this.#sandboxes?.delete(owner, ticket.id).catch(ignoreNotFound);
         if (ticket.workspace) await this.#deleteWorkspace(owner, ticket.workspace);
       }
+      // Its plans' merges and integrations (their sandboxes were stopped when their work ended).
+      for (const fork of planForks) await this.#deleteWorkspace(owner, fork);
       await this.#deleteWorkspace(owner, project.workspace);
       await this.#repository.deleteProject(owner, name);
     });
