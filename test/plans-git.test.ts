@@ -123,6 +123,7 @@ describe('plan git: merged forks, integration and the plan branch (namespace run
       workspace: 'tkt_a-0001',
       commit: projectCommit,
       tree: project.setupTree,
+      conflicts: [],
     });
     await approve('a', forkA, 'echo A >> a.txt && echo from-a >> generated.txt');
     const forkB = await planGit.forkMerged('alice', 'app', 'tkt_b-0001', []);
@@ -236,6 +237,69 @@ describe('plan git: merged forks, integration and the plan branch (namespace run
     assert.equal(await projectState(), before, 'the project workspace is as it was');
   });
 
+  test('allowConflicts: the merge is made with conflict markers, the paths returned, and a ticket resolves it and is approved on it', async () => {
+    const { x, y } = results as Record<string, ApprovedResult>;
+    const merged = await planGit.forkMerged(
+      'alice',
+      'app',
+      'tkt_r-0001',
+      [x as ApprovedResult, y as ApprovedResult],
+      { allowConflicts: true },
+    );
+    assert.deepEqual(merged.conflicts, ['shared file.txt']);
+    await onWorkspace('tkt_r-0001', async (sandbox) => {
+      assert.equal(await sh(sandbox, 'git rev-parse HEAD'), merged.commit);
+      assert.equal(await sh(sandbox, 'git rev-parse HEAD^1 HEAD^2'), `${x?.commit}\n${y?.commit}`);
+      assert.match(await sh(sandbox, 'git log -1 --format=%B HEAD'), /Conflicts left in the files/);
+      const shared = await sh(sandbox, 'cat "shared file.txt"');
+      assert.match(shared, /^<<<<<<< [^\n]*\ntwo by x\n=======\ntwo by y\n>>>>>>> /m);
+      // The setup's files are there as in any fork.
+      assert.equal(await sh(sandbox, 'cat generated.txt node_modules/dep.txt'), 'x\ndep');
+    });
+    const resolved = await approve(
+      'r',
+      merged,
+      `printf 'one\\ntwo by x and y\\nthree\\n' > "shared file.txt"`,
+    );
+    await onWorkspace('project.app', async (sandbox) => {
+      assert.equal(await sh(sandbox, 'git rev-parse mags/tkt_r^'), merged.commit);
+      assert.equal(
+        await sh(sandbox, 'git show mags/tkt_r:"shared file.txt"'),
+        'one\ntwo by x and y\nthree',
+      );
+      // The approved branch holds the merge now: its ref is gone.
+      assert.equal(await sh(sandbox, 'git for-each-ref refs/mags/merges/tkt_r-0001'), '');
+    });
+    // A fork from the resolution has no markers.
+    const next = await planGit.forkMerged('alice', 'app', 'tkt_s-0001', [resolved]);
+    assert.deepEqual(next.conflicts, []);
+    await onWorkspace('tkt_s-0001', async (sandbox) => {
+      assert.equal(await sh(sandbox, 'cat "shared file.txt"'), 'one\ntwo by x and y\nthree');
+    });
+  });
+
+  test('discard deletes a merged fork and its merge ref; once more is fine', async () => {
+    const { a, b } = results as Record<string, ApprovedResult>;
+    await planGit.forkMerged('alice', 'app', 'tkt_q-0001', [
+      a as ApprovedResult,
+      b as ApprovedResult,
+    ]);
+    assert.equal(await workspaceExists('tkt_q-0001'), true);
+    const refs = () =>
+      onWorkspace('project.app', (sandbox) =>
+        sh(sandbox, "git for-each-ref --format='%(refname)' refs/mags/merges/"),
+      );
+    assert.match(await refs(), /^refs\/mags\/merges\/tkt_q-0001$/m);
+    await planGit.discard('alice', 'app', 'tkt_q-0001');
+    assert.equal(await workspaceExists('tkt_q-0001'), false);
+    assert.doesNotMatch(await refs(), /tkt_q-0001/);
+    await planGit.discard('alice', 'app', 'tkt_q-0001');
+    await assert.rejects(planGit.discard('alice', 'app', 'project.app'), {
+      code: 'invalid_input',
+    });
+    assert.equal(await workspaceExists('project.app'), true);
+  });
+
   test('a result whose commit is not in the project: a clear error and the fork deleted', async () => {
     const ghost = { key: 'ghost', ticket: 'tkt_ghost', commit: 'ab'.repeat(20) };
     await assert.rejects(
@@ -318,5 +382,169 @@ describe('plan git: merged forks, integration and the plan branch (namespace run
       (error: unknown) =>
         error instanceof IntegrationCommitError && /not built on the base/.test(error.message),
     );
+  });
+
+  test("integrate checks every ticket's criteria on the merged result", async () => {
+    const { a, b, c } = results as Record<string, ApprovedResult>;
+    const integration = await planGit.integrate('alice', 'app', 'plan-criteria', {
+      baseCommit: projectCommit,
+      results: [a, b, c] as ApprovedResult[],
+      criteria: [
+        {
+          key: 'a',
+          criteria: [{ text: 'A and B both in', check: 'grep -q A a.txt && grep -q B b.txt' }],
+        },
+        {
+          key: 'c',
+          criteria: [
+            { text: 'c is done', check: 'grep -q done c.txt' },
+            { text: 'd exists', check: 'echo no d; test -f d.txt' },
+            { text: 'reads well' },
+          ],
+        },
+      ],
+    });
+    assert.deepEqual(
+      integration.criteria.map(({ key, results: list }) => ({
+        key,
+        statuses: list.map((result) => [result.criterion, result.status, result.exitCode]),
+      })),
+      [
+        { key: 'a', statuses: [[0, 'met', 0]] },
+        {
+          key: 'c',
+          statuses: [
+            [0, 'met', 0],
+            [1, 'not_met', 1],
+            [2, 'needs_person', null],
+          ],
+        },
+      ],
+    );
+    assert.match(integration.criteria[1]?.results[1]?.output ?? '', /no d/);
+    assert.equal(integration.criteria[1]?.results[0]?.claim, null);
+  });
+
+  test('forkMerged at the plan base after a project refresh: no upstream change in the fork or its diff', async () => {
+    const { a, b } = results as Record<string, ApprovedResult>;
+    await writeFile(join(checkout, 'upstream.txt'), 'upstream\n');
+    git(checkout, 'add', '.');
+    git(
+      checkout,
+      '-c',
+      'user.name=T',
+      '-c',
+      'user.email=t@example.com',
+      'commit',
+      '-qm',
+      'upstream',
+    );
+    const refreshed = await projects.refresh('alice', 'app');
+    assert.equal(refreshed.status, 'ready', refreshed.reason ?? '');
+    assert.notEqual(refreshed.commit, projectCommit);
+
+    // Without a base the fork is at the project's new commit (what the base must undo).
+    const moved = await planGit.forkMerged('alice', 'app', 'tkt_u-0001', []);
+    assert.equal(moved.commit, refreshed.commit);
+
+    const alone = await planGit.forkMerged('alice', 'app', 'tkt_v-0001', [], {
+      baseCommit: projectCommit,
+    });
+    assert.equal(alone.commit, projectCommit);
+    assert.deepEqual(alone.conflicts, []);
+    const merged = await planGit.forkMerged(
+      'alice',
+      'app',
+      'tkt_v-0002',
+      [a, b] as ApprovedResult[],
+      { baseCommit: projectCommit },
+    );
+    for (const fork of [alone, merged]) {
+      await onWorkspace(fork.workspace, async (sandbox) => {
+        assert.equal(await sh(sandbox, 'git rev-parse HEAD'), fork.commit);
+        assert.equal(await sh(sandbox, 'test -e upstream.txt || echo absent'), 'absent');
+        assert.equal(
+          await sh(sandbox, 'cat generated.txt node_modules/dep.txt').then((text) =>
+            text.split('\n').at(-1),
+          ),
+          'dep',
+        );
+        await sh(sandbox, 'echo mine > mine.txt');
+        const diff = await takeDiff(sandbox, fork.commit, { setupTree: fork.tree });
+        assert.deepEqual(
+          diff.files.map((file) => file.path),
+          ['mine.txt'],
+        );
+      });
+    }
+    // The plan's integration on its base shows no upstream change either.
+    const integration = await planGit.integrate('alice', 'app', 'plan-after-refresh', {
+      baseCommit: projectCommit,
+      results: [a, b] as ApprovedResult[],
+    });
+    assert.ok(integration.diffStat.files.every((file) => file.path !== 'upstream.txt'));
+    await assert.rejects(
+      planGit.integrate('alice', 'app', 'plan-no-base', { baseCommit: '', results: [] }),
+      (error: unknown) =>
+        (error as { code?: string }).code === 'invalid_input' &&
+        /base commit/.test((error as Error).message),
+    );
+  });
+
+  test('a project with plans is deleted with their forks; a plan at work is a 409 naming it', async () => {
+    const project = await projects.create('alice', { name: 'other', repo: checkout, setup });
+    assert.equal(project.status, 'ready', project.reason ?? '');
+    const planId = 'pln_other1';
+    const integration = `${planId}-integration-0b7c2f4e-1a2b-4c3d-8e9f-001122334455`;
+    await planGit.forkMerged('alice', 'other', integration, []);
+    await planGit.forkMerged('alice', 'other', 'plan-done', []);
+    const at = new Date().toISOString();
+    const usage = { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 };
+    await repository.insertPlan({
+      id: planId,
+      owner: 'alice',
+      project: 'other',
+      request: 'r',
+      summary: null,
+      status: 'running',
+      reason: null,
+      model: null,
+      auto: false,
+      autoApprove: false,
+      maxParallel: 4,
+      budget: {},
+      usage,
+      tickets: [],
+      baseCommit: project.commit,
+      integration: { workspace: 'plan-done', commit: project.commit ?? '', tree: null },
+      branch: null,
+      commit: null,
+      approvedAt: null,
+      createdAt: at,
+      updatedAt: at,
+    });
+    await assert.rejects(
+      projects.delete('alice', 'other'),
+      (error: unknown) =>
+        (error as { code?: string; statusCode?: number }).code === 'project_busy' &&
+        (error as { statusCode?: number }).statusCode === 409 &&
+        /pln_other1 \(running\)/.test((error as Error).message) &&
+        /mags plan stop pln_other1/.test((error as { hint?: string }).hint ?? ''),
+    );
+    assert.equal(await workspaceExists(integration), true, 'nothing deleted');
+    assert.ok(await repository.getProject('alice', 'other'));
+
+    await repository.updatePlan(planId, { status: 'stopped' });
+    // A fork that is neither a ticket's nor a plan's still stops it.
+    await context.workspaceManager.withRecords(repository).fork('alice', 'project.other', 'mine');
+    await assert.rejects(projects.delete('alice', 'other'), /not its tickets' or plans': mine/);
+    await context.workspaceManager.withRecords(repository).delete('alice', 'mine');
+
+    await projects.delete('alice', 'other');
+    assert.equal(await workspaceExists(integration), false);
+    assert.equal(await workspaceExists('plan-done'), false);
+    assert.equal(await workspaceExists('project.other'), false);
+    assert.equal(await repository.getPlan('alice', planId), undefined);
+    assert.equal(await repository.getProject('alice', 'other'), undefined);
   });
 });
