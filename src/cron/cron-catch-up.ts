@@ -1,7 +1,7 @@
 import type { CronSchedule } from '../config/cron-schedule.ts';
+import { missedTimes } from '../config/missed-times.ts';
 import type { CronJobRecord, CronRunRecord, StateRepository } from '../state/state-repository.ts';
 import { newCronRun, showTime } from './cron-runs.ts';
-import { missedTimes } from './missed-times.ts';
 
 /**
  * The times a cron job's schedule named while no server ran (after the last time handled, its
@@ -26,7 +26,7 @@ export async function catchUpAtStart(
   );
   const missed = missedTimes(schedule, new Date(after), now);
   if (!missed) return 'none';
-  const count = `${missed.count}${missed.more ? ' or more' : ''}`;
+  const count = `${missed.count}${missed.countIsLowerBound ? ' or more' : ''}`;
   const span =
     missed.count === 1
       ? `the time ${showTime(missed.first)}`
