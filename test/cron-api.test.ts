@@ -151,11 +151,14 @@ describe('cron jobs in-process: input, owners and limits', () => {
     assert.deepEqual([run.status, run.trigger], ['started', 'manual']);
     assert.ok(run.jobId);
     const job = await api.services.jobs.wait('alice', run.jobId);
-    assert.deepEqual([job.status, job.origin], ['succeeded', 'cron:c2']);
+    assert.deepEqual([job.status, job.origin], ['succeeded', `cron:c2:${resumed.id}`]);
     const listed = (await (await api.request(alice, 'GET', '/v1/jobs')).json()) as {
       jobs: Array<{ id: string; origin: string | null }>;
     };
-    assert.equal(listed.jobs.find((each) => each.id === run.jobId)?.origin, 'cron:c2');
+    assert.equal(
+      listed.jobs.find((each) => each.id === run.jobId)?.origin,
+      `cron:c2:${resumed.id}`,
+    );
     const runs = (await (await api.request(alice, 'GET', '/v1/cron/c2/runs')).json()) as {
       runs: CronRun[];
     };

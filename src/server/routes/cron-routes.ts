@@ -9,7 +9,7 @@ import {
   CronRunListSchema,
   CronRunSchema,
 } from '../../api/cron.ts';
-import { toCronJobView } from '../../cron/cron-runs.ts';
+import { toCronJobView } from '../../cron/cron-views.ts';
 import type { ServerApp } from '../create-app.ts';
 import type { ServerServices } from '../server-env.ts';
 import { errorResponses } from './error-responses.ts';
