@@ -68,7 +68,7 @@ export interface JobRecord {
   server?: string | null;
   /** What a run job asked for that another server process needs to finish it (JSON object). */
   runOptions?: Record<string, unknown> | null;
-  /** What started it besides a request of its owner's: `cron:NAME` (a cron job's run); null: none. */
+  /** What started it besides a request of its owner's: `cron:NAME:ID` (a cron job's run); null: none. */
   origin?: string | null;
 }
 
