@@ -4,7 +4,6 @@ import type { RunJobBody } from '../api/schemas.ts';
 import { type CronSchedule, parseCronSchedule } from '../config/cron-schedule.ts';
 import { randomId } from '../config/random-id.ts';
 import { ScheduleTimer } from '../config/schedule-timer.ts';
-import { ConflictError, NotFoundError, QuotaExceededError } from '../errors/mags-error.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
 import type {
   BusyCronRun,
@@ -13,6 +12,7 @@ import type {
   JobRecord,
   StateRepository,
 } from '../state/state-repository.ts';
+import { cronExists, cronLimit, cronNotFound } from './cron-errors.ts';
 import { cronOrigin } from './cron-job-body.ts';
 import { startCronRun } from './cron-run-start.ts';
 import { type CronSettings, cronSettings } from './cron-settings.ts';
@@ -138,13 +138,7 @@ export class CronManager {
     const outcome = await this.#repository.insertCronJob(record, this.#settings.maxPerOwner);
     if (outcome === 'exists') throw cronExists(name);
     if (outcome === 'limit') {
-      throw new QuotaExceededError(
-        `You have ${this.#settings.maxPerOwner} cron jobs, the most this server allows an owner (${this.#settings.maxPerOwner}).`,
-        {
-          code: 'cron_limit',
-          hint: 'Remove one you no longer need (mags cron remove NAME); the server sets the limit with MAGS_CRON_MAX_PER_OWNER.',
-        },
-      );
+      throw cronLimit(this.#settings.maxPerOwner);
     }
     if (this.#firesFor(owner)) await this.#arm(record, schedule);
     return this.get(owner, name);
@@ -338,18 +332,4 @@ function busyReason(busy: BusyCronRun): string {
     ? `(job ${busy.jobId}) is still ${busy.jobStatus}`
     : 'is still being submitted';
   return `${time} of ${showTime(busy.scheduledAt)} ${state}`;
-}
-
-function cronNotFound(name: string): NotFoundError {
-  return new NotFoundError(`No cron job ${JSON.stringify(name)}.`, {
-    code: 'cron_not_found',
-    hint: 'mags cron list shows your cron jobs.',
-  });
-}
-
-function cronExists(name: string): ConflictError {
-  return new ConflictError(`A cron job named ${JSON.stringify(name)} exists already.`, {
-    code: 'cron_exists',
-    hint: `Pick another name, or remove it first (mags cron remove ${name}).`,
-  });
 }
