@@ -37,8 +37,8 @@ export interface PlanGit {
     project: string,
     target: string,
     results: ApprovedResult[],
-    options?: { signal?: AbortSignal },
-  ): Promise<MergedWorkspace>;
+    options?: { signal?: AbortSignal; allowConflicts?: boolean; baseCommit?: string },
+  ): Promise<MergedWorkspace & { conflicts?: string[] }>;
   /**
    * The plan's integration: every result merged in order into `target` (as `forkMerged`), the
    * project's test command run there, and the combined diff against `baseCommit` with the
@@ -52,6 +52,11 @@ export interface PlanGit {
   ): Promise<
     MergedWorkspace & Pick<Evidence, 'diff' | 'diffStat' | 'tests'> & { durationMs: number }
   >;
+  /**
+   * Deletes a fork made by `forkMerged` or `integrate` (its workspace, any sandbox on it, its
+   * merge ref); a missing one is fine. (Made required by fix-plans-git.)
+   */
+  discard?(owner: string, project: string, workspace: string): Promise<void>;
   /**
    * Makes `branch` (`mags/plan-<id>`) point at the integration commit in the project's
    * repository and returns a git bundle of it with `baseCommit` as its prerequisite (what
@@ -74,7 +79,7 @@ export class MergeConflictError extends ConflictError {
         code: 'merge_conflict',
         hint:
           hint ??
-          'Change one of the tickets (mags ticket request-changes) so they no longer touch the same lines, then mags plan retry.',
+          'mags plan retry <plan> <ticket> starts the ticket in conflict from the conflicting merge, resolving it as its first task (an integration conflict: mags plan retry <plan> resolve-integration).',
       },
     );
     this.files = files;
