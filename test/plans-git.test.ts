@@ -123,6 +123,7 @@ describe('plan git: merged forks, integration and the plan branch (namespace run
       workspace: 'tkt_a-0001',
       commit: projectCommit,
       tree: project.setupTree,
+      conflicts: [],
     });
     await approve('a', forkA, 'echo A >> a.txt && echo from-a >> generated.txt');
     const forkB = await planGit.forkMerged('alice', 'app', 'tkt_b-0001', []);

@@ -221,7 +221,7 @@ export class PlanDispatch {
   /** Deletes a fork made by `forkMerged` or `integrate` that is not used; failures are logged. */
   async discard(owner: string, project: string, workspace: string): Promise<void> {
     try {
-      await this.#options.git.discard?.(owner, project, workspace);
+      await this.#options.git.discard(owner, project, workspace);
     } catch (error) {
       this.#options.log(`workspace ${workspace} not discarded: ${(error as Error).message}`);
     }

@@ -5,7 +5,7 @@
  * real ones; the PlanManager never names an implementation.
  */
 import type { PlanSpec } from '../api/plans.ts';
-import type { Evidence, TokenUsage } from '../api/tickets.ts';
+import type { Criterion, CriterionResult, Evidence, TokenUsage } from '../api/tickets.ts';
 import { ConflictError } from '../errors/mags-error.ts';
 import type { ProjectRecord } from '../state/state-repository.ts';
 
@@ -25,12 +25,26 @@ export interface MergedWorkspace {
   tree: string | null;
 }
 
+/** A fork `forkMerged` made: the paths left with conflict markers (only with `allowConflicts`). */
+export type MergedFork = MergedWorkspace & { conflicts: string[] };
+
+/** A ticket's criteria, to be checked again on the plan's integration. */
+export interface PlanCriteria {
+  key: string;
+  criteria: Criterion[];
+}
+
 export interface PlanGit {
   /**
-   * Forks the owner's project workspace into `target` with `results` merged in order on the
-   * project's commit (their commits are in its repository as `mags/<ticket>` branches since they
-   * were approved), the merge checked out over the project's setup files and HEAD at it. Throws
-   * `MergeConflictError` (and leaves no workspace behind) when two results change the same lines.
+   * Forks the owner's project workspace into `target` with `results` merged in order (their
+   * commits are in its repository as `mags/<ticket>` branches since they were approved), the
+   * merge checked out over the project's setup files and HEAD at it. Without results the fork is
+   * at `baseCommit` (the plan's: a project refreshed since is not in it), or the project's commit
+   * without one. The merge, fork and checkout are one hold of the project's lock, so no refresh
+   * comes between them. Throws `MergeConflictError` (and leaves no workspace behind) when two
+   * results change the same lines; with `allowConflicts` the merge is made with conflict markers
+   * in those files, checked out as usual, and the paths returned in `conflicts` (a ticket
+   * resolves them, and its approved commit is on that merge).
    */
   forkMerged(
     owner: string,
@@ -38,25 +52,31 @@ export interface PlanGit {
     target: string,
     results: ApprovedResult[],
     options?: { signal?: AbortSignal; allowConflicts?: boolean; baseCommit?: string },
-  ): Promise<MergedWorkspace & { conflicts?: string[] }>;
+  ): Promise<MergedFork>;
   /**
-   * The plan's integration: every result merged in order into `target` (as `forkMerged`), the
-   * project's test command run there, and the combined diff against `baseCommit` with the
-   * project's setup files (what one review of the whole plan shows).
+   * The plan's integration: every result merged in order into `target` on `baseCommit` (as
+   * `forkMerged`), the project's test command and every ticket's criterion checks (`criteria`,
+   * each with its timeout) run there, and the combined diff against `baseCommit` with the
+   * project's setup files (what one review of the whole plan shows). The criteria results are
+   * the merged result's, not copied from each ticket's workspace (which its agent controlled).
    */
   integrate(
     owner: string,
     project: string,
     target: string,
-    input: { baseCommit: string; results: ApprovedResult[]; signal?: AbortSignal },
+    input: {
+      baseCommit: string;
+      results: ApprovedResult[];
+      criteria?: PlanCriteria[];
+      signal?: AbortSignal;
+    },
   ): Promise<
-    MergedWorkspace & Pick<Evidence, 'diff' | 'diffStat' | 'tests'> & { durationMs: number }
+    MergedWorkspace &
+      Pick<Evidence, 'diff' | 'diffStat' | 'tests'> & {
+        criteria: { key: string; results: CriterionResult[] }[];
+        durationMs: number;
+      }
   >;
-  /**
-   * Deletes a fork made by `forkMerged` or `integrate` (its workspace, any sandbox on it, its
-   * merge ref); a missing one is fine. (Made required by fix-plans-git.)
-   */
-  discard?(owner: string, project: string, workspace: string): Promise<void>;
   /**
    * Makes `branch` (`mags/plan-<id>`) point at the integration commit in the project's
    * repository and returns a git bundle of it with `baseCommit` as its prerequisite (what
@@ -67,6 +87,11 @@ export interface PlanGit {
     project: string,
     input: { branch: string; commit: string; baseCommit: string },
   ): Promise<{ commit: string; bundle: Buffer }>;
+  /**
+   * Deletes a fork `forkMerged` or `integrate` made: the sandbox on it if any, the workspace,
+   * and its merge's ref in the project's repository. One already gone is fine.
+   */
+  discard(owner: string, project: string, workspace: string): Promise<void>;
 }
 
 /** Two results change the same lines: named, never resolved silently. */

@@ -187,7 +187,7 @@ const mismatchExit = 3;
 // $1: the branch to make; $2: the commit it must be; $3: its one parent; $4: its tree, or the
 // reviewed tree with $5 (or empty: not checked); $5: the setup's tree (or empty); $6: the ref that
 // may carry the reviewed tree. The objects are fetched without a ref, checked, and only then is
-// the branch made. No hook of the repository runs.
+// the branch made (and the plan's merge refs at $3 dropped). No hook of the repository runs.
 const fetchBundleHead = `set -e
 g() { git -c core.hooksPath=/dev/null "$@"; }
 mismatch() { echo "$1" >&2; exit ${mismatchExit}; }
@@ -212,6 +212,9 @@ if [ -n "$4" ]; then
   [ "$tree" = "$want" ] || mismatch "its tree is $tree, not the reviewed tree $want"
 fi
 g update-ref "refs/heads/$1" "$2"
+# A plan's merge the ticket started from (refs/mags/merges/<workspace>) is reachable from the
+# branch now: its ref is no longer needed to keep it. Not a failure when it cannot go.
+g for-each-ref --format='%(refname)' --points-at "$3" refs/mags/merges/ | while read -r ref; do g update-ref -d "$ref" "$3" || true; done
 rm -f ${sandboxBundlePath}
 g rev-parse "refs/heads/$1"`;
 

@@ -59,6 +59,15 @@ export interface ProjectManagerOptions {
   tickets?: ProjectTicketActions;
 }
 
+/** A project while its lock is held (`ProjectManager.withLockedProject`). */
+export interface LockedProject {
+  project: ProjectRecord;
+  /** Forks the ready project workspace into `target`: the commit and setup tree it is at. */
+  fork(target: string): Promise<{ workspace: string; commit: string; tree: string | null }>;
+  /** A session on the project workspace (no network: only git runs in it). */
+  inWorkspace<T>(work: (session: WorkspaceSession) => Promise<T>): Promise<T>;
+}
+
 export interface ProjectTicketActions {
   whileDeletingProject<T>(owner: string, project: string, action: () => Promise<T>): Promise<T>;
 }
@@ -234,10 +243,11 @@ export class ProjectManager {
   }
 
   /**
-   * Deletes the project, its workspace, and its tickets: their sandboxes, workspaces and records.
-   * Everything that would stop it is checked before anything is deleted: a ticket queued or
-   * running, another sandbox on one of these workspaces, a fork of the project's workspace that
-   * is not a ticket's.
+   * Deletes the project, its workspace, its tickets (their sandboxes, workspaces and records) and
+   * its plans (their records and forks). Everything that would stop it is checked before anything
+   * is deleted (`checkProjectDeletable`): a ticket queued or running, a plan at work, another
+   * sandbox on one of these workspaces, a fork of the project's workspace that is neither a
+   * ticket's nor a plan's.
    */
   delete(owner: string, name: string): Promise<void> {
     // The tickets' actions first, then the project's lock (an approval takes them in that order).
@@ -251,10 +261,11 @@ export class ProjectManager {
     return this.#locks.run(owner, name, async () => {
       const project = await this.get(owner, name);
       const tickets = await this.#repository.listTickets({ owner, project: name });
-      await checkProjectDeletable({
+      const { planForks } = checkProjectDeletable({
         owner,
         project,
         tickets,
+        plans: await this.#repository.listPlans({ owner, project: name }),
         sandboxes: await this.#repository.listSandboxes(owner),
         forks: await this.#context.workspaces.forksOf(ownerWorkspaceName(owner, project.workspace)),
       });
@@ -264,6 +275,8 @@ export class ProjectManager {
         await this.#sandboxes?.delete(owner, ticket.id).catch(ignoreNotFound);
         if (ticket.workspace) await this.#deleteWorkspace(owner, ticket.workspace);
       }
+      // Its plans' merges and integrations (their sandboxes were stopped when their work ended).
+      for (const fork of planForks) await this.#deleteWorkspace(owner, fork);
       await this.#deleteWorkspace(owner, project.workspace);
       await this.#repository.deleteProject(owner, name);
     });
@@ -281,17 +294,7 @@ export class ProjectManager {
     target: string,
     options: { signal?: AbortSignal } = {},
   ): Promise<{ workspace: string; commit: string; tree: string | null }> {
-    return this.#locks.run(
-      owner,
-      name,
-      async () => {
-        const project = await this.get(owner, name);
-        const commit = checkProjectReady(project);
-        await this.#workspaces.fork(owner, project.workspace, target);
-        return { workspace: target, commit, tree: project.setupTree };
-      },
-      options.signal,
-    );
+    return this.withLockedProject(owner, name, (locked) => locked.fork(target), options);
   }
 
   /**
@@ -305,17 +308,52 @@ export class ProjectManager {
     work: (session: WorkspaceSession, project: ProjectRecord) => Promise<T>,
     options: { signal?: AbortSignal } = {},
   ): Promise<T> {
+    return this.withLockedProject(
+      owner,
+      name,
+      (locked) => {
+        checkProjectReady(locked.project);
+        return locked.inWorkspace((session) => work(session, locked.project));
+      },
+      options,
+    );
+  }
+
+  /**
+   * Runs `work` under the project's lock, given the project and its workspace's steps, so that
+   * several (a plan's merge in the project workspace, then a fork of it) see one commit: no
+   * import, refresh, fork or approval comes between them. The project need not be ready (a
+   * plan's clean-up runs on a failed one too); `fork` of one that is not is a 409. Nothing in
+   * `work` may take the project's lock again (it would wait for itself).
+   */
+  withLockedProject<T>(
+    owner: string,
+    name: string,
+    work: (locked: LockedProject) => Promise<T>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<T> {
     return this.#locks.run(
       owner,
       name,
       async () => {
         const project = await this.get(owner, name);
-        checkProjectReady(project);
-        return withWorkspaceSession(
-          this.#context,
-          { workspace: ownerWorkspaceName(owner, project.workspace), labels: labels(owner, name) },
-          (_sandbox, session) => work(session, project),
-        );
+        return work({
+          project,
+          fork: async (target) => {
+            const commit = checkProjectReady(project);
+            await this.#workspaces.fork(owner, project.workspace, target);
+            return { workspace: target, commit, tree: project.setupTree };
+          },
+          inWorkspace: (inside) =>
+            withWorkspaceSession(
+              this.#context,
+              {
+                workspace: ownerWorkspaceName(owner, project.workspace),
+                labels: labels(owner, name),
+              },
+              (_sandbox, session) => inside(session),
+            ),
+        });
       },
       options.signal,
     );

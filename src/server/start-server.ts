@@ -238,7 +238,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     repository,
     tickets,
     projects,
-    git: options.plans?.git ?? new ProjectPlanGit({ context, repository, projects }),
+    git: options.plans?.git ?? new ProjectPlanGit({ context, repository, projects, sandboxes }),
     planner: options.plans?.planner ?? createModelPlanner({ prices: ticketConfiguration.prices }),
     checkModel: ticketParts.checkModel,
     environment: options.tickets?.environment,

@@ -92,7 +92,7 @@ export async function createTestApp(
     repository,
     tickets,
     projects,
-    git: new ProjectPlanGit({ context, repository, projects }),
+    git: new ProjectPlanGit({ context, repository, projects, sandboxes }),
     planner: createModelPlanner(),
     checkModel: parts.checkModel,
     environment: {},

@@ -1,28 +1,15 @@
 import type { AgentSandbox } from '../../agents/agent-sandbox.ts';
 import { shellQuote } from '../../config/shell-quote.ts';
 import { GitCommandError } from '../../tickets/evidence/git-errors.ts';
-import { gitScriptExit, objectIdPattern } from '../../tickets/evidence/git-script.ts';
+import {
+  gitFiltersOffScript,
+  gitScriptExit,
+  objectIdPattern,
+} from '../../tickets/evidence/git-script.ts';
 import { runGitScript } from '../../tickets/evidence/run-git-script.ts';
 import { setupTreeRef } from '../../tickets/evidence/write-working-tree.ts';
 import { overlayTreeFunction } from '../../tickets/review/overlay-tree-script.ts';
 import { checkObjectId } from './plan-git-errors.ts';
-
-/**
- * The repository's smudge and clean filters off for the checkout (its config, which a setup could
- * write, names their commands): files are written as the commits hold them.
- */
-const filtersOffScript = `g config --name-only --get-regexp '^filter[.]' >"$work/filters" 2>/dev/null
-n=0
-while IFS= read -r key; do
-  case "$key" in
-    *.clean|*.smudge|*.process) value= ;;
-    *.required) value=false ;;
-    *) continue ;;
-  esac
-  export "GIT_CONFIG_KEY_$n=$key" "GIT_CONFIG_VALUE_$n=$value"
-  n=$((n + 1))
-done <"$work/filters"
-export GIT_CONFIG_COUNT=$n`;
 
 export interface CheckOutMergeInput {
   /** The merge to check out. */
@@ -44,11 +31,12 @@ export interface CheckOutMergeInput {
  * same `overlay` an approval uses), so a file the setup made or changed stays unless a result
  * changed it, and a result's change always wins; HEAD is detached at the merge and the index
  * holds its tree (what the setup changed shows as an unstaged change, as in the project
- * workspace). Files `.gitignore` hides (node_modules) are not touched, nor are files the move does
-not change (`read-tree --reset` keeps the index's stat data of an unchanged entry, so only changed files are
-written: an unchanged file stays shared with the project workspace's layer). Returns the id of the
- * working tree's tree (a ticket's `baseTree`, kept at `setupTreeRef`), and with `alsoFor` the
- * same overlay for that commit.
+ * workspace). Files `.gitignore` hides (node_modules) are not touched, nor are files the move
+ * does not change (`read-tree --reset` keeps the index's stat data of an unchanged entry, so only
+ * changed files are written: an unchanged file stays shared with the project workspace's layer).
+ * Returns the id of the working tree's tree (a ticket's `baseTree`, kept at `setupTreeRef`),
+ * and with `alsoFor` the same overlay for that commit. The merge may be any commit of the
+ * repository: the plan's base commit, when the project has moved on since the plan started.
  */
 export async function checkOutMerge(
   sandbox: AgentSandbox,
@@ -67,27 +55,27 @@ export async function checkOutMerge(
 project=${shellQuote(input.projectCommit)}
 also=${shellQuote(input.alsoFor ?? '')}
 g cat-file -e "$base^{commit}" 2>"$work/err" || fail ${gitScriptExit.baseMissing} 'merge missing'
-g cat-file -e "$project^{commit}" 2>"$work/err" || fail 73 "the project's commit is missing"
+g cat-file -e "$project^{commit}" 2>"$work/err" || fail ${gitScriptExit.failed} "the project's commit is missing"
 if [ -n "$setup_tree" ]; then
   type=$(g cat-file -t "$setup_tree" 2>"$work/err") || fail ${gitScriptExit.setupTreeMissing} 'setup tree missing'
   [ "$type" = tree ] || { printf 'a %s\\n' "$type" >"$work/err"; fail ${gitScriptExit.setupTreeMissing} 'not a tree'; }
   setup=$setup_tree
 else
-  setup=$(g rev-parse "$project^{tree}" 2>"$work/err") || fail 73 "rev-parse the project's tree"
+  setup=$(g rev-parse "$project^{tree}" 2>"$work/err") || fail ${gitScriptExit.failed} "rev-parse the project's tree"
 fi
-tree=$(overlay "$setup" "$project" "$base" "$work/overlay" 2>"$work/err") || fail 73 'overlay the merge on the setup'
-${filtersOffScript}
-real=$(g rev-parse --git-path index 2>"$work/err") || fail 73 'rev-parse --git-path index'
-if [ -f "$real" ]; then cp "$real" "$work/move" 2>"$work/err" || fail 73 'copy the index'; fi
-GIT_INDEX_FILE="$work/move" g read-tree --reset "$setup" 2>"$work/err" || fail 73 'read-tree (setup)'
-GIT_INDEX_FILE="$work/move" g read-tree --reset -u "$tree" 2>"$work/err" || fail 73 'read-tree -u (merge)'
-g read-tree --reset "$base" 2>"$work/err" || fail 73 'read-tree (index)'
+tree=$(overlay "$setup" "$project" "$base" "$work/overlay" 2>"$work/err") || fail ${gitScriptExit.failed} 'overlay the merge on the setup'
+${gitFiltersOffScript}
+real=$(g rev-parse --git-path index 2>"$work/err") || fail ${gitScriptExit.failed} 'rev-parse --git-path index'
+if [ -f "$real" ]; then cp "$real" "$work/move" 2>"$work/err" || fail ${gitScriptExit.failed} 'copy the index'; fi
+GIT_INDEX_FILE="$work/move" g read-tree --reset "$setup" 2>"$work/err" || fail ${gitScriptExit.failed} 'read-tree (setup)'
+GIT_INDEX_FILE="$work/move" g read-tree --reset -u "$tree" 2>"$work/err" || fail ${gitScriptExit.failed} 'read-tree -u (merge)'
+g read-tree --reset "$base" 2>"$work/err" || fail ${gitScriptExit.failed} 'read-tree (index)'
 g update-index -q --refresh >/dev/null 2>&1
-g update-ref --no-deref -m 'mags: approved results merged' HEAD "$base" 2>"$work/err" || fail 73 'update-ref HEAD'
-g update-ref ${setupTreeRef} "$tree" 2>"$work/err" || fail 73 'update-ref (setup tree)'
+g update-ref --no-deref -m 'mags: approved results merged' HEAD "$base" 2>"$work/err" || fail ${gitScriptExit.failed} 'update-ref HEAD'
+g update-ref ${setupTreeRef} "$tree" 2>"$work/err" || fail ${gitScriptExit.failed} 'update-ref (setup tree)'
 extra=-
 if [ -n "$also" ]; then
-  extra=$(overlay "$setup" "$project" "$also" "$work/also" 2>"$work/err") || fail 73 'overlay the base on the setup'
+  extra=$(overlay "$setup" "$project" "$also" "$work/also" 2>"$work/err") || fail ${gitScriptExit.failed} 'overlay the base on the setup'
 fi
 printf '%s\\n' "$tree" "$extra"
 `,

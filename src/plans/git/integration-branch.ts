@@ -3,14 +3,14 @@ import type { AgentSandbox } from '../../agents/agent-sandbox.ts';
 import { shellQuote } from '../../config/shell-quote.ts';
 import { checkBranchName } from '../../tickets/evidence/branch-name.ts';
 import { GitCommandError } from '../../tickets/evidence/git-errors.ts';
-import { objectIdPattern } from '../../tickets/evidence/git-script.ts';
+import { gitScriptExit, objectIdPattern } from '../../tickets/evidence/git-script.ts';
 import { runGitScript } from '../../tickets/evidence/run-git-script.ts';
 import { verifyApprovedBundle } from '../../tickets/review/verify-approved-bundle.ts';
 import { checkObjectId, IntegrationCommitError } from './plan-git-errors.ts';
 
 /** A bundle is read out of the sandbox whole and stored in the state database (as a ticket's). */
 const maxBundleBytes = 256 * 1024 * 1024;
-const notOnBaseExit = 79;
+const { failed, notOnBase: notOnBaseExit } = gitScriptExit;
 
 /**
  * Makes `branch` point at the plan's integration `commit` in the repository of the sandbox's
@@ -43,14 +43,14 @@ export async function makeIntegrationBranch(
       script: `branch=${shellQuote(input.branch)}
 commit=${shellQuote(input.commit)}
 bundle=${shellQuote(bundlePath)}
-g check-ref-format "refs/heads/$branch" 2>"$work/err" || fail 73 "not a branch name: $branch"
+g check-ref-format "refs/heads/$branch" 2>"$work/err" || fail ${failed} "not a branch name: $branch"
 g cat-file -e "$commit^{commit}" 2>"$work/err" || fail ${notOnBaseExit} "the commit is not in the project's repository"
 g cat-file -e "$base^{commit}" 2>"$work/err" || fail ${notOnBaseExit} "the base commit $base is not in the project's repository"
 [ "$commit" != "$base" ] || fail ${notOnBaseExit} "it is the base commit itself: the plan changed nothing"
 g merge-base --is-ancestor "$base" "$commit" 2>"$work/err" || fail ${notOnBaseExit} "it is not built on the base commit $base"
-g update-ref -m 'mags: plan approved' "refs/heads/$branch" "$commit" 2>"$work/err" || fail 73 'update-ref'
-g bundle create "$bundle" "refs/heads/$branch" "^$base" 2>"$work/err" || fail 73 'bundle create'
-g rev-parse "refs/heads/$branch^{commit}" 2>"$work/err" || fail 73 'rev-parse'
+g update-ref -m 'mags: plan approved' "refs/heads/$branch" "$commit" 2>"$work/err" || fail ${failed} 'update-ref'
+g bundle create "$bundle" "refs/heads/$branch" "^$base" 2>"$work/err" || fail ${failed} 'bundle create'
+g rev-parse "refs/heads/$branch^{commit}" 2>"$work/err" || fail ${failed} 'rev-parse'
 `,
     });
     const commit = output.trim().split('\n').at(-1) ?? '';

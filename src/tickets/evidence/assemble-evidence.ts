@@ -9,6 +9,7 @@ import type {
 } from '../../api/tickets.ts';
 import type { TicketRecord } from '../../state/state-repository.ts';
 import { capText } from './cap-text.ts';
+import { checkCriterion } from './check-criterion.ts';
 import { summarizeEvidence } from './summarize-evidence.ts';
 import { takeDiff } from './take-diff.ts';
 import { testEvidence } from './test-evidence.ts';
@@ -16,7 +17,6 @@ import { testEvidence } from './test-evidence.ts';
 export const defaultEvidenceTimeouts = { testMs: 15 * 60_000, checkMs: 5 * 60_000 };
 
 /** What is kept of each output: in the evidence (stored) and in a `command` event (streamed). */
-const maxCheckOutputBytes = 64 * 1024;
 const maxEventOutputBytes = 256 * 1024;
 export const maxDiffBytes = 4 * 1024 * 1024;
 
@@ -91,33 +91,10 @@ export async function assembleEvidence(input: AssembleEvidenceInput): Promise<Ev
   const criteria: CriterionResult[] = [];
   for (const [index, criterion] of ticket.criteria.entries()) {
     const claim = outcome.claims?.find((candidate) => candidate.criterion === index) ?? null;
-    let result: CriterionResult;
-    if (criterion.check) {
-      const ran = await run('check', criterion.check, checkMs);
-      result = {
-        criterion: index,
-        text: criterion.text,
-        check: criterion.check,
-        status: ran.exitCode === 0 && !ran.timedOut ? 'met' : 'not_met',
-        exitCode: ran.exitCode,
-        timedOut: ran.timedOut,
-        output: capText(ran.output, maxCheckOutputBytes),
-        durationMs: ran.durationMs,
-        claim,
-      };
-    } else {
-      result = {
-        criterion: index,
-        text: criterion.text,
-        check: null,
-        status: 'needs_person',
-        exitCode: null,
-        timedOut: false,
-        output: '',
-        durationMs: 0,
-        claim,
-      };
-    }
+    const result = await checkCriterion(criterion, index, {
+      claim,
+      run: (command) => run('check', command, checkMs),
+    });
     criteria.push(result);
     await input.emit({
       type: 'check',

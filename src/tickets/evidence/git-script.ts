@@ -22,7 +22,7 @@ fail() { printf '%s\\n' "$2"; cat "$work/err"; exit "$1"; }
 g rev-parse --git-dir >/dev/null 2>"$work/err" || fail 71 'not a git repository'
 `;
 
-/** Exit codes of the scripts' `fail` steps. */
+/** Exit codes of the scripts' `fail` steps, one list so that no two scripts' codes collide. */
 export const gitScriptExit = {
   notARepository: 71,
   baseMissing: 72,
@@ -30,7 +30,31 @@ export const gitScriptExit = {
   treeMissing: 74,
   hiddenAttributes: 75,
   setupTreeMissing: 76,
+  /** A plan's merge: two results change the same lines. */
+  mergeConflict: 77,
+  /** A plan's merge: an approved result's commit is not in the repository. */
+  resultMissing: 78,
+  /** A plan's branch: the integration is not on the plan's base commit. */
+  notOnBase: 79,
 } as const;
+
+/**
+ * The repository's clean, smudge and process filters off for what follows (its config, which an
+ * agent or a setup could write, names their commands, and a filter could put in a tree, or write
+ * to a file, something else than what is there): files are read and written as they are.
+ */
+export const gitFiltersOffScript = `g config --name-only --get-regexp '^filter[.]' >"$work/filters" 2>/dev/null
+n=0
+while IFS= read -r key; do
+  case "$key" in
+    *.clean|*.smudge|*.process) value= ;;
+    *.required) value=false ;;
+    *) continue ;;
+  esac
+  export "GIT_CONFIG_KEY_$n=$key" "GIT_CONFIG_VALUE_$n=$value"
+  n=$((n + 1))
+done <"$work/filters"
+export GIT_CONFIG_COUNT=$n`;
 
 /**
  * Sets `$against`, what the work is compared with: the tree `$setup_tree` (the project's files
@@ -76,18 +100,7 @@ fi
 if g config --name-only --get-regexp '^diff..*.binary$' >"$work/err" 2>&1; then
   fail ${gitScriptExit.hiddenAttributes} 'diff.<driver>.binary'
 fi
-g config --name-only --get-regexp '^filter.' >"$work/filters" 2>/dev/null
-n=0
-while IFS= read -r key; do
-  case "$key" in
-    *.clean|*.process) value= ;;
-    *.required) value=false ;;
-    *) continue ;;
-  esac
-  export "GIT_CONFIG_KEY_$n=$key" "GIT_CONFIG_VALUE_$n=$value"
-  n=$((n + 1))
-done <"$work/filters"
-export GIT_CONFIG_COUNT=$n
+${gitFiltersOffScript}
 real=$(g rev-parse --git-path index 2>"$work/err") || fail 73 'rev-parse --git-path index'
 export GIT_INDEX_FILE="$work/index"
 if [ -f "$real" ]; then
