@@ -292,7 +292,10 @@ export const PlanEvidenceSchema = z
         ticket: TicketIdSchema,
         title: z.string(),
         commit: z.string().nullable(),
+        /** Its criteria as verified on the integration (every result merged). */
         criteria: z.array(CriterionResultSchema),
+        /** As its own latest evidence verified them in its workspace: history beside the above. */
+        ticketCriteria: z.array(CriterionResultSchema).optional(),
         usage: TokenUsageSchema,
       }),
     ),

@@ -601,14 +601,22 @@ export class PlanDispatch {
       order = checkPlanGraph(planAtStart);
       const approved = await approvedResults(this.#repository, planAtStart, order);
       tickets = approved.tickets;
-      commits = approved.results.map((result) => result.commit);
+      // A dependent started from its dependencies' merge: its commit has theirs (and a conflict
+      // between them resolved), so only the tickets nothing depends on are merged.
+      const depended = new Set(planAtStart.tickets.flatMap((each) => each.dependsOn));
+      const heads = approved.results.filter((result) => !depended.has(result.key));
+      commits = heads.map((result) => result.commit);
       integrated = await this.#options.git.integrate(
         owner,
         project,
         `${planAtStart.id}-integration-${randomUUID()}`,
         {
           baseCommit: planAtStart.baseCommit ?? '',
-          results: approved.results,
+          results: heads,
+          criteria: [...approved.tickets].map(([key, ticket]) => ({
+            key,
+            criteria: ticket.criteria,
+          })),
           signal: this.planSignal(planAtStart.id),
         },
       );
@@ -660,10 +668,12 @@ export class PlanDispatch {
         : tests.exitCode === 0
           ? 'tests passed'
           : `tests failed (${tests.timedOut ? 'timed out' : `exit ${tests.exitCode}`})`;
+      const results = integrated.criteria.flatMap((each) => each.results);
+      const met = results.filter((result) => result.status === 'met').length;
       await this.transition(
         plan,
         'awaiting_review',
-        `${plan.tickets.length} tickets approved and integrated; ${testWords}`,
+        `${plan.tickets.length} tickets approved and integrated; ${testWords}; ${met} of ${results.length} criteria verified met on the integration`,
         {
           integration: {
             workspace: integrated.workspace,
