@@ -14,7 +14,9 @@ import { after, before, describe, test } from 'node:test';
 import { APICallError } from 'ai';
 import { CreatePlanBodySchema, type PlanEvent } from '../src/api/plans.ts';
 import type { PlanManager } from '../src/plans/plan-manager.ts';
+import { withWorkspaceSession } from '../src/projects/workspace-session.ts';
 import type { TicketManager } from '../src/tickets/ticket-manager.ts';
+import { ownerWorkspaceName } from '../src/workspaces/owner-workspace.ts';
 import {
   importProject,
   itemsByKey,
@@ -116,9 +118,10 @@ describe('plans end to end (real parts, scripted models)', { skip }, () => {
     assert.ok(statuses.indexOf('d:running') > statuses.indexOf('c:approved'));
     assert.ok(statuses.indexOf('e:running') > statuses.indexOf('a:approved'));
     const merges = events.flatMap((event) => (event.data.type === 'merge' ? [event.data] : []));
+    // The integration merges the tickets nothing depends on (d and e): theirs hold the rest.
     assert.deepEqual(
       merges.map((merge) => `${merge.key}:${merge.result}:${merge.commits.length}`).sort(),
-      ['c:merged:2', 'd:merged:1', 'e:merged:1', 'null:merged:5'].sort(),
+      ['c:merged:2', 'd:merged:1', 'e:merged:1', 'null:merged:2'].sort(),
     );
 
     const items = itemsByKey(settled);
@@ -258,7 +261,23 @@ describe('plans end to end (real parts, scripted models)', { skip }, () => {
     assert.equal(after.w?.ticketStatus, 'approved');
   });
 
-  test('two tickets changing the same lines: their dependent is in conflict, nothing overwritten', async () => {
+  test('two tickets changing the same lines: their dependent is in conflict, nothing overwritten; retried, its agent resolves it and the plan integrates', async () => {
+    const context = bed.running.services.context;
+    const workspaceNames = async () =>
+      (await context.workspaces.list()).map((summary) => summary.name).sort();
+    /** The project workspace's repository: HEAD and every ref. */
+    const projectRefs = () =>
+      withWorkspaceSession(
+        context,
+        { workspace: ownerWorkspaceName('alice', 'project.notes') },
+        async (sandbox) =>
+          (
+            await sandbox.exec('git rev-parse HEAD && git for-each-ref', {
+              timeoutMs: 60_000,
+              cwd: '/workspace',
+            })
+          ).output,
+      );
     const edit = (to: string) =>
       bed.model([
         call('edit_file', { path: 'sum.js', oldText: 'a - b', newText: to }),
@@ -266,7 +285,20 @@ describe('plans end to end (real parts, scripted models)', { skip }, () => {
       ]);
     const p = edit('a + b');
     const q = edit('b + a');
-    const r = bed.model(writesFile('r'));
+    // Its first attempt starts in the conflicting merge: it resolves sum.js, then writes r.txt.
+    const r = bed.model([
+      call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' }),
+      call('write_file', { path: 'r.txt', content: 'r\n' }),
+      call('finish', {
+        summary: 'resolved sum.js, wrote r.txt',
+        claims: [
+          { criterion: 1, met: true },
+          { criterion: 2, met: true },
+        ],
+      }),
+    ]);
+    const workspacesBefore = await workspaceNames();
+    const refsBefore = await projectRefs();
     const created = await plans.create(
       'alice',
       CreatePlanBodySchema.parse({
@@ -314,5 +346,56 @@ describe('plans end to end (real parts, scripted models)', { skip }, () => {
       git(fresh, 'fetch', '-q', bundlePath, `mags/${ticket.id}:side`);
       assert.match(git(fresh, 'show', 'side:sum.js'), new RegExp(line.replace('+', '\\+')));
     }
+    // The conflicting merge left no fork and no ref: only the approvals of p and q added theirs.
+    const withoutBranches = (refs: string, ids: (string | null | undefined)[]) =>
+      refs
+        .split('\n')
+        .filter((line) => !ids.some((id) => id && line.endsWith(`refs/heads/mags/${id}`)))
+        .join('\n');
+    const refsAtConflict = await projectRefs();
+    assert.equal(
+      withoutBranches(refsAtConflict, [items.p?.ticket, items.q?.ticket]),
+      withoutBranches(refsBefore, []),
+    );
+    const ticketWorkspaces = (names: string[]) =>
+      names.filter((name) => !workspacesBefore.includes(name));
+    assert.deepEqual(
+      ticketWorkspaces(await workspaceNames()).filter((name) => name.includes(r1.id)),
+      [],
+      'no fork of r is left',
+    );
+
+    const retried = await plans.retry('alice', created.id, { ticket: 'r' });
+    assert.equal(retried.status, 'running');
+    const done = await plans.wait('alice', created.id);
+    assert.equal(done.status, 'awaiting_review', done.reason ?? '');
+    const r2 = await tickets.get('alice', itemsByKey(done).r?.ticket ?? '');
+    assert.equal(r2.status, 'approved');
+    assert.match(
+      r2.request,
+      /^First resolve the merge conflicts in sum\.js, keeping both sides' intent/,
+    );
+    assert.deepEqual(r2.criteria[0], {
+      text: 'No merge conflict markers are left in sum.js',
+      check: "! grep -nE '^(<<<<<<<|>>>>>>>)' -- 'sum.js'",
+    });
+    const evidence = await plans.evidence('alice', created.id);
+    const rCriteria = evidence.tickets.find((each) => each.key === 'r')?.criteria ?? [];
+    assert.deepEqual(
+      rCriteria.map((result) => result.status),
+      ['met', 'met'],
+      'checked again on the integration',
+    );
+    assert.match(evidence.diff, /a \+ b/);
+    assert.equal(
+      withoutBranches(await projectRefs(), [r2.id]),
+      refsAtConflict,
+      'only the approval of r added a ref',
+    );
+    assert.deepEqual(
+      ticketWorkspaces(await workspaceNames()).filter((name) => name.includes(r2.id)),
+      [`${ownerWorkspaceName('alice', r2.workspace ?? '')}`],
+      'only the workspace r worked in is left of its forks',
+    );
   });
 });

@@ -16,3 +16,22 @@ export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
     steps: a.steps + b.steps,
   };
 }
+
+/** `a` less `b`: what was used between two totals. */
+export function subtractUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
+  return {
+    inputTokens: a.inputTokens - b.inputTokens,
+    outputTokens: a.outputTokens - b.outputTokens,
+    costUsd: a.costUsd - b.costUsd,
+    steps: a.steps - b.steps,
+  };
+}
+
+export function sameUsage(a: TokenUsage, b: TokenUsage): boolean {
+  return (
+    a.inputTokens === b.inputTokens &&
+    a.outputTokens === b.outputTokens &&
+    a.costUsd === b.costUsd &&
+    a.steps === b.steps
+  );
+}

@@ -118,6 +118,11 @@ export const PlanTicketSchema = PlanTicketSpecSchema.extend({
   usage: TokenUsageSchema,
   /** Files both sides of a merge changed, when `state` is `conflict`. */
   conflictFiles: z.array(z.string()),
+  /**
+   * Retried to resolve its conflict: its next merge keeps the conflicting files (with git's
+   * markers) and its ticket starts there with resolving them as its first task.
+   */
+  resolveConflicts: z.boolean().optional(),
 }).openapi('PlanTicket');
 export type PlanTicket = z.infer<typeof PlanTicketSchema>;
 
@@ -206,7 +211,15 @@ export type EditPlanBody = z.infer<typeof EditPlanBodySchema>;
 
 /** `POST /v1/plans/{id}/retry`: a ticket of it, by key or ticket id. */
 export const RetryPlanTicketBodySchema = z
-  .strictObject({ ticket: z.string().min(1).max(100), budget: BudgetSchema.optional() })
+  .strictObject({
+    ticket: z.string().min(1).max(100),
+    budget: BudgetSchema.optional(),
+    /**
+     * A ticket in conflict: start it from the conflicting merge, resolving the conflict as its
+     * first task (the default); false merges again as before.
+     */
+    resolve: z.boolean().optional(),
+  })
   .openapi('RetryPlanTicketRequest');
 
 export const PlanEventDataSchema = z.discriminatedUnion('type', [
@@ -279,7 +292,10 @@ export const PlanEvidenceSchema = z
         ticket: TicketIdSchema,
         title: z.string(),
         commit: z.string().nullable(),
+        /** Its criteria as verified on the integration (every result merged). */
         criteria: z.array(CriterionResultSchema),
+        /** As its own latest evidence verified them in its workspace: history beside the above. */
+        ticketCriteria: z.array(CriterionResultSchema).optional(),
         usage: TokenUsageSchema,
       }),
     ),

@@ -37,6 +37,19 @@ export function serverIsAlive(server: string): boolean {
   return processStartTicks(Number(pid)) === start;
 }
 
+/**
+ * Whether this process may take up work `record` left: of this host (or of none), and of a server
+ * process that is not this one and no longer runs.
+ */
+export function canTakeOver(
+  record: { host?: string | null; server?: string | null },
+  instance: ServerInstance,
+): boolean {
+  if (record.host && record.host !== instance.host) return false;
+  if (record.server === instance.server) return false;
+  return !(record.server && serverIsAlive(record.server));
+}
+
 function bootId(): string {
   try {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().slice(0, 8);

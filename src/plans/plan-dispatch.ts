@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { addUsage } from '../agents/token-usage.ts';
-import type { PlanEventData, PlanStatus, PlanTicket } from '../api/plans.ts';
-import type { TicketEvent, TokenUsage } from '../api/tickets.ts';
+import { addUsage, noUsage, sameUsage, subtractUsage } from '../agents/token-usage.ts';
+import type { PlanStatus, PlanTicket } from '../api/plans.ts';
+import type { Budget, TicketEvent, TicketStatus, TokenUsage } from '../api/tickets.ts';
 import type { ServerInstance } from '../config/server-instance.ts';
 import type {
   PlanRecord,
@@ -11,7 +11,16 @@ import type {
 } from '../state/state-repository.ts';
 import type { TicketLock } from '../tickets/ticket-lock.ts';
 import type { TicketManager } from '../tickets/ticket-manager.ts';
-import { planBudgetExceeded, wallTimeLeftMs } from './plan-budget.ts';
+import { approvedResults, type MergeFailure, mergeFailure } from './approved-results.ts';
+import {
+  noConflictMarkersCriterion,
+  resolveIntegrationKey,
+  withResolveTask,
+} from './conflict-resolution.ts';
+import { followTickets, readPlanLog } from './follow-plan-tickets.ts';
+import { OwnerSlots } from './owner-slots.ts';
+import { autoApprovalRefusal } from './plan-auto-approval.ts';
+import { budgetWithinPlan, planBudgetExceeded } from './plan-budget.ts';
 import { PlanEventLog } from './plan-event-log.ts';
 import { planEvidence } from './plan-evidence.ts';
 import { checkPlanGraph } from './plan-graph.ts';
@@ -23,8 +32,9 @@ import {
   readyItems,
   settleBlocked,
 } from './plan-items.ts';
-import { type ApprovedResult, MergeConflictError, type PlanGit } from './plan-parts.ts';
+import type { PlanGit } from './plan-parts.ts';
 import type { PlanSettings } from './plan-settings.ts';
+import { PlanWallTimers } from './plan-wall-timers.ts';
 
 export interface PlanDispatchOptions {
   repository: StateRepository;
@@ -35,7 +45,12 @@ export interface PlanDispatchOptions {
   /** One state change per plan at a time (a `TicketLock` keyed by plan id). */
   lock: TicketLock;
   log(line: string): void;
+  /** The longest one wall timer waits before it is armed again (tests make it short). */
+  maxTimerDelayMs?: number;
 }
+
+/** What a ticket's status or usage event says (its record may not say it yet). */
+type TicketChange = { status: TicketStatus; reason: string | null } | { usage: TokenUsage };
 
 /** A ticket of a plan this process drives: where its events go. */
 interface PlanTicketEntry {
@@ -60,11 +75,14 @@ export class PlanDispatch {
   readonly #index = new Map<string, PlanTicketEntry>();
   /** Ticket id → the last of its events mirrored into its plan's log. */
   readonly #mirrored = new Map<string, number>();
-  /** Owner → `plan/key` of their plans' tickets in flight (MAGS_PLAN_MAX_PARALLEL_PER_OWNER). */
-  readonly #slots = new Map<string, Set<string>>();
+  readonly #slots = new OwnerSlots();
   /** Plan id → owner, for plans running or blocked here (poked when an owner's slot frees). */
   readonly #driven = new Map<string, string>();
-  readonly #wallTimers = new Map<string, NodeJS.Timeout>();
+  readonly #wallTimers: PlanWallTimers;
+  /** `plan/key` of the merges running in this process (any other `merging` item was cut off). */
+  readonly #merges = new Set<string>();
+  /** Plan id → the abort of its merges and integration in progress (a stop, close or failure). */
+  readonly #aborts = new Map<string, AbortController>();
   readonly #background = new Set<Promise<unknown>>();
   /** Aborted at shutdown: merges and integrations in progress stop (recovery takes them up). */
   readonly shutdownSignal = new AbortController();
@@ -75,6 +93,9 @@ export class PlanDispatch {
     this.#repository = options.repository;
     this.#tickets = options.tickets;
     this.events = new PlanEventLog(options.repository);
+    this.#wallTimers = new PlanWallTimers((plan) => this.#wallTimeUp(plan), {
+      maxDelayMs: options.maxTimerDelayMs,
+    });
     this.#unsubscribe = options.tickets.onEvent((ticketId, event) =>
       this.#ticketEvent(ticketId, event),
     );
@@ -125,8 +146,15 @@ export class PlanDispatch {
     this.events.touch(plan.id);
     if (to === 'running' || to === 'blocked') this.#driven.set(plan.id, plan.owner);
     else this.#driven.delete(plan.id);
-    if (to !== 'running' && to !== 'blocked' && to !== 'integrating') this.#clearWallTimer(plan.id);
-    if (to === 'approved' || to === 'closed') this.#forget(next);
+    if (to !== 'running' && to !== 'blocked' && to !== 'integrating') {
+      this.#wallTimers.clear(plan.id);
+      // Its merges and integration in progress stop; their forks are discarded where they end.
+      this.#aborts.get(plan.id)?.abort();
+      this.#aborts.delete(plan.id);
+      // A closed plan's tickets are closed; a stopped or failed one's are forgotten once they
+      // stopped (`stopTickets`), and tracked again if it is retried.
+      if (to === 'approved' || to === 'closed') this.#forget(next);
+    }
     this.#syncSlots(next);
     return next;
   }
@@ -172,7 +200,49 @@ export class PlanDispatch {
     if (plan.status === 'running' || plan.status === 'blocked') {
       this.#driven.set(plan.id, plan.owner);
     }
-    this.#armWallTimer(plan);
+    this.#wallTimers.arm(plan);
+  }
+
+  /** Aborted when the plan stops moving (or at shutdown): its merges and integration end. */
+  planSignal(planId: string): AbortSignal {
+    let abort = this.#aborts.get(planId);
+    if (!abort) {
+      abort = new AbortController();
+      this.#aborts.set(planId, abort);
+    }
+    return AbortSignal.any([abort.signal, this.shutdownSignal.signal]);
+  }
+
+  /** Whether a merge for the item runs in this process now. */
+  merging(planId: string, key: string): boolean {
+    return this.#merges.has(`${planId}/${key}`);
+  }
+
+  /** Deletes a fork made by `forkMerged` or `integrate` that is not used; failures are logged. */
+  async discard(owner: string, project: string, workspace: string): Promise<void> {
+    try {
+      await this.#options.git.discard(owner, project, workspace);
+    } catch (error) {
+      this.#options.log(`workspace ${workspace} not discarded: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * A stopped plan (about to be retried) followed again: its items as their tickets' records say
+   * now (what happened while it was not followed), its tickets' events mirrored from where they
+   * stopped. Returns the plan as stored.
+   */
+  async refollow(plan: PlanRecord): Promise<PlanRecord> {
+    const log = await readPlanLog(this.#repository, plan.id);
+    this.track(plan, log.mirrored);
+    const changes = await followTickets(this.#repository, plan);
+    await this.saveItems(plan, changes);
+    return plan;
+  }
+
+  /** Whether this process follows the ticket's events into a plan. */
+  tracking(ticketId: string): boolean {
+    return this.#index.has(ticketId);
   }
 
   #forget(plan: PlanRecord): void {
@@ -187,10 +257,16 @@ export class PlanDispatch {
     const entry = this.#index.get(ticketId);
     if (!entry || this.closing) return;
     void this.#mirror(entry.plan, entry.key, ticketId, event);
-    if (event.data.type !== 'status' && event.data.type !== 'usage') return;
-    this.locked(entry.plan, () => this.#ticketChanged(entry, ticketId)).catch((error: unknown) => {
-      this.#options.log(`plan ${entry.plan}: ${(error as Error).message}`);
-    });
+    const data = event.data;
+    if (data.type !== 'status' && data.type !== 'usage') return;
+    // From the event, not the record: the event is told before the record is written.
+    const change: TicketChange =
+      data.type === 'status' ? { status: data.to, reason: data.reason } : { usage: data.total };
+    this.locked(entry.plan, () => this.#ticketChanged(entry, ticketId, change)).catch(
+      (error: unknown) => {
+        this.#options.log(`plan ${entry.plan}: ${(error as Error).message}`);
+      },
+    );
   }
 
   /**
@@ -223,21 +299,26 @@ export class PlanDispatch {
       });
   }
 
-  /** A status or usage event of a plan's ticket: its item follows its record, then the plan. */
-  async #ticketChanged(entry: PlanTicketEntry, ticketId: string): Promise<void> {
+  /**
+   * A status or usage event of a plan's ticket: its item follows what the event says, then the
+   * plan moves on. The ticket's record is not read: its event is told before it is written.
+   */
+  async #ticketChanged(
+    entry: PlanTicketEntry,
+    ticketId: string,
+    change: TicketChange,
+  ): Promise<void> {
     const plan = await this.#repository.getPlan(entry.owner, entry.plan);
     const item = plan?.tickets.find((each) => each.key === entry.key);
     if (!plan || !item || item.ticket !== ticketId) return;
-    const ticket = await this.#repository.getTicket(entry.owner, ticketId);
-    if (!ticket) return;
     const before = item.ticketStatus;
-    followTicketStatus(item, ticket);
-    if (!sameUsage(item.usage, ticket.usage)) {
-      plan.usage = addUsage(plan.usage, difference(ticket.usage, item.usage));
-      item.usage = ticket.usage;
+    if ('status' in change) followTicketStatus(item, change);
+    else if (!sameUsage(item.usage, change.usage)) {
+      plan.usage = addUsage(plan.usage, subtractUsage(change.usage, item.usage));
+      item.usage = change.usage;
       await this.events.append(plan.id, { type: 'usage', total: plan.usage });
     }
-    if (ticket.status === 'awaiting_review' && before !== 'awaiting_review') {
+    if (item.ticketStatus === 'awaiting_review' && before !== 'awaiting_review') {
       this.maybeAutoApprove(plan, item);
     }
     await this.advance(plan);
@@ -253,27 +334,31 @@ export class PlanDispatch {
     );
   }
 
-  async #autoApprove(plan: PlanRecord, key: string, ticketId: string): Promise<void> {
+  async #autoApprove(planAtStart: PlanRecord, key: string, ticketId: string): Promise<void> {
     const evidence = await this.#repository.getEvidence(ticketId);
-    const unmet = evidence?.criteria.filter((criterion) => criterion.status !== 'met') ?? [];
-    const tests = evidence?.tests;
-    const why = !evidence
-      ? 'it has no evidence'
-      : unmet.length > 0
-        ? `${unmet.length} of ${evidence.criteria.length} criteria not verified met`
-        : tests && tests.exitCode !== 0
-          ? `its tests failed (${tests.timedOut ? 'timed out' : `exit ${tests.exitCode}`})`
-          : null;
+    const why = autoApprovalRefusal(evidence);
     if (why) {
-      await this.notice(plan.id, `ticket ${key} (${ticketId}) waits for a person's review: ${why}`);
+      await this.notice(
+        planAtStart.id,
+        `ticket ${key} (${ticketId}) waits for a person's review: ${why}`,
+      );
       return;
     }
-    try {
-      await this.#tickets.approve(plan.owner, ticketId, {});
-    } catch (error) {
+    // Checked again under the plan's lock right before: a plan stopped meanwhile approves nothing.
+    const refused = await this.locked(planAtStart.id, async () => {
+      const plan = await this.#repository.getPlan(planAtStart.owner, planAtStart.id);
+      if (plan?.status !== 'running') return `its plan is ${plan?.status ?? 'gone'}`;
+      try {
+        await this.#tickets.approve(plan.owner, ticketId, {});
+        return null;
+      } catch (error) {
+        return (error as Error).message;
+      }
+    });
+    if (refused) {
       await this.notice(
-        plan.id,
-        `ticket ${key} (${ticketId}) could not be approved automatically: ${(error as Error).message}`,
+        planAtStart.id,
+        `ticket ${key} (${ticketId}) could not be approved automatically: ${refused}`,
       );
     }
   }
@@ -294,17 +379,29 @@ export class PlanDispatch {
       return this.fail(plan, spent);
     }
     const order = checkPlanGraph(plan);
-    const changes = settleBlocked(plan.tickets, order);
+    const changes: ItemChange[] = [];
+    // A merge no process runs any more (cut off by a stop or a restart) is made again.
+    for (const item of plan.tickets) {
+      if (item.state !== 'merging' || this.merging(plan.id, item.key)) continue;
+      item.state = 'waiting';
+      item.reason = null;
+      changes.push({
+        key: item.key,
+        from: 'merging',
+        to: 'waiting',
+        reason: 'its merge was cut off',
+      });
+    }
+    changes.push(...settleBlocked(plan.tickets, order));
     for (const item of readyItems(plan.tickets, order)) {
       if (this.closing) break;
       if (plan.tickets.filter(inFlight).length >= plan.maxParallel) break;
-      if (
-        this.#ownerInFlight(plan.owner, plan.id, plan.tickets) >=
-        this.#options.settings.maxParallelPerOwner
-      ) {
-        break;
-      }
-      changes.push(await this.#start(plan, item));
+      if (this.#slots.count(plan) >= this.#options.settings.maxParallelPerOwner) break;
+      // Taken before the await: another plan of the owner (under its own lock) counts it.
+      this.#slots.reserve(plan.owner, plan.id, item.key);
+      const change = await this.#start(plan, item);
+      if (!inFlight(item)) this.#slots.release(plan.owner, plan.id, item.key);
+      changes.push(change);
     }
     // A ticket that could not start is a dead end for its dependents.
     changes.push(...settleBlocked(plan.tickets, order));
@@ -337,29 +434,43 @@ export class PlanDispatch {
     if (item.dependsOn.length > 0) {
       item.state = 'merging';
       item.reason = null;
+      // Marked before the merge starts: `advance` resets a `merging` item no merge here runs.
+      this.#merges.add(`${plan.id}/${item.key}`);
       this.background(
         `plan ${plan.id}: merge for ${item.key}`,
-        this.#mergeAndStart(plan, item.key),
+        this.#mergeAndStart(plan, item.key).finally(() =>
+          this.#merges.delete(`${plan.id}/${item.key}`),
+        ),
       );
       return { key: item.key, from, to: 'merging', reason: null };
     }
     return this.#queue(plan, item, undefined);
   }
 
-  /** Queues the item's ticket (from `start`, the merged workspace, when given). */
-  async #queue(
-    plan: PlanRecord,
-    item: PlanTicket,
-    start: Awaited<ReturnType<PlanGit['forkMerged']>> | undefined,
-  ): Promise<ItemChange> {
+  /**
+   * Queues the item's ticket (from `start`, the merged workspace, when given), its budget capped
+   * at what the plan's has left. A merged workspace that is not used is discarded.
+   */
+  async #queue(plan: PlanRecord, item: PlanTicket, start: Merged | undefined): Promise<ItemChange> {
     const from = item.state;
     try {
       if (!item.ticket) throw new Error('it has no ticket');
-      const queued = await this.#tickets.run(plan.owner, item.ticket, { plan: plan.id, start });
+      const budget = await this.ticketBudget(plan, item.ticket);
+      const queued = await this.#tickets.run(plan.owner, item.ticket, {
+        plan: plan.id,
+        start,
+        budget,
+      });
+      if (start && queued.workspace !== start.workspace) {
+        await this.discard(plan.owner, plan.project, start.workspace);
+      }
       item.state = 'dispatched';
       item.reason = null;
+      item.resolveConflicts = undefined;
+      item.conflictFiles = [];
       item.ticketStatus = queued.status;
     } catch (error) {
+      if (start) await this.discard(plan.owner, plan.project, start.workspace);
       item.state = 'blocked';
       item.reason = `could not start: ${(error as Error).message}`;
     }
@@ -367,69 +478,90 @@ export class PlanDispatch {
   }
 
   /**
+   * The ticket's budget capped at what the plan's has left (a ticket's token and cost budgets
+   * count the whole ticket: its usage so far plus the plan's rest), merged with `asked`.
+   */
+  async ticketBudget(
+    plan: PlanRecord,
+    ticketId: string,
+    asked?: Budget,
+  ): Promise<Budget | undefined> {
+    const ticket = await this.#repository.getTicket(plan.owner, ticketId);
+    if (!ticket) return asked;
+    return budgetWithinPlan(plan.budget, plan.usage, ticket, asked);
+  }
+
+  /**
    * Forks the project with the item's dependencies' approved results merged in (outside the
    * plan's lock: it takes a while), then, under the lock, queues its ticket from there, or records
-   * the conflict. A plan stopped meanwhile drops the merge (the item waits again).
+   * the conflict. A plan stopped meanwhile drops the merge (the item waits again). An item retried
+   * to resolve its conflict starts from the conflicting merge, resolving it as its first task.
    */
   async #mergeAndStart(planAtStart: PlanRecord, key: string): Promise<void> {
     const { owner, project } = planAtStart;
-    const order = checkPlanGraph(planAtStart);
     const item = planAtStart.tickets.find((each) => each.key === key);
     if (!item?.ticket) return;
-    const results: ApprovedResult[] = [];
-    for (const dependency of order.filter((each) => item.dependsOn.includes(each))) {
-      const ticketId = planAtStart.tickets.find((each) => each.key === dependency)?.ticket;
-      const ticket = ticketId ? await this.#repository.getTicket(owner, ticketId) : undefined;
-      if (!ticket?.commit) throw new Error(`dependency ${dependency} has no approved commit`);
-      results.push({ key: dependency, ticket: ticket.id, commit: ticket.commit });
-    }
-    let merged: Awaited<ReturnType<PlanGit['forkMerged']>> | undefined;
-    let failure: { conflict: string[] } | { error: string } | undefined;
+    const resolving = item.resolveConflicts === true;
+    let merged: Merged | undefined;
+    let failure: MergeFailure | undefined;
+    let commits: string[] = [];
     try {
+      const order = checkPlanGraph(planAtStart);
+      const dependencies = order.filter((each) => item.dependsOn.includes(each));
+      const { results } = await approvedResults(this.#repository, planAtStart, dependencies);
+      commits = results.map((result) => result.commit);
       merged = await this.#options.git.forkMerged(
         owner,
         project,
         `${item.ticket}-${randomUUID()}`,
         results,
         {
-          signal: this.shutdownSignal.signal,
+          signal: this.planSignal(planAtStart.id),
+          ...(planAtStart.baseCommit ? { baseCommit: planAtStart.baseCommit } : {}),
+          ...(resolving ? { allowConflicts: true } : {}),
         },
       );
     } catch (error) {
       if (this.closing) return; // left `merging`: the next server process merges it again
-      failure =
-        error instanceof MergeConflictError
-          ? { conflict: error.files }
-          : { error: (error as Error).message };
+      failure = mergeFailure(error);
     }
     await this.locked(planAtStart.id, async () => {
       const plan = await this.#repository.getPlan(owner, planAtStart.id);
       const current = plan?.tickets.find((each) => each.key === key);
-      if (!plan || current?.state !== 'merging') return;
-      const commits = results.map((result) => result.commit);
-      const merge: PlanEventData = {
-        type: 'merge',
-        key,
-        commits,
-        result: failure && 'conflict' in failure ? 'conflict' : 'merged',
-        files: failure && 'conflict' in failure ? failure.conflict : [],
-      };
-      if (!failure) await this.events.append(plan.id, merge);
+      if (!plan || current?.state !== 'merging') {
+        if (merged) await this.discard(owner, project, merged.workspace);
+        return;
+      }
+      const conflicts =
+        failure && 'conflict' in failure ? failure.conflict : (merged?.conflicts ?? []);
+      if (!failure || 'conflict' in failure) {
+        await this.events.append(plan.id, {
+          type: 'merge',
+          key,
+          commits,
+          result: conflicts.length > 0 ? 'conflict' : 'merged',
+          files: conflicts,
+        });
+      }
       let change: ItemChange;
       if (plan.status !== 'running' && plan.status !== 'blocked') {
+        if (merged) await this.discard(owner, project, merged.workspace);
         current.state = 'waiting';
         change = { key, from: 'merging', to: 'waiting', reason: `its plan is ${plan.status}` };
       } else if (failure && 'conflict' in failure) {
-        await this.events.append(plan.id, merge);
         current.state = 'conflict';
         current.conflictFiles = failure.conflict;
+        current.resolveConflicts = undefined;
         current.reason = `its dependencies' results conflict in ${failure.conflict.join(', ')}`;
         change = { key, from: 'merging', to: 'conflict', reason: current.reason };
-      } else if (failure) {
+      } else if (failure || !merged) {
         current.state = 'blocked';
-        current.reason = `could not merge its dependencies' results: ${failure.error}`;
+        current.reason = `could not merge its dependencies' results: ${failure && 'error' in failure ? failure.error : 'no workspace'}`;
         change = { key, from: 'merging', to: 'blocked', reason: current.reason };
       } else {
+        if (conflicts.length > 0 && current.ticket) {
+          await this.#addResolveTask(owner, current.ticket, conflicts);
+        }
         change = await this.#queue(plan, current, merged);
       }
       await this.saveItems(plan, [change]);
@@ -437,47 +569,67 @@ export class PlanDispatch {
     });
   }
 
+  /** The ticket (a draft of the plan) gets resolving the conflict as its first task and criterion. */
+  async #addResolveTask(owner: string, ticketId: string, files: string[]): Promise<void> {
+    const ticket = await this.#repository.getTicket(owner, ticketId);
+    if (ticket?.status !== 'draft') return;
+    await this.#repository.updateTicket(ticketId, {
+      request: withResolveTask(ticket.request, files),
+      criteria: [noConflictMarkersCriterion(files), ...ticket.criteria],
+      updatedAt: new Date().toISOString(),
+    });
+  }
+
   /**
    * The integration of a plan whose tickets are all approved (outside its lock), then under it:
-   * the plan's evidence and `awaiting_review`, or `blocked` by a conflict, or `failed`.
+   * the plan's evidence and `awaiting_review`; or, on a conflict, a `resolve-integration` ticket
+   * in conflict (a retry of it resolves the conflict) and `blocked`; or `failed`.
    */
   async integrate(planAtStart: PlanRecord): Promise<void> {
     const { owner, project } = planAtStart;
-    const order = checkPlanGraph(planAtStart);
-    const tickets = new Map<string, TicketRecord>();
-    const results: ApprovedResult[] = [];
-    for (const key of order) {
-      const ticketId = planAtStart.tickets.find((each) => each.key === key)?.ticket;
-      const ticket = ticketId ? await this.#repository.getTicket(owner, ticketId) : undefined;
-      if (!ticket?.commit) throw new Error(`ticket ${key} has no approved commit`);
-      tickets.set(key, ticket);
-      results.push({ key, ticket: ticket.id, commit: ticket.commit });
-    }
     const startedAt = new Date().toISOString();
-    let integrated: Awaited<ReturnType<PlanGit['integrate']>> | undefined;
-    let failure: { conflict: string[] } | { error: string } | undefined;
+    let integrated: Integrated | undefined;
+    let failure: MergeFailure | undefined;
+    let order: string[] = [];
+    let tickets = new Map<string, TicketRecord>();
+    let commits: string[] = [];
     try {
+      // A previous integration (before a retry) is not used any more.
+      if (planAtStart.integration) {
+        await this.discard(owner, project, planAtStart.integration.workspace);
+      }
+      order = checkPlanGraph(planAtStart);
+      const approved = await approvedResults(this.#repository, planAtStart, order);
+      tickets = approved.tickets;
+      // A dependent started from its dependencies' merge: its commit has theirs (and a conflict
+      // between them resolved), so only the tickets nothing depends on are merged.
+      const depended = new Set(planAtStart.tickets.flatMap((each) => each.dependsOn));
+      const heads = approved.results.filter((result) => !depended.has(result.key));
+      commits = heads.map((result) => result.commit);
       integrated = await this.#options.git.integrate(
         owner,
         project,
         `${planAtStart.id}-integration-${randomUUID()}`,
         {
           baseCommit: planAtStart.baseCommit ?? '',
-          results,
-          signal: this.shutdownSignal.signal,
+          results: heads,
+          criteria: [...approved.tickets].map(([key, ticket]) => ({
+            key,
+            criteria: ticket.criteria,
+          })),
+          signal: this.planSignal(planAtStart.id),
         },
       );
     } catch (error) {
       if (this.closing) return; // left `integrating`: the next server process integrates again
-      failure =
-        error instanceof MergeConflictError
-          ? { conflict: error.files }
-          : { error: (error as Error).message };
+      failure = mergeFailure(error);
     }
     await this.locked(planAtStart.id, async () => {
       const plan = await this.#repository.getPlan(owner, planAtStart.id);
-      if (plan?.status !== 'integrating') return;
-      const commits = results.map((result) => result.commit);
+      if (plan?.status !== 'integrating') {
+        if (integrated) await this.discard(owner, project, integrated.workspace);
+        return;
+      }
       if (failure && 'conflict' in failure) {
         await this.events.append(plan.id, {
           type: 'merge',
@@ -486,17 +638,12 @@ export class PlanDispatch {
           result: 'conflict',
           files: failure.conflict,
         });
-        await this.transition(
-          plan,
-          'blocked',
-          `the integration conflicts in ${failure.conflict.join(', ')}`,
-        );
+        await this.#integrationConflict(plan, failure.conflict);
         return;
       }
       if (failure || !integrated) {
-        await this.transition(
+        await this.fail(
           plan,
-          'failed',
           `the integration failed: ${failure && 'error' in failure ? failure.error : 'no result'}`,
         );
         return;
@@ -521,10 +668,12 @@ export class PlanDispatch {
         : tests.exitCode === 0
           ? 'tests passed'
           : `tests failed (${tests.timedOut ? 'timed out' : `exit ${tests.exitCode}`})`;
+      const results = integrated.criteria.flatMap((each) => each.results);
+      const met = results.filter((result) => result.status === 'met').length;
       await this.transition(
         plan,
         'awaiting_review',
-        `${plan.tickets.length} tickets approved and integrated; ${testWords}`,
+        `${plan.tickets.length} tickets approved and integrated; ${testWords}; ${met} of ${results.length} criteria verified met on the integration`,
         {
           integration: {
             workspace: integrated.workspace,
@@ -536,6 +685,57 @@ export class PlanDispatch {
     });
   }
 
+  /**
+   * The plan's results conflict when integrated: a `resolve-integration` ticket (depending on
+   * every other) is added in `conflict`, and the plan is blocked until it is retried.
+   */
+  async #integrationConflict(plan: PlanRecord, files: string[]): Promise<void> {
+    let item = plan.tickets.find((each) => each.key === resolveIntegrationKey);
+    const dependsOn = plan.tickets
+      .filter((each) => each.key !== resolveIntegrationKey)
+      .map((each) => each.key);
+    if (!item) {
+      const spec = {
+        key: resolveIntegrationKey,
+        title: `Resolve the integration conflicts in ${files.join(', ')}`,
+        request: `The approved results of this plan's tickets (${dependsOn.join(', ')}) conflict when merged together. Make them work together.`,
+        criteria: [{ text: "The project's tests pass with every ticket's result merged" }],
+        dependsOn,
+      };
+      const ticket = await this.#tickets.create(
+        plan.owner,
+        {
+          project: plan.project,
+          title: spec.title,
+          request: spec.request,
+          criteria: spec.criteria,
+        },
+        { plan: plan.id },
+      );
+      item = {
+        ...spec,
+        state: 'conflict',
+        reason: null,
+        ticket: ticket.id,
+        ticketStatus: ticket.status,
+        usage: noUsage,
+        conflictFiles: files,
+      };
+      plan.tickets.push(item);
+      this.track({ ...plan, tickets: [item] });
+    }
+    const from = item.state;
+    item.state = 'conflict';
+    item.conflictFiles = files;
+    item.reason = `the integration conflicts in ${files.join(', ')}`;
+    await this.saveItems(plan, [{ key: item.key, from, to: 'conflict', reason: item.reason }]);
+    await this.transition(
+      plan,
+      'blocked',
+      `the integration conflicts in ${files.join(', ')}: mags plan retry ${plan.id} ${resolveIntegrationKey} has an agent resolve it`,
+    );
+  }
+
   /** The plan fails (its budget, the integration): its queued and running tickets are stopped. */
   async fail(plan: PlanRecord, reason: string): Promise<PlanRecord> {
     const failed = await this.transition(plan, 'failed', reason);
@@ -543,36 +743,34 @@ export class PlanDispatch {
     return failed;
   }
 
-  /** Stops the plan's queued and running tickets, in the background (a stop waits for the attempt). */
+  /**
+   * Stops the plan's queued and running tickets, in the background (a stop waits for the
+   * attempt); once they stopped, a plan still stopped or failed is no longer followed here.
+   */
   stopTickets(plan: PlanRecord, options: { by: string; reason: string }): Promise<void> {
     const stops = plan.tickets.flatMap((item) =>
       item.ticket && (item.ticketStatus === 'queued' || item.ticketStatus === 'running')
         ? [this.#tickets.stop(plan.owner, item.ticket, options).then(() => {})]
         : [],
     );
-    const all = Promise.all(stops).then(() => {});
+    const all = Promise.all(stops)
+      .then(() =>
+        // After the items followed the stops (queued behind them on the plan's lock).
+        this.locked(plan.id, async () => {
+          const current = await this.#repository.getPlan(plan.owner, plan.id);
+          if (current && (current.status === 'stopped' || current.status === 'failed')) {
+            this.#forget(current);
+          }
+        }),
+      )
+      .then(() => {});
     this.background(`plan ${plan.id}: stopping its tickets`, all);
     return all.catch(() => {});
   }
 
-  /** The owner's tickets in flight over all their plans, this plan's as `items` say now. */
-  #ownerInFlight(owner: string, planId: string, items: PlanTicket[]): number {
-    const others = [...(this.#slots.get(owner) ?? [])].filter(
-      (slot) => !slot.startsWith(`${planId}/`),
-    );
-    return others.length + items.filter(inFlight).length;
-  }
-
   /** Records the plan's tickets in flight; when the owner's count drops, their other plans move on. */
   #syncSlots(plan: PlanRecord): void {
-    const slots = this.#slots.get(plan.owner) ?? new Set<string>();
-    const before = slots.size;
-    for (const slot of [...slots]) if (slot.startsWith(`${plan.id}/`)) slots.delete(slot);
-    if (plan.status === 'running' || plan.status === 'blocked') {
-      for (const item of plan.tickets.filter(inFlight)) slots.add(`${plan.id}/${item.key}`);
-    }
-    this.#slots.set(plan.owner, slots);
-    if (slots.size >= before || this.closing) return;
+    if (!this.#slots.sync(plan) || this.closing) return;
     for (const [other, owner] of this.#driven) {
       if (owner !== plan.owner || other === plan.id) continue;
       this.locked(other, async () => {
@@ -582,62 +780,33 @@ export class PlanDispatch {
     }
   }
 
-  /** Fails the plan when its wall-time budget runs out (checked again under its lock). */
-  #armWallTimer(plan: PlanRecord): void {
-    const leftMs = wallTimeLeftMs(plan.budget, plan.approvedAt);
-    if (leftMs === null) return;
-    this.#clearWallTimer(plan.id);
-    const timer = setTimeout(() => {
-      this.#wallTimers.delete(plan.id);
-      this.locked(plan.id, async () => {
-        const current = await this.#repository.getPlan(plan.owner, plan.id);
-        if (current?.status === 'running' || current?.status === 'blocked')
-          await this.advance(current);
-        else if (current?.status === 'integrating') {
-          const spent = planBudgetExceeded(current.budget, current.usage, current.approvedAt);
-          if (spent) await this.fail(current, spent);
-        }
-      }).catch((error: unknown) =>
-        this.#options.log(`plan ${plan.id}: ${(error as Error).message}`),
-      );
-    }, leftMs + 5);
-    timer.unref();
-    this.#wallTimers.set(plan.id, timer);
-  }
-
+  /** Arms the plan's wall-time budget timer (again: after a retry). */
   armWallTimer(plan: PlanRecord): void {
-    this.#armWallTimer(plan);
+    this.#wallTimers.arm(plan);
   }
 
-  #clearWallTimer(planId: string): void {
-    clearTimeout(this.#wallTimers.get(planId));
-    this.#wallTimers.delete(planId);
+  /** The wall-time budget ran out: the plan fails, checked again under its lock. */
+  #wallTimeUp(plan: PlanRecord): void {
+    if (this.closing) return;
+    this.locked(plan.id, async () => {
+      const current = await this.#repository.getPlan(plan.owner, plan.id);
+      if (current?.status === 'running' || current?.status === 'blocked') {
+        await this.advance(current);
+      } else if (current?.status === 'integrating') {
+        const spent = planBudgetExceeded(current.budget, current.usage, current.approvedAt);
+        if (spent) await this.fail(current, spent);
+      }
+    }).catch((error: unknown) => this.#options.log(`plan ${plan.id}: ${(error as Error).message}`));
   }
 
   /** Stops reacting: merges and integrations in progress are aborted and waited for. */
   async shutdown(): Promise<void> {
     this.shutdownSignal.abort();
     this.#unsubscribe();
-    for (const timer of this.#wallTimers.values()) clearTimeout(timer);
-    this.#wallTimers.clear();
+    this.#wallTimers.clearAll();
     while (this.#background.size > 0) await Promise.all([...this.#background]);
   }
 }
 
-function sameUsage(a: TokenUsage, b: TokenUsage): boolean {
-  return (
-    a.inputTokens === b.inputTokens &&
-    a.outputTokens === b.outputTokens &&
-    a.costUsd === b.costUsd &&
-    a.steps === b.steps
-  );
-}
-
-function difference(a: TokenUsage, b: TokenUsage): TokenUsage {
-  return {
-    inputTokens: a.inputTokens - b.inputTokens,
-    outputTokens: a.outputTokens - b.outputTokens,
-    costUsd: a.costUsd - b.costUsd,
-    steps: a.steps - b.steps,
-  };
-}
+type Merged = Awaited<ReturnType<PlanGit['forkMerged']>>;
+type Integrated = Awaited<ReturnType<PlanGit['integrate']>>;

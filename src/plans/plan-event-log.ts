@@ -44,11 +44,6 @@ export class PlanEventLog {
     return turn;
   }
 
-  /** Resolves once everything asked of the plan's chain so far is done. */
-  async flushed(planId: string): Promise<void> {
-    await this.#tails.get(planId)?.catch(() => {});
-  }
-
   version(planId: string): number {
     return this.#versions.get(planId) ?? 0;
   }

@@ -6,7 +6,8 @@ type Integrated = Awaited<ReturnType<PlanGit['integrate']>>;
 
 /**
  * What one review of the whole plan shows: the integration's combined diff and tests, and each
- * ticket's criteria as its latest evidence verified them, with every ticket's usage.
+ * ticket's criteria as verified on the integration (its own evidence's results kept beside them
+ * as `ticketCriteria`), with every ticket's usage.
  */
 export async function planEvidence(
   repository: StateRepository,
@@ -29,7 +30,8 @@ export async function planEvidence(
       ticket: ticket.id,
       title: ticket.title,
       commit: ticket.commit,
-      criteria: evidence?.criteria ?? [],
+      criteria: input.integrated.criteria.find((each) => each.key === key)?.results ?? [],
+      ticketCriteria: evidence?.criteria ?? [],
       usage: ticket.usage,
     });
   }

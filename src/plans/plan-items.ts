@@ -22,12 +22,6 @@ export function pendingItems(spec: Pick<PlanSpec, 'tickets'>): PlanTicket[] {
   );
 }
 
-/** The spec an item was made from (what a ticket is created with). */
-export function specOf(item: PlanTicket): PlanTicketSpec {
-  const { key, title, request, criteria, role, model, budget, dependsOn } = item;
-  return { key, title, request, criteria, role, model, budget, dependsOn };
-}
-
 /**
  * A dispatched item follows its ticket's status; the reason of a ticket that failed, was
  * stopped or closed becomes the item's (what blocks its dependents, in its own words).

@@ -7,10 +7,11 @@ import type {
   PlanStatus,
   PlanTicket,
 } from '../api/plans.ts';
-import type { Budget, CreateTicketBody } from '../api/tickets.ts';
+import { planStatuses } from '../api/plans.ts';
+import type { Budget, CreateTicketBody, TokenUsage } from '../api/tickets.ts';
 import { randomId } from '../config/random-id.ts';
 import { currentServerInstance, type ServerInstance } from '../config/server-instance.ts';
-import { ConflictError, InvalidInputError } from '../errors/mags-error.ts';
+import { ConflictError, InvalidInputError, MagsError } from '../errors/mags-error.ts';
 import type {
   PlanFilter,
   PlanRecord,
@@ -34,6 +35,7 @@ import { checkPlanGraph } from './plan-graph.ts';
 import { deadEnd, followTicketStatus, pendingItems } from './plan-items.ts';
 import type { PlanGit, Planner } from './plan-parts.ts';
 import { type PlanSettings, planSettings } from './plan-settings.ts';
+import { PlannerRefusedError } from './planner/planner-answer.ts';
 import { recoverPlans } from './recover-plans.ts';
 
 export interface PlanManagerOptions {
@@ -202,7 +204,7 @@ export class PlanManager {
   retry(
     owner: string,
     id: string,
-    options: { ticket: string; budget?: Budget },
+    options: { ticket: string; budget?: Budget; resolve?: boolean },
   ): Promise<PlanRecord> {
     this.#open(`retry a ticket of plan ${id}`);
     return this.#dispatch.locked(id, async () => {
@@ -216,13 +218,22 @@ export class PlanManager {
       );
       if (!item) throw planTicketNotFound(id, options.ticket);
       const everyApproved = plan.tickets.every((each) => each.ticketStatus === 'approved');
+      if (plan.status === 'stopped') plan = await this.#dispatch.refollow(plan);
       if (item.state === 'conflict' || (item.state === 'blocked' && deadEnd(item))) {
         const from = item.state;
+        // A conflict is resolved by default: merging the same results again conflicts again.
+        const resolving = item.state === 'conflict' && options.resolve !== false;
         item.state = 'waiting';
         item.reason = null;
-        item.conflictFiles = [];
+        item.resolveConflicts = resolving || undefined;
+        if (!resolving) item.conflictFiles = [];
         await this.#dispatch.saveItems(plan, [
-          { key: item.key, from, to: 'waiting', reason: 'retried' },
+          {
+            key: item.key,
+            from,
+            to: 'waiting',
+            reason: resolving ? 'retried: its ticket resolves the conflict' : 'retried',
+          },
         ]);
       } else if (
         item.state === 'dispatched' &&
@@ -230,7 +241,7 @@ export class PlanManager {
         (item.ticketStatus === 'failed' || item.ticketStatus === 'stopped')
       ) {
         const queued = await this.#tickets.run(owner, item.ticket, {
-          budget: options.budget,
+          budget: await this.#dispatch.ticketBudget(plan, item.ticket, options.budget),
           plan: id,
         });
         followTicketStatus(item, queued);
@@ -284,7 +295,8 @@ export class PlanManager {
       const plan = await this.get(owner, id);
       if (plan.status === 'closed') return undefined;
       if (plan.status === 'approved') {
-        throw wrongPlanStatus(id, 'close', plan.status, planStatusesBut(['approved', 'closed']));
+        const allowed = planStatuses.filter((each) => each !== 'approved' && each !== 'closed');
+        throw wrongPlanStatus(id, 'close', plan.status, allowed);
       }
       this.#planners.get(id)?.abort();
       return this.#dispatch.transition(plan, 'closed', `closed by ${options.by}`);
@@ -345,9 +357,6 @@ export class PlanManager {
     });
   }
 
-  /** Nothing runs on a timer of its own yet; kept so the server starts plans as it does tickets. */
-  start(): void {}
-
   /**
    * The server is going away: new actions are a 503; planners, merges and integrations in
    * progress stop (the next server process takes their plans up); tickets are the TicketManager's.
@@ -404,7 +413,7 @@ export class PlanManager {
     const abort = new AbortController();
     this.#planners.set(record.id, abort);
     let written: Awaited<ReturnType<Planner>> | undefined;
-    let failure: string | undefined;
+    let failure: { message: string; usage?: TokenUsage } | undefined;
     try {
       written = await this.#options.planner({
         project,
@@ -418,7 +427,11 @@ export class PlanManager {
       });
       checkPlanGraph(written.spec);
     } catch (error) {
-      failure = (error as Error).message;
+      failure = {
+        // The hint says what to do next; a refused plan's tries still cost what they cost.
+        message: `${(error as Error).message}${error instanceof MagsError && error.hint ? ` ${error.hint}` : ''}`,
+        ...(error instanceof PlannerRefusedError ? { usage: error.usage } : {}),
+      };
     } finally {
       this.#planners.delete(record.id);
     }
@@ -427,7 +440,15 @@ export class PlanManager {
       const plan = await this.#repository.getPlan(record.owner, record.id);
       if (plan?.status !== 'planning') return undefined;
       if (failure !== undefined || !written) {
-        await this.#dispatch.transition(plan, 'failed', `the planner gave up: ${failure}`);
+        if (failure?.usage) {
+          await this.#dispatch.events.append(plan.id, { type: 'usage', total: failure.usage });
+        }
+        await this.#dispatch.transition(
+          plan,
+          'failed',
+          `the planner gave up: ${failure?.message ?? 'no plan'}`,
+          failure?.usage ? { usage: failure.usage } : {},
+        );
         return undefined;
       }
       const usage = written.usage;
@@ -458,21 +479,30 @@ export class PlanManager {
     checkProjectReady(project, `mags plan approve ${plan.id}`);
     checkPlanGraph(plan);
     await this.#checkTickets(plan.owner, plan.project, plan.tickets);
-    const created: string[] = [];
     try {
       for (const item of plan.tickets) {
+        // One made by an approval cut off before (a crash) is used again.
+        const made = item.ticket
+          ? await this.#repository.getTicket(plan.owner, item.ticket)
+          : undefined;
+        if (made?.status === 'draft' && made.plan === plan.id) continue;
         const ticket = await this.#tickets.create(plan.owner, ticketBody(plan.project, item), {
           plan: plan.id,
         });
-        created.push(ticket.id);
         item.ticket = ticket.id;
         item.ticketStatus = ticket.status;
+        // Saved as each is made: a crash here leaves no ticket the plan does not know.
+        await this.#repository.updatePlan(plan.id, { tickets: plan.tickets });
       }
     } catch (error) {
       // Nothing half-made: the tickets made so far are closed, the plan stays a draft.
-      for (const ticket of created) {
-        await this.#tickets.close(plan.owner, ticket, { by: 'mags' }).catch(() => {});
+      for (const item of plan.tickets) {
+        if (!item.ticket) continue;
+        await this.#tickets.close(plan.owner, item.ticket, { by: 'mags' }).catch(() => {});
+        item.ticket = null;
+        item.ticketStatus = null;
       }
+      await this.#repository.updatePlan(plan.id, { tickets: plan.tickets });
       throw error;
     }
     const changes = plan.tickets.map((item) => {
@@ -522,20 +552,4 @@ function ticketBody(
     ...(ticket.model !== undefined ? { model: ticket.model } : {}),
     ...(ticket.budget !== undefined ? { budget: ticket.budget } : {}),
   };
-}
-
-function planStatusesBut(excluded: PlanStatus[]): PlanStatus[] {
-  const all: PlanStatus[] = [
-    'planning',
-    'draft',
-    'running',
-    'integrating',
-    'awaiting_review',
-    'approved',
-    'blocked',
-    'failed',
-    'stopped',
-    'closed',
-  ];
-  return all.filter((status) => !excluded.includes(status));
 }

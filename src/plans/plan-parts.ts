@@ -104,7 +104,7 @@ export class MergeConflictError extends ConflictError {
         code: 'merge_conflict',
         hint:
           hint ??
-          'Change one of the tickets (mags ticket request-changes) so they no longer touch the same lines, then mags plan retry.',
+          'mags plan retry <plan> <ticket> starts the ticket in conflict from the conflicting merge, resolving it as its first task (an integration conflict: mags plan retry <plan> resolve-integration).',
       },
     );
     this.files = files;

@@ -43,11 +43,19 @@ export function plansClient(transport: TicketTransport) {
       options: { message?: string; authorName?: string; authorEmail?: string } = {},
     ): Promise<Plan> =>
       json('POST', `${planPath(id)}/approve`, Object.keys(options).length ? options : undefined),
-    /** Runs one of its tickets again, by key or ticket id; `budget` is merged into the ticket's. */
-    retry: (id: string, ticket: string, options: { budget?: Budget } = {}): Promise<Plan> =>
+    /**
+     * Runs one of its tickets again, by key or ticket id; `budget` is merged into the ticket's. A
+     * ticket in conflict starts from the conflicting merge to resolve it (`resolve: false`: merge again).
+     */
+    retry: (
+      id: string,
+      ticket: string,
+      options: { budget?: Budget; resolve?: boolean } = {},
+    ): Promise<Plan> =>
       json('POST', `${planPath(id)}/retry`, {
         ticket,
         ...(options.budget && { budget: options.budget }),
+        ...(options.resolve !== undefined && { resolve: options.resolve }),
       }),
     stop: (id: string, options: { reason?: string } = {}): Promise<Plan> =>
       json('POST', `${planPath(id)}/stop`, options.reason ? { reason: options.reason } : undefined),

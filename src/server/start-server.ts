@@ -306,7 +306,6 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   // At start (what a stopped server's retention missed) and periodically after.
   retention.start();
   tickets.start();
-  plans.start();
   // Clients (the SDK's fetch) keep connections open between requests; a server that closes an
   // idle one just as a client reuses it fails that request. Outlive the clients' idle timeout.
   server.keepAliveTimeout = 65_000;

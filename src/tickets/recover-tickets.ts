@@ -1,4 +1,4 @@
-import { type ServerInstance, serverIsAlive } from '../config/server-instance.ts';
+import { canTakeOver, type ServerInstance } from '../config/server-instance.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { StateRepository } from '../state/state-repository.ts';
 import { serverStoppedReason, stopTicketSandbox } from './ticket-attempt.ts';
@@ -31,10 +31,7 @@ export async function recoverTickets(options: {
     try {
       await options.lock.run(found.id, async () => {
         const ticket = await repository.getTicket(found.owner, found.id);
-        if (!ticket || ticket.status !== found.status) return;
-        if (ticket.host && ticket.host !== instance.host) return;
-        if (ticket.server === instance.server) return;
-        if (ticket.server && serverIsAlive(ticket.server)) return;
+        if (!ticket || ticket.status !== found.status || !canTakeOver(ticket, instance)) return;
         if (ticket.status === 'queued') {
           const mine = { host: instance.host, server: instance.server };
           await repository.updateTicket(ticket.id, mine);

@@ -186,6 +186,7 @@ export function registerPlanCommands(program: Command): void {
       .argument('<id>')
       .argument('<ticket>'),
   )
+    .option('--no-resolve', 'a ticket in conflict: merge again instead of resolving the conflict')
     .option('--json', 'print JSON')
     .action(async (id: string, ticket: string, flags, command: Command) => {
       const budget = {
@@ -198,11 +199,10 @@ export function registerPlanCommands(program: Command): void {
         ...(flags.maxCost && { maxCostUsd: parsePositiveNumber('--max-cost', flags.maxCost) }),
       };
       const mags = await apiClient(command);
-      const retried = await mags.plans.retry(
-        id,
-        ticket,
-        Object.keys(budget).length > 0 ? { budget } : {},
-      );
+      const retried = await mags.plans.retry(id, ticket, {
+        ...(Object.keys(budget).length > 0 && { budget }),
+        ...(flags.resolve === false && { resolve: false }),
+      });
       reportPlan(retried, flags.json);
     });
 

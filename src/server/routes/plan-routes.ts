@@ -194,10 +194,11 @@ export function registerPlanRoutes(app: ServerApp, { plans }: ServerServices): v
   });
 
   app.openapi(retry, async (c) => {
-    const { ticket, budget } = c.req.valid('json');
+    const { ticket, budget, resolve } = c.req.valid('json');
     const plan = await plans.retry(c.var.owner, c.req.valid('param').id, {
       ticket,
       ...(budget && { budget }),
+      ...(resolve !== undefined && { resolve }),
     });
     return c.json(toPlanView(plan), 200);
   });
