@@ -35,7 +35,7 @@ import { checkPlanGraph } from './plan-graph.ts';
 import { deadEnd, followTicketStatus, pendingItems } from './plan-items.ts';
 import type { PlanGit, Planner } from './plan-parts.ts';
 import { type PlanSettings, planSettings } from './plan-settings.ts';
-import { PlannerRefusedError } from './planner/planner-answer.ts';
+import { PlannerFailedError } from './planner/planner-errors.ts';
 import { recoverPlans } from './recover-plans.ts';
 
 export interface PlanManagerOptions {
@@ -430,7 +430,8 @@ export class PlanManager {
       failure = {
         // The hint says what to do next; a refused plan's tries still cost what they cost.
         message: `${(error as Error).message}${error instanceof MagsError && error.hint ? ` ${error.hint}` : ''}`,
-        ...(error instanceof PlannerRefusedError ? { usage: error.usage } : {}),
+        // Refused, a provider error or a stop after some tries: every try's usage is counted.
+        ...(error instanceof PlannerFailedError ? { usage: error.usage } : {}),
       };
     } finally {
       this.#planners.delete(record.id);
