@@ -137,9 +137,7 @@ export class TriggerFirer {
   ): Promise<Partial<FiringRecord>> {
     const { repository, tickets, plans } = this.#options;
     if (trigger.paused) return { status: 'skipped', reason: 'the trigger is paused' };
-    const key = trigger.spec.dedupeKey
-      ? render(trigger.spec.dedupeKey, values).slice(0, 1000)
-      : null;
+    const key = trigger.spec.dedupeKey ? render(trigger.spec.dedupeKey, values, 1000) : null;
     firing.key = key || null;
     if (firing.key) {
       const merged = await this.#merge(trigger, firing, firing.key, input);
