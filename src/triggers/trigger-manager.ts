@@ -1,6 +1,7 @@
 import {
   type CreateTriggerBody,
   CreateTriggerBodySchema,
+  defaultMaxFiringsPerDay,
   type TriggerKind,
 } from '../api/triggers.ts';
 import { parseCronSchedule } from '../config/cron-schedule.ts';
@@ -116,7 +117,12 @@ export class TriggerManager {
         allowOverlap: body.allowOverlap,
         maxConcurrent: body.maxConcurrent,
         dailyBudgetUsd: body.dailyBudgetUsd,
-        maxFiringsPerDay: body.maxFiringsPerDay,
+        maxFiringsPerDay:
+          body.maxFiringsPerDay === undefined
+            ? kind === 'schedule'
+              ? null
+              : defaultMaxFiringsPerDay
+            : body.maxFiringsPerDay,
         autoApprove: body.autoApprove,
         dedupeKey: body.dedupeKey,
       },
@@ -124,6 +130,8 @@ export class TriggerManager {
       paused: false,
       lastFiredAt: null,
       nextFireAt: null,
+      version: 0,
+      lastScheduledAt: null,
       createdAt: at,
       updatedAt: at,
     };
@@ -183,14 +191,15 @@ export class TriggerManager {
   /** A manual firing, through the same limits as any. */
   async fire(owner: string, ref: string, payload?: unknown): Promise<FiringRecord> {
     const trigger = await this.get(owner, ref);
-    return this.#firer.fire(trigger, { source: 'manual', payload });
+    return stored(await this.#firer.fire(trigger, { source: 'manual', payload }), trigger);
   }
 
   /** A webhook delivery (`POST /v1/hooks/{id}`, no token: its signature says it is the owner's). */
   async hook(id: string, request: WebhookRequest): Promise<FiringRecord> {
     const trigger = await this.#repository.getTriggerById(id);
     const payload = await receiveWebhook(trigger, request, this.#repository, this.#now());
-    return this.#firer.fire(trigger as TriggerRecord, { source: 'webhook', payload });
+    const firing = await this.#firer.fire(trigger as TriggerRecord, { source: 'webhook', payload });
+    return stored(firing, trigger as TriggerRecord);
   }
 
   /** Arms the schedules (recording what was missed while the server was down) and listens to events. */
@@ -213,4 +222,10 @@ export class TriggerManager {
     this.#events.stop();
     await this.#events.settled();
   }
+}
+
+/** A firing that is not for a scheduled time is always stored (only those can be taken). */
+function stored(firing: FiringRecord | undefined, trigger: TriggerRecord): FiringRecord {
+  if (!firing) throw new Error(`trigger ${trigger.id}: an unscheduled firing was not stored`);
+  return firing;
 }
