@@ -232,3 +232,35 @@ test('a trigger removed before its firing runs is a 404; a paused one approves n
   );
   await repository.close();
 });
+
+test('schedules are no more frequent than the server allows, and an owner has at most so many triggers', async () => {
+  const repository = createSqliteStateRepository(join(directory, `state-${++databases}.db`));
+  const manager = new TriggerManager({
+    repository,
+    tickets: new StoredTickets(repository),
+    log: () => {},
+    settings: { maxPerOwner: 2, minIntervalSeconds: 60 },
+    environment: {},
+    unlimited: (owner) => owner === 'local',
+  });
+  const add = (owner: string, name: string, cron: string) =>
+    manager.add(owner, { name, project: 'calc', template: template(), schedule: { cron } });
+  await assert.rejects(
+    add('ann', 'fast', '*/10 * * * * *'),
+    (error: MagsError) =>
+      error.code === 'schedule_too_frequent' &&
+      /MAGS_TRIGGER_MIN_INTERVAL_SECONDS/.test(error.hint ?? ''),
+  );
+  await add('local', 'fast', '*/10 * * * * *');
+  await add('ann', 'one', '* * * * *');
+  await add('ann', 'two', '0 * * * *');
+  await assert.rejects(
+    add('ann', 'three', '0 3 * * *'),
+    (error: MagsError) => error.code === 'trigger_limit' && error.statusCode === 409,
+  );
+  assert.deepEqual(
+    (await manager.list('ann')).map((each) => each.name),
+    ['one', 'two'],
+  );
+  await repository.close();
+});

@@ -4,7 +4,6 @@ import {
   defaultMaxFiringsPerDay,
   type TriggerKind,
 } from '../api/triggers.ts';
-import { parseCronSchedule } from '../config/cron-schedule.ts';
 import { randomId } from '../config/random-id.ts';
 import { InvalidInputError } from '../errors/mags-error.ts';
 import type { FiringRecord, StateRepository, TriggerRecord } from '../state/state-repository.ts';
@@ -12,6 +11,12 @@ import { triggerExists, triggerNotFound } from './trigger-errors.ts';
 import { TriggerEvents, type TriggerJobs } from './trigger-events.ts';
 import { TriggerFirer } from './trigger-firing.ts';
 import { TriggerSchedules } from './trigger-schedules.ts';
+import {
+  checkTriggerCount,
+  checkTriggerSchedule,
+  type TriggerSettings,
+  triggerSettings,
+} from './trigger-settings.ts';
 import { checkKeyTemplate, parseTriggerTemplate } from './trigger-template.ts';
 import type { TriggerPlans, TriggerTickets } from './trigger-work.ts';
 import { receiveWebhook, type WebhookRequest } from './webhook-delivery.ts';
@@ -28,6 +33,11 @@ export interface TriggerManagerOptions {
   projects?: { get(owner: string, name: string): Promise<unknown> };
   log?: (line: string) => void;
   now?: () => Date;
+  /** Per-owner limits (default: the MAGS_TRIGGER_* variables of `environment`, then trigger-settings.ts). */
+  settings?: Partial<TriggerSettings>;
+  environment?: NodeJS.ProcessEnv;
+  /** Owners whose schedules any interval may name (the host's own `local`, as for cron). */
+  unlimited?: (owner: string) => boolean;
 }
 
 /**
@@ -45,6 +55,8 @@ export class TriggerManager {
   readonly #firer: TriggerFirer;
   readonly #schedules: TriggerSchedules;
   readonly #events: TriggerEvents;
+  readonly #settings: TriggerSettings;
+  readonly #unlimited: (owner: string) => boolean;
   #started = false;
 
   constructor(options: TriggerManagerOptions) {
@@ -53,6 +65,8 @@ export class TriggerManager {
     this.#plans = options.plans;
     this.#projects = options.projects;
     this.#now = options.now ?? (() => new Date());
+    this.#settings = triggerSettings(options.settings, options.environment);
+    this.#unlimited = options.unlimited ?? (() => false);
     this.#firer = new TriggerFirer({
       repository: options.repository,
       tickets: options.tickets,
@@ -93,7 +107,13 @@ export class TriggerManager {
     await this.#projects?.get(owner, body.project);
     parseTriggerTemplate(body.template, body.project);
     if (body.dedupeKey) checkKeyTemplate(body.dedupeKey);
-    if (body.schedule) parseCronSchedule(body.schedule.cron, body.schedule.timezone);
+    if (body.schedule) {
+      checkTriggerSchedule(body.schedule, {
+        minIntervalSeconds: this.#unlimited(owner) ? 0 : this.#settings.minIntervalSeconds,
+        now: this.#now(),
+      });
+    }
+    checkTriggerCount((await this.#repository.listTriggers({ owner })).length, this.#settings);
     if (body.creates === 'plan' && !this.#plans) {
       throw new InvalidInputError('This server cannot create plans from triggers.', {
         code: 'plans_unavailable',
