@@ -201,6 +201,29 @@ export class TriggerManager {
     return this.get(owner, trigger.id);
   }
 
+  /**
+   * A webhook trigger's new secret, returned this once; the old one stops at once (deliveries
+   * signed with it are refused). Its URL stays the same.
+   */
+  async rotateSecret(
+    owner: string,
+    ref: string,
+  ): Promise<{ trigger: TriggerRecord; secret: string }> {
+    const trigger = await this.get(owner, ref);
+    if (trigger.kind !== 'webhook') {
+      throw new InvalidInputError(`Trigger ${trigger.name} is not a webhook: it has no secret.`, {
+        code: 'not_a_webhook',
+        hint: 'Only a webhook trigger (--webhook) signs deliveries with a secret.',
+      });
+    }
+    const secret = newWebhookSecret();
+    await this.#repository.updateTrigger(trigger.id, {
+      secret,
+      updatedAt: this.#now().toISOString(),
+    });
+    return { trigger: await this.get(owner, trigger.id), secret };
+  }
+
   /** Removes it and its history; the tickets and plans it created stay. */
   async remove(owner: string, ref: string): Promise<void> {
     const trigger = await this.get(owner, ref);
