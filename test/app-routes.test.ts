@@ -198,7 +198,7 @@ function cronRows(): RouteRow[] {
       request: () => ({
         method: 'POST',
         path: '/v1/cron',
-        body: { name: 'another', schedule: '0 4 * * *', command: 'true' },
+        body: { name: 'another', schedule: '0 0 1 1 *', command: 'true' },
       }),
     },
     { route: 'GET /v1/cron', request: () => ({ method: 'GET', path: '/v1/cron' }) },
@@ -603,10 +603,11 @@ describe('API routes in-process (fake runtime, any user)', () => {
     // A project `webapp`, recorded as imported (importing runs git in a sandbox: the fake
     // runtime runs on the host, so that is test/projects.test.ts, on the namespace runtime).
     await api.services.repository.insertProject(projectRecord('webapp'));
-    // A cron job `nightly` (it fires at 03:00 UTC: not during the test).
+    // A cron job `nightly` that fires at midnight UTC on January 1st only: a run of its own
+    // during the test would change what the rows see (a daily time can meet a test run).
     const cron = await api.request(alice, 'POST', '/v1/cron', {
       name: 'nightly',
-      schedule: '0 3 * * *',
+      schedule: '0 0 1 1 *',
       command: 'true',
     });
     assert.equal(cron.status, 201, await cron.clone().text());

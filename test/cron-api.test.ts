@@ -36,29 +36,29 @@ describe('cron jobs in-process: input, owners and limits', () => {
       ],
       [{ name: 'a', schedule: 'every day' }, 'invalid_schedule', /is not a cron schedule/],
       [
-        { name: 'a', schedule: '0 3 * * *', timezone: 'Mars/Olympus' },
+        { name: 'a', schedule: '0 0 1 1 *', timezone: 'Mars/Olympus' },
         'invalid_timezone',
         /"Mars\/Olympus" is not a time zone/,
       ],
-      [{ name: '-a', schedule: '0 3 * * *' }, 'invalid_input', /^body\.name: /],
-      [{ name: 'a/b', schedule: '0 3 * * *' }, 'invalid_input', /^body\.name: /],
+      [{ name: '-a', schedule: '0 0 1 1 *' }, 'invalid_input', /^body\.name: /],
+      [{ name: 'a/b', schedule: '0 0 1 1 *' }, 'invalid_input', /^body\.name: /],
       [
         { name: 'a', schedule: '*/10 * * * * *' },
         'schedule_too_frequent',
         /runs every 10 s; this server allows runs at most every 60 s/,
       ],
       [
-        { name: 'a', schedule: '0 3 * * *', persist: true },
+        { name: 'a', schedule: '0 0 1 1 *', persist: true },
         'persist_without_workspace',
         /persist needs a workspace/,
       ],
       [
-        { name: 'a', schedule: '0 3 * * *', workspace: 'w', allowOverlap: true },
+        { name: 'a', schedule: '0 0 1 1 *', workspace: 'w', allowOverlap: true },
         'overlap_with_workspace',
         /allowOverlap cannot go with a workspace/,
       ],
       [
-        { name: 'a', schedule: '0 3 * * *', timeoutSeconds: 0 },
+        { name: 'a', schedule: '0 0 1 1 *', timeoutSeconds: 0 },
         'invalid_input',
         /^body\.timeoutSeconds: /,
       ],
@@ -84,7 +84,7 @@ describe('cron jobs in-process: input, owners and limits', () => {
   test("another owner's cron job is invisible: list, show, runs, pause, run and remove are 404", async () => {
     const created = await add(alice, {
       name: 'nightly',
-      schedule: '0 3 * * *',
+      schedule: '0 0 1 1 *',
       timezone: 'Europe/Berlin',
     });
     assert.equal(created.status, 201);
@@ -94,8 +94,8 @@ describe('cron jobs in-process: input, owners and limits', () => {
       ['nightly', 'Europe/Berlin', 'skip', false, false, null],
     );
     assert.ok(cron.id.startsWith('crn_'));
-    // 03:00 in Berlin is 01:00 or 02:00 UTC.
-    assert.match(cron.nextRunAt ?? '', /T0[12]:00:00\.000Z$/);
+    // Midnight of January 1st in Berlin (winter: UTC+1) is 23:00 UTC on December 31st.
+    assert.match(cron.nextRunAt ?? '', /-12-31T23:00:00\.000Z$/);
     for (const [method, path] of [
       ['GET', '/v1/cron/nightly'],
       ['GET', '/v1/cron/nightly/runs'],
@@ -116,23 +116,23 @@ describe('cron jobs in-process: input, owners and limits', () => {
     // bob's own of the same name is his, and alice's stays as it was.
     assert.equal((await add(bob, { name: 'nightly', schedule: '0 5 * * *' })).status, 201);
     const hers = (await (await api.request(alice, 'GET', '/v1/cron/nightly')).json()) as CronJob;
-    assert.equal(hers.schedule, '0 3 * * *');
+    assert.equal(hers.schedule, '0 0 1 1 *');
     assert.equal((await add(alice, { name: 'nightly', schedule: '0 4 * * *' })).status, 409);
     assert.equal((await api.request(bob, 'DELETE', '/v1/cron/nightly')).status, 204);
   });
 
   test("an owner's cron jobs are capped; removing one makes room", async () => {
     for (const name of ['c2', 'c3']) {
-      assert.equal((await add(alice, { name, schedule: '0 3 * * *' })).status, 201);
+      assert.equal((await add(alice, { name, schedule: '0 0 1 1 *' })).status, 201);
     }
-    const refused = await add(alice, { name: 'c4', schedule: '0 3 * * *' });
+    const refused = await add(alice, { name: 'c4', schedule: '0 0 1 1 *' });
     const { error } = (await refused.json()) as ErrorBody;
     assert.equal(refused.status, 409);
     assert.equal(error.code, 'cron_limit');
     assert.match(error.message, /3 cron jobs, the most this server allows an owner \(3\)/);
-    assert.equal((await add(bob, { name: 'c4', schedule: '0 3 * * *' })).status, 201, 'per owner');
+    assert.equal((await add(bob, { name: 'c4', schedule: '0 0 1 1 *' })).status, 201, 'per owner');
     assert.equal((await api.request(alice, 'DELETE', '/v1/cron/c3')).status, 204);
-    assert.equal((await add(alice, { name: 'c4', schedule: '0 3 * * *' })).status, 201);
+    assert.equal((await add(alice, { name: 'c4', schedule: '0 0 1 1 *' })).status, 201);
   });
 
   test('pause clears the next time and resume sets it again; a manual run is a job', async () => {
@@ -144,18 +144,21 @@ describe('cron jobs in-process: input, owners and limits', () => {
       await api.request(alice, 'POST', '/v1/cron/c2/resume')
     ).json()) as CronJob;
     assert.equal(resumed.paused, false);
-    assert.match(resumed.nextRunAt ?? '', /T03:00:00\.000Z$/);
+    assert.match(resumed.nextRunAt ?? '', /-01-01T00:00:00\.000Z$/);
     const response = await api.request(alice, 'POST', '/v1/cron/c2/run');
     assert.equal(response.status, 201);
     const run = (await response.json()) as CronRun;
     assert.deepEqual([run.status, run.trigger], ['started', 'manual']);
     assert.ok(run.jobId);
     const job = await api.services.jobs.wait('alice', run.jobId);
-    assert.deepEqual([job.status, job.origin], ['succeeded', 'cron:c2']);
+    assert.deepEqual([job.status, job.origin], ['succeeded', `cron:c2:${resumed.id}`]);
     const listed = (await (await api.request(alice, 'GET', '/v1/jobs')).json()) as {
       jobs: Array<{ id: string; origin: string | null }>;
     };
-    assert.equal(listed.jobs.find((each) => each.id === run.jobId)?.origin, 'cron:c2');
+    assert.equal(
+      listed.jobs.find((each) => each.id === run.jobId)?.origin,
+      `cron:c2:${resumed.id}`,
+    );
     const runs = (await (await api.request(alice, 'GET', '/v1/cron/c2/runs')).json()) as {
       runs: CronRun[];
     };

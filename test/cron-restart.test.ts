@@ -110,10 +110,12 @@ describe('cron jobs across a server restart', { skip }, () => {
 
     // Runs are ordinary jobs: their output, their status, their origin.
     const { stdout, job } = await mags.jobs.wait(catchUpRun.jobId as string);
-    assert.deepEqual([stdout, job.status, job.origin], ['tock\n', 'succeeded', 'cron:oncer']);
+    assert.deepEqual([stdout, job.status], ['tock\n', 'succeeded']);
+    assert.match(job.origin ?? '', /^cron:oncer:crn_/);
     const last = (await afterRestart('skipper')).at(-1) as CronRun;
     const ticked = await mags.jobs.wait(last.jobId as string);
-    assert.deepEqual([ticked.stdout, ticked.job.origin], ['tick\n', 'cron:skipper']);
+    assert.equal(ticked.stdout, 'tick\n');
+    assert.match(ticked.job.origin ?? '', /^cron:skipper:crn_/);
     await mags.cron.pause('skipper');
     await mags.cron.pause('oncer');
   });

@@ -98,7 +98,19 @@ export const CronRunSchema = z
     missedCount: z.number().int().nullable().openapi({
       description: 'missed: how many scheduled times passed while no server ran.',
     }),
+    missedCountIsLowerBound: z.boolean().openapi({
+      description:
+        'missed: true when the server stopped counting (at about 1,000): at least missedCount times were missed.',
+    }),
     missedUntil: z.string().nullable().openapi({ description: 'missed: the last time missed.' }),
+    skippedCount: z.number().int().nullable().openapi({
+      description:
+        'skipped: how many consecutive times this run stands for (they are folded into one run, from scheduledAt to skippedUntil).',
+    }),
+    skippedUntil: z
+      .string()
+      .nullable()
+      .openapi({ description: 'skipped: the last consecutive time skipped.' }),
     jobId: z.string().nullable(),
     /** The job's state when the run was read (null: no job, or the job was deleted). */
     job: z

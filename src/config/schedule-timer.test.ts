@@ -47,3 +47,27 @@ test('a call slower than the schedule skips the times it overran instead of pili
   const [first, second] = fired as [Date, Date];
   assert.ok(second.getTime() - first.getTime() >= 2000, 'the second it overran was skipped');
 });
+
+test('start(after, { catchUp }) fires a time between `after` and now at once; without it, that time is skipped', async () => {
+  const hourly = parseCronSchedule('0 * * * *');
+  const now = Date.parse('2030-01-01T10:00:05Z'); // 10:00 passed 5 s ago
+  const after = new Date('2030-01-01T09:59:59Z'); // what the caller caught up to
+  const fired: Date[] = [];
+  const catching = new ScheduleTimer(
+    hourly,
+    async (at) => {
+      fired.push(at);
+    },
+    { now: () => now },
+  );
+  catching.start(after, { catchUp: true });
+  await until(() => fired.length === 1, 'the 10:00 firing');
+  catching.stop();
+  assert.equal(fired[0]?.toISOString(), '2030-01-01T10:00:00.000Z');
+  const plain = new ScheduleTimer(hourly, async () => assert.fail('not a past time'), {
+    now: () => now,
+  });
+  plain.start(after);
+  assert.equal(plain.next?.toISOString(), '2030-01-01T11:00:00.000Z');
+  plain.stop();
+});

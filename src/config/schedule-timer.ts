@@ -33,9 +33,18 @@ export class ScheduleTimer {
     return this.#stopped ? null : this.#next;
   }
 
-  /** Arms it for the first time after `after` (default now). */
-  start(after: Date = new Date(this.#now())): void {
+  /**
+   * Arms it for the first time after `after` (default now). With `catchUp`, that time may be
+   * past already (it fires at once): a caller that handled the missed times up to `after` and
+   * then arms a moment later loses none between the two.
+   */
+  start(after: Date = new Date(this.#now()), options: { catchUp?: boolean } = {}): void {
     this.#stopped = false;
+    if (options.catchUp) {
+      this.#next = this.#schedule.nextAfter(after);
+      this.#wait();
+      return;
+    }
     this.#arm(after);
   }
 

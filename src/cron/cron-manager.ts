@@ -4,18 +4,22 @@ import type { RunJobBody } from '../api/schemas.ts';
 import { type CronSchedule, parseCronSchedule } from '../config/cron-schedule.ts';
 import { randomId } from '../config/random-id.ts';
 import { ScheduleTimer } from '../config/schedule-timer.ts';
-import { ConflictError, NotFoundError, QuotaExceededError } from '../errors/mags-error.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
 import type {
+  BusyCronRun,
   CronJobRecord,
   CronRunRecord,
   JobRecord,
   StateRepository,
 } from '../state/state-repository.ts';
-import { catchUpAtStart } from './cron-catch-up.ts';
-import { cronJobBody, cronOrigin, newCronRun, showTime, toCronRunView } from './cron-runs.ts';
+import { cronExists, cronLimit, cronNotFound } from './cron-errors.ts';
+import { cronOrigin } from './cron-job-body.ts';
+import { startCronRun } from './cron-run-start.ts';
 import { type CronSettings, cronSettings } from './cron-settings.ts';
 import { checkCronSpec } from './cron-spec-checks.ts';
+import { type StartReport, startCronJobs, unsubmittedAfterMs } from './cron-start.ts';
+import { toCronRunView } from './cron-views.ts';
+import { newCronRun, showTime } from './new-cron-run.ts';
 
 export type CreateCronRequest = z.infer<typeof CreateCronBodySchema>;
 
@@ -45,14 +49,13 @@ interface Armed {
   timer: ScheduleTimer;
 }
 
-const unsubmittedReason = 'the server stopped before the run was submitted as a job';
-
 /**
  * Cron jobs (`mags cron`): one ScheduleTimer per unpaused cron job of this server; at each time
  * the run is claimed in the state (once, whichever server process on the same state gets there
  * first) and submitted as an ordinary job, unless the previous run's job is still queued or
- * running (then it is recorded as skipped, with the reason). At start, times that passed while no
- * server ran are handled by each cron job's catch-up policy (`cron-catch-up.ts`).
+ * running (then it is recorded as skipped, with the reason; checked in the claim's transaction).
+ * At start, times that passed while no server ran are handled by each cron job's catch-up policy
+ * (`cron-start.ts`, `cron-catch-up.ts`).
  */
 export class CronManager {
   readonly #repository: StateRepository;
@@ -86,29 +89,21 @@ export class CronManager {
 
   /**
    * Arms every unpaused cron job this server fires, after handling the times missed while no
-   * server ran. Returns how many it armed and what it caught up.
+   * server ran. Returns how many it armed, caught up, and could not arm.
    */
-  async start(): Promise<{ armed: number; missed: number; caughtUp: number }> {
-    const now = new Date(this.#now());
-    // A run claimed by a server that stopped before submitting its job (a moment's window).
-    await this.#repository.failUnsubmittedCronRuns(
-      new Date(now.getTime() - 60_000).toISOString(),
-      unsubmittedReason,
-    );
-    const report = { armed: 0, missed: 0, caughtUp: 0 };
-    for (const record of await this.#repository.activeCronJobs()) {
-      if (!this.#firesFor(record.owner)) continue;
-      const schedule = parseCronSchedule(record.schedule, record.timezone);
-      const caught = await catchUpAtStart(record, schedule, now, {
-        repository: this.#repository,
-        run: (scheduledAt, reason) => this.#handle(record, scheduledAt, 'catch-up', reason),
-      });
-      if (caught === 'missed') report.missed++;
-      if (caught === 'run') report.caughtUp++;
-      await this.#arm(record, schedule);
-      report.armed++;
-    }
-    return report;
+  start(): Promise<StartReport> {
+    return startCronJobs(new Date(this.#now()), {
+      repository: this.#repository,
+      keepRuns: this.#settings.history,
+      firesFor: this.#firesFor,
+      log: this.#log,
+      run: (record, scheduledAt, reason) =>
+        this.#handle(record, scheduledAt, 'catch-up', reason).catch((error: unknown) => {
+          this.#logFailure(record, error);
+          return undefined;
+        }),
+      arm: (record, schedule, after) => this.#arm(record, schedule, after),
+    });
   }
 
   /** Stops every timer and waits for the runs being handled (a server shutting down). */
@@ -126,17 +121,6 @@ export class CronManager {
       minIntervalSeconds: this.#unlimited(owner) ? 0 : this.#settings.minIntervalSeconds,
       now,
     });
-    if (await this.#repository.getCronJob(owner, name)) throw cronExists(name);
-    const count = await this.#repository.countCronJobs(owner);
-    if (count >= this.#settings.maxPerOwner) {
-      throw new QuotaExceededError(
-        `You have ${count} cron jobs, the most this server allows an owner (${this.#settings.maxPerOwner}).`,
-        {
-          code: 'cron_limit',
-          hint: 'Remove one you no longer need (mags cron remove NAME); the server sets the limit with MAGS_CRON_MAX_PER_OWNER.',
-        },
-      );
-    }
     const record: CronJobRecord = {
       id: randomId('crn_'),
       owner,
@@ -149,10 +133,13 @@ export class CronManager {
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
     };
-    // The name's uniqueness is the database's: of two creations at once, one is refused here.
-    await this.#repository.insertCronJob(record).catch((error: unknown) => {
-      throw /UNIQUE/i.test(String(error)) ? cronExists(name) : error;
-    });
+    // The name's uniqueness and the per-owner cap are checked in the insert's transaction: of
+    // two creations at once, one is refused.
+    const outcome = await this.#repository.insertCronJob(record, this.#settings.maxPerOwner);
+    if (outcome === 'exists') throw cronExists(name);
+    if (outcome === 'limit') {
+      throw cronLimit(this.#settings.maxPerOwner);
+    }
     if (this.#firesFor(owner)) await this.#arm(record, schedule);
     return this.get(owner, name);
   }
@@ -168,19 +155,22 @@ export class CronManager {
   }
 
   /**
-   * Removes the cron job and its history. Its run still queued or running is left to finish
-   * (an ordinary job), or stopped with `stop`.
+   * Removes the cron job and its history. Its runs still queued or running are left to finish
+   * (ordinary jobs), or stopped with `stop` (every one: with allowOverlap there may be several).
    */
   async remove(owner: string, name: string, options: { stop?: boolean } = {}): Promise<void> {
     const record = await this.get(owner, name);
     this.#disarm(record.id);
     await this.#inTurn(record.id, async () => {
-      const last = await this.#repository.lastCronRunWithJob(record.id);
       await this.#repository.deleteCronJob(owner, name);
-      if (options.stop && last?.jobId) await this.#jobs.stop(owner, last.jobId);
+      if (!options.stop) return;
+      for (const jobId of await this.#repository.liveJobsOfOrigin(owner, cronOrigin(record))) {
+        await this.#jobs.stop(owner, jobId);
+      }
     });
   }
 
+  /** Pauses its schedule: no scheduled run until resumed. A manual run still runs (`runNow`). */
   async pause(owner: string, name: string): Promise<CronJobRecord> {
     const record = await this.get(owner, name);
     this.#disarm(record.id);
@@ -209,11 +199,14 @@ export class CronManager {
     return this.get(owner, name);
   }
 
-  /** A run now, outside the schedule, under the same overlap rule. */
+  /**
+   * A run now, outside the schedule, under the same overlap rule; paused or not (a pause stops
+   * the schedule, not its owner's own request). 404 when the cron job is removed meanwhile.
+   */
   async runNow(owner: string, name: string): Promise<CronRun> {
     const record = await this.get(owner, name);
     const run = await this.#handle(record, new Date(this.#now()), 'manual');
-    if (!run) throw cronNotFound(name); // removed meanwhile
+    if (!run) throw cronNotFound(name);
     return this.#view(run);
   }
 
@@ -235,16 +228,25 @@ export class CronManager {
     return toCronRunView(run, job);
   }
 
-  async #arm(record: CronJobRecord, schedule: CronSchedule): Promise<void> {
+  /**
+   * Arms its timer for the first time after `after` (default now; a start passes the `now` it
+   * caught up to, and a time since then fires at once).
+   */
+  async #arm(record: CronJobRecord, schedule: CronSchedule, after?: Date): Promise<void> {
     if (this.#stopped) return;
     this.#disarm(record.id);
     const timer = new ScheduleTimer(
       schedule,
-      (scheduledAt) => this.#handle(record, scheduledAt, 'schedule').then(() => {}),
+      (scheduledAt) =>
+        this.#handle(record, scheduledAt, 'schedule').then(
+          () => {},
+          (error: unknown) => this.#logFailure(record, error),
+        ),
       { now: this.#now },
     );
     this.#armed.set(record.id, { record, schedule, timer });
-    timer.start();
+    if (after) timer.start(after, { catchUp: true });
+    else timer.start();
     await this.#repository.updateCronJob(record.id, {
       nextRunAt: timer.next?.toISOString() ?? null,
     });
@@ -256,10 +258,10 @@ export class CronManager {
   }
 
   /**
-   * Handles one time of the cron job: skipped while its previous run's job is queued or running
+   * Handles one time of the cron job: skipped while another run's job is queued or running
    * (unless it allows overlap), else started as a job. A scheduled or catch-up time is claimed in
    * the state first, with its run, so it is handled once; undefined when it was already (or the
-   * cron job is gone or paused).
+   * cron job is gone or paused; a manual run: gone). A failure of the state is thrown.
    */
   #handle(
     record: CronJobRecord,
@@ -269,55 +271,46 @@ export class CronManager {
   ): Promise<CronRunRecord | undefined> {
     const handled = this.#inTurn(record.id, async () => {
       const now = new Date(this.#now());
-      const busy = record.allowOverlap ? undefined : await this.#busyRun(record);
       const run = newCronRun(record, {
         scheduledAt,
         at: now,
-        status: busy ? 'skipped' : 'started',
+        status: 'started',
         trigger,
-        reason: busy ?? note ?? null,
+        reason: note ?? null,
       });
+      const recording = {
+        keepRuns: this.#settings.history,
+        busy: record.allowOverlap
+          ? undefined
+          : {
+              since: new Date(now.getTime() - unsubmittedAfterMs).toISOString(),
+              reason: busyReason,
+            },
+      };
+      let stored: CronRunRecord | undefined;
       if (trigger === 'manual') {
-        await this.#repository.insertCronRun(run);
+        stored = await this.#repository.insertCronRun(run, recording);
       } else {
         const armed = this.#armed.get(record.id)?.schedule;
         const next = armed?.nextAfter(scheduledAt > now ? scheduledAt : now) ?? null;
-        if (!(await this.#repository.claimCronRun(run, next?.toISOString() ?? null))) return;
+        stored = await this.#repository.claimCronRun(run, next?.toISOString() ?? null, recording);
       }
-      if (run.status === 'started') await this.#start(record, run);
-      return run;
+      if (stored?.status === 'started') {
+        await startCronRun(record, stored, {
+          repository: this.#repository,
+          submit: this.#submit,
+          log: this.#log,
+        });
+      }
+      return stored;
     });
     this.#inFlight.add(handled);
     void handled.finally(() => this.#inFlight.delete(handled)).catch(() => {});
-    return handled.catch((error: unknown) => {
-      this.#log(`cron job ${record.name} (${record.owner}): ${(error as Error).message}`);
-      return undefined;
-    });
+    return handled;
   }
 
-  /** Submits the run's job and records it on the run, or why it could not start. */
-  async #start(record: CronJobRecord, run: CronRunRecord): Promise<void> {
-    try {
-      const job = await this.#submit(record.owner, cronJobBody(record), {
-        origin: cronOrigin(record),
-      });
-      run.jobId = job.id;
-      await this.#repository.updateCronRun(run.id, { jobId: job.id });
-    } catch (error) {
-      run.status = 'failed_to_start';
-      run.reason = (error as Error).message;
-      await this.#repository.updateCronRun(run.id, { status: run.status, reason: run.reason });
-    }
-  }
-
-  /** Why a new run would overlap the previous one (its job still queued or running), or undefined. */
-  async #busyRun(record: CronJobRecord): Promise<string | undefined> {
-    const last = await this.#repository.lastCronRunWithJob(record.id);
-    if (!last?.jobId) return undefined;
-    const job = await this.#jobs.get(record.owner, last.jobId).catch(() => undefined);
-    if (!job || (job.status !== 'queued' && job.status !== 'running')) return undefined;
-    const time = last.trigger === 'manual' ? 'the manual run' : 'the run';
-    return `${time} of ${showTime(last.scheduledAt)} (job ${job.id}) is still ${job.status}`;
+  #logFailure(record: CronJobRecord, error: unknown): void {
+    this.#log(`cron job ${record.name} (${record.owner}): ${(error as Error).message}`);
   }
 
   #inTurn<Result>(id: string, work: () => Promise<Result>): Promise<Result> {
@@ -332,16 +325,11 @@ export class CronManager {
   }
 }
 
-function cronNotFound(name: string): NotFoundError {
-  return new NotFoundError(`No cron job ${JSON.stringify(name)}.`, {
-    code: 'cron_not_found',
-    hint: 'mags cron list shows your cron jobs.',
-  });
-}
-
-function cronExists(name: string): ConflictError {
-  return new ConflictError(`A cron job named ${JSON.stringify(name)} exists already.`, {
-    code: 'cron_exists',
-    hint: `Pick another name, or remove it first (mags cron remove ${name}).`,
-  });
+/** Why a new run is skipped: the run it would overlap. */
+function busyReason(busy: BusyCronRun): string {
+  const time = busy.trigger === 'manual' ? 'the manual run' : 'the run';
+  const state = busy.jobId
+    ? `(job ${busy.jobId}) is still ${busy.jobStatus}`
+    : 'is still being submitted';
+  return `${time} of ${showTime(busy.scheduledAt)} ${state}`;
 }

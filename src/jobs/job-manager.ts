@@ -111,7 +111,7 @@ export class JobManager {
     return { running: active, queued: waiting };
   }
 
-  /** `origin`: what started it besides its owner's request (`cron:NAME`), shown on the job. */
+  /** `origin`: what started it besides its owner's request (`cron:NAME:ID`), shown on the job. */
   async submitRun(
     owner: string,
     request: RunJobRequest,

@@ -68,7 +68,7 @@ export interface JobRecord {
   server?: string | null;
   /** What a run job asked for that another server process needs to finish it (JSON object). */
   runOptions?: Record<string, unknown> | null;
-  /** What started it besides a request of its owner's: `cron:NAME` (a cron job's run); null: none. */
+  /** What started it besides a request of its owner's: `cron:NAME:ID` (a cron job's run); null: none. */
   origin?: string | null;
 }
 
@@ -252,6 +252,28 @@ export interface CronRunRecord extends Omit<CronRun, 'job'> {
 }
 
 export type CronRunUpdate = Partial<Pick<CronRunRecord, 'status' | 'reason' | 'jobId'>>;
+
+/** The run of a cron job that a new one would overlap: its job queued or running, or being submitted. */
+export interface BusyCronRun {
+  scheduledAt: string;
+  trigger: CronRun['trigger'];
+  /** null: claimed but its job not yet recorded (being submitted, by this server or another). */
+  jobId: string | null;
+  jobStatus: string | null;
+}
+
+/** How a run is recorded (claimCronRun, insertCronRun). */
+export interface CronRunRecording {
+  /** Runs kept per cron job: the older ones are deleted in the same transaction. */
+  keepRuns: number;
+  /**
+   * A `started` run of a cron job without allowOverlap: when another run is busy (its job
+   * queued or running, or claimed after `busySince` and not yet submitted), it is recorded as
+   * skipped instead, with this reason. Checked in the recording's transaction, so two server
+   * processes on one state never both start one.
+   */
+  busy?: { since: string; reason(busy: BusyCronRun): string };
+}
 // Triggers (background agents): a template fired by a schedule, a webhook or an event.
 
 /** What a trigger is set to do, stored whole (one JSON column): everything but its state. */
@@ -435,7 +457,11 @@ export interface StateRepository {
   putPlanBundle(planId: string, bundle: Buffer): Promise<void>;
   getPlanBundle(planId: string): Promise<Buffer | undefined>;
 
-  insertCronJob(cron: CronJobRecord): Promise<void>;
+  /**
+   * Stores a new cron job unless the owner has one of that name ('exists') or has `maxPerOwner`
+   * already ('limit'), checked in the insert's transaction.
+   */
+  insertCronJob(cron: CronJobRecord, maxPerOwner: number): Promise<'inserted' | 'exists' | 'limit'>;
   updateCronJob(id: string, update: CronJobUpdate): Promise<void>;
   getCronJob(owner: string, name: string): Promise<CronJobRecord | undefined>;
   /** Oldest first. */
@@ -447,25 +473,39 @@ export interface StateRepository {
   deleteCronJob(owner: string, name: string): Promise<boolean>;
   /**
    * Claims a scheduled time of an unpaused cron job, once: in one transaction, when its
-   * `lastRunAt` is before `run.scheduledAt` (or `until`, the last time a missed run covers), moves
-   * `lastRunAt` there and `nextRunAt` to `nextRunAt`, and records the run. False (nothing
+   * `lastRunAt` is before `run.scheduledAt` (or `missedUntil`, the last time a missed run covers),
+   * moves `lastRunAt` there and `nextRunAt` to `nextRunAt`, and records the run (see
+   * `CronRunRecording`; a skipped run right after a skipped run of the same trigger is folded into
+   * it: its `skippedCount` and `skippedUntil`). Returns the run as stored; undefined (nothing
    * written) when the time was already handled (by this process or another on the same state)
    * or the cron job was paused or removed meanwhile.
    */
-  claimCronRun(run: CronRunRecord, nextRunAt: string | null): Promise<boolean>;
-  /** Records a run that claims no scheduled time (a manual run). */
-  insertCronRun(run: CronRunRecord): Promise<void>;
+  claimCronRun(
+    run: CronRunRecord,
+    nextRunAt: string | null,
+    recording: CronRunRecording,
+  ): Promise<CronRunRecord | undefined>;
+  /**
+   * Records a run that claims no scheduled time (a manual run, or a cron job that could not be
+   * armed), as claimCronRun does; undefined (nothing written) when the cron job is gone.
+   */
+  insertCronRun(
+    run: CronRunRecord,
+    recording: CronRunRecording,
+  ): Promise<CronRunRecord | undefined>;
   updateCronRun(id: string, update: CronRunUpdate): Promise<void>;
   /** Newest first; the page's `nextCursor` continues with older runs. */
   listCronRuns(
     cronId: string,
     page: { limit: number; cursor?: string },
   ): Promise<{ runs: CronRunRecord[]; nextCursor: string | null }>;
-  /** The newest run of the cron job that has a job (the one a new run may overlap). */
-  lastCronRunWithJob(cronId: string): Promise<CronRunRecord | undefined>;
+  /** Ids of the jobs with this origin (a cron job's) still queued or running, oldest first. */
+  liveJobsOfOrigin(owner: string, origin: string): Promise<string[]>;
   /**
-   * Runs recorded as started before `before` whose job was never recorded (the server stopped
-   * between the claim and the job's submission) become failed to start, with `reason`.
+   * Runs recorded as started before `before` whose job was never recorded: given the job with
+   * the cron job's origin created after the run and recorded on no other run (the server stopped
+   * between submitting it and recording it), else failed to start with `reason` (it stopped
+   * before submitting it).
    */
   failUnsubmittedCronRuns(before: string, reason: string): Promise<number>;
   /** False (and nothing stored) when the owner has a trigger of that name already. */

@@ -6,6 +6,7 @@ import { apiClient, remoteClient } from '../client/api-client.ts';
 import { findLocalServer } from '../client/local-server.ts';
 import { printJson, printTable } from '../output.ts';
 import { parsePositiveNumber } from '../parse-options.ts';
+import { describeCommand } from './jobs.ts';
 
 interface AddFlags {
   schedule: string;
@@ -112,7 +113,7 @@ export function registerCronCommands(program: Command): void {
           each.paused ? 'paused' : 'active',
           each.nextRunAt ?? '-',
           each.lastRunAt ?? '-',
-          describe(each.command),
+          describeCommand(each.command),
         ]),
       );
     });
@@ -146,7 +147,7 @@ export function registerCronCommands(program: Command): void {
         ['TIME', 'STATUS', 'TRIGGER', 'JOB', 'JOB STATUS', 'EXIT', 'REASON'],
         page.runs.map((run) => [
           run.scheduledAt,
-          run.status,
+          run.skippedCount ? `skipped ×${run.skippedCount}` : run.status,
           run.trigger,
           run.jobId ?? '-',
           run.job?.status ?? '-',
@@ -160,7 +161,7 @@ export function registerCronCommands(program: Command): void {
     .command('remove')
     .description('Remove a cron job and its history; a run still going is left to finish.')
     .argument('<name>')
-    .option('--stop', 'also stop its run that is still queued or running')
+    .option('--stop', 'also stop its runs that are still queued or running')
     .action(async (name: string, flags: { stop?: boolean }, command: Command) => {
       const mags = await apiClient(command);
       await mags.cron.remove(name, { stop: flags.stop ?? false });
@@ -168,7 +169,10 @@ export function registerCronCommands(program: Command): void {
     });
 
   for (const [verb, what] of [
-    ['pause', 'Pause a cron job: no run until it is resumed.'],
+    [
+      'pause',
+      'Pause a cron job: no scheduled run until it is resumed (mags cron run still runs it).',
+    ],
     ['resume', 'Resume a cron job from now: what passed while paused is not run.'],
   ] as const) {
     cron
@@ -212,7 +216,7 @@ function printCronJob(cron: CronJob): void {
     ['name', cron.name],
     ['id', cron.id],
     ['schedule', `${cron.schedule} (${cron.timezone})`],
-    ['command', describe(cron.command)],
+    ['command', describeCommand(cron.command)],
     ['workspace', cron.workspace ? `${cron.workspace}${cron.persist ? ' (persistent)' : ''}` : '-'],
     ['network', cron.network ? 'yes' : 'no'],
     ['timeout', cron.timeoutSeconds === null ? 'default' : `${cron.timeoutSeconds} s`],
@@ -224,10 +228,4 @@ function printCronJob(cron: CronJob): void {
     ['created', cron.createdAt],
   ];
   for (const [key, value] of rows) process.stdout.write(`${`${key}:`.padEnd(11)} ${value}\n`);
-}
-
-function describe(command: CronJob['command']): string {
-  return typeof command === 'string'
-    ? command
-    : command.map((word) => (/^[\w./=:@-]+$/.test(word) ? word : JSON.stringify(word))).join(' ');
 }

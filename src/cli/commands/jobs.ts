@@ -127,11 +127,17 @@ export function printSandboxes(sandboxes: SandboxInfo[]): void {
   );
 }
 
-function describeCommand(argv: Job['command']): string {
+/**
+ * A command on one line of a table, at most 60 characters: a shell line (a string, or
+ * `/bin/sh -c LINE`) as it is written, argv words quoted where needed; newlines become spaces.
+ */
+export function describeCommand(argv: Job['command'] | string): string {
   const text =
-    argv[0] === '/bin/sh' && argv[1] === '-c' && argv.length === 3
-      ? (argv[2] as string)
-      : argv.map((word) => (/^[\w./=:@-]+$/.test(word) ? word : JSON.stringify(word))).join(' ');
+    typeof argv === 'string'
+      ? argv
+      : argv[0] === '/bin/sh' && argv[1] === '-c' && argv.length === 3
+        ? (argv[2] as string)
+        : argv.map((word) => (/^[\w./=:@-]+$/.test(word) ? word : JSON.stringify(word))).join(' ');
   const line = text.replace(/\s+/g, ' ');
   return line.length > 60 ? `${line.slice(0, 57)}...` : line;
 }

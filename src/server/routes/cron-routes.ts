@@ -9,14 +9,16 @@ import {
   CronRunListSchema,
   CronRunSchema,
 } from '../../api/cron.ts';
-import { toCronJobView } from '../../cron/cron-runs.ts';
+import { toCronJobView } from '../../cron/cron-views.ts';
 import type { ServerApp } from '../create-app.ts';
 import type { ServerServices } from '../server-env.ts';
 import { errorResponses } from './error-responses.ts';
 
-const errors = errorResponses(
-  'The name is taken, or the owner has as many cron jobs as the server allows (cron_limit)',
+// Per route: only a creation meets a taken name or the per-owner limit (cron_limit).
+const createErrors = errorResponses(
+  'The name is taken (cron_exists), or the owner has as many cron jobs as the server allows (cron_limit)',
 );
+const errors = errorResponses();
 const nameParams = z.object({ name: CronNameSchema });
 const cronResponse = (description: string) => ({
   content: { 'application/json': { schema: CronJobSchema } },
@@ -31,7 +33,7 @@ const create = createRoute({
   request: {
     body: { content: { 'application/json': { schema: CreateCronBodySchema } }, required: true },
   },
-  responses: { 201: cronResponse('Added and armed'), ...errors },
+  responses: { 201: cronResponse('Added and armed'), ...createErrors },
 });
 const list = createRoute({
   method: 'get',
@@ -53,14 +55,14 @@ const remove = createRoute({
   method: 'delete',
   path: '/v1/cron/{name}',
   summary:
-    'Remove a cron job and its history; its run still queued or running is left to finish unless `stop`',
+    'Remove a cron job and its history; its runs still queued or running are left to finish unless `stop`',
   request: { params: nameParams, query: CronDeleteQuerySchema },
   responses: { 204: { description: 'Removed' }, ...errors },
 });
 const pause = createRoute({
   method: 'post',
   path: '/v1/cron/{name}/pause',
-  summary: 'Pause: no run until resumed',
+  summary: 'Pause its schedule: no scheduled run until resumed (a manual run still runs)',
   request: { params: nameParams },
   responses: { 200: cronResponse('Paused'), ...errors },
 });
@@ -75,7 +77,7 @@ const runNow = createRoute({
   method: 'post',
   path: '/v1/cron/{name}/run',
   summary:
-    'Run it now, outside its schedule, under the same overlap rule (the run may be skipped: its status and reason say so)',
+    'Run it now, outside its schedule (paused or not), under the same overlap rule (the run may be skipped: its status and reason say so; 404 if it is removed meanwhile)',
   request: { params: nameParams },
   responses: {
     201: { content: { 'application/json': { schema: CronRunSchema } }, description: 'The run' },

@@ -1,9 +1,11 @@
 import type { SQLInputValue } from 'node:sqlite';
 import type { CronSpec } from '../../api/cron.ts';
 import type {
+  BusyCronRun,
   CronJobRecord,
   CronJobUpdate,
   CronRunRecord,
+  CronRunRecording,
   CronRunUpdate,
   StateRepository,
 } from '../state-repository.ts';
@@ -22,7 +24,7 @@ type CronMethods = Pick<
   | 'insertCronRun'
   | 'updateCronRun'
   | 'listCronRuns'
-  | 'lastCronRunWithJob'
+  | 'liveJobsOfOrigin'
   | 'failUnsubmittedCronRuns'
 >;
 
@@ -31,26 +33,74 @@ export function sqliteCronStatements({
   statement,
   prepared,
   transaction,
+  updateColumns,
 }: SqliteDatabase): CronMethods {
   const insertJob = prepared(
     `INSERT INTO cron_jobs (id, owner, name, spec, paused, last_run_at, next_run_at, resumed_at,
      created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const jobByName = prepared('SELECT * FROM cron_jobs WHERE owner = ? AND name = ?');
+  const countJobs = prepared('SELECT COUNT(*) AS count FROM cron_jobs WHERE owner = ?');
+  // Only while the cron job exists: a manual run racing its removal records nothing.
   const insertRun = prepared(
     `INSERT INTO cron_runs (id, cron_id, owner, scheduled_at, at, status, trigger, reason,
-     missed_count, missed_until, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     missed_count, missed_count_is_lower_bound, missed_until, skipped_count, skipped_until, job_id)
+     SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM cron_jobs WHERE id = ?)`,
   );
   // ISO times of one format (`toISOString`) order as text.
   const claim = prepared(
     `UPDATE cron_jobs SET last_run_at = ?, next_run_at = ?, updated_at = ?
      WHERE id = ? AND paused = 0 AND (last_run_at IS NULL OR last_run_at < ?)`,
   );
-  const runWithJob = prepared(
-    'SELECT * FROM cron_runs WHERE cron_id = ? AND job_id IS NOT NULL ORDER BY seq DESC LIMIT 1',
+  const newestRun = prepared('SELECT * FROM cron_runs WHERE cron_id = ? ORDER BY seq DESC LIMIT 1');
+  const foldSkipped = prepared(
+    `UPDATE cron_runs SET skipped_count = COALESCE(skipped_count, 1) + 1, skipped_until = ?,
+     at = ?, reason = ? WHERE id = ?`,
   );
-  const addRun = (run: CronRunRecord) =>
-    insertRun().run(
+  // The newest run whose job is queued or running, or claimed since `since` and not yet submitted.
+  const busyRun = prepared(
+    `SELECT r.scheduled_at, r.trigger, r.job_id, j.status AS job_status FROM cron_runs r
+     LEFT JOIN jobs j ON j.id = r.job_id
+     WHERE r.cron_id = ? AND r.status = 'started'
+       AND ((r.job_id IS NULL AND r.at >= ?) OR j.status IN ('queued', 'running'))
+     ORDER BY r.seq DESC LIMIT 1`,
+  );
+  // Past the newest `keepRuns`; a run whose job is still queued or running stays (the overlap
+  // check reads it).
+  const trimRuns = prepared(
+    `DELETE FROM cron_runs WHERE cron_id = ? AND seq <= (
+       SELECT seq FROM cron_runs WHERE cron_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)
+     AND NOT (status = 'started' AND job_id IS NOT NULL
+       AND EXISTS (SELECT 1 FROM jobs WHERE jobs.id = cron_runs.job_id
+         AND jobs.status IN ('queued', 'running')))`,
+  );
+  const liveJobs = prepared(
+    `SELECT id FROM jobs WHERE owner = ? AND origin = ? AND status IN ('queued', 'running')
+     ORDER BY seq`,
+  );
+
+  /** Records `run` (in the caller's transaction): skipped when busy, folded, trimmed. */
+  function record(run: CronRunRecord, recording: CronRunRecording): CronRunRecord | undefined {
+    if (run.status === 'started' && recording.busy) {
+      const busy = busyRun().get(run.cronId, recording.busy.since) as Row | undefined;
+      if (busy) {
+        run.status = 'skipped';
+        run.reason = recording.busy.reason({
+          scheduledAt: String(busy.scheduled_at),
+          trigger: busy.trigger as BusyCronRun['trigger'],
+          jobId: text(busy.job_id),
+          jobStatus: text(busy.job_status),
+        });
+      }
+    }
+    if (run.status === 'skipped') {
+      const newest = newestRun().get(run.cronId) as Row | undefined;
+      if (newest && newest.status === 'skipped' && newest.trigger === run.trigger) {
+        foldSkipped().run(run.scheduledAt, run.at, run.reason, String(newest.id));
+        return toCronRun(newestRun().get(run.cronId) as Row);
+      }
+    }
+    const result = insertRun().run(
       run.id,
       run.cronId,
       run.owner,
@@ -60,36 +110,47 @@ export function sqliteCronStatements({
       run.trigger,
       run.reason,
       run.missedCount,
+      run.missedCountIsLowerBound ? 1 : 0,
       run.missedUntil,
+      run.skippedCount,
+      run.skippedUntil,
       run.jobId,
+      run.cronId,
     );
+    if (Number(result.changes) === 0) return undefined;
+    trimRuns().run(run.cronId, run.cronId, Math.max(1, recording.keepRuns));
+    return { ...run };
+  }
+
   return {
-    async insertCronJob(cron) {
-      insertJob().run(
-        cron.id,
-        cron.owner,
-        cron.name,
-        JSON.stringify(specOf(cron)),
-        cron.paused ? 1 : 0,
-        cron.lastRunAt,
-        cron.nextRunAt,
-        cron.resumedAt,
-        cron.createdAt,
-        cron.updatedAt,
-      );
+    async insertCronJob(cron, maxPerOwner) {
+      let outcome: 'inserted' | 'exists' | 'limit' = 'inserted';
+      transaction(() => {
+        if (jobByName().get(cron.owner, cron.name)) {
+          outcome = 'exists';
+          return;
+        }
+        if (Number((countJobs().get(cron.owner) as Row).count) >= maxPerOwner) {
+          outcome = 'limit';
+          return;
+        }
+        insertJob().run(
+          cron.id,
+          cron.owner,
+          cron.name,
+          JSON.stringify(specOf(cron)),
+          cron.paused ? 1 : 0,
+          cron.lastRunAt,
+          cron.nextRunAt,
+          cron.resumedAt,
+          cron.createdAt,
+          cron.updatedAt,
+        );
+      });
+      return outcome;
     },
     async updateCronJob(id, update) {
-      const columns = Object.entries(update)
-        .filter(([, value]) => value !== undefined)
-        .map(([key, value]): [string, SQLInputValue] => {
-          const column = cronColumns[key as keyof CronJobUpdate];
-          if (!column) throw new Error(`updateCronJob: no column for ${key}`);
-          return [column, typeof value === 'boolean' ? Number(value) : (value as SQLInputValue)];
-        });
-      if (columns.length === 0) return;
-      statement(
-        `UPDATE cron_jobs SET ${columns.map(([column]) => `${column} = ?`).join(', ')} WHERE id = ?`,
-      ).run(...columns.map(([, value]) => value), id);
+      updateColumns('cron_jobs', cronColumns, update, { sql: 'id = ?', values: [id] });
     },
     async getCronJob(owner, name) {
       const row = jobByName().get(owner, name) as Row | undefined;
@@ -102,10 +163,7 @@ export function sqliteCronStatements({
       return rows.map(toCronJob);
     },
     async countCronJobs(owner) {
-      const row = statement('SELECT COUNT(*) AS count FROM cron_jobs WHERE owner = ?').get(
-        owner,
-      ) as Row;
-      return Number(row.count);
+      return Number((countJobs().get(owner) as Row).count);
     },
     async activeCronJobs() {
       const rows = statement(
@@ -124,32 +182,25 @@ export function sqliteCronStatements({
       });
       return deleted;
     },
-    async claimCronRun(run, nextRunAt) {
+    async claimCronRun(run, nextRunAt, recording) {
       const claimed = run.missedUntil ?? run.scheduledAt;
-      let done = false;
+      let stored: CronRunRecord | undefined;
       transaction(() => {
         const result = claim().run(claimed, nextRunAt, run.at, run.cronId, claimed);
         if (Number(result.changes) === 0) return;
-        addRun(run);
-        done = true;
+        stored = record(run, recording);
       });
-      return done;
+      return stored;
     },
-    async insertCronRun(run) {
-      addRun(run);
+    async insertCronRun(run, recording) {
+      let stored: CronRunRecord | undefined;
+      transaction(() => {
+        stored = record(run, recording);
+      });
+      return stored;
     },
     async updateCronRun(id, update) {
-      const columns = Object.entries(update)
-        .filter(([, value]) => value !== undefined)
-        .map(([key, value]): [string, SQLInputValue] => {
-          const column = runColumns[key as keyof CronRunUpdate];
-          if (!column) throw new Error(`updateCronRun: no column for ${key}`);
-          return [column, value as SQLInputValue];
-        });
-      if (columns.length === 0) return;
-      statement(
-        `UPDATE cron_runs SET ${columns.map(([column]) => `${column} = ?`).join(', ')} WHERE id = ?`,
-      ).run(...columns.map(([, value]) => value), id);
+      updateColumns('cron_runs', runColumns, update, { sql: 'id = ?', values: [id] });
     },
     async listCronRuns(cronId, page) {
       const where = ['cron_id = $cron'];
@@ -168,16 +219,31 @@ export function sqliteCronStatements({
         nextCursor: rows.length > page.limit && last ? String(last.seq) : null,
       };
     },
-    async lastCronRunWithJob(cronId) {
-      const row = runWithJob().get(cronId) as Row | undefined;
-      return row && toCronRun(row);
+    async liveJobsOfOrigin(owner, origin) {
+      return (liveJobs().all(owner, origin) as Row[]).map((row) => String(row.id));
     },
     async failUnsubmittedCronRuns(before, reason) {
-      const result = statement(
-        `UPDATE cron_runs SET status = 'failed_to_start', reason = ?
-         WHERE status = 'started' AND job_id IS NULL AND at < ?`,
-      ).run(reason, before);
-      return Number(result.changes);
+      let failed = 0;
+      transaction(() => {
+        // A job submitted but not recorded on its run: the oldest of its cron job's origin
+        // (`cron:NAME:ID`) created since the run was claimed and on no other run.
+        statement(
+          `UPDATE cron_runs SET job_id = (
+             SELECT j.id FROM jobs j
+             WHERE j.owner = cron_runs.owner AND j.origin LIKE 'cron:%'
+               AND substr(j.origin, -length(cron_runs.cron_id) - 1) = ':' || cron_runs.cron_id
+               AND j.created_at >= cron_runs.at
+               AND NOT EXISTS (SELECT 1 FROM cron_runs other WHERE other.job_id = j.id)
+             ORDER BY j.seq LIMIT 1)
+           WHERE status = 'started' AND job_id IS NULL AND at < ?`,
+        ).run(before);
+        const result = statement(
+          `UPDATE cron_runs SET status = 'failed_to_start', reason = ?
+           WHERE status = 'started' AND job_id IS NULL AND at < ?`,
+        ).run(reason, before);
+        failed = Number(result.changes);
+      });
+      return failed;
     },
   };
 }
@@ -236,7 +302,10 @@ function toCronRun(row: Row): CronRunRecord {
     trigger: row.trigger as CronRunRecord['trigger'],
     reason: text(row.reason),
     missedCount: row.missed_count === null ? null : Number(row.missed_count),
+    missedCountIsLowerBound: Number(row.missed_count_is_lower_bound) === 1,
     missedUntil: text(row.missed_until),
+    skippedCount: row.skipped_count === null ? null : Number(row.skipped_count),
+    skippedUntil: text(row.skipped_until),
     jobId: text(row.job_id),
   };
 }

@@ -31,6 +31,20 @@ export interface SqliteDatabase {
    * uses.
    */
   prepared(sql: string): () => StatementSync;
+  /**
+   * `UPDATE table SET column = ?, … WHERE <where.sql>` for the fields of `update` that are
+   * defined (an undefined field is left as it is; null clears it): each field's column from
+   * `columns` (a field without one is a bug, thrown), its value through `toColumnValue` (default:
+   * a boolean as 0 or 1, the rest as they are). Prepared once per set of columns. With no field
+   * defined nothing runs. Returns how many rows changed.
+   */
+  updateColumns<Update extends object>(
+    table: string,
+    columns: { readonly [Key in keyof Update]-?: string },
+    update: Update,
+    where: { sql: string; values: SQLInputValue[] },
+    toColumnValue?: (column: string, value: unknown) => SQLInputValue,
+  ): number;
   /** Runs `work` in one write transaction (`BEGIN IMMEDIATE`), rolled back if it throws. */
   transaction(work: () => void): void;
   /** Gives freed pages back to the filesystem, in steps (sqlite-space-reclaimer.ts). */
@@ -66,6 +80,7 @@ export function openSqliteDatabase(
     });
   }
   let reclaimer: (() => Promise<void>) | undefined;
+  const updates = new Map<string, StatementSync>();
   return {
     database,
     statement: (sql) => database.prepare(sql),
@@ -75,6 +90,24 @@ export function openSqliteDatabase(
         kept ??= database.prepare(sql);
         return kept;
       };
+    },
+    updateColumns(table, columns, update, where, toColumnValue = defaultColumnValue) {
+      const set = Object.entries(update)
+        .filter(([, value]) => value !== undefined)
+        .map(([key, value]): [string, SQLInputValue] => {
+          const column = (columns as Record<string, string | undefined>)[key];
+          if (!column) throw new Error(`update of ${table}: no column for ${key}`);
+          return [column, toColumnValue(column, value)];
+        });
+      if (set.length === 0) return 0;
+      const sql = `UPDATE ${table} SET ${set.map(([column]) => `${column} = ?`).join(', ')} WHERE ${where.sql}`;
+      let prepared = updates.get(sql);
+      if (!prepared) {
+        prepared = database.prepare(sql);
+        updates.set(sql, prepared);
+      }
+      const result = prepared.run(...set.map(([, value]) => value), ...where.values);
+      return Number(result.changes);
     },
     transaction(work) {
       database.exec('BEGIN IMMEDIATE');
@@ -91,4 +124,8 @@ export function openSqliteDatabase(
       return reclaimer();
     },
   };
+}
+
+function defaultColumnValue(_column: string, value: unknown): SQLInputValue {
+  return typeof value === 'boolean' ? Number(value) : (value as SQLInputValue);
 }

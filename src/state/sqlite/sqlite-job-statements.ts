@@ -1,4 +1,4 @@
-import type { SQLInputValue, StatementSync } from 'node:sqlite';
+import type { SQLInputValue } from 'node:sqlite';
 import {
   finishedJobStatuses,
   type JobFilter,
@@ -26,7 +26,6 @@ export function sqliteJobStatements(sqlite: SqliteDatabase): JobMethods {
   );
   const jobById = sqlite.prepared('SELECT * FROM jobs WHERE owner = ? AND id = ?');
   // A job's updates set a few column sets again and again: each is prepared once.
-  const jobUpdates = new Map<string, StatementSync>();
   return {
     async insertJob(job) {
       insertJob().run(
@@ -56,17 +55,7 @@ export function sqliteJobStatements(sqlite: SqliteDatabase): JobMethods {
       );
     },
     async updateJob(id, update) {
-      const columns = Object.entries(update)
-        .filter(([, value]) => value !== undefined)
-        .map(([key, value]) => [jobColumns[key as keyof JobUpdate], value] as const);
-      if (columns.length === 0) return;
-      const sql = `UPDATE jobs SET ${columns.map(([column]) => `${column} = ?`).join(', ')} WHERE id = ?`;
-      let prepared = jobUpdates.get(sql);
-      if (!prepared) {
-        prepared = statement(sql);
-        jobUpdates.set(sql, prepared);
-      }
-      prepared.run(...columns.map(([, value]) => value as SQLInputValue), id);
+      sqlite.updateColumns('jobs', jobColumns, update, { sql: 'id = ?', values: [id] });
     },
     async getJob(owner, id) {
       const row = jobById().get(owner, id) as Row | undefined;

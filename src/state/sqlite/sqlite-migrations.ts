@@ -194,10 +194,13 @@ CREATE TABLE IF NOT EXISTS cron_jobs (
 CREATE TABLE IF NOT EXISTS cron_runs (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, cron_id TEXT NOT NULL,
   owner TEXT NOT NULL, scheduled_at TEXT NOT NULL, at TEXT NOT NULL, status TEXT NOT NULL,
-  trigger TEXT NOT NULL, reason TEXT, missed_count INTEGER, missed_until TEXT, job_id TEXT
+  trigger TEXT NOT NULL, reason TEXT, missed_count INTEGER,
+  missed_count_is_lower_bound INTEGER NOT NULL DEFAULT 0, missed_until TEXT,
+  skipped_count INTEGER, skipped_until TEXT, job_id TEXT
 );
 CREATE INDEX IF NOT EXISTS cron_runs_cron ON cron_runs (cron_id, seq);
-ALTER TABLE jobs ADD COLUMN origin TEXT;`,
+ALTER TABLE jobs ADD COLUMN origin TEXT;
+CREATE INDEX IF NOT EXISTS jobs_origin ON jobs (origin, status) WHERE origin IS NOT NULL;`,
   },
 ];
 

@@ -31,6 +31,7 @@ export function sqlitePlanStatements({
   statement,
   prepared,
   transaction,
+  updateColumns,
 }: SqliteDatabase): PlanMethods {
   const insertPlan = prepared(
     `INSERT INTO plans (id, owner, project, request, summary, status, reason, model, auto,
@@ -87,17 +88,7 @@ export function sqlitePlanStatements({
       );
     },
     async updatePlan(id, update) {
-      const columns = Object.entries(update)
-        .filter(([, value]) => value !== undefined)
-        .map(([key, value]): [string, SQLInputValue] => {
-          const column = planColumns[key as keyof PlanUpdate];
-          if (!column) throw new Error(`updatePlan: no column for ${key}`);
-          return [column, toColumnValue(column, value)];
-        });
-      if (columns.length === 0) return;
-      statement(
-        `UPDATE plans SET ${columns.map(([column]) => `${column} = ?`).join(', ')} WHERE id = ?`,
-      ).run(...columns.map(([, value]) => value), id);
+      updateColumns('plans', planColumns, update, { sql: 'id = ?', values: [id] }, toColumnValue);
     },
     async getPlan(owner, id) {
       const row = planById().get(owner, id) as Row | undefined;

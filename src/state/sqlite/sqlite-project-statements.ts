@@ -18,6 +18,7 @@ export function sqliteProjectStatements({
   statement,
   prepared,
   transaction,
+  updateColumns,
 }: SqliteDatabase): ProjectMethods {
   const insertProject = prepared(
     `INSERT INTO projects (owner, name, repo, ref, workspace, commit_id, setup_tree, setup, test, model, config,
@@ -47,23 +48,18 @@ export function sqliteProjectStatements({
       );
     },
     async updateProject(owner, name, update) {
-      const columns = Object.entries(update)
-        .filter(([, value]) => value !== undefined)
-        .map(([key, value]) => {
-          const column = projectColumns[key as keyof ProjectUpdate];
-          const stored =
-            column === 'config'
-              ? JSON.stringify(value)
-              : column === 'network'
-                ? Number(value)
-                : value;
-          return [column, stored] as const;
-        });
-      if (columns.length === 0) return;
-      statement(
-        `UPDATE projects SET ${columns.map(([column]) => `${column} = ?`).join(', ')}
-         WHERE owner = ? AND name = ?`,
-      ).run(...columns.map(([, value]) => value as SQLInputValue), owner, name);
+      updateColumns(
+        'projects',
+        projectColumns,
+        update,
+        { sql: 'owner = ? AND name = ?', values: [owner, name] },
+        (column, value) =>
+          column === 'config'
+            ? JSON.stringify(value)
+            : column === 'network'
+              ? Number(value)
+              : (value as SQLInputValue),
+      );
     },
     async getProject(owner, name) {
       const row = projectByName().get(owner, name) as Row | undefined;

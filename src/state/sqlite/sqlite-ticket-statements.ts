@@ -9,7 +9,11 @@ type TicketMethods = Pick<
 >;
 
 /** Tickets themselves; their events, evidence and bundles are in sqlite-ticket-event-statements. */
-export function sqliteTicketStatements({ statement, prepared }: SqliteDatabase): TicketMethods {
+export function sqliteTicketStatements({
+  statement,
+  prepared,
+  updateColumns,
+}: SqliteDatabase): TicketMethods {
   const insertTicket = prepared(
     `INSERT INTO tickets (id, owner, project, title, request, criteria, role, model, budget, status,
      reason, workspace, base_commit, base_tree, attempt, usage, branch, commit_id, history, comments_through,
@@ -48,16 +52,14 @@ export function sqliteTicketStatements({ statement, prepared }: SqliteDatabase):
       );
     },
     async updateTicket(id, update) {
-      const columns = Object.entries(update)
-        .filter(([, value]) => value !== undefined)
-        .map(([key, value]) => {
-          const column = ticketColumns[key as keyof TicketUpdate];
-          return [column, jsonColumns.has(column) ? JSON.stringify(value) : value] as const;
-        });
-      if (columns.length === 0) return;
-      statement(
-        `UPDATE tickets SET ${columns.map(([column]) => `${column} = ?`).join(', ')} WHERE id = ?`,
-      ).run(...columns.map(([, value]) => value as SQLInputValue), id);
+      updateColumns(
+        'tickets',
+        ticketColumns,
+        update,
+        { sql: 'id = ?', values: [id] },
+        (column, value) =>
+          jsonColumns.has(column) ? JSON.stringify(value) : (value as SQLInputValue),
+      );
     },
     async getTicket(owner, id) {
       const row = ticketById().get(owner, id) as Row | undefined;

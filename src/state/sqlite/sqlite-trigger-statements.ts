@@ -36,6 +36,7 @@ export function sqliteTriggerStatements({
   statement,
   prepared,
   transaction,
+  updateColumns,
 }: SqliteDatabase): TriggerMethods {
   const insertTrigger = prepared(
     `INSERT INTO triggers (id, owner, name, project, kind, spec, secret, paused, last_fired_at,
@@ -135,17 +136,7 @@ export function sqliteTriggerStatements({
       return Number(result.changes) === 1;
     },
     async updateTrigger(id, update) {
-      const columns = Object.entries(update)
-        .filter(([, value]) => value !== undefined)
-        .map(([key, value]): [string, SQLInputValue] => {
-          const column = triggerColumns[key as keyof TriggerUpdate];
-          if (!column) throw new Error(`updateTrigger: no column for ${key}`);
-          return [column, typeof value === 'boolean' ? (value ? 1 : 0) : (value as SQLInputValue)];
-        });
-      if (columns.length === 0) return;
-      statement(
-        `UPDATE triggers SET ${columns.map(([column]) => `${column} = ?`).join(', ')} WHERE id = ?`,
-      ).run(...columns.map(([, value]) => value), id);
+      updateColumns('triggers', triggerColumns, update, { sql: 'id = ?', values: [id] });
     },
     async findTrigger(owner, idOrName) {
       const row = triggerByRef().get(owner, idOrName, idOrName, idOrName) as Row | undefined;
