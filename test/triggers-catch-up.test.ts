@@ -59,7 +59,7 @@ test('missed scheduled times after a restart: skip records them once, once fires
     assert.equal(caught[0]?.source, 'catch_up');
     assert.deepEqual(caught[0]?.payload, {
       missed: 3,
-      more: false,
+      countIsLowerBound: false,
       from: armed.nextFireAt,
       to: caught[0]?.scheduledAt,
     });

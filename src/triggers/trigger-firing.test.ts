@@ -264,3 +264,41 @@ test('schedules are no more frequent than the server allows, and an owner has at
   );
   await repository.close();
 });
+
+test('catch-up after a long downtime: the count stops at its cap, the last time is exact, and two servers record it once', async () => {
+  const path = join(directory, `state-${++databases}.db`);
+  let now = new Date('2026-03-01T12:00:00.400Z');
+  const managerOn = (repository: StateRepository) =>
+    new TriggerManager({
+      repository,
+      tickets: new StoredTickets(repository),
+      log: () => {},
+      now: () => now,
+      settings: { minIntervalSeconds: 0 },
+    });
+  const repository = createSqliteStateRepository(path);
+  const first = managerOn(repository);
+  await first.start();
+  await first.add('ann', {
+    name: 'each-second',
+    project: 'calc',
+    template: template(),
+    schedule: { cron: '* * * * * *' },
+  });
+  await first.stop();
+  now = new Date('2026-03-02T12:00:00.400Z'); // a day of seconds missed
+  const other = createSqliteStateRepository(path);
+  const servers = [managerOn(repository), managerOn(other)];
+  await Promise.all(servers.map((server) => server.start()));
+  await Promise.all(servers.map((server) => server.stop()));
+  const firings = await servers[0]?.firings('ann', 'each-second');
+  const missed = firings?.filter((each) => each.status === 'missed') ?? [];
+  assert.equal(missed.length, 1);
+  assert.equal(missed[0]?.scheduledAt, '2026-03-02T12:00:00.000Z');
+  assert.match(
+    missed[0]?.reason ?? '',
+    /^at least 1000 scheduled times \(2026-03-01T12:00:01\.000Z to 2026-03-02T12:00:00\.000Z\)/,
+  );
+  await other.close();
+  await repository.close();
+});

@@ -1,6 +1,6 @@
 import { parseCronSchedule } from '../config/cron-schedule.ts';
+import { missedTimes } from '../config/missed-times.ts';
 import { ScheduleTimer } from '../config/schedule-timer.ts';
-import { missedTimes } from '../cron/missed-times.ts';
 import type { StateRepository, TriggerRecord } from '../state/state-repository.ts';
 import type { TriggerFirer } from './trigger-firing.ts';
 
@@ -49,18 +49,25 @@ export class TriggerSchedules {
     if (!spec) return;
     this.disarm(trigger.id);
     const schedule = parseCronSchedule(spec.cron, spec.timezone);
-    const timer = new ScheduleTimer(schedule, async (scheduledAt) => {
-      // The next time is stored first: a server stopped during this firing does not count this
-      // time as missed.
-      const now = this.#now();
-      const next = schedule.nextAfter(new Date(Math.max(scheduledAt.getTime(), now.getTime())));
-      await this.#repository.updateTrigger(trigger.id, { nextFireAt: next?.toISOString() ?? null });
-      try {
-        await this.#firer.fire(trigger, { source: 'schedule', scheduledAt });
-      } catch (error) {
-        this.#log(`trigger ${trigger.id}: scheduled firing failed: ${(error as Error).message}`);
-      }
-    });
+    const timer = new ScheduleTimer(
+      schedule,
+      async (scheduledAt) => {
+        // The next time is stored first: a server stopped during this firing does not count this
+        // time as missed.
+        const now = this.#now();
+        const next = schedule.nextAfter(new Date(Math.max(scheduledAt.getTime(), now.getTime())));
+        await this.#repository.updateTrigger(trigger.id, {
+          nextFireAt: next?.toISOString() ?? null,
+        });
+        try {
+          await this.#firer.fire(trigger, { source: 'schedule', scheduledAt });
+        } catch (error) {
+          this.#log(`trigger ${trigger.id}: scheduled firing failed: ${(error as Error).message}`);
+        }
+      },
+      // The manager's clock (a test's, or the real one) for what is due.
+      { now: () => this.#now().getTime() },
+    );
     this.#timers.set(trigger.id, timer);
     timer.start(this.#now());
     await this.#repository.updateTrigger(trigger.id, {
@@ -87,7 +94,7 @@ export class TriggerSchedules {
     const missed = missedTimes(schedule, after, this.#now());
     if (!missed) return;
     const { first, last } = missed;
-    const count = `${missed.more ? 'over ' : ''}${missed.count}`;
+    const count = `${missed.countIsLowerBound ? 'at least ' : ''}${missed.count}`;
     const times = `${count} scheduled time${missed.count === 1 ? '' : 's'} (${first.toISOString()}${missed.count > 1 ? ` to ${last.toISOString()}` : ''})`;
     // Each claims the last missed time: a second server starting on the same state records nothing.
     if (spec.catchUp === 'once') {
@@ -96,7 +103,7 @@ export class TriggerSchedules {
         scheduledAt: last,
         payload: {
           missed: missed.count,
-          more: missed.more,
+          countIsLowerBound: missed.countIsLowerBound,
           from: first.toISOString(),
           to: last.toISOString(),
         },
