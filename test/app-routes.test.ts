@@ -232,6 +232,7 @@ function triggerRows(): RouteRow[] {
     on('POST', '/pause'),
     on('POST', '/resume'),
     on('POST', '/fire', { payload: { n: 1 } }),
+    on('POST', '/rotate-secret'),
     on('DELETE', ''),
   ];
 }
@@ -455,6 +456,7 @@ const invalid: Record<string, { method: string; path: string; body?: unknown; me
         ['GET', ''],
         ['POST', '/pause'],
         ['POST', '/resume'],
+        ['POST', '/rotate-secret'],
         ['DELETE', ''],
       ].map(([method, path]) => [
         `${method} /v1/triggers/:id${path}`,

@@ -95,6 +95,25 @@ describe('mags trigger (CLI against a server)', () => {
     );
     assert.deepEqual(firings[0]?.payload, { issue: { title: 'broken' } });
 
+    // A new secret, once: the old one's signatures are refused, the URL stays.
+    const rotated = await mags('trigger', 'rotate-secret', 'issues');
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const newSecret = /secret: (whsec_\S+)/.exec(rotated.stdout)?.[1];
+    assert.ok(newSecret && newSecret !== secret, rotated.stdout);
+    assert.ok(rotated.stdout.includes(`/v1/hooks/${id}`));
+    assert.equal(rotated.stdout.includes(secret), false);
+    assert.match(rotated.stdout, /-hmac "\$\(cat hook\.secret\)"/, 'no secret on a command line');
+    const stale = await fetch(`${server.url}/v1/hooks/${id}`, {
+      method: 'POST',
+      headers: {
+        'x-mags-signature': `sha256=${digest}`,
+        'x-mags-timestamp': timestamp,
+        'x-mags-delivery': 'cli-2',
+      },
+      body,
+    });
+    assert.equal(stale.status, 401);
+
     assert.match((await mags('trigger', 'pause', 'issues')).stdout, /issues \(trg_\S+\) paused/);
     const skipped = await mags('trigger', 'fire', 'issues');
     assert.match(skipped.stdout, /^skipped: the trigger is paused/);

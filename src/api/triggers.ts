@@ -63,8 +63,11 @@ const limits = {
   maxConcurrent: z.number().int().min(1).max(100).default(1),
   /** What its firings of the day (UTC) may cost, in USD; null: no limit. */
   dailyBudgetUsd: z.number().positive().nullable().default(null),
-  /** Firings that create work per day (UTC); null: no limit. */
-  maxFiringsPerDay: z.number().int().min(1).nullable().default(null),
+  /**
+   * Firings that create work per day (UTC); null: no limit. Left out, a webhook or event trigger
+   * gets `defaultMaxFiringsPerDay` (a sender or a chain of events cannot flood), a schedule none.
+   */
+  maxFiringsPerDay: z.number().int().min(1).nullable().optional(),
   /** Approve its tickets when every criterion is verified met and the tests did not fail. */
   autoApprove: z.boolean().default(false),
   /**
@@ -128,6 +131,9 @@ export const CreatedTriggerSchema = z
   .openapi('CreatedTrigger');
 export type CreatedTrigger = z.infer<typeof CreatedTriggerSchema>;
 
+/** A webhook or event trigger's maxFiringsPerDay when none is given. */
+export const defaultMaxFiringsPerDay = 100;
+
 export const firingSources = ['schedule', 'webhook', 'event', 'manual', 'catch_up'] as const;
 /**
  * `created`: a ticket or plan was made; `merged`: into an open ticket of the same key (as a
@@ -152,6 +158,10 @@ export const TriggerFiringSchema = z
     plan: z.string().nullable(),
     /** The payload it fired with (a large one only as `{ truncated, bytes }`). */
     payload: z.unknown().nullable(),
+    /** The triggers whose firings led to this one, oldest first, ending with this trigger. */
+    chain: z.array(z.string()),
+    /** Identical skipped firings folded into this one (`at` is the latest). */
+    repeats: z.number().int(),
   })
   .openapi('TriggerFiring');
 export type TriggerFiring = z.infer<typeof TriggerFiringSchema>;

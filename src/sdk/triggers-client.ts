@@ -38,6 +38,9 @@ export function triggersClient(
           payload === undefined ? undefined : { payload },
         )
       ).firing,
+    /** A webhook trigger's new secret (in this answer only); the old one stops at once. */
+    rotateSecret: (ref: string): Promise<CreatedTrigger> =>
+      json('POST', `${triggerPath(ref)}/rotate-secret`),
     /** Removes it and its history (the tickets it created stay). */
     remove: async (ref: string): Promise<void> => {
       await send('DELETE', triggerPath(ref));

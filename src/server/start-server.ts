@@ -28,6 +28,7 @@ import { TicketManager } from '../tickets/ticket-manager.ts';
 import type { TicketAgentParts, TicketProjects } from '../tickets/ticket-parts.ts';
 import { type TicketSettings, ticketSettings } from '../tickets/ticket-settings.ts';
 import { TriggerManager } from '../triggers/trigger-manager.ts';
+import type { TriggerSettings } from '../triggers/trigger-settings.ts';
 import { localOwner } from '../workspaces/owner-workspace.ts';
 import { createApp } from './create-app.ts';
 import { type DiskLimits, defaultDiskLimits } from './disk-limits.ts';
@@ -78,6 +79,8 @@ export interface StartServerOptions {
   };
   /** Cron jobs' per-owner limits (default: the MAGS_CRON_* variables, then cron-settings.ts). */
   cron?: Partial<CronSettings>;
+  /** Triggers' per-owner limits (default: the MAGS_TRIGGER_* variables, then trigger-settings.ts). */
+  triggers?: Partial<TriggerSettings>;
   /** Plans: their settings and, for tests, their planner and git (default: the real ones). */
   plans?: { settings?: Partial<PlanSettings>; planner?: Planner; git?: PlanGit };
 }
@@ -252,7 +255,16 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   // Imports a stopped server left `importing` (POST /v1/projects answers only when done).
   const projectsInterrupted = await projects.recoverInterrupted();
   // After the tickets are recovered: schedules armed (what was missed while down recorded).
-  const triggers = new TriggerManager({ repository, tickets, jobs, projects, plans });
+  const triggers = new TriggerManager({
+    repository,
+    tickets,
+    jobs,
+    projects,
+    plans,
+    settings: options.triggers,
+    // As for cron: the host's own owner's schedules may name any interval.
+    unlimited: (owner) => owner === localOwner,
+  });
   await triggers.start();
   scheduler.open();
   const acceptLocalOwner = options.acceptLocalOwner ?? false;

@@ -107,6 +107,71 @@ export function runTriggerStateContract(options: {
     },
   );
 
+  test(
+    title('claims: a stale version or a taken scheduled time stores nothing; like skips fold'),
+    async () => {
+      await state.insertTrigger(trigger('trg_c1', 'ann', 'claimed'));
+      const claim = (id: string, fields: Partial<FiringRecord>, version: number, at?: string) =>
+        state.claimFiring(firing(id, { trigger: 'trg_c1', ...fields }), {
+          version,
+          scheduledAt: at,
+        });
+      const first = await claim('fir_c1', { scheduledAt: 'T1' }, 0, 'T1');
+      assert.equal('claimed' in first && first.claimed.id, 'fir_c1');
+      // A second server that read version 0 decided on stale state: nothing is stored.
+      assert.deepEqual(await claim('fir_c2', {}, 0), { conflict: 'changed' });
+      // The same scheduled time (or an earlier one) is another server's already.
+      assert.deepEqual(await claim('fir_c3', {}, 1, 'T1'), { conflict: 'taken' });
+      assert.deepEqual(await claim('fir_c3', {}, 1, 'T0'), { conflict: 'taken' });
+      const after = await state.getTriggerById('trg_c1');
+      assert.deepEqual([after?.version, after?.lastScheduledAt], [1, 'T1']);
+      const skip = { status: 'skipped' as const, ticket: null, reason: 'paused' };
+      await claim('fir_s1', { ...skip, at: 'A1' }, 1);
+      const folded = await claim('fir_s2', { ...skip, at: 'A2' }, 2);
+      assert.deepEqual('claimed' in folded && [folded.claimed.id, folded.claimed.repeats], [
+        'fir_s1',
+        2,
+      ]);
+      await claim('fir_s3', { ...skip, reason: 'another reason' }, 3);
+      const listed = await state.listFirings({ trigger: 'trg_c1', limit: 10 });
+      assert.deepEqual(
+        listed.map((each) => [each.id, each.repeats, each.at]),
+        [
+          ['fir_s3', 1, '2026-01-01T00:00:00.000Z'],
+          ['fir_s1', 2, 'A2'],
+          ['fir_c1', 1, '2026-01-01T00:00:00.000Z'],
+        ],
+      );
+    },
+  );
+
+  test(
+    title('counted firings: created since the day began, and active ones of any day'),
+    async () => {
+      await state.insertTrigger(trigger('trg_n1', 'ann', 'counted'));
+      const add = (id: string, fields: Partial<FiringRecord>) =>
+        state.insertFiring(firing(id, { trigger: 'trg_n1', ...fields }));
+      await add('fir_n1', { at: '2026-01-01T10:00:00.000Z' });
+      await add('fir_n2', { at: '2026-01-01T11:00:00.000Z', active: true, reservedUsd: 2 });
+      await add('fir_n3', { at: '2026-01-02T01:00:00.000Z' });
+      await add('fir_n4', { at: '2026-01-02T02:00:00.000Z', status: 'skipped' });
+      const counted = await state.countedFirings('trg_n1', '2026-01-02T00:00:00.000Z');
+      assert.deepEqual(
+        counted.map((each) => [each.id, each.active, each.reservedUsd]),
+        [
+          ['fir_n3', false, null],
+          ['fir_n2', true, 2],
+        ],
+      );
+      await state.updateFiring('fir_n2', { active: false });
+      const later = await state.countedFirings('trg_n1', '2026-01-02T00:00:00.000Z');
+      assert.deepEqual(
+        later.map((each) => each.id),
+        ['fir_n3'],
+      );
+    },
+  );
+
   test(title('deleting takes its firings and deliveries; another owner cannot'), async () => {
     await state.insertTrigger(trigger('trg_x1', 'ann', 'doomed'));
     await state.insertFiring(firing('fir_x1', { trigger: 'trg_x1', ticket: 'tkt_x1' }));
@@ -143,6 +208,8 @@ function trigger(id: string, owner: string, name: string): TriggerRecord {
     paused: false,
     lastFiredAt: null,
     nextFireAt: null,
+    version: 0,
+    lastScheduledAt: null,
     createdAt: 'then',
     updatedAt: 'then',
   };
@@ -162,6 +229,10 @@ function firing(id: string, fields: Partial<FiringRecord>): FiringRecord {
     ticket: `tkt_${id}`,
     plan: null,
     payload: { issue: { number: 7 } },
+    chain: ['trg_f1'],
+    repeats: 1,
+    reservedUsd: null,
+    active: false,
     ...fields,
   };
 }

@@ -303,6 +303,10 @@ export interface TriggerRecord {
   paused: boolean;
   lastFiredAt: string | null;
   nextFireAt: string | null;
+  /** Raised by each firing stored (claimFiring's compare-and-set: two servers never both pass a limit). */
+  version: number;
+  /** The latest scheduled time a firing claimed (no scheduled time is fired twice). */
+  lastScheduledAt: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -324,7 +328,30 @@ export interface FiringRecord {
   ticket: string | null;
   plan: string | null;
   payload: unknown;
+  /**
+   * The triggers whose firings led to this one, oldest first, ending with its own: a ticket
+   * approved fires B, B's ticket approved fires C… (a loop is refused by it).
+   */
+  chain: string[];
+  /** Identical `skipped` firings folded into this row (1: just this one); `at` is the latest. */
+  repeats: number;
+  /** What its work may cost at most (its budget cap), charged while the work is active. */
+  reservedUsd: number | null;
+  /** Created, and its work not yet seen finished: counted by the limits until it is. */
+  active: boolean;
 }
+
+export type FiringUpdate = Partial<
+  Pick<FiringRecord, 'status' | 'reason' | 'ticket' | 'plan' | 'active'>
+>;
+
+/** What claimFiring did: stored the firing (maybe folded), or why not. */
+export type FiringClaim =
+  | { claimed: FiringRecord }
+  /** The trigger changed (another firing was stored, or it is gone) since it was read. */
+  | { conflict: 'changed' }
+  /** Its scheduled time was claimed already (another server fired it). */
+  | { conflict: 'taken' };
 
 export interface FiringFilter {
   trigger: string;
@@ -493,15 +520,32 @@ export interface StateRepository {
   /** Deletes it with its firings and webhook deliveries; false when the owner has no such one. */
   deleteTrigger(owner: string, id: string): Promise<boolean>;
   insertFiring(firing: FiringRecord): Promise<void>;
+  /**
+   * Stores a firing in one transaction with a compare-and-set of the trigger's `version` (and,
+   * for a scheduled time, of its `lastScheduledAt`): what was decided from the trigger's state as
+   * read stands only if no other firing was stored since. A `skipped` firing like the latest one
+   * (same source and reason) is folded into it (`repeats` + 1). Keeps the newest
+   * `maxFiringsKept` firings of the trigger (active ones always).
+   */
+  claimFiring(
+    firing: FiringRecord,
+    expected: { version: number; scheduledAt?: string | null },
+  ): Promise<FiringClaim>;
+  updateFiring(id: string, update: FiringUpdate): Promise<void>;
   listFirings(filter: FiringFilter): Promise<FiringRecord[]>;
+  /** What the limits count: its `created` firings since `since`, and its active ones of any day. */
+  countedFirings(triggerId: string, since: string): Promise<FiringRecord[]>;
   /** The firing that created this ticket, if a trigger's did. */
   firingOfTicket(ticketId: string): Promise<FiringRecord | undefined>;
+  /** The firing that created this plan, if a trigger's did. */
+  firingOfPlan(planId: string): Promise<FiringRecord | undefined>;
   /**
-   * Records the keys of a webhook delivery (its id, its signature) in one transaction; false,
-   * recording nothing, when any of them was recorded before for this trigger (a replay).
+   * Records the keys of a webhook delivery (its id, its signature) with its signed time
+   * (`signedAt`) in one transaction; false, recording nothing, when any of them was recorded
+   * before for this trigger (a replay).
    */
-  recordDelivery(triggerId: string, keys: string[], at: string): Promise<boolean>;
-  /** Forgets the trigger's deliveries recorded before `before`; returns how many. */
+  recordDelivery(triggerId: string, keys: string[], signedAt: string): Promise<boolean>;
+  /** Forgets the trigger's deliveries signed before `before`; returns how many. */
   pruneDeliveries(triggerId: string, before: string): Promise<number>;
 
   /** Bytes of each stream stored for a job (what a resumed command's output continues after). */

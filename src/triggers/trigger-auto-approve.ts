@@ -18,7 +18,8 @@ export async function autoApproveIfMet(
   const firing = await services.repository.firingOfTicket(ticketId);
   if (!firing) return false;
   const trigger = await services.repository.getTriggerById(firing.trigger);
-  if (!trigger?.spec.autoApprove) return false;
+  // A paused trigger approves nothing: pausing is how a person takes the decisions back.
+  if (!trigger?.spec.autoApprove || trigger.paused) return false;
   const evidence = await services.tickets.evidence(trigger.owner, ticketId);
   const why = whyNotApproved(evidence);
   if (why) {

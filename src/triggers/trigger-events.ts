@@ -85,11 +85,14 @@ export class TriggerEvents {
   async #ticketApproved(ticketId: string): Promise<void> {
     const listening = await this.#listening('ticket.approved');
     if (listening.length === 0) return;
-    const origin = (await this.#repository.firingOfTicket(ticketId))?.trigger;
     // The event names no owner: the ticket is looked up as each listening owner's (ids are unique).
     for (const owner of new Set(listening.map((trigger) => trigger.owner))) {
       const ticket = await this.#repository.getTicket(owner, ticketId);
       if (!ticket) continue;
+      // The chain of triggers that led to this ticket: its own firing's, or its plan's.
+      const origin =
+        (await this.#repository.firingOfTicket(ticketId)) ??
+        (ticket.plan ? await this.#repository.firingOfPlan(ticket.plan) : undefined);
       const payload = {
         ticket: ticket.id,
         title: ticket.title,
@@ -98,7 +101,7 @@ export class TriggerEvents {
         commit: ticket.commit,
       };
       for (const trigger of listening) {
-        if (trigger.owner !== owner || trigger.id === origin) continue;
+        if (trigger.owner !== owner) continue;
         const event = trigger.spec.event;
         if (event?.type !== 'ticket.approved') continue;
         if (event.project && event.project !== ticket.project) continue;
@@ -106,6 +109,7 @@ export class TriggerEvents {
           source: 'event',
           payload,
           event: { type: 'ticket.approved', ...payload },
+          origin: origin?.chain ?? [],
         });
       }
     }

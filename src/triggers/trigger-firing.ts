@@ -1,13 +1,11 @@
 import type { FiringSource } from '../api/triggers.ts';
 import { randomId } from '../config/random-id.ts';
+import { ConflictError } from '../errors/mags-error.ts';
 import type { FiringRecord, StateRepository, TriggerRecord } from '../state/state-repository.ts';
-import { checkLimits, recentFiringsLooked } from './trigger-limits.ts';
-import {
-  parseTriggerTemplate,
-  render,
-  renderTemplate,
-  type TemplateValues,
-} from './trigger-template.ts';
+import { triggerNotFound } from './trigger-errors.ts';
+import { createWork, findOpenOfKey, mergeInto, type WorkDecision } from './trigger-firing-work.ts';
+import { checkLimits, loopReason, stillActive } from './trigger-limits.ts';
+import { render, type TemplateValues } from './trigger-template.ts';
 import { type TriggerPlans, type TriggerTickets, workOf } from './trigger-work.ts';
 
 /** What set a trigger off. */
@@ -18,6 +16,8 @@ export interface FiringInput {
   event?: unknown;
   /** A schedule's time it fires for. */
   scheduledAt?: Date;
+  /** The chain of triggers whose work set this event off (an event on a trigger's ticket). */
+  origin?: readonly string[];
 }
 
 export interface TriggerFirerOptions {
@@ -30,15 +30,18 @@ export interface TriggerFirerOptions {
 
 /** The most of a payload stored with its firing, as JSON; a larger one is stored as its size. */
 export const maxStoredPayloadBytes = 64 * 1024;
-/** The most of a payload a merged firing posts as a comment. */
-const maxCommentPayloadChars = 20_000;
+/** Decisions retried when another server stored a firing of the same trigger meanwhile. */
+const maxClaimAttempts = 5;
 
 /**
- * One firing of a trigger, from start to its record: paused or a limit refuses it (`skipped`),
- * a key matching a firing whose work is still open merges it into that ticket as a comment
- * (`merged`), otherwise a ticket (run at once) or a plan (auto) is created from the template
- * (`created`, or `failed` with the reason). Firings of one trigger run one at a time, so two at
- * once never both pass a limit that only one fits.
+ * One firing of a trigger, from start to its record: paused, a loop or a limit refuses it
+ * (`skipped`), a key matching a firing whose work is still open merges it into that ticket as a
+ * comment (`merged`), otherwise a ticket (run at once) or a plan (auto) is created from the
+ * template (`created`, or `failed` with the reason). What is decided from the trigger's state is
+ * stored with a compare-and-set of its version (claimFiring) before any work is made: a second
+ * server that decided on the same state decides again, so two never both pass a limit only one
+ * fits, and a scheduled time is fired by one server. In this process firings of one trigger also
+ * run one at a time.
  */
 export class TriggerFirer {
   readonly #options: TriggerFirerOptions;
@@ -50,7 +53,8 @@ export class TriggerFirer {
     this.#now = options.now ?? (() => new Date());
   }
 
-  fire(trigger: TriggerRecord, input: FiringInput): Promise<FiringRecord> {
+  /** The firing as stored; undefined when its scheduled time was another server's already. */
+  fire(trigger: TriggerRecord, input: FiringInput): Promise<FiringRecord | undefined> {
     const previous = this.#tails.get(trigger.id) ?? Promise.resolve();
     const next = previous.catch(() => {}).then(() => this.#fire(trigger.id, input));
     this.#tails.set(trigger.id, next);
@@ -62,36 +66,80 @@ export class TriggerFirer {
     return next;
   }
 
-  /** Records a firing that did nothing (a schedule's missed times). */
+  /** Records a firing that did nothing (a schedule's missed times), claiming its scheduled time. */
   async record(
     trigger: TriggerRecord,
     fields: Pick<FiringRecord, 'source' | 'status' | 'reason'> & { scheduledAt?: Date },
-  ): Promise<FiringRecord> {
-    const firing: FiringRecord = {
-      id: randomId('fir_'),
-      trigger: trigger.id,
-      owner: trigger.owner,
-      at: this.#now().toISOString(),
-      scheduledAt: fields.scheduledAt?.toISOString() ?? null,
-      source: fields.source,
-      key: null,
-      status: fields.status,
-      reason: fields.reason,
-      ticket: null,
-      plan: null,
-      payload: null,
-    };
-    await this.#options.repository.insertFiring(firing);
-    return firing;
+  ): Promise<FiringRecord | undefined> {
+    const { repository } = this.#options;
+    for (let attempt = 1; ; attempt++) {
+      const current = await repository.getTriggerById(trigger.id);
+      if (!current) throw triggerNotFound(trigger.id);
+      const firing: FiringRecord = {
+        ...this.#newFiring(current, fields, this.#now()),
+        status: fields.status,
+        reason: fields.reason,
+      };
+      const claim = await repository.claimFiring(firing, {
+        version: current.version,
+        scheduledAt: firing.scheduledAt,
+      });
+      if ('claimed' in claim) return claim.claimed;
+      if (claim.conflict === 'taken') return undefined;
+      if (attempt >= maxClaimAttempts) throw contended(current);
+    }
   }
 
-  async #fire(triggerId: string, input: FiringInput): Promise<FiringRecord> {
+  async #fire(triggerId: string, input: FiringInput): Promise<FiringRecord | undefined> {
     const { repository } = this.#options;
-    // Read again inside the queue: a pause or a removal meanwhile counts.
-    const trigger = await repository.getTriggerById(triggerId);
-    if (!trigger) throw new Error(`trigger ${triggerId} is gone`);
-    const now = this.#now();
-    const firing: FiringRecord = {
+    for (let attempt = 1; ; attempt++) {
+      // Read again inside the queue: a pause or a removal meanwhile counts.
+      const trigger = await repository.getTriggerById(triggerId);
+      if (!trigger) throw triggerNotFound(triggerId);
+      const now = this.#now();
+      const firing = this.#newFiring(trigger, input, now);
+      const decision = await this.#decide(trigger, firing, input).catch(
+        (error: unknown): WorkDecision => ({
+          fields: { status: 'failed', reason: (error as Error).message },
+        }),
+      );
+      Object.assign(firing, decision.fields);
+      const claim = await repository.claimFiring(firing, {
+        version: trigger.version,
+        scheduledAt: firing.scheduledAt,
+      });
+      if ('conflict' in claim) {
+        if (claim.conflict === 'taken') return undefined;
+        if (attempt >= maxClaimAttempts) throw contended(trigger);
+        continue;
+      }
+      const stored = claim.claimed;
+      if (decision.afterClaim) {
+        const done = await decision.afterClaim(stored).catch(
+          (error: unknown): Partial<FiringRecord> => ({
+            status: 'failed',
+            reason: (error as Error).message,
+            active: false,
+          }),
+        );
+        Object.assign(stored, done);
+        await repository.updateFiring(stored.id, done);
+      }
+      if (stored.status === 'failed') {
+        this.#options.log(
+          `trigger ${trigger.id} (${trigger.owner}/${trigger.name}): firing failed: ${stored.reason}`,
+        );
+      }
+      return stored;
+    }
+  }
+
+  #newFiring(
+    trigger: TriggerRecord,
+    input: Pick<FiringInput, 'source' | 'payload' | 'scheduledAt' | 'origin'>,
+    now: Date,
+  ): FiringRecord {
+    return {
       id: randomId('fir_'),
       trigger: trigger.id,
       owner: trigger.owner,
@@ -104,7 +152,22 @@ export class TriggerFirer {
       ticket: null,
       plan: null,
       payload: storedPayload(input.payload),
+      chain: [...(input.origin ?? []), trigger.id],
+      repeats: 1,
+      reservedUsd: null,
+      active: false,
     };
+  }
+
+  async #decide(
+    trigger: TriggerRecord,
+    firing: FiringRecord,
+    input: FiringInput,
+  ): Promise<WorkDecision> {
+    const { repository, tickets, plans } = this.#options;
+    if (trigger.paused) return { fields: { status: 'skipped', reason: 'the trigger is paused' } };
+    const loop = loopReason(trigger, input.origin ?? []);
+    if (loop) return { fields: { status: 'skipped', reason: loop } };
     const values: TemplateValues = {
       payload: input.payload ?? null,
       event: input.event ?? null,
@@ -116,128 +179,46 @@ export class TriggerFirer {
         scheduledAt: firing.scheduledAt,
       },
     };
-    const outcome = await this.#decide(trigger, firing, values, input, now);
-    Object.assign(firing, outcome);
-    await repository.insertFiring(firing);
-    await repository.updateTrigger(trigger.id, { lastFiredAt: firing.at, updatedAt: firing.at });
-    if (firing.status === 'failed') {
-      this.#options.log(
-        `trigger ${trigger.id} (${trigger.owner}/${trigger.name}): firing failed: ${firing.reason}`,
-      );
-    }
-    return firing;
-  }
-
-  async #decide(
-    trigger: TriggerRecord,
-    firing: FiringRecord,
-    values: TemplateValues,
-    input: FiringInput,
-    now: Date,
-  ): Promise<Partial<FiringRecord>> {
-    const { repository, tickets, plans } = this.#options;
-    if (trigger.paused) return { status: 'skipped', reason: 'the trigger is paused' };
-    const key = trigger.spec.dedupeKey
-      ? render(trigger.spec.dedupeKey, values).slice(0, 1000)
-      : null;
+    const key = trigger.spec.dedupeKey ? render(trigger.spec.dedupeKey, values, 1000) : null;
     firing.key = key || null;
     if (firing.key) {
-      const merged = await this.#merge(trigger, firing, firing.key, input);
-      if (merged) return merged;
+      const open = await findOpenOfKey(trigger, firing.key, this.#options);
+      if (open) return mergeInto(open, trigger, firing, input.payload, this.#options);
     }
-    const recentCreated = await repository.listFirings({
-      trigger: trigger.id,
-      status: 'created',
-      limit: recentFiringsLooked,
-    });
-    const recent = await Promise.all(
-      recentCreated.map(async (each) => ({
-        firing: each,
-        work: await workOf(each, tickets, plans),
-      })),
+    const dayStart = new Date(firing.at.slice(0, 10)).toISOString();
+    const counted = await Promise.all(
+      (await repository.countedFirings(trigger.id, dayStart)).map(async (each) => {
+        const work = await workOf(each, tickets, plans);
+        const counting = { firing: each, work };
+        // Its work finished: later checks need not look it up again.
+        if (each.active && (each.ticket || each.plan) && !stillActive(counting)) {
+          await repository.updateFiring(each.id, { active: false });
+        }
+        return counting;
+      }),
     );
-    const limits = checkLimits(trigger, input.source, recent, now);
-    if (limits.reason) return { status: 'skipped', reason: limits.reason };
-    try {
-      const template = parseTriggerTemplate(trigger.spec.template, trigger.project);
-      const { title, request } = renderTemplate(template, values);
-      if (trigger.spec.creates === 'plan') {
-        if (!plans) return { status: 'failed', reason: 'this server has no plans' };
-        const plan = await plans.create(trigger.owner, {
-          project: trigger.project,
-          request: `${title}\n\n${request}`,
-          auto: true,
-          autoApprove: trigger.spec.autoApprove,
-          ...(template.model && { model: template.model }),
-          ...(limits.remainingUsd !== null && { budget: { maxCostUsd: limits.remainingUsd } }),
-        });
-        return { status: 'created', plan: plan.id, reason: null };
-      }
-      const templateCap = template.budget?.maxCostUsd;
-      const maxCostUsd =
-        limits.remainingUsd === null
-          ? templateCap
-          : Math.min(templateCap ?? Number.POSITIVE_INFINITY, limits.remainingUsd);
-      const budget = { ...template.budget, ...(maxCostUsd !== undefined && { maxCostUsd }) };
-      const ticket = await tickets.create(trigger.owner, {
-        project: trigger.project,
-        title,
-        request,
-        criteria: template.criteria,
-        ...(template.role && { role: template.role }),
-        ...(template.model && { model: template.model }),
-        ...(Object.keys(budget).length > 0 && { budget }),
-        run: true,
-      });
-      return { status: 'created', ticket: ticket.id, reason: null };
-    } catch (error) {
-      return { status: 'failed', reason: (error as Error).message };
-    }
-  }
-
-  /** Posts the payload on the open ticket of the same key; undefined when there is none. */
-  async #merge(
-    trigger: TriggerRecord,
-    firing: FiringRecord,
-    key: string,
-    input: FiringInput,
-  ): Promise<Partial<FiringRecord> | undefined> {
-    const { repository, tickets, plans } = this.#options;
-    const same = await repository.listFirings({ trigger: trigger.id, key, limit: 20 });
-    for (const earlier of same) {
-      if (earlier.status !== 'created' && earlier.status !== 'merged') continue;
-      const work = await workOf(earlier, tickets, plans);
-      if (!work?.open) continue;
-      if (!earlier.ticket) {
-        return {
-          status: 'merged',
-          plan: earlier.plan,
-          reason: `plan ${earlier.plan} of the same key is still open`,
-        };
-      }
-      const payload = JSON.stringify(input.payload ?? null, null, 2) ?? 'null';
-      const text = `Trigger ${trigger.name} fired again with the same key ${JSON.stringify(key)} (${firing.source}, ${firing.id}). Its payload:\n${payload.slice(0, maxCommentPayloadChars)}`;
-      try {
-        await tickets.comment(trigger.owner, earlier.ticket, {
-          author: `trigger:${trigger.name}`,
-          text,
-        });
-      } catch {
-        continue; // it closed meanwhile: this firing creates its own
-      }
-      return {
-        status: 'merged',
-        ticket: earlier.ticket,
-        reason: `merged into the open ticket ${earlier.ticket} of the same key (its payload posted as a comment)`,
-      };
-    }
-    return undefined;
+    const limits = checkLimits(trigger, input.source, counted, new Date(firing.at));
+    if (limits.reason) return { fields: { status: 'skipped', reason: limits.reason } };
+    return createWork(trigger, values, limits.remainingUsd, this.#options);
   }
 }
 
+function contended(trigger: TriggerRecord): ConflictError {
+  return new ConflictError(`Trigger ${trigger.name} is being fired by another server: try again.`, {
+    code: 'trigger_contended',
+    hint: 'Fire it again in a moment; each firing is decided on its latest state.',
+  });
+}
+
+/** The payload as stored with its firing: a large (or unserialisable) one only as its size. */
 function storedPayload(payload: unknown): unknown {
   if (payload === undefined || payload === null) return null;
-  const json = JSON.stringify(payload);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(payload);
+  } catch {
+    return { truncated: true, bytes: null };
+  }
   if (json === undefined) return null;
   const bytes = Buffer.byteLength(json);
   return bytes <= maxStoredPayloadBytes ? payload : { truncated: true, bytes };

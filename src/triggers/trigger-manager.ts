@@ -1,9 +1,9 @@
 import {
   type CreateTriggerBody,
   CreateTriggerBodySchema,
+  defaultMaxFiringsPerDay,
   type TriggerKind,
 } from '../api/triggers.ts';
-import { parseCronSchedule } from '../config/cron-schedule.ts';
 import { randomId } from '../config/random-id.ts';
 import { InvalidInputError } from '../errors/mags-error.ts';
 import type { FiringRecord, StateRepository, TriggerRecord } from '../state/state-repository.ts';
@@ -11,6 +11,12 @@ import { triggerExists, triggerNotFound } from './trigger-errors.ts';
 import { TriggerEvents, type TriggerJobs } from './trigger-events.ts';
 import { TriggerFirer } from './trigger-firing.ts';
 import { TriggerSchedules } from './trigger-schedules.ts';
+import {
+  checkTriggerCount,
+  checkTriggerSchedule,
+  type TriggerSettings,
+  triggerSettings,
+} from './trigger-settings.ts';
 import { checkKeyTemplate, parseTriggerTemplate } from './trigger-template.ts';
 import type { TriggerPlans, TriggerTickets } from './trigger-work.ts';
 import { receiveWebhook, type WebhookRequest } from './webhook-delivery.ts';
@@ -27,6 +33,11 @@ export interface TriggerManagerOptions {
   projects?: { get(owner: string, name: string): Promise<unknown> };
   log?: (line: string) => void;
   now?: () => Date;
+  /** Per-owner limits (default: the MAGS_TRIGGER_* variables of `environment`, then trigger-settings.ts). */
+  settings?: Partial<TriggerSettings>;
+  environment?: NodeJS.ProcessEnv;
+  /** Owners whose schedules any interval may name (the host's own `local`, as for cron). */
+  unlimited?: (owner: string) => boolean;
 }
 
 /**
@@ -44,6 +55,8 @@ export class TriggerManager {
   readonly #firer: TriggerFirer;
   readonly #schedules: TriggerSchedules;
   readonly #events: TriggerEvents;
+  readonly #settings: TriggerSettings;
+  readonly #unlimited: (owner: string) => boolean;
   #started = false;
 
   constructor(options: TriggerManagerOptions) {
@@ -52,6 +65,8 @@ export class TriggerManager {
     this.#plans = options.plans;
     this.#projects = options.projects;
     this.#now = options.now ?? (() => new Date());
+    this.#settings = triggerSettings(options.settings, options.environment);
+    this.#unlimited = options.unlimited ?? (() => false);
     this.#firer = new TriggerFirer({
       repository: options.repository,
       tickets: options.tickets,
@@ -92,7 +107,13 @@ export class TriggerManager {
     await this.#projects?.get(owner, body.project);
     parseTriggerTemplate(body.template, body.project);
     if (body.dedupeKey) checkKeyTemplate(body.dedupeKey);
-    if (body.schedule) parseCronSchedule(body.schedule.cron, body.schedule.timezone);
+    if (body.schedule) {
+      checkTriggerSchedule(body.schedule, {
+        minIntervalSeconds: this.#unlimited(owner) ? 0 : this.#settings.minIntervalSeconds,
+        now: this.#now(),
+      });
+    }
+    checkTriggerCount((await this.#repository.listTriggers({ owner })).length, this.#settings);
     if (body.creates === 'plan' && !this.#plans) {
       throw new InvalidInputError('This server cannot create plans from triggers.', {
         code: 'plans_unavailable',
@@ -116,7 +137,12 @@ export class TriggerManager {
         allowOverlap: body.allowOverlap,
         maxConcurrent: body.maxConcurrent,
         dailyBudgetUsd: body.dailyBudgetUsd,
-        maxFiringsPerDay: body.maxFiringsPerDay,
+        maxFiringsPerDay:
+          body.maxFiringsPerDay === undefined
+            ? kind === 'schedule'
+              ? null
+              : defaultMaxFiringsPerDay
+            : body.maxFiringsPerDay,
         autoApprove: body.autoApprove,
         dedupeKey: body.dedupeKey,
       },
@@ -124,6 +150,8 @@ export class TriggerManager {
       paused: false,
       lastFiredAt: null,
       nextFireAt: null,
+      version: 0,
+      lastScheduledAt: null,
       createdAt: at,
       updatedAt: at,
     };
@@ -173,6 +201,29 @@ export class TriggerManager {
     return this.get(owner, trigger.id);
   }
 
+  /**
+   * A webhook trigger's new secret, returned this once; the old one stops at once (deliveries
+   * signed with it are refused). Its URL stays the same.
+   */
+  async rotateSecret(
+    owner: string,
+    ref: string,
+  ): Promise<{ trigger: TriggerRecord; secret: string }> {
+    const trigger = await this.get(owner, ref);
+    if (trigger.kind !== 'webhook') {
+      throw new InvalidInputError(`Trigger ${trigger.name} is not a webhook: it has no secret.`, {
+        code: 'not_a_webhook',
+        hint: 'Only a webhook trigger (--webhook) signs deliveries with a secret.',
+      });
+    }
+    const secret = newWebhookSecret();
+    await this.#repository.updateTrigger(trigger.id, {
+      secret,
+      updatedAt: this.#now().toISOString(),
+    });
+    return { trigger: await this.get(owner, trigger.id), secret };
+  }
+
   /** Removes it and its history; the tickets and plans it created stay. */
   async remove(owner: string, ref: string): Promise<void> {
     const trigger = await this.get(owner, ref);
@@ -183,14 +234,15 @@ export class TriggerManager {
   /** A manual firing, through the same limits as any. */
   async fire(owner: string, ref: string, payload?: unknown): Promise<FiringRecord> {
     const trigger = await this.get(owner, ref);
-    return this.#firer.fire(trigger, { source: 'manual', payload });
+    return stored(await this.#firer.fire(trigger, { source: 'manual', payload }), trigger);
   }
 
   /** A webhook delivery (`POST /v1/hooks/{id}`, no token: its signature says it is the owner's). */
   async hook(id: string, request: WebhookRequest): Promise<FiringRecord> {
     const trigger = await this.#repository.getTriggerById(id);
     const payload = await receiveWebhook(trigger, request, this.#repository, this.#now());
-    return this.#firer.fire(trigger as TriggerRecord, { source: 'webhook', payload });
+    const firing = await this.#firer.fire(trigger as TriggerRecord, { source: 'webhook', payload });
+    return stored(firing, trigger as TriggerRecord);
   }
 
   /** Arms the schedules (recording what was missed while the server was down) and listens to events. */
@@ -213,4 +265,10 @@ export class TriggerManager {
     this.#events.stop();
     await this.#events.settled();
   }
+}
+
+/** A firing that is not for a scheduled time is always stored (only those can be taken). */
+function stored(firing: FiringRecord | undefined, trigger: TriggerRecord): FiringRecord {
+  if (!firing) throw new Error(`trigger ${trigger.id}: an unscheduled firing was not stored`);
+  return firing;
 }

@@ -1,16 +1,15 @@
 import { parseCronSchedule } from '../config/cron-schedule.ts';
+import { missedTimes } from '../config/missed-times.ts';
 import { ScheduleTimer } from '../config/schedule-timer.ts';
 import type { StateRepository, TriggerRecord } from '../state/state-repository.ts';
 import type { TriggerFirer } from './trigger-firing.ts';
-
-/** Missed times counted at most (a per-second schedule down for days would count forever). */
-const maxMissedCounted = 100_000;
 
 /**
  * One ScheduleTimer per active schedule trigger. The time each waits for is stored as the
  * trigger's `nextFireAt`, so a server started after downtime knows which times it missed and
  * applies the trigger's policy once: `skip` records one `missed` firing with their count, `once`
- * fires one `catch_up` firing; then the timer goes on from now.
+ * fires one `catch_up` firing; then the timer goes on from now. Every scheduled time is claimed
+ * with its firing (claimFiring): two servers on one state fire each time once.
  */
 export class TriggerSchedules {
   readonly #repository: StateRepository;
@@ -50,18 +49,25 @@ export class TriggerSchedules {
     if (!spec) return;
     this.disarm(trigger.id);
     const schedule = parseCronSchedule(spec.cron, spec.timezone);
-    const timer = new ScheduleTimer(schedule, async (scheduledAt) => {
-      // The next time is stored first: a server stopped during this firing does not count this
-      // time as missed.
-      const now = this.#now();
-      const next = schedule.nextAfter(new Date(Math.max(scheduledAt.getTime(), now.getTime())));
-      await this.#repository.updateTrigger(trigger.id, { nextFireAt: next?.toISOString() ?? null });
-      try {
-        await this.#firer.fire(trigger, { source: 'schedule', scheduledAt });
-      } catch (error) {
-        this.#log(`trigger ${trigger.id}: scheduled firing failed: ${(error as Error).message}`);
-      }
-    });
+    const timer = new ScheduleTimer(
+      schedule,
+      async (scheduledAt) => {
+        // The next time is stored first: a server stopped during this firing does not count this
+        // time as missed.
+        const now = this.#now();
+        const next = schedule.nextAfter(new Date(Math.max(scheduledAt.getTime(), now.getTime())));
+        await this.#repository.updateTrigger(trigger.id, {
+          nextFireAt: next?.toISOString() ?? null,
+        });
+        try {
+          await this.#firer.fire(trigger, { source: 'schedule', scheduledAt });
+        } catch (error) {
+          this.#log(`trigger ${trigger.id}: scheduled firing failed: ${(error as Error).message}`);
+        }
+      },
+      // The manager's clock (a test's, or the real one) for what is due.
+      { now: () => this.#now().getTime() },
+    );
     this.#timers.set(trigger.id, timer);
     timer.start(this.#now());
     await this.#repository.updateTrigger(trigger.id, {
@@ -82,26 +88,25 @@ export class TriggerSchedules {
   async #catchUp(trigger: TriggerRecord): Promise<void> {
     const spec = trigger.spec.schedule;
     if (!spec || !trigger.nextFireAt) return;
-    const now = this.#now();
-    const first = new Date(trigger.nextFireAt);
-    if (first > now) return;
     const schedule = parseCronSchedule(spec.cron, spec.timezone);
-    let last = first;
-    let count = 1;
-    for (
-      let next = schedule.nextAfter(first);
-      next && next <= now;
-      next = schedule.nextAfter(next)
-    ) {
-      last = next;
-      if (++count >= maxMissedCounted) break;
-    }
-    const times = `${count} scheduled time${count === 1 ? '' : 's'} (${first.toISOString()}${count > 1 ? ` to ${last.toISOString()}` : ''})`;
+    // The stored next time is the first missed one (missedTimes counts those after its `after`).
+    const after = new Date(new Date(trigger.nextFireAt).getTime() - 1);
+    const missed = missedTimes(schedule, after, this.#now());
+    if (!missed) return;
+    const { first, last } = missed;
+    const count = `${missed.countIsLowerBound ? 'at least ' : ''}${missed.count}`;
+    const times = `${count} scheduled time${missed.count === 1 ? '' : 's'} (${first.toISOString()}${missed.count > 1 ? ` to ${last.toISOString()}` : ''})`;
+    // Each claims the last missed time: a second server starting on the same state records nothing.
     if (spec.catchUp === 'once') {
       await this.#firer.fire(trigger, {
         source: 'catch_up',
         scheduledAt: last,
-        payload: { missed: count, from: first.toISOString(), to: last.toISOString() },
+        payload: {
+          missed: missed.count,
+          countIsLowerBound: missed.countIsLowerBound,
+          from: first.toISOString(),
+          to: last.toISOString(),
+        },
       });
       return;
     }

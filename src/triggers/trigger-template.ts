@@ -24,6 +24,8 @@ const placeholderPattern = /\{\{([^{}]*)\}\}/g;
 const placeholderPath = /^\s*(payload|trigger|firing|event)((?:\.[A-Za-z0-9_-]+)*)\s*$/;
 /** One placeholder's text at most; a title is cut at the schema's 500 characters after. */
 export const maxPlaceholderChars = 20_000;
+/** Placeholders one template may hold (title and request; the dedupe key as many again). */
+export const maxPlaceholders = 50;
 const maxTitleChars = 500;
 const maxRequestChars = 200_000;
 
@@ -63,12 +65,14 @@ export function parseTriggerTemplate(text: string, project: string): TriggerTemp
       hint: 'A ticket.md: front matter with title and criteria [{text, check}], then the request.',
     });
   }
+  let count = 0;
   for (const [field, value] of [
     ['title', title],
     ['request', request],
   ] as const) {
-    checkPlaceholders(field, value ?? '');
+    count += checkPlaceholders(field, value ?? '');
   }
+  checkPlaceholderCount(count);
   return {
     title: title as string,
     request: request as string,
@@ -79,7 +83,19 @@ export function parseTriggerTemplate(text: string, project: string): TriggerTemp
 
 /** Checks a dedupe key's placeholders (it is never run; it only names the work). */
 export function checkKeyTemplate(key: string): void {
-  checkPlaceholders('the dedupe key', key);
+  checkPlaceholderCount(checkPlaceholders('the dedupe key', key));
+}
+
+/** Refuses more than `maxPlaceholders`: each is a value rendered per firing. */
+export function checkPlaceholderCount(count: number): void {
+  if (count <= maxPlaceholders) return;
+  throw new InvalidInputError(
+    `The template has ${count} placeholders; a trigger may have at most ${maxPlaceholders}.`,
+    {
+      code: 'too_many_placeholders',
+      hint: 'Name each payload field once or twice; {{payload}} alone puts the whole payload in.',
+    },
+  );
 }
 
 /** The ticket's title and request for one firing: placeholders replaced as text, each capped. */
@@ -87,41 +103,93 @@ export function renderTemplate(
   template: TriggerTemplate,
   values: TemplateValues,
 ): { title: string; request: string } {
-  const title = render(template.title, values).replace(/\s+/g, ' ').trim().slice(0, maxTitleChars);
-  const request = render(template.request, values).trim().slice(0, maxRequestChars);
+  const cache = new Map<string, string>();
+  // The title's whitespace is folded after rendering: a few times its length is enough to read.
+  const title = render(template.title, values, 4 * maxTitleChars, cache)
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, maxTitleChars);
+  const request = render(template.request, values, maxRequestChars, cache).trim();
   return {
     title: title || values.trigger.name,
     request: request || `Fired by trigger ${values.trigger.name}.`,
   };
 }
 
-/** A template string with its placeholders replaced (a value as text, an object as JSON). */
-export function render(text: string, values: TemplateValues): string {
-  return text.replace(placeholderPattern, (_whole, inner: string) => {
-    const match = placeholderPath.exec(inner);
-    if (!match) return '';
-    const root = match[1] as keyof TemplateValues;
-    const keys = (match[2] ?? '').split('.').filter(Boolean);
-    let value: unknown = values[root];
-    for (const key of keys) {
-      value =
-        value !== null && typeof value === 'object' && Object.hasOwn(value, key)
-          ? (value as Record<string, unknown>)[key]
-          : undefined;
+/**
+ * A template string with its placeholders replaced (a value as text, an object as JSON), at most
+ * `maxChars` long: rendering stops at the budget rather than building the whole string and
+ * cutting it after, and each distinct path is turned into text once (`cache`, shared between the
+ * fields of one firing), so a template repeating `{{payload}}` costs one stringify, not one each.
+ */
+export function render(
+  text: string,
+  values: TemplateValues,
+  maxChars: number,
+  cache: Map<string, string> = new Map(),
+): string {
+  const parts: string[] = [];
+  let length = 0;
+  let from = 0;
+  for (const match of text.matchAll(placeholderPattern)) {
+    if (length >= maxChars) break;
+    const literal = text.slice(from, match.index);
+    from = match.index + match[0].length;
+    const inner = match[1] as string;
+    let value = cache.get(inner);
+    if (value === undefined) {
+      value = placeholderValue(inner, values);
+      cache.set(inner, value);
     }
-    return asText(value).slice(0, maxPlaceholderChars);
-  });
+    for (const part of [literal, value]) {
+      const room = maxChars - length;
+      if (room <= 0) break;
+      const taken = part.length > room ? part.slice(0, room) : part;
+      parts.push(taken);
+      length += taken.length;
+    }
+  }
+  if (length < maxChars) parts.push(text.slice(from, from + maxChars - length));
+  return parts.join('');
+}
+
+/** One placeholder's text: its value found by path, as text, capped, without control characters. */
+function placeholderValue(inner: string, values: TemplateValues): string {
+  const match = placeholderPath.exec(inner);
+  if (!match) return '';
+  const root = match[1] as keyof TemplateValues;
+  const keys = (match[2] ?? '').split('.').filter(Boolean);
+  let value: unknown = values[root];
+  for (const key of keys) {
+    value =
+      value !== null && typeof value === 'object' && Object.hasOwn(value, key)
+        ? (value as Record<string, unknown>)[key]
+        : undefined;
+  }
+  return withoutControlCharacters(asText(value).slice(0, maxPlaceholderChars));
+}
+
+/**
+ * A payload's text without control characters other than newline and tab: an escape sequence
+ * (ESC, CSI) in an issue title would otherwise reach the terminal of whoever lists the tickets.
+ */
+export function withoutControlCharacters(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are what is removed
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '');
 }
 
 function asText(value: unknown): string {
   if (value === undefined || value === null) return '';
   if (typeof value === 'string') return value;
-  if (typeof value === 'object') return JSON.stringify(value);
+  if (typeof value === 'object') return JSON.stringify(value) ?? '';
   return String(value);
 }
 
-function checkPlaceholders(field: string, text: string): void {
+/** Checks each placeholder's path; returns how many there are. */
+function checkPlaceholders(field: string, text: string): number {
+  let count = 0;
   for (const match of text.matchAll(placeholderPattern)) {
+    count++;
     if (!placeholderPath.test(match[1] as string)) {
       throw new InvalidInputError(
         `${field} has ${match[0]}: a placeholder names payload, trigger, firing or event, then keys.`,
@@ -129,6 +197,7 @@ function checkPlaceholders(field: string, text: string): void {
       );
     }
   }
+  return count;
 }
 
 /** The first front matter field (outside title) holding `{{`, as a path; undefined: none. */

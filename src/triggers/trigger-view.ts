@@ -29,6 +29,6 @@ export function toTriggerView(record: TriggerRecord): Trigger {
 }
 
 export function toFiringView(record: FiringRecord): TriggerFiring {
-  const { owner: _owner, ...firing } = record;
+  const { owner: _owner, active: _active, reservedUsd: _reservedUsd, ...firing } = record;
   return { ...firing, payload: firing.payload ?? null };
 }

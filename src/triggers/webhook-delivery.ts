@@ -20,9 +20,12 @@ export interface WebhookRequest {
  * Checks a delivery to `POST /v1/hooks/{id}` and returns its payload, or throws what to answer:
  * an unknown hook 404; a body over 256 KiB 413 (read no further); a missing or wrong signature
  * 401; a timestamp more than 300 s off 401 (`webhook_stale`); a body that is not JSON 400; a
- * delivery id or signature seen before 409 (`webhook_replayed`). Only an accepted delivery is
- * recorded (its id and its signature: a captured delivery sent again under a new id is still a
- * replay); records older than twice the tolerance are pruned, since those would be stale anyway.
+ * delivery id or signature seen before 409 (`webhook_replayed`); a body nested deeper than
+ * `maxPayloadDepth` 400 (nothing recorded). Only an accepted delivery is recorded (its id and its
+ * signature, with its signed time: a captured delivery sent again under a new id is still a
+ * replay); records signed before now − tolerance are pruned, since those would be stale anyway.
+ * Two identical deliveries in the same second (same id or same body, so the same signature) are
+ * one delivery: the second is a 409.
  */
 export async function receiveWebhook(
   trigger: TriggerRecord | undefined,
@@ -58,23 +61,33 @@ export async function receiveWebhook(
       hint: 'Send a unique id per delivery (a UUID): replays are refused by it.',
     });
   }
+  const text = Buffer.from(body).toString('utf8');
+  const depth = nestingDepth(text);
+  if (depth > maxPayloadDepth) {
+    throw new InvalidInputError(
+      `The webhook body nests ${depth} levels deep (at most ${maxPayloadDepth}).`,
+      { code: 'payload_too_deep', hint: 'Send a flatter JSON body.' },
+    );
+  }
   let payload: unknown;
   try {
-    payload = body.length === 0 ? null : JSON.parse(Buffer.from(body).toString('utf8'));
+    payload = body.length === 0 ? null : JSON.parse(text);
   } catch {
     throw new InvalidInputError('The webhook body is not JSON.', {
       code: 'invalid_json',
       hint: 'Send a JSON body (Content-Type: application/json).',
     });
   }
+  // A delivery signed before now − tolerance is refused as stale whatever the records say, so a
+  // record is kept exactly while its signed time could still pass (one second more for rounding).
   await repository.pruneDeliveries(
     trigger.id,
-    new Date(now.getTime() - 2 * webhookToleranceSeconds * 1000).toISOString(),
+    new Date(now.getTime() - (webhookToleranceSeconds + 1) * 1000).toISOString(),
   );
   const fresh = await repository.recordDelivery(
     trigger.id,
     [`delivery:${delivery}`, `signature:${signature.trim()}`],
-    now.toISOString(),
+    new Date(seconds * 1000).toISOString(),
   );
   if (!fresh) throw replayedDelivery(delivery);
   return payload;
@@ -100,4 +113,25 @@ async function readLimited(
     chunks.push(value);
   }
   return Buffer.concat(chunks);
+}
+
+/** The deepest a webhook body's arrays and objects may nest (rendering it recurses that deep). */
+export const maxPayloadDepth = 400;
+
+/** How deep the JSON text's brackets nest (strings skipped): checked before it is parsed. */
+export function nestingDepth(json: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let index = 0; index < json.length; index++) {
+    const code = json.charCodeAt(index);
+    if (inString) {
+      if (code === 0x5c)
+        index++; // a backslash: the next character is escaped
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) inString = true;
+    else if (code === 0x5b || code === 0x7b) deepest = Math.max(deepest, ++depth);
+    else if (code === 0x5d || code === 0x7d) depth--;
+  }
+  return deepest;
 }

@@ -80,6 +80,8 @@ export async function startEndToEndServer(
         settings: { prices },
       },
       ...(options.planner && { plans: { planner: options.planner } }),
+      // The trigger tests use per-second schedules.
+      triggers: { minIntervalSeconds: 0 },
     },
     { MAGS_DISK: '64M' },
   );

@@ -131,7 +131,8 @@ export function registerTicketCommands(program: Command): void {
           each.status,
           String(each.attempt),
           `$${each.usage.costUsd.toFixed(2)}`,
-          each.title,
+          // A trigger's ticket title holds a payload's text: never raw to the terminal.
+          terminalSafe(each.title),
         ]),
       );
     });

@@ -6,6 +6,7 @@ import { apiClient } from '../client/api-client.ts';
 import { CommandUsageError } from '../client/command-usage-error.ts';
 import { printJson, printTable } from '../output.ts';
 import { parsePositiveNumber } from '../parse-options.ts';
+import { terminalSafe } from '../ticket-render.ts';
 
 /** `mags trigger …`: background agents that create tickets on schedules, webhooks and events. */
 export function registerTriggerCommands(program: Command): void {
@@ -103,23 +104,21 @@ export function registerTriggerCommands(program: Command): void {
       const created = await mags.triggers.create(body);
       if (flags.json) return printJson(created);
       process.stdout.write(renderTrigger(created.trigger));
-      if (created.secret) {
-        const url = `${mags.url}${created.trigger.hookPath}`;
-        process.stdout.write(
-          [
-            '',
-            `secret: ${created.secret}`,
-            '  (shown this once: keep it where the sender signs its deliveries)',
-            'sign and send a delivery:',
-            '  body=\'{"issue":{"title":"..."}}\'; ts=$(date +%s)',
-            `  sig=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac '${created.secret}' | sed 's/^.* //')`,
-            `  curl -X POST ${url} -H 'content-type: application/json' \\`,
-            `    -H "X-Mags-Signature: sha256=$sig" -H "X-Mags-Timestamp: $ts" \\`,
-            '    -H "X-Mags-Delivery: $(uuidgen)" --data "$body"',
-            '',
-          ].join('\n'),
-        );
-      }
+      if (created.secret) printSecret(created.secret, `${mags.url}${created.trigger.hookPath}`);
+    });
+
+  trigger
+    .command('rotate-secret')
+    .description(
+      'Give a webhook trigger a new secret (shown once); the old one stops, the URL stays.',
+    )
+    .argument('<name>')
+    .option('--json', 'print JSON')
+    .action(async (ref: string, flags, command: Command) => {
+      const mags = await apiClient(command);
+      const rotated = await mags.triggers.rotateSecret(ref);
+      if (flags.json) return printJson(rotated);
+      printSecret(rotated.secret as string, `${mags.url}${rotated.trigger.hookPath}`);
     });
 
   trigger
@@ -258,8 +257,31 @@ function firingRow(firing: TriggerFiring): string[] {
   return [
     firing.at,
     firing.source,
-    firing.status,
+    firing.repeats > 1 ? `${firing.status} ×${firing.repeats}` : firing.status,
     firing.ticket ?? firing.plan ?? '-',
-    firing.reason ?? '',
+    // A reason can quote a payload (a template's error): never raw to the terminal.
+    terminalSafe(firing.reason ?? ''),
   ];
+}
+
+/**
+ * The secret, once, and how to sign with it. The example reads it from a file only the sender
+ * can read, so it is not typed into a command line (shell history, `ps`).
+ */
+function printSecret(secret: string, url: string): void {
+  process.stdout.write(
+    [
+      '',
+      `secret: ${secret}`,
+      '  (shown this once: keep it where the sender signs its deliveries, e.g. a file only it reads:',
+      '   umask 077; cat > hook.secret   # paste it, then Ctrl-D)',
+      'sign and send a delivery:',
+      '  body=\'{"issue":{"title":"..."}}\'; ts=$(date +%s)',
+      `  sig=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$(cat hook.secret)" | sed 's/^.* //')`,
+      `  curl -X POST ${url} -H 'content-type: application/json' \\`,
+      `    -H "X-Mags-Signature: sha256=$sig" -H "X-Mags-Timestamp: $ts" \\`,
+      '    -H "X-Mags-Delivery: $(uuidgen)" --data "$body"',
+      '',
+    ].join('\n'),
+  );
 }

@@ -87,6 +87,19 @@ const resume = createRoute({
   request: { params },
   responses: { 200: triggerResponse('The trigger'), ...errors },
 });
+const rotateSecret = createRoute({
+  method: 'post',
+  path: '/v1/triggers/{id}/rotate-secret',
+  summary: "A webhook trigger's new signing secret (shown only here); the old one stops at once",
+  request: { params },
+  responses: {
+    200: {
+      content: { 'application/json': { schema: CreatedTriggerSchema } },
+      description: 'The trigger (its URL unchanged) and its new secret',
+    },
+    ...errors,
+  },
+});
 const remove = createRoute({
   method: 'delete',
   path: '/v1/triggers/{id}',
@@ -146,6 +159,10 @@ export function registerTriggerRoutes(app: ServerApp, { triggers }: ServerServic
   app.openapi(resume, async (c) =>
     c.json(toTriggerView(await triggers.resume(c.var.owner, c.req.valid('param').id)), 200),
   );
+  app.openapi(rotateSecret, async (c) => {
+    const rotated = await triggers.rotateSecret(c.var.owner, c.req.valid('param').id);
+    return c.json({ trigger: toTriggerView(rotated.trigger), secret: rotated.secret }, 200);
+  });
   app.openapi(remove, async (c) => {
     await triggers.remove(c.var.owner, c.req.valid('param').id);
     return c.body(null, 204);

@@ -161,17 +161,24 @@ CREATE TABLE IF NOT EXISTS triggers (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
   name TEXT NOT NULL, project TEXT NOT NULL, kind TEXT NOT NULL, spec TEXT NOT NULL, secret TEXT,
   paused INTEGER NOT NULL DEFAULT 0, last_fired_at TEXT, next_fire_at TEXT,
+  version INTEGER NOT NULL DEFAULT 0, last_scheduled_at TEXT,
   created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (owner, name)
 );
 CREATE TABLE IF NOT EXISTS trigger_firings (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, trigger_id TEXT NOT NULL,
   owner TEXT NOT NULL, at TEXT NOT NULL, scheduled_at TEXT, source TEXT NOT NULL, dedupe_key TEXT,
-  status TEXT NOT NULL, reason TEXT, ticket_id TEXT, plan_id TEXT, payload TEXT
+  status TEXT NOT NULL, reason TEXT, ticket_id TEXT, plan_id TEXT, payload TEXT,
+  chain TEXT NOT NULL DEFAULT '[]', repeats INTEGER NOT NULL DEFAULT 1, reserved_usd REAL,
+  active INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS trigger_firings_trigger ON trigger_firings (trigger_id, seq);
+CREATE INDEX IF NOT EXISTS trigger_firings_status ON trigger_firings (trigger_id, status, seq);
+CREATE INDEX IF NOT EXISTS trigger_firings_key ON trigger_firings (trigger_id, dedupe_key, seq);
+CREATE INDEX IF NOT EXISTS trigger_firings_active ON trigger_firings (trigger_id) WHERE active = 1;
 CREATE INDEX IF NOT EXISTS trigger_firings_ticket ON trigger_firings (ticket_id) WHERE ticket_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS trigger_firings_plan ON trigger_firings (plan_id) WHERE plan_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS webhook_deliveries (
-  trigger_id TEXT NOT NULL, delivery TEXT NOT NULL, at TEXT NOT NULL,
+  trigger_id TEXT NOT NULL, delivery TEXT NOT NULL, signed_at TEXT NOT NULL,
   PRIMARY KEY (trigger_id, delivery)
 ) WITHOUT ROWID;`,
   },

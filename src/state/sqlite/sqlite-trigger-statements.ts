@@ -1,5 +1,6 @@
 import type { SQLInputValue } from 'node:sqlite';
 import type {
+  FiringClaim,
   FiringRecord,
   StateRepository,
   TriggerRecord,
@@ -17,11 +18,18 @@ type TriggerMethods = Pick<
   | 'listTriggers'
   | 'deleteTrigger'
   | 'insertFiring'
+  | 'claimFiring'
+  | 'updateFiring'
   | 'listFirings'
+  | 'countedFirings'
   | 'firingOfTicket'
+  | 'firingOfPlan'
   | 'recordDelivery'
   | 'pruneDeliveries'
 >;
+
+/** Firings kept per trigger (the newest; active ones always): a busy hook's history stays bounded. */
+export const maxFiringsKept = 1000;
 
 /** Triggers (their settings as one JSON column), their firings and the webhook deliveries seen. */
 export function sqliteTriggerStatements({
@@ -32,7 +40,8 @@ export function sqliteTriggerStatements({
 }: SqliteDatabase): TriggerMethods {
   const insertTrigger = prepared(
     `INSERT INTO triggers (id, owner, name, project, kind, spec, secret, paused, last_fired_at,
-     next_fire_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     next_fire_at, version, last_scheduled_at, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (owner, name) DO NOTHING`,
   );
   const triggerByRef = prepared(
@@ -44,17 +53,68 @@ export function sqliteTriggerStatements({
   const deleteDeliveries = prepared('DELETE FROM webhook_deliveries WHERE trigger_id = ?');
   const insertFiring = prepared(
     `INSERT INTO trigger_firings (id, trigger_id, owner, at, scheduled_at, source, dedupe_key,
-     status, reason, ticket_id, plan_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     status, reason, ticket_id, plan_id, payload, chain, repeats, reserved_usd, active)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const firingById = prepared('SELECT * FROM trigger_firings WHERE id = ?');
+  const latestFiring = prepared(
+    'SELECT * FROM trigger_firings WHERE trigger_id = ? ORDER BY seq DESC LIMIT 1',
+  );
+  const foldFiring = prepared(
+    'UPDATE trigger_firings SET repeats = repeats + 1, at = ?, payload = ? WHERE id = ?',
+  );
+  // ISO times of one format (`toISOString`) order as text.
+  const scheduledTaken = prepared(
+    'SELECT 1 FROM triggers WHERE id = ? AND last_scheduled_at IS NOT NULL AND last_scheduled_at >= ?',
+  );
+  const claimTrigger = prepared(
+    `UPDATE triggers SET version = version + 1, last_fired_at = ?, updated_at = ?,
+     last_scheduled_at = coalesce(?, last_scheduled_at) WHERE id = ? AND version = ?`,
+  );
+  const pruneFirings = prepared(
+    `DELETE FROM trigger_firings WHERE trigger_id = ? AND active = 0 AND seq <= (
+       SELECT seq FROM trigger_firings WHERE trigger_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
+  );
+  const updateFiring = prepared(
+    `UPDATE trigger_firings SET status = coalesce(?, status), reason = coalesce(?, reason),
+     ticket_id = coalesce(?, ticket_id), plan_id = coalesce(?, plan_id),
+     active = coalesce(?, active) WHERE id = ?`,
+  );
+  const countedFirings = prepared(
+    `SELECT * FROM trigger_firings WHERE trigger_id = ? AND status = 'created' AND at >= ?
+     UNION SELECT * FROM trigger_firings WHERE trigger_id = ? AND active = 1 ORDER BY seq DESC`,
   );
   const firingOfTicket = prepared(
     'SELECT * FROM trigger_firings WHERE ticket_id = ? ORDER BY seq LIMIT 1',
   );
+  const firingOfPlan = prepared(
+    'SELECT * FROM trigger_firings WHERE plan_id = ? ORDER BY seq LIMIT 1',
+  );
   const insertDelivery = prepared(
-    'INSERT INTO webhook_deliveries (trigger_id, delivery, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    'INSERT INTO webhook_deliveries (trigger_id, delivery, signed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
   );
   const pruneDeliveries = prepared(
-    'DELETE FROM webhook_deliveries WHERE trigger_id = ? AND at < ?',
+    'DELETE FROM webhook_deliveries WHERE trigger_id = ? AND signed_at < ?',
   );
+  const addFiring = (firing: FiringRecord) =>
+    insertFiring().run(
+      firing.id,
+      firing.trigger,
+      firing.owner,
+      firing.at,
+      firing.scheduledAt,
+      firing.source,
+      firing.key,
+      firing.status,
+      firing.reason,
+      firing.ticket,
+      firing.plan,
+      payloadJson(firing.payload),
+      JSON.stringify(firing.chain),
+      firing.repeats,
+      firing.reservedUsd,
+      firing.active ? 1 : 0,
+    );
   return {
     async insertTrigger(trigger) {
       const result = insertTrigger().run(
@@ -68,6 +128,8 @@ export function sqliteTriggerStatements({
         trigger.paused ? 1 : 0,
         trigger.lastFiredAt,
         trigger.nextFireAt,
+        trigger.version,
+        trigger.lastScheduledAt,
         trigger.createdAt,
         trigger.updatedAt,
       );
@@ -108,22 +170,56 @@ export function sqliteTriggerStatements({
       return deleted;
     },
     async insertFiring(firing) {
-      insertFiring().run(
-        firing.id,
-        firing.trigger,
-        firing.owner,
-        firing.at,
-        firing.scheduledAt,
-        firing.source,
-        firing.key,
-        firing.status,
-        firing.reason,
-        firing.ticket,
-        firing.plan,
-        firing.payload === null || firing.payload === undefined
-          ? null
-          : JSON.stringify(firing.payload),
+      addFiring(firing);
+    },
+    async claimFiring(firing, expected) {
+      let outcome: FiringClaim = { conflict: 'changed' };
+      transaction(() => {
+        const scheduledAt = expected.scheduledAt ?? null;
+        if (scheduledAt !== null && scheduledTaken().get(firing.trigger, scheduledAt)) {
+          outcome = { conflict: 'taken' };
+          return;
+        }
+        const claimed = claimTrigger().run(
+          firing.at,
+          firing.at,
+          scheduledAt,
+          firing.trigger,
+          expected.version,
+        );
+        if (Number(claimed.changes) === 0) return;
+        const latest = latestFiring().get(firing.trigger) as Row | undefined;
+        const previous = latest && toFiring(latest);
+        if (
+          firing.status === 'skipped' &&
+          previous?.status === 'skipped' &&
+          previous.source === firing.source &&
+          previous.reason === firing.reason
+        ) {
+          foldFiring().run(firing.at, payloadJson(firing.payload), previous.id);
+          outcome = { claimed: toFiring(firingById().get(previous.id) as Row) };
+          return;
+        }
+        addFiring(firing);
+        pruneFirings().run(firing.trigger, firing.trigger, maxFiringsKept);
+        outcome = { claimed: firing };
+      });
+      return outcome;
+    },
+    async updateFiring(id, update) {
+      const flag = update.active === undefined ? null : update.active ? 1 : 0;
+      updateFiring().run(
+        update.status ?? null,
+        update.reason ?? null,
+        update.ticket ?? null,
+        update.plan ?? null,
+        flag,
+        id,
       );
+    },
+    async countedFirings(triggerId, since) {
+      const rows = countedFirings().all(triggerId, since, triggerId) as Row[];
+      return rows.map(toFiring);
     },
     async listFirings(filter) {
       const where = ['trigger_id = $trigger'];
@@ -150,6 +246,10 @@ export function sqliteTriggerStatements({
     },
     async firingOfTicket(ticketId) {
       const row = firingOfTicket().get(ticketId) as Row | undefined;
+      return row && toFiring(row);
+    },
+    async firingOfPlan(planId) {
+      const row = firingOfPlan().get(planId) as Row | undefined;
       return row && toFiring(row);
     },
     async recordDelivery(triggerId, keys, at) {
@@ -197,6 +297,8 @@ function toTrigger(row: Row): TriggerRecord {
     paused: Number(row.paused) === 1,
     lastFiredAt: text(row.last_fired_at),
     nextFireAt: text(row.next_fire_at),
+    version: Number(row.version),
+    lastScheduledAt: text(row.last_scheduled_at),
     createdAt: String(row.created_at),
     updatedAt: String(row.updated_at),
   };
@@ -216,5 +318,13 @@ function toFiring(row: Row): FiringRecord {
     ticket: text(row.ticket_id),
     plan: text(row.plan_id),
     payload: row.payload === null ? null : JSON.parse(String(row.payload)),
+    chain: JSON.parse(String(row.chain)) as string[],
+    repeats: Number(row.repeats),
+    reservedUsd: row.reserved_usd === null ? null : Number(row.reserved_usd),
+    active: Number(row.active) === 1,
   };
+}
+
+function payloadJson(payload: unknown): string | null {
+  return payload === null || payload === undefined ? null : JSON.stringify(payload);
 }
