@@ -35,16 +35,21 @@ export class TriggerSchedules {
     for (const trigger of await this.#repository.listTriggers({ kind: 'schedule' })) {
       if (trigger.paused) continue;
       try {
-        await this.#catchUp(trigger);
-        await this.arm(trigger);
+        // One `now` for both: a time between the catch-up and the arming is fired, not lost.
+        const now = this.#now();
+        await this.#catchUp(trigger, now);
+        await this.arm(trigger, now);
       } catch (error) {
         this.#log(`trigger ${trigger.id}: schedule not armed: ${(error as Error).message}`);
       }
     }
   }
 
-  /** Starts (or restarts) its timer from now, and stores the time it waits for. */
-  async arm(trigger: TriggerRecord): Promise<void> {
+  /**
+   * Starts (or restarts) its timer from now, and stores the time it waits for. With `caughtUpTo`
+   * (the start's catch-up), from that time even if it has just passed.
+   */
+  async arm(trigger: TriggerRecord, caughtUpTo?: Date): Promise<void> {
     const spec = trigger.spec.schedule;
     if (!spec) return;
     this.disarm(trigger.id);
@@ -69,7 +74,8 @@ export class TriggerSchedules {
       { now: () => this.#now().getTime() },
     );
     this.#timers.set(trigger.id, timer);
-    timer.start(this.#now());
+    if (caughtUpTo) timer.start(caughtUpTo, { catchUp: true });
+    else timer.start(this.#now());
     await this.#repository.updateTrigger(trigger.id, {
       nextFireAt: timer.next?.toISOString() ?? null,
     });
@@ -85,13 +91,13 @@ export class TriggerSchedules {
     this.#timers.clear();
   }
 
-  async #catchUp(trigger: TriggerRecord): Promise<void> {
+  async #catchUp(trigger: TriggerRecord, now: Date): Promise<void> {
     const spec = trigger.spec.schedule;
     if (!spec || !trigger.nextFireAt) return;
     const schedule = parseCronSchedule(spec.cron, spec.timezone);
     // The stored next time is the first missed one (missedTimes counts those after its `after`).
     const after = new Date(new Date(trigger.nextFireAt).getTime() - 1);
-    const missed = missedTimes(schedule, after, this.#now());
+    const missed = missedTimes(schedule, after, now);
     if (!missed) return;
     const { first, last } = missed;
     const count = `${missed.countIsLowerBound ? 'at least ' : ''}${missed.count}`;
