@@ -63,7 +63,7 @@ export async function startPlan(
 
 /**
  * Awaiting review → approved (under the plan's lock): the integration as branch
- * `mags/plan-<id>`, its bundle stored.
+ * `mags/plan-<id>`, its bundle stored, its workspace discarded.
  */
 export async function approveIntegration(
   parts: { dispatch: PlanDispatch; git: PlanGit },
@@ -81,8 +81,12 @@ export async function approveIntegration(
     baseCommit: plan.baseCommit,
   });
   await dispatch.options.repository.putPlanBundle(plan.id, approved.bundle);
-  return dispatch.transition(plan, 'approved', `approved by ${by} as ${branch}`, {
+  const done = await dispatch.transition(plan, 'approved', `approved by ${by} as ${branch}`, {
     branch,
     commit: approved.commit,
   });
+  // The branch and bundle hold the result: the workspace goes (`integration` stays recorded, its
+  // commit reachable from the branch).
+  await dispatch.discard(plan.owner, plan.project, plan.integration.workspace);
+  return done;
 }

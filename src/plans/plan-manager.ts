@@ -252,7 +252,10 @@ export class PlanManager {
     return this.get(owner, id);
   }
 
-  /** Closes the plan and its tickets not approved (stopping those that run): `closed`. */
+  /**
+   * Closes the plan and its tickets not approved (stopping those that run): `closed`; its
+   * integration's workspace is discarded.
+   */
   async close(owner: string, id: string, options: { by: string }): Promise<PlanRecord> {
     this.#open(`close plan ${id}`);
     const closed = await this.#dispatch.locked(id, async () => {
@@ -265,6 +268,10 @@ export class PlanManager {
       this.#planners.get(id)?.abort();
       return this.#dispatch.transition(plan, 'closed', `closed by ${options.by}`);
     });
+    // An integration waiting for review is not used any more (`integration` stays recorded).
+    if (closed?.integration) {
+      await this.#dispatch.discard(owner, closed.project, closed.integration.workspace);
+    }
     for (const item of closed?.tickets ?? []) {
       if (!item.ticket || item.ticketStatus === 'approved' || item.ticketStatus === 'closed')
         continue;
