@@ -23,6 +23,7 @@ import {
   type PlanTestBed,
   startPlanTestBed,
   ticketSpec,
+  until,
   writesFile,
 } from './helpers/end-to-end-plans.ts';
 import { call, finish } from './helpers/end-to-end-tickets.ts';
@@ -41,15 +42,6 @@ function ticketStatuses(events: PlanEvent[]): string[] {
       ? [`${event.data.key}:${event.data.event.data.to}`]
       : [],
   );
-}
-
-/** Resolves once `check` is true, looking every 50 ms; rejects after `timeoutMs`. */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe('plans end to end (real parts, scripted models)', { skip }, () => {
