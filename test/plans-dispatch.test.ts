@@ -1,8 +1,9 @@
 /**
  * The plan dispatch's paths the end-to-end tests do not reach, with the real parts (TicketManager,
  * PlanGit on the namespace runtime, scripted agent models): a stop while a dependent's results
- * are merged (a gate holds the real merge's answer), and the recovery of a plan whose items a
- * gone server left waiting, merging or started. A second PlanManager on the server's own parts
+ * are merged (a gate holds the real merge's answer), the recovery of a plan whose items a gone
+ * server left waiting, merging or started, and an integration conflict resolved by
+ * `resolve-integration`. A second PlanManager on the server's own parts
  * drives these plans (with the gated PlanGit, or as another server process).
  */
 import assert from 'node:assert/strict';
@@ -23,6 +24,7 @@ import {
   until,
   writesFile,
 } from './helpers/end-to-end-plans.ts';
+import { call } from './helpers/end-to-end-tickets.ts';
 import { sandboxSkipReason } from './helpers/test-home.ts';
 
 const skip = sandboxSkipReason();
@@ -223,5 +225,78 @@ describe('plan dispatch (real parts, scripted models)', { skip }, () => {
     } finally {
       await recovering.shutdown();
     }
+  });
+
+  test('two leaf tickets changing the same lines: resolve-integration appears in conflict; retried, it resolves it and the plan integrates', async () => {
+    const plans = bed.running.services.plans;
+    const tickets = bed.running.services.tickets;
+    const resolver = bed.model([
+      call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b + 0;\n' }),
+      call('finish', {
+        summary: 'resolved sum.js',
+        claims: [
+          { criterion: 1, met: true },
+          { criterion: 2, met: true },
+        ],
+      }),
+    ]);
+    // resolve-integration is created by the plan, without a model: it takes the project's.
+    await bed.running.services.projects.create('alice', {
+      name: 'clash',
+      repo: bed.checkout,
+      test: 'true',
+      model: resolver.id,
+    });
+    const writes = (content: string) =>
+      bed.model([
+        call('write_file', { path: 'sum.js', content }),
+        call('finish', { summary: 'changed sum.js', claims: [{ criterion: 1, met: true }] }),
+      ]);
+    const p = writes('exports.sum = (a, b) => a + b;\n');
+    const q = writes('exports.sum = (a, b) => b + a;\n');
+    const created = await plans.create(
+      'alice',
+      CreatePlanBodySchema.parse({
+        project: 'clash',
+        request: 'fix sum twice',
+        auto: true,
+        autoApprove: true,
+        spec: {
+          summary: 'two leaves on one line',
+          tickets: [
+            ticketSpec('p', p.id, { files: ['sum.js'] }),
+            ticketSpec('q', q.id, { files: ['sum.js'] }),
+          ],
+        },
+      }),
+    );
+    const blocked = await plans.wait('alice', created.id);
+    assert.equal(blocked.status, 'blocked', blocked.reason ?? '');
+    assert.match(blocked.reason ?? '', /integration conflicts in sum\.js/);
+    const conflicting = itemsByKey(blocked)['resolve-integration'];
+    assert.equal(conflicting?.state, 'conflict');
+    assert.deepEqual(conflicting?.conflictFiles, ['sum.js']);
+    assert.deepEqual(conflicting?.dependsOn, ['p', 'q']);
+
+    await plans.retry('alice', created.id, { ticket: 'resolve-integration' });
+    await until('resolve-integration reviewed', async () => {
+      const plan = await plans.get('alice', created.id);
+      const status = itemsByKey(plan)['resolve-integration']?.ticketStatus;
+      return status === 'awaiting_review' || status === 'approved' || plan.status !== 'running';
+    });
+    const resolving = itemsByKey(await plans.get('alice', created.id))['resolve-integration'];
+    if (resolving?.ticketStatus === 'awaiting_review') {
+      // Its second criterion has no check: a person approves what auto-approval leaves.
+      await tickets.approve('alice', resolving.ticket ?? '', {});
+    }
+    const integrated = await plans.wait('alice', created.id);
+    assert.equal(integrated.status, 'awaiting_review', integrated.reason ?? '');
+    const evidence = await plans.evidence('alice', created.id);
+    assert.deepEqual(
+      evidence.diffStat.files.map((file) => file.path),
+      ['sum.js'],
+    );
+    assert.match(evidence.diff, /\+exports\.sum = \(a, b\) => a \+ b \+ 0;/);
+    assert.doesNotMatch(evidence.diff, /<<<<<<<|>>>>>>>/);
   });
 });
