@@ -23,6 +23,7 @@ import {
   type PlanTestBed,
   startPlanTestBed,
   ticketSpec,
+  until,
   writesFile,
 } from './helpers/end-to-end-plans.ts';
 import { call, finish } from './helpers/end-to-end-tickets.ts';
@@ -41,15 +42,6 @@ function ticketStatuses(events: PlanEvent[]): string[] {
       ? [`${event.data.key}:${event.data.event.data.to}`]
       : [],
   );
-}
-
-/** Resolves once `check` is true, looking every 50 ms; rejects after `timeoutMs`. */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe('plans end to end (real parts, scripted models)', { skip }, () => {
@@ -189,6 +181,10 @@ describe('plans end to end (real parts, scripted models)', { skip }, () => {
     await assert.rejects(plans.approve('alice', created.id, { by: 'alice' }), {
       code: 'plan_status',
     });
+    // Approved: the integration's workspace is discarded, its record kept (the branch has it).
+    assert.equal(approved.integration?.commit, settled.integration?.commit);
+    const integration = ownerWorkspaceName('alice', settled.integration?.workspace ?? '');
+    assert.equal(await bed.running.services.context.workspaces.get(integration), undefined);
   });
 
   test('a failing ticket blocks only its dependents; retried, it unblocks them', async () => {
@@ -259,6 +255,13 @@ describe('plans end to end (real parts, scripted models)', { skip }, () => {
     assert.equal((await tickets.get('alice', after.x?.ticket ?? '')).attempt, 2);
     assert.equal((await tickets.get('alice', after.z?.ticket ?? '')).attempt, 1);
     assert.equal(after.w?.ticketStatus, 'approved');
+    // Closed while awaiting review: the integration's workspace is discarded, its record kept.
+    const workspaces = bed.running.services.context.workspaces;
+    const integration = ownerWorkspaceName('alice', done.integration?.workspace ?? '');
+    assert.notEqual(await workspaces.get(integration), undefined, 'there before the close');
+    const closed = await plans.close('alice', created.id, { by: 'alice' });
+    assert.equal(closed.integration?.workspace, done.integration?.workspace);
+    assert.equal(await workspaces.get(integration), undefined);
   });
 
   test('two tickets changing the same lines: their dependent is in conflict, nothing overwritten; retried, its agent resolves it and the plan integrates', async () => {

@@ -14,6 +14,7 @@ import {
   type PlanTestBed,
   startPlanTestBed,
   ticketSpec,
+  until,
   writesFile,
 } from './helpers/end-to-end-plans.ts';
 import { call, finish } from './helpers/end-to-end-tickets.ts';
@@ -22,15 +23,6 @@ import { sandboxSkipReason } from './helpers/test-home.ts';
 
 const skip = sandboxSkipReason();
 if (skip) process.stdout.write(`# skipping plan restart tests: ${skip}\n`);
-
-/** Resolves once `check` is true, looking every 50 ms; rejects after `timeoutMs`. */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('plans across a restart and at their limits (real parts, scripted models)', {
   skip,

@@ -123,6 +123,11 @@ export const PlanTicketSchema = PlanTicketSpecSchema.extend({
    * markers) and its ticket starts there with resolving them as its first task.
    */
   resolveConflicts: z.boolean().optional(),
+  /**
+   * When `state` is `blocked` because of a dependency (directly or through a chain): the key of
+   * the dead end that blocks it (a retry of that one unblocks it); `reason` says it in words.
+   */
+  blockedBy: PlanTicketKeySchema.nullable().optional(),
 }).openapi('PlanTicket');
 export type PlanTicket = z.infer<typeof PlanTicketSchema>;
 

@@ -1,4 +1,5 @@
 import type { PlanEvent, PlanEventData, PlanStatus } from '../api/plans.ts';
+import { KeyedQueue } from '../config/keyed-queue.ts';
 import type { StateRepository } from '../state/state-repository.ts';
 
 /**
@@ -8,7 +9,7 @@ import type { StateRepository } from '../state/state-repository.ts';
  */
 export class PlanEventLog {
   readonly #repository: StateRepository;
-  readonly #tails = new Map<string, Promise<unknown>>();
+  readonly #turns = new KeyedQueue();
   readonly #versions = new Map<string, number>();
   readonly #waiters = new Map<string, Set<() => void>>();
 
@@ -34,14 +35,7 @@ export class PlanEventLog {
 
   /** Runs `work` in the plan's turn: after every append (and work) asked for before it. */
   enqueue<T>(planId: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.#tails.get(planId) ?? Promise.resolve();
-    const turn = previous.catch(() => {}).then(work);
-    this.#tails.set(planId, turn);
-    const settle = () => {
-      if (this.#tails.get(planId) === turn) this.#tails.delete(planId);
-    };
-    turn.then(settle, settle);
-    return turn;
+    return this.#turns.run(planId, work);
   }
 
   version(planId: string): number {

@@ -53,11 +53,9 @@ function moving(item: PlanTicket): boolean {
   return inFlight(item) || (item.state === 'dispatched' && item.ticketStatus === 'awaiting_review');
 }
 
-/** The reason of an item blocked by a dependency begins so (a retry of it unblocks it). */
-const blockedByPrefix = 'blocked by ';
-
+/** Blocked by a dependency that is a dead end, directly or through a chain (a retry of it unblocks it). */
 function blockedByDependency(item: PlanTicket): boolean {
-  return item.state === 'blocked' && (item.reason ?? '').startsWith(blockedByPrefix);
+  return item.state === 'blocked' && typeof item.blockedBy === 'string';
 }
 
 /**
@@ -99,14 +97,25 @@ export function settleBlocked(items: PlanTicket[], order: string[]): ItemChange[
     const blocker = item.dependsOn
       .map((dependency) => byKey.get(dependency))
       .find((dependency) => dependency && (deadEnd(dependency) || blockedByDependency(dependency)));
-    const reason = blocker
-      ? `${blockedByPrefix}${blocker.state === 'blocked' && blockedByDependency(blocker) ? (blocker.reason ?? '').slice(blockedByPrefix.length) : deadEnd(blocker)}`
-      : null;
+    // Through a chain, the dead end at its start blocks it, in the same words.
+    const blockedBy = !blocker
+      ? null
+      : blockedByDependency(blocker)
+        ? (blocker.blockedBy ?? null)
+        : blocker.key;
+    const reason = !blocker
+      ? null
+      : blockedByDependency(blocker)
+        ? blocker.reason
+        : `blocked by ${deadEnd(blocker)}`;
     const to = reason ? 'blocked' : 'waiting';
-    if (item.state === to && item.reason === reason) continue;
+    if (item.state === to && item.reason === reason && (item.blockedBy ?? null) === blockedBy) {
+      continue;
+    }
     changes.push({ key, from: item.state, to, reason });
     item.state = to;
     item.reason = reason;
+    item.blockedBy = blockedBy;
   }
   return changes;
 }

@@ -5,13 +5,11 @@ import type {
   PlanEvent,
   PlanEvidence,
   PlanStatus,
-  PlanTicket,
 } from '../api/plans.ts';
 import { planStatuses } from '../api/plans.ts';
-import type { Budget, CreateTicketBody, TokenUsage } from '../api/tickets.ts';
+import type { Budget } from '../api/tickets.ts';
 import { randomId } from '../config/random-id.ts';
 import { currentServerInstance, type ServerInstance } from '../config/server-instance.ts';
-import { ConflictError, InvalidInputError, MagsError } from '../errors/mags-error.ts';
 import type {
   PlanFilter,
   PlanRecord,
@@ -22,20 +20,22 @@ import { checkProjectReady, serverShuttingDown } from '../tickets/ticket-errors.
 import { TicketLock } from '../tickets/ticket-lock.ts';
 import type { TicketManager } from '../tickets/ticket-manager.ts';
 import type { CheckModel, TicketProjects } from '../tickets/ticket-parts.ts';
+import { approveIntegration, startPlan } from './plan-approval.ts';
 import { PlanDispatch } from './plan-dispatch.ts';
+import { plannerModel as choosePlannerModel, draftPlan } from './plan-drafting.ts';
 import {
   planBundleNotFound,
   planEvidenceNotFound,
   planNotFound,
-  planTicketNotFound,
   wrongPlanStatus,
 } from './plan-errors.ts';
 import { followPlanEvents, movingPlanStatuses } from './plan-event-log.ts';
 import { checkPlanGraph } from './plan-graph.ts';
-import { deadEnd, followTicketStatus, pendingItems } from './plan-items.ts';
+import { pendingItems } from './plan-items.ts';
 import type { PlanGit, Planner } from './plan-parts.ts';
+import { retryPlanTicket } from './plan-retry.ts';
 import { type PlanSettings, planSettings } from './plan-settings.ts';
-import { PlannerFailedError } from './planner/planner-errors.ts';
+import { checkPlanTickets } from './plan-ticket-body.ts';
 import { recoverPlans } from './recover-plans.ts';
 
 export interface PlanManagerOptions {
@@ -103,10 +103,10 @@ export class PlanManager {
     let plannerModel: string | undefined;
     if (body.spec) {
       checkPlanGraph(body.spec);
-      await this.#checkTickets(owner, body.project, body.spec.tickets);
+      await checkPlanTickets(this.#tickets, owner, body.project, body.spec.tickets);
       if (body.auto) checkProjectReady(project, 'create the plan again (or without --auto)');
     } else {
-      plannerModel = this.#plannerModel(body.model, project);
+      plannerModel = choosePlannerModel(body.model, project, this.#tickets.settings.defaultModel);
       this.#options.checkModel(plannerModel, this.#environment);
     }
     const at = new Date().toISOString();
@@ -171,7 +171,7 @@ export class PlanManager {
     return this.#dispatch.locked(id, async () => {
       const plan = await this.#require(owner, id, 'edit', ['draft']);
       checkPlanGraph(spec);
-      await this.#checkTickets(owner, plan.project, spec.tickets);
+      await checkPlanTickets(this.#tickets, owner, plan.project, spec.tickets);
       const updatedAt = new Date().toISOString();
       const tickets = pendingItems(spec);
       await this.#repository.updatePlan(id, { summary: spec.summary, tickets, updatedAt });
@@ -192,8 +192,18 @@ export class PlanManager {
     this.#open(`approve plan ${id}`);
     return this.#dispatch.locked(id, async () => {
       const plan = await this.#require(owner, id, 'approve', ['draft', 'awaiting_review']);
-      if (plan.status === 'draft') return this.#start(plan, options.by);
-      return this.#approveIntegration(plan, options.by);
+      if (plan.status === 'draft') {
+        return startPlan(
+          { dispatch: this.#dispatch, projects: this.#options.projects },
+          plan,
+          options.by,
+        );
+      }
+      return approveIntegration(
+        { dispatch: this.#dispatch, git: this.#options.git },
+        plan,
+        options.by,
+      );
     });
   }
 
@@ -208,58 +218,12 @@ export class PlanManager {
   ): Promise<PlanRecord> {
     this.#open(`retry a ticket of plan ${id}`);
     return this.#dispatch.locked(id, async () => {
-      let plan = await this.#require(owner, id, 'retry a ticket of', [
+      const plan = await this.#require(owner, id, 'retry a ticket of', [
         'running',
         'blocked',
         'stopped',
       ]);
-      const item = plan.tickets.find(
-        (each) => each.key === options.ticket || each.ticket === options.ticket,
-      );
-      if (!item) throw planTicketNotFound(id, options.ticket);
-      const everyApproved = plan.tickets.every((each) => each.ticketStatus === 'approved');
-      if (plan.status === 'stopped') plan = await this.#dispatch.refollow(plan);
-      if (item.state === 'conflict' || (item.state === 'blocked' && deadEnd(item))) {
-        const from = item.state;
-        // A conflict is resolved by default: merging the same results again conflicts again.
-        const resolving = item.state === 'conflict' && options.resolve !== false;
-        item.state = 'waiting';
-        item.reason = null;
-        item.resolveConflicts = resolving || undefined;
-        if (!resolving) item.conflictFiles = [];
-        await this.#dispatch.saveItems(plan, [
-          {
-            key: item.key,
-            from,
-            to: 'waiting',
-            reason: resolving ? 'retried: its ticket resolves the conflict' : 'retried',
-          },
-        ]);
-      } else if (
-        item.state === 'dispatched' &&
-        item.ticket &&
-        (item.ticketStatus === 'failed' || item.ticketStatus === 'stopped')
-      ) {
-        const queued = await this.#tickets.run(owner, item.ticket, {
-          budget: await this.#dispatch.ticketBudget(plan, item.ticket, options.budget),
-          plan: id,
-        });
-        followTicketStatus(item, queued);
-        await this.#dispatch.saveItems(plan, []);
-      } else if (!everyApproved) {
-        throw new ConflictError(
-          `Ticket ${item.key} of plan ${id} is ${item.state === 'dispatched' ? item.ticketStatus : item.state}: only a failed or stopped ticket, or a conflicting or blocked one, is retried.`,
-          {
-            code: 'plan_ticket_status',
-            hint: `mags plan show ${id} says which tickets failed, stopped or conflict.`,
-          },
-        );
-      }
-      if (plan.status !== 'running') {
-        plan = await this.#dispatch.transition(plan, 'running', `ticket ${item.key} retried`);
-        this.#dispatch.armWallTimer(plan);
-      }
-      return this.#dispatch.advance(plan);
+      return retryPlanTicket(this.#dispatch, plan, options);
     });
   }
 
@@ -288,7 +252,10 @@ export class PlanManager {
     return this.get(owner, id);
   }
 
-  /** Closes the plan and its tickets not approved (stopping those that run): `closed`. */
+  /**
+   * Closes the plan and its tickets not approved (stopping those that run): `closed`; its
+   * integration's workspace is discarded.
+   */
   async close(owner: string, id: string, options: { by: string }): Promise<PlanRecord> {
     this.#open(`close plan ${id}`);
     const closed = await this.#dispatch.locked(id, async () => {
@@ -301,6 +268,10 @@ export class PlanManager {
       this.#planners.get(id)?.abort();
       return this.#dispatch.transition(plan, 'closed', `closed by ${options.by}`);
     });
+    // An integration waiting for review is not used any more (`integration` stays recorded).
+    if (closed?.integration) {
+      await this.#dispatch.discard(owner, closed.project, closed.integration.workspace);
+    }
     for (const item of closed?.tickets ?? []) {
       if (!item.ticket || item.ticketStatus === 'approved' || item.ticketStatus === 'closed')
         continue;
@@ -381,87 +352,19 @@ export class PlanManager {
     return plan;
   }
 
-  #plannerModel(model: string | undefined, project: ProjectRecord): string {
-    const chosen =
-      model ?? project.model ?? project.config.model ?? this.#tickets.settings.defaultModel;
-    if (chosen) return chosen;
-    throw new InvalidInputError('No model to write the plan with.', {
-      code: 'model_missing',
-      hint: "Give one (--model anthropic:claude-sonnet-4-5), or set a default: the project's (model in its .mags/project.json) or the server's (MAGS_DEFAULT_MODEL); or give the plan itself (spec).",
-    });
-  }
-
-  /** Every ticket as `TicketManager.create` would take it (a clear error naming the ticket). */
-  async #checkTickets(
-    owner: string,
-    project: string,
-    tickets: EditPlanBody['tickets'],
-  ): Promise<void> {
-    for (const ticket of tickets) {
-      try {
-        await this.#tickets.check(owner, ticketBody(project, ticket));
-      } catch (error) {
-        if (error instanceof Error)
-          error.message = `Ticket ${ticket.key} of the plan: ${error.message}`;
-        throw error;
-      }
-    }
-  }
-
-  /** The planner writes the plan (outside any lock), then, under it, the draft or the failure. */
+  /** The planner writes the plan in the background; a draft with `auto` is approved then. */
   async #plan(record: PlanRecord, project: ProjectRecord, model: string): Promise<void> {
-    const abort = new AbortController();
-    this.#planners.set(record.id, abort);
-    let written: Awaited<ReturnType<Planner>> | undefined;
-    let failure: { message: string; usage?: TokenUsage } | undefined;
-    try {
-      written = await this.#options.planner({
-        project,
-        request: record.request,
-        model,
-        signal: abort.signal,
+    const drafted = await draftPlan(
+      {
+        dispatch: this.#dispatch,
+        planner: this.#options.planner,
         environment: this.#environment,
-        onAttempt: (attempt) => {
-          void this.#dispatch.events.append(record.id, { type: 'planner', ...attempt });
-        },
-      });
-      checkPlanGraph(written.spec);
-    } catch (error) {
-      failure = {
-        // The hint says what to do next; a refused plan's tries still cost what they cost.
-        message: `${(error as Error).message}${error instanceof MagsError && error.hint ? ` ${error.hint}` : ''}`,
-        // Refused, a provider error or a stop after some tries: every try's usage is counted.
-        ...(error instanceof PlannerFailedError ? { usage: error.usage } : {}),
-      };
-    } finally {
-      this.#planners.delete(record.id);
-    }
-    if (this.#dispatch.closing) return; // left `planning`: the next server process fails it
-    const drafted = await this.#dispatch.locked(record.id, async () => {
-      const plan = await this.#repository.getPlan(record.owner, record.id);
-      if (plan?.status !== 'planning') return undefined;
-      if (failure !== undefined || !written) {
-        if (failure?.usage) {
-          await this.#dispatch.events.append(plan.id, { type: 'usage', total: failure.usage });
-        }
-        await this.#dispatch.transition(
-          plan,
-          'failed',
-          `the planner gave up: ${failure?.message ?? 'no plan'}`,
-          failure?.usage ? { usage: failure.usage } : {},
-        );
-        return undefined;
-      }
-      const usage = written.usage;
-      await this.#dispatch.events.append(plan.id, { type: 'usage', total: usage });
-      return this.#dispatch.transition(plan, 'draft', `written by ${model}`, {
-        summary: written.spec.summary,
-        tickets: pendingItems(written.spec),
-        usage,
-        host: null,
-        server: null,
-      });
-    });
+        planners: this.#planners,
+      },
+      record,
+      project,
+      model,
+    );
     if (drafted?.auto) {
       await this.approve(drafted.owner, drafted.id, { by: 'auto' }).catch(
         async (error: unknown) => {
@@ -473,84 +376,4 @@ export class PlanManager {
       );
     }
   }
-
-  /** Draft → running: every ticket checked, then created, then the ready ones dispatched. */
-  async #start(plan: PlanRecord, by: string): Promise<PlanRecord> {
-    const project = await this.#options.projects.get(plan.owner, plan.project);
-    checkProjectReady(project, `mags plan approve ${plan.id}`);
-    checkPlanGraph(plan);
-    await this.#checkTickets(plan.owner, plan.project, plan.tickets);
-    try {
-      for (const item of plan.tickets) {
-        // One made by an approval cut off before (a crash) is used again.
-        const made = item.ticket
-          ? await this.#repository.getTicket(plan.owner, item.ticket)
-          : undefined;
-        if (made?.status === 'draft' && made.plan === plan.id) continue;
-        const ticket = await this.#tickets.create(plan.owner, ticketBody(plan.project, item), {
-          plan: plan.id,
-        });
-        item.ticket = ticket.id;
-        item.ticketStatus = ticket.status;
-        // Saved as each is made: a crash here leaves no ticket the plan does not know.
-        await this.#repository.updatePlan(plan.id, { tickets: plan.tickets });
-      }
-    } catch (error) {
-      // Nothing half-made: the tickets made so far are closed, the plan stays a draft.
-      for (const item of plan.tickets) {
-        if (!item.ticket) continue;
-        await this.#tickets.close(plan.owner, item.ticket, { by: 'mags' }).catch(() => {});
-        item.ticket = null;
-        item.ticketStatus = null;
-      }
-      await this.#repository.updatePlan(plan.id, { tickets: plan.tickets });
-      throw error;
-    }
-    const changes = plan.tickets.map((item) => {
-      item.state = 'waiting';
-      return { key: item.key, from: 'pending' as const, to: 'waiting' as const, reason: null };
-    });
-    const running = await this.#dispatch.transition(plan, 'running', `approved by ${by}`, {
-      tickets: plan.tickets,
-      baseCommit: project.commit,
-      approvedAt: new Date().toISOString(),
-    });
-    this.#dispatch.track(running);
-    await this.#dispatch.saveItems(running, changes);
-    return this.#dispatch.advance(running);
-  }
-
-  /** Awaiting review → approved: the integration as branch `mags/plan-<id>`, its bundle stored. */
-  async #approveIntegration(plan: PlanRecord, by: string): Promise<PlanRecord> {
-    if (!plan.integration || !plan.baseCommit) {
-      throw wrongPlanStatus(plan.id, 'approve', plan.status, ['draft']);
-    }
-    const branch = `mags/plan-${plan.id}`;
-    const approved = await this.#options.git.approveIntegration(plan.owner, plan.project, {
-      branch,
-      commit: plan.integration.commit,
-      baseCommit: plan.baseCommit,
-    });
-    await this.#repository.putPlanBundle(plan.id, approved.bundle);
-    return this.#dispatch.transition(plan, 'approved', `approved by ${by} as ${branch}`, {
-      branch,
-      commit: approved.commit,
-    });
-  }
-}
-
-/** A plan's ticket as `TicketManager.create` takes it. */
-function ticketBody(
-  project: string,
-  ticket: EditPlanBody['tickets'][number] | PlanTicket,
-): CreateTicketBody {
-  return {
-    project,
-    title: ticket.title,
-    request: ticket.request,
-    criteria: ticket.criteria,
-    ...(ticket.role !== undefined ? { role: ticket.role } : {}),
-    ...(ticket.model !== undefined ? { model: ticket.model } : {}),
-    ...(ticket.budget !== undefined ? { budget: ticket.budget } : {}),
-  };
 }

@@ -135,3 +135,16 @@ export function ticketSpec(
 export function itemsByKey(plan: PlanRecord): Record<string, PlanRecord['tickets'][number]> {
   return Object.fromEntries(plan.tickets.map((item) => [item.key, item]));
 }
+
+/** Resolves once `check` is true, looking every 50 ms; rejects after `timeoutMs`. */
+export async function until(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
