@@ -1,19 +1,18 @@
-import type { Plan, PlanEvent, PlanStatus } from '../api/plans.ts';
+import { isPlanMoving, type Plan, type PlanEvent } from '../api/plans.ts';
 import type { LogRequest } from './log-stream.ts';
 import { followStoredEvents, type StoredEventsOptions } from './stored-events.ts';
 
 /** `follow`: keep streaming until the plan stops moving (see `isPlanSettled`). */
 export type PlanEventsOptions = StoredEventsOptions;
 
-/** Statuses in which a plan moves by itself: the planner writes it, tickets run, or it integrates. */
-const movingStatuses: readonly PlanStatus[] = ['planning', 'running', 'integrating'];
-
 /**
  * A plan is settled when nothing happens to it until a person acts (a draft to approve, a
  * blocked plan to retry, a result to review) or it has ended (approved, failed, stopped, closed).
+ * A draft with `auto` is not: the server approves it right after it is written. The server's
+ * followers use the same predicate (`isPlanMoving` of the API's schemas).
  */
-export function isPlanSettled(status: PlanStatus): boolean {
-  return !movingStatuses.includes(status);
+export function isPlanSettled(plan: Pick<Plan, 'status' | 'auto'>): boolean {
+  return !isPlanMoving(plan);
 }
 
 /**
@@ -44,8 +43,11 @@ export interface WaitForPlanOptions {
   /** Events after this id (0: from the first). */
   after?: number;
   signal?: AbortSignal;
-  /** Whether the plan is where the caller waits for it (default: settled, `isPlanSettled`). */
-  until?(status: PlanStatus): boolean;
+  /**
+   * Whether the plan is where the caller waits for it (default: settled, `isPlanSettled`); asked
+   * of the plan as it is after each status change.
+   */
+  until?(plan: Plan): boolean;
   onEvent?(event: PlanEvent): void;
 }
 
@@ -66,16 +68,16 @@ export async function waitForPlan(
   // Followed even when it is settled already: `onEvent` sees what happened (a planner that was
   // done before the caller asked still shows its tries). The server ends the stream once the plan
   // is settled; an `until` of the caller's own is checked on each status change, against the plan
-  // as it is now (a replayed event may be an old status).
+  // as it is now (a replayed event may be an old status, and `auto` is on the plan, not the event).
   for await (const event of followPlanEvents(input.request, planId, {
     after: options.after,
     follow: true,
     signal: options.signal,
   })) {
     options.onEvent?.(event);
-    if (until && event.data.type === 'plan_status' && until(event.data.to)) {
+    if (until && event.data.type === 'plan_status') {
       const now = await input.get(planId);
-      if (until(now.status)) return now;
+      if (until(now)) return now;
     }
   }
   return input.get(planId);

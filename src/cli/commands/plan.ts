@@ -87,7 +87,11 @@ export function registerPlanCommands(program: Command): void {
       // The planner writes in the background: its tries are shown as they come, up to the draft
       // (or the run, with --auto), or to the end with --wait.
       const settled = await mags.plans.wait(created.id, {
-        ...(!flags.wait && { until: (status) => status !== 'planning' }),
+        // Without --wait: up to the draft, or with --auto up to its run (an auto draft is only
+        // a step: the server approves it next).
+        ...(!flags.wait && {
+          until: (plan) => plan.status !== 'planning' && !(plan.status === 'draft' && plan.auto),
+        }),
         onEvent: (event) => {
           if (!flags.json && event.data.type === 'planner') {
             process.stderr.write(`mags: ${plannerLine(event.data)}\n`);

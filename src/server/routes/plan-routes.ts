@@ -78,7 +78,8 @@ const editSpec = createRoute({
   path: '/v1/plans/{id}/spec',
   summary:
     "Replace a draft's plan (summary and tickets), checked as the planner's is: unique keys, " +
-    'known dependencies, no cycle',
+    'known dependencies, no cycle; with `ifUpdatedAt`, a 409 `plan_changed` if the plan changed ' +
+    'since',
   request: { params, body: json(EditPlanBodySchema, true) },
   responses: { 200: planResponse('The plan'), ...errors },
 });
@@ -180,7 +181,10 @@ export function registerPlanRoutes(app: ServerApp, { plans }: ServerServices): v
   );
 
   app.openapi(editSpec, async (c) => {
-    const plan = await plans.editSpec(c.var.owner, c.req.valid('param').id, c.req.valid('json'));
+    const { ifUpdatedAt, ...spec } = c.req.valid('json');
+    const plan = await plans.editSpec(c.var.owner, c.req.valid('param').id, spec, {
+      ...(ifUpdatedAt !== undefined && { ifUpdatedAt }),
+    });
     return c.json(toPlanView(plan), 200);
   });
 
