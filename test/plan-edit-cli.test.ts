@@ -123,6 +123,9 @@ describe('mags plan edit', { skip }, () => {
     const failing = await cli(['plan', 'edit', id], 'false');
     assert.equal(failing.code, 1, failing.stderr);
     assert.match(failing.stderr, /The editor \(false\) exited 1: nothing changed/);
+    const failedPath = /kept in (\S+\.yaml)/.exec(failing.stderr)?.[1];
+    assert.ok(failedPath && existsSync(failedPath), failing.stderr);
+    await rm(dirname(failedPath), { recursive: true, force: true });
     assert.deepEqual(await alice.plans.get(id), before, 'nothing changed');
 
     for (const args of [
