@@ -168,4 +168,44 @@ describe('mags plan edit', { skip }, () => {
       'Two steps',
     );
   });
+
+  test('watch exits 1 on a failed plan and 3 on a stopped one; create --json --wait prints the failed plan and exits 1', async () => {
+    const repository = server.server.services.repository;
+    for (const [status, code] of [
+      ['failed', 1],
+      ['stopped', 3],
+    ] as const) {
+      const id = await draft();
+      const plan = await repository.getPlan('alice', id);
+      assert.ok(plan);
+      await repository.appendPlanEvent(id, {
+        at: new Date().toISOString(),
+        data: { type: 'plan_status', from: 'draft', to: status, reason: `it ${status}` },
+      });
+      await repository.updatePlan(id, { status, reason: `it ${status}` });
+      const watched = await cli(['plan', 'watch', id]);
+      assert.equal(watched.code, code, watched.stderr);
+      assert.match(
+        watched.stdout.toString(),
+        new RegExp(`^${id} is ${status}: it ${status}; `, 'm'),
+      );
+    }
+
+    // No planner model can be resolved here: the planner gives up, the plan fails.
+    const created = await cli([
+      'plan',
+      'create',
+      '-p',
+      'app',
+      'Plan this',
+      '--model',
+      'ollama:none',
+      '--json',
+      '--wait',
+    ]);
+    assert.equal(created.code, 1, created.stderr);
+    const printed = JSON.parse(created.stdout.toString()) as { status: string; reason: string };
+    assert.equal(printed.status, 'failed');
+    assert.match(printed.reason, /the planner gave up/);
+  });
 });
