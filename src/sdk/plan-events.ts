@@ -16,24 +16,19 @@ export function isPlanSettled(plan: Pick<Plan, 'status' | 'auto'>): boolean {
 }
 
 /**
- * A plan's events, each once and in order. Followed: Server-Sent Events from
- * `GET /v1/plans/{id}/events?follow=true`, resumed after the last event received when the
- * connection drops; otherwise the stored ones as a JSON list.
+ * A plan's events, each once and in order: Server-Sent Events from `GET /v1/plans/{id}/events`
+ * (as a ticket's), resumed after the last event received when the connection drops; with
+ * `follow`, until the plan is settled.
  */
-export async function* followPlanEvents(
+export function followPlanEvents(
   request: LogRequest,
   planId: string,
   options: PlanEventsOptions = {},
 ): AsyncGenerator<PlanEvent> {
   const path = `/v1/plans/${encodeURIComponent(planId)}/events`;
-  if (!options.follow) {
-    const response = await request(`${path}?after=${options.after ?? 0}`, options.signal);
-    yield* ((await response.json()) as { events: PlanEvent[] }).events;
-    return;
-  }
-  yield* followStoredEvents<PlanEvent>(
+  return followStoredEvents<PlanEvent>(
     request,
-    (after) => `${path}?after=${after}&follow=true`,
+    (after) => `${path}?after=${after}&follow=${options.follow ?? false}`,
     'plan',
     options,
   );
