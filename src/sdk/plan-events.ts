@@ -42,7 +42,7 @@ export interface WaitForPlanOptions {
    * Whether the plan is where the caller waits for it (default: settled, `isPlanSettled`); asked
    * of the plan as it is after each status change.
    */
-  until?(plan: Plan): boolean;
+  until?(plan: Pick<Plan, 'status' | 'auto'>): boolean;
   onEvent?(event: PlanEvent): void;
 }
 
@@ -60,6 +60,7 @@ export async function waitForPlan(
   options: WaitForPlanOptions = {},
 ): Promise<Plan> {
   const until = options.until;
+  let auto: boolean | undefined;
   // Followed even when it is settled already: `onEvent` sees what happened (a planner that was
   // done before the caller asked still shows its tries). The server ends the stream once the plan
   // is settled; an `until` of the caller's own is checked on each status change, against the plan
@@ -71,8 +72,13 @@ export async function waitForPlan(
   })) {
     options.onEvent?.(event);
     if (until && event.data.type === 'plan_status') {
-      const now = await input.get(planId);
-      if (until(now)) return now;
+      // The event's status first (a replayed `planning` must not end the wait before the
+      // planner's tries are told), with `auto` as the plan has it; then the plan as it is now.
+      auto ??= (await input.get(planId)).auto;
+      if (until({ status: event.data.to, auto })) {
+        const now = await input.get(planId);
+        if (until(now)) return now;
+      }
     }
   }
   return input.get(planId);
