@@ -1,8 +1,9 @@
 /**
  * Plan routes in-process (`app.request`, fake runtime, a stored project): every route with a plan
  * written by hand (no planner, no agent runs here), another owner's plan a 404 on each, bodies
- * refused with the field's path, actions the status does not allow a 409, the events as a JSON
- * list and as Server-Sent Events resumed from Last-Event-ID, and the OpenAPI document listing them.
+ * refused with the field's path, actions the status does not allow a 409, the events as
+ * Server-Sent Events (stored, and followed resumed from Last-Event-ID), a stale `ifUpdatedAt` a 409,
+ * and the OpenAPI document listing them.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -253,13 +254,22 @@ test('actions the status does not allow are a 409 that says what is allowed; opt
   assert.equal(bundle.status, 404);
 });
 
-test('events: a JSON list without follow; with it, SSE with ids that resumes after Last-Event-ID', async () => {
+test('events: SSE as a ticket’s, without follow the stored ones; with it, resumed after Last-Event-ID', async () => {
   const plan = await createDraft();
   assert.equal((await app.request(alice, 'POST', `/v1/plans/${plan.id}/close`)).status, 200);
 
-  const listed = await app.request(alice, 'GET', `/v1/plans/${plan.id}/events`);
-  assert.equal(listed.status, 200);
-  const { events } = (await listed.json()) as { events: PlanEvent[] };
+  /** The events of a (non-followed) stream, and the plan its `end` event carries. */
+  const read = async (path: string) => {
+    const response = await app.request(alice, 'GET', path);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-type'), 'text/event-stream');
+    const text = await response.text();
+    const events = [...text.matchAll(/^data: (.*)$/gm)].map((match) => JSON.parse(match[1] ?? ''));
+    const end = events.pop() as Plan;
+    return { events: events as PlanEvent[], end };
+  };
+  const { events, end: ended } = await read(`/v1/plans/${plan.id}/events`);
+  assert.equal(ended.status, 'closed');
   assert.ok(events.length >= 2, 'at least the draft and the close');
   assert.deepEqual(
     events.map((event) => event.id),
@@ -267,9 +277,7 @@ test('events: a JSON list without follow; with it, SSE with ids that resumes aft
   );
   const last = events.at(-1)?.data;
   assert.equal(last?.type === 'plan_status' && last.to, 'closed');
-  const later = (await (
-    await app.request(alice, 'GET', `/v1/plans/${plan.id}/events?after=1`)
-  ).json()) as { events: PlanEvent[] };
+  const later = await read(`/v1/plans/${plan.id}/events?after=1`);
   assert.deepEqual(
     later.events.map((event) => event.id),
     events.slice(1).map((event) => event.id),
@@ -298,10 +306,29 @@ test('events: a JSON list without follow; with it, SSE with ids that resumes aft
   assert.deepEqual([...(await after.text()).matchAll(/^id: (\d+)$/gm)], []);
 });
 
+test('PUT spec with a stale ifUpdatedAt is a 409 plan_changed; a current one applies', async () => {
+  const plan = await createDraft();
+  const stale = await app.request(alice, 'PUT', `/v1/plans/${plan.id}/spec`, {
+    ...spec(),
+    ifUpdatedAt: '2000-01-01T00:00:00.000Z',
+  });
+  assert.equal(stale.status, 409);
+  assert.equal((await errorOf(stale)).code, 'plan_changed');
+  const current = await app.request(alice, 'PUT', `/v1/plans/${plan.id}/spec`, {
+    ...spec(),
+    ifUpdatedAt: plan.updatedAt,
+  });
+  assert.equal(current.status, 200, await current.clone().text());
+});
+
 test('the OpenAPI document lists every plan route', async () => {
   const document = (await (await app.app.request('/openapi.json')).json()) as {
     paths: Record<string, Record<string, unknown>>;
+    components: { schemas: Record<string, unknown> };
   };
+  // Plans and tickets share neutral names for what they share.
+  assert.ok(document.components.schemas.StopRequest);
+  assert.equal(document.components.schemas.StopTicketRequest, undefined);
   const routes = Object.entries(document.paths)
     .filter(([path]) => path.startsWith('/v1/plans'))
     .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method} ${path}`))

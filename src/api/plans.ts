@@ -189,6 +189,21 @@ export const PlanSchema = z
   .openapi('Plan');
 export type Plan = z.infer<typeof PlanSchema>;
 
+/**
+ * Whether a plan moves on by itself: the planner writes it, its tickets run, or it integrates; or
+ * it is a draft with `auto`, which the server approves right after it is written (the draft is
+ * stored first, under the plan's lock, and approval follows). Followers and `wait` wait through
+ * these; every other plan is settled until a person acts.
+ */
+export function isPlanMoving(plan: Pick<Plan, 'status' | 'auto'>): boolean {
+  return (
+    plan.status === 'planning' ||
+    plan.status === 'running' ||
+    plan.status === 'integrating' ||
+    (plan.status === 'draft' && plan.auto)
+  );
+}
+
 export const PlanListQuerySchema = z.object({
   project: ProjectNameSchema.openapi({ param: { name: 'project', in: 'query' } }).optional(),
   status: PlanStatusSchema.optional(),
@@ -210,8 +225,14 @@ export const CreatePlanBodySchema = z
   .openapi('CreatePlanRequest');
 export type CreatePlanBody = z.infer<typeof CreatePlanBodySchema>;
 
-/** `PUT /v1/plans/{id}/spec`: the whole plan replaced (a draft only), checked as the planner's is. */
-export const EditPlanBodySchema = PlanSpecSchema.openapi('EditPlanRequest');
+/**
+ * `PUT /v1/plans/{id}/spec`: the whole plan replaced (a draft only), checked as the planner's is.
+ * `ifUpdatedAt`: the plan's `updatedAt` as the editor read it; a plan changed since is a 409
+ * `plan_changed` (two people editing one draft do not overwrite each other unseen).
+ */
+export const EditPlanBodySchema = PlanSpecSchema.extend({
+  ifUpdatedAt: z.string().min(1).max(100).optional(),
+}).openapi('EditPlanRequest');
 export type EditPlanBody = z.infer<typeof EditPlanBodySchema>;
 
 /** `POST /v1/plans/{id}/retry`: a ticket of it, by key or ticket id. */

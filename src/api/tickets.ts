@@ -231,11 +231,13 @@ export const TicketEventSchema = z
   .openapi('TicketEvent');
 export type TicketEvent = z.infer<typeof TicketEventSchema>;
 
-export const TicketEventsQuerySchema = z.object({
+/** `GET .../events` of a ticket or a plan: both answer with Server-Sent Events. */
+export const EventsQuerySchema = z.object({
   /** Events after this id (SSE's Last-Event-ID header does the same). */
   after: z.coerce.number().int().min(0).optional(),
   follow: z.enum(['true', 'false']).optional(),
 });
+export const TicketEventsQuerySchema = EventsQuerySchema;
 
 export const testCountsSchema = z.object({
   passed: z.number().int().min(0),
@@ -328,9 +330,11 @@ export const ApproveBodySchema = z
   .openapi('ApproveRequest');
 
 /** `POST /v1/tickets/{id}/stop` (the body is optional): why, recorded with who. */
-export const StopTicketBodySchema = z
+/** `POST .../stop` of a ticket or a plan: why, recorded with who. */
+export const StopBodySchema = z
   .strictObject({ reason: z.string().trim().min(1).max(10_000).optional() })
-  .openapi('StopTicketRequest');
+  .openapi('StopRequest');
+export const StopTicketBodySchema = StopBodySchema;
 
 export const EvidenceQuerySchema = z.object({
   /** The attempt (default: the latest with evidence). */

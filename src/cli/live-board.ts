@@ -10,16 +10,26 @@ export class LiveBoard {
   #drawn = 0;
   #last = '';
 
-  constructor(stream: NodeJS.WriteStream) {
+  readonly #redraw: () => void;
+
+  /** `redraw` draws the board anew: after a resize, when what was drawn is cleared. */
+  constructor(stream: NodeJS.WriteStream, redraw: () => void = () => {}) {
     this.#stream = stream;
+    this.#redraw = redraw;
     // The cursor would flicker along each redraw; it comes back at `end` (and on exit).
     this.#stream.write('\x1b[?25l');
     process.once('exit', this.#showCursor);
+    this.#stream.on('resize', this.#resized);
   }
 
   /** The terminal's width, for cutting lines (80 when it says nothing). */
   get columns(): number {
     return this.#stream.columns || 80;
+  }
+
+  /** The terminal's height: a board taller than it could not move back to its first line. */
+  get rows(): number {
+    return this.#stream.rows || 24;
   }
 
   draw(lines: string[]): void {
@@ -32,13 +42,25 @@ export class LiveBoard {
     this.#drawn = lines.length;
   }
 
-  /** Leaves the last drawing on the screen, the cursor after it. */
+  /** Leaves the last drawing on the screen, the cursor after it; a second call does nothing. */
   end(): void {
     if (this.#drawn > 0) this.#stream.write('\n');
     this.#drawn = 0;
     this.#showCursor();
     process.off('exit', this.#showCursor);
+    this.#stream.off('resize', this.#resized);
   }
+
+  /**
+   * A narrower terminal rewraps what was drawn, so the count of lines to move back over is
+   * wrong: the screen is cleared (ED 2, cursor home) and the board drawn anew at the top.
+   */
+  readonly #resized = (): void => {
+    this.#stream.write('\x1b[H\x1b[2J');
+    this.#drawn = 0;
+    this.#last = '';
+    this.#redraw();
+  };
 
   readonly #showCursor = (): void => {
     this.#stream.write('\x1b[?25h');

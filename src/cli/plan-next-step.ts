@@ -2,8 +2,15 @@ import type { Plan } from '../api/plans.ts';
 import { printJson } from './output.ts';
 import { terminalSafe } from './ticket-render.ts';
 
-/** What to do next with a plan in this status, for the line after a command. */
+/**
+ * What to do next with a plan in this status, for the line after a command; terminal-safe (it
+ * quotes the plan's reason: a planner's or an agent's words, escape sequences taken out).
+ */
 export function nextStep(plan: Plan): string {
+  return terminalSafe(unsafeNextStep(plan));
+}
+
+function unsafeNextStep(plan: Plan): string {
   switch (plan.status) {
     case 'draft':
       return `approve it: mags plan approve ${plan.id}, or edit it: mags plan edit ${plan.id}`;
@@ -30,7 +37,5 @@ export function reportPlan(plan: Plan, json: boolean | undefined): void {
     printJson(plan);
     return;
   }
-  process.stderr.write(
-    `mags: plan ${plan.id} is ${plan.status}; ${terminalSafe(nextStep(plan))}\n`,
-  );
+  process.stderr.write(`mags: plan ${plan.id} is ${plan.status}; ${nextStep(plan)}\n`);
 }

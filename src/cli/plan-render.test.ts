@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import type { Plan, PlanEvent, PlanEventData, PlanEvidence, PlanTicket } from '../api/plans.ts';
 import type { TicketEvent } from '../api/tickets.ts';
@@ -216,7 +217,10 @@ test('a waiting ticket says what it waits for', () => {
 
 test('the live board redraws in place: back to its first line, cleared, the new lines', () => {
   const written: string[] = [];
-  const stream = { write: (text: string) => written.push(text), columns: 50 };
+  const stream = Object.assign(new EventEmitter(), {
+    write: (text: string) => written.push(text),
+    columns: 50,
+  });
   const board = new LiveBoard(stream as unknown as NodeJS.WriteStream);
   assert.equal(board.columns, 50);
   board.draw(['a', 'b', 'c']);

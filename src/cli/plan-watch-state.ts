@@ -1,4 +1,4 @@
-import type { Plan, PlanEvent, PlanTicket } from '../api/plans.ts';
+import { isPlanMoving, type Plan, type PlanEvent, type PlanTicket } from '../api/plans.ts';
 import type { TicketEvent } from '../api/tickets.ts';
 import {
   firstLine,
@@ -44,6 +44,8 @@ export function applyPlanEvent(state: PlanWatchState, event: PlanEvent): string[
     case 'plan_status':
       state.plan.status = data.to;
       state.plan.reason = data.reason;
+      // When it became what it is: a settled plan's clock stops there.
+      state.plan.updatedAt = event.at;
       lines.push(`plan ${data.to}${data.reason ? `: ${data.reason}` : ''}`);
       break;
     case 'planner':
@@ -53,7 +55,11 @@ export function applyPlanEvent(state: PlanWatchState, event: PlanEvent): string[
       const row = rowOf(state, data.key);
       row.ticket.state = data.to;
       row.ticket.reason = data.reason;
-      if (data.ticket) row.ticket.ticket = data.ticket;
+      if (data.ticket && data.ticket !== row.ticket.ticket) {
+        // A retry is a new ticket: the old one's status is not its status.
+        row.ticket.ticket = data.ticket;
+        row.ticket.ticketStatus = null;
+      }
       if (data.to !== 'dispatched') row.activity = data.reason ?? '';
       lines.push(
         `${data.key}: ${data.to}${data.ticket && data.to === 'dispatched' ? ` as ${data.ticket}` : ''}${data.reason ? ` (${data.reason})` : ''}`,
@@ -158,12 +164,14 @@ function rowOf(state: PlanWatchState, key: string): WatchRow {
  */
 export function renderPlanBoard(
   state: PlanWatchState,
-  options: { columns: number; now: number },
+  options: { columns: number; rows?: number; now: number },
 ): string[] {
   const { plan } = state;
   const tickets = [...state.rows.values()].map((row) => row.ticket);
   const approved = tickets.filter((ticket) => planTicketWord(ticket) === 'approved').length;
-  const elapsed = formatDuration(Math.max(0, options.now - Date.parse(plan.createdAt)));
+  // A settled plan's time ends where it settled (its last change), not at the watcher's now.
+  const end = isPlanMoving(plan) ? options.now : Date.parse(plan.updatedAt);
+  const elapsed = formatDuration(Math.max(0, end - Date.parse(plan.createdAt)));
   const header = `${plan.id}  ${planMark(plan.status)} ${plan.status}  ${approved}/${tickets.length} approved  ${formatUsd(plan.usage.costUsd)}  ${elapsed}`;
   const lines = [header];
   if (plan.reason) lines.push(`  ${plan.reason}`);
@@ -184,7 +192,11 @@ export function renderPlanBoard(
   const widths = [0, 1, 2].map((column) =>
     Math.max(...rows.map((row) => (row[column] ?? '').length), 3),
   );
-  for (const row of rows) {
+  // At most the terminal's rows less one (the cursor's line): a board taller than the screen
+  // could not be moved back over. The rest is summed up in one line.
+  const room = Math.max((options.rows ?? Number.MAX_SAFE_INTEGER) - 1 - lines.length, 2);
+  const shown = rows.length > room ? rows.slice(0, room - 1) : rows;
+  for (const row of shown) {
     lines.push(
       `  ${row
         .map((cell, column) => (column < 3 ? cell.padEnd(widths[column] ?? 0) : cell))
@@ -192,14 +204,47 @@ export function renderPlanBoard(
         .trimEnd()}`,
     );
   }
-  return lines.map((line) => cut(terminalSafe(line), options.columns));
+  if (shown.length < rows.length) lines.push(`  … ${rows.length - shown.length} more tickets`);
+  return lines.map((line) => cut(oneLine(terminalSafe(line)), options.columns));
 }
 
-/** A line cut to fit the terminal's width, with an ellipsis when it was longer. */
-function cut(line: string, columns: number): string {
+/** Reasons and activities may hold newlines and tabs: one board line must stay one line. */
+const oneLine = (line: string): string => line.replace(/[\n\r\t]/g, ' ');
+
+/**
+ * A line cut to fit the terminal's width, with an ellipsis when it was longer; wide characters
+ * (CJK, most emoji) take two columns, combining marks none.
+ */
+export function cut(line: string, columns: number): string {
   const width = Math.max(columns - 1, 10);
+  let used = 0;
+  let text = '';
   const characters = [...line];
-  return characters.length <= width ? line : `${characters.slice(0, width - 1).join('')}…`;
+  for (const [index, character] of characters.entries()) {
+    const size = displayWidth(character);
+    if (used + size > width || (used + size === width && index < characters.length - 1)) {
+      return `${text}…`;
+    }
+    used += size;
+    text += character;
+  }
+  return text;
+}
+
+function displayWidth(character: string): number {
+  const code = character.codePointAt(0) ?? 0;
+  if (/\p{Mark}/u.test(character) || code === 0x200b) return 0;
+  return (code >= 0x1100 && code <= 0x115f) ||
+    (code >= 0x2e80 && code <= 0xa4cf) ||
+    (code >= 0xac00 && code <= 0xd7a3) ||
+    (code >= 0xf900 && code <= 0xfaff) ||
+    (code >= 0xfe30 && code <= 0xfe4f) ||
+    (code >= 0xff00 && code <= 0xff60) ||
+    (code >= 0xffe0 && code <= 0xffe6) ||
+    (code >= 0x1f300 && code <= 0x1faff) ||
+    (code >= 0x20000 && code <= 0x3fffd)
+    ? 2
+    : 1;
 }
 
 const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;

@@ -40,6 +40,17 @@ export function wrongPlanStatus(
   );
 }
 
+/** `PUT /v1/plans/{id}/spec` with an `ifUpdatedAt` the plan has moved on from: nothing is lost. */
+export function planChanged(id: string, updatedAt: string): ConflictError {
+  return new ConflictError(
+    `Plan ${id} changed since you read it (it was updated at ${updatedAt}).`,
+    {
+      code: 'plan_changed',
+      hint: `Read it again (mags plan show ${id}) and make your edit on what it is now.`,
+    },
+  );
+}
+
 export function planTicketNotFound(plan: string, ticket: string): NotFoundError {
   return new NotFoundError(`Plan ${plan} has no ticket ${JSON.stringify(ticket)}.`, {
     code: 'plan_ticket_not_found',

@@ -1,4 +1,4 @@
-import type { PlanEvent, PlanEventData, PlanStatus } from '../api/plans.ts';
+import { isPlanMoving, type PlanEvent, type PlanEventData } from '../api/plans.ts';
 import { KeyedQueue } from '../config/keyed-queue.ts';
 import type { StateRepository } from '../state/state-repository.ts';
 
@@ -77,16 +77,14 @@ export class PlanEventLog {
   }
 }
 
-/** Statuses in which a plan is still moving on its own: followers and `wait` wait through them. */
-export const movingPlanStatuses: readonly PlanStatus[] = ['planning', 'running', 'integrating'];
-
 const pageSize = 500;
 /** How long a follower waits before looking again without news (another process may append). */
 const pollMs = 2000;
 
 /**
  * A plan's stored events after `after`, in order; with `follow`, also those appended later,
- * until the plan is settled (not planning, running or integrating). The caller checked the owner.
+ * until the plan is settled (`isPlanMoving`: an `auto` draft is followed into its run). The
+ * caller checked the owner.
  */
 export async function* followPlanEvents(
   repository: StateRepository,
@@ -106,7 +104,7 @@ export async function* followPlanEvents(
     if (page.length === pageSize) continue;
     if (!options.follow || options.signal?.aborted) return;
     const record = await repository.getPlan(plan.owner, plan.id);
-    if (!record || !movingPlanStatuses.includes(record.status)) {
+    if (!record || !isPlanMoving(record)) {
       // Its status event is stored before its record: what is left is read to the end.
       yield* await repository.readPlanEvents(plan.id, cursor, Number.MAX_SAFE_INTEGER);
       return;

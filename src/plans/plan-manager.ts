@@ -1,12 +1,15 @@
 import { noUsage } from '../agents/token-usage.ts';
-import type {
-  CreatePlanBody,
-  EditPlanBody,
-  PlanEvent,
-  PlanEvidence,
-  PlanStatus,
+import {
+  type CreatePlanBody,
+  type EditPlanBody,
+  isPlanMoving,
+  type PlanEvent,
+  type PlanEvidence,
+  type PlanSpec,
+  type PlanStatus,
+  type PlanTicket,
+  planStatuses,
 } from '../api/plans.ts';
-import { planStatuses } from '../api/plans.ts';
 import type { Budget } from '../api/tickets.ts';
 import { randomId } from '../config/random-id.ts';
 import { currentServerInstance, type ServerInstance } from '../config/server-instance.ts';
@@ -25,11 +28,12 @@ import { PlanDispatch } from './plan-dispatch.ts';
 import { plannerModel as choosePlannerModel, draftPlan } from './plan-drafting.ts';
 import {
   planBundleNotFound,
+  planChanged,
   planEvidenceNotFound,
   planNotFound,
   wrongPlanStatus,
 } from './plan-errors.ts';
-import { followPlanEvents, movingPlanStatuses } from './plan-event-log.ts';
+import { followPlanEvents } from './plan-event-log.ts';
 import { checkPlanGraph } from './plan-graph.ts';
 import { pendingItems } from './plan-items.ts';
 import type { PlanGit, Planner } from './plan-parts.ts';
@@ -165,11 +169,22 @@ export class PlanManager {
     return plan;
   }
 
-  /** Replaces a draft's tickets and summary, checked as the planner's are. */
-  editSpec(owner: string, id: string, spec: EditPlanBody): Promise<PlanRecord> {
+  /**
+   * Replaces a draft's tickets and summary, checked as the planner's are; with `ifUpdatedAt`, only
+   * if the plan is as the editor read it (else 409 `plan_changed`: no edit is lost unseen).
+   */
+  editSpec(
+    owner: string,
+    id: string,
+    spec: PlanSpec,
+    options: { ifUpdatedAt?: string } = {},
+  ): Promise<PlanRecord> {
     this.#open(`edit plan ${id}`);
     return this.#dispatch.locked(id, async () => {
       const plan = await this.#require(owner, id, 'edit', ['draft']);
+      if (options.ifUpdatedAt !== undefined && options.ifUpdatedAt !== plan.updatedAt) {
+        throw planChanged(id, plan.updatedAt);
+      }
       checkPlanGraph(spec);
       await checkPlanTickets(this.#tickets, owner, plan.project, spec.tickets);
       const updatedAt = new Date().toISOString();
@@ -312,7 +327,7 @@ export class PlanManager {
     for (;;) {
       const version = this.#dispatch.events.version(id);
       const plan = await this.get(owner, id);
-      if (!movingPlanStatuses.includes(plan.status)) return plan;
+      if (!isPlanMoving(plan)) return plan;
       await this.#dispatch.events.changed(id, version, { timeoutMs: 1000 });
     }
   }
@@ -368,6 +383,8 @@ export class PlanManager {
     if (drafted?.auto) {
       await this.approve(drafted.owner, drafted.id, { by: 'auto' }).catch(
         async (error: unknown) => {
+          // A draft that stays one is settled: without `auto`, followers stop waiting for its run.
+          await this.#repository.updatePlan(drafted.id, { auto: false });
           await this.#dispatch.notice(
             drafted.id,
             `not approved automatically: ${(error as Error).message}`,

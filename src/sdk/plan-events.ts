@@ -1,40 +1,34 @@
-import type { Plan, PlanEvent, PlanStatus } from '../api/plans.ts';
+import { isPlanMoving, type Plan, type PlanEvent } from '../api/plans.ts';
 import type { LogRequest } from './log-stream.ts';
 import { followStoredEvents, type StoredEventsOptions } from './stored-events.ts';
 
 /** `follow`: keep streaming until the plan stops moving (see `isPlanSettled`). */
 export type PlanEventsOptions = StoredEventsOptions;
 
-/** Statuses in which a plan moves by itself: the planner writes it, tickets run, or it integrates. */
-const movingStatuses: readonly PlanStatus[] = ['planning', 'running', 'integrating'];
-
 /**
  * A plan is settled when nothing happens to it until a person acts (a draft to approve, a
  * blocked plan to retry, a result to review) or it has ended (approved, failed, stopped, closed).
+ * A draft with `auto` is not: the server approves it right after it is written. The server's
+ * followers use the same predicate (`isPlanMoving` of the API's schemas).
  */
-export function isPlanSettled(status: PlanStatus): boolean {
-  return !movingStatuses.includes(status);
+export function isPlanSettled(plan: Pick<Plan, 'status' | 'auto'>): boolean {
+  return !isPlanMoving(plan);
 }
 
 /**
- * A plan's events, each once and in order. Followed: Server-Sent Events from
- * `GET /v1/plans/{id}/events?follow=true`, resumed after the last event received when the
- * connection drops; otherwise the stored ones as a JSON list.
+ * A plan's events, each once and in order: Server-Sent Events from `GET /v1/plans/{id}/events`
+ * (as a ticket's), resumed after the last event received when the connection drops; with
+ * `follow`, until the plan is settled.
  */
-export async function* followPlanEvents(
+export function followPlanEvents(
   request: LogRequest,
   planId: string,
   options: PlanEventsOptions = {},
 ): AsyncGenerator<PlanEvent> {
   const path = `/v1/plans/${encodeURIComponent(planId)}/events`;
-  if (!options.follow) {
-    const response = await request(`${path}?after=${options.after ?? 0}`, options.signal);
-    yield* ((await response.json()) as { events: PlanEvent[] }).events;
-    return;
-  }
-  yield* followStoredEvents<PlanEvent>(
+  return followStoredEvents<PlanEvent>(
     request,
-    (after) => `${path}?after=${after}&follow=true`,
+    (after) => `${path}?after=${after}&follow=${options.follow ?? false}`,
     'plan',
     options,
   );
@@ -44,8 +38,11 @@ export interface WaitForPlanOptions {
   /** Events after this id (0: from the first). */
   after?: number;
   signal?: AbortSignal;
-  /** Whether the plan is where the caller waits for it (default: settled, `isPlanSettled`). */
-  until?(status: PlanStatus): boolean;
+  /**
+   * Whether the plan is where the caller waits for it (default: settled, `isPlanSettled`); asked
+   * of the plan as it is after each status change.
+   */
+  until?(plan: Pick<Plan, 'status' | 'auto'>): boolean;
   onEvent?(event: PlanEvent): void;
 }
 
@@ -63,19 +60,25 @@ export async function waitForPlan(
   options: WaitForPlanOptions = {},
 ): Promise<Plan> {
   const until = options.until;
+  let auto: boolean | undefined;
   // Followed even when it is settled already: `onEvent` sees what happened (a planner that was
   // done before the caller asked still shows its tries). The server ends the stream once the plan
   // is settled; an `until` of the caller's own is checked on each status change, against the plan
-  // as it is now (a replayed event may be an old status).
+  // as it is now (a replayed event may be an old status, and `auto` is on the plan, not the event).
   for await (const event of followPlanEvents(input.request, planId, {
     after: options.after,
     follow: true,
     signal: options.signal,
   })) {
     options.onEvent?.(event);
-    if (until && event.data.type === 'plan_status' && until(event.data.to)) {
-      const now = await input.get(planId);
-      if (until(now.status)) return now;
+    if (until && event.data.type === 'plan_status') {
+      // The event's status first (a replayed `planning` must not end the wait before the
+      // planner's tries are told), with `auto` as the plan has it; then the plan as it is now.
+      auto ??= (await input.get(planId)).auto;
+      if (until({ status: event.data.to, auto })) {
+        const now = await input.get(planId);
+        if (until(now)) return now;
+      }
     }
   }
   return input.get(planId);

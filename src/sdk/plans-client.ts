@@ -4,6 +4,7 @@ import type {
   Plan,
   PlanEvent,
   PlanEvidence,
+  PlanSpec,
   PlanStatus,
 } from '../api/plans.ts';
 import type { Budget } from '../api/tickets.ts';
@@ -34,9 +35,15 @@ export function plansClient(transport: TicketTransport) {
       return (await json<{ plans: Plan[] }>('GET', `/v1/plans${query ? `?${query}` : ''}`)).plans;
     },
     get,
-    /** Replaces a draft's summary and tickets (checked as the planner's are). */
-    editSpec: (id: string, spec: EditPlanBody): Promise<Plan> =>
-      json('PUT', `${planPath(id)}/spec`, spec),
+    /**
+     * Replaces a draft's summary and tickets (checked as the planner's are); `ifUpdatedAt` (the
+     * plan's `updatedAt` as read) makes it a ConflictError `plan_changed` if it changed since.
+     */
+    editSpec: (id: string, spec: PlanSpec, options: { ifUpdatedAt?: string } = {}): Promise<Plan> =>
+      json('PUT', `${planPath(id)}/spec`, {
+        ...spec,
+        ...(options.ifUpdatedAt !== undefined && { ifUpdatedAt: options.ifUpdatedAt }),
+      } satisfies EditPlanBody),
     /** A draft starts running; a plan awaiting review becomes branch `mags/plan-<id>`. */
     approve: (
       id: string,

@@ -1,27 +1,25 @@
 import type { Command } from 'commander';
 import { parsePlanFile, renderPlanFile } from '../../api/plan-file.ts';
-import type { PlanSpec } from '../../api/plans.ts';
-import type { Criterion } from '../../api/tickets.ts';
+import type { Plan } from '../../api/plans.ts';
+import { InvalidInputError, MagsError } from '../../errors/mags-error.ts';
 import { apiClient } from '../client/api-client.ts';
 import { CommandUsageError } from '../client/command-usage-error.ts';
-import { editInEditor } from '../client/edit-in-editor.ts';
+import { EditorFailedError, editInEditor } from '../client/edit-in-editor.ts';
 import { addCriterion, planSpecOf, readPlanFile, removeTicket } from '../client/plan-edits.ts';
 import { printJson } from '../output.ts';
 import { nextStep } from '../plan-next-step.ts';
 import { renderPlan } from '../plan-render.ts';
+import { criterionEditsOf } from './plan-edit-flags.ts';
 
 type Client = Awaited<ReturnType<typeof apiClient>>;
 
 /**
  * `mags plan edit ID`: the plan file in $VISUAL/$EDITOR, or `--file`, or quick edits
  * (`--remove KEY`, `--criterion KEY TEXT [--check CMD]`); a draft only (the server says so).
+ * Exit codes: 2 for a bad command line only; 1 when the edit is refused (the server's 400 or 409,
+ * a bad plan file, an editor that failed).
  */
 export function registerPlanEditCommand(plan: Command): void {
-  // --criterion takes KEY and TEXT; --check belongs to the --criterion before it. Commander calls
-  // these in argv order, one value at a time.
-  let criterionWords: string[] = [];
-  let checks = new Map<number, string>();
-  let strayCheck: string | undefined;
   plan
     .command('edit')
     .description(
@@ -34,89 +32,126 @@ export function registerPlanEditCommand(plan: Command): void {
       'take this ticket out (repeatable)',
       (key: string, previous: string[] = []) => [...previous, key],
     )
+    // Both are read from the command line in order (plan-edit-flags.ts): a --check belongs to the
+    // --criterion before it, which commander's values alone cannot tell.
     .option(
       '--criterion <key-and-text...>',
       'add a criterion to a ticket: --criterion KEY TEXT (repeatable)',
-      (word: string) => {
-        criterionWords.push(word);
-        return criterionWords;
-      },
     )
-    .option(
-      '--check <command>',
-      'a command that must exit 0, for the --criterion before it',
-      (check: string) => {
-        const index = criterionWords.length / 2 - 1;
-        if (criterionWords.length === 0 || !Number.isInteger(index)) strayCheck ??= check;
-        else checks.set(index, check);
-        return check;
-      },
-    )
+    .option('--check <command>', 'a command that must exit 0, for the --criterion before it')
     .option('--json', 'print JSON')
     .action(async (id: string, flags, command: Command) => {
-      const words = criterionWords;
-      const givenChecks = checks;
-      const stray = strayCheck;
-      criterionWords = [];
-      checks = new Map();
-      strayCheck = undefined;
-      if (stray !== undefined) {
-        throw new CommandUsageError(
-          `--check ${JSON.stringify(stray)} comes before its --criterion KEY TEXT.`,
-          {
-            hint: 'Each --check belongs to the --criterion before it: --criterion KEY TEXT --check CMD.',
-          },
-        );
-      }
-      if (words.length % 2 !== 0) {
-        throw new CommandUsageError('--criterion takes a ticket key and the criterion’s text.', {
-          hint: 'For example: --criterion api "GET /users answers 200" --check "npm test" (quote the text).',
-        });
-      }
-      const criteria: Array<{ key: string; criterion: Criterion }> = [];
-      for (let index = 0; index < words.length / 2; index++) {
-        const check = givenChecks.get(index);
-        criteria.push({
-          key: words[index * 2] as string,
-          criterion: { text: words[index * 2 + 1] as string, ...(check && { check }) },
-        });
-      }
+      const criteria = criterionEditsOf(command);
       const removals: string[] = flags.remove ?? [];
+      if (flags.file && (removals.length > 0 || criteria.length > 0)) {
+        throw new CommandUsageError('--file replaces the whole plan: it takes no quick edits.', {
+          hint: 'Use --file alone, or --remove/--criterion alone.',
+        });
+      }
       const mags = await apiClient(command);
-      let spec: PlanSpec;
+      let edited: Plan;
       if (flags.file) {
-        spec = await readPlanFile(flags.file);
+        edited = await refusedAsOne(mags.plans.editSpec(id, await readPlanFile(flags.file)));
       } else if (removals.length > 0 || criteria.length > 0) {
-        spec = planSpecOf(await mags.plans.get(id));
+        const found = await mags.plans.get(id);
+        let spec = planSpecOf(found);
         for (const key of removals) spec = removeTicket(spec, key);
         for (const { key, criterion } of criteria) spec = addCriterion(spec, key, criterion);
+        edited = await refusedAsOne(
+          mags.plans.editSpec(id, spec, { ifUpdatedAt: found.updatedAt }),
+        );
       } else {
         const saved = await editPlanInEditor(mags, id);
-        if (!saved) {
-          process.stderr.write(
-            `mags: the plan file was saved unchanged; plan ${id} is as it was\n`,
-          );
-          return;
-        }
-        spec = saved;
+        if (!saved) return;
+        edited = saved;
       }
-      const edited = await mags.plans.editSpec(id, spec);
       if (flags.json) return printJson(edited);
       process.stdout.write(renderPlan(edited));
       process.stderr.write(`mags: plan ${edited.id} edited; ${nextStep(edited)}\n`);
     });
 }
 
-/** The plan file in the user's editor; undefined when they saved it unchanged. */
-async function editPlanInEditor(mags: Client, id: string): Promise<PlanSpec | undefined> {
+/**
+ * The plan file in the user's editor, applied; undefined when nothing changed. The file is kept
+ * until the server took it: a refused edit (bad YAML, a cycle, the plan changed meanwhile) says
+ * where it is and how to apply it once fixed, so nothing the user wrote is lost.
+ */
+async function editPlanInEditor(mags: Client, id: string): Promise<Plan | undefined> {
   const found = await mags.plans.get(id);
   if (found.status !== 'draft') {
-    throw new CommandUsageError(`Plan ${id} is ${found.status}: only a draft can be edited.`);
+    throw new MagsError(`Plan ${id} is ${found.status}: only a draft can be edited.`, {
+      code: 'plan_status',
+      hint: `See it with mags plan show ${id}.`,
+    });
   }
   const before = renderPlanFile(planSpecOf(found), {
-    header: `Plan ${id} of ${found.project}. Save and quit to apply; an unchanged file changes nothing.`,
+    header: `Plan ${id} of ${found.project}. Save and quit to apply; an unchanged file changes nothing, an empty one aborts.`,
   });
-  const after = await editInEditor(before, { name: `${id}.yaml` });
-  if (after === before) return undefined;
-  return parsePlanFile(after, `${id}.yaml`);
+  const name = `${id}.yaml`;
+  let file: Awaited<ReturnType<typeof editInEditor>>;
+  try {
+    file = await editInEditor(before, { name });
+  } catch (error) {
+    if (error instanceof EditorFailedError) throw keptFile(error, id, error.path);
+    throw error;
+  }
+  if (file.text === before) {
+    await file.remove();
+    process.stderr.write(`mags: the plan file was saved unchanged; plan ${id} is as it was\n`);
+    return undefined;
+  }
+  if (isEmptied(file.text)) {
+    // As `git commit` with an emptied message: an abort, exit code 1 (nothing was applied).
+    await file.remove();
+    throw new MagsError(`The plan file was emptied: edit aborted; plan ${id} is as it was.`, {
+      code: 'edit_aborted',
+      hint: `To take tickets out, delete only them (or mags plan edit ${id} --remove KEY); to drop the plan: mags plan close ${id}.`,
+    });
+  }
+  try {
+    const edited = await refusedAsOne(
+      mags.plans.editSpec(id, parsePlanFile(file.text, name), { ifUpdatedAt: found.updatedAt }),
+    );
+    await file.remove();
+    return edited;
+  } catch (error) {
+    throw keptFile(error, id, file.path);
+  }
+}
+
+/** Only comments and blank lines: what `git commit` takes as "abort". */
+function isEmptied(text: string): boolean {
+  return text.split('\n').every((line) => line.trim() === '' || line.trim().startsWith('#'));
+}
+
+/** The error of a refused edit, its hint saying where the user's text is and how to retry. */
+function keptFile(error: unknown, id: string, path: string): unknown {
+  if (!(error instanceof MagsError)) return error;
+  const retry = `Your edit is kept in ${path}: fix it there, then run: mags plan edit ${id} --file ${path}`;
+  return new MagsError(error.message, {
+    code: error.code === 'invalid_input' ? 'plan_edit_refused' : error.code,
+    hint: error.hint ? `${error.hint}\n  ${retry}` : retry,
+    ...(error.statusCode !== undefined && { statusCode: error.statusCode }),
+    cause: error,
+  });
+}
+
+/**
+ * A refused edit exits 1: the server's 400 (a cycle, an unknown model) is about the plan, not the
+ * command line (exit code 2 is kept for bad command lines).
+ */
+async function refusedAsOne(edit: Promise<Plan>): Promise<Plan> {
+  try {
+    return await edit;
+  } catch (error) {
+    if (error instanceof InvalidInputError && error.code === 'invalid_input') {
+      throw new MagsError(error.message, {
+        code: 'plan_edit_refused',
+        ...(error.hint !== undefined && { hint: error.hint }),
+        statusCode: 400,
+        cause: error,
+      });
+    }
+    throw error;
+  }
 }

@@ -34,9 +34,11 @@ export function registerPlanWatchCommand(plan: Command): void {
         : 0;
       const state = newPlanWatchState(await mags.plans.get(id));
       const terminal = process.stdout.isTTY === true && !flags.json;
-      const board = terminal ? new LiveBoard(process.stdout) : undefined;
+      const board = terminal ? new LiveBoard(process.stdout, () => redraw()) : undefined;
       const redraw = () =>
-        board?.draw(renderPlanBoard(state, { columns: board.columns, now: Date.now() }));
+        board?.draw(
+          renderPlanBoard(state, { columns: board.columns, rows: board.rows, now: Date.now() }),
+        );
       let pending: NodeJS.Timeout | undefined;
       const clock = board ? setInterval(redraw, clockIntervalMs) : undefined;
       const interrupted = () => {
@@ -63,6 +65,10 @@ export function registerPlanWatchCommand(plan: Command): void {
             }
           },
         });
+      } catch (error) {
+        // Given up (the server gone, a 404): the board ends first, so the error is not drawn over.
+        board?.end();
+        throw error;
       } finally {
         clearInterval(clock);
         clearTimeout(pending);
@@ -77,7 +83,9 @@ export function registerPlanWatchCommand(plan: Command): void {
           const last = settled.rows.get(key);
           if (last) last.activity = row.activity;
         }
-        board.draw(renderPlanBoard(settled, { columns: board.columns, now: Date.now() }));
+        board.draw(
+          renderPlanBoard(settled, { columns: board.columns, rows: board.rows, now: Date.now() }),
+        );
         board.end();
       }
       process.stdout.write(

@@ -87,19 +87,24 @@ export function registerPlanCommands(program: Command): void {
       // The planner writes in the background: its tries are shown as they come, up to the draft
       // (or the run, with --auto), or to the end with --wait.
       const settled = await mags.plans.wait(created.id, {
-        ...(!flags.wait && { until: (status) => status !== 'planning' }),
+        // Without --wait: up to the draft, or with --auto up to its run (an auto draft is only
+        // a step: the server approves it next).
+        ...(!flags.wait && {
+          until: (plan) => plan.status !== 'planning' && !(plan.status === 'draft' && plan.auto),
+        }),
         onEvent: (event) => {
           if (!flags.json && event.data.type === 'planner') {
             process.stderr.write(`mags: ${plannerLine(event.data)}\n`);
           }
         },
       });
-      if (flags.json) return printJson(settled);
-      process.stdout.write(renderPlan(settled));
-      process.stderr.write(`mags: plan ${settled.id} is ${settled.status}; ${nextStep(settled)}\n`);
+      // The exit code as watch's, --json or not: the JSON printed, then the code.
       if (flags.wait || settled.status === 'failed') {
         process.exitCode = planWatchExitCode(settled.status);
       }
+      if (flags.json) return printJson(settled);
+      process.stdout.write(renderPlan(settled));
+      process.stderr.write(`mags: plan ${settled.id} is ${settled.status}; ${nextStep(settled)}\n`);
     });
 
   plan
@@ -135,7 +140,12 @@ export function registerPlanCommands(program: Command): void {
       const mags = await apiClient(command);
       const found = await mags.plans.get(id);
       if (flags.json) return printJson(found);
-      if (flags.yaml) return void process.stdout.write(renderPlanFile(planSpecOf(found)));
+      if (flags.yaml) {
+        // The YAML library leaves C1 controls (U+009B, a one-byte CSI) in plain scalars: a
+        // terminal gets them taken out; a pipe or file gets the plan file as it is.
+        const yaml = renderPlanFile(planSpecOf(found));
+        return void process.stdout.write(process.stdout.isTTY ? terminalSafe(yaml) : yaml);
+      }
       process.stdout.write(renderPlan(found));
       if (found.tickets.length > 0) process.stdout.write(`\n${renderPlanCriteria(found)}`);
     });
@@ -248,7 +258,8 @@ export function registerPlanCommands(program: Command): void {
   plan
     .command('apply')
     .description(
-      'In your own checkout: fetch an approved plan as branch mags/plan-<id> (no network).',
+      'In your own checkout: an approved plan as branch mags/plan-<id>, from its bundle (downloaded ' +
+        'from the server); touches no working tree and runs no git fetch from a remote.',
     )
     .argument('<id>')
     .option('--force', 'replace an existing mags/plan-<id> branch with other commits')

@@ -3,7 +3,6 @@ import {
   CreatePlanBodySchema,
   EditPlanBodySchema,
   type Plan,
-  PlanEventSchema,
   PlanEvidenceSchema,
   PlanIdSchema,
   PlanListQuerySchema,
@@ -11,11 +10,7 @@ import {
   PlanSchema,
   RetryPlanTicketBodySchema,
 } from '../../api/plans.ts';
-import {
-  ApproveBodySchema,
-  StopTicketBodySchema,
-  TicketEventsQuerySchema,
-} from '../../api/tickets.ts';
+import { ApproveBodySchema, EventsQuerySchema, StopBodySchema } from '../../api/tickets.ts';
 import type { PlanRecord } from '../../state/state-repository.ts';
 import type { ServerApp } from '../create-app.ts';
 import type { ServerServices } from '../server-env.ts';
@@ -78,7 +73,8 @@ const editSpec = createRoute({
   path: '/v1/plans/{id}/spec',
   summary:
     "Replace a draft's plan (summary and tickets), checked as the planner's is: unique keys, " +
-    'known dependencies, no cycle',
+    'known dependencies, no cycle; with `ifUpdatedAt`, a 409 `plan_changed` if the plan changed ' +
+    'since',
   request: { params, body: json(EditPlanBodySchema, true) },
   responses: { 200: planResponse('The plan'), ...errors },
 });
@@ -101,7 +97,7 @@ const retry = createRoute({
 const stop = action(
   'stop',
   'Stop it: its queued and running tickets are stopped, nothing new starts',
-  StopTicketBodySchema,
+  StopBodySchema,
 );
 const close = action('close', 'Close it (stopped first if it runs)');
 
@@ -111,16 +107,18 @@ const events = createRoute({
   summary:
     "Its events: plan and ticket states, planner tries, merges, and each ticket's own events",
   description:
-    'Without `follow=true`: a JSON list of the events after `after`. With it: Server-Sent ' +
-    'Events, each named after its `data.type` and carrying a PlanEvent as JSON, its `id` the ' +
-    "event's id, so a client resumes with `?after=` or `Last-Event-ID`; the stream ends when the " +
-    'plan stops moving, with an `end` event that carries the plan.',
-  request: { params, query: TicketEventsQuerySchema },
+    "Server-Sent Events, as a ticket's: each named after its `data.type` and carrying a " +
+    "PlanEvent as JSON, its `id` the event's id, so a client resumes with `?after=` or " +
+    '`Last-Event-ID`. Without `follow=true` the stored events after `after`; with it, also ' +
+    'those to come, until the plan stops moving (an `auto` draft moves on into its run). Either ' +
+    'way the stream ends with an `end` event that carries the plan.',
+  request: { params, query: EventsQuerySchema },
   responses: {
     200: {
       content: {
-        'application/json': { schema: z.object({ events: z.array(PlanEventSchema) }) },
-        'text/event-stream': { schema: z.string() },
+        'text/event-stream': {
+          schema: z.string().openapi({ description: 'Events, each a PlanEvent as JSON' }),
+        },
       },
       description: 'The events',
     },
@@ -180,7 +178,10 @@ export function registerPlanRoutes(app: ServerApp, { plans }: ServerServices): v
   );
 
   app.openapi(editSpec, async (c) => {
-    const plan = await plans.editSpec(c.var.owner, c.req.valid('param').id, c.req.valid('json'));
+    const { ifUpdatedAt, ...spec } = c.req.valid('json');
+    const plan = await plans.editSpec(c.var.owner, c.req.valid('param').id, spec, {
+      ...(ifUpdatedAt !== undefined && { ifUpdatedAt }),
+    });
     return c.json(toPlanView(plan), 200);
   });
 
@@ -204,7 +205,7 @@ export function registerPlanRoutes(app: ServerApp, { plans }: ServerServices): v
   });
 
   app.openapi(stop, async (c) => {
-    const body = await optionalJson(c.req, StopTicketBodySchema);
+    const body = await optionalJson(c.req, StopBodySchema);
     const plan = await plans.stop(c.var.owner, c.req.valid('param').id, {
       by: c.var.owner,
       ...(body?.reason && { reason: body.reason }),
@@ -232,13 +233,9 @@ export function registerPlanRoutes(app: ServerApp, { plans }: ServerServices): v
     const query = c.req.valid('query');
     const after = resumePoint(c, query.after);
     await plans.get(owner, id); // a 404 before the stream starts, not inside it
-    if (query.follow !== 'true') {
-      const found = [];
-      for await (const event of plans.events(owner, id, { after })) found.push(event);
-      return c.json({ events: found }, 200);
-    }
     return eventStreamResponse(c, {
-      events: (signal) => plans.events(owner, id, { after, follow: true, signal }),
+      events: (signal) =>
+        plans.events(owner, id, { after, follow: query.follow === 'true', signal }),
       end: async () => toPlanView(await plans.get(owner, id)),
     });
   });
