@@ -1,13 +1,11 @@
 import { noUsage } from '../agents/token-usage.ts';
 import {
   type CreatePlanBody,
-  type EditPlanBody,
   isPlanMoving,
   type PlanEvent,
   type PlanEvidence,
   type PlanSpec,
   type PlanStatus,
-  type PlanTicket,
   planStatuses,
 } from '../api/plans.ts';
 import type { Budget } from '../api/tickets.ts';
