@@ -96,7 +96,7 @@ export class ProjectPlanGit implements PlanGit {
     const { signal, baseCommit } = input;
     if (!baseCommit) {
       throw new InvalidInputError("The plan's integration needs the plan's base commit.", {
-        hint: 'A plan records the commit its project was at when it started; one without it never started: run it (mags plan approve) first.',
+        hint: 'A plan records the commit its project was at when it started; one without it never started: run it (mags plan approve ID) first.',
       });
     }
     checkObjectId(baseCommit, 'base commit');
