@@ -88,5 +88,36 @@ export async function recoverPlans(options: {
       options.log(`cannot recover plan ${found.id}: ${(error as Error).message}`);
     }
   }
+  await settleAutoDrafts(options);
   return report;
+}
+
+/**
+ * A draft written with `auto` whose server stopped before approving it stays a draft: followers
+ * treat such a draft as moving (`isPlanMoving`), so it gives up `auto` (it is settled, waiting
+ * for a person) with a notice that says how to go on. (A draft is approved by the process that
+ * wrote it at once; one server per state, as for the rest of plans.)
+ */
+async function settleAutoDrafts(options: {
+  repository: StateRepository;
+  dispatch: PlanDispatch;
+  log(line: string): void;
+}): Promise<void> {
+  const { repository, dispatch } = options;
+  for (const found of await repository.plansInStatus(['draft'])) {
+    if (!found.auto) continue;
+    try {
+      await dispatch.locked(found.id, async () => {
+        const plan = await repository.getPlan(found.owner, found.id);
+        if (plan?.status !== 'draft' || !plan.auto) return;
+        await repository.updatePlan(plan.id, { auto: false, updatedAt: new Date().toISOString() });
+        await dispatch.notice(
+          plan.id,
+          `the server stopped before approving it automatically: approve it (mags plan approve ${plan.id})`,
+        );
+      });
+    } catch (error) {
+      options.log(`cannot settle plan ${found.id}: ${(error as Error).message}`);
+    }
+  }
 }

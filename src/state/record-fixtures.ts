@@ -3,8 +3,9 @@
  * a record without making one through the API: one set of builders, so that a field added to a
  * record is added here once. Every builder takes overrides of any field.
  */
+import type { PlanTicket } from '../api/plans.ts';
 import type { Evidence } from '../api/tickets.ts';
-import type { ProjectRecord, TicketRecord } from './state-repository.ts';
+import type { PlanRecord, ProjectRecord, TicketRecord } from './state-repository.ts';
 
 const noUsage = { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 };
 
@@ -90,5 +91,58 @@ export function evidenceRecord(
     finishedAt: 'now',
     durationMs: 5,
     ...fields,
+  };
+}
+
+/** A draft plan of `owner`'s with one pending ticket `only`. */
+export function planRecord(
+  id: string,
+  owner: string,
+  projectName: string,
+  overrides: Partial<PlanRecord> = {},
+): PlanRecord {
+  return {
+    id,
+    owner,
+    project: projectName,
+    request: `Do ${id}`,
+    summary: null,
+    status: 'draft',
+    reason: null,
+    model: null,
+    auto: false,
+    autoApprove: false,
+    maxParallel: 4,
+    budget: {},
+    usage: noUsage,
+    tickets: [planTicketItem('only')],
+    baseCommit: null,
+    integration: null,
+    branch: null,
+    commit: null,
+    approvedAt: null,
+    host: null,
+    server: null,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    ...overrides,
+  };
+}
+
+/** One pending ticket of a plan. */
+export function planTicketItem(key: string, overrides: Partial<PlanTicket> = {}): PlanTicket {
+  return {
+    key,
+    title: `Do ${key}`,
+    request: `Make ${key} happen.`,
+    criteria: [{ text: 'tests pass', check: 'npm test' }, { text: 'readable' }],
+    dependsOn: [],
+    state: 'pending',
+    reason: null,
+    ticket: null,
+    ticketStatus: null,
+    usage: noUsage,
+    conflictFiles: [],
+    ...overrides,
   };
 }

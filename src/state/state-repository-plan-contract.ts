@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { PlanEvidence, PlanTicket } from '../api/plans.ts';
-import { projectRecord, ticketRecord } from './record-fixtures.ts';
-import type { PlanRecord, ProjectRecord, StateRepository } from './state-repository.ts';
+import { planRecord, planTicketItem, projectRecord, ticketRecord } from './record-fixtures.ts';
+import type { ProjectRecord, StateRepository } from './state-repository.ts';
 
 type ContractTest = (title: string, body: (t: TestContext) => Promise<void>) => void;
 
@@ -14,11 +14,11 @@ type ContractTest = (title: string, body: (t: TestContext) => Promise<void>) => 
 export function planStateContract(test: ContractTest, repository: () => StateRepository): void {
   test('plans are per owner and listed newest first, by project and by status', async () => {
     const state = repository();
-    await state.insertPlan(plan('pln_cA1', 'pia', 'webapp'));
-    await state.insertPlan(plan('pln_cA2', 'pia', 'api', { status: 'running' }));
-    await state.insertPlan(plan('pln_cA3', 'pia', 'webapp', { status: 'running' }));
-    await state.insertPlan(plan('pln_cB1', 'pom', 'webapp', { status: 'running' }));
-    assert.deepEqual(await state.getPlan('pia', 'pln_cA1'), plan('pln_cA1', 'pia', 'webapp'));
+    await state.insertPlan(planRecord('pln_cA1', 'pia', 'webapp'));
+    await state.insertPlan(planRecord('pln_cA2', 'pia', 'api', { status: 'running' }));
+    await state.insertPlan(planRecord('pln_cA3', 'pia', 'webapp', { status: 'running' }));
+    await state.insertPlan(planRecord('pln_cB1', 'pom', 'webapp', { status: 'running' }));
+    assert.deepEqual(await state.getPlan('pia', 'pln_cA1'), planRecord('pln_cA1', 'pia', 'webapp'));
     assert.equal(await state.getPlan('pom', 'pln_cA1'), undefined, 'another owner’s plan');
     assert.equal(await state.getPlan('pia', 'pln_cNone'), undefined);
     const ids = async (filter: Parameters<StateRepository['listPlans']>[0]) =>
@@ -34,11 +34,11 @@ export function planStateContract(test: ContractTest, repository: () => StateRep
 
   test('a plan’s every field updates and round-trips; other plans are untouched', async () => {
     const state = repository();
-    await state.insertPlan(plan('pln_cU1', 'quill', 'webapp'));
-    await state.insertPlan(plan('pln_cU2', 'quill', 'webapp'));
+    await state.insertPlan(planRecord('pln_cU1', 'quill', 'webapp'));
+    await state.insertPlan(planRecord('pln_cU2', 'quill', 'webapp'));
     const tickets: PlanTicket[] = [
-      planTicket('api', { state: 'dispatched', ticket: 'tkt_cU1', ticketStatus: 'running' }),
-      planTicket('ui', {
+      planTicketItem('api', { state: 'dispatched', ticket: 'tkt_cU1', ticketStatus: 'running' }),
+      planTicketItem('ui', {
         dependsOn: ['api'],
         state: 'conflict',
         reason: 'ünïcode "quoted" reason',
@@ -71,10 +71,10 @@ export function planStateContract(test: ContractTest, repository: () => StateRep
     } satisfies Parameters<StateRepository['updatePlan']>[1];
     await state.updatePlan('pln_cU1', update);
     const stored = await state.getPlan('quill', 'pln_cU1');
-    assert.deepEqual(stored, { ...plan('pln_cU1', 'quill', 'webapp'), ...update });
+    assert.deepEqual(stored, { ...planRecord('pln_cU1', 'quill', 'webapp'), ...update });
     assert.deepEqual(
       await state.getPlan('quill', 'pln_cU2'),
-      plan('pln_cU2', 'quill', 'webapp'),
+      planRecord('pln_cU2', 'quill', 'webapp'),
       'the other plan is as it was',
     );
     // Back again: booleans off, nullable fields null (integration included), a partial update.
@@ -102,9 +102,9 @@ export function planStateContract(test: ContractTest, repository: () => StateRep
 
   test('plansInStatus finds every owner’s plans in those statuses', async () => {
     const state = repository();
-    await state.insertPlan(plan('pln_cS1', 'rhea', 'webapp', { status: 'planning' }));
-    await state.insertPlan(plan('pln_cS2', 'saul', 'webapp', { status: 'integrating' }));
-    await state.insertPlan(plan('pln_cS3', 'saul', 'webapp', { status: 'approved' }));
+    await state.insertPlan(planRecord('pln_cS1', 'rhea', 'webapp', { status: 'planning' }));
+    await state.insertPlan(planRecord('pln_cS2', 'saul', 'webapp', { status: 'integrating' }));
+    await state.insertPlan(planRecord('pln_cS3', 'saul', 'webapp', { status: 'approved' }));
     const found = (await state.plansInStatus(['planning', 'integrating'])).map(
       (record) => record.id,
     );
@@ -235,7 +235,7 @@ export function planStateContract(test: ContractTest, repository: () => StateRep
     await state.insertProject(project('vic', 'kept'));
     await state.insertProject(project('wes', 'doomed'));
     const fill = async (id: string, owner: string, name: string) => {
-      await state.insertPlan(plan(id, owner, name));
+      await state.insertPlan(planRecord(id, owner, name));
       await state.insertTicket(ticket(`tkt_${id}`, owner, name, { plan: id }));
       await state.appendPlanEvent(id, { at, data: { type: 'notice', message: id } });
       await state.putPlanEvidence(planEvidence(id, 'c'));
@@ -267,57 +267,6 @@ export function planStateContract(test: ContractTest, repository: () => StateRep
     });
     assert.equal(fresh.id, 1, 'nothing of the deleted plan’s events is left');
   });
-}
-
-function plan(
-  id: string,
-  owner: string,
-  projectName: string,
-  overrides: Partial<PlanRecord> = {},
-): PlanRecord {
-  return {
-    id,
-    owner,
-    project: projectName,
-    request: `Do ${id}`,
-    summary: null,
-    status: 'draft',
-    reason: null,
-    model: null,
-    auto: false,
-    autoApprove: false,
-    maxParallel: 4,
-    budget: {},
-    usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 },
-    tickets: [planTicket('only')],
-    baseCommit: null,
-    integration: null,
-    branch: null,
-    commit: null,
-    approvedAt: null,
-    host: null,
-    server: null,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-    ...overrides,
-  };
-}
-
-function planTicket(key: string, overrides: Partial<PlanTicket> = {}): PlanTicket {
-  return {
-    key,
-    title: `Do ${key}`,
-    request: `Make ${key} happen.`,
-    criteria: [{ text: 'tests pass', check: 'npm test' }, { text: 'readable' }],
-    dependsOn: [],
-    state: 'pending',
-    reason: null,
-    ticket: null,
-    ticketStatus: null,
-    usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, steps: 0 },
-    conflictFiles: [],
-    ...overrides,
-  };
 }
 
 function planEvidence(planId: string, commit: string): PlanEvidence {
