@@ -12,8 +12,6 @@ import { startEvaluationServer } from '../eval/evaluation-server.ts';
 import { createFixtureRepository } from '../eval/fixture-repository.ts';
 import { scriptedModel } from '../eval/scripted/scripted-model.ts';
 import type { PlanTicketSpec } from '../src/api/plans.ts';
-import { ProjectPlanGit } from '../src/plans/git/project-plan-git.ts';
-import { PlanManager } from '../src/plans/plan-manager.ts';
 import { sandboxSkipReason } from '../test/helpers/test-home.ts';
 import { printRows, summarize } from './stats.ts';
 
@@ -69,22 +67,8 @@ export async function planRunBenchmark(): Promise<void> {
     perOwner: { sandboxes: 4 * width, runningJobs: 4 * width },
   });
   const { services } = server.server;
-  const plans = new PlanManager({
-    repository: services.repository,
-    tickets: services.tickets,
-    projects: services.projects,
-    git: new ProjectPlanGit({
-      context: services.context,
-      repository: services.repository,
-      projects: services.projects,
-    }),
-    planner: async () => {
-      throw new Error('the bench plan is written by hand');
-    },
-    checkModel: () => {},
-    settings: { maxParallelPerOwner: width },
-    log: () => {},
-  });
+  // The server's own PlanManager (its per-owner limit, 8 by default, is the plan's width).
+  const { plans } = services;
   // Host realtime clock (ms) of each ticket's queue, approval and first command.
   const queuedAtMs = new Map<string, number>();
   const approvedAtMs = new Map<string, number>();
@@ -168,7 +152,6 @@ export async function planRunBenchmark(): Promise<void> {
     );
   } finally {
     unsubscribe();
-    await plans.shutdown();
     await server.close();
   }
 }
