@@ -22,10 +22,19 @@ export interface EditedFile {
  */
 export async function editInEditor(
   text: string,
-  options: { name: string; environment?: NodeJS.ProcessEnv },
+  options: { name: string; environment?: NodeJS.ProcessEnv; interactive?: boolean },
 ): Promise<EditedFile> {
   const environment = options.environment ?? process.env;
-  const editor = environment.VISUAL || environment.EDITOR || 'vi';
+  const chosen = environment.VISUAL || environment.EDITOR;
+  // vi with no terminal to draw on hangs or garbles a script's output: only a chosen editor is
+  // started then (one that needs no terminal, e.g. a script).
+  if (!chosen && !(options.interactive ?? process.stdin.isTTY)) {
+    throw new MagsError('No editor: VISUAL and EDITOR are not set and stdin is not a terminal.', {
+      code: 'editor_missing',
+      hint: 'Set EDITOR (e.g. EDITOR=nano), or use --file plan.yaml.',
+    });
+  }
+  const editor = chosen || 'vi';
   const directory = await mkdtemp(join(tmpdir(), 'mags-edit-'));
   const path = join(directory, options.name);
   const remove = () => rm(directory, { recursive: true, force: true });
