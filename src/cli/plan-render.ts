@@ -104,7 +104,8 @@ export function renderPlan(plan: Plan): string {
   const rows: Array<[string, string]> = [
     ['id', plan.id],
     ['project', plan.project],
-    ['status', `${plan.status}${plan.reason ? ` (${plan.reason})` : ''}`],
+    // A blocked plan's reason is its tickets' (listed under them): said once, there.
+    ['status', `${plan.status}${plan.reason && !stuckOnTickets(plan) ? ` (${plan.reason})` : ''}`],
     ['model', plan.model ?? '(default)'],
     ['parallel', `at most ${plan.maxParallel} tickets at once`],
     ['approve', plan.autoApprove ? 'each ticket whose criteria are met, by itself' : 'by a person'],
@@ -123,13 +124,22 @@ export function renderPlan(plan: Plan): string {
   if (plan.tickets.length > 0) {
     lines.push('', ...renderPlanTickets(plan));
     for (const ticket of plan.tickets) {
-      if (ticket.reason) lines.push(`  ${ticket.key}: ${ticket.reason}`);
+      if (ticket.blockedBy) lines.push(`  ${ticket.key}: waits for ${ticket.blockedBy}`);
+      else if (ticket.reason) lines.push(`  ${ticket.key}: ${ticket.reason}`);
       if (ticket.conflictFiles.length > 0) {
         lines.push(`  ${ticket.key}: conflicting files: ${ticket.conflictFiles.join(', ')}`);
       }
     }
   }
   return terminalSafe(`${lines.join('\n')}\n`);
+}
+
+/** Blocked with the reason made of its tickets' own, which the ticket lines say. */
+export function stuckOnTickets(plan: Pick<Plan, 'status' | 'tickets'>): boolean {
+  return (
+    plan.status === 'blocked' &&
+    plan.tickets.some((ticket) => ticket.reason !== null || ticket.conflictFiles.length > 0)
+  );
 }
 
 /** `mags plan show --criteria`-like detail for the draft a person reviews: each ticket's criteria. */

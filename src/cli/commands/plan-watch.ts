@@ -4,7 +4,8 @@ import { apiClient } from '../client/api-client.ts';
 import { LiveBoard } from '../live-board.ts';
 import { printJson } from '../output.ts';
 import { parsePositiveNumber } from '../parse-options.ts';
-import { formatUsd, planTicketWord, planWatchExitCode } from '../plan-render.ts';
+import { nextStep } from '../plan-next-step.ts';
+import { formatUsd, planTicketWord, planWatchExitCode, stuckOnTickets } from '../plan-render.ts';
 import { applyPlanEvent, newPlanWatchState, renderPlanBoard } from '../plan-watch-state.ts';
 import { terminalSafe } from '../ticket-render.ts';
 
@@ -88,9 +89,13 @@ export function registerPlanWatchCommand(plan: Command): void {
         );
         board.end();
       }
-      process.stdout.write(
-        `${final.id} is ${final.status}${final.reason ? `: ${terminalSafe(final.reason)}` : ''}; ${headline(final, false)}\n`,
-      );
+      const reason =
+        final.reason && !stuckOnTickets(final) ? `: ${terminalSafe(final.reason)}` : '';
+      process.stdout.write(`${final.id} is ${final.status}${reason}; ${headline(final, false)}\n`);
+      // What a person does next with a plan that waits on one (a retry, a conflict to resolve).
+      if (final.status === 'blocked' || final.status === 'stopped') {
+        process.stdout.write(`next: ${nextStep(final)}\n`);
+      }
     });
 }
 

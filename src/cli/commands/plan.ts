@@ -148,6 +148,10 @@ export function registerPlanCommands(program: Command): void {
       }
       process.stdout.write(renderPlan(found));
       if (found.tickets.length > 0) process.stdout.write(`\n${renderPlanCriteria(found)}`);
+      // A plan that waits on a person ends with what to run.
+      if (found.status === 'blocked' || found.status === 'stopped') {
+        process.stderr.write(`mags: plan ${found.id} is ${found.status}; ${nextStep(found)}\n`);
+      }
     });
 
   registerPlanEditCommand(plan);
