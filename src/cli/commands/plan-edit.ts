@@ -1,11 +1,17 @@
 import type { Command } from 'commander';
-import { parsePlanFile, renderPlanFile } from '../../api/plan-file.ts';
+import { renderPlanFile } from '../../api/plan-file.ts';
 import type { Plan } from '../../api/plans.ts';
 import { InvalidInputError, MagsError } from '../../errors/mags-error.ts';
 import { apiClient } from '../client/api-client.ts';
 import { CommandUsageError } from '../client/command-usage-error.ts';
 import { EditorFailedError, editInEditor } from '../client/edit-in-editor.ts';
-import { addCriterion, planSpecOf, readPlanFile, removeTicket } from '../client/plan-edits.ts';
+import {
+  addCriterion,
+  parsePlanFileChecked,
+  planSpecOf,
+  readPlanFile,
+  removeTicket,
+} from '../client/plan-edits.ts';
 import { printJson } from '../output.ts';
 import { nextStep } from '../plan-next-step.ts';
 import { renderPlan } from '../plan-render.ts';
@@ -110,7 +116,9 @@ async function editPlanInEditor(mags: Client, id: string): Promise<Plan | undefi
   }
   try {
     const edited = await refusedAsOne(
-      mags.plans.editSpec(id, parsePlanFile(file.text, name), { ifUpdatedAt: found.updatedAt }),
+      mags.plans.editSpec(id, parsePlanFileChecked(file.text, name), {
+        ifUpdatedAt: found.updatedAt,
+      }),
     );
     await file.remove();
     return edited;
