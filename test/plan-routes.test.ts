@@ -375,3 +375,18 @@ test('a draft without models is saved and edited (a plan is data); approval name
   assert.equal(after.status, 'draft');
   assert.ok(after.tickets.every((ticket) => ticket.ticket === null));
 });
+
+test('the evidence of a closed plan: a 404 whose hint does not say to watch it', async () => {
+  const plan = await createDraft();
+  const draftEvidence = await app.request(alice, 'GET', `/v1/plans/${plan.id}/evidence`);
+  assert.equal(draftEvidence.status, 404);
+  assert.match((await errorOf(draftEvidence)).hint ?? '', /mags plan approve/);
+  const closed = await app.request(alice, 'POST', `/v1/plans/${plan.id}/close`, {});
+  assert.equal(closed.status, 200, await closed.clone().text());
+  const refused = await app.request(alice, 'GET', `/v1/plans/${plan.id}/evidence`);
+  assert.equal(refused.status, 404);
+  const error = await errorOf(refused);
+  assert.equal(error.code, 'plan_evidence_not_found');
+  assert.doesNotMatch(error.hint ?? '', /plan watch/);
+  assert.match(error.hint ?? '', /closed: you can create a new plan/);
+});

@@ -108,7 +108,7 @@ export const maxListedProblems = 10;
 
 /**
  * The plan in `text`, checked against `PlanSpecSchema` (the graph — unknown keys in `dependsOn`,
- * cycles — is the server's to check, as for a planner's plan). Broken YAML names its line and
+ * cycles — is checked after, by the server and by the CLI's `parsePlanFileChecked`). Broken YAML names its line and
  * column; a wrong field names its path and line. Every problem is listed (up to
  * `maxListedProblems`), so that one edit fixes them all. `file` names the source in messages.
  */

@@ -392,3 +392,17 @@ test('plan evidence: merge order, each ticket’s criteria, the tests on the mer
   assert.doesNotMatch(text, /diff --git/);
   assert.match(renderPlanEvidence(evidence, { diff: true }), /diff --git a\/x b\/x/);
 });
+
+test('show: the model its tickets run with, not "(default)": their own, the project’s, the server’s', () => {
+  const plan = diamond();
+  (plan.tickets[0] as PlanTicket).model = 'openai:gpt-5';
+  assert.match(
+    renderPlan(plan, { projectModel: 'ollama:qwen3' }),
+    /^model: +openai:gpt-5, ollama:qwen3$/m,
+  );
+  assert.match(
+    renderPlan(diamond({ model: 'anthropic:claude-sonnet-4-5' }), { projectModel: null }),
+    /^model: +the server's default \(MAGS_DEFAULT_MODEL\) \(planner: anthropic:claude-sonnet-4-5\)$/m,
+  );
+  assert.doesNotMatch(renderPlan(diamond()), /\(default\)/);
+});

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { renderPlanFile } from '../../api/plan-file.ts';
 import type { CreatePlanBody, PlanBudget } from '../../api/plans.ts';
 import { parseDurationMs } from '../../config/duration.ts';
@@ -54,7 +54,9 @@ export function registerPlanCommands(program: Command): void {
     .option('--max-parallel <n>', 'at most this many of its tickets at once')
     .option('--max-cost <usd>', 'plan budget: cost in USD, its tickets together')
     .option('--max-tokens <n>', 'plan budget: tokens, its tickets together')
-    .option('--max-wall <duration>', 'plan budget: wall time from approval (30m, 2h)')
+    .option('--max-time <duration>', 'plan budget: wall time from approval (30m, 2h)')
+    // The first name of --max-time, kept for scripts; `ticket create/run` say --max-time.
+    .addOption(new Option('--max-wall <duration>').hideHelp())
     .option('--wait', 'wait until it is settled (a draft, blocked, awaiting review, or ended)')
     .option('--json', 'print JSON')
     .action(async (request: string | undefined, flags, command: Command) => {
@@ -146,7 +148,10 @@ export function registerPlanCommands(program: Command): void {
         const yaml = renderPlanFile(planSpecOf(found));
         return void process.stdout.write(process.stdout.isTTY ? terminalSafe(yaml) : yaml);
       }
-      process.stdout.write(renderPlan(found));
+      // The project's default model, which its tickets without one run with (only shown).
+      const project = await mags.projects.get(found.project).catch(() => null);
+      const projectModel = project ? (project.model ?? project.config.model ?? null) : undefined;
+      process.stdout.write(renderPlan(found, { projectModel }));
       if (found.tickets.length > 0) process.stdout.write(`\n${renderPlanCriteria(found)}`);
       // A plan that waits on a person ends with what to run.
       if (found.status === 'blocked' || found.status === 'stopped') {
@@ -190,7 +195,8 @@ export function registerPlanCommands(program: Command): void {
     command
       .option('--max-steps <n>', 'the ticket’s budget: model steps')
       .option('--max-tokens <n>', 'the ticket’s budget: tokens')
-      .option('--max-cost <usd>', 'the ticket’s budget: cost in USD');
+      .option('--max-cost <usd>', 'the ticket’s budget: cost in USD')
+      .option('--max-time <duration>', 'the ticket’s budget: wall time (90s, 30m, 2h)');
   budgetFlags(
     plan
       .command('retry')
@@ -211,6 +217,7 @@ export function registerPlanCommands(program: Command): void {
           maxTokens: parsePositiveNumber('--max-tokens', flags.maxTokens, { integer: true }),
         }),
         ...(flags.maxCost && { maxCostUsd: parsePositiveNumber('--max-cost', flags.maxCost) }),
+        ...(flags.maxTime && { maxWallMs: parseWallTime('--max-time', flags.maxTime) }),
       };
       const mags = await apiClient(command);
       const retried = await mags.plans.retry(id, ticket, {
@@ -288,20 +295,24 @@ export function registerPlanCommands(program: Command): void {
 
 /** The plan-level budget flags of `create`. */
 function planBudgetFlags(flags: Record<string, string | undefined>): PlanBudget {
-  let maxWallMs: number | undefined;
-  if (flags.maxWall) {
-    maxWallMs = parseDurationMs(flags.maxWall);
-    if (maxWallMs === undefined) {
-      throw new InvalidInputError(`Invalid --max-wall ${JSON.stringify(flags.maxWall)}.`, {
-        hint: 'Use seconds, or 90s, 30m, 2h.',
-      });
-    }
-  }
+  const wall = flags.maxTime ?? flags.maxWall;
+  const name = flags.maxTime !== undefined ? '--max-time' : '--max-wall';
   return {
     ...(flags.maxCost && { maxCostUsd: parsePositiveNumber('--max-cost', flags.maxCost) }),
     ...(flags.maxTokens && {
       maxTokens: parsePositiveNumber('--max-tokens', flags.maxTokens, { integer: true }),
     }),
-    ...(maxWallMs !== undefined && { maxWallMs }),
+    ...(wall !== undefined && { maxWallMs: parseWallTime(name, wall) }),
   };
+}
+
+/** A wall time flag: `90s`, `30m`, `2h`, or plain seconds → milliseconds. */
+function parseWallTime(flag: string, value: string): number {
+  const ms = parseDurationMs(value);
+  if (ms === undefined) {
+    throw new InvalidInputError(`Invalid ${flag} ${JSON.stringify(value)}.`, {
+      hint: 'Use seconds, or 90s, 30m, 2h.',
+    });
+  }
+  return ms;
 }
