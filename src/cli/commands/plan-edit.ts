@@ -12,6 +12,7 @@ import {
   readPlanFile,
   removeTicket,
 } from '../client/plan-edits.ts';
+import { withExamples } from '../help-examples.ts';
 import { printJson } from '../output.ts';
 import { nextStep } from '../plan-next-step.ts';
 import { renderPlan } from '../plan-render.ts';
@@ -26,8 +27,13 @@ type Client = Awaited<ReturnType<typeof apiClient>>;
  * a bad plan file, an editor that failed).
  */
 export function registerPlanEditCommand(plan: Command): void {
-  plan
-    .command('edit')
+  withExamples(plan.command('edit'), [
+    'mags plan edit PLAN',
+    'EDITOR=nano mags plan edit PLAN',
+    'mags plan show PLAN --yaml > plan.yaml; mags plan edit PLAN --file plan.yaml',
+    'mags plan edit PLAN --remove docs',
+    'mags plan edit PLAN --criterion api "GET /users answers 200" --check "npm test"',
+  ])
     .description(
       'Edit a draft plan: in $VISUAL/$EDITOR as YAML (like git commit), from --file, or by quick edits.',
     )

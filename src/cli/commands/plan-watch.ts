@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Plan } from '../../api/plans.ts';
 import { apiClient } from '../client/api-client.ts';
+import { withExamples } from '../help-examples.ts';
 import { LiveBoard } from '../live-board.ts';
 import { printJson } from '../output.ts';
 import { parsePositiveNumber } from '../parse-options.ts';
@@ -20,8 +21,11 @@ const clockIntervalMs = 1000;
  * (failed or blocked) or 3 (stopped).
  */
 export function registerPlanWatchCommand(plan: Command): void {
-  plan
-    .command('watch')
+  withExamples(plan.command('watch'), [
+    'mags plan watch PLAN',
+    'mags plan watch PLAN --json | jq .data.type',
+    'mags plan watch PLAN && mags plan evidence PLAN',
+  ])
     .description(
       'Follow a plan live: its tickets, their status, current step and cost. Exits 1 if it ends failed or blocked, 3 if stopped.',
     )
