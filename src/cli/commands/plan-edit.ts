@@ -4,7 +4,7 @@ import type { Plan } from '../../api/plans.ts';
 import { InvalidInputError, MagsError } from '../../errors/mags-error.ts';
 import { apiClient } from '../client/api-client.ts';
 import { CommandUsageError } from '../client/command-usage-error.ts';
-import { EditorFailedError, editInEditor } from '../client/edit-in-editor.ts';
+import { chooseEditor, EditorFailedError, editInEditor } from '../client/edit-in-editor.ts';
 import {
   addCriterion,
   parsePlanFileChecked,
@@ -60,6 +60,8 @@ export function registerPlanEditCommand(plan: Command): void {
           hint: 'Use --file alone, or --remove/--criterion alone.',
         });
       }
+      // No editor to start: said before anything is asked of the server.
+      if (!flags.file && removals.length === 0 && criteria.length === 0) chooseEditor();
       const mags = await apiClient(command);
       let edited: Plan;
       if (flags.file) {
