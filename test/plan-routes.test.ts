@@ -347,3 +347,46 @@ test('the OpenAPI document lists every plan route', async () => {
     'put /v1/plans/{id}/spec',
   ]);
 });
+
+test('a draft without models is saved and edited (a plan is data); approval names the ticket with no model and starts nothing', async () => {
+  const withoutModels = spec();
+  for (const ticket of withoutModels.tickets) delete ticket.model;
+  const created = await app.request(alice, 'POST', '/v1/plans', {
+    project: 'app',
+    request: 'Add users',
+    spec: withoutModels,
+  });
+  assert.equal(created.status, 201, await created.clone().text());
+  const plan = (await created.json()) as Plan;
+  const edited = await app.request(alice, 'PUT', `/v1/plans/${plan.id}/spec`, {
+    ...withoutModels,
+    summary: 'edited',
+  });
+  assert.equal(edited.status, 200, await edited.clone().text());
+
+  const approved = await app.request(alice, 'POST', `/v1/plans/${plan.id}/approve`, {});
+  assert.equal(approved.status, 400);
+  const error = await errorOf(approved);
+  assert.equal(error.code, 'model_missing');
+  assert.match(error.message, /^Ticket schema of the plan: No model/);
+  assert.match(error.hint ?? '', /mags project update app --model/);
+  assert.match(error.hint ?? '', /MAGS_DEFAULT_MODEL/);
+  const after = (await (await app.request(alice, 'GET', `/v1/plans/${plan.id}`)).json()) as Plan;
+  assert.equal(after.status, 'draft');
+  assert.ok(after.tickets.every((ticket) => ticket.ticket === null));
+});
+
+test('the evidence of a closed plan: a 404 whose hint does not say to watch it', async () => {
+  const plan = await createDraft();
+  const draftEvidence = await app.request(alice, 'GET', `/v1/plans/${plan.id}/evidence`);
+  assert.equal(draftEvidence.status, 404);
+  assert.match((await errorOf(draftEvidence)).hint ?? '', /mags plan approve/);
+  const closed = await app.request(alice, 'POST', `/v1/plans/${plan.id}/close`, {});
+  assert.equal(closed.status, 200, await closed.clone().text());
+  const refused = await app.request(alice, 'GET', `/v1/plans/${plan.id}/evidence`);
+  assert.equal(refused.status, 404);
+  const error = await errorOf(refused);
+  assert.equal(error.code, 'plan_evidence_not_found');
+  assert.doesNotMatch(error.hint ?? '', /plan watch/);
+  assert.match(error.hint ?? '', /closed: you can create a new plan/);
+});

@@ -234,7 +234,7 @@ describe('plans end to end (real parts, scripted models)', { skip }, () => {
       new RegExp(`^blocked by x \\(${items.x?.ticket}\\) failed: `),
     );
     assert.match(items.w?.reason ?? '', /^blocked by x /);
-    assert.match(blocked.reason ?? '', /x \(tkt_[^)]+\) failed: .*; y, w wait on them$/);
+    assert.match(blocked.reason ?? '', /x \(tkt_[^)]+\) failed: .*; y, w wait for it$/);
     // A person cannot start y: its plan does.
     await assert.rejects(tickets.run('alice', items.y?.ticket ?? ''), {
       code: 'plan_ticket_waiting',

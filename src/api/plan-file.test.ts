@@ -157,7 +157,10 @@ test('every problem is listed, each with its line and path, up to ten', () => {
     [/^line 3: tickets\[0\]\.title: /, 'the empty title'],
     [/^line 5: tickets\[0\]\.criteria: a ticket needs at least one criterion/, 'no criteria'],
     [/^line 9: tickets\[1\]\.criteria\[0\]\.check: /, 'the empty check'],
-    [/^line 6: tickets\[1\]: unknown field depends/, 'the unknown field'],
+    [
+      /^line 10: tickets\[1\]: unknown field depends \(did you mean dependsOn\?\)/,
+      'the unknown field, at its own line',
+    ],
   ] as const) {
     assert.ok(
       listed.some((line) => pattern.test(line)),
@@ -173,4 +176,26 @@ test('every problem is listed, each with its line and path, up to ten', () => {
   assert.equal(capped[0], 'plan.yaml has 12 problems:');
   assert.equal(capped.length, 1 + 10 + 1);
   assert.equal(capped.at(-1), '  (and 2 more)');
+});
+
+test('a misspelt field: its own line and the known one it is close to; dependsOn must be a list', () => {
+  const oneTicket = (extra: string) =>
+    `summary: s\ntickets:\n  - key: a\n    title: t\n    request: r\n    criteria: [{ text: c }]\n${extra}`;
+  assert.match(
+    invalid(oneTicket('    critera: [{ text: d }]\n')).message,
+    /line 7: tickets\[0\]: unknown field critera \(did you mean criteria\?\)/,
+  );
+  assert.match(
+    invalid(oneTicket('    depends_on: [b]\n')).message,
+    /line 7: tickets\[0\]: unknown field depends_on \(did you mean dependsOn\?\)/,
+  );
+  assert.match(
+    invalid(oneTicket('    flavour: x\n')).message,
+    /unknown field flavour$/m,
+    'no guess for a field close to none',
+  );
+  assert.match(
+    invalid(oneTicket('    dependsOn: b\n')).message,
+    /line 7: tickets\[0\]\.dependsOn: a list of keys, e\.g\. \[schema\]/,
+  );
 });

@@ -23,12 +23,37 @@ function unsafeNextStep(plan: Plan): string {
     case 'approved':
       return `fetch branch ${plan.branch ?? `mags/plan-${plan.id}`}: mags plan apply ${plan.id}`;
     case 'blocked':
-      return `${plan.reason ?? 'a ticket needs a person'}; then mags plan retry ${plan.id} TICKET`;
+    case 'stopped': {
+      const steps = stuckSteps(plan);
+      return steps.length > 0 ? steps.join('; ') : `see mags plan show ${plan.id}`;
+    }
     case 'failed':
-      return plan.reason ?? 'see mags plan show';
+      return plan.reason ?? `see mags plan show ${plan.id}`;
     default:
       return `see mags plan show ${plan.id}`;
   }
+}
+
+/**
+ * The command for each ticket a person must act on, by key: a conflict resolved (a ticket merges
+ * again and an agent resolves it), a failed, stopped or unstartable one run again. A ticket only
+ * blocked by another needs nothing of its own (the other's retry frees it).
+ */
+export function stuckSteps(plan: Pick<Plan, 'id' | 'tickets'>): string[] {
+  return plan.tickets.flatMap((ticket) => {
+    const retry = `mags plan retry ${plan.id} ${ticket.key}`;
+    if (ticket.state === 'conflict') {
+      return [`resolve ${ticket.key}'s conflict in ${ticket.conflictFiles.join(', ')}: ${retry}`];
+    }
+    if (ticket.state === 'blocked' && !ticket.blockedBy) return [`retry ${ticket.key}: ${retry}`];
+    if (
+      ticket.state === 'dispatched' &&
+      ['failed', 'stopped'].includes(ticket.ticketStatus ?? '')
+    ) {
+      return [`retry ${ticket.key}: ${retry}`];
+    }
+    return [];
+  });
 }
 
 /** After an action: the plan's new status and what next, or the plan as JSON. */

@@ -6,6 +6,7 @@ import type { TicketEvent } from '../api/tickets.ts';
 import { addCriterion, planSpecOf, removeTicket } from './client/plan-edits.ts';
 import { LiveBoard } from './live-board.ts';
 import { renderPlanEvidence } from './plan-evidence-render.ts';
+import { nextStep } from './plan-next-step.ts';
 import {
   plannerLine,
   planWatchExitCode,
@@ -92,19 +93,72 @@ test('tickets come after their dependencies, indented by the longest chain to th
 });
 
 test('show: the fields, the tickets, why one is stuck; escape sequences from a plan are taken out', () => {
-  const plan = diamond({ status: 'blocked', reason: 'api failed' });
+  const plan = diamond({ status: 'blocked', reason: 'the disk is full; docs waits for it' });
   const blocked = plan.tickets[0] as PlanTicket;
   blocked.state = 'blocked';
-  blocked.reason = 'its dependency api failed';
+  blocked.reason = 'the disk is full';
   (plan.tickets[2] as PlanTicket).title = 'Evil \x1b[2J\x1b]0;title\x07schema';
   const text = renderPlan(plan);
   assert.match(text, /^id: +pln_test1$/m);
-  assert.match(text, /^status: +blocked \(api failed\)$/m);
+  assert.match(text, /^status: +blocked$/m, "the reason is the tickets': said under them");
   assert.match(text, /^budget: +\$5$/m);
   assert.match(text, /^ {4}docs +✖ blocked /m);
-  assert.match(text, /^ {2}docs: its dependency api failed$/m);
+  assert.match(text, /^ {2}docs: the disk is full$/m);
   assert.match(text, /Evil schema/);
   assert.equal(text.includes('\x1b'), false);
+  assert.equal(nextStep(plan), 'retry docs: mags plan retry pln_test1 docs');
+});
+
+test('a blocked plan: the failure said once (show and watch), then the retry or resolve command', () => {
+  const failure = 'the agent gave up after 40 steps without the tests passing';
+  const plan = diamond({
+    status: 'blocked',
+    reason: `api (tkt_api) failed: ${failure}; docs waits for it`,
+  });
+  Object.assign(plan.tickets[1] as PlanTicket, {
+    state: 'dispatched',
+    ticket: 'tkt_api',
+    ticketStatus: 'failed',
+    reason: failure,
+  });
+  Object.assign(plan.tickets[0] as PlanTicket, {
+    state: 'blocked',
+    blockedBy: 'api',
+    reason: `blocked by api (tkt_api) failed: ${failure}`,
+  });
+  Object.assign(plan.tickets[3] as PlanTicket, { state: 'conflict', conflictFiles: ['a.ts'] });
+  const shown = renderPlan(plan);
+  assert.equal(shown.split(failure).length - 1, 1, shown);
+  assert.match(shown, /^status: +blocked$/m);
+  assert.match(shown, /^ {2}docs: waits for api$/m);
+  assert.equal(
+    nextStep(plan),
+    "retry api: mags plan retry pln_test1 api; resolve ui's conflict in a.ts: mags plan retry pln_test1 ui",
+  );
+
+  const state = newPlanWatchState(diamond({ status: 'running' }));
+  const lines = [
+    ticketEvent('api', { type: 'status', from: 'running', to: 'failed', reason: failure }),
+    event({
+      type: 'ticket_state',
+      key: 'docs',
+      ticket: null,
+      from: 'waiting',
+      to: 'blocked',
+      reason: `blocked by api (tkt_api) failed: ${failure}`,
+    }),
+    event({
+      type: 'plan_status',
+      from: 'running',
+      to: 'blocked',
+      reason: `api (tkt_api) failed: ${failure}; docs waits for it`,
+    }),
+  ].flatMap((each) => applyPlanEvent(state, each));
+  assert.deepEqual(lines, [
+    `api: ticket failed: ${failure}`,
+    'docs: blocked (waits for api)',
+    'plan blocked',
+  ]);
 });
 
 test('a dispatched ticket shows its ticket status; the exit codes of watch', () => {
@@ -337,4 +391,18 @@ test('plan evidence: merge order, each ticket’s criteria, the tests on the mer
   assert.match(text, /^ {2}x\.js {2}\+3 -1$/m);
   assert.doesNotMatch(text, /diff --git/);
   assert.match(renderPlanEvidence(evidence, { diff: true }), /diff --git a\/x b\/x/);
+});
+
+test('show: the model its tickets run with, not "(default)": their own, the project’s, the server’s', () => {
+  const plan = diamond();
+  (plan.tickets[0] as PlanTicket).model = 'openai:gpt-5';
+  assert.match(
+    renderPlan(plan, { projectModel: 'ollama:qwen3' }),
+    /^model: +openai:gpt-5, ollama:qwen3$/m,
+  );
+  assert.match(
+    renderPlan(diamond({ model: 'anthropic:claude-sonnet-4-5' }), { projectModel: null }),
+    /^model: +the server's default \(MAGS_DEFAULT_MODEL\) \(planner: anthropic:claude-sonnet-4-5\)$/m,
+  );
+  assert.doesNotMatch(renderPlan(diamond()), /\(default\)/);
 });

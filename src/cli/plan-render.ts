@@ -100,12 +100,13 @@ export function renderPlanTickets(plan: Pick<Plan, 'tickets'>): string[] {
 }
 
 /** `mags plan show`: the plan's fields, its tickets as a table, and why any is stuck. */
-export function renderPlan(plan: Plan): string {
+export function renderPlan(plan: Plan, options: { projectModel?: string | null } = {}): string {
   const rows: Array<[string, string]> = [
     ['id', plan.id],
     ['project', plan.project],
-    ['status', `${plan.status}${plan.reason ? ` (${plan.reason})` : ''}`],
-    ['model', plan.model ?? '(default)'],
+    // A blocked plan's reason is its tickets' (listed under them): said once, there.
+    ['status', `${plan.status}${plan.reason && !stuckOnTickets(plan) ? ` (${plan.reason})` : ''}`],
+    ['model', describePlanModels(plan, options.projectModel)],
     ['parallel', `at most ${plan.maxParallel} tickets at once`],
     ['approve', plan.autoApprove ? 'each ticket whose criteria are met, by itself' : 'by a person'],
     ['budget', describePlanBudget(plan.budget)],
@@ -123,13 +124,36 @@ export function renderPlan(plan: Plan): string {
   if (plan.tickets.length > 0) {
     lines.push('', ...renderPlanTickets(plan));
     for (const ticket of plan.tickets) {
-      if (ticket.reason) lines.push(`  ${ticket.key}: ${ticket.reason}`);
+      if (ticket.blockedBy) lines.push(`  ${ticket.key}: waits for ${ticket.blockedBy}`);
+      else if (ticket.reason) lines.push(`  ${ticket.key}: ${ticket.reason}`);
       if (ticket.conflictFiles.length > 0) {
         lines.push(`  ${ticket.key}: conflicting files: ${ticket.conflictFiles.join(', ')}`);
       }
     }
   }
   return terminalSafe(`${lines.join('\n')}\n`);
+}
+
+/**
+ * The models its tickets run with: each one's own, else the project's default (when the caller
+ * knows it), else the server's; the planner's model after, when a planner wrote it.
+ */
+function describePlanModels(plan: Plan, projectModel: string | null | undefined): string {
+  const fallback =
+    projectModel === undefined
+      ? "the project's or the server's default"
+      : (projectModel ?? "the server's default (MAGS_DEFAULT_MODEL)");
+  const models = [...new Set(plan.tickets.map((ticket) => ticket.model ?? fallback))];
+  const tickets = models.length > 0 ? models.join(', ') : fallback;
+  return plan.model ? `${tickets} (planner: ${plan.model})` : tickets;
+}
+
+/** Blocked with the reason made of its tickets' own, which the ticket lines say. */
+export function stuckOnTickets(plan: Pick<Plan, 'status' | 'tickets'>): boolean {
+  return (
+    plan.status === 'blocked' &&
+    plan.tickets.some((ticket) => ticket.reason !== null || ticket.conflictFiles.length > 0)
+  );
 }
 
 /** `mags plan show --criteria`-like detail for the draft a person reviews: each ticket's criteria. */

@@ -46,7 +46,10 @@ export function applyPlanEvent(state: PlanWatchState, event: PlanEvent): string[
       state.plan.reason = data.reason;
       // When it became what it is: a settled plan's clock stops there.
       state.plan.updatedAt = event.at;
-      lines.push(`plan ${data.to}${data.reason ? `: ${data.reason}` : ''}`);
+      // Blocked: its reason is its tickets' own, each printed when it happened; said once.
+      lines.push(
+        `plan ${data.to}${data.reason && data.to !== 'blocked' ? `: ${data.reason}` : ''}`,
+      );
       break;
     case 'planner':
       lines.push(plannerLine(data));
@@ -61,8 +64,13 @@ export function applyPlanEvent(state: PlanWatchState, event: PlanEvent): string[
         row.ticket.ticketStatus = null;
       }
       if (data.to !== 'dispatched') row.activity = data.reason ?? '';
+      // Blocked by another ticket: which one (its own line said why), not its reason again.
+      const why =
+        data.to === 'blocked' && blockedByKey(data.reason)
+          ? `waits for ${blockedByKey(data.reason)}`
+          : data.reason;
       lines.push(
-        `${data.key}: ${data.to}${data.ticket && data.to === 'dispatched' ? ` as ${data.ticket}` : ''}${data.reason ? ` (${data.reason})` : ''}`,
+        `${data.key}: ${data.to}${data.ticket && data.to === 'dispatched' ? ` as ${data.ticket}` : ''}${why ? ` (${why})` : ''}`,
       );
       break;
     }
@@ -248,3 +256,8 @@ function displayWidth(character: string): number {
 }
 
 const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
+
+/** The key in a "blocked by KEY (tkt_…) failed: …" reason (the event carries no blockedBy). */
+function blockedByKey(reason: string | null): string | undefined {
+  return reason?.match(/^blocked by ([a-z0-9][a-z0-9-]*)[ :]/)?.[1];
+}

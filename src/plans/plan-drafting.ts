@@ -17,7 +17,7 @@ export function plannerModel(
   if (chosen) return chosen;
   throw new InvalidInputError('No model to write the plan with.', {
     code: 'model_missing',
-    hint: "Give one (--model anthropic:claude-sonnet-4-5), or set a default: the project's (model in its .mags/project.json) or the server's (MAGS_DEFAULT_MODEL); or give the plan itself (spec).",
+    hint: "Give one (--model anthropic:claude-sonnet-4-5), or set a default: the project's (model in its .mags/project.json) or the server's (MAGS_DEFAULT_MODEL); or write the plan yourself: a plan file (mags plan create --file plan.yaml).",
   });
 }
 

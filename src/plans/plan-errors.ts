@@ -59,10 +59,18 @@ export function planTicketNotFound(plan: string, ticket: string): NotFoundError 
 }
 
 export function planEvidenceNotFound(plan: { id: string; status: PlanStatus }): NotFoundError {
-  return new NotFoundError(`Plan ${plan.id} has no evidence yet.`, {
-    code: 'plan_evidence_not_found',
-    hint: `It comes when every ticket is approved and the results are integrated; it is ${plan.status} (mags plan watch ${plan.id}).`,
-  });
+  // A plan that will not move on by itself gets no `watch`: what it can do instead.
+  const moving = ['planning', 'running', 'integrating'].includes(plan.status);
+  const next = moving
+    ? `follow it: mags plan watch ${plan.id}`
+    : `you can ${nextSteps[plan.status].replaceAll('ID', plan.id)}`;
+  return new NotFoundError(
+    `Plan ${plan.id} has no evidence${plan.status === 'closed' ? '' : ' yet'}.`,
+    {
+      code: 'plan_evidence_not_found',
+      hint: `It comes when every ticket is approved and the results are integrated; it is ${plan.status}: ${next}.`,
+    },
+  );
 }
 
 export function planBundleNotFound(plan: { id: string; status: PlanStatus }): NotFoundError {

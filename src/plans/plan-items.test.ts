@@ -45,7 +45,7 @@ test('a failed ticket blocks its dependents through the chain; retried, they wai
   );
   assert.deepEqual(planProgress(plan), {
     next: 'blocked',
-    reason: 'a (tkt_a) failed: the agent failed; b, c wait on them',
+    reason: 'a (tkt_a) failed: the agent failed; b, c wait for it',
   });
   Object.assign(plan[0] as PlanTicket, { ticketStatus: 'queued', reason: null });
   assert.deepEqual(
@@ -90,6 +90,6 @@ test("an item blocked with a reason that reads 'blocked by' but no dependency bl
   assert.equal(plan[0]?.blockedBy, undefined, 'a is the dead end itself');
   assert.deepEqual(planProgress(plan), {
     next: 'blocked',
-    reason: 'a: blocked by the disk quota; b, c wait on them',
+    reason: 'a: blocked by the disk quota; b, c wait for it',
   });
 });

@@ -147,7 +147,8 @@ export function planProgress(
   const waiting = items.filter(blockedByDependency).map((item) => item.key);
   const parts = [...dead];
   if (waiting.length > 0) {
-    parts.push(`${waiting.join(', ')} ${waiting.length === 1 ? 'waits' : 'wait'} on them`);
+    const them = dead.length === 1 ? 'it' : 'them';
+    parts.push(`${waiting.join(', ')} ${waiting.length === 1 ? 'waits' : 'wait'} for ${them}`);
   }
   return { next: 'blocked', reason: parts.join('; ') || 'no ticket can make progress' };
 }

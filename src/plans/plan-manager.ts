@@ -105,7 +105,10 @@ export class PlanManager {
     let plannerModel: string | undefined;
     if (body.spec) {
       checkPlanGraph(body.spec);
-      await checkPlanTickets(this.#tickets, owner, body.project, body.spec.tickets);
+      // A draft is data: its tickets' models are checked when it is approved (with auto: now).
+      await checkPlanTickets(this.#tickets, owner, body.project, body.spec.tickets, {
+        models: body.auto === true,
+      });
       if (body.auto) checkProjectReady(project, 'create the plan again (or without --auto)');
     } else {
       plannerModel = choosePlannerModel(body.model, project, this.#tickets.settings.defaultModel);
@@ -184,7 +187,7 @@ export class PlanManager {
         throw planChanged(id, plan.updatedAt);
       }
       checkPlanGraph(spec);
-      await checkPlanTickets(this.#tickets, owner, plan.project, spec.tickets);
+      await checkPlanTickets(this.#tickets, owner, plan.project, spec.tickets, { models: false });
       const updatedAt = new Date().toISOString();
       const tickets = pendingItems(spec);
       await this.#repository.updatePlan(id, { summary: spec.summary, tickets, updatedAt });

@@ -1,3 +1,4 @@
+import { checkModelProvider } from '../agents/resolve-model.ts';
 import type { Budget, CreateTicketBody, Evidence, TicketEvent } from '../api/tickets.ts';
 import { currentServerInstance, type ServerInstance } from '../config/server-instance.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
@@ -180,11 +181,22 @@ export class TicketManager {
 
   /**
    * Throws the error `create` would for this body (the project, the role, the model and its key),
-   * storing nothing: a plan checks all its tickets before it creates any.
+   * storing nothing: a plan checks all its tickets before it creates any. With `models: false`
+   * only the project, the role and a given model's provider: a plan's draft is data, whose
+   * models (and keys) are checked when it is approved.
    */
-  async check(owner: string, body: CreateTicketBody): Promise<void> {
+  async check(
+    owner: string,
+    body: CreateTicketBody,
+    options: { models?: boolean } = {},
+  ): Promise<void> {
     const project = await this.#projects.get(owner, body.project);
     const record = newTicketRecord(owner, body, this.settings);
+    if (options.models === false) {
+      this.#parts.resolveRole(record.role, project.config.roles);
+      if (record.model) checkModelProvider(record.model);
+      return;
+    }
     resolveTicketChoices(record, project, this.#parts, this.settings, this.#environment);
   }
 

@@ -22,10 +22,10 @@ export interface EditedFile {
  */
 export async function editInEditor(
   text: string,
-  options: { name: string; environment?: NodeJS.ProcessEnv },
+  options: { name: string; environment?: NodeJS.ProcessEnv; interactive?: boolean },
 ): Promise<EditedFile> {
   const environment = options.environment ?? process.env;
-  const editor = environment.VISUAL || environment.EDITOR || 'vi';
+  const editor = chooseEditor(environment, options.interactive);
   const directory = await mkdtemp(join(tmpdir(), 'mags-edit-'));
   const path = join(directory, options.name);
   const remove = () => rm(directory, { recursive: true, force: true });
@@ -60,6 +60,25 @@ export async function editInEditor(
     );
   }
   return { text: await readFile(path, 'utf8'), path, remove };
+}
+
+/**
+ * $VISUAL, then $EDITOR, then vi: but vi with no terminal to draw on hangs or garbles a script's
+ * output, so without one only a chosen editor is used (one that needs no terminal, a script).
+ */
+export function chooseEditor(
+  environment: NodeJS.ProcessEnv = process.env,
+  interactive: boolean = process.stdin.isTTY === true,
+): string {
+  const chosen = environment.VISUAL || environment.EDITOR;
+  if (chosen) return chosen;
+  if (!interactive) {
+    throw new MagsError('No editor: VISUAL and EDITOR are not set and stdin is not a terminal.', {
+      code: 'editor_missing',
+      hint: 'Set EDITOR (e.g. EDITOR=nano), or use --file plan.yaml.',
+    });
+  }
+  return 'vi';
 }
 
 /** The editor exited non-zero (exit code 1: the command line was fine). */

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { parsePlanFile } from '../../api/plan-file.ts';
+import { parsePlanFile, planFileProblem } from '../../api/plan-file.ts';
 import type { Plan, PlanSpec, PlanTicketSpec } from '../../api/plans.ts';
 import type { Criterion } from '../../api/tickets.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
+import { planGraph, planGraphError } from '../../plans/plan-graph.ts';
 import { CommandUsageError } from './command-usage-error.ts';
 
 /** The plan as data a person edits (`PUT /v1/plans/{id}/spec`): its summary and tickets. */
@@ -69,5 +70,25 @@ export async function readPlanFile(path: string): Promise<PlanSpec> {
   } catch (error) {
     throw new InvalidInputError(`Cannot read ${path}: ${(error as Error).message}.`);
   }
-  return parsePlanFile(text, path);
+  return parsePlanFileChecked(text, path);
+}
+
+/**
+ * A plan file parsed, then its graph checked here as the server would (a cycle, an unknown
+ * dependency, a duplicate key), named with the file and the line of the ticket, as a field's
+ * problem is.
+ */
+export function parsePlanFileChecked(text: string, file: string): PlanSpec {
+  const spec = parsePlanFile(text, file);
+  const graph = planGraph(spec);
+  if (!('problem' in graph)) return spec;
+  const { problem } = graph;
+  const path =
+    problem.dependency !== undefined
+      ? ['tickets', problem.ticket, 'dependsOn', problem.dependency]
+      : problem.kind === 'duplicate_key'
+        ? ['tickets', problem.ticket, 'key']
+        : ['tickets', problem.ticket];
+  const hint = planGraphError(problem).hint ?? '';
+  throw planFileProblem(text, file, { path, message: problem.message, hint });
 }

@@ -1,11 +1,18 @@
 import type { Command } from 'commander';
-import { parsePlanFile, renderPlanFile } from '../../api/plan-file.ts';
+import { renderPlanFile } from '../../api/plan-file.ts';
 import type { Plan } from '../../api/plans.ts';
 import { InvalidInputError, MagsError } from '../../errors/mags-error.ts';
 import { apiClient } from '../client/api-client.ts';
 import { CommandUsageError } from '../client/command-usage-error.ts';
-import { EditorFailedError, editInEditor } from '../client/edit-in-editor.ts';
-import { addCriterion, planSpecOf, readPlanFile, removeTicket } from '../client/plan-edits.ts';
+import { chooseEditor, EditorFailedError, editInEditor } from '../client/edit-in-editor.ts';
+import {
+  addCriterion,
+  parsePlanFileChecked,
+  planSpecOf,
+  readPlanFile,
+  removeTicket,
+} from '../client/plan-edits.ts';
+import { withExamples } from '../help-examples.ts';
 import { printJson } from '../output.ts';
 import { nextStep } from '../plan-next-step.ts';
 import { renderPlan } from '../plan-render.ts';
@@ -20,8 +27,13 @@ type Client = Awaited<ReturnType<typeof apiClient>>;
  * a bad plan file, an editor that failed).
  */
 export function registerPlanEditCommand(plan: Command): void {
-  plan
-    .command('edit')
+  withExamples(plan.command('edit'), [
+    'mags plan edit PLAN',
+    'EDITOR=nano mags plan edit PLAN',
+    'mags plan show PLAN --yaml > plan.yaml; mags plan edit PLAN --file plan.yaml',
+    'mags plan edit PLAN --remove docs',
+    'mags plan edit PLAN --criterion api "GET /users answers 200" --check "npm test"',
+  ])
     .description(
       'Edit a draft plan: in $VISUAL/$EDITOR as YAML (like git commit), from --file, or by quick edits.',
     )
@@ -48,6 +60,8 @@ export function registerPlanEditCommand(plan: Command): void {
           hint: 'Use --file alone, or --remove/--criterion alone.',
         });
       }
+      // No editor to start: said before anything is asked of the server.
+      if (!flags.file && removals.length === 0 && criteria.length === 0) chooseEditor();
       const mags = await apiClient(command);
       let edited: Plan;
       if (flags.file) {
@@ -110,7 +124,9 @@ async function editPlanInEditor(mags: Client, id: string): Promise<Plan | undefi
   }
   try {
     const edited = await refusedAsOne(
-      mags.plans.editSpec(id, parsePlanFile(file.text, name), { ifUpdatedAt: found.updatedAt }),
+      mags.plans.editSpec(id, parsePlanFileChecked(file.text, name), {
+        ifUpdatedAt: found.updatedAt,
+      }),
     );
     await file.remove();
     return edited;

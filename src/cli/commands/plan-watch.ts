@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import type { Plan } from '../../api/plans.ts';
 import { apiClient } from '../client/api-client.ts';
+import { withExamples } from '../help-examples.ts';
 import { LiveBoard } from '../live-board.ts';
 import { printJson } from '../output.ts';
 import { parsePositiveNumber } from '../parse-options.ts';
-import { formatUsd, planTicketWord, planWatchExitCode } from '../plan-render.ts';
+import { nextStep } from '../plan-next-step.ts';
+import { formatUsd, planTicketWord, planWatchExitCode, stuckOnTickets } from '../plan-render.ts';
 import { applyPlanEvent, newPlanWatchState, renderPlanBoard } from '../plan-watch-state.ts';
 import { terminalSafe } from '../ticket-render.ts';
 
@@ -19,8 +21,11 @@ const clockIntervalMs = 1000;
  * (failed or blocked) or 3 (stopped).
  */
 export function registerPlanWatchCommand(plan: Command): void {
-  plan
-    .command('watch')
+  withExamples(plan.command('watch'), [
+    'mags plan watch PLAN',
+    'mags plan watch PLAN --json | jq .data.type',
+    'mags plan watch PLAN && mags plan evidence PLAN',
+  ])
     .description(
       'Follow a plan live: its tickets, their status, current step and cost. Exits 1 if it ends failed or blocked, 3 if stopped.',
     )
@@ -88,9 +93,13 @@ export function registerPlanWatchCommand(plan: Command): void {
         );
         board.end();
       }
-      process.stdout.write(
-        `${final.id} is ${final.status}${final.reason ? `: ${terminalSafe(final.reason)}` : ''}; ${headline(final, false)}\n`,
-      );
+      const reason =
+        final.reason && !stuckOnTickets(final) ? `: ${terminalSafe(final.reason)}` : '';
+      process.stdout.write(`${final.id} is ${final.status}${reason}; ${headline(final, false)}\n`);
+      // What a person does next with a plan that waits on one (a retry, a conflict to resolve).
+      if (final.status === 'blocked' || final.status === 'stopped') {
+        process.stdout.write(`next: ${nextStep(final)}\n`);
+      }
     });
 }
 

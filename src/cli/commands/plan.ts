@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { renderPlanFile } from '../../api/plan-file.ts';
 import type { CreatePlanBody, PlanBudget } from '../../api/plans.ts';
 import { parseDurationMs } from '../../config/duration.ts';
@@ -9,6 +9,7 @@ import { applyTicketBundle } from '../client/apply-ticket-bundle.ts';
 import { CommandUsageError } from '../client/command-usage-error.ts';
 import { withLocalServerEnvironmentHint } from '../client/local-server-environment.ts';
 import { planSpecOf, readPlanFile } from '../client/plan-edits.ts';
+import { withExamples } from '../help-examples.ts';
 import { printJson, printTable } from '../output.ts';
 import { parsePositiveNumber } from '../parse-options.ts';
 import { renderPlanEvidence } from '../plan-evidence-render.ts';
@@ -32,9 +33,22 @@ export function registerPlanCommands(program: Command): void {
     .description(
       'Plans: a request split into tickets with dependencies, run in parallel by agents.',
     );
+  withExamples(plan, [
+    'mags plan create -p app "Add users: a table, an API, a page"',
+    'mags plan create -p app --file plan.yaml',
+    'mags plan show PLAN',
+    'mags plan approve PLAN',
+    'mags plan watch PLAN',
+    'mags plan evidence PLAN',
+    'mags plan apply PLAN',
+  ]);
 
-  plan
-    .command('create')
+  withExamples(plan.command('create'), [
+    'mags plan create -p app "Add a --dark flag with its styles and a test"',
+    'mags plan create -p app --file plan.yaml --wait',
+    'mags plan create -p app --file plan.yaml --auto --max-cost 5 --max-time 2h',
+    'mags plan create -p app "Add users" --model anthropic:claude-sonnet-4-5',
+  ])
     .description(
       'Plan a request to a project: a planner model writes the tickets (or --file gives them); ' +
         'shown as a draft to approve (--auto: run at once).',
@@ -54,7 +68,9 @@ export function registerPlanCommands(program: Command): void {
     .option('--max-parallel <n>', 'at most this many of its tickets at once')
     .option('--max-cost <usd>', 'plan budget: cost in USD, its tickets together')
     .option('--max-tokens <n>', 'plan budget: tokens, its tickets together')
-    .option('--max-wall <duration>', 'plan budget: wall time from approval (30m, 2h)')
+    .option('--max-time <duration>', 'plan budget: wall time from approval (30m, 2h)')
+    // The first name of --max-time, kept for scripts; `ticket create/run` say --max-time.
+    .addOption(new Option('--max-wall <duration>').hideHelp())
     .option('--wait', 'wait until it is settled (a draft, blocked, awaiting review, or ended)')
     .option('--json', 'print JSON')
     .action(async (request: string | undefined, flags, command: Command) => {
@@ -107,8 +123,7 @@ export function registerPlanCommands(program: Command): void {
       process.stderr.write(`mags: plan ${settled.id} is ${settled.status}; ${nextStep(settled)}\n`);
     });
 
-  plan
-    .command('list')
+  withExamples(plan.command('list'), ['mags plan list', 'mags plan list -p app --status blocked'])
     .description('List plans, newest first.')
     .option('-p, --project <name>', 'only this project')
     .option('--status <status>', 'only this status')
@@ -130,8 +145,10 @@ export function registerPlanCommands(program: Command): void {
       );
     });
 
-  plan
-    .command('show')
+  withExamples(plan.command('show'), [
+    'mags plan show PLAN',
+    'mags plan show PLAN --yaml > plan.yaml',
+  ])
     .description('Show a plan: its tickets by dependencies, their status and cost, and criteria.')
     .argument('<id>')
     .option('--json', 'print JSON')
@@ -146,14 +163,23 @@ export function registerPlanCommands(program: Command): void {
         const yaml = renderPlanFile(planSpecOf(found));
         return void process.stdout.write(process.stdout.isTTY ? terminalSafe(yaml) : yaml);
       }
-      process.stdout.write(renderPlan(found));
+      // The project's default model, which its tickets without one run with (only shown).
+      const project = await mags.projects.get(found.project).catch(() => null);
+      const projectModel = project ? (project.model ?? project.config.model ?? null) : undefined;
+      process.stdout.write(renderPlan(found, { projectModel }));
       if (found.tickets.length > 0) process.stdout.write(`\n${renderPlanCriteria(found)}`);
+      // A plan that waits on a person ends with what to run.
+      if (found.status === 'blocked' || found.status === 'stopped') {
+        process.stderr.write(`mags: plan ${found.id} is ${found.status}; ${nextStep(found)}\n`);
+      }
     });
 
   registerPlanEditCommand(plan);
 
-  plan
-    .command('approve')
+  withExamples(plan.command('approve'), [
+    'mags plan approve PLAN',
+    'mags plan approve PLAN -m "Add users" --author "Ada Lovelace <ada@example.com>"',
+  ])
     .description(
       'Approve a draft (its tickets start), or a plan awaiting review (branch mags/plan-<id>).',
     )
@@ -186,10 +212,14 @@ export function registerPlanCommands(program: Command): void {
     command
       .option('--max-steps <n>', 'the ticket’s budget: model steps')
       .option('--max-tokens <n>', 'the ticket’s budget: tokens')
-      .option('--max-cost <usd>', 'the ticket’s budget: cost in USD');
+      .option('--max-cost <usd>', 'the ticket’s budget: cost in USD')
+      .option('--max-time <duration>', 'the ticket’s budget: wall time (90s, 30m, 2h)');
   budgetFlags(
-    plan
-      .command('retry')
+    withExamples(plan.command('retry'), [
+      'mags plan retry PLAN api',
+      'mags plan retry PLAN api --max-steps 80 --max-time 1h',
+      'mags plan retry PLAN resolve-integration',
+    ])
       .description(
         'Run a failed, stopped or blocked ticket of the plan again (by key or ticket id).',
       )
@@ -207,6 +237,7 @@ export function registerPlanCommands(program: Command): void {
           maxTokens: parsePositiveNumber('--max-tokens', flags.maxTokens, { integer: true }),
         }),
         ...(flags.maxCost && { maxCostUsd: parsePositiveNumber('--max-cost', flags.maxCost) }),
+        ...(flags.maxTime && { maxWallMs: parseWallTime('--max-time', flags.maxTime) }),
       };
       const mags = await apiClient(command);
       const retried = await mags.plans.retry(id, ticket, {
@@ -216,8 +247,7 @@ export function registerPlanCommands(program: Command): void {
       reportPlan(retried, flags.json);
     });
 
-  plan
-    .command('stop')
+  withExamples(plan.command('stop'), ['mags plan stop PLAN --reason "wrong approach"'])
     .description('Stop a plan: its queued and running tickets stop, nothing new starts.')
     .argument('<id>')
     .option('--reason <text>', 'why, recorded with who')
@@ -227,8 +257,7 @@ export function registerPlanCommands(program: Command): void {
       reportPlan(await mags.plans.stop(id, { reason: flags.reason }), flags.json);
     });
 
-  plan
-    .command('close')
+  withExamples(plan.command('close'), ['mags plan close PLAN'])
     .description('Close a plan (stopped first if it runs).')
     .argument('<id>')
     .option('--json', 'print JSON')
@@ -237,8 +266,10 @@ export function registerPlanCommands(program: Command): void {
       reportPlan(await mags.plans.close(id), flags.json);
     });
 
-  plan
-    .command('evidence')
+  withExamples(plan.command('evidence'), [
+    'mags plan evidence PLAN',
+    'mags plan evidence PLAN --diff | less',
+  ])
     .description(
       'The integration’s evidence: the combined diff stat, the project’s tests, every ticket’s criteria.',
     )
@@ -255,8 +286,9 @@ export function registerPlanCommands(program: Command): void {
       );
     });
 
-  plan
-    .command('apply')
+  withExamples(plan.command('apply'), [
+    'cd my-checkout && mags plan apply PLAN && git merge mags/plan-PLAN',
+  ])
     .description(
       'In your own checkout: an approved plan as branch mags/plan-<id>, from its bundle (downloaded ' +
         'from the server); touches no working tree and runs no git fetch from a remote.',
@@ -284,20 +316,24 @@ export function registerPlanCommands(program: Command): void {
 
 /** The plan-level budget flags of `create`. */
 function planBudgetFlags(flags: Record<string, string | undefined>): PlanBudget {
-  let maxWallMs: number | undefined;
-  if (flags.maxWall) {
-    maxWallMs = parseDurationMs(flags.maxWall);
-    if (maxWallMs === undefined) {
-      throw new InvalidInputError(`Invalid --max-wall ${JSON.stringify(flags.maxWall)}.`, {
-        hint: 'Use seconds, or 90s, 30m, 2h.',
-      });
-    }
-  }
+  const wall = flags.maxTime ?? flags.maxWall;
+  const name = flags.maxTime !== undefined ? '--max-time' : '--max-wall';
   return {
     ...(flags.maxCost && { maxCostUsd: parsePositiveNumber('--max-cost', flags.maxCost) }),
     ...(flags.maxTokens && {
       maxTokens: parsePositiveNumber('--max-tokens', flags.maxTokens, { integer: true }),
     }),
-    ...(maxWallMs !== undefined && { maxWallMs }),
+    ...(wall !== undefined && { maxWallMs: parseWallTime(name, wall) }),
   };
+}
+
+/** A wall time flag: `90s`, `30m`, `2h`, or plain seconds → milliseconds. */
+function parseWallTime(flag: string, value: string): number {
+  const ms = parseDurationMs(value);
+  if (ms === undefined) {
+    throw new InvalidInputError(`Invalid ${flag} ${JSON.stringify(value)}.`, {
+      hint: 'Use seconds, or 90s, 30m, 2h.',
+    });
+  }
+  return ms;
 }
