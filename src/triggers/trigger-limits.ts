@@ -63,7 +63,7 @@ export function checkLimits(
   const spent = counted.reduce((sum, each) => sum + charged(each, dayStart), 0);
   const remaining = spec.dailyBudgetUsd === null ? null : Math.max(0, spec.dailyBudgetUsd - spent);
   const skip = (reason: string): LimitCheck => ({ reason, remainingUsd: remaining });
-  if (trigger.paused) return skip('the trigger is paused');
+  if (trigger.paused && source !== 'manual') return skip('the trigger is paused');
   const scheduled = (each: FiringSource) => each === 'schedule' || each === 'catch_up';
   if (scheduled(source) && !spec.allowOverlap) {
     const previous = counted.find(({ firing }) => scheduled(firing.source));
