@@ -111,10 +111,12 @@ export class TriggerManager {
     parseTriggerTemplate(body.template, body.project);
     if (body.dedupeKey) checkKeyTemplate(body.dedupeKey);
     if (body.schedule) {
-      checkTriggerSchedule(body.schedule, {
+      const schedule = checkTriggerSchedule(body.schedule, {
         minIntervalSeconds: this.#unlimited(owner) ? 0 : this.#settings.minIntervalSeconds,
         now: this.#now(),
       });
+      // As Intl spells it (`europe/berlin` → `Europe/Berlin`).
+      body.schedule = { ...body.schedule, timezone: schedule.timezone };
     }
     checkTriggerCount((await this.#repository.listTriggers({ owner })).length, this.#settings);
     if (body.creates === 'plan' && !this.#plans) {
