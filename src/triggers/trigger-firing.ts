@@ -177,7 +177,7 @@ export class TriggerFirer {
         id: firing.id,
         at: firing.at,
         source: firing.source,
-        scheduledAt: firing.scheduledAt,
+        scheduledAt: firing.scheduledAt ?? firing.at,
       },
     };
     const key = trigger.spec.dedupeKey ? render(trigger.spec.dedupeKey, values, 1000) : null;
