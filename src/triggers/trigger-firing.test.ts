@@ -233,6 +233,26 @@ test("a firing that fails stores the error's hint with its reason; a manual fire
   await repository.close();
 });
 
+test('a manual fire renders {{firing.scheduledAt}} as its own time, not as empty text', async () => {
+  const { repository, tickets, manager } = setUp();
+  await manager.add('ann', {
+    name: 'timed',
+    project: 'calc',
+    template: [
+      '---',
+      'title: "At {{firing.scheduledAt}}"',
+      'criteria: [{text: done, check: "true"}]',
+      '---',
+      'r',
+    ].join('\n'),
+    webhook: true,
+  });
+  const firing = await manager.fire('ann', 'timed');
+  assert.equal(firing.scheduledAt, null);
+  assert.equal(tickets.created[0]?.title, `At ${firing.at}`);
+  await repository.close();
+});
+
 test("add and resume check the template's ticket as ticket create would: refused, nothing stored", async () => {
   const { repository, tickets, manager } = setUp();
   let refuse = true;
