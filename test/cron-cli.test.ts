@@ -59,7 +59,7 @@ describe('mags cron', { skip }, () => {
       table.split('\n')[0] ?? '',
       /^TIME\s+STATUS\s+TRIGGER\s+JOB\s+JOB STATUS\s+EXIT\s+REASON/,
     );
-    assert.match(table, /\S+Z\s+started\s+schedule\s+job_\S+\s+failed\s+3/);
+    assert.match(table, /\S+Z\s+started\s+schedule\s+job_\S+\s+failed\s+3\s+exited with code 3/);
     const listed = (await cli(['cron', 'list'])).stdout.toString();
     assert.match(
       listed,

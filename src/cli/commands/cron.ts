@@ -152,7 +152,8 @@ export function registerCronCommands(program: Command): void {
           run.jobId ?? '-',
           run.job?.status ?? '-',
           run.job?.exitCode === null || run.job === null ? '-' : String(run.job.exitCode),
-          run.reason ?? '',
+          // A run that started has no reason of its own: its job's says why it failed.
+          run.reason ?? run.job?.reason ?? '',
         ]),
       );
     });
