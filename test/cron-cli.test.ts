@@ -168,5 +168,25 @@ describe('mags cron without a server URL', { skip }, () => {
       env: { MAGS_URL: '', MAGS_API_TOKEN: '' },
     });
     assert.match(again.stderr, new RegExp(`local server \\(pid ${local.pid}\\) fires this one`));
+    assert.doesNotMatch(again.stderr, /as a service/, 'the long notice once per local server');
+    assert.match(added.stderr, /It runs until `mags server stop`/);
+
+    // mags server stop: SIGTERM, waited for; the sandboxes outlive it, which it says.
+    const stopped = await runCli(home, ['server', 'stop'], {
+      env: { MAGS_URL: '', MAGS_API_TOKEN: '' },
+    });
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(
+      stopped.stderr,
+      new RegExp(
+        `stopped this host's local server \\(pid ${local.pid}\\)\\. Its jobs and sandboxes keep running`,
+      ),
+    );
+    assert.throws(() => process.kill(local.pid, 0), /ESRCH/, 'the server has exited');
+    const none = await runCli(home, ['server', 'stop'], {
+      env: { MAGS_URL: '', MAGS_API_TOKEN: '' },
+    });
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /No local mags server runs for /);
   });
 });

@@ -86,13 +86,20 @@ export function registerCronCommands(program: Command): void {
         );
       }
       if (remote) return;
-      // Without a URL the host's local server fires it: say so, and what that means.
+      // Without a URL the host's local server fires it: say so, and what that means, in full
+      // once per local server (the one this command started); after that, one line.
       const local = await findLocalServer(home);
+      if (local && localBefore) {
+        process.stderr.write(
+          `mags: this host's local server (pid ${local.pid}) fires this one while it runs (mags server stop stops it).\n`,
+        );
+        return;
+      }
       const which = local
-        ? `this host's local server (pid ${local.pid}${localBefore ? '' : ', started just now'})`
+        ? `this host's local server (pid ${local.pid}, started just now)`
         : "this host's local server";
       process.stderr.write(
-        `mags: cron jobs fire only while a mags server runs; ${which} fires this one. It runs until it is stopped or the host restarts; after that, the next mags command starts it again, and the times missed meanwhile are handled by --catch-up (${catchUp}). To keep it firing, run \`mags server\` as a service (e.g. a systemd unit) and point the CLI at it with MAGS_URL.\n`,
+        `mags: cron jobs fire only while a mags server runs; ${which} fires this one. It runs until \`mags server stop\` or the host restarts; after that, the next mags command starts it again, and the times missed meanwhile are handled by --catch-up (${catchUp}). To keep it firing, run \`mags server\` as a service (e.g. a systemd unit) and point the CLI at it with MAGS_URL.\n`,
       );
     });
 
