@@ -83,9 +83,25 @@ describe('mags cron', { skip }, () => {
     assert.match(resumed.stderr, /cron job ticker active, next run at \S+Z/);
     const removed = await cli(['cron', 'remove', 'ticker']);
     assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stderr, /cron job ticker removed/);
     const gone = await cli(['cron', 'show', 'ticker']);
     assert.notEqual(gone.code, 0);
     assert.match(gone.stderr, /No cron job "ticker"/);
+  });
+
+  test('remove says that a run still going is left to finish, and how to end it', async () => {
+    const added = await cli(['cron', 'add', 'sleeper', '--schedule', '@yearly', 'sleep 60']);
+    assert.equal(added.code, 0, added.stderr);
+    const run = await cli(['cron', 'run', 'sleeper']);
+    const job = /started job (job_\S+)/.exec(run.stderr)?.[1];
+    assert.ok(job, run.stderr);
+    const removed = await cli(['cron', 'remove', 'sleeper']);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(
+      removed.stderr,
+      new RegExp(`its run ${job} still going is left to finish \\(mags stop ${job} ends it\\)`),
+    );
+    await cli(['stop', job]);
   });
 
   test('a bad schedule or time zone is refused with the reason and a hint', async () => {

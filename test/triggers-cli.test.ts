@@ -132,7 +132,9 @@ describe('mags trigger (CLI against a server)', () => {
     const tested = await mags('trigger', 'fire', 'issues');
     assert.match(tested.stdout, /^created tkt_/);
     assert.doesNotMatch((await mags('trigger', 'resume', 'issues')).stdout, /paused/);
-    assert.equal((await mags('trigger', 'remove', 'issues')).code, 0);
+    const removed = await mags('trigger', 'remove', 'issues');
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stderr, /trigger issues \(trg_\S+\) removed, with its history/);
     const gone = await mags('trigger', 'show', 'issues');
     assert.notEqual(gone.code, 0);
     assert.match(gone.stderr, /No trigger issues/);
@@ -189,6 +191,48 @@ describe('mags trigger (CLI against a server)', () => {
     assert.equal(stderr, '');
     assert.equal(code, 0);
     for (let index = 0; index < 30; index++) await mags('trigger', 'remove', `many-${index}`);
+  });
+
+  test('flags as cron and plans say them: --catch-up alone is once, --auto-approve', async () => {
+    const added = await mags(
+      'trigger',
+      'add',
+      'nightly',
+      '-p',
+      'app',
+      '--template',
+      join(home, 'ticket.md'),
+      '--schedule',
+      '@daily',
+      '--timezone',
+      'europe/berlin',
+      '--catch-up',
+      '--auto-approve',
+      '--json',
+    );
+    assert.equal(added.code, 0, added.stderr);
+    const { trigger } = JSON.parse(added.stdout) as {
+      trigger: { schedule: { catchUp: string; timezone: string }; autoApprove: boolean };
+    };
+    assert.deepEqual(
+      [trigger.schedule.catchUp, trigger.schedule.timezone, trigger.autoApprove],
+      ['once', 'Europe/Berlin', true],
+    );
+    const bad = await mags(
+      'trigger',
+      'add',
+      'x',
+      '-p',
+      'app',
+      '--template',
+      join(home, 'ticket.md'),
+      '--schedule',
+      '@daily',
+      '--catch-up',
+      'all',
+    );
+    assert.match(bad.stderr, /Invalid --catch-up "all"/);
+    assert.equal((await mags('trigger', 'remove', 'nightly')).code, 0);
   });
 
   test('usage errors: no kind or two, a bad --on, a placeholder in a check', async () => {

@@ -172,8 +172,21 @@ export function registerCronCommands(program: Command): void {
     .option('--stop', 'also stop its runs that are still queued or running')
     .action(async (name: string, flags: { stop?: boolean }, command: Command) => {
       const mags = await apiClient(command);
+      // Its runs still going, to say what happens to them (left to finish unless --stop).
+      const { runs } = await mags.cron.runs(name, { limit: 20 });
+      const going = runs
+        .filter(
+          (run) => run.jobId && (run.job?.status === 'running' || run.job?.status === 'queued'),
+        )
+        .map((run) => run.jobId as string);
       await mags.cron.remove(name, { stop: flags.stop ?? false });
-      process.stderr.write(`mags: cron job ${name} removed\n`);
+      const still =
+        going.length === 0
+          ? ''
+          : flags.stop
+            ? `; stopped its run ${going.join(', ')}`
+            : `; its run ${going.join(', ')} still going is left to finish (mags stop ${going[0]} ends it)`;
+      process.stderr.write(`mags: cron job ${name} removed${still}\n`);
     });
 
   for (const [verb, what] of [
