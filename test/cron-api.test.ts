@@ -35,6 +35,12 @@ describe('cron jobs in-process: input, owners and limits', () => {
         /"61 \* \* \* \*" is not a cron schedule/,
       ],
       [{ name: 'a', schedule: 'every day' }, 'invalid_schedule', /is not a cron schedule/],
+      [{ name: 'a', schedule: '0 0 3 1 1 * 2027' }, 'invalid_schedule', /has 7 fields/],
+      [
+        { name: 'a', schedule: '0 0 1 1 *', timezone: '+02:00' },
+        'invalid_timezone',
+        /"\+02:00" is not a time zone/,
+      ],
       [
         { name: 'a', schedule: '0 0 1 1 *', timezone: 'Mars/Olympus' },
         'invalid_timezone',
@@ -50,12 +56,12 @@ describe('cron jobs in-process: input, owners and limits', () => {
       [
         { name: 'a', schedule: '0 0 1 1 *', persist: true },
         'persist_without_workspace',
-        /persist needs a workspace/,
+        /-p \(--persist\) needs a workspace \(-w\)/,
       ],
       [
         { name: 'a', schedule: '0 0 1 1 *', workspace: 'w', allowOverlap: true },
         'overlap_with_workspace',
-        /allowOverlap cannot go with a workspace/,
+        /--allow-overlap cannot go with -w/,
       ],
       [
         { name: 'a', schedule: '0 0 1 1 *', timeoutSeconds: 0 },
@@ -75,9 +81,14 @@ describe('cron jobs in-process: input, owners and limits', () => {
       cronJobs: CronJob[];
     };
     assert.deepEqual(list.cronJobs, []);
-    // Every minute is exactly the minimum: allowed.
-    const minute = await add(alice, { name: 'a', schedule: '* * * * *' });
+    // Every minute is exactly the minimum: allowed. The time zone is stored as Intl spells it.
+    const minute = await add(alice, {
+      name: 'a',
+      schedule: '* * * * *',
+      timezone: 'europe/berlin',
+    });
     assert.equal(minute.status, 201, await minute.clone().text());
+    assert.equal(((await minute.json()) as CronJob).timezone, 'Europe/Berlin');
     assert.equal((await api.request(alice, 'DELETE', '/v1/cron/a')).status, 204);
   });
 

@@ -59,7 +59,7 @@ describe('mags cron', { skip }, () => {
       table.split('\n')[0] ?? '',
       /^TIME\s+STATUS\s+TRIGGER\s+JOB\s+JOB STATUS\s+EXIT\s+REASON/,
     );
-    assert.match(table, /\S+Z\s+started\s+schedule\s+job_\S+\s+failed\s+3/);
+    assert.match(table, /\S+Z\s+started\s+schedule\s+job_\S+\s+failed\s+3\s+exited with code 3/);
     const listed = (await cli(['cron', 'list'])).stdout.toString();
     assert.match(
       listed,
@@ -83,9 +83,25 @@ describe('mags cron', { skip }, () => {
     assert.match(resumed.stderr, /cron job ticker active, next run at \S+Z/);
     const removed = await cli(['cron', 'remove', 'ticker']);
     assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stderr, /cron job ticker removed/);
     const gone = await cli(['cron', 'show', 'ticker']);
     assert.notEqual(gone.code, 0);
     assert.match(gone.stderr, /No cron job "ticker"/);
+  });
+
+  test('remove says that a run still going is left to finish, and how to end it', async () => {
+    const added = await cli(['cron', 'add', 'sleeper', '--schedule', '@yearly', 'sleep 60']);
+    assert.equal(added.code, 0, added.stderr);
+    const run = await cli(['cron', 'run', 'sleeper']);
+    const job = /started job (job_\S+)/.exec(run.stderr)?.[1];
+    assert.ok(job, run.stderr);
+    const removed = await cli(['cron', 'remove', 'sleeper']);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(
+      removed.stderr,
+      new RegExp(`its run ${job} still going is left to finish \\(mags stop ${job} ends it\\)`),
+    );
+    await cli(['stop', job]);
   });
 
   test('a bad schedule or time zone is refused with the reason and a hint', async () => {
@@ -168,5 +184,25 @@ describe('mags cron without a server URL', { skip }, () => {
       env: { MAGS_URL: '', MAGS_API_TOKEN: '' },
     });
     assert.match(again.stderr, new RegExp(`local server \\(pid ${local.pid}\\) fires this one`));
+    assert.doesNotMatch(again.stderr, /as a service/, 'the long notice once per local server');
+    assert.match(added.stderr, /It runs until `mags server stop`/);
+
+    // mags server stop: SIGTERM, waited for; the sandboxes outlive it, which it says.
+    const stopped = await runCli(home, ['server', 'stop'], {
+      env: { MAGS_URL: '', MAGS_API_TOKEN: '' },
+    });
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(
+      stopped.stderr,
+      new RegExp(
+        `stopped this host's local server \\(pid ${local.pid}\\)\\. Its jobs and sandboxes keep running`,
+      ),
+    );
+    assert.throws(() => process.kill(local.pid, 0), /ESRCH/, 'the server has exited');
+    const none = await runCli(home, ['server', 'stop'], {
+      env: { MAGS_URL: '', MAGS_API_TOKEN: '' },
+    });
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /No local mags server runs for /);
   });
 });

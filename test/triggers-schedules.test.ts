@@ -42,7 +42,7 @@ describe('schedule triggers (real server, scripted models)', { skip }, () => {
     });
     assert.match(trigger.nextFireAt ?? '', /\.000Z$/);
     const firings = await waitForFirings(e2e.alice, 'each-second', (all) =>
-      all.some((firing) => /maxFiringsPerDay 1/.test(firing.reason ?? '')),
+      all.some((firing) => /--max-per-day 1/.test(firing.reason ?? '')),
     );
     await e2e.alice.triggers.pause('each-second');
     const created = firings.filter((firing) => firing.status === 'created');
@@ -57,7 +57,7 @@ describe('schedule triggers (real server, scripted models)', { skip }, () => {
     assert.equal(first.source, 'schedule');
     const ticket = await e2e.alice.tickets.get(first.ticket);
     assert.equal(ticket.title, `Scheduled at ${first.scheduledAt}`);
-    const limited = firings.find((firing) => /maxFiringsPerDay/.test(firing.reason ?? ''));
+    const limited = firings.find((firing) => /--max-per-day/.test(firing.reason ?? ''));
     assert.equal(limited?.status, 'skipped');
     assert.equal(limited?.ticket, null);
     assert.equal(
@@ -87,7 +87,7 @@ describe('schedule triggers (real server, scripted models)', { skip }, () => {
       maxConcurrent: 5, // so the overlap rule, not concurrency, is what refuses
     });
     const firings = await waitForFirings(e2e.alice, 'slow', (all) =>
-      all.some((firing) => /allowOverlap is off/.test(firing.reason ?? '')),
+      all.some((firing) => /--allow-overlap is off/.test(firing.reason ?? '')),
     );
     await e2e.alice.triggers.pause('slow');
     open();

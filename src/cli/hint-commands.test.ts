@@ -79,11 +79,19 @@ function commandLines(text: string, program: Command): string[][] {
     for (let index = 0; index < words.length; index++) {
       const word = words[index] as string;
       if (command.commands.length > 0) {
-        argv.push(word);
         const sub = command.commands.find((c) => c.name() === word || c.aliases().includes(word));
-        if (!sub) break; // an unknown command: the parse below reports it
-        command = sub;
-      } else if (word.startsWith('-')) {
+        if (sub) {
+          argv.push(word);
+          command = sub;
+          continue;
+        }
+        // `mags server` runs itself and has `stop`: its options and arguments are read below.
+        if (!runnable(command)) {
+          argv.push(word);
+          break; // an unknown command: the parse below reports it
+        }
+      }
+      if (word.startsWith('-')) {
         argv.push(word);
         const flag = word.split('=')[0];
         const option = command.options.find((o) => o.short === flag || o.long === flag);
@@ -104,12 +112,18 @@ function commandLines(text: string, program: Command): string[][] {
   return lines;
 }
 
+/** Whether a command has an action of its own (commander keeps it private; a group has none). */
+function runnable(command: Command): boolean {
+  return Boolean((command as unknown as { _actionHandler?: unknown })._actionHandler);
+}
+
 /** Parses argv with the real tree, every action a no-op and every exit an exception. */
 function parse(argv: string[]): void {
   const program = createProgram();
   const quiet = (command: Command) => {
     command.exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {} });
-    if (command.commands.length === 0) command.action(() => {});
+    // Every action, a group's own too (`mags server` starts a server): nothing may run here.
+    if (command.commands.length === 0 || runnable(command)) command.action(() => {});
     for (const sub of command.commands) quiet(sub);
   };
   quiet(program);

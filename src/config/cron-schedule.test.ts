@@ -33,3 +33,23 @@ test('a bad schedule or time zone is a clear input error', () => {
     /"Mars\/Olympus" is not a time zone/,
   );
 });
+
+test('five or six fields only (no years), in our words; a time zone is an IANA name, kept as Intl spells it', () => {
+  assert.throws(
+    () => parseCronSchedule('0 0 3 * * * 2027'),
+    /has 7 fields, a schedule has five \(minute hour day-of-month month day-of-week\) or six/,
+  );
+  assert.throws(() => parseCronSchedule('* * * *'), /has 4 fields/);
+  for (const offset of ['+02:00', '-0500']) {
+    assert.throws(
+      () => parseCronSchedule('0 3 * * *', offset),
+      (error: unknown) =>
+        error instanceof InvalidInputError &&
+        error.code === 'invalid_timezone' &&
+        /IANA name/.test(error.hint ?? ''),
+    );
+  }
+  assert.equal(parseCronSchedule('0 3 * * *', 'europe/berlin').timezone, 'Europe/Berlin');
+  assert.equal(parseCronSchedule('0 3 * * *', 'utc').timezone, 'UTC');
+  assert.equal(parseCronSchedule('@daily', 'Europe/Paris').timezone, 'Europe/Paris');
+});

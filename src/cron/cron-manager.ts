@@ -126,6 +126,8 @@ export class CronManager {
       owner,
       name,
       ...spec,
+      // As Intl spells it (`europe/berlin` → `Europe/Berlin`).
+      timezone: schedule.timezone,
       paused: false,
       lastRunAt: null,
       nextRunAt: schedule.nextAfter(now)?.toISOString() ?? null,

@@ -35,14 +35,17 @@ export function checkCronSpec(
     }
   }
   if (spec.persist && spec.workspace === null) {
-    throw new InvalidInputError('persist needs a workspace: only a workspace is synced.', {
-      code: 'persist_without_workspace',
-      hint: 'Give the workspace (-w NAME) with -p.',
-    });
+    throw new InvalidInputError(
+      '-p (--persist) needs a workspace (-w): only a workspace is synced.',
+      {
+        code: 'persist_without_workspace',
+        hint: 'Give the workspace (-w NAME) with -p.',
+      },
+    );
   }
   if (spec.allowOverlap && spec.workspace !== null) {
     throw new InvalidInputError(
-      `allowOverlap cannot go with a workspace: runs on workspace ${JSON.stringify(spec.workspace)} would be refused while another writes it.`,
+      `--allow-overlap cannot go with -w: runs on workspace ${JSON.stringify(spec.workspace)} would be refused while another writes it.`,
       {
         code: 'overlap_with_workspace',
         hint: 'Drop --allow-overlap (an overlapping time is then recorded as skipped), or let each run have a fresh sandbox (no -w).',

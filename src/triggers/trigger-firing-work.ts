@@ -1,5 +1,11 @@
+import type { CreateTicketBody } from '../api/tickets.ts';
 import type { FiringRecord, StateRepository, TriggerRecord } from '../state/state-repository.ts';
-import { parseTriggerTemplate, renderTemplate, type TemplateValues } from './trigger-template.ts';
+import {
+  parseTriggerTemplate,
+  renderTemplate,
+  type TemplateValues,
+  type TriggerTemplate,
+} from './trigger-template.ts';
 import { type TriggerPlans, type TriggerTickets, workOf } from './trigger-work.ts';
 
 /** The most of a payload a merged firing posts as a comment. */
@@ -30,9 +36,9 @@ export function createWork(
 ): WorkDecision {
   const { tickets, plans } = services;
   const template = parseTriggerTemplate(trigger.spec.template, trigger.project);
-  const { title, request } = renderTemplate(template, values);
   if (trigger.spec.creates === 'plan') {
     if (!plans) return { fields: { status: 'failed', reason: 'this server has no plans' } };
+    const { title, request } = renderTemplate(template, values);
     return {
       fields: { status: 'created', active: true, reservedUsd: remainingUsd },
       afterClaim: async () => {
@@ -48,6 +54,27 @@ export function createWork(
       },
     };
   }
+  const body = ticketBody(trigger, template, values, remainingUsd);
+  return {
+    fields: { status: 'created', active: true, reservedUsd: body.budget?.maxCostUsd ?? null },
+    afterClaim: async () => {
+      const ticket = await tickets.create(trigger.owner, body);
+      return { ticket: ticket.id };
+    },
+  };
+}
+
+/**
+ * The ticket one firing creates: the template rendered with `values`, its cap the template's
+ * budget within what is left of the day's (`remainingUsd`, null: no daily budget).
+ */
+export function ticketBody(
+  trigger: Pick<TriggerRecord, 'project'>,
+  template: TriggerTemplate,
+  values: TemplateValues,
+  remainingUsd: number | null,
+): CreateTicketBody {
+  const { title, request } = renderTemplate(template, values);
   const templateCap = template.budget?.maxCostUsd;
   const maxCostUsd =
     remainingUsd === null
@@ -55,20 +82,14 @@ export function createWork(
       : Math.min(templateCap ?? Number.POSITIVE_INFINITY, remainingUsd);
   const budget = { ...template.budget, ...(maxCostUsd !== undefined && { maxCostUsd }) };
   return {
-    fields: { status: 'created', active: true, reservedUsd: maxCostUsd ?? null },
-    afterClaim: async () => {
-      const ticket = await tickets.create(trigger.owner, {
-        project: trigger.project,
-        title,
-        request,
-        criteria: template.criteria,
-        ...(template.role && { role: template.role }),
-        ...(template.model && { model: template.model }),
-        ...(Object.keys(budget).length > 0 && { budget }),
-        run: true,
-      });
-      return { ticket: ticket.id };
-    },
+    project: trigger.project,
+    title,
+    request,
+    criteria: template.criteria,
+    ...(template.role && { role: template.role }),
+    ...(template.model && { model: template.model }),
+    ...(Object.keys(budget).length > 0 && { budget }),
+    run: true,
   };
 }
 

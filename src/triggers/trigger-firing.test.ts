@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { StoredTickets } from '../../test/helpers/trigger-tickets.ts';
-import type { MagsError } from '../errors/mags-error.ts';
+import { InvalidInputError, type MagsError } from '../errors/mags-error.ts';
 import { createSqliteStateRepository } from '../state/sqlite/sqlite-state-repository.ts';
 import type { StateRepository } from '../state/state-repository.ts';
 import { autoApproveIfMet } from './trigger-auto-approve.ts';
@@ -206,6 +206,78 @@ test('a payload too deep to render is a failed firing, not a thrown error', asyn
   const firing = await manager.fire('ann', 'deep', { title: 't', nested: payload });
   assert.equal(firing.status, 'failed');
   assert.match(firing.reason ?? '', /call stack/i);
+  await repository.close();
+});
+
+test("a firing that fails stores the error's hint with its reason; a manual fire works while paused", async () => {
+  const { repository, tickets, manager } = setUp();
+  await manager.add('ann', {
+    name: 'hinted',
+    project: 'calc',
+    template: template(),
+    webhook: true,
+  });
+  const create = tickets.create.bind(tickets);
+  tickets.create = async () => {
+    throw new InvalidInputError('No model to run this ticket with.', {
+      hint: 'Give one (--model …).',
+    });
+  };
+  const failed = await manager.fire('ann', 'hinted', { title: 't' });
+  assert.equal(failed.status, 'failed');
+  assert.equal(failed.reason, 'No model to run this ticket with. (Give one (--model …).)');
+  tickets.create = create;
+  await manager.pause('ann', 'hinted');
+  const tested = await manager.fire('ann', 'hinted', { title: 't' });
+  assert.equal(tested.status, 'created', tested.reason ?? '');
+  await repository.close();
+});
+
+test('a manual fire renders {{firing.scheduledAt}} as its own time, not as empty text', async () => {
+  const { repository, tickets, manager } = setUp();
+  await manager.add('ann', {
+    name: 'timed',
+    project: 'calc',
+    template: [
+      '---',
+      'title: "At {{firing.scheduledAt}}"',
+      'criteria: [{text: done, check: "true"}]',
+      '---',
+      'r',
+    ].join('\n'),
+    webhook: true,
+  });
+  const firing = await manager.fire('ann', 'timed');
+  assert.equal(firing.scheduledAt, null);
+  assert.equal(tickets.created[0]?.title, `At ${firing.at}`);
+  await repository.close();
+});
+
+test("add and resume check the template's ticket as ticket create would: refused, nothing stored", async () => {
+  const { repository, tickets, manager } = setUp();
+  let refuse = true;
+  const checked: unknown[] = [];
+  tickets.check = async (_owner, body) => {
+    checked.push(body);
+    if (refuse)
+      throw new InvalidInputError('No model to run this ticket with.', { code: 'model_missing' });
+  };
+  await assert.rejects(
+    manager.add('ann', { name: 'nomodel', project: 'calc', template: template(), webhook: true }),
+    (error: MagsError) => error.code === 'model_missing',
+  );
+  assert.deepEqual(await manager.list('ann'), []);
+  assert.match(JSON.stringify(checked[0]), /"title":"Follow up"/, 'rendered from an empty payload');
+  refuse = false;
+  await manager.add('ann', {
+    name: 'nomodel',
+    project: 'calc',
+    template: template(),
+    webhook: true,
+  });
+  await manager.pause('ann', 'nomodel');
+  refuse = true;
+  await assert.rejects(manager.resume('ann', 'nomodel'), /No model/);
   await repository.close();
 });
 

@@ -1,6 +1,6 @@
 import type { FiringSource } from '../api/triggers.ts';
 import { randomId } from '../config/random-id.ts';
-import { ConflictError } from '../errors/mags-error.ts';
+import { ConflictError, MagsError } from '../errors/mags-error.ts';
 import type { FiringRecord, StateRepository, TriggerRecord } from '../state/state-repository.ts';
 import { triggerNotFound } from './trigger-errors.ts';
 import { createWork, findOpenOfKey, mergeInto, type WorkDecision } from './trigger-firing-work.ts';
@@ -99,9 +99,7 @@ export class TriggerFirer {
       const now = this.#now();
       const firing = this.#newFiring(trigger, input, now);
       const decision = await this.#decide(trigger, firing, input).catch(
-        (error: unknown): WorkDecision => ({
-          fields: { status: 'failed', reason: (error as Error).message },
-        }),
+        (error: unknown): WorkDecision => ({ fields: { status: 'failed', reason: why(error) } }),
       );
       Object.assign(firing, decision.fields);
       const claim = await repository.claimFiring(firing, {
@@ -118,7 +116,7 @@ export class TriggerFirer {
         const done = await decision.afterClaim(stored).catch(
           (error: unknown): Partial<FiringRecord> => ({
             status: 'failed',
-            reason: (error as Error).message,
+            reason: why(error),
             active: false,
           }),
         );
@@ -165,7 +163,10 @@ export class TriggerFirer {
     input: FiringInput,
   ): Promise<WorkDecision> {
     const { repository, tickets, plans } = this.#options;
-    if (trigger.paused) return { fields: { status: 'skipped', reason: 'the trigger is paused' } };
+    // A manual firing is a test-fire: it works while paused (as cron's manual run).
+    if (trigger.paused && input.source !== 'manual') {
+      return { fields: { status: 'skipped', reason: 'the trigger is paused' } };
+    }
     const loop = loopReason(trigger, input.origin ?? []);
     if (loop) return { fields: { status: 'skipped', reason: loop } };
     const values: TemplateValues = {
@@ -176,7 +177,7 @@ export class TriggerFirer {
         id: firing.id,
         at: firing.at,
         source: firing.source,
-        scheduledAt: firing.scheduledAt,
+        scheduledAt: firing.scheduledAt ?? firing.at,
       },
     };
     const key = trigger.spec.dedupeKey ? render(trigger.spec.dedupeKey, values, 1000) : null;
@@ -201,6 +202,13 @@ export class TriggerFirer {
     if (limits.reason) return { fields: { status: 'skipped', reason: limits.reason } };
     return createWork(trigger, values, limits.remainingUsd, this.#options);
   }
+}
+
+/** A failure's reason as stored with its firing: the message, then what to do (its hint). */
+function why(error: unknown): string {
+  const message = (error as Error).message;
+  const hint = error instanceof MagsError ? error.hint : undefined;
+  return hint ? `${message} (${hint})` : message;
 }
 
 function contended(trigger: TriggerRecord): ConflictError {

@@ -63,19 +63,19 @@ export function checkLimits(
   const spent = counted.reduce((sum, each) => sum + charged(each, dayStart), 0);
   const remaining = spec.dailyBudgetUsd === null ? null : Math.max(0, spec.dailyBudgetUsd - spent);
   const skip = (reason: string): LimitCheck => ({ reason, remainingUsd: remaining });
-  if (trigger.paused) return skip('the trigger is paused');
+  if (trigger.paused && source !== 'manual') return skip('the trigger is paused');
   const scheduled = (each: FiringSource) => each === 'schedule' || each === 'catch_up';
   if (scheduled(source) && !spec.allowOverlap) {
     const previous = counted.find(({ firing }) => scheduled(firing.source));
     if (previous && stillActive(previous)) {
       const what = previous.firing.plan ? 'plan' : 'ticket';
       return skip(
-        `the previous scheduled firing's ${what} ${previous.work?.id ?? '(being made)'} is still queued or running (allowOverlap is off)`,
+        `the previous scheduled firing's ${what} ${previous.work?.id ?? '(being made)'} is still queued or running (--allow-overlap is off)`,
       );
     }
   }
   if (spec.maxFiringsPerDay !== null && today.length >= spec.maxFiringsPerDay) {
-    return skip(`its firings today (UTC) reached maxFiringsPerDay ${spec.maxFiringsPerDay}`);
+    return skip(`its firings today (UTC) reached --max-per-day ${spec.maxFiringsPerDay}`);
   }
   if (spec.dailyBudgetUsd !== null && spent >= spec.dailyBudgetUsd) {
     return skip(
@@ -84,7 +84,7 @@ export function checkLimits(
   }
   const active = counted.filter(stillActive).length;
   if (active >= spec.maxConcurrent) {
-    return skip(`its work reached maxConcurrent ${spec.maxConcurrent} (queued or running)`);
+    return skip(`its work reached --max-concurrent ${spec.maxConcurrent} (queued or running)`);
   }
   return { reason: null, remainingUsd: remaining };
 }

@@ -10,6 +10,7 @@ import type { FiringRecord, StateRepository, TriggerRecord } from '../state/stat
 import { triggerExists, triggerNotFound } from './trigger-errors.ts';
 import { TriggerEvents, type TriggerJobs } from './trigger-events.ts';
 import { TriggerFirer } from './trigger-firing.ts';
+import { ticketBody } from './trigger-firing-work.ts';
 import { TriggerSchedules } from './trigger-schedules.ts';
 import {
   checkTriggerCount,
@@ -17,7 +18,7 @@ import {
   type TriggerSettings,
   triggerSettings,
 } from './trigger-settings.ts';
-import { checkKeyTemplate, parseTriggerTemplate } from './trigger-template.ts';
+import { checkKeyTemplate, parseTriggerTemplate, type TemplateValues } from './trigger-template.ts';
 import type { TriggerPlans, TriggerTickets } from './trigger-work.ts';
 import { receiveWebhook, type WebhookRequest } from './webhook-delivery.ts';
 import { newWebhookSecret } from './webhook-signature.ts';
@@ -50,6 +51,7 @@ export interface TriggerManagerOptions {
 export class TriggerManager {
   readonly #repository: StateRepository;
   readonly #plans: TriggerPlans | undefined;
+  readonly #tickets: TriggerTickets;
   readonly #projects: TriggerManagerOptions['projects'];
   readonly #now: () => Date;
   readonly #firer: TriggerFirer;
@@ -63,6 +65,7 @@ export class TriggerManager {
     const log = options.log ?? ((line) => process.stderr.write(`mags server: ${line}\n`));
     this.#repository = options.repository;
     this.#plans = options.plans;
+    this.#tickets = options.tickets;
     this.#projects = options.projects;
     this.#now = options.now ?? (() => new Date());
     this.#settings = triggerSettings(options.settings, options.environment);
@@ -108,10 +111,12 @@ export class TriggerManager {
     parseTriggerTemplate(body.template, body.project);
     if (body.dedupeKey) checkKeyTemplate(body.dedupeKey);
     if (body.schedule) {
-      checkTriggerSchedule(body.schedule, {
+      const schedule = checkTriggerSchedule(body.schedule, {
         minIntervalSeconds: this.#unlimited(owner) ? 0 : this.#settings.minIntervalSeconds,
         now: this.#now(),
       });
+      // As Intl spells it (`europe/berlin` → `Europe/Berlin`).
+      body.schedule = { ...body.schedule, timezone: schedule.timezone };
     }
     checkTriggerCount((await this.#repository.listTriggers({ owner })).length, this.#settings);
     if (body.creates === 'plan' && !this.#plans) {
@@ -120,6 +125,7 @@ export class TriggerManager {
         hint: 'Leave out creates: plan (--creates plan): the trigger creates a ticket.',
       });
     }
+    await this.#checkWork(owner, { name: body.name, project: body.project, spec: body });
     const kind: TriggerKind = body.schedule ? 'schedule' : body.webhook ? 'webhook' : 'event';
     const secret = kind === 'webhook' ? newWebhookSecret() : null;
     const at = this.#now().toISOString();
@@ -177,7 +183,10 @@ export class TriggerManager {
     return this.#repository.listFirings({ trigger: trigger.id, limit });
   }
 
-  /** Paused: a schedule stops; a webhook or event firing is recorded as skipped. */
+  /**
+   * Paused: a schedule stops; a webhook or event firing is recorded as skipped. A manual `fire`
+   * still works (a test-fire), as cron's manual run does while paused.
+   */
   async pause(owner: string, ref: string): Promise<TriggerRecord> {
     const trigger = await this.get(owner, ref);
     this.#schedules.disarm(trigger.id);
@@ -189,9 +198,13 @@ export class TriggerManager {
     return this.get(owner, trigger.id);
   }
 
-  /** Resumed: a schedule goes on from now (the times it was paused are not missed times). */
+  /**
+   * Resumed: a schedule goes on from now (the times it was paused are not missed times). Its
+   * ticket is checked again first: a model or key gone meanwhile is said now, not per firing.
+   */
   async resume(owner: string, ref: string): Promise<TriggerRecord> {
     const trigger = await this.get(owner, ref);
+    await this.#checkWork(owner, trigger);
     await this.#repository.updateTrigger(trigger.id, {
       paused: false,
       updatedAt: this.#now().toISOString(),
@@ -231,7 +244,31 @@ export class TriggerManager {
     if (!(await this.#repository.deleteTrigger(owner, trigger.id))) throw triggerNotFound(ref);
   }
 
-  /** A manual firing, through the same limits as any. */
+  /**
+   * Throws what creating its ticket would (no model for the project, no key for the template's
+   * model), with the same hint as `mags ticket create`: the template rendered from an empty
+   * payload, so a trigger that could never create its work is refused when it is added, not
+   * found out from its failed firings.
+   */
+  async #checkWork(
+    owner: string,
+    trigger: Pick<TriggerRecord, 'name' | 'project'> & {
+      spec: Pick<TriggerRecord['spec'], 'creates' | 'template'>;
+    },
+  ): Promise<void> {
+    if (trigger.spec.creates !== 'ticket' || !this.#tickets.check) return;
+    const template = parseTriggerTemplate(trigger.spec.template, trigger.project);
+    const at = this.#now().toISOString();
+    const values: TemplateValues = {
+      payload: {},
+      event: {},
+      trigger: { id: '', name: trigger.name, project: trigger.project },
+      firing: { id: '', at, source: 'manual', scheduledAt: at },
+    };
+    await this.#tickets.check(owner, ticketBody(trigger, template, values, null));
+  }
+
+  /** A manual firing (a test-fire: it works while paused), through the same limits as any other. */
   async fire(owner: string, ref: string, payload?: unknown): Promise<FiringRecord> {
     const trigger = await this.get(owner, ref);
     return stored(await this.#firer.fire(trigger, { source: 'manual', payload }), trigger);

@@ -68,3 +68,29 @@ test('control characters of a payload are removed (an escape sequence never reac
   assert.equal(rendered.title, 'Issue red[31m bell2J');
   assert.equal(rendered.request, 'Body:\nline 1\n\tline 2]0;x');
 });
+
+test('a misspelt {{trigger.…}} or {{firing.…}} field is refused with the valid ones; payload and event keys are free', () => {
+  assert.throws(
+    () => parseTriggerTemplate(template('{{trigger.nmae}}', 'r'), 'calc'),
+    (error: MagsError) =>
+      error.code === 'invalid_template' &&
+      /title has \{\{trigger\.nmae\}\}: trigger has no such field/.test(error.message) &&
+      error.hint === 'Use one of {{trigger.id}}, {{trigger.name}}, {{trigger.project}}.',
+  );
+  assert.throws(
+    () => parseTriggerTemplate(template('T', 'at {{firing.scheduled_at}}'), 'calc'),
+    (error: MagsError) => /\{\{firing\.scheduledAt\}\}/.test(error.hint ?? ''),
+  );
+  assert.throws(
+    () => parseTriggerTemplate(template('T', '{{firing.at.x}}'), 'calc'),
+    /no such field/,
+  );
+  const fine = parseTriggerTemplate(
+    template(
+      '{{trigger.name}} {{firing}}',
+      '{{firing.scheduledAt}} {{payload.any.key}} {{event.job}}',
+    ),
+    'calc',
+  );
+  assert.equal(fine.title, '{{trigger.name}} {{firing}}');
+});

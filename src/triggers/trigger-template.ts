@@ -12,13 +12,23 @@ export interface TriggerTemplate {
   budget?: Budget;
 }
 
-/** What placeholders may name: `{{payload.issue.title}}`, `{{trigger.name}}`, `{{firing.at}}`, `{{event.job}}`. */
+/**
+ * What placeholders may name: `{{payload.issue.title}}`, `{{trigger.name}}`, `{{firing.at}}`,
+ * `{{event.job}}`. `firing.scheduledAt` is the time a schedule fired for; a firing for no
+ * scheduled time (manual, webhook, event) renders its own time there, never an empty text.
+ */
 export interface TemplateValues {
   payload: unknown;
   trigger: { id: string; name: string; project: string };
   firing: { id: string; at: string; source: string; scheduledAt: string | null };
   event: unknown;
 }
+
+/** The fields of `{{trigger.…}}` and `{{firing.…}}`: fixed, so a misspelt one is refused at add. */
+const fixedFields: Record<string, readonly string[]> = {
+  trigger: ['id', 'name', 'project'],
+  firing: ['id', 'at', 'source', 'scheduledAt'],
+};
 
 const placeholderPattern = /\{\{([^{}]*)\}\}/g;
 const placeholderPath = /^\s*(payload|trigger|firing|event)((?:\.[A-Za-z0-9_-]+)*)\s*$/;
@@ -190,11 +200,21 @@ function checkPlaceholders(field: string, text: string): number {
   let count = 0;
   for (const match of text.matchAll(placeholderPattern)) {
     count++;
-    if (!placeholderPath.test(match[1] as string)) {
+    const path = placeholderPath.exec(match[1] as string);
+    if (!path) {
       throw new InvalidInputError(
         `${field} has ${match[0]}: a placeholder names payload, trigger, firing or event, then keys.`,
         { code: 'invalid_template', hint },
       );
+    }
+    const fields = fixedFields[path[1] as string];
+    const keys = (path[2] ?? '').split('.').filter(Boolean);
+    if (fields && (keys.length > 1 || (keys[0] !== undefined && !fields.includes(keys[0])))) {
+      const valid = fields.map((name) => `{{${path[1]}.${name}}}`).join(', ');
+      throw new InvalidInputError(`${field} has ${match[0]}: ${path[1]} has no such field.`, {
+        code: 'invalid_template',
+        hint: `Use one of ${valid}.`,
+      });
     }
   }
   return count;

@@ -12,6 +12,8 @@ import type { TicketEventListener } from '../tickets/ticket-event-log.ts';
 /** What triggers need of the tickets (the TicketManager has it all). */
 export interface TriggerTickets {
   create(owner: string, body: CreateTicketBody): Promise<TicketRecord>;
+  /** Throws the error `create` would (no model, no key for it), storing nothing. */
+  check?(owner: string, body: CreateTicketBody): Promise<void>;
   get(owner: string, id: string): Promise<TicketRecord>;
   comment(
     owner: string,

@@ -17,6 +17,8 @@ import type { TriggerTickets } from '../../src/triggers/trigger-work.ts';
 export class StoredTickets implements TriggerTickets {
   readonly created: CreateTicketBody[] = [];
   readonly comments: { id: string; text: string }[] = [];
+  /** None by default (every body passes); a test sets one to refuse. */
+  check?: TriggerTickets['check'];
   readonly #repository: StateRepository;
   readonly #listeners = new Set<TicketEventListener>();
   #eventId = 0;

@@ -48,7 +48,7 @@ test('a key set in the shell after the local server started: the hint says to st
   assert.equal(error.message, keyMissing().message);
   assert.match(
     error.hint ?? '',
-    /^ANTHROPIC_API_KEY is set in this shell, but this host's local server \(pid 4242\) started before it was.*stop it \(kill 4242\)/,
+    /^ANTHROPIC_API_KEY is set in this shell, but this host's local server \(pid 4242\) started before it was.*stop it \(mags server stop\)/,
   );
 });
 

@@ -23,7 +23,7 @@ export async function withLocalServerEnvironmentHint(
   if (await remoteClient(command)) return error;
   const local = await findLocalServer(resolveMagsHome());
   if (!local) return error;
-  const stop = `stop it (kill ${local.pid}) and run the command again: the next mags command starts one with this shell's environment`;
+  const stop = `stop it (mags server stop) and run the command again: the next mags command starts one with this shell's environment`;
   // The error names the variable; one of that name set here is the one the server lacks.
   const setHere = Object.keys(environment).find(
     (name) =>

@@ -86,13 +86,20 @@ export function registerCronCommands(program: Command): void {
         );
       }
       if (remote) return;
-      // Without a URL the host's local server fires it: say so, and what that means.
+      // Without a URL the host's local server fires it: say so, and what that means, in full
+      // once per local server (the one this command started); after that, one line.
       const local = await findLocalServer(home);
+      if (local && localBefore) {
+        process.stderr.write(
+          `mags: this host's local server (pid ${local.pid}) fires this one while it runs (mags server stop stops it).\n`,
+        );
+        return;
+      }
       const which = local
-        ? `this host's local server (pid ${local.pid}${localBefore ? '' : ', started just now'})`
+        ? `this host's local server (pid ${local.pid}, started just now)`
         : "this host's local server";
       process.stderr.write(
-        `mags: cron jobs fire only while a mags server runs; ${which} fires this one. It runs until it is stopped or the host restarts; after that, the next mags command starts it again, and the times missed meanwhile are handled by --catch-up (${catchUp}). To keep it firing, run \`mags server\` as a service (e.g. a systemd unit) and point the CLI at it with MAGS_URL.\n`,
+        `mags: cron jobs fire only while a mags server runs; ${which} fires this one. It runs until \`mags server stop\` or the host restarts; after that, the next mags command starts it again, and the times missed meanwhile are handled by --catch-up (${catchUp}). To keep it firing, run \`mags server\` as a service (e.g. a systemd unit) and point the CLI at it with MAGS_URL.\n`,
       );
     });
 
@@ -152,7 +159,8 @@ export function registerCronCommands(program: Command): void {
           run.jobId ?? '-',
           run.job?.status ?? '-',
           run.job?.exitCode === null || run.job === null ? '-' : String(run.job.exitCode),
-          run.reason ?? '',
+          // A run that started has no reason of its own: its job's says why it failed.
+          run.reason ?? run.job?.reason ?? '',
         ]),
       );
     });
@@ -164,8 +172,21 @@ export function registerCronCommands(program: Command): void {
     .option('--stop', 'also stop its runs that are still queued or running')
     .action(async (name: string, flags: { stop?: boolean }, command: Command) => {
       const mags = await apiClient(command);
+      // Its runs still going, to say what happens to them (left to finish unless --stop).
+      const { runs } = await mags.cron.runs(name, { limit: 20 });
+      const going = runs
+        .filter(
+          (run) => run.jobId && (run.job?.status === 'running' || run.job?.status === 'queued'),
+        )
+        .map((run) => run.jobId as string);
       await mags.cron.remove(name, { stop: flags.stop ?? false });
-      process.stderr.write(`mags: cron job ${name} removed\n`);
+      const still =
+        going.length === 0
+          ? ''
+          : flags.stop
+            ? `; stopped its run ${going.join(', ')}`
+            : `; its run ${going.join(', ')} still going is left to finish (mags stop ${going[0]} ends it)`;
+      process.stderr.write(`mags: cron job ${name} removed${still}\n`);
     });
 
   for (const [verb, what] of [

@@ -1,5 +1,7 @@
 import { release } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import type { MagsError } from '../../errors/mags-error.ts';
 import { printJson } from '../output.ts';
 
 export function registerDoctorCommand(program: Command): void {
@@ -29,6 +31,19 @@ export function registerDoctorCommand(program: Command): void {
         check.warnings.push(
           `Linux ${release()} is older than 6.6 (no user xattrs on tmpfs): runs without a workspace to write (-e, --base, none) will fail to mount their throw-away layer; runs on a workspace work`,
         );
+      }
+      // Every sandbox's layers are under MAGS_HOME and mounted as its unprivileged host uid: a
+      // home inside a private directory (mode 0700) fails every run, so say it here.
+      if (context.runtime.name === 'namespace') {
+        const { assertTraversable } = await import('../../runtimes/namespace/check-traversable.ts');
+        const { namespaceIdMapping } = await import('../../runtimes/namespace/id-mapping.ts');
+        try {
+          const { uidBase } = namespaceIdMapping(process.env);
+          await assertTraversable([join(context.home, 'workspaces')], uidBase);
+        } catch (error) {
+          const { message, hint } = error as MagsError;
+          check.problems.push(hint ? `${message} ${hint}` : message);
+        }
       }
       const ok = check.problems.length === 0;
       if (flags.json) printJson({ ...check, ok, home: context.home });

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { formatBytes, parseSizeMiB } from '../../config/byte-sizes.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 import { parseDiskMiB, parseMemoryMiB, parsePositiveNumber } from '../parse-options.ts';
+import { registerServerStopCommand, stopSandboxesSignal } from './server-stop.ts';
 
 interface ServerFlags {
   host: string;
@@ -30,8 +31,9 @@ interface ServerFlags {
 }
 
 export function registerServerCommand(program: Command): void {
-  program
-    .command('server')
+  const serverCommand = program.command('server');
+  registerServerStopCommand(serverCommand);
+  serverCommand
     .description('Serve the REST API (/v1, OpenAPI at /openapi.json) with live output streaming.')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port)', '7070')
@@ -96,7 +98,7 @@ export function registerServerCommand(program: Command): void {
     )
     .option(
       '--stop-sandboxes-on-exit',
-      'on SIGTERM/SIGINT stop every job and sandbox (default: leave them running; the next server on this host picks them up)',
+      'on SIGTERM/SIGINT stop every job and sandbox (default: leave them running; the next server on this host picks them up; SIGUSR2 always stops them)',
     )
     .option(
       '--local',
@@ -203,23 +205,25 @@ export function registerServerCommand(program: Command): void {
         );
       }
       say(`listening on ${server.url} (state: ${context.home}/state.db)`);
-      const shutdown = async () => {
+      const shutdown = async (stopSandboxes = flags.stopSandboxesOnExit) => {
         // Sandboxes outlive the server: by default they and their jobs run on, and the next
         // server on this host (a restart, an upgrade; for --local the CLI's next command starts
         // one) attaches them again and applies the sleep policy from their last use.
         say(
-          flags.stopSandboxesOnExit
+          stopSandboxes
             ? 'shutting down: stopping jobs and sandboxes'
             : 'shutting down: jobs and sandboxes keep running; the next server on this host picks them up (--stop-sandboxes-on-exit stops them)',
         );
         if (discovery) await rm(discovery, { force: true });
         await revokeLocalToken();
-        if (flags.stopSandboxesOnExit) await server.close();
+        if (stopSandboxes) await server.close();
         else await server.detach();
         process.exit(0);
       };
       process.once('SIGINT', () => void shutdown());
       process.once('SIGTERM', () => void shutdown());
+      // `mags server stop --stop-sandboxes`: this once, as --stop-sandboxes-on-exit.
+      process.once(stopSandboxesSignal, () => void shutdown(true));
     });
 }
 

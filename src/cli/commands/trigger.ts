@@ -23,11 +23,14 @@ export function registerTriggerCommands(program: Command): void {
       '--template <file>',
       'a ticket.md; {{payload.…}} etc. in its title and body only',
     )
-    .option('--schedule <cron>', 'a cron schedule (5 fields, or 6 with seconds first)')
+    .option(
+      '--schedule <cron>',
+      'five fields ("0 3 * * *"), six with seconds first, or @hourly, @daily, ...',
+    )
     .option('--timezone <zone>', "the schedule's IANA time zone (default UTC)")
     .option(
-      '--catch-up',
-      'after downtime, fire once for the missed times (default: record them as missed)',
+      '--catch-up [policy]',
+      'times missed while no server ran: skip (default: recorded as missed) or once (fire once at start); alone: once',
     )
     .option('--webhook', 'fire on signed POSTs to /v1/hooks/<id>')
     .option('--on <event>', 'job.failed[:WORKSPACE] or ticket.approved[:PROJECT]')
@@ -40,6 +43,7 @@ export function registerTriggerCommands(program: Command): void {
       '--auto-approve-when-criteria-met',
       'approve its tickets when every criterion is verified met',
     )
+    .option('--auto-approve', 'the same as --auto-approve-when-criteria-met (as plans say it)')
     .option(
       '--dedupe-key <template>',
       'e.g. {{payload.issue.number}}: a repeat is merged into the open ticket',
@@ -66,6 +70,12 @@ export function registerTriggerCommands(program: Command): void {
           },
         );
       }
+      const catchUp = flags.catchUp === true ? 'once' : (flags.catchUp ?? 'skip');
+      if (catchUp !== 'skip' && catchUp !== 'once') {
+        throw new CommandUsageError(`Invalid --catch-up ${JSON.stringify(catchUp)}.`, {
+          hint: 'Use --catch-up skip or --catch-up once (alone: once).',
+        });
+      }
       if (flags.creates && !['ticket', 'plan'].includes(flags.creates)) {
         throw new CommandUsageError(`--creates ${flags.creates}: ticket or plan.`);
       }
@@ -78,7 +88,7 @@ export function registerTriggerCommands(program: Command): void {
           schedule: {
             cron: flags.schedule,
             ...(flags.timezone && { timezone: flags.timezone }),
-            catchUp: flags.catchUp ? 'once' : 'skip',
+            catchUp,
           },
         }),
         ...(flags.webhook && { webhook: true as const }),
@@ -97,7 +107,7 @@ export function registerTriggerCommands(program: Command): void {
           }),
         }),
         ...(flags.allowOverlap && { allowOverlap: true }),
-        ...(flags.autoApproveWhenCriteriaMet && { autoApprove: true }),
+        ...((flags.autoApproveWhenCriteriaMet || flags.autoApprove) && { autoApprove: true }),
         ...(flags.dedupeKey && { dedupeKey: flags.dedupeKey }),
       };
       const mags = await apiClient(command);
@@ -158,8 +168,10 @@ export function registerTriggerCommands(program: Command): void {
         process.stdout.write(renderTrigger(result));
       });
   simple('show', 'Show a trigger.', (mags, ref) => mags.triggers.get(ref));
-  simple('pause', 'Pause it (a schedule stops; other firings are skipped).', (mags, ref) =>
-    mags.triggers.pause(ref),
+  simple(
+    'pause',
+    'Pause it (a schedule stops; webhook and event firings are skipped; mags trigger fire still fires it).',
+    (mags, ref) => mags.triggers.pause(ref),
   );
   simple('resume', 'Resume it (a schedule goes on from now).', (mags, ref) =>
     mags.triggers.resume(ref),
@@ -169,12 +181,12 @@ export function registerTriggerCommands(program: Command): void {
     .command('history')
     .description('Its firings, newest first: what each did and why.')
     .argument('<name>')
-    .option('--limit <n>', 'at most this many (default 50)')
+    .option('--limit <n>', 'at most this many (default 20, as cron history)')
     .option('--json', 'print JSON')
     .action(async (ref: string, flags, command: Command) => {
       const limit = flags.limit
         ? parsePositiveNumber('--limit', flags.limit, { integer: true })
-        : undefined;
+        : 20;
       const firings = await (await apiClient(command)).triggers.firings(ref, { limit });
       if (flags.json) return printJson(firings);
       printTable(['AT', 'SOURCE', 'STATUS', 'WORK', 'REASON'], firings.map(firingRow));
@@ -185,12 +197,19 @@ export function registerTriggerCommands(program: Command): void {
     .description('Remove it and its history (the tickets it created stay).')
     .argument('<name>')
     .action(async (ref: string, _flags, command: Command) => {
-      await (await apiClient(command)).triggers.remove(ref);
+      const mags = await apiClient(command);
+      const removed = await mags.triggers.get(ref);
+      await mags.triggers.remove(removed.id);
+      process.stderr.write(
+        `mags: trigger ${removed.name} (${removed.id}) removed, with its history; the tickets and plans it created stay\n`,
+      );
     });
 
   trigger
     .command('fire')
-    .description('Fire it now, through its limits.')
+    .description(
+      'Fire it now, through its limits; also while paused (a test-fire, as mags cron run).',
+    )
     .argument('<name>')
     .option('--payload <file>', 'a JSON file the template sees as {{payload.…}}')
     .option('--json', 'print JSON')
