@@ -602,7 +602,8 @@ describe('API routes in-process (fake runtime, any user)', () => {
     assert.equal(sandbox.status, 201, await sandbox.clone().text());
     // A project `webapp`, recorded as imported (importing runs git in a sandbox: the fake
     // runtime runs on the host, so that is test/projects.test.ts, on the namespace runtime).
-    await api.services.repository.insertProject(projectRecord('webapp'));
+    // Its model needs no key (a trigger's template is checked as a ticket would be at add).
+    await api.services.repository.insertProject(projectRecord('webapp', { model: 'ollama:qwen3' }));
     // A cron job `nightly` that fires at midnight UTC on January 1st only: a run of its own
     // during the test would change what the rows see (a daily time can meet a test run).
     const cron = await api.request(alice, 'POST', '/v1/cron', {
