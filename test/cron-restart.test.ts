@@ -10,7 +10,12 @@ import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { CronRun } from '../src/api/cron.ts';
 import { Mags } from '../src/sdk/index.ts';
-import { startServerProcess, stopServerProcess, waitUntil } from './helpers/server-process.ts';
+import {
+  sandboxProcesses,
+  startServerProcess,
+  stopServerProcess,
+  waitUntil,
+} from './helpers/server-process.ts';
 import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 
 const skip = sandboxSkipReason();
@@ -23,7 +28,12 @@ describe('cron jobs across a server restart', { skip }, () => {
     testHome = await createTestHome();
   });
   after(async () => {
-    for (const child of children) await stopServerProcess(child);
+    // Its per-second cron jobs may be running: their sandboxes are stopped with the server, or
+    // they would outlive the test's home.
+    for (const child of children) await stopServerProcess(child, { stopSandboxes: true });
+    if (testHome) {
+      assert.deepEqual(await sandboxProcesses(testHome.home), [], 'no sandbox outlives the test');
+    }
     await testHome?.cleanup();
   });
 

@@ -25,11 +25,18 @@ export async function startServerProcess(
   return { child, url };
 }
 
-/** Stops a server started by `startServerProcess` and waits for it to exit (a no-op if it has). */
-export async function stopServerProcess(child: ChildProcess | undefined): Promise<void> {
+/**
+ * Stops a server started by `startServerProcess` and waits for it to exit (a no-op if it has).
+ * SIGTERM leaves its jobs' and sandboxes' processes running for the next server (by design);
+ * `stopSandboxes` (SIGUSR2) stops them too, which a test's last stop needs before its home goes.
+ */
+export async function stopServerProcess(
+  child: ChildProcess | undefined,
+  options: { stopSandboxes?: boolean } = {},
+): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
+  child.kill(options.stopSandboxes ? 'SIGUSR2' : 'SIGTERM');
   await exited;
 }
 
