@@ -74,7 +74,7 @@ describe('mags cron', { skip }, () => {
     );
     // Its jobs say where they came from.
     const jobs = (await cli(['list'])).stdout.toString();
-    assert.match(jobs, /\[cron:ticker:crn_\w+\] echo tick; exit 3/);
+    assert.match(jobs, /\[cron:ticker:crn_[\w-]+\] echo tick; exit 3/);
 
     const run = await cli(['cron', 'run', 'ticker']);
     assert.equal(run.code, 0, run.stderr);
