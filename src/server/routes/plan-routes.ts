@@ -17,27 +17,20 @@ import type { ServerServices } from '../server-env.ts';
 import { errorResponses } from './error-responses.ts';
 import { eventStreamResponse, resumePoint } from './event-stream-response.ts';
 import { optionalJson } from './optional-json.ts';
+import { jsonBody, jsonResponse, resourceActions } from './resource-routes.ts';
 
 const errors = errorResponses('The plan is in a status that does not allow this');
-const planResponse = (description: string) => ({
-  content: { 'application/json': { schema: PlanSchema } },
-  description,
-});
+const planResponse = (description: string) => jsonResponse(PlanSchema, description);
 const params = z.object({ id: PlanIdSchema });
-const json = <T extends z.ZodType>(schema: T, required: boolean) => ({
-  content: { 'application/json': { schema } },
-  required,
-});
 
 /** A POST on one plan: `/v1/plans/{id}/<action>`. */
-const action = (path: string, summary: string, body?: z.ZodType) =>
-  createRoute({
-    method: 'post',
-    path: `/v1/plans/{id}/${path}`,
-    summary,
-    request: { params, ...(body ? { body: json(body, false) } : {}) },
-    responses: { 200: planResponse('The plan'), ...errors },
-  });
+const action = resourceActions({
+  collection: 'plans',
+  params,
+  resource: PlanSchema,
+  description: 'The plan',
+  errors,
+});
 
 const create = createRoute({
   method: 'post',
@@ -45,7 +38,7 @@ const create = createRoute({
   summary:
     'Plan a request to a project: a planner model writes it in the background (`planning`, then ' +
     '`draft`), or `spec` gives it at once; `auto` approves it as soon as it is written',
-  request: { body: json(CreatePlanBodySchema, true) },
+  request: { body: jsonBody(CreatePlanBodySchema, true) },
   responses: { 201: planResponse('The plan'), ...errors },
 });
 
@@ -75,7 +68,7 @@ const editSpec = createRoute({
     "Replace a draft's plan (summary and tickets), checked as the planner's is: unique keys, " +
     'known dependencies, no cycle; with `ifUpdatedAt`, a 409 `plan_changed` if the plan changed ' +
     'since',
-  request: { params, body: json(EditPlanBodySchema, true) },
+  request: { params, body: jsonBody(EditPlanBodySchema, true) },
   responses: { 200: planResponse('The plan'), ...errors },
 });
 
@@ -91,7 +84,7 @@ const retry = createRoute({
   summary:
     'Run one of its failed, stopped or blocked tickets again (by key or ticket id); a blocked or ' +
     'stopped plan runs again',
-  request: { params, body: json(RetryPlanTicketBodySchema, true) },
+  request: { params, body: jsonBody(RetryPlanTicketBodySchema, true) },
   responses: { 200: planResponse('The plan'), ...errors },
 });
 const stop = action(

@@ -21,33 +21,26 @@ import type { ServerServices } from '../server-env.ts';
 import { errorResponses } from './error-responses.ts';
 import { eventStreamResponse, resumePoint } from './event-stream-response.ts';
 import { optionalJson } from './optional-json.ts';
+import { jsonBody, jsonResponse, resourceActions } from './resource-routes.ts';
 
 const errors = errorResponses('The ticket is in a status that does not allow this');
-const ticketResponse = (description: string) => ({
-  content: { 'application/json': { schema: TicketSchema } },
-  description,
-});
+const ticketResponse = (description: string) => jsonResponse(TicketSchema, description);
 const params = z.object({ id: TicketIdSchema });
-const json = <T extends z.ZodType>(schema: T, required: boolean) => ({
-  content: { 'application/json': { schema } },
-  required,
-});
 
 /** A POST on one ticket: `/v1/tickets/{id}/<action>`. */
-const action = (path: string, summary: string, body?: z.ZodType) =>
-  createRoute({
-    method: 'post',
-    path: `/v1/tickets/{id}/${path}`,
-    summary,
-    request: { params, ...(body ? { body: json(body, false) } : {}) },
-    responses: { 200: ticketResponse('The ticket'), ...errors },
-  });
+const action = resourceActions({
+  collection: 'tickets',
+  params,
+  resource: TicketSchema,
+  description: 'The ticket',
+  errors,
+});
 
 const create = createRoute({
   method: 'post',
   path: '/v1/tickets',
   summary: 'Create a ticket of a project: a draft, or queued with `run`',
-  request: { body: json(CreateTicketBodySchema, true) },
+  request: { body: jsonBody(CreateTicketBodySchema, true) },
   responses: { 201: ticketResponse('The ticket'), ...errors },
 });
 
@@ -84,7 +77,7 @@ const requestChanges = createRoute({
   method: 'post',
   path: '/v1/tickets/{id}/request-changes',
   summary: 'Send it back: a new attempt in the same workspace with this feedback and the history',
-  request: { params, body: json(RequestChangesBodySchema, true) },
+  request: { params, body: jsonBody(RequestChangesBodySchema, true) },
   responses: { 200: ticketResponse('The ticket, queued for its next attempt'), ...errors },
 });
 const approve = action(
@@ -102,7 +95,7 @@ const comment = createRoute({
   path: '/v1/tickets/{id}/comments',
   summary:
     'Comment: a running agent reads it at its next step; otherwise the next attempt, at its start',
-  request: { params, body: json(CommentBodySchema, true) },
+  request: { params, body: jsonBody(CommentBodySchema, true) },
   responses: {
     201: {
       content: { 'application/json': { schema: TicketEventSchema } },
