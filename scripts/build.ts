@@ -1,8 +1,9 @@
-// Builds everything that is not committed: the native launcher and guest agent (make), and the
-// CLI bundle (esbuild). Fast enough to run before every test run.
+// Builds everything that is not committed: the native launcher and guest agent (make), the CLI
+// bundle and the web dashboard (esbuild). Fast enough to run before every test run.
 import { execFileSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { build } from 'esbuild';
+import { buildDashboard } from './build-dashboard.ts';
 
 execFileSync('make', ['-C', 'native', '--no-print-directory', '--silent'], { stdio: 'inherit' });
 
@@ -27,3 +28,5 @@ await build({
     js: "import { createRequire as __magsCreateRequire } from 'node:module'; const require = __magsCreateRequire(import.meta.url);",
   },
 });
+
+await buildDashboard();

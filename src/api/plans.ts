@@ -189,20 +189,8 @@ export const PlanSchema = z
   .openapi('Plan');
 export type Plan = z.infer<typeof PlanSchema>;
 
-/**
- * Whether a plan moves on by itself: the planner writes it, its tickets run, or it integrates; or
- * it is a draft with `auto`, which the server approves right after it is written (the draft is
- * stored first, under the plan's lock, and approval follows). Followers and `wait` wait through
- * these; every other plan is settled until a person acts.
- */
-export function isPlanMoving(plan: Pick<Plan, 'status' | 'auto'>): boolean {
-  return (
-    plan.status === 'planning' ||
-    plan.status === 'running' ||
-    plan.status === 'integrating' ||
-    (plan.status === 'draft' && plan.auto)
-  );
-}
+// Kept apart from the schemas so that clients (the SDK, the dashboard) load it without zod.
+export { isPlanMoving } from './plan-moving.ts';
 
 export const PlanListQuerySchema = z.object({
   project: ProjectNameSchema.openapi({ param: { name: 'project', in: 'query' } }).optional(),

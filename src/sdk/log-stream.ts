@@ -1,5 +1,6 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { Job } from '../api/schemas.ts';
+import { bodyChunks } from './body-chunks.ts';
 
 export type OutputStream = 'stdout' | 'stderr';
 
@@ -83,7 +84,7 @@ export async function followJobLogs(
       );
       const parser = createParser({ onEvent: deliver });
       const decoder = new TextDecoder();
-      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      for await (const chunk of bodyChunks(response.body)) {
         parser.feed(decoder.decode(chunk, { stream: true }));
         failures = 0;
       }

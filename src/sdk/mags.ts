@@ -74,7 +74,8 @@ export class Mags {
   constructor(options: MagsOptions) {
     this.url = options.url.replace(/\/+$/, '');
     this.#token = options.token;
-    this.#fetch = options.fetch ?? fetch;
+    // Called unbound, a browser's fetch throws "Illegal invocation": keep it bound to its global.
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
   health(): Promise<Health> {

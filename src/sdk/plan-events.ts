@@ -1,4 +1,5 @@
-import { isPlanMoving, type Plan, type PlanEvent } from '../api/plans.ts';
+import { isPlanMoving } from '../api/plan-moving.ts';
+import type { Plan, PlanEvent } from '../api/plans.ts';
 import type { LogRequest } from './log-stream.ts';
 import { followStoredEvents, type StoredEventsOptions } from './stored-events.ts';
 

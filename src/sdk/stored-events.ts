@@ -1,4 +1,5 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { bodyChunks } from './body-chunks.ts';
 import type { LogRequest } from './log-stream.ts';
 
 export interface StoredEventsOptions {
@@ -36,7 +37,7 @@ export async function* followStoredEvents<T extends { id: number }>(
     try {
       const response = await request(path(after), options.signal);
       const decoder = new TextDecoder();
-      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      for await (const chunk of bodyChunks(response.body)) {
         parser.feed(decoder.decode(chunk, { stream: true }));
         failures = 0;
         for (const event of received.splice(0)) {

@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { serverLocations } from '../jobs/owner-facing-error.ts';
+import { registerDashboardRoutes } from './dashboard/dashboard-routes.ts';
 import { errorHandler, validationResponse } from './error-response.ts';
 import { requireToken } from './middleware/authenticate.ts';
 import { registerCronRoutes } from './routes/cron-routes.ts';
@@ -70,6 +71,8 @@ export function createApp(services: ServerServices): {
   registerCronRoutes(app, services);
   registerTriggerRoutes(app, services);
   registerPlanRoutes(app, services);
+  // The web dashboard: static files and its pages' paths, outside /v1 (a client of the API).
+  registerDashboardRoutes(app, services.dashboardDirectory);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',

@@ -42,6 +42,8 @@ export interface ServerServices {
   version: string;
   /** This is the host's local server: it accepts the `local` owner's token (and only it does). */
   acceptLocalOwner: boolean;
+  /** Where the built web dashboard is (default: the package's dist/dashboard). */
+  dashboardDirectory?: string;
 }
 
 /** Hono's per-request variables, set by the middleware. */

@@ -41,7 +41,7 @@ export interface TestApp {
 }
 
 export async function createTestApp(
-  options: { cron?: Partial<CronSettings> } = {},
+  options: { cron?: Partial<CronSettings>; dashboardDirectory?: string } = {},
 ): Promise<TestApp> {
   const fake = await createTestContext();
   const { context } = fake;
@@ -120,6 +120,7 @@ export async function createTestApp(
     version: '0.0.0-test',
     acceptLocalOwner: false,
     cron,
+    dashboardDirectory: options.dashboardDirectory,
   };
   const { app } = createApp(services);
   return {

@@ -1,4 +1,5 @@
 import { createMiddleware } from 'hono/factory';
+import { tokenProtocolPrefix } from '../../api/websocket-protocols.ts';
 import type { StateRepository } from '../../state/state-repository.ts';
 import type { ServerEnv } from '../server-env.ts';
 import { authenticate } from '../tokens.ts';
@@ -13,10 +14,23 @@ export function requireToken(
   options: { acceptLocalOwner?: boolean } = {},
 ) {
   return createMiddleware<ServerEnv>(async (c, next) => {
-    const token = await authenticate(repository, c.req.header('authorization'), options);
+    const header =
+      c.req.header('authorization') ??
+      bearerFromWebSocketProtocols(c.req.header('sec-websocket-protocol'));
+    const token = await authenticate(repository, header, options);
     c.set('owner', token.owner);
     c.set('tokenId', token.id);
     c.set('admin', token.admin);
     await next();
   });
+}
+
+/**
+ * A browser's WebSocket offers its token as the subprotocol `mags-token.TOKEN` (it cannot send
+ * an Authorization header): read only on an upgrade request, as if it were `Bearer TOKEN`.
+ */
+function bearerFromWebSocketProtocols(header: string | undefined): string | undefined {
+  const offered = header?.split(',').map((protocol) => protocol.trim()) ?? [];
+  const token = offered.find((protocol) => protocol.startsWith(tokenProtocolPrefix));
+  return token ? `Bearer ${token.slice(tokenProtocolPrefix.length)}` : undefined;
 }

@@ -1,0 +1,93 @@
+import type { FunctionComponent } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { type Signed, SignedContext } from './client-context.ts';
+import { ErrorView } from './components/error-view.tsx';
+import { Layout } from './components/layout.tsx';
+import { SignIn } from './pages/sign-in.tsx';
+import { navigate, useLocation } from './router.ts';
+import { matchRoute, type PageProps, type Section } from './routes.ts';
+import { clientFor, rememberToken, signOut, storedToken } from './session.ts';
+
+type SessionState =
+  | { state: 'checking' }
+  | { state: 'signed-out'; error?: unknown }
+  | { state: 'signed-in'; signed: Signed };
+
+/** The whole app: the sign-in gate, then the layout around the current route's page. */
+export function App() {
+  const [session, setSession] = useState<SessionState>(() =>
+    storedToken() ? { state: 'checking' } : { state: 'signed-out' },
+  );
+
+  const check = async (token: string) => {
+    const mags = clientFor(token);
+    try {
+      const { owner } = await mags.whoami();
+      rememberToken(token);
+      setSession({ state: 'signed-in', signed: { mags, token, owner } });
+    } catch (error) {
+      setSession({ state: 'signed-out', error });
+    }
+  };
+
+  useEffect(() => {
+    const token = storedToken();
+    if (token) void check(token);
+  }, []);
+
+  if (session.state === 'checking') return <p class="loading">Signing in…</p>;
+  if (session.state === 'signed-out') {
+    return <SignIn error={session.error} onToken={(token) => check(token)} />;
+  }
+  return (
+    <SignedContext.Provider value={session.signed}>
+      <Routed owner={session.signed.owner} />
+    </SignedContext.Provider>
+  );
+}
+
+function Routed({ owner }: { owner: string }) {
+  const path = useLocation();
+  const matched = matchRoute(path);
+  useEffect(() => {
+    if (path === '/' || path.startsWith('/sign-in')) navigate('/tickets', { replace: true });
+  }, [path]);
+  const page = usePage(matched?.route.load);
+  const section: Section | undefined = matched?.route.section;
+  return (
+    <Layout owner={owner} section={section} onSignOut={signOut}>
+      {!matched ? (
+        path === '/' || path.startsWith('/sign-in') ? null : (
+          <ErrorView error={new Error(`No page at ${path}.`)} />
+        )
+      ) : page.error ? (
+        <ErrorView error={page.error} />
+      ) : page.component ? (
+        <page.component key={path.split('?')[0]} params={matched.params} />
+      ) : (
+        <p class="loading">Loading…</p>
+      )}
+    </Layout>
+  );
+}
+
+/** The page module behind a route, loaded on first visit (each page is its own chunk). */
+function usePage(load: (() => Promise<{ default: FunctionComponent<PageProps> }>) | undefined) {
+  const [page, setPage] = useState<{
+    load?: typeof load;
+    component?: FunctionComponent<PageProps>;
+    error?: unknown;
+  }>({});
+  useEffect(() => {
+    if (!load) return;
+    let current = true;
+    load().then(
+      (module) => current && setPage({ load, component: module.default }),
+      (error: unknown) => current && setPage({ load, error }),
+    );
+    return () => {
+      current = false;
+    };
+  }, [load]);
+  return page.load === load ? page : {};
+}

@@ -1,0 +1,45 @@
+import { useState } from 'preact/hooks';
+import { ErrorView } from '../components/error-view.tsx';
+
+/**
+ * Sign-in with an API token (`mags token create --owner NAME`). The form never submits to a URL:
+ * the token goes to the API in an Authorization header and into this tab's session storage.
+ */
+export function SignIn(props: { error?: unknown; onToken: (token: string) => Promise<void> }) {
+  const [token, setToken] = useState('');
+  const [busy, setBusy] = useState(false);
+  return (
+    <main id="main" class="sign-in">
+      <h1>mags</h1>
+      <form
+        onSubmit={async (event) => {
+          event.preventDefault();
+          setBusy(true);
+          await props.onToken(token.trim());
+          setBusy(false);
+        }}
+      >
+        <label for="token">API token</label>
+        <input
+          id="token"
+          name="token"
+          type="password"
+          autocomplete="off"
+          spellcheck={false}
+          placeholder="mags_…"
+          required
+          value={token}
+          onInput={(event) => setToken(event.currentTarget.value)}
+        />
+        <button type="submit" disabled={busy || token.trim() === ''}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+        <p class="hint">
+          Make one with <code>mags token create --owner NAME</code>. It is kept in this tab only and
+          sent only in the Authorization header.
+        </p>
+        {props.error ? <ErrorView error={props.error} title="Not signed in" /> : null}
+      </form>
+    </main>
+  );
+}

@@ -1,0 +1,11 @@
+import type { PageProps } from '../routes.ts';
+
+/** Placeholder: the workspaces page is built by its own change. */
+export default function Page(props: PageProps) {
+  return (
+    <section>
+      <h1>workspaces</h1>
+      <p>{props.params.join(' / ')}</p>
+    </section>
+  );
+}

@@ -1,0 +1,111 @@
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { extname, join, resolve, sep } from 'node:path';
+import type { Context } from 'hono';
+import { packageRoot } from '../../config/package-paths.ts';
+import type { ServerApp } from '../create-app.ts';
+import {
+  contentSecurityPolicy,
+  dashboardSecurityHeaders,
+  newStyleNonce,
+} from './dashboard-headers.ts';
+
+/** The single-page app's own paths: each answers with index.html, whose router shows the page. */
+export const dashboardPages = [
+  '/',
+  '/sign-in',
+  '/tickets',
+  '/tickets/*',
+  '/plans',
+  '/plans/*',
+  '/sandboxes',
+  '/sandboxes/*',
+  '/jobs',
+  '/jobs/*',
+  '/workspaces',
+  '/workspaces/*',
+  '/system',
+];
+
+const contentTypes: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.woff2': 'font/woff2',
+};
+
+/** Names the build writes (`main-HASH.js`, `chunks/x-HASH.js`): nothing else is ever served. */
+const assetName = /^[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_.-]+)*\.[a-z0-9]+$/;
+
+export const defaultDashboardDirectory = () => join(packageRoot(), 'dist', 'dashboard');
+
+/**
+ * Serves the web dashboard built by `npm run build` (scripts/build-dashboard.ts): hashed assets
+ * cached for a year (a new build has new names), index.html never cached (it names the current
+ * assets), precompressed brotli or gzip copies when the client takes them. The dashboard is a
+ * client of the public API like any other: nothing here reads state or tokens.
+ */
+export function registerDashboardRoutes(app: ServerApp, directory = defaultDashboardDirectory()) {
+  const assets = resolve(directory, 'assets');
+  let template: Promise<string> | undefined;
+  const index = async (c: Context) => {
+    if (!existsSync(join(directory, 'index.html'))) {
+      return c.text(
+        'The mags dashboard is not built here: run `npm run build` in the mags checkout, then reload.\n',
+        503,
+        { 'Cache-Control': 'no-store' },
+      );
+    }
+    template ??= readFile(join(directory, 'index.html'), 'utf8');
+    const nonce = newStyleNonce();
+    return c.html((await template).replaceAll('%NONCE%', nonce), 200, {
+      ...dashboardSecurityHeaders,
+      'Content-Security-Policy': contentSecurityPolicy(nonce),
+      // The page names the current build's assets and carries a nonce: never reuse it.
+      'Cache-Control': 'no-store',
+    });
+  };
+  for (const page of dashboardPages) app.get(page, index);
+  app.get('/assets/*', async (c) => {
+    const name = decodeURIComponent(c.req.path.slice('/assets/'.length));
+    const path = resolve(assets, name);
+    if (!assetName.test(name) || name.includes('..') || !path.startsWith(`${assets}${sep}`)) {
+      return c.text('No such file.\n', 404);
+    }
+    const type = contentTypes[extname(name)];
+    const encoding = type ? await bestEncoding(path, c.req.header('accept-encoding') ?? '') : null;
+    if (!type || encoding === undefined) return c.text('No such file.\n', 404);
+    const file = encoding ? `${path}.${encoding === 'br' ? 'br' : 'gz'}` : path;
+    return c.body(new Uint8Array(await readFile(file)), 200, {
+      ...dashboardSecurityHeaders,
+      'Content-Type': type,
+      'Cache-Control': 'public, max-age=31536000, immutable',
+      Vary: 'Accept-Encoding',
+      ...(encoding ? { 'Content-Encoding': encoding } : {}),
+    });
+  });
+}
+
+/** `br` or `gzip` when the client takes it and the build wrote it, null for the plain file,
+ * undefined when there is no such file at all. */
+async function bestEncoding(
+  path: string,
+  acceptEncoding: string,
+): Promise<'br' | 'gzip' | null | undefined> {
+  const accepted = new Set(acceptEncoding.split(',').map((part) => part.split(';')[0]?.trim()));
+  if (!(await isFile(path))) return undefined;
+  if (accepted.has('br') && (await isFile(`${path}.br`))) return 'br';
+  if (accepted.has('gzip') && (await isFile(`${path}.gz`))) return 'gzip';
+  return null;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Signing in to the dashboard in a real browser (headless Chromium): a wrong token is refused
+ * with the API's message, the right one opens the board, the token is never in a URL, the page
+ * requests nothing from another origin and breaks no rule of its policy, and sign-out forgets.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { browserSkipReason, launchBrowser, signIn, watchPage } from '../helpers/browser.ts';
+import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+
+const skip = browserSkipReason();
+if (skip) process.stdout.write(`# skipping dashboard sign-in tests: ${skip}\n`);
+
+describe('dashboard sign-in', { skip }, () => {
+  let server: TestServer;
+  let browser: Browser;
+  before(async () => {
+    server = await startTestServer({ scheduling: { poolSize: 0 } });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  test('a wrong token is refused; the right one signs in; sign-out forgets it', async () => {
+    const { token } = await server.client('alice');
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const watched = watchPage(page, server.url);
+    await page.goto(`${server.url}/tickets`);
+    await page.getByLabel('API token').fill('mags_wrongwrongwrongwrongwrongwrongwr');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').getByText('Invalid API token').waitFor();
+
+    await signIn(page, server.url, token);
+    await page.getByText('alice', { exact: true }).waitFor();
+    assert.equal(await page.evaluate(`sessionStorage.getItem('mags.token')`), token);
+    assert.equal(await page.evaluate(`localStorage.getItem('mags.token')`), null);
+    assert.equal(await page.evaluate('document.cookie'), '');
+    for (const url of watched.requests) assert.ok(!url.includes(token), `token in ${url}`);
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${server.url}/sign-in`);
+    assert.equal(await page.evaluate(`sessionStorage.getItem('mags.token')`), null);
+    await page.goto(`${server.url}/tickets`);
+    await page.getByLabel('API token').waitFor();
+    // The 401 of the wrong token is the only console error a browser logs here.
+    const unexpected = watched.problems.filter((problem) => !/401/.test(problem));
+    assert.deepEqual(unexpected, []);
+    await context.close();
+  });
+});
