@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerCronCommands } from './commands/cron.ts';
+import { registerDashboardCommand } from './commands/dashboard.ts';
 import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerImageCommands } from './commands/image.ts';
 import { registerJobCommands } from './commands/jobs.ts';
@@ -41,6 +42,7 @@ export function createProgram(argv: readonly string[] = []): Command {
   registerSyncCommand(program);
   registerDoctorCommand(program);
   registerServerCommand(program);
+  registerDashboardCommand(program);
   registerPoolCommands(program);
   registerProjectCommands(program);
   registerCronCommands(program);

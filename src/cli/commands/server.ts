@@ -205,6 +205,7 @@ export function registerServerCommand(program: Command): void {
         );
       }
       say(`listening on ${server.url} (state: ${context.home}/state.db)`);
+      say(`dashboard: ${server.url}/ (sign in with an API token)`);
       const shutdown = async (stopSandboxes = flags.stopSandboxesOnExit) => {
         // Sandboxes outlive the server: by default they and their jobs run on, and the next
         // server on this host (a restart, an upgrade; for --local the CLI's next command starts
