@@ -6,7 +6,14 @@ import { Layout } from './components/layout.tsx';
 import { SignIn } from './pages/sign-in.tsx';
 import { navigate, useLocation } from './router.ts';
 import { matchRoute, type PageProps, type Section } from './routes.ts';
-import { clientFor, rememberToken, signOut, storedToken } from './session.ts';
+import {
+  clientFor,
+  forgetToken,
+  rememberToken,
+  sessionExpired,
+  signOut,
+  storedToken,
+} from './session.ts';
 
 type SessionState =
   | { state: 'checking' }
@@ -20,12 +27,15 @@ export function App() {
   );
 
   const check = async (token: string) => {
-    const mags = clientFor(token);
+    let signedIn = false;
+    const mags = clientFor(token, { signedIn: () => signedIn });
     try {
       const { owner } = await mags.whoami();
+      signedIn = true;
       rememberToken(token);
       setSession({ state: 'signed-in', signed: { mags, token, owner } });
     } catch (error) {
+      forgetToken();
       setSession({ state: 'signed-out', error });
     }
   };
@@ -37,7 +47,17 @@ export function App() {
 
   if (session.state === 'checking') return <p class="loading">Signing in…</p>;
   if (session.state === 'signed-out') {
-    return <SignIn error={session.error} onToken={(token) => check(token)} />;
+    return (
+      <SignIn
+        error={session.error}
+        notice={
+          sessionExpired()
+            ? 'The session ended: the server no longer accepts that token (revoked?).'
+            : undefined
+        }
+        onToken={(token) => check(token)}
+      />
+    );
   }
   return (
     <SignedContext.Provider value={session.signed}>

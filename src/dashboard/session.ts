@@ -15,13 +15,31 @@ export function rememberToken(token: string): void {
   sessionStorage.setItem(tokenKey, token);
 }
 
-export function signOut(): void {
+export function forgetToken(): void {
   sessionStorage.removeItem(tokenKey);
-  // A full reload: no page, cache or open stream of the previous owner survives.
-  location.replace('/sign-in');
 }
 
-/** A client of this server's public API (the page's own origin) with `token`. */
-export function clientFor(token: string): Mags {
-  return new Mags({ url: location.origin, token });
+export function signOut(options: { expired?: boolean } = {}): void {
+  forgetToken();
+  // A full reload: no page, cache or open stream of the previous owner survives.
+  location.replace(options.expired ? '/sign-in?expired' : '/sign-in');
+}
+
+/** Whether the last sign-out was the server refusing the token (revoked while signed in). */
+export const sessionExpired = () => new URLSearchParams(location.search).has('expired');
+
+/**
+ * A client of this server's public API (the page's own origin) with `token`. Once signed in, a
+ * 401 from any call means the token was revoked: the session ends there, not page by page.
+ */
+export function clientFor(token: string, options: { signedIn: () => boolean }): Mags {
+  return new Mags({
+    url: location.origin,
+    token,
+    fetch: async (input, init) => {
+      const response = await fetch(input, init);
+      if (response.status === 401 && options.signedIn()) signOut({ expired: true });
+      return response;
+    },
+  });
 }

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { revokeToken } from '../../src/server/tokens.ts';
 import { browserSkipReason, launchBrowser, signIn, watchPage } from '../helpers/browser.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
@@ -50,5 +51,17 @@ describe('dashboard sign-in', { skip }, () => {
     const unexpected = watched.problems.filter((problem) => !/401/.test(problem));
     assert.deepEqual(unexpected, []);
     await context.close();
+  });
+
+  test('a token revoked while signed in ends the session at the next call', async () => {
+    const { token, tokenId } = await server.client('alice');
+    const page = await browser.newPage();
+    await signIn(page, server.url, token);
+    await revokeToken(server.server.services.repository, tokenId);
+    // Any API call now gets a 401: the board's own, on a reload.
+    await page.reload();
+    await page.getByRole('alert').getByText('This API token was revoked').waitFor();
+    assert.equal(await page.evaluate(`sessionStorage.getItem('mags.token')`), null);
+    await page.close();
   });
 });

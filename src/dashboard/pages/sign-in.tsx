@@ -5,7 +5,11 @@ import { ErrorView } from '../components/error-view.tsx';
  * Sign-in with an API token (`mags token create --owner NAME`). The form never submits to a URL:
  * the token goes to the API in an Authorization header and into this tab's session storage.
  */
-export function SignIn(props: { error?: unknown; onToken: (token: string) => Promise<void> }) {
+export function SignIn(props: {
+  error?: unknown;
+  notice?: string | undefined;
+  onToken: (token: string) => Promise<void>;
+}) {
   const [token, setToken] = useState('');
   const [busy, setBusy] = useState(false);
   return (
@@ -38,6 +42,11 @@ export function SignIn(props: { error?: unknown; onToken: (token: string) => Pro
           Make one with <code>mags token create --owner NAME</code>. It is kept in this tab only and
           sent only in the Authorization header.
         </p>
+        {props.notice && !props.error ? (
+          <p class="notice" role="status">
+            {props.notice}
+          </p>
+        ) : null}
         {props.error ? <ErrorView error={props.error} title="Not signed in" /> : null}
       </form>
     </main>
