@@ -22,10 +22,10 @@ export function ThemeToggle() {
     <button
       type="button"
       class="quiet"
-      aria-label={`Theme: ${theme}. Switch to ${next[theme]}.`}
+      title={`Switch to the ${next[theme] === 'system' ? "system's" : next[theme]} theme`}
       onClick={() => setTheme(next[theme])}
     >
-      {theme === 'system' ? 'Auto' : theme === 'dark' ? 'Dark' : 'Light'}
+      {theme === 'system' ? 'Theme: auto' : theme === 'dark' ? 'Theme: dark' : 'Theme: light'}
     </button>
   );
 }
