@@ -17,16 +17,10 @@ export function DiffView(props: {
 }) {
   const files = useMemo(() => parseDiff(props.diff), [props.diff]);
   const narrow = useNarrowScreen();
-  const highlighter = useHighlighter(files.length > 0);
+  const highlighter = useHighlighter(files !== undefined && files.length > 0);
   const mode = props.mode === 'split' && !narrow ? 'split' : 'unified';
-  if (files.length === 0) {
-    // Not a diff jsdiff can read (or empty): still worth showing as it is.
-    return props.diff.trim() === '' ? (
-      <p class="muted">No changes.</p>
-    ) : (
-      <pre class="diff">{props.diff}</pre>
-    );
-  }
+  if (files === undefined) return <pre class="diff">{props.diff}</pre>;
+  if (files.length === 0) return <p class="muted">No changes.</p>;
   return (
     <div class="diff-view">
       {files.map((file, index) => (

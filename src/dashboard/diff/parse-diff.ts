@@ -44,12 +44,24 @@ const stripPrefix = (name: string | undefined): string | null => {
   return name.replace(/^[ab]\//, '');
 };
 
-export function parseDiff(diff: string): DiffFile[] {
+/** The files of a diff; undefined when it is not a diff jsdiff can read (shown as plain text). */
+export function parseDiff(diff: string): DiffFile[] | undefined {
   if (diff.trim() === '') return [];
   // jsdiff reads `diff --git` headers as noise before `---`; a binary file has no `---` at all,
   // so its path comes from the `diff --git a/x b/x` line.
   const chunks = diff.split(/^(?=diff --git )/m).filter((chunk) => chunk.trim() !== '');
-  return chunks.flatMap((chunk) => parsePatch(chunk).map((patch) => toFile(patch, chunk)));
+  try {
+    const files = chunks.flatMap((chunk) =>
+      parsePatch(chunk)
+        .map((patch) => toFile(patch, chunk))
+        // Text before a header, or not a diff at all: no file and no lines.
+        .filter((file) => file.oldPath !== null || file.newPath !== null),
+    );
+    return files.length > 0 ? files : undefined;
+  } catch {
+    // A hunk whose line counts do not match its header, say: jsdiff refuses it.
+    return undefined;
+  }
 }
 
 function toFile(patch: ReturnType<typeof parsePatch>[number], chunk: string): DiffFile {
