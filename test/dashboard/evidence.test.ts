@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import {
   browserSkipReason,
   launchBrowser,
@@ -28,6 +28,9 @@ import { sandboxSkipReason } from '../helpers/test-home.ts';
 
 const skip = browserSkipReason() ?? sandboxSkipReason();
 if (skip) process.stdout.write(`# skipping evidence page tests: ${skip}\n`);
+
+/** What a locator shows as text (Playwright's, not the DOM's). */
+const text = async (locator: Locator) => (await locator.textContent()) ?? '';
 
 const fix = call('edit_file', { path: 'sum.js', oldText: 'a - b', newText: 'a + b' });
 
@@ -81,24 +84,24 @@ describe('evidence review page', { skip }, () => {
     const file = page.getByRole('region', { name: 'Changes to sum.js' });
     await file.waitFor();
     assert.match(
-      await file.locator('.diff-row-removed .diff-code').innerText(),
+      await text(file.locator('.diff-row-removed .diff-code')),
       /exports\.sum = \(a, b\) => a - b;/,
     );
     assert.match(
-      await file.locator('.diff-row-added .diff-code').innerText(),
+      await text(file.locator('.diff-row-added .diff-code')),
       /exports\.sum = \(a, b\) => a \+ b;/,
     );
     // The syntax colours arrive from their own chunk, as spans (never HTML).
     await file.locator('.diff-code span[class^="hljs-"]').first().waitFor();
     await page.getByRole('navigation', { name: 'Changed files' }).getByText('sum.js').waitFor();
     const counts = page.getByRole('list', { name: 'Test counts' });
-    assert.match(await counts.innerText(), /2 passed/);
-    assert.match(await counts.innerText(), /0 failed/);
+    assert.match(await text(counts), /2 passed/);
+    assert.match(await text(counts), /0 failed/);
     const criterion = page.locator('tr.criterion').first();
-    assert.match(await criterion.innerText(), /sum adds/);
-    assert.equal(await criterion.locator('.badge').innerText(), 'met');
+    assert.match(await text(criterion), /sum adds/);
+    assert.equal(await text(criterion.locator('.badge')), 'met');
     assert.equal(await page.locator('.evidence-contradiction').count(), 0);
-    assert.equal(await page.locator('.evidence-summary').innerText(), 'sum adds now');
+    assert.equal(await text(page.locator('.evidence-summary')), 'sum adds now');
 
     await page.getByRole('button', { name: 'Side by side' }).click();
     await page.locator('.diff-split td.diff-side-removed').first().waitFor();
@@ -121,8 +124,8 @@ describe('evidence review page', { skip }, () => {
     const approved = await e2e.alice.tickets.get(created.id);
     assert.equal(approved.status, 'approved');
     assert.equal(approved.branch, `mags/${created.id}`);
-    assert.match(await result.innerText(), new RegExp(`branch mags/${created.id}`));
-    assert.match(await result.innerText(), new RegExp(`mags ticket apply ${created.id}`));
+    assert.match(await text(result), new RegExp(`branch mags/${created.id}`));
+    assert.match(await text(result), new RegExp(`mags ticket apply ${created.id}`));
     // Approved: nothing left to approve or send back.
     assert.equal(await page.getByRole('button', { name: 'Approve…' }).count(), 0);
     assert.equal(await page.getByRole('button', { name: 'Request changes…' }).count(), 0);
@@ -143,12 +146,12 @@ describe('evidence review page', { skip }, () => {
     await openEvidence(page, created.id);
     const warning = page.locator('.evidence-contradiction');
     await warning.waitFor();
-    assert.match(await warning.innerText(), /claims success/);
+    assert.match(await text(warning), /claims success/);
     const criterion = page.locator('tr.criterion').first();
-    assert.equal(await criterion.locator('.badge').innerText(), 'not met');
-    assert.match(await criterion.innerText(), /claims met/);
-    assert.match(await criterion.innerText(), /trust me/);
-    assert.match(await page.getByRole('list', { name: 'Test counts' }).innerText(), /1 failed/);
+    assert.equal(await text(criterion.locator('.badge')), 'not met');
+    assert.match(await text(criterion), /claims met/);
+    assert.match(await text(criterion), /trust me/);
+    assert.match(await text(page.getByRole('list', { name: 'Test counts' })), /1 failed/);
     await page.getByText('No changes.').waitFor();
 
     await page.getByRole('button', { name: 'Request changes…' }).click();
@@ -185,7 +188,7 @@ describe('evidence review page', { skip }, () => {
     await file.waitFor();
     // Highlighted as HTML, its tags still text.
     await file.locator('.diff-code span[class^="hljs-"]').first().waitFor();
-    assert.equal(await file.locator('.diff-row-added .diff-code').first().innerText(), markup);
+    assert.equal(await text(file.locator('.diff-row-added .diff-code').first()), markup);
     assert.equal(
       await page.evaluate(`document.querySelectorAll('main img, main script').length`),
       0,
@@ -199,7 +202,7 @@ describe('evidence review page', { skip }, () => {
     await signIn(bobPage, e2e.server.url, bob.token);
     await bobPage.goto(`${e2e.server.url}/tickets/${created.id}/evidence`);
     await bobPage.getByRole('alert').filter({ hasText: created.id }).waitFor();
-    assert.match(await bobPage.getByRole('alert').first().innerText(), /not found|no ticket/i);
+    assert.match(await text(bobPage.getByRole('alert').first()), /not found|no ticket/i);
     await bobs.close();
   });
 });

@@ -69,7 +69,9 @@ export function ClaimsVersusChecks(props: { evidence: Evidence }) {
             <li>
               {evidence.diffStat.files.length === 0
                 ? 'No files changed'
-                : `${evidence.diffStat.files.length} files changed`}
+                : evidence.diffStat.files.length === 1
+                  ? '1 file changed'
+                  : `${evidence.diffStat.files.length} files changed`}
             </li>
           </ul>
         </section>
