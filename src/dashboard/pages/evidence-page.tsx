@@ -1,11 +1,96 @@
+import { useState } from 'preact/hooks';
+import type { Ticket } from '../../api/tickets.ts';
+import { useMags } from '../client-context.ts';
+import { DiffView } from '../components/diff-view.tsx';
+import { ErrorView } from '../components/error-view.tsx';
+import { Link } from '../components/link.tsx';
+import { StatusBadge } from '../components/status-badge.tsx';
+import { useNarrowScreen } from '../diff/use-narrow-screen.ts';
+import { ChangedFiles } from '../evidence/changed-files.tsx';
+import { ClaimsVersusChecks } from '../evidence/claims-versus-checks.tsx';
+import { CriteriaTable } from '../evidence/criteria-table.tsx';
+import { ReviewActions } from '../evidence/review-actions.tsx';
+import { RunSummary } from '../evidence/run-summary.tsx';
+import { TestResults } from '../evidence/test-results.tsx';
+import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
 
-/** Placeholder: the evidence page is built by its own change. */
-export default function Page(props: PageProps) {
+const fileId = (path: string) => `file-${encodeURIComponent(path)}`;
+
+/**
+ * `/tickets/ID/evidence`: what the platform verified when the agent said it was done (the diff,
+ * the tests, each criterion's check) beside what the agent claimed, with cost and timeline, and
+ * the review: approve, request changes, close.
+ */
+export default function EvidencePage(props: PageProps) {
+  const id = props.params[0] ?? '';
+  const mags = useMags();
+  const ticket = useResource(() => mags.tickets.get(id), [id]);
+  const evidence = useResource(() => mags.tickets.evidence(id), [id]);
+  const [reviewed, setReviewed] = useState<Ticket>();
+  const [mode, setMode] = useState<'unified' | 'split'>('unified');
+  const narrow = useNarrowScreen();
+  const current = reviewed ?? ticket.data;
+
+  if (ticket.error) return <ErrorView error={ticket.error} title={`Ticket ${id}`} />;
+  if (!current) return <p class="loading">Loading ticket…</p>;
   return (
-    <section>
-      <h1>evidence</h1>
-      <p>{props.params.join(' / ')}</p>
-    </section>
+    <article class="evidence-page">
+      <p class="breadcrumb">
+        <Link href="/tickets">Tickets</Link> /{' '}
+        <Link href={`/tickets/${encodeURIComponent(id)}`}>{id}</Link> / evidence
+      </p>
+      <h1>
+        {current.title} <StatusBadge status={current.status} />
+      </h1>
+      {current.reason ? <p class="muted">{current.reason}</p> : null}
+      {evidence.error ? (
+        <ErrorView error={evidence.error} title="No evidence" />
+      ) : !evidence.data ? (
+        <p class="loading">Loading evidence…</p>
+      ) : (
+        <>
+          <p class="muted">
+            Attempt {evidence.data.attempt} of {current.attempt}, finished{' '}
+            <time dateTime={evidence.data.finishedAt}>
+              {new Date(evidence.data.finishedAt).toLocaleString()}
+            </time>
+          </p>
+          <ClaimsVersusChecks evidence={evidence.data} />
+          <ReviewActions ticket={current} onDone={setReviewed} />
+          <h2>Criteria</h2>
+          <CriteriaTable criteria={evidence.data.criteria} />
+          <h2>Tests</h2>
+          <TestResults tests={evidence.data.tests} />
+          <div class="diff-heading">
+            <h2 id="diff-heading">Changes</h2>
+            {narrow ? null : (
+              <fieldset class="segmented">
+                <legend class="visually-hidden">Diff layout</legend>
+                {(['unified', 'split'] as const).map((value) => (
+                  <button
+                    key={value}
+                    type="button"
+                    class={mode === value ? undefined : 'quiet'}
+                    aria-pressed={mode === value}
+                    onClick={() => setMode(value)}
+                  >
+                    {value === 'unified' ? 'Unified' : 'Side by side'}
+                  </button>
+                ))}
+              </fieldset>
+            )}
+          </div>
+          <div class="evidence-diff">
+            <ChangedFiles files={evidence.data.diffStat.files} fileId={fileId} />
+            <div class="evidence-diff-body">
+              <DiffView diff={evidence.data.diff} mode={mode} fileId={fileId} />
+            </div>
+          </div>
+          <h2>Cost and time</h2>
+          <RunSummary evidence={evidence.data} />
+        </>
+      )}
+    </article>
   );
 }
