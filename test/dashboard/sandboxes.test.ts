@@ -74,6 +74,29 @@ describe('dashboard sandboxes', { skip, timeout: 300_000 }, () => {
     assert.match(await row.innerText(), /dev[\s\S]*running[\s\S]*dev/);
     assert.deepEqual(await seriousAccessibilityViolations(page), []);
     await screenshot(page, 'sandboxes-list-1280');
+
+    // Create through the form, stop, start again, delete (two steps, no browser dialog).
+    await page.getByLabel('Name', { exact: true }).fill('made-here');
+    await page.getByLabel('Network (egress only)').check();
+    await page.getByRole('button', { name: 'Create' }).click();
+    const made = page
+      .getByRole('row')
+      .filter({ has: page.getByRole('link', { name: 'made-here' }) });
+    await made.getByText('running', { exact: true }).waitFor();
+    assert.equal((await alice.mags.sandboxes.get('made-here')).status, 'running');
+    await made.getByRole('button', { name: 'Stop made-here' }).click();
+    await made.getByText('stopped', { exact: true }).waitFor();
+    await made.getByRole('button', { name: 'Start made-here' }).click();
+    await made.getByText('running', { exact: true }).waitFor();
+    await made.getByRole('button', { name: 'Delete made-here' }).click();
+    await made.getByRole('button', { name: 'Delete made-here, keep its workspace' }).click();
+    await made.waitFor({ state: 'detached' });
+    assert.deepEqual(
+      (await alice.mags.sandboxes.list()).map((item) => item.name),
+      [sandbox],
+    );
+    await page.setViewportSize(viewports.phone);
+    await screenshot(page, 'sandboxes-list-390');
     assert.deepEqual(watched.problems, []);
     await context.close();
   });

@@ -64,7 +64,9 @@ export default function JobsPage(_props: PageProps) {
                     <StatusBadge status={job.status} />
                   </td>
                   <td>
-                    <code class="job-command">{commandText(job.command)}</code>
+                    <code class="job-command" title={commandText(job.command)}>
+                      {commandText(job.command)}
+                    </code>
                   </td>
                   <td>{whereText(job)}</td>
                   <td class="numeric">{job.exitCode ?? job.signal ?? '—'}</td>

@@ -26,6 +26,7 @@ export function CreateSandboxForm(props: { onCreated: (sandbox: SandboxInfo) => 
           });
           setName('');
           setWorkspace('');
+          setNetwork(false);
           props.onCreated(created);
         } catch (caught) {
           setError(caught);
