@@ -69,7 +69,8 @@ export async function followJobLogs(
       const bytes =
         payload.text !== undefined
           ? new TextEncoder().encode(payload.text)
-          : Buffer.from(payload.base64 ?? '', 'base64');
+          : // atob, not Buffer: the SDK runs in browsers too (the dashboard), where Buffer is absent.
+            Uint8Array.from(atob(payload.base64 ?? ''), (character) => character.charCodeAt(0));
       offset = Number(event.id);
       options.onOutput?.(event.event, bytes);
       const text = decoders[event.event].decode(bytes, { stream: true });

@@ -1,11 +1,125 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { useMags } from '../client-context.ts';
+import { AnsiText } from '../components/ansi-text.tsx';
+import { ErrorView } from '../components/error-view.tsx';
+import { Link } from '../components/link.tsx';
+import { StatusBadge } from '../components/status-badge.tsx';
+import { commandText } from '../jobs/command-text.ts';
+import { useJobLog } from '../jobs/use-job-log.ts';
+import { whereText } from '../jobs/where-text.ts';
+import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
+import { durationText, timeText } from '../sandboxes/time-text.ts';
 
-/** Placeholder: the job page is built by its own change. */
-export default function Page(props: PageProps) {
+/**
+ * One job: what it runs and where, its output live (ANSI colours rendered, following the end
+ * unless the reader scrolled up), and its final status the moment its log stream ends.
+ */
+export default function JobPage(props: PageProps) {
+  const id = props.params[0] ?? '';
+  const mags = useMags();
+  const loaded = useResource(() => mags.jobs.get(id), [id]);
+  const log = useJobLog(mags, id);
+  const job = log.ended ?? loaded.data;
+  const [stopping, setStopping] = useState(false);
+  const [stopError, setStopError] = useState<unknown>(undefined);
+
+  const output = useRef<HTMLPreElement>(null);
+  const following = useRef(true);
+  useEffect(() => {
+    const element = output.current;
+    if (element && following.current) element.scrollTop = element.scrollHeight;
+  }, [log.text]);
+
+  if (loaded.error) {
+    return (
+      <section>
+        <h1>Job {id}</h1>
+        <ErrorView error={loaded.error} />
+        <p>
+          <Link href="/jobs">All jobs</Link>
+        </p>
+      </section>
+    );
+  }
+  if (!job) return <p class="loading">Loading job {id}…</p>;
+  const running = job.status === 'queued' || job.status === 'running';
   return (
-    <section>
-      <h1>job</h1>
-      <p>{props.params.join(' / ')}</p>
+    <section class="job-page">
+      <div class="toolbar">
+        <h1>Job {job.id}</h1>
+        <span role="status" class="job-status">
+          <StatusBadge status={job.status} />
+          {job.status === 'queued' || job.status === 'running'
+            ? null
+            : ` ${job.message ?? job.reason ?? (job.exitCode === null ? '' : `exit code ${job.exitCode}`)}`}
+        </span>
+        {running ? (
+          <button
+            type="button"
+            class="danger"
+            disabled={stopping}
+            onClick={async () => {
+              setStopping(true);
+              try {
+                await mags.jobs.stop(job.id);
+              } catch (error) {
+                setStopError(error);
+              } finally {
+                setStopping(false);
+              }
+            }}
+          >
+            {stopping ? 'Stopping…' : 'Stop'}
+          </button>
+        ) : null}
+      </div>
+      {stopError ? <ErrorView error={stopError} title="Not stopped" /> : null}
+      <dl class="job-facts">
+        <dt>Command</dt>
+        <dd>
+          <code>{commandText(job.command)}</code>
+        </dd>
+        <dt>Where</dt>
+        <dd>
+          {job.sandbox ? (
+            <Link href={`/sandboxes/${encodeURIComponent(job.sandbox)}`}>{whereText(job)}</Link>
+          ) : (
+            whereText(job)
+          )}
+        </dd>
+        <dt>Created</dt>
+        <dd>{timeText(job.createdAt)}</dd>
+        <dt>Duration</dt>
+        <dd>{running ? 'running…' : durationText(job.startedAt, job.finishedAt)}</dd>
+        <dt>Exit code</dt>
+        <dd>{job.exitCode ?? job.signal ?? '—'}</dd>
+      </dl>
+      <section aria-labelledby="job-output-heading">
+        <h2 id="job-output-heading">Output</h2>
+        {log.error ? <ErrorView error={log.error} title="The log stream failed" /> : null}
+        {job.logsRemovedAt ? (
+          <p class="muted">
+            The output was removed {timeText(job.logsRemovedAt)}
+            {job.logsRemovedReason ? ` (${job.logsRemovedReason})` : ''}.
+          </p>
+        ) : null}
+        <pre
+          class="job-log"
+          ref={output}
+          // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling box must be reachable by keyboard to be scrolled (axe: scrollable-region-focusable)
+          tabIndex={0}
+          onScroll={(event) => {
+            const element = event.currentTarget;
+            // Following the end until the reader scrolls up; back at the end, following again.
+            following.current =
+              element.scrollHeight - element.scrollTop - element.clientHeight < 24;
+          }}
+        >
+          <AnsiText text={log.text} />
+          {log.text === '' && !running ? <span class="muted">No output.</span> : null}
+        </pre>
+      </section>
     </section>
   );
 }

@@ -1,11 +1,83 @@
+import type { Job } from '../../api/schemas.ts';
+import { useMags } from '../client-context.ts';
+import { ErrorView } from '../components/error-view.tsx';
+import { Link } from '../components/link.tsx';
+import { StatusBadge } from '../components/status-badge.tsx';
+import { commandText } from '../jobs/command-text.ts';
+import { whereText } from '../jobs/where-text.ts';
+import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
+import { durationText, timeText } from '../sandboxes/time-text.ts';
 
-/** Placeholder: the jobs page is built by its own change. */
-export default function Page(props: PageProps) {
+/**
+ * The owner's jobs, newest first: status, command, where it ran, exit code, duration. The API
+ * has no stream of job changes for a list (each job's own log stream ends with its state), so
+ * the list is read on opening and on "Refresh"; a job's page follows it live.
+ */
+export default function JobsPage(_props: PageProps) {
+  const mags = useMags();
+  const jobs = useResource(() => mags.jobs.list({ limit: 100 }));
+  const list = jobs.data?.jobs;
   return (
     <section>
-      <h1>jobs</h1>
-      <p>{props.params.join(' / ')}</p>
+      <div class="toolbar">
+        <h1>Jobs</h1>
+        <button type="button" class="quiet" onClick={jobs.reload} disabled={jobs.loading}>
+          {jobs.loading ? 'Loading…' : 'Refresh'}
+        </button>
+      </div>
+      {jobs.error ? <ErrorView error={jobs.error} /> : null}
+      {list === undefined ? (
+        jobs.loading ? (
+          <p class="loading">Loading jobs…</p>
+        ) : null
+      ) : list.length === 0 ? (
+        <p class="muted">
+          No jobs yet. Run one with <code>mags run 'echo hello'</code>, or from a sandbox's terminal
+          with <code>mags exec</code>.
+        </p>
+      ) : (
+        <div class="table-scroll">
+          <table class="job-list">
+            <thead>
+              <tr>
+                <th scope="col">Job</th>
+                <th scope="col">Status</th>
+                <th scope="col">Command</th>
+                <th scope="col">Where</th>
+                <th scope="col" class="numeric">
+                  Exit
+                </th>
+                <th scope="col" class="numeric">
+                  Duration
+                </th>
+                <th scope="col">Created</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((job: Job) => (
+                <tr key={job.id}>
+                  <td>
+                    <Link href={`/jobs/${encodeURIComponent(job.id)}`}>{job.id}</Link>
+                  </td>
+                  <td>
+                    <StatusBadge status={job.status} />
+                  </td>
+                  <td>
+                    <code class="job-command" title={commandText(job.command)}>
+                      {commandText(job.command)}
+                    </code>
+                  </td>
+                  <td>{whereText(job)}</td>
+                  <td class="numeric">{job.exitCode ?? job.signal ?? '—'}</td>
+                  <td class="numeric">{durationText(job.startedAt, job.finishedAt)}</td>
+                  <td>{timeText(job.createdAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
     </section>
   );
 }

@@ -1,0 +1,100 @@
+/**
+ * The jobs pages in a real browser against a real server on the namespace runtime: the list,
+ * and a job's page following its log live — a line the job prints only after the page is open
+ * appears, ANSI colours come without their escapes, and the final status shows when it ends.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import type { Mags } from '../../src/sdk/mags.ts';
+import {
+  browserSkipReason,
+  launchBrowser,
+  screenshot,
+  seriousAccessibilityViolations,
+  signIn,
+  viewports,
+  watchPage,
+} from '../helpers/browser.ts';
+import { sandboxSkipReason } from '../helpers/test-home.ts';
+import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+
+const skip = browserSkipReason() ?? sandboxSkipReason();
+if (skip) process.stdout.write(`# skipping dashboard jobs tests: ${skip}\n`);
+
+describe('dashboard jobs', { skip, timeout: 300_000 }, () => {
+  let server: TestServer;
+  let browser: Browser;
+  let alice: { token: string; mags: Mags };
+  const sandbox = 'worker';
+  before(async () => {
+    server = await startTestServer({ scheduling: { poolSize: 0 } });
+    browser = await launchBrowser();
+    alice = await server.client('alice');
+    await alice.mags.sandboxes.create({ name: sandbox, ephemeral: true });
+  });
+  after(async () => {
+    await browser?.close();
+    await alice?.mags.sandboxes.delete(sandbox).catch(() => {});
+    await server?.close();
+  });
+
+  test("a job's page follows its log live and shows how it ended", async () => {
+    // The job waits for a file the test writes once the page shows its first line, so what it
+    // prints after that reached the page over the live stream, not in the first read.
+    const job = await alice.mags.sandboxes.exec(sandbox, [
+      'sh',
+      '-c',
+      `echo before-the-page; while [ ! -e /tmp/go ]; do sleep 0.1; done
+       for i in 1 2 3 4 5; do printf '\\033[32mgreen-%s\\033[0m after-the-page\\n' "$i"; sleep 0.4; done
+       exit 3`,
+    ]);
+    const context = await browser.newContext({ viewport: viewports.desktop });
+    const page = await context.newPage();
+    const watched = watchPage(page, server.url);
+    await signIn(page, server.url, alice.token);
+    await page.goto(`${server.url}/jobs/${job.id}`);
+    const log = page.locator('.job-log');
+    await log.getByText('before-the-page').waitFor();
+    assert.equal(await page.getByRole('status').getByText('running').count(), 1);
+    assert.doesNotMatch(await log.innerText(), /after-the-page/);
+
+    await alice.mags.sandboxes.files.write(sandbox, '/tmp/go', '');
+    await log.getByText('green-1 after-the-page').waitFor();
+    await page.getByRole('status').getByText('failed').waitFor();
+    const text = await log.innerText();
+    assert.match(text, /green-5 after-the-page/);
+    assert.ok(
+      !text.includes('[32m') && !text.includes('\u001b'),
+      'colour escapes not shown as text',
+    );
+    assert.match(await page.locator('.job-facts').innerText(), /Exit code\s+3/);
+    assert.deepEqual(await seriousAccessibilityViolations(page), []);
+    await screenshot(page, 'job-page-1280');
+    await page.setViewportSize(viewports.phone);
+    await screenshot(page, 'job-page-390');
+    assert.deepEqual(watched.problems, []);
+    await context.close();
+  });
+
+  test('the list shows jobs with status, command, exit code; one leads to its page', async () => {
+    const done = await alice.mags.runAndWait(['sh', '-c', 'echo listed; exit 0']);
+    assert.equal(done.exitCode, 0);
+    const context = await browser.newContext({ viewport: viewports.desktop });
+    const page = await context.newPage();
+    const watched = watchPage(page, server.url);
+    await signIn(page, server.url, alice.token);
+    await page.getByRole('link', { name: 'Jobs' }).click();
+    const row = page.getByRole('row').filter({ has: page.getByText(done.job.id) });
+    await row.getByText('succeeded').waitFor();
+    assert.match(await row.innerText(), /sh -c 'echo listed; exit 0'/);
+    assert.deepEqual(await seriousAccessibilityViolations(page), []);
+    await screenshot(page, 'jobs-list-1280');
+    await page.setViewportSize(viewports.phone);
+    await screenshot(page, 'jobs-list-390');
+    await row.getByRole('link', { name: done.job.id }).click();
+    await page.locator('.job-log').getByText('listed').waitFor();
+    assert.deepEqual(watched.problems, []);
+    await context.close();
+  });
+});

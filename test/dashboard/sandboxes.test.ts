@@ -1,0 +1,212 @@
+/**
+ * The sandboxes pages in a real browser against a real server on the namespace runtime: the
+ * list, a sandbox's terminal (xterm.js over the shell WebSocket: a command's output, Ctrl-C, a
+ * resize the shell sees), its files (upload read back through the SDK, download with the same
+ * bytes), and another owner's sandbox refused. No page error, CSP violation or foreign request.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import type { Mags } from '../../src/sdk/mags.ts';
+import {
+  browserSkipReason,
+  launchBrowser,
+  screenshot,
+  seriousAccessibilityViolations,
+  signIn,
+  viewports,
+  watchPage,
+} from '../helpers/browser.ts';
+import { sandboxSkipReason } from '../helpers/test-home.ts';
+import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+
+const skip = browserSkipReason() ?? sandboxSkipReason();
+if (skip) process.stdout.write(`# skipping dashboard sandboxes tests: ${skip}\n`);
+
+/** What the terminal shows: the rows of xterm's DOM renderer (spaces come as no-break spaces). */
+const terminalText = async (page: Page) =>
+  (
+    (await page.evaluate(
+      `document.querySelector('.terminal .xterm-rows')?.innerText ?? ''`,
+    )) as string
+  ).replaceAll('\u00a0', ' ');
+
+/**
+ * Waits until a row of the terminal matches `pattern` (a locator, not waitForFunction: the
+ * page's CSP forbids the eval that one needs).
+ */
+async function waitForTerminal(page: Page, pattern: RegExp): Promise<string> {
+  await page.locator('.terminal .xterm-rows > div').filter({ hasText: pattern }).first().waitFor();
+  return terminalText(page);
+}
+
+async function typeLine(page: Page, line: string): Promise<void> {
+  await page.keyboard.type(line);
+  await page.keyboard.press('Enter');
+}
+
+describe('dashboard sandboxes', { skip, timeout: 300_000 }, () => {
+  let server: TestServer;
+  let browser: Browser;
+  let alice: { token: string; mags: Mags };
+  const sandbox = 'dev';
+  before(async () => {
+    server = await startTestServer({ scheduling: { poolSize: 0 } });
+    browser = await launchBrowser();
+    alice = await server.client('alice');
+    await alice.mags.sandboxes.create({ name: sandbox });
+  });
+  after(async () => {
+    await browser?.close();
+    await alice?.mags.sandboxes.delete(sandbox).catch(() => {});
+    await server?.close();
+  });
+
+  test('the list shows the sandbox with its status and workspace, without serious axe findings', async () => {
+    const context = await browser.newContext({ viewport: viewports.desktop });
+    const page = await context.newPage();
+    const watched = watchPage(page, server.url);
+    await signIn(page, server.url, alice.token);
+    await page.getByRole('link', { name: 'Sandboxes' }).click();
+    const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: sandbox }) });
+    await row.getByText('running').waitFor();
+    assert.match(await row.innerText(), /dev[\s\S]*running[\s\S]*dev/);
+    assert.deepEqual(await seriousAccessibilityViolations(page), []);
+    await screenshot(page, 'sandboxes-list-1280');
+
+    // Create through the form, stop, start again, delete (two steps, no browser dialog).
+    await page.getByLabel('Name', { exact: true }).fill('made-here');
+    await page.getByLabel('Network (egress only)').check();
+    await page.getByRole('button', { name: 'Create' }).click();
+    const made = page
+      .getByRole('row')
+      .filter({ has: page.getByRole('link', { name: 'made-here' }) });
+    await made.getByText('running', { exact: true }).waitFor();
+    assert.equal((await alice.mags.sandboxes.get('made-here')).status, 'running');
+    await made.getByRole('button', { name: 'Stop made-here' }).click();
+    await made.getByText('stopped', { exact: true }).waitFor();
+    await made.getByRole('button', { name: 'Start made-here' }).click();
+    await made.getByText('running', { exact: true }).waitFor();
+    await made.getByRole('button', { name: 'Delete made-here' }).click();
+    await made.getByRole('button', { name: 'Delete made-here, keep its workspace' }).click();
+    await made.waitFor({ state: 'detached' });
+    assert.deepEqual(
+      (await alice.mags.sandboxes.list()).map((item) => item.name),
+      [sandbox],
+    );
+    await page.setViewportSize(viewports.phone);
+    await screenshot(page, 'sandboxes-list-390');
+    assert.deepEqual(watched.problems, []);
+    await context.close();
+  });
+
+  test('terminal: a command, Ctrl-C, and a resize the shell sees', async () => {
+    const context = await browser.newContext({ viewport: viewports.desktop });
+    const page = await context.newPage();
+    const watched = watchPage(page, server.url);
+    await signIn(page, server.url, alice.token);
+    await page.goto(`${server.url}/sandboxes/${sandbox}`);
+    await page.getByRole('status').getByText('Connected').waitFor();
+    // The shell's prompt: something arrived from the sandbox before anything is typed.
+    await waitForTerminal(page, /\S/);
+    await page.locator('.terminal .xterm').click();
+
+    await typeLine(page, 'echo $((6*7))');
+    await waitForTerminal(page, /^42\s*$/);
+
+    // Ctrl-C reaches the shell as 0x03: the sleep ends at once and the next command runs.
+    // The line's echo comes back once the shell runs it: the sleep is starting as it shows.
+    await typeLine(page, 'echo sleeping-$((1+1)); sleep 100');
+    await waitForTerminal(page, /^sleeping-2\s*$/);
+    await page.keyboard.press('Control+C');
+    await typeLine(page, 'echo after-$((40+2))-interrupt');
+    assert.match(await waitForTerminal(page, /^after-42-interrupt\s*$/), /\^C/);
+
+    await typeLine(page, "echo first-$(stty size | tr ' ' x)");
+    const first = /^first-(\d+)x(\d+)\s*$/m.exec(await waitForTerminal(page, /^first-\d+x\d+/));
+    await screenshot(page, 'sandbox-terminal-1280');
+    await page.setViewportSize(viewports.phone);
+    await page.locator('.terminal .xterm').click();
+    await typeLine(page, "echo second-$(stty size | tr ' ' x)");
+    const second = /^second-(\d+)x(\d+)\s*$/m.exec(await waitForTerminal(page, /^second-\d+x\d+/));
+    assert.ok(first && second);
+    assert.ok(
+      Number(second[2]) < Number(first[2]),
+      `a narrower terminal has fewer columns: ${first[0]} then ${second[0]}`,
+    );
+    await screenshot(page, 'sandbox-terminal-390');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await screenshot(page, 'sandbox-terminal-390-dark');
+    // The token went only as the WebSocket's subprotocol: no URL the page asked for holds it.
+    for (const url of watched.requests) assert.ok(!url.includes(alice.token), `token in ${url}`);
+    assert.deepEqual(watched.problems, []);
+    await context.close();
+  });
+
+  test('files: an upload read back through the SDK, a download with the same bytes', async () => {
+    const bytes = Buffer.from([0, 1, 2, 250, 251, 252, 0x0a, 0x68, 0x69]);
+    await alice.mags.sandboxes.files.write(sandbox, '/workspace/data.bin', bytes);
+    const context = await browser.newContext({
+      viewport: viewports.desktop,
+      acceptDownloads: true,
+    });
+    const page = await context.newPage();
+    const watched = watchPage(page, server.url);
+    await signIn(page, server.url, alice.token);
+    await page.goto(`${server.url}/sandboxes/${sandbox}`);
+    const downloadButton = page.getByRole('button', { name: 'Download data.bin' });
+    await downloadButton.waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), downloadButton.click()]);
+    assert.equal(download.suggestedFilename(), 'data.bin');
+    assert.deepEqual(await readFile(await download.path()), bytes);
+
+    await page.locator('input[type=file]').setInputFiles({
+      name: 'notes.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('uploaded from the dashboard\n'),
+    });
+    await page.getByRole('button', { name: 'Download notes.txt' }).waitFor();
+    assert.equal(
+      Buffer.from(
+        await alice.mags.sandboxes.files.read(sandbox, '/workspace/notes.txt'),
+      ).toString(),
+      'uploaded from the dashboard\n',
+    );
+
+    // Into a directory and back up.
+    await alice.mags.sandboxes.execAndWait(
+      sandbox,
+      'mkdir -p /workspace/sub && echo x > /workspace/sub/inner.txt',
+    );
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.getByRole('button', { name: 'sub/' }).click();
+    await page.getByRole('button', { name: 'Download inner.txt' }).waitFor();
+    await page.getByRole('button', { name: 'Up to the parent directory' }).click();
+    await page.getByRole('button', { name: 'Download notes.txt' }).waitFor();
+    await screenshot(page, 'sandbox-files-1280');
+    for (const url of watched.requests) assert.ok(!url.includes(alice.token), `token in ${url}`);
+    assert.deepEqual(watched.problems, []);
+    await context.close();
+  });
+
+  test("bob cannot open alice's sandbox: an error, no terminal", async () => {
+    const bob = await server.client('bob');
+    const context = await browser.newContext({ viewport: viewports.desktop });
+    const page = await context.newPage();
+    const watched = watchPage(page, server.url);
+    await signIn(page, server.url, bob.token);
+    await page.goto(`${server.url}/sandboxes/${sandbox}`);
+    await page.getByRole('alert').waitFor();
+    assert.match(await page.getByRole('alert').innerText(), /not found|no sandbox/i);
+    assert.equal(await page.locator('.xterm').count(), 0);
+    await page.goto(`${server.url}/sandboxes`);
+    await page.getByText('No sandboxes yet').waitFor();
+    // The 404 of alice's sandbox is the one console error a browser logs here.
+    assert.deepEqual(
+      watched.problems.filter((problem) => !/404/.test(problem)),
+      [],
+    );
+    await context.close();
+  });
+});
