@@ -7,10 +7,10 @@ import { ansiSpans } from './ansi-spans.ts';
  * parser). Never HTML: each piece is a text node whatever it holds; palette colours are classes
  * (themed variables in styles.css), other colours CSSOM style objects, allowed by the CSP.
  */
-export function AnsiText(props: { text: string; class?: string }) {
+export function AnsiText(props: { text: string; class?: string; 'data-event-id'?: number }) {
   const spans = useMemo(() => ansiSpans(props.text), [props.text]);
   return (
-    <span class={props.class}>
+    <span class={props.class} data-event-id={props['data-event-id']}>
       {spans.map((span, index) =>
         span.classes === '' && !span.style ? (
           span.text

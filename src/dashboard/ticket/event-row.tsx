@@ -28,9 +28,8 @@ export class EventRow extends Component<RowProps> {
       return (
         <li class="event event-text">
           {item.parts.map((part) => (
-            <span key={part.id} data-event-id={part.id}>
-              {part.text}
-            </span>
+            // Model text may hold escapes too (an echo of output): dropped like a command's.
+            <AnsiText key={part.id} data-event-id={part.id} text={part.text} />
           ))}
         </li>
       );
@@ -74,7 +73,9 @@ function EventBody(props: { event: TicketEvent; ticketId: string; criteria: stri
             <span class="event-label">Result</span> <code>{data.tool}</code>
             {data.isError ? <span class="exit-bad"> error</span> : null}
           </summary>
-          <pre class="output">{data.output}</pre>
+          <pre class="output">
+            <AnsiText text={data.output} />
+          </pre>
         </details>
       );
     case 'command': {
