@@ -155,6 +155,8 @@ describe('dashboard ticket page', { skip }, () => {
       await events.locator('.event-comment').getByText(comment).waitFor();
       assert.equal(await page.getByLabel('Comment to the agent').inputValue(), '');
 
+      // Full-page pictures from the top: the sticky header then sits where it belongs.
+      await page.evaluate('window.scrollTo(0, 0)');
       await screenshot(page, 'ticket-desktop');
       assert.deepEqual(await pageViolations(page), []);
       await page.emulateMedia({ colorScheme: 'dark' });
@@ -180,6 +182,7 @@ describe('dashboard ticket page', { skip }, () => {
       assert.match(meters ?? '', /Steps3/);
       assert.match(meters ?? '', /300 in · 60 out/);
       assert.ok((agent.prompts()[2] ?? '').includes(comment), 'the step after the comment saw it');
+      await page.evaluate('window.scrollTo(0, 0)');
       await screenshot(page, 'ticket-desktop-finished');
 
       assert.deepEqual(watched.problems, []);

@@ -116,7 +116,7 @@ function EventBody(props: { event: TicketEvent; ticketId: string; criteria: stri
     case 'usage':
       return (
         <p class="event-line muted">
-          <span class="event-label">Step {data.step + 1}</span>
+          <span class="event-label">Step {data.step}</span>
           {data.model} · {formatTokens(data.inputTokens)} in · {formatTokens(data.outputTokens)} out
           · {formatCostUsd(data.costUsd)}
         </p>

@@ -30,6 +30,7 @@ export function TicketHeader(props: {
       <div class="ticket-title">
         <h1>{ticket.title}</h1>
         <StatusBadge status={summary.status} />
+        {summary.reason ? <span class="muted">{summary.reason}</span> : null}
         <span class={`live-state live-${props.state}`}>
           {props.state === 'live'
             ? 'Live'
@@ -41,7 +42,6 @@ export function TicketHeader(props: {
       <p class="ticket-facts muted">
         <code>{ticket.id}</code> · project {ticket.project} · role {ticket.role} · model{' '}
         {ticket.model ?? 'default'} · attempt {summary.attempt}
-        {summary.reason ? ` · ${summary.reason}` : ''}
       </p>
       <dl class="ticket-meters">
         <div>
