@@ -23,9 +23,11 @@ export default function TicketPage(props: PageProps) {
   const [busy, setBusy] = useState(false);
   const [actionError, setActionError] = useState<unknown>();
   useStickToBottom(stream.timeline.items);
+  // Kept the same array while the texts are the same: a refetched ticket re-renders no row.
+  const criteriaKey = JSON.stringify(stream.ticket?.criteria.map((criterion) => criterion.text));
   const criteria = useMemo(
-    () => stream.ticket?.criteria.map((criterion) => criterion.text) ?? [],
-    [stream.ticket?.criteria],
+    () => (JSON.parse(criteriaKey ?? '[]') ?? []) as string[],
+    [criteriaKey],
   );
 
   const act = async (action: () => Promise<void>) => {
