@@ -1,17 +1,25 @@
+import { useMemo } from 'preact/hooks';
+import { ansiSpans } from './ansi-spans.ts';
+
 /**
  * Terminal output as text with its ANSI colours (SGR) rendered as styled spans; every other
- * escape (cursor moves, OSC 8 links, titles) is dropped. Never HTML: the text is rendered as
- * text nodes whatever it holds.
- *
- * (Placeholder until the ANSI renderer lands: shows the text with escapes stripped.)
+ * escape (cursor moves, OSC 8 links, titles) is dropped (ansi-spans.ts says why it is our own
+ * parser). Never HTML: each piece is a text node whatever it holds; palette colours are classes
+ * (themed variables in styles.css), other colours CSSOM style objects, allowed by the CSP.
  */
-const escapeCharacter = String.fromCharCode(27);
-const bell = String.fromCharCode(7);
-const escapes = new RegExp(
-  `${escapeCharacter}\\[[0-9;?]*[ -/]*[@-~]|${escapeCharacter}\\][^${bell}${escapeCharacter}]*(?:${bell}|${escapeCharacter}\\\\)?`,
-  'g',
-);
-
-export function AnsiText(props: { text: string; class?: string }) {
-  return <span class={props.class}>{props.text.replace(escapes, '')}</span>;
+export function AnsiText(props: { text: string; class?: string; 'data-event-id'?: number }) {
+  const spans = useMemo(() => ansiSpans(props.text), [props.text]);
+  return (
+    <span class={props.class} data-event-id={props['data-event-id']}>
+      {spans.map((span, index) =>
+        span.classes === '' && !span.style ? (
+          span.text
+        ) : (
+          <span key={index} class={span.classes || undefined} style={span.style}>
+            {span.text}
+          </span>
+        ),
+      )}
+    </span>
+  );
 }

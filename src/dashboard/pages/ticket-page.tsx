@@ -1,11 +1,118 @@
+import { useMemo, useState } from 'preact/hooks';
+import { useMags } from '../client-context.ts';
+import { ErrorView } from '../components/error-view.tsx';
+import { Link } from '../components/link.tsx';
 import type { PageProps } from '../routes.ts';
+import { CommentBox } from '../ticket/comment-box.tsx';
+import { CriteriaCard } from '../ticket/criteria-card.tsx';
+import { EventRow } from '../ticket/event-row.tsx';
+import { TicketHeader } from '../ticket/ticket-header.tsx';
+import { useStickToBottom } from '../ticket/use-stick-to-bottom.ts';
+import { useTicketStream } from '../ticket/use-ticket-stream.ts';
 
-/** Placeholder: the ticket page is built by its own change. */
-export default function Page(props: PageProps) {
+/**
+ * A ticket live: its agent's events as they happen (model text streaming in, commands with
+ * their output, file changes as diffs, checks), cost and tokens running against the budget, a
+ * comment box that steers the agent, start and stop. `data-event-id` on each event (in
+ * `data-testid="ticket-events"`) is what the dashboard benchmark measures by.
+ */
+export default function TicketPage(props: PageProps) {
+  const id = props.params[0] ?? '';
+  const mags = useMags();
+  const stream = useTicketStream(mags, id);
+  const [busy, setBusy] = useState(false);
+  const [actionError, setActionError] = useState<unknown>();
+  useStickToBottom(stream.timeline.items);
+  // Kept the same array while the texts are the same: a refetched ticket re-renders no row.
+  const criteriaKey = JSON.stringify(stream.ticket?.criteria.map((criterion) => criterion.text));
+  const criteria = useMemo(
+    () => (JSON.parse(criteriaKey ?? '[]') ?? []) as string[],
+    [criteriaKey],
+  );
+
+  const act = async (action: () => Promise<void>) => {
+    setBusy(true);
+    setActionError(undefined);
+    try {
+      await action();
+    } catch (error) {
+      setActionError(error);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const { ticket, summary } = stream;
+  if (!ticket || !summary) {
+    return stream.error ? (
+      <ErrorView error={stream.error} title={`Ticket ${id}`} />
+    ) : (
+      <p class="loading">Loading ticket {id}…</p>
+    );
+  }
+  const running = summary.status === 'queued' || summary.status === 'running';
+  const items = stream.timeline.items;
   return (
-    <section>
-      <h1>ticket</h1>
-      <p>{props.params.join(' / ')}</p>
-    </section>
+    <div class="ticket-page">
+      <p class="breadcrumbs">
+        <Link href="/tickets">Tickets</Link>
+        {ticket.plan ? (
+          <>
+            {' / '}
+            <Link href={`/plans/${encodeURIComponent(ticket.plan)}`}>{ticket.plan}</Link>
+          </>
+        ) : null}
+      </p>
+      <TicketHeader
+        ticket={ticket}
+        summary={summary}
+        state={stream.state}
+        busy={busy}
+        onRun={() =>
+          act(async () => {
+            // Following again (after the last event taken in) whatever the stream was doing:
+            // one that saw the ticket idle is ending, and would miss the run.
+            stream.follow(await mags.tickets.run(id));
+          })
+        }
+        onStop={() =>
+          act(async () => {
+            await mags.tickets.stop(id, { reason: 'stopped from the dashboard' });
+          })
+        }
+      />
+      {actionError ? <ErrorView error={actionError} /> : null}
+      {stream.error ? <ErrorView error={stream.error} title="The live stream stopped" /> : null}
+      <details class="ticket-request">
+        <summary>Request</summary>
+        <p class="prose">{ticket.request}</p>
+      </details>
+      <CriteriaCard criteria={ticket.criteria} checks={summary.checks} />
+      <h2 id="events-heading">Events</h2>
+      <ol class="ticket-events" data-testid="ticket-events" aria-labelledby="events-heading">
+        {items.map((item) => (
+          <EventRow key={item.key} item={item} ticketId={id} criteria={criteria} />
+        ))}
+      </ol>
+      {items.length === 0 ? (
+        <p class="muted">
+          {summary.status === 'draft'
+            ? 'No events yet: start the run to see the agent work here, live.'
+            : 'No events yet.'}
+        </p>
+      ) : null}
+      {running ? <p class="muted working">The agent is working…</p> : null}
+      {summary.status !== 'approved' && summary.status !== 'closed' ? (
+        <CommentBox
+          mags={mags}
+          ticketId={id}
+          running={running}
+          onPosted={(event) => {
+            // A live stream brings it anyway; otherwise it is shown from the answer.
+            if (stream.state === 'ended') stream.add([event]);
+          }}
+        />
+      ) : null}
+    </div>
   );
 }
