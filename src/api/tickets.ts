@@ -125,6 +125,11 @@ export const TicketListQuerySchema = z.object({
     .regex(/^pln_[A-Za-z0-9_-]{1,40}$/, 'not a plan id')
     .openapi({ param: { name: 'plan', in: 'query' } })
     .optional(),
+  /**
+   * `true`: Server-Sent Events instead of JSON: a `tickets` event with the list, then a `ticket`
+   * event with a ticket's snapshot whenever one of them changes status or usage.
+   */
+  follow: z.enum(['true', 'false']).optional(),
 });
 export const TicketListSchema = z.object({ tickets: z.array(TicketSchema) }).openapi('TicketList');
 

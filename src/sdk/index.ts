@@ -82,6 +82,7 @@ export {
 export type { PlansClient } from './plans-client.ts';
 export type { CreateProjectBody, Project, UpdateProjectBody } from './projects-client.ts';
 export type { StoredEventsOptions } from './stored-events.ts';
+export type { TicketChange, TicketChangesOptions } from './ticket-changes.ts';
 export type { TicketEventsOptions } from './ticket-events.ts';
 export type { TicketsClient } from './tickets-client.ts';
 export type { TriggersClient } from './triggers-client.ts';

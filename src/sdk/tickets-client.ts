@@ -7,6 +7,11 @@ import type {
   TicketStatus,
 } from '../api/tickets.ts';
 import type { LogRequest } from './log-stream.ts';
+import {
+  followTicketChanges,
+  type TicketChange,
+  type TicketChangesOptions,
+} from './ticket-changes.ts';
 import { followTicketEvents, type TicketEventsOptions } from './ticket-events.ts';
 
 /** What the tickets client needs of `Mags`: JSON requests and raw ones. */
@@ -78,6 +83,12 @@ export function ticketsClient(transport: TicketTransport) {
     /** Its events in order; with `follow`, live until it is neither queued nor running. */
     events: (id: string, options: TicketEventsOptions = {}): AsyncGenerator<TicketEvent> =>
       followTicketEvents(transport.send, id, options),
+    /**
+     * The owner's tickets live: the list (first, and again after a reconnection), then each
+     * ticket's snapshot when it changes status or usage; until `signal` aborts.
+     */
+    follow: (options: TicketChangesOptions = {}): AsyncGenerator<TicketChange> =>
+      followTicketChanges(transport.send, options),
   };
 }
 

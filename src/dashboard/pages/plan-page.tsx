@@ -1,11 +1,126 @@
+import { useState } from 'preact/hooks';
+import type { Plan, PlanTicket } from '../../api/plans.ts';
+import { useMags } from '../client-context.ts';
+import { ErrorView } from '../components/error-view.tsx';
+import { StatusBadge } from '../components/status-badge.tsx';
+import { PlanGraph } from '../plans/plan-graph.tsx';
+import { planCost, planProgress } from '../plans/plan-progress.ts';
+import { useLivePlan } from '../plans/use-live-plan.ts';
 import type { PageProps } from '../routes.ts';
 
-/** Placeholder: the plan page is built by its own change. */
-export default function Page(props: PageProps) {
+const ended = new Set<Plan['status']>(['approved', 'failed', 'closed']);
+/** A ticket a retry takes up again: its own run ended badly, or its merge conflicted. */
+const deadEnd = (ticket: PlanTicket) =>
+  ticket.state === 'conflict' ||
+  (ticket.state === 'blocked' && !ticket.blockedBy) ||
+  ticket.ticketStatus === 'failed' ||
+  ticket.ticketStatus === 'stopped' ||
+  ticket.ticketStatus === 'closed';
+
+/** `/plans/ID`: the plan's DAG with each ticket's live status, its request and budget, actions. */
+export default function PlanPage(props: PageProps) {
+  const id = props.params[0] ?? '';
+  const mags = useMags();
+  const live = useLivePlan(id);
+  const [busy, setBusy] = useState<string>();
+  const [actionError, setActionError] = useState<unknown>();
+  const plan = live.plan;
+
+  const act = async (name: string, action: () => Promise<Plan>) => {
+    setBusy(name);
+    setActionError(undefined);
+    try {
+      live.setPlan(await action());
+      live.restart(); // it moves again: follow its events again
+    } catch (error) {
+      setActionError(error);
+    } finally {
+      setBusy(undefined);
+    }
+  };
+
+  if (live.error && !plan) return <ErrorView error={live.error} />;
+  if (!plan) return <p class="loading">Loading plan…</p>;
+  const canApprove = plan.status === 'draft' || plan.status === 'awaiting_review';
+  const canStop = ['planning', 'draft', 'running', 'integrating', 'blocked'].includes(plan.status);
+  const canRetry = plan.status === 'blocked' || plan.status === 'stopped';
   return (
-    <section>
-      <h1>plan</h1>
-      <p>{props.params.join(' / ')}</p>
+    <section class="plan-page">
+      <div class="board-heading">
+        <h1>{plan.summary ?? 'Plan'}</h1>
+        <StatusBadge status={plan.status} />
+      </div>
+      <p class="muted">
+        <code>{plan.id}</code> · project {plan.project} · {planProgress(plan)} · cost{' '}
+        {planCost(plan)}
+      </p>
+      {plan.reason ? <p class="plan-reason">{plan.reason}</p> : null}
+      <div class="toolbar">
+        {canApprove ? (
+          <button
+            type="button"
+            disabled={busy !== undefined}
+            onClick={() => act('approve', () => mags.plans.approve(plan.id))}
+          >
+            {plan.status === 'draft' ? 'Approve and run' : 'Approve result'}
+          </button>
+        ) : null}
+        {canStop ? (
+          <button
+            type="button"
+            class="danger"
+            disabled={busy !== undefined}
+            onClick={() =>
+              act('stop', () => mags.plans.stop(plan.id, { reason: 'from the dashboard' }))
+            }
+          >
+            Stop plan
+          </button>
+        ) : null}
+        {!ended.has(plan.status) ? (
+          <button
+            type="button"
+            class="quiet"
+            disabled={busy !== undefined}
+            onClick={() => act('close', () => mags.plans.close(plan.id))}
+          >
+            Close plan
+          </button>
+        ) : null}
+        {plan.branch ? (
+          <span>
+            Branch <code>{plan.branch}</code>
+          </span>
+        ) : null}
+      </div>
+      {actionError ? <ErrorView error={actionError} /> : null}
+      {live.error ? <ErrorView error={live.error} title="Live updates stopped" /> : null}
+      <h2>Tickets</h2>
+      <PlanGraph
+        plan={plan}
+        canRetry={(ticket) => canRetry && deadEnd(ticket)}
+        onRetry={(ticket) => act('retry', () => mags.plans.retry(plan.id, ticket.key))}
+      />
+      <h2>Request</h2>
+      <pre class="plan-request card">{plan.request}</pre>
+      <h2>Budget</h2>
+      <dl class="plan-budget">
+        <dt>Cost</dt>
+        <dd>{planCost(plan)}</dd>
+        <dt>Tokens</dt>
+        <dd>
+          {plan.usage.inputTokens + plan.usage.outputTokens}
+          {plan.budget.maxTokens === undefined ? '' : ` of ${plan.budget.maxTokens}`}
+        </dd>
+        <dt>Wall time</dt>
+        <dd>
+          {plan.budget.maxWallMs === undefined
+            ? 'no limit of its own'
+            : `${Math.round(plan.budget.maxWallMs / 60_000)} minutes`}
+        </dd>
+        <dt>In parallel</dt>
+        <dd>at most {plan.maxParallel} tickets</dd>
+      </dl>
     </section>
   );
 }

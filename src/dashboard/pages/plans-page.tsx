@@ -1,11 +1,61 @@
-import type { PageProps } from '../routes.ts';
+import { useMags } from '../client-context.ts';
+import { ErrorView } from '../components/error-view.tsx';
+import { Link } from '../components/link.tsx';
+import { StatusBadge } from '../components/status-badge.tsx';
+import { useResource } from '../live/use-resource.ts';
+import { planCost, planProgress } from '../plans/plan-progress.ts';
 
-/** Placeholder: the plans page is built by its own change. */
-export default function Page(props: PageProps) {
+/** `/plans`: the owner's plans, newest first, with status and progress. */
+export default function PlansPage() {
+  const mags = useMags();
+  const plans = useResource(() => mags.plans.list(), [mags]);
   return (
-    <section>
-      <h1>plans</h1>
-      <p>{props.params.join(' / ')}</p>
+    <section class="plans-page">
+      <h1>Plans</h1>
+      {plans.error ? <ErrorView error={plans.error} /> : null}
+      {plans.loading && !plans.data ? <p class="loading">Loading plans…</p> : null}
+      {plans.data && plans.data.length === 0 ? (
+        <p class="muted empty-state">
+          No plans yet. A plan turns one request into tickets with dependencies: make one with{' '}
+          <code>mags plan create --project NAME "the request"</code> (or from a plan file with{' '}
+          <code>--file</code>).
+        </p>
+      ) : null}
+      {plans.data && plans.data.length > 0 ? (
+        <div class="table-scroll">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Plan</th>
+                <th scope="col">Project</th>
+                <th scope="col">Status</th>
+                <th scope="col">Progress</th>
+                <th scope="col">Cost</th>
+              </tr>
+            </thead>
+            <tbody>
+              {plans.data.map((plan) => (
+                <tr key={plan.id} data-plan={plan.id}>
+                  <td>
+                    <Link href={`/plans/${encodeURIComponent(plan.id)}`}>
+                      {plan.summary ?? plan.request}
+                    </Link>
+                    <div class="muted">
+                      <code>{plan.id}</code>
+                    </div>
+                  </td>
+                  <td>{plan.project}</td>
+                  <td>
+                    <StatusBadge status={plan.status} />
+                  </td>
+                  <td>{planProgress(plan)}</td>
+                  <td>{planCost(plan)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
     </section>
   );
 }

@@ -22,6 +22,7 @@ import { errorResponses } from './error-responses.ts';
 import { eventStreamResponse, resumePoint } from './event-stream-response.ts';
 import { optionalJson } from './optional-json.ts';
 import { jsonBody, jsonResponse, resourceActions } from './resource-routes.ts';
+import { ticketChangesResponse } from './ticket-changes-stream.ts';
 
 const errors = errorResponses('The ticket is in a status that does not allow this');
 const ticketResponse = (description: string) => jsonResponse(TicketSchema, description);
@@ -47,10 +48,20 @@ const create = createRoute({
 const list = createRoute({
   method: 'get',
   path: '/v1/tickets',
-  summary: 'List tickets, newest first',
+  summary: 'List tickets, newest first; with `follow`, follow them as Server-Sent Events',
+  description:
+    'With `follow=true` the answer is text/event-stream: a `tickets` event carrying the list, ' +
+    'then a `ticket` event carrying a Ticket each time one the project and plan filters select ' +
+    'changes status or usage (a dashboard board follows all of them on one stream).',
   request: { query: TicketListQuerySchema },
   responses: {
-    200: { content: { 'application/json': { schema: TicketListSchema } }, description: 'Tickets' },
+    200: {
+      content: {
+        'application/json': { schema: TicketListSchema },
+        'text/event-stream': { schema: z.string() },
+      },
+      description: 'Tickets',
+    },
     ...errors,
   },
 });
@@ -150,7 +161,9 @@ export function registerTicketRoutes(app: ServerApp, { tickets }: ServerServices
   });
 
   app.openapi(list, async (c) => {
-    const found = await tickets.list(c.var.owner, c.req.valid('query'));
+    const { follow, ...filter } = c.req.valid('query');
+    if (follow === 'true') return ticketChangesResponse(c, tickets, c.var.owner, filter);
+    const found = await tickets.list(c.var.owner, filter);
     return c.json({ tickets: found.map(toTicketView) }, 200);
   });
 
