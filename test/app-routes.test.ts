@@ -31,6 +31,7 @@ const planSpec = {
 const routes: RouteRow[] = [
   { route: 'GET /v1/whoami', request: () => ({ method: 'GET', path: '/v1/whoami' }) },
   { route: 'GET /v1/pool', request: () => ({ method: 'GET', path: '/v1/pool' }) },
+  { route: 'GET /v1/pool/events', request: () => ({ method: 'GET', path: '/v1/pool/events' }) },
   {
     route: 'POST /v1/jobs',
     request: () => ({ method: 'POST', path: '/v1/jobs', body: { command: 'true' } }),
@@ -557,6 +558,7 @@ const invalid: Record<string, { method: string; path: string; body?: unknown; me
 const noInput = [
   'GET /v1/whoami',
   'GET /v1/pool',
+  'GET /v1/pool/events',
   'GET /v1/sandboxes',
   'GET /v1/workspaces',
   'POST /v1/uploads',
