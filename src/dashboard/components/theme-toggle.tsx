@@ -18,14 +18,16 @@ export function ThemeToggle() {
       localStorage.setItem(themeKey, theme);
     }
   }, [theme]);
+  const shown = theme === 'system' ? 'Auto' : theme === 'dark' ? 'Dark' : 'Light';
   return (
+    // The accessible name starts with the visible word (axe: label-content-name-mismatch).
     <button
       type="button"
       class="quiet"
-      aria-label={`Theme: ${theme}. Switch to ${next[theme]}.`}
+      aria-label={`${shown} theme. Switch to ${next[theme]}.`}
       onClick={() => setTheme(next[theme])}
     >
-      {theme === 'system' ? 'Auto' : theme === 'dark' ? 'Dark' : 'Light'}
+      {shown}
     </button>
   );
 }
