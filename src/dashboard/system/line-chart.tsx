@@ -62,6 +62,7 @@ export function LineChart(props: { title: string; points: ChartPoint[]; windowMs
           now
         </text>
         {path ? <path class="chart-line" d={path} /> : null}
+        {last ? <circle class="chart-dot" cx={x(last.atMs)} cy={y(last.value)} r={3} /> : null}
       </svg>
     </figure>
   );
