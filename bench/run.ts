@@ -1,6 +1,7 @@
 // `npm run bench [section...]`: every section measures its baseline in the same run and prints
 // ratios, because the machines are shared and noisy.
 import { agentChangesBenchmark } from './agent-changes.ts';
+import { dashboardBenchmark } from './dashboard.ts';
 import { hardeningBenchmark } from './hardening.ts';
 import { latencyBenchmark } from './latency.ts';
 import { plansBenchmark } from './plans.ts';
@@ -20,6 +21,7 @@ const sections: Record<string, () => Promise<void>> = {
   tickets: ticketsBenchmark,
   'agent-changes': agentChangesBenchmark,
   plans: plansBenchmark,
+  dashboard: dashboardBenchmark,
 };
 
 const wanted = process.argv.slice(2);

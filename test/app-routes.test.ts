@@ -32,6 +32,7 @@ const planSpec = {
 const routes: RouteRow[] = [
   { route: 'GET /v1/whoami', request: () => ({ method: 'GET', path: '/v1/whoami' }) },
   { route: 'GET /v1/pool', request: () => ({ method: 'GET', path: '/v1/pool' }) },
+  { route: 'GET /v1/pool/events', request: () => ({ method: 'GET', path: '/v1/pool/events' }) },
   {
     route: 'POST /v1/jobs',
     request: () => ({ method: 'POST', path: '/v1/jobs', body: { command: 'true' } }),
@@ -563,6 +564,7 @@ const invalid: Record<string, { method: string; path: string; body?: unknown; me
 const noInput = [
   'GET /v1/whoami',
   'GET /v1/pool',
+  'GET /v1/pool/events',
   'GET /v1/sandboxes',
   'GET /v1/workspaces',
   'POST /v1/uploads',
@@ -776,6 +778,7 @@ describe('API routes in-process (fake runtime, any user)', () => {
     for (const row of order) {
       if (row.route === 'GET /v1/sandboxes/:name/shell') continue; // needs a WebSocket upgrade
       if (row.route === 'POST /v1/sandboxes/:name/stop') continue; // would stop what follows
+      if (row.route === 'GET /v1/pool/events') continue; // never ends: test/pool-events-route.test.ts
       if (row.route === 'POST /v1/workspaces/:name/fork') continue; // its own test (above): a fork left would keep w from being deleted
       // Imports and refreshes run git in a sandbox, which the fake runtime runs on the host:
       // test/projects.test.ts does them on the namespace runtime.

@@ -14,6 +14,7 @@ export type {
   PlanTicketSpec,
   PlanTicketState,
 } from '../api/plans.ts';
+export type { PoolSample } from '../api/pool-events.ts';
 export type {
   CreateSandboxBody,
   ExecBody,
@@ -80,6 +81,7 @@ export {
   type WaitForPlanOptions,
 } from './plan-events.ts';
 export type { PlansClient } from './plans-client.ts';
+export type { PoolEventsOptions } from './pool-events.ts';
 export type { CreateProjectBody, Project, UpdateProjectBody } from './projects-client.ts';
 export type { StoredEventsOptions } from './stored-events.ts';
 export type { TicketChange, TicketChangesOptions } from './ticket-changes.ts';

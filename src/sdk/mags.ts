@@ -1,3 +1,4 @@
+import type { PoolSample } from '../api/pool-events.ts';
 import type {
   CreateSandboxBody,
   ExecBody,
@@ -17,11 +18,12 @@ import type {
 import { MagsError } from '../errors/mags-error.ts';
 import { errorFromResponse, unreachableError } from './api-error.ts';
 
-export type { HostPoolStatusInfo, OwnerUsageInfo, PoolStatusInfo };
+export type { HostPoolStatusInfo, OwnerUsageInfo, PoolSample, PoolStatusInfo };
 
 import { cronClient } from './cron-client.ts';
 import { type FollowOptions, followJobLogs } from './log-stream.ts';
 import { plansClient } from './plans-client.ts';
+import { followPoolEvents, type PoolEventsOptions } from './pool-events.ts';
 import { projectsClient } from './projects-client.ts';
 import { ticketsClient } from './tickets-client.ts';
 import { triggersClient } from './triggers-client.ts';
@@ -92,6 +94,14 @@ export class Mags {
    */
   pool(): Promise<PoolStatusInfo> {
     return this.#json('GET', '/v1/pool');
+  }
+
+  /**
+   * The figures of `pool()` as they change (a stream, no polling): a sample at once, then one
+   * whenever something changed, at least every few seconds, until `signal` aborts.
+   */
+  poolEvents(options: PoolEventsOptions = {}): AsyncGenerator<PoolSample> {
+    return followPoolEvents((path, signal) => this.#send('GET', path, undefined, signal), options);
   }
 
   /** Starts a command in a new sandbox and returns at once; stream it with `jobs.logs`. */

@@ -1,11 +1,110 @@
+import { useMags } from '../client-context.ts';
+import { ErrorView } from '../components/error-view.tsx';
+import { Link } from '../components/link.tsx';
+import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
+import { formatAgo, formatBytes } from '../workspaces/format.ts';
+import { DeleteControl, ForkForm, SyncButton } from '../workspaces/workspace-actions.tsx';
 
-/** Placeholder: the workspace page is built by its own change. */
-export default function Page(props: PageProps) {
+/** One workspace: its figures, its versions in object storage, and sync, fork, delete. */
+export default function WorkspacePage(props: PageProps) {
+  const name = props.params[0] ?? '';
+  const mags = useMags();
+  const workspaces = useResource(() => mags.workspaces.list(), [name]);
+  const versions = useResource(() => mags.workspaces.versions(name), [name]);
+  const workspace = workspaces.data?.find((item) => item.name === name);
   return (
-    <section>
-      <h1>workspace</h1>
-      <p>{props.params.join(' / ')}</p>
+    <section class="workspace">
+      <p>
+        <Link href="/workspaces">← Workspaces</Link>
+      </p>
+      <h1>{name}</h1>
+      {workspaces.error ? <ErrorView error={workspaces.error} /> : null}
+      {workspaces.data && !workspace ? (
+        <p class="hint">
+          No workspace {name} on this server (it may have been deleted).{' '}
+          <Link href="/workspaces">See all workspaces</Link>.
+        </p>
+      ) : null}
+      {workspace ? (
+        <>
+          <dl class="facts">
+            <dt>Size</dt>
+            <dd>{formatBytes(workspace.sizeBytes)}</dd>
+            <dt>Disk</dt>
+            <dd>
+              {workspace.diskBytes === null ? 'no disk limit' : formatBytes(workspace.diskBytes)}
+            </dd>
+            <dt>Synced</dt>
+            <dd>
+              {workspace.remoteVersion === null
+                ? 'local only'
+                : `version ${workspace.remoteVersion}`}
+            </dd>
+            <dt>Created</dt>
+            <dd title={workspace.createdAt}>{formatAgo(workspace.createdAt)}</dd>
+            <dt>Last used</dt>
+            <dd title={workspace.lastUsedAt}>{formatAgo(workspace.lastUsedAt)}</dd>
+            {workspace.forkedFrom ? (
+              <>
+                <dt>Forked from</dt>
+                <dd>
+                  <Link href={`/workspaces/${encodeURIComponent(workspace.forkedFrom)}`}>
+                    {workspace.forkedFrom}
+                  </Link>
+                </dd>
+              </>
+            ) : null}
+          </dl>
+          <div class="workspace-actions">
+            <SyncButton
+              name={name}
+              onSynced={() => {
+                workspaces.reload();
+                versions.reload();
+              }}
+            />
+            <ForkForm name={name} />
+            <DeleteControl name={name} />
+          </div>
+          <h2>Versions</h2>
+          {versions.error ? <ErrorView error={versions.error} /> : null}
+          {versions.data?.length === 0 ? (
+            <p class="hint">
+              No versions in object storage yet. Sync now, or run with{' '}
+              <code>mags run -w {name} -p '…'</code>.
+            </p>
+          ) : null}
+          {versions.data && versions.data.length > 0 ? (
+            <>
+              <div class="table-scroll">
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">Version</th>
+                      <th scope="col">Committed</th>
+                      <th scope="col">Size</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {versions.data.map((version) => (
+                      <tr key={version.version}>
+                        <td>{version.version}</td>
+                        <td title={version.committedAt}>{formatAgo(version.committedAt)}</td>
+                        <td>{formatBytes(version.sizeBytes)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              <p class="hint">
+                To run on a version, name it: <code>mags run -w {name}@N 'command'</code> restores
+                version N first.
+              </p>
+            </>
+          ) : null}
+        </>
+      ) : null}
     </section>
   );
 }
