@@ -207,7 +207,13 @@ describe('dashboard sandboxes', { skip, timeout: 300_000 }, () => {
     ]);
     await page.getByRole('button', { name: 'Refresh' }).click();
     await page.getByText('link to notes.txt').waitFor();
-    assert.match(await page.locator('.file-list').innerText(), /two\s*lines/);
+    assert.match(await page.locator('.file-list').innerText(), /two\\nlines/);
+    await page.locator('.file-browser').scrollIntoViewIfNeeded();
+    await screenshot(page, 'sandbox-files-1280');
+    await page.setViewportSize(viewports.phone);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.locator('.file-browser').scrollIntoViewIfNeeded();
+    await screenshot(page, 'sandbox-files-390-dark');
     // Listings are read in the sandbox, not run as jobs: none shows among the owner's jobs.
     const { jobs } = await alice.mags.jobs.list({ limit: 500 });
     assert.deepEqual(
@@ -218,7 +224,6 @@ describe('dashboard sandboxes', { skip, timeout: 300_000 }, () => {
     await page.getByRole('heading', { name: 'Jobs' }).waitFor();
     await page.locator('.job-list, .muted').first().waitFor();
     assert.doesNotMatch(await page.locator('main').innerText(), /find \//);
-    await screenshot(page, 'sandbox-files-1280');
     for (const url of watched.requests) assert.ok(!url.includes(alice.token), `token in ${url}`);
     assert.deepEqual(watched.problems, []);
     await context.close();

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
 import { useResource } from '../live/use-resource.ts';
-import { joinPath, parentPath } from './sandbox-paths.ts';
+import { joinPath, nameText, parentPath } from './sandbox-paths.ts';
 import { sizeText } from './size-text.ts';
 import { timeText } from './time-text.ts';
 
@@ -150,26 +150,26 @@ export function FileBrowser(props: { sandbox: string; start?: string }) {
                       class="link-button"
                       onClick={() => setDirectory(joinPath(directory, entry.name))}
                     >
-                      {entry.name}/
+                      {nameText(entry.name)}/
                     </button>
                   ) : entry.type === 'file' ? (
                     <button
                       type="button"
                       class="link-button"
                       title="Download"
-                      aria-label={`Download ${entry.name}`}
+                      aria-label={`Download ${nameText(entry.name)}`}
                       disabled={busy !== null}
                       onClick={() => download(entry.name)}
                     >
-                      {entry.name}
+                      {nameText(entry.name)}
                     </button>
                   ) : (
-                    entry.name
+                    nameText(entry.name)
                   )}
                 </td>
                 <td>
                   {entry.type === 'symlink' ? (
-                    <span class="file-link-target">link to {entry.target}</span>
+                    <span class="file-link-target">link to {nameText(entry.target ?? '')}</span>
                   ) : (
                     entry.type
                   )}
