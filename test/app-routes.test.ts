@@ -96,6 +96,10 @@ const routes: RouteRow[] = [
     route: 'GET /v1/sandboxes/:name/shell',
     request: () => ({ method: 'GET', path: '/v1/sandboxes/dev/shell' }),
   },
+  {
+    route: 'GET /v1/sandboxes/:name/directory',
+    request: () => ({ method: 'GET', path: '/v1/sandboxes/dev/directory?path=/' }),
+  },
   { route: 'GET /v1/workspaces', request: () => ({ method: 'GET', path: '/v1/workspaces' }) },
   {
     route: 'GET /v1/workspaces/:name/versions',
@@ -379,6 +383,14 @@ const invalid: Record<string, { method: string; path: string; body?: unknown; me
     ],
     'GET /v1/sandboxes/:name/files': [
       { method: 'GET', path: '/v1/sandboxes/dev/files', message: /^query\.path: / },
+    ],
+    'GET /v1/sandboxes/:name/directory': [
+      { method: 'GET', path: '/v1/sandboxes/dev/directory', message: /^query\.path: / },
+      {
+        method: 'GET',
+        path: '/v1/sandboxes/dev/directory?path=workspace',
+        message: /path must be absolute/,
+      },
     ],
     'GET /v1/sandboxes/:name/shell': [
       { method: 'GET', path: '/v1/sandboxes/-bad/shell', message: /^name: / },

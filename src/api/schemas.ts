@@ -113,6 +113,11 @@ export const JobListQuerySchema = z.strictObject({
   sandbox: SandboxNameSchema.optional().openapi({ param: { name: 'sandbox', in: 'query' } }),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().regex(/^\d+$/, 'not a cursor from a previous page').optional(),
+  /**
+   * `true`: Server-Sent Events instead of JSON: a `jobs` event with the page, then a `job`
+   * event with a job's snapshot whenever one of them is created, starts or finishes.
+   */
+  follow: z.enum(['true', 'false']).optional(),
 });
 
 const booleanQuery = z
@@ -170,6 +175,14 @@ export const SandboxSchema = z
 export const SandboxListSchema = z
   .object({ sandboxes: z.array(SandboxSchema) })
   .openapi('SandboxList');
+
+export const SandboxListQuerySchema = z.strictObject({
+  /**
+   * `true`: Server-Sent Events instead of JSON: a `sandboxes` event with the list, then a
+   * `sandbox` event with a sandbox's snapshot (`{name, deleted: true}` once deleted) as it changes.
+   */
+  follow: z.enum(['true', 'false']).optional(),
+});
 
 /** A path inside the sandbox: absolute, no `..`, no NUL. */
 export const SandboxPathSchema = z

@@ -51,6 +51,7 @@ export class JobManager {
   /** The server is letting go (a detaching shutdown): running jobs stay recorded as running. */
   #detached = false;
   readonly #finishedListeners = new Set<(record: JobRecord) => void>();
+  readonly #changeListeners = new Set<(record: JobRecord) => void>();
 
   constructor(options: JobManagerOptions) {
     this.#context = options.context;
@@ -86,6 +87,24 @@ export class JobManager {
   onFinished(listener: (record: JobRecord) => void): () => void {
     this.#finishedListeners.add(listener);
     return () => this.#finishedListeners.delete(listener);
+  }
+
+  /**
+   * Tells `listener` of each job of this process as it is created (or adopted), starts and
+   * finishes, with a copy of its record then (the owner in it: a follower of one owner's jobs
+   * needs no read per change). It must not block; returns the unsubscribe.
+   */
+  onChange(listener: (record: JobRecord) => void): () => void {
+    this.#changeListeners.add(listener);
+    return () => this.#changeListeners.delete(listener);
+  }
+
+  #changed(record: JobRecord, logBytes: number): void {
+    for (const listener of this.#changeListeners) {
+      try {
+        listener({ ...record, logBytes });
+      } catch {} // a listener's mistake is not the job's
+    }
   }
 
   get retention(): LogRetention | undefined {
@@ -379,6 +398,7 @@ export class JobManager {
     const update = async (patch: Partial<JobRecord>) => {
       Object.assign(record, patch);
       await this.#repository.updateJob(record.id, patch);
+      if (patch.status !== undefined) this.#changed(record, log.endOffset);
     };
     let updating: Promise<void> = Promise.resolve();
     live.done = (async () => {
@@ -421,6 +441,7 @@ export class JobManager {
     })();
     // The returned copy is the state at submission: queued (or running, for exec).
     if (options.queued === false) Object.assign(record, { status: 'running', startedAt: now() });
+    this.#changed(record, log.endOffset);
     return { ...record };
   }
 }

@@ -23,6 +23,8 @@ export interface SleepServices {
   repository: StateRepository;
   /** A server's scheduler metrics (sleeps, wakes), looked up when counted: set after start. */
   metrics(): SchedulerMetrics | undefined;
+  /** Told once a sleep or a wake is recorded (SandboxManager.onChange). */
+  changed?(record: SandboxRecord): void;
 }
 
 /**
@@ -37,6 +39,7 @@ export function freezeSandbox(live: LiveSandbox, services: SleepServices): Promi
     record.status = 'sleeping';
     services.metrics()?.sleeps.inc();
     await services.repository.upsertSandbox(record);
+    services.changed?.(record);
   });
   return live.transition;
 }
@@ -54,6 +57,7 @@ export async function wakeSandbox(live: LiveSandbox, services: SleepServices): P
     metrics?.wakes.inc();
     metrics?.wakeSeconds.observe((performance.now() - startedAt) / 1000);
     await services.repository.upsertSandbox(live.record);
+    services.changed?.(live.record);
   })();
   await live.transition;
 }

@@ -1,3 +1,4 @@
+import type { DirectoryListing } from '../api/directory-listing.ts';
 import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { ConflictError } from '../errors/mags-error.ts';
@@ -13,6 +14,7 @@ import {
   wakeSandbox,
 } from './live-sandbox.ts';
 import { OwnerStartLimit } from './owner-start-limit.ts';
+import { listSandboxDirectory } from './sandbox-directory.ts';
 import { type ExecJobs, submitExecJob } from './sandbox-exec-job.ts';
 import {
   type ReadFileRequest,
@@ -57,6 +59,7 @@ export class SandboxManager {
   readonly #startLimit: OwnerStartLimit;
   readonly #instance: ServerInstance | undefined;
   readonly #sleepServices: SleepServices;
+  readonly #changeListeners = new Set<(change: SandboxChange) => void>();
 
   constructor(options: SandboxManagerOptions) {
     this.#context = options.context;
@@ -67,6 +70,7 @@ export class SandboxManager {
       repository: options.repository,
       // The scheduler is set later, by a server: looked up at each sleep and wake.
       metrics: () => options.context.scheduler?.metrics,
+      changed: (record) => this.#changed(record.owner, record.name, record),
     };
     this.#sleepAfterMs = options.sleepAfterMs ?? 10 * 60 * 1000;
     this.#instance = options.instance;
@@ -74,6 +78,24 @@ export class SandboxManager {
       const every = Math.max(100, Math.min(this.#sleepAfterMs / 4, 30_000));
       this.#sleepTimer = setInterval(() => void this.sleepIdle(), every);
       this.#sleepTimer.unref();
+    }
+  }
+
+  /**
+   * Tells `listener` of each sandbox as it is created, started, stopped, put to sleep, woken,
+   * changed or deleted (`record` null), with a copy of its record then. It must not block;
+   * returns the unsubscribe.
+   */
+  onChange(listener: (change: SandboxChange) => void): () => void {
+    this.#changeListeners.add(listener);
+    return () => this.#changeListeners.delete(listener);
+  }
+
+  #changed(owner: string, name: string, record: SandboxRecord | null): void {
+    for (const listener of this.#changeListeners) {
+      try {
+        listener({ owner, name, record: record && { ...record } });
+      } catch {} // a listener's mistake is not the sandbox's
     }
   }
 
@@ -188,6 +210,19 @@ export class SandboxManager {
     return readSandboxFile(await this.use(owner, name), request);
   }
 
+  /**
+   * A directory's entries, sorted by name, at most `maxEntries` (`truncated` past that): read
+   * through the guest, not as a job, so listings never show among the owner's jobs.
+   */
+  async listDirectory(
+    owner: string,
+    name: string,
+    path: string,
+    maxEntries = 10_000,
+  ): Promise<DirectoryListing> {
+    return listSandboxDirectory(await this.use(owner, name), path, maxEntries);
+  }
+
   /** An interactive login shell on a terminal; in use until it exits or is hung up. */
   async openShell(owner: string, name: string, request: ShellRequest): Promise<ShellSession> {
     return openSandboxShell(await this.use(owner, name), request);
@@ -214,6 +249,7 @@ export class SandboxManager {
     record.options = { ...record.options, sleep: patch.sleep };
     if (live && !patch.sleep) await this.#wake(live);
     await this.#repository.upsertSandbox(record);
+    this.#changed(owner, name, record);
     return { ...record };
   }
 
@@ -225,6 +261,7 @@ export class SandboxManager {
     await live.sandbox.stop();
     const record = { ...live.record, status: 'stopped' as const, runtimeId: null, reason };
     await this.#repository.upsertSandbox(record);
+    this.#changed(owner, name, record);
     return record;
   }
 
@@ -232,6 +269,7 @@ export class SandboxManager {
   async delete(owner: string, name: string): Promise<void> {
     await this.stop(owner, name);
     await this.#repository.deleteSandbox(owner, name);
+    this.#changed(owner, name, null);
   }
 
   /**
@@ -247,13 +285,15 @@ export class SandboxManager {
 
   /** A sandbox recorded as running whose runtime sandbox is gone: stopped, with why. */
   async markGone(record: SandboxRecord, reason: string): Promise<void> {
-    await this.#repository.upsertSandbox({
+    const stopped: SandboxRecord = {
       ...record,
       ...this.#instance,
       status: 'stopped',
       runtimeId: null,
       reason,
-    });
+    };
+    await this.#repository.upsertSandbox(stopped);
+    this.#changed(record.owner, record.name, stopped);
   }
 
   /**
@@ -316,6 +356,7 @@ export class SandboxManager {
     this.#live.set(key(record.owner, record.name), liveSandbox(running, sandbox));
     await this.#repository.upsertSandbox(running);
     if (record.workspace) await this.#repository.touchWorkspace(record.owner, record.workspace, at);
+    this.#changed(record.owner, record.name, running);
     return running;
   }
 
@@ -338,6 +379,13 @@ export class SandboxManager {
   #wake(live: LiveSandbox): Promise<void> {
     return wakeSandbox(live, this.#sleepServices);
   }
+}
+
+/** A sandbox that changed (`SandboxManager.onChange`); `record` null: it was deleted. */
+export interface SandboxChange {
+  owner: string;
+  name: string;
+  record: SandboxRecord | null;
 }
 
 const key = (owner: string, name: string) => `${owner}/${name}`;

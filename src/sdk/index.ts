@@ -1,5 +1,6 @@
 /** The mags TypeScript SDK: `import { Mags } from 'mags'`. Independent of the CLI. */
 
+export type { DirectoryEntry, DirectoryListing } from '../api/directory-listing.ts';
 export type {
   CreatePlanBody,
   EditPlanBody,
@@ -66,6 +67,8 @@ export type {
   CronRunStatus,
   CronRunTrigger,
 } from './cron-client.ts';
+export type { FollowChangesOptions } from './follow-changes.ts';
+export type { JobChange, JobChangesOptions, SandboxChange } from './job-sandbox-changes.ts';
 export type { FollowOptions, OutputStream, SyncProgressEvent } from './log-stream.ts';
 export {
   type CompletedJob,

@@ -1,3 +1,4 @@
+import type { DirectoryListing } from '../api/directory-listing.ts';
 import type { PoolSample } from '../api/pool-events.ts';
 import type {
   CreateSandboxBody,
@@ -21,6 +22,14 @@ import { errorFromResponse, unreachableError } from './api-error.ts';
 export type { HostPoolStatusInfo, OwnerUsageInfo, PoolSample, PoolStatusInfo };
 
 import { cronClient } from './cron-client.ts';
+import type { FollowChangesOptions } from './follow-changes.ts';
+import {
+  followJobChanges,
+  followSandboxChanges,
+  type JobChange,
+  type JobChangesOptions,
+  type SandboxChange,
+} from './job-sandbox-changes.ts';
 import { type FollowOptions, followJobLogs } from './log-stream.ts';
 import { plansClient } from './plans-client.ts';
 import { followPoolEvents, type PoolEventsOptions } from './pool-events.ts';
@@ -161,6 +170,9 @@ export class Mags {
     /** Waits for the job, collecting its output. */
     wait: (id: string, callbacks: StreamCallbacks = {}): Promise<CompletedJob> =>
       this.#wait(id, callbacks),
+    /** The newest page, then each job as it is created, starts or finishes (`GET /v1/jobs?follow=true`). */
+    follow: (options: JobChangesOptions = {}): AsyncGenerator<JobChange> =>
+      followJobChanges((path, signal) => this.#send('GET', path, undefined, signal), options),
   };
 
   readonly sandboxes = {
@@ -189,7 +201,16 @@ export class Mags {
       const job = await this.sandboxes.exec(name, command, body);
       return this.#wait(job.id, { onOutput, onStdout, onStderr, signal });
     },
+    /** The list, then each sandbox as it changes (`GET /v1/sandboxes?follow=true`). */
+    follow: (options: FollowChangesOptions = {}): AsyncGenerator<SandboxChange> =>
+      followSandboxChanges((path, signal) => this.#send('GET', path, undefined, signal), options),
     files: {
+      /**
+       * A directory's entries, sorted by name (at most 10,000, `truncated` past that); read
+       * inside the sandbox without making a job.
+       */
+      list: (name: string, path: string): Promise<DirectoryListing> =>
+        this.#json('GET', `${sandboxPath(name)}/directory${queryString({ path })}`),
       /** Reads a small file whole into memory; `stream` or `download` for large ones. */
       read: async (name: string, path: string): Promise<Uint8Array> => {
         const { body } = await this.sandboxes.files.stream(name, path);

@@ -64,4 +64,18 @@ describe('dashboard sign-in', { skip }, () => {
     assert.equal(await page.evaluate(`sessionStorage.getItem('mags.token')`), null);
     await page.close();
   });
+
+  test('a token revoked while signed in ends the session at the next call an in-app link makes', async () => {
+    const { token, tokenId } = await server.client('alice');
+    const page = await browser.newPage();
+    await signIn(page, server.url, token);
+    await page.getByText('alice', { exact: true }).waitFor();
+    await revokeToken(server.server.services.repository, tokenId);
+    // No reload: the jobs page's own call (its stream) is the one refused.
+    await page.getByRole('link', { name: 'Jobs' }).click();
+    await page.waitForURL(`${server.url}/sign-in?expired`);
+    await page.getByRole('status').getByText('no longer accepts that token').waitFor();
+    assert.equal(await page.evaluate(`sessionStorage.getItem('mags.token')`), null);
+    await page.close();
+  });
 });

@@ -1,6 +1,6 @@
 /**
- * The jobs pages in a real browser against a real server on the namespace runtime: the list,
- * and a job's page following its log live — a line the job prints only after the page is open
+ * The jobs pages in a real browser against a real server on the namespace runtime: the list
+ * (live: a job submitted through the SDK appears and succeeds without a reload), and a job's page following its log live — a line the job prints only after the page is open
  * appears, ANSI colours come without their escapes, and the final status shows when it ends.
  */
 import assert from 'node:assert/strict';
@@ -88,6 +88,19 @@ describe('dashboard jobs', { skip, timeout: 300_000 }, () => {
     const row = page.getByRole('row').filter({ has: page.getByText(done.job.id) });
     await row.getByText('succeeded').waitFor();
     assert.match(await row.innerText(), /sh -c 'echo listed; exit 0'/);
+
+    // Live (jobs.follow): a job submitted now appears at the top running, then succeeds, with
+    // no reload. It waits for a file the test writes once the page shows it running.
+    const later = await alice.mags.sandboxes.exec(sandbox, [
+      'sh',
+      '-c',
+      'while [ ! -e /tmp/go-list ]; do sleep 0.1; done; echo submitted-later',
+    ]);
+    const laterRow = page.getByRole('row').filter({ has: page.getByText(later.id) });
+    await laterRow.getByText('running', { exact: true }).waitFor();
+    assert.match(await page.getByRole('row').nth(1).innerText(), new RegExp(later.id));
+    await alice.mags.sandboxes.files.write(sandbox, '/tmp/go-list', '');
+    await laterRow.getByText('succeeded', { exact: true }).waitFor();
     assert.deepEqual(await seriousAccessibilityViolations(page), []);
     await screenshot(page, 'jobs-list-1280');
     await page.setViewportSize(viewports.phone);

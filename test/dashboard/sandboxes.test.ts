@@ -2,7 +2,8 @@
  * The sandboxes pages in a real browser against a real server on the namespace runtime: the
  * list, a sandbox's terminal (xterm.js over the shell WebSocket: a command's output, Ctrl-C, a
  * resize the shell sees), its files (upload read back through the SDK, download with the same
- * bytes), and another owner's sandbox refused. No page error, CSP violation or foreign request.
+ * bytes, listings that make no jobs), the list live (changes made through the SDK show without a
+ * reload), and another owner's sandbox refused. No page error, CSP violation or foreign request.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -72,6 +73,19 @@ describe('dashboard sandboxes', { skip, timeout: 300_000 }, () => {
     const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: sandbox }) });
     await row.getByText('running').waitFor();
     assert.match(await row.innerText(), /dev[\s\S]*running[\s\S]*dev/);
+
+    // Live (sandboxes.follow): what the SDK does while the page is open shows without a reload.
+    await alice.mags.sandboxes.stop(sandbox);
+    await row.getByText('stopped', { exact: true }).waitFor();
+    await alice.mags.sandboxes.start(sandbox);
+    await row.getByText('running', { exact: true }).waitFor();
+    await alice.mags.sandboxes.create({ name: 'from-sdk', ephemeral: true });
+    const fromSdk = page
+      .getByRole('row')
+      .filter({ has: page.getByRole('link', { name: 'from-sdk' }) });
+    await fromSdk.getByText('running', { exact: true }).waitFor();
+    await alice.mags.sandboxes.delete('from-sdk');
+    await fromSdk.waitFor({ state: 'detached' });
     assert.deepEqual(await seriousAccessibilityViolations(page), []);
     await screenshot(page, 'sandboxes-list-1280');
 
@@ -184,7 +198,32 @@ describe('dashboard sandboxes', { skip, timeout: 300_000 }, () => {
     await page.getByRole('button', { name: 'Download inner.txt' }).waitFor();
     await page.getByRole('button', { name: 'Up to the parent directory' }).click();
     await page.getByRole('button', { name: 'Download notes.txt' }).waitFor();
+
+    // Names are text, whatever they hold; a symlink shows its target.
+    await alice.mags.sandboxes.execAndWait(sandbox, [
+      'sh',
+      '-c',
+      "touch '/workspace/two\nlines' && ln -sf notes.txt /workspace/shortcut",
+    ]);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.getByText('link to notes.txt').waitFor();
+    assert.match(await page.locator('.file-list').innerText(), /two\\nlines/);
+    await page.locator('.file-browser').scrollIntoViewIfNeeded();
     await screenshot(page, 'sandbox-files-1280');
+    await page.setViewportSize(viewports.phone);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.locator('.file-browser').scrollIntoViewIfNeeded();
+    await screenshot(page, 'sandbox-files-390-dark');
+    // Listings are read in the sandbox, not run as jobs: none shows among the owner's jobs.
+    const { jobs } = await alice.mags.jobs.list({ limit: 500 });
+    assert.deepEqual(
+      jobs.filter((job) => job.command[0] === 'find'),
+      [],
+    );
+    await page.getByRole('link', { name: 'Jobs' }).click();
+    await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+    await page.locator('.job-list, .muted').first().waitFor();
+    assert.doesNotMatch(await page.locator('main').innerText(), /find \//);
     for (const url of watched.requests) assert.ok(!url.includes(alice.token), `token in ${url}`);
     assert.deepEqual(watched.problems, []);
     await context.close();

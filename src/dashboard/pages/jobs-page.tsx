@@ -1,36 +1,46 @@
 import type { Job } from '../../api/schemas.ts';
+import type { JobChange } from '../../sdk/index.ts';
 import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
 import { commandText } from '../jobs/command-text.ts';
 import { whereText } from '../jobs/where-text.ts';
-import { useResource } from '../live/use-resource.ts';
+import { upsert, useLiveList } from '../live/use-live-list.ts';
 import type { PageProps } from '../routes.ts';
 import { durationText, timeText } from '../sandboxes/time-text.ts';
 
 /**
- * The owner's jobs, newest first: status, command, where it ran, exit code, duration. The API
- * has no stream of job changes for a list (each job's own log stream ends with its state), so
- * the list is read on opening and on "Refresh"; a job's page follows it live.
+ * The owner's jobs, newest first: status, command, where it ran, exit code, duration. Live: one
+ * stream (`jobs.follow`: the newest 100, then each job as it is created, starts or finishes)
+ * adds new jobs at the top and moves each one's status as it goes.
  */
 export default function JobsPage(_props: PageProps) {
   const mags = useMags();
-  const jobs = useResource(() => mags.jobs.list({ limit: 100 }));
-  const list = jobs.data?.jobs;
+  const jobs = useLiveList(
+    (signal) => mags.jobs.follow({ limit: 100, signal }),
+    (items: Job[] | undefined, change: JobChange) =>
+      change.type === 'jobs'
+        ? change.jobs
+        : upsert(
+            items ?? [],
+            change.job,
+            (job) => job.id,
+            (list, job) => [job, ...list],
+          ),
+    [mags],
+  );
+  const list = jobs.items;
   return (
     <section>
       <div class="toolbar">
         <h1>Jobs</h1>
-        <button type="button" class="quiet" onClick={jobs.reload} disabled={jobs.loading}>
-          {jobs.loading ? 'Loading…' : 'Refresh'}
-        </button>
       </div>
       {jobs.error ? <ErrorView error={jobs.error} /> : null}
       {list === undefined ? (
-        jobs.loading ? (
+        jobs.error ? null : (
           <p class="loading">Loading jobs…</p>
-        ) : null
+        )
       ) : list.length === 0 ? (
         <p class="muted">
           No jobs yet. Run one with <code>mags run 'echo hello'</code>, or from a sandbox's terminal

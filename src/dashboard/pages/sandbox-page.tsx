@@ -1,14 +1,14 @@
-import { useState } from 'preact/hooks';
-import type { SandboxInfo } from '../../api/schemas.ts';
 import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
+import { useLiveList } from '../live/use-live-list.ts';
 import { useResource } from '../live/use-resource.ts';
 import { navigate } from '../router.ts';
 import type { PageProps } from '../routes.ts';
 import { FileBrowser } from '../sandboxes/file-browser.tsx';
 import { SandboxActions } from '../sandboxes/sandbox-actions.tsx';
+import { applySandboxChange, withSandbox } from '../sandboxes/sandbox-list-changes.ts';
 import { TerminalView } from '../sandboxes/terminal-view.tsx';
 import { timeText } from '../sandboxes/time-text.ts';
 
@@ -21,9 +21,12 @@ export default function SandboxPage(props: PageProps) {
   const name = props.params[0] ?? '';
   const mags = useMags();
   const loaded = useResource(() => mags.sandboxes.get(name), [name]);
-  // What the page's own actions returned, newer than the first read.
-  const [changed, setChanged] = useState<SandboxInfo | undefined>(undefined);
-  const sandbox = changed ?? loaded.data;
+  // Live from the owner's sandbox stream (stopped from the CLI, asleep when idle); the first
+  // read answers a 404 with the API's message.
+  const live = useLiveList((signal) => mags.sandboxes.follow({ signal }), applySandboxChange, [
+    mags,
+  ]);
+  const sandbox = live.items ? live.items.find((each) => each.name === name) : loaded.data;
 
   if (loaded.error) {
     return (
@@ -36,6 +39,16 @@ export default function SandboxPage(props: PageProps) {
       </section>
     );
   }
+  if (!sandbox && live.items && loaded.data) {
+    return (
+      <section>
+        <h1>Sandbox {name}</h1>
+        <p class="muted">
+          This sandbox has been deleted. <Link href="/sandboxes">All sandboxes</Link>
+        </p>
+      </section>
+    );
+  }
   if (!sandbox) return <p class="loading">Loading sandbox {name}…</p>;
   return (
     <section class="sandbox-page">
@@ -44,7 +57,9 @@ export default function SandboxPage(props: PageProps) {
         <StatusBadge status={sandbox.status} />
         <SandboxActions
           sandbox={sandbox}
-          onChanged={(next) => (next ? setChanged(next) : navigate('/sandboxes'))}
+          onChanged={(next) =>
+            next ? live.apply((items) => withSandbox(items, next)) : navigate('/sandboxes')
+          }
         />
       </div>
       <dl class="sandbox-facts">

@@ -3,35 +3,36 @@ import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
-import { useResource } from '../live/use-resource.ts';
+import { useLiveList } from '../live/use-live-list.ts';
 import type { PageProps } from '../routes.ts';
 import { CreateSandboxForm } from '../sandboxes/create-sandbox-form.tsx';
 import { SandboxActions } from '../sandboxes/sandbox-actions.tsx';
+import { applySandboxChange, withSandbox } from '../sandboxes/sandbox-list-changes.ts';
 import { timeText } from '../sandboxes/time-text.ts';
 
 /**
  * The owner's long-lived sandboxes: status, workspace, when made and last used; create, start,
- * stop, delete. The API streams no sandbox changes (no events for the list), so the list is
- * read again after this page's own actions and on "Refresh", never on a timer.
+ * stop, delete. Live: one stream (`sandboxes.follow`) tells every change, whoever made it (the
+ * CLI, the SDK, a sleep when idle); the page's own actions show at once from what they return.
  */
 export default function SandboxesPage(_props: PageProps) {
   const mags = useMags();
-  const sandboxes = useResource(() => mags.sandboxes.list());
-  const list = sandboxes.data;
+  const sandboxes = useLiveList((signal) => mags.sandboxes.follow({ signal }), applySandboxChange, [
+    mags,
+  ]);
+  const list = sandboxes.items;
+  const changed = (sandbox: SandboxInfo) => sandboxes.apply((items) => withSandbox(items, sandbox));
   return (
     <section>
       <div class="toolbar">
         <h1>Sandboxes</h1>
-        <button type="button" class="quiet" onClick={sandboxes.reload} disabled={sandboxes.loading}>
-          {sandboxes.loading ? 'Loading…' : 'Refresh'}
-        </button>
       </div>
-      <CreateSandboxForm onCreated={sandboxes.reload} />
+      <CreateSandboxForm onCreated={changed} />
       {sandboxes.error ? <ErrorView error={sandboxes.error} /> : null}
       {list === undefined ? (
-        sandboxes.loading ? (
+        sandboxes.error ? null : (
           <p class="loading">Loading sandboxes…</p>
-        ) : null
+        )
       ) : list.length === 0 ? (
         <p class="muted">
           No sandboxes yet. Create one above, or <code>mags new NAME</code>.
@@ -67,7 +68,16 @@ export default function SandboxesPage(_props: PageProps) {
                   <td>{timeText(sandbox.createdAt)}</td>
                   <td>{timeText(sandbox.lastActiveAt)}</td>
                   <td>
-                    <SandboxActions sandbox={sandbox} onChanged={sandboxes.reload} />
+                    <SandboxActions
+                      sandbox={sandbox}
+                      onChanged={(next) =>
+                        next
+                          ? changed(next)
+                          : sandboxes.apply((items) =>
+                              items.filter((each) => each.name !== sandbox.name),
+                            )
+                      }
+                    />
                   </td>
                 </tr>
               ))}

@@ -2,11 +2,13 @@ import { useState } from 'preact/hooks';
 import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
 import { useResource } from '../live/use-resource.ts';
-import { joinPath, listDirectory, parentPath } from './list-directory.ts';
+import { joinPath, nameText, parentPath } from './sandbox-paths.ts';
 import { sizeText } from './size-text.ts';
+import { timeText } from './time-text.ts';
 
 /**
- * The sandbox's files: a directory's entries (into a directory by its name, up by `..`), a file
+ * The sandbox's files: a directory's entries (`files.list`, read in the sandbox without making
+ * a job; into a directory by its name, up by `..`), a file
  * downloaded through the API with the token in its header and handed to the browser as a blob:
  * URL (no URL ever carries the token), and uploads into the directory shown.
  */
@@ -14,7 +16,7 @@ export function FileBrowser(props: { sandbox: string; start?: string }) {
   const mags = useMags();
   const [directory, setDirectory] = useState(props.start ?? '/workspace');
   const entries = useResource(
-    () => listDirectory(mags, props.sandbox, directory),
+    () => mags.sandboxes.files.list(props.sandbox, directory),
     [props.sandbox, directory],
   );
   const [busy, setBusy] = useState<string | null>(null);
@@ -118,6 +120,7 @@ export function FileBrowser(props: { sandbox: string; start?: string }) {
               <th scope="col" class="numeric">
                 Size
               </th>
+              <th scope="col">Modified</th>
             </tr>
           </thead>
           <tbody>
@@ -135,9 +138,10 @@ export function FileBrowser(props: { sandbox: string; start?: string }) {
                 </td>
                 <td>directory</td>
                 <td />
+                <td />
               </tr>
             ) : null}
-            {(entries.loading ? [] : (entries.data ?? [])).map((entry) => (
+            {(entries.loading ? [] : (entries.data?.entries ?? [])).map((entry) => (
               <tr key={entry.name}>
                 <td>
                   {entry.type === 'directory' ? (
@@ -146,32 +150,45 @@ export function FileBrowser(props: { sandbox: string; start?: string }) {
                       class="link-button"
                       onClick={() => setDirectory(joinPath(directory, entry.name))}
                     >
-                      {entry.name}/
+                      {nameText(entry.name)}/
                     </button>
                   ) : entry.type === 'file' ? (
                     <button
                       type="button"
                       class="link-button"
                       title="Download"
-                      aria-label={`Download ${entry.name}`}
+                      aria-label={`Download ${nameText(entry.name)}`}
                       disabled={busy !== null}
                       onClick={() => download(entry.name)}
                     >
-                      {entry.name}
+                      {nameText(entry.name)}
                     </button>
                   ) : (
-                    entry.name
+                    nameText(entry.name)
                   )}
                 </td>
-                <td>{entry.type}</td>
+                <td>
+                  {entry.type === 'symlink' ? (
+                    <span class="file-link-target">link to {nameText(entry.target ?? '')}</span>
+                  ) : (
+                    entry.type
+                  )}
+                </td>
                 <td class="numeric">{entry.type === 'file' ? sizeText(entry.sizeBytes) : ''}</td>
+                <td>{entry.modifiedAt ? timeText(entry.modifiedAt) : ''}</td>
               </tr>
             ))}
           </tbody>
         </table>
       </div>
       {entries.loading ? <p class="loading">Listing {directory}…</p> : null}
-      {!entries.loading && entries.data?.length === 0 ? (
+      {!entries.loading && entries.data?.truncated ? (
+        <p class="muted">
+          Only the first {entries.data.entries.length.toLocaleString()} entries are shown: open a
+          directory further down, or list it from the terminal.
+        </p>
+      ) : null}
+      {!entries.loading && entries.data?.entries.length === 0 ? (
         <p class="muted">Empty. Upload files here, or write them from the terminal.</p>
       ) : null}
     </div>

@@ -13,6 +13,7 @@ import { toJobView } from '../job-view.ts';
 import type { ServerServices } from '../server-env.ts';
 import { submitRunJob } from '../submit-run-job.ts';
 import { errorResponses, rateLimitResponse } from './error-responses.ts';
+import { jobChangesResponse } from './job-changes-stream.ts';
 
 const errors = errorResponses();
 const jobResponse = (description: string) => ({
@@ -38,10 +39,20 @@ const createJob = createRoute({
 const listJobs = createRoute({
   method: 'get',
   path: '/v1/jobs',
-  summary: 'List jobs, newest first',
+  summary: 'List jobs, newest first; with `follow`, follow them as Server-Sent Events',
+  description:
+    'With `follow=true` the answer is text/event-stream: a `jobs` event carrying the page, then ' +
+    'a `job` event carrying a Job each time one the workspace and sandbox filters select is ' +
+    'created, starts or finishes (a dashboard follows the list on one stream).',
   request: { query: JobListQuerySchema },
   responses: {
-    200: { content: { 'application/json': { schema: JobListSchema } }, description: 'A page' },
+    200: {
+      content: {
+        'application/json': { schema: JobListSchema },
+        'text/event-stream': { schema: z.string() },
+      },
+      description: 'A page',
+    },
     ...errors,
   },
 });
@@ -94,7 +105,10 @@ export function registerJobRoutes(app: ServerApp, { jobs, context, disks }: Serv
   });
 
   app.openapi(listJobs, async (c) => {
-    const query = c.req.valid('query');
+    const { follow, ...query } = c.req.valid('query');
+    if (follow === 'true') {
+      return jobChangesResponse(c, jobs, { owner: c.var.owner, ...query });
+    }
     const page = await jobs.list({ owner: c.var.owner, ...query });
     return c.json({ jobs: page.jobs.map(toJobView), nextCursor: page.nextCursor }, 200);
   });

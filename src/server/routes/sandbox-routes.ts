@@ -1,11 +1,13 @@
 import { Readable } from 'node:stream';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { UpgradeWebSocket, WSContext } from 'hono/ws';
+import { DirectoryListingSchema, DirectoryQuerySchema } from '../../api/directory-listing.ts';
 import {
   CreateSandboxBodySchema,
   ExecBodySchema,
   FileQuerySchema,
   JobSchema,
+  SandboxListQuerySchema,
   SandboxListSchema,
   SandboxNameSchema,
   SandboxSchema,
@@ -13,9 +15,7 @@ import {
 } from '../../api/schemas.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 import { isUploadTooLarge } from '../../sandboxes/sandbox-files.ts';
-import { sleepsWhenIdle } from '../../sandboxes/sandbox-record.ts';
 import type { ShellSession } from '../../sandboxes/sandbox-shell.ts';
-import type { SandboxRecord } from '../../state/state-repository.ts';
 import type { ServerApp } from '../create-app.ts';
 import { checkDiskRequest } from '../disk-limits.ts';
 import { toJobView } from '../job-view.ts';
@@ -23,6 +23,8 @@ import type { ServerServices } from '../server-env.ts';
 import { toArgv } from './command-argv.ts';
 import { destroyWhenIdle } from './destroy-when-idle.ts';
 import { errorResponses, rateLimitResponse } from './error-responses.ts';
+import { sandboxChangesResponse } from './sandbox-changes-stream.ts';
+import { toSandboxView } from './sandbox-view.ts';
 
 const errors = errorResponses('Conflict');
 const sandboxResponse = (description: string) => ({
@@ -43,9 +45,20 @@ const create = createRoute({
 const list = createRoute({
   method: 'get',
   path: '/v1/sandboxes',
-  summary: 'List sandboxes',
+  summary: 'List sandboxes; with `follow`, follow them as Server-Sent Events',
+  description:
+    'With `follow=true` the answer is text/event-stream: a `sandboxes` event carrying the list, ' +
+    'then a `sandbox` event carrying a Sandbox each time one is created, started, stopped, put ' +
+    'to sleep, woken or changed, and `{"name":"...","deleted":true}` once one is deleted.',
+  request: { query: SandboxListQuerySchema },
   responses: {
-    200: { content: { 'application/json': { schema: SandboxListSchema } }, description: 'All' },
+    200: {
+      content: {
+        'application/json': { schema: SandboxListSchema },
+        'text/event-stream': { schema: z.string() },
+      },
+      description: 'All',
+    },
     ...errors,
   },
 });
@@ -117,18 +130,24 @@ const download = createRoute({
     ...errors,
   },
 });
-
-export function toSandboxView(record: SandboxRecord): z.infer<typeof SandboxSchema> {
-  return {
-    name: record.name,
-    status: record.status,
-    sleep: sleepsWhenIdle(record),
-    workspace: record.workspace,
-    reason: record.reason,
-    createdAt: record.createdAt,
-    lastActiveAt: record.lastActiveAt,
-  };
-}
+const listDirectory = createRoute({
+  method: 'get',
+  path: '/v1/sandboxes/{name}/directory',
+  summary: "A directory's entries, sorted by name (at most 10,000: `truncated` says more exist)",
+  description:
+    'Each entry: `name` (as text), `type` (file, directory, symlink, other), `sizeBytes`, `mode` ' +
+    "(octal), `modifiedAt`, and a symlink's `target`. A missing path is a 404, a file a 400. " +
+    'Read through the sandbox directly: a listing is not a job.',
+  request: { params: nameParams, query: DirectoryQuerySchema },
+  responses: {
+    200: {
+      content: { 'application/json': { schema: DirectoryListingSchema } },
+      description: 'The entries',
+    },
+    403: { description: 'Not readable in the sandbox' },
+    ...errors,
+  },
+});
 
 export function registerSandboxRoutes(
   app: ServerApp,
@@ -145,9 +164,17 @@ export function registerSandboxRoutes(
     const record = await sandboxes.create(c.var.owner, body);
     return c.json(toSandboxView(record), 201);
   });
-  app.openapi(list, async (c) =>
-    c.json({ sandboxes: (await sandboxes.list(c.var.owner)).map(toSandboxView) }, 200),
-  );
+  app.openapi(list, async (c) => {
+    if (c.req.valid('query').follow === 'true') {
+      return sandboxChangesResponse(c, sandboxes, c.var.owner);
+    }
+    return c.json({ sandboxes: (await sandboxes.list(c.var.owner)).map(toSandboxView) }, 200);
+  });
+  app.openapi(listDirectory, async (c) => {
+    const { path } = c.req.valid('query');
+    const listing = await sandboxes.listDirectory(c.var.owner, c.req.valid('param').name, path);
+    return c.json(listing, 200);
+  });
   app.openapi(get, async (c) =>
     c.json(toSandboxView(await sandboxes.get(c.var.owner, c.req.valid('param').name)), 200),
   );
