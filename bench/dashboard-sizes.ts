@@ -9,6 +9,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { packageRoot } from '../src/config/package-paths.ts';
+import { emptyPageSize } from './dashboard-empty-page.ts';
+import { printRows } from './stats.ts';
 
 interface ModuleEntry {
   entryPoint: string | null;
@@ -169,4 +171,54 @@ export async function fetchedOnOpen(
   } finally {
     await context.close();
   }
+}
+
+/**
+ * Prints each page's first-load JavaScript beside the empty page's, and what it fetched when
+ * opened; `ids` name a ticket and a ticket with evidence that the server knows.
+ */
+export async function printSizes(
+  browser: Browser,
+  serverUrl: string,
+  token: string,
+  ids: { ticket: string; evidenceTicket: string },
+): Promise<void> {
+  const empty = emptyPageSize();
+  const kib = (bytes: number) => (bytes / 1024).toFixed(1);
+  const paths = pagePaths(ids);
+  const rows = [
+    ['empty bundle (baseline)', '1', kib(empty.rawBytes), kib(empty.gzipBytes)].concat([
+      kib(empty.brotliBytes),
+      '0.0',
+      'inline',
+      kib(empty.rawBytes),
+      '0.0',
+    ]),
+  ];
+  let encoding = '';
+  for (const size of await dashboardPageSizes()) {
+    const opened = paths.get(size.page);
+    const fetched = opened && (await fetchedOnOpen(browser, `${serverUrl}${opened.path}`, token));
+    encoding ||= fetched ? fetched.encoding : '';
+    rows.push([
+      `${size.page}${opened?.missing ? ' (no such object)' : ''}`,
+      String(size.files),
+      kib(size.rawBytes),
+      kib(size.gzipBytes),
+      kib(size.brotliBytes),
+      `+${kib(size.brotliBytes - empty.brotliBytes)}`,
+      fetched ? String(fetched.scriptFiles) : '–',
+      fetched ? kib(fetched.scriptBytes) : '–',
+      fetched ? kib(fetched.cssBytes) : '–',
+    ]);
+  }
+  printRows(
+    `dashboard: JavaScript per page: first load (main + page chunk + static imports, modules.json), and fetched when opened in Chromium (${encoding || 'unknown'} encoding over http)`,
+    ['page', 'files', 'raw KiB', 'gzip KiB', 'brotli KiB', 'brotli − empty KiB'].concat([
+      'opened: scripts',
+      'opened: script KiB',
+      'opened: CSS KiB',
+    ]),
+    rows,
+  );
 }

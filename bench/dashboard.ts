@@ -19,14 +19,8 @@ import type { Browser, Page } from 'playwright-core';
 import { evidenceRecord, ticketRecord } from '../src/state/record-fixtures.ts';
 import { browserSkipReason, launchBrowser } from '../test/helpers/browser.ts';
 import { startTestServer, type TestServer } from '../test/helpers/test-server.ts';
-import { emptyPageHtml, emptyPageSize } from './dashboard-empty-page.ts';
-import {
-  dashboardPageSizes,
-  fetchedOnOpen,
-  type PageFiles,
-  pageFiles,
-  pagePaths,
-} from './dashboard-sizes.ts';
+import { emptyPageHtml } from './dashboard-empty-page.ts';
+import { type PageFiles, pageFiles, printSizes } from './dashboard-sizes.ts';
 import { printRows, printTable, type Summary, summarize } from './stats.ts';
 
 const opens = 10;
@@ -94,7 +88,11 @@ export async function dashboardBenchmark(): Promise<void> {
   const browser = await launchBrowser();
   try {
     const { token } = await server.client('bench');
-    await printSizes(server, browser, token);
+    const ids = {
+      ticket: (await runningTicket(server)).id,
+      evidenceTicket: await ticketWithEvidence(server),
+    };
+    await printSizes(browser, server.url, token, ids);
     const variants: Variant[] = [
       { name: 'empty bundle', path: (id) => `/bench-empty/${id}` },
       { name: 'dashboard', path: (id) => `/tickets/${id}` },
@@ -157,49 +155,6 @@ function printPhases(variants: Variant[], results: Array<{ phases: Phases[] }>):
   printRows(
     `dashboard: where opening the ticket page goes, ms since navigation start (median / p95 of ${opens} opens)`,
     ['phase', ...variants.map((variant) => variant.name)],
-    rows,
-  );
-}
-
-async function printSizes(server: TestServer, browser: Browser, token: string): Promise<void> {
-  const empty = emptyPageSize();
-  const kib = (bytes: number) => (bytes / 1024).toFixed(1);
-  const ticket = await runningTicket(server);
-  const evidenceTicket = await ticketWithEvidence(server);
-  const paths = pagePaths({ ticket: ticket.id, evidenceTicket });
-  const rows = [
-    ['empty bundle (baseline)', '1', kib(empty.rawBytes), kib(empty.gzipBytes)].concat([
-      kib(empty.brotliBytes),
-      '0.0',
-      'inline',
-      kib(empty.rawBytes),
-      '0.0',
-    ]),
-  ];
-  let encoding = '';
-  for (const size of await dashboardPageSizes()) {
-    const opened = paths.get(size.page);
-    const fetched = opened && (await fetchedOnOpen(browser, `${server.url}${opened.path}`, token));
-    encoding ||= fetched ? fetched.encoding : '';
-    rows.push([
-      `${size.page}${opened?.missing ? ' (no such object)' : ''}`,
-      String(size.files),
-      kib(size.rawBytes),
-      kib(size.gzipBytes),
-      kib(size.brotliBytes),
-      `+${kib(size.brotliBytes - empty.brotliBytes)}`,
-      fetched ? String(fetched.scriptFiles) : '–',
-      fetched ? kib(fetched.scriptBytes) : '–',
-      fetched ? kib(fetched.cssBytes) : '–',
-    ]);
-  }
-  printRows(
-    `dashboard: JavaScript per page: first load (main + page chunk + static imports, modules.json), and fetched when opened in Chromium (${encoding || 'unknown'} encoding over http)`,
-    ['page', 'files', 'raw KiB', 'gzip KiB', 'brotli KiB', 'brotli − empty KiB'].concat([
-      'opened: scripts',
-      'opened: script KiB',
-      'opened: CSS KiB',
-    ]),
     rows,
   );
 }
