@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import type { Mags } from '../../src/sdk/mags.ts';
 import {
   browserSkipReason,
@@ -40,6 +40,43 @@ const terminalText = async (page: Page) =>
 async function waitForTerminal(page: Page, pattern: RegExp): Promise<string> {
   await page.locator('.terminal .xterm-rows > div').filter({ hasText: pattern }).first().waitFor();
   return terminalText(page);
+}
+
+/** Whether the keys go to the shell: xterm's hidden textarea has the focus. */
+const inTerminal = async (page: Page) =>
+  (await page.evaluate(
+    `document.activeElement?.classList.contains('xterm-helper-textarea') ?? false`,
+  )) as boolean;
+
+/** The focused element's accessible name as far as these tests need it (label, else text). */
+const focusedName = async (page: Page) =>
+  (await page.evaluate(`(() => {
+    const element = document.activeElement;
+    if (!element) return '';
+    if (element.classList.contains('xterm-helper-textarea')) return 'xterm';
+    return (element.getAttribute('aria-label') ?? element.textContent ?? '').trim();
+  })()`)) as string;
+
+/** Presses `key` until the focused element's name matches; returns the names passed on the way. */
+async function tabUntil(page: Page, key: string, name: RegExp): Promise<string[]> {
+  const passed: string[] = [];
+  for (let step = 0; step < 40; step++) {
+    await page.keyboard.press(key);
+    const now = await focusedName(page);
+    if (name.test(now)) return passed;
+    passed.push(now);
+  }
+  throw new Error(`${key} never reached ${name}: ${passed.join(', ')}`);
+}
+
+/** Reads `value` until `done` holds (a colour repainted, a refit), for at most ten seconds. */
+async function until<T>(value: () => Promise<T>, done: (now: T) => boolean): Promise<T> {
+  let now = await value();
+  for (let step = 0; step < 100 && !done(now); step++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    now = await value();
+  }
+  return now;
 }
 
 async function typeLine(page: Page, line: string): Promise<void> {
@@ -154,6 +191,143 @@ describe('dashboard sandboxes', { skip, timeout: 300_000 }, () => {
     await screenshot(page, 'sandbox-terminal-390-dark');
     // The token went only as the WebSocket's subprotocol: no URL the page asked for holds it.
     for (const url of watched.requests) assert.ok(!url.includes(alice.token), `token in ${url}`);
+    assert.deepEqual(watched.problems, []);
+    await context.close();
+  });
+
+  test('terminal by keyboard: in with Tab and Enter, out with Ctrl+], no keyboard trap', async () => {
+    const context = await browser.newContext({ viewport: viewports.desktop });
+    const page = await context.newPage();
+    const watched = watchPage(page, server.url);
+    await signIn(page, server.url, alice.token);
+    await page.goto(`${server.url}/sandboxes/${sandbox}`);
+    await page.getByRole('status').getByText('Connected').waitFor();
+    await waitForTerminal(page, /\S/);
+    // Connecting took no focus: the keys are not the shell's until the person says so.
+    assert.equal(await inTerminal(page), false);
+
+    // From the page's header, Tab by Tab: past Stop, to the terminal's button, never into xterm.
+    await page.getByRole('link', { name: 'Sandboxes' }).focus();
+    const passed = await tabUntil(page, 'Tab', /^Type in the terminal$/);
+    assert.ok(passed.includes(`Stop ${sandbox}`), `Tab went through ${passed.join(', ')}`);
+    const describedBy = await page.evaluate(
+      `document.getElementById(document.activeElement.getAttribute('aria-describedby'))?.textContent`,
+    );
+    assert.match(String(describedBy), /Ctrl\s*\+\s*\] to leave the terminal/);
+
+    await page.keyboard.press('Enter');
+    assert.equal(await inTerminal(page), true);
+    const hint = await page.evaluate(
+      `document.getElementById(document.activeElement.getAttribute('aria-describedby'))?.textContent`,
+    );
+    assert.match(String(hint), /Keys go to the shell/);
+    await typeLine(page, 'echo keyboard-$((6*7))');
+    await waitForTerminal(page, /^keyboard-42\s*$/);
+
+    // Ctrl+] leaves; Shift+Tab then reaches Stop, Tab the files, without falling back in.
+    await page.keyboard.press('Control+BracketRight');
+    assert.equal(await inTerminal(page), false);
+    assert.equal(await focusedName(page), 'Type in the terminal');
+    const backwards = await tabUntil(page, 'Shift+Tab', new RegExp(`^Stop ${sandbox}$`));
+    assert.ok(!backwards.includes('xterm'), `Shift+Tab went through ${backwards.join(', ')}`);
+    await page.getByRole('button', { name: 'Type in the terminal' }).focus();
+    const forwards = await tabUntil(page, 'Tab', /^Refresh$/);
+    assert.ok(!forwards.includes('xterm'), `Tab went through ${forwards.join(', ')}`);
+    // The Ctrl+] reached no shell: the line typed next runs as it is.
+    await page.getByRole('button', { name: 'Type in the terminal' }).click();
+    await typeLine(page, 'echo still-$((1+1))');
+    await waitForTerminal(page, /^still-2\s*$/);
+    assert.deepEqual(await seriousAccessibilityViolations(page), []);
+    assert.deepEqual(watched.problems, []);
+    await context.close();
+  });
+
+  test("terminal: the job logs' ANSI colours, following the theme; no row cut off", async () => {
+    const context = await browser.newContext({ viewport: viewports.desktop, colorScheme: 'light' });
+    const page = await context.newPage();
+    const watched = watchPage(page, server.url);
+    await signIn(page, server.url, alice.token);
+    await page.goto(`${server.url}/sandboxes/${sandbox}`);
+    await page.getByRole('status').getByText('Connected').waitFor();
+    await waitForTerminal(page, /\S/);
+    await page.getByRole('button', { name: 'Type in the terminal' }).click();
+    // The echoed command line holds the $((…)); only the output says "colour-2red".
+    await typeLine(page, `printf '\\033[31m%s\\033[0m\\n' colour-$((1+1))red`);
+    await waitForTerminal(page, /^colour-2red\s*$/);
+    const colours = async () =>
+      JSON.parse(
+        (await page.evaluate(`(() => {
+          const span = [...document.querySelectorAll('.terminal .xterm-rows span')]
+            .find((each) => each.textContent.includes('colour-2red'));
+          const probe = document.createElement('span');
+          probe.style.color = 'var(--ansi-red)';
+          document.body.append(probe);
+          const variable = getComputedStyle(probe).color;
+          probe.remove();
+          return JSON.stringify({ shown: span ? getComputedStyle(span).color : '', variable });
+        })()`)) as string,
+      ) as { shown: string; variable: string };
+    const light = await colours();
+    assert.equal(light.shown, light.variable);
+    await screenshot(page, 'sandbox-terminal-colours-1280-light');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const dark = await until(colours, (now) => now.shown !== light.shown);
+    assert.equal(dark.shown, dark.variable);
+    assert.notEqual(dark.variable, light.variable);
+
+    // Every row whole inside the box, at both widths, once fonts and layout have settled.
+    for (const viewport of [viewports.desktop, viewports.phone]) {
+      await page.setViewportSize(viewport);
+      await page.evaluate('document.fonts.ready.then(() => true)');
+      const overflowPixels = await until(
+        async () =>
+          (await page.evaluate(`(() => {
+            const box = document.querySelector('.terminal-box');
+            const screen = box.querySelector('.xterm-screen');
+            const style = getComputedStyle(box);
+            const inner = box.getBoundingClientRect().bottom - parseFloat(style.borderBottomWidth) -
+              parseFloat(style.paddingBottom);
+            return screen.getBoundingClientRect().bottom - inner;
+          })()`)) as number,
+        (pixels) => pixels <= 0.5,
+      );
+      assert.ok(overflowPixels <= 0.5, `the last row is cut by ${overflowPixels}px`);
+      await screenshot(page, `sandbox-terminal-rows-${viewport.width}-dark`);
+    }
+    assert.deepEqual(watched.problems, []);
+    await context.close();
+  });
+
+  test("terminal: a dropped connection said from the person's side, a server error as sent", async () => {
+    const context = await browser.newContext({ viewport: viewports.desktop });
+    const page = await context.newPage();
+    const watched = watchPage(page, server.url);
+    // The shell's socket answered here, as a server would that then goes away.
+    const sockets: WebSocketRoute[] = [];
+    await page.routeWebSocket(/\/shell/, (socket) => {
+      sockets.push(socket);
+    });
+    await signIn(page, server.url, alice.token);
+    await page.goto(`${server.url}/sandboxes/${sandbox}`);
+    await page.getByRole('status').getByText('Connected').waitFor();
+    await sockets[0]?.close({ code: 1001, reason: 'server shutting down' });
+    await page
+      .getByRole('status')
+      .getByText(
+        'The connection to the server closed (the server stopped or the network dropped). Reconnect when it is back.',
+      )
+      .waitFor();
+    await page.getByRole('button', { name: 'Reconnect' }).click();
+    await page.getByRole('status').getByText('Connected').waitFor();
+    assert.equal(await focusedName(page), 'Type in the terminal');
+    sockets[1]?.send(
+      JSON.stringify({ type: 'error', message: 'MagsError: The shell could not start.' }),
+    );
+    await sockets[1]?.close({ code: 1011, reason: 'shell failed' });
+    await page
+      .getByRole('status')
+      .getByText('The shell could not start.', { exact: true })
+      .waitFor();
     assert.deepEqual(watched.problems, []);
     await context.close();
   });

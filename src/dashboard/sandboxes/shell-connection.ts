@@ -35,11 +35,17 @@ export function connectShell(
       handlers.onBytes(new Uint8Array(event.data));
       return;
     }
+    let message: ShellControl;
     try {
-      handlers.onControl(JSON.parse(event.data) as ShellControl);
+      message = JSON.parse(event.data) as ShellControl;
     } catch {
-      // Not JSON: nothing the protocol defines; ignored like an unknown control message.
+      return; // Not JSON: nothing the protocol defines; ignored like an unknown control message.
     }
+    if (message.type === 'error' && typeof message.message === 'string') {
+      // The server sends String(error): "MagsError: …" names a class the person never sees.
+      message = { ...message, message: message.message.replace(/^[A-Za-z]*Error: /, '') };
+    }
+    handlers.onControl(message);
   };
   socket.onclose = handlers.onClose;
   const open = () => socket.readyState === WebSocket.OPEN;
@@ -52,4 +58,15 @@ export function connectShell(
     },
     close: () => socket.close(1000, 'closed by the page'),
   };
+}
+
+/**
+ * What to say when the socket closed without the server's exit or error message: the server
+ * went away or the network dropped (an ended shell and a failed one always say so first). Told
+ * from the person's side, with what to do.
+ */
+export function shellClosedText(opened: boolean): string {
+  return opened
+    ? 'The connection to the server closed (the server stopped or the network dropped). Reconnect when it is back.'
+    : 'Could not connect to the shell: the server is unreachable, or the sandbox was stopped or deleted. Reconnect to try again.';
 }

@@ -1,59 +1,31 @@
 import type { ITheme } from '@xterm/xterm';
+import { paletteNames } from '../components/ansi-spans.ts';
 
 /**
  * The terminal's colours from the page's CSS variables (styles.css), so it follows the dark or
- * light theme. The sixteen ANSI colours are picked per theme for contrast on its background:
- * xterm's defaults are made for a dark one (its white and yellow vanish on a light page).
+ * light theme. The sixteen ANSI colours are the `--ansi-*` variables the job logs use
+ * (components/ansi-spans.ts), so the same output has the same colours in a log and here; the
+ * stylesheet picks them per theme for contrast on `--bg-sunken` (xterm's defaults are made for
+ * a dark background: their white and yellow vanish on a light page).
  */
-const darkPalette = {
-  black: '#484f58',
-  red: '#ff7b72',
-  green: '#56d364',
-  yellow: '#e3b341',
-  blue: '#6cb4ff',
-  magenta: '#d2a8ff',
-  cyan: '#56d4dd',
-  white: '#c9d1d9',
-  brightBlack: '#6e7681',
-  brightRed: '#ffa198',
-  brightGreen: '#7ee787',
-  brightYellow: '#f2cc60',
-  brightBlue: '#a5d6ff',
-  brightMagenta: '#e2c5ff',
-  brightCyan: '#b3f0ff',
-  brightWhite: '#f0f6fc',
-};
-const lightPalette = {
-  black: '#24292f',
-  red: '#c4302b',
-  green: '#1a7f37',
-  yellow: '#7d5600',
-  blue: '#0b5cad',
-  magenta: '#8250df',
-  cyan: '#0e6f7a',
-  white: '#6e7781',
-  brightBlack: '#57606a',
-  brightRed: '#a40e26',
-  brightGreen: '#116329',
-  brightYellow: '#633c01',
-  brightBlue: '#0550ae',
-  brightMagenta: '#6639ba',
-  brightCyan: '#0b5560',
-  brightWhite: '#8c959f',
-};
-
 export function terminalTheme(): ITheme {
   const style = getComputedStyle(document.documentElement);
   const variable = (name: string) => style.getPropertyValue(name).trim();
   const background = variable('--bg-sunken');
-  return {
-    ...(isDark(background) ? darkPalette : lightPalette),
+  const theme: ITheme = {
     background,
     foreground: variable('--fg'),
     cursor: variable('--fg'),
     cursorAccent: background,
     selectionBackground: variable('--border'),
   };
+  for (const name of paletteNames) {
+    const value = variable(`--ansi-${name}`);
+    // 'bright-black' → brightBlack; a missing variable keeps xterm's own colour.
+    const key = name.replace(/-(\w)/g, (_, letter: string) => letter.toUpperCase());
+    if (value) (theme as Record<string, string>)[key] = value;
+  }
+  return theme;
 }
 
 /** Calls `onChange` when the page's theme changes: the toggle's attribute, or the system's. */
@@ -66,16 +38,4 @@ export function onThemeChange(onChange: () => void): () => void {
     observer.disconnect();
     scheme.removeEventListener('change', onChange);
   };
-}
-
-/** Whether a `#rrggbb` colour is dark (its relative luminance under one half). */
-function isDark(colour: string): boolean {
-  const match = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(colour);
-  if (!match) return true;
-  const [red, green, blue] = match.slice(1).map((hex) => Number.parseInt(hex, 16) / 255) as [
-    number,
-    number,
-    number,
-  ];
-  return 0.2126 * red + 0.7152 * green + 0.0722 * blue < 0.5;
 }
