@@ -216,6 +216,14 @@ describe('dashboard ticket page', { skip }, () => {
     const watched = watchPage(page, e2e.server.url);
     try {
       await signIn(page, e2e.server.url, e2e.aliceToken);
+      // A slow connection (1 MB/s): the history arrives over many frames, as over the internet.
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.emulateNetworkConditions', {
+        offline: false,
+        latency: 20,
+        downloadThroughput: 1024 * 1024,
+        uploadThroughput: 1024 * 1024,
+      });
       await page.goto(`${e2e.server.url}/tickets/${ticket.id}`);
       const events = page.getByTestId('ticket-events');
       await events.getByText('Step 11 of the history.').waitFor({ timeout: longWaitMs });
