@@ -192,4 +192,38 @@ describe('evidence review page', { skip }, () => {
     assert.match(await text(bobPage.getByRole('alert').first()), /not found|no ticket/i);
     await bobs.close();
   });
+
+  test('opened while the agent works: "No evidence" until the run ends, then the evidence', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const agent = e2e.model(async (index) => {
+      if (index === 0) {
+        await released; // the run goes on until the page is open on its missing evidence
+        return fix;
+      }
+      return finish('fixed while you waited', true);
+    });
+    const created = await e2e.alice.tickets.create(e2e.body(agent.id));
+    const { page, watched, close } = await openPage();
+    try {
+      await page.goto(`${e2e.server.url}/tickets/${created.id}/evidence`);
+      await page.getByRole('alert').filter({ hasText: 'No evidence' }).waitFor();
+      release();
+      await page.getByRole('heading', { name: 'The platform verified' }).waitFor({
+        timeout: 90_000,
+      });
+      await page.getByText('fixed while you waited').first().waitFor();
+      assert.equal(await page.getByText('No evidence').count(), 0);
+      // The evidence's 404 while the agent worked is the only console error.
+      assert.deepEqual(
+        watched.problems.filter((problem) => !/404/.test(problem)),
+        [],
+      );
+    } finally {
+      release();
+      await close();
+    }
+  });
 });

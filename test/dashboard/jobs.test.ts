@@ -77,6 +77,49 @@ describe('dashboard jobs', { skip, timeout: 300_000 }, () => {
     await context.close();
   });
 
+  test('a long log: an escape and a progress line cut across chunks render right; past 5 MB the start is trimmed', async () => {
+    // 6 MB of lines, then a colour escape cut in two by a pause, then a progress line that a
+    // carriage return rewrites after a pause: each pause puts the rest in a later chunk.
+    const job = await alice.mags.sandboxes.exec(sandbox, [
+      'sh',
+      '-c',
+      `echo first-line-of-the-log; yes "$(printf '%099d' 0)" | head -n 60000
+       printf '\\033[3'; sleep 0.5; printf '1mRED-SPLIT\\033[0m\\n'
+       printf 'progress 10%%'; sleep 0.5; printf '\\rprogress 100%%\\n'; echo last-line`,
+    ]);
+    const context = await browser.newContext({ viewport: viewports.desktop });
+    const page = await context.newPage();
+    const watched = watchPage(page, server.url);
+    await signIn(page, server.url, alice.token);
+    await page.goto(`${server.url}/jobs/${job.id}`);
+    await page.getByRole('status').getByText('succeeded').waitFor({ timeout: 120_000 });
+    await page.locator('.job-log').getByText('last-line').waitFor();
+    const shown = (await page.evaluate(`(() => {
+      const log = document.querySelector('.job-log');
+      return {
+        length: log.textContent.length,
+        first: log.textContent.includes('first-line-of-the-log'),
+        progress: log.textContent.match(/progress \\d+%/g),
+        red: [...log.querySelectorAll('span.ansi-red')].map((span) => span.textContent),
+        escapes: log.textContent.includes('\\u001b'),
+      };
+    })()`)) as {
+      length: number;
+      first: boolean;
+      progress: string[];
+      red: string[];
+      escapes: boolean;
+    };
+    assert.deepEqual(shown.red, ['RED-SPLIT']);
+    assert.deepEqual(shown.progress, ['progress 100%']);
+    assert.equal(shown.escapes, false);
+    assert.equal(shown.first, false, 'the start of the log is trimmed');
+    assert.ok(shown.length < 5.5 * 1024 * 1024, `${shown.length} characters shown`);
+    await page.getByText(`Earlier output trimmed — full log: mags logs ${job.id}`).waitFor();
+    assert.deepEqual(watched.problems, []);
+    await context.close();
+  });
+
   test('the list shows jobs with status, command, exit code; one leads to its page', async () => {
     const done = await alice.mags.runAndWait(['sh', '-c', 'echo listed; exit 0']);
     assert.equal(done.exitCode, 0);

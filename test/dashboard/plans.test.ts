@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import type { PlanSpec } from '../../src/api/plans.ts';
+import type { PlanEvent, PlanSpec } from '../../src/api/plans.ts';
 import {
   browserSkipReason,
   launchBrowser,
@@ -110,6 +110,36 @@ describe('plans pages', { skip }, () => {
       assert.deepEqual(watched.problems, []);
       await context.close();
     }
+  });
+
+  test('an approved plan: its page reads the plan once on opening, not once per replayed event', async () => {
+    const alice = await server.client('alice');
+    const created = await alice.mags.plans.create({ project: 'app', request: 'Run users', spec });
+    await alice.mags.plans.approve(created.id);
+    // Its first ticket fails at once (no sandboxes here): the plan is blocked, settled.
+    assert.equal((await alice.mags.plans.wait(created.id)).status, 'blocked');
+    // A history of plan-level events (its status, each ticket's state) and its tickets' own.
+    const history: PlanEvent[] = [];
+    for await (const event of alice.mags.plans.events(created.id)) history.push(event);
+    const planLevel = history.filter((event) => event.data.type !== 'ticket_event');
+    assert.ok(planLevel.length >= 6, `plan-level events: ${planLevel.length}`);
+    const context = await browser.newContext({ viewport: viewports.desktop });
+    const page = await context.newPage();
+    const watched = watchPage(page, server.url);
+    await signIn(page, server.url, alice.token);
+    const isPlanRead = (url: string) => new URL(url).pathname.endsWith(`/v1/plans/${created.id}`);
+    // Settled: its event stream replays the history and ends, and the page reads it once more.
+    const replayed = page.waitForEvent('requestfinished', {
+      predicate: (request) => request.url().includes(`/v1/plans/${created.id}/events`),
+    });
+    await page.goto(`${server.url}/plans/${created.id}`);
+    await page.locator('.plan-node[data-key="schema"]').getByText('failed').waitFor();
+    await replayed;
+    const reads = () => watched.requests.filter(isPlanRead);
+    while (reads().length < 2) await page.waitForRequest((request) => isPlanRead(request.url()));
+    assert.deepEqual(reads().length, 2, `plan reads: ${reads().join(', ')}`);
+    assert.deepEqual(watched.problems, []);
+    await context.close();
   });
 
   test('bob sees none of alice’s plans, and her plan’s URL is the API’s 404', async () => {

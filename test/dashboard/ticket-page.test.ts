@@ -22,6 +22,7 @@ import {
   call,
   type EndToEndServer,
   finish,
+  followTicket,
   startEndToEndServer,
 } from '../helpers/end-to-end-tickets.ts';
 import { sandboxSkipReason } from '../helpers/test-home.ts';
@@ -177,6 +178,93 @@ describe('dashboard ticket page', { skip }, () => {
       assert.ok(!watched.requests.some((url) => url.includes('evil')), 'no request to evil');
     } finally {
       release();
+      await context.close();
+    }
+  });
+
+  test('a finished ticket with a long history: the header never shows an older status or cost', async () => {
+    // A dozen steps, each printing 60 KB: the history the page replays spans many frames.
+    const bulky = `node -e "for (let i = 0; i < 1500; i++) console.log('line ' + i + ' ' + 'x'.repeat(32))"`;
+    const steps = Array.from({ length: 12 }, (_, index) => ({
+      text: `Step ${index} of the history.`,
+      ...call('run_command', { command: bulky }),
+    }));
+    const agent = e2e.model([...steps, finish('done', true)]);
+    const ticket = await e2e.alice.tickets.create(e2e.body(agent.id));
+    await followTicket(e2e.alice, ticket.id);
+    const finished = await e2e.alice.tickets.get(ticket.id);
+    assert.equal(finished.status, 'awaiting_review');
+    const context = await browser.newContext({ viewport: viewports.desktop });
+    // Every state of the header from the first render on: its badge, buttons and cost.
+    await context.addInitScript(`
+      window.headerStates = [];
+      window.sawWorking = false;
+      new MutationObserver(() => {
+        const header = document.querySelector('.ticket-header');
+        if (header) {
+          const state = JSON.stringify([
+            header.querySelector('.badge')?.textContent ?? '',
+            [...header.querySelectorAll('button')].map((button) => button.textContent),
+            header.querySelector('.ticket-meters dd')?.textContent ?? '',
+          ]);
+          if (window.headerStates.at(-1) !== state) window.headerStates.push(state);
+        }
+        if (document.querySelector('.working')) window.sawWorking = true;
+      }).observe(document, { subtree: true, childList: true, characterData: true });
+    `);
+    const page = await context.newPage();
+    const watched = watchPage(page, e2e.server.url);
+    try {
+      await signIn(page, e2e.server.url, e2e.aliceToken);
+      // A slow connection (1 MB/s): the history arrives over many frames, as over the internet.
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.emulateNetworkConditions', {
+        offline: false,
+        latency: 20,
+        downloadThroughput: 1024 * 1024,
+        uploadThroughput: 1024 * 1024,
+      });
+      await page.goto(`${e2e.server.url}/tickets/${ticket.id}`);
+      const events = page.getByTestId('ticket-events');
+      await events.getByText('Step 11 of the history.').waitFor({ timeout: longWaitMs });
+      await events.locator('.event-evidence').waitFor();
+      await page.getByText('Not running').waitFor();
+      const states = ((await page.evaluate('window.headerStates')) as string[]).map(
+        (state) => JSON.parse(state) as [string, string[], string],
+      );
+      assert.ok(states.length > 0);
+      for (const [badge, buttons, cost] of states) {
+        assert.equal(badge, 'awaiting review', `header states: ${JSON.stringify(states)}`);
+        assert.ok(!buttons.includes('Stop'), `header states: ${JSON.stringify(states)}`);
+        assert.equal(cost, states[0]?.[2], `the cost went back: ${JSON.stringify(states)}`);
+      }
+      assert.equal(await page.evaluate('window.sawWorking'), false, 'never "The agent is working"');
+      assert.deepEqual(watched.problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a run started elsewhere while the page shows the idle ticket: its events appear', async () => {
+    const agent = e2e.model([{ text: 'Started from the CLI.', ...finish('done', true) }]);
+    const ticket = await e2e.alice.tickets.create(e2e.body(agent.id, { run: false }));
+    const context = await browser.newContext({ viewport: viewports.desktop });
+    const page = await context.newPage();
+    const watched = watchPage(page, e2e.server.url);
+    try {
+      await signIn(page, e2e.server.url, e2e.aliceToken);
+      await page.goto(`${e2e.server.url}/tickets/${ticket.id}`);
+      await page.getByRole('button', { name: 'Start run' }).waitFor();
+      await page.getByText('Not running').waitFor();
+      await e2e.alice.tickets.run(ticket.id); // as `mags ticket run` does
+      const events = page.getByTestId('ticket-events');
+      await events.getByText('Started from the CLI.').waitFor({ timeout: longWaitMs });
+      await page.locator('.ticket-header .badge', { hasText: 'awaiting review' }).waitFor({
+        timeout: longWaitMs,
+      });
+      await events.locator('.event-evidence').waitFor();
+      assert.deepEqual(watched.problems, []);
+    } finally {
       await context.close();
     }
   });

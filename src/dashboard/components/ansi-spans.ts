@@ -71,90 +71,227 @@ const c1Osc = '\u009d';
 const c1Strings = new Set(['\u0090', '\u0098', '\u009e', '\u009f']);
 const c1Terminator = '\u009c';
 
+/** At most this many SGR parameters of one sequence are read (a real one has a dozen at most). */
+const maxSgrParameters = 64;
+/**
+ * An unfinished escape kept for the next chunk is at most this long; a longer one is hostile or
+ * garbage and is dropped up to its end instead (so no chunk is parsed again and again).
+ */
+const maxCarryLength = 4096;
+
+type Rendered = Pick<AnsiSpan, 'classes' | 'style'>;
+
+/** Looks made before: by the look's key and the SGR parameters applied to it (capped). */
+const transitions = new Map<string, { look: Look; rendered: Rendered; key: string }>();
+const maxTransitions = 1024;
+const lookKey = (look: Look) =>
+  `${look.foreground};${look.background};${+look.bold}${+look.dim}${+look.italic}${+look.underline}${+look.strikethrough}${+look.inverse}`;
+interface Piece {
+  text: string;
+  look: Rendered;
+}
+
+/**
+ * An incremental parser: terminal output is pushed in chunks as it arrives (a job's log, a
+ * model's text deltas) and each chunk is parsed once, its look and an escape cut in two by the
+ * chunk boundary carried to the next; `take…` hands out the spans parsed so far. Linear in the
+ * output, whatever it holds: an SGR sequence is read up to `maxSgrParameters`, and a carriage
+ * return drops the pieces of the current line without scanning the text before it.
+ */
+export class AnsiParser {
+  #look = plainLook();
+  #rendered: Rendered = render(this.#look);
+  #lookKey = lookKey(this.#look);
+  /** Text with its look, in order; from `#lineStart` on, the current line (`\r` rewrites it). */
+  #pieces: Piece[] = [];
+  #lineStart = 0;
+  /** The unparsed end of the last chunk: an escape (or a `\r`) the next chunk may complete. */
+  #carry = '';
+  /** Inside a string sequence (OSC, DCS…) or an overlong CSI: dropped until its end. */
+  #skipping: 'string' | 'csi' | undefined;
+
+  /** Parses a chunk of output. */
+  push(text: string): void {
+    const input = this.#carry === '' ? text : this.#carry + text;
+    this.#carry = '';
+    this.#parse(input, false);
+  }
+
+  /** The output has ended: an unfinished escape shows nothing; a final `\r` clears its line. */
+  end(): void {
+    const carry = this.#carry;
+    this.#carry = '';
+    this.#parse(carry, true);
+    this.#skipping = undefined;
+  }
+
+  /** The spans parsed so far, handed out once (what comes next starts with no pieces). */
+  takeAll(): AnsiSpan[] {
+    const spans = toSpans(this.#pieces);
+    this.#pieces = [];
+    this.#lineStart = 0;
+    return spans;
+  }
+
+  /** The spans up to and including the last newline, handed out once: they never change. */
+  takeLines(): AnsiSpan[] {
+    const spans = toSpans(this.#pieces.slice(0, this.#lineStart));
+    this.#pieces = this.#pieces.slice(this.#lineStart);
+    this.#lineStart = 0;
+    return spans;
+  }
+
+  /** The current line's spans after `takeLines` (a carriage return may still rewrite them). */
+  openLine(): AnsiSpan[] {
+    return toSpans(this.#pieces);
+  }
+
+  #parse(input: string, final: boolean): void {
+    const length = input.length;
+    let index = 0;
+    while (index < length) {
+      if (this.#skipping) {
+        const end =
+          this.#skipping === 'string' ? stringEnd(input, index) : csiSkipEnd(input, index);
+        if (end === -1) {
+          // A string's last `ESC` may begin its `ESC \` terminator in the next chunk.
+          if (!final && this.#skipping === 'string' && input[length - 1] === escapeCharacter)
+            this.#carry = escapeCharacter;
+          return;
+        }
+        this.#skipping = undefined;
+        index = end;
+        continue;
+      }
+      let next = index;
+      while (next < length && !isSpecial(input.charCodeAt(next))) next++;
+      if (next > index) this.#text(input.slice(index, next));
+      if (next === length) return;
+      const after = this.#control(input, next, final);
+      if (after === -1) {
+        this.#carry = input.slice(next);
+        return;
+      }
+      index = after;
+    }
+  }
+
+  /** Applies an SGR sequence; a log repeats its few colours, so their looks are remembered. */
+  #sgr(parameters: string): void {
+    const key = `${this.#lookKey}\u0000${parameters}`;
+    let next = parameters.length <= 64 ? transitions.get(key) : undefined;
+    if (!next) {
+      const look = applySgr(this.#look, parameters);
+      next = { look, rendered: render(look), key: lookKey(look) };
+      if (parameters.length <= 64) {
+        if (transitions.size >= maxTransitions) transitions.clear();
+        transitions.set(key, next);
+      }
+    }
+    this.#look = next.look;
+    this.#rendered = next.rendered;
+    this.#lookKey = next.key;
+  }
+
+  #text(run: string): void {
+    const newline = run.lastIndexOf('\n');
+    if (newline === -1) {
+      this.#pieces.push({ text: run, look: this.#rendered });
+      return;
+    }
+    this.#pieces.push({ text: run.slice(0, newline + 1), look: this.#rendered });
+    this.#lineStart = this.#pieces.length;
+    if (newline + 1 < run.length) {
+      this.#pieces.push({ text: run.slice(newline + 1), look: this.#rendered });
+    }
+  }
+
+  /** Handles the control character at `at`: the index after it, or -1 to wait for more. */
+  #control(input: string, at: number, final: boolean): number {
+    const length = input.length;
+    const character = input[at] as string;
+    if (character === '\r') {
+      if (at + 1 === length && !final) return -1; // a CRLF cut in two must stay a newline
+      if (input[at + 1] === '\n') return at + 1;
+      // A carriage return rewrites its line (progress bars): what the line held so far goes.
+      this.#pieces.length = this.#lineStart;
+      return at + 1;
+    }
+    if (c1Strings.has(character) || character === c1Osc) {
+      this.#skipping = 'string';
+      return at + 1;
+    }
+    if (character !== escapeCharacter && character !== c1Csi) return at + 1; // no text to show
+    const next = character === escapeCharacter ? input[at + 1] : '[';
+    if (next === undefined) return final ? length : -1;
+    if (next === '[') {
+      const start = at + (character === c1Csi ? 1 : 2);
+      const end = csiEnd(input, start);
+      if (end === -1) {
+        if (final) return length; // an unfinished sequence at the end: nothing to show
+        if (length - at <= maxCarryLength) return -1;
+        this.#skipping = 'csi';
+        return length;
+      }
+      if (input[end] === 'm') this.#sgr(input.slice(start, end));
+      return end + 1;
+    }
+    if (next === ']' || next === 'P' || next === 'X' || next === '^' || next === '_') {
+      // OSC (titles, OSC 8 links) and the other strings: dropped up to BEL or ST.
+      this.#skipping = 'string';
+      return at + 2;
+    }
+    // ESC, its intermediates (` `–`/`) and a final byte: charsets, keypad modes, save cursor.
+    let cursor = at + 1;
+    while (cursor < length && isIntermediate(input.charCodeAt(cursor))) cursor++;
+    if (cursor === length) return final || length - at > maxCarryLength ? length : -1;
+    return cursor + 1;
+  }
+}
+
 /** The spans of `text`, adjacent ones with the same look merged. */
 export function ansiSpans(text: string): AnsiSpan[] {
-  const spans: AnsiSpan[] = [];
-  let look = plainLook();
-  let pending = '';
-  const flush = () => {
-    if (pending === '') return;
-    const rendered = render(look);
-    const last = spans.at(-1);
-    if (last && last.classes === rendered.classes && sameStyle(last.style, rendered.style)) {
-      last.text += pending;
-    } else {
-      spans.push({ text: pending, ...rendered });
-    }
-    pending = '';
-  };
+  const parser = new AnsiParser();
+  parser.push(text);
+  parser.end();
+  return parser.takeAll();
+}
 
-  let index = 0;
-  while (index < text.length) {
-    const character = text[index] as string;
-    if (character === escapeCharacter || character === c1Csi || character === c1Osc) {
-      const next = character === escapeCharacter ? text[index + 1] : undefined;
-      if (character === c1Csi || next === '[') {
-        const start = index + (character === c1Csi ? 1 : 2);
-        const end = csiEnd(text, start);
-        if (end === -1) {
-          index = text.length; // an unfinished sequence at the end: nothing to show
-          continue;
-        }
-        if (text[end] === 'm') {
-          flush();
-          look = applySgr(look, text.slice(start, end));
-        }
-        index = end + 1;
-        continue;
-      }
-      if (
-        character === c1Osc ||
-        next === ']' ||
-        next === 'P' ||
-        next === 'X' ||
-        next === '^' ||
-        next === '_'
-      ) {
-        // OSC (titles, OSC 8 links) and the other strings: dropped up to BEL or ST.
-        const start = index + (character === c1Osc ? 1 : 2);
-        index = stringEnd(text, start);
-        continue;
-      }
-      // ESC, its intermediates (` `–`/`) and a final byte: charsets, keypad modes, save cursor.
-      let cursor = index + 1;
-      while (cursor < text.length && /[ -/]/.test(text[cursor] as string)) cursor++;
-      index = Math.min(cursor + 1, text.length);
+/** Pieces as spans: adjacent ones with the same look joined (once, not piece by piece). */
+function toSpans(pieces: Piece[]): AnsiSpan[] {
+  const spans: AnsiSpan[] = [];
+  let texts: string[] = [];
+  let look: Rendered | undefined;
+  const emit = () => {
+    const text = texts.join('');
+    if (look && text !== '') {
+      spans.push({ text, classes: look.classes, ...(look.style && { style: look.style }) });
+    }
+  };
+  for (const piece of pieces) {
+    const same =
+      look !== undefined &&
+      (piece.look === look ||
+        (piece.look.classes === look.classes && sameStyle(piece.look.style, look.style)));
+    if (same) {
+      texts.push(piece.text);
       continue;
     }
-    if (c1Strings.has(character)) {
-      index = stringEnd(text, index + 1);
-      continue;
-    }
-    if (character === '\r') {
-      if (text[index + 1] === '\n') {
-        index++;
-        continue;
-      }
-      // A carriage return rewrites its line (progress bars): what the line held so far goes.
-      const newline = pending.lastIndexOf('\n');
-      if (newline !== -1) pending = pending.slice(0, newline + 1);
-      else {
-        pending = '';
-        eraseLine(spans);
-      }
-      index++;
-      continue;
-    }
-    if (isDroppedControl(character)) {
-      index++;
-      continue;
-    }
-    pending += character;
-    index++;
+    emit();
+    look = piece.look;
+    texts = [piece.text];
   }
-  flush();
+  emit();
   return spans;
 }
+
+/** Characters the parser stops at: control characters other than tab and newline, C1 codes. */
+function isSpecial(code: number): boolean {
+  if (code < 0x20) return code !== 0x09 && code !== 0x0a;
+  return code >= 0x7f && code < 0xa0;
+}
+
+const isIntermediate = (code: number) => code >= 0x20 && code <= 0x2f;
 
 /** The index of a CSI sequence's final byte (`@`–`~`) after its parameters, or -1. */
 function csiEnd(text: string, start: number): number {
@@ -166,54 +303,41 @@ function csiEnd(text: string, start: number): number {
   return -1;
 }
 
-/** Where a string sequence ends (after BEL or ST); an unterminated one runs to the end. */
+/** After the rest of an overlong CSI (dropped): the index after its final byte, or -1. */
+function csiSkipEnd(text: string, start: number): number {
+  const end = csiEnd(text, start);
+  return end === -1 ? -1 : end + 1;
+}
+
+/** Where a string sequence ends (after BEL or ST), or -1 when it goes on past this text. */
 function stringEnd(text: string, start: number): number {
   for (let cursor = start; cursor < text.length; cursor++) {
     const character = text[cursor];
     if (character === bell || character === c1Terminator) return cursor + 1;
     if (character === escapeCharacter && text[cursor + 1] === '\\') return cursor + 2;
   }
-  return text.length;
-}
-
-/** Control characters with no text to show (tab and newline stay). */
-function isDroppedControl(character: string): boolean {
-  const code = character.charCodeAt(0);
-  if (character === '\n' || character === '\t') return false;
-  return code < 0x20 || code === 0x7f || (code >= 0x80 && code < 0xa0);
-}
-
-/** Removes the spans' text back to the last newline. */
-function eraseLine(spans: AnsiSpan[]): void {
-  while (spans.length > 0) {
-    const last = spans.at(-1) as AnsiSpan;
-    const newline = last.text.lastIndexOf('\n');
-    if (newline !== -1) {
-      last.text = last.text.slice(0, newline + 1);
-      return;
-    }
-    spans.pop();
-  }
+  return -1;
 }
 
 /** The look after an SGR sequence's parameters (`1;31`, `38;5;208`, `38;2;255;0;0`, ``). */
 function applySgr(previous: Look, parameters: string): Look {
   const look = { ...previous };
-  const groups = parameters.replace(/^[<=>?]/, '').split(';');
-  const number = (part: string | undefined) => (part ? Number.parseInt(part, 10) : 0);
+  const groups = sgrGroups(/^[<=>?]/.test(parameters) ? parameters.slice(1) : parameters);
+  // The codes once per sequence: 38/48 read their colour's codes from them.
+  const codes = groups.map(number);
   for (let index = 0; index < groups.length; index++) {
     const group = groups[index] as string;
-    const code = number(group.split(':')[0]);
+    const code = codes[index] as number;
     if (code === 38 || code === 48) {
       let colour: Colour;
       if (group.includes(':')) {
         // ITU form `38:2:[colour space]:R:G:B` or `38:5:N`, all in one parameter.
-        const parts = group.split(':').map(number);
+        const parts = group.split(':', maxSgrParameters).map(number);
         const values =
           parts[1] === 2 && parts.length >= 6 ? [2, ...parts.slice(3)] : parts.slice(1);
         colour = extendedColour(values, 0)[0];
       } else {
-        const [value, used] = extendedColour(groups.map(number), index + 1);
+        const [value, used] = extendedColour(codes, index + 1);
         colour = value;
         index += used;
       }
@@ -222,6 +346,25 @@ function applySgr(previous: Look, parameters: string): Look {
     } else applyCode(look, code);
   }
   return look;
+}
+
+/** A parameter's number (`38:5:1` is 38; empty is 0). */
+const number = (part: string | undefined) => (part ? Number.parseInt(part, 10) : 0);
+
+/** The first `maxSgrParameters` parameters (a hostile sequence may have a million). */
+function sgrGroups(parameters: string): string[] {
+  const groups: string[] = [];
+  let start = 0;
+  while (groups.length < maxSgrParameters) {
+    const semicolon = parameters.indexOf(';', start);
+    if (semicolon === -1) {
+      groups.push(parameters.slice(start));
+      break;
+    }
+    groups.push(parameters.slice(start, semicolon));
+    start = semicolon + 1;
+  }
+  return groups;
 }
 
 function applyCode(look: Look, code: number): void {

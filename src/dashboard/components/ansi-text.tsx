@@ -1,5 +1,5 @@
 import { useMemo } from 'preact/hooks';
-import { ansiSpans } from './ansi-spans.ts';
+import { type AnsiSpan, ansiSpans } from './ansi-spans.ts';
 
 /**
  * Terminal output as text with its ANSI colours (SGR) rendered as styled spans; every other
@@ -9,9 +9,21 @@ import { ansiSpans } from './ansi-spans.ts';
  */
 export function AnsiText(props: { text: string; class?: string; 'data-event-id'?: number }) {
   const spans = useMemo(() => ansiSpans(props.text), [props.text]);
+  return <AnsiSpansText spans={spans} class={props.class} data-event-id={props['data-event-id']} />;
+}
+
+/**
+ * Spans parsed already: output that grows (a job's log, a model's text deltas) is parsed chunk
+ * by chunk as it arrives (`AnsiParser`), each chunk once, and shown with this.
+ */
+export function AnsiSpansText(props: {
+  spans: AnsiSpan[];
+  class?: string;
+  'data-event-id'?: number;
+}) {
   return (
     <span class={props.class} data-event-id={props['data-event-id']}>
-      {spans.map((span, index) =>
+      {props.spans.map((span, index) =>
         span.classes === '' && !span.style ? (
           span.text
         ) : (

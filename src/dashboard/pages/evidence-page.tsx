@@ -1,5 +1,6 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { Ticket } from '../../api/tickets.ts';
+import type { Mags } from '../../sdk/mags.ts';
 import { useMags } from '../client-context.ts';
 import { DiffView } from '../components/diff-view.tsx';
 import { ErrorView } from '../components/error-view.tsx';
@@ -26,11 +27,18 @@ export default function EvidencePage(props: PageProps) {
   const id = props.params[0] ?? '';
   const mags = useMags();
   const ticket = useResource(() => mags.tickets.get(id), [id]);
-  const evidence = useResource(() => mags.tickets.evidence(id), [id]);
+  const live = useLiveTicket(mags, id, ticket.data?.project);
   const [reviewed, setReviewed] = useState<Ticket>();
+  const current = newest(newest(ticket.data, live), reviewed);
+  // Read again whenever the ticket comes to rest in another status or attempt: a page opened
+  // while the agent works shows the evidence the moment the run ends.
+  const settled =
+    current && current.status !== 'queued' && current.status !== 'running'
+      ? `${current.status}/${current.attempt}`
+      : 'working';
+  const evidence = useResource(() => mags.tickets.evidence(id), [id, settled]);
   const [mode, setMode] = useState<'unified' | 'split'>('unified');
   const narrow = useNarrowScreen();
-  const current = reviewed ?? ticket.data;
 
   if (ticket.error) return <ErrorView error={ticket.error} title={`Ticket ${id}`} />;
   if (!current) return <p class="loading">Loading ticket…</p>;
@@ -93,4 +101,34 @@ export default function EvidencePage(props: PageProps) {
       )}
     </article>
   );
+}
+
+/** The later of two reads of one ticket. */
+const newest = (a: Ticket | undefined, b: Ticket | undefined) =>
+  !a || (b && b.updatedAt >= a.updatedAt) ? b : a;
+
+/** The ticket as the owner's ticket stream has it now (its project's tickets, this one taken). */
+function useLiveTicket(mags: Mags, id: string, project: string | undefined): Ticket | undefined {
+  const [ticket, setTicket] = useState<Ticket>();
+  useEffect(() => {
+    if (!project) return;
+    const controller = new AbortController();
+    void (async () => {
+      try {
+        for await (const change of mags.tickets.follow({ project, signal: controller.signal })) {
+          const found =
+            change.type === 'tickets'
+              ? change.tickets.find((each) => each.id === id)
+              : change.ticket.id === id
+                ? change.ticket
+                : undefined;
+          if (found) setTicket(found);
+        }
+      } catch {
+        // Not live any more: the page shows the ticket as read.
+      }
+    })();
+    return () => controller.abort();
+  }, [mags, id, project]);
+  return ticket;
 }

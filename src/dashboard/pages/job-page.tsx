@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useMags } from '../client-context.ts';
-import { AnsiText } from '../components/ansi-text.tsx';
+import type { AnsiSpan } from '../components/ansi-spans.ts';
+import { AnsiSpansText } from '../components/ansi-text.tsx';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
@@ -10,6 +11,11 @@ import { whereText } from '../jobs/where-text.ts';
 import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
 import { durationText, timeText } from '../sandboxes/time-text.ts';
+import { RowPages } from '../ticket/row-pages.tsx';
+
+const renderBlock = (spans: AnsiSpan[], index: number) => (
+  <AnsiSpansText key={index} spans={spans} />
+);
 
 /**
  * One job: what it runs and where, its output live (ANSI colours rendered, following the end
@@ -29,7 +35,7 @@ export default function JobPage(props: PageProps) {
   useEffect(() => {
     const element = output.current;
     if (element && following.current) element.scrollTop = element.scrollHeight;
-  }, [log.text]);
+  }, [log.output.version]);
 
   if (loaded.error) {
     return (
@@ -44,6 +50,7 @@ export default function JobPage(props: PageProps) {
   }
   if (!job) return <p class="loading">Loading job {id}…</p>;
   const running = job.status === 'queued' || job.status === 'running';
+  const shown = log.output;
   return (
     <section class="job-page">
       <div class="toolbar">
@@ -116,8 +123,20 @@ export default function JobPage(props: PageProps) {
               element.scrollHeight - element.scrollTop - element.clientHeight < 24;
           }}
         >
-          <AnsiText text={log.text} />
-          {log.text === '' && !running ? <span class="muted">No output.</span> : null}
+          {shown.first > 0 ? (
+            <span class="muted">
+              Earlier output trimmed — full log: <code>mags logs {job.id}</code>
+              {'\n'}
+            </span>
+          ) : null}
+          <RowPages
+            rows={shown.blocks}
+            first={shown.first}
+            version={shown.version}
+            render={renderBlock}
+          />
+          <AnsiSpansText spans={shown.openLine} />
+          {!shown.any && !running ? <span class="muted">No output.</span> : null}
         </pre>
       </section>
     </section>

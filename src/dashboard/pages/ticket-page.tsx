@@ -6,7 +6,9 @@ import type { PageProps } from '../routes.ts';
 import { CommentBox } from '../ticket/comment-box.tsx';
 import { CriteriaCard } from '../ticket/criteria-card.tsx';
 import { EventRow } from '../ticket/event-row.tsx';
+import { RowPages } from '../ticket/row-pages.tsx';
 import { TicketHeader } from '../ticket/ticket-header.tsx';
+import type { TimelineItem } from '../ticket/ticket-timeline.ts';
 import { useStickToBottom } from '../ticket/use-stick-to-bottom.ts';
 import { useTicketStream } from '../ticket/use-ticket-stream.ts';
 
@@ -22,7 +24,7 @@ export default function TicketPage(props: PageProps) {
   const stream = useTicketStream(mags, id);
   const [busy, setBusy] = useState(false);
   const [actionError, setActionError] = useState<unknown>();
-  useStickToBottom(stream.timeline.items);
+  useStickToBottom(stream.version);
   // Kept the same array while the texts are the same: a refetched ticket re-renders no row.
   const criteriaKey = JSON.stringify(stream.ticket?.criteria.map((criterion) => criterion.text));
   const criteria = useMemo(
@@ -90,9 +92,20 @@ export default function TicketPage(props: PageProps) {
       <CriteriaCard criteria={ticket.criteria} checks={summary.checks} />
       <h2 id="events-heading">Events</h2>
       <ol class="ticket-events" data-testid="ticket-events" aria-labelledby="events-heading">
-        {items.map((item) => (
-          <EventRow key={item.key} item={item} ticketId={id} criteria={criteria} />
-        ))}
+        <RowPages
+          rows={items}
+          version={stream.version}
+          context={criteria}
+          render={(item: TimelineItem) => (
+            <EventRow
+              key={item.key}
+              item={item}
+              version={item.kind === 'text' ? item.version : 0}
+              ticketId={id}
+              criteria={criteria}
+            />
+          )}
+        />
       </ol>
       {items.length === 0 ? (
         <p class="muted">

@@ -1,44 +1,95 @@
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import type { Plan } from '../../api/plans.ts';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import type { Plan, PlanEvent } from '../../api/plans.ts';
+import type { Ticket } from '../../api/tickets.ts';
 import { useMags } from '../client-context.ts';
+import { withTicketSnapshots } from './plan-ticket-snapshots.ts';
+
+/** Plan events that change the plan itself; its tickets' own events come from `tickets.follow`. */
+const planLevel = new Set<PlanEvent['data']['type']>([
+  'plan_status',
+  'ticket_state',
+  'merge',
+  'usage',
+]);
 
 /**
- * A plan kept current by its event stream (`plans.events` with `follow`): each event that changes
- * what the page shows (a status, a ticket's state or status, usage) reads the plan again. The
- * server ends the stream once the plan is settled (a draft, blocked, awaiting review, ended);
- * `restart()` follows again after an action moved it.
+ * A plan kept current by two streams. Its tickets' statuses and usage: the snapshots of
+ * `tickets.follow({ plan })`. The plan itself (status, ticket states, merges, totals): read
+ * again when its event stream (`plans.events` with `follow`) tells of a plan-level change,
+ * one read at a time (at most one more queued behind it), never once per event. The plan's log
+ * mirrors every event of its tickets (model text included) and the API cannot start a stream at
+ * its end, so the history is replayed on opening: events at or before the plan's `updatedAt` as
+ * first read are what that read reflects already, and read nothing. The server ends the stream
+ * once the plan is settled; `restart()` follows again after an action moved it.
  */
 export function useLivePlan(id: string) {
   const mags = useMags();
   const [plan, setPlan] = useState<Plan>();
+  const [tickets, setTickets] = useState<ReadonlyMap<string, Ticket>>(new Map());
   const [error, setError] = useState<unknown>();
   const [generation, setGeneration] = useState(0);
   const lastEventId = useRef(0);
+
   useEffect(() => {
     const controller = new AbortController();
     const { signal } = controller;
     void (async () => {
       try {
-        const read = async () => {
-          const fresh = await mags.plans.get(id);
-          if (!signal.aborted) setPlan(fresh);
-        };
-        await read();
+        for await (const change of mags.tickets.follow({ plan: id, signal })) {
+          setTickets((previous) => {
+            const next = new Map(change.type === 'tickets' ? [] : previous);
+            for (const ticket of change.type === 'tickets' ? change.tickets : [change.ticket]) {
+              next.set(ticket.id, ticket);
+            }
+            return next;
+          });
+        }
+      } catch (caught) {
+        if (!signal.aborted) setError(caught);
+      }
+    })();
+    return () => controller.abort();
+  }, [mags, id]);
+
+  useEffect(() => {
+    const controller = new AbortController();
+    const { signal } = controller;
+    let reading: Promise<void> | undefined;
+    let again = false;
+    /** Reads the plan, unless a read is in flight: then once more after it. */
+    const read = (): Promise<void> => {
+      if (reading) {
+        again = true;
+        return reading;
+      }
+      reading = (async () => {
+        try {
+          do {
+            again = false;
+            const fresh = await mags.plans.get(id);
+            if (signal.aborted) return;
+            setPlan(fresh);
+          } while (again);
+        } catch (caught) {
+          if (!signal.aborted) setError(caught);
+        } finally {
+          reading = undefined;
+        }
+      })();
+      return reading;
+    };
+    void (async () => {
+      try {
+        const first = await mags.plans.get(id);
+        if (signal.aborted) return;
+        setPlan(first);
         for await (const event of mags.plans.events(id, {
           follow: true,
           after: lastEventId.current,
           signal,
         })) {
           lastEventId.current = event.id;
-          const type = event.data.type;
-          if (
-            type === 'plan_status' ||
-            type === 'ticket_state' ||
-            type === 'usage' ||
-            (type === 'ticket_event' && event.data.event.data.type === 'status')
-          ) {
-            await read();
-          }
+          if (planLevel.has(event.data.type) && event.at > first.updatedAt) void read();
         }
         await read();
       } catch (caught) {
@@ -47,6 +98,8 @@ export function useLivePlan(id: string) {
     })();
     return () => controller.abort();
   }, [mags, id, generation]);
+
   const restart = useCallback(() => setGeneration((value) => value + 1), []);
-  return { plan, error, setPlan, restart };
+  const shown = useMemo(() => plan && withTicketSnapshots(plan, tickets), [plan, tickets]);
+  return { plan: shown, error, setPlan, restart };
 }

@@ -1,25 +1,39 @@
 import { Component } from 'preact';
 import type { TicketEvent, TicketEventData } from '../../api/tickets.ts';
-import { AnsiText } from '../components/ansi-text.tsx';
+import { AnsiSpansText, AnsiText } from '../components/ansi-text.tsx';
 import { DiffView } from '../components/diff-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
 import { formatBytes, formatCostUsd, formatDurationMs, formatTokens } from './format-numbers.ts';
-import type { TimelineItem } from './ticket-timeline.ts';
+import { RowPages } from './row-pages.tsx';
+import type { TextPart, TimelineItem } from './ticket-timeline.ts';
 
 interface RowProps {
   item: TimelineItem;
+  /** A text block's version: it grew in place. */
+  version: number;
   ticketId: string;
   criteria: string[];
 }
 
+// Model text may hold escapes too (an echo of output): dropped like a command's. Each delta was
+// parsed once as it came, carrying the escapes of the one before.
+const renderPart = (part: TextPart) => (
+  <AnsiSpansText key={part.id} data-event-id={part.id} spans={part.spans} />
+);
+
 /**
  * One row of the ticket's events. Rendered again only when its item changed (a text block that
- * grew): a long stream renders each new event once, not the whole list per event.
+ * grew, by its version): a long stream renders each new event once, not the whole list per
+ * event, and a long text block only its last page of deltas.
  */
 export class EventRow extends Component<RowProps> {
   override shouldComponentUpdate(next: RowProps): boolean {
-    return next.item !== this.props.item || next.criteria !== this.props.criteria;
+    return (
+      next.item !== this.props.item ||
+      next.version !== this.props.version ||
+      next.criteria !== this.props.criteria
+    );
   }
 
   override render() {
@@ -27,10 +41,7 @@ export class EventRow extends Component<RowProps> {
     if (item.kind === 'text') {
       return (
         <li class="event event-text">
-          {item.parts.map((part) => (
-            // Model text may hold escapes too (an echo of output): dropped like a command's.
-            <AnsiText key={part.id} data-event-id={part.id} text={part.text} />
-          ))}
+          <RowPages rows={item.parts} version={item.version} render={renderPart} />
         </li>
       );
     }

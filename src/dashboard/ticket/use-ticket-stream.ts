@@ -3,7 +3,7 @@ import type { Ticket, TicketEvent } from '../../api/tickets.ts';
 import type { Mags } from '../../sdk/mags.ts';
 import {
   appendEvents,
-  emptyTimeline,
+  newTimeline,
   summarize,
   summaryOf,
   type TicketSummary,
@@ -15,7 +15,9 @@ export type StreamState = 'connecting' | 'live' | 'ended';
 export interface TicketStream {
   ticket: Ticket | undefined;
   summary: TicketSummary | undefined;
+  /** Appended to in place; `version` changes when it grew. */
   timeline: Timeline;
+  version: number;
   state: StreamState;
   error: unknown;
   /** Takes in events the page got otherwise (a posted comment while not following). */
@@ -24,30 +26,63 @@ export interface TicketStream {
   follow: (ticket?: Ticket) => void;
 }
 
+const active = (ticket: Ticket) => ticket.status === 'queued' || ticket.status === 'running';
+
 /**
  * A ticket and its events, followed live through the SDK (SSE; the SDK resumes a dropped
  * connection after the last event it got). Events arriving together are taken in once per
- * animation frame, so a fast agent costs one render per frame, not one per event.
+ * animation frame, so a fast agent costs one render per frame, not one per event. The header's
+ * summary starts from the ticket as read and never goes back while old events replay
+ * (`summarize`). While the ticket is idle, the owner's ticket stream tells when a run starts
+ * elsewhere (the CLI, the board): its events are followed again then.
  */
 export function useTicketStream(mags: Mags, id: string): TicketStream {
   const [ticket, setTicket] = useState<Ticket>();
   const [summary, setSummary] = useState<TicketSummary>();
-  const [timeline, setTimeline] = useState<Timeline>(emptyTimeline);
+  const timeline = useRef<Timeline>(newTimeline());
+  const [version, setVersion] = useState(0);
   const [state, setState] = useState<StreamState>('connecting');
   const [error, setError] = useState<unknown>();
   const [generation, setGeneration] = useState(0);
-  const lastId = useRef(0);
+  /** The ticket as last read: what replayed events are measured against. */
+  const snapshot = useRef<Ticket | undefined>(undefined);
+
+  // Another ticket in the same page component: start from nothing.
+  const shown = useRef(id);
+  if (shown.current !== id) {
+    shown.current = id;
+    timeline.current = newTimeline();
+    snapshot.current = undefined;
+    setTicket(undefined);
+    setSummary(undefined);
+  }
 
   const add = useCallback((events: TicketEvent[]) => {
-    const fresh = events.filter((event) => event.id > lastId.current);
-    if (fresh.length === 0) return;
-    lastId.current = fresh.at(-1)?.id ?? lastId.current;
-    setTimeline((previous) => appendEvents(previous, fresh));
-    setSummary((previous) => previous && summarize(previous, fresh));
+    const fresh = events.filter((event) => event.id > timeline.current.lastId);
+    if (!appendEvents(timeline.current, fresh)) return;
+    setVersion(timeline.current.version);
+    setSummary((previous) => {
+      const read = snapshot.current;
+      return previous && read ? summarize(previous, fresh, read) : previous;
+    });
+  }, []);
+
+  /** The ticket as read now: the header takes its status and totals. */
+  const takeSnapshot = useCallback((read: Ticket) => {
+    snapshot.current = read;
+    setTicket(read);
+    setSummary((previous) => ({
+      ...(previous ?? summaryOf(read)),
+      status: read.status,
+      reason: read.reason,
+      attempt: read.attempt,
+      usage: read.usage,
+    }));
   }, []);
 
   useEffect(() => {
     const controller = new AbortController();
+    const { signal } = controller;
     let buffer: TicketEvent[] = [];
     let frame = 0;
     const flush = () => {
@@ -59,18 +94,18 @@ export function useTicketStream(mags: Mags, id: string): TicketStream {
     const run = async () => {
       setState('connecting');
       // The ticket and its events are asked for at once: the first event reaches the screen
-      // one round trip sooner than if the stream waited for the ticket.
+      // one round trip sooner than if the stream waited for the ticket. Events are taken in
+      // only after the ticket's read: the summary starts from it.
       const events = mags.tickets.events(id, {
         follow: true,
-        after: lastId.current,
-        signal: controller.signal,
+        after: timeline.current.lastId,
+        signal,
       });
       const first = events.next();
       first.catch(() => {}); // awaited below; a 404 is reported once, by the ticket's read
       const current = await mags.tickets.get(id);
-      if (controller.signal.aborted) return;
-      setTicket(current);
-      setSummary((previous) => previous ?? summaryOf(current));
+      if (signal.aborted) return;
+      takeSnapshot(current);
       setState('live');
       const head = await first;
       if (!head.done) {
@@ -85,19 +120,28 @@ export function useTicketStream(mags: Mags, id: string): TicketStream {
       flush();
       // The stream ends when the ticket is neither queued nor running: its final state.
       const ended = await mags.tickets.get(id);
-      if (controller.signal.aborted) return;
-      setTicket(ended);
-      setSummary((previous) => ({
-        ...(previous ?? summaryOf(ended)),
-        status: ended.status,
-        reason: ended.reason,
-        attempt: ended.attempt,
-        usage: ended.usage,
-      }));
+      if (signal.aborted) return;
+      takeSnapshot(ended);
       setState('ended');
+      // Idle now. A run started elsewhere shows in the owner's ticket stream (each ticket's
+      // snapshot as it changes): follow the events again once this one is queued or running.
+      for await (const change of mags.tickets.follow({ project: ended.project, signal })) {
+        const changed =
+          change.type === 'tickets'
+            ? change.tickets.find((each) => each.id === id)
+            : change.ticket.id === id
+              ? change.ticket
+              : undefined;
+        if (!changed) continue;
+        takeSnapshot(changed);
+        if (active(changed)) {
+          setGeneration((value) => value + 1);
+          return;
+        }
+      }
     };
     run().catch((caught: unknown) => {
-      if (controller.signal.aborted) return;
+      if (signal.aborted) return;
       controller.abort(); // the events' stream, if the ticket's read failed first
       setError(caught);
       setState('ended');
@@ -106,18 +150,25 @@ export function useTicketStream(mags: Mags, id: string): TicketStream {
       controller.abort();
       cancelAnimationFrame(frame);
     };
-  }, [mags, id, generation, add]);
+  }, [mags, id, generation, add, takeSnapshot]);
 
-  const follow = useCallback((next?: Ticket) => {
-    if (next) {
-      setTicket(next);
-      setSummary(
-        (previous) => previous && { ...previous, status: next.status, reason: next.reason },
-      );
-    }
-    setError(undefined);
-    setGeneration((value) => value + 1);
-  }, []);
+  const follow = useCallback(
+    (next?: Ticket) => {
+      if (next) takeSnapshot(next);
+      setError(undefined);
+      setGeneration((value) => value + 1);
+    },
+    [takeSnapshot],
+  );
 
-  return { ticket, summary, timeline, state, error, add, follow };
+  return {
+    ticket,
+    summary,
+    timeline: timeline.current,
+    version,
+    state,
+    error,
+    add,
+    follow,
+  };
 }
