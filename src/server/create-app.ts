@@ -8,6 +8,8 @@ import { serverLocations } from '../jobs/owner-facing-error.ts';
 import { registerDashboardRoutes } from './dashboard/dashboard-routes.ts';
 import { errorHandler, validationResponse } from './error-response.ts';
 import { requireToken } from './middleware/authenticate.ts';
+import { limitOpenStreams } from './middleware/limit-streams.ts';
+import { OwnerStreams } from './owner-streams.ts';
 import { registerCronRoutes } from './routes/cron-routes.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
 import { registerPlanRoutes } from './routes/plan-routes.ts';
@@ -67,6 +69,8 @@ export function createApp(services: ServerServices): {
   app.use('/v1/*', (c, next) =>
     c.req.method === 'POST' && hookPath.test(c.req.path) ? next() : tokenCheck(c, next),
   );
+  // After the token: a long-lived answer counts against its owner's limit while it lasts.
+  app.use('/v1/*', limitOpenStreams(new OwnerStreams(services.limits.maxStreamsPerOwner)));
   registerSystemRoutes(app, services); // /health is outside /v1: no token needed
   registerJobRoutes(app, services);
   registerUploadRoutes(app, services);
