@@ -702,6 +702,7 @@ describe('API routes in-process (fake runtime, any user)', () => {
       for (const [kind, token] of tokens) {
         const response = await api.request(token, method, path, body);
         assert.equal(response.status, 401, `${row.route} with a ${kind} token`);
+        assert.equal(response.headers.get('cache-control'), 'no-store', row.route);
         const { error } = (await response.json()) as { error: { code: string } };
         assert.equal(error.code, 'unauthorized', `${row.route} with a ${kind} token`);
       }
@@ -801,6 +802,11 @@ describe('API routes in-process (fake runtime, any user)', () => {
       const { method, path, body } = row.request(ids);
       const response = await api.request(alice, method, path, body);
       assert.ok(response.status < 300, `${row.route}: ${response.status} ${await response.text()}`);
+      // One owner's data: kept by no cache, never sniffed; an event stream keeps its no-cache.
+      const stream = response.headers.get('content-type')?.startsWith('text/event-stream');
+      const caching = response.headers.get('cache-control');
+      assert.equal(caching, stream ? 'no-cache' : 'no-store', row.route);
+      assert.equal(response.headers.get('x-content-type-options'), 'nosniff', row.route);
     }
   });
 });

@@ -98,3 +98,33 @@ test('an unknown project is a 404 before the stream; bob’s list has none of al
     ['Bob’s'],
   );
 });
+
+test('another owner’s ticket changes cost alice’s open streams no read', async () => {
+  const { tickets } = app.services;
+  const reads: string[] = [];
+  const get = tickets.get.bind(tickets);
+  tickets.get = (owner, id) => {
+    reads.push(`${owner} ${id}`);
+    return get(owner, id);
+  };
+  try {
+    const controllers = [new AbortController(), new AbortController()];
+    const streams = controllers.map((controller) =>
+      clientOf(alice).tickets.follow({ signal: controller.signal }),
+    );
+    for (const stream of streams) await stream.next(); // the list: subscribed
+    const bobs = await clientOf(bob).tickets.create(ticketBody('app', 'Bob’s second'));
+    await clientOf(bob).tickets.close(bobs.id);
+    // Alice's own change after bob's: once her streams have it, bob's were handled before it.
+    const mine = await clientOf(alice).tickets.create(ticketBody('app', 'Mine'));
+    await clientOf(alice).tickets.close(mine.id);
+    for (const stream of streams) await collect(stream, (seen) => seen.includes('closed Mine'));
+    for (const controller of controllers) controller.abort();
+    assert.deepEqual(
+      reads.filter((read) => read.startsWith('alice ') && read.endsWith(bobs.id)),
+      [],
+    );
+  } finally {
+    tickets.get = get;
+  }
+});

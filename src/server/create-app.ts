@@ -3,10 +3,13 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
+import { shellProtocol } from '../api/websocket-protocols.ts';
 import { serverLocations } from '../jobs/owner-facing-error.ts';
 import { registerDashboardRoutes } from './dashboard/dashboard-routes.ts';
 import { errorHandler, validationResponse } from './error-response.ts';
 import { requireToken } from './middleware/authenticate.ts';
+import { limitOpenStreams } from './middleware/limit-streams.ts';
+import { OwnerStreams } from './owner-streams.ts';
 import { registerCronRoutes } from './routes/cron-routes.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
 import { registerPlanRoutes } from './routes/plan-routes.ts';
@@ -36,6 +39,13 @@ export function createApp(services: ServerServices): {
     },
   });
   app.use(requestId());
+  // API answers are one owner's data: never kept by a shared cache, never sniffed as another
+  // type. Event streams keep their own `no-cache`.
+  app.use('/v1/*', async (c, next) => {
+    await next();
+    c.header('X-Content-Type-Options', 'nosniff');
+    if (!c.res.headers.has('cache-control')) c.header('Cache-Control', 'no-store');
+  });
   const errorResponse = errorHandler(serverLocations(services.context));
   app.onError(errorResponse);
   app.notFound((c) => errorResponse(new HTTPException(404, { message: 'No such route.' }), c));
@@ -59,11 +69,18 @@ export function createApp(services: ServerServices): {
   app.use('/v1/*', (c, next) =>
     c.req.method === 'POST' && hookPath.test(c.req.path) ? next() : tokenCheck(c, next),
   );
+  // After the token: a long-lived answer counts against its owner's limit while it lasts.
+  app.use('/v1/*', limitOpenStreams(new OwnerStreams(services.limits.maxStreamsPerOwner)));
   registerSystemRoutes(app, services); // /health is outside /v1: no token needed
   registerJobRoutes(app, services);
   registerUploadRoutes(app, services);
   // The shell's WebSocket upgrade needs the Node server; injectWebSocket attaches it there.
   const webSockets = createNodeWebSocket({ app });
+  // A browser offers its token as a subprotocol beside `mags-shell` (websocket-protocols.ts);
+  // ws would select the first one offered and so could echo the token in the handshake's answer.
+  // Only `mags-shell` is ever selected (none when it is not offered, as by the CLI).
+  webSockets.wss.options.handleProtocols = (offered: Set<string>) =>
+    offered.has(shellProtocol) ? shellProtocol : false;
   registerSandboxRoutes(app, services, webSockets.upgradeWebSocket);
   registerWorkspaceRoutes(app, services);
   registerProjectRoutes(app, services);

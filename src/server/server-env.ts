@@ -36,6 +36,8 @@ export interface ServerServices {
     maxDownloadBytes: number;
     /** A download whose client takes no byte for this long is cut off. */
     downloadIdleTimeoutMs: number;
+    /** Long-lived answers (event streams that follow, shells) one owner may hold open at once. */
+    maxStreamsPerOwner: number;
   };
   /** What requests may ask of workspace disks. */
   disks: DiskLimits;

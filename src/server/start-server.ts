@@ -32,6 +32,7 @@ import type { TriggerSettings } from '../triggers/trigger-settings.ts';
 import { localOwner } from '../workspaces/owner-workspace.ts';
 import { createApp } from './create-app.ts';
 import { type DiskLimits, defaultDiskLimits } from './disk-limits.ts';
+import { maxStreamsPerOwnerFrom } from './owner-streams.ts';
 import { type RecoveryReport, recoverWork } from './recover-work.ts';
 import type { ServerServices } from './server-env.ts';
 import { submitRunJob } from './submit-run-job.ts';
@@ -92,6 +93,11 @@ export interface PerOwnerLimits {
   queuedJobs?: number;
   /** Long-lived sandboxes running or sleeping (default 16); one more is a 429. */
   sandboxes?: number;
+  /**
+   * Long-lived answers open at once: followed lists and events, job logs, pool samples, shells
+   * (default MAGS_MAX_STREAMS_PER_OWNER, else 64); one more is a 429.
+   */
+  streams?: number;
 }
 
 /** The pool, the warm cache and sleep; every number has a default that suits one host. */
@@ -147,6 +153,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     options.tickets?.environment,
   );
   checkPlannerSettings(options.tickets?.environment);
+  const maxStreamsPerOwner = options.perOwner?.streams ?? maxStreamsPerOwnerFrom(process.env);
   const context = options.context ?? createMagsContext();
   const repository =
     options.repository ?? createSqliteStateRepository(join(context.home, 'state.db'));
@@ -300,6 +307,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       maxUploadBytes,
       maxDownloadBytes: options.maxDownloadBytes ?? 1024 ** 3,
       downloadIdleTimeoutMs: options.downloadIdleTimeoutMs ?? 60_000,
+      maxStreamsPerOwner,
     },
     disks,
     version: options.version ?? '0.1.0',

@@ -1,16 +1,23 @@
 import type { TicketEvent, TicketEventData } from '../api/tickets.ts';
-import type { StateRepository } from '../state/state-repository.ts';
+import type { StateRepository, TicketRecord } from '../state/state-repository.ts';
 
 /** Model text not stored yet: the deltas of one step, merged. */
 interface PendingText {
+  owner: string;
   attempt: number;
   step: number;
   text: string;
   timer: NodeJS.Timeout;
 }
 
-/** Told of each stored event; it must not throw or block (it is called synchronously). */
-export type TicketEventListener = (ticketId: string, event: TicketEvent) => void;
+/**
+ * Told of each stored event and whose ticket it is (a listener for one owner drops the others'
+ * at no cost); it must not throw or block (it is called synchronously).
+ */
+export type TicketEventListener = (ticketId: string, event: TicketEvent, owner: string) => void;
+
+/** The ticket an event is appended to: the attempt it belongs to, and whose it is. */
+export type EventTicket = Pick<TicketRecord, 'id' | 'owner' | 'attempt'>;
 
 /** How long model text is gathered before it is stored as one event (at most one per this). */
 export const textFlushMs = 50;
@@ -41,25 +48,26 @@ export class TicketEventLog {
     this.#log = log;
   }
 
-  append(ticketId: string, attempt: number, data: TicketEventData): Promise<TicketEvent> {
-    this.#flushText(ticketId);
-    return this.#store(ticketId, attempt, data);
+  append(ticket: EventTicket, data: TicketEventData): Promise<TicketEvent> {
+    this.#flushText(ticket.id);
+    return this.#store(ticket, data);
   }
 
   /**
    * Model text: merged with the pending text of the same attempt and step, stored within
    * `textFlushMs` or before the ticket's next other event. Returns at once.
    */
-  appendText(ticketId: string, attempt: number, data: { step: number; text: string }): void {
-    const pending = this.#texts.get(ticketId);
-    if (pending && pending.attempt === attempt && pending.step === data.step) {
+  appendText(ticket: EventTicket, data: { step: number; text: string }): void {
+    const pending = this.#texts.get(ticket.id);
+    if (pending && pending.attempt === ticket.attempt && pending.step === data.step) {
       pending.text += data.text;
       return;
     }
-    this.#flushText(ticketId);
-    const timer = setTimeout(() => this.#flushText(ticketId), textFlushMs);
+    this.#flushText(ticket.id);
+    const timer = setTimeout(() => this.#flushText(ticket.id), textFlushMs);
     timer.unref();
-    this.#texts.set(ticketId, { attempt, step: data.step, text: data.text, timer });
+    const { owner, attempt } = ticket;
+    this.#texts.set(ticket.id, { owner, attempt, step: data.step, text: data.text, timer });
   }
 
   #flushText(ticketId: string): void {
@@ -68,12 +76,14 @@ export class TicketEventLog {
     clearTimeout(pending.timer);
     this.#texts.delete(ticketId);
     const data = { type: 'text' as const, step: pending.step, text: pending.text };
-    this.#store(ticketId, pending.attempt, data).catch((error: unknown) => {
+    const ticket = { id: ticketId, owner: pending.owner, attempt: pending.attempt };
+    this.#store(ticket, data).catch((error: unknown) => {
       this.#log(`ticket ${ticketId}: model text not stored: ${(error as Error).message}`);
     });
   }
 
-  #store(ticketId: string, attempt: number, data: TicketEventData): Promise<TicketEvent> {
+  #store(ticket: EventTicket, data: TicketEventData): Promise<TicketEvent> {
+    const { id: ticketId, attempt } = ticket;
     const previous = this.#tails.get(ticketId) ?? Promise.resolve();
     const stored = previous
       .catch(() => {})
@@ -85,7 +95,7 @@ export class TicketEventLog {
         }),
       );
     this.#tails.set(ticketId, stored);
-    stored.then((event) => this.#tell(ticketId, event)).catch(() => {});
+    stored.then((event) => this.#tell(ticketId, event, ticket.owner)).catch(() => {});
     const settle = () => {
       if (this.#tails.get(ticketId) === stored) this.#tails.delete(ticketId);
       this.#announce(ticketId);
@@ -103,10 +113,10 @@ export class TicketEventLog {
     return () => this.#listeners.delete(listener);
   }
 
-  #tell(ticketId: string, event: TicketEvent): void {
+  #tell(ticketId: string, event: TicketEvent, owner: string): void {
     for (const listener of this.#listeners) {
       try {
-        listener(ticketId, event);
+        listener(ticketId, event, owner);
       } catch (error) {
         this.#log(`ticket ${ticketId}: an event listener failed: ${(error as Error).message}`);
       }

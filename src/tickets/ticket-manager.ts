@@ -343,7 +343,8 @@ export class TicketManager {
 
   /**
    * Tells `listener` of every event of every ticket as it is stored by this server process
-   * (status changes included), in each ticket's order: what plans and triggers react to.
+   * (status changes included), in each ticket's order, with the ticket's owner: what plans and
+   * triggers react to, and what an owner's live list follows.
    * Returns the unsubscribe.
    */
   onEvent(listener: TicketEventListener): () => void {

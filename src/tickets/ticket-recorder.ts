@@ -20,7 +20,7 @@ export class TicketRecorder {
 
   /** Stores the event in order and announces it; a `usage` event also moves the ticket's totals. */
   async emit(ticket: TicketRecord, data: TicketEventData): Promise<TicketEvent> {
-    const event = await this.#events.append(ticket.id, ticket.attempt, data);
+    const event = await this.#events.append(ticket, data);
     if (data.type === 'usage')
       await this.#repository.updateTicket(ticket.id, { usage: data.total });
     return event;
@@ -28,7 +28,7 @@ export class TicketRecorder {
 
   /** An agent's event: model text is merged and stored shortly (returns at once), the rest as `emit`. */
   async emitFromAgent(ticket: TicketRecord, data: TicketEventData): Promise<void> {
-    if (data.type === 'text') this.#events.appendText(ticket.id, ticket.attempt, data);
+    if (data.type === 'text') this.#events.appendText(ticket, data);
     else await this.emit(ticket, data);
   }
 

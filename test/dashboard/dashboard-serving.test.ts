@@ -78,6 +78,7 @@ describe('the dashboard as the server serves it', () => {
       '/assets/../secret.txt',
       '/assets/%2e%2e/secret.txt',
       '/assets/..%2fsecret.txt',
+      '/assets/%E0%A4%A.js', // not UTF-8 once decoded: a 404, not a 500
       '/assets/chunks/../../secret.txt',
       '/assets/main-ABC.js.br',
       '/assets/missing-XYZ.js',
@@ -103,14 +104,42 @@ describe('the dashboard as the server serves it', () => {
   test('a token offered as the WebSocket subprotocol authenticates like a bearer header', async () => {
     const { token } = await testApp.token('alice');
     const withProtocol = await testApp.app.request('/v1/whoami', {
-      headers: { 'sec-websocket-protocol': `mags-shell, mags-token.${token}` },
+      headers: {
+        upgrade: 'websocket',
+        'sec-websocket-protocol': `mags-shell, mags-token.${token}`,
+      },
     });
     assert.equal(withProtocol.status, 200);
     assert.equal(((await withProtocol.json()) as { owner: string }).owner, 'alice');
     const wrong = await testApp.app.request('/v1/whoami', {
-      headers: { 'sec-websocket-protocol': 'mags-shell, mags-token.mags_wrong' },
+      headers: {
+        upgrade: 'websocket',
+        'sec-websocket-protocol': 'mags-shell, mags-token.mags_wrong',
+      },
     });
     assert.equal(wrong.status, 401);
+    // Only on a WebSocket handshake: a plain request carrying it there is not signed in.
+    const plain = await testApp.app.request('/v1/whoami', {
+      headers: { 'sec-websocket-protocol': `mags-shell, mags-token.${token}` },
+    });
+    assert.equal(plain.status, 401);
+  });
+
+  test('index.html is read again after a rebuild, and a missing one is not remembered', async () => {
+    const rebuilt = await mkdtemp(join(tmpdir(), 'mags-dashboard-'));
+    const served = await createTestApp({ dashboardDirectory: rebuilt });
+    try {
+      assert.equal((await served.app.request('/tickets')).status, 503);
+      await writeFile(join(rebuilt, 'index.html'), '<p>first build</p>');
+      const first = await served.app.request('/tickets');
+      assert.equal(first.status, 200);
+      assert.equal(await first.text(), '<p>first build</p>');
+      await writeFile(join(rebuilt, 'index.html'), '<p>the second build</p>');
+      assert.equal(await (await served.app.request('/tickets')).text(), '<p>the second build</p>');
+    } finally {
+      await served.close();
+      await rm(rebuilt, { recursive: true, force: true });
+    }
   });
 
   test('an unbuilt dashboard says how to build it', async () => {

@@ -15,6 +15,7 @@ import { SandboxManager } from '../../src/sandboxes/sandbox-manager.ts';
 import { SandboxScheduler } from '../../src/scheduling/sandbox-scheduler.ts';
 import { createApp, type ServerApp } from '../../src/server/create-app.ts';
 import { defaultDiskLimits } from '../../src/server/disk-limits.ts';
+import { defaultMaxStreamsPerOwner } from '../../src/server/owner-streams.ts';
 import type { ServerServices } from '../../src/server/server-env.ts';
 import { submitRunJob } from '../../src/server/submit-run-job.ts';
 import { createToken } from '../../src/server/tokens.ts';
@@ -26,6 +27,8 @@ import { createTestContext, type FakeTestContext } from './test-context.ts';
 
 export interface TestApp {
   app: ServerApp;
+  /** Attaches the shell's WebSocket upgrade to a listening server (for a test that serves). */
+  injectWebSocket: ReturnType<typeof createApp>['injectWebSocket'];
   services: ServerServices;
   fake: FakeTestContext;
   /** A new token for `owner`, and its id. */
@@ -41,7 +44,12 @@ export interface TestApp {
 }
 
 export async function createTestApp(
-  options: { cron?: Partial<CronSettings>; dashboardDirectory?: string } = {},
+  options: {
+    cron?: Partial<CronSettings>;
+    dashboardDirectory?: string;
+    /** Long-lived answers one owner may hold open (default 64, as a server). */
+    maxStreamsPerOwner?: number;
+  } = {},
 ): Promise<TestApp> {
   const fake = await createTestContext();
   const { context } = fake;
@@ -115,6 +123,7 @@ export async function createTestApp(
       maxUploadBytes: 1024 * 1024,
       maxDownloadBytes: 1024 * 1024,
       downloadIdleTimeoutMs: 10_000,
+      maxStreamsPerOwner: options.maxStreamsPerOwner ?? defaultMaxStreamsPerOwner,
     },
     disks: defaultDiskLimits,
     version: '0.0.0-test',
@@ -122,9 +131,10 @@ export async function createTestApp(
     cron,
     dashboardDirectory: options.dashboardDirectory,
   };
-  const { app } = createApp(services);
+  const { app, injectWebSocket } = createApp(services);
   return {
     app,
+    injectWebSocket,
     services,
     fake,
     async token(owner, options) {

@@ -79,7 +79,7 @@ export class StoredTickets implements TriggerTickets {
       at: new Date().toISOString(),
       data: { type: 'status', from: record.status, to: status },
     } as unknown as TicketEvent;
-    for (const listener of this.#listeners) listener(id, event);
+    for (const listener of this.#listeners) listener(id, event, owner);
   }
 
   async approve(owner: string, id: string): Promise<TicketRecord> {

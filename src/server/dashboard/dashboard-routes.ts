@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
 import type { Context } from 'hono';
+import { dashboardPagePaths } from '../../api/dashboard-pages.ts';
 import { packageRoot } from '../../config/package-paths.ts';
 import type { ServerApp } from '../create-app.ts';
 import {
@@ -11,21 +11,7 @@ import {
 } from './dashboard-headers.ts';
 
 /** The single-page app's own paths: each answers with index.html, whose router shows the page. */
-export const dashboardPages = [
-  '/',
-  '/sign-in',
-  '/tickets',
-  '/tickets/*',
-  '/plans',
-  '/plans/*',
-  '/sandboxes',
-  '/sandboxes/*',
-  '/jobs',
-  '/jobs/*',
-  '/workspaces',
-  '/workspaces/*',
-  '/system',
-];
+export const dashboardPages = dashboardPagePaths;
 
 const contentTypes: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
@@ -50,18 +36,18 @@ export const defaultDashboardDirectory = () => join(packageRoot(), 'dist', 'dash
  */
 export function registerDashboardRoutes(app: ServerApp, directory = defaultDashboardDirectory()) {
   const assets = resolve(directory, 'assets');
-  let template: Promise<string> | undefined;
+  const template = indexTemplate(join(directory, 'index.html'));
   const index = async (c: Context) => {
-    if (!existsSync(join(directory, 'index.html'))) {
+    const page = await template();
+    if (page === undefined) {
       return c.text(
         'The mags dashboard is not built here: run `npm run build` in the mags checkout, then reload.\n',
         503,
         { 'Cache-Control': 'no-store' },
       );
     }
-    template ??= readFile(join(directory, 'index.html'), 'utf8');
     const nonce = newStyleNonce();
-    return c.html((await template).replaceAll('%NONCE%', nonce), 200, {
+    return c.html(page.replaceAll('%NONCE%', nonce), 200, {
       ...dashboardSecurityHeaders,
       'Content-Security-Policy': contentSecurityPolicy(nonce),
       // The page names the current build's assets and carries a nonce: never reuse it.
@@ -70,7 +56,8 @@ export function registerDashboardRoutes(app: ServerApp, directory = defaultDashb
   };
   for (const page of dashboardPages) app.get(page, index);
   app.get('/assets/*', async (c) => {
-    const name = decodeURIComponent(c.req.path.slice('/assets/'.length));
+    // Hono has decoded the path once already; built names need no more (a `%` is a 404 below).
+    const name = c.req.path.slice('/assets/'.length);
     const path = resolve(assets, name);
     if (!assetName.test(name) || name.includes('..') || !path.startsWith(`${assets}${sep}`)) {
       return c.text('No such file.\n', 404);
@@ -87,6 +74,24 @@ export function registerDashboardRoutes(app: ServerApp, directory = defaultDashb
       ...(encoding ? { 'Content-Encoding': encoding } : {}),
     });
   });
+}
+
+/**
+ * index.html as it is now: read again when its modification time or size changes, so a rebuild (which
+ * deletes the old hashed assets it named) is served at once, and a failed read is not kept.
+ * Undefined: not built.
+ */
+function indexTemplate(path: string): () => Promise<string | undefined> {
+  let cached: { version: string; text: string } | undefined;
+  return async () => {
+    const version = await stat(path).then(
+      (info) => `${info.mtimeMs}:${info.size}`,
+      () => undefined,
+    );
+    if (version === undefined) return undefined;
+    if (cached?.version !== version) cached = { version, text: await readFile(path, 'utf8') };
+    return cached.text;
+  };
 }
 
 /** `br` or `gzip` when the client takes it and the build wrote it, null for the plain file,

@@ -16,13 +16,20 @@ export function requireToken(
   return createMiddleware<ServerEnv>(async (c, next) => {
     const header =
       c.req.header('authorization') ??
-      bearerFromWebSocketProtocols(c.req.header('sec-websocket-protocol'));
+      (isWebSocketUpgrade(c.req.header('upgrade'))
+        ? bearerFromWebSocketProtocols(c.req.header('sec-websocket-protocol'))
+        : undefined);
     const token = await authenticate(repository, header, options);
     c.set('owner', token.owner);
     c.set('tokenId', token.id);
     c.set('admin', token.admin);
     await next();
   });
+}
+
+/** Only a WebSocket handshake carries the token in its subprotocols; any other request is refused with it there. */
+function isWebSocketUpgrade(header: string | undefined): boolean {
+  return header?.toLowerCase() === 'websocket';
 }
 
 /**

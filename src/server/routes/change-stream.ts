@@ -4,13 +4,13 @@ import { streamSSE } from 'hono/streaming';
 /** What one owner-wide change stream is made of (tickets, jobs, sandboxes). */
 export interface ChangeStreamSource {
   /**
-   * Subscribes to changes; `changed(key)` says that the item `key` changed (any owner's: the
-   * snapshot decides). Returns the unsubscribe.
+   * Subscribes to changes; `changed(key)` says that the owner's item `key` changed (the
+   * subscription drops other owners' changes before they cost a read). Returns the unsubscribe.
    */
   subscribe(changed: (key: string) => void): () => void;
   /** The first event's data: the list as the non-following GET answers it. */
   list(): Promise<unknown>;
-  /** The item's snapshot now; undefined: not to be sent (another owner's, filtered out). */
+  /** The item's snapshot now; undefined: not to be sent (filtered out, or gone). */
   snapshot(key: string): Promise<unknown>;
   /** The first event's name (`tickets`) and each snapshot's (`ticket`). */
   listEvent: string;

@@ -26,7 +26,9 @@ export function ticketChangesResponse(
     listEvent: 'tickets',
     itemEvent: 'ticket',
     subscribe: (changed) =>
-      tickets.onEvent((ticketId, event) => {
+      tickets.onEvent((ticketId, event, eventOwner) => {
+        // Another owner's change is dropped here, before it costs this stream a read.
+        if (eventOwner !== owner) return;
         if (event.data.type !== 'status' && event.data.type !== 'usage') return;
         if (event.data.type === 'status') statuses.set(ticketId, event.data);
         changed(ticketId);
@@ -41,7 +43,7 @@ export function ticketChangesResponse(
       const status = statuses.get(id);
       statuses.delete(id);
       const record = await tickets.get(owner, id).catch((error: unknown) => {
-        if (error instanceof NotFoundError) return undefined; // another owner's, or deleted
+        if (error instanceof NotFoundError) return undefined; // deleted meanwhile
         throw error;
       });
       if (!record) return undefined;

@@ -1,0 +1,86 @@
+import type { IncomingMessage } from 'node:http';
+import type { Context } from 'hono';
+import { createMiddleware } from 'hono/factory';
+import type { OwnerStreams } from '../owner-streams.ts';
+import type { ServerEnv } from '../server-env.ts';
+
+/**
+ * The requests whose answer lasts as long as its client stays (all GET): the followed lists,
+ * a ticket's or plan's followed events, a job's followed log, the pool's samples, the shell.
+ */
+const longLivedRoutes: { path: RegExp; whenFollowing: boolean }[] = [
+  { path: /^\/v1\/(?:tickets|jobs|sandboxes)$/, whenFollowing: true },
+  { path: /^\/v1\/(?:tickets|plans)\/[^/]+\/events$/, whenFollowing: true },
+  { path: /^\/v1\/jobs\/[^/]+\/logs$/, whenFollowing: true },
+  { path: /^\/v1\/pool\/events$/, whenFollowing: false },
+  { path: /^\/v1\/sandboxes\/[^/]+\/shell$/, whenFollowing: false },
+];
+
+export function isLongLived(method: string, path: string, follow: string | undefined): boolean {
+  if (method !== 'GET') return false;
+  const following = follow === 'true' || follow === '1';
+  return longLivedRoutes.some(
+    (route) => route.path.test(path) && (following || !route.whenFollowing),
+  );
+}
+
+/**
+ * Counts each long-lived answer against its owner's limit (OwnerStreams) from before the route
+ * subscribes to anything until the answer ends: its body read to the end or cancelled (the
+ * client went away), or for the shell, its connection closed. After the token check.
+ */
+export function limitOpenStreams(streams: OwnerStreams) {
+  return createMiddleware<ServerEnv>(async (c, next) => {
+    if (!isLongLived(c.req.method, c.req.path, c.req.query('follow'))) return next();
+    const release = streams.open(c.var.owner); // a 429 when the owner holds the most already
+    try {
+      await next();
+    } catch (error) {
+      release();
+      throw error;
+    }
+    heldUntilDone(c, release);
+  });
+}
+
+function heldUntilDone(c: Context<ServerEnv>, release: () => void): void {
+  const response = c.res;
+  if (c.error || !response.ok) {
+    release();
+    return;
+  }
+  if (response.body) {
+    c.res = new Response(releasedWhenDone(response.body, release), response);
+    return;
+  }
+  // A WebSocket handshake answered: the shell lasts as long as the upgraded connection.
+  const socket = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket;
+  if (!socket || socket.destroyed) release();
+  else socket.once('close', release);
+}
+
+/** The body as it was, calling `release` once it has been read to its end, failed or cancelled. */
+function releasedWhenDone(
+  body: ReadableStream<Uint8Array>,
+  release: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          release();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (error) {
+        release();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      release();
+      return reader.cancel(reason);
+    },
+  });
+}
