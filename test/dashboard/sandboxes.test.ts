@@ -269,6 +269,10 @@ describe('dashboard sandboxes', { skip, timeout: 300_000 }, () => {
       ) as { shown: string; variable: string };
     const light = await colours();
     assert.equal(light.shown, light.variable);
+    // 24-bit colour and lifted contrast are drawn with style attributes: the page's policy
+    // allows those (and nothing else inline), so no violation is logged.
+    await typeLine(page, `printf '\\033[38;2;10;200;30m%s\\033[0m\\n' true-$((2+1))colour`);
+    await waitForTerminal(page, /^true-3colour\s*$/);
     await screenshot(page, 'sandbox-terminal-colours-1280-light');
     await page.emulateMedia({ colorScheme: 'dark' });
     const dark = await until(colours, (now) => now.shown !== light.shown);

@@ -55,6 +55,9 @@ export function TerminalView(props: { sandbox: string }) {
       fontSize: 14,
       cursorBlink: true,
       scrollback: 5000,
+      // Lifts a colour pair the program chose badly (white on blue in the light theme) to
+      // readable contrast, as WCAG asks of text (4.5:1).
+      minimumContrastRatio: 4.5,
     });
     const fit = new FitAddon();
     terminal.loadAddon(fit);

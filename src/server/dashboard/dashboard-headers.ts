@@ -4,18 +4,23 @@ import { randomBytes } from 'node:crypto';
 export const newStyleNonce = () => randomBytes(18).toString('base64');
 
 /**
- * The dashboard's Content-Security-Policy: scripts, styles, images and connections only from this
- * server, nothing inline, no frames, no plugins, no forms posting elsewhere. Styles also accept
- * `<style>` elements carrying this response's nonce, because the terminal (xterm.js) writes its
- * theme into `<style>` elements it creates; the dashboard gives those elements the nonce. An
- * injected `<style>` or `style="..."` attribute still does not apply, and no script ever runs
- * from the page's text. `'self'` covers the shell's same-origin WebSocket (CSP 3).
+ * The dashboard's Content-Security-Policy: scripts, stylesheets, images and connections only from
+ * this server, no inline script, no frames, no plugins, no forms posting elsewhere. `<style>`
+ * elements apply only with this response's nonce: the terminal (xterm.js) writes its theme into
+ * `<style>` elements it creates, and the dashboard gives those the nonce (style-nonce.ts); an
+ * injected `<style>` (selectors: the way CSS reads a page's text out) never applies.
+ * Style *attributes* are allowed: the terminal's renderer colours a cell it draws in 24-bit
+ * colour, or lifts to readable contrast, with a `style` attribute. An attribute can only style
+ * its own element, and with images and fonts limited to 'self' it can load nothing from
+ * elsewhere; no script ever runs from the page's text. `'self'` covers the shell's same-origin
+ * WebSocket (CSP 3).
  */
 export function contentSecurityPolicy(styleNonce: string): string {
   return [
     "default-src 'none'",
     "script-src 'self'",
     `style-src 'self' 'nonce-${styleNonce}'`,
+    "style-src-attr 'unsafe-inline'",
     "img-src 'self' data: blob:",
     "font-src 'self'",
     "connect-src 'self'",
