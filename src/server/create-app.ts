@@ -1,5 +1,6 @@
 import { createNodeWebSocket } from '@hono/node-ws';
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
@@ -48,7 +49,12 @@ export function createApp(services: ServerServices): {
   });
   const errorResponse = errorHandler(serverLocations(services.context));
   app.onError(errorResponse);
-  app.notFound((c) => errorResponse(new HTTPException(404, { message: 'No such route.' }), c));
+  // Set below, once the dashboard's routes are registered: its page for a browser's unknown path.
+  let notFoundPage: ((c: Context) => Promise<Response> | undefined) | undefined;
+  app.notFound(
+    (c) =>
+      notFoundPage?.(c) ?? errorResponse(new HTTPException(404, { message: 'No such route.' }), c),
+  );
   // JSON bodies are small; only the file upload streams a larger body, under its own limit. A
   // declared Content-Length over the limit is answered at once, without reading the body.
   app.use('/v1/*', async (c, next) => {
@@ -89,7 +95,7 @@ export function createApp(services: ServerServices): {
   registerTriggerRoutes(app, services);
   registerPlanRoutes(app, services);
   // The web dashboard: static files and its pages' paths, outside /v1 (a client of the API).
-  registerDashboardRoutes(app, services.dashboardDirectory);
+  notFoundPage = registerDashboardRoutes(app, services.dashboardDirectory).notFoundPage;
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',

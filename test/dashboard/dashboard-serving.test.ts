@@ -97,6 +97,16 @@ describe('the dashboard as the server serves it', () => {
     }
   });
 
+  test('a browser at an unknown path gets the dashboard (it names the missing page) as a 404', async () => {
+    const page = await testApp.app.request('/nope', { headers: { accept: 'text/html' } });
+    assert.equal(page.status, 404);
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    const api = await testApp.app.request('/nope', { headers: { accept: 'application/json' } });
+    assert.equal(api.status, 404);
+    assert.equal(((await api.json()) as { error: { code: string } }).error.code, 'not_found');
+  });
+
   test('the API keeps its JSON 404 and its token check', async () => {
     const unknown = await testApp.app.request('/v1/nothing-here');
     assert.equal(unknown.status, 401);

@@ -34,10 +34,13 @@ export const defaultDashboardDirectory = () => join(packageRoot(), 'dist', 'dash
  * assets), precompressed brotli or gzip copies when the client takes them. The dashboard is a
  * client of the public API like any other: nothing here reads state or tokens.
  */
-export function registerDashboardRoutes(app: ServerApp, directory = defaultDashboardDirectory()) {
+export function registerDashboardRoutes(
+  app: ServerApp,
+  directory = defaultDashboardDirectory(),
+): { notFoundPage: (c: Context) => Promise<Response> | undefined } {
   const assets = resolve(directory, 'assets');
   const template = indexTemplate(join(directory, 'index.html'));
-  const index = async (c: Context) => {
+  const index = async (c: Context, status: 200 | 404 = 200) => {
     const page = await template();
     if (page === undefined) {
       return c.text(
@@ -47,14 +50,14 @@ export function registerDashboardRoutes(app: ServerApp, directory = defaultDashb
       );
     }
     const nonce = newStyleNonce();
-    return c.html(page.replaceAll('%NONCE%', nonce), 200, {
+    return c.html(page.replaceAll('%NONCE%', nonce), status, {
       ...dashboardSecurityHeaders,
       'Content-Security-Policy': contentSecurityPolicy(nonce),
       // The page names the current build's assets and carries a nonce: never reuse it.
       'Cache-Control': 'no-store',
     });
   };
-  for (const page of dashboardPages) app.get(page, index);
+  for (const page of dashboardPages) app.get(page, (c) => index(c));
   app.get('/assets/*', async (c) => {
     // Hono has decoded the path once already; built names need no more (a `%` is a 404 below).
     const name = c.req.path.slice('/assets/'.length);
@@ -74,6 +77,17 @@ export function registerDashboardRoutes(app: ServerApp, directory = defaultDashb
       ...(encoding ? { 'Content-Encoding': encoding } : {}),
     });
   });
+  return {
+    // A browser that follows a mistyped link (`/nope`) gets the dashboard, which says there is
+    // no such page and keeps its navigation, as a 404; API clients keep their JSON 404.
+    notFoundPage: (c) =>
+      c.req.method === 'GET' &&
+      !c.req.path.startsWith('/v1/') &&
+      !c.req.path.startsWith('/assets/') &&
+      (c.req.header('accept') ?? '').includes('text/html')
+        ? index(c, 404)
+        : undefined,
+  };
 }
 
 /**
