@@ -68,8 +68,14 @@ describe('dashboard sign-in', { skip }, () => {
   test('a token revoked while signed in ends the session at the next call an in-app link makes', async () => {
     const { token, tokenId } = await server.client('alice');
     const page = await browser.newPage();
+    // The board's own calls must all have been answered before the token goes, or one of them
+    // (not the link's) is the one refused.
+    const projectsListed = page.waitForResponse((response) =>
+      response.url().endsWith('/v1/projects'),
+    );
     await signIn(page, server.url, token);
-    await page.getByText('alice', { exact: true }).waitFor();
+    await projectsListed;
+    await page.getByText('No tickets yet').waitFor();
     await revokeToken(server.server.services.repository, tokenId);
     // No reload: the jobs page's own call (its stream) is the one refused.
     await page.getByRole('link', { name: 'Jobs' }).click();
