@@ -1,10 +1,11 @@
 import { useState } from 'preact/hooks';
 import type { Ticket } from '../../api/tickets.ts';
 import { useMags } from '../client-context.ts';
+import { Breadcrumbs } from '../components/breadcrumbs.tsx';
 import { DiffView } from '../components/diff-view.tsx';
 import { ErrorView } from '../components/error-view.tsx';
-import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
 import { useNarrowScreen } from '../diff/use-narrow-screen.ts';
 import { ChangedFiles } from '../evidence/changed-files.tsx';
 import { ClaimsVersusChecks } from '../evidence/claims-versus-checks.tsx';
@@ -24,6 +25,7 @@ const fileId = (path: string) => `file-${encodeURIComponent(path)}`;
  */
 export default function EvidencePage(props: PageProps) {
   const id = props.params[0] ?? '';
+  usePageTitle(`Evidence ${id}`);
   const mags = useMags();
   const ticket = useResource(() => mags.tickets.get(id), [id]);
   const evidence = useResource(() => mags.tickets.evidence(id), [id]);
@@ -36,10 +38,13 @@ export default function EvidencePage(props: PageProps) {
   if (!current) return <p class="loading">Loading ticket…</p>;
   return (
     <article class="evidence-page">
-      <p class="breadcrumb">
-        <Link href="/tickets">Tickets</Link> /{' '}
-        <Link href={`/tickets/${encodeURIComponent(id)}`}>{id}</Link> / evidence
-      </p>
+      <Breadcrumbs
+        trail={[
+          { title: 'Tickets', href: '/tickets' },
+          { title: id, href: `/tickets/${encodeURIComponent(id)}` },
+        ]}
+        current="Evidence"
+      />
       <h1>
         {current.title} <StatusBadge status={current.status} />
       </h1>
@@ -62,7 +67,7 @@ export default function EvidencePage(props: PageProps) {
           <CriteriaTable criteria={evidence.data.criteria} />
           <h2>Tests</h2>
           <TestResults tests={evidence.data.tests} />
-          <div class="diff-heading">
+          <div class="page-heading">
             <h2 id="diff-heading">Changes</h2>
             {narrow ? null : (
               <fieldset class="segmented">

@@ -1,9 +1,11 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useMags } from '../client-context.ts';
 import { AnsiText } from '../components/ansi-text.tsx';
+import { Breadcrumbs } from '../components/breadcrumbs.tsx';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
 import { commandText } from '../jobs/command-text.ts';
 import { useJobLog } from '../jobs/use-job-log.ts';
 import { whereText } from '../jobs/where-text.ts';
@@ -17,6 +19,7 @@ import { durationText, timeText } from '../sandboxes/time-text.ts';
  */
 export default function JobPage(props: PageProps) {
   const id = props.params[0] ?? '';
+  usePageTitle(`Job ${id}`);
   const mags = useMags();
   const loaded = useResource(() => mags.jobs.get(id), [id]);
   const log = useJobLog(mags, id);
@@ -34,11 +37,9 @@ export default function JobPage(props: PageProps) {
   if (loaded.error) {
     return (
       <section>
+        <Breadcrumbs trail={[{ title: 'Jobs', href: '/jobs' }]} current={id} />
         <h1>Job {id}</h1>
         <ErrorView error={loaded.error} />
-        <p>
-          <Link href="/jobs">All jobs</Link>
-        </p>
       </section>
     );
   }
@@ -46,6 +47,7 @@ export default function JobPage(props: PageProps) {
   const running = job.status === 'queued' || job.status === 'running';
   return (
     <section class="job-page">
+      <Breadcrumbs trail={[{ title: 'Jobs', href: '/jobs' }]} current={id} />
       <div class="toolbar">
         <h1>Job {job.id}</h1>
         <span role="status" class="job-status">

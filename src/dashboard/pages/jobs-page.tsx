@@ -4,6 +4,7 @@ import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
 import { commandText } from '../jobs/command-text.ts';
 import { whereText } from '../jobs/where-text.ts';
 import { upsert, useLiveList } from '../live/use-live-list.ts';
@@ -16,6 +17,7 @@ import { durationText, timeText } from '../sandboxes/time-text.ts';
  * adds new jobs at the top and moves each one's status as it goes.
  */
 export default function JobsPage(_props: PageProps) {
+  usePageTitle('Jobs');
   const mags = useMags();
   const jobs = useLiveList(
     (signal) => mags.jobs.follow({ limit: 100, signal }),

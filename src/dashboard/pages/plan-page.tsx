@@ -1,8 +1,10 @@
 import { useState } from 'preact/hooks';
 import type { Plan, PlanTicket } from '../../api/plans.ts';
 import { useMags } from '../client-context.ts';
+import { Breadcrumbs } from '../components/breadcrumbs.tsx';
 import { ErrorView } from '../components/error-view.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
 import { PlanGraph } from '../plans/plan-graph.tsx';
 import { planCost, planProgress } from '../plans/plan-progress.ts';
 import { useLivePlan } from '../plans/use-live-plan.ts';
@@ -20,6 +22,7 @@ const deadEnd = (ticket: PlanTicket) =>
 /** `/plans/ID`: the plan's DAG with each ticket's live status, its request and budget, actions. */
 export default function PlanPage(props: PageProps) {
   const id = props.params[0] ?? '';
+  usePageTitle(`Plan ${id}`);
   const mags = useMags();
   const live = useLivePlan(id);
   const [busy, setBusy] = useState<string>();
@@ -46,7 +49,8 @@ export default function PlanPage(props: PageProps) {
   const canRetry = plan.status === 'blocked' || plan.status === 'stopped';
   return (
     <section class="plan-page">
-      <div class="board-heading">
+      <Breadcrumbs trail={[{ title: 'Plans', href: '/plans' }]} current={plan.id} />
+      <div class="page-heading">
         <h1>{plan.summary ?? 'Plan'}</h1>
         <StatusBadge status={plan.status} />
       </div>

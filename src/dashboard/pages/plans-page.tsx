@@ -2,11 +2,13 @@ import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
 import { useResource } from '../live/use-resource.ts';
 import { planCost, planProgress } from '../plans/plan-progress.ts';
 
 /** `/plans`: the owner's plans, newest first, with status and progress. */
 export default function PlansPage() {
+  usePageTitle('Plans');
   const mags = useMags();
   const plans = useResource(() => mags.plans.list(), [mags]);
   return (

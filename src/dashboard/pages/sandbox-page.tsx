@@ -1,7 +1,9 @@
 import { useMags } from '../client-context.ts';
+import { Breadcrumbs } from '../components/breadcrumbs.tsx';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
 import { useLiveList } from '../live/use-live-list.ts';
 import { useResource } from '../live/use-resource.ts';
 import { navigate } from '../router.ts';
@@ -17,8 +19,11 @@ import { timeText } from '../sandboxes/time-text.ts';
  * its files. A stopped sandbox shows no terminal: the shell would start it behind the person's
  * back, so "Start" is the way in. The terminal code (xterm.js) lives only in this page's chunk.
  */
+const trail = [{ title: 'Sandboxes', href: '/sandboxes' }];
+
 export default function SandboxPage(props: PageProps) {
   const name = props.params[0] ?? '';
+  usePageTitle(`Sandbox ${name}`);
   const mags = useMags();
   const loaded = useResource(() => mags.sandboxes.get(name), [name]);
   // Live from the owner's sandbox stream (stopped from the CLI, asleep when idle); the first
@@ -31,17 +36,16 @@ export default function SandboxPage(props: PageProps) {
   if (loaded.error) {
     return (
       <section>
+        <Breadcrumbs trail={trail} current={name} />
         <h1>Sandbox {name}</h1>
         <ErrorView error={loaded.error} />
-        <p>
-          <Link href="/sandboxes">All sandboxes</Link>
-        </p>
       </section>
     );
   }
   if (!sandbox && live.items && loaded.data) {
     return (
       <section>
+        <Breadcrumbs trail={trail} current={name} />
         <h1>Sandbox {name}</h1>
         <p class="muted">
           This sandbox has been deleted. <Link href="/sandboxes">All sandboxes</Link>
@@ -52,6 +56,7 @@ export default function SandboxPage(props: PageProps) {
   if (!sandbox) return <p class="loading">Loading sandbox {name}…</p>;
   return (
     <section class="sandbox-page">
+      <Breadcrumbs trail={trail} current={name} />
       <div class="toolbar">
         <h1>Sandbox {sandbox.name}</h1>
         <StatusBadge status={sandbox.status} />

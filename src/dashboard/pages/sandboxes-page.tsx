@@ -3,6 +3,7 @@ import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
 import { useLiveList } from '../live/use-live-list.ts';
 import type { PageProps } from '../routes.ts';
 import { CreateSandboxForm } from '../sandboxes/create-sandbox-form.tsx';
@@ -16,6 +17,7 @@ import { timeText } from '../sandboxes/time-text.ts';
  * CLI, the SDK, a sleep when idle); the page's own actions show at once from what they return.
  */
 export default function SandboxesPage(_props: PageProps) {
+  usePageTitle('Sandboxes');
   const mags = useMags();
   const sandboxes = useLiveList((signal) => mags.sandboxes.follow({ signal }), applySandboxChange, [
     mags,

@@ -1,7 +1,8 @@
 import { useMemo, useState } from 'preact/hooks';
 import { useMags } from '../client-context.ts';
+import { Breadcrumbs } from '../components/breadcrumbs.tsx';
 import { ErrorView } from '../components/error-view.tsx';
-import { Link } from '../components/link.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
 import type { PageProps } from '../routes.ts';
 import { CommentBox } from '../ticket/comment-box.tsx';
 import { CriteriaCard } from '../ticket/criteria-card.tsx';
@@ -18,6 +19,7 @@ import { useTicketStream } from '../ticket/use-ticket-stream.ts';
  */
 export default function TicketPage(props: PageProps) {
   const id = props.params[0] ?? '';
+  usePageTitle(`Ticket ${id}`);
   const mags = useMags();
   const stream = useTicketStream(mags, id);
   const [busy, setBusy] = useState(false);
@@ -54,15 +56,15 @@ export default function TicketPage(props: PageProps) {
   const items = stream.timeline.items;
   return (
     <div class="ticket-page">
-      <p class="breadcrumbs">
-        <Link href="/tickets">Tickets</Link>
-        {ticket.plan ? (
-          <>
-            {' / '}
-            <Link href={`/plans/${encodeURIComponent(ticket.plan)}`}>{ticket.plan}</Link>
-          </>
-        ) : null}
-      </p>
+      <Breadcrumbs
+        trail={[
+          { title: 'Tickets', href: '/tickets' },
+          ...(ticket.plan
+            ? [{ title: ticket.plan, href: `/plans/${encodeURIComponent(ticket.plan)}` }]
+            : []),
+        ]}
+        current={ticket.id}
+      />
       <TicketHeader
         ticket={ticket}
         summary={summary}

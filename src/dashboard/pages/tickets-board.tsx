@@ -6,6 +6,7 @@ import { CreateTicketForm } from '../board/create-ticket-form.tsx';
 import { useLiveTickets } from '../board/use-live-tickets.ts';
 import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
 import { useResource } from '../live/use-resource.ts';
 import { useQuery } from '../router.ts';
 
@@ -15,6 +16,7 @@ const filterValue = (ticket: Ticket, key: FilterKey) =>
 
 /** `/tickets`: the owner's tickets in a column per status, live, filterable, and a new-ticket form. */
 export default function TicketsBoard() {
+  usePageTitle('Tickets');
   const mags = useMags();
   const query = useQuery();
   const live = useLiveTickets();
@@ -40,7 +42,7 @@ export default function TicketsBoard() {
 
   return (
     <section class="tickets-board">
-      <div class="board-heading">
+      <div class="page-heading">
         <h1>Tickets</h1>
         {!creating ? (
           <button

@@ -1,6 +1,8 @@
 import { useMags } from '../client-context.ts';
+import { Breadcrumbs } from '../components/breadcrumbs.tsx';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
 import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
 import { formatAgo, formatBytes } from '../workspaces/format.ts';
@@ -9,15 +11,14 @@ import { DeleteControl, ForkForm, SyncButton } from '../workspaces/workspace-act
 /** One workspace: its figures, its versions in object storage, and sync, fork, delete. */
 export default function WorkspacePage(props: PageProps) {
   const name = props.params[0] ?? '';
+  usePageTitle(`Workspace ${name}`);
   const mags = useMags();
   const workspaces = useResource(() => mags.workspaces.list(), [name]);
   const versions = useResource(() => mags.workspaces.versions(name), [name]);
   const workspace = workspaces.data?.find((item) => item.name === name);
   return (
     <section class="workspace">
-      <p>
-        <Link href="/workspaces">← Workspaces</Link>
-      </p>
+      <Breadcrumbs trail={[{ title: 'Workspaces', href: '/workspaces' }]} current={name} />
       <h1>{name}</h1>
       {workspaces.error ? <ErrorView error={workspaces.error} /> : null}
       {workspaces.data && !workspace ? (

@@ -1,12 +1,14 @@
 import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
 import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
 import { formatAgo, formatBytes } from '../workspaces/format.ts';
 
 /** The owner's workspaces: size here, whether a version is in object storage, last use. */
 export default function WorkspacesPage(_props: PageProps) {
+  usePageTitle('Workspaces');
   const mags = useMags();
   const workspaces = useResource(() => mags.workspaces.list());
   return (
