@@ -4,7 +4,8 @@ import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
-import { canStart, canStop, formatCost } from './ticket-columns.ts';
+import { formatCostUsd } from '../format/format-cost-usd.ts';
+import { canStart, canStop } from './ticket-columns.ts';
 
 /** One ticket on the board: what it is, whose project, which role and model, and what it cost. */
 export function TicketCard(props: { ticket: Ticket }) {
@@ -42,7 +43,7 @@ export function TicketCard(props: { ticket: Ticket }) {
         <dt>Model</dt>
         <dd>{ticket.model ?? 'default'}</dd>
         <dt>Cost</dt>
-        <dd>{formatCost(ticket.usage.costUsd)}</dd>
+        <dd>{formatCostUsd(ticket.usage.costUsd)}</dd>
       </dl>
       {canStart(ticket.status) || canStop(ticket.status) ? (
         <div class="ticket-card-actions">

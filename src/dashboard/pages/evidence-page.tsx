@@ -13,6 +13,7 @@ import { CriteriaTable } from '../evidence/criteria-table.tsx';
 import { ReviewActions } from '../evidence/review-actions.tsx';
 import { RunSummary } from '../evidence/run-summary.tsx';
 import { TestResults } from '../evidence/test-results.tsx';
+import { formatTime } from '../format/format-time.ts';
 import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
 
@@ -57,9 +58,7 @@ export default function EvidencePage(props: PageProps) {
         <>
           <p class="muted">
             Attempt {evidence.data.attempt} of {current.attempt}, finished{' '}
-            <time dateTime={evidence.data.finishedAt}>
-              {new Date(evidence.data.finishedAt).toLocaleString()}
-            </time>
+            <time dateTime={evidence.data.finishedAt}>{formatTime(evidence.data.finishedAt)}</time>
           </p>
           <ClaimsVersusChecks evidence={evidence.data} />
           <ReviewActions ticket={current} onDone={setReviewed} />

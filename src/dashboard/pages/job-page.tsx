@@ -6,12 +6,13 @@ import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
 import { usePageTitle } from '../components/use-page-title.ts';
+import { formatDurationBetween } from '../format/format-duration-ms.ts';
+import { formatTime } from '../format/format-time.ts';
 import { commandText } from '../jobs/command-text.ts';
 import { useJobLog } from '../jobs/use-job-log.ts';
 import { whereText } from '../jobs/where-text.ts';
 import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
-import { durationText, timeText } from '../sandboxes/time-text.ts';
 
 /**
  * One job: what it runs and where, its output live (ANSI colours rendered, following the end
@@ -91,9 +92,9 @@ export default function JobPage(props: PageProps) {
           )}
         </dd>
         <dt>Created</dt>
-        <dd>{timeText(job.createdAt)}</dd>
+        <dd>{formatTime(job.createdAt)}</dd>
         <dt>Duration</dt>
-        <dd>{running ? 'running…' : durationText(job.startedAt, job.finishedAt)}</dd>
+        <dd>{running ? 'running…' : formatDurationBetween(job.startedAt, job.finishedAt)}</dd>
         <dt>Exit code</dt>
         <dd>{job.exitCode ?? job.signal ?? '—'}</dd>
       </dl>
@@ -102,7 +103,7 @@ export default function JobPage(props: PageProps) {
         {log.error ? <ErrorView error={log.error} title="The log stream failed" /> : null}
         {job.logsRemovedAt ? (
           <p class="muted">
-            The output was removed {timeText(job.logsRemovedAt)}
+            The output was removed {formatTime(job.logsRemovedAt)}
             {job.logsRemovedReason ? ` (${job.logsRemovedReason})` : ''}.
           </p>
         ) : null}

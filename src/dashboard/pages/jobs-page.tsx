@@ -5,11 +5,12 @@ import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
 import { usePageTitle } from '../components/use-page-title.ts';
+import { formatDurationBetween } from '../format/format-duration-ms.ts';
+import { formatTime } from '../format/format-time.ts';
 import { commandText } from '../jobs/command-text.ts';
 import { whereText } from '../jobs/where-text.ts';
 import { upsert, useLiveList } from '../live/use-live-list.ts';
 import type { PageProps } from '../routes.ts';
-import { durationText, timeText } from '../sandboxes/time-text.ts';
 
 /**
  * The owner's jobs, newest first: status, command, where it ran, exit code, duration. Live: one
@@ -82,8 +83,8 @@ export default function JobsPage(_props: PageProps) {
                   </td>
                   <td>{whereText(job)}</td>
                   <td class="numeric">{job.exitCode ?? job.signal ?? '—'}</td>
-                  <td class="numeric">{durationText(job.startedAt, job.finishedAt)}</td>
-                  <td>{timeText(job.createdAt)}</td>
+                  <td class="numeric">{formatDurationBetween(job.startedAt, job.finishedAt)}</td>
+                  <td>{formatTime(job.createdAt)}</td>
                 </tr>
               ))}
             </tbody>

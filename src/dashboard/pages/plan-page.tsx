@@ -5,6 +5,8 @@ import { Breadcrumbs } from '../components/breadcrumbs.tsx';
 import { ErrorView } from '../components/error-view.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
 import { usePageTitle } from '../components/use-page-title.ts';
+import { formatDurationMs } from '../format/format-duration-ms.ts';
+import { formatTokens } from '../format/format-tokens.ts';
 import { PlanGraph } from '../plans/plan-graph.tsx';
 import { planCost, planProgress } from '../plans/plan-progress.ts';
 import { useLivePlan } from '../plans/use-live-plan.ts';
@@ -113,14 +115,14 @@ export default function PlanPage(props: PageProps) {
         <dd>{planCost(plan)}</dd>
         <dt>Tokens</dt>
         <dd>
-          {plan.usage.inputTokens + plan.usage.outputTokens}
-          {plan.budget.maxTokens === undefined ? '' : ` of ${plan.budget.maxTokens}`}
+          {formatTokens(plan.usage.inputTokens + plan.usage.outputTokens)}
+          {plan.budget.maxTokens === undefined ? '' : ` of ${formatTokens(plan.budget.maxTokens)}`}
         </dd>
         <dt>Wall time</dt>
         <dd>
           {plan.budget.maxWallMs === undefined
             ? 'no limit of its own'
-            : `${Math.round(plan.budget.maxWallMs / 60_000)} minutes`}
+            : formatDurationMs(plan.budget.maxWallMs)}
         </dd>
         <dt>In parallel</dt>
         <dd>at most {plan.maxParallel} tickets</dd>

@@ -4,6 +4,7 @@ import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
 import { usePageTitle } from '../components/use-page-title.ts';
+import { formatTime } from '../format/format-time.ts';
 import { useLiveList } from '../live/use-live-list.ts';
 import { useResource } from '../live/use-resource.ts';
 import { navigate } from '../router.ts';
@@ -12,7 +13,6 @@ import { FileBrowser } from '../sandboxes/file-browser.tsx';
 import { SandboxActions } from '../sandboxes/sandbox-actions.tsx';
 import { applySandboxChange, withSandbox } from '../sandboxes/sandbox-list-changes.ts';
 import { TerminalView } from '../sandboxes/terminal-view.tsx';
-import { timeText } from '../sandboxes/time-text.ts';
 
 /**
  * One sandbox: its state and actions, a terminal (a shell in it, live over the WebSocket) and
@@ -71,7 +71,7 @@ export default function SandboxPage(props: PageProps) {
         <dt>Workspace</dt>
         <dd>{sandbox.workspace ?? 'none (ephemeral)'}</dd>
         <dt>Created</dt>
-        <dd>{timeText(sandbox.createdAt)}</dd>
+        <dd>{formatTime(sandbox.createdAt)}</dd>
         <dt>Sleeps when idle</dt>
         <dd>{sandbox.sleep ? 'yes' : 'no'}</dd>
         {sandbox.reason ? (

@@ -3,9 +3,10 @@ import { Breadcrumbs } from '../components/breadcrumbs.tsx';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { usePageTitle } from '../components/use-page-title.ts';
+import { formatBytes } from '../format/format-bytes.ts';
+import { formatTimeAgo } from '../format/format-time.ts';
 import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
-import { formatAgo, formatBytes } from '../workspaces/format.ts';
 import { DeleteControl, ForkForm, SyncButton } from '../workspaces/workspace-actions.tsx';
 
 /** One workspace: its figures, its versions in object storage, and sync, fork, delete. */
@@ -43,9 +44,9 @@ export default function WorkspacePage(props: PageProps) {
                 : `version ${workspace.remoteVersion}`}
             </dd>
             <dt>Created</dt>
-            <dd title={workspace.createdAt}>{formatAgo(workspace.createdAt)}</dd>
+            <dd title={workspace.createdAt}>{formatTimeAgo(workspace.createdAt)}</dd>
             <dt>Last used</dt>
-            <dd title={workspace.lastUsedAt}>{formatAgo(workspace.lastUsedAt)}</dd>
+            <dd title={workspace.lastUsedAt}>{formatTimeAgo(workspace.lastUsedAt)}</dd>
             {workspace.forkedFrom ? (
               <>
                 <dt>Forked from</dt>
@@ -91,7 +92,7 @@ export default function WorkspacePage(props: PageProps) {
                     {versions.data.map((version) => (
                       <tr key={version.version}>
                         <td>{version.version}</td>
-                        <td title={version.committedAt}>{formatAgo(version.committedAt)}</td>
+                        <td title={version.committedAt}>{formatTimeAgo(version.committedAt)}</td>
                         <td>{formatBytes(version.sizeBytes)}</td>
                       </tr>
                     ))}

@@ -1,10 +1,10 @@
 import { useState } from 'preact/hooks';
 import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
+import { formatBytes } from '../format/format-bytes.ts';
+import { formatTime } from '../format/format-time.ts';
 import { useResource } from '../live/use-resource.ts';
 import { joinPath, nameText, parentPath } from './sandbox-paths.ts';
-import { sizeText } from './size-text.ts';
-import { timeText } from './time-text.ts';
 
 /**
  * The sandbox's files: a directory's entries (`files.list`, read in the sandbox without making
@@ -174,8 +174,8 @@ export function FileBrowser(props: { sandbox: string; start?: string }) {
                     entry.type
                   )}
                 </td>
-                <td class="numeric">{entry.type === 'file' ? sizeText(entry.sizeBytes) : ''}</td>
-                <td>{entry.modifiedAt ? timeText(entry.modifiedAt) : ''}</td>
+                <td class="numeric">{entry.type === 'file' ? formatBytes(entry.sizeBytes) : ''}</td>
+                <td>{entry.modifiedAt ? formatTime(entry.modifiedAt) : ''}</td>
               </tr>
             ))}
           </tbody>

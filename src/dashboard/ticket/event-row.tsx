@@ -4,7 +4,10 @@ import { AnsiText } from '../components/ansi-text.tsx';
 import { DiffView } from '../components/diff-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
-import { formatBytes, formatCostUsd, formatDurationMs, formatTokens } from './format-numbers.ts';
+import { formatBytes } from '../format/format-bytes.ts';
+import { formatCostUsd } from '../format/format-cost-usd.ts';
+import { formatDurationMs } from '../format/format-duration-ms.ts';
+import { formatTokens } from '../format/format-tokens.ts';
 import type { TimelineItem } from './ticket-timeline.ts';
 
 interface RowProps {

@@ -2,8 +2,8 @@ import { useState } from 'preact/hooks';
 import type { SyncResult } from '../../api/schemas.ts';
 import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
+import { formatBytes } from '../format/format-bytes.ts';
 import { navigate } from '../router.ts';
-import { formatBytes } from './format.ts';
 
 type Action<T> =
   | { state: 'idle' }
