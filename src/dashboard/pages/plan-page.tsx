@@ -1,9 +1,9 @@
-import { useState } from 'preact/hooks';
 import type { Plan, PlanTicket } from '../../api/plans.ts';
 import { useMags } from '../client-context.ts';
 import { Breadcrumbs } from '../components/breadcrumbs.tsx';
 import { ErrorView } from '../components/error-view.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
+import { useAction } from '../components/use-action.ts';
 import { usePageTitle } from '../components/use-page-title.ts';
 import { formatDurationMs } from '../format/format-duration-ms.ts';
 import { formatTokens } from '../format/format-tokens.ts';
@@ -27,22 +27,14 @@ export default function PlanPage(props: PageProps) {
   usePageTitle(`Plan ${id}`);
   const mags = useMags();
   const live = useLivePlan(id);
-  const [busy, setBusy] = useState<string>();
-  const [actionError, setActionError] = useState<unknown>();
+  const action = useAction();
   const plan = live.plan;
 
-  const act = async (name: string, action: () => Promise<Plan>) => {
-    setBusy(name);
-    setActionError(undefined);
-    try {
-      live.setPlan(await action());
+  const act = (name: string, request: () => Promise<Plan>) =>
+    action.run(async () => {
+      live.setPlan(await request());
       live.restart(); // it moves again: follow its events again
-    } catch (error) {
-      setActionError(error);
-    } finally {
-      setBusy(undefined);
-    }
-  };
+    }, name);
 
   if (live.error && !plan) return <ErrorView error={live.error} />;
   if (!plan) return <p class="loading">Loading plan…</p>;
@@ -65,7 +57,7 @@ export default function PlanPage(props: PageProps) {
         {canApprove ? (
           <button
             type="button"
-            disabled={busy !== undefined}
+            disabled={action.busy}
             onClick={() => act('approve', () => mags.plans.approve(plan.id))}
           >
             {plan.status === 'draft' ? 'Approve and run' : 'Approve result'}
@@ -75,7 +67,7 @@ export default function PlanPage(props: PageProps) {
           <button
             type="button"
             class="danger"
-            disabled={busy !== undefined}
+            disabled={action.busy}
             onClick={() =>
               act('stop', () => mags.plans.stop(plan.id, { reason: 'from the dashboard' }))
             }
@@ -87,7 +79,7 @@ export default function PlanPage(props: PageProps) {
           <button
             type="button"
             class="quiet"
-            disabled={busy !== undefined}
+            disabled={action.busy}
             onClick={() => act('close', () => mags.plans.close(plan.id))}
           >
             Close plan
@@ -99,7 +91,7 @@ export default function PlanPage(props: PageProps) {
           </span>
         ) : null}
       </div>
-      {actionError ? <ErrorView error={actionError} /> : null}
+      {action.error !== undefined ? <ErrorView error={action.error} /> : null}
       {live.error ? <ErrorView error={live.error} title="Live updates stopped" /> : null}
       <h2>Tickets</h2>
       <PlanGraph

@@ -86,8 +86,10 @@ export default function TicketsBoard() {
       <BoardFilters query={query} options={options} />
       {live.error ? <ErrorView error={live.error} title="The live list stopped" /> : null}
       {projects.error ? <ErrorView error={projects.error} title="Projects" /> : null}
-      {live.tickets === undefined && !live.error ? (
-        <p class="loading">Loading tickets…</p>
+      {live.tickets === undefined ? (
+        live.error ? null : (
+          <p class="loading">Loading tickets…</p>
+        )
       ) : all.length === 0 ? (
         <p class="muted empty-state">
           No tickets yet. Create one with “New ticket”, or <code>mags ticket create</code>.

@@ -28,7 +28,9 @@ export function FileBrowser(props: { sandbox: string; start?: string }) {
     setError(undefined);
     try {
       const bytes = await mags.sandboxes.files.read(props.sandbox, joinPath(directory, name));
-      const url = URL.createObjectURL(new Blob([bytes as BlobPart]));
+      const url = URL.createObjectURL(
+        new Blob([bytes as BlobPart], { type: 'application/octet-stream' }),
+      );
       const link = document.createElement('a');
       link.href = url;
       link.download = name;
