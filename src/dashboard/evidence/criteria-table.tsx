@@ -62,7 +62,7 @@ export function CriteriaTable(props: { criteria: CriterionResult[] }) {
                     {criterion.output === '' ? (
                       <p class="muted">No output.</p>
                     ) : (
-                      <pre class="log">
+                      <pre class="output-box">
                         <AnsiText text={criterion.output} />
                       </pre>
                     )}

@@ -37,7 +37,7 @@ export function TestResults(props: { tests: Evidence['tests'] }) {
         {tests.log === '' ? (
           <p class="muted">No output.</p>
         ) : (
-          <pre class="log">
+          <pre class="output-box">
             <AnsiText text={tests.log} />
           </pre>
         )}

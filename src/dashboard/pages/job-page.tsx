@@ -49,7 +49,7 @@ export default function JobPage(props: PageProps) {
   return (
     <section class="job-page">
       <Breadcrumbs trail={[{ title: 'Jobs', href: '/jobs' }]} current={id} />
-      <div class="toolbar">
+      <div class="page-heading">
         <h1>Job {job.id}</h1>
         <span role="status" class="job-status">
           <StatusBadge status={job.status} />
@@ -108,7 +108,7 @@ export default function JobPage(props: PageProps) {
           </p>
         ) : null}
         <pre
-          class="job-log"
+          class="output-box job-log"
           ref={output}
           // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling box must be reachable by keyboard to be scrolled (axe: scrollable-region-focusable)
           tabIndex={0}

@@ -36,7 +36,7 @@ export default function JobsPage(_props: PageProps) {
   const list = jobs.items;
   return (
     <section>
-      <div class="toolbar">
+      <div class="page-heading">
         <h1>Jobs</h1>
       </div>
       {jobs.error ? <ErrorView error={jobs.error} /> : null}

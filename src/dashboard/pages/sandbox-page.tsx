@@ -57,7 +57,7 @@ export default function SandboxPage(props: PageProps) {
   return (
     <section class="sandbox-page">
       <Breadcrumbs trail={trail} current={name} />
-      <div class="toolbar">
+      <div class="page-heading">
         <h1>Sandbox {sandbox.name}</h1>
         <StatusBadge status={sandbox.status} />
         <SandboxActions

@@ -26,7 +26,7 @@ export default function SandboxesPage(_props: PageProps) {
   const changed = (sandbox: SandboxInfo) => sandboxes.apply((items) => withSandbox(items, sandbox));
   return (
     <section>
-      <div class="toolbar">
+      <div class="page-heading">
         <h1>Sandboxes</h1>
       </div>
       <CreateSandboxForm onCreated={changed} />

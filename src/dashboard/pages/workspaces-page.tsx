@@ -14,7 +14,7 @@ export default function WorkspacesPage(_props: PageProps) {
   const workspaces = useResource(() => mags.workspaces.list());
   return (
     <section class="workspaces">
-      <div class="toolbar">
+      <div class="page-heading">
         <h1>Workspaces</h1>
         <button type="button" class="quiet" onClick={workspaces.reload}>
           Refresh

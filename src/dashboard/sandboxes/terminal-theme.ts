@@ -43,16 +43,15 @@ const lightPalette = {
 };
 
 export function terminalTheme(): ITheme {
-  const style = getComputedStyle(document.documentElement);
-  const variable = (name: string) => style.getPropertyValue(name).trim();
-  const background = variable('--bg-sunken');
+  const colours = resolvedColours(['--bg-sunken', '--fg', '--border']);
+  const background = colours['--bg-sunken'];
   return {
     ...(isDark(background) ? darkPalette : lightPalette),
     background,
-    foreground: variable('--fg'),
-    cursor: variable('--fg'),
+    foreground: colours['--fg'],
+    cursor: colours['--fg'],
     cursorAccent: background,
-    selectionBackground: variable('--border'),
+    selectionBackground: colours['--border'],
   };
 }
 
@@ -66,6 +65,34 @@ export function onThemeChange(onChange: () => void): () => void {
     observer.disconnect();
     scheme.removeEventListener('change', onChange);
   };
+}
+
+/**
+ * The colours the page's variables hold now, as `#rrggbb`. A variable's own value is the text
+ * the stylesheet wrote (`light-dark(#fff, #000)`): what it resolves to in this theme is read
+ * from an element that uses it (set through CSSOM, which the CSP allows).
+ */
+function resolvedColours<Name extends string>(names: Name[]): Record<Name, string> {
+  const probe = document.createElement('span');
+  probe.hidden = true;
+  document.body.append(probe);
+  const colours = {} as Record<Name, string>;
+  for (const name of names) {
+    probe.style.color = `var(${name})`;
+    colours[name] = hexColour(getComputedStyle(probe).color);
+  }
+  probe.remove();
+  return colours;
+}
+
+/** `rgb(10, 12, 15)` as `#0a0c0f` (xterm's theme and `isDark` take hex). */
+function hexColour(computed: string): string {
+  const parts = /^rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(computed);
+  if (!parts) return computed;
+  return `#${parts
+    .slice(1, 4)
+    .map((part) => Number(part).toString(16).padStart(2, '0'))
+    .join('')}`;
 }
 
 /** Whether a `#rrggbb` colour is dark (its relative luminance under one half). */

@@ -76,7 +76,7 @@ function EventBody(props: { event: TicketEvent; ticketId: string; criteria: stri
             <span class="event-label">Result</span> <code>{data.tool}</code>
             {data.isError ? <span class="exit-bad"> error</span> : null}
           </summary>
-          <pre class="output">
+          <pre class="output-box">
             <AnsiText text={data.output} />
           </pre>
         </details>
@@ -98,7 +98,7 @@ function EventBody(props: { event: TicketEvent; ticketId: string; criteria: stri
           {data.output === '' ? (
             <p class="muted">No output.</p>
           ) : (
-            <pre class="output">
+            <pre class="output-box">
               <AnsiText text={data.output} />
             </pre>
           )}
