@@ -68,8 +68,14 @@ describe('dashboard sign-in', { skip }, () => {
   test('a token revoked while signed in ends the session at the next call an in-app link makes', async () => {
     const { token, tokenId } = await server.client('alice');
     const page = await browser.newPage();
+    // The board's own calls must be answered before the revocation, or one of them is refused.
+    const projectsAnswered = page.waitForResponse((response) =>
+      response.url().includes('/v1/projects'),
+    );
     await signIn(page, server.url, token);
     await page.getByText('alice', { exact: true }).waitFor();
+    await page.getByText('No tickets yet').waitFor();
+    await projectsAnswered;
     await revokeToken(server.server.services.repository, tokenId);
     // No reload: the jobs page's own call (its stream) is the one refused.
     await page.getByRole('link', { name: 'Jobs' }).click();

@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { browserSkipReason, launchBrowser, signIn, watchPage } from '../helpers/browser.ts';
+import {
+  browserSkipReason,
+  launchBrowser,
+  screenshot,
+  signIn,
+  watchPage,
+} from '../helpers/browser.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 const skip = browserSkipReason();
@@ -87,6 +93,13 @@ describe('dashboard shell', { skip }, () => {
     await page.getByRole('heading', { name: 'Tickets' }).waitFor();
     assert.equal(await page.evaluate('window.themeAtLoad'), 'dark');
     assert.match(String(await page.evaluate('window.appAtLoad')), /Signing in/);
+    // The toggle's theme wins over the system's light one: the dark --bg (light-dark()).
+    const background = 'getComputedStyle(document.body).backgroundColor';
+    assert.equal(await page.evaluate(background), 'rgb(15, 18, 22)');
+    await page.getByRole('button', { name: 'Theme: dark' }).click();
+    await page.getByRole('button', { name: 'Theme: light' }).waitFor();
+    assert.equal(await page.evaluate(background), 'rgb(255, 255, 255)');
+    await screenshot(page, 'shell-board-light-toggled');
     await context.close();
   });
 });

@@ -1,8 +1,9 @@
-import { useEffect } from 'preact/hooks';
+import { useLayoutEffect } from 'preact/hooks';
 
 /** The tab's title for this page (`Ticket tkt_x · mags`): history, tabs and screen readers. */
 export function usePageTitle(title: string): void {
-  useEffect(() => {
+  // In the render's commit, not after the paint: the title never names the page before.
+  useLayoutEffect(() => {
     document.title = `${title} · mags`;
   }, [title]);
 }
