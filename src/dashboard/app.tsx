@@ -1,8 +1,10 @@
 import type { FunctionComponent } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Signed, SignedContext } from './client-context.ts';
+import { ErrorBoundary } from './components/error-boundary.tsx';
 import { ErrorView } from './components/error-view.tsx';
 import { Layout } from './components/layout.tsx';
+import { usePageTitle } from './components/use-page-title.ts';
 import { SignIn } from './pages/sign-in.tsx';
 import { navigate, useLocation } from './router.ts';
 import { matchRoute, type PageProps, type Section } from './routes.ts';
@@ -73,27 +75,53 @@ export function App() {
 
 function Routed({ owner }: { owner: string }) {
   const path = useLocation();
+  const pathname = path.split('?')[0] ?? '';
   const matched = matchRoute(path);
   useEffect(() => {
     if (path === '/' || path.startsWith('/sign-in')) navigate('/tickets', { replace: true });
   }, [path]);
+  useFocusOnNavigation(pathname);
   const page = usePage(matched?.route.load);
   const section: Section | undefined = matched?.route.section;
   return (
     <Layout owner={owner} section={section} onSignOut={signOut}>
       {!matched ? (
         path === '/' || path.startsWith('/sign-in') ? null : (
-          <ErrorView error={new Error(`No page at ${path}.`)} />
+          <NoPage path={path} />
         )
       ) : page.error ? (
         <ErrorView error={page.error} />
       ) : page.component ? (
-        <page.component key={path.split('?')[0]} params={matched.params} />
+        <ErrorBoundary key={pathname}>
+          <page.component key={pathname} params={matched.params} />
+        </ErrorBoundary>
       ) : (
         <p class="loading">Loading…</p>
       )}
     </Layout>
   );
+}
+
+function NoPage(props: { path: string }) {
+  usePageTitle('No such page');
+  return <ErrorView error={new Error(`No page at ${props.path}.`)} />;
+}
+
+/**
+ * After an in-app navigation to another page (not a query change, not the first load) focus
+ * moves to the page's content, as a page load would: keyboard and screen-reader users start on
+ * the new page instead of on the link they left behind in the header.
+ */
+function useFocusOnNavigation(pathname: string) {
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    document.getElementById('main')?.focus({ preventScroll: true });
+    scrollTo(0, 0);
+  }, [pathname]);
 }
 
 /** The page module behind a route, loaded on first visit (each page is its own chunk). */

@@ -73,12 +73,20 @@ export const routes: Route[] = [
   { pattern: /^\/system$/, section: 'system', load: () => import('./pages/system-page.tsx') },
 ];
 
-/** The route for a path (query left out) and its decoded parts, or undefined. */
+/**
+ * The route for a path (query left out) and its decoded parts, or undefined: also for a part
+ * that is not valid percent-encoding (`/tickets/%E0%A4`), which is no page rather than a crash.
+ */
 export function matchRoute(path: string): { route: Route; params: string[] } | undefined {
   const pathname = path.split('?')[0] ?? '';
   for (const route of routes) {
     const match = route.pattern.exec(pathname);
-    if (match) return { route, params: match.slice(1).map((value) => decodeURIComponent(value)) };
+    if (!match) continue;
+    try {
+      return { route, params: match.slice(1).map((value) => decodeURIComponent(value)) };
+    } catch {
+      return undefined; // URIError
+    }
   }
   return undefined;
 }

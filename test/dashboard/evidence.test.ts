@@ -144,6 +144,7 @@ describe('evidence review page', { skip }, () => {
     await page.getByRole('button', { name: 'Request changes…' }).click();
     const feedback = 'The check fails: sum(2, 3) is -1. Fix sum.js.';
     await page.getByLabel('What should change').fill(feedback);
+    await screenshot(page, 'evidence-review-confirm');
     await page.getByRole('button', { name: 'Confirm: request changes' }).click();
     await page.getByRole('status').filter({ hasText: 'Changes requested: attempt 2' }).waitFor();
     const sent = await e2e.alice.tickets.get(created.id);

@@ -35,6 +35,20 @@ const draft = (title: string, project = 'calc') => ({
 const card = (page: Page, status: string, id: string) =>
   page.locator(`.board-column[data-status="${status}"] [data-ticket="${id}"]`);
 
+/**
+ * Waits until the page's expression gives `expected` (evaluated through the DevTools protocol:
+ * the page's CSP forbids `waitForFunction`'s eval of a string), for at most ten seconds.
+ */
+async function focusComesTo(page: Page, expression: string, expected: string): Promise<void> {
+  let found: unknown;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    found = await page.evaluate(expression);
+    if (found === expected) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(found, expected, 'the focus did not come back to the moved card');
+}
+
 describe('tickets board', { skip }, () => {
   let e2e: EndToEndServer;
   let browser: Browser;
@@ -167,14 +181,38 @@ describe('tickets board', { skip }, () => {
     const ticket = await e2e.alice.tickets.create({ ...e2e.body(slow.id), run: false });
     const { context, page, watched } = await openBoard(aliceToken, viewports.desktop);
     await card(page, 'draft', ticket.id).waitFor();
+    // The card moves to another column (a new element): the keyboard focus moves with it.
+    const focusedTicket = `document.activeElement?.closest('[data-ticket]')?.dataset.ticket ?? null`;
     await page.getByRole('button', { name: `Start ${ticket.title}` }).click();
     await card(page, 'running', ticket.id).waitFor();
+    await focusComesTo(page, focusedTicket, ticket.id);
     await page.getByRole('button', { name: `Stop ${ticket.title}` }).click();
     await card(page, 'stopped', ticket.id).waitFor();
+    await focusComesTo(page, focusedTicket, ticket.id);
     const stopped = await e2e.alice.tickets.get(ticket.id);
     assert.equal(stopped.status, 'stopped');
     assert.match(stopped.reason ?? '', /stopped by alice/);
     assert.deepEqual(watched.problems, []);
+    await context.close();
+  });
+
+  test('a stream that fails before its first list shows the error, not an empty board', async () => {
+    const { context, page, watched } = await openBoard(aliceToken, viewports.desktop);
+    await page.route(/\/v1\/tickets\?.*follow=true/, (route) =>
+      route.fulfill({
+        status: 500,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'internal', message: 'The list broke.' } }),
+      }),
+    );
+    await page.reload();
+    await page.getByRole('alert').getByText('The list broke.').waitFor();
+    assert.equal(await page.getByText('No tickets yet').count(), 0);
+    assert.equal(await page.getByText('Loading tickets').count(), 0);
+    assert.deepEqual(
+      watched.problems.filter((problem) => !/500/.test(problem)),
+      [],
+    );
     await context.close();
   });
 

@@ -1,9 +1,11 @@
+import { useRef } from 'preact/hooks';
 import type { Ticket } from '../../api/tickets.ts';
 import { TicketCard } from './ticket-card.tsx';
 import { boardStatuses, statusTitle } from './ticket-columns.ts';
 
 /** A column per status in the order a ticket moves; an empty one shrinks to its heading. */
 export function BoardColumns(props: { tickets: Ticket[] }) {
+  const movedFocus = useRef<string | undefined>(undefined);
   return (
     <div class="board-columns">
       {boardStatuses.map((status) => {
@@ -22,7 +24,7 @@ export function BoardColumns(props: { tickets: Ticket[] }) {
             {inColumn.length > 0 ? (
               <ul class="board-cards">
                 {inColumn.map((ticket) => (
-                  <TicketCard key={ticket.id} ticket={ticket} />
+                  <TicketCard key={ticket.id} ticket={ticket} movedFocus={movedFocus} />
                 ))}
               </ul>
             ) : null}

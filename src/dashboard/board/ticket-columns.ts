@@ -29,6 +29,3 @@ export const statusTitle = (status: TicketStatus) =>
 export const canStart = (status: TicketStatus) =>
   status === 'draft' || status === 'failed' || status === 'stopped';
 export const canStop = (status: TicketStatus) => status === 'queued' || status === 'running';
-
-export const formatCost = (costUsd: number) =>
-  costUsd === 0 ? '$0' : costUsd < 0.01 ? `$${costUsd.toFixed(4)}` : `$${costUsd.toFixed(2)}`;

@@ -1,23 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
+import { applyTheme, storedTheme, type Theme } from './theme.ts';
 
-type Theme = 'system' | 'dark' | 'light';
-const themeKey = 'mags.theme';
 const next: Record<Theme, Theme> = { system: 'dark', dark: 'light', light: 'system' };
 
 /** Dark, light, or the system's choice (the default); remembered in this browser. */
 export function ThemeToggle() {
-  const [theme, setTheme] = useState<Theme>(
-    () => (localStorage.getItem(themeKey) as Theme | null) ?? 'system',
-  );
-  useEffect(() => {
-    if (theme === 'system') {
-      delete document.documentElement.dataset.theme;
-      localStorage.removeItem(themeKey);
-    } else {
-      document.documentElement.dataset.theme = theme;
-      localStorage.setItem(themeKey, theme);
-    }
-  }, [theme]);
+  const [theme, setTheme] = useState<Theme>(storedTheme);
+  useEffect(() => applyTheme(theme), [theme]);
   return (
     <button
       type="button"

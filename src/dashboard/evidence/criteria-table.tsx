@@ -1,6 +1,7 @@
 import type { CriterionResult } from '../../api/tickets.ts';
 import { AnsiText } from '../components/ansi-text.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
+import { formatDurationMs } from '../format/format-duration-ms.ts';
 
 /** Each criterion: the platform's verdict, the agent's claim, the check and what it printed. */
 export function CriteriaTable(props: { criteria: CriterionResult[] }) {
@@ -55,13 +56,13 @@ export function CriteriaTable(props: { criteria: CriterionResult[] }) {
                       <code>{criterion.check}</code>
                       <span class="muted">
                         {' '}
-                        exit {criterion.exitCode ?? '—'} · {formatDuration(criterion.durationMs)}
+                        exit {criterion.exitCode ?? '—'} · {formatDurationMs(criterion.durationMs)}
                       </span>
                     </summary>
                     {criterion.output === '' ? (
                       <p class="muted">No output.</p>
                     ) : (
-                      <pre class="log">
+                      <pre class="output-box">
                         <AnsiText text={criterion.output} />
                       </pre>
                     )}
@@ -74,11 +75,4 @@ export function CriteriaTable(props: { criteria: CriterionResult[] }) {
       </table>
     </div>
   );
-}
-
-export function formatDuration(milliseconds: number): string {
-  if (milliseconds < 1000) return `${Math.round(milliseconds)} ms`;
-  if (milliseconds < 60_000) return `${(milliseconds / 1000).toFixed(1)} s`;
-  const minutes = Math.floor(milliseconds / 60_000);
-  return `${minutes} min ${Math.round((milliseconds % 60_000) / 1000)} s`;
 }

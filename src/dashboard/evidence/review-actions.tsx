@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { Ticket, TicketStatus } from '../../api/tickets.ts';
 import { useMags } from '../client-context.ts';
-import { ErrorView } from '../components/error-view.tsx';
+import { ConfirmButton } from '../components/confirm-button.tsx';
 
 type Action = 'approve' | 'request-changes' | 'close';
 
@@ -36,8 +36,6 @@ export function ReviewActions(props: { ticket: Ticket; onDone: (ticket: Ticket) 
   const { ticket } = props;
   const [asking, setAsking] = useState<Action>();
   const [feedback, setFeedback] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
   const [result, setResult] = useState<{ action: Action; ticket: Ticket }>();
 
   const offered = (Object.keys(allowedIn) as Action[]).filter((action) =>
@@ -45,24 +43,15 @@ export function ReviewActions(props: { ticket: Ticket; onDone: (ticket: Ticket) 
   );
 
   const act = async (action: Action) => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      const updated =
-        action === 'approve'
-          ? await mags.tickets.approve(ticket.id)
-          : action === 'close'
-            ? await mags.tickets.close(ticket.id)
-            : await mags.tickets.requestChanges(ticket.id, feedback.trim());
-      setResult({ action, ticket: updated });
-      setAsking(undefined);
-      setFeedback('');
-      props.onDone(updated);
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setBusy(false);
-    }
+    const updated =
+      action === 'approve'
+        ? await mags.tickets.approve(ticket.id)
+        : action === 'close'
+          ? await mags.tickets.close(ticket.id)
+          : await mags.tickets.requestChanges(ticket.id, feedback.trim());
+    setResult({ action, ticket: updated });
+    setFeedback('');
+    props.onDone(updated);
   };
 
   return (
@@ -74,57 +63,34 @@ export function ReviewActions(props: { ticket: Ticket; onDone: (ticket: Ticket) 
       ) : (
         <div class="toolbar">
           {offered.map((action) => (
-            <button
+            <ConfirmButton
               key={action}
-              type="button"
+              label={`${labels[action]}…`}
               class={action === 'approve' ? undefined : action === 'close' ? 'danger' : 'quiet'}
-              aria-expanded={asking === action}
-              disabled={busy}
-              onClick={() => {
-                setAsking(asking === action ? undefined : action);
-                setError(undefined);
-              }}
+              danger={action === 'close'}
+              open={asking === action}
+              onOpenChange={(open) => setAsking(open ? action : undefined)}
+              consequence={consequence(action, ticket)}
+              confirmLabel={`Confirm: ${labels[action].toLowerCase()}`}
+              errorTitle={`Could not ${labels[action].toLowerCase()}`}
+              confirmDisabled={action === 'request-changes' && feedback.trim() === ''}
+              onConfirm={() => act(action)}
             >
-              {labels[action]}…
-            </button>
+              {action === 'request-changes' ? (
+                <>
+                  <label for="review-feedback">What should change</label>
+                  <textarea
+                    id="review-feedback"
+                    required
+                    value={feedback}
+                    onInput={(event) => setFeedback(event.currentTarget.value)}
+                  />
+                </>
+              ) : null}
+            </ConfirmButton>
           ))}
         </div>
       )}
-      {asking ? (
-        <form
-          class="card review-confirm"
-          onSubmit={(event) => {
-            event.preventDefault();
-            void act(asking);
-          }}
-        >
-          <p>{consequence(asking, ticket)}</p>
-          {asking === 'request-changes' ? (
-            <>
-              <label for="review-feedback">What should change</label>
-              <textarea
-                id="review-feedback"
-                required
-                value={feedback}
-                onInput={(event) => setFeedback(event.currentTarget.value)}
-              />
-            </>
-          ) : null}
-          <div class="toolbar">
-            <button
-              type="submit"
-              class={asking === 'close' ? 'danger' : undefined}
-              disabled={busy || (asking === 'request-changes' && feedback.trim() === '')}
-            >
-              {busy ? 'Working…' : `Confirm: ${labels[asking].toLowerCase()}`}
-            </button>
-            <button type="button" class="quiet" onClick={() => setAsking(undefined)}>
-              Cancel
-            </button>
-          </div>
-        </form>
-      ) : null}
-      {error ? <ErrorView error={error} title={`Could not ${asking ?? 'do that'}`} /> : null}
     </section>
   );
 }

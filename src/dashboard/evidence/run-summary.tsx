@@ -1,5 +1,8 @@
 import type { Evidence } from '../../api/tickets.ts';
-import { formatDuration } from './criteria-table.tsx';
+import { formatCostUsd } from '../format/format-cost-usd.ts';
+import { formatDurationMs } from '../format/format-duration-ms.ts';
+import { formatTime } from '../format/format-time.ts';
+import { formatTokens } from '../format/format-tokens.ts';
 
 /** What the attempt cost and took, and its timeline (status changes, commands, checks). */
 export function RunSummary(props: { evidence: Evidence }) {
@@ -10,12 +13,12 @@ export function RunSummary(props: { evidence: Evidence }) {
       <dl class="run-summary">
         <div>
           <dt>Cost</dt>
-          <dd>${usage.costUsd.toFixed(4)}</dd>
+          <dd>{formatCostUsd(usage.costUsd)}</dd>
         </div>
         <div>
           <dt>Tokens</dt>
           <dd>
-            {usage.inputTokens.toLocaleString()} in · {usage.outputTokens.toLocaleString()} out
+            {formatTokens(usage.inputTokens)} in · {formatTokens(usage.outputTokens)} out
           </dd>
         </div>
         <div>
@@ -24,7 +27,7 @@ export function RunSummary(props: { evidence: Evidence }) {
         </div>
         <div>
           <dt>Took</dt>
-          <dd>{formatDuration(evidence.durationMs)}</dd>
+          <dd>{formatDurationMs(evidence.durationMs)}</dd>
         </div>
         <div>
           <dt>Attempt</dt>
@@ -37,8 +40,7 @@ export function RunSummary(props: { evidence: Evidence }) {
           <ol class="timeline">
             {evidence.timeline.map((entry, index) => (
               <li key={index}>
-                <time dateTime={entry.at}>{new Date(entry.at).toLocaleTimeString()}</time>{' '}
-                <span>{entry.event}</span>
+                <time dateTime={entry.at}>{formatTime(entry.at)}</time> <span>{entry.event}</span>
               </li>
             ))}
           </ol>

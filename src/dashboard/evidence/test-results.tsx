@@ -1,6 +1,6 @@
 import type { Evidence } from '../../api/tickets.ts';
 import { AnsiText } from '../components/ansi-text.tsx';
-import { formatDuration } from './criteria-table.tsx';
+import { formatDurationMs } from '../format/format-duration-ms.ts';
 
 /** The project's test command as the platform ran it: counts, exit code, and the whole log. */
 export function TestResults(props: { tests: Evidence['tests'] }) {
@@ -18,7 +18,7 @@ export function TestResults(props: { tests: Evidence['tests'] }) {
         <span class={failed ? 'verdict-bad' : 'verdict-ok'}>
           {tests.timedOut ? 'timed out' : `exit ${tests.exitCode ?? '—'}`}
         </span>
-        <span class="muted"> · {formatDuration(tests.durationMs)}</span>
+        <span class="muted"> · {formatDurationMs(tests.durationMs)}</span>
       </p>
       {tests.counts ? (
         <ul class="test-counts" aria-label="Test counts">
@@ -37,7 +37,7 @@ export function TestResults(props: { tests: Evidence['tests'] }) {
         {tests.log === '' ? (
           <p class="muted">No output.</p>
         ) : (
-          <pre class="log">
+          <pre class="output-box">
             <AnsiText text={tests.log} />
           </pre>
         )}

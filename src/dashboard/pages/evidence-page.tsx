@@ -2,10 +2,11 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Ticket } from '../../api/tickets.ts';
 import type { Mags } from '../../sdk/mags.ts';
 import { useMags } from '../client-context.ts';
+import { Breadcrumbs } from '../components/breadcrumbs.tsx';
 import { DiffView } from '../components/diff-view.tsx';
 import { ErrorView } from '../components/error-view.tsx';
-import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
 import { useNarrowScreen } from '../diff/use-narrow-screen.ts';
 import { ChangedFiles } from '../evidence/changed-files.tsx';
 import { ClaimsVersusChecks } from '../evidence/claims-versus-checks.tsx';
@@ -13,6 +14,7 @@ import { CriteriaTable } from '../evidence/criteria-table.tsx';
 import { ReviewActions } from '../evidence/review-actions.tsx';
 import { RunSummary } from '../evidence/run-summary.tsx';
 import { TestResults } from '../evidence/test-results.tsx';
+import { formatTime } from '../format/format-time.ts';
 import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
 
@@ -25,6 +27,7 @@ const fileId = (path: string) => `file-${encodeURIComponent(path)}`;
  */
 export default function EvidencePage(props: PageProps) {
   const id = props.params[0] ?? '';
+  usePageTitle(`Evidence ${id}`);
   const mags = useMags();
   const ticket = useResource(() => mags.tickets.get(id), [id]);
   const live = useLiveTicket(mags, id, ticket.data?.project);
@@ -44,10 +47,13 @@ export default function EvidencePage(props: PageProps) {
   if (!current) return <p class="loading">Loading ticket…</p>;
   return (
     <article class="evidence-page">
-      <p class="breadcrumb">
-        <Link href="/tickets">Tickets</Link> /{' '}
-        <Link href={`/tickets/${encodeURIComponent(id)}`}>{id}</Link> / evidence
-      </p>
+      <Breadcrumbs
+        trail={[
+          { title: 'Tickets', href: '/tickets' },
+          { title: id, href: `/tickets/${encodeURIComponent(id)}` },
+        ]}
+        current="Evidence"
+      />
       <h1>
         {current.title} <StatusBadge status={current.status} />
       </h1>
@@ -60,9 +66,7 @@ export default function EvidencePage(props: PageProps) {
         <>
           <p class="muted">
             Attempt {evidence.data.attempt} of {current.attempt}, finished{' '}
-            <time dateTime={evidence.data.finishedAt}>
-              {new Date(evidence.data.finishedAt).toLocaleString()}
-            </time>
+            <time dateTime={evidence.data.finishedAt}>{formatTime(evidence.data.finishedAt)}</time>
           </p>
           <ClaimsVersusChecks evidence={evidence.data} />
           <ReviewActions ticket={current} onDone={setReviewed} />
@@ -70,7 +74,7 @@ export default function EvidencePage(props: PageProps) {
           <CriteriaTable criteria={evidence.data.criteria} />
           <h2>Tests</h2>
           <TestResults tests={evidence.data.tests} />
-          <div class="diff-heading">
+          <div class="page-heading">
             <h2 id="diff-heading">Changes</h2>
             {narrow ? null : (
               <fieldset class="segmented">

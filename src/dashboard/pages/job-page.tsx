@@ -2,15 +2,18 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { useMags } from '../client-context.ts';
 import type { AnsiSpan } from '../components/ansi-spans.ts';
 import { AnsiSpansText } from '../components/ansi-text.tsx';
+import { Breadcrumbs } from '../components/breadcrumbs.tsx';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
+import { formatDurationBetween } from '../format/format-duration-ms.ts';
+import { formatTime } from '../format/format-time.ts';
 import { commandText } from '../jobs/command-text.ts';
 import { useJobLog } from '../jobs/use-job-log.ts';
 import { whereText } from '../jobs/where-text.ts';
 import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
-import { durationText, timeText } from '../sandboxes/time-text.ts';
 import { RowPages } from '../ticket/row-pages.tsx';
 
 const renderBlock = (spans: AnsiSpan[], index: number) => (
@@ -23,6 +26,7 @@ const renderBlock = (spans: AnsiSpan[], index: number) => (
  */
 export default function JobPage(props: PageProps) {
   const id = props.params[0] ?? '';
+  usePageTitle(`Job ${id}`);
   const mags = useMags();
   const loaded = useResource(() => mags.jobs.get(id), [id]);
   const log = useJobLog(mags, id);
@@ -40,11 +44,9 @@ export default function JobPage(props: PageProps) {
   if (loaded.error) {
     return (
       <section>
+        <Breadcrumbs trail={[{ title: 'Jobs', href: '/jobs' }]} current={id} />
         <h1>Job {id}</h1>
         <ErrorView error={loaded.error} />
-        <p>
-          <Link href="/jobs">All jobs</Link>
-        </p>
       </section>
     );
   }
@@ -53,7 +55,8 @@ export default function JobPage(props: PageProps) {
   const shown = log.output;
   return (
     <section class="job-page">
-      <div class="toolbar">
+      <Breadcrumbs trail={[{ title: 'Jobs', href: '/jobs' }]} current={id} />
+      <div class="page-heading">
         <h1>Job {job.id}</h1>
         <span role="status" class="job-status">
           <StatusBadge status={job.status} />
@@ -96,9 +99,9 @@ export default function JobPage(props: PageProps) {
           )}
         </dd>
         <dt>Created</dt>
-        <dd>{timeText(job.createdAt)}</dd>
+        <dd>{formatTime(job.createdAt)}</dd>
         <dt>Duration</dt>
-        <dd>{running ? 'running…' : durationText(job.startedAt, job.finishedAt)}</dd>
+        <dd>{running ? 'running…' : formatDurationBetween(job.startedAt, job.finishedAt)}</dd>
         <dt>Exit code</dt>
         <dd>{job.exitCode ?? job.signal ?? '—'}</dd>
       </dl>
@@ -107,12 +110,12 @@ export default function JobPage(props: PageProps) {
         {log.error ? <ErrorView error={log.error} title="The log stream failed" /> : null}
         {job.logsRemovedAt ? (
           <p class="muted">
-            The output was removed {timeText(job.logsRemovedAt)}
+            The output was removed {formatTime(job.logsRemovedAt)}
             {job.logsRemovedReason ? ` (${job.logsRemovedReason})` : ''}.
           </p>
         ) : null}
         <pre
-          class="job-log"
+          class="output-box job-log"
           ref={output}
           // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling box must be reachable by keyboard to be scrolled (axe: scrollable-region-focusable)
           tabIndex={0}

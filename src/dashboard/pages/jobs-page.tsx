@@ -4,11 +4,13 @@ import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
+import { formatDurationBetween } from '../format/format-duration-ms.ts';
+import { formatTime } from '../format/format-time.ts';
 import { commandText } from '../jobs/command-text.ts';
 import { whereText } from '../jobs/where-text.ts';
 import { upsert, useLiveList } from '../live/use-live-list.ts';
 import type { PageProps } from '../routes.ts';
-import { durationText, timeText } from '../sandboxes/time-text.ts';
 
 /**
  * The owner's jobs, newest first: status, command, where it ran, exit code, duration. Live: one
@@ -16,6 +18,7 @@ import { durationText, timeText } from '../sandboxes/time-text.ts';
  * adds new jobs at the top and moves each one's status as it goes.
  */
 export default function JobsPage(_props: PageProps) {
+  usePageTitle('Jobs');
   const mags = useMags();
   const jobs = useLiveList(
     (signal) => mags.jobs.follow({ limit: 100, signal }),
@@ -33,7 +36,7 @@ export default function JobsPage(_props: PageProps) {
   const list = jobs.items;
   return (
     <section>
-      <div class="toolbar">
+      <div class="page-heading">
         <h1>Jobs</h1>
       </div>
       {jobs.error ? <ErrorView error={jobs.error} /> : null}
@@ -80,8 +83,8 @@ export default function JobsPage(_props: PageProps) {
                   </td>
                   <td>{whereText(job)}</td>
                   <td class="numeric">{job.exitCode ?? job.signal ?? '—'}</td>
-                  <td class="numeric">{durationText(job.startedAt, job.finishedAt)}</td>
-                  <td>{timeText(job.createdAt)}</td>
+                  <td class="numeric">{formatDurationBetween(job.startedAt, job.finishedAt)}</td>
+                  <td>{formatTime(job.createdAt)}</td>
                 </tr>
               ))}
             </tbody>

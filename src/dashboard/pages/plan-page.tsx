@@ -1,8 +1,12 @@
-import { useState } from 'preact/hooks';
 import type { Plan, PlanTicket } from '../../api/plans.ts';
 import { useMags } from '../client-context.ts';
+import { Breadcrumbs } from '../components/breadcrumbs.tsx';
 import { ErrorView } from '../components/error-view.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
+import { useAction } from '../components/use-action.ts';
+import { usePageTitle } from '../components/use-page-title.ts';
+import { formatDurationMs } from '../format/format-duration-ms.ts';
+import { formatTokens } from '../format/format-tokens.ts';
 import { PlanGraph } from '../plans/plan-graph.tsx';
 import { planCost, planProgress } from '../plans/plan-progress.ts';
 import { useLivePlan } from '../plans/use-live-plan.ts';
@@ -20,24 +24,17 @@ const deadEnd = (ticket: PlanTicket) =>
 /** `/plans/ID`: the plan's DAG with each ticket's live status, its request and budget, actions. */
 export default function PlanPage(props: PageProps) {
   const id = props.params[0] ?? '';
+  usePageTitle(`Plan ${id}`);
   const mags = useMags();
   const live = useLivePlan(id);
-  const [busy, setBusy] = useState<string>();
-  const [actionError, setActionError] = useState<unknown>();
+  const action = useAction();
   const plan = live.plan;
 
-  const act = async (name: string, action: () => Promise<Plan>) => {
-    setBusy(name);
-    setActionError(undefined);
-    try {
-      live.setPlan(await action());
+  const act = (name: string, request: () => Promise<Plan>) =>
+    action.run(async () => {
+      live.setPlan(await request());
       live.restart(); // it moves again: follow its events again
-    } catch (error) {
-      setActionError(error);
-    } finally {
-      setBusy(undefined);
-    }
-  };
+    }, name);
 
   if (live.error && !plan) return <ErrorView error={live.error} />;
   if (!plan) return <p class="loading">Loading plan…</p>;
@@ -46,7 +43,8 @@ export default function PlanPage(props: PageProps) {
   const canRetry = plan.status === 'blocked' || plan.status === 'stopped';
   return (
     <section class="plan-page">
-      <div class="board-heading">
+      <Breadcrumbs trail={[{ title: 'Plans', href: '/plans' }]} current={plan.id} />
+      <div class="page-heading">
         <h1>{plan.summary ?? 'Plan'}</h1>
         <StatusBadge status={plan.status} />
       </div>
@@ -59,7 +57,7 @@ export default function PlanPage(props: PageProps) {
         {canApprove ? (
           <button
             type="button"
-            disabled={busy !== undefined}
+            disabled={action.busy}
             onClick={() => act('approve', () => mags.plans.approve(plan.id))}
           >
             {plan.status === 'draft' ? 'Approve and run' : 'Approve result'}
@@ -69,7 +67,7 @@ export default function PlanPage(props: PageProps) {
           <button
             type="button"
             class="danger"
-            disabled={busy !== undefined}
+            disabled={action.busy}
             onClick={() =>
               act('stop', () => mags.plans.stop(plan.id, { reason: 'from the dashboard' }))
             }
@@ -81,7 +79,7 @@ export default function PlanPage(props: PageProps) {
           <button
             type="button"
             class="quiet"
-            disabled={busy !== undefined}
+            disabled={action.busy}
             onClick={() => act('close', () => mags.plans.close(plan.id))}
           >
             Close plan
@@ -93,7 +91,7 @@ export default function PlanPage(props: PageProps) {
           </span>
         ) : null}
       </div>
-      {actionError ? <ErrorView error={actionError} /> : null}
+      {action.error !== undefined ? <ErrorView error={action.error} /> : null}
       {live.error ? <ErrorView error={live.error} title="Live updates stopped" /> : null}
       <h2>Tickets</h2>
       <PlanGraph
@@ -109,14 +107,14 @@ export default function PlanPage(props: PageProps) {
         <dd>{planCost(plan)}</dd>
         <dt>Tokens</dt>
         <dd>
-          {plan.usage.inputTokens + plan.usage.outputTokens}
-          {plan.budget.maxTokens === undefined ? '' : ` of ${plan.budget.maxTokens}`}
+          {formatTokens(plan.usage.inputTokens + plan.usage.outputTokens)}
+          {plan.budget.maxTokens === undefined ? '' : ` of ${formatTokens(plan.budget.maxTokens)}`}
         </dd>
         <dt>Wall time</dt>
         <dd>
           {plan.budget.maxWallMs === undefined
             ? 'no limit of its own'
-            : `${Math.round(plan.budget.maxWallMs / 60_000)} minutes`}
+            : formatDurationMs(plan.budget.maxWallMs)}
         </dd>
         <dt>In parallel</dt>
         <dd>at most {plan.maxParallel} tickets</dd>

@@ -4,6 +4,7 @@ import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
 import { useResource } from '../live/use-resource.ts';
 import { planCost, planProgress } from '../plans/plan-progress.ts';
 import { withTicketSnapshots } from '../plans/plan-ticket-snapshots.ts';
@@ -14,6 +15,7 @@ import { withTicketSnapshots } from '../plans/plan-ticket-snapshots.ts';
  * so a plan's own status is as read when the page opened.
  */
 export default function PlansPage() {
+  usePageTitle('Plans');
   const mags = useMags();
   const listed = useResource(() => mags.plans.list(), [mags]);
   const tickets = usePlanTickets();

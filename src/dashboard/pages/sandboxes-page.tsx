@@ -3,12 +3,13 @@ import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
+import { formatTime } from '../format/format-time.ts';
 import { useLiveList } from '../live/use-live-list.ts';
 import type { PageProps } from '../routes.ts';
 import { CreateSandboxForm } from '../sandboxes/create-sandbox-form.tsx';
 import { SandboxActions } from '../sandboxes/sandbox-actions.tsx';
 import { applySandboxChange, withSandbox } from '../sandboxes/sandbox-list-changes.ts';
-import { timeText } from '../sandboxes/time-text.ts';
 
 /**
  * The owner's long-lived sandboxes: status, workspace, when made and last used; create, start,
@@ -16,6 +17,7 @@ import { timeText } from '../sandboxes/time-text.ts';
  * CLI, the SDK, a sleep when idle); the page's own actions show at once from what they return.
  */
 export default function SandboxesPage(_props: PageProps) {
+  usePageTitle('Sandboxes');
   const mags = useMags();
   const sandboxes = useLiveList((signal) => mags.sandboxes.follow({ signal }), applySandboxChange, [
     mags,
@@ -24,7 +26,7 @@ export default function SandboxesPage(_props: PageProps) {
   const changed = (sandbox: SandboxInfo) => sandboxes.apply((items) => withSandbox(items, sandbox));
   return (
     <section>
-      <div class="toolbar">
+      <div class="page-heading">
         <h1>Sandboxes</h1>
       </div>
       <CreateSandboxForm onCreated={changed} />
@@ -65,8 +67,8 @@ export default function SandboxesPage(_props: PageProps) {
                     {sandbox.reason ? <div class="hint">{sandbox.reason}</div> : null}
                   </td>
                   <td>{sandbox.workspace ?? <span class="muted">ephemeral</span>}</td>
-                  <td>{timeText(sandbox.createdAt)}</td>
-                  <td>{timeText(sandbox.lastActiveAt)}</td>
+                  <td>{formatTime(sandbox.createdAt)}</td>
+                  <td>{formatTime(sandbox.lastActiveAt)}</td>
                   <td>
                     <SandboxActions
                       sandbox={sandbox}

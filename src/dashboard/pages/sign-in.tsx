@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ErrorView } from '../components/error-view.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
 
 /**
  * Sign-in with an API token (`mags token create --owner NAME`). The form never submits to a URL:
@@ -12,6 +13,7 @@ export function SignIn(props: {
 }) {
   const [token, setToken] = useState('');
   const [busy, setBusy] = useState(false);
+  usePageTitle('Sign in');
   return (
     <main id="main" class="sign-in">
       <h1>mags</h1>

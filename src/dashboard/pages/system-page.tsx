@@ -1,5 +1,6 @@
 import type { PoolSample } from '../../api/pool-events.ts';
 import { ErrorView } from '../components/error-view.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
 import type { PageProps } from '../routes.ts';
 import { type ChartPoint, LineChart } from '../system/line-chart.tsx';
 import { HostFigures, OwnerFigures } from '../system/pool-figures.tsx';
@@ -10,6 +11,7 @@ const series = (samples: PoolSample[], pick: (sample: PoolSample) => number): Ch
 
 /** Pool, warm cache and sleeping sandboxes, live from the server's stream, with charts. */
 export default function SystemPage(_props: PageProps) {
+  usePageTitle('System');
   const { samples, error } = usePoolSamples();
   const latest = samples.at(-1);
   const host = latest?.host;

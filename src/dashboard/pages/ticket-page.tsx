@@ -1,7 +1,9 @@
-import { useMemo, useState } from 'preact/hooks';
+import { useMemo } from 'preact/hooks';
 import { useMags } from '../client-context.ts';
+import { Breadcrumbs } from '../components/breadcrumbs.tsx';
 import { ErrorView } from '../components/error-view.tsx';
-import { Link } from '../components/link.tsx';
+import { useAction } from '../components/use-action.ts';
+import { usePageTitle } from '../components/use-page-title.ts';
 import type { PageProps } from '../routes.ts';
 import { CommentBox } from '../ticket/comment-box.tsx';
 import { CriteriaCard } from '../ticket/criteria-card.tsx';
@@ -20,10 +22,10 @@ import { useTicketStream } from '../ticket/use-ticket-stream.ts';
  */
 export default function TicketPage(props: PageProps) {
   const id = props.params[0] ?? '';
+  usePageTitle(`Ticket ${id}`);
   const mags = useMags();
   const stream = useTicketStream(mags, id);
-  const [busy, setBusy] = useState(false);
-  const [actionError, setActionError] = useState<unknown>();
+  const action = useAction();
   useStickToBottom(stream.version);
   // Kept the same array while the texts are the same: a refetched ticket re-renders no row.
   const criteriaKey = JSON.stringify(stream.ticket?.criteria.map((criterion) => criterion.text));
@@ -31,18 +33,6 @@ export default function TicketPage(props: PageProps) {
     () => (JSON.parse(criteriaKey ?? '[]') ?? []) as string[],
     [criteriaKey],
   );
-
-  const act = async (action: () => Promise<void>) => {
-    setBusy(true);
-    setActionError(undefined);
-    try {
-      await action();
-    } catch (error) {
-      setActionError(error);
-    } finally {
-      setBusy(false);
-    }
-  };
 
   const { ticket, summary } = stream;
   if (!ticket || !summary) {
@@ -56,34 +46,34 @@ export default function TicketPage(props: PageProps) {
   const items = stream.timeline.items;
   return (
     <div class="ticket-page">
-      <p class="breadcrumbs">
-        <Link href="/tickets">Tickets</Link>
-        {ticket.plan ? (
-          <>
-            {' / '}
-            <Link href={`/plans/${encodeURIComponent(ticket.plan)}`}>{ticket.plan}</Link>
-          </>
-        ) : null}
-      </p>
+      <Breadcrumbs
+        trail={[
+          { title: 'Tickets', href: '/tickets' },
+          ...(ticket.plan
+            ? [{ title: ticket.plan, href: `/plans/${encodeURIComponent(ticket.plan)}` }]
+            : []),
+        ]}
+        current={ticket.id}
+      />
       <TicketHeader
         ticket={ticket}
         summary={summary}
         state={stream.state}
-        busy={busy}
+        busy={action.busy}
         onRun={() =>
-          act(async () => {
+          action.run(async () => {
             // Following again (after the last event taken in) whatever the stream was doing:
             // one that saw the ticket idle is ending, and would miss the run.
             stream.follow(await mags.tickets.run(id));
           })
         }
         onStop={() =>
-          act(async () => {
+          action.run(async () => {
             await mags.tickets.stop(id, { reason: 'stopped from the dashboard' });
           })
         }
       />
-      {actionError ? <ErrorView error={actionError} /> : null}
+      {action.error !== undefined ? <ErrorView error={action.error} /> : null}
       {stream.error ? <ErrorView error={stream.error} title="The live stream stopped" /> : null}
       <details class="ticket-request">
         <summary>Request</summary>

@@ -6,6 +6,7 @@ import { CreateTicketForm } from '../board/create-ticket-form.tsx';
 import { useLiveTickets } from '../board/use-live-tickets.ts';
 import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
 import { useResource } from '../live/use-resource.ts';
 import { useQuery } from '../router.ts';
 
@@ -15,6 +16,7 @@ const filterValue = (ticket: Ticket, key: FilterKey) =>
 
 /** `/tickets`: the owner's tickets in a column per status, live, filterable, and a new-ticket form. */
 export default function TicketsBoard() {
+  usePageTitle('Tickets');
   const mags = useMags();
   const query = useQuery();
   const live = useLiveTickets();
@@ -40,7 +42,7 @@ export default function TicketsBoard() {
 
   return (
     <section class="tickets-board">
-      <div class="board-heading">
+      <div class="page-heading">
         <h1>Tickets</h1>
         {!creating ? (
           <button
@@ -84,8 +86,10 @@ export default function TicketsBoard() {
       <BoardFilters query={query} options={options} />
       {live.error ? <ErrorView error={live.error} title="The live list stopped" /> : null}
       {projects.error ? <ErrorView error={projects.error} title="Projects" /> : null}
-      {live.tickets === undefined && !live.error ? (
-        <p class="loading">Loading tickets…</p>
+      {live.tickets === undefined ? (
+        live.error ? null : (
+          <p class="loading">Loading tickets…</p>
+        )
       ) : all.length === 0 ? (
         <p class="muted empty-state">
           No tickets yet. Create one with “New ticket”, or <code>mags ticket create</code>.

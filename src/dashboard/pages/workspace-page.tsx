@@ -1,23 +1,25 @@
 import { useMags } from '../client-context.ts';
+import { Breadcrumbs } from '../components/breadcrumbs.tsx';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
+import { formatBytes } from '../format/format-bytes.ts';
+import { formatTimeAgo } from '../format/format-time.ts';
 import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
-import { formatAgo, formatBytes } from '../workspaces/format.ts';
 import { DeleteControl, ForkForm, SyncButton } from '../workspaces/workspace-actions.tsx';
 
 /** One workspace: its figures, its versions in object storage, and sync, fork, delete. */
 export default function WorkspacePage(props: PageProps) {
   const name = props.params[0] ?? '';
+  usePageTitle(`Workspace ${name}`);
   const mags = useMags();
   const workspaces = useResource(() => mags.workspaces.list(), [name]);
   const versions = useResource(() => mags.workspaces.versions(name), [name]);
   const workspace = workspaces.data?.find((item) => item.name === name);
   return (
     <section class="workspace">
-      <p>
-        <Link href="/workspaces">← Workspaces</Link>
-      </p>
+      <Breadcrumbs trail={[{ title: 'Workspaces', href: '/workspaces' }]} current={name} />
       <h1>{name}</h1>
       {workspaces.error ? <ErrorView error={workspaces.error} /> : null}
       {workspaces.data && !workspace ? (
@@ -42,9 +44,9 @@ export default function WorkspacePage(props: PageProps) {
                 : `version ${workspace.remoteVersion}`}
             </dd>
             <dt>Created</dt>
-            <dd title={workspace.createdAt}>{formatAgo(workspace.createdAt)}</dd>
+            <dd title={workspace.createdAt}>{formatTimeAgo(workspace.createdAt)}</dd>
             <dt>Last used</dt>
-            <dd title={workspace.lastUsedAt}>{formatAgo(workspace.lastUsedAt)}</dd>
+            <dd title={workspace.lastUsedAt}>{formatTimeAgo(workspace.lastUsedAt)}</dd>
             {workspace.forkedFrom ? (
               <>
                 <dt>Forked from</dt>
@@ -90,7 +92,7 @@ export default function WorkspacePage(props: PageProps) {
                     {versions.data.map((version) => (
                       <tr key={version.version}>
                         <td>{version.version}</td>
-                        <td title={version.committedAt}>{formatAgo(version.committedAt)}</td>
+                        <td title={version.committedAt}>{formatTimeAgo(version.committedAt)}</td>
                         <td>{formatBytes(version.sizeBytes)}</td>
                       </tr>
                     ))}

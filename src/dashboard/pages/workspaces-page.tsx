@@ -1,17 +1,20 @@
 import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
+import { usePageTitle } from '../components/use-page-title.ts';
+import { formatBytes } from '../format/format-bytes.ts';
+import { formatTimeAgo } from '../format/format-time.ts';
 import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
-import { formatAgo, formatBytes } from '../workspaces/format.ts';
 
 /** The owner's workspaces: size here, whether a version is in object storage, last use. */
 export default function WorkspacesPage(_props: PageProps) {
+  usePageTitle('Workspaces');
   const mags = useMags();
   const workspaces = useResource(() => mags.workspaces.list());
   return (
     <section class="workspaces">
-      <div class="toolbar">
+      <div class="page-heading">
         <h1>Workspaces</h1>
         <button type="button" class="quiet" onClick={workspaces.reload}>
           Refresh
@@ -52,7 +55,7 @@ export default function WorkspacesPage(_props: PageProps) {
                       ? 'local only'
                       : `version ${workspace.remoteVersion}`}
                   </td>
-                  <td title={workspace.lastUsedAt}>{formatAgo(workspace.lastUsedAt)}</td>
+                  <td title={workspace.lastUsedAt}>{formatTimeAgo(workspace.lastUsedAt)}</td>
                 </tr>
               ))}
             </tbody>

@@ -1,5 +1,5 @@
 import type { Plan } from '../../api/plans.ts';
-import { formatCost } from '../board/ticket-columns.ts';
+import { formatCostUsd } from '../format/format-cost-usd.ts';
 
 /** `2 of 5 approved`: how far its tickets are. */
 export const planProgress = (plan: Plan) =>
@@ -7,5 +7,5 @@ export const planProgress = (plan: Plan) =>
 
 export const planCost = (plan: Plan) =>
   plan.budget.maxCostUsd === undefined
-    ? formatCost(plan.usage.costUsd)
-    : `${formatCost(plan.usage.costUsd)} of ${formatCost(plan.budget.maxCostUsd)}`;
+    ? formatCostUsd(plan.usage.costUsd)
+    : `${formatCostUsd(plan.usage.costUsd)} of ${formatCostUsd(plan.budget.maxCostUsd)}`;

@@ -1,10 +1,10 @@
 import { useState } from 'preact/hooks';
 import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
+import { formatBytes } from '../format/format-bytes.ts';
+import { formatTime } from '../format/format-time.ts';
 import { useResource } from '../live/use-resource.ts';
 import { joinPath, nameText, parentPath } from './sandbox-paths.ts';
-import { sizeText } from './size-text.ts';
-import { timeText } from './time-text.ts';
 
 /**
  * The sandbox's files: a directory's entries (`files.list`, read in the sandbox without making
@@ -28,7 +28,9 @@ export function FileBrowser(props: { sandbox: string; start?: string }) {
     setError(undefined);
     try {
       const bytes = await mags.sandboxes.files.read(props.sandbox, joinPath(directory, name));
-      const url = URL.createObjectURL(new Blob([bytes as BlobPart]));
+      const url = URL.createObjectURL(
+        new Blob([bytes as BlobPart], { type: 'application/octet-stream' }),
+      );
       const link = document.createElement('a');
       link.href = url;
       link.download = name;
@@ -174,8 +176,8 @@ export function FileBrowser(props: { sandbox: string; start?: string }) {
                     entry.type
                   )}
                 </td>
-                <td class="numeric">{entry.type === 'file' ? sizeText(entry.sizeBytes) : ''}</td>
-                <td>{entry.modifiedAt ? timeText(entry.modifiedAt) : ''}</td>
+                <td class="numeric">{entry.type === 'file' ? formatBytes(entry.sizeBytes) : ''}</td>
+                <td>{entry.modifiedAt ? formatTime(entry.modifiedAt) : ''}</td>
               </tr>
             ))}
           </tbody>

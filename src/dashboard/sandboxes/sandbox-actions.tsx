@@ -1,7 +1,8 @@
-import { useState } from 'preact/hooks';
 import type { SandboxInfo } from '../../api/schemas.ts';
 import { useMags } from '../client-context.ts';
+import { ConfirmButton } from '../components/confirm-button.tsx';
 import { ErrorView } from '../components/error-view.tsx';
+import { useAction } from '../components/use-action.ts';
 
 /**
  * Start, stop and delete, as the API offers them. `onChanged` gets the sandbox as it is after
@@ -13,76 +14,53 @@ export function SandboxActions(props: {
   onChanged: (sandbox: SandboxInfo | null) => void;
 }) {
   const mags = useMags();
-  const { name, status } = props.sandbox;
-  const [busy, setBusy] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(undefined);
-  const [confirming, setConfirming] = useState(false);
-  const act = async (verb: string, action: () => Promise<SandboxInfo | null>) => {
-    setBusy(verb);
-    setError(undefined);
-    try {
-      props.onChanged(await action());
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setBusy(null);
-    }
-  };
+  const { name, status, workspace } = props.sandbox;
+  const action = useAction();
+  const act = (verb: string, request: () => Promise<SandboxInfo | null>) =>
+    action.run(async () => props.onChanged(await request()), verb);
   return (
     <div class="sandbox-actions">
       {status === 'stopped' ? (
         <button
           type="button"
           class="quiet"
-          disabled={busy !== null}
+          disabled={action.busy}
           aria-label={`Start ${name}`}
           onClick={() => act('start', () => mags.sandboxes.start(name))}
         >
-          {busy === 'start' ? 'Starting…' : 'Start'}
+          {action.running === 'start' ? 'Starting…' : 'Start'}
         </button>
       ) : (
         <button
           type="button"
           class="quiet"
-          disabled={busy !== null}
+          disabled={action.busy}
           aria-label={`Stop ${name}`}
           onClick={() => act('stop', () => mags.sandboxes.stop(name))}
         >
-          {busy === 'stop' ? 'Stopping…' : 'Stop'}
+          {action.running === 'stop' ? 'Stopping…' : 'Stop'}
         </button>
       )}
-      {confirming ? (
-        <>
-          <button
-            type="button"
-            class="danger"
-            disabled={busy !== null}
-            onClick={() =>
-              act('delete', async () => {
-                await mags.sandboxes.delete(name);
-                return null;
-              })
-            }
-          >
-            {busy === 'delete' ? 'Deleting…' : `Delete ${name}, keep its workspace`}
-          </button>
-          <button type="button" class="quiet" onClick={() => setConfirming(false)}>
-            Cancel
-          </button>
-        </>
-      ) : (
-        // Two steps instead of confirm(): no browser dialog, and the second says what stays.
-        <button
-          type="button"
-          class="quiet"
-          disabled={busy !== null}
-          aria-label={`Delete ${name}`}
-          onClick={() => setConfirming(true)}
-        >
-          Delete
-        </button>
-      )}
-      {error ? <ErrorView error={error} /> : null}
+      <ConfirmButton
+        label="Delete"
+        name={`Delete ${name}`}
+        class="quiet"
+        danger
+        disabled={action.busy}
+        consequence={
+          workspace
+            ? `The sandbox ${name} stops and goes; its workspace ${workspace} stays, with its files.`
+            : `The sandbox ${name} stops and goes.`
+        }
+        confirmLabel={`Delete ${name}, keep its workspace`}
+        busyLabel="Deleting…"
+        errorTitle="Not deleted"
+        onConfirm={async () => {
+          await mags.sandboxes.delete(name);
+          props.onChanged(null);
+        }}
+      />
+      {action.error !== undefined ? <ErrorView error={action.error} /> : null}
     </div>
   );
 }

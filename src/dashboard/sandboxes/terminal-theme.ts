@@ -9,18 +9,18 @@ import { paletteNames } from '../components/ansi-spans.ts';
  * a dark background: their white and yellow vanish on a light page).
  */
 export function terminalTheme(): ITheme {
-  const style = getComputedStyle(document.documentElement);
-  const variable = (name: string) => style.getPropertyValue(name).trim();
-  const background = variable('--bg-sunken');
+  const ansi = paletteNames.map((name) => `--ansi-${name}`);
+  const colours = resolvedColours(['--bg-sunken', '--fg', '--border', ...ansi]);
+  const background = colours['--bg-sunken'] as string;
   const theme: ITheme = {
     background,
-    foreground: variable('--fg'),
-    cursor: variable('--fg'),
+    foreground: colours['--fg'],
+    cursor: colours['--fg'],
     cursorAccent: background,
-    selectionBackground: variable('--border'),
+    selectionBackground: colours['--border'],
   };
   for (const name of paletteNames) {
-    const value = variable(`--ansi-${name}`);
+    const value = colours[`--ansi-${name}`];
     // 'bright-black' → brightBlack; a missing variable keeps xterm's own colour.
     const key = name.replace(/-(\w)/g, (_, letter: string) => letter.toUpperCase());
     if (value) (theme as Record<string, string>)[key] = value;
@@ -38,4 +38,35 @@ export function onThemeChange(onChange: () => void): () => void {
     observer.disconnect();
     scheme.removeEventListener('change', onChange);
   };
+}
+
+/**
+ * The colours the page's variables hold now, as `#rrggbb`. A variable's own value is the text
+ * the stylesheet wrote (`light-dark(#fff, #000)`): what it resolves to in this theme is read
+ * from an element that uses it (set through CSSOM, which the CSP allows). A variable the
+ * stylesheet does not define is left out.
+ */
+function resolvedColours(names: string[]): Record<string, string | undefined> {
+  const probe = document.createElement('span');
+  probe.hidden = true;
+  document.body.append(probe);
+  const root = getComputedStyle(document.documentElement);
+  const colours: Record<string, string | undefined> = {};
+  for (const name of names) {
+    if (!root.getPropertyValue(name).trim()) continue;
+    probe.style.color = `var(${name})`;
+    colours[name] = hexColour(getComputedStyle(probe).color);
+  }
+  probe.remove();
+  return colours;
+}
+
+/** `rgb(10, 12, 15)` as `#0a0c0f` (xterm's theme takes hex). */
+function hexColour(computed: string): string {
+  const parts = /^rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(computed);
+  if (!parts) return computed;
+  return `#${parts
+    .slice(1, 4)
+    .map((part) => Number(part).toString(16).padStart(2, '0'))
+    .join('')}`;
 }

@@ -1,5 +1,5 @@
 import type { HostPoolStatusInfo, OwnerUsageInfo } from '../../api/schemas.ts';
-import { formatBytes } from '../workspaces/format.ts';
+import { formatBytes } from '../format/format-bytes.ts';
 
 const ofLimit = (value: number, limit: number | null) =>
   limit === null ? String(value) : `${value} of ${limit}`;

@@ -4,7 +4,10 @@ import { AnsiSpansText, AnsiText } from '../components/ansi-text.tsx';
 import { DiffView } from '../components/diff-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
-import { formatBytes, formatCostUsd, formatDurationMs, formatTokens } from './format-numbers.ts';
+import { formatBytes } from '../format/format-bytes.ts';
+import { formatCostUsd } from '../format/format-cost-usd.ts';
+import { formatDurationMs } from '../format/format-duration-ms.ts';
+import { formatTokens } from '../format/format-tokens.ts';
 import { RowPages } from './row-pages.tsx';
 import type { TextPart, TimelineItem } from './ticket-timeline.ts';
 
@@ -84,7 +87,7 @@ function EventBody(props: { event: TicketEvent; ticketId: string; criteria: stri
             <span class="event-label">Result</span> <code>{data.tool}</code>
             {data.isError ? <span class="exit-bad"> error</span> : null}
           </summary>
-          <pre class="output">
+          <pre class="output-box">
             <AnsiText text={data.output} />
           </pre>
         </details>
@@ -106,7 +109,7 @@ function EventBody(props: { event: TicketEvent; ticketId: string; criteria: stri
           {data.output === '' ? (
             <p class="muted">No output.</p>
           ) : (
-            <pre class="output">
+            <pre class="output-box">
               <AnsiText text={data.output} />
             </pre>
           )}

@@ -1,7 +1,9 @@
 import type { Budget, Ticket } from '../../api/tickets.ts';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
-import { formatCostUsd, formatDurationMs, formatTokens } from './format-numbers.ts';
+import { formatCostUsd } from '../format/format-cost-usd.ts';
+import { formatDurationMs } from '../format/format-duration-ms.ts';
+import { formatTokens } from '../format/format-tokens.ts';
 import type { TicketSummary } from './ticket-timeline.ts';
 import type { StreamState } from './use-ticket-stream.ts';
 
