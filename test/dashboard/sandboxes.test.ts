@@ -207,7 +207,10 @@ describe('dashboard sandboxes', { skip, timeout: 300_000 }, () => {
     assert.equal(await inTerminal(page), false);
 
     // From the page's header, Tab by Tab: past Stop, to the terminal's button, never into xterm.
-    await page.getByRole('link', { name: 'Sandboxes' }).focus();
+    await page
+      .getByRole('navigation', { name: 'Sections' })
+      .getByRole('link', { name: 'Sandboxes' })
+      .focus();
     const passed = await tabUntil(page, 'Tab', /^Type in the terminal$/);
     assert.ok(passed.includes(`Stop ${sandbox}`), `Tab went through ${passed.join(', ')}`);
     const describedBy = await page.evaluate(
