@@ -1,18 +1,33 @@
+import { useEffect, useRef } from 'preact/hooks';
 import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
 import { formatAgo, formatBytes } from '../workspaces/format.ts';
+import { useLiveWorkspaces } from '../workspaces/use-live-workspaces.ts';
 import { DeleteControl, ForkForm, SyncButton } from '../workspaces/workspace-actions.tsx';
 
-/** One workspace: its figures, its versions in object storage, and sync, fork, delete. */
+/**
+ * One workspace: its figures, its versions in object storage, and sync, fork, delete. The
+ * figures follow the owner's workspaces live (`workspaces.follow`); the versions are read again
+ * when its synced version changes (a sync from here, the CLI or a run).
+ */
 export default function WorkspacePage(props: PageProps) {
   const name = props.params[0] ?? '';
   const mags = useMags();
-  const workspaces = useResource(() => mags.workspaces.list(), [name]);
+  const workspaces = useLiveWorkspaces(mags);
   const versions = useResource(() => mags.workspaces.versions(name), [name]);
   const workspace = workspaces.data?.find((item) => item.name === name);
+  const shownVersion = useRef<number | null | undefined>(undefined);
+  const remoteVersion = workspace?.remoteVersion;
+  useEffect(() => {
+    if (remoteVersion === undefined) return;
+    if (shownVersion.current !== undefined && shownVersion.current !== remoteVersion) {
+      versions.reload();
+    }
+    shownVersion.current = remoteVersion;
+  }, [remoteVersion]);
   return (
     <section class="workspace">
       <p>
@@ -60,8 +75,7 @@ export default function WorkspacePage(props: PageProps) {
             <SyncButton
               name={name}
               onSynced={() => {
-                workspaces.reload();
-                versions.reload();
+                // The stream brings the new version, and with it a read of the versions.
               }}
             />
             <ForkForm name={name} />

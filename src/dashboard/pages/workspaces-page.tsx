@@ -1,21 +1,20 @@
 import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
-import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
 import { formatAgo, formatBytes } from '../workspaces/format.ts';
+import { useLiveWorkspaces } from '../workspaces/use-live-workspaces.ts';
 
-/** The owner's workspaces: size here, whether a version is in object storage, last use. */
+/**
+ * The owner's workspaces: size here, whether a version is in object storage, last use; followed
+ * live (`workspaces.follow`), so a run, sync, fork or delete shows without a reload.
+ */
 export default function WorkspacesPage(_props: PageProps) {
-  const mags = useMags();
-  const workspaces = useResource(() => mags.workspaces.list());
+  const workspaces = useLiveWorkspaces(useMags());
   return (
     <section class="workspaces">
       <div class="toolbar">
         <h1>Workspaces</h1>
-        <button type="button" class="quiet" onClick={workspaces.reload}>
-          Refresh
-        </button>
       </div>
       {workspaces.error ? <ErrorView error={workspaces.error} /> : null}
       {workspaces.data?.length === 0 ? (
