@@ -216,7 +216,7 @@ export class WorkspaceManager {
     }
     if (remote.length > 0) await this.sync.deleteRemote(storageName);
     await this.#records?.deleteWorkspace(owner, name);
-    if (!local) this.store.changed(storageName); // only stored versions went: the store said nothing
+    this.store.changed(storageName);
     return { local: local !== undefined, storedVersions: remote.length };
   }
 }

@@ -216,7 +216,10 @@ export class WorkspaceStore {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Tells the listeners that the workspace changed (the manager: its stored versions went). */
+  /**
+   * Tells the listeners that the workspace changed: the manager's delete, once its record and
+   * stored versions went too (a listener that reads the list then finds it gone).
+   */
   changed(name: string): void {
     for (const listener of [...this.#listeners]) listener(name);
   }
@@ -313,7 +316,6 @@ export class WorkspaceStore {
     } finally {
       await lock.release();
     }
-    this.changed(name); // gone from the list from here on
     // Never remove files through a mounted disk: unmount first (the image then goes whole).
     await unmountDisk(diskFiles(trash).mountPoint);
     await rm(trash, { recursive: true, force: true });
