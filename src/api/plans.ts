@@ -195,6 +195,24 @@ export { isPlanMoving } from './plan-moving.ts';
 export const PlanListQuerySchema = z.object({
   project: ProjectNameSchema.openapi({ param: { name: 'project', in: 'query' } }).optional(),
   status: PlanStatusSchema.optional(),
+  /**
+   * `true`: Server-Sent Events instead of JSON: a `plans` event with the list, then a `plan`
+   * event with a plan's snapshot whenever one of them changes status, progress or usage.
+   */
+  follow: z.enum(['true', 'false']).optional(),
+});
+
+/** `GET /v1/plans/{id}/events`: as a ticket's, and `after=latest` starts after the newest. */
+export const PlanEventsQuerySchema = z.object({
+  after: z
+    .union([z.literal('latest'), z.coerce.number().int().min(0)])
+    .optional()
+    .openapi({
+      description:
+        "Events after this id (SSE's Last-Event-ID header does the same); `latest`: only " +
+        'events stored from now on (a client that read the plan and follows what comes next).',
+    }),
+  follow: z.enum(['true', 'false']).optional(),
 });
 export const PlanListSchema = z.object({ plans: z.array(PlanSchema) }).openapi('PlanList');
 

@@ -184,6 +184,15 @@ export const SandboxListQuerySchema = z.strictObject({
   follow: z.enum(['true', 'false']).optional(),
 });
 
+export const WorkspaceListQuerySchema = z.strictObject({
+  /**
+   * `true`: Server-Sent Events instead of JSON: a `workspaces` event with the list, then a
+   * `workspace` event with a workspace's snapshot (`{name, deleted: true}` once deleted) as it
+   * is made, synced, forked or used by a run that ended.
+   */
+  follow: z.enum(['true', 'false']).optional(),
+});
+
 /** A path inside the sandbox: absolute, no `..`, no NUL. */
 export const SandboxPathSchema = z
   .string()

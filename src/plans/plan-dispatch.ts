@@ -113,7 +113,7 @@ export class PlanDispatch {
     await this.events.append(plan.id, { type: 'plan_status', from: plan.status, to, reason });
     const { id: _id, owner: _owner, project: _project, createdAt: _createdAt, ...rest } = next;
     await this.#repository.updatePlan(plan.id, rest);
-    this.events.touch(plan.id);
+    this.events.recordChanged(plan);
     if (to === 'running' || to === 'blocked') this.#driven.set(plan.id, plan.owner);
     else this.#driven.delete(plan.id);
     if (to !== 'running' && to !== 'blocked' && to !== 'integrating') {
@@ -148,7 +148,7 @@ export class PlanDispatch {
       usage: plan.usage,
       updatedAt: plan.updatedAt,
     });
-    this.events.touch(plan.id);
+    this.events.recordChanged(plan);
     this.#syncSlots(plan);
   }
 

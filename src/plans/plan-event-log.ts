@@ -12,6 +12,7 @@ export class PlanEventLog {
   readonly #turns = new KeyedQueue();
   readonly #versions = new Map<string, number>();
   readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #recordListeners = new Set<(owner: string, planId: string) => void>();
 
   constructor(repository: StateRepository) {
     this.#repository = repository;
@@ -68,6 +69,21 @@ export class PlanEventLog {
       options.signal?.addEventListener('abort', done, { once: true });
       waiters.add(done);
     });
+  }
+
+  /**
+   * Calls `listener` with the owner and id of each plan whose record was stored (made, its
+   * status, its tickets' progress or its usage changed); returns the unsubscribe.
+   */
+  onRecordChange(listener: (owner: string, planId: string) => void): () => void {
+    this.#recordListeners.add(listener);
+    return () => this.#recordListeners.delete(listener);
+  }
+
+  /** The plan's record was stored: its followers wake, and the record's listeners are told. */
+  recordChanged(plan: { owner: string; id: string }): void {
+    this.touch(plan.id);
+    for (const listener of [...this.#recordListeners]) listener(plan.owner, plan.id);
   }
 
   /** Wakes the plan's followers (an event was stored, or its record changed). */

@@ -147,6 +147,7 @@ export class PlanManager {
       to: record.status,
       reason: record.reason,
     });
+    this.#dispatch.events.recordChanged(record);
     if (plannerModel !== undefined) {
       this.#dispatch.background(
         `plan ${record.id}: planner`,
@@ -156,6 +157,14 @@ export class PlanManager {
     }
     if (body.auto) return this.approve(owner, record.id, { by: 'auto' });
     return record;
+  }
+
+  /**
+   * Calls `listener` with the owner and id of each plan whose record changes in this process
+   * (made, edited, its status, its tickets' progress, its usage); returns the unsubscribe.
+   */
+  onChange(listener: (owner: string, planId: string) => void): () => void {
+    return this.#dispatch.events.onRecordChange(listener);
   }
 
   /** The owner's plans, newest first; a project in the filter that is not theirs is a 404. */
@@ -191,6 +200,7 @@ export class PlanManager {
       const updatedAt = new Date().toISOString();
       const tickets = pendingItems(spec);
       await this.#repository.updatePlan(id, { summary: spec.summary, tickets, updatedAt });
+      this.#dispatch.events.recordChanged(plan);
       await this.#dispatch.notice(id, `the plan was edited: ${tickets.length} tickets`);
       return { ...plan, summary: spec.summary, tickets, updatedAt };
     });
@@ -306,6 +316,12 @@ export class PlanManager {
   ): AsyncGenerator<PlanEvent> {
     await this.get(owner, id);
     yield* followPlanEvents(this.#repository, this.#dispatch.events, { owner, id }, options);
+  }
+
+  /** The id of the plan's newest event (0: none yet). */
+  async lastEventId(owner: string, id: string): Promise<number> {
+    await this.get(owner, id);
+    return this.#repository.lastPlanEventId(id);
   }
 
   async evidence(owner: string, id: string): Promise<PlanEvidence> {

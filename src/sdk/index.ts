@@ -83,6 +83,11 @@ export {
   type PlanEventsOptions,
   type WaitForPlanOptions,
 } from './plan-events.ts';
+export type {
+  PlanChange,
+  PlanChangesOptions,
+  WorkspaceChange,
+} from './plan-workspace-changes.ts';
 export type { PlansClient } from './plans-client.ts';
 export type { PoolEventsOptions } from './pool-events.ts';
 export type { CreateProjectBody, Project, UpdateProjectBody } from './projects-client.ts';

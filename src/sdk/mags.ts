@@ -31,6 +31,7 @@ import {
   type SandboxChange,
 } from './job-sandbox-changes.ts';
 import { type FollowOptions, followJobLogs } from './log-stream.ts';
+import { followWorkspaceChanges, type WorkspaceChange } from './plan-workspace-changes.ts';
 import { plansClient } from './plans-client.ts';
 import { followPoolEvents, type PoolEventsOptions } from './pool-events.ts';
 import { projectsClient } from './projects-client.ts';
@@ -308,6 +309,12 @@ export class Mags {
     /** A new workspace `target` that starts as a copy of `source` (copy-on-write; `source` idle). */
     fork: (source: string, target: string): Promise<WorkspaceInfo> =>
       this.#json('POST', `/v1/workspaces/${encodeURIComponent(source)}/fork`, { name: target }),
+    /**
+     * The list, then each workspace as it is made, synced, forked or used by a run that ended
+     * (`GET /v1/workspaces?follow=true`).
+     */
+    follow: (options: FollowChangesOptions = {}): AsyncGenerator<WorkspaceChange> =>
+      followWorkspaceChanges((path, signal) => this.#send('GET', path, undefined, signal), options),
   };
 
   readonly projects = projectsClient(

@@ -3,8 +3,11 @@ import type { Plan, PlanEvent } from '../api/plans.ts';
 import type { LogRequest } from './log-stream.ts';
 import { followStoredEvents, type StoredEventsOptions } from './stored-events.ts';
 
-/** `follow`: keep streaming until the plan stops moving (see `isPlanSettled`). */
-export type PlanEventsOptions = StoredEventsOptions;
+/**
+ * `follow`: keep streaming until the plan stops moving (see `isPlanSettled`). `after: 'latest'`:
+ * none of the events stored so far, only those to come (a caller that read the plan already).
+ */
+export type PlanEventsOptions = Omit<StoredEventsOptions, 'after'> & { after?: number | 'latest' };
 
 /**
  * A plan is settled when nothing happens to it until a person acts (a draft to approve, a
@@ -27,11 +30,14 @@ export function followPlanEvents(
   options: PlanEventsOptions = {},
 ): AsyncGenerator<PlanEvent> {
   const path = `/v1/plans/${encodeURIComponent(planId)}/events`;
+  const latest = options.after === 'latest';
   return followStoredEvents<PlanEvent>(
     request,
-    (after) => `${path}?after=${after}&follow=${options.follow ?? false}`,
+    // From the newest until an event came (0 then still means none received).
+    (after) =>
+      `${path}?after=${latest && after === 0 ? 'latest' : after}&follow=${options.follow ?? false}`,
     'plan',
-    options,
+    { ...options, after: latest ? 0 : (options.after as number | undefined) },
   );
 }
 

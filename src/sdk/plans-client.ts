@@ -14,6 +14,11 @@ import {
   type WaitForPlanOptions,
   waitForPlan,
 } from './plan-events.ts';
+import {
+  followPlanChanges,
+  type PlanChange,
+  type PlanChangesOptions,
+} from './plan-workspace-changes.ts';
 import type { TicketTransport } from './tickets-client.ts';
 
 const planPath = (id: string) => `/v1/plans/${encodeURIComponent(id)}`;
@@ -35,6 +40,12 @@ export function plansClient(transport: TicketTransport) {
       return (await json<{ plans: Plan[] }>('GET', `/v1/plans${query ? `?${query}` : ''}`)).plans;
     },
     get,
+    /**
+     * The list, then each plan as it is made, edited, or changes status, progress or usage
+     * (`GET /v1/plans?follow=true`), until `signal` aborts.
+     */
+    follow: (options: PlanChangesOptions = {}): AsyncGenerator<PlanChange> =>
+      followPlanChanges(transport.send, options),
     /**
      * Replaces a draft's summary and tickets (checked as the planner's are); `ifUpdatedAt` (the
      * plan's `updatedAt` as read) makes it a ConflictError `plan_changed` if it changed since.

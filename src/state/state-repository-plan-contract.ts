@@ -175,6 +175,8 @@ export function planStateContract(test: ContractTest, repository: () => StateRep
     );
     assert.deepEqual(await state.readPlanEvents('pln_cE1', 12, 10), []);
     assert.deepEqual(await state.readPlanEvents('pln_cNone', 0, 10), []);
+    assert.equal(await state.lastPlanEventId('pln_cE1'), 12);
+    assert.equal(await state.lastPlanEventId('pln_cNone'), 0);
     // A ticket's own event nested in a plan event round-trips whole.
     const nested = await state.appendPlanEvent('pln_cE2', {
       at,

@@ -452,6 +452,8 @@ export interface StateRepository {
   /** Like `appendTicketEvent`: the next id of this plan's, from 1, in the same transaction. */
   appendPlanEvent(planId: string, event: { at: string; data: PlanEventData }): Promise<PlanEvent>;
   readPlanEvents(planId: string, afterId: number, limit: number): Promise<PlanEvent[]>;
+  /** The id of the plan's newest event (0: none yet): where a follower of only new ones starts. */
+  lastPlanEventId(planId: string): Promise<number>;
   putPlanEvidence(evidence: PlanEvidence): Promise<void>;
   getPlanEvidence(planId: string): Promise<PlanEvidence | undefined>;
   putPlanBundle(planId: string, bundle: Buffer): Promise<void>;

@@ -1,6 +1,7 @@
 import { NotFoundError } from '../errors/mags-error.ts';
 import type { StateRepository } from '../state/state-repository.ts';
 import {
+  isValidOwner,
   localOwner,
   ownerWorkspaceDisplayName,
   ownerWorkspaceName,
@@ -32,6 +33,12 @@ export interface WorkspaceSummary {
   remoteVersion: number | null;
   /** The workspace it was forked from (null: not a fork, or the source is another owner's). */
   forkedFrom: string | null;
+}
+
+/** A workspace made, changed (a run's end, a sync, a fork of it) or deleted, in its owner's words. */
+export interface WorkspaceChange {
+  owner: string;
+  name: string;
 }
 
 /**
@@ -67,6 +74,15 @@ export class WorkspaceManager {
       invalidate: this.#invalidate,
       records,
     });
+  }
+
+  /**
+   * Calls `listener` with the owner and name of each workspace made, changed or deleted on this
+   * host (through this process); returns the unsubscribe. Another owner's `app` is stored as
+   * `owner.app`, so the owner is known without a read.
+   */
+  onChange(listener: (change: WorkspaceChange) => void): () => void {
+    return this.store.onChange((storageName) => listener(workspaceOwner(storageName)));
   }
 
   /**
@@ -200,8 +216,19 @@ export class WorkspaceManager {
     }
     if (remote.length > 0) await this.sync.deleteRemote(storageName);
     await this.#records?.deleteWorkspace(owner, name);
+    this.store.changed(storageName);
     return { local: local !== undefined, storedVersions: remote.length };
   }
+}
+
+/** The owner and name a storage name stands for (`ownerWorkspaceName` backwards). */
+function workspaceOwner(storageName: string): WorkspaceChange {
+  const dot = storageName.indexOf('.');
+  const prefix = dot < 0 ? undefined : storageName.slice(0, dot);
+  if (prefix === undefined || !isValidOwner(prefix) || prefix === localOwner) {
+    return { owner: localOwner, name: storageName };
+  }
+  return { owner: prefix, name: storageName.slice(dot + 1) };
 }
 
 function notFound(name: string): NotFoundError {

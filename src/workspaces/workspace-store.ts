@@ -57,6 +57,8 @@ export class WorkspaceStore {
   readonly idMapping: IdMapping;
   readonly defaultDiskMiB: number;
   readonly #forks: WorkspaceForks;
+  /** Told the storage name of each workspace made, changed (a run's end, a sync) or deleted. */
+  readonly #listeners = new Set<(name: string) => void>();
 
   constructor(options: { home: string; idMapping: IdMapping; defaultDiskMiB?: number }) {
     this.#root = join(options.home, 'workspaces');
@@ -204,7 +206,22 @@ export class WorkspaceStore {
       ...extra,
     };
     await writeJsonAtomically(join(paths.directory, 'workspace.json'), info);
+    this.changed(name);
     return paths;
+  }
+
+  /** Calls `listener` with a workspace's storage name each time one is made, changed or deleted. */
+  onChange(listener: (name: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Tells the listeners that the workspace changed: the manager's delete, once its record and
+   * stored versions went too (a listener that reads the list then finds it gone).
+   */
+  changed(name: string): void {
+    for (const listener of [...this.#listeners]) listener(name);
   }
 
   /** Grows a disk while no sandbox uses it (the lock a writer or reader holds is free). */
@@ -240,6 +257,7 @@ export class WorkspaceStore {
       ...info,
       ...patch,
     });
+    this.changed(name);
   }
 
   /** Use and size of a workspace's disk (and the `--disk` it was given), or undefined without one. */

@@ -93,6 +93,32 @@ describe('dashboard workspaces and system pages', { skip }, () => {
     await context.close();
   });
 
+  test('the workspaces pages are live: a run, a sync and a delete through the SDK show without a reload', async () => {
+    const { token, mags } = await server.client('erin');
+    await mags.runAndWait('echo one > /workspace/one.txt', { workspace: 'first' });
+    const { context, page, watched } = await open(token);
+    await page.goto(`${server.url}/workspaces`);
+    await page.locator('tr[data-workspace="first"]').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Refresh' }).count(), 0);
+    await mags.runAndWait('true', { workspace: 'second' });
+    await page.locator('tr[data-workspace="second"]').getByText('local only').waitFor();
+    await mags.workspaces.sync('second');
+    await page.locator('tr[data-workspace="second"]').getByText('version 1').waitFor();
+    await mags.workspaces.delete('second');
+    await page.locator('tr[data-workspace="second"]').waitFor({ state: 'detached' });
+
+    // A workspace's page: its figures and its versions table follow a sync made elsewhere.
+    await page.locator('tr[data-workspace="first"]').getByRole('link', { name: 'first' }).click();
+    await page.getByText('No versions in object storage yet').waitFor();
+    await mags.workspaces.sync('first');
+    await page.locator('dd').getByText('version 1').waitFor();
+    await page.locator('table tbody tr').first().waitFor();
+    assert.equal(await page.locator('table tbody tr').count(), 1);
+    assert.equal(await page.evaluate('performance.getEntriesByType("navigation").length'), 1);
+    assert.deepEqual(watched.problems, []);
+    await context.close();
+  });
+
   test('deleting a workspace in use shows the API refusal and its hint', async () => {
     const { token, mags } = await server.client('dora');
     await mags.sandboxes.create({ name: 'held' });

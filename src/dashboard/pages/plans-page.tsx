@@ -1,29 +1,34 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
-import type { Ticket } from '../../api/tickets.ts';
+import type { Plan } from '../../api/plans.ts';
+import type { PlanChange } from '../../sdk/index.ts';
 import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
 import { usePageTitle } from '../components/use-page-title.ts';
-import { useResource } from '../live/use-resource.ts';
+import { upsert, useLiveList } from '../live/use-live-list.ts';
 import { planCost, planProgress } from '../plans/plan-progress.ts';
-import { withTicketSnapshots } from '../plans/plan-ticket-snapshots.ts';
+
+/** The list as a plan change leaves it: a new plan goes first (the list is newest first). */
+function applyPlanChange(plans: Plan[] | undefined, change: PlanChange): Plan[] {
+  if (change.type === 'plans') return change.plans;
+  return upsert(
+    plans ?? [],
+    change.plan,
+    (plan) => plan.id,
+    (all, plan) => [plan, ...all],
+  );
+}
 
 /**
- * `/plans`: the owner's plans, newest first, with status and progress. Progress and cost follow
- * the plans' tickets live (the owner's ticket stream); the API has no stream of the plans list,
- * so a plan's own status is as read when the page opened.
+ * `/plans`: the owner's plans, newest first, with status and progress, followed live on one
+ * stream (`plans.follow`): a plan's snapshot comes each time its status, its tickets' progress
+ * or its cost changes.
  */
 export default function PlansPage() {
   usePageTitle('Plans');
   const mags = useMags();
-  const listed = useResource(() => mags.plans.list(), [mags]);
-  const tickets = usePlanTickets();
-  const data = useMemo(
-    () => listed.data?.map((plan) => withTicketSnapshots(plan, tickets)),
-    [listed.data, tickets],
-  );
-  const plans = { ...listed, data };
+  const live = useLiveList((signal) => mags.plans.follow({ signal }), applyPlanChange, [mags]);
+  const plans = { data: live.items, error: live.error, loading: live.items === undefined };
   return (
     <section class="plans-page">
       <h1>Plans</h1>
@@ -73,29 +78,4 @@ export default function PlansPage() {
       ) : null}
     </section>
   );
-}
-
-/** The owner's plan tickets as the ticket stream has them now, by id. */
-function usePlanTickets(): ReadonlyMap<string, Ticket> {
-  const mags = useMags();
-  const [tickets, setTickets] = useState<ReadonlyMap<string, Ticket>>(new Map());
-  useEffect(() => {
-    const controller = new AbortController();
-    void (async () => {
-      try {
-        for await (const change of mags.tickets.follow({ signal: controller.signal })) {
-          const changed = change.type === 'tickets' ? change.tickets : [change.ticket];
-          setTickets((previous) => {
-            const next = new Map(change.type === 'tickets' ? [] : previous);
-            for (const ticket of changed) if (ticket.plan) next.set(ticket.id, ticket);
-            return next;
-          });
-        }
-      } catch {
-        // Progress stays as listed; the list itself shows its own read's error.
-      }
-    })();
-    return () => controller.abort();
-  }, [mags]);
-  return tickets;
 }

@@ -1,3 +1,4 @@
+import { useEffect, useRef } from 'preact/hooks';
 import { useMags } from '../client-context.ts';
 import { Breadcrumbs } from '../components/breadcrumbs.tsx';
 import { ErrorView } from '../components/error-view.tsx';
@@ -7,16 +8,30 @@ import { formatBytes } from '../format/format-bytes.ts';
 import { formatTimeAgo } from '../format/format-time.ts';
 import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
+import { useLiveWorkspaces } from '../workspaces/use-live-workspaces.ts';
 import { DeleteControl, ForkForm, SyncButton } from '../workspaces/workspace-actions.tsx';
 
-/** One workspace: its figures, its versions in object storage, and sync, fork, delete. */
+/**
+ * One workspace: its figures, its versions in object storage, and sync, fork, delete. The
+ * figures follow the owner's workspaces live (`workspaces.follow`); the versions are read again
+ * when its synced version changes (a sync from here, the CLI or a run).
+ */
 export default function WorkspacePage(props: PageProps) {
   const name = props.params[0] ?? '';
   usePageTitle(`Workspace ${name}`);
   const mags = useMags();
-  const workspaces = useResource(() => mags.workspaces.list(), [name]);
+  const workspaces = useLiveWorkspaces(mags);
   const versions = useResource(() => mags.workspaces.versions(name), [name]);
   const workspace = workspaces.data?.find((item) => item.name === name);
+  const shownVersion = useRef<number | null | undefined>(undefined);
+  const remoteVersion = workspace?.remoteVersion;
+  useEffect(() => {
+    if (remoteVersion === undefined) return;
+    if (shownVersion.current !== undefined && shownVersion.current !== remoteVersion) {
+      versions.reload();
+    }
+    shownVersion.current = remoteVersion;
+  }, [remoteVersion]);
   return (
     <section class="workspace">
       <Breadcrumbs trail={[{ title: 'Workspaces', href: '/workspaces' }]} current={name} />
@@ -62,8 +77,7 @@ export default function WorkspacePage(props: PageProps) {
             <SyncButton
               name={name}
               onSynced={() => {
-                workspaces.reload();
-                versions.reload();
+                // The stream brings the new version, and with it a read of the versions.
               }}
             />
             <ForkForm name={name} />

@@ -4,21 +4,20 @@ import { Link } from '../components/link.tsx';
 import { usePageTitle } from '../components/use-page-title.ts';
 import { formatBytes } from '../format/format-bytes.ts';
 import { formatTimeAgo } from '../format/format-time.ts';
-import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
+import { useLiveWorkspaces } from '../workspaces/use-live-workspaces.ts';
 
-/** The owner's workspaces: size here, whether a version is in object storage, last use. */
+/**
+ * The owner's workspaces: size here, whether a version is in object storage, last use; followed
+ * live (`workspaces.follow`), so a run, sync, fork or delete shows without a reload.
+ */
 export default function WorkspacesPage(_props: PageProps) {
   usePageTitle('Workspaces');
-  const mags = useMags();
-  const workspaces = useResource(() => mags.workspaces.list());
+  const workspaces = useLiveWorkspaces(useMags());
   return (
     <section class="workspaces">
       <div class="page-heading">
         <h1>Workspaces</h1>
-        <button type="button" class="quiet" onClick={workspaces.reload}>
-          Refresh
-        </button>
       </div>
       {workspaces.error ? <ErrorView error={workspaces.error} /> : null}
       {workspaces.data?.length === 0 ? (

@@ -17,10 +17,12 @@ const planLevel = new Set<PlanEvent['data']['type']>([
  * `tickets.follow({ plan })`. The plan itself (status, ticket states, merges, totals): read
  * again when its event stream (`plans.events` with `follow`) tells of a plan-level change,
  * one read at a time (at most one more queued behind it), never once per event. The plan's log
- * mirrors every event of its tickets (model text included) and the API cannot start a stream at
- * its end, so the history is replayed on opening: events at or before the plan's `updatedAt` as
- * first read are what that read reflects already, and read nothing. The server ends the stream
- * once the plan is settled; `restart()` follows again after an action moved it.
+ * mirrors every event of its tickets (model text included), so it is not replayed: the stream
+ * starts after its newest event (`after: 'latest'`), and the first event it brings reads the plan
+ * again (a change between the first read and the stream's start is not missed); after a restart
+ * it resumes after the last event seen, and events at or before the plan's `updatedAt` as read
+ * are what that read reflects already. The server ends the stream once the plan is settled;
+ * `restart()` follows again after an action moved it.
  */
 export function useLivePlan(id: string) {
   const mags = useMags();
@@ -83,13 +85,16 @@ export function useLivePlan(id: string) {
         const first = await mags.plans.get(id);
         if (signal.aborted) return;
         setPlan(first);
+        let opened = false;
         for await (const event of mags.plans.events(id, {
           follow: true,
-          after: lastEventId.current,
+          after: lastEventId.current === 0 ? 'latest' : lastEventId.current,
           signal,
         })) {
           lastEventId.current = event.id;
-          if (planLevel.has(event.data.type) && event.at > first.updatedAt) void read();
+          const planChanged = planLevel.has(event.data.type) && event.at > first.updatedAt;
+          if (planChanged || !opened) void read();
+          opened = true;
         }
         await read();
       } catch (caught) {

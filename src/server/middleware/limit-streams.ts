@@ -9,7 +9,7 @@ import type { ServerEnv } from '../server-env.ts';
  * a ticket's or plan's followed events, a job's followed log, the pool's samples, the shell.
  */
 const longLivedRoutes: { path: RegExp; whenFollowing: boolean }[] = [
-  { path: /^\/v1\/(?:tickets|jobs|sandboxes)$/, whenFollowing: true },
+  { path: /^\/v1\/(?:tickets|jobs|sandboxes|plans|workspaces)$/, whenFollowing: true },
   { path: /^\/v1\/(?:tickets|plans)\/[^/]+\/events$/, whenFollowing: true },
   { path: /^\/v1\/jobs\/[^/]+\/logs$/, whenFollowing: true },
   { path: /^\/v1\/pool\/events$/, whenFollowing: false },

@@ -3,6 +3,7 @@ import {
   CreatePlanBodySchema,
   EditPlanBodySchema,
   type Plan,
+  PlanEventsQuerySchema,
   PlanEvidenceSchema,
   PlanIdSchema,
   PlanListQuerySchema,
@@ -10,13 +11,14 @@ import {
   PlanSchema,
   RetryPlanTicketBodySchema,
 } from '../../api/plans.ts';
-import { ApproveBodySchema, EventsQuerySchema, StopBodySchema } from '../../api/tickets.ts';
+import { ApproveBodySchema, StopBodySchema } from '../../api/tickets.ts';
 import type { PlanRecord } from '../../state/state-repository.ts';
 import type { ServerApp } from '../create-app.ts';
 import type { ServerServices } from '../server-env.ts';
 import { errorResponses } from './error-responses.ts';
 import { eventStreamResponse, resumePoint } from './event-stream-response.ts';
 import { optionalJson } from './optional-json.ts';
+import { planChangesResponse } from './plan-changes-stream.ts';
 import { jsonBody, jsonResponse, resourceActions } from './resource-routes.ts';
 
 const errors = errorResponses('The plan is in a status that does not allow this');
@@ -45,10 +47,21 @@ const create = createRoute({
 const list = createRoute({
   method: 'get',
   path: '/v1/plans',
-  summary: 'List plans, newest first',
+  summary: 'List plans, newest first; with `follow`, follow them as Server-Sent Events',
+  description:
+    'With `follow=true` the answer is text/event-stream: a `plans` event carrying the list, then ' +
+    'a `plan` event carrying a Plan each time one the project filter selects is made or edited, ' +
+    "or changes status, progress (its tickets' states) or usage (a dashboard follows the list " +
+    'on one stream).',
   request: { query: PlanListQuerySchema },
   responses: {
-    200: { content: { 'application/json': { schema: PlanListSchema } }, description: 'Plans' },
+    200: {
+      content: {
+        'application/json': { schema: PlanListSchema },
+        'text/event-stream': { schema: z.string() },
+      },
+      description: 'Plans',
+    },
     ...errors,
   },
 });
@@ -102,10 +115,11 @@ const events = createRoute({
   description:
     "Server-Sent Events, as a ticket's: each named after its `data.type` and carrying a " +
     "PlanEvent as JSON, its `id` the event's id, so a client resumes with `?after=` or " +
-    '`Last-Event-ID`. Without `follow=true` the stored events after `after`; with it, also ' +
+    '`Last-Event-ID` (`after=latest`: none of those stored, only those to come, for a client ' +
+    'that read the plan). Without `follow=true` the stored events after `after`; with it, also ' +
     'those to come, until the plan stops moving (an `auto` draft moves on into its run). Either ' +
     'way the stream ends with an `end` event that carries the plan.',
-  request: { params, query: EventsQuerySchema },
+  request: { params, query: PlanEventsQuerySchema },
   responses: {
     200: {
       content: {
@@ -162,7 +176,9 @@ export function registerPlanRoutes(app: ServerApp, { plans }: ServerServices): v
   });
 
   app.openapi(list, async (c) => {
-    const found = await plans.list(c.var.owner, c.req.valid('query'));
+    const { follow, ...filter } = c.req.valid('query');
+    if (follow === 'true') return planChangesResponse(c, plans, c.var.owner, filter, toPlanView);
+    const found = await plans.list(c.var.owner, filter);
     return c.json({ plans: found.map(toPlanView) }, 200);
   });
 
@@ -224,8 +240,9 @@ export function registerPlanRoutes(app: ServerApp, { plans }: ServerServices): v
     const owner = c.var.owner;
     const { id } = c.req.valid('param');
     const query = c.req.valid('query');
-    const after = resumePoint(c, query.after);
     await plans.get(owner, id); // a 404 before the stream starts, not inside it
+    const after =
+      query.after === 'latest' ? await plans.lastEventId(owner, id) : resumePoint(c, query.after);
     return eventStreamResponse(c, {
       events: (signal) =>
         plans.events(owner, id, { after, follow: query.follow === 'true', signal }),

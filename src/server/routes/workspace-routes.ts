@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import {
   ForkWorkspaceRequestSchema,
   SyncResultSchema,
+  WorkspaceListQuerySchema,
   WorkspaceNameSchema,
   WorkspaceSchema,
   WorkspaceVersionSchema,
@@ -11,6 +12,7 @@ import type { ServerApp } from '../create-app.ts';
 import { checkAndMakeDisk } from '../disk-limits.ts';
 import type { ServerServices } from '../server-env.ts';
 import { errorResponses } from './error-responses.ts';
+import { workspaceChangesResponse } from './workspace-changes-stream.ts';
 
 const errors = errorResponses('In use, or (delete) forks build on it');
 const nameParams = z.object({
@@ -20,11 +22,19 @@ const nameParams = z.object({
 const list = createRoute({
   method: 'get',
   path: '/v1/workspaces',
-  summary: 'Workspaces on this host, with their size',
+  summary:
+    'Workspaces on this host, with their size; with `follow`, follow them as Server-Sent Events',
+  description:
+    'With `follow=true` the answer is text/event-stream: a `workspaces` event carrying the list, ' +
+    'then a `workspace` event carrying a Workspace each time one is made (by a run or a fork), ' +
+    'synced, or used by a run that ended (its size and last use), and ' +
+    '`{"name":"...","deleted":true}` once one is deleted.',
+  request: { query: WorkspaceListQuerySchema },
   responses: {
     200: {
       content: {
         'application/json': { schema: z.object({ workspaces: z.array(WorkspaceSchema) }) },
+        'text/event-stream': { schema: z.string() },
       },
       description: 'All',
     },
@@ -97,6 +107,9 @@ export function registerWorkspaceRoutes(app: ServerApp, services: ServerServices
   const { context, repository } = services;
   const workspaces = context.workspaceManager.withRecords(repository);
   app.openapi(list, async (c) => {
+    if (c.req.valid('query').follow === 'true') {
+      return workspaceChangesResponse(c, workspaces, c.var.owner, toWorkspace);
+    }
     const summaries = await workspaces.list(c.var.owner);
     return c.json({ workspaces: summaries.map(toWorkspace) }, 200);
   });

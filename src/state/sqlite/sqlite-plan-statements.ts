@@ -20,6 +20,7 @@ type PlanMethods = Pick<
   | 'plansInStatus'
   | 'appendPlanEvent'
   | 'readPlanEvents'
+  | 'lastPlanEventId'
   | 'putPlanEvidence'
   | 'getPlanEvidence'
   | 'putPlanBundle'
@@ -132,6 +133,9 @@ export function sqlitePlanStatements({
           data: JSON.parse(String(row.data)) as PlanEventData,
         }),
       );
+    },
+    async lastPlanEventId(planId) {
+      return Number((lastEventId().get(planId) as Row).id);
     },
     async putPlanEvidence(evidence) {
       putEvidence().run(evidence.plan, JSON.stringify(evidence));
