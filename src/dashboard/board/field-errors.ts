@@ -10,7 +10,8 @@ export function fieldErrors(error: unknown): Map<string, string> {
   if (!(error instanceof InvalidInputError)) return found;
   for (const part of error.message.split('; ')) {
     const match = /^body\.([\w.]+): (.+)$/s.exec(part);
-    if (match?.[1] && match[2] && !found.has(match[1])) found.set(match[1], plainFieldMessage(match[2]));
+    if (match?.[1] && match[2] && !found.has(match[1]))
+      found.set(match[1], plainFieldMessage(match[2]));
   }
   return found;
 }
@@ -19,7 +20,10 @@ export function fieldErrors(error: unknown): Map<string, string> {
 const plainMessages: [RegExp, (...found: string[]) => string][] = [
   [/^Too small: expected string to have >=1 characters?$/, () => 'Required'],
   [/^Invalid input: expected \w+, received undefined$/, () => 'Required'],
-  [/^Too small: expected string to have >=(\d+) characters$/, (n = '') => `At least ${n} characters`],
+  [
+    /^Too small: expected string to have >=(\d+) characters$/,
+    (n = '') => `At least ${n} characters`,
+  ],
   [/^Too big: expected string to have <=(\d+) characters$/, (n = '') => `At most ${n} characters`],
   [/^Too small: expected array to have >=1 items?$/, () => 'At least one'],
   [/^Too small: expected array to have >=(\d+) items$/, (n = '') => `At least ${n}`],
