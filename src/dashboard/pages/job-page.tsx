@@ -80,7 +80,7 @@ export default function JobPage(props: PageProps) {
         ) : null}
       </div>
       {stop.error !== undefined ? <ErrorView error={stop.error} title="Not stopped" /> : null}
-      <dl class="job-facts">
+      <dl class="facts">
         <dt>Command</dt>
         <dd>
           <code>{commandText(job.command)}</code>
