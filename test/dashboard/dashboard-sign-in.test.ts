@@ -34,6 +34,14 @@ describe('dashboard sign-in', { skip }, () => {
     await page.getByLabel('API token').fill('mags_wrongwrongwrongwrongwrongwrongwr');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').getByText('Invalid API token').waitFor();
+    // The page's own help, for a local user and a shared server's, comes before the API's hint
+    // (which speaks of headers, to API users).
+    await page.getByText('mags dashboard', { exact: true }).waitFor();
+    await page.getByText('mags token create --owner NAME', { exact: true }).first().waitFor();
+    const helpFirst = `(() => { const help = document.querySelector('.sign-in-help');
+      const alert = document.querySelector('[role=alert]');
+      return Boolean(help.compareDocumentPosition(alert) & Node.DOCUMENT_POSITION_FOLLOWING); })()`;
+    assert.equal(await page.evaluate(helpFirst), true);
 
     await signIn(page, server.url, token);
     await page.getByText('alice', { exact: true }).waitFor();

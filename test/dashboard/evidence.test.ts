@@ -161,6 +161,25 @@ describe('evidence review page', { skip }, () => {
     await close();
   });
 
+  test("a run the budget ended: the platform's ending, not shown as the agent's words", async () => {
+    const endless = e2e.model(() => call('run_command', { command: 'echo still looking' }));
+    const created = await e2e.alice.tickets.create(
+      e2e.body(endless.id, { budget: { maxSteps: 2 } }),
+    );
+    await followTicket(e2e.alice, created.id);
+    const evidence = await e2e.alice.tickets.evidence(created.id);
+    assert.equal(evidence.agentEnd, 'budget_steps');
+
+    const { page, watched, close } = await openPage();
+    await openEvidence(page, created.id);
+    await page.getByRole('heading', { name: 'The agent did not finish' }).waitFor();
+    assert.equal(await page.getByRole('heading', { name: 'The agent says' }).count(), 0);
+    const ended = page.locator('.evidence-run-ended');
+    assert.equal(await text(ended), `The run ended: ${evidence.agentMessage}`);
+    assert.deepEqual(watched.problems, []);
+    await close();
+  });
+
   test('markup in a diff is text; another owner gets the API 404', async () => {
     const markup = '<img src=x onerror=alert(1)><script>alert(2)</script>';
     const writer = e2e.model([

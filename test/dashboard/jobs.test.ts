@@ -68,7 +68,7 @@ describe('dashboard jobs', { skip, timeout: 300_000 }, () => {
       !text.includes('[32m') && !text.includes('\u001b'),
       'colour escapes not shown as text',
     );
-    assert.match(await page.locator('.job-facts').innerText(), /Exit code\s+3/);
+    assert.match(await page.locator('dl.facts').innerText(), /Exit code\s+3/);
     assert.deepEqual(await seriousAccessibilityViolations(page), []);
     await screenshot(page, 'job-page-1280');
     await page.setViewportSize(viewports.phone);

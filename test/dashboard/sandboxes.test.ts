@@ -127,6 +127,12 @@ describe('dashboard sandboxes', { skip, timeout: 300_000 }, () => {
     await screenshot(page, 'sandboxes-list-1280');
 
     // Create through the form, stop, start again, delete (two steps, no browser dialog).
+    // An empty name is no name: the placeholder says it is an example, not a default.
+    assert.match(
+      String(await page.getByLabel('Name', { exact: true }).getAttribute('placeholder')),
+      /^e\.g\. /,
+    );
+    assert.equal(await page.getByRole('button', { name: 'Create' }).isDisabled(), true);
     await page.getByLabel('Name', { exact: true }).fill('made-here');
     await page.getByLabel('Network (egress only)').check();
     await page.getByRole('button', { name: 'Create' }).click();

@@ -11,6 +11,7 @@ import {
   launchBrowser,
   screenshot,
   signIn,
+  viewports,
   watchPage,
 } from '../helpers/browser.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
@@ -72,6 +73,33 @@ describe('dashboard shell', { skip }, () => {
     await page.goBack();
     await page.getByRole('heading', { name: 'Sandboxes' }).waitFor();
     assert.equal(await page.evaluate('document.title'), 'Sandboxes · mags');
+    assert.deepEqual(watched.problems, []);
+    await page.close();
+  });
+
+  test('at 390 px every section link is in sight, none scrolled out of the strip', async () => {
+    const { token } = await server.client('dave');
+    const page = await browser.newPage({ viewport: viewports.phone });
+    const watched = watchPage(page, server.url);
+    await signIn(page, server.url, token);
+    await page.getByRole('heading', { name: 'Tickets' }).waitFor();
+    const links = page.getByRole('navigation', { name: 'Sections' }).getByRole('link');
+    const count = await links.count();
+    assert.ok(count >= 6, `${count} section links`);
+    for (let index = 0; index < count; index += 1) {
+      const link = links.nth(index);
+      const name = await link.textContent();
+      const box = await link.boundingBox();
+      assert.ok(box, `${name} has a box`);
+      assert.ok(box.x >= 0 && box.x + box.width <= viewports.phone.width, `${name} is cut`);
+      assert.ok(box.y >= 0 && box.y + box.height <= viewports.phone.height, `${name} is cut`);
+    }
+    // Nothing scrolls sideways: a link outside the strip's box would be clipped though its own
+    // box reads as on screen.
+    const strip = `(() => { const nav = document.querySelector('nav.sections');
+      return nav.scrollWidth <= nav.clientWidth; })()`;
+    assert.equal(await page.evaluate(strip), true);
+    await screenshot(page, 'shell-board-390');
     assert.deepEqual(watched.problems, []);
     await page.close();
   });

@@ -239,6 +239,12 @@ describe('dashboard ticket page', { skip }, () => {
         assert.equal(cost, states[0]?.[2], `the cost went back: ${JSON.stringify(states)}`);
       }
       assert.equal(await page.evaluate('window.sawWorking'), false, 'never "The agent is working"');
+      // A finished ticket opens at its top, not scrolled to its last event.
+      assert.ok(
+        Number(await page.evaluate('document.documentElement.scrollHeight')) > 2 * 800,
+        'the history is taller than the window',
+      );
+      assert.equal(await page.evaluate('window.scrollY'), 0);
       assert.deepEqual(watched.problems, []);
     } finally {
       await context.close();

@@ -46,7 +46,7 @@ async function focusComesTo(page: Page, expression: string, expected: string): P
     if (found === expected) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  assert.equal(found, expected, 'the focus did not come back to the moved card');
+  assert.equal(found, expected, `the focus did not come to ${expected}`);
 }
 
 describe('tickets board', { skip }, () => {
@@ -137,21 +137,28 @@ describe('tickets board', { skip }, () => {
 
   test('a ticket made through the form appears on the board and exists in the API', async () => {
     const { context, page, watched } = await openBoard(aliceToken, viewports.desktop);
-    await page.getByRole('button', { name: 'New ticket' }).click();
+    // Opened with the keyboard, the form has the focus (its first field), not the page's body.
+    await page.getByRole('button', { name: 'New ticket' }).focus();
+    await page.keyboard.press('Enter');
     const form = page.locator('form.create-ticket');
+    await focusComesTo(page, `document.activeElement?.id ?? ''`, 'ticket-project');
+    // The model is not optional when nothing sets a default: the label says so.
+    await form.getByLabel('Model (required unless the role or the server').waitFor();
     await form.getByLabel('Project').selectOption('calc');
     // Refused by the API: the empty title is named beside its field.
     await form.getByLabel('Request').fill('Make sum add.');
     await form.getByLabel('Criterion 1', { exact: true }).fill('sum(2, 3) is 5');
     await form.getByRole('button', { name: 'Create ticket' }).click();
     await form.locator('#error-title').waitFor();
+    // Zod's "Too small: expected string to have >=1 characters" in plain words.
+    assert.equal(await form.locator('#error-title').textContent(), 'Required');
     assert.equal(await form.getByLabel('Title').getAttribute('aria-invalid'), 'true');
 
     await form.getByLabel('Title').fill('Made in the browser');
     await form.getByRole('button', { name: 'Add criterion' }).click();
     await form.getByLabel('Criterion 2', { exact: true }).fill('tests pass');
     await form.getByLabel('Check command (optional)').nth(1).fill('npm test');
-    await form.getByLabel('Model (optional)').fill('ollama:qwen3');
+    await form.getByLabel(/^Model/).fill('ollama:qwen3');
     await form.getByLabel('Steps').fill('7');
     await form.getByLabel('Wall time (minutes)').fill('5');
     await form.getByRole('button', { name: 'Create ticket' }).click();
@@ -168,6 +175,14 @@ describe('tickets board', { skip }, () => {
     assert.equal(made.budget.maxSteps, 7);
     assert.equal(made.budget.maxWallMs, 300_000);
     await card(page, 'draft', made.id).waitFor();
+
+    // Escape closes the form and gives the focus back to the button that opened it.
+    await page.getByRole('button', { name: 'New ticket' }).focus();
+    await page.keyboard.press('Enter');
+    await focusComesTo(page, `document.activeElement?.id ?? ''`, 'ticket-project');
+    await page.keyboard.press('Escape');
+    await form.waitFor({ state: 'detached' });
+    await focusComesTo(page, `document.activeElement?.textContent ?? ''`, 'New ticket');
     assert.deepEqual(
       watched.problems.filter((problem) => !/400/.test(problem)),
       [],

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Budget, CreateTicketBody, Ticket } from '../../api/tickets.ts';
 import { useMags } from '../client-context.ts';
 import { ErrorView } from '../components/error-view.tsx';
@@ -14,10 +14,13 @@ const numberOrUndefined = (text: string) => (text.trim() === '' ? undefined : Nu
 /**
  * A new ticket: project, title, request, criteria (each with an optional check command), role,
  * model, budget and whether to start it now. The API checks it; what it refuses is shown beside
- * the field it names, the rest above the buttons.
+ * the field it names, the rest above the buttons. It takes the keyboard focus when it opens;
+ * Escape cancels it.
  */
 export function CreateTicketForm(props: {
   projects: string[];
+  /** Each project's default model (its own, or its .mags/project.json's), where it has one. */
+  projectModels?: Record<string, string | undefined>;
   initialProject?: string;
   onCreated: (ticket: Ticket) => void;
   onCancel: () => void;
@@ -34,6 +37,10 @@ export function CreateTicketForm(props: {
   const [error, setError] = useState<unknown>();
   const [saving, setSaving] = useState(false);
   const errors = fieldErrors(error);
+  const firstField = useRef<HTMLSelectElement>(null);
+  useEffect(() => firstField.current?.focus(), []);
+  // The server's own default (MAGS_DEFAULT_MODEL) is not in the API, so it cannot be named here.
+  const projectModel = props.projectModels?.[project];
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -104,11 +111,21 @@ export function CreateTicketForm(props: {
   );
 
   return (
-    <form class="create-ticket card" onSubmit={submit} aria-labelledby="create-ticket-heading">
+    <form
+      class="create-ticket card"
+      onSubmit={submit}
+      aria-labelledby="create-ticket-heading"
+      onKeyDown={(event) => {
+        if (event.key !== 'Escape') return;
+        event.preventDefault();
+        props.onCancel();
+      }}
+    >
       <h2 id="create-ticket-heading">New ticket</h2>
       <label for="ticket-project">Project</label>
       <select
         id="ticket-project"
+        ref={firstField}
         value={project}
         onChange={(event) => setProject((event.target as HTMLSelectElement).value)}
         {...described('project')}
@@ -192,18 +209,22 @@ export function CreateTicketForm(props: {
           <input
             id="ticket-role"
             value={role}
-            placeholder="coder"
+            placeholder="e.g. coder"
             onInput={(event) => setRole((event.target as HTMLInputElement).value)}
             {...described('role')}
           />
           {fieldError('role')}
         </span>
         <span>
-          <label for="ticket-model">Model (optional)</label>
+          <label for="ticket-model">
+            {projectModel
+              ? `Model (optional: ${project}'s default is ${projectModel})`
+              : 'Model (required unless the role or the server, MAGS_DEFAULT_MODEL, sets one)'}
+          </label>
           <input
             id="ticket-model"
             value={model}
-            placeholder="provider:model"
+            placeholder="e.g. anthropic:claude-sonnet-4-5"
             onInput={(event) => setModel((event.target as HTMLInputElement).value)}
             {...described('model')}
           />

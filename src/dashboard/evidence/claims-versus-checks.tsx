@@ -2,7 +2,9 @@ import type { Evidence } from '../../api/tickets.ts';
 
 /**
  * The agent's word beside the platform's: its summary and claims on one side, what the checks
- * and tests found on the other, and a warning when the agent says done but they disagree.
+ * and tests found on the other, and a warning when the agent says done but they disagree. A run
+ * the agent did not finish (a budget, a stop, a provider's error) has no word of the agent's: its
+ * message is the platform's account of the ending, and is shown as that.
  */
 export function ClaimsVersusChecks(props: { evidence: Evidence }) {
   const { evidence } = props;
@@ -17,6 +19,7 @@ export function ClaimsVersusChecks(props: { evidence: Evidence }) {
   );
   const agentClaimsSuccess = evidence.agentEnd === 'finished' && claimedMet > 0;
   const contradicted = agentClaimsSuccess && (claimedButFailed.length > 0 || testsFailed);
+  const agentFinished = evidence.agentEnd === 'finished';
   return (
     <>
       {contradicted ? (
@@ -31,15 +34,25 @@ export function ClaimsVersusChecks(props: { evidence: Evidence }) {
       ) : null}
       <div class="evidence-compare">
         <section class="card" aria-labelledby="agent-claims">
-          <h2 id="agent-claims">The agent says</h2>
-          <p class="evidence-summary">{evidence.summary ?? evidence.agentMessage ?? '—'}</p>
+          <h2 id="agent-claims">{agentFinished ? 'The agent says' : 'The agent did not finish'}</h2>
+          {agentFinished ? (
+            <p class="evidence-summary">{evidence.summary ?? evidence.agentMessage ?? '—'}</p>
+          ) : (
+            <>
+              {evidence.summary ? <p class="evidence-summary">{evidence.summary}</p> : null}
+              <p class="evidence-run-ended">
+                <strong>The run ended:</strong> {evidence.agentMessage || '—'}
+              </p>
+            </>
+          )}
           <p class="muted">
             Ended: {evidence.agentEnd.replaceAll('_', ' ')}
             {evidence.criteria.length > 0
               ? ` · claims ${claimedMet} of ${evidence.criteria.length} criteria met`
               : null}
           </p>
-          {evidence.summary &&
+          {agentFinished &&
+          evidence.summary &&
           evidence.agentMessage &&
           evidence.agentMessage !== evidence.summary ? (
             <p class="muted">{evidence.agentMessage}</p>

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import { useMags } from '../client-context.ts';
 import type { AnsiSpan } from '../components/ansi-spans.ts';
 import { AnsiSpansText } from '../components/ansi-text.tsx';
@@ -6,6 +6,7 @@ import { Breadcrumbs } from '../components/breadcrumbs.tsx';
 import { ErrorView } from '../components/error-view.tsx';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
+import { useAction } from '../components/use-action.ts';
 import { usePageTitle } from '../components/use-page-title.ts';
 import { formatDurationBetween } from '../format/format-duration-ms.ts';
 import { formatTime } from '../format/format-time.ts';
@@ -31,8 +32,7 @@ export default function JobPage(props: PageProps) {
   const loaded = useResource(() => mags.jobs.get(id), [id]);
   const log = useJobLog(mags, id);
   const job = log.ended ?? loaded.data;
-  const [stopping, setStopping] = useState(false);
-  const [stopError, setStopError] = useState<unknown>(undefined);
+  const stop = useAction();
 
   const output = useRef<HTMLPreElement>(null);
   const following = useRef(true);
@@ -68,24 +68,19 @@ export default function JobPage(props: PageProps) {
           <button
             type="button"
             class="danger"
-            disabled={stopping}
-            onClick={async () => {
-              setStopping(true);
-              try {
+            disabled={stop.busy}
+            onClick={() =>
+              stop.run(async () => {
                 await mags.jobs.stop(job.id);
-              } catch (error) {
-                setStopError(error);
-              } finally {
-                setStopping(false);
-              }
-            }}
+              })
+            }
           >
-            {stopping ? 'Stopping…' : 'Stop'}
+            {stop.busy ? 'Stopping…' : 'Stop'}
           </button>
         ) : null}
       </div>
-      {stopError ? <ErrorView error={stopError} title="Not stopped" /> : null}
-      <dl class="job-facts">
+      {stop.error !== undefined ? <ErrorView error={stop.error} title="Not stopped" /> : null}
+      <dl class="facts">
         <dt>Command</dt>
         <dd>
           <code>{commandText(job.command)}</code>

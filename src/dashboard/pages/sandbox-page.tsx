@@ -67,7 +67,7 @@ export default function SandboxPage(props: PageProps) {
           }
         />
       </div>
-      <dl class="sandbox-facts">
+      <dl class="facts">
         <dt>Workspace</dt>
         <dd>{sandbox.workspace ?? 'none (ephemeral)'}</dd>
         <dt>Created</dt>

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Ticket } from '../../api/tickets.ts';
 import { BoardColumns } from '../board/board-columns.tsx';
 import { BoardFilters, type FilterKey, filterKeys } from '../board/board-filters.tsx';
@@ -23,6 +23,18 @@ export default function TicketsBoard() {
   const projects = useResource(() => mags.projects.list(), [mags]);
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<Ticket>();
+  // Closing the form without a ticket gives the keyboard focus back to the button that opened it.
+  const newTicketButton = useRef<HTMLButtonElement>(null);
+  const refocusNewTicket = useRef(false);
+  useEffect(() => {
+    if (creating || !refocusNewTicket.current) return;
+    refocusNewTicket.current = false;
+    newTicketButton.current?.focus();
+  }, [creating]);
+  const closeForm = () => {
+    refocusNewTicket.current = true;
+    setCreating(false);
+  };
 
   const all = live.tickets ?? [];
   const projectNames = (projects.data ?? []).map((project) => project.name);
@@ -47,6 +59,7 @@ export default function TicketsBoard() {
         {!creating ? (
           <button
             type="button"
+            ref={newTicketButton}
             onClick={() => {
               setCreating(true);
               setCreated(undefined);
@@ -62,15 +75,21 @@ export default function TicketsBoard() {
             <p>
               A ticket belongs to a project: import one first with <code>mags project create</code>.
             </p>
-            <button type="button" class="quiet" onClick={() => setCreating(false)}>
+            <button type="button" class="quiet" onClick={closeForm}>
               Close
             </button>
           </div>
         ) : (
           <CreateTicketForm
             projects={projectNames}
+            projectModels={Object.fromEntries(
+              (projects.data ?? []).map((project) => [
+                project.name,
+                project.model ?? project.config.model ?? undefined,
+              ]),
+            )}
             initialProject={query.get('project') ?? undefined}
-            onCancel={() => setCreating(false)}
+            onCancel={closeForm}
             onCreated={(ticket) => {
               setCreating(false);
               setCreated(ticket);

@@ -44,7 +44,7 @@ export function CreateSandboxForm(props: { onCreated: (sandbox: SandboxInfo) => 
             required
             autocomplete="off"
             spellcheck={false}
-            placeholder="dev"
+            placeholder="e.g. dev"
             value={name}
             onInput={(event) => setName(event.currentTarget.value)}
           />

@@ -7,10 +7,11 @@ const atBottom = () =>
   window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - slackPx;
 
 /**
- * Keeps the page scrolled to its end as `content` grows, while the reader is there: one who
- * scrolled up to read stays where they are until they scroll back down.
+ * Keeps the page scrolled to its end as `content` grows, while the ticket is `live` (queued or
+ * running) and the reader is there: one who scrolled up to read stays where they are until they
+ * scroll back down. A finished ticket opens at its top (its request, its criteria), not its end.
  */
-export function useStickToBottom(content: unknown): void {
+export function useStickToBottom(content: unknown, live: boolean): void {
   const following = useRef(true);
   useEffect(() => {
     const onScroll = () => {
@@ -20,8 +21,8 @@ export function useStickToBottom(content: unknown): void {
     return () => removeEventListener('scroll', onScroll);
   }, []);
   useLayoutEffect(() => {
-    if (following.current && !atBottom()) {
+    if (live && following.current && !atBottom()) {
       window.scrollTo({ top: document.documentElement.scrollHeight });
     }
-  }, [content]);
+  }, [content, live]);
 }
