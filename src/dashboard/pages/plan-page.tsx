@@ -102,7 +102,7 @@ export default function PlanPage(props: PageProps) {
       <h2>Request</h2>
       <pre class="plan-request card">{plan.request}</pre>
       <h2>Budget</h2>
-      <dl class="plan-budget">
+      <dl class="facts">
         <dt>Cost</dt>
         <dd>{planCost(plan)}</dd>
         <dt>Tokens</dt>
