@@ -7,7 +7,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { revokeToken } from '../../src/server/tokens.ts';
-import { browserSkipReason, launchBrowser, signIn, watchPage } from '../helpers/browser.ts';
+import {
+  browserSkipReason,
+  launchBrowser,
+  seriousAccessibilityViolations,
+  signIn,
+  watchPage,
+} from '../helpers/browser.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 const skip = browserSkipReason();
@@ -64,12 +70,20 @@ describe('dashboard sign-in', { skip }, () => {
   test('a token revoked while signed in ends the session at the next call', async () => {
     const { token, tokenId } = await server.client('alice');
     const page = await browser.newPage();
+    // The board's own calls must all have been answered before the token goes: one still in
+    // flight would be refused and its sign-out redirect would race the reload below.
+    const projectsListed = page.waitForResponse((response) =>
+      response.url().endsWith('/v1/projects'),
+    );
     await signIn(page, server.url, token);
+    await projectsListed;
+    await page.getByText('No tickets yet').waitFor();
     await revokeToken(server.server.services.repository, tokenId);
     // Any API call now gets a 401: the board's own, on a reload.
     await page.reload();
     await page.getByRole('alert').getByText('This API token was revoked').waitFor();
     assert.equal(await page.evaluate(`sessionStorage.getItem('mags.token')`), null);
+    assert.deepEqual(await seriousAccessibilityViolations(page), []);
     await page.close();
   });
 
