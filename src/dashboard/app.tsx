@@ -1,5 +1,6 @@
 import type { FunctionComponent } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { type DashboardSection, signInPath } from '../api/dashboard-pages.ts';
 import { type Signed, SignedContext } from './client-context.ts';
 import { ErrorBoundary } from './components/error-boundary.tsx';
 import { ErrorView } from './components/error-view.tsx';
@@ -7,7 +8,7 @@ import { Layout } from './components/layout.tsx';
 import { usePageTitle } from './components/use-page-title.ts';
 import { SignIn } from './pages/sign-in.tsx';
 import { navigate, useLocation } from './router.ts';
-import { matchRoute, type PageProps, type Section } from './routes.ts';
+import { matchRoute, type PageProps } from './routes.ts';
 import {
   clientFor,
   forgetToken,
@@ -78,15 +79,15 @@ function Routed({ owner }: { owner: string }) {
   const pathname = path.split('?')[0] ?? '';
   const matched = matchRoute(path);
   useEffect(() => {
-    if (path === '/' || path.startsWith('/sign-in')) navigate('/tickets', { replace: true });
+    if (path === '/' || path.startsWith(signInPath)) navigate('/tickets', { replace: true });
   }, [path]);
   useFocusOnNavigation(pathname);
   const page = usePage(matched?.route.load);
-  const section: Section | undefined = matched?.route.section;
+  const section: DashboardSection | undefined = matched?.route.section;
   return (
     <Layout owner={owner} section={section} onSignOut={signOut}>
       {!matched ? (
-        path === '/' || path.startsWith('/sign-in') ? null : (
+        path === '/' || path.startsWith(signInPath) ? null : (
           <NoPage path={path} />
         )
       ) : page.error ? (

@@ -1,4 +1,5 @@
 import type { FunctionComponent } from 'preact';
+import { type DashboardSection, dashboardSections } from '../api/dashboard-pages.ts';
 
 /** What a page gets: the route's captured path parts, already URI-decoded. */
 export interface PageProps {
@@ -10,67 +11,35 @@ type PageModule = { default: FunctionComponent<PageProps> };
 export interface Route {
   pattern: RegExp;
   /** The navigation section it belongs to (highlighted in the menu). */
-  section: Section;
+  section: DashboardSection;
   /** Each page is its own chunk: a ticket page's first load carries no terminal or diff code. */
   load: () => Promise<PageModule>;
 }
 
-export const sections = [
-  { id: 'tickets', title: 'Tickets', href: '/tickets' },
-  { id: 'plans', title: 'Plans', href: '/plans' },
-  { id: 'sandboxes', title: 'Sandboxes', href: '/sandboxes' },
-  { id: 'jobs', title: 'Jobs', href: '/jobs' },
-  { id: 'workspaces', title: 'Workspaces', href: '/workspaces' },
-  { id: 'system', title: 'System', href: '/system' },
-] as const;
-export type Section = (typeof sections)[number]['id'];
+/** A section's id to its list's path (`/tickets`), from the list the server shares. */
+const sectionPaths = Object.fromEntries(
+  dashboardSections.map((section) => [section.id, section.href]),
+) as Record<DashboardSection, string>;
 
-const part = '([^/?]+)';
+/** A page of `section` at its path plus `rest` (`''` for its list, `/${part}` for an item). */
+function page(section: DashboardSection, rest: string, load: Route['load']): Route {
+  return { pattern: new RegExp(`^${sectionPaths[section]}${rest}$`), section, load };
+}
+
+const part = '/([^/?]+)';
 export const routes: Route[] = [
-  { pattern: /^\/tickets$/, section: 'tickets', load: () => import('./pages/tickets-board.tsx') },
-  {
-    pattern: new RegExp(`^/tickets/${part}/evidence$`),
-    section: 'tickets',
-    load: () => import('./pages/evidence-page.tsx'),
-  },
-  {
-    pattern: new RegExp(`^/tickets/${part}$`),
-    section: 'tickets',
-    load: () => import('./pages/ticket-page.tsx'),
-  },
-  { pattern: /^\/plans$/, section: 'plans', load: () => import('./pages/plans-page.tsx') },
-  {
-    pattern: new RegExp(`^/plans/${part}$`),
-    section: 'plans',
-    load: () => import('./pages/plan-page.tsx'),
-  },
-  {
-    pattern: /^\/sandboxes$/,
-    section: 'sandboxes',
-    load: () => import('./pages/sandboxes-page.tsx'),
-  },
-  {
-    pattern: new RegExp(`^/sandboxes/${part}$`),
-    section: 'sandboxes',
-    load: () => import('./pages/sandbox-page.tsx'),
-  },
-  { pattern: /^\/jobs$/, section: 'jobs', load: () => import('./pages/jobs-page.tsx') },
-  {
-    pattern: new RegExp(`^/jobs/${part}$`),
-    section: 'jobs',
-    load: () => import('./pages/job-page.tsx'),
-  },
-  {
-    pattern: /^\/workspaces$/,
-    section: 'workspaces',
-    load: () => import('./pages/workspaces-page.tsx'),
-  },
-  {
-    pattern: new RegExp(`^/workspaces/${part}$`),
-    section: 'workspaces',
-    load: () => import('./pages/workspace-page.tsx'),
-  },
-  { pattern: /^\/system$/, section: 'system', load: () => import('./pages/system-page.tsx') },
+  page('tickets', '', () => import('./pages/tickets-board.tsx')),
+  page('tickets', `${part}/evidence`, () => import('./pages/evidence-page.tsx')),
+  page('tickets', part, () => import('./pages/ticket-page.tsx')),
+  page('plans', '', () => import('./pages/plans-page.tsx')),
+  page('plans', part, () => import('./pages/plan-page.tsx')),
+  page('sandboxes', '', () => import('./pages/sandboxes-page.tsx')),
+  page('sandboxes', part, () => import('./pages/sandbox-page.tsx')),
+  page('jobs', '', () => import('./pages/jobs-page.tsx')),
+  page('jobs', part, () => import('./pages/job-page.tsx')),
+  page('workspaces', '', () => import('./pages/workspaces-page.tsx')),
+  page('workspaces', part, () => import('./pages/workspace-page.tsx')),
+  page('system', '', () => import('./pages/system-page.tsx')),
 ];
 
 /**

@@ -1,3 +1,4 @@
+import { signInPath } from '../api/dashboard-pages.ts';
 import { Mags } from '../sdk/mags.ts';
 
 /**
@@ -22,7 +23,7 @@ export function forgetToken(): void {
 export function signOut(options: { expired?: boolean } = {}): void {
   forgetToken();
   // A full reload: no page, cache or open stream of the previous owner survives.
-  location.replace(options.expired ? '/sign-in?expired' : '/sign-in');
+  location.replace(options.expired ? `${signInPath}?expired` : signInPath);
 }
 
 /** Whether the last sign-out was the server refusing the token (revoked while signed in). */

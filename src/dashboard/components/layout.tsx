@@ -1,12 +1,12 @@
 import type { ComponentChildren } from 'preact';
-import { type Section, sections } from '../routes.ts';
+import { type DashboardSection, dashboardSections } from '../../api/dashboard-pages.ts';
 import { Link } from './link.tsx';
 import { ThemeToggle } from './theme-toggle.tsx';
 
 /** Header with the sections, the owner and sign-out; the page below. */
 export function Layout(props: {
   owner: string;
-  section: Section | undefined;
+  section: DashboardSection | undefined;
   onSignOut: () => void;
   children: ComponentChildren;
 }) {
@@ -20,7 +20,7 @@ export function Layout(props: {
           mags
         </Link>
         <nav aria-label="Sections" class="sections">
-          {sections.map((section) => (
+          {dashboardSections.map((section) => (
             <Link
               key={section.id}
               href={section.href}
