@@ -175,12 +175,12 @@ export function TerminalView(props: { sandbox: string }) {
           </button>
         ) : null}
       </div>
-      <p id={hintId} class="muted" style={{ margin: '0 0 6px' }}>
+      <p id={hintId} class="muted terminal-hint">
         Keys go to the shell. Press <kbd>Ctrl</kbd>+<kbd>]</kbd> to leave the terminal.
       </p>
       <div class="terminal-box">
         {/* No padding here: the fit addon measures this box, padding included, as its space. */}
-        <div ref={box} style={{ height: '100%' }} />
+        <div ref={box} class="terminal-screen" />
       </div>
     </div>
   );

@@ -9,11 +9,12 @@ export const newStyleNonce = () => randomBytes(18).toString('base64');
  * elements apply only with this response's nonce: the terminal (xterm.js) writes its theme into
  * `<style>` elements it creates, and the dashboard gives those the nonce (style-nonce.ts); an
  * injected `<style>` (selectors: the way CSS reads a page's text out) never applies.
- * Style *attributes* are allowed: the terminal's renderer colours a cell it draws in 24-bit
- * colour, or lifts to readable contrast, with a `style` attribute. An attribute can only style
- * its own element, and with images and fonts limited to 'self' it can load nothing from
- * elsewhere; no script ever runs from the page's text. `'self'` covers the shell's same-origin
- * WebSocket (CSP 3).
+ * Style *attributes* are allowed, for colours and positions computed at run time: the
+ * terminal's renderer colours a cell it draws in 24-bit colour (or lifts to readable contrast),
+ * AnsiText colours 256-colour and truecolour spans, and the plan graph places its boxes and
+ * sizes its canvas. An attribute can only style its own element, and with images and fonts
+ * limited to 'self' it can load nothing from elsewhere; no script ever runs from the page's
+ * text. `'self'` covers the shell's same-origin WebSocket (CSP 3).
  */
 export function contentSecurityPolicy(styleNonce: string): string {
   return [
