@@ -15,6 +15,7 @@ import { ReviewActions } from '../evidence/review-actions.tsx';
 import { RunSummary } from '../evidence/run-summary.tsx';
 import { TestResults } from '../evidence/test-results.tsx';
 import { formatTime } from '../format/format-time.ts';
+import { followTicketSnapshots } from '../live/follow-ticket.ts';
 import { useResource } from '../live/use-resource.ts';
 import type { PageProps } from '../routes.ts';
 
@@ -119,14 +120,8 @@ function useLiveTicket(mags: Mags, id: string, project: string | undefined): Tic
     const controller = new AbortController();
     void (async () => {
       try {
-        for await (const change of mags.tickets.follow({ project, signal: controller.signal })) {
-          const found =
-            change.type === 'tickets'
-              ? change.tickets.find((each) => each.id === id)
-              : change.ticket.id === id
-                ? change.ticket
-                : undefined;
-          if (found) setTicket(found);
+        for await (const found of followTicketSnapshots(mags, id, project, controller.signal)) {
+          setTicket(found);
         }
       } catch {
         // Not live any more: the page shows the ticket as read.

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import type { TicketEvent } from '../../api/tickets.ts';
 import type { Mags } from '../../sdk/mags.ts';
 import { ErrorView } from '../components/error-view.tsx';
+import { useAction } from '../components/use-action.ts';
 
 /** A comment to the agent: a running one reads it at its next step, a later attempt at its start. */
 export function CommentBox(props: {
@@ -11,23 +12,16 @@ export function CommentBox(props: {
   onPosted: (event: TicketEvent) => void;
 }) {
   const [text, setText] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const send = useAction();
   return (
     <form
       class="comment-box card"
-      onSubmit={async (event) => {
+      onSubmit={(event) => {
         event.preventDefault();
-        setBusy(true);
-        setError(undefined);
-        try {
+        void send.run(async () => {
           props.onPosted(await props.mags.tickets.comment(props.ticketId, text.trim()));
           setText('');
-        } catch (caught) {
-          setError(caught);
-        } finally {
-          setBusy(false);
-        }
+        });
       }}
     >
       <label for="ticket-comment">Comment to the agent</label>
@@ -48,11 +42,11 @@ export function CommentBox(props: {
         }}
       />
       <div class="toolbar">
-        <button type="submit" disabled={busy || text.trim() === ''}>
-          {busy ? 'Sending…' : 'Send comment'}
+        <button type="submit" disabled={send.busy || text.trim() === ''}>
+          {send.busy ? 'Sending…' : 'Send comment'}
         </button>
       </div>
-      {error ? <ErrorView error={error} title="Not sent" /> : null}
+      {send.error ? <ErrorView error={send.error} title="Not sent" /> : null}
     </form>
   );
 }

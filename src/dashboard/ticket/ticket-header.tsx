@@ -1,4 +1,5 @@
 import type { Budget, Ticket } from '../../api/tickets.ts';
+import { canStart, canStop } from '../board/ticket-columns.ts';
 import { Link } from '../components/link.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
 import { formatCostUsd } from '../format/format-cost-usd.ts';
@@ -7,8 +8,6 @@ import { formatTokens } from '../format/format-tokens.ts';
 import type { TicketSummary } from './ticket-timeline.ts';
 import type { StreamState } from './use-ticket-stream.ts';
 
-const runnable = new Set(['draft', 'failed', 'stopped']);
-const stoppable = new Set(['queued', 'running']);
 const reviewed = new Set(['awaiting_review', 'approved', 'changes_requested', 'closed']);
 
 /**
@@ -75,12 +74,12 @@ export function TicketHeader(props: {
         ) : null}
       </dl>
       <div class="toolbar">
-        {runnable.has(summary.status) ? (
+        {canStart(summary.status) ? (
           <button type="button" disabled={props.busy} onClick={props.onRun}>
             {summary.status === 'draft' ? 'Start run' : 'Run again'}
           </button>
         ) : null}
-        {stoppable.has(summary.status) ? (
+        {canStop(summary.status) ? (
           <button type="button" class="danger" disabled={props.busy} onClick={props.onStop}>
             Stop
           </button>

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { Ticket, TicketEvent } from '../../api/tickets.ts';
 import type { Mags } from '../../sdk/mags.ts';
+import { followTicketSnapshots } from '../live/follow-ticket.ts';
 import {
   appendEvents,
   newTimeline,
@@ -125,14 +126,7 @@ export function useTicketStream(mags: Mags, id: string): TicketStream {
       setState('ended');
       // Idle now. A run started elsewhere shows in the owner's ticket stream (each ticket's
       // snapshot as it changes): follow the events again once this one is queued or running.
-      for await (const change of mags.tickets.follow({ project: ended.project, signal })) {
-        const changed =
-          change.type === 'tickets'
-            ? change.tickets.find((each) => each.id === id)
-            : change.ticket.id === id
-              ? change.ticket
-              : undefined;
-        if (!changed) continue;
+      for await (const changed of followTicketSnapshots(mags, id, ended.project, signal)) {
         takeSnapshot(changed);
         if (active(changed)) {
           setGeneration((value) => value + 1);
