@@ -26,8 +26,8 @@ export default function TicketPage(props: PageProps) {
   const mags = useMags();
   const stream = useTicketStream(mags, id);
   const action = useAction();
-  const live = stream.summary?.status === 'queued' || stream.summary?.status === 'running';
-  useStickToBottom(stream.version, live);
+  const running = stream.summary?.status === 'queued' || stream.summary?.status === 'running';
+  useStickToBottom(stream.version, running);
   // Kept the same array while the texts are the same: a refetched ticket re-renders no row.
   const criteriaKey = JSON.stringify(stream.ticket?.criteria.map((criterion) => criterion.text));
   const criteria = useMemo(
@@ -43,7 +43,6 @@ export default function TicketPage(props: PageProps) {
       <p class="loading">Loading ticket {id}…</p>
     );
   }
-  const running = live;
   const items = stream.timeline.items;
   return (
     <div class="ticket-page">

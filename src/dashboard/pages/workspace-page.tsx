@@ -74,12 +74,7 @@ export default function WorkspacePage(props: PageProps) {
             ) : null}
           </dl>
           <div class="workspace-actions">
-            <SyncButton
-              name={name}
-              onSynced={() => {
-                // The stream brings the new version, and with it a read of the versions.
-              }}
-            />
+            <SyncButton name={name} />
             <ForkForm name={name} />
             <DeleteControl name={name} />
           </div>

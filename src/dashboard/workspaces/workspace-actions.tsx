@@ -7,8 +7,11 @@ import { useAction } from '../components/use-action.ts';
 import { formatBytes } from '../format/format-bytes.ts';
 import { navigate } from '../router.ts';
 
-/** Sync now: a new version in object storage, or none when nothing changed. */
-export function SyncButton(props: { name: string; onSynced: () => void }) {
+/**
+ * Sync now: a new version in object storage, or none when nothing changed. The page's workspace
+ * stream brings the new version (and with it a read of the versions): nothing to tell it here.
+ */
+export function SyncButton(props: { name: string }) {
   const mags = useMags();
   const action = useAction<SyncResult>();
   const { state } = action;
@@ -17,13 +20,7 @@ export function SyncButton(props: { name: string; onSynced: () => void }) {
       <button
         type="button"
         disabled={action.busy}
-        onClick={() =>
-          action.run(async () => {
-            const result = await mags.workspaces.sync(props.name);
-            props.onSynced();
-            return result;
-          })
-        }
+        onClick={() => action.run(() => mags.workspaces.sync(props.name))}
       >
         {action.busy ? 'Syncing…' : 'Sync now'}
       </button>
