@@ -176,6 +176,12 @@ describe('dashboard ticket page', { skip }, () => {
 
       assert.deepEqual(watched.problems, []);
       assert.ok(!watched.requests.some((url) => url.includes('evil')), 'no request to evil');
+      // `<img src=x>` made an element would load `x` from this origin (the page's own
+      // directory): not another origin's request, so looked for here by its path.
+      assert.ok(
+        !watched.requests.some((url) => new URL(url).pathname.endsWith('/x')),
+        'no request for the printed <img src=x>',
+      );
     } finally {
       release();
       await context.close();

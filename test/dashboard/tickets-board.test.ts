@@ -1,9 +1,10 @@
 /**
  * The tickets board in a real browser (headless Chromium) against a real server with scripted
  * models: alice's tickets in the column of their status, a card that moves columns live when its
- * status changes through the API, the project filter kept in the URL, a ticket made through the
- * form (and a field the API refuses shown beside it), start and stop from a card, and bob, signed
- * in, seeing none of alice's tickets. Screenshots at both widths; no serious axe violations.
+ * status changes through the API, the project, role and model filters kept in the URL, a ticket
+ * made through the form (and a field the API refuses shown beside it), start and stop from a
+ * card, and bob, signed in, seeing none of alice's tickets. Screenshots at both widths; no
+ * serious axe violations.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -131,6 +132,43 @@ describe('tickets board', { skip }, () => {
     await card(page, 'draft', calc.id).waitFor();
     assert.equal(await card(page, 'draft', docs.id).count(), 0);
     assert.equal(await page.getByLabel('Project').inputValue(), 'calc');
+    assert.deepEqual(watched.problems, []);
+    await context.close();
+  });
+
+  test('the role and model filters are kept in the URL and combine with the project', async () => {
+    const calc = await e2e.alice.tickets.create(draft('Developer ticket'));
+    const tester = await e2e.alice.tickets.create({ ...draft('Tester ticket'), role: 'tester' });
+    const otherModel = await e2e.alice.tickets.create({
+      ...draft('Other model ticket'),
+      model: 'ollama:other-model',
+    });
+    assert.notEqual(calc.role, 'tester');
+    const { context, page, watched } = await openBoard(aliceToken, viewports.desktop);
+    await card(page, 'draft', otherModel.id).waitFor();
+
+    await page.getByLabel('Role', { exact: true }).selectOption('tester');
+    await page.waitForURL(`${e2e.server.url}/tickets?role=tester`);
+    await card(page, 'draft', tester.id).waitFor();
+    assert.equal(await card(page, 'draft', calc.id).count(), 0);
+    assert.equal(await card(page, 'draft', otherModel.id).count(), 0);
+
+    await page.getByLabel('Role', { exact: true }).selectOption('');
+    await page.getByLabel('Model', { exact: true }).selectOption('ollama:other-model');
+    await page.waitForURL(`${e2e.server.url}/tickets?model=ollama%3Aother-model`);
+    await card(page, 'draft', otherModel.id).waitFor();
+    assert.equal(await card(page, 'draft', calc.id).count(), 0);
+    assert.equal(await card(page, 'draft', tester.id).count(), 0);
+
+    // All three at once, from a shared link: only the ticket matching every one.
+    await page.goto(
+      `${e2e.server.url}/tickets?project=calc&role=${calc.role}&model=ollama%3Aqwen3`,
+    );
+    await card(page, 'draft', calc.id).waitFor();
+    assert.equal(await card(page, 'draft', tester.id).count(), 0);
+    assert.equal(await card(page, 'draft', otherModel.id).count(), 0);
+    assert.equal(await page.getByLabel('Role', { exact: true }).inputValue(), calc.role);
+    assert.equal(await page.getByLabel('Model', { exact: true }).inputValue(), 'ollama:qwen3');
     assert.deepEqual(watched.problems, []);
     await context.close();
   });
