@@ -20,8 +20,9 @@ import {
 } from '../helpers/browser.ts';
 import { call, type EndToEndServer, startEndToEndServer } from '../helpers/end-to-end-tickets.ts';
 import { projectRecord } from '../helpers/project-record.ts';
+import { sandboxSkipReason } from '../helpers/test-home.ts';
 
-const skip = browserSkipReason();
+const skip = browserSkipReason() ?? sandboxSkipReason();
 if (skip) process.stdout.write(`# skipping tickets board tests: ${skip}\n`);
 
 /** A draft (nothing runs): what most of these tests need. */

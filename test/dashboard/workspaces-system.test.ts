@@ -17,9 +17,10 @@ import {
   viewports,
   watchPage,
 } from '../helpers/browser.ts';
+import { sandboxSkipReason } from '../helpers/test-home.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
-const skip = browserSkipReason();
+const skip = browserSkipReason() ?? sandboxSkipReason();
 if (skip) process.stdout.write(`# skipping dashboard workspaces/system tests: ${skip}\n`);
 
 describe('dashboard workspaces and system pages', { skip }, () => {
