@@ -9,7 +9,8 @@ export interface FollowChangesOptions {
 }
 
 /**
- * An owner-wide change stream (`GET /v1/tickets|jobs|sandboxes?follow=true`) followed until
+ * An owner-wide change stream (`GET /v1/tickets|jobs|sandboxes|plans|workspaces?follow=true`,
+ * `/v1/pool/events`) followed until
  * `signal` aborts: `parse` turns each Server-Sent Event into what the caller yields (undefined:
  * skipped). A dropped connection is opened again, and the list that comes first then replaces
  * what the caller holds; API errors (404, 401) and the caller's abort end it.

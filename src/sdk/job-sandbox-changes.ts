@@ -1,6 +1,7 @@
 import type { Job, JobList, SandboxInfo } from '../api/schemas.ts';
 import { type FollowChangesOptions, followChanges } from './follow-changes.ts';
 import type { LogRequest } from './log-stream.ts';
+import { queryString } from './query-string.ts';
 
 export interface JobChangesOptions extends FollowChangesOptions {
   status?: Job['status'];
@@ -30,14 +31,9 @@ export function followJobChanges(
   request: LogRequest,
   options: JobChangesOptions = {},
 ): AsyncGenerator<JobChange> {
-  const query = new URLSearchParams({ follow: 'true' });
-  for (const key of ['status', 'workspace', 'sandbox', 'limit'] as const) {
-    const value = options[key];
-    if (value !== undefined) query.set(key, String(value));
-  }
   return followChanges<JobChange>(
     request,
-    `/v1/jobs?${query}`,
+    `/v1/jobs${queryString({ follow: true, status: options.status, workspace: options.workspace, sandbox: options.sandbox, limit: options.limit })}`,
     (event, data) => {
       if (event === 'jobs') return { type: 'jobs', ...(data as JobList) };
       if (event === 'job') return { type: 'job', job: data as Job };

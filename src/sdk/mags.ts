@@ -35,6 +35,7 @@ import { followWorkspaceChanges, type WorkspaceChange } from './plan-workspace-c
 import { plansClient } from './plans-client.ts';
 import { followPoolEvents, type PoolEventsOptions } from './pool-events.ts';
 import { projectsClient } from './projects-client.ts';
+import { queryString } from './query-string.ts';
 import { ticketsClient } from './tickets-client.ts';
 import { triggersClient } from './triggers-client.ts';
 
@@ -68,8 +69,6 @@ export interface CompletedJob {
   stdout: string;
   stderr: string;
 }
-
-type Query = Record<string, string | number | boolean | undefined>;
 
 /**
  * The TypeScript SDK: everything the REST API does, typed from the server's own schemas.
@@ -424,9 +423,3 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array> {
 }
 
 const sandboxPath = (name: string) => `/v1/sandboxes/${encodeURIComponent(name)}`;
-
-function queryString(query: Query): string {
-  const entries = Object.entries(query).filter(([, value]) => value !== undefined);
-  if (entries.length === 0) return '';
-  return `?${new URLSearchParams(entries.map(([key, value]): [string, string] => [key, String(value)])).toString()}`;
-}

@@ -2,6 +2,7 @@ import type { Plan, PlanStatus } from '../api/plans.ts';
 import type { WorkspaceInfo } from '../api/schemas.ts';
 import { type FollowChangesOptions, followChanges } from './follow-changes.ts';
 import type { LogRequest } from './log-stream.ts';
+import { queryString } from './query-string.ts';
 
 export interface PlanChangesOptions extends FollowChangesOptions {
   project?: string;
@@ -26,14 +27,9 @@ export function followPlanChanges(
   request: LogRequest,
   options: PlanChangesOptions = {},
 ): AsyncGenerator<PlanChange> {
-  const query = new URLSearchParams({ follow: 'true' });
-  for (const key of ['project', 'status'] as const) {
-    const value = options[key];
-    if (value !== undefined) query.set(key, value);
-  }
   return followChanges<PlanChange>(
     request,
-    `/v1/plans?${query}`,
+    `/v1/plans${queryString({ follow: true, project: options.project, status: options.status })}`,
     (event, data) => {
       if (event === 'plans') return { type: 'plans', plans: (data as { plans: Plan[] }).plans };
       if (event === 'plan') return { type: 'plan', plan: data as Plan };

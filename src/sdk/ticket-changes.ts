@@ -1,6 +1,7 @@
 import type { Ticket, TicketStatus } from '../api/tickets.ts';
 import { type FollowChangesOptions, followChanges } from './follow-changes.ts';
 import type { LogRequest } from './log-stream.ts';
+import { queryString } from './query-string.ts';
 
 export interface TicketChangesOptions extends FollowChangesOptions {
   project?: string;
@@ -22,14 +23,9 @@ export function followTicketChanges(
   request: LogRequest,
   options: TicketChangesOptions = {},
 ): AsyncGenerator<TicketChange> {
-  const query = new URLSearchParams({ follow: 'true' });
-  for (const key of ['project', 'status', 'plan'] as const) {
-    const value = options[key];
-    if (value !== undefined) query.set(key, value);
-  }
   return followChanges<TicketChange>(
     request,
-    `/v1/tickets?${query}`,
+    `/v1/tickets${queryString({ follow: true, project: options.project, status: options.status, plan: options.plan })}`,
     (event, data) => {
       if (event === 'tickets')
         return { type: 'tickets', tickets: (data as { tickets: Ticket[] }).tickets };
