@@ -7,6 +7,13 @@
 // set no_new_privs, install the seccomp filter and fexecve the agent (opened before the pivot, so
 // the agent binary is never visible in the sandbox's filesystem).
 //
+// With --vm DIR it runs a virtual machine monitor instead of the agent (the qemu runtime: the
+// agent runs inside the VM). Everything above stays as it is, but the new root is a jail for the
+// monitor: a tmpfs holding the host's /usr (read-only), DIR (the guest kernel, read-only) at /vm,
+// the overlay at /rootfs (exported to the guest over virtio-9p) and a /dev with the harmless
+// devices plus each --vm-device. The program after -- is run as given (no --fd is added: the
+// monitor's command line names the stream fd itself).
+//
 // With --attach-fd N the launcher stops before the layers: a pooled sandbox, created ahead of
 // time, waits with its namespaces and cgroups in place until the attach message on fd N names
 // its layers, locks, hostname and network (see read_attach).
@@ -46,9 +53,10 @@
 #define MAX_LIST 32
 
 struct options {
-  const char *root, *upper, *work, *hostname, *listen_path, *scratch, *scratch_bytes;
+  const char *root, *upper, *work, *hostname, *listen_path, *scratch, *scratch_bytes, *vm;
   const char *lowers[MAX_LIST], *cgroups[MAX_LIST], *locks_exclusive[MAX_LIST], *locks_shared[MAX_LIST];
-  int lower_count, cgroup_count, exclusive_count, shared_count;
+  const char *vm_devices[MAX_LIST];
+  int lower_count, cgroup_count, exclusive_count, shared_count, vm_device_count;
   long uid_base, id_count;
   int net, fd, attach_fd;
   char **agent_argv;
@@ -69,7 +77,8 @@ static void die(const char *format, ...) {
 static void usage(const char *message) {
   fprintf(stderr, "mags-sandbox: %s\nusage: mags-sandbox --root DIR --lower DIR... (--upper DIR --work DIR | --scratch DIR --scratch-bytes N) "
                   "[--uid-base N] [--id-count N] [--cgroup DIR]... [--lock-exclusive F]... [--lock-shared F]... "
-                  "[--scratch DIR --scratch-bytes N] [--hostname NAME] [--net] [--fd N] [--listen PATH] -- AGENT [ARGS...]\n", message);
+                  "[--scratch DIR --scratch-bytes N] [--hostname NAME] [--net] [--fd N] [--listen PATH] "
+                  "[--vm DIR [--vm-device PATH]...] -- AGENT [ARGS...]\n", message);
   exit(EXIT_USAGE);
 }
 
@@ -154,11 +163,14 @@ static void parse(int argc, char **argv, struct options *o) {
     else if (!strcmp(a, "--listen")) o->listen_path = v;
     else if (!strcmp(a, "--fd")) o->fd = atoi(v);
     else if (!strcmp(a, "--attach-fd")) o->attach_fd = atoi(v);
+    else if (!strcmp(a, "--vm")) { check_layer_path(v); o->vm = v; }
+    else if (!strcmp(a, "--vm-device")) { check_layer_path(v); add(o->vm_devices, &o->vm_device_count, v); }
     else usage("unknown option");
   }
   if (!o->root || !o->agent_argv) usage("missing a required option");
   if (o->attach_fd < 0) check_layers(o);
   if (o->fd < 0 && !o->listen_path) usage("give --fd, --listen, or both");
+  if (o->vm && o->listen_path) usage("--vm takes --fd only (the monitor owns the stream)");
   // Never map anything onto host root: that is the whole point of the id shift.
   if (o->uid_base < 1 || o->id_count < 1) usage("--uid-base and --id-count must be positive");
 }
@@ -369,6 +381,45 @@ static void install_seccomp(void) {
   seccomp_release(filter);
 }
 
+static void bind_or_die(const char *source, const char *target, int read_only) {
+  mount_or_die(source, target, NULL, MS_BIND | MS_REC, NULL);
+  // A bind mount takes no flags of its own: read-only is a remount of it (mount(2)).
+  if (read_only) mount_or_die(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
+}
+
+// The monitor's jail (--vm): the new root is a small tmpfs with what QEMU needs and nothing else of
+// the host's. Called with the jail as the working directory, the overlay not yet mounted.
+static void setup_vm_jail(const struct options *o) {
+  static const char *directories[] = {"usr", "vm", "rootfs", "proc", "dev", "tmp", "etc"};
+  for (size_t i = 0; i < sizeof directories / sizeof *directories; i++) {
+    if (mkdir(directories[i], 0755) < 0) die("mkdir %s in the monitor's jail", directories[i]);
+  }
+  // Debian's /bin, /lib and /lib64 are links into /usr (merged /usr); the loader finds the
+  // multiarch library directories without /etc/ld.so.cache.
+  static const char *links[][2] = {{"usr/bin", "bin"}, {"usr/lib", "lib"}, {"usr/lib64", "lib64"}, {"usr/sbin", "sbin"}};
+  for (size_t i = 0; i < sizeof links / sizeof *links; i++) {
+    if (symlink(links[i][0], links[i][1]) < 0) die("symlink /%s in the monitor's jail", links[i][1]);
+  }
+  bind_or_die("/usr", "usr", 1);
+  bind_or_die(o->vm, "vm", 1);
+  mount_or_die("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k");
+  static const char *devices[] = {"/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"};
+  const char *all[MAX_LIST + 4];
+  int count = 0;
+  for (size_t i = 0; i < sizeof devices / sizeof *devices; i++) all[count++] = devices[i];
+  for (int i = 0; i < o->vm_device_count; i++) all[count++] = o->vm_devices[i];
+  for (int i = 0; i < count; i++) {
+    if (strncmp(all[i], "/dev/", 5) || strchr(all[i] + 5, '/')) usage("--vm-device takes /dev/NAME");
+    char target[128];
+    path_join(target, sizeof target, "dev/", all[i] + 5);
+    int fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+    if (fd < 0) die("create %s", target);
+    close(fd);
+    mount_or_die(all[i], target, NULL, MS_BIND, NULL);
+  }
+  mount_or_die("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1m");
+}
+
 struct child_arguments {
   struct options *options;
   int sync_fd;
@@ -410,11 +461,19 @@ static int child_main(void *argument) {
   }
   if ((size_t)snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s,userxattr", lowers, o->upper, o->work) >= sizeof data)
     usage("overlay options too long");
-  mount_or_die("overlay", o->root, "overlay", 0, data);
-  if (chdir(o->root) < 0) die("chdir into the new root %s", o->root);
-  mount_or_die("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-  setup_dev();
-  if (chdir("..") < 0) die("chdir back to the new root");
+  if (o->vm) {
+    mount_or_die("tmpfs", o->root, "tmpfs", MS_NOSUID, "mode=0755,size=1m");
+    if (chdir(o->root) < 0) die("chdir into the monitor's jail %s", o->root);
+    setup_vm_jail(o);
+    mount_or_die("overlay", "rootfs", "overlay", 0, data);
+    mount_or_die("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  } else {
+    mount_or_die("overlay", o->root, "overlay", 0, data);
+    if (chdir(o->root) < 0) die("chdir into the new root %s", o->root);
+    mount_or_die("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    setup_dev();
+    if (chdir("..") < 0) die("chdir back to the new root");
+  }
 
   // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the new
   // root, without creating a directory for the old one in the workspace (pivot_root(2) notes).
@@ -437,9 +496,11 @@ static int child_main(void *argument) {
   char **argv = calloc(argc + 5, sizeof *argv);
   if (!argv) die("calloc");
   for (int i = 0; i < argc; i++) argv[i] = o->agent_argv[i];
-  if (c->stream_fd >= 0) { argv[argc++] = "--fd"; argv[argc++] = fd_text; }
+  if (c->stream_fd >= 0 && !o->vm) { argv[argc++] = "--fd"; argv[argc++] = fd_text; }
   if (c->listen_fd >= 0) { argv[argc++] = "--listen-fd"; argv[argc++] = listen_text; }
   char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", NULL};
+  // A monitor's serial console (-serial stdio) goes to the launcher's log with its stderr.
+  if (o->vm && dup2(2, 1) < 0) die("dup2 the monitor's stdout");
   fexecve(c->agent_fd, argv, envp);
   die("exec the guest agent");
   return EXIT_SETUP;

@@ -25,6 +25,8 @@ export async function listNamespaceSandboxes(home: string): Promise<SandboxInfo[
   for (const id of ids) {
     const runDirectory = join(runRoot, id);
     const record = await readRunRecord(runDirectory);
+    // The qemu runtime keeps its sandboxes here too (one sweep for both): list only ours.
+    if (record && (record.runtime ?? 'namespace') !== 'namespace') continue;
     if (record && !(await ownerIsGone(runDirectory))) found.push(sandboxInfo(record));
   }
   return found;
@@ -51,7 +53,8 @@ export async function attachNamespaceSandbox(
   const runDirectory = join(options.home, 'run', id);
   const record = await readRunRecord(runDirectory);
   // The launcher's start time as its owner file recorded it: a pid reused later never matches.
-  const launcher = record && (await liveRunOwner(runDirectory));
+  const ours = record && (record.runtime ?? 'namespace') === 'namespace';
+  const launcher = ours && (await liveRunOwner(runDirectory));
   if (!record || !launcher) {
     throw new NotFoundError(`No running sandbox ${id} on this host.`, {
       code: 'sandbox_not_found',

@@ -18,7 +18,7 @@ import type {
 import { cgroupLimits } from './cgroup-limits.ts';
 import { assertTraversable } from './check-traversable.ts';
 import type { ResolvedNamespaceOptions } from './namespace-runtime.ts';
-import { namespaceSandboxHandle } from './namespace-sandbox-handle.ts';
+import { namespaceSandboxHandle, type SandboxParts } from './namespace-sandbox-handle.ts';
 import type { OverlayLayers } from './overlay-layers.ts';
 import {
   agentSocketName,
@@ -34,6 +34,37 @@ const launcherBusy = 75;
 const launcherSetupFailed = 71;
 const launcherUsage = 64;
 const stderrTailBytes = 16 * 1024;
+
+/**
+ * What the launcher runs in the sandbox it sets up: the guest agent (this runtime), or a virtual
+ * machine monitor with the agent inside its guest (the qemu runtime, which shares everything
+ * else: run directory, cgroup, namespaces, layers, locks and the agent's stream).
+ */
+export interface SandboxLaunch {
+  /** Kept in the run record: each runtime lists and attaches only its own sandboxes. */
+  runtime: string;
+  /** The launcher's options after the common ones, then `--` and the program with its arguments. */
+  programArguments(runDirectory: string): string[];
+  /** The limits the host's cgroup holds for a sandbox's limits (a VM's monitor needs more). */
+  hostLimits(limits: ResourceLimits): ResourceLimits;
+  /** The sandbox object over the running parts. */
+  handle(parts: SandboxParts): Sandbox;
+}
+
+export function namespaceLaunch(options: Pick<ResolvedNamespaceOptions, 'agentPath'>): SandboxLaunch {
+  return {
+    runtime: 'namespace',
+    // A socket in the run directory for whoever comes next (a restarted server: Runtime.attach).
+    programArguments: (runDirectory) => [
+      '--listen',
+      join(runDirectory, agentSocketName),
+      '--',
+      options.agentPath,
+    ],
+    hostLimits: (limits) => limits,
+    handle: namespaceSandboxHandle,
+  };
+}
 
 export async function startNamespaceSandbox(
   options: ResolvedNamespaceOptions,
@@ -55,6 +86,7 @@ export async function prepareNamespaceSandbox(
   options: ResolvedNamespaceOptions,
   { id, limits }: { id: string; limits: ResourceLimits },
   materialised?: OverlayLayers,
+  launch: SandboxLaunch = namespaceLaunch(options),
 ): Promise<PreparedSandbox> {
   // Layers that come later (a pooled sandbox's) need the host readied before the namespace exists.
   if (!materialised) await options.layers.prepareHost();
@@ -76,7 +108,7 @@ export async function prepareNamespaceSandbox(
   // the slower one, not for both in turn).
   const [made, created] = await Promise.allSettled([
     directories(),
-    createSandboxCgroup(id, limits, options.cgroupRoot),
+    createSandboxCgroup(id, launch.hostLimits(limits), options.cgroupRoot),
   ]);
   if (made.status === 'rejected' || created.status === 'rejected') {
     // Nothing may be left behind by a sandbox that never started.
@@ -87,7 +119,7 @@ export async function prepareNamespaceSandbox(
   const setup = created.value;
   const { cgroup } = setup;
   // Limits are set at prepare time; an attach or a reuse that asks for others rewrites them.
-  const limitState = cgroupLimits(cgroup, limits, setup.warnings);
+  const limitState = cgroupLimits(cgroup, launch.hostLimits(limits), setup.warnings);
   const { setLimits } = limitState;
   const args = [
     '--root',
@@ -97,16 +129,12 @@ export async function prepareNamespaceSandbox(
     '--id-count',
     String(options.idCount),
     ...(cgroup?.joinPaths ?? []).flatMap((path) => ['--cgroup', path]),
-    // The server's own connection (a socketpair: no connect round trip at start), and a socket
-    // in the run directory for whoever comes next (a restarted server: Runtime.attach).
+    // The server's own connection (a socketpair: no connect round trip at start).
     '--fd',
     '3',
-    '--listen',
-    join(runDirectory, agentSocketName),
     '--attach-fd',
     '4',
-    '--',
-    options.agentPath,
+    ...launch.programArguments(runDirectory),
   ];
   // fd 3 and 4 are 'pipe's, which libuv creates as unix socketpairs: the agent's byte stream and
   // the attach channel. The launcher outlives this process: its own session (no signal to the
@@ -154,7 +182,7 @@ export async function prepareNamespaceSandbox(
     let baseline: number | undefined;
     try {
       if (exited) throw launcherError(await launcherExit, await stderrTail(), id);
-      await setLimits(spec.limits);
+      await setLimits(launch.hostLimits(spec.limits));
       // The layer provider turns the spec's references into directories and locks.
       const layers = materialised ?? (await options.layers.materialise(spec));
       attachChannel.end(attachMessage(spec, layers, layers.writable ?? { scratchDirectory }));
@@ -181,6 +209,7 @@ export async function prepareNamespaceSandbox(
       await ownerWritten;
       await writeRunRecord(runDirectory, {
         id,
+        runtime: launch.runtime,
         labels: spec.labels ?? {},
         ...(spec.workspace ? { workspace: spec.workspace } : {}),
         launcherPid: launcher.pid ?? 0,
@@ -193,7 +222,7 @@ export async function prepareNamespaceSandbox(
       await cleanup();
       throw error;
     }
-    return namespaceSandboxHandle({
+    return launch.handle({
       id,
       labels: spec.labels ?? {},
       ...(spec.workspace ? { workspace: spec.workspace } : {}),

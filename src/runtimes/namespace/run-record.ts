@@ -11,6 +11,8 @@ import type { SandboxCgroup } from './sandbox-cgroup.ts';
  */
 export interface RunRecord {
   id: string;
+  /** The runtime that started it (`namespace` when absent: records written before `qemu`). */
+  runtime?: string;
   labels: Record<string, string>;
   workspace?: WorkspaceReference;
   launcherPid: number;
