@@ -1,0 +1,86 @@
+import type { NetworkPolicy, ResourceLimits } from '../runtime.ts';
+
+/** Where the launcher's jail shows the monitor its files (native/sandbox.c, `--vm`). */
+export const jailAssetsDirectory = '/vm';
+export const jailRootDirectory = '/rootfs';
+/** The agent's stream: the launcher's fd 3, the server's end of a socketpair. */
+const agentStreamFd = 3;
+
+export interface QemuMachine {
+  qemuPath: string;
+  accelerator: 'kvm' | 'tcg';
+  /** Paths inside the jail (under `jailAssetsDirectory`). */
+  vmlinuxPath: string;
+  initramfsPath: string;
+  limits: ResourceLimits;
+  network: NetworkPolicy;
+  hostname: string;
+}
+
+/**
+ * The memory QEMU itself needs beside the guest's RAM: its code, TCG's translation cache (capped
+ * at `translationCacheMiB`: the default is 1 GiB on a 64-bit host, docs/devel/tcg.rst), 9p
+ * buffers. The sandbox's cgroup holds the guest's memory plus this.
+ */
+export const monitorOverheadMiB = 160;
+const translationCacheMiB = 64;
+
+/** The command line of `qemu-system-x86_64 -M microvm` for one sandbox. */
+export function qemuCommandLine(machine: QemuMachine): string[] {
+  const { limits } = machine;
+  const kernelCommandLine = [
+    'console=ttyS0',
+    'quiet',
+    'loglevel=4',
+    // The agent is PID 1: when it exits the kernel panics, reboots at once, and -no-reboot makes
+    // QEMU exit, which ends the launcher and the sandbox.
+    'panic=-1',
+    `mags.hostname=${machine.hostname}`,
+    `mags.pids=${limits.pidsMax}`,
+    ...(machine.network.egress === 'all' ? ['mags.net=1'] : []),
+  ].join(' ');
+  return [
+    machine.qemuPath,
+    '-M',
+    'microvm,rtc=on',
+    ...(machine.accelerator === 'kvm'
+      ? ['-accel', 'kvm', '-cpu', 'host']
+      : ['-accel', `tcg,tb-size=${translationCacheMiB}`, '-cpu', 'max']),
+    '-m',
+    `${limits.memoryMiB}M`,
+    '-smp',
+    String(Math.max(1, Math.ceil(limits.cpus))),
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-serial',
+    'stdio',
+    '-no-reboot',
+    '-kernel',
+    machine.vmlinuxPath,
+    '-initrd',
+    machine.initramfsPath,
+    '-append',
+    kernelCommandLine,
+    '-device',
+    'virtio-serial-device,max_ports=2',
+    '-chardev',
+    `socket,id=agent,fd=${agentStreamFd}`,
+    '-device',
+    'virtserialport,chardev=agent,name=mags',
+    // The workspace's overlay, merged on the host, as the guest's root. passthrough: owners and
+    // modes are the files' own (QEMU runs as the sandbox's root in its user namespace, so guest
+    // ids land in the sandbox's subordinate range, as in the namespace runtime).
+    '-fsdev',
+    `local,id=root,path=${jailRootDirectory},security_model=passthrough`,
+    '-device',
+    'virtio-9p-device,fsdev=root,mount_tag=root',
+    ...(machine.network.egress === 'all'
+      ? ['-netdev', 'user,id=net0', '-device', 'virtio-net-device,netdev=net0']
+      : []),
+    // QEMU's own seccomp filter on top of the launcher's: no exec, no privilege changes.
+    '-sandbox',
+    'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+  ];
+}

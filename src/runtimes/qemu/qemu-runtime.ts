@@ -1,0 +1,141 @@
+import { existsSync } from 'node:fs';
+import { dirname, relative } from 'node:path';
+import { DependencyMissingError } from '../../errors/mags-error.ts';
+import { createShiftedIdMapping, type ShiftedIdMapping } from '../namespace/id-mapping.ts';
+import type { ResolvedNamespaceOptions } from '../namespace/namespace-runtime.ts';
+import { prepareNamespaceSandbox, type SandboxLaunch } from '../namespace/namespace-sandbox.ts';
+import { createOverlayLayerProvider, type OverlayLayerStores } from '../namespace/overlay-layers.ts';
+import { sweepLeftovers } from '../namespace/sweep-leftovers.ts';
+import type { Runtime, RuntimeCapabilities, Sandbox, SandboxSpec } from '../runtime.ts';
+import { chooseAccelerator } from './accelerator.ts';
+import { checkQemuHost } from './check-qemu-host.ts';
+import { findGuestKernel } from './guest-kernel.ts';
+import {
+  jailAssetsDirectory,
+  monitorOverheadMiB,
+  qemuCommandLine,
+} from './qemu-command-line.ts';
+import { qemuSandboxHandle } from './qemu-sandbox-handle.ts';
+
+export interface QemuRuntimeOptions {
+  /** The mags data directory: run state in `${home}/run/ID`, the guest kernel in `images/.qemu`. */
+  home: string;
+  /** The same mapping as the namespace runtime's: QEMU runs as the sandbox's root. */
+  idMapping?: ShiftedIdMapping;
+  stores: OverlayLayerStores;
+  launcherPath: string;
+  agentPath: string;
+  initPath: string;
+  qemuPath?: string;
+  environment?: NodeJS.ProcessEnv;
+  cgroupRoot?: string;
+  /** A cold boot under TCG takes seconds, more on a loaded host. */
+  startTimeoutMs?: number;
+}
+
+const capabilities: RuntimeCapabilities = {
+  network: true,
+  tty: true,
+  resourceLimits: true,
+  // A VM's memory and vCPUs are fixed when it boots.
+  setLimits: false,
+  // The host's cgroup freezer stops QEMU, and the guest with it.
+  pause: true,
+  // A pooled VM would have to boot before its root filesystem exists: not yet.
+  prepare: false,
+  // The agent's stream is QEMU's chardev on the server's socketpair: a VM ends with its server.
+  reattach: false,
+  sweep: true,
+};
+
+/**
+ * The `qemu` runtime: each sandbox is a microVM (`qemu-system-x86_64 -M microvm`) with its own
+ * kernel, started by the namespace runtime's launcher in `--vm` mode, so QEMU itself runs
+ * unprivileged (the sandbox's subordinate root), in its own namespaces and cgroup, with seccomp,
+ * and sees only /usr, the guest kernel and the workspace's overlay. The overlay is mounted on the
+ * host exactly as for `namespace` and exported to the guest over virtio-9p, so workspaces,
+ * versions and forks are the same. The factory does no I/O.
+ */
+export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
+  const idMapping = options.idMapping ?? createShiftedIdMapping();
+  const environment = options.environment ?? process.env;
+  const qemuPath = options.qemuPath ?? '/usr/bin/qemu-system-x86_64';
+  const resolved: ResolvedNamespaceOptions = {
+    home: options.home,
+    uidBase: idMapping.uidBase,
+    idCount: idMapping.idCount,
+    layers: createOverlayLayerProvider({ stores: options.stores, idMapping }),
+    launcherPath: options.launcherPath,
+    agentPath: options.agentPath,
+    cgroupRoot: options.cgroupRoot ?? '/sys/fs/cgroup',
+    startTimeoutMs: options.startTimeoutMs ?? 120_000,
+  };
+  const checkOptions = {
+    home: options.home,
+    qemuPath,
+    launcherPath: options.launcherPath,
+    agentPath: options.agentPath,
+    initPath: options.initPath,
+  };
+
+  const launchFor = async (spec: SandboxSpec): Promise<SandboxLaunch> => {
+    const kernel = await findGuestKernel({
+      home: options.home,
+      initPath: options.initPath,
+      agentPath: options.agentPath,
+    });
+    if (!kernel || !existsSync(qemuPath)) {
+      const check = await checkQemuHost(checkOptions);
+      throw new DependencyMissingError(
+        `The qemu runtime cannot start a VM on this host: ${check.problems.join('; ')}`,
+        { hint: 'Run: mags doctor   (it says what to install or build)' },
+      );
+    }
+    const { accelerator } = await chooseAccelerator({ home: options.home, kernel, environment });
+    // The launcher shows the monitor one directory of the host's, read-only: the one holding the
+    // kernel and the initramfs.
+    const assets = dirname(dirname(kernel.vmlinuxPath));
+    const inJail = (path: string) => `${jailAssetsDirectory}/${relative(assets, path)}`;
+    return {
+      runtime: 'qemu',
+      programArguments: () => [
+        '--vm',
+        assets,
+        ...(accelerator === 'kvm' ? ['--vm-device', '/dev/kvm'] : []),
+        '--',
+        ...qemuCommandLine({
+          qemuPath,
+          accelerator,
+          vmlinuxPath: inJail(kernel.vmlinuxPath),
+          initramfsPath: inJail(kernel.initramfsPath),
+          limits: spec.limits,
+          network: spec.network,
+          hostname: spec.hostname ?? 'mags',
+        }),
+      ],
+      hostLimits: (limits) => ({
+        ...limits,
+        memoryMiB: limits.memoryMiB + monitorOverheadMiB,
+        // QEMU's threads (vCPUs, I/O workers), not the guest's processes: the guest's own
+        // cgroup holds those to pidsMax.
+        pidsMax: 512,
+      }),
+      handle: qemuSandboxHandle,
+    };
+  };
+
+  return {
+    specificationVersion: 'runtime-v2',
+    name: 'qemu',
+    capabilities,
+    check: () => checkQemuHost(checkOptions),
+    async start(spec: SandboxSpec): Promise<Sandbox> {
+      const launch = await launchFor(spec);
+      const layers = await resolved.layers.materialise(spec);
+      const prepared = await prepareNamespaceSandbox(resolved, spec, layers, launch);
+      return prepared.attach(spec);
+    },
+    // One sweep for both runtimes' leftovers: they share the run directory and cgroup names.
+    sweep: () => sweepLeftovers(resolved.home, resolved.cgroupRoot),
+  };
+}
