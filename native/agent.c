@@ -87,6 +87,8 @@ static struct connection connections[MAX_CONNECTIONS];
 static struct process processes[MAX_PROCESSES];
 static struct file_transfer files[MAX_FILES];
 static int single_connection;  // --fd / --stdio: the sandbox ends with its one connection
+static int port_fd = -1;       // --port: a virtio-serial port (a microVM's); hosts come and go
+static int port_connection = -1;
 static uint64_t ends;          // counts execs that ended while detached (struct process.ended)
 
 static void log_error(const char *what) { fprintf(stderr, "mags-agent: %s: %s\n", what, strerror(errno)); }
@@ -847,15 +849,29 @@ static int add_connection(int fd, int out_fd) {
   return -1;
 }
 
+// A virtio-serial port's host end is connected when a poll shows no hang-up: the guest driver
+// sets EPOLLHUP while the host is away (drivers/char/virtio_console.c, port_fops_poll), and reads
+// return EOF, which ends the connection as a closed socket would. Called at start, on SIGIO (the
+// driver signals a host connecting) and, while nobody is connected, once a second.
+static void check_port(void) {
+  if (port_fd < 0 || (port_connection >= 0 && connections[port_connection].fd >= 0)) return;
+  port_connection = -1;
+  struct pollfd port = {.fd = port_fd, .events = POLLIN};
+  if (poll(&port, 1, 0) < 0 || (port.revents & POLLHUP)) return;
+  int fd = fcntl(port_fd, F_DUPFD_CLOEXEC, 3);  // the connection's own fd: closing it keeps the port
+  if (fd >= 0) port_connection = add_connection(fd, fd);
+}
+
 int main(int argc, char **argv) {
   int fd = -1, out_fd = -1, listen_fd = -1;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--fd") && i + 1 < argc) fd = out_fd = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--listen-fd") && i + 1 < argc) listen_fd = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--stdio")) fd = 0, out_fd = 1;
-    else { fprintf(stderr, "usage: mags-agent [--fd N | --stdio] [--listen-fd N]\n"); return 64; }
+    else if (!strcmp(argv[i], "--port") && i + 1 < argc) port_fd = atoi(argv[++i]);
+    else { fprintf(stderr, "usage: mags-agent [--fd N | --stdio] [--listen-fd N] [--port N]\n"); return 64; }
   }
-  if (fd < 0 && listen_fd < 0) { fprintf(stderr, "usage: mags-agent [--fd N | --stdio] [--listen-fd N]\n"); return 64; }
+  if (fd < 0 && listen_fd < 0 && port_fd < 0) { fprintf(stderr, "usage: mags-agent [--fd N | --stdio] [--listen-fd N] [--port N]\n"); return 64; }
   for (int i = 0; i < MAX_CONNECTIONS; i++) connections[i].fd = connections[i].out_fd = -1;
   for (int i = 0; i < MAX_FILES; i++) files[i].fd = -1;
   // Zeroed statics would say fd 0; mark every slot empty without closing anything.
@@ -864,6 +880,7 @@ int main(int argc, char **argv) {
   sigset_t child;
   sigemptyset(&child);
   sigaddset(&child, SIGCHLD);
+  sigaddset(&child, SIGIO);
   sigprocmask(SIG_BLOCK, &child, NULL);
   int signal_fd = signalfd(-1, &child, SFD_NONBLOCK | SFD_CLOEXEC);
   if (signal_fd < 0) { log_error("signalfd"); return 1; }
@@ -878,6 +895,12 @@ int main(int argc, char **argv) {
   if (listen_fd >= 0) {
     fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
     set_nonblocking(listen_fd);
+  }
+  if (port_fd >= 0) {
+    fcntl(port_fd, F_SETFD, FD_CLOEXEC);
+    fcntl(port_fd, F_SETOWN, getpid());
+    fcntl(port_fd, F_SETFL, fcntl(port_fd, F_GETFL) | O_NONBLOCK | O_ASYNC);
+    check_port();
   }
 
   // One poll set rebuilt every turn; `kinds` says what each entry is, `owners` whose it is.
@@ -923,11 +946,13 @@ int main(int argc, char **argv) {
       if (p->used && p->in_fd >= 0 && p->stdin_pending.length) WATCH(p->in_fd, POLLOUT, STDIN_PIPE, i);
     }
 #undef WATCH
-    if (poll(polls, (nfds_t)count, -1) < 0) {
+    int waiting_for_port = port_fd >= 0 && (port_connection < 0 || connections[port_connection].fd < 0);
+    if (poll(polls, (nfds_t)count, waiting_for_port ? 1000 : -1) < 0) {
       if (errno == EINTR) continue;
       log_error("poll");
       return 1;
     }
+    if (waiting_for_port) check_port();
     for (int k = 0; k < count; k++) {
       if (!polls[k].revents) continue;
       int owner = owners[k];
@@ -935,7 +960,10 @@ int main(int argc, char **argv) {
       struct process *p = &processes[owner];
       // An entry may be stale: an earlier entry this turn can have closed or replaced its owner.
       switch (kinds[k]) {
-        case SIGNALS: reap(signal_fd); break;
+        case SIGNALS:
+          reap(signal_fd);
+          check_port();
+          break;
         case LISTENER: {
           int accepted = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
           if (accepted >= 0) add_connection(accepted, accepted);

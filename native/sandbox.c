@@ -11,8 +11,9 @@
 // agent runs inside the VM). Everything above stays as it is, but the new root is a jail for the
 // monitor: a tmpfs holding the host's /usr (read-only), DIR (the guest kernel, read-only) at /vm,
 // the overlay at /rootfs (exported to the guest over virtio-9p) and a /dev with the harmless
-// devices plus each --vm-device. The program after -- is run as given (no --fd is added: the
-// monitor's command line names the stream fd itself).
+// devices plus each --vm-device, and --vm-run DIR (writable, at /run: the monitor's socket for the
+// agent's stream, which hosts connect to and leave, as the namespace agent's --listen socket).
+// The program after -- is run as given.
 //
 // With --attach-fd N the launcher stops before the layers: a pooled sandbox, created ahead of
 // time, waits with its namespaces and cgroups in place until the attach message on fd N names
@@ -53,7 +54,7 @@
 #define MAX_LIST 32
 
 struct options {
-  const char *root, *upper, *work, *hostname, *listen_path, *scratch, *scratch_bytes, *vm;
+  const char *root, *upper, *work, *hostname, *listen_path, *scratch, *scratch_bytes, *vm, *vm_run;
   const char *lowers[MAX_LIST], *cgroups[MAX_LIST], *locks_exclusive[MAX_LIST], *locks_shared[MAX_LIST];
   const char *vm_devices[MAX_LIST];
   int lower_count, cgroup_count, exclusive_count, shared_count, vm_device_count;
@@ -164,13 +165,14 @@ static void parse(int argc, char **argv, struct options *o) {
     else if (!strcmp(a, "--fd")) o->fd = atoi(v);
     else if (!strcmp(a, "--attach-fd")) o->attach_fd = atoi(v);
     else if (!strcmp(a, "--vm")) { check_layer_path(v); o->vm = v; }
+    else if (!strcmp(a, "--vm-run")) { check_layer_path(v); o->vm_run = v; }
     else if (!strcmp(a, "--vm-device")) { check_layer_path(v); add(o->vm_devices, &o->vm_device_count, v); }
     else usage("unknown option");
   }
   if (!o->root || !o->agent_argv) usage("missing a required option");
   if (o->attach_fd < 0) check_layers(o);
-  if (o->fd < 0 && !o->listen_path) usage("give --fd, --listen, or both");
-  if (o->vm && o->listen_path) usage("--vm takes --fd only (the monitor owns the stream)");
+  if (o->vm ? !o->vm_run : (o->fd < 0 && !o->listen_path)) usage("give --fd, --listen, or both (--vm: --vm-run)");
+  if (o->vm && (o->listen_path || o->fd >= 0)) usage("--vm takes no --fd or --listen (the monitor owns the stream)");
   // Never map anything onto host root: that is the whole point of the id shift.
   if (o->uid_base < 1 || o->id_count < 1) usage("--uid-base and --id-count must be positive");
 }
@@ -390,7 +392,7 @@ static void bind_or_die(const char *source, const char *target, int read_only) {
 // The monitor's jail (--vm): the new root is a small tmpfs with what QEMU needs and nothing else of
 // the host's. Called with the jail as the working directory, the overlay not yet mounted.
 static void setup_vm_jail(const struct options *o) {
-  static const char *directories[] = {"usr", "vm", "rootfs", "proc", "dev", "tmp", "etc"};
+  static const char *directories[] = {"usr", "vm", "run", "rootfs", "proc", "dev", "tmp", "etc"};
   for (size_t i = 0; i < sizeof directories / sizeof *directories; i++) {
     if (mkdir(directories[i], 0755) < 0) die("mkdir %s in the monitor's jail", directories[i]);
   }
@@ -402,6 +404,7 @@ static void setup_vm_jail(const struct options *o) {
   }
   bind_or_die("/usr", "usr", 1);
   bind_or_die(o->vm, "vm", 1);
+  bind_or_die(o->vm_run, "run", 0);  // where the monitor makes the agent's socket for the host
   mount_or_die("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k");
   static const char *devices[] = {"/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"};
   const char *all[MAX_LIST + 4];
@@ -570,6 +573,12 @@ int main(int argc, char **argv) {
   }
 
   struct child_arguments c = {.options = &o};
+  // The monitor's socket directory: the sandbox's root owns it (the monitor runs as that), and
+  // only it and host root can reach the socket.
+  if (o.vm_run) {
+    if (mkdir(o.vm_run, 0700) < 0 && errno != EEXIST) die("mkdir %s", o.vm_run);
+    if (chown(o.vm_run, (uid_t)o.uid_base, (gid_t)o.uid_base) < 0) die("chown %s", o.vm_run);
+  }
 
   c.agent_fd = open(o.agent_argv[0], O_RDONLY | O_CLOEXEC);
   if (c.agent_fd < 0) die("open the guest agent %s", o.agent_argv[0]);

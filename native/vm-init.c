@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <net/route.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,8 +98,8 @@ static void sleep_ms(long milliseconds) {
   nanosleep(&pause, NULL);
 }
 
-// The virtio-serial port QEMU names "mags" (/sys/class/virtio-ports/vportNpM/name), opened once
-// the host end is connected: before that, reads return EOF (drivers/char/virtio_console.c).
+// The virtio-serial port QEMU names "mags" (/sys/class/virtio-ports/vportNpM/name). Hosts connect
+// to its other end (QEMU's socket) and go; the agent (--port) waits for each.
 static int open_agent_port(void) {
   for (int attempt = 0; attempt < 1000; attempt++) {
     DIR *ports = opendir("/sys/class/virtio-ports");
@@ -115,18 +114,10 @@ static int open_agent_port(void) {
       fclose(file);
       if (strcmp(name, "mags\n") && strcmp(name, "mags")) continue;
       snprintf(path, sizeof path, "/dev/%s", entry->d_name);
-      int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+      int fd = open(path, O_RDWR | O_CLOEXEC);
       if (fd < 0) break;  // the device node may not exist yet
-      struct pollfd poll_fd = {.fd = fd, .events = POLLIN};
-      for (int wait = 0; wait < 1000; wait++) {
-        poll_fd.revents = 0;
-        if (poll(&poll_fd, 1, 0) >= 0 && !(poll_fd.revents & POLLHUP)) {
-          closedir(ports);
-          return fd;
-        }
-        sleep_ms(5);
-      }
-      die("the host end of the agent port never connected");
+      closedir(ports);
+      return fd;
     }
     if (ports) closedir(ports);
     sleep_ms(5);
@@ -246,10 +237,7 @@ int main(void) {
   int agent = open("/mags-agent", O_RDONLY | O_CLOEXEC);
   if (agent < 0) die("open /mags-agent");
   int port = open_agent_port();
-  // The agent's stream must outlive exec; it sets its own flags.
-  int flags = fcntl(port, F_GETFL);
-  fcntl(port, F_SETFL, flags & ~O_NONBLOCK);
-  fcntl(port, F_SETFD, 0);
+  fcntl(port, F_SETFD, 0);  // the agent's stream must outlive exec; it sets its own flags
 
   // The workspace, merged on the host. cache=mmap: no page cache for reads and writes (every write
   // reaches the host's layer at once, so a sync of a parked sandbox sees it), but mmap works.
@@ -276,7 +264,7 @@ int main(void) {
 
   char port_text[16];
   snprintf(port_text, sizeof port_text, "%d", port);
-  char *argv[] = {"mags-agent", "--fd", port_text, NULL};
+  char *argv[] = {"mags-agent", "--port", port_text, NULL};
   char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", NULL};
   fexecve(agent, argv, envp);
   die("exec the guest agent");

@@ -6,7 +6,7 @@ import type { GuestClient } from '../../guest/guest-client.ts';
 import type { Sandbox, SandboxExit, SandboxInfo } from '../runtime.ts';
 import { cgroupLimits } from './cgroup-limits.ts';
 import type { ResolvedNamespaceOptions } from './namespace-runtime.ts';
-import { namespaceSandboxHandle } from './namespace-sandbox-handle.ts';
+import { namespaceSandboxHandle, type SandboxParts } from './namespace-sandbox-handle.ts';
 import {
   agentSocketName,
   launcherLogName,
@@ -18,7 +18,10 @@ import { isSandboxFrozen, openSandboxCgroup } from './sandbox-cgroup.ts';
 import { liveRunOwner, ownerIsGone, waitForProcessExit } from './sweep-leftovers.ts';
 
 /** Running sandboxes of this MAGS_HOME: a run record, and a launcher that is alive. */
-export async function listNamespaceSandboxes(home: string): Promise<SandboxInfo[]> {
+export async function listNamespaceSandboxes(
+  home: string,
+  runtime = 'namespace',
+): Promise<SandboxInfo[]> {
   const runRoot = join(home, 'run');
   const ids = await readdir(runRoot).catch(() => [] as string[]);
   const found: SandboxInfo[] = [];
@@ -26,7 +29,7 @@ export async function listNamespaceSandboxes(home: string): Promise<SandboxInfo[
     const runDirectory = join(runRoot, id);
     const record = await readRunRecord(runDirectory);
     // The qemu runtime keeps its sandboxes here too (one sweep for both): list only ours.
-    if (record && (record.runtime ?? 'namespace') !== 'namespace') continue;
+    if (record && (record.runtime ?? 'namespace') !== runtime) continue;
     if (record && !(await ownerIsGone(runDirectory))) found.push(sandboxInfo(record));
   }
   return found;
@@ -46,14 +49,33 @@ export function namespaceGuestTransport(home: string, id: string): GuestTranspor
  * agent's socket in its run directory. Its cgroup is opened as it is; a frozen (sleeping)
  * sandbox is thawed just long enough for the agent to say hello, then frozen again.
  */
-export async function attachNamespaceSandbox(
+export function attachNamespaceSandbox(
   options: ResolvedNamespaceOptions,
   id: string,
+): Promise<Sandbox> {
+  return attachLaunchedSandbox(options, id, {
+    runtime: 'namespace',
+    transport: namespaceGuestTransport(options.home, id),
+    handle: namespaceSandboxHandle,
+  });
+}
+
+/** What differs between the runtimes that share the launcher, for an attach. */
+export interface AttachFlavour {
+  runtime: string;
+  transport: GuestTransport;
+  handle(parts: SandboxParts): Sandbox;
+}
+
+export async function attachLaunchedSandbox(
+  options: ResolvedNamespaceOptions,
+  id: string,
+  flavour: AttachFlavour,
 ): Promise<Sandbox> {
   const runDirectory = join(options.home, 'run', id);
   const record = await readRunRecord(runDirectory);
   // The launcher's start time as its owner file recorded it: a pid reused later never matches.
-  const ours = record && (record.runtime ?? 'namespace') === 'namespace';
+  const ours = record && (record.runtime ?? 'namespace') === flavour.runtime;
   const launcher = ours && (await liveRunOwner(runDirectory));
   if (!record || !launcher) {
     throw new NotFoundError(`No running sandbox ${id} on this host.`, {
@@ -68,7 +90,7 @@ export async function attachNamespaceSandbox(
   if (frozen) await cgroup?.thaw();
   let client: GuestClient;
   try {
-    client = await connectGuest(namespaceGuestTransport(options.home, id), {
+    client = await connectGuest(flavour.transport, {
       helloTimeoutMs: options.startTimeoutMs,
     });
   } catch (error) {
@@ -102,7 +124,7 @@ export async function attachNamespaceSandbox(
     })();
     return cleaning;
   };
-  return namespaceSandboxHandle({
+  return flavour.handle({
     id,
     labels: record.labels,
     ...(record.workspace ? { workspace: record.workspace } : {}),

@@ -45,6 +45,12 @@ export interface SandboxLaunch {
   runtime: string;
   /** The launcher's options after the common ones, then `--` and the program with its arguments. */
   programArguments(runDirectory: string): string[];
+  /**
+   * The socket the host reaches the agent through when the program makes one (a VM monitor's
+   * chardev, which it creates once started). Without it the agent's stream is the launcher's
+   * fd 3, a socketpair with this process (no connect round trip at start).
+   */
+  agentSocket?(runDirectory: string): string;
   /** The limits the host's cgroup holds for a sandbox's limits (a VM's monitor needs more). */
   hostLimits(limits: ResourceLimits): ResourceLimits;
   /** The sandbox object over the running parts. */
@@ -54,8 +60,11 @@ export interface SandboxLaunch {
 export function namespaceLaunch(options: Pick<ResolvedNamespaceOptions, 'agentPath'>): SandboxLaunch {
   return {
     runtime: 'namespace',
-    // A socket in the run directory for whoever comes next (a restarted server: Runtime.attach).
+    // The server's own connection on fd 3, and a socket in the run directory for whoever comes
+    // next (a restarted server: Runtime.attach).
     programArguments: (runDirectory) => [
+      '--fd',
+      '3',
       '--listen',
       join(runDirectory, agentSocketName),
       '--',
@@ -129,9 +138,6 @@ export async function prepareNamespaceSandbox(
     '--id-count',
     String(options.idCount),
     ...(cgroup?.joinPaths ?? []).flatMap((path) => ['--cgroup', path]),
-    // The server's own connection (a socketpair: no connect round trip at start).
-    '--fd',
-    '3',
     '--attach-fd',
     '4',
     ...launch.programArguments(runDirectory),
@@ -186,15 +192,17 @@ export async function prepareNamespaceSandbox(
       // The layer provider turns the spec's references into directories and locks.
       const layers = materialised ?? (await options.layers.materialise(spec));
       attachChannel.end(attachMessage(spec, layers, layers.writable ?? { scratchDirectory }));
-      const socket = launcher.stdio[3] as Duplex;
       const failed = launcherExit.then(async (code) => {
         throw launcherError(code, await stderrTail(), id);
       });
+      const agentSocket = launch.agentSocket?.(runDirectory);
       client = await Promise.race([
-        connectGuest(
-          { kind: 'stream', stream: socket },
-          { helloTimeoutMs: options.startTimeoutMs },
-        ),
+        agentSocket
+          ? connectWhenListening(agentSocket, options.startTimeoutMs, () => exited)
+          : connectGuest(
+              { kind: 'stream', stream: launcher.stdio[3] as Duplex },
+              { helloTimeoutMs: options.startTimeoutMs },
+            ),
         failed,
       ]).catch(async (error: unknown) => {
         // The agent's stream closes as the launcher exits (a busy lock, say), often before its
@@ -250,6 +258,30 @@ export async function prepareNamespaceSandbox(
       await cleanup();
     },
   };
+}
+
+/**
+ * Connects to an agent's socket that its program creates once started: until the socket exists
+ * and accepts, tries again (the program may still be starting, or gone: `gone` stops the wait).
+ */
+async function connectWhenListening(
+  socketPath: string,
+  timeoutMs: number,
+  gone: () => boolean,
+): Promise<GuestClient> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await connectGuest(
+        { kind: 'unix', socketPath },
+        { helloTimeoutMs: Math.max(1, deadline - performance.now()) },
+      );
+    } catch (error) {
+      const unreachable = error instanceof MagsError && error.code === 'guest_unreachable';
+      if (!unreachable || gone() || performance.now() > deadline) throw error;
+      await sleep(20);
+    }
+  }
 }
 
 /**

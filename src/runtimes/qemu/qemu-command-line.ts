@@ -3,8 +3,8 @@ import type { NetworkPolicy, ResourceLimits } from '../runtime.ts';
 /** Where the launcher's jail shows the monitor its files (native/sandbox.c, `--vm`). */
 export const jailAssetsDirectory = '/vm';
 export const jailRootDirectory = '/rootfs';
-/** The agent's stream: the launcher's fd 3, the server's end of a socketpair. */
-const agentStreamFd = 3;
+/** The agent's stream: QEMU listens here (the jail's /run is the run directory's `vm/`). */
+export const jailAgentSocket = '/run/agent.sock';
 
 export interface QemuMachine {
   qemuPath: string;
@@ -66,7 +66,8 @@ export function qemuCommandLine(machine: QemuMachine): string[] {
     '-device',
     'virtio-serial-device,max_ports=2',
     '-chardev',
-    `socket,id=agent,fd=${agentStreamFd}`,
+    // Hosts connect and leave (a server restart attaches again); the guest's agent waits for each.
+    `socket,id=agent,path=${jailAgentSocket},server=on,wait=off`,
     '-device',
     'virtserialport,chardev=agent,name=mags',
     // The workspace's overlay, merged on the host, as the guest's root. passthrough: owners and

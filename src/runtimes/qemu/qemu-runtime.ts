@@ -1,10 +1,15 @@
 import { existsSync } from 'node:fs';
-import { dirname, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { DependencyMissingError } from '../../errors/mags-error.ts';
 import { createShiftedIdMapping, type ShiftedIdMapping } from '../namespace/id-mapping.ts';
 import type { ResolvedNamespaceOptions } from '../namespace/namespace-runtime.ts';
+import {
+  attachLaunchedSandbox,
+  listNamespaceSandboxes,
+} from '../namespace/attach-namespace-sandbox.ts';
 import { prepareNamespaceSandbox, type SandboxLaunch } from '../namespace/namespace-sandbox.ts';
 import { createOverlayLayerProvider, type OverlayLayerStores } from '../namespace/overlay-layers.ts';
+import { agentSocketName } from '../namespace/run-record.ts';
 import { sweepLeftovers } from '../namespace/sweep-leftovers.ts';
 import type { Runtime, RuntimeCapabilities, Sandbox, SandboxSpec } from '../runtime.ts';
 import { chooseAccelerator } from './accelerator.ts';
@@ -16,6 +21,9 @@ import {
   qemuCommandLine,
 } from './qemu-command-line.ts';
 import { qemuSandboxHandle } from './qemu-sandbox-handle.ts';
+
+/** In the run directory: QEMU's own directory (the jail's /run), holding the agent's socket. */
+const vmRunName = 'vm';
 
 export interface QemuRuntimeOptions {
   /** The mags data directory: run state in `${home}/run/ID`, the guest kernel in `images/.qemu`. */
@@ -43,8 +51,8 @@ const capabilities: RuntimeCapabilities = {
   pause: true,
   // A pooled VM would have to boot before its root filesystem exists: not yet.
   prepare: false,
-  // The agent's stream is QEMU's chardev on the server's socketpair: a VM ends with its server.
-  reattach: false,
+  // QEMU listens for the agent's stream in the run directory, and the agent waits for each host.
+  reattach: true,
   sweep: true,
 };
 
@@ -98,9 +106,11 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
     const inJail = (path: string) => `${jailAssetsDirectory}/${relative(assets, path)}`;
     return {
       runtime: 'qemu',
-      programArguments: () => [
+      programArguments: (runDirectory) => [
         '--vm',
         assets,
+        '--vm-run',
+        join(runDirectory, vmRunName),
         ...(accelerator === 'kvm' ? ['--vm-device', '/dev/kvm'] : []),
         '--',
         ...qemuCommandLine({
@@ -120,6 +130,7 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
         // cgroup holds those to pidsMax.
         pidsMax: 512,
       }),
+      agentSocket: (runDirectory) => join(runDirectory, vmRunName, agentSocketName),
       handle: qemuSandboxHandle,
     };
   };
@@ -137,5 +148,15 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
     },
     // One sweep for both runtimes' leftovers: they share the run directory and cgroup names.
     sweep: () => sweepLeftovers(resolved.home, resolved.cgroupRoot),
+    list: () => listNamespaceSandboxes(resolved.home, 'qemu'),
+    attach: (id) =>
+      attachLaunchedSandbox(resolved, id, {
+        runtime: 'qemu',
+        transport: {
+          kind: 'unix',
+          socketPath: join(resolved.home, 'run', id, vmRunName, agentSocketName),
+        },
+        handle: qemuSandboxHandle,
+      }),
   };
 }

@@ -57,6 +57,11 @@ export function qemuSandboxHandle(parts: SandboxParts): Sandbox {
     // The host's freezer stops QEMU's threads, and with them the whole guest.
     pause: inner.pause,
     resume: inner.resume,
+    // QEMU keeps the agent's port; the agent keeps durable execs for the next host (--port).
+    detach: inner.detach,
+    resumeExec: inner.resumeExec,
+    listExecs: inner.listExecs,
+    forgetExec: inner.forgetExec,
   };
 }
 
