@@ -71,7 +71,7 @@ export function forcedAccelerator(environment: NodeJS.ProcessEnv): AcceleratorCh
   }
   return {
     accelerator: forced,
-    reason: `MAGS_QEMU_ACCEL=${forced} forces it (no probe)`,
+    reason: `MAGS_QEMU_ACCEL=${forced} forces it; no probe`,
     probedAt: new Date().toISOString(),
   };
 }
