@@ -11,7 +11,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # chromium: the headless browser the dashboard's tests drive (playwright-core, no downloaded browser).
-packages=(debootstrap slirp4netns libseccomp-dev bubblewrap gcc make libc6-dev util-linux e2fsprogs chromium)
+# qemu-system-x86 xz-utils cpio: the qemu runtime (microVMs) and its guest kernel (~14 MB download).
+packages=(debootstrap slirp4netns libseccomp-dev bubblewrap gcc make libc6-dev util-linux e2fsprogs chromium qemu-system-x86 xz-utils cpio)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -34,6 +35,8 @@ npm install --no-audit --no-fund --loglevel=error
 
 npx mags doctor || true
 npx mags image build
+# The qemu runtime is optional: a failed kernel download must not fail the setup.
+npx mags image build --runtime qemu || echo "setup: the qemu runtime's guest kernel was not built (see above); the namespace runtime works without it: npx mags image build --runtime qemu retries" >&2
 echo
 echo "setup: demo — a workspace that keeps what a command writes"
 npx mags run -w demo 'echo "written at $(date -u +%T) on $(hostname)" >> notes.txt; node --version; git --version'

@@ -45,13 +45,34 @@ export function registerDoctorCommand(program: Command): void {
           check.problems.push(hint ? `${message} ${hint}` : message);
         }
       }
+      // The qemu runtime is optional beside namespace: its section is always shown, and its
+      // problems fail doctor only when it is the runtime in use (whose check() has them already).
+      const { checkQemuHost } = await import('../../runtimes/qemu/check-qemu-host.ts');
+      const { nativeBinaryPath } = await import('../../config/package-paths.ts');
+      const qemu = await checkQemuHost({
+        home: context.home,
+        environment: process.env,
+        initPath: nativeBinaryPath('mags-vm-init'),
+        agentPath: nativeBinaryPath('mags-agent'),
+      });
       const ok = check.problems.length === 0;
-      if (flags.json) printJson({ ...check, ok, home: context.home });
+      if (flags.json) printJson({ ...check, ok, home: context.home, qemu });
       else {
         process.stdout.write(`runtime: ${context.runtime.name}\nhome: ${context.home}\n`);
-        for (const problem of check.problems) process.stdout.write(`✗ ${problem}\n`);
+        const qemuProblems = new Set(qemu.problems);
+        for (const problem of check.problems) {
+          if (!qemuProblems.has(problem)) process.stdout.write(`✗ ${problem}\n`);
+        }
         for (const warning of check.warnings) process.stdout.write(`! ${warning}\n`);
         if (ok) process.stdout.write('✓ ready to run sandboxes\n');
+        process.stdout.write(
+          `qemu runtime${context.runtime.name === 'qemu' ? '' : ' (optional: MAGS_RUNTIME=qemu)'}:\n`,
+        );
+        if (qemu.qemuPath) process.stdout.write(`  ✓ ${qemu.qemuPath}\n`);
+        if (qemu.kernelRelease) process.stdout.write(`  ✓ guest kernel ${qemu.kernelRelease}\n`);
+        for (const problem of qemu.problems) process.stdout.write(`  ✗ ${problem}\n`);
+        for (const warning of qemu.warnings) process.stdout.write(`  ! ${warning}\n`);
+        process.stdout.write(`  accelerator: ${qemu.acceleratorSummary}\n`);
       }
       process.exitCode = ok ? 0 : 1;
     });

@@ -14,7 +14,15 @@ export function registerImageCommands(program: Command): void {
       'rebuild even if the image exists (the old one is used until the new one is ready)',
     )
     .option('--json', 'print the image as JSON')
-    .action(async (flags: { name: string; force?: boolean; json?: boolean }) => {
+    .option(
+      '--runtime <name>',
+      "qemu: build the qemu runtime's guest kernel and initramfs (from Debian's linux-image-amd64) and probe KVM",
+    )
+    .action(async (flags: { name: string; force?: boolean; json?: boolean; runtime?: string }) => {
+      if (flags.runtime !== undefined && flags.runtime !== 'namespace') {
+        const { buildQemuGuest } = await import('./image-build-qemu.ts');
+        return buildQemuGuest({ runtime: flags.runtime, force: flags.force, json: flags.json });
+      }
       const { createMagsContext } = await import('../../context/mags-context.ts');
       const context = createMagsContext();
       const existing = flags.force ? undefined : await context.images.get(flags.name);
