@@ -15,6 +15,8 @@ export interface QemuMachine {
   limits: ResourceLimits;
   network: NetworkPolicy;
   hostname: string;
+  /** TCG only: the host's TSC rate, so the guest need not calibrate it (host-tsc.ts). */
+  tscKhz?: number;
 }
 
 /**
@@ -38,6 +40,7 @@ export function qemuCommandLine(machine: QemuMachine): string[] {
     `mags.hostname=${machine.hostname}`,
     `mags.pids=${limits.pidsMax}`,
     ...(machine.network.egress === 'all' ? ['mags.net=1'] : []),
+    ...(machine.accelerator === 'tcg' && machine.tscKhz ? [`tsc_early_khz=${machine.tscKhz}`] : []),
   ].join(' ');
   return [
     machine.qemuPath,

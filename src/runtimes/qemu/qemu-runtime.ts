@@ -14,7 +14,9 @@ import { sweepLeftovers } from '../namespace/sweep-leftovers.ts';
 import type { Runtime, RuntimeCapabilities, Sandbox, SandboxSpec } from '../runtime.ts';
 import { chooseAccelerator } from './accelerator.ts';
 import { checkQemuHost } from './check-qemu-host.ts';
+import { findOnPath } from './debian-kernel-package.ts';
 import { findGuestKernel } from './guest-kernel.ts';
+import { hostTscKhz } from './host-tsc.ts';
 import {
   jailAssetsDirectory,
   monitorOverheadMiB,
@@ -67,7 +69,8 @@ const capabilities: RuntimeCapabilities = {
 export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
   const idMapping = options.idMapping ?? createShiftedIdMapping();
   const environment = options.environment ?? process.env;
-  const qemuPath = options.qemuPath ?? '/usr/bin/qemu-system-x86_64';
+  const qemuPath =
+    options.qemuPath ?? findOnPath('qemu-system-x86_64') ?? '/usr/bin/qemu-system-x86_64';
   const resolved: ResolvedNamespaceOptions = {
     home: options.home,
     uidBase: idMapping.uidBase,
@@ -80,8 +83,7 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
   };
   const checkOptions = {
     home: options.home,
-    qemuPath,
-    launcherPath: options.launcherPath,
+    environment,
     agentPath: options.agentPath,
     initPath: options.initPath,
   };
@@ -99,7 +101,13 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
         { hint: 'Run: mags doctor   (it says what to install or build)' },
       );
     }
-    const { accelerator } = await chooseAccelerator({ home: options.home, kernel, environment });
+    const { accelerator } = await chooseAccelerator({
+      home: options.home,
+      kernel,
+      environment,
+      qemuPath,
+    });
+    const tscKhz = accelerator === 'tcg' ? await hostTscKhz() : undefined;
     // The launcher shows the monitor one directory of the host's, read-only: the one holding the
     // kernel and the initramfs.
     const assets = dirname(dirname(kernel.vmlinuxPath));
@@ -121,6 +129,7 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
           limits: spec.limits,
           network: spec.network,
           hostname: spec.hostname ?? 'mags',
+          ...(tscKhz ? { tscKhz } : {}),
         }),
       ],
       hostLimits: (limits) => ({
