@@ -87,7 +87,8 @@ static struct connection connections[MAX_CONNECTIONS];
 static struct process processes[MAX_PROCESSES];
 static struct file_transfer files[MAX_FILES];
 static int single_connection;  // --fd / --stdio: the sandbox ends with its one connection
-static int port_fd = -1;       // --port: a virtio-serial port (a microVM's); hosts come and go
+static int port_path = -1;     // --port: O_PATH of a virtio-serial port (a microVM's); hosts come and go
+static int port_fd = -1;       // the port, open while a host may connect
 static int port_connection = -1;
 static uint64_t ends;          // counts execs that ended while detached (struct process.ended)
 
@@ -851,14 +852,28 @@ static int add_connection(int fd, int out_fd) {
 
 // A virtio-serial port's host end is connected when a poll shows no hang-up: the guest driver
 // sets EPOLLHUP while the host is away (drivers/char/virtio_console.c, port_fops_poll), and reads
-// return EOF, which ends the connection as a closed socket would. Called at start, on SIGIO (the
-// driver signals a host connecting) and, while nobody is connected, once a second.
+// return EOF, which ends the connection as a closed socket would. After a host leaves, the port
+// is closed and opened again (through /proc/self/fd of its O_PATH fd: the sandbox's /dev has no
+// node for it): kept open, it was seen to stay hung up when the next host came. Called at start,
+// on SIGIO (the driver signals a host connecting) and, while nobody is connected, once a second.
 static void check_port(void) {
-  if (port_fd < 0 || (port_connection >= 0 && connections[port_connection].fd >= 0)) return;
-  port_connection = -1;
+  if (port_path < 0 || (port_connection >= 0 && connections[port_connection].fd >= 0)) return;
+  if (port_connection >= 0) {
+    port_connection = -1;
+    close(port_fd);
+    port_fd = -1;
+  }
+  if (port_fd < 0) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", port_path);
+    port_fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (port_fd < 0) { log_error("open the agent's port"); return; }
+    fcntl(port_fd, F_SETOWN, getpid());
+    fcntl(port_fd, F_SETFL, fcntl(port_fd, F_GETFL) | O_ASYNC);
+  }
   struct pollfd port = {.fd = port_fd, .events = POLLIN};
   if (poll(&port, 1, 0) < 0 || (port.revents & POLLHUP)) return;
-  int fd = fcntl(port_fd, F_DUPFD_CLOEXEC, 3);  // the connection's own fd: closing it keeps the port
+  int fd = fcntl(port_fd, F_DUPFD_CLOEXEC, 3);  // the connection's own fd, closed with it
   if (fd >= 0) port_connection = add_connection(fd, fd);
 }
 
@@ -868,10 +883,10 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--fd") && i + 1 < argc) fd = out_fd = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--listen-fd") && i + 1 < argc) listen_fd = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--stdio")) fd = 0, out_fd = 1;
-    else if (!strcmp(argv[i], "--port") && i + 1 < argc) port_fd = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--port") && i + 1 < argc) port_path = atoi(argv[++i]);
     else { fprintf(stderr, "usage: mags-agent [--fd N | --stdio] [--listen-fd N] [--port N]\n"); return 64; }
   }
-  if (fd < 0 && listen_fd < 0 && port_fd < 0) { fprintf(stderr, "usage: mags-agent [--fd N | --stdio] [--listen-fd N] [--port N]\n"); return 64; }
+  if (fd < 0 && listen_fd < 0 && port_path < 0) { fprintf(stderr, "usage: mags-agent [--fd N | --stdio] [--listen-fd N] [--port N]\n"); return 64; }
   for (int i = 0; i < MAX_CONNECTIONS; i++) connections[i].fd = connections[i].out_fd = -1;
   for (int i = 0; i < MAX_FILES; i++) files[i].fd = -1;
   // Zeroed statics would say fd 0; mark every slot empty without closing anything.
@@ -896,10 +911,8 @@ int main(int argc, char **argv) {
     fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
     set_nonblocking(listen_fd);
   }
-  if (port_fd >= 0) {
-    fcntl(port_fd, F_SETFD, FD_CLOEXEC);
-    fcntl(port_fd, F_SETOWN, getpid());
-    fcntl(port_fd, F_SETFL, fcntl(port_fd, F_GETFL) | O_NONBLOCK | O_ASYNC);
+  if (port_path >= 0) {
+    fcntl(port_path, F_SETFD, FD_CLOEXEC);
     check_port();
   }
 
@@ -946,7 +959,7 @@ int main(int argc, char **argv) {
       if (p->used && p->in_fd >= 0 && p->stdin_pending.length) WATCH(p->in_fd, POLLOUT, STDIN_PIPE, i);
     }
 #undef WATCH
-    int waiting_for_port = port_fd >= 0 && (port_connection < 0 || connections[port_connection].fd < 0);
+    int waiting_for_port = port_path >= 0 && (port_connection < 0 || connections[port_connection].fd < 0);
     if (poll(polls, (nfds_t)count, waiting_for_port ? 1000 : -1) < 0) {
       if (errno == EINTR) continue;
       log_error("poll");
