@@ -258,7 +258,9 @@ export const HealthSchema = z
     status: z.literal('ok'),
     version: z.string(),
     runtime: z.string().openapi({ description: 'The default runtime.' }),
-    runtimes: z.array(z.string()).openapi({ description: 'Every runtime a run or sandbox may name.' }),
+    runtimes: z
+      .array(z.string())
+      .openapi({ description: 'Every runtime a run or sandbox may name.' }),
     jobs: z.object({ running: z.number(), queued: z.number(), maxConcurrent: z.number() }),
     sandboxes: z.object({ running: z.number() }),
   })

@@ -1,4 +1,4 @@
-import { DependencyMissingError, InvalidInputError } from '../errors/mags-error.ts';
+import { InvalidInputError } from '../errors/mags-error.ts';
 import type { Runtime, RuntimeCheck } from '../runtimes/runtime.ts';
 import type { MagsContext } from './mags-context.ts';
 
@@ -35,10 +35,15 @@ export async function requireRuntime(
   if (name === undefined || name === null || passed.has(runtime)) return runtime;
   const check: RuntimeCheck = await runtime.check();
   if (!check.ok) {
-    throw new DependencyMissingError(
+    // A 400, not a 503: the caller chose the runtime and can choose another, so it is told
+    // what is missing (a server's 5xx keep their text from the caller).
+    throw new InvalidInputError(
       `This host cannot run ${runtime.name} sandboxes:\n  - ${check.problems.join('\n  - ')}`,
       {
-        hint: `Fix the above (npx mags doctor checks again), or use another runtime: ${Object.keys(context.runtimes).join(', ')}.`,
+        code: 'runtime_unavailable',
+        hint: `Use another runtime (${Object.keys(context.runtimes)
+          .filter((name) => name !== runtime.name)
+          .join(', ')}), or fix the above on the server (mags doctor checks again).`,
       },
     );
   }

@@ -101,8 +101,7 @@ export class SandboxScheduler {
     let sandbox: Sandbox | undefined;
     const { size } = this.pool.status();
     const pooled = runtime === this.#runtime;
-    const prepared =
-      size > 0 && pooled && image === this.pool.image ? this.pool.take() : undefined;
+    const prepared = size > 0 && pooled && image === this.pool.image ? this.pool.take() : undefined;
     if (prepared) {
       sandbox = await attachPrepared(prepared, spec);
       if (sandbox) {

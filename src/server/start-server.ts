@@ -159,7 +159,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const context =
     options.context ??
     createMagsContext(
-      options.runtime === undefined ? process.env : { ...process.env, MAGS_RUNTIME: options.runtime },
+      options.runtime === undefined
+        ? process.env
+        : { ...process.env, MAGS_RUNTIME: options.runtime },
     );
   const repository =
     options.repository ?? createSqliteStateRepository(join(context.home, 'state.db'));
