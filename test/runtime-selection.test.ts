@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import type { Job, SandboxInfo } from '../src/api/schemas.ts';
+import type { ApiError, Health, Job, SandboxInfo } from '../src/api/schemas.ts';
 import { assertSameIdMapping } from '../src/context/choose-runtime.ts';
 import { createMagsContext } from '../src/context/mags-context.ts';
 import { InvalidInputError } from '../src/errors/mags-error.ts';
@@ -58,7 +58,7 @@ describe('runtime selection through the API (two fake runtimes)', async () => {
       ['namespace', 'fake-vm'],
       'the list shows each one its runtime',
     );
-    const health = await (await api.request(undefined, 'GET', '/health')).json();
+    const health = (await (await api.request(undefined, 'GET', '/health')).json()) as Health;
     assert.deepEqual([health.runtime, health.runtimes], ['namespace', ['namespace', 'fake-vm']]);
   });
 
@@ -70,10 +70,10 @@ describe('runtime selection through the API (two fake runtimes)', async () => {
     ] as const) {
       const response = await api.request(token, 'POST', path, body);
       assert.equal(response.status, 400, path);
-      const { error } = await response.json();
+      const { error } = (await response.json()) as ApiError;
       assert.equal(error.code, 'invalid_input', path);
       assert.match(error.message, /Unknown runtime "qemu-not-here"/, path);
-      assert.match(error.hint, /namespace, fake-vm \(default namespace\)/, path);
+      assert.match(error.hint ?? '', /namespace, fake-vm \(default namespace\)/, path);
     }
     assert.equal(runtimes['fake-vm']?.specs.length, before);
     const sandbox = await api.request(token, 'GET', '/v1/sandboxes/nowhere');
@@ -98,10 +98,10 @@ describe('runtime selection through the API (two fake runtimes)', async () => {
         runtime: 'lacking',
       });
       assert.equal(response.status, 400);
-      const { error } = await response.json();
+      const { error } = (await response.json()) as ApiError;
       assert.equal(error.code, 'runtime_unavailable');
       assert.match(error.message, /cannot run lacking sandboxes:\n {2}- no guest kernel/);
-      assert.match(error.hint, /Use another runtime \(namespace, fake-vm\)/);
+      assert.match(error.hint ?? '', /Use another runtime \(namespace, fake-vm\)/);
     } finally {
       delete (api.services.context.runtimes as Record<string, Runtime>).lacking;
     }
@@ -141,6 +141,7 @@ describe('runtime selection through the API (two fake runtimes)', async () => {
       (sandbox) => sandbox.id === first.sandboxId,
     );
     assert.ok(parked?.isRunning(), 'parked after its run');
+    if (!parked) return;
     const second = await run({
       command: 'cat file',
       workspace: 'shared',

@@ -15,14 +15,17 @@ const runtimes: Record<string, RuntimeFactory> = {
 
 const defaultRuntimeName = 'namespace';
 
-/** The factory of the runtime `MAGS_RUNTIME` names (default `namespace`). */
+/** The factory of the default runtime `MAGS_RUNTIME` (or `--runtime`) names (default `namespace`). */
 export function chooseRuntime(name: string | undefined): RuntimeFactory {
   const chosen = name === undefined || name === '' ? defaultRuntimeName : name;
   const factory = runtimes[chosen];
   if (!factory) {
-    throw new InvalidInputError(`Unknown runtime ${JSON.stringify(chosen)} in MAGS_RUNTIME.`, {
-      hint: `Available on this build: ${Object.keys(runtimes).join(', ')}.`,
-    });
+    throw new InvalidInputError(
+      `Unknown runtime ${JSON.stringify(chosen)} (MAGS_RUNTIME, --runtime).`,
+      {
+        hint: `Available on this build: ${Object.keys(runtimes).join(', ')}.`,
+      },
+    );
   }
   return factory;
 }
