@@ -222,8 +222,13 @@ function runtimeOperationPrepare(runtime: Runtime) {
 }
 
 describe('a restart', () => {
-  test('re-attaches each sandbox through the runtime it was started on', async () => {
-    const fake = await createTestContext(twoRuntimes);
+  test('re-attaches each sandbox through the runtime it was started on; one that cannot outlive its server is stopped', async () => {
+    const fake = await createTestContext({
+      runtimes: [
+        ...twoRuntimes.runtimes,
+        { name: 'fake-once', without: ['prepare' as const, 'reattach' as const] },
+      ],
+    });
     after(() => fake.cleanup());
     const { context } = fake;
     const open = (server: string) => {
@@ -236,6 +241,12 @@ describe('a restart', () => {
     const first = open('server-1');
     await first.sandboxes.create('alice', { name: 'on-ns', ephemeral: true });
     await first.sandboxes.create('alice', { name: 'on-vm', ephemeral: true, runtime: 'fake-vm' });
+    await first.sandboxes.create('alice', { name: 'once', ephemeral: true, runtime: 'fake-once' });
+    const once = await first.jobs.submitRun('alice', {
+      argv: ['sleep', '60'],
+      runtime: 'fake-once',
+    });
+    await waitUntil(async () => (await first.jobs.get('alice', once.id)).sandboxId !== null, 5000);
     // The first server goes away, its sandboxes left running (a detaching shutdown).
     await first.jobs.detach();
     await first.sandboxes.detach();
@@ -249,6 +260,11 @@ describe('a restart', () => {
     const report = await recoverWork({ ...second, context, log: () => {} });
     assert.equal(report.sandboxesReattached, 2, JSON.stringify(report));
     assert.equal(report.sandboxesGone, 0);
+    // fake-once's sandbox and job ended with the first server (they could not outlive it).
+    const stopped = await second.sandboxes.get('alice', 'once');
+    assert.deepEqual([stopped.status, stopped.reason], ['stopped', 'the server shut down']);
+    assert.equal((await second.jobs.get('alice', once.id)).endReason, 'stopped');
+    assert.equal(fake.runtimes['fake-once']?.running.size, 0);
     for (const [name, runtime] of [
       ['on-ns', 'namespace'],
       ['on-vm', 'fake-vm'],

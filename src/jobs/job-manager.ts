@@ -245,9 +245,15 @@ export class JobManager {
   /**
    * The server process is letting go of its jobs (a detaching shutdown): what they printed so far
    * is stored, and from now on nothing is recorded as their end; their commands run on and the
-   * next server process picks them up.
+   * next server process picks them up. Jobs on a runtime whose sandboxes cannot outlive this
+   * process (no capability reattach) are stopped first, as a closing shutdown stops them.
    */
   async detach(): Promise<void> {
+    const ending = [...this.#live.values()].filter(
+      (job) => !this.#context.runtimes[job.record.runtime ?? 'namespace']?.capabilities.reattach,
+    );
+    for (const job of ending) job.abort.abort('shutdown');
+    await Promise.allSettled(ending.map((job) => job.done));
     this.#detached = true;
     await Promise.allSettled([...this.#live.values()].map((job) => job.log.flush()));
   }
