@@ -152,8 +152,9 @@ export class WarmCache {
   }
 
   /**
-   * Empties the cache without stopping anything and returns the sandboxes it held: the caller
-   * detaches them, leaving them running for the next server process (capability reattach).
+   * Empties the cache without stopping anything and returns what it held: the caller detaches
+   * each sandbox, leaving it running for the next server process (capability reattach of its
+   * runtime), or stops it.
    */
   letGo(): Parked[] {
     const entries = [...this.#entries];
