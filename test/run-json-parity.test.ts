@@ -151,6 +151,14 @@ describe('mags run --json: embedded and through a server alike', { skip }, () =>
       },
     },
     {
+      name: 'on a named runtime (--runtime)',
+      args: ['--runtime', 'namespace', 'echo hi'],
+      check: (run) => {
+        assert.equal(run.code, 0, run.stderr);
+        assert.equal(run.events.at(-1)?.endReason, 'exited');
+      },
+    },
+    {
       name: 'stop (Ctrl-C)',
       args: ['echo ready; sleep 30'],
       interruptAfter: 'ready',
@@ -160,6 +168,18 @@ describe('mags run --json: embedded and through a server alike', { skip }, () =>
       },
     },
   ];
+
+  test('an unknown runtime: the same error on both paths, and nothing runs', async () => {
+    const args = ['--runtime', 'no-such-runtime', 'echo ran'];
+    const inProcess = await runJson(embedded, args);
+    const throughServer = await runJson(remote, args);
+    for (const run of [inProcess, throughServer]) {
+      assert.equal(run.code, 2, run.stderr);
+      assert.deepEqual(run.events, []);
+    }
+    assert.match(inProcess.stderr, /Unknown runtime "no-such-runtime"/);
+    assert.equal(throughServer.stderr, inProcess.stderr);
+  });
 
   for (const testCase of cases) {
     test(testCase.name, async () => {

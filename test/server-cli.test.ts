@@ -47,8 +47,14 @@ describe('the CLI through mags server', { skip }, () => {
     assert.match(run.stderr, /oops/);
     assert.equal(run.code, 3);
     const list = await runCli(home, ['list', '--json'], { env });
-    const jobs = (JSON.parse(list.stdout.toString()) as { jobs: Array<{ id: string }> }).jobs;
+    const jobs = (
+      JSON.parse(list.stdout.toString()) as { jobs: Array<{ id: string; runtime: string }> }
+    ).jobs;
     const id = jobs[0]?.id as string;
+    assert.equal(jobs[0]?.runtime, 'namespace');
+    const table = (await runCli(home, ['list'], { env })).stdout.toString();
+    assert.match(table, /^ID +STATUS +EXIT +WORKSPACE +RUNTIME +CREATED +COMMAND\n/);
+    assert.match(table, new RegExp(`${id} +failed +3 +- +namespace `));
     const status = await runCli(home, ['status', id], { env });
     assert.match(status.stdout.toString(), /status: +failed/);
     assert.match(status.stdout.toString(), /exitCode: +3/);
@@ -98,7 +104,7 @@ describe('the CLI through mags server', { skip }, () => {
     const exec = await runCli(home, ['exec', 'here', 'echo local'], { env: local });
     assert.equal(exec.stdout.toString(), 'local\n');
     const list = await runCli(home, ['list', '--sandboxes'], { env: local });
-    assert.match(list.stdout.toString(), /here +running/);
+    assert.match(list.stdout.toString(), /here +running +- +namespace /);
     const discovery = JSON.parse(await readFile(join(home, 'local-server.json'), 'utf8'));
     // The local server's token (owner `local`, admin) is refused by the public server that
     // shares its state.db.

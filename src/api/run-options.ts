@@ -19,6 +19,16 @@ export const resourceName = name;
 
 export const WorkspaceNameSchema = name('workspace name').openapi({ example: 'myproject' });
 
+/** A runtime by name; which ones a server offers is its business (an unknown one is a 400). */
+export const RuntimeNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'runtime name: lowercase letters, digits, "-" only')
+  .openapi({
+    description:
+      "The runtime it runs on (`namespace`, `qemu`, ...; GET /v1/health lists the server's); default: the server's default.",
+    example: 'namespace',
+  });
+
 export const EnvironmentSchema = z
   .record(
     z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names: letters, digits, _'),
@@ -87,6 +97,7 @@ export const RunOptionsSchema = z.strictObject({
   limits: LimitsSchema.optional(),
   network: z.boolean().optional(),
   image: WorkspaceNameSchema.optional(),
+  runtime: RuntimeNameSchema.optional(),
   files: z.array(RunFileSchema).max(256).optional().openapi({
     description:
       'Uploaded files (POST /v1/uploads) written into /workspace before the command starts.',

@@ -9,6 +9,7 @@ import {
   EnvironmentSchema,
   LimitsSchema,
   RunOptionsSchema,
+  RuntimeNameSchema,
   resourceName,
   TimeoutSchema,
   UploadIdSchema,
@@ -100,6 +101,9 @@ export const JobSchema = z
       description:
         "What started it besides a request of its owner's: `cron:NAME` for a cron job's run; null: none.",
     }),
+    runtime: z.string().openapi({
+      description: "The runtime it runs on (an exec job: its sandbox's), e.g. `namespace`.",
+    }),
   })
   .openapi('Job');
 
@@ -153,6 +157,7 @@ export const CreateSandboxBodySchema = z
     sleep: z.boolean().optional().openapi({
       description: 'Freeze it when idle (default true); any use wakes it.',
     }),
+    runtime: RuntimeNameSchema.optional(),
   })
   .openapi('CreateSandboxRequest');
 
@@ -169,6 +174,7 @@ export const SandboxSchema = z
     reason: z.string().nullable(),
     createdAt: z.string(),
     lastActiveAt: z.string(),
+    runtime: z.string().openapi({ description: 'The runtime it runs on, e.g. `namespace`.' }),
   })
   .openapi('Sandbox');
 
@@ -251,7 +257,10 @@ export const HealthSchema = z
   .object({
     status: z.literal('ok'),
     version: z.string(),
-    runtime: z.string(),
+    runtime: z.string().openapi({ description: 'The default runtime.' }),
+    runtimes: z
+      .array(z.string())
+      .openapi({ description: 'Every runtime a run or sandbox may name.' }),
     jobs: z.object({ running: z.number(), queued: z.number(), maxConcurrent: z.number() }),
     sandboxes: z.object({ running: z.number() }),
   })
@@ -280,6 +289,7 @@ export const OwnerUsageSchema = z
 export const HostPoolStatusSchema = z
   .object({
     pool: z.object({
+      runtime: z.string().openapi({ description: 'The runtime whose sandboxes it prepares.' }),
       size: z.number(),
       image: z.string(),
       idle: z.number(),

@@ -11,10 +11,10 @@ test('MAGS_RUNTIME picks the runtime (namespace by default); an unknown one is r
     assert.equal(context.runtime.specificationVersion, 'runtime-v2');
   }
   assert.throws(
-    () => createMagsContext({ MAGS_HOME: home, MAGS_RUNTIME: 'qemu' }),
+    () => createMagsContext({ MAGS_HOME: home, MAGS_RUNTIME: 'no-such-runtime' }),
     (error: unknown) =>
       error instanceof InvalidInputError &&
-      /Unknown runtime "qemu"/.test(error.message) &&
+      /Unknown runtime "no-such-runtime"/.test(error.message) &&
       /namespace/.test(error.hint ?? ''),
   );
 });

@@ -10,12 +10,15 @@ import { parseDiskMiB } from '../workspaces/workspace-disk.ts';
 import { WorkspaceManager } from '../workspaces/workspace-manager.ts';
 import { WorkspaceStore } from '../workspaces/workspace-store.ts';
 import { WorkspaceSync } from '../workspaces/workspace-sync.ts';
-import { chooseRuntime } from './choose-runtime.ts';
+import { assertSameIdMapping, chooseRuntime, offeredRuntimes } from './choose-runtime.ts';
 
 /** Everything a local (in-process) mags needs, wired once. Creating it does no I/O. */
 export interface MagsContext {
   home: string;
+  /** The default runtime: what a run or sandbox that names none runs on. */
   runtime: Runtime;
+  /** Every runtime offered, by name (the default among them): `selectRuntime` picks one. */
+  runtimes: Readonly<Record<string, Runtime>>;
   images: ImageStore;
   workspaces: WorkspaceStore;
   /** Persistent workspaces in object storage (S3, or the filesystem store). */
@@ -30,7 +33,11 @@ export interface MagsContext {
 }
 
 /** What a context is assembled from: a home, its stores and a runtime over them, the defaults. */
-export type MagsContextParts = HostStores & Pick<MagsContext, 'home' | 'runtime' | 'defaults'>;
+export type MagsContextParts = HostStores &
+  Pick<MagsContext, 'home' | 'runtime' | 'defaults'> & {
+    /** The other runtimes offered besides the default (`runtime`), over the same stores. */
+    runtimes?: Runtime[];
+  };
 
 /** The host's context from the environment (`MAGS_HOME`, `MAGS_RUNTIME` and the runtime's own). */
 export function createMagsContext(environment: NodeJS.ProcessEnv = process.env): MagsContext {
@@ -39,6 +46,15 @@ export function createMagsContext(environment: NodeJS.ProcessEnv = process.env):
   // Sandbox ids are the runtime's business (namespace: shifted to subordinate host ids); the
   // stores that write files its sandboxes see take the mapping it asks for.
   const idMapping = runtime.idMapping(environment);
+  const others = Object.entries(offeredRuntimes()).filter(([, factory]) => factory !== runtime);
+  for (const [name, factory] of others) {
+    assertSameIdMapping(
+      environment.MAGS_RUNTIME || 'namespace',
+      idMapping,
+      name,
+      factory.idMapping(environment),
+    );
+  }
   const images = new ImageStore({ home, idMapping });
   const workspaces = new WorkspaceStore({
     home,
@@ -53,6 +69,7 @@ export function createMagsContext(environment: NodeJS.ProcessEnv = process.env):
     home,
     ...stores,
     runtime: runtime.create({ home, environment, stores }),
+    runtimes: others.map(([, factory]) => factory.create({ home, environment, stores })),
     defaults: {
       // Limits are always on; these defaults suit `npm install` of a large project.
       limits: { memoryMiB: 2048, cpus: availableParallelism(), pidsMax: 4096 },
@@ -68,8 +85,15 @@ export function createMagsContext(environment: NodeJS.ProcessEnv = process.env):
  * a change (the scheduler is set later, by a server, and looked up at each change).
  */
 export function assembleMagsContext(parts: MagsContextParts): MagsContext {
+  const runtimes: Record<string, Runtime> = { [parts.runtime.name]: parts.runtime };
+  for (const runtime of parts.runtimes ?? []) {
+    if (runtime === parts.runtime) continue;
+    if (runtimes[runtime.name]) throw new Error(`Two runtimes are named ${runtime.name}.`);
+    runtimes[runtime.name] = runtime;
+  }
   const context: MagsContext = {
     ...parts,
+    runtimes,
     workspaceManager: new WorkspaceManager({
       store: parts.workspaces,
       sync: parts.sync,

@@ -138,7 +138,14 @@ describe('jobs continued by the next server process (fake runtime, any user)', (
     // What a server leaves when it dies after reading output and before storing it: a running
     // job with nothing stored, whose command's first 600000 bytes were read (and acknowledged).
     const record = {
-      ...newJob('alice', 'exec', ['/bin/sh', '-c', '(600000 bytes, then a line)'], null, 'dev'),
+      ...newJob(
+        'alice',
+        'exec',
+        ['/bin/sh', '-c', '(600000 bytes, then a line)'],
+        null,
+        'dev',
+        'fake',
+      ),
       ...first.instance,
       status: 'running' as const,
       startedAt: new Date().toISOString(),

@@ -3,7 +3,7 @@ import type { StoredRunOptions } from '../api/run-options.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { MagsError } from '../errors/mags-error.ts';
 import { sandboxOperation } from '../runtimes/require-capability.ts';
-import type { Sandbox } from '../runtimes/runtime.ts';
+import type { Runtime, Sandbox } from '../runtimes/runtime.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import { commandDeadline } from './command-deadline.ts';
 import { type RunResult, writtenWorkspace } from './run-command.ts';
@@ -23,6 +23,8 @@ export function runWrites(
 
 export interface ContinueRunOptions {
   sandbox: Sandbox;
+  /** The runtime the sandbox runs on (the job's). */
+  runtime: Runtime;
   /** The command's durable exec key (the job id). */
   key: string;
   /** Bytes of each stream the job's log already holds: the replay starts after them. */
@@ -50,7 +52,7 @@ export async function continueRun(
   const startedAt = performance.now();
   const { sandbox, run } = options;
   // CapabilityUnsupportedError on a runtime whose sandboxes do not outlive their server.
-  const resumeExec = sandboxOperation(context.runtime, sandbox, 'resumeExec');
+  const resumeExec = sandboxOperation(options.runtime, sandbox, 'resumeExec');
   const command = resumeExec(options.key, options.offsets);
   const point = await command.resumed.catch((error: unknown) => {
     throw lostCommand(error);
@@ -69,7 +71,7 @@ export async function continueRun(
     sandbox,
     writes,
     parkAs: context.scheduler ? writes : undefined,
-    terms: { image: run.image, network: run.network },
+    terms: { runtime: options.runtime.name, image: run.image, network: run.network },
   });
   // The run's one timeout (commandDeadline, as in runCommand), counted from the job's start: the
   // time before the restart counts.

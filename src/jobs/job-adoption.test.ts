@@ -34,7 +34,7 @@ describe('releasing commands nobody will resume', () => {
     Object.defineProperty(runtime, 'capabilities', {
       value: { ...fake.context.runtime.capabilities, reattach },
     });
-    return { ...fake.context, runtime };
+    return { ...fake.context, runtime, runtimes: { [runtime.name]: runtime } };
   };
   /** A sandbox that records what it is asked to forget (or fails to). */
   const keeper = (fails = false) => {
@@ -51,7 +51,7 @@ describe('releasing commands nobody will resume', () => {
   };
   const leftRunning = async (kind: JobRecord['kind']) => {
     const record: JobRecord = {
-      ...newJob('alice', kind, ['sleep', '30'], null, kind === 'exec' ? 'dev' : null),
+      ...newJob('alice', kind, ['sleep', '30'], null, kind === 'exec' ? 'dev' : null, 'fake'),
       status: 'running',
       startedAt: new Date().toISOString(),
     };

@@ -1,8 +1,9 @@
 import type { StoredRunOptions } from '../api/run-options.ts';
 import type { MagsContext } from '../context/mags-context.ts';
+import { selectRuntime } from '../context/select-runtime.ts';
 import { MagsError } from '../errors/mags-error.ts';
 import { sandboxOperation } from '../runtimes/require-capability.ts';
-import type { Sandbox } from '../runtimes/runtime.ts';
+import type { Runtime, Sandbox } from '../runtimes/runtime.ts';
 import type { JobRecord, StateRepository } from '../state/state-repository.ts';
 import { continueRun, lostCommand, lostOutputNotice } from './continue-run.ts';
 import { followExec } from './follow-exec.ts';
@@ -27,8 +28,13 @@ export interface AdoptionHost {
  * A durable exec's key (the job's id), on a runtime whose sandboxes outlive this process
  * (capability reattach); elsewhere none (the command ends with its server anyway).
  */
-export function durableKey(context: MagsContext, id: string): string | undefined {
-  return context.runtime.capabilities.reattach ? id : undefined;
+export function durableKey(runtime: Runtime, id: string): string | undefined {
+  return runtime.capabilities.reattach ? id : undefined;
+}
+
+/** The runtime a job runs on, as its record says (`namespace` for one from before runtimes). */
+export function jobRuntime(context: MagsContext, record: JobRecord): Runtime {
+  return selectRuntime(context, record.runtime ?? 'namespace');
 }
 
 /**
@@ -46,7 +52,7 @@ export function adoptExec(
   const endsAt = Date.parse(record.startedAt ?? record.createdAt) + timeoutMs;
   return host.track(record, async (log, signal) => {
     const offsets = await host.repository.logStreamBytes(record.id);
-    const resumeExec = sandboxOperation(host.context.runtime, sandbox, 'resumeExec');
+    const resumeExec = sandboxOperation(jobRuntime(host.context, record), sandbox, 'resumeExec');
     const command = resumeExec(record.id, {
       stdoutOffset: offsets.stdout,
       stderrOffset: offsets.stderr,
@@ -83,6 +89,7 @@ export function adoptRun(
     try {
       const result = await continueRun(host.context, {
         sandbox,
+        runtime: jobRuntime(host.context, record),
         key: record.id,
         offsets: { stdoutOffset: offsets.stdout, stderrOffset: offsets.stderr },
         run,
@@ -127,7 +134,7 @@ export async function failAdopted(
     finishedAt: now(),
     logBytes: log.endOffset,
   });
-  if (sandbox) await releaseCommand(host.context, sandbox, record.id);
+  if (sandbox) await releaseCommand(host.context, record, sandbox);
 }
 
 /**
@@ -135,10 +142,16 @@ export async function failAdopted(
  * and up to 8 MiB a stream). Best effort: a sandbox that cannot be asked keeps it until it
  * stops, or until newer ended commands push it out.
  */
-async function releaseCommand(context: MagsContext, sandbox: Sandbox, key: string): Promise<void> {
-  if (!context.runtime.capabilities.reattach) return;
+async function releaseCommand(
+  context: MagsContext,
+  record: JobRecord,
+  sandbox: Sandbox,
+): Promise<void> {
+  const key = record.id;
   try {
-    await sandboxOperation(context.runtime, sandbox, 'forgetExec')(key);
+    const runtime = jobRuntime(context, record);
+    if (!runtime.capabilities.reattach) return;
+    await sandboxOperation(runtime, sandbox, 'forgetExec')(key);
   } catch (error) {
     console.error(`[job ${key}] cannot release its command in sandbox ${sandbox.id}:`, error);
   }
@@ -155,11 +168,11 @@ export async function releaseDeletedCommand(
   record: JobRecord,
 ): Promise<void> {
   if (record.kind !== 'exec' || record.endReason !== 'failed' || record.sandbox === null) return;
-  if (!sandboxes || !context.runtime.capabilities.reattach) return;
+  if (!sandboxes || !context.runtimes[record.runtime ?? 'namespace']?.capabilities.reattach) return;
   const use = await sandboxes.use(record.owner, record.sandbox).catch(() => undefined);
   if (!use) return; // stopped or deleted since: it keeps nothing
   try {
-    await releaseCommand(context, use.sandbox, record.id);
+    await releaseCommand(context, record, use.sandbox);
   } finally {
     use.release();
   }

@@ -12,6 +12,8 @@ export interface ExecJobRequest {
   env?: Record<string, string>;
   cwd?: string;
   timeoutMs?: number;
+  /** The runtime of the sandbox it runs in (set by the sandboxes; default: the default one). */
+  runtime?: string;
 }
 
 export interface JobManagerOptions {

@@ -198,9 +198,11 @@ describe('JobManager on the fake runtime', () => {
       workspace: 'opts',
       limits: { ...defaults.limits, memoryMiB: 300 },
       image: defaults.image,
+      runtime: 'fake',
       network: false,
       timeoutSeconds: defaults.timeoutMs / 1000,
     });
+    assert.equal(stored?.runtime, 'fake', 'the job records the runtime it ran on');
     assert.equal(stored?.endReason, 'exited');
     assert.notEqual(stored?.sandboxId, null, 'its sandbox is named');
   });

@@ -1,6 +1,7 @@
 import type { StoredRunOptions } from '../api/run-options.ts';
 import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
+import { requireRuntime, selectRuntime } from '../context/select-runtime.ts';
 import { ConflictError } from '../errors/mags-error.ts';
 import type { ExecRequest, Sandbox, SandboxProcess } from '../runtimes/runtime.ts';
 import { sandboxEnvironment } from '../sandboxes/sandbox-spec.ts';
@@ -138,6 +139,8 @@ export class JobManager {
   ): Promise<JobRecord> {
     // Everything that can be checked now is, before anything is recorded.
     const plan = planRunJob(this.#context, owner, request, this.#instance);
+    // A runtime named but missing on this host is refused here, with what it lacks.
+    const runtime = await requireRuntime(this.#context, request.runtime);
     if (options.origin !== undefined) plan.record.origin = options.origin;
     refuseBusyWorkspace(
       owner,
@@ -162,7 +165,7 @@ export class JobManager {
       killGraceMs: this.#killGraceMs,
       // A restarted server finds the sandbox by its labels and the command by its key.
       labels: this.#labels({ kind: 'run', owner, job: record.id }),
-      execKey: durableKey(this.#context, record.id),
+      execKey: durableKey(runtime, record.id),
       files: claimed.files,
       onSandbox: (sandbox) => {
         const live = this.#live.get(record.id);
@@ -184,8 +187,9 @@ export class JobManager {
   ): Promise<JobRecord> {
     const env = sandboxEnvironment(request.env ?? {});
     const timeoutMs = request.timeoutMs ?? this.#context.defaults.timeoutMs;
+    const runtime = selectRuntime(this.#context, request.runtime);
     const record: JobRecord = {
-      ...newJob(owner, 'exec', request.argv, null, sandbox),
+      ...newJob(owner, 'exec', request.argv, null, sandbox, runtime.name),
       ...this.#instance,
       // What a server that continues it after a restart needs (StoredExecOptionsSchema).
       runOptions: { timeoutSeconds: timeoutMs / 1000 },
@@ -197,7 +201,7 @@ export class JobManager {
       ticket,
       (log, signal) => {
         // Durable (keyed by the job id): a restarted server picks the command up again.
-        const key = durableKey(this.#context, record.id);
+        const key = durableKey(runtime, record.id);
         const command = start({
           argv: request.argv,
           env,
@@ -241,9 +245,15 @@ export class JobManager {
   /**
    * The server process is letting go of its jobs (a detaching shutdown): what they printed so far
    * is stored, and from now on nothing is recorded as their end; their commands run on and the
-   * next server process picks them up.
+   * next server process picks them up. Jobs on a runtime whose sandboxes cannot outlive this
+   * process (no capability reattach) are stopped first, as a closing shutdown stops them.
    */
   async detach(): Promise<void> {
+    const ending = [...this.#live.values()].filter(
+      (job) => !this.#context.runtimes[job.record.runtime ?? 'namespace']?.capabilities.reattach,
+    );
+    for (const job of ending) job.abort.abort('shutdown');
+    await Promise.allSettled(ending.map((job) => job.done));
     this.#detached = true;
     await Promise.allSettled([...this.#live.values()].map((job) => job.log.flush()));
   }

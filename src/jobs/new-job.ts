@@ -2,18 +2,20 @@ import { randomId } from '../config/random-id.ts';
 import { NotFoundError } from '../errors/mags-error.ts';
 import type { JobRecord } from '../state/state-repository.ts';
 
-/** A new job's record, queued, with an id nobody can guess. */
+/** A new job's record, queued, with an id nobody can guess, on the runtime named. */
 export function newJob(
   owner: string,
   kind: JobRecord['kind'],
   argv: string[],
   workspace: string | null,
   sandbox: string | null,
+  runtime: string,
 ): JobRecord {
   return {
     id: randomId('job_'),
     owner,
     kind,
+    runtime,
     sandbox,
     argv,
     workspace,

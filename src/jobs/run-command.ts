@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { RunOptions } from '../api/run-options.ts';
 import type { MagsContext } from '../context/mags-context.ts';
+import { selectRuntime } from '../context/select-runtime.ts';
 import { ConflictError, InvalidInputError, MagsError } from '../errors/mags-error.ts';
 import type { ResourceLimits, Sandbox } from '../runtimes/runtime.ts';
 import { resolveSpec, sandboxEnvironment, startOrExplain } from '../sandboxes/sandbox-spec.ts';
@@ -17,7 +18,7 @@ import { RunEnding } from './run-ending.ts';
  */
 export type RunCommandOptions = Pick<
   RunOptions,
-  'workspace' | 'base' | 'ephemeral' | 'persist' | 'version' | 'env'
+  'workspace' | 'base' | 'ephemeral' | 'persist' | 'version' | 'env' | 'runtime'
 > & {
   argv: string[];
   onSyncProgress?: (progress: SyncProgress) => void;
@@ -81,6 +82,7 @@ export async function runCommand(
   const startedAt = performance.now();
   if (options.argv.length === 0) throw new InvalidInputError('No command given.');
   const environment = sandboxEnvironment(options.env ?? {});
+  const runtime = selectRuntime(context, options.runtime);
   const uploads = options.files ?? [];
   if (options.persist && options.workspace !== undefined && options.version === undefined) {
     const name = options.workspace;
@@ -96,7 +98,7 @@ export async function runCommand(
   // The workspace this run writes to, if any: only such a run can park its sandbox for the next.
   const writes = writtenWorkspace(options);
   const parkAs = context.scheduler ? writes : undefined;
-  const terms = { image: options.image, network: options.network };
+  const terms = { runtime: runtime.name, image: options.image, network: options.network };
   // A larger --disk grows the disk, which needs it unused: a parked sandbox of it goes first.
   if (writes !== undefined && options.limits.diskMiB !== undefined) {
     const info = await context.workspaces.get(writes);
@@ -120,7 +122,7 @@ export async function runCommand(
         options.onSyncProgress,
       );
     }
-    sandbox = await startOrExplain(context, spec).catch((error: unknown) => {
+    sandbox = await startOrExplain(context, spec, runtime).catch((error: unknown) => {
       // The launcher only knows a lock was busy; here we know which workspace that was.
       const busy = options.base ?? options.workspace;
       if (error instanceof ConflictError && busy !== undefined) throw workspaceBusyError(busy);

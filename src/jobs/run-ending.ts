@@ -1,6 +1,7 @@
 import { formatMiB } from '../config/byte-sizes.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import type { ExecResult, Sandbox, SandboxProcess } from '../runtimes/runtime.ts';
+import type { ParkingTerms } from '../scheduling/warm-cache.ts';
 import type { SyncProgress } from '../workspaces/sync/push-workspace.ts';
 import { isFull } from '../workspaces/workspace-disk.ts';
 import type { CommandDeadline } from './command-deadline.ts';
@@ -13,7 +14,7 @@ export interface RunEndingOptions {
   /** The workspace a sandbox that can serve its next run is parked for (a server's runs). */
   parkAs: string | undefined;
   /** What a parked sandbox was started with: a later run takes it only on the same terms. */
-  terms: { image: string; network: boolean };
+  terms: ParkingTerms;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { RunOptions, StoredRunOptions } from '../api/run-options.ts';
 import { definedFields } from '../config/defined-fields.ts';
 import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
+import { selectRuntime } from '../context/select-runtime.ts';
 import { ConflictError, InvalidInputError } from '../errors/mags-error.ts';
 import type { ResourceLimits, Sandbox } from '../runtimes/runtime.ts';
 import type { JobRecord, StateRepository } from '../state/state-repository.ts';
@@ -45,6 +46,7 @@ export function planRunJob(
     throw new InvalidInputError('version needs the workspace it is a version of.');
   }
   const workspace = request.workspace ?? request.base;
+  const runtime = selectRuntime(context, request.runtime); // an unknown name is a 400
   const defaults = context.defaults;
   const timeoutMs =
     request.timeoutSeconds === undefined ? defaults.timeoutMs : request.timeoutSeconds * 1000;
@@ -54,12 +56,13 @@ export function planRunJob(
   const runOptions: StoredRunOptions = {
     ...asked,
     image: request.image ?? defaults.image,
+    runtime: runtime.name,
     network: request.network ?? false,
     timeoutSeconds: timeoutMs / 1000,
     limits,
   };
   const record: JobRecord = {
-    ...newJob(owner, 'run', request.argv, workspace ?? null, null),
+    ...newJob(owner, 'run', request.argv, workspace ?? null, null, runtime.name),
     ...instance,
     runOptions,
   };
@@ -102,6 +105,7 @@ export function runJobBody(plan: RunJobPlan, parts: RunJobParts): JobBody {
       limits,
       network: runOptions.network,
       image: runOptions.image,
+      runtime: runOptions.runtime,
       stdout: logWriter(log, 'stdout'),
       stderr,
       signal,

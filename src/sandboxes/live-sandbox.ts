@@ -19,7 +19,8 @@ export function liveSandbox(record: SandboxRecord, sandbox: Sandbox): LiveSandbo
 
 /** What freezing and thawing a sandbox touch besides it. */
 export interface SleepServices {
-  runtime: Runtime;
+  /** The runtime the sandbox of a record runs on. */
+  runtimeOf(record: SandboxRecord): Runtime;
   repository: StateRepository;
   /** A server's scheduler metrics (sleeps, wakes), looked up when counted: set after start. */
   metrics(): SchedulerMetrics | undefined;
@@ -35,7 +36,7 @@ export function freezeSandbox(live: LiveSandbox, services: SleepServices): Promi
   const { record, sandbox } = live;
   live.transition = live.transition.then(async () => {
     if (record.status !== 'running' || live.inUse > 0) return;
-    await sandboxOperation(services.runtime, sandbox, 'pause')();
+    await sandboxOperation(services.runtimeOf(record), sandbox, 'pause')();
     record.status = 'sleeping';
     services.metrics()?.sleeps.inc();
     await services.repository.upsertSandbox(record);
@@ -51,7 +52,7 @@ export async function wakeSandbox(live: LiveSandbox, services: SleepServices): P
   const startedAt = performance.now();
   live.transition = (async () => {
     // Only a paused sandbox sleeps, so its runtime can resume it.
-    await sandboxOperation(services.runtime, live.sandbox, 'resume')();
+    await sandboxOperation(services.runtimeOf(live.record), live.sandbox, 'resume')();
     live.record.status = 'running';
     const metrics = services.metrics();
     metrics?.wakes.inc();

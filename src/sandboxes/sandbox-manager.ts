@@ -1,10 +1,11 @@
 import type { DirectoryListing } from '../api/directory-listing.ts';
 import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
+import { requireRuntime } from '../context/select-runtime.ts';
 import { ConflictError } from '../errors/mags-error.ts';
 import type { ExecJobRequest } from '../jobs/job-manager-options.ts';
 import { requireCapability, sandboxOperation } from '../runtimes/require-capability.ts';
-import type { FileRead, Sandbox } from '../runtimes/runtime.ts';
+import type { FileRead, Runtime, Sandbox } from '../runtimes/runtime.ts';
 import type { JobRecord, SandboxRecord, StateRepository } from '../state/state-repository.ts';
 import {
   freezeSandbox,
@@ -31,7 +32,7 @@ import {
 } from './sandbox-record.ts';
 import { openSandboxShell, type ShellRequest, type ShellSession } from './sandbox-shell.ts';
 import type { SandboxUse } from './sandbox-use.ts';
-import { startLongLivedSandbox } from './start-long-lived-sandbox.ts';
+import { sandboxRuntime, startLongLivedSandbox } from './start-long-lived-sandbox.ts';
 
 export interface SandboxManagerOptions {
   context: MagsContext;
@@ -66,7 +67,7 @@ export class SandboxManager {
     this.#repository = options.repository;
     this.#startLimit = new OwnerStartLimit(options.maxSandboxesPerOwner ?? 16);
     this.#sleepServices = {
-      runtime: options.context.runtime,
+      runtimeOf: (record) => sandboxRuntime(options.context, record),
       repository: options.repository,
       // The scheduler is set later, by a server: looked up at each sleep and wake.
       metrics: () => options.context.scheduler?.metrics,
@@ -128,6 +129,8 @@ export class SandboxManager {
 
   async create(owner: string, request: CreateSandboxRequest): Promise<SandboxRecord> {
     const record = newSandboxRecord(owner, request); // a bad name fails first
+    // An unknown runtime is a 400; one this host lacks, refused with what it lacks.
+    record.runtime = (await requireRuntime(this.#context, request.runtime)).name;
     if (await this.#repository.getSandbox(owner, request.name)) {
       throw new ConflictError(`Sandbox ${JSON.stringify(request.name)} already exists.`, {
         code: 'sandbox_exists',
@@ -193,7 +196,10 @@ export class SandboxManager {
     request: ExecJobRequest,
     jobs: ExecJobs,
   ): Promise<JobRecord> {
-    return submitExecJob(await this.use(owner, name), { owner, name, request, jobs });
+    const use = await this.use(owner, name);
+    // The job records (and keys its command for) the runtime its sandbox runs on.
+    const runtime = this.#live.get(key(owner, name))?.record.runtime;
+    return submitExecJob(use, { owner, name, request: { ...request, runtime }, jobs });
   }
 
   /**
@@ -297,20 +303,31 @@ export class SandboxManager {
   }
 
   /**
-   * Lets go of every sandbox, leaving it running for the next server process. Throws
-   * `CapabilityUnsupportedError`, letting go of nothing, unless the runtime has `reattach`.
+   * Lets go of every sandbox, leaving it running for the next server process; one on a runtime
+   * without `reattach` is stopped instead (it cannot outlive this process). Throws
+   * `CapabilityUnsupportedError`, letting go of nothing, unless the default runtime has `reattach`.
    */
   async detach(): Promise<void> {
     requireCapability(this.#context.runtime, 'reattach');
     clearInterval(this.#sleepTimer);
     const live = [...this.#live.values()];
+    const stopping = live.filter(({ record }) => !this.#runtimeOf(record).capabilities.reattach);
+    await Promise.allSettled(
+      stopping.map(({ record }) => this.stop(record.owner, record.name, 'the server shut down')),
+    );
     this.#live.clear();
     await Promise.allSettled(
-      live.map(async ({ sandbox, transition }) => {
-        await transition.catch(() => {});
-        await sandboxOperation(this.#context.runtime, sandbox, 'detach')();
-      }),
+      live
+        .filter((entry) => !stopping.includes(entry))
+        .map(async ({ record, sandbox, transition }) => {
+          await transition.catch(() => {});
+          await sandboxOperation(this.#runtimeOf(record), sandbox, 'detach')();
+        }),
     );
+  }
+
+  #runtimeOf(record: SandboxRecord): Runtime {
+    return sandboxRuntime(this.#context, record);
   }
 
   async shutdown(): Promise<void> {
@@ -370,7 +387,7 @@ export class SandboxManager {
       const { record } = live;
       if (record.status !== 'running' || !sleepsWhenIdle(record)) continue;
       // A runtime that cannot freeze keeps its sandboxes awake.
-      if (live.inUse > 0 || !this.#context.runtime.capabilities.pause) continue;
+      if (live.inUse > 0 || !this.#runtimeOf(record).capabilities.pause) continue;
       if (Date.parse(record.lastActiveAt) > cutoff) continue;
       await freezeSandbox(live, this.#sleepServices).catch(() => {}); // it stays awake
     }

@@ -14,6 +14,8 @@ export interface CreateSandboxRequest {
   network?: boolean;
   /** Freeze it when idle (default true). */
   sleep?: boolean;
+  /** The runtime it runs on, by name (default: the server's default). */
+  runtime?: string;
 }
 
 /** What a long-lived sandbox was created with (`SandboxRecord.options`), replayed at each start. */

@@ -78,21 +78,31 @@ function workspaceReference(options: SpecOptions): WorkspaceReference | undefine
   return undefined;
 }
 
-/** When a sandbox cannot start, the host check usually says why in words a user can act on. */
+/**
+ * Starts the sandbox on `runtime` (default: the default runtime), through the server's scheduler
+ * or the run's head start when there is one. When it cannot start, the host check usually says
+ * why in words a user can act on.
+ */
 export async function startOrExplain(
   context: { runtime: Runtime; scheduler?: SandboxScheduler; headStart?: HeadStart },
   spec: SandboxSpec,
+  runtime: Runtime = context.runtime,
 ): Promise<Sandbox> {
+  // Labelled with its runtime: a restarted server re-attaches it through that one only, even if
+  // another runtime's list() were to show it too (a microVM runs inside a namespace launcher).
+  const labelled = { ...spec, labels: { ...spec.labels, runtime: runtime.name } };
   try {
-    const starter = context.scheduler ?? context.headStart ?? context.runtime;
-    return await starter.start(spec);
+    if (context.scheduler) return await context.scheduler.start(labelled, runtime);
+    // The head start prepared a sandbox of one runtime: a run on another starts its own.
+    if (context.headStart?.runtime === runtime) return await context.headStart.start(labelled);
+    return await runtime.start(labelled);
   } catch (error) {
     // A busy workspace, or something missing that the error already names (an image not built).
     if (error instanceof ConflictError || error instanceof DependencyMissingError) throw error;
-    const check = await context.runtime.check();
+    const check = await runtime.check();
     if (check.ok) throw error;
     throw new DependencyMissingError(
-      `This host cannot run ${context.runtime.name} sandboxes:\n  - ${check.problems.join('\n  - ')}`,
+      `This host cannot run ${runtime.name} sandboxes:\n  - ${check.problems.join('\n  - ')}`,
       {
         cause: error,
         hint: 'Fix the above (npx mags doctor checks again).',

@@ -1,7 +1,8 @@
 import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
+import { selectRuntime } from '../context/select-runtime.ts';
 import { ConflictError } from '../errors/mags-error.ts';
-import type { Sandbox } from '../runtimes/runtime.ts';
+import type { Runtime, Sandbox } from '../runtimes/runtime.ts';
 import type { SandboxRecord } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import { workspaceBusyError } from '../workspaces/workspace-store.ts';
@@ -39,10 +40,15 @@ export async function startLongLivedSandbox(
     },
     'sb',
   );
-  return startOrExplain(context, spec).catch((error: unknown) => {
+  return startOrExplain(context, spec, sandboxRuntime(context, record)).catch((error: unknown) => {
     if (error instanceof ConflictError && record.workspace) {
       throw workspaceBusyError(record.workspace);
     }
     throw error;
   });
+}
+
+/** The runtime a sandbox runs on, as its record says (`namespace` for one from before). */
+export function sandboxRuntime(context: MagsContext, record: SandboxRecord): Runtime {
+  return selectRuntime(context, record.runtime ?? 'namespace');
 }

@@ -16,12 +16,13 @@ import { attachPrepared } from './sandbox-pool.ts';
  * runtime without `prepare` gets no head start: the run starts its own sandbox.
  */
 export class HeadStart {
-  readonly #runtime: Runtime;
+  /** The runtime it prepares on (`startOrExplain` uses it only for a run on that runtime). */
+  readonly runtime: Runtime;
   readonly #image: string;
   #prepared: Promise<PreparedSandbox | undefined> | undefined;
 
   constructor(options: { runtime: Runtime; image: string; limits: ResourceLimits }) {
-    this.#runtime = options.runtime;
+    this.runtime = options.runtime;
     this.#image = options.image;
     if (!options.runtime.capabilities.prepare) return;
     const prepare = runtimeOperation(options.runtime, 'prepare');
@@ -48,7 +49,7 @@ export class HeadStart {
     } else {
       await prepared?.discard();
     }
-    return this.#runtime.start(spec);
+    return this.runtime.start(spec);
   }
 
   /** Discards the prepared sandbox if no run took it. */

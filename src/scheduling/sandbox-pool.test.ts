@@ -51,6 +51,7 @@ test('a pool of size 0 stays empty', async () => {
   const { pool: sandboxes } = pool({ size: 0 });
   sandboxes.start();
   assert.deepEqual(sandboxes.status(), {
+    runtime: 'fake',
     size: 0,
     image: 'default',
     idle: 0,

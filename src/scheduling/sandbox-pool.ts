@@ -29,6 +29,8 @@ export interface SandboxPoolOptions {
 }
 
 export interface PoolStatus {
+  /** The runtime its sandboxes are prepared by. */
+  runtime: string;
   size: number;
   image: string;
   idle: number;
@@ -66,6 +68,7 @@ export class SandboxPool {
   status(): PoolStatus {
     this.#dropDead();
     return {
+      runtime: this.#options.runtime.name,
       size: this.#options.size,
       image: this.#options.image,
       idle: this.#idle.length,

@@ -20,7 +20,7 @@ const fake = await createTestContext({ imageNames: ['default', 'other-image'] })
 const { runtime } = fake;
 after(() => fake.cleanup());
 const limits = { memoryMiB: 64, cpus: 1, pidsMax: 64 };
-const terms = { image: 'default', network: false };
+const terms = { runtime: 'fake', image: 'default', network: false };
 
 /**
  * The fake runtime declaring `setLimits` (it enforces no limits, so it declares none itself):

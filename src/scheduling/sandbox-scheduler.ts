@@ -5,7 +5,10 @@ import { SchedulerMetrics } from './scheduler-metrics.ts';
 import { type Parked, type ParkingTerms, WarmCache } from './warm-cache.ts';
 
 export interface SandboxSchedulerOptions {
+  /** The default runtime: the pool prepares its sandboxes (when it can: capability prepare). */
   runtime: Runtime;
+  /** Every runtime sandboxes are started on, by name (default: only `runtime`). */
+  runtimes?: Readonly<Record<string, Runtime>>;
   pool: {
     size: number;
     image: string;
@@ -45,12 +48,17 @@ export class SandboxScheduler {
   readonly pool: SandboxPool;
   readonly warm: WarmCache;
   readonly #runtime: Runtime;
+  readonly #runtimes: Readonly<Record<string, Runtime>>;
   readonly #handedOut = new Set<Sandbox>();
 
   constructor(options: SandboxSchedulerOptions) {
     this.#runtime = options.runtime;
+    this.#runtimes = options.runtimes ?? { [options.runtime.name]: options.runtime };
+    // One pool, the default runtime's, and only when it can prepare sandboxes: the others start
+    // theirs when asked (a microVM's warm path is the warm cache, not the pool).
     this.pool = new SandboxPool({
       ...options.pool,
+      size: options.runtime.capabilities.prepare ? options.pool.size : 0,
       runtime: options.runtime,
       metrics: this.metrics,
     });
@@ -81,17 +89,19 @@ export class SandboxScheduler {
   }
 
   /**
-   * A running sandbox for `spec`: claimed from the pool when one serves its image, else started.
-   * A parked sandbox of the workspace the spec uses is evicted first (it holds the workspace).
+   * A running sandbox for `spec` on `runtime` (default: the default runtime): claimed from the
+   * pool when it serves that runtime and image, else started. A parked sandbox of the workspace
+   * the spec uses is evicted first (it holds the workspace), whatever runtime it runs on.
    */
-  async start(spec: SandboxSpec): Promise<Sandbox> {
+  async start(spec: SandboxSpec, runtime: Runtime = this.#runtime): Promise<Sandbox> {
     if (spec.workspace) await this.warm.evict(spec.workspace.name, 'invalidated');
     const image = spec.image.name;
     const startedAt = performance.now();
     let path: 'pool' | 'start' = 'start';
     let sandbox: Sandbox | undefined;
     const { size } = this.pool.status();
-    const prepared = size > 0 && image === this.pool.image ? this.pool.take() : undefined;
+    const pooled = runtime === this.#runtime;
+    const prepared = size > 0 && pooled && image === this.pool.image ? this.pool.take() : undefined;
     if (prepared) {
       sandbox = await attachPrepared(prepared, spec);
       if (sandbox) {
@@ -101,10 +111,16 @@ export class SandboxScheduler {
         this.metrics.poolMisses.inc({ reason: 'attach_failed' });
       }
     } else {
-      const reason = size === 0 ? 'disabled' : image !== this.pool.image ? 'image' : 'empty';
+      const reason = !pooled
+        ? 'runtime'
+        : size === 0
+          ? 'disabled'
+          : image !== this.pool.image
+            ? 'image'
+            : 'empty';
       this.metrics.poolMisses.inc({ reason });
     }
-    sandbox ??= await this.#runtime.start(spec);
+    sandbox ??= await runtime.start(spec);
     this.metrics.startSeconds.observe({ path }, (performance.now() - startedAt) / 1000);
     this.#handedOut.add(sandbox);
     return sandbox;
@@ -119,11 +135,12 @@ export class SandboxScheduler {
     const startedAt = performance.now();
     const parked = await this.warm.take(workspace, terms);
     if (!parked) return undefined;
+    const runtime = this.#runtimeOf(parked);
     // A runtime that cannot change a running sandbox's limits serves every run a fresh one.
     const limitsSet =
-      this.#runtime.capabilities.setLimits &&
+      runtime.capabilities.setLimits &&
       (await sandboxOperation(
-        this.#runtime,
+        runtime,
         parked.sandbox,
         'setLimits',
       )(limits).then(
@@ -165,8 +182,9 @@ export class SandboxScheduler {
 
   /**
    * Lets go of every parked sandbox without stopping it (a detaching shutdown: the next server
-   * process parks them again); the pool's sandboxes are discarded (they never ran anything).
-   * Throws `CapabilityUnsupportedError`, letting go of nothing, unless the runtime has `reattach`.
+   * process parks them again); one on a runtime without `reattach` is stopped instead. The pool's
+   * sandboxes are discarded (they never ran anything). Throws `CapabilityUnsupportedError`,
+   * letting go of nothing, unless the default runtime has `reattach`.
    */
   async detach(): Promise<void> {
     requireCapability(this.#runtime, 'reattach');
@@ -174,9 +192,18 @@ export class SandboxScheduler {
     await Promise.all([
       this.pool.close(),
       Promise.allSettled(
-        parked.map((sandbox) => sandboxOperation(this.#runtime, sandbox, 'detach')()),
+        parked.map(async (entry) => {
+          const runtime = this.#runtimeOf(entry);
+          if (!runtime.capabilities.reattach) await entry.sandbox.stop();
+          else await sandboxOperation(runtime, entry.sandbox, 'detach')();
+        }),
       ),
     ]);
+  }
+
+  /** The runtime a parked sandbox runs on (the default for a name this scheduler lacks). */
+  #runtimeOf(parked: Parked): Runtime {
+    return this.#runtimes[parked.runtime] ?? this.#runtime;
   }
 
   /**

@@ -23,6 +23,7 @@ async function parked(overrides: Partial<Parked> = {}): Promise<Parked & { sandb
     network: { egress: 'none' },
   });
   return {
+    runtime: 'fake',
     image: 'default',
     network: false,
     oomKills: 0,
@@ -49,7 +50,7 @@ function cache(options: Partial<Omit<WarmCacheOptions, 'metrics'>> = {}) {
   };
 }
 
-const terms = { image: 'default', network: false };
+const terms = { runtime: 'fake', image: 'default', network: false };
 
 test('a parked sandbox goes to its own workspace once, on the same terms', async () => {
   const { warm, misses } = cache();
@@ -70,7 +71,7 @@ test('a run on other terms, or a sandbox that died, is a miss and the sandbox is
   const { warm, misses, evictions } = cache();
   const changed = await parked();
   await warm.park('a', changed);
-  assert.equal(await warm.take('a', { image: 'default', network: true }), undefined);
+  assert.equal(await warm.take('a', { ...terms, network: true }), undefined);
   assert.equal(changed.sandbox.isRunning(), false);
   const dead = await parked();
   await warm.park('b', dead);

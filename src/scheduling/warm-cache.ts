@@ -14,6 +14,8 @@ export interface WarmCacheOptions {
 
 /** What a run needs to match for a parked sandbox to be reused. */
 export interface ParkingTerms {
+  /** The runtime it runs on, by name: a run on another runtime never gets it. */
+  runtime: string;
   image: string;
   network: boolean;
 }
@@ -93,6 +95,13 @@ export class WarmCache {
       await entry.sandbox.stop();
       return undefined;
     }
+    if (entry.runtime !== terms.runtime) {
+      // One writer per workspace: the run on the other runtime needs it, so this one goes.
+      metrics.warmMisses.inc({ reason: 'runtime' });
+      metrics.warmEvictions.inc({ reason: 'invalidated' });
+      await entry.sandbox.stop();
+      return undefined;
+    }
     if (entry.image !== terms.image || entry.network !== terms.network) {
       metrics.warmMisses.inc({ reason: 'changed' });
       metrics.warmEvictions.inc({ reason: 'invalidated' });
@@ -143,13 +152,14 @@ export class WarmCache {
   }
 
   /**
-   * Empties the cache without stopping anything and returns the sandboxes it held: the caller
-   * detaches them, leaving them running for the next server process (capability reattach).
+   * Empties the cache without stopping anything and returns what it held: the caller detaches
+   * each sandbox, leaving it running for the next server process (capability reattach of its
+   * runtime), or stops it.
    */
-  letGo(): Sandbox[] {
+  letGo(): Parked[] {
     const entries = [...this.#entries];
     for (const [key, entry] of entries) this.#remove(key, entry);
-    return entries.map(([, entry]) => entry.sandbox);
+    return entries.map(([, entry]) => entry);
   }
 
   async close(): Promise<void> {

@@ -13,7 +13,8 @@ export function toJobView(record: JobRecord): Job {
     server: _server,
     runOptions: _runOptions,
     origin,
+    runtime,
     ...rest
   } = record;
-  return { ...rest, command: argv, origin: origin ?? null };
+  return { ...rest, command: argv, origin: origin ?? null, runtime: runtime ?? 'namespace' };
 }

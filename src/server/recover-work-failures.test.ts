@@ -35,7 +35,7 @@ describe('recoverWork: one failure does not stop the rest', () => {
     const gone = { host: instance.host, server: 'otherboot:1:1' };
     const now = new Date().toISOString();
     const jobRecords: JobRecord[] = ['first', 'flaky', 'last'].map((name) => ({
-      ...newJob('alice', 'run', ['echo', name], null, null),
+      ...newJob('alice', 'run', ['echo', name], null, null, 'fake'),
       ...gone,
       status: 'running',
       startedAt: now,

@@ -223,6 +223,7 @@ describe('recoverWork: a starting server takes over what gone servers left (fake
     // would get it only on a runtime that can change a running sandbox's limits: the fake
     // cannot, so the scheduler serves such runs fresh sandboxes; scheduling tests cover that.)
     const entry = await second.scheduler.warm.take(ownerWorkspaceName('alice', 'p'), {
+      runtime: 'fake',
       image: 'default',
       network: false,
     });

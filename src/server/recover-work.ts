@@ -4,7 +4,7 @@ import type { MagsContext } from '../context/mags-context.ts';
 import { lostCommandReason, runWrites } from '../jobs/continue-run.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
 import { runtimeOperation, sandboxOperation } from '../runtimes/require-capability.ts';
-import type { Sandbox, SandboxInfo } from '../runtimes/runtime.ts';
+import type { Runtime, Sandbox, SandboxInfo } from '../runtimes/runtime.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { JobRecord, StateRepository, TakenOver } from '../state/state-repository.ts';
 
@@ -79,12 +79,20 @@ export async function recoverWork(options: {
       });
     }
   };
-  const { runtime } = context;
-  const listed = runtime.capabilities.reattach ? await runtimeOperation(runtime, 'list')() : [];
+  // Every runtime whose sandboxes outlive their server is asked for its own; each sandbox keeps
+  // the runtime that listed it (a sandbox labelled with another runtime is that one's).
+  const listed: { info: SandboxInfo; runtime: Runtime }[] = [];
+  for (const runtime of Object.values(context.runtimes)) {
+    if (!runtime.capabilities.reattach) continue;
+    for (const info of await runtimeOperation(runtime, 'list')()) {
+      if ((info.labels.runtime ?? runtime.name) === runtime.name) listed.push({ info, runtime });
+    }
+  }
+  const runtimeOf = new Map<Sandbox, Runtime>();
   // Whose each running sandbox is now: the server that started it, or whoever took that over.
   const ownerOf = new Map<string, string>();
   const candidates = new Set(await repository.unfinishedServers(instance.host));
-  for (const info of listed) {
+  for (const { info } of listed) {
     const labelled = info.labels.server;
     // Every job system labels its sandboxes with its process (a server, or the one embedded in a
     // `mags run`): one without is not a job system's, never ours to touch.
@@ -112,13 +120,12 @@ export async function recoverWork(options: {
   }
 
   const attached = new Map<string, { info: SandboxInfo; sandbox: Sandbox }>();
-  for (const info of listed) {
+  for (const { info, runtime } of listed) {
     if (!ours.has(ownerOf.get(info.id) ?? '')) continue;
     try {
-      attached.set(info.id, {
-        info,
-        sandbox: await runtimeOperation(runtime, 'attach')(info.id),
-      });
+      const sandbox = await runtimeOperation(runtime, 'attach')(info.id);
+      runtimeOf.set(sandbox, runtime);
+      attached.set(info.id, { info, sandbox });
     } catch (error) {
       log(`cannot attach sandbox ${info.id} again: ${(error as Error).message}`);
     }
@@ -152,6 +159,8 @@ export async function recoverWork(options: {
       .filter((sandbox): sandbox is Sandbox => sandbox !== undefined),
   ];
   for (const sandbox of awake) {
+    const runtime = runtimeOf.get(sandbox);
+    if (!runtime) continue;
     const execs = await sandboxOperation(runtime, sandbox, 'listExecs')().catch(() => []);
     for (const exec of execs) byKey.set(exec.key, sandbox);
   }
@@ -180,7 +189,8 @@ export async function recoverWork(options: {
     await attempt(
       `cannot park or stop sandbox ${info.id}`,
       async () => {
-        if (await parkAgain(context, repository, info, sandbox)) report.parked++;
+        const runtime = runtimeOf.get(sandbox) ?? context.runtime;
+        if (await parkAgain(context, repository, info, sandbox, runtime)) report.parked++;
         else {
           await sandbox.stop();
           report.stopped++;
@@ -265,6 +275,7 @@ async function parkAgain(
   repository: StateRepository,
   info: SandboxInfo,
   sandbox: Sandbox,
+  runtime: Runtime,
 ): Promise<boolean> {
   const scheduler = context.scheduler;
   const { kind, owner, job } = info.labels;
@@ -280,6 +291,7 @@ async function parkAgain(
   scheduler.adopt(sandbox);
   return scheduler.park(writes, {
     sandbox,
+    runtime: runtime.name,
     image: run.image,
     network: run.network,
     oomKills: usage.oomKills,

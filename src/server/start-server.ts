@@ -42,6 +42,8 @@ export interface StartServerOptions {
   /** 0 picks a free port. */
   port?: number;
   context?: MagsContext;
+  /** The default runtime, by name, when no context is given (`mags server --runtime`; default MAGS_RUNTIME). */
+  runtime?: string;
   /** Defaults to SQLite at `$MAGS_HOME/state.db`. */
   repository?: StateRepository;
   maxConcurrentJobs?: number;
@@ -154,7 +156,13 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   );
   checkPlannerSettings(options.tickets?.environment);
   const maxStreamsPerOwner = options.perOwner?.streams ?? maxStreamsPerOwnerFrom(process.env);
-  const context = options.context ?? createMagsContext();
+  const context =
+    options.context ??
+    createMagsContext(
+      options.runtime === undefined
+        ? process.env
+        : { ...process.env, MAGS_RUNTIME: options.runtime },
+    );
   const repository =
     options.repository ?? createSqliteStateRepository(join(context.home, 'state.db'));
   const instance = options.instance ?? currentServerInstance();
@@ -167,13 +175,15 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   // What dead sandboxes left (run directories, cgroups), checked one by one for liveness: a live
   // sandbox is never touched, whoever started it (the work of gone servers is recovered below).
   // A runtime without leftovers to sweep (capability `sweep`) has nothing to do here.
-  const swept = context.runtime.capabilities.sweep
-    ? await runtimeOperation(context.runtime, 'sweep')()
-    : 0;
+  let swept = 0;
+  for (const runtime of Object.values(context.runtimes)) {
+    if (runtime.capabilities.sweep) swept += await runtimeOperation(runtime, 'sweep')();
+  }
   const scheduling = options.scheduling ?? {};
   const poolImage = scheduling.poolImage ?? context.defaults.image;
   const scheduler = new SandboxScheduler({
     runtime: context.runtime,
+    runtimes: context.runtimes,
     pool: {
       size: scheduling.poolSize ?? 2,
       image: poolImage,

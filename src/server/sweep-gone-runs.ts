@@ -44,12 +44,13 @@ export async function sweepGoneRuns(options: {
     taken.push(...got.jobs);
   }
   if (taken.length === 0) return [];
-  const { runtime } = context;
-  if (runtime.capabilities.reattach) {
+  for (const runtime of Object.values(context.runtimes)) {
+    if (!runtime.capabilities.reattach) continue;
     // By label: the job's sandbox may be up before its id was recorded on the job. The job label
     // also finds the sandboxes of a run that was killed while it swept another's.
     const jobIds = new Set(taken.map((record) => record.id));
     for (const info of await runtimeOperation(runtime, 'list')()) {
+      if ((info.labels.runtime ?? runtime.name) !== runtime.name) continue; // another runtime's
       if (!ours.has(info.labels.server ?? '') && !jobIds.has(info.labels.job ?? '')) continue;
       try {
         await (await runtimeOperation(runtime, 'attach')(info.id)).stop();

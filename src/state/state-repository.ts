@@ -70,6 +70,11 @@ export interface JobRecord {
   runOptions?: Record<string, unknown> | null;
   /** What started it besides a request of its owner's: `cron:NAME:ID` (a cron job's run); null: none. */
   origin?: string | null;
+  /**
+   * The runtime it runs on (an exec job: its sandbox's). Always set when read; absent when
+   * inserting, or in a record from before runtimes could be chosen: `namespace`.
+   */
+  runtime?: string;
 }
 
 export type JobUpdate = Partial<
@@ -132,6 +137,8 @@ export interface SandboxRecord {
   /** The host and server process holding it while it runs (see JobRecord.host). */
   host?: string | null;
   server?: string | null;
+  /** The runtime it runs on, chosen at creation (see JobRecord.runtime). */
+  runtime?: string;
 }
 
 /** Another server process's unfinished work, now this one's (`takeOverServer`). */

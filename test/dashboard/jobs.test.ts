@@ -69,6 +69,7 @@ describe('dashboard jobs', { skip, timeout: 300_000 }, () => {
       'colour escapes not shown as text',
     );
     assert.match(await page.locator('dl.facts').innerText(), /Exit code\s+3/);
+    assert.match(await page.locator('dl.facts').innerText(), /Runtime\s+namespace/);
     assert.deepEqual(await seriousAccessibilityViolations(page), []);
     await screenshot(page, 'job-page-1280');
     await page.setViewportSize(viewports.phone);

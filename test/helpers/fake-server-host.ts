@@ -125,7 +125,12 @@ export class FakeServerHost {
       warm: { ttlMs: 60_000, maxCount: 16, maxMemoryBytes: 1024 ** 3 },
     });
     // Its own: the runtime seen through its handles, and its scheduler (the stores are the host's).
-    const context: MagsContext = { ...this.fake.context, runtime, scheduler };
+    const context: MagsContext = {
+      ...this.fake.context,
+      runtime,
+      runtimes: { [runtime.name]: runtime },
+      scheduler,
+    };
     const sandboxes = new SandboxManager({
       context,
       repository,

@@ -49,15 +49,18 @@ export async function createTestApp(
     dashboardDirectory?: string;
     /** Long-lived answers one owner may hold open (default 64, as a server). */
     maxStreamsPerOwner?: number;
+    /** Its context's options (several fake runtimes, say). */
+    context?: Parameters<typeof createTestContext>[0];
   } = {},
 ): Promise<TestApp> {
-  const fake = await createTestContext();
+  const fake = await createTestContext(options.context);
   const { context } = fake;
   const repository = createSqliteStateRepository(join(fake.home, 'state.db'));
   // What startServer wires (src/server/start-server.ts), minus the listener, the pool's refill
   // and the background timers: those belong to a running server, not to a route.
   const scheduler = new SandboxScheduler({
     runtime: context.runtime,
+    runtimes: context.runtimes,
     pool: {
       size: 0,
       image: context.defaults.image,

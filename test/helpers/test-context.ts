@@ -47,7 +47,10 @@ export class DirectoryWorkspaceStore extends WorkspaceStore {
 
 export interface FakeTestContext {
   context: MagsContext;
+  /** The default runtime. */
   runtime: FakeRuntime;
+  /** Every runtime of the context by name, the default among them. */
+  runtimes: Record<string, FakeRuntime>;
   workspaces: DirectoryWorkspaceStore;
   home: string;
   cleanup(): Promise<void>;
@@ -58,6 +61,11 @@ export async function createTestContext(
     defaults?: Partial<MagsContext['defaults']>;
     /** The fake images to make (default: `default`). */
     imageNames?: string[];
+    /**
+     * Fake runtimes side by side over the same stores, the first the default (default: one,
+     * named `fake`): what tests of runtime selection run on.
+     */
+    runtimes?: Omit<Parameters<typeof createFakeRuntime>[0], 'stores'>[];
   } = {},
 ): Promise<FakeTestContext> {
   const home = await mkdtemp(join(tmpdir(), 'mags-fake-home-'));
@@ -86,10 +94,14 @@ export async function createTestContext(
     workspaces,
     home,
   });
-  const runtime = createFakeRuntime({ stores: { images, workspaces, sync } });
+  const [runtime, ...others] = (options.runtimes ?? [{}]).map((runtimeOptions) =>
+    createFakeRuntime({ ...runtimeOptions, stores: { images, workspaces, sync } }),
+  );
+  if (!runtime) throw new Error('createTestContext: runtimes is empty');
   const context = assembleMagsContext({
     home,
     runtime,
+    runtimes: others,
     images,
     workspaces,
     sync,
@@ -103,11 +115,12 @@ export async function createTestContext(
   return {
     context,
     runtime,
+    runtimes: Object.fromEntries([runtime, ...others].map((each) => [each.name, each])),
     workspaces,
     home,
     async cleanup() {
       // Detached sandboxes too: they outlive their handles (capability reattach).
-      await runtime.stopAll();
+      await Promise.all([runtime, ...others].map((each) => each.stopAll()));
       await rm(home, { recursive: true, force: true });
     },
   };

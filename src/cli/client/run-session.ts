@@ -73,15 +73,17 @@ export function serverSession(mags: Mags): RunSession {
  * are staged like a server's uploads, and its job is read back as the API shows it.
  */
 export async function embeddedSession(options: RunOptions): Promise<RunSession> {
-  const [{ createMagsContext }, { HeadStart }] = await Promise.all([
+  const [{ createMagsContext }, { HeadStart }, { selectRuntime }] = await Promise.all([
     import('../../context/mags-context.ts'),
     import('../../scheduling/head-start.ts'),
+    import('../../context/select-runtime.ts'),
   ]);
   const context = createMagsContext();
   // The sandbox's launcher sets up its namespaces while this process loads the job system and
-  // records the job; the run then attaches its layers (or starts afresh: another image).
+  // records the job; the run then attaches its layers (or starts afresh: another image). On the
+  // runtime the run asked for (an unknown name fails here, before anything starts).
   const headStart = new HeadStart({
-    runtime: context.runtime,
+    runtime: selectRuntime(context, options.runtime),
     image: options.image ?? context.defaults.image,
     limits: { ...context.defaults.limits, ...definedFields(options.limits) },
   });

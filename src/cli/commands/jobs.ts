@@ -30,12 +30,13 @@ export function registerJobCommands(program: Command): void {
       });
       if (flags.json) return printJson(page);
       printTable(
-        ['ID', 'STATUS', 'EXIT', 'WORKSPACE', 'CREATED', 'COMMAND'],
+        ['ID', 'STATUS', 'EXIT', 'WORKSPACE', 'RUNTIME', 'CREATED', 'COMMAND'],
         page.jobs.map((job) => [
           job.id,
           job.status,
           job.exitCode === null ? '-' : String(job.exitCode),
           job.sandbox ? `(${job.sandbox})` : (job.workspace ?? '-'),
+          job.runtime,
           job.createdAt,
           // A cron job's run says so (`mags cron history NAME` lists them).
           job.origin
@@ -116,11 +117,12 @@ export function registerJobCommands(program: Command): void {
 
 export function printSandboxes(sandboxes: SandboxInfo[]): void {
   printTable(
-    ['NAME', 'STATUS', 'WORKSPACE', 'CREATED', 'LAST ACTIVE'],
+    ['NAME', 'STATUS', 'WORKSPACE', 'RUNTIME', 'CREATED', 'LAST ACTIVE'],
     sandboxes.map((sandbox) => [
       sandbox.name,
       sandbox.status,
       sandbox.workspace ?? '-',
+      sandbox.runtime,
       sandbox.createdAt,
       sandbox.lastActiveAt,
     ]),

@@ -48,7 +48,7 @@ function formatHost(host: HostPoolStatusInfo): string[] {
   return [
     `jobs        ${host.jobs.running}/${host.jobs.maxConcurrent} running on this host, ${host.jobs.queued} queued`,
     `sandboxes   ${host.total} total: ${pool.idle} idle in the pool, ${host.busy} busy (${host.sleeping} of them sleeping), ${warm.parked} parked`,
-    `pool        ${pool.idle}/${pool.size} ready on image ${pool.image}${pool.starting ? `, ${pool.starting} starting` : ''}`,
+    `pool        ${pool.idle}/${pool.size} ready on image ${pool.image} (${pool.runtime})${pool.starting ? `, ${pool.starting} starting` : ''}`,
     ...(pool.error ? [`pool error  ${pool.error.replace(/\n/g, '\n            ')}`] : []),
     `warm cache  ${warm.parked}/${warm.maxCount} parked, ${mib(warm.memoryBytes)} of ${mib(warm.maxMemoryBytes)}, kept ${Math.round(warm.ttlMs / 1000)} s`,
     `pool        ${counters.poolHits} hits, ${sum(counters.poolMisses)} misses${reasons(counters.poolMisses)}, ${counters.poolRefillFailures} refill failures`,

@@ -33,6 +33,7 @@ interface RunFlags {
   disk?: string;
   net?: boolean;
   image?: string;
+  runtime?: string;
   json?: boolean;
 }
 
@@ -76,6 +77,7 @@ export function registerRunCommand(program: Command): void {
     )
     .option('--net', "allow outbound network (never the host's loopback)")
     .option('--image <name>', 'base image (default "default")')
+    .option('--runtime <name>', "runtime to run on: namespace, qemu (default: the server's)")
     .option('--json', 'print JSON lines: started, stdout/stderr chunks, exit')
     .passThroughOptions()
     .action(async (words: string[], flags: RunFlags, command: Command) => {
@@ -186,6 +188,7 @@ function runOptionsFromFlags(flags: RunFlags): RunOptions {
     limits: Object.keys(limits).length > 0 ? limits : undefined,
     network: flags.net,
     image: flags.image,
+    runtime: flags.runtime,
   };
 }
 

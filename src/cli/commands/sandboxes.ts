@@ -31,6 +31,7 @@ export function registerSandboxCommands(program: Command): void {
     )
     .option('--image <name>', 'base image (default "default")')
     .option('--no-sleep', 'never freeze it when idle (by default an idle sandbox sleeps)')
+    .option('--runtime <name>', "runtime to run on: namespace, qemu (default: the server's)")
     .action(async (name: string, flags, command: Command) => {
       const mags = await apiClient(command);
       const sandbox = await mags.sandboxes.create({
@@ -41,6 +42,7 @@ export function registerSandboxCommands(program: Command): void {
         image: flags.image,
         limits: parseLimitFlags(flags),
         sleep: flags.sleep,
+        runtime: flags.runtime,
       });
       process.stderr.write(
         `mags: sandbox ${sandbox.name} is running${sandbox.workspace ? ` on workspace ${sandbox.workspace}` : ''}; mags shell ${name} / mags exec ${name} CMD\n`,

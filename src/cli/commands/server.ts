@@ -28,6 +28,7 @@ interface ServerFlags {
   maxDisk?: string;
   ownerDiskQuota?: string;
   stopSandboxesOnExit?: boolean;
+  runtime?: string;
 }
 
 export function registerServerCommand(program: Command): void {
@@ -101,6 +102,10 @@ export function registerServerCommand(program: Command): void {
       'on SIGTERM/SIGINT stop every job and sandbox (default: leave them running; the next server on this host picks them up; SIGUSR2 always stops them)',
     )
     .option(
+      '--runtime <name>',
+      'the default runtime of runs and sandboxes that name none: namespace, qemu (default $MAGS_RUNTIME, else namespace)',
+    )
+    .option(
       '--local',
       "this host's own server for the CLI: loopback, a free port, found via $MAGS_HOME",
     )
@@ -111,9 +116,11 @@ export function registerServerCommand(program: Command): void {
       ]);
       if (flags.disk) parseDiskMiB(flags.disk);
       const server = await startServer({
-        context: createMagsContext(
-          flags.disk ? { ...process.env, MAGS_DISK: flags.disk } : process.env,
-        ),
+        context: createMagsContext({
+          ...process.env,
+          ...(flags.disk ? { MAGS_DISK: flags.disk } : {}),
+          ...(flags.runtime ? { MAGS_RUNTIME: flags.runtime } : {}),
+        }),
         host: flags.local ? '127.0.0.1' : flags.host,
         port: flags.local ? 0 : parsePort(flags.port),
         acceptLocalOwner: flags.local ?? false,
@@ -172,7 +179,7 @@ export function registerServerCommand(program: Command): void {
       }
       const { pool, warm } = await server.services.scheduler.status();
       say(
-        `pool: ${pool.size} ready sandboxes on image ${pool.image}; warm cache: parks for ${warm.ttlMs / 1000} s, at most ${warm.maxCount} / ${Math.round(warm.maxMemoryBytes / 1024 / 1024)} MiB`,
+        `runtimes: ${Object.keys(context.runtimes).join(', ')} (default ${context.runtime.name}); pool: ${pool.size} ready ${pool.runtime} sandboxes on image ${pool.image}; warm cache: parks for ${warm.ttlMs / 1000} s, at most ${warm.maxCount} / ${Math.round(warm.maxMemoryBytes / 1024 / 1024)} MiB`,
       );
       let discovery: string | undefined;
       let revokeLocalToken = async () => {};

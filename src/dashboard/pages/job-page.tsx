@@ -93,6 +93,8 @@ export default function JobPage(props: PageProps) {
             whereText(job)
           )}
         </dd>
+        <dt>Runtime</dt>
+        <dd>{job.runtime}</dd>
         <dt>Created</dt>
         <dd>{formatTime(job.createdAt)}</dd>
         <dt>Duration</dt>

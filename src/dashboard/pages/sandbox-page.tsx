@@ -70,6 +70,8 @@ export default function SandboxPage(props: PageProps) {
       <dl class="facts">
         <dt>Workspace</dt>
         <dd>{sandbox.workspace ?? 'none (ephemeral)'}</dd>
+        <dt>Runtime</dt>
+        <dd>{sandbox.runtime}</dd>
         <dt>Created</dt>
         <dd>{formatTime(sandbox.createdAt)}</dd>
         <dt>Sleeps when idle</dt>

@@ -37,7 +37,15 @@ export interface FakeRuntime extends Runtime {
 }
 
 /** Creating it does no I/O (like every runtime factory). */
-export function createFakeRuntime(options: { stores?: FakeLayerStores } = {}): FakeRuntime {
+export function createFakeRuntime(
+  options: {
+    stores?: FakeLayerStores;
+    /** Default `fake`; tests of runtime selection make two under different names. */
+    name?: string;
+    /** Capabilities to turn off (a runtime without `prepare`, say); they cannot be turned on. */
+    without?: ('prepare' | 'pause' | 'reattach')[];
+  } = {},
+): FakeRuntime {
   const stores = options.stores ?? {};
   const running = new Set<FakeSandbox>();
   // Every sandbox not yet stopped, with the handles on it: they outlive their handles.
@@ -113,7 +121,7 @@ export function createFakeRuntime(options: { stores?: FakeLayerStores } = {}): F
 
   return {
     specificationVersion: 'runtime-v2',
-    name: 'fake',
+    name: options.name ?? 'fake',
     capabilities: {
       network: false,
       tty: false,
@@ -126,6 +134,7 @@ export function createFakeRuntime(options: { stores?: FakeLayerStores } = {}): F
       reattach: true,
       // Nothing outlives the process but temp directories, which are removed on stop.
       sweep: false,
+      ...Object.fromEntries((options.without ?? []).map((capability) => [capability, false])),
     },
     running,
     specs,

@@ -12,5 +12,6 @@ export function toSandboxView(record: SandboxRecord): SandboxInfo {
     reason: record.reason,
     createdAt: record.createdAt,
     lastActiveAt: record.lastActiveAt,
+    runtime: record.runtime ?? 'namespace',
   };
 }

@@ -67,6 +67,7 @@ export function registerSystemRoutes(app: ServerApp, services: ServerServices): 
         status: 'ok' as const,
         version: services.version,
         runtime: services.context.runtime.name,
+        runtimes: Object.keys(services.context.runtimes),
         jobs: services.jobs.counts,
         sandboxes: { running: services.sandboxes.runningCount },
       },

@@ -21,8 +21,8 @@ export function sqliteJobStatements(sqlite: SqliteDatabase): JobMethods {
   const insertJob = sqlite.prepared(
     `INSERT INTO jobs (id, owner, kind, sandbox, argv, workspace, status, exit_code, signal, reason,
      end_reason, message, sandbox_id, created_at, started_at, finished_at, log_bytes,
-     logs_removed_at, logs_removed_reason, host, server, run_options, origin)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     logs_removed_at, logs_removed_reason, host, server, run_options, origin, runtime)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const jobById = sqlite.prepared('SELECT * FROM jobs WHERE owner = ? AND id = ?');
   // A job's updates set a few column sets again and again: each is prepared once.
@@ -52,6 +52,7 @@ export function sqliteJobStatements(sqlite: SqliteDatabase): JobMethods {
         job.server ?? null,
         job.runOptions ? JSON.stringify(job.runOptions) : null,
         job.origin ?? null,
+        job.runtime ?? 'namespace',
       );
     },
     async updateJob(id, update) {
@@ -142,5 +143,6 @@ export function toJob(row: Row): JobRecord {
         ? null
         : (JSON.parse(String(row.run_options)) as Record<string, unknown>),
     origin: text(row.origin),
+    runtime: String(row.runtime),
   };
 }

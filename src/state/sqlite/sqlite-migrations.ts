@@ -202,6 +202,13 @@ CREATE INDEX IF NOT EXISTS cron_runs_cron ON cron_runs (cron_id, seq);
 ALTER TABLE jobs ADD COLUMN origin TEXT;
 CREATE INDEX IF NOT EXISTS jobs_origin ON jobs (origin, status) WHERE origin IS NOT NULL;`,
   },
+  // 11: several runtimes side by side (issue 15): the one each job and sandbox runs on; every
+  // row from before ran on the only runtime there was.
+  {
+    sql: `
+ALTER TABLE jobs ADD COLUMN runtime TEXT NOT NULL DEFAULT 'namespace';
+ALTER TABLE sandboxes ADD COLUMN runtime TEXT NOT NULL DEFAULT 'namespace';`,
+  },
 ];
 
 /**

@@ -16,11 +16,11 @@ type SandboxMethods = Pick<
 export function sqliteSandboxStatements({ statement, prepared }: SqliteDatabase): SandboxMethods {
   const upsertSandbox = prepared(
     `INSERT INTO sandboxes (owner, name, runtime_id, workspace, status, options, reason, created_at,
-     last_active_at, host, server) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     last_active_at, host, server, runtime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (owner, name) DO UPDATE SET runtime_id = excluded.runtime_id,
      workspace = excluded.workspace, status = excluded.status, options = excluded.options,
      reason = excluded.reason, last_active_at = excluded.last_active_at, host = excluded.host,
-     server = excluded.server`,
+     server = excluded.server, runtime = excluded.runtime`,
   );
   const touchWorkspace = prepared(
     `INSERT INTO workspaces (owner, name, created_at, last_used_at) VALUES (?, ?, ?, ?)
@@ -40,6 +40,7 @@ export function sqliteSandboxStatements({ statement, prepared }: SqliteDatabase)
         sandbox.lastActiveAt,
         sandbox.host ?? null,
         sandbox.server ?? null,
+        sandbox.runtime ?? 'namespace',
       );
     },
     async getSandbox(owner, name) {
@@ -90,5 +91,6 @@ export function toSandbox(row: Row): SandboxRecord {
     lastActiveAt: String(row.last_active_at),
     host: text(row.host),
     server: text(row.server),
+    runtime: String(row.runtime),
   };
 }
