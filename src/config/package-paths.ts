@@ -21,7 +21,9 @@ export function packageRoot(): string {
 }
 
 /** Path of a helper binary built from `native/` (`npm run build`). `MAGS_NATIVE_DIR` overrides. */
-export function nativeBinaryPath(name: 'mags-sandbox' | 'mags-agent' | 'mags-layer' | 'mags-vm-init'): string {
+export function nativeBinaryPath(
+  name: 'mags-sandbox' | 'mags-agent' | 'mags-layer' | 'mags-vm-init',
+): string {
   const directory = process.env.MAGS_NATIVE_DIR ?? join(packageRoot(), 'native', 'build');
   return join(directory, name);
 }

@@ -1,6 +1,7 @@
 import type { IdMapping } from '../config/id-mapping.ts';
 import { InvalidInputError } from '../errors/mags-error.ts';
 import { namespaceRuntimeFactory } from '../runtimes/namespace/namespace-runtime-factory.ts';
+import { qemuRuntimeFactory } from '../runtimes/qemu/qemu-runtime-factory.ts';
 import type { RuntimeFactory } from '../runtimes/runtime-factory.ts';
 
 /**
@@ -11,6 +12,7 @@ import type { RuntimeFactory } from '../runtimes/runtime-factory.ts';
  */
 const runtimes: Record<string, RuntimeFactory> = {
   namespace: namespaceRuntimeFactory,
+  qemu: qemuRuntimeFactory,
 };
 
 const defaultRuntimeName = 'namespace';

@@ -57,7 +57,9 @@ export interface SandboxLaunch {
   handle(parts: SandboxParts): Sandbox;
 }
 
-export function namespaceLaunch(options: Pick<ResolvedNamespaceOptions, 'agentPath'>): SandboxLaunch {
+export function namespaceLaunch(
+  options: Pick<ResolvedNamespaceOptions, 'agentPath'>,
+): SandboxLaunch {
   return {
     runtime: 'namespace',
     // The server's own connection on fd 3, and a socket in the run directory for whoever comes

@@ -1,14 +1,17 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { DependencyMissingError } from '../../errors/mags-error.ts';
-import { createShiftedIdMapping, type ShiftedIdMapping } from '../namespace/id-mapping.ts';
-import type { ResolvedNamespaceOptions } from '../namespace/namespace-runtime.ts';
 import {
   attachLaunchedSandbox,
   listNamespaceSandboxes,
 } from '../namespace/attach-namespace-sandbox.ts';
+import { createShiftedIdMapping, type ShiftedIdMapping } from '../namespace/id-mapping.ts';
+import type { ResolvedNamespaceOptions } from '../namespace/namespace-runtime.ts';
 import { prepareNamespaceSandbox, type SandboxLaunch } from '../namespace/namespace-sandbox.ts';
-import { createOverlayLayerProvider, type OverlayLayerStores } from '../namespace/overlay-layers.ts';
+import {
+  createOverlayLayerProvider,
+  type OverlayLayerStores,
+} from '../namespace/overlay-layers.ts';
 import { agentSocketName } from '../namespace/run-record.ts';
 import { sweepLeftovers } from '../namespace/sweep-leftovers.ts';
 import type { Runtime, RuntimeCapabilities, Sandbox, SandboxSpec } from '../runtime.ts';
@@ -17,11 +20,7 @@ import { checkQemuHost } from './check-qemu-host.ts';
 import { findOnPath } from './debian-kernel-package.ts';
 import { findGuestKernel } from './guest-kernel.ts';
 import { hostTscKhz } from './host-tsc.ts';
-import {
-  jailAssetsDirectory,
-  monitorOverheadMiB,
-  qemuCommandLine,
-} from './qemu-command-line.ts';
+import { jailAssetsDirectory, monitorOverheadMiB, qemuCommandLine } from './qemu-command-line.ts';
 import { qemuSandboxHandle } from './qemu-sandbox-handle.ts';
 
 /** In the run directory: QEMU's own directory (the jail's /run), holding the agent's socket. */

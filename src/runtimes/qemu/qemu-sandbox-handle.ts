@@ -1,6 +1,9 @@
 import type { Readable } from 'node:stream';
+import {
+  namespaceSandboxHandle,
+  type SandboxParts,
+} from '../namespace/namespace-sandbox-handle.ts';
 import type { Sandbox, SandboxExit, SandboxUsage } from '../runtime.ts';
-import { namespaceSandboxHandle, type SandboxParts } from '../namespace/namespace-sandbox-handle.ts';
 
 /** The guest's sandbox cgroup (native/vm-init.c): the agent and everything it starts. */
 const guestCgroup = '/sys/fs/cgroup/sandbox';
