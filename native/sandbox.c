@@ -421,6 +421,11 @@ static void setup_vm_jail(const struct options *o) {
     mount_or_die(all[i], target, NULL, MS_BIND, NULL);
   }
   mount_or_die("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1m");
+  // QEMU's user-mode network forwards the guest's DNS (10.0.2.3) to the resolver this file names:
+  // slirp4netns's, in this network namespace (--net), which forwards to the host's.
+  int resolv = open("etc/resolv.conf", O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+  if (resolv < 0 || write(resolv, "nameserver 10.0.2.3\n", 21) != 21) die("write the monitor's resolv.conf");
+  close(resolv);
 }
 
 struct child_arguments {
