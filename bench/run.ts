@@ -5,6 +5,7 @@ import { dashboardBenchmark } from './dashboard.ts';
 import { hardeningBenchmark } from './hardening.ts';
 import { latencyBenchmark } from './latency.ts';
 import { plansBenchmark } from './plans.ts';
+import { runtimesBenchmark } from './runtimes.ts';
 import { sandboxStartBenchmark } from './sandbox-start.ts';
 import { serverApiBenchmark } from './server-api.ts';
 import { ticketsBenchmark } from './tickets.ts';
@@ -22,6 +23,7 @@ const sections: Record<string, () => Promise<void>> = {
   'agent-changes': agentChangesBenchmark,
   plans: plansBenchmark,
   dashboard: dashboardBenchmark,
+  runtimes: runtimesBenchmark,
 };
 
 const wanted = process.argv.slice(2);
