@@ -185,7 +185,12 @@ async function qemuSetup(
   if (!existsSync(paths.initPath)) return { skip: `${paths.initPath} is not built: npm run build` };
   const kernel = await findGuestKernel({ home, ...paths });
   if (kernel && existsSync(qemuPath)) return { kernel, qemuPath };
-  const check = await checkQemuHost({ home, qemuPath, ...paths });
+  const check = await checkQemuHost({
+    home,
+    environment,
+    initPath: paths.initPath,
+    agentPath: paths.agentPath,
+  });
   const problems = check.problems.join('; ');
   return { skip: problems || `no guest kernel found or ${qemuPath} missing` };
 }
