@@ -71,7 +71,12 @@ export async function continueRun(
     sandbox,
     writes,
     parkAs: context.scheduler ? writes : undefined,
-    terms: { runtime: options.runtime.name, image: run.image, network: run.network },
+    terms: {
+      runtime: options.runtime.name,
+      image: run.image,
+      network: run.network,
+      limits: run.limits,
+    },
   });
   // The run's one timeout (commandDeadline, as in runCommand), counted from the job's start: the
   // time before the restart counts.

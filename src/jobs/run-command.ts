@@ -98,7 +98,12 @@ export async function runCommand(
   // The workspace this run writes to, if any: only such a run can park its sandbox for the next.
   const writes = writtenWorkspace(options);
   const parkAs = context.scheduler ? writes : undefined;
-  const terms = { runtime: runtime.name, image: options.image, network: options.network };
+  const terms = {
+    runtime: runtime.name,
+    image: options.image,
+    network: options.network,
+    limits: options.limits,
+  };
   // A larger --disk grows the disk, which needs it unused: a parked sandbox of it goes first.
   if (writes !== undefined && options.limits.diskMiB !== undefined) {
     const info = await context.workspaces.get(writes);

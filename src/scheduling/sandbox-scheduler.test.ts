@@ -20,7 +20,7 @@ const fake = await createTestContext({ imageNames: ['default', 'other-image'] })
 const { runtime } = fake;
 after(() => fake.cleanup());
 const limits = { memoryMiB: 64, cpus: 1, pidsMax: 64 };
-const terms = { runtime: 'fake', image: 'default', network: false };
+const terms = { runtime: 'fake', image: 'default', network: false, limits };
 
 /**
  * The fake runtime declaring `setLimits` (it enforces no limits, so it declares none itself):
@@ -110,7 +110,7 @@ test('park then take: the same sandbox serves the next run; an unfit one is stop
 
 test('a parked sandbox whose limits cannot change for the next run is stopped: a miss', async () => {
   for (const [name, on, wanted] of [
-    ['a runtime without setLimits', runtime, limits],
+    ['a runtime without setLimits, other limits', runtime, { ...limits, memoryMiB: 128 }],
     ['limits the sandbox refuses', resizable, { ...limits, memoryMiB: 16 }],
   ] as const) {
     const sandboxes = scheduler(0, on);
@@ -126,6 +126,17 @@ test('a parked sandbox whose limits cannot change for the next run is stopped: a
     assert.deepEqual(counters.warmEvictions, { invalidated: 1 }, name);
     await sandboxes.close();
   }
+});
+
+test('a runtime without setLimits gets its parked sandbox back for a run with the same limits', async () => {
+  const sandboxes = scheduler(0, runtime);
+  const sandbox = await sandboxes.start(spec('default', { name: 'alice.vm', access: 'writable' }));
+  const entry = { sandbox, ...terms, oomKills: 0, memoryBytes: 0, reusable: true as const };
+  assert.equal(await sandboxes.park('alice.vm', entry), true);
+  assert.equal((await sandboxes.takeParked('alice.vm', terms, { ...limits }))?.sandbox, sandbox);
+  assert.equal((await sandboxes.status()).counters.warmHits, 1);
+  await sandbox.stop();
+  await sandboxes.close();
 });
 
 test("a start that needs a parked sandbox's workspace evicts it first", async () => {

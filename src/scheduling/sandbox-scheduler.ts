@@ -136,18 +136,18 @@ export class SandboxScheduler {
     const parked = await this.warm.take(workspace, terms);
     if (!parked) return undefined;
     const runtime = this.#runtimeOf(parked);
-    // A runtime that cannot change a running sandbox's limits serves every run a fresh one.
-    const limitsSet =
-      runtime.capabilities.setLimits &&
-      (await sandboxOperation(
-        runtime,
-        parked.sandbox,
-        'setLimits',
-      )(limits).then(
-        () => true,
-        // E.g. a memory limit below what the sandbox holds now: a fresh sandbox it is.
-        () => false,
-      ));
+    // A runtime that cannot change a running sandbox's limits serves only a run with the same.
+    const limitsSet = runtime.capabilities.setLimits
+      ? await sandboxOperation(
+          runtime,
+          parked.sandbox,
+          'setLimits',
+        )(limits).then(
+          () => true,
+          // E.g. a memory limit below what the sandbox holds now: a fresh sandbox it is.
+          () => false,
+        )
+      : sameLimits(parked.limits, limits);
     if (!limitsSet) {
       this.metrics.warmMisses.inc({ reason: 'limits' });
       this.metrics.warmEvictions.inc({ reason: 'invalidated' });
@@ -248,4 +248,13 @@ export class SandboxScheduler {
     }
     return this.#handedOut.size;
   }
+}
+
+function sameLimits(a: ResourceLimits, b: ResourceLimits): boolean {
+  return (
+    a.memoryMiB === b.memoryMiB &&
+    a.cpus === b.cpus &&
+    a.pidsMax === b.pidsMax &&
+    a.diskMiB === b.diskMiB
+  );
 }

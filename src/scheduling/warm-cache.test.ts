@@ -26,6 +26,7 @@ async function parked(overrides: Partial<Parked> = {}): Promise<Parked & { sandb
     runtime: 'fake',
     image: 'default',
     network: false,
+    limits: { memoryMiB: 64, cpus: 1, pidsMax: 64 },
     oomKills: 0,
     memoryBytes: 10,
     ...overrides,
@@ -50,7 +51,12 @@ function cache(options: Partial<Omit<WarmCacheOptions, 'metrics'>> = {}) {
   };
 }
 
-const terms = { runtime: 'fake', image: 'default', network: false };
+const terms = {
+  runtime: 'fake',
+  image: 'default',
+  network: false,
+  limits: { memoryMiB: 64, cpus: 1, pidsMax: 64 },
+};
 
 test('a parked sandbox goes to its own workspace once, on the same terms', async () => {
   const { warm, misses } = cache();

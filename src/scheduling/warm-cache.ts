@@ -1,4 +1,4 @@
-import type { Sandbox } from '../runtimes/runtime.ts';
+import type { ResourceLimits, Sandbox } from '../runtimes/runtime.ts';
 import { ownsStorageName } from '../workspaces/owner-workspace.ts';
 import type { SchedulerMetrics } from './scheduler-metrics.ts';
 
@@ -18,6 +18,11 @@ export interface ParkingTerms {
   runtime: string;
   image: string;
   network: boolean;
+  /**
+   * The limits it runs with. A runtime that can change them (`setLimits`) serves a run with
+   * others; one that cannot (a VM's memory and vCPUs are fixed at boot) only a run with these.
+   */
+  limits: ResourceLimits;
 }
 
 export interface Parked extends ParkingTerms {

@@ -219,13 +219,13 @@ describe('recoverWork: a starting server takes over what gone servers left (fake
       (await host.runtime.list()).map((info) => info.id),
       [parked.sandboxId],
     );
-    // In this server's warm cache, for the workspace, on the terms of its run. (The next run
-    // would get it only on a runtime that can change a running sandbox's limits: the fake
-    // cannot, so the scheduler serves such runs fresh sandboxes; scheduling tests cover that.)
+    // In this server's warm cache, for the workspace, on the terms of its run (the fake cannot
+    // change a running sandbox's limits, so only a run with the same limits would get it).
     const entry = await second.scheduler.warm.take(ownerWorkspaceName('alice', 'p'), {
       runtime: 'fake',
       image: 'default',
       network: false,
+      limits: host.fake.context.defaults.limits,
     });
     assert.equal(entry?.sandbox.id, parked.sandboxId);
     assert.equal(entry?.sandbox.isRunning(), true);

@@ -294,6 +294,7 @@ async function parkAgain(
     runtime: runtime.name,
     image: run.image,
     network: run.network,
+    limits: run.limits,
     oomKills: usage.oomKills,
     memoryBytes: usage.memoryBytes ?? 0,
     reusable: true,
