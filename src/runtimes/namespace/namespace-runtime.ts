@@ -66,17 +66,7 @@ const capabilities: RuntimeCapabilities = {
  * set up by the small C launcher in `native/sandbox.c`. The factory does no I/O.
  */
 export function createNamespaceRuntime(options: NamespaceRuntimeOptions): Runtime {
-  const idMapping = options.idMapping ?? createShiftedIdMapping();
-  const resolved: ResolvedNamespaceOptions = {
-    home: options.home,
-    uidBase: idMapping.uidBase,
-    idCount: idMapping.idCount,
-    layers: createOverlayLayerProvider({ stores: options.stores, idMapping }),
-    launcherPath: options.launcherPath,
-    agentPath: options.agentPath,
-    cgroupRoot: options.cgroupRoot ?? '/sys/fs/cgroup',
-    startTimeoutMs: options.startTimeoutMs ?? 10_000,
-  };
+  const resolved = resolveNamespaceOptions(options, 10_000);
   return {
     specificationVersion: 'runtime-v2',
     name: 'namespace',
@@ -87,6 +77,24 @@ export function createNamespaceRuntime(options: NamespaceRuntimeOptions): Runtim
     sweep: () => sweepLeftovers(resolved.home, resolved.cgroupRoot),
     list: () => listNamespaceSandboxes(resolved.home),
     attach: (id) => attachNamespaceSandbox(resolved, id),
+  };
+}
+
+/** The options with their defaults, for this runtime and the qemu runtime (same launcher). */
+export function resolveNamespaceOptions(
+  options: NamespaceRuntimeOptions,
+  defaultStartTimeoutMs: number,
+): ResolvedNamespaceOptions {
+  const idMapping = options.idMapping ?? createShiftedIdMapping();
+  return {
+    home: options.home,
+    uidBase: idMapping.uidBase,
+    idCount: idMapping.idCount,
+    layers: createOverlayLayerProvider({ stores: options.stores, idMapping }),
+    launcherPath: options.launcherPath,
+    agentPath: options.agentPath,
+    cgroupRoot: options.cgroupRoot ?? '/sys/fs/cgroup',
+    startTimeoutMs: options.startTimeoutMs ?? defaultStartTimeoutMs,
   };
 }
 

@@ -5,13 +5,11 @@ import {
   attachLaunchedSandbox,
   listNamespaceSandboxes,
 } from '../namespace/attach-namespace-sandbox.ts';
-import { createShiftedIdMapping, type ShiftedIdMapping } from '../namespace/id-mapping.ts';
-import type { ResolvedNamespaceOptions } from '../namespace/namespace-runtime.ts';
-import { prepareNamespaceSandbox, type SandboxLaunch } from '../namespace/namespace-sandbox.ts';
 import {
-  createOverlayLayerProvider,
-  type OverlayLayerStores,
-} from '../namespace/overlay-layers.ts';
+  type NamespaceRuntimeOptions,
+  resolveNamespaceOptions,
+} from '../namespace/namespace-runtime.ts';
+import { prepareNamespaceSandbox, type SandboxLaunch } from '../namespace/namespace-sandbox.ts';
 import { agentSocketName } from '../namespace/run-record.ts';
 import { sweepLeftovers } from '../namespace/sweep-leftovers.ts';
 import type { Runtime, RuntimeCapabilities, Sandbox, SandboxSpec } from '../runtime.ts';
@@ -26,20 +24,13 @@ import { qemuSandboxHandle } from './qemu-sandbox-handle.ts';
 /** In the run directory: QEMU's own directory (the jail's /run), holding the agent's socket. */
 const vmRunName = 'vm';
 
-export interface QemuRuntimeOptions {
-  /** The mags data directory: run state in `${home}/run/ID`, the guest kernel in `images/.qemu`. */
-  home: string;
-  /** The same mapping as the namespace runtime's: QEMU runs as the sandbox's root. */
-  idMapping?: ShiftedIdMapping;
-  stores: OverlayLayerStores;
-  launcherPath: string;
-  agentPath: string;
+/** The namespace runtime's options (the same launcher and stores), and the guest's own. */
+export interface QemuRuntimeOptions extends NamespaceRuntimeOptions {
+  /** The guest's PID 1 (`native/vm-init.c`), copied into the initramfs. */
   initPath: string;
+  /** Default: `qemu-system-x86_64` on the PATH. */
   qemuPath?: string;
   environment?: NodeJS.ProcessEnv;
-  cgroupRoot?: string;
-  /** A cold boot under TCG takes seconds, more on a loaded host. */
-  startTimeoutMs?: number;
 }
 
 const capabilities: RuntimeCapabilities = {
@@ -66,20 +57,9 @@ const capabilities: RuntimeCapabilities = {
  * versions and forks are the same. The factory does no I/O.
  */
 export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
-  const idMapping = options.idMapping ?? createShiftedIdMapping();
   const environment = options.environment ?? process.env;
-  const qemuPath =
-    options.qemuPath ?? findOnPath('qemu-system-x86_64') ?? '/usr/bin/qemu-system-x86_64';
-  const resolved: ResolvedNamespaceOptions = {
-    home: options.home,
-    uidBase: idMapping.uidBase,
-    idCount: idMapping.idCount,
-    layers: createOverlayLayerProvider({ stores: options.stores, idMapping }),
-    launcherPath: options.launcherPath,
-    agentPath: options.agentPath,
-    cgroupRoot: options.cgroupRoot ?? '/sys/fs/cgroup',
-    startTimeoutMs: options.startTimeoutMs ?? 120_000,
-  };
+  // A cold boot under TCG takes seconds, more on a loaded host.
+  const resolved = resolveNamespaceOptions(options, 120_000);
   const checkOptions = {
     home: options.home,
     environment,
@@ -88,6 +68,8 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
   };
 
   const launchFor = async (spec: SandboxSpec): Promise<SandboxLaunch> => {
+    const qemuPath =
+      options.qemuPath ?? findOnPath('qemu-system-x86_64') ?? '/usr/bin/qemu-system-x86_64';
     const kernel = await findGuestKernel({
       home: options.home,
       initPath: options.initPath,
