@@ -55,7 +55,8 @@ export function attachNamespaceSandbox(
 ): Promise<Sandbox> {
   return attachLaunchedSandbox(options, id, {
     runtime: 'namespace',
-    transport: namespaceGuestTransport(options.home, id),
+    connect: (timeoutMs) =>
+      connectGuest(namespaceGuestTransport(options.home, id), { helloTimeoutMs: timeoutMs }),
     handle: namespaceSandboxHandle,
   });
 }
@@ -63,7 +64,8 @@ export function attachNamespaceSandbox(
 /** What differs between the runtimes that share the launcher, for an attach. */
 export interface AttachFlavour {
   runtime: string;
-  transport: GuestTransport;
+  /** Connects to the sandbox's agent and waits for its HELLO. */
+  connect(timeoutMs: number): Promise<GuestClient>;
   handle(parts: SandboxParts): Sandbox;
 }
 
@@ -90,9 +92,7 @@ export async function attachLaunchedSandbox(
   if (frozen) await cgroup?.thaw();
   let client: GuestClient;
   try {
-    client = await connectGuest(flavour.transport, {
-      helloTimeoutMs: options.startTimeoutMs,
-    });
+    client = await flavour.connect(options.startTimeoutMs);
   } catch (error) {
     throw new MagsError(`Sandbox ${id} is running but its agent does not answer.`, {
       code: 'sandbox_unreachable',

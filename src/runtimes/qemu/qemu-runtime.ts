@@ -15,6 +15,7 @@ import { sweepLeftovers } from '../namespace/sweep-leftovers.ts';
 import type { Runtime, RuntimeCapabilities, Sandbox, SandboxSpec } from '../runtime.ts';
 import { chooseAccelerator } from './accelerator.ts';
 import { checkQemuHost } from './check-qemu-host.ts';
+import { connectToPort } from './connect-to-port.ts';
 import { findOnPath } from './debian-kernel-package.ts';
 import { findGuestKernel } from './guest-kernel.ts';
 import { hostTscKhz } from './host-tsc.ts';
@@ -142,10 +143,8 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
     attach: (id) =>
       attachLaunchedSandbox(resolved, id, {
         runtime: 'qemu',
-        transport: {
-          kind: 'unix',
-          socketPath: join(resolved.home, 'run', id, vmRunName, agentSocketName),
-        },
+        connect: (timeoutMs) =>
+          connectToPort(join(resolved.home, 'run', id, vmRunName, agentSocketName), timeoutMs),
         handle: qemuSandboxHandle,
       }),
   };
