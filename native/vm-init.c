@@ -5,7 +5,8 @@
 // initramfs's copy, so the agent binary is never visible in the sandbox's filesystem).
 //
 // Settings come from the kernel command line: mags.hostname=NAME, mags.net=1 (user-mode network:
-// 10.0.2.15/24 via 10.0.2.2), mags.pids=N (process limit, a guest cgroup), mags.probe=1 (print
+// 10.0.2.15/24 via 10.0.2.2), mags.pids=N (process limit, a guest cgroup), mags.memory=BYTES (the
+// sandbox's memory limit in that cgroup: the VM has more, for its kernel), mags.probe=1 (print
 // "mags-vm-init: probe ok" and power off: the accelerator probe, src/runtimes/qemu/accelerator.ts).
 // Any failure is printed on the console (the launcher's log) and powers the VM off.
 #define _GNU_SOURCE
@@ -176,14 +177,17 @@ static void configure_network(int net) {
   close(fd);
 }
 
-// A process limit for everything the agent starts: a cgroup of the guest's own, set up before the
-// switch to the new root, where no cgroup filesystem is mounted.
-static void limit_processes(const char *pids) {
+// The process and memory limits of everything the agent starts: a cgroup of the guest's own, set
+// up before the switch to the new root, where no cgroup filesystem is mounted. The memory limit is
+// the sandbox's own: an allocation past it is OOM-killed here and counted in memory.events, where
+// the host reads it, while the guest kernel keeps the rest of the VM's memory.
+static void limit_sandbox(const char *pids, const char *memory) {
   if (mkdir("/cgroup", 0755) < 0 && errno != EEXIST) die("mkdir /cgroup");
   mount_or_die("cgroup2", "/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   write_file("/cgroup/cgroup.subtree_control", "+pids +memory");
   if (mkdir("/cgroup/sandbox", 0755) < 0) die("mkdir the sandbox cgroup");
   write_file("/cgroup/sandbox/pids.max", pids);
+  write_file("/cgroup/sandbox/memory.max", memory);
   char self[32];
   snprintf(self, sizeof self, "%d", getpid());
   write_file("/cgroup/sandbox/cgroup.procs", self);
@@ -232,8 +236,11 @@ int main(void) {
   }
 
   load_modules();
+  // setting() returns one static buffer: each value is copied before the next is read.
   const char *pids = setting("pids");
-  limit_processes(pids ? pids : "max");
+  char *pids_copy = strdup(pids ? pids : "max");
+  const char *memory = setting("memory");
+  limit_sandbox(pids_copy, memory ? memory : "max");
   int agent = open("/mags-agent", O_RDONLY | O_CLOEXEC);
   if (agent < 0) die("open /mags-agent");
   int port = open_agent_port();

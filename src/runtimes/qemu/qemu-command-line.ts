@@ -17,6 +17,8 @@ export interface QemuMachine {
   hostname: string;
   /** TCG only: the host's TSC rate, so the guest need not calibrate it (host-tsc.ts). */
   tscKhz?: number;
+  /** The sandbox's id: QEMU's `-name`, so `ps` on the host tells which VM a process is. */
+  name: string;
 }
 
 /**
@@ -33,6 +35,19 @@ const translationCacheMiB = 64;
  */
 const tcgCpuModel = 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt';
 
+/**
+ * The guest kernel's share of the VM's memory beside the sandbox's limit: Debian's 6.1 vmlinux
+ * loads to 74 MiB (its ELF program headers; a 64 MiB VM never boots) and a booted guest holds
+ * about 90 MiB of a 512 MiB VM (MemTotal minus MemAvailable, measured). The sandbox's own limit
+ * is the guest cgroup's memory.max (native/vm-init.c), as a namespace sandbox's is its cgroup's.
+ */
+export const guestKernelMiB = 128;
+
+/** The VM's memory: the sandbox's limit plus what its kernel needs. */
+export function guestMemoryMiB(limits: ResourceLimits): number {
+  return limits.memoryMiB + guestKernelMiB;
+}
+
 /** The command line of `qemu-system-x86_64 -M microvm` for one sandbox. */
 export function qemuCommandLine(machine: QemuMachine): string[] {
   const { limits } = machine;
@@ -45,18 +60,21 @@ export function qemuCommandLine(machine: QemuMachine): string[] {
     'panic=-1',
     `mags.hostname=${machine.hostname}`,
     `mags.pids=${limits.pidsMax}`,
+    `mags.memory=${limits.memoryMiB * 1024 * 1024}`,
     ...(machine.network.egress === 'all' ? ['mags.net=1'] : []),
     ...(machine.accelerator === 'tcg' && machine.tscKhz ? [`tsc_early_khz=${machine.tscKhz}`] : []),
   ].join(' ');
   return [
     machine.qemuPath,
+    '-name',
+    machine.name,
     '-M',
     'microvm,rtc=on',
     ...(machine.accelerator === 'kvm'
       ? ['-accel', 'kvm', '-cpu', 'host']
       : ['-accel', `tcg,tb-size=${translationCacheMiB}`, '-cpu', tcgCpuModel]),
     '-m',
-    `${limits.memoryMiB}M`,
+    `${guestMemoryMiB(limits)}M`,
     '-smp',
     String(Math.max(1, Math.ceil(limits.cpus))),
     '-nodefaults',
@@ -81,9 +99,11 @@ export function qemuCommandLine(machine: QemuMachine): string[] {
     'virtserialport,chardev=agent,name=mags',
     // The workspace's overlay, merged on the host, as the guest's root. passthrough: owners and
     // modes are the files' own (QEMU runs as the sandbox's root in its user namespace, so guest
-    // ids land in the sandbox's subordinate range, as in the namespace runtime).
+    // ids land in the sandbox's subordinate range, as in the namespace runtime). multidevs=remap:
+    // an overlay shows its lower layers' files with their own st_dev, and inode numbers of two
+    // devices can collide in the guest's inode cache (QEMU warns of "severe misbehaviours").
     '-fsdev',
-    `local,id=root,path=${jailRootDirectory},security_model=passthrough`,
+    `local,id=root,path=${jailRootDirectory},security_model=passthrough,multidevs=remap`,
     '-device',
     'virtio-9p-device,fsdev=root,mount_tag=root',
     ...(machine.network.egress === 'all'

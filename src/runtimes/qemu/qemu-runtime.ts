@@ -19,7 +19,12 @@ import { connectToPort } from './connect-to-port.ts';
 import { findOnPath } from './debian-kernel-package.ts';
 import { findGuestKernel } from './guest-kernel.ts';
 import { hostTscKhz } from './host-tsc.ts';
-import { jailAssetsDirectory, monitorOverheadMiB, qemuCommandLine } from './qemu-command-line.ts';
+import {
+  guestMemoryMiB,
+  jailAssetsDirectory,
+  monitorOverheadMiB,
+  qemuCommandLine,
+} from './qemu-command-line.ts';
 import { qemuSandboxHandle } from './qemu-sandbox-handle.ts';
 
 /** In the run directory: QEMU's own directory (the jail's /run), holding the agent's socket. */
@@ -112,11 +117,12 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
           network: spec.network,
           hostname: spec.hostname ?? 'mags',
           ...(tscKhz ? { tscKhz } : {}),
+          name: spec.id,
         }),
       ],
       hostLimits: (limits) => ({
         ...limits,
-        memoryMiB: limits.memoryMiB + monitorOverheadMiB,
+        memoryMiB: guestMemoryMiB(limits) + monitorOverheadMiB,
         // QEMU's threads (vCPUs, I/O workers), not the guest's processes: the guest's own
         // cgroup holds those to pidsMax.
         pidsMax: 512,
