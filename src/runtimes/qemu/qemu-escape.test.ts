@@ -112,7 +112,7 @@ describe('qemu sandbox isolation (escape attempts)', () => {
       );
       assert.equal(`${hostname}\n`, imageHostname);
       assert.doesNotMatch(rest.join('\n'), /visible|found/);
-      assert.match(rest[0] ?? '', /^mags-agent --fd \d+ $/);
+      assert.match(rest[0] ?? '', /^mags-agent --port \d+ $/);
     } finally {
       for (const marker of markers) await rm(marker, { force: true });
     }
