@@ -87,6 +87,15 @@ describe('the qemu runtime through a server', () => {
     const stillWarm = await mags.runAndWait('cat /dev/shm/marker', { workspace: 'vm' });
     assert.equal(stillWarm.stdout, 'warm\n', 'the VM parked before the restart was attached again');
 
+    // A command past its timeout is ended and reported as such (the VM stops with it).
+    const slow = await mags.runAndWait('echo started; sleep 600', {
+      workspace: 'slow',
+      timeoutSeconds: 3,
+    });
+    assert.equal(slow.job.status, 'failed');
+    assert.equal(slow.job.endReason, 'timed_out');
+    assert.equal(slow.stdout, 'started\n');
+
     // The namespace runtime takes the workspace over: the parked VM is stopped first, and the
     // files it wrote are the workspace's.
     const other = await mags.runAndWait(
