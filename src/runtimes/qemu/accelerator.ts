@@ -65,7 +65,7 @@ export function forcedAccelerator(environment: NodeJS.ProcessEnv): AcceleratorCh
     throw new InvalidInputError(
       `MAGS_QEMU_ACCEL must be kvm or tcg, not ${JSON.stringify(forced)}.`,
       {
-        hint: 'Unset it to let mags probe KVM once and cache the answer.',
+        hint: 'Unset it: KVM is then probed once and the answer cached.',
       },
     );
   }
