@@ -393,8 +393,8 @@ function silentAgentError(
 ): MagsError {
   const tail = log.trim().split('\n').slice(-20).join('\n');
   return new MagsError(
-    `The sandbox's agent did not answer (${cause.message})` +
-      (tail ? `; the end of the launcher's log:\n${tail}` : '; the launcher logged nothing.'),
+    `The sandbox did not start: ${cause.message}` +
+      (tail ? ` The end of the launcher's log:\n${tail}` : " The launcher's log is empty."),
     {
       code: 'sandbox_start_failed',
       sandboxId,
