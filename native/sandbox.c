@@ -11,8 +11,12 @@
 // agent runs inside the VM). Everything above stays as it is, but the new root is a jail for the
 // monitor: a tmpfs holding the host's /usr (read-only), DIR (the guest kernel, read-only) at /vm,
 // the overlay at /rootfs (exported to the guest over virtio-9p) and a /dev with the harmless
-// devices plus each --vm-device, and --vm-run DIR (writable, at /run: the monitor's socket for the
-// agent's stream, which hosts connect to and leave, as the namespace agent's --listen socket).
+// devices plus each --vm-device; the jail's root and /dev are then read-only. The --listen socket
+// (the agent's stream, which hosts connect to and leave) is made here as for the agent, in the
+// root-owned run directory, and handed to the monitor as fd 3 (VM_AGENT_FD): the monitor never
+// sees a directory of the host's it could write to. The monitor's stdout and stderr (the guest's
+// serial console) come through a pipe, of which the first VM_CONSOLE_BYTES reach this process's
+// stderr (the launcher's log) and the rest is counted and dropped: a guest cannot fill the disk.
 // The program after -- is run as given.
 //
 // With --attach-fd N the launcher stops before the layers: a pooled sandbox, created ahead of
@@ -30,7 +34,6 @@
 #include <net/route.h>
 #include <poll.h>
 #include <sched.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -48,13 +51,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox-policy.h"
+
 #define EXIT_USAGE 64
 #define EXIT_SETUP 71
 #define EXIT_BUSY 75
 #define MAX_LIST 32
+// The fd a monitor finds the agent's listening socket at: QEMU's `-chardev socket,fd=3,...`
+// (src/runtimes/qemu/qemu-command-line.ts, agentListenFd).
+#define VM_AGENT_FD 3
+#define VM_CONSOLE_BYTES (64 * 1024)
 
 struct options {
-  const char *root, *upper, *work, *hostname, *listen_path, *scratch, *scratch_bytes, *vm, *vm_run;
+  const char *root, *upper, *work, *hostname, *listen_path, *scratch, *scratch_bytes, *vm;
   const char *lowers[MAX_LIST], *cgroups[MAX_LIST], *locks_exclusive[MAX_LIST], *locks_shared[MAX_LIST];
   const char *vm_devices[MAX_LIST];
   int lower_count, cgroup_count, exclusive_count, shared_count, vm_device_count;
@@ -79,7 +88,9 @@ static void usage(const char *message) {
   fprintf(stderr, "mags-sandbox: %s\nusage: mags-sandbox --root DIR --lower DIR... (--upper DIR --work DIR | --scratch DIR --scratch-bytes N) "
                   "[--uid-base N] [--id-count N] [--cgroup DIR]... [--lock-exclusive F]... [--lock-shared F]... "
                   "[--scratch DIR --scratch-bytes N] [--hostname NAME] [--net] [--fd N] [--listen PATH] "
-                  "[--vm DIR [--vm-device PATH]...] -- AGENT [ARGS...]\n", message);
+                  "-- AGENT [ARGS...]\n"
+                  "       mags-sandbox --vm DIR [--vm-device /dev/NAME]... --listen PATH (the same layer, id, cgroup, lock, "
+                  "hostname and --net options) -- MONITOR [ARGS...]\n", message);
   exit(EXIT_USAGE);
 }
 
@@ -165,14 +176,13 @@ static void parse(int argc, char **argv, struct options *o) {
     else if (!strcmp(a, "--fd")) o->fd = atoi(v);
     else if (!strcmp(a, "--attach-fd")) o->attach_fd = atoi(v);
     else if (!strcmp(a, "--vm")) { check_layer_path(v); o->vm = v; }
-    else if (!strcmp(a, "--vm-run")) { check_layer_path(v); o->vm_run = v; }
     else if (!strcmp(a, "--vm-device")) { check_layer_path(v); add(o->vm_devices, &o->vm_device_count, v); }
     else usage("unknown option");
   }
   if (!o->root || !o->agent_argv) usage("missing a required option");
   if (o->attach_fd < 0) check_layers(o);
-  if (o->vm ? !o->vm_run : (o->fd < 0 && !o->listen_path)) usage("give --fd, --listen, or both (--vm: --vm-run)");
-  if (o->vm && (o->listen_path || o->fd >= 0)) usage("--vm takes no --fd or --listen (the monitor owns the stream)");
+  if (o->fd < 0 && !o->listen_path) usage("give --fd, --listen, or both (--vm: --listen)");
+  if (o->vm && (!o->listen_path || o->fd >= 0)) usage("--vm takes --listen and no --fd (the monitor serves the stream)");
   // Never map anything onto host root: that is the whole point of the id shift.
   if (o->uid_base < 1 || o->id_count < 1) usage("--uid-base and --id-count must be positive");
 }
@@ -239,7 +249,7 @@ static int listen_on(const char *path) {
   struct sockaddr_un address = {.sun_family = AF_UNIX};
   if (strlen(path) >= sizeof address.sun_path) usage("--listen path too long");
   strcpy(address.sun_path, path);
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);  // no CLOEXEC: the agent inherits it
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);  // the child keeps it across exec
   if (fd < 0) die("socket");
   unlink(path);
   // Created 0600 by bind itself: a chmod after bind would leave a moment in which the socket
@@ -317,70 +327,11 @@ static void reject_link_local(void) {
   close(fd);
 }
 
-// Docker's default capability set; everything else (SYS_ADMIN, NET_ADMIN, SYS_PTRACE, ...) goes,
-// even though these capabilities only ever apply inside the sandbox's own user namespace.
-static const int kept_capabilities[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD,
-                                        CAP_NET_RAW, CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP,
-                                        CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE};
-
-static void drop_capabilities(void) {
-  unsigned long long kept = 0;
-  for (size_t i = 0; i < sizeof kept_capabilities / sizeof *kept_capabilities; i++) kept |= 1ULL << kept_capabilities[i];
-  for (int cap = 0; cap <= 63; cap++) {
-    if (kept & (1ULL << cap)) continue;
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) die("drop capability %d", cap);
-  }
-  struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-  struct __user_cap_data_struct data[2] = {0};
-  for (int i = 0; i < 2; i++) {
-    data[i].effective = data[i].permitted = data[i].inheritable = (unsigned)(kept >> (32 * i));
-  }
-  if (syscall(SYS_capset, &header, data) < 0) die("capset");
-}
-
-// Syscalls a sandbox has no business making (Docker's default profile, GUIDE §2b): they fail
-// with EPERM so programs that probe for them degrade gracefully.
-static const char *denied_syscalls[] = {
-    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "bpf",
-    "perf_event_open", "keyctl", "add_key", "request_key", "userfaultfd", "acct", "swapon", "swapoff",
-    "reboot", "mount", "umount2", "pivot_root", "setns", "unshare", "open_by_handle_at",
-    "name_to_handle_at", "iopl", "ioperm", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
-    "syslog", "quotactl", "vhangup", "lookup_dcookie", "fsopen", "fsconfig", "fsmount", "fspick",
-    "move_mount", "open_tree", "mount_setattr", "nfsservctl", "process_madvise", "kcmp",
-};
-
-static void install_seccomp(void) {
-  scmp_filter_ctx filter = seccomp_init(SCMP_ACT_ALLOW);
-  if (!filter) die("seccomp_init");
-  // Only the native ABI: a foreign or x32 syscall would bypass every rule below.
-  if (seccomp_attr_set(filter, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) < 0) die("seccomp badarch");
-  for (size_t i = 0; i < sizeof denied_syscalls / sizeof *denied_syscalls; i++) {
-    int number = seccomp_syscall_resolve_name(denied_syscalls[i]);
-    if (number == __NR_SCMP_ERROR) continue;
-    if (seccomp_rule_add(filter, SCMP_ACT_ERRNO(EPERM), number, 0) < 0) die("seccomp rule %s", denied_syscalls[i]);
-  }
-  // New namespaces through clone(): its flags are the first argument on x86_64. One rule per flag,
-  // because a masked comparison can only test "all of these bits", not "any of them".
-  const unsigned long namespace_flags[] = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWPID,   CLONE_NEWNET,
-                                           CLONE_NEWIPC,  CLONE_NEWUTS, CLONE_NEWCGROUP};
-  for (size_t i = 0; i < sizeof namespace_flags / sizeof *namespace_flags; i++) {
-    unsigned long flag = namespace_flags[i];
-    if (seccomp_rule_add(filter, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)) < 0)
-      die("seccomp clone rule");
-  }
-  // clone3 passes its flags in memory, where seccomp cannot look: ENOSYS makes glibc fall back
-  // to clone(), which the rules above do check (the same choice as Docker's profile).
-  if (seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) < 0) die("seccomp clone3");
-  // personality(): no turning off address-space randomization or making data executable for
-  // the sandbox's own exploits (the flags Docker's profile keeps out, one rule per bit).
-  const unsigned long personality_flags[] = {0x0040000 /* ADDR_NO_RANDOMIZE */, 0x0400000 /* READ_IMPLIES_EXEC */};
-  for (size_t i = 0; i < 2; i++) {
-    unsigned long flag = personality_flags[i];
-    if (seccomp_rule_add(filter, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)) < 0)
-      die("seccomp personality");
-  }
-  if (seccomp_load(filter) < 0) die("seccomp load");
-  seccomp_release(filter);
+static void apply_policy(void) {
+  const char *failed = policy_drop_capabilities();
+  if (failed) die("%s", failed);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("PR_SET_NO_NEW_PRIVS");
+  if ((failed = policy_install_seccomp())) die("%s", failed);
 }
 
 static void bind_or_die(const char *source, const char *target, int read_only) {
@@ -392,7 +343,7 @@ static void bind_or_die(const char *source, const char *target, int read_only) {
 // The monitor's jail (--vm): the new root is a small tmpfs with what QEMU needs and nothing else of
 // the host's. Called with the jail as the working directory, the overlay not yet mounted.
 static void setup_vm_jail(const struct options *o) {
-  static const char *directories[] = {"usr", "vm", "run", "rootfs", "proc", "dev", "tmp", "etc"};
+  static const char *directories[] = {"usr", "vm", "rootfs", "proc", "dev", "tmp", "etc"};
   for (size_t i = 0; i < sizeof directories / sizeof *directories; i++) {
     if (mkdir(directories[i], 0755) < 0) die("mkdir %s in the monitor's jail", directories[i]);
   }
@@ -404,7 +355,6 @@ static void setup_vm_jail(const struct options *o) {
   }
   bind_or_die("/usr", "usr", 1);
   bind_or_die(o->vm, "vm", 1);
-  bind_or_die(o->vm_run, "run", 0);  // where the monitor makes the agent's socket for the host
   mount_or_die("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k");
   static const char *devices[] = {"/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"};
   const char *all[MAX_LIST + 4];
@@ -420,12 +370,14 @@ static void setup_vm_jail(const struct options *o) {
     close(fd);
     mount_or_die(all[i], target, NULL, MS_BIND, NULL);
   }
-  mount_or_die("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1m");
+  mount_or_die("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=1m");
   // QEMU's user-mode network forwards the guest's DNS (10.0.2.3) to the resolver this file names:
   // slirp4netns's, in this network namespace (--net), which forwards to the host's.
   int resolv = open("etc/resolv.conf", O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
   if (resolv < 0 || write(resolv, "nameserver 10.0.2.3\n", 21) != 21) die("write the monitor's resolv.conf");
   close(resolv);
+  // Both tmpfs were writable only to set them up.
+  mount_or_die(NULL, "dev", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL);
 }
 
 struct child_arguments {
@@ -434,7 +386,22 @@ struct child_arguments {
   int agent_fd;
   int stream_fd;  // the first connection (--fd), or -1
   int listen_fd;  // the socket later connections come through (--listen), or -1
+  int console_fd; // --vm: the write end of the pipe the launcher reads the monitor's output from
 };
+
+// Inherited across exec: every fd above 2 is close-on-exec but the ones named here, so nothing the
+// launcher's own parent passed (the mags server's socketpair, say) reaches the program by mistake.
+static void keep_across_exec(int fd) {
+  if (fd >= 0 && fcntl(fd, F_SETFD, 0) < 0) die("keep fd %d across exec", fd);
+}
+
+// Moves `fd` off `target` (which is about to be replaced), keeping it close-on-exec.
+static int move_off(int fd, int target) {
+  if (fd != target) return fd;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, target + 1);
+  if (moved < 0) die("move fd %d", fd);
+  return moved;
+}
 
 static int child_main(void *argument) {
   struct child_arguments *c = argument;
@@ -475,6 +442,7 @@ static int child_main(void *argument) {
     setup_vm_jail(o);
     mount_or_die("overlay", "rootfs", "overlay", 0, data);
     mount_or_die("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    mount_or_die(NULL, ".", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   } else {
     mount_or_die("overlay", o->root, "overlay", 0, data);
     if (chdir(o->root) < 0) die("chdir into the new root %s", o->root);
@@ -492,9 +460,7 @@ static int child_main(void *argument) {
   if (sethostname(o->hostname, strlen(o->hostname)) < 0) die("sethostname");
   if (!o->net) bring_up_loopback();  // slirp4netns --configure brings up lo and tap0 itself
   else reject_link_local();
-  drop_capabilities();
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("PR_SET_NO_NEW_PRIVS");
-  install_seccomp();
+  apply_policy();
 
   int argc = 0;
   while (o->agent_argv[argc]) argc++;
@@ -505,12 +471,25 @@ static int child_main(void *argument) {
   if (!argv) die("calloc");
   for (int i = 0; i < argc; i++) argv[i] = o->agent_argv[i];
   if (c->stream_fd >= 0 && !o->vm) { argv[argc++] = "--fd"; argv[argc++] = fd_text; }
-  if (c->listen_fd >= 0) { argv[argc++] = "--listen-fd"; argv[argc++] = listen_text; }
+  if (c->listen_fd >= 0 && !o->vm) { argv[argc++] = "--listen-fd"; argv[argc++] = listen_text; }
   char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", NULL};
-  // A monitor's serial console (-serial stdio) goes to the launcher's log with its stderr.
-  if (o->vm && dup2(2, 1) < 0) die("dup2 the monitor's stdout");
-  fexecve(c->agent_fd, argv, envp);
-  die("exec the guest agent");
+  if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) die("close_range");
+  int program_fd = c->agent_fd;
+  if (o->vm) {
+    // The agent's listening socket at the fd QEMU's command line names; the program and the
+    // console pipe are moved off that number first.
+    program_fd = move_off(program_fd, VM_AGENT_FD);
+    int console = move_off(c->console_fd, VM_AGENT_FD);
+    if (c->listen_fd != VM_AGENT_FD && dup2(c->listen_fd, VM_AGENT_FD) < 0) die("dup2 the agent's socket");
+    keep_across_exec(VM_AGENT_FD);
+    // The monitor's stdout (the serial console, -serial stdio) and stderr: the launcher's pipe.
+    if (dup2(console, 1) < 0 || dup2(console, 2) < 0) die("dup2 the monitor's output");
+  } else {
+    keep_across_exec(c->stream_fd);
+    keep_across_exec(c->listen_fd);
+  }
+  fexecve(program_fd, argv, envp);
+  die(o->vm ? "exec the monitor" : "exec the guest agent");
   return EXIT_SETUP;
 }
 
@@ -558,6 +537,32 @@ static pid_t start_slirp(pid_t pid, int *exit_write_fd) {
   return slirp;
 }
 
+// The monitor's output (the guest's serial console: whatever the guest writes to it) to this
+// process's stderr, the launcher's log, until the monitor exits: the first VM_CONSOLE_BYTES, then
+// one line saying how much was dropped. Read to the end, so the monitor never blocks on a full pipe.
+static void copy_console(int fd) {
+  static char buffer[16384];
+  size_t kept = 0;
+  unsigned long long dropped = 0;
+  for (;;) {
+    ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    size_t keep = kept < VM_CONSOLE_BYTES ? VM_CONSOLE_BYTES - kept : 0;
+    if (keep > (size_t)n) keep = (size_t)n;
+    for (size_t written = 0; written < keep;) {
+      ssize_t w = write(2, buffer + written, keep - written);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) break;  // a log that cannot be written: keep reading anyway
+      written += (size_t)w;
+    }
+    kept += keep;
+    dropped += (unsigned long long)n - keep;
+  }
+  close(fd);
+  if (dropped) fprintf(stderr, "\nmags-sandbox: dropped %llu bytes of the monitor's output after the first %d\n", dropped, VM_CONSOLE_BYTES);
+}
+
 static void take_locks(const struct options *o) {
   for (int i = 0; i < o->exclusive_count; i++) take_lock(o->locks_exclusive[i], LOCK_EX);
   for (int i = 0; i < o->shared_count; i++) take_lock(o->locks_shared[i], LOCK_SH);
@@ -577,16 +582,14 @@ int main(int argc, char **argv) {
     write_file(path, pid_text);
   }
 
-  struct child_arguments c = {.options = &o};
-  // The monitor's socket directory: the sandbox's root owns it (the monitor runs as that), and
-  // only it and host root can reach the socket.
-  if (o.vm_run) {
-    if (mkdir(o.vm_run, 0700) < 0 && errno != EEXIST) die("mkdir %s", o.vm_run);
-    if (chown(o.vm_run, (uid_t)o.uid_base, (gid_t)o.uid_base) < 0) die("chown %s", o.vm_run);
-  }
-
+  struct child_arguments c = {.options = &o, .console_fd = -1};
   c.agent_fd = open(o.agent_argv[0], O_RDONLY | O_CLOEXEC);
-  if (c.agent_fd < 0) die("open the guest agent %s", o.agent_argv[0]);
+  if (c.agent_fd < 0) die(o.vm ? "open the monitor %s" : "open the guest agent %s", o.agent_argv[0]);
+  int console[2] = {-1, -1};
+  if (o.vm) {
+    if (pipe2(console, O_CLOEXEC) < 0) die("pipe for the monitor's output");
+    c.console_fd = console[1];
+  }
   c.stream_fd = o.fd;
   c.listen_fd = o.listen_path ? listen_on(o.listen_path) : -1;
   if (c.stream_fd >= 0 && fcntl(c.stream_fd, F_GETFD) < 0) die("stream fd %d", c.stream_fd);
@@ -604,6 +607,8 @@ int main(int argc, char **argv) {
   // Only the sandbox keeps its end of the stream: when the agent goes, the host sees EOF at once.
   if (c.stream_fd >= 0) close(c.stream_fd);
   if (c.listen_fd >= 0) close(c.listen_fd);
+  // Only the monitor writes the console pipe: its end of the pipe reads EOF when the monitor exits.
+  if (console[1] >= 0) close(console[1]);
 
   char path[64], map[64];
   snprintf(map, sizeof map, "0 %ld %ld\n", o.uid_base, o.id_count);
@@ -632,6 +637,7 @@ int main(int argc, char **argv) {
   if (write(sync[1], &length, sizeof length) != sizeof length || write(sync[1], message, length) != (ssize_t)length)
     die("release the sandbox");
   // sync[1] stays open until we exit: the child reads our liveness off it.
+  if (console[0] >= 0) copy_console(console[0]);
 
   int status;
   while (waitpid(child_pid, &status, 0) < 0) {

@@ -9,6 +9,11 @@
 // sandbox's memory limit in that cgroup: the VM has more, for its kernel), mags.probe=1 (print
 // "mags-vm-init: probe ok" and power off: the accelerator probe, src/runtimes/qemu/accelerator.ts).
 // Any failure is printed on the console (the launcher's log) and powers the VM off.
+//
+// The agent and everything it starts run as the guest's root under the namespace launcher's
+// policy (sandbox-policy.h): capabilities cut to Docker's set (no SYS_ADMIN: no remounting the
+// cgroup filesystem to lift the process limit; no SYS_MODULE), no_new_privs and the same seccomp
+// filter (mount, module loading, new namespaces denied). Nothing after the handover mounts.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -29,6 +34,8 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "sandbox-policy.h"
 
 static void power_off(void) {
   sync();
@@ -258,9 +265,14 @@ int main(void) {
   // container reads its own. They are the guest kernel's: nothing of the host's is in them.
   mount_or_die("sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   mount_or_die("cgroup2", "sys/fs/cgroup", "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-  // switch_root without deleting the initramfs (it is a few MiB): move the new root onto /.
+  // switch_root without deleting the initramfs (it is a few MiB): move the new root onto /. The
+  // initramfs's own mounts go first: a chroot escape (CAP_SYS_CHROOT is kept) leads back to the
+  // initramfs, where the writable cgroup filesystem and devtmpfs (every device node, the agent's
+  // port among them) must no longer be. The open port and console fds stay usable.
   umount2("/proc", MNT_DETACH);
   umount2("/sys", MNT_DETACH);
+  if (umount2("/cgroup", MNT_DETACH) < 0) die("unmount the initramfs's /cgroup");
+  if (umount2("/dev", MNT_DETACH) < 0) die("unmount the initramfs's /dev");
   if (mount(".", "/", NULL, MS_MOVE, NULL) < 0) die("move the new root onto /");
   if (chroot(".") < 0 || chdir("/") < 0) die("chroot into the new root");
 
@@ -273,6 +285,10 @@ int main(void) {
   snprintf(port_text, sizeof port_text, "%d", port);
   char *argv[] = {"mags-agent", "--port", port_text, NULL};
   char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", NULL};
+  const char *failed = policy_drop_capabilities();
+  if (failed) die("%s", failed);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("PR_SET_NO_NEW_PRIVS");
+  if ((failed = policy_install_seccomp())) die("%s", failed);
   fexecve(agent, argv, envp);
   die("exec the guest agent");
   return 1;

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmod, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -46,11 +46,17 @@ export interface SandboxLaunch {
   /** The launcher's options after the common ones, then `--` and the program with its arguments. */
   programArguments(runDirectory: string): string[];
   /**
-   * The socket the host reaches the agent through when the program makes one (a VM monitor's
-   * chardev, which it creates once started). Without it the agent's stream is the launcher's
-   * fd 3, a socketpair with this process (no connect round trip at start).
+   * The socket the host reaches the agent through when the program serves it (a VM monitor's
+   * chardev, on the socket the launcher listens on, which it accepts once started). Without it
+   * the agent's stream is the launcher's fd 3, a socketpair with this process (no connect round
+   * trip at start); with it the launcher gets no fd 3 (nothing of this process reaches it).
    */
   agentSocket?(runDirectory: string): string;
+  /**
+   * What to try when the agent never says HELLO at start (a VM that does not boot); the error
+   * carries the end of the launcher's log with it (there, the guest's console).
+   */
+  startHint?: string;
   /** The limits the host's cgroup holds for a sandbox's limits (a VM's monitor needs more). */
   hostLimits(limits: ResourceLimits): ResourceLimits;
   /** The sandbox object over the running parts. */
@@ -144,20 +150,19 @@ export async function prepareNamespaceSandbox(
     '4',
     ...launch.programArguments(runDirectory),
   ];
-  // fd 3 and 4 are 'pipe's, which libuv creates as unix socketpairs: the agent's byte stream and
-  // the attach channel. The launcher outlives this process: its own session (no signal to the
-  // server's process group reaches it), stderr to a file (no pipe to break when we die).
+  // fd 3 and 4 are 'pipe's, which libuv creates as unix socketpairs: the agent's byte stream
+  // (unless the program serves its own socket) and the attach channel. The launcher outlives this
+  // process: its own session (no signal to the server's process group reaches it), stderr to a
+  // file (no pipe to break when we die).
+  const agentSocket = launch.agentSocket?.(runDirectory);
   const logPath = join(runDirectory, launcherLogName);
   const log = await open(logPath, 'a', 0o600);
   const launcher = spawn(options.launcherPath, args, {
-    stdio: ['ignore', 'ignore', log.fd, 'pipe', 'pipe'],
+    stdio: ['ignore', 'ignore', log.fd, agentSocket ? 'ignore' : 'pipe', 'pipe'],
     detached: true,
   });
   void log.close();
-  const stderrTail = async () => {
-    const text = await readFile(logPath, 'utf8').catch(() => '');
-    return text.slice(-stderrTailBytes);
-  };
+  const stderrTail = () => readTail(logPath, stderrTailBytes);
   // From here on the launcher's life is the sandbox's (sweep-leftovers.ts).
   const ownerWritten = launcher.pid
     ? writeRunOwner(runDirectory, launcher.pid).catch(() => {})
@@ -197,7 +202,6 @@ export async function prepareNamespaceSandbox(
       const failed = launcherExit.then(async (code) => {
         throw launcherError(code, await stderrTail(), id);
       });
-      const agentSocket = launch.agentSocket?.(runDirectory);
       client = await Promise.race([
         agentSocket
           ? connectWhenListening(agentSocket, options.startTimeoutMs, () => exited)
@@ -211,7 +215,10 @@ export async function prepareNamespaceSandbox(
         // exit is seen here (its stderr is a file, read once it has exited): its exit code, when
         // it comes at once, says why.
         const code = await Promise.race([launcherExit, sleep(1000, undefined, { ref: false })]);
-        throw code === undefined ? error : launcherError(code, await stderrTail(), id);
+        if (code !== undefined) throw launcherError(code, await stderrTail(), id);
+        throw isHelloTimeout(error)
+          ? silentAgentError(error, await stderrTail(), id, launch)
+          : error;
       });
       failed.catch(() => {});
       // The launcher, the agent (and slirp4netns with a network): what an idle sandbox counts.
@@ -371,6 +378,45 @@ function launcherError(code: number, stderr: string, sandboxId: string): MagsErr
     sandboxId,
     hint: 'Run: npx mags doctor   to check what this host is missing.',
   });
+}
+
+function isHelloTimeout(error: unknown): error is MagsError {
+  return error instanceof MagsError && ['guest_timeout', 'guest_unreachable'].includes(error.code);
+}
+
+/** A start whose agent never answered, with the end of the launcher's log (a VM's console). */
+function silentAgentError(
+  cause: MagsError,
+  log: string,
+  sandboxId: string,
+  launch: SandboxLaunch,
+): MagsError {
+  const tail = log.trim().split('\n').slice(-20).join('\n');
+  return new MagsError(
+    `The sandbox did not start: ${cause.message}` +
+      (tail ? ` The end of the launcher's log:\n${tail}` : " The launcher's log is empty."),
+    {
+      code: 'sandbox_start_failed',
+      sandboxId,
+      cause,
+      hint: launch.startHint ?? 'Run: npx mags doctor   to check what this host is missing.',
+    },
+  );
+}
+
+/** The last `bytes` of a file (read at an offset: the file may be large), or '' without one. */
+async function readTail(path: string, bytes: number): Promise<string> {
+  const file = await open(path, 'r').catch(() => undefined);
+  if (!file) return '';
+  try {
+    const { size } = await file.stat();
+    const length = Math.min(size, bytes);
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await file.read(buffer, 0, length, size - length);
+    return buffer.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await file.close();
+  }
 }
 
 function signalNumber(signal: NodeJS.Signals | null): number {

@@ -7,10 +7,10 @@ import { GuestClient } from '../../guest/guest-client.ts';
 const helloTryMs = 2000;
 
 /**
- * Connects to a running VM's agent through QEMU's socket (`run/ID/vm/agent.sock`). A host that
- * comes right after another left can be too quick for the agent: the guest driver gets "host
- * closed" and "host open" back to back, the agent's port never reads EOF, and no HELLO comes for
- * the new host. So a try that hears nothing closes its connection (a hang-up the agent does see,
+ * Connects to a running VM's agent through QEMU's socket (`run/ID/agent.sock`: the launcher
+ * listens on it, QEMU serves it). A host that comes right after another left can be too quick for
+ * the agent: the guest driver gets "host closed" and "host open" back to back, the agent's port
+ * never reads EOF, and no HELLO comes for the new host. So a try that hears nothing closes its connection (a hang-up the agent does see,
  * after which it opens its port again) and tries again, until `timeoutMs`.
  */
 export async function connectToPort(socketPath: string, timeoutMs: number): Promise<GuestClient> {

@@ -3,8 +3,13 @@ import type { NetworkPolicy, ResourceLimits } from '../runtime.ts';
 /** Where the launcher's jail shows the monitor its files (native/sandbox.c, `--vm`). */
 export const jailAssetsDirectory = '/vm';
 export const jailRootDirectory = '/rootfs';
-/** The agent's stream: QEMU listens here (the jail's /run is the run directory's `vm/`). */
-export const jailAgentSocket = '/run/agent.sock';
+/**
+ * The agent's stream: the launcher listens on `run/ID/agent.sock` (root's, in the root-owned run
+ * directory) and hands QEMU the listening socket at this fd (native/sandbox.c, VM_AGENT_FD), so
+ * QEMU never holds a host directory it could plant a symlink in. QEMU 7.2 takes a listening fd
+ * with `server=on` (tried here: it accepts each connection, one after another).
+ */
+export const agentListenFd = 3;
 
 export interface QemuMachine {
   qemuPath: string;
@@ -94,7 +99,7 @@ export function qemuCommandLine(machine: QemuMachine): string[] {
     'virtio-serial-device,max_ports=2',
     '-chardev',
     // Hosts connect and leave (a server restart attaches again); the guest's agent waits for each.
-    `socket,id=agent,path=${jailAgentSocket},server=on,wait=off`,
+    `socket,id=agent,fd=${agentListenFd},server=on,wait=off`,
     '-device',
     'virtserialport,chardev=agent,name=mags',
     // The workspace's overlay, merged on the host, as the guest's root. passthrough: owners and

@@ -234,6 +234,89 @@ describe('qemu sandbox isolation (escape attempts)', () => {
     assert.equal(bounding & (1n << 16n), 0n, 'CAP_SYS_MODULE must be dropped');
   });
 
+  it("the guest's root cannot lift its limits: cgroupfs remounts and mounts, module loads fail with EPERM", async () => {
+    const sandbox = await vm();
+    // The syscalls themselves (x86_64 numbers), so the errno is the kernel's, not a tool's guess.
+    // perl's syscall() may write into a string argument: each is a variable, not a literal.
+    const script = [
+      'sub try { my ($name, $result) = @_; printf "%s %s\\n", $name, $result == -1 ? $! + 0 : "ok" }',
+      'my ($none, $cgroup, $type, $target, $module, $empty, $hostname) = ("none", "/sys/fs/cgroup",',
+      '"cgroup2", "/tmp/escape-cgroup", "\\0" x 64, "", "/etc/hostname");',
+      'mkdir $target;',
+      'try("remount", syscall(165, $none, $cgroup, $type, 32, 0));',
+      'try("cgroup2", syscall(165, $type, $target, $type, 0, 0));',
+      'try("init_module", syscall(175, $module, 64, $empty));',
+      'open(my $file, "<", $hostname) or die;',
+      'try("finit_module", syscall(313, fileno($file), $empty, 0));',
+    ].join(' ');
+    const output = await run(
+      sandbox,
+      [
+        `perl -e '${script}'`,
+        'echo max > /sys/fs/cgroup/sandbox/pids.max 2>/dev/null && echo raised',
+        'cat /sys/fs/cgroup/sandbox/pids.max',
+        'grep -E "^(NoNewPrivs|Seccomp):" /proc/1/status',
+        'true',
+      ].join('; '),
+    );
+    const eperm = 1;
+    assert.deepEqual(output.trim().split('\n'), [
+      `remount ${eperm}`,
+      `cgroup2 ${eperm}`,
+      `init_module ${eperm}`,
+      `finit_module ${eperm}`,
+      '64',
+      'NoNewPrivs:\t1',
+      'Seccomp:\t2',
+    ]);
+    // The agent's bounding set: what every command it starts can have at most.
+    const bounding = BigInt(
+      `0x${(await run(sandbox, "sed -n 's/^CapBnd:\\t//p' /proc/1/status")).trim()}`,
+    );
+    assert.equal(bounding & (1n << 21n), 0n, 'CAP_SYS_ADMIN must be dropped in the guest');
+    assert.equal(bounding & (1n << 16n), 0n, 'CAP_SYS_MODULE must be dropped in the guest');
+  });
+
+  it("the initramfs beneath the guest's root is out of reach: a chroot escape, a kernel thread's root", async () => {
+    const sandbox = await vm();
+    // CAP_SYS_CHROOT is kept (Docker's set): the classic escape (chroot into a subdirectory, climb
+    // out with ..) ends at the moved root's mount, never in the initramfs beneath it, which
+    // vm-init has emptied of its cgroup filesystem and devtmpfs anyway.
+    const script = [
+      'mkdir "/tmp/escape-chroot"; chroot "/tmp/escape-chroot" or die "chroot: $!";',
+      'chdir ".." for 1 .. 20; chroot "." or die "chroot back: $!";',
+      'print -e "/mags-agent" || -e "/modules" ? "initramfs\\n" : "own root\\n";',
+    ].join(' ');
+    const output = await run(
+      sandbox,
+      `perl -e '${script}' 2>&1; ls /proc/2/root/ >/dev/null 2>&1 || echo kthread root refused`,
+    );
+    assert.equal(output, 'own root\nkthread root refused\n');
+  });
+
+  it("a guest flooding its serial console fills at most 64 KiB of the host's launcher log", async () => {
+    if (!setup) return;
+    const sandbox = await vm();
+    // The agent's stdout is the guest's console (/dev/console, the serial port QEMU writes to
+    // the launcher); 1 MiB through it.
+    const written = await run(
+      sandbox,
+      "head -c 1048576 /dev/zero | tr '\\0' x > /proc/1/fd/1 && echo written",
+    );
+    assert.equal(written, 'written\n');
+    const log = join(setup.home.home, 'run', sandbox.id, 'launcher.log');
+    // What the guest wrote arrives through QEMU and the launcher's pipe: wait until it stops growing.
+    let size = -1;
+    for (let tries = 0; tries < 50; tries++) {
+      const now = (await stat(log)).size;
+      if (now === size && now > 0) break;
+      size = now;
+      await sleep(200);
+    }
+    assert.ok(size >= 60 * 1024, `the log holds ${size} bytes: the flood did not reach it`);
+    assert.ok(size <= 64 * 1024 + 4096, `the log holds ${size} bytes`);
+  });
+
   it("a fork bomb is held by the guest's process limit; the host stays responsive, the sandbox answers", async () => {
     const sandbox = await vm();
     // Builtins only once the bomb holds the limit (a refused fork ends a shell), then every

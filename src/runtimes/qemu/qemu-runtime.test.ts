@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { MagsError } from '../../errors/mags-error.ts';
 import { scanLayer } from '../../workspaces/sync/layer-scan.ts';
 import { loadManifest } from '../../workspaces/sync/versions.ts';
 import type { Runtime, Sandbox, SandboxSpec } from '../runtime.ts';
@@ -148,5 +149,39 @@ describe('qemu workspaces: the layers the namespace runtime uses', () => {
     const { upperDir } = await workspaces.open('shared');
     assert.equal(await readFile(join(upperDir, 'workspace', 'file'), 'utf8'), 'kept\n');
     await assert.rejects(readFile(join(upperDir, 'workspace', 'scratch')), { code: 'ENOENT' });
+  });
+});
+
+describe('qemu start errors', () => {
+  test('a VM whose agent does not answer in time: the error carries its console and what to try', async (t) => {
+    // Far less than a boot takes (about 2 s under TCG here), so the agent cannot answer in time.
+    const setup = await setupQemuRuntime({ startTimeoutMs: 300 });
+    if ('skip' in setup) return t.skip(setup.skip);
+    try {
+      await assert.rejects(
+        setup.runtime.start({
+          id: `silent-${randomBytes(4).toString('hex')}`,
+          image: { name: 'default' },
+          limits: { memoryMiB: 256, cpus: 1, pidsMax: 64 },
+          network: { egress: 'none' },
+        }),
+        (error: unknown) => {
+          assert.ok(error instanceof MagsError, String(error));
+          assert.equal(error.code, 'sandbox_start_failed');
+          // The console so far (what QEMU and the guest printed), or that there was none yet.
+          assert.match(
+            error.message,
+            /did not start: .*(end of the launcher's log:\n|launcher's log is empty)/s,
+          );
+          assert.match(error.hint ?? '', /MAGS_QEMU_ACCEL=tcg/);
+          assert.match(error.hint ?? '', /mags image build --runtime qemu --force/);
+          return true;
+        },
+      );
+      // The failed start left nothing behind.
+      assert.deepEqual(await readdir(join(setup.home.home, 'run')).catch(() => []), []);
+    } finally {
+      await setup.home.cleanup();
+    }
   });
 });

@@ -27,9 +27,6 @@ import {
 } from './qemu-command-line.ts';
 import { qemuSandboxHandle } from './qemu-sandbox-handle.ts';
 
-/** In the run directory: QEMU's own directory (the jail's /run), holding the agent's socket. */
-const vmRunName = 'vm';
-
 /** The namespace runtime's options (the same launcher and stores), and the guest's own. */
 export interface QemuRuntimeOptions extends NamespaceRuntimeOptions {
   /** The guest's PID 1 (`native/vm-init.c`), copied into the initramfs. */
@@ -104,8 +101,9 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
       programArguments: (runDirectory) => [
         '--vm',
         assets,
-        '--vm-run',
-        join(runDirectory, vmRunName),
+        // The agent's socket: the launcher listens, QEMU serves it (qemu-command-line.ts).
+        '--listen',
+        join(runDirectory, agentSocketName),
         ...(accelerator === 'kvm' ? ['--vm-device', '/dev/kvm'] : []),
         '--',
         ...qemuCommandLine({
@@ -127,7 +125,10 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
         // cgroup holds those to pidsMax.
         pidsMax: 512,
       }),
-      agentSocket: (runDirectory) => join(runDirectory, vmRunName, agentSocketName),
+      agentSocket: (runDirectory) => join(runDirectory, agentSocketName),
+      startHint:
+        'The guest did not answer: its console is above. Try MAGS_QEMU_ACCEL=tcg (a KVM that ' +
+        'does not boot it), or rebuild the guest kernel: mags image build --runtime qemu --force',
       handle: qemuSandboxHandle,
     };
   };
@@ -150,7 +151,7 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
       attachLaunchedSandbox(resolved, id, {
         runtime: 'qemu',
         connect: (timeoutMs) =>
-          connectToPort(join(resolved.home, 'run', id, vmRunName, agentSocketName), timeoutMs),
+          connectToPort(join(resolved.home, 'run', id, agentSocketName), timeoutMs),
         handle: qemuSandboxHandle,
       }),
   };
