@@ -9,7 +9,11 @@ import {
   type NamespaceRuntimeOptions,
   resolveNamespaceOptions,
 } from '../namespace/namespace-runtime.ts';
-import { prepareNamespaceSandbox, type SandboxLaunch } from '../namespace/namespace-sandbox.ts';
+import {
+  prepareNamespaceSandbox,
+  type SandboxLaunch,
+  scratchLayerMiB,
+} from '../namespace/namespace-sandbox.ts';
 import { agentSocketName } from '../namespace/run-record.ts';
 import { sweepLeftovers } from '../namespace/sweep-leftovers.ts';
 import type { Runtime, RuntimeCapabilities, Sandbox, SandboxSpec } from '../runtime.ts';
@@ -122,7 +126,12 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
       ],
       hostLimits: (limits) => ({
         ...limits,
-        memoryMiB: guestMemoryMiB(limits) + monitorOverheadMiB,
+        // A throw-away layer is a tmpfs in the launcher's mount namespace, charged to QEMU's
+        // cgroup: without room for it a large write gets QEMU OOM-killed instead of ENOSPC.
+        memoryMiB:
+          guestMemoryMiB(limits) +
+          monitorOverheadMiB +
+          (hasWritableWorkspace(spec) ? 0 : scratchLayerMiB(limits).mebibytes),
         // QEMU's threads (vCPUs, I/O workers), not the guest's processes: the guest's own
         // cgroup holds those to pidsMax.
         pidsMax: 512,
@@ -154,4 +163,9 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
         handle: qemuSandboxHandle,
       }),
   };
+}
+
+/** As the layer provider decides (overlay-layers.ts): otherwise the launcher makes a scratch layer. */
+function hasWritableWorkspace(spec: SandboxSpec): boolean {
+  return spec.workspace?.access === 'writable' && spec.workspace.version === undefined;
 }
