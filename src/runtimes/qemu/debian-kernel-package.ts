@@ -146,8 +146,8 @@ async function run(
 }
 
 /** The path of `command` on PATH, or undefined. */
-export function findOnPath(command: string): string | undefined {
-  for (const directory of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+export function findOnPath(command: string, searchPath = process.env.PATH): string | undefined {
+  for (const directory of (searchPath ?? '/usr/bin:/bin').split(':')) {
     if (directory && existsSync(join(directory, command))) return join(directory, command);
   }
   return undefined;

@@ -18,9 +18,8 @@ import { agentSocketName } from '../namespace/run-record.ts';
 import { sweepLeftovers } from '../namespace/sweep-leftovers.ts';
 import type { Runtime, RuntimeCapabilities, Sandbox, SandboxSpec } from '../runtime.ts';
 import { chooseAccelerator } from './accelerator.ts';
-import { checkQemuHost } from './check-qemu-host.ts';
+import { checkQemuHost, qemuPathFor } from './check-qemu-host.ts';
 import { connectToPort } from './connect-to-port.ts';
-import { findOnPath } from './debian-kernel-package.ts';
 import { findGuestKernel } from './guest-kernel.ts';
 import { hostTscKhz } from './host-tsc.ts';
 import {
@@ -70,25 +69,37 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
   const environment = options.environment ?? process.env;
   // A cold boot under TCG takes seconds, more on a loaded host.
   const resolved = resolveNamespaceOptions(options, 120_000);
-  const checkOptions = {
-    home: options.home,
-    environment,
-    agentPath: options.agentPath,
-    initPath: options.initPath,
+  // Looked up at each use: the factory does no I/O.
+  const findQemu = () => options.qemuPath ?? qemuPathFor(environment);
+  const check = () => {
+    const qemuPath = findQemu();
+    return checkQemuHost({
+      home: options.home,
+      environment,
+      agentPath: options.agentPath,
+      initPath: options.initPath,
+      ...(qemuPath ? { qemuPath } : {}),
+    });
   };
 
   const launchFor = async (spec: SandboxSpec): Promise<SandboxLaunch> => {
-    const qemuPath =
-      options.qemuPath ?? findOnPath('qemu-system-x86_64') ?? '/usr/bin/qemu-system-x86_64';
+    const qemuPath = findQemu() ?? '/usr/bin/qemu-system-x86_64';
     const kernel = await findGuestKernel({
       home: options.home,
       initPath: options.initPath,
       agentPath: options.agentPath,
     });
     if (!kernel || !existsSync(qemuPath)) {
-      const check = await checkQemuHost(checkOptions);
+      const { problems } = await check();
+      // The check reads again: what was missing a moment ago may be there now, or be a file the
+      // check accepts (a kernel record without its initramfs inputs, say).
+      if (problems.length === 0) {
+        problems.push(
+          kernel ? `${qemuPath} does not exist` : 'the guest kernel could not be found or rebuilt',
+        );
+      }
       throw new DependencyMissingError(
-        `The qemu runtime cannot start a VM on this host: ${check.problems.join('; ')}`,
+        `The qemu runtime cannot start a VM on this host: ${problems.join('; ')}`,
         { hint: 'Run: mags doctor   (it says what to install or build)' },
       );
     }
@@ -145,7 +156,7 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
     specificationVersion: 'runtime-v2',
     name: 'qemu',
     capabilities,
-    check: () => checkQemuHost(checkOptions),
+    check,
     async start(spec: SandboxSpec): Promise<Sandbox> {
       const launch = await launchFor(spec);
       const layers = await resolved.layers.materialise(spec);
