@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # chromium: the headless browser the dashboard's tests drive (playwright-core, no downloaded browser).
-# qemu-system-x86 xz-utils cpio: the qemu runtime (microVMs) and its guest kernel (~14 MB download).
+# qemu-system-x86 xz-utils cpio: the qemu runtime (microVMs) and its guest kernel (a ~70 MB kernel package download).
 packages=(debootstrap slirp4netns libseccomp-dev bubblewrap gcc make libc6-dev util-linux e2fsprogs chromium qemu-system-x86 xz-utils cpio)
 missing=()
 for package in "${packages[@]}"; do

@@ -79,6 +79,12 @@ function workspaceReference(options: SpecOptions): WorkspaceReference | undefine
 }
 
 /**
+ * The label naming the runtime a sandbox was started on (recovery and the sweep read it); under
+ * mags' own prefix, so no label a caller chooses is overwritten by it or taken for it.
+ */
+export const runtimeLabel = 'mags.runtime';
+
+/**
  * Starts the sandbox on `runtime` (default: the default runtime), through the server's scheduler
  * or the run's head start when there is one. When it cannot start, the host check usually says
  * why in words a user can act on.
@@ -90,7 +96,7 @@ export async function startOrExplain(
 ): Promise<Sandbox> {
   // Labelled with its runtime: a restarted server re-attaches it through that one only, even if
   // another runtime's list() were to show it too (a microVM runs inside a namespace launcher).
-  const labelled = { ...spec, labels: { ...spec.labels, runtime: runtime.name } };
+  const labelled = { ...spec, labels: { ...spec.labels, [runtimeLabel]: runtime.name } };
   try {
     if (context.scheduler) return await context.scheduler.start(labelled, runtime);
     // The head start prepared a sandbox of one runtime: a run on another starts its own.

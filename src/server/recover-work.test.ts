@@ -22,6 +22,7 @@ import {
 import { waitUntil } from '../../test/helpers/server-process.ts';
 import { currentServerInstance } from '../config/server-instance.ts';
 import { lostCommandReason } from '../jobs/continue-run.ts';
+import { runtimeLabel } from '../sandboxes/sandbox-spec.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import { sandboxGoneReason, unreadableReason } from './recover-work.ts';
 
@@ -230,6 +231,34 @@ describe('recoverWork: a starting server takes over what gone servers left (fake
     assert.equal(entry?.sandbox.id, parked.sandboxId);
     assert.equal(entry?.sandbox.isRunning(), true);
     await entry?.sandbox.stop();
+  });
+
+  test("a leftover labelled with another runtime is that one's; a caller's own `runtime` label is not that mark", async () => {
+    const host = await newHost();
+    const first = await host.start();
+    const leftover = async (id: string, labels: Record<string, string>) => {
+      const sandbox = await host.runtime.start({
+        id,
+        image: { name: 'default' },
+        limits: host.fake.context.defaults.limits,
+        network: { egress: 'none' },
+        labels: { server: first.instance.server, kind: 'pool', ...labels },
+      });
+      await sandbox.detach();
+    };
+    // Started on another runtime (a microVM's launcher might show up in this one's list too).
+    await leftover('elsewhere', { [runtimeLabel]: 'another-runtime' });
+    // A label of the caller's that merely shares the word: this runtime's, stopped as a leftover.
+    await leftover('here', { runtime: 'another-runtime' });
+    await first.kill();
+
+    const second = await host.start();
+    assert.deepEqual(second.report, { ...nothing, stopped: 1 });
+    assert.deepEqual(
+      (await host.runtime.list()).map((info) => info.id),
+      ['elsewhere'],
+    );
+    await (await host.runtime.attach('elsewhere')).stop();
   });
 
   test('long-lived sandboxes are attached again: a busy one with its processes, a sleeping one asleep', async () => {

@@ -6,6 +6,7 @@ import type { JobManager } from '../jobs/job-manager.ts';
 import { runtimeOperation, sandboxOperation } from '../runtimes/require-capability.ts';
 import type { Runtime, Sandbox, SandboxInfo } from '../runtimes/runtime.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
+import { runtimeLabel } from '../sandboxes/sandbox-spec.ts';
 import type { JobRecord, StateRepository, TakenOver } from '../state/state-repository.ts';
 
 /** What a starting server found of the work gone server processes on its host left. */
@@ -85,7 +86,8 @@ export async function recoverWork(options: {
   for (const runtime of Object.values(context.runtimes)) {
     if (!runtime.capabilities.reattach) continue;
     for (const info of await runtimeOperation(runtime, 'list')()) {
-      if ((info.labels.runtime ?? runtime.name) === runtime.name) listed.push({ info, runtime });
+      if ((info.labels[runtimeLabel] ?? runtime.name) === runtime.name)
+        listed.push({ info, runtime });
     }
   }
   const runtimeOf = new Map<Sandbox, Runtime>();

@@ -2,6 +2,7 @@ import { isEmbedded, type ServerInstance, serverIsAlive } from '../config/server
 import type { MagsContext } from '../context/mags-context.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
 import { runtimeOperation } from '../runtimes/require-capability.ts';
+import { runtimeLabel } from '../sandboxes/sandbox-spec.ts';
 import type { JobRecord, StateRepository } from '../state/state-repository.ts';
 
 export const goneRunReason =
@@ -50,7 +51,7 @@ export async function sweepGoneRuns(options: {
     // also finds the sandboxes of a run that was killed while it swept another's.
     const jobIds = new Set(taken.map((record) => record.id));
     for (const info of await runtimeOperation(runtime, 'list')()) {
-      if ((info.labels.runtime ?? runtime.name) !== runtime.name) continue; // another runtime's
+      if ((info.labels[runtimeLabel] ?? runtime.name) !== runtime.name) continue; // another runtime's
       if (!ours.has(info.labels.server ?? '') && !jobIds.has(info.labels.job ?? '')) continue;
       try {
         await (await runtimeOperation(runtime, 'attach')(info.id)).stop();

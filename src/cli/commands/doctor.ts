@@ -47,11 +47,13 @@ export function registerDoctorCommand(program: Command): void {
       }
       // The qemu runtime is optional beside namespace: its section is always shown, and its
       // problems fail doctor only when it is the runtime in use (whose check() has them already).
-      const { checkQemuHost } = await import('../../runtimes/qemu/check-qemu-host.ts');
+      const { checkQemuHost, qemuPathFor } = await import('../../runtimes/qemu/check-qemu-host.ts');
       const { nativeBinaryPath } = await import('../../config/package-paths.ts');
+      const qemuPath = qemuPathFor(process.env);
       const qemu = await checkQemuHost({
         home: context.home,
         environment: process.env,
+        ...(qemuPath ? { qemuPath } : {}),
         initPath: nativeBinaryPath('mags-vm-init'),
         agentPath: nativeBinaryPath('mags-agent'),
       });

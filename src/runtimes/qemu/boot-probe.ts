@@ -27,6 +27,8 @@ export function bootProbe(options: {
       ...['-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio'],
       ...['-kernel', options.vmlinuxPath, '-initrd', options.initramfsPath],
       ...['-append', 'console=ttyS0 quiet panic=-1 mags.probe=1', '-no-reboot'],
+      // It runs as host root outside the launcher's jail: QEMU's own seccomp filter at least.
+      ...['-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny'],
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

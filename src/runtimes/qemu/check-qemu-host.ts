@@ -16,6 +16,11 @@ export interface QemuHostCheck extends RuntimeCheck {
   acceleratorSummary: string;
 }
 
+/** The QEMU the runtime runs: `MAGS_QEMU_PATH`, else `qemu-system-x86_64` on the PATH. */
+export function qemuPathFor(environment: NodeJS.ProcessEnv): string | undefined {
+  return environment.MAGS_QEMU_PATH || findOnPath('qemu-system-x86_64', environment.PATH);
+}
+
 /**
  * What the qemu runtime needs on this host, without starting anything or writing a file (`mags
  * doctor` and the runtime's `check()`): QEMU, the built guest kernel, the guest's init and agent
@@ -26,13 +31,19 @@ export async function checkQemuHost(options: {
   environment: NodeJS.ProcessEnv;
   initPath: string;
   agentPath: string;
+  /** The QEMU the runtime runs; default: `qemuPathFor(environment)`. */
+  qemuPath?: string;
   kvmPath?: string;
 }): Promise<QemuHostCheck> {
   const problems: string[] = [];
   const warnings: string[] = [];
-  const qemuPath = findOnPath('qemu-system-x86_64');
+  const qemuPath = options.qemuPath ?? qemuPathFor(options.environment);
   if (!qemuPath) {
     problems.push('qemu-system-x86_64 is not installed: apt-get install qemu-system-x86');
+  } else if (!(await isExecutable(qemuPath))) {
+    problems.push(
+      `${qemuPath} (the QEMU to run${options.environment.MAGS_QEMU_PATH ? ', from MAGS_QEMU_PATH' : ''}) is not an executable file`,
+    );
   }
   const kernel = await readBuiltKernel(options.home);
   if (!kernel) {
@@ -76,4 +87,11 @@ export async function checkQemuHost(options: {
     accelerator,
     acceleratorSummary,
   };
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  return access(path, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
 }

@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { constants, createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { chmod, chown, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { DependencyMissingError, MagsError } from '../../errors/mags-error.ts';
 
@@ -52,11 +54,14 @@ export async function downloadKernelPackage(options: {
   }
   const packageName =
     options.environment.MAGS_QEMU_KERNEL_PACKAGE || (await currentKernelPackage(hint));
+  // apt downloads as the unprivileged _apt user (its sandbox), which must reach and own the
+  // download directory, or apt warns and downloads unsandboxed as root. The scratch directory is
+  // root's: 0711 lets _apt through to `download` but not list or write anything else.
+  await chmod(options.scratch, 0o711);
   const downloads = join(options.scratch, 'download');
-  await mkdir(downloads, { recursive: true });
-  // apt downloads as the unprivileged _apt user: it must be able to write here, or apt warns and
-  // downloads unsandboxed as root.
-  await chmod(downloads, 0o777);
+  await mkdir(downloads, { mode: 0o700 });
+  const apt = await aptUser();
+  if (apt) await chown(downloads, apt.uid, apt.gid);
   await run('apt-get', ['download', '-q', packageName], {
     cwd: downloads,
     what: `Downloading ${packageName} failed`,
@@ -67,7 +72,14 @@ export async function downloadKernelPackage(options: {
     throw new MagsError(`apt-get download ${packageName} left no .deb file.`, {
       code: 'guest_kernel_download_failed',
     });
-  const debPath = join(downloads, deb);
+  // A root-owned copy in a root-only directory: what _apt wrote is out of its reach before it is
+  // checked, and what is checked is what gets unpacked.
+  const verified = join(options.scratch, 'verified');
+  await mkdir(verified, { mode: 0o700 });
+  const debPath = join(verified, deb);
+  await copyRegularFile(join(downloads, deb), debPath);
+  await rm(downloads, { recursive: true, force: true });
+  await verifyPackageHash(packageName, debPath);
   const packageVersion = (
     await run('dpkg-deb', ['-f', debPath, 'Version'], { what: `Reading ${deb} failed` })
   ).trim();
@@ -104,6 +116,62 @@ export async function downloadKernelPackage(options: {
     vmlinuzPath,
     modulesDirectory: join(modulesRoot, release, 'kernel'),
   };
+}
+
+/**
+ * Checks the downloaded package against the SHA256 in this host's apt lists (`apt-cache show`
+ * of the candidate version, the one `apt-get download` fetches); the lists are signed, so a
+ * match ties the file to the Debian archive's signature.
+ */
+export async function verifyPackageHash(packageName: string, debPath: string): Promise<void> {
+  const record = await run('apt-cache', ['show', '--no-all-versions', packageName], {
+    what: `apt-cache show ${packageName} failed`,
+  });
+  const expected = /^SHA256:\s*([0-9a-f]{64})$/m.exec(record)?.[1];
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(debPath)) hash.update(chunk);
+  const actual = hash.digest('hex');
+  if (expected !== actual) {
+    throw new MagsError(
+      expected
+        ? `The downloaded ${packageName} does not match apt's lists: SHA256 ${actual}, expected ${expected}.`
+        : `apt-cache show ${packageName} gives no SHA256 to check the download against.`,
+      {
+        code: 'guest_kernel_download_failed',
+        hint: 'Refresh the package lists (apt-get update) and build again; if it persists, the mirror or a proxy is serving another file.',
+      },
+    );
+  }
+}
+
+/** Copies `source` (refusing a symlink or anything but a regular file: _apt named it) to a new root-only file. */
+async function copyRegularFile(source: string, target: string): Promise<void> {
+  const handle = await open(source, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    if (!(await handle.stat()).isFile()) {
+      throw new MagsError(`The downloaded ${source} is not a regular file.`, {
+        code: 'guest_kernel_download_failed',
+      });
+    }
+    await pipeline(
+      handle.createReadStream({ autoClose: false }),
+      createWriteStream(target, { flags: 'wx', mode: 0o600 }),
+    );
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The `_apt` user apt drops to for downloads, when this host has one. */
+async function aptUser(): Promise<{ uid: number; gid: number } | undefined> {
+  const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '');
+  const fields = passwd
+    .split('\n')
+    .find((line) => line.startsWith('_apt:'))
+    ?.split(':');
+  const uid = Number(fields?.[2]);
+  const gid = Number(fields?.[3]);
+  return Number.isInteger(uid) && Number.isInteger(gid) && fields ? { uid, gid } : undefined;
 }
 
 /** `linux-image-6.1.0-57-amd64`: what the metapackage depends on in this host's apt lists. */
@@ -146,8 +214,8 @@ async function run(
 }
 
 /** The path of `command` on PATH, or undefined. */
-export function findOnPath(command: string): string | undefined {
-  for (const directory of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+export function findOnPath(command: string, searchPath = process.env.PATH): string | undefined {
+  for (const directory of (searchPath ?? '/usr/bin:/bin').split(':')) {
     if (directory && existsSync(join(directory, command))) return join(directory, command);
   }
   return undefined;

@@ -1,6 +1,6 @@
 /** One guest-kernel build at a time: a second caller waits for the first; a dead owner's lock is taken over. */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -37,4 +37,28 @@ test("a dead process's lock is taken over at once", async () => {
   });
   assert.equal(waited, false);
   await release();
+});
+
+test("two waiters on a dead owner's lock: one takes it over, the other waits for its release", async () => {
+  // Repeated: the waiters' reads, renames and creates interleave differently from round to round.
+  for (let round = 0; round < 20; round += 1) {
+    const directory = join(root, `race-${round}`);
+    await mkdir(directory);
+    const path = join(directory, 'build.lock');
+    await writeFile(path, String(2 ** 22 + 1));
+    let holders = 0;
+    let mostHolders = 0;
+    const build = async () => {
+      const release = await acquireBuildLock(path, () => {}, { pollMs: 5 });
+      holders += 1;
+      mostHolders = Math.max(mostHolders, holders);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      holders -= 1;
+      await release();
+    };
+    await Promise.all([build(), build()]);
+    assert.equal(mostHolders, 1, `round ${round}: both waiters held the lock at once`);
+    // Nothing is left behind: neither the lock nor a taken-over copy of it.
+    assert.deepEqual(await readdir(directory), []);
+  }
 });

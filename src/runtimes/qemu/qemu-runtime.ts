@@ -9,14 +9,17 @@ import {
   type NamespaceRuntimeOptions,
   resolveNamespaceOptions,
 } from '../namespace/namespace-runtime.ts';
-import { prepareNamespaceSandbox, type SandboxLaunch } from '../namespace/namespace-sandbox.ts';
+import {
+  prepareNamespaceSandbox,
+  type SandboxLaunch,
+  scratchLayerMiB,
+} from '../namespace/namespace-sandbox.ts';
 import { agentSocketName } from '../namespace/run-record.ts';
 import { sweepLeftovers } from '../namespace/sweep-leftovers.ts';
 import type { Runtime, RuntimeCapabilities, Sandbox, SandboxSpec } from '../runtime.ts';
 import { chooseAccelerator } from './accelerator.ts';
-import { checkQemuHost } from './check-qemu-host.ts';
+import { checkQemuHost, qemuPathFor } from './check-qemu-host.ts';
 import { connectToPort } from './connect-to-port.ts';
-import { findOnPath } from './debian-kernel-package.ts';
 import { findGuestKernel } from './guest-kernel.ts';
 import { hostTscKhz } from './host-tsc.ts';
 import {
@@ -63,25 +66,37 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
   const environment = options.environment ?? process.env;
   // A cold boot under TCG takes seconds, more on a loaded host.
   const resolved = resolveNamespaceOptions(options, 120_000);
-  const checkOptions = {
-    home: options.home,
-    environment,
-    agentPath: options.agentPath,
-    initPath: options.initPath,
+  // Looked up at each use: the factory does no I/O.
+  const findQemu = () => options.qemuPath ?? qemuPathFor(environment);
+  const check = () => {
+    const qemuPath = findQemu();
+    return checkQemuHost({
+      home: options.home,
+      environment,
+      agentPath: options.agentPath,
+      initPath: options.initPath,
+      ...(qemuPath ? { qemuPath } : {}),
+    });
   };
 
   const launchFor = async (spec: SandboxSpec): Promise<SandboxLaunch> => {
-    const qemuPath =
-      options.qemuPath ?? findOnPath('qemu-system-x86_64') ?? '/usr/bin/qemu-system-x86_64';
+    const qemuPath = findQemu() ?? '/usr/bin/qemu-system-x86_64';
     const kernel = await findGuestKernel({
       home: options.home,
       initPath: options.initPath,
       agentPath: options.agentPath,
     });
     if (!kernel || !existsSync(qemuPath)) {
-      const check = await checkQemuHost(checkOptions);
+      const { problems } = await check();
+      // The check reads again: what was missing a moment ago may be there now, or be a file the
+      // check accepts (a kernel record without its initramfs inputs, say).
+      if (problems.length === 0) {
+        problems.push(
+          kernel ? `${qemuPath} does not exist` : 'the guest kernel could not be found or rebuilt',
+        );
+      }
       throw new DependencyMissingError(
-        `The qemu runtime cannot start a VM on this host: ${check.problems.join('; ')}`,
+        `The qemu runtime cannot start a VM on this host: ${problems.join('; ')}`,
         { hint: 'Run: mags doctor   (it says what to install or build)' },
       );
     }
@@ -120,7 +135,12 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
       ],
       hostLimits: (limits) => ({
         ...limits,
-        memoryMiB: guestMemoryMiB(limits) + monitorOverheadMiB,
+        // A throw-away layer is a tmpfs in the launcher's mount namespace, charged to QEMU's
+        // cgroup: without room for it a large write gets QEMU OOM-killed instead of ENOSPC.
+        memoryMiB:
+          guestMemoryMiB(limits) +
+          monitorOverheadMiB +
+          (hasWritableWorkspace(spec) ? 0 : scratchLayerMiB(limits).mebibytes),
         // QEMU's threads (vCPUs, I/O workers), not the guest's processes: the guest's own
         // cgroup holds those to pidsMax.
         pidsMax: 512,
@@ -137,7 +157,7 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
     specificationVersion: 'runtime-v2',
     name: 'qemu',
     capabilities,
-    check: () => checkQemuHost(checkOptions),
+    check,
     async start(spec: SandboxSpec): Promise<Sandbox> {
       const launch = await launchFor(spec);
       const layers = await resolved.layers.materialise(spec);
@@ -155,4 +175,9 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
         handle: qemuSandboxHandle,
       }),
   };
+}
+
+/** As the layer provider decides (overlay-layers.ts): otherwise the launcher makes a scratch layer. */
+function hasWritableWorkspace(spec: SandboxSpec): boolean {
+  return spec.workspace?.access === 'writable' && spec.workspace.version === undefined;
 }
