@@ -162,8 +162,13 @@ async function guestInUse(sandbox: Sandbox): Promise<number | undefined> {
   const result = await collect(
     sandbox.exec({ argv: ['/bin/cat', '/proc/meminfo'], env: {}, cwd: '/' }),
   );
-  const free = /^MemFree:\s+(\d+) kB$/m.exec(result.stdout.toString())?.[1];
-  return free === undefined ? undefined : limits.memoryMiB * 1024 * 1024 - Number(free) * 1024;
+  // The VM has more memory than the sandbox's limit (its kernel's share): MemTotal, not the limit.
+  const text = result.stdout.toString();
+  const total = /^MemTotal:\s+(\d+) kB$/m.exec(text)?.[1];
+  const free = /^MemFree:\s+(\d+) kB$/m.exec(text)?.[1];
+  return total === undefined || free === undefined
+    ? undefined
+    : (Number(total) - Number(free)) * 1024;
 }
 
 async function runTrue(sandbox: Sandbox): Promise<void> {
