@@ -1,5 +1,6 @@
 import { createConnection, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MagsError } from '../errors/mags-error.ts';
 import { GuestClient } from './guest-client.ts';
 
@@ -29,8 +30,45 @@ export async function connectGuest(
   transport: GuestTransport,
   options: ConnectGuestOptions = {},
 ): Promise<GuestClient> {
-  const stream = transport.kind === 'stream' ? transport.stream : await open(transport);
-  return GuestClient.connect(stream, options);
+  if (transport.kind === 'stream') return GuestClient.connect(transport.stream, options);
+  const socket = await open(transport);
+  // A socket this call opened is its to close when the agent never says HELLO.
+  return GuestClient.connect(socket, options).catch((error: unknown) => {
+    socket.destroy();
+    throw error;
+  });
+}
+
+/**
+ * Connects to a unix socket an agent is served on, trying again until `timeoutMs`: while nothing
+ * listens there yet (`guest_unreachable`, a program still starting; `gone` stops the wait), and,
+ * with `helloTryMs`, after a try that hears no HELLO in that time. The second is for a microVM's
+ * virtio-serial port: a host that comes right after another left can be too quick for the agent
+ * (the guest driver gets "host closed" and "host open" back to back, the agent's port never reads
+ * EOF, and no HELLO comes); hanging up is a hang-up the agent does see, after which it opens its
+ * port again (docs/guest-protocol.md, `--port`).
+ */
+export async function connectGuestRetrying(
+  socketPath: string,
+  options: { timeoutMs: number; helloTryMs?: number; gone?: () => boolean },
+): Promise<GuestClient> {
+  const deadline = performance.now() + options.timeoutMs;
+  for (;;) {
+    const left = Math.max(1, deadline - performance.now());
+    try {
+      return await connectGuest(
+        { kind: 'unix', socketPath },
+        { helloTimeoutMs: Math.min(left, options.helloTryMs ?? left) },
+      );
+    } catch (error) {
+      const code = error instanceof MagsError ? error.code : undefined;
+      const again =
+        code === 'guest_unreachable' ||
+        (code === 'guest_timeout' && options.helloTryMs !== undefined);
+      if (!again || options.gone?.() || performance.now() > deadline) throw error;
+      await sleep(code === 'guest_unreachable' ? 20 : 250);
+    }
+  }
 }
 
 function open(transport: Exclude<GuestTransport, { kind: 'stream' }>): Promise<Socket> {

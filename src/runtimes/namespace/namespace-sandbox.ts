@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConflictError, MagsError } from '../../errors/mags-error.ts';
-import { connectGuest } from '../../guest/connect-guest.ts';
+import { connectGuest, connectGuestRetrying } from '../../guest/connect-guest.ts';
 import type { GuestClient } from '../../guest/guest-client.ts';
 import type {
   AttachSpec,
@@ -204,7 +204,10 @@ export async function prepareNamespaceSandbox(
       });
       client = await Promise.race([
         agentSocket
-          ? connectWhenListening(agentSocket, options.startTimeoutMs, () => exited)
+          ? connectGuestRetrying(agentSocket, {
+              timeoutMs: options.startTimeoutMs,
+              gone: () => exited,
+            })
           : connectGuest(
               { kind: 'stream', stream: launcher.stdio[3] as Duplex },
               { helloTimeoutMs: options.startTimeoutMs },
@@ -267,30 +270,6 @@ export async function prepareNamespaceSandbox(
       await cleanup();
     },
   };
-}
-
-/**
- * Connects to an agent's socket that its program creates once started: until the socket exists
- * and accepts, tries again (the program may still be starting, or gone: `gone` stops the wait).
- */
-async function connectWhenListening(
-  socketPath: string,
-  timeoutMs: number,
-  gone: () => boolean,
-): Promise<GuestClient> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await connectGuest(
-        { kind: 'unix', socketPath },
-        { helloTimeoutMs: Math.max(1, deadline - performance.now()) },
-      );
-    } catch (error) {
-      const unreachable = error instanceof MagsError && error.code === 'guest_unreachable';
-      if (!unreachable || gone() || performance.now() > deadline) throw error;
-      await sleep(20);
-    }
-  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { DependencyMissingError } from '../../errors/mags-error.ts';
+import { connectGuestRetrying } from '../../guest/connect-guest.ts';
 import {
   attachLaunchedSandbox,
   listNamespaceSandboxes,
@@ -19,7 +20,6 @@ import { sweepLeftovers } from '../namespace/sweep-leftovers.ts';
 import type { Runtime, RuntimeCapabilities, Sandbox, SandboxSpec } from '../runtime.ts';
 import { chooseAccelerator } from './accelerator.ts';
 import { checkQemuHost, qemuPathFor } from './check-qemu-host.ts';
-import { connectToPort } from './connect-to-port.ts';
 import { findGuestKernel } from './guest-kernel.ts';
 import { hostTscKhz } from './host-tsc.ts';
 import {
@@ -170,8 +170,12 @@ export function createQemuRuntime(options: QemuRuntimeOptions): Runtime {
     attach: (id) =>
       attachLaunchedSandbox(resolved, id, {
         runtime: 'qemu',
+        // A host that comes right after another left may hear no HELLO: short tries, again.
         connect: (timeoutMs) =>
-          connectToPort(join(resolved.home, 'run', id, agentSocketName), timeoutMs),
+          connectGuestRetrying(join(resolved.home, 'run', id, agentSocketName), {
+            timeoutMs,
+            helloTryMs: 2000,
+          }),
         handle: qemuSandboxHandle,
       }),
   };
