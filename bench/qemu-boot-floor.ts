@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { GuestKernel } from '../src/runtimes/qemu/guest-kernel.ts';
 import { hostTscKhz } from '../src/runtimes/qemu/host-tsc.ts';
+import { microvmArguments } from '../src/runtimes/qemu/qemu-command-line.ts';
 import { measure, type Summary } from './stats.ts';
 
 /**
@@ -17,37 +18,18 @@ export async function measureQemuBootFloor(options: {
   iterations: number;
 }): Promise<Summary> {
   const { qemuPath, kernel, accelerator, memoryMiB, iterations } = options;
-  // As the runtime's command line (qemu-command-line.ts): without it a busy host's TCG guest can
-  // hang calibrating its TSC.
+  // The same machine as a sandbox's (qemu-command-line.ts), TSC rate included: without it a busy
+  // host's TCG guest can hang calibrating its TSC.
   const tscKhz = accelerator === 'tcg' ? await hostTscKhz() : undefined;
-  const kernelCommandLine = [
-    'console=ttyS0 quiet loglevel=4 panic=-1 mags.probe=1',
-    ...(tscKhz ? [`tsc_early_khz=${tscKhz}`] : []),
-  ].join(' ');
-  const argv = [
-    '-M',
-    'microvm,rtc=on',
-    ...(accelerator === 'kvm'
-      ? ['-accel', 'kvm', '-cpu', 'host']
-      : ['-accel', 'tcg,tb-size=64', '-cpu', 'max']),
-    '-m',
-    `${memoryMiB}M`,
-    '-smp',
-    '1',
-    '-nodefaults',
-    '-no-user-config',
-    '-display',
-    'none',
-    '-serial',
-    'stdio',
-    '-no-reboot',
-    '-kernel',
-    kernel.vmlinuxPath,
-    '-initrd',
-    kernel.initramfsPath,
-    '-append',
-    kernelCommandLine,
-  ];
+  const argv = microvmArguments({
+    accelerator,
+    memoryMiB,
+    cpus: 1,
+    vmlinuxPath: kernel.vmlinuxPath,
+    initramfsPath: kernel.initramfsPath,
+    kernelArguments: ['mags.probe=1'],
+    ...(tscKhz ? { tscKhz } : {}),
+  });
   return measure(
     `qemu microvm boot → init → power off (${accelerator}, no launcher)`,
     iterations,

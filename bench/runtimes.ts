@@ -8,6 +8,7 @@ import { namespaceRuntimeFactory } from '../src/runtimes/namespace/namespace-run
 import { type AcceleratorChoice, chooseAccelerator } from '../src/runtimes/qemu/accelerator.ts';
 import { checkQemuHost } from '../src/runtimes/qemu/check-qemu-host.ts';
 import { findGuestKernel, type GuestKernel } from '../src/runtimes/qemu/guest-kernel.ts';
+import { guestMemoryMiB } from '../src/runtimes/qemu/qemu-command-line.ts';
 import { qemuRuntimeFactory } from '../src/runtimes/qemu/qemu-runtime-factory.ts';
 import type { ResourceLimits, Runtime, Sandbox } from '../src/runtimes/runtime.ts';
 import { createTestHome, sandboxSkipReason } from '../test/helpers/test-home.ts';
@@ -78,7 +79,8 @@ export async function runtimesBenchmark(): Promise<void> {
         qemuPath: vm.qemuPath,
         kernel: vm.kernel,
         accelerator: choice.accelerator,
-        memoryMiB: limits.memoryMiB,
+        // The VM a sandbox with these limits gets (the guest kernel's share on top).
+        memoryMiB: guestMemoryMiB(limits),
         iterations: vmIterations,
       });
       const figures = await measureRuntime(create(qemuRuntimeFactory), {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { qemuSandboxArguments } from './qemu-command-line.ts';
 
 /** The line native/vm-init.c prints on the serial console when booted with `mags.probe=1`. */
 export const probeOkLine = 'mags-vm-init: probe ok';
@@ -28,7 +29,7 @@ export function bootProbe(options: {
       ...['-kernel', options.vmlinuxPath, '-initrd', options.initramfsPath],
       ...['-append', 'console=ttyS0 quiet panic=-1 mags.probe=1', '-no-reboot'],
       // It runs as host root outside the launcher's jail: QEMU's own seccomp filter at least.
-      ...['-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny'],
+      ...qemuSandboxArguments,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

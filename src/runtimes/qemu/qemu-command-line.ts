@@ -53,9 +53,27 @@ export function guestMemoryMiB(limits: ResourceLimits): number {
   return limits.memoryMiB + guestKernelMiB;
 }
 
-/** The command line of `qemu-system-x86_64 -M microvm` for one sandbox. */
-export function qemuCommandLine(machine: QemuMachine): string[] {
-  const { limits } = machine;
+/** QEMU's own seccomp filter: no exec, no privilege changes, no obsolete syscalls. */
+export const qemuSandboxArguments = [
+  '-sandbox',
+  'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+];
+
+/** A microvm booting the guest kernel: what a sandbox, the KVM probe and the bench floor share. */
+export interface MicrovmBoot {
+  accelerator: 'kvm' | 'tcg';
+  memoryMiB: number;
+  cpus: number;
+  vmlinuxPath: string;
+  initramfsPath: string;
+  /** `mags.*` settings for native/vm-init.c. */
+  kernelArguments: string[];
+  /** TCG only: the host's TSC rate, so the guest need not calibrate it (host-tsc.ts). */
+  tscKhz?: number;
+}
+
+/** The machine, accelerator, CPU model, memory, console and kernel of a microvm, no devices. */
+export function microvmArguments(boot: MicrovmBoot): string[] {
   const kernelCommandLine = [
     'console=ttyS0',
     'quiet',
@@ -63,25 +81,19 @@ export function qemuCommandLine(machine: QemuMachine): string[] {
     // The agent is PID 1: when it exits the kernel panics, reboots at once, and -no-reboot makes
     // QEMU exit, which ends the launcher and the sandbox.
     'panic=-1',
-    `mags.hostname=${machine.hostname}`,
-    `mags.pids=${limits.pidsMax}`,
-    `mags.memory=${limits.memoryMiB * 1024 * 1024}`,
-    ...(machine.network.egress === 'all' ? ['mags.net=1'] : []),
-    ...(machine.accelerator === 'tcg' && machine.tscKhz ? [`tsc_early_khz=${machine.tscKhz}`] : []),
+    ...boot.kernelArguments,
+    ...(boot.accelerator === 'tcg' && boot.tscKhz ? [`tsc_early_khz=${boot.tscKhz}`] : []),
   ].join(' ');
   return [
-    machine.qemuPath,
-    '-name',
-    machine.name,
     '-M',
     'microvm,rtc=on',
-    ...(machine.accelerator === 'kvm'
+    ...(boot.accelerator === 'kvm'
       ? ['-accel', 'kvm', '-cpu', 'host']
       : ['-accel', `tcg,tb-size=${translationCacheMiB}`, '-cpu', tcgCpuModel]),
     '-m',
-    `${guestMemoryMiB(limits)}M`,
+    `${boot.memoryMiB}M`,
     '-smp',
-    String(Math.max(1, Math.ceil(limits.cpus))),
+    String(Math.max(1, Math.ceil(boot.cpus))),
     '-nodefaults',
     '-no-user-config',
     '-display',
@@ -90,11 +102,35 @@ export function qemuCommandLine(machine: QemuMachine): string[] {
     'stdio',
     '-no-reboot',
     '-kernel',
-    machine.vmlinuxPath,
+    boot.vmlinuxPath,
     '-initrd',
-    machine.initramfsPath,
+    boot.initramfsPath,
     '-append',
     kernelCommandLine,
+  ];
+}
+
+/** The command line of `qemu-system-x86_64 -M microvm` for one sandbox. */
+export function qemuCommandLine(machine: QemuMachine): string[] {
+  const { limits } = machine;
+  return [
+    machine.qemuPath,
+    '-name',
+    machine.name,
+    ...microvmArguments({
+      accelerator: machine.accelerator,
+      memoryMiB: guestMemoryMiB(limits),
+      cpus: limits.cpus,
+      vmlinuxPath: machine.vmlinuxPath,
+      initramfsPath: machine.initramfsPath,
+      kernelArguments: [
+        `mags.hostname=${machine.hostname}`,
+        `mags.pids=${limits.pidsMax}`,
+        `mags.memory=${limits.memoryMiB * 1024 * 1024}`,
+        ...(machine.network.egress === 'all' ? ['mags.net=1'] : []),
+      ],
+      ...(machine.tscKhz ? { tscKhz: machine.tscKhz } : {}),
+    }),
     '-device',
     'virtio-serial-device,max_ports=2',
     '-chardev',
@@ -114,8 +150,7 @@ export function qemuCommandLine(machine: QemuMachine): string[] {
     ...(machine.network.egress === 'all'
       ? ['-netdev', 'user,id=net0', '-device', 'virtio-net-device,netdev=net0']
       : []),
-    // QEMU's own seccomp filter on top of the launcher's: no exec, no privilege changes.
-    '-sandbox',
-    'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+    // QEMU's own seccomp filter on top of the launcher's.
+    ...qemuSandboxArguments,
   ];
 }
