@@ -3,6 +3,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IdMapping } from '../config/id-mapping.ts';
+import { processExists } from '../config/process-exists.ts';
 import { uniqueSuffix } from '../config/unique-suffix.ts';
 import {
   ConflictError,
@@ -182,7 +183,7 @@ export class ImageStore {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         const owner = Number(await readFile(path, 'utf8').catch(() => '0'));
-        if (owner > 0 && isAlive(owner)) {
+        if (owner > 0 && processExists(owner)) {
           throw new ConflictError(`Image ${name} is already being built by process ${owner}.`, {
             hint: 'Wait for that build to finish.',
           });
@@ -199,14 +200,5 @@ export class ImageStore {
         await rm(join(this.#root, entry), { recursive: true, force: true });
       }
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

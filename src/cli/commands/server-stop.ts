@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { resolveMagsHome } from '../../config/mags-home.ts';
+import { processExists } from '../../config/process-exists.ts';
 import { MagsError, NotFoundError } from '../../errors/mags-error.ts';
 import { findLocalServer } from '../client/local-server.ts';
 
@@ -35,7 +36,7 @@ export function registerServerStopCommand(server: Command): void {
       }
       process.kill(local.pid, flags.stopSandboxes ? stopSandboxesSignal : 'SIGTERM');
       const deadline = Date.now() + stopTimeoutMs;
-      while (processRuns(local.pid)) {
+      while (processExists(local.pid)) {
         if (Date.now() > deadline) {
           throw new MagsError(
             `The local server (pid ${local.pid}) did not exit within ${stopTimeoutMs / 1000} s.`,
@@ -53,14 +54,4 @@ export function registerServerStopCommand(server: Command): void {
           : `mags: stopped this host's local server (pid ${local.pid}). Its jobs and sandboxes keep running; the next mags command starts a server that adopts them (--stop-sandboxes stops them too). Cron jobs and schedule triggers do not fire until then.\n`,
       );
     });
-}
-
-/** Whether a process with this id exists (signal 0 only checks; EPERM: it exists, not ours). */
-function processRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -1,6 +1,7 @@
 import { rename, rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { formatBytes, parseSizeMiB } from '../../config/byte-sizes.ts';
+import { processExists } from '../../config/process-exists.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 import { parseDiskMiB, parseMemoryMiB, parsePositiveNumber } from '../parse-options.ts';
 import { registerServerStopCommand, stopSandboxesSignal } from './server-stop.ts';
@@ -189,7 +190,7 @@ export function registerServerCommand(program: Command): void {
           import('../client/local-server.ts'),
         ]);
         // Those of local servers that died without revoking theirs (SIGKILL, a crash).
-        await tokens.revokeStaleLocalServerTokens(repository, processRuns);
+        await tokens.revokeStaleLocalServerTokens(repository, processExists);
         const { token, record } = await tokens.createLocalServerToken(
           repository,
           tokens.localServerTokenName(process.pid),
@@ -278,14 +279,4 @@ function parsePort(value: string): number {
     throw new InvalidInputError(`Invalid --port ${JSON.stringify(value)}: expected 0-65535.`);
   }
   return port;
-}
-
-/** Whether a process with this id exists (signal 0 only checks; EPERM: it exists, not ours). */
-function processRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

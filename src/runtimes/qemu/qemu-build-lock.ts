@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { link, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processExists } from '../../config/process-exists.ts';
 
 /**
  * One guest-kernel build at a time on a host: the lock file holds the builder's pid; a second
@@ -22,7 +23,7 @@ export async function acquireBuildLock(
     const owner = await readOwner(path);
     if (owner === undefined) continue;
     // This process's own pid is alive too: a second build in the same process waits as well.
-    if (!(owner.pid > 0 && isAlive(owner.pid))) {
+    if (!(owner.pid > 0 && processExists(owner.pid))) {
       await takeOver(path, owner.inode);
       continue;
     }
@@ -63,14 +64,5 @@ async function takeOver(path: string, staleInode: number): Promise<void> {
     if ((await stat(claimed)).ino !== staleInode) await link(claimed, path).catch(() => {});
   } finally {
     await rm(claimed, { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
