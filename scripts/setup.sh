@@ -6,13 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" != 0 ]; then
-  echo "setup: needs root (apt-get, cgroups, subordinate-id maps): sudo scripts/setup.sh" >&2
+  echo "setup: needs root (apt-get, cgroups, subordinate-id maps): run it in a root shell, or: sudo scripts/setup.sh" >&2
   exit 1
 fi
 
 # chromium: the headless browser the dashboard's tests drive (playwright-core, no downloaded browser).
 # qemu-system-x86 xz-utils cpio: the qemu runtime (microVMs) and its guest kernel (a ~70 MB kernel package download).
 packages=(debootstrap slirp4netns libseccomp-dev bubblewrap gcc make libc6-dev util-linux e2fsprogs chromium qemu-system-x86 xz-utils cpio)
+# python3: the Python SDK's tests (sdk/python); a minimal Debian install has no Python.
+packages+=(python3)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

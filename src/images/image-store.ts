@@ -11,6 +11,7 @@ import {
   InvalidInputError,
   NotFoundError,
 } from '../errors/mags-error.ts';
+import { applyImageDefaults, imageDefaultsVersion } from './image-defaults.ts';
 
 export interface ImageInfo {
   name: string;
@@ -22,6 +23,8 @@ export interface ImageInfo {
   sizeBytes: number;
   debianRelease: string;
   versions: Record<string, string>;
+  /** The mags defaults it has (image-defaults.ts); absent: built before there were any. */
+  defaultsVersion?: number;
 }
 
 export interface BuildProgress {
@@ -69,7 +72,13 @@ export class ImageStore {
   }
 
   async require(name = 'default'): Promise<ImageInfo> {
-    const image = await this.get(name);
+    let image = await this.get(name);
+    if (image && (image.defaultsVersion ?? 0) < imageDefaultsVersion) {
+      // An image built by an older mags gets the newer defaults (a git identity, a quiet npm)
+      // once, without a rebuild. A failure (not root) only leaves the image as it was.
+      await applyImageDefaults(join(this.#root, image.name)).catch(() => {});
+      image = await this.get(name);
+    }
     if (!image) {
       throw new DependencyMissingError(`The base image ${JSON.stringify(name)} is not built.`, {
         hint: `Build it once (about two minutes, needs root): npx mags image build${name === 'default' ? '' : ` --name ${name}`}`,
@@ -110,7 +119,7 @@ export class ImageStore {
       throw new DependencyMissingError(
         'Building an image needs root (debootstrap, chroot, chown).',
         {
-          hint: 'Run it as root: sudo npx mags image build',
+          hint: 'Run it as root: npx mags image build in a root shell, or sudo npx mags image build',
         },
       );
     }
@@ -151,6 +160,7 @@ export class ImageStore {
         sizeBytes: built.sizeBytes,
         debianRelease: built.debianRelease,
         versions: built.versions,
+        defaultsVersion: imageDefaultsVersion,
       };
       await writeFile(join(staging, 'image.json'), `${JSON.stringify(info, null, 2)}\n`);
       // The sandbox's host uid must walk down to rootfs/ (see check-traversable.ts).

@@ -10,6 +10,7 @@ import type {
 import type { HeadStart } from '../scheduling/head-start.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import { validateWorkspaceName } from '../workspaces/workspace-name.ts';
+import { hostGitIdentity } from './host-git-identity.ts';
 
 /** What a run or a long-lived sandbox asks for; names only, the runtime finds the layers. */
 export interface SpecOptions {
@@ -132,6 +133,7 @@ export function sandboxEnvironment(user: Record<string, string>): Record<string,
     USER: 'root',
     // Node.js trusts only its built-in roots; the image's bundle includes the host's own CAs.
     NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
+    ...hostGitIdentity(),
     ...user,
   };
 }

@@ -49,7 +49,7 @@ export async function downloadKernelPackage(options: {
   }
   if (process.getuid?.() !== 0) {
     throw new DependencyMissingError('Building the guest kernel needs root.', {
-      hint: 'Run it as root: sudo npx mags image build --runtime qemu',
+      hint: 'Run it as root: npx mags image build --runtime qemu in a root shell, or with sudo',
     });
   }
   const packageName =
