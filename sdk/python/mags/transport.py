@@ -1,0 +1,142 @@
+"""HTTP to the mags server over the standard library's http.client: one connection per request,
+the bearer token on each, JSON or raw bytes in and out, and any non-2xx answer raised as the
+MagsError subclass its status and body name (errors.error_from_response).
+
+Like the TypeScript SDK (whose fetch ignores HTTP_PROXY), it connects directly: no proxy settings.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+import urllib.parse
+from typing import Any, BinaryIO, Iterator, Mapping, Optional, Union
+
+from .errors import InvalidInputError, MagsError, error_from_response, unreachable_error
+
+# What a request body may be: bytes, text (sent as UTF-8), or a binary file object read as it is
+# sent (chunked transfer encoding, so a large file is never whole in memory).
+Body = Union[bytes, bytearray, str, BinaryIO]
+
+
+class StreamedResponse:
+    """A 2xx answer whose body is read as it arrives; close it (or use ``with``) when done."""
+
+    def __init__(self, connection: http.client.HTTPConnection, response: http.client.HTTPResponse):
+        self._connection = connection
+        self._response = response
+        self.status = response.status
+        self.headers: Mapping[str, str] = {key.lower(): value for key, value in response.getheaders()}
+
+    def readline(self) -> bytes:
+        """One line with its b'\\n' (b'' at the end of the body)."""
+        return self._response.readline()
+
+    def chunks(self, size: int = 64 * 1024) -> Iterator[bytes]:
+        """The body in pieces of at most ``size`` bytes, as they come."""
+        while True:
+            chunk = self._response.read1(size)
+            if not chunk:
+                return
+            yield chunk
+
+    def read(self) -> bytes:
+        return self._response.read()
+
+    def close(self) -> None:
+        self._response.close()
+        self._connection.close()
+
+    def __enter__(self) -> "StreamedResponse":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Transport:
+    """Sends requests to one server (``url``, e.g. http://127.0.0.1:7070) with one token."""
+
+    def __init__(self, url: str, token: Optional[str], timeout_seconds: float) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise InvalidInputError(
+                f"Not a mags server URL: {url!r}.",
+                code="invalid_url",
+                hint="Give the server's http:// or https:// URL, e.g. http://127.0.0.1:7070",
+            )
+        self.url = url.rstrip("/")
+        self._parsed = parsed
+        self._base_path = parsed.path.rstrip("/")
+        self._token = token
+        self.timeout_seconds = timeout_seconds
+
+    def json(self, method: str, path: str, body: Any = None) -> Any:
+        """Sends ``body`` as JSON (none when None) and returns the parsed answer (None when empty)."""
+        with self.stream(method, path, json_body=body) as response:
+            data = response.read()
+        return json.loads(data) if data else None
+
+    def send(self, method: str, path: str, body: Optional[Body] = None) -> bytes:
+        """Sends raw bytes (application/octet-stream) and returns the answer's bytes."""
+        with self.stream(method, path, body=body) as response:
+            return response.read()
+
+    def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        body: Optional[Body] = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> StreamedResponse:
+        """Sends a request and returns the answer unread; a non-2xx answer raises its MagsError."""
+        request_headers = {"accept": "application/json", **(headers or {})}
+        if self._token:
+            request_headers["authorization"] = f"Bearer {self._token}"
+        payload: Optional[Union[bytes, BinaryIO]] = None
+        if json_body is not None:
+            payload = json.dumps(json_body).encode("utf-8")
+            request_headers["content-type"] = "application/json"
+        elif body is not None:
+            payload = body.encode("utf-8") if isinstance(body, str) else body  # type: ignore[assignment]
+            if isinstance(payload, bytearray):
+                payload = bytes(payload)
+            request_headers["content-type"] = "application/octet-stream"
+        if isinstance(payload, bytes):
+            request_headers["content-length"] = str(len(payload))
+        elif payload is None and method in ("POST", "PUT", "PATCH"):
+            request_headers["content-length"] = "0"
+        connection = self._connect()
+        try:
+            # A file object (no Content-Length) is sent chunked: http.client's own rule.
+            connection.request(method, self._base_path + path, body=payload, headers=request_headers)
+            response = connection.getresponse()
+        except (OSError, http.client.HTTPException) as error:
+            connection.close()
+            raise unreachable_error(self.url, error) from error
+        if 200 <= response.status < 300:
+            return StreamedResponse(connection, response)
+        try:
+            data = response.read()
+            raise error_from_response(response.status, data, dict(response.getheaders()))
+        except (OSError, http.client.HTTPException) as error:
+            raise MagsError(
+                f"The server answered HTTP {response.status}, and the answer broke off: {error}",
+                code="server_error",
+                status_code=response.status,
+                retryable=True,
+            ) from error
+        finally:
+            connection.close()
+
+    def _connect(self) -> http.client.HTTPConnection:
+        host = self._parsed.hostname or ""
+        port = self._parsed.port
+        if self._parsed.scheme == "https":
+            return http.client.HTTPSConnection(
+                host, port, timeout=self.timeout_seconds, context=ssl.create_default_context()
+            )
+        return http.client.HTTPConnection(host, port, timeout=self.timeout_seconds)

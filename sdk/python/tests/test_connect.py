@@ -1,0 +1,40 @@
+"""Connecting: the URL and token from arguments or the environment, and a server that is not
+there (a real closed port on loopback)."""
+
+import socket
+import unittest
+
+from mags import InvalidInputError, Mags, MagsError
+
+
+def closed_port() -> int:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        return listener.getsockname()[1]
+
+
+class ConnectTest(unittest.TestCase):
+    def test_no_url_is_an_error_that_says_what_to_set(self) -> None:
+        with self.assertRaises(InvalidInputError) as caught:
+            Mags(environment={})
+        self.assertIn("MAGS_URL", caught.exception.hint or "")
+
+    def test_a_url_that_is_not_http_is_refused(self) -> None:
+        with self.assertRaises(InvalidInputError):
+            Mags("ftp://example.com", environment={})
+
+    def test_url_and_token_come_from_the_environment(self) -> None:
+        mags = Mags(environment={"MAGS_URL": "http://127.0.0.1:7070/", "MAGS_API_TOKEN": "t"})
+        self.assertEqual(mags.url, "http://127.0.0.1:7070")
+
+    def test_a_server_that_is_not_there_is_server_unreachable(self) -> None:
+        mags = Mags(f"http://127.0.0.1:{closed_port()}", "token", environment={})
+        with self.assertRaises(MagsError) as caught:
+            mags.health()
+        self.assertEqual(caught.exception.code, "server_unreachable")
+        self.assertTrue(caught.exception.retryable)
+        self.assertIsNone(caught.exception.status_code)
+
+
+if __name__ == "__main__":
+    unittest.main()

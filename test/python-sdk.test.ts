@@ -1,0 +1,102 @@
+/**
+ * The Python SDK (sdk/python) against a real `mags server` with real sandboxes: its own unittest
+ * suite, run by Debian's python3 with MAGS_URL and MAGS_API_TOKEN pointing at the server.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { packageRoot } from '../src/config/package-paths.ts';
+import { sandboxSkipReason } from './helpers/test-home.ts';
+import { startTestServer, type TestServer } from './helpers/test-server.ts';
+
+const python = '/usr/bin/python3';
+const skip = existsSync(python)
+  ? sandboxSkipReason()
+  : `${python} is missing (apt-get install python3; scripts/setup.sh installs it)`;
+if (skip) process.stdout.write(`# skipping Python SDK tests: ${skip}\n`);
+
+const sdkDirectory = join(packageRoot(), 'sdk', 'python');
+
+function runUnittest(
+  environment: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    // Asynchronous: the server answering the tests runs in this process.
+    const child = spawn(python, ['-m', 'unittest', 'discover', '-s', 'tests', '-v'], {
+      cwd: sdkDirectory,
+      // Only what the tests need: no MAGS_* of the developer's own shell leaks in.
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        PYTHONDONTWRITEBYTECODE: '1',
+        ...environment,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+describe('Python SDK (sdk/python) against a real server', { skip }, () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  test('its unittest suite passes, the server tests included', { timeout: 300_000 }, async () => {
+    const { token } = await server.client('python');
+    const { code, output } = await runUnittest({ MAGS_URL: server.url, MAGS_API_TOKEN: token });
+    assert.equal(code, 0, output);
+    assert.match(output, /\nOK\n/, output);
+    // The suite skips its server tests without MAGS_URL: here none may be skipped.
+    assert.doesNotMatch(output, /skipped/, output);
+    const ran = Number(/Ran (\d+) tests?/.exec(output)?.[1]);
+    assert.ok(ran >= 17, `ran ${ran} tests:\n${output}`);
+    for (const name of [
+      'test_run_and_wait_streams_the_output_and_the_exit_code',
+      'test_a_sandbox_runs_commands_and_its_files_are_read_and_written',
+      'test_a_workspace_keeps_writes_syncs_versions_and_forks',
+    ]) {
+      assert.match(
+        output,
+        new RegExp(`${name} \\(test_server\\.ServerTest\\.${name}\\) \\.\\.\\. ok`),
+      );
+    }
+  });
+
+  test('MAGS_TOKEN is accepted for the token too; a wrong one is an AuthenticationError', async () => {
+    const { token } = await server.client('python');
+    const script = [
+      'import mags',
+      'print(mags.Mags().whoami()["owner"])',
+      'try:',
+      '    mags.Mags(token="wrong").whoami()',
+      'except mags.AuthenticationError as error:',
+      '    print(error.code, error.status_code)',
+    ].join('\n');
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = spawn(python, ['-c', script], {
+        cwd: sdkDirectory,
+        env: { PATH: '/usr/bin:/bin', MAGS_URL: server.url, MAGS_TOKEN: token },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let text = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+      });
+      child.on('error', reject);
+      child.on('close', () => resolve(text));
+    });
+    assert.equal(output, 'python\nunauthorized 401\n');
+  });
+});
