@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { packageRoot } from '../src/config/package-paths.ts';
@@ -19,30 +21,35 @@ if (skip) process.stdout.write(`# skipping Python SDK tests: ${skip}\n`);
 
 const sdkDirectory = join(packageRoot(), 'sdk', 'python');
 
-function runUnittest(
+/** Runs python3 with only the given environment (none of the developer's MAGS_* leaks in). */
+function runPython(
+  args: string[],
   environment: Record<string, string>,
-): Promise<{ code: number | null; output: string }> {
+  cwd = sdkDirectory,
+): Promise<{ code: number | null; stdout: string; output: string }> {
   return new Promise((resolve, reject) => {
     // Asynchronous: the server answering the tests runs in this process.
-    const child = spawn(python, ['-m', 'unittest', 'discover', '-s', 'tests', '-v'], {
-      cwd: sdkDirectory,
-      // Only what the tests need: no MAGS_* of the developer's own shell leaks in.
+    const child = spawn(python, args, {
+      cwd,
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         PYTHONDONTWRITEBYTECODE: '1',
+        PYTHONPATH: sdkDirectory,
         ...environment,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    let stdout = '';
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
       output += chunk.toString();
     });
     child.stderr.on('data', (chunk: Buffer) => {
       output += chunk.toString();
     });
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
+    child.on('close', (code) => resolve({ code, stdout, output }));
   });
 }
 
@@ -55,7 +62,10 @@ describe('Python SDK (sdk/python) against a real server', { skip }, () => {
 
   test('its unittest suite passes, the server tests included', { timeout: 300_000 }, async () => {
     const { token } = await server.client('python');
-    const { code, output } = await runUnittest({ MAGS_URL: server.url, MAGS_API_TOKEN: token });
+    const { code, output } = await runPython(['-m', 'unittest', 'discover', '-s', 'tests', '-v'], {
+      MAGS_URL: server.url,
+      MAGS_API_TOKEN: token,
+    });
     assert.equal(code, 0, output);
     assert.match(output, /\nOK\n/, output);
     // The suite skips its server tests without MAGS_URL: here none may be skipped.
@@ -84,19 +94,29 @@ describe('Python SDK (sdk/python) against a real server', { skip }, () => {
       'except mags.AuthenticationError as error:',
       '    print(error.code, error.status_code)',
     ].join('\n');
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn(python, ['-c', script], {
-        cwd: sdkDirectory,
-        env: { PATH: '/usr/bin:/bin', MAGS_URL: server.url, MAGS_TOKEN: token },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      let text = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        text += chunk.toString();
-      });
-      child.on('error', reject);
-      child.on('close', () => resolve(text));
-    });
-    assert.equal(output, 'python\nunauthorized 401\n');
+    const { stdout } = await runPython(['-c', script], { MAGS_URL: server.url, MAGS_TOKEN: token });
+    assert.equal(stdout, 'python\nunauthorized 401\n');
+  });
+
+  test("the README's Python example runs as written", async () => {
+    const readme = await readFile(join(packageRoot(), 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Python SDK'));
+    const example = /```python\n([\s\S]*?)```/.exec(section)?.[1];
+    assert.ok(example, 'README.md has a ```python block under ### Python SDK');
+    const { token } = await server.client('readme');
+    const directory = await mkdtemp(join(tmpdir(), 'mags-python-readme-'));
+    try {
+      const { code, stdout, output } = await runPython(
+        ['-c', example],
+        { MAGS_URL: server.url, MAGS_API_TOKEN: token },
+        directory,
+      );
+      assert.equal(code, 0, output);
+      assert.equal(stdout, "hello\n0 exited\n['input.json', 'out.tar']\n1\nsandbox_not_found 404\n");
+      // The download landed in the working directory: a tar of the file written before.
+      assert.ok((await stat(join(directory, 'out.tar'))).size >= 1024);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 });

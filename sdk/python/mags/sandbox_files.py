@@ -55,23 +55,26 @@ class SandboxFiles:
 
     def download(self, name: str, path: str, destination: str) -> int:
         """Copies a file of the sandbox to a local file, streamed (memory stays small whatever the
-        size); returns the bytes written. A transfer cut short raises and removes the partial file."""
+        size); returns the bytes written. A transfer cut short raises and removes the partial file;
+        a read the server refuses (a missing file) raises before ``destination`` is touched."""
         written = 0
-        try:
-            with self.stream(name, path) as stream, open(destination, "wb") as output:
-                for chunk in stream:
-                    output.write(chunk)
-                    written += len(chunk)
+        # Opened only once the sandbox has answered: a refused read leaves `destination` as it was.
+        with self.stream(name, path) as stream:
+            try:
+                with open(destination, "wb") as output:
+                    for chunk in stream:
+                        output.write(chunk)
+                        written += len(chunk)
                 if written != stream.size_bytes:
                     raise MagsError(
                         f"The download of {path} ended after {written} of {stream.size_bytes} bytes.",
                         code="download_incomplete",
                         retryable=True,
                     )
-        except BaseException:
-            if os.path.exists(destination):
-                os.remove(destination)
-            raise
+            except BaseException:
+                if os.path.exists(destination):
+                    os.remove(destination)
+                raise
         return written
 
     def write(self, name: str, path: str, data: Data, *, mode: int | None = None) -> None:

@@ -171,10 +171,10 @@ class ServerTest(unittest.TestCase):
                 self.assertEqual(files.download(name, "/tmp/big.bin", destination), len(big))
                 with open(destination, "rb") as copy:
                     self.assertEqual(copy.read(), big)
-                # A file that is not there: the error, and no partial file left behind.
+                # A file that is not there: the error, and the local file is left as it was.
                 with self.assertRaises(NotFoundError):
-                    files.download(name, "/tmp/missing.bin", destination + ".2")
-                self.assertFalse(os.path.exists(destination + ".2"))
+                    files.download(name, "/tmp/missing.bin", destination)
+                self.assertEqual(os.path.getsize(destination), len(big))
             with self.assertRaises(InvalidInputError):
                 files.read(name, "relative/path")
         finally:
