@@ -112,7 +112,10 @@ describe('Python SDK (sdk/python) against a real server', { skip }, () => {
         directory,
       );
       assert.equal(code, 0, output);
-      assert.equal(stdout, "hello\n0 exited\n['input.json', 'out.tar']\n1\nsandbox_not_found 404\n");
+      assert.equal(
+        stdout,
+        "hello\n0 exited\n['input.json', 'out.tar']\n1\nsandbox_not_found 404\n",
+      );
       // The download landed in the working directory: a tar of the file written before.
       assert.ok((await stat(join(directory, 'out.tar'))).size >= 1024);
     } finally {
