@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -26,6 +27,7 @@ function runPython(
   args: string[],
   environment: Record<string, string>,
   cwd = sdkDirectory,
+  onStdout: (text: string) => void = () => {},
 ): Promise<{ code: number | null; stdout: string; output: string }> {
   return new Promise((resolve, reject) => {
     // Asynchronous: the server answering the tests runs in this process.
@@ -44,6 +46,7 @@ function runPython(
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       output += chunk.toString();
+      onStdout(chunk.toString());
     });
     child.stderr.on('data', (chunk: Buffer) => {
       output += chunk.toString();
@@ -122,4 +125,79 @@ describe('Python SDK (sdk/python) against a real server', { skip }, () => {
       await rm(directory, { recursive: true, force: true });
     }
   });
+
+  test('a log stream cut mid-job is resumed: every byte once, in order', async () => {
+    const { token, mags } = await server.client('python-resume');
+    const name = 'resume';
+    await mags.sandboxes.create({ name, sleep: false });
+    const relay = await startTcpRelay(Number(new URL(server.url).port));
+    try {
+      // The command waits for /tmp/go; its first line makes the script say "heard", on which the
+      // relay cuts the script's connections and then /tmp/go is written (directly, not through it).
+      const script = [
+        'import sys, mags',
+        'client = mags.Mags()',
+        'job = client.sandboxes.exec(sys.argv[1], "echo first; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo second")',
+        'def on_stdout(text):',
+        '    print("heard", flush=True)',
+        'result = client.jobs.wait(job["id"], on_stdout=on_stdout)',
+        'print("result", repr(result.stdout), result.exit_code, flush=True)',
+      ].join('\n');
+      let cut: Promise<void> | undefined;
+      const { code, stdout, output } = await runPython(
+        ['-c', script, name],
+        { MAGS_URL: `http://127.0.0.1:${relay.port}`, MAGS_API_TOKEN: token },
+        sdkDirectory,
+        (text) => {
+          if (cut || !text.includes('heard')) return;
+          const acceptedBefore = relay.accepted;
+          relay.dropAll();
+          cut = mags.sandboxes.files.write(name, '/tmp/go', '').then(() => {
+            assert.ok(acceptedBefore >= 2, 'the exec and the log stream went through the relay');
+          });
+        },
+      );
+      await cut;
+      assert.equal(code, 0, output);
+      assert.match(stdout, /result 'first\\nsecond\\n' 0\n$/);
+      // The log stream connected again after the cut.
+      assert.ok(relay.accepted >= 3, `the relay accepted ${relay.accepted} connections`);
+    } finally {
+      await relay.close();
+      await mags.sandboxes.delete(name);
+    }
+  });
 });
+
+/** A TCP port on 127.0.0.1 that relays to the server's port and can cut every connection. */
+async function startTcpRelay(targetPort: number) {
+  const open = new Set<Socket>();
+  let accepted = 0;
+  const relay = createServer((downstream) => {
+    accepted++;
+    const upstream = connect(targetPort, '127.0.0.1');
+    open.add(downstream).add(upstream);
+    const end = () => {
+      downstream.destroy();
+      upstream.destroy();
+      open.delete(downstream);
+      open.delete(upstream);
+    };
+    for (const socket of [downstream, upstream]) socket.on('error', end).on('close', end);
+    downstream.pipe(upstream).pipe(downstream);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (relay.address() as AddressInfo).port,
+    get accepted() {
+      return accepted;
+    },
+    dropAll() {
+      for (const socket of open) socket.destroy();
+    },
+    close() {
+      for (const socket of open) socket.destroy();
+      return new Promise<void>((resolve) => relay.close(() => resolve()));
+    },
+  };
+}
