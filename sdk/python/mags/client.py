@@ -1,4 +1,4 @@
-"""The client: ``Mags(url, token)``, with ``jobs``, ``sandboxes``, ``workspaces`` and ``uploads``."""
+"""The client: ``Mags(url, token)``, with ``jobs``, ``sandboxes``, ``workspaces``, ``uploads``."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ class ConflictError(MagsError):
 
 
 class QuotaExceededError(ConflictError):
-    """Over a quota that frees up only when the owner removes something: 409 ``owner_disk_quota``."""
+    """Over a quota that frees up only when the owner deletes something: ``owner_disk_quota``."""
 
 
 class RateLimitError(MagsError):

@@ -33,7 +33,13 @@ class Jobs:
     ) -> JobList:
         """The owner's jobs, newest first; pass ``cursor=page["nextCursor"]`` for the next page."""
         query = query_string(
-            {"status": status, "workspace": workspace, "sandbox": sandbox, "limit": limit, "cursor": cursor}
+            {
+                "status": status,
+                "workspace": workspace,
+                "sandbox": sandbox,
+                "limit": limit,
+                "cursor": cursor,
+            }
         )
         return self._transport.json("GET", f"/v1/jobs{query}")
 
@@ -96,6 +102,10 @@ class Jobs:
         job = follow_job_logs(
             self._transport,
             job_id,
-            StreamCallbacks(on_output, collect_stdout, collect_stderr, on_started, on_sync_progress),
+            StreamCallbacks(
+                on_output, collect_stdout, collect_stderr, on_started, on_sync_progress
+            ),
         )
-        return CompletedJob(job=job, exit_code=job["exitCode"], stdout="".join(stdout), stderr="".join(stderr))
+        return CompletedJob(
+            job=job, exit_code=job["exitCode"], stdout="".join(stdout), stderr="".join(stderr)
+        )

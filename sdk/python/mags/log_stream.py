@@ -90,7 +90,8 @@ def follow_job_logs(
             failures += 1
             if failures > max_reconnects:
                 raise MagsError(
-                    f"The output of job {job_id} broke off and could not be resumed ({failures} tries): {error}",
+                    f"The output of job {job_id} broke off and could not be resumed"
+                    f" ({failures} tries): {error}",
                     code="log_stream_failed",
                     retryable=True,
                     hint=f"Read it again from byte {offset} (offset={offset}).",

@@ -40,7 +40,8 @@ class SandboxFiles:
 
     def list(self, name: str, path: str) -> DirectoryListing:
         """A directory's entries, sorted by name (at most 10,000; ``truncated`` past that)."""
-        return self._transport.json("GET", f"{sandbox_path(name)}/directory{query_string({'path': path})}")
+        query = query_string({"path": path})
+        return self._transport.json("GET", f"{sandbox_path(name)}/directory{query}")
 
     def read(self, name: str, path: str) -> bytes:
         """Reads a small file whole into memory; ``stream`` or ``download`` for large ones."""
@@ -49,9 +50,8 @@ class SandboxFiles:
 
     def stream(self, name: str, path: str) -> FileStream:
         """Streams a regular file (a directory, a device or an unreadable file is refused)."""
-        return FileStream(
-            self._transport.stream("GET", f"{sandbox_path(name)}/files{query_string({'path': path})}")
-        )
+        query = query_string({"path": path})
+        return FileStream(self._transport.stream("GET", f"{sandbox_path(name)}/files{query}"))
 
     def download(self, name: str, path: str, destination: str) -> int:
         """Copies a file of the sandbox to a local file, streamed (memory stays small whatever the
@@ -67,7 +67,8 @@ class SandboxFiles:
                         written += len(chunk)
                 if written != stream.size_bytes:
                     raise MagsError(
-                        f"The download of {path} ended after {written} of {stream.size_bytes} bytes.",
+                        f"The download of {path} ended after {written}"
+                        f" of {stream.size_bytes} bytes.",
                         code="download_incomplete",
                         retryable=True,
                     )

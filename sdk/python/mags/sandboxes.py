@@ -105,4 +105,6 @@ class Sandboxes:
     ) -> CompletedJob:
         """Runs a command in the sandbox and waits for it, streaming its output to the callbacks."""
         job = self.exec(name, command, env=env, cwd=cwd, timeout_seconds=timeout_seconds)
-        return self._jobs.wait(job["id"], on_output=on_output, on_stdout=on_stdout, on_stderr=on_stderr)
+        return self._jobs.wait(
+            job["id"], on_output=on_output, on_stdout=on_stdout, on_stderr=on_stderr
+        )

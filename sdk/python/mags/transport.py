@@ -27,7 +27,9 @@ class StreamedResponse:
         self._connection = connection
         self._response = response
         self.status = response.status
-        self.headers: Mapping[str, str] = {key.lower(): value for key, value in response.getheaders()}
+        self.headers: Mapping[str, str] = {
+            key.lower(): value for key, value in response.getheaders()
+        }
 
     def readline(self) -> bytes:
         """One line with its b'\\n' (b'' at the end of the body)."""
@@ -73,7 +75,7 @@ class Transport:
         self.timeout_seconds = timeout_seconds
 
     def json(self, method: str, path: str, body: Any = None) -> Any:
-        """Sends ``body`` as JSON (none when None) and returns the parsed answer (None when empty)."""
+        """Sends ``body`` as JSON (no body when None); returns the parsed answer (None if empty)."""
         with self.stream(method, path, json_body=body) as response:
             data = response.read()
         return json.loads(data) if data else None
@@ -101,9 +103,12 @@ class Transport:
             payload = json.dumps(json_body).encode("utf-8")
             request_headers["content-type"] = "application/json"
         elif body is not None:
-            payload = body.encode("utf-8") if isinstance(body, str) else body  # type: ignore[assignment]
-            if isinstance(payload, bytearray):
-                payload = bytes(payload)
+            if isinstance(body, str):
+                payload = body.encode("utf-8")
+            elif isinstance(body, bytearray):
+                payload = bytes(body)
+            else:
+                payload = body
             request_headers["content-type"] = "application/octet-stream"
         if isinstance(payload, bytes):
             request_headers["content-length"] = str(len(payload))
@@ -112,7 +117,9 @@ class Transport:
         connection = self._connect()
         try:
             # A file object (no Content-Length) is sent chunked: http.client's own rule.
-            connection.request(method, self._base_path + path, body=payload, headers=request_headers)
+            connection.request(
+                method, self._base_path + path, body=payload, headers=request_headers
+            )
             response = connection.getresponse()
         except (OSError, http.client.HTTPException) as error:
             connection.close()

@@ -29,7 +29,8 @@ class Workspaces:
     def fork(self, source: str, target: str) -> WorkspaceInfo:
         """A new workspace ``target`` that starts as a copy of ``source`` (copy-on-write; the
         source must be idle, else ConflictError)."""
-        return self._transport.json("POST", f"/v1/workspaces/{segment(source)}/fork", {"name": target})
+        path = f"/v1/workspaces/{segment(source)}/fork"
+        return self._transport.json("POST", path, {"name": target})
 
     def delete(self, name: str) -> None:
         """Deletes the workspace here and its stored versions (refused while in use)."""

@@ -62,7 +62,9 @@ class ErrorFromResponseTest(unittest.TestCase):
         self.assertEqual(error.retry_after_seconds, 7.0)
         self.assertTrue(error.retryable)
         # Without the header (or a date in it), one second.
-        self.assertEqual(error_from_response(429, b"{}").retry_after_seconds, 1.0)  # type: ignore[attr-defined]
+        without_header = error_from_response(429, b"{}")
+        assert isinstance(without_header, RateLimitError)
+        self.assertEqual(without_header.retry_after_seconds, 1.0)
 
     def test_a_body_that_is_not_the_api_error_still_says_something(self) -> None:
         error = error_from_response(502, b"<html>Bad Gateway</html>")

@@ -28,10 +28,16 @@ class ReadEventsTest(unittest.TestCase):
         )
 
     def test_an_event_the_stream_ends_in_is_dropped(self) -> None:
-        self.assertEqual(events_of(b"event: stdout\ndata: {}\n\nevent: end\ndata: {"), [ServerSentEvent("stdout", "{}", None)])
+        self.assertEqual(
+            events_of(b"event: stdout\ndata: {}\n\nevent: end\ndata: {"),
+            [ServerSentEvent("stdout", "{}", None)],
+        )
 
     def test_utf8_text_is_whole_per_line(self) -> None:
-        self.assertEqual(events_of("data: héllo ✓\n\n".encode()), [ServerSentEvent("message", "héllo ✓", None)])
+        self.assertEqual(
+            events_of("data: héllo ✓\n\n".encode()),
+            [ServerSentEvent("message", "héllo ✓", None)],
+        )
 
 
 if __name__ == "__main__":

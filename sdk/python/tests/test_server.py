@@ -52,7 +52,8 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(result.stdout, "out\ncafé")
         self.assertEqual(result.stderr, "err\n")
         self.assertEqual("".join(stdout_parts), "out\ncafé")
-        self.assertEqual(b"".join(data for stream, data in streamed if stream == "stdout"), "out\ncafé".encode())
+        stdout_bytes = b"".join(data for stream, data in streamed if stream == "stdout")
+        self.assertEqual(stdout_bytes, "out\ncafé".encode())
         self.assertEqual(result.job["status"], "failed")
         self.assertEqual(result.job["exitCode"], 3)
 
@@ -157,7 +158,8 @@ class ServerTest(unittest.TestCase):
 
             files = self.mags.sandboxes.files
             files.write(name, "/workspace/run.sh", "#!/bin/sh\necho script ran\n", mode=0o755)
-            self.assertEqual(self.mags.sandboxes.exec_and_wait(name, ["./run.sh"]).stdout, "script ran\n")
+            ran = self.mags.sandboxes.exec_and_wait(name, ["./run.sh"])
+            self.assertEqual(ran.stdout, "script ran\n")
             listing = files.list(name, "/workspace")
             entry = next(e for e in listing["entries"] if e["name"] == "run.sh")
             self.assertEqual((entry["type"], entry["mode"]), ("file", "0755"))
