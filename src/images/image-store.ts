@@ -76,7 +76,7 @@ export class ImageStore {
     if (image && (image.defaultsVersion ?? 0) < imageDefaultsVersion) {
       // An image built by an older mags gets the newer defaults (a git identity, a quiet npm)
       // once, without a rebuild. A failure (not root) only leaves the image as it was.
-      await applyImageDefaults(join(this.#root, image.name)).catch(() => {});
+      await applyImageDefaults(join(this.#root, name)).catch(() => {});
       image = await this.get(name);
     }
     if (!image) {
