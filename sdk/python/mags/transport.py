@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import ssl
 import urllib.parse
 from typing import Any, BinaryIO, Iterator, Mapping, Optional, Union
@@ -121,6 +122,16 @@ class Transport:
                 method, self._base_path + path, body=payload, headers=request_headers
             )
             response = connection.getresponse()
+        except socket.timeout as error:
+            connection.close()
+            raise MagsError(
+                f"The mags server at {self.url} did not answer {method} {path}"
+                f" within {self.timeout_seconds:g} s.",
+                code="timeout",
+                retryable=True,
+                hint="A long request (a large workspace's sync) may need more:"
+                " Mags(timeout_seconds=...).",
+            ) from error
         except (OSError, http.client.HTTPException) as error:
             connection.close()
             raise unreachable_error(self.url, error) from error

@@ -35,6 +35,18 @@ class ConnectTest(unittest.TestCase):
         self.assertTrue(caught.exception.retryable)
         self.assertIsNone(caught.exception.status_code)
 
+    def test_a_server_that_never_answers_is_a_timeout(self) -> None:
+        # A listener that never accepts: the kernel completes the connection, nobody answers.
+        with socket.socket() as silent:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(1)
+            port = silent.getsockname()[1]
+            mags = Mags(f"http://127.0.0.1:{port}", "token", timeout_seconds=0.2, environment={})
+            with self.assertRaises(MagsError) as caught:
+                mags.health()
+        self.assertEqual(caught.exception.code, "timeout")
+        self.assertIn("timeout_seconds", caught.exception.hint or "")
+
 
 if __name__ == "__main__":
     unittest.main()
