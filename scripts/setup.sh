@@ -13,6 +13,8 @@ fi
 # chromium: the headless browser the dashboard's tests drive (playwright-core, no downloaded browser).
 # qemu-system-x86 xz-utils cpio: the qemu runtime (microVMs) and its guest kernel (a ~70 MB kernel package download).
 packages=(debootstrap slirp4netns libseccomp-dev bubblewrap gcc make libc6-dev util-linux e2fsprogs chromium qemu-system-x86 xz-utils cpio)
+# nftables: egress allow-lists (--allow-host, --allow-cidr) are nftables rules in the sandbox's network namespace.
+packages+=(nftables)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,3 +1,4 @@
+import { egressAllowList } from '../api/egress-rules.ts';
 import type { RunOptions, StoredRunOptions } from '../api/run-options.ts';
 import { definedFields } from '../config/defined-fields.ts';
 import type { ServerInstance } from '../config/server-instance.ts';
@@ -58,6 +59,7 @@ export function planRunJob(
     image: request.image ?? defaults.image,
     runtime: runtime.name,
     network: request.network ?? false,
+    ...egressAllowList(request.allow, request.network, defaults.allow),
     timeoutSeconds: timeoutMs / 1000,
     limits,
   };
@@ -104,6 +106,7 @@ export function runJobBody(plan: RunJobPlan, parts: RunJobParts): JobBody {
       killGraceMs: parts.killGraceMs,
       limits,
       network: runOptions.network,
+      ...(runOptions.allow ? { allow: runOptions.allow } : {}),
       image: runOptions.image,
       runtime: runOptions.runtime,
       stdout: logWriter(log, 'stdout'),

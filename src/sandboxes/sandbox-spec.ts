@@ -1,6 +1,8 @@
 import { uniqueSuffix } from '../config/unique-suffix.ts';
 import { ConflictError, DependencyMissingError, InvalidInputError } from '../errors/mags-error.ts';
+import { networkPolicy } from '../runtimes/egress-policy.ts';
 import type {
+  EgressRule,
   ResourceLimits,
   Runtime,
   Sandbox,
@@ -26,6 +28,8 @@ export interface SpecOptions {
   network: boolean;
   hostname?: string;
   labels?: Record<string, string>;
+  /** An egress allow-list (implies network; `network` alone is all of it). */
+  allow?: EgressRule[];
 }
 
 const environmentKeyPattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -62,7 +66,7 @@ export function resolveSpec(
         ? options.limits.diskMiB
         : (options.limits.diskMiB ?? context.workspaces.defaultDiskMiB),
     },
-    network: { egress: options.network ? 'all' : 'none' },
+    network: networkPolicy(options.network, options.allow),
     ...(options.hostname !== undefined ? { hostname: options.hostname } : {}),
     ...(options.labels ? { labels: options.labels } : {}),
   };

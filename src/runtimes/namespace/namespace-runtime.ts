@@ -59,6 +59,7 @@ const capabilities: RuntimeCapabilities = {
   // The launcher runs in its own session and the agent listens on run/ID/agent.sock.
   reattach: true,
   sweep: true,
+  egressAllowList: true,
 };
 
 /**
