@@ -353,7 +353,11 @@ static int add_learnt(char *script, size_t size, size_t *used, const char *line)
   struct in_addr address;
   if (sscanf(line, "A %16s %u", dotted, &port) != 2 || port > 65535 || inet_pton(AF_INET, dotted, &address) != 1) return -1;
   if (forbidden_address(ntohl(address.s_addr), 0xffffffffu)) return 0;
-  if (*used + 64 >= size) return -1;
+  // A full batch (a name matching many rules' ports) goes in now; the rest follows.
+  if (*used + 64 >= size) {
+    if (run_nft(script) < 0) log_line("mags: egress: could not add learnt addresses to the allow-list\n");
+    *used = 0;
+  }
   if (port) *used += (size_t)snprintf(script + *used, size - *used, "add element inet mags learnt_port { %s . %u }\n", dotted, port);
   else *used += (size_t)snprintf(script + *used, size - *used, "add element inet mags learnt_any { %s }\n", dotted);
   return 0;

@@ -1,6 +1,6 @@
-import type { Writable } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Sandbox } from '../runtimes/runtime.ts';
+import type { Sandbox, SandboxProcess } from '../runtimes/runtime.ts';
 
 /** How often a running command's refusals are looked for: a line shows up about this late. */
 const pollMs = 500;
@@ -39,5 +39,34 @@ export function reportEgressBlocked(
       await sleep(settleMs);
       await poll();
     },
+  };
+}
+
+/**
+ * The same for an exec in a long-lived sandbox (`mags exec`): the command's stderr with the
+ * refusals written into it as they happen, ending once the last is in.
+ */
+export function withEgressBlocked(command: SandboxProcess, sandbox: Sandbox): SandboxProcess {
+  if (!sandbox.egressBlocked) return command;
+  const stderr = new PassThrough();
+  command.stderr.pipe(stderr, { end: false });
+  const commandStderrEnded = new Promise<void>((resolve) => {
+    command.stderr.once('end', resolve);
+    command.stderr.once('close', resolve);
+  });
+  const reporter = reportEgressBlocked(sandbox, stderr, true);
+  const exited = command.exited.finally(async () => {
+    await reporter.finish();
+    await commandStderrEnded;
+    stderr.end();
+  });
+  return {
+    stdout: command.stdout,
+    stderr,
+    exited,
+    writeStdin: (data) => command.writeStdin(data),
+    closeStdin: () => command.closeStdin(),
+    signal: (name) => command.signal(name),
+    resize: (rows, cols) => command.resize(rows, cols),
   };
 }

@@ -116,6 +116,11 @@ describe('egress allow-list (namespace runtime)', { skip }, () => {
     assert.deepEqual(report.datagrams, { '203.0.113.30': 2 });
   });
 
+  test('without nft, a sandbox with an allow-list does not start, and says what to install', () => {
+    assert.match(String(report.withoutNft), /could not be set up/);
+    assert.match(String(report.withoutNft), /apt-get install nftables/);
+  });
+
   test('mags run --allow-host: the blocked lines are in the run output', () => {
     const cli = report.cli as { code: number; stdout: string; stderr: string };
     assert.equal(cli.code, 0, cli.stderr);
@@ -126,5 +131,37 @@ describe('egress allow-list (namespace runtime)', { skip }, () => {
       /mags: egress blocked: DNS lookup of blocked\.test \(not in --allow-host\)/,
     );
     assert.match(cli.stderr, /mags: egress blocked: connection to 198\.51\.100\.20:8080/);
+  });
+});
+
+describe('egress allow-list (qemu runtime: the same rules hold QEMU user-mode network)', {
+  skip,
+}, () => {
+  let report: Record<string, unknown>;
+  before(async () => {
+    report = await runEgressFixture('qemu', '');
+  });
+
+  test('allowed by name and IP; another port, the blocked name and IP refused; CIDR open', (context) => {
+    if (report.skip) return context.skip(String(report.skip));
+    assert.equal(report.byName, 'ok 200 allowed-8080');
+    assert.equal(report.byIp, 'ok 200 allowed-8080');
+    assert.equal(report.cname, 'ok 200 target-8080');
+    assert.equal(report.otherPort, 'error ECONNREFUSED');
+    assert.equal(report.blockedName, 'error ENOTFOUND');
+    assert.equal(report.blockedIp, 'error ECONNREFUSED');
+    assert.equal(report.cidr, 'ok 200 cidr-8080');
+    const lines = report.blockedLines as string[];
+    assert.ok(
+      lines.includes('mags: egress blocked: DNS lookup of blocked.test (not in --allow-host)'),
+    );
+    assert.ok(lines.includes('mags: egress blocked: connection to 198.51.100.20:8080'));
+  });
+
+  test("neither the host's loopback nor the metadata address", (context) => {
+    if (report.skip) return context.skip(String(report.skip));
+    // QEMU's own 10.0.2.2 is the launcher namespace's loopback, where nothing listens.
+    assert.equal(report.hostLoopback, 'error ECONNREFUSED');
+    assert.equal(report.metadata, 'error EHOSTUNREACH');
   });
 });
