@@ -5,6 +5,7 @@ import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { selectRuntime } from '../context/select-runtime.ts';
 import { ConflictError, InvalidInputError } from '../errors/mags-error.ts';
+import { checkAllowListSupported } from '../runtimes/egress-policy.ts';
 import type { ResourceLimits, Sandbox } from '../runtimes/runtime.ts';
 import type { JobRecord, StateRepository } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
@@ -63,6 +64,7 @@ export function planRunJob(
     timeoutSeconds: timeoutMs / 1000,
     limits,
   };
+  checkAllowListSupported(runtime, runOptions.allow);
   const record: JobRecord = {
     ...newJob(owner, 'run', request.argv, workspace ?? null, null, runtime.name),
     ...instance,

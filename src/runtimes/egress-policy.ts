@@ -2,7 +2,8 @@
  * The network policy of a sandbox spec, and what the launcher (native/sandbox.c) is given for it.
  */
 import { normaliseEgressRules } from '../api/egress-rules.ts';
-import type { EgressRule, NetworkPolicy } from './runtime.ts';
+import { InvalidInputError } from '../errors/mags-error.ts';
+import type { EgressRule, NetworkPolicy, Runtime } from './runtime.ts';
 
 /**
  * The network policy of a run or sandbox: an allow-list implies network; `network` alone is
@@ -31,4 +32,18 @@ export function egressLauncherPairs(policy: NetworkPolicy, logPath: string): str
         : ['--allow-cidr', `${rule.cidr}${port}`];
     }),
   ];
+}
+
+/**
+ * Refuses an allow-list up front on a runtime that cannot filter egress (a 400 the caller sees,
+ * before anything is recorded); `startOrExplain` refuses it again at start.
+ */
+export function checkAllowListSupported(
+  runtime: Pick<Runtime, 'name' | 'capabilities'>,
+  allow: EgressRule[] | undefined,
+): void {
+  if (!allow?.length || runtime.capabilities.egressAllowList) return;
+  throw new InvalidInputError(`The ${runtime.name} runtime cannot limit egress to an allow-list.`, {
+    hint: 'Run it on a runtime that can (namespace, qemu), or give --net for all of the network.',
+  });
 }
