@@ -116,6 +116,10 @@ describe('egress allow-list (namespace runtime)', { skip }, () => {
     assert.deepEqual(report.datagrams, { '203.0.113.30': 2 });
   });
 
+  test('an exec in a long-lived sandbox gets the refusals in its stderr', () => {
+    assert.equal(report.execStderr, 'mags: egress blocked: connection to 198.51.100.20:9999\n');
+  });
+
   test('without nft, a sandbox with an allow-list does not start, and says what to install', () => {
     assert.match(String(report.withoutNft), /could not be set up/);
     assert.match(String(report.withoutNft), /apt-get install nftables/);

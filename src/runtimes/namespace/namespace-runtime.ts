@@ -149,5 +149,11 @@ async function checkHost(options: ResolvedNamespaceOptions): Promise<RuntimeChec
       'slirp4netns is not installed: --net is unavailable (apt-get install slirp4netns)',
     );
   }
+  // The launcher's egress keeper runs `nft` by name (native/egress.c); Debian puts it in sbin.
+  if (!['/usr/sbin/nft', '/sbin/nft', '/usr/local/sbin/nft'].some((path) => existsSync(path))) {
+    warnings.push(
+      'nft is not installed: egress allow-lists (--allow-host, --allow-cidr) are unavailable (apt-get install nftables)',
+    );
+  }
   return { ok: problems.length === 0, problems, warnings };
 }
