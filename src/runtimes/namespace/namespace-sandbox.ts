@@ -233,7 +233,8 @@ export async function prepareNamespaceSandbox(
           : error;
       });
       failed.catch(() => {});
-      // The launcher, the agent (and slirp4netns with a network): what an idle sandbox counts.
+      // The launcher, the agent (and slirp4netns with a network, the egress keeper and DNS filter
+      // with an allow-list): what an idle sandbox counts.
       baseline = await cgroup?.processCount();
       await ownerWritten;
       await writeRunRecord(runDirectory, {
