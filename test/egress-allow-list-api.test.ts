@@ -2,7 +2,7 @@
  * Egress allow-lists through the API (in-process, fake runtime): bad rules are a 400 naming what
  * is wrong and nothing is recorded; the server's default list fills in a run that asks for
  * network without one; a runtime that cannot filter refuses the list instead of opening the
- * network. The enforcement itself: src/runtimes/namespace/egress-allow-list.test.ts.
+ * network. The enforcement itself: test/egress-allow-list.test.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';

@@ -1,6 +1,6 @@
 /**
  * Egress allow-lists, end to end, with no traffic to outside addresses: the sandboxes start in a
- * network and mount namespace of the test's own (fixtures/egress-network.ts, under
+ * network and mount namespace of the test's own (fixtures/egress/egress-network.ts, under
  * `unshare --net --mount`), where TEST-NET addresses hold an allowed and a blocked HTTP server,
  * a DNS server answers allowed.test and blocked.test, and /etc/resolv.conf names it.
  */
@@ -8,11 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  createTestHome,
-  sandboxSkipReason,
-  type TestHome,
-} from '../../../test/helpers/test-home.ts';
+import { createTestHome, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 
 function egressSkipReason(): string | undefined {
   const reason = sandboxSkipReason();
@@ -28,7 +24,7 @@ function egressSkipReason(): string | undefined {
 const skip = egressSkipReason();
 if (skip) process.stdout.write(`# skipping the egress allow-list tests: ${skip}\n`);
 
-const fixture = join(import.meta.dirname, 'fixtures', 'egress-network.ts');
+const fixture = join(import.meta.dirname, 'fixtures', 'egress', 'egress-network.ts');
 
 /** Runs the fixture in a network and mount namespace of its own; its one JSON line. */
 export async function runEgressFixture(
