@@ -51,6 +51,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "egress.h"
 #include "sandbox-policy.h"
 
 #define EXIT_USAGE 64
@@ -70,6 +71,7 @@ struct options {
   long uid_base, id_count;
   int net, fd, attach_fd;
   char **agent_argv;
+  struct egress_options egress;  // --allow-host, --allow-cidr, --egress-log (egress.h)
 };
 
 static void die(const char *format, ...) {
@@ -87,7 +89,7 @@ static void die(const char *format, ...) {
 static void usage(const char *message) {
   fprintf(stderr, "mags-sandbox: %s\nusage: mags-sandbox --root DIR --lower DIR... (--upper DIR --work DIR | --scratch DIR --scratch-bytes N) "
                   "[--uid-base N] [--id-count N] [--cgroup DIR]... [--lock-exclusive F]... [--lock-shared F]... "
-                  "[--scratch DIR --scratch-bytes N] [--hostname NAME] [--net] [--fd N] [--listen PATH] "
+                  "[--scratch DIR --scratch-bytes N] [--hostname NAME] [--net] [--allow-host NAME[:PORT]]... [--allow-cidr A.B.C.D/N[:PORT]]... [--egress-log PATH] [--fd N] [--listen PATH] "
                   "-- AGENT [ARGS...]\n"
                   "       mags-sandbox --vm DIR [--vm-device /dev/NAME]... --listen PATH (the same layer, id, cgroup, lock, "
                   "hostname and --net options) -- MONITOR [ARGS...]\n", message);
@@ -120,6 +122,11 @@ static int parse_attachable(struct options *o, const char *a, const char *v) {
   else if (!strcmp(a, "--hostname")) o->hostname = v;
   else if (!strcmp(a, "--scratch")) { check_layer_path(v); o->scratch = v; }
   else if (!strcmp(a, "--scratch-bytes")) o->scratch_bytes = v;
+  else if (!strcmp(a, "--allow-host") || !strcmp(a, "--allow-cidr")) {
+    const char *wrong = egress_add_rule(&o->egress, !strcmp(a, "--allow-cidr"), v);
+    if (wrong) usage(wrong);
+    o->net = 1;  // an allow-list is a network, filtered
+  } else if (!strcmp(a, "--egress-log")) { check_layer_path(v); o->egress.log_path = v; }
   else return 0;
   return 1;
 }
@@ -630,6 +637,8 @@ int main(int argc, char **argv) {
   }
   int slirp_exit_fd = -1;
   pid_t slirp = o.net ? start_slirp(child_pid, &slirp_exit_fd) : 0;
+  // The allow-list's rules and DNS filter are in place before the sandbox's first program runs.
+  pid_t keeper = o.egress.rule_count ? egress_start(&o.egress, child_pid) : 0;
   struct sigaction action = {.sa_handler = forward_signal, .sa_flags = SA_RESTART};
   sigaction(SIGTERM, &action, NULL);
   sigaction(SIGINT, &action, NULL);
@@ -642,6 +651,10 @@ int main(int argc, char **argv) {
   int status;
   while (waitpid(child_pid, &status, 0) < 0) {
     if (errno != EINTR) die("waitpid");
+  }
+  if (keeper > 0) {
+    kill(keeper, SIGKILL);  // the DNS filter follows it (its parent-death signal)
+    waitpid(keeper, NULL, 0);
   }
   if (slirp > 0) {
     close(slirp_exit_fd);  // slirp4netns exits when its --exit-fd closes

@@ -15,6 +15,8 @@ fi
 packages=(debootstrap slirp4netns libseccomp-dev bubblewrap gcc make libc6-dev util-linux e2fsprogs chromium qemu-system-x86 xz-utils cpio)
 # python3: the Python SDK's tests (sdk/python); a minimal Debian install has no Python.
 packages+=(python3)
+# nftables: egress allow-lists (--allow-host, --allow-cidr) are nftables rules in the sandbox's network namespace.
+packages+=(nftables)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

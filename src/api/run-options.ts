@@ -5,6 +5,7 @@
  * job layer can name its types without importing upward.)
  */
 import { z } from '@hono/zod-openapi';
+import { AllowListSchema } from './egress-schema.ts';
 import { uploadIdPattern } from './uploads.ts';
 
 const name = (what: string) =>
@@ -102,6 +103,7 @@ export const RunOptionsSchema = z.strictObject({
     description:
       'Uploaded files (POST /v1/uploads) written into /workspace before the command starts.',
   }),
+  allow: AllowListSchema.optional(),
 });
 
 /** A run's options as a client gives them (every one optional: the server has defaults). */

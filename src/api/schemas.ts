@@ -4,6 +4,7 @@
  * them (type-only imports, so the SDK does not ship zod).
  */
 import { z } from '@hono/zod-openapi';
+import { AllowListSchema } from './egress-schema.ts';
 import { EndReasonSchema } from './end-reason.ts';
 import {
   EnvironmentSchema,
@@ -154,6 +155,7 @@ export const CreateSandboxBodySchema = z
     image: WorkspaceNameSchema.optional(),
     limits: LimitsSchema.optional(),
     network: z.boolean().optional(),
+    allow: AllowListSchema.optional(),
     sleep: z.boolean().optional().openapi({
       description: 'Freeze it when idle (default true); any use wakes it.',
     }),

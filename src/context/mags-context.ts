@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { resolveMagsHome } from '../config/mags-home.ts';
 import { ImageStore } from '../images/image-store.ts';
-import type { ResourceLimits, Runtime } from '../runtimes/runtime.ts';
+import type { EgressRule, ResourceLimits, Runtime } from '../runtimes/runtime.ts';
 import type { HostStores } from '../runtimes/runtime-factory.ts';
 import type { HeadStart } from '../scheduling/head-start.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
@@ -25,7 +25,13 @@ export interface MagsContext {
   sync: WorkspaceSync;
   /** Workspaces by owner: listing, fork, delete, sync; drops a parked sandbox before a change. */
   workspaceManager: WorkspaceManager;
-  defaults: { limits: ResourceLimits; timeoutMs: number; image: string };
+  defaults: {
+    limits: ResourceLimits;
+    timeoutMs: number;
+    image: string;
+    /** The allow-list a run or sandbox with network gets when it gives none (`mags server --allow-host`). */
+    allow?: EgressRule[];
+  };
   /** A server's pool and warm cache; in-process CLI runs start and stop their own sandboxes. */
   scheduler?: SandboxScheduler;
   /** The one sandbox a CLI's embedded run prepared ahead (it has no scheduler). */

@@ -76,6 +76,7 @@ export async function continueRun(
       image: run.image,
       network: run.network,
       limits: run.limits,
+      ...(run.allow ? { allow: run.allow } : {}),
     },
   });
   // The run's one timeout (commandDeadline, as in runCommand), counted from the job's start: the

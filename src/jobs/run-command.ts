@@ -10,6 +10,7 @@ import type { PushResult, SyncProgress } from '../workspaces/sync/push-workspace
 import { validateWorkspaceName } from '../workspaces/workspace-name.ts';
 import { workspaceBusyError } from '../workspaces/workspace-store.ts';
 import { type CommandDeadline, commandDeadline } from './command-deadline.ts';
+import { reportEgressBlocked } from './egress-blocked-reporter.ts';
 import { RunEnding } from './run-ending.ts';
 
 /**
@@ -18,7 +19,7 @@ import { RunEnding } from './run-ending.ts';
  */
 export type RunCommandOptions = Pick<
   RunOptions,
-  'workspace' | 'base' | 'ephemeral' | 'persist' | 'version' | 'env' | 'runtime'
+  'workspace' | 'base' | 'ephemeral' | 'persist' | 'version' | 'env' | 'runtime' | 'allow'
 > & {
   argv: string[];
   onSyncProgress?: (progress: SyncProgress) => void;
@@ -103,6 +104,7 @@ export async function runCommand(
     image: options.image,
     network: options.network,
     limits: options.limits,
+    ...(options.allow ? { allow: options.allow } : {}),
   };
   // A larger --disk grows the disk, which needs it unused: a parked sandbox of it goes first.
   if (writes !== undefined && options.limits.diskMiB !== undefined) {
@@ -151,6 +153,7 @@ export async function runCommand(
     });
     command.stdout.pipe(options.stdout, { end: false });
     command.stderr.pipe(options.stderr, { end: false });
+    const blocked = reportEgressBlocked(sandbox, options.stderr, Boolean(options.allow?.length));
     const running = sandbox;
     deadline = commandDeadline({
       timeoutMs: options.timeoutMs,
@@ -169,6 +172,7 @@ export async function runCommand(
       }
       return { exitCode: null, signal: 'SIGKILL' }; // the sandbox was killed under it
     });
+    await blocked.finish();
     return await ending.finish({
       command,
       result,

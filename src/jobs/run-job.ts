@@ -1,9 +1,11 @@
+import { egressAllowList } from '../api/egress-rules.ts';
 import type { RunOptions, StoredRunOptions } from '../api/run-options.ts';
 import { definedFields } from '../config/defined-fields.ts';
 import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { selectRuntime } from '../context/select-runtime.ts';
 import { ConflictError, InvalidInputError } from '../errors/mags-error.ts';
+import { checkAllowListSupported } from '../runtimes/egress-policy.ts';
 import type { ResourceLimits, Sandbox } from '../runtimes/runtime.ts';
 import type { JobRecord, StateRepository } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
@@ -58,9 +60,11 @@ export function planRunJob(
     image: request.image ?? defaults.image,
     runtime: runtime.name,
     network: request.network ?? false,
+    ...egressAllowList(request.allow, request.network, defaults.allow),
     timeoutSeconds: timeoutMs / 1000,
     limits,
   };
+  checkAllowListSupported(runtime, runOptions.allow);
   const record: JobRecord = {
     ...newJob(owner, 'run', request.argv, workspace ?? null, null, runtime.name),
     ...instance,
@@ -104,6 +108,7 @@ export function runJobBody(plan: RunJobPlan, parts: RunJobParts): JobBody {
       killGraceMs: parts.killGraceMs,
       limits,
       network: runOptions.network,
+      ...(runOptions.allow ? { allow: runOptions.allow } : {}),
       image: runOptions.image,
       runtime: runOptions.runtime,
       stdout: logWriter(log, 'stdout'),

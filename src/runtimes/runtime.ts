@@ -36,6 +36,11 @@ export interface RuntimeCapabilities extends Record<RuntimeCapabilityName, boole
   reattach: boolean;
   /** `Runtime.sweep`: what sandboxes of dead processes left on the host can be removed. */
   sweep: boolean;
+  /**
+   * `network.egress: { allow }`: egress limited to an allow-list (names through a DNS filter,
+   * CIDRs), and `Sandbox.egressBlocked` reports what it refused.
+   */
+  egressAllowList: boolean;
 }
 
 /** A base image, by name (e.g. `{ name: 'default' }`); only the runtime knows where it is. */
@@ -60,9 +65,18 @@ export interface WorkspaceReference {
   version?: number;
 }
 
-/** Network access; allow-lists come later (issue 16). */
+/**
+ * One entry of an egress allow-list: a host name (`*.example.com`: every name below it, not the
+ * name itself) or an IPv4 CIDR, on one port or, without `port`, on every port.
+ */
+export type EgressRule = { host: string; port?: number } | { cidr: string; port?: number };
+
+/**
+ * Network access. `all`: the internet, never the host's loopback or the link-local (cloud
+ * metadata) range; `{ allow }`: only what the rules name (capability `egressAllowList`).
+ */
 export interface NetworkPolicy {
-  egress: 'none' | 'all';
+  egress: 'none' | 'all' | { allow: EgressRule[] };
 }
 
 export interface ResourceLimits {
@@ -183,6 +197,11 @@ export interface Sandbox {
   readFileStream(path: string, options?: { maxBytes?: number }): Promise<FileRead>;
   /** Reads a small file whole (built on `readFileStream`; `maxBytes` defaults to 64 MiB). */
   readFile(path: string, options?: { maxBytes?: number }): Promise<Buffer>;
+  /**
+   * What the egress allow-list refused since the last call, one line each
+   * (`mags: egress blocked: connection to 203.0.113.7:443`; capability `egressAllowList`).
+   */
+  egressBlocked?(): Promise<string[]>;
   /** Counters a caller reads after a command to explain how it ended (e.g. OOM kills). */
   usage(): Promise<SandboxUsage>;
   /** False once the sandbox has ended, whether stopped or died (its agent killed, say). */

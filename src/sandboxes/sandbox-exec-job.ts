@@ -1,3 +1,4 @@
+import { withEgressBlocked } from '../jobs/egress-blocked-reporter.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
 import type { JobRecord } from '../state/state-repository.ts';
 import type { SandboxUse } from './sandbox-use.ts';
@@ -21,7 +22,9 @@ export async function submitExecJob(
   const { owner, name, request, jobs } = job;
   let record: JobRecord;
   try {
-    record = await jobs.submitExec(owner, name, request, (exec) => use.sandbox.exec(exec));
+    record = await jobs.submitExec(owner, name, request, (exec) =>
+      withEgressBlocked(use.sandbox.exec(exec), use.sandbox),
+    );
   } catch (error) {
     use.release();
     throw error;

@@ -4,6 +4,7 @@ import type { MagsContext } from '../context/mags-context.ts';
 import { requireRuntime } from '../context/select-runtime.ts';
 import { ConflictError } from '../errors/mags-error.ts';
 import type { ExecJobRequest } from '../jobs/job-manager-options.ts';
+import { checkAllowListSupported } from '../runtimes/egress-policy.ts';
 import { requireCapability, sandboxOperation } from '../runtimes/require-capability.ts';
 import type { FileRead, Runtime, Sandbox } from '../runtimes/runtime.ts';
 import type { JobRecord, SandboxRecord, StateRepository } from '../state/state-repository.ts';
@@ -130,7 +131,9 @@ export class SandboxManager {
   async create(owner: string, request: CreateSandboxRequest): Promise<SandboxRecord> {
     const record = newSandboxRecord(owner, request); // a bad name fails first
     // An unknown runtime is a 400; one this host lacks, refused with what it lacks.
-    record.runtime = (await requireRuntime(this.#context, request.runtime)).name;
+    const runtime = await requireRuntime(this.#context, request.runtime);
+    record.runtime = runtime.name;
+    checkAllowListSupported(runtime, request.allow);
     if (await this.#repository.getSandbox(owner, request.name)) {
       throw new ConflictError(`Sandbox ${JSON.stringify(request.name)} already exists.`, {
         code: 'sandbox_exists',

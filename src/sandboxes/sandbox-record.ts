@@ -1,5 +1,6 @@
+import { normaliseEgressRules } from '../api/egress-rules.ts';
 import { InvalidInputError, NotFoundError } from '../errors/mags-error.ts';
-import type { ResourceLimits } from '../runtimes/runtime.ts';
+import type { EgressRule, ResourceLimits } from '../runtimes/runtime.ts';
 import type { SandboxRecord } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 
@@ -12,6 +13,8 @@ export interface CreateSandboxRequest {
   image?: string;
   limits?: Partial<ResourceLimits>;
   network?: boolean;
+  /** An egress allow-list (implies network). */
+  allow?: EgressRule[];
   /** Freeze it when idle (default true). */
   sleep?: boolean;
   /** The runtime it runs on, by name (default: the server's default). */
@@ -23,6 +26,8 @@ export interface SandboxOptions {
   image?: string;
   limits: Partial<ResourceLimits>;
   network: boolean;
+  /** Its own egress allow-list; without one, `network` gets the server's default list. */
+  allow?: EgressRule[];
   /** Absent in records from before sleep existed: they sleep like new ones. */
   sleep?: boolean;
 }
@@ -73,6 +78,7 @@ export function newSandboxRecord(owner: string, request: CreateSandboxRequest): 
       image: request.image,
       limits: request.limits ?? {},
       network: request.network ?? false,
+      ...(request.allow?.length ? { allow: normaliseEgressRules(request.allow) } : {}),
       sleep: request.sleep ?? true,
     } satisfies SandboxOptions,
     reason: null,

@@ -1,6 +1,9 @@
 import { uniqueSuffix } from '../config/unique-suffix.ts';
 import { ConflictError, DependencyMissingError, InvalidInputError } from '../errors/mags-error.ts';
+import { networkPolicy } from '../runtimes/egress-policy.ts';
+import { requireCapability } from '../runtimes/require-capability.ts';
 import type {
+  EgressRule,
   ResourceLimits,
   Runtime,
   Sandbox,
@@ -27,6 +30,8 @@ export interface SpecOptions {
   network: boolean;
   hostname?: string;
   labels?: Record<string, string>;
+  /** An egress allow-list (implies network; `network` alone is all of it). */
+  allow?: EgressRule[];
 }
 
 const environmentKeyPattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -63,7 +68,7 @@ export function resolveSpec(
         ? options.limits.diskMiB
         : (options.limits.diskMiB ?? context.workspaces.defaultDiskMiB),
     },
-    network: { egress: options.network ? 'all' : 'none' },
+    network: networkPolicy(options.network, options.allow),
     ...(options.hostname !== undefined ? { hostname: options.hostname } : {}),
     ...(options.labels ? { labels: options.labels } : {}),
   };
@@ -98,6 +103,8 @@ export async function startOrExplain(
   // Labelled with its runtime: a restarted server re-attaches it through that one only, even if
   // another runtime's list() were to show it too (a microVM runs inside a namespace launcher).
   const labelled = { ...spec, labels: { ...spec.labels, [runtimeLabel]: runtime.name } };
+  // A runtime that cannot filter egress is refused an allow-list, never given an open network.
+  if (typeof spec.network.egress === 'object') requireCapability(runtime, 'egressAllowList');
   try {
     if (context.scheduler) return await context.scheduler.start(labelled, runtime);
     // The head start prepared a sandbox of one runtime: a run on another starts its own.

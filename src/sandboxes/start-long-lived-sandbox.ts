@@ -1,3 +1,4 @@
+import { egressAllowList } from '../api/egress-rules.ts';
 import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { selectRuntime } from '../context/select-runtime.ts';
@@ -29,6 +30,7 @@ export async function startLongLivedSandbox(
       image: options.image ?? defaults.image,
       limits: { ...defaults.limits, ...options.limits },
       network: options.network,
+      ...egressAllowList(options.allow, options.network, defaults.allow),
       hostname: record.name,
       // What a restarted server needs to tell which record this sandbox belongs to.
       labels: {

@@ -144,3 +144,27 @@ test('parking off (ttl 0) stops the sandbox; evict and close evict with their re
   assert.equal(other.sandbox.isRunning(), false);
   assert.deepEqual(await evictions(), { invalidated: 1, shutdown: 1 });
 });
+
+test('a parked sandbox with an egress allow-list goes only to a run with the same list', async () => {
+  const { warm, misses } = cache();
+  const allow = [{ host: 'registry.npmjs.org', port: 443 }, { cidr: '192.0.2.0/24' }];
+  const listed = await parked({ network: true, allow });
+  await warm.park('a', listed);
+  const same = { ...terms, network: true, allow: [...allow].reverse() };
+  assert.equal(
+    (await warm.take('a', same))?.sandbox,
+    listed.sandbox,
+    'the same list, in any order',
+  );
+  await warm.park('a', listed);
+  assert.equal(await warm.take('a', { ...terms, network: true }), undefined, 'all of the network');
+  assert.equal(listed.sandbox.isRunning(), false);
+  const other = await parked({ network: true, allow });
+  await warm.park('b', other);
+  assert.equal(
+    await warm.take('b', { ...terms, network: true, allow: [{ host: 'registry.npmjs.org' }] }),
+    undefined,
+    'another list',
+  );
+  assert.deepEqual(await misses(), { changed: 2 });
+});

@@ -1,4 +1,5 @@
-import type { ResourceLimits, Sandbox } from '../runtimes/runtime.ts';
+import { egressKey } from '../api/egress-rules.ts';
+import type { EgressRule, ResourceLimits, Sandbox } from '../runtimes/runtime.ts';
 import { ownsStorageName } from '../workspaces/owner-workspace.ts';
 import type { SchedulerMetrics } from './scheduler-metrics.ts';
 
@@ -18,6 +19,8 @@ export interface ParkingTerms {
   runtime: string;
   image: string;
   network: boolean;
+  /** Its egress allow-list: a sandbox is reused only with the same list. */
+  allow?: EgressRule[];
   /**
    * The limits it runs with. A runtime that can change them (`setLimits`) serves a run with
    * others; one that cannot (a VM's memory and vCPUs are fixed at boot) only a run with these.
@@ -107,7 +110,11 @@ export class WarmCache {
       await entry.sandbox.stop();
       return undefined;
     }
-    if (entry.image !== terms.image || entry.network !== terms.network) {
+    if (
+      entry.image !== terms.image ||
+      entry.network !== terms.network ||
+      egressKey(entry.allow) !== egressKey(terms.allow)
+    ) {
       metrics.warmMisses.inc({ reason: 'changed' });
       metrics.warmEvictions.inc({ reason: 'invalidated' });
       await entry.sandbox.stop();

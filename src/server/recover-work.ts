@@ -297,6 +297,7 @@ async function parkAgain(
     image: run.image,
     network: run.network,
     limits: run.limits,
+    ...(run.allow ? { allow: run.allow } : {}),
     oomKills: usage.oomKills,
     memoryBytes: usage.memoryBytes ?? 0,
     reusable: true,

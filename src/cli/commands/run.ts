@@ -8,6 +8,7 @@ import { definedFields } from '../../config/defined-fields.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 import { sandboxEnvironment } from '../../sandboxes/sandbox-spec.ts';
 import { validateWorkspaceName } from '../../workspaces/workspace-name.ts';
+import { allowOption } from '../allow-flags.ts';
 import type { LocalFile } from '../client/run-session.ts';
 import { printJson } from '../output.ts';
 import {
@@ -35,6 +36,8 @@ interface RunFlags {
   image?: string;
   runtime?: string;
   json?: boolean;
+  allowHost: string[];
+  allowCidr: string[];
 }
 
 export function registerRunCommand(program: Command): void {
@@ -79,6 +82,22 @@ export function registerRunCommand(program: Command): void {
     .option('--image <name>', 'base image (default "default")')
     .option('--runtime <name>', "runtime to run on: namespace, qemu (default: the server's)")
     .option('--json', 'print JSON lines: started, stdout/stderr chunks, exit')
+    .option(
+      '--allow-host <host[:port]>',
+      'allow egress to HOST only (implies --net; repeatable; *.example.com for every name below one; e.g. --allow-host registry.npmjs.org:443)',
+      collect,
+      [],
+    )
+    .option(
+      '--allow-cidr <cidr[:port]>',
+      'allow egress to an IPv4 range (implies --net; repeatable; e.g. --allow-cidr 203.0.113.0/24:443)',
+      collect,
+      [],
+    )
+    .addHelpText(
+      'after',
+      "\nEgress allow-list: mags run --allow-host registry.npmjs.org 'npm install left-pad'\n",
+    )
     .passThroughOptions()
     .action(async (words: string[], flags: RunFlags, command: Command) => {
       // Not process.exit(): with a concurrent compile job waiting for a garbage collection, it
@@ -189,6 +208,7 @@ function runOptionsFromFlags(flags: RunFlags): RunOptions {
     network: flags.net,
     image: flags.image,
     runtime: flags.runtime,
+    ...allowOption(flags.allowHost, flags.allowCidr),
   };
 }
 

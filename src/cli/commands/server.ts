@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { formatBytes, parseSizeMiB } from '../../config/byte-sizes.ts';
 import { processExists } from '../../config/process-exists.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
-import { parseDiskMiB, parseMemoryMiB, parsePositiveNumber } from '../parse-options.ts';
+import { allowOption } from '../allow-flags.ts';
+import { collect, parseDiskMiB, parseMemoryMiB, parsePositiveNumber } from '../parse-options.ts';
 import { registerServerStopCommand, stopSandboxesSignal } from './server-stop.ts';
 
 interface ServerFlags {
@@ -30,6 +31,8 @@ interface ServerFlags {
   ownerDiskQuota?: string;
   stopSandboxesOnExit?: boolean;
   runtime?: string;
+  allowHost: string[];
+  allowCidr: string[];
 }
 
 export function registerServerCommand(program: Command): void {
@@ -110,18 +113,33 @@ export function registerServerCommand(program: Command): void {
       '--local',
       "this host's own server for the CLI: loopback, a free port, found via $MAGS_HOME",
     )
+    .option(
+      '--allow-host <host[:port]>',
+      'the egress allow-list a run or sandbox with --net gets when it gives none (repeatable; its own list replaces it)',
+      collect,
+      [],
+    )
+    .option(
+      '--allow-cidr <cidr[:port]>',
+      'an IPv4 range of that default allow-list (repeatable)',
+      collect,
+      [],
+    )
     .action(async (flags: ServerFlags) => {
       const [{ startServer }, { createMagsContext }] = await Promise.all([
         import('../../server/start-server.ts'),
         import('../../context/mags-context.ts'),
       ]);
       if (flags.disk) parseDiskMiB(flags.disk);
+      const defaultAllow = allowOption(flags.allowHost, flags.allowCidr);
+      const magsContext = createMagsContext({
+        ...process.env,
+        ...(flags.disk ? { MAGS_DISK: flags.disk } : {}),
+        ...(flags.runtime ? { MAGS_RUNTIME: flags.runtime } : {}),
+      });
+      if (defaultAllow.allow) magsContext.defaults.allow = defaultAllow.allow;
       const server = await startServer({
-        context: createMagsContext({
-          ...process.env,
-          ...(flags.disk ? { MAGS_DISK: flags.disk } : {}),
-          ...(flags.runtime ? { MAGS_RUNTIME: flags.runtime } : {}),
-        }),
+        context: magsContext,
         host: flags.local ? '127.0.0.1' : flags.host,
         port: flags.local ? 0 : parsePort(flags.port),
         acceptLocalOwner: flags.local ?? false,

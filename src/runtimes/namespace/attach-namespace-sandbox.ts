@@ -5,10 +5,12 @@ import { connectGuest, type GuestTransport } from '../../guest/connect-guest.ts'
 import type { GuestClient } from '../../guest/guest-client.ts';
 import type { Sandbox, SandboxExit, SandboxInfo } from '../runtime.ts';
 import { cgroupLimits } from './cgroup-limits.ts';
+import { fileSize } from './egress-log-reader.ts';
 import type { ResolvedNamespaceOptions } from './namespace-runtime.ts';
 import { namespaceSandboxHandle, type SandboxParts } from './namespace-sandbox-handle.ts';
 import {
   agentSocketName,
+  egressLogName,
   launcherLogName,
   readRunRecord,
   removeEndedSandbox,
@@ -131,6 +133,9 @@ export async function attachLaunchedSandbox(
     client,
     cgroup,
     baselineProcesses: record.baselineProcesses,
+    // What was refused before this process attached was reported to the one before it.
+    egressLogPath: join(runDirectory, egressLogName),
+    egressLogOffset: await fileSize(join(runDirectory, egressLogName)),
     ...cgroupLimits(cgroup, record.limits, record.warnings),
     paused: frozen,
     launcherGone: () => launcherGone,

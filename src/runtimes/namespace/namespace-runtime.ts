@@ -59,6 +59,7 @@ const capabilities: RuntimeCapabilities = {
   // The launcher runs in its own session and the agent listens on run/ID/agent.sock.
   reattach: true,
   sweep: true,
+  egressAllowList: true,
 };
 
 /**
@@ -146,6 +147,12 @@ async function checkHost(options: ResolvedNamespaceOptions): Promise<RuntimeChec
   if (!['/usr/bin/slirp4netns', '/usr/local/bin/slirp4netns'].some((path) => existsSync(path))) {
     warnings.push(
       'slirp4netns is not installed: --net is unavailable (apt-get install slirp4netns)',
+    );
+  }
+  // The launcher's egress keeper runs `nft` by name (native/egress.c); Debian puts it in sbin.
+  if (!['/usr/sbin/nft', '/sbin/nft', '/usr/local/sbin/nft'].some((path) => existsSync(path))) {
+    warnings.push(
+      'nft is not installed: egress allow-lists (--allow-host, --allow-cidr) are unavailable (apt-get install nftables)',
     );
   }
   return { ok: problems.length === 0, problems, warnings };

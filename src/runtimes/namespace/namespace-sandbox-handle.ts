@@ -1,6 +1,7 @@
 import { CapabilityUnsupportedError } from '../../errors/mags-error.ts';
 import type { GuestClient } from '../../guest/guest-client.ts';
 import type { ResourceLimits, Sandbox, SandboxExit, WorkspaceReference } from '../runtime.ts';
+import { EgressLogReader } from './egress-log-reader.ts';
 import type { SandboxCgroup } from './sandbox-cgroup.ts';
 
 /** What a running namespace sandbox is made of, whether this process started it or attached. */
@@ -10,8 +11,11 @@ export interface SandboxParts {
   workspace?: WorkspaceReference;
   client: GuestClient;
   cgroup: SandboxCgroup | undefined;
-  /** Processes an idle sandbox counts (launcher, agent, maybe slirp4netns). */
+  /** Processes an idle sandbox counts (launcher, agent, maybe slirp4netns and the egress keeper). */
   baselineProcesses: number | undefined;
+  /** The egress keeper's log of refusals, and how much of it was reported already. */
+  egressLogPath: string;
+  egressLogOffset: number;
   warnings(): string[];
   setLimits(limits: ResourceLimits): Promise<string[]>;
   /** Frozen when attached (a sleeping sandbox stays asleep). */
@@ -43,6 +47,7 @@ export function namespaceSandboxHandle(parts: SandboxParts): Sandbox {
     await cgroup?.thaw();
   };
   let stopping: Promise<SandboxExit> | undefined;
+  const egressLog = new EgressLogReader(parts.egressLogPath, parts.egressLogOffset);
   return {
     id: parts.id,
     labels: parts.labels,
@@ -97,6 +102,7 @@ export function namespaceSandboxHandle(parts: SandboxParts): Sandbox {
             : Math.max(0, processes - baseline),
       };
     },
+    egressBlocked: () => egressLog.read(),
     isRunning: () => !parts.launcherGone() && !agentGone && stopping === undefined && !detached,
     setLimits: parts.setLimits,
     async pause() {

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConflictError, MagsError } from '../../errors/mags-error.ts';
 import { connectGuest, connectGuestRetrying } from '../../guest/connect-guest.ts';
 import type { GuestClient } from '../../guest/guest-client.ts';
+import { egressLauncherPairs } from '../egress-policy.ts';
 import type {
   AttachSpec,
   PreparedSandbox,
@@ -22,6 +23,7 @@ import { namespaceSandboxHandle, type SandboxParts } from './namespace-sandbox-h
 import type { OverlayLayers } from './overlay-layers.ts';
 import {
   agentSocketName,
+  egressLogName,
   launcherLogName,
   removeEndedSandbox,
   writeRunRecord,
@@ -198,7 +200,14 @@ export async function prepareNamespaceSandbox(
       await setLimits(launch.hostLimits(spec.limits));
       // The layer provider turns the spec's references into directories and locks.
       const layers = materialised ?? (await options.layers.materialise(spec));
-      attachChannel.end(attachMessage(spec, layers, layers.writable ?? { scratchDirectory }));
+      attachChannel.end(
+        attachMessage(
+          spec,
+          layers,
+          layers.writable ?? { scratchDirectory },
+          join(runDirectory, egressLogName),
+        ),
+      );
       const failed = launcherExit.then(async (code) => {
         throw launcherError(code, await stderrTail(), id);
       });
@@ -224,7 +233,8 @@ export async function prepareNamespaceSandbox(
           : error;
       });
       failed.catch(() => {});
-      // The launcher, the agent (and slirp4netns with a network): what an idle sandbox counts.
+      // The launcher, the agent (and slirp4netns with a network, the egress keeper and DNS filter
+      // with an allow-list): what an idle sandbox counts.
       baseline = await cgroup?.processCount();
       await ownerWritten;
       await writeRunRecord(runDirectory, {
@@ -249,6 +259,8 @@ export async function prepareNamespaceSandbox(
       client,
       cgroup,
       baselineProcesses: baseline,
+      egressLogPath: join(runDirectory, egressLogName),
+      egressLogOffset: 0,
       ...limitState,
       paused: false,
       launcherGone: () => exited,
@@ -294,6 +306,7 @@ function attachMessage(
   spec: AttachSpec,
   layers: OverlayLayers,
   writable: { upperDir: string; workDir: string } | { scratchDirectory: string },
+  egressLogPath: string,
 ): Buffer {
   const scratchBytes = scratchLayerMiB(spec.limits).mebibytes * 1024 * 1024;
   const pairs = [
@@ -310,7 +323,7 @@ function attachMessage(
     ['--hostname', spec.hostname ?? 'mags'],
     ...layers.locks.exclusive.map((path) => ['--lock-exclusive', path]),
     ...layers.locks.shared.map((path) => ['--lock-shared', path]),
-    ...(spec.network.egress === 'all' ? [['--net', '1']] : []),
+    ...egressLauncherPairs(spec.network, egressLogPath),
   ];
   const body = Buffer.from(
     pairs

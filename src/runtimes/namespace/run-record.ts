@@ -27,6 +27,8 @@ export interface RunRecord {
 const runRecordName = 'sandbox.json';
 export const agentSocketName = 'agent.sock';
 export const launcherLogName = 'launcher.log';
+/** Where the launcher's egress keeper writes what an allow-list refused (native/egress.c). */
+export const egressLogName = 'egress-blocked.log';
 
 export async function writeRunRecord(runDirectory: string, record: RunRecord): Promise<void> {
   // Written beside and renamed: a reader never sees half a record.

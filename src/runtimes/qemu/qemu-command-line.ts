@@ -1,3 +1,4 @@
+import { hasNetwork } from '../egress-policy.ts';
 import type { NetworkPolicy, ResourceLimits } from '../runtime.ts';
 
 /** Where the launcher's jail shows the monitor its files (native/sandbox.c, `--vm`). */
@@ -127,7 +128,7 @@ export function qemuCommandLine(machine: QemuMachine): string[] {
         `mags.hostname=${machine.hostname}`,
         `mags.pids=${limits.pidsMax}`,
         `mags.memory=${limits.memoryMiB * 1024 * 1024}`,
-        ...(machine.network.egress === 'all' ? ['mags.net=1'] : []),
+        ...(hasNetwork(machine.network) ? ['mags.net=1'] : []),
       ],
       ...(machine.tscKhz ? { tscKhz: machine.tscKhz } : {}),
     }),
@@ -147,7 +148,9 @@ export function qemuCommandLine(machine: QemuMachine): string[] {
     `local,id=root,path=${jailRootDirectory},security_model=passthrough,multidevs=remap`,
     '-device',
     'virtio-9p-device,fsdev=root,mount_tag=root',
-    ...(machine.network.egress === 'all'
+    // With an allow-list too: QEMU's user-mode network opens its sockets in the launcher's
+    // network namespace, where the egress keeper's nftables rules and DNS filter apply.
+    ...(hasNetwork(machine.network)
       ? ['-netdev', 'user,id=net0', '-device', 'virtio-net-device,netdev=net0']
       : []),
     // QEMU's own seccomp filter on top of the launcher's.

@@ -52,6 +52,7 @@ const capabilities: RuntimeCapabilities = {
   // QEMU listens for the agent's stream in the run directory, and the agent waits for each host.
   reattach: true,
   sweep: true,
+  egressAllowList: true,
 };
 
 /**

@@ -86,6 +86,8 @@ export function qemuSandboxHandle(parts: SandboxParts): Sandbox {
       };
     },
     isRunning: inner.isRunning,
+    // The launcher's egress keeper filters QEMU's user-mode network as a namespace sandbox's.
+    ...(inner.egressBlocked ? { egressBlocked: inner.egressBlocked } : {}),
     async stop(): Promise<SandboxExit> {
       // The guest's own OOM kills are the sandbox's; QEMU's cgroup adds one when the host killed
       // the monitor itself.
