@@ -140,7 +140,8 @@ export type RuntimeCapabilityName =
   | 'pause'
   | 'prepare'
   | 'reattach'
-  | 'sweep';
+  | 'sweep'
+  | 'ports';
 
 /** A runtime was asked for an optional feature it does not have. */
 export class CapabilityUnsupportedError extends MagsError {

@@ -8,7 +8,8 @@ export type OptionalSandboxMember =
   | 'detach'
   | 'resumeExec'
   | 'listExecs'
-  | 'forgetExec';
+  | 'forgetExec'
+  | 'openPort';
 export type OptionalRuntimeMember = 'prepare' | 'list' | 'attach' | 'sweep';
 
 /** The capability flag that guards each optional member of a sandbox. */
@@ -20,6 +21,7 @@ export const sandboxCapabilityOf = {
   resumeExec: 'reattach',
   listExecs: 'reattach',
   forgetExec: 'reattach',
+  openPort: 'ports',
 } as const satisfies Record<OptionalSandboxMember, keyof RuntimeCapabilities>;
 
 /** The capability flag that guards each optional member of a runtime. */

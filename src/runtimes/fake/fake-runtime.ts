@@ -134,6 +134,7 @@ export function createFakeRuntime(
       reattach: true,
       // Nothing outlives the process but temp directories, which are removed on stop.
       sweep: false,
+      ports: false,
       ...Object.fromEntries((options.without ?? []).map((capability) => [capability, false])),
     },
     running,

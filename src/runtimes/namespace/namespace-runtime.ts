@@ -59,6 +59,8 @@ const capabilities: RuntimeCapabilities = {
   // The launcher runs in its own session and the agent listens on run/ID/agent.sock.
   reattach: true,
   sweep: true,
+  // Through the agent: EXEC with the connect flag (docs/guest-protocol.md).
+  ports: true,
 };
 
 /**

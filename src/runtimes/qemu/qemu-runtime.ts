@@ -52,6 +52,8 @@ const capabilities: RuntimeCapabilities = {
   // QEMU listens for the agent's stream in the run directory, and the agent waits for each host.
   reattach: true,
   sweep: true,
+  // Through the agent over virtio-serial, like every other request.
+  ports: true,
 };
 
 /**
