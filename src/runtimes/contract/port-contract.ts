@@ -56,7 +56,9 @@ async function request(stream: Duplex, head: string, body = Buffer.alloc(0)): Pr
     stream.on('end', resolve);
     stream.on('error', reject);
   });
-  stream.write(`${head}\r\nHost: sandbox\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`);
+  stream.write(
+    `${head}\r\nHost: sandbox\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`,
+  );
   stream.end(body);
   await ended;
   return Buffer.concat(chunks);
