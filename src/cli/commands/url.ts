@@ -137,7 +137,7 @@ async function urlClient(command: Command): Promise<Mags> {
     "mags url needs a server: a sandbox URL is served by the server's proxy, and no server runs here.",
     {
       code: 'server_required',
-      hint: 'Start one (mags server --host 0.0.0.0 [--url-domain DOMAIN]) and set MAGS_URL (or mags login), then mags new NAME and mags url NAME PORT.',
+      hint: 'Start one (mags server --host 0.0.0.0 [--url-domain DOMAIN]) and point the CLI at it (MAGS_URL, or mags login --url http://HOST:7070), then mags new NAME and mags url NAME PORT.',
     },
   );
 }
