@@ -4,7 +4,7 @@
  * holds the answer open until `/release` is asked for; anything else answers JSON of what it
  * got (method, url, headers, body bytes). An upgrade to WebSocket (RFC 6455, by hand: text
  * frames under 64 KiB) echoes each text message as `echo: MESSAGE`. It listens on `::` (every
- * address) at the port given as its first argument and prints `listening`.
+ * address) at the port given as its first argument (0: a free one) and prints `listening PORT`.
  */
 export const sandboxWebApp = String.raw`
 const http = require('node:http');
@@ -78,5 +78,5 @@ server.on('upgrade', (request, socket) => {
   });
   socket.on('error', () => {});
 });
-server.listen(Number(process.argv[2] ?? process.argv[1]), () => console.log('listening'));
+server.listen(Number(process.argv[2] ?? process.argv[1]), () => console.log('listening ' + server.address().port));
 `;
