@@ -220,7 +220,7 @@ describe('sandbox URLs through a real server process', { skip, timeout: 300_000 
     const answer = await get(pathForm(made), { ...bearer(), accept: 'text/html' });
     assert.equal(answer.status, 502);
     assert.match(answer.body, /Nothing listens on port 9999 in the sandbox web/);
-    assert.match(answer.body, /http\.server 9999/);
+    assert.match(answer.body, /setsid node server.js/);
     const env = { MAGS_URL: server.url, MAGS_API_TOKEN: token };
     const printed = await runCli(testHome.home, ['url', sandbox, '8080', '--expires', '1h'], {
       env,

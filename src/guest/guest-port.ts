@@ -47,7 +47,7 @@ export async function openGuestPort(connection: GuestConnection, port: number): 
       throw new MagsError(`Nothing listens on port ${port} inside the sandbox.`, {
         code: 'port_not_listening',
         statusCode: 502,
-        hint: `Start a server on port ${port} in the sandbox (e.g. mags exec NAME 'python3 -m http.server ${port}'), listening on 0.0.0.0, 127.0.0.1 or ::.`,
+        hint: `Start a server in the sandbox that listens on port ${port} (on 0.0.0.0, 127.0.0.1 or ::).`,
       });
     }
     throw error;

@@ -251,7 +251,7 @@ function portError(error: unknown, access: UrlAccess): unknown {
     return new UrlAccessError(
       502,
       `Nothing listens on port ${port} in the sandbox ${sandbox}.`,
-      `Start a server there, e.g. mags exec ${sandbox} 'python3 -m http.server ${port}' (it must listen on 0.0.0.0, 127.0.0.1 or ::).`,
+      `Start a server there that listens on port ${port} (on 0.0.0.0, 127.0.0.1 or ::) and keeps running after the exec, e.g. mags exec ${sandbox} 'setsid node server.js > server.log 2>&1 &'.`,
     );
   }
   return error;
