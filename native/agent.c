@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -22,6 +23,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -235,6 +237,23 @@ static void put_u64(char *at, uint64_t value) {
 // through the agent (and its credit windows) without any network into the sandbox. The child is
 // forked like any command (same user, namespaces, seccomp filter, cgroup): it is a sandbox process.
 // Returns only when the connection failed (errno set); exits when the relay is over.
+
+// A relay never execs, so O_CLOEXEC closes nothing for it: it must close the agent's fds itself
+// (its connections, other commands' pipes, and the write end of its own stdin, without which it
+// would never read EOF there). close_range(2) (Linux 5.9) does it in one call; where it is
+// missing or filtered, /proc/self/fd is walked.
+static void close_agent_fds(int keep) {
+  if (syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u) == 0 && syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0) return;
+  DIR *directory = opendir("/proc/self/fd");
+  if (!directory) return;
+  int own = dirfd(directory);
+  for (struct dirent *entry; (entry = readdir(directory));) {
+    int fd = atoi(entry->d_name);
+    if (fd > 2 && fd != keep && fd != own) close(fd);
+  }
+  closedir(directory);
+}
+
 static int connect_port(const char *text) {
   char *end = NULL;
   errno = 0;
@@ -345,6 +364,7 @@ static void start_process(int connection, uint32_t id, struct reader *r) {
       dup2(in[0], 0); dup2(out[1], 1); dup2(err[1], 2);
     }
     if (connect_to_port) {
+      close_agent_fds(report[1]);
       int socket_fd = connect_port(argv[0]);
       if (socket_fd < 0) goto fail;
       close(report[1]);  // connected: the agent reports STARTED
