@@ -177,6 +177,11 @@ describe('sandbox URLs through a real server process', { skip, timeout: 300_000 
     assert.equal(never.status, 404);
     assert.equal(never.body, other.body);
     const open = await mags.sandboxes.urls.create(sandbox, { port: 8080, public: true });
+    // Through the API too, another owner neither sees nor revokes it, nor makes one of its own.
+    const bob = new Mags({ url: server.url, token: otherToken });
+    assert.deepEqual(await bob.sandboxes.urls.list(), []);
+    await assert.rejects(bob.sandboxes.urls.revoke(open.id), { statusCode: 404 });
+    await assert.rejects(bob.sandboxes.urls.create(sandbox, { port: 8080 }), { statusCode: 404 });
     assert.equal((await get(`${pathForm(open)}hello`)).status, 200);
     // The host form of a public URL, too (anyone, so every URL of that sandbox and port).
     const host = new URL(open.url).host;
