@@ -78,6 +78,14 @@ describe('who may use a sandbox URL', () => {
       ),
       refusal(404),
     );
+    // The app's own Authorization is not a mags token: not the proxy's to judge.
+    const link = signer.sign('url_00000000000000a1', Date.now() + 60_000);
+    const own = await decideUrlAccess(
+      [record()],
+      { authorization: 'Bearer app-session-1', links: [link] },
+      parts(),
+    );
+    assert.equal(own.via, 'link');
     // Nothing to go on: 401 whether or not the URL exists.
     await assert.rejects(
       decideUrlAccess([record()], { authorization: undefined, links: [] }, parts()),

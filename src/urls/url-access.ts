@@ -45,7 +45,8 @@ export async function decideUrlAccess(
     record.expiresAt !== null && Date.parse(record.expiresAt) <= nowMs;
   const open = live.find((record) => record.public && !expired(record));
   if (open) return { record: open, via: 'public' };
-  if (credentials.authorization && /^Bearer\s/i.test(credentials.authorization)) {
+  // Only a mags token is the proxy's: any other Authorization (the app's own) is left for the app.
+  if (credentials.authorization && /^Bearer\s+mags_/i.test(credentials.authorization)) {
     const token = await authenticate(parts.repository, credentials.authorization, {
       acceptLocalOwner: parts.acceptLocalOwner,
     });
