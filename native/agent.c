@@ -9,7 +9,10 @@
 // neither read from nor fed more output until the host catches up.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -20,11 +23,12 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
-#define PROTOCOL_VERSION 3
+#define PROTOCOL_VERSION 4
 #define MAX_PAYLOAD (1024 * 1024)
 #define CHUNK (64 * 1024)
 #define OUTPUT_HIGH_WATER (4 * 1024 * 1024)  // per connection: stop producing above this
@@ -227,6 +231,96 @@ static void put_u64(char *at, uint64_t value) {
   put_u32(at + 4, (uint32_t)value);
 }
 
+// EXEC flag bit 2 ("connect", protocol version 4): instead of a program, the child connects to
+// 127.0.0.1:PORT inside the sandbox (then [::1]:PORT, for a server listening on IPv6 only) and
+// relays bytes between its stdin/stdout pipes and the socket, so a sandbox's port is reached
+// through the agent (and its credit windows) without any network into the sandbox. The child is
+// forked like any command (same user, namespaces, seccomp filter, cgroup): it is a sandbox process.
+// Returns only when the connection failed (errno set); exits when the relay is over.
+
+// A relay never execs, so O_CLOEXEC closes nothing for it: it must close the agent's fds itself
+// (its connections, other commands' pipes, and the write end of its own stdin, without which it
+// would never read EOF there). close_range(2) (Linux 5.9) does it in one call; where it is
+// missing or filtered, /proc/self/fd is walked.
+static void close_agent_fds(int keep) {
+  if (syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u) == 0 && syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0) return;
+  DIR *directory = opendir("/proc/self/fd");
+  if (!directory) return;
+  int own = dirfd(directory);
+  for (struct dirent *entry; (entry = readdir(directory));) {
+    int fd = atoi(entry->d_name);
+    if (fd > 2 && fd != keep && fd != own) close(fd);
+  }
+  closedir(directory);
+}
+
+static int connect_port(const char *text) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long port = strtoul(text, &end, 10);
+  if (errno || !end || *end || port == 0 || port > 65535) { errno = EINVAL; return -1; }
+  struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&v4, sizeof v4) == 0) return fd;
+  int first = errno;
+  if (fd >= 0) close(fd);
+  struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+  fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&v6, sizeof v6) == 0) return fd;
+  if (fd >= 0) close(fd);
+  errno = first;  // the IPv4 answer (ECONNREFUSED) says more than "no IPv6 here"
+  return -1;
+}
+
+// Copies stdin to the socket and the socket to stdout, one bounded buffer each way, never
+// blocking one direction on the other (a server that answers while it still reads must not
+// deadlock against a client that still sends). Stdin's EOF half-closes the socket; the socket's
+// EOF ends the relay once what it sent is out.
+static void relay_port(int socket_fd) {
+  static char up[CHUNK], down[CHUNK];
+  size_t up_start = 0, up_length = 0, down_start = 0, down_length = 0;
+  int stdin_open = 1, socket_open = 1;
+  signal(SIGPIPE, SIG_IGN);  // a peer that went away is a write error here, handled below
+  set_nonblocking(0); set_nonblocking(1); set_nonblocking(socket_fd);
+  while (socket_open || down_length) {
+    // An fd with nothing to wait for is left out: poll reports POLLHUP whatever the events, and
+    // a hung-up socket polled while stdout is full (the host's window used up) would spin.
+    short socket_events = (short)((socket_open && !down_length ? POLLIN : 0) | (up_length ? POLLOUT : 0));
+    struct pollfd polls[3] = {
+      {.fd = stdin_open && !up_length ? 0 : -1, .events = POLLIN},
+      {.fd = socket_events ? socket_fd : -1, .events = socket_events},
+      {.fd = down_length ? 1 : -1, .events = POLLOUT},
+    };
+    if (poll(polls, 3, -1) < 0) { if (errno == EINTR) continue; _exit(1); }
+    ssize_t n;
+    if (polls[0].revents) {
+      n = read(0, up, sizeof up);
+      if (n > 0) { up_start = 0; up_length = (size_t)n; }
+      else if (n == 0 || (errno != EAGAIN && errno != EINTR)) { stdin_open = 0; shutdown(socket_fd, SHUT_WR); }
+    }
+    if (up_length && (polls[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      n = write(socket_fd, up + up_start, up_length);
+      if (n > 0) { up_start += (size_t)n; up_length -= (size_t)n; }
+      else if (n < 0 && errno != EAGAIN && errno != EINTR) { up_length = 0; stdin_open = 0; }  // the server stopped reading
+    }
+    if (!down_length && socket_open && (polls[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      n = read(socket_fd, down, sizeof down);
+      if (n > 0) { down_start = 0; down_length = (size_t)n; }
+      else if (n == 0) socket_open = 0;
+      else if (errno != EAGAIN && errno != EINTR) {
+        fprintf(stderr, "connection to the port: %s\n", strerror(errno));
+        _exit(1);
+      }
+    }
+    if (down_length && polls[2].revents) {
+      n = write(1, down + down_start, down_length);
+      if (n > 0) { down_start += (size_t)n; down_length -= (size_t)n; }
+      else if (n < 0 && errno != EAGAIN && errno != EINTR) _exit(1);  // the host went away
+    }
+  }
+  _exit(0);
+}
+
 static void start_process(int connection, uint32_t id, struct reader *r) {
   uint32_t flags = read_u32(r), rows = read_u32(r), cols = read_u32(r);
   char *cwd = read_string(r);
@@ -241,7 +335,8 @@ static void start_process(int connection, uint32_t id, struct reader *r) {
   if (key && find_key(key)) { send_error(connection, id, EEXIST, "exec key already in use"); goto done; }
   for (int i = 0; i < MAX_PROCESSES && !p; i++) if (!processes[i].used) p = &processes[i];
   if (!p) { send_error(connection, id, EAGAIN, "too many running commands"); goto done; }
-  int tty = flags & 2;
+  int tty = flags & 2, connect_to_port = flags & 4;
+  if (tty && connect_to_port) { send_error(connection, id, EINVAL, "a port connection has no terminal"); goto done; }
   if (tty) {
     master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) { send_errno(connection, id, "open", "/dev/ptmx"); goto done; }
@@ -268,6 +363,13 @@ static void start_process(int connection, uint32_t id, struct reader *r) {
     } else {
       dup2(in[0], 0); dup2(out[1], 1); dup2(err[1], 2);
     }
+    if (connect_to_port) {
+      close_agent_fds(report[1]);
+      int socket_fd = connect_port(argv[0]);
+      if (socket_fd < 0) goto fail;
+      close(report[1]);  // connected: the agent reports STARTED
+      relay_port(socket_fd);
+    }
     if (chdir(cwd) < 0) goto fail;
     extern char **environ;
     environ = env;  // execvp looks PATH up in the command's environment, not the agent's
@@ -283,7 +385,9 @@ static void start_process(int connection, uint32_t id, struct reader *r) {
   while ((n = read(report[0], &code, sizeof code)) < 0 && errno == EINTR) {}
   if (n == sizeof code) {  // exec failed: the child exits 127, reaped by the SIGCHLD handler
     char message[1000];
-    snprintf(message, sizeof message, "cannot run %s in %s: %s", argv[0], cwd, strerror(code));
+    if (connect_to_port)
+      snprintf(message, sizeof message, "cannot connect to port %s inside the sandbox: %s", argv[0], strerror(code));
+    else snprintf(message, sizeof message, "cannot run %s in %s: %s", argv[0], cwd, strerror(code));
     send_error(connection, id, code, message);
     goto done;
   }
@@ -295,7 +399,7 @@ static void start_process(int connection, uint32_t id, struct reader *r) {
   set_nonblocking(p->out.fd);
   if (p->in_fd >= 0) set_nonblocking(p->in_fd);
   if (p->err.fd >= 0) set_nonblocking(p->err.fd);
-  if (!(flags & 1) && !tty) close_fd(&p->in_fd);  // no stdin: the command reads EOF at once
+  if (!(flags & 1) && !tty && !connect_to_port) close_fd(&p->in_fd);  // no stdin: the command reads EOF at once
   char payload[4];
   put_u32(payload, (uint32_t)pid);
   send_frame(connection, T_STARTED, id, payload, 4);

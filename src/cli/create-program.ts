@@ -15,6 +15,7 @@ import { registerSyncCommand } from './commands/sync.ts';
 import { registerTicketCommands } from './commands/ticket.ts';
 import { registerTokenCommands } from './commands/token.ts';
 import { registerTriggerCommands } from './commands/trigger.ts';
+import { registerUrlCommand } from './commands/url.ts';
 import { registerWorkspaceCommands } from './commands/workspace.ts';
 import { refuseUnknownCommands } from './unknown-command.ts';
 
@@ -34,6 +35,7 @@ export function createProgram(argv: readonly string[] = []): Command {
   if (firstOperand(argv) === 'run') return program;
   registerJobCommands(program);
   registerSandboxCommands(program);
+  registerUrlCommand(program);
   registerImageCommands(program);
   registerWorkspaceCommands(program);
   registerTicketCommands(program);

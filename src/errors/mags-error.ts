@@ -141,7 +141,8 @@ export type RuntimeCapabilityName =
   | 'prepare'
   | 'reattach'
   | 'sweep'
-  | 'egressAllowList';
+  | 'egressAllowList'
+  | 'ports';
 
 /** A runtime was asked for an optional feature it does not have. */
 export class CapabilityUnsupportedError extends MagsError {

@@ -15,6 +15,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nativeBinaryPath } from '../config/package-paths.ts';
 import { GuestClient, type GuestProcess } from './guest-client.ts';
+import { protocolVersion } from './protocol.ts';
 
 const agentPath = nativeBinaryPath('mags-agent');
 const skip = existsSync(agentPath)
@@ -221,7 +222,7 @@ describe('guest agent: durable execs across connections', { skip }, () => {
   test('FORGET kills a running detached exec and drops an ended one; unknown is false, held is EBUSY', async () => {
     const connect = await startListeningAgent();
     const first = await connect();
-    assert.equal(first.agentProtocolVersion, 3);
+    assert.equal(first.agentProtocolVersion, protocolVersion); // FORGET needs 3 or later
     const pidFile = join(directory, 'forgotten.pid');
     const running = first.exec(sh(`echo $$ > ${pidFile}; echo ready; exec sleep 30`, 'running'));
     await until(running, [], 'ready');

@@ -44,3 +44,11 @@ test('the current version is accepted; a newer or older one is refused', async (
     });
   }
 });
+
+test('a version 3 agent is accepted, and cannot open a port (409 agent_too_old, nothing sent)', async () => {
+  const { stream, sent } = agentSaying(3);
+  const client = await GuestClient.connect(stream);
+  await assert.rejects(client.openPort(8080), { code: 'agent_too_old', statusCode: 409 });
+  assert.deepEqual(sent, [], 'nothing was sent');
+  client.close();
+});

@@ -13,6 +13,7 @@ import {
   readGuestFileStream,
   writeGuestFile,
 } from './guest-files.ts';
+import { openGuestPort } from './guest-port.ts';
 import type { GuestExecInfo, GuestExecRequest, GuestProcess } from './guest-process.ts';
 import { FrameType } from './protocol.ts';
 
@@ -44,7 +45,7 @@ export {
 export class GuestClient {
   /** The agent's pid in its own pid namespace (1 inside a sandbox). */
   readonly agentPid: number;
-  /** The protocol version the agent speaks (its HELLO): 2 or 3 (FORGET). */
+  /** The protocol version the agent speaks (its HELLO): 2, 3 (FORGET) or 4 (ports). */
   readonly agentProtocolVersion: number;
   /** Resolves when the connection has ended, for whatever reason; never rejects. */
   readonly closed: Promise<void>;
@@ -140,6 +141,15 @@ export class GuestClient {
    */
   readFileStream(path: string, options: { maxBytes?: number } = {}): Promise<GuestFileRead> {
     return readGuestFileStream(this.#connection, path, options);
+  }
+
+  /**
+   * A byte stream to a TCP port on the sandbox's loopback, relayed by the agent (protocol
+   * version 4): reaches a server inside without any network into the sandbox. Rejects with a
+   * 502 `port_not_listening` when nothing listens there, a 409 `agent_too_old` for an older agent.
+   */
+  openPort(port: number): Promise<Duplex> {
+    return openGuestPort(this.#connection, port);
   }
 
   /** Round trip to the agent in milliseconds (health check and latency measurement). */

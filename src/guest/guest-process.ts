@@ -120,6 +120,12 @@ export class ExecHandle implements GuestProcess {
   // 'closing': closeStdin was called but queued data is still ahead of the STDIN_CLOSE frame.
   #stdinState: 'open' | 'closing' | 'closed' = 'open';
 
+  /** Resolves with the command's pid once STARTED came; rejects like `exited` when it did not start. */
+  readonly started: Promise<number>;
+  #onStarted: (pid: number) => void = () => {};
+  /** Called when the agent took stdin (STDIN_ACK): a writer waiting for room may go on. */
+  onStdinTaken: (() => void) | undefined;
+
   /** Settles once a RESUMEd exec's RESUMED frame came (never for a plain exec). */
   readonly resumed: Promise<GuestResumePoint>;
   #onResumed: (point: GuestResumePoint) => void = () => {};
@@ -146,6 +152,18 @@ export class ExecHandle implements GuestProcess {
       this.#reject = reject;
     });
     this.exited.catch(() => {}); // a caller may only read the streams; it still sees the rejection
+    this.started = new Promise((resolve, reject) => {
+      this.#onStarted = resolve;
+      this.exited.catch(reject);
+    });
+    this.started.catch(() => {});
+  }
+
+  /** Stdin queued here or sent and not yet taken by the command. */
+  get stdinBufferedBytes(): number {
+    let queued = this.#stdinInFlight;
+    for (const chunk of this.#stdinQueue) queued += chunk.length;
+    return queued;
   }
 
   onFrame(frame: Frame): void {
@@ -159,6 +177,7 @@ export class ExecHandle implements GuestProcess {
       case FrameType.stdinAck:
         this.#stdinInFlight -= new PayloadReader(frame.payload).u32();
         this.#pumpStdin();
+        this.onStdinTaken?.();
         break;
       case FrameType.exit: {
         const reader = new PayloadReader(frame.payload);
@@ -184,7 +203,9 @@ export class ExecHandle implements GuestProcess {
         });
         break;
       }
-      // STARTED (the command's pid) needs no action.
+      case FrameType.started:
+        this.#onStarted(new PayloadReader(frame.payload).u32());
+        break;
     }
   }
 

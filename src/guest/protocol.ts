@@ -1,8 +1,8 @@
 /**
- * The guest protocol, version 3 (docs/guest-protocol.md): frames of
+ * The guest protocol, version 4 (docs/guest-protocol.md): frames of
  * `u32 length | u8 type | u32 id | payload`, big-endian, `length` counting type + id + payload.
  */
-export const protocolVersion = 3;
+export const protocolVersion = 4;
 /** The oldest agent a host still talks to: version 2 lacks only FORGET (a sandbox started before an upgrade). */
 export const oldestProtocolVersion = 2;
 export const maxPayloadBytes = 1024 * 1024;
@@ -122,11 +122,16 @@ export interface ExecPayload {
    * comes back with RESUME), and is found again by this key. Unique among the agent's execs.
    */
   key?: string;
+  /**
+   * EXEC flag bit 2 (protocol version 4): no program runs; the agent connects to the port
+   * `argv[0]` on the sandbox's loopback and relays stdin and stdout to it (`openGuestPort`).
+   */
+  connect?: boolean;
 }
 
 export function encodeExec(request: ExecPayload): Buffer {
   if (request.argv.length === 0) throw new RangeError('an exec needs at least argv[0]');
-  const flags = (request.stdin ? 1 : 0) | (request.tty ? 2 : 0);
+  const flags = (request.stdin ? 1 : 0) | (request.tty ? 2 : 0) | (request.connect ? 4 : 0);
   return new PayloadWriter()
     .u32(flags)
     .u32(request.tty?.rows ?? 0)

@@ -9,7 +9,8 @@ export type OptionalSandboxMember =
   | 'resumeExec'
   | 'listExecs'
   | 'forgetExec'
-  | 'egressBlocked';
+  | 'egressBlocked'
+  | 'openPort';
 export type OptionalRuntimeMember = 'prepare' | 'list' | 'attach' | 'sweep';
 
 /** The capability flag that guards each optional member of a sandbox. */
@@ -22,6 +23,7 @@ export const sandboxCapabilityOf = {
   listExecs: 'reattach',
   forgetExec: 'reattach',
   egressBlocked: 'egressAllowList',
+  openPort: 'ports',
 } as const satisfies Record<OptionalSandboxMember, keyof RuntimeCapabilities>;
 
 /** The capability flag that guards each optional member of a runtime. */

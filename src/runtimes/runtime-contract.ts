@@ -11,6 +11,7 @@ import { registerCommandContract } from './contract/command-contract.ts';
 import type { ContractHarness } from './contract/contract-harness.ts';
 import { registerIsolationContract } from './contract/isolation-contract.ts';
 import { registerLifecycleContract } from './contract/lifecycle-contract.ts';
+import { registerPortContract } from './contract/port-contract.ts';
 import type { ImageReference, Runtime, Sandbox } from './runtime.ts';
 
 export { type Collected, collect, shell } from './contract/contract-harness.ts';
@@ -80,6 +81,7 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
     registerCommandContract(harness);
     registerIsolationContract(harness);
     registerLifecycleContract(harness);
+    registerPortContract(harness);
 
     skips.registerCheck();
   });

@@ -7,7 +7,7 @@
  * `capabilities` first, or use `requireCapability` (require-capability.ts), which throws
  * `CapabilityUnsupportedError`: never a silent `?.()` no-op.
  */
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { RuntimeCapabilityName } from '../errors/mags-error.ts';
 import type { GuestExecInfo } from '../guest/guest-process.ts';
 
@@ -41,6 +41,8 @@ export interface RuntimeCapabilities extends Record<RuntimeCapabilityName, boole
    * CIDRs), and `Sandbox.egressBlocked` reports what it refused.
    */
   egressAllowList: boolean;
+  /** `Sandbox.openPort`: a TCP port inside the sandbox is reachable through its agent. */
+  ports: boolean;
 }
 
 /** A base image, by name (e.g. `{ name: 'default' }`); only the runtime knows where it is. */
@@ -235,6 +237,12 @@ export interface Sandbox {
     key: string,
     offsets?: { stdoutOffset?: number; stderrOffset?: number },
   ): ResumedProcess;
+  /**
+   * A byte stream to a TCP port on the sandbox's loopback, through its agent, so it works without
+   * any network into (or out of) the sandbox (capability `ports`). Rejects with a 502
+   * `port_not_listening` when nothing listens there.
+   */
+  openPort?(port: number): Promise<Duplex>;
   /** The durable execs the sandbox holds, running or ended (capability `reattach`). */
   listExecs?(): Promise<DurableExecInfo[]>;
   /**

@@ -91,6 +91,7 @@ export type {
 export type { PlansClient } from './plans-client.ts';
 export type { PoolEventsOptions } from './pool-events.ts';
 export type { CreateProjectBody, Project, UpdateProjectBody } from './projects-client.ts';
+export type { CreateSandboxUrlBody, SandboxUrl } from './sandbox-urls-client.ts';
 export type { StoredEventsOptions } from './stored-events.ts';
 export type { TicketChange, TicketChangesOptions } from './ticket-changes.ts';
 export type { TicketEventsOptions } from './ticket-events.ts';

@@ -36,6 +36,7 @@ import { plansClient } from './plans-client.ts';
 import { followPoolEvents, type PoolEventsOptions } from './pool-events.ts';
 import { projectsClient } from './projects-client.ts';
 import { queryString } from './query-string.ts';
+import { sandboxUrlsClient } from './sandbox-urls-client.ts';
 import { ticketsClient } from './tickets-client.ts';
 import { triggersClient } from './triggers-client.ts';
 
@@ -288,6 +289,11 @@ export class Mags {
     /** The WebSocket URL of an interactive shell (see the API docs for the frame format). */
     shellUrl: (name: string, size: { rows: number; cols: number; term?: string }): string =>
       `${this.url.replace(/^http/, 'ws')}${sandboxPath(name)}/shell${queryString(size)}`,
+    /** URLs to the sandbox's ports, served by the server's proxy (`mags url`). */
+    urls: sandboxUrlsClient(
+      (method, path, body) => this.#json(method, path, body),
+      (method, path) => this.#send(method, path),
+    ),
   };
 
   readonly workspaces = {

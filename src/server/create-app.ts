@@ -20,6 +20,7 @@ import { registerSystemRoutes } from './routes/system-routes.ts';
 import { registerTicketRoutes } from './routes/ticket-routes.ts';
 import { hookPath, registerTriggerRoutes } from './routes/trigger-routes.ts';
 import { registerUploadRoutes } from './routes/upload-routes.ts';
+import { registerUrlRoutes } from './routes/url-routes.ts';
 import { registerWorkspaceRoutes } from './routes/workspace-routes.ts';
 import type { ServerEnv, ServerServices } from './server-env.ts';
 
@@ -94,6 +95,7 @@ export function createApp(services: ServerServices): {
   registerCronRoutes(app, services);
   registerTriggerRoutes(app, services);
   registerPlanRoutes(app, services);
+  if (services.urls) registerUrlRoutes(app, services.urls);
   // The web dashboard: static files and its pages' paths, outside /v1 (a client of the API).
   notFoundPage = registerDashboardRoutes(app, services.dashboardDirectory).notFoundPage;
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

@@ -9,6 +9,7 @@ import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { StateRepository } from '../state/state-repository.ts';
 import type { TicketManager } from '../tickets/ticket-manager.ts';
 import type { TriggerManager } from '../triggers/trigger-manager.ts';
+import type { SandboxUrls } from '../urls/sandbox-urls.ts';
 import type { DiskLimits } from './disk-limits.ts';
 
 /** What the routes work with; one set per server process. */
@@ -46,6 +47,8 @@ export interface ServerServices {
   acceptLocalOwner: boolean;
   /** Where the built web dashboard is (default: the package's dist/dashboard). */
   dashboardDirectory?: string;
+  /** URLs to sandboxes' ports (`mags url`); a server made without them has no URL routes. */
+  urls?: SandboxUrls;
 }
 
 /** Hono's per-request variables, set by the middleware. */

@@ -29,6 +29,8 @@ import type { TicketAgentParts, TicketProjects } from '../tickets/ticket-parts.t
 import { type TicketSettings, ticketSettings } from '../tickets/ticket-settings.ts';
 import { TriggerManager } from '../triggers/trigger-manager.ts';
 import type { TriggerSettings } from '../triggers/trigger-settings.ts';
+import { SandboxUrls } from '../urls/sandbox-urls.ts';
+import { UrlLinkSigner } from '../urls/url-link-signer.ts';
 import { localOwner } from '../workspaces/owner-workspace.ts';
 import { createApp } from './create-app.ts';
 import { type DiskLimits, defaultDiskLimits } from './disk-limits.ts';
@@ -36,6 +38,7 @@ import { maxStreamsPerOwnerFrom } from './owner-streams.ts';
 import { type RecoveryReport, recoverWork } from './recover-work.ts';
 import type { ServerServices } from './server-env.ts';
 import { submitRunJob } from './submit-run-job.ts';
+import { installUrlProxy, UrlProxy } from './url-proxy.ts';
 
 export interface StartServerOptions {
   host?: string;
@@ -86,6 +89,11 @@ export interface StartServerOptions {
   triggers?: Partial<TriggerSettings>;
   /** Plans: their settings and, for tests, their planner and git (default: the real ones). */
   plans?: { settings?: Partial<PlanSettings>; planner?: Planner; git?: PlanGit };
+  /**
+   * The wildcard domain of sandbox URLs' host form, `PORT-NAME-TAG.DOMAIN` (`mags server
+   * --url-domain`); without it, URLs take the path form `/u/ID/`.
+   */
+  urlDomain?: string;
 }
 
 export interface PerOwnerLimits {
@@ -324,6 +332,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     acceptLocalOwner,
     cron,
   };
+  // The links' secret lives in the state directory, beside state.db but never in it.
+  services.urls = new SandboxUrls({
+    repository,
+    sandboxes,
+    context,
+    signer: await UrlLinkSigner.open(join(context.home, 'url-secret')),
+    ...(options.urlDomain ? { domain: options.urlDomain } : {}),
+  });
   const { app, injectWebSocket } = createApp(services);
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = serve(
@@ -333,6 +349,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     listening.once('error', reject);
   });
   injectWebSocket(server);
+  // After the shell's upgrade handler: the proxy takes its requests and upgrades from both.
+  const urlProxy = new UrlProxy(services, services.urls);
+  installUrlProxy(server, urlProxy);
   // At start (what a stopped server's retention missed) and periodically after.
   retention.start();
   tickets.start();
@@ -344,6 +363,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const closeListener = () =>
     new Promise<void>((resolve) => {
+      urlProxy.close();
       server.close(() => resolve());
       // Followers of log streams would hold the listener open; they are told the job ended.
       server.closeAllConnections();

@@ -5,6 +5,7 @@ import type { JobRecord, StateRepository } from './state-repository.ts';
 import { cronStateContract } from './state-repository-cron-contract.ts';
 import { planStateContract } from './state-repository-plan-contract.ts';
 import { ticketStateContract } from './state-repository-ticket-contract.ts';
+import { urlStateContract } from './state-repository-url-contract.ts';
 
 /**
  * The contract every StateRepository (SQLite, PostgreSQL) passes. `createRepository` returns a
@@ -396,6 +397,7 @@ export function runStateRepositoryContract(options: {
     ticketStateContract(test, () => repository);
     planStateContract(test, () => repository);
     cronStateContract(test, () => repository);
+    urlStateContract(test, () => repository);
 
     test('everything committed survives reopening', async () => {
       // A repository that cannot be reopened (in memory) lists this test as skipped.

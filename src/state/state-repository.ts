@@ -164,6 +164,25 @@ export interface TokenRecord {
   admin: boolean;
 }
 
+/** A URL to a port of a long-lived sandbox (`mags url`), served by the server's proxy. */
+export interface SandboxUrlRecord {
+  /** `url_` and 16 random hex digits; the path form is `/u/ID/`. */
+  id: string;
+  owner: string;
+  /** The sandbox's name. */
+  sandbox: string;
+  /** `createdAt` of the sandbox it was made for: a sandbox deleted and made again gets none of its URLs. */
+  sandboxCreatedAt: string;
+  port: number;
+  /** Anyone may use it; otherwise the owner's token or a signed link is needed. */
+  public: boolean;
+  /** The host-routing label (`PORT-NAME-TAG`), or null when the name is not a DNS label. */
+  hostLabel: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
 export interface WorkspaceRecord {
   owner: string;
   name: string;
@@ -581,5 +600,15 @@ export interface StateRepository {
   }): Promise<TakenOver | undefined>;
   /** The server process that took over `server`'s work (followed to the end), if one did. */
   serverSuccessor(server: string): Promise<string | undefined>;
+
+  insertSandboxUrl(url: SandboxUrlRecord): Promise<void>;
+  /** A URL by id, revoked or not. */
+  getSandboxUrl(id: string): Promise<SandboxUrlRecord | undefined>;
+  /** One owner's URLs not revoked (of one sandbox, when named), oldest first. */
+  listSandboxUrls(owner: string, sandbox?: string): Promise<SandboxUrlRecord[]>;
+  /** The URLs not revoked with this host label (all of one owner, sandbox and port). */
+  findSandboxUrlsByHostLabel(hostLabel: string): Promise<SandboxUrlRecord[]>;
+  /** Returns false when the owner has no such URL, or it was revoked already. */
+  revokeSandboxUrl(owner: string, id: string, revokedAt: string): Promise<boolean>;
   close(): Promise<void>;
 }

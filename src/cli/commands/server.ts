@@ -33,6 +33,7 @@ interface ServerFlags {
   runtime?: string;
   allowHost: string[];
   allowCidr: string[];
+  urlDomain?: string;
 }
 
 export function registerServerCommand(program: Command): void {
@@ -125,6 +126,10 @@ export function registerServerCommand(program: Command): void {
       collect,
       [],
     )
+    .option(
+      '--url-domain <domain>',
+      'sandbox URLs (mags url) take the host form PORT-NAME-TAG.DOMAIN (a wildcard DNS name pointing here); default: the path form /u/ID/',
+    )
     .action(async (flags: ServerFlags) => {
       const [{ startServer }, { createMagsContext }] = await Promise.all([
         import('../../server/start-server.ts'),
@@ -143,6 +148,7 @@ export function registerServerCommand(program: Command): void {
         host: flags.local ? '127.0.0.1' : flags.host,
         port: flags.local ? 0 : parsePort(flags.port),
         acceptLocalOwner: flags.local ?? false,
+        ...(flags.urlDomain ? { urlDomain: parseUrlDomain(flags.urlDomain) } : {}),
         maxConcurrentJobs: flags.maxJobs
           ? parsePositiveNumber('--max-jobs', flags.maxJobs, { integer: true })
           : undefined,
@@ -297,4 +303,19 @@ function parsePort(value: string): number {
     throw new InvalidInputError(`Invalid --port ${JSON.stringify(value)}: expected 0-65535.`);
   }
   return port;
+}
+
+/** A DNS name of at least two labels (`example.test`), kept lower case. */
+function parseUrlDomain(value: string): string {
+  const domain = value.trim().replace(/\.$/, '').toLowerCase();
+  if (
+    !/^(?=.{1,200}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(
+      domain,
+    )
+  ) {
+    throw new InvalidInputError(`--url-domain ${JSON.stringify(value)} is not a DNS name.`, {
+      hint: 'Give the domain whose wildcard (*.DOMAIN) points at this server, e.g. --url-domain sandboxes.example.com.',
+    });
+  }
+  return domain;
 }

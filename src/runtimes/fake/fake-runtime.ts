@@ -135,6 +135,7 @@ export function createFakeRuntime(
       // Nothing outlives the process but temp directories, which are removed on stop.
       sweep: false,
       egressAllowList: false,
+      ports: false,
       ...Object.fromEntries((options.without ?? []).map((capability) => [capability, false])),
     },
     running,

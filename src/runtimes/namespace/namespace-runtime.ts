@@ -60,6 +60,8 @@ const capabilities: RuntimeCapabilities = {
   reattach: true,
   sweep: true,
   egressAllowList: true,
+  // Through the agent: EXEC with the connect flag (docs/guest-protocol.md).
+  ports: true,
 };
 
 /**

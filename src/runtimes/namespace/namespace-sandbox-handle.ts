@@ -84,6 +84,10 @@ export function namespaceSandboxHandle(parts: SandboxParts): Sandbox {
       await awake();
       return client.readFile(path, readOptions);
     },
+    openPort: async (port) => {
+      await awake();
+      return client.openPort(port);
+    },
     async usage() {
       const [processes, oomKills, peakMemoryBytes, memoryBytes] = await Promise.all([
         cgroup?.processCount(),

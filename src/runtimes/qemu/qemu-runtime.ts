@@ -53,6 +53,8 @@ const capabilities: RuntimeCapabilities = {
   reattach: true,
   sweep: true,
   egressAllowList: true,
+  // Through the agent over virtio-serial, like every other request.
+  ports: true,
 };
 
 /**

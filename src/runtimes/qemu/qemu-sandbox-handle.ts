@@ -74,6 +74,7 @@ export function qemuSandboxHandle(parts: SandboxParts): Sandbox {
     writeFile: inner.writeFile,
     readFileStream: inner.readFileStream,
     readFile: inner.readFile,
+    openPort: inner.openPort,
     async usage(): Promise<SandboxUsage> {
       const [host, guest] = await Promise.all([inner.usage(), guestUsage()]);
       return {

@@ -209,6 +209,18 @@ CREATE INDEX IF NOT EXISTS jobs_origin ON jobs (origin, status) WHERE origin IS 
 ALTER TABLE jobs ADD COLUMN runtime TEXT NOT NULL DEFAULT 'namespace';
 ALTER TABLE sandboxes ADD COLUMN runtime TEXT NOT NULL DEFAULT 'namespace';`,
   },
+  // 12: URLs to sandboxes' ports (issue 16): whose, which sandbox (by name and the creation time
+  // of the one it was made for) and port, public or not, when it expires or was revoked.
+  {
+    sql: `
+CREATE TABLE IF NOT EXISTS sandbox_urls (
+  id TEXT PRIMARY KEY, owner TEXT NOT NULL, sandbox TEXT NOT NULL,
+  sandbox_created_at TEXT NOT NULL, port INTEGER NOT NULL, public INTEGER NOT NULL DEFAULT 0,
+  host_label TEXT, created_at TEXT NOT NULL, expires_at TEXT, revoked_at TEXT
+);
+CREATE INDEX IF NOT EXISTS sandbox_urls_owner ON sandbox_urls (owner, sandbox);
+CREATE INDEX IF NOT EXISTS sandbox_urls_host ON sandbox_urls (host_label) WHERE host_label IS NOT NULL;`,
+  },
 ];
 
 /**

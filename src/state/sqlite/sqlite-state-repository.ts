@@ -11,6 +11,7 @@ import { sqliteTicketEventStatements } from './sqlite-ticket-event-statements.ts
 import { sqliteTicketStatements } from './sqlite-ticket-statements.ts';
 import { sqliteTokenStatements } from './sqlite-token-statements.ts';
 import { sqliteTriggerStatements } from './sqlite-trigger-statements.ts';
+import { sqliteUrlStatements } from './sqlite-url-statements.ts';
 
 export type { SqliteStateRepositoryOptions } from './sqlite-database.ts';
 
@@ -39,6 +40,7 @@ export function createSqliteStateRepository(
     ...sqlitePlanStatements(sqlite),
     ...sqliteCronStatements(sqlite),
     ...sqliteTriggerStatements(sqlite),
+    ...sqliteUrlStatements(sqlite),
     async close() {
       if (sqlite.database.isOpen) sqlite.database.close();
     },

@@ -1,0 +1,77 @@
+import type { SandboxUrlRecord, StateRepository } from '../state-repository.ts';
+import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
+
+type UrlMethods = Pick<
+  StateRepository,
+  | 'insertSandboxUrl'
+  | 'getSandboxUrl'
+  | 'listSandboxUrls'
+  | 'findSandboxUrlsByHostLabel'
+  | 'revokeSandboxUrl'
+>;
+
+/** URLs to sandboxes' ports (migration 12). */
+export function sqliteUrlStatements({ statement, prepared }: SqliteDatabase): UrlMethods {
+  const byId = prepared('SELECT * FROM sandbox_urls WHERE id = ?');
+  const byHostLabel = prepared(
+    'SELECT * FROM sandbox_urls WHERE host_label = ? AND revoked_at IS NULL ORDER BY created_at, id',
+  );
+  return {
+    async insertSandboxUrl(url) {
+      statement(
+        `INSERT INTO sandbox_urls (id, owner, sandbox, sandbox_created_at, port, public, host_label,
+           created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        url.id,
+        url.owner,
+        url.sandbox,
+        url.sandboxCreatedAt,
+        url.port,
+        url.public ? 1 : 0,
+        url.hostLabel,
+        url.createdAt,
+        url.expiresAt,
+        url.revokedAt,
+      );
+    },
+    async getSandboxUrl(id) {
+      const row = byId().get(id) as Row | undefined;
+      return row && toSandboxUrl(row);
+    },
+    async listSandboxUrls(owner, sandbox) {
+      const rows =
+        sandbox === undefined
+          ? statement(
+              'SELECT * FROM sandbox_urls WHERE owner = ? AND revoked_at IS NULL ORDER BY created_at, id',
+            ).all(owner)
+          : statement(
+              'SELECT * FROM sandbox_urls WHERE owner = ? AND sandbox = ? AND revoked_at IS NULL ORDER BY created_at, id',
+            ).all(owner, sandbox);
+      return (rows as Row[]).map(toSandboxUrl);
+    },
+    async findSandboxUrlsByHostLabel(hostLabel) {
+      return (byHostLabel().all(hostLabel) as Row[]).map(toSandboxUrl);
+    },
+    async revokeSandboxUrl(owner, id, revokedAt) {
+      const result = statement(
+        'UPDATE sandbox_urls SET revoked_at = ? WHERE id = ? AND owner = ? AND revoked_at IS NULL',
+      ).run(revokedAt, id, owner);
+      return Number(result.changes) > 0;
+    },
+  };
+}
+
+function toSandboxUrl(row: Row): SandboxUrlRecord {
+  return {
+    id: String(row.id),
+    owner: String(row.owner),
+    sandbox: String(row.sandbox),
+    sandboxCreatedAt: String(row.sandbox_created_at),
+    port: Number(row.port),
+    public: Number(row.public) === 1,
+    hostLabel: text(row.host_label),
+    createdAt: String(row.created_at),
+    expiresAt: text(row.expires_at),
+    revokedAt: text(row.revoked_at),
+  };
+}
