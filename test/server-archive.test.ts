@@ -1,0 +1,206 @@
+/**
+ * Trees in and out of sandboxes and workspaces (`/v1/.../archive`, the SDK's `uploadTree` and
+ * `downloadTree`) against a real server with real sandboxes: modes, empty directories and
+ * symlinks kept both ways, a hostile archive made inside a sandbox refused by the host's
+ * extractor, an upload over the limit refused with nothing left behind, owner isolation, and a
+ * workspace copied into without a sandbox running on it.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Mags } from '../src/sdk/mags.ts';
+import { sandboxSkipReason } from './helpers/test-home.ts';
+import { startTestServer, type TestServer } from './helpers/test-server.ts';
+
+const skip = sandboxSkipReason();
+if (skip) process.stdout.write(`# skipping archive tests: ${skip}\n`);
+
+const mebibyte = 1024 * 1024;
+/** Small enough that a test can go over it quickly. */
+const maxUploadBytes = 8 * mebibyte;
+
+/** A local tree: nested directories, an executable script, an empty directory, a symlink. */
+async function makeTree(root: string): Promise<void> {
+  await mkdir(join(root, 'sub', 'deeper'), { recursive: true });
+  await mkdir(join(root, 'empty'));
+  await writeFile(join(root, 'a.txt'), 'alpha\n');
+  await writeFile(join(root, 'sub', 'deeper', 'b.txt'), 'beta\n');
+  await writeFile(join(root, 'sub', 'run.sh'), '#!/bin/sh\necho ran\n');
+  await chmod(join(root, 'sub', 'run.sh'), 0o755);
+  await symlink('../a.txt', join(root, 'sub', 'link'));
+}
+
+describe('tree copies through the archive API', { skip, timeout: 600_000 }, () => {
+  let server: TestServer;
+  let alice: Mags;
+  let bob: Mags;
+  let local: string;
+  const sandbox = 'trees';
+
+  before(async () => {
+    server = await startTestServer({ maxUploadBytes, scheduling: { poolSize: 0 } });
+    alice = (await server.client('alice')).mags;
+    bob = (await server.client('bob')).mags;
+    await alice.sandboxes.create({ name: sandbox });
+    local = join(server.testHome.home, 'local');
+    await mkdir(local);
+  });
+  after(() => server?.close());
+
+  test('a tree goes in with modes, an empty directory and a symlink, and comes back the same', async () => {
+    const source = join(local, 'tree');
+    await makeTree(source);
+    const progress = await alice.sandboxes.files.uploadTree(sandbox, source, '/workspace/project');
+    assert.ok(progress.files >= 8, `files ${progress.files}`);
+    const check = await alice.sandboxes.execAndWait(
+      sandbox,
+      'cd /workspace/project && cat a.txt sub/deeper/b.txt && sub/run.sh && test -d empty && readlink sub/link && stat -c %U sub/run.sh && ls -A /workspace',
+    );
+    assert.equal(check.exitCode, 0, check.stderr);
+    assert.equal(check.stdout, 'alpha\nbeta\nran\n../a.txt\nroot\nproject\n');
+
+    const back = join(local, 'back');
+    await alice.sandboxes.files.downloadTree(sandbox, '/workspace/project', back);
+    assert.equal(await readFile(join(back, 'sub', 'deeper', 'b.txt'), 'utf8'), 'beta\n');
+    assert.equal((await stat(join(back, 'sub', 'run.sh'))).mode & 0o777, 0o755);
+    assert.ok((await lstat(join(back, 'sub', 'link'))).isSymbolicLink());
+    assert.equal(await readlink(join(back, 'sub', 'link')), '../a.txt');
+    assert.deepEqual(await readdir(join(back, 'empty')), []);
+    // Nothing but the copy was left beside it (the staging directory is gone).
+    assert.deepEqual((await readdir(local)).sort(), ['back', 'tree']);
+  });
+
+  test('a single file goes in under a new name and comes out', async () => {
+    const file = join(local, 'note.txt');
+    await writeFile(file, 'note\n');
+    await alice.sandboxes.files.uploadTree(sandbox, file, '/workspace/renamed.txt');
+    assert.equal(
+      Buffer.from(await alice.sandboxes.files.read(sandbox, '/workspace/renamed.txt')).toString(),
+      'note\n',
+    );
+    const out = join(local, 'out.txt');
+    await alice.sandboxes.files.downloadTree(sandbox, '/workspace/renamed.txt', out);
+    assert.equal(await readFile(out, 'utf8'), 'note\n');
+  });
+
+  test('a hostile archive from the sandbox is refused on the host, nothing written outside', async () => {
+    // The sandbox's own tar packs a download, and a sandbox may replace it: here a tar earlier
+    // in PATH answers every download with a hostile archive (a symlink to /, then a file
+    // "under" it, then ../escape), which GNU tar inside the sandbox builds.
+    const made = await alice.sandboxes.execAndWait(
+      sandbox,
+      [
+        'set -e',
+        'mkdir -p /tmp/h/evil /tmp/hx/evil/root/tmp',
+        'ln -s / /tmp/h/evil/root',
+        'echo owned > /tmp/hx/evil/root/tmp/mags-owned',
+        'echo out > /tmp/h/escape',
+        'tar -cf /tmp/hostile.tar -C /tmp/h evil/root -C /tmp/hx evil/root/tmp/mags-owned -P -C /tmp/h/evil ../escape',
+        'tar -tf /tmp/hostile.tar',
+        'printf "#!/bin/sh\\ncat /tmp/hostile.tar\\n" > /usr/local/bin/tar',
+        'chmod 755 /usr/local/bin/tar',
+      ].join('\n'),
+    );
+    assert.equal(made.exitCode, 0, made.stderr);
+    assert.equal(made.stdout, 'evil/root\nevil/root/tmp/mags-owned\n../escape\n');
+    try {
+      await mkdir(join(local, 'hostile'));
+      const target = join(local, 'hostile', 'evil');
+      await assert.rejects(
+        alice.sandboxes.files.downloadTree(sandbox, '/tmp/h', target),
+        (error: Error & { code?: string }) => {
+          assert.equal(error.code, 'archive_refused');
+          // node-tar will not make a link to "/" (nor one that leads outside), and never writes
+          // a path with ".." in it.
+          assert.match(error.message, /evil\/root/);
+          assert.match(error.message, /\.\.\/escape/);
+          return true;
+        },
+      );
+      assert.equal(existsSync('/tmp/mags-owned'), false);
+      assert.equal(existsSync(join(local, 'escape')), false);
+      assert.deepEqual(await readdir(join(local, 'hostile')), []);
+    } finally {
+      await alice.sandboxes.execAndWait(sandbox, 'rm -f /usr/local/bin/tar');
+    }
+  });
+
+  test('an upload over the limit is 413 and leaves nothing in the sandbox', async () => {
+    const big = join(local, 'big');
+    await mkdir(big);
+    await writeFile(join(big, 'blob'), Buffer.alloc(maxUploadBytes + mebibyte, 7));
+    await assert.rejects(alice.sandboxes.files.uploadTree(sandbox, big, '/workspace/big'), {
+      statusCode: 413,
+      code: 'too_large',
+    });
+    const left = await alice.sandboxes.execAndWait(sandbox, 'ls -A /workspace');
+    assert.equal(left.exitCode, 0, left.stderr);
+    assert.doesNotMatch(left.stdout, /big|mags-upload/);
+  });
+
+  test('a missing remote path is a 404; a file where a directory must go is a clear 400', async () => {
+    await assert.rejects(
+      alice.sandboxes.files.downloadTree(sandbox, '/workspace/nope', join(local, 'nope')),
+      { statusCode: 404, code: 'file_not_found' },
+    );
+    assert.equal(existsSync(join(local, 'nope')), false);
+    const tree = join(local, 'tree');
+    await assert.rejects(
+      alice.sandboxes.files.uploadTree(sandbox, tree, '/workspace/renamed.txt/inside'),
+      (error: Error & { statusCode?: number; code?: string }) => {
+        assert.equal(error.statusCode, 400);
+        assert.equal(error.code, 'archive_failed');
+        assert.match(error.message, /tar|Not a directory|File exists/);
+        return true;
+      },
+    );
+  });
+
+  test("another owner's sandbox and workspace are 404", async () => {
+    const tree = join(local, 'tree');
+    await assert.rejects(bob.sandboxes.files.uploadTree(sandbox, tree, '/workspace/x'), {
+      statusCode: 404,
+    });
+    await assert.rejects(
+      bob.sandboxes.files.downloadTree(sandbox, '/workspace/project', join(local, 'bob')),
+      { statusCode: 404 },
+    );
+    await assert.rejects(
+      bob.workspaces.downloadTree(sandbox, '/workspace/project', join(local, 'bob')),
+      { statusCode: 404 },
+    );
+    assert.equal(existsSync(join(local, 'bob')), false);
+  });
+
+  test("a workspace's copy goes through its running sandbox", async () => {
+    // The sandbox "trees" writes workspace "trees": the workspace route uses it.
+    const out = join(local, 'via-workspace');
+    await alice.workspaces.downloadTree(sandbox, '/workspace/project', out);
+    assert.equal(await readFile(join(out, 'a.txt'), 'utf8'), 'alpha\n');
+  });
+
+  test('a workspace without a sandbox gets the tree, and the next run sees it', async () => {
+    const tree = join(local, 'tree');
+    await alice.workspaces.uploadTree('cold', tree, '/workspace/src');
+    const run = await alice.runAndWait('ls -A /workspace/src && /workspace/src/sub/run.sh', {
+      workspace: 'cold',
+    });
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.equal(run.stdout, 'a.txt\nempty\nsub\nran\n');
+    const out = join(local, 'cold-out');
+    await alice.workspaces.downloadTree('cold', '/workspace/src/sub', out);
+    assert.equal((await stat(join(out, 'run.sh'))).mode & 0o777, 0o755);
+  });
+});
