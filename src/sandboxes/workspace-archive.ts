@@ -30,12 +30,15 @@ export async function extractArchiveInWorkspace(
   }
 }
 
-/** Packs `path` of a workspace as a tar stream; its sandbox is released when the stream closes. */
+/**
+ * Packs `path` of a workspace as a tar stream. Its sandbox is released (parked or stopped) when
+ * the stream closes; `released` settles once that is done (a CLI process waits for it).
+ */
 export async function packArchiveFromWorkspace(
   context: MagsContext,
   options: Omit<WorkspaceCopyOptions, 'mustExist'>,
   path: string,
-): Promise<Readable> {
+): Promise<{ stream: Readable; released: Promise<void> }> {
   const copy = await openWorkspaceCopySandbox(context, { ...options, mustExist: true });
   let stream: Readable;
   try {
@@ -44,6 +47,15 @@ export async function packArchiveFromWorkspace(
     await copy.release();
     throw error;
   }
-  stream.once('close', () => void copy.release().catch(() => {}));
-  return stream;
+  const released = new Promise<void>((resolve) => {
+    stream.once(
+      'close',
+      () =>
+        void copy
+          .release()
+          .catch(() => {})
+          .then(resolve),
+    );
+  });
+  return { stream, released };
 }

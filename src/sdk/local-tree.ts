@@ -41,6 +41,8 @@ export async function packLocalTree(
       portable: true,
       follow: false,
       onWriteEntry(entry) {
+        // `portable` drops directories' mtimes (they would land dated 1970); theirs are kept.
+        entry.noMtime = false;
         // The top-level entry carries the copy's name: `name/x` becomes `entryName/x`.
         if (entry.path === name || entry.path.startsWith(`${name}/`)) {
           entry.path = entryName + entry.path.slice(name.length);

@@ -68,6 +68,11 @@ export interface RunFile {
   data: UploadData;
   /** Permission bits (default 0o644). */
   mode?: number;
+  /**
+   * `data` is a tar stream of a directory whose one top-level entry is `name` (node-tar's
+   * `c({ cwd, portable: true }, [name])`): the tree lands as /workspace/NAME.
+   */
+  archive?: boolean;
 }
 
 /** The API's run options (the server's schema), with files given as their bytes. */
@@ -132,7 +137,12 @@ export class Mags {
     // Each file is streamed to the server first; the job writes them into /workspace.
     for (const file of files ?? []) {
       const upload = await this.uploads.create(file.data);
-      staged.push({ upload: upload.id, name: file.name, mode: file.mode });
+      staged.push({
+        upload: upload.id,
+        name: file.name,
+        mode: file.mode,
+        ...(file.archive ? { archive: true } : {}),
+      });
     }
     const body: RunJobBody = { ...rest, command, ...(staged.length > 0 ? { files: staged } : {}) };
     return this.#json('POST', '/v1/jobs', body);

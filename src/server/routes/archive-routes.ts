@@ -116,7 +116,7 @@ export function registerArchiveRoutes(app: ServerApp, services: ServerServices):
     const stream =
       running !== undefined
         ? await sandboxes.readArchive(owner, running, path)
-        : await packArchiveFromWorkspace(context, workspaceCopy(owner, name), path);
+        : (await packArchiveFromWorkspace(context, workspaceCopy(owner, name), path)).stream;
     return tarResponse(c, services, stream);
   });
 }
