@@ -40,6 +40,8 @@ export async function packLocalTree(
       cwd: dirname(source),
       portable: true,
       follow: false,
+      // node-tar reads a file up to 16 MiB at a time by default: 1 MiB keeps a copy small.
+      maxReadSize: 1024 * 1024,
       onWriteEntry(entry) {
         // `portable` drops directories' mtimes (they would land dated 1970); theirs are kept.
         entry.noMtime = false;
