@@ -182,6 +182,16 @@ describe('tree copies through the archive API', { skip, timeout: 600_000 }, () =
       { statusCode: 404 },
     );
     assert.equal(existsSync(join(local, 'bob')), false);
+    // A copy into "trees" as bob makes bob's own workspace of that name, as a run would.
+    const note = join(local, 'bob-note');
+    await writeFile(note, 'bob\n');
+    await bob.workspaces.uploadTree(sandbox, note, '/workspace/project/a.txt');
+    const hers = await alice.sandboxes.execAndWait(sandbox, 'cat /workspace/project/a.txt');
+    assert.equal(hers.stdout, 'alpha\n');
+    const his = join(local, 'bob-copy');
+    await bob.workspaces.downloadTree(sandbox, '/workspace/project', his);
+    assert.deepEqual(await readdir(his), ['a.txt']);
+    assert.equal(await readFile(join(his, 'a.txt'), 'utf8'), 'bob\n');
   });
 
   test("a workspace's copy goes through its running sandbox", async () => {
