@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Command } from 'commander';
-import { NotFoundError } from '../../errors/mags-error.ts';
+import { MagsError, NotFoundError } from '../../errors/mags-error.ts';
 import type { Mags, TreeProgress } from '../../sdk/mags.ts';
 import { CommandUsageError } from '../client/command-usage-error.ts';
 import { withExamples } from '../help-examples.ts';
@@ -154,7 +154,7 @@ async function upload(
     { workspace: to.name, displayName: to.name },
     {
       path: parent,
-      data: toBuffers(stream)[Symbol.asyncIterator](),
+      data: untilInterrupted(toBuffers(stream))[Symbol.asyncIterator](),
       // The host's own copy: no limit on the host's use of itself, as with the local server.
       maxBytes: Number.POSITIVE_INFINITY,
     },
@@ -185,9 +185,14 @@ async function download(
     { workspace: from.name, displayName: from.name },
     from.path,
   );
+  const interrupt = () => stream.destroy(interrupted());
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
   try {
     return await extractLocalTree(stream, local, onProgress);
   } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
     stream.destroy(); // a refused archive is not read to its end: tar and the sandbox go now
     await released;
   }
@@ -200,6 +205,35 @@ async function embeddedContext(workspace: string) {
   ]);
   validateWorkspaceName(workspace);
   return createMagsContext();
+}
+
+/**
+ * The in-process copy's sandbox would outlive a process killed by Ctrl-C (and hold the
+ * workspace): an interrupt fails the copy instead, which removes what it staged and stops the
+ * sandbox on the way out.
+ */
+async function* untilInterrupted(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let stop = false;
+  const interrupt = () => {
+    stop = true;
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  try {
+    for await (const chunk of source) {
+      if (stop) throw interrupted();
+      yield chunk;
+    }
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
+}
+
+function interrupted(): MagsError {
+  return new MagsError('The copy was interrupted; nothing was left half-copied.', {
+    code: 'interrupted',
+  });
 }
 
 async function* toBuffers(stream: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
