@@ -252,6 +252,18 @@ export class SandboxManager {
     }
   }
 
+  /**
+   * Labels of a sandbox this server starts for a copy into or out of a workspace: with the
+   * server, so a restarted one stops it if this one died mid-copy (it holds the workspace).
+   */
+  copyLabels(owner: string): Record<string, string> {
+    return {
+      ...(this.#instance ? { server: this.#instance.server } : {}),
+      kind: 'copy',
+      owner,
+    };
+  }
+
   /** The owner's sandbox running (or sleeping) here on `workspace` (its owner's name), if any. */
   runningOn(owner: string, workspace: string): string | undefined {
     for (const live of this.#live.values()) {

@@ -35,7 +35,7 @@ export async function openWorkspaceCopySandbox(
   if (options.mustExist && !(await context.workspaces.get(workspace))) {
     throw new NotFoundError(`No workspace ${JSON.stringify(options.displayName)} on this host.`, {
       code: 'workspace_not_found',
-      hint: 'mags workspace list shows yours.',
+      hint: 'mags workspace list shows yours; one stored but not on this host comes back with mags workspace pull NAME.',
     });
   }
   const terms = {

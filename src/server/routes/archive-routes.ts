@@ -4,6 +4,7 @@ import type { Context } from 'hono';
 import { SandboxNameSchema, SandboxPathSchema, WorkspaceNameSchema } from '../../api/schemas.ts';
 import type { ExtractArchiveRequest } from '../../sandboxes/sandbox-archive.ts';
 import { isUploadTooLarge } from '../../sandboxes/sandbox-files.ts';
+import type { SandboxManager } from '../../sandboxes/sandbox-manager.ts';
 import {
   extractArchiveInWorkspace,
   packArchiveFromWorkspace,
@@ -104,7 +105,7 @@ export function registerArchiveRoutes(app: ServerApp, services: ServerServices):
         workspace: name,
         diskMiB: undefined,
       });
-      return extractArchiveInWorkspace(context, workspaceCopy(owner, name), request);
+      return extractArchiveInWorkspace(context, workspaceCopy(sandboxes, owner, name), request);
     });
     return c.body(null, 204);
   });
@@ -116,16 +117,17 @@ export function registerArchiveRoutes(app: ServerApp, services: ServerServices):
     const stream =
       running !== undefined
         ? await sandboxes.readArchive(owner, running, path)
-        : (await packArchiveFromWorkspace(context, workspaceCopy(owner, name), path)).stream;
+        : (await packArchiveFromWorkspace(context, workspaceCopy(sandboxes, owner, name), path))
+            .stream;
     return tarResponse(c, services, stream);
   });
 }
 
-function workspaceCopy(owner: string, name: string) {
+function workspaceCopy(sandboxes: SandboxManager, owner: string, name: string) {
   return {
     workspace: ownerWorkspaceName(owner, name),
     displayName: name,
-    labels: { owner, kind: 'copy' },
+    labels: sandboxes.copyLabels(owner),
   };
 }
 
