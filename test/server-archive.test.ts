@@ -168,6 +168,69 @@ describe('tree copies through the archive API', { skip, timeout: 600_000 }, () =
     );
   });
 
+  test('an image without tar: both directions say so, with what to do', async () => {
+    const hidden = await alice.sandboxes.execAndWait(
+      sandbox,
+      'mv /usr/bin/tar /usr/bin/tar.hidden',
+    );
+    assert.equal(hidden.exitCode, 0, hidden.stderr);
+    try {
+      const expected = (error: Error & { statusCode?: number; code?: string; hint?: string }) => {
+        assert.equal(error.statusCode, 424);
+        assert.equal(error.code, 'archive_failed');
+        assert.match(error.message, /tar: not found/);
+        assert.match(error.hint ?? '', /install it in the image/);
+        return true;
+      };
+      await assert.rejects(
+        alice.sandboxes.files.uploadTree(sandbox, join(local, 'note.txt'), '/workspace/n.txt'),
+        expected,
+      );
+      await assert.rejects(
+        alice.sandboxes.files.downloadTree(sandbox, '/workspace/project', join(local, 'no-tar')),
+        expected,
+      );
+      assert.equal(existsSync(join(local, 'no-tar')), false);
+    } finally {
+      await alice.sandboxes.execAndWait(sandbox, 'mv /usr/bin/tar.hidden /usr/bin/tar');
+    }
+  });
+
+  test("a full disk fails the upload with tar's words and gives the space back", async () => {
+    await alice.sandboxes.create({ name: 'small', limits: { diskMiB: 32 } });
+    // Fill the 32 MiB disk but for about 2 MiB, then copy 6 MiB in.
+    const fill = await alice.sandboxes.execAndWait(
+      'small',
+      'free=$(df -k --output=avail /workspace | tail -1); dd if=/dev/zero of=/workspace/fill bs=1k count=$((free - 2048)) 2>/dev/null; df -k --output=avail /workspace | tail -1',
+    );
+    assert.equal(fill.exitCode, 0, fill.stderr);
+    const tree = join(local, 'six');
+    await mkdir(tree);
+    for (const name of ['a', 'b', 'c'])
+      await writeFile(join(tree, name), Buffer.alloc(2 * mebibyte, 1));
+    await assert.rejects(
+      alice.sandboxes.files.uploadTree('small', tree, '/workspace/six'),
+      (error: Error & { statusCode?: number; code?: string; hint?: string }) => {
+        assert.equal(error.statusCode, 400);
+        assert.equal(error.code, 'archive_failed');
+        assert.match(error.message, /No space left on device/);
+        assert.match(error.hint ?? '', /disk is full/);
+        return true;
+      },
+    );
+    const after = await alice.sandboxes.execAndWait(
+      'small',
+      'ls -A /workspace; df -k --output=avail /workspace | tail -1',
+    );
+    const [listing, available] = [
+      after.stdout.split('\n').slice(0, -2),
+      after.stdout.split('\n').at(-2),
+    ];
+    assert.deepEqual(listing, ['fill'], 'nothing of the copy is left');
+    assert.ok(Number(available) >= 1536, `${available} KiB free again`);
+    await alice.sandboxes.delete('small');
+  });
+
   test("another owner's sandbox and workspace are 404", async () => {
     const tree = join(local, 'tree');
     await assert.rejects(bob.sandboxes.files.uploadTree(sandbox, tree, '/workspace/x'), {

@@ -210,8 +210,8 @@ function archiveFailed(
     {
       code: 'archive_failed',
       // What tar refuses is mostly the request's doing (a file where a directory must go, a full
-      // disk); a missing tar is the image's.
-      statusCode: noTar ? 500 : 400,
+      // disk); a missing tar is the image's (424, a 4xx: the owner is told, not only the log).
+      statusCode: noTar ? 424 : 400,
       hint: noTar
         ? 'The image has no tar: install it in the image (apt-get install tar) to copy trees.'
         : /No space left/.test(stderr)
