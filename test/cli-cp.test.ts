@@ -11,8 +11,10 @@ import {
   chmod,
   lstat,
   mkdir,
+  readdir,
   readFile,
   readlink,
+  rm,
   stat,
   symlink,
   writeFile,
@@ -117,6 +119,22 @@ describe('mags cp in-process (no server)', { skip, timeout: 300_000 }, () => {
     const into = await runCli(home, ['cp', 'cpw:/workspace/tree/top.txt', back]);
     assert.equal(into.code, 0, into.stderr);
     assert.equal(await readFile(join(back, 'top.txt'), 'utf8'), 'top\n');
+  });
+
+  test('a download merges into a local tree, or moves nothing when a directory meets a file', async () => {
+    const clash = join(home, 'clash');
+    await mkdir(join(clash, 'tree'), { recursive: true });
+    await writeFile(join(clash, 'tree', 'top.txt'), 'mine\n');
+    await writeFile(join(clash, 'tree', 'nested'), 'a file where the copy has a directory\n');
+    const refused = await runCli(home, ['cp', 'cpw:/workspace/tree', clash]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /Cannot replace the file .*nested with a directory/);
+    assert.equal(await readFile(join(clash, 'tree', 'top.txt'), 'utf8'), 'mine\n');
+    assert.deepEqual((await readdir(clash)).sort(), ['tree']); // no staging left
+    await rm(join(clash, 'tree', 'nested'));
+    const merged = await runCli(home, ['cp', 'cpw:/workspace/tree', clash]);
+    assert.equal(merged.code, 0, merged.stderr);
+    await assertSameTree(join(clash, 'tree'));
   });
 
   test('a file into a remote directory ("/" at the end), and mistakes are clear', async () => {

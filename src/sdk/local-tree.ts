@@ -131,22 +131,48 @@ export async function extractLocalTree(
   }
 }
 
-/** Renames `source` to `target`; a directory onto an existing directory is merged into it. */
+/**
+ * Renames `source` to `target`; a directory onto an existing directory is merged into it. Every
+ * place where a file would replace a directory (or the other way round) is found first, so a
+ * refused merge moves nothing.
+ */
 async function moveInto(source: string, target: string): Promise<void> {
+  await checkMerge(source, target);
+  await merge(source, target);
+}
+
+async function checkMerge(source: string, target: string): Promise<void> {
+  const [sourceStats, targetStats] = await Promise.all([
+    lstat(source),
+    lstat(target).catch(() => undefined),
+  ]);
+  if (!targetStats) return;
+  if (targetStats.isDirectory() && sourceStats.isDirectory()) {
+    for (const name of await readdir(source))
+      await checkMerge(join(source, name), join(target, name));
+    return;
+  }
+  if (targetStats.isDirectory()) {
+    throw new InvalidInputError(`Cannot replace the directory ${target} with a file.`, {
+      hint: 'Copy into the directory instead: end the destination with "/".',
+    });
+  }
+  if (sourceStats.isDirectory()) {
+    throw new InvalidInputError(`Cannot replace the file ${target} with a directory.`, {
+      hint: 'Copy to another path, or remove the file first.',
+    });
+  }
+}
+
+async function merge(source: string, target: string): Promise<void> {
   const [sourceStats, targetStats] = await Promise.all([
     lstat(source),
     lstat(target).catch(() => undefined),
   ]);
   if (targetStats?.isDirectory() && sourceStats.isDirectory()) {
-    for (const name of await readdir(source))
-      await moveInto(join(source, name), join(target, name));
+    for (const name of await readdir(source)) await merge(join(source, name), join(target, name));
     await chmod(target, sourceStats.mode & 0o7777);
     return;
-  }
-  if (targetStats?.isDirectory()) {
-    throw new InvalidInputError(`Cannot replace the directory ${target} with a file.`, {
-      hint: 'Copy into the directory instead: end the destination with "/".',
-    });
   }
   // rename(2) replaces a file or a symlink in one step (and never follows the symlink).
   await rename(source, target);

@@ -3,7 +3,6 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { SandboxNameSchema, SandboxPathSchema, WorkspaceNameSchema } from '../../api/schemas.ts';
 import type { ExtractArchiveRequest } from '../../sandboxes/sandbox-archive.ts';
-import { isUploadTooLarge } from '../../sandboxes/sandbox-files.ts';
 import type { SandboxManager } from '../../sandboxes/sandbox-manager.ts';
 import {
   extractArchiveInWorkspace,
@@ -152,15 +151,16 @@ async function receiveArchive(
       declaredBytes: Number.isNaN(declared) ? undefined : declared,
     });
   } catch (error) {
-    // The rest of a refused body is read and dropped (up to the limit), so the client, still
-    // sending, gets to read the answer instead of a reset connection.
-    if (isUploadTooLarge(error)) {
-      let dropped = 0;
+    // The rest of a refused body (too large, or tar gave up early: no tar, a full disk) is read
+    // and dropped, up to the limit, so the client, still sending, gets to read the answer
+    // instead of a reset connection.
+    let dropped = 0;
+    try {
       for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
         dropped += next.value.length;
         if (dropped > maxBytes) break;
       }
-    }
+    } catch {} // the client went away: nobody to answer
     throw error;
   }
 }
