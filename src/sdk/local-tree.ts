@@ -4,7 +4,6 @@
  * both with node-tar and streamed (never the whole tree in memory). Node-only: the SDK imports
  * this module lazily, so the web dashboard never loads it.
  */
-import { once } from 'node:events';
 import { chmod, lstat, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import * as tar from 'tar';
@@ -38,6 +37,8 @@ export async function packLocalTree(
   const pack = tar.c(
     {
       cwd: dirname(source),
+      // Files are read 16 at a time (the default 4 leaves small files waiting on each other).
+      jobs: 16,
       portable: true,
       follow: false,
       // node-tar reads a file up to 16 MiB at a time by default: 1 MiB keeps a copy small.
@@ -83,7 +84,10 @@ export async function extractLocalTree(
   const progress: TreeProgress = { files: 0, bytes: 0 };
   const refused: string[] = [];
   try {
-    const unpack = new tar.Unpack({
+    // node-tar's synchronous extractor, fed chunk by chunk: about 2.5x faster than its async one
+    // on 10,000 small files here (2.0 s against 5-7 s), blocking the event loop for at most a
+    // few tens of ms at a time (one chunk's entries); the same checks either way.
+    const unpack = new tar.UnpackSync({
       cwd: staging,
       preserveOwner: false,
       onwarn: (code, message, data) => {
@@ -96,17 +100,18 @@ export async function extractLocalTree(
         progress.files++;
       },
     });
-    const done = new Promise<void>((resolve, reject) => {
-      unpack.on('close', resolve);
-      unpack.on('error', reject);
+    let failure: unknown;
+    unpack.on('error', (error: unknown) => {
+      failure ??= error;
     });
     for await (const chunk of stream) {
       progress.bytes += chunk.length;
       onProgress?.(progress);
-      if (!unpack.write(Buffer.from(chunk))) await once(unpack, 'drain');
+      unpack.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+      if (failure !== undefined) throw failure;
     }
     unpack.end();
-    await done;
+    if (failure !== undefined) throw failure;
     if (refused.length > 0) {
       throw new MagsError(
         `The archive was refused: ${refused.length} entr${refused.length === 1 ? 'y' : 'ies'} would have been written outside ${target} or through a symlink (${refused.slice(0, 5).join('; ')}).`,
