@@ -21,8 +21,9 @@ export function registerCpCommand(program: Command): void {
       .command('cp')
       .description(
         'Copy a file or a directory tree into or out of a sandbox or workspace (NAME:/path on ' +
-          'one side). NAME is a sandbox; a workspace when no sandbox has that name (a workspace ' +
-          'with no sandbox running gets one for the copy). DEST is the copy itself, or, ending ' +
+          'one side). NAME is a sandbox, or a workspace when no sandbox has that name (a sandbox ' +
+          'of that name wins; a workspace with no sandbox running gets one for the copy). DEST ' +
+          'is the copy itself, or, ending ' +
           'in "/" (or an existing local directory), the directory it goes into. Modes and ' +
           'symlinks are kept; links are copied as links, never followed.',
       )
