@@ -45,13 +45,16 @@ async function makeTree(root: string): Promise<void> {
 describe('tree copies through the archive API', { skip, timeout: 600_000 }, () => {
   let server: TestServer;
   let alice: Mags;
+  let aliceToken: string;
   let bob: Mags;
   let local: string;
   const sandbox = 'trees';
 
   before(async () => {
     server = await startTestServer({ maxUploadBytes, scheduling: { poolSize: 0 } });
-    alice = (await server.client('alice')).mags;
+    const aliceClient = await server.client('alice');
+    alice = aliceClient.mags;
+    aliceToken = aliceClient.token;
     bob = (await server.client('bob')).mags;
     await alice.sandboxes.create({ name: sandbox });
     local = join(server.testHome.home, 'local');
@@ -148,6 +151,46 @@ describe('tree copies through the archive API', { skip, timeout: 600_000 }, () =
     const left = await alice.sandboxes.execAndWait(sandbox, 'ls -A /workspace');
     assert.equal(left.exitCode, 0, left.stderr);
     assert.doesNotMatch(left.stdout, /big|mags-upload/);
+  });
+
+  test('HEAD answers at once and leaves nothing running; a cancelled download ends tar', async () => {
+    const url = `${server.url}/v1/sandboxes/${sandbox}/archive?path=/usr`;
+    const headers = { authorization: `Bearer ${aliceToken}` };
+    for (let index = 0; index < 3; index++) {
+      const head = await fetch(url, { method: 'HEAD', headers });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('content-type'), 'application/x-tar');
+    }
+    const missing = await fetch(url.replace('/usr', '/nope'), { method: 'HEAD', headers });
+    assert.equal(missing.status, 404);
+    const abort = new AbortController();
+    const response = await fetch(url.replace('/usr', '/usr/..'), {
+      headers,
+      signal: abort.signal,
+    });
+    assert.equal(response.status, 400); // ".." is refused before anything runs
+    // /usr is hundreds of MB: tar blocks on its output while the client reads nothing.
+    const started = await fetch(url, { headers, signal: abort.signal });
+    const reader = (started.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    const tars = async () => {
+      const counted = await alice.sandboxes.execAndWait(
+        sandbox,
+        // Every process's argv from /proc (the image may have no ps).
+        `for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '^tar -c -C / -f - -- usr' || true`,
+      );
+      return counted.stdout.trim();
+    };
+    assert.equal(await tars(), '1', 'tar runs while the download is open');
+    abort.abort(); // the client goes away...
+    await reader.read().catch(() => {});
+    // ...and tar ends with it.
+    let left = await tars();
+    for (let attempt = 0; attempt < 20 && left !== '0'; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      left = await tars();
+    }
+    assert.equal(left, '0');
   });
 
   test('a missing remote path is a 404; a file where a directory must go is a clear 400', async () => {

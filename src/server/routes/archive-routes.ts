@@ -166,9 +166,14 @@ async function receiveArchive(
 }
 
 function tarResponse(c: Context, services: ServerServices, stream: Readable): Response {
+  const headers = { 'content-type': 'application/x-tar' };
+  // Hono answers HEAD by running the GET and dropping its body without cancelling it: tar would
+  // run on until the idle timeout. A HEAD ends it at once (the path exists: tar had begun).
+  if (c.req.method === 'HEAD') {
+    stream.destroy();
+    return c.body(null, 200, headers);
+  }
   // A client that goes away cancels the stream; one that stops reading is cut off when idle.
   destroyWhenIdle(stream, services.limits.downloadIdleTimeoutMs);
-  return c.body(Readable.toWeb(stream) as ReadableStream<Uint8Array>, 200, {
-    'content-type': 'application/x-tar',
-  });
+  return c.body(Readable.toWeb(stream) as ReadableStream<Uint8Array>, 200, headers);
 }
