@@ -5,7 +5,7 @@
  * this module lazily, so the web dashboard never loads it.
  */
 import { chmod, lstat, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import * as tar from 'tar';
 import { InvalidInputError, MagsError } from '../errors/mags-error.ts';
 
@@ -26,17 +26,19 @@ export async function packLocalTree(
   entryName: string,
   onProgress?: (progress: TreeProgress) => void,
 ): Promise<{ stream: AsyncIterable<Uint8Array>; progress: TreeProgress }> {
-  const stats = await lstat(source).catch(() => undefined);
+  // Absolute: `.` or `src/` have a name to put in the archive only once resolved.
+  const path = resolve(source);
+  const stats = await lstat(path).catch(() => undefined);
   if (!stats) {
     throw new InvalidInputError(`Cannot copy ${source}: no such file or directory.`, {
       hint: 'Give a path on this machine to a file or directory.',
     });
   }
-  const name = basename(source);
+  const name = basename(path);
   const progress: TreeProgress = { files: 0, bytes: 0 };
   const pack = tar.c(
     {
-      cwd: dirname(source),
+      cwd: dirname(path),
       // Files are read 16 at a time (the default 4 leaves small files waiting on each other).
       jobs: 16,
       portable: true,

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { MagsError, NotFoundError } from '../../errors/mags-error.ts';
 import type { Mags, TreeProgress } from '../../sdk/mags.ts';
@@ -56,7 +56,7 @@ async function copyAction(source: string, destination: string, command: Command)
   try {
     if (to) {
       // Into a directory ("/" at the end): under the source's own name.
-      const path = to.path.endsWith('/') ? `${to.path}${basename(source)}` : to.path;
+      const path = to.path.endsWith('/') ? `${to.path}${basename(resolve(source))}` : to.path;
       where = `${to.name}:${path}`;
       copied = await upload(command, source, { name: to.name, path }, progress.update);
     } else {
