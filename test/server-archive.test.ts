@@ -85,6 +85,30 @@ describe('tree copies through the archive API', { skip, timeout: 600_000 }, () =
     assert.deepEqual((await readdir(local)).sort(), ['back', 'tree']);
   });
 
+  test('a tree copied onto an existing one is merged into it: same names replaced, others kept', async () => {
+    const extra = await alice.sandboxes.execAndWait(
+      sandbox,
+      'echo kept > /workspace/project/extra',
+    );
+    assert.equal(extra.exitCode, 0, extra.stderr);
+    const source = join(local, 'tree2');
+    await mkdir(join(source, 'sub'), { recursive: true });
+    await writeFile(join(source, 'a.txt'), 'changed\n');
+    await writeFile(join(source, 'sub', 'new.txt'), 'new\n');
+    await alice.sandboxes.files.uploadTree(sandbox, source, '/workspace/project');
+    const check = await alice.sandboxes.execAndWait(
+      sandbox,
+      'cd /workspace/project && cat a.txt extra sub/new.txt sub/deeper/b.txt && ls -A /workspace',
+    );
+    assert.equal(check.exitCode, 0, check.stderr);
+    assert.equal(check.stdout, 'changed\nkept\nnew\nbeta\nproject\n');
+    // Put back what the tests below expect.
+    await alice.sandboxes.execAndWait(
+      sandbox,
+      'cd /workspace/project && echo alpha > a.txt && rm -r extra sub/new.txt',
+    );
+  });
+
   test('a single file goes in under a new name and comes out', async () => {
     const file = join(local, 'note.txt');
     await writeFile(file, 'note\n');

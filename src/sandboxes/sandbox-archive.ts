@@ -29,8 +29,9 @@ export interface ExtractArchiveRequest {
 /**
  * The upload, inside the sandbox: tar extracts into a fresh staging directory inside DEST (the
  * same filesystem), and only a complete, successful extraction is moved into place, entry by
- * entry (`cp -l`: hard links, no copy of the data; a plain copy where linking fails, e.g. across
- * a mount). A failed or refused upload (tar's error, the size limit, a client gone) removes the
+ * entry: renamed when nothing is there yet (one step, whatever the tree's size), merged into what
+ * is there otherwise (`cp -l`: hard links, no copy of the data; a plain copy where linking fails,
+ * e.g. across a mount; 10,000 files take ~0.3 s here against ~3 ms for the rename). A failed or refused upload (tar's error, the size limit, a client gone) removes the
  * staging directory and leaves DEST as it was. Files belong to the sandbox's root like any other
  * upload (`--no-same-owner`: the client's uids mean nothing here); modes are kept.
  */
@@ -44,6 +45,10 @@ tar -x --no-same-owner -C "$staging" -f -
 cd -- "$staging"
 for entry in * .[!.]* ..?*; do
   [ -e "$entry" ] || [ -L "$entry" ] || continue
+  if [ ! -e "$dest/$entry" ] && [ ! -L "$dest/$entry" ]; then
+    mv -- "$entry" "$dest/"
+    continue
+  fi
   cp -a -l --remove-destination -- "$entry" "$dest/" 2>/dev/null ||
     cp -a --remove-destination -- "$entry" "$dest/"
 done
