@@ -21,6 +21,7 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Mags } from '../src/sdk/mags.ts';
+import { partialRequest } from './helpers/partial-request.ts';
 import { sandboxSkipReason } from './helpers/test-home.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
 
@@ -172,9 +173,19 @@ describe('tree copies through the archive API', { skip, timeout: 600_000 }, () =
       statusCode: 413,
       code: 'too_large',
     });
+    // Declared over the limit: answered before the body is read (4 MiB of a declared 700 sent).
+    for (const path of ['/v1/sandboxes/trees/archive', '/v1/workspaces/trees/archive']) {
+      const status = await partialRequest(
+        server.url,
+        { method: 'PUT', path: `${path}?path=/workspace/declared`, token: aliceToken },
+        700 * mebibyte,
+        4 * mebibyte,
+      );
+      assert.match(status, /^HTTP\/1\.1 413 /, path);
+    }
     const left = await alice.sandboxes.execAndWait(sandbox, 'ls -A /workspace');
     assert.equal(left.exitCode, 0, left.stderr);
-    assert.doesNotMatch(left.stdout, /big|mags-upload/);
+    assert.doesNotMatch(left.stdout, /big|declared|mags-upload/);
   });
 
   test('HEAD answers at once and leaves nothing running; a cancelled download ends tar', async () => {

@@ -3,6 +3,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { SandboxNameSchema, SandboxPathSchema, WorkspaceNameSchema } from '../../api/schemas.ts';
 import type { ExtractArchiveRequest } from '../../sandboxes/sandbox-archive.ts';
+import { isUploadTooLarge } from '../../sandboxes/sandbox-files.ts';
 import type { SandboxManager } from '../../sandboxes/sandbox-manager.ts';
 import {
   extractArchiveInWorkspace,
@@ -151,9 +152,11 @@ async function receiveArchive(
       declaredBytes: Number.isNaN(declared) ? undefined : declared,
     });
   } catch (error) {
-    // The rest of a refused body (too large, or tar gave up early: no tar, a full disk) is read
-    // and dropped, up to the limit, so the client, still sending, gets to read the answer
-    // instead of a reset connection.
+    // A 413 is answered at once (the error handler closes the connection and drops what still
+    // arrives for a while). The rest of a body refused otherwise (no such sandbox, tar gave up
+    // early: no tar, a full disk) is read and dropped, up to the limit, so the client, still
+    // sending, gets to read the answer instead of a reset connection.
+    if (isUploadTooLarge(error)) throw error;
     let dropped = 0;
     try {
       for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
