@@ -72,17 +72,19 @@ export async function openWorkspaceCopySandbox(
       if (released) return;
       released = true;
       const scheduler = context.scheduler;
-      if (!scheduler || !sandbox.isRunning()) {
+      if (!scheduler) {
         await sandbox.stop();
         return;
       }
-      const usage = await sandbox.usage().catch(() => undefined);
+      // Handed back to the scheduler either way (it stops one it will not park).
+      const running = sandbox.isRunning();
+      const usage = running ? await sandbox.usage().catch(() => undefined) : undefined;
       await scheduler.park(workspace, {
         sandbox,
         ...terms,
         oomKills: usage?.oomKills ?? parked?.oomKills ?? 0,
         memoryBytes: usage?.memoryBytes ?? 0,
-        reusable: usage?.processes === 0 ? true : 'processes_left',
+        reusable: !running ? 'died' : usage?.processes === 0 ? true : 'processes_left',
       });
     },
   };
