@@ -20,8 +20,9 @@ export async function buildDashboard(): Promise<void> {
     platform: 'browser',
     // light-dark() (the themes' colours, written once) needs these or newer.
     target: ['chrome123', 'firefox120', 'safari17.5'],
-    // The SDK's file download to disk (Node only) is never called in a browser.
-    external: ['node:*'],
+    // The SDK's file download to disk and its tree copies (node-tar) are Node only, never called
+    // in a browser.
+    external: ['node:*', 'tar'],
     jsx: 'automatic',
     jsxImportSource: 'preact',
     minify: true,

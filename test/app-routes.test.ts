@@ -100,6 +100,26 @@ const routes: RouteRow[] = [
     route: 'GET /v1/sandboxes/:name/directory',
     request: () => ({ method: 'GET', path: '/v1/sandboxes/dev/directory?path=/' }),
   },
+  {
+    route: 'PUT /v1/sandboxes/:name/archive',
+    request: () => ({
+      method: 'PUT',
+      path: '/v1/sandboxes/dev/archive?path=/workspace',
+      body: 'x',
+    }),
+  },
+  {
+    route: 'GET /v1/sandboxes/:name/archive',
+    request: () => ({ method: 'GET', path: '/v1/sandboxes/dev/archive?path=/workspace' }),
+  },
+  {
+    route: 'PUT /v1/workspaces/:name/archive',
+    request: () => ({ method: 'PUT', path: '/v1/workspaces/w/archive?path=/workspace', body: 'x' }),
+  },
+  {
+    route: 'GET /v1/workspaces/:name/archive',
+    request: () => ({ method: 'GET', path: '/v1/workspaces/w/archive?path=/workspace' }),
+  },
   { route: 'GET /v1/workspaces', request: () => ({ method: 'GET', path: '/v1/workspaces' }) },
   {
     route: 'GET /v1/workspaces/:name/versions',
@@ -306,8 +326,13 @@ const signedRoutes: Record<string, string> = {
     "a webhook delivery, signed with its trigger's secret (test/triggers-webhooks.test.ts)",
 };
 
-/** Routes taking one of alice's resources: bob gets a 404 for each, as for a missing one. */
-const ownedRoutes = routes.filter((row) => row.route.includes(':'));
+/**
+ * Routes taking one of alice's resources: bob gets a 404 for each, as for a missing one. A copy
+ * into a workspace makes the caller's own workspace of that name, as a run does (never alice's:
+ * test/server-archive.test.ts checks that on real sandboxes).
+ */
+const makesOwn = new Set(['PUT /v1/workspaces/:name/archive']);
+const ownedRoutes = routes.filter((row) => row.route.includes(':') && !makesOwn.has(row.route));
 
 /** For each route with input: a bad request, and what the 400's message must say. */
 const invalid: Record<string, { method: string; path: string; body?: unknown; message: RegExp }[]> =
@@ -383,6 +408,27 @@ const invalid: Record<string, { method: string; path: string; body?: unknown; me
     ],
     'GET /v1/sandboxes/:name/files': [
       { method: 'GET', path: '/v1/sandboxes/dev/files', message: /^query\.path: / },
+    ],
+    'PUT /v1/sandboxes/:name/archive': [
+      { method: 'PUT', path: '/v1/sandboxes/dev/archive', body: 'x', message: /^query\.path: / },
+    ],
+    'GET /v1/sandboxes/:name/archive': [
+      {
+        method: 'GET',
+        path: '/v1/sandboxes/dev/archive?path=/workspace/../etc',
+        message: /must not contain "\.\."/,
+      },
+    ],
+    'PUT /v1/workspaces/:name/archive': [
+      {
+        method: 'PUT',
+        path: '/v1/workspaces/-bad/archive?path=/workspace',
+        body: 'x',
+        message: /^param\.name: /,
+      },
+    ],
+    'GET /v1/workspaces/:name/archive': [
+      { method: 'GET', path: '/v1/workspaces/w/archive?path=relative', message: /absolute/ },
     ],
     'GET /v1/sandboxes/:name/directory': [
       { method: 'GET', path: '/v1/sandboxes/dev/directory', message: /^query\.path: / },
@@ -797,6 +843,9 @@ describe('API routes in-process (fake runtime, any user)', () => {
       // test/projects.test.ts does them on the namespace runtime.
       if (row.route === 'POST /v1/projects' || row.route === 'POST /v1/projects/:name/refresh')
         continue;
+      // A tree copy runs tar in the sandbox, which the fake runtime would run on the host:
+      // test/server-archive.test.ts does them on the namespace runtime.
+      if (row.route.endsWith('/archive')) continue;
       if (ticketRoutesTestedElsewhere.includes(row.route)) continue;
       if (planRoutesTestedElsewhere.includes(row.route)) continue;
       const { method, path, body } = row.request(ids);

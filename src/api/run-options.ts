@@ -79,6 +79,14 @@ export const RunFileSchema = z.strictObject({
   mode: z.number().int().min(0).max(0o7777).optional().openapi({
     description: 'Permission bits (default 0644).',
   }),
+  archive: z
+    .boolean()
+    .optional()
+    .openapi({
+      description:
+        'The upload is a tar stream of a directory (`mags run -f DIR`) whose one top-level entry ' +
+        'is NAME: extracted into /workspace, so the tree lands as /workspace/NAME.',
+    }),
 });
 
 export const RunOptionsSchema = z.strictObject({

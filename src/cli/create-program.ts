@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerCpCommand } from './commands/cp.ts';
 import { registerCronCommands } from './commands/cron.ts';
 import { registerDashboardCommand } from './commands/dashboard.ts';
 import { registerDoctorCommand } from './commands/doctor.ts';
@@ -50,6 +51,7 @@ export function createProgram(argv: readonly string[] = []): Command {
   registerCronCommands(program);
   registerTokenCommands(program);
   registerLoginCommand(program);
+  registerCpCommand(program);
   refuseUnknownCommands(program);
   return program;
 }

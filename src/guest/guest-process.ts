@@ -69,6 +69,12 @@ export interface GuestProcess {
   signal(signal: number | NodeJS.Signals): void;
   /** Sets the terminal size (commands started with `tty`). */
   resize(rows: number, cols: number): void;
+  /**
+   * Settles once the stdin queued so far has been sent (at most one flow window is then in
+   * flight at the agent), or the command has ended: a writer that awaits it between chunks
+   * streams any amount of stdin in bounded memory.
+   */
+  stdinDrained?(): Promise<void>;
 }
 
 /** An error the guest agent reported (exec failed, file not found, protocol violation). */
@@ -119,6 +125,8 @@ export class ExecHandle implements GuestProcess {
   #stdinInFlight = 0;
   // 'closing': closeStdin was called but queued data is still ahead of the STDIN_CLOSE frame.
   #stdinState: 'open' | 'closing' | 'closed' = 'open';
+  // Writers waiting for the queue to empty (stdinDrained).
+  #drainWaiters: (() => void)[] = [];
 
   /** Resolves with the command's pid once STARTED came; rejects like `exited` when it did not start. */
   readonly started: Promise<number>;
@@ -232,6 +240,11 @@ export class ExecHandle implements GuestProcess {
     this.#pumpStdin();
   }
 
+  stdinDrained(): Promise<void> {
+    if (this.#finished || this.#stdinQueue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
   signal(signal: number | NodeJS.Signals): void {
     const number = typeof signal === 'number' ? signal : constants.signals[signal];
     if (!Number.isInteger(number) || number < 0 || number > 64) {
@@ -264,12 +277,20 @@ export class ExecHandle implements GuestProcess {
       this.#stdinState = 'closed';
       this.#channel.send(FrameType.stdinClose);
     }
+    if (this.#stdinQueue.length === 0) this.#wakeDrainWaiters();
+  }
+
+  #wakeDrainWaiters(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
     this.#stdinQueue = [];
+    this.#wakeDrainWaiters();
     this.stdout.finish();
     this.stderr.finish();
     this.#done();

@@ -5,6 +5,7 @@ import type { MagsContext } from '../context/mags-context.ts';
 import { selectRuntime } from '../context/select-runtime.ts';
 import { ConflictError, InvalidInputError, MagsError } from '../errors/mags-error.ts';
 import type { ResourceLimits, Sandbox } from '../runtimes/runtime.ts';
+import { extractArchiveInSandbox } from '../sandboxes/sandbox-archive.ts';
 import { resolveSpec, sandboxEnvironment, startOrExplain } from '../sandboxes/sandbox-spec.ts';
 import type { PushResult, SyncProgress } from '../workspaces/sync/push-workspace.ts';
 import { validateWorkspaceName } from '../workspaces/workspace-name.ts';
@@ -48,6 +49,8 @@ export interface RunUpload {
   source: string;
   name: string;
   mode: number;
+  /** `source` is a tar stream of a tree whose top-level entry is `name`: extracted, not copied. */
+  archive?: boolean;
 }
 
 export interface RunResult {
@@ -141,6 +144,14 @@ export async function runCommand(
   let deadline: CommandDeadline | undefined;
   try {
     for (const upload of uploads) {
+      if (upload.archive) {
+        await extractArchiveInSandbox(sandbox, {
+          path: '/workspace',
+          data: createReadStream(upload.source)[Symbol.asyncIterator](),
+          maxBytes: Number.POSITIVE_INFINITY, // its size was checked when it was uploaded
+        });
+        continue;
+      }
       await sandbox.writeFile(`/workspace/${upload.name}`, createReadStream(upload.source), {
         mode: upload.mode,
       });

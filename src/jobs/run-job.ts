@@ -176,6 +176,7 @@ export async function claimRunFiles(
       source: (claimed[index] as { path: string }).path,
       name: file.name,
       mode: file.mode ?? 0o644,
+      ...(file.archive ? { archive: true } : {}),
     })),
     release: () => uploads.release(claimed),
   };

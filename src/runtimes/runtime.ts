@@ -137,6 +137,12 @@ export interface SandboxProcess {
   signal(signal: NodeJS.Signals): void;
   resize(rows: number, cols: number): void;
   /**
+   * Settles once the stdin queued so far is sent (about one flow window in flight), or the
+   * command ended: awaited between chunks, stdin of any size streams in bounded memory (a tar
+   * stream into the sandbox). Without it, stdin queues in memory as fast as it is written.
+   */
+  stdinDrained?(): Promise<void>;
+  /**
    * Settles when the command's main process exits. Rejects with a MagsError whose code is
    * `guest_exec_failed` when the command could not start (missing program, bad cwd).
    */

@@ -85,7 +85,7 @@ export function isUploadTooLarge(error: unknown): boolean {
   return error instanceof InvalidInputError && error.code === 'too_large';
 }
 
-function uploadTooLarge(maxBytes: number): InvalidInputError {
+export function uploadTooLarge(maxBytes: number): InvalidInputError {
   return new InvalidInputError(`Upload over the ${maxBytes}-byte limit.`, {
     code: 'too_large',
     statusCode: 413,

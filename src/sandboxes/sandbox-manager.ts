@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { DirectoryListing } from '../api/directory-listing.ts';
 import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
@@ -16,12 +17,18 @@ import {
   wakeSandbox,
 } from './live-sandbox.ts';
 import { OwnerStartLimit } from './owner-start-limit.ts';
+import {
+  type ExtractArchiveRequest,
+  extractArchiveInSandbox,
+  packArchiveInSandbox,
+} from './sandbox-archive.ts';
 import { listSandboxDirectory } from './sandbox-directory.ts';
 import { type ExecJobs, submitExecJob } from './sandbox-exec-job.ts';
 import {
   type ReadFileRequest,
   readSandboxFile,
   refuseDeclaredUpload,
+  uploadTooLarge,
   type WriteFileRequest,
   writeSandboxFile,
 } from './sandbox-files.ts';
@@ -217,6 +224,57 @@ export class SandboxManager {
   /** Streams a regular file out of the sandbox; in use until the stream closes. */
   async readFile(owner: string, name: string, request: ReadFileRequest): Promise<FileRead> {
     return readSandboxFile(await this.use(owner, name), request);
+  }
+
+  /**
+   * Extracts a tar stream under `request.path` (tar inside the sandbox; a failed or refused
+   * upload leaves nothing); over `maxBytes`, declared or counted, refused with 413 `too_large`.
+   */
+  async writeArchive(owner: string, name: string, request: ExtractArchiveRequest): Promise<void> {
+    if (request.declaredBytes !== undefined && request.declaredBytes > request.maxBytes) {
+      throw uploadTooLarge(request.maxBytes); // before the sandbox is looked up or woken
+    }
+    const use = await this.use(owner, name);
+    try {
+      await extractArchiveInSandbox(use.sandbox, request);
+    } finally {
+      use.release();
+    }
+  }
+
+  /** A tar stream of `path` (a file or a tree, links kept); in use until the stream closes. */
+  async readArchive(owner: string, name: string, path: string): Promise<Readable> {
+    const use = await this.use(owner, name);
+    try {
+      const stream = await packArchiveInSandbox(use.sandbox, path);
+      stream.once('close', use.release);
+      return stream;
+    } catch (error) {
+      use.release();
+      throw error;
+    }
+  }
+
+  /**
+   * Labels of a sandbox this server starts for a copy into or out of a workspace: with the
+   * server, so a restarted one stops it if this one died mid-copy (it holds the workspace).
+   */
+  copyLabels(owner: string): Record<string, string> {
+    return {
+      ...(this.#instance ? { server: this.#instance.server } : {}),
+      kind: 'copy',
+      owner,
+    };
+  }
+
+  /** The owner's sandbox running (or sleeping) here on `workspace` (its owner's name), if any. */
+  runningOn(owner: string, workspace: string): string | undefined {
+    for (const live of this.#live.values()) {
+      if (live.record.owner === owner && live.record.workspace === workspace) {
+        return live.record.name;
+      }
+    }
+    return undefined;
   }
 
   /**

@@ -76,6 +76,8 @@ export {
   type MagsOptions,
   type RunFile,
   type RunOptions,
+  type TreeCopyOptions,
+  type TreeProgress,
   type UploadData,
 } from './mags.ts';
 export {

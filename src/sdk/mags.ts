@@ -1,3 +1,4 @@
+import { splitArchivePath } from '../api/archive-path.ts';
 import type { DirectoryListing } from '../api/directory-listing.ts';
 import type { PoolSample } from '../api/pool-events.ts';
 import type {
@@ -18,6 +19,7 @@ import type {
 } from '../api/schemas.ts';
 import { MagsError } from '../errors/mags-error.ts';
 import { errorFromResponse, unreachableError } from './api-error.ts';
+import { bodyChunks } from './body-chunks.ts';
 
 export type { HostPoolStatusInfo, OwnerUsageInfo, PoolSample, PoolStatusInfo };
 
@@ -51,12 +53,27 @@ export interface MagsOptions {
 /** A file's bytes: whole, or streamed (a Node stream, a web ReadableStream, any async iterable). */
 export type UploadData = Uint8Array | string | AsyncIterable<Uint8Array>;
 
+import type { TreeProgress } from './local-tree.ts';
+
+export type { TreeProgress };
+
+export interface TreeCopyOptions {
+  /** Called as the tar stream flows (often: throttle any drawing). */
+  onProgress?: (progress: TreeProgress) => void;
+  signal?: AbortSignal;
+}
+
 /** A file a run gets in its /workspace before its command starts. */
 export interface RunFile {
   name: string;
   data: UploadData;
   /** Permission bits (default 0o644). */
   mode?: number;
+  /**
+   * `data` is a tar stream of a directory whose one top-level entry is `name` (node-tar's
+   * `c({ cwd, portable: true }, [name])`): the tree lands as /workspace/NAME.
+   */
+  archive?: boolean;
 }
 
 /** The API's run options (the server's schema), with files given as their bytes. */
@@ -121,7 +138,12 @@ export class Mags {
     // Each file is streamed to the server first; the job writes them into /workspace.
     for (const file of files ?? []) {
       const upload = await this.uploads.create(file.data);
-      staged.push({ upload: upload.id, name: file.name, mode: file.mode });
+      staged.push({
+        upload: upload.id,
+        name: file.name,
+        mode: file.mode,
+        ...(file.archive ? { archive: true } : {}),
+      });
     }
     const body: RunJobBody = { ...rest, command, ...(staged.length > 0 ? { files: staged } : {}) };
     return this.#json('POST', '/v1/jobs', body);
@@ -285,6 +307,45 @@ export class Mags {
           typeof data === 'string' ? new TextEncoder().encode(data) : data,
         );
       },
+      /**
+       * Copies a local file or directory tree to `remotePath` in the sandbox (it becomes that
+       * path; an existing directory there is merged into), streamed as a tar archive: modes and
+       * symlinks kept, links never followed. Node only. (`download` is the single-file copy out;
+       * the tree one is `downloadTree`.)
+       */
+      uploadTree: (
+        name: string,
+        localPath: string,
+        remotePath: string,
+        options: TreeCopyOptions = {},
+      ): Promise<TreeProgress> =>
+        this.#uploadTree(sandboxPath(name), localPath, remotePath, options),
+      /**
+       * Copies a file or tree of the sandbox to `localPath` (it becomes that path), streamed;
+       * entries that would land outside it or be written through a symlink are refused, and a
+       * refused or failed copy leaves nothing there. Node only.
+       */
+      downloadTree: (
+        name: string,
+        remotePath: string,
+        localPath: string,
+        options: TreeCopyOptions = {},
+      ): Promise<TreeProgress> =>
+        this.#downloadTree(sandboxPath(name), remotePath, localPath, options),
+      /** Extracts a tar stream under `directory` (`PUT /v1/sandboxes/{name}/archive`). */
+      putArchive: (
+        name: string,
+        directory: string,
+        tar: Uint8Array | AsyncIterable<Uint8Array>,
+        options: { signal?: AbortSignal } = {},
+      ): Promise<void> => this.#putArchive(sandboxPath(name), directory, tar, options.signal),
+      /** A tar stream of `path`, one top-level entry (`GET /v1/sandboxes/{name}/archive`). */
+      getArchive: (
+        name: string,
+        path: string,
+        options: { signal?: AbortSignal } = {},
+      ): Promise<ReadableStream<Uint8Array>> =>
+        this.#getArchive(sandboxPath(name), path, options.signal),
     },
     /** The WebSocket URL of an interactive shell (see the API docs for the frame format). */
     shellUrl: (name: string, size: { rows: number; cols: number; term?: string }): string =>
@@ -320,6 +381,37 @@ export class Mags {
      */
     follow: (options: FollowChangesOptions = {}): AsyncGenerator<WorkspaceChange> =>
       followWorkspaceChanges((path, signal) => this.#send('GET', path, undefined, signal), options),
+    /**
+     * `sandboxes.files.uploadTree` for a workspace: through its long-lived sandbox if one runs,
+     * else a sandbox the server starts for the copy (the next run sees what it wrote).
+     */
+    uploadTree: (
+      name: string,
+      localPath: string,
+      remotePath: string,
+      options: TreeCopyOptions = {},
+    ): Promise<TreeProgress> =>
+      this.#uploadTree(workspacePath(name), localPath, remotePath, options),
+    /** `sandboxes.files.downloadTree` for a workspace (a 404 for one this host does not have). */
+    downloadTree: (
+      name: string,
+      remotePath: string,
+      localPath: string,
+      options: TreeCopyOptions = {},
+    ): Promise<TreeProgress> =>
+      this.#downloadTree(workspacePath(name), remotePath, localPath, options),
+    putArchive: (
+      name: string,
+      directory: string,
+      tar: Uint8Array | AsyncIterable<Uint8Array>,
+      options: { signal?: AbortSignal } = {},
+    ): Promise<void> => this.#putArchive(workspacePath(name), directory, tar, options.signal),
+    getArchive: (
+      name: string,
+      path: string,
+      options: { signal?: AbortSignal } = {},
+    ): Promise<ReadableStream<Uint8Array>> =>
+      this.#getArchive(workspacePath(name), path, options.signal),
   };
 
   readonly projects = projectsClient(
@@ -350,6 +442,59 @@ export class Mags {
   /** The headers a WebSocket client needs (Node's WebSocket cannot set them: use `protocols`). */
   get authorization(): string | undefined {
     return this.#token && `Bearer ${this.#token}`;
+  }
+
+  async #uploadTree(
+    base: string,
+    localPath: string,
+    remotePath: string,
+    options: TreeCopyOptions,
+  ): Promise<TreeProgress> {
+    const { packLocalTree } = await import('./local-tree.ts');
+    const { parent, name } = splitArchivePath(remotePath);
+    const { stream, progress } = await packLocalTree(localPath, name, options.onProgress);
+    await this.#putArchive(base, parent, stream, options.signal);
+    return progress;
+  }
+
+  async #downloadTree(
+    base: string,
+    remotePath: string,
+    localPath: string,
+    options: TreeCopyOptions,
+  ): Promise<TreeProgress> {
+    const { extractLocalTree } = await import('./local-tree.ts');
+    const body = await this.#getArchive(base, remotePath, options.signal);
+    return extractLocalTree(bodyChunks(body), localPath, options.onProgress);
+  }
+
+  async #putArchive(
+    base: string,
+    directory: string,
+    tar: Uint8Array | AsyncIterable<Uint8Array>,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    await this.#send(
+      'PUT',
+      `${base}/archive${queryString({ path: directory })}`,
+      tar,
+      signal,
+      'application/x-tar',
+    );
+  }
+
+  async #getArchive(
+    base: string,
+    path: string,
+    signal: AbortSignal | undefined,
+  ): Promise<ReadableStream<Uint8Array>> {
+    const response = await this.#send(
+      'GET',
+      `${base}/archive${queryString({ path })}`,
+      undefined,
+      signal,
+    );
+    return response.body ?? new ReadableStream({ start: (controller) => controller.close() });
   }
 
   async #wait(id: string, callbacks: StreamCallbacks): Promise<CompletedJob> {
@@ -383,13 +528,14 @@ export class Mags {
     path: string,
     body?: unknown,
     signal?: AbortSignal,
+    binaryType = 'application/octet-stream',
   ): Promise<Response> {
     const headers: Record<string, string> = {};
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     let payload: Uint8Array | string | AsyncIterable<Uint8Array> | undefined;
     if (body instanceof Uint8Array || isAsyncIterable(body)) {
       payload = body;
-      headers['content-type'] = 'application/octet-stream';
+      headers['content-type'] = binaryType;
     } else if (body !== undefined) {
       payload = JSON.stringify(body);
       headers['content-type'] = 'application/json';
@@ -429,3 +575,4 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array> {
 }
 
 const sandboxPath = (name: string) => `/v1/sandboxes/${encodeURIComponent(name)}`;
+const workspacePath = (name: string) => `/v1/workspaces/${encodeURIComponent(name)}`;

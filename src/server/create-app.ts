@@ -11,6 +11,7 @@ import { errorHandler, validationResponse } from './error-response.ts';
 import { requireToken } from './middleware/authenticate.ts';
 import { limitOpenStreams } from './middleware/limit-streams.ts';
 import { OwnerStreams } from './owner-streams.ts';
+import { registerArchiveRoutes } from './routes/archive-routes.ts';
 import { registerCronRoutes } from './routes/cron-routes.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
 import { registerPlanRoutes } from './routes/plan-routes.ts';
@@ -96,6 +97,7 @@ export function createApp(services: ServerServices): {
   registerTriggerRoutes(app, services);
   registerPlanRoutes(app, services);
   if (services.urls) registerUrlRoutes(app, services.urls);
+  registerArchiveRoutes(app, services);
   // The web dashboard: static files and its pages' paths, outside /v1 (a client of the API).
   notFoundPage = registerDashboardRoutes(app, services.dashboardDirectory).notFoundPage;
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
@@ -118,6 +120,7 @@ const streamedBodyRoutes: { method: string; path: RegExp }[] = [
   { method: 'PUT', path: /^\/v1\/sandboxes\/[^/]+\/files$/ },
   { method: 'POST', path: /^\/v1\/uploads$/ },
   { method: 'POST', path: hookPath }, // read under its own 256 KiB limit
+  { method: 'PUT', path: /^\/v1\/(?:sandboxes|workspaces)\/[^/]+\/archive$/ },
 ];
 
 export function streamsItsBody(method: string, path: string): boolean {

@@ -10,6 +10,14 @@ export interface LocalFile {
   path: string;
   name: string;
   mode: number;
+  /** A directory: sent as a tar stream of its tree, which lands as /workspace/NAME. */
+  directory?: boolean;
+}
+
+/** A `-f` directory as the tar stream a run's `archive` file is (its top-level entry NAME). */
+async function packedDirectory(file: LocalFile): Promise<AsyncIterable<Uint8Array>> {
+  const { packLocalTree } = await import('../../sdk/local-tree.ts');
+  return (await packLocalTree(file.path, file.name)).stream;
 }
 
 /** What a followed run reports besides how it ended. */
@@ -44,14 +52,16 @@ export interface RunSession {
 /** Through a server's API: files are streamed up first (`POST /v1/uploads`). */
 export function serverSession(mags: Mags): RunSession {
   return {
-    submit: (argv, options, files) =>
+    submit: async (argv, options, files) =>
       mags.run(argv, {
         ...options,
-        files: files.map((file) => ({
-          name: file.name,
-          data: createReadStream(file.path),
-          mode: file.mode,
-        })),
+        files: await Promise.all(
+          files.map(async (file) =>
+            file.directory
+              ? { name: file.name, data: await packedDirectory(file), archive: true }
+              : { name: file.name, data: createReadStream(file.path), mode: file.mode },
+          ),
+        ),
       }),
     follow: (jobId, follower) =>
       mags.jobs.logs(jobId, {
@@ -103,6 +113,12 @@ export async function embeddedSession(options: RunOptions): Promise<RunSession> 
       const staged = [];
       try {
         for (const file of files) {
+          if (file.directory) {
+            // A tree is packed once into the upload store (streamed to disk, not held here).
+            const upload = await uploads.receive(owner, await packedDirectory(file));
+            staged.push({ upload: upload.id, name: file.name, archive: true });
+            continue;
+          }
           const upload = await uploads.stageLocal(owner, file.path);
           staged.push({ upload: upload.id, name: file.name, mode: file.mode });
         }

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { RunOptions } from '../../api/run-options.ts';
 import type { Job, JobResult } from '../../api/schemas.ts';
@@ -62,7 +62,7 @@ export function registerRunCommand(program: Command): void {
     )
     .option(
       '-f, --file <path>',
-      'upload a file into /workspace before running (repeatable)',
+      'upload a file or directory into /workspace before running (repeatable)',
       collect,
       [],
     )
@@ -217,9 +217,20 @@ async function localFiles(paths: string[]): Promise<LocalFile[]> {
   const files: LocalFile[] = [];
   for (const path of paths) {
     const stats = await stat(path).catch(() => undefined);
+    if (stats?.isDirectory()) {
+      // A tree: packed as a tar stream when sent, extracted as /workspace/NAME (its size is
+      // counted by the upload's limit as it streams).
+      files.push({
+        path,
+        name: basename(resolve(path)),
+        mode: stats.mode & 0o7777,
+        directory: true,
+      });
+      continue;
+    }
     if (!stats?.isFile()) {
-      throw new InvalidInputError(`Cannot upload ${path}: not a readable regular file.`, {
-        hint: '-f takes a file path on this machine; it lands in /workspace under its own name.',
+      throw new InvalidInputError(`Cannot upload ${path}: not a readable file or directory.`, {
+        hint: '-f takes a file or directory on this machine; it lands in /workspace under its own name.',
       });
     }
     if (stats.size > defaultMaxUploadBytes) {
