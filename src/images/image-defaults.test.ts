@@ -85,9 +85,12 @@ test('ImageStore: an image stacks its rootfs above the defaults, and neither is 
   assert.ok((await stat(join(defaults, 'etc/gitconfig'))).isFile());
   assert.deepEqual(await readdir(join(image, 'rootfs', 'etc')), []);
   assert.equal(await readFile(join(image, 'image.json'), 'utf8'), stored);
-  // The dot-named layer directory is not an image.
+  // The dot-named layer directory is not an image, and deleting an image leaves it to the others.
   assert.deepEqual(
     (await store.list()).map((each) => each.name),
     ['old'],
   );
+  await store.delete('old');
+  assert.deepEqual(await store.list(), []);
+  assert.ok((await stat(join(defaults, 'usr/local/etc/npmrc'))).isFile());
 });
