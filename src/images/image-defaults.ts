@@ -53,6 +53,7 @@ export async function ensureImageDefaultsLayer(layerPath: string, uidBase: numbe
   if (await isDirectory(layerPath)) return;
   const parent = dirname(layerPath);
   await mkdir(parent, { recursive: true, mode: 0o711 });
+  await chmod(parent, 0o711); // whatever the umask: the sandbox's host uid walks through it
   await removeAbandonedStaging(parent);
   const staging = join(parent, `.staging-${process.pid}-${uniqueSuffix()}`);
   try {
