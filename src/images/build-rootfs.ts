@@ -14,7 +14,6 @@ import {
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MagsError } from '../errors/mags-error.ts';
-import { writeImageDefaults } from './image-defaults.ts';
 import type { BuildProgress } from './image-store.ts';
 
 const execFileAsync = promisify(execFile);
@@ -132,7 +131,6 @@ export async function buildRootfs(options: BuildRootfsOptions): Promise<{
     '127.0.0.1 localhost mags\n::1 localhost ip6-localhost ip6-loopback\n',
   );
   await chmod(join(rootfs, 'tmp'), 0o1777);
-  await writeImageDefaults(rootfs);
 
   const versions: Record<string, string> = {};
   for (const [tool, args] of [

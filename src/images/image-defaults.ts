@@ -1,15 +1,16 @@
-import { chmod, chown, lstat, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { processExists } from '../config/process-exists.ts';
 import { uniqueSuffix } from '../config/unique-suffix.ts';
 
 /**
- * What mags configures inside an image beyond Debian's and npm's defaults. Bump the version when
- * the list grows: images built before it get the new files when they are next used
- * (`applyImageDefaults`), so an existing install need not rebuild its image.
+ * What mags configures inside every image beyond Debian's and npm's defaults. Bump the version
+ * when a file changes: a new layer directory is made beside the old one, so a mounted overlay's
+ * lower layer is never written to (overlayfs.rst, "Changes to underlying filesystems").
  */
 export const imageDefaultsVersion = 1;
 
-/** Files relative to the image's rootfs, each written only when the image does not have it. */
+/** Files relative to the sandbox's root, each visible only where the image has no such file. */
 export const imageDefaultFiles: Readonly<Record<string, string>> = {
   // System level (git-config(1) FILES): a user's `git config --global`, `-c`, and the
   // GIT_AUTHOR_*/GIT_COMMITTER_* variables (--env, MAGS_GIT_NAME) all win over it.
@@ -33,47 +34,76 @@ export const imageDefaultFiles: Readonly<Record<string, string>> = {
 };
 
 /**
- * Writes each default file the rootfs lacks (a file the image has, even a user's own, is kept),
- * owned like the directory it lands in, so the same step serves a build (before ownership is
- * shifted) and an image built before (already shifted). A missing directory skips its file.
- * Each file appears whole (written aside, then renamed). Returns the files written.
+ * Where the defaults layer for images whose files belong to host uid `uidBase` lives: one
+ * directory per version and uid base under `${imagesRoot}/.defaults/`, shared by every image
+ * (the name starts with a dot, so it is never taken for an image).
  */
-export async function writeImageDefaults(rootfs: string): Promise<string[]> {
-  const written: string[] = [];
-  for (const [relative, content] of Object.entries(imageDefaultFiles)) {
-    const path = join(rootfs, relative);
-    if (await lstat(path).catch(() => undefined)) continue;
-    const parent = await stat(dirname(path)).catch(() => undefined);
-    if (!parent?.isDirectory()) continue;
-    const staging = `${path}.mags-${uniqueSuffix()}`;
-    try {
-      await writeFile(staging, content, { mode: 0o644, flag: 'wx' });
-      await chmod(staging, 0o644); // not narrowed by the umask: every user inside reads it
-      await chown(staging, parent.uid, parent.gid);
-      await rename(staging, path);
-    } finally {
-      await rm(staging, { force: true });
-    }
-    written.push(relative);
-  }
-  return written;
+export function imageDefaultsLayerPath(imagesRoot: string, uidBase: number): string {
+  return join(imagesRoot, '.defaults', `v${imageDefaultsVersion}-uid${uidBase}`);
 }
 
 /**
- * Brings an image built by an older mags up to `imageDefaultsVersion`: its missing default files
- * are added and image.json records the version, so this runs once per image. Adding a file under
- * a lower layer that mounted overlays use is safe in practice (a lookup that missed it before
- * may miss it until the next mount). Idempotent: two processes doing it at once agree.
+ * Makes the defaults layer at `layerPath` unless it exists: written whole into a staging
+ * directory beside it, then renamed into place, so a sandbox never mounts a half layer and two
+ * processes creating it at once agree (the second rename fails on the first one's directory and
+ * its staging copy is dropped). Files and directories belong to the sandbox's root (`uidBase`),
+ * as an image's do, with Debian's modes; the layer is never changed once in place.
  */
-export async function applyImageDefaults(imageDirectory: string): Promise<void> {
-  const infoPath = join(imageDirectory, 'image.json');
-  const info = JSON.parse(await readFile(infoPath, 'utf8')) as { defaultsVersion?: number };
-  if ((info.defaultsVersion ?? 0) >= imageDefaultsVersion) return;
-  await writeImageDefaults(join(imageDirectory, 'rootfs'));
-  const staging = `${infoPath}.mags-${uniqueSuffix()}`;
-  await writeFile(
-    staging,
-    `${JSON.stringify({ ...info, defaultsVersion: imageDefaultsVersion }, null, 2)}\n`,
-  );
-  await rename(staging, infoPath);
+export async function ensureImageDefaultsLayer(layerPath: string, uidBase: number): Promise<void> {
+  if (await isDirectory(layerPath)) return;
+  const parent = dirname(layerPath);
+  await mkdir(parent, { recursive: true, mode: 0o711 });
+  await chmod(parent, 0o711); // whatever the umask: the sandbox's host uid walks through it
+  await removeAbandonedStaging(parent);
+  const staging = join(parent, `.staging-${process.pid}-${uniqueSuffix()}`);
+  try {
+    await mkdir(staging, { mode: 0o755 });
+    await giveToSandboxRoot(staging, uidBase, 0o755);
+    for (const [relative, content] of Object.entries(imageDefaultFiles)) {
+      const path = join(staging, relative);
+      await makeDirectories(staging, dirname(relative), uidBase);
+      await writeFile(path, content, { flag: 'wx' });
+      await giveToSandboxRoot(path, uidBase, 0o644);
+    }
+    await rename(staging, layerPath).catch(async (error: NodeJS.ErrnoException) => {
+      // rename(2): a non-empty target directory is ENOTEMPTY (or EEXIST): another process won.
+      if (!['ENOTEMPTY', 'EEXIST'].includes(error.code ?? '') || !(await isDirectory(layerPath))) {
+        throw error;
+      }
+    });
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Each directory of `relative` under `root`, as the image has it: the sandbox's root's, 0755. */
+async function makeDirectories(root: string, relative: string, uidBase: number): Promise<void> {
+  let path = root;
+  for (const part of relative.split('/')) {
+    path = join(path, part);
+    if (await isDirectory(path)) continue;
+    await mkdir(path, { mode: 0o755 });
+    await giveToSandboxRoot(path, uidBase, 0o755);
+  }
+}
+
+/** The mode is set after creation so that the umask cannot narrow it: every user inside reads. */
+async function giveToSandboxRoot(path: string, uidBase: number, mode: number): Promise<void> {
+  await chmod(path, mode);
+  // Without root (unit tests) a file cannot be given away; mags itself runs sandboxes as root.
+  if (process.getuid?.() === 0) await chown(path, uidBase, uidBase);
+}
+
+/** Staging directories of processes that died while creating the layer (a crash, a kill). */
+async function removeAbandonedStaging(parent: string): Promise<void> {
+  for (const entry of await readdir(parent).catch(() => [] as string[])) {
+    const pid = Number(/^\.staging-(\d+)-/.exec(entry)?.[1] ?? 0);
+    if (pid > 0 && pid !== process.pid && !processExists(pid)) {
+      await rm(join(parent, entry), { recursive: true, force: true });
+    }
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
 }

@@ -11,7 +11,7 @@ import {
   InvalidInputError,
   NotFoundError,
 } from '../errors/mags-error.ts';
-import { applyImageDefaults, imageDefaultsVersion } from './image-defaults.ts';
+import { ensureImageDefaultsLayer, imageDefaultsLayerPath } from './image-defaults.ts';
 
 export interface ImageInfo {
   name: string;
@@ -23,9 +23,16 @@ export interface ImageInfo {
   sizeBytes: number;
   debianRelease: string;
   versions: Record<string, string>;
-  /** The mags defaults it has (image-defaults.ts); absent: built before there were any. */
-  defaultsVersion?: number;
+  /**
+   * The read-only layers a sandbox of this image stacks, the top-most first: `rootfs`, then the
+   * layer of mags' defaults (image-defaults.ts: a git identity, a quiet npm) that fills in only
+   * what the image lacks. `require` makes sure they exist.
+   */
+  lowerLayers: string[];
 }
+
+/** What `image.json` records: the paths are the store's to decide. */
+type StoredImageInfo = Omit<ImageInfo, 'rootfs' | 'lowerLayers'>;
 
 export interface BuildProgress {
   step: string;
@@ -65,26 +72,33 @@ export class ImageStore {
     const directory = join(this.#root, validateImageName(name));
     const text = await readFile(join(directory, 'image.json'), 'utf8').catch(() => undefined);
     if (text === undefined) return undefined;
-    return {
-      ...(JSON.parse(text) as Omit<ImageInfo, 'rootfs'>),
-      rootfs: join(directory, 'rootfs'),
-    };
+    return this.#withLayers(directory, JSON.parse(text) as StoredImageInfo);
   }
 
+  /**
+   * The image, ready to be mounted: the defaults layer is made the first time it is needed, so an
+   * image built by an older mags gets the defaults without a rebuild and no image is written to.
+   */
   async require(name = 'default'): Promise<ImageInfo> {
-    let image = await this.get(name);
-    if (image && (image.defaultsVersion ?? 0) < imageDefaultsVersion) {
-      // An image built by an older mags gets the newer defaults (a git identity, a quiet npm)
-      // once, without a rebuild. A failure (not root) only leaves the image as it was.
-      await applyImageDefaults(join(this.#root, name)).catch(() => {});
-      image = await this.get(name);
-    }
+    const image = await this.get(name);
     if (!image) {
       throw new DependencyMissingError(`The base image ${JSON.stringify(name)} is not built.`, {
         hint: `Build it once (about two minutes, needs root): npx mags image build${name === 'default' ? '' : ` --name ${name}`}`,
       });
     }
+    await ensureImageDefaultsLayer(
+      imageDefaultsLayerPath(this.#root, image.uidBase),
+      image.uidBase,
+    );
     return image;
+  }
+
+  #withLayers(directory: string, stored: StoredImageInfo): ImageInfo {
+    const rootfs = join(directory, 'rootfs');
+    // Below the image, not above: a merged directory shows the owner and mode of its top-most
+    // layer's copy (fs/overlayfs/inode.c, ovl_getattr), so the image keeps its /etc's and /usr's.
+    const defaults = imageDefaultsLayerPath(this.#root, stored.uidBase);
+    return { ...stored, rootfs, lowerLayers: [rootfs, defaults] };
   }
 
   async list(): Promise<ImageInfo[]> {
@@ -153,14 +167,13 @@ export class ImageStore {
       const uidBase = this.#idMapping.toHost(0);
       progress({ step: 'shifting ownership', detail: `to uid ${uidBase}` });
       await shiftOwnership(rootfs, this.#idMapping);
-      const info: Omit<ImageInfo, 'rootfs'> = {
+      const info: StoredImageInfo = {
         name,
         createdAt: new Date().toISOString(),
         uidBase,
         sizeBytes: built.sizeBytes,
         debianRelease: built.debianRelease,
         versions: built.versions,
-        defaultsVersion: imageDefaultsVersion,
       };
       await writeFile(join(staging, 'image.json'), `${JSON.stringify(info, null, 2)}\n`);
       // The sandbox's host uid must walk down to rootfs/ (see check-traversable.ts).
@@ -175,7 +188,7 @@ export class ImageStore {
       } else {
         await rename(staging, target);
       }
-      return { ...info, rootfs: join(target, 'rootfs') };
+      return this.#withLayers(target, info);
     } finally {
       await rm(staging, { recursive: true, force: true });
       await rm(scratch, { recursive: true, force: true });

@@ -15,8 +15,8 @@ export interface FrozenLayer {
 
 /**
  * How many read-only layers a chain may have. The launcher takes at most 32 `--lower` options
- * (native/sandbox.c, MAX_LIST), of which the image and a `--base` layer take two; overlayfs
- * itself allows 500. Past it a fork is refused with the way to flatten (sync, then pull).
+ * (native/sandbox.c, MAX_LIST), of which the image, its defaults layer and a `--base` layer take
+ * three; overlayfs itself allows 500. Past it a fork is refused with the way to flatten (sync, then pull).
  */
 export const maxChainLength = 24;
 

@@ -10,7 +10,7 @@ import json
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 
 from .errors import MagsError
 from .event_stream import read_events
@@ -61,6 +61,7 @@ def follow_job_logs(
                     failures = 0
                     if event.event == "end":
                         ended: Job = json.loads(event.data)
+                        _flush(callbacks, decoders)
                         return ended
                     if event.event == "started":
                         if not started and callbacks.on_started:
@@ -85,7 +86,15 @@ def follow_job_logs(
                 raise
             failures += 1
             if failures > max_reconnects:
-                raise
+                if error.code != "stream_broken":
+                    raise
+                raise MagsError(
+                    f"The output of job {job_id} broke off and could not be resumed"
+                    f" ({failures} tries): {error.message}",
+                    code="log_stream_failed",
+                    retryable=True,
+                    hint=f"Read it again from byte {offset} (offset={offset}).",
+                ) from error
         except (OSError, http.client.HTTPException) as error:
             failures += 1
             if failures > max_reconnects:
@@ -108,3 +117,13 @@ def _deliver(
     handler = callbacks.on_stdout if stream == "stdout" else callbacks.on_stderr
     if handler and text:
         handler(text)
+
+
+def _flush(callbacks: StreamCallbacks, decoders: Dict[str, codecs.IncrementalDecoder]) -> None:
+    """At the end, bytes of a character the output never finished are delivered as U+FFFD
+    instead of being dropped (the decoder holds them back while more may come)."""
+    for stream, decoder in decoders.items():
+        text = decoder.decode(b"", final=True)
+        handler = callbacks.on_stdout if stream == "stdout" else callbacks.on_stderr
+        if handler and text:
+            handler(text)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import stat
 from typing import Iterator
 
 from .errors import MagsError
@@ -55,13 +57,16 @@ class SandboxFiles:
 
     def download(self, name: str, path: str, destination: str) -> int:
         """Copies a file of the sandbox to a local file, streamed (memory stays small whatever the
-        size); returns the bytes written. A transfer cut short raises and removes the partial file;
-        a read the server refuses (a missing file) raises before ``destination`` is touched."""
+        size); returns the bytes written. The bytes go to a temporary file beside ``destination``,
+        renamed over it only once all have arrived: a transfer cut short (MagsError
+        ``stream_broken`` or ``download_incomplete``, both retryable) or refused by the server
+        (a missing file) raises and leaves a file the user had there as it was."""
         written = 0
-        # Opened only once the sandbox has answered: a refused read leaves `destination` as it was.
+        # Opened only once the sandbox has answered: a refused read creates nothing.
         with self.stream(name, path) as stream:
+            partial = _create_beside(destination)
             try:
-                with open(destination, "wb") as output:
+                with open(partial, "wb") as output:
                     for chunk in stream:
                         output.write(chunk)
                         written += len(chunk)
@@ -72,9 +77,10 @@ class SandboxFiles:
                         code="download_incomplete",
                         retryable=True,
                     )
+                os.replace(partial, destination)
             except BaseException:
-                if os.path.exists(destination):
-                    os.remove(destination)
+                if os.path.lexists(partial):
+                    os.remove(partial)
                 raise
         return written
 
@@ -83,3 +89,24 @@ class SandboxFiles:
         binary file object, sent as it is read. ``mode``: permission bits, e.g. 0o755."""
         query = query_string({"path": path, "mode": None if mode is None else format(mode, "o")})
         self._transport.send("PUT", f"{sandbox_path(name)}/files{query}", data)
+
+
+def _create_beside(destination: str) -> str:
+    """A new empty file in ``destination``'s directory (so that the rename cannot cross file
+    systems): created as ``open(destination, "wb")`` would create it (0o666 less the umask), or
+    with the mode of the file it will replace."""
+    directory, base = os.path.split(os.path.abspath(destination))
+    try:
+        mode = stat.S_IMODE(os.stat(destination).st_mode)
+    except FileNotFoundError:
+        mode = None
+    while True:
+        partial = os.path.join(directory, f".{base}.{secrets.token_hex(4)}.part")
+        try:
+            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(descriptor)
+        if mode is not None:
+            os.chmod(partial, mode)
+        return partial

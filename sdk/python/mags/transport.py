@@ -21,12 +21,28 @@ from .errors import InvalidInputError, MagsError, error_from_response, unreachab
 Body = Union[bytes, bytearray, str, BinaryIO]
 
 
-class StreamedResponse:
-    """A 2xx answer whose body is read as it arrives; close it (or use ``with``) when done."""
+# RFC 9110, 9.2.2: requests that can be sent again without a second effect. A POST that timed
+# out may have started a run or a sandbox on the server: sending it again could start another.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
-    def __init__(self, connection: http.client.HTTPConnection, response: http.client.HTTPResponse):
+
+class StreamedResponse:
+    """A 2xx answer whose body is read as it arrives; close it (or use ``with``) when done.
+
+    A body that breaks off (the connection reset or closed early, a read timing out) raises
+    MagsError ``stream_broken``, retryable, like every other failure of the SDK."""
+
+    def __init__(
+        self,
+        connection: http.client.HTTPConnection,
+        response: http.client.HTTPResponse,
+        method: str = "GET",
+        path: str = "",
+    ):
         self._connection = connection
         self._response = response
+        self._method = method
+        self._path = path
         self.status = response.status
         self.headers: Mapping[str, str] = {
             key.lower(): value for key, value in response.getheaders()
@@ -34,18 +50,43 @@ class StreamedResponse:
 
     def readline(self) -> bytes:
         """One line with its b'\\n' (b'' at the end of the body)."""
-        return self._response.readline()
+        try:
+            return self._response.readline()
+        except (OSError, http.client.HTTPException) as error:
+            raise self._broken(error) from error
 
     def chunks(self, size: int = 64 * 1024) -> Iterator[bytes]:
         """The body in pieces of at most ``size`` bytes, as they come."""
         while True:
-            chunk = self._response.read1(size)
+            try:
+                chunk = self._response.read1(size)
+            except (OSError, http.client.HTTPException) as error:
+                raise self._broken(error) from error
             if not chunk:
                 return
             yield chunk
 
     def read(self) -> bytes:
-        return self._response.read()
+        try:
+            return self._response.read()
+        except (OSError, http.client.HTTPException) as error:
+            raise self._broken(error) from error
+
+    def _broken(self, cause: BaseException) -> MagsError:
+        # IncompleteRead: the body ended before its Content-Length or last chunk (http.client).
+        again = self._method in IDEMPOTENT_METHODS
+        return MagsError(
+            f"The answer to {self._method} {self._path} broke off while it was being read:"
+            f" {cause!r}",
+            code="stream_broken",
+            retryable=again,
+            hint=(
+                "Send the request again: a network or proxy between you and the server may have"
+                " cut the connection."
+                if again
+                else "The server had carried it out: look before sending it again."
+            ),
+        )
 
     def close(self) -> None:
         self._response.close()
@@ -117,6 +158,13 @@ class Transport:
             request_headers["content-length"] = "0"
         connection = self._connect()
         try:
+            # Apart, so that a failure to connect (nothing sent yet) is always safe to retry.
+            connection.connect()
+        except (OSError, http.client.HTTPException) as error:
+            connection.close()
+            raise unreachable_error(self.url, error) from error
+        again = method in IDEMPOTENT_METHODS
+        try:
             # A file object (no Content-Length) is sent chunked: http.client's own rule.
             connection.request(
                 method, self._base_path + path, body=payload, headers=request_headers
@@ -128,15 +176,24 @@ class Transport:
                 f"The mags server at {self.url} did not answer {method} {path}"
                 f" within {self.timeout_seconds:g} s.",
                 code="timeout",
-                retryable=True,
+                retryable=again,
                 hint="A long request (a large workspace's sync) may need more:"
-                " Mags(timeout_seconds=...).",
+                " Mags(timeout_seconds=...)."
+                + (
+                    ""
+                    if again
+                    else " It may have been carried out all the same: look (jobs.list,"
+                    " sandboxes.list) before sending it again."
+                ),
             ) from error
         except (OSError, http.client.HTTPException) as error:
             connection.close()
-            raise unreachable_error(self.url, error) from error
+            # Cut after the request went out: a POST may have been carried out all the same.
+            unreachable = unreachable_error(self.url, error)
+            unreachable.retryable = again
+            raise unreachable from error
         if 200 <= response.status < 300:
-            return StreamedResponse(connection, response)
+            return StreamedResponse(connection, response, method, path)
         try:
             data = response.read()
             raise error_from_response(response.status, data, dict(response.getheaders()))

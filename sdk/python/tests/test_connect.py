@@ -46,6 +46,20 @@ class ConnectTest(unittest.TestCase):
                 mags.health()
         self.assertEqual(caught.exception.code, "timeout")
         self.assertIn("timeout_seconds", caught.exception.hint or "")
+        self.assertTrue(caught.exception.retryable)  # a GET: asking again does nothing twice
+
+    def test_a_post_that_timed_out_is_not_retryable(self) -> None:
+        # It may have created the sandbox on a server that was only slow to answer.
+        with socket.socket() as silent:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(1)
+            port = silent.getsockname()[1]
+            mags = Mags(f"http://127.0.0.1:{port}", "token", timeout_seconds=0.2, environment={})
+            with self.assertRaises(MagsError) as caught:
+                mags.sandboxes.create("box")
+        self.assertEqual(caught.exception.code, "timeout")
+        self.assertFalse(caught.exception.retryable)
+        self.assertIn("sandboxes.list", caught.exception.hint or "")
 
 
 if __name__ == "__main__":

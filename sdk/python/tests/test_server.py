@@ -10,6 +10,7 @@ import os
 import secrets
 import tempfile
 import unittest
+import urllib.parse
 from typing import List, Tuple
 
 from mags import (
@@ -17,9 +18,12 @@ from mags import (
     ConflictError,
     InvalidInputError,
     Mags,
+    MagsError,
     NotFoundError,
     RunFile,
 )
+
+from cutting_relay import CuttingRelay
 
 SKIP = None if os.environ.get("MAGS_URL") else "MAGS_URL is not set: no server to test against"
 
@@ -183,6 +187,49 @@ class ServerTest(unittest.TestCase):
             self.mags.sandboxes.delete(name)
         with self.assertRaises(NotFoundError):
             self.mags.sandboxes.get(name)
+
+    def test_a_download_cut_short_leaves_the_file_the_user_had(self) -> None:
+        name = unique("py-cut")
+        self.mags.sandboxes.create(name, sleep=False)
+        try:
+            big = secrets.token_bytes(2 * 1024 * 1024)
+            self.mags.sandboxes.files.write(name, "/tmp/big.bin", io.BytesIO(big))
+            port = urllib.parse.urlsplit(self.mags.url).port or 80
+            relay = CuttingRelay(port, limit=256 * 1024)
+            try:
+                token = os.environ.get("MAGS_API_TOKEN") or os.environ.get("MAGS_TOKEN")
+                cut = Mags(f"http://127.0.0.1:{relay.port}", token, environment={})
+                with tempfile.TemporaryDirectory() as directory:
+                    destination = os.path.join(directory, "kept.bin")
+                    with open(destination, "wb") as own:
+                        own.write(b"the user's own bytes")
+                    os.chmod(destination, 0o640)
+                    with self.assertRaises(MagsError) as caught:
+                        cut.sandboxes.files.download(name, "/tmp/big.bin", destination)
+                    self.assertEqual(caught.exception.code, "stream_broken")
+                    self.assertTrue(caught.exception.retryable)
+                    with open(destination, "rb") as kept:
+                        self.assertEqual(kept.read(), b"the user's own bytes")
+                    self.assertEqual(os.listdir(directory), ["kept.bin"])  # no partial file
+                    # Whole, it replaces the file and keeps its mode.
+                    files = self.mags.sandboxes.files
+                    self.assertEqual(files.download(name, "/tmp/big.bin", destination), len(big))
+                    with open(destination, "rb") as copy:
+                        self.assertEqual(copy.read(), big)
+                    self.assertEqual(os.stat(destination).st_mode & 0o777, 0o640)
+                    self.assertEqual(os.listdir(directory), ["kept.bin"])
+            finally:
+                relay.close()
+        finally:
+            self.mags.sandboxes.delete(name)
+
+    def test_output_ending_inside_a_character_is_not_dropped(self) -> None:
+        # The last two bytes begin a three-byte UTF-8 character that never ends.
+        text: List[str] = []
+        result = self.mags.run_and_wait("printf 'ok\\342\\202'", on_stdout=text.append)
+        self.assertEqual(result.exit_code, 0, result.stderr)
+        self.assertEqual(result.stdout, "ok\ufffd")
+        self.assertEqual("".join(text), "ok\ufffd")
 
     def test_api_errors_are_their_classes(self) -> None:
         with self.assertRaises(NotFoundError) as missing:

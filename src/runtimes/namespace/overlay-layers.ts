@@ -16,7 +16,7 @@ export interface OverlayLayerStores {
 
 /** What the launcher mounts: an overlay and the locks it holds for the sandbox's whole life. */
 export interface OverlayLayers {
-  /** Read-only layers, the top-most first (the image last). */
+  /** Read-only layers, the top-most first (the image's last: its rootfs, then mags' defaults). */
   lowerDirs: string[];
   /** The workspace's own layer; absent: the launcher makes a scratch layer (throw-away). */
   writable?: { upperDir: string; workDir: string };
@@ -35,7 +35,8 @@ export interface OverlayLayerProvider {
 }
 
 /**
- * The namespace runtime's layer provider: an image is its rootfs directory; a writable workspace
+ * The namespace runtime's layer provider: an image is its rootfs directory above the layer of
+ * mags' defaults (`ImageInfo.lowerLayers`, both never written to); a writable workspace
  * is its upper and work directories on its disk, below which its chain of frozen layers (a
  * fork's: its own, then its sources', on their disks) and the image lie, with an exclusive lock;
  * a read-only one is its layer above the same chain, with a shared lock; a stored version is its
@@ -58,7 +59,7 @@ export function createOverlayLayerProvider(options: {
           { code: 'image_mismatch', hint: `Rebuild it: mags image build --name ${image.name}` },
         );
       }
-      const layers = await workspaceLayers(stores, spec, image.rootfs);
+      const layers = await workspaceLayers(stores, spec, image.lowerLayers);
       await assertTraversable(
         [
           ...layers.lowerDirs,
@@ -74,25 +75,25 @@ export function createOverlayLayerProvider(options: {
 async function workspaceLayers(
   stores: OverlayLayerStores,
   { image, workspace, limits }: Pick<AttachSpec, 'image' | 'workspace' | 'limits'>,
-  imageRootfs: string,
+  imageLayers: string[],
 ): Promise<OverlayLayers> {
   const locks: OverlayLayers['locks'] = { exclusive: [], shared: [] };
-  if (!workspace) return { lowerDirs: [imageRootfs], locks };
+  if (!workspace) return { lowerDirs: [...imageLayers], locks };
   if (workspace.version !== undefined) {
     // A stored version is immutable: nothing to lock.
     const snapshot = await stores.sync.snapshot(workspace.name, workspace.version);
-    return { lowerDirs: [snapshot, imageRootfs], locks };
+    return { lowerDirs: [snapshot, ...imageLayers], locks };
   }
   if (workspace.access === 'read-only') {
     const paths = await stores.workspaces.open(workspace.name);
     locks.shared.push(paths.lockPath, ...paths.layerLockPaths);
-    return { lowerDirs: [paths.upperDir, ...paths.lowerDirs, imageRootfs], locks };
+    return { lowerDirs: [paths.upperDir, ...paths.lowerDirs, ...imageLayers], locks };
   }
   const paths = await stores.workspaces.ensure(workspace.name, image.name, limits.diskMiB);
   locks.exclusive.push(paths.lockPath);
   locks.shared.push(...paths.layerLockPaths);
   return {
-    lowerDirs: [...paths.lowerDirs, imageRootfs],
+    lowerDirs: [...paths.lowerDirs, ...imageLayers],
     writable: { upperDir: paths.upperDir, workDir: paths.workDir },
     locks,
   };
