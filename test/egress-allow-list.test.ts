@@ -102,14 +102,34 @@ describe('egress allow-list (namespace runtime)', { skip }, () => {
     assert.equal(report.openSlirpDnsTcp, 'error EHOSTUNREACH');
   });
 
-  test('root inside cannot flush the rules or get around them with a raw socket', () => {
+  test('root inside cannot flush the rules, and has no raw socket', () => {
     assert.match(String(report.nftFlush), /Operation not permitted[\s\S]*exit 1/);
     assert.equal(report.afterFlush, 'error ECONNREFUSED');
     assert.equal(report.udpBlocked, 'error EPERM');
+    // No raw sockets at all (CAP_NET_RAW is not kept), whatever the address.
     assert.match(String(report.rawBlocked), /Operation not permitted/);
-    assert.equal(report.rawCidr, 'sent');
-    // Both datagrams (plain and raw) to the allowed range arrived; none to the blocked one.
-    assert.deepEqual(report.datagrams, { '203.0.113.30': 2 });
+    assert.match(String(report.rawCidr), /Operation not permitted/);
+    // The plain datagram to the allowed range arrived; none to the blocked one, nor to the
+    // metadata address (the packet-socket probes below).
+    assert.deepEqual(report.datagrams, { '203.0.113.30': 1 });
+  });
+
+  test('no packet socket (AF_PACKET frames would pass below the rules); ping still works', () => {
+    assert.equal(report.packetBlocked, 'error socket: Operation not permitted');
+    assert.equal(report.pingCidr, 'ok reply');
+    assert.match(String(report.pingBlocked), /^error /);
+  });
+
+  test('a plain --net sandbox: no packet socket to get past the 169.254/16 route; ping works', () => {
+    assert.equal(report.plainPacket, 'error socket: Operation not permitted');
+    assert.equal(report.plainMetadataUdp, 'error EHOSTUNREACH');
+    assert.equal(report.plainPing, 'ok reply');
+  });
+
+  test('the DNS filter answers no query with a forged source (no reflection to it)', () => {
+    assert.equal(report.spoofedQuery, 'sent');
+    // datagrams (above) has no entry for the forged source, the blocked server's counter.
+    assert.equal((report.datagrams as Record<string, number>)['198.51.100.20'], undefined);
   });
 
   test('an exec in a long-lived sandbox gets the refusals in its stderr', () => {
