@@ -213,6 +213,9 @@ static void install_rules(const struct egress_options *o) {
                                  // Nothing leaves with another source than tap0's address: not
                                  // a reply (of the DNS filter, say) to a forged query's source.
                                  "    ip saddr != 10.0.2.100 drop\n"
+                                 // Answers only to what the sandbox started or was sent through
+                                 // slirp4netns (10.0.2.2): not to a forged query's source.
+                                 "    ct direction reply ct original ip saddr != 10.0.2.0/24 drop\n"
                                  "    ct state established,related accept\n"
                                  // The DNS rule's rewritten queries: the filter chain still sees
                                  // tap0 as their output device (the hook's state predates the
