@@ -157,12 +157,15 @@ export function parseAllowFlags(hosts: string[], cidrs: string[]): EgressRule[] 
   return normaliseEgressRules(rules);
 }
 
-/** The same list in any order, as one string: what a parked sandbox is compared by. */
+/**
+ * The same list in any order and with any repeats, as one string: what a parked sandbox is
+ * compared by (the rules are normalised already: lower-case names, addresses as /32).
+ */
 export function egressKey(allow: EgressRule[] | undefined): string {
-  return (allow ?? [])
-    .map((rule) => `${'host' in rule ? rule.host : rule.cidr}:${rule.port ?? 0}`)
-    .sort()
-    .join(',');
+  const rules = (allow ?? []).map(
+    (rule) => `${'host' in rule ? rule.host : rule.cidr}:${rule.port ?? 0}`,
+  );
+  return [...new Set(rules)].sort().join(',');
 }
 
 /**
