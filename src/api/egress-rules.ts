@@ -5,9 +5,7 @@
  * sandbox's network namespace) and native/dns-filter.c (the DNS filter).
  */
 import { InvalidInputError } from '../errors/mags-error.ts';
-
-/** The runtime contract's `EgressRule` (src/runtimes/runtime.ts), the same shape. */
-export type EgressRule = { host: string; port?: number } | { cidr: string; port?: number };
+import type { EgressRule } from '../runtimes/runtime.ts';
 
 /** The launcher's limit (EGRESS_MAX_RULES in native/egress.h). */
 export const maxEgressRules = 64;
