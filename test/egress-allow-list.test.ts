@@ -178,6 +178,11 @@ describe('egress allow-list (qemu runtime: the same rules hold QEMU user-mode ne
     assert.ok(lines.includes('mags: egress blocked: connection to 198.51.100.20:8080'));
   });
 
+  test('ping works without CAP_NET_RAW in the guest (ICMP datagram sockets)', (context) => {
+    if (report.skip) return context.skip(String(report.skip));
+    assert.equal(report.pingCidr, 'ok reply');
+  });
+
   test("neither the host's loopback nor the metadata address", (context) => {
     if (report.skip) return context.skip(String(report.skip));
     // QEMU's own 10.0.2.2 is the launcher namespace's loopback, where nothing listens.
