@@ -100,6 +100,14 @@ describe('egress allow-list (namespace runtime)', { skip }, () => {
     // TCP to slirp4netns's forwarder (which would bypass the filter) is refused.
     assert.equal(report.slirpDnsTcp, 'error EHOSTUNREACH');
     assert.equal(report.openSlirpDnsTcp, 'error EHOSTUNREACH');
+    // ...and its line says what it was.
+    assert.ok(
+      (report.blockedLines as string[]).includes(
+        'mags: egress blocked: DNS over TCP to 10.0.2.3:53 (only UDP lookups are filtered)',
+      ),
+    );
+    assert.equal(report.loopbackDns, 'error ECONNREFUSED');
+    assert.equal(report.txtAllowed, 'error ENODATA');
   });
 
   test('root inside cannot flush the rules, and has no raw socket', () => {
