@@ -200,9 +200,9 @@ static uint32_t batch_number;
 // until they are in the set: the sandbox connects as soon as it has the answer. Each batch has a
 // number the keeper sends back, so an acknowledgement that comes after its batch was given up on
 // is skipped, not taken for the next one's.
-static int allow_addresses(const struct egress_options *o, const struct pending *p, const uint32_t *addresses, int count,
-                           int report_fd, int ack_fd) {
-  char text[ANSWER_ADDRESSES_MAX * EGRESS_MAX_RULES * 28 + 4];
+static int allow_addresses(const struct egress_options *o, const struct pending *p, const uint32_t *addresses,
+                           const uint32_t *ttls, int count, int report_fd, int ack_fd) {
+  char text[ANSWER_ADDRESSES_MAX * EGRESS_MAX_RULES * 40 + 16];
   size_t used = 0;
   int every_port = 0;
   for (int r = p->rule; r >= 0; r = egress_match_name(o, p->name, r + 1)) every_port |= o->rules[r].port == 0;
@@ -212,7 +212,7 @@ static int allow_addresses(const struct egress_options *o, const struct pending 
       struct in_addr address = {.s_addr = addresses[i]};
       char dotted[INET_ADDRSTRLEN];
       inet_ntop(AF_INET, &address, dotted, sizeof dotted);
-      used += (size_t)snprintf(text + used, sizeof text - used, "A %s %u\n", dotted, o->rules[r].port);
+      used += (size_t)snprintf(text + used, sizeof text - used, "A %s %u %u\n", dotted, o->rules[r].port, ttls[i]);
     }
     if (every_port) break;
   }
@@ -249,7 +249,7 @@ static void handle_answer(const struct egress_options *o, int listen_fd, int ups
   size_t question_end = DNS_HEADER + p->question_length;
   if (question_end > length || !same_question(p, answer + DNS_HEADER)) return;
   p->used = 0;
-  uint32_t addresses[ANSWER_ADDRESSES_MAX];
+  uint32_t addresses[ANSWER_ADDRESSES_MAX], ttls[ANSWER_ADDRESSES_MAX];
   int count = 0;
   unsigned kept = 0;
   size_t offset = question_end, kept_end = question_end;
@@ -263,7 +263,10 @@ static void handle_answer(const struct egress_options *o, int listen_fd, int ups
     offset += 10;
     if (offset + size > length) break;
     if (type == TYPE_A && (class != 1 || size != 4 || count == ANSWER_ADDRESSES_MAX)) break;
-    if (type == TYPE_A) memcpy(&addresses[count++], answer + offset, 4);
+    if (type == TYPE_A) {
+      ttls[count] = (uint32_t)read16(answer + offset - 6) << 16 | read16(answer + offset - 4);
+      memcpy(&addresses[count++], answer + offset, 4);
+    }
     offset += size;
     kept++;
     kept_end = offset;
@@ -273,7 +276,7 @@ static void handle_answer(const struct egress_options *o, int listen_fd, int ups
   answer[6] = (unsigned char)(kept >> 8);
   answer[7] = (unsigned char)kept;
   memset(answer + 8, 0, 4);
-  if (count && allow_addresses(o, p, addresses, count, report_fd, ack_fd) < 0) {
+  if (count && allow_addresses(o, p, addresses, ttls, count, report_fd, ack_fd) < 0) {
     // The keeper is slow (nft under the sandbox's CPU limit): this lookup fails, the next may not.
     answer_code(listen_fd, answer, question_end, &p->client, RCODE_SERVFAIL);
     return;

@@ -42,6 +42,12 @@
 // How long the launcher waits for the rules and the DNS filter: nft and the keeper run in the
 // sandbox's cgroup (its CPU limit), and a loaded host can take seconds to start them.
 #define KEEPER_START_TIMEOUT_MS 30000
+// How long a learnt address stays open: its record's TTL, but at least an hour (programs keep
+// answers longer than their TTL: the JVM's address cache, connection pools) and at most a day.
+// Each lookup starts it again. The sets' size: an address beyond it is refused (and logged).
+#define LEARNT_SECONDS_MIN 3600
+#define LEARNT_SECONDS_MAX 86400
+#define LEARNT_SET_SIZE 65536
 #define RECENT_MAX 32
 #define RECENT_SECONDS 10
 
@@ -202,8 +208,8 @@ static void install_rules(const struct egress_options *o) {
   static char script[16384];
   size_t used = (size_t)snprintf(script, sizeof script,
                                  "table inet mags {\n"
-                                 "  set learnt_any { type ipv4_addr; }\n"
-                                 "  set learnt_port { type ipv4_addr . inet_service; }\n"
+                                 "  set learnt_any { type ipv4_addr; flags timeout; size %d; }\n"
+                                 "  set learnt_port { type ipv4_addr . inet_service; flags timeout; size %d; }\n"
                                  "  chain dns { type nat hook output priority -100; policy accept;\n"
                                  // Not a resolver of the sandbox's own on loopback.
                                  "    ip daddr != 127.0.0.0/8 meta l4proto udp udp dport 53 dnat ip to 10.0.2.100:53\n"
@@ -225,7 +231,7 @@ static void install_rules(const struct egress_options *o) {
                                  "    ip daddr { " FORBIDDEN_TEXT " } reject with icmpx admin-prohibited\n"
                                  "    ip daddr @learnt_any accept\n"
                                  "    meta l4proto { tcp, udp } ip daddr . th dport @learnt_port accept\n",
-                                 LOG_GROUP);
+                                 LEARNT_SET_SIZE, LEARNT_SET_SIZE, LOG_GROUP);
   for (int i = 0; i < o->rule_count; i++) {
     const struct egress_rule *r = &o->rules[i];
     if (r->name[0]) continue;
@@ -390,17 +396,24 @@ static void read_nflog(int fd) {
 // outside the forbidden ranges.
 static int add_learnt(char *script, size_t size, size_t *used, const char *line) {
   char dotted[INET_ADDRSTRLEN + 1];
-  unsigned port;
+  unsigned port, ttl;
   struct in_addr address;
-  if (sscanf(line, "A %16s %u", dotted, &port) != 2 || port > 65535 || inet_pton(AF_INET, dotted, &address) != 1) return -1;
+  if (sscanf(line, "A %16s %u %u", dotted, &port, &ttl) != 3 || port > 65535 || inet_pton(AF_INET, dotted, &address) != 1) return -1;
   if (forbidden_address(ntohl(address.s_addr), 0xffffffffu)) return 0;
+  unsigned seconds = ttl < LEARNT_SECONDS_MIN ? LEARNT_SECONDS_MIN : ttl > LEARNT_SECONDS_MAX ? LEARNT_SECONDS_MAX : ttl;
   // A full batch (a name matching many rules' ports) goes in now; the rest follows.
-  if (*used + 64 >= size) {
+  if (*used + 512 >= size) {
     if (run_nft(script) < 0) log_line("mags: egress: could not add learnt addresses to the allow-list\n");
     *used = 0;
   }
-  if (port) *used += (size_t)snprintf(script + *used, size - *used, "add element inet mags learnt_port { %s . %u }\n", dotted, port);
-  else *used += (size_t)snprintf(script + *used, size - *used, "add element inet mags learnt_any { %s }\n", dotted);
+  // Added, deleted and added again in one transaction: an element already there gets the new
+  // timeout (an add alone leaves the old one), and one that is not never fails the delete.
+  char element[64];
+  if (port) snprintf(element, sizeof element, "learnt_port { %s . %u", dotted, port);
+  else snprintf(element, sizeof element, "learnt_any { %s", dotted);
+  *used += (size_t)snprintf(script + *used, size - *used,
+                            "add element inet mags %s }\ndelete element inet mags %s }\nadd element inet mags %s timeout %us }\n",
+                            element, element, element, seconds);
   return 0;
 }
 

@@ -62,6 +62,12 @@ describe('egress allow-list (namespace runtime)', { skip }, () => {
     assert.equal(report.ipBeforeLookup, 'error ECONNREFUSED');
   });
 
+  test("a looked-up address stays open for its record's TTL, at least an hour", () => {
+    // The test's DNS server gives a TTL of 60 s: raised to the hour's floor.
+    assert.match(String(report.learnt), /192\.0\.2\.10 \. 8080 timeout 1h expires/);
+    assert.match(String(report.learnt), /size 65536/);
+  });
+
   test('a host allowed on port 8080 is refused on another port, at once', () => {
     assert.equal(report.otherPort, 'error ECONNREFUSED');
   });
