@@ -150,6 +150,12 @@ describe('egress allow-list (namespace runtime)', { skip }, () => {
     assert.equal(report.execStderr, 'mags: egress blocked: connection to 198.51.100.20:9999\n');
   });
 
+  test('the keeper killed: the rules stay, lookups fail, the launcher says so', () => {
+    assert.equal(report.afterKeeperBlockedIp, 'error ECONNREFUSED');
+    assert.match(String(report.afterKeeperLookup), /^error /);
+    assert.match(String(report.keeperDeath), /the allow-list keeper stopped \(signal 9\)/);
+  });
+
   test('without nft, a sandbox with an allow-list does not start, and says what to install', () => {
     assert.match(String(report.withoutNft), /could not be set up/);
     assert.match(String(report.withoutNft), /apt-get install nftables/);
