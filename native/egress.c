@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -524,6 +526,20 @@ static void filter_main(const struct egress_options *o, int netns_fd, int report
   dns_filter_run(o, listener, upstream, report_fd, ack_fd);
 }
 
+// Once the rules, the NFLOG socket and the filter are set up, the keeper needs one capability
+// only: CAP_NET_ADMIN, for nft's later additions to the sets (nft keeps it across exec: the
+// keeper stays uid 0, and the bounding set holds nothing else).
+static void keep_only_net_admin(void) {
+  for (int cap = 0; cap <= 63; cap++) {
+    if (cap != CAP_NET_ADMIN && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) fail("drop a capability");
+  }
+  struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct data[2] = {{0}};
+  data[0].effective = data[0].permitted = data[0].inheritable = 1u << CAP_NET_ADMIN;
+  if (syscall(SYS_capset, &header, data) < 0) fail("capset");
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("no_new_privs");
+}
+
 static void keeper_main(const struct egress_options *o, pid_t sandbox_pid, int ready_fd) {
   pid_t launcher = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != launcher) _exit(0);
@@ -567,6 +583,7 @@ static void keeper_main(const struct egress_options *o, pid_t sandbox_pid, int r
     errno = 0;
     fail("the DNS filter did not start");
   }
+  keep_only_net_admin();
   if (write(ready_fd, "1", 1) != 1) _exit(0);
   close(ready_fd);
   struct pollfd fds[2] = {{.fd = report[0], .events = POLLIN}, {.fd = nflog, .events = POLLIN}};

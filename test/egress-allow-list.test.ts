@@ -151,6 +151,7 @@ describe('egress allow-list (namespace runtime)', { skip }, () => {
   });
 
   test('the keeper killed: the rules stay, lookups fail, the launcher says so', () => {
+    assert.equal(report.keeperCapabilities, '0000000000001000', 'CAP_NET_ADMIN only');
     assert.equal(report.afterKeeperBlockedIp, 'error ECONNREFUSED');
     assert.match(String(report.afterKeeperLookup), /^error /);
     assert.match(String(report.keeperDeath), /the allow-list keeper stopped \(signal 9\)/);
