@@ -1,7 +1,8 @@
 // The DNS filter of an egress allow-list (see egress.h). It runs as an unprivileged host id with
-// no_new_privs and the sandbox's seccomp filter, and holds two sockets only: one bound in the
-// sandbox's network namespace (every UDP query to port 53 there is DNAT'd to it) and one
-// connected to the host's resolver. It parses the sandbox's queries and the resolver's answers,
+// no_new_privs, chrooted into a removed directory, under a seccomp list of its own (read, write,
+// send, receive, poll, the clock and random numbers), and holds two sockets and two pipes only:
+// one socket bound in the sandbox's network namespace (every UDP query to port 53 there is
+// DNAT'd to it), one connected to the host's resolver, and the pipes to and from the keeper. It parses the sandbox's queries and the resolver's answers,
 // both untrusted, with every read bounds-checked (RFC 1035 section 4.1).
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,12 +23,14 @@
 #define PENDING_MAX 64
 #define PENDING_TIMEOUT_SECONDS 10
 #define ANSWER_ADDRESSES_MAX 32
+#define RCODE_NOERROR 0
 #define RCODE_SERVFAIL 2
 #define RCODE_NXDOMAIN 3
 #define RCODE_REFUSED 5
 #define TYPE_A 1
 #define TYPE_CNAME 5
 #define TYPE_AAAA 28
+#define TYPE_OPT 41
 #define ACK_TIMEOUT_MS 3000
 
 struct pending {
@@ -120,6 +123,10 @@ static void handle_query(const struct egress_options *o, int listen_fd, int upst
   socklen_t client_length = sizeof client;
   ssize_t n = recvfrom(listen_fd, query, sizeof query, 0, (struct sockaddr *)&client, &client_length);
   if (n < DNS_HEADER) return;
+  // Queries come from the sandbox's tap0 address (or its loopback): a forged source would make
+  // the answer a datagram to an address of the sandbox's choosing (nft drops those as well).
+  uint32_t source = ntohl(client.sin_addr.s_addr);
+  if (source != 0x0a000264 && (source & 0xff000000) != 0x7f000000) return;
   size_t length = (size_t)n;
   // A standard query (QR 0, opcode 0) with one question, or nothing worth an answer.
   if ((query[2] & 0xf8) != 0 || read16(query + 4) != 1) return;
@@ -142,11 +149,17 @@ static void handle_query(const struct egress_options *o, int listen_fd, int upst
     answer_code(listen_fd, query, question_end, &client, RCODE_NXDOMAIN);
     return;
   }
-  // Addresses only: other types (TXT, ...) of an allowed name are no use to a connection.
+  // Addresses only: other types (TXT, MX, HTTPS, ...) of an allowed name are no use to a
+  // connection. An empty answer ("no records of that type"), not an error: resolvers that ask for
+  // HTTPS records before A ones move on at once.
   if (type != TYPE_A && type != TYPE_AAAA && type != TYPE_CNAME) {
-    answer_code(listen_fd, query, question_end, &client, RCODE_REFUSED);
+    answer_code(listen_fd, query, question_end, &client, RCODE_NOERROR);
     return;
   }
+  // EDNS (RFC 6891) only for a client that sent it: one that did not takes answers of 512 bytes
+  // at most, which the resolver keeps to when it is not offered more.
+  int client_edns = read16(query + 10) >= 1 && question_end + 11 <= length && query[question_end] == 0 &&
+                    read16(query + question_end + 1) == TYPE_OPT;
   struct pending *slot = free_slot();
   uint16_t our_id;
   if (getrandom(&our_id, sizeof our_id, 0) != sizeof our_id) return;
@@ -154,9 +167,9 @@ static void handle_query(const struct egress_options *o, int listen_fd, int upst
                            .sent = time(NULL), .rule = rule, .question_length = question_end - DNS_HEADER};
   memcpy(slot->question, query + DNS_HEADER, slot->question_length);
   memcpy(slot->name, name, sizeof slot->name);
-  // Only the question reaches the host's resolver, with an EDNS record of our own (RFC 6891; the
-  // 1232-byte size of DNS Flag Day 2020, so answers fit without TCP): nothing else of the
-  // sandbox's bytes.
+  // Only the question reaches the host's resolver, with an EDNS record of our own when the client
+  // sent one (the 1232-byte size of DNS Flag Day 2020, so answers fit without TCP): nothing else
+  // of the sandbox's bytes.
   static const unsigned char edns[11] = {0, 0, 41, 1232 >> 8, 1232 & 0xff, 0, 0, 0, 0, 0, 0};
   unsigned char forwarded[DNS_HEADER + sizeof slot->question + sizeof edns];
   forwarded[0] = (unsigned char)(our_id >> 8);
@@ -165,9 +178,10 @@ static void handle_query(const struct egress_options *o, int listen_fd, int upst
   forwarded[3] = 0;
   static const unsigned char counts[8] = {0, 1, 0, 0, 0, 0, 0, 1};  // one question, one OPT
   memcpy(forwarded + 4, counts, sizeof counts);
+  if (!client_edns) forwarded[11] = 0;
   memcpy(forwarded + DNS_HEADER, slot->question, slot->question_length);
   memcpy(forwarded + DNS_HEADER + slot->question_length, edns, sizeof edns);
-  send(upstream_fd, forwarded, DNS_HEADER + slot->question_length + sizeof edns, 0);
+  send(upstream_fd, forwarded, DNS_HEADER + slot->question_length + (client_edns ? sizeof edns : 0), 0);
 }
 
 static int same_question(const struct pending *p, const unsigned char *question) {
@@ -180,11 +194,15 @@ static int same_question(const struct pending *p, const unsigned char *question)
   return 1;
 }
 
+static uint32_t batch_number;
+
 // Asks the keeper to allow `addresses` on the ports of every rule the name matches, and waits
-// until they are in the set: the sandbox connects as soon as it has the answer.
-static int allow_addresses(const struct egress_options *o, const struct pending *p, const uint32_t *addresses, int count,
-                           int report_fd, int ack_fd) {
-  char text[ANSWER_ADDRESSES_MAX * EGRESS_MAX_RULES * 28 + 4];
+// until they are in the set: the sandbox connects as soon as it has the answer. Each batch has a
+// number the keeper sends back, so an acknowledgement that comes after its batch was given up on
+// is skipped, not taken for the next one's.
+static int allow_addresses(const struct egress_options *o, const struct pending *p, const uint32_t *addresses,
+                           const uint32_t *ttls, int count, int report_fd, int ack_fd) {
+  char text[ANSWER_ADDRESSES_MAX * EGRESS_MAX_RULES * 40 + 16];
   size_t used = 0;
   int every_port = 0;
   for (int r = p->rule; r >= 0; r = egress_match_name(o, p->name, r + 1)) every_port |= o->rules[r].port == 0;
@@ -194,16 +212,27 @@ static int allow_addresses(const struct egress_options *o, const struct pending 
       struct in_addr address = {.s_addr = addresses[i]};
       char dotted[INET_ADDRSTRLEN];
       inet_ntop(AF_INET, &address, dotted, sizeof dotted);
-      used += (size_t)snprintf(text + used, sizeof text - used, "A %s %u\n", dotted, o->rules[r].port);
+      used += (size_t)snprintf(text + used, sizeof text - used, "A %s %u %u\n", dotted, o->rules[r].port, ttls[i]);
     }
     if (every_port) break;
   }
-  used += (size_t)snprintf(text + used, sizeof text - used, ".\n");
-  if (write_all(report_fd, text, used) < 0) return -1;
-  struct pollfd ack = {.fd = ack_fd, .events = POLLIN};
-  char answer = 0;
-  if (poll(&ack, 1, ACK_TIMEOUT_MS) != 1 || read(ack_fd, &answer, 1) != 1 || answer != '.') return -1;
-  return 0;
+  uint32_t number = ++batch_number;
+  used += (size_t)snprintf(text + used, sizeof text - used, ". %u\n", number);
+  if (write_all(report_fd, text, used) < 0) _exit(0);  // the keeper is gone
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+    struct pollfd ack = {.fd = ack_fd, .events = POLLIN};
+    if (waited >= ACK_TIMEOUT_MS || poll(&ack, 1, (int)(ACK_TIMEOUT_MS - waited)) != 1) return -1;
+    uint32_t answer;
+    // Four-byte writes to a pipe are atomic (pipe(7)): a read gets a whole number or nothing.
+    ssize_t n = read(ack_fd, &answer, sizeof answer);
+    if (n == 0) _exit(0);  // the keeper is gone
+    if (n == sizeof answer && answer == number) return 0;
+  }
 }
 
 static void handle_answer(const struct egress_options *o, int listen_fd, int upstream_fd, int report_fd, int ack_fd) {
@@ -220,26 +249,39 @@ static void handle_answer(const struct egress_options *o, int listen_fd, int ups
   size_t question_end = DNS_HEADER + p->question_length;
   if (question_end > length || !same_question(p, answer + DNS_HEADER)) return;
   p->used = 0;
-  uint32_t addresses[ANSWER_ADDRESSES_MAX];
+  uint32_t addresses[ANSWER_ADDRESSES_MAX], ttls[ANSWER_ADDRESSES_MAX];
   int count = 0;
-  size_t offset = question_end;
-  // Every A record of the answer section: the CNAME chain's last name's among them.
+  unsigned kept = 0;
+  size_t offset = question_end, kept_end = question_end;
+  // The A records of the answer section (the CNAME chain's last name's among them), up to
+  // ANSWER_ADDRESSES_MAX. What the sandbox gets is the answer section up to the last whole
+  // record kept: no A record it was not allowed, and no authority or additional records.
   for (unsigned i = 0, records = read16(answer + 6); i < records; i++) {
     offset = skip_name(answer, length, offset);
     if (!offset || offset + 10 > length) break;
     uint16_t type = read16(answer + offset), class = read16(answer + offset + 2), size = read16(answer + offset + 8);
     offset += 10;
     if (offset + size > length) break;
-    if (type == TYPE_A && class == 1 && size == 4 && count < ANSWER_ADDRESSES_MAX) memcpy(&addresses[count++], answer + offset, 4);
+    if (type == TYPE_A && (class != 1 || size != 4 || count == ANSWER_ADDRESSES_MAX)) break;
+    if (type == TYPE_A) {
+      ttls[count] = (uint32_t)read16(answer + offset - 6) << 16 | read16(answer + offset - 4);
+      memcpy(&addresses[count++], answer + offset, 4);
+    }
     offset += size;
+    kept++;
+    kept_end = offset;
   }
   answer[0] = (unsigned char)(p->client_id >> 8);
   answer[1] = (unsigned char)p->client_id;
-  if (count && allow_addresses(o, p, addresses, count, report_fd, ack_fd) < 0) {
+  answer[6] = (unsigned char)(kept >> 8);
+  answer[7] = (unsigned char)kept;
+  memset(answer + 8, 0, 4);
+  if (count && allow_addresses(o, p, addresses, ttls, count, report_fd, ack_fd) < 0) {
+    // The keeper is slow (nft under the sandbox's CPU limit): this lookup fails, the next may not.
     answer_code(listen_fd, answer, question_end, &p->client, RCODE_SERVFAIL);
-    _exit(0);  // the keeper is gone
+    return;
   }
-  sendto(listen_fd, answer, length, 0, (const struct sockaddr *)&p->client, sizeof p->client);
+  sendto(listen_fd, answer, kept_end, 0, (const struct sockaddr *)&p->client, sizeof p->client);
 }
 
 void dns_filter_run(const struct egress_options *o, int listen_fd, int upstream_fd, int report_fd, int ack_fd) {

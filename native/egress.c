@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_log.h>
 #include <linux/netlink.h>
@@ -18,21 +19,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <seccomp.h>
+
 #include "egress.h"
-#include "sandbox-policy.h"
 
 #define EXIT_SETUP 71
 #define LOG_GROUP 7
 // The host id the DNS filter runs as: nobody, never an id of a sandbox's range (which starts at
 // --uid-base, 100000 by default).
 #define FILTER_ID 65534
-#define LOG_BYTES_MAX (256 * 1024)
+// The blocked lines' budget: this much per hour, so a sandbox that retries a refused address in a
+// loop cannot fill the disk, and one that lives for days still reports what happens later on.
+#define LOG_BYTES_PER_HOUR (256 * 1024)
+#define LOG_WINDOW_SECONDS 3600
+// How long the launcher waits for the rules and the DNS filter: nft and the keeper run in the
+// sandbox's cgroup (its CPU limit), and a loaded host can take seconds to start them.
+#define KEEPER_START_TIMEOUT_MS 30000
+// How long a learnt address stays open: its record's TTL, but at least an hour (programs keep
+// answers longer than their TTL: the JVM's address cache, connection pools) and at most a day.
+// Each lookup starts it again. The sets' size: an address beyond it is refused (and logged).
+#define LEARNT_SECONDS_MIN 3600
+#define LEARNT_SECONDS_MAX 86400
+#define LEARNT_SET_SIZE 65536
 #define RECENT_MAX 32
 #define RECENT_SECONDS 10
 
@@ -144,6 +161,25 @@ int egress_match_name(const struct egress_options *o, const char *name, int from
 
 // ------------------------------------------------------------------ nftables
 
+// nft's absolute path, found on the launcher's PATH once at start (egress_start): the keeper
+// runs that file, never a name looked up again later.
+static char nft_path[PATH_MAX];
+
+static int find_nft(void) {
+  const char *path = getenv("PATH");
+  if (!path || !*path) path = "/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const char *start = path; *start;) {
+    const char *end = strchr(start, ':');
+    size_t length = end ? (size_t)(end - start) : strlen(start);
+    if (length && start[0] == '/' && (size_t)snprintf(nft_path, sizeof nft_path, "%.*s/nft", (int)length, start) < sizeof nft_path &&
+        access(nft_path, X_OK) == 0)
+      return 0;
+    start += length + (end ? 1 : 0);
+  }
+  nft_path[0] = 0;
+  return -1;
+}
+
 static int run_nft(const char *script) {
   int input[2];
   if (pipe2(input, O_CLOEXEC) < 0) return -1;
@@ -151,7 +187,7 @@ static int run_nft(const char *script) {
   if (nft < 0) return -1;
   if (nft == 0) {
     dup2(input[0], 0);
-    execlp("nft", "nft", "-f", "-", (char *)NULL);
+    execl(nft_path, "nft", "-f", "-", (char *)NULL);
     fprintf(stderr, "mags-sandbox: egress allow-lists need nft (apt-get install nftables): %s\n", strerror(errno));
     _exit(127);
   }
@@ -174,13 +210,20 @@ static void install_rules(const struct egress_options *o) {
   static char script[16384];
   size_t used = (size_t)snprintf(script, sizeof script,
                                  "table inet mags {\n"
-                                 "  set learnt_any { type ipv4_addr; }\n"
-                                 "  set learnt_port { type ipv4_addr . inet_service; }\n"
+                                 "  set learnt_any { type ipv4_addr; flags timeout; size %d; }\n"
+                                 "  set learnt_port { type ipv4_addr . inet_service; flags timeout; size %d; }\n"
                                  "  chain dns { type nat hook output priority -100; policy accept;\n"
-                                 "    meta l4proto udp udp dport 53 dnat ip to 10.0.2.100:53\n"
+                                 // Not a resolver of the sandbox's own on loopback.
+                                 "    ip daddr != 127.0.0.0/8 meta l4proto udp udp dport 53 dnat ip to 10.0.2.100:53\n"
                                  "  }\n"
                                  "  chain output { type filter hook output priority 0; policy accept;\n"
                                  "    oifname \"lo\" accept\n"
+                                 // Nothing leaves with another source than tap0's address: not
+                                 // a reply (of the DNS filter, say) to a forged query's source.
+                                 "    ip saddr != 10.0.2.100 drop\n"
+                                 // Answers only to what the sandbox started or was sent through
+                                 // slirp4netns (10.0.2.2): not to a forged query's source.
+                                 "    ct direction reply ct original ip saddr != 10.0.2.0/24 drop\n"
                                  "    ct state established,related accept\n"
                                  // The DNS rule's rewritten queries: the filter chain still sees
                                  // tap0 as their output device (the hook's state predates the
@@ -190,7 +233,7 @@ static void install_rules(const struct egress_options *o) {
                                  "    ip daddr { " FORBIDDEN_TEXT " } reject with icmpx admin-prohibited\n"
                                  "    ip daddr @learnt_any accept\n"
                                  "    meta l4proto { tcp, udp } ip daddr . th dport @learnt_port accept\n",
-                                 LOG_GROUP);
+                                 LEARNT_SET_SIZE, LEARNT_SET_SIZE, LOG_GROUP);
   for (int i = 0; i < o->rule_count; i++) {
     const struct egress_rule *r = &o->rules[i];
     if (r->name[0]) continue;
@@ -261,9 +304,12 @@ static int nflog_open(void) {
 
 static int log_fd = 2;
 static size_t log_bytes;
+static time_t log_window_start;
 
 static void log_line(const char *format, ...) {
-  if (log_bytes >= LOG_BYTES_MAX) return;
+  time_t now = time(NULL);
+  if (now - log_window_start >= LOG_WINDOW_SECONDS) log_window_start = now, log_bytes = 0;
+  if (log_bytes >= LOG_BYTES_PER_HOUR) return;
   char line[512];
   va_list args;
   va_start(args, format);
@@ -272,8 +318,8 @@ static void log_line(const char *format, ...) {
   if (length <= 0) return;
   if ((size_t)length >= sizeof line) length = sizeof line - 1;
   log_bytes += (size_t)length;
-  if (log_bytes >= LOG_BYTES_MAX) length = snprintf(line, sizeof line, "mags: egress blocked: more (the log is full)\n");
-  if (write(log_fd, line, (size_t)length) < 0) log_bytes = LOG_BYTES_MAX;
+  if (log_bytes >= LOG_BYTES_PER_HOUR) length = snprintf(line, sizeof line, "mags: egress blocked: more (too many lines this hour)\n");
+  if (write(log_fd, line, (size_t)length) < 0) log_bytes = LOG_BYTES_PER_HOUR;
 }
 
 static struct { uint32_t address; uint16_t port; uint8_t protocol; time_t at; } recent[RECENT_MAX];
@@ -320,7 +366,10 @@ static void log_packet(const unsigned char *packet, size_t length) {
   if (seen_recently(address, port, protocol)) return;
   char dotted[INET_ADDRSTRLEN];
   inet_ntop(AF_INET, &address, dotted, sizeof dotted);
-  if (protocol == IPPROTO_TCP) log_line("mags: egress blocked: connection to %s:%u\n", dotted, port);
+  // DNS over TCP does not go through the filter (it answers UDP only): say so, or the line would
+  // read like a refusal of the resolver itself.
+  if (protocol == IPPROTO_TCP && port == 53) log_line("mags: egress blocked: DNS over TCP to %s:53 (only UDP lookups are filtered)\n", dotted);
+  else if (protocol == IPPROTO_TCP) log_line("mags: egress blocked: connection to %s:%u\n", dotted, port);
   else if (protocol == IPPROTO_UDP) log_line("mags: egress blocked: UDP to %s:%u\n", dotted, port);
   else log_line("mags: egress blocked: packet to %s (protocol %u)\n", dotted, protocol);
 }
@@ -349,28 +398,42 @@ static void read_nflog(int fd) {
 // outside the forbidden ranges.
 static int add_learnt(char *script, size_t size, size_t *used, const char *line) {
   char dotted[INET_ADDRSTRLEN + 1];
-  unsigned port;
+  unsigned port, ttl;
   struct in_addr address;
-  if (sscanf(line, "A %16s %u", dotted, &port) != 2 || port > 65535 || inet_pton(AF_INET, dotted, &address) != 1) return -1;
+  if (sscanf(line, "A %16s %u %u", dotted, &port, &ttl) != 3 || port > 65535 || inet_pton(AF_INET, dotted, &address) != 1) return -1;
   if (forbidden_address(ntohl(address.s_addr), 0xffffffffu)) return 0;
+  unsigned seconds = ttl < LEARNT_SECONDS_MIN ? LEARNT_SECONDS_MIN : ttl > LEARNT_SECONDS_MAX ? LEARNT_SECONDS_MAX : ttl;
   // A full batch (a name matching many rules' ports) goes in now; the rest follows.
-  if (*used + 64 >= size) {
+  if (*used + 512 >= size) {
     if (run_nft(script) < 0) log_line("mags: egress: could not add learnt addresses to the allow-list\n");
     *used = 0;
   }
-  if (port) *used += (size_t)snprintf(script + *used, size - *used, "add element inet mags learnt_port { %s . %u }\n", dotted, port);
-  else *used += (size_t)snprintf(script + *used, size - *used, "add element inet mags learnt_any { %s }\n", dotted);
+  // Added, deleted and added again in one transaction: an element already there gets the new
+  // timeout (an add alone leaves the old one), and one that is not never fails the delete.
+  char element[64];
+  if (port) snprintf(element, sizeof element, "learnt_port { %s . %u", dotted, port);
+  else snprintf(element, sizeof element, "learnt_any { %s", dotted);
+  *used += (size_t)snprintf(script + *used, size - *used,
+                            "add element inet mags %s }\ndelete element inet mags %s }\nadd element inet mags %s timeout %us }\n",
+                            element, element, element, seconds);
   return 0;
 }
 
 static void handle_report_line(const char *line, char *script, size_t size, size_t *used, int ack_fd) {
   if (line[0] == 'A') {
     if (add_learnt(script, size, used, line) < 0) fail("a bad address from the DNS filter");
-  } else if (!strcmp(line, ".")) {
+  } else if (line[0] == '.' && line[1] == ' ') {
+    // ". N": the batch numbered N is complete; its number goes back once it is in the set, so a
+    // late acknowledgement (the filter gave up on it) is never taken for the next batch's.
     if (*used && run_nft(script) < 0) log_line("mags: egress: could not add learnt addresses to the allow-list\n");
     *used = 0;
     script[0] = 0;
-    if (write(ack_fd, ".", 1) != 1) _exit(0);
+    char *end;
+    unsigned long number = strtoul(line + 2, &end, 10);
+    if (*end || number > UINT32_MAX) fail("a bad batch number from the DNS filter");
+    uint32_t ack = (uint32_t)number;
+    // A filter that is gone (EPIPE: SIGPIPE is ignored) is reported by the read end's hang-up.
+    if (ack_fd >= 0 && write(ack_fd, &ack, sizeof ack) != sizeof ack) return;
   } else if (line[0] == 'B' && line[1] == ' ' && strspn(line + 2, "abcdefghijklmnopqrstuvwxyz0123456789-_.") == strlen(line + 2)) {
     if (strlen(line + 2) <= EGRESS_NAME_MAX && !name_seen_recently(line + 2))
       log_line("mags: egress blocked: DNS lookup of %s (not in --allow-host)\n", line + 2);
@@ -393,7 +456,33 @@ static int read_nameserver(struct sockaddr_in *server) {
 
 // The filter: its upstream socket in the host's network namespace, its listening one in the
 // sandbox's, then an unprivileged id before it reads a byte from either.
-static void filter_main(const struct egress_options *o, int netns_fd, int report_fd, int ack_fd) {
+// The filter's own seccomp list: only what its loop needs (dns-filter.c), everything else kills it.
+static const char *filter_seccomp(void) {
+  static const char *allowed[] = {"read", "write", "recvfrom", "sendto", "poll", "ppoll", "getrandom", "clock_gettime",
+                                  "gettimeofday", "time", "exit", "exit_group", "rt_sigreturn", "restart_syscall"};
+  const char *failed = NULL;
+  scmp_filter_ctx filter = seccomp_init(SCMP_ACT_KILL_PROCESS);
+  if (!filter) return "seccomp_init";
+  if (seccomp_attr_set(filter, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) < 0) failed = "seccomp badarch";
+  for (size_t i = 0; !failed && i < sizeof allowed / sizeof *allowed; i++) {
+    int number = seccomp_syscall_resolve_name(allowed[i]);
+    if (number == __NR_SCMP_ERROR) continue;
+    if (seccomp_rule_add(filter, SCMP_ACT_ALLOW, number, 0) < 0) failed = "seccomp rule for the DNS filter";
+  }
+  if (!failed && seccomp_load(filter) < 0) failed = "seccomp load";
+  seccomp_release(filter);
+  return failed;
+}
+
+// Moves `fd` to `target` (a small fixed number), so close_range can keep exactly these.
+static int move_to(int fd, int target) {
+  if (fd == target) return fd;
+  if (dup3(fd, target, O_CLOEXEC) < 0) fail("dup3");
+  close(fd);
+  return target;
+}
+
+static void filter_main(const struct egress_options *o, int netns_fd, int report_fd, int ack_fd, const char *empty_directory) {
   struct sockaddr_in server = {0};
   errno = 0;
   if (read_nameserver(&server) < 0) fail("no IPv4 nameserver in /etc/resolv.conf for the DNS filter");
@@ -404,22 +493,60 @@ static void filter_main(const struct egress_options *o, int netns_fd, int report
   struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = htons(53), .sin_addr.s_addr = htonl(0x0a000264)};  // 10.0.2.100
   if (listener < 0 || bind(listener, (struct sockaddr *)&local, sizeof local) < 0) fail("bind the DNS filter on 10.0.2.100:53");
   close(netns_fd);
+  // Nothing of the launcher's stays open (its lock files, the sandbox's sync pipe, slirp4netns's
+  // exit pipe): only the two sockets and the two pipes to the keeper, on fds 3 to 6. The four
+  // are moved above 6 first, so no dup3 below overwrites one not yet moved.
+  int moved[4] = {listener, upstream, report_fd, ack_fd};
+  for (int i = 0; i < 4; i++) {
+    if (moved[i] <= 6 && (moved[i] = fcntl(moved[i], F_DUPFD_CLOEXEC, 7)) < 0) fail("fcntl");
+  }
+  if (close_range(3, 6, 0) < 0) fail("close_range");
+  listener = move_to(moved[0], 3);
+  upstream = move_to(moved[1], 4);
+  report_fd = move_to(moved[2], 5);
+  ack_fd = move_to(moved[3], 6);
+  if (close_range(7, ~0U, 0) < 0) fail("close_range");
+  // Standard input and output: nothing (stderr stays, for a failure before the loop).
+  int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0) fail("open /dev/null");
+  if (null_fd > 2) close(null_fd);
+  // No file system: a directory the keeper removes once the filter is ready (nothing can be
+  // created in a removed directory), and which only root could read anyway.
+  if (chroot(empty_directory) < 0 || chdir("/") < 0) fail("chroot into %s", empty_directory);
   pid_t keeper = getppid();
   if (setgroups(0, NULL) < 0 || setresgid(FILTER_ID, FILTER_ID, FILTER_ID) < 0 || setresuid(FILTER_ID, FILTER_ID, FILTER_ID) < 0)
     fail("drop privileges");
   // A change of ids clears the parent-death signal (prctl(2)): set it after.
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != keeper) _exit(0);
   if (prctl(PR_SET_DUMPABLE, 0) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("no_new_privs");
-  (void)policy_drop_capabilities;  // nothing to drop: a change to a non-zero id cleared them all
-  const char *failed = policy_install_seccomp();
+  // No capabilities to drop: a change to a non-zero id cleared them all (capabilities(7)).
+  const char *failed = filter_seccomp();
   if (failed) fail("%s", failed);
   if (write(report_fd, "R\n", 2) != 2) _exit(0);
   dns_filter_run(o, listener, upstream, report_fd, ack_fd);
 }
 
+// Once the rules, the NFLOG socket and the filter are set up, the keeper needs one capability
+// only: CAP_NET_ADMIN, for nft's later additions to the sets (nft keeps it across exec: the
+// keeper stays uid 0, and the bounding set holds nothing else).
+static void keep_only_net_admin(void) {
+  for (int cap = 0; cap <= 63; cap++) {
+    if (cap != CAP_NET_ADMIN && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) fail("drop a capability");
+  }
+  struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct data[2] = {{0}};
+  data[0].effective = data[0].permitted = data[0].inheritable = 1u << CAP_NET_ADMIN;
+  if (syscall(SYS_capset, &header, data) < 0) fail("capset");
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("no_new_privs");
+}
+
 static void keeper_main(const struct egress_options *o, pid_t sandbox_pid, int ready_fd) {
   pid_t launcher = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != launcher) _exit(0);
+  // A write to a filter that is gone must not kill the keeper: it still logs refusals.
+  signal(SIGPIPE, SIG_IGN);
+  char empty_directory[] = "/tmp/mags-dns-filter-XXXXXX";
+  if (!mkdtemp(empty_directory)) fail("mkdtemp %s", empty_directory);
   if (o->log_path) {
     log_fd = open(o->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (log_fd < 0) fail("open the egress log %s", o->log_path);
@@ -437,7 +564,7 @@ static void keeper_main(const struct egress_options *o, pid_t sandbox_pid, int r
     close(ack[1]);
     close(ready_fd);
     if (log_fd != 2) close(log_fd);
-    filter_main(o, netns_fd, report[1], ack[0]);
+    filter_main(o, netns_fd, report[1], ack[0], empty_directory);
     _exit(0);
   }
   close(report[1]);
@@ -450,10 +577,13 @@ static void keeper_main(const struct egress_options *o, pid_t sandbox_pid, int r
   size_t line_length = 0, used = 0;
   struct pollfd ready_wait = {.fd = report[0], .events = POLLIN};
   char ready[2];
-  if (poll(&ready_wait, 1, 5000) != 1 || read(report[0], ready, 2) != 2 || ready[0] != 'R') {
+  int started = poll(&ready_wait, 1, KEEPER_START_TIMEOUT_MS) == 1 && read(report[0], ready, 2) == 2 && ready[0] == 'R';
+  rmdir(empty_directory);
+  if (!started) {
     errno = 0;
     fail("the DNS filter did not start");
   }
+  keep_only_net_admin();
   if (write(ready_fd, "1", 1) != 1) _exit(0);
   close(ready_fd);
   struct pollfd fds[2] = {{.fd = report[0], .events = POLLIN}, {.fd = nflog, .events = POLLIN}};
@@ -469,6 +599,7 @@ static void keeper_main(const struct egress_options *o, pid_t sandbox_pid, int r
       if (n <= 0) {
         // The filter is gone: lookups now fail (nothing listens on 10.0.2.100:53); keep logging.
         log_line("mags: egress: the DNS filter stopped; lookups will fail\n");
+        fprintf(stderr, "mags-sandbox: egress: the DNS filter stopped; lookups will fail\n");
         fds[0].fd = -1;
         continue;
       }
@@ -487,6 +618,8 @@ static void keeper_main(const struct egress_options *o, pid_t sandbox_pid, int r
 }
 
 pid_t egress_start(const struct egress_options *o, pid_t sandbox_pid) {
+  errno = 0;
+  if (find_nft() < 0) fail("the allow-list could not be set up: no nft on PATH (apt-get install nftables)");
   int ready[2];
   if (pipe2(ready, O_CLOEXEC) < 0) fail("pipe");
   pid_t keeper = fork();

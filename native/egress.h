@@ -36,8 +36,8 @@ const char *egress_add_rule(struct egress_options *options, int cidr, const char
 pid_t egress_start(const struct egress_options *options, pid_t sandbox_pid);
 
 // The DNS filter's loop (dns-filter.c): `listen_fd` receives the sandbox's queries, `upstream_fd`
-// is connected to the host's resolver; addresses go to the keeper on `report_fd` ("A a.b.c.d PORT"
-// lines, then "."), whose "." on `ack_fd` says they are in the set; "B NAME" reports a refusal.
+// is connected to the host's resolver; addresses go to the keeper on `report_fd` ("A a.b.c.d PORT TTL"
+// lines, then ". N"), whose N back on `ack_fd` says they are in the set; "B NAME" reports a refusal.
 void dns_filter_run(const struct egress_options *options, int listen_fd, int upstream_fd, int report_fd, int ack_fd);
 
 // The rule a name matches (exact or wildcard), or -1. Lower-case `name`, no trailing dot.

@@ -6,25 +6,48 @@
 #define MAGS_SANDBOX_POLICY_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-// Docker's default capability set; everything else (SYS_ADMIN, SYS_MODULE, NET_ADMIN, SYS_PTRACE,
-// ...) goes. In a namespace sandbox these only ever apply inside its own user namespace; in a
-// guest they are the guest kernel's, where SYS_ADMIN would remount cgroupfs (and lift the process
-// limit) and SYS_MODULE load modules.
-static const int kept_capabilities[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD,
-                                        CAP_NET_RAW, CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP,
-                                        CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE};
+// Docker's default capability set less NET_RAW; everything else (SYS_ADMIN, SYS_MODULE, NET_ADMIN,
+// SYS_PTRACE, ...) goes. In a namespace sandbox these only ever apply inside its own user
+// namespace; in a guest they are the guest kernel's, where SYS_ADMIN would remount cgroupfs (and
+// lift the process limit) and SYS_MODULE load modules. NET_RAW goes too: a packet socket
+// (AF_PACKET) writes frames straight onto tap0, past the output hook where an egress allow-list's
+// rules are and past the reject route for 169.254/16, and slirp4netns forwards whatever arrives.
+// In a guest the same frames reach QEMU's user-mode network, whose own sockets do pass the
+// launcher's rules; it goes there as well, so a guest's root cannot feed forged frames (spoofed
+// sources, odd fragments) to QEMU's slirp parser. Ping keeps working through ICMP datagram
+// sockets, which need no capability: policy_allow_ping_sockets below.
+static const int kept_capabilities[] = {CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,     CAP_MKNOD,
+                                        CAP_SETGID, CAP_SETUID,       CAP_SETFCAP,          CAP_SETPCAP,    CAP_NET_BIND_SERVICE,
+                                        CAP_SYS_CHROOT, CAP_KILL,     CAP_AUDIT_WRITE};
+
+// Lets every group of this network namespace open ICMP echo ("ping") datagram sockets, which is
+// how ping works without CAP_NET_RAW (icmp(7), net.ipv4.ping_group_range). `last_group` is the
+// highest group id mapped in the namespace's user namespace: the kernel refuses an unmapped one.
+// Called with /proc mounted, before the capabilities go (writing the sysctl needs NET_ADMIN over
+// the namespace, which its own root has until then).
+static inline const char *policy_allow_ping_sockets(unsigned long last_group) {
+  char range[32];
+  int length = snprintf(range, sizeof range, "0 %lu", last_group);
+  int fd = open("/proc/sys/net/ipv4/ping_group_range", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return "open /proc/sys/net/ipv4/ping_group_range";
+  ssize_t written = write(fd, range, (size_t)length);
+  close(fd);
+  return written == length ? NULL : "write /proc/sys/net/ipv4/ping_group_range";
+}
 
 // Drops every other capability from the bounding set (so no exec gets it back) and from this
 // process's effective, permitted and inheritable sets.
-static const char *policy_drop_capabilities(void) {
+static inline const char *policy_drop_capabilities(void) {
   unsigned long long kept = 0;
   for (size_t i = 0; i < sizeof kept_capabilities / sizeof *kept_capabilities; i++) kept |= 1ULL << kept_capabilities[i];
   for (int cap = 0; cap <= 63; cap++) {
@@ -53,7 +76,7 @@ static const char *denied_syscalls[] = {
 
 // Loads the filter into this process (and, across exec and fork, everything it starts). Needs
 // no_new_privs set first, or CAP_SYS_ADMIN.
-static const char *policy_install_seccomp(void) {
+static inline const char *policy_install_seccomp(void) {
   const char *failed = NULL;
   scmp_filter_ctx filter = seccomp_init(SCMP_ACT_ALLOW);
   if (!filter) return "seccomp_init";

@@ -467,6 +467,10 @@ static int child_main(void *argument) {
   if (sethostname(o->hostname, strlen(o->hostname)) < 0) die("sethostname");
   if (!o->net) bring_up_loopback();  // slirp4netns --configure brings up lo and tap0 itself
   else reject_link_local();
+  // Ping without CAP_NET_RAW (dropped by apply_policy); in a VM's monitor this is what lets QEMU's
+  // user-mode network answer the guest's pings through ICMP datagram sockets.
+  const char *ping = policy_allow_ping_sockets((unsigned long)o->id_count - 1);
+  if (ping) die("%s", ping);
   apply_policy();
 
   int argc = 0;
@@ -649,8 +653,21 @@ int main(int argc, char **argv) {
   if (console[0] >= 0) copy_console(console[0]);
 
   int status;
-  while (waitpid(child_pid, &status, 0) < 0) {
-    if (errno != EINTR) die("waitpid");
+  for (;;) {
+    pid_t ended = waitpid(-1, &status, 0);
+    if (ended < 0) {
+      if (errno != EINTR) die("waitpid");
+      continue;
+    }
+    if (ended == child_pid) break;
+    if (ended == slirp) slirp = 0;
+    if (ended == keeper) {
+      // Its rules stay (the sandbox's network stays closed), but nothing adds looked-up addresses
+      // or reports refusals any more: say so where the launcher's errors go.
+      fprintf(stderr, "mags-sandbox: egress: the allow-list keeper stopped (%s %d); new lookups will fail\n",
+              WIFEXITED(status) ? "exit" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+      keeper = 0;
+    }
   }
   if (keeper > 0) {
     kill(keeper, SIGKILL);  // the DNS filter follows it (its parent-death signal)

@@ -285,7 +285,11 @@ int main(void) {
   snprintf(port_text, sizeof port_text, "%d", port);
   char *argv[] = {"mags-agent", "--port", port_text, NULL};
   char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", NULL};
-  const char *failed = policy_drop_capabilities();
+  // Ping through ICMP datagram sockets: CAP_NET_RAW is not kept (sandbox-policy.h). The guest
+  // kernel's root namespace maps every group.
+  const char *failed = policy_allow_ping_sockets(2147483647UL);
+  if (failed) die("%s", failed);
+  failed = policy_drop_capabilities();
   if (failed) die("%s", failed);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("PR_SET_NO_NEW_PRIVS");
   if ((failed = policy_install_seccomp())) die("%s", failed);

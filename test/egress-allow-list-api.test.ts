@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { planRunJob, type RunJobRequest } from '../src/jobs/run-job.ts';
+import { startLongLivedSandbox } from '../src/sandboxes/start-long-lived-sandbox.ts';
 import { createTestApp, type TestApp } from './helpers/test-app.ts';
 
 let app: TestApp;
@@ -75,4 +76,28 @@ test('a runtime without egressAllowList refuses a list up front (400), never ope
   const plain = await app.request(token, 'POST', '/v1/jobs', { command: 'true' });
   assert.equal(plain.status, 201);
   assert.equal(app.fake.runtime.running.size, 0);
+});
+
+test("a long-lived sandbox keeps the list it was created with, whatever the server's default later", async () => {
+  const saved = app.fake.context.defaults.allow;
+  app.fake.context.defaults.allow = undefined;
+  try {
+    const created = await app.request(token, 'POST', '/v1/sandboxes', {
+      name: 'settled',
+      network: true,
+    });
+    assert.equal(created.status, 201, await created.text());
+    const record = await app.services.repository.getSandbox('alice', 'settled');
+    assert.ok(record);
+    // All of the network, settled: an empty list, not "whatever the server says at start".
+    assert.deepEqual((record.options as { allow?: unknown }).allow, []);
+    // A server restarted with a default list starts it as it was created.
+    for (const running of [...app.fake.runtime.running]) await running.stop();
+    app.fake.context.defaults.allow = [{ host: 'registry.npmjs.org', port: 443 }];
+    const sandbox = await startLongLivedSandbox(app.fake.context, record, undefined);
+    assert.equal(app.fake.runtime.specs.at(-1)?.network.egress, 'all');
+    await sandbox.stop();
+  } finally {
+    app.fake.context.defaults.allow = saved;
+  }
 });

@@ -62,6 +62,12 @@ describe('egress allow-list (namespace runtime)', { skip }, () => {
     assert.equal(report.ipBeforeLookup, 'error ECONNREFUSED');
   });
 
+  test("a looked-up address stays open for its record's TTL, at least an hour", () => {
+    // The test's DNS server gives a TTL of 60 s: raised to the hour's floor.
+    assert.match(String(report.learnt), /192\.0\.2\.10 \. 8080 timeout 1h expires/);
+    assert.match(String(report.learnt), /size 65536/);
+  });
+
   test('a host allowed on port 8080 is refused on another port, at once', () => {
     assert.equal(report.otherPort, 'error ECONNREFUSED');
   });
@@ -100,20 +106,55 @@ describe('egress allow-list (namespace runtime)', { skip }, () => {
     // TCP to slirp4netns's forwarder (which would bypass the filter) is refused.
     assert.equal(report.slirpDnsTcp, 'error EHOSTUNREACH');
     assert.equal(report.openSlirpDnsTcp, 'error EHOSTUNREACH');
+    // ...and its line says what it was.
+    assert.ok(
+      (report.blockedLines as string[]).includes(
+        'mags: egress blocked: DNS over TCP to 10.0.2.3:53 (only UDP lookups are filtered)',
+      ),
+    );
+    assert.equal(report.loopbackDns, 'error ECONNREFUSED');
+    assert.equal(report.txtAllowed, 'error ENODATA');
   });
 
-  test('root inside cannot flush the rules or get around them with a raw socket', () => {
+  test('root inside cannot flush the rules, and has no raw socket', () => {
     assert.match(String(report.nftFlush), /Operation not permitted[\s\S]*exit 1/);
     assert.equal(report.afterFlush, 'error ECONNREFUSED');
     assert.equal(report.udpBlocked, 'error EPERM');
+    // No raw sockets at all (CAP_NET_RAW is not kept), whatever the address.
     assert.match(String(report.rawBlocked), /Operation not permitted/);
-    assert.equal(report.rawCidr, 'sent');
-    // Both datagrams (plain and raw) to the allowed range arrived; none to the blocked one.
-    assert.deepEqual(report.datagrams, { '203.0.113.30': 2 });
+    assert.match(String(report.rawCidr), /Operation not permitted/);
+    // The plain datagram to the allowed range arrived; none to the blocked one, nor to the
+    // metadata address (the packet-socket probes below).
+    assert.deepEqual(report.datagrams, { '203.0.113.30': 1 });
+  });
+
+  test('no packet socket (AF_PACKET frames would pass below the rules); ping still works', () => {
+    assert.equal(report.packetBlocked, 'error socket: Operation not permitted');
+    assert.equal(report.pingCidr, 'ok reply');
+    assert.match(String(report.pingBlocked), /^error /);
+  });
+
+  test('a plain --net sandbox: no packet socket to get past the 169.254/16 route; ping works', () => {
+    assert.equal(report.plainPacket, 'error socket: Operation not permitted');
+    assert.equal(report.plainMetadataUdp, 'error EHOSTUNREACH');
+    assert.equal(report.plainPing, 'ok reply');
+  });
+
+  test('the DNS filter answers no query with a forged source (no reflection to it)', () => {
+    assert.equal(report.spoofedQuery, 'sent');
+    // datagrams (above) has no entry for the forged source, the blocked server's counter.
+    assert.equal((report.datagrams as Record<string, number>)['198.51.100.20'], undefined);
   });
 
   test('an exec in a long-lived sandbox gets the refusals in its stderr', () => {
     assert.equal(report.execStderr, 'mags: egress blocked: connection to 198.51.100.20:9999\n');
+  });
+
+  test('the keeper killed: the rules stay, lookups fail, the launcher says so', () => {
+    assert.equal(report.keeperCapabilities, '0000000000001000', 'CAP_NET_ADMIN only');
+    assert.equal(report.afterKeeperBlockedIp, 'error ECONNREFUSED');
+    assert.match(String(report.afterKeeperLookup), /^error /);
+    assert.match(String(report.keeperDeath), /the allow-list keeper stopped \(signal 9\)/);
   });
 
   test('without nft, a sandbox with an allow-list does not start, and says what to install', () => {
@@ -156,6 +197,11 @@ describe('egress allow-list (qemu runtime: the same rules hold QEMU user-mode ne
       lines.includes('mags: egress blocked: DNS lookup of blocked.test (not in --allow-host)'),
     );
     assert.ok(lines.includes('mags: egress blocked: connection to 198.51.100.20:8080'));
+  });
+
+  test('ping works without CAP_NET_RAW in the guest (ICMP datagram sockets)', (context) => {
+    if (report.skip) return context.skip(String(report.skip));
+    assert.equal(report.pingCidr, 'ok reply');
   });
 
   test("neither the host's loopback nor the metadata address", (context) => {

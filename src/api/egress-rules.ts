@@ -5,9 +5,7 @@
  * sandbox's network namespace) and native/dns-filter.c (the DNS filter).
  */
 import { InvalidInputError } from '../errors/mags-error.ts';
-
-/** The runtime contract's `EgressRule` (src/runtimes/runtime.ts), the same shape. */
-export type EgressRule = { host: string; port?: number } | { cidr: string; port?: number };
+import type { EgressRule } from '../runtimes/runtime.ts';
 
 /** The launcher's limit (EGRESS_MAX_RULES in native/egress.h). */
 export const maxEgressRules = 64;
@@ -157,12 +155,15 @@ export function parseAllowFlags(hosts: string[], cidrs: string[]): EgressRule[] 
   return normaliseEgressRules(rules);
 }
 
-/** The same list in any order, as one string: what a parked sandbox is compared by. */
+/**
+ * The same list in any order and with any repeats, as one string: what a parked sandbox is
+ * compared by (the rules are normalised already: lower-case names, addresses as /32).
+ */
 export function egressKey(allow: EgressRule[] | undefined): string {
-  return (allow ?? [])
-    .map((rule) => `${'host' in rule ? rule.host : rule.cidr}:${rule.port ?? 0}`)
-    .sort()
-    .join(',');
+  const rules = (allow ?? []).map(
+    (rule) => `${'host' in rule ? rule.host : rule.cidr}:${rule.port ?? 0}`,
+  );
+  return [...new Set(rules)].sort().join(',');
 }
 
 /**

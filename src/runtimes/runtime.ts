@@ -208,6 +208,7 @@ export interface Sandbox {
   /**
    * What the egress allow-list refused since the last call, one line each
    * (`mags: egress blocked: connection to 203.0.113.7:443`; capability `egressAllowList`).
+   * Present only on a sandbox started with an allow-list.
    */
   egressBlocked?(): Promise<string[]>;
   /** Counters a caller reads after a command to explain how it ended (e.g. OOM kills). */

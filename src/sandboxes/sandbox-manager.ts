@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { DirectoryListing } from '../api/directory-listing.ts';
+import { egressAllowList } from '../api/egress-rules.ts';
 import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { requireRuntime } from '../context/select-runtime.ts';
@@ -136,11 +137,17 @@ export class SandboxManager {
   }
 
   async create(owner: string, request: CreateSandboxRequest): Promise<SandboxRecord> {
-    const record = newSandboxRecord(owner, request); // a bad name fails first
+    // Its allow-list is settled now, the server's default included when it gives none: a later
+    // server with other defaults does not change what an existing sandbox may reach.
+    const network = request.network || Boolean(request.allow?.length);
+    const allow = network
+      ? (egressAllowList(request.allow, true, this.#context.defaults.allow).allow ?? [])
+      : undefined;
+    const record = newSandboxRecord(owner, { ...request, allow }); // a bad name fails first
     // An unknown runtime is a 400; one this host lacks, refused with what it lacks.
     const runtime = await requireRuntime(this.#context, request.runtime);
     record.runtime = runtime.name;
-    checkAllowListSupported(runtime, request.allow);
+    checkAllowListSupported(runtime, allow);
     if (await this.#repository.getSandbox(owner, request.name)) {
       throw new ConflictError(`Sandbox ${JSON.stringify(request.name)} already exists.`, {
         code: 'sandbox_exists',

@@ -26,7 +26,10 @@ export interface SandboxOptions {
   image?: string;
   limits: Partial<ResourceLimits>;
   network: boolean;
-  /** Its own egress allow-list; without one, `network` gets the server's default list. */
+  /**
+   * Its egress allow-list as settled at creation (the server's default included; `[]`: all of
+   * the network). Absent in records from before that: `network` gets the server's default list.
+   */
   allow?: EgressRule[];
   /** Absent in records from before sleep existed: they sleep like new ones. */
   sleep?: boolean;
@@ -78,7 +81,7 @@ export function newSandboxRecord(owner: string, request: CreateSandboxRequest): 
       image: request.image,
       limits: request.limits ?? {},
       network: request.network ?? false,
-      ...(request.allow?.length ? { allow: normaliseEgressRules(request.allow) } : {}),
+      ...(request.allow ? { allow: normaliseEgressRules(request.allow) } : {}),
       sleep: request.sleep ?? true,
     } satisfies SandboxOptions,
     reason: null,

@@ -30,7 +30,10 @@ export async function startLongLivedSandbox(
       image: options.image ?? defaults.image,
       limits: { ...defaults.limits, ...options.limits },
       network: options.network,
-      ...egressAllowList(options.allow, options.network, defaults.allow),
+      // Its list as settled at creation; only records from before that take today's default.
+      ...(options.allow
+        ? egressAllowList(options.allow, true, undefined)
+        : egressAllowList(undefined, options.network, defaults.allow)),
       hostname: record.name,
       // What a restarted server needs to tell which record this sandbox belongs to.
       labels: {

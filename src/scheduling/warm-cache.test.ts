@@ -168,3 +168,17 @@ test('a parked sandbox with an egress allow-list goes only to a run with the sam
   );
   assert.deepEqual(await misses(), { changed: 2 });
 });
+
+test('a list is the same list with or without network: true, and with a rule repeated', async () => {
+  const { warm, misses } = cache();
+  const allow = [{ host: 'registry.npmjs.org', port: 443 }];
+  const listed = await parked({ network: true, allow });
+  // Lines the keeper logged after the last run's output was finished are not the next run's.
+  const logged = ['mags: egress blocked: connection to 203.0.113.7:443'];
+  Object.assign(listed.sandbox, { egressBlocked: async () => logged.splice(0) });
+  await warm.park('a', listed);
+  const repeated = { ...terms, network: false, allow: [...allow, ...allow] };
+  assert.equal((await warm.take('a', repeated))?.sandbox, listed.sandbox);
+  assert.deepEqual(await misses(), {});
+  assert.deepEqual(logged, [], 'read and dropped when it was taken');
+});

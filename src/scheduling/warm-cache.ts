@@ -110,16 +110,15 @@ export class WarmCache {
       await entry.sandbox.stop();
       return undefined;
     }
-    if (
-      entry.image !== terms.image ||
-      entry.network !== terms.network ||
-      egressKey(entry.allow) !== egressKey(terms.allow)
-    ) {
+    if (entry.image !== terms.image || networkKey(entry) !== networkKey(terms)) {
       metrics.warmMisses.inc({ reason: 'changed' });
       metrics.warmEvictions.inc({ reason: 'invalidated' });
       await entry.sandbox.stop();
       return undefined;
     }
+    // What its allow-list refused after the last run's output was finished is no business of
+    // this run: read and dropped.
+    await entry.sandbox.egressBlocked?.().catch(() => []);
     return entry;
   }
 
@@ -188,4 +187,10 @@ export class WarmCache {
     for (const entry of this.#entries.values()) total += entry.memoryBytes;
     return total;
   }
+}
+
+/** The network a sandbox has: none, all, or an allow-list (which implies network) in any order. */
+function networkKey(terms: Pick<ParkingTerms, 'network' | 'allow'>): string {
+  if (terms.allow?.length) return `allow ${egressKey(terms.allow)}`;
+  return terms.network ? 'all' : 'none';
 }

@@ -8,7 +8,7 @@ import { definedFields } from '../../config/defined-fields.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 import { sandboxEnvironment } from '../../sandboxes/sandbox-spec.ts';
 import { validateWorkspaceName } from '../../workspaces/workspace-name.ts';
-import { allowOption } from '../allow-flags.ts';
+import { addAllowOptions, allowOption } from '../allow-flags.ts';
 import type { LocalFile } from '../client/run-session.ts';
 import { printJson } from '../output.ts';
 import {
@@ -41,8 +41,7 @@ interface RunFlags {
 }
 
 export function registerRunCommand(program: Command): void {
-  program
-    .command('run')
+  addAllowOptions(program.command('run'))
     .description(
       "Run a command in a new sandbox and stream its output; the exit code is the command's.",
     )
@@ -82,18 +81,6 @@ export function registerRunCommand(program: Command): void {
     .option('--image <name>', 'base image (default "default")')
     .option('--runtime <name>', "runtime to run on: namespace, qemu (default: the server's)")
     .option('--json', 'print JSON lines: started, stdout/stderr chunks, exit')
-    .option(
-      '--allow-host <host[:port]>',
-      'allow egress to HOST only (implies --net; repeatable; *.example.com for every name below one; e.g. --allow-host registry.npmjs.org:443)',
-      collect,
-      [],
-    )
-    .option(
-      '--allow-cidr <cidr[:port]>',
-      'allow egress to an IPv4 range (implies --net; repeatable; e.g. --allow-cidr 203.0.113.0/24:443)',
-      collect,
-      [],
-    )
     .addHelpText(
       'after',
       "\nEgress allow-list: mags run --allow-host registry.npmjs.org 'npm install left-pad'\n",

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Mags } from '../../sdk/mags.ts';
-import { allowOption } from '../allow-flags.ts';
+import { addAllowOptions, allowOption } from '../allow-flags.ts';
 import { apiClient } from '../client/api-client.ts';
 import { CommandUsageError } from '../client/command-usage-error.ts';
 import { jobEndNotes, jobExitCode, outputWriter } from '../client/job-exit.ts';
@@ -14,8 +14,7 @@ import {
 } from '../parse-options.ts';
 
 export function registerSandboxCommands(program: Command): void {
-  program
-    .command('new')
+  addAllowOptions(program.command('new'))
     .description(
       'Start a long-lived sandbox for exec and shell (its workspace is NAME by default).',
     )
@@ -33,18 +32,6 @@ export function registerSandboxCommands(program: Command): void {
     .option('--image <name>', 'base image (default "default")')
     .option('--no-sleep', 'never freeze it when idle (by default an idle sandbox sleeps)')
     .option('--runtime <name>', "runtime to run on: namespace, qemu (default: the server's)")
-    .option(
-      '--allow-host <host[:port]>',
-      'allow egress to HOST only (implies --net; repeatable; *.example.com for every name below one; e.g. --allow-host registry.npmjs.org:443)',
-      collect,
-      [],
-    )
-    .option(
-      '--allow-cidr <cidr[:port]>',
-      'allow egress to an IPv4 range (implies --net; repeatable; e.g. --allow-cidr 203.0.113.0/24:443)',
-      collect,
-      [],
-    )
     .action(async (name: string, flags, command: Command) => {
       const mags = await apiClient(command);
       const sandbox = await mags.sandboxes.create({

@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import { formatBytes, parseSizeMiB } from '../../config/byte-sizes.ts';
 import { processExists } from '../../config/process-exists.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
-import { allowOption } from '../allow-flags.ts';
-import { collect, parseDiskMiB, parseMemoryMiB, parsePositiveNumber } from '../parse-options.ts';
+import { addAllowOptions, allowOption } from '../allow-flags.ts';
+import { parseDiskMiB, parseMemoryMiB, parsePositiveNumber } from '../parse-options.ts';
 import { registerServerStopCommand, stopSandboxesSignal } from './server-stop.ts';
 
 interface ServerFlags {
@@ -39,7 +39,7 @@ interface ServerFlags {
 export function registerServerCommand(program: Command): void {
   const serverCommand = program.command('server');
   registerServerStopCommand(serverCommand);
-  serverCommand
+  addAllowOptions(serverCommand, 'server')
     .description('Serve the REST API (/v1, OpenAPI at /openapi.json) with live output streaming.')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port)', '7070')
@@ -113,18 +113,6 @@ export function registerServerCommand(program: Command): void {
     .option(
       '--local',
       "this host's own server for the CLI: loopback, a free port, found via $MAGS_HOME",
-    )
-    .option(
-      '--allow-host <host[:port]>',
-      'the egress allow-list a run or sandbox with --net gets when it gives none (repeatable; its own list replaces it)',
-      collect,
-      [],
-    )
-    .option(
-      '--allow-cidr <cidr[:port]>',
-      'an IPv4 range of that default allow-list (repeatable)',
-      collect,
-      [],
     )
     .option(
       '--url-domain <domain>',

@@ -134,8 +134,14 @@ export async function attachLaunchedSandbox(
     cgroup,
     baselineProcesses: record.baselineProcesses,
     // What was refused before this process attached was reported to the one before it.
-    egressLogPath: join(runDirectory, egressLogName),
-    egressLogOffset: await fileSize(join(runDirectory, egressLogName)),
+    ...(record.egressAllowList
+      ? {
+          egressLog: {
+            path: join(runDirectory, egressLogName),
+            offset: await fileSize(join(runDirectory, egressLogName)),
+          },
+        }
+      : {}),
     ...cgroupLimits(cgroup, record.limits, record.warnings),
     paused: frozen,
     launcherGone: () => launcherGone,

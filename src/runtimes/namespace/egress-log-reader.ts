@@ -10,23 +10,31 @@ const maxReadBytes = 64 * 1024;
 export class EgressLogReader {
   readonly #path: string;
   #offset: number;
+  /** The read in progress: reads run one after another (two exec jobs poll the same log). */
+  #reading: Promise<unknown> = Promise.resolve();
 
   constructor(path: string, offset: number) {
     this.#path = path;
     this.#offset = offset;
   }
 
-  async read(): Promise<string[]> {
+  read(): Promise<string[]> {
+    const next = this.#reading.then(() => this.#readFrom(this.#offset));
+    this.#reading = next.catch(() => {});
+    return next;
+  }
+
+  async #readFrom(start: number): Promise<string[]> {
     const file = await open(this.#path, 'r').catch(() => undefined);
-    if (!file) return []; // no allow-list, or nothing refused yet
+    if (!file) return []; // nothing refused yet
     try {
       const buffer = Buffer.alloc(maxReadBytes);
-      const { bytesRead } = await file.read(buffer, 0, maxReadBytes, this.#offset);
-      const text = buffer.subarray(0, bytesRead).toString('utf8');
-      const end = text.lastIndexOf('\n');
+      const { bytesRead } = await file.read(buffer, 0, maxReadBytes, start);
+      const end = buffer.subarray(0, bytesRead).lastIndexOf('\n');
       if (end < 0) return [];
-      this.#offset += Buffer.byteLength(text.slice(0, end + 1));
-      return text.slice(0, end).split('\n');
+      // From the start this read was given, by bytes: never counted twice.
+      this.#offset = start + end + 1;
+      return buffer.subarray(0, end).toString('utf8').split('\n');
     } finally {
       await file.close();
     }

@@ -13,9 +13,11 @@ export interface SandboxParts {
   cgroup: SandboxCgroup | undefined;
   /** Processes an idle sandbox counts (launcher, agent, maybe slirp4netns and the egress keeper). */
   baselineProcesses: number | undefined;
-  /** The egress keeper's log of refusals, and how much of it was reported already. */
-  egressLogPath: string;
-  egressLogOffset: number;
+  /**
+   * With an egress allow-list: the keeper's log of refusals, and how much of it was reported
+   * already. Without one, the sandbox has no `egressBlocked` (nothing to poll for).
+   */
+  egressLog?: { path: string; offset: number };
   warnings(): string[];
   setLimits(limits: ResourceLimits): Promise<string[]>;
   /** Frozen when attached (a sleeping sandbox stays asleep). */
@@ -47,7 +49,8 @@ export function namespaceSandboxHandle(parts: SandboxParts): Sandbox {
     await cgroup?.thaw();
   };
   let stopping: Promise<SandboxExit> | undefined;
-  const egressLog = new EgressLogReader(parts.egressLogPath, parts.egressLogOffset);
+  const egressLog =
+    parts.egressLog && new EgressLogReader(parts.egressLog.path, parts.egressLog.offset);
   return {
     id: parts.id,
     labels: parts.labels,
@@ -106,7 +109,7 @@ export function namespaceSandboxHandle(parts: SandboxParts): Sandbox {
             : Math.max(0, processes - baseline),
       };
     },
-    egressBlocked: () => egressLog.read(),
+    ...(egressLog ? { egressBlocked: () => egressLog.read() } : {}),
     isRunning: () => !parts.launcherGone() && !agentGone && stopping === undefined && !detached,
     setLimits: parts.setLimits,
     async pause() {

@@ -247,6 +247,7 @@ export async function prepareNamespaceSandbox(
         limits: spec.limits,
         warnings: limitState.warnings(),
         ...(baseline === undefined ? {} : { baselineProcesses: baseline }),
+        ...(typeof spec.network.egress === 'object' ? { egressAllowList: true } : {}),
       });
     } catch (error) {
       await cleanup();
@@ -259,8 +260,9 @@ export async function prepareNamespaceSandbox(
       client,
       cgroup,
       baselineProcesses: baseline,
-      egressLogPath: join(runDirectory, egressLogName),
-      egressLogOffset: 0,
+      ...(typeof spec.network.egress === 'object'
+        ? { egressLog: { path: join(runDirectory, egressLogName), offset: 0 } }
+        : {}),
       ...limitState,
       paused: false,
       launcherGone: () => exited,

@@ -22,6 +22,8 @@ export interface RunRecord {
   warnings: string[];
   /** Processes an idle sandbox counts (launcher, agent, maybe slirp4netns). */
   baselineProcesses?: number;
+  /** It has an egress allow-list (its keeper writes the egress log). */
+  egressAllowList?: boolean;
 }
 
 const runRecordName = 'sandbox.json';
