@@ -35,7 +35,7 @@ export class UrlLinkSigner {
     if (!existing) {
       await mkdir(dirname(secretPath), { recursive: true });
       // Its own temporary file (pid and random): nobody else writes to the inode that gets linked.
-      const temporary = `${secretPath}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+      const temporary = `${secretPath}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
       await writeFile(temporary, randomBytes(secretBytes), { mode: 0o600 });
       try {
         // link(2) fails with EEXIST instead of replacing: two servers starting at once agree on
