@@ -412,4 +412,20 @@ describe('sandbox URLs through a real server process', { skip, timeout: 300_000 
     assert.equal(answer.status, 200, answer.body);
     assert.equal(JSON.parse(answer.body).url, '/awake');
   });
+
+  test('an owner has at most 200 live URLs; revoking one makes room', async () => {
+    const live = (await mags.sandboxes.urls.list()).filter(
+      (url) => url.expiresAt === null || Date.parse(url.expiresAt) > Date.now(),
+    );
+    for (let index = live.length; index < 200; index++) {
+      await mags.sandboxes.urls.create(sandbox, { port: 8080 });
+    }
+    await assert.rejects(mags.sandboxes.urls.create(sandbox, { port: 8080 }), {
+      statusCode: 409,
+      message: /You have 200 sandbox URLs, the most one owner may \(200\)/,
+    });
+    const [oldest] = await mags.sandboxes.urls.list(sandbox);
+    await mags.sandboxes.urls.revoke((oldest as { id: string }).id);
+    assert.equal((await mags.sandboxes.urls.create(sandbox, { port: 8080 })).port, 8080);
+  });
 });
