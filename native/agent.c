@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -245,13 +246,30 @@ static void put_u64(char *at, uint64_t value) {
 static void close_agent_fds(int keep) {
   if (syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u) == 0 && syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0) return;
   DIR *directory = opendir("/proc/self/fd");
-  if (!directory) return;
+  if (!directory) _exit(1);  // a relay holding the agent's fds would never see its stdin's EOF
   int own = dirfd(directory);
   for (struct dirent *entry; (entry = readdir(directory));) {
     int fd = atoi(entry->d_name);
     if (fd > 2 && fd != keep && fd != own) close(fd);
   }
   closedir(directory);
+}
+
+// How long a relay waits for the port's server to accept: a server whose accept queue is full
+// drops the SYN and the kernel retries for minutes, and the agent waits for the relay's report.
+#define CONNECT_TIMEOUT_SECONDS 5
+
+// connect(2) under SO_SNDTIMEO: a blocking connect that times out fails with EINPROGRESS
+// (net/ipv4/af_inet.c __inet_stream_connect), reported here as ETIMEDOUT.
+static int connect_within(int fd, const struct sockaddr *address, socklen_t length) {
+  struct timeval limit = {.tv_sec = CONNECT_TIMEOUT_SECONDS}, none = {0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+  int result = connect(fd, address, length);
+  if (result < 0 && errno == EINPROGRESS) errno = ETIMEDOUT;
+  int saved = errno;
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);  // the relay's writes never time out
+  errno = saved;
+  return result;
 }
 
 static int connect_port(const char *text) {
@@ -261,12 +279,13 @@ static int connect_port(const char *text) {
   if (errno || !end || *end || port == 0 || port > 65535) { errno = EINVAL; return -1; }
   struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd >= 0 && connect(fd, (struct sockaddr *)&v4, sizeof v4) == 0) return fd;
+  if (fd >= 0 && connect_within(fd, (struct sockaddr *)&v4, sizeof v4) == 0) return fd;
   int first = errno;
   if (fd >= 0) close(fd);
+  if (first == ETIMEDOUT) { errno = first; return -1; }  // a server is there, just not accepting
   struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
   fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd >= 0 && connect(fd, (struct sockaddr *)&v6, sizeof v6) == 0) return fd;
+  if (fd >= 0 && connect_within(fd, (struct sockaddr *)&v6, sizeof v6) == 0) return fd;
   if (fd >= 0) close(fd);
   errno = first;  // the IPv4 answer (ECONNREFUSED) says more than "no IPv6 here"
   return -1;

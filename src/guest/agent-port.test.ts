@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, test } from 'node:test';
 import { nativeBinaryPath } from '../config/package-paths.ts';
@@ -88,6 +88,34 @@ describe('guest agent: connecting to a port', { skip }, () => {
     stream.destroy();
     await serverSaw;
     assert.ok((await guest.ping()) >= 0);
+  });
+
+  test('a server that never accepts (its queue full) is given up on after 5 s; the agent serves on', async () => {
+    // listen(0) and no accept: the kernel queues one connection, then drops SYNs (and the client
+    // would retry them for minutes): python3, since a Node server always accepts.
+    const listener = spawn('python3', [
+      '-c',
+      'import socket,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(120)',
+    ]);
+    agents.push(listener);
+    const port = Number(
+      await new Promise<string>((resolve) =>
+        listener.stdout.once('data', (line) => resolve(String(line))),
+      ),
+    );
+    const queued = connect(port, '127.0.0.1');
+    await new Promise((resolve) => queued.once('connect', resolve));
+    try {
+      const guest = await client();
+      await assert.rejects(guest.openPort(port), {
+        code: 'port_not_accepting',
+        statusCode: 502,
+        message: `The server on port ${port} inside the sandbox does not accept connections.`,
+      });
+      assert.ok((await guest.ping()) >= 0);
+    } finally {
+      queued.destroy();
+    }
   });
 
   test('refused: nothing listening (502), a port that is no number, a terminal', async () => {

@@ -8,8 +8,9 @@ import { flowWindowBytes } from './protocol.ts';
 /** The first agent that can connect to a port (EXEC flag bit 2). */
 export const portProtocolVersion = 4;
 
-/** ECONNREFUSED on Linux (asm-generic/errno.h). */
+/** ECONNREFUSED and ETIMEDOUT on Linux (asm-generic/errno.h). */
 const connectionRefused = 111;
+const timedOut = 110;
 
 /**
  * Opens a byte stream to a TCP port on the sandbox's loopback through the agent (an EXEC with the
@@ -49,6 +50,17 @@ export async function openGuestPort(connection: GuestConnection, port: number): 
         statusCode: 502,
         hint: `Start a server in the sandbox that listens on port ${port} (on 0.0.0.0, 127.0.0.1 or ::).`,
       });
+    }
+    if (error instanceof GuestError && error.errno === timedOut) {
+      // The agent gives up after 5 s (native/agent.c CONNECT_TIMEOUT_SECONDS).
+      throw new MagsError(
+        `The server on port ${port} inside the sandbox does not accept connections.`,
+        {
+          code: 'port_not_accepting',
+          statusCode: 502,
+          hint: `Something listens on port ${port} but did not accept within 5 seconds: it is busy or stuck (its accept queue is full).`,
+        },
+      );
     }
     throw error;
   }

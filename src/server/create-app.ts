@@ -78,7 +78,9 @@ export function createApp(services: ServerServices): {
     c.req.method === 'POST' && hookPath.test(c.req.path) ? next() : tokenCheck(c, next),
   );
   // After the token: a long-lived answer counts against its owner's limit while it lasts.
-  app.use('/v1/*', limitOpenStreams(new OwnerStreams(services.limits.maxStreamsPerOwner)));
+  // One count per server: the URL proxy's WebSockets count in it too.
+  services.streams ??= new OwnerStreams(services.limits.maxStreamsPerOwner);
+  app.use('/v1/*', limitOpenStreams(services.streams));
   registerSystemRoutes(app, services); // /health is outside /v1: no token needed
   registerJobRoutes(app, services);
   registerUploadRoutes(app, services);

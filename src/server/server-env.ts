@@ -11,6 +11,7 @@ import type { TicketManager } from '../tickets/ticket-manager.ts';
 import type { TriggerManager } from '../triggers/trigger-manager.ts';
 import type { SandboxUrls } from '../urls/sandbox-urls.ts';
 import type { DiskLimits } from './disk-limits.ts';
+import type { OwnerStreams } from './owner-streams.ts';
 
 /** What the routes work with; one set per server process. */
 export interface ServerServices {
@@ -49,6 +50,8 @@ export interface ServerServices {
   dashboardDirectory?: string;
   /** URLs to sandboxes' ports (`mags url`); a server made without them has no URL routes. */
   urls?: SandboxUrls;
+  /** Each owner's long-lived answers (made by createApp): the URL proxy's WebSockets count too. */
+  streams?: OwnerStreams;
 }
 
 /** Hono's per-request variables, set by the middleware. */

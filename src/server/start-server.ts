@@ -359,6 +359,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   // idle one just as a client reuses it fails that request. Outlive the clients' idle timeout.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  // No limit on a whole request: a long upload (a proxied one, a cp) is cut only when idle.
+  server.requestTimeout = 0;
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const closeListener = () =>

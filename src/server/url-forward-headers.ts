@@ -26,13 +26,20 @@ export function forwardedHeaders(
   const headers: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (value === undefined || hopByHop.has(name)) continue;
-    if (name === 'authorization' && access.via === 'token') continue;
+    // The owner's mags token is never the app's, whatever let the request in (a public URL too).
+    if (name === 'authorization' && (access.via === 'token' || isMagsToken(value))) continue;
     if (name === 'cookie') {
       const kept = withoutLinkCookies(Array.isArray(value) ? value.join('; ') : value);
       if (kept) headers.cookie = kept;
       continue;
     }
     headers[name] = value;
+  }
+  // A body without a length (chunked) is sent chunked again. Without this, Node's client writes
+  // a GET's body unframed, and what the body holds reads as a second request on a keep-alive
+  // relay that the next visitor's request then shares (request smuggling).
+  if (request.headers['transfer-encoding'] !== undefined && !request.headers['content-length']) {
+    headers['transfer-encoding'] = 'chunked';
   }
   if (options.upgrade) {
     headers.connection = 'Upgrade';
@@ -42,16 +49,50 @@ export function forwardedHeaders(
   const before = request.headers['x-forwarded-for'];
   headers['x-forwarded-for'] = before ? `${before}, ${client}` : client;
   if (request.headers.host) headers['x-forwarded-host'] = request.headers.host;
-  // This server speaks plain HTTP; a TLS front end in front of it says so itself.
-  headers['x-forwarded-proto'] = request.headers['x-forwarded-proto'] ?? 'http';
+  headers['x-forwarded-proto'] = protocolOf(request);
   return headers;
 }
 
-/** The sandbox's answer's headers, less those of its hop (this server frames its own answer). */
-export function answerHeaders(answer: IncomingMessage): IncomingHttpHeaders {
+/**
+ * The protocol the client used: this server speaks plain HTTP, and only a front end on this
+ * host (a TLS proxy on loopback) is believed when it says `X-Forwarded-Proto: https`.
+ */
+export function protocolOf(request: IncomingMessage): 'http' | 'https' {
+  const said = request.headers['x-forwarded-proto'];
+  const address = request.socket.remoteAddress ?? '';
+  const loopback = /^(127\.|::1$|::ffff:127\.)/.test(address);
+  return loopback && typeof said === 'string' && said.trim().toLowerCase() === 'https'
+    ? 'https'
+    : 'http';
+}
+
+function isMagsToken(value: string | string[]): boolean {
+  return (Array.isArray(value) ? value : [value]).some((one) => /^Bearer\s+mags_/i.test(one));
+}
+
+/**
+ * The sandbox's answer's headers, less those of its hop (this server frames its own answer) and
+ * less `Service-Worker-Allowed` (a page must not claim a scope wider than its script's path). In
+ * the path form (`pathPrefix` `/u/ID`), a cookie's `Path=` is put under the URL's prefix, so an
+ * app's cookie never reaches the server's other paths.
+ */
+export function answerHeaders(
+  answer: IncomingMessage,
+  options: { pathPrefix?: string } = {},
+): IncomingHttpHeaders {
   const headers: IncomingHttpHeaders = {};
   for (const [name, value] of Object.entries(answer.headers)) {
-    if (!hopByHop.has(name)) headers[name] = value;
+    if (hopByHop.has(name) || name === 'service-worker-allowed') continue;
+    headers[name] = value;
+  }
+  const { pathPrefix } = options;
+  if (pathPrefix && headers['set-cookie']) {
+    headers['set-cookie'] = headers['set-cookie'].map((cookie) =>
+      cookie.replace(/;\s*path=([^;]*)/gi, (_whole, path: string) => {
+        const under = path.trim().startsWith('/') ? path.trim() : '/';
+        return `; Path=${pathPrefix}${under}`;
+      }),
+    );
   }
   return headers;
 }
@@ -87,9 +128,16 @@ export function withoutLink(path: string): string {
  * scoped to this URL's path (or its host, in the host form), HttpOnly, SameSite=Lax, ending
  * with the link.
  */
-export function linkCookie(link: string, expiresAtMs: number, path: string): string {
+export function linkCookie(
+  link: string,
+  expiresAtMs: number,
+  path: string,
+  secure: boolean,
+): string {
   const maxAgeSeconds = Math.max(0, Math.floor((expiresAtMs - Date.now()) / 1000));
-  return `${linkParameter}=${link}; Path=${path}; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Lax`;
+  const cookie = `${linkParameter}=${link}; Path=${path}; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Lax`;
+  // Reached over HTTPS, the cookie never travels in the clear.
+  return secure ? `${cookie}; Secure` : cookie;
 }
 
 function withoutLinkCookies(cookie: string): string {

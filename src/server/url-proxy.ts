@@ -1,33 +1,65 @@
-import {
-  Agent,
-  request as httpRequest,
-  type IncomingMessage,
-  type ServerResponse,
-} from 'node:http';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { MagsError } from '../errors/mags-error.ts';
 import type { Sandbox } from '../runtimes/runtime.ts';
 import type { SandboxUse } from '../sandboxes/sandbox-use.ts';
 import type { SandboxUrls } from '../urls/sandbox-urls.ts';
 import { decideUrlAccess, type UrlAccess, UrlAccessError } from '../urls/url-access.ts';
-import { hostLabelOf, isUrlRequest, parsePathForm } from '../urls/url-addresses.ts';
+import { hostLabelOf, isUrlRequest, parsePathForm, urlAddress } from '../urls/url-addresses.ts';
+import { openPortOf, PortAgent } from './port-agent.ts';
 import type { ServerServices } from './server-env.ts';
 import {
   answerHeaders,
   forwardedHeaders,
   linkCookie,
   linksOf,
+  protocolOf,
   withoutLink,
 } from './url-forward-headers.ts';
+import { portError, sendError, writeRawError, writeRawRedirect } from './url-proxy-errors.ts';
+import { UpgradeCounts } from './url-upgrades.ts';
 
-/** A request the proxy will forward: whose sandbox and port, and what the sandbox's server sees. */
-interface Target {
+/** An upgraded connection with no byte either way for this long is closed. */
+const upgradeIdleTimeoutMs = 15 * 60_000;
+
+/** How long an upgraded connection whose client has ended may still send it the rest. */
+const upgradeEndGraceMs = 5_000;
+
+/**
+ * A path-form answer reached without the owner's token (a public URL) runs in an opaque origin:
+ * the page shares the server's origin (the dashboard, the API, other URLs) otherwise.
+ */
+const pathFormSandboxPolicy =
+  'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads';
+
+/** Who may use the URL asked for, and how its request is addressed. */
+interface Resolved {
   access: UrlAccess;
-  use: SandboxUse;
+  /** `/u/ID` in the path form, undefined in the host form. */
+  pathPrefix: string | undefined;
   /** The path and query the sandbox's server gets (the `/u/ID` prefix and the link removed). */
   path: string;
   /** Set-Cookie for a link's first visit, scoped to this URL. */
   cookie: string | undefined;
+}
+
+/** A request the proxy will forward: resolved, and its sandbox awake and held while it lasts. */
+interface Target extends Resolved {
+  use: SandboxUse;
+  runtime: string;
+}
+
+/** What the proxy answers without reaching the sandbox: a redirect. */
+class Redirect {
+  readonly status: number;
+  readonly location: string;
+  readonly cookie: string | undefined;
+
+  constructor(status: number, location: string, cookie?: string) {
+    this.status = status;
+    this.location = location;
+    this.cookie = cookie;
+  }
 }
 
 /**
@@ -42,6 +74,7 @@ export class UrlProxy {
   readonly #urls: SandboxUrls;
   // Keep-alive connections to each sandbox port: one relay in the sandbox serves many requests.
   readonly #agents = new Map<string, PortAgent>();
+  readonly #upgrades = new UpgradeCounts();
 
   constructor(services: ServerServices, urls: SandboxUrls) {
     this.#services = services;
@@ -55,29 +88,41 @@ export class UrlProxy {
   async handleRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
     let target: Target | undefined;
     try {
-      const bare = this.#bareRedirect(request);
-      if (bare) {
-        response.writeHead(308, { Location: bare, 'Content-Length': '0' }).end();
+      const resolved = await this.#resolve(request, { upgrade: false });
+      if (resolved instanceof Redirect) {
+        response.writeHead(resolved.status, {
+          Location: resolved.location,
+          'Content-Length': '0',
+          'Cache-Control': 'no-store',
+          ...(resolved.cookie ? { 'Set-Cookie': resolved.cookie } : {}),
+        });
+        response.end();
         return;
       }
-      target = await this.#target(request);
-      const { access, use } = target;
-      const agent = this.#agentFor(access, use.sandbox);
+      target = await this.#target(resolved);
+      const { access, use, pathPrefix } = target;
+      const agent = this.#agentFor(access, use.sandbox, target.runtime);
       const upstream = httpRequest({
         agent,
         method: request.method,
         path: target.path,
         headers: forwardedHeaders(request, access),
       });
-      const done = target.use.release;
       response.once('close', () => {
-        done();
+        use.release();
         if (!response.writableFinished) upstream.destroy();
       });
       upstream.once('response', (answer) => {
-        const headers = answerHeaders(answer);
+        const headers = answerHeaders(answer, pathPrefix ? { pathPrefix } : {});
         if (target?.cookie)
           headers['set-cookie'] = [...(headers['set-cookie'] ?? []), target.cookie];
+        if (pathPrefix && access.via === 'public') {
+          const policy = headers['content-security-policy'];
+          headers['content-security-policy'] = [
+            ...(policy === undefined ? [] : [policy]),
+            pathFormSandboxPolicy,
+          ].join(', ');
+        }
         response.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
         // Each chunk goes out as it comes: a streaming answer reaches the client as it is made.
         response.flushHeaders();
@@ -98,23 +143,49 @@ export class UrlProxy {
   async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     let target: Target | undefined;
     let stream: Duplex | undefined;
+    const releases: (() => void)[] = [];
+    const releaseAll = () => {
+      for (const release of releases.splice(0)) release();
+    };
     try {
-      target = await this.#target(request);
-      stream = await openPort(target.use.sandbox, target.access);
+      const resolved = await this.#resolve(request, { upgrade: true });
+      if (resolved instanceof Redirect) {
+        writeRawRedirect(socket, resolved.status, resolved.location);
+        return;
+      }
+      const { owner, sandbox } = resolved.access.record;
+      // A WebSocket is a long-lived answer of its owner's, and one of its sandbox's few.
+      if (this.#services.streams) releases.push(this.#services.streams.open(owner));
+      releases.push(this.#upgrades.open(owner, sandbox));
+      target = await this.#target(resolved);
+      releases.push(target.use.release);
+      stream = await openPortOf(
+        target.use.sandbox,
+        target.access.record.port,
+        target.runtime,
+      ).catch((error: unknown) => {
+        throw portError(error, (target as Target).access);
+      });
     } catch (error) {
-      target?.use.release();
+      releaseAll();
       writeRawError(socket, error);
       return;
     }
-    const release = target.use.release;
     const port = stream;
     socket.once('close', () => {
-      release();
+      releaseAll();
       port.destroy();
     });
     port.once('close', () => socket.destroy());
     socket.on('error', () => port.destroy());
     port.on('error', () => socket.destroy());
+    // A client gone (its FIN) is not waited on for long: an app that keeps its half open
+    // would hold the relay, the sandbox's use and the owner's slot until the idle timeout.
+    socket.once('end', () => setTimeout(() => socket.destroy(), upgradeEndGraceMs).unref());
+    // Every byte either way passes this socket: it times out only when both ways are idle.
+    if ('setTimeout' in socket && typeof socket.setTimeout === 'function') {
+      socket.setTimeout(upgradeIdleTimeoutMs, () => socket.destroy());
+    }
     // The handshake as the client sent it (less the mags credential), then raw bytes both ways:
     // the sandbox's server answers 101 (or refuses) itself.
     const headers = forwardedHeaders(request, target.access, { upgrade: true });
@@ -134,32 +205,32 @@ export class UrlProxy {
     this.#agents.clear();
   }
 
-  #bareRedirect(request: IncomingMessage): string | undefined {
-    const path = request.url ?? '/';
-    const parsed = parsePathForm(path);
-    if (!parsed?.bare) return undefined;
-    const query = path.indexOf('?');
-    return `/u/${parsed.urlId}/${query >= 0 ? path.slice(query) : ''}`;
-  }
-
-  async #target(request: IncomingMessage): Promise<Target> {
+  /** Which URL, whether the request may use it, and the redirects answered before the sandbox. */
+  async #resolve(
+    request: IncomingMessage,
+    options: { upgrade: boolean },
+  ): Promise<Resolved | Redirect> {
     const path = request.url ?? '/';
     const { repository } = this.#services;
-    const label = this.#urls.domain
-      ? hostLabelOf(request.headers.host, this.#urls.domain)
-      : undefined;
+    const { domain } = this.#urls;
+    const label = domain ? hostLabelOf(request.headers.host, domain) : undefined;
     let records: Awaited<ReturnType<typeof repository.findSandboxUrlsByHostLabel>> = [];
     let forwardPath = path;
-    let cookiePath = '/';
+    let pathPrefix: string | undefined;
     if (label) {
       records = await repository.findSandboxUrlsByHostLabel(label);
     } else {
       const parsed = parsePathForm(path);
+      if (parsed?.bare) {
+        // `/u/ID` without the slash: relative links would resolve above it.
+        const query = path.indexOf('?');
+        return new Redirect(308, `/u/${parsed.urlId}/${query >= 0 ? path.slice(query) : ''}`);
+      }
       if (parsed) {
         const record = await repository.getSandboxUrl(parsed.urlId);
         if (record) records = [record];
         forwardPath = parsed.forwardPath;
-        cookiePath = `/u/${parsed.urlId}/`;
+        pathPrefix = `/u/${parsed.urlId}`;
       }
     }
     const { fromQuery, links } = linksOf(request, path);
@@ -173,22 +244,59 @@ export class UrlProxy {
       },
     );
     const { record } = access;
-    const sandbox = await this.#services.sandboxes.get(record.owner, record.sandbox).catch(() => {
+    if (pathPrefix) {
+      // With a domain, a URL that has a host of its own is served there only: the path form
+      // runs the app's pages in the server's origin (its dashboard, its API, other URLs).
+      if (domain && record.hostLabel) {
+        return new Redirect(308, `${this.#hostFormOf(request, record)}${forwardPath.slice(1)}`);
+      }
+      // A service worker registered here could control every page of the server's origin.
+      if (request.headers['service-worker'] !== undefined) {
+        throw new MagsError('A sandbox URL in the path form cannot register a service worker.', {
+          code: 'service_worker_refused',
+          statusCode: 403,
+          hint: 'Serve the app under its own host: start the server with --url-domain DOMAIN (a wildcard DNS name).',
+        });
+      }
+    }
+    const secure = protocolOf(request) === 'https';
+    const cookie =
+      access.via === 'link' && fromQuery && access.link
+        ? linkCookie(access.link.value, access.link.expiresAtMs, `${pathPrefix ?? ''}/`, secure)
+        : undefined;
+    // A link's first visit: the cookie, and the same address without the link, so the link
+    // stays out of the browser's history and the Referer the app's pages send on.
+    if (cookie && !options.upgrade && (request.method === 'GET' || request.method === 'HEAD')) {
+      return new Redirect(303, withoutLink(path), cookie);
+    }
+    return { access, pathPrefix, path: withoutLink(forwardPath), cookie };
+  }
+
+  #hostFormOf(request: IncomingMessage, record: UrlAccess['record']): string {
+    try {
+      const origin = new URL(`${protocolOf(request)}://${request.headers.host ?? 'localhost'}`);
+      return urlAddress(record, origin, this.#urls.domain);
+    } catch {
+      return urlAddress(record, new URL('http://localhost'), this.#urls.domain);
+    }
+  }
+
+  /** The sandbox of a resolved request, awake and held. */
+  async #target(resolved: Resolved): Promise<Target> {
+    const { record } = resolved.access;
+    const sandboxes = this.#services.sandboxes;
+    const found = await sandboxes.get(record.owner, record.sandbox).catch(() => {
       throw new UrlAccessError(404, 'No such sandbox URL.', 'Its sandbox was deleted.');
     });
     // A sandbox deleted and made again under the same name is another sandbox: none of its URLs.
-    if (sandbox.createdAt !== record.sandboxCreatedAt) {
+    if (found.createdAt !== record.sandboxCreatedAt) {
       throw new UrlAccessError(404, 'No such sandbox URL.', 'Its sandbox was deleted.');
     }
-    const use = await this.#services.sandboxes.use(record.owner, record.sandbox);
-    const cookie =
-      access.via === 'link' && fromQuery && access.link
-        ? linkCookie(access.link.value, access.link.expiresAtMs, cookiePath)
-        : undefined;
-    return { access, use, path: withoutLink(forwardPath), cookie };
+    const use = await sandboxes.use(record.owner, record.sandbox);
+    return { ...resolved, use, runtime: found.runtime ?? 'default' };
   }
 
-  #agentFor(access: UrlAccess, sandbox: Sandbox): PortAgent {
+  #agentFor(access: UrlAccess, sandbox: Sandbox, runtime: string): PortAgent {
     const key = `${access.record.owner}\0${access.record.sandbox}\0${access.record.port}`;
     let agent = this.#agents.get(key);
     // A sandbox started again is a new one: the old one's connections are gone with it.
@@ -197,105 +305,11 @@ export class UrlProxy {
       agent = undefined;
     }
     if (!agent) {
-      agent = new PortAgent(sandbox, access.record.port);
+      agent = new PortAgent(sandbox, access.record.port, runtime);
       this.#agents.set(key, agent);
     }
     return agent;
   }
-}
-
-/** An http.Agent whose connections are streams to a sandbox's port through its agent. */
-class PortAgent extends Agent {
-  readonly sandbox: Sandbox;
-  readonly #port: number;
-
-  constructor(sandbox: Sandbox, port: number) {
-    // Idle connections end after a while: each holds a relay process in the sandbox.
-    super({ keepAlive: true, maxFreeSockets: 8, timeout: 30_000 });
-    this.sandbox = sandbox;
-    this.#port = port;
-  }
-
-  override createConnection(
-    _options: unknown,
-    callback: (error: Error | null, stream?: Duplex) => void,
-  ): undefined {
-    openPortOf(this.sandbox, this.#port).then(
-      (stream) => callback(null, stream),
-      (error: Error) => callback(error),
-    );
-    return undefined;
-  }
-}
-
-function openPortOf(sandbox: Sandbox, port: number): Promise<Duplex> {
-  if (!sandbox.openPort) {
-    throw new MagsError('This sandbox runtime cannot reach ports inside.', {
-      code: 'capability_unsupported',
-      statusCode: 501,
-    });
-  }
-  return sandbox.openPort(port);
-}
-
-function openPort(sandbox: Sandbox, access: UrlAccess): Promise<Duplex> {
-  return openPortOf(sandbox, access.record.port).catch((error: unknown) => {
-    throw portError(error, access);
-  });
-}
-
-/** Nothing listening: the 502 says which port of which sandbox, and how to start a server. */
-function portError(error: unknown, access: UrlAccess): unknown {
-  if (error instanceof MagsError && error.code === 'port_not_listening') {
-    const { sandbox, port } = access.record;
-    return new UrlAccessError(
-      502,
-      `Nothing listens on port ${port} in the sandbox ${sandbox}.`,
-      `Start a server there that listens on port ${port} (on 0.0.0.0, 127.0.0.1 or ::) and keeps running after the exec, e.g. mags exec ${sandbox} 'setsid node server.js > server.log 2>&1 &'.`,
-    );
-  }
-  return error;
-}
-
-function statusOf(error: unknown): { status: number; text: string } {
-  if (error instanceof MagsError) {
-    const status = error.statusCode ?? 500;
-    return {
-      status,
-      text: error.hint ? `${error.message}\n${error.hint}\n` : `${error.message}\n`,
-    };
-  }
-  return { status: 502, text: `The sandbox URL failed: ${(error as Error).message}\n` };
-}
-
-function sendError(response: ServerResponse, request: IncomingMessage, error: unknown): void {
-  if (response.headersSent) {
-    response.destroy();
-    return;
-  }
-  const { status, text } = statusOf(error);
-  const html = /\btext\/html\b/.test(request.headers.accept ?? '');
-  const body = html
-    ? `<!doctype html><title>${status}</title><pre>${escapeHtml(text)}</pre>\n`
-    : text;
-  response.writeHead(status, {
-    'Content-Type': html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-    'Cache-Control': 'no-store',
-    ...(status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {}),
-  });
-  response.end(body);
-}
-
-function writeRawError(socket: Duplex, error: unknown): void {
-  const { status, text } = statusOf(error);
-  socket.end(
-    `HTTP/1.1 ${status} ${status === 502 ? 'Bad Gateway' : 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
-  );
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"]/g, (character) => `&#${character.charCodeAt(0)};`);
 }
 
 /** Routes the server's requests and upgrades of sandbox URLs to the proxy, the rest as before. */

@@ -53,6 +53,21 @@ export function urlStateContract(test: ContractTest, repository: () => StateRepo
       ['url_u4'],
     );
   });
+
+  test('sandbox URLs revoked or expired before a time are deleted; the others stay', async () => {
+    const state = repository();
+    const ended = url('url_v1', 'ursula', 'gone', { expiresAt: '2026-11-01T00:00:00.000Z' });
+    const later = url('url_v2', 'ursula', 'gone', { expiresAt: '2026-12-30T00:00:00.000Z' });
+    const revoked = url('url_v3', 'ursula', 'gone', { revokedAt: '2026-11-02T00:00:00.000Z' });
+    const kept = url('url_v4', 'ursula', 'gone');
+    for (const record of [ended, later, revoked, kept]) await state.insertSandboxUrl(record);
+    assert.equal(await state.deleteSandboxUrlsEndedBefore('2026-11-15T00:00:00.000Z'), 2);
+    assert.equal(await state.getSandboxUrl('url_v1'), undefined);
+    assert.equal(await state.getSandboxUrl('url_v3'), undefined);
+    assert.deepEqual(await state.getSandboxUrl('url_v2'), later);
+    assert.deepEqual(await state.getSandboxUrl('url_v4'), kept);
+    assert.equal(await state.deleteSandboxUrlsEndedBefore('2026-11-15T00:00:00.000Z'), 0);
+  });
 }
 
 function url(

@@ -610,5 +610,7 @@ export interface StateRepository {
   findSandboxUrlsByHostLabel(hostLabel: string): Promise<SandboxUrlRecord[]>;
   /** Returns false when the owner has no such URL, or it was revoked already. */
   revokeSandboxUrl(owner: string, id: string, revokedAt: string): Promise<boolean>;
+  /** Deletes the URLs revoked or expired before `endedBefore`; returns how many. */
+  deleteSandboxUrlsEndedBefore(endedBefore: string): Promise<number>;
   close(): Promise<void>;
 }

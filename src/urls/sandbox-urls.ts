@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { MagsContext } from '../context/mags-context.ts';
-import { InvalidInputError, NotFoundError } from '../errors/mags-error.ts';
+import { ConflictError, InvalidInputError, NotFoundError } from '../errors/mags-error.ts';
 import { requireCapability } from '../runtimes/require-capability.ts';
 import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import { sandboxRuntime } from '../sandboxes/start-long-lived-sandbox.ts';
@@ -34,6 +34,15 @@ export interface SandboxUrlView {
 /** The longest a URL may live: a signed link is a bearer secret, so it must end. */
 export const maxUrlLifetimeMs = 30 * 86_400_000;
 
+/** Live URLs (neither revoked nor expired) one owner may have: each is a way into a sandbox. */
+export const maxUrlsPerOwner = 200;
+
+/** A URL revoked or expired this long ago is deleted (what it answered, a 404, stays the same). */
+const endedUrlRetentionMs = 7 * 86_400_000;
+
+/** How often making a URL also deletes the ended ones. */
+const sweepEveryMs = 3_600_000;
+
 /**
  * URLs to long-lived sandboxes' ports (issue 16): records in the state, addresses made from the
  * origin the API was reached at, signed links. The proxy (`src/server/url-proxy.ts`) serves them.
@@ -43,6 +52,7 @@ export class SandboxUrls {
   readonly #sandboxes: SandboxManager;
   readonly #context: MagsContext;
   readonly #signer: UrlLinkSigner;
+  #sweptAtMs = 0;
   /** The wildcard domain of the host form (`mags server --url-domain`), if any. */
   readonly domain: string | undefined;
 
@@ -90,6 +100,19 @@ export class SandboxUrls {
     // The runtime's agent relays the port (capability `ports`): refused now, not at each request.
     requireCapability(sandboxRuntime(this.#context, sandbox), 'ports');
     const now = Date.now();
+    await this.#sweep(now);
+    const live = (await this.#repository.listSandboxUrls(owner)).filter(
+      (url) => url.expiresAt === null || Date.parse(url.expiresAt) > now,
+    );
+    if (live.length >= maxUrlsPerOwner) {
+      throw new ConflictError(
+        `You have ${live.length} sandbox URLs, the most one owner may (${maxUrlsPerOwner}).`,
+        {
+          code: 'url_limit_reached',
+          hint: 'Revoke the ones you no longer use: mags url list, mags url revoke ID.',
+        },
+      );
+    }
     const record: SandboxUrlRecord = {
       id: `url_${randomBytes(8).toString('hex')}`,
       owner,
@@ -109,6 +132,15 @@ export class SandboxUrls {
       view.signedUrl = `${view.url}?${linkParameter}=${link}`;
     }
     return view;
+  }
+
+  /** Deletes URLs ended long ago, at most once an hour: the table holds what may still answer. */
+  async #sweep(nowMs: number): Promise<void> {
+    if (nowMs - this.#sweptAtMs < sweepEveryMs) return;
+    this.#sweptAtMs = nowMs;
+    await this.#repository.deleteSandboxUrlsEndedBefore(
+      new Date(nowMs - endedUrlRetentionMs).toISOString(),
+    );
   }
 
   async list(owner: string, origin: URL, sandbox?: string): Promise<SandboxUrlView[]> {

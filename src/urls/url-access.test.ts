@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { MagsError } from '../errors/mags-error.ts';
 import { createToken } from '../server/tokens.ts';
 import { createSqliteStateRepository } from '../state/sqlite/sqlite-state-repository.ts';
 import type { SandboxUrlRecord, StateRepository } from '../state/state-repository.ts';
@@ -53,6 +54,28 @@ describe('who may use a sandbox URL', () => {
     const link = signer.sign('url_00000000000000a1', Date.now() + 60_000);
     assert.equal(again.verify(link)?.urlId, 'url_00000000000000a1');
     assert.equal(new UrlLinkSigner(Buffer.alloc(32, 1)).verify(link), undefined);
+  });
+
+  test('a secret file of the wrong size (empty, cut short) is refused, not used as a key', async () => {
+    for (const [name, content] of [
+      ['empty', Buffer.alloc(0)],
+      ['short', Buffer.alloc(5, 1)],
+    ] as const) {
+      const path = join(directory, `url-secret-${name}`);
+      await writeFile(path, content, { mode: 0o600 });
+      await assert.rejects(UrlLinkSigner.open(path), (error: unknown) => {
+        assert.ok(error instanceof MagsError);
+        assert.match(error.message, new RegExp(`has ${content.length} bytes, not 32`));
+        assert.match(error.hint ?? '', /Remove .*url-secret/);
+        return true;
+      });
+    }
+    // Signers opening a new secret at once all end up with the one that was linked first.
+    const path = join(directory, 'url-secret-race');
+    const signers = await Promise.all([1, 2, 3].map(() => UrlLinkSigner.open(path)));
+    const link = (signers[0] as UrlLinkSigner).sign('url_00000000000000a1', Date.now() + 60_000);
+    for (const one of signers) assert.equal(one.verify(link)?.urlId, 'url_00000000000000a1');
+    assert.equal((await readdir(directory)).filter((file) => file.endsWith('.tmp')).length, 0);
   });
 
   test('the owner token lets in (and is stripped); another owner, no URL or a revoked one are 404', async () => {
@@ -169,6 +192,10 @@ describe('sandbox URL addresses', () => {
     assert.equal(hostLabelOf('a.8080-web.example.test', 'example.test'), undefined);
     assert.equal(hostLabelOf('example.test', 'example.test'), undefined);
     assert.equal(hostLabelOf('evil-example.test', 'example.test'), undefined);
+    // Only PORT-NAME-TAG is claimed: other names under the domain stay the server's.
+    assert.equal(hostLabelOf('www.example.test', 'example.test'), undefined);
+    assert.equal(hostLabelOf('8080-web.example.test', 'example.test'), undefined);
+    assert.equal(hostLabelOf('999999-web-0a1b2c3d.example.test', 'example.test'), undefined);
   });
 
   test('the path form: /u/ID/rest?query, and /u/ID bare', () => {

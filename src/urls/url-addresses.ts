@@ -6,6 +6,9 @@ export const linkParameter = 'mags_link';
 /** `/u/ID/...`: the path form of a URL, for a server without a wildcard domain. */
 const pathForm = /^\/u\/(url_[0-9a-f]{16})(\/[^?#]*)?(\?.*)?$/;
 
+/** `PORT-NAME-TAG`: what hostLabelFor makes, and the only host labels the proxy claims. */
+const hostLabelShape = /^\d{1,5}-[a-z0-9-]+-[0-9a-f]{8}$/;
+
 /**
  * Eight hex digits of the owner's name's SHA-256: in a host label, it keeps two owners' sandboxes
  * of the same name apart without spelling out who owns them.
@@ -32,7 +35,9 @@ export function hostLabelOf(host: string | undefined, domain: string): string | 
   const suffix = `.${domain.toLowerCase()}`;
   if (!name.endsWith(suffix)) return undefined;
   const label = name.slice(0, -suffix.length);
-  return /^[a-z0-9-]{1,63}$/.test(label) ? label : undefined;
+  // Only the shape hostLabelFor makes is the proxy's: other names under the domain (www, api)
+  // stay the server's own.
+  return label.length <= 63 && hostLabelShape.test(label) ? label : undefined;
 }
 
 /** A path-form request: the URL's id and the path (with its query) the sandbox's server sees. */

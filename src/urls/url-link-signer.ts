@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { MagsError } from '../errors/mags-error.ts';
 
 /** A signed link's parts, once its signature checked out (its expiry is the caller's to judge). */
 export interface VerifiedLink {
@@ -23,18 +24,46 @@ export class UrlLinkSigner {
     this.#secret = secret;
   }
 
-  /** The signer of `secretPath`, making the secret on first use (a second process reads it). */
+  /**
+   * The signer of `secretPath`, making the secret on first use (a second process reads it). The
+   * secret is written whole to a temporary file and then linked to its name, so no process ever
+   * reads a partly written one; a file of any other size is refused, since a short key would let
+   * anyone sign links.
+   */
   static async open(secretPath: string): Promise<UrlLinkSigner> {
     const existing = await readFile(secretPath).catch(() => undefined);
-    if (existing?.length === secretBytes) return new UrlLinkSigner(existing);
-    await mkdir(dirname(secretPath), { recursive: true });
-    try {
-      // `wx`: two servers starting at once agree on the one that was written first.
-      await writeFile(secretPath, randomBytes(secretBytes), { mode: 0o600, flag: 'wx' });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    if (!existing) {
+      await mkdir(dirname(secretPath), { recursive: true });
+      // Its own temporary file (pid and random): nobody else writes to the inode that gets linked.
+      const temporary = `${secretPath}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+      await writeFile(temporary, randomBytes(secretBytes), { mode: 0o600 });
+      try {
+        // link(2) fails with EEXIST instead of replacing: two servers starting at once agree on
+        // the one that was linked first.
+        await link(temporary, secretPath);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      } finally {
+        await unlink(temporary).catch(() => undefined);
+      }
     }
-    return new UrlLinkSigner(await readFile(secretPath));
+    const secret = existing ?? (await readFile(secretPath));
+    if (secret.length !== secretBytes) {
+      throw new MagsError(
+        `The sandbox URL secret ${secretPath} has ${secret.length} bytes, not ${secretBytes}: links signed with it could be forged.`,
+        {
+          code: 'url_secret_invalid',
+          hint: `Remove ${secretPath} and start the server again: it makes a new secret (links signed before stop working).`,
+        },
+      );
+    }
+    const { mode } = await stat(secretPath);
+    if ((mode & 0o077) !== 0) {
+      process.emitWarning(
+        `The sandbox URL secret ${secretPath} is readable by others (mode ${(mode & 0o777).toString(8)}); chmod 600 it.`,
+      );
+    }
+    return new UrlLinkSigner(secret);
   }
 
   sign(urlId: string, expiresAtMs: number): string {

@@ -2,7 +2,8 @@
  * A small web app for `node` (CommonJS, no packages) that tests and `npm run bench url` run
  * inside a sandbox and on the host: `/bytes/N` streams N bytes; `/stream` sends `first\n` and
  * holds the answer open until `/release` is asked for; anything else answers JSON of what it
- * got (method, url, headers, body bytes). An upgrade to WebSocket (RFC 6455, by hand: text
+ * got (method, url, headers, body bytes), `/set-cookie` with a cookie for `Path=/` and
+ * `Service-Worker-Allowed: /` too. An upgrade to WebSocket (RFC 6455, by hand: text
  * frames under 64 KiB) echoes each text message as `echo: MESSAGE`. It listens on `::` (every
  * address) at the port given as its first argument (0: a free one) and prints `listening PORT`.
  */
@@ -39,6 +40,10 @@ const server = http.createServer((request, response) => {
         response.end();
       };
       return pump();
+    }
+    if (url.pathname === '/set-cookie') {
+      response.setHeader('set-cookie', 'session=1; Path=/; HttpOnly');
+      response.setHeader('service-worker-allowed', '/');
     }
     response.setHeader('content-type', 'application/json');
     response.end(JSON.stringify({ method: request.method, url: request.url, headers: request.headers, received }));

@@ -8,6 +8,7 @@ type UrlMethods = Pick<
   | 'listSandboxUrls'
   | 'findSandboxUrlsByHostLabel'
   | 'revokeSandboxUrl'
+  | 'deleteSandboxUrlsEndedBefore'
 >;
 
 /** URLs to sandboxes' ports (migration 12). */
@@ -57,6 +58,12 @@ export function sqliteUrlStatements({ statement, prepared }: SqliteDatabase): Ur
         'UPDATE sandbox_urls SET revoked_at = ? WHERE id = ? AND owner = ? AND revoked_at IS NULL',
       ).run(revokedAt, id, owner);
       return Number(result.changes) > 0;
+    },
+    async deleteSandboxUrlsEndedBefore(endedBefore) {
+      const result = statement(
+        'DELETE FROM sandbox_urls WHERE revoked_at < ? OR expires_at < ?',
+      ).run(endedBefore, endedBefore);
+      return Number(result.changes);
     },
   };
 }
