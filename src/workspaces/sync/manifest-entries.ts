@@ -75,7 +75,7 @@ export function manifestEntries(
     }
     // Sockets, fifos and device nodes cannot be stored portably; they are left out.
   }
-  // Copies: a pack's hash is final only once it is sealed, after the entries were first built.
+  // Copies: the manifest holds plain data, not the sync's shared objects.
   return { entries, packs: packs.map((pack) => ({ hash: pack.hash, bytes: pack.bytes })) };
 }
 

@@ -221,13 +221,8 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
     totalBytes: progress.totalBytes,
   });
 
-  const unchanged = manifestEntries(scanned, contentByPath, primaryOfInode, options.idMapping);
-  if (base && base.entriesSha256 === entriesDigest(unchanged.entries, unchanged.packs)) {
-    await packer.finish();
-    await saveState(statePath, state);
-    return result(false, base.version);
-  }
-  // A new version: the files it has in older packs it would read little of are packed again.
+  // Files the version has in older packs it would read little of are packed again (a tree
+  // unchanged since its base version has none: the base kept only packs it reads enough of).
   const sparse = sparsePacks(
     primaries.flatMap((file) => {
       const content = contentByPath.get(pathKey(file.path));
@@ -252,6 +247,10 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
     options.idMapping,
   );
   const digest = entriesDigest(entries, packs);
+  if (base && base.entriesSha256 === digest) {
+    await saveState(statePath, state);
+    return result(false, base.version);
+  }
   const version = (latest ?? 0) + 1;
   const manifest: Manifest = {
     format: packs.length > 0 ? 'mags-workspace-manifest-v2' : 'mags-workspace-manifest-v1',
