@@ -8,6 +8,9 @@
 //   f PATH MODE UID GID MTIME_MS SIZE <SIZE bytes>           a file and its content
 //   p PATH MODE UID GID MTIME_MS SIZE COUNT {OFFSET SOURCE}*  a file from pieces: SOURCE is a
 //                                  local file copied to OFFSET, or empty for zeroes (a hole)
+//   s PATH MODE UID GID MTIME_MS SIZE SOURCE OFFSET          a file: SIZE bytes of the local
+//                                  file SOURCE from OFFSET (an unpacked pack)
+//   u SOURCE                                                  SOURCE is no longer needed: delete it
 //   l PATH UID GID MTIME_MS TARGET                            a symlink
 //   h PATH EXISTING                                           a hard link to an earlier file
 //   w PATH                                                    a whiteout
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -72,8 +76,10 @@ static struct timespec from_milliseconds(long long ms) {
 
 static void set_file_metadata(int fd, const char *path, unsigned mode, unsigned uid, unsigned gid,
                               long long mtime_ms) {
-  // chown clears set-id bits: the mode goes after it.
-  if (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0) fail(path);
+  // The file was created with its mode (umask 0); chown clears set-id bits (chown(2), root
+  // included), so only then is the mode set again.
+  if (fchown(fd, uid, gid) < 0) fail(path);
+  if ((mode & (S_ISUID | S_ISGID)) && fchmod(fd, mode) < 0) fail(path);
   struct timespec times[2] = {from_milliseconds(mtime_ms), from_milliseconds(mtime_ms)};
   if (futimens(fd, times) < 0) fail(path);
 }
@@ -84,7 +90,7 @@ static void extract_file(void) {
   char *path = required_copy();
   unsigned mode = required_number(), uid = required_number(), gid = required_number();
   long long mtime_ms = required_number(), size = required_number();
-  int fd = openat(root_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  int fd = openat(root_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
   if (fd < 0) fail(path);
   for (long long left = size; left > 0;) {
     size_t want = left < (long long)sizeof copy_buffer ? (size_t)left : sizeof copy_buffer;
@@ -106,7 +112,7 @@ static void extract_pieces(void) {
   char *path = required_copy();
   unsigned mode = required_number(), uid = required_number(), gid = required_number();
   long long mtime_ms = required_number(), size = required_number(), count = required_number();
-  int fd = openat(root_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  int fd = openat(root_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
   if (fd < 0) fail(path);
   for (long long index = 0; index < count; index++) {
     long long offset = required_number();
@@ -136,6 +142,57 @@ static void extract_pieces(void) {
   free(path);
 }
 
+// The source of the last 's' record, mapped: a pack's files come one after another, and a
+// write(2) from the mapping is one copy (sendfile(2) measured ~15% slower for 5 KB files here).
+static char *slice_source;
+static char *slice_map;
+static size_t slice_length;
+
+static void close_source(void) {
+  if (slice_map) munmap(slice_map, slice_length);
+  slice_map = NULL;
+  slice_length = 0;
+  free(slice_source);
+  slice_source = NULL;
+}
+
+static void extract_slice(void) {
+  char *path = required_copy();
+  unsigned mode = required_number(), uid = required_number(), gid = required_number();
+  long long mtime_ms = required_number(), size = required_number();
+  char *source = required_copy();
+  long long offset = required_number();
+  if (!slice_source || strcmp(source, slice_source) != 0) {
+    close_source();
+    int in = open(source, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (in < 0 || fstat(in, &st) < 0) fail(source);
+    slice_length = (size_t)st.st_size;
+    if (slice_length > 0) {
+      slice_map = mmap(NULL, slice_length, PROT_READ, MAP_PRIVATE, in, 0);
+      if (slice_map == MAP_FAILED) { slice_map = NULL; fail(source); }
+    }
+    close(in);
+    slice_source = source;
+  } else {
+    free(source);
+  }
+  if (offset < 0 || size < 0 || (unsigned long long)(offset + size) > slice_length) {
+    errno = EPROTO;
+    fail(path);
+  }
+  int fd = openat(root_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
+  if (fd < 0) fail(path);
+  for (long long done = 0; done < size;) {
+    ssize_t written = write(fd, slice_map + offset + done, (size_t)(size - done));
+    if (written < 0) fail(path);
+    done += written;
+  }
+  set_file_metadata(fd, path, mode, uid, gid, mtime_ms);
+  if (close(fd) < 0) fail(path);
+  free(path);
+}
+
 static char *full_path(const char *relative) {
   size_t length = strlen(root_path) + strlen(relative) + 2;
   char *path = malloc(length);
@@ -146,10 +203,9 @@ static char *full_path(const char *relative) {
 
 int layer_extract(const char *directory) {
   root_path = directory;
+  umask(0);
   root_fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) fail(directory);
-  // A larger pipe: fewer wake-ups of both sides for 155 MB of small files (pipe(7)).
-  fcntl(STDIN_FILENO, F_SETPIPE_SZ, 1 << 20);
   static char input_buffer[1 << 20];
   setvbuf(stdin, input_buffer, _IOFBF, sizeof input_buffer);
   struct directory *directories = NULL;
@@ -161,6 +217,13 @@ int layer_extract(const char *directory) {
       extract_file();
     } else if (type == 'p') {
       extract_pieces();
+    } else if (type == 's') {
+      extract_slice();
+    } else if (type == 'u') {
+      char *source = required_copy();
+      if (slice_source && strcmp(source, slice_source) == 0) close_source();
+      if (unlink(source) < 0) fail(source);
+      free(source);
     } else if (type == 'd') {
       char *path = required_copy();
       unsigned mode = required_number(), uid = required_number(), gid = required_number();

@@ -41,6 +41,16 @@ export class LayerExtractor {
     this.#child.stdin.write(data);
   }
 
+  /** A file: `size` bytes of the local file `source` from `offset` (an unpacked pack). */
+  slice(path: Buffer, mode: number, owner: Owned, size: number, source: string, offset: number) {
+    this.#fields('s', path, mode, owner.uid, owner.gid, owner.mtimeMs, size, source, offset);
+  }
+
+  /** Deletes the local file `source` once every record before this one is written. */
+  release(source: string): void {
+    this.#fields('u', source);
+  }
+
   /** A file made of local files at offsets (cached chunks); pieces without a source are holes. */
   pieces(
     path: Buffer,

@@ -64,7 +64,8 @@ export class PackWriter {
     this.#current = { hash: '', bytes: 0 };
     this.#parts = [];
     const sealing = (async () => {
-      const body = await compress(Buffer.concat(parts, pack.bytes));
+      // Output in large chunks: zlib's default 16 KiB would be a thread-pool round trip each.
+      const body = await compress(Buffer.concat(parts, pack.bytes), { chunkSize: 1024 * 1024 });
       const hash = sha256(body);
       // Content-addressed: an identical pack already stored is simply written again.
       await this.#options.store.put(packKey(hash), body);

@@ -151,7 +151,7 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
       pending = (async () => {
         // Content-addressed: a chunk another workspace or version already stored is not sent again.
         if (await store.head(chunkKey(hash))) return;
-        const body = await compress(data);
+        const body = await compress(data, { chunkSize: 1024 * 1024 });
         await store.put(chunkKey(hash), body);
         uploadedChunks++;
         uploadedChunkBytes += body.length;
