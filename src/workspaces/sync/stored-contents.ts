@@ -22,10 +22,13 @@ export function storedContents(manifests: Manifest[]): Map<string, StoredContent
     });
     for (const entry of manifest.entries) {
       if (entry.type !== 'file' || entry.linkOf !== undefined) continue;
-      const pack = entry.pack === undefined ? undefined : references[entry.pack];
-      if (pack && entry.offset !== undefined && entry.chunks.length === 1) {
-        if (!contents.has(entry.chunks[0] as string))
-          contents.set(entry.chunks[0] as string, { pack, offset: entry.offset });
+      if (entry.pack !== undefined) {
+        const pack = references[entry.pack];
+        // A reference that does not hold up is not trusted: the content is simply sent again.
+        if (pack && entry.offset !== undefined && entry.chunks.length === 1) {
+          if (!contents.has(entry.chunks[0] as string))
+            contents.set(entry.chunks[0] as string, { pack, offset: entry.offset });
+        }
       } else {
         for (const hash of entry.chunks) if (!contents.has(hash)) contents.set(hash, 'chunk');
       }
