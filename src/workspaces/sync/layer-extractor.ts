@@ -19,6 +19,7 @@ export class LayerExtractor {
   readonly #child: ChildProcessByStdio<Writable, null, Readable>;
   readonly #exited: Promise<[number | null, NodeJS.Signals | null]>;
   #stderr = '';
+  #spawnError: unknown;
 
   constructor(directory: string) {
     this.#child = spawn(nativeBinaryPath('mags-layer'), ['extract', directory], {
@@ -29,7 +30,13 @@ export class LayerExtractor {
     });
     // A dead extractor's stdin errors (EPIPE); its exit status says why.
     this.#child.stdin.on('error', () => {});
-    this.#exited = once(this.#child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+    // A binary that cannot start emits 'error' (and no 'close'): close() reports it.
+    this.#exited = (
+      once(this.#child, 'close') as Promise<[number | null, NodeJS.Signals | null]>
+    ).catch((error: unknown) => {
+      this.#spawnError = error;
+      return [null, null];
+    });
   }
 
   directory(path: Buffer, mode: number, owner: Owned, opaque: boolean): void {
@@ -94,6 +101,7 @@ export class LayerExtractor {
   async close(): Promise<void> {
     this.#child.stdin.end();
     const [code, signal] = await this.#exited;
+    if (this.#spawnError) throw this.#spawnError;
     if (code === 0) return;
     const message = this.#stderr.trim() || `mags-layer extract ended by ${signal ?? code}`;
     // It exits with the errno: a full disk keeps its code (workspace-sync.ts says what to do).
