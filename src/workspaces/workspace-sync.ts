@@ -146,25 +146,31 @@ export class WorkspaceSync {
     const manifest = await loadManifest(this.store, name, version);
     const local = await this.#workspaces.get(name);
     const existed = local !== undefined;
-    const paths = await this.#workspaces.ensure(name, options.image, options.diskMiB);
-    // On the workspace's disk, beside the layer it replaces: the swap is a rename.
-    const staging = join(paths.layerDirectory, `upper.restoring-${uniqueSuffix()}`);
-    try {
+    // On the workspace's disk, beside the layer it replaces: the swap is a rename. A fresh host
+    // makes the disk (mkfs, mount: ~0.1 s) while the first packs download.
+    let staging: string | undefined;
+    const prepared = (async () => {
+      const paths = await this.#workspaces.ensure(name, options.image, options.diskMiB);
       await checkFits(this.#workspaces, name, version, manifest.totalBytes);
+      staging = join(paths.layerDirectory, `upper.restoring-${uniqueSuffix()}`);
+      return { paths, staging };
+    })();
+    try {
       await pullWorkspace({
         store: this.store,
         manifest,
-        targetDirectory: staging,
+        targetDirectory: prepared.then((ready) => ready.staging),
         cacheDirectory: this.#cacheDirectory,
         idMapping: this.#idMapping,
         onProgress: options.onProgress,
       });
-      await giveToSandboxRoot(staging, this.#rootOwner);
+      const { paths, staging: layer } = await prepared;
+      await giveToSandboxRoot(layer, this.#rootOwner);
       const lock = await acquireLock(paths.lockPath, 'exclusive', () => workspaceBusyError(name));
       try {
         const old = `${paths.upperDir}.old-${uniqueSuffix()}`;
         if (existsSync(paths.upperDir)) await rename(paths.upperDir, old);
-        await rename(staging, paths.upperDir);
+        await rename(layer, paths.upperDir);
         // The overlay's work directory belongs to the old layer.
         await rm(paths.workDir, { recursive: true, force: true });
         await mkdir(paths.workDir);
@@ -185,6 +191,7 @@ export class WorkspaceSync {
           await this.#workspaces.pruneLayers(source);
       }
     } catch (error) {
+      await prepared.catch(() => {}); // the disk may still be in the making
       // A restore that fails on a host that had no copy leaves none, not an empty workspace.
       if (!existed) await this.#workspaces.delete(name).catch(() => {});
       if ((error as { code?: unknown }).code === 'ENOSPC') {
@@ -195,7 +202,7 @@ export class WorkspaceSync {
       }
       throw error;
     } finally {
-      await rm(staging, { recursive: true, force: true });
+      if (staging) await rm(staging, { recursive: true, force: true });
     }
     return version;
   }

@@ -19,8 +19,11 @@ const decompress = promisify(zstdDecompress);
 export interface PullOptions {
   store: ObjectStore;
   manifest: Manifest;
-  /** An empty directory that becomes the layer. */
-  targetDirectory: string;
+  /**
+   * An empty directory that becomes the layer; a promise while it is still being made (a fresh
+   * host's workspace disk: the downloads start meanwhile).
+   */
+  targetDirectory: string | Promise<string>;
   /** Verified chunks, shared by every workspace on this host. */
   cacheDirectory: string;
   /** How sandbox ids are stored on the host (the manifest holds sandbox ids). */
@@ -40,14 +43,14 @@ type FileEntry = Extract<ManifestEntry, { type: 'file' }>;
  * never produces a silently wrong file (the caller removes the half-written directory).
  */
 export async function pullWorkspace(options: PullOptions): Promise<{ downloadedBytes: number }> {
-  const { manifest, targetDirectory } = options;
+  const { manifest } = options;
   // Every path is checked before anything is written.
   const symlinks = new Set<string>();
   for (const entry of manifest.entries) {
-    pathBelow(targetDirectory, entry.path);
+    pathBelow('.', entry.path);
     refuseThroughSymlink(entry.path, symlinks);
     if (entry.type === 'file' && entry.linkOf !== undefined) {
-      pathBelow(targetDirectory, entry.linkOf);
+      pathBelow('.', entry.linkOf);
       refuseThroughSymlink(entry.linkOf, symlinks);
     }
     if (entry.type === 'symlink') symlinks.add(decodeManifestPath(entry.path).toString('latin1'));
@@ -96,8 +99,6 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
     await rename(temporary, cachePath(hash));
   };
 
-  await mkdir(targetDirectory, { recursive: true });
-  const extractor = new LayerExtractor(targetDirectory);
   let unpackedDirectory: Promise<string> | undefined;
   const unpacked = () => {
     unpackedDirectory ??= mkdtemp(join(tmpdir(), 'mags-restore-'));
@@ -109,7 +110,10 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
     gid: host(entry.gid),
     mtimeMs: entry.mtimeMs,
   });
-  try {
+  const ready = (async () => {
+    const targetDirectory = await options.targetDirectory;
+    await mkdir(targetDirectory, { recursive: true });
+    const extractor = new LayerExtractor(targetDirectory);
     // Directories and symlinks first, in path order (parents before children); then the files,
     // each pack's as it arrives; then what names a file (hard links) or hides one (whiteouts).
     extractor.batch(() => {
@@ -125,12 +129,19 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
         }
       }
     });
+    return extractor;
+  })();
+  // Awaited below (by the first pack, or after the downloads): a directory that could not be
+  // made is that await's error, not an unhandled rejection meanwhile.
+  ready.catch(() => {});
+  try {
     const packs = [...byPack.entries()];
     await Promise.all([
       mapConcurrent([...fileOfChunk.keys()], options.concurrency ?? 32, fetchChunk),
       mapConcurrent(packs, 8, async ([index, packed]) => {
         const { raw, storedBytes } = await fetchPack(options.store, manifest, index, packed);
         downloadedBytes += storedBytes;
+        const extractor = await ready;
         // The verified pack goes to a local file the extractor maps: 155 MB through the pipe cost
         // more than all the rest of the main thread's work.
         const source = join(await unpacked(), String(index));
@@ -147,6 +158,7 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
         await extractor.drained();
       }),
     ]);
+    const extractor = await ready;
     extractor.batch(() => {
       for (const file of chunked) {
         const pieces = file.chunks.map((hash, index) => ({
@@ -169,7 +181,10 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
     });
     await extractor.close();
   } catch (error) {
-    await extractor.abort();
+    await ready.then(
+      (extractor) => extractor.abort(),
+      () => {},
+    );
     throw error;
   } finally {
     if (unpackedDirectory)
