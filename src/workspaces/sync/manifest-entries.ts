@@ -1,6 +1,6 @@
 import type { IdMapping } from '../../config/id-mapping.ts';
 import type { ManifestEntry, PackReference } from './manifest.ts';
-import { encodeManifestPath, pathKey } from './manifest-path.ts';
+import { encodeManifestPath } from './manifest-path.ts';
 import type { MergedEntry } from './merge-layers.ts';
 import type { PackedLocation } from './pack-writer.ts';
 
@@ -17,7 +17,8 @@ export interface FileContent {
  */
 export function manifestEntries(
   scanned: MergedEntry[],
-  contentByPath: ReadonlyMap<string, FileContent>,
+  /** By the scanned entries' own path Buffers. */
+  contentByPath: ReadonlyMap<Buffer, FileContent>,
   primaryOfInode: ReadonlyMap<string, Buffer>,
   idMapping: IdMapping,
 ): { entries: ManifestEntry[]; packs: PackReference[] } {
@@ -50,7 +51,7 @@ export function manifestEntries(
     } else if (entry.type === 'f') {
       const primary = entry.links > 1 ? primaryOfInode.get(entry.inode) : undefined;
       const first = primary === entry.path ? undefined : primary;
-      const content = first === undefined ? contentByPath.get(pathKey(entry.path)) : undefined;
+      const content = first === undefined ? contentByPath.get(entry.path) : undefined;
       let packed: { pack: number; offset: number } | undefined;
       if (content?.packed) {
         let number = packNumbers.get(content.packed.pack);

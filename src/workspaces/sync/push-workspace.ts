@@ -180,33 +180,43 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
     return { chunks: [hash], size: data.length, packed: await packer.add(hash, data) };
   };
 
-  const contentByPath = new Map<string, FileContent>();
-  const record = (file: MergedEntry, content: FileContent) => {
-    const key = pathKey(file.path);
-    contentByPath.set(key, content);
-    state[key] = {
+  /** An unchanged file's content as stored, or undefined when some of it is not stored. */
+  const reuse = (chunks: string[], size: number): FileContent | undefined => {
+    if (chunks.length === 1) {
+      const stored = known.get(chunks[0] as string);
+      if (stored === undefined) return undefined;
+      return stored === 'chunk' ? { chunks, size } : { chunks, size, packed: stored };
+    }
+    for (const hash of chunks) if (known.get(hash) === undefined) return undefined;
+    return { chunks, size };
+  };
+  // Indexed like `primaries`: a path's key is made once, and the passes below are plain loops.
+  const contents: FileContent[] = new Array(primaries.length);
+  const keys = primaries.map((file) => pathKey(file.path));
+  const record = (index: number, content: FileContent) => {
+    const file = primaries[index] as MergedEntry;
+    contents[index] = content;
+    state[keys[index] as string] = {
       size: file.size,
       mtimeNs: file.mtimeNs,
       inode: file.inode,
       chunks: content.chunks,
     };
   };
-  await mapConcurrent(primaries, options.concurrency ?? 32, async (file) => {
-    const cached = previous.get(pathKey(file.path));
-    const unchanged =
+  const indices = primaries.map((_, index) => index);
+  await mapConcurrent(indices, options.concurrency ?? 32, async (index) => {
+    const file = primaries[index] as MergedEntry;
+    const cached = previous.get(keys[index] as string);
+    // Unchanged files are not read again, as long as their contents are in the base version (a
+    // sync interrupted before its commit may have left them out: then they are read and checked).
+    const reused =
       cached &&
       cached.size === file.size &&
       cached.mtimeNs === file.mtimeNs &&
-      cached.inode === file.inode;
-    // Unchanged files are not read again, as long as their contents are in the base version (a
-    // sync interrupted before its commit may have left them out: then they are read and checked).
-    const stored = unchanged ? cached.chunks.map((hash) => known.get(hash)) : [];
-    if (unchanged && stored.every((location) => location !== undefined)) {
-      const packed = stored.length === 1 && stored[0] !== 'chunk' ? stored[0] : undefined;
-      record(file, { chunks: cached.chunks, size: file.size, ...(packed ? { packed } : {}) });
-    } else {
-      record(file, await readContent(file));
-    }
+      cached.inode === file.inode
+        ? reuse(cached.chunks, file.size)
+        : undefined;
+    record(index, reused ?? (await readContent(file)));
     progress.files++;
     progress.bytes += file.size;
     options.onProgress?.({ ...progress });
@@ -223,23 +233,19 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
 
   // Files the version has in older packs it would read little of are packed again (a tree
   // unchanged since its base version has none: the base kept only packs it reads enough of).
-  const sparse = sparsePacks(
-    primaries.flatMap((file) => {
-      const content = contentByPath.get(pathKey(file.path));
-      return content?.packed
-        ? [{ location: content.packed, size: content.size, hash: content.chunks[0] as string }]
-        : [];
-    }),
-    minimumLiveFraction,
-  );
-  const moving = primaries.filter((file) => {
-    const pack = contentByPath.get(pathKey(file.path))?.packed?.pack;
+  const sparse = sparsePacks(contents, minimumLiveFraction);
+  const moving = indices.filter((index) => {
+    const pack = contents[index]?.packed?.pack;
     return pack !== undefined && sparse.has(pack);
   });
-  await mapConcurrent(moving, options.concurrency ?? 32, async (file) =>
-    record(file, await readContent(file, sparse)),
+  await mapConcurrent(moving, options.concurrency ?? 32, async (index) =>
+    record(index, await readContent(primaries[index] as MergedEntry, sparse)),
   );
   await packer.finish();
+  // By the very path Buffers of the scan (identity: no key to make again).
+  const contentByPath = new Map<Buffer, FileContent>();
+  for (const [index, file] of primaries.entries())
+    contentByPath.set(file.path, contents[index] as FileContent);
   const { entries, packs } = manifestEntries(
     scanned,
     contentByPath,

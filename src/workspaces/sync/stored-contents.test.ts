@@ -59,17 +59,17 @@ test('stored contents: packed files by place, chunked ones as chunks, one pack o
 test('sparse packs: a pack read for less than half its bytes is packed again', () => {
   const pack = { hash: 'p', bytes: 100 };
   const other = { hash: 'q', bytes: 100 };
-  const use = (reference: PackReference, hash: string, size: number) => ({
-    location: { pack: reference, offset: 0 },
-    hash,
+  const use = (reference: PackReference, offset: number, size: number) => ({
+    packed: { pack: reference, offset },
     size,
   });
   const sparse = sparsePacks(
     [
-      use(pack, 'x', 30),
-      use(pack, 'x', 30), // the same content twice counts once
-      use(pack, 'y', 19),
-      use(other, 'z', 50),
+      use(pack, 0, 30),
+      use(pack, 0, 30), // the same content at two paths counts once
+      use(pack, 40, 19),
+      { size: 1000 }, // not packed
+      use(other, 0, 50),
     ],
     0.5,
   );

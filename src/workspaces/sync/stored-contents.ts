@@ -43,23 +43,25 @@ export function storedContents(manifests: Manifest[]): Map<string, StoredContent
  * for a few of its files (a restore then downloads at most 1/fraction of what it keeps).
  */
 export function sparsePacks(
-  used: Iterable<{ location: PackedLocation; size: number; hash: string }>,
+  contents: Iterable<{ packed?: PackedLocation; size: number } | undefined>,
   minimumLiveFraction: number,
 ): Set<PackReference> {
-  const live = new Map<PackReference, Map<string, number>>();
-  for (const { location, size, hash } of used) {
-    let contents = live.get(location.pack);
-    if (!contents) {
-      contents = new Map();
-      live.set(location.pack, contents);
+  // Live bytes per pack, each place in it counted once (files with one content share a place).
+  const live = new Map<PackReference, { bytes: number; places: Set<number> }>();
+  for (const content of contents) {
+    if (!content?.packed) continue;
+    const { pack, offset } = content.packed;
+    let usage = live.get(pack);
+    if (!usage) {
+      usage = { bytes: 0, places: new Set() };
+      live.set(pack, usage);
     }
-    contents.set(hash, size);
+    if (usage.places.has(offset)) continue;
+    usage.places.add(offset);
+    usage.bytes += content.size;
   }
   const sparse = new Set<PackReference>();
-  for (const [pack, contents] of live) {
-    let bytes = 0;
-    for (const size of contents.values()) bytes += size;
-    if (bytes < pack.bytes * minimumLiveFraction) sparse.add(pack);
-  }
+  for (const [pack, usage] of live)
+    if (usage.bytes < pack.bytes * minimumLiveFraction) sparse.add(pack);
   return sparse;
 }
