@@ -76,8 +76,8 @@ export function manifestEntries(
     }
     // Sockets, fifos and device nodes cannot be stored portably; they are left out.
   }
-  // Copies: the manifest holds plain data, not the sync's shared objects.
-  return { entries, packs: packs.map((pack) => ({ hash: pack.hash, bytes: pack.bytes })) };
+  // The sync's own objects: a pack still uploading gets its hash later (the caller copies them).
+  return { entries, packs };
 }
 
 function toMilliseconds(nanoseconds: string): number {

@@ -92,6 +92,15 @@ const minimumLiveFraction = 0.5;
  */
 export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
   const { store, workspace } = options;
+  // The local scan and the store's listing and base manifest do not depend on each other.
+  const statePath = join(options.stateDirectory, 'sync-state.json');
+  const reading = readFile(statePath, 'utf8').catch(() => '{}');
+  // Directory listing order differs between hosts; the manifest must not. Byte order of the paths
+  // puts every parent before its children.
+  const scanning = scanWorkspaceLayers(options.upperDir, options.lowerLayers ?? []).then(
+    (entries) => entries.sort((a, b) => Buffer.compare(a.path, b.path)),
+  );
+  scanning.catch(() => {}); // awaited below, unless a conflict is found first
   const latest = await latestVersion(store, workspace);
   const pendingPath = join(options.stateDirectory, 'sync-pending.json');
   const base = latest === null ? undefined : await loadManifest(store, workspace, latest);
@@ -108,18 +117,10 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
   }
   const known = storedContents([...(base ? [base] : []), ...(options.sharedManifests ?? [])]);
   const smallFileBytes = Math.min(options.smallFileBytes ?? defaultSmallFileBytes, chunkBytes);
-  const statePath = join(options.stateDirectory, 'sync-state.json');
   const previous = new Map<string, FileState>(
-    Object.entries(
-      JSON.parse(await readFile(statePath, 'utf8').catch(() => '{}')) as Record<string, FileState>,
-    ),
+    Object.entries(JSON.parse(await reading) as Record<string, FileState>),
   );
-
-  // Directory listing order differs between hosts; the manifest must not. Byte order of the paths
-  // puts every parent before its children.
-  const scanned = (await scanWorkspaceLayers(options.upperDir, options.lowerLayers ?? [])).sort(
-    (a, b) => Buffer.compare(a.path, b.path),
-  );
+  const scanned = await scanning;
   const files = scanned.filter((entry) => entry.type === 'f');
   const progress: SyncProgress = {
     phase: 'uploading',
@@ -241,17 +242,21 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
   await mapConcurrent(moving, options.concurrency ?? 32, async (index) =>
     record(index, await readContent(primaries[index] as MergedEntry, sparse)),
   );
-  await packer.finish();
+  // The last pack uploads while the entries are made (they hold the pack, its hash comes later).
+  const finishing = packer.finish();
+  finishing.catch(() => {}); // awaited below
   // By the very path Buffers of the scan (identity: no key to make again).
   const contentByPath = new Map<Buffer, FileContent>();
   for (const [index, file] of primaries.entries())
     contentByPath.set(file.path, contents[index] as FileContent);
-  const { entries, packs } = manifestEntries(
+  const { entries, packs: used } = manifestEntries(
     scanned,
     contentByPath,
     primaryOfInode,
     options.idMapping,
   );
+  await finishing;
+  const packs = used.map((pack) => ({ hash: pack.hash, bytes: pack.bytes }));
   const digest = entriesDigest(entries, packs);
   if (base && base.entriesSha256 === digest) {
     await saveState(statePath, state);
