@@ -116,6 +116,8 @@ function describeStore(
     });
     after(async () => {
       for (const home of homes) await home.cleanup();
+      if (environment.MAGS_STORE_DIR)
+        await rm(environment.MAGS_STORE_DIR, { recursive: true, force: true });
     });
     const it = (title: string, body: () => Promise<void>) =>
       test(title, async (t) => {
@@ -333,7 +335,6 @@ async function listFiles(root: string): Promise<string[]> {
 
 describeStore('the filesystem store', async () => {
   const directory = await mkdtemp(join(tmpdir(), 'mags-packs-store-'));
-  after(() => rm(directory, { recursive: true, force: true }));
   return { MAGS_STORE_DIR: directory, MAGS_S3_BUCKET: '' };
 });
 
