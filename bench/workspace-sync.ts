@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createMagsContext } from '../src/context/mags-context.ts';
 import { s3TestBucket } from '../src/storage/s3/s3-test-server.ts';
-import { createTestHome, sandboxSkipReason } from '../test/helpers/test-home.ts';
+import { createTestHome, sandboxSkipReason, type TestHome } from '../test/helpers/test-home.ts';
 
 const words = [
   'function',
@@ -78,7 +78,35 @@ async function timedAsync(operation: () => Promise<unknown>): Promise<number> {
   return performance.now() - startedAt;
 }
 
-/** Issue 3: full sync, restore and incremental sync of a realistic workspace, beside rclone. */
+const median = (values: number[]) =>
+  [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)] ?? 0;
+
+/** Rewrites `count` files of the tree (spread over its packages), as a changed dependency would. */
+async function changeFiles(upperDir: string, uidBase: number, count: number, round: number) {
+  for (let changed = 0; changed < count; changed++) {
+    const index = 7 + changed * Math.floor(10_000 / count);
+    const path = join(
+      upperDir,
+      'workspace',
+      'node_modules',
+      `pkg-${index % 400}`,
+      index % 3 === 0 ? 'lib' : 'dist',
+      `file-${index}.js`,
+    );
+    // A first line of its own: fakeSource's seeds repeat contents, and a content already stored
+    // would cost nothing to sync.
+    const header = `// round ${round}, change ${changed}\n`;
+    await writeFile(path, Buffer.concat([Buffer.from(header), fakeSource(index + round, 5_000)]));
+    await chown(path, uidBase, uidBase);
+  }
+}
+
+/**
+ * Issues 3 and 16: full sync, restore on a fresh host and incremental sync of a 10,000-file
+ * `node_modules` workspace, packed (small files in pack objects) and in the layout before packs
+ * (one object per file: `smallFileBytes: 0`, the code path every version used before), beside
+ * `rclone sync` / `rclone copy` of the same tree to the same bucket.
+ */
 export async function workspaceSyncBenchmark(): Promise<void> {
   const skip = sandboxSkipReason();
   const bucket = await s3TestBucket();
@@ -97,13 +125,21 @@ export async function workspaceSyncBenchmark(): Promise<void> {
     MAGS_S3_SECRET_ACCESS_KEY: bucket.secretAccessKey,
   };
   const hostA = await createTestHome();
-  const hostB = await createTestHome();
+  const freshHosts: TestHome[] = [];
   const scratch = await mkdtemp(join(tmpdir(), 'mags-bench-rclone-'));
   try {
     const a = createMagsContext({ ...environment, MAGS_HOME: hostA.home });
-    const b = createMagsContext({ ...environment, MAGS_HOME: hostB.home });
-    const paths = await a.workspaces.ensure('bench', 'default');
-    const shape = await writeNodeModules(paths.upperDir, a.workspaces.idMapping.toHost(0));
+    const freshHost = async () => {
+      const home = await createTestHome();
+      freshHosts.push(home);
+      return createMagsContext({ ...environment, MAGS_HOME: home.home });
+    };
+    const uidBase = a.workspaces.idMapping.toHost(0);
+    const packed = await a.workspaces.ensure('bench', 'default');
+    const shape = await writeNodeModules(packed.upperDir, uidBase);
+    const legacy = await a.workspaces.ensure('bench-legacy', 'default');
+    await writeNodeModules(legacy.upperDir, uidBase);
+    const pushLegacy = () => a.sync.push('bench-legacy', undefined, { smallFileBytes: 0 });
     const remote = `:s3:${bucket.bucket}`;
     // The same parallelism for both: mags pushes 32 chunks at a time.
     const rcloneFlags = [
@@ -115,10 +151,10 @@ export async function workspaceSyncBenchmark(): Promise<void> {
       '4',
       '-q',
     ];
-    const rcloneRun = (from: string, to: string) => {
+    const rcloneRun = (command: 'sync' | 'copy', from: string, to: string) => {
       // AWS_CA_BUNDLE (set on some machines) makes rclone's S3 client refuse a plain-HTTP endpoint.
       const { AWS_CA_BUNDLE: _ignored, ...rcloneEnvironment } = process.env;
-      const result = spawnSync('rclone', ['sync', from, to, ...rcloneFlags], {
+      const result = spawnSync('rclone', [command, from, to, ...rcloneFlags], {
         stdio: ['ignore', 'ignore', 'pipe'],
         env: {
           ...rcloneEnvironment,
@@ -132,60 +168,82 @@ export async function workspaceSyncBenchmark(): Promise<void> {
       if (result.status !== 0) throw new Error(`rclone failed: ${result.stderr}`);
     };
 
-    const magsFull = await timedAsync(() => a.sync.push('bench'));
-    const rcloneFull = timed(() => rcloneRun(paths.upperDir, `${remote}/rclone`));
-    const magsRestore = await timedAsync(() => b.sync.pull('bench', { image: 'default' }));
-    const rcloneRestore = timed(() => rcloneRun(`${remote}/rclone`, join(scratch, 'restore')));
+    const full = {
+      legacy: await timedAsync(pushLegacy),
+      packed: await timedAsync(() => a.sync.push('bench')),
+      rclone: timed(() => rcloneRun('sync', packed.upperDir, `${remote}/rclone`)),
+    };
+    const restoreOn = async (name: string) => {
+      const host = await freshHost();
+      return timedAsync(() => host.sync.pull(name, { image: 'default' }));
+    };
+    const restore = {
+      legacy: await restoreOn('bench-legacy'),
+      packed: await restoreOn('bench'),
+      rclone: timed(() => rcloneRun('copy', `${remote}/rclone`, join(scratch, 'restore'))),
+    };
 
-    const changed = join(paths.upperDir, 'workspace', 'node_modules', 'pkg-7', 'dist', 'file-7.js');
-    const magsIncremental: number[] = [];
-    const rcloneIncremental: number[] = [];
-    for (let round = 0; round < 10; round++) {
-      await writeFile(changed, fakeSource(1000 + round, 5_000));
-      await chown(changed, a.workspaces.idMapping.toHost(0), a.workspaces.idMapping.toHost(0));
-      magsIncremental.push(await timedAsync(() => a.sync.push('bench')));
-      rcloneIncremental.push(timed(() => rcloneRun(paths.upperDir, `${remote}/rclone`)));
-    }
-    const median = (values: number[]) =>
-      [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)] ?? 0;
+    const rounds = 5;
+    const incremental = async (count: number, offset: number) => {
+      const times = { legacy: [] as number[], packed: [] as number[], rclone: [] as number[] };
+      for (let round = 0; round < rounds; round++) {
+        await changeFiles(packed.upperDir, uidBase, count, offset + round);
+        await changeFiles(legacy.upperDir, uidBase, count, offset + round);
+        // Alternately first: the second sync pays for collecting the first one's garbage.
+        const pushes = [
+          async () => times.legacy.push(await timedAsync(pushLegacy)),
+          async () => times.packed.push(await timedAsync(() => a.sync.push('bench'))),
+        ];
+        for (const push of round % 2 === 0 ? pushes : pushes.reverse()) await push();
+        times.rclone.push(timed(() => rcloneRun('sync', packed.upperDir, `${remote}/rclone`)));
+      }
+      return {
+        legacy: median(times.legacy),
+        packed: median(times.packed),
+        rclone: median(times.rclone),
+      };
+    };
+    const oneFile = await incremental(1, 0);
+    const onePercent = await incremental(100, 100);
 
-    let storedBytes = 0;
-    for (const prefix of ['chunks/', 'workspaces/']) {
-      for await (const object of a.sync.store.list(prefix)) storedBytes += object.size;
-    }
-    let firstVersionBytes = 0;
-    const manifest = (await import('../src/workspaces/sync/versions.ts')).loadManifest;
-    const first = await manifest(a.sync.store, 'bench', 1);
-    const chunkSizes = new Map<string, number>();
-    for await (const object of a.sync.store.list('chunks/'))
-      chunkSizes.set(object.key.split('/').at(-1) ?? '', object.size);
-    for (const entry of first.entries)
-      if (entry.type === 'file')
-        for (const hash of entry.chunks) firstVersionBytes += chunkSizes.get(hash) ?? 0;
+    // What a restore of a version many syncs later costs: its packs are partly the first one's.
+    const laterRestore = await restoreOn('bench');
+
+    const storedBytes = async (prefixes: string[]) => {
+      let bytes = 0;
+      for (const prefix of prefixes)
+        for await (const object of a.sync.store.list(prefix)) bytes += object.size;
+      return bytes;
+    };
     const versions = (await a.sync.versions('bench')).length;
 
-    const row = (name: string, mags: number, baseline: number, target: string) =>
-      `| ${name} | ${mags.toFixed(0)} | ${baseline.toFixed(0)} | ${(baseline / mags).toFixed(2)}× | ${target} |`;
+    const row = (
+      name: string,
+      times: { legacy: number; packed: number; rclone: number },
+      target: string,
+    ) =>
+      `| ${name} | ${times.legacy.toFixed(0)} | ${times.packed.toFixed(0)} | ${times.rclone.toFixed(0)} | ${(times.rclone / times.packed).toFixed(2)}× | ${(times.legacy / times.packed).toFixed(2)}× | ${target} |`;
     process.stdout.write(
       `${[
-        `\n## workspace sync (${shape.files} files, ${(shape.bytes / 1e6).toFixed(0)} MB, Ceph RGW on loopback, rclone --transfers 32)\n`,
-        '| operation | mags ms | rclone ms | rclone / mags | target |',
-        '| --- | ---: | ---: | ---: | --- |',
-        row('full sync', magsFull, rcloneFull, '≥ 1×'),
-        row('full restore (fresh home)', magsRestore, rcloneRestore, '≥ 1×'),
+        `\n## workspace sync (${shape.files} files, ${(shape.bytes / 1e6).toFixed(0)} MB, Ceph RGW on loopback, rclone --transfers 32; load average ${loadavg()[0]?.toFixed(1)} on ${availableParallelism()} cores)\n`,
+        '| operation | before packs ms | packs ms | rclone ms | rclone / packs | before / packs | target |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+        row('full sync', full, 'rclone / packs ≥ 3×'),
+        row('restore on a fresh host (rclone copy)', restore, 'packs ≤ 1000 ms'),
+        row(`incremental sync, one file changed (median of ${rounds})`, oneFile, '≥ 10×'),
         row(
-          'incremental sync, one file changed (median of 10)',
-          median(magsIncremental),
-          median(rcloneIncremental),
-          '≥ 10×',
+          `incremental sync, 1% of files changed (median of ${rounds})`,
+          onePercent,
+          'before / packs ≥ 1×',
         ),
+        `| restore on a fresh host after ${versions} versions | | ${laterRestore.toFixed(0)} | | | | |`,
         '',
-        `Stored by mags after ${versions} versions (one file changed in each): ${(storedBytes / 1e6).toFixed(1)} MB, chunks and manifests (compressed), vs ${(firstVersionBytes / 1e6).toFixed(1)} MB of chunks for version 1 alone: ${(storedBytes / firstVersionBytes).toFixed(3)}×.`,
+        `"before packs" is the layout every version had before packs (one object per file), written by the same code with packing off (\`smallFileBytes: 0\`) and restored by this code. Stored after ${versions} versions: ${((await storedBytes(['packs/', 'workspaces/bench/'])) / 1e6).toFixed(1)} MB for packs (packs and manifests), ${((await storedBytes(['chunks/', 'workspaces/bench-legacy/'])) / 1e6).toFixed(1)} MB before packs (chunks and manifests), all compressed.`,
       ].join('\n')}\n`,
     );
   } finally {
     await hostA.cleanup();
-    await hostB.cleanup();
+    for (const home of freshHosts) await home.cleanup();
     await rm(scratch, { recursive: true, force: true });
   }
 }

@@ -5,6 +5,7 @@
 //                         path type mode uid gid size mtime_ns inode nlink opaque target
 //                         type: f file, d directory, l symlink, w whiteout, o other (skipped by sync)
 //   mags-layer apply      reads "w\0PATH\0" (make a whiteout) and "o\0PATH\0" (mark opaque) from stdin
+//   mags-layer extract DIR  rebuilds a layer from records on stdin (layer-extract.c)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <ftw.h>
@@ -15,6 +16,8 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+
+int layer_extract(const char *directory);
 
 static size_t root_length;
 
@@ -87,6 +90,7 @@ int main(int argc, char **argv) {
     return fflush(stdout) == 0 ? 0 : 1;
   }
   if (argc == 2 && !strcmp(argv[1], "apply")) return apply();
-  fprintf(stderr, "usage: mags-layer scan DIR | mags-layer apply < records\n");
+  if (argc == 3 && !strcmp(argv[1], "extract")) return layer_extract(argv[2]);
+  fprintf(stderr, "usage: mags-layer scan DIR | mags-layer apply < records | mags-layer extract DIR < records\n");
   return 64;
 }

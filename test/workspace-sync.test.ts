@@ -14,7 +14,7 @@ import type { MagsError } from '../src/errors/mags-error.ts';
 import { runCommand } from '../src/jobs/run-command.ts';
 import { StoreUnavailableError } from '../src/storage/object-store.ts';
 import { s3TestBucket } from '../src/storage/s3/s3-test-server.ts';
-import { chunkKey, manifestKey } from '../src/workspaces/sync/manifest.ts';
+import { chunkKey, manifestKey, packKey } from '../src/workspaces/sync/manifest.ts';
 import { loadManifest } from '../src/workspaces/sync/versions.ts';
 import { processesMentioning, waitUntil } from './helpers/server-process.ts';
 import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
@@ -161,7 +161,9 @@ function describeStore(
       assert.equal(unchanged.sync?.committed, false);
       const changed = await run(b, 'odd', 'rm big.bin private && echo v2 > new.txt');
       assert.equal(changed.sync?.version, 2);
-      assert.equal(changed.sync?.uploadedChunks, 1, 'only the new file is uploaded');
+      // Only the new file is uploaded: one pack (small files are packed), no chunk.
+      assert.equal(changed.sync?.uploadedPacks, 1, 'only the new file is uploaded');
+      assert.equal(changed.sync?.uploadedChunks, 0);
       const old = await run(a, 'odd', 'ls /workspace | sort | tr "\\n" " "', {
         version: 1,
         persist: false,
@@ -193,22 +195,22 @@ function describeStore(
       assert.equal(check.stdout, 'from-a\n');
     });
 
-    it('a tampered chunk or manifest is detected on restore, naming the file', async () => {
+    it('a tampered pack or manifest is detected on restore, naming the file', async () => {
       await run(a, 'tamper', 'echo precious > data.txt');
       const manifest = await loadManifest(a.sync.store, 'tamper', 1);
       const file = manifest.entries.find((entry) => entry.path === 'workspace/data.txt');
-      assert.ok(file?.type === 'file');
-      const hash = file.chunks[0] as string;
+      assert.ok(file?.type === 'file' && file.pack !== undefined, 'a small file is packed');
+      const pack = manifest.packs?.[file.pack]?.hash as string;
       const { zstdCompressSync } = await import('node:zlib');
       const originalManifest = await a.sync.store.get(manifestKey('tamper', 1));
-      const originalChunk = await a.sync.store.get(chunkKey(hash));
-      await a.sync.store.put(chunkKey(hash), zstdCompressSync(Buffer.from('forged\n')));
+      const originalPack = await a.sync.store.get(packKey(pack));
+      await a.sync.store.put(packKey(pack), zstdCompressSync(Buffer.from('forged\n')));
       const fresh = await createTestHome();
       try {
         const c = createMagsContext({ ...process.env, ...environment, MAGS_HOME: fresh.home });
         await assert.rejects(
           c.sync.pull('tamper', { image: 'default' }),
-          /Cannot restore workspace\/data\.txt: its chunk .* does not match its hash/,
+          /Cannot restore tamper@1: its pack .* does not match its hash \("workspace\/data\.txt"/,
         );
         assert.equal(
           await c.workspaces.get('tamper'),
@@ -224,7 +226,7 @@ function describeStore(
         );
       } finally {
         await a.sync.store.put(manifestKey('tamper', 1), originalManifest);
-        await a.sync.store.put(chunkKey(hash), originalChunk);
+        await a.sync.store.put(packKey(pack), originalPack);
         await fresh.cleanup();
       }
     });
@@ -366,8 +368,13 @@ describe('sync faults', { skip }, () => {
         // Whatever the store holds must restore completely and verify.
         for (const { version } of versions) {
           const manifest = await loadManifest(context.sync.store, 'killed', version);
+          for (const pack of manifest.packs ?? [])
+            assert.ok(
+              await context.sync.store.head(packKey(pack.hash)),
+              `v${version} misses a pack`,
+            );
           for (const entry of manifest.entries) {
-            if (entry.type !== 'file') continue;
+            if (entry.type !== 'file' || entry.pack !== undefined) continue;
             for (const hash of entry.chunks)
               assert.ok(
                 await context.sync.store.head(chunkKey(hash)),

@@ -6,6 +6,7 @@ import { uniqueSuffix } from '../config/unique-suffix.ts';
 import { ConflictError, MagsError } from '../errors/mags-error.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { checkFits, diskFullError } from './restore-fits.ts';
+import type { Manifest } from './sync/manifest.ts';
 import type { PushResult, SyncProgress } from './sync/push-workspace.ts';
 import type { VersionInfo } from './sync/versions.ts';
 import { giveToSandboxRoot } from './workspace-layers.ts';
@@ -58,7 +59,12 @@ export class WorkspaceSync {
   }
 
   /** Uploads the local layer as a new version (nothing is written when nothing changed). */
-  async push(name: string, onProgress?: (progress: SyncProgress) => void): Promise<PushResult> {
+  async push(
+    name: string,
+    onProgress?: (progress: SyncProgress) => void,
+    /** `smallFileBytes: 0` writes the layout before packs (the benchmark's comparison). */
+    layout: { smallFileBytes?: number } = {},
+  ): Promise<PushResult> {
     const paths = await this.#workspaces.open(name);
     const { info } = paths;
     const { pushWorkspace } = await engine();
@@ -82,6 +88,9 @@ export class WorkspaceSync {
         stateDirectory: paths.directory,
         idMapping: this.#idMapping,
         baseVersion: info.remoteVersion ?? null,
+        // A fork's files are mostly its sources': their stored packs are referenced, not re-sent.
+        sharedManifests: await this.#sourceManifests(name, info.lowerLayers ?? []),
+        smallFileBytes: layout.smallFileBytes,
         onProgress,
       });
       await this.#workspaces.update(name, { remoteVersion: result.version });
@@ -89,6 +98,27 @@ export class WorkspaceSync {
     } finally {
       await lock.release();
     }
+  }
+
+  /** The stored versions of the workspaces a fork builds on (none stored: none). */
+  async #sourceManifests(name: string, layers: Array<{ workspace: string }>): Promise<Manifest[]> {
+    const { latestVersion, loadManifest } = await engine();
+    const manifests: Manifest[] = [];
+    for (const source of new Set(layers.map((layer) => layer.workspace))) {
+      if (source === name) continue;
+      const version =
+        (await this.#workspaces.get(source))?.remoteVersion ??
+        (await latestVersion(this.store, source));
+      // Sharing is an optimisation: a source without a readable version is simply not shared.
+      if (version !== null)
+        manifests.push(
+          ...(await loadManifest(this.store, source, version).then(
+            (m) => [m],
+            () => [],
+          )),
+        );
+    }
+    return manifests;
   }
 
   /**
@@ -116,25 +146,31 @@ export class WorkspaceSync {
     const manifest = await loadManifest(this.store, name, version);
     const local = await this.#workspaces.get(name);
     const existed = local !== undefined;
-    const paths = await this.#workspaces.ensure(name, options.image, options.diskMiB);
-    // On the workspace's disk, beside the layer it replaces: the swap is a rename.
-    const staging = join(paths.layerDirectory, `upper.restoring-${uniqueSuffix()}`);
-    try {
+    // On the workspace's disk, beside the layer it replaces: the swap is a rename. A fresh host
+    // makes the disk (mkfs, mount: ~0.1 s) while the first packs download.
+    let staging: string | undefined;
+    const prepared = (async () => {
+      const paths = await this.#workspaces.ensure(name, options.image, options.diskMiB);
       await checkFits(this.#workspaces, name, version, manifest.totalBytes);
+      staging = join(paths.layerDirectory, `upper.restoring-${uniqueSuffix()}`);
+      return { paths, staging };
+    })();
+    try {
       await pullWorkspace({
         store: this.store,
         manifest,
-        targetDirectory: staging,
+        targetDirectory: prepared.then((ready) => ready.staging),
         cacheDirectory: this.#cacheDirectory,
         idMapping: this.#idMapping,
         onProgress: options.onProgress,
       });
-      await giveToSandboxRoot(staging, this.#rootOwner);
+      const { paths, staging: layer } = await prepared;
+      await giveToSandboxRoot(layer, this.#rootOwner);
       const lock = await acquireLock(paths.lockPath, 'exclusive', () => workspaceBusyError(name));
       try {
         const old = `${paths.upperDir}.old-${uniqueSuffix()}`;
         if (existsSync(paths.upperDir)) await rename(paths.upperDir, old);
-        await rename(staging, paths.upperDir);
+        await rename(layer, paths.upperDir);
         // The overlay's work directory belongs to the old layer.
         await rm(paths.workDir, { recursive: true, force: true });
         await mkdir(paths.workDir);
@@ -155,6 +191,7 @@ export class WorkspaceSync {
           await this.#workspaces.pruneLayers(source);
       }
     } catch (error) {
+      await prepared.catch(() => {}); // the disk may still be in the making
       // A restore that fails on a host that had no copy leaves none, not an empty workspace.
       if (!existed) await this.#workspaces.delete(name).catch(() => {});
       if ((error as { code?: unknown }).code === 'ENOSPC') {
@@ -165,7 +202,7 @@ export class WorkspaceSync {
       }
       throw error;
     } finally {
-      await rm(staging, { recursive: true, force: true });
+      if (staging) await rm(staging, { recursive: true, force: true });
     }
     return version;
   }
@@ -210,31 +247,49 @@ export class WorkspaceSync {
   }
 
   /**
-   * Deletes chunks no version references. A chunk younger than the grace period is kept even
-   * when unreferenced: a sync in progress uploads its chunks before it commits its manifest.
+   * Deletes chunks and packs no version references. An object younger than the grace period is
+   * kept even when unreferenced: a sync in progress uploads its objects before it commits its
+   * manifest. A pack some version still reads is kept whole, however little of it that version
+   * reads (a sync stops referring to a pack it would read less than half of: push-workspace.ts).
    */
-  async garbageCollect(
-    options: { graceMs?: number } = {},
-  ): Promise<{ deletedChunks: number; keptChunks: number }> {
+  async garbageCollect(options: { graceMs?: number } = {}): Promise<{
+    deletedChunks: number;
+    keptChunks: number;
+    deletedPacks: number;
+    keptPacks: number;
+  }> {
     const graceMs = options.graceMs ?? 60 * 60 * 1000;
-    const { chunkKey, loadManifest } = await engine();
+    const { chunkKey, loadManifest, packKey } = await engine();
     const referenced = new Set<string>();
+    const referencedPacks = new Set<string>();
     for await (const object of this.store.list('workspaces/')) {
       const match = /^workspaces\/([^/]+)\/versions\/(\d{10})\.json\.zst$/.exec(object.key);
       if (!match) continue;
       const manifest = await loadManifest(this.store, match[1] as string, Number(match[2]));
+      for (const pack of manifest.packs ?? []) referencedPacks.add(pack.hash);
       for (const entry of manifest.entries)
-        if (entry.type === 'file') for (const hash of entry.chunks) referenced.add(hash);
+        if (entry.type === 'file' && entry.pack === undefined)
+          for (const hash of entry.chunks) referenced.add(hash);
     }
-    const doomed: string[] = [];
-    let kept = 0;
     const cutoff = Date.now() - graceMs;
-    for await (const object of this.store.list('chunks/')) {
-      const hash = object.key.split('/').at(-1) ?? '';
-      if (referenced.has(hash) || object.lastModified.getTime() > cutoff) kept++;
-      else doomed.push(chunkKey(hash));
-    }
-    await this.store.delete(doomed);
-    return { deletedChunks: doomed.length, keptChunks: kept };
+    const sweep = async (prefix: string, live: Set<string>, key: (hash: string) => string) => {
+      const doomed: string[] = [];
+      let kept = 0;
+      for await (const object of this.store.list(prefix)) {
+        const hash = object.key.split('/').at(-1) ?? '';
+        if (live.has(hash) || object.lastModified.getTime() > cutoff) kept++;
+        else doomed.push(key(hash));
+      }
+      await this.store.delete(doomed);
+      return { deleted: doomed.length, kept };
+    };
+    const chunks = await sweep('chunks/', referenced, chunkKey);
+    const packs = await sweep('packs/', referencedPacks, packKey);
+    return {
+      deletedChunks: chunks.deleted,
+      keptChunks: chunks.kept,
+      deletedPacks: packs.deleted,
+      keptPacks: packs.kept,
+    };
   }
 }

@@ -175,7 +175,7 @@ export function registerWorkspaceCommands(program: Command): void {
   workspace
     .command('gc')
     .description(
-      'Delete stored chunks that no version uses (chunks younger than the grace period are kept).',
+      'Delete stored chunks and packs that no version uses (younger than the grace period: kept).',
     )
     .option('--grace-minutes <n>', 'keep unreferenced chunks younger than this', '60')
     .action(async (flags: { graceMinutes: string }) => {
@@ -184,7 +184,7 @@ export function registerWorkspaceCommands(program: Command): void {
         graceMs: Number(flags.graceMinutes) * 60_000,
       });
       process.stderr.write(
-        `Deleted ${result.deletedChunks} unreferenced chunks; kept ${result.keptChunks}\n`,
+        `Deleted ${result.deletedChunks} unreferenced chunks and ${result.deletedPacks} packs; kept ${result.keptChunks} chunks and ${result.keptPacks} packs\n`,
       );
     });
 }

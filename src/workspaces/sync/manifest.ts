@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { MagsError } from '../../errors/mags-error.ts';
 import type { ManifestPath } from './manifest-path.ts';
@@ -30,9 +30,16 @@ export type ManifestEntry =
       gid: number;
       mtimeMs: number;
       size: number;
+      /** The content's hashes: one per 8 MiB piece (a small file has one, an empty file none). */
       chunks: string[];
       /** Another path of the same inode (a hard link): no chunks of its own. */
       linkOf?: ManifestPath;
+      /**
+       * A small file's content is in a pack (`Manifest.packs[pack]`), at `offset` of the pack's
+       * uncompressed bytes, `size` long; without it, each chunk is its own object (`chunkKey`).
+       */
+      pack?: number;
+      offset?: number;
     }
   | {
       path: ManifestPath;
@@ -44,8 +51,15 @@ export type ManifestEntry =
     }
   | { path: ManifestPath; type: 'whiteout' };
 
+/** A pack this version reads: the sha256 of its stored (compressed) object, and its raw size. */
+export interface PackReference {
+  hash: string;
+  bytes: number;
+}
+
 export interface Manifest {
-  format: 'mags-workspace-manifest-v1';
+  /** v2 when some file is in a pack (`packs`); a manifest without packs stays v1, as before. */
+  format: 'mags-workspace-manifest-v1' | 'mags-workspace-manifest-v2';
   workspace: string;
   version: number;
   parentVersion: number | null;
@@ -53,7 +67,12 @@ export interface Manifest {
   host: string;
   totalBytes: number;
   entries: ManifestEntry[];
-  /** sha256 of the JSON of `entries`: a manifest damaged in the store is refused, not half-used. */
+  /** The packs that entries' `pack` numbers index (v2 only). */
+  packs?: PackReference[];
+  /**
+   * sha256 of the JSON of `entries` (then of `packs`, when there are any): a manifest damaged in
+   * the store is refused, not half-used.
+   */
   entriesSha256: string;
 }
 
@@ -77,12 +96,21 @@ export function chunkKey(hash: string): string {
   return `chunks/${hash.slice(0, 2)}/${hash}`;
 }
 
-export function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
+/** A pack object is named by the sha256 of its stored bytes (zstd of the packed contents). */
+export function packKey(hash: string): string {
+  return `packs/${hash.slice(0, 2)}/${hash}`;
 }
 
-export function entriesDigest(entries: ManifestEntry[]): string {
-  return createHash('sha256').update(JSON.stringify(entries)).digest('hex');
+export function sha256(data: Buffer): string {
+  // One-shot crypto.hash: twice as fast as createHash() on a 5 KB file (measured here).
+  return hash('sha256', data, 'hex');
+}
+
+export function entriesDigest(entries: ManifestEntry[], packs: PackReference[] = []): string {
+  const hash = createHash('sha256').update(JSON.stringify(entries));
+  // Without packs the digest is the v1 one, so a v1 manifest still checks.
+  if (packs.length > 0) hash.update(JSON.stringify(packs));
+  return hash.digest('hex');
 }
 
 export function encodeManifest(manifest: Manifest): Buffer {
@@ -101,8 +129,9 @@ export function decodeManifest(body: Buffer, key: string): Manifest {
     });
   }
   if (
-    manifest.format !== 'mags-workspace-manifest-v1' ||
-    entriesDigest(manifest.entries ?? []) !== manifest.entriesSha256
+    (manifest.format !== 'mags-workspace-manifest-v1' &&
+      manifest.format !== 'mags-workspace-manifest-v2') ||
+    entriesDigest(manifest.entries ?? [], manifest.packs ?? []) !== manifest.entriesSha256
   ) {
     throw new MagsError(
       `The workspace manifest ${key} is corrupted (its checksum does not match).`,

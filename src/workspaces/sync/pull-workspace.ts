@@ -1,28 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import {
-  chmod,
-  copyFile,
-  lchown,
-  link,
-  lutimes,
-  mkdir,
-  open,
-  readFile,
-  rename,
-  symlink,
-  utimes,
-  writeFile,
-} from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { zstdDecompress } from 'node:zlib';
 import type { IdMapping } from '../../config/id-mapping.ts';
 import { MagsError } from '../../errors/mags-error.ts';
 import { ObjectNotFoundError, type ObjectStore } from '../../storage/object-store.ts';
-import { applyMarkers, marker } from './layer-markers.ts';
-import { chunkBytes, chunkKey, type Manifest, sha256 } from './manifest.ts';
+import { LayerExtractor } from './layer-extractor.ts';
+import { chunkBytes, chunkKey, type Manifest, type ManifestEntry, sha256 } from './manifest.ts';
 import { decodeManifestPath, displayPath, type ManifestPath, pathBelow } from './manifest-path.ts';
 import { mapConcurrent } from './map-concurrent.ts';
+import { fetchPack, packedFilesByPack } from './pack-reader.ts';
 import type { SyncProgress } from './push-workspace.ts';
 
 const decompress = promisify(zstdDecompress);
@@ -30,8 +19,11 @@ const decompress = promisify(zstdDecompress);
 export interface PullOptions {
   store: ObjectStore;
   manifest: Manifest;
-  /** An empty directory that becomes the layer. */
-  targetDirectory: string;
+  /**
+   * An empty directory that becomes the layer; a promise while it is still being made (a fresh
+   * host's workspace disk: the downloads start meanwhile).
+   */
+  targetDirectory: string | Promise<string>;
   /** Verified chunks, shared by every workspace on this host. */
   cacheDirectory: string;
   /** How sandbox ids are stored on the host (the manifest holds sandbox ids). */
@@ -40,17 +32,36 @@ export interface PullOptions {
   onProgress?: (progress: SyncProgress) => void;
 }
 
+type FileEntry = Extract<ManifestEntry, { type: 'file' }>;
+
 /**
- * Rebuilds a layer from a manifest: fetches the chunks missing from the local cache in parallel,
- * verifies every one against its hash before use, and recreates files, links, whiteouts and
- * opaque directories with their owners, modes and times. A missing or damaged chunk stops the
- * restore with an error naming the file; it never produces a silently wrong file.
+ * Rebuilds a layer from a manifest: fetches the packs (small files) and the chunks missing from
+ * the local cache (large files, and every file of a version written before packs) in parallel,
+ * verifies every pack, chunk and file against its hash before use, and recreates files, links,
+ * whiteouts and opaque directories with their owners, modes and times (`mags-layer extract`). A
+ * missing or damaged object stops the restore with an error naming the version and the file; it
+ * never produces a silently wrong file (the caller removes the half-written directory).
  */
 export async function pullWorkspace(options: PullOptions): Promise<{ downloadedBytes: number }> {
-  const { manifest, targetDirectory } = options;
+  const { manifest } = options;
+  // Every path is checked before anything is written.
+  const symlinks = new Set<string>();
+  for (const entry of manifest.entries) {
+    pathBelow('.', entry.path);
+    refuseThroughSymlink(entry.path, symlinks);
+    if (entry.type === 'file' && entry.linkOf !== undefined) {
+      pathBelow('.', entry.linkOf);
+      refuseThroughSymlink(entry.linkOf, symlinks);
+    }
+    if (entry.type === 'symlink') symlinks.add(decodeManifestPath(entry.path).toString('latin1'));
+  }
   const files = manifest.entries.filter((entry) => entry.type === 'file');
+  const byPack = packedFilesByPack(manifest);
+  const chunked = files.filter(
+    (file) => file.linkOf === undefined && file.pack === undefined && file.chunks.length > 0,
+  );
   const fileOfChunk = new Map<string, string>();
-  for (const file of files)
+  for (const file of chunked)
     for (const hash of file.chunks)
       if (!fileOfChunk.has(hash)) fileOfChunk.set(hash, displayPath(file.path));
   const progress: SyncProgress = {
@@ -59,6 +70,11 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
     totalFiles: files.length,
     bytes: 0,
     totalBytes: manifest.totalBytes,
+  };
+  const wrote = (file: FileEntry) => {
+    progress.files++;
+    progress.bytes += file.size;
+    options.onProgress?.({ ...progress });
   };
   let downloadedBytes = 0;
   const cachePath = (hash: string) => join(options.cacheDirectory, hash.slice(0, 2), hash);
@@ -71,7 +87,8 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
       throw error;
     });
     downloadedBytes += body.length;
-    const data = await decompress(body).catch(() => {
+    // One output chunk (zlib's default is 16 KiB: a thread-pool round trip each).
+    const data = await decompress(body, { chunkSize: chunkBytes }).catch(() => {
       throw damaged(fileOfChunk.get(hash) ?? '?', hash, 'does not decompress');
     });
     if (sha256(data) !== hash)
@@ -81,85 +98,124 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
     await writeFile(temporary, data);
     await rename(temporary, cachePath(hash));
   };
-  await mapConcurrent([...fileOfChunk.keys()], options.concurrency ?? 32, fetchChunk);
 
-  const markers: Buffer[] = [];
-  await mkdir(targetDirectory, { recursive: true });
+  let unpackedDirectory: Promise<string> | undefined;
+  const unpacked = () => {
+    unpackedDirectory ??= mkdtemp(join(tmpdir(), 'mags-restore-'));
+    return unpackedDirectory;
+  };
   const host = (id: number) => options.idMapping.toHost(id);
-  // The symlinks restored so far: no later entry may go through one (a crafted manifest's
-  // `a -> /etc`, then `a/passwd`, would otherwise write outside the layer, as root).
-  const symlinks = new Set<string>();
-  for (const entry of manifest.entries) {
-    // Buffer paths throughout: names need not be UTF-8 (see manifest-path.ts).
-    const path = pathBelow(targetDirectory, entry.path);
-    refuseThroughSymlink(entry.path, symlinks);
-    if (entry.type === 'file' && entry.linkOf !== undefined) {
-      refuseThroughSymlink(entry.linkOf, symlinks);
-    }
-    if (entry.type === 'symlink') symlinks.add(decodeManifestPath(entry.path).toString('latin1'));
-    if (entry.type === 'directory') {
-      await mkdir(path, { recursive: true });
-      if (entry.opaque) markers.push(marker('o', path));
-    } else if (entry.type === 'symlink') {
-      await symlink(decodeManifestPath(entry.target), path);
-    } else if (entry.type === 'whiteout') {
-      markers.push(marker('w', path));
-    } else if (entry.linkOf !== undefined) {
-      await link(pathBelow(targetDirectory, entry.linkOf), path);
-    } else {
-      await writeFileFromChunks(path, entry.chunks, entry.size, cachePath);
-      progress.files++;
-      progress.bytes += entry.size;
-      options.onProgress?.({ ...progress });
-    }
-  }
-  if (markers.length > 0) await applyMarkers(Buffer.concat(markers));
-
-  // Owners, modes and times last, deepest first, so setting a directory's time is not undone by
-  // writing into it, and a read-only directory does not block its own restore.
-  for (const entry of [...manifest.entries].reverse()) {
-    if (entry.type === 'whiteout' || (entry.type === 'file' && entry.linkOf !== undefined))
-      continue;
-    const path = pathBelow(targetDirectory, entry.path);
-    await lchown(path, host(entry.uid), host(entry.gid));
-    const seconds = entry.mtimeMs / 1000;
-    if (entry.type === 'symlink') {
-      await lutimes(path, seconds, seconds);
-      continue;
-    }
-    await chmod(path, entry.mode);
-    await utimes(path, seconds, seconds);
+  const owned = (entry: { uid: number; gid: number; mtimeMs: number }) => ({
+    uid: host(entry.uid),
+    gid: host(entry.gid),
+    mtimeMs: entry.mtimeMs,
+  });
+  const ready = (async () => {
+    const targetDirectory = await options.targetDirectory;
+    await mkdir(targetDirectory, { recursive: true });
+    const extractor = new LayerExtractor(targetDirectory);
+    // Directories and symlinks first, in path order (parents before children); then the files,
+    // each pack's as it arrives; then what names a file (hard links) or hides one (whiteouts).
+    extractor.batch(() => {
+      for (const entry of manifest.entries) {
+        const path = decodeManifestPath(entry.path);
+        if (entry.type === 'directory')
+          extractor.directory(path, entry.mode, owned(entry), entry.opaque === true);
+        else if (entry.type === 'symlink')
+          extractor.symlink(path, owned(entry), decodeManifestPath(entry.target));
+        else if (entry.type === 'file' && entry.linkOf === undefined && entry.chunks.length === 0) {
+          extractor.file(path, entry.mode, owned(entry), Buffer.alloc(0));
+          wrote(entry);
+        }
+      }
+    });
+    return extractor;
+  })();
+  // Awaited below (by the first pack, or after the downloads): a directory that could not be
+  // made is that await's error, not an unhandled rejection meanwhile.
+  ready.catch(() => {});
+  try {
+    const packs = [...byPack.entries()];
+    await Promise.all([
+      mapConcurrent([...fileOfChunk.keys()], options.concurrency ?? 32, fetchChunk),
+      mapConcurrent(packs, 8, async ([index, packed]) => {
+        const { raw, storedBytes } = await fetchPack(options.store, manifest, index, packed);
+        downloadedBytes += storedBytes;
+        const extractor = await ready;
+        // The verified pack goes to a local file the extractor maps: 155 MB through the pipe cost
+        // more than all the rest of the main thread's work.
+        const source = join(await unpacked(), String(index));
+        await writeWhole(source, raw);
+        extractor.batch(() => {
+          for (const file of packed) {
+            const path = decodeManifestPath(file.path);
+            extractor.slice(path, file.mode, owned(file), file.size, source, file.offset as number);
+            wrote(file);
+          }
+          extractor.release(source);
+        });
+        // The pipe holds a few hundred records: the extractor stays close behind the downloads.
+        await extractor.drained();
+      }),
+    ]);
+    const extractor = await ready;
+    extractor.batch(() => {
+      for (const file of chunked) {
+        const pieces = file.chunks.map((hash, index) => ({
+          offset: index * chunkBytes,
+          // All-zero pieces are left out: the file stays sparse, as a multi-GB sparse file should.
+          source:
+            file.chunks.length > 1 &&
+            hash === zeroHash(Math.min(chunkBytes, file.size - index * chunkBytes))
+              ? undefined
+              : cachePath(hash),
+        }));
+        extractor.pieces(decodeManifestPath(file.path), file.mode, owned(file), file.size, pieces);
+        wrote(file);
+      }
+      for (const entry of manifest.entries) {
+        if (entry.type === 'file' && entry.linkOf !== undefined)
+          extractor.hardLink(decodeManifestPath(entry.path), decodeManifestPath(entry.linkOf));
+        else if (entry.type === 'whiteout') extractor.whiteout(decodeManifestPath(entry.path));
+      }
+    });
+    await extractor.close();
+  } catch (error) {
+    await ready.then(
+      (extractor) => extractor.abort(),
+      () => {},
+    );
+    throw error;
+  } finally {
+    if (unpackedDirectory)
+      await rm(await unpackedDirectory, { recursive: true, force: true }).catch(() => {});
   }
   return { downloadedBytes };
 }
 
-async function writeFileFromChunks(
-  path: Buffer,
-  chunks: string[],
-  size: number,
-  cachePath: (hash: string) => string,
-): Promise<void> {
-  if (chunks.length === 1) {
-    await copyFile(cachePath(chunks[0] as string), path);
-    return;
-  }
-  const handle = await open(path, 'w');
+/** One write call (writeFile cuts a buffer into 512 KiB writes, each a round trip). */
+async function writeWhole(path: string, data: Buffer): Promise<void> {
+  const handle = await open(path, 'wx');
   try {
-    for (const [index, hash] of chunks.entries()) {
-      const data = await readFile(cachePath(hash));
-      // All-zero pieces are skipped: the file stays sparse, as a multi-GB sparse file should.
-      if (!isZero(data)) await handle.write(data, 0, data.length, index * chunkBytes);
+    for (let offset = 0; offset < data.length; ) {
+      const { bytesWritten } = await handle.write(data, offset, data.length - offset, offset);
+      offset += bytesWritten;
     }
-    await handle.truncate(size);
   } finally {
     await handle.close();
   }
 }
 
-const zeroes = Buffer.alloc(chunkBytes);
+const zeroHashes = new Map<number, string>();
 
-function isZero(data: Buffer): boolean {
-  return data.equals(zeroes.subarray(0, data.length));
+/** The hash of an all-zero piece of this length (the last piece of a file may be shorter). */
+function zeroHash(length: number): string {
+  let hash = zeroHashes.get(length);
+  if (hash === undefined) {
+    hash = sha256(Buffer.alloc(Math.max(0, length)));
+    zeroHashes.set(length, hash);
+  }
+  return hash;
 }
 
 function damaged(path: string, hash: string, what: string): MagsError {

@@ -1,4 +1,4 @@
-import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,13 +12,16 @@ import {
   encodeManifest,
   entriesDigest,
   type Manifest,
-  type ManifestEntry,
   manifestKey,
-  sha256,
+  type PackReference,
 } from './manifest.ts';
-import { encodeManifestPath, pathKey } from './manifest-path.ts';
+import { type FileContent, manifestEntries } from './manifest-entries.ts';
+import { pathKey } from './manifest-path.ts';
 import { mapConcurrent } from './map-concurrent.ts';
-import { type LowerLayer, scanWorkspaceLayers } from './merge-layers.ts';
+import { type LowerLayer, type MergedEntry, scanWorkspaceLayers } from './merge-layers.ts';
+import { PackWriter } from './pack-writer.ts';
+import { readAndUploadChunks, readSmallFile } from './read-contents.ts';
+import { sparsePacks, storedContents } from './stored-contents.ts';
 import { latestVersion, loadManifest } from './versions.ts';
 
 const compress = promisify(zstdCompress);
@@ -43,6 +46,15 @@ export interface PushOptions {
   idMapping: IdMapping;
   /** The version the local layer was restored from or last synced as. */
   baseVersion: number | null;
+  /** Other versions whose stored contents this sync may reference (a fork's sources). */
+  sharedManifests?: Manifest[];
+  /**
+   * Files smaller than this are packed (default 256 KiB); 0 stores every file as its own
+   * chunk objects, the layout before packs (kept for the benchmark's comparison).
+   */
+  smallFileBytes?: number;
+  /** A pack is sealed at this many bytes of contents (default 8 MiB). */
+  packTargetBytes?: number;
   concurrency?: number;
   onProgress?: (progress: SyncProgress) => void;
 }
@@ -51,7 +63,10 @@ export interface PushResult {
   version: number;
   /** False when nothing changed since `baseVersion`: no new version was written. */
   committed: boolean;
+  /** Chunk objects uploaded: pieces of large files. */
   uploadedChunks: number;
+  /** Pack objects uploaded: small files, many to a pack. */
+  uploadedPacks: number;
   uploadedBytes: number;
   totalBytes: number;
 }
@@ -64,14 +79,28 @@ interface FileState {
   chunks: string[];
 }
 
+export const defaultSmallFileBytes = 256 * 1024;
+const defaultPackTargetBytes = 8 * 1024 * 1024;
+/** A new version keeps reading an older pack only while it reads at least this part of it. */
+const minimumLiveFraction = 0.5;
+
 /**
- * Uploads the chunks the store lacks, then commits the manifest as version base+1 with a
- * conditional write: a crash before the commit leaves the previous version intact (the new
- * chunks are unreferenced until garbage collection), and a second host committing the same base
- * version gets a conflict instead of overwriting.
+ * Uploads the contents the store lacks (small files packed, large files as chunks), then commits
+ * the manifest as version base+1 with a conditional write: a crash before the commit leaves the
+ * previous version intact (the new objects are unreferenced until garbage collection), and a
+ * second host committing the same base version gets a conflict instead of overwriting.
  */
 export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
   const { store, workspace } = options;
+  // The local scan and the store's listing and base manifest do not depend on each other.
+  const statePath = join(options.stateDirectory, 'sync-state.json');
+  const reading = readFile(statePath, 'utf8').catch(() => '{}');
+  // Directory listing order differs between hosts; the manifest must not. Byte order of the paths
+  // puts every parent before its children.
+  const scanning = scanWorkspaceLayers(options.upperDir, options.lowerLayers ?? []).then(
+    (entries) => entries.sort((a, b) => Buffer.compare(a.path, b.path)),
+  );
+  scanning.catch(() => {}); // awaited below, unless a conflict is found first
   const latest = await latestVersion(store, workspace);
   const pendingPath = join(options.stateDirectory, 'sync-pending.json');
   const base = latest === null ? undefined : await loadManifest(store, workspace, latest);
@@ -86,21 +115,12 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
       throw conflict(workspace, options.baseVersion, latest);
     }
   }
-  const known = new Set(
-    base?.entries.flatMap((entry) => (entry.type === 'file' ? entry.chunks : [])) ?? [],
-  );
-  const statePath = join(options.stateDirectory, 'sync-state.json');
+  const known = storedContents([...(base ? [base] : []), ...(options.sharedManifests ?? [])]);
+  const smallFileBytes = Math.min(options.smallFileBytes ?? defaultSmallFileBytes, chunkBytes);
   const previous = new Map<string, FileState>(
-    Object.entries(
-      JSON.parse(await readFile(statePath, 'utf8').catch(() => '{}')) as Record<string, FileState>,
-    ),
+    Object.entries(JSON.parse(await reading) as Record<string, FileState>),
   );
-
-  // Directory listing order differs between hosts; the manifest must not. Byte order of the paths
-  // puts every parent before its children.
-  const scanned = (await scanWorkspaceLayers(options.upperDir, options.lowerLayers ?? [])).sort(
-    (a, b) => Buffer.compare(a.path, b.path),
-  );
+  const scanned = await scanning;
   const files = scanned.filter((entry) => entry.type === 'f');
   const progress: SyncProgress = {
     phase: 'uploading',
@@ -119,108 +139,132 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
   for (const file of files)
     if (file.links > 1 && !primaryOfInode.has(file.inode))
       primaryOfInode.set(file.inode, file.path);
+  const primaries = files.filter(
+    (file) => !(file.links > 1 && primaryOfInode.get(file.inode) !== file.path), // stored once
+  );
   let uploadedChunks = 0;
-  let uploadedBytes = 0;
+  let uploadedChunkBytes = 0;
   const uploading = new Map<string, Promise<void>>();
-  const upload = (hash: string, data: Buffer): Promise<void> => {
-    if (known.has(hash)) return Promise.resolve();
+  const uploadChunk = (hash: string, data: Buffer): Promise<void> => {
+    if (known.get(hash) === 'chunk') return Promise.resolve();
     let pending = uploading.get(hash);
     if (!pending) {
       pending = (async () => {
         // Content-addressed: a chunk another workspace or version already stored is not sent again.
         if (await store.head(chunkKey(hash))) return;
-        const body = await compress(data);
+        const body = await compress(data, { chunkSize: 1024 * 1024 });
         await store.put(chunkKey(hash), body);
         uploadedChunks++;
-        uploadedBytes += body.length;
+        uploadedChunkBytes += body.length;
       })();
       uploading.set(hash, pending);
     }
     return pending;
   };
+  const packer = new PackWriter({
+    store,
+    targetBytes: options.packTargetBytes ?? defaultPackTargetBytes,
+  });
+  /** Reads a file and stores what the store lacks; the contents of `repacking` go again. */
+  const readContent = async (
+    file: MergedEntry,
+    repacking?: ReadonlySet<PackReference>,
+  ): Promise<FileContent> => {
+    const path = Buffer.concat([Buffer.from(`${file.directory}/`), file.path]);
+    if (file.size === 0 || file.size >= smallFileBytes)
+      return { chunks: await readAndUploadChunks(path, file.size, uploadChunk), size: file.size };
+    const { hash, data } = await readSmallFile(path, file.size);
+    const stored = known.get(hash);
+    if (stored === 'chunk') return { chunks: [hash], size: data.length };
+    if (stored && !repacking?.has(stored.pack))
+      return { chunks: [hash], size: data.length, packed: stored };
+    return { chunks: [hash], size: data.length, packed: await packer.add(hash, data) };
+  };
 
-  const chunksByPath = new Map<string, string[]>();
-  await mapConcurrent(files, options.concurrency ?? 32, async (file) => {
-    if (file.links > 1 && primaryOfInode.get(file.inode) !== file.path) return; // stored once
-    const key = pathKey(file.path);
-    const cached = previous.get(key);
-    let chunks: string[];
-    const unchanged =
+  /** An unchanged file's content as stored, or undefined when some of it is not stored. */
+  const reuse = (chunks: string[], size: number): FileContent | undefined => {
+    if (chunks.length === 1) {
+      const stored = known.get(chunks[0] as string);
+      if (stored === undefined) return undefined;
+      return stored === 'chunk' ? { chunks, size } : { chunks, size, packed: stored };
+    }
+    for (const hash of chunks) if (known.get(hash) === undefined) return undefined;
+    return { chunks, size };
+  };
+  // Indexed like `primaries`: a path's key is made once, and the passes below are plain loops.
+  const contents: FileContent[] = new Array(primaries.length);
+  const keys = primaries.map((file) => pathKey(file.path));
+  const record = (index: number, content: FileContent) => {
+    const file = primaries[index] as MergedEntry;
+    contents[index] = content;
+    state[keys[index] as string] = {
+      size: file.size,
+      mtimeNs: file.mtimeNs,
+      inode: file.inode,
+      chunks: content.chunks,
+    };
+  };
+  const indices = primaries.map((_, index) => index);
+  await mapConcurrent(indices, options.concurrency ?? 32, async (index) => {
+    const file = primaries[index] as MergedEntry;
+    const cached = previous.get(keys[index] as string);
+    // Unchanged files are not read again, as long as their contents are in the base version (a
+    // sync interrupted before its commit may have left them out: then they are read and checked).
+    const reused =
       cached &&
       cached.size === file.size &&
       cached.mtimeNs === file.mtimeNs &&
-      cached.inode === file.inode;
-    // Unchanged files are not read again, as long as their chunks are in the base version (a sync
-    // interrupted before its commit may have left them out: then they are read and checked).
-    if (unchanged && cached.chunks.every((hash) => known.has(hash))) {
-      chunks = cached.chunks;
-    } else {
-      const path = Buffer.concat([Buffer.from(`${file.directory}/`), file.path]);
-      chunks = await readAndUpload(path, file.size, upload);
-    }
-    chunksByPath.set(key, chunks);
-    state[key] = { size: file.size, mtimeNs: file.mtimeNs, inode: file.inode, chunks };
+      cached.inode === file.inode
+        ? reuse(cached.chunks, file.size)
+        : undefined;
+    record(index, reused ?? (await readContent(file)));
     progress.files++;
     progress.bytes += file.size;
     options.onProgress?.({ ...progress });
   });
   await Promise.all(uploading.values());
+  const result = (committed: boolean, version: number): PushResult => ({
+    version,
+    committed,
+    uploadedChunks,
+    uploadedPacks: packer.uploadedPacks,
+    uploadedBytes: uploadedChunkBytes + packer.uploadedBytes,
+    totalBytes: progress.totalBytes,
+  });
 
-  const toSandboxId = (id: number) => options.idMapping.toSandbox(id);
-  const entries: ManifestEntry[] = [];
-  for (const entry of scanned) {
-    const owner = { uid: toSandboxId(entry.uid), gid: toSandboxId(entry.gid) };
-    const path = encodeManifestPath(entry.path);
-    if (entry.type === 'd') {
-      entries.push({
-        path,
-        type: 'directory',
-        mode: entry.mode,
-        ...owner,
-        mtimeMs: toMilliseconds(entry.mtimeNs),
-        ...(entry.opaque ? { opaque: true as const } : {}),
-      });
-    } else if (entry.type === 'l') {
-      entries.push({
-        path,
-        type: 'symlink',
-        ...owner,
-        mtimeMs: toMilliseconds(entry.mtimeNs),
-        target: encodeManifestPath(entry.target),
-      });
-    } else if (entry.type === 'w') {
-      entries.push({ path, type: 'whiteout' });
-    } else if (entry.type === 'f') {
-      const primary = entry.links > 1 ? primaryOfInode.get(entry.inode) : undefined;
-      const first = primary === entry.path ? undefined : primary;
-      entries.push({
-        path,
-        type: 'file',
-        mode: entry.mode,
-        ...owner,
-        mtimeMs: toMilliseconds(entry.mtimeNs),
-        size: entry.size,
-        chunks: first === undefined ? (chunksByPath.get(pathKey(entry.path)) ?? []) : [],
-        ...(first === undefined ? {} : { linkOf: encodeManifestPath(first) }),
-      });
-    }
-    // Sockets, fifos and device nodes cannot be stored portably; they are left out.
-  }
-
-  const digest = entriesDigest(entries);
+  // Files the version has in older packs it would read little of are packed again (a tree
+  // unchanged since its base version has none: the base kept only packs it reads enough of).
+  const sparse = sparsePacks(contents, minimumLiveFraction);
+  const moving = indices.filter((index) => {
+    const pack = contents[index]?.packed?.pack;
+    return pack !== undefined && sparse.has(pack);
+  });
+  await mapConcurrent(moving, options.concurrency ?? 32, async (index) =>
+    record(index, await readContent(primaries[index] as MergedEntry, sparse)),
+  );
+  // The last pack uploads while the entries are made (they hold the pack, its hash comes later).
+  const finishing = packer.finish();
+  finishing.catch(() => {}); // awaited below
+  // By the very path Buffers of the scan (identity: no key to make again).
+  const contentByPath = new Map<Buffer, FileContent>();
+  for (const [index, file] of primaries.entries())
+    contentByPath.set(file.path, contents[index] as FileContent);
+  const { entries, packs: used } = manifestEntries(
+    scanned,
+    contentByPath,
+    primaryOfInode,
+    options.idMapping,
+  );
+  await finishing;
+  const packs = used.map((pack) => ({ hash: pack.hash, bytes: pack.bytes }));
+  const digest = entriesDigest(entries, packs);
   if (base && base.entriesSha256 === digest) {
     await saveState(statePath, state);
-    return {
-      version: base.version,
-      committed: false,
-      uploadedChunks,
-      uploadedBytes,
-      totalBytes: progress.totalBytes,
-    };
+    return result(false, base.version);
   }
   const version = (latest ?? 0) + 1;
   const manifest: Manifest = {
-    format: 'mags-workspace-manifest-v1',
+    format: packs.length > 0 ? 'mags-workspace-manifest-v2' : 'mags-workspace-manifest-v1',
     workspace,
     version,
     parentVersion: latest,
@@ -228,6 +272,7 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
     host: hostname(),
     totalBytes: progress.totalBytes,
     entries,
+    ...(packs.length > 0 ? { packs } : {}),
     entriesSha256: digest,
   };
   options.onProgress?.({ ...progress, phase: 'committing' });
@@ -243,55 +288,7 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
   }
   await saveState(statePath, state);
   await rm(pendingPath, { force: true });
-  return {
-    version,
-    committed: true,
-    uploadedChunks,
-    uploadedBytes,
-    totalBytes: progress.totalBytes,
-  };
-}
-
-// Sparse files and preallocated images are mostly zeroes: comparing with a zero buffer (memcmp)
-// is far cheaper than hashing, and every all-zero piece of a given length has one known hash.
-const zeroes = Buffer.alloc(chunkBytes);
-const zeroHashes = new Map<number, string>();
-function zeroHash(length: number): string {
-  let hash = zeroHashes.get(length);
-  if (hash === undefined) {
-    hash = sha256(zeroes.subarray(0, length));
-    zeroHashes.set(length, hash);
-  }
-  return hash;
-}
-
-function toMilliseconds(nanoseconds: string): number {
-  return Math.round(Number(nanoseconds) / 1e6);
-}
-
-async function readAndUpload(
-  path: Buffer,
-  size: number,
-  upload: (hash: string, data: Buffer) => Promise<void>,
-): Promise<string[]> {
-  const chunks: string[] = [];
-  const handle = await open(path, 'r');
-  try {
-    for (let offset = 0; offset < size; offset += chunkBytes) {
-      const length = Math.min(chunkBytes, size - offset);
-      const data = Buffer.allocUnsafe(length);
-      const { bytesRead } = await handle.read(data, 0, length, offset);
-      const piece = data.subarray(0, bytesRead);
-      const hash = piece.equals(zeroes.subarray(0, piece.length))
-        ? zeroHash(piece.length)
-        : sha256(piece);
-      chunks.push(hash);
-      await upload(hash, piece);
-    }
-  } finally {
-    await handle.close();
-  }
-  return chunks;
+  return result(true, version);
 }
 
 async function saveState(path: string, state: Record<string, FileState>): Promise<void> {
