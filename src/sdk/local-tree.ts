@@ -98,7 +98,10 @@ export async function extractLocalTree(
         const entryPath = (data as { entry?: { path?: string } })?.entry?.path;
         refused.push(`${entryPath ?? '?'}: ${String(message)}`);
       },
-      onReadEntry: () => {
+      onReadEntry: (entry) => {
+        // node-tar keeps setuid, setgid and sticky bits (7.5: `entry.mode & 0o7777`): run as
+        // root, a download would plant a setuid-root binary here. Only permission bits land.
+        if (typeof entry.mode === 'number') entry.mode &= 0o777;
         progress.files++;
       },
     });
@@ -178,7 +181,7 @@ async function merge(source: string, target: string): Promise<void> {
   ]);
   if (targetStats?.isDirectory() && sourceStats.isDirectory()) {
     for (const name of await readdir(source)) await merge(join(source, name), join(target, name));
-    await chmod(target, sourceStats.mode & 0o7777);
+    await chmod(target, sourceStats.mode & 0o777);
     return;
   }
   // rename(2) replaces a file or a symlink in one step (and never follows the symlink).
