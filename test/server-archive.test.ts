@@ -123,6 +123,38 @@ describe('tree copies through the archive API', { skip, timeout: 600_000 }, () =
     assert.equal(await readFile(out, 'utf8'), 'note\n');
   });
 
+  test('an upload where a directory meets a file changes nothing (409); old staging is swept', async () => {
+    // A staging directory left by a killed upload two hours ago, and a file where the upload
+    // has a directory.
+    const made = await alice.sandboxes.execAndWait(
+      sandbox,
+      'mkdir -p /workspace/clash /workspace/.mags-upload-stale && echo file > /workspace/clash/sub && touch -d "2 hours ago" /workspace/.mags-upload-stale',
+    );
+    assert.equal(made.exitCode, 0, made.stderr);
+    const source = join(local, 'clash');
+    await mkdir(join(source, 'sub'), { recursive: true });
+    await writeFile(join(source, 'aaa'), 'would be moved first\n');
+    await writeFile(join(source, 'sub', 'inner'), 'inner\n');
+    await assert.rejects(
+      alice.sandboxes.files.uploadTree(sandbox, source, '/workspace/clash'),
+      (error: Error & { statusCode?: number; code?: string }) => {
+        assert.equal(error.statusCode, 409);
+        assert.equal(error.code, 'archive_conflict');
+        assert.match(
+          error.message,
+          /cannot replace the file \/workspace\/clash\/sub with a directory/,
+        );
+        return true;
+      },
+    );
+    const check = await alice.sandboxes.execAndWait(
+      sandbox,
+      'ls -A /workspace/clash && cat /workspace/clash/sub && ls -A /workspace && rm -r /workspace/clash',
+    );
+    assert.equal(check.exitCode, 0, check.stderr);
+    assert.equal(check.stdout, 'sub\nfile\nclash\nproject\nrenamed.txt\n');
+  });
+
   test('a hostile archive from the sandbox is refused on the host, nothing written outside', async () => {
     // The sandbox's own tar packs a download, and a sandbox may replace it: here a tar earlier
     // in PATH answers every download with a hostile archive (a symlink to /, then a file
