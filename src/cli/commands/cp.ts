@@ -150,16 +150,22 @@ async function upload(
     ]);
   const { parent, name } = splitArchivePath(to.path);
   const { stream, progress } = await packLocalTree(source, name, onProgress);
-  await extractArchiveInWorkspace(
-    context,
-    { workspace: to.name, displayName: to.name },
-    {
-      path: parent,
-      data: untilInterrupted(toBuffers(stream))[Symbol.asyncIterator](),
-      // The host's own copy: no limit on the host's use of itself, as with the local server.
-      maxBytes: Number.POSITIVE_INFINITY,
-    },
-  );
+  const interrupt = onInterrupt();
+  try {
+    await extractArchiveInWorkspace(
+      context,
+      { workspace: to.name, displayName: to.name },
+      {
+        path: parent,
+        data: toBuffers(stream)[Symbol.asyncIterator](),
+        // The host's own copy: no limit on the host's use of itself, as with the local server.
+        maxBytes: Number.POSITIVE_INFINITY,
+        signal: interrupt.signal,
+      },
+    );
+  } finally {
+    interrupt.dispose();
+  }
   return progress;
 }
 
@@ -210,25 +216,21 @@ async function embeddedContext(workspace: string) {
 
 /**
  * The in-process copy's sandbox would outlive a process killed by Ctrl-C (and hold the
- * workspace): an interrupt fails the copy instead, which removes what it staged and stops the
- * sandbox on the way out.
+ * workspace): an interrupt fails the copy instead, even one stalled on a full pipe, which removes
+ * what it staged and stops the sandbox on the way out.
  */
-async function* untilInterrupted(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  let stop = false;
-  const interrupt = () => {
-    stop = true;
-  };
+function onInterrupt(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const interrupt = () => controller.abort(interrupted());
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
-  try {
-    for await (const chunk of source) {
-      if (stop) throw interrupted();
-      yield chunk;
-    }
-  } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
-  }
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', interrupt);
+      process.off('SIGTERM', interrupt);
+    },
+  };
 }
 
 function interrupted(): MagsError {
