@@ -160,6 +160,29 @@ describe('mags cp in-process (no server)', { skip, timeout: 300_000 }, () => {
     assert.match(noSource.stderr, /no such file or directory/);
   });
 
+  test('a copy out stops past --max-size, leaving nothing', async () => {
+    const made = await runCli(home, [
+      'run',
+      '-w',
+      'cpw',
+      'head -c 3M /dev/zero > /workspace/three',
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    const target = join(home, 'capped');
+    const capped = await runCli(home, ['cp', '--max-size', '1', 'cpw:/workspace/three', target]);
+    assert.equal(capped.code, 1, capped.stderr);
+    assert.match(capped.stderr, /stopped at 1\.0 MiB of tar, its limit/);
+    assert.match(capped.stderr, /--max-size/);
+    assert.equal(existsSync(target), false);
+    const bad = await runCli(home, ['cp', '--max-size', 'lots', 'cpw:/workspace/three', target]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /Invalid --max-size "lots"/);
+    const whole = await runCli(home, ['cp', '--max-size', '4m', 'cpw:/workspace/three', target]);
+    assert.equal(whole.code, 0, whole.stderr);
+    assert.equal((await stat(target)).size, 3 * mebibyte);
+    await runCli(home, ['run', '-w', 'cpw', 'rm /workspace/three']);
+  });
+
   test('Ctrl-C ends an upload stalled in the sandbox: nothing copied, the workspace free again', async () => {
     // A tar in the workspace that never reads its stdin: the pipe fills and the upload waits on
     // it, where only an interrupt that does not wait for the next chunk can end it.

@@ -123,6 +123,30 @@ describe('tree copies through the archive API', { skip, timeout: 600_000 }, () =
     assert.equal(await readFile(out, 'utf8'), 'note\n');
   });
 
+  test('a download over maxBytes stops there and leaves nothing', async () => {
+    const made = await alice.sandboxes.execAndWait(sandbox, 'head -c 3M /dev/zero > /tmp/three');
+    assert.equal(made.exitCode, 0, made.stderr);
+    const target = join(local, 'capped');
+    await assert.rejects(
+      alice.sandboxes.files.downloadTree(sandbox, '/tmp/three', target, { maxBytes: mebibyte }),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'too_large');
+        assert.match(error.message, /stopped at 1\.0 MiB of tar/);
+        return true;
+      },
+    );
+    assert.equal(existsSync(target), false);
+    assert.deepEqual(
+      (await readdir(local)).filter((name) => name.startsWith('.mags-download-')),
+      [],
+    );
+    const whole = await alice.sandboxes.files.downloadTree(sandbox, '/tmp/three', target, {
+      maxBytes: 4 * mebibyte,
+    });
+    assert.ok(whole.bytes > 3 * mebibyte);
+    assert.equal((await stat(target)).size, 3 * mebibyte);
+  });
+
   test('an upload where a directory meets a file changes nothing (409); old staging is swept', async () => {
     // A staging directory left by a killed upload two hours ago, and a file where the upload
     // has a directory.

@@ -7,6 +7,7 @@
 import { chmod, lstat, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tar from 'tar';
+import { formatBytes } from '../config/byte-sizes.ts';
 import { InvalidInputError, MagsError } from '../errors/mags-error.ts';
 
 /** How far a copy has got: entries (files, directories, links) and bytes of the tar stream. */
@@ -67,6 +68,22 @@ export async function packLocalTree(
   return { stream: counted(), progress };
 }
 
+export interface ExtractLocalTreeOptions {
+  onProgress?: (progress: TreeProgress) => void;
+  /** A tar stream over this many bytes is stopped there (`too_large`), leaving nothing. */
+  maxBytes?: number;
+}
+
+function downloadTooLarge(maxBytes: number): MagsError {
+  return new MagsError(
+    `The copy was stopped at ${formatBytes(maxBytes)} of tar, its limit; nothing was written.`,
+    {
+      code: 'too_large',
+      hint: 'Copy a smaller path, or raise the limit (mags cp --max-size 50g; maxBytes in the SDK).',
+    },
+  );
+}
+
 /**
  * Extracts a downloaded tar stream (one top-level entry) so that entry becomes `target`: into a
  * staging directory beside `target` first, then moved into place (renamed; an existing directory
@@ -80,8 +97,9 @@ export async function packLocalTree(
 export async function extractLocalTree(
   stream: AsyncIterable<Uint8Array>,
   target: string,
-  onProgress?: (progress: TreeProgress) => void,
+  options: ExtractLocalTreeOptions = {},
 ): Promise<TreeProgress> {
+  const { onProgress, maxBytes = Number.POSITIVE_INFINITY } = options;
   const staging = await mkdtemp(join(dirname(target), '.mags-download-'));
   const progress: TreeProgress = { files: 0, bytes: 0 };
   const refused: string[] = [];
@@ -111,6 +129,9 @@ export async function extractLocalTree(
     });
     for await (const chunk of stream) {
       progress.bytes += chunk.length;
+      // The tar stream's bytes bound what lands here, data and entries (each has a 512-byte
+      // header): a sandbox sending without end fills neither the disk nor its inodes.
+      if (progress.bytes > maxBytes) throw downloadTooLarge(maxBytes);
       onProgress?.(progress);
       unpack.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
       if (failure !== undefined) throw failure;

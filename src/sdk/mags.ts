@@ -60,6 +60,11 @@ export interface TreeCopyOptions {
   /** Called as the tar stream flows (often: throttle any drawing). */
   onProgress?: (progress: TreeProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Downloads only: a tar stream over this many bytes is stopped there (code `too_large`) and
+   * leaves nothing, so a sandbox cannot fill this machine's disk. Default: no limit.
+   */
+  maxBytes?: number;
 }
 
 /** A file a run gets in its /workspace before its command starts. */
@@ -459,7 +464,10 @@ export class Mags {
   ): Promise<TreeProgress> {
     const { extractLocalTree } = await import('./local-tree.ts');
     const body = await this.#getArchive(base, remotePath, options.signal);
-    return extractLocalTree(bodyChunks(body), localPath, options.onProgress);
+    return extractLocalTree(bodyChunks(body), localPath, {
+      onProgress: options.onProgress,
+      maxBytes: options.maxBytes,
+    });
   }
 
   async #putArchive(
