@@ -411,3 +411,59 @@ describe('tree copies through the archive API', { skip, timeout: 600_000 }, () =
     assert.equal((await stat(join(out, 'run.sh'))).mode & 0o777, 0o755);
   });
 });
+
+describe("copies count against the owner's limits", { skip, timeout: 300_000 }, () => {
+  let server: TestServer;
+  let carol: Mags;
+  let tree: string;
+  before(async () => {
+    server = await startTestServer({
+      scheduling: { poolSize: 0 },
+      perOwner: { runningJobs: 1, streams: 1 },
+    });
+    carol = (await server.client('carol')).mags;
+    tree = join(server.testHome.home, 'tree');
+    await makeTree(tree);
+  });
+  after(() => server?.close());
+
+  test("a workspace's copy sandbox is a running job, a copy out a stream: 429 past either", async () => {
+    await carol.workspaces.uploadTree('one', tree, '/workspace/t');
+    const big = await carol.runAndWait('head -c 64M /dev/zero > /workspace/big', {
+      workspace: 'one',
+    });
+    assert.equal(big.exitCode, 0, big.stderr);
+    // A copy out, not read (more than the buffers on the way hold): its sandbox runs on and its
+    // stream stays open.
+    const held = await carol.workspaces.getArchive('one', '/workspace/big');
+    await assert.rejects(
+      carol.workspaces.uploadTree('two', tree, '/workspace/t'),
+      (error: Error & { statusCode?: number }) => {
+        assert.equal(error.statusCode, 429);
+        assert.match(error.message, /jobs running, the most one owner may/);
+        return true;
+      },
+    );
+    await assert.rejects(
+      carol.sandboxes.files.downloadTree('one', '/workspace/t', join(tree, 'x')),
+      (error: Error & { statusCode?: number }) => {
+        assert.equal(error.statusCode, 429);
+        assert.match(error.message, /streams open, the most one owner may/);
+        return true;
+      },
+    );
+    await held.cancel();
+    // The slot is freed once the sandbox's stream has closed, a moment after the cancel.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await carol.workspaces.uploadTree('two', tree, '/workspace/t');
+        break;
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode !== 429 || attempt >= 50) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+    const run = await carol.runAndWait('ls /workspace/t', { workspace: 'two' });
+    assert.equal(run.stdout, 'a.txt\nempty\nsub\n');
+  });
+});

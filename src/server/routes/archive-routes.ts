@@ -75,7 +75,9 @@ const workspaceRoutes = routes('workspaces');
  * Trees in and out of a sandbox or a workspace as tar streams (`mags cp`). A workspace's copy goes
  * through the long-lived sandbox running on it when there is one (it holds the workspace), else
  * through a sandbox started for the copy, like a run's. Another owner's sandbox or workspace is
- * simply not found: names are looked up among the caller's own.
+ * simply not found: names are looked up among the caller's own. A sandbox started for a copy
+ * holds one of the owner's running jobs while it works; a copy out is one of the owner's streams
+ * (middleware/limit-streams.ts): past either limit, a 429.
  */
 export function registerArchiveRoutes(app: ServerApp, services: ServerServices): void {
   const { sandboxes, context } = services;
@@ -105,7 +107,13 @@ export function registerArchiveRoutes(app: ServerApp, services: ServerServices):
         workspace: name,
         diskMiB: undefined,
       });
-      return extractArchiveInWorkspace(context, workspaceCopy(sandboxes, owner, name), request);
+      // The sandbox started for the copy counts as one of the owner's running jobs (429 over).
+      const release = services.jobs.holdSlot(owner);
+      try {
+        await extractArchiveInWorkspace(context, workspaceCopy(sandboxes, owner, name), request);
+      } finally {
+        release();
+      }
     });
     return c.body(null, 204);
   });
@@ -114,11 +122,23 @@ export function registerArchiveRoutes(app: ServerApp, services: ServerServices):
     const { name } = c.req.valid('param');
     const { path } = c.req.valid('query');
     const running = sandboxes.runningOn(owner, name);
-    const stream =
-      running !== undefined
-        ? await sandboxes.readArchive(owner, running, path)
-        : (await packArchiveFromWorkspace(context, workspaceCopy(sandboxes, owner, name), path))
-            .stream;
+    if (running !== undefined) {
+      return tarResponse(c, services, await sandboxes.readArchive(owner, running, path));
+    }
+    // Held until the stream closes: its sandbox runs that long.
+    const release = services.jobs.holdSlot(owner);
+    let stream: Readable;
+    try {
+      ({ stream } = await packArchiveFromWorkspace(
+        context,
+        workspaceCopy(sandboxes, owner, name),
+        path,
+      ));
+    } catch (error) {
+      release();
+      throw error;
+    }
+    stream.once('close', release);
     return tarResponse(c, services, stream);
   });
 }
