@@ -1,13 +1,18 @@
 /**
  * The host's extraction of a downloaded tree (src/sdk/local-tree.ts) with archives made here by
- * node-tar: no setuid, setgid or sticky bit ever lands on the host, fresh or merged.
+ * node-tar: no setuid, setgid or sticky bit ever lands on the host, fresh or merged; a damaged
+ * archive and a missing destination directory are clear errors that leave nothing.
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { extractLocalTree, packLocalTree } from './local-tree.ts';
+
+async function* chunks(...buffers: Buffer[]): AsyncGenerator<Buffer> {
+  yield* buffers;
+}
 
 let home: string;
 before(async () => {
@@ -42,4 +47,26 @@ test('setuid, setgid and sticky bits in an archive are dropped on the host', asy
   const { stream } = await packLocalTree(source, 'source');
   await extractLocalTree(stream, target);
   assert.equal((await stat(target)).mode & 0o7000, 0);
+});
+
+test('a stream that is not tar is refused as unreadable, and nothing is left', async () => {
+  const place = join(home, 'damaged');
+  await mkdir(place);
+  await assert.rejects(
+    extractLocalTree(chunks(Buffer.alloc(2048, 'not a tar archive ')), join(place, 'copy')),
+    (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'archive_refused');
+      assert.match(error.message, /unreadable \(not tar, or damaged\)/);
+      return true;
+    },
+  );
+  assert.deepEqual(await readdir(place), []);
+});
+
+test('a destination in a directory that does not exist is a clear error', async () => {
+  const { stream } = await packLocalTree(join(home, 'source'), 'source');
+  await assert.rejects(extractLocalTree(stream, join(home, 'absent', 'copy')), {
+    code: 'invalid_input',
+    message: /absent is not a directory here/,
+  });
 });
