@@ -101,14 +101,28 @@ fi
 exec tar -c -C "$1" -f - -- "$2"
 `;
 
-/** Rejects with the signal's reason once it is aborted; never settles without a signal. */
-function abortedPromise(signal: AbortSignal | undefined): Promise<never> {
-  const aborted = new Promise<never>((_resolve, reject) => {
-    if (signal?.aborted) reject(signal.reason);
-    signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+/**
+ * `promise`, or the signal's reason once it is aborted first. A listener per wait, removed when
+ * it settles: racing every chunk against one never-settling promise would keep each chunk
+ * reachable from that promise's reactions (the whole upload in memory).
+ */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
   });
-  aborted.catch(() => {});
-  return aborted;
 }
 
 /** Keeps the last 16 KiB of a command's stderr: what goes into an error message. */
@@ -149,9 +163,9 @@ export async function extractArchiveInSandbox(
   exited.catch(() => {});
   let total = 0;
   let refusal: unknown;
-  const aborted = abortedPromise(request.signal);
+  const { signal } = request;
   try {
-    const next = () => Promise.race([request.data.next(), aborted]);
+    const next = () => abortable(request.data.next(), signal);
     for (let chunk = await next(); !chunk.done; chunk = await next()) {
       total += chunk.value.length;
       if (total > maxBytes) {
@@ -160,7 +174,7 @@ export async function extractArchiveInSandbox(
       }
       if (ended) break; // tar gave up (its error says why): the rest is not needed
       command.writeStdin(chunk.value);
-      await Promise.race([command.stdinDrained?.(), aborted]);
+      await abortable(Promise.resolve(command.stdinDrained?.()), signal);
     }
   } catch (error) {
     refusal = error; // the client went away, or its stream failed
