@@ -15,6 +15,7 @@ import { checkDiskRequest } from '../disk-limits.ts';
 import type { ServerServices } from '../server-env.ts';
 import { destroyWhenIdle } from './destroy-when-idle.ts';
 import { errorResponses } from './error-responses.ts';
+import { discardBody, uploadBody } from './upload-body.ts';
 
 const errors = errorResponses('Conflict');
 const ArchiveQuerySchema = z.strictObject({ path: SandboxPathSchema });
@@ -158,32 +159,17 @@ async function receiveArchive(
   extract: (request: ExtractArchiveRequest) => Promise<void>,
 ): Promise<void> {
   const maxBytes = services.limits.maxUploadBytes;
-  const body = c.req.raw.body;
-  const chunks = (body ? Readable.fromWeb(body as never) : Readable.from([]))[
-    Symbol.asyncIterator
-  ]() as AsyncIterator<Buffer>;
-  const declared = Number(c.req.header('content-length') ?? Number.NaN);
+  const { chunks, declaredBytes } = uploadBody(c);
   const path = (c.req.valid as (target: 'query') => { path: string })('query').path;
   try {
-    await extract({
-      path,
-      data: chunks,
-      maxBytes,
-      declaredBytes: Number.isNaN(declared) ? undefined : declared,
-    });
+    await extract({ path, data: chunks, maxBytes, declaredBytes });
   } catch (error) {
     // A 413 is answered at once (the error handler closes the connection and drops what still
     // arrives for a while). The rest of a body refused otherwise (no such sandbox, tar gave up
     // early: no tar, a full disk) is read and dropped, up to the limit, so the client, still
     // sending, gets to read the answer instead of a reset connection.
     if (isUploadTooLarge(error)) throw error;
-    let dropped = 0;
-    try {
-      for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
-        dropped += next.value.length;
-        if (dropped > maxBytes) break;
-      }
-    } catch {} // the client went away: nobody to answer
+    await discardBody(chunks, maxBytes).catch(() => {}); // the client went away: nobody to answer
     throw error;
   }
 }
