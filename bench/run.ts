@@ -9,6 +9,7 @@ import { runtimesBenchmark } from './runtimes.ts';
 import { sandboxStartBenchmark } from './sandbox-start.ts';
 import { serverApiBenchmark } from './server-api.ts';
 import { ticketsBenchmark } from './tickets.ts';
+import { treeCopyBenchmark } from './tree-copy.ts';
 import { workspaceForkBenchmark } from './workspace-fork.ts';
 import { workspaceSyncBenchmark } from './workspace-sync.ts';
 
@@ -24,6 +25,7 @@ const sections: Record<string, () => Promise<void>> = {
   plans: plansBenchmark,
   dashboard: dashboardBenchmark,
   runtimes: runtimesBenchmark,
+  cp: treeCopyBenchmark,
 };
 
 const wanted = process.argv.slice(2);
