@@ -152,13 +152,16 @@ describe('tree copies through the archive API', { skip, timeout: 600_000 }, () =
     // has a directory.
     const made = await alice.sandboxes.execAndWait(
       sandbox,
-      'mkdir -p /workspace/clash /workspace/.mags-upload-stale && echo file > /workspace/clash/sub && touch -d "2 hours ago" /workspace/.mags-upload-stale',
+      'mkdir -p /workspace/clash /workspace/.mags-upload-stale && echo file > /workspace/clash/sub && ln -s /tmp /workspace/clash/link && touch -d "2 hours ago" /workspace/.mags-upload-stale',
     );
     assert.equal(made.exitCode, 0, made.stderr);
     const source = join(local, 'clash');
     await mkdir(join(source, 'sub'), { recursive: true });
     await writeFile(join(source, 'aaa'), 'would be moved first\n');
     await writeFile(join(source, 'sub', 'inner'), 'inner\n');
+    // A directory onto a symlink to one: cp would refuse it halfway, so it is refused first.
+    await mkdir(join(source, 'link'));
+    await writeFile(join(source, 'link', 'through'), 'not through the link\n');
     await assert.rejects(
       alice.sandboxes.files.uploadTree(sandbox, source, '/workspace/clash'),
       (error: Error & { statusCode?: number; code?: string }) => {
@@ -168,15 +171,17 @@ describe('tree copies through the archive API', { skip, timeout: 600_000 }, () =
           error.message,
           /cannot replace the file \/workspace\/clash\/sub with a directory/,
         );
+        assert.match(error.message, /cannot replace the symlink \/workspace\/clash\/link with/);
         return true;
       },
     );
     const check = await alice.sandboxes.execAndWait(
       sandbox,
-      'ls -A /workspace/clash && cat /workspace/clash/sub && ls -A /workspace && rm -r /workspace/clash',
+      'ls -A /workspace/clash && cat /workspace/clash/sub && test ! -e /tmp/through && rm -r /workspace/clash && ls -A /workspace | grep -c mags-upload || true',
     );
     assert.equal(check.exitCode, 0, check.stderr);
-    assert.equal(check.stdout, 'sub\nfile\nclash\nproject\nrenamed.txt\n');
+    // The clash is untouched, nothing went through the link, no staging directory is left.
+    assert.equal(check.stdout, 'link\nsub\nfile\n0\n');
   });
 
   test('a hostile archive from the sandbox is refused on the host, nothing written outside', async () => {
@@ -429,12 +434,11 @@ describe("copies count against the owner's limits", { skip, timeout: 300_000 }, 
 
   test("a workspace's copy sandbox is a running job, a copy out a stream: 429 past either", async () => {
     await carol.workspaces.uploadTree('one', tree, '/workspace/t');
-    const big = await carol.runAndWait('head -c 64M /dev/zero > /workspace/big', {
-      workspace: 'one',
-    });
+    // 8 GiB of sparse zeros (no disk used): tar sends them all, so the copy out below, not
+    // read, lasts as long as the test whatever the buffers on the way hold.
+    const big = await carol.runAndWait('truncate -s 8G /workspace/big', { workspace: 'one' });
     assert.equal(big.exitCode, 0, big.stderr);
-    // A copy out, not read (more than the buffers on the way hold): its sandbox runs on and its
-    // stream stays open.
+    // A copy out, not read: its sandbox runs on and its stream stays open.
     const held = await carol.workspaces.getArchive('one', '/workspace/big');
     await assert.rejects(
       carol.workspaces.uploadTree('two', tree, '/workspace/t'),

@@ -67,7 +67,9 @@ find . -mindepth 1 -exec sh -c '
   for p; do
     t=$dest/\${p#./}
     if [ -d "$p" ] && [ ! -L "$p" ]; then
-      if { [ -e "$t" ] || [ -L "$t" ]; } && [ ! -d "$t" ]; then
+      if [ -L "$t" ]; then
+        echo "cannot replace the symlink $t with a directory" >&2; status=1
+      elif [ -e "$t" ] && [ ! -d "$t" ]; then
         echo "cannot replace the file $t with a directory" >&2; status=1
       fi
     elif [ -d "$t" ] && [ ! -L "$t" ]; then
