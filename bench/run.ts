@@ -10,6 +10,7 @@ import { sandboxStartBenchmark } from './sandbox-start.ts';
 import { serverApiBenchmark } from './server-api.ts';
 import { ticketsBenchmark } from './tickets.ts';
 import { urlBenchmark } from './url.ts';
+import { treeCopyBenchmark } from './tree-copy.ts';
 import { workspaceForkBenchmark } from './workspace-fork.ts';
 import { workspaceSyncBenchmark } from './workspace-sync.ts';
 
@@ -26,6 +27,7 @@ const sections: Record<string, () => Promise<void>> = {
   dashboard: dashboardBenchmark,
   runtimes: runtimesBenchmark,
   url: urlBenchmark,
+  cp: treeCopyBenchmark,
 };
 
 const wanted = process.argv.slice(2);

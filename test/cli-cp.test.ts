@@ -160,6 +160,70 @@ describe('mags cp in-process (no server)', { skip, timeout: 300_000 }, () => {
     assert.match(noSource.stderr, /no such file or directory/);
   });
 
+  test('a copy out stops past --max-size, leaving nothing', async () => {
+    const made = await runCli(home, [
+      'run',
+      '-w',
+      'cpw',
+      'head -c 3M /dev/zero > /workspace/three',
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    const target = join(home, 'capped');
+    const capped = await runCli(home, ['cp', '--max-size', '1', 'cpw:/workspace/three', target]);
+    assert.equal(capped.code, 1, capped.stderr);
+    assert.match(capped.stderr, /stopped at 1\.0 MiB of tar, its limit/);
+    assert.match(capped.stderr, /--max-size/);
+    assert.equal(existsSync(target), false);
+    const bad = await runCli(home, ['cp', '--max-size', 'lots', 'cpw:/workspace/three', target]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /Invalid --max-size "lots"/);
+    const whole = await runCli(home, ['cp', '--max-size', '4m', 'cpw:/workspace/three', target]);
+    assert.equal(whole.code, 0, whole.stderr);
+    assert.equal((await stat(target)).size, 3 * mebibyte);
+    await runCli(home, ['run', '-w', 'cpw', 'rm /workspace/three']);
+  });
+
+  test('Ctrl-C ends an upload stalled in the sandbox: nothing copied, the workspace free again', async () => {
+    // A tar in the workspace that never reads its stdin: the pipe fills and the upload waits on
+    // it, where only an interrupt that does not wait for the next chunk can end it.
+    const stall = await runCli(home, [
+      'run',
+      '-w',
+      'cpstall',
+      'printf "#!/bin/sh\\nexec sleep 600\\n" > /usr/local/bin/tar && chmod 755 /usr/local/bin/tar',
+    ]);
+    assert.equal(stall.code, 0, stall.stderr);
+    const big = join(home, 'stall.bin');
+    await writeFile(big, Buffer.alloc(32 * mebibyte, 7));
+    const child = spawn(
+      process.execPath,
+      [join(packageRoot(), 'bin', 'mags.js'), 'cp', big, 'cpstall:/workspace/big'],
+      { env: { ...process.env, MAGS_HOME: home }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // Long enough for the sandbox to start and the pipe to fill; an earlier interrupt must work too.
+    await new Promise((resolve) => setTimeout(resolve, 8000));
+    child.kill('SIGINT');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const code = await closed;
+    clearTimeout(killer);
+    assert.notEqual(code, null, `the copy did not end on SIGINT (killed after 60 s): ${stderr}`);
+    assert.notEqual(code, 0);
+    assert.match(stderr, /The copy was interrupted/);
+    const after = await runCli(home, [
+      'run',
+      '-w',
+      'cpstall',
+      'rm /usr/local/bin/tar && ls -A /workspace',
+    ]);
+    assert.equal(after.code, 0, after.stderr);
+    assert.equal(after.stdout.toString(), '');
+  });
+
   test('mags run -f DIR lands the tree as /workspace/DIR', async () => {
     const run = await runCli(home, ['run', '-f', join(home, 'tree'), listing]);
     assert.equal(run.code, 0, run.stderr);

@@ -123,6 +123,67 @@ describe('tree copies through the archive API', { skip, timeout: 600_000 }, () =
     assert.equal(await readFile(out, 'utf8'), 'note\n');
   });
 
+  test('a download over maxBytes stops there and leaves nothing', async () => {
+    const made = await alice.sandboxes.execAndWait(sandbox, 'head -c 3M /dev/zero > /tmp/three');
+    assert.equal(made.exitCode, 0, made.stderr);
+    const target = join(local, 'capped');
+    await assert.rejects(
+      alice.sandboxes.files.downloadTree(sandbox, '/tmp/three', target, { maxBytes: mebibyte }),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'too_large');
+        assert.match(error.message, /stopped at 1\.0 MiB of tar/);
+        return true;
+      },
+    );
+    assert.equal(existsSync(target), false);
+    assert.deepEqual(
+      (await readdir(local)).filter((name) => name.startsWith('.mags-download-')),
+      [],
+    );
+    const whole = await alice.sandboxes.files.downloadTree(sandbox, '/tmp/three', target, {
+      maxBytes: 4 * mebibyte,
+    });
+    assert.ok(whole.bytes > 3 * mebibyte);
+    assert.equal((await stat(target)).size, 3 * mebibyte);
+  });
+
+  test('an upload where a directory meets a file changes nothing (409); old staging is swept', async () => {
+    // A staging directory left by a killed upload two hours ago, and a file where the upload
+    // has a directory.
+    const made = await alice.sandboxes.execAndWait(
+      sandbox,
+      'mkdir -p /workspace/clash /workspace/.mags-upload-stale && echo file > /workspace/clash/sub && ln -s /tmp /workspace/clash/link && touch -d "2 hours ago" /workspace/.mags-upload-stale',
+    );
+    assert.equal(made.exitCode, 0, made.stderr);
+    const source = join(local, 'clash');
+    await mkdir(join(source, 'sub'), { recursive: true });
+    await writeFile(join(source, 'aaa'), 'would be moved first\n');
+    await writeFile(join(source, 'sub', 'inner'), 'inner\n');
+    // A directory onto a symlink to one: cp would refuse it halfway, so it is refused first.
+    await mkdir(join(source, 'link'));
+    await writeFile(join(source, 'link', 'through'), 'not through the link\n');
+    await assert.rejects(
+      alice.sandboxes.files.uploadTree(sandbox, source, '/workspace/clash'),
+      (error: Error & { statusCode?: number; code?: string }) => {
+        assert.equal(error.statusCode, 409);
+        assert.equal(error.code, 'archive_conflict');
+        assert.match(
+          error.message,
+          /cannot replace the file \/workspace\/clash\/sub with a directory/,
+        );
+        assert.match(error.message, /cannot replace the symlink \/workspace\/clash\/link with/);
+        return true;
+      },
+    );
+    const check = await alice.sandboxes.execAndWait(
+      sandbox,
+      'ls -A /workspace/clash && cat /workspace/clash/sub && test ! -e /tmp/through && rm -r /workspace/clash && ls -A /workspace | grep -c mags-upload || true',
+    );
+    assert.equal(check.exitCode, 0, check.stderr);
+    // The clash is untouched, nothing went through the link, no staging directory is left.
+    assert.equal(check.stdout, 'link\nsub\nfile\n0\n');
+  });
+
   test('a hostile archive from the sandbox is refused on the host, nothing written outside', async () => {
     // The sandbox's own tar packs a download, and a sandbox may replace it: here a tar earlier
     // in PATH answers every download with a hostile archive (a symlink to /, then a file
@@ -353,5 +414,60 @@ describe('tree copies through the archive API', { skip, timeout: 600_000 }, () =
     const out = join(local, 'cold-out');
     await alice.workspaces.downloadTree('cold', '/workspace/src/sub', out);
     assert.equal((await stat(join(out, 'run.sh'))).mode & 0o777, 0o755);
+  });
+});
+
+describe("copies count against the owner's limits", { skip, timeout: 300_000 }, () => {
+  let server: TestServer;
+  let carol: Mags;
+  let tree: string;
+  before(async () => {
+    server = await startTestServer({
+      scheduling: { poolSize: 0 },
+      perOwner: { runningJobs: 1, streams: 1 },
+    });
+    carol = (await server.client('carol')).mags;
+    tree = join(server.testHome.home, 'tree');
+    await makeTree(tree);
+  });
+  after(() => server?.close());
+
+  test("a workspace's copy sandbox is a running job, a copy out a stream: 429 past either", async () => {
+    await carol.workspaces.uploadTree('one', tree, '/workspace/t');
+    // 8 GiB of sparse zeros (no disk used): tar sends them all, so the copy out below, not
+    // read, lasts as long as the test whatever the buffers on the way hold.
+    const big = await carol.runAndWait('truncate -s 8G /workspace/big', { workspace: 'one' });
+    assert.equal(big.exitCode, 0, big.stderr);
+    // A copy out, not read: its sandbox runs on and its stream stays open.
+    const held = await carol.workspaces.getArchive('one', '/workspace/big');
+    await assert.rejects(
+      carol.workspaces.uploadTree('two', tree, '/workspace/t'),
+      (error: Error & { statusCode?: number }) => {
+        assert.equal(error.statusCode, 429);
+        assert.match(error.message, /jobs running, the most one owner may/);
+        return true;
+      },
+    );
+    await assert.rejects(
+      carol.sandboxes.files.downloadTree('one', '/workspace/t', join(tree, 'x')),
+      (error: Error & { statusCode?: number }) => {
+        assert.equal(error.statusCode, 429);
+        assert.match(error.message, /streams open, the most one owner may/);
+        return true;
+      },
+    );
+    await held.cancel();
+    // The slot is freed once the sandbox's stream has closed, a moment after the cancel.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await carol.workspaces.uploadTree('two', tree, '/workspace/t');
+        break;
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode !== 429 || attempt >= 50) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+    const run = await carol.runAndWait('ls /workspace/t', { workspace: 'two' });
+    assert.equal(run.stdout, 'a.txt\nempty\nsub\n');
   });
 });

@@ -131,6 +131,16 @@ export class JobManager {
     return { running: active, queued: waiting };
   }
 
+  /**
+   * Holds one of the owner's running-job slots for work that is no job but costs like one (a
+   * sandbox started for a workspace's tree copy): refused with a 429 at the owner's limit, like
+   * an exec. Returns the release (more calls do nothing).
+   */
+  holdSlot(owner: string): () => void {
+    const ticket = this.#slots.enter(owner);
+    return () => ticket.release();
+  }
+
   /** `origin`: what started it besides its owner's request (`cron:NAME:ID`), shown on the job. */
   async submitRun(
     owner: string,

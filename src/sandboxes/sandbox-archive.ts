@@ -10,7 +10,7 @@
  */
 import { PassThrough, type Readable } from 'node:stream';
 import { splitArchivePath } from '../api/archive-path.ts';
-import { MagsError, NotFoundError } from '../errors/mags-error.ts';
+import { ConflictError, MagsError, NotFoundError } from '../errors/mags-error.ts';
 import type { Sandbox, SandboxProcess } from '../runtimes/runtime.ts';
 import { uploadTooLarge } from './sandbox-files.ts';
 import { sandboxEnvironment } from './sandbox-spec.ts';
@@ -24,29 +24,63 @@ export interface ExtractArchiveRequest {
   maxBytes: number;
   /** The length the client announced: over `maxBytes`, refused before any byte. */
   declaredBytes?: number;
+  /**
+   * Aborted (e.g. Ctrl-C), the upload fails with the signal's reason even while it waits on a
+   * stalled sandbox (its stdin full), and cleans up like any refusal.
+   */
+  signal?: AbortSignal;
 }
+
+/** Exit status of the extract script when a directory would meet a file (EX_DATAERR). */
+const conflictExit = 65;
 
 /**
  * The upload, inside the sandbox: tar extracts into a fresh staging directory inside DEST (the
  * same filesystem), and only a complete, successful extraction is moved into place, entry by
  * entry: renamed when nothing is there yet (one step, whatever the tree's size), merged into what
  * is there otherwise (`cp -l`: hard links, no copy of the data; a plain copy where linking fails,
- * e.g. across a mount; 10,000 files take ~0.3 s here against ~3 ms for the rename). A failed or refused upload (tar's error, the size limit, a client gone) removes the
- * staging directory and leaves DEST as it was. Files belong to the sandbox's root like any other
- * upload (`--no-same-owner`: the client's uids mean nothing here); modes are kept.
+ * e.g. across a mount; 10,000 files take ~0.3 s here against ~3 ms for the rename).
+ *
+ * Every place where a directory would replace a file (or the other way round) is looked for
+ * before anything moves, so such an upload changes nothing. A failed or refused upload (tar's
+ * error, the size limit, a client gone) removes the staging directory and leaves DEST as it was;
+ * only a merge failing halfway (a full disk in the plain-copy fallback) leaves part of it moved.
+ * `mv -T` renames onto the exact name: a directory that appeared there meanwhile is never nested
+ * into. A SIGKILL skips the trap: staging directories over an hour old are removed by the next
+ * upload into DEST (only a concurrent upload into the same DEST still extracting after an hour
+ * would lose its own: uploads are bounded by the upload limit).
+ * Files belong to the sandbox's root like any other upload (`--no-same-owner`: the client's uids
+ * mean nothing here); modes are kept.
  */
 const extractScript = `set -eu
 dest=$1
 mkdir -p -- "$dest"
+find "$dest" -mindepth 1 -maxdepth 1 -type d -name '.mags-upload-*' -mmin +60 \\
+  -exec rm -rf -- {} + 2>/dev/null || true
 staging=$(mktemp -d -- "$dest/.mags-upload-XXXXXX")
 trap 'rm -rf -- "$staging"' EXIT
 trap 'exit 143' TERM
 tar -x --no-same-owner -C "$staging" -f -
 cd -- "$staging"
+find . -mindepth 1 -exec sh -c '
+  dest=$1; shift; status=0
+  for p; do
+    t=$dest/\${p#./}
+    if [ -d "$p" ] && [ ! -L "$p" ]; then
+      if [ -L "$t" ]; then
+        echo "cannot replace the symlink $t with a directory" >&2; status=1
+      elif [ -e "$t" ] && [ ! -d "$t" ]; then
+        echo "cannot replace the file $t with a directory" >&2; status=1
+      fi
+    elif [ -d "$t" ] && [ ! -L "$t" ]; then
+      echo "cannot replace the directory $t with a file" >&2; status=1
+    fi
+  done
+  exit $status' mags-check "$dest" {} + || exit ${conflictExit}
 for entry in * .[!.]* ..?*; do
   [ -e "$entry" ] || [ -L "$entry" ] || continue
   if [ ! -e "$dest/$entry" ] && [ ! -L "$dest/$entry" ]; then
-    mv -- "$entry" "$dest/"
+    mv -T -- "$entry" "$dest/$entry"
     continue
   fi
   cp -a -l --remove-destination -- "$entry" "$dest/" 2>/dev/null ||
@@ -68,6 +102,30 @@ if [ ! -e "$1/$2" ] && [ ! -L "$1/$2" ]; then
 fi
 exec tar -c -C "$1" -f - -- "$2"
 `;
+
+/**
+ * `promise`, or the signal's reason once it is aborted first. A listener per wait, removed when
+ * it settles: racing every chunk against one never-settling promise would keep each chunk
+ * reachable from that promise's reactions (the whole upload in memory).
+ */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
 
 /** Keeps the last 16 KiB of a command's stderr: what goes into an error message. */
 function stderrTail(command: SandboxProcess): () => string {
@@ -107,16 +165,18 @@ export async function extractArchiveInSandbox(
   exited.catch(() => {});
   let total = 0;
   let refusal: unknown;
+  const { signal } = request;
   try {
-    for (let next = await request.data.next(); !next.done; next = await request.data.next()) {
-      total += next.value.length;
+    const next = () => abortable(request.data.next(), signal);
+    for (let chunk = await next(); !chunk.done; chunk = await next()) {
+      total += chunk.value.length;
       if (total > maxBytes) {
         refusal = uploadTooLarge(maxBytes);
         break;
       }
       if (ended) break; // tar gave up (its error says why): the rest is not needed
-      command.writeStdin(next.value);
-      await command.stdinDrained?.();
+      command.writeStdin(chunk.value);
+      await abortable(Promise.resolve(command.stdinDrained?.()), signal);
     }
   } catch (error) {
     refusal = error; // the client went away, or its stream failed
@@ -129,6 +189,14 @@ export async function extractArchiveInSandbox(
   }
   command.closeStdin();
   const result = await exited;
+  if (result.exitCode === conflictExit) {
+    const conflicts = stderr().split('\n');
+    const shown = conflicts.slice(0, 5).join('; ') + (conflicts.length > 5 ? '; ...' : '');
+    throw new ConflictError(`Nothing was copied into ${path}: ${shown}.`, {
+      code: 'archive_conflict',
+      hint: 'Copy to another path, or remove what is in the way first.',
+    });
+  }
   if (result.exitCode !== 0) throw archiveFailed('Extracting into', path, result, stderr());
 }
 

@@ -7,6 +7,7 @@
 import { chmod, lstat, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tar from 'tar';
+import { formatBytes } from '../config/byte-sizes.ts';
 import { InvalidInputError, MagsError } from '../errors/mags-error.ts';
 
 /** How far a copy has got: entries (files, directories, links) and bytes of the tar stream. */
@@ -67,6 +68,22 @@ export async function packLocalTree(
   return { stream: counted(), progress };
 }
 
+export interface ExtractLocalTreeOptions {
+  onProgress?: (progress: TreeProgress) => void;
+  /** A tar stream over this many bytes is stopped there (`too_large`), leaving nothing. */
+  maxBytes?: number;
+}
+
+function downloadTooLarge(maxBytes: number): MagsError {
+  return new MagsError(
+    `The copy was stopped at ${formatBytes(maxBytes)} of tar, its limit; nothing was written.`,
+    {
+      code: 'too_large',
+      hint: 'Copy a smaller path, or raise the limit (mags cp --max-size 50g; maxBytes in the SDK).',
+    },
+  );
+}
+
 /**
  * Extracts a downloaded tar stream (one top-level entry) so that entry becomes `target`: into a
  * staging directory beside `target` first, then moved into place (renamed; an existing directory
@@ -80,11 +97,20 @@ export async function packLocalTree(
 export async function extractLocalTree(
   stream: AsyncIterable<Uint8Array>,
   target: string,
-  onProgress?: (progress: TreeProgress) => void,
+  options: ExtractLocalTreeOptions = {},
 ): Promise<TreeProgress> {
-  const staging = await mkdtemp(join(dirname(target), '.mags-download-'));
+  const { onProgress, maxBytes = Number.POSITIVE_INFINITY } = options;
+  const staging = await mkdtemp(join(dirname(target), '.mags-download-')).catch(
+    (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT' && error.code !== 'ENOTDIR') throw error;
+      throw new InvalidInputError(
+        `Cannot copy to ${target}: ${dirname(target)} is not a directory here.`,
+        { hint: 'Make the directory first (mkdir -p), or give a path in an existing one.' },
+      );
+    },
+  );
   const progress: TreeProgress = { files: 0, bytes: 0 };
-  const refused: string[] = [];
+  const refused: Refusal[] = [];
   try {
     // node-tar's synchronous extractor, fed chunk by chunk: about 2.5x faster than its async one
     // on 10,000 small files here (2.0 s against 5-7 s), blocking the event loop for at most a
@@ -95,34 +121,39 @@ export async function extractLocalTree(
       onwarn: (code, message, data) => {
         // A leading "/" stripped is harmless; a device or FIFO (no place on this side) is skipped.
         if (code === 'TAR_ENTRY_INFO' || code === 'TAR_ENTRY_UNSUPPORTED') return;
-        const entryPath = (data as { entry?: { path?: string } })?.entry?.path;
-        refused.push(`${entryPath ?? '?'}: ${String(message)}`);
+        const { entry, code: cause } = data as { entry?: { path?: string }; code?: string };
+        refused.push({
+          // A file-system error (ENOSPC, EACCES) has its errno as the code, node-tar's own not.
+          kind: cause !== undefined && cause !== code ? 'unwritable' : refusalKind(code),
+          text: `${entry?.path ?? '?'}: ${String(message)}`,
+        });
       },
-      onReadEntry: () => {
+      onReadEntry: (entry) => {
+        // node-tar keeps setuid, setgid and sticky bits (7.5: `entry.mode & 0o7777`): run as
+        // root, a download would plant a setuid-root binary here. Only permission bits land.
+        if (typeof entry.mode === 'number') entry.mode &= 0o777;
         progress.files++;
       },
     });
     let failure: unknown;
-    unpack.on('error', (error: unknown) => {
-      failure ??= error;
+    unpack.on('error', (error: Error & { tarCode?: string }) => {
+      // node-tar's own fatal errors (TAR_BAD_ARCHIVE: not tar at all) are the archive's fault.
+      failure ??= error.tarCode
+        ? refusedArchive([{ kind: 'damaged', text: error.message }], target)
+        : error;
     });
     for await (const chunk of stream) {
       progress.bytes += chunk.length;
+      // The tar stream's bytes bound what lands here, data and entries (each has a 512-byte
+      // header): a sandbox sending without end fills neither the disk nor its inodes.
+      if (progress.bytes > maxBytes) throw downloadTooLarge(maxBytes);
       onProgress?.(progress);
       unpack.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
       if (failure !== undefined) throw failure;
     }
     unpack.end();
     if (failure !== undefined) throw failure;
-    if (refused.length > 0) {
-      throw new MagsError(
-        `The archive was refused: ${refused.length} entr${refused.length === 1 ? 'y' : 'ies'} would have been written outside ${target} or through a symlink (${refused.slice(0, 5).join('; ')}).`,
-        {
-          code: 'archive_refused',
-          hint: 'Nothing was written. The tree in the sandbox holds such entries: copy a path below them.',
-        },
-      );
-    }
+    if (refused.length > 0) throw refusedArchive(refused, target);
     const entries = await readdir(staging);
     const [top] = entries;
     if (entries.length !== 1 || top === undefined) {
@@ -136,6 +167,43 @@ export async function extractLocalTree(
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/** Why node-tar refused an entry: what the error message says, and the hint. */
+interface Refusal {
+  kind: 'unsafe' | 'unwritable' | 'damaged';
+  text: string;
+}
+
+/** TAR_ENTRY_ERROR is a path refused (`..`, outside, through a symlink, too deep). */
+function refusalKind(code: string): Refusal['kind'] {
+  return code === 'TAR_ENTRY_ERROR' ? 'unsafe' : 'damaged';
+}
+
+const refusalWords: Record<Refusal['kind'], string> = {
+  unsafe: 'would have been written outside the copy or through a symlink',
+  unwritable: 'could not be written here',
+  damaged: 'unreadable (not tar, or damaged)',
+};
+
+function refusedArchive(refused: Refusal[], target: string): MagsError {
+  const kinds = [...new Set(refused.map((refusal) => refusal.kind))];
+  const counted = kinds.map((kind) => {
+    const count = refused.filter((refusal) => refusal.kind === kind).length;
+    return `${count} ${count === 1 ? 'entry' : 'entries'} ${refusalWords[kind]}`;
+  });
+  const shown = refused.slice(0, 5).map((refusal) => refusal.text);
+  return new MagsError(
+    `The archive was refused, nothing was written to ${target}: ${counted.join(', ')} (${shown.join('; ')}).`,
+    {
+      code: 'archive_refused',
+      hint: kinds.includes('unsafe')
+        ? 'The tree in the sandbox holds such entries: copy a path below them.'
+        : kinds.includes('unwritable')
+          ? 'Free space here, or copy to a place you can write.'
+          : 'Copy again; a tar in the sandbox other than GNU tar may write what node-tar cannot read.',
+    },
+  );
 }
 
 /**
@@ -178,7 +246,7 @@ async function merge(source: string, target: string): Promise<void> {
   ]);
   if (targetStats?.isDirectory() && sourceStats.isDirectory()) {
     for (const name of await readdir(source)) await merge(join(source, name), join(target, name));
-    await chmod(target, sourceStats.mode & 0o7777);
+    await chmod(target, sourceStats.mode & 0o777);
     return;
   }
   // rename(2) replaces a file or a symlink in one step (and never follows the symlink).

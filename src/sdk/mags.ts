@@ -61,6 +61,11 @@ export interface TreeCopyOptions {
   /** Called as the tar stream flows (often: throttle any drawing). */
   onProgress?: (progress: TreeProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Downloads only: a tar stream over this many bytes is stopped there (code `too_large`) and
+   * leaves nothing, so a sandbox cannot fill this machine's disk. Default: no limit.
+   */
+  maxBytes?: number;
 }
 
 /** A file a run gets in its /workspace before its command starts. */
@@ -307,45 +312,7 @@ export class Mags {
           typeof data === 'string' ? new TextEncoder().encode(data) : data,
         );
       },
-      /**
-       * Copies a local file or directory tree to `remotePath` in the sandbox (it becomes that
-       * path; an existing directory there is merged into), streamed as a tar archive: modes and
-       * symlinks kept, links never followed. Node only. (`download` is the single-file copy out;
-       * the tree one is `downloadTree`.)
-       */
-      uploadTree: (
-        name: string,
-        localPath: string,
-        remotePath: string,
-        options: TreeCopyOptions = {},
-      ): Promise<TreeProgress> =>
-        this.#uploadTree(sandboxPath(name), localPath, remotePath, options),
-      /**
-       * Copies a file or tree of the sandbox to `localPath` (it becomes that path), streamed;
-       * entries that would land outside it or be written through a symlink are refused, and a
-       * refused or failed copy leaves nothing there. Node only.
-       */
-      downloadTree: (
-        name: string,
-        remotePath: string,
-        localPath: string,
-        options: TreeCopyOptions = {},
-      ): Promise<TreeProgress> =>
-        this.#downloadTree(sandboxPath(name), remotePath, localPath, options),
-      /** Extracts a tar stream under `directory` (`PUT /v1/sandboxes/{name}/archive`). */
-      putArchive: (
-        name: string,
-        directory: string,
-        tar: Uint8Array | AsyncIterable<Uint8Array>,
-        options: { signal?: AbortSignal } = {},
-      ): Promise<void> => this.#putArchive(sandboxPath(name), directory, tar, options.signal),
-      /** A tar stream of `path`, one top-level entry (`GET /v1/sandboxes/{name}/archive`). */
-      getArchive: (
-        name: string,
-        path: string,
-        options: { signal?: AbortSignal } = {},
-      ): Promise<ReadableStream<Uint8Array>> =>
-        this.#getArchive(sandboxPath(name), path, options.signal),
+      ...this.#treeMethods(sandboxPath),
     },
     /** The WebSocket URL of an interactive shell (see the API docs for the frame format). */
     shellUrl: (name: string, size: { rows: number; cols: number; term?: string }): string =>
@@ -382,36 +349,12 @@ export class Mags {
     follow: (options: FollowChangesOptions = {}): AsyncGenerator<WorkspaceChange> =>
       followWorkspaceChanges((path, signal) => this.#send('GET', path, undefined, signal), options),
     /**
-     * `sandboxes.files.uploadTree` for a workspace: through its long-lived sandbox if one runs,
-     * else a sandbox the server starts for the copy (the next run sees what it wrote).
+     * `sandboxes.files.uploadTree`, `downloadTree`, `putArchive` and `getArchive` for a
+     * workspace: through its long-lived sandbox if one runs, else a sandbox the server starts for
+     * the copy (the next run sees what it wrote); a copy out of a workspace this host does not
+     * have is a 404.
      */
-    uploadTree: (
-      name: string,
-      localPath: string,
-      remotePath: string,
-      options: TreeCopyOptions = {},
-    ): Promise<TreeProgress> =>
-      this.#uploadTree(workspacePath(name), localPath, remotePath, options),
-    /** `sandboxes.files.downloadTree` for a workspace (a 404 for one this host does not have). */
-    downloadTree: (
-      name: string,
-      remotePath: string,
-      localPath: string,
-      options: TreeCopyOptions = {},
-    ): Promise<TreeProgress> =>
-      this.#downloadTree(workspacePath(name), remotePath, localPath, options),
-    putArchive: (
-      name: string,
-      directory: string,
-      tar: Uint8Array | AsyncIterable<Uint8Array>,
-      options: { signal?: AbortSignal } = {},
-    ): Promise<void> => this.#putArchive(workspacePath(name), directory, tar, options.signal),
-    getArchive: (
-      name: string,
-      path: string,
-      options: { signal?: AbortSignal } = {},
-    ): Promise<ReadableStream<Uint8Array>> =>
-      this.#getArchive(workspacePath(name), path, options.signal),
+    ...this.#treeMethods(workspacePath),
   };
 
   readonly projects = projectsClient(
@@ -444,6 +387,51 @@ export class Mags {
     return this.#token && `Bearer ${this.#token}`;
   }
 
+  /**
+   * Tree copies of a sandbox (`sandboxes.files`) or a workspace (`workspaces`): `base` is its
+   * API path.
+   */
+  #treeMethods(base: (name: string) => string) {
+    return {
+      /**
+       * Copies a local file or directory tree to `remotePath` (it becomes that path; an existing
+       * directory there is merged into), streamed as a tar archive: modes and symlinks kept,
+       * links never followed. Node only. (`download` is the single-file copy out; the tree one
+       * is `downloadTree`.)
+       */
+      uploadTree: (
+        name: string,
+        localPath: string,
+        remotePath: string,
+        options: TreeCopyOptions = {},
+      ): Promise<TreeProgress> => this.#uploadTree(base(name), localPath, remotePath, options),
+      /**
+       * Copies a file or tree to `localPath` (it becomes that path), streamed; entries that would
+       * land outside it or be written through a symlink are refused, setuid, setgid and sticky
+       * bits dropped, and a refused or failed copy leaves nothing there. Node only.
+       */
+      downloadTree: (
+        name: string,
+        remotePath: string,
+        localPath: string,
+        options: TreeCopyOptions = {},
+      ): Promise<TreeProgress> => this.#downloadTree(base(name), remotePath, localPath, options),
+      /** Extracts a tar stream under `directory` (`PUT .../archive`). */
+      putArchive: (
+        name: string,
+        directory: string,
+        tar: Uint8Array | AsyncIterable<Uint8Array>,
+        options: { signal?: AbortSignal } = {},
+      ): Promise<void> => this.#putArchive(base(name), directory, tar, options.signal),
+      /** A tar stream of `path`, one top-level entry (`GET .../archive`). */
+      getArchive: (
+        name: string,
+        path: string,
+        options: { signal?: AbortSignal } = {},
+      ): Promise<ReadableStream<Uint8Array>> => this.#getArchive(base(name), path, options.signal),
+    };
+  }
+
   async #uploadTree(
     base: string,
     localPath: string,
@@ -465,7 +453,10 @@ export class Mags {
   ): Promise<TreeProgress> {
     const { extractLocalTree } = await import('./local-tree.ts');
     const body = await this.#getArchive(base, remotePath, options.signal);
-    return extractLocalTree(bodyChunks(body), localPath, options.onProgress);
+    return extractLocalTree(bodyChunks(body), localPath, {
+      onProgress: options.onProgress,
+      maxBytes: options.maxBytes,
+    });
   }
 
   async #putArchive(

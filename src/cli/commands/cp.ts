@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { parseSizeMiB } from '../../config/byte-sizes.ts';
 import { MagsError, NotFoundError } from '../../errors/mags-error.ts';
 import type { Mags, TreeProgress } from '../../sdk/mags.ts';
 import { CommandUsageError } from '../client/command-usage-error.ts';
@@ -9,6 +10,13 @@ import { treeProgressReporter } from '../tree-progress.ts';
 
 /** `NAME:/path`: a sandbox or workspace name, a colon, an absolute path inside it. */
 const remotePattern = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,62}):(\/.*)$/;
+
+/** Above a default workspace's whole disk (10 GiB): only a copy that cannot be real stops. */
+const defaultMaxSize = '16g';
+
+interface CpFlags {
+  maxSize: string;
+}
 
 interface RemotePath {
   name: string;
@@ -29,8 +37,14 @@ export function registerCpCommand(program: Command): void {
       )
       .argument('<src>', 'a local path, or NAME:/path')
       .argument('<dest>', 'NAME:/path, or a local path')
-      .action(async (source: string, destination: string, _flags, command: Command) => {
-        await copyAction(source, destination, command);
+      .option(
+        '--max-size <size>',
+        'a copy out stops past this much tar (e.g. 50g): a sandbox cannot fill this disk',
+        defaultMaxSize,
+      )
+      .action(async (source: string, destination: string, flags: CpFlags, command: Command) => {
+        const maxBytes = parseSizeMiB(flags.maxSize, '--max-size', 1) * 1024 * 1024;
+        await copyAction(source, destination, maxBytes, command);
       }),
     [
       'mags cp ./src dev:/workspace/src          # the tree becomes /workspace/src',
@@ -41,7 +55,12 @@ export function registerCpCommand(program: Command): void {
   );
 }
 
-async function copyAction(source: string, destination: string, command: Command): Promise<void> {
+async function copyAction(
+  source: string,
+  destination: string,
+  maxBytes: number,
+  command: Command,
+): Promise<void> {
   const from = parseRemote(source);
   const to = parseRemote(destination);
   if ((from === undefined) === (to === undefined)) {
@@ -65,7 +84,7 @@ async function copyAction(source: string, destination: string, command: Command)
         ? join(destination, basename(remote.path.replace(/\/+$/, '')))
         : destination;
       where = local;
-      copied = await download(command, remote, local, progress.update);
+      copied = await download(command, remote, local, { onProgress: progress.update, maxBytes });
     }
   } finally {
     progress.done();
@@ -150,16 +169,22 @@ async function upload(
     ]);
   const { parent, name } = splitArchivePath(to.path);
   const { stream, progress } = await packLocalTree(source, name, onProgress);
-  await extractArchiveInWorkspace(
-    context,
-    { workspace: to.name, displayName: to.name },
-    {
-      path: parent,
-      data: untilInterrupted(toBuffers(stream))[Symbol.asyncIterator](),
-      // The host's own copy: no limit on the host's use of itself, as with the local server.
-      maxBytes: Number.POSITIVE_INFINITY,
-    },
-  );
+  const interrupt = onInterrupt();
+  try {
+    await extractArchiveInWorkspace(
+      context,
+      { workspace: to.name, displayName: to.name },
+      {
+        path: parent,
+        data: toBuffers(stream)[Symbol.asyncIterator](),
+        // The host's own copy: no limit on the host's use of itself, as with the local server.
+        maxBytes: Number.POSITIVE_INFINITY,
+        signal: interrupt.signal,
+      },
+    );
+  } finally {
+    interrupt.dispose();
+  }
   return progress;
 }
 
@@ -167,14 +192,14 @@ async function download(
   command: Command,
   from: RemotePath,
   local: string,
-  onProgress: (progress: TreeProgress) => void,
+  options: { onProgress: (progress: TreeProgress) => void; maxBytes: number },
 ): Promise<TreeProgress> {
   const target = await resolveTarget(command, from.name);
   if (target.kind === 'sandbox') {
-    return target.mags.sandboxes.files.downloadTree(from.name, from.path, local, { onProgress });
+    return target.mags.sandboxes.files.downloadTree(from.name, from.path, local, options);
   }
   if (target.kind === 'workspace') {
-    return target.mags.workspaces.downloadTree(from.name, from.path, local, { onProgress });
+    return target.mags.workspaces.downloadTree(from.name, from.path, local, options);
   }
   const [{ extractLocalTree }, { packArchiveFromWorkspace }, context] = await Promise.all([
     import('../../sdk/local-tree.ts'),
@@ -190,7 +215,7 @@ async function download(
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
   try {
-    return await extractLocalTree(stream, local, onProgress);
+    return await extractLocalTree(stream, local, options);
   } finally {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
@@ -210,25 +235,21 @@ async function embeddedContext(workspace: string) {
 
 /**
  * The in-process copy's sandbox would outlive a process killed by Ctrl-C (and hold the
- * workspace): an interrupt fails the copy instead, which removes what it staged and stops the
- * sandbox on the way out.
+ * workspace): an interrupt fails the copy instead, even one stalled on a full pipe, which removes
+ * what it staged and stops the sandbox on the way out.
  */
-async function* untilInterrupted(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  let stop = false;
-  const interrupt = () => {
-    stop = true;
-  };
+function onInterrupt(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const interrupt = () => controller.abort(interrupted());
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
-  try {
-    for await (const chunk of source) {
-      if (stop) throw interrupted();
-      yield chunk;
-    }
-  } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
-  }
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', interrupt);
+      process.off('SIGTERM', interrupt);
+    },
+  };
 }
 
 function interrupted(): MagsError {

@@ -6,7 +6,8 @@ import type { ServerEnv } from '../server-env.ts';
 
 /**
  * The requests whose answer lasts as long as its client stays (all GET): the followed lists,
- * a ticket's or plan's followed events, a job's followed log, the pool's samples, the shell.
+ * a ticket's or plan's followed events, a job's followed log, the pool's samples, the shell,
+ * a tree copied out.
  */
 const longLivedRoutes: { path: RegExp; whenFollowing: boolean }[] = [
   { path: /^\/v1\/(?:tickets|jobs|sandboxes|plans|workspaces)$/, whenFollowing: true },
@@ -14,6 +15,8 @@ const longLivedRoutes: { path: RegExp; whenFollowing: boolean }[] = [
   { path: /^\/v1\/jobs\/[^/]+\/logs$/, whenFollowing: true },
   { path: /^\/v1\/pool\/events$/, whenFollowing: false },
   { path: /^\/v1\/sandboxes\/[^/]+\/shell$/, whenFollowing: false },
+  // A tree copied out: tar runs in the sandbox for as long as the client reads.
+  { path: /^\/v1\/(?:sandboxes|workspaces)\/[^/]+\/archive$/, whenFollowing: false },
 ];
 
 export function isLongLived(method: string, path: string, follow: string | undefined): boolean {

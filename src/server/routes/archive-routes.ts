@@ -15,6 +15,7 @@ import { checkDiskRequest } from '../disk-limits.ts';
 import type { ServerServices } from '../server-env.ts';
 import { destroyWhenIdle } from './destroy-when-idle.ts';
 import { errorResponses } from './error-responses.ts';
+import { discardBody, uploadBody } from './upload-body.ts';
 
 const errors = errorResponses('Conflict');
 const ArchiveQuerySchema = z.strictObject({ path: SandboxPathSchema });
@@ -75,7 +76,9 @@ const workspaceRoutes = routes('workspaces');
  * Trees in and out of a sandbox or a workspace as tar streams (`mags cp`). A workspace's copy goes
  * through the long-lived sandbox running on it when there is one (it holds the workspace), else
  * through a sandbox started for the copy, like a run's. Another owner's sandbox or workspace is
- * simply not found: names are looked up among the caller's own.
+ * simply not found: names are looked up among the caller's own. A sandbox started for a copy
+ * holds one of the owner's running jobs while it works; a copy out is one of the owner's streams
+ * (middleware/limit-streams.ts): past either limit, a 429.
  */
 export function registerArchiveRoutes(app: ServerApp, services: ServerServices): void {
   const { sandboxes, context } = services;
@@ -105,7 +108,13 @@ export function registerArchiveRoutes(app: ServerApp, services: ServerServices):
         workspace: name,
         diskMiB: undefined,
       });
-      return extractArchiveInWorkspace(context, workspaceCopy(sandboxes, owner, name), request);
+      // The sandbox started for the copy counts as one of the owner's running jobs (429 over).
+      const release = services.jobs.holdSlot(owner);
+      try {
+        await extractArchiveInWorkspace(context, workspaceCopy(sandboxes, owner, name), request);
+      } finally {
+        release();
+      }
     });
     return c.body(null, 204);
   });
@@ -114,11 +123,23 @@ export function registerArchiveRoutes(app: ServerApp, services: ServerServices):
     const { name } = c.req.valid('param');
     const { path } = c.req.valid('query');
     const running = sandboxes.runningOn(owner, name);
-    const stream =
-      running !== undefined
-        ? await sandboxes.readArchive(owner, running, path)
-        : (await packArchiveFromWorkspace(context, workspaceCopy(sandboxes, owner, name), path))
-            .stream;
+    if (running !== undefined) {
+      return tarResponse(c, services, await sandboxes.readArchive(owner, running, path));
+    }
+    // Held until the stream closes: its sandbox runs that long.
+    const release = services.jobs.holdSlot(owner);
+    let stream: Readable;
+    try {
+      ({ stream } = await packArchiveFromWorkspace(
+        context,
+        workspaceCopy(sandboxes, owner, name),
+        path,
+      ));
+    } catch (error) {
+      release();
+      throw error;
+    }
+    stream.once('close', release);
     return tarResponse(c, services, stream);
   });
 }
@@ -138,32 +159,17 @@ async function receiveArchive(
   extract: (request: ExtractArchiveRequest) => Promise<void>,
 ): Promise<void> {
   const maxBytes = services.limits.maxUploadBytes;
-  const body = c.req.raw.body;
-  const chunks = (body ? Readable.fromWeb(body as never) : Readable.from([]))[
-    Symbol.asyncIterator
-  ]() as AsyncIterator<Buffer>;
-  const declared = Number(c.req.header('content-length') ?? Number.NaN);
+  const { chunks, declaredBytes } = uploadBody(c);
   const path = (c.req.valid as (target: 'query') => { path: string })('query').path;
   try {
-    await extract({
-      path,
-      data: chunks,
-      maxBytes,
-      declaredBytes: Number.isNaN(declared) ? undefined : declared,
-    });
+    await extract({ path, data: chunks, maxBytes, declaredBytes });
   } catch (error) {
     // A 413 is answered at once (the error handler closes the connection and drops what still
     // arrives for a while). The rest of a body refused otherwise (no such sandbox, tar gave up
     // early: no tar, a full disk) is read and dropped, up to the limit, so the client, still
     // sending, gets to read the answer instead of a reset connection.
     if (isUploadTooLarge(error)) throw error;
-    let dropped = 0;
-    try {
-      for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
-        dropped += next.value.length;
-        if (dropped > maxBytes) break;
-      }
-    } catch {} // the client went away: nobody to answer
+    await discardBody(chunks, maxBytes).catch(() => {}); // the client went away: nobody to answer
     throw error;
   }
 }

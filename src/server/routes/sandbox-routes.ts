@@ -25,6 +25,7 @@ import { destroyWhenIdle } from './destroy-when-idle.ts';
 import { errorResponses, rateLimitResponse } from './error-responses.ts';
 import { sandboxChangesResponse } from './sandbox-changes-stream.ts';
 import { toSandboxView } from './sandbox-view.ts';
+import { discardBody, uploadBody } from './upload-body.ts';
 
 const errors = errorResponses('Conflict');
 const sandboxResponse = (description: string) => ({
@@ -212,22 +213,17 @@ export function registerSandboxRoutes(
   app.openapi(upload, async (c) => {
     const { path, mode } = c.req.valid('query');
     const maxBytes = services.limits.maxUploadBytes;
-    const body = c.req.raw.body;
-    // One iterator, stepped by hand: a refused upload's rest is still drained from it afterwards.
-    const chunks = (body ? Readable.fromWeb(body as never) : Readable.from([]))[
-      Symbol.asyncIterator
-    ]() as AsyncIterator<Buffer>;
-    const declared = Number(c.req.header('content-length') ?? Number.NaN);
+    const { chunks, declaredBytes } = uploadBody(c);
     try {
       await sandboxes.writeFile(c.var.owner, c.req.valid('param').name, {
         path,
         data: chunks,
         mode: mode === undefined ? undefined : Number.parseInt(mode, 8),
         maxBytes,
-        declaredBytes: Number.isNaN(declared) ? undefined : declared,
+        declaredBytes,
       });
     } catch (error) {
-      if (isUploadTooLarge(error)) await discard(chunks, maxBytes);
+      if (isUploadTooLarge(error)) await discardBody(chunks, maxBytes);
       throw error;
     }
     return c.body(null, 204);
@@ -340,18 +336,6 @@ export function registerSandboxRoutes(
 function shellFailed(ws: WSContext, error: unknown): void {
   ws.send(JSON.stringify({ type: 'error', message: String(error) }));
   ws.close(1011, 'shell failed');
-}
-
-/**
- * Reads and drops the rest of a refused upload (up to `maxBytes` more), so the client, still
- * sending, gets to read the 413 instead of a reset connection; a larger one is cut off.
- */
-async function discard(chunks: AsyncIterator<Buffer>, maxBytes: number): Promise<void> {
-  let dropped = 0;
-  for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
-    dropped += next.value.length;
-    if (dropped > maxBytes) break;
-  }
 }
 
 function safeJson(text: string): unknown {
