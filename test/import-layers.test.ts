@@ -29,7 +29,8 @@ const layers: string[][] = [
   ['plans', 'cron'],
   // Triggers create tickets or plans.
   ['triggers'],
-  ['server'],
+  // Sandbox URLs are the server's reverse proxy: their access rules check the server's tokens.
+  ['server', 'urls'],
   // The SDK is the CLI's client library, but may itself import only `sdkMayImport`.
   ['sdk'],
   // The web dashboard is a client like the CLI, in a browser: only `dashboardMayImport`.
