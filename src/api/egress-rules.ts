@@ -5,7 +5,12 @@
  * sandbox's network namespace) and native/dns-filter.c (the DNS filter).
  */
 import { InvalidInputError } from '../errors/mags-error.ts';
-import type { EgressRule } from '../runtimes/runtime.ts';
+
+/**
+ * One entry of an egress allow-list: a host name (`*.example.com`: every name below it, not the
+ * name itself) or an IPv4 CIDR, on one port or, without `port`, on every port.
+ */
+export type EgressRule = { host: string; port?: number } | { cidr: string; port?: number };
 
 /** The launcher's limit (EGRESS_MAX_RULES in native/egress.h). */
 export const maxEgressRules = 64;

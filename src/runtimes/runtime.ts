@@ -8,6 +8,7 @@
  * `CapabilityUnsupportedError`: never a silent `?.()` no-op.
  */
 import type { Duplex, Readable } from 'node:stream';
+import type { EgressRule } from '../api/egress-rules.ts';
 import type { RuntimeCapabilityName } from '../errors/mags-error.ts';
 import type { GuestExecInfo } from '../guest/guest-process.ts';
 
@@ -67,11 +68,8 @@ export interface WorkspaceReference {
   version?: number;
 }
 
-/**
- * One entry of an egress allow-list: a host name (`*.example.com`: every name below it, not the
- * name itself) or an IPv4 CIDR, on one port or, without `port`, on every port.
- */
-export type EgressRule = { host: string; port?: number } | { cidr: string; port?: number };
+// One entry of an egress allow-list: the API's wire type, which the runtime enforces as it is.
+export type { EgressRule };
 
 /**
  * Network access. `all`: the internet, never the host's loopback or the link-local (cloud
