@@ -357,9 +357,11 @@ describe('sync faults', { skip }, () => {
           ['killed'],
           { env: environment, stdio: 'ignore' },
         );
+        // Listened for from the start: a sync with packs can finish before the kill comes.
+        const exited = new Promise((resolve) => child.on('exit', resolve));
         await new Promise((resolve) => setTimeout(resolve, 20 + round * 60));
         child.kill('SIGKILL');
-        await new Promise((resolve) => child.on('exit', resolve));
+        await exited;
         // The killed sync's lock is held by a `flock` process (workspace-lock.ts) that lets go
         // when it sees its parent's pipe close: a moment after the kill, not at once.
         const syncLock = join(home.home, 'workspaces', 'killed', 'sync.lock');
