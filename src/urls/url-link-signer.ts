@@ -79,6 +79,9 @@ export class UrlLinkSigner {
     const expected = this.#mac(urlId, Number(expires));
     const given = Buffer.from(mac, 'base64url');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    // One spelling per link: base64url's last character carries bits a decoder drops, so a
+    // changed one can decode to the same signature (harmless, but a link is its exact text).
+    if (given.toString('base64url') !== mac) return undefined;
     return { urlId, expiresAtMs: Number(expires) * 1000 };
   }
 
