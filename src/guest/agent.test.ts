@@ -218,11 +218,14 @@ describe('guest agent over a socketpair', { skip }, () => {
     const { agent, socket } = startAgent();
     const frames = frameLog(socket);
     const exited = new Promise((resolve) => agent.on('exit', resolve));
+    // The exit can be seen before the last frames are read: wait for the stream's end too.
+    const ended = new Promise((resolve) => socket.once('close', resolve));
     socket.write(encodeFrame(FrameType.ping, 7, Buffer.from('hi')));
     socket.write(encodeFrame(0x7f as never, 8));
     socket.write(encodeFrame(FrameType.exec, 9, Buffer.from([1, 2, 3])));
     socket.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
     assert.equal(await exited, 0);
+    await ended;
     assert.deepEqual(
       frames.map((frame) => [frame.type, frame.id]),
       [
