@@ -14,7 +14,6 @@ import {
   type Manifest,
   manifestKey,
   type PackReference,
-  packKey,
 } from './manifest.ts';
 import { type FileContent, manifestEntries } from './manifest-entries.ts';
 import { pathKey } from './manifest-path.ts';
@@ -22,7 +21,7 @@ import { mapConcurrent } from './map-concurrent.ts';
 import { type LowerLayer, type MergedEntry, scanWorkspaceLayers } from './merge-layers.ts';
 import { PackWriter } from './pack-writer.ts';
 import { readAndUploadChunks, readSmallFile } from './read-contents.ts';
-import { sparsePacks, storedContents } from './stored-contents.ts';
+import { missingPacks, sparsePacks, storedContents } from './stored-contents.ts';
 import { latestVersion, loadManifest } from './versions.ts';
 
 const compress = promisify(zstdCompress);
@@ -299,20 +298,6 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
   await saveState(statePath, state);
   await rm(pendingPath, { force: true });
   return result(true, version);
-}
-
-async function missingPacks(
-  store: ObjectStore,
-  used: PackReference[],
-  written: ReadonlySet<PackReference>,
-  concurrency: number,
-): Promise<Set<PackReference>> {
-  const gone = new Set<PackReference>();
-  const reused = used.filter((pack) => !written.has(pack));
-  await mapConcurrent(reused, concurrency, async (pack) => {
-    if ((await store.head(packKey(pack.hash))) === undefined) gone.add(pack);
-  });
-  return gone;
 }
 
 async function saveState(path: string, state: Record<string, FileState>): Promise<void> {
