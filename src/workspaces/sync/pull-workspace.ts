@@ -118,8 +118,9 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
       directory: targetDirectory,
       unpackedDirectory,
       cacheDirectory: options.cacheDirectory,
-      // Sandbox ids 0..maxSandboxId (the manifest schema's range) and nothing else.
-      hostIds: { first: host(0), last: host(maxSandboxId) },
+      // Sandbox ids 0..maxSandboxId (the manifest schema's range), or fewer if the mapping is
+      // smaller (namespace runtime: idCount), and nothing else.
+      hostIds: { first: host(0), last: host(lastSandboxId(options.idMapping)) },
     });
     // Directories and symlinks first, in path order (parents before children); then the files,
     // each pack's as it arrives; then what names a file (hard links) or hides one (whiteouts).
@@ -212,6 +213,11 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
       await rm(unpackedDirectory, { recursive: true, force: true }).catch(() => {});
   }
   return { downloadedBytes };
+}
+
+function lastSandboxId(mapping: IdMapping): number {
+  const { idCount } = mapping as { idCount?: unknown };
+  return typeof idCount === 'number' ? Math.min(maxSandboxId, idCount - 1) : maxSandboxId;
 }
 
 /** One write call (writeFile cuts a buffer into 512 KiB writes, each a round trip). */
