@@ -1,4 +1,10 @@
-// mags-layer extract DIR: rebuilds a layer below DIR from records on stdin (workspace restore).
+// mags-layer extract DIR UNPACKED CACHE FIRST_ID LAST_ID: rebuilds a layer below DIR from records
+// on stdin (workspace restore). It runs as host root and the records come from a manifest in the
+// store, which is trusted less than the host: every path is relative, has no empty, `.` or `..`
+// component, and its parent is opened with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) so no
+// symlink (made by this restore or not) is followed; 's'/'u' sources are plain names in UNPACKED,
+// 'p' sources paths below CACHE; owners must be in [FIRST_ID, LAST_ID] (the id mapping's range);
+// numbers are parsed strictly.
 // Node.js fetches and verifies the content; this writes it. Creating 10,000 files with their
 // owners, modes and times through libuv's thread pool costs ~5 round trips each (~0.9 s here);
 // done here, one process, a few syscalls per file, it is ~0.3 s.
@@ -20,14 +26,19 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+
+// A file's pieces are at most this long (manifest.ts chunkBytes).
+#define CHUNK_BYTES (8LL * 1024 * 1024)
 
 struct directory {
   char *path;
@@ -35,37 +46,119 @@ struct directory {
   long long mtime_ms;
 };
 
-static int root_fd = -1;
-static const char *root_path;
+static int root_fd = -1, unpacked_fd = -1, cache_fd = -1;
+static long long first_id, last_id;
 static char *field_buffer;
 static size_t field_capacity;
 
-static int fail(const char *path) {
+static _Noreturn void fail(const char *path) {
   int code = errno ? errno : 1;
   fprintf(stderr, "mags-layer extract: %s: %s\n", path, strerror(code));
   exit(code > 125 ? 1 : code);
+}
+
+static _Noreturn void refuse(const char *what) {
+  errno = EPROTO;
+  fail(what);
 }
 
 // One NUL-terminated field from stdin, in a buffer reused by the next call (copy to keep it).
 static char *next_field(void) {
   ssize_t n = getdelim(&field_buffer, &field_capacity, 0, stdin);
   if (n <= 0) return NULL;
-  if (field_buffer[n - 1] != 0) { errno = EPROTO; fail("truncated record"); }
+  if (field_buffer[n - 1] != 0) refuse("truncated record");
   return field_buffer;
 }
 
 static char *required_copy(void) {
   char *text = next_field();
-  if (!text) { errno = EPROTO; fail("truncated record"); }
+  if (!text) refuse("truncated record");
   char *copy = strdup(text);
   if (!copy) fail("strdup");
   return copy;
 }
 
-static long long required_number(void) {
+// A decimal integer in [min, max], the whole field and nothing else.
+static long long parse_number(const char *text, long long min, long long max) {
+  char *end;
+  errno = 0;
+  long long value = strtoll(text, &end, 10);
+  if (errno || end == text || *end || value < min || value > max) refuse("bad number in record");
+  return value;
+}
+
+static long long required_number(long long min, long long max) {
   char *text = next_field();
-  if (!text) { errno = EPROTO; fail("truncated record"); }
-  return strtoll(text, NULL, 10);
+  if (!text) refuse("truncated record");
+  return parse_number(text, min, max);
+}
+
+#define ANY_NUMBER (-(1LL << 53)), (1LL << 53)
+#define COUNT 0, (1LL << 53)
+
+static unsigned required_mode(void) { return (unsigned)required_number(0, 07777); }
+
+// An owner in the id mapping's range: (unsigned)-1 would make fchown a no-op (the file stays
+// root's), and anything else outside would give it to another host user.
+static unsigned required_id(void) { return (unsigned)required_number(first_id, last_id); }
+
+// Relative, no empty, `.` or `..` component (so no leading or doubled '/').
+static void check_relative(const char *path) {
+  if (!path[0]) refuse("empty path");
+  for (const char *component = path;;) {
+    const char *slash = strchr(component, '/');
+    size_t length = slash ? (size_t)(slash - component) : strlen(component);
+    if (length == 0 || (length == 1 && component[0] == '.') ||
+        (length == 2 && component[0] == '.' && component[1] == '.')) {
+      errno = EPROTO;
+      fail(path);
+    }
+    if (!slash) break;
+    component = slash + 1;
+  }
+}
+
+static int open_beneath(int directory_fd, const char *path, long long flags) {
+  struct open_how how = {
+      .flags = (unsigned long long)flags | O_CLOEXEC,
+      .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+  };
+  return (int)syscall(SYS_openat2, directory_fd, path, &how, sizeof how);
+}
+
+// The directory holding `path` (below DIR, through no symlink) and its last component. The last
+// parent stays open: a pack's files come one directory after another.
+static char *cached_parent;
+static int cached_parent_fd = -1;
+
+static int parent_of(const char *path, const char **base) {
+  check_relative(path);
+  const char *slash = strrchr(path, '/');
+  if (!slash) {
+    *base = path;
+    return root_fd;
+  }
+  *base = slash + 1;
+  size_t length = (size_t)(slash - path);
+  if (cached_parent && strlen(cached_parent) == length && !memcmp(cached_parent, path, length))
+    return cached_parent_fd;
+  char *parent = strndup(path, length);
+  if (!parent) fail("strndup");
+  int fd = open_beneath(root_fd, parent, O_PATH | O_DIRECTORY);
+  if (fd < 0) fail(path);
+  if (cached_parent_fd >= 0) close(cached_parent_fd);
+  free(cached_parent);
+  cached_parent = parent;
+  cached_parent_fd = fd;
+  return fd;
+}
+
+static int create_file(const char *path, unsigned mode) {
+  const char *base;
+  int parent = parent_of(path, &base);
+  int fd = openat(parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) fail(path);
+  return fd;
 }
 
 static struct timespec from_milliseconds(long long ms) {
@@ -88,14 +181,13 @@ static char copy_buffer[1 << 20];
 
 static void extract_file(void) {
   char *path = required_copy();
-  unsigned mode = required_number(), uid = required_number(), gid = required_number();
-  long long mtime_ms = required_number(), size = required_number();
-  int fd = openat(root_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
-  if (fd < 0) fail(path);
+  unsigned mode = required_mode(), uid = required_id(), gid = required_id();
+  long long mtime_ms = required_number(ANY_NUMBER), size = required_number(COUNT);
+  int fd = create_file(path, mode);
   for (long long left = size; left > 0;) {
     size_t want = left < (long long)sizeof copy_buffer ? (size_t)left : sizeof copy_buffer;
     size_t got = fread(copy_buffer, 1, want, stdin);
-    if (got == 0) { errno = EPROTO; fail(path); }
+    if (got == 0) refuse(path);
     for (size_t done = 0; done < got;) {
       ssize_t written = write(fd, copy_buffer + done, got - done);
       if (written < 0) fail(path);
@@ -110,18 +202,22 @@ static void extract_file(void) {
 
 static void extract_pieces(void) {
   char *path = required_copy();
-  unsigned mode = required_number(), uid = required_number(), gid = required_number();
-  long long mtime_ms = required_number(), size = required_number(), count = required_number();
-  int fd = openat(root_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
-  if (fd < 0) fail(path);
+  unsigned mode = required_mode(), uid = required_id(), gid = required_id();
+  long long mtime_ms = required_number(ANY_NUMBER), size = required_number(COUNT);
+  long long count = required_number(0, size / CHUNK_BYTES + 1);
+  int fd = create_file(path, mode);
   for (long long index = 0; index < count; index++) {
-    long long offset = required_number();
+    long long offset = required_number(0, size);
     char *source = required_copy();
     if (source[0]) {
-      int in = open(source, O_RDONLY | O_CLOEXEC);
+      check_relative(source);
+      int in = open_beneath(cache_fd, source, O_RDONLY);
       if (in < 0) fail(source);
-      for (;;) {
-        ssize_t got = read(in, copy_buffer, sizeof copy_buffer);
+      // A piece is one chunk: never more than CHUNK_BYTES, nor past the file's end.
+      long long left = size - offset < CHUNK_BYTES ? size - offset : CHUNK_BYTES;
+      while (left > 0) {
+        size_t want = left < (long long)sizeof copy_buffer ? (size_t)left : sizeof copy_buffer;
+        ssize_t got = read(in, copy_buffer, want);
         if (got < 0) fail(source);
         if (got == 0) break;
         for (ssize_t done = 0; done < got;) {
@@ -130,6 +226,7 @@ static void extract_pieces(void) {
           done += written;
           offset += written;
         }
+        left -= got;
       }
       close(in);
     }
@@ -140,6 +237,14 @@ static void extract_pieces(void) {
   set_file_metadata(fd, path, mode, uid, gid, mtime_ms);
   if (close(fd) < 0) fail(path);
   free(path);
+}
+
+// A plain name in UNPACKED (no '/', not `.` or `..`).
+static void check_name(const char *name) {
+  if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
+    errno = EPROTO;
+    fail(name);
+  }
 }
 
 // The source of the last 's' record, mapped: a pack's files come one after another, and a
@@ -158,15 +263,17 @@ static void close_source(void) {
 
 static void extract_slice(void) {
   char *path = required_copy();
-  unsigned mode = required_number(), uid = required_number(), gid = required_number();
-  long long mtime_ms = required_number(), size = required_number();
+  unsigned mode = required_mode(), uid = required_id(), gid = required_id();
+  long long mtime_ms = required_number(ANY_NUMBER), size = required_number(COUNT);
   char *source = required_copy();
-  long long offset = required_number();
+  long long offset = required_number(COUNT);
+  check_name(source);
   if (!slice_source || strcmp(source, slice_source) != 0) {
     close_source();
-    int in = open(source, O_RDONLY | O_CLOEXEC);
+    int in = openat(unpacked_fd, source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
     if (in < 0 || fstat(in, &st) < 0) fail(source);
+    if (!S_ISREG(st.st_mode)) refuse(source);
     slice_length = (size_t)st.st_size;
     if (slice_length > 0) {
       slice_map = mmap(NULL, slice_length, PROT_READ, MAP_PRIVATE, in, 0);
@@ -177,12 +284,11 @@ static void extract_slice(void) {
   } else {
     free(source);
   }
-  if (offset < 0 || size < 0 || (unsigned long long)(offset + size) > slice_length) {
-    errno = EPROTO;
-    fail(path);
-  }
-  int fd = openat(root_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
-  if (fd < 0) fail(path);
+  // Written so it cannot overflow: size and offset are each at most 2^53.
+  if ((unsigned long long)size > slice_length ||
+      (unsigned long long)offset > slice_length - (unsigned long long)size)
+    refuse(path);
+  int fd = create_file(path, mode);
   for (long long done = 0; done < size;) {
     ssize_t written = write(fd, slice_map + offset + done, (size_t)(size - done));
     if (written < 0) fail(path);
@@ -193,19 +299,26 @@ static void extract_slice(void) {
   free(path);
 }
 
-static char *full_path(const char *relative) {
-  size_t length = strlen(root_path) + strlen(relative) + 2;
-  char *path = malloc(length);
-  if (!path) fail("malloc");
-  snprintf(path, length, "%s/%s", root_path, relative);
-  return path;
+static int open_directory(const char *path) {
+  int fd = open_beneath(root_fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  if (fd < 0) fail(path);
+  return fd;
 }
 
-int layer_extract(const char *directory) {
-  root_path = directory;
+static int open_root(const char *path) {
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail(path);
+  return fd;
+}
+
+int layer_extract(const char *directory, const char *unpacked, const char *cache,
+                  const char *first, const char *last) {
   umask(0);
-  root_fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (root_fd < 0) fail(directory);
+  root_fd = open_root(directory);
+  unpacked_fd = open_root(unpacked);
+  cache_fd = open_root(cache);
+  first_id = parse_number(first, 0, 0xfffffffeLL);
+  last_id = parse_number(last, first_id, 0xfffffffeLL);
   static char input_buffer[1 << 20];
   setvbuf(stdin, input_buffer, _IOFBF, sizeof input_buffer);
   struct directory *directories = NULL;
@@ -213,6 +326,7 @@ int layer_extract(const char *directory) {
   char *kind;
   while ((kind = next_field())) {
     char type = kind[0];
+    if (kind[0] && kind[1]) refuse("unknown record");
     if (type == 'f') {
       extract_file();
     } else if (type == 'p') {
@@ -221,19 +335,22 @@ int layer_extract(const char *directory) {
       extract_slice();
     } else if (type == 'u') {
       char *source = required_copy();
+      check_name(source);
       if (slice_source && strcmp(source, slice_source) == 0) close_source();
-      if (unlink(source) < 0) fail(source);
+      if (unlinkat(unpacked_fd, source, 0) < 0) fail(source);
       free(source);
     } else if (type == 'd') {
       char *path = required_copy();
-      unsigned mode = required_number(), uid = required_number(), gid = required_number();
-      long long mtime_ms = required_number(), opaque = required_number();
-      if (mkdirat(root_fd, path, 0700) < 0) fail(path);
+      unsigned mode = required_mode(), uid = required_id(), gid = required_id();
+      long long mtime_ms = required_number(ANY_NUMBER), opaque = required_number(0, 1);
+      const char *base;
+      int parent = parent_of(path, &base);
+      if (mkdirat(parent, base, 0700) < 0) fail(path);
       if (opaque) {
         // Overlayfs in a user namespace reads user.overlay.* (layer.c's scan accepts both).
-        char *absolute = full_path(path);
-        if (lsetxattr(absolute, "user.overlay.opaque", "y", 1, 0) < 0) fail(path);
-        free(absolute);
+        int fd = open_directory(path);
+        if (fsetxattr(fd, "user.overlay.opaque", "y", 1, 0) < 0) fail(path);
+        close(fd);
       }
       if (directory_count == directory_capacity) {
         directory_capacity = directory_capacity ? directory_capacity * 2 : 256;
@@ -243,39 +360,58 @@ int layer_extract(const char *directory) {
       directories[directory_count++] = (struct directory){path, mode, uid, gid, mtime_ms};
     } else if (type == 'l') {
       char *path = required_copy();
-      unsigned uid = required_number(), gid = required_number();
-      long long mtime_ms = required_number();
+      unsigned uid = required_id(), gid = required_id();
+      long long mtime_ms = required_number(ANY_NUMBER);
       char *target = next_field();
-      if (!target) { errno = EPROTO; fail(path); }
-      if (symlinkat(target, root_fd, path) < 0) fail(path);
-      if (fchownat(root_fd, path, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) fail(path);
+      if (!target || !target[0]) refuse(path);
+      const char *base;
+      int parent = parent_of(path, &base);
+      if (symlinkat(target, parent, base) < 0) fail(path);
+      if (fchownat(parent, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) fail(path);
       struct timespec times[2] = {from_milliseconds(mtime_ms), from_milliseconds(mtime_ms)};
-      if (utimensat(root_fd, path, times, AT_SYMLINK_NOFOLLOW) < 0) fail(path);
+      if (utimensat(parent, base, times, AT_SYMLINK_NOFOLLOW) < 0) fail(path);
       free(path);
     } else if (type == 'h') {
       char *path = required_copy();
-      char *existing = next_field();
-      if (!existing) { errno = EPROTO; fail(path); }
-      if (linkat(root_fd, existing, root_fd, path, 0) < 0) fail(path);
+      char *existing = required_copy();
+      const char *existing_base;
+      // The existing file's parent is opened on its own (parent_of keeps one fd).
+      check_relative(existing);
+      const char *slash = strrchr(existing, '/');
+      int existing_parent = root_fd;
+      existing_base = existing;
+      if (slash) {
+        *(char *)slash = 0;
+        existing_parent = open_beneath(root_fd, existing, O_PATH | O_DIRECTORY);
+        if (existing_parent < 0) fail(existing);
+        existing_base = slash + 1;
+      }
+      const char *base;
+      int parent = parent_of(path, &base);
+      if (linkat(existing_parent, existing_base, parent, base, 0) < 0) fail(path);
+      if (existing_parent != root_fd) close(existing_parent);
+      free(existing);
       free(path);
     } else if (type == 'w') {
       char *path = required_copy();
-      if (mknodat(root_fd, path, S_IFCHR | 0000, makedev(0, 0)) < 0) fail(path);
+      const char *base;
+      int parent = parent_of(path, &base);
+      if (mknodat(parent, base, S_IFCHR | 0000, makedev(0, 0)) < 0) fail(path);
       free(path);
     } else {
-      errno = EPROTO;
-      fail("unknown record");
+      refuse("unknown record");
     }
   }
   if (ferror(stdin)) fail("stdin");
   for (size_t index = directory_count; index-- > 0;) {
     struct directory *entry = &directories[index];
-    if (fchownat(root_fd, entry->path, entry->uid, entry->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-        fchmodat(root_fd, entry->path, entry->mode, 0) < 0)
-      fail(entry->path);
+    // Through a descriptor of the directory itself: nothing on the way is followed.
+    int fd = open_directory(entry->path);
+    if (fchown(fd, entry->uid, entry->gid) < 0 || fchmod(fd, entry->mode) < 0) fail(entry->path);
     struct timespec times[2] = {from_milliseconds(entry->mtime_ms),
                                 from_milliseconds(entry->mtime_ms)};
-    if (utimensat(root_fd, entry->path, times, AT_SYMLINK_NOFOLLOW) < 0) fail(entry->path);
+    if (futimens(fd, times) < 0) fail(entry->path);
+    close(fd);
     free(entry->path);
   }
   free(directories);

@@ -5,7 +5,8 @@
 //                         path type mode uid gid size mtime_ns inode nlink opaque target
 //                         type: f file, d directory, l symlink, w whiteout, o other (skipped by sync)
 //   mags-layer apply      reads "w\0PATH\0" (make a whiteout) and "o\0PATH\0" (mark opaque) from stdin
-//   mags-layer extract DIR  rebuilds a layer from records on stdin (layer-extract.c)
+//   mags-layer extract DIR UNPACKED CACHE FIRST_ID LAST_ID  rebuilds a layer from records on
+//                           stdin (layer-extract.c)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <ftw.h>
@@ -17,7 +18,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-int layer_extract(const char *directory);
+int layer_extract(const char *directory, const char *unpacked, const char *cache,
+                  const char *first, const char *last);
 
 static size_t root_length;
 
@@ -90,7 +92,8 @@ int main(int argc, char **argv) {
     return fflush(stdout) == 0 ? 0 : 1;
   }
   if (argc == 2 && !strcmp(argv[1], "apply")) return apply();
-  if (argc == 3 && !strcmp(argv[1], "extract")) return layer_extract(argv[2]);
-  fprintf(stderr, "usage: mags-layer scan DIR | mags-layer apply < records | mags-layer extract DIR < records\n");
+  if (argc == 7 && !strcmp(argv[1], "extract"))
+    return layer_extract(argv[2], argv[3], argv[4], argv[5], argv[6]);
+  fprintf(stderr, "usage: mags-layer scan DIR | mags-layer apply < records | mags-layer extract DIR UNPACKED CACHE FIRST_ID LAST_ID < records\n");
   return 64;
 }

@@ -317,6 +317,28 @@ function describeStore(
               assert.ok(await a.sync.store.head(chunkKey(hash)), `${name}@${version} lost a chunk`);
       }
     });
+
+    it('a sync does not reuse a pack collected meanwhile: its files are packed again', async () => {
+      const paths = await a.workspaces.ensure('collected', 'default');
+      const directory = join(paths.upperDir, 'files');
+      await mkdir(directory);
+      for (let index = 0; index < 20; index++)
+        await writeFile(join(directory, `f${index}`), `kept ${index}\n`.repeat(20));
+      execFileSync('chown', ['-R', `${owner}:${owner}`, paths.upperDir]);
+      await a.sync.push('collected');
+      const first = (await loadManifest(a.sync.store, 'collected', 1)).packs?.[0]?.hash as string;
+      // As GC would once version 1 were deleted while the next sync runs.
+      await a.sync.store.delete([packKey(first)]);
+      await rewrite(join(directory, 'f0'), 'changed\n', owner);
+      const second = await a.sync.push('collected');
+      assert.equal(second.version, 2);
+      const v2 = await loadManifest(a.sync.store, 'collected', 2);
+      assert.ok(!v2.packs?.some((pack) => pack.hash === first), 'version 2 reads the lost pack');
+      const b = await host();
+      await b.sync.pull('collected', { image: 'default' });
+      const restored = await b.workspaces.open('collected');
+      assert.deepEqual(await describeLayer(restored.upperDir), await describeLayer(paths.upperDir));
+    });
   });
 }
 

@@ -8,6 +8,7 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { checkFits, diskFullError } from './restore-fits.ts';
 import type { Manifest } from './sync/manifest.ts';
 import type { PushResult, SyncProgress } from './sync/push-workspace.ts';
+import { stagingName, sweepStaleRestores } from './sync/stale-restores.ts';
 import type { VersionInfo } from './sync/versions.ts';
 import { giveToSandboxRoot } from './workspace-layers.ts';
 import { acquireLock } from './workspace-lock.ts';
@@ -152,7 +153,8 @@ export class WorkspaceSync {
     const prepared = (async () => {
       const paths = await this.#workspaces.ensure(name, options.image, options.diskMiB);
       await checkFits(this.#workspaces, name, version, manifest.totalBytes);
-      staging = join(paths.layerDirectory, `upper.restoring-${uniqueSuffix()}`);
+      await sweepStaleRestores(paths.layerDirectory, 'upper');
+      staging = join(paths.layerDirectory, stagingName('upper', uniqueSuffix()));
       return { paths, staging };
     })();
     try {

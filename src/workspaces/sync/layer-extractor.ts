@@ -2,6 +2,21 @@ import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { nativeBinaryPath } from '../../config/package-paths.ts';
+import { MagsError } from '../../errors/mags-error.ts';
+
+export interface ExtractorOptions {
+  /** The layer being made. */
+  directory: string;
+  /** Where `slice` and `release` sources are (plain names in it). */
+  unpackedDirectory: string;
+  /** Where `pieces` sources are (paths below it: the chunk cache). */
+  cacheDirectory: string;
+  /** The host uids and gids a file may be given (the id mapping's range); others are refused. */
+  hostIds: { first: number; last: number };
+}
+
+/** Enough of mags-layer's stderr to say what failed (it prints one line, then exits). */
+const maxStderrBytes = 4096;
 
 export interface Owned {
   uid: number;
@@ -21,12 +36,15 @@ export class LayerExtractor {
   #stderr = '';
   #spawnError: unknown;
 
-  constructor(directory: string) {
-    this.#child = spawn(nativeBinaryPath('mags-layer'), ['extract', directory], {
+  constructor(options: ExtractorOptions) {
+    const { first, last } = options.hostIds;
+    const argv = [options.unpackedDirectory, options.cacheDirectory, String(first), String(last)];
+    this.#child = spawn(nativeBinaryPath('mags-layer'), ['extract', options.directory, ...argv], {
       stdio: ['pipe', 'ignore', 'pipe'],
     });
     this.#child.stderr.on('data', (chunk: Buffer) => {
-      this.#stderr += chunk.toString();
+      if (this.#stderr.length < maxStderrBytes)
+        this.#stderr += chunk.toString().slice(0, maxStderrBytes - this.#stderr.length);
     });
     // A dead extractor's stdin errors (EPIPE); its exit status says why.
     this.#child.stdin.on('error', () => {});
@@ -105,10 +123,15 @@ export class LayerExtractor {
     if (code === 0) return;
     const message = this.#stderr.trim() || `mags-layer extract ended by ${signal ?? code}`;
     // It exits with the errno: a full disk keeps its code (workspace-sync.ts says what to do).
-    const error = new Error(message) as NodeJS.ErrnoException;
-    if (code === 28) error.code = 'ENOSPC';
-    if (code === 122) error.code = 'EDQUOT';
-    throw error;
+    if (code === 28 || code === 122) {
+      const error = new Error(message) as NodeJS.ErrnoException;
+      error.code = code === 28 ? 'ENOSPC' : 'EDQUOT';
+      throw error;
+    }
+    throw new MagsError(`Restoring the layer failed: ${message}.`, {
+      code: 'restore_failed',
+      hint: 'Nothing was changed in place. If the message names a path, the version may be damaged: restore another one (mags workspace versions NAME).',
+    });
   }
 
   /** Stops it (a failed restore): the caller removes the half-written layer. */
@@ -120,9 +143,20 @@ export class LayerExtractor {
   #fields(...fields: Array<string | number | Buffer>): void {
     // One buffer per record: latin1 turns each character back into exactly its byte, so a path
     // that is not UTF-8 goes through unchanged (and thousands of small Buffers are not made).
+    // A NUL inside a field would start a record of the caller's choosing: refused (the manifest
+    // schema already refuses them; this is the last place a mistake could get through).
     let text = '';
-    for (const field of fields)
-      text += `${Buffer.isBuffer(field) ? field.toString('latin1') : field}\0`;
+    for (const field of fields) {
+      if (typeof field === 'number') {
+        if (!Number.isSafeInteger(field))
+          throw new Error(`mags-layer field ${field} is not an integer`);
+        text += `${field}\0`;
+        continue;
+      }
+      const bytes = Buffer.isBuffer(field) ? field.toString('latin1') : field;
+      if (bytes.includes('\0')) throw new Error('mags-layer field holds NUL');
+      text += `${bytes}\0`;
+    }
     this.#child.stdin.write(Buffer.from(text, 'latin1'));
   }
 }

@@ -1,7 +1,8 @@
 import { createHash, hash } from 'node:crypto';
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { MagsError } from '../../errors/mags-error.ts';
-import type { ManifestPath } from './manifest-path.ts';
+import { displayPath, type ManifestPath } from './manifest-path.ts';
+import { manifestSchema, maxManifestBytes } from './manifest-schema.ts';
 
 /**
  * A workspace version: every entry of the overlay upper layer (files as lists of content-addressed
@@ -118,28 +119,57 @@ export function encodeManifest(manifest: Manifest): Buffer {
 }
 
 export function decodeManifest(body: Buffer, key: string): Manifest {
-  let manifest: Manifest;
+  let decoded: unknown;
   try {
-    manifest = JSON.parse(zstdDecompressSync(body).toString('utf8')) as Manifest;
+    // Bounded: a small object that inflates to gigabytes is refused, not decompressed.
+    decoded = JSON.parse(
+      zstdDecompressSync(body, { maxOutputLength: maxManifestBytes }).toString('utf8'),
+    );
   } catch (error) {
-    throw new MagsError(`The workspace manifest ${key} is corrupted (it does not decode).`, {
-      code: 'manifest_corrupted',
-      cause: error,
-      hint: 'Restore another version (mags workspace versions NAME), or repair the store.',
-    });
+    throw corrupted(key, 'it does not decode', error);
   }
-  if (
-    (manifest.format !== 'mags-workspace-manifest-v1' &&
-      manifest.format !== 'mags-workspace-manifest-v2') ||
-    entriesDigest(manifest.entries ?? [], manifest.packs ?? []) !== manifest.entriesSha256
-  ) {
+  const format = (decoded as { format?: unknown } | null)?.format;
+  if (format !== 'mags-workspace-manifest-v1' && format !== 'mags-workspace-manifest-v2') {
     throw new MagsError(
-      `The workspace manifest ${key} is corrupted (its checksum does not match).`,
+      `The workspace manifest ${key} has a format this mags does not read (${JSON.stringify(format)}).`,
       {
-        code: 'manifest_corrupted',
-        hint: 'Restore another version (mags workspace versions NAME), or repair the store.',
+        code: 'manifest_unsupported',
+        hint: 'It was written by a newer mags: upgrade mags on this host.',
       },
     );
   }
+  const parsed = manifestSchema.safeParse(decoded);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw corrupted(key, `${issue?.path.join('.') ?? '?'}: ${issue?.message ?? 'invalid'}`);
+  }
+  // The digest is of the JSON as stored: the decoded object, not the schema's copy (whose keys
+  // are in the schema's order). The schema passed it, and its objects are strict: it is a Manifest.
+  const manifest = decoded as Manifest;
+  if (entriesDigest(manifest.entries, manifest.packs ?? []) !== manifest.entriesSha256)
+    throw corrupted(key, 'its checksum does not match');
+  checkContents(manifest, key);
   return manifest;
+}
+
+/** A file's chunks must be exactly the pieces its size implies, a packed file one small piece. */
+function checkContents(manifest: Manifest, key: string): void {
+  for (const entry of manifest.entries) {
+    if (entry.type !== 'file' || entry.linkOf !== undefined) continue;
+    const where = JSON.stringify(displayPath(entry.path));
+    if (entry.chunks.length !== Math.ceil(entry.size / chunkBytes))
+      throw corrupted(key, `${where} has ${entry.chunks.length} chunks for ${entry.size} bytes`);
+    if ((entry.pack === undefined) !== (entry.offset === undefined))
+      throw corrupted(key, `${where} has half a pack reference`);
+    if (entry.pack !== undefined && entry.size >= chunkBytes)
+      throw corrupted(key, `${where} is too large to be packed`);
+  }
+}
+
+function corrupted(key: string, why: string, cause?: unknown): MagsError {
+  return new MagsError(`The workspace manifest ${key} is corrupted (${why}).`, {
+    code: 'manifest_corrupted',
+    ...(cause === undefined ? {} : { cause }),
+    hint: 'Restore another version (mags workspace versions NAME), or repair the store.',
+  });
 }

@@ -31,6 +31,8 @@ export class PackWriter {
   #current: PackReference = { hash: '', bytes: 0 };
   #parts: Buffer[] = [];
   #failure: unknown;
+  /** The packs this writer stored (a sync need not check that they exist). */
+  readonly written = new Set<PackReference>();
   uploadedPacks = 0;
   uploadedBytes = 0;
 
@@ -43,6 +45,14 @@ export class PackWriter {
     if (this.#failure) throw this.#failure;
     const existing = this.#locations.get(hash);
     if (existing) return existing;
+    // Every adder waits while the limit is reached, not only the one that sealed: with 32 adders
+    // each sealing in turn, ~32 packs would otherwise be compressing and uploading at once.
+    if (this.#sealing.size >= this.#limit) {
+      while (this.#sealing.size >= this.#limit) await Promise.race(this.#sealing);
+      if (this.#failure) throw this.#failure;
+      const added = this.#locations.get(hash);
+      if (added) return added;
+    }
     const location = { pack: this.#current, offset: this.#current.bytes };
     this.#locations.set(hash, location);
     this.#parts.push(data);
@@ -58,6 +68,10 @@ export class PackWriter {
     if (this.#failure) throw this.#failure;
   }
 
+  get #limit(): number {
+    return this.#options.inFlight ?? 4;
+  }
+
   async #seal(): Promise<void> {
     const pack = this.#current;
     const parts = this.#parts;
@@ -70,6 +84,7 @@ export class PackWriter {
       // Content-addressed: an identical pack already stored is simply written again.
       await this.#options.store.put(packKey(hash), body);
       pack.hash = hash;
+      this.written.add(pack);
       this.uploadedPacks++;
       this.uploadedBytes += body.length;
     })().catch((error: unknown) => {
@@ -77,7 +92,7 @@ export class PackWriter {
     });
     this.#sealing.add(sealing);
     void sealing.finally(() => this.#sealing.delete(sealing));
-    while (this.#sealing.size >= (this.#options.inFlight ?? 4)) await Promise.race(this.#sealing);
+    while (this.#sealing.size >= this.#limit) await Promise.race(this.#sealing);
     if (this.#failure) throw this.#failure;
   }
 }

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { zstdDecompress } from 'node:zlib';
@@ -10,11 +9,19 @@ import { ObjectNotFoundError, type ObjectStore } from '../../storage/object-stor
 import { LayerExtractor } from './layer-extractor.ts';
 import { chunkBytes, chunkKey, type Manifest, type ManifestEntry, sha256 } from './manifest.ts';
 import { decodeManifestPath, displayPath, type ManifestPath, pathBelow } from './manifest-path.ts';
+import { maxSandboxId } from './manifest-schema.ts';
 import { mapConcurrent } from './map-concurrent.ts';
 import { fetchPack, packedFilesByPack } from './pack-reader.ts';
 import type { SyncProgress } from './push-workspace.ts';
+import { zeroHash } from './read-contents.ts';
 
 const decompress = promisify(zstdDecompress);
+
+/**
+ * Packs fetched at once: each (up to ~8 MiB raw) is held in memory until it is unpacked to disk,
+ * so this bounds a restore's memory; the bench's 10,000-file tree is ~20 packs, 3 rounds.
+ */
+const packFetchConcurrency = 8;
 
 export interface PullOptions {
   store: ObjectStore;
@@ -44,17 +51,7 @@ type FileEntry = Extract<ManifestEntry, { type: 'file' }>;
  */
 export async function pullWorkspace(options: PullOptions): Promise<{ downloadedBytes: number }> {
   const { manifest } = options;
-  // Every path is checked before anything is written.
-  const symlinks = new Set<string>();
-  for (const entry of manifest.entries) {
-    pathBelow('.', entry.path);
-    refuseThroughSymlink(entry.path, symlinks);
-    if (entry.type === 'file' && entry.linkOf !== undefined) {
-      pathBelow('.', entry.linkOf);
-      refuseThroughSymlink(entry.linkOf, symlinks);
-    }
-    if (entry.type === 'symlink') symlinks.add(decodeManifestPath(entry.path).toString('latin1'));
-  }
+  checkPaths(manifest);
   const files = manifest.entries.filter((entry) => entry.type === 'file');
   const byPack = packedFilesByPack(manifest);
   const chunked = files.filter(
@@ -88,7 +85,10 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
     });
     downloadedBytes += body.length;
     // One output chunk (zlib's default is 16 KiB: a thread-pool round trip each).
-    const data = await decompress(body, { chunkSize: chunkBytes }).catch(() => {
+    const data = await decompress(body, {
+      chunkSize: chunkBytes,
+      maxOutputLength: chunkBytes,
+    }).catch(() => {
       throw damaged(fileOfChunk.get(hash) ?? '?', hash, 'does not decompress');
     });
     if (sha256(data) !== hash)
@@ -99,11 +99,9 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
     await rename(temporary, cachePath(hash));
   };
 
-  let unpackedDirectory: Promise<string> | undefined;
-  const unpacked = () => {
-    unpackedDirectory ??= mkdtemp(join(tmpdir(), 'mags-restore-'));
-    return unpackedDirectory;
-  };
+  // Verified packs are unpacked beside the layer (same disk, not a tmpfs /tmp, and removed with
+  // the staging directory's sweep if this process is killed).
+  let unpackedDirectory: string | undefined;
   const host = (id: number) => options.idMapping.toHost(id);
   const owned = (entry: { uid: number; gid: number; mtimeMs: number }) => ({
     uid: host(entry.uid),
@@ -113,7 +111,17 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
   const ready = (async () => {
     const targetDirectory = await options.targetDirectory;
     await mkdir(targetDirectory, { recursive: true });
-    const extractor = new LayerExtractor(targetDirectory);
+    unpackedDirectory = `${targetDirectory}.packs`;
+    await mkdir(unpackedDirectory);
+    await mkdir(options.cacheDirectory, { recursive: true });
+    const extractor = new LayerExtractor({
+      directory: targetDirectory,
+      unpackedDirectory,
+      cacheDirectory: options.cacheDirectory,
+      // Sandbox ids 0..maxSandboxId (the manifest schema's range), or fewer if the mapping is
+      // smaller (namespace runtime: idCount), and nothing else.
+      hostIds: { first: host(0), last: host(lastSandboxId(options.idMapping)) },
+    });
     // Directories and symlinks first, in path order (parents before children); then the files,
     // each pack's as it arrives; then what names a file (hard links) or hides one (whiteouts).
     extractor.batch(() => {
@@ -134,29 +142,42 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
   // Awaited below (by the first pack, or after the downloads): a directory that could not be
   // made is that await's error, not an unhandled rejection meanwhile.
   ready.catch(() => {});
+  const stop = { stopped: false };
   try {
     const packs = [...byPack.entries()];
     await Promise.all([
-      mapConcurrent([...fileOfChunk.keys()], options.concurrency ?? 32, fetchChunk),
-      mapConcurrent(packs, 8, async ([index, packed]) => {
-        const { raw, storedBytes } = await fetchPack(options.store, manifest, index, packed);
-        downloadedBytes += storedBytes;
-        const extractor = await ready;
-        // The verified pack goes to a local file the extractor maps: 155 MB through the pipe cost
-        // more than all the rest of the main thread's work.
-        const source = join(await unpacked(), String(index));
-        await writeWhole(source, raw);
-        extractor.batch(() => {
-          for (const file of packed) {
-            const path = decodeManifestPath(file.path);
-            extractor.slice(path, file.mode, owned(file), file.size, source, file.offset as number);
-            wrote(file);
-          }
-          extractor.release(source);
-        });
-        // The pipe holds a few hundred records: the extractor stays close behind the downloads.
-        await extractor.drained();
-      }),
+      mapConcurrent([...fileOfChunk.keys()], options.concurrency ?? 32, fetchChunk, stop),
+      mapConcurrent(
+        packs,
+        packFetchConcurrency,
+        async ([index, packed]) => {
+          const { raw, storedBytes } = await fetchPack(options.store, manifest, index, packed);
+          downloadedBytes += storedBytes;
+          const extractor = await ready;
+          // The verified pack goes to a local file the extractor maps: 155 MB through the pipe cost
+          // more than all the rest of the main thread's work.
+          const source = String(index);
+          await writeWhole(join(unpackedDirectory as string, source), raw);
+          extractor.batch(() => {
+            for (const file of packed) {
+              const path = decodeManifestPath(file.path);
+              extractor.slice(
+                path,
+                file.mode,
+                owned(file),
+                file.size,
+                source,
+                file.offset as number,
+              );
+              wrote(file);
+            }
+            extractor.release(source);
+          });
+          // The pipe holds a few hundred records: the extractor stays close behind the downloads.
+          await extractor.drained();
+        },
+        stop,
+      ),
     ]);
     const extractor = await ready;
     extractor.batch(() => {
@@ -168,7 +189,7 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
             file.chunks.length > 1 &&
             hash === zeroHash(Math.min(chunkBytes, file.size - index * chunkBytes))
               ? undefined
-              : cachePath(hash),
+              : join(hash.slice(0, 2), hash),
         }));
         extractor.pieces(decodeManifestPath(file.path), file.mode, owned(file), file.size, pieces);
         wrote(file);
@@ -187,10 +208,16 @@ export async function pullWorkspace(options: PullOptions): Promise<{ downloadedB
     );
     throw error;
   } finally {
+    stop.stopped = true;
     if (unpackedDirectory)
-      await rm(await unpackedDirectory, { recursive: true, force: true }).catch(() => {});
+      await rm(unpackedDirectory, { recursive: true, force: true }).catch(() => {});
   }
   return { downloadedBytes };
+}
+
+function lastSandboxId(mapping: IdMapping): number {
+  const { idCount } = mapping as { idCount?: unknown };
+  return typeof idCount === 'number' ? Math.min(maxSandboxId, idCount - 1) : maxSandboxId;
 }
 
 /** One write call (writeFile cuts a buffer into 512 KiB writes, each a round trip). */
@@ -206,18 +233,6 @@ async function writeWhole(path: string, data: Buffer): Promise<void> {
   }
 }
 
-const zeroHashes = new Map<number, string>();
-
-/** The hash of an all-zero piece of this length (the last piece of a file may be shorter). */
-function zeroHash(length: number): string {
-  let hash = zeroHashes.get(length);
-  if (hash === undefined) {
-    hash = sha256(Buffer.alloc(Math.max(0, length)));
-    zeroHashes.set(length, hash);
-  }
-  return hash;
-}
-
 function damaged(path: string, hash: string, what: string): MagsError {
   return new MagsError(`Cannot restore ${path}: its chunk ${hash.slice(0, 16)}… ${what}.`, {
     code: 'chunk_corrupted',
@@ -225,19 +240,53 @@ function damaged(path: string, hash: string, what: string): MagsError {
   });
 }
 
-/** Throws when a proper prefix of `relative` is a symlink this restore made (see its caller). */
-function refuseThroughSymlink(relative: ManifestPath, symlinks: ReadonlySet<string>): void {
+/**
+ * Every path is checked before anything is written: below the layer, named once, and not through
+ * a symlink of this restore. The whole set of symlinks is gathered first: the extractor makes them
+ * all before any file, hard link or whiteout, so a symlink listed after `a/x` would otherwise still
+ * be followed when `a/x` is written (mags-layer extract also refuses symlinks on the way: openat2).
+ * Duplicates are refused rather than order checked: manifests written before 2506642 are sorted by
+ * UTF-16 code units, not bytes, and must still restore.
+ */
+function checkPaths(manifest: Manifest): void {
+  const seen = new Set<string>();
+  const symlinks = new Set<string>();
+  for (const entry of manifest.entries) {
+    pathBelow('.', entry.path);
+    // latin1: one character per byte, so '/' is exactly byte 0x2F and prefixes compare as bytes.
+    const key = decodeManifestPath(entry.path).toString('latin1');
+    if (seen.has(key)) throw corrupted(`names ${JSON.stringify(displayPath(entry.path))} twice`);
+    seen.add(key);
+    if (entry.type === 'symlink') {
+      symlinks.add(key);
+      if (
+        decodeManifestPath(entry.target).length === 0 ||
+        decodeManifestPath(entry.target).includes(0)
+      )
+        throw corrupted(`has a symlink target that is empty or holds NUL`);
+    }
+    if (entry.type === 'file' && entry.linkOf !== undefined) pathBelow('.', entry.linkOf);
+  }
   if (symlinks.size === 0) return;
-  // latin1: one character per byte, so '/' is exactly byte 0x2F and prefixes compare as bytes.
+  for (const entry of manifest.entries) {
+    refuseThroughSymlink(entry.path, symlinks);
+    if (entry.type === 'file' && entry.linkOf !== undefined)
+      refuseThroughSymlink(entry.linkOf, symlinks);
+  }
+}
+
+/** Throws when a proper prefix of `relative` is one of `symlinks`. */
+function refuseThroughSymlink(relative: ManifestPath, symlinks: ReadonlySet<string>): void {
   const text = decodeManifestPath(relative).toString('latin1');
   for (let slash = text.indexOf('/'); slash >= 0; slash = text.indexOf('/', slash + 1)) {
-    if (!symlinks.has(text.slice(0, slash))) continue;
-    throw new MagsError(
-      `The workspace manifest writes through a symlink (${JSON.stringify(displayPath(relative))}): the store is corrupted.`,
-      {
-        code: 'manifest_corrupted',
-        hint: 'Restore another version (mags workspace versions NAME), or repair the store.',
-      },
-    );
+    if (symlinks.has(text.slice(0, slash)))
+      throw corrupted(`writes through a symlink (${JSON.stringify(displayPath(relative))})`);
   }
+}
+
+function corrupted(what: string): MagsError {
+  return new MagsError(`The workspace manifest ${what}: the store is corrupted.`, {
+    code: 'manifest_corrupted',
+    hint: 'Restore another version (mags workspace versions NAME), or repair the store.',
+  });
 }

@@ -21,7 +21,7 @@ import { mapConcurrent } from './map-concurrent.ts';
 import { type LowerLayer, type MergedEntry, scanWorkspaceLayers } from './merge-layers.ts';
 import { PackWriter } from './pack-writer.ts';
 import { readAndUploadChunks, readSmallFile } from './read-contents.ts';
-import { sparsePacks, storedContents } from './stored-contents.ts';
+import { missingPacks, sparsePacks, storedContents } from './stored-contents.ts';
 import { latestVersion, loadManifest } from './versions.ts';
 
 const compress = promisify(zstdCompress);
@@ -234,28 +234,37 @@ export async function pushWorkspace(options: PushOptions): Promise<PushResult> {
 
   // Files the version has in older packs it would read little of are packed again (a tree
   // unchanged since its base version has none: the base kept only packs it reads enough of).
-  const sparse = sparsePacks(contents, minimumLiveFraction);
-  const moving = indices.filter((index) => {
-    const pack = contents[index]?.packed?.pack;
-    return pack !== undefined && sparse.has(pack);
-  });
-  await mapConcurrent(moving, options.concurrency ?? 32, async (index) =>
-    record(index, await readContent(primaries[index] as MergedEntry, sparse)),
-  );
+  const repack = async (packs: ReadonlySet<PackReference>) => {
+    const moving = indices.filter((index) => {
+      const pack = contents[index]?.packed?.pack;
+      return pack !== undefined && packs.has(pack);
+    });
+    await mapConcurrent(moving, options.concurrency ?? 32, async (index) =>
+      record(index, await readContent(primaries[index] as MergedEntry, packs)),
+    );
+  };
+  await repack(sparsePacks(contents, minimumLiveFraction));
+  const makeEntries = () => {
+    // By the very path Buffers of the scan (identity: no key to make again).
+    const contentByPath = new Map<Buffer, FileContent>();
+    for (const [index, file] of primaries.entries())
+      contentByPath.set(file.path, contents[index] as FileContent);
+    return manifestEntries(scanned, contentByPath, primaryOfInode, options.idMapping);
+  };
   // The last pack uploads while the entries are made (they hold the pack, its hash comes later).
   const finishing = packer.finish();
   finishing.catch(() => {}); // awaited below
-  // By the very path Buffers of the scan (identity: no key to make again).
-  const contentByPath = new Map<Buffer, FileContent>();
-  for (const [index, file] of primaries.entries())
-    contentByPath.set(file.path, contents[index] as FileContent);
-  const { entries, packs: used } = manifestEntries(
-    scanned,
-    contentByPath,
-    primaryOfInode,
-    options.idMapping,
-  );
+  let { entries, packs: used } = makeEntries();
   await finishing;
+  // Packs reused from other versions (the base's, a fork source's) may have been collected
+  // meanwhile (their versions deleted, then GC): a version reading them would not restore. They
+  // are checked (one HEAD each, a dozen for a large tree) and, if gone, their files packed again.
+  const gone = await missingPacks(store, used, packer.written, options.concurrency ?? 32);
+  if (gone.size > 0) {
+    await repack(gone);
+    await packer.finish();
+    ({ entries, packs: used } = makeEntries());
+  }
   const packs = used.map((pack) => ({ hash: pack.hash, bytes: pack.bytes }));
   const digest = entriesDigest(entries, packs);
   if (base && base.entriesSha256 === digest) {

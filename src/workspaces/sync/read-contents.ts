@@ -21,7 +21,8 @@ export async function readSmallFile(
 // is far cheaper than hashing, and every all-zero piece of a given length has one known hash.
 const zeroes = Buffer.alloc(chunkBytes);
 const zeroHashes = new Map<number, string>();
-function zeroHash(length: number): string {
+/** The hash of an all-zero piece of this length (at most chunkBytes; a restore leaves it a hole). */
+export function zeroHash(length: number): string {
   let hash = zeroHashes.get(length);
   if (hash === undefined) {
     hash = sha256(zeroes.subarray(0, length));

@@ -1,4 +1,6 @@
-import type { Manifest, PackReference } from './manifest.ts';
+import type { ObjectStore } from '../../storage/object-store.ts';
+import { type Manifest, type PackReference, packKey } from './manifest.ts';
+import { mapConcurrent } from './map-concurrent.ts';
 import type { PackedLocation } from './pack-writer.ts';
 
 /** Where a content already stored lives: in a pack, or as its own chunk object (`chunkKey`). */
@@ -64,4 +66,19 @@ export function sparsePacks(
   for (const [pack, usage] of live)
     if (usage.bytes < pack.bytes * minimumLiveFraction) sparse.add(pack);
   return sparse;
+}
+
+/** The packs of `used` this sync did not write itself that are no longer in the store. */
+export async function missingPacks(
+  store: ObjectStore,
+  used: PackReference[],
+  written: ReadonlySet<PackReference>,
+  concurrency: number,
+): Promise<Set<PackReference>> {
+  const gone = new Set<PackReference>();
+  const reused = used.filter((pack) => !written.has(pack));
+  await mapConcurrent(reused, concurrency, async (pack) => {
+    if ((await store.head(packKey(pack.hash))) === undefined) gone.add(pack);
+  });
+  return gone;
 }
