@@ -9,8 +9,8 @@ import { runtimesBenchmark } from './runtimes.ts';
 import { sandboxStartBenchmark } from './sandbox-start.ts';
 import { serverApiBenchmark } from './server-api.ts';
 import { ticketsBenchmark } from './tickets.ts';
-import { urlBenchmark } from './url.ts';
 import { treeCopyBenchmark } from './tree-copy.ts';
+import { urlBenchmark } from './url.ts';
 import { workspaceForkBenchmark } from './workspace-fork.ts';
 import { workspaceSyncBenchmark } from './workspace-sync.ts';
 
