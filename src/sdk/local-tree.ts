@@ -79,7 +79,7 @@ function downloadTooLarge(maxBytes: number): MagsError {
     `The copy was stopped at ${formatBytes(maxBytes)} of tar, its limit; nothing was written.`,
     {
       code: 'too_large',
-      hint: 'Copy a smaller path, or raise the limit (mags cp --max-size 50g; maxBytes in the SDK).',
+      hint: 'Copy a smaller path, or raise the limit (mags cp --max-size 50g NAME:/path DEST; maxBytes in the SDK).',
     },
   );
 }

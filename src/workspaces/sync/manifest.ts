@@ -134,7 +134,7 @@ export function decodeManifest(body: Buffer, key: string): Manifest {
       `The workspace manifest ${key} has a format this mags does not read (${JSON.stringify(format)}).`,
       {
         code: 'manifest_unsupported',
-        hint: 'It was written by a newer mags: upgrade mags on this host.',
+        hint: 'It was written by a newer version of mags: upgrade this host to it.',
       },
     );
   }
