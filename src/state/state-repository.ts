@@ -390,6 +390,44 @@ export interface FiringFilter {
   limit: number;
 }
 
+// Hosts (GUIDE §6): the server processes that run sandboxes, sharing one state.
+
+/** A host: a server with a runtime, where jobs and sandboxes are placed. */
+export interface HostRecord {
+  /**
+   * Its stable name (`mags server --host-id`, default the hostname): what jobs, sandboxes and
+   * placement record. Stays across restarts of its server.
+   */
+  id: string;
+  /** The server process serving it now (`ServerInstance.server`). */
+  server: string;
+  /** Its API's base URL for other servers (forwarded requests); null: none other servers reach. */
+  address: string | null;
+  /** The runtimes it can run (`namespace`, `qemu`, …). */
+  runtimes: string[];
+  /** Jobs it runs at once, and runs now: placement picks a live host with room. */
+  maxJobs: number;
+  runningJobs: number;
+  /** Storage names of the workspaces parked warm on it: a run of one of them prefers this host. */
+  warmWorkspaces: string[];
+  startedAt: string;
+  heartbeatAt: string;
+  /** When another server found it silent, and why: its work was failed with that reason. */
+  goneAt: string | null;
+  goneReason: string | null;
+}
+
+/** What a host's heartbeat refreshes. */
+export type HostBeat = Pick<HostRecord, 'heartbeatAt' | 'runningJobs' | 'warmWorkspaces'>;
+
+/**
+ * What one server tells the others through the state (PostgreSQL's LISTEN/NOTIFY): `jobs_placed`
+ * (a job was placed on a host: payload the host id), `job_output` (a job's output grew: payload
+ * `JOBID:ENDOFFSET`), `job_changed` (a job's record changed: payload the job id), `hosts` (a host
+ * came, went or was found gone: payload its id).
+ */
+export type StateChannel = 'jobs_placed' | 'job_output' | 'job_changed' | 'hosts';
+
 export interface StateRepository {
   readonly specificationVersion: 'state-v1';
 
@@ -612,5 +650,47 @@ export interface StateRepository {
   revokeSandboxUrl(owner: string, id: string, revokedAt: string): Promise<boolean>;
   /** Deletes the URLs revoked or expired before `endedBefore`; returns how many. */
   deleteSandboxUrlsEndedBefore(endedBefore: string): Promise<number>;
+  /** Records the host as live, served by `host.server` (replacing its record: a restart clears goneAt). */
+  registerHost(host: HostRecord): Promise<void>;
+  /**
+   * The host's heartbeat. False (nothing written) when the host is no longer `server`'s: marked
+   * gone, or registered since by another server process. That server must stop taking work.
+   */
+  heartbeatHost(id: string, server: string, beat: HostBeat): Promise<boolean>;
+  /** Every host recorded, live and gone, by id. */
+  listHosts(): Promise<HostRecord[]>;
+  /**
+   * Marks a silent host gone, once: in one transaction, if it is still served by
+   * `expected.server` and its heartbeat is still `expected.heartbeatAt` (it did not beat since it
+   * was read), sets goneAt and goneReason, fails its queued and running jobs (status `failed`,
+   * endReason `failed`, reason and message `reason`, finishedAt `at`) and stops its running and
+   * sleeping sandboxes (reason `reason`, runtimeId null). Returns what it changed; undefined when
+   * the host beat meanwhile or was gone already.
+   */
+  markHostGone(
+    id: string,
+    expected: { server: string; heartbeatAt: string },
+    at: string,
+    reason: string,
+  ): Promise<TakenOver | undefined>;
+  /** A host leaving cleanly: its record is removed if `server` still serves it. */
+  removeHost(id: string, server: string): Promise<void>;
+  /**
+   * The job queue: jobs placed on `host` (recorded `queued` with that host and no server) that
+   * no process has taken yet, oldest first, at most `limit`, each taken by `server` (its `server`
+   * set) in the same statement: `FOR UPDATE SKIP LOCKED` in PostgreSQL, so two processes never
+   * take one and never wait on each other.
+   */
+  claimQueuedJobs(host: string, server: string, limit: number): Promise<JobRecord[]>;
+  /**
+   * Tells every process listening on `channel` (this one included) `payload` (at most 7999
+   * bytes: PostgreSQL's bound). SQLite, one host's embedded state, tells this process only.
+   */
+  notify(channel: StateChannel, payload: string): Promise<void>;
+  /**
+   * Calls `listener` with each payload notified on `channel` from now on (in order, never
+   * blocking the connection). Resolves once listening, to the unsubscribe.
+   */
+  listen(channel: StateChannel, listener: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import type { StateRepository } from '../state-repository.ts';
 import { sqliteCronStatements } from './sqlite-cron-statements.ts';
 import { openSqliteDatabase, type SqliteStateRepositoryOptions } from './sqlite-database.ts';
+import { sqliteHostStatements } from './sqlite-host-statements.ts';
 import { sqliteJobStatements } from './sqlite-job-statements.ts';
 import { sqliteLogStatements } from './sqlite-log-statements.ts';
 import { sqlitePlanStatements } from './sqlite-plan-statements.ts';
@@ -41,6 +42,7 @@ export function createSqliteStateRepository(
     ...sqliteCronStatements(sqlite),
     ...sqliteTriggerStatements(sqlite),
     ...sqliteUrlStatements(sqlite),
+    ...sqliteHostStatements(sqlite),
     async close() {
       if (sqlite.database.isOpen) sqlite.database.close();
     },

@@ -1,0 +1,25 @@
+import type { StateRepository } from '../state-repository.ts';
+import { openPostgresDatabase, type PostgresStateRepositoryOptions } from './postgres-database.ts';
+
+export type { PostgresStateRepositoryOptions } from './postgres-database.ts';
+
+/**
+ * PostgreSQL, for several servers and hosts sharing one state (GUIDE §6): the same contract as
+ * SQLite (`state-repository-contract.ts`), with row locks (`FOR UPDATE`, `SKIP LOCKED` for the
+ * job queue) where SQLite's single writer made a transaction enough, and LISTEN/NOTIFY so that a
+ * server follows what another one does. The statements are grouped as SQLite's are.
+ */
+export async function createPostgresStateRepository(
+  url: string,
+  options: PostgresStateRepositoryOptions = {},
+): Promise<StateRepository> {
+  const database = await openPostgresDatabase(url, options);
+  const repository = {
+    specificationVersion: 'state-v1' as const,
+    async close() {
+      await database.sql.end({ timeout: 5 });
+    },
+  };
+  // Filled in by the statement groups as they land (issue 17): until then not every method exists.
+  return repository as unknown as StateRepository;
+}
