@@ -5,7 +5,7 @@ import { after, describe, test } from 'node:test';
 import { createPostgresStateRepository } from './postgres/postgres-state-repository.ts';
 import { createTestPostgresDatabase } from './postgres/postgres-test-database.ts';
 import { createSqliteStateRepository } from './sqlite/sqlite-state-repository.ts';
-import { runStateRaceContract } from './state-repository-race-contract.ts';
+import { runStateRaceContract } from './state-repository-core-race-contract.ts';
 
 // Two repositories on one storage, as two server processes on one state: SQLite's file, and a
 // PostgreSQL database (skipped with the reason where there is no PostgreSQL).
