@@ -23,6 +23,7 @@ runStateRepositoryContract({
     await previous.close();
     return createSqliteStateRepository(path);
   },
+  openSecond: async () => createSqliteStateRepository(path),
 });
 
 runTriggerStateContract({
