@@ -173,6 +173,11 @@ export function registerServerCommand(program: Command): void {
           maxTotalBytes: parseSizeMiB(flags.logMaxTotal, '--log-max-total', 1) * 1024 * 1024,
         },
         state,
+      }).catch(async (error: unknown) => {
+        // A server that cannot start exits: a connection it opened (to PostgreSQL) would keep
+        // this process alive with nothing to serve.
+        const { reportError } = await import('../report-error.ts');
+        process.exit(reportError(error));
       });
       const { repository, context } = server.services;
       const say = (line: string) => process.stderr.write(`mags server: ${line}\n`);
@@ -225,7 +230,9 @@ export function registerServerCommand(program: Command): void {
         });
         await rename(temporary, discovery);
       } else if ((await repository.listTokens()).every((token) => token.revokedAt)) {
-        say('no API tokens yet: create one with  mags token create --owner NAME');
+        say(
+          `no API tokens yet: create one with  mags token create --owner NAME${state === undefined ? '' : ' --state LOCATION (the same as this server)'}`,
+        );
       }
       const retention = server.services.jobs.retention;
       if (retention) {
