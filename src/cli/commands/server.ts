@@ -124,12 +124,19 @@ export function registerServerCommand(program: Command): void {
       'where the state lives: postgres://USER:PASSWORD@HOST:PORT/DB, shared by several servers, or a SQLite file (default $MAGS_STATE, else $MAGS_HOME/state.db)',
     )
     .action(async (flags: ServerFlags) => {
-      const [{ startServer }, { createMagsContext }, stateLocation] = await Promise.all([
+      const [{ startServer: start }, { createMagsContext }, stateLocation] = await Promise.all([
         import('../../server/start-server.ts'),
         import('../../context/mags-context.ts'),
         import('../../state/open-state-repository.ts'),
       ]);
       const state = flags.state ?? process.env.MAGS_STATE;
+      // A server that cannot start exits: a connection it opened (to PostgreSQL) would keep this
+      // process alive with nothing to serve.
+      const startServer = (options: Parameters<typeof start>[0]) =>
+        start(options).catch(async (error: unknown) => {
+          const { reportError } = await import('../report-error.ts');
+          process.exit(reportError(error));
+        });
       if (flags.disk) parseDiskMiB(flags.disk);
       const defaultAllow = allowOption(flags.allowHost, flags.allowCidr);
       const magsContext = createMagsContext({
@@ -173,11 +180,6 @@ export function registerServerCommand(program: Command): void {
           maxTotalBytes: parseSizeMiB(flags.logMaxTotal, '--log-max-total', 1) * 1024 * 1024,
         },
         state,
-      }).catch(async (error: unknown) => {
-        // A server that cannot start exits: a connection it opened (to PostgreSQL) would keep
-        // this process alive with nothing to serve.
-        const { reportError } = await import('../report-error.ts');
-        process.exit(reportError(error));
       });
       const { repository, context } = server.services;
       const say = (line: string) => process.stderr.write(`mags server: ${line}\n`);
