@@ -42,7 +42,7 @@ export function postgresHostStatements({ sql }: PostgresDatabase): HostMethods {
   // while it was down is lost (PostgreSQL queues only for live sessions), so a notification is a
   // hint to read the state again, never the only copy of anything. Its `unlisten` does nothing
   // after such a reconnect (3.4.9 filters out the listener object it replaced), so this
-  // repository listens once per channel, for its lifetime (four channels at most), and keeps
+  // repository listens once per channel, for its lifetime (a handful of channels), and keeps
   // its own subscribers: unsubscribing removes one from the set, reconnect or not.
   const startListening = (channel: StateChannel) =>
     sql.listen(databaseChannel(channel), (payload) => {
