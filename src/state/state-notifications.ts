@@ -10,6 +10,13 @@ export const maxNotificationPayloadBytes = 7999;
 
 /** A clear error for a payload PostgreSQL would refuse; nothing is sent. */
 export function checkNotificationPayload(channel: StateChannel, payload: string): void {
+  // PostgreSQL's text holds no NUL character ("invalid byte sequence for encoding UTF8: 0x00").
+  if (payload.includes('\0')) {
+    throw new InvalidInputError(`The notification on ${channel} holds a NUL character.`, {
+      code: 'notification_invalid',
+      hint: 'Notify ids and offsets as text; send no binary data in a notification.',
+    });
+  }
   const bytes = Buffer.byteLength(payload, 'utf8');
   if (bytes <= maxNotificationPayloadBytes) return;
   throw new InvalidInputError(

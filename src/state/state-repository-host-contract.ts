@@ -291,7 +291,7 @@ export function runHostStateContract(options: {
       await open.stop();
     });
 
-    test('a payload longer than notifications carry is refused with a clear error; the longest arrives', async () => {
+    test('a payload longer than notifications carry, or with a NUL, is refused with a clear error; the longest arrives', async () => {
       const heard = await collect(other, 'jobs_placed');
       const longest = 'x'.repeat(maxNotificationPayloadBytes);
       // Bytes count, not characters: 4000 two-byte characters are 8000 bytes.
@@ -304,6 +304,10 @@ export function runHostStateContract(options: {
             Boolean(error.hint),
         );
       }
+      await assert.rejects(
+        state.notify('jobs_placed', 'job-1\u0000'),
+        (error: MagsError) => error.code === 'notification_invalid',
+      );
       await state.notify('jobs_placed', longest);
       await state.notify('jobs_placed', 'after');
       await waitFor(() => heard.payloads.length === 2);
