@@ -1,6 +1,7 @@
 import type { StateRepository } from '../state-repository.ts';
 import { postgresCronStatements } from './postgres-cron-statements.ts';
 import { openPostgresDatabase, type PostgresStateRepositoryOptions } from './postgres-database.ts';
+import { postgresHostStatements } from './postgres-host-statements.ts';
 import { postgresJobStatements } from './postgres-job-statements.ts';
 import { postgresLogStatements } from './postgres-log-statements.ts';
 import { postgresPlanStatements } from './postgres-plan-statements.ts';
@@ -40,6 +41,7 @@ export async function createPostgresStateRepository(
     ...postgresPlanStatements(database),
     ...postgresCronStatements(database),
     ...postgresTriggerStatements(database),
+    ...postgresHostStatements(database),
     async close() {
       await database.sql.end({ timeout: 5 });
     },
