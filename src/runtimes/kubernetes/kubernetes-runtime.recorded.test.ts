@@ -1,0 +1,257 @@
+/**
+ * Recorded-exchange tests: no Kubernetes API server can run on this machine, so a local server
+ * replays recorded API exchanges (fixtures/*.recording.json, README there) and checks that the
+ * runtime sends exactly the recorded requests, in order. The exec stream is real: the replayed
+ * exec upgrade runs the locally built `mags-agent --stdio` behind the v5 channel protocol.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { after, before, test } from 'node:test';
+import type { V1Pod } from '@kubernetes/client-node';
+import { nativeBinaryPath } from '../../config/package-paths.ts';
+import { MagsError } from '../../errors/mags-error.ts';
+import type { SandboxSpec } from '../runtime.ts';
+import { collect, shell } from '../runtime-contract.ts';
+import {
+  loadRecording,
+  type RecordedApiServer,
+  type Recording,
+  startRecordedApiServer,
+} from './fixtures/recorded-api-server.ts';
+import { createKubernetesRuntime } from './kubernetes-runtime.ts';
+import { kubernetesSettings } from './kubernetes-settings.ts';
+
+const agentPath = nativeBinaryPath('mags-agent');
+const settings = kubernetesSettings({
+  MAGS_K8S_IMAGE: 'registry.example.com/mags/sandbox:1',
+  MAGS_K8S_SERVER_ID: 'server-a',
+  MAGS_K8S_CLUSTER_CIDRS: '10.42.0.0/16,10.43.0.0/16',
+});
+
+function specFor(id: string, egress: SandboxSpec['network']['egress']): SandboxSpec {
+  return {
+    id,
+    image: { name: 'default' },
+    limits: { memoryMiB: 512, cpus: 1, pidsMax: 256, diskMiB: 1024 },
+    network: { egress },
+    labels: { owner: 'alice', kind: 'run' },
+  };
+}
+
+const servers: RecordedApiServer[] = [];
+after(async () => {
+  await Promise.all(servers.map((server) => server.close()));
+});
+
+async function replay(recording: Recording, overrides: Partial<typeof settings> = {}) {
+  const server = await startRecordedApiServer(recording, { agentPath });
+  servers.push(server);
+  const runtime = createKubernetesRuntime({
+    settings: { ...settings, ...overrides },
+    kubeConfig: () => server.kubeConfig(),
+    pollMs: 5,
+  });
+  return { server, runtime };
+}
+
+/** Rejects with a MagsError of `code`, returning it. */
+async function failure(promise: Promise<unknown>, code: string): Promise<MagsError> {
+  const error = await promise.then(
+    () => assert.fail('expected the start to fail'),
+    (error: unknown) => error,
+  );
+  assert.ok(error instanceof MagsError, String(error));
+  assert.equal(error.code, code, error.message);
+  return error;
+}
+
+function assertReplayedWhole(server: RecordedApiServer): void {
+  assert.deepEqual(server.mismatches, []);
+  assert.deepEqual(
+    server.remaining().map((exchange) => `${exchange.request.method} ${exchange.request.path}`),
+    [],
+    'every recorded request was sent (the pod and its policy were deleted)',
+  );
+}
+
+let startRecording: Recording;
+before(async () => {
+  startRecording = await loadRecording('start-exec-stop.recording.json');
+});
+
+test('recorded exchange: the pod the runtime creates has the security baseline, limits and labels', () => {
+  // What the replay holds the runtime to (every request body must equal the recording's).
+  const pod = startRecording.exchanges[1]?.request.body as V1Pod;
+  const spec = pod.spec;
+  const container = spec?.containers[0];
+  assert.equal(spec?.hostUsers, false, 'a user namespace per pod');
+  assert.equal(spec?.automountServiceAccountToken, false);
+  assert.equal(spec?.enableServiceLinks, false);
+  assert.equal(spec?.restartPolicy, 'Never');
+  assert.equal(spec?.securityContext?.seccompProfile?.type, 'RuntimeDefault');
+  assert.equal(container?.securityContext?.allowPrivilegeEscalation, false);
+  assert.equal(container?.securityContext?.privileged, false);
+  assert.deepEqual(container?.securityContext?.capabilities?.drop, ['ALL']);
+  assert.ok(
+    !container?.securityContext?.capabilities?.add?.some((name) =>
+      /SYS_|NET_RAW|NET_ADMIN|MKNOD/.test(name),
+    ),
+  );
+  assert.deepEqual(container?.resources?.limits, {
+    memory: '512Mi',
+    cpu: '1',
+    'ephemeral-storage': '1024Mi',
+  });
+  assert.deepEqual(container?.resources?.requests, container?.resources?.limits, 'Guaranteed QoS');
+  assert.equal(pod.metadata?.namespace, 'mags-sandboxes');
+  assert.equal(pod.metadata?.labels?.['mags.dev/owner'], 'alice');
+  assert.equal(pod.metadata?.labels?.['mags.dev/sandbox'], 'recorded-1');
+  assert.equal(pod.metadata?.labels?.['mags.dev/server'], 'server-a');
+  const policy = startRecording.exchanges[0]?.request.body as {
+    spec: {
+      ingress: unknown[];
+      egress: { to: { ipBlock?: { cidr: string; except: string[] } }[] }[];
+    };
+  };
+  assert.deepEqual(policy.spec.ingress, [], 'no ingress');
+  const blocks = policy.spec.egress.flatMap((rule) =>
+    rule.to.flatMap((to) => (to.ipBlock ? [to.ipBlock] : [])),
+  );
+  assert.deepEqual(blocks[0], {
+    cidr: '0.0.0.0/0',
+    except: ['169.254.0.0/16', '10.42.0.0/16', '10.43.0.0/16'],
+  });
+});
+
+test('recorded exchange: start, a command over the exec stream, files, stop', async (t) => {
+  if (!existsSync(agentPath))
+    return t.skip(`the agent is not built (${agentPath}): run node scripts/build.ts`);
+  const { server, runtime } = await replay(startRecording);
+  const sandbox = await runtime.start(specFor('recorded-1', 'all'));
+  assert.ok(sandbox.isRunning());
+  assert.deepEqual(sandbox.labels, { owner: 'alice', kind: 'run' });
+  const result = await collect(sandbox.exec(shell('echo out; echo err >&2; exit 3', { cwd: '/' })));
+  assert.equal(result.stdout.toString(), 'out\n');
+  assert.equal(result.stderr.toString(), 'err\n');
+  assert.equal(result.exitCode, 3);
+  const path = `/tmp/mags-recorded-${process.pid}`;
+  await sandbox.writeFile(path, Buffer.from('through the exec stream'));
+  assert.equal((await sandbox.readFile(path)).toString(), 'through the exec stream');
+  await sandbox.exec(shell(`rm -f ${path}`, { cwd: '/' })).exited;
+  await sandbox.stop();
+  assert.equal(sandbox.isRunning(), false);
+  assertReplayedWhole(server);
+});
+
+test("recorded exchange: an image that cannot be pulled fails the start with the kubelet's reason, and the pod is deleted", async () => {
+  const { server, runtime } = await replay(
+    await loadRecording('image-pull-failure.recording.json'),
+  );
+  const error = await failure(
+    runtime.start(specFor('recorded-pull', 'none')),
+    'sandbox_start_failed',
+  );
+  assert.match(error.message, /ErrImagePull/);
+  assert.match(error.message, /not found/);
+  assert.match(error.hint ?? '', /--k8s-image/);
+  assertReplayedWhole(server);
+});
+
+test("recorded exchange: a pod stuck Pending fails the start with the scheduler's events, and is deleted", async () => {
+  const { server, runtime } = await replay(await loadRecording('pending-timeout.recording.json'), {
+    startTimeoutMs: 1,
+  });
+  const error = await failure(
+    runtime.start(specFor('recorded-pending', 'none')),
+    'sandbox_start_failed',
+  );
+  assert.match(error.message, /Insufficient memory/);
+  assert.match(error.message, /FailedScheduling/);
+  assertReplayedWhole(server);
+});
+
+test('recorded exchange: a pod that fails fails the start with its termination reason, and is deleted', async () => {
+  const { server, runtime } = await replay(await loadRecording('pod-failed.recording.json'));
+  const error = await failure(
+    runtime.start(specFor('recorded-failed', 'none')),
+    'sandbox_start_failed',
+  );
+  assert.match(error.message, /StartError/);
+  assert.match(error.message, /\/bin\/sh/);
+  assertReplayedWhole(server);
+});
+
+test('recorded exchange: a 403 (no RBAC) names the missing permission; nothing is left behind', async () => {
+  const { server, runtime } = await replay(await loadRecording('forbidden.recording.json'));
+  const error = await failure(
+    runtime.start(specFor('recorded-forbidden', 'none')),
+    'kubernetes_forbidden',
+  );
+  assert.match(error.message, /create networkpolicies in namespace mags-sandboxes/);
+  assert.match(error.message, /system:serviceaccount:mags:mags-server/);
+  assert.match(error.hint ?? '', /kubectl auth can-i create networkpolicies -n mags-sandboxes/);
+  assertReplayedWhole(server);
+});
+
+test('recorded exchange: an exec refused (no pods/exec) names the permission, and the pod is deleted', async () => {
+  const { server, runtime } = await replay(await loadRecording('exec-forbidden.recording.json'));
+  const error = await failure(
+    runtime.start(specFor('recorded-noexec', 'none')),
+    'kubernetes_forbidden',
+  );
+  assert.match(error.message, /create pods\/exec/);
+  assert.match(error.hint ?? '', /kubectl auth can-i create pods\/exec/);
+  assertReplayedWhole(server);
+});
+
+test('recorded exchange: egress by host name is refused before any request', async () => {
+  const { server, runtime } = await replay({ description: 'nothing', source: '', exchanges: [] });
+  const error = await failure(
+    runtime.start(
+      specFor('recorded-hosts', { allow: [{ host: 'registry.npmjs.org', port: 443 }] }),
+    ),
+    'egress_rule_unsupported',
+  );
+  assert.match(error.message, /registry\.npmjs\.org/);
+  assert.equal(error.statusCode, 400);
+  assertReplayedWhole(server);
+});
+
+test('recorded exchange: a workspace is refused before any request (not restored into pods yet)', async () => {
+  const { server, runtime } = await replay({ description: 'nothing', source: '', exchanges: [] });
+  await failure(
+    runtime.start({
+      ...specFor('recorded-ws', 'none'),
+      workspace: { name: 'alice/w', access: 'writable' },
+    }),
+    'workspace_unsupported',
+  );
+  assertReplayedWhole(server);
+});
+
+test('recorded exchange: an API server that is not there is a clear, retryable error', async () => {
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const { port } = closed.address() as { port: number };
+  await new Promise((resolve) => closed.close(resolve));
+  const { server } = await replay({ description: 'nothing', source: '', exchanges: [] });
+  const config = server.kubeConfig();
+  config.clusters[0] = {
+    ...config.clusters[0],
+    name: 'recorded',
+    server: `http://127.0.0.1:${port}`,
+    skipTLSVerify: true,
+  };
+  const runtime = createKubernetesRuntime({ settings, kubeConfig: () => config });
+  const error = await failure(
+    runtime.start(specFor('recorded-gone', 'none')),
+    'kubernetes_unreachable',
+  );
+  assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
+  assert.match(error.message, /ECONNREFUSED/);
+  assert.equal(error.retryable, true);
+  const check = await runtime.check();
+  assert.equal(check.ok, false);
+  assert.match(check.problems.join('\n'), /cannot be reached/);
+});

@@ -1,0 +1,245 @@
+import { ApiException, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
+import { InvalidInputError, MagsError } from '../../errors/mags-error.ts';
+import { connectGuest } from '../../guest/connect-guest.ts';
+import type {
+  Runtime,
+  RuntimeCapabilities,
+  RuntimeCheck,
+  Sandbox,
+  SandboxSpec,
+} from '../runtime.ts';
+import { isNotFound, type KubernetesAction, kubernetesApiError } from './kubernetes-api-error.ts';
+import { openExecStream } from './kubernetes-exec-stream.ts';
+import { sandboxNetworkPolicy } from './kubernetes-network-policy.ts';
+import { podName, sandboxContainerName, sandboxPod } from './kubernetes-pod-spec.ts';
+import { kubernetesSandbox } from './kubernetes-sandbox.ts';
+import type { KubernetesSettings } from './kubernetes-settings.ts';
+import { waitForPodRunning } from './wait-for-pod.ts';
+
+export interface KubernetesRuntimeOptions {
+  settings: KubernetesSettings;
+  /**
+   * The cluster and credentials; default: the kubeconfig `KUBECONFIG` names, `~/.kube/config`,
+   * or the pod's service account when mags runs in the cluster (client-node's loadFromDefault).
+   * Called at first use: the factory does no I/O.
+   */
+  kubeConfig?: () => KubeConfig;
+  /** Between two reads of a starting pod. */
+  pollMs?: number;
+}
+
+export const kubernetesCapabilities: RuntimeCapabilities = {
+  // Egress through the pod's network, filtered by its NetworkPolicy.
+  network: true,
+  // The agent allocates the terminal inside the pod, as in every runtime.
+  tty: true,
+  // Requests = limits (memory, cpu, ephemeral-storage); pids only by the node's podPidsLimit.
+  resourceLimits: true,
+  // In-place resize (beta in 1.33) is not used yet.
+  setLimits: false,
+  pause: false,
+  prepare: false,
+  // The agent runs by exec (--stdio): its commands end with the stream, so nothing durable
+  // survives a server restart, though the pod does.
+  reattach: false,
+  sweep: false,
+  // A NetworkPolicy holds address ranges, not host names; CIDR rules alone are honoured.
+  egressAllowList: false,
+  // Through the agent's connecting EXEC, as for namespace sandboxes.
+  ports: true,
+};
+
+/**
+ * The `kubernetes` runtime: a pod per sandbox in one namespace (`mags-sandboxes`), each with its
+ * own NetworkPolicy; the guest protocol runs over the pod's exec stream, to `mags-agent --stdio`
+ * in the sandbox image (docs/design.md, "The kubernetes runtime"). Authentication is the API
+ * server's: the exec subresource needs RBAC `create` on `pods/exec`. The factory does no I/O.
+ */
+export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Runtime {
+  const { settings } = options;
+  let loaded: { config: KubeConfig; core: CoreV1Api; networking: NetworkingV1Api } | undefined;
+  const cluster = () => {
+    if (loaded) return loaded;
+    const config = options.kubeConfig?.() ?? defaultKubeConfig(settings.context);
+    loaded = {
+      config,
+      core: config.makeApiClient(CoreV1Api),
+      networking: config.makeApiClient(NetworkingV1Api),
+    };
+    return loaded;
+  };
+  const server = () =>
+    cluster().config.getCurrentCluster()?.server ?? '(no cluster in the kubeconfig)';
+  const action = (
+    verb: KubernetesAction['verb'],
+    resource: string,
+    sandboxId?: string,
+  ): KubernetesAction => ({
+    verb,
+    resource,
+    namespace: settings.namespace,
+    server: server(),
+    ...(sandboxId ? { sandboxId } : {}),
+  });
+
+  const remove = async (id: string): Promise<void> => {
+    const { core, networking } = cluster();
+    const name = podName(id);
+    const namespace = settings.namespace;
+    // The pod first: its processes end with it; the policy goes once nothing uses it.
+    await core
+      .deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 })
+      .catch((error: unknown) => {
+        if (!isNotFound(error)) throw kubernetesApiError(error, action('delete', 'pods', id));
+      });
+    await networking.deleteNamespacedNetworkPolicy({ name, namespace }).catch((error: unknown) => {
+      if (!isNotFound(error)) {
+        throw kubernetesApiError(error, action('delete', 'networkpolicies', id));
+      }
+    });
+  };
+
+  return {
+    specificationVersion: 'runtime-v2',
+    name: 'kubernetes',
+    capabilities: kubernetesCapabilities,
+    async check(): Promise<RuntimeCheck> {
+      const problems: string[] = [];
+      if (!settings.image) {
+        problems.push(
+          'No sandbox image is set: build one with mags image build --oci, push it, and set --k8s-image (MAGS_K8S_IMAGE)',
+        );
+      }
+      try {
+        // What start needs first, and a Role grants in the namespace alone.
+        await cluster().core.listNamespacedPod({ namespace: settings.namespace, limit: 1 });
+      } catch (error) {
+        const explained = kubernetesApiError(error, action('list', 'pods'));
+        problems.push(`${explained.message} (${explained.hint})`);
+      }
+      return { ok: problems.length === 0, problems, warnings: [] };
+    },
+    async start(spec: SandboxSpec): Promise<Sandbox> {
+      const image = imageFor(spec, settings);
+      if (spec.workspace) {
+        throw new InvalidInputError(
+          'The kubernetes runtime does not restore workspaces into pods yet: its sandboxes are throw-away.',
+          {
+            code: 'workspace_unsupported',
+            sandboxId: spec.id,
+            hint: 'Run without a workspace, or on the namespace or qemu runtime (--runtime namespace).',
+          },
+        );
+      }
+      // Built before anything is created: a spec the cluster cannot enforce is refused whole.
+      const policy = sandboxNetworkPolicy(spec, settings);
+      const pod = sandboxPod(spec, settings, image);
+      const { config, core, networking } = cluster();
+      const namespace = settings.namespace;
+      // The policy first, so the pod never runs a moment without it.
+      await networking
+        .createNamespacedNetworkPolicy({ namespace, body: policy })
+        .catch((error: unknown) => {
+          throw kubernetesApiError(error, action('create', 'networkpolicies', spec.id));
+        });
+      try {
+        await core.createNamespacedPod({ namespace, body: pod }).catch((error: unknown) => {
+          throw kubernetesApiError(error, action('create', 'pods', spec.id));
+        });
+        await waitForPodRunning({
+          api: core,
+          namespace,
+          name: podName(spec.id),
+          timeoutMs: settings.startTimeoutMs,
+          ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+          action: { namespace, server: server(), sandboxId: spec.id },
+        });
+        const exec = await openExecStream(
+          config,
+          { namespace, pod: podName(spec.id), container: sandboxContainerName },
+          [settings.agentPath, '--stdio'],
+        ).catch((error: unknown) => {
+          throw execError(error, action('create', 'pods/exec', spec.id));
+        });
+        const client = await connectGuest({ kind: 'stream', stream: exec.stream }).catch(
+          (error: unknown) => {
+            exec.stream.destroy();
+            const said = exec.stderrTail() || exec.status()?.message;
+            throw new MagsError(
+              `The sandbox did not start: the agent in its pod did not answer (${error instanceof Error ? error.message : String(error)})${said ? `: ${said}` : ''}.`,
+              {
+                code: 'sandbox_start_failed',
+                sandboxId: spec.id,
+                statusCode: 503,
+                cause: error,
+                hint: `The image must hold the static agent at ${settings.agentPath}: build it with mags image build --oci.`,
+              },
+            );
+          },
+        );
+        return kubernetesSandbox({
+          id: spec.id,
+          labels: spec.labels ?? {},
+          client,
+          warnings: [
+            `The process limit (${spec.limits.pidsMax}) is the node's (kubelet podPidsLimit), not the sandbox's.`,
+          ],
+          remove: () => remove(spec.id),
+        });
+      } catch (error) {
+        // Nothing of a failed start is left behind; the start's own error is the one reported.
+        await remove(spec.id).catch(() => {});
+        throw error;
+      }
+    },
+  };
+}
+
+function defaultKubeConfig(context: string | undefined): KubeConfig {
+  const config = new KubeConfig();
+  config.loadFromDefault();
+  if (context) config.setCurrentContext(context);
+  return config;
+}
+
+/** The pod's image: the one `--k8s-image` names stands for the default base image. */
+function imageFor(spec: SandboxSpec, settings: KubernetesSettings): string {
+  if (!settings.image) {
+    throw new MagsError('The kubernetes runtime has no sandbox image to run.', {
+      code: 'dependency_missing',
+      statusCode: 503,
+      sandboxId: spec.id,
+      hint: 'Build one with mags image build --oci, push it to a registry the cluster pulls from, and set --k8s-image (MAGS_K8S_IMAGE) to it.',
+    });
+  }
+  if (spec.image.name !== 'default') {
+    throw new InvalidInputError(
+      `The kubernetes runtime runs one image (${settings.image}), not ${JSON.stringify(spec.image.name)}.`,
+      {
+        sandboxId: spec.id,
+        hint: 'Leave the image out, or build and push that image and point --k8s-image at it.',
+      },
+    );
+  }
+  return settings.image;
+}
+
+/**
+ * A failed exec upgrade: the ws library reports the API's answer as "Unexpected server
+ * response: 403" (node_modules/ws/lib/websocket.js) and keeps its Status body, so the status
+ * alone is turned into the API's error.
+ */
+function execError(error: unknown, doing: KubernetesAction): MagsError {
+  const message =
+    error instanceof Error
+      ? error.message
+      : String((error as { message?: unknown } | undefined)?.message ?? error);
+  const code = /Unexpected server response: (\d+)/.exec(message)?.[1];
+  if (code) {
+    return kubernetesApiError(
+      new ApiException(Number(code), 'exec upgrade refused', { message }, {}),
+      doing,
+    );
+  }
+  return kubernetesApiError(error instanceof Error ? error : new Error(message), doing);
+}

@@ -1,0 +1,118 @@
+import type { Readable } from 'node:stream';
+import type { GuestClient } from '../../guest/guest-client.ts';
+import { parseGuestUsage } from '../qemu/qemu-sandbox-handle.ts';
+import type { Sandbox, SandboxExit, SandboxProcess, SandboxUsage } from '../runtime.ts';
+
+/** What a running pod sandbox is made of. */
+export interface KubernetesSandboxParts {
+  id: string;
+  labels: Record<string, string>;
+  client: GuestClient;
+  warnings: string[];
+  /** Deletes the pod and its NetworkPolicy (after the agent was told to shut down). */
+  remove(): Promise<void>;
+}
+
+/** How long a stop waits for the agent to end its commands before the pod is deleted anyway. */
+const shutdownGraceMs = 2000;
+/** How long the pod gets to answer a usage read. */
+const usageTimeoutMs = 2000;
+/** The container's cgroup as the container sees it (cgroup v2 with a cgroup namespace). */
+const podCgroup = '/sys/fs/cgroup';
+/** Processes of an idle pod besides the agent and the reading `cat`: its shell and its sleep. */
+const keepAliveProcesses = 2;
+
+/**
+ * A sandbox in a pod: every request goes to the agent over the exec stream. Usage is read from
+ * the container's own cgroup through the agent (the kubelet's figures would need the metrics
+ * API); a stop ends the agent, then deletes the pod, which ends everything in it.
+ */
+export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
+  const { client } = parts;
+  let agentGone = false;
+  void client.closed.then(() => {
+    agentGone = true;
+  });
+  let stopping: Promise<SandboxExit> | undefined;
+  const usage = async (): Promise<SandboxUsage> => {
+    const unknown = {
+      oomKills: 0,
+      peakMemoryBytes: undefined,
+      memoryBytes: undefined,
+      processes: undefined,
+    };
+    if (agentGone) return unknown;
+    let process: SandboxProcess | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const read = async () => {
+      process = client.exec({
+        argv: [
+          '/bin/cat',
+          `${podCgroup}/cgroup.procs`,
+          `${podCgroup}/memory.events`,
+          `${podCgroup}/memory.current`,
+          `${podCgroup}/memory.peak`,
+        ],
+        env: {},
+        cwd: '/',
+      });
+      const [text] = await Promise.all([readAll(process.stdout), readAll(process.stderr)]);
+      await process.exited;
+      const figures = parseGuestUsage(text);
+      return {
+        ...figures,
+        processes:
+          figures.processes === undefined
+            ? undefined
+            : Math.max(0, figures.processes - keepAliveProcesses),
+      };
+    };
+    const timedOut = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), usageTimeoutMs);
+    });
+    try {
+      const figures = await Promise.race([read().catch(() => undefined), timedOut]);
+      if (figures === undefined) {
+        try {
+          process?.signal('SIGKILL');
+        } catch {
+          // The agent is gone: nothing is left to kill.
+        }
+      }
+      return figures ?? unknown;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return {
+    id: parts.id,
+    labels: parts.labels,
+    warnings: parts.warnings,
+    exec: (request) => client.exec(request),
+    writeFile: (path, data, options) => client.writeFile(path, data, options),
+    readFileStream: (path, options) => client.readFileStream(path, options),
+    readFile: (path, options) => client.readFile(path, options),
+    openPort: (port) => client.openPort(port),
+    usage,
+    isRunning: () => !agentGone && stopping === undefined,
+    stop() {
+      stopping ??= (async () => {
+        const last = await usage();
+        await Promise.race([
+          client.shutdown().catch(() => {}),
+          new Promise((resolve) => setTimeout(resolve, shutdownGraceMs).unref()),
+        ]);
+        client.close();
+        await parts.remove();
+        return { oomKills: last.oomKills, peakMemoryBytes: last.peakMemoryBytes };
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function readAll(stream: Readable): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) text += chunk.toString();
+  return text;
+}
