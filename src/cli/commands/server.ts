@@ -34,6 +34,9 @@ interface ServerFlags {
   allowHost: string[];
   allowCidr: string[];
   urlDomain?: string;
+  k8sImage?: string;
+  k8sNamespace?: string;
+  k8sRuntimeClass?: string;
 }
 
 export function registerServerCommand(program: Command): void {
@@ -108,7 +111,7 @@ export function registerServerCommand(program: Command): void {
     )
     .option(
       '--runtime <name>',
-      'the default runtime of runs and sandboxes that name none: namespace, qemu (default $MAGS_RUNTIME, else namespace)',
+      'the default runtime of runs and sandboxes that name none: namespace, qemu, kubernetes (default $MAGS_RUNTIME, else namespace)',
     )
     .option(
       '--local',
@@ -117,6 +120,18 @@ export function registerServerCommand(program: Command): void {
     .option(
       '--url-domain <domain>',
       'sandbox URLs (mags url) take the host form PORT-NAME-TAG.DOMAIN (a wildcard DNS name pointing here); default: the path form /u/ID/',
+    )
+    .option(
+      '--k8s-image <ref>',
+      'the kubernetes runtime: the sandbox image the nodes pull (mags image build --oci, pushed); default $MAGS_K8S_IMAGE',
+    )
+    .option(
+      '--k8s-namespace <name>',
+      'the kubernetes runtime: the namespace of sandbox pods (default $MAGS_K8S_NAMESPACE, else mags-sandboxes)',
+    )
+    .option(
+      '--k8s-runtime-class <name>',
+      'the kubernetes runtime: runtimeClassName of sandbox pods, e.g. gvisor or kata (default $MAGS_K8S_RUNTIME_CLASS)',
     )
     .action(async (flags: ServerFlags) => {
       const [{ startServer }, { createMagsContext }] = await Promise.all([
@@ -129,6 +144,9 @@ export function registerServerCommand(program: Command): void {
         ...process.env,
         ...(flags.disk ? { MAGS_DISK: flags.disk } : {}),
         ...(flags.runtime ? { MAGS_RUNTIME: flags.runtime } : {}),
+        ...(flags.k8sImage ? { MAGS_K8S_IMAGE: flags.k8sImage } : {}),
+        ...(flags.k8sNamespace ? { MAGS_K8S_NAMESPACE: flags.k8sNamespace } : {}),
+        ...(flags.k8sRuntimeClass ? { MAGS_K8S_RUNTIME_CLASS: flags.k8sRuntimeClass } : {}),
       });
       if (defaultAllow.allow) magsContext.defaults.allow = defaultAllow.allow;
       const server = await startServer({
