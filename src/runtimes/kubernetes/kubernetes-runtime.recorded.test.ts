@@ -11,16 +11,17 @@ import { after, before, test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import { nativeBinaryPath } from '../../config/package-paths.ts';
 import { MagsError } from '../../errors/mags-error.ts';
-import type { SandboxSpec } from '../runtime.ts';
 import { collect, shell } from '../runtime-contract.ts';
+import { record, recordedSpec } from './fixtures/record-exchanges.ts';
 import {
   loadRecording,
   type RecordedApiServer,
   type Recording,
+  recordedToken,
   startRecordedApiServer,
 } from './fixtures/recorded-api-server.ts';
 import { createKubernetesRuntime } from './kubernetes-runtime.ts';
-import { kubernetesSettings } from './kubernetes-settings.ts';
+import { type KubernetesSettings, kubernetesSettings } from './kubernetes-settings.ts';
 
 const agentPath = nativeBinaryPath('mags-agent');
 const settings = kubernetesSettings({
@@ -28,15 +29,11 @@ const settings = kubernetesSettings({
   MAGS_K8S_SERVER_ID: 'server-a',
   MAGS_K8S_CLUSTER_CIDRS: '10.42.0.0/16,10.43.0.0/16',
 });
+const specFor = recordedSpec;
 
-function specFor(id: string, egress: SandboxSpec['network']['egress']): SandboxSpec {
-  return {
-    id,
-    image: { name: 'default' },
-    limits: { memoryMiB: 512, cpus: 1, pidsMax: 256, diskMiB: 1024 },
-    network: { egress },
-    labels: { owner: 'alice', kind: 'run' },
-  };
+/** The settings a recording was made with (a re-recording against a cluster brings its own). */
+function settingsOf(recording: Recording): KubernetesSettings {
+  return { ...settings, ...(recording.settings ?? {}) };
 }
 
 const servers: RecordedApiServer[] = [];
@@ -48,7 +45,7 @@ async function replay(recording: Recording, overrides: Partial<typeof settings> 
   const server = await startRecordedApiServer(recording, { agentPath });
   servers.push(server);
   const runtime = createKubernetesRuntime({
-    settings: { ...settings, ...overrides },
+    settings: { ...settingsOf(recording), ...overrides },
     kubeConfig: () => server.kubeConfig(),
     pollMs: 5,
   });
@@ -254,4 +251,28 @@ test('recorded exchange: an API server that is not there is a clear, retryable e
   const check = await runtime.check();
   assert.equal(check.ok, false);
   assert.match(check.problems.join('\n'), /cannot be reached/);
+});
+
+test('recorded exchange: the recording proxy, in front of an API server, writes what the replay expects', async (t) => {
+  if (!existsSync(agentPath))
+    return t.skip(`the agent is not built (${agentPath}): run node scripts/build.ts`);
+  // The replay server stands in for the cluster (fixtures/README.md: re-recording).
+  const upstream = await startRecordedApiServer(startRecording, { agentPath });
+  servers.push(upstream);
+  const exchanges = await record(
+    upstream.url,
+    { ...settingsOf(startRecording), startTimeoutMs: 60_000 },
+    async (runtime) => {
+      const sandbox = await runtime.start(specFor('recorded-1', 'all'));
+      assert.equal(
+        (await collect(sandbox.exec(shell('echo proxied', { cwd: '/' })))).stdout.toString(),
+        'proxied\n',
+      );
+      await sandbox.stop();
+    },
+    recordedToken,
+  );
+  assertReplayedWhole(upstream);
+  const withoutNotes = startRecording.exchanges.map(({ note: _note, ...exchange }) => exchange);
+  assert.deepEqual(exchanges, withoutNotes);
 });
