@@ -15,7 +15,7 @@ export interface ExecStream {
 /**
  * Runs `command` in a pod's container over the exec WebSocket (`v5.channel.k8s.io`, falling back
  * to `v4`: client-node negotiates) and joins its stdin and stdout into one Duplex, the guest
- * agent's byte stream (`mags-agent --stdio`). The handler gets its own streams: client-node's
+ * agent's byte stream (`mags-agent --connect`, a relay to the pod's agent). The handler gets its own streams: client-node's
  * default ones are the process's stdin/stdout, which a close-stream frame would end.
  */
 export async function openExecStream(

@@ -33,15 +33,11 @@ export const keptCapabilities = [
 ];
 
 /**
- * PID 1 of the pod: the image's own shell waiting forever (the agent is not PID 1; it is run by
- * each exec, `mags-agent --stdio`), ending at once on SIGTERM so a delete does not wait out the
- * grace period (PID 1 ignores signals it has no handler for).
+ * Where the pod's agent listens (mode 0600: the pod's root only). The agent is PID 1 of the pod,
+ * as of every sandbox (`mags-agent --listen`): it reaps orphans, and SHUTDOWN ends everything.
+ * Each connection is an exec of `mags-agent --connect` (connect-pod-agent.ts).
  */
-export const keepAliveCommand = [
-  '/bin/sh',
-  '-c',
-  'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done',
-];
+export const agentSocketPath = '/run/mags-agent.sock';
 
 export function podName(sandboxId: string): string {
   return `mags-${sandboxId}`;
@@ -98,7 +94,7 @@ export function sandboxPod(spec: SandboxSpec, settings: KubernetesSettings, imag
           name: sandboxContainerName,
           image,
           imagePullPolicy: 'IfNotPresent',
-          command: keepAliveCommand,
+          command: [settings.agentPath, '--listen', agentSocketPath],
           workingDir: workspaceMountPath,
           resources: { requests: resources, limits: resources },
           securityContext: {

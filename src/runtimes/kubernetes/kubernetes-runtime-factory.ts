@@ -27,7 +27,8 @@ function unusableRuntime(error: MagsError): Runtime {
   return {
     specificationVersion: 'runtime-v2',
     name: 'kubernetes',
-    capabilities: kubernetesCapabilities,
+    // Nothing to list or attach without settings.
+    capabilities: { ...kubernetesCapabilities, reattach: false },
     check: async () => ({ ok: false, problems: [error.message], warnings: [] }),
     start: async () => {
       throw error;

@@ -1,19 +1,20 @@
-import { ApiException, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
-import { InvalidInputError, MagsError } from '../../errors/mags-error.ts';
-import { connectGuest } from '../../guest/connect-guest.ts';
+import { CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
+import { InvalidInputError, MagsError, NotFoundError } from '../../errors/mags-error.ts';
 import type {
   Runtime,
   RuntimeCapabilities,
   RuntimeCheck,
   Sandbox,
+  SandboxInfo,
   SandboxSpec,
 } from '../runtime.ts';
+import { connectPodAgent } from './connect-pod-agent.ts';
 import { isNotFound, type KubernetesAction, kubernetesApiError } from './kubernetes-api-error.ts';
-import { openExecStream } from './kubernetes-exec-stream.ts';
 import { sandboxNetworkPolicy } from './kubernetes-network-policy.ts';
-import { podName, sandboxContainerName, sandboxPod } from './kubernetes-pod-spec.ts';
+import { podName, sandboxPod } from './kubernetes-pod-spec.ts';
 import { kubernetesSandbox } from './kubernetes-sandbox.ts';
 import type { KubernetesSettings } from './kubernetes-settings.ts';
+import { isLivePod, podSandboxInfo, podSandboxLabels, sandboxPodSelector } from './sandbox-pods.ts';
 import { waitForPodRunning } from './wait-for-pod.ts';
 
 export interface KubernetesRuntimeOptions {
@@ -39,9 +40,9 @@ export const kubernetesCapabilities: RuntimeCapabilities = {
   setLimits: false,
   pause: false,
   prepare: false,
-  // The agent runs by exec (--stdio): its commands end with the stream, so nothing durable
-  // survives a server restart, though the pod does.
-  reattach: false,
+  // The pod's agent (PID 1) outlives every exec stream: pods are listed by label and attached
+  // again, and durable execs run on meanwhile.
+  reattach: true,
   sweep: false,
   // A NetworkPolicy holds address ranges, not host names; CIDR rules alone are honoured.
   egressAllowList: false,
@@ -51,8 +52,8 @@ export const kubernetesCapabilities: RuntimeCapabilities = {
 
 /**
  * The `kubernetes` runtime: a pod per sandbox in one namespace (`mags-sandboxes`), each with its
- * own NetworkPolicy; the guest protocol runs over the pod's exec stream, to `mags-agent --stdio`
- * in the sandbox image (docs/design.md, "The kubernetes runtime"). Authentication is the API
+ * own NetworkPolicy; the guest protocol runs over the pod's exec stream, relayed by
+ * `mags-agent --connect` to the agent that is the pod's PID 1 (docs/design.md, "The kubernetes runtime"). Authentication is the API
  * server's: the exec subresource needs RBAC `create` on `pods/exec`. The factory does no I/O.
  */
 export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Runtime {
@@ -154,28 +155,11 @@ export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Runt
           ...(options.pollMs ? { pollMs: options.pollMs } : {}),
           action: { namespace, server: server(), sandboxId: spec.id },
         });
-        const exec = await openExecStream(
+        const client = await connectPodAgent(
           config,
-          { namespace, pod: podName(spec.id), container: sandboxContainerName },
-          [settings.agentPath, '--stdio'],
-        ).catch((error: unknown) => {
-          throw execError(error, action('create', 'pods/exec', spec.id));
-        });
-        const client = await connectGuest({ kind: 'stream', stream: exec.stream }).catch(
-          (error: unknown) => {
-            exec.stream.destroy();
-            const said = exec.stderrTail() || exec.status()?.message;
-            throw new MagsError(
-              `The sandbox did not start: the agent in its pod did not answer (${error instanceof Error ? error.message : String(error)})${said ? `: ${said}` : ''}.`,
-              {
-                code: 'sandbox_start_failed',
-                sandboxId: spec.id,
-                statusCode: 503,
-                cause: error,
-                hint: `The image must hold the static agent at ${settings.agentPath}: build it with mags image build --oci.`,
-              },
-            );
-          },
+          settings,
+          spec.id,
+          action('create', 'pods/exec', spec.id),
         );
         return kubernetesSandbox({
           id: spec.id,
@@ -191,6 +175,43 @@ export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Runt
         await remove(spec.id).catch(() => {});
         throw error;
       }
+    },
+    async list(): Promise<SandboxInfo[]> {
+      // Unset up, this server has no cluster to ask (and a server start lists every runtime).
+      if (!settings.image) return [];
+      const pods = await cluster()
+        .core.listNamespacedPod({
+          namespace: settings.namespace,
+          labelSelector: sandboxPodSelector,
+        })
+        .catch((error: unknown) => {
+          throw kubernetesApiError(error, action('list', 'pods'));
+        });
+      return pods.items.filter(isLivePod).flatMap((pod) => podSandboxInfo(pod) ?? []);
+    },
+    async attach(id: string): Promise<Sandbox> {
+      const { config, core } = cluster();
+      const pod = await core
+        .readNamespacedPod({ name: podName(id), namespace: settings.namespace })
+        .catch((error: unknown) => {
+          if (isNotFound(error)) return undefined;
+          throw kubernetesApiError(error, action('get', 'pods', id));
+        });
+      if (!pod || !isLivePod(pod)) {
+        throw new NotFoundError(`No running sandbox ${id} in namespace ${settings.namespace}.`, {
+          code: 'sandbox_not_found',
+          sandboxId: id,
+          hint: `Its pod ended or was deleted (kubectl get pods -n ${settings.namespace}).`,
+        });
+      }
+      const client = await connectPodAgent(config, settings, id, action('create', 'pods/exec', id));
+      return kubernetesSandbox({
+        id,
+        labels: podSandboxLabels(pod),
+        client,
+        warnings: [],
+        remove: () => remove(id),
+      });
     },
   };
 }
@@ -222,24 +243,4 @@ function imageFor(spec: SandboxSpec, settings: KubernetesSettings): string {
     );
   }
   return settings.image;
-}
-
-/**
- * A failed exec upgrade: the ws library reports the API's answer as "Unexpected server
- * response: 403" (node_modules/ws/lib/websocket.js) and keeps its Status body, so the status
- * alone is turned into the API's error.
- */
-function execError(error: unknown, doing: KubernetesAction): MagsError {
-  const message =
-    error instanceof Error
-      ? error.message
-      : String((error as { message?: unknown } | undefined)?.message ?? error);
-  const code = /Unexpected server response: (\d+)/.exec(message)?.[1];
-  if (code) {
-    return kubernetesApiError(
-      new ApiException(Number(code), 'exec upgrade refused', { message }, {}),
-      doing,
-    );
-  }
-  return kubernetesApiError(error instanceof Error ? error : new Error(message), doing);
 }

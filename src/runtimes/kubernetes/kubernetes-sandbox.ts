@@ -19,13 +19,14 @@ const shutdownGraceMs = 2000;
 const usageTimeoutMs = 2000;
 /** The container's cgroup as the container sees it (cgroup v2 with a cgroup namespace). */
 const podCgroup = '/sys/fs/cgroup';
-/** Processes of an idle pod besides the agent and the reading `cat`: its shell and its sleep. */
-const keepAliveProcesses = 2;
+/** Processes of an idle pod besides the agent and the reading `cat`: this connection's relay. */
+const relayProcesses = 1;
 
 /**
- * A sandbox in a pod: every request goes to the agent over the exec stream. Usage is read from
- * the container's own cgroup through the agent (the kubelet's figures would need the metrics
- * API); a stop ends the agent, then deletes the pod, which ends everything in it.
+ * A sandbox in a pod: every request goes to the pod's agent over the exec stream. Usage is read
+ * from the container's own cgroup through the agent (the kubelet's figures would need the metrics
+ * API); a stop ends the agent (PID 1: everything in the pod ends), then deletes the pod. A detach
+ * closes the stream only: the pod and its durable execs run on for `Runtime.attach`.
  */
 export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
   const { client } = parts;
@@ -34,6 +35,7 @@ export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
     agentGone = true;
   });
   let stopping: Promise<SandboxExit> | undefined;
+  let detached = false;
   const usage = async (): Promise<SandboxUsage> => {
     const unknown = {
       oomKills: 0,
@@ -64,7 +66,7 @@ export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
         processes:
           figures.processes === undefined
             ? undefined
-            : Math.max(0, figures.processes - keepAliveProcesses),
+            : Math.max(0, figures.processes - relayProcesses),
       };
     };
     const timedOut = new Promise<undefined>((resolve) => {
@@ -94,8 +96,21 @@ export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
     readFile: (path, options) => client.readFile(path, options),
     openPort: (port) => client.openPort(port),
     usage,
-    isRunning: () => !agentGone && stopping === undefined,
+    isRunning: () => !agentGone && stopping === undefined && !detached,
+    resumeExec: (key, offsets) => client.resume(key, offsets),
+    listExecs: () => client.listExecs(),
+    forgetExec: (key) => client.forget(key),
+    async detach() {
+      if (detached || stopping) return;
+      detached = true;
+      client.close();
+      await client.closed;
+    },
     stop() {
+      // Another process holds it now (or will): stopping it is no longer this handle's to do.
+      if (detached && !stopping) {
+        return Promise.resolve({ oomKills: 0, peakMemoryBytes: undefined });
+      }
       stopping ??= (async () => {
         const last = await usage();
         await Promise.race([

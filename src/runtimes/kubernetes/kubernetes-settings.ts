@@ -88,7 +88,7 @@ export function kubernetesSettings(environment: NodeJS.ProcessEnv): KubernetesSe
 /**
  * A string as a label value (at most 63 characters of `[A-Za-z0-9._-]`, alphanumeric at both
  * ends; https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set),
- * or undefined when nothing of it is left.
+ * or '' when nothing of it is left.
  */
 export function labelValue(text: string): string {
   const cleaned = text
