@@ -2,8 +2,8 @@ import type { MagsError } from '../../errors/mags-error.ts';
 import { namespaceIdMapping } from '../namespace/id-mapping.ts';
 import type { Runtime } from '../runtime.ts';
 import type { RuntimeFactory } from '../runtime-factory.ts';
-import { createKubernetesRuntime, kubernetesCapabilities } from './kubernetes-runtime.ts';
-import { kubernetesSettings } from './kubernetes-settings.ts';
+import { kubernetesCapabilities } from './kubernetes-capabilities.ts';
+import { type KubernetesSettings, kubernetesSettings } from './kubernetes-settings.ts';
 
 /**
  * `--runtime kubernetes`: pods in a cluster, from `MAGS_K8S_*` and the kubeconfig. Its sandboxes'
@@ -14,7 +14,7 @@ export const kubernetesRuntimeFactory: RuntimeFactory = {
   idMapping: namespaceIdMapping,
   create: ({ environment }) => {
     try {
-      return createKubernetesRuntime({ settings: kubernetesSettings(environment) });
+      return lazyKubernetesRuntime(kubernetesSettings(environment));
     } catch (error) {
       // Every runtime is created with the context: a bad MAGS_K8S_* must not break the others,
       // only this one, which says why when it is checked or asked to start.
@@ -22,6 +22,35 @@ export const kubernetesRuntimeFactory: RuntimeFactory = {
     }
   },
 };
+
+/**
+ * The runtime, with the Kubernetes client loaded at its first use: importing
+ * `@kubernetes/client-node` takes over a second here, which no `mags` command or server start
+ * that never uses a cluster should pay. A server start lists every reattachable runtime's
+ * sandboxes: without an image set, there is no cluster to ask, and nothing is loaded.
+ */
+function lazyKubernetesRuntime(settings: KubernetesSettings): Runtime {
+  let loaded: Promise<Runtime> | undefined;
+  const runtime = () => {
+    loaded ??= import('./kubernetes-runtime.ts').then(({ createKubernetesRuntime }) =>
+      createKubernetesRuntime({ settings }),
+    );
+    return loaded;
+  };
+  return {
+    specificationVersion: 'runtime-v2',
+    name: 'kubernetes',
+    capabilities: kubernetesCapabilities,
+    check: async () => (await runtime()).check(),
+    start: async (spec) => (await runtime()).start(spec),
+    list: async () => (settings.image ? ((await (await runtime()).list?.()) ?? []) : []),
+    attach: async (id) => {
+      const attach = (await runtime()).attach;
+      if (!attach) throw new Error('the kubernetes runtime lost attach');
+      return attach(id);
+    },
+  };
+}
 
 function unusableRuntime(error: MagsError): Runtime {
   return {

@@ -1,15 +1,9 @@
 import { CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
 import { InvalidInputError, MagsError, NotFoundError } from '../../errors/mags-error.ts';
-import type {
-  Runtime,
-  RuntimeCapabilities,
-  RuntimeCheck,
-  Sandbox,
-  SandboxInfo,
-  SandboxSpec,
-} from '../runtime.ts';
+import type { Runtime, RuntimeCheck, Sandbox, SandboxInfo, SandboxSpec } from '../runtime.ts';
 import { connectPodAgent } from './connect-pod-agent.ts';
 import { isNotFound, type KubernetesAction, kubernetesApiError } from './kubernetes-api-error.ts';
+import { kubernetesCapabilities } from './kubernetes-capabilities.ts';
 import { sandboxNetworkPolicy } from './kubernetes-network-policy.ts';
 import { podName, sandboxPod } from './kubernetes-pod-spec.ts';
 import { kubernetesSandbox } from './kubernetes-sandbox.ts';
@@ -28,27 +22,6 @@ export interface KubernetesRuntimeOptions {
   /** Between two reads of a starting pod. */
   pollMs?: number;
 }
-
-export const kubernetesCapabilities: RuntimeCapabilities = {
-  // Egress through the pod's network, filtered by its NetworkPolicy.
-  network: true,
-  // The agent allocates the terminal inside the pod, as in every runtime.
-  tty: true,
-  // Requests = limits (memory, cpu, ephemeral-storage); pids only by the node's podPidsLimit.
-  resourceLimits: true,
-  // In-place resize (beta in 1.33) is not used yet.
-  setLimits: false,
-  pause: false,
-  prepare: false,
-  // The pod's agent (PID 1) outlives every exec stream: pods are listed by label and attached
-  // again, and durable execs run on meanwhile.
-  reattach: true,
-  sweep: false,
-  // A NetworkPolicy holds address ranges, not host names; CIDR rules alone are honoured.
-  egressAllowList: false,
-  // Through the agent's connecting EXEC, as for namespace sandboxes.
-  ports: true,
-};
 
 /**
  * The `kubernetes` runtime: a pod per sandbox in one namespace (`mags-sandboxes`), each with its
