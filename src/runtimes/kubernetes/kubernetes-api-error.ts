@@ -12,6 +12,17 @@ export interface KubernetesAction {
   sandboxId?: string;
 }
 
+/**
+ * The verbs to grant. An exec over WebSocket starts as a GET, which API servers authorise as
+ * `get pods/exec` until the AuthorizePodWebsocketUpgradeCreatePermission gate (KEP-4006, beta in
+ * 1.35) makes it `create`: a Role needs both to work on either.
+ */
+function verbsFor(action: KubernetesAction): string {
+  return action.resource === 'pods/exec'
+    ? 'the verbs "create" and "get"'
+    : `the verb "${action.verb}"`;
+}
+
 /** The API group a Role grants a resource in (`""` is the core group). */
 function apiGroup(resource: string): string {
   return resource === 'networkpolicies' ? 'networking.k8s.io' : '""';
@@ -48,7 +59,7 @@ export function kubernetesApiError(error: unknown, action: KubernetesAction): Ma
     return new MagsError(`The Kubernetes API refused to let mags ${doing} (403 Forbidden)${said}`, {
       ...common,
       code: 'kubernetes_forbidden',
-      hint: `Grant the account mags runs as the verb "${action.verb}" on "${action.resource}" (API group ${apiGroup(action.resource)}) in a Role bound in ${action.namespace}; check with: kubectl auth can-i ${action.verb} ${action.resource} -n ${action.namespace}`,
+      hint: `Grant the account mags runs as ${verbsFor(action)} on "${action.resource}" (API group ${apiGroup(action.resource)}) in a Role bound in ${action.namespace}; check with: kubectl auth can-i ${action.verb} ${action.resource} -n ${action.namespace}`,
     });
   }
   if (status.code === 401) {
@@ -65,11 +76,10 @@ export function kubernetesApiError(error: unknown, action: KubernetesAction): Ma
       code: 'kubernetes_api_error',
       retryable: status.code >= 500 || status.code === 429,
       hint:
-        status.code === 404
+        // A create answered 404 has no namespace to create in; a missing object is its caller's.
+        status.code === 404 && action.verb === 'create'
           ? `Create the namespace the sandboxes live in: kubectl create namespace ${action.namespace} (or set MAGS_K8S_NAMESPACE)`
-          : "The message above is the API server's; kubectl get events -n " +
-            action.namespace +
-            ' may say more.',
+          : `The message above is the API server's; kubectl get events -n ${action.namespace} may say more.`,
     },
   );
 }

@@ -203,6 +203,7 @@ test('recorded exchange: an exec refused (no pods/exec) names the permission, an
   );
   assert.match(error.message, /create pods\/exec/);
   assert.match(error.hint ?? '', /kubectl auth can-i create pods\/exec/);
+  assert.match(error.hint ?? '', /"create" and "get"/, 'a WebSocket exec is a GET before 1.35');
   assertReplayedWhole(server);
 });
 
