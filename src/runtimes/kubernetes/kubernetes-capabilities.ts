@@ -20,4 +20,6 @@ export const kubernetesCapabilities: RuntimeCapabilities = {
   egressAllowList: false,
   // Through the agent's connecting EXEC, as for namespace sandboxes.
   ports: true,
+  // Only /workspace goes into the pod and back (pod-workspace.ts).
+  wholeFilesystemPersists: false,
 };

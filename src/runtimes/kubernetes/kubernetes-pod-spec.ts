@@ -4,7 +4,7 @@ import { type KubernetesSettings, labelValue } from './kubernetes-settings.ts';
 
 /** The container every sandbox pod has: the agent is exec'd into it. */
 export const sandboxContainerName = 'sandbox';
-/** Where a workspace is inside the pod (an emptyDir), as in every other runtime. */
+/** Where a workspace is in every runtime (and in a layer on the host). */
 export const workspaceMountPath = '/workspace';
 /** The labels the runtime sets and selects by (https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/). */
 export const managedByLabel = 'app.kubernetes.io/managed-by';
@@ -13,6 +13,8 @@ export const ownerLabel = 'mags.dev/owner';
 export const serverLabel = 'mags.dev/server';
 /** The spec's own labels, whole (label values cannot hold every string): an annotation. */
 export const labelsAnnotation = 'mags.dev/labels';
+/** The spec's workspace reference, for an attach to hold it again. */
+export const workspaceAnnotation = 'mags.dev/workspace';
 
 /**
  * Capabilities the sandbox's root keeps: what a shell and a package manager need over the
@@ -77,7 +79,10 @@ export function sandboxPod(spec: SandboxSpec, settings: KubernetesSettings, imag
       name: podName(spec.id),
       namespace: settings.namespace,
       labels: sandboxLabels(spec, settings),
-      annotations: { [labelsAnnotation]: JSON.stringify(spec.labels ?? {}) },
+      annotations: {
+        [labelsAnnotation]: JSON.stringify(spec.labels ?? {}),
+        ...(spec.workspace ? { [workspaceAnnotation]: JSON.stringify(spec.workspace) } : {}),
+      },
     },
     spec: {
       restartPolicy: 'Never',
@@ -95,7 +100,7 @@ export function sandboxPod(spec: SandboxSpec, settings: KubernetesSettings, imag
           image,
           imagePullPolicy: 'IfNotPresent',
           command: [settings.agentPath, '--listen', agentSocketPath],
-          workingDir: workspaceMountPath,
+          workingDir: settings.workspacePath,
           resources: { requests: resources, limits: resources },
           securityContext: {
             // The sandbox's root is root in the pod (as in every runtime); outside it is the
@@ -108,7 +113,7 @@ export function sandboxPod(spec: SandboxSpec, settings: KubernetesSettings, imag
             seccompProfile: { type: 'RuntimeDefault' },
             capabilities: { drop: ['ALL'], add: keptCapabilities },
           },
-          volumeMounts: [{ name: 'workspace', mountPath: workspaceMountPath }],
+          volumeMounts: [{ name: 'workspace', mountPath: settings.workspacePath }],
         },
       ],
       volumes: [

@@ -1,20 +1,25 @@
+import type { IdMapping } from '../../config/id-mapping.ts';
 import type { MagsError } from '../../errors/mags-error.ts';
 import { namespaceIdMapping } from '../namespace/id-mapping.ts';
 import type { Runtime } from '../runtime.ts';
-import type { RuntimeFactory } from '../runtime-factory.ts';
+import type { HostStores, RuntimeFactory } from '../runtime-factory.ts';
 import { kubernetesCapabilities } from './kubernetes-capabilities.ts';
 import { type KubernetesSettings, kubernetesSettings } from './kubernetes-settings.ts';
 
 /**
- * `--runtime kubernetes`: pods in a cluster, from `MAGS_K8S_*` and the kubeconfig. Its sandboxes'
- * files never meet this host's ids, but the stores it shares with the local runtimes keep theirs
- * (`MAGS_UID_BASE`), so it reports the same mapping.
+ * `--runtime kubernetes`: pods in a cluster, from `MAGS_K8S_*` and the kubeconfig. The stores it
+ * shares with the local runtimes keep their host ids (`MAGS_UID_BASE`): it reports the same
+ * mapping, and maps owners back to sandbox ids when it copies a workspace into a pod.
  */
 export const kubernetesRuntimeFactory: RuntimeFactory = {
   idMapping: namespaceIdMapping,
-  create: ({ environment }) => {
+  create: ({ environment, stores }) => {
     try {
-      return lazyKubernetesRuntime(kubernetesSettings(environment));
+      return lazyKubernetesRuntime({
+        settings: kubernetesSettings(environment),
+        stores,
+        idMapping: namespaceIdMapping(environment),
+      });
     } catch (error) {
       // Every runtime is created with the context: a bad MAGS_K8S_* must not break the others,
       // only this one, which says why when it is checked or asked to start.
@@ -29,11 +34,16 @@ export const kubernetesRuntimeFactory: RuntimeFactory = {
  * that never uses a cluster should pay. A server start lists every reattachable runtime's
  * sandboxes: without an image set, there is no cluster to ask, and nothing is loaded.
  */
-function lazyKubernetesRuntime(settings: KubernetesSettings): Runtime {
+function lazyKubernetesRuntime(options: {
+  settings: KubernetesSettings;
+  stores: HostStores;
+  idMapping: IdMapping;
+}): Runtime {
+  const { settings } = options;
   let loaded: Promise<Runtime> | undefined;
   const runtime = () => {
     loaded ??= import('./kubernetes-runtime.ts').then(({ createKubernetesRuntime }) =>
-      createKubernetesRuntime({ settings }),
+      createKubernetesRuntime(options),
     );
     return loaded;
   };

@@ -6,11 +6,20 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
+import { createTestHome } from '../../../test/helpers/test-home.ts';
 import { nativeBinaryPath } from '../../config/package-paths.ts';
-import { MagsError } from '../../errors/mags-error.ts';
+import { ConflictError, MagsError } from '../../errors/mags-error.ts';
+import { ImageStore } from '../../images/image-store.ts';
+import { createFilesystemObjectStore } from '../../storage/filesystem/filesystem-object-store.ts';
+import { acquireLock } from '../../workspaces/workspace-lock.ts';
+import { WorkspaceStore } from '../../workspaces/workspace-store.ts';
+import { WorkspaceSync } from '../../workspaces/workspace-sync.ts';
+import { createShiftedIdMapping } from '../namespace/id-mapping.ts';
 import { collect, shell } from '../runtime-contract.ts';
 import { record, recordedSpec } from './fixtures/record-exchanges.ts';
 import {
@@ -220,7 +229,7 @@ test('recorded exchange: egress by host name is refused before any request', asy
   assertReplayedWhole(server);
 });
 
-test('recorded exchange: a workspace is refused before any request (not restored into pods yet)', async () => {
+test('recorded exchange: a workspace is refused before any request by a runtime given no stores', async () => {
   const { server, runtime } = await replay({ description: 'nothing', source: '', exchanges: [] });
   await failure(
     runtime.start({
@@ -334,4 +343,89 @@ test('recorded exchange: a runtime without an image lists nothing and asks the c
   });
   assert.deepEqual(await runtime.list?.(), []);
   assertReplayedWhole(server);
+});
+
+test('recorded exchange: a writable workspace is copied into the pod, and its /workspace back at the stop', async (t) => {
+  if (!existsSync(agentPath))
+    return t.skip(`the agent is not built (${agentPath}): run node scripts/build.ts`);
+  if (process.getuid?.() !== 0) return t.skip('workspace disks are mounted as root');
+  const recording = await loadRecording('workspace-copy.recording.json');
+  const podPath = recording.settings?.workspacePath ?? '';
+  const testHome = await createTestHome();
+  t.after(async () => {
+    await rm(podPath, { recursive: true, force: true });
+    await testHome.cleanup();
+  });
+  await rm(podPath, { recursive: true, force: true });
+  await mkdir(podPath);
+  const idMapping = createShiftedIdMapping();
+  const workspaces = new WorkspaceStore({ home: testHome.home, idMapping });
+  const stores = {
+    images: new ImageStore({ home: testHome.home, idMapping }),
+    workspaces,
+    sync: new WorkspaceSync({
+      store: createFilesystemObjectStore({ root: join(testHome.home, 'store') }),
+      workspaces,
+      home: testHome.home,
+    }),
+  };
+  // What earlier runs left: a file of the sandbox's uid 1000, and one this run deletes.
+  const opened = await workspaces.ensure('alice--app', 'default', 1024);
+  const layer = join(opened.upperDir, 'workspace');
+  await mkdir(layer);
+  await writeFile(join(layer, 'kept.txt'), 'from an earlier run\n');
+  await writeFile(join(layer, 'deleted.txt'), 'to be deleted\n');
+  for (const name of ['', 'kept.txt', 'deleted.txt']) {
+    await chown(
+      join(layer, name),
+      idMapping.toHost(name === 'kept.txt' ? 1000 : 0),
+      idMapping.toHost(0),
+    );
+  }
+
+  const server = await startRecordedApiServer(recording, { agentPath });
+  servers.push(server);
+  const runtime = createKubernetesRuntime({
+    settings: settingsOf(recording),
+    kubeConfig: () => server.kubeConfig(),
+    pollMs: 5,
+    stores,
+    idMapping,
+  });
+  const sandbox = await runtime.start({
+    ...specFor('recorded-ws', 'none'),
+    workspace: { name: 'alice--app', access: 'writable' },
+  });
+  assert.deepEqual(sandbox.workspace, { name: 'alice--app', access: 'writable' });
+  // In the pod, with the sandbox's ids (the pod's user namespace knows no others).
+  assert.equal((await readFile(join(podPath, 'kept.txt'))).toString(), 'from an earlier run\n');
+  assert.equal((await stat(join(podPath, 'kept.txt'))).uid, 1000);
+  const run = await collect(
+    sandbox.exec(
+      shell(`cd ${podPath} && echo new > made.txt && rm deleted.txt && ls`, { cwd: '/' }),
+    ),
+  );
+  assert.equal(run.stdout.toString(), 'kept.txt\nmade.txt\n');
+  assert.equal(
+    (await sandbox.usage()).processes,
+    undefined,
+    'never parked: copied back at the stop',
+  );
+  await assert.rejects(
+    runtime.start({
+      ...specFor('recorded-ws2', 'none'),
+      workspace: { name: 'alice--app', access: 'writable' },
+    }),
+    /in use by another run/,
+  );
+  await sandbox.stop();
+  assertReplayedWhole(server);
+  // Back on this host, as the sandbox's root (an unprivileged copy cannot give other owners).
+  assert.deepEqual((await readdir(layer)).sort(), ['kept.txt', 'made.txt']);
+  assert.equal((await readFile(join(layer, 'made.txt'))).toString(), 'new\n');
+  assert.equal((await stat(join(layer, 'made.txt'))).uid, idMapping.toHost(0));
+  assert.deepEqual((await readdir(opened.upperDir)).sort(), ['workspace'], 'no staging left');
+  // The workspace is free again.
+  const lock = await acquireLock(opened.lockPath, 'exclusive', () => new ConflictError('busy'));
+  await lock.release();
 });

@@ -1,6 +1,8 @@
 import { CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
+import { type IdMapping, identityIdMapping } from '../../config/id-mapping.ts';
 import { InvalidInputError, MagsError, NotFoundError } from '../../errors/mags-error.ts';
 import type { Runtime, RuntimeCheck, Sandbox, SandboxInfo, SandboxSpec } from '../runtime.ts';
+import type { HostStores } from '../runtime-factory.ts';
 import { connectPodAgent } from './connect-pod-agent.ts';
 import { isNotFound, type KubernetesAction, kubernetesApiError } from './kubernetes-api-error.ts';
 import { kubernetesCapabilities } from './kubernetes-capabilities.ts';
@@ -8,7 +10,14 @@ import { sandboxNetworkPolicy } from './kubernetes-network-policy.ts';
 import { podName, sandboxPod } from './kubernetes-pod-spec.ts';
 import { kubernetesSandbox } from './kubernetes-sandbox.ts';
 import type { KubernetesSettings } from './kubernetes-settings.ts';
-import { isLivePod, podSandboxInfo, podSandboxLabels, sandboxPodSelector } from './sandbox-pods.ts';
+import { openPodWorkspace, restoreIntoPod, syncBackFromPod } from './pod-workspace.ts';
+import {
+  isLivePod,
+  podSandboxInfo,
+  podSandboxLabels,
+  podWorkspace,
+  sandboxPodSelector,
+} from './sandbox-pods.ts';
 import { waitForPodRunning } from './wait-for-pod.ts';
 
 export interface KubernetesRuntimeOptions {
@@ -21,16 +30,23 @@ export interface KubernetesRuntimeOptions {
   kubeConfig?: () => KubeConfig;
   /** Between two reads of a starting pod. */
   pollMs?: number;
+  /** Where workspaces are on this host; none: a spec with a workspace is refused. */
+  stores?: HostStores;
+  /** How the stores' files' owners map to the sandbox's ids (default: identity). */
+  idMapping?: IdMapping;
 }
 
 /**
  * The `kubernetes` runtime: a pod per sandbox in one namespace (`mags-sandboxes`), each with its
  * own NetworkPolicy; the guest protocol runs over the pod's exec stream, relayed by
- * `mags-agent --connect` to the agent that is the pod's PID 1 (docs/design.md, "The kubernetes runtime"). Authentication is the API
- * server's: the exec subresource needs RBAC `create` on `pods/exec`. The factory does no I/O.
+ * `mags-agent --connect` to the agent that is the pod's PID 1 (docs/design.md, "The kubernetes
+ * runtime"). Authentication is the API server's: the exec subresource needs RBAC `create` on
+ * `pods/exec`. A workspace's `/workspace` is copied into the pod and back (pod-workspace.ts).
+ * The factory does no I/O.
  */
 export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Runtime {
   const { settings } = options;
+  const idMapping = options.idMapping ?? identityIdMapping;
   let loaded: { config: KubeConfig; core: CoreV1Api; networking: NetworkingV1Api } | undefined;
   const cluster = () => {
     if (loaded) return loaded;
@@ -95,27 +111,31 @@ export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Runt
     },
     async start(spec: SandboxSpec): Promise<Sandbox> {
       const image = imageFor(spec, settings);
-      if (spec.workspace) {
-        throw new InvalidInputError(
-          'The kubernetes runtime does not restore workspaces into pods yet: its sandboxes are throw-away.',
-          {
-            code: 'workspace_unsupported',
-            sandboxId: spec.id,
-            hint: 'Run without a workspace, or on the namespace or qemu runtime (--runtime namespace).',
-          },
-        );
+      if (spec.workspace && !options.stores) {
+        throw new InvalidInputError('This kubernetes runtime was given no workspace stores.', {
+          code: 'workspace_unsupported',
+          sandboxId: spec.id,
+          hint: 'Run without a workspace, or on the namespace or qemu runtime.',
+        });
       }
       // Built before anything is created: a spec the cluster cannot enforce is refused whole.
       const policy = sandboxNetworkPolicy(spec, settings);
       const pod = sandboxPod(spec, settings, image);
       const { config, core, networking } = cluster();
       const namespace = settings.namespace;
+      // The workspace is held (locked) from here to the sandbox's end.
+      const workspace = options.stores ? await openPodWorkspace(options.stores, spec) : undefined;
       // The policy first, so the pod never runs a moment without it.
-      await networking
-        .createNamespacedNetworkPolicy({ namespace, body: policy })
-        .catch((error: unknown) => {
-          throw kubernetesApiError(error, action('create', 'networkpolicies', spec.id));
-        });
+      try {
+        await networking
+          .createNamespacedNetworkPolicy({ namespace, body: policy })
+          .catch((error: unknown) => {
+            throw kubernetesApiError(error, action('create', 'networkpolicies', spec.id));
+          });
+      } catch (error) {
+        await workspace?.release();
+        throw error;
+      }
       try {
         await core.createNamespacedPod({ namespace, body: pod }).catch((error: unknown) => {
           throw kubernetesApiError(error, action('create', 'pods', spec.id));
@@ -134,18 +154,38 @@ export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Runt
           spec.id,
           action('create', 'pods/exec', spec.id),
         );
+        if (workspace) {
+          await restoreIntoPod(client, workspace, idMapping, settings.workspacePath).catch(
+            (error: unknown) => {
+              client.close();
+              throw error;
+            },
+          );
+        }
         return kubernetesSandbox({
           id: spec.id,
           labels: spec.labels ?? {},
+          ...(spec.workspace ? { workspace: spec.workspace } : {}),
           client,
           warnings: [
             `The process limit (${spec.limits.pidsMax}) is the node's (kubelet podPidsLimit), not the sandbox's.`,
           ],
-          remove: () => remove(spec.id),
+          syncBack: workspace?.writable
+            ? () => syncBackFromPod(client, workspace, idMapping, settings.workspacePath)
+            : undefined,
+          remove: async () => {
+            try {
+              await remove(spec.id);
+            } finally {
+              await workspace?.release();
+            }
+          },
+          release: async () => workspace?.release(),
         });
       } catch (error) {
         // Nothing of a failed start is left behind; the start's own error is the one reported.
         await remove(spec.id).catch(() => {});
+        await workspace?.release();
         throw error;
       }
     },
@@ -177,14 +217,49 @@ export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Runt
           hint: `Its pod ended or was deleted (kubectl get pods -n ${settings.namespace}).`,
         });
       }
-      const client = await connectPodAgent(config, settings, id, action('create', 'pods/exec', id));
-      return kubernetesSandbox({
-        id,
-        labels: podSandboxLabels(pod),
-        client,
-        warnings: [],
-        remove: () => remove(id),
-      });
+      const reference = podWorkspace(pod);
+      // Held again as the process that started it held it (the copy back at the stop is ours).
+      const workspace =
+        reference && options.stores
+          ? await openPodWorkspace(
+              options.stores,
+              {
+                workspace: reference,
+                image: { name: 'default' },
+                limits: { memoryMiB: 0, cpus: 0, pidsMax: 0 },
+              },
+              { attach: true },
+            )
+          : undefined;
+      try {
+        const client = await connectPodAgent(
+          config,
+          settings,
+          id,
+          action('create', 'pods/exec', id),
+        );
+        return kubernetesSandbox({
+          id,
+          labels: podSandboxLabels(pod),
+          ...(reference ? { workspace: reference } : {}),
+          client,
+          warnings: [],
+          syncBack: workspace?.writable
+            ? () => syncBackFromPod(client, workspace, idMapping, settings.workspacePath)
+            : undefined,
+          remove: async () => {
+            try {
+              await remove(id);
+            } finally {
+              await workspace?.release();
+            }
+          },
+          release: async () => workspace?.release(),
+        });
+      } catch (error) {
+        await workspace?.release();
+        throw error;
+      }
     },
   };
 }

@@ -1,16 +1,28 @@
 import type { Readable } from 'node:stream';
+import { MagsError } from '../../errors/mags-error.ts';
 import type { GuestClient } from '../../guest/guest-client.ts';
 import { parseGuestUsage } from '../qemu/qemu-sandbox-handle.ts';
-import type { Sandbox, SandboxExit, SandboxProcess, SandboxUsage } from '../runtime.ts';
+import type {
+  Sandbox,
+  SandboxExit,
+  SandboxProcess,
+  SandboxUsage,
+  WorkspaceReference,
+} from '../runtime.ts';
 
 /** What a running pod sandbox is made of. */
 export interface KubernetesSandboxParts {
   id: string;
   labels: Record<string, string>;
+  workspace?: WorkspaceReference;
   client: GuestClient;
   warnings: string[];
+  /** A writable workspace: copies the pod's `/workspace` back to this host (before a stop). */
+  syncBack: (() => Promise<void>) | undefined;
   /** Deletes the pod and its NetworkPolicy (after the agent was told to shut down). */
   remove(): Promise<void>;
+  /** Lets go of this process's hold on the workspace (a detach). */
+  release(): Promise<void>;
 }
 
 /** How long a stop waits for the agent to end its commands before the pod is deleted anyway. */
@@ -81,6 +93,10 @@ export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
           // The agent is gone: nothing is left to kill.
         }
       }
+      // A writable workspace is copied back when the sandbox stops, so such a sandbox is never
+      // parked (a sandbox whose processes are unknown is not): the next run, on any runtime,
+      // must find what this one wrote.
+      if (figures && parts.syncBack) return { ...figures, processes: undefined };
       return figures ?? unknown;
     } finally {
       clearTimeout(timer);
@@ -89,6 +105,7 @@ export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
   return {
     id: parts.id,
     labels: parts.labels,
+    ...(parts.workspace ? { workspace: parts.workspace } : {}),
     warnings: parts.warnings,
     exec: (request) => client.exec(request),
     writeFile: (path, data, options) => client.writeFile(path, data, options),
@@ -105,6 +122,7 @@ export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
       detached = true;
       client.close();
       await client.closed;
+      await parts.release();
     },
     stop() {
       // Another process holds it now (or will): stopping it is no longer this handle's to do.
@@ -112,6 +130,20 @@ export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
         return Promise.resolve({ oomKills: 0, peakMemoryBytes: undefined });
       }
       stopping ??= (async () => {
+        // The workspace first, while the pod is whole; a failed copy still ends the pod.
+        let synced: unknown;
+        if (parts.syncBack && agentGone) {
+          synced = new MagsError(
+            `The pod of sandbox ${parts.id} ended before its /workspace was copied back: this run's changes to workspace ${parts.workspace?.name} are lost.`,
+            {
+              code: 'workspace_sync_failed',
+              sandboxId: parts.id,
+              workspace: parts.workspace?.name,
+            },
+          );
+        } else if (parts.syncBack) {
+          synced = await parts.syncBack().catch((error: unknown) => error);
+        }
         const last = await usage();
         await Promise.race([
           client.shutdown().catch(() => {}),
@@ -119,6 +151,7 @@ export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
         ]);
         client.close();
         await parts.remove();
+        if (synced) throw synced;
         return { oomKills: last.oomKills, peakMemoryBytes: last.peakMemoryBytes };
       })();
       return stopping;

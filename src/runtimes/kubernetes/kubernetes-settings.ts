@@ -27,6 +27,11 @@ export interface KubernetesSettings {
   agentPath: string;
   /** How long a pod may take to be scheduled, pull its image and run. */
   startTimeoutMs: number;
+  /**
+   * Where the workspace is in the pod (an emptyDir): `/workspace`, as in every runtime. Not a
+   * user setting; the recorded-exchange tests, whose "pod" is this machine, move it.
+   */
+  workspacePath: string;
 }
 
 export const defaultKubernetesNamespace = 'mags-sandboxes';
@@ -82,6 +87,7 @@ export function kubernetesSettings(environment: NodeJS.ProcessEnv): KubernetesSe
     serverId: labelValue(environment.MAGS_K8S_SERVER_ID || hostname()),
     agentPath: environment.MAGS_K8S_AGENT_PATH || defaultAgentPath,
     startTimeoutMs,
+    workspacePath: '/workspace',
   };
 }
 

@@ -1,6 +1,11 @@
 import type { V1Pod } from '@kubernetes/client-node';
-import type { SandboxInfo } from '../runtime.ts';
-import { labelsAnnotation, managedByLabel, sandboxLabel } from './kubernetes-pod-spec.ts';
+import type { SandboxInfo, WorkspaceReference } from '../runtime.ts';
+import {
+  labelsAnnotation,
+  managedByLabel,
+  sandboxLabel,
+  workspaceAnnotation,
+} from './kubernetes-pod-spec.ts';
 
 /** Selects every sandbox pod of mags in the namespace, whichever server started it. */
 export const sandboxPodSelector = `${managedByLabel}=mags,${sandboxLabel}`;
@@ -29,13 +34,32 @@ export function podSandboxLabels(pod: V1Pod): Record<string, string> {
   }
 }
 
+/** The workspace the pod's sandbox runs on, as its spec named it. */
+export function podWorkspace(pod: V1Pod): WorkspaceReference | undefined {
+  const text = pod.metadata?.annotations?.[workspaceAnnotation];
+  if (!text) return undefined;
+  try {
+    const parsed = JSON.parse(text) as Partial<WorkspaceReference>;
+    if (typeof parsed.name !== 'string') return undefined;
+    return {
+      name: parsed.name,
+      access: parsed.access === 'read-only' ? 'read-only' : 'writable',
+      ...(typeof parsed.version === 'number' ? { version: parsed.version } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 export function podSandboxInfo(pod: V1Pod): SandboxInfo | undefined {
   const id = pod.metadata?.labels?.[sandboxLabel];
   if (!id) return undefined;
   const started = pod.status?.startTime ?? pod.metadata?.creationTimestamp;
+  const workspace = podWorkspace(pod);
   return {
     id,
     labels: podSandboxLabels(pod),
+    ...(workspace ? { workspace } : {}),
     startedAt: started ? new Date(started).toISOString() : new Date(0).toISOString(),
   };
 }
