@@ -55,7 +55,7 @@ export async function waitForPodRunning(options: WaitForPodOptions): Promise<V1P
       throw startFailed(
         options,
         `its pod ${options.name} ended before it was ready (${why})`,
-        "The image's /bin/sh must keep running: check the image with mags image build --oci.",
+        "The image must hold the static agent, the pod's PID 1 (mags image build --oci puts it there).",
       );
     }
     const waiting = state?.waiting;
