@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -1000,16 +1001,59 @@ static void check_port(void) {
   if (fd >= 0) port_connection = add_connection(fd, fd);
 }
 
+// --listen PATH: the agent makes its own listening socket (a pod's agent, PID 1 of the pod: no
+// launcher hands it one), mode 0600 so only the pod's root connects. A stale socket of an
+// earlier agent is replaced.
+static int listen_unix(const char *path) {
+  struct sockaddr_un address = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof address.sun_path) { errno = ENAMETOOLONG; return -1; }
+  strcpy(address.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  unlink(path);
+  mode_t old = umask(0077);
+  int bound = bind(fd, (struct sockaddr *)&address, sizeof address);
+  umask(old);
+  if (bound < 0 || listen(fd, 16) < 0) { close(fd); return -1; }
+  return fd;
+}
+
+// --connect PATH: relays stdin/stdout to the agent listening on PATH (how a pod's exec stream
+// reaches the pod's long-lived agent), waiting up to 10 s for it to listen (a pod just started).
+static int connect_agent(const char *path) {
+  struct sockaddr_un address = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof address.sun_path) { fprintf(stderr, "mags-agent: --connect path too long\n"); return 64; }
+  strcpy(address.sun_path, path);
+  for (int attempt = 0;; attempt++) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) { log_error("socket"); return 1; }
+    if (connect(fd, (struct sockaddr *)&address, sizeof address) == 0) relay_port(fd);  // never returns
+    int error = errno;
+    close(fd);
+    if ((error != ENOENT && error != ECONNREFUSED) || attempt >= 500) {
+      fprintf(stderr, "mags-agent: cannot connect to the agent at %s: %s\n", path, strerror(error));
+      return 69;  // EX_UNAVAILABLE
+    }
+    usleep(20000);
+  }
+}
+
 int main(int argc, char **argv) {
   int fd = -1, out_fd = -1, listen_fd = -1;
+  const char *listen_path = NULL;
+  static const char usage[] = "usage: mags-agent [--fd N | --stdio] [--listen-fd N | --listen PATH] [--port N]\n"
+                              "       mags-agent --connect PATH   (relay stdin/stdout to an agent's --listen socket)\n";
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--fd") && i + 1 < argc) fd = out_fd = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--listen-fd") && i + 1 < argc) listen_fd = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--stdio")) fd = 0, out_fd = 1;
     else if (!strcmp(argv[i], "--port") && i + 1 < argc) port_path = atoi(argv[++i]);
-    else { fprintf(stderr, "usage: mags-agent [--fd N | --stdio] [--listen-fd N] [--port N]\n"); return 64; }
+    else if (!strcmp(argv[i], "--listen") && i + 1 < argc) listen_path = argv[++i];
+    else if (!strcmp(argv[i], "--connect") && i + 1 < argc) return connect_agent(argv[++i]);
+    else { fprintf(stderr, "%s", usage); return 64; }
   }
-  if (fd < 0 && listen_fd < 0 && port_path < 0) { fprintf(stderr, "usage: mags-agent [--fd N | --stdio] [--listen-fd N] [--port N]\n"); return 64; }
+  if (listen_path && (listen_fd = listen_unix(listen_path)) < 0) { log_error("listen"); return 1; }
+  if (fd < 0 && listen_fd < 0 && port_path < 0) { fprintf(stderr, "%s", usage); return 64; }
   for (int i = 0; i < MAX_CONNECTIONS; i++) connections[i].fd = connections[i].out_fd = -1;
   for (int i = 0; i < MAX_FILES; i++) files[i].fd = -1;
   // Zeroed statics would say fd 0; mark every slot empty without closing anything.

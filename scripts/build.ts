@@ -19,7 +19,8 @@ await build({
   target: 'node22',
   packages: 'bundle',
   // The AWS SDK is loaded only when an S3 store is used; Node loads it from node_modules then.
-  external: ['@aws-sdk/*', '@smithy/*'],
+  // The same for the Kubernetes client, only when the kubernetes runtime is used.
+  external: ['@aws-sdk/*', '@smithy/*', '@kubernetes/client-node'],
   minifySyntax: true,
   sourcemap: 'linked',
   logLevel: 'warning',

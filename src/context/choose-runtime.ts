@@ -1,5 +1,6 @@
 import type { IdMapping } from '../config/id-mapping.ts';
 import { InvalidInputError } from '../errors/mags-error.ts';
+import { kubernetesRuntimeFactory } from '../runtimes/kubernetes/kubernetes-runtime-factory.ts';
 import { namespaceRuntimeFactory } from '../runtimes/namespace/namespace-runtime-factory.ts';
 import { qemuRuntimeFactory } from '../runtimes/qemu/qemu-runtime-factory.ts';
 import type { RuntimeFactory } from '../runtimes/runtime-factory.ts';
@@ -13,6 +14,7 @@ import type { RuntimeFactory } from '../runtimes/runtime-factory.ts';
 const runtimes: Record<string, RuntimeFactory> = {
   namespace: namespaceRuntimeFactory,
   qemu: qemuRuntimeFactory,
+  kubernetes: kubernetesRuntimeFactory,
 };
 
 const defaultRuntimeName = 'namespace';

@@ -142,7 +142,8 @@ export type RuntimeCapabilityName =
   | 'reattach'
   | 'sweep'
   | 'egressAllowList'
-  | 'ports';
+  | 'ports'
+  | 'wholeFilesystemPersists';
 
 /** A runtime was asked for an optional feature it does not have. */
 export class CapabilityUnsupportedError extends MagsError {

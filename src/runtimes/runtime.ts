@@ -44,6 +44,11 @@ export interface RuntimeCapabilities extends Record<RuntimeCapabilityName, boole
   egressAllowList: boolean;
   /** `Sandbox.openPort`: a TCP port inside the sandbox is reachable through its agent. */
   ports: boolean;
+  /**
+   * A writable workspace keeps everything the sandbox writes anywhere (an overlay over the whole
+   * root filesystem). False: only `/workspace` persists (the kubernetes runtime's pods).
+   */
+  wholeFilesystemPersists: boolean;
 }
 
 /** A base image, by name (e.g. `{ name: 'default' }`); only the runtime knows where it is. */

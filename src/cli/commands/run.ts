@@ -79,7 +79,10 @@ export function registerRunCommand(program: Command): void {
     )
     .option('--net', "allow outbound network (never the host's loopback)")
     .option('--image <name>', 'base image (default "default")')
-    .option('--runtime <name>', "runtime to run on: namespace, qemu (default: the server's)")
+    .option(
+      '--runtime <name>',
+      "runtime to run on: namespace, qemu, kubernetes (default: the server's)",
+    )
     .option('--json', 'print JSON lines: started, stdout/stderr chunks, exit')
     .addHelpText(
       'after',

@@ -31,7 +31,10 @@ export function registerSandboxCommands(program: Command): void {
     )
     .option('--image <name>', 'base image (default "default")')
     .option('--no-sleep', 'never freeze it when idle (by default an idle sandbox sleeps)')
-    .option('--runtime <name>', "runtime to run on: namespace, qemu (default: the server's)")
+    .option(
+      '--runtime <name>',
+      "runtime to run on: namespace, qemu, kubernetes (default: the server's)",
+    )
     .action(async (name: string, flags, command: Command) => {
       const mags = await apiClient(command);
       const sandbox = await mags.sandboxes.create({

@@ -35,6 +35,9 @@ interface ServerFlags {
   allowCidr: string[];
   urlDomain?: string;
   state?: string;
+  k8sImage?: string;
+  k8sNamespace?: string;
+  k8sRuntimeClass?: string;
 }
 
 export function registerServerCommand(program: Command): void {
@@ -109,7 +112,7 @@ export function registerServerCommand(program: Command): void {
     )
     .option(
       '--runtime <name>',
-      'the default runtime of runs and sandboxes that name none: namespace, qemu (default $MAGS_RUNTIME, else namespace)',
+      'the default runtime of runs and sandboxes that name none: namespace, qemu, kubernetes (default $MAGS_RUNTIME, else namespace)',
     )
     .option(
       '--local',
@@ -122,6 +125,18 @@ export function registerServerCommand(program: Command): void {
     .option(
       '--state <location>',
       'where the state lives: postgres://USER:PASSWORD@HOST:PORT/DB, shared by several servers, or a SQLite file (default $MAGS_STATE, else $MAGS_HOME/state.db)',
+    )
+    .option(
+      '--k8s-image <ref>',
+      'the kubernetes runtime: the sandbox image the nodes pull (mags image build --oci, pushed); default $MAGS_K8S_IMAGE',
+    )
+    .option(
+      '--k8s-namespace <name>',
+      'the kubernetes runtime: the namespace of sandbox pods (default $MAGS_K8S_NAMESPACE, else mags-sandboxes)',
+    )
+    .option(
+      '--k8s-runtime-class <name>',
+      'the kubernetes runtime: runtimeClassName of sandbox pods, e.g. gvisor or kata (default $MAGS_K8S_RUNTIME_CLASS)',
     )
     .action(async (flags: ServerFlags) => {
       const [{ startServer: start }, { createMagsContext }, stateLocation] = await Promise.all([
@@ -143,6 +158,9 @@ export function registerServerCommand(program: Command): void {
         ...process.env,
         ...(flags.disk ? { MAGS_DISK: flags.disk } : {}),
         ...(flags.runtime ? { MAGS_RUNTIME: flags.runtime } : {}),
+        ...(flags.k8sImage ? { MAGS_K8S_IMAGE: flags.k8sImage } : {}),
+        ...(flags.k8sNamespace ? { MAGS_K8S_NAMESPACE: flags.k8sNamespace } : {}),
+        ...(flags.k8sRuntimeClass ? { MAGS_K8S_RUNTIME_CLASS: flags.k8sRuntimeClass } : {}),
       });
       if (defaultAllow.allow) magsContext.defaults.allow = defaultAllow.allow;
       // A bad --state is refused before anything starts.

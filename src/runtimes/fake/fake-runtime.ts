@@ -136,6 +136,8 @@ export function createFakeRuntime(
       sweep: false,
       egressAllowList: false,
       ports: false,
+      // Its sandboxes write into the workspace directory itself.
+      wholeFilesystemPersists: true,
       ...Object.fromEntries((options.without ?? []).map((capability) => [capability, false])),
     },
     running,

@@ -62,6 +62,8 @@ const capabilities: RuntimeCapabilities = {
   egressAllowList: true,
   // Through the agent: EXEC with the connect flag (docs/guest-protocol.md).
   ports: true,
+  // The workspace is the upper layer of the overlay that is the sandbox's root.
+  wholeFilesystemPersists: true,
 };
 
 /**

@@ -55,6 +55,8 @@ const capabilities: RuntimeCapabilities = {
   egressAllowList: true,
   // Through the agent over virtio-serial, like every other request.
   ports: true,
+  // The workspace is the upper layer of the overlay that is the sandbox's root.
+  wholeFilesystemPersists: true,
 };
 
 /**

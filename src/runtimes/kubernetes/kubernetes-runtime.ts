@@ -1,0 +1,294 @@
+import { CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
+import { type IdMapping, identityIdMapping } from '../../config/id-mapping.ts';
+import { InvalidInputError, MagsError, NotFoundError } from '../../errors/mags-error.ts';
+import type { Runtime, RuntimeCheck, Sandbox, SandboxInfo, SandboxSpec } from '../runtime.ts';
+import type { HostStores } from '../runtime-factory.ts';
+import { connectPodAgent } from './connect-pod-agent.ts';
+import { isNotFound, type KubernetesAction, kubernetesApiError } from './kubernetes-api-error.ts';
+import { kubernetesCapabilities } from './kubernetes-capabilities.ts';
+import { sandboxNetworkPolicy } from './kubernetes-network-policy.ts';
+import { podName, sandboxPod } from './kubernetes-pod-spec.ts';
+import { kubernetesSandbox } from './kubernetes-sandbox.ts';
+import type { KubernetesSettings } from './kubernetes-settings.ts';
+import { openPodWorkspace, restoreIntoPod, syncBackFromPod } from './pod-workspace.ts';
+import {
+  isLivePod,
+  podSandboxInfo,
+  podSandboxLabels,
+  podWorkspace,
+  sandboxPodSelector,
+} from './sandbox-pods.ts';
+import { waitForPodRunning } from './wait-for-pod.ts';
+
+export interface KubernetesRuntimeOptions {
+  settings: KubernetesSettings;
+  /**
+   * The cluster and credentials; default: the kubeconfig `KUBECONFIG` names, `~/.kube/config`,
+   * or the pod's service account when mags runs in the cluster (client-node's loadFromDefault).
+   * Called at first use: the factory does no I/O.
+   */
+  kubeConfig?: () => KubeConfig;
+  /** Between two reads of a starting pod. */
+  pollMs?: number;
+  /** Where workspaces are on this host; none: a spec with a workspace is refused. */
+  stores?: HostStores;
+  /** How the stores' files' owners map to the sandbox's ids (default: identity). */
+  idMapping?: IdMapping;
+}
+
+/**
+ * The `kubernetes` runtime: a pod per sandbox in one namespace (`mags-sandboxes`), each with its
+ * own NetworkPolicy; the guest protocol runs over the pod's exec stream, relayed by
+ * `mags-agent --connect` to the agent that is the pod's PID 1 (docs/design.md, "The kubernetes
+ * runtime"). Authentication is the API server's: the exec subresource needs RBAC `create` on
+ * `pods/exec`. A workspace's `/workspace` is copied into the pod and back (pod-workspace.ts).
+ * The factory does no I/O.
+ */
+export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Runtime {
+  const { settings } = options;
+  const idMapping = options.idMapping ?? identityIdMapping;
+  let loaded: { config: KubeConfig; core: CoreV1Api; networking: NetworkingV1Api } | undefined;
+  const cluster = () => {
+    if (loaded) return loaded;
+    const config = options.kubeConfig?.() ?? defaultKubeConfig(settings.context);
+    loaded = {
+      config,
+      core: config.makeApiClient(CoreV1Api),
+      networking: config.makeApiClient(NetworkingV1Api),
+    };
+    return loaded;
+  };
+  const server = () =>
+    cluster().config.getCurrentCluster()?.server ?? '(no cluster in the kubeconfig)';
+  const action = (
+    verb: KubernetesAction['verb'],
+    resource: string,
+    sandboxId?: string,
+  ): KubernetesAction => ({
+    verb,
+    resource,
+    namespace: settings.namespace,
+    server: server(),
+    ...(sandboxId ? { sandboxId } : {}),
+  });
+
+  const remove = async (id: string): Promise<void> => {
+    const { core, networking } = cluster();
+    const name = podName(id);
+    const namespace = settings.namespace;
+    // The pod first: its processes end with it; the policy goes once nothing uses it.
+    await core
+      .deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 })
+      .catch((error: unknown) => {
+        if (!isNotFound(error)) throw kubernetesApiError(error, action('delete', 'pods', id));
+      });
+    await networking.deleteNamespacedNetworkPolicy({ name, namespace }).catch((error: unknown) => {
+      if (!isNotFound(error)) {
+        throw kubernetesApiError(error, action('delete', 'networkpolicies', id));
+      }
+    });
+  };
+
+  return {
+    specificationVersion: 'runtime-v2',
+    name: 'kubernetes',
+    capabilities: kubernetesCapabilities,
+    async check(): Promise<RuntimeCheck> {
+      const problems: string[] = [];
+      if (!settings.image) {
+        problems.push(
+          'No sandbox image is set: build one with mags image build --oci, push it, and set --k8s-image (MAGS_K8S_IMAGE)',
+        );
+      }
+      try {
+        // What start needs first, and a Role grants in the namespace alone.
+        await cluster().core.listNamespacedPod({ namespace: settings.namespace, limit: 1 });
+      } catch (error) {
+        const explained = kubernetesApiError(error, action('list', 'pods'));
+        problems.push(`${explained.message} (${explained.hint})`);
+      }
+      return { ok: problems.length === 0, problems, warnings: [] };
+    },
+    async start(spec: SandboxSpec): Promise<Sandbox> {
+      const image = imageFor(spec, settings);
+      if (spec.workspace && !options.stores) {
+        throw new InvalidInputError('This kubernetes runtime was given no workspace stores.', {
+          code: 'workspace_unsupported',
+          sandboxId: spec.id,
+          hint: 'Run without a workspace, or on the namespace or qemu runtime.',
+        });
+      }
+      // Built before anything is created: a spec the cluster cannot enforce is refused whole.
+      const policy = sandboxNetworkPolicy(spec, settings);
+      const pod = sandboxPod(spec, settings, image);
+      const { config, core, networking } = cluster();
+      const namespace = settings.namespace;
+      // The workspace is held (locked) from here to the sandbox's end.
+      const workspace = options.stores ? await openPodWorkspace(options.stores, spec) : undefined;
+      // The policy first, so the pod never runs a moment without it.
+      try {
+        await networking
+          .createNamespacedNetworkPolicy({ namespace, body: policy })
+          .catch((error: unknown) => {
+            throw kubernetesApiError(error, action('create', 'networkpolicies', spec.id));
+          });
+      } catch (error) {
+        await workspace?.release();
+        throw error;
+      }
+      try {
+        await core.createNamespacedPod({ namespace, body: pod }).catch((error: unknown) => {
+          throw kubernetesApiError(error, action('create', 'pods', spec.id));
+        });
+        await waitForPodRunning({
+          api: core,
+          namespace,
+          name: podName(spec.id),
+          timeoutMs: settings.startTimeoutMs,
+          ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+          action: { namespace, server: server(), sandboxId: spec.id },
+        });
+        const client = await connectPodAgent(
+          config,
+          settings,
+          spec.id,
+          action('create', 'pods/exec', spec.id),
+        );
+        if (workspace) {
+          await restoreIntoPod(client, workspace, idMapping, settings.workspacePath).catch(
+            (error: unknown) => {
+              client.close();
+              throw error;
+            },
+          );
+        }
+        return kubernetesSandbox({
+          id: spec.id,
+          labels: spec.labels ?? {},
+          ...(spec.workspace ? { workspace: spec.workspace } : {}),
+          client,
+          warnings: [
+            `The process limit (${spec.limits.pidsMax}) is the node's (kubelet podPidsLimit), not the sandbox's.`,
+          ],
+          syncBack: workspace?.writable
+            ? () => syncBackFromPod(client, workspace, idMapping, settings.workspacePath)
+            : undefined,
+          remove: async () => {
+            try {
+              await remove(spec.id);
+            } finally {
+              await workspace?.release();
+            }
+          },
+          release: async () => workspace?.release(),
+        });
+      } catch (error) {
+        // Nothing of a failed start is left behind; the start's own error is the one reported.
+        await remove(spec.id).catch(() => {});
+        await workspace?.release();
+        throw error;
+      }
+    },
+    async list(): Promise<SandboxInfo[]> {
+      // Unset up, this server has no cluster to ask (and a server start lists every runtime).
+      if (!settings.image) return [];
+      const pods = await cluster()
+        .core.listNamespacedPod({
+          namespace: settings.namespace,
+          labelSelector: sandboxPodSelector,
+        })
+        .catch((error: unknown) => {
+          throw kubernetesApiError(error, action('list', 'pods'));
+        });
+      return pods.items.filter(isLivePod).flatMap((pod) => podSandboxInfo(pod) ?? []);
+    },
+    async attach(id: string): Promise<Sandbox> {
+      const { config, core } = cluster();
+      const pod = await core
+        .readNamespacedPod({ name: podName(id), namespace: settings.namespace })
+        .catch((error: unknown) => {
+          if (isNotFound(error)) return undefined;
+          throw kubernetesApiError(error, action('get', 'pods', id));
+        });
+      if (!pod || !isLivePod(pod)) {
+        throw new NotFoundError(`No running sandbox ${id} in namespace ${settings.namespace}.`, {
+          code: 'sandbox_not_found',
+          sandboxId: id,
+          hint: `Its pod ended or was deleted (kubectl get pods -n ${settings.namespace}).`,
+        });
+      }
+      const reference = podWorkspace(pod);
+      // Held again as the process that started it held it (the copy back at the stop is ours).
+      const workspace =
+        reference && options.stores
+          ? await openPodWorkspace(
+              options.stores,
+              {
+                workspace: reference,
+                image: { name: 'default' },
+                limits: { memoryMiB: 0, cpus: 0, pidsMax: 0 },
+              },
+              { attach: true },
+            )
+          : undefined;
+      try {
+        const client = await connectPodAgent(
+          config,
+          settings,
+          id,
+          action('create', 'pods/exec', id),
+        );
+        return kubernetesSandbox({
+          id,
+          labels: podSandboxLabels(pod),
+          ...(reference ? { workspace: reference } : {}),
+          client,
+          warnings: [],
+          syncBack: workspace?.writable
+            ? () => syncBackFromPod(client, workspace, idMapping, settings.workspacePath)
+            : undefined,
+          remove: async () => {
+            try {
+              await remove(id);
+            } finally {
+              await workspace?.release();
+            }
+          },
+          release: async () => workspace?.release(),
+        });
+      } catch (error) {
+        await workspace?.release();
+        throw error;
+      }
+    },
+  };
+}
+
+function defaultKubeConfig(context: string | undefined): KubeConfig {
+  const config = new KubeConfig();
+  config.loadFromDefault();
+  if (context) config.setCurrentContext(context);
+  return config;
+}
+
+/** The pod's image: the one `--k8s-image` names stands for the default base image. */
+function imageFor(spec: SandboxSpec, settings: KubernetesSettings): string {
+  if (!settings.image) {
+    throw new MagsError('The kubernetes runtime has no sandbox image to run.', {
+      code: 'dependency_missing',
+      statusCode: 503,
+      sandboxId: spec.id,
+      hint: 'Build one with mags image build --oci, push it to a registry the cluster pulls from, and set --k8s-image (MAGS_K8S_IMAGE) to it.',
+    });
+  }
+  if (spec.image.name !== 'default') {
+    throw new InvalidInputError(
+      `The kubernetes runtime runs one image (${settings.image}), not ${JSON.stringify(spec.image.name)}.`,
+      {
+        sandboxId: spec.id,
+        hint: 'Leave the image out, or build and push that image and point --k8s-image at it.',
+      },
+    );
+  }
+  return settings.image;
+}

@@ -1,0 +1,166 @@
+import type { Readable } from 'node:stream';
+import { MagsError } from '../../errors/mags-error.ts';
+import type { GuestClient } from '../../guest/guest-client.ts';
+import { parseGuestUsage } from '../qemu/qemu-sandbox-handle.ts';
+import type {
+  Sandbox,
+  SandboxExit,
+  SandboxProcess,
+  SandboxUsage,
+  WorkspaceReference,
+} from '../runtime.ts';
+
+/** What a running pod sandbox is made of. */
+export interface KubernetesSandboxParts {
+  id: string;
+  labels: Record<string, string>;
+  workspace?: WorkspaceReference;
+  client: GuestClient;
+  warnings: string[];
+  /** A writable workspace: copies the pod's `/workspace` back to this host (before a stop). */
+  syncBack: (() => Promise<void>) | undefined;
+  /** Deletes the pod and its NetworkPolicy (after the agent was told to shut down). */
+  remove(): Promise<void>;
+  /** Lets go of this process's hold on the workspace (a detach). */
+  release(): Promise<void>;
+}
+
+/** How long a stop waits for the agent to end its commands before the pod is deleted anyway. */
+const shutdownGraceMs = 2000;
+/** How long the pod gets to answer a usage read. */
+const usageTimeoutMs = 2000;
+/** The container's cgroup as the container sees it (cgroup v2 with a cgroup namespace). */
+const podCgroup = '/sys/fs/cgroup';
+/** Processes of an idle pod besides the agent and the reading `cat`: this connection's relay. */
+const relayProcesses = 1;
+
+/**
+ * A sandbox in a pod: every request goes to the pod's agent over the exec stream. Usage is read
+ * from the container's own cgroup through the agent (the kubelet's figures would need the metrics
+ * API); a stop ends the agent (PID 1: everything in the pod ends), then deletes the pod. A detach
+ * closes the stream only: the pod and its durable execs run on for `Runtime.attach`.
+ */
+export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
+  const { client } = parts;
+  let agentGone = false;
+  void client.closed.then(() => {
+    agentGone = true;
+  });
+  let stopping: Promise<SandboxExit> | undefined;
+  let detached = false;
+  const usage = async (): Promise<SandboxUsage> => {
+    const unknown = {
+      oomKills: 0,
+      peakMemoryBytes: undefined,
+      memoryBytes: undefined,
+      processes: undefined,
+    };
+    if (agentGone) return unknown;
+    let process: SandboxProcess | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const read = async () => {
+      process = client.exec({
+        argv: [
+          '/bin/cat',
+          `${podCgroup}/cgroup.procs`,
+          `${podCgroup}/memory.events`,
+          `${podCgroup}/memory.current`,
+          `${podCgroup}/memory.peak`,
+        ],
+        env: {},
+        cwd: '/',
+      });
+      const [text] = await Promise.all([readAll(process.stdout), readAll(process.stderr)]);
+      await process.exited;
+      const figures = parseGuestUsage(text);
+      return {
+        ...figures,
+        processes:
+          figures.processes === undefined
+            ? undefined
+            : Math.max(0, figures.processes - relayProcesses),
+      };
+    };
+    const timedOut = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), usageTimeoutMs);
+    });
+    try {
+      const figures = await Promise.race([read().catch(() => undefined), timedOut]);
+      if (figures === undefined) {
+        try {
+          process?.signal('SIGKILL');
+        } catch {
+          // The agent is gone: nothing is left to kill.
+        }
+      }
+      // A writable workspace is copied back when the sandbox stops, so such a sandbox is never
+      // parked (a sandbox whose processes are unknown is not): the next run, on any runtime,
+      // must find what this one wrote.
+      if (figures && parts.syncBack) return { ...figures, processes: undefined };
+      return figures ?? unknown;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return {
+    id: parts.id,
+    labels: parts.labels,
+    ...(parts.workspace ? { workspace: parts.workspace } : {}),
+    warnings: parts.warnings,
+    exec: (request) => client.exec(request),
+    writeFile: (path, data, options) => client.writeFile(path, data, options),
+    readFileStream: (path, options) => client.readFileStream(path, options),
+    readFile: (path, options) => client.readFile(path, options),
+    openPort: (port) => client.openPort(port),
+    usage,
+    isRunning: () => !agentGone && stopping === undefined && !detached,
+    resumeExec: (key, offsets) => client.resume(key, offsets),
+    listExecs: () => client.listExecs(),
+    forgetExec: (key) => client.forget(key),
+    async detach() {
+      if (detached || stopping) return;
+      detached = true;
+      client.close();
+      await client.closed;
+      await parts.release();
+    },
+    stop() {
+      // Another process holds it now (or will): stopping it is no longer this handle's to do.
+      if (detached && !stopping) {
+        return Promise.resolve({ oomKills: 0, peakMemoryBytes: undefined });
+      }
+      stopping ??= (async () => {
+        // The workspace first, while the pod is whole; a failed copy still ends the pod.
+        let synced: unknown;
+        if (parts.syncBack && agentGone) {
+          synced = new MagsError(
+            `The pod of sandbox ${parts.id} ended before its /workspace was copied back: this run's changes to workspace ${parts.workspace?.name} are lost.`,
+            {
+              code: 'workspace_sync_failed',
+              sandboxId: parts.id,
+              workspace: parts.workspace?.name,
+            },
+          );
+        } else if (parts.syncBack) {
+          synced = await parts.syncBack().catch((error: unknown) => error);
+        }
+        const last = await usage();
+        await Promise.race([
+          client.shutdown().catch(() => {}),
+          new Promise((resolve) => setTimeout(resolve, shutdownGraceMs).unref()),
+        ]);
+        client.close();
+        await parts.remove();
+        if (synced) throw synced;
+        return { oomKills: last.oomKills, peakMemoryBytes: last.peakMemoryBytes };
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function readAll(stream: Readable): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) text += chunk.toString();
+  return text;
+}

@@ -1,0 +1,65 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import type { SandboxInfo, WorkspaceReference } from '../runtime.ts';
+import {
+  labelsAnnotation,
+  managedByLabel,
+  sandboxLabel,
+  workspaceAnnotation,
+} from './kubernetes-pod-spec.ts';
+
+/** Selects every sandbox pod of mags in the namespace, whichever server started it. */
+export const sandboxPodSelector = `${managedByLabel}=mags,${sandboxLabel}`;
+
+/** A pod whose container runs and that is not being deleted: a sandbox that can be attached. */
+export function isLivePod(pod: V1Pod): boolean {
+  return (
+    pod.status?.phase === 'Running' &&
+    !pod.metadata?.deletionTimestamp &&
+    pod.status.containerStatuses?.[0]?.state?.running !== undefined
+  );
+}
+
+/** The spec's labels, kept whole in the pod's annotation (label values cannot hold them all). */
+export function podSandboxLabels(pod: V1Pod): Record<string, string> {
+  try {
+    const parsed: unknown = JSON.parse(pod.metadata?.annotations?.[labelsAnnotation] ?? '{}');
+    if (!parsed || typeof parsed !== 'object') return {};
+    return Object.fromEntries(
+      Object.entries(parsed).filter(
+        (entry): entry is [string, string] => typeof entry[1] === 'string',
+      ),
+    );
+  } catch {
+    return {};
+  }
+}
+
+/** The workspace the pod's sandbox runs on, as its spec named it. */
+export function podWorkspace(pod: V1Pod): WorkspaceReference | undefined {
+  const text = pod.metadata?.annotations?.[workspaceAnnotation];
+  if (!text) return undefined;
+  try {
+    const parsed = JSON.parse(text) as Partial<WorkspaceReference>;
+    if (typeof parsed.name !== 'string') return undefined;
+    return {
+      name: parsed.name,
+      access: parsed.access === 'read-only' ? 'read-only' : 'writable',
+      ...(typeof parsed.version === 'number' ? { version: parsed.version } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export function podSandboxInfo(pod: V1Pod): SandboxInfo | undefined {
+  const id = pod.metadata?.labels?.[sandboxLabel];
+  if (!id) return undefined;
+  const started = pod.status?.startTime ?? pod.metadata?.creationTimestamp;
+  const workspace = podWorkspace(pod);
+  return {
+    id,
+    labels: podSandboxLabels(pod),
+    ...(workspace ? { workspace } : {}),
+    startedAt: started ? new Date(started).toISOString() : new Date(0).toISOString(),
+  };
+}
