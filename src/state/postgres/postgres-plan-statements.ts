@@ -11,6 +11,7 @@ import type { PlanRecord, PlanUpdate, StateRepository } from '../state-repositor
 import { type ColumnValue, columnValues, text } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { jsonText } from './postgres-json-text.ts';
+import { beyond } from './postgres-ticket-event-statements.ts';
 
 type PlanMethods = Pick<
   StateRepository,
@@ -79,7 +80,8 @@ export function postgresPlanStatements({ sql }: PostgresDatabase): PlanMethods {
     },
     async readPlanEvents(planId, afterId, limit) {
       const rows = await sql`SELECT id, at, data FROM plan_events
-        WHERE plan_id = ${planId} AND id > ${afterId} ORDER BY id LIMIT ${limit}`;
+        WHERE plan_id = ${planId} AND id > ${beyond(afterId)}::bigint ORDER BY id
+        LIMIT ${beyond(limit)}::bigint`;
       return rows.map(
         (row): PlanEvent => ({
           id: Number(row.id),
