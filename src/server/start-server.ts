@@ -21,7 +21,7 @@ import { ProjectManager } from '../projects/project-manager.ts';
 import { runtimeOperation } from '../runtimes/require-capability.ts';
 import { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
-import { createSqliteStateRepository } from '../state/sqlite/sqlite-state-repository.ts';
+import { openStateRepository } from '../state/open-state-repository.ts';
 import type { StateRepository } from '../state/state-repository.ts';
 import { builtinTicketParts } from '../tickets/builtin-ticket-parts.ts';
 import { TicketManager } from '../tickets/ticket-manager.ts';
@@ -94,6 +94,12 @@ export interface StartServerOptions {
    * --url-domain`); without it, URLs take the path form `/u/ID/`.
    */
   urlDomain?: string;
+  /**
+   * Where the state lives when no `repository` is given (`mags server --state`, MAGS_STATE): a
+   * postgres:// URL or a SQLite file's path (open-state-repository.ts); default
+   * `$MAGS_HOME/state.db`.
+   */
+  state?: string;
 }
 
 export interface PerOwnerLimits {
@@ -171,8 +177,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
         ? process.env
         : { ...process.env, MAGS_RUNTIME: options.runtime },
     );
-  const repository =
-    options.repository ?? createSqliteStateRepository(join(context.home, 'state.db'));
+  const repository = options.repository ?? (await openStateRepository(options.state, context.home));
   const instance = options.instance ?? currentServerInstance();
   // Servers from before host and server were recorded took their sandboxes with them: what they
   // had recorded as running is over, and is marked so with the reason.
