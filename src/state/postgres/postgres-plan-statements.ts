@@ -10,8 +10,7 @@ import type { TokenUsage } from '../../api/tickets.ts';
 import type { PlanRecord, PlanUpdate, StateRepository } from '../state-repository.ts';
 import { type ColumnValue, columnValues, text } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
-import { jsonText } from './postgres-json-text.ts';
-import { beyond } from './postgres-ticket-event-statements.ts';
+import { jsonText, safeInteger } from './postgres-row-values.ts';
 
 type PlanMethods = Pick<
   StateRepository,
@@ -80,8 +79,8 @@ export function postgresPlanStatements({ sql }: PostgresDatabase): PlanMethods {
     },
     async readPlanEvents(planId, afterId, limit) {
       const rows = await sql`SELECT id, at, data FROM plan_events
-        WHERE plan_id = ${planId} AND id > ${beyond(afterId)}::bigint ORDER BY id
-        LIMIT ${beyond(limit)}::bigint`;
+        WHERE plan_id = ${planId} AND id > ${safeInteger(afterId)}::bigint ORDER BY id
+        LIMIT ${safeInteger(limit)}::bigint`;
       return rows.map(
         (row): PlanEvent => ({
           id: Number(row.id),
