@@ -110,3 +110,24 @@ test("a project filter naming no project of the owner's is a 404", async () => {
   assert.deepEqual(await own.json(), { tickets: [] });
   assert.equal((await app.request(alice, 'GET', '/v1/tickets')).status, 200);
 });
+
+test('a title or request with a NUL character is a 400 naming the field, on every state backend; nothing is stored', async () => {
+  for (const field of ['title', 'request'] as const) {
+    const response = await app.request(
+      alice,
+      'POST',
+      '/v1/tickets',
+      ticketBody('app', { [field]: 'Fix\u0000it' }),
+    );
+    assert.equal(response.status, 400, field);
+    const error = await errorOf(response);
+    assert.match(`${error.message} ${error.hint}`, new RegExp(`${field}.*NUL`, 's'), field);
+  }
+  const plan = await app.request(alice, 'POST', '/v1/plans', {
+    project: 'app',
+    request: 'Split\u0000it',
+  });
+  assert.equal(plan.status, 400);
+  assert.match((await errorOf(plan)).message, /request.*NUL/s);
+  assert.deepEqual(await ticketsOf('app'), []);
+});

@@ -14,6 +14,7 @@ import {
   CriterionResultSchema,
   CriterionSchema,
   EvidenceSchema,
+  storedText,
   TicketEventSchema,
   TicketIdSchema,
   TicketStatusSchema,
@@ -61,8 +62,8 @@ export type PlanStatus = z.infer<typeof PlanStatusSchema>;
 export const PlanTicketSpecSchema = z
   .strictObject({
     key: PlanTicketKeySchema,
-    title: z.string().trim().min(1).max(500),
-    request: z.string().trim().min(1).max(200_000),
+    title: storedText(500),
+    request: storedText(200_000),
     criteria: z.array(CriterionSchema).min(1, 'a ticket needs at least one criterion').max(100),
     role: RoleNameSchema.optional(),
     model: ModelIdSchema.optional(),
@@ -83,7 +84,7 @@ export const maxPlanTickets = 50;
  */
 export const PlanSpecSchema = z
   .strictObject({
-    summary: z.string().trim().min(1).max(10_000),
+    summary: storedText(10_000),
     tickets: z
       .array(PlanTicketSpecSchema)
       .min(1, 'a plan needs at least one ticket')
@@ -219,7 +220,7 @@ export const PlanListSchema = z.object({ plans: z.array(PlanSchema) }).openapi('
 export const CreatePlanBodySchema = z
   .strictObject({
     project: ProjectNameSchema,
-    request: z.string().trim().min(1).max(200_000),
+    request: storedText(200_000),
     model: ModelIdSchema.optional(),
     auto: z.boolean().optional(),
     autoApprove: z.boolean().optional(),

@@ -55,11 +55,24 @@ export const BudgetSchema = z
   .openapi('Budget');
 export type Budget = z.infer<typeof BudgetSchema>;
 
+/**
+ * Text a person or a planner writes that is stored as a column of its own (a title, a request):
+ * trimmed, and without NUL (U+0000), which PostgreSQL's text cannot hold, so every state backend
+ * takes the same texts.
+ */
+export const storedText = (maxLength: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(maxLength)
+    .refine((value) => !value.includes('\0'), 'must not contain a NUL character (\\u0000)');
+
 export const CreateTicketBodySchema = z
   .strictObject({
     project: ProjectNameSchema,
-    title: z.string().trim().min(1).max(500),
-    request: z.string().trim().min(1).max(200_000),
+    title: storedText(500),
+    request: storedText(200_000),
     criteria: z.array(CriterionSchema).min(1, 'a ticket needs at least one criterion').max(100),
     role: RoleNameSchema.optional(),
     model: ModelIdSchema.optional(),

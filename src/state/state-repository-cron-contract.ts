@@ -200,6 +200,12 @@ export function cronStateContract(test: ContractTest, repository: () => StateRep
         ['crr_j1', 'started', 'job_cj2', null],
       ],
     );
+    const farCursor = await state.listCronRuns('crn_jobs', { limit: 10, cursor: '9'.repeat(30) });
+    assert.deepEqual(
+      farCursor.runs.map((each) => each.id),
+      runs.map((each) => each.id),
+      'a cursor past every run lists from the newest',
+    );
   });
 }
 

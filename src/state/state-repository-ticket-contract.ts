@@ -255,6 +255,24 @@ export function ticketStateContract(test: ContractTest, repository: () => StateR
     const stored = await state.getTicket('xena', 'tkt_chars');
     assert.deepEqual(stored?.history, [{ role: 'tool', content: text }]);
   });
+
+  test('reading events after an id past any stored, an attempt past any, or with no limit', async () => {
+    const state = repository();
+    const appended = await state.appendTicketEvent('tkt_far', {
+      attempt: 1,
+      at: 'now',
+      data: { type: 'comment', author: 'xena', text: 'x' },
+    });
+    // `?after=`, `Last-Event-ID` and `?attempt=` take any integer from a client.
+    for (const after of [2 ** 31, 2 ** 53 - 1, 1e20]) {
+      assert.deepEqual(await state.readTicketEvents('tkt_far', after, 10), [], String(after));
+      assert.deepEqual(await state.readPlanEvents('pln_far', after, 10), [], String(after));
+      assert.equal(await state.getEvidence('tkt_far', after), undefined, String(after));
+    }
+    assert.deepEqual(await state.readTicketEvents('tkt_far', 0, Number.MAX_SAFE_INTEGER), [
+      appended,
+    ]);
+  });
 }
 
 /** The contract's project: with a setup, a test command and a model. */

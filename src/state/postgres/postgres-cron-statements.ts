@@ -12,7 +12,7 @@ import type {
 import { lockKey, lockNamespaces } from './postgres-advisory-lock.ts';
 import { columnValues, text } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
-import { nullableNumber } from './postgres-json-text.ts';
+import { nullableNumber, safeInteger } from './postgres-row-values.ts';
 
 type CronMethods = Pick<
   StateRepository,
@@ -166,8 +166,10 @@ export function postgresCronStatements({ sql }: PostgresDatabase): CronMethods {
         await sql`UPDATE cron_runs SET ${sql(values)} WHERE id = ${id}`;
     },
     async listCronRuns(cronId, page) {
+      // A cursor past any seq (the API takes any digits) lists from the newest, as in SQLite; it
+      // must not overflow BIGINT.
       const rows = await sql`SELECT * FROM cron_runs WHERE cron_id = ${cronId}
-        ${page.cursor === undefined ? sql`` : sql`AND seq < ${Number(page.cursor)}`}
+        ${page.cursor === undefined ? sql`` : sql`AND seq < ${safeInteger(Number(page.cursor))}`}
         ORDER BY seq DESC LIMIT ${page.limit + 1}`;
       const shown = rows.slice(0, page.limit);
       const last = shown.at(-1);

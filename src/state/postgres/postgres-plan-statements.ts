@@ -10,7 +10,7 @@ import type { TokenUsage } from '../../api/tickets.ts';
 import type { PlanRecord, PlanUpdate, StateRepository } from '../state-repository.ts';
 import { type ColumnValue, columnValues, text } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
-import { jsonText } from './postgres-json-text.ts';
+import { jsonText, safeInteger } from './postgres-row-values.ts';
 
 type PlanMethods = Pick<
   StateRepository,
@@ -79,7 +79,8 @@ export function postgresPlanStatements({ sql }: PostgresDatabase): PlanMethods {
     },
     async readPlanEvents(planId, afterId, limit) {
       const rows = await sql`SELECT id, at, data FROM plan_events
-        WHERE plan_id = ${planId} AND id > ${afterId} ORDER BY id LIMIT ${limit}`;
+        WHERE plan_id = ${planId} AND id > ${safeInteger(afterId)}::bigint ORDER BY id
+        LIMIT ${safeInteger(limit)}::bigint`;
       return rows.map(
         (row): PlanEvent => ({
           id: Number(row.id),

@@ -1,6 +1,7 @@
 import type { Evidence, TicketEvent, TicketEventData } from '../../api/tickets.ts';
 import type { StateRepository } from '../state-repository.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
+import { safeInteger } from './postgres-row-values.ts';
 
 type TicketEventMethods = Pick<
   StateRepository,
@@ -32,7 +33,8 @@ export function postgresTicketEventStatements({ sql }: PostgresDatabase): Ticket
     },
     async readTicketEvents(ticketId, afterId, limit) {
       const rows = await sql`SELECT id, attempt, at, data FROM ticket_events
-        WHERE ticket_id = ${ticketId} AND id > ${afterId} ORDER BY id LIMIT ${limit}`;
+        WHERE ticket_id = ${ticketId} AND id > ${safeInteger(afterId)}::bigint ORDER BY id
+        LIMIT ${safeInteger(limit)}::bigint`;
       return rows.map(
         (row): TicketEvent => ({
           id: Number(row.id),
@@ -53,7 +55,7 @@ export function postgresTicketEventStatements({ sql }: PostgresDatabase): Ticket
           ? await sql`SELECT evidence FROM ticket_evidence WHERE ticket_id = ${ticketId}
               ORDER BY attempt DESC LIMIT 1`
           : await sql`SELECT evidence FROM ticket_evidence
-              WHERE ticket_id = ${ticketId} AND attempt = ${attempt}`;
+              WHERE ticket_id = ${ticketId} AND attempt = ${safeInteger(attempt)}::bigint`;
       return row && (JSON.parse(String(row.evidence)) as Evidence);
     },
     async putTicketBundle(ticketId, bundle) {

@@ -2,7 +2,7 @@ import type { Budget, Criterion, TokenUsage } from '../../api/tickets.ts';
 import type { StateRepository, TicketRecord, TicketUpdate } from '../state-repository.ts';
 import { type ColumnValue, columnValues, text } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
-import { jsonText } from './postgres-json-text.ts';
+import { jsonText } from './postgres-row-values.ts';
 
 type TicketMethods = Pick<
   StateRepository,

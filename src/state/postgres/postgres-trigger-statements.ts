@@ -9,7 +9,7 @@ import type {
 } from '../state-repository.ts';
 import { columnValues, text } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
-import { jsonText, nullableNumber } from './postgres-json-text.ts';
+import { jsonText, nullableNumber } from './postgres-row-values.ts';
 
 type TriggerMethods = Pick<
   StateRepository,

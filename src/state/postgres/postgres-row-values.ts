@@ -1,3 +1,5 @@
+// What the statement groups write to rows and read from them.
+
 /**
  * JSON as the exact text `JSON.stringify` writes (PostgreSQL migration 2 says why not JSONB);
  * null and undefined stay null.
@@ -9,3 +11,9 @@ export function jsonText(value: unknown): string | null {
 /** A nullable number column. */
 export const nullableNumber = (value: unknown): number | null =>
   value === null || value === undefined ? null : Number(value);
+
+/**
+ * A count or id as a client gave it (`?after=`, `Last-Event-ID`, `?attempt=`: any integer),
+ * bounded so that PostgreSQL's integer types never overflow where SQLite compared any number.
+ */
+export const safeInteger = (value: number): number => Math.min(value, Number.MAX_SAFE_INTEGER);
