@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { packageRoot } from '../src/config/package-paths.ts';
 import { createTestHome, runCli, sandboxSkipReason } from './helpers/test-home.ts';
 
 const testHome = await createTestHome();
@@ -46,7 +47,10 @@ test('an unknown base image is named, with the command that builds it', async ()
     join(scratch, 'x.tar'),
   ]);
   assert.equal(misplaced.code, 2);
-  assert.match(misplaced.stderr, /--output and --tag name the OCI archive: they go with --oci/);
+  assert.match(
+    misplaced.stderr,
+    /--output, --tag and --server are about the OCI archive: they go with --oci/,
+  );
 });
 
 test('the archive of the default image loads into podman and runs a shell with the agent in it', {
@@ -96,6 +100,59 @@ test('the archive of the default image loads into podman and runs a shell with t
   // /etc/shadow is root:shadow (gid 42) in Debian: the store's shifted owners were put back.
   assert.equal(ran.stdout, 'hi\nagent\n0:42\n/workspace\n');
   assert.equal((await readFile(archive)).subarray(0, 10).toString(), 'oci-layout');
+});
+
+test('the server image runs mags server as uid 10001 and answers /health', {
+  skip: podmanSkipReason(),
+}, async () => {
+  const archive = join(scratch, 'server.tar');
+  const built = await runCli(testHome.home, [
+    'image',
+    'build',
+    '--oci',
+    '--server',
+    '--output',
+    archive,
+    '--tag',
+    'mags-test-oci:server',
+  ]);
+  assert.equal(built.code, 0, built.stderr);
+  const loaded = podman(['load', '--input', archive]);
+  assert.equal(loaded.status, 0, loaded.stderr);
+  const version = podman([
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    ...runFlags(),
+    'mags-test-oci:server',
+    '--version',
+  ]);
+  assert.equal(version.status, 0, version.stderr);
+  assert.equal(
+    version.stdout.trim(),
+    JSON.parse(await readFile(join(packageRoot(), 'package.json'), 'utf8')).version,
+  );
+  // The image's own command line (server --host=0.0.0.0 --port=7070), then /health from inside.
+  const served = podman([
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    ...runFlags(),
+    '--entrypoint',
+    'sh',
+    'mags-test-oci:server',
+    '-c',
+    `id -u; (mags server --host=0.0.0.0 --port=7070 --pool-size=0 >/tmp/server.log 2>&1 &)
+     for attempt in $(seq 50); do
+       node -e 'fetch("http://127.0.0.1:7070/health").then((r) => r.json()).then((b) => { console.log(b.status); process.exit(0) }, () => process.exit(1))' && exit 0
+       sleep 0.2
+     done
+     cat /tmp/server.log; exit 1`,
+  ]);
+  assert.equal(served.status, 0, served.stderr + served.stdout);
+  assert.equal(served.stdout, '10001\nok\n');
 });
 
 function podmanSkipReason(): string | false {

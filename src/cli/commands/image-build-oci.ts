@@ -6,12 +6,14 @@ import { formatBytes, printJson } from '../output.ts';
 
 /**
  * `mags image build --oci`: the base image as an OCI image layout archive a user pushes with
- * their own tools (skopeo, podman); the Kubernetes runtime runs its pods from it.
+ * their own tools (skopeo, podman); the Kubernetes runtime runs its pods from it. With `--server`
+ * the image of `mags server` itself, on the same base (deploy/kubernetes/ runs it).
  */
 export async function buildOciImage(flags: {
   name: string;
   output?: string;
   tag?: string;
+  server?: boolean;
   json?: boolean;
 }): Promise<void> {
   const [{ createMagsContext }, { buildOciArchive }, { default: yoctoSpinner }] = await Promise.all(
@@ -30,7 +32,8 @@ export async function buildOciImage(flags: {
   const { version } = JSON.parse(await readFile(join(packageRoot(), 'package.json'), 'utf8')) as {
     version: string;
   };
-  const output = flags.output ?? `mags-${image.name}.oci.tar`;
+  const kind = flags.server ? 'server' : image.name;
+  const output = flags.output ?? `mags-${kind}.oci.tar`;
   const spinner = yoctoSpinner({ text: `Writing ${output}`, stream: process.stderr }).start();
   const startedAt = Date.now();
   const seconds = () => Math.round((Date.now() - startedAt) / 1000);
@@ -40,7 +43,8 @@ export async function buildOciImage(flags: {
       agentPath: nativeBinaryPath('mags-agent'),
       output,
       magsVersion: version,
-      reference: flags.tag ?? `mags-${image.name}:${version}`,
+      reference: flags.tag ?? `mags-${kind}:${version}`,
+      ...(flags.server ? { server: { packageRoot: packageRoot() } } : {}),
       onProgress: (event) => {
         spinner.text = `Writing ${output}: ${event.step}, ${formatBytes(event.bytes)} [${seconds()} s]`;
       },

@@ -7,6 +7,7 @@ interface ImageBuildFlags {
   json?: boolean;
   runtime?: string;
   oci?: boolean;
+  server?: boolean;
   output?: string;
   tag?: string;
 }
@@ -32,16 +33,20 @@ export function registerImageCommands(program: Command): void {
       '--oci',
       'write the built image (--name) with the guest agent as an OCI image layout archive, for skopeo copy oci-archive:FILE or podman load',
     )
+    .option(
+      '--server',
+      "with --oci: the image of mags server itself (this package's build on the base image, runs as uid 10001)",
+    )
     .option('--output <file>', 'with --oci: the archive to write (default mags-NAME.oci.tar)')
     .option(
       '--tag <reference>',
       'with --oci: the name podman load gives it (default mags-NAME:VERSION)',
     )
     .action(async (flags: ImageBuildFlags) => {
-      if (!flags.oci && (flags.output !== undefined || flags.tag !== undefined)) {
+      if (!flags.oci && (flags.output !== undefined || flags.tag !== undefined || flags.server)) {
         const { InvalidInputError } = await import('../../errors/mags-error.ts');
         throw new InvalidInputError(
-          '--output and --tag name the OCI archive: they go with --oci.',
+          '--output, --tag and --server are about the OCI archive: they go with --oci.',
           {
             hint: 'npx mags image build --oci --output mags.tar',
           },

@@ -265,6 +265,80 @@ test('a read-only output directory and a disk that fills mid-write leave no arch
   }
 });
 
+test('the server image adds mags for production: bin, dist, non-dev packages, run as uid 10001', async () => {
+  const packageRoot = join(scratch, 'package');
+  const write = async (relative: string, content: string, mode = 0o644) => {
+    await mkdir(join(packageRoot, relative, '..'), { recursive: true });
+    await writeFile(join(packageRoot, relative), content, { mode });
+  };
+  await write('package.json', '{"name":"mags","version":"9.8.7"}');
+  await write('bin/mags.js', '#!/usr/bin/env node\n', 0o755);
+  await write('dist/cli.js', 'export {};\n');
+  await write('node_modules/prod-a/index.js', 'a');
+  await write('node_modules/prod-a/node_modules/nested-prod/index.js', 'n');
+  await write('node_modules/prod-a/node_modules/nested-dev/index.js', 'd');
+  await write('node_modules/dev-b/index.js', 'b');
+  await write('src/not-shipped.ts', 'x');
+  await write(
+    'package-lock.json',
+    JSON.stringify({
+      packages: {
+        '': { name: 'mags' },
+        'node_modules/prod-a': {},
+        'node_modules/prod-a/node_modules/nested-prod': {},
+        'node_modules/prod-a/node_modules/nested-dev': { dev: true },
+        'node_modules/dev-b': { dev: true },
+        'node_modules/other-platform-only': { optional: true },
+      },
+    }),
+  );
+  const output = join(scratch, 'server.tar');
+  await buildOciArchive({ ...options, output, server: { packageRoot } });
+  const files = await readTar(await readFile(output));
+  const manifest = JSON.parse(
+    blob(files, json(files, 'index.json').manifests[0].digest).toString(),
+  );
+  assert.equal(manifest.layers.length, 3);
+  const config = JSON.parse(blob(files, manifest.config.digest).toString());
+  assert.equal(config.rootfs.diff_ids.length, 3);
+  assert.deepEqual(config.config.Entrypoint, ['mags']);
+  assert.deepEqual(config.config.Cmd, ['server', '--host=0.0.0.0', '--port=7070']);
+  assert.equal(config.config.User, '10001:10001');
+  assert.ok(config.config.Env.includes('MAGS_HOME=/var/lib/mags'));
+  assert.deepEqual(config.config.ExposedPorts, { '7070/tcp': {} });
+  assert.equal(config.config.Labels['org.opencontainers.image.title'], 'mags server');
+  const layer = await readTarEntries(gunzipSync(blob(files, manifest.layers[2].digest)));
+  const byPath = new Map(layer.map((entry) => [entry.path, entry]));
+  assert.deepEqual(
+    layer.filter((entry) => entry.type !== 'Directory').map((entry) => entry.path),
+    [
+      'opt/mags/package.json',
+      'opt/mags/bin/mags.js',
+      'opt/mags/dist/cli.js',
+      'opt/mags/node_modules/prod-a/index.js',
+      'opt/mags/node_modules/prod-a/node_modules/nested-prod/index.js',
+      'usr/local/bin/mags',
+    ],
+  );
+  assert.equal(byPath.get('usr/local/bin/mags')?.linkpath, '/opt/mags/bin/mags.js');
+  assert.equal((byPath.get('opt/mags/bin/mags.js')?.mode ?? 0) & 0o7777, 0o755);
+  for (const entry of layer) {
+    if (entry.path === 'var/lib/mags/') continue;
+    assert.equal(entry.uid, 0, `${entry.path}: root's, so the server cannot change its own code`);
+  }
+  assert.equal(byPath.get('var/lib/mags/')?.uid, 10001);
+  assert.equal((byPath.get('var/lib/mags/')?.mode ?? 0) & 0o7777, 0o700);
+  await rm(join(packageRoot, 'dist'), { recursive: true });
+  await assert.rejects(
+    buildOciArchive({ ...options, output, server: { packageRoot } }),
+    (error: MagsError) => {
+      assert.equal(error.code, 'dependency_missing');
+      assert.match(error.hint ?? '', /npm run build/);
+      return true;
+    },
+  );
+});
+
 interface TarMember {
   path: string;
   type: string;

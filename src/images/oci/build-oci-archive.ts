@@ -24,12 +24,13 @@ import {
   ociLayoutVersion,
   ociMediaTypes,
 } from './oci-media-types.ts';
+import { serverLayerEntries } from './server-layer-entries.ts';
 import { type TarEntry, tarBlocks } from './tar-blocks.ts';
 import { treeEntries } from './tree-entries.ts';
 import { writeGzipLayerBlob, writeJsonBlob } from './write-blob.ts';
 
 export interface OciBuildProgress {
-  step: 'base layer' | 'mags layer' | 'archive';
+  step: 'base layer' | 'mags layer' | 'server layer' | 'archive';
   /** Bytes of uncompressed tar (layers) or of archive written so far in this step. */
   bytes: number;
 }
@@ -43,6 +44,8 @@ export interface BuildOciArchiveOptions {
   magsVersion: string;
   /** The manifest's `org.opencontainers.image.ref.name` in index.json (what `podman load` names it). */
   reference: string;
+  /** The server image instead: a third layer with this package (`packageRoot`), run as `mags server`. */
+  server?: { packageRoot: string };
   onProgress?: (event: OciBuildProgress) => void;
 }
 
@@ -56,7 +59,7 @@ export interface OciArchive {
 /**
  * Writes an OCI image layout (image-layout.md) as one tar: `oci-layout`, `index.json` → manifest
  * → config and two gzip layers (the base image's root filesystem, then the guest agent and mags'
- * defaults). Owners are the image's own ids (the store keeps them shifted into the sandboxes'
+ * defaults), plus mags itself for the server image. Owners are the image's own ids (the store keeps them shifted into the sandboxes'
  * host range: shift-ownership.ts), every mtime is the base image's build time, entries in byte
  * order, so the same image gives the same bytes. Everything is written into a staging directory
  * beside `output` and renamed over it at the end: a failure (a full disk) leaves no archive.
@@ -106,7 +109,18 @@ export async function buildOciArchive(options: BuildOciArchiveOptions): Promise<
     const mags = await writeGzipLayerBlob(tarBlocks(magsEntries, mtime), blobs, (bytes) =>
       progress({ step: 'mags layer', bytes }),
     );
-    const layers = [base, mags].map(
+    const written = [base, mags];
+    if (options.server) {
+      written.push(
+        await writeGzipLayerBlob(
+          tarBlocks(serverLayerEntries(options.server.packageRoot), mtime),
+          blobs,
+          (bytes) => progress({ step: 'server layer', bytes }),
+        ),
+      );
+    }
+    const server = options.server !== undefined;
+    const layers = written.map(
       (layer): OciDescriptor => ({
         mediaType: ociMediaTypes.gzipLayer,
         digest: layer.digest,
@@ -114,7 +128,7 @@ export async function buildOciArchive(options: BuildOciArchiveOptions): Promise<
       }),
     );
     const config = await writeJsonBlob(
-      ociImageConfig({ image, magsVersion, diffIds: [base.diffId, mags.diffId] }),
+      ociImageConfig({ image, magsVersion, diffIds: written.map((layer) => layer.diffId), server }),
       blobs,
     );
     const manifestDocument: OciImageManifest = {
@@ -122,7 +136,7 @@ export async function buildOciArchive(options: BuildOciArchiveOptions): Promise<
       mediaType: ociMediaTypes.imageManifest,
       config: { mediaType: ociMediaTypes.imageConfig, ...config },
       layers,
-      annotations: ociImageLabels(image, magsVersion),
+      annotations: ociImageLabels(image, magsVersion, server),
     };
     const manifest: OciDescriptor = {
       mediaType: ociMediaTypes.imageManifest,

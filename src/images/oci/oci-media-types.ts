@@ -43,7 +43,10 @@ export interface OciImageConfig {
   os: string;
   config: {
     Env: string[];
+    Entrypoint?: string[];
     Cmd: string[];
+    User?: string;
+    ExposedPorts?: Record<string, Record<string, never>>;
     WorkingDir: string;
     Labels: Record<string, string>;
   };

@@ -6,6 +6,10 @@ import type { TarEntry } from './tar-blocks.ts';
 export interface TreeEntriesOptions {
   /** The id a file's stored owner (uid or gid) has inside the image. */
   toImageId: (hostId: number) => number;
+  /** Put before every path (and hard link target): `opt/mags/` places the tree there. */
+  prefix?: string;
+  /** Entries (relative to `root`, a directory's without the trailing `/`) left out with all below. */
+  exclude?: (relativePath: string) => boolean;
   /** Called for what a layer cannot carry portably (sockets, fifos, devices): left out. */
   onSkipped?: (path: string, kind: string) => void;
 }
@@ -28,6 +32,7 @@ export async function* treeEntries(
     for (const name of names) {
       const path = join(directory, name);
       const relative = `${prefix}${name}`;
+      if (options.exclude?.(relative.slice(outerPrefix.length))) continue;
       const stats = await lstat(path);
       const owner = { uid: options.toImageId(stats.uid), gid: options.toImageId(stats.gid) };
       if (stats.isDirectory()) {
@@ -65,7 +70,8 @@ export async function* treeEntries(
       }
     }
   }
-  yield* walk(root, '');
+  const outerPrefix = options.prefix ?? '';
+  yield* walk(root, outerPrefix);
 }
 
 /** Byte order of UTF-8 names (not the locale's): what makes the archive reproducible anywhere. */
