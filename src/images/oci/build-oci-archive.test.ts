@@ -6,7 +6,7 @@
  * archive behind.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmod,
@@ -225,6 +225,19 @@ test('an output in a missing directory or naming a directory is refused, and not
   );
 });
 
+test('a build killed mid-way leaves staging that the next build of that output removes', async () => {
+  // A pid that was alive and is no more: a build that died (Ctrl-C) with its staging directory.
+  const deadPid = spawnSync('true').pid;
+  const abandoned = join(scratch, `.again.tar.partial-${deadPid}-x1`);
+  await mkdir(join(abandoned, 'blobs', 'sha256'), { recursive: true });
+  const running = join(scratch, `.again.tar.partial-${process.ppid}-x2`); // a live process's
+  await mkdir(running);
+  await buildOciArchive({ ...options, output: join(scratch, 'again.tar') });
+  const left = (await readdir(scratch)).filter((name) => name.startsWith('.again.tar.partial-'));
+  assert.deepEqual(left, [`.again.tar.partial-${process.ppid}-x2`]);
+  await rm(running, { recursive: true });
+});
+
 test('a read-only output directory and a disk that fills mid-write leave no archive and no staging', {
   skip: isRoot ? false : 'mounting the small filesystems needs root',
 }, async () => {
@@ -262,6 +275,26 @@ test('a read-only output directory and a disk that fills mid-write leave no arch
     assert.equal(await readFile(join(small, 'mags.tar'), 'utf8'), 'an older archive');
   } finally {
     await rm(join(rootfs, 'noise'));
+  }
+});
+
+test('a base image file the user cannot read is named, with root as the way out', {
+  skip: isRoot ? 'root reads every file' : false,
+}, async () => {
+  const secret = join(rootfs, 'etc', 'unreadable');
+  await writeFile(secret, 'x', { mode: 0o000 });
+  try {
+    await assert.rejects(
+      buildOciArchive({ ...options, output: join(scratch, 'denied.tar') }),
+      (error: MagsError) => {
+        assert.equal(error.code, 'permission_denied');
+        assert.match(error.message, /Cannot read .*etc\/unreadable of the base image/);
+        assert.match(error.hint ?? '', /as root/);
+        return true;
+      },
+    );
+  } finally {
+    await rm(secret);
   }
 });
 

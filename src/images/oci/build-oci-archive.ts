@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { processExists } from '../../config/process-exists.ts';
 import {
   DependencyMissingError,
   InvalidInputError,
@@ -81,11 +82,12 @@ export async function buildOciArchive(options: BuildOciArchiveOptions): Promise<
       },
     );
   }
-  const staging = await mkdtemp(join(dirname(output), `.${basename(output)}.partial-`)).catch(
-    (error: NodeJS.ErrnoException) => {
-      throw describeError(error, output, image.rootfs);
-    },
-  );
+  await removeAbandonedStaging(output);
+  const staging = await mkdtemp(
+    join(dirname(output), `${stagingPrefix(output)}${process.pid}-`),
+  ).catch((error: NodeJS.ErrnoException) => {
+    throw describeError(error, output, image.rootfs);
+  });
   const progress = options.onProgress ?? (() => {});
   try {
     const blobs = join(staging, 'blobs', 'sha256');
@@ -198,6 +200,23 @@ function jsonEntry(path: string, document: unknown): TarEntry {
     gid: 0,
     content: Buffer.from(JSON.stringify(document)),
   };
+}
+
+/** `.NAME.partial-PID-`: the staging directory of a build of `output` by process PID. */
+function stagingPrefix(output: string): string {
+  return `.${basename(output)}.partial-`;
+}
+
+/** What a build killed mid-way (Ctrl-C, a crash) left beside the same output: hundreds of MiB. */
+async function removeAbandonedStaging(output: string): Promise<void> {
+  const prefix = stagingPrefix(output);
+  for (const name of await readdir(dirname(output)).catch(() => [] as string[])) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1] ?? 0);
+    if (pid > 0 && pid !== process.pid && !processExists(pid)) {
+      await rm(join(dirname(output), name), { recursive: true, force: true });
+    }
+  }
 }
 
 /**

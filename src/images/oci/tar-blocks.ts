@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { Header, Pax } from 'tar';
+import { ConflictError } from '../../errors/mags-error.ts';
 
 /** One member of a tar stream, with everything its header says decided by the caller. */
 export interface TarEntry {
@@ -70,8 +71,9 @@ export async function* tarBlocks(
       // The header already promised `size` bytes: a file that shrank meanwhile would shift every
       // member after it, so the archive is refused rather than written wrong.
       if (read !== size) {
-        throw new Error(
+        throw new ConflictError(
           `${entry.sourcePath} changed size while it was archived (${read} of ${size} bytes).`,
+          { hint: 'Nothing may write to the image while it is archived: run the build again.' },
         );
       }
     }
