@@ -51,6 +51,12 @@ test('an unknown base image is named, with the command that builds it', async ()
     misplaced.stderr,
     /--output, --tag and --server are about the OCI archive: they go with --oci/,
   );
+  const both = await runCli(testHome.home, ['image', 'build', '--oci', '--runtime', 'qemu']);
+  assert.equal(both.code, 2);
+  assert.match(
+    both.stderr,
+    /--oci writes a base image \(--name\); --runtime builds a runtime's guest/,
+  );
 });
 
 test('the archive of the default image loads into podman and runs a shell with the agent in it', {

@@ -52,6 +52,15 @@ export function registerImageCommands(program: Command): void {
           },
         );
       }
+      if (flags.oci && flags.runtime !== undefined) {
+        const { InvalidInputError } = await import('../../errors/mags-error.ts');
+        throw new InvalidInputError(
+          "--oci writes a base image (--name); --runtime builds a runtime's guest: one at a time.",
+          {
+            hint: 'npx mags image build --oci --name default',
+          },
+        );
+      }
       if (flags.oci) {
         const { buildOciImage } = await import('./image-build-oci.ts');
         return buildOciImage(flags);
