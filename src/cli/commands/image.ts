@@ -1,6 +1,17 @@
 import type { Command } from 'commander';
 import { formatBytes, printJson, printTable } from '../output.ts';
 
+interface ImageBuildFlags {
+  name: string;
+  force?: boolean;
+  json?: boolean;
+  runtime?: string;
+  oci?: boolean;
+  server?: boolean;
+  output?: string;
+  tag?: string;
+}
+
 export function registerImageCommands(program: Command): void {
   const image = program.command('image').description('Base images that sandboxes run on.');
   image
@@ -18,7 +29,42 @@ export function registerImageCommands(program: Command): void {
       '--runtime <name>',
       "qemu: build the qemu runtime's guest kernel and initramfs (from Debian's linux-image-amd64) and probe KVM",
     )
-    .action(async (flags: { name: string; force?: boolean; json?: boolean; runtime?: string }) => {
+    .option(
+      '--oci',
+      'write the built image (--name) with the guest agent as an OCI image layout archive, for skopeo copy oci-archive:FILE or podman load',
+    )
+    .option(
+      '--server',
+      "with --oci: the image of mags server itself (this package's build on the base image, runs as uid 10001)",
+    )
+    .option('--output <file>', 'with --oci: the archive to write (default mags-NAME.oci.tar)')
+    .option(
+      '--tag <reference>',
+      'with --oci: the name podman load gives it (default mags-NAME:VERSION)',
+    )
+    .action(async (flags: ImageBuildFlags) => {
+      if (!flags.oci && (flags.output !== undefined || flags.tag !== undefined || flags.server)) {
+        const { InvalidInputError } = await import('../../errors/mags-error.ts');
+        throw new InvalidInputError(
+          '--output, --tag and --server are about the OCI archive: they go with --oci.',
+          {
+            hint: 'npx mags image build --oci --output mags.tar',
+          },
+        );
+      }
+      if (flags.oci && flags.runtime !== undefined) {
+        const { InvalidInputError } = await import('../../errors/mags-error.ts');
+        throw new InvalidInputError(
+          "--oci writes a base image (--name); --runtime builds a runtime's guest: one at a time.",
+          {
+            hint: 'npx mags image build --oci --name default',
+          },
+        );
+      }
+      if (flags.oci) {
+        const { buildOciImage } = await import('./image-build-oci.ts');
+        return buildOciImage(flags);
+      }
       if (flags.runtime !== undefined && flags.runtime !== 'namespace') {
         const { buildQemuGuest } = await import('./image-build-qemu.ts');
         return buildQemuGuest({ runtime: flags.runtime, force: flags.force, json: flags.json });
