@@ -1,12 +1,35 @@
+import { isIP } from 'node:net';
 import type { V1NetworkPolicy, V1NetworkPolicyEgressRule } from '@kubernetes/client-node';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 import type { SandboxSpec } from '../runtime.ts';
 import { podName, sandboxLabel, sandboxLabels } from './kubernetes-pod-spec.ts';
 import type { KubernetesSettings } from './kubernetes-settings.ts';
 
-/** Never reachable, whatever the spec asks: link-local holds the cloud metadata service. */
-const linkLocalV4 = '169.254.0.0/16';
-const linkLocalV6 = 'fe80::/10';
+/**
+ * Never reachable, whatever the spec asks: the cloud metadata services. Link-local holds most;
+ * some are elsewhere: Alibaba's 100.100.100.200, and the IPv6 ones in ULA space: AWS
+ * fd00:ec2::254 (IMDS docs), GCE fd20:ce::254, Oracle fd00:c1::a9fe:a9fe.
+ */
+const forbiddenV4 = ['169.254.0.0/16', '100.100.100.200/32'];
+const forbiddenV6 = [
+  'fe80::/10',
+  'fd00:ec2::254/128',
+  'fd20:ce::254/128',
+  'fd00:c1::a9fe:a9fe/128',
+];
+
+/**
+ * NodeLocal DNSCache (https://kubernetes.io/docs/tasks/administer-cluster/nodelocaldns/, default
+ * on GKE and kubespray) answers on this link-local address: allowed on port 53 only, and only to
+ * a sandbox that may resolve names at all.
+ */
+const nodeLocalDns: V1NetworkPolicyEgressRule = {
+  to: [{ ipBlock: { cidr: '169.254.20.10/32' } }],
+  ports: [
+    { protocol: 'UDP', port: 53 },
+    { protocol: 'TCP', port: 53 },
+  ],
+};
 
 /**
  * The cluster DNS (kube-dns/CoreDNS, labelled `k8s-app: kube-dns` in kube-system by kubeadm, k3s
@@ -64,18 +87,19 @@ function egressRules(spec: SandboxSpec, settings: KubernetesSettings): V1Network
           {
             ipBlock: {
               cidr: '0.0.0.0/0',
-              except: [linkLocalV4, ...settings.clusterCidrs.filter((cidr) => !v6(cidr))],
+              except: [...forbiddenV4, ...settings.clusterCidrs.filter((cidr) => !v6(cidr))],
             },
           },
           {
             ipBlock: {
               cidr: '::/0',
-              except: [linkLocalV6, ...settings.clusterCidrs.filter(v6)],
+              except: [...forbiddenV6, ...settings.clusterCidrs.filter(v6)],
             },
           },
         ],
       },
       clusterDns,
+      nodeLocalDns,
     ];
   }
   const hosts = egress.allow.flatMap((rule) => ('host' in rule ? [rule.host] : []));
@@ -89,8 +113,9 @@ function egressRules(spec: SandboxSpec, settings: KubernetesSettings): V1Network
       },
     );
   }
+  // A range may contain a metadata address (0.0.0.0/0 passes the shared checker): excepted here.
   return egress.allow.map((rule) => ({
-    to: [{ ipBlock: { cidr: 'cidr' in rule ? rule.cidr : '' } }],
+    to: [{ ipBlock: allowedBlock('cidr' in rule ? rule.cidr : '') }],
     ...(rule.port === undefined
       ? {}
       : {
@@ -100,4 +125,43 @@ function egressRules(spec: SandboxSpec, settings: KubernetesSettings): V1Network
           ],
         }),
   }));
+}
+
+/** An allowed range with the metadata addresses it contains cut out of it. */
+function allowedBlock(cidr: string): { cidr: string; except?: string[] } {
+  const except = (cidr.includes(':') ? forbiddenV6 : forbiddenV4).filter((inner) =>
+    contains(cidr, inner),
+  );
+  // An ipBlock's except must lie strictly inside its cidr; a rule equal to one is refused earlier.
+  return except.length > 0 ? { cidr, except } : { cidr };
+}
+
+/** Whether `outer` holds all of `inner` (both CIDRs of the same family). */
+function contains(outer: string, inner: string): boolean {
+  const [outerAddress = '', outerBits = '0'] = outer.split('/');
+  const [innerAddress = '', innerBits = '0'] = inner.split('/');
+  const prefix = Number(outerBits);
+  if (prefix >= Number(innerBits)) return false;
+  const a = addressBits(outerAddress);
+  const b = addressBits(innerAddress);
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  return a.slice(0, prefix) === b.slice(0, prefix);
+}
+
+function addressBits(address: string): string | undefined {
+  if (isIP(address) === 4) {
+    return address
+      .split('.')
+      .map((part) => Number(part).toString(2).padStart(8, '0'))
+      .join('');
+  }
+  if (isIP(address) !== 6) return undefined;
+  const [head = '', tail = ''] = address.split('::');
+  const groups = (text: string) => (text === '' ? [] : text.split(':'));
+  const left = groups(head);
+  const right = address.includes('::') ? groups(tail) : [];
+  const middle = Array(8 - left.length - right.length).fill('0');
+  return [...left, ...middle, ...right]
+    .map((group) => Number.parseInt(group, 16).toString(2).padStart(16, '0'))
+    .join('');
 }

@@ -86,8 +86,59 @@ test('the policy: no egress at all without network; CIDR rules with their port; 
   const all = sandboxNetworkPolicy({ ...spec, network: { egress: 'all' } }, settings);
   const blocks = all.spec?.egress?.[0]?.to?.map((peer) => peer.ipBlock);
   assert.deepEqual(blocks, [
-    { cidr: '0.0.0.0/0', except: ['169.254.0.0/16', '10.42.0.0/16'] },
-    { cidr: '::/0', except: ['fe80::/10', 'fd00:10::/56'] },
+    { cidr: '0.0.0.0/0', except: ['169.254.0.0/16', '100.100.100.200/32', '10.42.0.0/16'] },
+    {
+      cidr: '::/0',
+      except: [
+        'fe80::/10',
+        'fd00:ec2::254/128',
+        'fd20:ce::254/128',
+        'fd00:c1::a9fe:a9fe/128',
+        'fd00:10::/56',
+      ],
+    },
   ]);
   assert.equal(all.spec?.egress?.[1]?.ports?.[0]?.port, 53, 'the cluster DNS');
+  assert.deepEqual(
+    all.spec?.egress?.[2],
+    {
+      to: [{ ipBlock: { cidr: '169.254.20.10/32' } }],
+      ports: [
+        { protocol: 'UDP', port: 53 },
+        { protocol: 'TCP', port: 53 },
+      ],
+    },
+    'NodeLocal DNSCache, port 53 only',
+  );
+});
+
+test('the policy: an allowed range that holds a metadata address has it cut out', () => {
+  const settings = kubernetesSettings({});
+  const policy = sandboxNetworkPolicy(
+    {
+      ...spec,
+      network: {
+        egress: {
+          allow: [{ cidr: '0.0.0.0/0' }, { cidr: '::/0' }, { cidr: '100.64.0.0/10' }],
+        },
+      },
+    },
+    settings,
+  );
+  assert.deepEqual(
+    policy.spec?.egress?.map((rule) => rule.to?.[0]?.ipBlock),
+    [
+      { cidr: '0.0.0.0/0', except: ['169.254.0.0/16', '100.100.100.200/32'] },
+      {
+        cidr: '::/0',
+        except: ['fe80::/10', 'fd00:ec2::254/128', 'fd20:ce::254/128', 'fd00:c1::a9fe:a9fe/128'],
+      },
+      { cidr: '100.64.0.0/10', except: ['100.100.100.200/32'] },
+    ],
+  );
+});
+
+test('the pod: labelled with its host (MAGS_HOST_ID), which list() selects by', () => {
+  const pod = sandboxPod(spec, kubernetesSettings({ MAGS_HOST_ID: 'mags-host-7f9c' }), 'image:1');
+  assert.equal(pod.metadata?.labels?.['mags.dev/host'], 'mags-host-7f9c');
 });

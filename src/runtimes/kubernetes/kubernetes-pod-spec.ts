@@ -11,6 +11,8 @@ export const managedByLabel = 'app.kubernetes.io/managed-by';
 export const sandboxLabel = 'mags.dev/sandbox';
 export const ownerLabel = 'mags.dev/owner';
 export const serverLabel = 'mags.dev/server';
+/** The host (`MAGS_HOST_ID`) whose server started the pod: the one that lists it. */
+export const hostLabel = 'mags.dev/host';
 /** The spec's own labels, whole (label values cannot hold every string): an annotation. */
 export const labelsAnnotation = 'mags.dev/labels';
 /** The spec's workspace reference, for an attach to hold it again. */
@@ -56,6 +58,7 @@ export function sandboxLabels(
     [sandboxLabel]: spec.id,
     ...(owner ? { [ownerLabel]: owner } : {}),
     ...(settings.serverId ? { [serverLabel]: settings.serverId } : {}),
+    ...(settings.hostId ? { [hostLabel]: settings.hostId } : {}),
   };
 }
 

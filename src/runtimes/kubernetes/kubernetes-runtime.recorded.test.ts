@@ -36,6 +36,7 @@ const agentPath = nativeBinaryPath('mags-agent');
 const settings = kubernetesSettings({
   MAGS_K8S_IMAGE: 'registry.example.com/mags/sandbox:1',
   MAGS_K8S_SERVER_ID: 'server-a',
+  MAGS_HOST_ID: 'host-a',
   MAGS_K8S_CLUSTER_CIDRS: '10.42.0.0/16,10.43.0.0/16',
 });
 const specFor = recordedSpec;
@@ -131,8 +132,16 @@ test('recorded exchange: the pod the runtime creates has the security baseline, 
   );
   assert.deepEqual(blocks[0], {
     cidr: '0.0.0.0/0',
-    except: ['169.254.0.0/16', '10.42.0.0/16', '10.43.0.0/16'],
+    except: ['169.254.0.0/16', '100.100.100.200/32', '10.42.0.0/16', '10.43.0.0/16'],
   });
+  // The IPv6 metadata services are not link-local (AWS fd00:ec2::254, GCE fd20:ce::254).
+  assert.deepEqual(blocks[1], {
+    cidr: '::/0',
+    except: ['fe80::/10', 'fd00:ec2::254/128', 'fd20:ce::254/128', 'fd00:c1::a9fe:a9fe/128'],
+  });
+  // NodeLocal DNSCache, inside the excepted link-local range: port 53 alone.
+  assert.deepEqual(blocks[2], { cidr: '169.254.20.10/32' });
+  assert.equal(pod.metadata?.labels?.['mags.dev/host'], 'host-a');
 });
 
 test('recorded exchange: start, a command over the exec stream, files, stop', async (t) => {

@@ -7,11 +7,13 @@ import { connectPodAgent } from './connect-pod-agent.ts';
 import { isNotFound, type KubernetesAction, kubernetesApiError } from './kubernetes-api-error.ts';
 import { kubernetesCapabilities } from './kubernetes-capabilities.ts';
 import { sandboxNetworkPolicy } from './kubernetes-network-policy.ts';
-import { podName, sandboxPod } from './kubernetes-pod-spec.ts';
+import { hostLabel, podName, sandboxLabel, sandboxPod } from './kubernetes-pod-spec.ts';
+import { hostUsersDropped, kubernetesWarnings, warnOnce } from './kubernetes-runtime-warnings.ts';
 import { kubernetesSandbox } from './kubernetes-sandbox.ts';
 import type { KubernetesSettings } from './kubernetes-settings.ts';
 import { openPodWorkspace, restoreIntoPod, syncBackFromPod } from './pod-workspace.ts';
 import {
+  isLeftoverPod,
   isLivePod,
   podSandboxInfo,
   podSandboxLabels,
@@ -34,6 +36,11 @@ export interface KubernetesRuntimeOptions {
   stores?: HostStores;
   /** How the stores' files' owners map to the sandbox's ids (default: identity). */
   idMapping?: IdMapping;
+  /**
+   * Whether this host process can build a workspace's layers (loop disks, `setpriv` to the
+   * sandbox's ids): root only. Default: `process.getuid() === 0`; tests pretend otherwise.
+   */
+  hostIsRoot?: () => boolean;
 }
 
 /**
@@ -89,6 +96,19 @@ export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Runt
     });
   };
 
+  const ownPods = async () => {
+    const pods = await cluster()
+      .core.listNamespacedPod({
+        namespace: settings.namespace,
+        labelSelector: sandboxPodSelector(settings.hostId),
+      })
+      .catch((error: unknown) => {
+        throw kubernetesApiError(error, action('list', 'pods'));
+      });
+    // The selector already says so; a pod of another host is never ours, whatever answered.
+    return pods.items.filter((pod) => pod.metadata?.labels?.[hostLabel] === settings.hostId);
+  };
+
   return {
     specificationVersion: 'runtime-v2',
     name: 'kubernetes',
@@ -107,7 +127,7 @@ export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Runt
         const explained = kubernetesApiError(error, action('list', 'pods'));
         problems.push(`${explained.message} (${explained.hint})`);
       }
-      return { ok: problems.length === 0, problems, warnings: [] };
+      return { ok: problems.length === 0, problems, warnings: kubernetesWarnings(settings) };
     },
     async start(spec: SandboxSpec): Promise<Sandbox> {
       const image = imageFor(spec, settings);
@@ -117,6 +137,20 @@ export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Runt
           sandboxId: spec.id,
           hint: 'Run without a workspace, or on the namespace or qemu runtime.',
         });
+      }
+      const hostIsRoot = options.hostIsRoot ?? (() => process.getuid?.() === 0);
+      if (spec.workspace && !hostIsRoot()) {
+        // The host-side workspace store makes loop disks and copies as the sandbox's root
+        // (pod-workspace.ts): a raw EPERM from mkfs or setpriv would tell the user nothing.
+        throw new MagsError(
+          `This host runs as uid ${process.getuid?.()}, not root: the kubernetes runtime cannot hold workspace ${spec.workspace.name} here.`,
+          {
+            code: 'workspace_unsupported',
+            statusCode: 501,
+            sandboxId: spec.id,
+            hint: 'Workspaces on the kubernetes runtime need a host running as root with loop devices (mkfs, mount -o loop) and setpriv; the shipped deploy/kubernetes host does not. Run without -w/-p there, or on a namespace or qemu host.',
+          },
+        );
       }
       // Built before anything is created: a spec the cluster cannot enforce is refused whole.
       const policy = sandboxNetworkPolicy(spec, settings);
@@ -128,7 +162,7 @@ export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Runt
       // The policy first, so the pod never runs a moment without it.
       try {
         await networking
-          .createNamespacedNetworkPolicy({ namespace, body: policy })
+          .createNamespacedNetworkPolicy({ namespace, body: policy, fieldValidation: 'Strict' })
           .catch((error: unknown) => {
             throw kubernetesApiError(error, action('create', 'networkpolicies', spec.id));
           });
@@ -137,9 +171,16 @@ export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Runt
         throw error;
       }
       try {
-        await core.createNamespacedPod({ namespace, body: pod }).catch((error: unknown) => {
-          throw kubernetesApiError(error, action('create', 'pods', spec.id));
-        });
+        const created = await core
+          .createNamespacedPod({ namespace, body: pod, fieldValidation: 'Strict' })
+          .catch((error: unknown) => {
+            throw kubernetesApiError(error, action('create', 'pods', spec.id));
+          });
+        // An API server without the UserNamespacesSupport gate drops hostUsers on create
+        // (pkg/api/pod/util.go dropDisabledFields): the pod would run as the node's root.
+        if (!settings.hostUsers && created.spec?.hostUsers !== false) {
+          throw hostUsersDropped(spec.id, settings);
+        }
         await waitForPodRunning({
           api: core,
           namespace,
@@ -192,15 +233,37 @@ export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Runt
     async list(): Promise<SandboxInfo[]> {
       // Unset up, this server has no cluster to ask (and a server start lists every runtime).
       if (!settings.image) return [];
-      const pods = await cluster()
-        .core.listNamespacedPod({
+      warnOnce(settings);
+      return (await ownPods()).filter(isLivePod).flatMap((pod) => podSandboxInfo(pod) ?? []);
+    },
+    async sweep(): Promise<number> {
+      // At a server start, before this host starts anything: what its dead servers left.
+      if (!settings.image) return 0;
+      const pods = await ownPods();
+      let removed = 0;
+      for (const pod of pods.filter(isLeftoverPod)) {
+        const id = podSandboxInfo(pod)?.id;
+        if (!id) continue;
+        await remove(id);
+        removed++;
+      }
+      // A policy created by a start that died before its pod was: no pod has its sandbox id.
+      const podIds = new Set(pods.flatMap((pod) => podSandboxInfo(pod)?.id ?? []));
+      const policies = await cluster()
+        .networking.listNamespacedNetworkPolicy({
           namespace: settings.namespace,
-          labelSelector: sandboxPodSelector,
+          labelSelector: sandboxPodSelector(settings.hostId),
         })
         .catch((error: unknown) => {
-          throw kubernetesApiError(error, action('list', 'pods'));
+          throw kubernetesApiError(error, action('list', 'networkpolicies'));
         });
-      return pods.items.filter(isLivePod).flatMap((pod) => podSandboxInfo(pod) ?? []);
+      for (const policy of policies.items) {
+        const id = policy.metadata?.labels?.[sandboxLabel];
+        if (!id || podIds.has(id)) continue;
+        await remove(id);
+        removed++;
+      }
+      return removed;
     },
     async attach(id: string): Promise<Sandbox> {
       const { config, core } = cluster();

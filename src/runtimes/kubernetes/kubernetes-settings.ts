@@ -23,6 +23,13 @@ export interface KubernetesSettings {
   clusterCidrs: string[];
   /** `mags.dev/server`: which control plane started a pod. */
   serverId: string;
+  /**
+   * `mags.dev/host`: which host's pods these are (`MAGS_HOST_ID`, else the hostname, as the
+   * server's own host id). `list()` returns only these: another host's live sandboxes are never
+   * this host's to take over or stop.
+   */
+  hostId: string;
+
   /** Where the agent is inside the image (`mags image build --oci` puts it there). */
   agentPath: string;
   /** How long a pod may take to be scheduled, pull its image and run. */
@@ -85,6 +92,7 @@ export function kubernetesSettings(environment: NodeJS.ProcessEnv): KubernetesSe
     hostUsers: hostUsers === 'true',
     clusterCidrs,
     serverId: labelValue(environment.MAGS_K8S_SERVER_ID || hostname()),
+    hostId: labelValue(environment.MAGS_HOST_ID || hostname()),
     agentPath: environment.MAGS_K8S_AGENT_PATH || defaultAgentPath,
     startTimeoutMs,
     workspacePath: '/workspace',

@@ -1,14 +1,29 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { SandboxInfo, WorkspaceReference } from '../runtime.ts';
 import {
+  hostLabel,
   labelsAnnotation,
   managedByLabel,
   sandboxLabel,
   workspaceAnnotation,
 } from './kubernetes-pod-spec.ts';
 
-/** Selects every sandbox pod of mags in the namespace, whichever server started it. */
-export const sandboxPodSelector = `${managedByLabel}=mags,${sandboxLabel}`;
+/**
+ * Selects the sandbox pods (and NetworkPolicies) of mags that this host's servers started: a
+ * server start recovers or stops what `list()` returns, so another host's must never be in it.
+ */
+export function sandboxPodSelector(hostId: string): string {
+  return `${managedByLabel}=mags,${sandboxLabel},${hostLabel}=${hostId}`;
+}
+
+/**
+ * A pod that will never run a sandbox again and is not yet being deleted: Pending (its start's
+ * server died; sweep runs at a server start, before this host starts anything), Failed or
+ * Succeeded. `sweep()` deletes these; `list()` returns only live ones (what can be attached).
+ */
+export function isLeftoverPod(pod: V1Pod): boolean {
+  return !pod.metadata?.deletionTimestamp && !isLivePod(pod);
+}
 
 /** A pod whose container runs and that is not being deleted: a sandbox that can be attached. */
 export function isLivePod(pod: V1Pod): boolean {
