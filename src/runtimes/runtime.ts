@@ -22,7 +22,10 @@ export interface RuntimeCapabilities extends Record<RuntimeCapabilityName, boole
   network: boolean;
   /** Interactive terminals (`tty` on exec). */
   tty: boolean;
-  /** Memory, CPU and process-count limits are enforced from the start. */
+  /**
+   * Memory, CPU and process-count limits are enforced from the start. Kubernetes: memory and CPU
+   * per pod, the process count only by the node's kubelet podPidsLimit (its check() warns).
+   */
   resourceLimits: boolean;
   /** `Sandbox.setLimits`: limits of a running sandbox can change. */
   setLimits: boolean;

@@ -38,6 +38,7 @@ interface ServerFlags {
   k8sImage?: string;
   k8sNamespace?: string;
   k8sRuntimeClass?: string;
+  k8sAllowHostUsers?: boolean;
 }
 
 export function registerServerCommand(program: Command): void {
@@ -138,6 +139,10 @@ export function registerServerCommand(program: Command): void {
       '--k8s-runtime-class <name>',
       'the kubernetes runtime: runtimeClassName of sandbox pods, e.g. gvisor or kata (default $MAGS_K8S_RUNTIME_CLASS)',
     )
+    .option(
+      '--k8s-allow-host-users',
+      "the kubernetes runtime: run pods without a user namespace where the cluster has none (MAGS_K8S_HOST_USERS=true); a sandbox's root is then the node's root unless --k8s-runtime-class isolates it (gVisor, Kata)",
+    )
     .action(async (flags: ServerFlags) => {
       const [{ startServer: start }, { createMagsContext }, stateLocation] = await Promise.all([
         import('../../server/start-server.ts'),
@@ -161,6 +166,7 @@ export function registerServerCommand(program: Command): void {
         ...(flags.k8sImage ? { MAGS_K8S_IMAGE: flags.k8sImage } : {}),
         ...(flags.k8sNamespace ? { MAGS_K8S_NAMESPACE: flags.k8sNamespace } : {}),
         ...(flags.k8sRuntimeClass ? { MAGS_K8S_RUNTIME_CLASS: flags.k8sRuntimeClass } : {}),
+        ...(flags.k8sAllowHostUsers ? { MAGS_K8S_HOST_USERS: 'true' } : {}),
       });
       if (defaultAllow.allow) magsContext.defaults.allow = defaultAllow.allow;
       // A bad --state is refused before anything starts.

@@ -6,7 +6,10 @@ export const kubernetesCapabilities: RuntimeCapabilities = {
   network: true,
   // The agent allocates the terminal inside the pod, as in every runtime.
   tty: true,
-  // Requests = limits (memory, cpu, ephemeral-storage); pids only by the node's podPidsLimit.
+  // Memory and cpu per pod (requests = limits), disk by ephemeral-storage (past it the kubelet
+  // evicts the pod, where other runtimes give ENOSPC). NOT the process count: that is the node's
+  // podPidsLimit, which a namespaced Role cannot read; every sandbox and check() warn of it, and
+  // the README says so (Runtime capabilities are per runtime, runtime.ts).
   resourceLimits: true,
   // In-place resize (beta in 1.33) is not used yet.
   setLimits: false,
@@ -15,7 +18,8 @@ export const kubernetesCapabilities: RuntimeCapabilities = {
   // The pod's agent (PID 1) outlives every exec stream: pods are listed by label and attached
   // again, and durable execs run on meanwhile.
   reattach: true,
-  sweep: false,
+  // At a server start: this host's pods that cannot run (Pending, Failed) and orphaned policies.
+  sweep: true,
   // A NetworkPolicy holds address ranges, not host names; CIDR rules alone are honoured.
   egressAllowList: false,
   // Through the agent's connecting EXEC, as for namespace sandboxes.

@@ -1,5 +1,5 @@
 import type { IdMapping } from '../../config/id-mapping.ts';
-import type { MagsError } from '../../errors/mags-error.ts';
+import { MagsError } from '../../errors/mags-error.ts';
 import { namespaceIdMapping } from '../namespace/id-mapping.ts';
 import type { Runtime } from '../runtime.ts';
 import type { HostStores, RuntimeFactory } from '../runtime-factory.ts';
@@ -54,9 +54,14 @@ function lazyKubernetesRuntime(options: {
     check: async () => (await runtime()).check(),
     start: async (spec) => (await runtime()).start(spec),
     list: async () => (settings.image ? ((await (await runtime()).list?.()) ?? []) : []),
+    sweep: async () => (settings.image ? ((await (await runtime()).sweep?.()) ?? 0) : 0),
     attach: async (id) => {
       const attach = (await runtime()).attach;
-      if (!attach) throw new Error('the kubernetes runtime lost attach');
+      if (!attach) {
+        throw new MagsError('The kubernetes runtime cannot attach sandboxes.', {
+          code: 'internal',
+        });
+      }
       return attach(id);
     },
   };
@@ -67,7 +72,7 @@ function unusableRuntime(error: MagsError): Runtime {
     specificationVersion: 'runtime-v2',
     name: 'kubernetes',
     // Nothing to list or attach without settings.
-    capabilities: { ...kubernetesCapabilities, reattach: false },
+    capabilities: { ...kubernetesCapabilities, reattach: false, sweep: false },
     check: async () => ({ ok: false, problems: [error.message], warnings: [] }),
     start: async () => {
       throw error;

@@ -96,6 +96,19 @@ export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Runt
     });
   };
 
+  /** After a dropped exec stream: the pod's agent again if the pod runs, else undefined. */
+  const reconnect = async (id: string) => {
+    const { config, core } = cluster();
+    const pod = await core
+      .readNamespacedPod({ name: podName(id), namespace: settings.namespace })
+      .catch((error: unknown) => {
+        if (isNotFound(error)) return undefined;
+        throw kubernetesApiError(error, action('get', 'pods', id));
+      });
+    if (!pod || !isLivePod(pod)) return undefined;
+    return connectPodAgent(config, settings, id, action('create', 'pods/exec', id));
+  };
+
   const ownPods = async () => {
     const pods = await cluster()
       .core.listNamespacedPod({
@@ -208,11 +221,12 @@ export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Runt
           labels: spec.labels ?? {},
           ...(spec.workspace ? { workspace: spec.workspace } : {}),
           client,
+          reconnect: () => reconnect(spec.id),
           warnings: [
             `The process limit (${spec.limits.pidsMax}) is the node's (kubelet podPidsLimit), not the sandbox's.`,
           ],
           syncBack: workspace?.writable
-            ? () => syncBackFromPod(client, workspace, idMapping, settings.workspacePath)
+            ? (live) => syncBackFromPod(live, workspace, idMapping, settings.workspacePath)
             : undefined,
           remove: async () => {
             try {
@@ -306,9 +320,10 @@ export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Runt
           labels: podSandboxLabels(pod),
           ...(reference ? { workspace: reference } : {}),
           client,
+          reconnect: () => reconnect(id),
           warnings: [],
           syncBack: workspace?.writable
-            ? () => syncBackFromPod(client, workspace, idMapping, settings.workspacePath)
+            ? (live) => syncBackFromPod(live, workspace, idMapping, settings.workspacePath)
             : undefined,
           remove: async () => {
             try {

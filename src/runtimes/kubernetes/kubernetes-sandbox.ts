@@ -9,6 +9,7 @@ import type {
   SandboxUsage,
   WorkspaceReference,
 } from '../runtime.ts';
+import { resumableExec } from './resumable-exec.ts';
 
 /** What a running pod sandbox is made of. */
 export interface KubernetesSandboxParts {
@@ -18,7 +19,13 @@ export interface KubernetesSandboxParts {
   client: GuestClient;
   warnings: string[];
   /** A writable workspace: copies the pod's `/workspace` back to this host (before a stop). */
-  syncBack: (() => Promise<void>) | undefined;
+  syncBack: ((client: GuestClient) => Promise<void>) | undefined;
+  /**
+   * After the exec stream dropped: a new connection to the pod's agent when the pod still runs,
+   * undefined when it is gone or failed (only then is the sandbox over). Throws when the API
+   * cannot say (it is tried again).
+   */
+  reconnect(): Promise<GuestClient | undefined>;
   /** Deletes the pod and its NetworkPolicy (after the agent was told to shut down). */
   remove(): Promise<void>;
   /** Lets go of this process's hold on the workspace (a detach). */
@@ -27,6 +34,9 @@ export interface KubernetesSandboxParts {
 
 /** How long a stop waits for the agent to end its commands before the pod is deleted anyway. */
 const shutdownGraceMs = 2000;
+/** How long a dropped stream is retried while the API server cannot be asked (a restart). */
+const reconnectForMs = 60_000;
+const reconnectPauseMs = 1000;
 /** How long the pod gets to answer a usage read. */
 const usageTimeoutMs = 2000;
 /** The container's cgroup as the container sees it (cgroup v2 with a cgroup namespace). */
@@ -41,13 +51,60 @@ const relayProcesses = 1;
  * closes the stream only: the pod and its durable execs run on for `Runtime.attach`.
  */
 export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
-  const { client } = parts;
+  let client = parts.client;
+  /** The pod is gone or failed: the sandbox is over (a dropped stream alone is not). */
   let agentGone = false;
-  void client.closed.then(() => {
-    agentGone = true;
-  });
   let stopping: Promise<SandboxExit> | undefined;
   let detached = false;
+  /** A reconnection under way after the stream dropped. */
+  let reconnecting: Promise<GuestClient | undefined> | undefined;
+  const reconnect = async (): Promise<GuestClient | undefined> => {
+    const deadline = Date.now() + reconnectForMs;
+    for (;;) {
+      try {
+        const again = await parts.reconnect();
+        if (!again) agentGone = true;
+        return again;
+      } catch (error) {
+        if (Date.now() >= deadline) {
+          agentGone = true;
+          throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, reconnectPauseMs));
+      }
+    }
+  };
+  /** Starts connecting again after `connection` closed, once (it may be asked twice). */
+  const replace = (connection: GuestClient) => {
+    // Closed by this handle (a stop or a detach), or already replaced: nothing was lost.
+    if (connection !== client || stopping || detached || reconnecting) return;
+    reconnecting = reconnect()
+      .catch(() => undefined)
+      .then((again) => {
+        // A stop waiting for this connection uses it (to copy /workspace back); a detach not.
+        if (again && !detached) {
+          client = again;
+          void again.closed.then(() => replace(again));
+        } else again?.close();
+        reconnecting = undefined;
+        return again;
+      });
+  };
+  void client.closed.then(() => replace(parts.client));
+  /**
+   * For a durable exec whose connection `closed`: the next one, or none when the pod is gone or
+   * this handle is done (a detach or stop). Its exec may hear of the loss before `closed` fires.
+   */
+  const reconnectedForExec = async (closed: GuestClient): Promise<GuestClient | undefined> => {
+    replace(closed);
+    if (reconnecting) await reconnecting;
+    return agentGone || detached || stopping || client === closed ? undefined : client;
+  };
+  /** The connection to use once a dropped stream is replaced; undefined when the pod is gone. */
+  const connected = async (): Promise<GuestClient | undefined> => {
+    if (reconnecting) await reconnecting;
+    return agentGone ? undefined : client;
+  };
   const usage = async (): Promise<SandboxUsage> => {
     const unknown = {
       oomKills: 0,
@@ -55,7 +112,7 @@ export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
       memoryBytes: undefined,
       processes: undefined,
     };
-    if (agentGone) return unknown;
+    if (agentGone || reconnecting) return unknown;
     let process: SandboxProcess | undefined;
     let timer: NodeJS.Timeout | undefined;
     const read = async () => {
@@ -107,7 +164,10 @@ export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
     labels: parts.labels,
     ...(parts.workspace ? { workspace: parts.workspace } : {}),
     warnings: parts.warnings,
-    exec: (request) => client.exec(request),
+    exec: (request) =>
+      request.key
+        ? resumableExec(client, request.key, reconnectedForExec, request)
+        : client.exec(request),
     writeFile: (path, data, options) => client.writeFile(path, data, options),
     readFileStream: (path, options) => client.readFileStream(path, options),
     readFile: (path, options) => client.readFile(path, options),
@@ -130,9 +190,11 @@ export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
         return Promise.resolve({ oomKills: 0, peakMemoryBytes: undefined });
       }
       stopping ??= (async () => {
-        // The workspace first, while the pod is whole; a failed copy still ends the pod.
+        // The workspace first, while the pod is whole; a failed copy still ends the pod. A
+        // dropped stream is connected again first: a running pod's /workspace is never lost.
+        const live = await connected();
         let synced: unknown;
-        if (parts.syncBack && agentGone) {
+        if (parts.syncBack && !live) {
           synced = new MagsError(
             `The pod of sandbox ${parts.id} ended before its /workspace was copied back: this run's changes to workspace ${parts.workspace?.name} are lost.`,
             {
@@ -141,8 +203,8 @@ export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
               workspace: parts.workspace?.name,
             },
           );
-        } else if (parts.syncBack) {
-          synced = await parts.syncBack().catch((error: unknown) => error);
+        } else if (parts.syncBack && live) {
+          synced = await parts.syncBack(live).catch((error: unknown) => error);
         }
         const last = await usage();
         await Promise.race([
