@@ -34,7 +34,8 @@ const applied = [...documents.entries()]
   .filter(([name]) => name !== 'kustomization.yaml' && name !== 'secrets.example.yaml')
   .flatMap(([, manifests]) => manifests);
 const byKind = (kind: string) => applied.filter((manifest) => manifest.kind === kind);
-const deployments = byKind('Deployment');
+/** The server workloads: the API servers' Deployment and the hosts' StatefulSet. */
+const deployments = [...byKind('Deployment'), ...byKind('StatefulSet')];
 const containers = deployments.flatMap((deployment) => deployment.spec.template.spec.containers);
 /** The Kubernetes runtime's namespace: where its pods go and where its Role must be. */
 const sandboxNamespace = 'mags-sandboxes';
@@ -229,3 +230,48 @@ async function sourceText(root: string): Promise<string> {
   }
   return parts.join('\n');
 }
+
+test('the hosts keep their names across restarts (a StatefulSet): MAGS_HOST_ID is the pod name', () => {
+  const [hosts, ...others] = byKind('StatefulSet');
+  assert.equal(others.length, 0);
+  assert.equal(hosts.metadata.name, 'mags-host');
+  const service = byKind('Service').find(
+    (candidate) => candidate.metadata.name === hosts.spec.serviceName,
+  );
+  assert.equal(service?.spec.clusterIP, 'None', 'its governing Service is headless');
+  const env = hosts.spec.template.spec.containers[0].env as Manifest[];
+  assert.equal(
+    env.find((variable) => variable.name === 'MAGS_HOST_ID')?.valueFrom?.fieldRef?.fieldPath,
+    'metadata.name',
+  );
+});
+
+test('the servers take ingress on their port only, from the servers and labelled ingress namespaces', () => {
+  const policy = byKind('NetworkPolicy').find(
+    (candidate) => candidate.metadata.namespace === 'mags',
+  );
+  assert.ok(policy, 'a NetworkPolicy in namespace mags');
+  assert.deepEqual(policy.spec.podSelector, { matchLabels: { 'app.kubernetes.io/name': 'mags' } });
+  for (const workload of deployments) {
+    assert.equal(
+      workload.spec.template.metadata.labels['app.kubernetes.io/name'],
+      'mags',
+      `${workload.metadata.name} is selected`,
+    );
+  }
+  assert.deepEqual(policy.spec.policyTypes, ['Ingress']);
+  assert.deepEqual(
+    policy.spec.ingress.flatMap((rule: Manifest) => rule.ports),
+    [{ protocol: 'TCP', port: 7070 }],
+  );
+  assert.ok(
+    !policy.spec.ingress.some((rule: Manifest) =>
+      (rule.from ?? []).some(
+        (peer: Manifest) =>
+          peer.ipBlock ||
+          (peer.namespaceSelector && Object.keys(peer.namespaceSelector).length === 0),
+      ),
+    ),
+    'no ipBlock, no all-namespaces peer',
+  );
+});
