@@ -16,6 +16,11 @@ export async function buildOciImage(flags: {
   server?: boolean;
   json?: boolean;
 }): Promise<void> {
+  // A bad reference is refused before the build, which takes minutes.
+  if (flags.tag !== undefined) {
+    const { checkImageReference } = await import('../../images/oci/oci-image-ids.ts');
+    checkImageReference(flags.tag);
+  }
   const [{ createMagsContext }, { buildOciArchive }, { default: yoctoSpinner }] = await Promise.all(
     [
       import('../../context/mags-context.ts'),

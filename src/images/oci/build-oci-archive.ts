@@ -18,6 +18,7 @@ import {
   ociImageConfig,
   ociImageLabels,
 } from './oci-image-config.ts';
+import { imageIdOf } from './oci-image-ids.ts';
 import {
   type OciDescriptor,
   type OciImageIndex,
@@ -93,9 +94,7 @@ export async function buildOciArchive(options: BuildOciArchiveOptions): Promise<
     const blobs = join(staging, 'blobs', 'sha256');
     await mkdir(blobs, { recursive: true });
     const mtime = new Date(Math.floor(Date.parse(image.createdAt) / 1000) * 1000);
-    // The store's owners are sandbox ids shifted by uidBase; below it (host root's) they stay.
-    const toImageId = (hostId: number) =>
-      hostId >= image.uidBase ? hostId - image.uidBase : hostId;
+    const toImageId = (hostId: number) => imageIdOf(hostId, image.uidBase);
     const base = await writeGzipLayerBlob(
       tarBlocks(treeEntries(image.rootfs, { toImageId }), mtime),
       blobs,

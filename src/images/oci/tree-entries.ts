@@ -1,6 +1,6 @@
-import type { Dirent } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { InvalidInputError } from '../../errors/mags-error.ts';
 import type { TarEntry } from './tar-blocks.ts';
 
 export interface TreeEntriesOptions {
@@ -26,8 +26,8 @@ export async function* treeEntries(
 ): AsyncGenerator<TarEntry> {
   const firstPathOfInode = new Map<string, string>();
   async function* walk(directory: string, prefix: string): AsyncGenerator<TarEntry> {
-    const names = (await readdir(directory, { withFileTypes: true }))
-      .map((entry: Dirent) => entry.name)
+    const names = (await readdir(directory, { encoding: 'buffer' }))
+      .map((raw) => utf8Name(raw, directory))
       .sort(compareBytes);
     for (const name of names) {
       const path = join(directory, name);
@@ -72,6 +72,19 @@ export async function* treeEntries(
   }
   const outerPrefix = options.prefix ?? '';
   yield* walk(root, outerPrefix);
+}
+
+/**
+ * A directory entry's name, which must be UTF-8: a layer's tar names are read as UTF-8 (PAX), and
+ * node's string for another name is lossy (U+FFFD), naming no file.
+ */
+function utf8Name(raw: Buffer, directory: string): string {
+  const name = raw.toString('utf8');
+  if (Buffer.from(name).equals(raw)) return name;
+  throw new InvalidInputError(
+    `The image has a file name that is not UTF-8 in ${directory}: ${JSON.stringify(raw.toString('latin1'))} (bytes ${raw.toString('hex')}).`,
+    { hint: 'Rename or remove that file in the image, then build the OCI archive again.' },
+  );
 }
 
 /** Byte order of UTF-8 names (not the locale's): what makes the archive reproducible anywhere. */
