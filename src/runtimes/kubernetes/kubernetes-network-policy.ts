@@ -1,7 +1,7 @@
-import { isIP } from 'node:net';
 import type { V1NetworkPolicy, V1NetworkPolicyEgressRule } from '@kubernetes/client-node';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 import type { SandboxSpec } from '../runtime.ts';
+import { cidrContains } from './cidr-contains.ts';
 import { podName, sandboxLabel, sandboxLabels } from './kubernetes-pod-spec.ts';
 import type { KubernetesSettings } from './kubernetes-settings.ts';
 
@@ -130,38 +130,8 @@ function egressRules(spec: SandboxSpec, settings: KubernetesSettings): V1Network
 /** An allowed range with the metadata addresses it contains cut out of it. */
 function allowedBlock(cidr: string): { cidr: string; except?: string[] } {
   const except = (cidr.includes(':') ? forbiddenV6 : forbiddenV4).filter((inner) =>
-    contains(cidr, inner),
+    cidrContains(cidr, inner),
   );
   // An ipBlock's except must lie strictly inside its cidr; a rule equal to one is refused earlier.
   return except.length > 0 ? { cidr, except } : { cidr };
-}
-
-/** Whether `outer` holds all of `inner` (both CIDRs of the same family). */
-function contains(outer: string, inner: string): boolean {
-  const [outerAddress = '', outerBits = '0'] = outer.split('/');
-  const [innerAddress = '', innerBits = '0'] = inner.split('/');
-  const prefix = Number(outerBits);
-  if (prefix >= Number(innerBits)) return false;
-  const a = addressBits(outerAddress);
-  const b = addressBits(innerAddress);
-  if (a === undefined || b === undefined || a.length !== b.length) return false;
-  return a.slice(0, prefix) === b.slice(0, prefix);
-}
-
-function addressBits(address: string): string | undefined {
-  if (isIP(address) === 4) {
-    return address
-      .split('.')
-      .map((part) => Number(part).toString(2).padStart(8, '0'))
-      .join('');
-  }
-  if (isIP(address) !== 6) return undefined;
-  const [head = '', tail = ''] = address.split('::');
-  const groups = (text: string) => (text === '' ? [] : text.split(':'));
-  const left = groups(head);
-  const right = address.includes('::') ? groups(tail) : [];
-  const middle = Array(8 - left.length - right.length).fill('0');
-  return [...left, ...middle, ...right]
-    .map((group) => Number.parseInt(group, 16).toString(2).padStart(16, '0'))
-    .join('');
 }

@@ -1,4 +1,5 @@
 import { MagsError } from '../../errors/mags-error.ts';
+import { cidrContains } from './cidr-contains.ts';
 import type { KubernetesSettings } from './kubernetes-settings.ts';
 
 /**
@@ -12,6 +13,16 @@ export function kubernetesWarnings(settings: KubernetesSettings): string[] {
     warnings.push(
       "MAGS_K8S_CLUSTER_CIDRS is not set: a sandbox given the network (--net) reaches every pod and service of the cluster (mags servers, databases, other tenants). Set it to the cluster's pod, service, node and VPC ranges.",
     );
+  }
+  const { podIp } = settings;
+  if (podIp && settings.clusterCidrs.length > 0) {
+    const single = podIp.includes(':') ? `${podIp}/128` : `${podIp}/32`;
+    const family = (cidr: string) => cidr.includes(':') === podIp.includes(':');
+    if (!settings.clusterCidrs.some((cidr) => family(cidr) && cidrContains(cidr, single))) {
+      warnings.push(
+        `This host's own pod IP ${podIp} (POD_IP) is in none of MAGS_K8S_CLUSTER_CIDRS (${settings.clusterCidrs.join(', ')}): the ranges are not this cluster's, and a sandbox with --net reaches its pods. Set them to the cluster's pod, service, node and VPC ranges.`,
+      );
+    }
   }
   if (settings.hostUsers && !settings.runtimeClassName) {
     warnings.push(

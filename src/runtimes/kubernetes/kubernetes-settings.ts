@@ -21,6 +21,8 @@ export interface KubernetesSettings {
   hostUsers: boolean;
   /** The cluster's pod and service ranges, kept out of `egress: 'all'` (other tenants' pods). */
   clusterCidrs: string[];
+  /** This host's own pod IP (`POD_IP`, host.yaml), checked against `clusterCidrs`. */
+  podIp: string | undefined;
   /** `mags.dev/server`: which control plane started a pod. */
   serverId: string;
   /**
@@ -93,6 +95,7 @@ export function kubernetesSettings(environment: NodeJS.ProcessEnv): KubernetesSe
     clusterCidrs,
     serverId: labelValue(environment.MAGS_K8S_SERVER_ID || hostname()),
     hostId: labelValue(environment.MAGS_HOST_ID || hostname()),
+    podIp: environment.POD_IP || undefined,
     agentPath: environment.MAGS_K8S_AGENT_PATH || defaultAgentPath,
     startTimeoutMs,
     workspacePath: '/workspace',
