@@ -207,10 +207,14 @@ export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
           synced = await parts.syncBack(live).catch((error: unknown) => error);
         }
         const last = await usage();
+        let grace: NodeJS.Timeout | undefined;
         await Promise.race([
           client.shutdown().catch(() => {}),
-          new Promise((resolve) => setTimeout(resolve, shutdownGraceMs).unref()),
+          new Promise((resolve) => {
+            grace = setTimeout(resolve, shutdownGraceMs);
+          }),
         ]);
+        clearTimeout(grace);
         client.close();
         await parts.remove();
         if (synced) throw synced;

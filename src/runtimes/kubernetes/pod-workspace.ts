@@ -127,7 +127,11 @@ export async function restoreIntoPod(
         `The workspace could not be copied into the pod: ${(await packErrors) || (await unpackErrors) || 'tar failed'}`,
         {
           code: 'workspace_restore_failed',
-          hint: 'The pod image needs GNU tar (the mags base image has it).',
+          // Which side failed says what to fix: this host's tar or disk, or the pod's image.
+          hint:
+            packed !== 0
+              ? "This host's tar could not read the workspace: check the host's GNU tar and disk (its error above)."
+              : 'The pod could not unpack it: the pod image needs GNU tar (the mags base image has it), and its /workspace room (--disk).',
         },
       );
     }
@@ -162,6 +166,7 @@ export async function syncBackFromPod(
   if ((await new Promise((resolve) => makeStaging.on('close', resolve))) !== 0) {
     throw new MagsError(`Cannot make ${staging} as the sandbox's root (uid ${root}).`, {
       code: 'workspace_sync_failed',
+      hint: "Copying a workspace back runs setpriv to the sandbox's ids, which needs a host running as root with setpriv (util-linux).",
     });
   }
   try {
