@@ -34,6 +34,7 @@ interface ServerFlags {
   allowHost: string[];
   allowCidr: string[];
   urlDomain?: string;
+  state?: string;
 }
 
 export function registerServerCommand(program: Command): void {
@@ -118,11 +119,17 @@ export function registerServerCommand(program: Command): void {
       '--url-domain <domain>',
       'sandbox URLs (mags url) take the host form PORT-NAME-TAG.DOMAIN (a wildcard DNS name pointing here); default: the path form /u/ID/',
     )
+    .option(
+      '--state <location>',
+      'where the state lives: postgres://USER:PASSWORD@HOST:PORT/DB, shared by several servers, or a SQLite file (default $MAGS_STATE, else $MAGS_HOME/state.db)',
+    )
     .action(async (flags: ServerFlags) => {
-      const [{ startServer }, { createMagsContext }] = await Promise.all([
+      const [{ startServer }, { createMagsContext }, stateLocation] = await Promise.all([
         import('../../server/start-server.ts'),
         import('../../context/mags-context.ts'),
+        import('../../state/open-state-repository.ts'),
       ]);
+      const state = flags.state ?? process.env.MAGS_STATE;
       if (flags.disk) parseDiskMiB(flags.disk);
       const defaultAllow = allowOption(flags.allowHost, flags.allowCidr);
       const magsContext = createMagsContext({
@@ -131,6 +138,8 @@ export function registerServerCommand(program: Command): void {
         ...(flags.runtime ? { MAGS_RUNTIME: flags.runtime } : {}),
       });
       if (defaultAllow.allow) magsContext.defaults.allow = defaultAllow.allow;
+      // A bad --state is refused before anything starts.
+      const location = stateLocation.parseStateLocation(state, magsContext.home);
       const server = await startServer({
         context: magsContext,
         host: flags.local ? '127.0.0.1' : flags.host,
@@ -163,6 +172,7 @@ export function registerServerCommand(program: Command): void {
           maxOwnerBytes: parseSizeMiB(flags.logOwnerQuota, '--log-owner-quota', 1) * 1024 * 1024,
           maxTotalBytes: parseSizeMiB(flags.logMaxTotal, '--log-max-total', 1) * 1024 * 1024,
         },
+        state,
       });
       const { repository, context } = server.services;
       const say = (line: string) => process.stderr.write(`mags server: ${line}\n`);
@@ -224,7 +234,7 @@ export function registerServerCommand(program: Command): void {
           `job output: kept ${age}, ${formatBytes(retention.maxOwnerBytes)} an owner, ${formatBytes(retention.maxTotalBytes)} in all`,
         );
       }
-      say(`listening on ${server.url} (state: ${context.home}/state.db)`);
+      say(`listening on ${server.url} (state: ${stateLocation.describeStateLocation(location)})`);
       say(`dashboard: ${server.url}/ (sign in with an API token)`);
       const shutdown = async (stopSandboxes = flags.stopSandboxesOnExit) => {
         // Sandboxes outlive the server: by default they and their jobs run on, and the next

@@ -1,3 +1,4 @@
+import { DependencyMissingError } from '../../errors/mags-error.ts';
 import type { Sql } from './postgres-database.ts';
 
 /**
@@ -194,8 +195,12 @@ export async function migratePostgres(sql: Sql): Promise<void> {
     const current = row?.version ?? 0;
     const latest = postgresMigrations.at(-1)?.version ?? 0;
     if (current > latest) {
-      throw new Error(
-        `the database's schema is version ${current}, newer than this mags knows (${latest}): upgrade mags`,
+      throw new DependencyMissingError(
+        `its schema is version ${current}, newer than this mags knows (${latest}): a newer mags has used it`,
+        {
+          code: 'state_schema_newer',
+          hint: 'Upgrade mags here to the version the other servers on this database run; nothing was written.',
+        },
       );
     }
     for (const migration of postgresMigrations) {
