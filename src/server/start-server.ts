@@ -166,6 +166,8 @@ export interface RunningServer {
     };
   /** This server among the others on its state (absent: one host on its own state). */
   cluster?: ServerCluster;
+  /** Its host id (`--host-id`), on its jobs and sandboxes. */
+  host: string;
   /** Stops jobs and sandboxes (recorded as stopped by a shutdown), then the listener. */
   close(): Promise<void>;
   /**
@@ -435,6 +437,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     url,
     services,
     ...(cluster ? { cluster } : {}),
+    host: instance.host,
     recovered: {
       ...recovered,
       swept,
