@@ -166,4 +166,33 @@ describe('several servers and hosts on one PostgreSQL and one S3', { skip }, () 
     assert.equal(restored.job.status, 'succeeded', restored.stderr);
     assert.equal(restored.stdout, 'from-b\n');
   });
+
+  test('a job on another host is stopped, and followed in the job list, through the API-only server', async () => {
+    const following = new AbortController();
+    const statuses: string[] = [];
+    let jobId = '';
+    const changes = (async () => {
+      for await (const change of api.mags.jobs.follow({ signal: following.signal })) {
+        if (change.type === 'job' && change.job.id === jobId) statuses.push(change.job.status);
+        if (statuses.includes('stopped')) return;
+      }
+    })().catch(() => {});
+    const job = await api.mags.run('echo up; sleep 60');
+    jobId = job.id;
+    assert.equal(job.host, 'host-a');
+    const up = new AbortController();
+    await api.mags.jobs
+      .logs(job.id, {
+        onStdout: () => up.abort(),
+        signal: up.signal,
+      })
+      .catch(() => {});
+    const stopped = await api.mags.jobs.stop(job.id);
+    assert.equal(stopped.status, 'stopped');
+    assert.equal((await hostA.mags.jobs.get(job.id)).status, 'stopped');
+    await waitUntil(async () => statuses.includes('stopped'), 10_000);
+    following.abort();
+    await changes;
+    assert.ok(statuses.includes('running'), `changes seen: ${statuses.join(', ')}`);
+  });
 });

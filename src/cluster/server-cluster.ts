@@ -72,6 +72,7 @@ export class ServerCluster implements JobCluster {
   #sweeper: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> = Promise.resolve();
   #unlistenStops: (() => void) | undefined;
+  #unlistenChanges: (() => void) | undefined;
 
   constructor(parts: ServerClusterParts) {
     this.#parts = parts;
@@ -123,6 +124,16 @@ export class ServerCluster implements JobCluster {
       });
       await this.#taker.start();
     }
+    // Jobs of other hosts, for the followers of job changes here.
+    this.#unlistenChanges = await this.#listeners.on('job_changed', '*', (payload) => {
+      const [id, owner] = payload.split(':');
+      if (!id || !owner || !jobs.followed) return;
+      repository.getJob(owner, id).then(
+        // This process's own jobs were told to its followers as they changed.
+        (record) => record && record.server !== instance.server && jobs.changedElsewhere(record),
+        () => {},
+      );
+    });
     this.#sweeper = setInterval(
       () => {
         this.#sweeping = this.#sweeping.then(() => this.sweep());
@@ -210,15 +221,15 @@ export class ServerCluster implements JobCluster {
 
   async placed(record: JobRecord): Promise<void> {
     if (record.host) await this.#parts.repository.notify('jobs_placed', record.host);
-    this.changed(record.id);
+    this.changed(record);
   }
 
   output(jobId: string, endOffset: number): void {
     this.#tell('job_output', `${jobId}:${endOffset}`);
   }
 
-  changed(jobId: string): void {
-    this.#tell('job_changed', jobId);
+  changed(record: JobRecord): void {
+    this.#tell('job_changed', `${record.id}:${record.owner}`);
   }
 
   async follow(jobId: string) {
@@ -244,6 +255,7 @@ export class ServerCluster implements JobCluster {
     await this.#sweeping;
     await this.#taker?.stop();
     this.#unlistenStops?.();
+    this.#unlistenChanges?.();
     await this.#presence?.stop(options).catch((error: unknown) => {
       this.#parts.log(`cannot remove this host's record: ${(error as Error).message}`);
     });

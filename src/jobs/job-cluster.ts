@@ -18,8 +18,8 @@ export interface JobCluster {
   placed(record: JobRecord): Promise<void>;
   /** A job of this process stored output up to `endOffset`. Never throws. */
   output(jobId: string, endOffset: number): void;
-  /** A job of this process changed (status, end). Never throws. */
-  changed(jobId: string): void;
+  /** A job of this process changed (created, started, ended). Never throws. */
+  changed(record: JobRecord): void;
   /** Watches a job another process runs: `wait` resolves at its next output or change. */
   follow(jobId: string): Promise<{ wait(signal?: AbortSignal): Promise<void>; close(): void }>;
   /** Asks the process running `jobId` to stop it (`kill`: at once, without the grace period). */

@@ -116,8 +116,27 @@ export class JobManager {
     this.#cluster = cluster;
   }
 
+  /**
+   * A job another process runs changed (its host told the state): the followers of this one's
+   * changes hear of it too (`GET /v1/jobs?follow=true` through any server). Nothing when this
+   * process runs it (they heard already) or nobody follows.
+   */
+  changedElsewhere(record: JobRecord): void {
+    if (this.#live.has(record.id)) return;
+    for (const listener of this.#changeListeners) {
+      try {
+        listener({ ...record });
+      } catch {} // a listener's mistake is not the job's
+    }
+  }
+
+  /** Whether anyone follows this process's job changes (`onChange`). */
+  get followed(): boolean {
+    return this.#changeListeners.size > 0;
+  }
+
   #changed(record: JobRecord, logBytes: number): void {
-    this.#cluster?.changed(record.id);
+    this.#cluster?.changed(record);
     for (const listener of this.#changeListeners) {
       try {
         listener({ ...record, logBytes });
@@ -215,7 +234,7 @@ export class JobManager {
     } catch (error) {
       const reason = `host ${this.#instance?.host} could not start it: ${(error as Error).message}`;
       await this.failAdopted(record, reason);
-      this.#cluster?.changed(record.id);
+      this.#cluster?.changed(record);
       return { ...record, status: 'failed', reason };
     }
   }
