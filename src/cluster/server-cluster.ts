@@ -73,6 +73,8 @@ export class ServerCluster implements JobCluster {
   #sweeping: Promise<void> = Promise.resolve();
   #unlistenStops: (() => void) | undefined;
   #unlistenChanges: (() => void) | undefined;
+  /** Runs placed on each other host since the heartbeat of it this server last read. */
+  readonly #placedSinceBeat = new Map<string, { heartbeatAt: string; count: number }>();
 
   constructor(parts: ServerClusterParts) {
     this.#parts = parts;
@@ -208,7 +210,8 @@ export class ServerCluster implements JobCluster {
       }
       refuseBusyWorkspace(record.owner, request, active);
     }
-    const placement = placeJob(await repository.listHosts(), {
+    const hosts = this.#withRecentPlacements(await repository.listHosts());
+    const placement = placeJob(hosts, {
       runtime: plan.runOptions.runtime ?? this.#parts.context.runtime.name,
       workspace: plan.workspace && ownerWorkspaceName(record.owner, plan.workspace),
       self,
@@ -216,7 +219,29 @@ export class ServerCluster implements JobCluster {
       hostTimeoutMs: this.hostTimeoutMs,
     });
     if (!placement) throw noLiveHost(plan.runOptions.runtime ?? 'any', this.hostTimeoutMs);
-    return placement.host.id === self ? undefined : placement.host.id;
+    const { id, heartbeatAt } = placement.host;
+    if (id === self) return undefined;
+    const placed = this.#placedSinceBeat.get(id);
+    if (placed?.heartbeatAt === heartbeatAt) placed.count++;
+    else this.#placedSinceBeat.set(id, { heartbeatAt, count: 1 });
+    return id;
+  }
+
+  /**
+   * The hosts as placement should see them: this host's own load as it is now, and each other
+   * host's as of its last heartbeat plus what this server placed on it since (a heartbeat lags a
+   * burst of submissions, which would all go to the same host otherwise).
+   */
+  #withRecentPlacements(hosts: HostRecord[]): HostRecord[] {
+    return hosts.map((host) => {
+      if (host.id === this.host && !this.apiOnly) return { ...host, ...this.#load() };
+      const placed = this.#placedSinceBeat.get(host.id);
+      if (placed?.heartbeatAt !== host.heartbeatAt) {
+        this.#placedSinceBeat.delete(host.id);
+        return host;
+      }
+      return { ...host, runningJobs: host.runningJobs + placed.count };
+    });
   }
 
   async placed(record: JobRecord): Promise<void> {
