@@ -188,10 +188,11 @@ export class ServerCluster implements JobCluster {
 
   async place(plan: RunJobPlan): Promise<string | undefined> {
     const { request, record } = plan;
-    const self = this.apiOnly ? undefined : this.host;
+    // A host declared gone runs nothing more: it places like an API-only server.
+    const self = this.apiOnly || this.#presence?.gone ? undefined : this.host;
     // Its uploads are on this server's disk: it runs where they are.
     if ((request.files ?? []).length > 0) {
-      if (this.apiOnly) throw uploadsNeedHost();
+      if (self === undefined) throw uploadsNeedHost();
       return undefined;
     }
     const { repository } = this.#parts;
