@@ -8,7 +8,7 @@ import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { HostRecord, JobRecord, StateRepository } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import { noLiveHost, uploadsNeedHost } from './cluster-errors.ts';
-import { sweepGoneHosts } from './gone-host-sweeper.ts';
+import { HeartbeatObservations, sweepGoneHosts } from './gone-host-sweeper.ts';
 import { isLiveHost, placeJob } from './host-placement.ts';
 import { HostPresence } from './host-presence.ts';
 import { JobQueueTaker } from './job-queue-taker.ts';
@@ -73,6 +73,8 @@ export class ServerCluster implements JobCluster {
   #sweeping: Promise<void> = Promise.resolve();
   #unlistenStops: (() => void) | undefined;
   #unlistenChanges: (() => void) | undefined;
+  /** Each host's heartbeat as this server has seen it change (the sweep's measure of silence). */
+  readonly #observed = new HeartbeatObservations();
   /** Runs placed on each other host since the heartbeat of it this server last read. */
   readonly #placedSinceBeat = new Map<string, { heartbeatAt: string; count: number }>();
 
@@ -149,7 +151,8 @@ export class ServerCluster implements JobCluster {
   async sweep(): Promise<void> {
     try {
       const swept = await sweepGoneHosts(this.#parts.repository, {
-        now: Date.now(),
+        observed: this.#observed,
+        nowMs: performance.now(),
         hostTimeoutMs: this.hostTimeoutMs,
         ...(this.apiOnly ? {} : { self: this.host }),
       });
