@@ -210,3 +210,16 @@ for (const backend of backends) {
     }
   });
 }
+
+test('placement takes a heartbeat by its timestamp until this server has seen it change, then as watched', () => {
+  const observed = new HeartbeatObservations();
+  const wallNowMs = Date.parse('2026-11-30T10:00:00.000Z');
+  const hourAgo = '2026-11-30T09:00:00.000Z';
+  // First sight of an hour-old heartbeat: an hour old (its host went silent before this server).
+  assert.equal(observed.ageMs({ id: 'a', heartbeatAt: hourAgo }, 0, wallNowMs), 3_600_000);
+  // It changes (the host beats, its clock an hour behind): from now on, as watched here.
+  const beat = '2026-11-30T09:00:01.000Z';
+  assert.equal(observed.ageMs({ id: 'a', heartbeatAt: beat }, 1000, wallNowMs + 1000), 0);
+  assert.equal(observed.ageMs({ id: 'a', heartbeatAt: beat }, 1500, wallNowMs + 1500), 500);
+  assert.equal(observed.unchangedForMs({ id: 'a', heartbeatAt: beat }, 4000), 3000);
+});

@@ -16,14 +16,29 @@ export function goneHostReason(
  * whose clock is off is not declared gone for it.
  */
 export class HeartbeatObservations {
-  readonly #seen = new Map<string, { heartbeatAt: string; sinceMs: number }>();
+  readonly #seen = new Map<string, { heartbeatAt: string; sinceMs: number; changed: boolean }>();
 
   /** How long, on this server's clock, the host's heartbeat has stayed what it is now. */
   unchangedForMs(host: Pick<HostRecord, 'id' | 'heartbeatAt'>, nowMs: number): number {
     const seen = this.#seen.get(host.id);
     if (seen?.heartbeatAt === host.heartbeatAt) return nowMs - seen.sinceMs;
-    this.#seen.set(host.id, { heartbeatAt: host.heartbeatAt, sinceMs: nowMs });
+    this.#seen.set(host.id, {
+      heartbeatAt: host.heartbeatAt,
+      sinceMs: nowMs,
+      changed: seen !== undefined,
+    });
     return 0;
+  }
+
+  /**
+   * The heartbeat's age as placement takes it: as watched (`unchangedForMs`) once this server has
+   * seen it change; before that, by its timestamp against `wallNowMs` too, so that a server just
+   * started sends no work to a host whose record says it went silent long ago.
+   */
+  ageMs(host: Pick<HostRecord, 'id' | 'heartbeatAt'>, nowMs: number, wallNowMs: number): number {
+    const unchanged = this.unchangedForMs(host, nowMs);
+    if (this.#seen.get(host.id)?.changed) return unchanged;
+    return Math.max(unchanged, wallNowMs - Date.parse(host.heartbeatAt));
   }
 
   /**

@@ -214,7 +214,8 @@ export class ServerCluster implements JobCluster {
       }
       refuseBusyWorkspace(record.owner, request, active);
     }
-    const hosts = this.#withRecentPlacements(await repository.listHosts());
+    const stored = await repository.listHosts();
+    const hosts = this.#withRecentPlacements(stored);
     const placement = placeJob(hosts, {
       runtime: plan.runOptions.runtime ?? this.#parts.context.runtime.name,
       workspace: plan.workspace && ownerWorkspaceName(record.owner, plan.workspace),
@@ -223,8 +224,10 @@ export class ServerCluster implements JobCluster {
       hostTimeoutMs: this.hostTimeoutMs,
     });
     if (!placement) throw noLiveHost(plan.runOptions.runtime ?? 'any', this.hostTimeoutMs);
-    const { id, heartbeatAt } = placement.host;
+    const { id } = placement.host;
     if (id === self) return undefined;
+    // Counted against its heartbeat as stored (placement saw it in this server's time).
+    const heartbeatAt = stored.find((host) => host.id === id)?.heartbeatAt ?? '';
     const placed = this.#placedSinceBeat.get(id);
     if (placed?.heartbeatAt === heartbeatAt) placed.count++;
     else this.#placedSinceBeat.set(id, { heartbeatAt, count: 1 });
@@ -234,13 +237,18 @@ export class ServerCluster implements JobCluster {
   /**
    * The hosts as placement should see them: this host's own load as it is now, and each other
    * host's as of its last heartbeat plus what this server placed on it since (a heartbeat lags a
-   * burst of submissions, which would all go to the same host otherwise).
+   * burst of submissions, which would all go to the same host otherwise). A heartbeat's time is
+   * taken as this server saw it change (its own clock, as the sweep does), so a host whose clock
+   * is off still gets work.
    */
   #withRecentPlacements(hosts: HostRecord[]): HostRecord[] {
-    return hosts.map((host) => {
+    const [nowMs, wallNowMs] = [performance.now(), Date.now()];
+    return hosts.map((record) => {
+      const ageMs = this.#observed.ageMs(record, nowMs, wallNowMs);
+      const host = { ...record, heartbeatAt: new Date(wallNowMs - ageMs).toISOString() };
       if (host.id === this.host && !this.apiOnly) return { ...host, ...this.#load() };
       const placed = this.#placedSinceBeat.get(host.id);
-      if (placed?.heartbeatAt !== host.heartbeatAt) {
+      if (placed?.heartbeatAt !== record.heartbeatAt) {
         this.#placedSinceBeat.delete(host.id);
         return host;
       }
