@@ -296,7 +296,27 @@ export class ServerCluster implements JobCluster {
     await this.#presence?.stop(options).catch((error: unknown) => {
       this.#parts.log(`cannot remove this host's record: ${(error as Error).message}`);
     });
+    // Gone from the hosts, nothing will take what was placed here and not yet taken: failed now,
+    // with why, rather than left queued for nobody.
+    if (options.remove && this.#presence && !this.#presence.gone) {
+      await this.#failUntaken().catch((error: unknown) => {
+        this.#parts.log(`cannot fail the jobs placed here: ${(error as Error).message}`);
+      });
+    }
     await this.#listeners.close();
+  }
+
+  async #failUntaken(): Promise<void> {
+    const { repository, instance, jobs } = this.#parts;
+    const reason = `host ${instance.host} shut down before it started this job: run it again (it goes to a live host)`;
+    for (;;) {
+      const untaken = await repository.claimQueuedJobs(instance.host, instance.server, 100);
+      for (const record of untaken) {
+        await jobs.failAdopted(record, reason);
+        this.changed(record);
+      }
+      if (untaken.length < 100) return;
+    }
   }
 
   #tell(channel: 'job_output' | 'job_changed', payload: string): void {
