@@ -256,6 +256,15 @@ export class ServerCluster implements JobCluster {
     });
   }
 
+  /**
+   * The hosts as this server's placement sees them (heartbeats timed on its own clock, its own
+   * load as it is now, runs it placed since a host's last beat): what `placeJob` should be given
+   * by anything else that places work (a new long-lived sandbox).
+   */
+  async hostsForPlacement(): Promise<HostRecord[]> {
+    return this.#withRecentPlacements(await this.#parts.repository.listHosts());
+  }
+
   async placed(record: JobRecord): Promise<void> {
     if (record.host) await this.#parts.repository.notify('jobs_placed', record.host);
     this.changed(record);
