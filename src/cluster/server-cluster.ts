@@ -9,10 +9,13 @@ import type { HostRecord, JobRecord, StateRepository } from '../state/state-repo
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import { noLiveHost, uploadsNeedHost } from './cluster-errors.ts';
 import { HeartbeatObservations, sweepGoneHosts } from './gone-host-sweeper.ts';
-import { isLiveHost, placeJob } from './host-placement.ts';
+import { placeJob } from './host-placement.ts';
 import { HostPresence } from './host-presence.ts';
+import { type HostView, toHostView } from './host-view.ts';
 import { JobQueueTaker } from './job-queue-taker.ts';
 import { StateListeners } from './state-listeners.ts';
+
+export type { HostView } from './host-view.ts';
 
 /** How a server takes part in a cluster of servers sharing one PostgreSQL state. */
 export interface ClusterOptions {
@@ -28,22 +31,6 @@ export interface ClusterOptions {
   queuePollMs?: number;
   /** The slow poll of a follower of a job on another host (default 2 s). */
   followPollMs?: number;
-}
-
-/** A host as `GET /v1/hosts` shows it. */
-export interface HostView {
-  id: string;
-  address: string | null;
-  state: 'live' | 'silent' | 'gone';
-  runtimes: string[];
-  maxJobs: number;
-  runningJobs: number;
-  warmWorkspaces: number;
-  startedAt: string;
-  heartbeatAt: string;
-  heartbeatAgeMs: number;
-  goneAt: string | null;
-  goneReason: string | null;
 }
 
 export interface ServerClusterParts {
@@ -166,27 +153,12 @@ export class ServerCluster implements JobCluster {
     }
   }
 
+  /** Every host recorded, as `GET /v1/hosts` shows it. */
   async hosts(): Promise<HostView[]> {
     const now = Date.now();
-    return (await this.#parts.repository.listHosts()).map((host) => ({
-      id: host.id,
-      address: host.address,
-      state:
-        host.goneAt !== null
-          ? 'gone'
-          : isLiveHost(host, now, this.hostTimeoutMs)
-            ? 'live'
-            : 'silent',
-      runtimes: host.runtimes,
-      maxJobs: host.maxJobs,
-      runningJobs: host.runningJobs,
-      warmWorkspaces: host.warmWorkspaces.length,
-      startedAt: host.startedAt,
-      heartbeatAt: host.heartbeatAt,
-      heartbeatAgeMs: Math.max(0, now - Date.parse(host.heartbeatAt)),
-      goneAt: host.goneAt,
-      goneReason: host.goneReason,
-    }));
+    return (await this.#parts.repository.listHosts()).map((host) =>
+      toHostView(host, now, this.hostTimeoutMs),
+    );
   }
 
   async place(plan: RunJobPlan): Promise<string | undefined> {
