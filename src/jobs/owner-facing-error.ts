@@ -115,5 +115,6 @@ function replacePath(
 function serverSideSummary(code: string): string {
   if (code === 'store_unavailable') return 'The object store is unavailable';
   if (code === 'sandbox_start_failed') return 'The sandbox could not be started';
+  if (code === 'no_live_host') return 'No live host can run this job now';
   return `The server could not complete this (${code})`;
 }
