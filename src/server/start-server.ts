@@ -34,6 +34,8 @@ import { UrlLinkSigner } from '../urls/url-link-signer.ts';
 import { localOwner } from '../workspaces/owner-workspace.ts';
 import { createApp } from './create-app.ts';
 import { type DiskLimits, defaultDiskLimits } from './disk-limits.ts';
+import { HostForwarder } from './forwarding/host-forwarder.ts';
+import { installUpgradeForwarding } from './forwarding/install-upgrade-forwarding.ts';
 import { maxStreamsPerOwnerFrom } from './owner-streams.ts';
 import { type RecoveryReport, recoverWork } from './recover-work.ts';
 import type { ServerServices } from './server-env.ts';
@@ -340,6 +342,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     signer: await UrlLinkSigner.open(join(context.home, 'url-secret')),
     ...(options.urlDomain ? { domain: options.urlDomain } : {}),
   });
+  services.forwarder = new HostForwarder({ repository, host: instance.host, runsSandboxes: true });
   const { app, injectWebSocket } = createApp(services);
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = serve(
@@ -349,6 +352,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     listening.once('error', reject);
   });
   injectWebSocket(server);
+  installUpgradeForwarding(server, services, services.forwarder);
   // After the shell's upgrade handler: the proxy takes its requests and upgrades from both.
   const urlProxy = new UrlProxy(services, services.urls);
   installUrlProxy(server, urlProxy);

@@ -1,0 +1,154 @@
+import type { HostRecord, StateRepository } from '../../state/state-repository.ts';
+import { ownerWorkspaceName } from '../../workspaces/owner-workspace.ts';
+import { ForwardLoopError, HostUnavailableError } from './forward-errors.ts';
+import { defaultHostStaleAfterMs, hostUnavailableReason } from './host-liveness.ts';
+import { placeOnHost } from './place-on-host.ts';
+
+/**
+ * The header a forwarded request carries, naming the host that forwarded it: the server it
+ * reaches answers it itself or refuses it (ForwardLoopError), never forwards it again.
+ */
+export const forwardedByHeader = 'x-mags-forwarded-by';
+
+/** Where a request goes instead of here: a live host's id and its API's base URL. */
+export interface HostTarget {
+  host: string;
+  address: string;
+}
+
+export interface HostForwarderOptions {
+  repository: StateRepository;
+  /** This server's host id (`ServerInstance.host`): what its sandboxes' records name. */
+  host: string;
+  /** Whether this server starts sandboxes itself; false (`--api-only`): creates are placed. */
+  runsSandboxes: boolean;
+  /** A host silent this long is unavailable (default defaultHostStaleAfterMs). */
+  staleAfterMs?: number;
+  /** How long a connection to another host may take before it is unavailable (default 3 s). */
+  connectTimeoutMs?: number;
+}
+
+/** What a request asks of its sandbox, for where it goes. */
+export type SandboxAction = 'use' | 'start';
+
+/**
+ * The one place that decides whether a request is answered here or by another host (GUIDE §6):
+ * a request for a sandbox (or a job) the caller owns, held by another live host, goes to that
+ * host; a new sandbox asked of a server without a runtime goes to a host placed for it. Reads the
+ * shared state only; the transports (forward-http.ts, forward-upgrade.ts) carry the bytes.
+ * Ownership first: another owner's sandbox is not found here (a 404 from the route), so no
+ * request is ever forwarded as a probe.
+ */
+export class HostForwarder {
+  readonly host: string;
+  readonly connectTimeoutMs: number;
+  readonly #repository: StateRepository;
+  readonly #runsSandboxes: boolean;
+  readonly #staleAfterMs: number;
+
+  constructor(options: HostForwarderOptions) {
+    this.host = options.host;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 3_000;
+    this.#repository = options.repository;
+    this.#runsSandboxes = options.runsSandboxes;
+    this.#staleAfterMs = options.staleAfterMs ?? defaultHostStaleAfterMs;
+  }
+
+  /**
+   * The host for a request on `owner`'s sandbox `name`, or undefined to answer here: it does not
+   * exist (404 here), it is this host's, or it is stopped (its record is shared state; only a
+   * `start` goes to the host whose disk has its workspace, while that host is live).
+   */
+  async forSandbox(
+    owner: string,
+    name: string,
+    forwardedBy: string | undefined,
+    action: SandboxAction = 'use',
+  ): Promise<HostTarget | undefined> {
+    const record = await this.#repository.getSandbox(owner, name);
+    if (!record?.host || record.host === this.host) return undefined;
+    if (record.status === 'stopped') {
+      if (action !== 'start' || forwardedBy !== undefined) return undefined;
+      const host = (await this.#repository.listHosts()).find(({ id }) => id === record.host);
+      if (host && !this.#unavailable(host)) return this.#target(host);
+      // Its host is gone: started here, or (without a runtime here) on a host placed for it.
+      return this.#runsSandboxes ? undefined : this.#place(owner, record.options);
+    }
+    return this.#toHost(record.host, forwardedBy);
+  }
+
+  /** The host for a request on a queued or running job held by another host (stopping it). */
+  async forJob(
+    owner: string,
+    id: string,
+    forwardedBy: string | undefined,
+  ): Promise<HostTarget | undefined> {
+    const job = await this.#repository.getJob(owner, id);
+    if (!job?.host || job.host === this.host) return undefined;
+    if (job.status !== 'running' && job.status !== 'queued') return undefined;
+    // A queued job no server has taken yet is stopped where it is recorded: its record.
+    if (job.status === 'queued' && !job.server) return undefined;
+    return this.#toHost(job.host, forwardedBy);
+  }
+
+  /**
+   * The host for a new long-lived sandbox: undefined (here) when this server runs sandboxes or
+   * the request was forwarded to it; otherwise a live host with room, the one with the
+   * workspace warm first.
+   */
+  async forNewSandbox(
+    owner: string,
+    body: Record<string, unknown>,
+    forwardedBy: string | undefined,
+  ): Promise<HostTarget | undefined> {
+    if (!this.placesNewSandboxes(forwardedBy)) return undefined;
+    return this.#place(owner, body);
+  }
+
+  /** Whether a new sandbox asked here is placed on another host (this server runs none). */
+  placesNewSandboxes(forwardedBy: string | undefined): boolean {
+    return !this.#runsSandboxes && forwardedBy === undefined;
+  }
+
+  async #place(owner: string, request: Record<string, unknown>): Promise<HostTarget> {
+    const hosts = (await this.#repository.listHosts()).filter(({ id }) => id !== this.host);
+    const runtime = typeof request.runtime === 'string' ? request.runtime : undefined;
+    const host = placeOnHost(
+      hosts,
+      { runtime, warmWorkspace: warmWorkspaceOf(owner, request) },
+      { nowMs: Date.now(), staleAfterMs: this.#staleAfterMs },
+    );
+    return this.#target(host);
+  }
+
+  async #toHost(id: string, forwardedBy: string | undefined): Promise<HostTarget> {
+    if (forwardedBy !== undefined) throw new ForwardLoopError(forwardedBy, this.host, id);
+    const host = (await this.#repository.listHosts()).find((one) => one.id === id);
+    if (!host) {
+      throw new HostUnavailableError(id, 'it is not registered (it left, or never registered)');
+    }
+    const reason = this.#unavailable(host);
+    if (reason) throw new HostUnavailableError(id, reason);
+    return this.#target(host);
+  }
+
+  #unavailable(host: HostRecord): string | undefined {
+    return hostUnavailableReason(host, Date.now(), this.#staleAfterMs);
+  }
+
+  #target(host: HostRecord): HostTarget {
+    return { host: host.id, address: host.address as string };
+  }
+}
+
+/** The storage name of the workspace a create (or a start) asks for, for warm placement. */
+function warmWorkspaceOf(owner: string, request: Record<string, unknown>): string | undefined {
+  if (request.ephemeral === true) return undefined;
+  const name = typeof request.workspace === 'string' ? request.workspace : request.name;
+  if (typeof name !== 'string') return undefined;
+  try {
+    return ownerWorkspaceName(owner, name);
+  } catch {
+    return undefined; // a bad name: the host it goes to refuses it with the reason
+  }
+}
