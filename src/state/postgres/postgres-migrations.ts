@@ -12,7 +12,71 @@ export interface PostgresMigration {
   sql: string;
 }
 
-export const postgresMigrations: PostgresMigration[] = [];
+export const postgresMigrations: PostgresMigration[] = [
+  // 1: tokens, jobs and their output, sandboxes, workspaces, server takeovers, projects and
+  // sandbox URLs: SQLite's tables of its migrations 1-12, named the same. Timestamps stay the
+  // ISO text the interface passes around, and every text a query orders or compares by `<` is
+  // COLLATE "C" (byte order, as SQLite's BINARY), whatever the database's locale. JSON is TEXT:
+  // JSONB would reorder keys and refuses the \u0000 escape that an argv may hold.
+  {
+    version: 1,
+    description: 'tokens, jobs, job logs, sandboxes, workspaces, takeovers, projects, URLs',
+    sql: `
+CREATE TABLE tokens (
+  id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,
+  created_at TEXT COLLATE "C" NOT NULL, revoked_at TEXT, admin BOOLEAN NOT NULL DEFAULT false
+);
+CREATE INDEX tokens_owner ON tokens (owner, created_at);
+CREATE TABLE jobs (
+  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+  owner TEXT NOT NULL, kind TEXT NOT NULL, sandbox TEXT, argv TEXT NOT NULL, workspace TEXT,
+  status TEXT NOT NULL, exit_code INTEGER, signal TEXT, reason TEXT, end_reason TEXT,
+  message TEXT, sandbox_id TEXT, created_at TEXT NOT NULL, started_at TEXT,
+  finished_at TEXT COLLATE "C", log_bytes BIGINT NOT NULL DEFAULT 0, logs_removed_at TEXT,
+  logs_removed_reason TEXT, host TEXT, server TEXT, run_options TEXT, origin TEXT,
+  runtime TEXT NOT NULL DEFAULT 'namespace'
+);
+CREATE INDEX jobs_owner ON jobs (owner, seq);
+CREATE INDEX jobs_status ON jobs (status);
+CREATE INDEX jobs_finished ON jobs (finished_at) WHERE logs_removed_at IS NULL;
+CREATE INDEX jobs_unfinished ON jobs (host, server) WHERE status IN ('queued', 'running');
+CREATE INDEX jobs_origin ON jobs (origin, status) WHERE origin IS NOT NULL;
+CREATE TABLE job_logs (
+  job_id TEXT NOT NULL, "offset" BIGINT NOT NULL, stream TEXT NOT NULL, data BYTEA NOT NULL,
+  PRIMARY KEY (job_id, "offset")
+);
+CREATE TABLE sandboxes (
+  owner TEXT NOT NULL, name TEXT COLLATE "C" NOT NULL, runtime_id TEXT, workspace TEXT,
+  status TEXT NOT NULL, options TEXT NOT NULL, reason TEXT, created_at TEXT NOT NULL,
+  last_active_at TEXT NOT NULL, host TEXT, server TEXT, runtime TEXT NOT NULL DEFAULT 'namespace',
+  PRIMARY KEY (owner, name)
+);
+CREATE INDEX sandboxes_unfinished ON sandboxes (host, server) WHERE status IN ('running', 'sleeping');
+CREATE TABLE workspaces (
+  owner TEXT NOT NULL, name TEXT COLLATE "C" NOT NULL, created_at TEXT NOT NULL,
+  last_used_at TEXT NOT NULL, PRIMARY KEY (owner, name)
+);
+CREATE TABLE server_takeovers (
+  server TEXT PRIMARY KEY, host TEXT NOT NULL, successor TEXT NOT NULL, at TEXT NOT NULL
+);
+CREATE INDEX server_takeovers_successor ON server_takeovers (successor);
+CREATE TABLE projects (
+  owner TEXT COLLATE "C" NOT NULL, name TEXT COLLATE "C" NOT NULL, repo TEXT NOT NULL, ref TEXT,
+  workspace TEXT NOT NULL, commit_id TEXT, setup_tree TEXT, setup TEXT, test TEXT, model TEXT,
+  config TEXT NOT NULL, status TEXT NOT NULL, reason TEXT, network BOOLEAN NOT NULL DEFAULT false,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (owner, name)
+);
+CREATE INDEX projects_status ON projects (status);
+CREATE TABLE sandbox_urls (
+  id TEXT COLLATE "C" PRIMARY KEY, owner TEXT NOT NULL, sandbox TEXT NOT NULL,
+  sandbox_created_at TEXT NOT NULL, port INTEGER NOT NULL, public BOOLEAN NOT NULL DEFAULT false,
+  host_label TEXT, created_at TEXT COLLATE "C" NOT NULL, expires_at TEXT COLLATE "C",
+  revoked_at TEXT COLLATE "C"
+);
+CREATE INDEX sandbox_urls_owner ON sandbox_urls (owner, sandbox);
+CREATE INDEX sandbox_urls_host ON sandbox_urls (host_label) WHERE host_label IS NOT NULL;`,
+  },
+];
 
 /** Any fixed number: the key of the advisory lock the migrating server holds. */
 const migrationLockKey = 0x6d616773; // 'mags'

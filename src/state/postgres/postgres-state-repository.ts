@@ -1,5 +1,12 @@
 import type { StateRepository } from '../state-repository.ts';
 import { openPostgresDatabase, type PostgresStateRepositoryOptions } from './postgres-database.ts';
+import { postgresJobStatements } from './postgres-job-statements.ts';
+import { postgresLogStatements } from './postgres-log-statements.ts';
+import { postgresProjectStatements } from './postgres-project-statements.ts';
+import { postgresRecoveryStatements } from './postgres-recovery-statements.ts';
+import { postgresSandboxStatements } from './postgres-sandbox-statements.ts';
+import { postgresTokenStatements } from './postgres-token-statements.ts';
+import { postgresUrlStatements } from './postgres-url-statements.ts';
 
 export type { PostgresStateRepositoryOptions } from './postgres-database.ts';
 
@@ -16,6 +23,13 @@ export async function createPostgresStateRepository(
   const database = await openPostgresDatabase(url, options);
   const repository = {
     specificationVersion: 'state-v1' as const,
+    ...postgresTokenStatements(database),
+    ...postgresJobStatements(database),
+    ...postgresLogStatements(database),
+    ...postgresSandboxStatements(database),
+    ...postgresRecoveryStatements(database),
+    ...postgresProjectStatements(database),
+    ...postgresUrlStatements(database),
     async close() {
       await database.sql.end({ timeout: 5 });
     },

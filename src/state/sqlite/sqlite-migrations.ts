@@ -221,6 +221,19 @@ CREATE TABLE IF NOT EXISTS sandbox_urls (
 CREATE INDEX IF NOT EXISTS sandbox_urls_owner ON sandbox_urls (owner, sandbox);
 CREATE INDEX IF NOT EXISTS sandbox_urls_host ON sandbox_urls (host_label) WHERE host_label IS NOT NULL;`,
   },
+  // 13: several hosts (issue 17): each host's server, capacity, warm workspaces and heartbeat;
+  // the job queue (jobs placed on a host, not yet taken by a server process), oldest first; a
+  // host's live sandboxes, for when it is found gone. Lists as JSON, as elsewhere.
+  {
+    sql: `
+CREATE TABLE IF NOT EXISTS hosts (
+  id TEXT PRIMARY KEY, server TEXT NOT NULL, address TEXT, runtimes TEXT NOT NULL,
+  max_jobs INTEGER NOT NULL, running_jobs INTEGER NOT NULL, warm_workspaces TEXT NOT NULL,
+  started_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL, gone_at TEXT, gone_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_queued ON jobs (host, created_at, seq) WHERE status = 'queued' AND server IS NULL;
+CREATE INDEX IF NOT EXISTS sandboxes_live ON sandboxes (host) WHERE status IN ('running', 'sleeping');`,
+  },
 ];
 
 /**

@@ -8,6 +8,7 @@ import { after, test } from 'node:test';
 import type { MagsError } from '../../errors/mags-error.ts';
 import type { JobRecord } from '../state-repository.ts';
 import { runStateRepositoryContract } from '../state-repository-contract.ts';
+import { runHostStateContract } from '../state-repository-host-contract.ts';
 import { runTriggerStateContract } from '../state-repository-trigger-contract.ts';
 import { sqliteMigrations } from './sqlite-migrations.ts';
 import { createSqliteStateRepository } from './sqlite-state-repository.ts';
@@ -28,6 +29,13 @@ runStateRepositoryContract({
 runTriggerStateContract({
   name: 'sqlite',
   createRepository: async () => createSqliteStateRepository(join(directory, 'triggers.db')),
+});
+
+// Two repositories on one file, as two server processes on one host would open it.
+runHostStateContract({
+  name: 'sqlite',
+  createRepository: async () => createSqliteStateRepository(join(directory, 'hosts.db')),
+  openAnother: async () => createSqliteStateRepository(join(directory, 'hosts.db')),
 });
 
 test('an unusable database path is a clear error naming the path', () => {

@@ -1,0 +1,29 @@
+/**
+ * The `SET` of an update as an object for the client's `sql(values)` (it writes
+ * `"column" = $1, …`): each defined field of `update` under its column from `columns` (a field
+ * without one is a bug, thrown); an undefined field is left as it is, null clears it. Values go
+ * through `toColumnValue` (default: as they are; a boolean column takes a boolean). Empty when no
+ * field is defined: the caller then runs nothing, as SQLite's `updateColumns` does.
+ */
+export function columnValues<Update extends object>(
+  table: string,
+  columns: { readonly [Key in keyof Update]-?: string },
+  update: Update,
+  toColumnValue: (column: string, value: unknown) => unknown = (_column, value) => value,
+): Record<string, ColumnValue> {
+  const values: Record<string, ColumnValue> = {};
+  for (const [key, value] of Object.entries(update)) {
+    if (value === undefined) continue;
+    const column = (columns as Record<string, string | undefined>)[key];
+    if (!column) throw new Error(`update of ${table}: no column for ${key}`);
+    values[column] = toColumnValue(column, value) as ColumnValue;
+  }
+  return values;
+}
+
+/** What a column of this repository holds: text, a number, a boolean, bytes or null. */
+export type ColumnValue = string | number | boolean | Buffer | null;
+
+/** A nullable text column. */
+export const text = (value: unknown): string | null =>
+  value === null || value === undefined ? null : String(value);

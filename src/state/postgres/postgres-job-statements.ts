@@ -1,0 +1,109 @@
+import {
+  finishedJobStatuses,
+  type JobFilter,
+  type JobRecord,
+  type JobUpdate,
+  type StateRepository,
+} from '../state-repository.ts';
+import { columnValues, text } from './postgres-column-values.ts';
+import type { PostgresDatabase } from './postgres-database.ts';
+
+type JobMethods = Pick<
+  StateRepository,
+  'insertJob' | 'updateJob' | 'getJob' | 'listJobs' | 'deleteJob'
+>;
+
+/** Jobs (sqlite-job-statements.ts, the same behaviour). */
+export function postgresJobStatements({ sql }: PostgresDatabase): JobMethods {
+  return {
+    async insertJob(job) {
+      await sql`INSERT INTO jobs (id, owner, kind, sandbox, argv, workspace, status, exit_code,
+        signal, reason, end_reason, message, sandbox_id, created_at, started_at, finished_at,
+        log_bytes, logs_removed_at, logs_removed_reason, host, server, run_options, origin, runtime)
+        VALUES (${job.id}, ${job.owner}, ${job.kind}, ${job.sandbox}, ${JSON.stringify(job.argv)},
+        ${job.workspace}, ${job.status}, ${job.exitCode}, ${job.signal}, ${job.reason},
+        ${job.endReason}, ${job.message}, ${job.sandboxId}, ${job.createdAt}, ${job.startedAt},
+        ${job.finishedAt}, ${job.logBytes}, ${job.logsRemovedAt}, ${job.logsRemovedReason},
+        ${job.host ?? null}, ${job.server ?? null},
+        ${job.runOptions ? JSON.stringify(job.runOptions) : null}, ${job.origin ?? null},
+        ${job.runtime ?? 'namespace'})`;
+    },
+    async updateJob(id, update) {
+      const values = columnValues('jobs', jobColumns, update);
+      if (Object.keys(values).length === 0) return;
+      await sql`UPDATE jobs SET ${sql(values)} WHERE id = ${id}`;
+    },
+    async getJob(owner, id) {
+      const [row] = await sql`SELECT * FROM jobs WHERE owner = ${owner} AND id = ${id}`;
+      return row && toJob(row);
+    },
+    async listJobs(filter: JobFilter) {
+      const rows = await sql`SELECT * FROM jobs WHERE owner = ${filter.owner}
+        ${filter.status === undefined ? sql`` : sql`AND status = ${filter.status}`}
+        ${filter.workspace === undefined ? sql`` : sql`AND workspace = ${filter.workspace}`}
+        ${filter.sandbox === undefined ? sql`` : sql`AND sandbox = ${filter.sandbox}`}
+        ${filter.cursor === undefined ? sql`` : sql`AND seq < ${Number(filter.cursor)}`}
+        ORDER BY seq DESC LIMIT ${filter.limit + 1}`;
+      const page = rows.slice(0, filter.limit);
+      const last = page.at(-1);
+      return {
+        jobs: page.map(toJob),
+        nextCursor: rows.length > filter.limit && last ? String(last.seq) : null,
+      };
+    },
+    async deleteJob(owner, id) {
+      return sql.begin(async (transaction) => {
+        const deleted = await transaction`DELETE FROM jobs WHERE owner = ${owner} AND id = ${id}
+          AND status IN ${sql(finishedJobStatuses)} RETURNING id`;
+        if (deleted.length === 0) return false;
+        await transaction`DELETE FROM job_logs WHERE job_id = ${id}`;
+        return true;
+      });
+    },
+  };
+}
+
+const jobColumns: Record<keyof JobUpdate, string> = {
+  status: 'status',
+  exitCode: 'exit_code',
+  signal: 'signal',
+  reason: 'reason',
+  endReason: 'end_reason',
+  message: 'message',
+  sandboxId: 'sandbox_id',
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+  logBytes: 'log_bytes',
+};
+
+export function toJob(row: Record<string, unknown>): JobRecord {
+  return {
+    id: String(row.id),
+    owner: String(row.owner),
+    kind: row.kind as JobRecord['kind'],
+    sandbox: text(row.sandbox),
+    argv: JSON.parse(String(row.argv)) as string[],
+    workspace: text(row.workspace),
+    status: row.status as JobRecord['status'],
+    exitCode: row.exit_code === null ? null : Number(row.exit_code),
+    signal: text(row.signal),
+    reason: text(row.reason),
+    endReason: text(row.end_reason) as JobRecord['endReason'],
+    message: text(row.message),
+    sandboxId: text(row.sandbox_id),
+    createdAt: String(row.created_at),
+    startedAt: text(row.started_at),
+    finishedAt: text(row.finished_at),
+    logBytes: Number(row.log_bytes),
+    logsRemovedAt: text(row.logs_removed_at),
+    logsRemovedReason: text(row.logs_removed_reason),
+    host: text(row.host),
+    server: text(row.server),
+    runOptions:
+      row.run_options === null || row.run_options === undefined
+        ? null
+        : (JSON.parse(String(row.run_options)) as Record<string, unknown>),
+    origin: text(row.origin),
+    runtime: String(row.runtime),
+  };
+}

@@ -1,0 +1,65 @@
+import type { SandboxUrlRecord, StateRepository } from '../state-repository.ts';
+import { text } from './postgres-column-values.ts';
+import type { PostgresDatabase } from './postgres-database.ts';
+
+type UrlMethods = Pick<
+  StateRepository,
+  | 'insertSandboxUrl'
+  | 'getSandboxUrl'
+  | 'listSandboxUrls'
+  | 'findSandboxUrlsByHostLabel'
+  | 'revokeSandboxUrl'
+  | 'deleteSandboxUrlsEndedBefore'
+>;
+
+/** URLs to sandboxes' ports (sqlite-url-statements.ts, the same behaviour). */
+export function postgresUrlStatements({ sql }: PostgresDatabase): UrlMethods {
+  return {
+    async insertSandboxUrl(url) {
+      await sql`INSERT INTO sandbox_urls (id, owner, sandbox, sandbox_created_at, port, public,
+        host_label, created_at, expires_at, revoked_at)
+        VALUES (${url.id}, ${url.owner}, ${url.sandbox}, ${url.sandboxCreatedAt}, ${url.port},
+        ${url.public}, ${url.hostLabel}, ${url.createdAt}, ${url.expiresAt}, ${url.revokedAt})`;
+    },
+    async getSandboxUrl(id) {
+      const [row] = await sql`SELECT * FROM sandbox_urls WHERE id = ${id}`;
+      return row && toSandboxUrl(row);
+    },
+    async listSandboxUrls(owner, sandbox) {
+      const rows = await sql`SELECT * FROM sandbox_urls WHERE owner = ${owner}
+        ${sandbox === undefined ? sql`` : sql`AND sandbox = ${sandbox}`}
+        AND revoked_at IS NULL ORDER BY created_at, id`;
+      return rows.map(toSandboxUrl);
+    },
+    async findSandboxUrlsByHostLabel(hostLabel) {
+      const rows = await sql`SELECT * FROM sandbox_urls WHERE host_label = ${hostLabel}
+        AND revoked_at IS NULL ORDER BY created_at, id`;
+      return rows.map(toSandboxUrl);
+    },
+    async revokeSandboxUrl(owner, id, revokedAt) {
+      const result = await sql`UPDATE sandbox_urls SET revoked_at = ${revokedAt}
+        WHERE id = ${id} AND owner = ${owner} AND revoked_at IS NULL`;
+      return result.count > 0;
+    },
+    async deleteSandboxUrlsEndedBefore(endedBefore) {
+      const result = await sql`DELETE FROM sandbox_urls
+        WHERE revoked_at < ${endedBefore} OR expires_at < ${endedBefore}`;
+      return result.count;
+    },
+  };
+}
+
+function toSandboxUrl(row: Record<string, unknown>): SandboxUrlRecord {
+  return {
+    id: String(row.id),
+    owner: String(row.owner),
+    sandbox: String(row.sandbox),
+    sandboxCreatedAt: String(row.sandbox_created_at),
+    port: Number(row.port),
+    public: row.public === true,
+    hostLabel: text(row.host_label),
+    createdAt: String(row.created_at),
+    expiresAt: text(row.expires_at),
+    revokedAt: text(row.revoked_at),
+  };
+}
