@@ -178,13 +178,14 @@ class ConnectTimeout extends Error {
   }
 }
 
+/** Why the host could not be reached, in words an owner may read (its address is not one). */
 function unavailable(target: HostTarget, error: Error): HostUnavailableError {
   const code = (error as NodeJS.ErrnoException).code;
   const reason =
     error instanceof ConnectTimeout
-      ? `${error.message} (${target.address})`
+      ? error.message
       : code === 'ECONNREFUSED'
-        ? `it refused the connection at ${target.address} (its server is not running)`
-        : `the connection to ${target.address} failed (${code ?? error.message})`;
+        ? 'it refused the connection (its server is not running)'
+        : `the connection to it failed (${code ?? 'no answer'})`;
   return new HostUnavailableError(target.host, reason, { cause: error });
 }
