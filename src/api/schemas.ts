@@ -105,6 +105,10 @@ export const JobSchema = z
     runtime: z.string().openapi({
       description: "The runtime it runs on (an exec job: its sandbox's), e.g. `namespace`.",
     }),
+    host: z.string().nullable().openapi({
+      description:
+        'The host that runs it (or ran it, or it is placed on), as `mags server --host-id` names it; null for a job from before hosts were recorded.',
+    }),
   })
   .openapi('Job');
 

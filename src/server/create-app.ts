@@ -14,6 +14,7 @@ import { limitOpenStreams } from './middleware/limit-streams.ts';
 import { OwnerStreams } from './owner-streams.ts';
 import { registerArchiveRoutes } from './routes/archive-routes.ts';
 import { registerCronRoutes } from './routes/cron-routes.ts';
+import { registerHostRoutes } from './routes/host-routes.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
 import { registerPlanRoutes } from './routes/plan-routes.ts';
 import { registerProjectRoutes } from './routes/project-routes.ts';
@@ -103,6 +104,7 @@ export function createApp(services: ServerServices): {
   registerPlanRoutes(app, services);
   if (services.urls) registerUrlRoutes(app, services.urls);
   registerArchiveRoutes(app, services);
+  registerHostRoutes(app, services);
   // The web dashboard: static files and its pages' paths, outside /v1 (a client of the API).
   notFoundPage = registerDashboardRoutes(app, services.dashboardDirectory).notFoundPage;
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

@@ -1,3 +1,4 @@
+import type { ServerCluster } from '../cluster/server-cluster.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import type { CronManager } from '../cron/cron-manager.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
@@ -53,6 +54,8 @@ export interface ServerServices {
   urls?: SandboxUrls;
   /** Each owner's long-lived answers (made by createApp): the URL proxy's WebSockets count too. */
   streams?: OwnerStreams;
+  /** The servers and hosts sharing this state (absent: one host on its own state). */
+  cluster?: ServerCluster;
   /** Decides which requests another host answers (several hosts on one state; forwarding/). */
   forwarder?: HostForwarder;
 }

@@ -280,6 +280,17 @@ export function runHostStateContract(options: {
       await kept.stop();
     });
 
+    test('a closed repository hears nothing more', async () => {
+      const closing = await options.openAnother();
+      const closed = await collect(closing, 'job_changed');
+      await closing.close();
+      const open = await collect(other, 'job_changed');
+      await state.notify('job_changed', 'after-close');
+      await waitFor(() => open.payloads.length === 1);
+      assert.deepEqual(closed.payloads, []);
+      await open.stop();
+    });
+
     test('a payload longer than notifications carry is refused with a clear error; the longest arrives', async () => {
       const heard = await collect(other, 'jobs_placed');
       const longest = 'x'.repeat(maxNotificationPayloadBytes);

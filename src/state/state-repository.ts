@@ -424,9 +424,10 @@ export type HostBeat = Pick<HostRecord, 'heartbeatAt' | 'runningJobs' | 'warmWor
  * What one server tells the others through the state (PostgreSQL's LISTEN/NOTIFY): `jobs_placed`
  * (a job was placed on a host: payload the host id), `job_output` (a job's output grew: payload
  * `JOBID:ENDOFFSET`), `job_changed` (a job's record changed: payload the job id), `hosts` (a host
- * came, went or was found gone: payload its id).
+ * came, went or was found gone: payload its id), `job_stop` (stop a job that another process
+ * runs: payload `JOBID:stop` or `JOBID:kill`).
  */
-export type StateChannel = 'jobs_placed' | 'job_output' | 'job_changed' | 'hosts';
+export type StateChannel = 'jobs_placed' | 'job_output' | 'job_changed' | 'hosts' | 'job_stop';
 
 export interface StateRepository {
   readonly specificationVersion: 'state-v1';
@@ -679,17 +680,22 @@ export interface StateRepository {
    * The job queue: jobs placed on `host` (recorded `queued` with that host and no server) that
    * no process has taken yet, oldest first, at most `limit`, each taken by `server` (its `server`
    * set) in the same statement: `FOR UPDATE SKIP LOCKED` in PostgreSQL, so two processes never
-   * take one and never wait on each other.
+   * take one and never wait on each other. `limit` is a whole number (0: none taken); anything
+   * else is an InvalidInputError.
    */
   claimQueuedJobs(host: string, server: string, limit: number): Promise<JobRecord[]>;
   /**
    * Tells every process listening on `channel` (this one included) `payload` (at most 7999
-   * bytes: PostgreSQL's bound). SQLite, one host's embedded state, tells this process only.
+   * bytes: PostgreSQL's bound). SQLite, one host's embedded state, tells this process only
+   * (every repository on the same file). Notifies awaited one after another arrive in that
+   * order. A longer payload is an InvalidInputError (`notification_too_long`), nothing sent.
    */
   notify(channel: StateChannel, payload: string): Promise<void>;
   /**
    * Calls `listener` with each payload notified on `channel` from now on (in order, never
-   * blocking the connection). Resolves once listening, to the unsubscribe.
+   * blocking the connection; a listener that throws is reported and stops no other). Resolves
+   * once listening, to the unsubscribe. A notification is a hint to read the state again: one
+   * sent while PostgreSQL's listening connection is being re-established is lost.
    */
   listen(channel: StateChannel, listener: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;

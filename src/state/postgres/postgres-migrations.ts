@@ -76,6 +76,22 @@ CREATE TABLE sandbox_urls (
 CREATE INDEX sandbox_urls_owner ON sandbox_urls (owner, sandbox);
 CREATE INDEX sandbox_urls_host ON sandbox_urls (host_label) WHERE host_label IS NOT NULL;`,
   },
+  // 3: several hosts (SQLite's migration 13): each host's server, capacity, warm workspaces and
+  // heartbeat (lists as TEXT[], so placement can ask `$1 = ANY (warm_workspaces)`); the job
+  // queue, oldest first in byte order as SQLite's. The live sandboxes of a host have
+  // sandboxes_unfinished already.
+  {
+    version: 3,
+    description: 'hosts, the job queue',
+    sql: `
+CREATE TABLE hosts (
+  id TEXT COLLATE "C" PRIMARY KEY, server TEXT NOT NULL, address TEXT, runtimes TEXT[] NOT NULL,
+  max_jobs INTEGER NOT NULL, running_jobs INTEGER NOT NULL, warm_workspaces TEXT[] NOT NULL,
+  started_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL, gone_at TEXT, gone_reason TEXT
+);
+CREATE INDEX jobs_queued ON jobs (host, created_at COLLATE "C", seq)
+  WHERE status = 'queued' AND server IS NULL;`,
+  },
 ];
 
 /** Any fixed number: the key of the advisory lock the migrating server holds. */

@@ -1,5 +1,6 @@
 import type { StateRepository } from '../state-repository.ts';
 import { openPostgresDatabase, type PostgresStateRepositoryOptions } from './postgres-database.ts';
+import { postgresHostStatements } from './postgres-host-statements.ts';
 import { postgresJobStatements } from './postgres-job-statements.ts';
 import { postgresLogStatements } from './postgres-log-statements.ts';
 import { postgresProjectStatements } from './postgres-project-statements.ts';
@@ -30,6 +31,7 @@ export async function createPostgresStateRepository(
     ...postgresRecoveryStatements(database),
     ...postgresProjectStatements(database),
     ...postgresUrlStatements(database),
+    ...postgresHostStatements(database),
     async close() {
       await database.sql.end({ timeout: 5 });
     },

@@ -54,16 +54,21 @@ export function sqliteNotifications(
         listening = new Set();
         channels.set(channel, listening);
       }
-      // A Set holds a function once: a wrapper makes each call its own subscription.
-      const subscription: Listener = (payload) => listener(payload);
-      listening.add(subscription);
-      return async () => {
+      // A Set holds a function once: a wrapper makes each call its own subscription. A closed
+      // repository hears nothing more, as a closed PostgreSQL one, whose connection is gone.
+      const subscription: Listener = (payload) => {
+        if (database.isOpen) listener(payload);
+        else unsubscribe();
+      };
+      const unsubscribe = () => {
         listening.delete(subscription);
         if (listening.size === 0) channels.delete(channel);
         if (file && channels.size === 0 && channelsByFile.get(file) === channels) {
           channelsByFile.delete(file);
         }
       };
+      listening.add(subscription);
+      return async () => unsubscribe();
     },
   };
 }

@@ -1,0 +1,294 @@
+import type { ServerInstance } from '../config/server-instance.ts';
+import type { MagsContext } from '../context/mags-context.ts';
+import type { JobCluster } from '../jobs/job-cluster.ts';
+import type { JobManager } from '../jobs/job-manager.ts';
+import { writtenWorkspace } from '../jobs/run-command.ts';
+import { type RunJobPlan, refuseBusyWorkspace } from '../jobs/run-job.ts';
+import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
+import type { HostRecord, JobRecord, StateRepository } from '../state/state-repository.ts';
+import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
+import { noLiveHost, uploadsNeedHost } from './cluster-errors.ts';
+import { sweepGoneHosts } from './gone-host-sweeper.ts';
+import { isLiveHost, placeJob } from './host-placement.ts';
+import { HostPresence } from './host-presence.ts';
+import { JobQueueTaker } from './job-queue-taker.ts';
+import { StateListeners } from './state-listeners.ts';
+
+/** How a server takes part in a cluster of servers sharing one PostgreSQL state. */
+export interface ClusterOptions {
+  /** Serves the API and runs no sandbox: every job is placed on a host (`--api-only`). */
+  apiOnly?: boolean;
+  /** The URL the other servers reach this one's API at (`--advertise`; default the listen URL). */
+  advertise?: string;
+  /** How often this host beats (default 2 s). */
+  heartbeatMs?: number;
+  /** A host silent this long is marked gone and its work failed (default 15 s). */
+  hostTimeoutMs?: number;
+  /** The slow poll of the job queue, in case a notification was lost (default 5 s). */
+  queuePollMs?: number;
+  /** The slow poll of a follower of a job on another host (default 2 s). */
+  followPollMs?: number;
+}
+
+/** A host as `GET /v1/hosts` shows it. */
+export interface HostView {
+  id: string;
+  address: string | null;
+  state: 'live' | 'silent' | 'gone';
+  runtimes: string[];
+  maxJobs: number;
+  runningJobs: number;
+  warmWorkspaces: number;
+  startedAt: string;
+  heartbeatAt: string;
+  heartbeatAgeMs: number;
+  goneAt: string | null;
+  goneReason: string | null;
+}
+
+export interface ServerClusterParts {
+  repository: StateRepository;
+  instance: ServerInstance;
+  jobs: JobManager;
+  scheduler: SandboxScheduler;
+  context: MagsContext;
+  options: ClusterOptions;
+  log(line: string): void;
+}
+
+/**
+ * This server among the others on its state (GUIDE §6): where runs go (`placeJob`), its life as a
+ * host (registration, heartbeat, taking the jobs placed on it), the sweep that fails the work of
+ * silent hosts, and following jobs that run elsewhere through the state's notifications.
+ */
+export class ServerCluster implements JobCluster {
+  readonly apiOnly: boolean;
+  readonly heartbeatMs: number;
+  readonly hostTimeoutMs: number;
+  readonly #parts: ServerClusterParts;
+  readonly #listeners: StateListeners;
+  #presence: HostPresence | undefined;
+  #taker: JobQueueTaker | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
+  #sweeping: Promise<void> = Promise.resolve();
+  #unlistenStops: (() => void) | undefined;
+
+  constructor(parts: ServerClusterParts) {
+    this.#parts = parts;
+    this.apiOnly = parts.options.apiOnly ?? false;
+    this.heartbeatMs = parts.options.heartbeatMs ?? 2000;
+    this.hostTimeoutMs = parts.options.hostTimeoutMs ?? 15_000;
+    this.#listeners = new StateListeners(parts.repository);
+  }
+
+  get host(): string {
+    return this.#parts.instance.host;
+  }
+
+  /** `api-only`, or `host` (API and sandboxes), or `gone host` once declared gone. */
+  get role(): string {
+    if (this.apiOnly) return 'api-only';
+    return this.#presence?.gone ? 'gone host' : 'host';
+  }
+
+  /**
+   * Joins: a host registers and takes the jobs placed on it; every server sweeps silent hosts.
+   * `listenUrl`: its API's address when no `advertise` was given.
+   */
+  async start(listenUrl: string): Promise<void> {
+    const { repository, instance, jobs, log } = this.#parts;
+    if (!this.apiOnly) {
+      this.#presence = new HostPresence({
+        repository,
+        instance,
+        address: this.#parts.options.advertise ?? listenUrl,
+        runtimes: await this.#usableRuntimes(),
+        load: () => this.#load(),
+        heartbeatMs: this.heartbeatMs,
+        onGone: () => void this.#wasDeclaredGone(),
+        onError: (error) => log(`heartbeat not written: ${(error as Error).message}`),
+      });
+      await this.#presence.start();
+      this.#unlistenStops = await this.#listeners.on('job_stop', '*', (payload) => {
+        const [id, how] = payload.split(':');
+        if (id) void jobs.stopHere(id, how === 'kill').catch(() => {});
+      });
+      this.#taker = new JobQueueTaker({
+        repository,
+        listeners: this.#listeners,
+        instance,
+        jobs,
+        pollMs: this.#parts.options.queuePollMs,
+        onError: (error) => log(`cannot take the jobs placed here: ${(error as Error).message}`),
+      });
+      await this.#taker.start();
+    }
+    this.#sweeper = setInterval(
+      () => {
+        this.#sweeping = this.#sweeping.then(() => this.sweep());
+      },
+      Math.min(this.heartbeatMs, this.hostTimeoutMs / 2),
+    );
+    this.#sweeper.unref();
+  }
+
+  /** Marks the hosts silent beyond the timeout gone (GET /v1/hosts, tests; the timer does it too). */
+  async sweep(): Promise<void> {
+    try {
+      const swept = await sweepGoneHosts(this.#parts.repository, {
+        now: Date.now(),
+        hostTimeoutMs: this.hostTimeoutMs,
+        ...(this.apiOnly ? {} : { self: this.host }),
+      });
+      for (const gone of swept) {
+        this.#parts.log(
+          `${gone.reason} (${gone.jobs.length} jobs failed, ${gone.sandboxes.length} sandboxes stopped)`,
+        );
+      }
+    } catch (error) {
+      this.#parts.log(`cannot sweep silent hosts: ${(error as Error).message}`);
+    }
+  }
+
+  async hosts(): Promise<HostView[]> {
+    const now = Date.now();
+    return (await this.#parts.repository.listHosts()).map((host) => ({
+      id: host.id,
+      address: host.address,
+      state:
+        host.goneAt !== null
+          ? 'gone'
+          : isLiveHost(host, now, this.hostTimeoutMs)
+            ? 'live'
+            : 'silent',
+      runtimes: host.runtimes,
+      maxJobs: host.maxJobs,
+      runningJobs: host.runningJobs,
+      warmWorkspaces: host.warmWorkspaces.length,
+      startedAt: host.startedAt,
+      heartbeatAt: host.heartbeatAt,
+      heartbeatAgeMs: Math.max(0, now - Date.parse(host.heartbeatAt)),
+      goneAt: host.goneAt,
+      goneReason: host.goneReason,
+    }));
+  }
+
+  async place(plan: RunJobPlan): Promise<string | undefined> {
+    const { request, record } = plan;
+    const self = this.apiOnly ? undefined : this.host;
+    // Its uploads are on this server's disk: it runs where they are.
+    if ((request.files ?? []).length > 0) {
+      if (this.apiOnly) throw uploadsNeedHost();
+      return undefined;
+    }
+    const { repository } = this.#parts;
+    const writes = writtenWorkspace(request);
+    if (writes !== undefined) {
+      // One writer per workspace across hosts too (a job here is checked by the job manager).
+      const active: JobRecord[] = [];
+      for (const status of ['queued', 'running'] as const) {
+        const page = await repository.listJobs({
+          owner: record.owner,
+          workspace: writes,
+          status,
+          limit: 1,
+        });
+        active.push(...page.jobs);
+      }
+      refuseBusyWorkspace(record.owner, request, active);
+    }
+    const placement = placeJob(await repository.listHosts(), {
+      runtime: plan.runOptions.runtime ?? this.#parts.context.runtime.name,
+      workspace: plan.workspace && ownerWorkspaceName(record.owner, plan.workspace),
+      self,
+      now: Date.now(),
+      hostTimeoutMs: this.hostTimeoutMs,
+    });
+    if (!placement) throw noLiveHost(plan.runOptions.runtime ?? 'any', this.hostTimeoutMs);
+    return placement.host.id === self ? undefined : placement.host.id;
+  }
+
+  async placed(record: JobRecord): Promise<void> {
+    if (record.host) await this.#parts.repository.notify('jobs_placed', record.host);
+    this.changed(record.id);
+  }
+
+  output(jobId: string, endOffset: number): void {
+    this.#tell('job_output', `${jobId}:${endOffset}`);
+  }
+
+  changed(jobId: string): void {
+    this.#tell('job_changed', jobId);
+  }
+
+  async follow(jobId: string) {
+    const watch = await this.#listeners.watch(['job_output', 'job_changed'], jobId);
+    const pollMs = this.#parts.options.followPollMs ?? 2000;
+    return {
+      wait: (signal?: AbortSignal) => watch.wait(pollMs, signal),
+      close: () => watch.close(),
+    };
+  }
+
+  async requestStop(jobId: string, kill: boolean): Promise<void> {
+    await this.#parts.repository.notify('job_stop', `${jobId}:${kill ? 'kill' : 'stop'}`);
+  }
+
+  /**
+   * Stops taking work. `remove`: a clean stop, the host's record removed; otherwise (a detaching
+   * stop, its sandboxes left running) the record stays for the next server of this host, and
+   * falls silent if none comes.
+   */
+  async close(options: { remove: boolean }): Promise<void> {
+    clearInterval(this.#sweeper);
+    await this.#sweeping;
+    await this.#taker?.stop();
+    this.#unlistenStops?.();
+    await this.#presence?.stop(options).catch((error: unknown) => {
+      this.#parts.log(`cannot remove this host's record: ${(error as Error).message}`);
+    });
+    await this.#listeners.close();
+  }
+
+  #tell(channel: 'job_output' | 'job_changed', payload: string): void {
+    this.#parts.repository.notify(channel, payload).catch((error: unknown) => {
+      this.#parts.log(`cannot notify ${channel}: ${(error as Error).message}`);
+    });
+  }
+
+  #load(): Pick<HostRecord, 'maxJobs' | 'runningJobs' | 'warmWorkspaces'> {
+    const counts = this.#parts.jobs.counts;
+    return {
+      maxJobs: counts.maxConcurrent,
+      // Its queue counts: a host with a backlog is as loaded as a busy one.
+      runningJobs: counts.running + counts.queued,
+      warmWorkspaces: this.#parts.scheduler.warm.parkedWorkspaces(),
+    };
+  }
+
+  /** The runtimes whose host check passes here (the default one always: it explains itself). */
+  async #usableRuntimes(): Promise<string[]> {
+    const { context } = this.#parts;
+    const usable: string[] = [];
+    for (const runtime of Object.values(context.runtimes)) {
+      if (runtime === context.runtime) usable.push(runtime.name);
+      else if (
+        await runtime.check().then(
+          (check) => check.ok,
+          () => false,
+        )
+      )
+        usable.push(runtime.name);
+    }
+    return usable;
+  }
+
+  async #wasDeclaredGone(): Promise<void> {
+    const { log, jobs } = this.#parts;
+    log(
+      `!!! this host (${this.host}) was declared gone by another server: it was silent longer than ${this.hostTimeoutMs / 1000} s and its jobs were failed. It takes no more work and stops the jobs it still ran (their records keep that reason). Restart this server to join again.`,
+    );
+    await this.#taker?.stop();
+    await jobs.abandon();
+  }
+}

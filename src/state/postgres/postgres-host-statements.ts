@@ -1,0 +1,176 @@
+import { checkClaimLimit } from '../check-claim-limit.ts';
+import { checkNotificationPayload, deliverNotification } from '../state-notifications.ts';
+import type { HostRecord, StateChannel, StateRepository } from '../state-repository.ts';
+import { text } from './postgres-column-values.ts';
+import type { PostgresDatabase } from './postgres-database.ts';
+import { toJob } from './postgres-job-statements.ts';
+import { toSandbox } from './postgres-sandbox-statements.ts';
+
+type HostMethods = Pick<
+  StateRepository,
+  | 'registerHost'
+  | 'heartbeatHost'
+  | 'listHosts'
+  | 'markHostGone'
+  | 'removeHost'
+  | 'claimQueuedJobs'
+  | 'notify'
+  | 'listen'
+>;
+
+/**
+ * The name of a channel in the database: prefixed, so that mags shares a database with other
+ * programs' LISTEN/NOTIFY without hearing theirs.
+ */
+const databaseChannel = (channel: StateChannel) => `mags_${channel}`;
+
+/**
+ * Hosts, the job queue and notifications (sqlite-host-statements.ts, the same behaviour), for
+ * several server processes at once: the queue takes jobs with `FOR UPDATE SKIP LOCKED`, a host
+ * is marked gone under its row's lock, and notifications are LISTEN/NOTIFY, which reach every
+ * process connected to the database.
+ */
+export function postgresHostStatements({ sql }: PostgresDatabase): HostMethods {
+  const listeners = new Map<
+    StateChannel,
+    { listeners: Set<(payload: string) => void>; started: Promise<unknown> }
+  >();
+  // postgres.js listens on one dedicated connection of its own (max 1, never idled out) for
+  // every channel, and calls each listener from that connection's data handler. When that
+  // connection closes, its onclose listens again on every channel with the same functions
+  // (node_modules/postgres/src/index.js, `listen`), opening a new connection; what was notified
+  // while it was down is lost (PostgreSQL queues only for live sessions), so a notification is a
+  // hint to read the state again, never the only copy of anything. Its `unlisten` does nothing
+  // after such a reconnect (3.4.9 filters out the listener object it replaced), so this
+  // repository listens once per channel, for its lifetime (a handful of channels), and keeps
+  // its own subscribers: unsubscribing removes one from the set, reconnect or not.
+  const startListening = (channel: StateChannel) =>
+    sql.listen(databaseChannel(channel), (payload) => {
+      const listening = listeners.get(channel);
+      if (!listening) return;
+      // A listener that throws would reach the connection's handler: each is called apart.
+      for (const listener of [...listening.listeners]) {
+        if (listening.listeners.has(listener)) deliverNotification(channel, listener, payload);
+      }
+    });
+  return {
+    async registerHost(host) {
+      await sql`INSERT INTO hosts (id, server, address, runtimes, max_jobs, running_jobs,
+        warm_workspaces, started_at, heartbeat_at, gone_at, gone_reason)
+        VALUES (${host.id}, ${host.server}, ${host.address}, ${sql.array(host.runtimes)},
+        ${host.maxJobs}, ${host.runningJobs}, ${sql.array(host.warmWorkspaces)},
+        ${host.startedAt}, ${host.heartbeatAt}, ${host.goneAt}, ${host.goneReason})
+        ON CONFLICT (id) DO UPDATE SET server = excluded.server, address = excluded.address,
+        runtimes = excluded.runtimes, max_jobs = excluded.max_jobs,
+        running_jobs = excluded.running_jobs, warm_workspaces = excluded.warm_workspaces,
+        started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
+        gone_at = excluded.gone_at, gone_reason = excluded.gone_reason`;
+    },
+    async heartbeatHost(id, server, beat) {
+      // markHostGone holds the row's lock while it decides: a beat waits for it, then finds the
+      // host gone (READ COMMITTED re-reads the row after the wait) and writes nothing.
+      const result = await sql`UPDATE hosts SET heartbeat_at = ${beat.heartbeatAt},
+        running_jobs = ${beat.runningJobs}, warm_workspaces = ${sql.array(beat.warmWorkspaces)}
+        WHERE id = ${id} AND server = ${server} AND gone_at IS NULL`;
+      return result.count > 0;
+    },
+    async listHosts() {
+      const rows = await sql`SELECT * FROM hosts ORDER BY id`;
+      return rows.map(toHost);
+    },
+    async markHostGone(id, expected, at, reason) {
+      return sql.begin(async (transaction) => {
+        // The host's row stays locked to the end: a beat (or another server marking it gone)
+        // waits, then sees what this transaction decided.
+        const [row] = await transaction`SELECT server, heartbeat_at, gone_at FROM hosts
+          WHERE id = ${id} FOR UPDATE`;
+        if (
+          !row ||
+          row.server !== expected.server ||
+          row.heartbeat_at !== expected.heartbeatAt ||
+          row.gone_at !== null
+        ) {
+          return undefined;
+        }
+        await transaction`UPDATE hosts SET gone_at = ${at}, gone_reason = ${reason}
+          WHERE id = ${id}`;
+        const jobs = await transaction`UPDATE jobs SET status = 'failed', end_reason = 'failed',
+          reason = ${reason}, message = ${reason}, finished_at = ${at}
+          WHERE host = ${id} AND status IN ('queued', 'running') RETURNING *`;
+        const sandboxes = await transaction`UPDATE sandboxes SET status = 'stopped',
+          reason = ${reason}, runtime_id = NULL
+          WHERE host = ${id} AND status IN ('running', 'sleeping') RETURNING *`;
+        return { jobs: jobs.map(toJob), sandboxes: sandboxes.map(toSandbox) };
+      });
+    },
+    async removeHost(id, server) {
+      await sql`DELETE FROM hosts WHERE id = ${id} AND server = ${server}`;
+    },
+    async claimQueuedJobs(host, server, limit) {
+      checkClaimLimit(limit);
+      if (limit === 0) return [];
+      // One statement: the oldest unclaimed jobs that no other transaction has locked are locked
+      // and taken; rows another claimer holds are skipped, never waited for. A row another
+      // claimer took meanwhile is re-checked under its lock and no longer matches `server IS
+      // NULL` (https://www.postgresql.org/docs/current/sql-select.html#SQL-FOR-UPDATE-SHARE).
+      const rows = await sql`WITH picked AS (
+          SELECT id FROM jobs WHERE status = 'queued' AND host = ${host} AND server IS NULL
+          ORDER BY created_at COLLATE "C", seq LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+        UPDATE jobs SET server = ${server} FROM picked WHERE jobs.id = picked.id
+        RETURNING jobs.*`;
+      // RETURNING has no order: oldest first again.
+      return [...rows]
+        .sort(
+          (left, right) =>
+            (String(left.created_at) < String(right.created_at) ? -1 : 0) ||
+            (String(left.created_at) > String(right.created_at) ? 1 : 0) ||
+            Number(left.seq) - Number(right.seq),
+        )
+        .map(toJob);
+    },
+    async notify(channel, payload) {
+      checkNotificationPayload(channel, payload);
+      // pg_notify on a pooled connection, outside a transaction: sent at once. Two notifies
+      // awaited one after the other arrive in that order (one transaction each, delivered in
+      // commit order: https://www.postgresql.org/docs/current/sql-notify.html).
+      await sql`SELECT pg_notify(${databaseChannel(channel)}, ${payload})`;
+    },
+    async listen(channel, listener) {
+      let listening = listeners.get(channel);
+      if (!listening) {
+        listening = { listeners: new Set(), started: startListening(channel) };
+        listeners.set(channel, listening);
+      }
+      // A Set holds a function once: a wrapper makes each call its own subscription.
+      const subscription = (payload: string) => listener(payload);
+      listening.listeners.add(subscription);
+      try {
+        await listening.started;
+      } catch (error) {
+        listening.listeners.delete(subscription);
+        if (listeners.get(channel) === listening) listeners.delete(channel);
+        throw error;
+      }
+      const { listeners: subscriptions } = listening;
+      return async () => {
+        subscriptions.delete(subscription);
+      };
+    },
+  };
+}
+
+function toHost(row: Record<string, unknown>): HostRecord {
+  return {
+    id: String(row.id),
+    server: String(row.server),
+    address: text(row.address),
+    runtimes: row.runtimes as string[],
+    maxJobs: Number(row.max_jobs),
+    runningJobs: Number(row.running_jobs),
+    warmWorkspaces: row.warm_workspaces as string[],
+    startedAt: String(row.started_at),
+    heartbeatAt: String(row.heartbeat_at),
+    goneAt: text(row.gone_at),
+    goneReason: text(row.gone_reason),
+  };
+}
