@@ -1,9 +1,11 @@
 /**
- * Requests for a sandbox held by another host are forwarded there (issue 17, item 2): two real
- * servers, each with its own MAGS_HOME and host id, share one state; a sandbox lives on host B,
- * and exec, files, `mags cp` of a tree, a shell and a sandbox URL through server A all reach it.
- * Another owner gets a 404 through A (never a proxied probe); a forged loop header is refused
- * (never forwarded twice); host B silent, gone or down is a clear 503 through A.
+ * Requests for a sandbox held by another host are forwarded there (issue 17, item 2): real
+ * servers, each with its own MAGS_HOME and host id, share one state (one SQLite file, as two
+ * processes may) as a cluster: A serves the API only, B and C are hosts. `mags new` through A
+ * lands on B (a workspace parked warm on C lands on C); exec, files, `mags cp` of a tree, a
+ * shell and a sandbox URL through A all reach the sandbox on B. Another owner gets a 404
+ * through A (never a proxied probe); a forged loop header is refused (never forwarded twice);
+ * B down is a clear 503 through A at once, and once found gone its sandbox starts on C.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -18,7 +20,7 @@ import { forwardedByHeader } from '../src/server/forwarding/host-forwarder.ts';
 import { type RunningServer, startServer } from '../src/server/start-server.ts';
 import { createToken } from '../src/server/tokens.ts';
 import { createSqliteStateRepository } from '../src/state/sqlite/sqlite-state-repository.ts';
-import type { HostRecord, StateRepository } from '../src/state/state-repository.ts';
+import type { StateRepository } from '../src/state/state-repository.ts';
 import { sandboxWebApp } from './helpers/sandbox-web-app.ts';
 import { waitUntil } from './helpers/server-process.ts';
 import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
@@ -31,7 +33,6 @@ interface Host {
   testHome: TestHome;
   repository: StateRepository;
   server: RunningServer;
-  record: HostRecord;
 }
 
 /** A raw HTTP exchange (any method, any header, the answer as text). */
@@ -87,83 +88,78 @@ function upgrade(url: string, headers: Record<string, string>): Promise<{ status
 
 describe('requests forwarded to the host holding the sandbox', { skip, timeout: 600_000 }, () => {
   const hosts: Host[] = [];
+  let shared: TestHome;
   let stateFile: string;
-  let heartbeat: NodeJS.Timeout | undefined;
   let alice: Mags;
   let aliceOnB: Mags;
   let aliceToken: string;
   let bobToken: string;
-  let hostA: Host;
+  let apiServer: Host;
   let hostB: Host;
+  let hostC: Host;
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-  async function startHost(id: string): Promise<Host> {
+  async function startHost(id: string, apiOnly = false): Promise<Host> {
     const testHome = await createTestHome();
-    // Two connections to one SQLite file, as two server processes on one machine have.
+    // Its own connection to the one SQLite file, as a server process on this machine has.
     const repository = createSqliteStateRepository(stateFile);
-    const instance = { host: id, server: currentServerInstance().server };
     const server = await startServer({
       port: 0,
       context: createMagsContext({ ...process.env, MAGS_HOME: testHome.home }),
       repository,
-      instance,
+      instance: { host: id, server: currentServerInstance().server },
       scheduling: { poolSize: 0 },
+      cluster: { apiOnly, heartbeatMs: 250, hostTimeoutMs: 3_000 },
     });
-    const now = new Date().toISOString();
-    const record: HostRecord = {
-      id,
-      server: instance.server,
-      address: server.url,
-      runtimes: ['namespace'],
-      maxJobs: 32,
-      runningJobs: 0,
-      warmWorkspaces: [],
-      startedAt: now,
-      heartbeatAt: now,
-      goneAt: null,
-      goneReason: null,
-    };
-    await repository.registerHost(record);
-    const host = { id, testHome, repository, server, record };
+    const host = { id, testHome, repository, server };
     hosts.push(host);
     return host;
   }
 
-  const beat = (host: Host, heartbeatAt = new Date().toISOString()) =>
-    host.repository.heartbeatHost(host.id, host.record.server, {
-      heartbeatAt,
-      runningJobs: 0,
-      warmWorkspaces: [],
-    });
-
   before(async () => {
-    const shared = await createTestHome();
+    shared = await createTestHome();
     stateFile = join(shared.home, 'shared-state.db');
-    hostA = await startHost('host-a');
+    apiServer = await startHost('api-a', true);
     hostB = await startHost('host-b');
-    hostA.testHome.cleanup = ((first) => async () => {
-      await first();
-      await shared.cleanup();
-    })(hostA.testHome.cleanup);
-    // Until S1's servers beat themselves: the test keeps both hosts fresh.
-    heartbeat = setInterval(() => {
-      for (const host of [hostA, hostB]) void beat(host).catch(() => {});
-    }, 2_000);
-    aliceToken = (await createToken(hostA.repository, 'alice', 'test')).token;
-    bobToken = (await createToken(hostA.repository, 'bob', 'test')).token;
-    alice = new Mags({ url: hostA.server.url, token: aliceToken });
+    hostC = await startHost('host-c');
+    aliceToken = (await createToken(apiServer.repository, 'alice', 'test')).token;
+    bobToken = (await createToken(apiServer.repository, 'bob', 'test')).token;
+    alice = new Mags({ url: apiServer.server.url, token: aliceToken });
     aliceOnB = new Mags({ url: hostB.server.url, token: aliceToken });
-    // Made on B: the sandbox is B's; every request below goes to A.
-    await aliceOnB.sandboxes.create({ name: 'dev' });
-    assert.equal((await hostA.repository.getSandbox('alice', 'dev'))?.host, 'host-b');
   });
 
   after(async () => {
-    clearInterval(heartbeat);
     for (const host of hosts.reverse()) {
       await host.server.close().catch(() => {});
       await host.testHome.cleanup();
     }
+    await shared?.cleanup();
+  });
+
+  test('mags new through the API-only server lands on a host; a warm workspace on its host', async () => {
+    const created = await runCli(apiServer.testHome.home, ['new', 'dev'], {
+      env: { MAGS_URL: apiServer.server.url, MAGS_API_TOKEN: aliceToken },
+    });
+    assert.equal(created.code, 0, created.stderr);
+    // Both hosts idle: the placement's tie goes by id.
+    assert.equal((await apiServer.repository.getSandbox('alice', 'dev'))?.host, 'host-b');
+    // A run on C parks its sandbox with the workspace `warm` there; C's heartbeat says so.
+    const aliceOnC = new Mags({ url: hostC.server.url, token: aliceToken });
+    const run = await aliceOnC.runAndWait('echo warm > /workspace/mark', { workspace: 'warm' });
+    assert.equal(run.exitCode, 0);
+    await waitUntil(
+      async () =>
+        (await apiServer.repository.listHosts()).some(
+          (host) => host.id === 'host-c' && host.warmWorkspaces.includes('alice.warm'),
+        ),
+      10_000,
+    );
+    const placed = await alice.sandboxes.create({ name: 'beside-warm', workspace: 'warm' });
+    assert.equal(placed.status, 'running');
+    assert.equal((await apiServer.repository.getSandbox('alice', 'beside-warm'))?.host, 'host-c');
+    const seen = await alice.sandboxes.execAndWait('beside-warm', 'cat /workspace/mark');
+    assert.equal(seen.stdout, 'warm\n');
+    await alice.sandboxes.delete('beside-warm');
   });
 
   test('exec through A runs on B; its output is read through A', async () => {
@@ -171,7 +167,7 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
       'dev',
       'echo "$(hostname) ran it" > /workspace/who; cat /workspace/who',
     );
-    assert.equal((await hostA.repository.getJob('alice', job.id))?.host, 'host-b');
+    assert.equal((await apiServer.repository.getJob('alice', job.id))?.host, 'host-b');
     await waitUntil(async () => (await alice.jobs.get(job.id)).status !== 'running', 30_000);
     assert.equal((await alice.jobs.get(job.id)).exitCode, 0);
     let stdout = '';
@@ -194,13 +190,13 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
   });
 
   test('mags cp of a tree through A into the sandbox on B, and back out', async () => {
-    const home = hostA.testHome.home;
+    const home = apiServer.testHome.home;
     const tree = join(home, 'tree');
     await mkdir(join(tree, 'nested'), { recursive: true });
     await writeFile(join(tree, 'top.txt'), 'top\n');
     await writeFile(join(tree, 'nested', 'leaf.txt'), 'leaf\n');
     await symlink('nested/leaf.txt', join(tree, 'link'));
-    const env = { MAGS_URL: hostA.server.url, MAGS_API_TOKEN: aliceToken };
+    const env = { MAGS_URL: apiServer.server.url, MAGS_API_TOKEN: aliceToken };
     const copied = await runCli(home, ['cp', tree, 'dev:/workspace/tree'], { env });
     assert.equal(copied.code, 0, copied.stderr);
     const seen = await aliceOnB.sandboxes.files.read('dev', '/workspace/tree/nested/leaf.txt');
@@ -242,7 +238,7 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
     await waitUntil(async () => (await alice.jobs.get(started.id)).status !== 'running', 30_000);
     const made = await alice.sandboxes.urls.create('dev', { port: 8080 });
     // Made by B for a request that came to A: the address is A's (the Host header stayed).
-    assert.ok(made.url.startsWith(`${hostA.server.url}/u/`), made.url);
+    assert.ok(made.url.startsWith(`${apiServer.server.url}/u/`), made.url);
     await waitUntil(
       async () =>
         (await exchange(`${made.url}hello`, { headers: bearer(aliceToken) })).status === 200,
@@ -278,81 +274,69 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
   });
 
   test("another owner's sandbox is a 404 through A, never forwarded", async () => {
-    const bob = new Mags({ url: hostA.server.url, token: bobToken });
+    const bob = new Mags({ url: apiServer.server.url, token: bobToken });
     await assert.rejects(bob.sandboxes.exec('dev', 'true'), { statusCode: 404 });
     await assert.rejects(bob.sandboxes.files.read('dev', '/workspace/who'), { statusCode: 404 });
     await assert.rejects(bob.sandboxes.stop('dev'), { statusCode: 404 });
-    const shell = await upgrade(`${hostA.server.url}/v1/sandboxes/dev/shell`, bearer(bobToken));
+    const shell = await upgrade(`${apiServer.server.url}/v1/sandboxes/dev/shell`, bearer(bobToken));
     assert.equal(shell.status, 404);
-    assert.equal((await hostA.repository.getSandbox('alice', 'dev'))?.status, 'running');
+    assert.equal((await apiServer.repository.getSandbox('alice', 'dev'))?.status, 'running');
   });
 
   test('a forged forwarded-by header is refused, never forwarded a second time', async () => {
     const path = '/v1/sandboxes/dev/files?path=/workspace/who';
-    const forged = await exchange(`${hostA.server.url}${path}`, {
+    const forged = await exchange(`${apiServer.server.url}${path}`, {
       headers: { ...bearer(aliceToken), [forwardedByHeader]: 'host-z' },
     });
     assert.equal(forged.status, 502, forged.body);
     const error = JSON.parse(forged.body).error;
     assert.equal(error.code, 'forward_loop');
-    for (const name of ['host-z', 'host-a', 'host-b'])
-      assert.match(error.message, new RegExp(name));
+    for (const name of ['host-z', 'api-a', 'host-b']) assert.match(error.message, new RegExp(name));
     // The holding host answers a forwarded request itself.
     const atB = await exchange(`${hostB.server.url}${path}`, {
-      headers: { ...bearer(aliceToken), [forwardedByHeader]: 'host-a' },
+      headers: { ...bearer(aliceToken), [forwardedByHeader]: 'api-a' },
     });
     assert.equal(atB.status, 200);
     assert.equal(atB.body, 'dev ran it\n');
-    const shell = await upgrade(`${hostA.server.url}/v1/sandboxes/dev/shell`, {
+    const shell = await upgrade(`${apiServer.server.url}/v1/sandboxes/dev/shell`, {
       ...bearer(aliceToken),
       [forwardedByHeader]: 'host-z',
     });
     assert.equal(shell.status, 502);
   });
 
-  test('host B silent, then down, then found gone: a clear answer through A, never a hang', async () => {
-    // Silent: its last heartbeat is a minute old.
-    clearInterval(heartbeat);
-    await beat(hostB, new Date(Date.now() - 60_000).toISOString());
-    const silent = await exchange(`${hostA.server.url}/v1/sandboxes/dev/exec`, {
-      method: 'POST',
-      headers: { ...bearer(aliceToken), 'content-type': 'application/json' },
-      body: Buffer.from(JSON.stringify({ command: 'true' })),
-    });
-    assert.equal(silent.status, 503, silent.body);
-    const silentError = JSON.parse(silent.body).error;
-    assert.equal(silentError.code, 'host_unavailable');
-    assert.match(silentError.message, /host-b is unavailable: no heartbeat for 6\d s/);
-    assert.ok(silentError.hint);
-    // Down: beating (in the state) but its server no longer listens.
-    await beat(hostB);
+  test('host B down: a 503 through A at once; found gone, its sandbox starts on C', async () => {
+    // B's server goes (its sandboxes keep running, its record stays until it falls silent).
     await hostB.server.detach();
-    const down = await exchange(`${hostA.server.url}/v1/sandboxes/dev/files?path=/workspace/who`, {
-      headers: bearer(aliceToken),
-    });
+    const down = await exchange(
+      `${apiServer.server.url}/v1/sandboxes/dev/files?path=/workspace/who`,
+      {
+        headers: bearer(aliceToken),
+      },
+    );
     assert.equal(down.status, 503, down.body);
-    assert.match(
-      JSON.parse(down.body).error.message,
-      /host-b is unavailable: it refused the connection/,
+    const error = JSON.parse(down.body).error;
+    assert.equal(error.code, 'host_unavailable');
+    assert.match(error.message, /host-b is unavailable: it refused the connection/);
+    assert.ok(error.hint);
+    const shell = await upgrade(
+      `${apiServer.server.url}/v1/sandboxes/dev/shell`,
+      bearer(aliceToken),
     );
-    const shell = await upgrade(`${hostA.server.url}/v1/sandboxes/dev/shell`, bearer(aliceToken));
     assert.equal(shell.status, 503);
-    // Found gone (S1's sweep): its sandboxes are stopped, so A answers from the state itself.
-    const last = (await hostA.repository.listHosts()).find((host) => host.id === 'host-b');
-    assert.ok(last);
-    const taken = await hostA.repository.markHostGone(
-      'host-b',
-      { server: last.server, heartbeatAt: last.heartbeatAt },
-      new Date().toISOString(),
-      'no heartbeat for 30 s',
+    // Silent past the host timeout, B is found gone by a sweep: its sandbox is stopped with why.
+    await waitUntil(
+      async () => (await apiServer.repository.getSandbox('alice', 'dev'))?.status === 'stopped',
+      20_000,
     );
-    assert.equal(taken?.sandboxes.length, 1);
+    const stopped = await alice.sandboxes.get('dev');
+    assert.match(stopped.reason ?? '', /host-b/);
     await assert.rejects(alice.sandboxes.exec('dev', 'true'), { statusCode: 409 });
-    // Started again, here on A (its host is gone): the record now names A.
+    // Started again through A: placed on the live host C.
     const restarted = await alice.sandboxes.start('dev');
     assert.equal(restarted.status, 'running');
-    assert.equal((await hostA.repository.getSandbox('alice', 'dev'))?.host, 'host-a');
-    const result = await alice.sandboxes.execAndWait('dev', 'echo on A');
-    assert.equal(result.stdout, 'on A\n');
+    assert.equal((await apiServer.repository.getSandbox('alice', 'dev'))?.host, 'host-c');
+    const result = await alice.sandboxes.execAndWait('dev', 'echo on C');
+    assert.equal(result.stdout, 'on C\n');
   });
 });

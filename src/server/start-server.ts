@@ -375,7 +375,16 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     signer: await UrlLinkSigner.open(join(context.home, 'url-secret')),
     ...(options.urlDomain ? { domain: options.urlDomain } : {}),
   });
-  services.forwarder = new HostForwarder({ repository, host: instance.host, runsSandboxes: true });
+  // Several hosts on one state: a request for a sandbox another host holds is answered there.
+  if (cluster) {
+    services.forwarder = new HostForwarder({
+      repository,
+      host: instance.host,
+      runsSandboxes: !cluster.apiOnly,
+      defaultRuntime: context.runtime.name,
+      hostTimeoutMs: cluster.hostTimeoutMs,
+    });
+  }
   const { app, injectWebSocket } = createApp(services);
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = serve(
@@ -385,7 +394,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     listening.once('error', reject);
   });
   injectWebSocket(server);
-  installUpgradeForwarding(server, services, services.forwarder);
+  if (services.forwarder) installUpgradeForwarding(server, services, services.forwarder);
   // After the shell's upgrade handler: the proxy takes its requests and upgrades from both.
   const urlProxy = new UrlProxy(services, services.urls);
   installUrlProxy(server, urlProxy);

@@ -6,11 +6,10 @@ import { requestHost } from './forward-http.ts';
 import { forwardedByHeader, type HostForwarder, type HostTarget } from './host-forwarder.ts';
 
 const sandboxPath = /^\/v1\/sandboxes\/([^/]+)(?:\/([^/]+))?$/;
-const jobStopPath = /^\/v1\/jobs\/([^/]+)\/stop$/;
 
 /**
  * The route-level guard of the API (after the token): a request acting on a long-lived sandbox
- * (or stopping a job) held by another host is answered by that host, as it streams; a new
+ * held by another host is answered by that host, as it streams; a new
  * sandbox asked of a server without a runtime goes to a host placed for it. Everything else, and
  * every request for something not the caller's, goes on to the routes here. Reads of shared
  * state (a sandbox's record, its URLs, job records and logs) are answered here.
@@ -91,11 +90,6 @@ async function targetOf(
     if (!parsed) return undefined; // the route answers the bad body
     const target = await forwarder.forNewSandbox(owner, parsed, forwardedBy);
     return target && { target, body };
-  }
-  const job = jobStopPath.exec(path);
-  if (job && method === 'POST') {
-    const target = await forwarder.forJob(owner, decode(job[1] as string), forwardedBy);
-    return target && { target };
   }
   const sandbox = sandboxPath.exec(path);
   if (!sandbox) return undefined;

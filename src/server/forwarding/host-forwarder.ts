@@ -1,8 +1,8 @@
+import { placeJob } from '../../cluster/host-placement.ts';
 import type { HostRecord, StateRepository } from '../../state/state-repository.ts';
 import { ownerWorkspaceName } from '../../workspaces/owner-workspace.ts';
-import { ForwardLoopError, HostUnavailableError } from './forward-errors.ts';
-import { defaultHostStaleAfterMs, hostUnavailableReason } from './host-liveness.ts';
-import { placeOnHost } from './place-on-host.ts';
+import { ForwardLoopError, HostUnavailableError, NoHostAvailableError } from './forward-errors.ts';
+import { hostUnavailableReason } from './host-liveness.ts';
 
 /**
  * The header a forwarded request carries, naming the host that forwarded it: the server it
@@ -22,8 +22,10 @@ export interface HostForwarderOptions {
   host: string;
   /** Whether this server starts sandboxes itself; false (`--api-only`): creates are placed. */
   runsSandboxes: boolean;
-  /** A host silent this long is unavailable (default defaultHostStaleAfterMs). */
-  staleAfterMs?: number;
+  /** The runtime of a sandbox that names none (this server's default), for placement. */
+  defaultRuntime: string;
+  /** A host silent this long is unavailable: the cluster's host timeout (`--host-timeout`). */
+  hostTimeoutMs: number;
   /** How long a connection to another host may take before it is unavailable (default 3 s). */
   connectTimeoutMs?: number;
 }
@@ -33,7 +35,7 @@ export type SandboxAction = 'use' | 'start';
 
 /**
  * The one place that decides whether a request is answered here or by another host (GUIDE §6):
- * a request for a sandbox (or a job) the caller owns, held by another live host, goes to that
+ * a request for a sandbox the caller owns, held by another live host, goes to that
  * host; a new sandbox asked of a server without a runtime goes to a host placed for it. Reads the
  * shared state only; the transports (forward-http.ts, forward-upgrade.ts) carry the bytes.
  * Ownership first: another owner's sandbox is not found here (a 404 from the route), so no
@@ -44,14 +46,16 @@ export class HostForwarder {
   readonly connectTimeoutMs: number;
   readonly #repository: StateRepository;
   readonly #runsSandboxes: boolean;
-  readonly #staleAfterMs: number;
+  readonly #defaultRuntime: string;
+  readonly #hostTimeoutMs: number;
 
   constructor(options: HostForwarderOptions) {
     this.host = options.host;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 3_000;
     this.#repository = options.repository;
     this.#runsSandboxes = options.runsSandboxes;
-    this.#staleAfterMs = options.staleAfterMs ?? defaultHostStaleAfterMs;
+    this.#defaultRuntime = options.defaultRuntime;
+    this.#hostTimeoutMs = options.hostTimeoutMs;
   }
 
   /**
@@ -72,23 +76,14 @@ export class HostForwarder {
       const host = (await this.#repository.listHosts()).find(({ id }) => id === record.host);
       if (host && !this.#unavailable(host)) return this.#target(host);
       // Its host is gone: started here, or (without a runtime here) on a host placed for it.
-      return this.#runsSandboxes ? undefined : this.#place(owner, record.options);
+      if (this.#runsSandboxes) return undefined;
+      return this.#place(owner, {
+        name: record.name,
+        runtime: record.runtime,
+        ...(record.workspace === null ? { ephemeral: true } : { workspace: record.workspace }),
+      });
     }
     return this.#toHost(record.host, forwardedBy);
-  }
-
-  /** The host for a request on a queued or running job held by another host (stopping it). */
-  async forJob(
-    owner: string,
-    id: string,
-    forwardedBy: string | undefined,
-  ): Promise<HostTarget | undefined> {
-    const job = await this.#repository.getJob(owner, id);
-    if (!job?.host || job.host === this.host) return undefined;
-    if (job.status !== 'running' && job.status !== 'queued') return undefined;
-    // A queued job no server has taken yet is stopped where it is recorded: its record.
-    if (job.status === 'queued' && !job.server) return undefined;
-    return this.#toHost(job.host, forwardedBy);
   }
 
   /**
@@ -110,15 +105,26 @@ export class HostForwarder {
     return !this.#runsSandboxes && forwardedBy === undefined;
   }
 
+  /** A live host for the sandbox by the cluster's placement (`placeJob`: warm first, then room). */
   async #place(owner: string, request: Record<string, unknown>): Promise<HostTarget> {
-    const hosts = (await this.#repository.listHosts()).filter(({ id }) => id !== this.host);
-    const runtime = typeof request.runtime === 'string' ? request.runtime : undefined;
-    const host = placeOnHost(
-      hosts,
-      { runtime, warmWorkspace: warmWorkspaceOf(owner, request) },
-      { nowMs: Date.now(), staleAfterMs: this.#staleAfterMs },
+    const runtime = typeof request.runtime === 'string' ? request.runtime : this.#defaultRuntime;
+    // Only hosts other servers can reach: a host without an address takes no forwarded request.
+    const hosts = (await this.#repository.listHosts()).filter(
+      (host) => host.id !== this.host && host.address !== null,
     );
-    return this.#target(host);
+    const placed = placeJob(hosts, {
+      runtime,
+      workspace: warmWorkspaceOf(owner, request),
+      self: undefined,
+      now: Date.now(),
+      hostTimeoutMs: this.#hostTimeoutMs,
+    });
+    if (!placed) {
+      throw new NoHostAvailableError(
+        `no live host that runs ${runtime} sandboxes has sent a heartbeat in the last ${this.#hostTimeoutMs / 1000} s`,
+      );
+    }
+    return this.#target(placed.host);
   }
 
   async #toHost(id: string, forwardedBy: string | undefined): Promise<HostTarget> {
@@ -133,7 +139,7 @@ export class HostForwarder {
   }
 
   #unavailable(host: HostRecord): string | undefined {
-    return hostUnavailableReason(host, Date.now(), this.#staleAfterMs);
+    return hostUnavailableReason(host, Date.now(), this.#hostTimeoutMs);
   }
 
   #target(host: HostRecord): HostTarget {
