@@ -1,38 +1,39 @@
 /**
  * Requests for a sandbox held by another host are forwarded there (issue 17, item 2): real
- * servers, each with its own MAGS_HOME and host id, share one state (one SQLite file, as two
- * processes may) as a cluster: A serves the API only, B and C are hosts. `mags new` through A
+ * server processes, each with its own MAGS_HOME and host id, share one state (one SQLite file)
+ * as a cluster: A serves the API only, B and C are hosts. `mags new` through A
  * lands on B (a workspace parked warm on C lands on C); exec, files, `mags cp` of a tree, a
  * shell and a sandbox URL through A all reach the sandbox on B. Another owner gets a 404
  * through A (never a proxied probe); a forged loop header is refused (never forwarded twice);
- * B down is a clear 503 through A at once, and once found gone its sandbox starts on C.
+ * B killed is a clear 503 through A at once, and once found gone its sandbox starts on C.
  */
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { currentServerInstance } from '../src/config/server-instance.ts';
-import { createMagsContext } from '../src/context/mags-context.ts';
 import { Mags } from '../src/sdk/index.ts';
 import { forwardedByHeader } from '../src/server/forwarding/host-forwarder.ts';
-import { type RunningServer, startServer } from '../src/server/start-server.ts';
 import { createToken } from '../src/server/tokens.ts';
 import { createSqliteStateRepository } from '../src/state/sqlite/sqlite-state-repository.ts';
 import type { StateRepository } from '../src/state/state-repository.ts';
+import { endServerProcess, startClusterServerProcess } from './helpers/cluster-server-process.ts';
+import { rssBytes } from './helpers/host-measures.ts';
 import { sandboxWebApp } from './helpers/sandbox-web-app.ts';
 import { waitUntil } from './helpers/server-process.ts';
 import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 
 const skip = sandboxSkipReason();
+const mebibyte = 1024 * 1024;
 if (skip) process.stdout.write(`# skipping forwarding tests: ${skip}\n`);
 
 interface Host {
   id: string;
   testHome: TestHome;
-  repository: StateRepository;
-  server: RunningServer;
+  child: ChildProcess;
+  url: string;
 }
 
 /** A raw HTTP exchange (any method, any header, the answer as text). */
@@ -90,6 +91,7 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
   const hosts: Host[] = [];
   let shared: TestHome;
   let stateFile: string;
+  let state: StateRepository;
   let alice: Mags;
   let aliceOnB: Mags;
   let aliceToken: string;
@@ -101,17 +103,13 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
 
   async function startHost(id: string, apiOnly = false): Promise<Host> {
     const testHome = await createTestHome();
-    // Its own connection to the one SQLite file, as a server process on this machine has.
-    const repository = createSqliteStateRepository(stateFile);
-    const server = await startServer({
-      port: 0,
-      context: createMagsContext({ ...process.env, MAGS_HOME: testHome.home }),
-      repository,
-      instance: { host: id, server: currentServerInstance().server },
-      scheduling: { poolSize: 0 },
-      cluster: { apiOnly, heartbeatMs: 250, hostTimeoutMs: 3_000 },
+    const { child, url } = await startClusterServerProcess({
+      home: testHome.home,
+      stateFile,
+      hostId: id,
+      apiOnly,
     });
-    const host = { id, testHome, repository, server };
+    const host = { id, testHome, child, url };
     hosts.push(host);
     return host;
   }
@@ -119,60 +117,67 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
   before(async () => {
     shared = await createTestHome();
     stateFile = join(shared.home, 'shared-state.db');
+    // The test's own connection to the shared state: tokens, and what the servers recorded.
+    state = createSqliteStateRepository(stateFile);
     apiServer = await startHost('api-a', true);
     hostB = await startHost('host-b');
     hostC = await startHost('host-c');
-    aliceToken = (await createToken(apiServer.repository, 'alice', 'test')).token;
-    bobToken = (await createToken(apiServer.repository, 'bob', 'test')).token;
-    alice = new Mags({ url: apiServer.server.url, token: aliceToken });
-    aliceOnB = new Mags({ url: hostB.server.url, token: aliceToken });
+    aliceToken = (await createToken(state, 'alice', 'test')).token;
+    bobToken = (await createToken(state, 'bob', 'test')).token;
+    alice = new Mags({ url: apiServer.url, token: aliceToken });
+    aliceOnB = new Mags({ url: hostB.url, token: aliceToken });
   });
 
   after(async () => {
     for (const host of hosts.reverse()) {
-      await host.server.close().catch(() => {});
+      await endServerProcess(host.child, 'SIGTERM');
       await host.testHome.cleanup();
     }
+    await state?.close();
     await shared?.cleanup();
   });
 
   test('mags new through the API-only server lands on a host; a warm workspace on its host', async () => {
     const created = await runCli(apiServer.testHome.home, ['new', 'dev'], {
-      env: { MAGS_URL: apiServer.server.url, MAGS_API_TOKEN: aliceToken },
+      env: { MAGS_URL: apiServer.url, MAGS_API_TOKEN: aliceToken },
     });
     assert.equal(created.code, 0, created.stderr);
     // Both hosts idle: the placement's tie goes by id.
-    assert.equal((await apiServer.repository.getSandbox('alice', 'dev'))?.host, 'host-b');
+    assert.equal((await state.getSandbox('alice', 'dev'))?.host, 'host-b');
     // A run on C parks its sandbox with the workspace `warm` there; C's heartbeat says so.
-    const aliceOnC = new Mags({ url: hostC.server.url, token: aliceToken });
+    const aliceOnC = new Mags({ url: hostC.url, token: aliceToken });
     const run = await aliceOnC.runAndWait('echo warm > /workspace/mark', { workspace: 'warm' });
     assert.equal(run.exitCode, 0);
     await waitUntil(
       async () =>
-        (await apiServer.repository.listHosts()).some(
+        (await state.listHosts()).some(
           (host) => host.id === 'host-c' && host.warmWorkspaces.includes('alice.warm'),
         ),
       10_000,
     );
     const placed = await alice.sandboxes.create({ name: 'beside-warm', workspace: 'warm' });
     assert.equal(placed.status, 'running');
-    assert.equal((await apiServer.repository.getSandbox('alice', 'beside-warm'))?.host, 'host-c');
+    assert.equal((await state.getSandbox('alice', 'beside-warm'))?.host, 'host-c');
     const seen = await alice.sandboxes.execAndWait('beside-warm', 'cat /workspace/mark');
     assert.equal(seen.stdout, 'warm\n');
     await alice.sandboxes.delete('beside-warm');
   });
 
-  test('exec through A runs on B; its output is read through A', async () => {
-    const job = await alice.sandboxes.exec(
+  test('exec through A runs on B; its output is followed through A', async () => {
+    let streamed = '';
+    const result = await alice.sandboxes.execAndWait(
       'dev',
-      'echo "$(hostname) ran it" > /workspace/who; cat /workspace/who',
+      'echo "$(hostname) ran it" > /workspace/who; cat /workspace/who; echo oops >&2; exit 4',
+      { onStdout: (text) => (streamed += text) },
     );
-    assert.equal((await apiServer.repository.getJob('alice', job.id))?.host, 'host-b');
-    await waitUntil(async () => (await alice.jobs.get(job.id)).status !== 'running', 30_000);
-    assert.equal((await alice.jobs.get(job.id)).exitCode, 0);
-    let stdout = '';
-    await alice.jobs.logs(job.id, { follow: false, onStdout: (text) => (stdout += text) });
-    assert.equal(stdout, 'dev ran it\n');
+    assert.equal(result.exitCode, 4);
+    assert.equal(result.stdout, 'dev ran it\n');
+    assert.equal(result.stderr, 'oops\n');
+    assert.equal(streamed, 'dev ran it\n');
+    const jobs = await alice.jobs.list({ sandbox: 'dev' });
+    const job = jobs.jobs[0];
+    assert.ok(job);
+    assert.equal((await state.getJob('alice', job.id))?.host, 'host-b');
   });
 
   test('a file up and down through A streams to and from B, byte for byte', async () => {
@@ -196,7 +201,7 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
     await writeFile(join(tree, 'top.txt'), 'top\n');
     await writeFile(join(tree, 'nested', 'leaf.txt'), 'leaf\n');
     await symlink('nested/leaf.txt', join(tree, 'link'));
-    const env = { MAGS_URL: apiServer.server.url, MAGS_API_TOKEN: aliceToken };
+    const env = { MAGS_URL: apiServer.url, MAGS_API_TOKEN: aliceToken };
     const copied = await runCli(home, ['cp', tree, 'dev:/workspace/tree'], { env });
     assert.equal(copied.code, 0, copied.stderr);
     const seen = await aliceOnB.sandboxes.files.read('dev', '/workspace/tree/nested/leaf.txt');
@@ -238,7 +243,7 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
     await waitUntil(async () => (await alice.jobs.get(started.id)).status !== 'running', 30_000);
     const made = await alice.sandboxes.urls.create('dev', { port: 8080 });
     // Made by B for a request that came to A: the address is A's (the Host header stayed).
-    assert.ok(made.url.startsWith(`${apiServer.server.url}/u/`), made.url);
+    assert.ok(made.url.startsWith(`${apiServer.url}/u/`), made.url);
     await waitUntil(
       async () =>
         (await exchange(`${made.url}hello`, { headers: bearer(aliceToken) })).status === 200,
@@ -274,18 +279,18 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
   });
 
   test("another owner's sandbox is a 404 through A, never forwarded", async () => {
-    const bob = new Mags({ url: apiServer.server.url, token: bobToken });
+    const bob = new Mags({ url: apiServer.url, token: bobToken });
     await assert.rejects(bob.sandboxes.exec('dev', 'true'), { statusCode: 404 });
     await assert.rejects(bob.sandboxes.files.read('dev', '/workspace/who'), { statusCode: 404 });
     await assert.rejects(bob.sandboxes.stop('dev'), { statusCode: 404 });
-    const shell = await upgrade(`${apiServer.server.url}/v1/sandboxes/dev/shell`, bearer(bobToken));
+    const shell = await upgrade(`${apiServer.url}/v1/sandboxes/dev/shell`, bearer(bobToken));
     assert.equal(shell.status, 404);
-    assert.equal((await apiServer.repository.getSandbox('alice', 'dev'))?.status, 'running');
+    assert.equal((await state.getSandbox('alice', 'dev'))?.status, 'running');
   });
 
   test('a forged forwarded-by header is refused, never forwarded a second time', async () => {
     const path = '/v1/sandboxes/dev/files?path=/workspace/who';
-    const forged = await exchange(`${apiServer.server.url}${path}`, {
+    const forged = await exchange(`${apiServer.url}${path}`, {
       headers: { ...bearer(aliceToken), [forwardedByHeader]: 'host-z' },
     });
     assert.equal(forged.status, 502, forged.body);
@@ -293,40 +298,81 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
     assert.equal(error.code, 'forward_loop');
     for (const name of ['host-z', 'api-a', 'host-b']) assert.match(error.message, new RegExp(name));
     // The holding host answers a forwarded request itself.
-    const atB = await exchange(`${hostB.server.url}${path}`, {
+    const atB = await exchange(`${hostB.url}${path}`, {
       headers: { ...bearer(aliceToken), [forwardedByHeader]: 'api-a' },
     });
     assert.equal(atB.status, 200);
     assert.equal(atB.body, 'dev ran it\n');
-    const shell = await upgrade(`${apiServer.server.url}/v1/sandboxes/dev/shell`, {
+    const shell = await upgrade(`${apiServer.url}/v1/sandboxes/dev/shell`, {
       ...bearer(aliceToken),
       [forwardedByHeader]: 'host-z',
     });
     assert.equal(shell.status, 502);
   });
 
-  test('host B down: a 503 through A at once; found gone, its sandbox starts on C', async () => {
-    // B's server goes (its sandboxes keep running, its record stays until it falls silent).
-    await hostB.server.detach();
-    const down = await exchange(
-      `${apiServer.server.url}/v1/sandboxes/dev/files?path=/workspace/who`,
-      {
-        headers: bearer(aliceToken),
-      },
+  /** Big enough that a copy held in memory on A would show (as in cli-cp.test.ts). */
+  const bigMiB = Number(process.env.CP_TEST_MIB ?? 256);
+
+  test(`a ${bigMiB} MiB file streams through A both ways; A holds well under it`, async () => {
+    const home = apiServer.testHome.home;
+    const big = join(home, 'big');
+    await mkdir(big);
+    const bytes = Buffer.alloc(bigMiB * mebibyte);
+    for (let offset = 0; offset < bytes.length; offset += 4) bytes.writeUInt32LE(offset, offset);
+    await writeFile(join(big, 'blob.bin'), bytes);
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    const env = { MAGS_URL: apiServer.url, MAGS_API_TOKEN: aliceToken };
+    const pid = apiServer.child.pid as number;
+    const before = await rssBytes(pid);
+    let peak = before;
+    const sampler = setInterval(() => {
+      rssBytes(pid).then(
+        (bytes) => {
+          peak = Math.max(peak, bytes);
+        },
+        () => {},
+      );
+    }, 20);
+    try {
+      const up = await runCli(home, ['cp', big, 'dev:/workspace/big'], { env });
+      assert.equal(up.code, 0, up.stderr);
+      const check = await aliceOnB.sandboxes.execAndWait(
+        'dev',
+        'sha256sum /workspace/big/blob.bin',
+      );
+      assert.equal(check.stdout.split(' ')[0], digest);
+      const down = await runCli(home, ['cp', 'dev:/workspace/big', join(home, 'down')], { env });
+      assert.equal(down.code, 0, down.stderr);
+    } finally {
+      clearInterval(sampler);
+    }
+    const copy = await readFile(join(home, 'down', 'blob.bin'));
+    assert.equal(createHash('sha256').update(copy).digest('hex'), digest);
+    const growth = peak - before;
+    process.stdout.write(
+      `# forwarding server RSS +${Math.round(growth / mebibyte)} MiB while ${bigMiB} MiB went through it each way\n`,
     );
+    // Holding the file whole would take all of it; streamed, the growth is the collector's slack.
+    assert.ok(growth < (bigMiB * mebibyte * 3) / 4, `A's RSS grew by ${growth} bytes`);
+    await aliceOnB.sandboxes.execAndWait('dev', 'rm -r /workspace/big');
+  });
+
+  test('host B killed: a 503 through A at once; found gone, its sandbox starts on C', async () => {
+    // B's server is killed (its sandboxes keep running, its record stays until it falls silent).
+    await endServerProcess(hostB.child, 'SIGKILL');
+    const down = await exchange(`${apiServer.url}/v1/sandboxes/dev/files?path=/workspace/who`, {
+      headers: bearer(aliceToken),
+    });
     assert.equal(down.status, 503, down.body);
     const error = JSON.parse(down.body).error;
     assert.equal(error.code, 'host_unavailable');
     assert.match(error.message, /host-b is unavailable: it refused the connection/);
     assert.ok(error.hint);
-    const shell = await upgrade(
-      `${apiServer.server.url}/v1/sandboxes/dev/shell`,
-      bearer(aliceToken),
-    );
+    const shell = await upgrade(`${apiServer.url}/v1/sandboxes/dev/shell`, bearer(aliceToken));
     assert.equal(shell.status, 503);
     // Silent past the host timeout, B is found gone by a sweep: its sandbox is stopped with why.
     await waitUntil(
-      async () => (await apiServer.repository.getSandbox('alice', 'dev'))?.status === 'stopped',
+      async () => (await state.getSandbox('alice', 'dev'))?.status === 'stopped',
       20_000,
     );
     const stopped = await alice.sandboxes.get('dev');
@@ -335,7 +381,7 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
     // Started again through A: placed on the live host C.
     const restarted = await alice.sandboxes.start('dev');
     assert.equal(restarted.status, 'running');
-    assert.equal((await apiServer.repository.getSandbox('alice', 'dev'))?.host, 'host-c');
+    assert.equal((await state.getSandbox('alice', 'dev'))?.host, 'host-c');
     const result = await alice.sandboxes.execAndWait('dev', 'echo on C');
     assert.equal(result.stdout, 'on C\n');
   });
