@@ -259,6 +259,7 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
     assert.equal(seen.url, '/echo?q=1');
     assert.equal(seen.received, 3 * 1024 * 1024);
     assert.equal(seen.headers.authorization, undefined, "the owner's token is never the app's");
+    assert.equal(seen.headers[forwardedByHeader], undefined, 'between mags servers only');
     const big = await exchange(`${made.url}bytes/${20 * 1024 * 1024}`, {
       headers: bearer(aliceToken),
     });

@@ -33,20 +33,20 @@ export class ForwardLoopError extends MagsError {
       {
         code: 'forward_loop',
         statusCode: 502,
-        hint: `Send the request to any server without the x-mags-forwarded-by header; if ${from} and ${here} disagree about the sandbox's host, check that both use the same state (mags server --state).`,
+        hint: `Send the request to any server without the x-mags-forwarded-by header; if ${from} and ${here} disagree about the sandbox's host, check that both servers use the same shared state.`,
       },
     );
   }
 }
 
-/** No live host with room for a new sandbox (this server runs none itself). */
+/** No live host runs the sandbox's runtime (and this server runs none itself). */
 export class NoHostAvailableError extends MagsError {
   constructor(reason: string) {
     super(`No host can take the sandbox: ${reason}.`, {
       code: 'no_host_available',
       statusCode: 503,
       retryable: true,
-      hint: 'Start a mags server with a runtime (without --api-only) on the same state, or stop a sandbox or job to free room, then try again.',
+      hint: 'Start a mags server with that runtime (without --api-only) on the same state, then try again.',
     });
   }
 }
