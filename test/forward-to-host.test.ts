@@ -213,6 +213,23 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
     assert.equal(await readFile(join(back, 'link'), 'utf8'), 'leaf\n');
   });
 
+  test('mags cp into a workspace that a sandbox on B uses goes through that sandbox', async () => {
+    await aliceOnB.sandboxes.create({ name: 'holder', workspace: 'held' });
+    const home = apiServer.testHome.home;
+    const file = join(home, 'note.txt');
+    await writeFile(file, 'through the holder\n');
+    const env = { MAGS_URL: apiServer.url, MAGS_API_TOKEN: aliceToken };
+    const copied = await runCli(home, ['cp', file, 'held:/workspace/note.txt'], { env });
+    assert.equal(copied.code, 0, copied.stderr);
+    const seen = await aliceOnB.sandboxes.execAndWait('holder', 'cat /workspace/note.txt');
+    assert.equal(seen.stdout, 'through the holder\n');
+    const back = join(home, 'note-back.txt');
+    const out = await runCli(home, ['cp', 'held:/workspace/note.txt', back], { env });
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(await readFile(back, 'utf8'), 'through the holder\n');
+    await aliceOnB.sandboxes.delete('holder');
+  });
+
   test('a shell through A is a PTY in the sandbox on B', async () => {
     const socket = new WebSocket(alice.sandboxes.shellUrl('dev', { rows: 30, cols: 90 }), {
       headers: bearer(aliceToken),

@@ -6,11 +6,13 @@ import { requestHost } from './forward-http.ts';
 import { forwardedByHeader, type HostForwarder, type HostTarget } from './host-forwarder.ts';
 
 const sandboxPath = /^\/v1\/sandboxes\/([^/]+)(?:\/([^/]+))?$/;
+const workspaceArchivePath = /^\/v1\/workspaces\/([^/]+)\/archive$/;
 
 /**
  * The route-level guard of the API (after the token): a request acting on a long-lived sandbox
- * held by another host is answered by that host, as it streams; a new
- * sandbox asked of a server without a runtime goes to a host placed for it. Everything else, and
+ * (or a copy in or out of a workspace a sandbox there uses) held by another host is answered by
+ * that host, as it streams; a new sandbox, or a workspace copy, asked of a server without a
+ * runtime goes to a host placed for it. Everything else, and
  * every request for something not the caller's, goes on to the routes here. Reads of shared
  * state (a sandbox's record, its URLs, job records and logs) are answered here.
  */
@@ -90,6 +92,11 @@ async function targetOf(
     if (!parsed) return undefined; // the route answers the bad body
     const target = await forwarder.forNewSandbox(owner, parsed, forwardedBy);
     return target && { target, body };
+  }
+  const workspace = workspaceArchivePath.exec(path);
+  if (workspace && (method === 'PUT' || method === 'GET' || method === 'HEAD')) {
+    const target = await forwarder.forWorkspace(owner, decode(workspace[1] as string), forwardedBy);
+    return target && { target };
   }
   const sandbox = sandboxPath.exec(path);
   if (!sandbox) return undefined;

@@ -77,6 +77,8 @@ describe('HostForwarder', () => {
       sandbox('on-hidden', { host: 'hidden' }),
       sandbox('on-unknown', { host: 'host-z' }),
       sandbox('stopped-on-gone', { host: 'silent', status: 'stopped', workspace: 'warm' }),
+      sandbox('holder', { workspace: 'held' }),
+      sandbox('holder-here', { host: 'host-a', workspace: 'held-here' }),
     ]) {
       await repository.upsertSandbox(record);
     }
@@ -159,6 +161,15 @@ describe('HostForwarder', () => {
       assert.match(error.message, /no live host that runs qemu sandboxes/);
       return true;
     });
+  });
+
+  test('a workspace copy goes where a sandbox uses it, else here, or placed by an API-only server', async () => {
+    assert.equal((await forwarder().forWorkspace('alice', 'held', undefined))?.host, 'host-b');
+    assert.equal(await forwarder(false).forWorkspace('alice', 'held-here', undefined), undefined);
+    assert.equal(await forwarder().forWorkspace('alice', 'loose', undefined), undefined);
+    assert.equal((await forwarder(false).forWorkspace('alice', 'warm', undefined))?.host, 'host-c');
+    assert.equal(await forwarder().forWorkspace('bob', 'held', undefined), undefined);
+    await assert.rejects(forwarder().forWorkspace('alice', 'held', 'host-x'), ForwardLoopError);
   });
 
   test('hostUnavailableReason says gone (with the recorded reason), silent or unaddressed', () => {

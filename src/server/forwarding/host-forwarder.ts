@@ -87,6 +87,24 @@ export class HostForwarder {
   }
 
   /**
+   * The host for a copy into or out of `owner`'s workspace `name` (`mags cp`): the host of a
+   * running or sleeping sandbox on it (the copy goes through that sandbox there), else here, or
+   * (this server running none) a host placed for it as for a new sandbox: its warm one first.
+   */
+  async forWorkspace(
+    owner: string,
+    name: string,
+    forwardedBy: string | undefined,
+  ): Promise<HostTarget | undefined> {
+    const holder = (await this.#repository.listSandboxes(owner)).find(
+      (record) => record.workspace === name && record.status !== 'stopped',
+    );
+    if (holder?.host && holder.host !== this.host) return this.#toHost(holder.host, forwardedBy);
+    if (holder || !this.placesNewSandboxes(forwardedBy)) return undefined;
+    return this.#place(owner, { name, workspace: name });
+  }
+
+  /**
    * The host for a new long-lived sandbox: undefined (here) when this server runs sandboxes or
    * the request was forwarded to it; otherwise a live host with room, the one with the
    * workspace warm first.
