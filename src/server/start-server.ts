@@ -22,7 +22,7 @@ import { ProjectManager } from '../projects/project-manager.ts';
 import { runtimeOperation } from '../runtimes/require-capability.ts';
 import { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
-import { createSqliteStateRepository } from '../state/sqlite/sqlite-state-repository.ts';
+import { openStateRepository } from '../state/open-state-repository.ts';
 import type { StateRepository } from '../state/state-repository.ts';
 import { builtinTicketParts } from '../tickets/builtin-ticket-parts.ts';
 import { TicketManager } from '../tickets/ticket-manager.ts';
@@ -108,6 +108,12 @@ export interface StartServerOptions {
    * live hosts (src/cluster/). Absent: one host on its own state, every job runs here.
    */
   cluster?: ClusterOptions;
+  /**
+   * Where the state lives when no `repository` is given (`mags server --state`, MAGS_STATE): a
+   * postgres:// URL or a SQLite file's path (open-state-repository.ts); default
+   * `$MAGS_HOME/state.db`.
+   */
+  state?: string;
 }
 
 export interface PerOwnerLimits {
@@ -162,6 +168,8 @@ export interface RunningServer {
     };
   /** This server among the others on its state (absent: one host on its own state). */
   cluster?: ServerCluster;
+  /** Its host id (`--host-id`), on its jobs and sandboxes. */
+  host: string;
   /** Stops jobs and sandboxes (recorded as stopped by a shutdown), then the listener. */
   close(): Promise<void>;
   /**
@@ -187,8 +195,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
         ? process.env
         : { ...process.env, MAGS_RUNTIME: options.runtime },
     );
-  const repository =
-    options.repository ?? createSqliteStateRepository(join(context.home, 'state.db'));
+  const repository = options.repository ?? (await openStateRepository(options.state, context.home));
   const hostId = options.hostId ?? process.env.MAGS_HOST_ID;
   const instance = options.instance ?? {
     ...currentServerInstance(),
@@ -443,6 +450,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     url,
     services,
     ...(cluster ? { cluster } : {}),
+    host: instance.host,
     recovered: {
       ...recovered,
       swept,

@@ -4,6 +4,7 @@ import { type ContractSkip, namedSkips } from '../testing/contract-skips.ts';
 import type { JobRecord, StateRepository } from './state-repository.ts';
 import { cronStateContract } from './state-repository-cron-contract.ts';
 import { planStateContract } from './state-repository-plan-contract.ts';
+import { raceStateContract } from './state-repository-race-contract.ts';
 import { ticketStateContract } from './state-repository-ticket-contract.ts';
 import { urlStateContract } from './state-repository-url-contract.ts';
 
@@ -16,6 +17,8 @@ export function runStateRepositoryContract(options: {
   name: string;
   createRepository: () => Promise<StateRepository>;
   reopen?: (previous: StateRepository) => Promise<StateRepository>;
+  /** A second repository on the same storage, as another server process opens it (races). */
+  openSecond?: () => Promise<StateRepository>;
   /** Tests this repository cannot pass, by title, with the reason. */
   skip?: ContractSkip[];
 }): void {
@@ -28,6 +31,11 @@ export function runStateRepositoryContract(options: {
       repository = await options.createRepository();
     });
     after(() => repository.close());
+    let second: StateRepository | undefined;
+    before(async () => {
+      second = await options.openSecond?.();
+    });
+    after(() => second?.close());
 
     const job = (id: string, overrides: Partial<JobRecord> = {}): JobRecord => ({
       id,
@@ -398,6 +406,15 @@ export function runStateRepositoryContract(options: {
     planStateContract(test, () => repository);
     cronStateContract(test, () => repository);
     urlStateContract(test, () => repository);
+    raceStateContract(
+      test,
+      () => repository,
+      () => {
+        // A repository that cannot be opened twice lists these tests as skipped.
+        if (!second) throw new Error('no openSecond() given to the contract');
+        return second;
+      },
+    );
 
     test('everything committed survives reopening', async () => {
       // A repository that cannot be reopened (in memory) lists this test as skipped.

@@ -141,7 +141,7 @@ export function cronStateContract(test: ContractTest, repository: () => StateRep
   });
 }
 
-function cronJob(
+export function cronJob(
   id: string,
   owner: string,
   name: string,
@@ -170,7 +170,7 @@ function cronJob(
   };
 }
 
-function run(
+export function run(
   id: string,
   cronId: string,
   scheduledAt: string,

@@ -185,7 +185,7 @@ export function runTriggerStateContract(options: {
   });
 }
 
-function trigger(id: string, owner: string, name: string): TriggerRecord {
+export function trigger(id: string, owner: string, name: string): TriggerRecord {
   return {
     id,
     owner,
@@ -215,7 +215,7 @@ function trigger(id: string, owner: string, name: string): TriggerRecord {
   };
 }
 
-function firing(id: string, fields: Partial<FiringRecord>): FiringRecord {
+export function firing(id: string, fields: Partial<FiringRecord>): FiringRecord {
   return {
     id,
     trigger: 'trg_f1',

@@ -5,9 +5,14 @@ import { processExists } from '../../config/process-exists.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 import { addAllowOptions, allowOption } from '../allow-flags.ts';
 import { parseDiskMiB, parseMemoryMiB, parsePositiveNumber } from '../parse-options.ts';
+import {
+  addServerClusterOptions,
+  type ServerClusterFlags,
+  serverClusterOptions,
+} from './server-cluster-flags.ts';
 import { registerServerStopCommand, stopSandboxesSignal } from './server-stop.ts';
 
-interface ServerFlags {
+interface ServerFlags extends ServerClusterFlags {
   host: string;
   port: string;
   maxJobs?: string;
@@ -34,11 +39,13 @@ interface ServerFlags {
   allowHost: string[];
   allowCidr: string[];
   urlDomain?: string;
+  state?: string;
 }
 
 export function registerServerCommand(program: Command): void {
   const serverCommand = program.command('server');
   registerServerStopCommand(serverCommand);
+  addServerClusterOptions(serverCommand);
   addAllowOptions(serverCommand, 'server')
     .description('Serve the REST API (/v1, OpenAPI at /openapi.json) with live output streaming.')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
@@ -118,11 +125,17 @@ export function registerServerCommand(program: Command): void {
       '--url-domain <domain>',
       'sandbox URLs (mags url) take the host form PORT-NAME-TAG.DOMAIN (a wildcard DNS name pointing here); default: the path form /u/ID/',
     )
+    .option(
+      '--state <location>',
+      'where the state lives: postgres://USER:PASSWORD@HOST:PORT/DB, shared by several servers, or a SQLite file (default $MAGS_STATE, else $MAGS_HOME/state.db)',
+    )
     .action(async (flags: ServerFlags) => {
-      const [{ startServer }, { createMagsContext }] = await Promise.all([
+      const [{ startServer }, { createMagsContext }, stateLocation] = await Promise.all([
         import('../../server/start-server.ts'),
         import('../../context/mags-context.ts'),
+        import('../../state/open-state-repository.ts'),
       ]);
+      const state = flags.state ?? process.env.MAGS_STATE;
       if (flags.disk) parseDiskMiB(flags.disk);
       const defaultAllow = allowOption(flags.allowHost, flags.allowCidr);
       const magsContext = createMagsContext({
@@ -131,6 +144,9 @@ export function registerServerCommand(program: Command): void {
         ...(flags.runtime ? { MAGS_RUNTIME: flags.runtime } : {}),
       });
       if (defaultAllow.allow) magsContext.defaults.allow = defaultAllow.allow;
+      // A bad --state is refused before anything starts.
+      const location = stateLocation.parseStateLocation(state, magsContext.home);
+      const clustering = serverClusterOptions(flags, state);
       const server = await startServer({
         context: magsContext,
         host: flags.local ? '127.0.0.1' : flags.host,
@@ -163,6 +179,8 @@ export function registerServerCommand(program: Command): void {
           maxOwnerBytes: parseSizeMiB(flags.logOwnerQuota, '--log-owner-quota', 1) * 1024 * 1024,
           maxTotalBytes: parseSizeMiB(flags.logMaxTotal, '--log-max-total', 1) * 1024 * 1024,
         },
+        state,
+        ...clustering,
       });
       const { repository, context } = server.services;
       const say = (line: string) => process.stderr.write(`mags server: ${line}\n`);
@@ -224,8 +242,14 @@ export function registerServerCommand(program: Command): void {
           `job output: kept ${age}, ${formatBytes(retention.maxOwnerBytes)} an owner, ${formatBytes(retention.maxTotalBytes)} in all`,
         );
       }
-      say(`listening on ${server.url} (state: ${context.home}/state.db)`);
+      say(`listening on ${server.url} (state: ${stateLocation.describeStateLocation(location)})`);
       say(`dashboard: ${server.url}/ (sign in with an API token)`);
+      const cluster = server.cluster;
+      say(
+        cluster
+          ? `host ${cluster.host}, ${cluster.apiOnly ? 'API only: every run is placed on a live host' : 'API and host: runs here or on another live host'} (heartbeat every ${cluster.heartbeatMs / 1000} s, a host silent ${cluster.hostTimeoutMs / 1000} s is declared gone)`
+          : `host ${server.host}, API and host on its own state`,
+      );
       const shutdown = async (stopSandboxes = flags.stopSandboxesOnExit) => {
         // Sandboxes outlive the server: by default they and their jobs run on, and the next
         // server on this host (a restart, an upgrade; for --local the CLI's next command starts

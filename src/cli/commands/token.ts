@@ -1,14 +1,29 @@
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { printJson, printTable } from '../output.ts';
 
-/** Tokens are managed on the server's host, in its state database: nothing to log in to yet. */
-async function openRepository() {
-  const [{ resolveMagsHome }, { createSqliteStateRepository }] = await Promise.all([
+/**
+ * Tokens are managed in the server's state database, on its host (or anywhere that reaches its
+ * PostgreSQL: `--state`, MAGS_STATE, as `mags server` takes them): nothing to log in to yet.
+ */
+async function openRepository(state: string | undefined) {
+  const [{ resolveMagsHome }, { openStateRepository }] = await Promise.all([
     import('../../config/mags-home.ts'),
-    import('../../state/sqlite/sqlite-state-repository.ts'),
+    import('../../state/open-state-repository.ts'),
   ]);
-  return createSqliteStateRepository(join(resolveMagsHome(), 'state.db'));
+  return openStateRepository(state ?? process.env.MAGS_STATE, resolveMagsHome());
+}
+
+const stateOption = [
+  '--state <location>',
+  "the server's state: a postgres:// URL or a SQLite file (default $MAGS_STATE, else $MAGS_HOME/state.db)",
+] as const;
+
+interface CreateFlags {
+  owner: string;
+  name: string;
+  admin?: boolean;
+  json?: boolean;
+  state?: string;
 }
 
 export function registerTokenCommands(program: Command): void {
@@ -22,9 +37,10 @@ export function registerTokenCommands(program: Command): void {
     .option('--name <name>', 'a label to recognise it by', 'default')
     .option('--admin', "may also read the host's figures across owners (mags pool status)")
     .option('--json', 'print JSON')
-    .action(async (flags: { owner: string; name: string; admin?: boolean; json?: boolean }) => {
+    .option(...stateOption)
+    .action(async (flags: CreateFlags) => {
       const { createToken } = await import('../../server/tokens.ts');
-      const repository = await openRepository();
+      const repository = await openRepository(flags.state);
       const { token: secret, record } = await createToken(repository, flags.owner, flags.name, {
         admin: flags.admin,
       }).finally(() => repository.close());
@@ -46,8 +62,9 @@ export function registerTokenCommands(program: Command): void {
     .description('List tokens (never their secrets).')
     .option('--owner <owner>', 'only this owner')
     .option('--json', 'print JSON')
-    .action(async (flags: { owner?: string; json?: boolean }) => {
-      const repository = await openRepository();
+    .option(...stateOption)
+    .action(async (flags: { owner?: string; json?: boolean; state?: string }) => {
+      const repository = await openRepository(flags.state);
       const tokens = await repository.listTokens(flags.owner);
       await repository.close();
       const rows = tokens.map(({ hash: _hash, ...rest }) => rest);
@@ -68,9 +85,10 @@ export function registerTokenCommands(program: Command): void {
     .command('revoke')
     .description('Revoke a token: requests with it get 401 from now on.')
     .argument('<id>')
-    .action(async (id: string) => {
+    .option(...stateOption)
+    .action(async (id: string, flags: { state?: string }) => {
       const { revokeToken } = await import('../../server/tokens.ts');
-      const repository = await openRepository();
+      const repository = await openRepository(flags.state);
       try {
         await revokeToken(repository, id);
       } finally {

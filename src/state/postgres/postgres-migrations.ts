@@ -1,3 +1,4 @@
+import { DependencyMissingError } from '../../errors/mags-error.ts';
 import type { Sql } from './postgres-database.ts';
 
 /**
@@ -76,6 +77,93 @@ CREATE TABLE sandbox_urls (
 CREATE INDEX sandbox_urls_owner ON sandbox_urls (owner, sandbox);
 CREATE INDEX sandbox_urls_host ON sandbox_urls (host_label) WHERE host_label IS NOT NULL;`,
   },
+  // 2: tickets (events, evidence, bundles), plans (the same), triggers with their firings and
+  // webhook deliveries, cron jobs and runs: SQLite's steps 7 to 10, tables and columns named as
+  // there. JSON is TEXT, the exact text written: JSONB would reorder keys and refuses \u0000,
+  // which command output in an event may hold (postgresql.org/docs/15/datatype-json.html).
+  // Times are the TEXT the interface passes, compared as bytes (COLLATE "C", as SQLite does)
+  // wherever they are ordered: a database's own collation may order text otherwise.
+  {
+    version: 2,
+    description: 'tickets, plans, triggers and cron jobs',
+    sql: `
+CREATE TABLE tickets (
+  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
+  project TEXT NOT NULL, title TEXT NOT NULL, request TEXT NOT NULL, criteria TEXT NOT NULL,
+  role TEXT NOT NULL, model TEXT, budget TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,
+  workspace TEXT, base_commit TEXT, base_tree TEXT, attempt INTEGER NOT NULL, usage TEXT NOT NULL,
+  branch TEXT, commit_id TEXT, history TEXT NOT NULL, comments_through INTEGER NOT NULL DEFAULT 0,
+  host TEXT, server TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, plan_id TEXT
+);
+CREATE INDEX tickets_owner ON tickets (owner, project, seq);
+CREATE INDEX tickets_status ON tickets (status);
+CREATE INDEX tickets_plan ON tickets (plan_id);
+CREATE TABLE ticket_events (
+  ticket_id TEXT NOT NULL, id INTEGER NOT NULL, attempt INTEGER NOT NULL, at TEXT NOT NULL,
+  data TEXT NOT NULL, PRIMARY KEY (ticket_id, id)
+);
+CREATE TABLE ticket_evidence (
+  ticket_id TEXT NOT NULL, attempt INTEGER NOT NULL, evidence TEXT NOT NULL,
+  PRIMARY KEY (ticket_id, attempt)
+);
+CREATE TABLE ticket_bundles (ticket_id TEXT PRIMARY KEY, bundle BYTEA NOT NULL);
+CREATE TABLE plans (
+  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
+  project TEXT NOT NULL, request TEXT NOT NULL, summary TEXT, status TEXT NOT NULL, reason TEXT,
+  model TEXT, auto BOOLEAN NOT NULL, auto_approve BOOLEAN NOT NULL, max_parallel INTEGER NOT NULL,
+  budget TEXT NOT NULL, usage TEXT NOT NULL, tickets TEXT NOT NULL, base_commit TEXT,
+  integration TEXT, branch TEXT, commit_id TEXT, approved_at TEXT, host TEXT, server TEXT,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE INDEX plans_owner ON plans (owner, project, seq);
+CREATE INDEX plans_status ON plans (status);
+CREATE TABLE plan_events (
+  plan_id TEXT NOT NULL, id INTEGER NOT NULL, at TEXT NOT NULL, data TEXT NOT NULL,
+  PRIMARY KEY (plan_id, id)
+);
+CREATE TABLE plan_evidence (plan_id TEXT PRIMARY KEY, evidence TEXT NOT NULL);
+CREATE TABLE plan_bundles (plan_id TEXT PRIMARY KEY, bundle BYTEA NOT NULL);
+CREATE TABLE triggers (
+  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
+  name TEXT NOT NULL, project TEXT NOT NULL, kind TEXT NOT NULL, spec TEXT NOT NULL, secret TEXT,
+  paused BOOLEAN NOT NULL DEFAULT false, last_fired_at TEXT, next_fire_at TEXT,
+  version INTEGER NOT NULL DEFAULT 0, last_scheduled_at TEXT COLLATE "C",
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (owner, name)
+);
+CREATE TABLE trigger_firings (
+  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+  trigger_id TEXT NOT NULL, owner TEXT NOT NULL, at TEXT COLLATE "C" NOT NULL, scheduled_at TEXT,
+  source TEXT NOT NULL, dedupe_key TEXT, status TEXT NOT NULL, reason TEXT, ticket_id TEXT,
+  plan_id TEXT, payload TEXT, chain TEXT NOT NULL DEFAULT '[]', repeats INTEGER NOT NULL DEFAULT 1,
+  reserved_usd DOUBLE PRECISION, active BOOLEAN NOT NULL DEFAULT false
+);
+CREATE INDEX trigger_firings_trigger ON trigger_firings (trigger_id, seq);
+CREATE INDEX trigger_firings_status ON trigger_firings (trigger_id, status, seq);
+CREATE INDEX trigger_firings_key ON trigger_firings (trigger_id, dedupe_key, seq);
+CREATE INDEX trigger_firings_active ON trigger_firings (trigger_id) WHERE active;
+CREATE INDEX trigger_firings_ticket ON trigger_firings (ticket_id) WHERE ticket_id IS NOT NULL;
+CREATE INDEX trigger_firings_plan ON trigger_firings (plan_id) WHERE plan_id IS NOT NULL;
+CREATE TABLE webhook_deliveries (
+  trigger_id TEXT NOT NULL, delivery TEXT NOT NULL, signed_at TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (trigger_id, delivery)
+);
+CREATE TABLE cron_jobs (
+  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
+  name TEXT NOT NULL, spec TEXT NOT NULL, paused BOOLEAN NOT NULL DEFAULT false,
+  last_run_at TEXT COLLATE "C", next_run_at TEXT, resumed_at TEXT, created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL, UNIQUE (owner, name)
+);
+CREATE TABLE cron_runs (
+  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+  cron_id TEXT NOT NULL, owner TEXT NOT NULL, scheduled_at TEXT NOT NULL,
+  at TEXT COLLATE "C" NOT NULL, status TEXT NOT NULL, trigger TEXT NOT NULL, reason TEXT,
+  missed_count INTEGER, missed_count_is_lower_bound BOOLEAN NOT NULL DEFAULT false,
+  missed_until TEXT, skipped_count INTEGER, skipped_until TEXT, job_id TEXT
+);
+CREATE INDEX cron_runs_cron ON cron_runs (cron_id, seq);
+CREATE INDEX cron_runs_unsubmitted ON cron_runs (at) WHERE status = 'started' AND job_id IS NULL;
+CREATE INDEX cron_runs_job ON cron_runs (job_id) WHERE job_id IS NOT NULL;`,
+  },
   // 3: several hosts (SQLite's migration 13): each host's server, capacity, warm workspaces and
   // heartbeat (lists as TEXT[], so placement can ask `$1 = ANY (warm_workspaces)`); the job
   // queue, oldest first in byte order as SQLite's. The live sandboxes of a host have
@@ -107,8 +195,12 @@ export async function migratePostgres(sql: Sql): Promise<void> {
     const current = row?.version ?? 0;
     const latest = postgresMigrations.at(-1)?.version ?? 0;
     if (current > latest) {
-      throw new Error(
-        `the database's schema is version ${current}, newer than this mags knows (${latest}): upgrade mags`,
+      throw new DependencyMissingError(
+        `its schema is version ${current}, newer than this mags knows (${latest}): a newer mags has used it`,
+        {
+          code: 'state_schema_newer',
+          hint: 'Upgrade mags here to the version the other servers on this database run; nothing was written.',
+        },
       );
     }
     for (const migration of postgresMigrations) {

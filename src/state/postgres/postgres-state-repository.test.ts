@@ -20,6 +20,7 @@ if ('skip' in main || 'skip' in triggers) {
       await previous.close();
       return createPostgresStateRepository(main.url);
     },
+    openSecond: () => createPostgresStateRepository(main.url),
   });
   runTriggerStateContract({
     name: 'postgres',

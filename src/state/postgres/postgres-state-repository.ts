@@ -1,12 +1,17 @@
 import type { StateRepository } from '../state-repository.ts';
+import { postgresCronStatements } from './postgres-cron-statements.ts';
 import { openPostgresDatabase, type PostgresStateRepositoryOptions } from './postgres-database.ts';
 import { postgresHostStatements } from './postgres-host-statements.ts';
 import { postgresJobStatements } from './postgres-job-statements.ts';
 import { postgresLogStatements } from './postgres-log-statements.ts';
+import { postgresPlanStatements } from './postgres-plan-statements.ts';
 import { postgresProjectStatements } from './postgres-project-statements.ts';
 import { postgresRecoveryStatements } from './postgres-recovery-statements.ts';
 import { postgresSandboxStatements } from './postgres-sandbox-statements.ts';
+import { postgresTicketEventStatements } from './postgres-ticket-event-statements.ts';
+import { postgresTicketStatements } from './postgres-ticket-statements.ts';
 import { postgresTokenStatements } from './postgres-token-statements.ts';
+import { postgresTriggerStatements } from './postgres-trigger-statements.ts';
 import { postgresUrlStatements } from './postgres-url-statements.ts';
 
 export type { PostgresStateRepositoryOptions } from './postgres-database.ts';
@@ -32,6 +37,11 @@ export async function createPostgresStateRepository(
     ...postgresProjectStatements(database),
     ...postgresUrlStatements(database),
     ...postgresHostStatements(database),
+    ...postgresTicketStatements(database),
+    ...postgresTicketEventStatements(database),
+    ...postgresPlanStatements(database),
+    ...postgresCronStatements(database),
+    ...postgresTriggerStatements(database),
     async close() {
       await database.sql.end({ timeout: 5 });
     },

@@ -24,6 +24,7 @@ runStateRepositoryContract({
     await previous.close();
     return createSqliteStateRepository(path);
   },
+  openSecond: async () => createSqliteStateRepository(path),
 });
 
 runTriggerStateContract({

@@ -1,0 +1,68 @@
+import type { Evidence, TicketEvent, TicketEventData } from '../../api/tickets.ts';
+import type { StateRepository } from '../state-repository.ts';
+import { lockKey, lockNamespaces } from './postgres-advisory-lock.ts';
+import type { PostgresDatabase } from './postgres-database.ts';
+
+type TicketEventMethods = Pick<
+  StateRepository,
+  | 'appendTicketEvent'
+  | 'readTicketEvents'
+  | 'putEvidence'
+  | 'getEvidence'
+  | 'putTicketBundle'
+  | 'getTicketBundle'
+>;
+
+/** A ticket's append-only events, each attempt's evidence, and the approved result's bundle. */
+export function postgresTicketEventStatements({ sql }: PostgresDatabase): TicketEventMethods {
+  return {
+    async appendTicketEvent(ticketId, event) {
+      // A ticket may have no row yet (its events can come first), so the ticket's lock is an
+      // advisory one, taken before the INSERT: the INSERT's snapshot, taken after it, sees every
+      // event committed by the previous holder, so two servers never compute the same id.
+      const id = await sql.begin(async (transaction) => {
+        await lockKey(transaction, lockNamespaces.ticketEvents, ticketId);
+        const [row] = await transaction`INSERT INTO ticket_events (ticket_id, id, attempt, at, data)
+          SELECT ${ticketId}, COALESCE(MAX(id), 0) + 1, ${event.attempt}, ${event.at},
+            ${JSON.stringify(event.data)}
+          FROM ticket_events WHERE ticket_id = ${ticketId} RETURNING id`;
+        return Number(row?.id);
+      });
+      return { id, attempt: event.attempt, at: event.at, data: event.data };
+    },
+    async readTicketEvents(ticketId, afterId, limit) {
+      const rows = await sql`SELECT id, attempt, at, data FROM ticket_events
+        WHERE ticket_id = ${ticketId} AND id > ${afterId} ORDER BY id LIMIT ${limit}`;
+      return rows.map(
+        (row): TicketEvent => ({
+          id: Number(row.id),
+          attempt: Number(row.attempt),
+          at: String(row.at),
+          data: JSON.parse(String(row.data)) as TicketEventData,
+        }),
+      );
+    },
+    async putEvidence(evidence) {
+      await sql`INSERT INTO ticket_evidence (ticket_id, attempt, evidence)
+        VALUES (${evidence.ticket}, ${evidence.attempt}, ${JSON.stringify(evidence)})
+        ON CONFLICT (ticket_id, attempt) DO UPDATE SET evidence = excluded.evidence`;
+    },
+    async getEvidence(ticketId, attempt) {
+      const [row] =
+        attempt === undefined
+          ? await sql`SELECT evidence FROM ticket_evidence WHERE ticket_id = ${ticketId}
+              ORDER BY attempt DESC LIMIT 1`
+          : await sql`SELECT evidence FROM ticket_evidence
+              WHERE ticket_id = ${ticketId} AND attempt = ${attempt}`;
+      return row && (JSON.parse(String(row.evidence)) as Evidence);
+    },
+    async putTicketBundle(ticketId, bundle) {
+      await sql`INSERT INTO ticket_bundles (ticket_id, bundle) VALUES (${ticketId}, ${bundle})
+        ON CONFLICT (ticket_id) DO UPDATE SET bundle = excluded.bundle`;
+    },
+    async getTicketBundle(ticketId) {
+      const [row] = await sql`SELECT bundle FROM ticket_bundles WHERE ticket_id = ${ticketId}`;
+      return row && (row.bundle as Buffer);
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { JobRecord, StateRepository } from './state-repository.ts';
+
+/**
+ * Two server processes on one state, racing (issue 17): `open` opens a repository on the same
+ * empty storage each time it is called, as a second server would. What one process does inside a
+ * transaction must hold against the other doing the same at the same moment: SQLite's single
+ * writer gives it for free, PostgreSQL needs row locks or atomic statements. Every implementation
+ * of `StateRepository` runs it.
+ */
+export function runStateRaceContract(options: {
+  name: string;
+  open: () => Promise<StateRepository>;
+}): void {
+  let first: StateRepository;
+  let second: StateRepository;
+  const title = (text: string) => `${options.name} two processes: ${text}`;
+  before(async () => {
+    // Both open the new storage at once: its schema is created once, and both can use it.
+    [first, second] = await Promise.all([options.open(), options.open()]);
+  });
+  after(() => Promise.all([first?.close(), second?.close()]));
+
+  test(title("a gone server's work goes to exactly one of two racing successors"), async () => {
+    const at = new Date().toISOString();
+    for (let round = 0; round < 5; round++) {
+      const gone = `gone-${round}`;
+      for (let index = 0; index < 4; index++) {
+        await first.insertJob(
+          job(`race-${round}-${index}`, { host: 'race-host', server: gone, status: 'running' }),
+        );
+      }
+      await first.upsertSandbox({
+        owner: 'racer',
+        name: `race-sb-${round}`,
+        runtimeId: 'rt',
+        workspace: null,
+        status: 'running',
+        options: {},
+        reason: null,
+        createdAt: at,
+        lastActiveAt: at,
+        host: 'race-host',
+        server: gone,
+      });
+      const takeovers = await Promise.all(
+        [first, second].map((state, index) =>
+          state.takeOverServer({ server: gone, host: 'race-host', successor: `s${index}`, at }),
+        ),
+      );
+      const winners = takeovers.filter((taken) => taken !== undefined);
+      assert.equal(winners.length, 1, `round ${round}: one takeover succeeds`);
+      const winner = takeovers[0] ? 's0' : 's1';
+      assert.equal(winners[0]?.jobs.length, 4);
+      assert.equal(winners[0]?.sandboxes.length, 1);
+      assert.equal(await second.serverSuccessor(gone), winner);
+      for (let index = 0; index < 4; index++) {
+        assert.equal((await second.getJob('racer', `race-${round}-${index}`))?.server, winner);
+      }
+      assert.equal((await first.getSandbox('racer', `race-sb-${round}`))?.server, winner);
+    }
+  });
+
+  test(
+    title('appends to one job at once keep every chunk and end its logBytes at the end'),
+    async () => {
+      await first.insertJob(job('race-log', { status: 'running' }));
+      // Batches of consecutive chunks, handed alternately to either process, all in flight.
+      const batches = Array.from({ length: 20 }, (_, index) => [
+        {
+          offset: index * 10,
+          stream: 'stdout' as const,
+          data: Buffer.from(`${index}`.padStart(10)),
+        },
+      ]);
+      await Promise.all(
+        batches.map((batch, index) =>
+          (index % 2 === 0 ? first : second).appendLog('race-log', batch),
+        ),
+      );
+      const chunks = await second.readLog('race-log', 0, 1 << 20);
+      assert.deepEqual(
+        chunks.map((chunk) => chunk.offset),
+        batches.map((_, index) => index * 10),
+      );
+      assert.equal((await first.getJob('racer', 'race-log'))?.logBytes, 200);
+    },
+  );
+
+  test(title('a finished job is deleted once, by one of them'), async () => {
+    await first.insertJob(job('race-delete', { status: 'succeeded', exitCode: 0 }));
+    await first.appendLog('race-delete', [
+      { offset: 0, stream: 'stdout', data: Buffer.from('bye') },
+    ]);
+    const deleted = await Promise.all([
+      first.deleteJob('racer', 'race-delete'),
+      second.deleteJob('racer', 'race-delete'),
+    ]);
+    assert.deepEqual(deleted.filter(Boolean).length, 1);
+    assert.deepEqual(await second.readLog('race-delete', 0, 1024), []);
+  });
+}
+
+function job(id: string, overrides: Partial<JobRecord>): JobRecord {
+  return {
+    id,
+    owner: 'racer',
+    kind: 'run',
+    sandbox: null,
+    argv: ['true'],
+    workspace: null,
+    status: 'queued',
+    exitCode: null,
+    signal: null,
+    reason: null,
+    endReason: null,
+    sandboxId: null,
+    message: null,
+    createdAt: new Date().toISOString(),
+    startedAt: null,
+    finishedAt: null,
+    logBytes: 0,
+    logsRemovedAt: null,
+    logsRemovedReason: null,
+    ...overrides,
+  };
+}
