@@ -326,6 +326,19 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
       [forwardedByHeader]: 'host-z',
     });
     assert.equal(shell.status, 502);
+    // The API-only server starts no sandbox for a request that says it was forwarded there.
+    const create = await exchange(`${apiServer.url}/v1/sandboxes`, {
+      method: 'POST',
+      headers: {
+        ...bearer(aliceToken),
+        'content-type': 'application/json',
+        [forwardedByHeader]: 'host-z',
+      },
+      body: Buffer.from(JSON.stringify({ name: 'sneaky', ephemeral: true })),
+    });
+    assert.equal(create.status, 502, create.body);
+    assert.match(JSON.parse(create.body).error.message, /api-a, which runs no sandbox/);
+    assert.equal(await state.getSandbox('alice', 'sneaky'), undefined);
   });
 
   /** Big enough that a copy held in memory on A would show (as in cli-cp.test.ts). */

@@ -27,13 +27,16 @@ export class HostUnavailableError extends MagsError {
  * forwarded request (the hosts disagree about where it is, or the header was forged).
  */
 export class ForwardLoopError extends MagsError {
-  constructor(from: string, here: string, target: string) {
+  /** `target` undefined: `here` runs no sandbox (`--api-only`), so it has none to answer with. */
+  constructor(from: string, here: string, target: string | undefined) {
     super(
-      `A request forwarded by the host ${from} reached ${here}, but the sandbox is held by ${target}: it is not forwarded twice.`,
+      target === undefined
+        ? `A request forwarded by the host ${from} reached ${here}, which runs no sandbox: it is not forwarded twice.`
+        : `A request forwarded by the host ${from} reached ${here}, but the sandbox is held by ${target}: it is not forwarded twice.`,
       {
         code: 'forward_loop',
         statusCode: 502,
-        hint: `Send the request to any server without the x-mags-forwarded-by header; if ${from} and ${here} disagree about the sandbox's host, check that both servers use the same shared state.`,
+        hint: `Send the request to any server without the x-mags-forwarded-by header; if ${from} and ${here} disagree about where it goes, check that both servers use the same shared state.`,
       },
     );
   }

@@ -86,7 +86,7 @@ async function targetOf(
   const method = c.req.method;
   const path = c.req.path;
   if (path === '/v1/sandboxes' && method === 'POST') {
-    if (!forwarder.placesNewSandboxes(forwardedBy)) return undefined;
+    if (forwarder.runsSandboxes) return undefined; // the route reads its own body
     const body = Buffer.from(await c.req.arrayBuffer());
     const parsed = parseObject(body);
     if (!parsed) return undefined; // the route answers the bad body

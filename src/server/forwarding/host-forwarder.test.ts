@@ -154,8 +154,20 @@ describe('HostForwarder', () => {
     assert.equal((await placed({ name: 'other', workspace: 'warm' }))?.host, 'host-c');
     assert.equal((await placed({ name: 'cold' }))?.host, 'host-b');
     assert.equal((await placed({ name: 'warm', ephemeral: true }))?.host, 'host-b');
-    // Forwarded to it already: answered there (the route refuses it: it runs no sandbox).
-    assert.equal(await forwarder(false).forNewSandbox('alice', { name: 'x' }, 'host-b'), undefined);
+    // A server without a runtime never starts one, even for a request forwarded (or forged) to it.
+    await assert.rejects(
+      forwarder(false).forNewSandbox('alice', { name: 'x' }, 'host-b'),
+      /forwarded by the host host-b reached host-a, which runs no sandbox/,
+    );
+    await assert.rejects(
+      forwarder(false).forSandbox('alice', 'stopped-on-gone', 'host-b', 'start'),
+      ForwardLoopError,
+    );
+    await assert.rejects(
+      forwarder(false).forWorkspace('alice', 'loose', 'host-b'),
+      ForwardLoopError,
+    );
+    assert.equal(await forwarder(true).forNewSandbox('alice', { name: 'x' }, 'host-b'), undefined);
     await assert.rejects(placed({ name: 'vm', runtime: 'qemu' }), (error: unknown) => {
       assert.ok(error instanceof NoHostAvailableError);
       assert.match(error.message, /no live host that runs qemu sandboxes/);

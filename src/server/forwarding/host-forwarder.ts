@@ -72,16 +72,21 @@ export class HostForwarder {
     const record = await this.#repository.getSandbox(owner, name);
     if (!record?.host || record.host === this.host) return undefined;
     if (record.status === 'stopped') {
-      if (action !== 'start' || forwardedBy !== undefined) return undefined;
-      const host = (await this.#repository.listHosts()).find(({ id }) => id === record.host);
-      if (host && !this.#unavailable(host)) return this.#target(host);
+      if (action !== 'start') return undefined;
+      if (forwardedBy === undefined) {
+        const host = (await this.#repository.listHosts()).find(({ id }) => id === record.host);
+        if (host && !this.#unavailable(host)) return this.#target(host);
+      }
       // Its host is gone: started here, or (without a runtime here) on a host placed for it.
-      if (this.#runsSandboxes) return undefined;
-      return this.#place(owner, {
-        name: record.name,
-        runtime: record.runtime,
-        ...(record.workspace === null ? { ephemeral: true } : { workspace: record.workspace }),
-      });
+      return this.#placeUnlessHere(
+        owner,
+        {
+          name: record.name,
+          runtime: record.runtime,
+          ...(record.workspace === null ? { ephemeral: true } : { workspace: record.workspace }),
+        },
+        forwardedBy,
+      );
     }
     return this.#toHost(record.host, forwardedBy);
   }
@@ -100,27 +105,39 @@ export class HostForwarder {
       (record) => record.workspace === name && record.status !== 'stopped',
     );
     if (holder?.host && holder.host !== this.host) return this.#toHost(holder.host, forwardedBy);
-    if (holder || !this.placesNewSandboxes(forwardedBy)) return undefined;
-    return this.#place(owner, { name, workspace: name });
+    if (holder) return undefined;
+    return this.#placeUnlessHere(owner, { name, workspace: name }, forwardedBy);
   }
 
   /**
-   * The host for a new long-lived sandbox: undefined (here) when this server runs sandboxes or
-   * the request was forwarded to it; otherwise a live host with room, the one with the
-   * workspace warm first.
+   * The host for a new long-lived sandbox: undefined (here) when this server runs sandboxes;
+   * otherwise a live host, the one with the workspace warm first.
    */
-  async forNewSandbox(
+  forNewSandbox(
     owner: string,
     body: Record<string, unknown>,
     forwardedBy: string | undefined,
   ): Promise<HostTarget | undefined> {
-    if (!this.placesNewSandboxes(forwardedBy)) return undefined;
-    return this.#place(owner, body);
+    return this.#placeUnlessHere(owner, body, forwardedBy);
   }
 
-  /** Whether a new sandbox asked here is placed on another host (this server runs none). */
-  placesNewSandboxes(forwardedBy: string | undefined): boolean {
-    return !this.#runsSandboxes && forwardedBy === undefined;
+  /** Whether this server starts sandboxes itself (false: `--api-only`, they are placed). */
+  get runsSandboxes(): boolean {
+    return this.#runsSandboxes;
+  }
+
+  /**
+   * Undefined (here) when this server runs sandboxes; a placed host otherwise. A server that runs
+   * none never starts one, even when a request forwarded to it (or forged to look so) asks.
+   */
+  async #placeUnlessHere(
+    owner: string,
+    request: Record<string, unknown>,
+    forwardedBy: string | undefined,
+  ): Promise<HostTarget | undefined> {
+    if (this.#runsSandboxes) return undefined;
+    if (forwardedBy !== undefined) throw new ForwardLoopError(forwardedBy, this.host, undefined);
+    return this.#place(owner, request);
   }
 
   /** A live host for the sandbox by the cluster's placement (`placeJob`: warm first, then room). */
