@@ -32,6 +32,8 @@ export function forwardToHosts(forwarder: HostForwarder): MiddlewareHandler<Serv
         headers[name] = value;
       });
     }
+    // The host logs it under the same request id as this server (Hono's requestId takes it).
+    headers['x-request-id'] = c.var.requestId;
     if (body) {
       headers['content-length'] = String(body.length);
       delete headers['transfer-encoding'];
@@ -86,7 +88,6 @@ async function targetOf(
   const method = c.req.method;
   const path = c.req.path;
   if (path === '/v1/sandboxes' && method === 'POST') {
-    if (forwarder.runsSandboxes) return undefined; // the route reads its own body
     const body = Buffer.from(await c.req.arrayBuffer());
     const parsed = parseObject(body);
     if (!parsed) return undefined; // the route answers the bad body

@@ -184,6 +184,34 @@ describe('HostForwarder', () => {
     await assert.rejects(forwarder().forWorkspace('alice', 'held', 'host-x'), ForwardLoopError);
   });
 
+  test('a host whose jobs are at their most sends a new sandbox to a host with room', async () => {
+    const load = (id: string, runningJobs: number) =>
+      repository.heartbeatHost(id, `${id}-server`, {
+        heartbeatAt: new Date().toISOString(),
+        runningJobs,
+        warmWorkspaces: id === 'host-c' ? ['alice.warm'] : [],
+      });
+    await load('host-a', 4);
+    try {
+      assert.equal(
+        (await forwarder().forNewSandbox('alice', { name: 'x' }, undefined))?.host,
+        'host-b',
+      );
+      assert.equal(
+        (await forwarder().forNewSandbox('alice', { name: 'warm' }, undefined))?.host,
+        'host-c',
+      );
+      // Forwarded to it: answered here all the same (never a second hop).
+      assert.equal(await forwarder().forNewSandbox('alice', { name: 'x' }, 'host-b'), undefined);
+      // Every host full: here, as on one host.
+      await load('host-b', 4);
+      await load('host-c', 4);
+      assert.equal(await forwarder().forNewSandbox('alice', { name: 'x' }, undefined), undefined);
+    } finally {
+      for (const id of ['host-a', 'host-b', 'host-c']) await load(id, 0);
+    }
+  });
+
   test('hostUnavailableReason says gone (with the recorded reason), silent or unaddressed', () => {
     const now = Date.parse('2026-11-30T10:00:00.000Z');
     const at = (iso: string) => ({ heartbeatAt: iso });

@@ -135,31 +135,60 @@ export class HostForwarder {
     request: Record<string, unknown>,
     forwardedBy: string | undefined,
   ): Promise<HostTarget | undefined> {
-    if (this.#runsSandboxes) return undefined;
+    if (this.#runsSandboxes) return this.#elsewhereWhenFull(owner, request, forwardedBy);
     if (forwardedBy !== undefined) throw new ForwardLoopError(forwardedBy, this.host, undefined);
     return this.#place(owner, request);
   }
 
+  /**
+   * A host with room when this one is full (its jobs at their most) and another is not; here
+   * otherwise (every host full: here, as on one host; a forwarded request: here, never again).
+   */
+  async #elsewhereWhenFull(
+    owner: string,
+    request: Record<string, unknown>,
+    forwardedBy: string | undefined,
+  ): Promise<HostTarget | undefined> {
+    if (forwardedBy !== undefined) return undefined;
+    const hosts = await this.#repository.listHosts();
+    const own = hosts.find(({ id }) => id === this.host);
+    if (!own || own.runningJobs < own.maxJobs) return undefined;
+    const placed = placeJob(
+      hosts.filter((host) => host.id === this.host || host.address !== null),
+      this.#placement(owner, request, this.host),
+    );
+    if (!placed || placed.reason === 'all-full' || placed.host.id === this.host) return undefined;
+    return this.#target(placed.host);
+  }
+
   /** A live host for the sandbox by the cluster's placement (`placeJob`: warm first, then room). */
   async #place(owner: string, request: Record<string, unknown>): Promise<HostTarget> {
-    const runtime = typeof request.runtime === 'string' ? request.runtime : this.#defaultRuntime;
+    const runtime = this.#runtimeOf(request);
     // Only hosts other servers can reach: a host without an address takes no forwarded request.
     const hosts = (await this.#repository.listHosts()).filter(
       (host) => host.id !== this.host && host.address !== null,
     );
-    const placed = placeJob(hosts, {
-      runtime,
-      workspace: warmWorkspaceOf(owner, request),
-      self: undefined,
-      now: Date.now(),
-      hostTimeoutMs: this.#hostTimeoutMs,
-    });
+    const placed = placeJob(hosts, this.#placement(owner, request, undefined));
     if (!placed) {
       throw new NoHostAvailableError(
         `no live host that runs ${runtime} sandboxes has sent a heartbeat in the last ${this.#hostTimeoutMs / 1000} s`,
       );
     }
     return this.#target(placed.host);
+  }
+
+  #placement(owner: string, request: Record<string, unknown>, self: string | undefined) {
+    return {
+      runtime: this.#runtimeOf(request),
+      workspace: warmWorkspaceOf(owner, request),
+      self,
+      now: Date.now(),
+      hostTimeoutMs: this.#hostTimeoutMs,
+    };
+  }
+
+  #runtimeOf(request: Record<string, unknown>): string {
+    return typeof request.runtime === 'string' ? request.runtime : this.#defaultRuntime;
   }
 
   async #toHost(id: string, forwardedBy: string | undefined): Promise<HostTarget> {
