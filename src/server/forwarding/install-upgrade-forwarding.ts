@@ -17,7 +17,7 @@ const shellPath = /^\/v1\/sandboxes\/([^/?]+)\/shell(?:\?|$)/;
  */
 export function installUpgradeForwarding(
   server: Server,
-  services: Pick<ServerServices, 'repository' | 'acceptLocalOwner'>,
+  services: Pick<ServerServices, 'repository' | 'acceptLocalOwner' | 'streams'>,
   forwarder: HostForwarder,
 ): void {
   const listeners = server.listeners('upgrade') as ((...args: unknown[]) => void)[];
@@ -33,6 +33,7 @@ export function installUpgradeForwarding(
     }
     void (async () => {
       let target: Awaited<ReturnType<HostForwarder['forSandbox']>>;
+      let owner: string | undefined;
       try {
         const header =
           request.headers.authorization ??
@@ -40,6 +41,7 @@ export function installUpgradeForwarding(
         const token = await authenticate(services.repository, header, {
           acceptLocalOwner: services.acceptLocalOwner,
         }).catch(() => undefined); // refused by the app, as any request without a token
+        owner = token?.owner;
         const forwardedBy = request.headers[forwardedByHeader];
         target = token
           ? await forwarder.forSandbox(
@@ -52,12 +54,22 @@ export function installUpgradeForwarding(
         writeRawError(socket, error);
         return;
       }
-      if (!target) passOn(request, socket, head);
-      else {
-        await forwardUpgrade(target, forwarder.host, request, socket, head, {
-          connectTimeoutMs: forwarder.connectTimeoutMs,
-        });
+      if (!target || !owner) {
+        passOn(request, socket, head);
+        return;
       }
+      // A shell is a long-lived answer of its owner's here too, as when it runs on this host.
+      let release: () => void;
+      try {
+        release = services.streams?.open(owner) ?? (() => {});
+      } catch (error) {
+        writeRawError(socket, error);
+        return;
+      }
+      await forwardUpgrade(target, forwarder.host, request, socket, head, {
+        connectTimeoutMs: forwarder.connectTimeoutMs,
+        onClose: release,
+      });
     })();
   });
 }
