@@ -2,6 +2,7 @@
 // ratios, because the machines are shared and noisy.
 import { agentChangesBenchmark } from './agent-changes.ts';
 import { dashboardBenchmark } from './dashboard.ts';
+import { forwardBenchmark } from './forward.ts';
 import { hardeningBenchmark } from './hardening.ts';
 import { latencyBenchmark } from './latency.ts';
 import { plansBenchmark } from './plans.ts';
@@ -28,6 +29,7 @@ const sections: Record<string, () => Promise<void>> = {
   runtimes: runtimesBenchmark,
   url: urlBenchmark,
   cp: treeCopyBenchmark,
+  forward: forwardBenchmark,
 };
 
 const wanted = process.argv.slice(2);

@@ -105,7 +105,7 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
     const testHome = await createTestHome();
     const { child, url } = await startClusterServerProcess({
       home: testHome.home,
-      stateFile,
+      state: stateFile,
       hostId: id,
       apiOnly,
     });

@@ -84,7 +84,7 @@ export function createApp(services: ServerServices): {
   services.streams ??= new OwnerStreams(services.limits.maxStreamsPerOwner);
   app.use('/v1/*', limitOpenStreams(services.streams));
   // After the token: a request for the caller's sandbox held by another host is answered there.
-  if (services.forwarder) app.use('/v1/*', forwardToHosts(services.forwarder));
+  if (services.forwarder) app.use('/v1/*', forwardToHosts(services.forwarder, streamsItsBody));
   registerSystemRoutes(app, services); // /health is outside /v1: no token needed
   registerJobRoutes(app, services);
   registerUploadRoutes(app, services);

@@ -2,10 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/config/package-paths.ts';
 
-/** A server process of a cluster on one shared SQLite file (cluster-server-main.ts). */
+/** A server process of a cluster on one shared state (cluster-server-main.ts). */
 export async function startClusterServerProcess(options: {
   home: string;
-  stateFile: string;
+  /** A SQLite file or a postgres:// URL. */
+  state: string;
   hostId: string;
   apiOnly?: boolean;
 }): Promise<{ child: ChildProcess; url: string }> {
@@ -16,7 +17,7 @@ export async function startClusterServerProcess(options: {
       env: {
         ...process.env,
         MAGS_HOME: options.home,
-        TEST_STATE_FILE: options.stateFile,
+        TEST_STATE: options.state,
         TEST_HOST_ID: options.hostId,
         TEST_API_ONLY: options.apiOnly ? '1' : '0',
       },

@@ -1,8 +1,8 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ServerEnv } from '../server-env.ts';
-import { requestHost } from './forward-http.ts';
+import { answerHeaders, requestHost } from './forward-http.ts';
 import { forwardedByHeader, type HostForwarder, type HostTarget } from './host-forwarder.ts';
 
 const sandboxPath = /^\/v1\/sandboxes\/([^/]+)(?:\/([^/]+))?$/;
@@ -16,7 +16,11 @@ const workspaceArchivePath = /^\/v1\/workspaces\/([^/]+)\/archive$/;
  * every request for something not the caller's, goes on to the routes here. Reads of shared
  * state (a sandbox's record, its URLs, job records and logs) are answered here.
  */
-export function forwardToHosts(forwarder: HostForwarder): MiddlewareHandler<ServerEnv> {
+export function forwardToHosts(
+  forwarder: HostForwarder,
+  /** Whether a route reads its own body as a stream (create-app.ts): nothing has read it here. */
+  streamsItsBody: (method: string, path: string) => boolean,
+): MiddlewareHandler<ServerEnv> {
   return async (c, next) => {
     // Upgrades are forwarded before they reach the app (forward-upgrade.ts).
     if (c.req.header('upgrade') !== undefined) return next();
@@ -38,7 +42,6 @@ export function forwardToHosts(forwarder: HostForwarder): MiddlewareHandler<Serv
       headers['content-length'] = String(body.length);
       delete headers['transfer-encoding'];
     }
-    const raw = c.req.raw.body;
     const answer = await requestHost(
       target,
       forwarder.host,
@@ -48,35 +51,58 @@ export function forwardToHosts(forwarder: HostForwarder): MiddlewareHandler<Serv
         headers,
         body: body
           ? Readable.from([body])
-          : raw
-            ? Readable.fromWeb(raw as import('node:stream/web').ReadableStream)
-            : undefined,
+          : requestBody(c, incoming, streamsItsBody(c.req.method, c.req.path)),
       },
       forwarder.connectTimeoutMs,
     );
-    const answerHeaders = new Headers();
-    for (const [name, value] of Object.entries(answer.headers)) {
-      if (value === undefined || hopByHopAnswer.has(name)) continue;
-      for (const one of Array.isArray(value) ? value : [value]) answerHeaders.append(name, one);
-    }
     const status = answer.statusCode ?? 502;
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    if (outgoing) {
+      // Piped as it comes, node stream to node stream (archives are GiBs): the host's answer
+      // already carries what this server's middleware would add to it.
+      outgoing.writeHead(status, answer.statusMessage, answerHeaders(answer));
+      outgoing.flushHeaders();
+      outgoing.once('close', () => {
+        if (!outgoing.writableFinished) answer.destroy();
+      });
+      answer.once('error', () => outgoing.destroy());
+      answer.pipe(outgoing);
+      return new Response(null, { headers: { [alreadySentHeader]: 'true' } });
+    }
+    // In-process (`app.request()`): a web answer.
+    const answerHeaderList = new Headers();
+    for (const [name, value] of Object.entries(answerHeaders(answer))) {
+      for (const one of Array.isArray(value) ? value : [value ?? ''])
+        answerHeaderList.append(name, one);
+    }
     const empty = c.req.method === 'HEAD' || status === 204 || status === 304;
     if (empty) answer.resume();
-    // The client going away cancels the web stream, which destroys the host's answer.
     return new Response(empty ? null : (Readable.toWeb(answer) as ReadableStream<Uint8Array>), {
       status,
-      headers: answerHeaders,
+      headers: answerHeaderList,
     });
   };
 }
 
-const hopByHopAnswer = new Set([
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'trailer',
-  'upgrade',
-]);
+/**
+ * @hono/node-server's mark of an answer written on the Node response directly
+ * (`RESPONSE_ALREADY_SENT` in @hono/node-server/utils/response).
+ */
+const alreadySentHeader = 'x-hono-already-sent';
+
+/**
+ * The request's body as a node stream: the Node request itself on the routes that stream their
+ * body (nothing here has read it), else what Hono holds (a JSON body under its limit).
+ */
+function requestBody(
+  c: Context<ServerEnv>,
+  incoming: IncomingMessage | undefined,
+  streamed: boolean,
+): Readable | undefined {
+  if (incoming && streamed) return incoming;
+  const raw = c.req.raw.body;
+  return raw ? Readable.fromWeb(raw as import('node:stream/web').ReadableStream) : undefined;
+}
 
 /** Where the request goes (and the body already read to decide it), or undefined: here. */
 async function targetOf(
