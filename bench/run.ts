@@ -8,6 +8,7 @@ import { latencyBenchmark } from './latency.ts';
 import { plansBenchmark } from './plans.ts';
 import { runtimesBenchmark } from './runtimes.ts';
 import { sandboxStartBenchmark } from './sandbox-start.ts';
+import { scaleBenchmark } from './scale.ts';
 import { serverApiBenchmark } from './server-api.ts';
 import { ticketsBenchmark } from './tickets.ts';
 import { treeCopyBenchmark } from './tree-copy.ts';
@@ -29,6 +30,7 @@ const sections: Record<string, () => Promise<void>> = {
   runtimes: runtimesBenchmark,
   url: urlBenchmark,
   cp: treeCopyBenchmark,
+  scale: scaleBenchmark,
   forward: forwardBenchmark,
 };
 

@@ -166,4 +166,77 @@ describe('several servers and hosts on one PostgreSQL and one S3', { skip }, () 
     assert.equal(restored.job.status, 'succeeded', restored.stderr);
     assert.equal(restored.stdout, 'from-b\n');
   });
+
+  test('a job on another host is stopped, and followed in the job list, through the API-only server', async () => {
+    const following = new AbortController();
+    const statuses: string[] = [];
+    let jobId = '';
+    const changes = (async () => {
+      for await (const change of api.mags.jobs.follow({ signal: following.signal })) {
+        if (change.type === 'job' && change.job.id === jobId) statuses.push(change.job.status);
+        if (statuses.includes('stopped')) return;
+      }
+    })().catch(() => {});
+    const job = await api.mags.run('echo up; sleep 60');
+    jobId = job.id;
+    assert.equal(job.host, 'host-a');
+    const up = new AbortController();
+    await api.mags.jobs
+      .logs(job.id, {
+        onStdout: () => up.abort(),
+        signal: up.signal,
+      })
+      .catch(() => {});
+    const stopped = await api.mags.jobs.stop(job.id);
+    assert.equal(stopped.status, 'stopped');
+    assert.equal((await hostA.mags.jobs.get(job.id)).status, 'stopped');
+    await waitUntil(async () => statuses.includes('stopped'), 10_000);
+    following.abort();
+    await changes;
+    assert.ok(statuses.includes('running'), `changes seen: ${statuses.join(', ')}`);
+  });
+
+  test('a run with uploaded files is refused by the API-only server, clearly', async () => {
+    await assert.rejects(
+      api.mags.run('cat /workspace/x', { files: [{ name: 'x', data: 'hi' }] }),
+      (error: { code?: string; hint?: string }) =>
+        error.code === 'uploads_need_host' && /host server/.test(error.hint ?? ''),
+    );
+  });
+
+  test('a host frozen past the timeout is declared gone and, thawed, does not bring its job back', async () => {
+    const hostC = await server('host-c');
+    let log = '';
+    hostC.child.stderr?.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+    });
+    // Asked of host C itself: an idle tie goes to the receiving host.
+    const job = await hostC.mags.run('echo started; sleep 20; echo finished');
+    assert.equal(job.host, 'host-c');
+    const up = new AbortController();
+    await api.mags.jobs
+      .logs(job.id, { onStdout: () => up.abort(), signal: up.signal })
+      .catch(() => {});
+    hostC.child.kill('SIGSTOP');
+    let failed = await api.mags.jobs.get(job.id);
+    try {
+      await waitUntil(async () => {
+        failed = await api.mags.jobs.get(job.id);
+        return failed.status === 'failed';
+      }, 15_000);
+    } finally {
+      hostC.child.kill('SIGCONT');
+    }
+    assert.match(failed.reason ?? '', /^host host-c stopped heartbeating/);
+    await waitUntil(async () => log.includes('was declared gone by another server'), 15_000);
+    // Its job stays as the sweep left it: the thawed host stopped it and recorded nothing more.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const after = await api.mags.jobs.get(job.id);
+    assert.deepEqual(
+      [after.status, after.reason, after.finishedAt],
+      ['failed', failed.reason, failed.finishedAt],
+    );
+    const c = (await listHosts(api.url)).find((host) => host.id === 'host-c');
+    assert.equal(c?.state, 'gone');
+  });
 });

@@ -15,7 +15,7 @@ export function noLiveHost(runtime: string, hostTimeoutMs: number): DependencyMi
 /** A run with uploaded files reached an API-only server: its uploads are on this server's disk. */
 export function uploadsNeedHost(): InvalidInputError {
   return new InvalidInputError(
-    'This server runs no sandboxes (--api-only) and a run with uploaded files (-f) runs where they were uploaded.',
+    'This server runs no sandboxes (it is --api-only, or its host was declared gone) and a run with uploaded files (-f) runs where they were uploaded.',
     {
       code: 'uploads_need_host',
       hint: 'Send the run with its files to a host server (one started without --api-only), or put the files in a persistent workspace through a host first.',

@@ -106,10 +106,10 @@ for (const backend of backends) {
       const hosts = await repository.listHosts();
       assert.equal(hosts.find((one) => one.id === 'silent')?.goneReason, gone?.reason);
       assert.equal(hosts.find((one) => one.id === 'live')?.goneAt, null);
-      for (let wait = 0; wait < 50 && !changed.includes(silentJob.id); wait++) {
+      for (let wait = 0; wait < 50 && !changed.includes(`${silentJob.id}:alice`); wait++) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      assert.ok(changed.includes(silentJob.id), 'the other server heard job_changed');
+      assert.ok(changed.includes(`${silentJob.id}:alice`), 'the other server heard job_changed');
       await unlisten();
       // A host's own sweep never marks itself, however late its own heartbeat.
       await repository.registerHost(host('me', 60_000));

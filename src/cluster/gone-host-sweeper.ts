@@ -44,7 +44,7 @@ export async function sweepGoneHosts(
       const log = new JobLog(repository, job.id, { startOffset: job.logBytes });
       log.append('stderr', Buffer.from(`\nmags: ${reason}\n`));
       await log.finish().catch(() => {});
-      await repository.notify('job_changed', job.id);
+      await repository.notify('job_changed', `${job.id}:${job.owner}`);
     }
     await repository.notify('hosts', host.id);
     swept.push({ host: host.id, reason, ...taken });

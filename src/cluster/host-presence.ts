@@ -52,6 +52,7 @@ export class HostPresence {
       goneReason: null,
     };
     await repository.registerHost(record);
+    await repository.notify('hosts', record.id).catch(() => {});
     this.#timer = setInterval(() => {
       this.#beating = this.#beating.then(() => this.#beat());
     }, this.#options.heartbeatMs);
@@ -86,6 +87,9 @@ export class HostPresence {
     clearInterval(this.#timer);
     await this.#beating;
     const { repository, instance } = this.#options;
-    if (options.remove && !this.#gone) await repository.removeHost(instance.host, instance.server);
+    if (options.remove && !this.#gone) {
+      await repository.removeHost(instance.host, instance.server);
+      await repository.notify('hosts', instance.host).catch(() => {});
+    }
   }
 }

@@ -72,6 +72,9 @@ export class ServerCluster implements JobCluster {
   #sweeper: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> = Promise.resolve();
   #unlistenStops: (() => void) | undefined;
+  #unlistenChanges: (() => void) | undefined;
+  /** Runs placed on each other host since the heartbeat of it this server last read. */
+  readonly #placedSinceBeat = new Map<string, { heartbeatAt: string; count: number }>();
 
   constructor(parts: ServerClusterParts) {
     this.#parts = parts;
@@ -123,6 +126,16 @@ export class ServerCluster implements JobCluster {
       });
       await this.#taker.start();
     }
+    // Jobs of other hosts, for the followers of job changes here.
+    this.#unlistenChanges = await this.#listeners.on('job_changed', '*', (payload) => {
+      const [id, owner] = payload.split(':');
+      if (!id || !owner || !jobs.followed) return;
+      repository.getJob(owner, id).then(
+        // This process's own jobs were told to its followers as they changed.
+        (record) => record && record.server !== instance.server && jobs.changedElsewhere(record),
+        () => {},
+      );
+    });
     this.#sweeper = setInterval(
       () => {
         this.#sweeping = this.#sweeping.then(() => this.sweep());
@@ -175,10 +188,11 @@ export class ServerCluster implements JobCluster {
 
   async place(plan: RunJobPlan): Promise<string | undefined> {
     const { request, record } = plan;
-    const self = this.apiOnly ? undefined : this.host;
+    // A host declared gone runs nothing more: it places like an API-only server.
+    const self = this.apiOnly || this.#presence?.gone ? undefined : this.host;
     // Its uploads are on this server's disk: it runs where they are.
     if ((request.files ?? []).length > 0) {
-      if (this.apiOnly) throw uploadsNeedHost();
+      if (self === undefined) throw uploadsNeedHost();
       return undefined;
     }
     const { repository } = this.#parts;
@@ -197,7 +211,8 @@ export class ServerCluster implements JobCluster {
       }
       refuseBusyWorkspace(record.owner, request, active);
     }
-    const placement = placeJob(await repository.listHosts(), {
+    const hosts = this.#withRecentPlacements(await repository.listHosts());
+    const placement = placeJob(hosts, {
       runtime: plan.runOptions.runtime ?? this.#parts.context.runtime.name,
       workspace: plan.workspace && ownerWorkspaceName(record.owner, plan.workspace),
       self,
@@ -205,20 +220,42 @@ export class ServerCluster implements JobCluster {
       hostTimeoutMs: this.hostTimeoutMs,
     });
     if (!placement) throw noLiveHost(plan.runOptions.runtime ?? 'any', this.hostTimeoutMs);
-    return placement.host.id === self ? undefined : placement.host.id;
+    const { id, heartbeatAt } = placement.host;
+    if (id === self) return undefined;
+    const placed = this.#placedSinceBeat.get(id);
+    if (placed?.heartbeatAt === heartbeatAt) placed.count++;
+    else this.#placedSinceBeat.set(id, { heartbeatAt, count: 1 });
+    return id;
+  }
+
+  /**
+   * The hosts as placement should see them: this host's own load as it is now, and each other
+   * host's as of its last heartbeat plus what this server placed on it since (a heartbeat lags a
+   * burst of submissions, which would all go to the same host otherwise).
+   */
+  #withRecentPlacements(hosts: HostRecord[]): HostRecord[] {
+    return hosts.map((host) => {
+      if (host.id === this.host && !this.apiOnly) return { ...host, ...this.#load() };
+      const placed = this.#placedSinceBeat.get(host.id);
+      if (placed?.heartbeatAt !== host.heartbeatAt) {
+        this.#placedSinceBeat.delete(host.id);
+        return host;
+      }
+      return { ...host, runningJobs: host.runningJobs + placed.count };
+    });
   }
 
   async placed(record: JobRecord): Promise<void> {
     if (record.host) await this.#parts.repository.notify('jobs_placed', record.host);
-    this.changed(record.id);
+    this.changed(record);
   }
 
   output(jobId: string, endOffset: number): void {
     this.#tell('job_output', `${jobId}:${endOffset}`);
   }
 
-  changed(jobId: string): void {
-    this.#tell('job_changed', jobId);
+  changed(record: JobRecord): void {
+    this.#tell('job_changed', `${record.id}:${record.owner}`);
   }
 
   async follow(jobId: string) {
@@ -244,6 +281,7 @@ export class ServerCluster implements JobCluster {
     await this.#sweeping;
     await this.#taker?.stop();
     this.#unlistenStops?.();
+    this.#unlistenChanges?.();
     await this.#presence?.stop(options).catch((error: unknown) => {
       this.#parts.log(`cannot remove this host's record: ${(error as Error).message}`);
     });

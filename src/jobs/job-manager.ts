@@ -5,13 +5,7 @@ import { requireRuntime, selectRuntime } from '../context/select-runtime.ts';
 import { ConflictError } from '../errors/mags-error.ts';
 import type { ExecRequest, Sandbox, SandboxProcess } from '../runtimes/runtime.ts';
 import { sandboxEnvironment } from '../sandboxes/sandbox-spec.ts';
-import {
-  finishedJobStatuses,
-  type JobFilter,
-  type JobRecord,
-  type LogChunk,
-  type StateRepository,
-} from '../state/state-repository.ts';
+import type { JobFilter, JobRecord, LogChunk, StateRepository } from '../state/state-repository.ts';
 import { FairQueue, type Ticket } from './fair-queue.ts';
 import { followExec } from './follow-exec.ts';
 import {
@@ -23,7 +17,13 @@ import {
   releaseDeletedCommand,
 } from './job-adoption.ts';
 import type { JobBody, JobEvent } from './job-body.ts';
-import { type JobCluster, PlacedRunOptionsSchema } from './job-cluster.ts';
+import {
+  followUntilFinished,
+  isFinished,
+  type JobCluster,
+  placedRecord,
+  planPlacedRun,
+} from './job-cluster.ts';
 import { type LiveJob, runJob } from './job-lifecycle.ts';
 import { JobLog, type JobLogOptions } from './job-log.ts';
 import type { ExecJobRequest, JobManagerOptions } from './job-manager-options.ts';
@@ -116,8 +116,27 @@ export class JobManager {
     this.#cluster = cluster;
   }
 
+  /**
+   * A job another process runs changed (its host told the state): the followers of this one's
+   * changes hear of it too (`GET /v1/jobs?follow=true` through any server). Nothing when this
+   * process runs it (they heard already) or nobody follows.
+   */
+  changedElsewhere(record: JobRecord): void {
+    if (this.#live.has(record.id)) return;
+    for (const listener of this.#changeListeners) {
+      try {
+        listener({ ...record });
+      } catch {} // a listener's mistake is not the job's
+    }
+  }
+
+  /** Whether anyone follows this process's job changes (`onChange`). */
+  get followed(): boolean {
+    return this.#changeListeners.size > 0;
+  }
+
   #changed(record: JobRecord, logBytes: number): void {
-    this.#cluster?.changed(record.id);
+    this.#cluster?.changed(record);
     for (const listener of this.#changeListeners) {
       try {
         listener({ ...record, logBytes });
@@ -202,11 +221,8 @@ export class JobManager {
    */
   async runPlaced(record: JobRecord): Promise<JobRecord> {
     try {
-      const { env, ...stored } = PlacedRunOptionsSchema.parse(record.runOptions ?? {});
-      const request: RunJobRequest = { ...stored, ...(env ? { env } : {}), argv: record.argv };
-      const plan = planRunJob(this.#context, record.owner, request, this.#instance);
-      plan.record = { ...record, ...this.#instance, runOptions: plan.runOptions };
-      const runtime = await requireRuntime(this.#context, request.runtime);
+      const plan = planPlacedRun(this.#context, record, this.#instance);
+      const runtime = await requireRuntime(this.#context, plan.runOptions.runtime);
       const ticket = this.#slots.enqueue(record.owner);
       return this.#track(plan.record, ticket, this.#runBody(plan, runtime, []), {
         queued: true,
@@ -215,20 +231,14 @@ export class JobManager {
     } catch (error) {
       const reason = `host ${this.#instance?.host} could not start it: ${(error as Error).message}`;
       await this.failAdopted(record, reason);
-      this.#cluster?.changed(record.id);
+      this.#cluster?.changed(record);
       return { ...record, status: 'failed', reason };
     }
   }
 
   /** Records a run placed on another host, queued for it, and tells that host. */
   async #placeOn(host: string, plan: RunJobPlan): Promise<JobRecord> {
-    const env = plan.request.env;
-    const record: JobRecord = {
-      ...plan.record,
-      host,
-      server: null,
-      runOptions: { ...plan.runOptions, ...(env ? { env } : {}) },
-    };
+    const record = placedRecord(plan, host);
     await this.#repository.insertJob(record);
     await this.#cluster?.placed(record);
     return { ...record, runOptions: plan.runOptions };
@@ -361,25 +371,8 @@ export class JobManager {
   }
 
   /** A job another process runs (or none): its record once finished, followed through the state. */
-  async #waitElsewhere(
-    owner: string,
-    id: string,
-    onWait?: () => Promise<void>,
-  ): Promise<JobRecord> {
-    const cluster = this.#cluster;
-    let record = await this.get(owner, id);
-    if (!cluster || isFinished(record)) return record;
-    const watch = await cluster.follow(id);
-    try {
-      for (;;) {
-        record = await this.get(owner, id);
-        if (isFinished(record)) return record;
-        await onWait?.();
-        await watch.wait();
-      }
-    } finally {
-      watch.close();
-    }
+  #waitElsewhere(owner: string, id: string, onWait?: () => Promise<void>): Promise<JobRecord> {
+    return followUntilFinished(this.#cluster, id, () => this.get(owner, id), onWait);
   }
 
   /** Stops a queued or running job (SIGTERM, then everything after the grace period). */
@@ -620,5 +613,3 @@ function jobNotFinished(id: string, status: string): ConflictError {
 }
 
 const now = () => new Date().toISOString();
-
-const isFinished = (record: JobRecord) => finishedJobStatuses.includes(record.status);

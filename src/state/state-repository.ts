@@ -423,7 +423,7 @@ export type HostBeat = Pick<HostRecord, 'heartbeatAt' | 'runningJobs' | 'warmWor
 /**
  * What one server tells the others through the state (PostgreSQL's LISTEN/NOTIFY): `jobs_placed`
  * (a job was placed on a host: payload the host id), `job_output` (a job's output grew: payload
- * `JOBID:ENDOFFSET`), `job_changed` (a job's record changed: payload the job id), `hosts` (a host
+ * `JOBID:ENDOFFSET`), `job_changed` (a job's record changed: payload `JOBID:OWNER`), `hosts` (a host
  * came, went or was found gone: payload its id), `job_stop` (stop a job that another process
  * runs: payload `JOBID:stop` or `JOBID:kill`).
  */
