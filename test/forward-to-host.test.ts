@@ -108,6 +108,8 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
       state: stateFile,
       hostId: id,
       apiOnly,
+      // Every server of a cluster serves the URLs of one domain (README).
+      urlDomain: 'example.test',
     });
     const host = { id, testHome, child, url };
     hosts.push(host);
@@ -250,37 +252,58 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
     assert.equal(exit?.exitCode, 3);
   });
 
-  test('a sandbox URL made and used through A reaches the app on B, HTTP and WebSocket', async () => {
-    await alice.sandboxes.files.write('dev', '/tmp/app.js', sandboxWebApp);
-    const started = await alice.sandboxes.exec('dev', [
+  /** Starts the web app in a sandbox (through A) and makes a URL to it (through A). */
+  async function serveApp(name: string) {
+    await alice.sandboxes.files.write(name, '/tmp/app.js', sandboxWebApp);
+    const started = await alice.sandboxes.execAndWait(name, [
       'sh',
       '-c',
       'setsid node /tmp/app.js 8080 > /tmp/app.log 2>&1 < /dev/null &',
     ]);
-    await waitUntil(async () => (await alice.jobs.get(started.id)).status !== 'running', 30_000);
-    const made = await alice.sandboxes.urls.create('dev', { port: 8080 });
+    assert.equal(started.exitCode, 0, started.stderr);
+    return alice.sandboxes.urls.create(name, { port: 8080 });
+  }
+
+  test('a host-form sandbox URL made and used through A reaches the app on B', async () => {
+    const made = await serveApp('dev');
     // Made by B for a request that came to A: the address is A's (the Host header stayed).
+    const host = new URL(made.url).host;
+    assert.match(host, /^8080-dev-[0-9a-f]{8}\.example\.test:\d+$/);
+    assert.equal(new URL(made.url).port, new URL(apiServer.url).port);
+    /** A request to the URL: A is reached on loopback, its Host names the URL. */
+    const at = (path: string, token: string, options: { method?: string; body?: Buffer } = {}) =>
+      exchange(`${apiServer.url}${path}`, { ...options, headers: { host, ...bearer(token) } });
+    await waitUntil(async () => (await at('/hello', aliceToken)).status === 200, 30_000);
+    const answer = await at('/echo?q=1', aliceToken, {
+      method: 'POST',
+      body: Buffer.alloc(3 * 1024 * 1024, 1),
+    });
+    assert.equal(answer.status, 200, answer.body);
+    const seen = JSON.parse(answer.body);
+    assert.equal(seen.url, '/echo?q=1');
+    assert.equal(seen.headers.host, host);
+    assert.equal(seen.received, 3 * 1024 * 1024);
+    assert.equal(seen.headers.authorization, undefined, "the owner's token is never the app's");
+    assert.equal(seen.headers[forwardedByHeader], undefined, 'between mags servers only');
+    const big = await at(`/bytes/${20 * 1024 * 1024}`, aliceToken);
+    assert.equal(big.body.length, 20 * 1024 * 1024);
+    const switched = await upgrade(`${apiServer.url}/ws`, { host, ...bearer(aliceToken) });
+    assert.equal(switched.status, 101);
+    // Bob's token does not open alice's private URL on A: refused there, not forwarded.
+    const refused = await at('/hello', bobToken);
+    assert.ok([403, 404].includes(refused.status), `${refused.status} ${refused.body}`);
+  });
+
+  test('a path-form sandbox URL through A carries a WebSocket to the app on B', async () => {
+    // No DNS label (`_`): its URL takes the path form even with a domain.
+    await aliceOnB.sandboxes.create({ name: 'web_path', ephemeral: true });
+    const made = await serveApp('web_path');
     assert.ok(made.url.startsWith(`${apiServer.url}/u/`), made.url);
     await waitUntil(
       async () =>
         (await exchange(`${made.url}hello`, { headers: bearer(aliceToken) })).status === 200,
       30_000,
     );
-    const answer = await exchange(`${made.url}echo?q=1`, {
-      method: 'POST',
-      headers: bearer(aliceToken),
-      body: Buffer.alloc(3 * 1024 * 1024, 1),
-    });
-    assert.equal(answer.status, 200, answer.body);
-    const seen = JSON.parse(answer.body);
-    assert.equal(seen.url, '/echo?q=1');
-    assert.equal(seen.received, 3 * 1024 * 1024);
-    assert.equal(seen.headers.authorization, undefined, "the owner's token is never the app's");
-    assert.equal(seen.headers[forwardedByHeader], undefined, 'between mags servers only');
-    const big = await exchange(`${made.url}bytes/${20 * 1024 * 1024}`, {
-      headers: bearer(aliceToken),
-    });
-    assert.equal(big.body.length, 20 * 1024 * 1024);
     const socket = new WebSocket(`${made.url.replace(/^http/, 'ws')}ws`, {
       headers: bearer(aliceToken),
     } as unknown as string[]);
@@ -291,9 +314,7 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
     socket.send('across hosts');
     assert.equal(await echoed, 'echo: across hosts');
     socket.close();
-    // Bob's token does not open alice's private URL on A: refused there, not forwarded.
-    const refused = await exchange(`${made.url}hello`, { headers: bearer(bobToken) });
-    assert.ok([403, 404].includes(refused.status), `${refused.status} ${refused.body}`);
+    await alice.sandboxes.delete('web_path');
   });
 
   test("another owner's sandbox is a 404 through A, never forwarded", async () => {

@@ -9,6 +9,8 @@ export async function startClusterServerProcess(options: {
   state: string;
   hostId: string;
   apiOnly?: boolean;
+  /** `mags server --url-domain`. */
+  urlDomain?: string;
 }): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
@@ -20,6 +22,7 @@ export async function startClusterServerProcess(options: {
         TEST_STATE: options.state,
         TEST_HOST_ID: options.hostId,
         TEST_API_ONLY: options.apiOnly ? '1' : '0',
+        TEST_URL_DOMAIN: options.urlDomain ?? '',
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
