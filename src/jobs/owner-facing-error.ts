@@ -35,7 +35,7 @@ const storeInternalCodes = new Set(['object_not_found', 'precondition_failed']);
  * Server-side errors whose text is written for the owner (host ids and why a host cannot be
  * reached, never an address or a path): shown like a client's own mistakes.
  */
-const ownerWordedServerCodes = new Set(['host_unavailable', 'forward_loop', 'no_host_available']);
+const ownerWordedServerCodes = new Set(['host_unavailable', 'forward_loop', 'no_live_host']);
 
 /**
  * What an owner is told about an error. A client's own mistakes (4xx) keep their text, with
