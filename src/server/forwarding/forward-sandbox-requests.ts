@@ -12,9 +12,9 @@ const workspaceArchivePath = /^\/v1\/workspaces\/([^/]+)\/archive$/;
  * The route-level guard of the API (after the token): a request acting on a long-lived sandbox
  * (or a copy in or out of a workspace a sandbox there uses) held by another host is answered by
  * that host, as it streams; a new sandbox, or a workspace copy, asked of a server without a
- * runtime goes to a host placed for it. Everything else, and
- * every request for something not the caller's, goes on to the routes here. Reads of shared
- * state (a sandbox's record, its URLs, job records and logs) are answered here.
+ * runtime goes to a host placed for it. Everything else, and every request for something not
+ * the caller's, goes on to the routes here. Reads of shared state (a sandbox's record, its URLs,
+ * job records and logs) are answered here.
  */
 export function forwardToHosts(
   forwarder: HostForwarder,
@@ -130,7 +130,8 @@ async function targetOf(
   const name = decode(sandbox[1] as string);
   const action = sandbox[2];
   // The record and its URLs are shared state: read here, whichever host holds the sandbox.
-  if (method === 'GET' && (action === undefined || action === 'urls')) return undefined;
+  const reads = method === 'GET' || method === 'HEAD';
+  if (reads && (action === undefined || action === 'urls')) return undefined;
   const target = await forwarder.forSandbox(
     owner,
     name,

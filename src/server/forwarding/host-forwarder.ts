@@ -35,11 +35,11 @@ export type SandboxAction = 'use' | 'start';
 
 /**
  * The one place that decides whether a request is answered here or by another host (GUIDE §6):
- * a request for a sandbox the caller owns, held by another live host, goes to that
- * host; a new sandbox asked of a server without a runtime goes to a host placed for it. Reads the
- * shared state only; the transports (forward-http.ts, forward-upgrade.ts) carry the bytes.
- * Ownership first: another owner's sandbox is not found here (a 404 from the route), so no
- * request is ever forwarded as a probe.
+ * a request for a sandbox the caller owns, held by another live host, goes to that host; a new
+ * sandbox asked of a server without a runtime (or of a full host) goes to a host placed for it.
+ * Reads the shared state only; the transports (forward-http.ts, forward-upgrade.ts, the URL
+ * proxy) carry the bytes. Ownership first: another owner's sandbox is not found here (a 404
+ * from the route), so no request is ever forwarded as a probe.
  */
 export class HostForwarder {
   readonly host: string;
