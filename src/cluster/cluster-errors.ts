@@ -26,7 +26,7 @@ export function uploadsNeedHost(): InvalidInputError {
 /** `--api-only` without shared state: nothing could run its jobs. */
 export function apiOnlyNeedsSharedState(): InvalidInputError {
   return new InvalidInputError(
-    '--api-only serves the API and runs no sandbox: it needs hosts sharing its state, and SQLite is one host’s own.',
+    "--api-only serves the API and runs no sandbox: it needs hosts sharing its state, and SQLite is one host's own.",
     {
       code: 'api_only_needs_shared_state',
       hint: 'Give the shared PostgreSQL state too: --state postgres://USER@HOST/DATABASE',

@@ -8,7 +8,7 @@ import { createPostgresStateRepository } from '../state/postgres/postgres-state-
 import { createTestPostgresDatabase } from '../state/postgres/postgres-test-database.ts';
 import { createSqliteStateRepository } from '../state/sqlite/sqlite-state-repository.ts';
 import type { HostRecord, JobRecord, StateRepository } from '../state/state-repository.ts';
-import { goneHostReason, sweepGoneHosts } from './gone-host-sweeper.ts';
+import { goneHostReason, HeartbeatObservations, sweepGoneHosts } from './gone-host-sweeper.ts';
 import { HostPresence } from './host-presence.ts';
 
 const directory = await mkdtemp(join(tmpdir(), 'mags-test-sweeper-'));
@@ -66,7 +66,9 @@ for (const backend of backends) {
     const other = await backend.open(); // a second server on the same state
     try {
       await repository.registerHost(host('live', 500));
-      await repository.registerHost(host('silent', 20_000));
+      await repository.registerHost(host('silent', 500));
+      // Its clock is an hour behind, and it beats: it is not silent.
+      await repository.registerHost(host('skewed', 3_600_000));
       const silentJob = runningJob('silent');
       const liveJob = runningJob('live');
       await repository.insertJob(silentJob);
@@ -77,12 +79,32 @@ for (const backend of backends) {
       const changed: string[] = [];
       const unlisten = await other.listen('job_changed', (id) => changed.push(id));
 
-      const [swept, again] = await Promise.all([
-        sweepGoneHosts(repository, { now: Date.now(), hostTimeoutMs: 15_000 }),
-        sweepGoneHosts(other, { now: Date.now(), hostTimeoutMs: 15_000 }),
-      ]);
+      // Two servers sweeping, each on its own clock (their monotonic milliseconds, given here).
+      const observers = [new HeartbeatObservations(), new HeartbeatObservations()];
+      const sweep = (nowMs: number) =>
+        Promise.all(
+          [repository, other].map((state, index) =>
+            sweepGoneHosts(state, {
+              observed: observers[index] as HeartbeatObservations,
+              nowMs,
+              hostTimeoutMs: 15_000,
+            }),
+          ),
+        );
+      // A server that has just started observing declares nothing, however old the heartbeats.
+      assert.deepEqual(await sweep(0), [[], []]);
+      // Ten seconds on: live and skewed beat, silent does not; then six more seconds.
+      const beat = (id: string, msAgo: number) =>
+        repository.heartbeatHost(id, `server-of-${id}`, {
+          heartbeatAt: at(msAgo),
+          runningJobs: 1,
+          warmWorkspaces: [],
+        });
+      assert.ok(await beat('live', 0));
+      assert.ok(await beat('skewed', 3_600_000 - 10));
+      assert.deepEqual(await sweep(10_000), [[], []]);
+      const all = (await sweep(16_000)).flat();
       // Both swept at once: exactly one of them marked it (markHostGone's compare-and-set).
-      const all = [...swept, ...again];
       assert.equal(all.length, 1);
       const gone = all[0];
       assert.equal(gone?.host, 'silent');
@@ -113,12 +135,32 @@ for (const backend of backends) {
       await unlisten();
       // A host's own sweep never marks itself, however late its own heartbeat.
       await repository.registerHost(host('me', 60_000));
-      const self = await sweepGoneHosts(repository, {
-        now: Date.now(),
-        hostTimeoutMs: 15_000,
-        self: 'me',
-      });
-      assert.deepEqual(self, []);
+      const mine = new HeartbeatObservations();
+      const asSelf = (nowMs: number) =>
+        sweepGoneHosts(repository, { observed: mine, nowMs, hostTimeoutMs: 15_000, self: 'me' });
+      assert.equal(
+        (await repository.listHosts()).find((one) => one.id === 'skewed')?.goneAt,
+        null,
+        'a host whose clock is off but beats is live',
+      );
+      assert.deepEqual(await asSelf(0), []);
+      assert.ok(await beat('live', 0));
+      assert.ok(await beat('skewed', 3_600_000 - 20));
+      assert.deepEqual(await asSelf(60_000), []);
+      // The state unreadable: what was observed is forgotten (the hosts' beats may have failed
+      // too), so nothing is declared at once when it answers again.
+      const closed = await backend.open();
+      await closed.close();
+      const observed = new HeartbeatObservations();
+      await repository.registerHost(host('quiet', 0));
+      await sweepGoneHosts(repository, { observed, nowMs: 0, hostTimeoutMs: 15_000 });
+      await assert.rejects(
+        sweepGoneHosts(closed, { observed, nowMs: 20_000, hostTimeoutMs: 15_000 }),
+      );
+      assert.deepEqual(
+        await sweepGoneHosts(repository, { observed, nowMs: 30_000, hostTimeoutMs: 15_000 }),
+        [],
+      );
     } finally {
       await other.close();
       await repository.close();
@@ -168,3 +210,16 @@ for (const backend of backends) {
     }
   });
 }
+
+test('placement takes a heartbeat by its timestamp until this server has seen it change, then as watched', () => {
+  const observed = new HeartbeatObservations();
+  const wallNowMs = Date.parse('2026-11-30T10:00:00.000Z');
+  const hourAgo = '2026-11-30T09:00:00.000Z';
+  // First sight of an hour-old heartbeat: an hour old (its host went silent before this server).
+  assert.equal(observed.ageMs({ id: 'a', heartbeatAt: hourAgo }, 0, wallNowMs), 3_600_000);
+  // It changes (the host beats, its clock an hour behind): from now on, as watched here.
+  const beat = '2026-11-30T09:00:01.000Z';
+  assert.equal(observed.ageMs({ id: 'a', heartbeatAt: beat }, 1000, wallNowMs + 1000), 0);
+  assert.equal(observed.ageMs({ id: 'a', heartbeatAt: beat }, 1500, wallNowMs + 1500), 500);
+  assert.equal(observed.unchangedForMs({ id: 'a', heartbeatAt: beat }, 4000), 3000);
+});

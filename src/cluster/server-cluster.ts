@@ -8,7 +8,7 @@ import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { HostRecord, JobRecord, StateRepository } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import { noLiveHost, uploadsNeedHost } from './cluster-errors.ts';
-import { sweepGoneHosts } from './gone-host-sweeper.ts';
+import { HeartbeatObservations, sweepGoneHosts } from './gone-host-sweeper.ts';
 import { isLiveHost, placeJob } from './host-placement.ts';
 import { HostPresence } from './host-presence.ts';
 import { JobQueueTaker } from './job-queue-taker.ts';
@@ -73,6 +73,8 @@ export class ServerCluster implements JobCluster {
   #sweeping: Promise<void> = Promise.resolve();
   #unlistenStops: (() => void) | undefined;
   #unlistenChanges: (() => void) | undefined;
+  /** Each host's heartbeat as this server has seen it change (the sweep's measure of silence). */
+  readonly #observed = new HeartbeatObservations();
   /** Runs placed on each other host since the heartbeat of it this server last read. */
   readonly #placedSinceBeat = new Map<string, { heartbeatAt: string; count: number }>();
 
@@ -149,7 +151,8 @@ export class ServerCluster implements JobCluster {
   async sweep(): Promise<void> {
     try {
       const swept = await sweepGoneHosts(this.#parts.repository, {
-        now: Date.now(),
+        observed: this.#observed,
+        nowMs: performance.now(),
         hostTimeoutMs: this.hostTimeoutMs,
         ...(this.apiOnly ? {} : { self: this.host }),
       });
@@ -211,7 +214,8 @@ export class ServerCluster implements JobCluster {
       }
       refuseBusyWorkspace(record.owner, request, active);
     }
-    const hosts = this.#withRecentPlacements(await repository.listHosts());
+    const stored = await repository.listHosts();
+    const hosts = this.#withRecentPlacements(stored);
     const placement = placeJob(hosts, {
       runtime: plan.runOptions.runtime ?? this.#parts.context.runtime.name,
       workspace: plan.workspace && ownerWorkspaceName(record.owner, plan.workspace),
@@ -220,8 +224,10 @@ export class ServerCluster implements JobCluster {
       hostTimeoutMs: this.hostTimeoutMs,
     });
     if (!placement) throw noLiveHost(plan.runOptions.runtime ?? 'any', this.hostTimeoutMs);
-    const { id, heartbeatAt } = placement.host;
+    const { id } = placement.host;
     if (id === self) return undefined;
+    // Counted against its heartbeat as stored (placement saw it in this server's time).
+    const heartbeatAt = stored.find((host) => host.id === id)?.heartbeatAt ?? '';
     const placed = this.#placedSinceBeat.get(id);
     if (placed?.heartbeatAt === heartbeatAt) placed.count++;
     else this.#placedSinceBeat.set(id, { heartbeatAt, count: 1 });
@@ -231,18 +237,32 @@ export class ServerCluster implements JobCluster {
   /**
    * The hosts as placement should see them: this host's own load as it is now, and each other
    * host's as of its last heartbeat plus what this server placed on it since (a heartbeat lags a
-   * burst of submissions, which would all go to the same host otherwise).
+   * burst of submissions, which would all go to the same host otherwise). A heartbeat's time is
+   * taken as this server saw it change (its own clock, as the sweep does), so a host whose clock
+   * is off still gets work.
    */
   #withRecentPlacements(hosts: HostRecord[]): HostRecord[] {
-    return hosts.map((host) => {
+    const [nowMs, wallNowMs] = [performance.now(), Date.now()];
+    return hosts.map((record) => {
+      const ageMs = this.#observed.ageMs(record, nowMs, wallNowMs);
+      const host = { ...record, heartbeatAt: new Date(wallNowMs - ageMs).toISOString() };
       if (host.id === this.host && !this.apiOnly) return { ...host, ...this.#load() };
       const placed = this.#placedSinceBeat.get(host.id);
-      if (placed?.heartbeatAt !== host.heartbeatAt) {
+      if (placed?.heartbeatAt !== record.heartbeatAt) {
         this.#placedSinceBeat.delete(host.id);
         return host;
       }
       return { ...host, runningJobs: host.runningJobs + placed.count };
     });
+  }
+
+  /**
+   * The hosts as this server's placement sees them (heartbeats timed on its own clock, its own
+   * load as it is now, runs it placed since a host's last beat): what `placeJob` should be given
+   * by anything else that places work (a new long-lived sandbox).
+   */
+  async hostsForPlacement(): Promise<HostRecord[]> {
+    return this.#withRecentPlacements(await this.#parts.repository.listHosts());
   }
 
   async placed(record: JobRecord): Promise<void> {
@@ -285,7 +305,27 @@ export class ServerCluster implements JobCluster {
     await this.#presence?.stop(options).catch((error: unknown) => {
       this.#parts.log(`cannot remove this host's record: ${(error as Error).message}`);
     });
+    // Gone from the hosts, nothing will take what was placed here and not yet taken: failed now,
+    // with why, rather than left queued for nobody.
+    if (options.remove && this.#presence && !this.#presence.gone) {
+      await this.#failUntaken().catch((error: unknown) => {
+        this.#parts.log(`cannot fail the jobs placed here: ${(error as Error).message}`);
+      });
+    }
     await this.#listeners.close();
+  }
+
+  async #failUntaken(): Promise<void> {
+    const { repository, instance, jobs } = this.#parts;
+    const reason = `host ${instance.host} shut down before it started this job: run it again (it goes to a live host)`;
+    for (;;) {
+      const untaken = await repository.claimQueuedJobs(instance.host, instance.server, 100);
+      for (const record of untaken) {
+        await jobs.failAdopted(record, reason);
+        this.changed(record);
+      }
+      if (untaken.length < 100) return;
+    }
   }
 
   #tell(channel: 'job_output' | 'job_changed', payload: string): void {

@@ -35,7 +35,7 @@ const storeInternalCodes = new Set(['object_not_found', 'precondition_failed']);
  * Server-side errors whose text is written for the owner (host ids and why a host cannot be
  * reached, never an address or a path): shown like a client's own mistakes.
  */
-const ownerWordedServerCodes = new Set(['host_unavailable', 'forward_loop', 'no_live_host']);
+const ownerWordedServerCodes = new Set(['host_unavailable', 'forward_loop', 'no_host_available']);
 
 /**
  * What an owner is told about an error. A client's own mistakes (4xx) keep their text, with
@@ -124,5 +124,6 @@ function replacePath(
 function serverSideSummary(code: string): string {
   if (code === 'store_unavailable') return 'The object store is unavailable';
   if (code === 'sandbox_start_failed') return 'The sandbox could not be started';
+  if (code === 'no_live_host') return 'No live host can run this job now';
   return `The server could not complete this (${code})`;
 }

@@ -390,6 +390,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       runsSandboxes: !cluster.apiOnly,
       defaultRuntime: context.runtime.name,
       hostTimeoutMs: cluster.hostTimeoutMs,
+      hosts: () => cluster.hostsForPlacement(),
     });
   }
   const { app, injectWebSocket } = createApp(services);

@@ -41,7 +41,7 @@ test('on shared state the server joins the cluster, with its flags in millisecon
   );
 });
 
-test('on a host’s own SQLite state there is no cluster, but the host id still names the host', () => {
+test("on a host's own SQLite state there is no cluster, but the host id still names the host", () => {
   assert.deepEqual(serverClusterOptions({ hostId: 'node-1', heartbeat: '2' }, undefined), {
     hostId: 'node-1',
   });

@@ -21,11 +21,11 @@ export function addServerClusterOptions(command: Command): Command {
     )
     .option(
       '--host-id <id>',
-      'this host’s name in the shared state, on its jobs and sandboxes (default $MAGS_HOST_ID, else the hostname)',
+      "this host's name in the shared state, on its jobs and sandboxes (default $MAGS_HOST_ID, else the hostname)",
     )
     .option(
       '--advertise <url>',
-      'the URL other servers reach this one’s API at (default the listen URL)',
+      "the URL other servers reach this one's API at (default the listen URL)",
     )
     .option('--heartbeat <seconds>', 'how often this host tells the others it is alive', '2')
     .option(

@@ -42,14 +42,11 @@ export class ForwardLoopError extends MagsError {
   }
 }
 
-/**
- * No live host runs the sandbox's runtime (and this server runs none itself): the code of the
- * cluster's own refusal of a run (`noLiveHost`), in a sandbox's words.
- */
+/** No live host runs the sandbox's runtime (and this server runs none itself). */
 export class NoHostAvailableError extends MagsError {
   constructor(reason: string) {
     super(`No host can take the sandbox: ${reason}.`, {
-      code: 'no_live_host',
+      code: 'no_host_available',
       statusCode: 503,
       retryable: true,
       hint: 'Start a mags server with that runtime (without --api-only) on the same state, then try again.',

@@ -171,7 +171,7 @@ describe('HostForwarder', () => {
     await assert.rejects(placed({ name: 'vm', runtime: 'qemu' }), (error: unknown) => {
       assert.ok(error instanceof NoHostAvailableError);
       assert.match(error.message, /no live host that runs qemu sandboxes/);
-      assert.equal(error.code, 'no_live_host');
+      assert.equal(error.code, 'no_host_available');
       return true;
     });
   });

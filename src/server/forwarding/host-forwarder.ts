@@ -28,6 +28,11 @@ export interface HostForwarderOptions {
   hostTimeoutMs: number;
   /** How long a connection to another host may take before it is unavailable (default 3 s). */
   connectTimeoutMs?: number;
+  /**
+   * The hosts as this server sees them (default: as recorded): the cluster's
+   * `hostsForPlacement`, whose heartbeats are timed on this server's clock, as its sweep does.
+   */
+  hosts?: () => Promise<HostRecord[]>;
 }
 
 /** What a request asks of its sandbox, for where it goes. */
@@ -48,6 +53,7 @@ export class HostForwarder {
   readonly #runsSandboxes: boolean;
   readonly #defaultRuntime: string;
   readonly #hostTimeoutMs: number;
+  readonly #hosts: () => Promise<HostRecord[]>;
 
   constructor(options: HostForwarderOptions) {
     this.host = options.host;
@@ -56,6 +62,7 @@ export class HostForwarder {
     this.#runsSandboxes = options.runsSandboxes;
     this.#defaultRuntime = options.defaultRuntime;
     this.#hostTimeoutMs = options.hostTimeoutMs;
+    this.#hosts = options.hosts ?? (() => options.repository.listHosts());
   }
 
   /**
@@ -74,7 +81,7 @@ export class HostForwarder {
     if (record.status === 'stopped') {
       if (action !== 'start') return undefined;
       if (forwardedBy === undefined) {
-        const host = (await this.#repository.listHosts()).find(({ id }) => id === record.host);
+        const host = (await this.#hosts()).find(({ id }) => id === record.host);
         if (host && !this.#unavailable(host)) return this.#target(host);
       }
       // Its host is gone: started here, or (without a runtime here) on a host placed for it.
@@ -150,7 +157,7 @@ export class HostForwarder {
     forwardedBy: string | undefined,
   ): Promise<HostTarget | undefined> {
     if (forwardedBy !== undefined) return undefined;
-    const hosts = await this.#repository.listHosts();
+    const hosts = await this.#hosts();
     const own = hosts.find(({ id }) => id === this.host);
     if (!own || own.runningJobs < own.maxJobs) return undefined;
     const placed = placeJob(
@@ -165,7 +172,7 @@ export class HostForwarder {
   async #place(owner: string, request: Record<string, unknown>): Promise<HostTarget> {
     const runtime = this.#runtimeOf(request);
     // Only hosts other servers can reach: a host without an address takes no forwarded request.
-    const hosts = (await this.#repository.listHosts()).filter(
+    const hosts = (await this.#hosts()).filter(
       (host) => host.id !== this.host && host.address !== null,
     );
     const placed = placeJob(hosts, this.#placement(owner, request, undefined));
@@ -193,7 +200,7 @@ export class HostForwarder {
 
   async #toHost(id: string, forwardedBy: string | undefined): Promise<HostTarget> {
     if (forwardedBy !== undefined) throw new ForwardLoopError(forwardedBy, this.host, id);
-    const host = (await this.#repository.listHosts()).find((one) => one.id === id);
+    const host = (await this.#hosts()).find((one) => one.id === id);
     if (!host) {
       throw new HostUnavailableError(id, 'it is not registered (it left, or never registered)');
     }
