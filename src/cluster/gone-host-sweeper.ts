@@ -1,4 +1,3 @@
-import { JobLog } from '../jobs/job-log.ts';
 import type { HostRecord, StateRepository, TakenOver } from '../state/state-repository.ts';
 
 /** Why a host's work was failed: what happened, and where its persistent workspaces are. */
@@ -61,9 +60,8 @@ export interface SweptHost extends TakenOver {
  * heartbeat unchanged for that long as `observed` by this server (`nowMs` its monotonic clock;
  * a server that just started observes for a timeout before it can declare anything): its queued and
  * running jobs failed and its sandboxes stopped with the reason (`markHostGone`, a
- * compare-and-set, so of several servers sweeping at once one does it), the reason appended to
- * each job's output, and every process told (`job_changed`, `hosts`) so that followers anywhere
- * end. Returns what this sweep changed.
+ * compare-and-set, so of several servers sweeping at once one does it), and every process told
+ * (`job_changed`, `hosts`) so that followers anywhere end. Returns what this sweep changed.
  */
 export async function sweepGoneHosts(
   repository: StateRepository,
@@ -94,13 +92,10 @@ export async function sweepGoneHosts(
       reason,
     );
     if (!taken) continue; // it beat meanwhile, or another server marked it first
-    for (const job of taken.jobs) {
-      // Said in its output too, so that `mags logs` shows why it ended where it stopped.
-      const log = new JobLog(repository, job.id, { startOffset: job.logBytes });
-      log.append('stderr', Buffer.from(`\nmags: ${reason}\n`));
-      await log.finish().catch(() => {});
-      await repository.notify('job_changed', `${job.id}:${job.owner}`);
-    }
+    // The reason is in each job's record (its message, which `mags logs -f` and `mags run`
+    // print), not appended to its output: a host that was only frozen may still store output it
+    // held, at the offsets it owns, and an appended line would collide with it.
+    for (const job of taken.jobs) await repository.notify('job_changed', `${job.id}:${job.owner}`);
     await repository.notify('hosts', host.id);
     swept.push({ host: host.id, reason, ...taken });
   }

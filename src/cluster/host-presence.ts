@@ -28,6 +28,8 @@ export class HostPresence {
   #beating: Promise<void> = Promise.resolve();
   #gone = false;
   #stopped = false;
+  /** When the last heartbeat was written (this process's monotonic clock). */
+  #lastBeatMs = performance.now();
 
   constructor(options: HostPresenceOptions) {
     this.#options = options;
@@ -60,6 +62,16 @@ export class HostPresence {
     return record;
   }
 
+  /**
+   * Makes sure this host is still one before something is recorded as its work: when its last
+   * heartbeat is older than two beats (this process was frozen, or the state unreachable), one
+   * now, so that a host declared gone meanwhile learns it (`onGone`) first.
+   */
+  async confirm(): Promise<void> {
+    if (this.#gone || performance.now() - this.#lastBeatMs <= 2 * this.#options.heartbeatMs) return;
+    await this.beat();
+  }
+
   /** One heartbeat now (also what the timer does). */
   async beat(): Promise<void> {
     this.#beating = this.#beating.then(() => this.#beat());
@@ -71,7 +83,10 @@ export class HostPresence {
     const { repository, instance } = this.#options;
     const beat: HostBeat = { heartbeatAt: new Date().toISOString(), ...this.#options.load() };
     try {
-      if (await repository.heartbeatHost(instance.host, instance.server, beat)) return;
+      if (await repository.heartbeatHost(instance.host, instance.server, beat)) {
+        this.#lastBeatMs = performance.now();
+        return;
+      }
     } catch (error) {
       this.#options.onError(error);
       return;

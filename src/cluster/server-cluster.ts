@@ -265,6 +265,15 @@ export class ServerCluster implements JobCluster {
     return this.#withRecentPlacements(await this.#parts.repository.listHosts());
   }
 
+  /**
+   * Before a job's end is recorded here: a host that may have been silent (frozen, cut off)
+   * checks it is still a host, and if it was declared gone stops its jobs before anything of
+   * theirs is recorded (the sweep failed them already).
+   */
+  async confirmHost(): Promise<void> {
+    await this.#presence?.confirm();
+  }
+
   async placed(record: JobRecord): Promise<void> {
     if (record.host) await this.#parts.repository.notify('jobs_placed', record.host);
     this.changed(record);
@@ -366,7 +375,10 @@ export class ServerCluster implements JobCluster {
     log(
       `!!! this host (${this.host}) was declared gone by another server: it was silent longer than ${this.hostTimeoutMs / 1000} s and its jobs were failed. It takes no more work and stops the jobs it still ran (their records keep that reason). Restart this server to join again.`,
     );
+    // First, synchronously: from here on nothing of its jobs is recorded (`abandon` marks the job
+    // manager at once; a job's end waiting in `confirmHost` sees it).
+    const abandoning = jobs.abandon();
     await this.#taker?.stop();
-    await jobs.abandon();
+    await abandoning;
   }
 }

@@ -24,6 +24,11 @@ export interface JobCluster {
   changed(record: JobRecord): void;
   /** Watches a job another process runs: `wait` resolves at its next output or change. */
   follow(jobId: string): Promise<{ wait(signal?: AbortSignal): Promise<void>; close(): void }>;
+  /**
+   * Resolves when this process may record a job's end: at once, unless its host may have been
+   * silent, in which case it checks it is still a host first (and, declared gone, stops its jobs).
+   */
+  confirmHost(): Promise<void>;
   /** Asks the process running `jobId` to stop it (`kill`: at once, without the grace period). */
   requestStop(jobId: string, kill: boolean): Promise<void>;
 }

@@ -408,6 +408,7 @@ export class JobManager {
    * stopped here, and nothing more of them is recorded (their records keep that reason).
    */
   async abandon(): Promise<void> {
+    // Before anything else (synchronously): a job's end being recorded now is not.
     this.#detached = true;
     const live = [...this.#live.values()];
     for (const job of live) {
@@ -569,7 +570,13 @@ export class JobManager {
         // An adopted job is running already, since its first server started it.
         ...(options.adopted
           ? {}
-          : { markRunning: () => update({ status: 'running', startedAt: now() }) }),
+          : {
+              markRunning: async () => {
+                // Not over the record of a host found gone while this one waited (see below).
+                await this.#cluster?.confirmHost();
+                if (!this.#detached) await update({ status: 'running', startedAt: now() });
+              },
+            }),
         announce: (event) => {
           if (event.type === 'started') {
             // On the job as soon as it is known; the job's end is recorded after this write.
@@ -581,6 +588,8 @@ export class JobManager {
         finally: options.finally,
       });
       // Let go of (a detaching shutdown): recorded as running, for the next server process.
+      // A host that was silent (frozen, cut off) checks it was not declared gone meanwhile.
+      if (result !== undefined) await this.#cluster?.confirmHost();
       if (result === undefined || this.#detached) return { ...record };
       live.finishing = true;
       try {

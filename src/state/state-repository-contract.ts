@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test as nodeTest, type TestContext } from 'node:test';
 import { type ContractSkip, namedSkips } from '../testing/contract-skips.ts';
 import type { JobRecord, StateRepository } from './state-repository.ts';
+import { coreRaceStateContract } from './state-repository-core-race-contract.ts';
 import { cronStateContract } from './state-repository-cron-contract.ts';
 import { planStateContract } from './state-repository-plan-contract.ts';
 import { raceStateContract } from './state-repository-race-contract.ts';
@@ -411,6 +412,14 @@ export function runStateRepositoryContract(options: {
       () => repository,
       () => {
         // A repository that cannot be opened twice lists these tests as skipped.
+        if (!second) throw new Error('no openSecond() given to the contract');
+        return second;
+      },
+    );
+    coreRaceStateContract(
+      test,
+      () => repository,
+      () => {
         if (!second) throw new Error('no openSecond() given to the contract');
         return second;
       },

@@ -1,28 +1,24 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import type { TestContext } from 'node:test';
 import type { JobRecord, StateRepository } from './state-repository.ts';
 
-/**
- * Two server processes on one state, racing (issue 17): `open` opens a repository on the same
- * empty storage each time it is called, as a second server would. What one process does inside a
- * transaction must hold against the other doing the same at the same moment: SQLite's single
- * writer gives it for free, PostgreSQL needs row locks or atomic statements. Every implementation
- * of `StateRepository` runs it.
- */
-export function runStateRaceContract(options: {
-  name: string;
-  open: () => Promise<StateRepository>;
-}): void {
-  let first: StateRepository;
-  let second: StateRepository;
-  const title = (text: string) => `${options.name} two processes: ${text}`;
-  before(async () => {
-    // Both open the new storage at once: its schema is created once, and both can use it.
-    [first, second] = await Promise.all([options.open(), options.open()]);
-  });
-  after(() => Promise.all([first?.close(), second?.close()]));
+type ContractTest = (title: string, body: (t: TestContext) => Promise<void>) => void;
 
-  test(title("a gone server's work goes to exactly one of two racing successors"), async () => {
+/**
+ * Two server processes on one state, racing, for jobs, their output and the takeover of gone
+ * servers (`runStateRepositoryContract` calls it with a second repository opened on the same
+ * storage, as `raceStateContract` does for tickets, plans, cron jobs and triggers): SQLite's
+ * single writer gives these for free, PostgreSQL needs row locks or atomic statements. The owner
+ * here (`racer`) is used by no other test of the suite.
+ */
+export function coreRaceStateContract(
+  test: ContractTest,
+  repository: () => StateRepository,
+  secondRepository: () => StateRepository,
+): void {
+  test("a gone server's work goes to exactly one of two racing successors", async () => {
+    const first = repository();
+    const second = secondRepository();
     const at = new Date().toISOString();
     for (let round = 0; round < 5; round++) {
       const gone = `gone-${round}`;
@@ -62,33 +58,34 @@ export function runStateRaceContract(options: {
     }
   });
 
-  test(
-    title('appends to one job at once keep every chunk and end its logBytes at the end'),
-    async () => {
-      await first.insertJob(job('race-log', { status: 'running' }));
-      // Batches of consecutive chunks, handed alternately to either process, all in flight.
-      const batches = Array.from({ length: 20 }, (_, index) => [
-        {
-          offset: index * 10,
-          stream: 'stdout' as const,
-          data: Buffer.from(`${index}`.padStart(10)),
-        },
-      ]);
-      await Promise.all(
-        batches.map((batch, index) =>
-          (index % 2 === 0 ? first : second).appendLog('race-log', batch),
-        ),
-      );
-      const chunks = await second.readLog('race-log', 0, 1 << 20);
-      assert.deepEqual(
-        chunks.map((chunk) => chunk.offset),
-        batches.map((_, index) => index * 10),
-      );
-      assert.equal((await first.getJob('racer', 'race-log'))?.logBytes, 200);
-    },
-  );
+  test('appends to one job at once keep every chunk and end its logBytes at the end', async () => {
+    const first = repository();
+    const second = secondRepository();
+    await first.insertJob(job('race-log', { status: 'running' }));
+    // Batches of consecutive chunks, handed alternately to either process, all in flight.
+    const batches = Array.from({ length: 20 }, (_, index) => [
+      {
+        offset: index * 10,
+        stream: 'stdout' as const,
+        data: Buffer.from(`${index}`.padStart(10)),
+      },
+    ]);
+    await Promise.all(
+      batches.map((batch, index) =>
+        (index % 2 === 0 ? first : second).appendLog('race-log', batch),
+      ),
+    );
+    const chunks = await second.readLog('race-log', 0, 1 << 20);
+    assert.deepEqual(
+      chunks.map((chunk) => chunk.offset),
+      batches.map((_, index) => index * 10),
+    );
+    assert.equal((await first.getJob('racer', 'race-log'))?.logBytes, 200);
+  });
 
-  test(title('a finished job is deleted once, by one of them'), async () => {
+  test('a finished job is deleted once, by one of them', async () => {
+    const first = repository();
+    const second = secondRepository();
     await first.insertJob(job('race-delete', { status: 'succeeded', exitCode: 0 }));
     await first.appendLog('race-delete', [
       { offset: 0, stream: 'stdout', data: Buffer.from('bye') },

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
-import type { CronJobRecord, CronRunRecord, StateRepository } from './state-repository.ts';
+import type {
+  BusyCronRun,
+  CronJobRecord,
+  CronRunRecord,
+  JobRecord,
+  JobStatus,
+  StateRepository,
+} from './state-repository.ts';
 
 const keep = { keepRuns: 1000 };
 
@@ -139,6 +146,87 @@ export function cronStateContract(test: ContractTest, repository: () => StateRep
     assert.equal(await state.deleteCronJob('cora', 'runs'), true);
     assert.deepEqual((await state.listCronRuns('crn_runs', { limit: 5 })).runs, []);
   });
+
+  test('runs and their jobs: live jobs of its origin, a busy run, unsubmitted runs given their job', async () => {
+    const state = repository();
+    await state.insertCronJob(cronJob('crn_jobs', 'cyd', 'jobs'), 100);
+    const origin = 'cron:jobs:crn_jobs';
+    const at = (seconds: string) => `2026-02-01T00:00:${seconds}Z`;
+    for (const [id, status, createdAt, jobOrigin] of [
+      ['job_cj1', 'succeeded', at('01.000'), origin],
+      ['job_cj2', 'running', at('02.000'), origin],
+      ['job_cj3', 'queued', at('03.000'), origin],
+      ['job_cjx', 'running', at('03.000'), 'cron:jobs:crn_jobsx'],
+    ] as const) {
+      await state.insertJob(job(id, status, createdAt, jobOrigin));
+    }
+    assert.deepEqual(await state.liveJobsOfOrigin('cyd', origin), ['job_cj2', 'job_cj3']);
+    assert.deepEqual(await state.liveJobsOfOrigin('cora', origin), [], 'another owner’s');
+    // A run whose job is running makes the next one skipped, told which run is busy.
+    const runOf = (id: string, fields: Partial<CronRunRecord>) =>
+      run(id, 'crn_jobs', fields.at ?? at('00.000'), { owner: 'cyd', ...fields });
+    await state.insertCronRun(runOf('crr_j1', { at: at('02.000'), jobId: 'job_cj2' }), keep);
+    const seen: BusyCronRun[] = [];
+    const busy = {
+      since: at('00.000'),
+      reason: (run: BusyCronRun) => `busy with ${seen.push(run) && run.jobId}`,
+    };
+    const skipped = await state.claimCronRun(runOf('crr_j2', { at: at('04.000') }), null, {
+      keepRuns: 1,
+      busy,
+    });
+    assert.deepEqual([skipped?.status, skipped?.reason], ['skipped', 'busy with job_cj2']);
+    assert.deepEqual(seen, [
+      { scheduledAt: at('02.000'), trigger: 'schedule', jobId: 'job_cj2', jobStatus: 'running' },
+    ]);
+    assert.deepEqual(
+      (await state.listCronRuns('crn_jobs', { limit: 10 })).runs.map((each) => each.id),
+      ['crr_j2', 'crr_j1'],
+      'a run whose job is running is kept past keepRuns',
+    );
+    // The server stopped between submitting a run's job and recording it: the run is given the
+    // oldest job of its origin created since and on no other run (one job to one run); a run
+    // with no such job failed to start.
+    await state.insertCronRun(runOf('crr_j3', { at: at('02.500') }), keep);
+    await state.insertCronRun(runOf('crr_j4', { at: at('02.600') }), keep);
+    assert.ok((await state.failUnsubmittedCronRuns(at('05.000'), 'server gone')) >= 1);
+    const runs = (await state.listCronRuns('crn_jobs', { limit: 10 })).runs;
+    assert.deepEqual(
+      runs.map((each) => [each.id, each.status, each.jobId, each.reason]),
+      [
+        ['crr_j4', 'failed_to_start', null, 'server gone'],
+        ['crr_j3', 'started', 'job_cj3', null],
+        ['crr_j2', 'skipped', null, 'busy with job_cj2'],
+        ['crr_j1', 'started', 'job_cj2', null],
+      ],
+    );
+  });
+}
+
+/** A job of `origin` as the cron job's runs submit it. */
+function job(id: string, status: JobStatus, createdAt: string, origin: string): JobRecord {
+  return {
+    id,
+    owner: 'cyd',
+    kind: 'run',
+    sandbox: null,
+    argv: ['sh', '-c', 'echo hi'],
+    workspace: null,
+    status,
+    exitCode: null,
+    signal: null,
+    reason: null,
+    endReason: null,
+    sandboxId: null,
+    message: null,
+    createdAt,
+    startedAt: null,
+    finishedAt: null,
+    logBytes: 0,
+    logsRemovedAt: null,
+    logsRemovedReason: null,
+    origin,
+  };
 }
 
 export function cronJob(

@@ -239,6 +239,22 @@ export function ticketStateContract(test: ContractTest, repository: () => StateR
     });
     assert.equal(fresh.id, 1);
   });
+
+  test('events and JSON fields keep every character: NUL, control, quotes, astral', async () => {
+    const state = repository();
+    // Command output in an event may hold any of these (PostgreSQL's JSONB would refuse \u0000).
+    const text = 'a\u0000b\u0001\n"\\ 😀 \u2028 ünï';
+    const event = await state.appendTicketEvent('tkt_chars', {
+      attempt: 1,
+      at: 'now',
+      data: { type: 'comment', author: 'xena', text },
+    });
+    assert.deepEqual(await state.readTicketEvents('tkt_chars', 0, 10), [event]);
+    await state.insertTicket(ticket('tkt_chars', 'xena', 'webapp'));
+    await state.updateTicket('tkt_chars', { history: [{ role: 'tool', content: text }] });
+    const stored = await state.getTicket('xena', 'tkt_chars');
+    assert.deepEqual(stored?.history, [{ role: 'tool', content: text }]);
+  });
 }
 
 /** The contract's project: with a setup, a test command and a model. */

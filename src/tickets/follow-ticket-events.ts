@@ -36,8 +36,16 @@ export async function* followTicketEvents(
     if (!options.follow || options.signal?.aborted) return;
     // Caught up. Its status event is stored before its record changes: a last event that leaves
     // queued/running ends the stream; so does a record that says so (nothing more will come).
-    if (last?.data.type === 'status' && !goesOn(last.data)) return;
     const record = await repository.getTicket(ticket.owner, ticket.id);
+    if (last?.data.type === 'status' && !goesOn(last.data)) {
+      // The record follows its event by one statement, announced by `touch`: on a networked
+      // database (PostgreSQL) a follower gets here first, and a caller that reads the ticket
+      // when the stream ends must find it changed. Another process's change: the next look.
+      if (record && (isActive(record.status) || record.status === 'changes_requested')) {
+        await log.changed(ticket.id, version, { timeoutMs: pollMs, signal: options.signal });
+      }
+      return;
+    }
     if (!record || !(isActive(record.status) || record.status === 'changes_requested')) {
       const rest = await repository.readTicketEvents(ticket.id, cursor, Number.MAX_SAFE_INTEGER);
       yield* rest;

@@ -351,6 +351,15 @@ export class TicketManager {
     return this.#events.subscribe(listener);
   }
 
+  /**
+   * Resolves once the changes of the ticket under way in this process (its lock's holders) are
+   * done: a status event is told before its record is written, so a listener that reads the
+   * record (a `ticket.approved` trigger: its branch and commit) waits for this first.
+   */
+  settled(id: string): Promise<void> {
+    return this.#lock.run(id, async () => {});
+  }
+
   /** The evidence of an attempt (the latest by default). */
   async evidence(owner: string, id: string, attempt?: number): Promise<Evidence> {
     const ticket = await this.get(owner, id);

@@ -85,6 +85,9 @@ export class TriggerEvents {
   async #ticketApproved(ticketId: string): Promise<void> {
     const listening = await this.#listening('ticket.approved');
     if (listening.length === 0) return;
+    // The approval's event comes before its record (branch, commit) is written: on PostgreSQL a
+    // read here would find the record still awaiting review.
+    await this.#tickets.settled?.(ticketId);
     // The event names no owner: the ticket is looked up as each listening owner's (ids are unique).
     for (const owner of new Set(listening.map((trigger) => trigger.owner))) {
       const ticket = await this.#repository.getTicket(owner, ticketId);

@@ -23,6 +23,8 @@ export interface TriggerTickets {
   approve(owner: string, id: string, options?: { message?: string }): Promise<TicketRecord>;
   evidence(owner: string, id: string): Promise<Evidence>;
   onEvent(listener: TicketEventListener): () => void;
+  /** Resolves once the ticket's changes under way are written (its record after its event). */
+  settled?(id: string): Promise<void>;
 }
 
 /** What triggers need of the plans, when the server has them (`creates: 'plan'`). */

@@ -130,12 +130,19 @@ export function registerServerCommand(program: Command): void {
       'where the state lives: postgres://USER:PASSWORD@HOST:PORT/DB, shared by several servers, or a SQLite file (default $MAGS_STATE, else $MAGS_HOME/state.db)',
     )
     .action(async (flags: ServerFlags) => {
-      const [{ startServer }, { createMagsContext }, stateLocation] = await Promise.all([
+      const [{ startServer: start }, { createMagsContext }, stateLocation] = await Promise.all([
         import('../../server/start-server.ts'),
         import('../../context/mags-context.ts'),
         import('../../state/open-state-repository.ts'),
       ]);
       const state = flags.state ?? process.env.MAGS_STATE;
+      // A server that cannot start exits: a connection it opened (to PostgreSQL) would keep this
+      // process alive with nothing to serve.
+      const startServer = (options: Parameters<typeof start>[0]) =>
+        start(options).catch(async (error: unknown) => {
+          const { reportError } = await import('../report-error.ts');
+          process.exit(reportError(error));
+        });
       if (flags.disk) parseDiskMiB(flags.disk);
       const defaultAllow = allowOption(flags.allowHost, flags.allowCidr);
       const magsContext = createMagsContext({
@@ -233,7 +240,9 @@ export function registerServerCommand(program: Command): void {
         });
         await rename(temporary, discovery);
       } else if ((await repository.listTokens()).every((token) => token.revokedAt)) {
-        say('no API tokens yet: create one with  mags token create --owner NAME');
+        say(
+          `no API tokens yet: create one with  mags token create --owner NAME${state === undefined ? '' : ' --state LOCATION (the same as this server)'}`,
+        );
       }
       const retention = server.services.jobs.retention;
       if (retention) {

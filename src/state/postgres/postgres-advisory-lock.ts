@@ -2,18 +2,16 @@ import type postgres from 'postgres';
 
 /** Namespaces of `pg_advisory_xact_lock(namespace, key)`, the two-key form (see lockKey). */
 export const lockNamespaces = {
-  ticketEvents: 1_701_001,
-  planEvents: 1_701_002,
-  cronOwner: 1_701_003,
-  cronRecovery: 1_701_004,
+  cronOwner: 1_701_001,
+  cronRecovery: 1_701_002,
 } as const;
 
 /**
- * Holds, until the transaction ends, the lock of `key` in `namespace`: writers of one key (a
- * ticket's next event id, an owner's cron jobs) take turns across every server on the database,
- * where SQLite's single writer made a transaction enough. Keys are hashed to 32 bits, so two keys
- * may share a lock: that only makes them wait for each other. The two-integer form never meets
- * the single-bigint lock of the migrations (postgresql.org/docs/15/explicit-locking.html#ADVISORY-LOCKS).
+ * Holds, until the transaction ends, the lock of `key` in `namespace`: writers of one key (an
+ * owner's cron jobs) take turns across every server on the database, where SQLite's single
+ * writer made a transaction enough. Keys are hashed to 32 bits, so two keys may share a lock:
+ * that only makes them wait for each other. The two-integer form never meets the single-bigint
+ * lock of the migrations (postgresql.org/docs/15/explicit-locking.html#ADVISORY-LOCKS).
  */
 export async function lockKey(
   transaction: postgres.TransactionSql,

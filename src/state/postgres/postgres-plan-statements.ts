@@ -8,7 +8,6 @@ import type {
 } from '../../api/plans.ts';
 import type { TokenUsage } from '../../api/tickets.ts';
 import type { PlanRecord, PlanUpdate, StateRepository } from '../state-repository.ts';
-import { lockKey, lockNamespaces } from './postgres-advisory-lock.ts';
 import { type ColumnValue, columnValues, text } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { jsonText } from './postgres-json-text.ts';
@@ -67,15 +66,16 @@ export function postgresPlanStatements({ sql }: PostgresDatabase): PlanMethods {
       return rows.map(toPlan);
     },
     async appendPlanEvent(planId, event) {
-      // As for ticket events (postgres-ticket-event-statements.ts): the plan's lock, then the INSERT.
-      const id = await sql.begin(async (transaction) => {
-        await lockKey(transaction, lockNamespaces.planEvents, planId);
-        const [row] = await transaction`INSERT INTO plan_events (plan_id, id, at, data)
-          SELECT ${planId}, COALESCE(MAX(id), 0) + 1, ${event.at}, ${JSON.stringify(event.data)}
-          FROM plan_events WHERE plan_id = ${planId} RETURNING id`;
-        return Number(row?.id);
-      });
-      return { id, at: event.at, data: event.data };
+      const data = JSON.stringify(event.data);
+      // As for ticket events (postgres-ticket-event-statements.ts): one statement, tried again
+      // when another server took the id first.
+      for (;;) {
+        const [row] = await sql`INSERT INTO plan_events (plan_id, id, at, data)
+          SELECT ${planId}, COALESCE(MAX(id), 0) + 1, ${event.at}, ${data}
+          FROM plan_events WHERE plan_id = ${planId}
+          ON CONFLICT (plan_id, id) DO NOTHING RETURNING id`;
+        if (row) return { id: Number(row.id), at: event.at, data: event.data };
+      }
     },
     async readPlanEvents(planId, afterId, limit) {
       const rows = await sql`SELECT id, at, data FROM plan_events

@@ -1,6 +1,5 @@
 import type { Evidence, TicketEvent, TicketEventData } from '../../api/tickets.ts';
 import type { StateRepository } from '../state-repository.ts';
-import { lockKey, lockNamespaces } from './postgres-advisory-lock.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 
 type TicketEventMethods = Pick<
@@ -17,18 +16,19 @@ type TicketEventMethods = Pick<
 export function postgresTicketEventStatements({ sql }: PostgresDatabase): TicketEventMethods {
   return {
     async appendTicketEvent(ticketId, event) {
-      // A ticket may have no row yet (its events can come first), so the ticket's lock is an
-      // advisory one, taken before the INSERT: the INSERT's snapshot, taken after it, sees every
-      // event committed by the previous holder, so two servers never compute the same id.
-      const id = await sql.begin(async (transaction) => {
-        await lockKey(transaction, lockNamespaces.ticketEvents, ticketId);
-        const [row] = await transaction`INSERT INTO ticket_events (ticket_id, id, attempt, at, data)
-          SELECT ${ticketId}, COALESCE(MAX(id), 0) + 1, ${event.attempt}, ${event.at},
-            ${JSON.stringify(event.data)}
-          FROM ticket_events WHERE ticket_id = ${ticketId} RETURNING id`;
-        return Number(row?.id);
-      });
-      return { id, attempt: event.attempt, at: event.at, data: event.data };
+      const data = JSON.stringify(event.data);
+      // One statement: the next id and the row at once. Two servers appending together compute
+      // the same id; the second's INSERT waits for the first's row, then does nothing (a fresh
+      // statement, with a fresh snapshot, tries the next id). The ticket may have no row yet, so
+      // there is no row to lock instead.
+      for (;;) {
+        const [row] = await sql`INSERT INTO ticket_events (ticket_id, id, attempt, at, data)
+          SELECT ${ticketId}, COALESCE(MAX(id), 0) + 1, ${event.attempt}, ${event.at}, ${data}
+          FROM ticket_events WHERE ticket_id = ${ticketId}
+          ON CONFLICT (ticket_id, id) DO NOTHING RETURNING id`;
+        if (row)
+          return { id: Number(row.id), attempt: event.attempt, at: event.at, data: event.data };
+      }
     },
     async readTicketEvents(ticketId, afterId, limit) {
       const rows = await sql`SELECT id, attempt, at, data FROM ticket_events
