@@ -2,6 +2,7 @@
 // ratios, because the machines are shared and noisy.
 import { agentChangesBenchmark } from './agent-changes.ts';
 import { dashboardBenchmark } from './dashboard.ts';
+import { forwardBenchmark } from './forward.ts';
 import { hardeningBenchmark } from './hardening.ts';
 import { latencyBenchmark } from './latency.ts';
 import { plansBenchmark } from './plans.ts';
@@ -30,6 +31,7 @@ const sections: Record<string, () => Promise<void>> = {
   url: urlBenchmark,
   cp: treeCopyBenchmark,
   scale: scaleBenchmark,
+  forward: forwardBenchmark,
 };
 
 const wanted = process.argv.slice(2);

@@ -8,6 +8,7 @@ import { shellProtocol } from '../api/websocket-protocols.ts';
 import { serverLocations } from '../jobs/owner-facing-error.ts';
 import { registerDashboardRoutes } from './dashboard/dashboard-routes.ts';
 import { errorHandler, validationResponse } from './error-response.ts';
+import { forwardToHosts } from './forwarding/forward-sandbox-requests.ts';
 import { requireToken } from './middleware/authenticate.ts';
 import { limitOpenStreams } from './middleware/limit-streams.ts';
 import { OwnerStreams } from './owner-streams.ts';
@@ -82,6 +83,8 @@ export function createApp(services: ServerServices): {
   // One count per server: the URL proxy's WebSockets count in it too.
   services.streams ??= new OwnerStreams(services.limits.maxStreamsPerOwner);
   app.use('/v1/*', limitOpenStreams(services.streams));
+  // After the token: a request for the caller's sandbox held by another host is answered there.
+  if (services.forwarder) app.use('/v1/*', forwardToHosts(services.forwarder, streamsItsBody));
   registerSystemRoutes(app, services); // /health is outside /v1: no token needed
   registerJobRoutes(app, services);
   registerUploadRoutes(app, services);

@@ -12,6 +12,7 @@ import type { TicketManager } from '../tickets/ticket-manager.ts';
 import type { TriggerManager } from '../triggers/trigger-manager.ts';
 import type { SandboxUrls } from '../urls/sandbox-urls.ts';
 import type { DiskLimits } from './disk-limits.ts';
+import type { HostForwarder } from './forwarding/host-forwarder.ts';
 import type { OwnerStreams } from './owner-streams.ts';
 
 /** What the routes work with; one set per server process. */
@@ -55,6 +56,8 @@ export interface ServerServices {
   streams?: OwnerStreams;
   /** The servers and hosts sharing this state (absent: one host on its own state). */
   cluster?: ServerCluster;
+  /** Decides which requests another host answers (several hosts on one state; forwarding/). */
+  forwarder?: HostForwarder;
 }
 
 /** Hono's per-request variables, set by the middleware. */

@@ -35,6 +35,8 @@ import { UrlLinkSigner } from '../urls/url-link-signer.ts';
 import { localOwner } from '../workspaces/owner-workspace.ts';
 import { createApp } from './create-app.ts';
 import { type DiskLimits, defaultDiskLimits } from './disk-limits.ts';
+import { HostForwarder } from './forwarding/host-forwarder.ts';
+import { installUpgradeForwarding } from './forwarding/install-upgrade-forwarding.ts';
 import { maxStreamsPerOwnerFrom } from './owner-streams.ts';
 import { type RecoveryReport, recoverWork } from './recover-work.ts';
 import type { ServerServices } from './server-env.ts';
@@ -380,6 +382,17 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     signer: await UrlLinkSigner.open(join(context.home, 'url-secret')),
     ...(options.urlDomain ? { domain: options.urlDomain } : {}),
   });
+  // Several hosts on one state: a request for a sandbox another host holds is answered there.
+  if (cluster) {
+    services.forwarder = new HostForwarder({
+      repository,
+      host: instance.host,
+      runsSandboxes: !cluster.apiOnly,
+      defaultRuntime: context.runtime.name,
+      hostTimeoutMs: cluster.hostTimeoutMs,
+      hosts: () => cluster.hostsForPlacement(),
+    });
+  }
   const { app, injectWebSocket } = createApp(services);
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = serve(
@@ -389,6 +402,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     listening.once('error', reject);
   });
   injectWebSocket(server);
+  if (services.forwarder) installUpgradeForwarding(server, services, services.forwarder);
   // After the shell's upgrade handler: the proxy takes its requests and upgrades from both.
   const urlProxy = new UrlProxy(services, services.urls);
   installUrlProxy(server, urlProxy);
