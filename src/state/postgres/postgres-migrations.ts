@@ -199,7 +199,7 @@ export async function migratePostgres(sql: Sql): Promise<void> {
         `its schema is version ${current}, newer than this mags knows (${latest}): a newer mags has used it`,
         {
           code: 'state_schema_newer',
-          hint: 'Upgrade mags here to the version the other servers on this database run; nothing was written.',
+          hint: 'Upgrade this server to the version the other servers on this database run; nothing was written.',
         },
       );
     }
