@@ -127,7 +127,7 @@ export async function restoreIntoPod(
         `The workspace could not be copied into the pod: ${(await packErrors) || (await unpackErrors) || 'tar failed'}`,
         {
           code: 'workspace_restore_failed',
-          hint: 'The pod image needs GNU tar (the mags base image has it).',
+          hint: 'The pod image needs GNU tar, as the default base image has.',
         },
       );
     }
