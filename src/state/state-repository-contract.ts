@@ -182,6 +182,17 @@ export function runStateRepositoryContract(options: {
       );
     });
 
+    test('a cursor beyond any job lists from the newest (the API takes any digits)', async () => {
+      await repository.insertJob(job('j-far-cursor', { owner: 'farah' }));
+      for (const cursor of ['9223372036854775808', '1000000000000000000000']) {
+        const page = await repository.listJobs({ owner: 'farah', limit: 10, cursor });
+        assert.deepEqual(
+          page.jobs.map((record) => record.id),
+          ['j-far-cursor'],
+        );
+      }
+    });
+
     test('logs are read back from any offset, including the middle of a chunk', async () => {
       await repository.insertJob(job('j-log'));
       const bytes = Buffer.from('hello world, this is stderr\u0000\u00ff binary');

@@ -31,10 +31,8 @@ const databaseChannel = (channel: StateChannel) => `mags_${channel}`;
  * process connected to the database.
  */
 export function postgresHostStatements({ sql }: PostgresDatabase): HostMethods {
-  const listeners = new Map<
-    StateChannel,
-    { listeners: Set<(payload: string) => void>; started: Promise<unknown> }
-  >();
+  type Listening = { listeners: Set<(payload: string) => void>; started: Promise<unknown> };
+  const listeners = new Map<StateChannel, Listening>();
   // postgres.js listens on one dedicated connection of its own (max 1, never idled out) for
   // every channel, and calls each listener from that connection's data handler. When that
   // connection closes, its onclose listens again on every channel with the same functions
@@ -44,10 +42,13 @@ export function postgresHostStatements({ sql }: PostgresDatabase): HostMethods {
   // after such a reconnect (3.4.9 filters out the listener object it replaced), so this
   // repository listens once per channel, for its lifetime (a handful of channels), and keeps
   // its own subscribers: unsubscribing removes one from the set, reconnect or not.
-  const startListening = (channel: StateChannel) =>
+  // A LISTEN that fails (the server is down) leaves its function registered with postgres.js,
+  // which listens with it again once the server is back; the next subscriber's LISTEN registers
+  // a second one. So each function delivers only for the entry it was registered for: the one
+  // of a failed LISTEN (no longer in the map) stays silent, and nothing is heard twice.
+  const startListening = (channel: StateChannel, listening: Listening) =>
     sql.listen(databaseChannel(channel), (payload) => {
-      const listening = listeners.get(channel);
-      if (!listening) return;
+      if (listeners.get(channel) !== listening) return;
       // A listener that throws would reach the connection's handler: each is called apart.
       for (const listener of [...listening.listeners]) {
         if (listening.listeners.has(listener)) deliverNotification(channel, listener, payload);
@@ -138,7 +139,9 @@ export function postgresHostStatements({ sql }: PostgresDatabase): HostMethods {
     async listen(channel, listener) {
       let listening = listeners.get(channel);
       if (!listening) {
-        listening = { listeners: new Set(), started: startListening(channel) };
+        const entry: Listening = { listeners: new Set(), started: Promise.resolve() };
+        entry.started = startListening(channel, entry);
+        listening = entry;
         listeners.set(channel, listening);
       }
       // A Set holds a function once: a wrapper makes each call its own subscription.

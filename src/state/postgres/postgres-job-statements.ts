@@ -7,6 +7,7 @@ import {
 } from '../state-repository.ts';
 import { columnValues, text } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
+import { safeInteger } from './postgres-row-values.ts';
 
 type JobMethods = Pick<
   StateRepository,
@@ -42,7 +43,7 @@ export function postgresJobStatements({ sql }: PostgresDatabase): JobMethods {
         ${filter.status === undefined ? sql`` : sql`AND status = ${filter.status}`}
         ${filter.workspace === undefined ? sql`` : sql`AND workspace = ${filter.workspace}`}
         ${filter.sandbox === undefined ? sql`` : sql`AND sandbox = ${filter.sandbox}`}
-        ${filter.cursor === undefined ? sql`` : sql`AND seq < ${Number(filter.cursor)}`}
+        ${filter.cursor === undefined ? sql`` : sql`AND seq < ${safeInteger(Number(filter.cursor))}`}
         ORDER BY seq DESC LIMIT ${filter.limit + 1}`;
       const page = rows.slice(0, filter.limit);
       const last = page.at(-1);
