@@ -182,6 +182,20 @@ export function runStateRepositoryContract(options: {
       );
     });
 
+    test("a job's message or reason quoting output with NUL is stored (PostgreSQL: as U+FFFD)", async () => {
+      await repository.insertJob(job('j-nul', { owner: 'nadia', reason: 'r\0', message: 'm\0' }));
+      assert.equal(
+        (await repository.getJob('nadia', 'j-nul'))?.message?.replace('\uFFFD', '\0'),
+        'm\0',
+      );
+      await repository.updateJob('j-nul', { message: 'out: a\0b', reason: 'exit\0' });
+      const stored = await repository.getJob('nadia', 'j-nul');
+      assert.deepEqual(
+        [stored?.message, stored?.reason].map((value) => value?.replaceAll('\uFFFD', '\0')),
+        ['out: a\0b', 'exit\0'],
+      );
+    });
+
     test('a cursor beyond any job lists from the newest (the API takes any digits)', async () => {
       await repository.insertJob(job('j-far-cursor', { owner: 'farah' }));
       for (const cursor of ['9223372036854775808', '1000000000000000000000']) {

@@ -5,7 +5,7 @@ import {
   type JobUpdate,
   type StateRepository,
 } from '../state-repository.ts';
-import { columnValues, text } from './postgres-column-values.ts';
+import { columnValues, text, withoutNul } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { safeInteger } from './postgres-row-values.ts';
 
@@ -22,8 +22,8 @@ export function postgresJobStatements({ sql }: PostgresDatabase): JobMethods {
         signal, reason, end_reason, message, sandbox_id, created_at, started_at, finished_at,
         log_bytes, logs_removed_at, logs_removed_reason, host, server, run_options, origin, runtime)
         VALUES (${job.id}, ${job.owner}, ${job.kind}, ${job.sandbox}, ${JSON.stringify(job.argv)},
-        ${job.workspace}, ${job.status}, ${job.exitCode}, ${job.signal}, ${job.reason},
-        ${job.endReason}, ${job.message}, ${job.sandboxId}, ${job.createdAt}, ${job.startedAt},
+        ${job.workspace}, ${job.status}, ${job.exitCode}, ${job.signal}, ${withoutNul(job.reason)},
+        ${job.endReason}, ${withoutNul(job.message)}, ${job.sandboxId}, ${job.createdAt}, ${job.startedAt},
         ${job.finishedAt}, ${job.logBytes}, ${job.logsRemovedAt}, ${job.logsRemovedReason},
         ${job.host ?? null}, ${job.server ?? null},
         ${job.runOptions ? JSON.stringify(job.runOptions) : null}, ${job.origin ?? null},
