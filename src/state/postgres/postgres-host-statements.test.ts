@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { after, test } from 'node:test';
 import postgres from 'postgres';
 import { runHostStateContract } from '../state-repository-host-contract.ts';
 import { createPostgresStateRepository } from './postgres-state-repository.ts';
 import { createTestPostgresDatabase } from './postgres-test-database.ts';
+import { startTestRelay } from './postgres-test-relay.ts';
 
 // A database of its own; the second repository is a second pool and a second listening
 // connection on it: to the database, another server process.
@@ -66,7 +66,7 @@ if ('skip' in database) {
     // The repository reaches PostgreSQL through a TCP relay that this test closes: to the
     // client, the database is down (connections refused), then back on the same address.
     const target = new URL(database.url);
-    const relay = await startRelay(target.hostname, Number(target.port || 5432));
+    const relay = await startTestRelay(target.hostname, Number(target.port || 5432));
     const url = new URL(database.url);
     url.port = String(relay.port);
     const state = await createPostgresStateRepository(url.toString());
@@ -96,49 +96,6 @@ if ('skip' in database) {
       await relay.close();
     }
   });
-}
-
-/** A TCP relay to host:port on a local port that can refuse connections (down) and take them again (up). */
-async function startRelay(host: string, port: number) {
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  let relayPort = 0;
-  const open = () =>
-    new Promise<void>((resolve, reject) => {
-      const listening = createServer((client) => {
-        const upstream = createConnection(port, host);
-        for (const socket of [client, upstream]) {
-          sockets.add(socket);
-          socket.on('close', () => sockets.delete(socket));
-          socket.on('error', () => {});
-        }
-        client.pipe(upstream).pipe(client);
-        client.on('close', () => upstream.destroy());
-        upstream.on('close', () => client.destroy());
-      });
-      server = listening;
-      listening.once('error', reject);
-      listening.listen(relayPort, '127.0.0.1', () => {
-        relayPort = (listening.address() as { port: number }).port;
-        resolve();
-      });
-    });
-  const shut = () =>
-    new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      if (server) server.close(() => resolve());
-      else resolve();
-      server = undefined;
-    });
-  await open();
-  return {
-    get port() {
-      return relayPort;
-    },
-    down: shut,
-    up: open,
-    close: shut,
-  };
 }
 
 async function waitFor(condition: () => boolean, meanwhile?: () => Promise<void>): Promise<void> {
