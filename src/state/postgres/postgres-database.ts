@@ -14,6 +14,8 @@ export interface PostgresStateRepositoryOptions {
    * URL's `?max=`, MAGS_STATE_MAX_CONNECTIONS, else 10; postgres-pool-options.ts).
    */
   maxConnections?: number;
+  /** How long the schema upgrade waits for a lock before it fails (default 60 s). */
+  migrationLockTimeoutMs?: number;
 }
 
 /**
@@ -58,7 +60,7 @@ export async function openPostgresDatabase(
   });
   try {
     await sql`SELECT 1`;
-    await migratePostgres(sql);
+    await migratePostgres(sql, options.migrationLockTimeoutMs);
   } catch (error) {
     await sql.end({ timeout: 1 }).catch(() => {});
     const schemaNewer = error instanceof MagsError && error.code === 'state_schema_newer';
@@ -123,6 +125,8 @@ function hintFor(error: unknown, url: string): string {
     case '28P01':
     case '28000':
       return 'PostgreSQL refused this user or password: check them in --state (and pg_hba.conf on the server).';
+    case '55P03':
+      return 'The schema upgrade waited too long for a lock: another server is migrating this database, or a long transaction holds a mags table. See pg_stat_activity and pg_locks on the server, end what is stuck, and start again.';
     case '42501':
       return 'The user may not create tables in this database: grant it CREATE on the schema, or use the database owner.';
     default:

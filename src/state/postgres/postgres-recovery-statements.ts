@@ -1,4 +1,5 @@
 import type { StateRepository } from '../state-repository.ts';
+import { advisoryLockKeys } from './postgres-advisory-lock.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { toJob } from './postgres-job-statements.ts';
 import { toSandbox } from './postgres-sandbox-statements.ts';
@@ -7,9 +8,6 @@ type RecoveryMethods = Pick<
   StateRepository,
   'recoverInterrupted' | 'unfinishedServers' | 'takeOverServer' | 'serverSuccessor'
 >;
-
-/** Any fixed number: the key of the advisory lock that takeovers of gone servers queue on. */
-const takeoverLockKey = 0x6d616774; // 'magt'
 
 /**
  * What a server starting up asks of state: the work of gone server processes
@@ -42,7 +40,7 @@ export function postgresRecoveryStatements({ sql }: PostgresDatabase): RecoveryM
         // taking over B while C takes over A would each miss the other's rows (READ COMMITTED
         // reads what was committed when a statement began) and leave work with a gone server.
         // They are rare (a server gone), so one at a time costs nothing.
-        await transaction`SELECT pg_advisory_xact_lock(${takeoverLockKey})`;
+        await transaction`SELECT pg_advisory_xact_lock(${advisoryLockKeys.takeover})`;
         // The primary key makes this once only: a second process taking over the same server
         // inserts nothing and gets nothing.
         const inserted =
