@@ -436,7 +436,8 @@ export function runStateRepositoryContract(options: {
       test,
       () => repository,
       () => {
-        // A repository that cannot be opened twice lists these tests as skipped.
+        // Without openSecond() these fail: a repository that cannot be opened twice names them
+        // in `skip` with its reason.
         if (!second) throw new Error('no openSecond() given to the contract');
         return second;
       },
@@ -451,7 +452,8 @@ export function runStateRepositoryContract(options: {
     );
 
     test('everything committed survives reopening', async () => {
-      // A repository that cannot be reopened (in memory) lists this test as skipped.
+      // Without reopen() this fails: a repository that cannot be reopened (in memory) names it
+      // in `skip` with its reason.
       if (!options.reopen) throw new Error('no reopen() given to the contract');
       await repository.insertJob(job('j-durable', { status: 'succeeded', exitCode: 0 }));
       await repository.appendLog('j-durable', [

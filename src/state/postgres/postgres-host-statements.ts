@@ -4,6 +4,7 @@ import type { HostRecord, StateChannel, StateRepository } from '../state-reposit
 import { text } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { toJob } from './postgres-job-statements.ts';
+import { retryOnDeadlock } from './postgres-retry.ts';
 import { toSandbox } from './postgres-sandbox-statements.ts';
 
 type HostMethods = Pick<
@@ -80,29 +81,32 @@ export function postgresHostStatements({ sql }: PostgresDatabase): HostMethods {
       return rows.map(toHost);
     },
     async markHostGone(id, expected, at, reason) {
-      return sql.begin(async (transaction) => {
-        // The host's row stays locked to the end: a beat (or another server marking it gone)
-        // waits, then sees what this transaction decided.
-        const [row] = await transaction`SELECT server, heartbeat_at, gone_at FROM hosts
+      // Its updates of a host's jobs and sandboxes may meet another transaction's in another order.
+      return retryOnDeadlock(() =>
+        sql.begin(async (transaction) => {
+          // The host's row stays locked to the end: a beat (or another server marking it gone)
+          // waits, then sees what this transaction decided.
+          const [row] = await transaction`SELECT server, heartbeat_at, gone_at FROM hosts
           WHERE id = ${id} FOR UPDATE`;
-        if (
-          !row ||
-          row.server !== expected.server ||
-          row.heartbeat_at !== expected.heartbeatAt ||
-          row.gone_at !== null
-        ) {
-          return undefined;
-        }
-        await transaction`UPDATE hosts SET gone_at = ${at}, gone_reason = ${reason}
+          if (
+            !row ||
+            row.server !== expected.server ||
+            row.heartbeat_at !== expected.heartbeatAt ||
+            row.gone_at !== null
+          ) {
+            return undefined;
+          }
+          await transaction`UPDATE hosts SET gone_at = ${at}, gone_reason = ${reason}
           WHERE id = ${id}`;
-        const jobs = await transaction`UPDATE jobs SET status = 'failed', end_reason = 'failed',
+          const jobs = await transaction`UPDATE jobs SET status = 'failed', end_reason = 'failed',
           reason = ${reason}, message = ${reason}, finished_at = ${at}
           WHERE host = ${id} AND status IN ('queued', 'running') RETURNING *`;
-        const sandboxes = await transaction`UPDATE sandboxes SET status = 'stopped',
+          const sandboxes = await transaction`UPDATE sandboxes SET status = 'stopped',
           reason = ${reason}, runtime_id = NULL
           WHERE host = ${id} AND status IN ('running', 'sleeping') RETURNING *`;
-        return { jobs: jobs.map(toJob), sandboxes: sandboxes.map(toSandbox) };
-      });
+          return { jobs: jobs.map(toJob), sandboxes: sandboxes.map(toSandbox) };
+        }),
+      );
     },
     async removeHost(id, server) {
       await sql`DELETE FROM hosts WHERE id = ${id} AND server = ${server}`;
