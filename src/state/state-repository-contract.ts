@@ -417,6 +417,30 @@ export function runStateRepositoryContract(options: {
       assert.equal((await repository.getSandbox('frank', 'sb-a'))?.server, 'e');
     });
 
+    test('a server already taken over takes over nothing: the work waits for a live one', async () => {
+      const at = new Date().toISOString();
+      await repository.insertJob(job('j-chain-b', { owner: 'frank', host: 'h9', server: 'cb' }));
+      await repository.insertJob(job('j-chain-a', { owner: 'frank', host: 'h9', server: 'ca' }));
+      // cc took over ca (gone); ca, late, then tries to take over cb.
+      await repository.takeOverServer({ server: 'ca', host: 'h9', successor: 'cc', at });
+      assert.equal(
+        await repository.takeOverServer({ server: 'cb', host: 'h9', successor: 'ca', at }),
+        undefined,
+      );
+      assert.equal((await repository.getJob('frank', 'j-chain-b'))?.server, 'cb');
+      assert.equal(await repository.serverSuccessor('cb'), undefined);
+      const taken = await repository.takeOverServer({
+        server: 'cb',
+        host: 'h9',
+        successor: 'cc',
+        at,
+      });
+      assert.deepEqual(
+        taken?.jobs.map((record) => record.id),
+        ['j-chain-b'],
+      );
+    });
+
     test('stored output is counted per stream', async () => {
       await repository.insertJob(job('j-streams'));
       await repository.appendLog('j-streams', [

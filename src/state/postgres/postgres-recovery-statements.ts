@@ -44,6 +44,12 @@ export function postgresRecoveryStatements({ sql }: PostgresDatabase): RecoveryM
           // reads what was committed when a statement began) and leave work with a gone server.
           // They are rare (a server gone), so one at a time costs nothing.
           await transaction`SELECT pg_advisory_xact_lock(${advisoryLockKeys.takeover})`;
+          // A successor that was itself taken over is gone: the work stays with `server`, for a
+          // live process to take (moved to the successor, nobody could ever take it again). The
+          // lock above makes this see a takeover of the successor that committed just before.
+          const [successorGone] =
+            await transaction`SELECT 1 FROM server_takeovers WHERE server = ${successor}`;
+          if (successorGone) return undefined;
           // The primary key makes this once only: a second process taking over the same server
           // inserts nothing and gets nothing.
           const inserted =
