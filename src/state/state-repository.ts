@@ -629,7 +629,8 @@ export interface StateRepository {
   /**
    * Hands a gone server process's work to `successor`, once: in one transaction its unfinished
    * jobs and live sandboxes move to the successor (and are returned), and so does whatever it had
-   * taken over itself. Undefined when another process took it over first.
+   * taken over itself. Undefined when another process took it over first, or when `successor`
+   * was itself taken over (gone: the work stays for a live process to take).
    */
   takeOverServer(takeover: {
     server: string;
