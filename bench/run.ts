@@ -2,11 +2,13 @@
 // ratios, because the machines are shared and noisy.
 import { agentChangesBenchmark } from './agent-changes.ts';
 import { dashboardBenchmark } from './dashboard.ts';
+import { forwardBenchmark } from './forward.ts';
 import { hardeningBenchmark } from './hardening.ts';
 import { latencyBenchmark } from './latency.ts';
 import { plansBenchmark } from './plans.ts';
 import { runtimesBenchmark } from './runtimes.ts';
 import { sandboxStartBenchmark } from './sandbox-start.ts';
+import { scaleBenchmark } from './scale.ts';
 import { serverApiBenchmark } from './server-api.ts';
 import { ticketsBenchmark } from './tickets.ts';
 import { treeCopyBenchmark } from './tree-copy.ts';
@@ -28,6 +30,8 @@ const sections: Record<string, () => Promise<void>> = {
   runtimes: runtimesBenchmark,
   url: urlBenchmark,
   cp: treeCopyBenchmark,
+  scale: scaleBenchmark,
+  forward: forwardBenchmark,
 };
 
 const wanted = process.argv.slice(2);

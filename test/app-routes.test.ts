@@ -33,6 +33,7 @@ const routes: RouteRow[] = [
   { route: 'GET /v1/whoami', request: () => ({ method: 'GET', path: '/v1/whoami' }) },
   { route: 'GET /v1/pool', request: () => ({ method: 'GET', path: '/v1/pool' }) },
   { route: 'GET /v1/pool/events', request: () => ({ method: 'GET', path: '/v1/pool/events' }) },
+  { route: 'GET /v1/hosts', request: () => ({ method: 'GET', path: '/v1/hosts' }) },
   {
     route: 'POST /v1/jobs',
     request: () => ({ method: 'POST', path: '/v1/jobs', body: { command: 'true' } }),
@@ -623,6 +624,7 @@ const noInput = [
   'GET /v1/whoami',
   'GET /v1/pool',
   'GET /v1/pool/events',
+  'GET /v1/hosts',
   'GET /v1/sandboxes',
   'GET /v1/workspaces',
   'POST /v1/uploads',
@@ -788,6 +790,9 @@ describe('API routes in-process (fake runtime, any user)', () => {
       host: unknown;
     };
     assert.equal(pool.host, null, 'host-wide figures are for admin tokens');
+    const hosts = await api.request(bob, 'GET', '/v1/hosts');
+    assert.equal(hosts.status, 403, 'the hosts are for admin tokens');
+    assert.match(((await hosts.json()) as { error: { hint: string } }).error.hint, /--admin/);
   });
 
   test('bad input is a 400 naming the field, before anything is done', async () => {
@@ -838,6 +843,7 @@ describe('API routes in-process (fake runtime, any user)', () => {
       if (row.route === 'GET /v1/sandboxes/:name/shell') continue; // needs a WebSocket upgrade
       if (row.route === 'POST /v1/sandboxes/:name/stop') continue; // would stop what follows
       if (row.route === 'GET /v1/pool/events') continue; // never ends: test/pool-events-route.test.ts
+      if (row.route === 'GET /v1/hosts') continue; // an admin's: a 403 for alice (below)
       if (row.route === 'POST /v1/workspaces/:name/fork') continue; // its own test (above): a fork left would keep w from being deleted
       // Imports and refreshes run git in a sandbox, which the fake runtime runs on the host:
       // test/projects.test.ts does them on the namespace runtime.

@@ -40,12 +40,6 @@ const containers = deployments.flatMap((deployment) => deployment.spec.template.
 /** The Kubernetes runtime's namespace: where its pods go and where its Role must be. */
 const sandboxNamespace = 'mags-sandboxes';
 
-/**
- * Flags of `mags server` that S1 (i17-cluster) adds and this branch does not have yet: checked by
- * hand against i17-cluster. Empty once it is merged; a name in this branch is never listed.
- */
-const fromOtherBranches = new Set(['--api-only', '--advertise']);
-
 test('every manifest parses, names itself, and kustomization.yaml lists every applied file', async () => {
   assert.ok(files.length >= 5, `manifests found in ${directory}`);
   for (const manifest of applied) {
@@ -206,7 +200,7 @@ test('every flag and variable the manifests give mags server is one it reads', a
     assert.equal(command, 'server');
     for (const flag of flags) {
       const name = flag.split('=')[0];
-      assert.ok(known.has(name) || fromOtherBranches.has(name), `mags server ${name} exists`);
+      assert.ok(known.has(name), `mags server ${name} exists`);
       const variable = /\$\((\w+)\)/.exec(flag)?.[1];
       if (variable)
         assert.ok(
@@ -216,7 +210,7 @@ test('every flag and variable the manifests give mags server is one it reads', a
     }
     for (const { name } of container.env) {
       if (name === 'POD_IP') continue; // only expanded in the arguments
-      assert.ok(sources.includes(name) || fromOtherBranches.has(name), `${name} is read by mags`);
+      assert.ok(sources.includes(name), `${name} is read by mags`);
     }
   }
 });

@@ -226,3 +226,36 @@ test('the OpenAPI document describes the project routes', async () => {
   ]);
   assert.ok(document.paths['/v1/projects/{name}/refresh']?.post);
 });
+
+test('a NUL character in client text is a 400 naming the field, and nothing is stored or changed', async () => {
+  // PostgreSQL's text cannot hold NUL: the API refuses it on every state backend alike.
+  const expectNul = async (response: Response, field: string) => {
+    assert.equal(response.status, 400, field);
+    const { error } = (await response.json()) as { error: { message: string; hint?: string } };
+    assert.match(`${error.message} ${error.hint}`, new RegExp(`${field}.*NUL`, 's'), field);
+  };
+  const create = { name: 'nul', repo: join(app.fake.home, 'repository') };
+  for (const field of ['repo', 'ref', 'setup', 'test'] as const) {
+    await expectNul(
+      await app.request(alice, 'POST', '/v1/projects', { ...create, [field]: 'a\u0000b' }),
+      field,
+    );
+  }
+  assert.equal(await app.services.repository.getProject('alice', 'nul'), undefined);
+  const before = await app.services.repository.getProject('alice', 'webapp');
+  for (const field of ['repo', 'setup', 'test'] as const) {
+    await expectNul(
+      await app.request(alice, 'PATCH', '/v1/projects/webapp', { [field]: 'a\u0000b' }),
+      field,
+    );
+  }
+  assert.deepEqual(await app.services.repository.getProject('alice', 'webapp'), before);
+  await expectNul(
+    await app.request(alice, 'POST', '/v1/jobs', { command: ['echo', 'a\u0000b'] }),
+    'command',
+  );
+  await expectNul(
+    await app.request(alice, 'POST', '/v1/cron', { schedule: '@daily\u0000', command: 'true' }),
+    'schedule',
+  );
+});

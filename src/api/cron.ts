@@ -7,6 +7,7 @@
 import { z } from '@hono/zod-openapi';
 import { resourceName, TimeoutSchema, WorkspaceNameSchema } from './run-options.ts';
 import { CommandSchema, JobStatusSchema } from './schemas.ts';
+import { withoutNul } from './text-without-nul.ts';
 
 export const CronNameSchema = resourceName('cron job name')
   .max(63)
@@ -19,12 +20,12 @@ export const CronCatchUpSchema = z.enum(['skip', 'once']).openapi({
 
 /** What a cron job runs and when: given at creation, fixed after (remove and add to change). */
 export const CronSpecSchema = z.strictObject({
-  schedule: z.string().min(1).max(200).openapi({
+  schedule: withoutNul(z.string().min(1).max(200)).openapi({
     description:
       'Five fields (minute hour day-of-month month day-of-week), six with seconds first, or @hourly, @daily, ...',
     example: '0 3 * * *',
   }),
-  timezone: z.string().min(1).max(100).default('UTC').openapi({
+  timezone: withoutNul(z.string().min(1).max(100)).default('UTC').openapi({
     description: 'The IANA time zone the schedule is read in (default UTC).',
     example: 'Europe/Berlin',
   }),

@@ -5,6 +5,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import { resourceName } from './run-options.ts';
+import { withoutNul } from './text-without-nul.ts';
 
 export const ProjectNameSchema = resourceName('project name')
   .max(63)
@@ -54,8 +55,8 @@ export const ModelPriceSchema = z.strictObject({
  */
 export const ProjectConfigSchema = z
   .strictObject({
-    setup: z.string().min(1).max(65_536).optional(),
-    test: z.string().min(1).max(65_536).optional(),
+    setup: withoutNul(z.string().min(1).max(65_536)).optional(),
+    test: withoutNul(z.string().min(1).max(65_536)).optional(),
     model: ModelIdSchema.optional(),
     roles: z.record(RoleNameSchema, RoleSchema).optional(),
     prices: z.record(ModelIdSchema, ModelPriceSchema).optional(),
@@ -67,22 +68,22 @@ export const CreateProjectBodySchema = z
   .strictObject({
     name: ProjectNameSchema,
     /** A path on the server's host (a checkout or a bare repository), or a URL with `network`. */
-    repo: z.string().min(1).max(4096),
+    repo: withoutNul(z.string().min(1).max(4096)),
     /** Branch or commit to import (default: the repository's HEAD). */
-    ref: z.string().min(1).max(255).optional(),
+    ref: withoutNul(z.string().min(1).max(255)).optional(),
     network: z.boolean().optional(),
-    setup: z.string().min(1).max(65_536).optional(),
-    test: z.string().min(1).max(65_536).optional(),
+    setup: withoutNul(z.string().min(1).max(65_536)).optional(),
+    test: withoutNul(z.string().min(1).max(65_536)).optional(),
     model: ModelIdSchema.optional(),
   })
   .openapi('CreateProjectRequest');
 
 export const UpdateProjectBodySchema = z
   .strictObject({
-    setup: z.string().min(1).max(65_536).nullable().optional(),
-    test: z.string().min(1).max(65_536).nullable().optional(),
+    setup: withoutNul(z.string().min(1).max(65_536)).nullable().optional(),
+    test: withoutNul(z.string().min(1).max(65_536)).nullable().optional(),
     model: ModelIdSchema.nullable().optional(),
-    repo: z.string().min(1).max(4096).optional(),
+    repo: withoutNul(z.string().min(1).max(4096)).optional(),
   })
   .openapi('UpdateProjectRequest');
 

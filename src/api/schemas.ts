@@ -16,6 +16,7 @@ import {
   UploadIdSchema,
   WorkspaceNameSchema,
 } from './run-options.ts';
+import { withoutNul } from './text-without-nul.ts';
 
 export { WorkspaceNameSchema };
 export const SandboxNameSchema = resourceName('sandbox name')
@@ -28,7 +29,13 @@ export const JobIdSchema = z
 
 /** One string runs through `/bin/sh -c`; an array is the exact argv. */
 export const CommandSchema = z
-  .union([z.string().min(1).max(65_536), z.array(z.string().max(65_536)).min(1).max(4096)])
+  .union([
+    withoutNul(z.string().min(1).max(65_536)),
+    z
+      .array(withoutNul(z.string().max(65_536)))
+      .min(1)
+      .max(4096),
+  ])
   .openapi({ example: 'npm test' });
 
 export const RunJobBodySchema = z
@@ -105,6 +112,10 @@ export const JobSchema = z
     runtime: z.string().openapi({
       description: "The runtime it runs on (an exec job: its sandbox's), e.g. `namespace`.",
     }),
+    host: z.string().nullable().openapi({
+      description:
+        'The host that runs it (or ran it, or it is placed on), as `mags server --host-id` names it; null for a job from before hosts were recorded.',
+    }),
   })
   .openapi('Job');
 
@@ -140,7 +151,7 @@ export const ExecBodySchema = z
   .strictObject({
     command: CommandSchema,
     env: EnvironmentSchema.optional(),
-    cwd: z.string().startsWith('/').max(4096).optional(),
+    cwd: withoutNul(z.string().startsWith('/').max(4096)).optional(),
     timeoutSeconds: TimeoutSchema.optional(),
   })
   .openapi('ExecRequest');

@@ -6,6 +6,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import { ModelIdSchema, ProjectNameSchema, RoleNameSchema } from './projects.ts';
+import { withoutNul } from './text-without-nul.ts';
 
 export const TicketIdSchema = z
   .string()
@@ -32,9 +33,9 @@ export type TicketStatus = z.infer<typeof TicketStatusSchema>;
 
 export const CriterionSchema = z
   .strictObject({
-    text: z.string().trim().min(1).max(10_000),
+    text: withoutNul(z.string().trim().min(1).max(10_000)),
     /** A command run in the ticket's sandbox (in /workspace) that must exit 0. */
-    check: z.string().min(1).max(65_536).optional(),
+    check: withoutNul(z.string().min(1).max(65_536)).optional(),
   })
   .openapi('Criterion');
 export type Criterion = z.infer<typeof CriterionSchema>;
@@ -61,12 +62,7 @@ export type Budget = z.infer<typeof BudgetSchema>;
  * takes the same texts.
  */
 export const storedText = (maxLength: number) =>
-  z
-    .string()
-    .trim()
-    .min(1)
-    .max(maxLength)
-    .refine((value) => !value.includes('\0'), 'must not contain a NUL character (\\u0000)');
+  withoutNul(z.string().trim().min(1).max(maxLength));
 
 export const CreateTicketBodySchema = z
   .strictObject({
@@ -150,7 +146,7 @@ export const TicketListSchema = z.object({ tickets: z.array(TicketSchema) }).ope
 export const CriterionClaimSchema = z.object({
   criterion: z.number().int().min(0),
   met: z.boolean(),
-  note: z.string().max(10_000).optional(),
+  note: withoutNul(z.string().max(10_000)).optional(),
 });
 export type CriterionClaim = z.infer<typeof CriterionClaimSchema>;
 
@@ -326,14 +322,17 @@ export const EvidenceSchema = z
 export type Evidence = z.infer<typeof EvidenceSchema>;
 
 export const CommentBodySchema = z
-  .strictObject({ text: z.string().trim().min(1).max(100_000) })
+  .strictObject({ text: withoutNul(z.string().trim().min(1).max(100_000)) })
   .openapi('CommentRequest');
 /**
  * `request-changes`: the feedback, and optionally a new budget (merged into the ticket's: a
  * token or cost budget is the whole ticket's, so one that stopped it must be raised to go on).
  */
 export const RequestChangesBodySchema = z
-  .strictObject({ text: z.string().trim().min(1).max(100_000), budget: BudgetSchema.optional() })
+  .strictObject({
+    text: withoutNul(z.string().trim().min(1).max(100_000)),
+    budget: BudgetSchema.optional(),
+  })
   .openapi('RequestChangesRequest');
 /** `POST /v1/tickets/{id}/run` (the body is optional): a new budget, merged into the ticket's. */
 export const RunTicketBodySchema = z
@@ -341,16 +340,16 @@ export const RunTicketBodySchema = z
   .openapi('RunTicketRequest');
 export const ApproveBodySchema = z
   .strictObject({
-    message: z.string().min(1).max(100_000).optional(),
-    authorName: z.string().min(1).max(200).optional(),
-    authorEmail: z.string().min(3).max(320).optional(),
+    message: withoutNul(z.string().min(1).max(100_000)).optional(),
+    authorName: withoutNul(z.string().min(1).max(200)).optional(),
+    authorEmail: withoutNul(z.string().min(3).max(320)).optional(),
   })
   .openapi('ApproveRequest');
 
 /** `POST /v1/tickets/{id}/stop` (the body is optional): why, recorded with who. */
 /** `POST .../stop` of a ticket or a plan: why, recorded with who. */
 export const StopBodySchema = z
-  .strictObject({ reason: z.string().trim().min(1).max(10_000).optional() })
+  .strictObject({ reason: withoutNul(z.string().trim().min(1).max(10_000)).optional() })
   .openapi('StopRequest');
 export const StopTicketBodySchema = StopBodySchema;
 

@@ -6,6 +6,7 @@
 import { z } from '@hono/zod-openapi';
 import { ProjectNameSchema } from './projects.ts';
 import { resourceName, WorkspaceNameSchema } from './run-options.ts';
+import { withoutNul } from './text-without-nul.ts';
 
 export const TriggerIdSchema = z
   .string()
@@ -35,8 +36,8 @@ export const FiringIdSchema = z
  */
 export const TriggerScheduleSchema = z
   .strictObject({
-    cron: z.string().min(1).max(200),
-    timezone: z.string().min(1).max(100).default('UTC'),
+    cron: withoutNul(z.string().min(1).max(200)),
+    timezone: withoutNul(z.string().min(1).max(100)).default('UTC'),
     catchUp: z.enum(['skip', 'once']).default('skip'),
   })
   .openapi('TriggerSchedule');
@@ -74,7 +75,7 @@ const limits = {
    * A template (`{{payload.issue.number}}`): a firing whose key matches one whose ticket is still
    * open is merged into it (its payload posted as a comment) instead of creating another.
    */
-  dedupeKey: z.string().min(1).max(1000).nullable().default(null),
+  dedupeKey: withoutNul(z.string().min(1).max(1000)).nullable().default(null),
 };
 
 export const CreateTriggerBodySchema = z
@@ -82,7 +83,7 @@ export const CreateTriggerBodySchema = z
     name: TriggerNameSchema,
     project: ProjectNameSchema,
     /** A ticket.md: YAML front matter (title, criteria, role, model, budget) and the request. */
-    template: z.string().min(1).max(200_000),
+    template: withoutNul(z.string().min(1).max(200_000)),
     creates: z.enum(['ticket', 'plan']).default('ticket'),
     schedule: TriggerScheduleSchema.optional(),
     webhook: z.literal(true).optional(),

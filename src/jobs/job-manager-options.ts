@@ -2,6 +2,7 @@ import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import type { Sandbox } from '../runtimes/runtime.ts';
 import type { StateRepository } from '../state/state-repository.ts';
+import type { JobCluster } from './job-cluster.ts';
 import type { JobLogOptions } from './job-log.ts';
 import type { LogRetention } from './log-retention.ts';
 import type { UploadStore } from './upload-store.ts';
@@ -42,4 +43,6 @@ export interface JobManagerOptions {
   execSandboxes?: {
     use(owner: string, name: string): Promise<{ sandbox: Sandbox; release(): void }>;
   };
+  /** The servers sharing this state, where runs may be placed (default: none, all run here). */
+  cluster?: JobCluster;
 }

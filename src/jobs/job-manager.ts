@@ -17,6 +17,13 @@ import {
   releaseDeletedCommand,
 } from './job-adoption.ts';
 import type { JobBody, JobEvent } from './job-body.ts';
+import {
+  followUntilFinished,
+  isFinished,
+  type JobCluster,
+  placedRecord,
+  planPlacedRun,
+} from './job-cluster.ts';
 import { type LiveJob, runJob } from './job-lifecycle.ts';
 import { JobLog, type JobLogOptions } from './job-log.ts';
 import type { ExecJobRequest, JobManagerOptions } from './job-manager-options.ts';
@@ -25,6 +32,7 @@ import { jobNotFound, newJob } from './new-job.ts';
 import {
   claimRunFiles,
   planRunJob,
+  type RunJobPlan,
   type RunJobRequest,
   refuseBusyWorkspace,
   runJobBody,
@@ -53,6 +61,8 @@ export class JobManager {
   #detached = false;
   readonly #finishedListeners = new Set<(record: JobRecord) => void>();
   readonly #changeListeners = new Set<(record: JobRecord) => void>();
+  /** The other servers on this state (src/cluster/); undefined: this host runs every job. */
+  #cluster: JobCluster | undefined;
 
   constructor(options: JobManagerOptions) {
     this.#context = options.context;
@@ -69,6 +79,7 @@ export class JobManager {
     this.#instance = options.instance;
     this.#uploads = options.uploads;
     this.#execSandboxes = options.execSandboxes;
+    this.#cluster = options.cluster;
     this.#adoption = {
       context: this.#context,
       repository: this.#repository,
@@ -100,7 +111,32 @@ export class JobManager {
     return () => this.#changeListeners.delete(listener);
   }
 
+  /** Joins the servers sharing this state (set once at start, before any job is submitted). */
+  set cluster(cluster: JobCluster | undefined) {
+    this.#cluster = cluster;
+  }
+
+  /**
+   * A job another process runs changed (its host told the state): the followers of this one's
+   * changes hear of it too (`GET /v1/jobs?follow=true` through any server). Nothing when this
+   * process runs it (they heard already) or nobody follows.
+   */
+  changedElsewhere(record: JobRecord): void {
+    if (this.#live.has(record.id)) return;
+    for (const listener of this.#changeListeners) {
+      try {
+        listener({ ...record });
+      } catch {} // a listener's mistake is not the job's
+    }
+  }
+
+  /** Whether anyone follows this process's job changes (`onChange`). */
+  get followed(): boolean {
+    return this.#changeListeners.size > 0;
+  }
+
   #changed(record: JobRecord, logBytes: number): void {
+    this.#cluster?.changed(record);
     for (const listener of this.#changeListeners) {
       try {
         listener({ ...record, logBytes });
@@ -149,9 +185,11 @@ export class JobManager {
   ): Promise<JobRecord> {
     // Everything that can be checked now is, before anything is recorded.
     const plan = planRunJob(this.#context, owner, request, this.#instance);
+    if (options.origin !== undefined) plan.record.origin = options.origin;
+    const host = await this.#cluster?.place(plan);
+    if (host !== undefined) return this.#placeOn(host, plan);
     // A runtime named but missing on this host is refused here, with what it lacks.
     const runtime = await requireRuntime(this.#context, request.runtime);
-    if (options.origin !== undefined) plan.record.origin = options.origin;
     refuseBusyWorkspace(
       owner,
       request,
@@ -169,22 +207,62 @@ export class JobManager {
         throw error;
       },
     );
-    const body = runJobBody(plan, {
+    const body = this.#runBody(plan, runtime, claimed.files);
+    return this.#start(record, ticket, body, {
+      queued: true,
+      finally: claimed.release,
+    });
+  }
+
+  /**
+   * Runs a job another server placed on this host and this process took from the queue
+   * (`claimQueuedJobs`): exactly as a run submitted here, from its stored options. One it cannot
+   * start (its runtime missing here, its owner's queue full) is failed with why.
+   */
+  async runPlaced(record: JobRecord): Promise<JobRecord> {
+    try {
+      const plan = planPlacedRun(this.#context, record, this.#instance);
+      const runtime = await requireRuntime(this.#context, plan.runOptions.runtime);
+      const ticket = this.#slots.enqueue(record.owner);
+      return this.#track(plan.record, ticket, this.#runBody(plan, runtime, []), {
+        queued: true,
+        adopted: false,
+      });
+    } catch (error) {
+      const reason = `host ${this.#instance?.host} could not start it: ${(error as Error).message}`;
+      await this.failAdopted(record, reason);
+      this.#cluster?.changed(record);
+      return { ...record, status: 'failed', reason };
+    }
+  }
+
+  /** Records a run placed on another host, queued for it, and tells that host. */
+  async #placeOn(host: string, plan: RunJobPlan): Promise<JobRecord> {
+    const record = placedRecord(plan, host);
+    await this.#repository.insertJob(record);
+    await this.#cluster?.placed(record);
+    return { ...record, runOptions: plan.runOptions };
+  }
+
+  #runBody(
+    plan: RunJobPlan,
+    runtime: Awaited<ReturnType<typeof requireRuntime>>,
+    files: Awaited<ReturnType<typeof claimRunFiles>>['files'],
+  ): JobBody {
+    const { record } = plan;
+    const owner = record.owner;
+    return runJobBody(plan, {
       context: this.#context,
       repository: this.#repository,
       killGraceMs: this.#killGraceMs,
       // A restarted server finds the sandbox by its labels and the command by its key.
       labels: this.#labels({ kind: 'run', owner, job: record.id }),
       execKey: durableKey(runtime, record.id),
-      files: claimed.files,
+      files,
       onSandbox: (sandbox) => {
         const live = this.#live.get(record.id);
         if (live) live.sandbox = sandbox;
       },
-    });
-    return this.#start(record, ticket, body, {
-      queued: true,
-      finally: claimed.release,
     });
   }
 
@@ -289,15 +367,55 @@ export class JobManager {
   async wait(owner: string, id: string): Promise<JobRecord> {
     const live = this.#live.get(id);
     if (live && live.record.owner === owner) return live.done;
-    return this.get(owner, id);
+    return this.#waitElsewhere(owner, id);
+  }
+
+  /** A job another process runs (or none): its record once finished, followed through the state. */
+  #waitElsewhere(owner: string, id: string, onWait?: () => Promise<void>): Promise<JobRecord> {
+    return followUntilFinished(this.#cluster, id, () => this.get(owner, id), onWait);
   }
 
   /** Stops a queued or running job (SIGTERM, then everything after the grace period). */
   async stop(owner: string, id: string): Promise<JobRecord> {
     const live = this.#live.get(id);
-    if (!live || live.record.owner !== owner) return this.get(owner, id); // already finished
+    if (!live || live.record.owner !== owner) return this.#stopElsewhere(owner, id, false);
     live.abort.abort();
     return live.done;
+  }
+
+  /**
+   * A job this process does not run: finished already, or run by another host, which is asked
+   * (again at each slow poll, in case it took the job only after the first ask) to stop it.
+   */
+  #stopElsewhere(owner: string, id: string, kill: boolean): Promise<JobRecord> {
+    return this.#waitElsewhere(owner, id, async () => this.#cluster?.requestStop(id, kill));
+  }
+
+  /**
+   * Stops a job this process runs, asked by another server process (whose owner checked it):
+   * false when it runs none of that id.
+   */
+  async stopHere(id: string, kill: boolean): Promise<boolean> {
+    const live = this.#live.get(id);
+    if (!live) return false;
+    if (kill) await this.kill(live.record.owner, id);
+    else await this.stop(live.record.owner, id);
+    return true;
+  }
+
+  /**
+   * This host was declared gone by another server, which failed its jobs already: they are
+   * stopped here, and nothing more of them is recorded (their records keep that reason).
+   */
+  async abandon(): Promise<void> {
+    // Before anything else (synchronously): a job's end being recorded now is not.
+    this.#detached = true;
+    const live = [...this.#live.values()];
+    for (const job of live) {
+      job.abort.abort('shutdown');
+      await job.sandbox?.stop().catch(() => {});
+    }
+    await Promise.allSettled(live.map((job) => job.done));
   }
 
   /**
@@ -307,7 +425,7 @@ export class JobManager {
    */
   async kill(owner: string, id: string): Promise<JobRecord> {
     const live = this.#live.get(id);
-    if (!live || live.record.owner !== owner) return this.get(owner, id);
+    if (!live || live.record.owner !== owner) return this.#stopElsewhere(owner, id, true);
     live.abort.abort();
     await live.sandbox?.stop();
     return live.done;
@@ -336,19 +454,36 @@ export class JobManager {
     id: string,
     options: { offset: number; follow: boolean; signal?: AbortSignal },
   ): AsyncGenerator<LogChunk> {
-    await this.get(owner, id); // ownership, and 404
+    const first = await this.get(owner, id); // ownership, and 404
+    // A job another host runs is followed through the state: its stored output, woken by that
+    // host's notifications (or the slow poll), until its record says it finished.
+    const elsewhere =
+      options.follow && this.#cluster && !isFinished(first) && !this.#live.has(id)
+        ? await this.#cluster.follow(id)
+        : undefined;
     let offset = options.offset;
-    while (!options.signal?.aborted) {
-      const live = this.#live.get(id);
-      const log = live?.log ?? new JobLog(this.#repository, id);
-      const chunks = await log.read(offset, 1024 * 1024);
-      for (const chunk of chunks) {
-        yield chunk;
-        offset = chunk.offset + chunk.data.length;
+    let ended = false;
+    try {
+      while (!options.signal?.aborted) {
+        const live = this.#live.get(id);
+        const log = live?.log ?? new JobLog(this.#repository, id);
+        const chunks = await log.read(offset, 1024 * 1024);
+        for (const chunk of chunks) {
+          yield chunk;
+          offset = chunk.offset + chunk.data.length;
+        }
+        if (chunks.length > 0) continue;
+        if (live && options.follow && !(live.log.finished && offset >= live.log.endOffset)) {
+          await live.log.waitBeyond(offset, options.signal);
+          continue;
+        }
+        // Its output is stored before its end is: one more read after the end was seen.
+        if (!elsewhere || ended || live) return;
+        if (isFinished(await this.get(owner, id))) ended = true;
+        else await elsewhere.wait(options.signal);
       }
-      if (chunks.length > 0) continue;
-      if (!live || !options.follow || (live.log.finished && offset >= live.log.endOffset)) return;
-      await live.log.waitBeyond(offset, options.signal);
+    } finally {
+      elsewhere?.close();
     }
   }
 
@@ -400,10 +535,15 @@ export class JobManager {
     options: { queued?: boolean; adopted: boolean; finally?: () => Promise<unknown> | undefined },
   ): JobRecord {
     const quota = this.#retention?.forJob(record.owner);
-    const log = new JobLog(this.#repository, record.id, {
+    const log: JobLog = new JobLog(this.#repository, record.id, {
       ...this.#logOptions,
       ...quota,
       startOffset: record.logBytes,
+      // Followers on other servers read the stored output when told it grew.
+      onStored: (bytes) => {
+        quota?.onStored?.(bytes);
+        this.#cluster?.output(record.id, log.endOffset);
+      },
     });
     const abort = new AbortController();
     const live: LiveJob = {
@@ -430,7 +570,13 @@ export class JobManager {
         // An adopted job is running already, since its first server started it.
         ...(options.adopted
           ? {}
-          : { markRunning: () => update({ status: 'running', startedAt: now() }) }),
+          : {
+              markRunning: async () => {
+                // Not over the record of a host found gone while this one waited (see below).
+                await this.#cluster?.confirmHost();
+                if (!this.#detached) await update({ status: 'running', startedAt: now() });
+              },
+            }),
         announce: (event) => {
           if (event.type === 'started') {
             // On the job as soon as it is known; the job's end is recorded after this write.
@@ -442,6 +588,8 @@ export class JobManager {
         finally: options.finally,
       });
       // Let go of (a detaching shutdown): recorded as running, for the next server process.
+      // A host that was silent (frozen, cut off) checks it was not declared gone meanwhile.
+      if (result !== undefined) await this.#cluster?.confirmHost();
       if (result === undefined || this.#detached) return { ...record };
       live.finishing = true;
       try {

@@ -32,6 +32,12 @@ export function serverLocations(context: Pick<MagsContext, 'home' | 'sync'>): Se
 const storeInternalCodes = new Set(['object_not_found', 'precondition_failed']);
 
 /**
+ * Server-side errors whose text is written for the owner (host ids and why a host cannot be
+ * reached, never an address or a path): shown like a client's own mistakes.
+ */
+const ownerWordedServerCodes = new Set(['host_unavailable', 'forward_loop', 'no_host_available']);
+
+/**
  * What an owner is told about an error. A client's own mistakes (4xx) keep their text, with
  * internal workspace names put back into the owner's names and host paths replaced by words;
  * anything else (5xx, unknown errors, store internals) is the server's problem: the owner gets
@@ -61,7 +67,10 @@ export function ownerFacingError(
       withheld: false,
     };
   }
-  if (statusCode >= 500 || storeInternalCodes.has(error.code)) {
+  if (
+    (statusCode >= 500 && !ownerWordedServerCodes.has(error.code)) ||
+    storeInternalCodes.has(error.code)
+  ) {
     return {
       statusCode: storeInternalCodes.has(error.code) ? 500 : statusCode,
       code: error.code,
@@ -115,5 +124,6 @@ function replacePath(
 function serverSideSummary(code: string): string {
   if (code === 'store_unavailable') return 'The object store is unavailable';
   if (code === 'sandbox_start_failed') return 'The sandbox could not be started';
+  if (code === 'no_live_host') return 'No live host can run this job now';
   return `The server could not complete this (${code})`;
 }

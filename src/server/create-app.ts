@@ -8,11 +8,13 @@ import { shellProtocol } from '../api/websocket-protocols.ts';
 import { serverLocations } from '../jobs/owner-facing-error.ts';
 import { registerDashboardRoutes } from './dashboard/dashboard-routes.ts';
 import { errorHandler, validationResponse } from './error-response.ts';
+import { forwardToHosts } from './forwarding/forward-sandbox-requests.ts';
 import { requireToken } from './middleware/authenticate.ts';
 import { limitOpenStreams } from './middleware/limit-streams.ts';
 import { OwnerStreams } from './owner-streams.ts';
 import { registerArchiveRoutes } from './routes/archive-routes.ts';
 import { registerCronRoutes } from './routes/cron-routes.ts';
+import { registerHostRoutes } from './routes/host-routes.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
 import { registerPlanRoutes } from './routes/plan-routes.ts';
 import { registerProjectRoutes } from './routes/project-routes.ts';
@@ -81,6 +83,8 @@ export function createApp(services: ServerServices): {
   // One count per server: the URL proxy's WebSockets count in it too.
   services.streams ??= new OwnerStreams(services.limits.maxStreamsPerOwner);
   app.use('/v1/*', limitOpenStreams(services.streams));
+  // After the token: a request for the caller's sandbox held by another host is answered there.
+  if (services.forwarder) app.use('/v1/*', forwardToHosts(services.forwarder, streamsItsBody));
   registerSystemRoutes(app, services); // /health is outside /v1: no token needed
   registerJobRoutes(app, services);
   registerUploadRoutes(app, services);
@@ -100,6 +104,7 @@ export function createApp(services: ServerServices): {
   registerPlanRoutes(app, services);
   if (services.urls) registerUrlRoutes(app, services.urls);
   registerArchiveRoutes(app, services);
+  registerHostRoutes(app, services);
   // The web dashboard: static files and its pages' paths, outside /v1 (a client of the API).
   notFoundPage = registerDashboardRoutes(app, services.dashboardDirectory).notFoundPage;
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

@@ -1,3 +1,4 @@
+import type { ServerCluster } from '../cluster/server-cluster.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import type { CronManager } from '../cron/cron-manager.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
@@ -11,6 +12,7 @@ import type { TicketManager } from '../tickets/ticket-manager.ts';
 import type { TriggerManager } from '../triggers/trigger-manager.ts';
 import type { SandboxUrls } from '../urls/sandbox-urls.ts';
 import type { DiskLimits } from './disk-limits.ts';
+import type { HostForwarder } from './forwarding/host-forwarder.ts';
 import type { OwnerStreams } from './owner-streams.ts';
 
 /** What the routes work with; one set per server process. */
@@ -52,6 +54,10 @@ export interface ServerServices {
   urls?: SandboxUrls;
   /** Each owner's long-lived answers (made by createApp): the URL proxy's WebSockets count too. */
   streams?: OwnerStreams;
+  /** The servers and hosts sharing this state (absent: one host on its own state). */
+  cluster?: ServerCluster;
+  /** Decides which requests another host answers (several hosts on one state; forwarding/). */
+  forwarder?: HostForwarder;
 }
 
 /** Hono's per-request variables, set by the middleware. */

@@ -4,6 +4,7 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { defaultMaxUploadBytes } from '../api/uploads.ts';
+import { type ClusterOptions, ServerCluster } from '../cluster/server-cluster.ts';
 import { currentServerInstance, type ServerInstance } from '../config/server-instance.ts';
 import { createMagsContext, type MagsContext } from '../context/mags-context.ts';
 import { CronManager } from '../cron/cron-manager.ts';
@@ -34,6 +35,8 @@ import { UrlLinkSigner } from '../urls/url-link-signer.ts';
 import { localOwner } from '../workspaces/owner-workspace.ts';
 import { createApp } from './create-app.ts';
 import { type DiskLimits, defaultDiskLimits } from './disk-limits.ts';
+import { HostForwarder } from './forwarding/host-forwarder.ts';
+import { installUpgradeForwarding } from './forwarding/install-upgrade-forwarding.ts';
 import { maxStreamsPerOwnerFrom } from './owner-streams.ts';
 import { type RecoveryReport, recoverWork } from './recover-work.ts';
 import type { ServerServices } from './server-env.ts';
@@ -95,6 +98,17 @@ export interface StartServerOptions {
    */
   urlDomain?: string;
   /**
+   * This host's name in the state (`mags server --host-id`; default MAGS_HOST_ID, else the
+   * hostname): what its jobs and sandboxes record, and what placement picks.
+   */
+  hostId?: string;
+  /**
+   * Several servers and hosts on one shared state (`--state postgres://…`): this server
+   * registers as a host (unless `apiOnly`), takes the jobs placed on it and places runs on the
+   * live hosts (src/cluster/). Absent: one host on its own state, every job runs here.
+   */
+  cluster?: ClusterOptions;
+  /**
    * Where the state lives when no `repository` is given (`mags server --state`, MAGS_STATE): a
    * postgres:// URL or a SQLite file's path (open-state-repository.ts); default
    * `$MAGS_HOME/state.db`.
@@ -152,6 +166,10 @@ export interface RunningServer {
       /** Cron jobs armed, and those whose times missed meanwhile were recorded or run once. */
       cron: { armed: number; missed: number; caughtUp: number };
     };
+  /** This server among the others on its state (absent: one host on its own state). */
+  cluster?: ServerCluster;
+  /** Its host id (`--host-id`), on its jobs and sandboxes. */
+  host: string;
   /** Stops jobs and sandboxes (recorded as stopped by a shutdown), then the listener. */
   close(): Promise<void>;
   /**
@@ -178,7 +196,11 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
         : { ...process.env, MAGS_RUNTIME: options.runtime },
     );
   const repository = options.repository ?? (await openStateRepository(options.state, context.home));
-  const instance = options.instance ?? currentServerInstance();
+  const hostId = options.hostId ?? process.env.MAGS_HOST_ID;
+  const instance = options.instance ?? {
+    ...currentServerInstance(),
+    ...(hostId ? { host: hostId } : {}),
+  };
   // Servers from before host and server were recorded took their sandboxes with them: what they
   // had recorded as running is over, and is marked so with the reason.
   const recovered = await repository.recoverInterrupted(
@@ -189,7 +211,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   // sandbox is never touched, whoever started it (the work of gone servers is recovered below).
   // A runtime without leftovers to sweep (capability `sweep`) has nothing to do here.
   let swept = 0;
-  for (const runtime of Object.values(context.runtimes)) {
+  // An API-only server runs no sandbox: nothing of its own to sweep (a host's, on this machine,
+  // is that host's).
+  for (const runtime of options.cluster?.apiOnly ? [] : Object.values(context.runtimes)) {
     if (runtime.capabilities.sweep) swept += await runtimeOperation(runtime, 'sweep')();
   }
   const scheduling = options.scheduling ?? {};
@@ -198,7 +222,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     runtime: context.runtime,
     runtimes: context.runtimes,
     pool: {
-      size: scheduling.poolSize ?? 2,
+      size: options.cluster?.apiOnly ? 0 : (scheduling.poolSize ?? 2),
       image: poolImage,
       limits: context.defaults.limits,
       maxHostMemoryPercent: scheduling.poolMaxHostMemoryPercent,
@@ -243,6 +267,18 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     uploads,
     execSandboxes: sandboxes,
   });
+  const cluster = options.cluster
+    ? new ServerCluster({
+        repository,
+        instance,
+        jobs,
+        scheduler,
+        context,
+        options: options.cluster,
+        log: (line) => process.stderr.write(`mags server: ${line}\n`),
+      })
+    : undefined;
+  jobs.cluster = cluster;
   const projects: ProjectManager = new ProjectManager({
     context,
     repository,
@@ -336,6 +372,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     version: options.version ?? '0.1.0',
     acceptLocalOwner,
     cron,
+    ...(cluster ? { cluster } : {}),
   };
   // The links' secret lives in the state directory, beside state.db but never in it.
   services.urls = new SandboxUrls({
@@ -345,6 +382,17 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     signer: await UrlLinkSigner.open(join(context.home, 'url-secret')),
     ...(options.urlDomain ? { domain: options.urlDomain } : {}),
   });
+  // Several hosts on one state: a request for a sandbox another host holds is answered there.
+  if (cluster) {
+    services.forwarder = new HostForwarder({
+      repository,
+      host: instance.host,
+      runsSandboxes: !cluster.apiOnly,
+      defaultRuntime: context.runtime.name,
+      hostTimeoutMs: cluster.hostTimeoutMs,
+      hosts: () => cluster.hostsForPlacement(),
+    });
+  }
   const { app, injectWebSocket } = createApp(services);
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = serve(
@@ -354,6 +402,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     listening.once('error', reject);
   });
   injectWebSocket(server);
+  if (services.forwarder) installUpgradeForwarding(server, services, services.forwarder);
   // After the shell's upgrade handler: the proxy takes its requests and upgrades from both.
   const urlProxy = new UrlProxy(services, services.urls);
   installUrlProxy(server, urlProxy);
@@ -368,6 +417,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   server.requestTimeout = 0;
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  // Listening first: the address it registers answers.
+  await cluster?.start(url);
   const closeListener = () =>
     new Promise<void>((resolve) => {
       urlProxy.close();
@@ -376,6 +428,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       server.closeAllConnections();
     });
   const close = async (): Promise<void> => {
+    // First: no more work is placed here or taken from the queue.
+    await cluster?.close({ remove: true });
     retention.stop();
     await cron.stop();
     await triggers.stop();
@@ -394,8 +448,10 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     await repository.close();
   };
   return {
-    url: `http://${host}:${address.port}`,
+    url,
     services,
+    ...(cluster ? { cluster } : {}),
+    host: instance.host,
     recovered: {
       ...recovered,
       swept,
@@ -408,6 +464,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     async detach() {
       // Sandboxes that cannot outlive this process (no capability reattach) are stopped instead.
       if (!context.runtime.capabilities.reattach) return close();
+      // Its record stays: the next server of this host takes it up, or it falls silent and the
+      // other servers fail its work.
+      await cluster?.close({ remove: false });
       retention.stop();
       await cron.stop();
       await triggers.stop();

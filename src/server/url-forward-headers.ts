@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { UrlAccess } from '../urls/url-access.ts';
 import { linkParameter } from '../urls/url-addresses.ts';
+import { forwardedByHeader } from './forwarding/host-forwarder.ts';
 
 /** Headers of one hop only (RFC 9110 §7.6.1): never passed on by a proxy. */
 const hopByHop = new Set([
@@ -25,7 +26,8 @@ export function forwardedHeaders(
 ): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(request.headers)) {
-    if (value === undefined || hopByHop.has(name)) continue;
+    // Which server forwarded it (forwarding/) is between mags servers, not the app's.
+    if (value === undefined || hopByHop.has(name) || name === forwardedByHeader) continue;
     // The owner's mags token is never the app's, whatever let the request in (a public URL too).
     if (name === 'authorization' && (access.via === 'token' || isMagsToken(value))) continue;
     if (name === 'cookie') {

@@ -6,6 +6,9 @@ import type { SandboxUse } from '../sandboxes/sandbox-use.ts';
 import type { SandboxUrls } from '../urls/sandbox-urls.ts';
 import { decideUrlAccess, type UrlAccess, UrlAccessError } from '../urls/url-access.ts';
 import { hostLabelOf, isUrlRequest, parsePathForm, urlAddress } from '../urls/url-addresses.ts';
+import { pipeRequestToHost } from './forwarding/forward-http.ts';
+import { forwardUpgrade } from './forwarding/forward-upgrade.ts';
+import { forwardedByHeader, type HostTarget } from './forwarding/host-forwarder.ts';
 import { openPortOf, PortAgent } from './port-agent.ts';
 import type { ServerServices } from './server-env.ts';
 import {
@@ -17,13 +20,7 @@ import {
   withoutLink,
 } from './url-forward-headers.ts';
 import { portError, sendError, writeRawError, writeRawRedirect } from './url-proxy-errors.ts';
-import { UpgradeCounts } from './url-upgrades.ts';
-
-/** An upgraded connection with no byte either way for this long is closed. */
-const upgradeIdleTimeoutMs = 15 * 60_000;
-
-/** How long an upgraded connection whose client has ended may still send it the rest. */
-const upgradeEndGraceMs = 5_000;
+import { relayUpgrade, UpgradeCounts, writeHandshake } from './url-upgrades.ts';
 
 /**
  * A path-form answer reached without the owner's token (a public URL) runs in an opaque origin:
@@ -99,6 +96,11 @@ export class UrlProxy {
         response.end();
         return;
       }
+      const remote = await this.#remote(resolved, request);
+      if (remote) {
+        await pipeRequestToHost(remote.target, remote.from, request, response, remote.timeoutMs);
+        return;
+      }
       target = await this.#target(resolved);
       const { access, use, pathPrefix } = target;
       const agent = this.#agentFor(access, use.sandbox, target.runtime);
@@ -157,6 +159,14 @@ export class UrlProxy {
       // A WebSocket is a long-lived answer of its owner's, and one of its sandbox's few.
       if (this.#services.streams) releases.push(this.#services.streams.open(owner));
       releases.push(this.#upgrades.open(owner, sandbox));
+      const remote = await this.#remote(resolved, request);
+      if (remote) {
+        await forwardUpgrade(remote.target, remote.from, request, socket, head, {
+          connectTimeoutMs: remote.timeoutMs,
+          onClose: releaseAll,
+        });
+        return;
+      }
       target = await this.#target(resolved);
       releases.push(target.use.release);
       stream = await openPortOf(
@@ -171,32 +181,11 @@ export class UrlProxy {
       writeRawError(socket, error);
       return;
     }
-    const port = stream;
-    socket.once('close', () => {
-      releaseAll();
-      port.destroy();
-    });
-    port.once('close', () => socket.destroy());
-    socket.on('error', () => port.destroy());
-    port.on('error', () => socket.destroy());
-    // A client gone (its FIN) is not waited on for long: an app that keeps its half open
-    // would hold the relay, the sandbox's use and the owner's slot until the idle timeout.
-    socket.once('end', () => setTimeout(() => socket.destroy(), upgradeEndGraceMs).unref());
-    // Every byte either way passes this socket: it times out only when both ways are idle.
-    if ('setTimeout' in socket && typeof socket.setTimeout === 'function') {
-      socket.setTimeout(upgradeIdleTimeoutMs, () => socket.destroy());
-    }
     // The handshake as the client sent it (less the mags credential), then raw bytes both ways:
     // the sandbox's server answers 101 (or refuses) itself.
     const headers = forwardedHeaders(request, target.access, { upgrade: true });
-    const lines = [`${request.method} ${target.path} HTTP/1.1`];
-    for (const [name, value] of Object.entries(headers)) {
-      for (const one of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${one}`);
-    }
-    port.write(`${lines.join('\r\n')}\r\n\r\n`);
-    if (head.length > 0) port.write(head);
-    socket.pipe(port);
-    port.pipe(socket);
+    writeHandshake(stream, `${request.method} ${target.path}`, headers, head);
+    relayUpgrade(socket, stream, releaseAll);
   }
 
   /** Drops the keep-alive connections (the server is closing). */
@@ -279,6 +268,26 @@ export class UrlProxy {
     } catch {
       return urlAddress(record, new URL('http://localhost'), this.#urls.domain);
     }
+  }
+
+  /**
+   * The host holding the URL's sandbox when it is not this one: its own proxy answers (and
+   * checks the request again); undefined: the sandbox is here.
+   */
+  async #remote(
+    resolved: Resolved,
+    request: IncomingMessage,
+  ): Promise<{ target: HostTarget; from: string; timeoutMs: number } | undefined> {
+    const forwarder = this.#services.forwarder;
+    if (!forwarder) return undefined;
+    const { owner, sandbox } = resolved.access.record;
+    const forwardedBy = request.headers[forwardedByHeader];
+    const target = await forwarder.forSandbox(
+      owner,
+      sandbox,
+      Array.isArray(forwardedBy) ? forwardedBy[0] : forwardedBy,
+    );
+    return target && { target, from: forwarder.host, timeoutMs: forwarder.connectTimeoutMs };
   }
 
   /** The sandbox of a resolved request, awake and held. */

@@ -1,3 +1,5 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { tooManyUpgrades } from './url-proxy-errors.ts';
 
 /** WebSockets (upgrades) one sandbox may hold open through its URLs at once. */
@@ -25,4 +27,49 @@ export class UpgradeCounts {
       else this.#open.set(key, left);
     };
   }
+}
+
+/** An upgraded connection with no byte either way for this long is closed. */
+const upgradeIdleTimeoutMs = 15 * 60_000;
+
+/** How long an upgraded connection whose client has ended may still send it the rest. */
+const upgradeEndGraceMs = 5_000;
+
+/**
+ * Pipes an upgraded client `socket` and its `upstream` (a sandbox's port, another host) both
+ * ways until either closes; `onClose` runs once the client's side has closed.
+ */
+export function relayUpgrade(socket: Duplex, upstream: Duplex, onClose: () => void): void {
+  socket.once('close', () => {
+    onClose();
+    upstream.destroy();
+  });
+  upstream.once('close', () => socket.destroy());
+  socket.on('error', () => upstream.destroy());
+  upstream.on('error', () => socket.destroy());
+  // A client gone (its FIN) is not waited on for long: an app that keeps its half open
+  // would hold the relay, the sandbox's use and the owner's slot until the idle timeout.
+  socket.once('end', () => setTimeout(() => socket.destroy(), upgradeEndGraceMs).unref());
+  // Every byte either way passes this socket: it times out only when both ways are idle.
+  if ('setTimeout' in socket && typeof socket.setTimeout === 'function') {
+    socket.setTimeout(upgradeIdleTimeoutMs, () => socket.destroy());
+  }
+  socket.pipe(upstream);
+  upstream.pipe(socket);
+}
+
+/** Writes an upgrade's request line (`METHOD PATH`), its headers and its first bytes upstream. */
+export function writeHandshake(
+  upstream: Duplex,
+  requestLine: string,
+  headers: OutgoingHttpHeaders,
+  head: Buffer,
+): void {
+  const lines = [`${requestLine} HTTP/1.1`];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${one}`);
+  }
+  upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+  if (head.length > 0) upstream.write(head);
 }

@@ -163,7 +163,7 @@ describe('PostgreSQL databases', () => {
         'state_schema_newer',
       );
       assert.match(error.message, new RegExp(`schema is version ${newer}, newer than this mags`));
-      assert.match(error.hint ?? '', /Upgrade mags/);
+      assert.match(error.hint ?? '', /Upgrade this server/);
       const [row] = await sql`SELECT count(*)::int AS count FROM mags_schema`;
       assert.equal(row?.count, postgresMigrations.length + 1);
     } finally {

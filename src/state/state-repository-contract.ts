@@ -182,6 +182,31 @@ export function runStateRepositoryContract(options: {
       );
     });
 
+    test("a job's message or reason quoting output with NUL is stored (PostgreSQL: as U+FFFD)", async () => {
+      await repository.insertJob(job('j-nul', { owner: 'nadia', reason: 'r\0', message: 'm\0' }));
+      assert.equal(
+        (await repository.getJob('nadia', 'j-nul'))?.message?.replace('\uFFFD', '\0'),
+        'm\0',
+      );
+      await repository.updateJob('j-nul', { message: 'out: a\0b', reason: 'exit\0' });
+      const stored = await repository.getJob('nadia', 'j-nul');
+      assert.deepEqual(
+        [stored?.message, stored?.reason].map((value) => value?.replaceAll('\uFFFD', '\0')),
+        ['out: a\0b', 'exit\0'],
+      );
+    });
+
+    test('a cursor beyond any job lists from the newest (the API takes any digits)', async () => {
+      await repository.insertJob(job('j-far-cursor', { owner: 'farah' }));
+      for (const cursor of ['9223372036854775808', '1000000000000000000000']) {
+        const page = await repository.listJobs({ owner: 'farah', limit: 10, cursor });
+        assert.deepEqual(
+          page.jobs.map((record) => record.id),
+          ['j-far-cursor'],
+        );
+      }
+    });
+
     test('logs are read back from any offset, including the middle of a chunk', async () => {
       await repository.insertJob(job('j-log'));
       const bytes = Buffer.from('hello world, this is stderr\u0000\u00ff binary');
@@ -392,6 +417,30 @@ export function runStateRepositoryContract(options: {
       assert.equal((await repository.getSandbox('frank', 'sb-a'))?.server, 'e');
     });
 
+    test('a server already taken over takes over nothing: the work waits for a live one', async () => {
+      const at = new Date().toISOString();
+      await repository.insertJob(job('j-chain-b', { owner: 'frank', host: 'h9', server: 'cb' }));
+      await repository.insertJob(job('j-chain-a', { owner: 'frank', host: 'h9', server: 'ca' }));
+      // cc took over ca (gone); ca, late, then tries to take over cb.
+      await repository.takeOverServer({ server: 'ca', host: 'h9', successor: 'cc', at });
+      assert.equal(
+        await repository.takeOverServer({ server: 'cb', host: 'h9', successor: 'ca', at }),
+        undefined,
+      );
+      assert.equal((await repository.getJob('frank', 'j-chain-b'))?.server, 'cb');
+      assert.equal(await repository.serverSuccessor('cb'), undefined);
+      const taken = await repository.takeOverServer({
+        server: 'cb',
+        host: 'h9',
+        successor: 'cc',
+        at,
+      });
+      assert.deepEqual(
+        taken?.jobs.map((record) => record.id),
+        ['j-chain-b'],
+      );
+    });
+
     test('stored output is counted per stream', async () => {
       await repository.insertJob(job('j-streams'));
       await repository.appendLog('j-streams', [
@@ -411,7 +460,8 @@ export function runStateRepositoryContract(options: {
       test,
       () => repository,
       () => {
-        // A repository that cannot be opened twice lists these tests as skipped.
+        // Without openSecond() these fail: a repository that cannot be opened twice names them
+        // in `skip` with its reason.
         if (!second) throw new Error('no openSecond() given to the contract');
         return second;
       },
@@ -426,7 +476,8 @@ export function runStateRepositoryContract(options: {
     );
 
     test('everything committed survives reopening', async () => {
-      // A repository that cannot be reopened (in memory) lists this test as skipped.
+      // Without reopen() this fails: a repository that cannot be reopened (in memory) names it
+      // in `skip` with its reason.
       if (!options.reopen) throw new Error('no reopen() given to the contract');
       await repository.insertJob(job('j-durable', { status: 'succeeded', exitCode: 0 }));
       await repository.appendLog('j-durable', [

@@ -58,6 +58,39 @@ export function coreRaceStateContract(
     }
   });
 
+  test('a chain of takeovers at once (A takes over B while C takes over A) strands no work', async () => {
+    const first = repository();
+    const second = secondRepository();
+    const at = new Date().toISOString();
+    for (let round = 0; round < 10; round++) {
+      const [a, b, c] = ['a', 'b', 'c'].map((name) => `chain-${round}-${name}`) as [
+        string,
+        string,
+        string,
+      ];
+      for (const server of [a, b]) {
+        await first.insertJob(
+          job(`${server}-job`, { host: 'chain-host', server, status: 'running' }),
+        );
+      }
+      await Promise.all([
+        first.takeOverServer({ server: b, host: 'chain-host', successor: a, at }),
+        second.takeOverServer({ server: a, host: 'chain-host', successor: c, at }),
+      ]);
+      // Whichever went first, no running job is left with a server that was taken over: nobody
+      // could ever take it again.
+      for (const server of [a, b]) {
+        const holder = (await second.getJob('racer', `${server}-job`))?.server;
+        assert.ok(holder, `round ${round}: ${server}-job`);
+        assert.equal(
+          await second.serverSuccessor(holder),
+          undefined,
+          `round ${round}: ${server}-job is with ${holder}, which was taken over`,
+        );
+      }
+    }
+  });
+
   test('appends to one job at once keep every chunk and end its logBytes at the end', async () => {
     const first = repository();
     const second = secondRepository();

@@ -423,10 +423,11 @@ export type HostBeat = Pick<HostRecord, 'heartbeatAt' | 'runningJobs' | 'warmWor
 /**
  * What one server tells the others through the state (PostgreSQL's LISTEN/NOTIFY): `jobs_placed`
  * (a job was placed on a host: payload the host id), `job_output` (a job's output grew: payload
- * `JOBID:ENDOFFSET`), `job_changed` (a job's record changed: payload the job id), `hosts` (a host
- * came, went or was found gone: payload its id).
+ * `JOBID:ENDOFFSET`), `job_changed` (a job's record changed: payload `JOBID:OWNER`), `hosts` (a host
+ * came, went or was found gone: payload its id), `job_stop` (stop a job that another process
+ * runs: payload `JOBID:stop` or `JOBID:kill`).
  */
-export type StateChannel = 'jobs_placed' | 'job_output' | 'job_changed' | 'hosts';
+export type StateChannel = 'jobs_placed' | 'job_output' | 'job_changed' | 'hosts' | 'job_stop';
 
 export interface StateRepository {
   readonly specificationVersion: 'state-v1';
@@ -628,7 +629,8 @@ export interface StateRepository {
   /**
    * Hands a gone server process's work to `successor`, once: in one transaction its unfinished
    * jobs and live sandboxes move to the successor (and are returned), and so does whatever it had
-   * taken over itself. Undefined when another process took it over first.
+   * taken over itself. Undefined when another process took it over first, or when `successor`
+   * was itself taken over (gone: the work stays for a live process to take).
    */
   takeOverServer(takeover: {
     server: string;

@@ -33,6 +33,8 @@ class Job(TypedDict):
     logsRemovedReason: Optional[str]
     origin: Optional[str]
     runtime: str
+    #: The host that runs it (``mags server --host-id``); None for a job from before hosts.
+    host: Optional[str]
 
 
 class JobList(TypedDict):

@@ -5,9 +5,14 @@ import { processExists } from '../../config/process-exists.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 import { addAllowOptions, allowOption } from '../allow-flags.ts';
 import { parseDiskMiB, parseMemoryMiB, parsePositiveNumber } from '../parse-options.ts';
+import {
+  addServerClusterOptions,
+  type ServerClusterFlags,
+  serverClusterOptions,
+} from './server-cluster-flags.ts';
 import { registerServerStopCommand, stopSandboxesSignal } from './server-stop.ts';
 
-interface ServerFlags {
+interface ServerFlags extends ServerClusterFlags {
   host: string;
   port: string;
   maxJobs?: string;
@@ -44,6 +49,7 @@ interface ServerFlags {
 export function registerServerCommand(program: Command): void {
   const serverCommand = program.command('server');
   registerServerStopCommand(serverCommand);
+  addServerClusterOptions(serverCommand);
   addAllowOptions(serverCommand, 'server')
     .description('Serve the REST API (/v1, OpenAPI at /openapi.json) with live output streaming.')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
@@ -167,10 +173,13 @@ export function registerServerCommand(program: Command): void {
         ...(flags.k8sNamespace ? { MAGS_K8S_NAMESPACE: flags.k8sNamespace } : {}),
         ...(flags.k8sRuntimeClass ? { MAGS_K8S_RUNTIME_CLASS: flags.k8sRuntimeClass } : {}),
         ...(flags.k8sAllowHostUsers ? { MAGS_K8S_HOST_USERS: 'true' } : {}),
+        // The kubernetes runtime labels and lists its pods by the host id the server records.
+        ...(flags.hostId ? { MAGS_HOST_ID: flags.hostId } : {}),
       });
       if (defaultAllow.allow) magsContext.defaults.allow = defaultAllow.allow;
       // A bad --state is refused before anything starts.
       const location = stateLocation.parseStateLocation(state, magsContext.home);
+      const clustering = serverClusterOptions(flags, state);
       const server = await startServer({
         context: magsContext,
         host: flags.local ? '127.0.0.1' : flags.host,
@@ -204,6 +213,7 @@ export function registerServerCommand(program: Command): void {
           maxTotalBytes: parseSizeMiB(flags.logMaxTotal, '--log-max-total', 1) * 1024 * 1024,
         },
         state,
+        ...clustering,
       });
       const { repository, context } = server.services;
       const say = (line: string) => process.stderr.write(`mags server: ${line}\n`);
@@ -269,6 +279,12 @@ export function registerServerCommand(program: Command): void {
       }
       say(`listening on ${server.url} (state: ${stateLocation.describeStateLocation(location)})`);
       say(`dashboard: ${server.url}/ (sign in with an API token)`);
+      const cluster = server.cluster;
+      say(
+        cluster
+          ? `host ${cluster.host}, ${cluster.apiOnly ? 'API only: every run is placed on a live host' : 'API and host: runs here or on another live host'} (heartbeat every ${cluster.heartbeatMs / 1000} s, a host silent ${cluster.hostTimeoutMs / 1000} s is declared gone)`
+          : `host ${server.host}, API and host on its own state`,
+      );
       const shutdown = async (stopSandboxes = flags.stopSandboxesOnExit) => {
         // Sandboxes outlive the server: by default they and their jobs run on, and the next
         // server on this host (a restart, an upgrade; for --local the CLI's next command starts

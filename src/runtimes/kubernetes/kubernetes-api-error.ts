@@ -59,7 +59,7 @@ export function kubernetesApiError(error: unknown, action: KubernetesAction): Ma
     return new MagsError(`The Kubernetes API refused to let mags ${doing} (403 Forbidden)${said}`, {
       ...common,
       code: 'kubernetes_forbidden',
-      hint: `Grant the account mags runs as ${verbsFor(action)} on "${action.resource}" (API group ${apiGroup(action.resource)}) in a Role bound in ${action.namespace}; check with: kubectl auth can-i ${action.verb} ${action.resource} -n ${action.namespace}`,
+      hint: `Grant the account the server runs as ${verbsFor(action)} on "${action.resource}" (API group ${apiGroup(action.resource)}) in a Role bound in ${action.namespace}; check with: kubectl auth can-i ${action.verb} ${action.resource} -n ${action.namespace}`,
     });
   }
   if (status.code === 401) {

@@ -36,7 +36,7 @@ function isWebSocketUpgrade(header: string | undefined): boolean {
  * A browser's WebSocket offers its token as the subprotocol `mags-token.TOKEN` (it cannot send
  * an Authorization header): read only on an upgrade request, as if it were `Bearer TOKEN`.
  */
-function bearerFromWebSocketProtocols(header: string | undefined): string | undefined {
+export function bearerFromWebSocketProtocols(header: string | undefined): string | undefined {
   const offered = header?.split(',').map((protocol) => protocol.trim()) ?? [];
   const token = offered.find((protocol) => protocol.startsWith(tokenProtocolPrefix));
   return token ? `Bearer ${token.slice(tokenProtocolPrefix.length)}` : undefined;

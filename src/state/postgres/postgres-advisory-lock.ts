@@ -1,5 +1,15 @@
 import type postgres from 'postgres';
 
+/**
+ * Every advisory lock key of mags, in one place so that a new one cannot collide. The single
+ * bigint keys (`pg_advisory_xact_lock(key)`), any fixed numbers: */
+export const advisoryLockKeys = {
+  /** The migrating server holds it (postgres-migrations.ts). */
+  migration: 0x6d616773, // 'mags'
+  /** Takeovers of gone servers queue on it (postgres-recovery-statements.ts). */
+  takeover: 0x6d616774, // 'magt'
+} as const;
+
 /** Namespaces of `pg_advisory_xact_lock(namespace, key)`, the two-key form (see lockKey). */
 export const lockNamespaces = {
   cronOwner: 1_701_001,

@@ -2,8 +2,9 @@
  * The `SET` of an update as an object for the client's `sql(values)` (it writes
  * `"column" = $1, …`): each defined field of `update` under its column from `columns` (a field
  * without one is a bug, thrown); an undefined field is left as it is, null clears it. Values go
- * through `toColumnValue` (default: as they are; a boolean column takes a boolean). Empty when no
- * field is defined: the caller then runs nothing, as SQLite's `updateColumns` does.
+ * through `toColumnValue` (default: as they are; a boolean column takes a boolean), and text
+ * through `withoutNul`. Empty when no field is defined: the caller then runs nothing, as
+ * SQLite's `updateColumns` does.
  */
 export function columnValues<Update extends object>(
   table: string,
@@ -16,7 +17,7 @@ export function columnValues<Update extends object>(
     if (value === undefined) continue;
     const column = (columns as Record<string, string | undefined>)[key];
     if (!column) throw new Error(`update of ${table}: no column for ${key}`);
-    values[column] = toColumnValue(column, value) as ColumnValue;
+    values[column] = withoutNul(toColumnValue(column, value) as ColumnValue);
   }
   return values;
 }
@@ -27,3 +28,15 @@ export type ColumnValue = string | number | boolean | Buffer | null;
 /** A nullable text column. */
 export const text = (value: unknown): string | null =>
   value === null || value === undefined ? null : String(value);
+
+/**
+ * Text the server itself wrote (a job's message quoting output, a setup's failure tail) with
+ * every NUL as U+FFFD: PostgreSQL's text cannot hold NUL (SQLSTATE 22021), and failing the
+ * write would leave a job running forever. Client text with NUL is refused by the API before
+ * (src/api/text-without-nul.ts), so only what mags produced is ever changed here.
+ */
+export function withoutNul<Value>(value: Value): Value {
+  return (
+    typeof value === 'string' && value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value
+  ) as Value;
+}

@@ -1,6 +1,7 @@
 import postgres from 'postgres';
 import { DependencyMissingError, MagsError } from '../../errors/mags-error.ts';
 import { migratePostgres } from './postgres-migrations.ts';
+import { postgresPoolOptions } from './postgres-pool-options.ts';
 
 /** The client (`postgres` from npm): a tagged template, `sql\`SELECT … ${value}\``, with a pool. */
 export type Sql = postgres.Sql;
@@ -8,9 +9,33 @@ export type Sql = postgres.Sql;
 export type TransactionSql = postgres.TransactionSql;
 
 export interface PostgresStateRepositoryOptions {
-  /** Connections in the pool (default 10): a server's requests, its job logs and its listeners. */
+  /**
+   * Connections in the pool: a server's requests, its job logs and its listeners (default: the
+   * URL's `?max=`, MAGS_STATE_MAX_CONNECTIONS, else 10; postgres-pool-options.ts).
+   */
   maxConnections?: number;
+  /** How long the schema upgrade waits for a lock before it fails (default 60 s). */
+  migrationLockTimeoutMs?: number;
 }
+
+/**
+ * BIGINT (int8: sequence numbers, byte offsets, `COUNT(*)`) read as a JS number, as SQLite's
+ * driver gives them, so that a row's value can go into JSON as it is. They stay far below 2^53 (a
+ * byte offset of 8 PiB); one above would lose digits, so it fails the query instead
+ * (postgres.js's own `postgres.BigInt` would make every one a JS BigInt, which JSON refuses).
+ */
+const bigintAsNumber = {
+  to: 20,
+  from: [20],
+  parse(value: string): number {
+    const number = Number(value);
+    if (!Number.isSafeInteger(number)) {
+      throw new RangeError(`BIGINT ${value} is beyond what a JS number holds exactly (2^53)`);
+    }
+    return number;
+  },
+  serialize: (value: unknown) => String(value),
+};
 
 /** What the statement groups of the repository share. */
 export interface PostgresDatabase {
@@ -27,16 +52,15 @@ export async function openPostgresDatabase(
   options: PostgresStateRepositoryOptions = {},
 ): Promise<PostgresDatabase> {
   const sql = postgres(url, {
-    max: options.maxConnections ?? 10,
+    ...postgresPoolOptions(url, options.maxConnections),
     // Notices ("relation already exists, skipping") are not for the server's output.
     onnotice: () => {},
     connect_timeout: 10,
-    // BIGINT columns (byte offsets, sizes) come back as numbers: they stay far below 2^53.
-    types: { bigint: postgres.BigInt },
+    types: { bigint: bigintAsNumber },
   });
   try {
     await sql`SELECT 1`;
-    await migratePostgres(sql);
+    await migratePostgres(sql, options.migrationLockTimeoutMs);
   } catch (error) {
     await sql.end({ timeout: 1 }).catch(() => {});
     const schemaNewer = error instanceof MagsError && error.code === 'state_schema_newer';
@@ -57,7 +81,8 @@ export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
-    // The client also takes the password as a parameter (`?password=…`).
+    // postgres.js takes no `?password=` (it would send it to the server as a setting, refused):
+    // hidden anyway, in case someone writes one.
     if (parsed.searchParams.has('password')) parsed.searchParams.set('password', '***');
     return parsed.toString();
   } catch {
@@ -100,6 +125,8 @@ function hintFor(error: unknown, url: string): string {
     case '28P01':
     case '28000':
       return 'PostgreSQL refused this user or password: check them in --state (and pg_hba.conf on the server).';
+    case '55P03':
+      return 'The schema upgrade waited too long for a lock: another server is migrating this database, or a long transaction holds a mags table. See pg_stat_activity and pg_locks on the server, end what is stuck, and start again.';
     case '42501':
       return 'The user may not create tables in this database: grant it CREATE on the schema, or use the database owner.';
     default:

@@ -4,6 +4,7 @@ import postgres from 'postgres';
 import { runHostStateContract } from '../state-repository-host-contract.ts';
 import { createPostgresStateRepository } from './postgres-state-repository.ts';
 import { createTestPostgresDatabase } from './postgres-test-database.ts';
+import { startTestRelay } from './postgres-test-relay.ts';
 
 // A database of its own; the second repository is a second pool and a second listening
 // connection on it: to the database, another server process.
@@ -12,6 +13,9 @@ const database = await createTestPostgresDatabase();
 if ('skip' in database) {
   test('host state contract: postgres', { skip: database.skip }, () => {});
   test('a listener hears again after its connection is cut, and unsubscribes after it', {
+    skip: database.skip,
+  }, () => {});
+  test('a LISTEN that failed while the database was down leaves nothing that delivers twice', {
     skip: database.skip,
   }, () => {});
 } else {
@@ -55,6 +59,41 @@ if ('skip' in database) {
     } finally {
       await admin.end({ timeout: 1 });
       await state.close();
+    }
+  });
+
+  test('a LISTEN that failed while the database was down leaves nothing that delivers twice', async () => {
+    // The repository reaches PostgreSQL through a TCP relay that this test closes: to the
+    // client, the database is down (connections refused), then back on the same address.
+    const target = new URL(database.url);
+    const relay = await startTestRelay(target.hostname, Number(target.port || 5432));
+    const url = new URL(database.url);
+    url.port = String(relay.port);
+    const state = await createPostgresStateRepository(url.toString());
+    try {
+      await relay.down();
+      await assert.rejects(state.listen('hosts', () => {}));
+      await relay.up();
+      // A subscriber tries again, as the server's listeners do, until its LISTEN succeeds.
+      const heard: string[] = [];
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        try {
+          await state.listen('hosts', (payload) => heard.push(payload));
+          break;
+        } catch (error) {
+          if (Date.now() > deadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+      await state.notify('hosts', 'once');
+      await waitFor(() => heard.includes('once'));
+      await state.notify('hosts', 'marker');
+      await waitFor(() => heard.includes('marker'));
+      assert.deepEqual(heard, ['once', 'marker']);
+    } finally {
+      await state.close();
+      await relay.close();
     }
   });
 }

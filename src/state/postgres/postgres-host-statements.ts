@@ -4,6 +4,7 @@ import type { HostRecord, StateChannel, StateRepository } from '../state-reposit
 import { text } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { toJob } from './postgres-job-statements.ts';
+import { retryOnDeadlock } from './postgres-retry.ts';
 import { toSandbox } from './postgres-sandbox-statements.ts';
 
 type HostMethods = Pick<
@@ -31,10 +32,8 @@ const databaseChannel = (channel: StateChannel) => `mags_${channel}`;
  * process connected to the database.
  */
 export function postgresHostStatements({ sql }: PostgresDatabase): HostMethods {
-  const listeners = new Map<
-    StateChannel,
-    { listeners: Set<(payload: string) => void>; started: Promise<unknown> }
-  >();
+  type Listening = { listeners: Set<(payload: string) => void>; started: Promise<unknown> };
+  const listeners = new Map<StateChannel, Listening>();
   // postgres.js listens on one dedicated connection of its own (max 1, never idled out) for
   // every channel, and calls each listener from that connection's data handler. When that
   // connection closes, its onclose listens again on every channel with the same functions
@@ -44,10 +43,13 @@ export function postgresHostStatements({ sql }: PostgresDatabase): HostMethods {
   // after such a reconnect (3.4.9 filters out the listener object it replaced), so this
   // repository listens once per channel, for its lifetime (a handful of channels), and keeps
   // its own subscribers: unsubscribing removes one from the set, reconnect or not.
-  const startListening = (channel: StateChannel) =>
+  // A LISTEN that fails (the server is down) leaves its function registered with postgres.js,
+  // which listens with it again once the server is back; the next subscriber's LISTEN registers
+  // a second one. So each function delivers only for the entry it was registered for: the one
+  // of a failed LISTEN (no longer in the map) stays silent, and nothing is heard twice.
+  const startListening = (channel: StateChannel, listening: Listening) =>
     sql.listen(databaseChannel(channel), (payload) => {
-      const listening = listeners.get(channel);
-      if (!listening) return;
+      if (listeners.get(channel) !== listening) return;
       // A listener that throws would reach the connection's handler: each is called apart.
       for (const listener of [...listening.listeners]) {
         if (listening.listeners.has(listener)) deliverNotification(channel, listener, payload);
@@ -79,29 +81,32 @@ export function postgresHostStatements({ sql }: PostgresDatabase): HostMethods {
       return rows.map(toHost);
     },
     async markHostGone(id, expected, at, reason) {
-      return sql.begin(async (transaction) => {
-        // The host's row stays locked to the end: a beat (or another server marking it gone)
-        // waits, then sees what this transaction decided.
-        const [row] = await transaction`SELECT server, heartbeat_at, gone_at FROM hosts
+      // Its updates of a host's jobs and sandboxes may meet another transaction's in another order.
+      return retryOnDeadlock(() =>
+        sql.begin(async (transaction) => {
+          // The host's row stays locked to the end: a beat (or another server marking it gone)
+          // waits, then sees what this transaction decided.
+          const [row] = await transaction`SELECT server, heartbeat_at, gone_at FROM hosts
           WHERE id = ${id} FOR UPDATE`;
-        if (
-          !row ||
-          row.server !== expected.server ||
-          row.heartbeat_at !== expected.heartbeatAt ||
-          row.gone_at !== null
-        ) {
-          return undefined;
-        }
-        await transaction`UPDATE hosts SET gone_at = ${at}, gone_reason = ${reason}
+          if (
+            !row ||
+            row.server !== expected.server ||
+            row.heartbeat_at !== expected.heartbeatAt ||
+            row.gone_at !== null
+          ) {
+            return undefined;
+          }
+          await transaction`UPDATE hosts SET gone_at = ${at}, gone_reason = ${reason}
           WHERE id = ${id}`;
-        const jobs = await transaction`UPDATE jobs SET status = 'failed', end_reason = 'failed',
+          const jobs = await transaction`UPDATE jobs SET status = 'failed', end_reason = 'failed',
           reason = ${reason}, message = ${reason}, finished_at = ${at}
           WHERE host = ${id} AND status IN ('queued', 'running') RETURNING *`;
-        const sandboxes = await transaction`UPDATE sandboxes SET status = 'stopped',
+          const sandboxes = await transaction`UPDATE sandboxes SET status = 'stopped',
           reason = ${reason}, runtime_id = NULL
           WHERE host = ${id} AND status IN ('running', 'sleeping') RETURNING *`;
-        return { jobs: jobs.map(toJob), sandboxes: sandboxes.map(toSandbox) };
-      });
+          return { jobs: jobs.map(toJob), sandboxes: sandboxes.map(toSandbox) };
+        }),
+      );
     },
     async removeHost(id, server) {
       await sql`DELETE FROM hosts WHERE id = ${id} AND server = ${server}`;
@@ -138,7 +143,9 @@ export function postgresHostStatements({ sql }: PostgresDatabase): HostMethods {
     async listen(channel, listener) {
       let listening = listeners.get(channel);
       if (!listening) {
-        listening = { listeners: new Set(), started: startListening(channel) };
+        const entry: Listening = { listeners: new Set(), started: Promise.resolve() };
+        entry.started = startListening(channel, entry);
+        listening = entry;
         listeners.set(channel, listening);
       }
       // A Set holds a function once: a wrapper makes each call its own subscription.

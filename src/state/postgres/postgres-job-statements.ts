@@ -5,8 +5,9 @@ import {
   type JobUpdate,
   type StateRepository,
 } from '../state-repository.ts';
-import { columnValues, text } from './postgres-column-values.ts';
+import { columnValues, text, withoutNul } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
+import { safeInteger } from './postgres-row-values.ts';
 
 type JobMethods = Pick<
   StateRepository,
@@ -21,8 +22,8 @@ export function postgresJobStatements({ sql }: PostgresDatabase): JobMethods {
         signal, reason, end_reason, message, sandbox_id, created_at, started_at, finished_at,
         log_bytes, logs_removed_at, logs_removed_reason, host, server, run_options, origin, runtime)
         VALUES (${job.id}, ${job.owner}, ${job.kind}, ${job.sandbox}, ${JSON.stringify(job.argv)},
-        ${job.workspace}, ${job.status}, ${job.exitCode}, ${job.signal}, ${job.reason},
-        ${job.endReason}, ${job.message}, ${job.sandboxId}, ${job.createdAt}, ${job.startedAt},
+        ${job.workspace}, ${job.status}, ${job.exitCode}, ${job.signal}, ${withoutNul(job.reason)},
+        ${job.endReason}, ${withoutNul(job.message)}, ${job.sandboxId}, ${job.createdAt}, ${job.startedAt},
         ${job.finishedAt}, ${job.logBytes}, ${job.logsRemovedAt}, ${job.logsRemovedReason},
         ${job.host ?? null}, ${job.server ?? null},
         ${job.runOptions ? JSON.stringify(job.runOptions) : null}, ${job.origin ?? null},
@@ -42,7 +43,7 @@ export function postgresJobStatements({ sql }: PostgresDatabase): JobMethods {
         ${filter.status === undefined ? sql`` : sql`AND status = ${filter.status}`}
         ${filter.workspace === undefined ? sql`` : sql`AND workspace = ${filter.workspace}`}
         ${filter.sandbox === undefined ? sql`` : sql`AND sandbox = ${filter.sandbox}`}
-        ${filter.cursor === undefined ? sql`` : sql`AND seq < ${Number(filter.cursor)}`}
+        ${filter.cursor === undefined ? sql`` : sql`AND seq < ${safeInteger(Number(filter.cursor))}`}
         ORDER BY seq DESC LIMIT ${filter.limit + 1}`;
       const page = rows.slice(0, filter.limit);
       const last = page.at(-1);

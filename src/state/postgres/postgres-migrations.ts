@@ -1,4 +1,5 @@
 import { DependencyMissingError } from '../../errors/mags-error.ts';
+import { advisoryLockKeys } from './postgres-advisory-lock.ts';
 import type { Sql } from './postgres-database.ts';
 
 /**
@@ -182,12 +183,20 @@ CREATE INDEX jobs_queued ON jobs (host, created_at COLLATE "C", seq)
   },
 ];
 
-/** Any fixed number: the key of the advisory lock the migrating server holds. */
-const migrationLockKey = 0x6d616773; // 'mags'
+/**
+ * How long the migration waits for a lock (another server's migration, a long transaction on a
+ * table it changes) before it fails with a clear error rather than hanging the start forever.
+ */
+export const migrationLockTimeoutMs = 60_000;
 
-export async function migratePostgres(sql: Sql): Promise<void> {
+export async function migratePostgres(
+  sql: Sql,
+  lockTimeoutMs = migrationLockTimeoutMs,
+): Promise<void> {
   await sql.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(${migrationLockKey})`;
+    // lock_timeout covers advisory locks too (https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-LOCK-TIMEOUT).
+    await tx`SELECT set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true)`;
+    await tx`SELECT pg_advisory_xact_lock(${advisoryLockKeys.migration})`;
     await tx`CREATE TABLE IF NOT EXISTS mags_schema (version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`;
     const [row] = await tx<
       { version: number | null }[]
@@ -199,7 +208,7 @@ export async function migratePostgres(sql: Sql): Promise<void> {
         `its schema is version ${current}, newer than this mags knows (${latest}): a newer mags has used it`,
         {
           code: 'state_schema_newer',
-          hint: 'Upgrade mags here to the version the other servers on this database run; nothing was written.',
+          hint: 'Upgrade this server to the version the other servers on this database run; nothing was written.',
         },
       );
     }

@@ -1,15 +1,14 @@
 import type { StateRepository } from '../state-repository.ts';
+import { advisoryLockKeys } from './postgres-advisory-lock.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { toJob } from './postgres-job-statements.ts';
+import { retryOnDeadlock } from './postgres-retry.ts';
 import { toSandbox } from './postgres-sandbox-statements.ts';
 
 type RecoveryMethods = Pick<
   StateRepository,
   'recoverInterrupted' | 'unfinishedServers' | 'takeOverServer' | 'serverSuccessor'
 >;
-
-/** Any fixed number: the key of the advisory lock that takeovers of gone servers queue on. */
-const takeoverLockKey = 0x6d616774; // 'magt'
 
 /**
  * What a server starting up asks of state: the work of gone server processes
@@ -37,29 +36,38 @@ export function postgresRecoveryStatements({ sql }: PostgresDatabase): RecoveryM
       return rows.map((row) => String(row.server));
     },
     async takeOverServer({ server, host, successor, at }) {
-      return sql.begin(async (transaction) => {
-        // Takeovers queue on one lock, so each sees the ones before it committed: without it, A
-        // taking over B while C takes over A would each miss the other's rows (READ COMMITTED
-        // reads what was committed when a statement began) and leave work with a gone server.
-        // They are rare (a server gone), so one at a time costs nothing.
-        await transaction`SELECT pg_advisory_xact_lock(${takeoverLockKey})`;
-        // The primary key makes this once only: a second process taking over the same server
-        // inserts nothing and gets nothing.
-        const inserted =
-          await transaction`INSERT INTO server_takeovers (server, host, successor, at)
+      // Its updates of a server's jobs and sandboxes may meet another transaction's in another order.
+      return retryOnDeadlock(() =>
+        sql.begin(async (transaction) => {
+          // Takeovers queue on one lock, so each sees the ones before it committed: without it, A
+          // taking over B while C takes over A would each miss the other's rows (READ COMMITTED
+          // reads what was committed when a statement began) and leave work with a gone server.
+          // They are rare (a server gone), so one at a time costs nothing.
+          await transaction`SELECT pg_advisory_xact_lock(${advisoryLockKeys.takeover})`;
+          // A successor that was itself taken over is gone: the work stays with `server`, for a
+          // live process to take (moved to the successor, nobody could ever take it again). The
+          // lock above makes this see a takeover of the successor that committed just before.
+          const [successorGone] =
+            await transaction`SELECT 1 FROM server_takeovers WHERE server = ${successor}`;
+          if (successorGone) return undefined;
+          // The primary key makes this once only: a second process taking over the same server
+          // inserts nothing and gets nothing.
+          const inserted =
+            await transaction`INSERT INTO server_takeovers (server, host, successor, at)
           VALUES (${server}, ${host}, ${successor}, ${at}) ON CONFLICT (server) DO NOTHING`;
-        if (inserted.count === 0) return undefined;
-        // What the gone server had taken over itself is the successor's now (no chains).
-        await transaction`UPDATE server_takeovers SET successor = ${successor}
+          if (inserted.count === 0) return undefined;
+          // What the gone server had taken over itself is the successor's now (no chains).
+          await transaction`UPDATE server_takeovers SET successor = ${successor}
           WHERE successor = ${server}`;
-        const jobs = await transaction`UPDATE jobs SET server = ${successor}
+          const jobs = await transaction`UPDATE jobs SET server = ${successor}
           WHERE host = ${host} AND server = ${server} AND status IN ('queued', 'running')
           RETURNING *`;
-        const sandboxes = await transaction`UPDATE sandboxes SET server = ${successor}
+          const sandboxes = await transaction`UPDATE sandboxes SET server = ${successor}
           WHERE host = ${host} AND server = ${server} AND status IN ('running', 'sleeping')
           RETURNING *`;
-        return { jobs: jobs.map(toJob), sandboxes: sandboxes.map(toSandbox) };
-      });
+          return { jobs: jobs.map(toJob), sandboxes: sandboxes.map(toSandbox) };
+        }),
+      );
     },
     async serverSuccessor(server) {
       const [row] = await sql`SELECT successor FROM server_takeovers WHERE server = ${server}`;

@@ -1,3 +1,4 @@
+import { describeStateLocation } from '../open-state-repository.ts';
 import type { StateRepository } from '../state-repository.ts';
 import { postgresCronStatements } from './postgres-cron-statements.ts';
 import { openPostgresDatabase, type PostgresStateRepositoryOptions } from './postgres-database.ts';
@@ -12,6 +13,7 @@ import { postgresTicketEventStatements } from './postgres-ticket-event-statement
 import { postgresTicketStatements } from './postgres-ticket-statements.ts';
 import { postgresTokenStatements } from './postgres-token-statements.ts';
 import { postgresTriggerStatements } from './postgres-trigger-statements.ts';
+import { reportUnreachable } from './postgres-unreachable-error.ts';
 import { postgresUrlStatements } from './postgres-url-statements.ts';
 
 export type { PostgresStateRepositoryOptions } from './postgres-database.ts';
@@ -27,8 +29,8 @@ export async function createPostgresStateRepository(
   options: PostgresStateRepositoryOptions = {},
 ): Promise<StateRepository> {
   const database = await openPostgresDatabase(url, options);
-  const repository = {
-    specificationVersion: 'state-v1' as const,
+  const repository: StateRepository = {
+    specificationVersion: 'state-v1',
     ...postgresTokenStatements(database),
     ...postgresJobStatements(database),
     ...postgresLogStatements(database),
@@ -46,6 +48,5 @@ export async function createPostgresStateRepository(
       await database.sql.end({ timeout: 5 });
     },
   };
-  // Filled in by the statement groups as they land (issue 17): until then not every method exists.
-  return repository as unknown as StateRepository;
+  return reportUnreachable(repository, describeStateLocation({ kind: 'postgres', url }));
 }

@@ -45,6 +45,9 @@ export function sqliteRecoveryStatements({
     async takeOverServer({ server, host, successor, at }) {
       let taken: TakenOver | undefined;
       transaction(() => {
+        // A successor that was itself taken over is gone: the work stays with `server`, for a
+        // live process to take (moved to the successor, nobody could ever take it again).
+        if (statement('SELECT 1 FROM server_takeovers WHERE server = ?').get(successor)) return;
         // The primary key makes this once only: a second process taking over the same server
         // inserts nothing and gets nothing.
         const inserted = statement(

@@ -1,0 +1,35 @@
+import { DependencyMissingError, InvalidInputError } from '../errors/mags-error.ts';
+
+/** No live host runs the job's runtime: nothing can take the job now. */
+export function noLiveHost(runtime: string, hostTimeoutMs: number): DependencyMissingError {
+  return new DependencyMissingError(
+    `No live host can run this job: none that runs ${runtime} sandboxes has sent a heartbeat in the last ${hostTimeoutMs / 1000} s.`,
+    {
+      code: 'no_live_host',
+      retryable: true,
+      hint: 'Start a host server on this state (its --state, without --api-only), or see the hosts and their heartbeats at GET /v1/hosts.',
+    },
+  );
+}
+
+/** A run with uploaded files reached an API-only server: its uploads are on this server's disk. */
+export function uploadsNeedHost(): InvalidInputError {
+  return new InvalidInputError(
+    'This server runs no sandboxes (it is --api-only, or its host was declared gone) and a run with uploaded files (-f) runs where they were uploaded.',
+    {
+      code: 'uploads_need_host',
+      hint: 'Send the run with its files to a host server (one started without --api-only), or put the files in a persistent workspace through a host first.',
+    },
+  );
+}
+
+/** `--api-only` without shared state: nothing could run its jobs. */
+export function apiOnlyNeedsSharedState(): InvalidInputError {
+  return new InvalidInputError(
+    "--api-only serves the API and runs no sandbox: it needs hosts sharing its state, and SQLite is one host's own.",
+    {
+      code: 'api_only_needs_shared_state',
+      hint: 'Give the shared PostgreSQL state too: --state postgres://USER@HOST/DATABASE',
+    },
+  );
+}

@@ -1,0 +1,61 @@
+import type { HostRecord } from '../state/state-repository.ts';
+
+/** What placing one run job looks at. */
+export interface PlacementRequest {
+  /** The runtime it runs on (a host without it is never picked). */
+  runtime: string;
+  /** The storage name of the workspace it writes or reads (warm affinity), if any. */
+  workspace: string | undefined;
+  /** The host of the server placing it, when that server is a host (ties go to it). */
+  self: string | undefined;
+  now: number;
+  /** A host whose heartbeat is older than this is not live, whether or not it was marked gone. */
+  hostTimeoutMs: number;
+}
+
+/** Where a job goes, and why (shown in the server's log and tests). */
+export interface Placement {
+  host: HostRecord;
+  reason: 'warm' | 'least-loaded' | 'all-full';
+}
+
+/** A host that takes work now: not marked gone, and heard from within the timeout. */
+export function isLiveHost(host: HostRecord, now: number, hostTimeoutMs: number): boolean {
+  return host.goneAt === null && now - Date.parse(host.heartbeatAt) <= hostTimeoutMs;
+}
+
+/**
+ * Picks the host a run job goes to (pure: the caller reads the hosts). Among live hosts with the
+ * job's runtime: one with room (runningJobs < maxJobs) that has the workspace parked warm (a warm
+ * re-run costs a fraction of a cold mount, GUIDE §3), else the one with room that is least loaded
+ * (running / max), ties to `self`, then by id so every server decides alike. When every such host
+ * is full, the least loaded one anyway: the job waits in that host's queue, as it would on one
+ * host. Undefined: no live host has the runtime.
+ */
+export function placeJob(hosts: HostRecord[], request: PlacementRequest): Placement | undefined {
+  const candidates = hosts.filter(
+    (host) =>
+      isLiveHost(host, request.now, request.hostTimeoutMs) &&
+      host.runtimes.includes(request.runtime),
+  );
+  if (candidates.length === 0) return undefined;
+  const ordered = [...candidates].sort((a, b) => compareLoad(a, b, request.self));
+  const withRoom = ordered.filter((host) => host.runningJobs < host.maxJobs);
+  const workspace = request.workspace;
+  if (workspace !== undefined) {
+    const warm = withRoom.find((host) => host.warmWorkspaces.includes(workspace));
+    if (warm) return { host: warm, reason: 'warm' };
+  }
+  const first = withRoom[0];
+  if (first) return { host: first, reason: 'least-loaded' };
+  return { host: ordered[0] as HostRecord, reason: 'all-full' };
+}
+
+function compareLoad(a: HostRecord, b: HostRecord, self: string | undefined): number {
+  const load = (host: HostRecord) => host.runningJobs / Math.max(host.maxJobs, 1);
+  const difference = load(a) - load(b);
+  if (difference !== 0) return difference;
+  if (a.id === self) return -1;
+  if (b.id === self) return 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}

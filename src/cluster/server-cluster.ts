@@ -1,0 +1,356 @@
+import type { ServerInstance } from '../config/server-instance.ts';
+import type { MagsContext } from '../context/mags-context.ts';
+import type { JobCluster } from '../jobs/job-cluster.ts';
+import type { JobManager } from '../jobs/job-manager.ts';
+import { writtenWorkspace } from '../jobs/run-command.ts';
+import { type RunJobPlan, refuseBusyWorkspace } from '../jobs/run-job.ts';
+import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
+import type { HostRecord, JobRecord, StateRepository } from '../state/state-repository.ts';
+import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
+import { noLiveHost, uploadsNeedHost } from './cluster-errors.ts';
+import { HeartbeatObservations, sweepGoneHosts } from './gone-host-sweeper.ts';
+import { placeJob } from './host-placement.ts';
+import { HostPresence } from './host-presence.ts';
+import { type HostView, toHostView } from './host-view.ts';
+import { JobQueueTaker } from './job-queue-taker.ts';
+import { StateListeners } from './state-listeners.ts';
+
+export type { HostView } from './host-view.ts';
+
+/** How a server takes part in a cluster of servers sharing one PostgreSQL state. */
+export interface ClusterOptions {
+  /** Serves the API and runs no sandbox: every job is placed on a host (`--api-only`). */
+  apiOnly?: boolean;
+  /** The URL the other servers reach this one's API at (`--advertise`; default the listen URL). */
+  advertise?: string;
+  /** How often this host beats (default 2 s). */
+  heartbeatMs?: number;
+  /** A host silent this long is marked gone and its work failed (default 15 s). */
+  hostTimeoutMs?: number;
+  /** The slow poll of the job queue, in case a notification was lost (default 5 s). */
+  queuePollMs?: number;
+  /** The slow poll of a follower of a job on another host (default 2 s). */
+  followPollMs?: number;
+}
+
+export interface ServerClusterParts {
+  repository: StateRepository;
+  instance: ServerInstance;
+  jobs: JobManager;
+  scheduler: SandboxScheduler;
+  context: MagsContext;
+  options: ClusterOptions;
+  log(line: string): void;
+}
+
+/**
+ * This server among the others on its state (GUIDE §6): where runs go (`placeJob`), its life as a
+ * host (registration, heartbeat, taking the jobs placed on it), the sweep that fails the work of
+ * silent hosts, and following jobs that run elsewhere through the state's notifications.
+ */
+export class ServerCluster implements JobCluster {
+  readonly apiOnly: boolean;
+  readonly heartbeatMs: number;
+  readonly hostTimeoutMs: number;
+  readonly #parts: ServerClusterParts;
+  readonly #listeners: StateListeners;
+  #presence: HostPresence | undefined;
+  #taker: JobQueueTaker | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
+  #sweeping: Promise<void> = Promise.resolve();
+  #unlistenStops: (() => void) | undefined;
+  #unlistenChanges: (() => void) | undefined;
+  /** Each host's heartbeat as this server has seen it change (the sweep's measure of silence). */
+  readonly #observed = new HeartbeatObservations();
+  /** Runs placed on each other host since the heartbeat of it this server last read. */
+  readonly #placedSinceBeat = new Map<string, { heartbeatAt: string; count: number }>();
+
+  constructor(parts: ServerClusterParts) {
+    this.#parts = parts;
+    this.apiOnly = parts.options.apiOnly ?? false;
+    this.heartbeatMs = parts.options.heartbeatMs ?? 2000;
+    this.hostTimeoutMs = parts.options.hostTimeoutMs ?? 15_000;
+    this.#listeners = new StateListeners(parts.repository);
+  }
+
+  get host(): string {
+    return this.#parts.instance.host;
+  }
+
+  /** `api-only`, or `host` (API and sandboxes), or `gone host` once declared gone. */
+  get role(): string {
+    if (this.apiOnly) return 'api-only';
+    return this.#presence?.gone ? 'gone host' : 'host';
+  }
+
+  /**
+   * Joins: a host registers and takes the jobs placed on it; every server sweeps silent hosts.
+   * `listenUrl`: its API's address when no `advertise` was given.
+   */
+  async start(listenUrl: string): Promise<void> {
+    const { repository, instance, jobs, log } = this.#parts;
+    if (!this.apiOnly) {
+      this.#presence = new HostPresence({
+        repository,
+        instance,
+        address: this.#parts.options.advertise ?? listenUrl,
+        runtimes: await this.#usableRuntimes(),
+        load: () => this.#load(),
+        heartbeatMs: this.heartbeatMs,
+        onGone: () => void this.#wasDeclaredGone(),
+        onError: (error) => log(`heartbeat not written: ${(error as Error).message}`),
+      });
+      await this.#presence.start();
+      this.#unlistenStops = await this.#listeners.on('job_stop', '*', (payload) => {
+        const [id, how] = payload.split(':');
+        if (id) void jobs.stopHere(id, how === 'kill').catch(() => {});
+      });
+      this.#taker = new JobQueueTaker({
+        repository,
+        listeners: this.#listeners,
+        instance,
+        jobs,
+        pollMs: this.#parts.options.queuePollMs,
+        onError: (error) => log(`cannot take the jobs placed here: ${(error as Error).message}`),
+      });
+      await this.#taker.start();
+    }
+    // Jobs of other hosts, for the followers of job changes here.
+    this.#unlistenChanges = await this.#listeners.on('job_changed', '*', (payload) => {
+      const [id, owner] = payload.split(':');
+      if (!id || !owner || !jobs.followed) return;
+      repository.getJob(owner, id).then(
+        // This process's own jobs were told to its followers as they changed.
+        (record) => record && record.server !== instance.server && jobs.changedElsewhere(record),
+        () => {},
+      );
+    });
+    this.#sweeper = setInterval(
+      () => {
+        this.#sweeping = this.#sweeping.then(() => this.sweep());
+      },
+      Math.min(this.heartbeatMs, this.hostTimeoutMs / 2),
+    );
+    this.#sweeper.unref();
+  }
+
+  /** Marks the hosts silent beyond the timeout gone (GET /v1/hosts, tests; the timer does it too). */
+  async sweep(): Promise<void> {
+    try {
+      const swept = await sweepGoneHosts(this.#parts.repository, {
+        observed: this.#observed,
+        nowMs: performance.now(),
+        hostTimeoutMs: this.hostTimeoutMs,
+        ...(this.apiOnly ? {} : { self: this.host }),
+      });
+      for (const gone of swept) {
+        this.#parts.log(
+          `${gone.reason} (${gone.jobs.length} jobs failed, ${gone.sandboxes.length} sandboxes stopped)`,
+        );
+      }
+    } catch (error) {
+      this.#parts.log(`cannot sweep silent hosts: ${(error as Error).message}`);
+    }
+  }
+
+  /** Every host recorded, as `GET /v1/hosts` shows it. */
+  async hosts(): Promise<HostView[]> {
+    const now = Date.now();
+    return (await this.#parts.repository.listHosts()).map((host) =>
+      toHostView(host, now, this.hostTimeoutMs),
+    );
+  }
+
+  async place(plan: RunJobPlan): Promise<string | undefined> {
+    const { request, record } = plan;
+    // A host declared gone runs nothing more: it places like an API-only server.
+    const self = this.apiOnly || this.#presence?.gone ? undefined : this.host;
+    // Its uploads are on this server's disk: it runs where they are.
+    if ((request.files ?? []).length > 0) {
+      if (self === undefined) throw uploadsNeedHost();
+      return undefined;
+    }
+    const { repository } = this.#parts;
+    const writes = writtenWorkspace(request);
+    if (writes !== undefined) {
+      // One writer per workspace across hosts too (a job here is checked by the job manager).
+      const active: JobRecord[] = [];
+      for (const status of ['queued', 'running'] as const) {
+        const page = await repository.listJobs({
+          owner: record.owner,
+          workspace: writes,
+          status,
+          limit: 1,
+        });
+        active.push(...page.jobs);
+      }
+      refuseBusyWorkspace(record.owner, request, active);
+    }
+    const stored = await repository.listHosts();
+    const hosts = this.#withRecentPlacements(stored);
+    const placement = placeJob(hosts, {
+      runtime: plan.runOptions.runtime ?? this.#parts.context.runtime.name,
+      workspace: plan.workspace && ownerWorkspaceName(record.owner, plan.workspace),
+      self,
+      now: Date.now(),
+      hostTimeoutMs: this.hostTimeoutMs,
+    });
+    if (!placement) throw noLiveHost(plan.runOptions.runtime ?? 'any', this.hostTimeoutMs);
+    const { id } = placement.host;
+    if (id === self) return undefined;
+    // Counted against its heartbeat as stored (placement saw it in this server's time).
+    const heartbeatAt = stored.find((host) => host.id === id)?.heartbeatAt ?? '';
+    const placed = this.#placedSinceBeat.get(id);
+    if (placed?.heartbeatAt === heartbeatAt) placed.count++;
+    else this.#placedSinceBeat.set(id, { heartbeatAt, count: 1 });
+    return id;
+  }
+
+  /**
+   * The hosts as placement should see them: this host's own load as it is now, and each other
+   * host's as of its last heartbeat plus what this server placed on it since (a heartbeat lags a
+   * burst of submissions, which would all go to the same host otherwise). A heartbeat's time is
+   * taken as this server saw it change (its own clock, as the sweep does), so a host whose clock
+   * is off still gets work.
+   */
+  #withRecentPlacements(hosts: HostRecord[]): HostRecord[] {
+    const [nowMs, wallNowMs] = [performance.now(), Date.now()];
+    return hosts.map((record) => {
+      const ageMs = this.#observed.ageMs(record, nowMs, wallNowMs);
+      const host = { ...record, heartbeatAt: new Date(wallNowMs - ageMs).toISOString() };
+      if (host.id === this.host && !this.apiOnly) return { ...host, ...this.#load() };
+      const placed = this.#placedSinceBeat.get(host.id);
+      if (placed?.heartbeatAt !== record.heartbeatAt) {
+        this.#placedSinceBeat.delete(host.id);
+        return host;
+      }
+      return { ...host, runningJobs: host.runningJobs + placed.count };
+    });
+  }
+
+  /**
+   * The hosts as this server's placement sees them (heartbeats timed on its own clock, its own
+   * load as it is now, runs it placed since a host's last beat): what `placeJob` should be given
+   * by anything else that places work (a new long-lived sandbox).
+   */
+  async hostsForPlacement(): Promise<HostRecord[]> {
+    return this.#withRecentPlacements(await this.#parts.repository.listHosts());
+  }
+
+  /**
+   * Before a job's end is recorded here: a host that may have been silent (frozen, cut off)
+   * checks it is still a host, and if it was declared gone stops its jobs before anything of
+   * theirs is recorded (the sweep failed them already).
+   */
+  async confirmHost(): Promise<void> {
+    await this.#presence?.confirm();
+  }
+
+  async placed(record: JobRecord): Promise<void> {
+    if (record.host) await this.#parts.repository.notify('jobs_placed', record.host);
+    this.changed(record);
+  }
+
+  output(jobId: string, endOffset: number): void {
+    this.#tell('job_output', `${jobId}:${endOffset}`);
+  }
+
+  changed(record: JobRecord): void {
+    this.#tell('job_changed', `${record.id}:${record.owner}`);
+  }
+
+  async follow(jobId: string) {
+    const watch = await this.#listeners.watch(['job_output', 'job_changed'], jobId);
+    const pollMs = this.#parts.options.followPollMs ?? 2000;
+    return {
+      wait: (signal?: AbortSignal) => watch.wait(pollMs, signal),
+      close: () => watch.close(),
+    };
+  }
+
+  async requestStop(jobId: string, kill: boolean): Promise<void> {
+    await this.#parts.repository.notify('job_stop', `${jobId}:${kill ? 'kill' : 'stop'}`);
+  }
+
+  /**
+   * Stops taking work. `remove`: a clean stop, the host's record removed; otherwise (a detaching
+   * stop, its sandboxes left running) the record stays for the next server of this host, and
+   * falls silent if none comes.
+   */
+  async close(options: { remove: boolean }): Promise<void> {
+    clearInterval(this.#sweeper);
+    await this.#sweeping;
+    await this.#taker?.stop();
+    this.#unlistenStops?.();
+    this.#unlistenChanges?.();
+    await this.#presence?.stop(options).catch((error: unknown) => {
+      this.#parts.log(`cannot remove this host's record: ${(error as Error).message}`);
+    });
+    // Gone from the hosts, nothing will take what was placed here and not yet taken: failed now,
+    // with why, rather than left queued for nobody.
+    if (options.remove && this.#presence && !this.#presence.gone) {
+      await this.#failUntaken().catch((error: unknown) => {
+        this.#parts.log(`cannot fail the jobs placed here: ${(error as Error).message}`);
+      });
+    }
+    await this.#listeners.close();
+  }
+
+  async #failUntaken(): Promise<void> {
+    const { repository, instance, jobs } = this.#parts;
+    const reason = `host ${instance.host} shut down before it started this job: run it again (it goes to a live host)`;
+    for (;;) {
+      const untaken = await repository.claimQueuedJobs(instance.host, instance.server, 100);
+      for (const record of untaken) {
+        await jobs.failAdopted(record, reason);
+        this.changed(record);
+      }
+      if (untaken.length < 100) return;
+    }
+  }
+
+  #tell(channel: 'job_output' | 'job_changed', payload: string): void {
+    this.#parts.repository.notify(channel, payload).catch((error: unknown) => {
+      this.#parts.log(`cannot notify ${channel}: ${(error as Error).message}`);
+    });
+  }
+
+  #load(): Pick<HostRecord, 'maxJobs' | 'runningJobs' | 'warmWorkspaces'> {
+    const counts = this.#parts.jobs.counts;
+    return {
+      maxJobs: counts.maxConcurrent,
+      // Its queue counts: a host with a backlog is as loaded as a busy one.
+      runningJobs: counts.running + counts.queued,
+      warmWorkspaces: this.#parts.scheduler.warm.parkedWorkspaces(),
+    };
+  }
+
+  /** The runtimes whose host check passes here (the default one always: it explains itself). */
+  async #usableRuntimes(): Promise<string[]> {
+    const { context } = this.#parts;
+    const usable: string[] = [];
+    for (const runtime of Object.values(context.runtimes)) {
+      if (runtime === context.runtime) usable.push(runtime.name);
+      else if (
+        await runtime.check().then(
+          (check) => check.ok,
+          () => false,
+        )
+      )
+        usable.push(runtime.name);
+    }
+    return usable;
+  }
+
+  async #wasDeclaredGone(): Promise<void> {
+    const { log, jobs } = this.#parts;
+    log(
+      `!!! this host (${this.host}) was declared gone by another server: it was silent longer than ${this.hostTimeoutMs / 1000} s and its jobs were failed. It takes no more work and stops the jobs it still ran (their records keep that reason). Restart this server to join again.`,
+    );
+    // First, synchronously: from here on nothing of its jobs is recorded (`abandon` marks the job
+    // manager at once; a job's end waiting in `confirmHost` sees it).
+    const abandoning = jobs.abandon();
+    await this.#taker?.stop();
+    await abandoning;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Servers sharing one state, in one process (two repositories on one SQLite file hear each
+ * other's notifications, as PostgreSQL clients do): what a host leaving cleanly does to the jobs
+ * placed on it, and what an API-only server says when no host can take a run.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { newJob } from '../src/jobs/new-job.ts';
+import { Mags } from '../src/sdk/mags.ts';
+import { createToken } from '../src/server/tokens.ts';
+import { createSqliteStateRepository } from '../src/state/sqlite/sqlite-state-repository.ts';
+import { createTestHome, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
+import { startTestServer, type TestServer } from './helpers/test-server.ts';
+
+const skip = sandboxSkipReason();
+if (skip) process.stdout.write(`# skipping the cluster tests: ${skip}\n`);
+
+describe('servers on one shared state (in-process)', { skip }, () => {
+  const servers: TestServer[] = [];
+  let stateHome: TestHome | undefined;
+  after(async () => {
+    for (const server of servers) await server.close().catch(() => {});
+    await stateHome?.cleanup();
+  });
+
+  async function sharedState() {
+    stateHome ??= await createTestHome();
+    return createSqliteStateRepository(join(stateHome.home, 'shared.db'));
+  }
+
+  test('a host that stops cleanly fails the jobs placed on it that it had not taken, and leaves', async () => {
+    const host = await startTestServer({
+      repository: await sharedState(),
+      hostId: 'leaving',
+      scheduling: { poolSize: 0 },
+      // Only notified jobs are taken (no poll during the test): the one below never is.
+      cluster: { queuePollMs: 600_000 },
+    });
+    servers.push(host);
+    const state = await sharedState();
+    try {
+      assert.deepEqual(
+        (await state.listHosts()).map((one) => one.id),
+        ['leaving'],
+      );
+      const placed = {
+        ...newJob('alice', 'run', ['true'], null, null, 'namespace'),
+        host: 'leaving',
+        server: null,
+      };
+      await state.insertJob(placed);
+      await host.close();
+      const failed = await state.getJob('alice', placed.id);
+      assert.equal(failed?.status, 'failed');
+      assert.equal(
+        failed?.reason,
+        'host leaving shut down before it started this job: run it again (it goes to a live host)',
+      );
+      assert.deepEqual(await state.listHosts(), []);
+    } finally {
+      await state.close();
+    }
+  });
+
+  test('an API-only server with no live host refuses a run with a 503 that says what to do', async () => {
+    const api = await startTestServer({
+      repository: await sharedState(),
+      hostId: 'api',
+      cluster: { apiOnly: true },
+    });
+    servers.push(api);
+    const { token } = await createToken(api.server.services.repository, 'alice', 'test');
+    const mags = new Mags({ url: api.url, token });
+    await assert.rejects(
+      mags.run('true'),
+      (error: { code?: string; statusCode?: number; hint?: string }) => {
+        assert.equal(error.code, 'no_live_host');
+        assert.equal(error.statusCode, 503);
+        // An owner is told what happened and that it may pass later; the operator's details (which
+        // runtime, what to start) are in the server's log.
+        assert.match(String(error), /No live host can run this job now/);
+        assert.equal(error.hint, 'This may pass if tried again later.');
+        return true;
+      },
+    );
+    // Nothing recorded (the one job of alice's is the previous test's).
+    const { jobs } = await mags.jobs.list();
+    assert.deepEqual(
+      jobs.map((job) => job.host),
+      ['leaving'],
+    );
+  });
+});
