@@ -29,6 +29,8 @@ const layers: string[][] = [
   ['plans', 'cron'],
   // Triggers create tickets or plans.
   ['triggers'],
+  // Several servers on one state: placement, host presence, the queue, gone hosts (GUIDE §6).
+  ['cluster'],
   // Sandbox URLs are the server's reverse proxy: their access rules check the server's tokens.
   ['server', 'urls'],
   // The SDK is the CLI's client library, but may itself import only `sdkMayImport`.
