@@ -16,3 +16,6 @@ export const identityIdMapping: IdMapping = {
   toHost: (id) => id,
   toSandbox: (id) => id,
 };
+
+/** Ids a sandbox has (0..65535): the range a shifting runtime maps, and an image's ids fit in. */
+export const defaultIdCount = 65_536;

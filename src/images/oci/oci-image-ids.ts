@@ -1,5 +1,5 @@
+import { defaultIdCount } from '../../config/id-mapping.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
-import { defaultIdCount } from '../../runtimes/namespace/id-mapping.ts';
 
 /**
  * A stored file's owner (uid or gid) as the image has it: the store's owners are the sandbox's ids

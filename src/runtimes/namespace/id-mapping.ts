@@ -1,8 +1,8 @@
-import type { IdMapping } from '../../config/id-mapping.ts';
+import { defaultIdCount, type IdMapping } from '../../config/id-mapping.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
 
 export const defaultUidBase = 100_000;
-export const defaultIdCount = 65_536;
+export { defaultIdCount };
 
 /** The namespace runtime's id mapping: sandbox ids 0..idCount-1 are host ids uidBase.. on. */
 export interface ShiftedIdMapping extends IdMapping {
