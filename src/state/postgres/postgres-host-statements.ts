@@ -1,9 +1,9 @@
 import { checkClaimLimit } from '../check-claim-limit.ts';
+import { compareQueuedJobRows, toJob } from '../rows/job-row.ts';
 import { checkNotificationPayload, deliverNotification } from '../state-notifications.ts';
 import type { HostRecord, StateChannel, StateRepository } from '../state-repository.ts';
 import { text } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
-import { toJob } from './postgres-job-statements.ts';
 import { retryOnDeadlock } from './postgres-retry.ts';
 import { toSandbox } from './postgres-sandbox-statements.ts';
 
@@ -124,14 +124,7 @@ export function postgresHostStatements({ sql }: PostgresDatabase): HostMethods {
         UPDATE jobs SET server = ${server} FROM picked WHERE jobs.id = picked.id
         RETURNING jobs.*`;
       // RETURNING has no order: oldest first again.
-      return [...rows]
-        .sort(
-          (left, right) =>
-            (String(left.created_at) < String(right.created_at) ? -1 : 0) ||
-            (String(left.created_at) > String(right.created_at) ? 1 : 0) ||
-            Number(left.seq) - Number(right.seq),
-        )
-        .map(toJob);
+      return [...rows].sort(compareQueuedJobRows).map(toJob);
     },
     async notify(channel, payload) {
       checkNotificationPayload(channel, payload);

@@ -1,11 +1,6 @@
-import {
-  finishedJobStatuses,
-  type JobFilter,
-  type JobRecord,
-  type JobUpdate,
-  type StateRepository,
-} from '../state-repository.ts';
-import { columnValues, text, withoutNul } from './postgres-column-values.ts';
+import { jobColumns, toJob } from '../rows/job-row.ts';
+import { finishedJobStatuses, type JobFilter, type StateRepository } from '../state-repository.ts';
+import { columnValues, withoutNul } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { safeInteger } from './postgres-row-values.ts';
 
@@ -61,50 +56,5 @@ export function postgresJobStatements({ sql }: PostgresDatabase): JobMethods {
         return true;
       });
     },
-  };
-}
-
-const jobColumns: Record<keyof JobUpdate, string> = {
-  status: 'status',
-  exitCode: 'exit_code',
-  signal: 'signal',
-  reason: 'reason',
-  endReason: 'end_reason',
-  message: 'message',
-  sandboxId: 'sandbox_id',
-  startedAt: 'started_at',
-  finishedAt: 'finished_at',
-  logBytes: 'log_bytes',
-};
-
-export function toJob(row: Record<string, unknown>): JobRecord {
-  return {
-    id: String(row.id),
-    owner: String(row.owner),
-    kind: row.kind as JobRecord['kind'],
-    sandbox: text(row.sandbox),
-    argv: JSON.parse(String(row.argv)) as string[],
-    workspace: text(row.workspace),
-    status: row.status as JobRecord['status'],
-    exitCode: row.exit_code === null ? null : Number(row.exit_code),
-    signal: text(row.signal),
-    reason: text(row.reason),
-    endReason: text(row.end_reason) as JobRecord['endReason'],
-    message: text(row.message),
-    sandboxId: text(row.sandbox_id),
-    createdAt: String(row.created_at),
-    startedAt: text(row.started_at),
-    finishedAt: text(row.finished_at),
-    logBytes: Number(row.log_bytes),
-    logsRemovedAt: text(row.logs_removed_at),
-    logsRemovedReason: text(row.logs_removed_reason),
-    host: text(row.host),
-    server: text(row.server),
-    runOptions:
-      row.run_options === null || row.run_options === undefined
-        ? null
-        : (JSON.parse(String(row.run_options)) as Record<string, unknown>),
-    origin: text(row.origin),
-    runtime: String(row.runtime),
   };
 }

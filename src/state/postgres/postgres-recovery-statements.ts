@@ -1,7 +1,7 @@
+import { toJob } from '../rows/job-row.ts';
 import type { StateRepository } from '../state-repository.ts';
 import { advisoryLockKeys } from './postgres-advisory-lock.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
-import { toJob } from './postgres-job-statements.ts';
 import { retryOnDeadlock } from './postgres-retry.ts';
 import { toSandbox } from './postgres-sandbox-statements.ts';
 

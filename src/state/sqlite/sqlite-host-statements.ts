@@ -1,7 +1,7 @@
 import { checkClaimLimit } from '../check-claim-limit.ts';
+import { compareQueuedJobRows, toJob } from '../rows/job-row.ts';
 import type { HostRecord, StateRepository, TakenOver } from '../state-repository.ts';
 import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
-import { toJob } from './sqlite-job-statements.ts';
 import { sqliteNotifications } from './sqlite-notifications.ts';
 import { toSandbox } from './sqlite-sandbox-statements.ts';
 
@@ -102,12 +102,7 @@ export function sqliteHostStatements(sqlite: SqliteDatabase): HostMethods {
       if (limit === 0) return [];
       const rows = claimQueuedJobs().all({ server, host, limit }) as Row[];
       // RETURNING gives no order (https://sqlite.org/lang_returning.html): oldest first again.
-      rows.sort(
-        (left, right) =>
-          String(left.created_at).localeCompare(String(right.created_at)) ||
-          Number(left.seq) - Number(right.seq),
-      );
-      return rows.map(toJob);
+      return rows.sort(compareQueuedJobRows).map(toJob);
     },
     ...sqliteNotifications(sqlite.database),
   };

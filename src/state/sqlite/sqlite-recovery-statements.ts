@@ -1,6 +1,6 @@
+import { toJob } from '../rows/job-row.ts';
 import type { StateRepository, TakenOver } from '../state-repository.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
-import { toJob } from './sqlite-job-statements.ts';
 import { toSandbox } from './sqlite-sandbox-statements.ts';
 
 type RecoveryMethods = Pick<

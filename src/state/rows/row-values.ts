@@ -1,0 +1,16 @@
+// What the row mappers read from a row of either backend: SQLite gives booleans as 0/1 and
+// integers as numbers, PostgreSQL gives true/false and (for bigint columns) strings or BigInt.
+
+/** A row as either backend's client returns it: column name to raw value. */
+export type StateRow = Record<string, unknown>;
+
+/** A nullable text column. */
+export const text = (value: unknown): string | null =>
+  value === null || value === undefined ? null : String(value);
+
+/** A nullable number column. */
+export const nullableNumber = (value: unknown): number | null =>
+  value === null || value === undefined ? null : Number(value);
+
+/** A boolean column: SQLite's 1 (an INTEGER) or PostgreSQL's true (a BOOLEAN). */
+export const flag = (value: unknown): boolean => value === true || Number(value) === 1;
