@@ -1,11 +1,11 @@
 import { checkClaimLimit } from '../check-claim-limit.ts';
 import { compareQueuedJobRows, toJob } from '../rows/job-row.ts';
+import { toSandbox } from '../rows/sandbox-row.ts';
 import { checkNotificationPayload, deliverNotification } from '../state-notifications.ts';
 import type { HostRecord, StateChannel, StateRepository } from '../state-repository.ts';
 import { text } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { retryOnDeadlock } from './postgres-retry.ts';
-import { toSandbox } from './postgres-sandbox-statements.ts';
 
 type HostMethods = Pick<
   StateRepository,

@@ -1,9 +1,9 @@
 import { toJob } from '../rows/job-row.ts';
+import { toSandbox } from '../rows/sandbox-row.ts';
 import type { StateRepository } from '../state-repository.ts';
 import { advisoryLockKeys } from './postgres-advisory-lock.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { retryOnDeadlock } from './postgres-retry.ts';
-import { toSandbox } from './postgres-sandbox-statements.ts';
 
 type RecoveryMethods = Pick<
   StateRepository,

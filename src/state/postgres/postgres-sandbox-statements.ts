@@ -1,5 +1,5 @@
-import type { SandboxRecord, StateRepository, WorkspaceRecord } from '../state-repository.ts';
-import { text } from './postgres-column-values.ts';
+import { toSandbox } from '../rows/sandbox-row.ts';
+import type { StateRepository, WorkspaceRecord } from '../state-repository.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 
 type SandboxMethods = Pick<
@@ -62,22 +62,5 @@ export function postgresSandboxStatements({ sql }: PostgresDatabase): SandboxMet
     async deleteWorkspace(owner, name) {
       await sql`DELETE FROM workspaces WHERE owner = ${owner} AND name = ${name}`;
     },
-  };
-}
-
-export function toSandbox(row: Record<string, unknown>): SandboxRecord {
-  return {
-    owner: String(row.owner),
-    name: String(row.name),
-    runtimeId: text(row.runtime_id),
-    workspace: text(row.workspace),
-    status: row.status as SandboxRecord['status'],
-    options: JSON.parse(String(row.options)) as Record<string, unknown>,
-    reason: text(row.reason),
-    createdAt: String(row.created_at),
-    lastActiveAt: String(row.last_active_at),
-    host: text(row.host),
-    server: text(row.server),
-    runtime: String(row.runtime),
   };
 }

@@ -1,9 +1,9 @@
 import { checkClaimLimit } from '../check-claim-limit.ts';
 import { compareQueuedJobRows, toJob } from '../rows/job-row.ts';
+import { toSandbox } from '../rows/sandbox-row.ts';
 import type { HostRecord, StateRepository, TakenOver } from '../state-repository.ts';
 import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
 import { sqliteNotifications } from './sqlite-notifications.ts';
-import { toSandbox } from './sqlite-sandbox-statements.ts';
 
 type HostMethods = Pick<
   StateRepository,

@@ -1,7 +1,7 @@
 import { toJob } from '../rows/job-row.ts';
+import { toSandbox } from '../rows/sandbox-row.ts';
 import type { StateRepository, TakenOver } from '../state-repository.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
-import { toSandbox } from './sqlite-sandbox-statements.ts';
 
 type RecoveryMethods = Pick<
   StateRepository,

@@ -1,5 +1,6 @@
-import type { SandboxRecord, StateRepository, WorkspaceRecord } from '../state-repository.ts';
-import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
+import { toSandbox } from '../rows/sandbox-row.ts';
+import type { StateRepository, WorkspaceRecord } from '../state-repository.ts';
+import type { Row, SqliteDatabase } from './sqlite-database.ts';
 
 type SandboxMethods = Pick<
   StateRepository,
@@ -75,22 +76,5 @@ export function sqliteSandboxStatements({ statement, prepared }: SqliteDatabase)
     async deleteWorkspace(owner, name) {
       statement('DELETE FROM workspaces WHERE owner = ? AND name = ?').run(owner, name);
     },
-  };
-}
-
-export function toSandbox(row: Row): SandboxRecord {
-  return {
-    owner: String(row.owner),
-    name: String(row.name),
-    runtimeId: text(row.runtime_id),
-    workspace: text(row.workspace),
-    status: row.status as SandboxRecord['status'],
-    options: JSON.parse(String(row.options)) as Record<string, unknown>,
-    reason: text(row.reason),
-    createdAt: String(row.created_at),
-    lastActiveAt: String(row.last_active_at),
-    host: text(row.host),
-    server: text(row.server),
-    runtime: String(row.runtime),
   };
 }
