@@ -1,5 +1,5 @@
-import type { StateRepository, TokenRecord } from '../state-repository.ts';
-import { text } from './postgres-column-values.ts';
+import { toToken } from '../rows/token-row.ts';
+import type { StateRepository } from '../state-repository.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 
 type TokenMethods = Pick<
@@ -31,17 +31,5 @@ export function postgresTokenStatements({ sql }: PostgresDatabase): TokenMethods
         WHERE id = ${id} AND revoked_at IS NULL`;
       return result.count > 0;
     },
-  };
-}
-
-function toToken(row: Record<string, unknown>): TokenRecord {
-  return {
-    id: String(row.id),
-    owner: String(row.owner),
-    name: String(row.name),
-    hash: String(row.hash),
-    createdAt: String(row.created_at),
-    revokedAt: text(row.revoked_at),
-    admin: row.admin === true,
   };
 }

@@ -1,5 +1,6 @@
-import type { StateRepository, TokenRecord } from '../state-repository.ts';
-import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
+import { toToken } from '../rows/token-row.ts';
+import type { StateRepository } from '../state-repository.ts';
+import type { Row, SqliteDatabase } from './sqlite-database.ts';
 
 type TokenMethods = Pick<
   StateRepository,
@@ -39,17 +40,5 @@ export function sqliteTokenStatements({ statement, prepared }: SqliteDatabase): 
       ).run(revokedAt, id);
       return Number(result.changes) > 0;
     },
-  };
-}
-
-function toToken(row: Row): TokenRecord {
-  return {
-    id: String(row.id),
-    owner: String(row.owner),
-    name: String(row.name),
-    hash: String(row.hash),
-    createdAt: String(row.created_at),
-    revokedAt: text(row.revoked_at),
-    admin: Number(row.admin) === 1,
   };
 }
