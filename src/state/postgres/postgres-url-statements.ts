@@ -1,5 +1,5 @@
-import type { SandboxUrlRecord, StateRepository } from '../state-repository.ts';
-import { text } from './postgres-column-values.ts';
+import { toSandboxUrl } from '../rows/sandbox-url-row.ts';
+import type { StateRepository } from '../state-repository.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 
 type UrlMethods = Pick<
@@ -46,20 +46,5 @@ export function postgresUrlStatements({ sql }: PostgresDatabase): UrlMethods {
         WHERE revoked_at < ${endedBefore} OR expires_at < ${endedBefore}`;
       return result.count;
     },
-  };
-}
-
-function toSandboxUrl(row: Record<string, unknown>): SandboxUrlRecord {
-  return {
-    id: String(row.id),
-    owner: String(row.owner),
-    sandbox: String(row.sandbox),
-    sandboxCreatedAt: String(row.sandbox_created_at),
-    port: Number(row.port),
-    public: row.public === true,
-    hostLabel: text(row.host_label),
-    createdAt: String(row.created_at),
-    expiresAt: text(row.expires_at),
-    revokedAt: text(row.revoked_at),
   };
 }

@@ -1,5 +1,6 @@
-import type { SandboxUrlRecord, StateRepository } from '../state-repository.ts';
-import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
+import { toSandboxUrl } from '../rows/sandbox-url-row.ts';
+import type { StateRepository } from '../state-repository.ts';
+import type { Row, SqliteDatabase } from './sqlite-database.ts';
 
 type UrlMethods = Pick<
   StateRepository,
@@ -65,20 +66,5 @@ export function sqliteUrlStatements({ statement, prepared }: SqliteDatabase): Ur
       ).run(endedBefore, endedBefore);
       return Number(result.changes);
     },
-  };
-}
-
-function toSandboxUrl(row: Row): SandboxUrlRecord {
-  return {
-    id: String(row.id),
-    owner: String(row.owner),
-    sandbox: String(row.sandbox),
-    sandboxCreatedAt: String(row.sandbox_created_at),
-    port: Number(row.port),
-    public: Number(row.public) === 1,
-    hostLabel: text(row.host_label),
-    createdAt: String(row.created_at),
-    expiresAt: text(row.expires_at),
-    revokedAt: text(row.revoked_at),
   };
 }
