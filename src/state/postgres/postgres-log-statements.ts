@@ -1,9 +1,5 @@
-import {
-  finishedJobStatuses,
-  type LogChunk,
-  type StateRepository,
-  type StoredLog,
-} from '../state-repository.ts';
+import { toStoredLog } from '../rows/stored-log-row.ts';
+import { finishedJobStatuses, type LogChunk, type StateRepository } from '../state-repository.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 
 type LogMethods = Pick<
@@ -110,14 +106,5 @@ export function postgresLogStatements({ sql }: PostgresDatabase): LogMethods {
       for (const row of rows) bytes[row.stream as 'stdout' | 'stderr'] = Number(row.bytes);
       return bytes;
     },
-  };
-}
-
-function toStoredLog(row: Record<string, unknown>): StoredLog {
-  return {
-    id: String(row.id),
-    owner: String(row.owner),
-    bytes: Number(row.log_bytes),
-    finishedAt: String(row.finished_at),
   };
 }

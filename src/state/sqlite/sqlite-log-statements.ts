@@ -1,4 +1,5 @@
 import type { SQLInputValue } from 'node:sqlite';
+import { toStoredLog } from '../rows/stored-log-row.ts';
 import type { LogChunk, StateRepository, StoredLog } from '../state-repository.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
 import { finishedStatusesSql } from './sqlite-job-statements.ts';
@@ -123,14 +124,5 @@ export function sqliteLogStatements(sqlite: SqliteDatabase): LogMethods {
       for (const row of rows) bytes[row.stream as 'stdout' | 'stderr'] = Number(row.bytes);
       return bytes;
     },
-  };
-}
-
-function toStoredLog(row: Row): StoredLog {
-  return {
-    id: String(row.id),
-    owner: String(row.owner),
-    bytes: Number(row.log_bytes),
-    finishedAt: String(row.finished_at),
   };
 }
