@@ -1,9 +1,9 @@
 import { checkClaimLimit } from '../check-claim-limit.ts';
+import { toHost } from '../rows/host-row.ts';
 import { compareQueuedJobRows, toJob } from '../rows/job-row.ts';
 import { toSandbox } from '../rows/sandbox-row.ts';
 import { checkNotificationPayload, deliverNotification } from '../state-notifications.ts';
-import type { HostRecord, StateChannel, StateRepository } from '../state-repository.ts';
-import { text } from './postgres-column-values.ts';
+import type { StateChannel, StateRepository } from '../state-repository.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { retryOnDeadlock } from './postgres-retry.ts';
 
@@ -156,21 +156,5 @@ export function postgresHostStatements({ sql }: PostgresDatabase): HostMethods {
         subscriptions.delete(subscription);
       };
     },
-  };
-}
-
-function toHost(row: Record<string, unknown>): HostRecord {
-  return {
-    id: String(row.id),
-    server: String(row.server),
-    address: text(row.address),
-    runtimes: row.runtimes as string[],
-    maxJobs: Number(row.max_jobs),
-    runningJobs: Number(row.running_jobs),
-    warmWorkspaces: row.warm_workspaces as string[],
-    startedAt: String(row.started_at),
-    heartbeatAt: String(row.heartbeat_at),
-    goneAt: text(row.gone_at),
-    goneReason: text(row.gone_reason),
   };
 }

@@ -1,8 +1,9 @@
 import { checkClaimLimit } from '../check-claim-limit.ts';
+import { toHost } from '../rows/host-row.ts';
 import { compareQueuedJobRows, toJob } from '../rows/job-row.ts';
 import { toSandbox } from '../rows/sandbox-row.ts';
-import type { HostRecord, StateRepository, TakenOver } from '../state-repository.ts';
-import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
+import type { StateRepository, TakenOver } from '../state-repository.ts';
+import type { Row, SqliteDatabase } from './sqlite-database.ts';
 import { sqliteNotifications } from './sqlite-notifications.ts';
 
 type HostMethods = Pick<
@@ -105,21 +106,5 @@ export function sqliteHostStatements(sqlite: SqliteDatabase): HostMethods {
       return rows.sort(compareQueuedJobRows).map(toJob);
     },
     ...sqliteNotifications(sqlite.database),
-  };
-}
-
-function toHost(row: Row): HostRecord {
-  return {
-    id: String(row.id),
-    server: String(row.server),
-    address: text(row.address),
-    runtimes: JSON.parse(String(row.runtimes)) as string[],
-    maxJobs: Number(row.max_jobs),
-    runningJobs: Number(row.running_jobs),
-    warmWorkspaces: JSON.parse(String(row.warm_workspaces)) as string[],
-    startedAt: String(row.started_at),
-    heartbeatAt: String(row.heartbeat_at),
-    goneAt: text(row.gone_at),
-    goneReason: text(row.gone_reason),
   };
 }
