@@ -1,6 +1,6 @@
-import type { ProjectConfig } from '../../api/projects.ts';
-import type { ProjectRecord, ProjectUpdate, StateRepository } from '../state-repository.ts';
-import { columnValues, text } from './postgres-column-values.ts';
+import { projectColumns, toProject } from '../rows/project-row.ts';
+import type { StateRepository } from '../state-repository.ts';
+import { columnValues } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 
 type ProjectMethods = Pick<
@@ -64,41 +64,5 @@ export function postgresProjectStatements({ sql }: PostgresDatabase): ProjectMet
         await transaction`DELETE FROM projects WHERE owner = ${owner} AND name = ${name}`;
       });
     },
-  };
-}
-
-const projectColumns: Record<keyof ProjectUpdate, string> = {
-  repo: 'repo',
-  ref: 'ref',
-  commit: 'commit_id',
-  setupTree: 'setup_tree',
-  setup: 'setup',
-  test: 'test',
-  model: 'model',
-  config: 'config',
-  status: 'status',
-  reason: 'reason',
-  network: 'network',
-  updatedAt: 'updated_at',
-};
-
-function toProject(row: Record<string, unknown>): ProjectRecord {
-  return {
-    owner: String(row.owner),
-    name: String(row.name),
-    repo: String(row.repo),
-    ref: text(row.ref),
-    workspace: String(row.workspace),
-    commit: text(row.commit_id),
-    setupTree: text(row.setup_tree),
-    setup: text(row.setup),
-    test: text(row.test),
-    model: text(row.model),
-    config: JSON.parse(String(row.config)) as ProjectConfig,
-    status: row.status as ProjectRecord['status'],
-    reason: text(row.reason),
-    network: row.network === true,
-    createdAt: String(row.created_at),
-    updatedAt: String(row.updated_at),
   };
 }

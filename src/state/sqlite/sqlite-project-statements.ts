@@ -1,7 +1,7 @@
 import type { SQLInputValue } from 'node:sqlite';
-import type { ProjectConfig } from '../../api/projects.ts';
-import type { ProjectRecord, ProjectUpdate, StateRepository } from '../state-repository.ts';
-import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
+import { projectColumns, toProject } from '../rows/project-row.ts';
+import type { StateRepository } from '../state-repository.ts';
+import type { Row, SqliteDatabase } from './sqlite-database.ts';
 
 type ProjectMethods = Pick<
   StateRepository,
@@ -91,41 +91,5 @@ export function sqliteProjectStatements({
         statement('DELETE FROM projects WHERE owner = ? AND name = ?').run(owner, name);
       });
     },
-  };
-}
-
-const projectColumns: Record<keyof ProjectUpdate, string> = {
-  repo: 'repo',
-  ref: 'ref',
-  commit: 'commit_id',
-  setupTree: 'setup_tree',
-  setup: 'setup',
-  test: 'test',
-  model: 'model',
-  config: 'config',
-  status: 'status',
-  reason: 'reason',
-  network: 'network',
-  updatedAt: 'updated_at',
-};
-
-function toProject(row: Row): ProjectRecord {
-  return {
-    owner: String(row.owner),
-    name: String(row.name),
-    repo: String(row.repo),
-    ref: text(row.ref),
-    workspace: String(row.workspace),
-    commit: text(row.commit_id),
-    setupTree: text(row.setup_tree),
-    setup: text(row.setup),
-    test: text(row.test),
-    model: text(row.model),
-    config: JSON.parse(String(row.config)) as ProjectConfig,
-    status: row.status as ProjectRecord['status'],
-    reason: text(row.reason),
-    network: Number(row.network) === 1,
-    createdAt: String(row.created_at),
-    updatedAt: String(row.updated_at),
   };
 }
