@@ -1,18 +1,15 @@
 import type postgres from 'postgres';
-import type { CronSpec } from '../../api/cron.ts';
+import { cronColumns, cronRunColumns, specOf, toCronJob, toCronRun } from '../rows/cron-row.ts';
 import type {
   BusyCronRun,
-  CronJobRecord,
-  CronJobUpdate,
   CronRunRecord,
   CronRunRecording,
-  CronRunUpdate,
   StateRepository,
 } from '../state-repository.ts';
 import { lockKey, lockNamespaces } from './postgres-advisory-lock.ts';
 import { columnValues, text } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
-import { nullableNumber, safeInteger } from './postgres-row-values.ts';
+import { safeInteger } from './postgres-row-values.ts';
 
 type CronMethods = Pick<
   StateRepository,
@@ -161,7 +158,7 @@ export function postgresCronStatements({ sql }: PostgresDatabase): CronMethods {
       return sql.begin((transaction) => record(transaction, run, recording));
     },
     async updateCronRun(id, update) {
-      const values = columnValues('cron_runs', runColumns, update);
+      const values = columnValues('cron_runs', cronRunColumns, update);
       if (Object.keys(values).length > 0)
         await sql`UPDATE cron_runs SET ${sql(values)} WHERE id = ${id}`;
     },
@@ -208,67 +205,5 @@ export function postgresCronStatements({ sql }: PostgresDatabase): CronMethods {
         return failed.count;
       });
     },
-  };
-}
-
-const cronColumns: Record<keyof CronJobUpdate, string> = {
-  paused: 'paused',
-  lastRunAt: 'last_run_at',
-  nextRunAt: 'next_run_at',
-  resumedAt: 'resumed_at',
-  updatedAt: 'updated_at',
-};
-
-const runColumns: Record<keyof CronRunUpdate, string> = {
-  status: 'status',
-  reason: 'reason',
-  jobId: 'job_id',
-};
-
-function specOf(cron: CronJobRecord): CronSpec {
-  return {
-    schedule: cron.schedule,
-    timezone: cron.timezone,
-    command: cron.command,
-    workspace: cron.workspace,
-    persist: cron.persist,
-    network: cron.network,
-    timeoutSeconds: cron.timeoutSeconds,
-    allowOverlap: cron.allowOverlap,
-    catchUp: cron.catchUp,
-  };
-}
-
-function toCronJob(row: postgres.Row): CronJobRecord {
-  return {
-    id: String(row.id),
-    owner: String(row.owner),
-    name: String(row.name),
-    ...(JSON.parse(String(row.spec)) as CronSpec),
-    paused: row.paused === true,
-    lastRunAt: text(row.last_run_at),
-    nextRunAt: text(row.next_run_at),
-    resumedAt: text(row.resumed_at),
-    createdAt: String(row.created_at),
-    updatedAt: String(row.updated_at),
-  };
-}
-
-function toCronRun(row: postgres.Row): CronRunRecord {
-  return {
-    id: String(row.id),
-    cronId: String(row.cron_id),
-    owner: String(row.owner),
-    scheduledAt: String(row.scheduled_at),
-    at: String(row.at),
-    status: row.status as CronRunRecord['status'],
-    trigger: row.trigger as CronRunRecord['trigger'],
-    reason: text(row.reason),
-    missedCount: nullableNumber(row.missed_count),
-    missedCountIsLowerBound: row.missed_count_is_lower_bound === true,
-    missedUntil: text(row.missed_until),
-    skippedCount: nullableNumber(row.skipped_count),
-    skippedUntil: text(row.skipped_until),
-    jobId: text(row.job_id),
   };
 }

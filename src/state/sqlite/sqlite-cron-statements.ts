@@ -1,12 +1,9 @@
 import type { SQLInputValue } from 'node:sqlite';
-import type { CronSpec } from '../../api/cron.ts';
+import { cronColumns, cronRunColumns, specOf, toCronJob, toCronRun } from '../rows/cron-row.ts';
 import type {
   BusyCronRun,
-  CronJobRecord,
-  CronJobUpdate,
   CronRunRecord,
   CronRunRecording,
-  CronRunUpdate,
   StateRepository,
 } from '../state-repository.ts';
 import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
@@ -200,7 +197,7 @@ export function sqliteCronStatements({
       return stored;
     },
     async updateCronRun(id, update) {
-      updateColumns('cron_runs', runColumns, update, { sql: 'id = ?', values: [id] });
+      updateColumns('cron_runs', cronRunColumns, update, { sql: 'id = ?', values: [id] });
     },
     async listCronRuns(cronId, page) {
       const where = ['cron_id = $cron'];
@@ -245,67 +242,5 @@ export function sqliteCronStatements({
       });
       return failed;
     },
-  };
-}
-
-const cronColumns: Record<keyof CronJobUpdate, string> = {
-  paused: 'paused',
-  lastRunAt: 'last_run_at',
-  nextRunAt: 'next_run_at',
-  resumedAt: 'resumed_at',
-  updatedAt: 'updated_at',
-};
-
-const runColumns: Record<keyof CronRunUpdate, string> = {
-  status: 'status',
-  reason: 'reason',
-  jobId: 'job_id',
-};
-
-function specOf(cron: CronJobRecord): CronSpec {
-  return {
-    schedule: cron.schedule,
-    timezone: cron.timezone,
-    command: cron.command,
-    workspace: cron.workspace,
-    persist: cron.persist,
-    network: cron.network,
-    timeoutSeconds: cron.timeoutSeconds,
-    allowOverlap: cron.allowOverlap,
-    catchUp: cron.catchUp,
-  };
-}
-
-function toCronJob(row: Row): CronJobRecord {
-  return {
-    id: String(row.id),
-    owner: String(row.owner),
-    name: String(row.name),
-    ...(JSON.parse(String(row.spec)) as CronSpec),
-    paused: Number(row.paused) === 1,
-    lastRunAt: text(row.last_run_at),
-    nextRunAt: text(row.next_run_at),
-    resumedAt: text(row.resumed_at),
-    createdAt: String(row.created_at),
-    updatedAt: String(row.updated_at),
-  };
-}
-
-function toCronRun(row: Row): CronRunRecord {
-  return {
-    id: String(row.id),
-    cronId: String(row.cron_id),
-    owner: String(row.owner),
-    scheduledAt: String(row.scheduled_at),
-    at: String(row.at),
-    status: row.status as CronRunRecord['status'],
-    trigger: row.trigger as CronRunRecord['trigger'],
-    reason: text(row.reason),
-    missedCount: row.missed_count === null ? null : Number(row.missed_count),
-    missedCountIsLowerBound: Number(row.missed_count_is_lower_bound) === 1,
-    missedUntil: text(row.missed_until),
-    skippedCount: row.skipped_count === null ? null : Number(row.skipped_count),
-    skippedUntil: text(row.skipped_until),
-    jobId: text(row.job_id),
   };
 }
