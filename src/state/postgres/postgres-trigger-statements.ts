@@ -1,15 +1,11 @@
 import type postgres from 'postgres';
+import { toFiring } from '../rows/firing-row.ts';
+import { toTrigger, triggerColumns } from '../rows/trigger-row.ts';
 import { maxFiringsKept } from '../sqlite/sqlite-trigger-statements.ts';
-import type {
-  FiringRecord,
-  StateRepository,
-  TriggerRecord,
-  TriggerSpec,
-  TriggerUpdate,
-} from '../state-repository.ts';
-import { columnValues, text } from './postgres-column-values.ts';
+import type { FiringRecord, StateRepository } from '../state-repository.ts';
+import { columnValues } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
-import { jsonText, nullableNumber } from './postgres-row-values.ts';
+import { jsonText } from './postgres-row-values.ts';
 
 type TriggerMethods = Pick<
   StateRepository,
@@ -182,51 +178,3 @@ export function postgresTriggerStatements({ sql }: PostgresDatabase): TriggerMet
 
 /** Rolls the delivery's transaction back: one of its keys was seen. */
 class Replayed extends Error {}
-
-const triggerColumns: Record<keyof TriggerUpdate, string> = {
-  paused: 'paused',
-  lastFiredAt: 'last_fired_at',
-  nextFireAt: 'next_fire_at',
-  secret: 'secret',
-  updatedAt: 'updated_at',
-};
-
-function toTrigger(row: postgres.Row): TriggerRecord {
-  return {
-    id: String(row.id),
-    owner: String(row.owner),
-    name: String(row.name),
-    project: String(row.project),
-    kind: row.kind as TriggerRecord['kind'],
-    spec: JSON.parse(String(row.spec)) as TriggerSpec,
-    secret: text(row.secret),
-    paused: row.paused === true,
-    lastFiredAt: text(row.last_fired_at),
-    nextFireAt: text(row.next_fire_at),
-    version: Number(row.version),
-    lastScheduledAt: text(row.last_scheduled_at),
-    createdAt: String(row.created_at),
-    updatedAt: String(row.updated_at),
-  };
-}
-
-function toFiring(row: postgres.Row): FiringRecord {
-  return {
-    id: String(row.id),
-    trigger: String(row.trigger_id),
-    owner: String(row.owner),
-    at: String(row.at),
-    scheduledAt: text(row.scheduled_at),
-    source: row.source as FiringRecord['source'],
-    key: text(row.dedupe_key),
-    status: row.status as FiringRecord['status'],
-    reason: text(row.reason),
-    ticket: text(row.ticket_id),
-    plan: text(row.plan_id),
-    payload: row.payload === null ? null : JSON.parse(String(row.payload)),
-    chain: JSON.parse(String(row.chain)) as string[],
-    repeats: Number(row.repeats),
-    reservedUsd: nullableNumber(row.reserved_usd),
-    active: row.active === true,
-  };
-}

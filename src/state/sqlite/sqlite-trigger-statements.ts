@@ -1,13 +1,8 @@
 import type { SQLInputValue } from 'node:sqlite';
-import type {
-  FiringClaim,
-  FiringRecord,
-  StateRepository,
-  TriggerRecord,
-  TriggerSpec,
-  TriggerUpdate,
-} from '../state-repository.ts';
-import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
+import { toFiring } from '../rows/firing-row.ts';
+import { toTrigger, triggerColumns } from '../rows/trigger-row.ts';
+import type { FiringClaim, FiringRecord, StateRepository } from '../state-repository.ts';
+import type { Row, SqliteDatabase } from './sqlite-database.ts';
 
 type TriggerMethods = Pick<
   StateRepository,
@@ -276,54 +271,6 @@ export function sqliteTriggerStatements({
 
 /** Rolls the delivery's transaction back: one of its keys was seen. */
 class Replayed extends Error {}
-
-const triggerColumns: Record<keyof TriggerUpdate, string> = {
-  paused: 'paused',
-  lastFiredAt: 'last_fired_at',
-  nextFireAt: 'next_fire_at',
-  secret: 'secret',
-  updatedAt: 'updated_at',
-};
-
-function toTrigger(row: Row): TriggerRecord {
-  return {
-    id: String(row.id),
-    owner: String(row.owner),
-    name: String(row.name),
-    project: String(row.project),
-    kind: row.kind as TriggerRecord['kind'],
-    spec: JSON.parse(String(row.spec)) as TriggerSpec,
-    secret: text(row.secret),
-    paused: Number(row.paused) === 1,
-    lastFiredAt: text(row.last_fired_at),
-    nextFireAt: text(row.next_fire_at),
-    version: Number(row.version),
-    lastScheduledAt: text(row.last_scheduled_at),
-    createdAt: String(row.created_at),
-    updatedAt: String(row.updated_at),
-  };
-}
-
-function toFiring(row: Row): FiringRecord {
-  return {
-    id: String(row.id),
-    trigger: String(row.trigger_id),
-    owner: String(row.owner),
-    at: String(row.at),
-    scheduledAt: text(row.scheduled_at),
-    source: row.source as FiringRecord['source'],
-    key: text(row.dedupe_key),
-    status: row.status as FiringRecord['status'],
-    reason: text(row.reason),
-    ticket: text(row.ticket_id),
-    plan: text(row.plan_id),
-    payload: row.payload === null ? null : JSON.parse(String(row.payload)),
-    chain: JSON.parse(String(row.chain)) as string[],
-    repeats: Number(row.repeats),
-    reservedUsd: row.reserved_usd === null ? null : Number(row.reserved_usd),
-    active: Number(row.active) === 1,
-  };
-}
 
 function payloadJson(payload: unknown): string | null {
   return payload === null || payload === undefined ? null : JSON.stringify(payload);
