@@ -1,14 +1,7 @@
-import type {
-  PlanBudget,
-  PlanEvent,
-  PlanEventData,
-  PlanEvidence,
-  PlanIntegration,
-  PlanTicket,
-} from '../../api/plans.ts';
-import type { TokenUsage } from '../../api/tickets.ts';
-import type { PlanRecord, PlanUpdate, StateRepository } from '../state-repository.ts';
-import { type ColumnValue, columnValues, text } from './postgres-column-values.ts';
+import type { PlanEvidence } from '../../api/plans.ts';
+import { planColumns, planJsonColumns, toPlan, toPlanEvent } from '../rows/plan-row.ts';
+import type { StateRepository } from '../state-repository.ts';
+import { type ColumnValue, columnValues } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { jsonText, safeInteger } from './postgres-row-values.ts';
 
@@ -44,7 +37,7 @@ export function postgresPlanStatements({ sql }: PostgresDatabase): PlanMethods {
     },
     async updatePlan(id, update) {
       const values = columnValues('plans', planColumns, update, (column, value) =>
-        jsonColumns.has(column) ? jsonText(value) : (value as ColumnValue),
+        planJsonColumns.has(column) ? jsonText(value) : (value as ColumnValue),
       );
       if (Object.keys(values).length > 0)
         await sql`UPDATE plans SET ${sql(values)} WHERE id = ${id}`;
@@ -81,13 +74,7 @@ export function postgresPlanStatements({ sql }: PostgresDatabase): PlanMethods {
       const rows = await sql`SELECT id, at, data FROM plan_events
         WHERE plan_id = ${planId} AND id > ${safeInteger(afterId)}::bigint ORDER BY id
         LIMIT ${safeInteger(limit)}::bigint`;
-      return rows.map(
-        (row): PlanEvent => ({
-          id: Number(row.id),
-          at: String(row.at),
-          data: JSON.parse(String(row.data)) as PlanEventData,
-        }),
-      );
+      return rows.map(toPlanEvent);
     },
     async lastPlanEventId(planId) {
       const [row] =
@@ -111,57 +98,5 @@ export function postgresPlanStatements({ sql }: PostgresDatabase): PlanMethods {
       const [row] = await sql`SELECT bundle FROM plan_bundles WHERE plan_id = ${planId}`;
       return row && (row.bundle as Buffer);
     },
-  };
-}
-
-const planColumns: Record<keyof PlanUpdate, string> = {
-  request: 'request',
-  summary: 'summary',
-  status: 'status',
-  reason: 'reason',
-  model: 'model',
-  auto: 'auto',
-  autoApprove: 'auto_approve',
-  maxParallel: 'max_parallel',
-  budget: 'budget',
-  usage: 'usage',
-  tickets: 'tickets',
-  baseCommit: 'base_commit',
-  integration: 'integration',
-  branch: 'branch',
-  commit: 'commit_id',
-  approvedAt: 'approved_at',
-  host: 'host',
-  server: 'server',
-  updatedAt: 'updated_at',
-};
-const jsonColumns = new Set(['budget', 'usage', 'tickets', 'integration']);
-
-function toPlan(row: Record<string, unknown>): PlanRecord {
-  return {
-    id: String(row.id),
-    owner: String(row.owner),
-    project: String(row.project),
-    request: String(row.request),
-    summary: text(row.summary),
-    status: row.status as PlanRecord['status'],
-    reason: text(row.reason),
-    model: text(row.model),
-    auto: row.auto === true,
-    autoApprove: row.auto_approve === true,
-    maxParallel: Number(row.max_parallel),
-    budget: JSON.parse(String(row.budget)) as PlanBudget,
-    usage: JSON.parse(String(row.usage)) as TokenUsage,
-    tickets: JSON.parse(String(row.tickets)) as PlanTicket[],
-    baseCommit: text(row.base_commit),
-    integration:
-      row.integration === null ? null : (JSON.parse(String(row.integration)) as PlanIntegration),
-    branch: text(row.branch),
-    commit: text(row.commit_id),
-    approvedAt: text(row.approved_at),
-    host: text(row.host),
-    server: text(row.server),
-    createdAt: String(row.created_at),
-    updatedAt: String(row.updated_at),
   };
 }

@@ -1,15 +1,8 @@
 import type { SQLInputValue } from 'node:sqlite';
-import type {
-  PlanBudget,
-  PlanEvent,
-  PlanEventData,
-  PlanEvidence,
-  PlanIntegration,
-  PlanTicket,
-} from '../../api/plans.ts';
-import type { TokenUsage } from '../../api/tickets.ts';
-import type { PlanRecord, PlanUpdate, StateRepository } from '../state-repository.ts';
-import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
+import type { PlanEvidence } from '../../api/plans.ts';
+import { planColumns, planJsonColumns, toPlan, toPlanEvent } from '../rows/plan-row.ts';
+import type { StateRepository } from '../state-repository.ts';
+import type { Row, SqliteDatabase } from './sqlite-database.ts';
 
 type PlanMethods = Pick<
   StateRepository,
@@ -126,13 +119,7 @@ export function sqlitePlanStatements({
     },
     async readPlanEvents(planId, afterId, limit) {
       const rows = readEvents().all(planId, afterId, limit) as Row[];
-      return rows.map(
-        (row): PlanEvent => ({
-          id: Number(row.id),
-          at: String(row.at),
-          data: JSON.parse(String(row.data)) as PlanEventData,
-        }),
-      );
+      return rows.map(toPlanEvent);
     },
     async lastPlanEventId(planId) {
       return Number((lastEventId().get(planId) as Row).id);
@@ -156,62 +143,11 @@ export function sqlitePlanStatements({
   };
 }
 
-const planColumns: Record<keyof PlanUpdate, string> = {
-  request: 'request',
-  summary: 'summary',
-  status: 'status',
-  reason: 'reason',
-  model: 'model',
-  auto: 'auto',
-  autoApprove: 'auto_approve',
-  maxParallel: 'max_parallel',
-  budget: 'budget',
-  usage: 'usage',
-  tickets: 'tickets',
-  baseCommit: 'base_commit',
-  integration: 'integration',
-  branch: 'branch',
-  commit: 'commit_id',
-  approvedAt: 'approved_at',
-  host: 'host',
-  server: 'server',
-  updatedAt: 'updated_at',
-};
-const jsonColumns = new Set(['budget', 'usage', 'tickets', 'integration']);
 const booleanColumns = new Set(['auto', 'auto_approve']);
 
 function toColumnValue(column: string, value: unknown): SQLInputValue {
   if (value === null) return null;
-  if (jsonColumns.has(column)) return JSON.stringify(value);
+  if (planJsonColumns.has(column)) return JSON.stringify(value);
   if (booleanColumns.has(column)) return value ? 1 : 0;
   return value as SQLInputValue;
-}
-
-function toPlan(row: Row): PlanRecord {
-  return {
-    id: String(row.id),
-    owner: String(row.owner),
-    project: String(row.project),
-    request: String(row.request),
-    summary: text(row.summary),
-    status: row.status as PlanRecord['status'],
-    reason: text(row.reason),
-    model: text(row.model),
-    auto: Number(row.auto) === 1,
-    autoApprove: Number(row.auto_approve) === 1,
-    maxParallel: Number(row.max_parallel),
-    budget: JSON.parse(String(row.budget)) as PlanBudget,
-    usage: JSON.parse(String(row.usage)) as TokenUsage,
-    tickets: JSON.parse(String(row.tickets)) as PlanTicket[],
-    baseCommit: text(row.base_commit),
-    integration:
-      row.integration === null ? null : (JSON.parse(String(row.integration)) as PlanIntegration),
-    branch: text(row.branch),
-    commit: text(row.commit_id),
-    approvedAt: text(row.approved_at),
-    host: text(row.host),
-    server: text(row.server),
-    createdAt: String(row.created_at),
-    updatedAt: String(row.updated_at),
-  };
 }
