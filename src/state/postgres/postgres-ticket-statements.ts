@@ -1,6 +1,6 @@
-import type { Budget, Criterion, TokenUsage } from '../../api/tickets.ts';
-import type { StateRepository, TicketRecord, TicketUpdate } from '../state-repository.ts';
-import { type ColumnValue, columnValues, text } from './postgres-column-values.ts';
+import { ticketColumns, ticketJsonColumns, toTicket } from '../rows/ticket-row.ts';
+import type { StateRepository } from '../state-repository.ts';
+import { type ColumnValue, columnValues } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { jsonText } from './postgres-row-values.ts';
 
@@ -27,7 +27,7 @@ export function postgresTicketStatements({ sql }: PostgresDatabase): TicketMetho
     },
     async updateTicket(id, update) {
       const values = columnValues('tickets', ticketColumns, update, (column, value) =>
-        jsonColumns.has(column) ? jsonText(value) : (value as ColumnValue),
+        ticketJsonColumns.has(column) ? jsonText(value) : (value as ColumnValue),
       );
       if (Object.keys(values).length > 0)
         await sql`UPDATE tickets SET ${sql(values)} WHERE id = ${id}`;
@@ -49,60 +49,5 @@ export function postgresTicketStatements({ sql }: PostgresDatabase): TicketMetho
       const rows = await sql`SELECT * FROM tickets WHERE status IN ${sql(statuses)} ORDER BY seq`;
       return rows.map(toTicket);
     },
-  };
-}
-
-const ticketColumns: Record<keyof TicketUpdate, string> = {
-  title: 'title',
-  request: 'request',
-  criteria: 'criteria',
-  role: 'role',
-  model: 'model',
-  budget: 'budget',
-  status: 'status',
-  reason: 'reason',
-  workspace: 'workspace',
-  baseCommit: 'base_commit',
-  baseTree: 'base_tree',
-  attempt: 'attempt',
-  usage: 'usage',
-  branch: 'branch',
-  commit: 'commit_id',
-  history: 'history',
-  commentsDeliveredThrough: 'comments_through',
-  host: 'host',
-  server: 'server',
-  updatedAt: 'updated_at',
-  plan: 'plan_id',
-};
-const jsonColumns = new Set(['criteria', 'budget', 'usage', 'history']);
-
-function toTicket(row: Record<string, unknown>): TicketRecord {
-  return {
-    id: String(row.id),
-    owner: String(row.owner),
-    project: String(row.project),
-    title: String(row.title),
-    request: String(row.request),
-    criteria: JSON.parse(String(row.criteria)) as Criterion[],
-    role: String(row.role),
-    model: text(row.model),
-    budget: JSON.parse(String(row.budget)) as Budget,
-    status: row.status as TicketRecord['status'],
-    reason: text(row.reason),
-    workspace: text(row.workspace),
-    baseCommit: text(row.base_commit),
-    baseTree: text(row.base_tree),
-    attempt: Number(row.attempt),
-    usage: JSON.parse(String(row.usage)) as TokenUsage,
-    branch: text(row.branch),
-    commit: text(row.commit_id),
-    history: JSON.parse(String(row.history)) as unknown[],
-    commentsDeliveredThrough: Number(row.comments_through),
-    host: text(row.host),
-    server: text(row.server),
-    createdAt: String(row.created_at),
-    updatedAt: String(row.updated_at),
-    plan: text(row.plan_id),
   };
 }

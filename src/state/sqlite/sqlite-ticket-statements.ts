@@ -1,7 +1,7 @@
 import type { SQLInputValue } from 'node:sqlite';
-import type { Budget, Criterion, TokenUsage } from '../../api/tickets.ts';
-import type { StateRepository, TicketRecord, TicketUpdate } from '../state-repository.ts';
-import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
+import { ticketColumns, ticketJsonColumns, toTicket } from '../rows/ticket-row.ts';
+import type { StateRepository } from '../state-repository.ts';
+import type { Row, SqliteDatabase } from './sqlite-database.ts';
 
 type TicketMethods = Pick<
   StateRepository,
@@ -58,7 +58,7 @@ export function sqliteTicketStatements({
         update,
         { sql: 'id = ?', values: [id] },
         (column, value) =>
-          jsonColumns.has(column) ? JSON.stringify(value) : (value as SQLInputValue),
+          ticketJsonColumns.has(column) ? JSON.stringify(value) : (value as SQLInputValue),
       );
     },
     async getTicket(owner, id) {
@@ -85,60 +85,5 @@ export function sqliteTicketStatements({
       ).all(...statuses) as Row[];
       return rows.map(toTicket);
     },
-  };
-}
-
-const ticketColumns: Record<keyof TicketUpdate, string> = {
-  title: 'title',
-  request: 'request',
-  criteria: 'criteria',
-  role: 'role',
-  model: 'model',
-  budget: 'budget',
-  status: 'status',
-  reason: 'reason',
-  workspace: 'workspace',
-  baseCommit: 'base_commit',
-  baseTree: 'base_tree',
-  attempt: 'attempt',
-  usage: 'usage',
-  branch: 'branch',
-  commit: 'commit_id',
-  history: 'history',
-  commentsDeliveredThrough: 'comments_through',
-  host: 'host',
-  server: 'server',
-  updatedAt: 'updated_at',
-  plan: 'plan_id',
-};
-const jsonColumns = new Set(['criteria', 'budget', 'usage', 'history']);
-
-function toTicket(row: Row): TicketRecord {
-  return {
-    id: String(row.id),
-    owner: String(row.owner),
-    project: String(row.project),
-    title: String(row.title),
-    request: String(row.request),
-    criteria: JSON.parse(String(row.criteria)) as Criterion[],
-    role: String(row.role),
-    model: text(row.model),
-    budget: JSON.parse(String(row.budget)) as Budget,
-    status: row.status as TicketRecord['status'],
-    reason: text(row.reason),
-    workspace: text(row.workspace),
-    baseCommit: text(row.base_commit),
-    baseTree: text(row.base_tree),
-    attempt: Number(row.attempt),
-    usage: JSON.parse(String(row.usage)) as TokenUsage,
-    branch: text(row.branch),
-    commit: text(row.commit_id),
-    history: JSON.parse(String(row.history)) as unknown[],
-    commentsDeliveredThrough: Number(row.comments_through),
-    host: text(row.host),
-    server: text(row.server),
-    createdAt: String(row.created_at),
-    updatedAt: String(row.updated_at),
-    plan: text(row.plan_id),
   };
 }
