@@ -1,4 +1,5 @@
-import type { Evidence, TicketEvent, TicketEventData } from '../../api/tickets.ts';
+import type { Evidence } from '../../api/tickets.ts';
+import { toTicketEvent } from '../rows/ticket-event-row.ts';
 import type { StateRepository } from '../state-repository.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { safeInteger } from './postgres-row-values.ts';
@@ -35,14 +36,7 @@ export function postgresTicketEventStatements({ sql }: PostgresDatabase): Ticket
       const rows = await sql`SELECT id, attempt, at, data FROM ticket_events
         WHERE ticket_id = ${ticketId} AND id > ${safeInteger(afterId)}::bigint ORDER BY id
         LIMIT ${safeInteger(limit)}::bigint`;
-      return rows.map(
-        (row): TicketEvent => ({
-          id: Number(row.id),
-          attempt: Number(row.attempt),
-          at: String(row.at),
-          data: JSON.parse(String(row.data)) as TicketEventData,
-        }),
-      );
+      return rows.map(toTicketEvent);
     },
     async putEvidence(evidence) {
       await sql`INSERT INTO ticket_evidence (ticket_id, attempt, evidence)

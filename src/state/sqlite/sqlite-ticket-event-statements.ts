@@ -1,4 +1,5 @@
-import type { Evidence, TicketEvent, TicketEventData } from '../../api/tickets.ts';
+import type { Evidence } from '../../api/tickets.ts';
+import { toTicketEvent } from '../rows/ticket-event-row.ts';
 import type { StateRepository } from '../state-repository.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
 
@@ -55,14 +56,7 @@ export function sqliteTicketEventStatements({
     },
     async readTicketEvents(ticketId, afterId, limit) {
       const rows = readEvents().all(ticketId, afterId, limit) as Row[];
-      return rows.map(
-        (row): TicketEvent => ({
-          id: Number(row.id),
-          attempt: Number(row.attempt),
-          at: String(row.at),
-          data: JSON.parse(String(row.data)) as TicketEventData,
-        }),
-      );
+      return rows.map(toTicketEvent);
     },
     async putEvidence(evidence) {
       putEvidence().run(evidence.ticket, evidence.attempt, JSON.stringify(evidence));
