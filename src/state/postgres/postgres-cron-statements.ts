@@ -1,13 +1,15 @@
 import type postgres from 'postgres';
-import { cronColumns, cronRunColumns, specOf, toCronJob, toCronRun } from '../rows/cron-row.ts';
-import type {
-  BusyCronRun,
-  CronRunRecord,
-  CronRunRecording,
-  StateRepository,
-} from '../state-repository.ts';
+import {
+  cronColumns,
+  cronRunColumns,
+  specOf,
+  toBusyCronRun,
+  toCronJob,
+  toCronRun,
+} from '../rows/cron-row.ts';
+import type { CronRunRecord, CronRunRecording, StateRepository } from '../state-repository.ts';
 import { lockKey, lockNamespaces } from './postgres-advisory-lock.ts';
-import { columnValues, text } from './postgres-column-values.ts';
+import { columnValues } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { safeInteger } from './postgres-row-values.ts';
 
@@ -55,12 +57,7 @@ export function postgresCronStatements({ sql }: PostgresDatabase): CronMethods {
         ORDER BY r.seq DESC LIMIT 1`;
       if (busy) {
         run.status = 'skipped';
-        run.reason = recording.busy.reason({
-          scheduledAt: String(busy.scheduled_at),
-          trigger: busy.trigger as BusyCronRun['trigger'],
-          jobId: text(busy.job_id),
-          jobStatus: text(busy.job_status),
-        });
+        run.reason = recording.busy.reason(toBusyCronRun(busy));
       }
     }
     if (run.status === 'skipped') {

@@ -1,5 +1,6 @@
 import type { CronSpec } from '../../api/cron.ts';
 import type {
+  BusyCronRun,
   CronJobRecord,
   CronJobUpdate,
   CronRunRecord,
@@ -69,5 +70,15 @@ export function toCronRun(row: StateRow): CronRunRecord {
     skippedCount: nullableNumber(row.skipped_count),
     skippedUntil: text(row.skipped_until),
     jobId: text(row.job_id),
+  };
+}
+
+/** The run that keeps a cron job busy, read with its job's status (`job_status`). */
+export function toBusyCronRun(row: StateRow): BusyCronRun {
+  return {
+    scheduledAt: String(row.scheduled_at),
+    trigger: row.trigger as BusyCronRun['trigger'],
+    jobId: text(row.job_id),
+    jobStatus: text(row.job_status),
   };
 }

@@ -1,12 +1,14 @@
 import type { SQLInputValue } from 'node:sqlite';
-import { cronColumns, cronRunColumns, specOf, toCronJob, toCronRun } from '../rows/cron-row.ts';
-import type {
-  BusyCronRun,
-  CronRunRecord,
-  CronRunRecording,
-  StateRepository,
-} from '../state-repository.ts';
-import { type Row, type SqliteDatabase, text } from './sqlite-database.ts';
+import {
+  cronColumns,
+  cronRunColumns,
+  specOf,
+  toBusyCronRun,
+  toCronJob,
+  toCronRun,
+} from '../rows/cron-row.ts';
+import type { CronRunRecord, CronRunRecording, StateRepository } from '../state-repository.ts';
+import type { Row, SqliteDatabase } from './sqlite-database.ts';
 
 type CronMethods = Pick<
   StateRepository,
@@ -82,12 +84,7 @@ export function sqliteCronStatements({
       const busy = busyRun().get(run.cronId, recording.busy.since) as Row | undefined;
       if (busy) {
         run.status = 'skipped';
-        run.reason = recording.busy.reason({
-          scheduledAt: String(busy.scheduled_at),
-          trigger: busy.trigger as BusyCronRun['trigger'],
-          jobId: text(busy.job_id),
-          jobStatus: text(busy.job_status),
-        });
+        run.reason = recording.busy.reason(toBusyCronRun(busy));
       }
     }
     if (run.status === 'skipped') {
