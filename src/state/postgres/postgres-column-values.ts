@@ -25,9 +25,8 @@ export function columnValues<Update extends object>(
 /** What a column of this repository holds: text, a number, a boolean, bytes or null. */
 export type ColumnValue = string | number | boolean | Buffer | null;
 
-/** A nullable text column. */
-export const text = (value: unknown): string | null =>
-  value === null || value === undefined ? null : String(value);
+/** A nullable text column (the row mappers' helper, src/state/rows/row-values.ts). */
+export { text } from '../rows/row-values.ts';
 
 /**
  * Text the server itself wrote (a job's message quoting output, a setup's failure tail) with

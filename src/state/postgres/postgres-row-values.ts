@@ -8,9 +8,8 @@ export function jsonText(value: unknown): string | null {
   return value === null || value === undefined ? null : JSON.stringify(value);
 }
 
-/** A nullable number column. */
-export const nullableNumber = (value: unknown): number | null =>
-  value === null || value === undefined ? null : Number(value);
+/** A nullable number column (the row mappers' helper, src/state/rows/row-values.ts). */
+export { nullableNumber } from '../rows/row-values.ts';
 
 /**
  * A count or id as a client gave it (`?after=`, `Last-Event-ID`, `?attempt=`: any integer),

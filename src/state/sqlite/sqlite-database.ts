@@ -7,9 +7,8 @@ import { createSpaceReclaimer } from './sqlite-space-reclaimer.ts';
 
 export type Row = Record<string, SQLInputValue>;
 
-/** A nullable text column. */
-export const text = (value: SQLInputValue | undefined) =>
-  value === null || value === undefined ? null : String(value);
+/** A nullable text column (the row mappers' helper, src/state/rows/row-values.ts). */
+export { text } from '../rows/row-values.ts';
 
 export interface SqliteStateRepositoryOptions {
   /**
