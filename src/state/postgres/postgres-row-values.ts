@@ -1,15 +1,8 @@
 // What the statement groups write to rows and read from them.
 
-/**
- * JSON as the exact text `JSON.stringify` writes (PostgreSQL migration 2 says why not JSONB);
- * null and undefined stay null.
- */
-export function jsonText(value: unknown): string | null {
-  return value === null || value === undefined ? null : JSON.stringify(value);
-}
-
-/** A nullable number column (the row mappers' helper, src/state/rows/row-values.ts). */
-export { nullableNumber } from '../rows/row-values.ts';
+// JSON as text (PostgreSQL migration 2 says why not JSONB) and nullable numbers: the same
+// helpers as the row mappers', defined once in src/state/rows/row-values.ts.
+export { jsonText, nullableNumber } from '../rows/row-values.ts';
 
 /**
  * A count or id as a client gave it (`?after=`, `Last-Event-ID`, `?attempt=`: any integer),

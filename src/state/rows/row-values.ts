@@ -1,5 +1,6 @@
-// What the row mappers read from a row of either backend: SQLite gives booleans as 0/1 and
-// integers as numbers, PostgreSQL gives true/false and (for bigint columns) strings or BigInt.
+// What the row mappers read from a row of either backend, and write as JSON: SQLite gives
+// booleans as 0/1 and integers as numbers, PostgreSQL gives true/false and (for bigint columns)
+// strings or BigInt.
 
 /** A row as either backend's client returns it: column name to raw value. */
 export type StateRow = Record<string, unknown>;
@@ -14,3 +15,8 @@ export const nullableNumber = (value: unknown): number | null =>
 
 /** A boolean column: SQLite's 1 (an INTEGER) or PostgreSQL's true (a BOOLEAN). */
 export const flag = (value: unknown): boolean => value === true || Number(value) === 1;
+
+/** JSON as the exact text `JSON.stringify` writes; null and undefined stay null. */
+export function jsonText(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}

@@ -1,5 +1,6 @@
 import type { SQLInputValue } from 'node:sqlite';
 import { toFiring } from '../rows/firing-row.ts';
+import { jsonText } from '../rows/row-values.ts';
 import { toTrigger, triggerColumns } from '../rows/trigger-row.ts';
 import type { FiringClaim, FiringRecord, StateRepository } from '../state-repository.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
@@ -104,7 +105,7 @@ export function sqliteTriggerStatements({
       firing.reason,
       firing.ticket,
       firing.plan,
-      payloadJson(firing.payload),
+      jsonText(firing.payload),
       JSON.stringify(firing.chain),
       firing.repeats,
       firing.reservedUsd,
@@ -191,7 +192,7 @@ export function sqliteTriggerStatements({
           previous.source === firing.source &&
           previous.reason === firing.reason
         ) {
-          foldFiring().run(firing.at, payloadJson(firing.payload), previous.id);
+          foldFiring().run(firing.at, jsonText(firing.payload), previous.id);
           outcome = { claimed: toFiring(firingById().get(previous.id) as Row) };
           return;
         }
@@ -271,7 +272,3 @@ export function sqliteTriggerStatements({
 
 /** Rolls the delivery's transaction back: one of its keys was seen. */
 class Replayed extends Error {}
-
-function payloadJson(payload: unknown): string | null {
-  return payload === null || payload === undefined ? null : JSON.stringify(payload);
-}
