@@ -1,6 +1,6 @@
-// What the row mappers read from a row of either backend, and write as JSON: SQLite gives
-// booleans as 0/1 and integers as numbers, PostgreSQL gives true/false and (for bigint columns)
-// strings or BigInt.
+// What the row mappers read from a row of either backend, and write as JSON. Both give integers
+// as numbers (PostgreSQL's BIGINT too: postgres-database.ts); booleans differ: SQLite's INTEGER
+// 0/1, PostgreSQL's BOOLEAN false/true, so a boolean column is read with `flag`.
 
 /** A row as either backend's client returns it: column name to raw value. */
 export type StateRow = Record<string, unknown>;
