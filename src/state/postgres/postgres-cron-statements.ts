@@ -7,28 +7,12 @@ import {
   toCronJob,
   toCronRun,
 } from '../rows/cron-row.ts';
-import type { CronRunRecord, CronRunRecording, StateRepository } from '../state-repository.ts';
+import type { CronMethods } from '../state-method-groups.ts';
+import type { CronRunRecord, CronRunRecording } from '../state-repository.ts';
 import { lockKey, lockNamespaces } from './postgres-advisory-lock.ts';
 import { columnValues } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { safeInteger } from './postgres-row-values.ts';
-
-type CronMethods = Pick<
-  StateRepository,
-  | 'insertCronJob'
-  | 'updateCronJob'
-  | 'getCronJob'
-  | 'listCronJobs'
-  | 'countCronJobs'
-  | 'activeCronJobs'
-  | 'deleteCronJob'
-  | 'claimCronRun'
-  | 'insertCronRun'
-  | 'updateCronRun'
-  | 'listCronRuns'
-  | 'liveJobsOfOrigin'
-  | 'failUnsubmittedCronRuns'
->;
 
 /**
  * Cron jobs (what they run as one JSON column `spec`: fixed after creation) and their runs. What

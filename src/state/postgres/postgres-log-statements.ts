@@ -1,17 +1,7 @@
 import { toStoredLog } from '../rows/stored-log-row.ts';
-import { finishedJobStatuses, type LogChunk, type StateRepository } from '../state-repository.ts';
+import type { LogMethods } from '../state-method-groups.ts';
+import { finishedJobStatuses, type LogChunk } from '../state-repository.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
-
-type LogMethods = Pick<
-  StateRepository,
-  | 'appendLog'
-  | 'readLog'
-  | 'storedLogBytes'
-  | 'storedLogOwners'
-  | 'listStoredLogs'
-  | 'removeLogs'
-  | 'logStreamBytes'
->;
 
 /**
  * Jobs' output (`job_logs`) and what retention reads and removes of it

@@ -1,17 +1,7 @@
 import { projectColumns, toProject } from '../rows/project-row.ts';
-import type { StateRepository } from '../state-repository.ts';
+import type { ProjectMethods } from '../state-method-groups.ts';
 import { columnValues } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
-
-type ProjectMethods = Pick<
-  StateRepository,
-  | 'insertProject'
-  | 'updateProject'
-  | 'getProject'
-  | 'listProjects'
-  | 'projectsInStatus'
-  | 'deleteProject'
->;
 
 /**
  * Projects, and the removal of a project with every ticket and plan of it

@@ -1,14 +1,9 @@
 import { toJob } from '../rows/job-row.ts';
 import { toSandbox } from '../rows/sandbox-row.ts';
-import type { StateRepository } from '../state-repository.ts';
+import type { RecoveryMethods } from '../state-method-groups.ts';
 import { advisoryLockKeys } from './postgres-advisory-lock.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { retryOnDeadlock } from './postgres-retry.ts';
-
-type RecoveryMethods = Pick<
-  StateRepository,
-  'recoverInterrupted' | 'unfinishedServers' | 'takeOverServer' | 'serverSuccessor'
->;
 
 /**
  * What a server starting up asks of state: the work of gone server processes

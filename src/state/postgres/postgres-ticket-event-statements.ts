@@ -1,18 +1,8 @@
 import type { Evidence } from '../../api/tickets.ts';
 import { toTicketEvent } from '../rows/ticket-event-row.ts';
-import type { StateRepository } from '../state-repository.ts';
+import type { TicketEventMethods } from '../state-method-groups.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { safeInteger } from './postgres-row-values.ts';
-
-type TicketEventMethods = Pick<
-  StateRepository,
-  | 'appendTicketEvent'
-  | 'readTicketEvents'
-  | 'putEvidence'
-  | 'getEvidence'
-  | 'putTicketBundle'
-  | 'getTicketBundle'
->;
 
 /** A ticket's append-only events, each attempt's evidence, and the approved result's bundle. */
 export function postgresTicketEventStatements({ sql }: PostgresDatabase): TicketEventMethods {

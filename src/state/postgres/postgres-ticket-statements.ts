@@ -1,13 +1,8 @@
 import { ticketColumns, ticketJsonColumns, toTicket } from '../rows/ticket-row.ts';
-import type { StateRepository } from '../state-repository.ts';
+import type { TicketMethods } from '../state-method-groups.ts';
 import { type ColumnValue, columnValues } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { jsonText } from './postgres-row-values.ts';
-
-type TicketMethods = Pick<
-  StateRepository,
-  'insertTicket' | 'updateTicket' | 'getTicket' | 'listTickets' | 'ticketsInStatus'
->;
 
 /** Tickets themselves; their events, evidence and bundles are in postgres-ticket-event-statements. */
 export function postgresTicketStatements({ sql }: PostgresDatabase): TicketMethods {

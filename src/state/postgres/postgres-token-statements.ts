@@ -1,11 +1,6 @@
 import { toToken } from '../rows/token-row.ts';
-import type { StateRepository } from '../state-repository.ts';
+import type { TokenMethods } from '../state-method-groups.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
-
-type TokenMethods = Pick<
-  StateRepository,
-  'insertToken' | 'findTokenByHash' | 'listTokens' | 'revokeToken'
->;
 
 /** API tokens (sqlite-token-statements.ts, the same behaviour). */
 export function postgresTokenStatements({ sql }: PostgresDatabase): TokenMethods {

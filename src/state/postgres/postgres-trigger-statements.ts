@@ -2,29 +2,11 @@ import type postgres from 'postgres';
 import { toFiring } from '../rows/firing-row.ts';
 import { toTrigger, triggerColumns } from '../rows/trigger-row.ts';
 import { maxFiringsKept } from '../sqlite/sqlite-trigger-statements.ts';
-import type { FiringRecord, StateRepository } from '../state-repository.ts';
+import type { TriggerMethods } from '../state-method-groups.ts';
+import type { FiringRecord } from '../state-repository.ts';
 import { columnValues } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { jsonText } from './postgres-row-values.ts';
-
-type TriggerMethods = Pick<
-  StateRepository,
-  | 'insertTrigger'
-  | 'updateTrigger'
-  | 'findTrigger'
-  | 'getTriggerById'
-  | 'listTriggers'
-  | 'deleteTrigger'
-  | 'insertFiring'
-  | 'claimFiring'
-  | 'updateFiring'
-  | 'listFirings'
-  | 'countedFirings'
-  | 'firingOfTicket'
-  | 'firingOfPlan'
-  | 'recordDelivery'
-  | 'pruneDeliveries'
->;
 
 /** Triggers (their settings as one JSON column), their firings and the webhook deliveries seen. */
 export function postgresTriggerStatements({ sql }: PostgresDatabase): TriggerMethods {

@@ -1,16 +1,6 @@
 import { toSandboxUrl } from '../rows/sandbox-url-row.ts';
-import type { StateRepository } from '../state-repository.ts';
+import type { UrlMethods } from '../state-method-groups.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
-
-type UrlMethods = Pick<
-  StateRepository,
-  | 'insertSandboxUrl'
-  | 'getSandboxUrl'
-  | 'listSandboxUrls'
-  | 'findSandboxUrlsByHostLabel'
-  | 'revokeSandboxUrl'
-  | 'deleteSandboxUrlsEndedBefore'
->;
 
 /** URLs to sandboxes' ports (sqlite-url-statements.ts, the same behaviour). */
 export function postgresUrlStatements({ sql }: PostgresDatabase): UrlMethods {

@@ -7,25 +7,9 @@ import {
   toCronJob,
   toCronRun,
 } from '../rows/cron-row.ts';
-import type { CronRunRecord, CronRunRecording, StateRepository } from '../state-repository.ts';
+import type { CronMethods } from '../state-method-groups.ts';
+import type { CronRunRecord, CronRunRecording } from '../state-repository.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
-
-type CronMethods = Pick<
-  StateRepository,
-  | 'insertCronJob'
-  | 'updateCronJob'
-  | 'getCronJob'
-  | 'listCronJobs'
-  | 'countCronJobs'
-  | 'activeCronJobs'
-  | 'deleteCronJob'
-  | 'claimCronRun'
-  | 'insertCronRun'
-  | 'updateCronRun'
-  | 'listCronRuns'
-  | 'liveJobsOfOrigin'
-  | 'failUnsubmittedCronRuns'
->;
 
 /** Cron jobs (what they run as one JSON column `spec`: fixed after creation) and their runs. */
 export function sqliteCronStatements({

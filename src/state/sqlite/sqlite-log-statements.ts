@@ -1,19 +1,9 @@
 import type { SQLInputValue } from 'node:sqlite';
 import { toStoredLog } from '../rows/stored-log-row.ts';
-import type { LogChunk, StateRepository, StoredLog } from '../state-repository.ts';
+import type { LogMethods } from '../state-method-groups.ts';
+import type { LogChunk, StoredLog } from '../state-repository.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
 import { finishedStatusesSql } from './sqlite-job-statements.ts';
-
-type LogMethods = Pick<
-  StateRepository,
-  | 'appendLog'
-  | 'readLog'
-  | 'storedLogBytes'
-  | 'storedLogOwners'
-  | 'listStoredLogs'
-  | 'removeLogs'
-  | 'logStreamBytes'
->;
 
 /** Jobs' output (`job_logs`) and what retention reads and removes of it. */
 export function sqliteLogStatements(sqlite: SqliteDatabase): LogMethods {

@@ -1,24 +1,8 @@
 import type { SQLInputValue } from 'node:sqlite';
 import type { PlanEvidence } from '../../api/plans.ts';
 import { planColumns, planJsonColumns, toPlan, toPlanEvent } from '../rows/plan-row.ts';
-import type { StateRepository } from '../state-repository.ts';
+import type { PlanMethods } from '../state-method-groups.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
-
-type PlanMethods = Pick<
-  StateRepository,
-  | 'insertPlan'
-  | 'updatePlan'
-  | 'getPlan'
-  | 'listPlans'
-  | 'plansInStatus'
-  | 'appendPlanEvent'
-  | 'readPlanEvents'
-  | 'lastPlanEventId'
-  | 'putPlanEvidence'
-  | 'getPlanEvidence'
-  | 'putPlanBundle'
-  | 'getPlanBundle'
->;
 
 /** Plans (their tickets as one JSON column: a plan is read and written whole), events, evidence, bundles. */
 export function sqlitePlanStatements({

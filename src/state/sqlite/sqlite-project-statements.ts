@@ -1,17 +1,7 @@
 import type { SQLInputValue } from 'node:sqlite';
 import { projectColumns, toProject } from '../rows/project-row.ts';
-import type { StateRepository } from '../state-repository.ts';
+import type { ProjectMethods } from '../state-method-groups.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
-
-type ProjectMethods = Pick<
-  StateRepository,
-  | 'insertProject'
-  | 'updateProject'
-  | 'getProject'
-  | 'listProjects'
-  | 'projectsInStatus'
-  | 'deleteProject'
->;
 
 /** Projects, and the removal of a project with every ticket of it. */
 export function sqliteProjectStatements({

@@ -1,12 +1,8 @@
 import { toJob } from '../rows/job-row.ts';
 import { toSandbox } from '../rows/sandbox-row.ts';
-import type { StateRepository, TakenOver } from '../state-repository.ts';
+import type { RecoveryMethods } from '../state-method-groups.ts';
+import type { TakenOver } from '../state-repository.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
-
-type RecoveryMethods = Pick<
-  StateRepository,
-  'recoverInterrupted' | 'unfinishedServers' | 'takeOverServer' | 'serverSuccessor'
->;
 
 /** What a server starting up asks of state: the work of gone server processes. */
 export function sqliteRecoveryStatements({

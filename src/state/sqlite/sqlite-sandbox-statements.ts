@@ -1,17 +1,7 @@
 import { toSandbox } from '../rows/sandbox-row.ts';
-import type { StateRepository, WorkspaceRecord } from '../state-repository.ts';
+import type { SandboxMethods } from '../state-method-groups.ts';
+import type { WorkspaceRecord } from '../state-repository.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
-
-type SandboxMethods = Pick<
-  StateRepository,
-  | 'upsertSandbox'
-  | 'getSandbox'
-  | 'listSandboxes'
-  | 'deleteSandbox'
-  | 'touchWorkspace'
-  | 'listWorkspaces'
-  | 'deleteWorkspace'
->;
 
 /** Long-lived sandboxes, and the workspaces each owner has used. */
 export function sqliteSandboxStatements({ statement, prepared }: SqliteDatabase): SandboxMethods {

@@ -1,17 +1,7 @@
 import type { Evidence } from '../../api/tickets.ts';
 import { toTicketEvent } from '../rows/ticket-event-row.ts';
-import type { StateRepository } from '../state-repository.ts';
+import type { TicketEventMethods } from '../state-method-groups.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
-
-type TicketEventMethods = Pick<
-  StateRepository,
-  | 'appendTicketEvent'
-  | 'readTicketEvents'
-  | 'putEvidence'
-  | 'getEvidence'
-  | 'putTicketBundle'
-  | 'getTicketBundle'
->;
 
 /** A ticket's append-only events, each attempt's evidence, and the approved result's bundle. */
 export function sqliteTicketEventStatements({

@@ -1,12 +1,7 @@
 import type { SQLInputValue } from 'node:sqlite';
 import { ticketColumns, ticketJsonColumns, toTicket } from '../rows/ticket-row.ts';
-import type { StateRepository } from '../state-repository.ts';
+import type { TicketMethods } from '../state-method-groups.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
-
-type TicketMethods = Pick<
-  StateRepository,
-  'insertTicket' | 'updateTicket' | 'getTicket' | 'listTickets' | 'ticketsInStatus'
->;
 
 /** Tickets themselves; their events, evidence and bundles are in sqlite-ticket-event-statements. */
 export function sqliteTicketStatements({

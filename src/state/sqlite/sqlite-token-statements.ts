@@ -1,11 +1,6 @@
 import { toToken } from '../rows/token-row.ts';
-import type { StateRepository } from '../state-repository.ts';
+import type { TokenMethods } from '../state-method-groups.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
-
-type TokenMethods = Pick<
-  StateRepository,
-  'insertToken' | 'findTokenByHash' | 'listTokens' | 'revokeToken'
->;
 
 export function sqliteTokenStatements({ statement, prepared }: SqliteDatabase): TokenMethods {
   const insertToken = prepared(

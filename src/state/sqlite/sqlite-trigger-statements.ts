@@ -2,27 +2,9 @@ import type { SQLInputValue } from 'node:sqlite';
 import { toFiring } from '../rows/firing-row.ts';
 import { jsonText } from '../rows/row-values.ts';
 import { toTrigger, triggerColumns } from '../rows/trigger-row.ts';
-import type { FiringClaim, FiringRecord, StateRepository } from '../state-repository.ts';
+import type { TriggerMethods } from '../state-method-groups.ts';
+import type { FiringClaim, FiringRecord } from '../state-repository.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
-
-type TriggerMethods = Pick<
-  StateRepository,
-  | 'insertTrigger'
-  | 'updateTrigger'
-  | 'findTrigger'
-  | 'getTriggerById'
-  | 'listTriggers'
-  | 'deleteTrigger'
-  | 'insertFiring'
-  | 'claimFiring'
-  | 'updateFiring'
-  | 'listFirings'
-  | 'countedFirings'
-  | 'firingOfTicket'
-  | 'firingOfPlan'
-  | 'recordDelivery'
-  | 'pruneDeliveries'
->;
 
 /** Firings kept per trigger (the newest; active ones always): a busy hook's history stays bounded. */
 export const maxFiringsKept = 1000;

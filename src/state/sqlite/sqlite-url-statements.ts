@@ -1,16 +1,6 @@
 import { toSandboxUrl } from '../rows/sandbox-url-row.ts';
-import type { StateRepository } from '../state-repository.ts';
+import type { UrlMethods } from '../state-method-groups.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
-
-type UrlMethods = Pick<
-  StateRepository,
-  | 'insertSandboxUrl'
-  | 'getSandboxUrl'
-  | 'listSandboxUrls'
-  | 'findSandboxUrlsByHostLabel'
-  | 'revokeSandboxUrl'
-  | 'deleteSandboxUrlsEndedBefore'
->;
 
 /** URLs to sandboxes' ports (migration 12). */
 export function sqliteUrlStatements({ statement, prepared }: SqliteDatabase): UrlMethods {
