@@ -222,7 +222,10 @@ export function runHostStateContract(options: {
       const gone = host('h-env-gone', 'srv-g');
       await state.registerHost(gone);
       const failed = await other.markHostGone('h-env-gone', gone, at(30), 'silent');
-      assert.deepEqual(failed?.jobs.map((each) => each.runOptions), [{ network: 'none' }]);
+      assert.deepEqual(
+        failed?.jobs.map((each) => each.runOptions),
+        [{ network: 'none' }],
+      );
       assert.deepEqual((await state.getJob('alice', 'env-2'))?.runOptions, { network: 'none' });
     });
 
