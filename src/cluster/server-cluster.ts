@@ -7,6 +7,7 @@ import { type RunJobPlan, refuseBusyWorkspace } from '../jobs/run-job.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { HostRecord, JobRecord, StateRepository } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
+import { advertisedAddress, isLoopbackAddress } from './advertised-address.ts';
 import { noLiveHost, uploadsNeedHost } from './cluster-errors.ts';
 import { HeartbeatObservations, sweepGoneHosts } from './gone-host-sweeper.ts';
 import { placeJob } from './host-placement.ts';
@@ -93,7 +94,7 @@ export class ServerCluster implements JobCluster {
       this.#presence = new HostPresence({
         repository,
         instance,
-        address: this.#parts.options.advertise ?? listenUrl,
+        address: advertisedAddress(this.#parts.options.advertise, listenUrl),
         runtimes: await this.#usableRuntimes(),
         load: () => this.#load(),
         heartbeatMs: this.heartbeatMs,
@@ -101,6 +102,11 @@ export class ServerCluster implements JobCluster {
         onError: (error) => log(`heartbeat not written: ${(error as Error).message}`),
       });
       await this.#presence.start();
+      if (!this.#parts.options.advertise && isLoopbackAddress(new URL(listenUrl).hostname)) {
+        log(
+          `registered at ${listenUrl} (no --advertise): only servers on this machine can forward to this host`,
+        );
+      }
       this.#unlistenStops = await this.#listeners.on('job_stop', '*', (payload) => {
         const [id, how] = payload.split(':');
         if (id) void jobs.stopHere(id, how === 'kill').catch(() => {});
