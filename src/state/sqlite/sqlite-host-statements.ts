@@ -37,12 +37,16 @@ export function sqliteHostStatements(sqlite: SqliteDatabase): HostMethods {
     `UPDATE hosts SET heartbeat_at = ?, running_jobs = ?, warm_workspaces = ?
      WHERE id = ? AND server = ? AND gone_at IS NULL`,
   );
-  // The subquery picks the oldest unclaimed jobs; the UPDATE takes them under the write lock.
-  const claimQueuedJobs = prepared(
-    `UPDATE jobs SET server = $server WHERE id IN (
-       SELECT id FROM jobs WHERE status = 'queued' AND host = $host AND server IS NULL
-       ORDER BY created_at, seq LIMIT $limit)
-     RETURNING *`,
+  // The SELECT picks the oldest unclaimed jobs (with a placed run's environment, which the host
+  // needs); the UPDATE, in the same write transaction, takes them and drops that environment
+  // from the state (it may hold secrets).
+  const pickQueuedJobs = prepared(
+    `SELECT * FROM jobs WHERE status = 'queued' AND host = $host AND server IS NULL
+     ORDER BY created_at, seq LIMIT $limit`,
+  );
+  const takeQueuedJob = prepared(
+    `UPDATE jobs SET server = $server, run_options = json_remove(run_options, '$.env')
+     WHERE id = $id`,
   );
   return {
     async registerHost(host) {
@@ -84,7 +88,8 @@ export function sqliteHostStatements(sqlite: SqliteDatabase): HostMethods {
         if (Number(marked.changes) === 0) return;
         const jobs = statement(
           `UPDATE jobs SET status = 'failed', end_reason = 'failed', reason = ?, message = ?,
-           finished_at = ? WHERE host = ? AND status IN ('queued', 'running') RETURNING *`,
+           finished_at = ?, run_options = json_remove(run_options, '$.env')
+           WHERE host = ? AND status IN ('queued', 'running') RETURNING *`,
         ).all(reason, reason, at, id) as Row[];
         const sandboxes = statement(
           `UPDATE sandboxes SET status = 'stopped', reason = ?, runtime_id = NULL
@@ -100,14 +105,12 @@ export function sqliteHostStatements(sqlite: SqliteDatabase): HostMethods {
     async claimQueuedJobs(host, server, limit) {
       checkClaimLimit(limit);
       if (limit === 0) return [];
-      const rows = claimQueuedJobs().all({ server, host, limit }) as Row[];
-      // RETURNING gives no order (https://sqlite.org/lang_returning.html): oldest first again.
-      rows.sort(
-        (left, right) =>
-          String(left.created_at).localeCompare(String(right.created_at)) ||
-          Number(left.seq) - Number(right.seq),
-      );
-      return rows.map(toJob);
+      let rows: Row[] = [];
+      transaction(() => {
+        rows = pickQueuedJobs().all({ host, limit }) as Row[];
+        for (const row of rows) takeQueuedJob().run({ server, id: String(row.id) });
+      });
+      return rows.map((row) => toJob({ ...row, server }));
     },
     ...sqliteNotifications(sqlite.database),
   };
