@@ -19,7 +19,9 @@ const downloads = 3;
  * Issue 17: what forwarding adds. A long-lived sandbox on host B; the same requests sent to B
  * itself (the baseline) and to an API-only server A that forwards them to B, in the same run:
  * a small file read and an exec followed to its end, one at a time (p50, p95), and a 100 MB file
- * download (MB/s). Both servers are real processes on one shared state (a SQLite file).
+ * download (MB/s). Both servers are real processes on one shared state: the test PostgreSQL
+ * when it is reachable (what a cluster uses; its table's title says which), else one SQLite file
+ * both open (the CLI's cluster flags need postgres://, so then the test helper starts them).
  */
 export async function forwardBenchmark(): Promise<void> {
   const skip = sandboxSkipReason();

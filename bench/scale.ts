@@ -1,4 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { Mags } from '../src/sdk/mags.ts';
 import { createToken } from '../src/server/tokens.ts';
 import { createPostgresStateRepository } from '../src/state/postgres/postgres-state-repository.ts';
@@ -11,20 +13,38 @@ import {
   waitUntil,
 } from '../test/helpers/server-process.ts';
 import { createTestHome, sandboxSkipReason, type TestHome } from '../test/helpers/test-home.ts';
-import { measure, printRows, printTable, summarize } from './stats.ts';
+import { measure, printRows, type Summary, summarize } from './stats.ts';
 
-const iterations = Number(process.env.MAGS_BENCH_ITERATIONS ?? 20);
+const jobCount = Number(process.env.MAGS_BENCH_ITERATIONS ?? 100);
+/** Owners submitting at once, one job in flight each (per-owner limits never bind). */
 const clientCount = 10;
-const jobsPerClient = 10;
+/** Job slots of a one-server setup; each of the two hosts gets half: the same total. */
+const totalSlots = 8;
+const warmUpJobs = 10;
+const roundTrips = 20;
+/** Lines the followed job prints, at uneven intervals (10 to 150 ms), ~10 s in all. */
+const followLines = 120;
+
+type SetupName = 'one server, SQLite' | 'one host, PostgreSQL' | 'two hosts, PostgreSQL';
+
+interface Throughput {
+  name: SetupName;
+  jobsPerSecond: number;
+  latency: Summary;
+  byHost: string;
+}
 
 /**
- * Issue 17: several servers and hosts. Throughput (jobs/s, p95) of 100 jobs from 10 clients on
- * one server with SQLite, one with PostgreSQL, and two hosts on one PostgreSQL (submitted to one
- * of them: placement spreads them); then what following a job through another server costs: a
- * run through an API-only server (placed on the host, its output followed through notifications)
- * beside the same run asked of that host itself, and the delay of each output line, printed
- * with its time inside the sandbox, as seen through each. Every figure beside its baseline of the
- * same run (this machine's 2 cores serve both hosts: two hosts show the cost, not the gain).
+ * Issue 17: what shared state and several hosts cost. Short jobs (`echo`) from 10 clients until
+ * `jobCount` are done, after a warm-up on each setup: jobs/s and the p50/p95 of one job's
+ * submit-to-end time on one server with SQLite, one host with PostgreSQL, and two hosts on that
+ * same PostgreSQL with half the job slots each (the same total: on this one machine a second
+ * host adds no cores, so the two-host row says what placement, the queue and notifications cost,
+ * not what a second machine gives); the clients are split between the two hosts' APIs. Then,
+ * with an API-only server joined: a run asked of the host that runs it vs through the API-only
+ * server, and the delay of each of 120 lines printed at uneven intervals, followed at once from
+ * the host running the job, the other host, and the API-only server. Each table has its baseline
+ * (same run) beside it; the load average is printed, since the machine is shared.
  */
 export async function scaleBenchmark(): Promise<void> {
   const skip = sandboxSkipReason();
@@ -33,12 +53,10 @@ export async function scaleBenchmark(): Promise<void> {
     process.stdout.write(`\n## scale: skipped (${database.skip})\n`);
     return;
   }
+  const loadBefore = loadavg();
   const homes: TestHome[] = [];
   const children: ChildProcess[] = [];
-  const start = async (
-    flags: string[],
-    tokenState: () => StateRepository | Promise<StateRepository>,
-  ) => {
+  const start = async (flags: string[]) => {
     const home = await createTestHome();
     homes.push(home);
     const server = await startServerProcess({ ...process.env, MAGS_HOME: home.home }, [
@@ -47,85 +65,126 @@ export async function scaleBenchmark(): Promise<void> {
       ...flags,
     ]);
     children.push(server.child);
-    const repository = await tokenState();
-    const tokens = [];
-    for (let index = 0; index < clientCount; index++) {
-      tokens.push((await createToken(repository, `bench${index}`, 'scale')).token);
-    }
-    await repository.close();
-    return { ...server, home: home.home, tokens };
+    return { ...server, home: home.home };
+  };
+  const stop = async (child: ChildProcess) => {
+    await stopServerProcess(child, { stopSandboxes: true });
+    children.splice(children.indexOf(child), 1);
   };
   const pg = ['--state', database.url, '--heartbeat', '0.5', '--host-timeout', '5'];
+  const pgTokens = (label: string) =>
+    clientTokens(() => createPostgresStateRepository(database.url), label);
   try {
-    const single = await start([], async () => {
+    const single = await start(['--max-jobs', String(totalSlots)]);
+    const sqliteTokens = await clientTokens(
       // The server made its state.db; a second repository on it adds the tokens.
-      return createSqliteStateRepository(`${homes.at(-1)?.home}/state.db`);
-    });
-    const sqlite = await throughput('one server, SQLite', single.url, single.tokens);
-    await stopServerProcess(single.child, { stopSandboxes: true });
+      () => createSqliteStateRepository(join(single.home, 'state.db')),
+      'sqlite',
+    );
+    const sqlite = await throughput('one server, SQLite', [single.url], sqliteTokens);
+    await stop(single.child);
 
-    const hostOne = await start([...pg, '--host-id', 'bench-1'], () =>
-      createPostgresStateRepository(database.url),
-    );
-    const postgres = await throughput('one server, PostgreSQL', hostOne.url, hostOne.tokens);
-    const hostTwo = await start([...pg, '--host-id', 'bench-2'], () =>
-      createPostgresStateRepository(database.url),
-    );
+    const oneHost = await start([...pg, '--host-id', 'bench-a', '--max-jobs', `${totalSlots}`]);
+    const postgres = await throughput('one host, PostgreSQL', [oneHost.url], await pgTokens('one'));
+    await stop(oneHost.child);
+
+    const half = ['--max-jobs', String(totalSlots / 2)];
+    const hostA = await start([...pg, '--host-id', 'bench-a', ...half]);
+    const hostB = await start([...pg, '--host-id', 'bench-b', ...half]);
     const admin = (await createTokenOn(database.url, 'bench-admin', true)).token;
-    await waitUntil(async () => (await liveHosts(hostOne.url, admin)) === 2, 10_000);
-    const two = await throughput('two hosts, PostgreSQL', hostOne.url, hostOne.tokens);
-    printRows(
-      'scale: 100 jobs submitted at once by 10 clients',
-      ['setup', 'jobs/s', 'median latency ms', 'p95 latency ms', 'jobs/s vs one server, SQLite'],
-      [sqlite, postgres, two].map((row) => [
-        row.name,
-        row.jobsPerSecond.toFixed(1),
-        row.latency.medianMs.toFixed(0),
-        row.latency.p95Ms.toFixed(0),
-        `${(row.jobsPerSecond / sqlite.jobsPerSecond).toFixed(2)}×`,
-      ]),
-    );
-    process.stdout.write(`hosts that ran them (two hosts): ${two.hosts}\n`);
+    await waitUntil(async () => (await liveHosts(hostA.url, admin)) === 2, 10_000);
+    const tokens = await pgTokens('two');
+    const two = await throughput('two hosts, PostgreSQL', [hostA.url, hostB.url], tokens);
 
-    // Following through another server: host two leaves, an API-only server joins; every run
-    // through it lands on host one.
-    await stopServerProcess(hostTwo.child, { stopSandboxes: true });
-    const api = await start([...pg, '--host-id', 'bench-api', '--api-only'], () =>
-      createPostgresStateRepository(database.url),
+    printRows(
+      `scale: SQLite vs PostgreSQL, one server (${jobCount} jobs, ${clientCount} clients, ${totalSlots} slots)`,
+      ['setup', 'jobs/s', 'jobs/s vs SQLite', 'p50 ms', 'p95 ms', 'p95 vs SQLite'],
+      [sqlite, postgres].map((row) => throughputRow(row, sqlite)),
     );
-    await waitUntil(async () => (await liveHosts(hostOne.url, admin)) === 1, 10_000);
-    const direct = new Mags({ url: hostOne.url, token: hostOne.tokens[0] as string });
-    const through = new Mags({ url: api.url, token: hostOne.tokens[0] as string });
+    printRows(
+      `scale: one host vs two hosts on one PostgreSQL (${totalSlots} slots in total: ${totalSlots / 2} each on two)`,
+      ['setup', 'jobs/s', 'jobs/s vs one host', 'p50 ms', 'p95 ms', 'p95 vs one host', 'ran on'],
+      [postgres, two].map((row) => [...throughputRow(row, postgres), row.byHost]),
+    );
+
+    const api = await start([...pg, '--host-id', 'bench-api', '--api-only']);
+    await waitUntil(async () => (await liveHosts(api.url, admin)) === 2, 10_000);
+    const token = tokens[0] as string;
+    const onHost = new Mags({ url: hostA.url, token });
     const run = (mags: Mags) => async () => {
       const result = await mags.runAndWait('echo done');
-      if (result.stdout !== 'done\n' || result.job.host !== 'bench-1') {
-        throw new Error(`unexpected run: ${result.stdout} on ${result.job.host}`);
-      }
+      if (result.stdout !== 'done\n') throw new Error(`unexpected output: ${result.stdout}`);
     };
-    const local = await measure(
-      "runAndWait('echo done') asked of the host that runs it",
-      iterations,
-      run(direct),
+    const direct = await measure('run asked of the host that runs it', roundTrips, run(onHost));
+    const through = await measure(
+      'run through the API-only server (placed on a host)',
+      roundTrips,
+      run(new Mags({ url: api.url, token })),
     );
-    const remote = await measure('the same through an API-only server', iterations, run(through));
-    const lineLocal = summarize(
-      'output line delay, followed on the host',
-      await lineDelays(direct),
+    const lines = await followedLineDelays(token, {
+      host: hostA.url,
+      otherHost: hostB.url,
+      apiOnly: api.url,
+    });
+    printRows(
+      `scale: following through another server (${roundTrips} runs; ${followLines} lines at 10-150 ms, one job followed from three servers at once)`,
+      ['measure', 'p50 ms', 'p95 ms', 'p50 added', 'p95 added', 'p95 vs baseline'],
+      [
+        followRow(direct, direct),
+        followRow(through, direct),
+        followRow(lines.host, lines.host),
+        followRow(lines.otherHost, lines.host),
+        followRow(lines.apiOnly, lines.host),
+      ],
     );
-    const lineRemote = summarize(
-      'output line delay, followed through the API-only server',
-      await lineDelays(through),
-    );
-    printTable('scale: following a job through another server (same host runs it)', [
-      { summary: local },
-      { summary: remote, floor: local },
-      { summary: lineLocal },
-      { summary: lineRemote, floor: lineLocal },
-    ]);
   } finally {
-    for (const child of children) await stopServerProcess(child, { stopSandboxes: true });
+    for (const child of [...children]) await stop(child);
     for (const home of homes) await home.cleanup();
     await database.drop();
+  }
+  const loads = (values: number[]) => values.map((value) => value.toFixed(2)).join(' ');
+  process.stdout.write(
+    `load average (1, 5, 15 min): ${loads(loadBefore)} before, ${loads(loadavg())} after\n`,
+  );
+}
+
+function throughputRow(row: Throughput, base: Throughput): string[] {
+  return [
+    row.name,
+    row.jobsPerSecond.toFixed(1),
+    `${(row.jobsPerSecond / base.jobsPerSecond).toFixed(2)}×`,
+    row.latency.medianMs.toFixed(0),
+    row.latency.p95Ms.toFixed(0),
+    `${(row.latency.p95Ms / base.latency.p95Ms).toFixed(2)}×`,
+  ];
+}
+
+function followRow(row: Summary, base: Summary): string[] {
+  const same = row === base;
+  const added = (ms: number) => `${ms < 0 ? '−' : '+'}${Math.abs(ms).toFixed(1)} ms`;
+  return [
+    same ? `${row.name} (baseline)` : row.name,
+    row.medianMs.toFixed(1),
+    row.p95Ms.toFixed(1),
+    same ? '' : added(row.medianMs - base.medianMs),
+    same ? '' : added(row.p95Ms - base.p95Ms),
+    same ? '' : `${(row.p95Ms / base.p95Ms).toFixed(2)}×`,
+  ];
+}
+
+async function clientTokens(
+  open: () => StateRepository | Promise<StateRepository>,
+  label: string,
+): Promise<string[]> {
+  const repository = await open();
+  try {
+    const tokens: string[] = [];
+    for (let index = 0; index < clientCount; index++) {
+      tokens.push((await createToken(repository, `bench${index}`, `scale-${label}`)).token);
+    }
+    return tokens;
+  } finally {
+    await repository.close();
   }
 }
 
@@ -146,45 +205,83 @@ async function liveHosts(url: string, token: string): Promise<number> {
   return hosts.filter((host) => host.state === 'live').length;
 }
 
-async function throughput(name: string, url: string, tokens: string[]) {
-  const clients = tokens.map((token) => new Mags({ url, token }));
+/**
+ * `jobCount` runs of `echo done`, one in flight per client, clients spread over `urls`, after
+ * `warmUpJobs` runs that are not counted (the first setup would otherwise pay the cold caches).
+ */
+async function throughput(name: SetupName, urls: string[], tokens: string[]): Promise<Throughput> {
+  const clients = tokens.map(
+    (token, index) => new Mags({ url: urls[index % urls.length] as string, token }),
+  );
+  const runOne = async (client: Mags) => {
+    const result = await client.runAndWait('echo done');
+    if (result.stdout !== 'done\n') throw new Error(`${name}: wrong output: ${result.stdout}`);
+    return result;
+  };
+  await Promise.all(clients.slice(0, warmUpJobs).map(runOne));
   const latencies: number[] = [];
   const hosts = new Map<string, number>();
+  let next = 0;
   const startedAt = performance.now();
   await Promise.all(
-    clients.flatMap((client) =>
-      Array.from({ length: jobsPerClient }, async () => {
+    clients.map(async (client) => {
+      while (next++ < jobCount) {
         const submitted = performance.now();
-        const result = await client.runAndWait('echo done');
-        if (result.stdout !== 'done\n') throw new Error(`wrong output: ${result.stdout}`);
+        const result = await runOne(client);
         latencies.push(performance.now() - submitted);
         const host = result.job.host ?? '-';
         hosts.set(host, (hosts.get(host) ?? 0) + 1);
-      }),
-    ),
+      }
+    }),
   );
   const wallMs = performance.now() - startedAt;
   return {
     name,
     jobsPerSecond: latencies.length / (wallMs / 1000),
     latency: summarize(name, latencies),
-    hosts: [...hosts].map(([host, count]) => `${host} ${count}`).join(', '),
+    byHost: [...hosts].map(([host, count]) => `${host} ${count}`).join(', '),
   };
 }
 
-/** Each line's delay from its `date` inside the sandbox to the client (one machine, one clock). */
-async function lineDelays(mags: Mags): Promise<number[]> {
-  const delays: number[] = [];
-  const job = await mags.run('for i in $(seq 20); do date +%s%N; sleep 0.05; done');
-  let pending = '';
-  await mags.jobs.logs(job.id, {
-    onStdout: (text) => {
-      const seenAtMs = performance.timeOrigin + performance.now();
-      pending += text;
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) delays.push(seenAtMs - Number(line) / 1e6);
-    },
-  });
-  return delays;
+/**
+ * One job on the first host printing its clock (ns) `followLines` times at uneven intervals,
+ * followed from three servers at once (one machine, one clock): each line's delay is its
+ * arrival at the follower minus the time it holds.
+ */
+async function followedLineDelays(
+  token: string,
+  urls: { host: string; otherHost: string; apiOnly: string },
+): Promise<{ host: Summary; otherHost: Summary; apiOnly: Summary }> {
+  // 10 to 150 ms, in a fixed order that is not a multiple of the log's 50 ms flush.
+  const sleeps = Array.from({ length: followLines }, (_, index) => 10 + ((index * 37) % 141));
+  const script = `sleep 1; for s in ${sleeps.map((ms) => (ms / 1000).toFixed(3)).join(' ')}; do date +%s%N; sleep $s; done`;
+  const job = await new Mags({ url: urls.host, token }).run(['sh', '-c', script]);
+  if (job.host !== 'bench-a') throw new Error(`the followed job ran on ${job.host}, not bench-a`);
+  const follow = async (url: string) => {
+    const delays: number[] = [];
+    let pending = '';
+    await new Mags({ url, token }).jobs.logs(job.id, {
+      onStdout: (text) => {
+        const arrivedNs = BigInt(Date.now()) * 1_000_000n;
+        pending += text;
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        for (const line of lines) {
+          if (/^\d+$/.test(line)) delays.push(Number(arrivedNs - BigInt(line)) / 1e6);
+        }
+      },
+    });
+    if (delays.length !== followLines) throw new Error(`${url}: ${delays.length} lines followed`);
+    return delays;
+  };
+  const [host, otherHost, apiOnly] = await Promise.all([
+    follow(urls.host),
+    follow(urls.otherHost),
+    follow(urls.apiOnly),
+  ]);
+  return {
+    host: summarize('line delay, followed on the host running it', host as number[]),
+    otherHost: summarize('line delay, followed through the other host', otherHost as number[]),
+    apiOnly: summarize('line delay, followed through the API-only server', apiOnly as number[]),
+  };
 }

@@ -14,6 +14,7 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { isWarmAt } from '../src/cluster/warm-workspace-versions.ts';
 import { Mags } from '../src/sdk/index.ts';
 import { forwardedByHeader } from '../src/server/forwarding/host-forwarder.ts';
 import { createToken } from '../src/server/tokens.ts';
@@ -153,7 +154,8 @@ describe('requests forwarded to the host holding the sandbox', { skip, timeout: 
     await waitUntil(
       async () =>
         (await state.listHosts()).some(
-          (host) => host.id === 'host-c' && host.warmWorkspaces.includes('alice.warm'),
+          // Named with its copy's store version (`alice.warm@0`: never synced).
+          (host) => host.id === 'host-c' && isWarmAt(host.warmWorkspaces, 'alice.warm', undefined),
         ),
       10_000,
     );

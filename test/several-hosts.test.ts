@@ -111,12 +111,47 @@ describe('several servers and hosts on one PostgreSQL and one S3', { skip }, () 
     assert.equal(second.stdout, 'from-b\n');
   });
 
+  test('a warm copy behind the store is passed over: after another host wrote the workspace, its next run goes there, not back to the stale copy', async () => {
+    // Nothing has `stale` warm and both hosts are idle: the tie goes to host-a by id.
+    const first = await api.mags.runAndWait('echo one > /workspace/f', {
+      workspace: 'stale',
+      persist: true,
+    });
+    assert.equal(first.job.status, 'succeeded', first.stderr);
+    assert.equal(first.job.host, 'host-a');
+    // Host B writes it (a run with uploaded files runs where they were uploaded): it restores
+    // version 1, pushes version 2 and parks it. A's parked copy is now behind the store.
+    const second = await hostB.mags.runAndWait('cat /workspace/f; echo two > /workspace/f', {
+      workspace: 'stale',
+      persist: true,
+      files: [{ name: 'placed-on-b', data: 'b\n' }],
+    });
+    assert.equal(second.job.status, 'succeeded', second.stderr);
+    assert.equal(second.job.host, 'host-b');
+    assert.equal(second.stdout, 'one\n');
+    await waitUntil(async () => {
+      const seen = await listHosts(api.url);
+      const a = seen.find((host) => host.id === 'host-a');
+      const b = seen.find((host) => host.id === 'host-b');
+      return a?.warmWorkspaces === 1 && b?.warmWorkspaces === 2;
+    }, 10_000);
+    // Both have it parked, equally idle: by id it would go to A, which would refuse it
+    // (sync_conflict). Only B's copy is at the store's latest.
+    const third = await api.mags.runAndWait('cat /workspace/f', {
+      workspace: 'stale',
+      persist: true,
+    });
+    assert.equal(third.job.status, 'succeeded', third.stderr);
+    assert.equal(third.job.host, 'host-b');
+    assert.equal(third.stdout, 'two\n');
+  });
+
   test('host B killed mid-job: the job fails with the reason on both API servers, logs -f ends, and the workspace restores on host A', async () => {
     // Warm on B again (the previous run parked it there, and B's heartbeat says so): this run
     // goes to B.
     await waitUntil(async () => {
       const b = (await listHosts(api.url)).find((host) => host.id === 'host-b');
-      return b?.warmWorkspaces === 1;
+      return (b?.warmWorkspaces ?? 0) >= 1;
     }, 10_000);
     const job = await api.mags.run(
       ['sh', '-c', 'echo started; cat /workspace/note; echo more >> /workspace/note; sleep 120'],

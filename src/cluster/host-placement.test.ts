@@ -84,3 +84,27 @@ test('when every live host is full the job goes to the least loaded one, to wait
   const placement = placeJob(hosts, request);
   assert.deepEqual([placement?.host.id, placement?.reason], ['b', 'all-full']);
 });
+
+test("a warm copy behind the store's latest version is not warm: the run goes where it is current, or cold", () => {
+  // a is less loaded and has W at version 1; b has it at version 2, the store's latest.
+  const a = host('a', { warmWorkspaces: ['alice.w@1'] });
+  const b = host('b', { runningJobs: 2, warmWorkspaces: ['alice.w@2'] });
+  const c = host('c', { runningJobs: 1 });
+  const current = placeJob([a, b, c], { ...request, workspace: 'alice.w', storeVersion: 2 });
+  assert.deepEqual([current?.host.id, current?.reason], ['b', 'warm']);
+  // Another host pushed version 3: neither copy is current; the least loaded gets it, cold.
+  const stale = placeJob([a, b, c], { ...request, workspace: 'alice.w', storeVersion: 3 });
+  assert.deepEqual([stale?.host.id, stale?.reason], ['a', 'least-loaded']);
+  const behind = placeJob([b, c], { ...request, workspace: 'alice.w', storeVersion: 3 });
+  assert.deepEqual([behind?.host.id, behind?.reason], ['c', 'least-loaded']);
+  // The store's latest unknown (nothing synced yet): warm by name, whatever the version.
+  const unknown = placeJob([b, c], { ...request, workspace: 'alice.w' });
+  assert.deepEqual([unknown?.host.id, unknown?.reason], ['b', 'warm']);
+  // An entry without a version (an older server) is warm by name only.
+  const old = host('d', { runningJobs: 3, warmWorkspaces: ['alice.w'] });
+  assert.equal(placeJob([old, c], { ...request, workspace: 'alice.w' })?.host.id, 'd');
+  assert.equal(
+    placeJob([old, c], { ...request, workspace: 'alice.w', storeVersion: 1 })?.host.id,
+    'c',
+  );
+});

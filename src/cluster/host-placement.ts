@@ -1,4 +1,5 @@
 import type { HostRecord } from '../state/state-repository.ts';
+import { isWarmAt } from './warm-workspace-versions.ts';
 
 /** What placing one run job looks at. */
 export interface PlacementRequest {
@@ -6,6 +7,11 @@ export interface PlacementRequest {
   runtime: string;
   /** The storage name of the workspace it writes or reads (warm affinity), if any. */
   workspace: string | undefined;
+  /**
+   * The store's latest version of that workspace, when known: a host whose parked copy is older
+   * is not warm for it (it would refuse the run). Undefined: warm by name.
+   */
+  storeVersion?: number;
   /** The host of the server placing it, when that server is a host (ties go to it). */
   self: string | undefined;
   now: number;
@@ -26,8 +32,8 @@ export function isLiveHost(host: HostRecord, now: number, hostTimeoutMs: number)
 
 /**
  * Picks the host a run job goes to (pure: the caller reads the hosts). Among live hosts with the
- * job's runtime: one with room (runningJobs < maxJobs) that has the workspace parked warm (a warm
- * re-run costs a fraction of a cold mount, GUIDE §3), else the one with room that is least loaded
+ * job's runtime: one with room (runningJobs < maxJobs) that has the workspace parked warm at the
+ * store's latest version (a warm re-run costs a fraction of a cold mount, GUIDE §3), else the one with room that is least loaded
  * (running / max), ties to `self`, then by id so every server decides alike. When every such host
  * is full, the least loaded one anyway: the job waits in that host's queue, as it would on one
  * host. Undefined: no live host has the runtime.
@@ -43,7 +49,9 @@ export function placeJob(hosts: HostRecord[], request: PlacementRequest): Placem
   const withRoom = ordered.filter((host) => host.runningJobs < host.maxJobs);
   const workspace = request.workspace;
   if (workspace !== undefined) {
-    const warm = withRoom.find((host) => host.warmWorkspaces.includes(workspace));
+    const warm = withRoom.find((host) =>
+      isWarmAt(host.warmWorkspaces, workspace, request.storeVersion),
+    );
     if (warm) return { host: warm, reason: 'warm' };
   }
   const first = withRoom[0];

@@ -7,6 +7,7 @@ import { type RunJobPlan, refuseBusyWorkspace } from '../jobs/run-job.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { HostRecord, JobRecord, StateRepository } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
+import { advertisedAddress, isLoopbackAddress } from './advertised-address.ts';
 import { noLiveHost, uploadsNeedHost } from './cluster-errors.ts';
 import { HeartbeatObservations, sweepGoneHosts } from './gone-host-sweeper.ts';
 import { placeJob } from './host-placement.ts';
@@ -14,6 +15,7 @@ import { HostPresence } from './host-presence.ts';
 import { type HostView, toHostView } from './host-view.ts';
 import { JobQueueTaker } from './job-queue-taker.ts';
 import { StateListeners } from './state-listeners.ts';
+import { isWarmAt, WarmWorkspaceVersions } from './warm-workspace-versions.ts';
 
 export type { HostView } from './host-view.ts';
 
@@ -55,6 +57,7 @@ export class ServerCluster implements JobCluster {
   readonly #parts: ServerClusterParts;
   readonly #listeners: StateListeners;
   #presence: HostPresence | undefined;
+  readonly #warmVersions: WarmWorkspaceVersions;
   #taker: JobQueueTaker | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> = Promise.resolve();
@@ -71,6 +74,9 @@ export class ServerCluster implements JobCluster {
     this.heartbeatMs = parts.options.heartbeatMs ?? 2000;
     this.hostTimeoutMs = parts.options.hostTimeoutMs ?? 15_000;
     this.#listeners = new StateListeners(parts.repository);
+    this.#warmVersions = new WarmWorkspaceVersions(
+      async (workspace) => (await parts.context.workspaces.get(workspace))?.remoteVersion,
+    );
   }
 
   get host(): string {
@@ -93,7 +99,7 @@ export class ServerCluster implements JobCluster {
       this.#presence = new HostPresence({
         repository,
         instance,
-        address: this.#parts.options.advertise ?? listenUrl,
+        address: advertisedAddress(this.#parts.options.advertise, listenUrl),
         runtimes: await this.#usableRuntimes(),
         load: () => this.#load(),
         heartbeatMs: this.heartbeatMs,
@@ -101,6 +107,11 @@ export class ServerCluster implements JobCluster {
         onError: (error) => log(`heartbeat not written: ${(error as Error).message}`),
       });
       await this.#presence.start();
+      if (!this.#parts.options.advertise && isLoopbackAddress(new URL(listenUrl).hostname)) {
+        log(
+          `registered at ${listenUrl} (no --advertise): only servers on this machine can forward to this host`,
+        );
+      }
       this.#unlistenStops = await this.#listeners.on('job_stop', '*', (payload) => {
         const [id, how] = payload.split(':');
         if (id) void jobs.stopHere(id, how === 'kill').catch(() => {});
@@ -188,9 +199,11 @@ export class ServerCluster implements JobCluster {
     }
     const stored = await repository.listHosts();
     const hosts = this.#withRecentPlacements(stored);
+    const workspace = plan.workspace && ownerWorkspaceName(record.owner, plan.workspace);
     const placement = placeJob(hosts, {
       runtime: plan.runOptions.runtime ?? this.#parts.context.runtime.name,
-      workspace: plan.workspace && ownerWorkspaceName(record.owner, plan.workspace),
+      workspace,
+      ...(await this.#storeVersion(hosts, workspace)),
       self,
       now: Date.now(),
       hostTimeoutMs: this.hostTimeoutMs,
@@ -315,13 +328,33 @@ export class ServerCluster implements JobCluster {
     });
   }
 
+  /**
+   * The store's latest version of `workspace`, read only when a host has it parked warm (one
+   * listing of the store per such placement): a warm copy behind it is not warm. Unreadable: by
+   * name, as before versions were published (the host still refuses a stale copy itself).
+   */
+  async #storeVersion(
+    hosts: HostRecord[],
+    workspace: string | undefined,
+  ): Promise<{ storeVersion?: number }> {
+    if (workspace === undefined) return {};
+    if (!hosts.some((host) => isWarmAt(host.warmWorkspaces, workspace, undefined))) return {};
+    try {
+      const latest = (await this.#parts.context.sync.versions(workspace)).at(-1)?.version;
+      return latest === undefined ? {} : { storeVersion: latest };
+    } catch (error) {
+      this.#parts.log(`store versions of ${workspace} not read: ${(error as Error).message}`);
+      return {};
+    }
+  }
+
   #load(): Pick<HostRecord, 'maxJobs' | 'runningJobs' | 'warmWorkspaces'> {
     const counts = this.#parts.jobs.counts;
     return {
       maxJobs: counts.maxConcurrent,
       // Its queue counts: a host with a backlog is as loaded as a busy one.
       runningJobs: counts.running + counts.queued,
-      warmWorkspaces: this.#parts.scheduler.warm.parkedWorkspaces(),
+      warmWorkspaces: this.#warmVersions.entries(this.#parts.scheduler.warm.parkedWorkspaces()),
     };
   }
 

@@ -29,6 +29,7 @@ import { JobLog, type JobLogOptions } from './job-log.ts';
 import type { ExecJobRequest, JobManagerOptions } from './job-manager-options.ts';
 import type { LogRetention } from './log-retention.ts';
 import { jobNotFound, newJob } from './new-job.ts';
+import { refuseFullPlacedQueue } from './placed-queue-limit.ts';
 import {
   claimRunFiles,
   planRunJob,
@@ -238,6 +239,12 @@ export class JobManager {
 
   /** Records a run placed on another host, queued for it, and tells that host. */
   async #placeOn(host: string, plan: RunJobPlan): Promise<JobRecord> {
+    await refuseFullPlacedQueue(
+      this.#repository,
+      plan.record.owner,
+      host,
+      this.#slots.perOwnerWaiting,
+    );
     const record = placedRecord(plan, host);
     await this.#repository.insertJob(record);
     await this.#cluster?.placed(record);

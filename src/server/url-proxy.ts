@@ -6,7 +6,7 @@ import type { SandboxUse } from '../sandboxes/sandbox-use.ts';
 import type { SandboxUrls } from '../urls/sandbox-urls.ts';
 import { decideUrlAccess, type UrlAccess, UrlAccessError } from '../urls/url-access.ts';
 import { hostLabelOf, isUrlRequest, parsePathForm, urlAddress } from '../urls/url-addresses.ts';
-import { pipeRequestToHost } from './forwarding/forward-http.ts';
+import { type ForwardTiming, pipeRequestToHost } from './forwarding/forward-http.ts';
 import { forwardUpgrade } from './forwarding/forward-upgrade.ts';
 import { forwardedByHeader, type HostTarget } from './forwarding/host-forwarder.ts';
 import { openPortOf, PortAgent } from './port-agent.ts';
@@ -98,7 +98,7 @@ export class UrlProxy {
       }
       const remote = await this.#remote(resolved, request);
       if (remote) {
-        await pipeRequestToHost(remote.target, remote.from, request, response, remote.timeoutMs);
+        await pipeRequestToHost(remote.target, remote.from, request, response, remote.timing);
         return;
       }
       target = await this.#target(resolved);
@@ -277,7 +277,9 @@ export class UrlProxy {
   async #remote(
     resolved: Resolved,
     request: IncomingMessage,
-  ): Promise<{ target: HostTarget; from: string; timeoutMs: number } | undefined> {
+  ): Promise<
+    { target: HostTarget; from: string; timeoutMs: number; timing: ForwardTiming } | undefined
+  > {
     const forwarder = this.#services.forwarder;
     if (!forwarder) return undefined;
     const { owner, sandbox } = resolved.access.record;
@@ -287,7 +289,16 @@ export class UrlProxy {
       sandbox,
       Array.isArray(forwardedBy) ? forwardedBy[0] : forwardedBy,
     );
-    return target && { target, from: forwarder.host, timeoutMs: forwarder.connectTimeoutMs };
+    return (
+      target && {
+        target,
+        from: forwarder.host,
+        timeoutMs: forwarder.connectTimeoutMs,
+        // An app may take its time to answer (a long poll): no response timeout, as here, but
+        // its host's liveness is checked while it waits.
+        timing: { ...forwarder.timing(target), responseTimeoutMs: undefined },
+      }
+    );
   }
 
   /** The sandbox of a resolved request, awake and held. */

@@ -208,6 +208,27 @@ export function runHostStateContract(options: {
       assert.equal((await state.getJob('alice', 'q-elsewhere'))?.server, null);
     });
 
+    test("a placed run's environment is handed to the host that takes it and leaves the state", async () => {
+      const runOptions = { network: 'none', env: { SECRET: 'hunter2' } };
+      await state.insertJob(job('env-1', { host: 'h-env', status: 'queued', runOptions }));
+      await state.insertJob(job('env-2', { host: 'h-env-gone', status: 'queued', runOptions }));
+      const [taken] = await state.claimQueuedJobs('h-env', 'srv-env', 5);
+      assert.deepEqual(taken?.runOptions, runOptions, 'the claim returns it');
+      assert.equal(taken?.server, 'srv-env');
+      const stored = await other.getJob('alice', 'env-1');
+      assert.deepEqual(stored?.runOptions, { network: 'none' }, 'stored without env');
+      assert.equal(stored?.server, 'srv-env');
+      // A placed run failed before any host took it (its host gone) keeps no environment either.
+      const gone = host('h-env-gone', 'srv-g');
+      await state.registerHost(gone);
+      const failed = await other.markHostGone('h-env-gone', gone, at(30), 'silent');
+      assert.deepEqual(
+        failed?.jobs.map((each) => each.runOptions),
+        [{ network: 'none' }],
+      );
+      assert.deepEqual((await state.getJob('alice', 'env-2'))?.runOptions, { network: 'none' });
+    });
+
     test('two repositories claiming at once from one queue take every job exactly once', async () => {
       const placed = Array.from({ length: 50 }, (_, index) =>
         job(`race-${String(index).padStart(2, '0')}`, {

@@ -66,4 +66,37 @@ test('bad flags are refused with what to do, before anything starts', () => {
     /Invalid --advertise/,
   );
   assert.throws(() => serverClusterOptions({ heartbeat: '0' }, postgres), /--heartbeat/);
+  for (const bad of [
+    'http://10.0.0.5:7070/mags',
+    'http://10.0.0.5:7070?x=1',
+    'http://10.0.0.5:7070/#top',
+    'http://user:secret@10.0.0.5:7070',
+    'ws://10.0.0.5:7070',
+    '10.0.0.5:7070',
+  ]) {
+    const refused = refusal(() => serverClusterOptions({ advertise: bad }, postgres));
+    assert.equal(refused.code, 'invalid_advertise', bad);
+  }
+  assert.equal(
+    serverClusterOptions({ advertise: 'https://node-1.example:8443' }, postgres).cluster?.advertise,
+    'https://node-1.example:8443',
+  );
+});
+
+test('a host listening on every address must say where it is reached (--advertise)', () => {
+  for (const listenHost of ['0.0.0.0', '::', '[::]', '0:0:0:0:0:0:0:0']) {
+    const refused = refusal(() => serverClusterOptions({}, postgres, listenHost));
+    assert.equal(refused.code, 'advertise_needed', listenHost);
+    assert.match(refused.hint ?? '', /--advertise http/);
+  }
+  // Given --advertise, an API-only server (never forwarded to), or no shared state: it starts.
+  assert.equal(
+    serverClusterOptions({ advertise: 'http://10.0.0.5:7070' }, postgres, '0.0.0.0').cluster
+      ?.advertise,
+    'http://10.0.0.5:7070',
+  );
+  assert.ok(serverClusterOptions({ apiOnly: true }, postgres, '0.0.0.0').cluster);
+  assert.deepEqual(serverClusterOptions({}, undefined, '0.0.0.0'), {});
+  // Loopback is reachable from this machine's servers: allowed (the server logs that).
+  assert.ok(serverClusterOptions({}, postgres, '127.0.0.1').cluster);
 });

@@ -1,4 +1,9 @@
 import type { Command } from 'commander';
+import {
+  advertiseNeeded,
+  isUnspecifiedAddress,
+  parseAdvertise,
+} from '../../cluster/advertised-address.ts';
 import { apiOnlyNeedsSharedState } from '../../cluster/cluster-errors.ts';
 import type { ClusterOptions } from '../../cluster/server-cluster.ts';
 import { InvalidInputError } from '../../errors/mags-error.ts';
@@ -43,6 +48,8 @@ export function addServerClusterOptions(command: Command): Command {
 export function serverClusterOptions(
   flags: ServerClusterFlags,
   state: string | undefined,
+  /** The address it listens on (`--host`): 0.0.0.0 or :: needs `--advertise` on shared state. */
+  listenHost = '127.0.0.1',
 ): { hostId?: string; cluster?: ClusterOptions } {
   const shared = state !== undefined && /^postgres(ql)?:\/\//.test(state);
   if (flags.apiOnly && !shared) throw apiOnlyNeedsSharedState();
@@ -64,10 +71,9 @@ export function serverClusterOptions(
       },
     );
   }
-  if (flags.advertise !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(flags.advertise)) {
-    throw new InvalidInputError(`Invalid --advertise ${JSON.stringify(flags.advertise)}.`, {
-      hint: 'Give the base URL other servers reach this one at, e.g. --advertise http://10.0.0.5:7070',
-    });
+  const advertise = flags.advertise === undefined ? undefined : parseAdvertise(flags.advertise);
+  if (shared && !flags.apiOnly && advertise === undefined && isUnspecifiedAddress(listenHost)) {
+    throw advertiseNeeded(listenHost);
   }
   return {
     ...(hostId !== undefined ? { hostId } : {}),
@@ -75,7 +81,7 @@ export function serverClusterOptions(
       ? {
           cluster: {
             apiOnly: flags.apiOnly ?? false,
-            ...(flags.advertise ? { advertise: flags.advertise.replace(/\/$/, '') } : {}),
+            ...(advertise ? { advertise } : {}),
             ...(heartbeatMs !== undefined ? { heartbeatMs } : {}),
             ...(hostTimeoutMs !== undefined ? { hostTimeoutMs } : {}),
           },

@@ -179,7 +179,7 @@ export function registerServerCommand(program: Command): void {
       if (defaultAllow.allow) magsContext.defaults.allow = defaultAllow.allow;
       // A bad --state is refused before anything starts.
       const location = stateLocation.parseStateLocation(state, magsContext.home);
-      const clustering = serverClusterOptions(flags, state);
+      const clustering = serverClusterOptions(flags, state, flags.local ? '127.0.0.1' : flags.host);
       const server = await startServer({
         context: magsContext,
         host: flags.local ? '127.0.0.1' : flags.host,

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { HostUnavailableError } from './forward-errors.ts';
-import { connectToHost, requestHost } from './forward-http.ts';
+import { connectToHost, pipeRequestToHost, requestHost } from './forward-http.ts';
 import { forwardedByHeader } from './host-forwarder.ts';
 
 /**
@@ -132,5 +132,124 @@ describe('forwarding over HTTP to another host', () => {
       for (const filler of fillers) filler.destroy();
       child.kill('SIGKILL');
     }
+  });
+
+  describe('a host that takes the request and never answers (frozen)', () => {
+    let frozen: Server;
+    let target: { host: string; address: string };
+    const received: IncomingMessage[] = [];
+    before(async () => {
+      // Headers never come; `/v1/stream` sends its headers and then nothing more.
+      frozen = createServer((request, response) => {
+        received.push(request);
+        if (request.url === '/v1/stream') {
+          response.writeHead(200, { 'content-type': 'text/event-stream' });
+          response.write('data: first\n\n');
+        }
+      });
+      await new Promise<void>((resolve) => frozen.listen(0, '127.0.0.1', resolve));
+      target = {
+        host: 'host-b',
+        address: `http://127.0.0.1:${(frozen.address() as AddressInfo).port}`,
+      };
+    });
+    after(() => {
+      frozen.closeAllConnections();
+      frozen.close();
+    });
+    const get = (path: string) => ({ method: 'GET', path, headers: {} });
+
+    test('no headers within the response timeout: a 503, not a hang', async () => {
+      const started = Date.now();
+      await assert.rejects(
+        requestHost(target, 'host-a', get('/v1/sandboxes/dev/exec'), {
+          connectTimeoutMs: 1_000,
+          responseTimeoutMs: 300,
+        }),
+        (error: unknown) =>
+          error instanceof HostUnavailableError &&
+          error.statusCode === 503 &&
+          /host-b is unavailable: it did not answer within 0.3 s/.test(error.message),
+      );
+      assert.ok(Date.now() - started < 5_000);
+    });
+
+    test('its host found silent while it waits ends it with why, before headers and mid-stream', async () => {
+      let checks = 0;
+      const silentAfterTwo = async () => (++checks > 2 ? 'no heartbeat for 16 s' : undefined);
+      await assert.rejects(
+        requestHost(target, 'host-a', get('/v1/sandboxes/dev/exec'), {
+          connectTimeoutMs: 1_000,
+          unavailable: silentAfterTwo,
+          checkMs: 50,
+        }),
+        (error: unknown) =>
+          error instanceof HostUnavailableError &&
+          /host-b is unavailable: no heartbeat for 16 s/.test(error.message),
+      );
+      assert.equal(checks, 3);
+      checks = 0;
+      const answer = await requestHost(target, 'host-a', get('/v1/stream'), {
+        connectTimeoutMs: 1_000,
+        responseTimeoutMs: 1_000,
+        unavailable: silentAfterTwo,
+        checkMs: 50,
+      });
+      assert.equal(answer.statusCode, 200);
+      // The stream's headers came in time; the host then froze: the stream ends, it does not hang.
+      await new Promise<void>((resolve) => {
+        answer.once('close', resolve);
+        answer.resume();
+      });
+      assert.ok(checks >= 3);
+    });
+
+    test('a client that leaves before the answer closes the connection to the host', async () => {
+      // An API-less front server passing URL requests on, as the URL proxy does.
+      const front = createServer((request, response) => {
+        void pipeRequestToHost(target, 'host-a', request, response, { connectTimeoutMs: 1_000 });
+      });
+      await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+      try {
+        const before = received.length;
+        const client = httpRequest({
+          host: '127.0.0.1',
+          port: (front.address() as AddressInfo).port,
+          path: '/app',
+        });
+        client.on('error', () => {});
+        client.end();
+        const deadline = Date.now() + 5_000;
+        while (received.length === before && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        const atHost = received.at(-1) as IncomingMessage;
+        assert.equal(atHost.url, '/app');
+        const closed = new Promise<void>((resolve) => atHost.socket.once('close', () => resolve()));
+        client.destroy();
+        await closed; // without it, the host's socket stays open while it does not answer
+      } finally {
+        front.closeAllConnections();
+        front.close();
+      }
+    });
+
+    test('an aborted signal destroys the request to the host', async () => {
+      const left = new AbortController();
+      const before = received.length;
+      const waiting = requestHost(target, 'host-a', get('/v1/sandboxes/dev/exec'), {
+        connectTimeoutMs: 1_000,
+        signal: left.signal,
+      });
+      const deadline = Date.now() + 5_000;
+      while (received.length === before && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const atHost = received.at(-1) as IncomingMessage;
+      const closed = new Promise<void>((resolve) => atHost.socket.once('close', () => resolve()));
+      left.abort();
+      await assert.rejects(waiting, /client closed its connection/);
+      await closed;
+    });
   });
 });

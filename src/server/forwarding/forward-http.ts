@@ -34,18 +34,44 @@ export interface HostRequest {
 }
 
 /**
+ * How long a forwarded exchange may wait, and when it ends early. A frozen host (SIGSTOP, a VM
+ * paused) still completes TCP handshakes through the kernel's backlog, so a connect timeout alone
+ * would let a request wait on it forever.
+ */
+export interface ForwardTiming {
+  /** A connection not made within this is a HostUnavailableError. */
+  connectTimeoutMs: number;
+  /**
+   * The host's answer's headers must arrive within this once the request's body was sent (an
+   * upload's time is the client's; a long answer streams after its headers, uncounted).
+   */
+  responseTimeoutMs?: number;
+  /**
+   * Why the host can no longer answer (gone, silent past its timeout), else undefined: asked every
+   * `checkMs` for as long as the exchange lasts, so a stream from a host that froze ends too.
+   */
+  unavailable?: () => Promise<string | undefined>;
+  checkMs?: number;
+  /** Aborted when the client has left: the request to the host is destroyed with it. */
+  signal?: AbortSignal;
+}
+
+/**
  * Sends `request` to the host `target` as the client sent it (method, path, query, headers: the
  * owner's Authorization stays, tokens are shared state; Host stays too, so the URLs the host
  * answers with name the server the client used), plus the forwarded-by header naming `from`.
  * Resolves with the host's answer, its body unread; a connection refused, failed or not made
- * within `connectTimeoutMs` is a HostUnavailableError.
+ * within the connect timeout, no answer within the response timeout, or a host found unavailable
+ * meanwhile, is a HostUnavailableError. `timing` a number: the connect timeout only.
  */
 export function requestHost(
   target: HostTarget,
   from: string,
   request: HostRequest,
-  connectTimeoutMs: number,
+  timing: number | ForwardTiming,
 ): Promise<IncomingMessage> {
+  const { connectTimeoutMs, responseTimeoutMs, unavailable, checkMs, signal } =
+    typeof timing === 'number' ? ({ connectTimeoutMs: timing } as ForwardTiming) : timing;
   const address = new URL(target.address);
   const send = address.protocol === 'https:' ? httpsRequest : httpRequest;
   const upstream = send({
@@ -56,6 +82,42 @@ export function requestHost(
     path: `${address.pathname.replace(/\/$/, '')}${request.path}`,
     headers: hostHeaders(request.headers, from),
   });
+  let responseTimer: NodeJS.Timeout | undefined;
+  let checkTimer: NodeJS.Timeout | undefined;
+  let ended = false;
+  const stopTimers = () => {
+    ended = true;
+    clearTimeout(responseTimer);
+    clearTimeout(checkTimer);
+  };
+  upstream.once('close', stopTimers);
+  if (signal) {
+    const leave = () => upstream.destroy(new ClientLeft());
+    if (signal.aborted) leave();
+    else signal.addEventListener('abort', leave, { once: true });
+    upstream.once('close', () => signal.removeEventListener('abort', leave));
+  }
+  if (responseTimeoutMs !== undefined) {
+    upstream.once('finish', () => {
+      if (upstream.destroyed || ended) return;
+      responseTimer = setTimeout(() => {
+        upstream.destroy(new ResponseTimeout(responseTimeoutMs));
+      }, responseTimeoutMs);
+      upstream.once('response', () => clearTimeout(responseTimer));
+    });
+  }
+  if (unavailable) {
+    // Each check waits for the one before (a slow state read never piles up checks).
+    const check = () => {
+      checkTimer = setTimeout(async () => {
+        const reason = await unavailable().catch(() => undefined); // unread: no verdict
+        if (ended) return;
+        if (reason) upstream.destroy(new HostUnavailableError(target.host, reason));
+        else check();
+      }, checkMs ?? 2_000);
+    };
+    check();
+  }
   return new Promise<IncomingMessage>((resolve, reject) => {
     let connected = false;
     upstream.once('socket', (socket: Socket) => {
@@ -72,10 +134,20 @@ export function requestHost(
       });
       socket.once('close', () => clearTimeout(timer));
     });
-    upstream.once('response', resolve);
+    upstream.once('response', (answer) => {
+      // The checks last as long as the answer streams: its end (or its loss) ends them.
+      answer.once('close', stopTimers);
+      resolve(answer);
+    });
     upstream.once('error', (error) => {
       request.body?.destroy();
-      reject(connected ? error : unavailable(target, error));
+      reject(
+        error instanceof HostUnavailableError
+          ? error
+          : connected && !(error instanceof ResponseTimeout)
+            ? error
+            : unreachable(target, error),
+      );
     });
     if (request.body) {
       request.body.once('error', (error) => upstream.destroy(error));
@@ -95,8 +167,13 @@ export async function pipeRequestToHost(
   from: string,
   request: IncomingMessage,
   response: ServerResponse,
-  connectTimeoutMs: number,
+  timing: number | ForwardTiming,
 ): Promise<void> {
+  // From the moment it is sent: a client that leaves before the host answers ends it too.
+  const left = new AbortController();
+  response.once('close', () => {
+    if (!response.writableFinished) left.abort();
+  });
   try {
     const answer = await requestHost(
       target,
@@ -107,8 +184,14 @@ export async function pipeRequestToHost(
         headers: request.headers,
         body: request,
       },
-      connectTimeoutMs,
+      typeof timing === 'number'
+        ? { connectTimeoutMs: timing, signal: left.signal }
+        : { ...timing, signal: left.signal },
     );
+    if (left.signal.aborted) {
+      answer.destroy();
+      return;
+    }
     response.once('close', () => {
       if (!response.writableFinished) answer.destroy();
     });
@@ -117,7 +200,7 @@ export async function pipeRequestToHost(
     answer.pipe(response);
     answer.once('error', () => response.destroy());
   } catch (error) {
-    sendError(response, request, error);
+    if (!left.signal.aborted) sendError(response, request, error);
   }
 }
 
@@ -137,7 +220,7 @@ export function connectToHost(target: HostTarget, connectTimeoutMs: number): Pro
     );
     const failed = (error: Error) => {
       clearTimeout(timer);
-      reject(unavailable(target, error));
+      reject(unreachable(target, error));
     };
     socket.once('error', failed);
     socket.once(secure ? 'secureConnect' : 'connect', () => {
@@ -178,11 +261,24 @@ class ConnectTimeout extends Error {
   }
 }
 
+class ResponseTimeout extends Error {
+  constructor(timeoutMs: number) {
+    super(`it did not answer within ${timeoutMs / 1000} s of the request`);
+  }
+}
+
+/** The client went away before the host answered: nothing is waiting for the answer. */
+class ClientLeft extends Error {
+  constructor() {
+    super('the client closed its connection');
+  }
+}
+
 /** Why the host could not be reached, in words an owner may read (its address is not one). */
-function unavailable(target: HostTarget, error: Error): HostUnavailableError {
+function unreachable(target: HostTarget, error: Error): HostUnavailableError {
   const code = (error as NodeJS.ErrnoException).code;
   const reason =
-    error instanceof ConnectTimeout
+    error instanceof ConnectTimeout || error instanceof ResponseTimeout
       ? error.message
       : code === 'ECONNREFUSED'
         ? 'it refused the connection (its server is not running)'

@@ -42,6 +42,12 @@ export function forwardToHosts(
       headers['content-length'] = String(body.length);
       delete headers['transfer-encoding'];
     }
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    // From the moment it is sent: a client that leaves before the host answers ends it too.
+    const left = new AbortController();
+    outgoing?.once('close', () => {
+      if (!outgoing.writableFinished) left.abort();
+    });
     const answer = await requestHost(
       target,
       forwarder.host,
@@ -53,10 +59,9 @@ export function forwardToHosts(
           ? Readable.from([body])
           : requestBody(c, incoming, streamsItsBody(c.req.method, c.req.path)),
       },
-      forwarder.connectTimeoutMs,
+      forwarder.timing(target, left.signal),
     );
     const status = answer.statusCode ?? 502;
-    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
     if (outgoing) {
       // Piped as it comes, node stream to node stream (archives are GiBs): the host's answer
       // already carries what this server's middleware would add to it.

@@ -2,6 +2,7 @@ import { placeJob } from '../../cluster/host-placement.ts';
 import type { HostRecord, StateRepository } from '../../state/state-repository.ts';
 import { ownerWorkspaceName } from '../../workspaces/owner-workspace.ts';
 import { ForwardLoopError, HostUnavailableError, NoHostAvailableError } from './forward-errors.ts';
+import type { ForwardTiming } from './forward-http.ts';
 import { hostUnavailableReason } from './host-liveness.ts';
 
 /**
@@ -29,6 +30,12 @@ export interface HostForwarderOptions {
   /** How long a connection to another host may take before it is unavailable (default 3 s). */
   connectTimeoutMs?: number;
   /**
+   * How long a forwarded request waits for its answer's headers once sent (default 300 s: a
+   * start that restores a large workspace answers only when it runs). A host that stops beating
+   * meanwhile ends it sooner (`timing`).
+   */
+  responseTimeoutMs?: number;
+  /**
    * The hosts as this server sees them (default: as recorded): the cluster's
    * `hostsForPlacement`, whose heartbeats are timed on this server's clock, as its sweep does.
    */
@@ -49,6 +56,7 @@ export type SandboxAction = 'use' | 'start';
 export class HostForwarder {
   readonly host: string;
   readonly connectTimeoutMs: number;
+  readonly responseTimeoutMs: number;
   readonly #repository: StateRepository;
   readonly #runsSandboxes: boolean;
   readonly #defaultRuntime: string;
@@ -58,6 +66,7 @@ export class HostForwarder {
   constructor(options: HostForwarderOptions) {
     this.host = options.host;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 3_000;
+    this.responseTimeoutMs = options.responseTimeoutMs ?? 300_000;
     this.#repository = options.repository;
     this.#runsSandboxes = options.runsSandboxes;
     this.#defaultRuntime = options.defaultRuntime;
@@ -207,6 +216,25 @@ export class HostForwarder {
     const reason = this.#unavailable(host);
     if (reason) throw new HostUnavailableError(id, reason);
     return this.#target(host);
+  }
+
+  /**
+   * The limits of one forwarded exchange with `target` (forward-http.ts): its connect and
+   * response timeouts, and its host's liveness read again from the state every third of the
+   * host timeout (at least every 5 s), so a request to a host that froze ends once the cluster
+   * would find it silent rather than waiting on its kernel's open connection.
+   */
+  timing(target: HostTarget, signal?: AbortSignal): ForwardTiming {
+    return {
+      connectTimeoutMs: this.connectTimeoutMs,
+      responseTimeoutMs: this.responseTimeoutMs,
+      checkMs: Math.max(250, Math.min(this.#hostTimeoutMs / 3, 5_000)),
+      unavailable: async () => {
+        const host = (await this.#hosts()).find(({ id }) => id === target.host);
+        return host ? this.#unavailable(host) : 'it is no longer registered (it left)';
+      },
+      ...(signal ? { signal } : {}),
+    };
   }
 
   #unavailable(host: HostRecord): string | undefined {

@@ -99,7 +99,8 @@ export function postgresHostStatements({ sql }: PostgresDatabase): HostMethods {
           await transaction`UPDATE hosts SET gone_at = ${at}, gone_reason = ${reason}
           WHERE id = ${id}`;
           const jobs = await transaction`UPDATE jobs SET status = 'failed', end_reason = 'failed',
-          reason = ${reason}, message = ${reason}, finished_at = ${at}
+          reason = ${reason}, message = ${reason}, finished_at = ${at},
+          run_options = (run_options::jsonb - 'env')::text
           WHERE host = ${id} AND status IN ('queued', 'running') RETURNING *`;
           const sandboxes = await transaction`UPDATE sandboxes SET status = 'stopped',
           reason = ${reason}, runtime_id = NULL
@@ -118,13 +119,19 @@ export function postgresHostStatements({ sql }: PostgresDatabase): HostMethods {
       // and taken; rows another claimer holds are skipped, never waited for. A row another
       // claimer took meanwhile is re-checked under its lock and no longer matches `server IS
       // NULL` (https://www.postgresql.org/docs/current/sql-select.html#SQL-FOR-UPDATE-SHARE).
+      // A placed run's environment (it may hold secrets) leaves the state in the same statement
+      // that takes it: stored without `env`, returned with it (`picked` read the row before).
       const rows = await sql`WITH picked AS (
-          SELECT id FROM jobs WHERE status = 'queued' AND host = ${host} AND server IS NULL
+          SELECT id, run_options AS placed_options FROM jobs
+          WHERE status = 'queued' AND host = ${host} AND server IS NULL
           ORDER BY created_at COLLATE "C", seq LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-        UPDATE jobs SET server = ${server} FROM picked WHERE jobs.id = picked.id
-        RETURNING jobs.*`;
+        UPDATE jobs SET server = ${server}, run_options = (jobs.run_options::jsonb - 'env')::text
+        FROM picked WHERE jobs.id = picked.id
+        RETURNING jobs.*, picked.placed_options`;
       // RETURNING has no order: oldest first again.
-      return [...rows].sort(compareQueuedJobRows).map(toJob);
+      return [...rows]
+        .sort(compareQueuedJobRows)
+        .map((row) => toJob({ ...row, run_options: row.placed_options }));
     },
     async notify(channel, payload) {
       checkNotificationPayload(channel, payload);

@@ -1,6 +1,6 @@
 import { checkClaimLimit } from '../check-claim-limit.ts';
 import { toHost } from '../rows/host-row.ts';
-import { compareQueuedJobRows, toJob } from '../rows/job-row.ts';
+import { toJob } from '../rows/job-row.ts';
 import { toSandbox } from '../rows/sandbox-row.ts';
 import type { StateRepository, TakenOver } from '../state-repository.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
@@ -38,12 +38,16 @@ export function sqliteHostStatements(sqlite: SqliteDatabase): HostMethods {
     `UPDATE hosts SET heartbeat_at = ?, running_jobs = ?, warm_workspaces = ?
      WHERE id = ? AND server = ? AND gone_at IS NULL`,
   );
-  // The subquery picks the oldest unclaimed jobs; the UPDATE takes them under the write lock.
-  const claimQueuedJobs = prepared(
-    `UPDATE jobs SET server = $server WHERE id IN (
-       SELECT id FROM jobs WHERE status = 'queued' AND host = $host AND server IS NULL
-       ORDER BY created_at, seq LIMIT $limit)
-     RETURNING *`,
+  // The SELECT picks the oldest unclaimed jobs (with a placed run's environment, which the host
+  // needs); the UPDATE, in the same write transaction, takes them and drops that environment
+  // from the state (it may hold secrets).
+  const pickQueuedJobs = prepared(
+    `SELECT * FROM jobs WHERE status = 'queued' AND host = $host AND server IS NULL
+     ORDER BY created_at, seq LIMIT $limit`,
+  );
+  const takeQueuedJob = prepared(
+    `UPDATE jobs SET server = $server, run_options = json_remove(run_options, '$.env')
+     WHERE id = $id`,
   );
   return {
     async registerHost(host) {
@@ -85,7 +89,8 @@ export function sqliteHostStatements(sqlite: SqliteDatabase): HostMethods {
         if (Number(marked.changes) === 0) return;
         const jobs = statement(
           `UPDATE jobs SET status = 'failed', end_reason = 'failed', reason = ?, message = ?,
-           finished_at = ? WHERE host = ? AND status IN ('queued', 'running') RETURNING *`,
+           finished_at = ?, run_options = json_remove(run_options, '$.env')
+           WHERE host = ? AND status IN ('queued', 'running') RETURNING *`,
         ).all(reason, reason, at, id) as Row[];
         const sandboxes = statement(
           `UPDATE sandboxes SET status = 'stopped', reason = ?, runtime_id = NULL
@@ -101,9 +106,12 @@ export function sqliteHostStatements(sqlite: SqliteDatabase): HostMethods {
     async claimQueuedJobs(host, server, limit) {
       checkClaimLimit(limit);
       if (limit === 0) return [];
-      const rows = claimQueuedJobs().all({ server, host, limit }) as Row[];
-      // RETURNING gives no order (https://sqlite.org/lang_returning.html): oldest first again.
-      return rows.sort(compareQueuedJobRows).map(toJob);
+      let rows: Row[] = [];
+      transaction(() => {
+        rows = pickQueuedJobs().all({ host, limit }) as Row[];
+        for (const row of rows) takeQueuedJob().run({ server, id: String(row.id) });
+      });
+      return rows.map((row) => toJob({ ...row, server }));
     },
     ...sqliteNotifications(sqlite.database),
   };
