@@ -1,6 +1,6 @@
 import { toSandbox } from '../rows/sandbox-row.ts';
+import { toWorkspace } from '../rows/workspace-row.ts';
 import type { SandboxMethods } from '../state-method-groups.ts';
-import type { WorkspaceRecord } from '../state-repository.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 
 /**
@@ -40,14 +40,7 @@ export function postgresSandboxStatements({ sql }: PostgresDatabase): SandboxMet
     },
     async listWorkspaces(owner) {
       const rows = await sql`SELECT * FROM workspaces WHERE owner = ${owner} ORDER BY name`;
-      return rows.map(
-        (row): WorkspaceRecord => ({
-          owner: String(row.owner),
-          name: String(row.name),
-          createdAt: String(row.created_at),
-          lastUsedAt: String(row.last_used_at),
-        }),
-      );
+      return rows.map(toWorkspace);
     },
     async deleteWorkspace(owner, name) {
       await sql`DELETE FROM workspaces WHERE owner = ${owner} AND name = ${name}`;

@@ -1,6 +1,6 @@
 import { toSandbox } from '../rows/sandbox-row.ts';
+import { toWorkspace } from '../rows/workspace-row.ts';
 import type { SandboxMethods } from '../state-method-groups.ts';
-import type { WorkspaceRecord } from '../state-repository.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
 
 /** Long-lived sandboxes, and the workspaces each owner has used. */
@@ -54,14 +54,7 @@ export function sqliteSandboxStatements({ statement, prepared }: SqliteDatabase)
     },
     async listWorkspaces(owner) {
       const rows = statement('SELECT * FROM workspaces WHERE owner = ? ORDER BY name').all(owner);
-      return (rows as Row[]).map(
-        (row): WorkspaceRecord => ({
-          owner: String(row.owner),
-          name: String(row.name),
-          createdAt: String(row.created_at),
-          lastUsedAt: String(row.last_used_at),
-        }),
-      );
+      return (rows as Row[]).map(toWorkspace);
     },
     async deleteWorkspace(owner, name) {
       statement('DELETE FROM workspaces WHERE owner = ? AND name = ?').run(owner, name);
