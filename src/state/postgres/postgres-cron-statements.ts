@@ -7,6 +7,7 @@ import {
   toCronJob,
   toCronRun,
 } from '../rows/cron-row.ts';
+import { seqPage } from '../rows/seq-page.ts';
 import type { CronMethods } from '../state-method-groups.ts';
 import type { CronRunRecord, CronRunRecording } from '../state-repository.ts';
 import { lockKey, lockNamespaces } from './postgres-advisory-lock.ts';
@@ -149,12 +150,8 @@ export function postgresCronStatements({ sql }: PostgresDatabase): CronMethods {
       const rows = await sql`SELECT * FROM cron_runs WHERE cron_id = ${cronId}
         ${page.cursor === undefined ? sql`` : sql`AND seq < ${safeInteger(Number(page.cursor))}`}
         ORDER BY seq DESC LIMIT ${page.limit + 1}`;
-      const shown = rows.slice(0, page.limit);
-      const last = shown.at(-1);
-      return {
-        runs: shown.map(toCronRun),
-        nextCursor: rows.length > page.limit && last ? String(last.seq) : null,
-      };
+      const { records, nextCursor } = seqPage(rows, page.limit, toCronRun);
+      return { runs: records, nextCursor };
     },
     async liveJobsOfOrigin(owner, origin) {
       const rows = await sql`SELECT id FROM jobs WHERE owner = ${owner} AND origin = ${origin}

@@ -1,4 +1,5 @@
 import { jobColumns, toJob } from '../rows/job-row.ts';
+import { seqPage } from '../rows/seq-page.ts';
 import { finishedJobStatuses, type JobFilter, type StateRepository } from '../state-repository.ts';
 import { columnValues, withoutNul } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
@@ -40,12 +41,8 @@ export function postgresJobStatements({ sql }: PostgresDatabase): JobMethods {
         ${filter.sandbox === undefined ? sql`` : sql`AND sandbox = ${filter.sandbox}`}
         ${filter.cursor === undefined ? sql`` : sql`AND seq < ${safeInteger(Number(filter.cursor))}`}
         ORDER BY seq DESC LIMIT ${filter.limit + 1}`;
-      const page = rows.slice(0, filter.limit);
-      const last = page.at(-1);
-      return {
-        jobs: page.map(toJob),
-        nextCursor: rows.length > filter.limit && last ? String(last.seq) : null,
-      };
+      const { records, nextCursor } = seqPage(rows, filter.limit, toJob);
+      return { jobs: records, nextCursor };
     },
     async deleteJob(owner, id) {
       return sql.begin(async (transaction) => {

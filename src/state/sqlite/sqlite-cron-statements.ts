@@ -7,6 +7,7 @@ import {
   toCronJob,
   toCronRun,
 } from '../rows/cron-row.ts';
+import { seqPage } from '../rows/seq-page.ts';
 import type { CronMethods } from '../state-method-groups.ts';
 import type { CronRunRecord, CronRunRecording } from '../state-repository.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
@@ -190,12 +191,8 @@ export function sqliteCronStatements({
       const rows = statement(
         `SELECT * FROM cron_runs WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT $limit`,
       ).all(parameters) as Row[];
-      const shown = rows.slice(0, page.limit);
-      const last = shown.at(-1);
-      return {
-        runs: shown.map(toCronRun),
-        nextCursor: rows.length > page.limit && last ? String(last.seq) : null,
-      };
+      const { records, nextCursor } = seqPage(rows, page.limit, toCronRun);
+      return { runs: records, nextCursor };
     },
     async liveJobsOfOrigin(owner, origin) {
       return (liveJobs().all(owner, origin) as Row[]).map((row) => String(row.id));

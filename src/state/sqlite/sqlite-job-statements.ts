@@ -1,5 +1,6 @@
 import type { SQLInputValue } from 'node:sqlite';
 import { jobColumns, toJob } from '../rows/job-row.ts';
+import { seqPage } from '../rows/seq-page.ts';
 import { finishedJobStatuses, type JobFilter, type StateRepository } from '../state-repository.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
 
@@ -75,12 +76,8 @@ export function sqliteJobStatements(sqlite: SqliteDatabase): JobMethods {
       const rows = statement(
         `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT $limit`,
       ).all(parameters) as Row[];
-      const page = rows.slice(0, filter.limit);
-      const last = page.at(-1);
-      return {
-        jobs: page.map(toJob),
-        nextCursor: rows.length > filter.limit && last ? String(last.seq) : null,
-      };
+      const { records, nextCursor } = seqPage(rows, filter.limit, toJob);
+      return { jobs: records, nextCursor };
     },
     async deleteJob(owner, id) {
       let deleted = false;
