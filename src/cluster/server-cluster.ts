@@ -97,6 +97,8 @@ export class ServerCluster implements JobCluster {
         runtimes: await this.#usableRuntimes(),
         load: () => this.#load(),
         heartbeatMs: this.heartbeatMs,
+        hostTimeoutMs: this.hostTimeoutMs,
+        log,
         onGone: () => void this.#wasDeclaredGone(),
         onError: (error) => log(`heartbeat not written: ${(error as Error).message}`),
       });

@@ -61,6 +61,40 @@ export function runHostStateContract(options: {
       );
     });
 
+    test('a host id held by another live server is refused; a stale, gone or own record is replaced', async () => {
+      const first = host('h-dup', 'srv-d1', { heartbeatAt: at(10) });
+      await state.registerHost(first);
+      const second = host('h-dup', 'srv-d2', { startedAt: at(11), heartbeatAt: at(11) });
+      // Its heartbeat is after the line: the first server is live, nothing is written.
+      assert.deepEqual(await other.registerHost(second, { liveIfBeatAfter: at(9) }), first);
+      assert.deepEqual(
+        (await state.listHosts()).find((each) => each.id === 'h-dup'),
+        first,
+      );
+      assert.equal(
+        await state.heartbeatHost('h-dup', 'srv-d1', { ...first, heartbeatAt: at(12) }),
+        true,
+      );
+      // Its heartbeat at or before the line: stale, replaced.
+      assert.equal(await other.registerHost(second, { liveIfBeatAfter: at(12) }), undefined);
+      assert.deepEqual(
+        (await state.listHosts()).find((each) => each.id === 'h-dup'),
+        second,
+      );
+      // The same server again, whatever its heartbeat.
+      const again = { ...second, heartbeatAt: at(13) };
+      assert.equal(await other.registerHost(again, { liveIfBeatAfter: at(0) }), undefined);
+      // A gone record, whatever its heartbeat.
+      assert.ok(await state.markHostGone('h-dup', again, at(14), 'host h-dup gone'));
+      const third = host('h-dup', 'srv-d3', { heartbeatAt: at(15) });
+      assert.equal(await state.registerHost(third, { liveIfBeatAfter: at(0) }), undefined);
+      assert.deepEqual(
+        (await other.listHosts()).find((each) => each.id === 'h-dup'),
+        third,
+      );
+      await state.removeHost('h-dup', 'srv-d3');
+    });
+
     test('a silent host is marked gone once: its unfinished work only, and only if it did not beat', async () => {
       const gone = host('h-gone', 'srv-g1');
       const live = host('h-live', 'srv-l1');

@@ -652,8 +652,16 @@ export interface StateRepository {
   revokeSandboxUrl(owner: string, id: string, revokedAt: string): Promise<boolean>;
   /** Deletes the URLs revoked or expired before `endedBefore`; returns how many. */
   deleteSandboxUrlsEndedBefore(endedBefore: string): Promise<number>;
-  /** Records the host as live, served by `host.server` (replacing its record: a restart clears goneAt). */
-  registerHost(host: HostRecord): Promise<void>;
+  /**
+   * Records the host as live, served by `host.server` (replacing its record: a restart clears
+   * goneAt). With `liveIfBeatAfter`, a record of another server that is not gone and whose
+   * heartbeat is after that time is live and kept: nothing is written and that record is
+   * returned (two processes never serve one host id). Undefined when registered.
+   */
+  registerHost(
+    host: HostRecord,
+    options?: { liveIfBeatAfter?: string },
+  ): Promise<HostRecord | undefined>;
   /**
    * The host's heartbeat. False (nothing written) when the host is no longer `server`'s: marked
    * gone, or registered since by another server process. That server must stop taking work.
