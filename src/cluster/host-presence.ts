@@ -146,6 +146,15 @@ export class HostPresence {
     this.#options.onGone();
   }
 
+  /**
+   * No more heartbeats, and nothing written: this host falls silent on purpose (it cannot record
+   * its work), so the other servers declare it gone and fail its jobs. `gone` from now on.
+   */
+  silence(): void {
+    this.#gone = true;
+    clearInterval(this.#timer);
+  }
+
   /** No more heartbeats; `remove`: the host's record removed too (unless it was gone). */
   async stop(options: { remove: boolean }): Promise<void> {
     this.#stopped = true;

@@ -60,6 +60,8 @@ export class ServerCluster implements JobCluster {
   #sweeping: Promise<void> = Promise.resolve();
   #unlistenStops: (() => void) | undefined;
   #unlistenChanges: (() => void) | undefined;
+  /** A job's end could not be recorded: this host fell silent on purpose (`cannotRecord`). */
+  #cannotRecord = false;
   /** Each host's heartbeat as this server has seen it change (the sweep's measure of silence). */
   readonly #observed = new HeartbeatObservations();
   /** Runs placed on each other host since the heartbeat of it this server last read. */
@@ -344,11 +346,25 @@ export class ServerCluster implements JobCluster {
     return usable;
   }
 
+  cannotRecord(jobId: string, error: unknown): void {
+    if (this.#cannotRecord || this.#presence === undefined) return;
+    this.#cannotRecord = true;
+    this.#parts.log(
+      `!!! this host (${this.host}) cannot record the end of job ${jobId} in the state (${(error as Error).message}, for ${this.hostTimeoutMs / 1000} s): it stops heartbeating and lets go of its jobs, so that the other servers fail them once it has been silent ${this.hostTimeoutMs / 1000} s, rather than leave them running forever. Restart this server once the state answers again.`,
+    );
+    this.#presence.silence();
+    void this.#letGo();
+  }
+
   async #wasDeclaredGone(): Promise<void> {
-    const { log, jobs } = this.#parts;
-    log(
+    this.#parts.log(
       `!!! this host (${this.host}) was declared gone by another server: it was silent longer than ${this.hostTimeoutMs / 1000} s and its jobs were failed. It takes no more work and stops the jobs it still ran (their records keep that reason). Restart this server to join again.`,
     );
+    await this.#letGo();
+  }
+
+  async #letGo(): Promise<void> {
+    const { jobs } = this.#parts;
     // First, synchronously: from here on nothing of its jobs is recorded (`abandon` marks the job
     // manager at once; a job's end waiting in `confirmHost` sees it).
     const abandoning = jobs.abandon();

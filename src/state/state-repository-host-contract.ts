@@ -95,6 +95,27 @@ export function runHostStateContract(options: {
       await state.removeHost('h-dup', 'srv-d3');
     });
 
+    test("a job's end is written only while it is unfinished and still its server's", async () => {
+      await state.insertJob(job('u-mine', { host: 'h-u', server: 'srv-u1', status: 'running' }));
+      const end = { status: 'succeeded' as const, exitCode: 0, finishedAt: at(20) };
+      // Another server's process: nothing written.
+      assert.equal(await other.updateUnfinishedJob('u-mine', 'srv-u2', end), false);
+      assert.equal((await state.getJob('alice', 'u-mine'))?.status, 'running');
+      // Failed meanwhile (a sweep found its host silent): the late end is not written over it.
+      await other.updateJob('u-mine', { status: 'failed', reason: 'host h-u gone' });
+      assert.equal(await state.updateUnfinishedJob('u-mine', 'srv-u1', end), false);
+      const failed = await other.getJob('alice', 'u-mine');
+      assert.deepEqual(
+        [failed?.status, failed?.reason, failed?.exitCode],
+        ['failed', 'host h-u gone', null],
+      );
+      // Still running and its own: written.
+      await state.insertJob(job('u-own', { host: 'h-u', server: 'srv-u1', status: 'running' }));
+      assert.equal(await state.updateUnfinishedJob('u-own', 'srv-u1', end), true);
+      assert.equal((await other.getJob('alice', 'u-own'))?.status, 'succeeded');
+      assert.equal(await state.updateUnfinishedJob('u-own', 'srv-u1', end), false, 'once');
+    });
+
     test('a silent host is marked gone once: its unfinished work only, and only if it did not beat', async () => {
       const gone = host('h-gone', 'srv-g1');
       const live = host('h-live', 'srv-l1');

@@ -440,6 +440,13 @@ export interface StateRepository {
 
   insertJob(job: JobRecord): Promise<void>;
   updateJob(id: string, update: JobUpdate): Promise<void>;
+  /**
+   * `updateJob` only while the job is unfinished (queued or running) and served by `server`, in
+   * the one statement: a job's end recorded by the process running it never overwrites what
+   * another recorded meanwhile (a sweep that failed the job of a host found silent). True when
+   * written.
+   */
+  updateUnfinishedJob(id: string, server: string, update: JobUpdate): Promise<boolean>;
   getJob(owner: string, id: string): Promise<JobRecord | undefined>;
   listJobs(filter: JobFilter): Promise<{ jobs: JobRecord[]; nextCursor: string | null }>;
   /** Appends output in one transaction and moves the job's `logBytes` to the end of it. */
