@@ -91,4 +91,49 @@ describe('servers on one shared state (in-process)', { skip }, () => {
       ['leaving'],
     );
   });
+
+  test("a host that stops cleanly stays listed until its jobs' ends are recorded, and leaves last", async () => {
+    const host = await startTestServer({
+      repository: await sharedState(),
+      hostId: 'ending',
+      scheduling: { poolSize: 0 },
+      cluster: {},
+    });
+    servers.push(host);
+    const state = await sharedState();
+    try {
+      const { mags } = await host.client('bob');
+      // Deaf to SIGTERM: the stop waits its kill grace, the window a killed stop would cut short.
+      const job = await mags.run(['sh', '-c', "trap '' TERM; echo up; sleep 30"]);
+      for (let wait = 0; wait < 200; wait++) {
+        if ((await state.getJob('bob', job.id))?.status === 'running') break;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      let closed = false;
+      const closing = host.close().finally(() => {
+        closed = true;
+      });
+      // Every moment of the stop: a job recorded running has its host listed (the sweep walks the
+      // hosts; a job of a host no longer listed would stay running for good).
+      let observedRunning = 0;
+      while (!closed) {
+        const status = (await state.getJob('bob', job.id))?.status;
+        const listed = (await state.listHosts()).some((one) => one.id === 'ending');
+        if (status === 'running') {
+          observedRunning++;
+          assert.ok(listed, 'the host is listed while its job is recorded running');
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await closing;
+      assert.ok(observedRunning > 0, 'the stop was watched while the job ran');
+      assert.equal((await state.getJob('bob', job.id))?.status, 'stopped');
+      assert.deepEqual(
+        (await state.listHosts()).filter((one) => one.id === 'ending'),
+        [],
+      );
+    } finally {
+      await state.close();
+    }
+  });
 });

@@ -277,26 +277,38 @@ export class ServerCluster implements JobCluster {
   }
 
   /**
-   * Stops taking work. `remove`: a clean stop, the host's record removed; otherwise (a detaching
-   * stop, its sandboxes left running) the record stays for the next server of this host, and
-   * falls silent if none comes.
+   * The first step of a clean stop: takes no more jobs from the queue and sweeps no more, but
+   * keeps heartbeating, so that this host stays listed (and live) while its jobs are stopped and
+   * their ends recorded; `close` removes it after that. A host record removed first would leave
+   * a job whose end a killed process never wrote `running` for good: the sweep walks the hosts.
    */
-  async close(options: { remove: boolean }): Promise<void> {
+  async stopTaking(): Promise<void> {
     clearInterval(this.#sweeper);
     await this.#sweeping;
     await this.#taker?.stop();
+  }
+
+  /**
+   * Stops taking work (`stopTaking`) and leaves. `remove`: a clean stop, once its jobs' ends are
+   * recorded: what was placed here and not taken is failed, then the host's record removed;
+   * otherwise (a detaching stop, its sandboxes left running) the record stays for the next server
+   * of this host, and falls silent if none comes.
+   */
+  async close(options: { remove: boolean }): Promise<void> {
+    await this.stopTaking();
     this.#unlistenStops?.();
     this.#unlistenChanges?.();
-    await this.#presence?.stop(options).catch((error: unknown) => {
-      this.#parts.log(`cannot remove this host's record: ${(error as Error).message}`);
-    });
-    // Gone from the hosts, nothing will take what was placed here and not yet taken: failed now,
-    // with why, rather than left queued for nobody.
+    // Leaving the hosts, nothing will take what was placed here and not yet taken: failed now,
+    // with why, rather than left queued for nobody; before the record goes (a stop cut short
+    // here leaves them on a listed host, which the sweep fails once it is silent).
     if (options.remove && this.#presence && !this.#presence.gone) {
       await this.#failUntaken().catch((error: unknown) => {
         this.#parts.log(`cannot fail the jobs placed here: ${(error as Error).message}`);
       });
     }
+    await this.#presence?.stop(options).catch((error: unknown) => {
+      this.#parts.log(`cannot remove this host's record: ${(error as Error).message}`);
+    });
     await this.#listeners.close();
   }
 
