@@ -136,4 +136,40 @@ describe('servers on one shared state (in-process)', { skip }, () => {
       await state.close();
     }
   });
+
+  test('a host declared gone stops its sandboxes and refuses new work with host_gone; its late writes do not land', async () => {
+    const host = await startTestServer({
+      repository: await sharedState(),
+      hostId: 'thawed',
+      scheduling: { poolSize: 0 },
+      cluster: { heartbeatMs: 200 },
+    });
+    servers.push(host);
+    const state = await sharedState();
+    try {
+      const { mags } = await host.client('carol');
+      await mags.sandboxes.create({ name: 'box' });
+      assert.ok(await mags.sandboxes.exec('box', 'true'));
+      // Another server's sweep (what it does to a host it found silent), at the heartbeat read.
+      for (let marked = undefined; !marked; ) {
+        const record = (await state.listHosts()).find((one) => one.id === 'thawed');
+        assert.ok(record);
+        marked = await state.markHostGone('thawed', record, new Date().toISOString(), 'gone');
+      }
+      for (let wait = 0; wait < 200 && host.server.cluster?.role !== 'gone host'; wait++) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      assert.equal(host.server.cluster?.role, 'gone host');
+      const refused = { statusCode: 503, code: 'host_gone' };
+      await assert.rejects(mags.sandboxes.exec('box', 'true'), refused);
+      await assert.rejects(mags.sandboxes.start('box'), refused);
+      await assert.rejects(mags.sandboxes.create({ name: 'another' }), { statusCode: 503 });
+      // Stopped here too, and the sweep's record stays as it wrote it.
+      assert.equal(host.server.services.sandboxes.countsFor('carol').running, 0);
+      const stored = await state.getSandbox('carol', 'box');
+      assert.deepEqual([stored?.status, stored?.reason], ['stopped', 'gone']);
+    } finally {
+      await state.close();
+    }
+  });
 });

@@ -45,3 +45,15 @@ export function hostIdInUse(holder: HostRecord, heartbeatAgoMs: number): Conflic
     },
   );
 }
+
+/** A request for sandboxes or execs reached a host that was declared gone (or fell silent). */
+export function hostGone(host: string): DependencyMissingError {
+  return new DependencyMissingError(
+    `This server's host (${host}) was declared gone by the other servers on its state (it was silent longer than the host timeout, or could not record its work): it runs no sandboxes any more.`,
+    {
+      code: 'host_gone',
+      retryable: true,
+      hint: 'Send the request to another server of this state (it places the sandbox on a live host), or restart this server to join again.',
+    },
+  );
+}

@@ -4,10 +4,11 @@ import type { JobCluster } from '../jobs/job-cluster.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
 import { writtenWorkspace } from '../jobs/run-command.ts';
 import { type RunJobPlan, refuseBusyWorkspace } from '../jobs/run-job.ts';
+import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { HostRecord, JobRecord, StateRepository } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
-import { noLiveHost, uploadsNeedHost } from './cluster-errors.ts';
+import { hostGone, noLiveHost, uploadsNeedHost } from './cluster-errors.ts';
 import { HeartbeatObservations, sweepGoneHosts } from './gone-host-sweeper.ts';
 import { placeJob } from './host-placement.ts';
 import { HostPresence } from './host-presence.ts';
@@ -39,6 +40,8 @@ export interface ServerClusterParts {
   jobs: JobManager;
   scheduler: SandboxScheduler;
   context: MagsContext;
+  /** The long-lived sandboxes here: stopped and refused once this host is declared gone. */
+  sandboxes?: SandboxManager;
   options: ClusterOptions;
   log(line: string): void;
 }
@@ -376,11 +379,15 @@ export class ServerCluster implements JobCluster {
   }
 
   async #letGo(): Promise<void> {
-    const { jobs } = this.#parts;
+    const { jobs, sandboxes } = this.#parts;
+    // Its long-lived sandboxes too (the sweep recorded them stopped), and no new ones or execs:
+    // a request sent straight here is refused with where to go instead.
+    const abandoningSandboxes = sandboxes?.abandon(() => hostGone(this.host));
     // First, synchronously: from here on nothing of its jobs is recorded (`abandon` marks the job
     // manager at once; a job's end waiting in `confirmHost` sees it).
     const abandoning = jobs.abandon();
     await this.#taker?.stop();
     await abandoning;
+    await abandoningSandboxes;
   }
 }

@@ -274,6 +274,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
         jobs,
         scheduler,
         context,
+        sandboxes,
         options: options.cluster,
         log: (line) => process.stderr.write(`mags server: ${line}\n`),
       })

@@ -116,6 +116,24 @@ export function runHostStateContract(options: {
       assert.equal(await state.updateUnfinishedJob('u-own', 'srv-u1', end), false, 'once');
     });
 
+    test("a held sandbox's writes apply only while its record is still this process's, and not stopped", async () => {
+      const mine = { ...sandbox('s-held', 'h-s', 'running'), server: 'srv-s1' };
+      await state.upsertSandbox(mine);
+      assert.equal(await state.upsertSandbox({ ...mine, status: 'sleeping' }, 'holding'), true);
+      // The sweep stops it (its host found silent): the thawed host's late writes do not apply.
+      await other.upsertSandbox({ ...mine, status: 'stopped', runtimeId: null, reason: 'gone' });
+      assert.equal(await state.upsertSandbox({ ...mine, status: 'running' }, 'holding'), false);
+      assert.equal((await other.getSandbox('alice', 's-held'))?.status, 'stopped');
+      // Started again on another host: over a stopped record, a start applies.
+      const there = { ...mine, host: 'h-c', server: 'srv-c1', runtimeId: 'rt-c' };
+      assert.equal(await other.upsertSandbox(there, 'starting'), true);
+      assert.equal(await state.upsertSandbox({ ...mine, status: 'sleeping' }, 'holding'), false);
+      assert.equal(await state.upsertSandbox(mine, 'starting'), false, 'not over a running one');
+      const stored = await state.getSandbox('alice', 's-held');
+      assert.deepEqual([stored?.host, stored?.status], ['h-c', 'running']);
+      await state.deleteSandbox('alice', 's-held');
+    });
+
     test('a silent host is marked gone once: its unfinished work only, and only if it did not beat', async () => {
       const gone = host('h-gone', 'srv-g1');
       const live = host('h-live', 'srv-l1');

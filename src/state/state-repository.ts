@@ -471,7 +471,16 @@ export interface StateRepository {
   /** Deletes a finished job and its output; false when the owner has no such finished job. */
   deleteJob(owner: string, id: string): Promise<boolean>;
 
-  upsertSandbox(sandbox: SandboxRecord): Promise<void>;
+  /**
+   * Writes the sandbox's record. `held`: written only while the stored record is still this
+   * process's (its `host` and `server`) and not stopped, or, `starting`, also over a stopped one
+   * (a start here of a sandbox stopped anywhere), in the one statement: a host found gone and
+   * thawed never writes over what the sweep or another host recorded. False when not written.
+   */
+  upsertSandbox(
+    sandbox: SandboxRecord,
+    held?: 'holding' | 'starting',
+  ): Promise<boolean | undefined>;
   getSandbox(owner: string, name: string): Promise<SandboxRecord | undefined>;
   listSandboxes(owner: string): Promise<SandboxRecord[]>;
   deleteSandbox(owner: string, name: string): Promise<void>;
