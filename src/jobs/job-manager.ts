@@ -547,6 +547,8 @@ export class JobManager {
         log: say,
       });
       end.logBytes = log.endOffset;
+      // Ended here at once: a follower the log's end woke reads it (before the write lands).
+      Object.assign(record, end);
       recorded = await recordJobEnd({
         repository: this.#repository,
         id: record.id,
@@ -561,7 +563,6 @@ export class JobManager {
       throw error;
     }
     if (recorded === 'written') {
-      Object.assign(record, end);
       this.#changed(record, end.logBytes ?? record.logBytes);
       return;
     }
