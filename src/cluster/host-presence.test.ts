@@ -9,7 +9,7 @@ import { createPostgresStateRepository } from '../state/postgres/postgres-state-
 import { createTestPostgresDatabase } from '../state/postgres/postgres-test-database.ts';
 import { createSqliteStateRepository } from '../state/sqlite/sqlite-state-repository.ts';
 import type { HostRecord, StateRepository } from '../state/state-repository.ts';
-import { HostPresence } from './host-presence.ts';
+import { type HostLost, HostPresence } from './host-presence.ts';
 
 const directory = await mkdtemp(join(tmpdir(), 'mags-test-presence-'));
 const postgres = await createTestPostgresDatabase();
@@ -30,7 +30,13 @@ const backends: { name: string; open(): Promise<StateRepository>; skip?: string 
 const thisProcess = currentServerInstance().server;
 const [boot] = thisProcess.split(':');
 
-function presence(repository: StateRepository, host: string, server: string, logged: string[]) {
+function presence(
+  repository: StateRepository,
+  host: string,
+  server: string,
+  logged: string[],
+  onGone: (how: HostLost) => void = () => assert.fail('not declared gone'),
+) {
   return new HostPresence({
     repository,
     instance: { host, server },
@@ -40,7 +46,7 @@ function presence(repository: StateRepository, host: string, server: string, log
     heartbeatMs: 50,
     hostTimeoutMs: 400,
     log: (line) => logged.push(line),
-    onGone: () => assert.fail('not declared gone'),
+    onGone,
     onError: (error) => assert.fail(String(error)),
   });
 }
@@ -97,6 +103,31 @@ for (const backend of backends) {
       await taking.stop({ remove: false });
       const taken = (await repository.listHosts()).find((one) => one.id === 'h-remote');
       assert.equal(taken?.server, `${boot}:5:6`);
+    } finally {
+      await repository.close();
+    }
+  });
+
+  test(`${backend.name}: a host whose id another process took tells that apart from being declared gone`, {
+    skip: backend.skip,
+  }, async () => {
+    const repository = await backend.open();
+    const lost: HostLost[] = [];
+    try {
+      const first = presence(repository, 'h-taken', `${boot}:7:8`, [], (how) => lost.push(how));
+      await first.start();
+      await repository.registerHost(record('h-taken', 'other-boot:9:9'));
+      await first.beat();
+      assert.deepEqual(lost, [{ kind: 'replaced', by: 'other-boot:9:9' }]);
+      const second = presence(repository, 'h-lost', `${boot}:7:8`, [], (how) => lost.push(how));
+      await second.start();
+      const [stored] = (await repository.listHosts()).filter((one) => one.id === 'h-lost');
+      assert.ok(
+        stored && (await repository.markHostGone('h-lost', stored, stored.heartbeatAt, 'silent')),
+      );
+      await second.beat();
+      assert.deepEqual(lost.at(-1), { kind: 'gone', reason: 'silent' });
+      await Promise.all([first.stop({ remove: false }), second.stop({ remove: false })]);
     } finally {
       await repository.close();
     }

@@ -6,6 +6,13 @@ import {
 import type { HostBeat, HostRecord, StateRepository } from '../state/state-repository.ts';
 import { hostIdInUse } from './cluster-errors.ts';
 
+/**
+ * Why this host's heartbeat was refused: `gone`, another server found it silent (and failed its
+ * work); `replaced`, another server process registered its id after it fell silent (its record,
+ * not gone, is that process's now: nothing of this one's was failed, and none will be by a sweep).
+ */
+export type HostLost = { kind: 'gone'; reason: string | null } | { kind: 'replaced'; by: string };
+
 export interface HostPresenceOptions {
   repository: StateRepository;
   instance: ServerInstance;
@@ -20,7 +27,7 @@ export interface HostPresenceOptions {
   /** Said while the start waits for a previous server of this host id to fall silent. */
   log(line: string): void;
   /** Another server declared this host gone (its heartbeat was refused): it must stop working. */
-  onGone(): void;
+  onGone(how: HostLost): void;
   /** A heartbeat that could not be written (the state unreachable): logged, tried again. */
   onError(error: unknown): void;
 }
@@ -143,7 +150,15 @@ export class HostPresence {
     }
     this.#gone = true;
     clearInterval(this.#timer);
-    this.#options.onGone();
+    const now = await repository
+      .listHosts()
+      .then((hosts) => hosts.find((host) => host.id === instance.host))
+      .catch(() => undefined);
+    this.#options.onGone(
+      now && now.goneAt === null && now.server !== instance.server
+        ? { kind: 'replaced', by: now.server }
+        : { kind: 'gone', reason: now?.goneReason ?? null },
+    );
   }
 
   /**

@@ -11,7 +11,7 @@ import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import { hostGone, noLiveHost, uploadsNeedHost } from './cluster-errors.ts';
 import { HeartbeatObservations, sweepGoneHosts } from './gone-host-sweeper.ts';
 import { placeJob } from './host-placement.ts';
-import { HostPresence } from './host-presence.ts';
+import { type HostLost, HostPresence } from './host-presence.ts';
 import { type HostView, toHostView } from './host-view.ts';
 import { JobQueueTaker } from './job-queue-taker.ts';
 import { StateListeners } from './state-listeners.ts';
@@ -104,7 +104,7 @@ export class ServerCluster implements JobCluster {
         heartbeatMs: this.heartbeatMs,
         hostTimeoutMs: this.hostTimeoutMs,
         log,
-        onGone: () => void this.#wasDeclaredGone(),
+        onGone: (how) => void this.#wasDeclaredGone(how),
         onError: (error) => log(`heartbeat not written: ${(error as Error).message}`),
       });
       await this.#presence.start();
@@ -371,11 +371,25 @@ export class ServerCluster implements JobCluster {
     void this.#letGo();
   }
 
-  async #wasDeclaredGone(): Promise<void> {
+  async #wasDeclaredGone(how: HostLost): Promise<void> {
     this.#parts.log(
-      `!!! this host (${this.host}) was declared gone by another server: it was silent longer than ${this.hostTimeoutMs / 1000} s and its jobs were failed. It takes no more work and stops the jobs it still ran (their records keep that reason). Restart this server to join again.`,
+      how.kind === 'replaced'
+        ? `!!! this host's id (${this.host}) was taken by another server process (${how.by}) after this one was silent longer than ${this.hostTimeoutMs / 1000} s: this one takes no more work and stops the jobs and sandboxes it still ran (their records are that process's now). Give this server another --host-id to join again.`
+        : `!!! this host (${this.host}) was declared gone by another server: it was silent longer than ${this.hostTimeoutMs / 1000} s and its jobs were failed. It takes no more work and stops the jobs it still ran (their records keep that reason). Restart this server to join again.`,
     );
+    if (how.kind === 'replaced') await this.#endOwnWork();
     await this.#letGo();
+  }
+
+  /**
+   * Its id taken by another process (not declared gone): no sweep will end its work, so it records
+   * the end itself, stopped as at a shutdown; each write applies only while the record is still
+   * this process's (updateUnfinishedJob, upsertSandbox held), never over the new process's.
+   */
+  async #endOwnWork(): Promise<void> {
+    await this.#taker?.stop();
+    await this.#parts.jobs.shutdown();
+    await this.#parts.sandboxes?.shutdown();
   }
 
   async #letGo(): Promise<void> {
