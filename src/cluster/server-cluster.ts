@@ -9,12 +9,15 @@ import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { HostRecord, JobRecord, StateRepository } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import { hostGone, noLiveHost, uploadsNeedHost } from './cluster-errors.ts';
+import { failUntakenJobs } from './fail-untaken-jobs.ts';
 import { HeartbeatObservations, sweepGoneHosts } from './gone-host-sweeper.ts';
+import { cannotRecordMessage, hostLostMessage } from './host-lost-messages.ts';
 import { placeJob } from './host-placement.ts';
 import { type HostLost, HostPresence } from './host-presence.ts';
 import { type HostView, toHostView } from './host-view.ts';
 import { JobQueueTaker } from './job-queue-taker.ts';
 import { StateListeners } from './state-listeners.ts';
+import { usableRuntimes } from './usable-runtimes.ts';
 
 export type { HostView } from './host-view.ts';
 
@@ -99,7 +102,7 @@ export class ServerCluster implements JobCluster {
         repository,
         instance,
         address: this.#parts.options.advertise ?? listenUrl,
-        runtimes: await this.#usableRuntimes(),
+        runtimes: await usableRuntimes(this.#parts.context),
         load: () => this.#load(),
         heartbeatMs: this.heartbeatMs,
         hostTimeoutMs: this.hostTimeoutMs,
@@ -305,7 +308,12 @@ export class ServerCluster implements JobCluster {
     // with why, rather than left queued for nobody; before the record goes (a stop cut short
     // here leaves them on a listed host, which the sweep fails once it is silent).
     if (options.remove && this.#presence && !this.#presence.gone) {
-      await this.#failUntaken().catch((error: unknown) => {
+      await failUntakenJobs(
+        this.#parts.repository,
+        this.#parts.instance,
+        this.#parts.jobs,
+        (record) => this.changed(record),
+      ).catch((error: unknown) => {
         this.#parts.log(`cannot fail the jobs placed here: ${(error as Error).message}`);
       });
     }
@@ -313,19 +321,6 @@ export class ServerCluster implements JobCluster {
       this.#parts.log(`cannot remove this host's record: ${(error as Error).message}`);
     });
     await this.#listeners.close();
-  }
-
-  async #failUntaken(): Promise<void> {
-    const { repository, instance, jobs } = this.#parts;
-    const reason = `host ${instance.host} shut down before it started this job: run it again (it goes to a live host)`;
-    for (;;) {
-      const untaken = await repository.claimQueuedJobs(instance.host, instance.server, 100);
-      for (const record of untaken) {
-        await jobs.failAdopted(record, reason);
-        this.changed(record);
-      }
-      if (untaken.length < 100) return;
-    }
   }
 
   #tell(channel: 'job_output' | 'job_changed', payload: string): void {
@@ -344,39 +339,16 @@ export class ServerCluster implements JobCluster {
     };
   }
 
-  /** The runtimes whose host check passes here (the default one always: it explains itself). */
-  async #usableRuntimes(): Promise<string[]> {
-    const { context } = this.#parts;
-    const usable: string[] = [];
-    for (const runtime of Object.values(context.runtimes)) {
-      if (runtime === context.runtime) usable.push(runtime.name);
-      else if (
-        await runtime.check().then(
-          (check) => check.ok,
-          () => false,
-        )
-      )
-        usable.push(runtime.name);
-    }
-    return usable;
-  }
-
   cannotRecord(jobId: string, error: unknown): void {
     if (this.#cannotRecord || this.#presence === undefined) return;
     this.#cannotRecord = true;
-    this.#parts.log(
-      `!!! this host (${this.host}) cannot record the end of job ${jobId} in the state (${(error as Error).message}, for ${this.hostTimeoutMs / 1000} s): it stops heartbeating and lets go of its jobs, so that the other servers fail them once it has been silent ${this.hostTimeoutMs / 1000} s, rather than leave them running forever. Restart this server once the state answers again.`,
-    );
+    this.#parts.log(cannotRecordMessage(this.host, jobId, error, this.hostTimeoutMs));
     this.#presence.silence();
     void this.#letGo();
   }
 
   async #wasDeclaredGone(how: HostLost): Promise<void> {
-    this.#parts.log(
-      how.kind === 'replaced'
-        ? `!!! this host's id (${this.host}) was taken by another server process (${how.by}) after this one was silent longer than ${this.hostTimeoutMs / 1000} s: this one takes no more work and stops the jobs and sandboxes it still ran (their records are that process's now). Give this server another --host-id to join again.`
-        : `!!! this host (${this.host}) was declared gone by another server: it was silent longer than ${this.hostTimeoutMs / 1000} s and its jobs were failed. It takes no more work and stops the jobs it still ran (their records keep that reason). Restart this server to join again.`,
-    );
+    this.#parts.log(hostLostMessage(this.host, how, this.hostTimeoutMs));
     if (how.kind === 'replaced') await this.#endOwnWork();
     await this.#letGo();
   }
