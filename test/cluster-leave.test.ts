@@ -91,4 +91,85 @@ describe('servers on one shared state (in-process)', { skip }, () => {
       ['leaving'],
     );
   });
+
+  test("a host that stops cleanly stays listed until its jobs' ends are recorded, and leaves last", async () => {
+    const host = await startTestServer({
+      repository: await sharedState(),
+      hostId: 'ending',
+      scheduling: { poolSize: 0 },
+      cluster: {},
+    });
+    servers.push(host);
+    const state = await sharedState();
+    try {
+      const { mags } = await host.client('bob');
+      // Deaf to SIGTERM: the stop waits its kill grace, the window a killed stop would cut short.
+      const job = await mags.run(['sh', '-c', "trap '' TERM; echo up; sleep 30"]);
+      for (let wait = 0; wait < 200; wait++) {
+        if ((await state.getJob('bob', job.id))?.status === 'running') break;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      let closed = false;
+      const closing = host.close().finally(() => {
+        closed = true;
+      });
+      // Every moment of the stop: a job recorded running has its host listed (the sweep walks the
+      // hosts; a job of a host no longer listed would stay running for good).
+      let observedRunning = 0;
+      while (!closed) {
+        const status = (await state.getJob('bob', job.id))?.status;
+        const listed = (await state.listHosts()).some((one) => one.id === 'ending');
+        if (status === 'running') {
+          observedRunning++;
+          assert.ok(listed, 'the host is listed while its job is recorded running');
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await closing;
+      assert.ok(observedRunning > 0, 'the stop was watched while the job ran');
+      assert.equal((await state.getJob('bob', job.id))?.status, 'stopped');
+      assert.deepEqual(
+        (await state.listHosts()).filter((one) => one.id === 'ending'),
+        [],
+      );
+    } finally {
+      await state.close();
+    }
+  });
+
+  test('a host declared gone stops its sandboxes and refuses new work with host_gone; its late writes do not land', async () => {
+    const host = await startTestServer({
+      repository: await sharedState(),
+      hostId: 'thawed',
+      scheduling: { poolSize: 0 },
+      cluster: { heartbeatMs: 200 },
+    });
+    servers.push(host);
+    const state = await sharedState();
+    try {
+      const { mags } = await host.client('carol');
+      await mags.sandboxes.create({ name: 'box' });
+      assert.ok(await mags.sandboxes.exec('box', 'true'));
+      // Another server's sweep (what it does to a host it found silent), at the heartbeat read.
+      for (let marked = undefined; !marked; ) {
+        const record = (await state.listHosts()).find((one) => one.id === 'thawed');
+        assert.ok(record);
+        marked = await state.markHostGone('thawed', record, new Date().toISOString(), 'gone');
+      }
+      for (let wait = 0; wait < 200 && host.server.cluster?.role !== 'gone host'; wait++) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      assert.equal(host.server.cluster?.role, 'gone host');
+      const refused = { statusCode: 503, code: 'host_gone' };
+      await assert.rejects(mags.sandboxes.exec('box', 'true'), refused);
+      await assert.rejects(mags.sandboxes.start('box'), refused);
+      await assert.rejects(mags.sandboxes.create({ name: 'another' }), { statusCode: 503 });
+      // Stopped here too, and the sweep's record stays as it wrote it.
+      assert.equal(host.server.services.sandboxes.countsFor('carol').running, 0);
+      const stored = await state.getSandbox('carol', 'box');
+      assert.deepEqual([stored?.status, stored?.reason], ['stopped', 'gone']);
+    } finally {
+      await state.close();
+    }
+  });
 });

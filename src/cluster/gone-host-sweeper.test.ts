@@ -181,6 +181,8 @@ for (const backend of backends) {
         runtimes: ['namespace'],
         load: () => ({ maxJobs: 2, runningJobs: 1, warmWorkspaces: ['alice.app'] }),
         heartbeatMs: 60_000,
+        hostTimeoutMs: 15_000,
+        log: () => {},
         onGone: () => gone++,
         onError: (error) => assert.fail(String(error)),
       });

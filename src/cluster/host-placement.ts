@@ -27,7 +27,21 @@ export interface Placement {
 
 /** A host that takes work now: not marked gone, and heard from within the timeout. */
 export function isLiveHost(host: HostRecord, now: number, hostTimeoutMs: number): boolean {
-  return host.goneAt === null && now - Date.parse(host.heartbeatAt) <= hostTimeoutMs;
+  return hostState(host, now, hostTimeoutMs) === 'live';
+}
+
+/**
+ * The one definition of a host's liveness (placement, `GET /v1/hosts`, forwarding's reasons):
+ * `gone` once marked gone, `silent` when its heartbeat is older than the timeout (or unreadable),
+ * else `live`.
+ */
+export function hostState(
+  host: Pick<HostRecord, 'goneAt' | 'heartbeatAt'>,
+  now: number,
+  hostTimeoutMs: number,
+): 'live' | 'silent' | 'gone' {
+  if (host.goneAt !== null) return 'gone';
+  return now - Date.parse(host.heartbeatAt) <= hostTimeoutMs ? 'live' : 'silent';
 }
 
 /**

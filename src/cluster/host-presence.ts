@@ -1,5 +1,17 @@
-import type { ServerInstance } from '../config/server-instance.ts';
+import {
+  type ServerInstance,
+  serverIsAlive,
+  serverIsOnThisMachine,
+} from '../config/server-instance.ts';
 import type { HostBeat, HostRecord, StateRepository } from '../state/state-repository.ts';
+import { hostIdInUse } from './cluster-errors.ts';
+
+/**
+ * Why this host's heartbeat was refused: `gone`, another server found it silent (and failed its
+ * work); `replaced`, another server process registered its id after it fell silent (its record,
+ * not gone, is that process's now: nothing of this one's was failed, and none will be by a sweep).
+ */
+export type HostLost = { kind: 'gone'; reason: string | null } | { kind: 'replaced'; by: string };
 
 export interface HostPresenceOptions {
   repository: StateRepository;
@@ -10,8 +22,12 @@ export interface HostPresenceOptions {
   /** What the heartbeat reports: jobs it may run at once, runs now (and queues), keeps warm. */
   load(): { maxJobs: number; runningJobs: number; warmWorkspaces: string[] };
   heartbeatMs: number;
+  /** A host silent this long is gone (and its id free for another server process). */
+  hostTimeoutMs: number;
+  /** Said while the start waits for a previous server of this host id to fall silent. */
+  log(line: string): void;
   /** Another server declared this host gone (its heartbeat was refused): it must stop working. */
-  onGone(): void;
+  onGone(how: HostLost): void;
   /** A heartbeat that could not be written (the state unreachable): logged, tried again. */
   onError(error: unknown): void;
 }
@@ -53,13 +69,54 @@ export class HostPresence {
       goneAt: null,
       goneReason: null,
     };
-    await repository.registerHost(record);
+    await this.#register(record);
     await repository.notify('hosts', record.id).catch(() => {});
     this.#timer = setInterval(() => {
       this.#beating = this.#beating.then(() => this.#beat());
     }, this.#options.heartbeatMs);
     this.#timer.unref();
     return record;
+  }
+
+  /**
+   * Registers, unless another live server process serves this host id (refused with
+   * `host_id_in_use`). Live is judged here: a record whose heartbeat is within the timeout on this
+   * server's clock. A restart after a crash takes the id at once when the old process was on this
+   * machine and no longer runs (serverIsAlive); otherwise it waits until the old heartbeat has not
+   * changed for the host timeout (measured here, so clocks that disagree do not matter), at most
+   * the timeout and a beat, and refuses if it changed (the other is beating).
+   */
+  async #register(record: HostRecord): Promise<void> {
+    const { repository, hostTimeoutMs, heartbeatMs } = this.#options;
+    const liveIfBeatAfter = new Date(Date.now() - hostTimeoutMs).toISOString();
+    const holder = await repository.registerHost(record, { liveIfBeatAfter });
+    if (holder === undefined) return;
+    const ageMs = () => Date.now() - Date.parse(holder.heartbeatAt);
+    if (serverIsOnThisMachine(holder.server)) {
+      if (serverIsAlive(holder.server)) throw hostIdInUse(holder, ageMs());
+      // Its process is gone: replaced unless another took the id since (then that one is live).
+      const again = await repository.registerHost(record, { liveIfBeatAfter: holder.heartbeatAt });
+      if (again !== undefined) throw hostIdInUse(again, Date.now() - Date.parse(again.heartbeatAt));
+      return;
+    }
+    this.#options.log(
+      `host ${record.id} is recorded as served by ${holder.server} (heartbeat ${(ageMs() / 1000).toFixed(1)} s ago): waiting up to ${(hostTimeoutMs + heartbeatMs) / 1000} s for it to fall silent (a restart after a crash) before taking the id`,
+    );
+    const waitedFromMs = performance.now();
+    while (performance.now() - waitedFromMs < hostTimeoutMs + heartbeatMs) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(heartbeatMs, hostTimeoutMs)));
+      const now = (await repository.listHosts()).find((host) => host.id === record.id);
+      if (
+        now?.server === holder.server &&
+        now.goneAt === null &&
+        now.heartbeatAt !== holder.heartbeatAt
+      )
+        throw hostIdInUse(now, 0);
+      if (now === undefined || now.goneAt !== null || now.server !== holder.server) break;
+      if (performance.now() - waitedFromMs >= hostTimeoutMs) break;
+    }
+    const again = await repository.registerHost(record, { liveIfBeatAfter: holder.heartbeatAt });
+    if (again !== undefined) throw hostIdInUse(again, Date.now() - Date.parse(again.heartbeatAt));
   }
 
   /**
@@ -93,7 +150,24 @@ export class HostPresence {
     }
     this.#gone = true;
     clearInterval(this.#timer);
-    this.#options.onGone();
+    const now = await repository
+      .listHosts()
+      .then((hosts) => hosts.find((host) => host.id === instance.host))
+      .catch(() => undefined);
+    this.#options.onGone(
+      now && now.goneAt === null && now.server !== instance.server
+        ? { kind: 'replaced', by: now.server }
+        : { kind: 'gone', reason: now?.goneReason ?? null },
+    );
+  }
+
+  /**
+   * No more heartbeats, and nothing written: this host falls silent on purpose (it cannot record
+   * its work), so the other servers declare it gone and fail its jobs. `gone` from now on.
+   */
+  silence(): void {
+    this.#gone = true;
+    clearInterval(this.#timer);
   }
 
   /** No more heartbeats; `remove`: the host's record removed too (unless it was gone). */

@@ -1,5 +1,5 @@
 import type { HostRecord } from '../state/state-repository.ts';
-import { isLiveHost } from './host-placement.ts';
+import { hostState } from './host-placement.ts';
 
 /** A host as `GET /v1/hosts` shows it. */
 export interface HostView {
@@ -18,11 +18,10 @@ export interface HostView {
 }
 
 export function toHostView(host: HostRecord, now: number, hostTimeoutMs: number): HostView {
-  const live = isLiveHost(host, now, hostTimeoutMs);
   return {
     id: host.id,
     address: host.address,
-    state: host.goneAt !== null ? 'gone' : live ? 'live' : 'silent',
+    state: hostState(host, now, hostTimeoutMs),
     runtimes: host.runtimes,
     maxJobs: host.maxJobs,
     runningJobs: host.runningJobs,

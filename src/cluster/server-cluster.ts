@@ -4,17 +4,21 @@ import type { JobCluster } from '../jobs/job-cluster.ts';
 import type { JobManager } from '../jobs/job-manager.ts';
 import { writtenWorkspace } from '../jobs/run-command.ts';
 import { type RunJobPlan, refuseBusyWorkspace } from '../jobs/run-job.ts';
+import type { SandboxManager } from '../sandboxes/sandbox-manager.ts';
 import type { SandboxScheduler } from '../scheduling/sandbox-scheduler.ts';
 import type { HostRecord, JobRecord, StateRepository } from '../state/state-repository.ts';
 import { ownerWorkspaceName } from '../workspaces/owner-workspace.ts';
 import { advertisedAddress, isLoopbackAddress } from './advertised-address.ts';
-import { noLiveHost, uploadsNeedHost } from './cluster-errors.ts';
+import { hostGone, noLiveHost, uploadsNeedHost } from './cluster-errors.ts';
+import { failUntakenJobs } from './fail-untaken-jobs.ts';
 import { HeartbeatObservations, sweepGoneHosts } from './gone-host-sweeper.ts';
+import { cannotRecordMessage, hostLostMessage } from './host-lost-messages.ts';
 import { placeJob } from './host-placement.ts';
-import { HostPresence } from './host-presence.ts';
+import { type HostLost, HostPresence } from './host-presence.ts';
 import { type HostView, toHostView } from './host-view.ts';
 import { JobQueueTaker } from './job-queue-taker.ts';
 import { StateListeners } from './state-listeners.ts';
+import { usableRuntimes } from './usable-runtimes.ts';
 import { isWarmAt, WarmWorkspaceVersions } from './warm-workspace-versions.ts';
 
 export type { HostView } from './host-view.ts';
@@ -41,6 +45,8 @@ export interface ServerClusterParts {
   jobs: JobManager;
   scheduler: SandboxScheduler;
   context: MagsContext;
+  /** The long-lived sandboxes here: stopped and refused once this host is declared gone. */
+  sandboxes?: SandboxManager;
   options: ClusterOptions;
   log(line: string): void;
 }
@@ -63,6 +69,8 @@ export class ServerCluster implements JobCluster {
   #sweeping: Promise<void> = Promise.resolve();
   #unlistenStops: (() => void) | undefined;
   #unlistenChanges: (() => void) | undefined;
+  /** A job's end could not be recorded: this host fell silent on purpose (`cannotRecord`). */
+  #cannotRecord = false;
   /** Each host's heartbeat as this server has seen it change (the sweep's measure of silence). */
   readonly #observed = new HeartbeatObservations();
   /** Runs placed on each other host since the heartbeat of it this server last read. */
@@ -100,10 +108,12 @@ export class ServerCluster implements JobCluster {
         repository,
         instance,
         address: advertisedAddress(this.#parts.options.advertise, listenUrl),
-        runtimes: await this.#usableRuntimes(),
+        runtimes: await usableRuntimes(this.#parts.context),
         load: () => this.#load(),
         heartbeatMs: this.heartbeatMs,
-        onGone: () => void this.#wasDeclaredGone(),
+        hostTimeoutMs: this.hostTimeoutMs,
+        log,
+        onGone: (how) => void this.#wasDeclaredGone(how),
         onError: (error) => log(`heartbeat not written: ${(error as Error).message}`),
       });
       await this.#presence.start();
@@ -286,40 +296,44 @@ export class ServerCluster implements JobCluster {
   }
 
   /**
-   * Stops taking work. `remove`: a clean stop, the host's record removed; otherwise (a detaching
-   * stop, its sandboxes left running) the record stays for the next server of this host, and
-   * falls silent if none comes.
+   * The first step of a clean stop: takes no more jobs from the queue and sweeps no more, but
+   * keeps heartbeating, so that this host stays listed (and live) while its jobs are stopped and
+   * their ends recorded; `close` removes it after that. A host record removed first would leave
+   * a job whose end a killed process never wrote `running` for good: the sweep walks the hosts.
    */
-  async close(options: { remove: boolean }): Promise<void> {
+  async stopTaking(): Promise<void> {
     clearInterval(this.#sweeper);
     await this.#sweeping;
     await this.#taker?.stop();
+  }
+
+  /**
+   * Stops taking work (`stopTaking`) and leaves. `remove`: a clean stop, once its jobs' ends are
+   * recorded: what was placed here and not taken is failed, then the host's record removed;
+   * otherwise (a detaching stop, its sandboxes left running) the record stays for the next server
+   * of this host, and falls silent if none comes.
+   */
+  async close(options: { remove: boolean }): Promise<void> {
+    await this.stopTaking();
     this.#unlistenStops?.();
     this.#unlistenChanges?.();
-    await this.#presence?.stop(options).catch((error: unknown) => {
-      this.#parts.log(`cannot remove this host's record: ${(error as Error).message}`);
-    });
-    // Gone from the hosts, nothing will take what was placed here and not yet taken: failed now,
-    // with why, rather than left queued for nobody.
+    // Leaving the hosts, nothing will take what was placed here and not yet taken: failed now,
+    // with why, rather than left queued for nobody; before the record goes (a stop cut short
+    // here leaves them on a listed host, which the sweep fails once it is silent).
     if (options.remove && this.#presence && !this.#presence.gone) {
-      await this.#failUntaken().catch((error: unknown) => {
+      await failUntakenJobs(
+        this.#parts.repository,
+        this.#parts.instance,
+        this.#parts.jobs,
+        (record) => this.changed(record),
+      ).catch((error: unknown) => {
         this.#parts.log(`cannot fail the jobs placed here: ${(error as Error).message}`);
       });
     }
+    await this.#presence?.stop(options).catch((error: unknown) => {
+      this.#parts.log(`cannot remove this host's record: ${(error as Error).message}`);
+    });
     await this.#listeners.close();
-  }
-
-  async #failUntaken(): Promise<void> {
-    const { repository, instance, jobs } = this.#parts;
-    const reason = `host ${instance.host} shut down before it started this job: run it again (it goes to a live host)`;
-    for (;;) {
-      const untaken = await repository.claimQueuedJobs(instance.host, instance.server, 100);
-      for (const record of untaken) {
-        await jobs.failAdopted(record, reason);
-        this.changed(record);
-      }
-      if (untaken.length < 100) return;
-    }
   }
 
   #tell(channel: 'job_output' | 'job_changed', payload: string): void {
@@ -358,32 +372,41 @@ export class ServerCluster implements JobCluster {
     };
   }
 
-  /** The runtimes whose host check passes here (the default one always: it explains itself). */
-  async #usableRuntimes(): Promise<string[]> {
-    const { context } = this.#parts;
-    const usable: string[] = [];
-    for (const runtime of Object.values(context.runtimes)) {
-      if (runtime === context.runtime) usable.push(runtime.name);
-      else if (
-        await runtime.check().then(
-          (check) => check.ok,
-          () => false,
-        )
-      )
-        usable.push(runtime.name);
-    }
-    return usable;
+  cannotRecord(jobId: string, error: unknown): void {
+    if (this.#cannotRecord || this.#presence === undefined) return;
+    this.#cannotRecord = true;
+    this.#parts.log(cannotRecordMessage(this.host, jobId, error, this.hostTimeoutMs));
+    this.#presence.silence();
+    void this.#letGo();
   }
 
-  async #wasDeclaredGone(): Promise<void> {
-    const { log, jobs } = this.#parts;
-    log(
-      `!!! this host (${this.host}) was declared gone by another server: it was silent longer than ${this.hostTimeoutMs / 1000} s and its jobs were failed. It takes no more work and stops the jobs it still ran (their records keep that reason). Restart this server to join again.`,
-    );
+  async #wasDeclaredGone(how: HostLost): Promise<void> {
+    this.#parts.log(hostLostMessage(this.host, how, this.hostTimeoutMs));
+    if (how.kind === 'replaced') await this.#endOwnWork();
+    await this.#letGo();
+  }
+
+  /**
+   * Its id taken by another process (not declared gone): no sweep will end its work, so it records
+   * the end itself, stopped as at a shutdown; each write applies only while the record is still
+   * this process's (updateUnfinishedJob, upsertSandbox held), never over the new process's.
+   */
+  async #endOwnWork(): Promise<void> {
+    await this.#taker?.stop();
+    await this.#parts.jobs.shutdown();
+    await this.#parts.sandboxes?.shutdown();
+  }
+
+  async #letGo(): Promise<void> {
+    const { jobs, sandboxes } = this.#parts;
+    // Its long-lived sandboxes too (the sweep recorded them stopped), and no new ones or execs:
+    // a request sent straight here is refused with where to go instead.
+    const abandoningSandboxes = sandboxes?.abandon(() => hostGone(this.host));
     // First, synchronously: from here on nothing of its jobs is recorded (`abandon` marks the job
     // manager at once; a job's end waiting in `confirmHost` sees it).
     const abandoning = jobs.abandon();
     await this.#taker?.stop();
     await abandoning;
+    await abandoningSandboxes;
   }
 }

@@ -50,6 +50,11 @@ export function canTakeOver(
   return !(record.server && serverIsAlive(record.server));
 }
 
+/** Whether the server process `server` ran on this machine since its last boot. */
+export function serverIsOnThisMachine(server: string): boolean {
+  return server.split(':')[0] === bootId();
+}
+
 function bootId(): string {
   try {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().slice(0, 8);

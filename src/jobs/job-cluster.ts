@@ -31,6 +31,14 @@ export interface JobCluster {
   confirmHost(): Promise<void>;
   /** Asks the process running `jobId` to stop it (`kill`: at once, without the grace period). */
   requestStop(jobId: string, kill: boolean): Promise<void>;
+  /** A host silent this long is gone: how long a job's end is tried again before giving up. */
+  readonly hostTimeoutMs: number;
+  /**
+   * A job's end could not be recorded (the state refused for the host timeout): this host stops
+   * heartbeating and lets go of its work, so that the other servers fail its jobs, rather than
+   * beat on with a job recorded running forever. Never throws.
+   */
+  cannotRecord(jobId: string, error: unknown): void;
 }
 
 /**

@@ -89,21 +89,25 @@ export class JobLog {
   flush(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#flushed = this.#flushed.then(async () => {
-      if (this.#pending.length === 0) return;
-      this.#flushing = this.#pending;
-      this.#pending = [];
-      try {
-        await this.#repository.appendLog(this.jobId, this.#flushing);
-        this.#onStored?.(this.#flushing.reduce((sum, chunk) => sum + chunk.data.length, 0));
-      } catch (error) {
-        // Keep the batch for the next flush; a full disk must not lose what was produced.
-        this.#pending = [...this.#flushing, ...this.#pending];
-        throw error;
-      } finally {
-        this.#flushing = [];
-      }
-    });
+    // After a failed flush too (its caller had the error): a chain of `then` alone would hand
+    // every later flush that same rejection and never store anything again.
+    this.#flushed = this.#flushed
+      .catch(() => {})
+      .then(async () => {
+        if (this.#pending.length === 0) return;
+        this.#flushing = this.#pending;
+        this.#pending = [];
+        try {
+          await this.#repository.appendLog(this.jobId, this.#flushing);
+          this.#onStored?.(this.#flushing.reduce((sum, chunk) => sum + chunk.data.length, 0));
+        } catch (error) {
+          // Keep the batch for the next flush; a full disk must not lose what was produced.
+          this.#pending = [...this.#flushing, ...this.#pending];
+          throw error;
+        } finally {
+          this.#flushing = [];
+        }
+      });
     return this.#flushed;
   }
 

@@ -30,6 +30,7 @@ import type { ExecJobRequest, JobManagerOptions } from './job-manager-options.ts
 import type { LogRetention } from './log-retention.ts';
 import { jobNotFound, newJob } from './new-job.ts';
 import { refuseFullPlacedQueue } from './placed-queue-limit.ts';
+import { type JobEndRecorded, recordJobEnd, retryWhileStateRefuses } from './record-job-end.ts';
 import {
   claimRunFiles,
   planRunJob,
@@ -535,6 +536,50 @@ export class JobManager {
     return this.#track(record, ticket, body, { ...options, adopted: false });
   }
 
+  /**
+   * A job's end, its record's last write (record-job-end.ts): tried again while the state refuses;
+   * not written over what another process recorded meanwhile (a sweep that failed it), which is
+   * then what the job's record here shows. Throws when the state refused for the host timeout,
+   * after telling the cluster (this host then stops heartbeating, see `cannotRecord`).
+   */
+  async #recordEnd(record: JobRecord, log: JobLog, end: Partial<JobRecord>): Promise<void> {
+    const say = (line: string) => process.stderr.write(`mags server: ${line}\n`);
+    const untilMs = performance.now() + (this.#cluster?.hostTimeoutMs ?? 15_000);
+    let recorded: JobEndRecorded;
+    try {
+      // Its output first (a batch the state refused stays for the next flush): then the end.
+      await retryWhileStateRefuses(() => log.finish(), {
+        untilMs,
+        what: `the output of job ${record.id}`,
+        log: say,
+      });
+      end.logBytes = log.endOffset;
+      // Ended here at once: a follower the log's end woke reads it (before the write lands).
+      Object.assign(record, end);
+      recorded = await recordJobEnd({
+        repository: this.#repository,
+        id: record.id,
+        server: this.#instance?.server,
+        end,
+        untilMs,
+        log: say,
+      });
+    } catch (error) {
+      say(`cannot record the end of job ${record.id}: ${(error as Error).message}`);
+      this.#cluster?.cannotRecord(record.id, error);
+      throw error;
+    }
+    if (recorded === 'written') {
+      this.#changed(record, end.logBytes ?? record.logBytes);
+      return;
+    }
+    say(
+      `job ${record.id} ended here (${end.status}) but its record is no longer this process's to end (another server recorded it, e.g. failed it while this host was silent): its end here is dropped`,
+    );
+    const stored = await this.#repository.getJob(record.owner, record.id).catch(() => undefined);
+    Object.assign(record, stored ?? end);
+  }
+
   #track(
     record: JobRecord,
     ticket: Ticket,
@@ -587,7 +632,9 @@ export class JobManager {
         announce: (event) => {
           if (event.type === 'started') {
             // On the job as soon as it is known; the job's end is recorded after this write.
-            updating = update({ sandboxId: event.sandboxId });
+            // A state that refuses it now (an outage) is no reason to fail the job: the end's
+            // write carries it again (and is tried until it lands).
+            updating = update({ sandboxId: event.sandboxId }).catch(() => {});
           }
           for (const watcher of live.watchers) watcher(event);
         },
@@ -600,17 +647,20 @@ export class JobManager {
       if (result === undefined || this.#detached) return { ...record };
       live.finishing = true;
       try {
-        await log.finish();
+        await updating;
+        await this.#recordEnd(record, log, {
+          sandboxId: record.sandboxId,
+          ...result,
+          finishedAt: now(),
+        });
       } finally {
         quota?.close(); // its output now counts as finished output, which retention may remove
-        await updating.catch(() => {});
-        await update({ ...result, finishedAt: now(), logBytes: log.endOffset });
-        this.#live.delete(record.id);
-        for (const listener of this.#finishedListeners) {
-          try {
-            listener({ ...record });
-          } catch {} // a listener's mistake is not the job's
-        }
+      }
+      this.#live.delete(record.id);
+      for (const listener of this.#finishedListeners) {
+        try {
+          listener({ ...record });
+        } catch {} // a listener's mistake is not the job's
       }
       return { ...record };
     })();

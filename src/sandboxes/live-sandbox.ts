@@ -39,7 +39,8 @@ export function freezeSandbox(live: LiveSandbox, services: SleepServices): Promi
     await sandboxOperation(services.runtimeOf(record), sandbox, 'pause')();
     record.status = 'sleeping';
     services.metrics()?.sleeps.inc();
-    await services.repository.upsertSandbox(record);
+    // Not over the record of a host found gone meanwhile (see `upsertSandbox`).
+    await services.repository.upsertSandbox(record, record.server ? 'holding' : undefined);
     services.changed?.(record);
   });
   return live.transition;
@@ -57,7 +58,10 @@ export async function wakeSandbox(live: LiveSandbox, services: SleepServices): P
     const metrics = services.metrics();
     metrics?.wakes.inc();
     metrics?.wakeSeconds.observe((performance.now() - startedAt) / 1000);
-    await services.repository.upsertSandbox(live.record);
+    await services.repository.upsertSandbox(
+      live.record,
+      live.record.server ? 'holding' : undefined,
+    );
     services.changed?.(live.record);
   })();
   await live.transition;

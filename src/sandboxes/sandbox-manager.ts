@@ -4,7 +4,7 @@ import { egressAllowList } from '../api/egress-rules.ts';
 import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
 import { requireRuntime } from '../context/select-runtime.ts';
-import { ConflictError } from '../errors/mags-error.ts';
+import { ConflictError, type MagsError } from '../errors/mags-error.ts';
 import type { ExecJobRequest } from '../jobs/job-manager-options.ts';
 import { checkAllowListSupported } from '../runtimes/egress-policy.ts';
 import { requireCapability, sandboxOperation } from '../runtimes/require-capability.ts';
@@ -70,6 +70,8 @@ export class SandboxManager {
   readonly #instance: ServerInstance | undefined;
   readonly #sleepServices: SleepServices;
   readonly #changeListeners = new Set<(change: SandboxChange) => void>();
+  /** Set once this host was declared gone (`abandon`): what every start and use is refused with. */
+  #refusal: (() => MagsError) | undefined;
 
   constructor(options: SandboxManagerOptions) {
     this.#context = options.context;
@@ -137,6 +139,7 @@ export class SandboxManager {
   }
 
   async create(owner: string, request: CreateSandboxRequest): Promise<SandboxRecord> {
+    if (this.#refusal) throw this.#refusal();
     // Its allow-list is settled now, the server's default included when it gives none: a later
     // server with other defaults does not change what an existing sandbox may reach.
     const network = request.network || Boolean(request.allow?.length);
@@ -322,7 +325,7 @@ export class SandboxManager {
     const record = live?.record ?? (await this.get(owner, name));
     record.options = { ...record.options, sleep: patch.sleep };
     if (live && !patch.sleep) await this.#wake(live);
-    await this.#repository.upsertSandbox(record);
+    await this.#repository.upsertSandbox(record, live && held(record, 'holding'));
     this.#changed(owner, name, record);
     return { ...record };
   }
@@ -334,7 +337,7 @@ export class SandboxManager {
     await live.transition.catch(() => {});
     await live.sandbox.stop();
     const record = { ...live.record, status: 'stopped' as const, runtimeId: null, reason };
-    await this.#repository.upsertSandbox(record);
+    await this.#repository.upsertSandbox(record, held(record, 'holding'));
     this.#changed(owner, name, record);
     return record;
   }
@@ -398,6 +401,24 @@ export class SandboxManager {
     return sandboxRuntime(this.#context, record);
   }
 
+  /**
+   * This host was declared gone by another server, which recorded its sandboxes stopped already:
+   * they are stopped here without a word to the state, and every start and use from now on is
+   * refused with `refusal`'s error.
+   */
+  async abandon(refusal: () => MagsError): Promise<void> {
+    this.#refusal = refusal;
+    clearInterval(this.#sleepTimer);
+    const live = [...this.#live.values()];
+    this.#live.clear();
+    await Promise.allSettled(
+      live.map(async ({ sandbox, transition }) => {
+        await transition.catch(() => {});
+        await sandbox.stop();
+      }),
+    );
+  }
+
   async shutdown(): Promise<void> {
     clearInterval(this.#sleepTimer);
     await Promise.allSettled(
@@ -409,6 +430,7 @@ export class SandboxManager {
 
   /** The live sandbox: a 404 when it does not exist, a 409 when it is stopped. */
   async #running(owner: string, name: string): Promise<LiveSandbox> {
+    if (this.#refusal) throw this.#refusal();
     const live = this.#live.get(key(owner, name));
     if (live) return live;
     await this.get(owner, name); // 404 when it does not exist at all
@@ -419,6 +441,7 @@ export class SandboxManager {
   }
 
   async #launch(record: SandboxRecord): Promise<SandboxRecord> {
+    if (this.#refusal) throw this.#refusal();
     const release = this.#startLimit.reserve(record.owner, this.countsFor(record.owner).running);
     try {
       return await this.#startRecord(record);
@@ -439,7 +462,18 @@ export class SandboxManager {
       lastActiveAt: at,
     };
     this.#live.set(key(record.owner, record.name), liveSandbox(running, sandbox));
-    await this.#repository.upsertSandbox(running);
+    // Over a stopped record only (or its own): one started meanwhile on another host stays there.
+    if ((await this.#repository.upsertSandbox(running, held(running, 'starting'))) === false) {
+      this.#live.delete(key(record.owner, record.name));
+      await sandbox.stop().catch(() => {});
+      throw new ConflictError(
+        `Sandbox ${JSON.stringify(record.name)} was started on another host meanwhile.`,
+        {
+          code: 'sandbox_elsewhere',
+          hint: `Use it there (mags exec ${record.name} ...), or stop it first (mags stop ${record.name}).`,
+        },
+      );
+    }
     if (record.workspace) await this.#repository.touchWorkspace(record.owner, record.workspace, at);
     this.#changed(record.owner, record.name, running);
     return running;
@@ -474,3 +508,14 @@ export interface SandboxChange {
 }
 
 const key = (owner: string, name: string) => `${owner}/${name}`;
+
+/**
+ * How a write of a record this process holds is conditioned (`upsertSandbox`): on it still being
+ * this process's; none for a record of no server process (a job system without an instance).
+ */
+export function held(
+  record: SandboxRecord,
+  how: 'holding' | 'starting',
+): 'holding' | 'starting' | undefined {
+  return record.server ? how : undefined;
+}

@@ -274,6 +274,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
         jobs,
         scheduler,
         context,
+        sandboxes,
         options: options.cluster,
         log: (line) => process.stderr.write(`mags server: ${line}\n`),
       })
@@ -428,8 +429,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       server.closeAllConnections();
     });
   const close = async (): Promise<void> => {
-    // First: no more work is placed here or taken from the queue.
-    await cluster?.close({ remove: true });
+    // First: no more work is taken from the queue (the host stays listed, beating, until its
+    // jobs' ends are recorded below; it leaves last).
+    await cluster?.stopTaking();
     retention.stop();
     await cron.stop();
     await triggers.stop();
@@ -442,6 +444,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     await tickets.shutdown();
     await services.jobs.shutdown();
     await services.sandboxes.shutdown();
+    await cluster?.close({ remove: true });
     await scheduler.close();
     if (context.scheduler === scheduler) context.scheduler = undefined;
     await closeListener();

@@ -61,6 +61,79 @@ export function runHostStateContract(options: {
       );
     });
 
+    test('a host id held by another live server is refused; a stale, gone or own record is replaced', async () => {
+      const first = host('h-dup', 'srv-d1', { heartbeatAt: at(10) });
+      await state.registerHost(first);
+      const second = host('h-dup', 'srv-d2', { startedAt: at(11), heartbeatAt: at(11) });
+      // Its heartbeat is after the line: the first server is live, nothing is written.
+      assert.deepEqual(await other.registerHost(second, { liveIfBeatAfter: at(9) }), first);
+      assert.deepEqual(
+        (await state.listHosts()).find((each) => each.id === 'h-dup'),
+        first,
+      );
+      assert.equal(
+        await state.heartbeatHost('h-dup', 'srv-d1', { ...first, heartbeatAt: at(12) }),
+        true,
+      );
+      // Its heartbeat at or before the line: stale, replaced.
+      assert.equal(await other.registerHost(second, { liveIfBeatAfter: at(12) }), undefined);
+      assert.deepEqual(
+        (await state.listHosts()).find((each) => each.id === 'h-dup'),
+        second,
+      );
+      // The same server again, whatever its heartbeat.
+      const again = { ...second, heartbeatAt: at(13) };
+      assert.equal(await other.registerHost(again, { liveIfBeatAfter: at(0) }), undefined);
+      // A gone record, whatever its heartbeat.
+      assert.ok(await state.markHostGone('h-dup', again, at(14), 'host h-dup gone'));
+      const third = host('h-dup', 'srv-d3', { heartbeatAt: at(15) });
+      assert.equal(await state.registerHost(third, { liveIfBeatAfter: at(0) }), undefined);
+      assert.deepEqual(
+        (await other.listHosts()).find((each) => each.id === 'h-dup'),
+        third,
+      );
+      await state.removeHost('h-dup', 'srv-d3');
+    });
+
+    test("a job's end is written only while it is unfinished and still its server's", async () => {
+      await state.insertJob(job('u-mine', { host: 'h-u', server: 'srv-u1', status: 'running' }));
+      const end = { status: 'succeeded' as const, exitCode: 0, finishedAt: at(20) };
+      // Another server's process: nothing written.
+      assert.equal(await other.updateUnfinishedJob('u-mine', 'srv-u2', end), false);
+      assert.equal((await state.getJob('alice', 'u-mine'))?.status, 'running');
+      // Failed meanwhile (a sweep found its host silent): the late end is not written over it.
+      await other.updateJob('u-mine', { status: 'failed', reason: 'host h-u gone' });
+      assert.equal(await state.updateUnfinishedJob('u-mine', 'srv-u1', end), false);
+      const failed = await other.getJob('alice', 'u-mine');
+      assert.deepEqual(
+        [failed?.status, failed?.reason, failed?.exitCode],
+        ['failed', 'host h-u gone', null],
+      );
+      // Still running and its own: written.
+      await state.insertJob(job('u-own', { host: 'h-u', server: 'srv-u1', status: 'running' }));
+      assert.equal(await state.updateUnfinishedJob('u-own', 'srv-u1', end), true);
+      assert.equal((await other.getJob('alice', 'u-own'))?.status, 'succeeded');
+      assert.equal(await state.updateUnfinishedJob('u-own', 'srv-u1', end), false, 'once');
+    });
+
+    test("a held sandbox's writes apply only while its record is still this process's, and not stopped", async () => {
+      const mine = { ...sandbox('s-held', 'h-s', 'running'), server: 'srv-s1' };
+      await state.upsertSandbox(mine);
+      assert.equal(await state.upsertSandbox({ ...mine, status: 'sleeping' }, 'holding'), true);
+      // The sweep stops it (its host found silent): the thawed host's late writes do not apply.
+      await other.upsertSandbox({ ...mine, status: 'stopped', runtimeId: null, reason: 'gone' });
+      assert.equal(await state.upsertSandbox({ ...mine, status: 'running' }, 'holding'), false);
+      assert.equal((await other.getSandbox('alice', 's-held'))?.status, 'stopped');
+      // Started again on another host: over a stopped record, a start applies.
+      const there = { ...mine, host: 'h-c', server: 'srv-c1', runtimeId: 'rt-c' };
+      assert.equal(await other.upsertSandbox(there, 'starting'), true);
+      assert.equal(await state.upsertSandbox({ ...mine, status: 'sleeping' }, 'holding'), false);
+      assert.equal(await state.upsertSandbox(mine, 'starting'), false, 'not over a running one');
+      const stored = await state.getSandbox('alice', 's-held');
+      assert.deepEqual([stored?.host, stored?.status], ['h-c', 'running']);
+      await state.deleteSandbox('alice', 's-held');
+    });
+
     test('a silent host is marked gone once: its unfinished work only, and only if it did not beat', async () => {
       const gone = host('h-gone', 'srv-g1');
       const live = host('h-live', 'srv-l1');

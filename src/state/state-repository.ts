@@ -440,6 +440,13 @@ export interface StateRepository {
 
   insertJob(job: JobRecord): Promise<void>;
   updateJob(id: string, update: JobUpdate): Promise<void>;
+  /**
+   * `updateJob` only while the job is unfinished (queued or running) and served by `server`, in
+   * the one statement: a job's end recorded by the process running it never overwrites what
+   * another recorded meanwhile (a sweep that failed the job of a host found silent). True when
+   * written.
+   */
+  updateUnfinishedJob(id: string, server: string, update: JobUpdate): Promise<boolean>;
   getJob(owner: string, id: string): Promise<JobRecord | undefined>;
   listJobs(filter: JobFilter): Promise<{ jobs: JobRecord[]; nextCursor: string | null }>;
   /** Appends output in one transaction and moves the job's `logBytes` to the end of it. */
@@ -464,7 +471,16 @@ export interface StateRepository {
   /** Deletes a finished job and its output; false when the owner has no such finished job. */
   deleteJob(owner: string, id: string): Promise<boolean>;
 
-  upsertSandbox(sandbox: SandboxRecord): Promise<void>;
+  /**
+   * Writes the sandbox's record. `held`: written only while the stored record is still this
+   * process's (its `host` and `server`) and not stopped, or, `starting`, also over a stopped one
+   * (a start here of a sandbox stopped anywhere), in the one statement: a host found gone and
+   * thawed never writes over what the sweep or another host recorded. False when not written.
+   */
+  upsertSandbox(
+    sandbox: SandboxRecord,
+    held?: 'holding' | 'starting',
+  ): Promise<boolean | undefined>;
   getSandbox(owner: string, name: string): Promise<SandboxRecord | undefined>;
   listSandboxes(owner: string): Promise<SandboxRecord[]>;
   deleteSandbox(owner: string, name: string): Promise<void>;
@@ -652,8 +668,16 @@ export interface StateRepository {
   revokeSandboxUrl(owner: string, id: string, revokedAt: string): Promise<boolean>;
   /** Deletes the URLs revoked or expired before `endedBefore`; returns how many. */
   deleteSandboxUrlsEndedBefore(endedBefore: string): Promise<number>;
-  /** Records the host as live, served by `host.server` (replacing its record: a restart clears goneAt). */
-  registerHost(host: HostRecord): Promise<void>;
+  /**
+   * Records the host as live, served by `host.server` (replacing its record: a restart clears
+   * goneAt). With `liveIfBeatAfter`, a record of another server that is not gone and whose
+   * heartbeat is after that time is live and kept: nothing is written and that record is
+   * returned (two processes never serve one host id). Undefined when registered.
+   */
+  registerHost(
+    host: HostRecord,
+    options?: { liveIfBeatAfter?: string },
+  ): Promise<HostRecord | undefined>;
   /**
    * The host's heartbeat. False (nothing written) when the host is no longer `server`'s: marked
    * gone, or registered since by another server process. That server must stop taking work.

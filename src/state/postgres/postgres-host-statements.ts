@@ -56,8 +56,10 @@ export function postgresHostStatements({ sql }: PostgresDatabase): HostMethods {
       }
     });
   return {
-    async registerHost(host) {
-      await sql`INSERT INTO hosts (id, server, address, runtimes, max_jobs, running_jobs,
+    async registerHost(host, options = {}) {
+      const after = options.liveIfBeatAfter;
+      const written =
+        await sql`INSERT INTO hosts (id, server, address, runtimes, max_jobs, running_jobs,
         warm_workspaces, started_at, heartbeat_at, gone_at, gone_reason)
         VALUES (${host.id}, ${host.server}, ${host.address}, ${sql.array(host.runtimes)},
         ${host.maxJobs}, ${host.runningJobs}, ${sql.array(host.warmWorkspaces)},
@@ -66,7 +68,16 @@ export function postgresHostStatements({ sql }: PostgresDatabase): HostMethods {
         runtimes = excluded.runtimes, max_jobs = excluded.max_jobs,
         running_jobs = excluded.running_jobs, warm_workspaces = excluded.warm_workspaces,
         started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
-        gone_at = excluded.gone_at, gone_reason = excluded.gone_reason`;
+        gone_at = excluded.gone_at, gone_reason = excluded.gone_reason
+        ${
+          after === undefined
+            ? sql``
+            : sql`WHERE hosts.gone_at IS NOT NULL OR hosts.server = excluded.server
+                OR hosts.heartbeat_at COLLATE "C" <= ${after}`
+        }`;
+      if (written.count > 0) return undefined;
+      const [row] = await sql`SELECT * FROM hosts WHERE id = ${host.id}`;
+      return row && toHost(row);
     },
     async heartbeatHost(id, server, beat) {
       // markHostGone holds the row's lock while it decides: a beat waits for it, then finds the

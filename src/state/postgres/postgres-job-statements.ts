@@ -7,7 +7,7 @@ import { safeInteger } from './postgres-row-values.ts';
 
 type JobMethods = Pick<
   StateRepository,
-  'insertJob' | 'updateJob' | 'getJob' | 'listJobs' | 'deleteJob'
+  'insertJob' | 'updateJob' | 'updateUnfinishedJob' | 'getJob' | 'listJobs' | 'deleteJob'
 >;
 
 /** Jobs (sqlite-job-statements.ts, the same behaviour). */
@@ -29,6 +29,13 @@ export function postgresJobStatements({ sql }: PostgresDatabase): JobMethods {
       const values = columnValues('jobs', jobColumns, update);
       if (Object.keys(values).length === 0) return;
       await sql`UPDATE jobs SET ${sql(values)} WHERE id = ${id}`;
+    },
+    async updateUnfinishedJob(id, server, update) {
+      const values = columnValues('jobs', jobColumns, update);
+      if (Object.keys(values).length === 0) return false;
+      const result = await sql`UPDATE jobs SET ${sql(values)} WHERE id = ${id}
+        AND status IN ('queued', 'running') AND server = ${server}`;
+      return result.count > 0;
     },
     async getJob(owner, id) {
       const [row] = await sql`SELECT * FROM jobs WHERE owner = ${owner} AND id = ${id}`;

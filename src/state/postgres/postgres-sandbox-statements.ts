@@ -9,8 +9,9 @@ import type { PostgresDatabase } from './postgres-database.ts';
  */
 export function postgresSandboxStatements({ sql }: PostgresDatabase): SandboxMethods {
   return {
-    async upsertSandbox(sandbox) {
-      await sql`INSERT INTO sandboxes (owner, name, runtime_id, workspace, status, options, reason,
+    async upsertSandbox(sandbox, held) {
+      const written =
+        await sql`INSERT INTO sandboxes (owner, name, runtime_id, workspace, status, options, reason,
         created_at, last_active_at, host, server, runtime)
         VALUES (${sandbox.owner}, ${sandbox.name}, ${sandbox.runtimeId}, ${sandbox.workspace},
         ${sandbox.status}, ${JSON.stringify(sandbox.options)}, ${sandbox.reason},
@@ -19,7 +20,16 @@ export function postgresSandboxStatements({ sql }: PostgresDatabase): SandboxMet
         ON CONFLICT (owner, name) DO UPDATE SET runtime_id = excluded.runtime_id,
         workspace = excluded.workspace, status = excluded.status, options = excluded.options,
         reason = excluded.reason, last_active_at = excluded.last_active_at, host = excluded.host,
-        server = excluded.server, runtime = excluded.runtime`;
+        server = excluded.server, runtime = excluded.runtime
+        ${
+          held === undefined
+            ? sql``
+            : sql`WHERE (sandboxes.host IS NOT DISTINCT FROM excluded.host
+                AND sandboxes.server IS NOT DISTINCT FROM excluded.server
+                AND sandboxes.status <> 'stopped')
+              OR (${held === 'starting'} AND sandboxes.status = 'stopped')`
+        }`;
+      return written.count > 0;
     },
     async getSandbox(owner, name) {
       const [row] = await sql`SELECT * FROM sandboxes WHERE owner = ${owner} AND name = ${name}`;

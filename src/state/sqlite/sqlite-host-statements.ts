@@ -27,12 +27,15 @@ export function sqliteHostStatements(sqlite: SqliteDatabase): HostMethods {
   const { prepared, statement, transaction } = sqlite;
   const registerHost = prepared(
     `INSERT INTO hosts (id, server, address, runtimes, max_jobs, running_jobs, warm_workspaces,
-     started_at, heartbeat_at, gone_at, gone_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     started_at, heartbeat_at, gone_at, gone_reason) VALUES ($id, $server, $address, $runtimes,
+     $maxJobs, $runningJobs, $warm, $startedAt, $heartbeatAt, $goneAt, $goneReason)
      ON CONFLICT (id) DO UPDATE SET server = excluded.server, address = excluded.address,
      runtimes = excluded.runtimes, max_jobs = excluded.max_jobs,
      running_jobs = excluded.running_jobs, warm_workspaces = excluded.warm_workspaces,
      started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
-     gone_at = excluded.gone_at, gone_reason = excluded.gone_reason`,
+     gone_at = excluded.gone_at, gone_reason = excluded.gone_reason
+     WHERE $after IS NULL OR hosts.gone_at IS NOT NULL OR hosts.server = excluded.server
+       OR hosts.heartbeat_at <= $after`,
   );
   const heartbeatHost = prepared(
     `UPDATE hosts SET heartbeat_at = ?, running_jobs = ?, warm_workspaces = ?
@@ -50,20 +53,24 @@ export function sqliteHostStatements(sqlite: SqliteDatabase): HostMethods {
      WHERE id = $id`,
   );
   return {
-    async registerHost(host) {
-      registerHost().run(
-        host.id,
-        host.server,
-        host.address,
-        JSON.stringify(host.runtimes),
-        host.maxJobs,
-        host.runningJobs,
-        JSON.stringify(host.warmWorkspaces),
-        host.startedAt,
-        host.heartbeatAt,
-        host.goneAt,
-        host.goneReason,
-      );
+    async registerHost(host, options = {}) {
+      const written = registerHost().run({
+        id: host.id,
+        server: host.server,
+        address: host.address,
+        runtimes: JSON.stringify(host.runtimes),
+        maxJobs: host.maxJobs,
+        runningJobs: host.runningJobs,
+        warm: JSON.stringify(host.warmWorkspaces),
+        startedAt: host.startedAt,
+        heartbeatAt: host.heartbeatAt,
+        goneAt: host.goneAt,
+        goneReason: host.goneReason,
+        after: options.liveIfBeatAfter ?? null,
+      });
+      if (Number(written.changes) > 0) return undefined;
+      const row = statement('SELECT * FROM hosts WHERE id = ?').get(host.id) as Row | undefined;
+      return row && toHost(row);
     },
     async heartbeatHost(id, server, beat) {
       const result = heartbeatHost().run(

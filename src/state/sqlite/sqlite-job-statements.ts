@@ -6,7 +6,7 @@ import type { Row, SqliteDatabase } from './sqlite-database.ts';
 
 type JobMethods = Pick<
   StateRepository,
-  'insertJob' | 'updateJob' | 'getJob' | 'listJobs' | 'deleteJob'
+  'insertJob' | 'updateJob' | 'updateUnfinishedJob' | 'getJob' | 'listJobs' | 'deleteJob'
 >;
 
 /** `status IN (...)` of a finished job, as SQL. */
@@ -53,6 +53,13 @@ export function sqliteJobStatements(sqlite: SqliteDatabase): JobMethods {
     },
     async updateJob(id, update) {
       sqlite.updateColumns('jobs', jobColumns, update, { sql: 'id = ?', values: [id] });
+    },
+    async updateUnfinishedJob(id, server, update) {
+      const changed = sqlite.updateColumns('jobs', jobColumns, update, {
+        sql: "id = ? AND status IN ('queued', 'running') AND server = ?",
+        values: [id, server],
+      });
+      return changed > 0;
     },
     async getJob(owner, id) {
       const row = jobById().get(owner, id) as Row | undefined;

@@ -11,15 +11,17 @@ export function sqliteSandboxStatements({ statement, prepared }: SqliteDatabase)
      ON CONFLICT (owner, name) DO UPDATE SET runtime_id = excluded.runtime_id,
      workspace = excluded.workspace, status = excluded.status, options = excluded.options,
      reason = excluded.reason, last_active_at = excluded.last_active_at, host = excluded.host,
-     server = excluded.server, runtime = excluded.runtime`,
+     server = excluded.server, runtime = excluded.runtime
+     WHERE ? IS NULL OR (sandboxes.host IS excluded.host AND sandboxes.server IS excluded.server
+       AND sandboxes.status <> 'stopped') OR (? = 'starting' AND sandboxes.status = 'stopped')`,
   );
   const touchWorkspace = prepared(
     `INSERT INTO workspaces (owner, name, created_at, last_used_at) VALUES (?, ?, ?, ?)
      ON CONFLICT (owner, name) DO UPDATE SET last_used_at = excluded.last_used_at`,
   );
   return {
-    async upsertSandbox(sandbox) {
-      upsertSandbox().run(
+    async upsertSandbox(sandbox, held) {
+      const written = upsertSandbox().run(
         sandbox.owner,
         sandbox.name,
         sandbox.runtimeId,
@@ -32,7 +34,10 @@ export function sqliteSandboxStatements({ statement, prepared }: SqliteDatabase)
         sandbox.host ?? null,
         sandbox.server ?? null,
         sandbox.runtime ?? 'namespace',
+        held ?? null,
+        held ?? null,
       );
+      return Number(written.changes) > 0;
     },
     async getSandbox(owner, name) {
       const row = statement('SELECT * FROM sandboxes WHERE owner = ? AND name = ?').get(
