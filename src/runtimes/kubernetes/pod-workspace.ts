@@ -131,7 +131,7 @@ export async function restoreIntoPod(
           hint:
             packed !== 0
               ? "This host's tar could not read the workspace: check the host's GNU tar and disk (its error above)."
-              : 'The pod could not unpack it: the pod image needs GNU tar (the mags base image has it), and its /workspace room (--disk).',
+              : 'The pod could not unpack it: the pod image needs GNU tar, as the default base image has, and its /workspace room (--disk).',
         },
       );
     }
