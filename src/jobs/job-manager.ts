@@ -33,6 +33,7 @@ import { refuseFullPlacedQueue } from './placed-queue-limit.ts';
 import { type JobEndRecorded, recordJobEnd, retryWhileStateRefuses } from './record-job-end.ts';
 import {
   claimRunFiles,
+  insertRunJob,
   planRunJob,
   type RunJobPlan,
   type RunJobRequest,
@@ -210,9 +211,14 @@ export class JobManager {
       },
     );
     const body = this.#runBody(plan, runtime, claimed.files);
+    // The check above sees this process's jobs; this one, in the insert, every server's.
+    const stopping = [...this.#live.values()]
+      .filter((live) => live.abort.signal.aborted)
+      .map((live) => live.record.id);
     return this.#start(record, ticket, body, {
       queued: true,
       finally: claimed.release,
+      insert: () => insertRunJob(this.#repository, record, request, stopping),
     });
   }
 
@@ -247,7 +253,7 @@ export class JobManager {
       this.#slots.perOwnerWaiting,
     );
     const record = placedRecord(plan, host);
-    await this.#repository.insertJob(record);
+    await insertRunJob(this.#repository, record, plan.request);
     await this.#cluster?.placed(record);
     return { ...record, runOptions: plan.runOptions };
   }
@@ -524,10 +530,15 @@ export class JobManager {
     record: JobRecord,
     ticket: Ticket,
     body: JobBody,
-    options: { queued: boolean; finally?: () => Promise<unknown> | undefined } = { queued: true },
+    options: {
+      queued: boolean;
+      finally?: () => Promise<unknown> | undefined;
+      /** How it is recorded (a run: one writer per workspace); default insertJob. */
+      insert?: () => Promise<void>;
+    } = { queued: true },
   ): Promise<JobRecord> {
     try {
-      await this.#repository.insertJob(record);
+      await (options.insert?.() ?? this.#repository.insertJob(record));
     } catch (error) {
       ticket.release();
       await options.finally?.();
