@@ -17,20 +17,15 @@ import {
   releaseDeletedCommand,
 } from './job-adoption.ts';
 import type { JobBody, JobEvent } from './job-body.ts';
-import {
-  followUntilFinished,
-  isFinished,
-  type JobCluster,
-  placedRecord,
-  planPlacedRun,
-} from './job-cluster.ts';
+import type { JobCluster } from './job-cluster.ts';
 import { type LiveJob, runJob } from './job-lifecycle.ts';
 import { JobLog, type JobLogOptions } from './job-log.ts';
 import type { ExecJobRequest, JobManagerOptions } from './job-manager-options.ts';
 import type { LogRetention } from './log-retention.ts';
 import { jobNotFound, newJob } from './new-job.ts';
-import { refuseFullPlacedQueue } from './placed-queue-limit.ts';
-import { type JobEndRecorded, recordJobEnd, retryWhileStateRefuses } from './record-job-end.ts';
+import { type PlacedRunsHost, placeOn, runPlaced } from './placed-runs.ts';
+import { recordLiveJobEnd } from './record-job-end.ts';
+import { type RemoteJobsHost, readJobLog, stopElsewhere, waitElsewhere } from './remote-jobs.ts';
 import {
   claimRunFiles,
   insertRunJob,
@@ -60,6 +55,10 @@ export class JobManager {
   readonly #execSandboxes: JobManagerOptions['execSandboxes'];
   /** What recovery's adopt and fail need of this manager (job-adoption.ts). */
   readonly #adoption: AdoptionHost;
+  /** What runs placed across hosts need of this manager (placed-runs.ts). */
+  readonly #placedRuns: PlacedRunsHost;
+  /** What following and stopping jobs run elsewhere need of this manager (remote-jobs.ts). */
+  readonly #remote: RemoteJobsHost;
   /** The server is letting go (a detaching shutdown): running jobs stay recorded as running. */
   #detached = false;
   readonly #finishedListeners = new Set<(record: JobRecord) => void>();
@@ -92,6 +91,31 @@ export class JobManager {
         const ticket = this.#slots.enter(record.owner);
         return this.#track({ ...record, status: 'running' }, ticket, body, { adopted: true });
       },
+    };
+    const manager = this;
+    this.#placedRuns = {
+      context: this.#context,
+      repository: this.#repository,
+      instance: this.#instance,
+      get cluster() {
+        return manager.#cluster;
+      },
+      get perOwnerWaiting() {
+        return manager.#slots.perOwnerWaiting;
+      },
+      enqueue: (owner) => this.#slots.enqueue(owner),
+      runBody: (plan, runtime) => this.#runBody(plan, runtime, []),
+      track: (record, ticket, body) =>
+        this.#track(record, ticket, body, { queued: true, adopted: false }),
+      failAdopted: (record, reason) => this.failAdopted(record, reason),
+    };
+    this.#remote = {
+      repository: this.#repository,
+      live: this.#live,
+      get cluster() {
+        return manager.#cluster;
+      },
+      get: (owner, id) => this.get(owner, id),
     };
   }
 
@@ -190,7 +214,7 @@ export class JobManager {
     const plan = planRunJob(this.#context, owner, request, this.#instance);
     if (options.origin !== undefined) plan.record.origin = options.origin;
     const host = await this.#cluster?.place(plan);
-    if (host !== undefined) return this.#placeOn(host, plan);
+    if (host !== undefined) return placeOn(this.#placedRuns, host, plan);
     // A runtime named but missing on this host is refused here, with what it lacks.
     const runtime = await requireRuntime(this.#context, request.runtime);
     refuseBusyWorkspace(
@@ -222,40 +246,9 @@ export class JobManager {
     });
   }
 
-  /**
-   * Runs a job another server placed on this host and this process took from the queue
-   * (`claimQueuedJobs`): exactly as a run submitted here, from its stored options. One it cannot
-   * start (its runtime missing here, its owner's queue full) is failed with why.
-   */
-  async runPlaced(record: JobRecord): Promise<JobRecord> {
-    try {
-      const plan = planPlacedRun(this.#context, record, this.#instance);
-      const runtime = await requireRuntime(this.#context, plan.runOptions.runtime);
-      const ticket = this.#slots.enqueue(record.owner);
-      return this.#track(plan.record, ticket, this.#runBody(plan, runtime, []), {
-        queued: true,
-        adopted: false,
-      });
-    } catch (error) {
-      const reason = `host ${this.#instance?.host} could not start it: ${(error as Error).message}`;
-      await this.failAdopted(record, reason);
-      this.#cluster?.changed(record);
-      return { ...record, status: 'failed', reason };
-    }
-  }
-
-  /** Records a run placed on another host, queued for it, and tells that host. */
-  async #placeOn(host: string, plan: RunJobPlan): Promise<JobRecord> {
-    await refuseFullPlacedQueue(
-      this.#repository,
-      plan.record.owner,
-      host,
-      this.#slots.perOwnerWaiting,
-    );
-    const record = placedRecord(plan, host);
-    await insertRunJob(this.#repository, record, plan.request);
-    await this.#cluster?.placed(record);
-    return { ...record, runOptions: plan.runOptions };
+  /** Runs a job another server placed on this host, taken from the queue (placed-runs.ts). */
+  runPlaced(record: JobRecord): Promise<JobRecord> {
+    return runPlaced(this.#placedRuns, record);
   }
 
   #runBody(
@@ -381,28 +374,15 @@ export class JobManager {
   async wait(owner: string, id: string): Promise<JobRecord> {
     const live = this.#live.get(id);
     if (live && live.record.owner === owner) return live.done;
-    return this.#waitElsewhere(owner, id);
-  }
-
-  /** A job another process runs (or none): its record once finished, followed through the state. */
-  #waitElsewhere(owner: string, id: string, onWait?: () => Promise<void>): Promise<JobRecord> {
-    return followUntilFinished(this.#cluster, id, () => this.get(owner, id), onWait);
+    return waitElsewhere(this.#remote, owner, id);
   }
 
   /** Stops a queued or running job (SIGTERM, then everything after the grace period). */
   async stop(owner: string, id: string): Promise<JobRecord> {
     const live = this.#live.get(id);
-    if (!live || live.record.owner !== owner) return this.#stopElsewhere(owner, id, false);
+    if (!live || live.record.owner !== owner) return stopElsewhere(this.#remote, owner, id, false);
     live.abort.abort();
     return live.done;
-  }
-
-  /**
-   * A job this process does not run: finished already, or run by another host, which is asked
-   * (again at each slow poll, in case it took the job only after the first ask) to stop it.
-   */
-  #stopElsewhere(owner: string, id: string, kill: boolean): Promise<JobRecord> {
-    return this.#waitElsewhere(owner, id, async () => this.#cluster?.requestStop(id, kill));
   }
 
   /**
@@ -439,7 +419,7 @@ export class JobManager {
    */
   async kill(owner: string, id: string): Promise<JobRecord> {
     const live = this.#live.get(id);
-    if (!live || live.record.owner !== owner) return this.#stopElsewhere(owner, id, true);
+    if (!live || live.record.owner !== owner) return stopElsewhere(this.#remote, owner, id, true);
     live.abort.abort();
     await live.sandbox?.stop();
     return live.done;
@@ -459,46 +439,13 @@ export class JobManager {
     await releaseDeletedCommand(this.#context, this.#execSandboxes, record);
   }
 
-  /**
-   * The job's output from `offset` on. With `follow`, it keeps going until the job ends (or
-   * `signal` aborts: the client went away); without, it ends at what exists now.
-   */
-  async *readLog(
+  /** The job's output from `offset` on, followed to its end with `follow` (remote-jobs.ts). */
+  readLog(
     owner: string,
     id: string,
     options: { offset: number; follow: boolean; signal?: AbortSignal },
   ): AsyncGenerator<LogChunk> {
-    const first = await this.get(owner, id); // ownership, and 404
-    // A job another host runs is followed through the state: its stored output, woken by that
-    // host's notifications (or the slow poll), until its record says it finished.
-    const elsewhere =
-      options.follow && this.#cluster && !isFinished(first) && !this.#live.has(id)
-        ? await this.#cluster.follow(id)
-        : undefined;
-    let offset = options.offset;
-    let ended = false;
-    try {
-      while (!options.signal?.aborted) {
-        const live = this.#live.get(id);
-        const log = live?.log ?? new JobLog(this.#repository, id);
-        const chunks = await log.read(offset, 1024 * 1024);
-        for (const chunk of chunks) {
-          yield chunk;
-          offset = chunk.offset + chunk.data.length;
-        }
-        if (chunks.length > 0) continue;
-        if (live && options.follow && !(live.log.finished && offset >= live.log.endOffset)) {
-          await live.log.waitBeyond(offset, options.signal);
-          continue;
-        }
-        // Its output is stored before its end is: one more read after the end was seen.
-        if (!elsewhere || ended || live) return;
-        if (isFinished(await this.get(owner, id))) ended = true;
-        else await elsewhere.wait(options.signal);
-      }
-    } finally {
-      elsewhere?.close();
-    }
+    return readJobLog(this.#remote, owner, id, options);
   }
 
   /**
@@ -545,50 +492,6 @@ export class JobManager {
       throw error;
     }
     return this.#track(record, ticket, body, { ...options, adopted: false });
-  }
-
-  /**
-   * A job's end, its record's last write (record-job-end.ts): tried again while the state refuses;
-   * not written over what another process recorded meanwhile (a sweep that failed it), which is
-   * then what the job's record here shows. Throws when the state refused for the host timeout,
-   * after telling the cluster (this host then stops heartbeating, see `cannotRecord`).
-   */
-  async #recordEnd(record: JobRecord, log: JobLog, end: Partial<JobRecord>): Promise<void> {
-    const say = (line: string) => process.stderr.write(`mags server: ${line}\n`);
-    const untilMs = performance.now() + (this.#cluster?.hostTimeoutMs ?? 15_000);
-    let recorded: JobEndRecorded;
-    try {
-      // Its output first (a batch the state refused stays for the next flush): then the end.
-      await retryWhileStateRefuses(() => log.finish(), {
-        untilMs,
-        what: `the output of job ${record.id}`,
-        log: say,
-      });
-      end.logBytes = log.endOffset;
-      // Ended here at once: a follower the log's end woke reads it (before the write lands).
-      Object.assign(record, end);
-      recorded = await recordJobEnd({
-        repository: this.#repository,
-        id: record.id,
-        server: this.#instance?.server,
-        end,
-        untilMs,
-        log: say,
-      });
-    } catch (error) {
-      say(`cannot record the end of job ${record.id}: ${(error as Error).message}`);
-      this.#cluster?.cannotRecord(record.id, error);
-      throw error;
-    }
-    if (recorded === 'written') {
-      this.#changed(record, end.logBytes ?? record.logBytes);
-      return;
-    }
-    say(
-      `job ${record.id} ended here (${end.status}) but its record is no longer this process's to end (another server recorded it, e.g. failed it while this host was silent): its end here is dropped`,
-    );
-    const stored = await this.#repository.getJob(record.owner, record.id).catch(() => undefined);
-    Object.assign(record, stored ?? end);
   }
 
   #track(
@@ -659,10 +562,14 @@ export class JobManager {
       live.finishing = true;
       try {
         await updating;
-        await this.#recordEnd(record, log, {
-          sandboxId: record.sandboxId,
-          ...result,
-          finishedAt: now(),
+        await recordLiveJobEnd({
+          repository: this.#repository,
+          cluster: this.#cluster,
+          server: this.#instance?.server,
+          record,
+          log,
+          end: { sandboxId: record.sandboxId, ...result, finishedAt: now() },
+          changed: (logBytes) => this.#changed(record, logBytes),
         });
       } finally {
         quota?.close(); // its output now counts as finished output, which retention may remove
