@@ -18,13 +18,12 @@ import {
 } from './job-adoption.ts';
 import type { JobBody, JobEvent } from './job-body.ts';
 import type { JobCluster } from './job-cluster.ts';
-import { type LiveJob, runJob } from './job-lifecycle.ts';
-import { JobLog, type JobLogOptions } from './job-log.ts';
+import type { LiveJob } from './job-lifecycle.ts';
+import type { JobLogOptions } from './job-log.ts';
 import type { ExecJobRequest, JobManagerOptions } from './job-manager-options.ts';
 import type { LogRetention } from './log-retention.ts';
 import { jobNotFound, newJob } from './new-job.ts';
 import { type PlacedRunsHost, placeOn, runPlaced } from './placed-runs.ts';
-import { recordLiveJobEnd } from './record-job-end.ts';
 import { type RemoteJobsHost, readJobLog, stopElsewhere, waitElsewhere } from './remote-jobs.ts';
 import {
   claimRunFiles,
@@ -35,6 +34,7 @@ import {
   refuseBusyWorkspace,
   runJobBody,
 } from './run-job.ts';
+import { type TrackingHost, type TrackOptions, trackJob } from './track-job.ts';
 import type { UploadStore } from './upload-store.ts';
 
 /**
@@ -59,6 +59,8 @@ export class JobManager {
   readonly #placedRuns: PlacedRunsHost;
   /** What following and stopping jobs run elsewhere need of this manager (remote-jobs.ts). */
   readonly #remote: RemoteJobsHost;
+  /** What tracking a job from its queue to its end needs of this manager (track-job.ts). */
+  readonly #tracking: TrackingHost;
   /** The server is letting go (a detaching shutdown): running jobs stay recorded as running. */
   #detached = false;
   readonly #finishedListeners = new Set<(record: JobRecord) => void>();
@@ -116,6 +118,26 @@ export class JobManager {
         return manager.#cluster;
       },
       get: (owner, id) => this.get(owner, id),
+    };
+    this.#tracking = {
+      context: this.#context,
+      repository: this.#repository,
+      logOptions: this.#logOptions,
+      retention: this.#retention,
+      live: this.#live,
+      get cluster() {
+        return manager.#cluster;
+      },
+      server: this.#instance?.server,
+      detached: () => this.#detached,
+      changed: (record, logBytes) => this.#changed(record, logBytes),
+      finished: (record) => {
+        for (const listener of this.#finishedListeners) {
+          try {
+            listener({ ...record });
+          } catch {} // a listener's mistake is not the job's
+        }
+      },
     };
   }
 
@@ -494,98 +516,9 @@ export class JobManager {
     return this.#track(record, ticket, body, { ...options, adopted: false });
   }
 
-  #track(
-    record: JobRecord,
-    ticket: Ticket,
-    body: JobBody,
-    options: { queued?: boolean; adopted: boolean; finally?: () => Promise<unknown> | undefined },
-  ): JobRecord {
-    const quota = this.#retention?.forJob(record.owner);
-    const log: JobLog = new JobLog(this.#repository, record.id, {
-      ...this.#logOptions,
-      ...quota,
-      startOffset: record.logBytes,
-      // Followers on other servers read the stored output when told it grew.
-      onStored: (bytes) => {
-        quota?.onStored?.(bytes);
-        this.#cluster?.output(record.id, log.endOffset);
-      },
-    });
-    const abort = new AbortController();
-    const live: LiveJob = {
-      record,
-      log,
-      abort,
-      done: Promise.resolve(record),
-      finishing: false,
-      watchers: new Set(),
-    };
-    this.#live.set(record.id, live);
-    const update = async (patch: Partial<JobRecord>) => {
-      Object.assign(record, patch);
-      await this.#repository.updateJob(record.id, patch);
-      if (patch.status !== undefined) this.#changed(record, log.endOffset);
-    };
-    let updating: Promise<void> = Promise.resolve();
-    live.done = (async () => {
-      const result = await runJob({
-        live,
-        ticket,
-        body,
-        context: this.#context,
-        // An adopted job is running already, since its first server started it.
-        ...(options.adopted
-          ? {}
-          : {
-              markRunning: async () => {
-                // Not over the record of a host found gone while this one waited (see below).
-                await this.#cluster?.confirmHost();
-                if (!this.#detached) await update({ status: 'running', startedAt: now() });
-              },
-            }),
-        announce: (event) => {
-          if (event.type === 'started') {
-            // On the job as soon as it is known; the job's end is recorded after this write.
-            // A state that refuses it now (an outage) is no reason to fail the job: the end's
-            // write carries it again (and is tried until it lands).
-            updating = update({ sandboxId: event.sandboxId }).catch(() => {});
-          }
-          for (const watcher of live.watchers) watcher(event);
-        },
-        detached: () => this.#detached,
-        finally: options.finally,
-      });
-      // Let go of (a detaching shutdown): recorded as running, for the next server process.
-      // A host that was silent (frozen, cut off) checks it was not declared gone meanwhile.
-      if (result !== undefined) await this.#cluster?.confirmHost();
-      if (result === undefined || this.#detached) return { ...record };
-      live.finishing = true;
-      try {
-        await updating;
-        await recordLiveJobEnd({
-          repository: this.#repository,
-          cluster: this.#cluster,
-          server: this.#instance?.server,
-          record,
-          log,
-          end: { sandboxId: record.sandboxId, ...result, finishedAt: now() },
-          changed: (logBytes) => this.#changed(record, logBytes),
-        });
-      } finally {
-        quota?.close(); // its output now counts as finished output, which retention may remove
-      }
-      this.#live.delete(record.id);
-      for (const listener of this.#finishedListeners) {
-        try {
-          listener({ ...record });
-        } catch {} // a listener's mistake is not the job's
-      }
-      return { ...record };
-    })();
-    // The returned copy is the state at submission: queued (or running, for exec).
-    if (options.queued === false) Object.assign(record, { status: 'running', startedAt: now() });
-    this.#changed(record, log.endOffset);
-    return { ...record };
+  /** Tracks a job from its queue to its recorded end (track-job.ts). */
+  #track(record: JobRecord, ticket: Ticket, body: JobBody, options: TrackOptions): JobRecord {
+    return trackJob(this.#tracking, record, ticket, body, options);
   }
 }
 
@@ -596,4 +529,4 @@ function jobNotFinished(id: string, status: string): ConflictError {
   });
 }
 
-const now = () => new Date().toISOString();
+const _now = () => new Date().toISOString();
