@@ -1,13 +1,12 @@
 import type { StoredRunOptions } from '../api/run-options.ts';
 import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
-import { requireRuntime, selectRuntime } from '../context/select-runtime.ts';
+import { requireRuntime } from '../context/select-runtime.ts';
 import { ConflictError } from '../errors/mags-error.ts';
 import type { ExecRequest, Sandbox, SandboxProcess } from '../runtimes/runtime.ts';
-import { sandboxEnvironment } from '../sandboxes/sandbox-spec.ts';
 import type { JobFilter, JobRecord, LogChunk, StateRepository } from '../state/state-repository.ts';
+import { planExecJob } from './exec-job.ts';
 import { FairQueue, type Ticket } from './fair-queue.ts';
-import { followExec } from './follow-exec.ts';
 import {
   type AdoptionHost,
   adoptExec,
@@ -22,7 +21,7 @@ import type { LiveJob } from './job-lifecycle.ts';
 import type { JobLogOptions } from './job-log.ts';
 import type { ExecJobRequest, JobManagerOptions } from './job-manager-options.ts';
 import type { LogRetention } from './log-retention.ts';
-import { jobNotFound, newJob } from './new-job.ts';
+import { jobNotFound } from './new-job.ts';
 import { type PlacedRunsHost, placeOn, runPlaced } from './placed-runs.ts';
 import { type RemoteJobsHost, readJobLog, stopElsewhere, waitElsewhere } from './remote-jobs.ts';
 import {
@@ -302,37 +301,15 @@ export class JobManager {
     request: ExecJobRequest,
     start: (request: ExecRequest) => SandboxProcess,
   ): Promise<JobRecord> {
-    const env = sandboxEnvironment(request.env ?? {});
-    const timeoutMs = request.timeoutMs ?? this.#context.defaults.timeoutMs;
-    const runtime = selectRuntime(this.#context, request.runtime);
-    const record: JobRecord = {
-      ...newJob(owner, 'exec', request.argv, null, sandbox, runtime.name),
-      ...this.#instance,
-      // What a server that continues it after a restart needs (StoredExecOptionsSchema).
-      runOptions: { timeoutSeconds: timeoutMs / 1000 },
-    };
+    const { record, body } = planExecJob(
+      this.#context,
+      this.#instance,
+      { owner, sandbox, request, killGraceMs: this.#killGraceMs },
+      start,
+    );
     // No host slot (the sandbox already runs), but it counts against the owner's running jobs.
     const ticket = this.#slots.enter(owner);
-    return this.#start(
-      record,
-      ticket,
-      (log, signal) => {
-        // Durable (keyed by the job id): a restarted server picks the command up again.
-        const key = durableKey(runtime, record.id);
-        const command = start({
-          argv: request.argv,
-          env,
-          cwd: request.cwd ?? '/workspace',
-          ...(key ? { key } : {}),
-        });
-        return followExec(command, log, signal, {
-          timeoutMs,
-          remainingMs: timeoutMs,
-          killGraceMs: this.#killGraceMs,
-        });
-      },
-      { queued: false },
-    );
+    return this.#start(record, ticket, body, { queued: false });
   }
 
   /**
