@@ -100,6 +100,28 @@ describe('JobManager on the fake runtime', () => {
     assert.equal((await jobs.stop('alice', first.id)).status, 'stopped');
   });
 
+  test('one writer per workspace across two servers on one state: of two at once, one is refused', async () => {
+    const [here, there] = [manager(), manager()];
+    const submitted = await Promise.allSettled(
+      [here, there].map((jobs) =>
+        jobs.submitRun('alice', { argv: ['sleep', '30'], workspace: 'shared' }),
+      ),
+    );
+    const accepted = submitted.flatMap((result, index) =>
+      result.status === 'fulfilled'
+        ? [{ jobs: [here, there][index] as JobManager, job: result.value }]
+        : [],
+    );
+    assert.equal(accepted.length, 1, 'one writer is accepted');
+    const refused = submitted.find((result) => result.status === 'rejected');
+    assert.equal(refused?.reason?.code, 'workspace_busy');
+    assert.match(refused?.reason?.message, new RegExp(`in use by job ${accepted[0]?.job.id}`));
+    const { jobs, job } = accepted[0] as { jobs: JobManager; job: JobRecord };
+    assert.equal((await jobs.stop('alice', job.id)).status, 'stopped');
+    const next = await there.submitRun('alice', { argv: ['true'], workspace: 'shared' });
+    assert.equal((await there.wait('alice', next.id)).status, 'succeeded', 'free once it ended');
+  });
+
   test('an exec job runs in the given sandbox and ends with its exit code', async () => {
     const jobs = manager();
     const sandbox = await fake.runtime.start({

@@ -1,13 +1,12 @@
 import type { StoredRunOptions } from '../api/run-options.ts';
 import type { ServerInstance } from '../config/server-instance.ts';
 import type { MagsContext } from '../context/mags-context.ts';
-import { requireRuntime, selectRuntime } from '../context/select-runtime.ts';
+import { requireRuntime } from '../context/select-runtime.ts';
 import { ConflictError } from '../errors/mags-error.ts';
 import type { ExecRequest, Sandbox, SandboxProcess } from '../runtimes/runtime.ts';
-import { sandboxEnvironment } from '../sandboxes/sandbox-spec.ts';
 import type { JobFilter, JobRecord, LogChunk, StateRepository } from '../state/state-repository.ts';
+import { planExecJob } from './exec-job.ts';
 import { FairQueue, type Ticket } from './fair-queue.ts';
-import { followExec } from './follow-exec.ts';
 import {
   type AdoptionHost,
   adoptExec,
@@ -17,28 +16,24 @@ import {
   releaseDeletedCommand,
 } from './job-adoption.ts';
 import type { JobBody, JobEvent } from './job-body.ts';
-import {
-  followUntilFinished,
-  isFinished,
-  type JobCluster,
-  placedRecord,
-  planPlacedRun,
-} from './job-cluster.ts';
-import { type LiveJob, runJob } from './job-lifecycle.ts';
-import { JobLog, type JobLogOptions } from './job-log.ts';
+import type { JobCluster } from './job-cluster.ts';
+import type { LiveJob } from './job-lifecycle.ts';
+import type { JobLogOptions } from './job-log.ts';
 import type { ExecJobRequest, JobManagerOptions } from './job-manager-options.ts';
 import type { LogRetention } from './log-retention.ts';
-import { jobNotFound, newJob } from './new-job.ts';
-import { refuseFullPlacedQueue } from './placed-queue-limit.ts';
-import { type JobEndRecorded, recordJobEnd, retryWhileStateRefuses } from './record-job-end.ts';
+import { jobNotFound } from './new-job.ts';
+import { type PlacedRunsHost, placeOn, runPlaced } from './placed-runs.ts';
+import { type RemoteJobsHost, readJobLog, stopElsewhere, waitElsewhere } from './remote-jobs.ts';
 import {
   claimRunFiles,
+  insertRunJob,
   planRunJob,
   type RunJobPlan,
   type RunJobRequest,
   refuseBusyWorkspace,
   runJobBody,
 } from './run-job.ts';
+import { type TrackingHost, type TrackOptions, trackJob } from './track-job.ts';
 import type { UploadStore } from './upload-store.ts';
 
 /**
@@ -59,6 +54,12 @@ export class JobManager {
   readonly #execSandboxes: JobManagerOptions['execSandboxes'];
   /** What recovery's adopt and fail need of this manager (job-adoption.ts). */
   readonly #adoption: AdoptionHost;
+  /** What runs placed across hosts need of this manager (placed-runs.ts). */
+  readonly #placedRuns: PlacedRunsHost;
+  /** What following and stopping jobs run elsewhere need of this manager (remote-jobs.ts). */
+  readonly #remote: RemoteJobsHost;
+  /** What tracking a job from its queue to its end needs of this manager (track-job.ts). */
+  readonly #tracking: TrackingHost;
   /** The server is letting go (a detaching shutdown): running jobs stay recorded as running. */
   #detached = false;
   readonly #finishedListeners = new Set<(record: JobRecord) => void>();
@@ -90,6 +91,51 @@ export class JobManager {
         // It already runs: no queue, but it counts against its owner's running jobs.
         const ticket = this.#slots.enter(record.owner);
         return this.#track({ ...record, status: 'running' }, ticket, body, { adopted: true });
+      },
+    };
+    const manager = this;
+    this.#placedRuns = {
+      context: this.#context,
+      repository: this.#repository,
+      instance: this.#instance,
+      get cluster() {
+        return manager.#cluster;
+      },
+      get perOwnerWaiting() {
+        return manager.#slots.perOwnerWaiting;
+      },
+      enqueue: (owner) => this.#slots.enqueue(owner),
+      runBody: (plan, runtime) => this.#runBody(plan, runtime, []),
+      track: (record, ticket, body) =>
+        this.#track(record, ticket, body, { queued: true, adopted: false }),
+      failAdopted: (record, reason) => this.failAdopted(record, reason),
+    };
+    this.#remote = {
+      repository: this.#repository,
+      live: this.#live,
+      get cluster() {
+        return manager.#cluster;
+      },
+      get: (owner, id) => this.get(owner, id),
+    };
+    this.#tracking = {
+      context: this.#context,
+      repository: this.#repository,
+      logOptions: this.#logOptions,
+      retention: this.#retention,
+      live: this.#live,
+      get cluster() {
+        return manager.#cluster;
+      },
+      server: this.#instance?.server,
+      detached: () => this.#detached,
+      changed: (record, logBytes) => this.#changed(record, logBytes),
+      finished: (record) => {
+        for (const listener of this.#finishedListeners) {
+          try {
+            listener({ ...record });
+          } catch {} // a listener's mistake is not the job's
+        }
       },
     };
   }
@@ -189,7 +235,7 @@ export class JobManager {
     const plan = planRunJob(this.#context, owner, request, this.#instance);
     if (options.origin !== undefined) plan.record.origin = options.origin;
     const host = await this.#cluster?.place(plan);
-    if (host !== undefined) return this.#placeOn(host, plan);
+    if (host !== undefined) return placeOn(this.#placedRuns, host, plan);
     // A runtime named but missing on this host is refused here, with what it lacks.
     const runtime = await requireRuntime(this.#context, request.runtime);
     refuseBusyWorkspace(
@@ -210,46 +256,20 @@ export class JobManager {
       },
     );
     const body = this.#runBody(plan, runtime, claimed.files);
+    // The check above sees this process's jobs; this one, in the insert, every server's.
+    const stopping = [...this.#live.values()]
+      .filter((live) => live.abort.signal.aborted)
+      .map((live) => live.record.id);
     return this.#start(record, ticket, body, {
       queued: true,
       finally: claimed.release,
+      insert: () => insertRunJob(this.#repository, record, request, stopping),
     });
   }
 
-  /**
-   * Runs a job another server placed on this host and this process took from the queue
-   * (`claimQueuedJobs`): exactly as a run submitted here, from its stored options. One it cannot
-   * start (its runtime missing here, its owner's queue full) is failed with why.
-   */
-  async runPlaced(record: JobRecord): Promise<JobRecord> {
-    try {
-      const plan = planPlacedRun(this.#context, record, this.#instance);
-      const runtime = await requireRuntime(this.#context, plan.runOptions.runtime);
-      const ticket = this.#slots.enqueue(record.owner);
-      return this.#track(plan.record, ticket, this.#runBody(plan, runtime, []), {
-        queued: true,
-        adopted: false,
-      });
-    } catch (error) {
-      const reason = `host ${this.#instance?.host} could not start it: ${(error as Error).message}`;
-      await this.failAdopted(record, reason);
-      this.#cluster?.changed(record);
-      return { ...record, status: 'failed', reason };
-    }
-  }
-
-  /** Records a run placed on another host, queued for it, and tells that host. */
-  async #placeOn(host: string, plan: RunJobPlan): Promise<JobRecord> {
-    await refuseFullPlacedQueue(
-      this.#repository,
-      plan.record.owner,
-      host,
-      this.#slots.perOwnerWaiting,
-    );
-    const record = placedRecord(plan, host);
-    await this.#repository.insertJob(record);
-    await this.#cluster?.placed(record);
-    return { ...record, runOptions: plan.runOptions };
+  /** Runs a job another server placed on this host, taken from the queue (placed-runs.ts). */
+  runPlaced(record: JobRecord): Promise<JobRecord> {
+    return runPlaced(this.#placedRuns, record);
   }
 
   #runBody(
@@ -281,37 +301,15 @@ export class JobManager {
     request: ExecJobRequest,
     start: (request: ExecRequest) => SandboxProcess,
   ): Promise<JobRecord> {
-    const env = sandboxEnvironment(request.env ?? {});
-    const timeoutMs = request.timeoutMs ?? this.#context.defaults.timeoutMs;
-    const runtime = selectRuntime(this.#context, request.runtime);
-    const record: JobRecord = {
-      ...newJob(owner, 'exec', request.argv, null, sandbox, runtime.name),
-      ...this.#instance,
-      // What a server that continues it after a restart needs (StoredExecOptionsSchema).
-      runOptions: { timeoutSeconds: timeoutMs / 1000 },
-    };
+    const { record, body } = planExecJob(
+      this.#context,
+      this.#instance,
+      { owner, sandbox, request, killGraceMs: this.#killGraceMs },
+      start,
+    );
     // No host slot (the sandbox already runs), but it counts against the owner's running jobs.
     const ticket = this.#slots.enter(owner);
-    return this.#start(
-      record,
-      ticket,
-      (log, signal) => {
-        // Durable (keyed by the job id): a restarted server picks the command up again.
-        const key = durableKey(runtime, record.id);
-        const command = start({
-          argv: request.argv,
-          env,
-          cwd: request.cwd ?? '/workspace',
-          ...(key ? { key } : {}),
-        });
-        return followExec(command, log, signal, {
-          timeoutMs,
-          remainingMs: timeoutMs,
-          killGraceMs: this.#killGraceMs,
-        });
-      },
-      { queued: false },
-    );
+    return this.#start(record, ticket, body, { queued: false });
   }
 
   /**
@@ -375,28 +373,15 @@ export class JobManager {
   async wait(owner: string, id: string): Promise<JobRecord> {
     const live = this.#live.get(id);
     if (live && live.record.owner === owner) return live.done;
-    return this.#waitElsewhere(owner, id);
-  }
-
-  /** A job another process runs (or none): its record once finished, followed through the state. */
-  #waitElsewhere(owner: string, id: string, onWait?: () => Promise<void>): Promise<JobRecord> {
-    return followUntilFinished(this.#cluster, id, () => this.get(owner, id), onWait);
+    return waitElsewhere(this.#remote, owner, id);
   }
 
   /** Stops a queued or running job (SIGTERM, then everything after the grace period). */
   async stop(owner: string, id: string): Promise<JobRecord> {
     const live = this.#live.get(id);
-    if (!live || live.record.owner !== owner) return this.#stopElsewhere(owner, id, false);
+    if (!live || live.record.owner !== owner) return stopElsewhere(this.#remote, owner, id, false);
     live.abort.abort();
     return live.done;
-  }
-
-  /**
-   * A job this process does not run: finished already, or run by another host, which is asked
-   * (again at each slow poll, in case it took the job only after the first ask) to stop it.
-   */
-  #stopElsewhere(owner: string, id: string, kill: boolean): Promise<JobRecord> {
-    return this.#waitElsewhere(owner, id, async () => this.#cluster?.requestStop(id, kill));
   }
 
   /**
@@ -433,7 +418,7 @@ export class JobManager {
    */
   async kill(owner: string, id: string): Promise<JobRecord> {
     const live = this.#live.get(id);
-    if (!live || live.record.owner !== owner) return this.#stopElsewhere(owner, id, true);
+    if (!live || live.record.owner !== owner) return stopElsewhere(this.#remote, owner, id, true);
     live.abort.abort();
     await live.sandbox?.stop();
     return live.done;
@@ -453,46 +438,13 @@ export class JobManager {
     await releaseDeletedCommand(this.#context, this.#execSandboxes, record);
   }
 
-  /**
-   * The job's output from `offset` on. With `follow`, it keeps going until the job ends (or
-   * `signal` aborts: the client went away); without, it ends at what exists now.
-   */
-  async *readLog(
+  /** The job's output from `offset` on, followed to its end with `follow` (remote-jobs.ts). */
+  readLog(
     owner: string,
     id: string,
     options: { offset: number; follow: boolean; signal?: AbortSignal },
   ): AsyncGenerator<LogChunk> {
-    const first = await this.get(owner, id); // ownership, and 404
-    // A job another host runs is followed through the state: its stored output, woken by that
-    // host's notifications (or the slow poll), until its record says it finished.
-    const elsewhere =
-      options.follow && this.#cluster && !isFinished(first) && !this.#live.has(id)
-        ? await this.#cluster.follow(id)
-        : undefined;
-    let offset = options.offset;
-    let ended = false;
-    try {
-      while (!options.signal?.aborted) {
-        const live = this.#live.get(id);
-        const log = live?.log ?? new JobLog(this.#repository, id);
-        const chunks = await log.read(offset, 1024 * 1024);
-        for (const chunk of chunks) {
-          yield chunk;
-          offset = chunk.offset + chunk.data.length;
-        }
-        if (chunks.length > 0) continue;
-        if (live && options.follow && !(live.log.finished && offset >= live.log.endOffset)) {
-          await live.log.waitBeyond(offset, options.signal);
-          continue;
-        }
-        // Its output is stored before its end is: one more read after the end was seen.
-        if (!elsewhere || ended || live) return;
-        if (isFinished(await this.get(owner, id))) ended = true;
-        else await elsewhere.wait(options.signal);
-      }
-    } finally {
-      elsewhere?.close();
-    }
+    return readJobLog(this.#remote, owner, id, options);
   }
 
   /**
@@ -524,10 +476,15 @@ export class JobManager {
     record: JobRecord,
     ticket: Ticket,
     body: JobBody,
-    options: { queued: boolean; finally?: () => Promise<unknown> | undefined } = { queued: true },
+    options: {
+      queued: boolean;
+      finally?: () => Promise<unknown> | undefined;
+      /** How it is recorded (a run: one writer per workspace); default insertJob. */
+      insert?: () => Promise<void>;
+    } = { queued: true },
   ): Promise<JobRecord> {
     try {
-      await this.#repository.insertJob(record);
+      await (options.insert?.() ?? this.#repository.insertJob(record));
     } catch (error) {
       ticket.release();
       await options.finally?.();
@@ -536,138 +493,9 @@ export class JobManager {
     return this.#track(record, ticket, body, { ...options, adopted: false });
   }
 
-  /**
-   * A job's end, its record's last write (record-job-end.ts): tried again while the state refuses;
-   * not written over what another process recorded meanwhile (a sweep that failed it), which is
-   * then what the job's record here shows. Throws when the state refused for the host timeout,
-   * after telling the cluster (this host then stops heartbeating, see `cannotRecord`).
-   */
-  async #recordEnd(record: JobRecord, log: JobLog, end: Partial<JobRecord>): Promise<void> {
-    const say = (line: string) => process.stderr.write(`mags server: ${line}\n`);
-    const untilMs = performance.now() + (this.#cluster?.hostTimeoutMs ?? 15_000);
-    let recorded: JobEndRecorded;
-    try {
-      // Its output first (a batch the state refused stays for the next flush): then the end.
-      await retryWhileStateRefuses(() => log.finish(), {
-        untilMs,
-        what: `the output of job ${record.id}`,
-        log: say,
-      });
-      end.logBytes = log.endOffset;
-      // Ended here at once: a follower the log's end woke reads it (before the write lands).
-      Object.assign(record, end);
-      recorded = await recordJobEnd({
-        repository: this.#repository,
-        id: record.id,
-        server: this.#instance?.server,
-        end,
-        untilMs,
-        log: say,
-      });
-    } catch (error) {
-      say(`cannot record the end of job ${record.id}: ${(error as Error).message}`);
-      this.#cluster?.cannotRecord(record.id, error);
-      throw error;
-    }
-    if (recorded === 'written') {
-      this.#changed(record, end.logBytes ?? record.logBytes);
-      return;
-    }
-    say(
-      `job ${record.id} ended here (${end.status}) but its record is no longer this process's to end (another server recorded it, e.g. failed it while this host was silent): its end here is dropped`,
-    );
-    const stored = await this.#repository.getJob(record.owner, record.id).catch(() => undefined);
-    Object.assign(record, stored ?? end);
-  }
-
-  #track(
-    record: JobRecord,
-    ticket: Ticket,
-    body: JobBody,
-    options: { queued?: boolean; adopted: boolean; finally?: () => Promise<unknown> | undefined },
-  ): JobRecord {
-    const quota = this.#retention?.forJob(record.owner);
-    const log: JobLog = new JobLog(this.#repository, record.id, {
-      ...this.#logOptions,
-      ...quota,
-      startOffset: record.logBytes,
-      // Followers on other servers read the stored output when told it grew.
-      onStored: (bytes) => {
-        quota?.onStored?.(bytes);
-        this.#cluster?.output(record.id, log.endOffset);
-      },
-    });
-    const abort = new AbortController();
-    const live: LiveJob = {
-      record,
-      log,
-      abort,
-      done: Promise.resolve(record),
-      finishing: false,
-      watchers: new Set(),
-    };
-    this.#live.set(record.id, live);
-    const update = async (patch: Partial<JobRecord>) => {
-      Object.assign(record, patch);
-      await this.#repository.updateJob(record.id, patch);
-      if (patch.status !== undefined) this.#changed(record, log.endOffset);
-    };
-    let updating: Promise<void> = Promise.resolve();
-    live.done = (async () => {
-      const result = await runJob({
-        live,
-        ticket,
-        body,
-        context: this.#context,
-        // An adopted job is running already, since its first server started it.
-        ...(options.adopted
-          ? {}
-          : {
-              markRunning: async () => {
-                // Not over the record of a host found gone while this one waited (see below).
-                await this.#cluster?.confirmHost();
-                if (!this.#detached) await update({ status: 'running', startedAt: now() });
-              },
-            }),
-        announce: (event) => {
-          if (event.type === 'started') {
-            // On the job as soon as it is known; the job's end is recorded after this write.
-            // A state that refuses it now (an outage) is no reason to fail the job: the end's
-            // write carries it again (and is tried until it lands).
-            updating = update({ sandboxId: event.sandboxId }).catch(() => {});
-          }
-          for (const watcher of live.watchers) watcher(event);
-        },
-        detached: () => this.#detached,
-        finally: options.finally,
-      });
-      // Let go of (a detaching shutdown): recorded as running, for the next server process.
-      // A host that was silent (frozen, cut off) checks it was not declared gone meanwhile.
-      if (result !== undefined) await this.#cluster?.confirmHost();
-      if (result === undefined || this.#detached) return { ...record };
-      live.finishing = true;
-      try {
-        await updating;
-        await this.#recordEnd(record, log, {
-          sandboxId: record.sandboxId,
-          ...result,
-          finishedAt: now(),
-        });
-      } finally {
-        quota?.close(); // its output now counts as finished output, which retention may remove
-      }
-      this.#live.delete(record.id);
-      for (const listener of this.#finishedListeners) {
-        try {
-          listener({ ...record });
-        } catch {} // a listener's mistake is not the job's
-      }
-      return { ...record };
-    })();
-    // The returned copy is the state at submission: queued (or running, for exec).
-    if (options.queued === false) Object.assign(record, { status: 'running', startedAt: now() });
-    this.#changed(record, log.endOffset);
-    return { ...record };
+  /** Tracks a job from its queue to its recorded end (track-job.ts). */
+  #track(record: JobRecord, ticket: Ticket, body: JobBody, options: TrackOptions): JobRecord {
+    return trackJob(this.#tracking, record, ticket, body, options);
   }
 }
 
@@ -678,4 +506,4 @@ function jobNotFinished(id: string, status: string): ConflictError {
   });
 }
 
-const now = () => new Date().toISOString();
+const _now = () => new Date().toISOString();

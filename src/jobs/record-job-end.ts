@@ -1,4 +1,6 @@
-import type { JobUpdate, StateRepository } from '../state/state-repository.ts';
+import type { JobRecord, JobUpdate, StateRepository } from '../state/state-repository.ts';
+import type { JobCluster } from './job-cluster.ts';
+import type { JobLog } from './job-log.ts';
 
 /** How a job's end was recorded: written, or not (another process recorded it first). */
 export type JobEndRecorded = 'written' | 'not-ours';
@@ -54,4 +56,58 @@ export function recordJobEnd(options: {
     },
     { untilMs: options.untilMs, what: `the end of job ${id}`, log: options.log },
   );
+}
+
+/**
+ * A job's end, its record's last write (`recordJobEnd`): its output first, then the end; tried
+ * again while the state refuses; not written over what another process recorded meanwhile (a
+ * sweep that failed it), which is then what `record` here shows. Throws when the state refused
+ * for the host timeout, after telling the cluster (this host then stops heartbeating, see
+ * `cannotRecord`). `changed`: the end was written, with the job's output bytes.
+ */
+export async function recordLiveJobEnd(options: {
+  repository: StateRepository;
+  cluster: JobCluster | undefined;
+  server: string | undefined;
+  record: JobRecord;
+  log: JobLog;
+  end: Partial<JobRecord>;
+  changed(logBytes: number): void;
+}): Promise<void> {
+  const { record, log, end } = options;
+  const say = (line: string) => process.stderr.write(`mags server: ${line}\n`);
+  const untilMs = performance.now() + (options.cluster?.hostTimeoutMs ?? 15_000);
+  let recorded: JobEndRecorded;
+  try {
+    // Its output first (a batch the state refused stays for the next flush): then the end.
+    await retryWhileStateRefuses(() => log.finish(), {
+      untilMs,
+      what: `the output of job ${record.id}`,
+      log: say,
+    });
+    end.logBytes = log.endOffset;
+    // Ended here at once: a follower the log's end woke reads it (before the write lands).
+    Object.assign(record, end);
+    recorded = await recordJobEnd({
+      repository: options.repository,
+      id: record.id,
+      server: options.server,
+      end,
+      untilMs,
+      log: say,
+    });
+  } catch (error) {
+    say(`cannot record the end of job ${record.id}: ${(error as Error).message}`);
+    options.cluster?.cannotRecord(record.id, error);
+    throw error;
+  }
+  if (recorded === 'written') {
+    options.changed(end.logBytes ?? record.logBytes);
+    return;
+  }
+  say(
+    `job ${record.id} ended here (${end.status}) but its record is no longer this process's to end (another server recorded it, e.g. failed it while this host was silent): its end here is dropped`,
+  );
+  const stored = await options.repository.getJob(record.owner, record.id).catch(() => undefined);
+  Object.assign(record, stored ?? end);
 }

@@ -145,15 +145,33 @@ export function refuseBusyWorkspace(
   if (!workspace) return;
   for (const record of active) {
     if (record.owner !== owner || record.kind !== 'run' || record.workspace !== workspace) continue;
-    throw new ConflictError(
-      `Workspace ${JSON.stringify(workspace)} is in use by job ${record.id}.`,
-      {
-        workspace,
-        code: 'workspace_busy',
-        hint: 'Wait for it (mags logs -f ID) or stop it (mags stop ID); readers can use --base.',
-      },
-    );
+    throw workspaceBusy(workspace, record.id);
   }
+}
+
+/** The 409 of a run writing to `workspace`, which the job `jobId` writes to already. */
+export function workspaceBusy(workspace: string, jobId: string): ConflictError {
+  return new ConflictError(`Workspace ${JSON.stringify(workspace)} is in use by job ${jobId}.`, {
+    workspace,
+    code: 'workspace_busy',
+    hint: 'Wait for it (mags logs -f ID) or stop it (mags stop ID); readers can use --base.',
+  });
+}
+
+/**
+ * Records a run job (StateRepository.insertRunJob): refused with a 409 when another queued or
+ * running run, on any server, writes the workspace it writes. `except`: this process's runs
+ * being stopped, which no longer hold it.
+ */
+export async function insertRunJob(
+  repository: StateRepository,
+  record: JobRecord,
+  request: RunJobRequest,
+  except: readonly string[] = [],
+): Promise<void> {
+  const writes = writtenWorkspace(request);
+  const writer = await repository.insertRunJob(record, writes, except);
+  if (writer !== undefined && writes !== undefined) throw workspaceBusy(writes, writer);
 }
 
 /**

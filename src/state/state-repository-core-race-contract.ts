@@ -91,6 +91,47 @@ export function coreRaceStateContract(
     }
   });
 
+  test('of two writers of one workspace inserted at once, exactly one is recorded', async () => {
+    const first = repository();
+    const second = secondRepository();
+    const writer = (id: string, workspace: string, options: Record<string, unknown> = {}) =>
+      job(id, { workspace, runOptions: { workspace, ...options } as JobRecord['runOptions'] });
+    for (let round = 0; round < 10; round++) {
+      const workspace = `race-ws-${round}`;
+      const refused = await Promise.all(
+        [first, second].map((state, index) =>
+          state.insertRunJob(writer(`writer-${round}-${index}`, workspace), workspace),
+        ),
+      );
+      const inserted = refused.filter((busy) => busy === undefined);
+      assert.equal(inserted.length, 1, `round ${round}: one writer is recorded`);
+      const winner = refused[0] === undefined ? 0 : 1;
+      assert.equal(refused[1 - winner], `writer-${round}-${winner}`, 'the other names it');
+      assert.equal(await first.getJob('racer', `writer-${round}-${1 - winner}`), undefined);
+    }
+    // What does not write it holds nothing: a reader (base), a throw-away or versioned run, a
+    // finished writer, another owner's, one in `except`.
+    const held = 'race-ws-held';
+    await first.insertJob(job('reader', { workspace: held, runOptions: { base: held } as never }));
+    await first.insertJob(writer('throwaway', held, { ephemeral: true }));
+    await first.insertJob(writer('versioned', held, { version: 2 }));
+    await first.insertJob(writer('finished', held));
+    await first.updateJob('finished', {
+      status: 'succeeded',
+      finishedAt: new Date().toISOString(),
+    });
+    await first.insertJob({ ...writer('other-owner', held), owner: 'racer-2' });
+    assert.equal(await second.insertRunJob(writer('held-1', held), held), undefined);
+    assert.equal(await first.insertRunJob(writer('held-2', held), held), 'held-1');
+    assert.equal(await first.insertRunJob(writer('held-3', held), held, ['held-1']), undefined);
+    // A run that writes nothing is recorded whatever runs.
+    assert.equal(
+      await second.insertRunJob(job('held-reader', { workspace: held }), undefined),
+      undefined,
+    );
+    assert.equal((await first.getJob('racer', 'held-reader'))?.status, 'queued');
+  });
+
   test('appends to one job at once keep every chunk and end its logBytes at the end', async () => {
     const first = repository();
     const second = secondRepository();

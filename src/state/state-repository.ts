@@ -447,6 +447,18 @@ export interface StateRepository {
    * written.
    */
   updateUnfinishedJob(id: string, server: string, update: JobUpdate): Promise<boolean>;
+  /**
+   * `insertJob` of a run that writes the workspace `writes` (undefined: it writes none, inserted
+   * as is), unless a queued or running run of the same owner writes it too (one writer per
+   * workspace across every server): checked and inserted in one transaction. Returns the id of
+   * that writer when it refused (nothing inserted), else undefined. `except`: jobs not counted
+   * (this process's runs being stopped).
+   */
+  insertRunJob(
+    job: JobRecord,
+    writes: string | undefined,
+    except?: readonly string[],
+  ): Promise<string | undefined>;
   getJob(owner: string, id: string): Promise<JobRecord | undefined>;
   listJobs(filter: JobFilter): Promise<{ jobs: JobRecord[]; nextCursor: string | null }>;
   /** Appends output in one transaction and moves the job's `logBytes` to the end of it. */

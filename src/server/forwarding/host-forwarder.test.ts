@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { hostState } from '../../cluster/host-placement.ts';
 import { createSqliteStateRepository } from '../../state/sqlite/sqlite-state-repository.ts';
 import type { HostRecord, SandboxRecord, StateRepository } from '../../state/state-repository.ts';
 import { ForwardLoopError, HostUnavailableError, NoHostAvailableError } from './forward-errors.ts';
@@ -232,5 +233,26 @@ describe('HostForwarder', () => {
       ) ?? '',
       /found gone at 2026-11-30T09:58:00.000Z \(no heartbeat for 15 s\)/,
     );
+  });
+
+  test('hostUnavailableReason agrees with hostState (placement, GET /v1/hosts) on every case', () => {
+    const now = Date.parse('2026-11-30T10:00:00.000Z');
+    const cases: Partial<HostRecord>[] = [
+      { heartbeatAt: '2026-11-30T09:59:59.000Z' },
+      { heartbeatAt: '2026-11-30T09:59:45.000Z' }, // exactly the timeout: still live
+      { heartbeatAt: '2026-11-30T09:59:44.999Z' },
+      { heartbeatAt: '2026-11-30T10:00:30.000Z' }, // a clock ahead of this one
+      { heartbeatAt: 'not a time' },
+      { goneAt: '2026-11-30T09:58:00.000Z' },
+      { goneAt: '' }, // set, however odd: gone
+      { goneAt: '2026-11-30T09:58:00.000Z', heartbeatAt: '2026-11-30T09:59:59.000Z' },
+    ];
+    for (const fields of cases) {
+      const record = host('h', fields);
+      const state = hostState(record, now, hostTimeoutMs);
+      const reason = hostUnavailableReason(record, now, hostTimeoutMs) ?? 'live';
+      const said = reason === 'live' ? 'live' : /found gone/.test(reason) ? 'gone' : 'silent';
+      assert.equal(said, state, JSON.stringify(fields));
+    }
   });
 });

@@ -1,21 +1,26 @@
+import { hostState } from '../../cluster/host-placement.ts';
 import type { HostRecord } from '../../state/state-repository.ts';
 
 /**
  * Why `host` cannot take a request now, or undefined when it can: marked gone (with the reason
- * recorded then), silent past `hostTimeoutMs` (what `isLiveHost` of src/cluster/ says, in
- * words), or without an address other servers reach.
+ * recorded then), silent past `hostTimeoutMs` (`hostState` of src/cluster/, the one definition
+ * placement and `GET /v1/hosts` use, in words), or without an address other servers reach.
  */
 export function hostUnavailableReason(
   host: HostRecord,
   nowMs: number,
   hostTimeoutMs: number,
 ): string | undefined {
-  if (host.goneAt)
-    return `it was found gone at ${host.goneAt} (${host.goneReason ?? 'no reason recorded'})`;
-  const silentMs = nowMs - Date.parse(host.heartbeatAt);
-  if (!(silentMs <= hostTimeoutMs)) {
-    return `no heartbeat for ${Math.round(silentMs / 1000)} s (since ${host.heartbeatAt})`;
+  switch (hostState(host, nowMs, hostTimeoutMs)) {
+    case 'gone':
+      return `it was found gone at ${host.goneAt} (${host.goneReason ?? 'no reason recorded'})`;
+    case 'silent': {
+      const silentMs = nowMs - Date.parse(host.heartbeatAt);
+      return `no heartbeat for ${Math.round(silentMs / 1000)} s (since ${host.heartbeatAt})`;
+    }
+    case 'live':
+      if (!host.address)
+        return 'it has no address other servers reach (mags server --advertise URL)';
+      return undefined;
   }
-  if (!host.address) return 'it has no address other servers reach (mags server --advertise URL)';
-  return undefined;
 }

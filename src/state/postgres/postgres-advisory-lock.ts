@@ -14,6 +14,8 @@ export const advisoryLockKeys = {
 export const lockNamespaces = {
   cronOwner: 1_701_001,
   cronRecovery: 1_701_002,
+  /** The writer of one workspace, keyed `owner/workspace` (postgres-job-statements.ts). */
+  workspaceWriter: 1_701_003,
 } as const;
 
 /**

@@ -1,29 +1,59 @@
+import type postgres from 'postgres';
 import { jobColumns, toJob } from '../rows/job-row.ts';
 import { seqPage } from '../rows/seq-page.ts';
-import { finishedJobStatuses, type JobFilter, type StateRepository } from '../state-repository.ts';
+import {
+  finishedJobStatuses,
+  type JobFilter,
+  type JobRecord,
+  type StateRepository,
+} from '../state-repository.ts';
+import { lockKey, lockNamespaces } from './postgres-advisory-lock.ts';
 import { columnValues, withoutNul } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { safeInteger } from './postgres-row-values.ts';
 
 type JobMethods = Pick<
   StateRepository,
-  'insertJob' | 'updateJob' | 'updateUnfinishedJob' | 'getJob' | 'listJobs' | 'deleteJob'
+  | 'insertJob'
+  | 'insertRunJob'
+  | 'updateJob'
+  | 'updateUnfinishedJob'
+  | 'getJob'
+  | 'listJobs'
+  | 'deleteJob'
 >;
 
 /** Jobs (sqlite-job-statements.ts, the same behaviour). */
 export function postgresJobStatements({ sql }: PostgresDatabase): JobMethods {
   return {
     async insertJob(job) {
-      await sql`INSERT INTO jobs (id, owner, kind, sandbox, argv, workspace, status, exit_code,
-        signal, reason, end_reason, message, sandbox_id, created_at, started_at, finished_at,
-        log_bytes, logs_removed_at, logs_removed_reason, host, server, run_options, origin, runtime)
-        VALUES (${job.id}, ${job.owner}, ${job.kind}, ${job.sandbox}, ${JSON.stringify(job.argv)},
-        ${job.workspace}, ${job.status}, ${job.exitCode}, ${job.signal}, ${withoutNul(job.reason)},
-        ${job.endReason}, ${withoutNul(job.message)}, ${job.sandboxId}, ${job.createdAt}, ${job.startedAt},
-        ${job.finishedAt}, ${job.logBytes}, ${job.logsRemovedAt}, ${job.logsRemovedReason},
-        ${job.host ?? null}, ${job.server ?? null},
-        ${job.runOptions ? JSON.stringify(job.runOptions) : null}, ${job.origin ?? null},
-        ${job.runtime ?? 'namespace'})`;
+      await insertJob(sql, job);
+    },
+    async insertRunJob(job, writes, except = []) {
+      if (writes === undefined) {
+        await insertJob(sql, job);
+        return undefined;
+      }
+      return sql.begin(async (transaction) => {
+        // Writers of one workspace take turns here: of two at once, the second sees the first.
+        await lockKey(
+          transaction,
+          lockNamespaces.workspaceWriter,
+          JSON.stringify([job.owner, writes]),
+        );
+        // A writer as writtenWorkspace (run-command.ts) tells it from its stored options: the
+        // workspace column is also set for a read-only (base), throw-away or versioned run.
+        const [writer] = await transaction`SELECT id FROM jobs WHERE owner = ${job.owner}
+          AND workspace = ${writes} AND kind = 'run' AND status IN ('queued', 'running')
+          AND (run_options IS NULL OR (run_options::jsonb ->> 'workspace' = ${writes}
+            AND COALESCE(run_options::jsonb ->> 'ephemeral', 'false') <> 'true'
+            AND run_options::jsonb -> 'version' IS NULL))
+          ${except.length === 0 ? sql`` : sql`AND id NOT IN ${sql(except)}`}
+          LIMIT 1`;
+        if (writer) return writer.id as string;
+        await insertJob(transaction, job);
+        return undefined;
+      });
     },
     async updateJob(id, update) {
       const values = columnValues('jobs', jobColumns, update);
@@ -61,4 +91,21 @@ export function postgresJobStatements({ sql }: PostgresDatabase): JobMethods {
       });
     },
   };
+}
+
+/** One job's row, through the pool or in a transaction. */
+async function insertJob(
+  sql: postgres.Sql | postgres.TransactionSql,
+  job: JobRecord,
+): Promise<void> {
+  await sql`INSERT INTO jobs (id, owner, kind, sandbox, argv, workspace, status, exit_code,
+    signal, reason, end_reason, message, sandbox_id, created_at, started_at, finished_at,
+    log_bytes, logs_removed_at, logs_removed_reason, host, server, run_options, origin, runtime)
+    VALUES (${job.id}, ${job.owner}, ${job.kind}, ${job.sandbox}, ${JSON.stringify(job.argv)},
+    ${job.workspace}, ${job.status}, ${job.exitCode}, ${job.signal}, ${withoutNul(job.reason)},
+    ${job.endReason}, ${withoutNul(job.message)}, ${job.sandboxId}, ${job.createdAt}, ${job.startedAt},
+    ${job.finishedAt}, ${job.logBytes}, ${job.logsRemovedAt}, ${job.logsRemovedReason},
+    ${job.host ?? null}, ${job.server ?? null},
+    ${job.runOptions ? JSON.stringify(job.runOptions) : null}, ${job.origin ?? null},
+    ${job.runtime ?? 'namespace'})`;
 }

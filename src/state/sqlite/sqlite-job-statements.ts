@@ -1,12 +1,23 @@
 import type { SQLInputValue } from 'node:sqlite';
 import { jobColumns, toJob } from '../rows/job-row.ts';
 import { seqPage } from '../rows/seq-page.ts';
-import { finishedJobStatuses, type JobFilter, type StateRepository } from '../state-repository.ts';
+import {
+  finishedJobStatuses,
+  type JobFilter,
+  type JobRecord,
+  type StateRepository,
+} from '../state-repository.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
 
 type JobMethods = Pick<
   StateRepository,
-  'insertJob' | 'updateJob' | 'updateUnfinishedJob' | 'getJob' | 'listJobs' | 'deleteJob'
+  | 'insertJob'
+  | 'insertRunJob'
+  | 'updateJob'
+  | 'updateUnfinishedJob'
+  | 'getJob'
+  | 'listJobs'
+  | 'deleteJob'
 >;
 
 /** `status IN (...)` of a finished job, as SQL. */
@@ -20,36 +31,63 @@ export function sqliteJobStatements(sqlite: SqliteDatabase): JobMethods {
      logs_removed_at, logs_removed_reason, host, server, run_options, origin, runtime)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
+  const insert = (job: JobRecord) =>
+    insertJob().run(
+      job.id,
+      job.owner,
+      job.kind,
+      job.sandbox,
+      JSON.stringify(job.argv),
+      job.workspace,
+      job.status,
+      job.exitCode,
+      job.signal,
+      job.reason,
+      job.endReason,
+      job.message,
+      job.sandboxId,
+      job.createdAt,
+      job.startedAt,
+      job.finishedAt,
+      job.logBytes,
+      job.logsRemovedAt,
+      job.logsRemovedReason,
+      job.host ?? null,
+      job.server ?? null,
+      job.runOptions ? JSON.stringify(job.runOptions) : null,
+      job.origin ?? null,
+      job.runtime ?? 'namespace',
+    );
   const jobById = sqlite.prepared('SELECT * FROM jobs WHERE owner = ? AND id = ?');
   // A job's updates set a few column sets again and again: each is prepared once.
   return {
     async insertJob(job) {
-      insertJob().run(
-        job.id,
-        job.owner,
-        job.kind,
-        job.sandbox,
-        JSON.stringify(job.argv),
-        job.workspace,
-        job.status,
-        job.exitCode,
-        job.signal,
-        job.reason,
-        job.endReason,
-        job.message,
-        job.sandboxId,
-        job.createdAt,
-        job.startedAt,
-        job.finishedAt,
-        job.logBytes,
-        job.logsRemovedAt,
-        job.logsRemovedReason,
-        job.host ?? null,
-        job.server ?? null,
-        job.runOptions ? JSON.stringify(job.runOptions) : null,
-        job.origin ?? null,
-        job.runtime ?? 'namespace',
-      );
+      insert(job);
+    },
+    async insertRunJob(job, writes, except = []) {
+      if (writes === undefined) {
+        insert(job);
+        return undefined;
+      }
+      let writer: string | undefined;
+      // BEGIN IMMEDIATE: the check and the insert hold the single writer lock, so a second
+      // process's writer of the same workspace sees this one.
+      transaction(() => {
+        const excluded = except.map(() => '?').join(', ');
+        // A writer as writtenWorkspace (run-command.ts) tells it from its stored options: the
+        // workspace column is also set for a read-only (base), throw-away or versioned run.
+        const row = statement(
+          `SELECT id FROM jobs WHERE owner = ? AND workspace = ? AND kind = 'run'
+           AND status IN ('queued', 'running')
+           AND (run_options IS NULL OR (json_extract(run_options, '$.workspace') = ?
+             AND COALESCE(json_extract(run_options, '$.ephemeral'), 0) = 0
+             AND json_extract(run_options, '$.version') IS NULL))
+           ${except.length === 0 ? '' : `AND id NOT IN (${excluded})`} LIMIT 1`,
+        ).get(job.owner, writes, writes, ...except) as Row | undefined;
+        writer = row?.id as string | undefined;
+        if (writer === undefined) insert(job);
+      });
+      return writer;
     },
     async updateJob(id, update) {
       sqlite.updateColumns('jobs', jobColumns, update, { sql: 'id = ?', values: [id] });
