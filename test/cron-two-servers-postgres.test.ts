@@ -33,7 +33,8 @@ describe('cron jobs on two servers sharing one PostgreSQL', { skip }, () => {
     const { child, url: serverUrl } = await startServerProcess(
       // Per-second schedules for an owner other than `local`: the minimum interval off.
       { ...process.env, MAGS_HOME: home, MAGS_STATE: url, MAGS_CRON_MIN_INTERVAL_SECONDS: '0' },
-      ['--pool-size', '0'],
+      // Two hosts on one machine differ by their id (one id is one live server process).
+      ['--pool-size', '0', '--host-id', `cron-${children.length}`],
     );
     children.push(child);
     return serverUrl;
