@@ -6,9 +6,15 @@ import { AnsiParser, type AnsiSpan } from '../components/ansi-spans.ts';
 /** How much output the page keeps (characters, about bytes): the start of a longer log goes. */
 export const keptOutputLength = 5 * 1024 * 1024;
 
+/**
+ * The largest block (characters): output that arrives all at once (a finished job's whole log in
+ * one animation frame) is cut into blocks this size, so the trim can drop its start.
+ */
+const blockLength = 256 * 1024;
+
 /** The output as parsed so far: appended to in place, `version` bumped when it changed. */
 export interface JobOutput {
-  /** Complete lines, a block per animation frame; blocks before `first` were trimmed. */
+  /** Complete lines, a block per animation frame (or per `blockLength`); blocks before `first` were trimmed. */
   blocks: Array<AnsiSpan[] | undefined>;
   first: number;
   /** The current line: a carriage return may still rewrite it. */
@@ -35,6 +41,30 @@ const newOutput = (): JobOutput => ({
 
 const spansLength = (spans: AnsiSpan[]) =>
   spans.reduce((total, span) => total + span.text.length, 0);
+
+/** `spans` cut into runs of at most `length` characters (a span longer than that cut too). */
+export function splitSpans(spans: AnsiSpan[], length: number): AnsiSpan[][] {
+  const blocks: AnsiSpan[][] = [];
+  let block: AnsiSpan[] = [];
+  let size = 0;
+  for (const span of spans) {
+    let text = span.text;
+    while (size + text.length > length) {
+      const room = length - size;
+      if (room > 0) block.push({ ...span, text: text.slice(0, room) });
+      blocks.push(block);
+      block = [];
+      size = 0;
+      text = text.slice(room);
+    }
+    if (text.length > 0) {
+      block.push(text === span.text ? span : { ...span, text });
+      size += text.length;
+    }
+  }
+  if (block.length > 0) blocks.push(block);
+  return blocks;
+}
 
 /**
  * A job's output followed live over the API's log stream (SSE, resumed from the last byte after
@@ -68,11 +98,13 @@ export function useJobLog(mags: Mags, id: string): JobLog {
       pending = '';
       if (final) parser.end();
       const lines = parser.takeLines();
-      if (lines.length > 0) {
-        const length = spansLength(lines);
-        current.blocks.push(lines);
+      for (const block of splitSpans(lines, blockLength)) {
+        const length = spansLength(block);
+        current.blocks.push(block);
         lengths.push(length);
         kept += length;
+      }
+      if (lines.length > 0) {
         while (kept > keptOutputLength && current.first < current.blocks.length - 1) {
           kept -= lengths[current.first] ?? 0;
           current.blocks[current.first] = undefined;
