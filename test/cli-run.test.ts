@@ -155,7 +155,8 @@ describe('mags run (CLI, namespace runtime)', { skip }, () => {
     }
     const second = await runCli(home, ['run', '-w', 'busy', 'echo 3 >> f']);
     assert.equal(second.code, 1);
-    assert.match(second.stderr, /Workspace "busy" is in use by another run/);
+    // The state knows the writer (one writer per workspace, checked as the run is recorded).
+    assert.match(second.stderr, /Workspace "busy" is in use by job job_\S+\./);
     assert.equal((await first).code, 0);
     const check = await runCli(home, ['run', '-w', 'busy', 'cat f']);
     assert.equal(check.stdout.toString(), '1\n2\n');
