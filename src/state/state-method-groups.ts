@@ -1,8 +1,7 @@
 import type { StateRepository } from './state-repository.ts';
 
 // The methods each statement group implements, one list for both backends (sqlite/ and postgres/
-// each have a `<backend>-<group>-statements.ts` returning exactly these). Jobs and hosts keep
-// theirs in their own files.
+// each have a `<backend>-<group>-statements.ts` returning exactly these).
 
 export type CronMethods = Pick<
   StateRepository,
@@ -121,4 +120,27 @@ export type UrlMethods = Pick<
   | 'findSandboxUrlsByHostLabel'
   | 'revokeSandboxUrl'
   | 'deleteSandboxUrlsEndedBefore'
+>;
+
+export type JobMethods = Pick<
+  StateRepository,
+  | 'insertJob'
+  | 'insertRunJob'
+  | 'updateJob'
+  | 'updateUnfinishedJob'
+  | 'getJob'
+  | 'listJobs'
+  | 'deleteJob'
+>;
+
+export type HostMethods = Pick<
+  StateRepository,
+  | 'registerHost'
+  | 'heartbeatHost'
+  | 'listHosts'
+  | 'markHostGone'
+  | 'removeHost'
+  | 'claimQueuedJobs'
+  | 'notify'
+  | 'listen'
 >;

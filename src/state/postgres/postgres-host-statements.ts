@@ -2,22 +2,11 @@ import { checkClaimLimit } from '../check-claim-limit.ts';
 import { toHost } from '../rows/host-row.ts';
 import { compareQueuedJobRows, toJob } from '../rows/job-row.ts';
 import { toSandbox } from '../rows/sandbox-row.ts';
+import type { HostMethods } from '../state-method-groups.ts';
 import { checkNotificationPayload, deliverNotification } from '../state-notifications.ts';
-import type { StateChannel, StateRepository } from '../state-repository.ts';
+import type { StateChannel } from '../state-repository.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { retryOnDeadlock } from './postgres-retry.ts';
-
-type HostMethods = Pick<
-  StateRepository,
-  | 'registerHost'
-  | 'heartbeatHost'
-  | 'listHosts'
-  | 'markHostGone'
-  | 'removeHost'
-  | 'claimQueuedJobs'
-  | 'notify'
-  | 'listen'
->;
 
 /**
  * The name of a channel in the database: prefixed, so that mags shares a database with other

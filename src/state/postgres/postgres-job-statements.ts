@@ -1,27 +1,12 @@
 import type postgres from 'postgres';
 import { jobColumns, toJob } from '../rows/job-row.ts';
 import { seqPage } from '../rows/seq-page.ts';
-import {
-  finishedJobStatuses,
-  type JobFilter,
-  type JobRecord,
-  type StateRepository,
-} from '../state-repository.ts';
+import type { JobMethods } from '../state-method-groups.ts';
+import { finishedJobStatuses, type JobFilter, type JobRecord } from '../state-repository.ts';
 import { lockKey, lockNamespaces } from './postgres-advisory-lock.ts';
 import { columnValues, withoutNul } from './postgres-column-values.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { safeInteger } from './postgres-row-values.ts';
-
-type JobMethods = Pick<
-  StateRepository,
-  | 'insertJob'
-  | 'insertRunJob'
-  | 'updateJob'
-  | 'updateUnfinishedJob'
-  | 'getJob'
-  | 'listJobs'
-  | 'deleteJob'
->;
 
 /** Jobs (sqlite-job-statements.ts, the same behaviour). */
 export function postgresJobStatements({ sql }: PostgresDatabase): JobMethods {

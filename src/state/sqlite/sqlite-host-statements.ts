@@ -2,21 +2,10 @@ import { checkClaimLimit } from '../check-claim-limit.ts';
 import { toHost } from '../rows/host-row.ts';
 import { toJob } from '../rows/job-row.ts';
 import { toSandbox } from '../rows/sandbox-row.ts';
-import type { StateRepository, TakenOver } from '../state-repository.ts';
+import type { HostMethods } from '../state-method-groups.ts';
+import type { TakenOver } from '../state-repository.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
 import { sqliteNotifications } from './sqlite-notifications.ts';
-
-type HostMethods = Pick<
-  StateRepository,
-  | 'registerHost'
-  | 'heartbeatHost'
-  | 'listHosts'
-  | 'markHostGone'
-  | 'removeHost'
-  | 'claimQueuedJobs'
-  | 'notify'
-  | 'listen'
->;
 
 /**
  * Hosts, the job queue and notifications. SQLite has one writer at a time, so a single UPDATE

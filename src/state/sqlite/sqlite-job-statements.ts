@@ -1,24 +1,9 @@
 import type { SQLInputValue } from 'node:sqlite';
 import { jobColumns, toJob } from '../rows/job-row.ts';
 import { seqPage } from '../rows/seq-page.ts';
-import {
-  finishedJobStatuses,
-  type JobFilter,
-  type JobRecord,
-  type StateRepository,
-} from '../state-repository.ts';
+import type { JobMethods } from '../state-method-groups.ts';
+import { finishedJobStatuses, type JobFilter, type JobRecord } from '../state-repository.ts';
 import type { Row, SqliteDatabase } from './sqlite-database.ts';
-
-type JobMethods = Pick<
-  StateRepository,
-  | 'insertJob'
-  | 'insertRunJob'
-  | 'updateJob'
-  | 'updateUnfinishedJob'
-  | 'getJob'
-  | 'listJobs'
-  | 'deleteJob'
->;
 
 /** `status IN (...)` of a finished job, as SQL. */
 export const finishedStatusesSql = finishedJobStatuses.map((status) => `'${status}'`).join(', ');
