@@ -1,14 +1,7 @@
-import type { Readable } from 'node:stream';
 import { MagsError } from '../../errors/mags-error.ts';
 import type { GuestClient } from '../../guest/guest-client.ts';
-import { parseGuestUsage } from '../qemu/qemu-sandbox-handle.ts';
-import type {
-  Sandbox,
-  SandboxExit,
-  SandboxProcess,
-  SandboxUsage,
-  WorkspaceReference,
-} from '../runtime.ts';
+import { readGuestCgroupUsage } from '../guest-cgroup-usage.ts';
+import type { Sandbox, SandboxExit, SandboxUsage, WorkspaceReference } from '../runtime.ts';
 import { resumableExec } from './resumable-exec.ts';
 
 /** What a running pod sandbox is made of. */
@@ -113,51 +106,21 @@ export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
       processes: undefined,
     };
     if (agentGone || reconnecting) return unknown;
-    let process: SandboxProcess | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const read = async () => {
-      process = client.exec({
-        argv: [
-          '/bin/cat',
-          `${podCgroup}/cgroup.procs`,
-          `${podCgroup}/memory.events`,
-          `${podCgroup}/memory.current`,
-          `${podCgroup}/memory.peak`,
-        ],
-        env: {},
-        cwd: '/',
-      });
-      const [text] = await Promise.all([readAll(process.stdout), readAll(process.stderr)]);
-      await process.exited;
-      const figures = parseGuestUsage(text);
-      return {
-        ...figures,
-        processes:
-          figures.processes === undefined
-            ? undefined
-            : Math.max(0, figures.processes - relayProcesses),
-      };
+    const read = await readGuestCgroupUsage(
+      (request) => client.exec(request),
+      podCgroup,
+      usageTimeoutMs,
+    );
+    const figures = read && {
+      ...read,
+      processes:
+        read.processes === undefined ? undefined : Math.max(0, read.processes - relayProcesses),
     };
-    const timedOut = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), usageTimeoutMs);
-    });
-    try {
-      const figures = await Promise.race([read().catch(() => undefined), timedOut]);
-      if (figures === undefined) {
-        try {
-          process?.signal('SIGKILL');
-        } catch {
-          // The agent is gone: nothing is left to kill.
-        }
-      }
-      // A writable workspace is copied back when the sandbox stops, so such a sandbox is never
-      // parked (a sandbox whose processes are unknown is not): the next run, on any runtime,
-      // must find what this one wrote.
-      if (figures && parts.syncBack) return { ...figures, processes: undefined };
-      return figures ?? unknown;
-    } finally {
-      clearTimeout(timer);
-    }
+    // A writable workspace is copied back when the sandbox stops, so such a sandbox is never
+    // parked (a sandbox whose processes are unknown is not): the next run, on any runtime,
+    // must find what this one wrote.
+    if (figures && parts.syncBack) return { ...figures, processes: undefined };
+    return figures ?? unknown;
   };
   return {
     id: parts.id,
@@ -223,10 +186,4 @@ export function kubernetesSandbox(parts: KubernetesSandboxParts): Sandbox {
       return stopping;
     },
   };
-}
-
-async function readAll(stream: Readable): Promise<string> {
-  let text = '';
-  for await (const chunk of stream) text += chunk.toString();
-  return text;
 }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseGuestUsage } from './qemu-sandbox-handle.ts';
+import { parseGuestUsage } from '../guest-cgroup-usage.ts';
 
 const events = ['low 0', 'high 0', 'max 3', 'oom 1', 'oom_kill 2', 'oom_group_kill 0'];
 

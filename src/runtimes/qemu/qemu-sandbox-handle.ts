@@ -1,9 +1,9 @@
-import type { Readable } from 'node:stream';
+import { readGuestCgroupUsage } from '../guest-cgroup-usage.ts';
 import {
   namespaceSandboxHandle,
   type SandboxParts,
 } from '../namespace/namespace-sandbox-handle.ts';
-import type { Sandbox, SandboxExit, SandboxProcess, SandboxUsage } from '../runtime.ts';
+import type { Sandbox, SandboxExit, SandboxUsage } from '../runtime.ts';
 
 /** The guest's sandbox cgroup (native/vm-init.c): the agent and everything it starts. */
 const guestCgroup = '/sys/fs/cgroup/sandbox';
@@ -22,46 +22,8 @@ export function qemuSandboxHandle(parts: SandboxParts): Sandbox {
   const inner = namespaceSandboxHandle(parts);
   /** The guest cgroup's figures, or undefined when the guest did not answer in time. */
   const guestUsage = async (): Promise<SandboxUsage | undefined> => {
-    let process: SandboxProcess | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const read = async () => {
-      // Pseudo-files have no size, so the agent's file reads (which stream st_size bytes) cannot
-      // carry them: one `cat` reads them all, and is itself one of the processes it lists.
-      process = inner.exec({
-        argv: [
-          '/bin/cat',
-          `${guestCgroup}/cgroup.procs`,
-          `${guestCgroup}/memory.events`,
-          `${guestCgroup}/memory.current`,
-          `${guestCgroup}/memory.peak`,
-        ],
-        env: {},
-        cwd: '/',
-      });
-      const [text] = await Promise.all([readAll(process.stdout), readAll(process.stderr)]);
-      await process.exited;
-      // A file `cat` could not read is missing from the text, and its figure from the result.
-      const figures = parseGuestUsage(text);
-      return figures.processes === undefined ? undefined : figures;
-    };
-    const timedOut = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), guestUsageTimeoutMs);
-    });
-    try {
-      // A hung guest, an image without /bin/cat or a QEMU the host killed must not hold up (or
-      // fail) the end of a run: stop() is also the timeout path.
-      const figures = await Promise.race([read().catch(() => undefined), timedOut]);
-      if (figures === undefined) {
-        try {
-          process?.signal('SIGKILL');
-        } catch {
-          // The sandbox is gone: nothing is left to kill.
-        }
-      }
-      return figures;
-    } finally {
-      clearTimeout(timer);
-    }
+    const figures = await readGuestCgroupUsage(inner.exec, guestCgroup, guestUsageTimeoutMs);
+    return figures?.processes === undefined ? undefined : figures;
   };
   return {
     id: inner.id,
@@ -108,38 +70,4 @@ export function qemuSandboxHandle(parts: SandboxParts): Sandbox {
     listExecs: inner.listExecs,
     forgetExec: inner.forgetExec,
   };
-}
-
-/**
- * The output of `cat procs events current peak` (in that order) as the guest's usage. Without
- * memory.events (the marker between the pids and the memory figures) nothing can be told apart:
- * processes and memory are then undefined.
- */
-export function parseGuestUsage(text: string): SandboxUsage {
-  const lines = text.split('\n');
-  const eventsAt = lines.findIndex((line) => line.startsWith('low '));
-  const oomKill = /^oom_kill (\d+)$/m.exec(text);
-  if (eventsAt < 0) {
-    return {
-      processes: undefined,
-      oomKills: oomKill ? Number(oomKill[1]) : 0,
-      memoryBytes: undefined,
-      peakMemoryBytes: undefined,
-    };
-  }
-  const procs = lines.slice(0, eventsAt).filter((line) => /^\d+$/.test(line));
-  const numbers = lines.slice(eventsAt + 1).filter((line) => /^\d+$/.test(line));
-  return {
-    // Besides the agent (PID 1) and the `cat` reading them.
-    processes: Math.max(0, procs.length - 2),
-    oomKills: oomKill ? Number(oomKill[1]) : 0,
-    memoryBytes: numbers[0] === undefined ? undefined : Number(numbers[0]),
-    peakMemoryBytes: numbers[1] === undefined ? undefined : Number(numbers[1]),
-  };
-}
-
-async function readAll(stream: Readable): Promise<string> {
-  let text = '';
-  for await (const chunk of stream) text += chunk.toString();
-  return text;
 }
