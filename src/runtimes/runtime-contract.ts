@@ -31,33 +31,52 @@ export interface RuntimeContractOptions {
   skip?: ContractSkip[];
 }
 
+/** Far above a TCG VM's slowest contract test (about a minute), far below CI's time. */
+const testTimeoutMs = 10 * 60_000;
+
 export function runRuntimeContract(name: string, options: RuntimeContractOptions): void {
   describe(`runtime contract: ${name}`, () => {
     let context:
       | Exclude<Awaited<ReturnType<RuntimeContractOptions['setup']>>, { skip: string }>
       | undefined;
     let skipReason: string | undefined;
-    const sandboxes: Sandbox[] = [];
+    // Sandboxes of the running test (the tests run one at a time): stopped when it ends, so a
+    // fork bomb left spinning in one VM does not starve the next test of the host's CPU (under
+    // TCG that made the memory-hog test hang CI for its whole time limit).
+    let sandboxes: Sandbox[] = [];
 
     before(async () => {
       const result = await options.setup();
       if ('skip' in result) skipReason = result.skip;
       else context = result;
     });
+    const stopSandboxes = async () => {
+      const stopping = sandboxes;
+      sandboxes = [];
+      await Promise.all(stopping.map((sandbox) => sandbox.stop()));
+    };
     after(async () => {
-      await Promise.all(sandboxes.map((sandbox) => sandbox.stop()));
+      await stopSandboxes();
       await context?.cleanup();
     });
 
     const skips = namedSkips(options.skip);
     const harness: ContractHarness = {
       it: (title, body, requires) =>
-        test(title, { skip: skips.reasonFor(title) ?? false }, async (t) => {
+        // A bound per test: a runtime that hangs fails its test rather than the whole run's time.
+        test(title, {
+          skip: skips.reasonFor(title) ?? false,
+          timeout: testTimeoutMs,
+        }, async (t) => {
           if (skipReason) return t.skip(skipReason);
           if (requires && !context?.runtime.capabilities[requires]) {
             return t.skip(`the runtime does not declare the capability ${requires}`);
           }
-          await body(t);
+          try {
+            await body(t);
+          } finally {
+            await stopSandboxes();
+          }
         }),
       async start(overrides = {}) {
         const { runtime, image } = harness.subject();

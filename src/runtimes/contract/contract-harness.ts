@@ -20,11 +20,11 @@ export interface ContractHarness {
     body: (t: TestContext) => Promise<void>,
     requires?: keyof RuntimeCapabilities,
   ): void;
-  /** Starts a sandbox of the runtime under test on its image; stopped after the suite. */
+  /** Starts a sandbox of the runtime under test on its image; stopped when the test ends. */
   start(overrides?: Partial<SandboxSpec>): Promise<Sandbox>;
   /** The runtime under test and the image it starts (inside a test body). */
   subject(): { runtime: Runtime; image: ImageReference };
-  /** Stops a sandbox a test got other than from `start` (attached, say) after the suite. */
+  /** Stops a sandbox a test got other than from `start` (attached, say) when the test ends. */
   track(sandbox: Sandbox): void;
 }
 
