@@ -31,6 +31,9 @@ const layers: string[][] = [
   ['triggers'],
   // Several servers on one state: placement, host presence, the queue, gone hosts (GUIDE §6).
   ['cluster'],
+  // `mcp`: the MCP tools, a client of the public API through the SDK (only `mcpMayImport`),
+  // below the server so that it can mount /mcp; the SDK imports nothing above `api`.
+  ['mcp'],
   // Sandbox URLs are the server's reverse proxy: their access rules check the server's tokens.
   ['server', 'urls'],
   // The SDK is the CLI's client library, but may itself import only `sdkMayImport`.
@@ -40,6 +43,8 @@ const layers: string[][] = [
 ];
 /** The SDK runs in clients: it may use only these, whatever their layer. */
 const sdkMayImport = new Set(['config', 'errors', 'api']);
+/** The MCP tools act only through the public API, with the caller's token. */
+const mcpMayImport = new Set(['config', 'errors', 'api', 'sdk']);
 /** The dashboard runs in a browser and talks only to the public API, through the SDK. */
 const dashboardMayImport = new Set(['errors', 'api', 'sdk']);
 
@@ -76,8 +81,11 @@ test('no module of src/ imports from a layer above its own', async () => {
       const to = folderOf(target);
       if (from === to) continue;
       const edge = `${relative(source, file)} -> ${relative(source, target)}`;
-      if (from === 'sdk' || from === 'dashboard') {
-        if (!(from === 'sdk' ? sdkMayImport : dashboardMayImport).has(to)) violations.add(edge);
+      const mayImport = { sdk: sdkMayImport, dashboard: dashboardMayImport, mcp: mcpMayImport }[
+        from
+      ];
+      if (mayImport) {
+        if (!mayImport.has(to)) violations.add(edge);
         continue;
       }
       const fromRank = rank.get(from);

@@ -1,0 +1,35 @@
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { MagsError } from '../errors/mags-error.ts';
+
+/**
+ * A failed tool call as the model sees it: a tool result with `isError` (never a protocol
+ * error, which most clients show the user instead of the model), naming the stable error code
+ * and the hint, so the model can act on it.
+ */
+export function toolErrorResult(error: unknown): CallToolResult {
+  if (error instanceof MagsError) {
+    const lines = [`${error.code}: ${error.message}`];
+    if (error.hint) lines.push(`hint: ${error.hint}`);
+    return {
+      isError: true,
+      content: [{ type: 'text', text: lines.join('\n') }],
+      structuredContent: { error: { code: error.code, message: error.message, hint: error.hint } },
+    };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { isError: true, content: [{ type: 'text', text: `internal_error: ${message}` }] };
+}
+
+/** A successful result: `text` for the model, `value` as structured content for programs. */
+export function jsonResult(text: string, value: Record<string, unknown>): CallToolResult {
+  return { content: [{ type: 'text', text }], structuredContent: value };
+}
+
+/** Runs a tool's body, turning any thrown error into a tool error result. */
+export async function toolResult(body: () => Promise<CallToolResult>): Promise<CallToolResult> {
+  try {
+    return await body();
+  } catch (error) {
+    return toolErrorResult(error);
+  }
+}
