@@ -71,7 +71,10 @@ export function registerFileTools(server: McpServer, client: Mags): void {
       inputSchema: {
         sandbox: sandboxNameInput,
         path: pathInput('The file'),
-        content: z.string().max(maxEditBytes).describe('The whole new content of the file.'),
+        content: z
+          .string()
+          .max(maxEditBytes)
+          .describe(`The whole new content of the file (at most ${maxEditBytes} characters).`),
         mode: z
           .string()
           .regex(/^[0-7]{3,4}$/)

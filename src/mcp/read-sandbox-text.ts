@@ -85,7 +85,8 @@ export async function readSandboxText(
   const lines = new TextDecoder().decode(withoutCutLastCharacter(bytes)).split('\n');
   const selected = lines.slice(startLine - 1, Number.isFinite(endLine) ? endLine : undefined);
   let content = selected.join('\n');
-  let truncated = false;
+  // The scan stopped at its limit before the end line: the range may go on past it.
+  let truncated = bytes.length < sizeBytes && newlines < endLine;
   const encoded = new TextEncoder().encode(content);
   if (encoded.length > options.maxBytes) {
     content = new TextDecoder().decode(
@@ -104,7 +105,7 @@ export async function readSandboxText(
     summary:
       selected.length === 0
         ? `${path}: ${sizeBytes} bytes, ${lines.length} lines; no line ${startLine}.`
-        : `${path}: lines ${startLine}-${lastLine}${truncated ? ` (cut at ${options.maxBytes} bytes)` : ''}.`,
+        : `${path}: lines ${startLine}-${lastLine}${truncated ? ' (cut short: ask for fewer lines, or read the rest with run_command)' : ''}.`,
   };
 }
 

@@ -43,7 +43,7 @@ const createInput = {
     .max(63)
     .optional()
     .describe(
-      `A name for the sandbox (${nameRules}). Default: a new random name like "mcp-k3v9x2".`,
+      `A name for the sandbox (${nameRules}). Default: a new random name like "mcp-3f9a0c1e".`,
     ),
   workspace: z
     .string()
@@ -57,7 +57,9 @@ const createInput = {
   ephemeral: z
     .boolean()
     .optional()
-    .describe('true: every write is discarded when the sandbox is deleted. Default false.'),
+    .describe(
+      'true: a throw-away sandbox: nothing it writes is kept in a workspace. Default false.',
+    ),
   image: z
     .string()
     .min(1)
@@ -80,23 +82,27 @@ const createInput = {
     .number()
     .int()
     .min(16)
+    .max(1_048_576)
     .optional()
     .describe("Memory limit in MiB (1024 = 1 GiB). Default: the server's."),
   cpus: z
     .number()
     .positive()
+    .max(1024)
     .optional()
     .describe("CPU limit in cores, fractions allowed (0.5). Default: the server's."),
   pidsMax: z
     .number()
     .int()
     .min(8)
+    .max(4_194_304)
     .optional()
     .describe("Most processes and threads at once. Default: the server's."),
   diskMiB: z
     .number()
     .int()
     .min(32)
+    .max(64 * 1024 * 1024)
     .optional()
     .describe(
       "Size of the workspace's disk in MiB (grows an existing one). Default: the server's.",
@@ -107,9 +113,7 @@ const createInput = {
     .describe('Freeze the sandbox when idle; any use wakes it (default true).'),
 };
 
-type CreateInput = {
-  [key in keyof typeof createInput]: z.infer<(typeof createInput)[key]>;
-};
+type CreateInput = z.infer<z.ZodObject<typeof createInput>>;
 
 /** The tool's flat, model-friendly arguments as the API's CreateSandboxBody. */
 export function createSandboxBody(input: CreateInput): CreateSandboxBody {

@@ -179,6 +179,10 @@ export function runMcpToolContract(name: string, connect: () => Promise<McpContr
         endLine: 12,
       });
       assert.equal(range.content, '10\n11\n12');
+      const cut = await call('file_read', { sandbox, path: '/workspace/lines.txt', maxBytes: 10 });
+      assert.equal((cut.structuredContent as Structured).content, '1\n2\n3\n4\n5\n');
+      assert.equal((cut.structuredContent as Structured).truncated, true);
+      assert.match(textOf(cut), /292 bytes; showing the first 10 \(282 left out/);
       const binary = await call('file_read', { sandbox, path: '/workspace/blob' });
       assert.notEqual(binary.isError, true);
       assert.equal((binary.structuredContent as Structured).binary, true);
