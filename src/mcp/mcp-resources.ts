@@ -1,6 +1,6 @@
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { MagsError, NotFoundError } from '../errors/mags-error.ts';
 import type { Mags } from '../sdk/mags.ts';
 
@@ -13,22 +13,35 @@ const resourceNotFound = -32002;
 export const jobLogUri = (jobId: string) => `mags://jobs/${encodeURIComponent(jobId)}/log`;
 export const ticketEvidenceUri = (ticketId: string) =>
   `mags://tickets/${encodeURIComponent(ticketId)}/evidence`;
-export const ticketEventsUri = (ticketId: string) =>
-  `mags://tickets/${encodeURIComponent(ticketId)}/events`;
+
+/**
+ * A failed read as the JSON-RPC error's code, message and data. Not an McpError: that one puts
+ * "MCP error CODE: " into its own message, which the SDK's protocol sends as it is and the
+ * client prefixes again, so every client would read the prefix twice.
+ */
+class ResourceReadError extends Error {
+  readonly code: number;
+  readonly data: Record<string, unknown>;
+  constructor(code: number, message: string, data: Record<string, unknown>) {
+    super(message);
+    this.code = code;
+    this.data = data;
+  }
+}
 
 /**
  * Resources have no `isError`: a failed read is a JSON-RPC error. The API's error keeps its
  * words and hint; a missing (or another owner's: the API does not tell them apart) resource is
  * MCP's "not found" code.
  */
-function resourceError(uri: string, error: unknown): McpError {
+function resourceError(uri: string, error: unknown): ResourceReadError {
   if (error instanceof MagsError) {
     const text = `${error.message}${error.hint ? ` (${error.hint})` : ''}`;
     const code = error instanceof NotFoundError ? resourceNotFound : ErrorCode.InvalidParams;
-    return new McpError(code, `${uri}: ${text}`, { uri, code: error.code });
+    return new ResourceReadError(code, `${uri}: ${text}`, { uri, code: error.code });
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new McpError(ErrorCode.InternalError, `${uri}: ${message}`, { uri });
+  return new ResourceReadError(ErrorCode.InternalError, `${uri}: ${message}`, { uri });
 }
 
 async function read(

@@ -2,7 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { type Ticket, ticketStatuses } from '../api/tickets.ts';
 import type { Mags } from '../sdk/mags.ts';
-import { ticketEventsUri, ticketEvidenceUri } from './mcp-resources.ts';
+import { ticketEvidenceUri } from './mcp-resources.ts';
 import { evidenceSummary } from './ticket-event-line.ts';
 import { followTicketForModel } from './ticket-follow.ts';
 import { jsonResult, toolResult } from './tool-result.ts';
@@ -186,7 +186,7 @@ export function registerTicketTools(server: McpServer, client: Mags): void {
         'cursor to pass next time, so repeated calls poll without repeats. With follow: true it ' +
         'waits for new events until the ticket awaits review or ends (or timeoutSeconds pass), ' +
         'sending each as a progress notification when the client asked for progress; cancelling ' +
-        `the call ends the wait. The full events: resource ${ticketEventsUri('{ticketId}')}.`,
+        `the call ends the wait. The full events: resource mags://tickets/{ticketId}/events.`,
       inputSchema: {
         ticketId,
         after: z
@@ -250,7 +250,7 @@ export function registerTicketTools(server: McpServer, client: Mags): void {
         'The evidence of an attempt (the latest by default), summarised: each acceptance ' +
         "criterion MET, NOT_MET or NEEDS_PERSON as the platform's check found it, beside the " +
         "agent's own claim; the tests' result and counts; the changed files; usage. The diff and " +
-        `full logs: resource ${ticketEvidenceUri('{ticketId}')}. There is evidence once an ` +
+        `full logs: resource mags://tickets/{ticketId}/evidence. There is evidence once an ` +
         'attempt has ended (awaiting_review, failed, stopped).',
       inputSchema: {
         ticketId,
