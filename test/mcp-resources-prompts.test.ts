@@ -87,6 +87,22 @@ describe('MCP resources and prompts against a real server', { skip }, () => {
     assert.equal(rest, totalBytes - jobLogCapBytes);
   });
 
+  test("run_command's truncated output names the log resource, which holds all of it", async () => {
+    await mcp.ok('sandbox_create', { name: 'runbox' });
+    try {
+      const run = await mcp.ok('run_command', { sandbox: 'runbox', command: 'seq 1 100000' });
+      const logUri = run.value.logUri as string;
+      assert.match(logUri, /^mags:\/\/jobs\/job_[A-Za-z0-9_-]+\/log$/);
+      assert.ok(!run.text.includes('\n50000\n'), 'the tool result left the middle out');
+      // 589 kB: under the resource's cap, far over the tool result's.
+      const whole = Array.from({ length: 100_000 }, (_, index) => `${index + 1}\n`).join('');
+      const text = await readText(mcp, logUri);
+      assert.ok(text === whole, `the log holds ${text.length} characters, not ${whole.length}`);
+    } finally {
+      await alice.sandboxes.delete('runbox');
+    }
+  });
+
   test("a running job's log is its output so far, saying it still runs", async () => {
     const box = await alice.sandboxes.create({ name: 'logbox', ephemeral: true });
     try {

@@ -3,6 +3,7 @@ import type { ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { MagsError, NotFoundError } from '../errors/mags-error.ts';
 import type { Mags } from '../sdk/mags.ts';
+import { jobLogUri } from './job-log-uri.ts';
 
 /** The most of a job's log one read returns: a model's context is the limit, not the store's. */
 export const jobLogCapBytes = 1024 * 1024;
@@ -10,7 +11,6 @@ export const jobLogCapBytes = 1024 * 1024;
 /** MCP's code for a resource that does not exist (the spec's "Resource not found"). */
 const resourceNotFound = -32002;
 
-export const jobLogUri = (jobId: string) => `mags://jobs/${encodeURIComponent(jobId)}/log`;
 export const ticketEvidenceUri = (ticketId: string) =>
   `mags://tickets/${encodeURIComponent(ticketId)}/evidence`;
 
