@@ -86,13 +86,16 @@ async function jobLog(client: Mags, jobId: string): Promise<string> {
   }
   const text = Buffer.concat(chunks).toString('utf8');
   const notes: string[] = [];
-  if (bytes >= jobLogCapBytes && job.logBytes > bytes) {
+  const running = job.status === 'queued' || job.status === 'running';
+  // A running job's size was read before its output: it may have grown past the cap since.
+  if (bytes >= jobLogCapBytes && (job.logBytes > bytes || running)) {
+    const total = job.logBytes > bytes ? `${job.logBytes}` : `more than ${bytes}`;
     notes.push(
-      `[mags: the log is capped here at ${bytes} of ${job.logBytes} bytes; the rest from byte ` +
+      `[mags: the log is capped here at ${bytes} of ${total} bytes; the rest from byte ` +
         `offset ${bytes}: \`mags logs ${jobId} --offset ${bytes}\`, or GET /v1/jobs/${jobId}/logs?offset=${bytes}]`,
     );
   }
-  if (job.status === 'queued' || job.status === 'running') {
+  if (running) {
     notes.push(`[mags: job ${jobId} is still ${job.status}; read again for more output]`);
   }
   return notes.length > 0
