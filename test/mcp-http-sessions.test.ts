@@ -10,6 +10,7 @@ import {
   StreamableHTTPClientTransport,
   StreamableHTTPError,
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { revokeToken } from '../src/server/tokens.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
 
 const maxSessionsPerOwner = 3;
@@ -115,6 +116,17 @@ describe('/mcp sessions over HTTP', () => {
       await transport.terminateSession();
       await client.close();
     }
+  });
+
+  test("a revoked token's session answers no more: 401", async () => {
+    const { token, tokenId } = await server.client('hank');
+    const { client, transport } = await connect(server.url, token);
+    assert.deepEqual(await client.ping(), {});
+    await revokeToken(server.server.services.repository, tokenId);
+    const answer = await post(server.url, token, ping, transport.sessionId);
+    assert.equal(answer.status, 401);
+    assert.match(await answer.text(), /revoked/);
+    await client.close();
   });
 
   test('without a session id only initialize is answered, and nothing is opened', async () => {
