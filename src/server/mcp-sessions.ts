@@ -73,6 +73,16 @@ export class McpSessions {
     this.limits = limits;
   }
 
+  /**
+   * The server is stopping: set before the sessions close, whose tool calls are then aborted.
+   * Their API requests are refused from here (mcp-routes.ts), so an aborted run_command cannot
+   * stop a job that a restart leaves running for the next server, whatever the order of the
+   * server's shutdown steps (today the jobs are detached first, which also keeps them).
+   */
+  get closing(): boolean {
+    return this.#closed;
+  }
+
   count(owner: string): number {
     return this.#perOwner.get(owner) ?? 0;
   }

@@ -75,7 +75,7 @@ export function registerMcpRoutes(
     return sessions.open(
       c.var.owner,
       c.var.tokenId,
-      () => createSessionServer(app, c),
+      () => createSessionServer(app, c, sessions),
       c.req.raw,
       parsedBody,
     );
@@ -89,12 +89,35 @@ export function registerMcpRoutes(
  * answers it as a web response). Its URL is the one the MCP client used, so links the API builds
  * from it (sandbox URLs) are the ones that client can reach.
  */
-function createSessionServer(app: ServerApp, c: Context<ServerEnv>): McpServer {
+function createSessionServer(
+  app: ServerApp,
+  c: Context<ServerEnv>,
+  sessions: McpSessions,
+): McpServer {
   return createMcpServerOnFetch({
     url: new URL(c.req.url).origin,
     token: /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1],
-    fetch: async (input, init) => app.fetch(new Request(input, init)),
+    fetch: async (input, init) =>
+      sessions.closing ? serverStopping() : app.fetch(new Request(input, init)),
   });
+}
+
+/**
+ * What a session's tool gets from the API once the server stops: the jobs and sandboxes were
+ * already stopped or left running for the next server, and neither is for a closing session
+ * to change (its cancelled run_command would otherwise stop a job a restart keeps).
+ */
+function serverStopping(): Response {
+  return Response.json(
+    {
+      error: {
+        code: 'server_stopping',
+        message: 'The server is stopping; this MCP session is closed.',
+        hint: 'Connect again once the server is back: the job ids you have stay valid.',
+      },
+    },
+    { status: 503 },
+  );
 }
 
 /**
