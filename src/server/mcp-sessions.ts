@@ -3,8 +3,12 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { InvalidInputError, RateLimitError } from '../errors/mags-error.ts';
 
-/** Open MCP sessions one owner may hold at once, unless MAGS_MCP_SESSIONS_PER_OWNER says. */
-export const defaultMaxMcpSessionsPerOwner = 16;
+/**
+ * Open MCP sessions one owner may hold at once, unless MAGS_MCP_SESSIONS_PER_OWNER says: as
+ * many as its long-lived streams, so dozens of agents of one owner each have their own session;
+ * an idle session holds only its server's objects (no connection, no sandbox).
+ */
+export const defaultMaxMcpSessionsPerOwner = 64;
 /** A session with no request for this long is closed, unless MAGS_MCP_IDLE_TIMEOUT_SECONDS says. */
 export const defaultMcpIdleTimeoutMs = 30 * 60_000;
 
