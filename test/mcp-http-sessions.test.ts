@@ -148,6 +148,31 @@ describe('/mcp sessions over HTTP', () => {
     assert.equal(server.server.services.mcpSessions?.count('carol'), 0);
   });
 
+  test('an initialize the transport refuses (no text/event-stream in Accept) leaves no session', async () => {
+    const { token } = await server.client('ivan');
+    const answer = await fetch(new URL('/mcp', server.url), {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'raw', version: '1' },
+        },
+      }),
+    });
+    assert.equal(answer.status, 406);
+    assert.equal(answer.headers.get('mcp-session-id'), null);
+    assert.equal(server.server.services.mcpSessions?.count('ivan'), 0);
+  });
+
   test('a body over the JSON limit is a 413', async () => {
     const { token } = await server.client('carol');
     const { client, transport } = await connect(server.url, token);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import { InvalidInputError, RateLimitError } from '../errors/mags-error.ts';
+import { InvalidInputError, MagsError, RateLimitError } from '../errors/mags-error.ts';
 
 /**
  * Open MCP sessions one owner may hold at once, unless MAGS_MCP_SESSIONS_PER_OWNER says: as
@@ -103,8 +103,16 @@ export class McpSessions {
     request: Request,
     parsedBody: unknown,
   ): Promise<Response> {
+    if (this.#closed) {
+      throw new MagsError('The server is stopping: it opens no MCP session.', {
+        code: 'server_stopping',
+        statusCode: 503,
+        retryable: true,
+        hint: 'Connect again once the server is back (or to another server of the cluster).',
+      });
+    }
     const open = this.count(owner);
-    if (this.#closed || open >= this.limits.maxSessionsPerOwner) {
+    if (open >= this.limits.maxSessionsPerOwner) {
       throw new RateLimitError(
         `Owner ${JSON.stringify(owner)} already has ${open} MCP sessions open on this server, the most one owner may.`,
         {

@@ -32,6 +32,8 @@ export function registerMcpRoutes(
     if (!c.res.headers.has('cache-control')) c.header('Cache-Control', 'no-store');
     if (c.res.status === 401) c.header('WWW-Authenticate', 'Bearer');
   });
+  // Every request needs the owner's bearer token, which a page in a browser cannot send on its
+  // own: that is why the transport's Origin/Host checks (DNS rebinding) are left off.
   app.use('/mcp', tokenCheck);
   app.use(
     '/mcp',
