@@ -5,6 +5,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { createMcpServerOnFetch } from '../../mcp/create-mcp-server-on-fetch.ts';
 import type { ServerApp } from '../create-app.ts';
+import { inProcessFetch } from '../in-process-fetch.ts';
 import { McpSessions, mcpSessionLimitsFrom } from '../mcp-sessions.ts';
 import type { ServerEnv, ServerServices } from '../server-env.ts';
 
@@ -96,11 +97,11 @@ function createSessionServer(
   c: Context<ServerEnv>,
   sessions: McpSessions,
 ): McpServer {
+  const answer = inProcessFetch(app);
   return createMcpServerOnFetch({
     url: new URL(c.req.url).origin,
     token: /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1],
-    fetch: async (input, init) =>
-      sessions.closing ? serverStopping() : app.fetch(new Request(input, init)),
+    fetch: async (input, init) => (sessions.closing ? serverStopping() : answer(input, init)),
   });
 }
 
