@@ -42,7 +42,11 @@ export async function mcpBenchmark(): Promise<void> {
       new StdioClientTransport({
         command: process.execPath,
         args: [cli, 'mcp'],
-        env: { ...(environment as Record<string, string>), MAGS_URL: server.url, MAGS_API_TOKEN: token },
+        env: {
+          ...(environment as Record<string, string>),
+          MAGS_URL: server.url,
+          MAGS_API_TOKEN: token,
+        },
         stderr: 'ignore',
       }),
     );
