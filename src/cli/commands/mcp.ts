@@ -58,14 +58,18 @@ async function serveMcpOverStdio(command: Command): Promise<void> {
   // rather than offering tools that all fail. whoami checks the address and the token at once.
   const who = await client.whoami();
   const server = createMcpServer(client);
-  const transport = new StdioServerTransport();
-  await server.connect(transport);
-  process.stderr.write(`mags mcp: serving ${client.url} as ${who.owner} over stdio\n`);
-  await new Promise<void>((resolve) => {
+  // Listening before the transport reads stdin: its end may come right after the last message.
+  const quit = new Promise<void>((resolve) => {
     // The transport does not watch for the end of stdin; the client closing it means "quit".
     process.stdin.once('end', resolve);
     process.stdin.once('close', resolve);
+    // A client that signals instead (or Ctrl-C) gets the same orderly end.
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
   });
+  await server.connect(new StdioServerTransport());
+  process.stderr.write(`mags mcp: serving ${client.url} as ${who.owner} over stdio\n`);
+  await quit;
   // Closing aborts the calls still running (their commands are cancelled through the API).
   await server.close();
   // Exit once the cancellations are sent; something still holding the loop gets a bounded wait.
