@@ -16,6 +16,7 @@ import { registerArchiveRoutes } from './routes/archive-routes.ts';
 import { registerCronRoutes } from './routes/cron-routes.ts';
 import { registerHostRoutes } from './routes/host-routes.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
+import { registerMcpRoutes } from './routes/mcp-routes.ts';
 import { registerPlanRoutes } from './routes/plan-routes.ts';
 import { registerProjectRoutes } from './routes/project-routes.ts';
 import { registerSandboxRoutes } from './routes/sandbox-routes.ts';
@@ -105,6 +106,8 @@ export function createApp(services: ServerServices): {
   if (services.urls) registerUrlRoutes(app, services.urls);
   registerArchiveRoutes(app, services);
   registerHostRoutes(app, services);
+  // The MCP endpoint: its tools call the routes above in-process with the session's token.
+  registerMcpRoutes(app, services, tokenCheck);
   // The web dashboard: static files and its pages' paths, outside /v1 (a client of the API).
   notFoundPage = registerDashboardRoutes(app, services.dashboardDirectory).notFoundPage;
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

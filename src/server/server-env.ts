@@ -13,6 +13,7 @@ import type { TriggerManager } from '../triggers/trigger-manager.ts';
 import type { SandboxUrls } from '../urls/sandbox-urls.ts';
 import type { DiskLimits } from './disk-limits.ts';
 import type { HostForwarder } from './forwarding/host-forwarder.ts';
+import type { McpSessions } from './mcp-sessions.ts';
 import type { OwnerStreams } from './owner-streams.ts';
 
 /** What the routes work with; one set per server process. */
@@ -58,6 +59,8 @@ export interface ServerServices {
   cluster?: ServerCluster;
   /** Decides which requests another host answers (several hosts on one state; forwarding/). */
   forwarder?: HostForwarder;
+  /** The open sessions of `/mcp` (made by createApp unless given): closed when the server stops. */
+  mcpSessions?: McpSessions;
 }
 
 /** Hono's per-request variables, set by the middleware. */

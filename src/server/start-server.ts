@@ -447,6 +447,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     await cluster?.close({ remove: true });
     await scheduler.close();
     if (context.scheduler === scheduler) context.scheduler = undefined;
+    // Before the listener: each session's open streams end and its tool calls are aborted.
+    await services.mcpSessions?.closeAll();
     await closeListener();
     await repository.close();
   };
@@ -481,6 +483,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       await services.sandboxes.detach();
       await scheduler.detach();
       if (context.scheduler === scheduler) context.scheduler = undefined;
+      await services.mcpSessions?.closeAll();
       await closeListener();
       await repository.close();
     },
