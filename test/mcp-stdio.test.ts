@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { Job } from '../src/api/schemas.ts';
 import { packageRoot } from '../src/config/package-paths.ts';
-import { startServerProcess, stopServerProcess } from './helpers/server-process.ts';
+import { Mags } from '../src/sdk/mags.ts';
+import { startServerProcess, stopServerProcess, waitUntil } from './helpers/server-process.ts';
 import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 
 const cli = join(packageRoot(), 'bin', 'mags.js');
@@ -180,6 +182,40 @@ describe('mags mcp over stdio against a real server', { skip }, () => {
     const pid = transport.pid as number;
     await client.close();
     assert.equal(alive(pid), false, 'mags mcp still runs after the client closed');
+  });
+
+  test('a client that quits mid-command: mags mcp stops the command and exits', async () => {
+    const mags = new Mags({ url: server.url, token: env.MAGS_API_TOKEN as string });
+    await mags.sandboxes.create({ name: 'quitter' });
+    const client = new Client({ name: 'test', version: '1' });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [cli, 'mcp'],
+      env,
+      stderr: 'pipe',
+    });
+    await client.connect(transport);
+    const pid = transport.pid as number;
+    const pending = client
+      .callTool({ name: 'run_command', arguments: { sandbox: 'quitter', command: 'sleep 120' } })
+      .catch((error: unknown) => error);
+    let running: Job | undefined;
+    await waitUntil(async () => {
+      const { jobs } = await mags.jobs.list({ sandbox: 'quitter', status: 'running' });
+      running = jobs[0];
+      return running !== undefined;
+    }, 30_000);
+    // What an agent does when it quits: close stdin, then signal the process if it lingers.
+    await client.close();
+    assert.ok((await pending) instanceof Error, 'the pending call ends with the connection');
+    let ended: Job | undefined;
+    await waitUntil(async () => {
+      ended = await mags.jobs.get(String(running?.id));
+      return ended.finishedAt !== null;
+    }, 30_000);
+    assert.equal(ended?.status, 'stopped');
+    assert.equal(alive(pid), false, 'mags mcp still runs after the client closed');
+    await mags.sandboxes.delete('quitter');
   });
 
   test('without --url or MAGS_URL it starts the local server on demand, and stdout stays JSON-RPC', async () => {

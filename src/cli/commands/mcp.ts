@@ -53,7 +53,9 @@ async function serveMcpOverStdio(command: Command): Promise<void> {
     import('../../mcp/create-mcp-server.ts'),
     import('@modelcontextprotocol/sdk/server/stdio.js'),
   ]);
-  const client = await apiClient(command);
+  // The standard fetch, not the CLI's: a long-lived process does not mind its load time, keeps
+  // connections alive between tool calls, and gives bodies as web streams, as the SDK's types say.
+  const client = await apiClient(command, globalThis.fetch.bind(globalThis));
   // Fail before the handshake: the agent reports a server that did not start, with this stderr,
   // rather than offering tools that all fail. whoami checks the address and the token at once.
   const who = await client.whoami();
