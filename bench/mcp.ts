@@ -17,6 +17,8 @@ const sandbox = 'bench-mcp';
  * created) sandbox, over stdio (`mags mcp`, as an agent spawns it) and over streamable HTTP
  * (`mags server`'s /mcp), beside the same exec through the REST API (SDK `execAndWait`), all
  * against one real server in the same run. A ping over stdio shows the transport alone.
+ * The two transports differ past MCP: `mags mcp`'s tools call the REST API over loopback HTTP,
+ * while /mcp's call the server's app in-process.
  */
 export async function mcpBenchmark(): Promise<void> {
   const skip = sandboxSkipReason();
