@@ -5,6 +5,7 @@ import { dashboardBenchmark } from './dashboard.ts';
 import { forwardBenchmark } from './forward.ts';
 import { hardeningBenchmark } from './hardening.ts';
 import { latencyBenchmark } from './latency.ts';
+import { mcpBenchmark } from './mcp.ts';
 import { plansBenchmark } from './plans.ts';
 import { runtimesBenchmark } from './runtimes.ts';
 import { sandboxStartBenchmark } from './sandbox-start.ts';
@@ -32,6 +33,7 @@ const sections: Record<string, () => Promise<void>> = {
   cp: treeCopyBenchmark,
   scale: scaleBenchmark,
   forward: forwardBenchmark,
+  mcp: mcpBenchmark,
 };
 
 const wanted = process.argv.slice(2);

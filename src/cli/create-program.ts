@@ -6,6 +6,7 @@ import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerImageCommands } from './commands/image.ts';
 import { registerJobCommands } from './commands/jobs.ts';
 import { registerLoginCommand } from './commands/login.ts';
+import { registerMcpCommand } from './commands/mcp.ts';
 import { registerPlanCommands } from './commands/plan.ts';
 import { registerPoolCommands } from './commands/pool.ts';
 import { registerProjectCommands } from './commands/project.ts';
@@ -52,6 +53,7 @@ export function createProgram(argv: readonly string[] = []): Command {
   registerTokenCommands(program);
   registerLoginCommand(program);
   registerCpCommand(program);
+  registerMcpCommand(program);
   refuseUnknownCommands(program);
   return program;
 }

@@ -17,12 +17,18 @@ async function remoteServer(
   return { url: chosen, token: environment.MAGS_API_TOKEN ?? config.token };
 }
 
-/** A client for the remote server the user chose, or undefined to work on this host in-process. */
-export async function remoteClient(command: Command): Promise<Mags | undefined> {
+/**
+ * A client for the remote server the user chose, or undefined to work on this host in-process.
+ * `fetch` is the CLI's own by default (quick to load); a long-lived command may want the standard one.
+ */
+export async function remoteClient(
+  command: Command,
+  fetch: typeof globalThis.fetch = httpFetch,
+): Promise<Mags | undefined> {
   const remote = await remoteServer(command);
   if (!remote) return undefined;
   const { Mags } = await import('../../sdk/mags.ts');
-  return new Mags({ ...remote, fetch: httpFetch });
+  return new Mags({ ...remote, fetch });
 }
 
 /**
@@ -42,9 +48,12 @@ export async function runClient(command: Command): Promise<Mags | undefined> {
  * An SDK client for a command that needs a server: the chosen remote one, or else this host's
  * local server, started on demand.
  */
-export async function apiClient(command: Command): Promise<Mags> {
-  const remote = await remoteClient(command);
+export async function apiClient(
+  command: Command,
+  fetch: typeof globalThis.fetch = httpFetch,
+): Promise<Mags> {
+  const remote = await remoteClient(command, fetch);
   if (remote) return remote;
   const { Mags } = await import('../../sdk/mags.ts');
-  return new Mags({ ...(await ensureLocalServer(resolveMagsHome())), fetch: httpFetch });
+  return new Mags({ ...(await ensureLocalServer(resolveMagsHome())), fetch });
 }
