@@ -9,7 +9,11 @@ const apiErrors: [code: string, message: string, apiHint: string][] = [
   ['workspace_not_found', 'No workspace app.', 'mags workspace list shows yours; mags run -w NAME'],
   ['project_not_found', 'No project web.', 'mags project list shows yours.'],
   ['ticket_not_found', 'No ticket t_1.', 'mags ticket list shows yours.'],
-  ['evidence_not_found', 'No evidence yet.', 'It comes when an attempt ends (mags ticket watch t_1).'],
+  [
+    'evidence_not_found',
+    'No evidence yet.',
+    'It comes when an attempt ends (mags ticket watch t_1).',
+  ],
   ['model_missing', 'No model.', 'Give one (--model anthropic:claude-sonnet-4-5).'],
   ['sandbox_elsewhere', 'dev runs on host b.', 'Use it there (mags exec dev ...).'],
   ['sync_conflict', 'The workspace changed.', 'mags workspace pull app'],
@@ -42,7 +46,11 @@ test('every tool error names tools, never CLI commands, in its text and its stru
     const structured = result.structuredContent as { error: { code: string; hint: string } };
     assert.equal(structured.error.code, code);
     assert.ok(text.endsWith(structured.error.hint), 'the structured hint is the one in the text');
-    assert.match(structured.error.hint, /[a-z]+_[a-z]+|`model`|\bWait\b/, `${code} says what to do`);
+    assert.match(
+      structured.error.hint,
+      /[a-z]+_[a-z]+|`model`|\bWait\b/,
+      `${code} says what to do`,
+    );
   }
 });
 

@@ -33,11 +33,11 @@ import {
   type SandboxChange,
 } from './job-sandbox-changes.ts';
 import { type FollowOptions, followJobLogs } from './log-stream.ts';
+import { pathSegment } from './path-segment.ts';
 import { followWorkspaceChanges, type WorkspaceChange } from './plan-workspace-changes.ts';
 import { plansClient } from './plans-client.ts';
 import { followPoolEvents, type PoolEventsOptions } from './pool-events.ts';
 import { projectsClient } from './projects-client.ts';
-import { pathSegment } from './path-segment.ts';
 import { queryString } from './query-string.ts';
 import { sandboxUrlsClient } from './sandbox-urls-client.ts';
 import { ticketsClient } from './tickets-client.ts';
@@ -342,7 +342,9 @@ export class Mags {
     },
     /** A new workspace `target` that starts as a copy of `source` (copy-on-write; `source` idle). */
     fork: (source: string, target: string): Promise<WorkspaceInfo> =>
-      this.#json('POST', `/v1/workspaces/${pathSegment(source, 'workspace name')}/fork`, { name: target }),
+      this.#json('POST', `/v1/workspaces/${pathSegment(source, 'workspace name')}/fork`, {
+        name: target,
+      }),
     /**
      * The list, then each workspace as it is made, synced, forked or used by a run that ended
      * (`GET /v1/workspaces?follow=true`).
