@@ -3,7 +3,6 @@ import type { Job } from '../api/schemas.ts';
 import { MagsError } from '../errors/mags-error.ts';
 import type { Mags } from '../sdk/mags.ts';
 import { jobLogUri } from './job-log-uri.ts';
-import { withToolHint } from './tool-error-hints.ts';
 import { OutputCollector } from './truncate-output.ts';
 
 export interface ProgressParams {
@@ -42,15 +41,12 @@ export async function runCommandInSandbox(
   request: RunCommandRequest,
 ): Promise<CallToolResult> {
   const startedAt = performance.now();
-  const job = await client.sandboxes
-    .exec(request.sandbox, request.command, {
-      ...(request.cwd !== undefined ? { cwd: request.cwd } : {}),
-      ...(request.env !== undefined ? { env: request.env } : {}),
-      timeoutSeconds: request.timeoutSeconds,
-    })
-    .catch((error: unknown) => {
-      throw withToolHint(error);
-    });
+  // Its errors get the tools' hints from toolErrorResult.
+  const job = await client.sandboxes.exec(request.sandbox, request.command, {
+    ...(request.cwd !== undefined ? { cwd: request.cwd } : {}),
+    ...(request.env !== undefined ? { env: request.env } : {}),
+    timeoutSeconds: request.timeoutSeconds,
+  });
   const collector = new OutputCollector();
   let stoppedBy: 'cancelled' | 'timeout guard' | undefined;
   const stopJob = (why: 'cancelled' | 'timeout guard') => {

@@ -17,6 +17,11 @@ const apiErrors: [code: string, message: string, apiHint: string][] = [
   ['model_missing', 'No model.', 'Give one (--model anthropic:claude-sonnet-4-5).'],
   ['sandbox_elsewhere', 'dev runs on host b.', 'Use it there (mags exec dev ...).'],
   ['sync_conflict', 'The workspace changed.', 'mags workspace pull app'],
+  [
+    'ticket_status',
+    'Cannot comment on ticket t_1: it is closed.',
+    'You can run it (mags ticket run t_1) or close it.',
+  ],
   ['job_not_found', 'No job job_x.', 'mags list shows your jobs.'],
   ['sandbox_stopped', 'dev is stopped.', 'Start it again: mags start dev'],
   [
