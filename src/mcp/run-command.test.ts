@@ -58,6 +58,26 @@ test('a timeout says so once, without the API message naming a CLI flag', () => 
   assert.equal(structured.timedOut, true);
 });
 
+test('a timeout keeps the other lines of the message; out of memory names memoryMiB, not --memory', () => {
+  const timedOut = endedJob({
+    endReason: 'timed_out',
+    message: 'timed out after 2 s (raise it with --timeout)\nthe disk of workspace app is full',
+  });
+  const kept = commandResult(timedOut, output(''), 2000, 2, undefined);
+  assert.equal(
+    (kept.structuredContent as { message: string }).message,
+    'the disk of workspace app is full',
+  );
+  const oom = endedJob({
+    endReason: 'oom_killed',
+    message: 'out of memory: a process was killed at the 64 MiB limit (raise it with --memory)',
+  });
+  const result = commandResult(oom, output(''), 2000, 50, undefined);
+  assert.match(textOf(result), /^killed: out of memory after/);
+  assert.match(textOf(result), /64 MiB limit \(sandbox_create's memoryMiB sets the limit\)/);
+  assert.doesNotMatch(textOf(result), /--memory/);
+});
+
 test('the structured value alone carries what the text tells the model', () => {
   const job = endedJob({ exitCode: 3, message: 'exited with code 3: see the output' });
   const result = commandResult(job, output('to-out\nto-err\n'), 1500, 50, undefined);

@@ -139,8 +139,7 @@ export function commandResult(
         ? `output (${output.totalBytes} bytes, ${output.omittedBytes} left out in the middle):`
         : `output (${output.totalBytes} bytes):`;
   const summary = `${outcome} after ${seconds} s; job ${job.id} (full log: ${jobLogUri(job.id)})`;
-  // The API's message words a timeout for the CLI (its --timeout flag); the outcome says it.
-  const message = timedOut ? null : (job.message ?? null);
+  const message = messageForModel(job.message, timedOut);
   const lines = [summary];
   if (message) lines.push(message);
   lines.push(outputHeader);
@@ -166,6 +165,22 @@ export function commandResult(
       omittedBytes: output.omittedBytes,
     },
   };
+}
+
+/**
+ * The job's message (src/jobs/job-outcome.ts) in the tools' words: its timeout line repeats the
+ * outcome and names the CLI's --timeout, so it goes; its out-of-memory line names --memory.
+ * Other lines (disk full, ...) stay.
+ */
+function messageForModel(message: string | null, timedOut: boolean): string | null {
+  if (!message) return null;
+  const lines = message
+    .split('\n')
+    .filter((line) => !(timedOut && line.startsWith('timed out after')))
+    .map((line) =>
+      line.replace('(raise it with --memory)', "(sandbox_create's memoryMiB sets the limit)"),
+    );
+  return lines.length > 0 ? lines.join('\n') : null;
 }
 
 function describeOutcome(job: Job, timedOut: boolean, timeoutSeconds: number): string {
