@@ -42,6 +42,15 @@ const toolHints: Record<string, HintFor> = {
     'Give the `model` argument (e.g. "anthropic:claude-sonnet-4-5"), or ask the user to set a ' +
     "default (the role's, the project's, or the server's MAGS_DEFAULT_MODEL).",
   owner_limit_reached: ownerLimitHint,
+  disk_too_large: 'Ask for a smaller diskMiB (the message gives the most this server allows).',
+  owner_disk_quota:
+    'Ask for a smaller diskMiB, or ask the user to delete workspaces they no longer need ' +
+    '(workspace_list shows them).',
+  dependency_missing: (error) =>
+    /base image/.test(error.message)
+      ? 'Leave `image` out to use the default image, or ask the user to build this one on the server.'
+      : 'The server lacks something it needs (the message says what): tell the user.',
+  job_not_finished: 'The job is still running: run_command returns when it ends.',
 };
 
 /** The owner limits share one code; the message says which limit was reached. */

@@ -22,6 +22,13 @@ const apiErrors: [code: string, message: string, apiHint: string][] = [
     'Cannot comment on ticket t_1: it is closed.',
     'You can run it (mags ticket run t_1) or close it.',
   ],
+  ['disk_too_large', 'A disk of 2 TiB is more than this server allows.', 'Ask for --disk 1 TiB.'],
+  ['owner_disk_quota', 'Over your quota.', 'mags workspace list, then mags workspace delete NAME'],
+  [
+    'dependency_missing',
+    'The base image "gpu" is not built.',
+    'Build it once (about two minutes, needs root): npx mags image build --name gpu',
+  ],
   ['job_not_found', 'No job job_x.', 'mags list shows your jobs.'],
   ['sandbox_stopped', 'dev is stopped.', 'Start it again: mags start dev'],
   [
@@ -53,7 +60,7 @@ test('every tool error names tools, never CLI commands, in its text and its stru
     assert.ok(text.endsWith(structured.error.hint), 'the structured hint is the one in the text');
     assert.match(
       structured.error.hint,
-      /[a-z]+_[a-z]+|`model`|\bWait\b/,
+      /[a-z]+_[a-z]+|`model`|`image`|diskMiB|\bWait\b/,
       `${code} says what to do`,
     );
   }
