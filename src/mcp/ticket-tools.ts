@@ -153,7 +153,8 @@ export function registerTicketTools(server: McpServer, client: Mags): void {
         'waits for new events until the ticket awaits review or ends (or timeoutSeconds pass), ' +
         'sending each as a progress notification when the client asked for progress (progress: ' +
         'seconds waited; one every 15 s while the ticket is quiet); cancelling ' +
-        `the call ends the wait. The full events: resource mags://tickets/{ticketId}/events.`,
+        'the call ends the wait. The raw events as JSON: resource mags://tickets/{ticketId}/events ' +
+        '(?after=N for those after an event id).',
       inputSchema: z.strictObject({
         ticketId,
         after: z
