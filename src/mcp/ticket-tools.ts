@@ -37,8 +37,9 @@ export function registerTicketTools(server: McpServer, client: Mags): void {
         "Hands a task to mags's own background agent: it works in its own sandbox on a fork of " +
         "the project's workspace, then the platform runs each criterion's check command and the " +
         "project's tests and assembles evidence for review. Needs a project that exists " +
-        '(a person makes one with `mags project create`; no tool does). Starts at once (status queued) unless run is false (a draft). Follow ' +
-        'it with ticket_events (follow: true) and review it with ticket_evidence.',
+        '(a person makes one with `mags project create`; no tool does). Starts at once (status ' +
+        'queued) unless run is false (a draft, started later with ticket_run). Follow it with ' +
+        'ticket_events (follow: true) and review it with ticket_evidence.',
       inputSchema: z.strictObject({
         project: projectInput('The project the work is on'),
         title: z.string().min(1).max(500).describe('A short title (at most 500 characters).'),
