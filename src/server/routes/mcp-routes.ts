@@ -1,7 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Context, MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { createMcpServerOnFetch } from '../../mcp/create-mcp-server-on-fetch.ts';
 import type { ServerApp } from '../create-app.ts';
@@ -37,17 +36,6 @@ export function registerMcpRoutes(
   // bearer token below is the real gate, which a page cannot send on its own.
   app.use('/mcp', checkMcpOrigin(mcpAllowedOriginsFrom(process.env)));
   app.use('/mcp', tokenCheck);
-  app.use(
-    '/mcp',
-    bodyLimit({
-      maxSize: sessions.limits.maxBodyBytes,
-      onError: () => {
-        throw new HTTPException(413, {
-          message: `Request body over the ${sessions.limits.maxBodyBytes}-byte limit.`,
-        });
-      },
-    }),
-  );
   app.all('/mcp', async (c) => {
     const sessionId = c.req.header(sessionHeader);
     const session =
@@ -62,7 +50,7 @@ export function registerMcpRoutes(
     const giveBack = sessions.calls.reserve(c.var.owner, calls);
     let parsedBody: unknown;
     try {
-      parsedBody = await c.req.json();
+      parsedBody = await readJsonBody(c.req.raw, sessions.limits.maxBodyBytes);
     } catch (error) {
       if (error instanceof HTTPException) throw error;
       return jsonRpcError(c, 400, -32700, 'Parse error: the body is not JSON.');
@@ -153,4 +141,26 @@ function jsonRpcError(
   message: string,
 ): Response {
   return c.json({ jsonrpc: '2.0', error: { code, message }, id: null }, status);
+}
+
+/**
+ * The POST's JSON, read here rather than by a body-limit middleware (which reads a chunked body
+ * whole before the route runs) so that it is read only once the request holds its slot. A body
+ * over `maxBytes` is a 413, like `/v1`'s, as soon as it says or reaches that size.
+ */
+async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
+  const tooLarge = () =>
+    new HTTPException(413, { message: `Request body over the ${maxBytes}-byte limit.` });
+  const declared = request.headers.get('content-length');
+  if (declared !== null && Number(declared) > maxBytes) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body) {
+    for await (const chunk of request.body) {
+      size += chunk.byteLength;
+      if (size > maxBytes) throw tooLarge();
+      chunks.push(chunk);
+    }
+  }
+  return JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
 }
