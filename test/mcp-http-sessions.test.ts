@@ -173,11 +173,11 @@ describe('/mcp sessions over HTTP', () => {
     assert.equal(server.server.services.mcpSessions?.count('ivan'), 0);
   });
 
-  test('a body over the JSON limit is a 413', async () => {
+  test('a body over the /mcp limit (8 MiB) is a 413', async () => {
     const { token } = await server.client('carol');
     const { client, transport } = await connect(server.url, token);
     try {
-      const big = 'x'.repeat(server.server.services.limits.maxJsonBytes + 1);
+      const big = 'x'.repeat(server.server.services.mcpSessions?.limits.maxBodyBytes ?? 0);
       const answer = await post(
         server.url,
         token,
