@@ -6,13 +6,30 @@ import { sandboxNameInput } from './sandbox-tools.ts';
 import { toolResult } from './tool-result.ts';
 import { defaultTruncationLimits } from './truncate-output.ts';
 
-export const defaultCommandTimeoutSeconds = 120;
+/**
+ * Many MCP clients end a call after 60 s (the SDK's default request timeout; Codex's
+ * tool_timeout_sec), and those that reset it on progress only do so when they sent a progress
+ * token: the default stays under 60 s unless the client asked for progress.
+ */
+export const defaultCommandTimeoutSeconds = { withProgress: 120, withoutProgress: 50 };
 export const maxCommandTimeoutSeconds = 3600;
 
-const runCommandInput = {
+/** The default timeout for a request, by whether it carries a progress token. */
+export function defaultTimeoutSeconds(progressToken: string | number | undefined): number {
+  return progressToken === undefined
+    ? defaultCommandTimeoutSeconds.withoutProgress
+    : defaultCommandTimeoutSeconds.withProgress;
+}
+
+const runCommandInput = z.strictObject({
   sandbox: sandboxNameInput,
   command: z
-    .union([z.string().min(1).max(65_536), z.array(z.string().max(65_536)).min(1).max(4096)])
+    .union([z.string().min(1).max(65_536), z.array(z.string().max(65_536)).min(1).max(4096)], {
+      error: (issue) =>
+        issue.input === undefined
+          ? 'command is required: a string (run by /bin/sh -c) or an array of strings (argv)'
+          : 'command must be a non-empty string or a non-empty array of strings',
+    })
     .describe(
       'A string runs through `/bin/sh -c` (pipes, &&, redirections work), e.g. "npm test 2>&1 | ' +
         'tail -n 50"; an array is the exact argv without a shell, e.g. ["node", "-e", "…"].',
@@ -33,11 +50,13 @@ const runCommandInput = {
     .max(maxCommandTimeoutSeconds)
     .optional()
     .describe(
-      `Wall-clock limit in seconds (default ${defaultCommandTimeoutSeconds}, at most ` +
-        `${maxCommandTimeoutSeconds}). Past it the command is stopped and the result says it timed out, ` +
-        'with the output so far.',
+      `Wall-clock limit in seconds, at most ${maxCommandTimeoutSeconds}. Default ` +
+        `${defaultCommandTimeoutSeconds.withProgress} when the request carries a progress token, else ` +
+        `${defaultCommandTimeoutSeconds.withoutProgress} (many clients end a call after 60 s). Past it ` +
+        'the command is stopped and the result says it timed out, with the output so far. A ' +
+        "shorter time limit of the client's own ends the call first (and stops the command).",
     ),
-};
+});
 
 export function registerCommandTools(server: McpServer, client: Mags): void {
   const kib = (bytes: number) => `${bytes / 1024} KiB`;
@@ -63,7 +82,7 @@ export function registerCommandTools(server: McpServer, client: Mags): void {
           command: input.command,
           cwd: input.cwd,
           env: input.env,
-          timeoutSeconds: input.timeoutSeconds ?? defaultCommandTimeoutSeconds,
+          timeoutSeconds: input.timeoutSeconds ?? defaultTimeoutSeconds(extra._meta?.progressToken),
           signal: extra.signal,
           progressToken: extra._meta?.progressToken,
           sendProgress: (params) =>

@@ -1,5 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Job } from '../api/schemas.ts';
+import { MagsError } from '../errors/mags-error.ts';
 import type { Mags } from '../sdk/mags.ts';
 import { jobLogUri } from './job-log-uri.ts';
 import { withToolHint } from './tool-error-hints.ts';
@@ -84,6 +85,11 @@ export async function runCommandInSandbox(
     finished = await client.jobs.logs(job.id, {
       onOutput: (_stream, bytes) => collector.add(bytes),
     });
+  } catch (error) {
+    // Without its output stream the tool cannot report the command: stop it rather than leave
+    // it running unseen (a retry would start another), and name the job so its log stays findable.
+    await client.jobs.stop(job.id).catch(() => {});
+    throw followFailed(job.id, error);
   } finally {
     clearTimeout(guard);
     clearInterval(progressTimer);
@@ -93,12 +99,33 @@ export async function runCommandInSandbox(
   return commandResult(finished, collector, durationMs, request.timeoutSeconds, stoppedBy);
 }
 
+function followFailed(jobId: string, error: unknown): MagsError {
+  const cause = error instanceof Error ? error.message : String(error);
+  const where = `job ${jobId} was stopped; what it wrote so far is in ${jobLogUri(jobId)}`;
+  const message = `Could not follow the command's output (${cause}), so ${where}.`;
+  if (error instanceof MagsError) {
+    return new MagsError(message, {
+      code: error.code,
+      statusCode: error.statusCode,
+      retryable: error.retryable,
+      hint: error.hint,
+      cause: error,
+    });
+  }
+  return new MagsError(message, {
+    code: 'output_stream_failed',
+    retryable: true,
+    hint: 'Run the command again; read the log resource to see how far it got.',
+    cause: error,
+  });
+}
+
 function measuredDurationMs(job: Job): number | undefined {
   if (!job.startedAt || !job.finishedAt) return undefined;
   return Date.parse(job.finishedAt) - Date.parse(job.startedAt);
 }
 
-function commandResult(
+export function commandResult(
   job: Job,
   collector: OutputCollector,
   durationMs: number,
@@ -115,13 +142,20 @@ function commandResult(
       : output.omittedBytes > 0
         ? `output (${output.totalBytes} bytes, ${output.omittedBytes} left out in the middle):`
         : `output (${output.totalBytes} bytes):`;
-  const lines = [`${outcome} after ${seconds} s; job ${job.id} (full log: ${jobLogUri(job.id)})`];
-  if (job.message) lines.push(job.message);
+  const summary = `${outcome} after ${seconds} s; job ${job.id} (full log: ${jobLogUri(job.id)})`;
+  // The API's message words a timeout for the CLI (its --timeout flag); the outcome says it.
+  const message = timedOut ? null : (job.message ?? null);
+  const lines = [summary];
+  if (message) lines.push(message);
   lines.push(outputHeader);
   if (output.totalBytes > 0) lines.push(output.text);
   return {
     content: [{ type: 'text', text: lines.join('\n') }],
+    // Claude Code and Codex give the model only this JSON when it is present: it carries the
+    // summary line and the message too, not just the fields.
     structuredContent: {
+      summary,
+      message,
       jobId: job.id,
       logUri: jobLogUri(job.id),
       status: job.status,
@@ -143,6 +177,10 @@ function describeOutcome(job: Job, timedOut: boolean, timeoutSeconds: number): s
   if (job.endReason === 'stopped') return 'stopped before it ended';
   if (job.endReason === 'oom_killed') return 'killed: out of memory';
   if (job.exitCode !== null) return `exit code ${job.exitCode}`;
+  // The API records an out-of-memory kill inside a sandbox as a plain SIGKILL.
+  if (job.signal === 'SIGKILL') {
+    return "killed by SIGKILL (often the memory limit: see sandbox_create's memoryMiB)";
+  }
   if (job.signal) return `killed by ${job.signal}`;
   return `failed (${job.reason ?? job.endReason ?? job.status})`;
 }

@@ -1,24 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import { LimitsSchema, resourceName } from '../api/run-options.ts';
 import type { CreateSandboxBody, SandboxInfo } from '../api/schemas.ts';
-import { InvalidInputError } from '../errors/mags-error.ts';
+import { InvalidInputError, MagsError } from '../errors/mags-error.ts';
 import type { Mags } from '../sdk/mags.ts';
-import { withToolHints } from './tool-error-hints.ts';
 import { jsonResult, toolResult } from './tool-result.ts';
 
-/** The API's name rules, repeated in words for the model (the API checks them). */
+/** The API's name rules in words for the model; the schema checks them too. */
 const nameRules = '1-63 characters: letters, digits, ".", "_", "-"; starts with a letter or digit';
 
-export const sandboxNameInput = z
-  .string()
-  .min(1)
-  .max(63)
-  .describe(`The sandbox's name (from sandbox_create or sandbox_list). ${nameRules}.`);
+/**
+ * A sandbox name with the API's own rule (resourceName), checked here as well: "." and ".."
+ * would otherwise be resolved by URL parsing into another route of the same owner.
+ */
+const sandboxName = () => resourceName('sandbox name').max(63);
+
+export const sandboxNameInput = sandboxName().describe(
+  `The sandbox's name (from sandbox_create or sandbox_list). ${nameRules}.`,
+);
 
 const egressRuleInput = z
-  .object({
+  .strictObject({
     host: z
       .string()
       .min(1)
@@ -36,19 +39,15 @@ const egressRuleInput = z
   })
   .describe('One allowed destination: exactly one of `host` or `cidr`, optionally a `port`.');
 
-const createInput = {
-  name: z
-    .string()
-    .min(1)
-    .max(63)
+const limits = LimitsSchema.shape;
+
+const createInput = z.strictObject({
+  name: sandboxName()
     .optional()
     .describe(
       `A name for the sandbox (${nameRules}). Default: a new random name like "mcp-3f9a0c1e".`,
     ),
-  workspace: z
-    .string()
-    .min(1)
-    .max(100)
+  workspace: resourceName('workspace name')
     .optional()
     .describe(
       'The workspace whose files the sandbox sees at /workspace and keeps after it is deleted ' +
@@ -78,42 +77,28 @@ const createInput = {
     .max(256)
     .optional()
     .describe('With network "allow_list": the destinations the sandbox may reach.'),
-  memoryMiB: z
-    .number()
-    .int()
-    .min(16)
-    .max(1_048_576)
-    .optional()
-    .describe("Memory limit in MiB (1024 = 1 GiB). Default: the server's."),
-  cpus: z
-    .number()
-    .positive()
-    .max(1024)
-    .optional()
-    .describe("CPU limit in cores, fractions allowed (0.5). Default: the server's."),
-  pidsMax: z
-    .number()
-    .int()
-    .min(8)
-    .max(4_194_304)
-    .optional()
-    .describe("Most processes and threads at once. Default: the server's."),
-  diskMiB: z
-    .number()
-    .int()
-    .min(32)
-    .max(64 * 1024 * 1024)
-    .optional()
-    .describe(
-      "Size of the workspace's disk in MiB (grows an existing one). Default: the server's.",
-    ),
+  // The bounds are the API's (LimitsSchema); only the words for the model are added here.
+  memoryMiB: limits.memoryMiB.describe(
+    "Memory limit in MiB (1024 = 1 GiB), 16 to 1048576. Default: the server's.",
+  ),
+  cpus: limits.cpus.describe(
+    "CPU limit in cores, fractions allowed (0.5), at most 1024. Default: the server's.",
+  ),
+  pidsMax: limits.pidsMax.describe(
+    "Most processes and threads at once, 8 to 4194304. Default: the server's.",
+  ),
+  diskMiB: limits.diskMiB.describe(
+    "Size of the workspace's disk in MiB, at least 32 (grows an existing one). Default: the server's.",
+  ),
   sleep: z
     .boolean()
     .optional()
     .describe('Freeze the sandbox when idle; any use wakes it (default true).'),
-};
+});
 
-type CreateInput = z.infer<z.ZodObject<typeof createInput>>;
+type CreateInput = z.infer<typeof createInput>;
+
+const nameOnlyInput = z.strictObject({ name: sandboxNameInput });
 
 /** The tool's flat, model-friendly arguments as the API's CreateSandboxBody. */
 export function createSandboxBody(input: CreateInput): CreateSandboxBody {
@@ -148,11 +133,36 @@ export function createSandboxBody(input: CreateInput): CreateSandboxBody {
 }
 
 function describeSandbox(sandbox: SandboxInfo): string {
-  return `${sandbox.name}: ${sandbox.status}, workspace ${sandbox.workspace ?? '(none)'}, runtime ${sandbox.runtime}`;
+  const reason = sandbox.reason ? ` (${sandbox.reason})` : '';
+  return (
+    `${sandbox.name}: ${sandbox.status}${reason}, workspace ${sandbox.workspace ?? '(none)'}, ` +
+    `runtime ${sandbox.runtime}, last active ${sandbox.lastActiveAt}`
+  );
+}
+
+/**
+ * Creates the sandbox unless the request is cancelled: a cancellation that comes while the API
+ * creates it deletes it again, so an abandoned call leaves no sandbox behind.
+ */
+async function createUnlessCancelled(
+  client: Mags,
+  body: CreateSandboxBody,
+  signal: AbortSignal,
+): Promise<SandboxInfo> {
+  const cancelled = () =>
+    new MagsError(`sandbox_create was cancelled; no sandbox ${body.name} was kept.`, {
+      code: 'cancelled',
+    });
+  if (signal.aborted) throw cancelled();
+  const sandbox = await client.sandboxes.create(body);
+  if (signal.aborted) {
+    await client.sandboxes.delete(sandbox.name).catch(() => {});
+    throw cancelled();
+  }
+  return sandbox;
 }
 
 export function registerSandboxTools(server: McpServer, client: Mags): void {
-  const hinted = (body: () => Promise<CallToolResult>) => toolResult(() => withToolHints(body));
   server.registerTool(
     'sandbox_create',
     {
@@ -163,10 +173,12 @@ export function registerSandboxTools(server: McpServer, client: Mags): void {
         'in a workspace that outlives the sandbox unless `ephemeral`. Returns the sandbox.',
       inputSchema: createInput,
     },
-    (input) =>
-      hinted(async () => {
-        const sandbox = await client.sandboxes.create(createSandboxBody(input));
-        return jsonResult(`Created sandbox ${describeSandbox(sandbox)}.`, { sandbox });
+    (input, extra) =>
+      toolResult(async () => {
+        const body = createSandboxBody(input);
+        const sandbox = await createUnlessCancelled(client, body, extra.signal);
+        const summary = `Created sandbox ${describeSandbox(sandbox)}.`;
+        return jsonResult(summary, { summary, sandbox });
       }),
   );
 
@@ -177,17 +189,17 @@ export function registerSandboxTools(server: McpServer, client: Mags): void {
       description:
         'Lists your sandboxes: name, status (running, sleeping: woken by any use, stopped), ' +
         'workspace, runtime, last activity.',
-      inputSchema: {},
+      inputSchema: z.strictObject({}),
       annotations: { readOnlyHint: true },
     },
     () =>
-      hinted(async () => {
+      toolResult(async () => {
         const sandboxes = await client.sandboxes.list();
         const text =
           sandboxes.length === 0
             ? 'No sandboxes. sandbox_create makes one.'
             : sandboxes.map(describeSandbox).join('\n');
-        return jsonResult(text, { sandboxes });
+        return jsonResult(text, { summary: text, sandboxes });
       }),
   );
 
@@ -198,13 +210,14 @@ export function registerSandboxTools(server: McpServer, client: Mags): void {
       description:
         'Stops a sandbox: its processes end, its workspace files stay. It keeps its name ' +
         '(sandbox_list shows it stopped) until sandbox_delete.',
-      inputSchema: { name: sandboxNameInput },
+      inputSchema: nameOnlyInput,
       annotations: { destructiveHint: true, idempotentHint: true },
     },
     ({ name }) =>
-      hinted(async () => {
+      toolResult(async () => {
         const sandbox = await client.sandboxes.stop(name);
-        return jsonResult(`Stopped sandbox ${describeSandbox(sandbox)}.`, { sandbox });
+        const summary = `Stopped sandbox ${describeSandbox(sandbox)}.`;
+        return jsonResult(summary, { summary, sandbox });
       }),
   );
 
@@ -215,13 +228,14 @@ export function registerSandboxTools(server: McpServer, client: Mags): void {
       description:
         'Starts a stopped sandbox again, with the files of its workspace. (A sleeping sandbox ' +
         'needs no start: any use wakes it.)',
-      inputSchema: { name: sandboxNameInput },
+      inputSchema: nameOnlyInput,
       annotations: { idempotentHint: true },
     },
     ({ name }) =>
-      hinted(async () => {
+      toolResult(async () => {
         const sandbox = await client.sandboxes.start(name);
-        return jsonResult(`Started sandbox ${describeSandbox(sandbox)}.`, { sandbox });
+        const summary = `Started sandbox ${describeSandbox(sandbox)}.`;
+        return jsonResult(summary, { summary, sandbox });
       }),
   );
 
@@ -232,13 +246,14 @@ export function registerSandboxTools(server: McpServer, client: Mags): void {
       description:
         'Deletes a sandbox (stopping it first). Its workspace and the files in it are kept ' +
         '(unless it was ephemeral); a new sandbox with the same workspace sees them.',
-      inputSchema: { name: sandboxNameInput },
+      inputSchema: nameOnlyInput,
       annotations: { destructiveHint: true, idempotentHint: false },
     },
     ({ name }) =>
-      hinted(async () => {
+      toolResult(async () => {
         await client.sandboxes.delete(name);
-        return jsonResult(`Deleted sandbox ${name}.`, { deleted: name });
+        const summary = `Deleted sandbox ${name}.`;
+        return jsonResult(summary, { summary, deleted: name });
       }),
   );
 }

@@ -33,6 +33,7 @@ import {
   type SandboxChange,
 } from './job-sandbox-changes.ts';
 import { type FollowOptions, followJobLogs } from './log-stream.ts';
+import { pathSegment } from './path-segment.ts';
 import { followWorkspaceChanges, type WorkspaceChange } from './plan-workspace-changes.ts';
 import { plansClient } from './plans-client.ts';
 import { followPoolEvents, type PoolEventsOptions } from './pool-events.ts';
@@ -175,7 +176,7 @@ export class Mags {
   }
 
   readonly jobs = {
-    get: (id: string): Promise<Job> => this.#json('GET', `/v1/jobs/${encodeURIComponent(id)}`),
+    get: (id: string): Promise<Job> => this.#json('GET', `/v1/jobs/${pathSegment(id, 'job id')}`),
     list: (
       query: {
         status?: Job['status'];
@@ -187,10 +188,10 @@ export class Mags {
     ): Promise<JobList> => this.#json('GET', `/v1/jobs${queryString(query)}`),
     /** Stops the job and resolves once it has ended. */
     stop: (id: string): Promise<Job> =>
-      this.#json('POST', `/v1/jobs/${encodeURIComponent(id)}/stop`),
+      this.#json('POST', `/v1/jobs/${pathSegment(id, 'job id')}/stop`),
     /** Deletes a finished job and its stored output (a running one is a ConflictError). */
     delete: async (id: string): Promise<void> => {
-      await this.#send('DELETE', `/v1/jobs/${encodeURIComponent(id)}`);
+      await this.#send('DELETE', `/v1/jobs/${pathSegment(id, 'job id')}`);
     },
     /** Streams the output (following by default); resolves with the job when the stream ends. */
     logs: (id: string, options: FollowOptions = {}): Promise<Job> =>
@@ -331,17 +332,19 @@ export class Mags {
       (
         await this.#json<{ versions: WorkspaceVersion[] }>(
           'GET',
-          `/v1/workspaces/${encodeURIComponent(name)}/versions`,
+          `/v1/workspaces/${pathSegment(name, 'workspace name')}/versions`,
         )
       ).versions,
     sync: (name: string): Promise<SyncResult> =>
-      this.#json('POST', `/v1/workspaces/${encodeURIComponent(name)}/sync`),
+      this.#json('POST', `/v1/workspaces/${pathSegment(name, 'workspace name')}/sync`),
     delete: async (name: string): Promise<void> => {
-      await this.#send('DELETE', `/v1/workspaces/${encodeURIComponent(name)}`);
+      await this.#send('DELETE', `/v1/workspaces/${pathSegment(name, 'workspace name')}`);
     },
     /** A new workspace `target` that starts as a copy of `source` (copy-on-write; `source` idle). */
     fork: (source: string, target: string): Promise<WorkspaceInfo> =>
-      this.#json('POST', `/v1/workspaces/${encodeURIComponent(source)}/fork`, { name: target }),
+      this.#json('POST', `/v1/workspaces/${pathSegment(source, 'workspace name')}/fork`, {
+        name: target,
+      }),
     /**
      * The list, then each workspace as it is made, synced, forked or used by a run that ended
      * (`GET /v1/workspaces?follow=true`).
@@ -565,5 +568,5 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array> {
   );
 }
 
-const sandboxPath = (name: string) => `/v1/sandboxes/${encodeURIComponent(name)}`;
-const workspacePath = (name: string) => `/v1/workspaces/${encodeURIComponent(name)}`;
+const sandboxPath = (name: string) => `/v1/sandboxes/${pathSegment(name, 'sandbox name')}`;
+const workspacePath = (name: string) => `/v1/workspaces/${pathSegment(name, 'workspace name')}`;

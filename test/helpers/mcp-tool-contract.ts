@@ -111,6 +111,10 @@ export function runMcpToolContract(name: string, connect: () => Promise<McpContr
       await succeed('file_write', { sandbox, path: '/workspace/out/make.js', content: script });
       const ran = await run(['node', '/workspace/out/make.js']);
       assert.equal(ran.exitCode, 0, String(ran.output));
+      // Claude Code and Codex give the model only the structured value when there is one.
+      assert.match(String(ran.summary), /^exit code 0 after [\d.]+ s; job job_/);
+      assert.match(String(created.summary), new RegExp(`^Created sandbox ${sandbox}: running`));
+      assert.match(String(listed.summary), new RegExp(`${sandbox}: running.*last active`));
       assert.equal(ran.timedOut, false);
       assert.match(String(ran.jobId), /^job_/);
       assert.equal(ran.logUri, `mags://jobs/${ran.jobId}/log`);
@@ -226,6 +230,27 @@ export function runMcpToolContract(name: string, connect: () => Promise<McpContr
       assert.ok(Date.now() - abortedAt < 30_000);
     });
 
+    test('cancelling sandbox_create leaves no sandbox behind', async () => {
+      const name = `${sandbox}-cancel`;
+      const controller = new AbortController();
+      const pending = call(
+        'sandbox_create',
+        { name, ephemeral: true },
+        { signal: controller.signal },
+      );
+      controller.abort();
+      await assert.rejects(pending);
+      const exists = async () =>
+        (await subject.mags.sandboxes.list()).some((each) => each.name === name);
+      try {
+        // Seen or not (it may be deleted before a poll sees it), it must not stay.
+        await waitUntil(exists, 5_000).catch(() => {});
+        await waitUntil(async () => !(await exists()), 30_000);
+      } finally {
+        await subject.mags.sandboxes.delete(name).catch(() => {});
+      }
+    });
+
     test('sends progress notifications while a long command runs, when the client asks', async () => {
       const progress: { progress: number; message?: string }[] = [];
       const result = (await subject.client.callTool(
@@ -255,8 +280,15 @@ export function runMcpToolContract(name: string, connect: () => Promise<McpContr
       assert.match(wrongType, /command/);
       const missingArgument = await fail('file_read', { sandbox });
       assert.match(missingArgument, /path/);
-      const noSandbox = await fail('run_command', { sandbox: 'no-such-sandbox', command: 'true' });
+      const noSandboxResult = await call('run_command', {
+        sandbox: 'no-such-sandbox',
+        command: 'true',
+      });
+      const noSandbox = textOf(noSandboxResult);
       assert.match(noSandbox, /not_found[\s\S]*hint: sandbox_list/);
+      const structuredError = (noSandboxResult.structuredContent as Structured).error as Structured;
+      assert.equal(structuredError.code, 'sandbox_not_found');
+      assert.match(String(structuredError.hint), /sandbox_list/);
       const noFile = await fail('file_read', { sandbox, path: '/workspace/no-such-file' });
       assert.match(noFile, /file_not_found[\s\S]*hint: file_list/);
       const traversal = await fail('file_read', { sandbox, path: '/workspace/../../etc/shadow' });
@@ -270,6 +302,10 @@ export function runMcpToolContract(name: string, connect: () => Promise<McpContr
       );
       const badNetwork = await fail('sandbox_create', { network: 'allow_list' });
       assert.match(badNetwork, /allow/);
+      const unknownArgument = await fail('run_command', { sandbox, command: 'true', timeout: 1 });
+      assert.match(unknownArgument, /Unrecognized key: "timeout"/);
+      const dotName = await fail('sandbox_stop', { name: '..' });
+      assert.match(dotName, /sandbox name/);
       const unknownTool = await call('no_such_tool', {});
       assert.equal(unknownTool.isError, true);
       // The same connection still works.
