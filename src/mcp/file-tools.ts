@@ -1,26 +1,52 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { InvalidInputError } from '../errors/mags-error.ts';
 import type { Mags } from '../sdk/mags.ts';
+import { editSandboxFile, maxEditBytes } from './edit-sandbox-file.ts';
 import { readSandboxText } from './read-sandbox-text.ts';
 import { sandboxNameInput } from './sandbox-tools.ts';
 import { withToolHints } from './tool-error-hints.ts';
 import { jsonResult, toolResult } from './tool-result.ts';
 
+export { maxEditBytes };
 export const defaultReadBytes = 256 * 1024;
 export const maxReadBytes = 1024 * 1024;
-/** file_edit reads the whole file: larger ones are refused rather than half-edited. */
-export const maxEditBytes = 4 * 1024 * 1024;
+/**
+ * Most characters file_write and file_edit take in one string: 1 MiB, so the largest call
+ * (at most 4 bytes a character as UTF-8, more as JSON escapes) fits the /mcp body limit.
+ */
+export const maxContentCharacters = 1024 * 1024;
 
-const pathInput = (what: string) =>
+const pathInput = (what: string, example: string) =>
   z
     .string()
     .min(1)
     .max(4096)
-    .describe(`${what}, an absolute path inside the sandbox, e.g. /workspace/src/index.js.`);
+    .describe(`${what}, an absolute path inside the sandbox, e.g. ${example}.`);
 
 const lineInput = (what: string) =>
   z.number().int().min(1).optional().describe(`${what} (1-based, inclusive).`);
+
+const fileReadInput = z
+  .strictObject({
+    sandbox: sandboxNameInput,
+    path: pathInput('The file', '/workspace/src/index.js'),
+    startLine: lineInput('First line to return (default 1)'),
+    endLine: lineInput('Last line to return (default: the last line)'),
+    maxBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(maxReadBytes)
+      .optional()
+      .describe(`Most bytes to return (default ${defaultReadBytes}, at most ${maxReadBytes}).`),
+  })
+  .refine(
+    (input) =>
+      input.startLine === undefined ||
+      input.endLine === undefined ||
+      input.endLine >= input.startLine,
+    { message: 'endLine must not be before startLine', path: ['endLine'] },
+  );
 
 export function registerFileTools(server: McpServer, client: Mags): void {
   server.registerTool(
@@ -30,21 +56,10 @@ export function registerFileTools(server: McpServer, client: Mags): void {
       description:
         'Reads a text file (UTF-8) of a sandbox. Whole files up to the byte limit; past it, the ' +
         'first bytes and a note saying how many were left out (use startLine/endLine or a larger ' +
-        'maxBytes for the rest). A binary file is reported as binary with its size instead of ' +
-        'its bytes. Directories: use file_list.',
-      inputSchema: {
-        sandbox: sandboxNameInput,
-        path: pathInput('The file'),
-        startLine: lineInput('First line to return'),
-        endLine: lineInput('Last line to return'),
-        maxBytes: z
-          .number()
-          .int()
-          .min(1)
-          .max(maxReadBytes)
-          .optional()
-          .describe(`Most bytes to return (default ${defaultReadBytes}, at most ${maxReadBytes}).`),
-      },
+        'maxBytes for the rest). A line range is looked for in the first 8 MiB of the file. ' +
+        'A binary file is reported as binary with its size instead of its bytes. Directories: ' +
+        'use file_list.',
+      inputSchema: fileReadInput,
       annotations: { readOnlyHint: true },
     },
     (input) =>
@@ -68,19 +83,21 @@ export function registerFileTools(server: McpServer, client: Mags): void {
         'Writes a text file (UTF-8) in a sandbox, replacing it whole if it exists; written ' +
         'atomically (a failed write leaves the old file). Missing parent directories are ' +
         'created. For a change to part of a file, file_edit is safer.',
-      inputSchema: {
+      inputSchema: z.strictObject({
         sandbox: sandboxNameInput,
-        path: pathInput('The file'),
+        path: pathInput('The file', '/workspace/src/index.js'),
         content: z
           .string()
-          .max(maxEditBytes)
-          .describe(`The whole new content of the file (at most ${maxEditBytes} characters).`),
+          .max(maxContentCharacters)
+          .describe(
+            `The whole new content of the file (at most ${maxContentCharacters} characters; a larger file: write it in parts with run_command, or upload it).`,
+          ),
         mode: z
           .string()
           .regex(/^[0-7]{3,4}$/)
           .optional()
           .describe('Permission bits in octal, e.g. "755" for a script (default "644").'),
-      },
+      }),
       annotations: { destructiveHint: true, idempotentHint: true },
     },
     (input) =>
@@ -105,42 +122,54 @@ export function registerFileTools(server: McpServer, client: Mags): void {
         'Replaces an exact string in a text file of a sandbox. `oldString` must occur exactly ' +
         'once (include enough surrounding lines to make it unique) unless `replaceAll`; no match ' +
         'or several matches are errors that change nothing. Whitespace and indentation count. ' +
-        `Files up to ${maxEditBytes / 1024 / 1024} MiB; the file keeps its permission bits.`,
-      inputSchema: {
+        `UTF-8 text files up to ${maxEditBytes / 1024 / 1024} MiB, before and after the edit; ` +
+        'every other byte is kept (a byte-order mark, \\r\\n line ends: oldString written with ' +
+        '\\n matches them). A symlink is followed: the file it leads to is edited and keeps its ' +
+        'permission bits. If the file changes while the edit is made, nothing is written ' +
+        '(file_changed). The result gives the line of each replaced occurrence.',
+      inputSchema: z.strictObject({
         sandbox: sandboxNameInput,
-        path: pathInput('The file'),
-        oldString: z.string().min(1).describe('The exact text to replace.'),
-        newString: z.string().describe('The text to put in its place (may be empty).'),
+        path: pathInput('The file', '/workspace/src/index.js'),
+        oldString: z
+          .string()
+          .min(1)
+          .max(maxContentCharacters)
+          .describe(`The exact text to replace (at most ${maxContentCharacters} characters).`),
+        newString: z
+          .string()
+          .max(maxContentCharacters)
+          .describe(
+            `The text to put in its place (may be empty; at most ${maxContentCharacters} characters).`,
+          ),
         replaceAll: z
           .boolean()
           .optional()
           .describe('Replace every occurrence instead of requiring exactly one (default false).'),
-      },
+      }),
       annotations: { destructiveHint: true },
     },
     (input) =>
       toolResult(() =>
         withToolHints(async () => {
-          const { content, mode } = await readWholeText(client, input.sandbox, input.path);
-          const matches = content.split(input.oldString).length - 1;
-          if (matches === 0) {
-            throw new InvalidInputError(`oldString occurs 0 times in ${input.path}.`, {
-              code: 'no_match',
-              hint: 'Nothing was changed. file_read the file and copy the text exactly, whitespace and indentation included.',
-            });
-          }
-          if (matches > 1 && !input.replaceAll) {
-            throw new InvalidInputError(`oldString occurs ${matches} times in ${input.path}.`, {
-              code: 'several_matches',
-              hint: 'Nothing was changed. Add surrounding lines to oldString so it occurs once, or set replaceAll to replace all of them.',
-            });
-          }
-          const updated = content.split(input.oldString).join(input.newString);
-          await client.sandboxes.files.write(input.sandbox, input.path, updated, { mode });
-          return jsonResult(`Replaced ${matches} occurrence(s) in ${input.path}.`, {
+          const edit = await editSandboxFile(client, input);
+          const lines = `${edit.lines.join(', ')}${edit.replacements > edit.lines.length ? ', ...' : ''}`;
+          const notes = [
+            edit.writtenPath === input.path
+              ? ''
+              : ` (the file the symlink leads to, ${edit.writtenPath})`,
+            edit.convertedToCrlf
+              ? ' (the file ends lines with \\r\\n: the strings were matched and written so)'
+              : '',
+          ].join('');
+          const summary = `Replaced ${edit.replacements} occurrence(s) in ${input.path} at line(s) ${lines}${notes}; it is now ${edit.bytes.length} bytes.`;
+          return jsonResult(summary, {
+            summary,
             path: input.path,
-            replacements: matches,
-            sizeBytes: new TextEncoder().encode(updated).length,
+            writtenPath: edit.writtenPath,
+            replacements: edit.replacements,
+            lines: edit.lines,
+            lineEndsConverted: edit.convertedToCrlf,
+            sizeBytes: edit.bytes.length,
           });
         }),
       ),
@@ -153,7 +182,10 @@ export function registerFileTools(server: McpServer, client: Mags): void {
       description:
         "Lists a directory of a sandbox: each entry's name, type (file, directory, symlink, " +
         'other), size in bytes and permission bits, sorted by name (at most 10,000 entries).',
-      inputSchema: { sandbox: sandboxNameInput, path: pathInput('The directory') },
+      inputSchema: z.strictObject({
+        sandbox: sandboxNameInput,
+        path: pathInput('The directory', '/workspace/src'),
+      }),
       annotations: { readOnlyHint: true },
     },
     (input) =>
@@ -170,34 +202,4 @@ export function registerFileTools(server: McpServer, client: Mags): void {
         }),
       ),
   );
-}
-
-/** The whole file as text and its permission bits, for an edit. */
-async function readWholeText(
-  client: Mags,
-  sandbox: string,
-  path: string,
-): Promise<{ content: string; mode: number | undefined }> {
-  const read = await readSandboxText(client, sandbox, path, { maxBytes: maxEditBytes });
-  if (read.binary) {
-    throw new InvalidInputError(`${path} is a binary file; file_edit edits text files only.`, {
-      code: 'binary_file',
-      hint: 'Use run_command to change it.',
-    });
-  }
-  if (read.truncated) {
-    throw new InvalidInputError(`${path} is over the ${maxEditBytes} bytes file_edit reads.`, {
-      code: 'too_large',
-      hint: 'Edit it with run_command (sed, a script) instead.',
-    });
-  }
-  const slash = path.lastIndexOf('/');
-  const parent = slash <= 0 ? '/' : path.slice(0, slash);
-  const name = path.slice(slash + 1);
-  const listing = await client.sandboxes.files.list(sandbox, parent);
-  const entry = listing.entries.find((candidate) => candidate.name === name);
-  return {
-    content: read.content ?? '',
-    mode: entry ? Number.parseInt(entry.mode, 8) & 0o7777 : undefined,
-  };
 }

@@ -1,4 +1,7 @@
+import { bodyChunks } from '../sdk/body-chunks.ts';
 import type { Mags } from '../sdk/mags.ts';
+import { LineRangeScanner } from './line-range-scanner.ts';
+import { readSandboxBytes } from './read-sandbox-bytes.ts';
 import { withoutCutLastCharacter } from './truncate-output.ts';
 
 export interface TextReadOptions {
@@ -24,12 +27,17 @@ export interface TextRead {
   summary: string;
 }
 
-/** A line range is looked for in at most this many bytes of the file. */
-const maxScanBytes = 16 * 1024 * 1024;
+/**
+ * A line range is looked for in at most this many bytes of the file: newlines are found on the
+ * bytes (nothing skipped is decoded or kept), so this bounds the time one call takes.
+ */
+export const maxScanBytes = 8 * 1024 * 1024;
+/** Bytes looked at to tell a binary file from a text one. */
+const binarySampleBytes = 8192;
 
 /**
- * Reads the start of a sandbox file as text, without holding more of it than needed: the read
- * stops (inside the sandbox too) as soon as the asked bytes or lines are in.
+ * Reads the start of a sandbox file, or a line range of it, as text, without holding more of it
+ * than needed: the read stops (inside the sandbox too) as soon as the asked bytes or lines are in.
  */
 export async function readSandboxText(
   client: Mags,
@@ -37,81 +45,109 @@ export async function readSandboxText(
   path: string,
   options: TextReadOptions,
 ): Promise<TextRead> {
-  const lineRange = options.startLine !== undefined || options.endLine !== undefined;
+  if (options.startLine !== undefined || options.endLine !== undefined) {
+    return readLineRange(client, sandbox, path, options);
+  }
+  const { sizeBytes, bytes } = await readSandboxBytes(client, sandbox, path, options.maxBytes);
+  if (looksBinary(bytes)) return binaryRead(path, sizeBytes);
+  const kept = sizeBytes > bytes.length ? withoutCutLastCharacter(bytes) : bytes;
+  const truncated = kept.length < sizeBytes;
+  return {
+    path,
+    sizeBytes,
+    binary: false,
+    content: new TextDecoder().decode(kept),
+    truncated,
+    summary: truncated
+      ? `${path}: ${sizeBytes} bytes; showing the first ${kept.length} (${sizeBytes - kept.length} left out: ask for startLine/endLine or a larger maxBytes).`
+      : `${path}: ${sizeBytes} bytes.`,
+  };
+}
+
+async function readLineRange(
+  client: Mags,
+  sandbox: string,
+  path: string,
+  options: TextReadOptions,
+): Promise<TextRead> {
   const startLine = options.startLine ?? 1;
   const endLine = options.endLine ?? Number.POSITIVE_INFINITY;
-  const readLimit = lineRange ? maxScanBytes : options.maxBytes;
+  // A few bytes over maxBytes, to cut at a character boundary and know the range was cut.
+  const scanner = new LineRangeScanner(startLine, endLine, options.maxBytes + 4);
   const { sizeBytes, body } = await client.sandboxes.files.stream(sandbox, path);
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  let newlines = 0;
-  const reader = body.getReader();
-  try {
-    // Read until the limit, or (a line range) until the end line's newline has arrived.
-    while (length < readLimit && !(lineRange && newlines >= endLine)) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      length += value.length;
-      if (lineRange) for (const byte of value) if (byte === 0x0a) newlines++;
+  let sample: Uint8Array = new Uint8Array(0);
+  let atEnd = true;
+  for await (const chunk of bodyChunks(body)) {
+    if (sample.length < binarySampleBytes) {
+      sample = Buffer.concat([sample, chunk.subarray(0, binarySampleBytes - sample.length)]);
     }
-  } finally {
-    await reader.cancel().catch(() => {});
+    const room = maxScanBytes - scanner.scannedBytes;
+    scanner.push(room < chunk.length ? chunk.subarray(0, room) : chunk);
+    if (scanner.done) break;
+    if (scanner.scannedBytes >= maxScanBytes) {
+      atEnd = scanner.scannedBytes >= sizeBytes;
+      break;
+    }
   }
-  const bytes = joinChunks(chunks).subarray(0, readLimit);
-  const base = { path, sizeBytes };
-  if (looksBinary(bytes)) {
-    return {
-      ...base,
-      binary: true,
-      content: null,
-      truncated: false,
-      summary: `${path} is a binary file of ${sizeBytes} bytes; its bytes are not shown (run_command can inspect it, e.g. with od or file).`,
-    };
+  if (looksBinary(sample)) return binaryRead(path, sizeBytes);
+  const found = scanner.result(atEnd && !scanner.done);
+  const base = { path, sizeBytes, binary: false };
+  const scanStopped = !atEnd && !scanner.done;
+  const rangeText = Number.isFinite(endLine) ? `${startLine},${endLine}` : `${startLine},$`;
+  const readWithSed = `read it with run_command, e.g. sed -n '${rangeText}p' ${path}`;
+  if (found.lastLine < startLine) {
+    const summary = scanStopped
+      ? `${path}: ${sizeBytes} bytes; line ${startLine} is not in the first ${maxScanBytes} bytes file_read scans for lines (${found.lastLine} lines there): ${readWithSed}.`
+      : `${path}: ${sizeBytes} bytes, ${found.fileLines ?? found.lastLine} lines; no line ${startLine}.`;
+    return { ...base, content: '', truncated: false, summary };
   }
-  if (!lineRange) {
-    const kept = sizeBytes > bytes.length ? withoutCutLastCharacter(bytes) : bytes;
-    const truncated = kept.length < sizeBytes;
-    return {
-      ...base,
-      binary: false,
-      content: new TextDecoder().decode(kept),
-      truncated,
-      summary: truncated
-        ? `${path}: ${sizeBytes} bytes; showing the first ${kept.length} (${sizeBytes - kept.length} left out: ask for startLine/endLine or a larger maxBytes).`
-        : `${path}: ${sizeBytes} bytes.`,
-    };
-  }
-  const lines = new TextDecoder().decode(withoutCutLastCharacter(bytes)).split('\n');
-  const selected = lines.slice(startLine - 1, Number.isFinite(endLine) ? endLine : undefined);
-  let content = selected.join('\n');
-  // The scan stopped at its limit before the end line: the range may go on past it.
-  let truncated = bytes.length < sizeBytes && newlines < endLine;
-  const encoded = new TextEncoder().encode(content);
-  if (encoded.length > options.maxBytes) {
-    content = new TextDecoder().decode(
-      withoutCutLastCharacter(encoded.subarray(0, options.maxBytes)),
-    );
+  let shown = found.kept;
+  let truncated = scanStopped;
+  if (shown.length > options.maxBytes) {
+    shown = withoutCutLastCharacter(shown.subarray(0, options.maxBytes));
     truncated = true;
   }
-  const lastLine = startLine + selected.length - 1;
+  const content = new TextDecoder().decode(shown);
+  const cutByBytes = shown.length < found.kept.length;
+  // Cut by maxBytes: the last line shown is the one the cut fell in.
+  const lastLine = cutByBytes ? startLine + countNewlines(shown) : found.lastLine;
+  const note = cutByBytes
+    ? ` (cut at maxBytes ${options.maxBytes}: ask for fewer lines or a larger maxBytes)`
+    : scanStopped
+      ? ` (the scan for lines stopped after the first ${maxScanBytes} bytes: ${readWithSed})`
+      : '';
   return {
     ...base,
-    binary: false,
     content,
     truncated,
     startLine,
     endLine: lastLine,
-    summary:
-      selected.length === 0
-        ? `${path}: ${sizeBytes} bytes, ${lines.length} lines; no line ${startLine}.`
-        : `${path}: lines ${startLine}-${lastLine}${truncated ? ' (cut short: ask for fewer lines, or read the rest with run_command)' : ''}.`,
+    summary: `${path}: lines ${startLine}-${lastLine}${note}.`,
   };
+}
+
+function binaryRead(path: string, sizeBytes: number): TextRead {
+  return {
+    path,
+    sizeBytes,
+    binary: true,
+    content: null,
+    truncated: false,
+    summary: `${path} is a binary file of ${sizeBytes} bytes; its bytes are not shown (run_command can inspect it, e.g. with od or file).`,
+  };
+}
+
+function countNewlines(bytes: Uint8Array): number {
+  let count = 0;
+  for (let index = bytes.indexOf(0x0a); index !== -1; index = bytes.indexOf(0x0a, index + 1)) {
+    count++;
+  }
+  return count;
 }
 
 /** NUL bytes, or bytes that are not UTF-8, in the first 8 KiB: not a text file. */
 function looksBinary(bytes: Uint8Array): boolean {
-  const sample = withoutCutLastCharacter(bytes.subarray(0, 8192));
+  const sample = withoutCutLastCharacter(bytes.subarray(0, binarySampleBytes));
   if (sample.includes(0)) return true;
   try {
     new TextDecoder('utf-8', { fatal: true }).decode(sample);
@@ -119,14 +155,4 @@ function looksBinary(bytes: Uint8Array): boolean {
   } catch {
     return true;
   }
-}
-
-function joinChunks(chunks: Uint8Array[]): Uint8Array {
-  const joined = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return joined;
 }
