@@ -70,21 +70,30 @@ describe('MCP resources and prompts against a real server', { skip }, () => {
     const text = await readText(mcp, `mags://jobs/${job.id}/log`);
     const [kept, note] = [text.slice(0, jobLogCapBytes), text.slice(jobLogCapBytes)];
     assert.equal(kept, 'x'.repeat(jobLogCapBytes));
+    const restUri = `mags://jobs/${job.id}/log?offset=${jobLogCapBytes}`;
     assert.equal(
       note,
-      `\n[mags: the log is capped here at ${jobLogCapBytes} of ${totalBytes} bytes; the rest from ` +
-        `byte offset ${jobLogCapBytes}: \`mags logs ${job.id} --offset ${jobLogCapBytes}\`, or ` +
-        `GET /v1/jobs/${job.id}/logs?offset=${jobLogCapBytes}]\n`,
+      `\n[mags: the log is cut here at byte ${jobLogCapBytes} of ${totalBytes}; read the rest ` +
+        `from the resource ${restUri}]\n`,
     );
-    // The rest is where the note says.
-    let rest = 0;
-    await alice.jobs.logs(job.id, {
-      offset: jobLogCapBytes,
-      onOutput: (_stream, data) => {
-        rest += data.length;
-      },
-    });
-    assert.equal(rest, totalBytes - jobLogCapBytes);
+    // The rest is where the note says, through MCP: the resource from that offset.
+    assert.equal(await readText(mcp, restUri), 'x'.repeat(totalBytes - jobLogCapBytes));
+  });
+
+  test('a cut at the cap never splits a character; the next read starts on the next one', async () => {
+    // "a" then 2-byte characters: the cap (even) falls between the two bytes of one "é".
+    const count = 600_000;
+    const { job } = await alice.runAndWait(`printf a; yes é | head -n ${count} | tr -d '\\n'`);
+    assert.equal(job.logBytes, 1 + 2 * count);
+    const first = await readText(mcp, `mags://jobs/${job.id}/log`);
+    const cut = jobLogCapBytes - 1;
+    const restUri = `mags://jobs/${job.id}/log?offset=${cut}`;
+    assert.equal(
+      first,
+      `a${'é'.repeat((cut - 1) / 2)}\n[mags: the log is cut here at byte ${cut} of ${job.logBytes}; read the rest from the resource ${restUri}]\n`,
+    );
+    const rest = await readText(mcp, restUri);
+    assert.equal(rest, 'é'.repeat(count - (cut - 1) / 2));
   });
 
   test("run_command's truncated output names the log resource, which holds all of it", async () => {
@@ -114,7 +123,8 @@ describe('MCP resources and prompts against a real server', { skip }, () => {
       }
       assert.equal(
         text,
-        `early\n[mags: job ${job.id} is still running; read again for more output]\n`,
+        `early\n[mags: job ${job.id} is still running; its output after this: ` +
+          `mags://jobs/${job.id}/log?offset=6]\n`,
       );
       await alice.jobs.stop(job.id);
     } finally {
@@ -129,7 +139,8 @@ describe('MCP resources and prompts against a real server', { skip }, () => {
         mcp,
         'mags://jobs/job_missing/log',
         -32002,
-        /^MCP error -32002: mags:\/\/jobs\/job_missing\/log: .*job_missing/,
+        // The hint names MCP's ways, not `mags list`.
+        /^MCP error -32002: mags:\/\/jobs\/job_missing\/log: .*job_missing.*\(run_command's result names its job id; resources\/list lists/,
       ],
       [
         bobMcp,
@@ -138,6 +149,9 @@ describe('MCP resources and prompts against a real server', { skip }, () => {
         new RegExp(`mags://jobs/${job.id}/log: .*${job.id}`),
       ],
       [mcp, 'mags://jobs/not-a-job/log', -32602, /not a job id/],
+      // Checked before any request: a decoded "../x" would be resolved in the API's path.
+      [mcp, 'mags://jobs/..%2Fsandboxes/log', -32602, /"\.\.\/sandboxes": not a job id/],
+      [mcp, `mags://jobs/${job.id}/log?offset=-1`, -32602, /offset must be a whole number/],
       [mcp, 'mags://nothing/here', -32602, /not found/i],
     ];
     for (const [client, uri, code, expected] of cases) {
@@ -145,6 +159,7 @@ describe('MCP resources and prompts against a real server', { skip }, () => {
         assert.ok(error instanceof McpError, String(error));
         assert.equal(error.code, code, `${uri}: ${error.message}`);
         assert.match(error.message, expected);
+        assert.doesNotMatch(error.message, /\bmags [a-z]/, 'no CLI command in the hint');
         return true;
       });
     }
@@ -191,6 +206,10 @@ describe('MCP resources and prompts against a real server', { skip }, () => {
     const reviewText = promptText(review);
     assert.match(reviewText, /ticket_evidence/);
     assert.match(reviewText, /mags:\/\/tickets\/tkt_abc\/evidence/);
+    assert.match(
+      reviewText,
+      /stays with the person, who does it with `mags ticket approve tkt_abc`/,
+    );
 
     await assert.rejects(
       mcp.client.getPrompt({ name: 'work_in_sandbox', arguments: {} }),

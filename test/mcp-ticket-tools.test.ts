@@ -9,6 +9,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { ticketEventsCap } from '../src/mcp/ticket-events-json.ts';
+import { followTicketForModel } from '../src/mcp/ticket-follow.ts';
 import { Mags } from '../src/sdk/mags.ts';
 import {
   call,
@@ -26,6 +28,7 @@ const fix = call('edit_file', { path: 'sum.js', oldText: 'a - b', newText: 'a + 
 const runTests = call('run_command', { command: 'node --test' });
 
 interface EventsValue {
+  note: string;
   status: string;
   nextAfter: number;
   more: boolean;
@@ -89,16 +92,15 @@ describe('MCP ticket tools against a real server', { skip }, () => {
     assert.equal(value.status, 'awaiting_review');
     assert.equal(value.timedOut, false);
     assert.equal(value.more, false);
-    // One progress notification per event, numbered, each the event's line.
-    assert.equal(progress.length, value.events.length);
+    // One progress notification per event, each the event's line (and, on a slow machine,
+    // "still waiting" heartbeats between them); progress is the seconds waited, increasing.
     assert.deepEqual(
-      progress.map((update) => update.progress),
-      value.events.map((_event, index) => index + 1),
-    );
-    assert.deepEqual(
-      progress.map((update) => update.message),
+      progress.map((update) => update.message).filter((message) => message?.startsWith('#')),
       value.events.map((event) => event.line),
     );
+    for (const [index, update] of progress.entries()) {
+      if (index > 0) assert.ok(update.progress > (progress[index - 1]?.progress ?? 0));
+    }
     assert.equal(value.nextAfter, value.events.at(-1)?.id);
     const text = followed.content[0]?.text ?? '';
     assert.match(text, /status \(new\) → draft/);
@@ -107,6 +109,7 @@ describe('MCP ticket tools against a real server', { skip }, () => {
     assert.match(text, /check command `node -e .*`: exit 0/);
     assert.match(text, /status running → awaiting_review/);
     assert.match(text, /is awaiting_review .* Review it with ticket_evidence\.$/);
+    assert.ok(text.endsWith(value.note), 'the structured value carries the closing note');
 
     // Polling with the cursor: nothing new; from the start in pages of 3 without gaps.
     const nothing = await mcp.ok('ticket_events', { ticketId, after: value.nextAfter });
@@ -143,6 +146,9 @@ describe('MCP ticket tools against a real server', { skip }, () => {
     assert.match(evidence.text, /Tests `node --test`: exit 0, 2 passed, 0 failed/);
     assert.match(evidence.text, /Changed files: sum\.js \+1 -1/);
     assert.match(evidence.text, new RegExp(`mags://tickets/${ticketId}/evidence`));
+    // Clients that give the model only the structured value (Claude Code, Codex) lose nothing.
+    assert.equal(evidence.value.summary, evidence.text);
+    assert.match(String(evidence.value.summary), /Agent's summary: sum adds now/);
 
     const got = await mcp.ok('ticket_get', { ticketId });
     assert.match(got.text, /\[awaiting_review: all 1 criteria met; tests passed\]/);
@@ -162,23 +168,46 @@ describe('MCP ticket tools against a real server', { skip }, () => {
     const evidence = JSON.parse(content.text);
     assert.equal(evidence.ticket, ticketId);
     assert.match(evidence.diff, /\+exports\.sum = \(a, b\) => a \+ b;/);
-    const events = JSON.parse(
-      (
-        (await mcp.client.readResource({ uri: `mags://tickets/${ticketId}/events` }))
-          .contents[0] as {
-          text: string;
-        }
-      ).text,
-    );
+    const readEvents = async (uri: string) =>
+      JSON.parse(((await mcp.client.readResource({ uri })).contents[0] as { text: string }).text);
+    const page = await readEvents(`mags://tickets/${ticketId}/events`);
+    const { events } = page;
     assert.equal(events[0].data.type, 'status');
     assert.equal(events.at(-1).data.to, 'awaiting_review');
+    assert.equal(page.more, false);
+    assert.equal(page.nextAfter, events.at(-1).id);
+    // ?after=N: only the events after N.
+    const later = await readEvents(`mags://tickets/${ticketId}/events?after=${events[1].id}`);
+    assert.deepEqual(later.events, events.slice(2));
+    // Capped: pages of at most the cap, each naming the next, together every event once.
+    const cap = ticketEventsCap.events;
+    ticketEventsCap.events = 3;
+    try {
+      const ids: number[] = [];
+      let uri: string | undefined = `mags://tickets/${ticketId}/events`;
+      while (uri) {
+        const next = await readEvents(uri);
+        assert.ok(next.events.length <= 3);
+        ids.push(...next.events.map((event: { id: number }) => event.id));
+        assert.equal(next.more, next.next !== undefined);
+        uri = next.next;
+      }
+      assert.deepEqual(
+        ids,
+        events.map((event: { id: number }) => event.id),
+      );
+    } finally {
+      ticketEventsCap.events = cap;
+    }
 
     const { resources } = await mcp.client.listResources();
     assert.ok(resources.some((resource) => resource.uri === `mags://tickets/${ticketId}/evidence`));
     const { resourceTemplates } = await mcp.client.listResourceTemplates();
     assert.deepEqual(resourceTemplates.map((template) => template.uriTemplate).sort(), [
       'mags://jobs/{jobId}/log',
+      'mags://jobs/{jobId}/log{?offset}',
       'mags://tickets/{ticketId}/events',
+      'mags://tickets/{ticketId}/events{?after}',
       'mags://tickets/{ticketId}/evidence',
     ]);
 
@@ -186,7 +215,8 @@ describe('MCP ticket tools against a real server', { skip }, () => {
       [
         mcp,
         'mags://tickets/tkt_missing/evidence',
-        /mags:\/\/tickets\/tkt_missing\/evidence: .*tkt_missing/,
+        // The hint names a tool, not a CLI command.
+        /mags:\/\/tickets\/tkt_missing\/evidence: .*tkt_missing.*\(ticket_list shows your tickets\.\)$/,
       ],
       [bobMcp, `mags://tickets/${ticketId}/evidence`, new RegExp(`${ticketId}`)],
       [bobMcp, `mags://tickets/${ticketId}/events`, new RegExp(`${ticketId}`)],
@@ -195,6 +225,21 @@ describe('MCP ticket tools against a real server', { skip }, () => {
         assert.ok(error instanceof McpError, String(error));
         assert.equal(error.code, -32002, error.message);
         assert.match(error.message, expected);
+        assert.doesNotMatch(error.message, /\bmags [a-z]/);
+        return true;
+      });
+    }
+    // Ids are checked before any request: a decoded "../x" would be resolved as URL path
+    // segments of the API's route. (A bare ".." is resolved by the URL parser before matching.)
+    for (const uri of [
+      'mags://tickets/..%2Fjobs/events',
+      'mags://tickets/.%2F..%2Fx/evidence',
+      `mags://tickets/${ticketId}/events?after=x`,
+    ]) {
+      await assert.rejects(mcp.client.readResource({ uri }), (error: unknown) => {
+        assert.ok(error instanceof McpError, String(error));
+        assert.equal(error.code, -32602, `${uri}: ${error.message}`);
+        assert.match(error.message, /not a ticket id|whole number/);
         return true;
       });
     }
@@ -223,6 +268,32 @@ describe('MCP ticket tools against a real server', { skip }, () => {
       assert.equal(value.timedOut, true);
       assert.equal(value.status, 'running');
       assert.match(timed.text, /The wait timed out while it still runs: call again to go on\./);
+      assert.match(value.note, /The wait timed out while it still runs/);
+
+      // While the ticket is quiet a follow still sends progress (heartbeats), so a client that
+      // resets its timeout on progress keeps waiting.
+      const beats: Array<{ progress: number; message: string }> = [];
+      const quiet = await followTicketForModel(e2e.alice, {
+        ticketId: created.id,
+        after: value.nextAfter,
+        follow: true,
+        maxEvents: 200,
+        timeoutMs: 1500,
+        heartbeatMs: 200,
+        signal: new AbortController().signal,
+        onProgress: async (progress, message) => {
+          beats.push({ progress, message });
+        },
+      });
+      assert.equal(quiet.value.timedOut, true);
+      assert.ok(beats.length >= 3, `${beats.length} heartbeats in 1.5 s`);
+      assert.match(
+        beats[0]?.message ?? '',
+        new RegExp(`^still waiting for ticket ${created.id}: 0 events so far`),
+      );
+      for (const [index, beat] of beats.entries()) {
+        if (index > 0) assert.ok(beat.progress > (beats[index - 1]?.progress ?? 0));
+      }
 
       // A client whose API requests are seen: the event stream the follow opens must be
       // aborted when the MCP client cancels, not left open against the API.
@@ -292,7 +363,26 @@ describe('MCP ticket tools against a real server', { skip }, () => {
         /^invalid_input: .*model/,
       ],
       [mcp, 'ticket_events', { ticketId, after: -1 }, /Input validation error: .*after/s],
-      [mcp, 'ticket_get', { ticketId: 'not-a-ticket' }, /^invalid_input: .*not a ticket id/],
+      [
+        mcp,
+        'ticket_get',
+        { ticketId: 'not-a-ticket' },
+        /Input validation error: .*not a ticket id/s,
+      ],
+      [mcp, 'ticket_get', { ticketId: '..' }, /Input validation error: .*not a ticket id/s],
+      [mcp, 'ticket_run', { ticketId: '.' }, /Input validation error: .*not a ticket id/s],
+      // Strict inputs: an unknown argument is an error, not silently ignored.
+      [mcp, 'ticket_get', { ticketId, verbose: true }, /Unrecognized key.*verbose/s],
+      [mcp, 'ticket_events', { ticketId, limit: 5 }, /Unrecognized key.*limit/s],
+      [mcp, 'ticket_evidence', { ticketId, diff: true }, /Unrecognized key.*diff/s],
+      [mcp, 'ticket_list', { mine: true }, /Unrecognized key.*mine/s],
+      [
+        mcp,
+        'ticket_create',
+        { project: 'calc', title: 't', request: 'r', criteria: [{ text: 'x', cmd: 'true' }] },
+        /Unrecognized key.*cmd/s,
+      ],
+      [mcp, 'ticket_run', { ticketId }, /^ticket_status: /],
       [mcp, 'ticket_evidence', { ticketId, attempt: 9 }, /^[a-z_]*not_found: /],
       [bobMcp, 'ticket_get', { ticketId }, new RegExp(`^[a-z_]*not_found: .*${ticketId}`)],
       [bobMcp, 'ticket_events', { ticketId }, /^[a-z_]*not_found: /],
@@ -306,5 +396,33 @@ describe('MCP ticket tools against a real server', { skip }, () => {
     }
     assert.equal((await e2e.alice.tickets.list()).length, before, 'no ticket was made');
     assert.deepEqual((await bobMcp.ok('ticket_list', {})).value.tickets, []);
+  });
+
+  test('a draft names ticket_run with its id; ticket_run starts it with a raised budget', async () => {
+    const oracle = e2e.model([finish('nothing to do', true)]);
+    const body = e2e.body(oracle.id);
+    const created = await mcp.ok('ticket_create', {
+      project: body.project,
+      title: body.title,
+      request: body.request,
+      criteria: body.criteria,
+      model: oracle.id,
+      run: false,
+    });
+    const draft = created.value.ticket as { id: string; status: string };
+    assert.equal(draft.status, 'draft');
+    const next = `It is a draft: start it with ticket_run (ticketId "${draft.id}").`;
+    assert.ok(created.text.endsWith(next), created.text);
+    assert.equal(created.value.next, next, 'the structured value carries the next step');
+    try {
+      const started = await mcp.ok('ticket_run', { ticketId: draft.id, maxSteps: 7 });
+      const ticket = started.value.ticket as { status: string; budget: { maxSteps: number } };
+      assert.match(ticket.status, /^(queued|running)$/);
+      assert.equal(ticket.budget.maxSteps, 7);
+      assert.match(started.text, new RegExp(`^Started ${draft.id} \\[(queued|running)`));
+      assert.match(String(started.value.next), /ticket_events/);
+    } finally {
+      await e2e.alice.tickets.stop(draft.id).catch(() => undefined);
+    }
   });
 });

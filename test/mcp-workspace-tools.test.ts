@@ -78,7 +78,12 @@ describe('MCP workspace tools against a real server', { skip }, () => {
     assert.deepEqual(none.value.versions, []);
 
     const synced = await mcp.ok('workspace_sync', { workspace: 'app' });
-    assert.match(synced.text, /^Synced "app" as version 1 /);
+    // Files and upload apart: the upload (chunks and their framing) can be the larger.
+    assert.match(
+      synced.text,
+      /^Synced "app" as version 1 \(\d+ B of files; [\d.]+ [KM]?i?B uploaded\)\.$/,
+    );
+    assert.equal(synced.value.message, synced.text, 'the structured value carries the text');
     assert.equal(synced.value.version, 1);
     assert.equal(synced.value.committed, true);
     const again = await mcp.ok('workspace_sync', { workspace: 'app' });
@@ -94,6 +99,7 @@ describe('MCP workspace tools against a real server', { skip }, () => {
 
     const forked = await mcp.ok('workspace_fork', { source: 'app', name: 'app-try' });
     assert.match(forked.text, /Forked "app" as "app-try"/);
+    assert.match(String(forked.value.message), /create a sandbox with workspace "app-try"/);
     const copy = await alice.runAndWait('cat /workspace/a.txt; echo two > /workspace/a.txt', {
       workspace: 'app-try',
     });
@@ -111,7 +117,15 @@ describe('MCP workspace tools against a real server', { skip }, () => {
       ['workspace_fork', { source: 'app' }, /name/],
       ['workspace_versions', { workspace: 42 }, /workspace/],
       // The API's validation and refusals, with their codes.
-      ['workspace_sync', { workspace: '../etc' }, /^invalid_input: .*workspace/],
+      // The API's name rule, checked before a request: "." and ".." would be resolved as URL
+      // path segments and reach another route.
+      ['workspace_sync', { workspace: '../etc' }, /Input validation error: .*workspace name/s],
+      ['workspace_sync', { workspace: '.' }, /Input validation error: .*letters, digits/s],
+      ['workspace_versions', { workspace: '..' }, /Input validation error: .*workspace name/s],
+      ['workspace_fork', { source: 'app', name: '..' }, /Input validation error: .*name/s],
+      // Strict inputs: an unknown argument is an error, not silently ignored.
+      ['workspace_list', { all: true }, /Input validation error: .*Unrecognized key.*all/s],
+      ['workspace_sync', { workspace: 'app', force: true }, /Unrecognized key.*force/s],
       ['workspace_versions', { workspace: 'nope' }, /^workspace_not_found: Workspace "nope" /],
       ['workspace_fork', { source: 'nope', name: 'other' }, /^workspace_not_found: .*"nope"/],
       ['workspace_fork', { source: 'app', name: 'app-try' }, /^[a-z_]+: .*app-try/],

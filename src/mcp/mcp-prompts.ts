@@ -1,6 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { GetPromptResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import { TicketIdSchema } from '../api/tickets.ts';
 import type { Mags } from '../sdk/mags.ts';
 import { ticketEvidenceUri } from './mcp-resources.ts';
 
@@ -66,7 +67,7 @@ export function registerMcpPrompts(server: McpServer, _client: Mags): void {
         "Instructions for reviewing what a background agent did on a ticket: the platform's " +
         'check of each criterion, the tests, the diff; then a verdict.',
       argsSchema: {
-        ticketId: z.string().min(1).describe('The ticket id, e.g. "tkt_3kTMd9bX1VvJf2Qw".'),
+        ticketId: TicketIdSchema.describe('The ticket id, e.g. "tkt_3kTMd9bX1VvJf2Qw".'),
       },
     },
     ({ ticketId }) =>
@@ -81,8 +82,9 @@ export function registerMcpPrompts(server: McpServer, _client: Mags): void {
             'does what the request asks, and nothing it should not.',
           '4. If it is still running, ticket_events with follow: true until it awaits review.',
           '5. Answer with a verdict (approve, or request changes) and the reasons, naming each ' +
-            'criterion; approving and requesting changes are done with `mags ticket approve` / ' +
-            '`mags ticket request-changes`.',
+            'criterion. No tool approves or sends back a ticket: that stays with the person, ' +
+            `who does it with \`mags ticket approve ${ticketId}\` or ` +
+            `\`mags ticket request-changes ${ticketId}\`.`,
         ].join('\n'),
       ),
   );

@@ -1,12 +1,15 @@
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
-import { MagsError, NotFoundError } from '../errors/mags-error.ts';
+import { JobIdSchema } from '../api/schemas.ts';
+import { TicketIdSchema } from '../api/tickets.ts';
+import { InvalidInputError, MagsError, NotFoundError } from '../errors/mags-error.ts';
 import type { Mags } from '../sdk/mags.ts';
+import { jobLogCapBytes, jobLogText } from './job-log-text.ts';
 import { jobLogUri } from './job-log-uri.ts';
+import { ticketEventsCap, ticketEventsJson } from './ticket-events-json.ts';
 
-/** The most of a job's log one read returns: a model's context is the limit, not the store's. */
-export const jobLogCapBytes = 1024 * 1024;
+export { jobLogCapBytes };
 
 /** MCP's code for a resource that does not exist (the spec's "Resource not found"). */
 const resourceNotFound = -32002;
@@ -30,13 +33,33 @@ class ResourceReadError extends Error {
 }
 
 /**
+ * Hints in the words of MCP, for the API's errors whose own hints name CLI commands (`mags
+ * list`, `mags ticket watch`) that a client of these resources does not have.
+ */
+const resourceHints: Record<string, string> = {
+  job_not_found:
+    "run_command's result names its job id; resources/list lists your recent jobs' logs.",
+  ticket_not_found: 'ticket_list shows your tickets.',
+  evidence_not_found:
+    'It comes when an attempt ends: ticket_events with follow: true waits for that (a draft ' +
+    'starts with ticket_run).',
+};
+
+/** The hint a resource error shows: ours, else the API's unless it names a CLI command. */
+function resourceHint(error: MagsError): string | undefined {
+  const hint = resourceHints[error.code] ?? error.hint;
+  return hint && !/\bmags [a-z]/.test(hint) ? hint : undefined;
+}
+
+/**
  * Resources have no `isError`: a failed read is a JSON-RPC error. The API's error keeps its
- * words and hint; a missing (or another owner's: the API does not tell them apart) resource is
- * MCP's "not found" code.
+ * words; a missing (or another owner's: the API does not tell them apart) resource is MCP's
+ * "not found" code.
  */
 function resourceError(uri: string, error: unknown): ResourceReadError {
   if (error instanceof MagsError) {
-    const text = `${error.message}${error.hint ? ` (${error.hint})` : ''}`;
+    const hint = resourceHint(error);
+    const text = `${error.message}${hint ? ` (${hint})` : ''}`;
     const code = error instanceof NotFoundError ? resourceNotFound : ErrorCode.InvalidParams;
     return new ResourceReadError(code, `${uri}: ${text}`, { uri, code: error.code });
   }
@@ -59,52 +82,38 @@ async function read(
 const variable = (value: string | string[] | undefined) =>
   decodeURIComponent(Array.isArray(value) ? (value[0] ?? '') : (value ?? ''));
 
-/** A job's output, stdout and stderr interleaved as they came, up to `jobLogCapBytes`. */
-async function jobLog(client: Mags, jobId: string): Promise<string> {
-  const job = await client.jobs.get(jobId);
-  if (job.logsRemovedAt) {
-    return `The output of job ${jobId} was removed at ${job.logsRemovedAt}: ${job.logsRemovedReason ?? 'log retention'}.`;
+/**
+ * An id checked by the API's own schema before it goes into a request path: "." or ".." there
+ * would be resolved by URL parsing and reach another route of the same owner.
+ */
+function checkedId(schema: typeof JobIdSchema | typeof TicketIdSchema, value: string): string {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new InvalidInputError(`${JSON.stringify(value)}: ${parsed.error.issues[0]?.message}.`);
+}
+
+/** A `{?offset}` / `{?after}` variable: absent is 0, else a whole number. */
+function count(name: string, value: string | string[] | undefined): number {
+  if (value === undefined) return 0;
+  const text = variable(value);
+  if (!/^\d{1,15}$/.test(text)) {
+    throw new InvalidInputError(`${name} must be a whole number, not ${JSON.stringify(text)}.`);
   }
-  const chunks: Uint8Array[] = [];
-  let bytes = 0;
-  const stop = new AbortController();
-  try {
-    await client.jobs.logs(jobId, {
-      follow: false,
-      signal: stop.signal,
-      onOutput: (_stream, data) => {
-        if (bytes >= jobLogCapBytes) return;
-        const kept = data.subarray(0, jobLogCapBytes - bytes);
-        chunks.push(kept);
-        bytes += kept.length;
-        // Enough: the rest stays in the store, named in the note below.
-        if (bytes >= jobLogCapBytes) stop.abort();
-      },
-    });
-  } catch (error) {
-    if (!stop.signal.aborted) throw error;
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  const notes: string[] = [];
-  const running = job.status === 'queued' || job.status === 'running';
-  // A running job's size was read before its output: it may have grown past the cap since.
-  if (bytes >= jobLogCapBytes && (job.logBytes > bytes || running)) {
-    const total = job.logBytes > bytes ? `${job.logBytes}` : `more than ${bytes}`;
-    notes.push(
-      `[mags: the log is capped here at ${bytes} of ${total} bytes; the rest from byte ` +
-        `offset ${bytes}: \`mags logs ${jobId} --offset ${bytes}\`, or GET /v1/jobs/${jobId}/logs?offset=${bytes}]`,
-    );
-  }
-  if (running) {
-    notes.push(`[mags: job ${jobId} is still ${job.status}; read again for more output]`);
-  }
-  return notes.length > 0
-    ? `${text}${text.endsWith('\n') || !text ? '' : '\n'}${notes.join('\n')}\n`
-    : text;
+  return Number(text);
 }
 
 /** Resources: a job's log, a ticket's evidence and events (`mags://...` URIs). */
 export function registerMcpResources(server: McpServer, client: Mags): void {
+  const readJobLog = (uri: URL, variables: Record<string, string | string[]>) =>
+    read(uri, async () => {
+      const jobId = checkedId(JobIdSchema, variable(variables.jobId));
+      const text = await jobLogText(client, jobId, count('offset', variables.offset));
+      return { contents: [{ uri: uri.href, mimeType: 'text/plain', text }] };
+    });
+  const jobLogDescription =
+    'The stored output of a job (a run_command or a run), stdout and stderr interleaved as ' +
+    `they came, at most ${jobLogCapBytes} bytes per read (cut on a character boundary) with a ` +
+    'note naming the resource that reads on: mags://jobs/{jobId}/log?offset=N, N a byte offset.';
   server.registerResource(
     'job-log',
     new ResourceTemplate('mags://jobs/{jobId}/log', {
@@ -121,17 +130,19 @@ export function registerMcpResources(server: McpServer, client: Mags): void {
         };
       },
     }),
+    { title: "A job's output", description: jobLogDescription, mimeType: 'text/plain' },
+    readJobLog,
+  );
+  // The SDK matches `{?offset}` only when the query is there: the plain URI is the one above.
+  server.registerResource(
+    'job-log-from-offset',
+    new ResourceTemplate('mags://jobs/{jobId}/log{?offset}', { list: undefined }),
     {
-      title: "A job's output",
-      description:
-        'The full stored output of a job (a run_command or a run), stdout and stderr interleaved as they came. Capped at 1 MiB with a note naming the offset of the rest (`mags logs JOB_ID --offset N`).',
+      title: "A job's output from a byte offset",
+      description: jobLogDescription,
       mimeType: 'text/plain',
     },
-    (uri, variables) =>
-      read(uri, async () => {
-        const text = await jobLog(client, variable(variables.jobId));
-        return { contents: [{ uri: uri.href, mimeType: 'text/plain', text }] };
-      }),
+    readJobLog,
   );
 
   const ticketsWithAttempts = async () =>
@@ -157,29 +168,42 @@ export function registerMcpResources(server: McpServer, client: Mags): void {
     },
     (uri, variables) =>
       read(uri, async () => {
-        const evidence = await client.tickets.evidence(variable(variables.ticketId));
+        const ticketId = checkedId(TicketIdSchema, variable(variables.ticketId));
+        const evidence = await client.tickets.evidence(ticketId);
         const text = JSON.stringify(evidence, null, 2);
         return { contents: [{ uri: uri.href, mimeType: 'application/json', text }] };
       }),
   );
 
+  const readTicketEvents = (uri: URL, variables: Record<string, string | string[]>) =>
+    read(uri, async () => {
+      const ticketId = checkedId(TicketIdSchema, variable(variables.ticketId));
+      const text = await ticketEventsJson(client, ticketId, count('after', variables.after));
+      return { contents: [{ uri: uri.href, mimeType: 'application/json', text }] };
+    });
+  const ticketEventsDescription =
+    "A ticket's stored events in order as JSON ({ events, nextAfter, more, next }): status " +
+    'changes, model text, tool calls and results, commands with their output, file changes, ' +
+    `checks. At most ${ticketEventsCap.events} events or ${ticketEventsCap.chars} characters ` +
+    'per read; `next` names the resource of the rest: mags://tickets/{ticketId}/events?after=N.';
   server.registerResource(
     'ticket-events',
     new ResourceTemplate('mags://tickets/{ticketId}/events', { list: undefined }),
     {
       title: "A ticket's events",
-      description:
-        'Every event of a ticket so far as a JSON array, in order (status changes, model text, tool calls and results, commands with their output, file changes, checks).',
+      description: ticketEventsDescription,
       mimeType: 'application/json',
     },
-    (uri, variables) =>
-      read(uri, async () => {
-        const events = [];
-        for await (const event of client.tickets.events(variable(variables.ticketId))) {
-          events.push(event);
-        }
-        const text = JSON.stringify(events, null, 2);
-        return { contents: [{ uri: uri.href, mimeType: 'application/json', text }] };
-      }),
+    readTicketEvents,
+  );
+  server.registerResource(
+    'ticket-events-after',
+    new ResourceTemplate('mags://tickets/{ticketId}/events{?after}', { list: undefined }),
+    {
+      title: "A ticket's events after an event id",
+      description: ticketEventsDescription,
+      mimeType: 'application/json',
+    },
+    readTicketEvents,
   );
 }

@@ -5,6 +5,13 @@ import { ticketEventLine, ticketEventLines } from './ticket-event-line.ts';
 /** The most event text one tool result holds: past it, the cursor says where to go on. */
 const maxTextChars = 40_000;
 
+/**
+ * While following, a progress notification at least this often even when the ticket is quiet:
+ * clients that reset their request timeout on progress (resetTimeoutOnProgress) would otherwise
+ * give up on a long model call or test run.
+ */
+export const followHeartbeatMs = 15_000;
+
 export interface TicketFollowOptions {
   ticketId: string;
   after: number;
@@ -13,8 +20,13 @@ export interface TicketFollowOptions {
   timeoutMs: number;
   /** The client's cancellation: ends the wait (and the stream to the API). */
   signal: AbortSignal;
-  /** Each event as it comes, numbered from 1 (the progress notification). */
-  onEvent?: (count: number, line: string) => Promise<void>;
+  /**
+   * A progress notification: `progress` is the seconds waited so far (strictly increasing),
+   * `message` an event's line or, every `heartbeatMs` while following, that it still waits.
+   */
+  onProgress?: (progress: number, message: string) => Promise<void>;
+  /** How often a quiet follow says it still waits (default `followHeartbeatMs`). */
+  heartbeatMs?: number;
 }
 
 /**
@@ -32,6 +44,23 @@ export async function followTicketForModel(client: Mags, options: TicketFollowOp
   const cancel = () => stop.abort();
   options.signal.addEventListener('abort', cancel, { once: true });
   const events: TicketEvent[] = [];
+  const startedAt = performance.now();
+  let lastProgress = 0;
+  const notify = (message: string) => {
+    const elapsed = Math.round(performance.now() - startedAt) / 1000;
+    lastProgress = Math.max(elapsed, Math.round((lastProgress + 0.001) * 1000) / 1000);
+    return options.onProgress?.(lastProgress, message);
+  };
+  const heartbeat =
+    options.follow && options.onProgress
+      ? setInterval(() => {
+          const seconds = Math.round((performance.now() - startedAt) / 1000);
+          // A lost notification only means one heartbeat fewer; the follow goes on.
+          notify(
+            `still waiting for ticket ${options.ticketId}: ${events.length} events so far, ${seconds} s`,
+          )?.catch(() => undefined);
+        }, options.heartbeatMs ?? followHeartbeatMs)
+      : undefined;
   let streamEnded = false;
   try {
     for await (const event of client.tickets.events(options.ticketId, {
@@ -40,7 +69,7 @@ export async function followTicketForModel(client: Mags, options: TicketFollowOp
       signal: stop.signal,
     })) {
       events.push(event);
-      await options.onEvent?.(events.length, ticketEventLine(event));
+      await notify(ticketEventLine(event));
       if (events.length >= options.maxEvents) break;
     }
     streamEnded = events.length < options.maxEvents;
@@ -50,6 +79,7 @@ export async function followTicketForModel(client: Mags, options: TicketFollowOp
     if (!timedOut || options.signal.aborted) throw error;
   } finally {
     clearTimeout(timer);
+    clearInterval(heartbeat);
     options.signal.removeEventListener('abort', cancel);
     stop.abort();
   }
@@ -69,13 +99,14 @@ export async function followTicketForModel(client: Mags, options: TicketFollowOp
 
   const lines = ticketEventLines(shown);
   if (lines.length === 0) lines.push(`No events after #${options.after}.`);
-  lines.push(
+  // The note is in the structured value too: some clients give the model only that.
+  const note =
     `Ticket ${ticket.id} is ${ticket.status}${ticket.reason ? ` (${ticket.reason})` : ''}. ` +
-      `nextAfter: ${nextAfter}.` +
-      (more ? ' More events are stored: call again with after set to nextAfter.' : '') +
-      (timedOut && moving ? ' The wait timed out while it still runs: call again to go on.' : '') +
-      (ticket.status === 'awaiting_review' ? ' Review it with ticket_evidence.' : ''),
-  );
+    `nextAfter: ${nextAfter}.` +
+    (more ? ' More events are stored: call again with after set to nextAfter.' : '') +
+    (timedOut && moving ? ' The wait timed out while it still runs: call again to go on.' : '') +
+    (ticket.status === 'awaiting_review' ? ' Review it with ticket_evidence.' : '');
+  lines.push(note);
   return {
     text: lines.join('\n'),
     value: {
@@ -92,6 +123,7 @@ export async function followTicketForModel(client: Mags, options: TicketFollowOp
       nextAfter,
       more,
       timedOut,
+      note,
     },
   };
 }

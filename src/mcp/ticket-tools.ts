@@ -5,13 +5,15 @@ import type { Mags } from '../sdk/mags.ts';
 import { ticketEvidenceUri } from './mcp-resources.ts';
 import { evidenceSummary } from './ticket-event-line.ts';
 import { followTicketForModel } from './ticket-follow.ts';
+import { followNext, registerTicketRunTool } from './ticket-run-tool.ts';
+import {
+  budgetFromInputs,
+  budgetInputs,
+  criteriaInput,
+  projectInput,
+  ticketIdInput as ticketId,
+} from './ticket-tool-schemas.ts';
 import { jsonResult, toolResult } from './tool-result.ts';
-
-const ticketId = z
-  .string()
-  .min(1)
-  .max(100)
-  .describe('The ticket id, e.g. "tkt_3kTMd9bX1VvJf2Qw" (from ticket_create or ticket_list).');
 
 /** A ticket in a few lines: what it is, where it stands, what it cost. */
 export function ticketLine(ticket: Ticket): string {
@@ -34,35 +36,21 @@ export function registerTicketTools(server: McpServer, client: Mags): void {
       description:
         "Hands a task to mags's own background agent: it works in its own sandbox on a fork of " +
         "the project's workspace, then the platform runs each criterion's check command and the " +
-        "project's tests and assembles evidence for review. Needs a project (made with `mags " +
-        'project create`). Starts at once (status queued) unless run is false (a draft). Follow ' +
-        'it with ticket_events (follow: true) and review it with ticket_evidence.',
-      inputSchema: {
-        project: z.string().min(1).max(63).describe('The project the work is on, e.g. "webapp".'),
+        "project's tests and assembles evidence for review. Needs a project that exists " +
+        '(a person makes one with `mags project create`; no tool does). Starts at once (status ' +
+        'queued) unless run is false (a draft, started later with ticket_run). Follow it with ' +
+        'ticket_events (follow: true) and review it with ticket_evidence.',
+      inputSchema: z.strictObject({
+        project: projectInput('The project the work is on'),
         title: z.string().min(1).max(500).describe('A short title (at most 500 characters).'),
         request: z
           .string()
           .min(1)
           .max(200_000)
-          .describe('What to do, in full: the agent reads only this and the repository.'),
-        criteria: z
-          .array(
-            z.object({
-              text: z.string().min(1).max(10_000).describe('What must be true when done.'),
-              check: z
-                .string()
-                .min(1)
-                .max(65_536)
-                .optional()
-                .describe(
-                  "A shell command run in /workspace of the ticket's sandbox that exits 0 when " +
-                    'the criterion is met. Without one, a person decides (needs_person).',
-                ),
-            }),
-          )
-          .min(1)
-          .max(100)
-          .describe('The acceptance criteria, 1 to 100; each verified by its check if it has one.'),
+          .describe(
+            'What to do, in full (at most 200,000 characters): the agent reads only this and the repository.',
+          ),
+        criteria: criteriaInput,
         role: z
           .string()
           .min(1)
@@ -77,40 +65,19 @@ export function registerTicketTools(server: McpServer, client: Mags): void {
           .describe(
             "provider:model, e.g. \"anthropic:claude-sonnet-4-5\"; default: the role's, the project's, then the server's.",
           ),
-        maxSteps: z
-          .number()
-          .int()
-          .min(1)
-          .max(10_000)
-          .optional()
-          .describe("Budget: the agent's model calls at most (default: the server's)."),
-        maxCostUsd: z
-          .number()
-          .positive()
-          .optional()
-          .describe("Budget: US dollars at most (default: the server's)."),
-        maxWallMinutes: z
-          .number()
-          .min(1 / 60)
-          .max(7 * 24 * 60)
-          .optional()
-          .describe("Budget: wall-clock minutes at most, up to 7 days (default: the server's)."),
+        ...budgetInputs,
         run: z
           .boolean()
           .default(true)
-          .describe('Start it at once (default true); false leaves a draft.'),
-      },
+          .describe(
+            'Start it at once (default true); false leaves a draft that ticket_run starts.',
+          ),
+      }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
     },
     (input) =>
       toolResult(async () => {
-        const budget = {
-          ...(input.maxSteps !== undefined && { maxSteps: input.maxSteps }),
-          ...(input.maxCostUsd !== undefined && { maxCostUsd: input.maxCostUsd }),
-          ...(input.maxWallMinutes !== undefined && {
-            maxWallMs: Math.round(input.maxWallMinutes * 60_000),
-          }),
-        };
+        const budget = budgetFromInputs(input);
         const ticket = await client.tickets.create({
           project: input.project,
           title: input.title,
@@ -118,14 +85,14 @@ export function registerTicketTools(server: McpServer, client: Mags): void {
           criteria: input.criteria,
           ...(input.role !== undefined && { role: input.role }),
           ...(input.model !== undefined && { model: input.model }),
-          ...(Object.keys(budget).length > 0 && { budget }),
+          ...(budget && { budget }),
           run: input.run,
         });
         const next =
           ticket.status === 'draft'
-            ? 'It is a draft: start it with `mags ticket run ID`.'
-            : 'Follow it with ticket_events (follow: true); review it with ticket_evidence.';
-        return jsonResult(`Created ${ticketLine(ticket)}. ${next}`, { ticket });
+            ? `It is a draft: start it with ticket_run (ticketId "${ticket.id}").`
+            : followNext;
+        return jsonResult(`Created ${ticketLine(ticket)}. ${next}`, { ticket, next });
       }),
   );
 
@@ -134,10 +101,10 @@ export function registerTicketTools(server: McpServer, client: Mags): void {
     {
       title: 'List tickets',
       description: "Lists the caller's tickets, newest first, optionally of one project or status.",
-      inputSchema: {
-        project: z.string().min(1).max(63).optional().describe("Only this project's tickets."),
+      inputSchema: z.strictObject({
+        project: projectInput("Only this project's tickets").optional(),
         status: z.enum(ticketStatuses).optional().describe('Only tickets in this status.'),
-      },
+      }),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     ({ project, status }) =>
@@ -155,7 +122,7 @@ export function registerTicketTools(server: McpServer, client: Mags): void {
       description:
         'A ticket: its request, criteria, status (draft, queued, running, awaiting_review, ' +
         'approved, changes_requested, closed, failed, stopped) and why, attempt, usage and workspace.',
-      inputSchema: { ticketId },
+      inputSchema: z.strictObject({ ticketId }),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     ({ ticketId: id }) =>
@@ -185,9 +152,11 @@ export function registerTicketTools(server: McpServer, client: Mags): void {
         'checks). Returns up to maxEvents events after the `after` cursor and `nextAfter`, the ' +
         'cursor to pass next time, so repeated calls poll without repeats. With follow: true it ' +
         'waits for new events until the ticket awaits review or ends (or timeoutSeconds pass), ' +
-        'sending each as a progress notification when the client asked for progress; cancelling ' +
-        `the call ends the wait. The full events: resource mags://tickets/{ticketId}/events.`,
-      inputSchema: {
+        'sending each as a progress notification when the client asked for progress (progress: ' +
+        'seconds waited; one every 15 s while the ticket is quiet); cancelling ' +
+        'the call ends the wait. The raw events as JSON: resource mags://tickets/{ticketId}/events ' +
+        '(?after=N for those after an event id).',
+      inputSchema: z.strictObject({
         ticketId,
         after: z
           .number()
@@ -216,7 +185,7 @@ export function registerTicketTools(server: McpServer, client: Mags): void {
             'With follow: return after this long even if the ticket still runs (default 1800 ' +
               'with progress notifications, 50 without, so a client waiting 60 s is not cut off).',
           ),
-      },
+      }),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (input, extra) =>
@@ -229,13 +198,13 @@ export function registerTicketTools(server: McpServer, client: Mags): void {
           maxEvents: input.maxEvents,
           timeoutMs: (input.timeoutSeconds ?? (progressToken === undefined ? 50 : 1800)) * 1000,
           signal: extra.signal,
-          onEvent:
+          onProgress:
             progressToken === undefined
               ? undefined
-              : (count, line) =>
+              : (progress, message) =>
                   extra.sendNotification({
                     method: 'notifications/progress',
-                    params: { progressToken, progress: count, message: line.slice(0, 1000) },
+                    params: { progressToken, progress, message: message.slice(0, 1000) },
                   }),
         });
         return jsonResult(followed.text, followed.value);
@@ -252,7 +221,7 @@ export function registerTicketTools(server: McpServer, client: Mags): void {
         "agent's own claim; the tests' result and counts; the changed files; usage. The diff and " +
         `full logs: resource mags://tickets/{ticketId}/evidence. There is evidence once an ` +
         'attempt has ended (awaiting_review, failed, stopped).',
-      inputSchema: {
+      inputSchema: z.strictObject({
         ticketId,
         attempt: z
           .number()
@@ -260,7 +229,7 @@ export function registerTicketTools(server: McpServer, client: Mags): void {
           .min(1)
           .optional()
           .describe('The attempt, from 1 (default: the latest with evidence).'),
-      },
+      }),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     ({ ticketId: id, attempt }) =>
@@ -280,7 +249,10 @@ export function registerTicketTools(server: McpServer, client: Mags): void {
           counts: evidence.tests.counts,
         };
         const text = `${evidenceSummary(evidence)}\nThe full evidence (diff, logs): ${ticketEvidenceUri(id)}`;
+        // `summary` is the text above: clients that hand the model only the structured value
+        // (Claude Code, Codex) must still show it the agent's summary and the failures' output.
         return jsonResult(text, {
+          summary: text,
           ticket: evidence.ticket,
           attempt: evidence.attempt,
           agentEnd: evidence.agentEnd,
@@ -293,4 +265,6 @@ export function registerTicketTools(server: McpServer, client: Mags): void {
         });
       }),
   );
+
+  registerTicketRunTool(server, client, ticketLine);
 }

@@ -1,20 +1,18 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
+import { WorkspaceNameSchema } from '../api/run-options.ts';
+import { formatBytes } from '../config/byte-sizes.ts';
 import type { Mags } from '../sdk/mags.ts';
 import { jsonResult, toolResult } from './tool-result.ts';
 
 /**
- * The names are checked by the API (WorkspaceNameSchema), whose error names the rule; the schema
- * here only describes them, so a bad name is a tool error in the API's words, not a second rule.
+ * The API's own name rule (WorkspaceNameSchema), checked before any request: a name such as "."
+ * or ".." would otherwise be resolved as a URL path segment and reach another route.
  */
 const workspaceName = (what: string) =>
-  z
-    .string()
-    .min(1)
-    .max(100)
-    .describe(
-      `${what}: up to 100 letters, digits, ".", "_" and "-", starting with a letter or digit, no ".." (e.g. "app").`,
-    );
+  WorkspaceNameSchema.describe(
+    `${what}: up to 100 letters, digits, ".", "_" and "-", starting with a letter or digit, no ".." (e.g. "app").`,
+  );
 
 const mebibytes = (bytes: number | null) =>
   bytes === null ? 'unknown size' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
@@ -35,7 +33,7 @@ export function registerWorkspaceTools(server: McpServer, client: Mags): void {
         'left. Each entry has its size on this host, its disk size, the latest version synced ' +
         'to object storage (remoteVersion, null if never synced) and the workspace it was ' +
         'forked from.',
-      inputSchema: {},
+      inputSchema: z.strictObject({}),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     () =>
@@ -61,7 +59,7 @@ export function registerWorkspaceTools(server: McpServer, client: Mags): void {
         'Lists the versions of a workspace stored in object storage, oldest first: each ' +
         'workspace_sync that changed something made one (version number, commit time, size in ' +
         'bytes). A workspace that was never synced has none. An unknown workspace is an error.',
-      inputSchema: { workspace: workspaceName('The workspace') },
+      inputSchema: z.strictObject({ workspace: workspaceName('The workspace') }),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     ({ workspace }) =>
@@ -89,16 +87,17 @@ export function registerWorkspaceTools(server: McpServer, client: Mags): void {
         'done or worth keeping. Uploads only what the last version does not hold; an unchanged ' +
         'workspace makes no new version (committed: false). The workspace must not be written ' +
         'by a running command meanwhile; a newer version synced by another host is a conflict.',
-      inputSchema: { workspace: workspaceName('The workspace to sync') },
+      inputSchema: z.strictObject({ workspace: workspaceName('The workspace to sync') }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
     },
     ({ workspace }) =>
       toolResult(async () => {
         const result = await client.workspaces.sync(workspace);
         const text = result.committed
-          ? `Synced "${workspace}" as version ${result.version} (${result.uploadedBytes} of ${result.totalBytes} bytes uploaded).`
+          ? `Synced "${workspace}" as version ${result.version} (${formatBytes(result.totalBytes)} of files; ${formatBytes(result.uploadedBytes)} uploaded).`
           : `"${workspace}" is unchanged since version ${result.version}: no new version.`;
-        return jsonResult(text, { workspace, ...result });
+        // The upload counts new chunks and their framing, so it can exceed the files' size.
+        return jsonResult(text, { workspace, ...result, message: text });
       }),
   );
 
@@ -113,19 +112,17 @@ export function registerWorkspaceTools(server: McpServer, client: Mags): void {
         'size; later changes of either stay their own. The source must be idle: a sandbox ' +
         'running on it makes this an error (workspace_busy); stop that sandbox first. The new ' +
         'name must not exist yet.',
-      inputSchema: {
+      inputSchema: z.strictObject({
         source: workspaceName('The workspace to copy'),
         name: workspaceName('The new workspace'),
-      },
+      }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
     },
     ({ source, name }) =>
       toolResult(async () => {
         const workspace = await client.workspaces.fork(source, name);
-        return jsonResult(
-          `Forked "${source}" as "${workspace.name}"; create a sandbox with workspace "${workspace.name}" to use it.`,
-          { workspace },
-        );
+        const text = `Forked "${source}" as "${workspace.name}"; create a sandbox with workspace "${workspace.name}" to use it.`;
+        return jsonResult(text, { workspace, message: text });
       }),
   );
 }
