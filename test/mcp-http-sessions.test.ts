@@ -177,7 +177,7 @@ describe('/mcp sessions over HTTP', () => {
     const { token } = await server.client('carol');
     const { client, transport } = await connect(server.url, token);
     try {
-      const big = 'x'.repeat(server.server.services.limits.maxJsonBytes + 1);
+      const big = 'x'.repeat(server.server.services.mcpSessions?.limits.maxBodyBytes ?? 0);
       const answer = await post(
         server.url,
         token,

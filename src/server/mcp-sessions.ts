@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { InvalidInputError, MagsError, RateLimitError } from '../errors/mags-error.ts';
+import {
+  type McpCallLimits,
+  McpCallSlots,
+  requestIdsOf,
+  type SessionCalls,
+} from './mcp-call-slots.ts';
 
 /**
  * Open MCP sessions one owner may hold at once, unless MAGS_MCP_SESSIONS_PER_OWNER says: as
@@ -11,27 +18,50 @@ import { InvalidInputError, MagsError, RateLimitError } from '../errors/mags-err
 export const defaultMaxMcpSessionsPerOwner = 64;
 /** A session with no request for this long is closed, unless MAGS_MCP_IDLE_TIMEOUT_SECONDS says. */
 export const defaultMcpIdleTimeoutMs = 30 * 60_000;
+/** Requests in flight per session, unless MAGS_MCP_CALLS_PER_SESSION says. */
+export const defaultMaxMcpCallsPerSession = 16;
+/**
+ * Requests in flight per owner over all its sessions, unless MAGS_MCP_CALLS_PER_OWNER says: as
+ * many as its sessions and long-lived streams (a running run_command follows one log).
+ */
+export const defaultMaxMcpCallsPerOwner = 64;
+/**
+ * The largest POST body: file_write's largest content (1,048,576 characters) is at most 6 bytes
+ * a character in JSON (`\u0001`), so the largest valid call always fits; the per-owner cap on
+ * requests in flight, which counts a body from before it is read, bounds the memory they take.
+ */
+export const mcpMaxBodyBytes = 8 * 1024 * 1024;
+/**
+ * At the session cap, a session whose client holds no stream open and has sent nothing for this
+ * long is closed for the new one (an SDK client's close() sends no DELETE). The wait covers a
+ * client that was just answered its initialize and has not opened its GET stream yet.
+ */
+export const mcpEvictAfterMs = 5_000;
 
-export interface McpSessionLimits {
+export interface McpSessionLimits extends McpCallLimits {
   maxSessionsPerOwner: number;
   /** A session with no POST in flight and none for this long is closed (its client gets a 404). */
   idleTimeoutMs: number;
-  /** The largest JSON-RPC POST body, like the REST API's JSON bodies. */
+  /** The largest JSON-RPC POST body. */
   maxBodyBytes: number;
+  /** How long an unused session without stream must have been quiet to be evicted at the cap. */
+  evictAfterMs: number;
 }
 
-/** The limits from MAGS_MCP_SESSIONS_PER_OWNER and MAGS_MCP_IDLE_TIMEOUT_SECONDS, else defaults. */
-export function mcpSessionLimitsFrom(
-  environment: NodeJS.ProcessEnv,
-  maxBodyBytes: number,
-): McpSessionLimits {
+/** The limits from the MAGS_MCP_* variables, else the defaults. */
+export function mcpSessionLimitsFrom(environment: NodeJS.ProcessEnv): McpSessionLimits {
   return {
     maxSessionsPerOwner:
       wholeNumber(environment, 'MAGS_MCP_SESSIONS_PER_OWNER') ?? defaultMaxMcpSessionsPerOwner,
     idleTimeoutMs:
       (wholeNumber(environment, 'MAGS_MCP_IDLE_TIMEOUT_SECONDS') ??
         defaultMcpIdleTimeoutMs / 1000) * 1000,
-    maxBodyBytes,
+    maxCallsPerSession:
+      wholeNumber(environment, 'MAGS_MCP_CALLS_PER_SESSION') ?? defaultMaxMcpCallsPerSession,
+    maxCallsPerOwner:
+      wholeNumber(environment, 'MAGS_MCP_CALLS_PER_OWNER') ?? defaultMaxMcpCallsPerOwner,
+    maxBodyBytes: mcpMaxBodyBytes,
+    evictAfterMs: mcpEvictAfterMs,
   };
 }
 
@@ -54,8 +84,14 @@ export interface McpSession {
   readonly tokenId: string;
   readonly transport: WebStandardStreamableHTTPServerTransport;
   readonly server: McpServer;
+  /** Its JSON-RPC requests in flight (also counted against the owner). */
+  readonly calls: SessionCalls;
   /** POSTs whose answer has not ended yet: a running tool call keeps its session alive. */
   inFlight: number;
+  /** GET streams open: its client is still there even when it sends nothing. */
+  streams: number;
+  /** When a request last came or an answer last ended (Date.now()). */
+  lastUsedMs: number;
   idleTimer: NodeJS.Timeout | undefined;
 }
 
@@ -63,11 +99,13 @@ export interface McpSession {
  * The open MCP sessions of this server process. A session lives only here, in memory: its
  * server instance holds the tool calls in flight, which is where a cancellation or progress
  * must arrive, so several servers behind a load balancer need it sticky on `Mcp-Session-Id`.
- * Each owner may hold `maxSessionsPerOwner` at once; an idle one is closed after
- * `idleTimeoutMs`; `closeAll` ends them all when the server stops.
+ * Each owner may hold `maxSessionsPerOwner` at once (at the cap, one its client left without
+ * DELETE makes room); an idle one is closed after `idleTimeoutMs`; requests in flight are capped
+ * per session and per owner (`calls`); `closeAll` ends them all when the server stops.
  */
 export class McpSessions {
   readonly limits: McpSessionLimits;
+  readonly calls: McpCallSlots;
   readonly #sessions = new Map<string, McpSession>();
   /** Sessions per owner, counted from before `initialize` is answered (so racing opens count). */
   readonly #perOwner = new Map<string, number>();
@@ -75,6 +113,7 @@ export class McpSessions {
 
   constructor(limits: McpSessionLimits) {
     this.limits = limits;
+    this.calls = new McpCallSlots(limits);
   }
 
   /**
@@ -92,9 +131,10 @@ export class McpSessions {
   }
 
   /**
-   * A new session for an `initialize` request: its server from `createServer`, answered by its
-   * transport. A 429 when `owner` holds the most already. The session is kept only when the
-   * transport initialized it (a refused initialize leaves nothing behind).
+   * A new session for an `initialize` request (`parsedBody`, read while `calls` reserved its
+   * slot): its server from `createServer`, answered by its transport. At the cap, the least
+   * recently used session left without a stream is closed for it, else a 429. The session is
+   * kept only when the transport initialized it (a refused initialize leaves nothing behind).
    */
   async open(
     owner: string,
@@ -102,43 +142,34 @@ export class McpSessions {
     createServer: () => McpServer,
     request: Request,
     parsedBody: unknown,
+    calls: SessionCalls,
   ): Promise<Response> {
-    if (this.#closed) {
-      throw new MagsError('The server is stopping: it opens no MCP session.', {
-        code: 'server_stopping',
-        statusCode: 503,
-        retryable: true,
-        hint: 'Connect again once the server is back (or to another server of the cluster).',
-      });
-    }
+    if (this.#closed) throw serverStopping();
+    if (this.count(owner) >= this.limits.maxSessionsPerOwner) await this.#evictOne(owner);
+    if (this.#closed) throw serverStopping();
     const open = this.count(owner);
     if (open >= this.limits.maxSessionsPerOwner) {
       throw new RateLimitError(
-        `Owner ${JSON.stringify(owner)} already has ${open} MCP sessions open on this server, the most one owner may.`,
+        `Owner ${JSON.stringify(owner)} already has ${open} MCP sessions open on this server, the most one owner may, and none is free to close (each has a stream open, a request in flight, or was used in the last ${Math.round(this.limits.evictAfterMs / 1000)} s).`,
         {
           code: 'owner_limit_reached',
           limit: 'mcp_sessions',
           limitValue: this.limits.maxSessionsPerOwner,
           retryAfterSeconds: 30,
-          hint: `End sessions you no longer use (an MCP client's close sends DELETE /mcp); an idle session ends by itself after ${Math.round(this.limits.idleTimeoutMs / 1000)} s. MAGS_MCP_SESSIONS_PER_OWNER sets the limit.`,
+          hint: `End sessions you no longer use with DELETE /mcp (the SDK's transport.terminateSession(); a plain client close() sends none, and such a session is closed only when room is needed); an idle session ends by itself after ${Math.round(this.limits.idleTimeoutMs / 1000)} s. MAGS_MCP_SESSIONS_PER_OWNER sets the limit.`,
         },
       );
     }
+    const { requests } = requestIdsOf(parsedBody);
+    this.calls.start(owner, calls, requests);
     this.#perOwner.set(owner, open + 1);
     let session: McpSession | undefined;
-    const transport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      maxRequestBodySize: this.limits.maxBodyBytes,
-      onsessioninitialized: (id) => {
-        session = { id, owner, tokenId, transport, server, inFlight: 0, idleTimer: undefined };
-        this.#sessions.set(id, session);
-      },
-    });
-    const server = createServer();
+    let server: McpServer | undefined;
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
+      this.calls.endAll(owner, calls);
       if (session) {
         clearTimeout(session.idleTimer);
         this.#sessions.delete(session.id);
@@ -147,18 +178,43 @@ export class McpSessions {
       if (left > 0) this.#perOwner.set(owner, left);
       else this.#perOwner.delete(owner);
     };
-    // Called on DELETE /mcp, an idle timeout, closeAll, or the transport failing.
-    transport.onclose = release;
     try {
+      server = createServer();
+      const own = server;
+      const transport = new WebStandardStreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        maxRequestBodySize: this.limits.maxBodyBytes,
+        onsessioninitialized: (id) => {
+          session = {
+            id,
+            owner,
+            tokenId,
+            transport,
+            server: own,
+            calls,
+            inFlight: 0,
+            streams: 0,
+            lastUsedMs: Date.now(),
+            idleTimer: undefined,
+          };
+          this.#sessions.set(id, session);
+          // closeAll() ran while this initialize was read: it could not see this session.
+          if (this.#closed) void own.close();
+        },
+      });
+      endCallsOnAnswer(transport, (id) => this.calls.end(owner, calls, id));
+      // Called on DELETE /mcp, an idle timeout, an eviction, closeAll, or the transport failing.
+      transport.onclose = release;
       await server.connect(transport);
       const response = await this.#answer(
         () => session,
         () => transport.handleRequest(request, { parsedBody }),
       );
+      if (response.status !== 200) for (const id of requests) this.calls.end(owner, calls, id);
       if (!session) await server.close();
       return response;
     } catch (error) {
-      await server.close().catch(() => {});
+      await server?.close().catch(() => {});
       release();
       throw error;
     }
@@ -174,14 +230,46 @@ export class McpSessions {
   }
 
   /**
-   * The session's transport answers the request. A POST (a tool call) keeps the session busy
-   * until its answer ends; the client's standing GET stream does not, or no session would idle.
+   * A POST of the session (`parsedBody`, read while `session.calls` reserved its slot): its
+   * requests count from here until answered, or a 429/400 (mcp-call-slots.ts). The POST keeps
+   * the session busy until its answer ends.
    */
-  handle(session: McpSession, request: Request): Promise<Response> {
-    if (request.method !== 'POST') return session.transport.handleRequest(request);
-    return this.#answer(
-      () => session,
-      () => session.transport.handleRequest(request),
+  async post(session: McpSession, request: Request, parsedBody: unknown): Promise<Response> {
+    const { owner, calls } = session;
+    const { requests, cancelled } = requestIdsOf(parsedBody);
+    // The SDK drops the answer of a cancelled request: nothing else would end its count.
+    for (const id of cancelled) this.calls.end(owner, calls, id);
+    this.calls.start(owner, calls, requests);
+    let response: Response;
+    try {
+      response = await this.#answer(
+        () => session,
+        () => session.transport.handleRequest(request, { parsedBody }),
+      );
+    } catch (error) {
+      for (const id of requests) this.calls.end(owner, calls, id);
+      throw error;
+    }
+    // Refused by the transport (headers, protocol version, closed): none of them will run.
+    if (response.status !== 200) for (const id of requests) this.calls.end(owner, calls, id);
+    return response;
+  }
+
+  /**
+   * A GET (the client's standing stream) or DELETE. The stream does not keep the session busy
+   * (or no session would idle), but while it is open the session is not evicted at the cap.
+   */
+  async handle(session: McpSession, request: Request): Promise<Response> {
+    session.lastUsedMs = Date.now();
+    const response = await session.transport.handleRequest(request);
+    if (request.method !== 'GET' || response.status !== 200 || !response.body) return response;
+    session.streams++;
+    return new Response(
+      whenEnded(response.body, () => {
+        session.streams--;
+        session.lastUsedMs = Date.now();
+      }),
+      response,
     );
   }
 
@@ -189,6 +277,20 @@ export class McpSessions {
   async closeAll(): Promise<void> {
     this.#closed = true;
     await Promise.all([...this.#sessions.values()].map((session) => session.server.close()));
+  }
+
+  /** Closes the owner's least recently used session that no client holds; false if none. */
+  async #evictOne(owner: string): Promise<boolean> {
+    const quietSince = Date.now() - this.limits.evictAfterMs;
+    let oldest: McpSession | undefined;
+    for (const session of this.#sessions.values()) {
+      if (session.owner !== owner || session.inFlight > 0 || session.streams > 0) continue;
+      if (session.calls.size > 0 || session.lastUsedMs > quietSince) continue;
+      if (!oldest || session.lastUsedMs < oldest.lastUsedMs) oldest = session;
+    }
+    if (!oldest) return false;
+    await oldest.server.close();
+    return true;
   }
 
   async #answer(
@@ -220,12 +322,14 @@ export class McpSessions {
 
   #busy(session: McpSession): void {
     session.inFlight++;
+    session.lastUsedMs = Date.now();
     clearTimeout(session.idleTimer);
     session.idleTimer = undefined;
   }
 
   #done(session: McpSession): void {
     session.inFlight--;
+    session.lastUsedMs = Date.now();
     if (session.inFlight > 0 || !this.#sessions.has(session.id)) return;
     session.idleTimer = setTimeout(() => {
       void session.server.close();
@@ -233,6 +337,35 @@ export class McpSessions {
     // An idle session never keeps the process alive.
     session.idleTimer.unref();
   }
+}
+
+function serverStopping(): MagsError {
+  return new MagsError('The server is stopping: it opens no MCP session.', {
+    code: 'server_stopping',
+    statusCode: 503,
+    retryable: true,
+    hint: 'Connect again once the server is back (or to another server of the cluster).',
+  });
+}
+
+/**
+ * Calls `ended` with a request's id once the session's server has sent (or failed to send) its
+ * answer: that is when a tool call stops counting as in flight, even when its client went away.
+ */
+function endCallsOnAnswer(
+  transport: WebStandardStreamableHTTPServerTransport,
+  ended: (id: string | number) => void,
+): void {
+  const send = transport.send.bind(transport);
+  transport.send = async (message: JSONRPCMessage, options) => {
+    try {
+      await send(message, options);
+    } finally {
+      if (('result' in message || 'error' in message) && message.id !== undefined) {
+        ended(message.id);
+      }
+    }
+  };
 }
 
 /** The body as it was, calling `ended` once when it has been read to its end, failed or cancelled. */

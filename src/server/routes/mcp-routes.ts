@@ -1,12 +1,13 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Context, MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { createMcpServerOnFetch } from '../../mcp/create-mcp-server-on-fetch.ts';
 import type { ServerApp } from '../create-app.ts';
 import { inProcessFetch } from '../in-process-fetch.ts';
+import { SessionCalls } from '../mcp-call-slots.ts';
 import { McpSessions, mcpSessionLimitsFrom } from '../mcp-sessions.ts';
+import { checkMcpOrigin, mcpAllowedOriginsFrom } from '../middleware/check-mcp-origin.ts';
 import type { ServerEnv, ServerServices } from '../server-env.ts';
 
 /** The MCP client names its session in this header (streamable HTTP transport). */
@@ -23,9 +24,7 @@ export function registerMcpRoutes(
   services: ServerServices,
   tokenCheck: MiddlewareHandler<ServerEnv>,
 ): void {
-  services.mcpSessions ??= new McpSessions(
-    mcpSessionLimitsFrom(process.env, services.limits.maxJsonBytes),
-  );
+  services.mcpSessions ??= new McpSessions(mcpSessionLimitsFrom(process.env));
   const sessions = services.mcpSessions;
   app.use('/mcp', async (c, next) => {
     await next();
@@ -33,37 +32,33 @@ export function registerMcpRoutes(
     if (!c.res.headers.has('cache-control')) c.header('Cache-Control', 'no-store');
     if (c.res.status === 401) c.header('WWW-Authenticate', 'Bearer');
   });
-  // Every request needs the owner's bearer token, which a page in a browser cannot send on its
-  // own: that is why the transport's Origin/Host checks (DNS rebinding) are left off.
+  // A browser page of another origin gets a 403 (DNS rebinding, cross-site requests); the
+  // bearer token below is the real gate, which a page cannot send on its own.
+  app.use('/mcp', checkMcpOrigin(mcpAllowedOriginsFrom(process.env)));
   app.use('/mcp', tokenCheck);
-  app.use(
-    '/mcp',
-    bodyLimit({
-      maxSize: sessions.limits.maxBodyBytes,
-      onError: () => {
-        throw new HTTPException(413, {
-          message: `Request body over the ${sessions.limits.maxBodyBytes}-byte limit.`,
-        });
-      },
-    }),
-  );
   app.all('/mcp', async (c) => {
     const sessionId = c.req.header(sessionHeader);
-    if (sessionId !== undefined) {
-      const session = sessions.find(sessionId, c.var.owner, c.var.tokenId);
-      if (!session) return sessionNotFound(c);
-      return sessions.handle(session, c.req.raw);
-    }
-    // No session yet: only an initialize request opens one (nothing is made for anything else).
+    const session =
+      sessionId === undefined ? undefined : sessions.find(sessionId, c.var.owner, c.var.tokenId);
+    if (sessionId !== undefined && !session) return sessionNotFound(c);
     if (c.req.method !== 'POST') {
+      if (session) return sessions.handle(session, c.req.raw);
       return jsonRpcError(c, 400, -32000, 'Bad Request: Mcp-Session-Id header is required.');
     }
+    // The body is read only once a slot is free, so the bodies in memory are bounded too.
+    const calls = session?.calls ?? new SessionCalls();
+    const giveBack = sessions.calls.reserve(c.var.owner, calls);
     let parsedBody: unknown;
     try {
-      parsedBody = await c.req.json();
-    } catch {
+      parsedBody = await readJsonBody(c.req.raw, sessions.limits.maxBodyBytes);
+    } catch (error) {
+      if (error instanceof HTTPException) throw error;
       return jsonRpcError(c, 400, -32700, 'Parse error: the body is not JSON.');
+    } finally {
+      giveBack();
     }
+    if (session) return sessions.post(session, c.req.raw, parsedBody);
+    // No session yet: only an initialize request opens one (nothing is made for anything else).
     const initializes = Array.isArray(parsedBody)
       ? parsedBody.some(isInitializeRequest)
       : isInitializeRequest(parsedBody);
@@ -81,6 +76,7 @@ export function registerMcpRoutes(
       () => createSessionServer(app, c, sessions),
       c.req.raw,
       parsedBody,
+      calls,
     );
   });
 }
@@ -145,4 +141,26 @@ function jsonRpcError(
   message: string,
 ): Response {
   return c.json({ jsonrpc: '2.0', error: { code, message }, id: null }, status);
+}
+
+/**
+ * The POST's JSON, read here rather than by a body-limit middleware (which reads a chunked body
+ * whole before the route runs) so that it is read only once the request holds its slot. A body
+ * over `maxBytes` is a 413, like `/v1`'s, as soon as it says or reaches that size.
+ */
+async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
+  const tooLarge = () =>
+    new HTTPException(413, { message: `Request body over the ${maxBytes}-byte limit.` });
+  const declared = request.headers.get('content-length');
+  if (declared !== null && Number(declared) > maxBytes) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body) {
+    for await (const chunk of request.body) {
+      size += chunk.byteLength;
+      if (size > maxBytes) throw tooLarge();
+      chunks.push(chunk);
+    }
+  }
+  return JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
 }

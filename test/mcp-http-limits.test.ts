@@ -1,0 +1,308 @@
+/**
+ * The limits of `mags server`'s /mcp over real HTTP: Origin checked (403), requests in flight
+ * capped per session and per owner (counted from before a body is read, each request of a batch
+ * counting), a request id already in flight refused, a session its client left without DELETE
+ * closed when the owner needs its slot, and a file_write of the largest content over /mcp.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { waitUntil } from './helpers/server-process.ts';
+import { sandboxSkipReason } from './helpers/test-home.ts';
+import { startTestServer, type TestServer } from './helpers/test-server.ts';
+
+const maxSessionsPerOwner = 2;
+const maxCallsPerSession = 3;
+const maxCallsPerOwner = 4;
+const allowedOrigin = 'http://inspector.example:6274';
+
+async function connect(
+  url: string,
+  token: string,
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const transport = new StreamableHTTPClientTransport(new URL('/mcp', url), {
+    requestInit: { headers: { authorization: `Bearer ${token}` } },
+  });
+  const client = new Client({ name: 'mcp-http-limits-test', version: '1.0.0' });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+/** A raw POST to /mcp; `body` may be a stream the test feeds slowly. */
+function post(
+  url: string,
+  token: string,
+  body: unknown,
+  options: { sessionId?: string; origin?: string; stream?: ReadableStream<Uint8Array> } = {},
+): Promise<Response> {
+  return fetch(new URL('/mcp', url), {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${token}`,
+      'mcp-protocol-version': '2025-06-18',
+      ...(options.sessionId ? { 'mcp-session-id': options.sessionId } : {}),
+      ...(options.origin ? { origin: options.origin } : {}),
+    },
+    body: options.stream ?? JSON.stringify(body),
+    ...(options.stream ? { duplex: 'half' } : {}),
+  } as RequestInit);
+}
+
+const initialize = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: {
+    protocolVersion: '2025-06-18',
+    capabilities: {},
+    clientInfo: { name: 'raw', version: '1' },
+  },
+};
+
+/** A session opened with raw requests (no GET stream): its id. */
+async function openRaw(url: string, token: string): Promise<string> {
+  const answer = await post(url, token, initialize);
+  assert.equal(answer.status, 200, await answer.clone().text());
+  const sessionId = answer.headers.get('mcp-session-id');
+  assert.ok(sessionId);
+  await answer.text();
+  const initialized = await post(
+    url,
+    token,
+    { jsonrpc: '2.0', method: 'notifications/initialized' },
+    { sessionId },
+  );
+  assert.equal(initialized.status, 202);
+  return sessionId;
+}
+
+/** A POST whose body arrives only when `finish` is called: it holds a slot while read. */
+function slowPost(url: string, token: string, sessionId: string, id: number) {
+  let feed: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      feed = controller;
+      controller.enqueue(new TextEncoder().encode('{"jsonrpc":"2.0",'));
+    },
+  });
+  const answer = post(url, token, undefined, { sessionId, stream });
+  return {
+    answer,
+    finish() {
+      feed?.enqueue(new TextEncoder().encode(`"id":${id},"method":"ping"}`));
+      feed?.close();
+    },
+  };
+}
+
+const pings = (count: number, from = 10) =>
+  Array.from({ length: count }, (_, index) => ({
+    jsonrpc: '2.0',
+    id: from + index,
+    method: 'ping',
+  }));
+
+describe('/mcp limits over HTTP', () => {
+  let server: TestServer;
+  const environmentBefore = { ...process.env };
+
+  before(async () => {
+    process.env.MAGS_MCP_SESSIONS_PER_OWNER = String(maxSessionsPerOwner);
+    process.env.MAGS_MCP_CALLS_PER_SESSION = String(maxCallsPerSession);
+    process.env.MAGS_MCP_CALLS_PER_OWNER = String(maxCallsPerOwner);
+    process.env.MAGS_MCP_ALLOWED_ORIGINS = `${allowedOrigin}, http://other.example`;
+    server = await startTestServer();
+  });
+  after(async () => {
+    process.env = environmentBefore;
+    await server?.close();
+  });
+
+  const sessions = () => {
+    const found = server.server.services.mcpSessions;
+    assert.ok(found);
+    return found;
+  };
+
+  test('an Origin other than the server and the allowed ones is a 403; none, own and allowed pass', async () => {
+    const { token } = await server.client('olga');
+    for (const origin of ['http://evil.example', 'null', 'http://127.0.0.1.evil.example']) {
+      const answer = await post(server.url, token, initialize, { origin });
+      assert.equal(answer.status, 403, origin);
+      const body = (await answer.json()) as { error: { code: string; hint: string } };
+      assert.equal(body.error.code, 'origin_not_allowed');
+      assert.match(body.error.hint, /MAGS_MCP_ALLOWED_ORIGINS=/);
+    }
+    assert.equal(sessions().count('olga'), 0);
+    const own = new URL(server.url).origin;
+    for (const origin of [own, allowedOrigin]) {
+      const answer = await post(server.url, token, initialize, { origin });
+      assert.equal(answer.status, 200, origin);
+      const sessionId = answer.headers.get('mcp-session-id');
+      await answer.text();
+      await fetch(new URL('/mcp', server.url), {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${token}`, 'mcp-session-id': sessionId ?? '' },
+      });
+    }
+    assert.equal(sessions().count('olga'), 0);
+  });
+
+  test('a batch over the per-session cap is a 429 before anything runs; one within it is answered', async () => {
+    const { token } = await server.client('pia');
+    const sessionId = await openRaw(server.url, token);
+    const refused = await post(server.url, token, pings(maxCallsPerSession + 1), { sessionId });
+    assert.equal(refused.status, 429);
+    const body = (await refused.json()) as {
+      error: { code: string; message: string; hint: string };
+    };
+    assert.equal(body.error.code, 'session_limit_reached');
+    assert.match(body.error.hint, /MAGS_MCP_CALLS_PER_SESSION/);
+    const answered = await post(server.url, token, pings(maxCallsPerSession), { sessionId });
+    assert.equal(answered.status, 200);
+    const text = await answered.text();
+    for (let id = 10; id < 10 + maxCallsPerSession; id++)
+      assert.match(text, new RegExp(`"id":${id}`));
+    await waitUntil(async () => sessions().calls.count('pia') === 0, 5000);
+  });
+
+  test("bodies still being read count against the owner's cap across sessions", async () => {
+    const { token } = await server.client('quinn');
+    const first = await openRaw(server.url, token);
+    const second = await openRaw(server.url, token);
+    const held = [
+      slowPost(server.url, token, first, 20),
+      slowPost(server.url, token, first, 21),
+      slowPost(server.url, token, second, 22),
+      slowPost(server.url, token, second, 23),
+    ];
+    await waitUntil(async () => sessions().calls.count('quinn') === maxCallsPerOwner, 5000);
+    const refused = await post(server.url, token, pings(1), { sessionId: second });
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get('retry-after'), '5');
+    const body = (await refused.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'owner_limit_reached');
+    assert.match(body.error.message, /already has 4 MCP requests in flight/);
+    // Another owner is not held back.
+    const other = await server.client('rita');
+    const otherSession = await openRaw(server.url, other.token);
+    assert.equal(
+      (await post(server.url, other.token, pings(1), { sessionId: otherSession })).status,
+      200,
+    );
+    for (const one of held) one.finish();
+    for (const one of held) assert.equal((await one.answer).status, 200);
+    await waitUntil(async () => sessions().calls.count('quinn') === 0, 5000);
+    assert.equal((await post(server.url, token, pings(1), { sessionId: second })).status, 200);
+  });
+
+  test('a session its client closed without DELETE makes room at the cap; one with a stream open does not', async () => {
+    const { token } = await server.client('sam');
+    const kept = await connect(server.url, token);
+    const left = await connect(server.url, token);
+    const leftId = left.transport.sessionId;
+    await left.client.close(); // no DELETE: only its GET stream ends
+    // Not before it has been quiet for a while (a client just initialized opens its stream next).
+    await assert.rejects(connect(server.url, token), /owner_limit_reached/);
+    await new Promise((resolve) => setTimeout(resolve, 5500));
+    const next = await connect(server.url, token);
+    assert.equal(sessions().count('sam'), maxSessionsPerOwner);
+    assert.equal((await post(server.url, token, pings(1), { sessionId: leftId })).status, 404);
+    assert.deepEqual(await kept.client.ping(), {});
+    // Both left have their GET stream open: a third is refused, with a hint that names DELETE.
+    await new Promise((resolve) => setTimeout(resolve, 5500));
+    await assert.rejects(connect(server.url, token), /owner_limit_reached.*terminateSession/s);
+    for (const { client, transport } of [kept, next]) {
+      await transport.terminateSession();
+      await client.close();
+    }
+    assert.equal(sessions().count('sam'), 0);
+  });
+});
+
+const skip = sandboxSkipReason();
+if (skip) process.stdout.write(`# skipping the /mcp limit tests on a sandbox: ${skip}\n`);
+
+describe('/mcp limits on a sandbox', { skip }, () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(async () => {
+    await server?.close();
+  });
+
+  test('a request id already in flight in the session is refused; the first call still cancels', async () => {
+    const { token, mags } = await server.client('tess');
+    const { client, transport } = await connect(server.url, token);
+    try {
+      const created = (await client.callTool({
+        name: 'sandbox_create',
+        arguments: { name: 'ids' },
+      })) as CallToolResult;
+      assert.notEqual(created.isError, true, JSON.stringify(created.content));
+      const sessionId = await openRaw(server.url, token);
+      const call = (id: number) => ({
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: { name: 'run_command', arguments: { sandbox: 'ids', command: 'sleep 60' } },
+      });
+      const first = await post(server.url, token, call(7), { sessionId });
+      assert.equal(first.status, 200);
+      await waitUntil(
+        async () => (await mags.jobs.list()).jobs.some((job) => job.status === 'running'),
+        30_000,
+      );
+      const again = await post(server.url, token, call(7), { sessionId });
+      assert.equal(again.status, 400);
+      const body = (await again.json()) as { error: { code: string } };
+      assert.equal(body.error.code, 'request_id_in_flight');
+      // The first call is still the one cancellation reaches: its job stops.
+      const cancelled = await post(
+        server.url,
+        token,
+        { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7 } },
+        { sessionId },
+      );
+      assert.equal(cancelled.status, 202);
+      await waitUntil(
+        async () => !(await mags.jobs.list()).jobs.some((job) => job.status === 'running'),
+        30_000,
+      );
+      await first.body?.cancel();
+      await waitUntil(
+        async () => server.server.services.mcpSessions?.calls.count('tess') === 0,
+        5000,
+      );
+    } finally {
+      await transport.terminateSession();
+      await client.close();
+    }
+  });
+
+  test('file_write of the largest content, 6 bytes a character in JSON, fits the /mcp body', async () => {
+    const { token } = await server.client('uma');
+    const { client, transport } = await connect(server.url, token);
+    try {
+      await client.callTool({ name: 'sandbox_create', arguments: { name: 'big' } });
+      const content = '\u0001'.repeat(1_048_576);
+      assert.ok(JSON.stringify(content).length > 6 * 1024 * 1024);
+      const written = (await client.callTool(
+        { name: 'file_write', arguments: { sandbox: 'big', path: '/workspace/big.txt', content } },
+        undefined,
+        { timeout: 120_000 },
+      )) as CallToolResult;
+      assert.notEqual(written.isError, true, JSON.stringify(written.content));
+      assert.equal((written.structuredContent as { sizeBytes: number }).sizeBytes, 1_048_576);
+    } finally {
+      await transport.terminateSession();
+      await client.close();
+    }
+  });
+});
