@@ -4,6 +4,7 @@ import type { Mags } from '../../sdk/mags.ts';
 import { readCliConfig } from './cli-config.ts';
 import { httpFetch } from './http-fetch.ts';
 import { ensureLocalServer, findLocalServer } from './local-server.ts';
+import { localServerFetch } from './local-server-fetch.ts';
 
 /** The server the user chose: --url, then MAGS_URL, then what mags login saved. */
 async function remoteServer(
@@ -46,7 +47,7 @@ export async function runClient(command: Command): Promise<Mags | undefined> {
 
 /**
  * An SDK client for a command that needs a server: the chosen remote one, or else this host's
- * local server, started on demand.
+ * local server, started on demand, and found (or started) again when it has restarted since.
  */
 export async function apiClient(
   command: Command,
@@ -55,5 +56,7 @@ export async function apiClient(
   const remote = await remoteClient(command, fetch);
   if (remote) return remote;
   const { Mags } = await import('../../sdk/mags.ts');
-  return new Mags({ ...(await ensureLocalServer(resolveMagsHome())), fetch });
+  const home = resolveMagsHome();
+  const local = await ensureLocalServer(home);
+  return new Mags({ ...local, fetch: localServerFetch(home, local, fetch) });
 }

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { withExamples } from '../help-examples.ts';
+import { mcpClientConfig, mcpConfigClients } from './mcp-client-config.ts';
 
 /** How long in-flight tool calls get to cancel their jobs once the client has gone. */
 const closeGraceMs = 3000;
 
 const exampleConfig = `{
     "mcpServers": {
-      "mags": { "command": "npx", "args": ["mags", "mcp"] }
+      "mags": { "command": "/path/to/node", "args": ["/path/to/mags/bin/mags.js", "mcp"] }
     }
   }`;
 
@@ -22,7 +23,14 @@ export function registerMcpCommand(program: Command): void {
     .description(
       'Serve the mags tools to an MCP client (Claude Code, Cursor, Codex CLI) over stdin/stdout; the agent starts it from its config.',
     )
-    .option('--url <url>', 'use the mags server at this URL (default: MAGS_URL, then mags login)')
+    .option(
+      '--url <url>',
+      "use the mags server at this URL (default: MAGS_URL, then mags login, else this host's local server, started on demand)",
+    )
+    .option(
+      '--config <client>',
+      `print a config for ${mcpConfigClients.join(', ')} that starts mags mcp from this checkout with this Node.js, and exit`,
+    )
     .addHelpText(
       'after',
       [
@@ -31,14 +39,21 @@ export function registerMcpCommand(program: Command): void {
         'before the handshake: one that cannot be reached (or refuses the token) ends mags mcp',
         'with exit code 1 and the reason on stderr. It exits when the client closes stdin.',
         '',
-        `An MCP client config (Cursor's .cursor/mcp.json, Claude Code's .mcp.json):\n  ${exampleConfig}`,
+        `An MCP client config (Cursor's .cursor/mcp.json, Claude Code's .mcp.json), with absolute`,
+        `paths (--config prints yours; npx mags from another directory would not find this one):`,
+        `  ${exampleConfig}`,
       ].join('\n'),
     )
-    .action(async (_flags, own: Command) => {
+    .action(async (flags: { config?: string }, own: Command) => {
+      if (flags.config !== undefined) {
+        process.stdout.write(mcpClientConfig(flags.config));
+        return;
+      }
       await serveMcpOverStdio(own);
     });
   withExamples(command, [
-    'claude mcp add mags -- npx mags mcp',
+    'npx mags mcp --config codex >> ~/.codex/config.toml',
+    "npx mags mcp --config claude   # in the mags checkout; paste into your project's .mcp.json",
     'MAGS_URL=http://build-host:7070 MAGS_API_TOKEN=... mags mcp',
   ]);
 }
