@@ -1,8 +1,8 @@
 /**
  * Twenty agents at once over stdio: each spawns its own `mags mcp` (the built CLI, as an agent's
- * config does) against one real `mags server`, for two owners. Each makes its own sandbox,
- * lists, and runs a command there; no answer may reach another client, and no owner may see the
- * other's sandboxes.
+ * config does) against one real `mags server`, for four owners (five each: under the per-owner
+ * cap of 8 running jobs). Each makes its own sandbox, lists, and runs a command there; no answer
+ * may reach another client, and no owner may see another's sandboxes.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -59,10 +59,13 @@ describe('MCP over stdio, 20 clients at once', { skip }, () => {
     await server?.close();
   });
 
-  test('20 mags mcp processes of 2 owners each create, list and run in their own sandbox, without cross-talk', async () => {
+  test('20 mags mcp processes of 4 owners each create, list and run in their own sandbox, without cross-talk', async () => {
     const tag = randomBytes(3).toString('hex');
     const owners = await Promise.all(
-      ['stdio-a', 'stdio-b'].map(async (owner) => ({ owner, ...(await server.client(owner)) })),
+      ['stdio-a', 'stdio-b', 'stdio-c', 'stdio-d'].map(async (owner) => ({
+        owner,
+        ...(await server.client(owner)),
+      })),
     );
     const agents = await Promise.all(
       Array.from({ length: 20 }, async (_, index) => {
