@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SessionCalls } from '../src/server/mcp-call-slots.ts';
-import { McpSessions, mcpSessionLimitsFrom } from '../src/server/mcp-sessions.ts';
+import { mcpSessionLimitsFrom } from '../src/server/mcp-session-limits.ts';
+import { McpSessions } from '../src/server/mcp-sessions.ts';
 
 const initializeBody = {
   jsonrpc: '2.0',

@@ -6,7 +6,8 @@ import { createMcpServerOnFetch } from '../../mcp/create-mcp-server-on-fetch.ts'
 import type { ServerApp } from '../create-app.ts';
 import { inProcessFetch } from '../in-process-fetch.ts';
 import { SessionCalls } from '../mcp-call-slots.ts';
-import { McpSessions, mcpSessionLimitsFrom } from '../mcp-sessions.ts';
+import { mcpSessionLimitsFrom } from '../mcp-session-limits.ts';
+import { McpSessions } from '../mcp-sessions.ts';
 import { checkMcpOrigin, mcpAllowedOriginsFrom } from '../middleware/check-mcp-origin.ts';
 import type { ServerEnv, ServerServices } from '../server-env.ts';
 
