@@ -4,7 +4,6 @@ import type { Mags } from '../sdk/mags.ts';
 import { editSandboxFile, maxEditBytes } from './edit-sandbox-file.ts';
 import { readSandboxText } from './read-sandbox-text.ts';
 import { sandboxNameInput } from './sandbox-tools.ts';
-import { withToolHints } from './tool-error-hints.ts';
 import { jsonResult, toolResult } from './tool-result.ts';
 
 export { maxEditBytes };
@@ -63,16 +62,14 @@ export function registerFileTools(server: McpServer, client: Mags): void {
       annotations: { readOnlyHint: true },
     },
     (input) =>
-      toolResult(() =>
-        withToolHints(async () => {
-          const read = await readSandboxText(client, input.sandbox, input.path, {
-            startLine: input.startLine,
-            endLine: input.endLine,
-            maxBytes: input.maxBytes ?? defaultReadBytes,
-          });
-          return jsonResult(`${read.summary}\n${read.content ?? ''}`, { ...read });
-        }),
-      ),
+      toolResult(async () => {
+        const read = await readSandboxText(client, input.sandbox, input.path, {
+          startLine: input.startLine,
+          endLine: input.endLine,
+          maxBytes: input.maxBytes ?? defaultReadBytes,
+        });
+        return jsonResult(`${read.summary}\n${read.content ?? ''}`, { ...read });
+      }),
   );
 
   server.registerTool(
@@ -101,17 +98,15 @@ export function registerFileTools(server: McpServer, client: Mags): void {
       annotations: { destructiveHint: true, idempotentHint: true },
     },
     (input) =>
-      toolResult(() =>
-        withToolHints(async () => {
-          const bytes = new TextEncoder().encode(input.content);
-          const mode = input.mode === undefined ? undefined : Number.parseInt(input.mode, 8);
-          await client.sandboxes.files.write(input.sandbox, input.path, bytes, { mode });
-          return jsonResult(`Wrote ${bytes.length} bytes to ${input.path}.`, {
-            path: input.path,
-            sizeBytes: bytes.length,
-          });
-        }),
-      ),
+      toolResult(async () => {
+        const bytes = new TextEncoder().encode(input.content);
+        const mode = input.mode === undefined ? undefined : Number.parseInt(input.mode, 8);
+        await client.sandboxes.files.write(input.sandbox, input.path, bytes, { mode });
+        return jsonResult(`Wrote ${bytes.length} bytes to ${input.path}.`, {
+          path: input.path,
+          sizeBytes: bytes.length,
+        });
+      }),
   );
 
   server.registerTool(
@@ -149,30 +144,28 @@ export function registerFileTools(server: McpServer, client: Mags): void {
       annotations: { destructiveHint: true },
     },
     (input) =>
-      toolResult(() =>
-        withToolHints(async () => {
-          const edit = await editSandboxFile(client, input);
-          const lines = `${edit.lines.join(', ')}${edit.replacements > edit.lines.length ? ', ...' : ''}`;
-          const notes = [
-            edit.writtenPath === input.path
-              ? ''
-              : ` (the file the symlink leads to, ${edit.writtenPath})`,
-            edit.convertedToCrlf
-              ? ' (the file ends lines with \\r\\n: the strings were matched and written so)'
-              : '',
-          ].join('');
-          const summary = `Replaced ${edit.replacements} occurrence(s) in ${input.path} at line(s) ${lines}${notes}; it is now ${edit.bytes.length} bytes.`;
-          return jsonResult(summary, {
-            summary,
-            path: input.path,
-            writtenPath: edit.writtenPath,
-            replacements: edit.replacements,
-            lines: edit.lines,
-            lineEndsConverted: edit.convertedToCrlf,
-            sizeBytes: edit.bytes.length,
-          });
-        }),
-      ),
+      toolResult(async () => {
+        const edit = await editSandboxFile(client, input);
+        const lines = `${edit.lines.join(', ')}${edit.replacements > edit.lines.length ? ', ...' : ''}`;
+        const notes = [
+          edit.writtenPath === input.path
+            ? ''
+            : ` (the file the symlink leads to, ${edit.writtenPath})`,
+          edit.convertedToCrlf
+            ? ' (the file ends lines with \\r\\n: the strings were matched and written so)'
+            : '',
+        ].join('');
+        const summary = `Replaced ${edit.replacements} occurrence(s) in ${input.path} at line(s) ${lines}${notes}; it is now ${edit.bytes.length} bytes.`;
+        return jsonResult(summary, {
+          summary,
+          path: input.path,
+          writtenPath: edit.writtenPath,
+          replacements: edit.replacements,
+          lines: edit.lines,
+          lineEndsConverted: edit.convertedToCrlf,
+          sizeBytes: edit.bytes.length,
+        });
+      }),
   );
 
   server.registerTool(
@@ -189,17 +182,15 @@ export function registerFileTools(server: McpServer, client: Mags): void {
       annotations: { readOnlyHint: true },
     },
     (input) =>
-      toolResult(() =>
-        withToolHints(async () => {
-          const listing = await client.sandboxes.files.list(input.sandbox, input.path);
-          const lines = listing.entries.map(
-            (entry) =>
-              `${entry.type.padEnd(9)} ${String(entry.sizeBytes).padStart(10)}  ${entry.name}${entry.type === 'directory' ? '/' : ''}${entry.target ? ` -> ${entry.target}` : ''}`,
-          );
-          if (listing.truncated) lines.push('(more entries not shown)');
-          const text = `${listing.path}: ${listing.entries.length} entries\n${lines.join('\n')}`;
-          return jsonResult(text, { ...listing });
-        }),
-      ),
+      toolResult(async () => {
+        const listing = await client.sandboxes.files.list(input.sandbox, input.path);
+        const lines = listing.entries.map(
+          (entry) =>
+            `${entry.type.padEnd(9)} ${String(entry.sizeBytes).padStart(10)}  ${entry.name}${entry.type === 'directory' ? '/' : ''}${entry.target ? ` -> ${entry.target}` : ''}`,
+        );
+        if (listing.truncated) lines.push('(more entries not shown)');
+        const text = `${listing.path}: ${listing.entries.length} entries\n${lines.join('\n')}`;
+        return jsonResult(text, { ...listing });
+      }),
   );
 }

@@ -1,4 +1,4 @@
-import { MagsError } from '../errors/mags-error.ts';
+import type { MagsError } from '../errors/mags-error.ts';
 
 type HintFor = string | ((error: MagsError) => string);
 
@@ -74,27 +74,4 @@ function ownerLimitHint(error: MagsError): string {
 export function toolHintFor(error: MagsError): string | undefined {
   const hint = toolHints[error.code];
   return typeof hint === 'function' ? hint(error) : hint;
-}
-
-/** `error` with the tool hint for its code, when there is one (the rest pass unchanged). */
-export function withToolHint(error: unknown): unknown {
-  if (!(error instanceof MagsError)) return error;
-  const hint = toolHintFor(error);
-  if (hint === undefined) return error;
-  return new MagsError(error.message, {
-    code: error.code,
-    statusCode: error.statusCode,
-    retryable: error.retryable,
-    hint,
-    cause: error,
-  });
-}
-
-/** Runs a tool's API calls, giving their errors the tools' hints. */
-export async function withToolHints<T>(body: () => Promise<T>): Promise<T> {
-  try {
-    return await body();
-  } catch (error) {
-    throw withToolHint(error);
-  }
 }
