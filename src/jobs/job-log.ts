@@ -111,9 +111,17 @@ export class JobLog {
     return this.#flushed;
   }
 
-  /** Stores the rest and wakes every follower for the last time. */
-  async finish(): Promise<void> {
-    await this.flush();
+  /**
+   * Stores the rest, then runs `ended` (the job's end put on its record), then marks the log
+   * finished and wakes every follower for the last time: a follower that sees the log finished
+   * reads the job's end, never a record still running (`ended` before the flag and the wake,
+   * not after `finish` resolves, which is microtasks later than the followers it woke).
+   */
+  async finish(ended?: () => void): Promise<void> {
+    // Output appended while a batch was being stored goes too: nothing is left unstored.
+    do await this.flush();
+    while (this.#pending.length > 0);
+    ended?.();
     this.#finished = true;
     this.#wake();
   }

@@ -80,14 +80,16 @@ export async function recordLiveJobEnd(options: {
   let recorded: JobEndRecorded;
   try {
     // Its output first (a batch the state refused stays for the next flush): then the end.
-    await retryWhileStateRefuses(() => log.finish(), {
-      untilMs,
-      what: `the output of job ${record.id}`,
-      log: say,
-    });
-    end.logBytes = log.endOffset;
-    // Ended here at once: a follower the log's end woke reads it (before the write lands).
-    Object.assign(record, end);
+    // Ended here at once, before the log's end wakes its followers: a follower that sees the
+    // log finished reads the end on the record (before its write lands, and never `running`).
+    await retryWhileStateRefuses(
+      () =>
+        log.finish(() => {
+          end.logBytes = log.endOffset;
+          Object.assign(record, end);
+        }),
+      { untilMs, what: `the output of job ${record.id}`, log: say },
+    );
     recorded = await recordJobEnd({
       repository: options.repository,
       id: record.id,

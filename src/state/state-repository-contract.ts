@@ -229,6 +229,30 @@ export function runStateRepositoryContract(options: {
       assert.deepEqual(streams, ['stdout', 'stderr', 'stdout']);
     });
 
+    test('a read returns up to maxBytes however small the stored batches are', async () => {
+      // A job printing a line every 20 ms stores ~3 lines a batch (job-log.ts flushes every
+      // 50 ms): 200 lines made ~67 rows, and a read that stopped at a row count (65 here) lost
+      // the last rows of a log far smaller than the bytes asked for.
+      await repository.insertJob(job('j-small-batches'));
+      const lines = Array.from({ length: 300 }, (_, index) => Buffer.from(`${index + 1}\n`));
+      let offset = 0;
+      for (const data of lines) {
+        await repository.appendLog('j-small-batches', [{ offset, stream: 'stdout', data }]);
+        offset += data.length;
+      }
+      const all = Buffer.concat(lines);
+      const whole = await repository.readLog('j-small-batches', 0, 1 << 20);
+      assert.equal(Buffer.concat(whole.map((chunk) => chunk.data)).toString(), all.toString());
+      // From the middle of the log too, and a page still ends near maxBytes.
+      const tail = await repository.readLog('j-small-batches', 500, 1 << 20);
+      const tailStart = tail[0]?.offset ?? offset;
+      const tailBytes = Buffer.concat(tail.map((chunk) => chunk.data));
+      assert.equal(tailBytes.subarray(500 - tailStart).toString(), all.subarray(500).toString());
+      const page = await repository.readLog('j-small-batches', 0, 100);
+      const pageBytes = page.reduce((sum, chunk) => sum + chunk.data.length, 0);
+      assert.ok(pageBytes >= 100 && pageBytes < 100 + 4, `a 100-byte page holds ${pageBytes}`);
+    });
+
     test('finished output is listed oldest first, removed with a reason, and no longer read', async () => {
       const output = (id: string, text: string) =>
         repository.appendLog(id, [{ offset: 0, stream: 'stdout', data: Buffer.from(text) }]);

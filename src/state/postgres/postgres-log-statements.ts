@@ -30,29 +30,40 @@ export function postgresLogStatements({ sql }: PostgresDatabase): LogMethods {
       });
     },
     async readLog(jobId, fromOffset, maxBytes) {
-      // Stored chunks are at most a flush's worth each, so a row count bounds the bytes. The
-      // chunk that contains `fromOffset` starts before it, hence the first SELECT.
-      const limit = Math.max(1, Math.ceil(maxBytes / 16_384));
-      const rows = await sql`
-        (SELECT "offset", stream, data FROM job_logs WHERE job_id = ${jobId} AND "offset" <= ${fromOffset}
-          ORDER BY "offset" DESC LIMIT 1)
-        UNION ALL
-        (SELECT "offset", stream, data FROM job_logs WHERE job_id = ${jobId} AND "offset" > ${fromOffset}
-          ORDER BY "offset" LIMIT ${limit})`;
+      // Pages of rows, each bounded by a row count (stored chunks are at most a flush's worth,
+      // so `maxBytes / 16 KiB` rows hold about `maxBytes`), until `maxBytes` or the stored end:
+      // a job that prints a line at a time stores rows of a few bytes, and one page cut at a row
+      // count would end long before `maxBytes` (a reader taking one read for the whole of a
+      // small log missed its end). The chunk that contains `from` starts before it, hence the
+      // first SELECT.
       const chunks: LogChunk[] = [];
       let bytes = 0;
-      for (const row of rows) {
-        const chunk: LogChunk = {
-          offset: Number(row.offset),
-          stream: row.stream as LogChunk['stream'],
-          data: row.data as Buffer,
-        };
-        if (chunk.offset + chunk.data.length <= fromOffset) continue;
-        chunks.push(chunk);
-        bytes += chunk.data.length;
-        if (bytes >= maxBytes) break;
+      let from = fromOffset;
+      for (;;) {
+        const limit = Math.max(1, Math.ceil((maxBytes - bytes) / 16_384));
+        const rows = await sql`
+          (SELECT "offset", stream, data FROM job_logs WHERE job_id = ${jobId} AND "offset" <= ${from}
+            ORDER BY "offset" DESC LIMIT 1)
+          UNION ALL
+          (SELECT "offset", stream, data FROM job_logs WHERE job_id = ${jobId} AND "offset" > ${from}
+            ORDER BY "offset" LIMIT ${limit})`;
+        let beyond = 0; // rows of the second SELECT: fewer than `limit`, the stored end was read
+        for (const row of rows) {
+          const chunk: LogChunk = {
+            offset: Number(row.offset),
+            stream: row.stream as LogChunk['stream'],
+            data: row.data as Buffer,
+          };
+          if (chunk.offset > from) beyond++;
+          if (chunk.offset + chunk.data.length <= from) continue;
+          chunks.push(chunk);
+          bytes += chunk.data.length;
+          if (bytes >= maxBytes) return chunks;
+        }
+        const last = chunks.at(-1);
+        if (beyond < limit || !last) return chunks;
+        from = last.offset + last.data.length;
       }
-      return chunks;
     },
     async storedLogBytes(owner) {
       const [row] = await sql`SELECT COALESCE(SUM(log_bytes), 0) AS bytes FROM jobs

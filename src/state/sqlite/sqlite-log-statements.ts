@@ -13,12 +13,13 @@ export function sqliteLogStatements(sqlite: SqliteDatabase): LogMethods {
   );
   const setLogBytes = prepared('UPDATE jobs SET log_bytes = ? WHERE id = ?');
   const readLog = prepared(
-    // The chunk that contains `fromOffset` starts before it, hence the first SELECT.
+    // The chunk that contains `fromOffset` starts before it, hence the first SELECT. No row
+    // limit: rows are stepped through one at a time, and the read stops at `maxBytes`.
     `SELECT * FROM (SELECT offset, stream, data FROM job_logs WHERE job_id = $job AND offset <= $from
        ORDER BY offset DESC LIMIT 1)
      UNION ALL
      SELECT * FROM (SELECT offset, stream, data FROM job_logs WHERE job_id = $job AND offset > $from
-       ORDER BY offset LIMIT $limit)`,
+       ORDER BY offset)`,
   );
   return {
     async appendLog(jobId, chunks) {
@@ -30,12 +31,10 @@ export function sqliteLogStatements(sqlite: SqliteDatabase): LogMethods {
       });
     },
     async readLog(jobId, fromOffset, maxBytes) {
-      // Stored chunks are at most a flush's worth each, so a row count bounds the bytes.
-      const rows = readLog().all({
-        job: jobId,
-        from: fromOffset,
-        limit: Math.max(1, Math.ceil(maxBytes / 16_384)),
-      }) as Row[];
+      // Stopped by bytes, not by a row count: a job that prints a line at a time stores rows of
+      // a few bytes, and a page cut at a row count would end long before `maxBytes` (a reader
+      // taking one read for the whole of a small log missed its end). Stepping stops early.
+      const rows = readLog().iterate({ job: jobId, from: fromOffset }) as Iterable<Row>;
       const chunks: LogChunk[] = [];
       let bytes = 0;
       for (const row of rows) {
