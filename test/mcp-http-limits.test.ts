@@ -1,10 +1,13 @@
 /**
- * The limits of `mags server`'s /mcp over real HTTP: Origin checked (403), requests in flight
- * capped per session and per owner (counted from before a body is read, each request of a batch
- * counting), a request id already in flight refused, a session its client left without DELETE
- * closed when the owner needs its slot, and a file_write of the largest content over /mcp.
+ * The limits of `mags server`'s /mcp over real HTTP: Origin checked (403, a DNS-rebound Host
+ * too), requests in flight capped per session and per owner (each request of a batch counting;
+ * a cancellation passes at the cap), bodies being read bounded apart, a request id already in
+ * flight refused, a session its client left without DELETE closed when the owner needs its slot
+ * (5 s after an open never finished, 2 min after a handshake), and a file_write of the largest
+ * content over /mcp.
  */
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -99,6 +102,35 @@ function slowPost(url: string, token: string, sessionId: string, id: number) {
   };
 }
 
+/** A raw initialize with the Host header given (what a DNS-rebound page sends): its status and session. */
+function initializeWithHost(url: string, token: string, host: string, origin: string) {
+  const target = new URL('/mcp', url);
+  return new Promise<{ status: number; sessionId: string }>((resolve, reject) => {
+    const sent = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'POST',
+        headers: {
+          host,
+          origin,
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+      },
+      (answer) => {
+        answer.resume();
+        const sessionId = answer.headers['mcp-session-id'];
+        resolve({ status: answer.statusCode ?? 0, sessionId: String(sessionId ?? '') });
+      },
+    );
+    sent.on('error', reject);
+    sent.end(JSON.stringify(initialize));
+  });
+}
+
 const pings = (count: number, from = 10) =>
   Array.from({ length: count }, (_, index) => ({
     jsonrpc: '2.0',
@@ -138,6 +170,20 @@ describe('/mcp limits over HTTP', () => {
       assert.match(body.error.hint, /MAGS_MCP_ALLOWED_ORIGINS=/);
     }
     assert.equal(sessions().count('olga'), 0);
+    // DNS rebinding: the page's name resolves to this server, so Host and Origin are both its.
+    const { port } = new URL(server.url);
+    const rebound = `evil.example:${port}`;
+    const refused = await initializeWithHost(server.url, token, rebound, `http://${rebound}`);
+    assert.equal(refused.status, 403);
+    assert.equal(sessions().count('olga'), 0);
+    // The same Origin/Host pair at localhost is this server's own page.
+    const local = `localhost:${port}`;
+    const answered = await initializeWithHost(server.url, token, local, `http://${local}`);
+    assert.equal(answered.status, 200);
+    await fetch(new URL('/mcp', server.url), {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}`, 'mcp-session-id': answered.sessionId },
+    });
     const own = new URL(server.url).origin;
     for (const origin of [own, allowedOrigin]) {
       const answer = await post(server.url, token, initialize, { origin });
@@ -170,34 +216,49 @@ describe('/mcp limits over HTTP', () => {
     await waitUntil(async () => sessions().calls.count('pia') === 0, 5000);
   });
 
-  test("bodies still being read count against the owner's cap across sessions", async () => {
+  test('bodies still being read are bounded apart: two per session; they hold no call slot', async () => {
     const { token } = await server.client('quinn');
     const first = await openRaw(server.url, token);
     const second = await openRaw(server.url, token);
-    const held = [
-      slowPost(server.url, token, first, 20),
-      slowPost(server.url, token, first, 21),
-      slowPost(server.url, token, second, 22),
-      slowPost(server.url, token, second, 23),
-    ];
-    await waitUntil(async () => sessions().calls.count('quinn') === maxCallsPerOwner, 5000);
-    const refused = await post(server.url, token, pings(1), { sessionId: second });
+    const held = [slowPost(server.url, token, first, 20), slowPost(server.url, token, first, 21)];
+    await waitUntil(async () => sessions().calls.reading('quinn') === 2, 5000);
+    const refused = await post(server.url, token, pings(1), { sessionId: first });
     assert.equal(refused.status, 429);
-    assert.equal(refused.headers.get('retry-after'), '5');
+    assert.equal(refused.headers.get('retry-after'), '1');
     const body = (await refused.json()) as { error: { code: string; message: string } };
-    assert.equal(body.error.code, 'owner_limit_reached');
-    assert.match(body.error.message, /already has 4 MCP requests in flight/);
-    // Another owner is not held back.
-    const other = await server.client('rita');
-    const otherSession = await openRaw(server.url, other.token);
-    assert.equal(
-      (await post(server.url, other.token, pings(1), { sessionId: otherSession })).status,
-      200,
-    );
+    assert.equal(body.error.code, 'session_limit_reached');
+    assert.match(body.error.message, /already has 2 POST bodies still arriving/);
+    // They are no requests in flight: the owner's other session calls up to its cap.
+    assert.equal(sessions().calls.count('quinn'), 0);
+    const answered = await post(server.url, token, pings(maxCallsPerSession), {
+      sessionId: second,
+    });
+    assert.equal(answered.status, 200);
+    await answered.text();
     for (const one of held) one.finish();
     for (const one of held) assert.equal((await one.answer).status, 200);
+    await waitUntil(async () => sessions().calls.reading('quinn') === 0, 5000);
     await waitUntil(async () => sessions().calls.count('quinn') === 0, 5000);
-    assert.equal((await post(server.url, token, pings(1), { sessionId: second })).status, 200);
+    assert.equal((await post(server.url, token, pings(1), { sessionId: first })).status, 200);
+  });
+
+  test('a session that never finished its handshake makes room at the cap after 5 s', async () => {
+    const { token } = await server.client('sid');
+    const kept = await connect(server.url, token);
+    // Opened and left at once: no notifications/initialized, no GET stream, no DELETE.
+    const opened = await post(server.url, token, initialize);
+    assert.equal(opened.status, 200);
+    const leftId = opened.headers.get('mcp-session-id') ?? '';
+    await opened.text();
+    await assert.rejects(connect(server.url, token), /owner_limit_reached/);
+    await new Promise((resolve) => setTimeout(resolve, 5500));
+    const next = await connect(server.url, token);
+    assert.equal((await post(server.url, token, pings(1), { sessionId: leftId })).status, 404);
+    for (const { client, transport } of [kept, next]) {
+      await transport.terminateSession();
+      await client.close();
+    }
+    assert.equal(sessions().count('sid'), 0);
   });
 
   test('a session its client closed without DELETE makes room at the cap; one with a stream open does not', async () => {
@@ -206,21 +267,25 @@ describe('/mcp limits over HTTP', () => {
     const left = await connect(server.url, token);
     const leftId = left.transport.sessionId;
     await left.client.close(); // no DELETE: only its GET stream ends
-    // Not before it has been quiet for a while (a client just initialized opens its stream next).
-    await assert.rejects(connect(server.url, token), /owner_limit_reached/);
+    // A client past its handshake may think a while without a stream: not evicted after 5 s.
     await new Promise((resolve) => setTimeout(resolve, 5500));
+    await assert.rejects(connect(server.url, token), /owner_limit_reached.*120 s/s);
+    assert.equal(sessions().limits.evictAfterMs, 120_000);
+    // Its 2 min made short here (the same server, limits read at each eviction).
+    sessions().limits.evictAfterMs = 1000;
     const next = await connect(server.url, token);
     assert.equal(sessions().count('sam'), maxSessionsPerOwner);
     assert.equal((await post(server.url, token, pings(1), { sessionId: leftId })).status, 404);
     assert.deepEqual(await kept.client.ping(), {});
     // Both left have their GET stream open: a third is refused, with a hint that names DELETE.
-    await new Promise((resolve) => setTimeout(resolve, 5500));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
     await assert.rejects(connect(server.url, token), /owner_limit_reached.*terminateSession/s);
     for (const { client, transport } of [kept, next]) {
       await transport.terminateSession();
       await client.close();
     }
     assert.equal(sessions().count('sam'), 0);
+    sessions().limits.evictAfterMs = 120_000;
   });
 });
 
@@ -300,6 +365,59 @@ describe('/mcp limits on a sandbox', { skip }, () => {
       )) as CallToolResult;
       assert.notEqual(written.isError, true, JSON.stringify(written.content));
       assert.equal((written.structuredContent as { sizeBytes: number }).sizeBytes, 1_048_576);
+    } finally {
+      await transport.terminateSession();
+      await client.close();
+    }
+  });
+});
+
+describe('/mcp a session at its cap on a sandbox', { skip }, () => {
+  let server: TestServer;
+  const environmentBefore = { ...process.env };
+
+  before(async () => {
+    process.env.MAGS_MCP_CALLS_PER_SESSION = '1';
+    server = await startTestServer();
+  });
+  after(async () => {
+    process.env = environmentBefore;
+    await server?.close();
+  });
+
+  test('its one run_command in flight is still cancelled: the job stops, the slot is free', async () => {
+    const { token, mags } = await server.client('vera');
+    const { client, transport } = await connect(server.url, token);
+    const errors: string[] = [];
+    client.onerror = (error) => errors.push(String(error));
+    try {
+      const created = (await client.callTool({
+        name: 'sandbox_create',
+        arguments: { name: 'cap' },
+      })) as CallToolResult;
+      assert.notEqual(created.isError, true, JSON.stringify(created.content));
+      const cancel = new AbortController();
+      const running = client.callTool(
+        { name: 'run_command', arguments: { sandbox: 'cap', command: 'sleep 60' } },
+        undefined,
+        { signal: cancel.signal, timeout: 120_000 },
+      );
+      await waitUntil(
+        async () => (await mags.jobs.list()).jobs.some((job) => job.status === 'running'),
+        30_000,
+      );
+      assert.equal(server.server.services.mcpSessions?.calls.count('vera'), 1);
+      cancel.abort('the user moved on');
+      await assert.rejects(running, /moved on/);
+      await waitUntil(
+        async () => !(await mags.jobs.list()).jobs.some((job) => job.status === 'running'),
+        30_000,
+      );
+      await waitUntil(
+        async () => server.server.services.mcpSessions?.calls.count('vera') === 0,
+        5000,
+      );
+      assert.deepEqual(errors, []);
     } finally {
       await transport.terminateSession();
       await client.close();

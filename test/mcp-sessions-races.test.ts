@@ -1,14 +1,17 @@
 /**
  * McpSessions' bookkeeping when opening races with failures and shutdown, with the SDK's own
  * McpServer (no tools needed): a server that cannot be made leaves no session counted, and a
- * session initialized after closeAll() began is closed rather than left open and counted.
+ * session initialized after closeAll() began is closed rather than left open and counted; the
+ * limits' variables are read as whole numbers, a bad one refused with a hint.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { InvalidInputError } from '../src/errors/mags-error.ts';
 import { SessionCalls } from '../src/server/mcp-call-slots.ts';
 import { mcpSessionLimitsFrom } from '../src/server/mcp-session-limits.ts';
 import { McpSessions } from '../src/server/mcp-sessions.ts';
+import { maxStreamsPerOwnerFrom } from '../src/server/owner-streams.ts';
 
 const initializeBody = {
   jsonrpc: '2.0',
@@ -83,4 +86,31 @@ test('a session initialized while closeAll() runs is closed, not left open', asy
   await answer.body?.cancel().catch(() => {});
   assert.equal(sessions.count('bob'), 0);
   assert.equal(sessions.calls.count('bob'), 0);
+});
+
+test('a MAGS_MCP_* or MAGS_MAX_STREAMS_PER_OWNER that is no whole number stops the server with a hint', () => {
+  for (const [read, name] of [
+    [
+      (value: string) => mcpSessionLimitsFrom({ MAGS_MCP_CALLS_PER_SESSION: value }),
+      'MAGS_MCP_CALLS_PER_SESSION',
+    ],
+    [
+      (value: string) => maxStreamsPerOwnerFrom({ MAGS_MAX_STREAMS_PER_OWNER: value }),
+      'MAGS_MAX_STREAMS_PER_OWNER',
+    ],
+  ] as const) {
+    for (const value of ['0', '1.5', 'many', '-3']) {
+      assert.throws(
+        () => read(value),
+        (error: unknown) =>
+          error instanceof InvalidInputError &&
+          error.message.includes(`Invalid ${name} ${JSON.stringify(value)}`) &&
+          (error.hint ?? '').includes(`Set ${name} to a whole number`),
+        `${name}=${value}`,
+      );
+    }
+  }
+  assert.equal(mcpSessionLimitsFrom({ MAGS_MCP_CALLS_PER_SESSION: '7' }).maxCallsPerSession, 7);
+  assert.equal(maxStreamsPerOwnerFrom({ MAGS_MAX_STREAMS_PER_OWNER: '9' }), 9);
+  assert.equal(mcpSessionLimitsFrom({}).maxCallsPerOwner, 64);
 });

@@ -24,43 +24,8 @@ export function inProcessFetch(app: {
       answer.then(resolve, reject).finally(() => signal.removeEventListener('abort', aborted));
     });
     if (!response.body) return response;
-    return new Response(abortableBody(response.body, signal), response);
+    // Piped with the signal: an abort cancels the app's stream and fails the body with the
+    // reason; the reader cancelling the body cancels the app's stream too.
+    return new Response(response.body.pipeThrough(new TransformStream(), { signal }), response);
   };
-}
-
-function abortableBody(
-  body: ReadableStream<Uint8Array>,
-  signal: AbortSignal,
-): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  let onAbort: (() => void) | undefined;
-  const settle = () => {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
-  };
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      onAbort = () => {
-        controller.error(signal.reason);
-        void reader.cancel(signal.reason).catch(() => {});
-      };
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    },
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) {
-          settle();
-          controller.close();
-        } else controller.enqueue(value);
-      } catch (error) {
-        settle();
-        if (!signal.aborted) controller.error(error);
-      }
-    },
-    cancel(reason) {
-      settle();
-      return reader.cancel(reason);
-    },
-  });
 }

@@ -8,46 +8,77 @@ export class SessionCalls {
   readonly ids = new Set<JsonRpcId>();
   reading = 0;
 
+  /** Its requests in flight (bodies being read are bounded apart: see `McpCallSlots.reserve`). */
   get size(): number {
-    return this.ids.size + this.reading;
+    return this.ids.size;
   }
 }
+
+/**
+ * POST bodies one session may have being read at once: a client sends one message at a time,
+ * and one more lets a cancellation or an answer through while a large call is still arriving.
+ */
+export const maxBodiesReadingPerSession = 2;
 
 export interface McpCallLimits {
   /** Requests one session may have in flight at once (each request of a batch counts). */
   maxCallsPerSession: number;
-  /** Requests all of one owner's sessions may have in flight at once. */
+  /** Requests all of one owner's sessions may have in flight at once; as many bodies being read. */
   maxCallsPerOwner: number;
 }
 
 /**
- * The MCP requests in flight on this server, per session and per owner. A request counts from
- * before its POST's body is read (so bodies in memory are bounded too) until its answer is sent,
- * it is cancelled, or its session closes; one over a limit is a 429 before its body is read.
+ * The MCP requests in flight on this server, per session and per owner: a request counts from
+ * its parsed POST until its answer is sent, it is cancelled, or its session closes; one over a
+ * limit is a 429 before it runs. Notifications and responses (a cancellation, an answer to the
+ * server's own request) never count, so a session at its cap can still cancel. Bodies being
+ * read are bounded apart (per session and per owner), so the bodies in memory are bounded too.
  */
 export class McpCallSlots {
   readonly limits: McpCallLimits;
   readonly #perOwner = new Map<string, number>();
+  readonly #readingPerOwner = new Map<string, number>();
 
   constructor(limits: McpCallLimits) {
     this.limits = limits;
   }
 
+  /** Requests `owner` has in flight. */
   count(owner: string): number {
     return this.#perOwner.get(owner) ?? 0;
   }
 
+  /** POST bodies of `owner` being read. */
+  reading(owner: string): number {
+    return this.#readingPerOwner.get(owner) ?? 0;
+  }
+
   /** Room for one POST's body to be read, or a 429; the returned function gives it back once. */
   reserve(owner: string, calls: SessionCalls): () => void {
-    this.#check(owner, calls, 1);
+    const { maxCallsPerOwner } = this.limits;
+    if (calls.reading >= maxBodiesReadingPerSession || this.reading(owner) >= maxCallsPerOwner) {
+      const perSession = calls.reading >= maxBodiesReadingPerSession;
+      throw new RateLimitError(
+        perSession
+          ? `This MCP session already has ${calls.reading} POST bodies still arriving, the most one session may (${maxBodiesReadingPerSession}).`
+          : `Owner ${JSON.stringify(owner)} already has ${this.reading(owner)} MCP POST bodies still arriving on this server, the most one owner may (${maxCallsPerOwner}).`,
+        {
+          code: perSession ? 'session_limit_reached' : 'owner_limit_reached',
+          limit: 'mcp_bodies_reading',
+          limitValue: perSession ? maxBodiesReadingPerSession : maxCallsPerOwner,
+          retryAfterSeconds: 1,
+          hint: 'Send the next message once the earlier ones have been sent whole.',
+        },
+      );
+    }
     calls.reading++;
-    this.#add(owner, 1);
+    setCount(this.#readingPerOwner, owner, 1);
     let given = false;
     return () => {
       if (given) return;
       given = true;
       calls.reading--;
-      this.#add(owner, -1);
+      setCount(this.#readingPerOwner, owner, -1);
     };
   }
 
@@ -72,18 +103,18 @@ export class McpCallSlots {
     }
     this.#check(owner, calls, ids.length);
     for (const id of ids) calls.ids.add(id);
-    this.#add(owner, ids.length);
+    setCount(this.#perOwner, owner, ids.length);
   }
 
   /** The request with this id was answered or cancelled (nothing if it was not in flight). */
   end(owner: string, calls: SessionCalls, id: JsonRpcId): void {
     if (!calls.ids.delete(id)) return;
-    this.#add(owner, -1);
+    setCount(this.#perOwner, owner, -1);
   }
 
   /** The session closed: none of its requests is answered any more. */
   endAll(owner: string, calls: SessionCalls): void {
-    this.#add(owner, -calls.ids.size);
+    setCount(this.#perOwner, owner, -calls.ids.size);
     calls.ids.clear();
   }
 
@@ -115,35 +146,38 @@ export class McpCallSlots {
       );
     }
   }
+}
 
-  #add(owner: string, delta: number): void {
-    const total = this.count(owner) + delta;
-    if (total > 0) this.#perOwner.set(owner, total);
-    else this.#perOwner.delete(owner);
-  }
+function setCount(counts: Map<string, number>, owner: string, delta: number): void {
+  const total = (counts.get(owner) ?? 0) + delta;
+  if (total > 0) counts.set(owner, total);
+  else counts.delete(owner);
 }
 
 /**
  * The ids of the requests in a JSON-RPC message or batch (notifications and responses have none),
- * and the ids its `notifications/cancelled` name.
+ * the ids its `notifications/cancelled` name, and whether it holds `notifications/initialized`.
  */
 export function requestIdsOf(message: unknown): {
   requests: JsonRpcId[];
   cancelled: JsonRpcId[];
+  initialized: boolean;
 } {
   const requests: JsonRpcId[] = [];
   const cancelled: JsonRpcId[] = [];
+  let initialized = false;
   for (const one of Array.isArray(message) ? message : [message]) {
     if (typeof one !== 'object' || one === null) continue;
     const { id, method, params } = one as { id?: unknown; method?: unknown; params?: unknown };
     if (typeof method !== 'string') continue;
     if (isId(id)) requests.push(id);
+    else if (method === 'notifications/initialized') initialized = true;
     else if (method === 'notifications/cancelled' && typeof params === 'object' && params) {
       const requestId = (params as { requestId?: unknown }).requestId;
       if (isId(requestId)) cancelled.push(requestId);
     }
   }
-  return { requests, cancelled };
+  return { requests, cancelled, initialized };
 }
 
 function isId(value: unknown): value is JsonRpcId {

@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../errors/mags-error.ts';
+import { environmentWholeNumber } from './environment-whole-number.ts';
 import type { McpCallLimits } from './mcp-call-slots.ts';
 
 /**
@@ -18,16 +18,22 @@ export const defaultMaxMcpCallsPerSession = 16;
 export const defaultMaxMcpCallsPerOwner = 64;
 /**
  * The largest POST body: file_write's largest content (1,048,576 characters) is at most 6 bytes
- * a character in JSON (`\u0001`), so the largest valid call always fits; the per-owner cap on
- * requests in flight, which counts a body from before it is read, bounds the memory they take.
+ * a character in JSON (`\u0001`), so the largest valid call always fits; the bounds on bodies
+ * being read (mcp-call-slots.ts: two per session, MAGS_MCP_CALLS_PER_OWNER per owner) bound the
+ * memory they take.
  */
 export const mcpMaxBodyBytes = 8 * 1024 * 1024;
 /**
  * At the session cap, a session whose client holds no stream open and has sent nothing for this
- * long is closed for the new one (an SDK client's close() sends no DELETE). The wait covers a
- * client that was just answered its initialize and has not opened its GET stream yet.
+ * long is closed for the new one (an SDK client's close() sends no DELETE). A client that sent
+ * `notifications/initialized` may be thinking without a GET stream: two minutes.
  */
-export const mcpEvictAfterMs = 5_000;
+export const mcpEvictAfterMs = 120_000;
+/**
+ * The same for a session whose client never sent `notifications/initialized`: the wait covers a
+ * client that was just answered its initialize and has not sent the rest of its handshake yet.
+ */
+export const mcpEvictUninitializedAfterMs = 5_000;
 
 export interface McpSessionLimits extends McpCallLimits {
   maxSessionsPerOwner: number;
@@ -37,33 +43,26 @@ export interface McpSessionLimits extends McpCallLimits {
   maxBodyBytes: number;
   /** How long an unused session without stream must have been quiet to be evicted at the cap. */
   evictAfterMs: number;
+  /** The same for a session whose client never sent `notifications/initialized`. */
+  evictUninitializedAfterMs: number;
 }
 
 /** The limits from the MAGS_MCP_* variables, else the defaults. */
 export function mcpSessionLimitsFrom(environment: NodeJS.ProcessEnv): McpSessionLimits {
   return {
     maxSessionsPerOwner:
-      wholeNumber(environment, 'MAGS_MCP_SESSIONS_PER_OWNER') ?? defaultMaxMcpSessionsPerOwner,
+      environmentWholeNumber(environment, 'MAGS_MCP_SESSIONS_PER_OWNER') ??
+      defaultMaxMcpSessionsPerOwner,
     idleTimeoutMs:
-      (wholeNumber(environment, 'MAGS_MCP_IDLE_TIMEOUT_SECONDS') ??
+      (environmentWholeNumber(environment, 'MAGS_MCP_IDLE_TIMEOUT_SECONDS') ??
         defaultMcpIdleTimeoutMs / 1000) * 1000,
     maxCallsPerSession:
-      wholeNumber(environment, 'MAGS_MCP_CALLS_PER_SESSION') ?? defaultMaxMcpCallsPerSession,
+      environmentWholeNumber(environment, 'MAGS_MCP_CALLS_PER_SESSION') ??
+      defaultMaxMcpCallsPerSession,
     maxCallsPerOwner:
-      wholeNumber(environment, 'MAGS_MCP_CALLS_PER_OWNER') ?? defaultMaxMcpCallsPerOwner,
+      environmentWholeNumber(environment, 'MAGS_MCP_CALLS_PER_OWNER') ?? defaultMaxMcpCallsPerOwner,
     maxBodyBytes: mcpMaxBodyBytes,
     evictAfterMs: mcpEvictAfterMs,
+    evictUninitializedAfterMs: mcpEvictUninitializedAfterMs,
   };
-}
-
-function wholeNumber(environment: NodeJS.ProcessEnv, name: string): number | undefined {
-  const value = environment[name];
-  if (value === undefined || value === '') return undefined;
-  const count = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(count) || count < 1) {
-    throw new InvalidInputError(
-      `Invalid ${name} ${JSON.stringify(value)}: expected a whole number, at least 1.`,
-    );
-  }
-  return count;
 }

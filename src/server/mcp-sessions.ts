@@ -5,6 +5,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { MagsError, RateLimitError } from '../errors/mags-error.ts';
 import { McpCallSlots, requestIdsOf, type SessionCalls } from './mcp-call-slots.ts';
 import type { McpSessionLimits } from './mcp-session-limits.ts';
+import { releasedWhenDone } from './released-when-done.ts';
 
 /** One client's MCP session: its own server and transport, bound to the token that opened it. */
 export interface McpSession {
@@ -17,6 +18,8 @@ export interface McpSession {
   readonly calls: SessionCalls;
   /** POSTs whose answer has not ended yet: a running tool call keeps its session alive. */
   inFlight: number;
+  /** Its client sent `notifications/initialized`: it is a live client, not an abandoned open. */
+  initialized: boolean;
   /** GET streams open: its client is still there even when it sends nothing. */
   streams: number;
   /** When a request last came or an answer last ended (Date.now()). */
@@ -29,7 +32,8 @@ export interface McpSession {
  * server instance holds the tool calls in flight, which is where a cancellation or progress
  * must arrive, so several servers behind a load balancer need it sticky on `Mcp-Session-Id`.
  * Each owner may hold `maxSessionsPerOwner` at once (at the cap, one its client left without
- * DELETE makes room); an idle one is closed after `idleTimeoutMs`; requests in flight are capped
+ * DELETE makes room, after `evictAfterMs` of quiet, or `evictUninitializedAfterMs` if it never
+ * finished its handshake); an idle one is closed after `idleTimeoutMs`; requests in flight are capped
  * per session and per owner (`calls`); `closeAll` ends them all when the server stops.
  */
 export class McpSessions {
@@ -60,7 +64,7 @@ export class McpSessions {
   }
 
   /**
-   * A new session for an `initialize` request (`parsedBody`, read while `calls` reserved its
+   * A new session for an `initialize` request (`parsedBody`, read while `calls` held a reading
    * slot): its server from `createServer`, answered by its transport. At the cap, the least
    * recently used session left without a stream is closed for it, else a 429. The session is
    * kept only when the transport initialized it (a refused initialize leaves nothing behind).
@@ -79,7 +83,7 @@ export class McpSessions {
     const open = this.count(owner);
     if (open >= this.limits.maxSessionsPerOwner) {
       throw new RateLimitError(
-        `Owner ${JSON.stringify(owner)} already has ${open} MCP sessions open on this server, the most one owner may, and none is free to close (each has a stream open, a request in flight, or was used in the last ${Math.round(this.limits.evictAfterMs / 1000)} s).`,
+        `Owner ${JSON.stringify(owner)} already has ${open} MCP sessions open on this server, the most one owner may, and none is free to close (each has a stream open, a request in flight, or was used in the last ${Math.round(this.limits.evictAfterMs / 1000)} s, ${Math.round(this.limits.evictUninitializedAfterMs / 1000)} s for one that never sent notifications/initialized).`,
         {
           code: 'owner_limit_reached',
           limit: 'mcp_sessions',
@@ -121,6 +125,7 @@ export class McpSessions {
             transport,
             server: own,
             calls,
+            initialized: false,
             inFlight: 0,
             streams: 0,
             lastUsedMs: Date.now(),
@@ -159,13 +164,15 @@ export class McpSessions {
   }
 
   /**
-   * A POST of the session (`parsedBody`, read while `session.calls` reserved its slot): its
-   * requests count from here until answered, or a 429/400 (mcp-call-slots.ts). The POST keeps
-   * the session busy until its answer ends.
+   * A POST of the session (`parsedBody`, read while `session.calls` held a reading slot): its
+   * requests count from here until answered, or a 429/400 (mcp-call-slots.ts); its
+   * notifications and responses never count, so a cancellation passes at the cap. The POST
+   * keeps the session busy until its answer ends.
    */
   async post(session: McpSession, request: Request, parsedBody: unknown): Promise<Response> {
     const { owner, calls } = session;
-    const { requests, cancelled } = requestIdsOf(parsedBody);
+    const { requests, cancelled, initialized } = requestIdsOf(parsedBody);
+    if (initialized) session.initialized = true;
     // The SDK drops the answer of a cancelled request: nothing else would end its count.
     for (const id of cancelled) this.calls.end(owner, calls, id);
     this.calls.start(owner, calls, requests);
@@ -194,7 +201,7 @@ export class McpSessions {
     if (request.method !== 'GET' || response.status !== 200 || !response.body) return response;
     session.streams++;
     return new Response(
-      whenEnded(response.body, () => {
+      releasedWhenDone(response.body, () => {
         session.streams--;
         session.lastUsedMs = Date.now();
       }),
@@ -210,11 +217,17 @@ export class McpSessions {
 
   /** Closes the owner's least recently used session that no client holds; false if none. */
   async #evictOne(owner: string): Promise<boolean> {
-    const quietSince = Date.now() - this.limits.evictAfterMs;
+    const now = Date.now();
     let oldest: McpSession | undefined;
     for (const session of this.#sessions.values()) {
       if (session.owner !== owner || session.inFlight > 0 || session.streams > 0) continue;
-      if (session.calls.size > 0 || session.lastUsedMs > quietSince) continue;
+      if (session.calls.size > 0 || session.calls.reading > 0) continue;
+      // A client that finished its handshake may think for a while between calls, without a
+      // GET stream; one that never did is most likely a client that left right after opening.
+      const quietMs = session.initialized
+        ? this.limits.evictAfterMs
+        : this.limits.evictUninitializedAfterMs;
+      if (session.lastUsedMs > now - quietMs) continue;
       if (!oldest || session.lastUsedMs < oldest.lastUsedMs) oldest = session;
     }
     if (!oldest) return false;
@@ -244,7 +257,7 @@ export class McpSessions {
       return response;
     }
     return new Response(
-      whenEnded(response.body, () => this.#done(session)),
+      releasedWhenDone(response.body, () => this.#done(session)),
       response,
     );
   }
@@ -268,13 +281,20 @@ export class McpSessions {
   }
 }
 
-function serverStopping(): MagsError {
-  return new MagsError('The server is stopping: it opens no MCP session.', {
-    code: 'server_stopping',
-    statusCode: 503,
-    retryable: true,
-    hint: 'Connect again once the server is back (or to another server of the cluster).',
-  });
+/**
+ * The server is stopping: it opens no session, and a closing session's tools reach no API (its
+ * jobs and sandboxes were already stopped or left running for the next server).
+ */
+export function serverStopping(): MagsError {
+  return new MagsError(
+    'The server is stopping: it opens no MCP session, and its sessions are closed.',
+    {
+      code: 'server_stopping',
+      statusCode: 503,
+      retryable: true,
+      hint: 'Connect again once the server is back (or to another server of the cluster): the job ids you have stay valid.',
+    },
+  );
 }
 
 /**
@@ -295,36 +315,4 @@ function endCallsOnAnswer(
       }
     }
   };
-}
-
-/** The body as it was, calling `ended` once when it has been read to its end, failed or cancelled. */
-function whenEnded(
-  body: ReadableStream<Uint8Array>,
-  ended: () => void,
-): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  let called = false;
-  const end = () => {
-    if (called) return;
-    called = true;
-    ended();
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) {
-          end();
-          controller.close();
-        } else controller.enqueue(value);
-      } catch (error) {
-        end();
-        controller.error(error);
-      }
-    },
-    cancel(reason) {
-      end();
-      return reader.cancel(reason);
-    },
-  });
 }

@@ -1,19 +1,14 @@
-import { InvalidInputError, RateLimitError } from '../errors/mags-error.ts';
+import { RateLimitError } from '../errors/mags-error.ts';
+import { environmentWholeNumber } from './environment-whole-number.ts';
 
 /** Long-lived answers one owner may hold open at once, unless MAGS_MAX_STREAMS_PER_OWNER says. */
 export const defaultMaxStreamsPerOwner = 64;
 
 /** The limit from MAGS_MAX_STREAMS_PER_OWNER (a whole number, at least 1), else the default. */
 export function maxStreamsPerOwnerFrom(environment: NodeJS.ProcessEnv): number {
-  const value = environment.MAGS_MAX_STREAMS_PER_OWNER;
-  if (value === undefined || value === '') return defaultMaxStreamsPerOwner;
-  const count = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(count) || count < 1) {
-    throw new InvalidInputError(
-      `Invalid MAGS_MAX_STREAMS_PER_OWNER ${JSON.stringify(value)}: expected a whole number, at least 1.`,
-    );
-  }
-  return count;
+  return (
+    environmentWholeNumber(environment, 'MAGS_MAX_STREAMS_PER_OWNER') ?? defaultMaxStreamsPerOwner
+  );
 }
 
 /**

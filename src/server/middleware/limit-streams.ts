@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { OwnerStreams } from '../owner-streams.ts';
+import { releasedWhenDone } from '../released-when-done.ts';
 import type { ServerEnv } from '../server-env.ts';
 
 /**
@@ -60,30 +61,4 @@ function heldUntilDone(c: Context<ServerEnv>, release: () => void): void {
   const socket = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket;
   if (!socket || socket.destroyed) release();
   else socket.once('close', release);
-}
-
-/** The body as it was, calling `release` once it has been read to its end, failed or cancelled. */
-function releasedWhenDone(
-  body: ReadableStream<Uint8Array>,
-  release: () => void,
-): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) {
-          release();
-          controller.close();
-        } else controller.enqueue(value);
-      } catch (error) {
-        release();
-        controller.error(error);
-      }
-    },
-    cancel(reason) {
-      release();
-      return reader.cancel(reason);
-    },
-  });
 }

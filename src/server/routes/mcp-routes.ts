@@ -2,12 +2,13 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import type { MagsError } from '../../errors/mags-error.ts';
 import { createMcpServerOnFetch } from '../../mcp/create-mcp-server-on-fetch.ts';
 import type { ServerApp } from '../create-app.ts';
 import { inProcessFetch } from '../in-process-fetch.ts';
 import { SessionCalls } from '../mcp-call-slots.ts';
 import { mcpSessionLimitsFrom } from '../mcp-session-limits.ts';
-import { McpSessions } from '../mcp-sessions.ts';
+import { McpSessions, serverStopping } from '../mcp-sessions.ts';
 import { checkMcpOrigin, mcpAllowedOriginsFrom } from '../middleware/check-mcp-origin.ts';
 import type { ServerEnv, ServerServices } from '../server-env.ts';
 
@@ -33,7 +34,8 @@ export function registerMcpRoutes(
     if (!c.res.headers.has('cache-control')) c.header('Cache-Control', 'no-store');
     if (c.res.status === 401) c.header('WWW-Authenticate', 'Bearer');
   });
-  // A browser page of another origin gets a 403 (DNS rebinding, cross-site requests); the
+  // A browser page of another origin gets a 403 (cross-site requests, and DNS rebinding: an
+  // Origin passes only for a Host that cannot be a rebound name, check-mcp-origin.ts); the
   // bearer token below is the real gate, which a page cannot send on its own.
   app.use('/mcp', checkMcpOrigin(mcpAllowedOriginsFrom(process.env)));
   app.use('/mcp', tokenCheck);
@@ -46,7 +48,8 @@ export function registerMcpRoutes(
       if (session) return sessions.handle(session, c.req.raw);
       return jsonRpcError(c, 400, -32000, 'Bad Request: Mcp-Session-Id header is required.');
     }
-    // The body is read only once a slot is free, so the bodies in memory are bounded too.
+    // The body is read only once a reading slot is free, so the bodies in memory are bounded;
+    // the caps on requests in flight apply after parsing, to the requests it holds.
     const calls = session?.calls ?? new SessionCalls();
     const giveBack = sessions.calls.reserve(c.var.owner, calls);
     let parsedBody: unknown;
@@ -98,26 +101,19 @@ function createSessionServer(
   return createMcpServerOnFetch({
     url: new URL(c.req.url).origin,
     token: /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1],
-    fetch: async (input, init) => (sessions.closing ? serverStopping() : answer(input, init)),
+    fetch: async (input, init) =>
+      sessions.closing ? errorAnswer(serverStopping()) : answer(input, init),
   });
 }
 
 /**
- * What a session's tool gets from the API once the server stops: the jobs and sandboxes were
- * already stopped or left running for the next server, and neither is for a closing session
- * to change (its cancelled run_command would otherwise stop a job a restart keeps).
+ * The API's error body for `error`, as the app's error handler writes it: what a closing
+ * session's tool gets instead of an API answer (its cancelled run_command would otherwise stop
+ * a job a restart keeps).
  */
-function serverStopping(): Response {
-  return Response.json(
-    {
-      error: {
-        code: 'server_stopping',
-        message: 'The server is stopping; this MCP session is closed.',
-        hint: 'Connect again once the server is back: the job ids you have stay valid.',
-      },
-    },
-    { status: 503 },
-  );
+function errorAnswer(error: MagsError): Response {
+  const { code, message, hint, statusCode } = error;
+  return Response.json({ error: { code, message, hint } }, { status: statusCode ?? 500 });
 }
 
 /**
