@@ -15,6 +15,7 @@ import { editSandboxFile } from '../src/mcp/edit-sandbox-file.ts';
 import { maxContentCharacters } from '../src/mcp/file-tools.ts';
 import { maxScanBytes } from '../src/mcp/read-sandbox-text.ts';
 import { Mags } from '../src/sdk/mags.ts';
+import { waitUntil } from './helpers/server-process.ts';
 import { sandboxSkipReason } from './helpers/test-home.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
 
@@ -233,6 +234,69 @@ describe('MCP file tools', { skip }, () => {
       'stat -c "%F %a" /workspace/etc/link.conf /workspace/etc/real.conf; cat /workspace/etc/real.conf',
     );
     assert.equal(after, 'symbolic link 777\nregular file 600\nport=2\n');
+  });
+
+  test('file_edit follows a symlink as the kernel does: `..` after a symlinked directory', async () => {
+    // /workspace/up/f -> ../target.txt, with up -> real/sub: the kernel reaches
+    // /workspace/real/target.txt; read lexically it would be /workspace/target.txt, a copy.
+    await sh(
+      'mkdir -p /workspace/real/sub && printf "k=1\\n" > /workspace/real/target.txt && chmod 640 /workspace/real/target.txt && printf "k=1\\n" > /workspace/target.txt && ln -s real/sub /workspace/up && ln -s ../target.txt /workspace/real/sub/f',
+    );
+    const edited = await succeed('file_edit', {
+      sandbox,
+      path: '/workspace/up/f',
+      oldString: 'k=1',
+      newString: 'k=2',
+    });
+    assert.equal(edited.structured.writtenPath, '/workspace/real/target.txt');
+    assert.equal(
+      await sh(
+        'stat -c %a /workspace/real/target.txt; cat /workspace/real/target.txt /workspace/target.txt',
+      ),
+      '640\nk=2\nk=1\n',
+      'the file the link leads to changed (keeping its mode); the copy did not',
+    );
+  });
+
+  test('a cancelled file_read aborts its read of the sandbox file', async () => {
+    const path = '/workspace/cancelled-scan.txt';
+    await sh(`head -c ${maxScanBytes} /dev/zero | tr '\\0' 'x' > ${path}`);
+    const cancel = new AbortController();
+    let sawRead = false;
+    let readSignal: AbortSignal | null | undefined;
+    // A client whose fetch notes the signal of the file read and cancels the call as it starts.
+    const noting = new Mags({
+      url: server.url,
+      token,
+      fetch: async (input, init) => {
+        if (String(input).includes('/files?')) {
+          sawRead = true;
+          readSignal = init?.signal;
+          cancel.abort();
+        }
+        return fetch(input, init);
+      },
+    });
+    const mcpServer = createMcpServer(noting);
+    const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+    await mcpServer.connect(serverTransport);
+    const cancelling = new Client({ name: 'mags-file-cancel-test', version: '1.0.0' });
+    await cancelling.connect(clientTransport);
+    try {
+      await assert.rejects(
+        cancelling.callTool(
+          { name: 'file_read', arguments: { sandbox, path, startLine: 5, endLine: 6 } },
+          undefined,
+          { signal: cancel.signal },
+        ),
+      );
+      assert.ok(sawRead, 'the call started reading the file before it was cancelled');
+      assert.ok(readSignal, "the file read got the tool call's signal");
+      await waitUntil(async () => readSignal?.aborted === true, 10_000);
+    } finally {
+      await cancelling.close();
+      await mcpServer.close();
+    }
   });
 
   test('file_edit keeps the mode of a file a directory listing leaves out (over 10,000 entries)', async () => {

@@ -6,8 +6,6 @@ import { type Replacement, replaceText } from './replace-text.ts';
 
 /** file_edit reads and writes whole files: larger ones are refused rather than half-edited. */
 export const maxEditBytes = 4 * 1024 * 1024;
-/** Symlinks followed to the file an edit changes, as the kernel's own limit. */
-const maxSymlinkHops = 40;
 
 export interface FileEdit {
   sandbox: string;
@@ -15,6 +13,8 @@ export interface FileEdit {
   oldString: string;
   newString: string;
   replaceAll?: boolean;
+  /** The tool call's: a cancelled call stops its reads (the write, once sent, completes). */
+  signal?: AbortSignal;
 }
 
 export interface FileEditResult extends Replacement {
@@ -29,7 +29,8 @@ export interface FileEditResult extends Replacement {
  * never lost silently).
  */
 export async function editSandboxFile(client: Mags, edit: FileEdit): Promise<FileEditResult> {
-  const before = await readSandboxBytes(client, edit.sandbox, edit.path, maxEditBytes);
+  const { signal } = edit;
+  const before = await readSandboxBytes(client, edit.sandbox, edit.path, maxEditBytes, signal);
   if (before.truncated) {
     throw new InvalidInputError(`${edit.path} is over the ${maxEditBytes} bytes file_edit reads.`, {
       code: 'too_large',
@@ -37,10 +38,10 @@ export async function editSandboxFile(client: Mags, edit: FileEdit): Promise<Fil
     });
   }
   const content = decodeText(before.bytes, edit.path);
-  const target = await resolveFile(client, edit.sandbox, edit.path);
+  const target = await resolveFile(client, edit.sandbox, edit.path, signal);
   const replacement = replaceText(content, edit, maxEditBytes);
   // Just before writing: the file must still be what the edit was made on.
-  const now = await readSandboxBytes(client, edit.sandbox, target.path, maxEditBytes);
+  const now = await readSandboxBytes(client, edit.sandbox, target.path, maxEditBytes, signal);
   if (now.truncated || !Buffer.from(now.bytes).equals(before.bytes)) {
     throw new ConflictError(`${edit.path} changed while the edit was being made.`, {
       code: 'file_changed',
@@ -48,6 +49,7 @@ export async function editSandboxFile(client: Mags, edit: FileEdit): Promise<Fil
       hint: 'Nothing was changed. file_read it again and redo the edit on what it holds now.',
     });
   }
+  signal?.throwIfAborted();
   await client.sandboxes.files.write(edit.sandbox, target.path, replacement.bytes, {
     mode: target.mode,
   });
@@ -74,49 +76,43 @@ function decodeText(bytes: Uint8Array, path: string): string {
 }
 
 /**
- * The regular file at `path` after following symlinks, and its permission bits, from listings
- * of the directories on the way (a listing is not a job); a stat command run in the sandbox
- * when the directory holds more entries than a listing returns.
+ * The regular file at `path` and its permission bits: from a listing of its directory (a
+ * listing is not a job) for a plain file; from a command run in the sandbox (readlink -f, stat
+ * -L) for a symlink, or when the directory holds more entries than a listing returns.
  */
 async function resolveFile(
   client: Mags,
   sandbox: string,
   path: string,
+  signal: AbortSignal | undefined,
 ): Promise<{ path: string; mode: number | undefined }> {
-  let current = posix.resolve('/', path);
-  for (let hop = 0; hop <= maxSymlinkHops; hop++) {
-    const parent = posix.dirname(current);
-    const name = posix.basename(current);
-    const listing = await client.sandboxes.files.list(sandbox, parent);
-    const entry = listing.entries.find((candidate) => candidate.name === name);
-    if (!entry) {
-      if (listing.truncated) return statWithCommand(client, sandbox, current);
-      // Gone since it was read: the write will make it again, with the default bits.
-      return { path: current, mode: undefined };
-    }
-    if (entry.type !== 'symlink' || entry.target === undefined) {
-      return { path: current, mode: Number.parseInt(entry.mode, 8) & 0o7777 };
-    }
-    current = posix.resolve(parent, entry.target);
+  const current = posix.resolve('/', path);
+  const listing = await client.sandboxes.files.list(sandbox, posix.dirname(current));
+  const entry = listing.entries.find((candidate) => candidate.name === posix.basename(current));
+  if (!entry) {
+    if (listing.truncated) return statWithCommand(client, sandbox, current, signal);
+    // Gone since it was read: the write will make it again, with the default bits.
+    return { path: current, mode: undefined };
   }
-  throw new InvalidInputError(`${path} is a chain of more than ${maxSymlinkHops} symlinks.`, {
-    code: 'too_many_symlinks',
-    hint: 'Nothing was changed. Edit the file the links lead to with run_command.',
-  });
+  if (entry.type === 'symlink') {
+    // Only the kernel resolves a target right: `..` after a symlinked directory is not the
+    // lexical parent, and a wrong guess could edit a copy with the same bytes.
+    return statWithCommand(client, sandbox, current, signal);
+  }
+  return { path: current, mode: Number.parseInt(entry.mode, 8) & 0o7777 };
 }
 
 async function statWithCommand(
   client: Mags,
   sandbox: string,
   path: string,
+  signal: AbortSignal | undefined,
 ): Promise<{ path: string; mode: number }> {
-  const { exitCode, stdout, stderr } = await client.sandboxes.execAndWait(sandbox, [
-    'sh',
-    '-c',
-    'readlink -f -- "$1" && stat -L -c %a -- "$1"',
-    'sh',
-    path,
-  ]);
+  const { exitCode, stdout, stderr } = await client.sandboxes.execAndWait(
+    sandbox,
+    ['sh', '-c', 'readlink -f -- "$1" && stat -L -c %a -- "$1"', 'sh', path],
+    { signal },
+  );
   const [resolved, mode] = stdout.trim().split('\n');
   if (exitCode !== 0 || !resolved || !mode || !/^[0-7]{3,4}$/.test(mode)) {
     throw new MagsError(`Could not read the permission bits of ${path}: ${stderr.trim()}`, {

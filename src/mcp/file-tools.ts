@@ -61,12 +61,13 @@ export function registerFileTools(server: McpServer, client: Mags): void {
       inputSchema: fileReadInput,
       annotations: { readOnlyHint: true },
     },
-    (input) =>
+    (input, { signal }) =>
       toolResult(async () => {
         const read = await readSandboxText(client, input.sandbox, input.path, {
           startLine: input.startLine,
           endLine: input.endLine,
           maxBytes: input.maxBytes ?? defaultReadBytes,
+          signal,
         });
         return jsonResult(`${read.summary}\n${read.content ?? ''}`, { ...read });
       }),
@@ -143,9 +144,9 @@ export function registerFileTools(server: McpServer, client: Mags): void {
       }),
       annotations: { destructiveHint: true },
     },
-    (input) =>
+    (input, { signal }) =>
       toolResult(async () => {
-        const edit = await editSandboxFile(client, input);
+        const edit = await editSandboxFile(client, { ...input, signal });
         const lines = `${edit.lines.join(', ')}${edit.replacements > edit.lines.length ? ', ...' : ''}`;
         const notes = [
           edit.writtenPath === input.path

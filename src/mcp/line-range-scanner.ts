@@ -51,12 +51,12 @@ export class LineRangeScanner {
 
   /**
    * What was found, once the file ended (`atEnd`) or the scan stopped. `kept` holds the asked
-   * lines' bytes joined by `\n` (cut at `keepBytes`); `lastLine` is the last asked line that
-   * exists as far as the scan went; `fileLines` is the file's line count when `atEnd`.
+   * lines' bytes joined by `\n` (at most `keepBytes`: the caller asks for a few more than it
+   * shows, to know when the range was cut); `lastLine` is the last asked line that exists as far
+   * as the scan went; `fileLines` is the file's line count when `atEnd`.
    */
   result(atEnd: boolean): {
     kept: Uint8Array;
-    cut: boolean;
     lastLine: number;
     fileLines: number | undefined;
   } {
@@ -71,7 +71,6 @@ export class LineRangeScanner {
     }
     return {
       kept,
-      cut: this.#cut,
       lastLine: Math.min(this.#endLine, begunLines),
       fileLines: atEnd ? begunLines : undefined,
     };

@@ -19,8 +19,10 @@ export async function readSandboxBytes(
   sandbox: string,
   path: string,
   maxBytes: number,
+  /** Aborting it (the tool call cancelled) ends the read, inside the sandbox too. */
+  signal?: AbortSignal,
 ): Promise<SandboxBytes> {
-  const { sizeBytes, body } = await client.sandboxes.files.stream(sandbox, path);
+  const { sizeBytes, body } = await client.sandboxes.files.stream(sandbox, path, { signal });
   const chunks: Uint8Array[] = [];
   let length = 0;
   // Leaving the loop early cancels the stream (bodyChunks releases the reader).

@@ -10,6 +10,8 @@ export interface TextReadOptions {
   endLine?: number;
   /** Most bytes of content returned (and, without a line range, read). */
   maxBytes: number;
+  /** The tool call's: cancelling it ends the read (and a line range's scan), in the sandbox too. */
+  signal?: AbortSignal;
 }
 
 export interface TextRead {
@@ -48,7 +50,13 @@ export async function readSandboxText(
   if (options.startLine !== undefined || options.endLine !== undefined) {
     return readLineRange(client, sandbox, path, options);
   }
-  const { sizeBytes, bytes } = await readSandboxBytes(client, sandbox, path, options.maxBytes);
+  const { sizeBytes, bytes } = await readSandboxBytes(
+    client,
+    sandbox,
+    path,
+    options.maxBytes,
+    options.signal,
+  );
   if (looksBinary(bytes)) return binaryRead(path, sizeBytes);
   const kept = sizeBytes > bytes.length ? withoutCutLastCharacter(bytes) : bytes;
   const truncated = kept.length < sizeBytes;
@@ -74,7 +82,9 @@ async function readLineRange(
   const endLine = options.endLine ?? Number.POSITIVE_INFINITY;
   // A few bytes over maxBytes, to cut at a character boundary and know the range was cut.
   const scanner = new LineRangeScanner(startLine, endLine, options.maxBytes + 4);
-  const { sizeBytes, body } = await client.sandboxes.files.stream(sandbox, path);
+  const { sizeBytes, body } = await client.sandboxes.files.stream(sandbox, path, {
+    signal: options.signal,
+  });
   let sample: Uint8Array = new Uint8Array(0);
   let atEnd = true;
   for await (const chunk of bodyChunks(body)) {

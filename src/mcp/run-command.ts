@@ -83,9 +83,13 @@ export async function runCommandInSandbox(
     });
   } catch (error) {
     // Without its output stream the tool cannot report the command: stop it rather than leave
-    // it running unseen (a retry would start another), and name the job so its log stays findable.
-    await client.jobs.stop(job.id).catch(() => {});
-    throw followFailed(job.id, error);
+    // it running unseen (a retry would start another), and say what became of it, since stop
+    // can fail too, or find the job already ended.
+    const stop = await client.jobs.stop(job.id).then(
+      (stopped) => ({ stopped }),
+      (stopError: unknown) => ({ stopError }),
+    );
+    throw followFailed(job.id, error, stop, request.timeoutSeconds);
   } finally {
     clearTimeout(guard);
     clearInterval(progressTimer);
@@ -95,10 +99,48 @@ export async function runCommandInSandbox(
   return commandResult(finished, collector, durationMs, request.timeoutSeconds, stoppedBy);
 }
 
-function followFailed(jobId: string, error: unknown): MagsError {
-  const cause = error instanceof Error ? error.message : String(error);
-  const where = `job ${jobId} was stopped; what it wrote so far is in ${jobLogUri(jobId)}`;
-  const message = `Could not follow the command's output (${cause}), so ${where}.`;
+type StopOutcome = { stopped: Job } | { stopError: unknown };
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+function followFailed(
+  jobId: string,
+  error: unknown,
+  stop: StopOutcome,
+  timeoutSeconds: number,
+): MagsError {
+  const cause = messageOf(error);
+  const logUri = jobLogUri(jobId);
+  if ('stopError' in stop) {
+    // Nothing says whether the command still runs: running it again could run it twice.
+    return new MagsError(
+      `Could not follow the command's output (${cause}), nor stop job ${jobId} ` +
+        `(${messageOf(stop.stopError)}): it may still be running.`,
+      {
+        code: 'job_state_unknown',
+        retryable: false,
+        hint: `Read ${logUri} (it says whether the job still runs) before running the command again.`,
+        cause: error,
+      },
+    );
+  }
+  const job = stop.stopped;
+  if (job.endReason !== 'stopped') {
+    // It ended by itself before the stop: it ran once, to its end; its output is in its log.
+    const outcome = describeOutcome(job, job.endReason === 'timed_out', timeoutSeconds);
+    return new MagsError(
+      `Could not follow the command's output (${cause}); job ${jobId} had already ended: ${outcome}.`,
+      {
+        code: 'output_stream_failed',
+        retryable: false,
+        hint: `Read ${logUri} for its output rather than running the command again.`,
+        cause: error,
+      },
+    );
+  }
+  const message =
+    `Could not follow the command's output (${cause}), so job ${jobId} was stopped ` +
+    `(status ${job.status}); what it wrote so far is in ${logUri}.`;
   if (error instanceof MagsError) {
     return new MagsError(message, {
       code: error.code,

@@ -36,8 +36,8 @@ const toolHints: Record<string, HintFor> = {
     'Evidence comes when an attempt ends: ticket_events with follow true waits for it; ' +
     'ticket_get shows the status.',
   ticket_status:
-    "ticket_get shows the ticket's status; what else can be done with it (run, approve, " +
-    'request changes, close) is for the user to do.',
+    "ticket_get shows the ticket's status. ticket_run starts a draft, failed or stopped " +
+    "ticket; approving, requesting changes and closing are the user's.",
   model_missing:
     'Give the `model` argument (e.g. "anthropic:claude-sonnet-4-5"), or ask the user to set a ' +
     "default (the role's, the project's, or the server's MAGS_DEFAULT_MODEL).",

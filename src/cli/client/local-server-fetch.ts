@@ -9,7 +9,7 @@ import { ensureLocalServer, type LocalServerAddress } from './local-server.ts';
  *
  * Only those two: a refused connection or a 401 means the request was not acted on, so the retry
  * cannot do anything twice. A connection lost mid-request is not retried (the command may have
- * run), nor a streamed body (an upload), which cannot be sent again.
+ * run), nor a streamed body (an upload, a Request's body), which cannot be sent again.
  *
  * `first` is the address the SDK client was made with: its requests go to `first.url` and are
  * redirected here to the current server.
@@ -41,19 +41,29 @@ export function localServerFetch(
     if (address === first) return fetch(input, init);
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const moved = url.startsWith(first.url) ? address.url + url.slice(first.url.length) : url;
-    const headers = new Headers(init?.headers);
+    // A Request carries its own method, headers and signal (`init`, when given, overrides them,
+    // as in fetch): only its URL moves. Its body never gets here twice (not replayable).
+    const request = new Request(moved, input instanceof Request ? input : undefined);
+    const headers = new Headers(init?.headers ?? request.headers);
     if (headers.has('authorization')) headers.set('authorization', `Bearer ${address.token}`);
-    return fetch(moved, { ...init, headers });
+    return fetch(request, { ...init, headers });
   }
 
   return async (input, init) => {
     const used = current;
-    const replayable = !isStream(init?.body);
+    // A Request's body is a stream, used by the first send: it cannot be sent again.
+    const replayable = !isStream(init?.body ?? (input instanceof Request ? input.body : undefined));
     let response: Response;
     try {
       response = await send(used, input, init);
     } catch (error) {
-      if (!replayable || init?.signal?.aborted || !connectionRefused(error)) throw error;
+      if (
+        !replayable ||
+        (init?.signal ?? requestSignal(input))?.aborted ||
+        !connectionRefused(error)
+      ) {
+        throw error;
+      }
       return send(await renew(used), input, init);
     }
     if (response.status !== 401 || !replayable) return response;
@@ -63,6 +73,9 @@ export function localServerFetch(
     return send(next, input, init);
   };
 }
+
+const requestSignal = (input: Parameters<typeof fetch>[0]) =>
+  input instanceof Request ? input.signal : undefined;
 
 function isStream(body: RequestInit['body'] | undefined): boolean {
   return (

@@ -8,7 +8,7 @@ export type McpConfigClient = (typeof mcpConfigClients)[number];
 
 /**
  * Codex ends a tool call after 60 s by default: long enough for neither a build nor a test run.
- * An hour is `mags run`'s own default limit; run_command's `timeout` argument still applies.
+ * An hour is `mags run`'s own default limit; run_command's `timeoutSeconds` argument still applies.
  */
 const codexToolTimeoutSeconds = 3600;
 
