@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { Job } from '../../src/api/schemas.ts';
 import type { Mags } from '../../src/sdk/mags.ts';
 import { waitUntil } from './server-process.ts';
@@ -83,7 +84,7 @@ export function runMcpToolContract(name: string, connect: () => Promise<McpContr
       await subject?.close();
     });
 
-    test('lists the agreed tools, each with a description and a JSON Schema object input with described properties', async () => {
+    test("lists the agreed tools, each with a description and a JSON Schema object input with described properties, valid in the SDK's own validator", async () => {
       const { tools } = await subject.client.listTools();
       const names = tools.map((tool) => tool.name);
       for (const expected of sandboxToolNames) assert.ok(names.includes(expected), expected);
@@ -98,6 +99,19 @@ export function runMcpToolContract(name: string, connect: () => Promise<McpContr
       }
       const run = tools.find((tool) => tool.name === 'run_command');
       assert.deepEqual([...(run?.inputSchema.required ?? [])].sort(), ['command', 'sandbox']);
+      // Each published schema compiles in the SDK's own JSON Schema validator (what a client
+      // checks arguments with), and says what the server enforces: run_command's takes a call
+      // shaped like the contract's and refuses a wrong type and an unknown key.
+      const validator = new AjvJsonSchemaValidator();
+      const check = Object.fromEntries(
+        tools.map((tool) => [tool.name, validator.getValidator(tool.inputSchema)]),
+      );
+      const runCheck = check.run_command;
+      assert.ok(runCheck);
+      assert.equal(runCheck({ sandbox: 'box', command: ['node', '-e', '1'] }).valid, true);
+      assert.equal(runCheck({ sandbox: 'box', command: 'true', timeoutSeconds: 5 }).valid, true);
+      assert.equal(runCheck({ sandbox: 'box', command: 7 }).valid, false);
+      assert.equal(runCheck({ sandbox: 'box', command: 'true', timeout: 5 }).valid, false);
     });
 
     test('creates a sandbox, writes a file, runs node on it and reads what it wrote', async () => {
