@@ -9,19 +9,17 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createMcpServer } from '../src/mcp/create-mcp-server.ts';
 import { editSandboxFile } from '../src/mcp/edit-sandbox-file.ts';
 import { maxContentCharacters } from '../src/mcp/file-tools.ts';
 import { maxScanBytes } from '../src/mcp/read-sandbox-text.ts';
 import { Mags } from '../src/sdk/mags.ts';
+import { callTool, toolText } from './helpers/mcp-clients.ts';
 import { waitUntil } from './helpers/server-process.ts';
 import { sandboxSkipReason } from './helpers/test-home.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
 
 type Structured = Record<string, unknown>;
-const textOf = (result: CallToolResult) =>
-  result.content.map((part) => (part.type === 'text' ? part.text : '')).join('\n');
 
 const skip = sandboxSkipReason();
 if (skip) process.stdout.write(`# skipping the MCP file tool tests: ${skip}\n`);
@@ -33,19 +31,17 @@ describe('MCP file tools', { skip }, () => {
   let client: Client;
   const sandbox = `mcp-files-${randomBytes(3).toString('hex')}`;
 
-  const call = async (tool: string, args: Record<string, unknown>) =>
-    (await client.callTool({ name: tool, arguments: args }, undefined, {
-      timeout: 120_000,
-    })) as CallToolResult;
+  const call = (tool: string, args: Record<string, unknown>) =>
+    callTool(client, tool, args, 120_000);
   const succeed = async (tool: string, args: Record<string, unknown>) => {
     const result = await call(tool, args);
-    assert.notEqual(result.isError, true, `${tool} failed: ${textOf(result)}`);
-    return { structured: result.structuredContent as Structured, text: textOf(result) };
+    assert.notEqual(result.isError, true, `${tool} failed: ${toolText(result)}`);
+    return { structured: result.structuredContent as Structured, text: toolText(result) };
   };
   const fail = async (tool: string, args: Record<string, unknown>) => {
     const result = await call(tool, args);
-    assert.equal(result.isError, true, `${tool} should have failed: ${textOf(result)}`);
-    return textOf(result);
+    assert.equal(result.isError, true, `${tool} should have failed: ${toolText(result)}`);
+    return toolText(result);
   };
   const sh = async (command: string) => {
     const done = await mags.sandboxes.execAndWait(sandbox, ['sh', '-c', command]);

@@ -9,20 +9,15 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createToken } from '../src/server/tokens.ts';
 import { createSqliteStateRepository } from '../src/state/sqlite/sqlite-state-repository.ts';
 import type { StateRepository } from '../src/state/state-repository.ts';
 import { endServerProcess, startClusterServerProcess } from './helpers/cluster-server-process.ts';
+import { callToolOk, connectMcpOverHttp } from './helpers/mcp-clients.ts';
 import { createTestHome, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 
 const skip = sandboxSkipReason();
 if (skip) process.stdout.write(`# skipping /mcp in a cluster: ${skip}\n`);
-
-const textOf = (result: CallToolResult) =>
-  result.content.map((part) => (part.type === 'text' ? part.text : '')).join('\n');
 
 describe('/mcp on an API-only server of a cluster', { skip }, () => {
   const servers: { child: ChildProcess; testHome: TestHome }[] = [];
@@ -62,18 +57,9 @@ describe('/mcp on an API-only server of a cluster', { skip }, () => {
   });
 
   test("the tools reach the host's sandbox through the API server; the host does not know the session", async () => {
-    const transport = new StreamableHTTPClientTransport(new URL('/mcp', apiUrl), {
-      requestInit: { headers: { authorization: `Bearer ${token}` } },
-    });
-    const client = new Client({ name: 'mcp-http-cluster-test', version: '1.0.0' });
-    await client.connect(transport);
-    const ok = async (tool: string, args: Record<string, unknown>) => {
-      const result = (await client.callTool({ name: tool, arguments: args }, undefined, {
-        timeout: 120_000,
-      })) as CallToolResult;
-      assert.notEqual(result.isError, true, `${tool} failed: ${textOf(result)}`);
-      return result.structuredContent as Record<string, unknown>;
-    };
+    const { client, transport } = await connectMcpOverHttp(apiUrl, token, 'mcp-http-cluster-test');
+    const ok = (tool: string, args: Record<string, unknown>) =>
+      callToolOk(client, tool, args, 120_000);
     try {
       await ok('sandbox_create', { name: 'dev', ephemeral: true });
       assert.equal((await state?.getSandbox('alice', 'dev'))?.host, 'host-b');

@@ -6,9 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { type EndToEndServer, finish, startEndToEndServer } from './helpers/end-to-end-tickets.ts';
+import { connectMcpOverHttp } from './helpers/mcp-clients.ts';
 import { waitUntil } from './helpers/server-process.ts';
 import { sandboxSkipReason } from './helpers/test-home.ts';
 
@@ -35,11 +34,11 @@ describe('a ticket follow over /mcp', { skip }, () => {
       return step === 0 ? { text: 'thinking' } : finish('done', false);
     });
     const created = await e2e.alice.tickets.create(e2e.body(slow.id));
-    const transport = new StreamableHTTPClientTransport(new URL('/mcp', e2e.server.url), {
-      requestInit: { headers: { authorization: `Bearer ${e2e.aliceToken}` } },
-    });
-    const client = new Client({ name: 'mcp-http-follow-test', version: '1.0.0' });
-    await client.connect(transport);
+    const { client, transport } = await connectMcpOverHttp(
+      e2e.server.url,
+      e2e.aliceToken,
+      'mcp-http-follow-test',
+    );
     const streams = e2e.server.server.services.streams;
     assert.ok(streams);
     try {

@@ -9,9 +9,8 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { connectMcpOverHttp, disconnectMcp, rawInitializeMessage } from './helpers/mcp-clients.ts';
 import { waitUntil } from './helpers/server-process.ts';
 import { sandboxSkipReason } from './helpers/test-home.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
@@ -21,17 +20,8 @@ const maxCallsPerSession = 3;
 const maxCallsPerOwner = 4;
 const allowedOrigin = 'http://inspector.example:6274';
 
-async function connect(
-  url: string,
-  token: string,
-): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
-  const transport = new StreamableHTTPClientTransport(new URL('/mcp', url), {
-    requestInit: { headers: { authorization: `Bearer ${token}` } },
-  });
-  const client = new Client({ name: 'mcp-http-limits-test', version: '1.0.0' });
-  await client.connect(transport);
-  return { client, transport };
-}
+const connect = (url: string, token: string) =>
+  connectMcpOverHttp(url, token, 'mcp-http-limits-test');
 
 /** A raw POST to /mcp; `body` may be a stream the test feeds slowly. */
 function post(
@@ -55,16 +45,7 @@ function post(
   } as RequestInit);
 }
 
-const initialize = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: {
-    protocolVersion: '2025-06-18',
-    capabilities: {},
-    clientInfo: { name: 'raw', version: '1' },
-  },
-};
+const initialize = rawInitializeMessage();
 
 /** A session opened with raw requests (no GET stream): its id. */
 async function openRaw(url: string, token: string): Promise<string> {
@@ -254,10 +235,7 @@ describe('/mcp limits over HTTP', () => {
     await new Promise((resolve) => setTimeout(resolve, 5500));
     const next = await connect(server.url, token);
     assert.equal((await post(server.url, token, pings(1), { sessionId: leftId })).status, 404);
-    for (const { client, transport } of [kept, next]) {
-      await transport.terminateSession();
-      await client.close();
-    }
+    for (const connection of [kept, next]) await disconnectMcp(connection);
     assert.equal(sessions().count('sid'), 0);
   });
 
@@ -280,10 +258,7 @@ describe('/mcp limits over HTTP', () => {
     // Both left have their GET stream open: a third is refused, with a hint that names DELETE.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     await assert.rejects(connect(server.url, token), /owner_limit_reached.*terminateSession/s);
-    for (const { client, transport } of [kept, next]) {
-      await transport.terminateSession();
-      await client.close();
-    }
+    for (const connection of [kept, next]) await disconnectMcp(connection);
     assert.equal(sessions().count('sam'), 0);
     sessions().limits.evictAfterMs = 120_000;
   });
@@ -346,8 +321,7 @@ describe('/mcp limits on a sandbox', { skip }, () => {
         5000,
       );
     } finally {
-      await transport.terminateSession();
-      await client.close();
+      await disconnectMcp({ client, transport });
     }
   });
 
@@ -366,8 +340,7 @@ describe('/mcp limits on a sandbox', { skip }, () => {
       assert.notEqual(written.isError, true, JSON.stringify(written.content));
       assert.equal((written.structuredContent as { sizeBytes: number }).sizeBytes, 1_048_576);
     } finally {
-      await transport.terminateSession();
-      await client.close();
+      await disconnectMcp({ client, transport });
     }
   });
 });
@@ -419,8 +392,7 @@ describe('/mcp a session at its cap on a sandbox', { skip }, () => {
       );
       assert.deepEqual(errors, []);
     } finally {
-      await transport.terminateSession();
-      await client.close();
+      await disconnectMcp({ client, transport });
     }
   });
 });

@@ -6,11 +6,10 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Job } from '../src/api/schemas.ts';
 import { Mags } from '../src/sdk/index.ts';
+import { connectMcpOverHttp } from './helpers/mcp-clients.ts';
 import { startServerProcess, stopServerProcess, waitUntil } from './helpers/server-process.ts';
 import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 
@@ -36,11 +35,7 @@ describe('/mcp of a mags server process', { skip }, () => {
     const environment = { ...process.env, MAGS_HOME: home };
     let server = await startServerProcess(environment, ['--pool-size', '0']);
     child = server.child;
-    const transport = new StreamableHTTPClientTransport(new URL('/mcp', server.url), {
-      requestInit: { headers: { authorization: `Bearer ${token}` } },
-    });
-    const client = new Client({ name: 'mcp-http-process-test', version: '1.0.0' });
-    await client.connect(transport);
+    const { client } = await connectMcpOverHttp(server.url, token, 'mcp-http-process-test');
     const sandbox = (await client.callTool({
       name: 'sandbox_create',
       arguments: { name: 'dev', ephemeral: true, sleep: false },

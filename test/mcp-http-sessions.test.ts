@@ -5,29 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import {
-  StreamableHTTPClientTransport,
-  StreamableHTTPError,
-} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { revokeToken } from '../src/server/tokens.ts';
+import { connectMcpOverHttp, disconnectMcp, rawInitializeMessage } from './helpers/mcp-clients.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
 
 const maxSessionsPerOwner = 3;
 const idleTimeoutSeconds = 2;
 
 /** An MCP client of `/mcp` with `token` (none: no Authorization header). */
-async function connect(
-  url: string,
-  token: string | undefined,
-): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
-  const transport = new StreamableHTTPClientTransport(new URL('/mcp', url), {
-    requestInit: token ? { headers: { authorization: `Bearer ${token}` } } : {},
-  });
-  const client = new Client({ name: 'mcp-http-sessions-test', version: '1.0.0' });
-  await client.connect(transport);
-  return { client, transport };
-}
+const connect = (url: string, token: string | undefined) =>
+  connectMcpOverHttp(url, token, 'mcp-http-sessions-test');
 
 /** A raw JSON-RPC POST to /mcp, as a client that is not the SDK would send it. */
 function post(
@@ -73,16 +61,7 @@ describe('/mcp sessions over HTTP', () => {
         assert.equal(error.code, 401);
         return true;
       });
-      const answer = await post(server.url, token, {
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-06-18',
-          capabilities: {},
-          clientInfo: { name: 'raw', version: '1' },
-        },
-      });
+      const answer = await post(server.url, token, rawInitializeMessage());
       assert.equal(answer.status, 401);
       assert.equal(answer.headers.get('www-authenticate'), 'Bearer');
       const body = (await answer.json()) as { error: { code: string; hint?: string } };
@@ -113,8 +92,7 @@ describe('/mcp sessions over HTTP', () => {
       // The owner's own session still works after the attempts.
       assert.deepEqual(await client.ping(), {});
     } finally {
-      await transport.terminateSession();
-      await client.close();
+      await disconnectMcp({ client, transport });
     }
   });
 
@@ -157,16 +135,7 @@ describe('/mcp sessions over HTTP', () => {
         'content-type': 'application/json',
         accept: 'application/json',
       },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-06-18',
-          capabilities: {},
-          clientInfo: { name: 'raw', version: '1' },
-        },
-      }),
+      body: JSON.stringify(rawInitializeMessage()),
     });
     assert.equal(answer.status, 406);
     assert.equal(answer.headers.get('mcp-session-id'), null);
@@ -187,8 +156,7 @@ describe('/mcp sessions over HTTP', () => {
       assert.equal(answer.status, 413);
       assert.deepEqual(await client.ping(), {});
     } finally {
-      await transport.terminateSession();
-      await client.close();
+      await disconnectMcp({ client, transport });
     }
   });
 
@@ -208,21 +176,16 @@ describe('/mcp sessions over HTTP', () => {
     });
     // Another owner is not held back by dave's sessions.
     const erin = await connect(server.url, other.token);
-    await erin.transport.terminateSession();
-    await erin.client.close();
+    await disconnectMcp(erin);
     // DELETE ends the session: its id is a 404 from then on, and its slot is free.
     const first = open.shift();
     assert.ok(first);
     const endedId = first.transport.sessionId;
-    await first.transport.terminateSession();
-    await first.client.close();
+    await disconnectMcp(first);
     assert.equal(server.server.services.mcpSessions?.count('dave'), maxSessionsPerOwner - 1);
     assert.equal((await post(server.url, token, ping, endedId)).status, 404);
     open.push(await connect(server.url, token));
-    for (const { client, transport } of open) {
-      await transport.terminateSession();
-      await client.close();
-    }
+    for (const connection of open) await disconnectMcp(connection);
     assert.equal(server.server.services.mcpSessions?.count('dave'), 0);
   });
 
@@ -238,8 +201,7 @@ describe('/mcp sessions over HTTP', () => {
     assert.equal(server.server.services.mcpSessions?.count('frank'), 1);
     assert.equal((await post(server.url, token, ping, idle.transport.sessionId)).status, 404);
     assert.deepEqual(await busy.client.ping(), {});
-    await busy.transport.terminateSession();
-    await busy.client.close();
+    await disconnectMcp(busy);
     await idle.client.close();
   });
 
@@ -258,12 +220,7 @@ describe('/mcp sessions over HTTP', () => {
       );
       assert.equal(new Set(clients.map(({ transport }) => transport.sessionId)).size, 20);
     } finally {
-      await Promise.all(
-        clients.map(async ({ client, transport }) => {
-          await transport.terminateSession();
-          await client.close();
-        }),
-      );
+      await Promise.all(clients.map(disconnectMcp));
     }
   });
 

@@ -6,63 +6,35 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Job } from '../src/api/schemas.ts';
+import {
+  callTool,
+  callToolOk,
+  connectMcpOverHttp,
+  disconnectMcp,
+  toolText,
+} from './helpers/mcp-clients.ts';
+import { assertClientsKeepApart } from './helpers/mcp-clients-apart.ts';
 import { runMcpToolContract } from './helpers/mcp-tool-contract.ts';
 import { waitUntil } from './helpers/server-process.ts';
 import { sandboxSkipReason } from './helpers/test-home.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
 
-/** The SDK's MCP client on `/mcp` of `url` with `token`. */
-async function connect(url: string, token: string): Promise<Client> {
-  const transport = new StreamableHTTPClientTransport(new URL('/mcp', url), {
-    requestInit: { headers: { authorization: `Bearer ${token}` } },
-  });
-  const client = new Client({ name: 'mcp-http-tools-test', version: '1.0.0' });
-  await client.connect(transport);
-  return client;
-}
+/** Every call's timeout here: a sandbox's first command can take long on a busy machine. */
+const timeout = 180_000;
 
-/** Ends the session (DELETE /mcp) and the client. */
-async function disconnect(client: Client): Promise<void> {
-  await (client.transport as StreamableHTTPClientTransport | undefined)?.terminateSession();
-  await client.close();
-}
-
-const textOf = (result: CallToolResult) =>
-  result.content.map((part) => (part.type === 'text' ? part.text : '')).join('\n');
-
-async function call(
-  client: Client,
-  tool: string,
-  args: Record<string, unknown>,
-): Promise<CallToolResult> {
-  return (await client.callTool({ name: tool, arguments: args }, undefined, {
-    timeout: 180_000,
-  })) as CallToolResult;
-}
-
-async function succeed(
-  client: Client,
-  tool: string,
-  args: Record<string, unknown>,
-): Promise<Record<string, unknown>> {
-  const result = await call(client, tool, args);
-  assert.notEqual(result.isError, true, `${tool} failed: ${textOf(result)}`);
-  return result.structuredContent as Record<string, unknown>;
-}
+const connect = (url: string, token: string) =>
+  connectMcpOverHttp(url, token, 'mcp-http-tools-test');
 
 runMcpToolContract('streamable HTTP (mags server /mcp)', async () => {
   const server = await startTestServer();
   const { token, mags } = await server.client('contract');
-  const client = await connect(server.url, token);
+  const connection = await connect(server.url, token);
   return {
-    client,
+    client: connection.client,
     mags,
     async close() {
-      await disconnect(client);
+      await disconnectMcp(connection);
       await server.close();
     },
   };
@@ -86,33 +58,49 @@ describe('MCP tools over HTTP: owners', { skip }, () => {
     const bob = await server.client('bob');
     const hidden = `alice-${randomBytes(3).toString('hex')}`;
     await alice.mags.sandboxes.create({ name: hidden, ephemeral: true });
-    const client = await connect(server.url, bob.token);
+    const connection = await connect(server.url, bob.token);
+    const { client } = connection;
     try {
-      const listed = await succeed(client, 'sandbox_list', {});
+      const listed = await callToolOk(client, 'sandbox_list', {}, timeout);
       const names = (listed.sandboxes as { name: string }[]).map((sandbox) => sandbox.name);
       assert.ok(!names.includes(hidden), `bob sees ${names.join(', ')}`);
       const never = `never-${randomBytes(3).toString('hex')}`;
-      const onHidden = await call(client, 'run_command', { sandbox: hidden, command: 'true' });
-      const onNever = await call(client, 'run_command', { sandbox: never, command: 'true' });
-      assert.equal(onHidden.isError, true, textOf(onHidden));
-      assert.equal(onNever.isError, true, textOf(onNever));
-      assert.match(textOf(onHidden), /^sandbox_not_found: No sandbox/);
+      const onHidden = await callTool(
+        client,
+        'run_command',
+        { sandbox: hidden, command: 'true' },
+        timeout,
+      );
+      const onNever = await callTool(
+        client,
+        'run_command',
+        { sandbox: never, command: 'true' },
+        timeout,
+      );
+      assert.equal(onHidden.isError, true, toolText(onHidden));
+      assert.equal(onNever.isError, true, toolText(onNever));
+      assert.match(toolText(onHidden), /^sandbox_not_found: No sandbox/);
       // The same answer but for the name: nothing tells bob that alice's sandbox exists.
       assert.equal(
-        textOf(onHidden).replaceAll(hidden, 'NAME'),
-        textOf(onNever).replaceAll(never, 'NAME'),
+        toolText(onHidden).replaceAll(hidden, 'NAME'),
+        toolText(onNever).replaceAll(never, 'NAME'),
       );
-      const writes = await call(client, 'file_write', {
-        sandbox: hidden,
-        path: '/workspace/x.txt',
-        content: 'from bob',
-      });
-      assert.equal(writes.isError, true, textOf(writes));
+      const writes = await callTool(
+        client,
+        'file_write',
+        {
+          sandbox: hidden,
+          path: '/workspace/x.txt',
+          content: 'from bob',
+        },
+        timeout,
+      );
+      assert.equal(writes.isError, true, toolText(writes));
       // And alice's sandbox is untouched: running, without bob's file.
       const listing = await alice.mags.sandboxes.files.list(hidden, '/workspace');
       assert.ok(!listing.entries.some((entry) => entry.name === 'x.txt'));
     } finally {
-      await disconnect(client);
+      await disconnectMcp(connection);
       await alice.mags.sandboxes.delete(hidden).catch(() => {});
     }
   });
@@ -121,9 +109,14 @@ describe('MCP tools over HTTP: owners', { skip }, () => {
     const { token, mags } = await server.client('ivy');
     const name = `ivy-${randomBytes(3).toString('hex')}`;
     await mags.sandboxes.create({ name, ephemeral: true });
-    const client = await connect(server.url, token);
+    const { client, transport } = await connect(server.url, token);
     try {
-      const pending = call(client, 'run_command', { sandbox: name, command: 'sleep 120' });
+      const pending = callTool(
+        client,
+        'run_command',
+        { sandbox: name, command: 'sleep 120' },
+        timeout,
+      );
       let running: Job | undefined;
       await waitUntil(async () => {
         const { jobs } = await mags.jobs.list({ sandbox: name, status: 'running' });
@@ -131,7 +124,7 @@ describe('MCP tools over HTTP: owners', { skip }, () => {
         return running !== undefined;
       }, 30_000);
       const endedAt = Date.now();
-      await (client.transport as StreamableHTTPClientTransport).terminateSession();
+      await transport.terminateSession();
       let ended: Job | undefined;
       await waitUntil(async () => {
         ended = await mags.jobs.get(String(running?.id));
@@ -147,58 +140,11 @@ describe('MCP tools over HTTP: owners', { skip }, () => {
   });
 
   test('20 clients of 4 owners at once each create, list and run in their own sandbox, without cross-talk', async () => {
-    const tag = randomBytes(3).toString('hex');
-    const owners = await Promise.all(
-      Array.from({ length: 4 }, async (_, index) => ({
-        owner: `many${index}`,
-        ...(await server.client(`many${index}`)),
-      })),
-    );
-    const sessions = await Promise.all(
-      Array.from({ length: 20 }, async (_, index) => {
-        const { owner, token, mags } = owners[index % owners.length] as (typeof owners)[number];
-        return {
-          owner,
-          mags,
-          name: `${owner}-${index}-${tag}`,
-          client: await connect(server.url, token),
-        };
-      }),
-    );
-    try {
-      const results = await Promise.allSettled(
-        sessions.map(async ({ owner, name, client }) => {
-          await succeed(client, 'sandbox_create', { name, ephemeral: true });
-          const listed = await succeed(client, 'sandbox_list', {});
-          const names = (listed.sandboxes as { name: string }[]).map((sandbox) => sandbox.name);
-          assert.ok(names.includes(name), `${name} is listed`);
-          const others = names.filter((each) => !each.startsWith(`${owner}-`));
-          assert.deepEqual(others, [], `${owner} lists only its own sandboxes`);
-          const ran = await succeed(client, 'run_command', {
-            sandbox: name,
-            command: `echo "I am ${name}"`,
-          });
-          assert.equal(ran.exitCode, 0, String(ran.output));
-          assert.equal(String(ran.output).trim(), `I am ${name}`);
-        }),
-      );
-      const failed = results.flatMap((result, index) =>
-        result.status === 'rejected' ? [`${sessions[index]?.name}: ${String(result.reason)}`] : [],
-      );
-      assert.deepEqual(failed, []);
-      // Each owner sees exactly its 5 sandboxes once all are made.
-      for (const { owner, mags } of owners) {
-        const mine = (await mags.sandboxes.list()).map((sandbox) => sandbox.name).sort();
-        const expected = sessions.filter((each) => each.owner === owner).map((each) => each.name);
-        assert.deepEqual(mine, expected.sort());
-      }
-    } finally {
-      await Promise.all(
-        sessions.map(async ({ mags, name, client }) => {
-          await disconnect(client).catch(() => {});
-          await mags.sandboxes.delete(name).catch(() => {});
-        }),
-      );
-    }
+    await assertClientsKeepApart(server, {
+      owners: ['many0', 'many1', 'many2', 'many3'],
+      connect: (token) => connect(server.url, token),
+      disconnect: disconnectMcp,
+      timeoutMs: timeout,
+    });
   });
 });

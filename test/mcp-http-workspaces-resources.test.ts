@@ -7,18 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Mags } from '../src/sdk/mags.ts';
+import { callToolOk, connectMcpOverHttp, toolText } from './helpers/mcp-clients.ts';
 import { sandboxSkipReason } from './helpers/test-home.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
 
 const skip = sandboxSkipReason();
 if (skip) process.stdout.write(`# skipping workspace tools and resources over HTTP: ${skip}\n`);
-
-const textOf = (result: CallToolResult) =>
-  result.content.map((part) => (part.type === 'text' ? part.text : '')).join('\n');
 
 describe('workspace and ticket tools and resources over /mcp', { skip }, () => {
   let server: TestServer;
@@ -26,24 +23,12 @@ describe('workspace and ticket tools and resources over /mcp', { skip }, () => {
   let client: Client;
   let bob: Client;
 
-  async function connect(token: string): Promise<Client> {
-    const transport = new StreamableHTTPClientTransport(new URL('/mcp', server.url), {
-      requestInit: { headers: { authorization: `Bearer ${token}` } },
-    });
-    const connected = new Client({ name: 'mcp-http-workspaces-test', version: '1.0.0' });
-    await connected.connect(transport);
-    return connected;
-  }
+  const connect = async (token: string) =>
+    (await connectMcpOverHttp(server.url, token, 'mcp-http-workspaces-test')).client;
 
-  async function ok(
-    on: Client,
-    tool: string,
-    args: Record<string, unknown>,
-  ): Promise<Record<string, unknown>> {
-    const result = (await on.callTool({ name: tool, arguments: args })) as CallToolResult;
-    assert.notEqual(result.isError, true, `${tool} failed: ${textOf(result)}`);
-    return result.structuredContent ?? {};
-  }
+  // Without structured content: {} (as this file always read it), not undefined.
+  const ok = async (on: Client, tool: string, args: Record<string, unknown>) =>
+    ((await callToolOk(on, tool, args)) as Record<string, unknown> | undefined) ?? {};
 
   before(async () => {
     server = await startTestServer({ scheduling: { poolSize: 0 } }, { MAGS_DISK: '64M' });
@@ -83,7 +68,7 @@ describe('workspace and ticket tools and resources over /mcp', { skip }, () => {
       name: 'workspace_sync',
       arguments: { workspace: 'app' },
     })) as CallToolResult;
-    assert.equal(refused.isError, true, textOf(refused));
+    assert.equal(refused.isError, true, toolText(refused));
   });
 
   test("a job's log is a resource read through the session; another owner's is refused", async () => {

@@ -12,17 +12,9 @@ import { SessionCalls } from '../src/server/mcp-call-slots.ts';
 import { mcpSessionLimitsFrom } from '../src/server/mcp-session-limits.ts';
 import { McpSessions } from '../src/server/mcp-sessions.ts';
 import { maxStreamsPerOwnerFrom } from '../src/server/owner-streams.ts';
+import { rawInitializeMessage } from './helpers/mcp-clients.ts';
 
-const initializeBody = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: {
-    protocolVersion: '2025-06-18',
-    capabilities: {},
-    clientInfo: { name: 't', version: '1' },
-  },
-};
+const initializeBody = rawInitializeMessage('t');
 
 function initializeRequest(): Request {
   return new Request('http://127.0.0.1/mcp', {

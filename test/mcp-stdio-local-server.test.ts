@@ -7,9 +7,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { packageRoot } from '../src/config/package-paths.ts';
+import { spawnMcpOverStdio } from './helpers/mcp-clients.ts';
 import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 
 const cli = join(packageRoot(), 'bin', 'mags.js');
@@ -83,15 +82,7 @@ describe('mags mcp on the local server', { skip }, () => {
     ).pid;
 
   test('keeps working after the local server restarts (a new port and token)', async () => {
-    const client = new Client({ name: 'test', version: '1' });
-    await client.connect(
-      new StdioClientTransport({
-        command: process.execPath,
-        args: [cli, 'mcp'],
-        env,
-        stderr: 'pipe',
-      }),
-    );
+    const { client } = await spawnMcpOverStdio({ env, stderr: 'pipe' });
     try {
       const before = await client.callTool({ name: 'sandbox_list', arguments: {} });
       assert.equal(before.isError, undefined, JSON.stringify(before.content));

@@ -7,11 +7,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Job } from '../src/api/schemas.ts';
 import { packageRoot } from '../src/config/package-paths.ts';
 import { Mags } from '../src/sdk/mags.ts';
+import { magsMcpEnv, rawInitializeMessage, spawnMcpOverStdio } from './helpers/mcp-clients.ts';
 import { startServerProcess, stopServerProcess, waitUntil } from './helpers/server-process.ts';
 import { createTestHome, runCli, sandboxSkipReason, type TestHome } from './helpers/test-home.ts';
 
@@ -19,16 +18,7 @@ const cli = join(packageRoot(), 'bin', 'mags.js');
 const skip = sandboxSkipReason();
 if (skip) process.stdout.write(`# skipping mags mcp tests that need a server: ${skip}\n`);
 
-const initialize = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: {
-    protocolVersion: '2025-06-18',
-    capabilities: {},
-    clientInfo: { name: 'raw-test', version: '1' },
-  },
-};
+const initialize = rawInitializeMessage('raw-test');
 
 interface RawSession {
   code: number | null;
@@ -101,14 +91,12 @@ describe('mags mcp without a reachable server', () => {
   });
 
   test('the SDK client sees the connection fail, not a hang', async () => {
-    const client = new Client({ name: 'test', version: '1' });
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [cli, 'mcp', '--url', 'http://127.0.0.1:1'],
+    const spawned = spawnMcpOverStdio({
       env: { ...(process.env as Record<string, string>), MAGS_HOME: testHome.home },
+      args: ['--url', 'http://127.0.0.1:1'],
       stderr: 'pipe',
     });
-    await assert.rejects(client.connect(transport), /Connection closed/);
+    await assert.rejects(spawned, /Connection closed/);
   });
 });
 
@@ -124,13 +112,7 @@ describe('mags mcp over stdio against a real server', { skip }, () => {
     ]);
     const created = await runCli(testHome.home, ['token', 'create', '--owner', 'alice']);
     assert.equal(created.code, 0, created.stderr);
-    env = {
-      ...(process.env as Record<string, string>),
-      MAGS_HOME: testHome.home,
-      MAGS_URL: server.url,
-      MAGS_API_TOKEN: created.stdout.toString().trim(),
-      XDG_CONFIG_HOME: join(testHome.home, 'config'),
-    };
+    env = magsMcpEnv(testHome.home, server.url, created.stdout.toString().trim());
   });
   after(async () => {
     await stopServerProcess(server?.child, { stopSandboxes: true });
@@ -169,14 +151,7 @@ describe('mags mcp over stdio against a real server', { skip }, () => {
   });
 
   test("the SDK's own client connects, reads the server's instructions and closes it cleanly", async () => {
-    const client = new Client({ name: 'test', version: '1' });
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [cli, 'mcp'],
-      env,
-      stderr: 'pipe',
-    });
-    await client.connect(transport);
+    const { client, transport } = await spawnMcpOverStdio({ env, stderr: 'pipe' });
     assert.equal(client.getServerVersion()?.name, 'mags');
     assert.match(client.getInstructions() ?? '', /sandbox/);
     const pid = transport.pid as number;
@@ -187,14 +162,7 @@ describe('mags mcp over stdio against a real server', { skip }, () => {
   test('a client that quits mid-command: mags mcp stops the command and exits', async () => {
     const mags = new Mags({ url: server.url, token: env.MAGS_API_TOKEN as string });
     await mags.sandboxes.create({ name: 'quitter' });
-    const client = new Client({ name: 'test', version: '1' });
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [cli, 'mcp'],
-      env,
-      stderr: 'pipe',
-    });
-    await client.connect(transport);
+    const { client, transport } = await spawnMcpOverStdio({ env, stderr: 'pipe' });
     const pid = transport.pid as number;
     const pending = client
       .callTool({ name: 'run_command', arguments: { sandbox: 'quitter', command: 'sleep 120' } })

@@ -11,6 +11,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { Job } from '../../src/api/schemas.ts';
 import type { Mags } from '../../src/sdk/mags.ts';
+import { toolText } from './mcp-clients.ts';
 import { waitUntil } from './server-process.ts';
 import { sandboxSkipReason } from './test-home.ts';
 
@@ -42,9 +43,6 @@ export const sandboxToolNames = [
 
 type Structured = Record<string, unknown>;
 
-const textOf = (result: CallToolResult) =>
-  result.content.map((part) => (part.type === 'text' ? part.text : '')).join('\n');
-
 export function runMcpToolContract(name: string, connect: () => Promise<McpContractSubject>): void {
   const skip = sandboxSkipReason();
   if (skip) process.stdout.write(`# skipping the MCP tool contract over ${name}: ${skip}\n`);
@@ -64,14 +62,14 @@ export function runMcpToolContract(name: string, connect: () => Promise<McpContr
     /** A call that must succeed: its structured content. */
     const succeed = async (tool: string, args: Record<string, unknown>) => {
       const result = await call(tool, args);
-      assert.notEqual(result.isError, true, `${tool} failed: ${textOf(result)}`);
+      assert.notEqual(result.isError, true, `${tool} failed: ${toolText(result)}`);
       return result.structuredContent as Structured;
     };
     /** A call that must be a tool error (not a protocol error): its text. */
     const fail = async (tool: string, args: Record<string, unknown>) => {
       const result = await call(tool, args);
-      assert.equal(result.isError, true, `${tool} should have failed: ${textOf(result)}`);
-      return textOf(result);
+      assert.equal(result.isError, true, `${tool} should have failed: ${toolText(result)}`);
+      return toolText(result);
     };
     const run = (command: string | string[], extra: Record<string, unknown> = {}) =>
       succeed('run_command', { sandbox, command, ...extra });
@@ -200,11 +198,11 @@ export function runMcpToolContract(name: string, connect: () => Promise<McpContr
       const cut = await call('file_read', { sandbox, path: '/workspace/lines.txt', maxBytes: 10 });
       assert.equal((cut.structuredContent as Structured).content, '1\n2\n3\n4\n5\n');
       assert.equal((cut.structuredContent as Structured).truncated, true);
-      assert.match(textOf(cut), /292 bytes; showing the first 10 \(282 left out/);
+      assert.match(toolText(cut), /292 bytes; showing the first 10 \(282 left out/);
       const binary = await call('file_read', { sandbox, path: '/workspace/blob' });
       assert.notEqual(binary.isError, true);
       assert.equal((binary.structuredContent as Structured).binary, true);
-      assert.match(textOf(binary), /binary file of 2001 bytes/);
+      assert.match(toolText(binary), /binary file of 2001 bytes/);
     });
 
     test('a command past its timeout is stopped, and the result says so with the output so far', async () => {
@@ -298,7 +296,7 @@ export function runMcpToolContract(name: string, connect: () => Promise<McpContr
         sandbox: 'no-such-sandbox',
         command: 'true',
       });
-      const noSandbox = textOf(noSandboxResult);
+      const noSandbox = toolText(noSandboxResult);
       assert.match(noSandbox, /not_found[\s\S]*hint: sandbox_list/);
       const structuredError = (noSandboxResult.structuredContent as Structured).error as Structured;
       assert.equal(structuredError.code, 'sandbox_not_found');
@@ -312,7 +310,7 @@ export function runMcpToolContract(name: string, connect: () => Promise<McpContr
       const badCwd = await call('run_command', { sandbox, command: 'pwd', cwd: '/no/such/dir' });
       assert.ok(
         badCwd.isError === true || (badCwd.structuredContent as Structured).exitCode !== 0,
-        `a missing cwd fails: ${textOf(badCwd)}`,
+        `a missing cwd fails: ${toolText(badCwd)}`,
       );
       const badNetwork = await fail('sandbox_create', { network: 'allow_list' });
       assert.match(badNetwork, /allow/);
