@@ -1,6 +1,6 @@
 import type { Mags } from '../sdk/mags.ts';
-import { completeUtf8Length } from './complete-utf8-length.ts';
 import { jobLogUri } from './job-log-uri.ts';
+import { withoutCutLastCharacter } from './truncate-output.ts';
 
 /** The most of a job's log one read returns: a model's context is the limit, not the store's. */
 export const jobLogCapBytes = 1024 * 1024;
@@ -41,7 +41,7 @@ export async function jobLogText(client: Mags, jobId: string, offsetBytes = 0): 
   const all = Buffer.concat(chunks);
   const capped = bytes >= jobLogCapBytes;
   // A cut inside a character would show U+FFFD here and at the start of the next read.
-  const kept = capped ? all.subarray(0, completeUtf8Length(all)) : all;
+  const kept = capped ? withoutCutLastCharacter(all) : all;
   const text = kept.toString('utf8');
   const end = offsetBytes + kept.length;
   const notes: string[] = [];

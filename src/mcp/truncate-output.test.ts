@@ -69,3 +69,18 @@ test('the collector, fed in any chunking, gives the same result as truncating th
   assert.deepEqual(small.result(), { text: 'one\ntwo\n', totalBytes: 8, omittedBytes: 0 });
   assert.equal(small.lastLine(), 'two');
 });
+
+test('a cut anywhere in UTF-8 text keeps whole characters only', () => {
+  const text = 'aé€😀b';
+  const bytes = new TextEncoder().encode(text);
+  for (let end = 0; end <= bytes.length; end++) {
+    const kept = withoutCutLastCharacter(bytes.subarray(0, end)).length;
+    assert.ok(kept <= end, `${end}: kept ${kept}`);
+    const decoded = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, kept));
+    assert.ok(text.startsWith(decoded), `${end}: ${decoded}`);
+    // Nothing whole is dropped: at most the bytes of the one split character.
+    assert.ok(end - kept < 4, `${end}: dropped ${end - kept}`);
+  }
+  assert.equal(withoutCutLastCharacter(bytes).length, bytes.length);
+  assert.equal(withoutCutLastCharacter(new Uint8Array([0x61, 0x80, 0x80, 0x80, 0x80])).length, 5);
+});
