@@ -98,7 +98,7 @@ export class OutputCollector {
     const room = this.#limits.headBytes - this.#head.length;
     if (room > 0) {
       const taken = chunk.subarray(0, room);
-      this.#head = concatenate([this.#head, taken]);
+      this.#head = Buffer.concat([this.#head, taken]);
       chunk = chunk.subarray(taken.length);
     }
     if (chunk.length === 0) return;
@@ -114,11 +114,11 @@ export class OutputCollector {
   }
 
   result(): TruncatedOutput {
-    const tail = concatenate(this.#tail);
+    const tail = Buffer.concat(this.#tail);
     const keptTail = tail.subarray(Math.max(0, tail.length - this.#limits.tailBytes));
     const skipped = this.#totalBytes - this.#head.length - keptTail.length;
     if (skipped === 0) {
-      return truncateOutput(concatenate([this.#head, keptTail]), this.#limits);
+      return truncateOutput(Buffer.concat([this.#head, keptTail]), this.#limits);
     }
     const head = withoutCutLastCharacter(this.#head);
     const trimmedTail = withoutCutFirstCharacter(keptTail);
@@ -133,7 +133,7 @@ export class OutputCollector {
 
   /** The last non-empty line written so far (for progress messages), at most `maxCharacters`. */
   lastLine(maxCharacters = 200): string | undefined {
-    const recent = concatenate(this.#tail.length > 0 ? this.#tail.slice(-2) : [this.#head]);
+    const recent = Buffer.concat(this.#tail.length > 0 ? this.#tail.slice(-2) : [this.#head]);
     const text = new TextDecoder().decode(withoutCutFirstCharacter(recent.subarray(-4096)));
     const line = text
       .split('\n')
@@ -142,16 +142,4 @@ export class OutputCollector {
       .at(-1);
     return line === undefined ? undefined : line.slice(-maxCharacters);
   }
-}
-
-function concatenate(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-  const joined = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return joined;
 }
