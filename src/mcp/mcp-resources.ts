@@ -8,6 +8,7 @@ import type { Mags } from '../sdk/mags.ts';
 import { jobLogCapBytes, jobLogText } from './job-log-text.ts';
 import { jobLogUri } from './job-log-uri.ts';
 import { ticketEventsCap, ticketEventsJson } from './ticket-events-json.ts';
+import { toolHintFor } from './tool-error-hints.ts';
 
 export { jobLogCapBytes };
 
@@ -33,21 +34,23 @@ class ResourceReadError extends Error {
 }
 
 /**
- * Hints in the words of MCP, for the API's errors whose own hints name CLI commands (`mags
- * list`, `mags ticket watch`) that a client of these resources does not have.
+ * Where a resource's reader is better told something else than a tool's caller: the tools'
+ * hints (tool-error-hints.ts) serve every other code.
  */
 const resourceHints: Record<string, string> = {
   job_not_found:
     "run_command's result names its job id; resources/list lists your recent jobs' logs.",
-  ticket_not_found: 'ticket_list shows your tickets.',
   evidence_not_found:
     'It comes when an attempt ends: ticket_events with follow: true waits for that (a draft ' +
     'starts with ticket_run).',
 };
 
-/** The hint a resource error shows: ours, else the API's unless it names a CLI command. */
+/**
+ * The hint a resource error shows: ours, else the tools', else the API's unless it names a CLI
+ * command (`mags list`) that a client of these resources does not have.
+ */
 function resourceHint(error: MagsError): string | undefined {
-  const hint = resourceHints[error.code] ?? error.hint;
+  const hint = resourceHints[error.code] ?? toolHintFor(error) ?? error.hint;
   return hint && !/\bmags [a-z]/.test(hint) ? hint : undefined;
 }
 
