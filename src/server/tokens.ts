@@ -96,6 +96,11 @@ export async function revokeStaleLocalServerTokens(
   return revoked;
 }
 
+/** The token of an `Authorization: Bearer TOKEN` header, or undefined for any other form. */
+export function bearerToken(header: string): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+}
+
 /**
  * The token record behind an `Authorization` header, or an AuthenticationError. A token for the
  * host's own owner `local` is accepted only by a server that is the host's local one
@@ -108,9 +113,8 @@ export async function authenticate(
   options: { acceptLocalOwner?: boolean } = {},
 ): Promise<TokenRecord> {
   if (!header) throw new AuthenticationError('Missing API token.');
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  if (!match) throw new AuthenticationError('The Authorization header is not "Bearer <token>".');
-  const token = match[1] as string;
+  const token = bearerToken(header);
+  if (!token) throw new AuthenticationError('The Authorization header is not "Bearer <token>".');
   if (!tokenPattern.test(token)) throw new AuthenticationError('Invalid API token.');
   const record = await repository.findTokenByHash(hashToken(token));
   if (!record) throw new AuthenticationError('Invalid API token.');

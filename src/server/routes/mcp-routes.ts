@@ -11,6 +11,7 @@ import { mcpSessionLimitsFrom } from '../mcp-session-limits.ts';
 import { McpSessions, serverStopping } from '../mcp-sessions.ts';
 import { checkMcpOrigin, mcpAllowedOriginsFrom } from '../middleware/check-mcp-origin.ts';
 import type { ServerEnv, ServerServices } from '../server-env.ts';
+import { bearerToken } from '../tokens.ts';
 
 /** The MCP client names its session in this header (streamable HTTP transport). */
 const sessionHeader = 'mcp-session-id';
@@ -100,7 +101,7 @@ function createSessionServer(
   const answer = inProcessFetch(app);
   return createMcpServerOnFetch({
     url: new URL(c.req.url).origin,
-    token: /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1],
+    token: bearerToken(c.req.header('authorization') ?? ''),
     fetch: async (input, init) =>
       sessions.closing ? errorAnswer(serverStopping()) : answer(input, init),
   });
